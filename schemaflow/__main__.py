@@ -1,0 +1,5 @@
+"""`python -m schemaflow`."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,486 @@
+"""The Python facade: what the CLI (and users' code) call. No module-level state."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import config as config_mod
+from . import ir
+from .errors import Diagnostic, DriftError, UsageError, ValidationFailed
+from .graph import Relative
+from .history import History, checksum, load
+from .source import dumps, write
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from .db import AppliedRow
+    from .execute import ItemResult, Plan
+
+Notify = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The outcome of apply / rollback: what ran, or the SQL of what would."""
+
+    direction: str
+    results: list[ItemResult] = field(default_factory=list)
+    plan: Plan | None = None
+    sql: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesetInfo:
+    """A changeset as listed by history/status/heads/show."""
+
+    id: str
+    message: str
+    parents: tuple[str, ...]
+    path: str | None
+    applied: bool | None = None
+    is_head: bool = False
+    tag: str | None = None
+    branch_labels: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    author: str | None = None
+    operations: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {k: (list(v) if isinstance(v, tuple) else v)
+                for k, v in ((f, getattr(self, f)) for f in self.__slots__)}
+
+
+class Project:
+    """One project (settings + changesets + database) to run commands on."""
+
+    def __init__(self, settings: config_mod.Settings, *, lock_timeout: float = 60.0,
+                 notify: Notify | None = None) -> None:
+        self.settings = settings
+        self.lock_timeout = lock_timeout
+        self.notify = notify or (lambda _msg: None)
+        self._history: History | None = None
+
+    @classmethod
+    def from_config(cls, *, config: str | None = None, url: str | None = None,
+                    cwd: Path | None = None, **kwargs: Any) -> Project:
+        """A project from the configuration found at or above `cwd`."""
+        return cls(config_mod.load(config=config, url=url, cwd=cwd), **kwargs)
+
+    @property
+    def shown_url(self) -> str:
+        """The database URL, password hidden."""
+        return config_mod.hide_password(self.settings.url)
+
+    # --- changesets ----------------------------------------------------------------------
+
+    @property
+    def history(self) -> History:
+        """The loaded, validated history (loaded once per Project)."""
+        if self._history is None:
+            self._history = load(self.settings.changesets)
+        return self._history
+
+    def validate(self, paths: Sequence[Path] | None = None) -> list[Diagnostic]:
+        """Every problem in the changesets: syntax, schema, graph, references, rollbacks."""
+        from .lint import check
+
+        try:
+            history = load(self.settings.changesets)
+        except ValidationFailed as exc:
+            return exc.diagnostics
+        diags = check(history)
+        if paths:
+            wanted = {os.path.realpath(p) for p in paths}
+            diags = [d for d in diags if d.file is None or os.path.realpath(d.file) in wanted]
+        return diags
+
+    def _checked_history(self) -> History:
+        """The history, refusing to run when it has errors."""
+        from .lint import check
+
+        history = self.history
+        errors = [d for d in check(history) if d.severity == "error"]
+        if errors:
+            raise ValidationFailed(errors)
+        return history
+
+    def info(self, cid: str, applied: set[str] | None = None) -> ChangesetInfo:
+        """Listing details of one changeset."""
+        g = self.history.graph
+        cs = g[cid]
+        return ChangesetInfo(
+            id=cs.id, message=cs.message, parents=cs.parents, path=cs.path,
+            applied=None if applied is None else cid in applied,
+            is_head=cid in g.heads, tag=cs.tag, branch_labels=cs.branch_labels,
+            depends_on=cs.depends_on, author=cs.author,
+            operations=tuple(op.kind for op in cs.operations))
+
+    def heads(self) -> list[ChangesetInfo]:
+        """The heads of the history."""
+        return [self.info(h) for h in self.history.graph.heads]
+
+    def branches(self) -> list[tuple[ChangesetInfo, list[str]]]:
+        """Branch points and their children."""
+        g = self.history.graph
+        return [(self.info(b), list(g.children[b])) for b in g.branch_points()]
+
+    def show(self, target: str) -> ChangesetInfo:
+        """One changeset, by any target that names exactly one."""
+        g = self.history.graph
+        ids = g.resolve(target)
+        if isinstance(ids, Relative) or len(ids) != 1:
+            raise UsageError(f"'{target}' does not name one changeset")
+        return self.info(ids[0])
+
+    def history_list(self, rng: str | None = None) -> list[ChangesetInfo]:
+        """Changesets newest first, optionally within `START:END`."""
+        g = self.history.graph
+        ids = list(reversed(g.order))
+        if rng:
+            start, sep, end = rng.partition(":")
+            if not sep:
+                raise UsageError(f"bad range '{rng}'", hint="use START:END, START: or :END")
+            upper = set(g.ancestors(self._ids(end))) if end else set(g.order)
+            if start:
+                lower_ids = self._ids(start)
+                lower = set(lower_ids).union(*(g.descendants(i) for i in lower_ids))
+                upper &= lower
+            ids = [i for i in ids if i in upper]
+        return [self.info(i) for i in ids]
+
+    def _ids(self, target: str) -> list[str]:
+        resolved = self.history.graph.resolve(target)
+        if isinstance(resolved, Relative):
+            raise UsageError(f"a relative target ({target}) is not allowed here")
+        return resolved
+
+    # --- writing changesets --------------------------------------------------------------
+
+    def _new_id(self) -> str:
+        from .source import loads
+
+        existing = set(self.history.graph.by_id) if self._folder_has_files() else set()
+        while True:
+            cid = secrets.token_hex(6)
+            # An id that YAML would read as a number is avoided, as is a collision.
+            if cid not in existing and isinstance(loads(cid, "yaml", "<id>"), str):
+                return cid
+
+    def _folder_has_files(self) -> bool:
+        from .source import list_files
+
+        return bool(list_files(self.settings.changesets))
+
+    def _schema_ref(self, fmt: str) -> str | None:
+        root = self.settings.root
+        for candidate in (root / "schemas" / "changeset.schema.json",
+                          root / ".schemaflow" / "changeset.schema.json"):
+            if candidate.is_file():
+                return os.path.relpath(candidate, self.settings.changesets)
+        return None
+
+    def write_changeset(self, cs: ir.Changeset, fmt: str | None = None) -> Path:
+        """Write a changeset file into the folder; returns its path."""
+        fmt = fmt or self.settings.format
+        if fmt not in ("yaml", "toml"):
+            raise UsageError(f"unknown format '{fmt}'", hint="yaml or toml")
+        slug = re.sub(r"[^a-z0-9]+", "_", cs.message.lower()).strip("_")[:40] or "changeset"
+        path = self.settings.changesets / f"{cs.id}_{slug}.{fmt}"
+        text = dumps(ir.dump(cs), "toml" if fmt == "toml" else "yaml", self._schema_ref(fmt))
+        write(path, text)
+        self._history = None
+        self._run_hooks(path)
+        return path
+
+    def _run_hooks(self, path: Path) -> None:
+        import shlex
+        import subprocess
+
+        for hook in self.settings.post_write_hooks:
+            cmd = hook.replace("{file}", shlex.quote(str(path)))
+            done = subprocess.run(cmd, shell=True, cwd=self.settings.root, check=False)
+            if done.returncode != 0:
+                self.notify(f"post-write hook failed ({done.returncode}): {hook}")
+
+    def new(self, message: str, *, parents: Sequence[str] = (), branch_labels: Sequence[str] = (),
+            depends_on: Sequence[str] = (), fmt: str | None = None,
+            operations: Sequence[ir.Operation] = ()) -> Path:
+        """Write a new changeset after the single head (or the given parents)."""
+        if self._folder_has_files():
+            g = self.history.graph
+            parent_ids = [g.resolve_id(p) for p in parents] if parents else (
+                [g.single_head()] if g.heads else [])
+            deps = [g.resolve_id(d) for d in depends_on]
+        else:
+            if parents or depends_on:
+                raise UsageError("there are no changesets yet to be parents or dependencies")
+            parent_ids, deps = [], []
+        cs = ir.Changeset(id=self._new_id(), parents=tuple(parent_ids), message=message,
+                          operations=tuple(operations), depends_on=tuple(deps),
+                          branch_labels=tuple(branch_labels))
+        return self.write_changeset(cs, fmt)
+
+    def merge(self, message: str, targets: Sequence[str] = ()) -> Path:
+        """Write a merge changeset whose parents are the given (default: all) heads."""
+        g = self.history.graph
+        ids = [g.resolve_id(t) for t in targets] if targets else list(g.heads)
+        if len(ids) < 2:
+            raise UsageError("nothing to merge: there is only one head" if not targets else
+                             "a merge needs at least two changesets")
+        cs = ir.Changeset(id=self._new_id(), parents=tuple(ids), message=message,
+                          operations=())
+        return self.write_changeset(cs)
+
+    # --- the database --------------------------------------------------------------------
+
+    def _vt(self) -> Any:
+        from .db import version_table
+
+        return version_table(self.settings.version_table, self.settings.version_table_schema)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        from .db import connect, create_engine
+
+        engine = create_engine(self.settings.url, lock_timeout=self.lock_timeout)
+        try:
+            with connect(engine) as conn:
+                yield conn
+        finally:
+            engine.dispose()
+
+    def applied_rows(self) -> list[AppliedRow]:
+        """The version table's rows (empty when the database or the table does not exist)."""
+        from .db import has_table, read_applied, sqlite_missing
+
+        if sqlite_missing(self.settings.url):
+            return []
+        with self._connection() as conn:
+            vt = self._vt()
+            if not has_table(conn, vt):
+                return []
+            return read_applied(conn, vt)
+
+    def _check_drift(self, rows: Sequence[AppliedRow]) -> None:
+        g = self.history.graph
+        unknown = [r.id for r in rows if r.id not in g.by_id]
+        if unknown:
+            raise DriftError(
+                f"the database lists applied changesets that are not in "
+                f"{self._folder()}: {', '.join(unknown)}",
+                hint="restore those files (from version control), or, if they were removed "
+                     "on purpose, run: schemaflow stamp <target> --purge")
+        edited = [r.id for r in rows if r.checksum != checksum(g[r.id])]
+        if edited:
+            files = ", ".join(f"{i} ({g[i].path})" for i in edited)
+            raise DriftError(
+                f"applied changesets were edited after they were applied: {files}",
+                hint="revert the edits (and put the change in a new changeset), or accept them "
+                     "with: schemaflow rehash " + " ".join(edited))
+
+    def _folder(self) -> str:
+        return os.path.relpath(self.settings.changesets)
+
+    def current(self) -> tuple[list[ChangesetInfo], list[AppliedRow]]:
+        """The applied heads, and every version row."""
+        rows = self.applied_rows()
+        g = self.history.graph
+        applied = {r.id for r in rows}
+        return [self.info(h, applied) for h in g.heads_of(applied)], rows
+
+    def status(self) -> list[ChangesetInfo]:
+        """The changesets not yet applied, in the order apply would run them."""
+        rows = self.applied_rows()
+        applied = {r.id for r in rows}
+        g = self.history.graph
+        return [self.info(i, applied) for i in g.upgrade_plan(g.heads, applied)]
+
+    def _targets_up(self, target: str | None, applied: set[str]) -> list[str]:
+        g = self.history.graph
+        resolved = g.resolve(target or "heads")
+        if isinstance(resolved, Relative):
+            if resolved.steps < 0:
+                raise UsageError(f"apply cannot go back ({target})",
+                                 hint=f"use: schemaflow rollback {target}")
+            return g.upgrade_plan(g.heads, applied)[: resolved.steps]
+        return g.upgrade_plan(resolved, applied)
+
+    def _targets_down(self, target: str, rows: Sequence[AppliedRow]) -> list[str]:
+        g = self.history.graph
+        applied = {r.id for r in rows}
+        resolved = g.resolve(target)
+        if isinstance(resolved, Relative):
+            if resolved.steps > 0:
+                raise UsageError(f"rollback cannot go forward ({target})",
+                                 hint=f"use: schemaflow apply {target}")
+            newest_first = [r.id for r in sorted(rows, key=lambda r: -r.exec_order)]
+            steps = -resolved.steps
+            if steps > len(newest_first):
+                raise UsageError(f"cannot roll back {steps} changesets: only "
+                                 f"{len(newest_first)} are applied")
+            chosen = newest_first[:steps]
+            # Everything built on a chosen changeset must go first.
+            extra = {d for c in chosen for d in g.descendants(c) if d in applied}
+            return list(reversed(g.ordered(set(chosen) | extra)))
+        return g.downgrade_plan(resolved, applied)
+
+    def _renderer(self, dialect: str, server_version: tuple[int, ...] | None) -> Any:
+        from .render import renderer_for
+
+        return renderer_for(dialect, server_version)
+
+    def apply(self, target: str | None = None, *, dry_run: bool = False,
+              on_item: Callable[[ItemResult], None] | None = None) -> RunResult:
+        """Apply pending changesets up to `target` (default: every head)."""
+        return self._run("apply", target, dry_run=dry_run, on_item=on_item)
+
+    def rollback(self, target: str, *, dry_run: bool = False,
+                 on_item: Callable[[ItemResult], None] | None = None) -> RunResult:
+        """Reverse applied changesets down to `target`."""
+        return self._run("rollback", target, dry_run=dry_run, on_item=on_item)
+
+    def _run(self, direction: str, target: str | None, *, dry_run: bool,
+             on_item: Callable[[ItemResult], None] | None) -> RunResult:
+        from . import db
+        from .execute import plan_apply, plan_rollback, run, to_sql
+
+        history = self._checked_history()
+        vt = self._vt()
+        with self._connection() as conn:
+            version = tuple(v for v in conn.dialect.server_version_info or ()
+                            if isinstance(v, int))
+            renderer = self._renderer(conn.dialect.name, version or None)
+            lock = (db.locked(conn, vt.name, self.lock_timeout, self.shown_url, self.notify)
+                    if not dry_run else _nothing())
+            with lock:
+                exists = db.has_table(conn, vt)
+                if conn.in_transaction():
+                    conn.rollback()
+                if not exists and not dry_run:
+                    db.ensure_table(conn, vt)
+                rows = db.read_applied(conn, vt) if exists else []
+                self._check_drift(rows)
+                applied = {r.id for r in rows}
+                if direction == "apply":
+                    ids = self._targets_up(target, applied)
+                    plan = plan_apply(history, ids, applied, renderer)
+                else:
+                    assert target is not None
+                    ids = self._targets_down(target, rows)
+                    plan = plan_rollback(history, ids, applied, renderer)
+                if dry_run:
+                    sql = to_sql(plan, conn.dialect, vt, create_version_table=not exists,
+                                 renderer=renderer, start_order=len(rows))
+                    return RunResult(direction, plan=plan, sql=sql)
+                return RunResult(direction, run(conn, vt, plan, on_item), plan=plan)
+
+    def offline_sql(self, direction: str, target: str | None, dialect: str | None = None,
+                    server_version: tuple[int, ...] | None = None) -> RunResult:
+        """The SQL of apply/rollback without a database: from base (or `FROM:` in the target)."""
+        from sqlalchemy.engine import make_url
+
+        from .execute import plan_apply, plan_rollback, to_sql
+        from .render import sa_dialect
+
+        history = self._checked_history()
+        g = history.graph
+        if dialect is None:
+            try:
+                dialect = make_url(self.settings.url).get_backend_name()
+            except Exception as exc:
+                raise UsageError(f"cannot tell the dialect from the URL: {exc}",
+                                 hint="give --dialect") from None
+        renderer = self._renderer(dialect, server_version)
+        start, _, end = (target or "").rpartition(":") if target and ":" in target else (
+            "", "", target or "")
+        if direction == "apply":
+            applied = g.ancestors(self._ids(start)) if start else set()
+            ids = self._targets_up(end or "heads", set(applied))
+            plan = plan_apply(history, ids, applied, renderer)
+        else:
+            applied = g.ancestors(self._ids(start or "heads"))
+            rows_like = [_Row(i, n) for n, i in enumerate(g.ordered(applied), 1)]
+            ids = self._targets_down(end or "base", rows_like)  # type: ignore[arg-type]
+            plan = plan_rollback(history, ids, applied, renderer)
+        vt = self._vt()
+        sql = to_sql(plan, sa_dialect(dialect), vt, create_version_table=not start and
+                     direction == "apply", renderer=renderer,
+                     start_order=len(applied) if direction == "apply" else 0)
+        return RunResult(direction, plan=plan, sql=sql)
+
+    def stamp(self, target: str, *, purge: bool = False) -> tuple[list[str], list[str]]:
+        """Record `target` as the applied state without running anything: (added, removed)."""
+        from . import db
+
+        g = self._checked_history().graph
+        ids = self._ids(target)
+        keep = g.ancestors(ids)
+        vt = self._vt()
+        with self._connection() as conn, db.locked(conn, vt.name, self.lock_timeout,
+                                                   self.shown_url, self.notify):
+            db.ensure_table(conn, vt)
+            rows = db.read_applied(conn, vt)
+            with conn.begin():
+                if purge:
+                    conn.execute(vt.delete())
+                    rows = []
+                present = {r.id for r in rows}
+                removed = [r.id for r in rows if r.id not in keep]
+                for cid in removed:
+                    db.delete_row(conn, vt, cid)
+                added = [c for c in g.ordered(keep) if c not in present]
+                for cid in added:
+                    cs = g[cid]
+                    db.insert_row(conn, vt, cid=cid, checksum=checksum(cs), message=cs.message,
+                                  execution_ms=0, version=_version())
+        return added, removed
+
+    def rehash(self, targets: Sequence[str]) -> list[str]:
+        """Accept edits to applied changesets: store their current checksums."""
+        from . import db
+
+        g = self.history.graph
+        ids = [g.resolve_id(t) for t in targets]
+        vt = self._vt()
+        updated = []
+        with self._connection() as conn, db.locked(conn, vt.name, self.lock_timeout,
+                                                   self.shown_url, self.notify):
+            rows = {r.id: r for r in db.read_applied(conn, vt)} if db.has_table(conn, vt) else {}
+            if conn.in_transaction():
+                conn.rollback()
+            with conn.begin():
+                for cid in ids:
+                    if cid not in rows:
+                        raise UsageError(f"changeset {cid} is not applied; nothing to rehash")
+                    new = checksum(g[cid])
+                    if rows[cid].checksum != new:
+                        conn.execute(vt.update().where(vt.c.id == cid).values(checksum=new))
+                        updated.append(cid)
+        return updated
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: str
+    exec_order: int
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+

@@ -1,0 +1,462 @@
+"""The command line: parse arguments, call the API, print through `report`, set the exit code."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from . import __version__
+from .errors import SchemaflowError, UsageError
+
+if TYPE_CHECKING:
+    from .api import ChangesetInfo, Project
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="schemaflow",
+    help="Declarative schema migrations: YAML/TOML changesets, linted, replayed and applied.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@dataclass
+class Globals:
+    """Options given before the command."""
+
+    config: str | None = None
+    url: str | None = None
+    verbose: bool = False
+    quiet: bool = False
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"schemaflow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    config: Annotated[str | None, typer.Option("-c", "--config", help="Configuration file.")]
+    = None,
+    url: Annotated[str | None, typer.Option("--url", help="Database URL (overrides the "
+                                            "environment and the configuration).")] = None,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Declarative schema migrations for SQL databases."""
+    ctx.obj = Globals(config, url, verbose, quiet)
+
+
+def _g(ctx: typer.Context) -> Globals:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Globals) else Globals()
+
+
+def _consoles(ctx: typer.Context) -> Any:
+    from .report import consoles
+
+    return consoles(_g(ctx).quiet)
+
+
+def _project(ctx: typer.Context, lock_timeout: float = 60.0) -> Project:
+    from .api import Project
+
+    g = _g(ctx)
+    _, err = _consoles(ctx)
+    return Project.from_config(config=g.config, url=g.url, lock_timeout=lock_timeout,
+                               notify=lambda m: err.print(f"[yellow]{m}[/yellow]"))
+
+
+def handled(fn: F) -> F:
+    """Turn schemaflow errors into one message and their exit code, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SchemaflowError as exc:
+            from .report import consoles, print_error
+
+            print_error(exc, consoles()[1])
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted\n")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
+
+
+def _check_format(fmt: str, allowed: tuple[str, ...] = ("text", "json")) -> None:
+    if fmt not in allowed:
+        raise UsageError(f"unknown format '{fmt}'", hint=f"use one of: {', '.join(allowed)}")
+
+
+def _line(info: ChangesetInfo, verbose: bool = False) -> str:
+    from rich.markup import escape
+
+    marks = []
+    if info.is_head:
+        marks.append("head")
+    if info.tag:
+        marks.append(f"tag: {info.tag}")
+    marks += [f"{b}@head" for b in info.branch_labels if info.is_head]
+    if info.applied is not None:
+        marks.append("applied" if info.applied else "pending")
+    suffix = f" [dim]({', '.join(marks)})[/dim]" if marks else ""
+    parents = ", ".join(info.parents) or "<base>"
+    head = f"[bold]{info.id}[/bold]"
+    text = f"{escape(parents)} -> {head}{suffix}, {escape(info.message)}"
+    if verbose:
+        text += f"\n    [dim]file: {escape(info.path or '?')}; operations: " \
+                f"{escape(', '.join(info.operations) or 'none')}[/dim]"
+    return text
+
+
+# --- init, new, merge ----------------------------------------------------------------------------
+
+
+@app.command()
+@handled
+def init(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="Project folder.")] = Path("."),
+    fmt: Annotated[str, typer.Option("--format", help="yaml or toml for new changesets.")] = "yaml",
+) -> None:
+    """Write schemaflow.toml, the changesets folder and the editor hook-up for the JSON Schema."""
+    from .scaffold import init_project
+
+    _check_format(fmt, ("yaml", "toml"))
+    _, err = _consoles(ctx)
+    for path in init_project(directory, fmt):
+        err.print(f"wrote {path}")
+
+
+@handled
+def _new(
+    ctx: typer.Context,
+    message: Annotated[str, typer.Option("-m", "--message", help="What the changeset does.")],
+    parent: Annotated[list[str] | None, typer.Option("--parent", help="Parent id (repeat for "
+                                                     "several); default: the single head.")] = None,
+    branch_label: Annotated[list[str] | None, typer.Option("--branch-label")] = None,
+    depends_on: Annotated[list[str] | None, typer.Option("--depends-on")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="yaml or toml.")] = None,
+) -> None:
+    """Write a new, empty changeset file and print its path."""
+    if fmt is not None:
+        _check_format(fmt, ("yaml", "toml"))
+    path = _project(ctx).new(message, parents=parent or (), branch_labels=branch_label or (),
+                             depends_on=depends_on or (), fmt=fmt)
+    typer.echo(str(path))
+
+
+app.command("new")(_new)
+app.command("revision", help="Alias of new (for Alembic users).")(_new)
+
+
+@app.command()
+@handled
+def merge(
+    ctx: typer.Context,
+    ids: Annotated[list[str] | None, typer.Argument(help="Heads to merge (default: all).")] = None,
+    message: Annotated[str, typer.Option("-m", "--message")] = "merge heads",
+) -> None:
+    """Write a changeset whose parents are the given (default: all) heads."""
+    typer.echo(str(_project(ctx).merge(message, ids or ())))
+
+
+# --- apply, rollback, stamp ---------------------------------------------------------------------
+
+LockOpt = Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for another "
+                                        "run's lock.")]
+SqlOpt = Annotated[bool, typer.Option("--sql", help="Print the SQL instead of running it (no "
+                                      "database needed).")]
+DryOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would run against the "
+                                      "database, change nothing.")]
+DialectOpt = Annotated[str | None, typer.Option("--dialect", help="With --sql: sqlite, "
+                                                "postgresql (default: from the URL).")]
+
+
+def _run(ctx: typer.Context, direction: str, target: str | None, sql: bool, dry_run: bool,
+         dialect: str | None, lock_timeout: float) -> None:
+    from rich.markup import escape
+
+    _, err = _consoles(ctx)
+    project = _project(ctx, lock_timeout)
+    if sql:
+        result = project.offline_sql(direction, target, dialect)
+        sys.stdout.write(result.sql or "")
+        return
+    if dialect:
+        raise UsageError("--dialect only goes with --sql")
+    verb = "applied" if direction == "apply" else "rolled back"
+    started = time.perf_counter()
+
+    def on_item(r: Any) -> None:
+        if r.skipped:
+            err.print(f"  [dim]{r.id} was {verb} meanwhile by another run[/dim]")
+        else:
+            err.print(f"  {verb} [bold]{r.id}[/bold] {escape(r.message)} "
+                      f"[dim]({r.execution_ms} ms)[/dim]")
+
+    if direction == "apply":
+        res = project.apply(target, dry_run=dry_run, on_item=on_item)
+    else:
+        assert target is not None
+        res = project.rollback(target, dry_run=dry_run, on_item=on_item)
+    if dry_run:
+        sys.stdout.write(res.sql or "")
+        return
+    done = [r for r in res.results if not r.skipped]
+    if not done:
+        err.print("Nothing to do: the database is already there.")
+        return
+    n = len(done)
+    err.print(f"[green]{verb.capitalize()} {n} changeset{'s' if n != 1 else ''}[/green] "
+              f"on {escape(project.shown_url)} in {time.perf_counter() - started:.2f} s")
+
+
+@handled
+def _apply(
+    ctx: typer.Context,
+    target: Annotated[str | None, typer.Argument(help="head, heads (default), an id, +N, "
+                                                 "label@head, a tag; with --sql also FROM:TO.")]
+    = None,
+    sql: SqlOpt = False,
+    dry_run: DryOpt = False,
+    dialect: DialectOpt = None,
+    lock_timeout: LockOpt = 60.0,
+) -> None:
+    """Apply pending changesets up to TARGET (default: every head)."""
+    _run(ctx, "apply", target, sql, dry_run, dialect, lock_timeout)
+
+
+@handled
+def _rollback(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="base, an id, -N, a tag; with --sql also "
+                                          "FROM:TO.")],
+    sql: SqlOpt = False,
+    dry_run: DryOpt = False,
+    dialect: DialectOpt = None,
+    lock_timeout: LockOpt = 60.0,
+) -> None:
+    """Reverse applied changesets down to TARGET."""
+    _run(ctx, "rollback", target, sql, dry_run, dialect, lock_timeout)
+
+
+# `-2` is a target, not an option.
+_RELATIVE = {"ignore_unknown_options": True}
+app.command("apply", context_settings=_RELATIVE)(_apply)
+app.command("upgrade", help="Alias of apply (for Alembic users).",
+            context_settings=_RELATIVE)(_apply)
+app.command("rollback", context_settings=_RELATIVE)(_rollback)
+app.command("downgrade", help="Alias of rollback (for Alembic users).",
+            context_settings=_RELATIVE)(_rollback)
+
+
+@app.command()
+@handled
+def stamp(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="What to record as applied (base clears).")],
+    purge: Annotated[bool, typer.Option("--purge", help="Empty the version table first.")] = False,
+    lock_timeout: LockOpt = 60.0,
+) -> None:
+    """Record TARGET as applied without running anything."""
+    _, err = _consoles(ctx)
+    added, removed = _project(ctx, lock_timeout).stamp(target, purge=purge)
+    err.print(f"stamped {target}: {len(added)} recorded as applied, {len(removed)} removed")
+
+
+@app.command()
+@handled
+def rehash(
+    ctx: typer.Context,
+    ids: Annotated[list[str], typer.Argument(help="Applied changesets whose edits to accept.")],
+) -> None:
+    """Accept intended edits to applied changesets by storing their new checksums."""
+    _, err = _consoles(ctx)
+    updated = _project(ctx).rehash(ids)
+    listed = f": {', '.join(updated)}" if updated else ""
+    err.print(f"updated the checksum of {len(updated)} changeset"
+              f"{'s' if len(updated) != 1 else ''}{listed}")
+
+
+# --- listing ------------------------------------------------------------------------------------
+
+
+@app.command()
+@handled
+def current(
+    ctx: typer.Context,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    fmt: FormatOpt = "text",
+) -> None:
+    """What is applied: the applied heads."""
+    from .report import print_json
+
+    _check_format(fmt)
+    out, _ = _consoles(ctx)
+    project = _project(ctx)
+    heads, rows = project.current()
+    if fmt == "json":
+        print_json({"url": project.shown_url, "heads": [h.as_dict() for h in heads],
+                    "applied": [{"id": r.id, "applied_at": r.applied_at,
+                                 "execution_ms": r.execution_ms, "applied_by": r.applied_by,
+                                 "exec_order": r.exec_order} for r in rows]})
+        return
+    if not heads:
+        out.print("<base> (nothing applied)")
+    for h in heads:
+        out.print(_line(h, verbose or _g(ctx).verbose))
+    if verbose or _g(ctx).verbose:
+        out.print(f"[dim]{len(rows)} changesets applied on {project.shown_url}[/dim]")
+
+
+@app.command()
+@handled
+def status(ctx: typer.Context, fmt: FormatOpt = "text") -> None:
+    """Pending changesets, in the order apply would run them."""
+    from .report import print_json
+
+    _check_format(fmt)
+    out, _ = _consoles(ctx)
+    pending = _project(ctx).status()
+    if fmt == "json":
+        print_json({"pending": [p.as_dict() for p in pending]})
+        return
+    if not pending:
+        out.print("Up to date: nothing pending.")
+    for p in pending:
+        out.print(_line(p))
+    if pending:
+        out.print(f"[dim]{len(pending)} pending[/dim]")
+
+
+@app.command("history")
+@handled
+def history_cmd(
+    ctx: typer.Context,
+    rev_range: Annotated[str | None, typer.Option("-r", "--rev-range", help="START:END")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    fmt: FormatOpt = "text",
+) -> None:
+    """The changesets, newest first."""
+    from .report import print_json
+
+    _check_format(fmt)
+    out, _ = _consoles(ctx)
+    items = _project(ctx).history_list(rev_range)
+    if fmt == "json":
+        print_json({"changesets": [i.as_dict() for i in items]})
+        return
+    for i in items:
+        out.print(_line(i, verbose or _g(ctx).verbose))
+
+
+@app.command()
+@handled
+def heads(ctx: typer.Context, fmt: FormatOpt = "text") -> None:
+    """The heads of the history."""
+    from .report import print_json
+
+    _check_format(fmt)
+    out, _ = _consoles(ctx)
+    items = _project(ctx).heads()
+    if fmt == "json":
+        print_json({"heads": [i.as_dict() for i in items]})
+        return
+    for i in items:
+        out.print(_line(i))
+
+
+@app.command()
+@handled
+def branches(ctx: typer.Context, fmt: FormatOpt = "text") -> None:
+    """Branch points: changesets with more than one child."""
+    from .report import print_json
+
+    _check_format(fmt)
+    out, _ = _consoles(ctx)
+    items = _project(ctx).branches()
+    if fmt == "json":
+        print_json({"branches": [{**i.as_dict(), "children": c} for i, c in items]})
+        return
+    for info, children in items:
+        out.print(_line(info))
+        for c in children:
+            out.print(f"    -> {c}")
+
+
+@app.command()
+@handled
+def show(ctx: typer.Context, target: Annotated[str, typer.Argument(help="An id, prefix, tag.")],
+         fmt: FormatOpt = "text") -> None:
+    """One changeset in detail."""
+    from rich.markup import escape
+
+    from .report import print_json
+
+    _check_format(fmt)
+    out, _ = _consoles(ctx)
+    info = _project(ctx).show(target)
+    if fmt == "json":
+        print_json(info.as_dict())
+        return
+    out.print(f"[bold]{info.id}[/bold]  {escape(info.message)}")
+    for label, value in (("file", info.path), ("parents", ", ".join(info.parents) or "<base>"),
+                         ("depends on", ", ".join(info.depends_on)), ("tag", info.tag),
+                         ("branch labels", ", ".join(info.branch_labels)),
+                         ("author", info.author), ("head", "yes" if info.is_head else ""),
+                         ("operations", ", ".join(info.operations) or "none")):
+        if value:
+            out.print(f"  {label}: {escape(str(value))}")
+
+
+# --- validate -----------------------------------------------------------------------------------
+
+
+@app.command()
+@handled
+def validate(
+    ctx: typer.Context,
+    paths: Annotated[list[Path] | None, typer.Argument(help="Only report on these files.")]
+    = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, json or github.")] = "text",
+) -> None:
+    """Lint the changesets: syntax, schema, history, references, rollbacks."""
+    from .report import print_diagnostics
+
+    _check_format(fmt, ("text", "json", "github"))
+    out, _ = _consoles(ctx)
+    project = _project(ctx)
+    diags = project.validate(paths)
+    from .source import list_files
+
+    count = len(paths) if paths else len(list_files(project.settings.changesets))
+    print_diagnostics(diags, fmt, out, count)
+    if any(d.severity == "error" for d in diags):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,144 @@
+"""Finding and merging settings: CLI > environment > schemaflow.toml > pyproject.toml > defaults."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_URL = "sqlite:///schemaflow.db"
+DEFAULTS: Mapping[str, Any] = {
+    "changesets": "changesets",
+    "url": DEFAULT_URL,
+    "models": None,
+    "version_table": "schemaflow_version",
+    "version_table_schema": None,
+    "format": "yaml",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Resolved settings for one run."""
+
+    root: Path
+    config_file: Path | None
+    changesets: Path
+    url: str
+    url_source: str
+    models: str | None = None
+    version_table: str = "schemaflow_version"
+    version_table_schema: str | None = None
+    format: str = "yaml"
+    lint_select: tuple[str, ...] = ()
+    lint_ignore: tuple[str, ...] = ()
+    post_write_hooks: tuple[str, ...] = field(default=())
+
+
+_PASSWORD = re.compile(r"^([A-Za-z0-9+.\-]+://[^:/@]*):[^@]*@")
+
+
+def hide_password(url: str) -> str:
+    """The URL with its password (if any) replaced by ***."""
+    return _PASSWORD.sub(r"\1:***@", url)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from None
+
+
+def _section(path: Path) -> dict[str, Any] | None:
+    """The schemaflow settings in a file, or None when the file has none."""
+    doc = _read_toml(path)
+    if path.name == "pyproject.toml":
+        tool = doc.get("tool", {})
+        section = tool.get("schemaflow") if isinstance(tool, dict) else None
+        if section is None:
+            return None
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: [tool.schemaflow] must be a table")
+        return section
+    return doc
+
+
+def find_config(start: Path) -> tuple[Path | None, dict[str, Any]]:
+    """The nearest configuration at or above `start`, and its settings."""
+    for folder in (start, *start.parents):
+        for name in ("schemaflow.toml", "pyproject.toml"):
+            candidate = folder / name
+            if candidate.is_file():
+                section = _section(candidate)
+                if section is not None:
+                    return candidate, section
+    return None, {}
+
+
+def _sqlite_relative(url: str, base: Path) -> str:
+    """Make a relative SQLite file path absolute against `base`."""
+    m = re.match(r"^(sqlite(?:\+\w+)?:///)(.*)$", url)
+    if not m or not m.group(2) or m.group(2).startswith(("/", ":memory:")):
+        return url
+    path, sep, query = m.group(2).partition("?")
+    return f"{m.group(1)}{(base / path).resolve()}{sep}{query}"
+
+
+def load(
+    *,
+    config: str | None = None,
+    url: str | None = None,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve the settings for a run."""
+    env = os.environ if environ is None else environ
+    here = (cwd or Path.cwd()).resolve()
+    if config:
+        cfg_path: Path | None = (here / config).resolve()
+        assert cfg_path is not None
+        if not cfg_path.is_file():
+            raise ConfigError(f"configuration file not found: {config}")
+        values = _section(cfg_path) or {}
+    else:
+        cfg_path, values = find_config(here)
+    if values:
+        from .validate import check_config
+
+        check_config(values, str(cfg_path))
+    root = cfg_path.parent if cfg_path else here
+    merged = {**DEFAULTS, **values}
+    lint = merged.get("lint") or {}
+    if url:
+        chosen, source = url, "--url"
+    elif env.get("SCHEMAFLOW_URL"):
+        chosen, source = env["SCHEMAFLOW_URL"], "SCHEMAFLOW_URL"
+    elif env.get("DATABASE_URL"):
+        chosen, source = env["DATABASE_URL"], "DATABASE_URL"
+    else:
+        chosen = _sqlite_relative(str(merged["url"]), root)
+        source = f"{cfg_path.name}" if cfg_path and "url" in values else "default"
+    return Settings(
+        root=root,
+        config_file=cfg_path,
+        changesets=(root / str(merged["changesets"])).resolve(),
+        url=chosen,
+        url_source=source,
+        models=merged.get("models"),
+        version_table=str(merged["version_table"]),
+        version_table_schema=merged.get("version_table_schema"),
+        format=str(merged["format"]),
+        lint_select=tuple(lint.get("select", ())),
+        lint_ignore=tuple(lint.get("ignore", ())),
+        post_write_hooks=tuple(merged.get("post_write_hooks", ())),
+    )

@@ -1,0 +1,270 @@
+"""The live database: connecting, the version table, the lock, and reading what is applied."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import re
+import socket
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from .config import hide_password
+from .errors import ConnectionFailed, UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedRow:
+    """One row of the version table."""
+
+    id: str
+    checksum: str
+    message: str | None
+    applied_at: dt.datetime | None
+    execution_ms: int | None
+    applied_by: str | None
+    schemaflow_version: str | None
+    exec_order: int
+
+
+def version_table(name: str, schema: str | None) -> sa.Table:
+    """The version table's definition (the contract's columns)."""
+    return sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("checksum", sa.String(80), nullable=False),
+        sa.Column("message", sa.Text()),
+        sa.Column("applied_at", sa.DateTime(), nullable=False),
+        sa.Column("execution_ms", sa.Integer(), nullable=False),
+        sa.Column("applied_by", sa.String(255)),
+        sa.Column("schemaflow_version", sa.String(32)),
+        sa.Column("exec_order", sa.Integer(), nullable=False),
+        schema=schema,
+    )
+
+
+def _sqlite_path(url: str) -> Path | None:
+    m = re.match(r"^sqlite(?:\+\w+)?:///(.*?)(?:\?.*)?$", url)
+    if not m or not m.group(1) or m.group(1) == ":memory:":
+        return None
+    return Path(m.group(1))
+
+
+def sqlite_missing(url: str) -> bool:
+    """True for a SQLite file URL whose file does not exist yet."""
+    path = _sqlite_path(url)
+    return path is not None and not path.exists()
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    # pysqlite's own transaction handling skips BEGIN before DDL; take it over so each
+    # changeset's DDL and its version row commit or roll back together. BEGIN IMMEDIATE takes
+    # the write lock up front, which serialises concurrent runs.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        # The rebuild drops and recreates tables: with enforcement on, that would cascade.
+        cur.execute("PRAGMA foreign_keys=OFF")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(url: str, *, lock_timeout: float = 60.0) -> Engine:
+    """An engine for `url`, or ConnectionFailed/UsageError with the password hidden."""
+    shown = hide_password(url)
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        raise UsageError(f"not a database URL: {shown}",
+                         hint="e.g. sqlite:///app.db, postgresql+psycopg://user@host/db") from None
+    kwargs: dict[str, Any] = {"poolclass": sa.pool.NullPool}
+    if parsed.get_backend_name() == "sqlite":
+        kwargs["connect_args"] = {"timeout": lock_timeout}
+    elif parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername in ("mysql", "mariadb"):
+        parsed = parsed.set(drivername=parsed.drivername + "+pymysql")
+    try:
+        engine = sa.create_engine(parsed, **kwargs)
+    except (sa.exc.NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise ConnectionFailed(
+            f"no driver for {shown}: {exc}",
+            hint="install the extra: pip install 'schemaflow[postgresql]' or "
+                 "'schemaflow[mysql]'") from None
+    except sa.exc.ArgumentError as exc:
+        raise UsageError(f"bad database URL {shown}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        _sqlite_setup(engine)
+    return engine
+
+
+def db_message(exc: BaseException) -> str:
+    """The database's own message, first lines only, passwords hidden."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()][:3]
+    return hide_password(" ".join(lines))
+
+
+@contextmanager
+def connect(engine: Engine) -> Iterator[Connection]:
+    """A connection, with an unreachable server turned into ConnectionFailed."""
+    try:
+        conn = engine.connect()
+    except sa.exc.DBAPIError as exc:
+        shown = hide_password(engine.url.render_as_string(hide_password=False))
+        raise ConnectionFailed(f"cannot connect to {shown}: {db_message(exc)}",
+                               hint="check the URL, that the server runs, and the "
+                                    "credentials") from None
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+# --- the lock ----------------------------------------------------------------------------------
+
+
+def lock_key(table: str) -> int:
+    """A stable 32-bit advisory-lock key for a version table."""
+    return zlib.crc32(("schemaflow:" + table).encode())
+
+
+def _pg_lock(conn: Connection, name: str, timeout: float) -> bool:
+    key = lock_key(name)
+    deadline_ms = int(timeout * 1000)
+    got = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar()
+    if got:
+        return True
+    conn.exec_driver_sql(f"SET lock_timeout = {deadline_ms}")
+    try:
+        conn.exec_driver_sql(f"SELECT pg_advisory_lock({key})")
+    except sa.exc.DBAPIError:
+        conn.rollback()
+        return False
+    finally:
+        if conn.in_transaction():
+            conn.exec_driver_sql("SET lock_timeout = 0")
+    return True
+
+
+def _pg_unlock(conn: Connection, name: str) -> None:
+    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({lock_key(name)})")
+
+
+def _mysql_lock(conn: Connection, name: str, timeout: float) -> bool:
+    got = conn.exec_driver_sql(
+        "SELECT GET_LOCK(%s, %s)", (f"schemaflow:{name}"[:64], int(timeout))).scalar()
+    return bool(got)
+
+
+def _mysql_unlock(conn: Connection, name: str) -> None:
+    conn.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (f"schemaflow:{name}"[:64],))
+
+
+# SQLite needs no session lock: every changeset's transaction starts with BEGIN IMMEDIATE and
+# re-reads the version table, so a waiting process sees what the other one applied.
+_LOCKS: dict[str, tuple[Any, Any]] = {
+    "postgresql": (_pg_lock, _pg_unlock),
+    "mysql": (_mysql_lock, _mysql_unlock),
+    "mariadb": (_mysql_lock, _mysql_unlock),
+}
+
+
+@contextmanager
+def locked(conn: Connection, table: str, timeout: float, shown_url: str,
+           on_wait: Any = None) -> Iterator[None]:
+    """Hold the schemaflow lock of this database for the block."""
+    lock = _LOCKS.get(conn.dialect.name)
+    if lock is None:
+        yield
+        return
+    take, release = lock
+    if not take(conn, table, 0):
+        if on_wait:
+            on_wait(f"waiting for another schemaflow run on {shown_url} to finish")
+        if not take(conn, table, timeout):
+            raise ConnectionFailed(
+                f"timed out after {timeout:g}s waiting for the schemaflow lock on {shown_url}",
+                hint="another schemaflow run holds it; raise --lock-timeout or wait")
+    if conn.in_transaction():
+        conn.commit()
+    try:
+        yield
+    finally:
+        if conn.in_transaction():
+            conn.rollback()
+        release(conn, table)
+        if conn.in_transaction():
+            conn.commit()
+
+
+# --- version rows ------------------------------------------------------------------------------
+
+
+def has_table(conn: Connection, vt: sa.Table) -> bool:
+    """Whether the version table exists."""
+    return bool(sa.inspect(conn).has_table(vt.name, schema=vt.schema))
+
+
+def ensure_table(conn: Connection, vt: sa.Table) -> None:
+    """Create the version table if it is missing (in its own transaction)."""
+    with conn.begin():
+        vt.create(conn, checkfirst=True)
+
+
+def read_applied(conn: Connection, vt: sa.Table) -> list[AppliedRow]:
+    """Every version row, in the order they were applied."""
+    rows = conn.execute(sa.select(vt).order_by(vt.c.exec_order)).all()
+    if conn.in_transaction() and not conn.in_nested_transaction():
+        conn.rollback()
+    return [AppliedRow(**r._asdict()) for r in rows]
+
+
+def applied_in_txn(conn: Connection, vt: sa.Table, cid: str) -> bool:
+    """Inside a transaction: whether `cid` already has a row (someone else applied it)."""
+    return conn.execute(sa.select(vt.c.id).where(vt.c.id == cid)).first() is not None
+
+
+def next_order(conn: Connection, vt: sa.Table) -> int:
+    """The exec_order for the next row."""
+    current = conn.execute(sa.select(sa.func.max(vt.c.exec_order))).scalar()
+    return int(current or 0) + 1
+
+
+def applied_by() -> str:
+    """`user@host` of this process."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return f"{user}@{socket.gethostname()}"[:255]
+
+
+def insert_row(conn: Connection, vt: sa.Table, *, cid: str, checksum: str, message: str,
+               execution_ms: int, version: str) -> None:
+    """Record a changeset as applied."""
+    conn.execute(vt.insert().values(
+        id=cid, checksum=checksum, message=message[:10000],
+        applied_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        execution_ms=execution_ms, applied_by=applied_by(), schemaflow_version=version,
+        exec_order=next_order(conn, vt)))
+
+
+def delete_row(conn: Connection, vt: sa.Table, cid: str) -> None:
+    """Forget a changeset (after rolling it back)."""
+    conn.execute(vt.delete().where(vt.c.id == cid))

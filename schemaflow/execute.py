@@ -1,0 +1,239 @@
+"""Plans (the changesets to run, rendered) and running them: online with a lock, or as SQL text."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.schema import CreateTable
+
+from . import __version__, db, ir
+from .errors import ChangesetFailed, StateError, UsageError
+from .history import History, checksum
+from .render import Renderer, Step, compile_step
+from .reverse import Irreversible, reverse_changeset
+from .sqla import TypeError_
+from .state import SchemaState, apply
+
+Direction = Literal["apply", "rollback"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanItem:
+    """One changeset to run in one direction, with its statements."""
+
+    changeset: ir.Changeset
+    direction: Direction
+    operations: tuple[ir.Operation, ...]
+    steps: tuple[Step, ...]
+    transactional: bool
+    checksum: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The ordered work of one apply or rollback."""
+
+    direction: Direction
+    items: tuple[PlanItem, ...]
+    dialect: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """What running one plan item did."""
+
+    id: str
+    message: str
+    direction: Direction
+    execution_ms: int
+    statements: int
+    skipped: bool = False
+
+
+def _render(renderer: Renderer, cs: ir.Changeset, ops: Sequence[ir.Operation],
+            state: SchemaState, direction: Direction) -> tuple[list[Step], SchemaState]:
+    steps: list[Step] = []
+    for i, op in enumerate(ops):
+        try:
+            steps += renderer.render(op, state)
+            state = apply(state, op)
+        except (StateError, TypeError_) as exc:
+            where = "rollback" if direction == "rollback" else "operation"
+            raise UsageError(
+                f"changeset {cs.id} ({cs.path}): {where} {i + 1} ({op.kind}) cannot be "
+                f"rendered for {renderer.name}: {getattr(exc, 'message', exc)}",
+                hint="run schemaflow validate") from None
+    return steps, state
+
+
+def _item(renderer: Renderer, cs: ir.Changeset, direction: Direction,
+          ops: tuple[ir.Operation, ...], steps: list[Step]) -> PlanItem:
+    transactional = renderer.transactional_ddl if cs.transactional is None else cs.transactional
+    if transactional and renderer.transactional_ddl and any(not s.transactional for s in steps):
+        raise UsageError(
+            f"changeset {cs.id} ({cs.path}) has a statement that cannot run inside a "
+            "transaction (CREATE INDEX CONCURRENTLY)",
+            hint="set `transactional: false` on the changeset, and keep such statements in a "
+                 "changeset of their own")
+    return PlanItem(cs, direction, ops, tuple(steps), transactional, checksum(cs))
+
+
+def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],
+               renderer: Renderer) -> Plan:
+    """Render the changesets `ids` (in order) on top of the `applied` ones."""
+    state = history.replay(applied)
+    items = []
+    for cid in ids:
+        cs = history.graph[cid]
+        steps, state = _render(renderer, cs, cs.operations, state, "apply")
+        items.append(_item(renderer, cs, "apply", cs.operations, steps))
+    return Plan("apply", tuple(items), renderer.name)
+
+
+def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str],
+                  renderer: Renderer) -> Plan:
+    """Render the reversal of `ids` (newest first) from the state the `applied` ones build."""
+    g = history.graph
+    wanted = set(ids)
+    before: dict[str, SchemaState] = {}
+    state = SchemaState()
+    for cid in g.ordered(applied):
+        if cid in wanted:
+            before[cid] = state
+        for op in g[cid].operations:
+            state = apply(state, op)
+    items = []
+    for cid in ids:
+        cs = g[cid]
+        if cs.rollback is not None:
+            ops = cs.rollback
+        else:
+            try:
+                ops = reverse_changeset(cs.operations, before[cid])
+            except Irreversible as exc:
+                raise UsageError(
+                    f"changeset {cs.id} ({cs.path}) cannot be rolled back: {exc.message}",
+                    hint="give it a `rollback:` list, or stamp past it if you reverted it "
+                         "by hand") from None
+        steps, state = _render(renderer, cs, ops, state, "rollback")
+        items.append(_item(renderer, cs, "rollback", ops, steps))
+    return Plan("rollback", tuple(items), renderer.name)
+
+
+# --- online ----------------------------------------------------------------------------------
+
+
+def _execute(conn: Connection, step: Step) -> None:
+    if isinstance(step.sql, str):
+        conn.exec_driver_sql(step.sql)
+    else:
+        conn.execute(step.sql)
+
+
+def _record(conn: Connection, vt: sa.Table, item: PlanItem, ms: int) -> None:
+    cs = item.changeset
+    if item.direction == "apply":
+        db.insert_row(conn, vt, cid=cs.id, checksum=item.checksum, message=cs.message,
+                      execution_ms=ms, version=__version__)
+    else:
+        db.delete_row(conn, vt, cs.id)
+
+
+def _already_done(conn: Connection, vt: sa.Table, item: PlanItem) -> bool:
+    present = db.applied_in_txn(conn, vt, item.changeset.id)
+    return present if item.direction == "apply" else not present
+
+
+def run_item(conn: Connection, vt: sa.Table, item: PlanItem) -> ItemResult:
+    """Run one changeset: its statements and its version row in one transaction if possible."""
+    cs = item.changeset
+    ran: list[str] = []
+    start = time.perf_counter()
+    current: Step | None = None
+    try:
+        if item.transactional:
+            with conn.begin():
+                # Re-read under the transaction's lock: a concurrent run may have done it.
+                if _already_done(conn, vt, item):
+                    return ItemResult(cs.id, cs.message, item.direction, 0, 0, skipped=True)
+                for current in item.steps:
+                    _execute(conn, current)
+                    ran.append(compile_step(current, conn.dialect))
+                current = None
+                _record(conn, vt, item, int((time.perf_counter() - start) * 1000))
+        else:
+            for current in item.steps:
+                with conn.begin():
+                    _execute(conn, current)
+                ran.append(compile_step(current, conn.dialect))
+            current = None
+            with conn.begin():
+                _record(conn, vt, item, int((time.perf_counter() - start) * 1000))
+    except sa.exc.SQLAlchemyError as exc:
+        statement = compile_step(current, conn.dialect) if current is not None else None
+        verb = "applying" if item.direction == "apply" else "rolling back"
+        if item.transactional:
+            state = ("it was rolled back as a whole: nothing of it remains and the version "
+                     "table is unchanged")
+        else:
+            state = (f"{len(ran)} of its {len(item.steps)} statements had already run and "
+                     "stay in effect (this changeset is not transactional); the version table "
+                     "does not list it")
+        raise ChangesetFailed(
+            f"{verb} changeset {cs.id} ({cs.path}) failed; {state}",
+            changeset=cs.id, statement=statement, db_message=db.db_message(exc), ran=ran,
+            hint=None if item.transactional else
+            "undo or finish those statements by hand, then run the command again") from None
+    ms = int((time.perf_counter() - start) * 1000)
+    return ItemResult(cs.id, cs.message, item.direction, ms, len(item.steps))
+
+
+def run(conn: Connection, vt: sa.Table, plan: Plan,
+        on_item: Callable[[ItemResult], None] | None = None) -> list[ItemResult]:
+    """Run every item of a plan in order; stops at the first failure (ChangesetFailed)."""
+    results = []
+    for item in plan.items:
+        result = run_item(conn, vt, item)
+        results.append(result)
+        if on_item:
+            on_item(result)
+    return results
+
+
+# --- offline ---------------------------------------------------------------------------------
+
+
+def to_sql(plan: Plan, dialect: Any, vt: sa.Table, *, create_version_table: bool,
+           renderer: Renderer, start_order: int = 0) -> str:
+    """The plan as one SQL script, with version-table statements and transactions."""
+    out: list[str] = [f"-- schemaflow {plan.direction} ({plan.dialect}), generated "
+                      f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC", ""]
+    if create_version_table:
+        out += [compile_step(Step(CreateTable(vt, if_not_exists=True)), dialect) + ";", ""]
+    order = start_order
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    for item in plan.items:
+        cs = item.changeset
+        out.append(f"-- {item.direction} {cs.id}: {cs.message}")
+        if item.transactional and renderer.transactional_ddl:
+            out.append("BEGIN;")
+        out += [compile_step(s, dialect) + ";" for s in item.steps]
+        if item.direction == "apply":
+            order += 1
+            record: Any = vt.insert().values(
+                id=cs.id, checksum=item.checksum, message=cs.message, applied_at=now,
+                execution_ms=0, applied_by="schemaflow --sql", schemaflow_version=__version__,
+                exec_order=order)
+        else:
+            record = vt.delete().where(vt.c.id == cs.id)
+        out.append(compile_step(Step(record), dialect) + ";")
+        if item.transactional and renderer.transactional_ddl:
+            out.append("COMMIT;")
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,216 @@
+"""The DAG of changesets: heads, ancestry, the target grammar, and ordered plans."""
+
+from __future__ import annotations
+
+import difflib
+import heapq
+import re
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+
+from .errors import Diagnostic, UsageError, ValidationFailed
+from .ir import Changeset
+
+
+@dataclass(frozen=True, slots=True)
+class Relative:
+    """A `+N` / `-N` target, resolved against what is applied."""
+
+    steps: int
+
+
+class Graph:
+    """An immutable, validated history of changesets."""
+
+    def __init__(self, changesets: Sequence[Changeset]) -> None:
+        by_id: dict[str, Changeset] = {}
+        diags: list[Diagnostic] = []
+        for cs in changesets:
+            if cs.id in by_id:
+                diags.append(Diagnostic(
+                    code="SF010", file=cs.path, changeset=cs.id,
+                    message=f"duplicate id '{cs.id}': also used by {by_id[cs.id].path}"))
+            else:
+                by_id[cs.id] = cs
+        for cs in by_id.values():
+            for kind, ids in (("parent", cs.parents), ("depends_on", cs.depends_on)):
+                for p in ids:
+                    if p not in by_id:
+                        close = difflib.get_close_matches(p, list(by_id), n=1)
+                        diags.append(Diagnostic(
+                            code="SF011", file=cs.path, changeset=cs.id,
+                            message=f"{kind} '{p}' of changeset '{cs.id}' does not exist",
+                            hint=f"did you mean '{close[0]}'?" if close else
+                            "check the id, or restore the missing changeset file"))
+        if diags:
+            raise ValidationFailed(diags)
+        self.by_id = by_id
+        self.children: dict[str, list[str]] = {i: [] for i in by_id}
+        self.dependents: dict[str, list[str]] = {i: [] for i in by_id}
+        for cs in by_id.values():
+            for p in cs.parents:
+                self.children[p].append(cs.id)
+            for p in cs.all_parents:
+                self.dependents[p].append(cs.id)
+        self.order = self._toposort()
+        self.position = {cid: i for i, cid in enumerate(self.order)}
+        self.heads = [i for i in self.order if not self.children[i]]
+
+    def _toposort(self) -> list[str]:
+        indegree = {i: len(cs.all_parents) for i, cs in self.by_id.items()}
+        ready = [i for i, d in indegree.items() if d == 0]
+        heapq.heapify(ready)
+        order: list[str] = []
+        while ready:
+            cid = heapq.heappop(ready)
+            order.append(cid)
+            for child in self.dependents[cid]:
+                indegree[child] -= 1
+                if indegree[child] == 0:
+                    heapq.heappush(ready, child)
+        if len(order) != len(self.by_id):
+            stuck = sorted(i for i, d in indegree.items() if d > 0)
+            cycle = self._find_cycle(set(stuck))
+            raise ValidationFailed([Diagnostic(
+                code="SF012", file=self.by_id[cycle[0]].path, changeset=cycle[0],
+                message="the changesets form a cycle: " + " → ".join([*cycle, cycle[0]]),
+                hint="a changeset's parents must be older changesets")])
+        return order
+
+    def _find_cycle(self, nodes: set[str]) -> list[str]:
+        start = min(nodes)
+        path: list[str] = []
+        seen: dict[str, int] = {}
+        cur = start
+        while cur not in seen:
+            seen[cur] = len(path)
+            path.append(cur)
+            cur = next(p for p in self.by_id[cur].all_parents if p in nodes)
+        return list(reversed(path[seen[cur]:]))
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, cid: str) -> Changeset:
+        return self.by_id[cid]
+
+    def ordered(self, ids: Iterable[str]) -> list[str]:
+        """`ids` in topological order."""
+        return sorted(ids, key=self.position.__getitem__)
+
+    def ancestors(self, ids: Iterable[str], *, inclusive: bool = True) -> set[str]:
+        """Every changeset that must be applied before (and, if inclusive, with) `ids`."""
+        start = list(ids)
+        seen: set[str] = set(start) if inclusive else set()
+        stack = list(start)
+        while stack:
+            for p in self.by_id[stack.pop()].all_parents:
+                if p not in seen:
+                    seen.add(p)
+                    stack.append(p)
+        return seen
+
+    def descendants(self, cid: str) -> set[str]:
+        """Every changeset that has `cid` among its ancestors (excluding it)."""
+        seen: set[str] = set()
+        stack = [cid]
+        while stack:
+            for child in self.dependents[stack.pop()]:
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+        return seen
+
+    def branch_points(self) -> list[str]:
+        """Changesets with more than one child."""
+        return [i for i in self.order if len(self.children[i]) > 1]
+
+    def heads_of(self, applied: Collection[str]) -> list[str]:
+        """The applied changesets that no other applied changeset builds on."""
+        covered: set[str] = set()
+        for cid in applied:
+            if cid in self.by_id:
+                covered.update(self.by_id[cid].all_parents)
+        return [i for i in self.ordered(a for a in applied if a in self.by_id)
+                if i not in covered]
+
+    # --- targets ---------------------------------------------------------------------------
+
+    def resolve(self, target: str) -> list[str] | Relative:
+        """The ids a target names ([] for base), or a Relative for +N/-N."""
+        t = target.strip()
+        if re.fullmatch(r"[+-]\d+", t):
+            return Relative(int(t))
+        if t == "base":
+            return []
+        if t == "heads":
+            return list(self.heads)
+        if t == "head":
+            return [self.single_head()]
+        if t.endswith("@head"):
+            return [self._label_head(t[: -len("@head")])]
+        return [self.resolve_id(t)]
+
+    def single_head(self) -> str:
+        """The only head; a UsageError naming the heads when there are several (or none)."""
+        if len(self.heads) == 1:
+            return self.heads[0]
+        if not self.heads:
+            raise UsageError("there are no changesets yet", hint="create one with schemaflow new")
+        raise UsageError(
+            f"'head' is ambiguous: there are {len(self.heads)} heads: {', '.join(self.heads)}",
+            hint="name one of them, use 'heads', or join them with schemaflow merge")
+
+    def _label_head(self, label: str) -> str:
+        owners = [i for i in self.order if label in self.by_id[i].branch_labels]
+        if not owners:
+            labels = sorted({b for cs in self.by_id.values() for b in cs.branch_labels})
+            close = difflib.get_close_matches(label, labels, n=1)
+            raise UsageError(f"no changeset has the branch label '{label}'",
+                             hint=f"did you mean '{close[0]}@head'?" if close else
+                             f"labels: {', '.join(labels) or 'none'}")
+        reach = set(owners) | {d for o in owners for d in self.descendants(o)}
+        heads = [h for h in self.heads if h in reach]
+        if len(heads) != 1:
+            raise UsageError(f"'{label}@head' is ambiguous: it reaches the heads "
+                             f"{', '.join(heads)}")
+        return heads[0]
+
+    def resolve_id(self, text: str) -> str:
+        """A full id, a tag, or an unambiguous id prefix."""
+        if text in self.by_id:
+            return text
+        tagged = [i for i in self.order if self.by_id[i].tag == text]
+        if len(tagged) == 1:
+            return tagged[0]
+        if len(tagged) > 1:
+            raise UsageError(f"the tag '{text}' is on several changesets: {', '.join(tagged)}")
+        matches = [i for i in self.order if i.startswith(text)] if text else []
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            listed = ", ".join(f"{m} ({self.by_id[m].message})" for m in matches[:10])
+            raise UsageError(f"'{text}' is ambiguous: it matches {len(matches)} changesets: "
+                             f"{listed}", hint="type more characters of the id")
+        names = [*self.by_id, *(cs.tag for cs in self.by_id.values() if cs.tag)]
+        close = difflib.get_close_matches(text, names, n=1)
+        raise UsageError(
+            f"unknown target '{text}'",
+            hint=(f"did you mean '{close[0]}'? " if close else "")
+            + "targets are head, heads, base, an id or its prefix, +N, -N, label@head, a tag")
+
+    # --- plans -----------------------------------------------------------------------------
+
+    def upgrade_plan(self, targets: Iterable[str], applied: Collection[str]) -> list[str]:
+        """The changesets to apply, in order, to reach `targets`."""
+        return self.ordered(self.ancestors(targets) - set(applied))
+
+    def downgrade_plan(self, targets: Sequence[str], applied: Collection[str]) -> list[str]:
+        """The applied changesets to reverse, newest first, to go back down to `targets`."""
+        if not targets:
+            remove = {a for a in applied if a in self.by_id}
+        else:
+            keep = self.ancestors(targets)
+            below = set().union(*(self.descendants(t) for t in targets))
+            remove = {a for a in applied if a in below and a not in keep}
+        return list(reversed(self.ordered(remove)))

@@ -1,0 +1,50 @@
+"""Rendering operations to dialect-specific statements, and compiling them to SQL text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import UsageError
+from .base import Renderer, Step, Steps
+
+__all__ = ["Renderer", "Step", "Steps", "compile_step", "renderer_for", "sa_dialect"]
+
+SUPPORTED = ("sqlite", "postgresql")
+
+
+def renderer_for(dialect: str, server_version: tuple[int, ...] | None = None) -> Renderer:
+    """The renderer of a dialect (by SQLAlchemy dialect name)."""
+    if dialect == "sqlite":
+        from .sqlite import SQLiteRenderer
+
+        return SQLiteRenderer(server_version)
+    if dialect == "postgresql":
+        from .postgresql import PostgreSQLRenderer
+
+        return PostgreSQLRenderer(server_version)
+    raise UsageError(f"the dialect '{dialect}' is not supported yet",
+                     hint=f"supported: {', '.join(SUPPORTED)}")
+
+
+def sa_dialect(name: str) -> Any:
+    """A SQLAlchemy dialect instance for offline compilation (no driver needed)."""
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite.base import SQLiteDialect
+
+        return SQLiteDialect()
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql.base import PGDialect
+
+        return PGDialect()  # type: ignore[no-untyped-call]
+    if name in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql.base import MySQLDialect
+
+        return MySQLDialect()
+    raise UsageError(f"unknown dialect '{name}'", hint=f"supported: {', '.join(SUPPORTED)}")
+
+
+def compile_step(step: Step, dialect: Any) -> str:
+    """The SQL text of a step for `dialect`, with values inlined."""
+    if isinstance(step.sql, str):
+        return step.sql.strip()
+    return str(step.sql.compile(dialect=dialect, compile_kwargs={"literal_binds": True})).strip()

@@ -1,0 +1,189 @@
+"""Operation + state before + dialect → statements; the generic (ANSI / PostgreSQL-like) forms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.schema import (
+    AddConstraint,
+    CreateIndex,
+    CreateTable,
+    DropConstraint,
+    DropIndex,
+    DropTable,
+)
+
+from .. import ir
+from ..sqla import (
+    lightweight_table,
+    literal_default,
+    row_values,
+    sa_column,
+    sa_index,
+    table_with_refs,
+)
+from ..sqla import sa_type as _sa_type
+from ..state import SchemaState, Table, apply, find_constraint
+from . import ddl
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One statement: a SQLAlchemy construct, or raw SQL text (run as the driver's own)."""
+
+    sql: Any
+    transactional: bool = True
+
+
+Steps = list[Step]
+
+
+class Renderer:
+    """Renders operations for one dialect; subclasses override what their dialect does apart."""
+
+    name: ClassVar[str] = "default"
+    sql_dialects: ClassVar[tuple[str, ...]] = ()
+    transactional_ddl: ClassVar[bool] = True
+
+    def __init__(self, server_version: tuple[int, ...] | None = None) -> None:
+        self.server_version = server_version
+
+    def render(self, op: ir.Operation, before: SchemaState) -> Steps:
+        """The statements that carry out `op` on a database whose schema is `before`."""
+        method: Callable[[Any, SchemaState], Steps] = getattr(self, "op_" + op.kind)
+        return method(op, before)
+
+    # --- tables --------------------------------------------------------------------------
+
+    def op_create_table(self, op: ir.CreateTable, before: SchemaState) -> Steps:
+        after = apply(before, op)
+        t = after.table(op.name, op.schema)
+        table = table_with_refs(after, t, with_indexes=False)
+        steps = [Step(CreateTable(table))]
+        steps += [Step(CreateIndex(sa_index(i, table))) for i in t.indexes]
+        return steps
+
+    def op_drop_table(self, op: ir.DropTable, before: SchemaState) -> Steps:
+        t = before.table(op.name, op.schema)
+        return [Step(DropTable(sa.Table(t.name, sa.MetaData(), schema=t.schema)))]
+
+    def op_rename_table(self, op: ir.RenameTable, before: SchemaState) -> Steps:
+        return [Step(ddl.RenameTable(op.name, op.schema, op.new_name))]
+
+    # --- columns -------------------------------------------------------------------------
+
+    def bound_column(self, t: Table, c: ir.Column) -> sa.Column[Any]:
+        """A column attached to a throwaway copy of its table (for column specifications)."""
+        col = sa_column(c, t.name)
+        sa.Table(t.name, sa.MetaData(), col, schema=t.schema)
+        return col
+
+    def op_add_column(self, op: ir.AddColumn, before: SchemaState) -> Steps:
+        after = apply(before, op)
+        t = after.table(op.table, op.schema)
+        c = t.column(op.column.name)
+        assert c is not None
+        steps = [Step(ddl.AddColumn(self.bound_column(t, c)))]
+        return steps + self._new_parts(before.table(op.table, op.schema), t, after)
+
+    def _new_parts(self, old: Table, new: Table, after: SchemaState) -> Steps:
+        """Constraints and indexes `new` has that `old` lacks, as ADD/CREATE statements."""
+        table = table_with_refs(after, new)
+        steps: Steps = []
+        for u in new.uniques:
+            if u not in old.uniques:
+                steps.append(Step(AddConstraint(self._constraint(table, u.name))))
+        steps += [Step(CreateIndex(sa_index(i, table))) for i in new.indexes
+                  if i not in old.indexes]
+        return steps
+
+    @staticmethod
+    def _constraint(table: sa.Table, name: str | None) -> Any:
+        for c in table.constraints:
+            if c.name == name:
+                return c
+        raise LookupError(name)
+
+    def op_drop_column(self, op: ir.DropColumn, before: SchemaState) -> Steps:
+        return [Step(ddl.DropColumn(op.table, op.schema, op.name))]
+
+    def op_rename_column(self, op: ir.RenameColumn, before: SchemaState) -> Steps:
+        return [Step(ddl.RenameColumn(op.table, op.schema, op.name, op.new_name))]
+
+    def op_alter_column(self, op: ir.AlterColumn, before: SchemaState) -> Steps:
+        t = before.table(op.table, op.schema)
+        steps: Steps = []
+        if op.type is not None:
+            steps.append(Step(ddl.AlterColumnType(
+                t.name, t.schema, op.name, _sa_type(op.type, t.name, op.name), op.using)))
+        if op.nullable is not None:
+            steps.append(Step(ddl.AlterColumnNullable(t.name, t.schema, op.name, op.nullable)))
+        if op.drop_default:
+            steps.append(Step(ddl.AlterColumnDefault(t.name, t.schema, op.name, None)))
+        elif op.default is not None or op.default_sql is not None:
+            value = sa.text(op.default_sql) if op.default_sql else literal_default(op.default)
+            steps.append(Step(ddl.AlterColumnDefault(t.name, t.schema, op.name, value)))
+        if op.comment is not None:
+            steps.append(Step(ddl.ColumnComment(t.name, t.schema, op.name, op.comment or None)))
+        return steps
+
+    # --- indexes and constraints ---------------------------------------------------------
+
+    def op_create_index(self, op: ir.CreateIndex, before: SchemaState) -> Steps:
+        after = apply(before, op)
+        t = after.table(op.table, op.schema)
+        table = table_with_refs(after, t)
+        index = next(i for i in table.indexes if i.name == op.name)
+        return [Step(CreateIndex(index), transactional=not op.concurrently)]
+
+    def op_drop_index(self, op: ir.DropIndex, before: SchemaState) -> Steps:
+        t = before.table(op.table, op.schema)
+        table = table_with_refs(before, t)
+        index = next(i for i in table.indexes if i.name == op.name)
+        return [Step(DropIndex(index))]
+
+    def _add_constraint(self, op: Any, before: SchemaState) -> Steps:
+        after = apply(before, op)
+        t = after.table(op.table, op.schema)
+        return [Step(AddConstraint(self._constraint(table_with_refs(after, t), op.name)))]
+
+    op_create_unique_constraint = _add_constraint
+    op_create_foreign_key = _add_constraint
+    op_create_check_constraint = _add_constraint
+    op_create_primary_key = _add_constraint
+
+    def op_drop_constraint(self, op: ir.DropConstraint, before: SchemaState) -> Steps:
+        t = before.table(op.table, op.schema)
+        find_constraint(t, op.name, op.type)
+        table = table_with_refs(before, t)
+        return [Step(DropConstraint(self._constraint(table, op.name)))]
+
+    # --- data and raw SQL ----------------------------------------------------------------
+
+    def runs_sql(self, op: ir.Sql) -> bool:
+        """Whether a `sql` operation's `dialects` include this dialect."""
+        return op.dialects is None or any(d in self.sql_dialects for d in op.dialects)
+
+    def op_sql(self, op: ir.Sql, before: SchemaState) -> Steps:
+        if not self.runs_sql(op):
+            return []
+        return [Step(s) for s in op.up if s.strip()]
+
+    def op_insert_rows(self, op: ir.InsertRows, before: SchemaState) -> Steps:
+        t = before.table(op.table, op.schema)
+        table = lightweight_table(t)
+        return [Step(sa.insert(table).values(row_values(t, row))) for row in op.rows]
+
+    def op_delete_rows(self, op: ir.DeleteRows, before: SchemaState) -> Steps:
+        t = before.table(op.table, op.schema)
+        table = lightweight_table(t)
+        steps: Steps = []
+        for row in op.rows:
+            values = row_values(t, row)
+            cond = [table.c[k].is_(None) if v is None else table.c[k] == v
+                    for k, v in values.items()]
+            steps.append(Step(sa.delete(table).where(*cond)))
+        return steps

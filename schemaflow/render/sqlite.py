@@ -1,0 +1,108 @@
+"""SQLite: in-place ALTERs where the server version allows them, the table rebuild otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
+
+from .. import ir
+from ..sqla import sa_index, table_with_refs
+from ..state import SchemaState, Table, apply, dependents
+from . import ddl
+from .base import Renderer, Step, Steps
+
+REBUILD_PREFIX = "_sf_new_"
+ConstraintOp = (ir.CreateUniqueConstraint | ir.CreateForeignKey | ir.CreateCheckConstraint
+                | ir.CreatePrimaryKey | ir.DropConstraint)
+
+
+class SQLiteRenderer(Renderer):
+    """SQLite has no ALTER COLUMN and no ADD/DROP CONSTRAINT: those rebuild the table."""
+
+    name: ClassVar[str] = "sqlite"
+    sql_dialects: ClassVar[tuple[str, ...]] = ("sqlite",)
+    transactional_ddl: ClassVar[bool] = True
+
+    def _at_least(self, *version: int) -> bool:
+        return self.server_version is None or self.server_version >= version
+
+    def rebuild(self, old: Table, new: Table, after: SchemaState,
+                renamed: dict[str, str] | None = None) -> Steps:
+        """Create the new table, copy the rows, drop the old one, rename, recreate indexes.
+
+        This is the order SQLite documents as safe: other tables' foreign keys keep naming
+        the table, and no reference to a temporary name is ever written.
+        """
+        renamed = renamed or {}
+        tmp_name = REBUILD_PREFIX + new.name
+        tmp = table_with_refs(after, new, name=tmp_name, with_indexes=False)
+        old_names = {c.name for c in old.columns}
+        copy = [(c.name, renamed.get(c.name, c.name)) for c in new.columns
+                if renamed.get(c.name, c.name) in old_names]
+        source = sa.table(old.name, *(sa.column(o) for _, o in copy), schema=old.schema)
+        steps = [
+            Step(CreateTable(tmp)),
+            Step(sa.insert(tmp).from_select([n for n, _ in copy],
+                                            sa.select(*(source.c[o] for _, o in copy)))),
+            Step(DropTable(sa.Table(old.name, sa.MetaData(), schema=old.schema))),
+            Step(ddl.RenameTable(tmp_name, new.schema, new.name)),
+        ]
+        final = table_with_refs(after, new)
+        steps += [Step(CreateIndex(sa_index(i, final))) for i in new.indexes]
+        return steps
+
+    def _rebuild_for(self, op: ir.Operation, before: SchemaState, table: str,
+                     schema: str | None, renamed: dict[str, str] | None = None) -> Steps:
+        after = apply(before, op)
+        return self.rebuild(before.table(table, schema), after.table(table, schema), after,
+                            renamed)
+
+    # --- columns -------------------------------------------------------------------------
+
+    def op_add_column(self, op: ir.AddColumn, before: SchemaState) -> Steps:
+        c = op.column
+        # ADD COLUMN cannot add UNIQUE, NOT NULL without a default, or an expression default.
+        if c.unique or c.default_sql is not None or (not c.is_nullable and c.default is None):
+            return self._rebuild_for(op, before, op.table, op.schema)
+        return super().op_add_column(op, before)
+
+    def op_drop_column(self, op: ir.DropColumn, before: SchemaState) -> Steps:
+        t = before.table(op.table, op.schema)
+        dep = dependents(t, op.name)
+        in_where = any(i.where and op.name in i.where for i in t.indexes)
+        if self._at_least(3, 35) and not in_where and not (
+            dep.primary_key or dep.uniques or dep.foreign_keys or dep.checks or dep.indexes
+        ):
+            return super().op_drop_column(op, before)
+        return self._rebuild_for(op, before, op.table, op.schema)
+
+    def op_rename_column(self, op: ir.RenameColumn, before: SchemaState) -> Steps:
+        if self._at_least(3, 25):
+            return super().op_rename_column(op, before)
+        return self._rebuild_for(op, before, op.table, op.schema, {op.new_name: op.name})
+
+    def op_alter_column(self, op: ir.AlterColumn, before: SchemaState) -> Steps:
+        # SQLite keeps no comments; a comment-only change has nothing to run.
+        if replace(op, comment=None) == replace(op, comment=None, type=None, nullable=None,
+                                                default=None, default_sql=None,
+                                                drop_default=False, using=None):
+            return []
+        return self._rebuild_for(op, before, op.table, op.schema)
+
+    # --- constraints ---------------------------------------------------------------------
+
+    def _constraint_rebuild(self, op: ConstraintOp, before: SchemaState) -> Steps:
+        return self._rebuild_for(op, before, op.table, op.schema)
+
+    op_create_unique_constraint = _constraint_rebuild
+    op_create_foreign_key = _constraint_rebuild
+    op_create_check_constraint = _constraint_rebuild
+    op_create_primary_key = _constraint_rebuild
+    op_drop_constraint = _constraint_rebuild
+
+    def op_create_index(self, op: ir.CreateIndex, before: SchemaState) -> Steps:
+        # CONCURRENTLY is PostgreSQL's; on SQLite the index is built in the transaction.
+        return super().op_create_index(replace(op, concurrently=False), before)

@@ -1,0 +1,191 @@
+"""Column types as written in changesets (`string(50)`, `enum(a,b, name=x)`), parsed and dumped."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+GENERIC_TYPES = (
+    "integer",
+    "bigint",
+    "smallint",
+    "string",
+    "text",
+    "boolean",
+    "date",
+    "datetime",
+    "time",
+    "float",
+    "numeric",
+    "json",
+    "uuid",
+    "binary",
+    "enum",
+)
+ALIASES = {"varchar": "string", "int": "integer", "bool": "boolean", "timestamp": "datetime"}
+DIALECT_PREFIXES = ("postgresql", "mysql", "sqlite")
+
+_TYPE_RE = re.compile(
+    r"^\s*([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)?)\s*(?:\((.*)\))?\s*$")
+
+Arg = int | str
+
+
+class TypeSyntaxError(ValueError):
+    """A type string that does not follow the type grammar."""
+
+
+@dataclass(frozen=True, slots=True)
+class TypeSpec:
+    """A parsed column type: a name, positional arguments and keyword arguments."""
+
+    name: str
+    args: tuple[Arg, ...] = ()
+    kwargs: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def dialect(self) -> str | None:
+        """The dialect of a dialect-specific type (`postgresql.jsonb` → `postgresql`)."""
+        return self.name.split(".", 1)[0] if "." in self.name else None
+
+    def kwarg(self, key: str, default: str | None = None) -> str | None:
+        """One keyword argument's value."""
+        for k, v in self.kwargs:
+            if k == key:
+                return v
+        return default
+
+    def __str__(self) -> str:
+        return dump_type(self)
+
+
+def _split_args(text: str) -> list[str]:
+    """Split on commas outside quotes."""
+    parts: list[str] = []
+    buf: list[str] = []
+    quote: str | None = None
+    for ch in text:
+        if quote:
+            buf.append(ch)
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+            buf.append(ch)
+        elif ch == ",":
+            parts.append("".join(buf).strip())
+            buf = []
+        else:
+            buf.append(ch)
+    if quote:
+        raise TypeSyntaxError("unterminated quote")
+    parts.append("".join(buf).strip())
+    return parts
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def parse_type(text: str) -> TypeSpec:
+    """Parse a type string; raise TypeSyntaxError with a readable reason."""
+    m = _TYPE_RE.match(text)
+    if not m:
+        raise TypeSyntaxError(f"'{text}' is not a type (expected e.g. integer, string(50))")
+    name = m.group(1).lower()
+    name = ALIASES.get(name, name)
+    if "." in name:
+        prefix = name.split(".", 1)[0]
+        if prefix not in DIALECT_PREFIXES:
+            raise TypeSyntaxError(
+                f"unknown dialect '{prefix}' in type '{text}' "
+                f"(dialect types are {', '.join(p + '.NAME' for p in DIALECT_PREFIXES)})"
+            )
+    elif name not in GENERIC_TYPES:
+        close = difflib.get_close_matches(name, [*GENERIC_TYPES, *ALIASES], n=1)
+        hint = f" — did you mean '{close[0]}'?" if close else ""
+        raise TypeSyntaxError(f"unknown type '{m.group(1)}'{hint}")
+    args: list[Arg] = []
+    kwargs: list[tuple[str, str]] = []
+    inner = m.group(2)
+    if inner is not None and inner.strip():
+        for part in _split_args(inner):
+            if not part:
+                raise TypeSyntaxError(f"empty argument in type '{text}'")
+            key, eq, value = part.partition("=")
+            if eq and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key.strip()):
+                kwargs.append((key.strip().lower(), _unquote(value.strip())))
+            elif kwargs:
+                raise TypeSyntaxError(f"positional argument after keyword in type '{text}'")
+            elif re.fullmatch(r"-?\d+", part):
+                args.append(int(part))
+            else:
+                args.append(_unquote(part))
+    spec = TypeSpec(name, tuple(args), tuple(kwargs))
+    _check_arity(spec, text)
+    return spec
+
+
+_ARITY: dict[str, tuple[int, int]] = {
+    "integer": (0, 0),
+    "bigint": (0, 0),
+    "smallint": (0, 0),
+    "string": (0, 1),
+    "text": (0, 1),
+    "boolean": (0, 0),
+    "date": (0, 0),
+    "datetime": (0, 1),
+    "time": (0, 1),
+    "float": (0, 1),
+    "numeric": (0, 2),
+    "json": (0, 0),
+    "uuid": (0, 0),
+    "binary": (0, 1),
+}
+_KWARGS: dict[str, tuple[str, ...]] = {
+    "datetime": ("timezone",),
+    "time": ("timezone",),
+    "enum": ("name",),
+}
+
+
+def _check_arity(spec: TypeSpec, text: str) -> None:
+    if spec.dialect:
+        return
+    if spec.name == "enum":
+        if not spec.args:
+            raise TypeSyntaxError(f"enum needs at least one value, as in enum(a,b): '{text}'")
+        if len(set(spec.args)) != len(spec.args):
+            raise TypeSyntaxError(f"enum has a repeated value: '{text}'")
+    else:
+        lo, hi = _ARITY[spec.name]
+        if not lo <= len(spec.args) <= hi:
+            raise TypeSyntaxError(
+                f"{spec.name} takes {'no' if hi == 0 else f'at most {hi}'} "
+                f"argument{'s' if hi != 1 else ''}: '{text}'"
+            )
+        if any(not isinstance(a, int) or a < 0 for a in spec.args):
+            raise TypeSyntaxError(f"{spec.name} takes whole-number arguments: '{text}'")
+    allowed = _KWARGS.get(spec.name, ())
+    for key, value in spec.kwargs:
+        if key not in allowed:
+            raise TypeSyntaxError(f"{spec.name} has no option '{key}': '{text}'")
+        if key == "timezone" and value.lower() not in ("true", "false"):
+            raise TypeSyntaxError(f"timezone must be true or false: '{text}'")
+
+
+def _dump_arg(arg: Arg) -> str:
+    if isinstance(arg, int):
+        return str(arg)
+    if re.fullmatch(r"[A-Za-z0-9_.\-]+", arg) and not re.fullmatch(r"-?\d+", arg):
+        return arg
+    return "'" + arg + "'"
+
+
+def dump_type(spec: TypeSpec) -> str:
+    """The canonical string of a type; `parse_type(dump_type(t)) == t`."""
+    parts = [_dump_arg(a) for a in spec.args] + [f"{k}={v}" for k, v in spec.kwargs]
+    return f"{spec.name}({','.join(parts)})" if parts else spec.name

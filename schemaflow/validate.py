@@ -1,0 +1,158 @@
+"""The JSON Schema check of changeset documents, turned into Diagnostics with positions."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, Diagnostic
+from .source import DocPath, SourceFile, locate
+
+SCHEMA_FILES = ("changeset.schema.json", "config.schema.json")
+
+
+def schema_path(name: str) -> Path:
+    """The packaged JSON Schema, or the repository's copy in a development checkout."""
+    packaged = resources.files("schemaflow").joinpath("schemas", name)
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "schemas" / name
+
+
+@functools.cache
+def load_schema(name: str) -> Any:
+    """A JSON Schema document (read once per process; it never changes while running)."""
+    return json.loads(schema_path(name).read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _validator(name: str) -> Any:
+    # One compiled validator, reused: a fresh validate() per file is ~30x slower.
+    from jsonschema import Draft7Validator
+
+    return Draft7Validator(load_schema(name))
+
+
+def describe_path(path: DocPath) -> str:
+    """`operations[2].create_table.columns[0]` for a document path."""
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else step)
+    return out or "the document"
+
+
+def _kind_of(path: DocPath) -> str:
+    """What the object at `path` is, in words, for messages."""
+    strs = [s for s in path if isinstance(s, str)]
+    if not strs:
+        return "the changeset"
+    last = strs[-1]
+    if last in ("operations", "rollback") and isinstance(path[-1], int):
+        return "an operation"
+    if last == "columns" and isinstance(path[-1], int) and len(strs) >= 2:
+        return "a column"
+    if last == "column":
+        return "a column"
+    return f"'{last}'"
+
+
+def _type_words(t: Any) -> str:
+    names = {"string": "a string", "integer": "a whole number", "number": "a number",
+             "boolean": "true or false", "array": "a list", "object": "a mapping",
+             "null": "null"}
+    if isinstance(t, list):
+        return " or ".join(names.get(x, str(x)) for x in t)
+    return names.get(t, str(t))
+
+
+def _value_words(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return "null"
+    if isinstance(v, dict):
+        return "a mapping"
+    if isinstance(v, list):
+        return "a list"
+    text = repr(v)
+    return text if len(text) < 40 else text[:37] + "..."
+
+
+def _messages(err: Any) -> list[tuple[DocPath, str, str | None]]:
+    """(path, message, hint) triples for one jsonschema error."""
+    path: list[str | int] = list(err.absolute_path)
+    where = describe_path(path)
+    v = err.validator
+    if v == "additionalProperties":
+        allowed = list(err.schema.get("properties", {}))
+        out: list[tuple[DocPath, str, str | None]] = []
+        for key in err.instance:
+            if key in allowed:
+                continue
+            what = "operation" if _kind_of(path) == "an operation" else "key"
+            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            msg = f"unknown {what} '{key}'"
+            if close:
+                msg += f" — did you mean '{close[0]}'?"
+            elif what == "key":
+                msg += f" in {_kind_of(path)}"
+            hint = None if close else f"allowed: {', '.join(allowed)}"
+            out.append(([*path, key], msg, hint))
+        return out
+    if v == "required":
+        missing = [k for k in err.validator_value if k not in err.instance]
+        return [(path, f"{_kind_of(path)} is missing the required key "
+                 f"'{missing[0] if missing else err.validator_value[0]}'", None)]
+    if v == "type":
+        return [(path, f"{where} must be {_type_words(err.validator_value)}, "
+                 f"not {_value_words(err.instance)}", None)]
+    if v == "enum":
+        choices = ", ".join(str(x) for x in err.validator_value)
+        return [(path, f"{where} must be one of {choices}, not {_value_words(err.instance)}",
+                 None)]
+    if v == "const":
+        return [(path, f"{where} must be {err.validator_value!r}", None)]
+    if v in ("minProperties", "maxProperties") and _kind_of(path) == "an operation":
+        return [(path, "an operation is a mapping with exactly one key, the operation's name "
+                 f"(found {len(err.instance)})", None)]
+    if v == "minItems":
+        return [(path, f"{where} must not be empty", None)]
+    if v == "uniqueItems":
+        return [(path, f"{where} lists the same item twice", None)]
+    if v == "pattern":
+        desc = err.schema.get("description", "")
+        return [(path, f"{where}: {_value_words(err.instance)} is not valid", desc or None)]
+    if v == "anyOf" and isinstance(err.instance, dict):
+        keys = sorted({k for s in err.validator_value for k in s.get("required", [])
+                       if k not in err.instance})
+        return [(path, f"{where} needs one of: {', '.join(keys)}", None)]
+    return [(path, f"{where}: {err.message}", None)]
+
+
+def check_document(src: SourceFile, schema: str = "changeset.schema.json") -> list[Diagnostic]:
+    """Every schema violation of one loaded document, positioned and in file order."""
+    validator = _validator(schema)
+    diags: list[tuple[int, int, Diagnostic]] = []
+    for err in validator.iter_errors(src.doc):
+        for path, msg, hint in _messages(err):
+            line, col = locate(src, path)
+            code = "SF003" if msg.startswith("unknown") else "SF002"
+            diags.append((line or 0, col or 0, Diagnostic(
+                code=code, message=msg, file=src.path, line=line, col=col, hint=hint)))
+    diags.sort(key=lambda t: (t[0], t[1]))
+    return [d for _, _, d in diags]
+
+
+def check_config(doc: Any, path: str) -> None:
+    """Raise ConfigError describing every problem in a configuration mapping."""
+    validator = _validator("config.schema.json")
+    problems = []
+    for err in validator.iter_errors(doc):
+        for _path, msg, hint in _messages(err):
+            problems.append(msg + (f" ({hint})" if hint and len(hint) < 120 else ""))
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
