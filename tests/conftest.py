@@ -1,0 +1,206 @@
+"""Shared fixtures: throwaway projects, the CLI as a user runs it, and real test databases."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "changesets"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+POSTGRES_URL = os.environ.get("SCHEMAFLOW_TEST_POSTGRES_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MYSQL_URL = os.environ.get("SCHEMAFLOW_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+@dataclass
+class Project:
+    """A project folder with a schemaflow.toml and a changesets folder."""
+
+    root: Path
+    url: str
+
+    @property
+    def changesets(self) -> Path:
+        return self.root / "changesets"
+
+    def write(self, cid: str, operations: list[Any], *, parents: list[str] | None = None,
+              fmt: str = "yaml", slug: str = "change", **extra: Any) -> Path:
+        """Write a changeset document; returns its path."""
+        doc: dict[str, Any] = {"schemaflow": 1, "id": cid, "parents": parents or [],
+                               "message": extra.pop("message", f"{slug} {cid}")}
+        doc.update(extra)
+        doc["operations"] = operations
+        path = self.changesets / f"{cid}_{slug}.{fmt}"
+        if fmt == "toml":
+            import tomli_w
+
+            path.write_text(tomli_w.dumps(doc), encoding="utf-8")
+        else:
+            path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        return path
+
+    def write_text(self, name: str, text: str) -> Path:
+        path = self.changesets / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def chain(self, *ops_per_changeset: list[Any], prefix: str = "c") -> list[str]:
+        """Write a linear history, one changeset per list of operations; returns the ids."""
+        ids: list[str] = []
+        for i, ops in enumerate(ops_per_changeset, 1):
+            cid = f"{prefix}{i:03d}"
+            self.write(cid, ops, parents=ids[-1:])
+            ids.append(cid)
+        return ids
+
+    def cli(self, *args: str, env: dict[str, str] | None = None,
+            input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run `schemaflow ARGS` in the project folder, as a user would."""
+        return run_cli(*args, cwd=self.root, env=env, input=input)
+
+    def api(self, **kwargs: Any) -> Any:
+        from schemaflow.api import Project as ApiProject
+
+        return ApiProject.from_config(cwd=self.root, **kwargs)
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
+            input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m schemaflow ARGS` with a clean environment (no inherited database URLs)."""
+    full_env = {k: v for k, v in os.environ.items()
+                if k not in ("SCHEMAFLOW_URL", "DATABASE_URL")}
+    full_env.update({"NO_COLOR": "1", "COLUMNS": "200"})
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "schemaflow", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, input=input, timeout=120)
+
+
+def make_project(root: Path, url: str | None = None) -> Project:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "changesets").mkdir(exist_ok=True)
+    url = url or f"sqlite:///{root / 'app.db'}"
+    (root / "schemaflow.toml").write_text(f'url = "{url}"\n', encoding="utf-8")
+    return Project(root, url)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """An empty project on a fresh SQLite file."""
+    return make_project(tmp_path / "proj")
+
+
+@pytest.fixture
+def demo_project(tmp_path: Path) -> Project:
+    """A project holding a copy of the demo changesets."""
+    import shutil
+
+    p = make_project(tmp_path / "demo")
+    for f in DEMO.iterdir():
+        shutil.copy(f, p.changesets / f.name)
+    return p
+
+
+# --- real servers ---------------------------------------------------------------------------
+
+
+def _unreachable(kind: str, exc: Exception) -> None:
+    msg = f"{kind} test server unreachable: {exc}"
+    if IN_CI:
+        pytest.fail(msg + " (CI=true: these tests must run)")
+    pytest.skip(msg)
+
+
+def _server_database(base_url: str, kind: str) -> Iterator[str]:
+    """Create a uniquely named database on the server, yield its URL, drop it afterwards."""
+    import sqlalchemy as sa
+
+    name = f"sf_test_{uuid.uuid4().hex[:12]}"
+    url = sa.engine.make_url(base_url)
+    try:
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    except Exception as exc:
+        _unreachable(kind, exc)
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            if kind == "PostgreSQL":
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            else:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (dropped after the test)."""
+    yield from _server_database(POSTGRES_URL, "PostgreSQL")
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A fresh, empty MySQL/MariaDB database (dropped after the test)."""
+    yield from _server_database(MYSQL_URL, "MySQL")
+
+
+def reflect(url: str) -> dict[str, Any]:
+    """The schema of a database as comparable plain data (version table excluded)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        insp = sa.inspect(engine)
+        out: dict[str, Any] = {}
+        for table in sorted(insp.get_table_names()):
+            if table == "schemaflow_version":
+                continue
+            cols = {c["name"]: (str(c["type"]).upper(), c["nullable"],
+                                _norm_default(c.get("default")))
+                    for c in insp.get_columns(table)}
+            pk = insp.get_pk_constraint(table)
+            out[table] = {
+                "columns": cols,
+                "pk": tuple(pk["constrained_columns"]),
+                "fks": sorted((tuple(f["constrained_columns"]), f["referred_table"],
+                               tuple(f["referred_columns"]), f.get("name"),
+                               (f.get("options") or {}).get("ondelete"))
+                              for f in insp.get_foreign_keys(table)),
+                "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                                  for i in insp.get_indexes(table)),
+                "uniques": sorted((u["name"], tuple(u["column_names"]))
+                                  for u in insp.get_unique_constraints(table)),
+                "checks": sorted(c.get("name") or "" for c in insp.get_check_constraints(table)),
+            }
+        return out
+    finally:
+        engine.dispose()
+
+
+def _norm_default(value: Any) -> Any:
+    if value is None:
+        return None
+    return str(value).strip("()'\"").lower()
+
+
+def rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of a query."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql(sql)]
+    finally:
+        engine.dispose()
