@@ -358,7 +358,8 @@ class Project:
         with self._connection() as conn:
             version = tuple(v for v in conn.dialect.server_version_info or ()
                             if isinstance(v, int))
-            renderer = self._renderer(conn.dialect.name, version or None)
+            name = "mariadb" if getattr(conn.dialect, "is_mariadb", False) else conn.dialect.name
+            renderer = self._renderer(name, version or None)
             lock = (db.locked(conn, vt.name, self.lock_timeout, self.shown_url, self.notify)
                     if not dry_run else _nothing())
             with lock:

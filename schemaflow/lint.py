@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .errors import Diagnostic, StateError
 from .history import History, position
 from .reverse import Irreversible, reverse_changeset
@@ -70,9 +72,9 @@ def check(history: History) -> list[Diagnostic]:
                 diags.append(_diag(history, cid, ("operations", i, op.kind), exc.code,
                                    f"{op.kind}: {exc.message}", exc.hint))
         if not cs.operations and len(cs.parents) < 2:
-            diags.append(Diagnostic(**{**_diag(
-                history, cid, ("operations",), "SF014",
-                "the changeset has no operations yet").as_dict(), "severity": "warning"}))
+            diags.append(replace(_diag(history, cid, ("operations",), "SF014",
+                                       "the changeset has no operations yet"),
+                                 severity="warning"))
         if cs.rollback is not None:
             rolled = state
             for i, op in enumerate(cs.rollback):

@@ -9,7 +9,7 @@ from .base import Renderer, Step, Steps
 
 __all__ = ["Renderer", "Step", "Steps", "compile_step", "renderer_for", "sa_dialect"]
 
-SUPPORTED = ("sqlite", "postgresql")
+SUPPORTED = ("sqlite", "postgresql", "mysql", "mariadb")
 
 
 def renderer_for(dialect: str, server_version: tuple[int, ...] | None = None) -> Renderer:
@@ -22,6 +22,14 @@ def renderer_for(dialect: str, server_version: tuple[int, ...] | None = None) ->
         from .postgresql import PostgreSQLRenderer
 
         return PostgreSQLRenderer(server_version)
+    if dialect == "mysql":
+        from .mysql import MySQLRenderer
+
+        return MySQLRenderer(server_version)
+    if dialect == "mariadb":
+        from .mysql import MariaDBRenderer
+
+        return MariaDBRenderer(server_version)
     raise UsageError(f"the dialect '{dialect}' is not supported yet",
                      hint=f"supported: {', '.join(SUPPORTED)}")
 
@@ -39,7 +47,10 @@ def sa_dialect(name: str) -> Any:
     if name in ("mysql", "mariadb"):
         from sqlalchemy.dialects.mysql.base import MySQLDialect
 
-        return MySQLDialect()
+        dialect = MySQLDialect()
+        # Compiling for MariaDB (DROP CONSTRAINT for checks, ...) needs the flag set.
+        dialect.is_mariadb = name == "mariadb"
+        return dialect
     raise UsageError(f"unknown dialect '{name}'", hint=f"supported: {', '.join(SUPPORTED)}")
 
 

@@ -17,6 +17,8 @@ from sqlalchemy.schema import (
 )
 
 from .. import ir
+from ..capabilities import capabilities
+from ..errors import UsageError
 from ..sqla import (
     lightweight_table,
     literal_default,
@@ -46,10 +48,11 @@ class Renderer:
 
     name: ClassVar[str] = "default"
     sql_dialects: ClassVar[tuple[str, ...]] = ()
-    transactional_ddl: ClassVar[bool] = True
 
     def __init__(self, server_version: tuple[int, ...] | None = None) -> None:
         self.server_version = server_version
+        self.caps = capabilities(self.name, server_version)
+        self.transactional_ddl = self.caps.transactional_ddl
 
     def render(self, op: ir.Operation, before: SchemaState) -> Steps:
         """The statements that carry out `op` on a database whose schema is `before`."""
@@ -133,6 +136,10 @@ class Renderer:
     # --- indexes and constraints ---------------------------------------------------------
 
     def op_create_index(self, op: ir.CreateIndex, before: SchemaState) -> Steps:
+        if op.where is not None and not self.caps.partial_index:
+            raise UsageError(f"{self.name} has no partial indexes: index '{op.name}' has "
+                             "`where`", hint="drop `where`, or use a sql operation with "
+                             "`dialects:` for the databases that have them")
         after = apply(before, op)
         t = after.table(op.table, op.schema)
         table = table_with_refs(after, t)

@@ -161,3 +161,47 @@ def _column_comment(el: ColumnComment, compiler: DDLCompiler, **kw: Any) -> str:
              else compiler.sql_compiler.render_literal_value(el.comment, sa.String()))
     return (f"COMMENT ON COLUMN {table_ref(compiler, el.table_name, el.schema)}."
             f"{col_ref(compiler, el.column)} IS {value}")
+
+
+class ModifyColumn(AlterTable):
+    """MySQL `ALTER TABLE t MODIFY COLUMN <full column spec>`."""
+
+    def __init__(self, column: sa.Column[Any]) -> None:
+        super().__init__(column.table.name, column.table.schema)
+        self.column = column
+
+
+class ChangeColumn(AlterTable):
+    """MySQL `ALTER TABLE t CHANGE COLUMN old <full spec of new>` (rename before 8.0)."""
+
+    def __init__(self, old_name: str, column: sa.Column[Any]) -> None:
+        super().__init__(column.table.name, column.table.schema)
+        self.old_name = old_name
+        self.column = column
+
+
+class EnumAddValue(DDLElement):
+    """PostgreSQL `ALTER TYPE name ADD VALUE 'v'`."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name = name
+        self.value = value
+
+
+@compiles(ModifyColumn)
+def _modify_column(el: ModifyColumn, compiler: DDLCompiler, **kw: Any) -> str:
+    return f"{_alter(compiler, el)} MODIFY COLUMN {compiler.get_column_specification(el.column)}"
+
+
+@compiles(ChangeColumn)
+def _change_column(el: ChangeColumn, compiler: DDLCompiler, **kw: Any) -> str:
+    return (f"{_alter(compiler, el)} CHANGE COLUMN {col_ref(compiler, el.old_name)} "
+            f"{compiler.get_column_specification(el.column)}")
+
+
+@compiles(EnumAddValue)
+def _enum_add_value(el: EnumAddValue, compiler: DDLCompiler, **kw: Any) -> str:
+    value = compiler.sql_compiler.render_literal_value(el.value, sa.String())
+    return f"ALTER TYPE {col_ref(compiler, el.name)} ADD VALUE {value}"

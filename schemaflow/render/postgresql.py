@@ -1,15 +1,89 @@
-"""PostgreSQL: the generic ALTER forms are PostgreSQL's own; transactional DDL."""
+"""PostgreSQL: native enum types kept in step with their columns, comments, CONCURRENTLY."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import replace
+from typing import Any, ClassVar
 
-from .base import Renderer
+from sqlalchemy.dialects.postgresql import ENUM
+from sqlalchemy.dialects.postgresql.named_types import CreateEnumType, DropEnumType
+from sqlalchemy.schema import CreateIndex, SetColumnComment, SetTableComment
+
+from .. import ir
+from ..errors import UsageError
+from ..sqla import enum_name, sa_index, table_with_refs
+from ..state import SchemaState, apply
+from . import ddl
+from .base import Renderer, Step, Steps
+
+
+def enum_types(state: SchemaState) -> dict[str, tuple[str, ...]]:
+    """Every enum type the columns of `state` use, by type name."""
+    found: dict[str, tuple[str, ...]] = {}
+    for t in state.tables.values():
+        for c in t.columns:
+            if c.type.name == "enum":
+                found.setdefault(enum_name(c.type, t.name, c.name),
+                                 tuple(str(a) for a in c.type.args))
+    return found
 
 
 class PostgreSQLRenderer(Renderer):
-    """PostgreSQL renders every operation with the generic statements."""
+    """The generic statements, plus CREATE/ALTER/DROP TYPE around the columns that use enums."""
 
     name: ClassVar[str] = "postgresql"
     sql_dialects: ClassVar[tuple[str, ...]] = ("postgresql",)
-    transactional_ddl: ClassVar[bool] = True
+
+    def render(self, op: ir.Operation, before: SchemaState) -> Steps:
+        old, new = enum_types(before), enum_types(apply(before, op))
+        pre: Steps = []
+        for name, values in new.items():
+            if name not in old:
+                pre.append(Step(CreateEnumType(ENUM(*values, name=name))))
+                continue
+            removed = [v for v in old[name] if v not in values]
+            if removed:
+                raise UsageError(
+                    f"PostgreSQL cannot remove values from the enum type '{name}' "
+                    f"({', '.join(removed)})",
+                    hint="create a new type and move the column to it with a sql operation")
+            pre += [Step(ddl.EnumAddValue(name, v),
+                         transactional=self.caps.enum_add_value_in_transaction)
+                    for v in values if v not in old[name]]
+        post = [Step(DropEnumType(ENUM(*values, name=name)))
+                for name, values in old.items() if name not in new]
+        return pre + super().render(op, before) + post
+
+    def op_create_table(self, op: ir.CreateTable, before: SchemaState) -> Steps:
+        steps = super().op_create_table(op, before)
+        after = apply(before, op)
+        table = table_with_refs(after, after.table(op.name, op.schema))
+        if table.comment:
+            steps.append(Step(SetTableComment(table)))
+        steps += [Step(SetColumnComment(c)) for c in table.columns if c.comment]
+        return steps
+
+    def op_add_column(self, op: ir.AddColumn, before: SchemaState) -> Steps:
+        steps = super().op_add_column(op, before)
+        if op.column.comment:
+            t = apply(before, op).table(op.table, op.schema)
+            steps.append(Step(ddl.ColumnComment(t.name, t.schema, op.column.name,
+                                                op.column.comment)))
+        return steps
+
+    def op_alter_column(self, op: ir.AlterColumn, before: SchemaState) -> Steps:
+        if op.type is not None and op.type.name == "enum" and op.using is None:
+            # Text-like columns cast to the enum through text; a user `using` wins.
+            op = replace(op, using=f'"{op.name}"::text::"{enum_name(op.type, op.table, op.name)}"')
+        return super().op_alter_column(op, before)
+
+    def op_create_index(self, op: ir.CreateIndex, before: SchemaState) -> Steps:
+        if not op.concurrently:
+            return super().op_create_index(op, before)
+        after = apply(before, op)
+        t = after.table(op.table, op.schema)
+        table = table_with_refs(after, t, with_indexes=False)
+        spec = next(i for i in t.indexes if i.name == op.name)
+        index: Any = sa_index(spec, table)
+        index.dialect_options["postgresql"]["concurrently"] = True
+        return [Step(CreateIndex(index), transactional=False)]

@@ -24,10 +24,6 @@ class SQLiteRenderer(Renderer):
 
     name: ClassVar[str] = "sqlite"
     sql_dialects: ClassVar[tuple[str, ...]] = ("sqlite",)
-    transactional_ddl: ClassVar[bool] = True
-
-    def _at_least(self, *version: int) -> bool:
-        return self.server_version is None or self.server_version >= version
 
     def rebuild(self, old: Table, new: Table, after: SchemaState,
                 renamed: dict[str, str] | None = None) -> Steps:
@@ -73,14 +69,14 @@ class SQLiteRenderer(Renderer):
         t = before.table(op.table, op.schema)
         dep = dependents(t, op.name)
         in_where = any(i.where and op.name in i.where for i in t.indexes)
-        if self._at_least(3, 35) and not in_where and not (
+        if self.caps.drop_column and not in_where and not (
             dep.primary_key or dep.uniques or dep.foreign_keys or dep.checks or dep.indexes
         ):
             return super().op_drop_column(op, before)
         return self._rebuild_for(op, before, op.table, op.schema)
 
     def op_rename_column(self, op: ir.RenameColumn, before: SchemaState) -> Steps:
-        if self._at_least(3, 25):
+        if self.caps.rename_column:
             return super().op_rename_column(op, before)
         return self._rebuild_for(op, before, op.table, op.schema, {op.new_name: op.name})
 
