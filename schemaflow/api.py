@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import config as config_mod
 from . import ir
-from .errors import Diagnostic, DriftError, UsageError, ValidationFailed
+from .errors import Diagnostic, DriftError, SchemaflowError, UsageError, ValidationFailed
 from .graph import Relative
 from .history import History, checksum, load
 from .source import dumps, write
@@ -89,19 +89,31 @@ class Project:
             self._history = load(self.settings.changesets)
         return self._history
 
-    def validate(self, paths: Sequence[Path] | None = None) -> list[Diagnostic]:
-        """Every problem in the changesets: syntax, schema, graph, references, rollbacks."""
+    def validate(self, paths: Sequence[Path] | None = None, *,
+                 database: bool = False) -> list[Diagnostic]:
+        """Every problem in the changesets (and, with `database`, checksum drift)."""
         from .lint import check
 
         try:
             history = load(self.settings.changesets)
         except ValidationFailed as exc:
             return exc.diagnostics
+        self._history = history
         diags = check(history)
+        if database:
+            diags += self._database_diagnostics()
         if paths:
             wanted = {os.path.realpath(p) for p in paths}
             diags = [d for d in diags if d.file is None or os.path.realpath(d.file) in wanted]
         return diags
+
+    def _database_diagnostics(self) -> list[Diagnostic]:
+        try:
+            rows = self.applied_rows()
+        except SchemaflowError as exc:
+            return [Diagnostic(code="SF022", severity="warning",
+                               message=f"checksums not compared: {exc.message}")]
+        return self.drift(rows)
 
     def _checked_history(self) -> History:
         """The history, refusing to run when it has errors."""
@@ -270,22 +282,37 @@ class Project:
                 return []
             return read_applied(conn, vt)
 
-    def _check_drift(self, rows: Sequence[AppliedRow]) -> None:
+    def drift(self, rows: Sequence[AppliedRow]) -> list[Diagnostic]:
+        """Applied changesets that are missing from the folder or were edited since."""
         g = self.history.graph
-        unknown = [r.id for r in rows if r.id not in g.by_id]
-        if unknown:
-            raise DriftError(
-                f"the database lists applied changesets that are not in "
-                f"{self._folder()}: {', '.join(unknown)}",
-                hint="restore those files (from version control), or, if they were removed "
-                     "on purpose, run: schemaflow stamp <target> --purge")
-        edited = [r.id for r in rows if r.checksum != checksum(g[r.id])]
-        if edited:
-            files = ", ".join(f"{i} ({g[i].path})" for i in edited)
-            raise DriftError(
-                f"applied changesets were edited after they were applied: {files}",
-                hint="revert the edits (and put the change in a new changeset), or accept them "
-                     "with: schemaflow rehash " + " ".join(edited))
+        diags = [Diagnostic(
+            code="SF021", changeset=r.id,
+            message=f"changeset {r.id} is applied to the database but its file is not in "
+                    f"{self._folder()}",
+            hint="restore the file (from version control); if it was removed on purpose, "
+                 "roll the database back first or run: schemaflow stamp <target> --purge")
+            for r in rows if r.id not in g.by_id]
+        for r in rows:
+            if r.id in g.by_id and r.checksum != checksum(g[r.id]):
+                diags.append(Diagnostic(
+                    code="SF020", changeset=r.id, file=g[r.id].path, line=1,
+                    message=f"changeset {r.id} was edited after it was applied "
+                            f"(applied {r.applied_at:%Y-%m-%d %H:%M} UTC)"
+                    if r.applied_at else f"changeset {r.id} was edited after it was applied",
+                    hint="revert the edit and put the change in a new changeset, or accept it "
+                         f"with: schemaflow rehash {r.id}"))
+        return diags
+
+    def _check_drift(self, rows: Sequence[AppliedRow]) -> None:
+        diags = self.drift(rows)
+        if diags:
+            ids = ", ".join(f"{d.changeset}" + (f" ({d.file})" if d.file else "") for d in diags)
+            kinds = {d.code for d in diags}
+            what = ("were edited after they were applied" if kinds == {"SF020"} else
+                    "are missing from the changesets folder" if kinds == {"SF021"} else
+                    "were edited or are missing")
+            raise DriftError(f"applied changesets {what}: {ids}",
+                             hint=" / ".join(dict.fromkeys(d.hint or "" for d in diags)))
 
     def _folder(self) -> str:
         return os.path.relpath(self.settings.changesets)

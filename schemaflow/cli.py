@@ -193,6 +193,13 @@ DryOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would run aga
 DialectOpt = Annotated[str | None, typer.Option("--dialect", help="With --sql: sqlite, "
                                                 "postgresql (default: from the URL).")]
 
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Only errors.")]
+
+
+def _quiet(ctx: typer.Context, quiet: bool) -> None:
+    if quiet:
+        _g(ctx).quiet = True
+
 
 def _run(ctx: typer.Context, direction: str, target: str | None, sql: bool, dry_run: bool,
          dialect: str | None, lock_timeout: float) -> None:
@@ -206,6 +213,8 @@ def _run(ctx: typer.Context, direction: str, target: str | None, sql: bool, dry_
         return
     if dialect:
         raise UsageError("--dialect only goes with --sql")
+    if target and target.startswith("-") and not target[1:].isdigit():
+        raise UsageError(f"no such option: {target}", hint=f"see schemaflow {direction} --help")
     verb = "applied" if direction == "apply" else "rolled back"
     started = time.perf_counter()
 
@@ -243,8 +252,10 @@ def _apply(
     dry_run: DryOpt = False,
     dialect: DialectOpt = None,
     lock_timeout: LockOpt = 60.0,
+    quiet: QuietOpt = False,
 ) -> None:
     """Apply pending changesets up to TARGET (default: every head)."""
+    _quiet(ctx, quiet)
     _run(ctx, "apply", target, sql, dry_run, dialect, lock_timeout)
 
 
@@ -257,8 +268,10 @@ def _rollback(
     dry_run: DryOpt = False,
     dialect: DialectOpt = None,
     lock_timeout: LockOpt = 60.0,
+    quiet: QuietOpt = False,
 ) -> None:
     """Reverse applied changesets down to TARGET."""
+    _quiet(ctx, quiet)
     _run(ctx, "rollback", target, sql, dry_run, dialect, lock_timeout)
 
 
@@ -441,14 +454,18 @@ def validate(
     paths: Annotated[list[Path] | None, typer.Argument(help="Only report on these files.")]
     = None,
     fmt: Annotated[str, typer.Option("--format", help="text, json or github.")] = "text",
+    db: Annotated[bool | None, typer.Option(
+        "--db/--no-db", help="Also compare applied checksums with the database (default: when "
+        "a URL is given by --url, the environment or the configuration).")] = None,
 ) -> None:
-    """Lint the changesets: syntax, schema, history, references, rollbacks."""
+    """Lint the changesets: syntax, schema, history, references, rollbacks, checksums."""
     from .report import print_diagnostics
 
     _check_format(fmt, ("text", "json", "github"))
     out, _ = _consoles(ctx)
     project = _project(ctx)
-    diags = project.validate(paths)
+    use_db = db if db is not None else project.settings.url_source != "default"
+    diags = project.validate(paths, database=use_db)
     from .source import list_files
 
     count = len(paths) if paths else len(list_files(project.settings.changesets))

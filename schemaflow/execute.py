@@ -187,7 +187,8 @@ def run_item(conn: Connection, vt: sa.Table, item: PlanItem) -> ItemResult:
                      "does not list it")
         raise ChangesetFailed(
             f"{verb} changeset {cs.id} ({cs.path}) failed; {state}",
-            changeset=cs.id, statement=statement, db_message=db.db_message(exc), ran=ran,
+            changeset=cs.id, statement=statement, db_message=db.db_message(exc),
+            ran=[] if item.transactional else ran,
             hint=None if item.transactional else
             "undo or finish those statements by hand, then run the command again") from None
     ms = int((time.perf_counter() - start) * 1000)
