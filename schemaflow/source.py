@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tomllib
@@ -138,13 +139,18 @@ def loads(text: str, fmt: Format, path: str) -> Any:
 
 def read(path: Path) -> SourceFile:
     """Read and parse one changeset file."""
-    shown = display_path(path)
-    fmt = format_of(path) or "yaml"
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise SourceError(Diagnostic(code="SF001", message=f"cannot read the file: "
-                                     f"{exc.strerror}", file=shown)) from None
+                                     f"{exc.strerror}", file=display_path(path))) from None
+    return decode(path, raw)
+
+
+def decode(path: Path, raw: bytes) -> SourceFile:
+    """Parse the bytes of a changeset file."""
+    shown = display_path(path)
+    fmt = format_of(path) or "yaml"
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -238,7 +244,17 @@ def dumps(doc: Any, fmt: Format, schema_ref: str | None = None) -> str:
 
         body = tomli_w.dumps(_toml_ready(doc))
         return (TOML_HEADER.format(schema=schema_ref) if schema_ref else "") + body
-    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    stream = io.StringIO()
+    dumper = _Dumper(stream, sort_keys=False, allow_unicode=True, width=100)
+    try:
+        dumper.open()
+        root: Any = dumper.represent_data(doc)
+        root.flow_style = False  # the document itself is always block style
+        dumper.serialize(root)
+        dumper.close()
+    finally:
+        dumper.dispose()
+    body = stream.getvalue()
     return (YAML_HEADER.format(schema=schema_ref) if schema_ref else "") + body
 
 
