@@ -380,6 +380,11 @@ class Project:
         from . import db
         from .execute import plan_apply, plan_rollback, run, to_sql
 
+        if dry_run and db.sqlite_missing(self.settings.url):
+            # Nothing exists yet: a dry run must not create the file by connecting to it.
+            if direction == "rollback":
+                return RunResult(direction, sql="-- nothing is applied: nothing to roll back\n")
+            return self.offline_sql(direction, target, "sqlite")
         history = self._checked_history()
         vt = self._vt()
         with self._connection() as conn:

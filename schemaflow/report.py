@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -15,8 +16,11 @@ from .errors import ChangesetFailed, Diagnostic, SchemaflowError, ValidationFail
 
 def consoles(quiet: bool = False) -> tuple[Console, Console]:
     """(stdout, stderr) consoles; rich honours NO_COLOR and plain pipes by itself."""
-    return (Console(highlight=False, soft_wrap=True),
-            Console(stderr=True, highlight=False, soft_wrap=True, quiet=quiet))
+    # NO_COLOR: rich drops colours but keeps bold/dim; no escape codes at all is what users mean.
+    plain = {"color_system": None} if os.environ.get("NO_COLOR") else {}
+    return (Console(highlight=False, soft_wrap=True, **plain),  # type: ignore[arg-type]
+            Console(stderr=True, highlight=False, soft_wrap=True, quiet=quiet,
+                    **plain))  # type: ignore[arg-type]
 
 
 def diagnostic_text(d: Diagnostic) -> str:
