@@ -15,6 +15,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+# The parse cache goes to a throwaway folder, never the developer's own cache.
+os.environ.setdefault("SCHEMAFLOW_CACHE_DIR", os.path.join(
+    __import__("tempfile").mkdtemp(prefix="schemaflow-test-cache-")))
 DEMO = ROOT / "changesets"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_URL = os.environ.get("SCHEMAFLOW_TEST_POSTGRES_URL",
