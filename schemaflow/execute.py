@@ -63,7 +63,7 @@ def _render(renderer: Renderer, cs: ir.Changeset, ops: Sequence[ir.Operation],
         try:
             steps += renderer.render(op, state)
             state = apply(state, op)
-        except (StateError, TypeError_) as exc:
+        except (StateError, TypeError_, UsageError) as exc:
             where = "rollback" if direction == "rollback" else "operation"
             raise UsageError(
                 f"changeset {cs.id} ({cs.path}): {where} {i + 1} ({op.kind}) cannot be "
@@ -164,19 +164,19 @@ def run_item(conn: Connection, vt: sa.Table, item: PlanItem) -> ItemResult:
                     return ItemResult(cs.id, cs.message, item.direction, 0, 0, skipped=True)
                 for current in item.steps:
                     _execute(conn, current)
-                    ran.append(compile_step(current, conn.dialect))
+                    ran.append(_safe_sql(current, conn.dialect) or "")
                 current = None
                 _record(conn, vt, item, int((time.perf_counter() - start) * 1000))
         else:
             for current in item.steps:
                 with conn.begin():
                     _execute(conn, current)
-                ran.append(compile_step(current, conn.dialect))
+                ran.append(_safe_sql(current, conn.dialect) or "")
             current = None
             with conn.begin():
                 _record(conn, vt, item, int((time.perf_counter() - start) * 1000))
     except sa.exc.SQLAlchemyError as exc:
-        statement = compile_step(current, conn.dialect) if current is not None else None
+        statement = _safe_sql(current, conn.dialect)
         verb = "applying" if item.direction == "apply" else "rolling back"
         if item.transactional:
             state = ("it was rolled back as a whole: nothing of it remains and the version "
@@ -193,6 +193,17 @@ def run_item(conn: Connection, vt: sa.Table, item: PlanItem) -> ItemResult:
             "undo or finish those statements by hand, then run the command again") from None
     ms = int((time.perf_counter() - start) * 1000)
     return ItemResult(cs.id, cs.message, item.direction, ms, len(item.steps))
+
+
+def _safe_sql(step: Step | None, dialect: Any) -> str | None:
+    """The statement's text for an error message; never raises (the statement itself may be
+    what failed to compile)."""
+    if step is None:
+        return None
+    try:
+        return compile_step(step, dialect)
+    except sa.exc.SQLAlchemyError:
+        return str(step.sql)
 
 
 def run(conn: Connection, vt: sa.Table, plan: Plan,
@@ -221,7 +232,8 @@ def to_sql(plan: Plan, dialect: Any, vt: sa.Table, *, create_version_table: bool
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     for item in plan.items:
         cs = item.changeset
-        out.append(f"-- {item.direction} {cs.id}: {cs.message}")
+        message = " ".join(cs.message.split())  # one comment line, whatever the message holds
+        out.append(f"-- {item.direction} {cs.id}: {message}")
         if item.transactional and renderer.transactional_ddl:
             out.append("BEGIN;")
         out += [compile_step(s, dialect) + ";" for s in item.steps]

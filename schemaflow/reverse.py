@@ -100,6 +100,15 @@ def _drop_constraint(op: ir.DropConstraint, before: SchemaState) -> Inverse:
     return recreate_parts(part)
 
 
+def _create_primary_key(op: ir.CreatePrimaryKey, before: SchemaState) -> Inverse:
+    # Adding the key made its columns NOT NULL; dropping it does not undo that by itself.
+    t = before.table(op.table, op.schema)
+    relax = tuple(ir.AlterColumn(table=op.table, schema=op.schema, name=c.name, nullable=True)
+                  for c in t.columns if c.name in op.columns and c.is_nullable)
+    return (ir.DropConstraint(name=op.name, table=op.table, type="primary_key",
+                              schema=op.schema), *relax)
+
+
 def _insert_rows(op: ir.InsertRows, before: SchemaState) -> Inverse:
     t = before.table(op.table, op.schema)
     if t.primary_key is None:
@@ -133,8 +142,7 @@ _REVERSE: Mapping[type[ir.Operation], Callable[[Any, SchemaState], Inverse]] = M
         name=op.name, table=op.table, type="foreign_key", schema=op.schema),),
     ir.CreateCheckConstraint: lambda op, b: (ir.DropConstraint(
         name=op.name, table=op.table, type="check", schema=op.schema),),
-    ir.CreatePrimaryKey: lambda op, b: (ir.DropConstraint(
-        name=op.name, table=op.table, type="primary_key", schema=op.schema),),
+    ir.CreatePrimaryKey: _create_primary_key,
     ir.DropConstraint: _drop_constraint,
     ir.Sql: lambda op, b: (ir.Sql(up=op.down, down=op.up, dialects=op.dialects),)
     if op.down is not None else None,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import uuid
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -181,6 +184,8 @@ def _convert(type_name: str, value: Any) -> Any:
             return dt.datetime.fromisoformat(value)
         if type_name == "time":
             return dt.time.fromisoformat(value)
+        if type_name == "uuid":
+            return uuid.UUID(value)
     except ValueError:
         return value
     return value
@@ -192,3 +197,182 @@ def lightweight_table(t: Table, columns: Iterable[str] | None = None) -> sa.Tabl
     cols = [sa.Column(c.name, sa_type(c.type, t.name, c.name)) for c in t.columns
             if names is None or c.name in names]
     return sa.Table(t.name, sa.MetaData(), *cols, schema=t.schema)
+
+
+# --- SQLAlchemy → state (models and reflected databases) ------------------------------------
+
+
+def type_from_sa(t: Any) -> TypeSpec:
+    """The TypeSpec meaning the same as a SQLAlchemy type (generic or reflected)."""
+    if isinstance(t, sa.Enum):
+        kwargs = (("name", t.name),) if t.name else ()
+        return TypeSpec("enum", tuple(t.enums), kwargs)
+    if isinstance(t, sa.Boolean):
+        return TypeSpec("boolean")
+    if isinstance(t, mysql.TINYINT) and getattr(t, "display_width", None) == 1:
+        return TypeSpec("boolean")
+    if isinstance(t, sa.BigInteger):
+        return TypeSpec("bigint")
+    if isinstance(t, sa.SmallInteger) and not isinstance(t, mysql.TINYINT):
+        return TypeSpec("smallint")
+    if isinstance(t, sa.Integer) and type(t).__name__ in ("Integer", "INTEGER", "INT"):
+        return TypeSpec("integer")
+    if isinstance(t, (sa.Float, sa.REAL)) or type(t).__name__ == "DOUBLE_PRECISION":
+        return TypeSpec("float")
+    if isinstance(t, sa.Numeric) and not isinstance(t, sa.Float):
+        return TypeSpec("numeric", tuple(a for a in (t.precision, t.scale) if a is not None))
+    if isinstance(t, sa.Text) and type(t).__name__ in ("Text", "TEXT"):
+        return TypeSpec("text", (int(t.length),) if t.length else ())
+    if isinstance(t, sa.String) and type(t).__name__ in ("String", "VARCHAR", "NVARCHAR",
+                                                          "Unicode"):
+        return TypeSpec("string", (t.length,) if t.length else ())
+    if isinstance(t, sa.DateTime) and type(t).__name__ in ("DateTime", "DATETIME", "TIMESTAMP"):
+        return TypeSpec("datetime", (), (("timezone", "true"),) if t.timezone else ())
+    if isinstance(t, sa.Date) and type(t).__name__ in ("Date", "DATE"):
+        return TypeSpec("date")
+    if isinstance(t, sa.Time) and type(t).__name__ in ("Time", "TIME"):
+        return TypeSpec("time", (), (("timezone", "true"),) if t.timezone else ())
+    if isinstance(t, sa.JSON) and type(t).__name__ in ("JSON",):
+        return TypeSpec("json")
+    if isinstance(t, sa.Uuid) and type(t).__name__ in ("Uuid", "UUID"):
+        return TypeSpec("uuid")
+    if isinstance(t, sa.LargeBinary) and type(t).__name__ in ("LargeBinary", "BLOB", "BYTEA"):
+        blen = getattr(t, "length", None)
+        return TypeSpec("binary", (int(blen),) if blen else ())
+    module = type(t).__module__
+    for dialect in ("postgresql", "mysql", "sqlite"):
+        if f".dialects.{dialect}" in module:
+            length = getattr(t, "length", None)
+            return TypeSpec(f"{dialect}.{type(t).__name__.lower()}",
+                            (int(length),) if length else ())
+    generic = t.as_generic() if hasattr(t, "as_generic") else t
+    if generic is not t:
+        return type_from_sa(generic)
+    raise TypeError_(f"no schemaflow type for the SQLAlchemy type {t!r}")
+
+
+_CAST = re.compile(r"^\((.*)\)$|^(.*?)::[\w\s\"\[\]]+$", re.S)
+
+
+def default_from_sa(text: str | None) -> tuple[str | int | float | bool | None, str | None]:
+    """(literal default, default_sql) meaning the same as a server default's SQL text."""
+    if text is None:
+        return None, None
+    value = text.strip()
+    while True:
+        m = _CAST.match(value)
+        if not m:
+            break
+        value = (m.group(1) if m.group(1) is not None else m.group(2)).strip()
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("''", "'"), None
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true", None
+    if re.fullmatch(r"-?\d+", value):
+        return int(value), None
+    if re.fullmatch(r"-?\d+\.\d*", value):
+        return float(value), None
+    if lowered in ("null",):
+        return None, None
+    if lowered in ("current_timestamp()", "now()", "current_timestamp"):
+        return None, "CURRENT_TIMESTAMP"
+    return None, value
+
+
+def _default_of(col: sa.Column[Any]) -> tuple[Any, str | None]:
+    sd = col.server_default
+    if sd is None:
+        return None, None
+    arg = getattr(sd, "arg", None)
+    if isinstance(arg, str):
+        return arg, None
+    if arg is None:
+        return None, None
+    text = str(arg.text) if hasattr(arg, "text") else str(arg)
+    return default_from_sa(text)
+
+
+def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaState:
+    """The SchemaState a SQLAlchemy MetaData describes (every constraint given a name)."""
+    from .state import _ck_name, _fk_name, _uq_name, pk_name
+
+    skipped = set(skip)
+    state = SchemaState()
+    tables = {}
+    for table in metadata.sorted_tables:
+        if table.name in skipped:
+            continue
+        columns = []
+        pk_cols = tuple(c.name for c in table.primary_key.columns)
+        for col in table.columns:
+            default, default_sql = _default_of(col)
+            if col.autoincrement is True or (default_sql or "").startswith("nextval("):
+                default_sql = None if (default_sql or "").startswith("nextval(") else default_sql
+            spec = type_from_sa(col.type)
+            if spec.name == "enum" and not spec.kwarg("name"):
+                spec = TypeSpec("enum", spec.args)
+            columns.append(ir.Column(
+                name=col.name, type=spec, nullable=False if col.name in pk_cols else col.nullable,
+                autoincrement=None, default=default, default_sql=default_sql,
+                comment=col.comment or None))
+        primary_key = (ir.PrimaryKeyDef(columns=pk_cols,
+                                        name=_name(table.primary_key) or pk_name(table.name))
+                       if pk_cols else None)
+        uniques, checks, fks = [], [], []
+        for c in table.constraints:
+            if isinstance(c, sa.UniqueConstraint):
+                cols = tuple(x.name for x in c.columns)
+                uniques.append(ir.UniqueDef(columns=cols, name=_name(c) or _uq_name(table.name,
+                                                                                      cols)))
+            elif isinstance(c, sa.CheckConstraint):
+                expr = str(c.sqltext)
+                if _is_type_check(c):
+                    continue
+                checks.append(ir.CheckDef(expression=expr,
+                                          name=_name(c) or _ck_name(table.name, expr)))
+            elif isinstance(c, sa.ForeignKeyConstraint):
+                ref = c.elements[0].column.table if c.elements else None
+                fk = ir.ForeignKeyDef(
+                    columns=tuple(x.name for x in c.columns),
+                    references=ir.Reference(
+                        table=ref.name if ref is not None else c.elements[0].target_fullname,
+                        columns=tuple(e.column.name for e in c.elements),
+                        schema=ref.schema if ref is not None else None),
+                    name=_name(c), ondelete=_action(c.ondelete), onupdate=_action(c.onupdate))
+                fks.append(fk if fk.name else replace(fk, name=_fk_name(table.name, fk)))
+        indexes = []
+        for i in sorted(table.indexes, key=lambda x: str(x.name)):
+            cols = tuple(x.name for x in i.columns)
+            where = i.dialect_options["postgresql"].get("where") if "postgresql" in (
+                i.dialect_options) else None
+            if where is None and "sqlite" in i.dialect_options:
+                where = i.dialect_options["sqlite"].get("where")
+            indexes.append(ir.IndexDef(name=_name(i) or f"ix_{table.name}_{'_'.join(cols)}",
+                                       columns=cols, unique=bool(i.unique),
+                                       where=str(where) if where is not None else None))
+        tables[(table.schema, table.name)] = Table(
+            name=table.name, schema=table.schema, columns=tuple(columns), primary_key=primary_key,
+            uniques=tuple(sorted(uniques, key=lambda u: u.name or "")),
+            foreign_keys=tuple(sorted(fks, key=lambda f: f.name or "")),
+            checks=tuple(sorted(checks, key=lambda c: c.name or "")), indexes=tuple(indexes),
+            comment=table.comment or None)
+    from types import MappingProxyType
+
+    return replace(state, tables=MappingProxyType(tables))
+
+
+def _name(c: Any) -> str | None:
+    name = c.name
+    if name is None or type(name).__name__ == "_NoneName":
+        return None
+    return str(name)
+
+
+def _action(value: str | None) -> Any:
+    return value.upper() if value else None
+
+
+def _is_type_check(c: sa.CheckConstraint) -> bool:
+    # Boolean/Enum types may add their own CHECK (create_constraint=True); not user checks.
+    return bool(getattr(c, "_type_bound", False))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -296,15 +297,22 @@ def dependents(t: Table, column: str) -> Table:
         uniques=tuple(u for u in t.uniques if uses(u.columns)),
         foreign_keys=tuple(f for f in t.foreign_keys if uses(f.columns)),
         checks=tuple(c for c in t.checks if _mentions(c.expression, column)),
-        indexes=tuple(i for i in t.indexes if uses(i.columns)),
+        indexes=tuple(i for i in t.indexes
+                      if uses(i.columns) or (i.where and _mentions(i.where, column))),
     )
 
 
-def _mentions(expression: str, column: str) -> bool:
-    import re
+def _word(name: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![A-Za-z0-9_])" + re.escape(name) + r"(?![A-Za-z0-9_])")
 
-    return re.search(r"(?<![A-Za-z0-9_])" + re.escape(column) + r"(?![A-Za-z0-9_])",
-                     expression) is not None
+
+def _mentions(expression: str, column: str) -> bool:
+    return _word(column).search(expression) is not None
+
+
+def rename_in(expression: str, old: str, new: str) -> str:
+    """`expression` with the identifier `old` renamed to `new`."""
+    return _word(old).sub(new.replace("\\", "\\\\"), expression)
 
 
 def _drop_column(state: SchemaState, op: ir.DropColumn) -> SchemaState:
@@ -359,7 +367,12 @@ def _rename_column(state: SchemaState, op: ir.RenameColumn) -> SchemaState:
         if t.primary_key else None,
         uniques=tuple(replace(u, columns=ren(u.columns)) for u in t.uniques),
         foreign_keys=tuple(replace(f, columns=ren(f.columns)) for f in t.foreign_keys),
-        indexes=tuple(replace(i, columns=ren(i.columns)) for i in t.indexes),
+        # Databases rewrite the column's name inside checks and index predicates too.
+        checks=tuple(replace(c, expression=rename_in(c.expression, op.name, op.new_name))
+                     for c in t.checks),
+        indexes=tuple(replace(i, columns=ren(i.columns),
+                              where=rename_in(i.where, op.name, op.new_name) if i.where else None)
+                      for i in t.indexes),
     )
     state = state.with_table(new)
     return _map_fks(state, lambda f: replace(f, references=replace(

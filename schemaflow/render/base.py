@@ -29,7 +29,19 @@ from ..sqla import (
 )
 from ..sqla import sa_type as _sa_type
 from ..state import SchemaState, Table, apply, find_constraint
+from ..typespec import TypeSpec
 from . import ddl
+
+
+def _types_in(op: ir.Operation) -> list[TypeSpec]:
+    """Every column type an operation names."""
+    if isinstance(op, ir.CreateTable):
+        return [c.type for c in op.columns]
+    if isinstance(op, ir.AddColumn):
+        return [op.column.type]
+    if isinstance(op, ir.AlterColumn) and op.type is not None:
+        return [op.type]
+    return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +60,7 @@ class Renderer:
 
     name: ClassVar[str] = "default"
     sql_dialects: ClassVar[tuple[str, ...]] = ()
+    type_dialects: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, server_version: tuple[int, ...] | None = None) -> None:
         self.server_version = server_version
@@ -56,6 +69,12 @@ class Renderer:
 
     def render(self, op: ir.Operation, before: SchemaState) -> Steps:
         """The statements that carry out `op` on a database whose schema is `before`."""
+        for spec in _types_in(op):
+            if spec.dialect and spec.dialect not in self.type_dialects:
+                raise UsageError(
+                    f"the type {spec} is {spec.dialect}'s; this database is {self.name}",
+                    hint="use a generic type, or put the column in a sql operation with "
+                         "`dialects:`")
         method: Callable[[Any, SchemaState], Steps] = getattr(self, "op_" + op.kind)
         return method(op, before)
 

@@ -19,6 +19,7 @@ class MySQLRenderer(Renderer):
 
     name: ClassVar[str] = "mysql"
     sql_dialects: ClassVar[tuple[str, ...]] = ("mysql",)
+    type_dialects: ClassVar[tuple[str, ...]] = ("mysql",)
 
     def _full_column(self, after: SchemaState, table: str, schema: str | None,
                      column: str) -> Steps:

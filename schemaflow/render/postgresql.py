@@ -33,6 +33,7 @@ class PostgreSQLRenderer(Renderer):
 
     name: ClassVar[str] = "postgresql"
     sql_dialects: ClassVar[tuple[str, ...]] = ("postgresql",)
+    type_dialects: ClassVar[tuple[str, ...]] = ("postgresql",)
 
     def render(self, op: ir.Operation, before: SchemaState) -> Steps:
         old, new = enum_types(before), enum_types(apply(before, op))

@@ -24,6 +24,7 @@ class SQLiteRenderer(Renderer):
 
     name: ClassVar[str] = "sqlite"
     sql_dialects: ClassVar[tuple[str, ...]] = ("sqlite",)
+    type_dialects: ClassVar[tuple[str, ...]] = ("sqlite",)
 
     def rebuild(self, old: Table, new: Table, after: SchemaState,
                 renamed: dict[str, str] | None = None) -> Steps:
