@@ -268,3 +268,27 @@ def insert_row(conn: Connection, vt: sa.Table, *, cid: str, checksum: str, messa
 def delete_row(conn: Connection, vt: sa.Table, cid: str) -> None:
     """Forget a changeset (after rolling it back)."""
     conn.execute(vt.delete().where(vt.c.id == cid))
+
+
+def reflect(conn: Connection, *, schema: str | None = None,
+            skip: tuple[str, ...] = ()) -> Any:
+    """The live schema as a SchemaState (bulk reflection; the version table left out)."""
+    from dataclasses import replace
+
+    from .sqla import from_metadata
+
+    metadata = sa.MetaData()
+    metadata.reflect(bind=conn, schema=schema)
+    if conn.in_transaction():
+        conn.rollback()
+    state = from_metadata(metadata, skip=skip)
+    tables = {}
+    for key, t in state.tables.items():
+        # Indexes a database made for a foreign key by itself (InnoDB names them after the key)
+        # are not part of the schema anyone wrote.
+        fk_index = {(f.name, f.columns) for f in t.foreign_keys}
+        tables[key] = replace(t, indexes=tuple(i for i in t.indexes
+                                                if (i.name, i.columns) not in fk_index))
+    from types import MappingProxyType
+
+    return replace(state, tables=MappingProxyType(tables))

@@ -205,8 +205,8 @@ def lightweight_table(t: Table, columns: Iterable[str] | None = None) -> sa.Tabl
 def type_from_sa(t: Any) -> TypeSpec:
     """The TypeSpec meaning the same as a SQLAlchemy type (generic or reflected)."""
     if isinstance(t, sa.Enum):
-        kwargs = (("name", t.name),) if t.name else ()
-        return TypeSpec("enum", tuple(t.enums), kwargs)
+        return TypeSpec("enum", tuple(str(e) for e in t.enums),
+                        (("name", str(t.name)),) if t.name else ())
     if isinstance(t, sa.Boolean):
         return TypeSpec("boolean")
     if isinstance(t, mysql.TINYINT) and getattr(t, "display_width", None) == 1:
@@ -224,7 +224,7 @@ def type_from_sa(t: Any) -> TypeSpec:
     if isinstance(t, sa.Text) and type(t).__name__ in ("Text", "TEXT"):
         return TypeSpec("text", (int(t.length),) if t.length else ())
     if isinstance(t, sa.String) and type(t).__name__ in ("String", "VARCHAR", "NVARCHAR",
-                                                          "Unicode"):
+                                                          "Unicode", "CHAR", "NCHAR"):
         return TypeSpec("string", (t.length,) if t.length else ())
     if isinstance(t, sa.DateTime) and type(t).__name__ in ("DateTime", "DATETIME", "TIMESTAMP"):
         return TypeSpec("datetime", (), (("timezone", "true"),) if t.timezone else ())
@@ -301,10 +301,10 @@ def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaS
     state = SchemaState()
     tables = {}
     for table in metadata.sorted_tables:
-        if table.name in skipped:
+        if str(table.name) in skipped:
             continue
         columns = []
-        pk_cols = tuple(c.name for c in table.primary_key.columns)
+        pk_cols = tuple(str(c.name) for c in table.primary_key.columns)
         for col in table.columns:
             default, default_sql = _default_of(col)
             if col.autoincrement is True or (default_sql or "").startswith("nextval("):
@@ -313,37 +313,38 @@ def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaS
             if spec.name == "enum" and not spec.kwarg("name"):
                 spec = TypeSpec("enum", spec.args)
             columns.append(ir.Column(
-                name=col.name, type=spec, nullable=False if col.name in pk_cols else col.nullable,
+                name=str(col.name), type=spec,
+                nullable=False if col.name in pk_cols else bool(col.nullable),
                 autoincrement=None, default=default, default_sql=default_sql,
-                comment=col.comment or None))
+                comment=str(col.comment) if col.comment else None))
         primary_key = (ir.PrimaryKeyDef(columns=pk_cols,
-                                        name=_name(table.primary_key) or pk_name(table.name))
+                                        name=_name(table.primary_key) or pk_name(str(table.name)))
                        if pk_cols else None)
         uniques, checks, fks = [], [], []
         for c in table.constraints:
             if isinstance(c, sa.UniqueConstraint):
-                cols = tuple(x.name for x in c.columns)
-                uniques.append(ir.UniqueDef(columns=cols, name=_name(c) or _uq_name(table.name,
-                                                                                      cols)))
+                cols = tuple(str(x.name) for x in c.columns)
+                uniques.append(ir.UniqueDef(columns=cols,
+                                            name=_name(c) or _uq_name(str(table.name), cols)))
             elif isinstance(c, sa.CheckConstraint):
                 expr = str(c.sqltext)
                 if _is_type_check(c):
                     continue
                 checks.append(ir.CheckDef(expression=expr,
-                                          name=_name(c) or _ck_name(table.name, expr)))
+                                          name=_name(c) or _ck_name(str(table.name), expr)))
             elif isinstance(c, sa.ForeignKeyConstraint):
                 ref = c.elements[0].column.table if c.elements else None
                 fk = ir.ForeignKeyDef(
-                    columns=tuple(x.name for x in c.columns),
+                    columns=tuple(str(x.name) for x in c.columns),
                     references=ir.Reference(
-                        table=ref.name if ref is not None else c.elements[0].target_fullname,
-                        columns=tuple(e.column.name for e in c.elements),
-                        schema=ref.schema if ref is not None else None),
+                        table=str(ref.name) if ref is not None else c.elements[0].target_fullname,
+                        columns=tuple(str(e.column.name) for e in c.elements),
+                        schema=str(ref.schema) if ref is not None and ref.schema else None),
                     name=_name(c), ondelete=_action(c.ondelete), onupdate=_action(c.onupdate))
-                fks.append(fk if fk.name else replace(fk, name=_fk_name(table.name, fk)))
+                fks.append(fk if fk.name else replace(fk, name=_fk_name(str(table.name), fk)))
         indexes = []
         for i in sorted(table.indexes, key=lambda x: str(x.name)):
-            cols = tuple(x.name for x in i.columns)
+            cols = tuple(str(x.name) for x in i.columns)
             where = i.dialect_options["postgresql"].get("where") if "postgresql" in (
                 i.dialect_options) else None
             if where is None and "sqlite" in i.dialect_options:
@@ -351,12 +352,13 @@ def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaS
             indexes.append(ir.IndexDef(name=_name(i) or f"ix_{table.name}_{'_'.join(cols)}",
                                        columns=cols, unique=bool(i.unique),
                                        where=str(where) if where is not None else None))
-        tables[(table.schema, table.name)] = Table(
-            name=table.name, schema=table.schema, columns=tuple(columns), primary_key=primary_key,
+        schema = str(table.schema) if table.schema else None
+        tables[(schema, str(table.name))] = Table(
+            name=str(table.name), schema=schema, columns=tuple(columns), primary_key=primary_key,
             uniques=tuple(sorted(uniques, key=lambda u: u.name or "")),
             foreign_keys=tuple(sorted(fks, key=lambda f: f.name or "")),
             checks=tuple(sorted(checks, key=lambda c: c.name or "")), indexes=tuple(indexes),
-            comment=table.comment or None)
+            comment=str(table.comment) if table.comment else None)
     from types import MappingProxyType
 
     return replace(state, tables=MappingProxyType(tables))

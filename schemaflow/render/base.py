@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -66,6 +67,16 @@ class Renderer:
         self.server_version = server_version
         self.caps = capabilities(self.name, server_version)
         self.transactional_ddl = self.caps.transactional_ddl
+
+    def comparable(self, state: SchemaState) -> SchemaState:
+        """`state` as this database can hold it (what reflection would give back)."""
+        return state
+
+    def _map_columns(self, state: SchemaState, fn: Callable[[ir.Column], ir.Column]
+                     ) -> SchemaState:
+        tables = {k: replace(t, columns=tuple(fn(c) for c in t.columns))
+                  for k, t in state.tables.items()}
+        return SchemaState(MappingProxyType(tables))
 
     def render(self, op: ir.Operation, before: SchemaState) -> Steps:
         """The statements that carry out `op` on a database whose schema is `before`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 from sqlalchemy.schema import AddConstraint, DropConstraint, DropIndex
@@ -10,8 +11,10 @@ from .. import ir
 from ..errors import UsageError
 from ..sqla import table_with_refs
 from ..state import SchemaState, apply, dependents
+from ..typespec import TypeSpec
 from . import ddl
 from .base import Renderer, Step, Steps
+from .sqlite import _without_tz
 
 
 class MySQLRenderer(Renderer):
@@ -20,6 +23,10 @@ class MySQLRenderer(Renderer):
     name: ClassVar[str] = "mysql"
     sql_dialects: ClassVar[tuple[str, ...]] = ("mysql",)
     type_dialects: ClassVar[tuple[str, ...]] = ("mysql",)
+
+    def comparable(self, state: SchemaState) -> SchemaState:
+        # MySQL's DATETIME and TIME keep no time zone.
+        return _without_tz(state)
 
     def _full_column(self, after: SchemaState, table: str, schema: str | None,
                      column: str) -> Steps:
@@ -94,3 +101,9 @@ class MariaDBRenderer(MySQLRenderer):
 
     name: ClassVar[str] = "mariadb"
     sql_dialects: ClassVar[tuple[str, ...]] = ("mysql", "mariadb")
+
+    def comparable(self, state: SchemaState) -> SchemaState:
+        # MariaDB's JSON is an alias of LONGTEXT (plus a json_valid check): the same thing.
+        longtext = TypeSpec("mysql.longtext")
+        return self._map_columns(super().comparable(state), lambda c: replace(
+            c, type=longtext) if c.type.name == "json" else c)

@@ -11,8 +11,31 @@ from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
 from .. import ir
 from ..sqla import sa_index, table_with_refs
 from ..state import SchemaState, Table, apply, dependents
+from ..typespec import TypeSpec
 from . import ddl
 from .base import Renderer, Step, Steps
+
+
+def _stored_type(spec: TypeSpec) -> TypeSpec:
+    """The type SQLite reflects for `spec`: uuid is CHAR(32), an enum a VARCHAR."""
+    if spec.name == "uuid":
+        return TypeSpec("string", (32,))
+    if spec.name == "enum":
+        return TypeSpec("string", (max(len(str(a)) for a in spec.args),))
+    return spec
+
+
+def _without_tz(state: SchemaState) -> SchemaState:
+    """Date-time types without the timezone flag (for databases that do not keep it)."""
+    from types import MappingProxyType
+
+    def strip(c: ir.Column) -> ir.Column:
+        if c.type.name in ("datetime", "time") and c.type.kwargs:
+            return replace(c, type=TypeSpec(c.type.name, c.type.args))
+        return c
+
+    return SchemaState(MappingProxyType({k: replace(t, columns=tuple(strip(c) for c in t.columns))
+                                         for k, t in state.tables.items()}))
 
 REBUILD_PREFIX = "_sf_new_"
 ConstraintOp = (ir.CreateUniqueConstraint | ir.CreateForeignKey | ir.CreateCheckConstraint
@@ -25,6 +48,11 @@ class SQLiteRenderer(Renderer):
     name: ClassVar[str] = "sqlite"
     sql_dialects: ClassVar[tuple[str, ...]] = ("sqlite",)
     type_dialects: ClassVar[tuple[str, ...]] = ("sqlite",)
+
+    def comparable(self, state: SchemaState) -> SchemaState:
+        # SQLite keeps no time zones and no comments, and has no uuid or enum types.
+        return _without_tz(self._map_columns(state, lambda c: replace(
+            c, comment=None, type=_stored_type(c.type))))
 
     def rebuild(self, old: Table, new: Table, after: SchemaState,
                 renamed: dict[str, str] | None = None) -> Steps:

@@ -1,0 +1,389 @@
+"""Compare two schema states and produce the operations that turn one into the other."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from . import ir
+from .state import SchemaState, Table, TableKey, pk_name, table_from_create
+from .typespec import TypeSpec
+
+# Asked before treating a drop + an add as a rename: (kind, table, old, new) -> yes/no.
+RenameQuestion = Callable[[str, str, str, str], bool]
+
+
+@dataclass
+class DiffResult:
+    """The operations, in an order that runs, and what the user should know about them."""
+
+    operations: list[ir.Operation] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+# --- normalised comparisons ------------------------------------------------------------------
+
+
+def type_key(spec: TypeSpec) -> tuple[Any, ...]:
+    """What a type means, for comparison (`VARCHAR(50)` and `String(50)` are one)."""
+    if spec.name == "enum":
+        return ("enum", tuple(str(a) for a in spec.args))
+    if spec.name == "float":
+        return ("float",)
+    if spec.name == "text":
+        return ("text",)
+    tz = spec.kwarg("timezone", "false") == "true"
+    return (spec.name, tuple(spec.args), tz)
+
+
+_CASTS = re.compile(r"::\s*[a-z_][a-z0-9_ ]*(\[\])?")
+
+
+def _sql_key(text: str | None) -> str | None:
+    """An SQL expression with casts, parentheses, quoting of names and spacing taken out."""
+    if text is None:
+        return None
+    t = _CASTS.sub("", text.lower())
+    t = re.sub(r"[()\s`\"]", "", t)
+    return {"current_timestamp": "current_timestamp", "now": "current_timestamp"}.get(t, t)
+
+
+def default_key(c: ir.Column) -> tuple[str, str] | None:
+    """What a column's default means, for comparison."""
+    if c.default is not None:
+        value = c.default
+        text = str(int(value)) if isinstance(value, bool) else str(value)
+        if isinstance(value, float) and value.is_integer():
+            text = str(int(value))
+        return ("literal", text)
+    key = _sql_key(c.default_sql)
+    return ("sql", key) if key else None
+
+
+def _action(value: str | None) -> str | None:
+    return None if value in (None, "NO ACTION", "RESTRICT") else value
+
+
+def fk_key(f: ir.ForeignKeyDef) -> tuple[Any, ...]:
+    """What a foreign key means (names aside)."""
+    ref = f.references
+    return (f.columns, ref.schema, ref.table, ref.columns, _action(f.ondelete),
+            _action(f.onupdate))
+
+
+def _where_key(where: str | None) -> str | None:
+    return _sql_key(where) if where else None
+
+
+# --- the diff --------------------------------------------------------------------------------
+
+
+def _table_key_order(state: SchemaState, keys: Iterable[TableKey]) -> list[TableKey]:
+    """Tables ordered so that referenced tables come before the tables referencing them."""
+    pending = sorted(keys, key=lambda k: (k[0] or "", k[1]))
+    wanted = set(pending)
+    done: list[TableKey] = []
+    placed: set[TableKey] = set()
+    while pending:
+        progress = False
+        for key in list(pending):
+            t = state.tables[key]
+            deps = {(f.references.schema, f.references.table) for f in t.foreign_keys}
+            deps = {d for d in deps if d in wanted and d != key}
+            if deps <= placed:
+                done.append(key)
+                placed.add(key)
+                pending.remove(key)
+                progress = True
+        if not progress:  # a cycle: the rest in name order; their FKs are added afterwards
+            done += pending
+            break
+    return done
+
+
+class _Builder:
+    def __init__(self, old: SchemaState, new: SchemaState, ask: RenameQuestion | None,
+                 hints: Mapping[str, str]) -> None:
+        self.old, self.new, self.ask, self.hints = old, new, ask, hints
+        self.result = DiffResult()
+        # Ordered phases: drops of dependents first, creations of dependents last.
+        self.phases: dict[str, list[ir.Operation]] = {p: [] for p in (
+            "drop_fk", "drop_index", "drop_constraint", "drop_table", "rename_table",
+            "rename_column", "create_table", "add_column", "alter_column", "drop_column",
+            "create_pk", "create_constraint", "create_index", "create_fk")}
+
+    def emit(self, phase: str, op: ir.Operation) -> None:
+        self.phases[phase].append(op)
+
+    def _is_rename(self, kind: str, table: str, old: str, new: str) -> bool:
+        hint_key = f"{table}.{old}" if kind == "column" else old
+        if hint_key in self.hints:
+            return self.hints[hint_key] == new
+        return bool(self.ask and self.ask(kind, table, old, new))
+
+    def run(self) -> DiffResult:
+        old_keys, new_keys = set(self.old.tables), set(self.new.tables)
+        removed = sorted(old_keys - new_keys, key=str)
+        added = sorted(new_keys - new_keys.intersection(old_keys), key=str)
+        renamed: dict[TableKey, TableKey] = {}
+        for o in list(removed):
+            ocols = {c.name for c in self.old.tables[o].columns}
+            for n in added:
+                if n in renamed.values() or n[0] != o[0]:
+                    continue
+                ncols = {c.name for c in self.new.tables[n].columns}
+                hinted = o[1] in self.hints and self.hints[o[1]] == n[1]
+                if (hinted or ocols == ncols) and self._is_rename("table", o[1], o[1], n[1]):
+                    renamed[o] = n
+                    break
+        for o, n in renamed.items():
+            removed.remove(o)
+            added.remove(n)
+            self.emit("rename_table", ir.RenameTable(name=o[1], new_name=n[1], schema=o[0]))
+        for key in removed:
+            if any(rc.startswith(f"{key[1]}.") for rc in self.hints):
+                continue
+            self._drop_table(self.old.tables[key])
+        new_order = _table_key_order(self.new, added)
+        for key in new_order:
+            self._create_table(self.new.tables[key], set(new_order[: new_order.index(key)]))
+        for key in sorted(old_keys & new_keys, key=str):
+            self._compare_table(self.old.tables[key], self.new.tables[key])
+        for o, n in renamed.items():
+            self._compare_table(replace(self.old.tables[o], name=n[1]), self.new.tables[n])
+        self.result.operations = [op for ops in self.phases.values() for op in ops]
+        return self.result
+
+    # --- whole tables ----------------------------------------------------------------------
+
+    def _drop_table(self, t: Table) -> None:
+        # Foreign keys from tables that stay must go before the table they point at.
+        for other in self.old.tables.values():
+            if other.key == t.key or other.key not in self.new.tables:
+                continue
+            for f in other.foreign_keys:
+                if (f.references.schema, f.references.table) == t.key:
+                    self.emit("drop_fk", ir.DropConstraint(name=f.name or "", table=other.name,
+                                                           type="foreign_key",
+                                                           schema=other.schema))
+        self.emit("drop_table", ir.DropTable(name=t.name, schema=t.schema))
+        self.result.warnings.append(f"drops the table {t.name} and its data")
+
+    def _create_table(self, t: Table, created_before: set[TableKey]) -> None:
+        existing = set(self.old.tables) | created_before | {t.key}
+        inline = tuple(f for f in t.foreign_keys
+                       if (f.references.schema, f.references.table) in existing)
+        later = [f for f in t.foreign_keys if f not in inline]
+        self.emit("create_table", readable_create(replace(t, foreign_keys=inline)))
+        for f in later:
+            self._create_fk(t, f)
+
+    def _create_fk(self, t: Table, f: ir.ForeignKeyDef) -> None:
+        self.emit("create_fk", ir.CreateForeignKey(
+            name=f.name or "", table=t.name, schema=t.schema, columns=f.columns,
+            references=f.references, ondelete=f.ondelete, onupdate=f.onupdate))
+
+    # --- inside a table --------------------------------------------------------------------
+
+    def _compare_table(self, old: Table, new: Table) -> None:
+        t, s = new.name, new.schema
+        old_cols = {c.name: c for c in old.columns}
+        new_cols = {c.name: c for c in new.columns}
+        gone = [n for n in old_cols if n not in new_cols]
+        came = [n for n in new_cols if n not in old_cols]
+        col_renames: dict[str, str] = {}
+        for o in list(gone):
+            for n in came:
+                if n in col_renames.values():
+                    continue
+                hinted = self.hints.get(f"{t}.{o}") == n or self.hints.get(f"{old.name}.{o}") == n
+                same = type_key(old_cols[o].type) == type_key(new_cols[n].type)
+                if (hinted or same) and self._is_rename("column", t, o, n):
+                    col_renames[o] = n
+                    break
+        for o, n in col_renames.items():
+            gone.remove(o)
+            came.remove(n)
+            self.emit("rename_column", ir.RenameColumn(table=t, schema=s, name=o, new_name=n))
+        for o, n in col_renames.items():
+            old_cols[n] = replace(old_cols.pop(o), name=n)
+        if gone and came and not col_renames:
+            self.result.warnings.append(
+                f"{t}: dropping {', '.join(gone)} and adding {', '.join(came)}; if this is a "
+                f"rename, say so with --rename {t}.{gone[0]}={came[0]}")
+        renamed_old = self._rename_parts(old, col_renames)
+        self._compare_parts(renamed_old, new, gone)
+        for n in came:
+            self.emit("add_column", ir.AddColumn(table=t, schema=s,
+                                                 column=_readable_column(new_cols[n])))
+        for name in new_cols:
+            if name in old_cols:
+                self._compare_column(t, s, old_cols[name], new_cols[name])
+        for n in gone:
+            self.emit("drop_column", ir.DropColumn(table=t, schema=s, name=n))
+            self.result.warnings.append(f"drops the column {t}.{n} and its data")
+
+    @staticmethod
+    def _rename_parts(t: Table, renames: Mapping[str, str]) -> Table:
+        if not renames:
+            return t
+
+        def ren(cols: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(renames.get(c, c) for c in cols)
+
+        return replace(
+            t,
+            primary_key=replace(t.primary_key, columns=ren(t.primary_key.columns))
+            if t.primary_key else None,
+            uniques=tuple(replace(u, columns=ren(u.columns)) for u in t.uniques),
+            foreign_keys=tuple(replace(f, columns=ren(f.columns)) for f in t.foreign_keys),
+            indexes=tuple(replace(i, columns=ren(i.columns)) for i in t.indexes))
+
+    def _compare_column(self, t: str, s: str | None, old: ir.Column, new: ir.Column) -> None:
+        kw: dict[str, Any] = {}
+        if type_key(old.type) != type_key(new.type):
+            kw["type"] = new.type
+        if old.is_nullable != new.is_nullable:
+            kw["nullable"] = new.is_nullable
+        if default_key(old) != default_key(new):
+            if new.default is not None:
+                kw["default"] = new.default
+            elif new.default_sql is not None:
+                kw["default_sql"] = new.default_sql
+            else:
+                kw["drop_default"] = True
+        if (old.comment or None) != (new.comment or None):
+            kw["comment"] = new.comment or ""
+        if kw:
+            self.emit("alter_column", ir.AlterColumn(table=t, schema=s, name=new.name, **kw))
+
+    def _compare_parts(self, old: Table, new: Table, dropped_cols: list[str]) -> None:
+        t, s = new.name, new.schema
+        gone_cols = set(dropped_cols)
+
+        def touches_dropped(cols: tuple[str, ...]) -> bool:
+            # Dropping the column drops what is on it: no separate drop needed (or possible).
+            return bool(gone_cols & set(cols))
+
+        # primary key
+        old_pk = old.primary_key.columns if old.primary_key else None
+        new_pk = new.primary_key.columns if new.primary_key else None
+        if old_pk != new_pk:
+            if old.primary_key and not touches_dropped(old.primary_key.columns):
+                self.emit("drop_constraint", ir.DropConstraint(
+                    name=old.primary_key.name or "", table=t, schema=s, type="primary_key"))
+            if new.primary_key:
+                self.emit("create_pk", ir.CreatePrimaryKey(
+                    name=new.primary_key.name or "", table=t, schema=s,
+                    columns=new.primary_key.columns))
+        # unique constraints, by their columns. Some databases keep a unique constraint as a
+        # unique index of the same name: the two are the same thing there.
+        old, new = _unique_as_constraint(old, new), _unique_as_constraint(new, old)
+        old_u = {u.columns: u for u in old.uniques}
+        new_u = {u.columns: u for u in new.uniques}
+        for cols, u in old_u.items():
+            if cols not in new_u and not touches_dropped(cols):
+                self.emit("drop_constraint", ir.DropConstraint(name=u.name or "", table=t,
+                                                               schema=s, type="unique"))
+        for cols, u in new_u.items():
+            if cols not in old_u:
+                self.emit("create_constraint", ir.CreateUniqueConstraint(
+                    name=u.name or "", table=t, schema=s, columns=cols))
+        # check constraints, by name (expressions are not comparable across databases)
+        old_c = {c.name: c for c in old.checks}
+        new_c = {c.name: c for c in new.checks}
+        for name in old_c:
+            if name not in new_c:
+                self.emit("drop_constraint", ir.DropConstraint(name=name or "", table=t,
+                                                               schema=s, type="check"))
+        for name, c in new_c.items():
+            if name not in old_c:
+                self.emit("create_constraint", ir.CreateCheckConstraint(
+                    name=name or "", table=t, schema=s, expression=c.expression))
+        # foreign keys, by meaning
+        old_f = {fk_key(f): f for f in old.foreign_keys}
+        new_f = {fk_key(f): f for f in new.foreign_keys}
+        for key, f in old_f.items():
+            if key not in new_f and not touches_dropped(f.columns):
+                self.emit("drop_fk", ir.DropConstraint(name=f.name or "", table=t, schema=s,
+                                                       type="foreign_key"))
+        for key, f in new_f.items():
+            if key not in old_f:
+                self._create_fk(new, f)
+        # indexes, by name and meaning
+        old_i = {i.name: i for i in old.indexes}
+        new_i = {i.name: i for i in new.indexes}
+        for name, i in old_i.items():
+            other = new_i.get(name)
+            changed = other is None or _index_key(other) != _index_key(i)
+            if changed and not touches_dropped(i.columns):
+                self.emit("drop_index", ir.DropIndex(name=name, table=t, schema=s))
+        for name, i in new_i.items():
+            other = old_i.get(name)
+            if other is None or _index_key(other) != _index_key(i):
+                self.emit("create_index", ir.CreateIndex(
+                    name=name, table=t, schema=s, columns=i.columns, unique=i.unique,
+                    where=i.where))
+
+
+def _unique_as_constraint(t: Table, other: Table) -> Table:
+    """`t` with its unique indexes that `other` has as unique constraints turned into those."""
+    wanted = {(u.name, u.columns) for u in other.uniques}
+    moved = [i for i in t.indexes if i.unique and i.where is None and (i.name, i.columns) in wanted]
+    if not moved:
+        return t
+    return replace(t, indexes=tuple(i for i in t.indexes if i not in moved),
+                   uniques=t.uniques + tuple(ir.UniqueDef(columns=i.columns, name=i.name)
+                                             for i in moved))
+
+
+def _readable_column(c: ir.Column) -> ir.Column:
+    """Leave out what the contract's defaults already say (nullable: true)."""
+    return replace(c, nullable=None) if c.nullable is True else c
+
+
+def _sorted_table(t: Table) -> Table:
+    return replace(t, uniques=tuple(sorted(t.uniques, key=str)),
+                   indexes=tuple(sorted(t.indexes, key=str)))
+
+
+def readable_create(t: Table) -> ir.CreateTable:
+    """create_table for `t` as a person writes it: single-column keys, uniques and indexes
+    with default names folded onto their columns; the exact form if folding would change it."""
+    pk = t.primary_key
+    pk_col = pk.columns[0] if pk and len(pk.columns) == 1 and pk.name == pk_name(t.name) else None
+    inline_u = {u.columns[0]: u for u in t.uniques
+                if len(u.columns) == 1 and u.name == f"uq_{t.name}_{u.columns[0]}"}
+    inline_i = {i.columns[0]: i for i in t.indexes
+                if len(i.columns) == 1 and not i.unique and i.where is None
+                and i.name == f"ix_{t.name}_{i.columns[0]}"}
+    columns = []
+    for c in t.columns:
+        col = replace(c, primary_key=c.name == pk_col, unique=c.name in inline_u,
+                      index=c.name in inline_i)
+        if c.name == pk_col or c.nullable is True:
+            col = replace(col, nullable=None)
+        columns.append(col)
+    op = ir.CreateTable(
+        name=t.name, schema=t.schema, columns=tuple(columns), comment=t.comment,
+        primary_key=None if pk_col else pk,
+        unique=tuple(u for u in t.uniques if u not in inline_u.values()),
+        foreign_keys=t.foreign_keys, checks=t.checks,
+        indexes=tuple(i for i in t.indexes if i not in inline_i.values()))
+    if _sorted_table(table_from_create(op)) == _sorted_table(t):
+        return op
+    return ir.CreateTable(name=t.name, schema=t.schema, columns=t.columns, comment=t.comment,
+                          primary_key=t.primary_key, unique=t.uniques,
+                          foreign_keys=t.foreign_keys, checks=t.checks, indexes=t.indexes)
+
+
+def _index_key(i: ir.IndexDef) -> tuple[Any, ...]:
+    return (i.columns, i.unique, _where_key(i.where))
+
+
+def diff(old: SchemaState, new: SchemaState, *, ask: RenameQuestion | None = None,
+         hints: Mapping[str, str] | None = None) -> DiffResult:
+    """The operations that turn `old` into `new`, ordered so that they run."""
+    return _Builder(old, new, ask, hints or {}).run()
