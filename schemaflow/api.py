@@ -97,11 +97,12 @@ class Project:
         try:
             history = load(self.settings.changesets)
         except ValidationFailed as exc:
-            return exc.diagnostics
-        self._history = history
-        diags = check(history)
-        if database:
-            diags += self._database_diagnostics()
+            diags = exc.diagnostics
+        else:
+            self._history = history
+            diags = check(history)
+            if database:
+                diags += self._database_diagnostics()
         if paths:
             wanted = {os.path.realpath(p) for p in paths}
             diags = [d for d in diags if d.file is None or os.path.realpath(d.file) in wanted]

@@ -48,7 +48,7 @@ _Loader.yaml_implicit_resolvers = {}
 for _tag, _regexp, _first in (
     ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0x[0-9a-fA-F]+|0o[0-7]+)$", "-+0123456789"),
     (
         "tag:yaml.org,2002:float",
         r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
@@ -61,7 +61,11 @@ for _tag, _regexp, _first in (
 
 def _yaml_int(loader: Any, node: yaml.ScalarNode) -> int:
     text = str(loader.construct_scalar(node))
-    return int(text, 16) if text.lower().startswith("0x") else int(text, 10)
+    if text.lower().startswith("0x"):
+        return int(text, 16)
+    if text.lower().startswith("0o"):
+        return int(text[2:], 8)
+    return int(text, 10)
 
 
 _Loader.add_constructor("tag:yaml.org,2002:int", _yaml_int)
@@ -118,11 +122,15 @@ def loads(text: str, fmt: Format, path: str) -> Any:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-            msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+            msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
+            if m:
+                line, col = int(m.group(1)), int(m.group(2))
+            else:  # "at end of document": the last line
+                lines = text.splitlines() or [""]
+                line, col = len(lines), len(lines[-1]) + 1
             raise SourceError(Diagnostic(
-                code="SF001", message=f"TOML syntax error: {msg}", file=path,
-                line=int(m.group(1)) if m else None, col=int(m.group(2)) if m else None,
-            )) from None
+                code="SF001", message=f"TOML syntax error: {msg}", file=path, line=line,
+                col=col)) from None
     try:
         return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -197,23 +205,165 @@ def _locate_yaml(text: str, path: DocPath) -> tuple[int | None, int | None]:
     return mark.line + 1, mark.column + 1
 
 
+_TOML_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_TOML_KEY = re.compile(r'^\s*("[^"]*"|[A-Za-z0-9_\-]+)\s*=')
+
+
+def _toml_key_path(dotted: str) -> list[str]:
+    return [p.strip().strip('"') for p in dotted.split(".")]
+
+
 def _locate_toml(text: str, path: DocPath) -> tuple[int | None, int | None]:
-    # tomllib keeps no positions; the last named key is found in the text instead, which is
-    # exact for the keys changesets use (each appears in few places).
-    keys = [s for s in path if isinstance(s, str)]
+    # tomllib keeps no positions. Table headers and top-level keys are followed exactly
+    # (counting [[arrays of tables]]); inside an inline value, the n-th occurrence of the
+    # next key is taken, which is exact for how changesets are written.
     lines = text.splitlines()
-    for key in reversed(keys):
-        pattern = re.compile(r'(?:^|[\s{,.\[])"?' + re.escape(key) + r'"?\s*(?:=|\])')
-        for i, line in enumerate(lines):
-            if line.lstrip().startswith("#"):
-                continue
-            m = pattern.search(line)
-            if m:
-                return i + 1, m.start() + 1 + (1 if m.group(0)[0] in " {,.[\t" else 0)
-    return 1, 1
+    target = list(path)
+    counters: dict[tuple[str | int, ...], int] = {}
+    current: list[str | int] = []
+    best: tuple[int, int, int] = (0, 1, 1)  # (matched length, line, col)
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("#"):
+            continue
+        header = _TOML_HEADER.match(line)
+        if header and not _TOML_KEY.match(line):
+            keys = _toml_key_path(header.group(2))
+            resolved: list[str | int] = []
+            for depth, key in enumerate(keys):
+                resolved.append(key)
+                if header.group(1) == "[[" and depth == len(keys) - 1:
+                    n = counters.get(tuple(resolved), -1) + 1
+                    counters[tuple(resolved)] = n
+                    resolved.append(n)
+                elif tuple(resolved) in counters:
+                    resolved.append(counters[tuple(resolved)])
+            current = resolved
+            n = _common(current, target)
+            if n == len(current) and n > best[0]:
+                best = (n, i + 1, len(line) - len(line.lstrip()) + 1)
+            continue
+        km = _TOML_KEY.match(line)
+        if not km:
+            continue
+        full = [*current, km.group(1).strip('"')]
+        n = _common(full, target)
+        if n == len(full) and n > best[0]:
+            best = (n, i + 1, line.index(km.group(1)) + 1)
+            if n < len(target):
+                inner = _inline(lines, i, target[n:])
+                if inner:
+                    return inner
+    return best[1], best[2]
+
+
+def _common(a: list[str | int], b: list[str | int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+Char = tuple[int, int, str]
+
+
+def _inline(lines: list[str], start: int, rest: list[str | int]) -> tuple[int, int] | None:
+    """Position of `rest` inside the inline value whose key is on line `start`."""
+    chars: list[Char] = []
+    for j in range(start, len(lines)):
+        line = lines[j]
+        offset = line.index("=") + 1 if j == start else 0
+        chars += [(j, c, line[c]) for c in range(offset, len(line))]
+        chars.append((j, len(line), "\n"))
+    pos: int | None = 0
+    found: Char | None = None
+    for step in rest:
+        pos = _skip(chars, pos or 0)
+        if pos >= len(chars):
+            return None
+        if isinstance(step, int):
+            pos = _nth_member(chars, pos, "[", step, None) if chars[pos][2] == "[" else None
+            if pos is None:
+                return None
+            found = chars[pos]
+        else:
+            pos = _nth_member(chars, pos, "{", 0, step) if chars[pos][2] == "{" else None
+            if pos is None:
+                return None
+            found = chars[pos]
+            while pos < len(chars) and chars[pos][2] != "=":
+                pos += 1
+            pos += 1
+    return (found[0] + 1, found[1] + 1) if found else None
+
+
+def _skip(chars: list[Char], pos: int) -> int:
+    while pos < len(chars) and chars[pos][2] in " \t\n":
+        pos += 1
+    return pos
+
+
+def _nth_member(chars: list[Char], pos: int, opener: str, n: int,
+                key: str | None) -> int | None:
+    """Start of the n-th element of an array (or of member `key` of an inline table)."""
+    closer = "]" if opener == "[" else "}"
+    depth, quote, index = 0, "", 0
+    expect = False
+    p = pos
+    while p < len(chars):
+        ch = chars[p][2]
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            if expect and depth == 1:
+                if _hit(chars, p, index, n, key):
+                    return p
+                expect = False
+            quote = ch
+        elif ch in "[{":
+            if expect and depth == 1:
+                if _hit(chars, p, index, n, key):
+                    return p
+                expect = False
+            depth += 1
+            if depth == 1 and ch == opener:
+                expect = True
+        elif ch in "]}":
+            depth -= 1
+            if depth == 0 and ch == closer:
+                return None
+        elif ch == "," and depth == 1:
+            index += 1
+            expect = True
+        elif ch not in " \t\n" and expect and depth == 1:
+            if _hit(chars, p, index, n, key):
+                return p
+            expect = False
+        p += 1
+    return None
+
+
+def _hit(chars: list[Char], p: int, index: int, n: int, key: str | None) -> bool:
+    if key is None:
+        return index == n
+    text = ""
+    q = p
+    while q < len(chars) and chars[q][2] not in "=\n":
+        text += chars[q][2]
+        q += 1
+    return text.strip().strip("\"'") == key
 
 
 # --- writing ---------------------------------------------------------------------------------
+
+
+def _resolves_to_non_string(text: str) -> bool:
+    for tag, regexp in _Loader.yaml_implicit_resolvers.get(text[:1], []):
+        if tag != "tag:yaml.org,2002:str" and regexp.match(text):
+            return True
+    return False
 
 
 class _Dumper(yaml.SafeDumper):
@@ -233,8 +383,19 @@ class _Dumper(yaml.SafeDumper):
         node.flow_style = all(isinstance(i, yaml.ScalarNode) for i in node.value)
         return node
 
+    def represent_str(self, data: str) -> Any:  # registered for str below
+        node = super().represent_str(data)
+        # The writer quotes by YAML 1.1 rules; our reader resolves by 1.2 ones: quote anything
+        # the reader would not read back as this same string ("4e12", "019", "-.5").
+        if node.style is None and _resolves_to_non_string(data):
+            node.style = "'"
+        return node
+
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
         return super().increase_indent(flow, False)
+
+
+_Dumper.add_representer(str, _Dumper.represent_str)
 
 
 def dumps(doc: Any, fmt: Format, schema_ref: str | None = None) -> str:

@@ -117,7 +117,10 @@ def parse_type(text: str) -> TypeSpec:
                 raise TypeSyntaxError(f"empty argument in type '{text}'")
             key, eq, value = part.partition("=")
             if eq and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key.strip()):
-                kwargs.append((key.strip().lower(), _unquote(value.strip())))
+                kw = key.strip().lower()
+                kw_value = _unquote(value.strip())
+                # Flags are spelled as in YAML (true/false), whatever case was typed.
+                kwargs.append((kw, kw_value.lower() if kw == "timezone" else kw_value))
             elif kwargs:
                 raise TypeSyntaxError(f"positional argument after keyword in type '{text}'")
             elif re.fullmatch(r"-?\d+", part):
@@ -182,7 +185,8 @@ def _dump_arg(arg: Arg) -> str:
         return str(arg)
     if re.fullmatch(r"[A-Za-z0-9_.\-]+", arg) and not re.fullmatch(r"-?\d+", arg):
         return arg
-    return "'" + arg + "'"
+    quote = '"' if "'" in arg else "'"
+    return quote + arg + quote
 
 
 def dump_type(spec: TypeSpec) -> str:
