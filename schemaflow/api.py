@@ -89,8 +89,9 @@ class Project:
             self._history = load(self.settings.changesets)
         return self._history
 
-    def validate(self, paths: Sequence[Path] | None = None, *,
-                 database: bool = False) -> list[Diagnostic]:
+    def validate(self, paths: Sequence[Path] | None = None, *, database: bool = False,
+                 dialect: str | None = None,
+                 server_version: tuple[int, ...] | None = None) -> list[Diagnostic]:
         """Every problem in the changesets (and, with `database`, checksum drift)."""
         from .lint import check
 
@@ -100,13 +101,33 @@ class Project:
             diags = exc.diagnostics
         else:
             self._history = history
-            diags = check(history)
+            ctx, notes = self._lint_context(dialect, server_version)
+            diags = notes + check(history, ctx, select=self.settings.lint_select,
+                                  ignore=self.settings.lint_ignore)
             if database:
                 diags += self._database_diagnostics()
         if paths:
             wanted = {os.path.realpath(p) for p in paths}
             diags = [d for d in diags if d.file is None or os.path.realpath(d.file) in wanted]
         return diags
+
+    def _lint_context(self, dialect: str | None, server_version: tuple[int, ...] | None
+                      ) -> tuple[Any, list[Diagnostic]]:
+        """What the linter knows: the target database and, when configured, the models."""
+        from .rules import LintContext
+
+        notes: list[Diagnostic] = []
+        models = None
+        if self.settings.models:
+            try:
+                models = self.models_state()
+            except SchemaflowError as exc:
+                notes.append(Diagnostic(code="SF024", severity="warning",
+                                        message=f"models not compared: {exc.message}"))
+        renderer = self._renderer(dialect, server_version) if dialect else None
+        return LintContext(dialect=renderer.name if renderer else None,
+                           server_version=server_version, models=models,
+                           renderer=renderer), notes
 
     def _database_diagnostics(self) -> list[Diagnostic]:
         try:

@@ -543,6 +543,14 @@ def validate(
     db: Annotated[bool | None, typer.Option(
         "--db/--no-db", help="Also compare applied checksums with the database (default: when "
         "a URL is given by --url, the environment or the configuration).")] = None,
+    dialect: Annotated[str | None, typer.Option(
+        "--dialect", help="Check what this database can do: sqlite, postgresql, mysql, "
+        "mariadb (default: the URL's, when one is given).")] = None,
+    server_version: Annotated[str | None, typer.Option(
+        "--server-version", help="The server version to check against, e.g. 14 or 8.0.16.")]
+    = None,
+    fail_on: Annotated[str, typer.Option(
+        "--fail-on", help="Exit 1 on errors only (default) or also on warnings.")] = "error",
 ) -> None:
     """Lint the changesets: syntax, schema, history, references, rollbacks, checksums."""
     from .report import print_diagnostics
@@ -550,14 +558,34 @@ def validate(
     _check_format(fmt, ("text", "json", "github"))
     out, _ = _consoles(ctx)
     project = _project(ctx)
-    use_db = db if db is not None else project.settings.url_source != "default"
-    diags = project.validate(paths, database=use_db)
+    _check_format(fail_on, ("error", "warning"))
+    explicit_url = project.settings.url_source != "default"
+    use_db = db if db is not None else explicit_url
+    if dialect is None and explicit_url:
+        dialect = _url_dialect(project.settings.url)
+    version = _parse_version(server_version) if server_version else None
+    diags = project.validate(paths, database=use_db, dialect=dialect, server_version=version)
     from .source import list_files
 
     count = len(paths) if paths else len(list_files(project.settings.changesets))
     print_diagnostics(diags, fmt, out, count)
-    if any(d.severity == "error" for d in diags):
+    failing = ("error",) if fail_on == "error" else ("error", "warning")
+    if any(d.severity in failing for d in diags):
         raise typer.Exit(1)
+
+
+def _parse_version(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in text.split("."))
+    except ValueError:
+        raise UsageError(f"bad --server-version '{text}'", hint="e.g. 14 or 8.0.16") from None
+
+
+def _url_dialect(url: str) -> str | None:
+    """The dialect a URL names, without connecting (None when it cannot be told)."""
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+    return {"postgres": "postgresql", "postgresql": "postgresql", "sqlite": "sqlite",
+            "mysql": "mysql", "mariadb": "mariadb"}.get(scheme)
 
 
 def main() -> None:

@@ -249,6 +249,7 @@ class CreateForeignKey(Operation):
     schema: str | None = None
     ondelete: FKAction | None = None
     onupdate: FKAction | None = None
+    not_valid: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -260,6 +261,7 @@ class CreateCheckConstraint(Operation):
     table: str
     expression: str
     schema: str | None = None
+    not_valid: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

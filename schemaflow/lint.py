@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from . import ir
 from .errors import Diagnostic, StateError
 from .history import History, position
 from .reverse import Irreversible, reverse_changeset
-from .state import SchemaState, apply
+from .rules import RULES, LintContext, OpContext, analyze, selected
+from .state import SchemaState, TableKey, apply
 
 
 def _diag(history: History, cid: str, path: tuple[object, ...], code: str, message: str,
@@ -54,36 +56,68 @@ class _States:
         return state
 
 
-def check(history: History) -> list[Diagnostic]:
-    """Every reference and rollback problem in the history, in history order."""
+def check(history: History, ctx: LintContext | None = None, *,
+          select: tuple[str, ...] = (), ignore: tuple[str, ...] = ()) -> list[Diagnostic]:
+    """Every reference, rollback and safety problem in the history, in history order."""
+    from .diff import diff
+
+    ctx = ctx or LintContext()
     diags: list[Diagnostic] = []
     states = _States(history)
     g = history.graph
+
+    def keep(code: str, cs_ignore: tuple[str, ...]) -> bool:
+        if code not in RULES and code not in _SELECTABLE:
+            return True  # reference errors make a changeset impossible to run: always on
+        return selected(code, select, ignore + cs_ignore)
+
     for cid in g.order:
         cs = g[cid]
         before = states.before(cid, diags)
         state = before
         failed = False
+        created: set[TableKey] = set()
+        once: set[str] = set()
         for i, op in enumerate(cs.operations):
             try:
-                state = apply(state, op)
+                after = apply(state, op)
             except StateError as exc:
                 failed = True
                 diags.append(_diag(history, cid, ("operations", i, op.kind), exc.code,
                                    f"{op.kind}: {exc.message}", exc.hint))
-        if not cs.operations and len(cs.parents) < 2:
+                continue
+            for code, message, hint in analyze(op, state, OpContext(cs, created, i, once), ctx):
+                if keep(code, cs.lint_ignore):
+                    diags.append(replace(_diag(history, cid, ("operations", i, op.kind), code,
+                                               message, hint), severity=RULES[code].severity))
+            if isinstance(op, ir.CreateTable):
+                created.add((op.schema, op.name))
+            state = after
+        if not cs.operations and len(cs.parents) < 2 and keep("SF014", cs.lint_ignore):
             diags.append(replace(_diag(history, cid, ("operations",), "SF014",
                                        "the changeset has no operations yet"),
                                  severity="warning"))
         if cs.rollback is not None:
             rolled = state
+            rollback_ok = True
             for i, op in enumerate(cs.rollback):
                 try:
                     rolled = apply(rolled, op)
                 except StateError as exc:
+                    rollback_ok = False
                     diags.append(_diag(history, cid, ("rollback", i, op.kind), exc.code,
                                        f"rollback {op.kind}: {exc.message}", exc.hint))
-        elif not failed:
+            opaque = any(isinstance(op, ir.Sql) for op in (*cs.operations, *cs.rollback))
+            if rollback_ok and not failed and not opaque and keep("SF202", cs.lint_ignore):
+                left = diff(before, rolled).operations
+                if left:
+                    diags.append(_diag(
+                        history, cid, ("rollback",), "SF202",
+                        "the rollback does not restore the schema from before the changeset "
+                        f"({len(left)} difference{'s' if len(left) != 1 else ''}, e.g. "
+                        f"{left[0].kind} {getattr(left[0], 'name', '')})".rstrip(),
+                        "compare it with the automatic inverse: remove `rollback:` to see it"))
+        elif not failed and keep("SF201", cs.lint_ignore):
             try:
                 reverse_changeset(cs.operations, before)
             except Irreversible as exc:
@@ -92,6 +126,25 @@ def check(history: History) -> list[Diagnostic]:
                     history, cid, ("operations", idx, cs.operations[idx].kind), "SF201",
                     f"the changeset cannot be rolled back: {exc.message}",
                     "add `down:` to the sql operation, or a `rollback:` list to the changeset"))
+        if len(cs.parents) > 1 and keep("SF402", cs.lint_ignore):
+            shared = g.ancestors([cs.parents[0]])
+            for other in cs.parents[1:]:
+                if not shared & g.ancestors([other]):
+                    diags.append(replace(_diag(
+                        history, cid, ("parents",), "SF402",
+                        f"merges {cs.parents[0]} and {other}, which share no history",
+                        "merging two unrelated histories is usually a mistake"),
+                        severity="warning"))
         if g.dependents[cid]:
             states.after[cid] = state
+    if len(g.heads) > 1 and keep("SF401", ()):
+        last = g.heads[-1]
+        diags.append(replace(_diag(
+            history, last, (), "SF401",
+            f"the history has {len(g.heads)} heads: {', '.join(g.heads)}",
+            "join them with: schemaflow merge -m MESSAGE"), severity="warning"))
     return diags
+
+
+# Non-rule codes that a project may still switch off.
+_SELECTABLE = ("SF014", "SF201", "SF202", "SF006")

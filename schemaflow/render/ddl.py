@@ -180,6 +180,22 @@ class ChangeColumn(AlterTable):
         self.column = column
 
 
+class AddConstraintNotValid(DDLElement):
+    """PostgreSQL `ALTER TABLE t ADD CONSTRAINT ... NOT VALID`."""
+
+    inherit_cache = False
+
+    def __init__(self, constraint: Any) -> None:
+        self.constraint = constraint
+
+
+@compiles(AddConstraintNotValid)
+def _add_not_valid(el: AddConstraintNotValid, compiler: DDLCompiler, **kw: Any) -> str:
+    from sqlalchemy.schema import AddConstraint
+
+    return f"{compiler.process(AddConstraint(el.constraint))} NOT VALID"
+
+
 class EnumAddValue(DDLElement):
     """PostgreSQL `ALTER TYPE name ADD VALUE 'v'`."""
 

@@ -78,6 +78,15 @@ class PostgreSQLRenderer(Renderer):
             op = replace(op, using=f'"{op.name}"::text::"{enum_name(op.type, op.table, op.name)}"')
         return super().op_alter_column(op, before)
 
+    def _add_constraint(self, op: Any, before: SchemaState) -> Steps:
+        steps = super()._add_constraint(op, before)
+        if getattr(op, "not_valid", False):
+            return [Step(ddl.AddConstraintNotValid(s.sql.element)) for s in steps]
+        return steps
+
+    op_create_foreign_key = _add_constraint
+    op_create_check_constraint = _add_constraint
+
     def op_create_index(self, op: ir.CreateIndex, before: SchemaState) -> Steps:
         if not op.concurrently:
             return super().op_create_index(op, before)

@@ -1,0 +1,281 @@
+"""Safety analyzers over typed operations and the replayed schema, each with a stable code."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ir
+from .errors import Severity, UsageError
+from .state import SchemaState, TableKey
+from .typespec import TypeSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A lint rule: its code, default severity, group and one-line summary."""
+
+    code: str
+    severity: Severity
+    group: str
+    summary: str
+
+
+RULES: dict[str, Rule] = {r.code: r for r in (
+    Rule("SF301", "warning", "destructive", "drops a table and its data"),
+    Rule("SF302", "warning", "destructive", "drops a column and its data"),
+    Rule("SF303", "warning", "destructive", "narrows a column type (data may be cut or lost)"),
+    Rule("SF311", "warning", "data", "adds a NOT NULL column without a default to an existing "
+                                   "table (fails when the table has rows)"),
+    Rule("SF312", "warning", "data", "adds a unique constraint or index on existing data "
+                                     "(fails on duplicates)"),
+    Rule("SF313", "warning", "data", "changes a type in a way existing rows may not convert"),
+    Rule("SF314", "warning", "data", "makes an existing column NOT NULL (fails on NULLs)"),
+    Rule("SF321", "warning", "compatibility", "renames a table (running code still uses the "
+                                              "old name)"),
+    Rule("SF322", "warning", "compatibility", "renames a column (running code still uses the "
+                                              "old name)"),
+    Rule("SF323", "error", "compatibility", "drops a column the models still have"),
+    Rule("SF331", "error", "dialect", "the target database cannot do this"),
+    Rule("SF341", "warning", "postgresql-locks", "creates an index on an existing table "
+                                                 "without CONCURRENTLY (blocks writes)"),
+    Rule("SF342", "warning", "postgresql-locks", "adds a foreign key or check without NOT "
+                                                 "VALID (scans the table under a lock)"),
+    Rule("SF343", "warning", "postgresql-locks", "changes a type in a way that rewrites the "
+                                                 "table under an ACCESS EXCLUSIVE lock"),
+    Rule("SF344", "warning", "postgresql-locks", "SET NOT NULL without a validated CHECK "
+                                                 "(col IS NOT NULL) first scans under a lock"),
+    Rule("SF345", "warning", "postgresql-locks", "takes an ACCESS EXCLUSIVE lock without "
+                                                 "setting lock_timeout first"),
+    Rule("SF401", "warning", "graph", "the history has several heads"),
+    Rule("SF402", "warning", "graph", "a merge of histories with no common ancestor"),
+)}
+
+
+@dataclass
+class LintContext:
+    """What the analyzers know besides the operation: target database, models, selection."""
+
+    dialect: str | None = None
+    server_version: tuple[int, ...] | None = None
+    models: SchemaState | None = None
+    renderer: Any = None
+    findings: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+
+Finding = tuple[str, str, str | None]  # (code, message, hint)
+
+
+# --- type comparisons ------------------------------------------------------------------------
+
+_INTS = {"smallint": 1, "integer": 2, "bigint": 3}
+
+
+def _narrows(old: TypeSpec, new: TypeSpec) -> bool:
+    if old.name in _INTS and new.name in _INTS:
+        return _INTS[new.name] < _INTS[old.name]
+    if old.name == "string" and new.name == "string":
+        return bool(old.args) and (not new.args or new.args[0] < old.args[0])  # type: ignore[operator]
+    if old.name == "text" and new.name == "string":
+        return True
+    if old.name == "numeric" and new.name == "numeric":
+        return tuple(new.args) < tuple(old.args)
+    if old.name == "enum" and new.name == "enum":
+        return not set(old.args) <= set(new.args)
+    return False
+
+
+_TEXTUAL = {"string", "text", "enum"}
+_NUMERIC = {"smallint", "integer", "bigint", "float", "numeric"}
+
+
+def _may_fail(old: TypeSpec, new: TypeSpec) -> bool:
+    if old == new:
+        return False
+    if old.name in _TEXTUAL and new.name not in _TEXTUAL:
+        return True
+    if old.name in _NUMERIC and new.name not in _NUMERIC | _TEXTUAL:
+        return True
+    return old.name in ("date", "datetime", "time") and new.name in _NUMERIC
+
+
+def _pg_rewrites(old: TypeSpec, new: TypeSpec) -> bool:
+    # Binary-compatible changes PostgreSQL makes without a rewrite.
+    if old.name == new.name == "string":
+        return bool(new.args) and bool(old.args) and new.args[0] < old.args[0]  # type: ignore[operator]
+    if old.name == "string" and new.name == "text":
+        return False
+    if old.name == new.name == "numeric":
+        return not (len(old.args) == len(new.args) == 2 and old.args[1] == new.args[1]
+                    and new.args[0] >= old.args[0])  # type: ignore[operator]
+    return old != new
+
+
+# --- the analyzers ---------------------------------------------------------------------------
+
+Analyzer = Callable[[ir.Operation, SchemaState, "OpContext", LintContext], Iterator[Finding]]
+
+
+@dataclass
+class OpContext:
+    """Where an operation stands in its changeset."""
+
+    changeset: ir.Changeset
+    created_here: set[TableKey]
+    index: int
+    once: set[str] = field(default_factory=set)  # per-changeset findings already reported
+
+    def existing(self, before: SchemaState, table: str, schema: str | None) -> bool:
+        """Whether the table existed before this changeset (so it may hold rows)."""
+        return (schema, table) in before.tables and (schema, table) not in self.created_here
+
+
+def destructive(op: ir.Operation, before: SchemaState, oc: OpContext,
+                ctx: LintContext) -> Iterator[Finding]:
+    """Drops and narrowing type changes."""
+    if isinstance(op, ir.DropTable) and oc.existing(before, op.name, op.schema):
+        yield "SF301", f"drop_table {op.name} deletes the table and all its rows", (
+            "make sure nothing reads it any more and that it is backed up")
+    if isinstance(op, ir.DropColumn) and oc.existing(before, op.table, op.schema):
+        yield "SF302", f"drop_column {op.table}.{op.name} deletes the column's data", (
+            "stop using the column in code first (deploy), then drop it in a later changeset")
+    if isinstance(op, ir.AlterColumn) and op.type is not None:
+        col = before.table(op.table, op.schema).column(op.name)
+        if col is not None and _narrows(col.type, op.type):
+            yield "SF303", (f"alter_column {op.table}.{op.name} narrows {col.type} to "
+                            f"{op.type}"), "check the longest existing value fits"
+
+
+def data_dependent(op: ir.Operation, before: SchemaState, oc: OpContext,
+                   ctx: LintContext) -> Iterator[Finding]:
+    """Operations that succeed or fail depending on the rows already there."""
+    if isinstance(op, ir.AddColumn) and oc.existing(before, op.table, op.schema):
+        c = op.column
+        if not c.is_nullable and c.default is None and c.default_sql is None:
+            yield "SF311", (f"add_column {op.table}.{c.name} is NOT NULL without a default: "
+                            "it fails on a table that has rows"), (
+                "add it nullable, backfill it, then alter_column nullable: false; or give it "
+                "a default")
+        if c.unique:
+            yield "SF312", f"add_column {op.table}.{c.name} is unique", None
+    unique = isinstance(op, ir.CreateUniqueConstraint) or (
+        isinstance(op, ir.CreateIndex) and op.unique)
+    if unique and oc.existing(before, op.table, op.schema):  # type: ignore[attr-defined]
+        assert isinstance(op, (ir.CreateUniqueConstraint, ir.CreateIndex))
+        yield "SF312", (f"{op.kind} {op.name} on {op.table}({', '.join(op.columns)}) fails "
+                        "if existing rows have duplicates"), (
+            "check for duplicates first (SELECT ... GROUP BY ... HAVING count(*) > 1)")
+    if isinstance(op, ir.AlterColumn) and oc.existing(before, op.table, op.schema):
+        col = before.table(op.table, op.schema).column(op.name)
+        if col is None:
+            return
+        if op.type is not None and _may_fail(col.type, op.type):
+            yield "SF313", (f"alter_column {op.table}.{op.name} changes {col.type} to "
+                            f"{op.type}: existing values may not convert"), (
+                "convert the data first, or give `using:` (PostgreSQL)")
+        if op.nullable is False and col.is_nullable:
+            yield "SF314", (f"alter_column {op.table}.{op.name} becomes NOT NULL: it fails if "
+                            "any row holds NULL"), "backfill the NULLs first"
+
+
+def compatibility(op: ir.Operation, before: SchemaState, oc: OpContext,
+                  ctx: LintContext) -> Iterator[Finding]:
+    """Changes that break code still running against the old schema."""
+    if isinstance(op, ir.RenameTable):
+        yield "SF321", f"rename_table {op.name} → {op.new_name} breaks code using {op.name}", (
+            "expand and contract: create the new table (or a view), move code, then drop")
+    if isinstance(op, ir.RenameColumn):
+        yield "SF322", (f"rename_column {op.table}.{op.name} → {op.new_name} breaks code "
+                        f"using {op.name}"), (
+            "add the new column, write both, move readers, then drop the old one")
+    if isinstance(op, ir.DropColumn) and ctx.models is not None:
+        model = ctx.models.get(op.table, op.schema)
+        if model is not None and model.column(op.name) is not None:
+            yield "SF323", (f"drop_column {op.table}.{op.name}: the models still have this "
+                            "column"), "remove it from the models first"
+
+
+def dialect_capability(op: ir.Operation, before: SchemaState, oc: OpContext,
+                       ctx: LintContext) -> Iterator[Finding]:
+    """What the target database (and server version) cannot do, found by rendering."""
+    if ctx.renderer is None:
+        return
+    try:
+        ctx.renderer.render(op, before)
+    except UsageError as exc:
+        yield "SF331", f"{op.kind} on {ctx.renderer.name}: {exc.message}", exc.hint
+
+
+_LOCKING = (ir.AddColumn, ir.DropColumn, ir.RenameColumn, ir.AlterColumn, ir.RenameTable,
+            ir.DropTable, ir.CreateUniqueConstraint, ir.CreateForeignKey,
+            ir.CreateCheckConstraint, ir.CreatePrimaryKey, ir.DropConstraint)
+
+
+def postgresql_locks(op: ir.Operation, before: SchemaState, oc: OpContext,
+                     ctx: LintContext) -> Iterator[Finding]:
+    """Statements that hold strong PostgreSQL locks on tables that may be busy."""
+    if ctx.dialect != "postgresql":
+        return
+    table = getattr(op, "table", None) or getattr(op, "name", None)
+    schema = getattr(op, "schema", None)
+    if not isinstance(table, str) or not oc.existing(before, table, schema):
+        return
+    if isinstance(op, ir.CreateIndex) and not op.concurrently:
+        yield "SF341", (f"create_index {op.name} on {op.table} blocks writes to the table "
+                        "while it builds"), (
+            "set concurrently: true in a changeset with transactional: false")
+    if isinstance(op, (ir.CreateForeignKey, ir.CreateCheckConstraint)) and not op.not_valid:
+        yield "SF342", (f"{op.kind} {op.name} checks every row of {op.table} while holding "
+                        "a lock"), ("add it with not_valid: true, then VALIDATE CONSTRAINT in "
+                                    "a later changeset")
+    if isinstance(op, ir.AlterColumn):
+        col = before.table(op.table, op.schema).column(op.name)
+        if col is not None and op.type is not None and _pg_rewrites(col.type, op.type):
+            yield "SF343", (f"alter_column {op.table}.{op.name} {col.type} → {op.type} "
+                            "rewrites the whole table under an ACCESS EXCLUSIVE lock"), (
+                "add a new column, backfill it in batches, then swap")
+        if op.nullable is False and col is not None and col.is_nullable:
+            checks = before.table(op.table, op.schema).checks
+            guarded = any(re.search(rf"\b{re.escape(op.name)}\b\s+is\s+not\s+null",
+                                    c.expression, re.I) for c in checks)
+            if not guarded:
+                yield "SF344", (f"alter_column {op.table}.{op.name} SET NOT NULL scans the "
+                                "table under an ACCESS EXCLUSIVE lock"), (
+                    f"first add CHECK ({op.name} IS NOT NULL) with not_valid: true and "
+                    "validate it; then SET NOT NULL skips the scan")
+    if (isinstance(op, _LOCKING) and "SF345" not in oc.once
+            and not _sets_lock_timeout(oc.changeset, oc.index)):
+        oc.once.add("SF345")
+        yield "SF345", (f"{op.kind} on {table} takes an ACCESS EXCLUSIVE lock; without "
+                        "lock_timeout it can queue behind a long query and block every "
+                        "other query on the table"), (
+            "start the changeset with: - sql: {up: \"SET lock_timeout = '5s'\", down: "
+            "\"SET lock_timeout = '5s'\", dialects: [postgresql]}")
+
+
+def _sets_lock_timeout(cs: ir.Changeset, upto: int) -> bool:
+    return any(isinstance(op, ir.Sql) and any(re.match(r"\s*set\s+(local\s+)?lock_timeout",
+                                                       s, re.I) for s in op.up)
+               for op in cs.operations[:upto])
+
+
+ANALYZERS: tuple[Analyzer, ...] = (destructive, data_dependent, compatibility,
+                                   dialect_capability, postgresql_locks)
+
+
+def analyze(op: ir.Operation, before: SchemaState, oc: OpContext,
+            ctx: LintContext) -> list[Finding]:
+    """Every finding of every analyzer for one operation."""
+    out: list[Finding] = []
+    for analyzer in ANALYZERS:
+        out += analyzer(op, before, oc, ctx)
+    return out
+
+
+def selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> bool:
+    """Whether a rule code is on, given prefixes to select and ignore (ruff-style)."""
+    if any(code.startswith(i) for i in ignore):
+        return False
+    return not select or any(code.startswith(s) for s in select)
