@@ -469,6 +469,12 @@ class Project:
                      start_order=len(applied) if direction == "apply" else 0)
         return RunResult(direction, plan=plan, sql=sql)
 
+    def state_at(self, target: str | None = None) -> Any:
+        """The schema the changesets build at `target` (default: every head)."""
+        history = self._checked_history()
+        ids = self._ids(target) if target else list(history.graph.heads)
+        return history.replay(history.graph.ancestors(ids))
+
     # --- autogenerate and check ---------------------------------------------------------
 
     def models_state(self) -> Any:

@@ -496,6 +496,34 @@ def show(ctx: typer.Context, target: Annotated[str, typer.Argument(help="An id, 
             out.print(f"  {label}: {escape(str(value))}")
 
 
+@app.command()
+@handled
+def diagram(
+    ctx: typer.Context,
+    at: Annotated[str | None, typer.Option("--at", help="The changeset to draw the schema "
+                                           "at (default: every head).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="mermaid or dot.")] = "mermaid",
+) -> None:
+    """An ER diagram of the schema the changesets build (no database needed)."""
+    from .diagram import dot, mermaid
+
+    _check_format(fmt, ("mermaid", "dot"))
+    state = _project(ctx).state_at(at)
+    sys.stdout.write(mermaid(state) if fmt == "mermaid" else dot(state))
+
+
+@app.command()
+@handled
+def schema(
+    which: Annotated[str, typer.Argument(help="changeset or config.")] = "changeset",
+) -> None:
+    """Print the JSON Schema of changeset files (or of the configuration)."""
+    from .validate import schema_path
+
+    _check_format(which, ("changeset", "config"))
+    sys.stdout.write(schema_path(f"{which}.schema.json").read_text(encoding="utf-8"))
+
+
 # --- check ---------------------------------------------------------------------------------------
 
 

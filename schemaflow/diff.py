@@ -142,10 +142,12 @@ class _Builder:
             removed.remove(o)
             added.remove(n)
             self.emit("rename_table", ir.RenameTable(name=o[1], new_name=n[1], schema=o[0]))
-        for key in removed:
-            if any(rc.startswith(f"{key[1]}.") for rc in self.hints):
-                continue
-            self._drop_table(self.old.tables[key])
+        dropping = [k for k in removed if not any(rc.startswith(f"{k[1]}.")
+                                                  for rc in self.hints)]
+        order = list(reversed(_table_key_order(self.old, dropping)))
+        for i, key in enumerate(order):
+            # Referencing tables go first; only a cycle needs its foreign keys dropped apart.
+            self._drop_table(self.old.tables[key], in_cycle=set(order[i + 1:]))
         new_order = _table_key_order(self.new, added)
         for key in new_order:
             self._create_table(self.new.tables[key], set(new_order[: new_order.index(key)]))
@@ -158,10 +160,12 @@ class _Builder:
 
     # --- whole tables ----------------------------------------------------------------------
 
-    def _drop_table(self, t: Table) -> None:
-        # Foreign keys from tables that stay must go before the table they point at.
+    def _drop_table(self, t: Table, in_cycle: set[TableKey]) -> None:
+        # Foreign keys from tables that stay (or that are dropped after this one, in a cycle)
+        # must go before the table they point at.
         for other in self.old.tables.values():
-            if other.key == t.key or other.key not in self.new.tables:
+            if other.key == t.key or (other.key not in self.new.tables
+                                      and other.key not in in_cycle):
                 continue
             for f in other.foreign_keys:
                 if (f.references.schema, f.references.table) == t.key:

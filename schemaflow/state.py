@@ -198,7 +198,8 @@ def _check_table(t: Table) -> None:
 
 
 def _all_names(t: Table) -> list[str]:
-    names = [u.name or "" for u in t.uniques] + [f.name or "" for f in t.foreign_keys]
+    names = [t.primary_key.name or ""] if t.primary_key else []
+    names += [u.name or "" for u in t.uniques] + [f.name or "" for f in t.foreign_keys]
     names += [c.name or "" for c in t.checks] + [i.name for i in t.indexes]
     return [n for n in names if n]
 
@@ -244,6 +245,14 @@ def _index_names_free(state: SchemaState, schema: str | None, names: Iterable[st
 
 def _drop_table(state: SchemaState, op: ir.DropTable) -> SchemaState:
     t = state.table(op.name, op.schema)
+    for other in state.tables.values():
+        if other.key == t.key:
+            continue
+        for f in other.foreign_keys:
+            if (f.references.schema, f.references.table) == t.key:
+                raise StateError(f"table '{t.name}' is referenced by the foreign key "
+                                 f"'{f.name}' of '{other.name}'; drop that constraint first",
+                                 code="SF108")
     return state.without(t.key)
 
 
@@ -306,13 +315,29 @@ def _word(name: str) -> re.Pattern[str]:
     return re.compile(r"(?<![A-Za-z0-9_])" + re.escape(name) + r"(?![A-Za-z0-9_])")
 
 
+_STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+
+
+def _outside_literals(expression: str) -> list[tuple[bool, str]]:
+    """The expression cut into (is_literal, text) pieces; string literals are not names."""
+    pieces: list[tuple[bool, str]] = []
+    pos = 0
+    for m in _STRING_LITERAL.finditer(expression):
+        pieces += [(False, expression[pos:m.start()]), (True, m.group(0))]
+        pos = m.end()
+    return [*pieces, (False, expression[pos:])]
+
+
 def _mentions(expression: str, column: str) -> bool:
-    return _word(column).search(expression) is not None
+    word = _word(column)
+    return any(not lit and word.search(text) for lit, text in _outside_literals(expression))
 
 
 def rename_in(expression: str, old: str, new: str) -> str:
-    """`expression` with the identifier `old` renamed to `new`."""
-    return _word(old).sub(new.replace("\\", "\\\\"), expression)
+    """`expression` with the identifier `old` renamed to `new` (string literals untouched)."""
+    word = _word(old)
+    return "".join(text if lit else word.sub(lambda _m: new, text)
+                   for lit, text in _outside_literals(expression))
 
 
 def _drop_column(state: SchemaState, op: ir.DropColumn) -> SchemaState:
@@ -343,7 +368,10 @@ def _referencing(state: SchemaState, t: Table, column: str) -> str | None:
     for other in state.tables.values():
         for f in other.foreign_keys:
             ref = f.references
-            if (ref.schema, ref.table) == t.key and column in ref.columns and other.key != t.key:
+            # A self-reference on the dropped column itself goes with the column.
+            if other.key == t.key and column in f.columns:
+                continue
+            if (ref.schema, ref.table) == t.key and column in ref.columns:
                 return f"{other.name}.{f.name}"
     return None
 
