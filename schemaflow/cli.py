@@ -423,15 +423,36 @@ def history_cmd(
     rev_range: Annotated[str | None, typer.Option("-r", "--rev-range", help="START:END")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
     fmt: FormatOpt = "text",
+    graph: Annotated[bool, typer.Option("--graph", help="Draw the history as a graph, "
+                                        "like git log --graph.")] = False,
 ) -> None:
     """The changesets, newest first."""
+    from rich.markup import escape
+
     from .report import print_json
 
     _check_format(fmt)
     out, _ = _consoles(ctx)
-    items = _project(ctx).history_list(rev_range)
+    project = _project(ctx)
+    items = project.history_list(rev_range)
     if fmt == "json":
         print_json({"changesets": [i.as_dict() for i in items]})
+        return
+    if graph:
+        from .diagram import graph_lines
+
+        by_id = {i.id: i for i in items}
+        order = [i.id for i in reversed(items)]
+        parents = {i.id: tuple(p for p in i.parents if p in by_id) for i in items}
+        for lanes, cid in graph_lines(order, parents):
+            if cid is None:
+                out.print(f"[dim]{escape(lanes)}[/dim]")
+                continue
+            info = by_id[cid]
+            marks = [m for m in ("head" if info.is_head else "",
+                                 f"tag: {info.tag}" if info.tag else "") if m]
+            suffix = f" [dim]({', '.join(marks)})[/dim]" if marks else ""
+            out.print(f"{escape(lanes)} [bold]{cid}[/bold]{suffix} {escape(info.message)}")
         return
     for i in items:
         out.print(_line(i, verbose or _g(ctx).verbose))

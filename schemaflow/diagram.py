@@ -86,3 +86,34 @@ def dot(state: SchemaState) -> str:
 
 def _dot_id(name: str) -> str:
     return name.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def graph_lines(order: list[str],
+                parents: dict[str, tuple[str, ...]]) -> list[tuple[str, str | None]]:
+    """`git log --graph`-style rows, newest first: (lane drawing, changeset id or None)."""
+    rows: list[tuple[str, str | None]] = []
+    lanes: list[str] = []
+    for cid in reversed(order):
+        if cid not in lanes:
+            lanes.append(cid)
+        col = lanes.index(cid)
+        rows.append((" ".join("*" if i == col else "|" for i in range(len(lanes))), cid))
+        ps = list(parents[cid])
+        if not ps:
+            del lanes[col]
+            continue
+        first, extra = ps[0], ps[1:]
+        if first in lanes and lanes.index(first) != col:
+            # Another lane already waits for this parent: the two join in the leftmost.
+            j = lanes.index(first)
+            keep, drop = min(col, j), max(col, j)
+            lanes[keep] = first
+            del lanes[drop]
+            rows.append((" ".join("|" for _ in range(drop)) + "/", None))
+        else:
+            lanes[col] = first
+        for p in extra:
+            if p not in lanes:
+                lanes.append(p)
+                rows.append((" ".join("|" for _ in lanes[:-1]) + "\\", None))
+    return rows
