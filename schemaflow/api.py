@@ -7,7 +7,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -274,6 +274,53 @@ class Project:
                           operations=())
         return self.write_changeset(cs)
 
+    def squash(self, start: str, end: str, message: str, *, concat: bool = False) -> Path:
+        """Replace the linear range START..END with one equivalent changeset; returns its path.
+
+        The new changeset lists the old ids in `replaces`: databases that applied the whole
+        range count it as applied, and changesets after the range keep their parents.
+        """
+        from .diff import diff
+
+        history = self._checked_history()
+        g = history.graph
+        first, last = g.resolve_id(start), g.resolve_id(end)
+        span = [c for c in g.order if c in (g.ancestors([last]) & ({first} | g.descendants(first)))]
+        if first not in span:
+            raise UsageError(f"{end} does not come after {start}")
+        inside = set(span)
+        for cid in span:
+            cs = g[cid]
+            if cid != first and (len(cs.all_parents) != 1 or cs.all_parents[0] not in inside):
+                raise UsageError(f"changeset {cid} has parents outside {start}..{end}: only a "
+                                 "straight line of changesets can be squashed")
+            outside = [d for d in g.dependents[cid] if d not in inside]
+            if cid != last and outside:
+                raise UsageError(f"changeset {outside[0]} builds on {cid} from outside the range")
+        ops_in_range = [op for cid in span for op in g[cid].operations]
+        opaque = [op.kind for op in ops_in_range
+                  if isinstance(op, (ir.Sql, ir.InsertRows, ir.DeleteRows))]
+        if concat:
+            operations = tuple(ops_in_range)
+        elif opaque:
+            raise UsageError(
+                f"the range holds {', '.join(sorted(set(opaque)))} operations, which the schema "
+                "alone cannot carry", hint="use --concat to keep every operation, in order")
+        else:
+            before = history.replay(g.ancestors(g[first].all_parents))
+            after = history.replay(g.ancestors([last]))
+            operations = tuple(diff(before, after).operations)
+        cs = ir.Changeset(
+            id=self._new_id(), parents=g[first].parents, message=message,
+            operations=operations, depends_on=g[first].depends_on,
+            branch_labels=tuple(dict.fromkeys(b for c in span for b in g[c].branch_labels)),
+            tag=g[last].tag, replaces=tuple(span))
+        path = self.write_changeset(cs)
+        for cid in span:
+            history.paths[cid].unlink()
+        self._history = None
+        return path
+
     # --- the database --------------------------------------------------------------------
 
     def _vt(self) -> Any:
@@ -302,7 +349,30 @@ class Project:
             vt = self._vt()
             if not has_table(conn, vt):
                 return []
-            return read_applied(conn, vt)
+            return self._effective(read_applied(conn, vt))
+
+    def _effective(self, rows: list[AppliedRow]) -> list[AppliedRow]:
+        """Rows as the graph sees them: the rows of a squashed range count as its replacement."""
+        g = self.history.graph
+        if not g.replaced_by:
+            return rows
+        by_id = {r.id: r for r in rows}
+        out = [r for r in rows if r.id not in g.replaced_by]
+        for new in sorted(set(g.replaced_by.values())):
+            olds = g[new].replaces
+            have = [by_id[o] for o in olds if o in by_id]
+            if not have or new in by_id:
+                continue
+            if len(have) < len(olds):
+                missing = ", ".join(o for o in olds if o not in by_id)
+                raise DriftError(
+                    f"the database applied only part of the changesets squashed into {new} "
+                    f"(not {missing})",
+                    hint="check out the original changesets (from version control), apply up "
+                         "to the end of the squashed range, then return to this history")
+            last = max(have, key=lambda r: r.exec_order)
+            out.append(replace(last, id=new, checksum=checksum(g[new]), message=g[new].message))
+        return sorted(out, key=lambda r: r.exec_order)
 
     def drift(self, rows: Sequence[AppliedRow]) -> list[Diagnostic]:
         """Applied changesets that are missing from the folder or were edited since."""
@@ -419,7 +489,7 @@ class Project:
                     conn.rollback()
                 if not exists and not dry_run:
                     db.ensure_table(conn, vt)
-                rows = db.read_applied(conn, vt) if exists else []
+                rows = self._effective(db.read_applied(conn, vt)) if exists else []
                 self._check_drift(rows)
                 applied = {r.id for r in rows}
                 if direction == "apply":
@@ -549,15 +619,15 @@ class Project:
         with self._connection() as conn, db.locked(conn, vt.name, self.lock_timeout,
                                                    self.shown_url, self.notify):
             db.ensure_table(conn, vt)
-            rows = db.read_applied(conn, vt)
+            rows = [] if purge else self._effective(db.read_applied(conn, vt))
             with conn.begin():
                 if purge:
                     conn.execute(vt.delete())
-                    rows = []
                 present = {r.id for r in rows}
                 removed = [r.id for r in rows if r.id not in keep]
                 for cid in removed:
-                    db.delete_row(conn, vt, cid)
+                    replaced = g[cid].replaces if cid in g.by_id else ()
+                    db.delete_rows(conn, vt, (cid, *replaced))
                 added = [c for c in g.ordered(keep) if c not in present]
                 for cid in added:
                     cs = g[cid]

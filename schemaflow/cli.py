@@ -234,6 +234,21 @@ def merge(
     typer.echo(str(_project(ctx).merge(message, ids or ())))
 
 
+@app.command()
+@handled
+def squash(
+    ctx: typer.Context,
+    start: Annotated[str, typer.Argument(help="First changeset of the range.")],
+    end: Annotated[str, typer.Argument(help="Last changeset of the range.")],
+    message: Annotated[str, typer.Option("-m", "--message")],
+    concat: Annotated[bool, typer.Option(
+        "--concat", help="Keep every operation in order (needed when the range holds sql or "
+        "data operations) instead of the schema difference.")] = False,
+) -> None:
+    """Replace the changesets START..END with one equivalent changeset."""
+    typer.echo(str(_project(ctx).squash(start, end, message, concat=concat)))
+
+
 # --- apply, rollback, stamp ---------------------------------------------------------------------
 
 LockOpt = Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for another "

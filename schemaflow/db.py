@@ -235,9 +235,9 @@ def read_applied(conn: Connection, vt: sa.Table) -> list[AppliedRow]:
     return [AppliedRow(**r._asdict()) for r in rows]
 
 
-def applied_in_txn(conn: Connection, vt: sa.Table, cid: str) -> bool:
-    """Inside a transaction: whether `cid` already has a row (someone else applied it)."""
-    return conn.execute(sa.select(vt.c.id).where(vt.c.id == cid)).first() is not None
+def applied_in_txn(conn: Connection, vt: sa.Table, ids: tuple[str, ...]) -> bool:
+    """Inside a transaction: whether any of `ids` has a row (someone else applied it)."""
+    return conn.execute(sa.select(vt.c.id).where(vt.c.id.in_(ids))).first() is not None
 
 
 def next_order(conn: Connection, vt: sa.Table) -> int:
@@ -265,9 +265,9 @@ def insert_row(conn: Connection, vt: sa.Table, *, cid: str, checksum: str, messa
         exec_order=next_order(conn, vt)))
 
 
-def delete_row(conn: Connection, vt: sa.Table, cid: str) -> None:
-    """Forget a changeset (after rolling it back)."""
-    conn.execute(vt.delete().where(vt.c.id == cid))
+def delete_rows(conn: Connection, vt: sa.Table, ids: tuple[str, ...]) -> None:
+    """Forget changesets (after rolling them back)."""
+    conn.execute(vt.delete().where(vt.c.id.in_(ids)))
 
 
 def reflect(conn: Connection, *, schema: str | None = None,

@@ -142,11 +142,13 @@ def _record(conn: Connection, vt: sa.Table, item: PlanItem, ms: int) -> None:
         db.insert_row(conn, vt, cid=cs.id, checksum=item.checksum, message=cs.message,
                       execution_ms=ms, version=__version__)
     else:
-        db.delete_row(conn, vt, cs.id)
+        # A squashed changeset stands for the rows of the changesets it replaces.
+        db.delete_rows(conn, vt, (cs.id, *cs.replaces))
 
 
 def _already_done(conn: Connection, vt: sa.Table, item: PlanItem) -> bool:
-    present = db.applied_in_txn(conn, vt, item.changeset.id)
+    cs = item.changeset
+    present = db.applied_in_txn(conn, vt, (cs.id, *cs.replaces))
     return present if item.direction == "apply" else not present
 
 
@@ -244,7 +246,7 @@ def to_sql(plan: Plan, dialect: Any, vt: sa.Table, *, create_version_table: bool
                 execution_ms=0, applied_by="schemaflow --sql", schemaflow_version=__version__,
                 exec_order=order)
         else:
-            record = vt.delete().where(vt.c.id == cs.id)
+            record = vt.delete().where(vt.c.id.in_((cs.id, *cs.replaces)))
         out.append(compile_step(Step(record), dialect) + ";")
         if item.transactional and renderer.transactional_ddl:
             out.append("COMMIT;")

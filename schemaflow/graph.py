@@ -25,6 +25,18 @@ class Graph:
     def __init__(self, changesets: Sequence[Changeset]) -> None:
         by_id: dict[str, Changeset] = {}
         diags: list[Diagnostic] = []
+        present = {cs.id for cs in changesets}
+        self.replaced_by: dict[str, str] = {}
+        for cs in changesets:
+            for old in cs.replaces:
+                if old in present:
+                    diags.append(Diagnostic(
+                        code="SF015", file=cs.path, changeset=cs.id,
+                        message=f"changeset {cs.id} replaces {old}, whose file still exists",
+                        hint="delete the files of the squashed changesets"))
+                self.replaced_by[old] = cs.id
+        if self.replaced_by:
+            changesets = [self._remap(cs) for cs in changesets]
         for cs in changesets:
             if cs.id in by_id:
                 diags.append(Diagnostic(
@@ -55,6 +67,18 @@ class Graph:
         self.order = self._toposort()
         self.position = {cid: i for i, cid in enumerate(self.order)}
         self.heads = [i for i in self.order if not self.children[i]]
+
+    def _remap(self, cs: Changeset) -> Changeset:
+        """`cs` with references to squashed changesets pointing at their replacement."""
+        from dataclasses import replace
+
+        def fix(ids: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(self.replaced_by.get(i, i) for i in ids))
+
+        parents, deps = fix(cs.parents), fix(cs.depends_on)
+        if (parents, deps) == (cs.parents, cs.depends_on):
+            return cs
+        return replace(cs, parents=parents, depends_on=deps)
 
     def _toposort(self) -> list[str]:
         indegree = {i: len(cs.all_parents) for i, cs in self.by_id.items()}

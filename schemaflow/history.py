@@ -50,9 +50,12 @@ class History:
 
 
 def checksum(cs: ir.Changeset) -> str:
-    """Versioned hash of what a changeset does; formatting, comments and message don't count."""
+    """Versioned hash of what a changeset does to the database: its operations, rollback and
+    transactional flag. Formatting, comments, the message and its place in the graph don't
+    count (so squashing, or re-parenting in a merge, leaves applied checksums valid)."""
     doc = ir.dump(cs)
-    for key in ("message", "author", "tag", "branch_labels", "lint"):
+    for key in ("id", "parents", "depends_on", "replaces", "message", "author", "tag",
+                "branch_labels", "lint"):
         doc.pop(key, None)
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return f"{CHECKSUM_VERSION}:{hashlib.sha256(canonical.encode()).hexdigest()}"

@@ -360,6 +360,7 @@ class Changeset:
     transactional: bool | None = None
     rollback: tuple[Operation, ...] | None = None
     lint_ignore: tuple[str, ...] = ()
+    replaces: tuple[str, ...] = ()
     path: str | None = field(default=None, compare=False)
 
     @property
@@ -495,6 +496,7 @@ _CHANGESET_KEYS = (
     "operations",
     "rollback",
     "lint",
+    "replaces",
 )
 
 
@@ -513,7 +515,7 @@ def parse(doc: Any, path: str | None = None) -> Changeset:
     hints = _hints(Changeset)
     kwargs: dict[str, Any] = {"path": path}
     for key in ("id", "parents", "message", "author", "depends_on", "branch_labels", "tag",
-                "transactional"):
+                "transactional", "replaces"):
         if key in doc:
             kwargs[key] = _parse_value(hints[key], doc[key], (key,))
     kwargs["operations"] = _parse_ops(doc["operations"], ("operations",))
@@ -568,7 +570,7 @@ def dump(cs: Changeset) -> dict[str, Any]:
                            "message": cs.message}
     if cs.author is not None:
         doc["author"] = cs.author
-    for key in ("depends_on", "branch_labels"):
+    for key in ("depends_on", "branch_labels", "replaces"):
         if getattr(cs, key):
             doc[key] = list(getattr(cs, key))
     if cs.tag is not None:
