@@ -130,6 +130,21 @@ def _line(info: ChangesetInfo, verbose: bool = False) -> str:
     return text
 
 
+def _table(items: list[ChangesetInfo], title: str) -> Any:
+    """A rich table of changesets (terminal output only; pipes get plain lines)."""
+    from rich.table import Table
+
+    table = Table(title=f"{len(items)} {title}", title_justify="left", show_edge=False)
+    for column in ("id", "parents", "message", "operations", "marks"):
+        table.add_column(column, overflow="fold")
+    for i in items:
+        marks = ", ".join(m for m in ("head" if i.is_head else "",
+                                      f"tag {i.tag}" if i.tag else "") if m)
+        table.add_row(i.id, ", ".join(i.parents) or "<base>", i.message,
+                      ", ".join(i.operations), marks)
+    return table
+
+
 # --- init, new, merge ----------------------------------------------------------------------------
 
 
@@ -263,6 +278,16 @@ DialectOpt = Annotated[str | None, typer.Option("--dialect", help="With --sql: s
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Only errors.")]
 
 
+def _print_sql(sql: str, out: Any) -> None:
+    """SQL on stdout: syntax-highlighted on a terminal, exactly as is into a pipe or file."""
+    if out.is_terminal and out.color_system:
+        from rich.syntax import Syntax
+
+        out.print(Syntax(sql, "sql", theme="ansi_dark", background_color="default"))
+    else:
+        sys.stdout.write(sql)
+
+
 def _quiet(ctx: typer.Context, quiet: bool) -> None:
     if quiet:
         _g(ctx).quiet = True
@@ -272,11 +297,11 @@ def _run(ctx: typer.Context, direction: str, target: str | None, sql: bool, dry_
          dialect: str | None, lock_timeout: float) -> None:
     from rich.markup import escape
 
-    _, err = _consoles(ctx)
+    out, err = _consoles(ctx)
     project = _project(ctx, lock_timeout)
     if sql:
         result = project.offline_sql(direction, target, dialect)
-        sys.stdout.write(result.sql or "")
+        _print_sql(result.sql or "", out)
         return
     if dialect:
         raise UsageError("--dialect only goes with --sql")
@@ -292,13 +317,19 @@ def _run(ctx: typer.Context, direction: str, target: str | None, sql: bool, dry_
             err.print(f"  {verb} [bold]{r.id}[/bold] {escape(r.message)} "
                       f"[dim]({r.execution_ms} ms)[/dim]")
 
-    if direction == "apply":
-        res = project.apply(target, dry_run=dry_run, on_item=on_item)
-    else:
-        assert target is not None
-        res = project.rollback(target, dry_run=dry_run, on_item=on_item)
+    from contextlib import nullcontext
+
+    # On a terminal, a live status line while changesets run; plain lines otherwise.
+    live = err.status(f"{'applying' if direction == 'apply' else 'rolling back'}…") if (
+        err.is_terminal and not dry_run and not _g(ctx).quiet) else nullcontext()
+    with live:
+        if direction == "apply":
+            res = project.apply(target, dry_run=dry_run, on_item=on_item)
+        else:
+            assert target is not None
+            res = project.rollback(target, dry_run=dry_run, on_item=on_item)
     if dry_run:
-        sys.stdout.write(res.sql or "")
+        _print_sql(res.sql or "", out)
         return
     done = [r for r in res.results if not r.skipped]
     if not done:
@@ -425,6 +456,10 @@ def status(ctx: typer.Context, fmt: FormatOpt = "text") -> None:
         return
     if not pending:
         out.print("Up to date: nothing pending.")
+        return
+    if out.is_terminal:
+        out.print(_table(pending, "pending"))
+        return
     for p in pending:
         out.print(_line(p))
     if pending:
@@ -452,6 +487,9 @@ def history_cmd(
     items = project.history_list(rev_range)
     if fmt == "json":
         print_json({"changesets": [i.as_dict() for i in items]})
+        return
+    if out.is_terminal and not graph and not (verbose or _g(ctx).verbose):
+        out.print(_table(items, "history"))
         return
     if graph:
         from .diagram import graph_lines
