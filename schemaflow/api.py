@@ -156,7 +156,7 @@ class Project:
             applied=None if applied is None else cid in applied,
             is_head=cid in g.heads, tag=cs.tag, branch_labels=cs.branch_labels,
             depends_on=cs.depends_on, author=cs.author,
-            operations=tuple(op.kind for op in cs.operations))
+            operations=cs.operation_kinds)
 
     def heads(self) -> list[ChangesetInfo]:
         """The heads of the history."""
@@ -341,10 +341,12 @@ class Project:
 
     def applied_rows(self) -> list[AppliedRow]:
         """The version table's rows (empty when the database or the table does not exist)."""
-        from .db import has_table, read_applied, sqlite_missing
+        from .config import sqlite_missing
 
         if sqlite_missing(self.settings.url):
             return []
+        from .db import has_table, read_applied
+
         with self._connection() as conn:
             vt = self._vt()
             if not has_table(conn, vt):
@@ -472,7 +474,7 @@ class Project:
         from . import db
         from .execute import plan_apply, plan_rollback, run, to_sql
 
-        if dry_run and db.sqlite_missing(self.settings.url):
+        if dry_run and config_mod.sqlite_missing(self.settings.url):
             # Nothing exists yet: a dry run must not create the file by connecting to it.
             if direction == "rollback":
                 return RunResult(direction, sql="-- nothing is applied: nothing to roll back\n")
@@ -560,7 +562,8 @@ class Project:
 
     def database_state(self) -> tuple[Any, Any]:
         """The live database's schema (reflected), and the renderer of its dialect."""
-        from .db import reflect, sqlite_missing
+        from .config import sqlite_missing
+        from .db import reflect
         from .state import SchemaState
 
         if sqlite_missing(self.settings.url):

@@ -1,26 +1,36 @@
 """A cache of parsed, validated changesets, keyed by each file's content hash.
 
 Loading 10,000 changesets means 10,000 YAML parses and schema checks; with the cache it is
-10,000 small reads and hashes. An entry is found by the hash of the file's bytes, so an edit
-can never be served stale. The cache lives in the user's cache folder, never in the project:
-a linter must be safe to run on an untrusted pull request, and a cache file shipped inside a
-repository must not be able to inject anything. `SCHEMAFLOW_CACHE_DIR` moves it;
-`SCHEMAFLOW_NO_CACHE=1` turns it off.
+10,000 stats (or reads and hashes). An entry is found by the hash of the file's bytes; a
+file is trusted unread only when its size, mtime and inode match what was hashed, and it was
+not modified within two seconds of the cache being written (git's "racy clean" rule: a
+change within one timestamp tick could otherwise hide). So an edit is never served stale.
+
+The cache lives in the user's cache folder, never in the project: a linter must be safe to
+run on an untrusted pull request, and a cache file shipped inside a repository must not be
+able to inject anything. `SCHEMAFLOW_CACHE_DIR` moves it; `SCHEMAFLOW_NO_CACHE=1` turns it
+off.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import pickle
 import tempfile
-from collections.abc import Mapping
+import time
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .ir import Changeset
 
-_FORMAT = 1
+_FORMAT = 3
+_LAZY = ("operations", "rollback")
+_RACY_NS = 2_000_000_000
+
+StatKey = tuple[int, int, int]  # (size, mtime_ns, inode)
 
 
 def _cache_dir() -> Path | None:
@@ -33,20 +43,67 @@ def _cache_dir() -> Path | None:
     return Path(base) / "schemaflow"
 
 
+class _LazyChangeset(Changeset):
+    """A cached Changeset whose operations are unpickled on first use: listing commands on
+    long histories never need them."""
+
+    def __getattr__(self, name: str) -> object:
+        if name in _LAZY and "_blob" in self.__dict__:
+            operations, rollback = pickle.loads(self.__dict__.pop("_blob"))
+            self.__dict__["operations"] = operations
+            self.__dict__["rollback"] = rollback
+            return self.__dict__[name]
+        raise AttributeError(name)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_revive, (_pack(self),))
+
+    def __eq__(self, other: object) -> bool:
+        # The dataclass __eq__ wants the very same class; a cached changeset equals the
+        # parsed one field for field.
+        if not isinstance(other, Changeset):
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name)
+                   for f in dataclasses.fields(Changeset) if f.compare)
+
+    __hash__ = Changeset.__hash__
+
+
+def _pack(cs: Changeset) -> tuple[dict[str, object], bytes]:
+    """(header fields, pickled operations) of a changeset."""
+    header = {k: v for k, v in cs.__dict__.items() if k not in _LAZY and k != "_blob"}
+    header["_kinds"] = cs.operation_kinds
+    blob = cs.__dict__.get("_blob")
+    if not isinstance(blob, bytes):
+        blob = pickle.dumps((cs.operations, cs.rollback), protocol=pickle.HIGHEST_PROTOCOL)
+    return header, blob
+
+
+def _revive(packed: tuple[dict[str, object], bytes]) -> Changeset:
+    header, blob = packed
+    cs = object.__new__(_LazyChangeset)
+    cs.__dict__.update(header)
+    cs.__dict__["_blob"] = blob
+    return cs
+
+
 def content_key(data: bytes) -> str:
     """The cache key of a file's bytes."""
     return hashlib.blake2b(data, digest_size=20).hexdigest()
 
 
 class ParseCache:
-    """Content hash → parsed Changeset, for one changesets folder."""
+    """Content hash → parsed Changeset for one changesets folder, plus each file's stat."""
 
     def __init__(self, folder: Path) -> None:
         directory = _cache_dir()
         name = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:16]
         self.path = directory / f"changesets-{name}.pickle" if directory else None
+        self.saved_ns = 0
+        self.stats: dict[str, tuple[StatKey, str]] = {}
         self.entries: dict[str, Changeset] = self._read()
         self.used: dict[str, Changeset] = {}
+        self.used_stats: dict[str, tuple[StatKey, str]] = {}
         self.dirty = False
 
     def _read(self) -> dict[str, Changeset]:
@@ -54,13 +111,25 @@ class ParseCache:
             return {}
         try:
             with open(self.path, "rb") as fh:
-                header, entries = pickle.load(fh)
+                # Our own file, in the user's cache folder (see the module docstring).
+                header, saved_ns, stats, packed = pickle.load(fh)
+            entries = {k: _revive(v) for k, v in packed.items()}
         except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError,
                 AttributeError, ImportError):
             return {}
-        if header != (_FORMAT, __version__) or not isinstance(entries, dict):
+        if header != (_FORMAT, __version__):
             return {}
+        self.saved_ns, self.stats = saved_ns, stats
         return entries
+
+    def key_by_stat(self, name: str, stat: os.stat_result) -> str | None:
+        """The content key of an unchanged file, from its stat alone (None: read it)."""
+        known = self.stats.get(name)
+        if known is None or known[0] != (stat.st_size, stat.st_mtime_ns, stat.st_ino):
+            return None
+        if stat.st_mtime_ns >= self.saved_ns - _RACY_NS:
+            return None
+        return known[1]
 
     def get(self, key: str) -> Changeset | None:
         """The cached changeset for these file contents."""
@@ -70,9 +139,16 @@ class ParseCache:
         return cs
 
     def put(self, key: str, cs: Changeset) -> None:
-        """Remember a changeset that loaded cleanly."""
+        """Remember a changeset that loaded cleanly (or that moved to another path)."""
         self.used[key] = cs
         self.dirty = True
+
+    def remember_stat(self, name: str, stat: os.stat_result, key: str) -> None:
+        """Record a file's stat and content key for the next run."""
+        entry = ((stat.st_size, stat.st_mtime_ns, stat.st_ino), key)
+        self.used_stats[name] = entry
+        if self.stats.get(name) != entry or stat.st_mtime_ns >= self.saved_ns - _RACY_NS:
+            self.dirty = True
 
     def save(self) -> None:
         """Write back the entries used in this run (atomically; errors are ignored)."""
@@ -82,12 +158,9 @@ class ParseCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
             with os.fdopen(fd, "wb") as fh:
-                pickle.dump(((_FORMAT, __version__), _strip(self.used)), fh,
-                            protocol=pickle.HIGHEST_PROTOCOL)
+                packed = {k: _pack(cs) for k, cs in self.used.items()}
+                pickle.dump(((_FORMAT, __version__), time.time_ns(), self.used_stats, packed),
+                            fh, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, self.path)
         except OSError:
             pass
-
-
-def _strip(entries: Mapping[str, Changeset]) -> dict[str, Changeset]:
-    return dict(entries)

@@ -109,8 +109,14 @@ def _check_format(fmt: str, allowed: tuple[str, ...] = ("text", "json")) -> None
         raise UsageError(f"unknown format '{fmt}'", hint=f"use one of: {', '.join(allowed)}")
 
 
-def _line(info: ChangesetInfo, verbose: bool = False) -> str:
-    from rich.markup import escape
+def _line(info: ChangesetInfo, verbose: bool = False, plain: bool = False) -> str:
+    """One changeset as a listing line: rich markup, or plain text for pipes and files."""
+    def escape(text: str) -> str:
+        if plain:
+            return text
+        from rich.markup import escape as rich_escape
+
+        return rich_escape(text)
 
     marks = []
     if info.is_head:
@@ -120,14 +126,24 @@ def _line(info: ChangesetInfo, verbose: bool = False) -> str:
     marks += [f"{b}@head" for b in info.branch_labels if info.is_head]
     if info.applied is not None:
         marks.append("applied" if info.applied else "pending")
-    suffix = f" [dim]({', '.join(marks)})[/dim]" if marks else ""
+    dim, undim, bold, unbold = ("", "", "", "") if plain else (
+        "[dim]", "[/dim]", "[bold]", "[/bold]")
+    suffix = f" {dim}({', '.join(marks)}){undim}" if marks else ""
     parents = ", ".join(info.parents) or "<base>"
-    head = f"[bold]{info.id}[/bold]"
-    text = f"{escape(parents)} -> {head}{suffix}, {escape(info.message)}"
+    text = f"{escape(parents)} -> {bold}{info.id}{unbold}{suffix}, {escape(info.message)}"
     if verbose:
-        text += f"\n    [dim]file: {escape(info.path or '?')}; operations: " \
-                f"{escape(', '.join(info.operations) or 'none')}[/dim]"
+        text += (f"\n    {dim}file: {escape(info.path or '?')}; operations: "
+                 f"{escape(', '.join(info.operations) or 'none')}{undim}")
     return text
+
+
+def _lines(out: Any, items: list[ChangesetInfo], verbose: bool = False) -> None:
+    """Print listing lines; into a pipe or file as one plain write (fast on long histories)."""
+    if out.is_terminal:
+        for i in items:
+            out.print(_line(i, verbose))
+    elif items:
+        sys.stdout.write("\n".join(_line(i, verbose, plain=True) for i in items) + "\n")
 
 
 def _table(items: list[ChangesetInfo], title: str) -> Any:
@@ -436,8 +452,7 @@ def current(
         return
     if not heads:
         out.print("<base> (nothing applied)")
-    for h in heads:
-        out.print(_line(h, verbose or _g(ctx).verbose))
+    _lines(out, heads, verbose or _g(ctx).verbose)
     if verbose or _g(ctx).verbose:
         out.print(f"[dim]{len(rows)} changesets applied on {project.shown_url}[/dim]")
 
@@ -460,10 +475,8 @@ def status(ctx: typer.Context, fmt: FormatOpt = "text") -> None:
     if out.is_terminal:
         out.print(_table(pending, "pending"))
         return
-    for p in pending:
-        out.print(_line(p))
-    if pending:
-        out.print(f"[dim]{len(pending)} pending[/dim]")
+    _lines(out, pending)
+    out.print(f"[dim]{len(pending)} pending[/dim]")
 
 
 @app.command("history")
@@ -507,8 +520,7 @@ def history_cmd(
             suffix = f" [dim]({', '.join(marks)})[/dim]" if marks else ""
             out.print(f"{escape(lanes)} [bold]{cid}[/bold]{suffix} {escape(info.message)}")
         return
-    for i in items:
-        out.print(_line(i, verbose or _g(ctx).verbose))
+    _lines(out, items, verbose or _g(ctx).verbose)
 
 
 @app.command()
@@ -523,8 +535,7 @@ def heads(ctx: typer.Context, fmt: FormatOpt = "text") -> None:
     if fmt == "json":
         print_json({"heads": [i.as_dict() for i in items]})
         return
-    for i in items:
-        out.print(_line(i))
+    _lines(out, items)
 
 
 @app.command()
@@ -692,4 +703,9 @@ def _url_dialect(url: str) -> str | None:
 
 def main() -> None:
     """Console-script entry point."""
+    import gc
+
+    # A short-lived process that loads tens of thousands of small objects: full collections
+    # would walk them all repeatedly for nothing (the same setting many CLIs use).
+    gc.set_threshold(100_000, 50, 100)
     app()

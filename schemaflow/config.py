@@ -49,6 +49,19 @@ def hide_password(url: str) -> str:
     return _PASSWORD.sub(r"\1:***@", url)
 
 
+def _sqlite_path(url: str) -> Path | None:
+    m = re.match(r"^sqlite(?:\+\w+)?:///(.*?)(?:\?.*)?$", url)
+    if not m or not m.group(1) or m.group(1) == ":memory:":
+        return None
+    return Path(m.group(1))
+
+
+def sqlite_missing(url: str) -> bool:
+    """True for a SQLite file URL whose file does not exist yet (checked without SQLAlchemy)."""
+    path = _sqlite_path(url)
+    return path is not None and not path.exists()
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:

@@ -5,20 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import os
-import re
 import socket
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from .config import hide_password
+from .config import hide_password, sqlite_missing  # noqa: F401 - re-exported
 from .errors import ConnectionFailed, UsageError
 
 
@@ -51,19 +49,6 @@ def version_table(name: str, schema: str | None) -> sa.Table:
         sa.Column("exec_order", sa.Integer(), nullable=False),
         schema=schema,
     )
-
-
-def _sqlite_path(url: str) -> Path | None:
-    m = re.match(r"^sqlite(?:\+\w+)?:///(.*?)(?:\?.*)?$", url)
-    if not m or not m.group(1) or m.group(1) == ":memory:":
-        return None
-    return Path(m.group(1))
-
-
-def sqlite_missing(url: str) -> bool:
-    """True for a SQLite file URL whose file does not exist yet."""
-    path = _sqlite_path(url)
-    return path is not None and not path.exists()
 
 
 def _sqlite_setup(engine: Engine) -> None:

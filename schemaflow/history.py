@@ -99,22 +99,32 @@ def _read_bytes(path: Path) -> bytes:
 
 def _load_cached(path: Path, shown: str,
                  cache: ParseCache) -> tuple[ir.Changeset | None, list[Diagnostic]]:
+    name = os.fspath(path)
     try:
-        data = _read_bytes(path)
+        stat = os.stat(name)
+        key = cache.key_by_stat(name, stat)
+        cached = cache.get(key) if key else None
+        if cached is None:
+            data = _read_bytes(path)
+            key = content_key(data + path.suffix.encode())
+            cached = cache.get(key)
     except OSError as exc:
         return None, [Diagnostic(code="SF001", file=shown,
                                  message=f"cannot read the file: {exc.strerror}")]
-    key = content_key(data + path.suffix.encode())
-    cached = cache.get(key)
-    if cached is not None:
-        return (cached if cached.path == shown else replace(cached, path=shown)), []
+    if cached is not None and key is not None:
+        cache.remember_stat(name, stat, key)
+        if cached.path != shown:
+            cached = replace(cached, path=shown)
+            cache.put(key, cached)
+        return cached, []
     try:
         src = decode(path, data)
     except SourceError as exc:
         return None, [exc.diagnostic]
     cs, diags = _parse_source(src, path)
-    if cs is not None:
+    if cs is not None and key is not None:
         cache.put(key, cs)
+        cache.remember_stat(name, stat, key)
     return cs, diags
 
 

@@ -364,6 +364,12 @@ class Changeset:
     path: str | None = field(default=None, compare=False)
 
     @property
+    def operation_kinds(self) -> tuple[str, ...]:
+        """The kinds of its operations (known without decoding them when cached)."""
+        kinds = self.__dict__.get("_kinds")
+        return kinds if kinds is not None else tuple(op.kind for op in self.operations)
+
+    @property
     def all_parents(self) -> tuple[str, ...]:
         """Parents and cross-branch dependencies: everything that must be applied first."""
         return self.parents + tuple(d for d in self.depends_on if d not in self.parents)

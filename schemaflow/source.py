@@ -108,11 +108,11 @@ def list_files(folder: Path) -> list[Path]:
         entries = list(os.scandir(folder))
     except FileNotFoundError:
         return []
-    return sorted(
-        (Path(e.path) for e in entries
-         if not e.name.startswith(".") and format_of(Path(e.name)) and e.is_file()),
-        key=lambda p: p.name,
-    )
+    # Plain string work first: pathlib costs show at 10,000 files.
+    names = sorted(e.name for e in entries
+                   if not e.name.startswith(".") and os.path.splitext(e.name)[1].lower()
+                   in EXTENSIONS and e.is_file())
+    return [folder / n for n in names]
 
 
 def loads(text: str, fmt: Format, path: str) -> Any:
