@@ -63,7 +63,7 @@ def _render(renderer: Renderer, cs: ir.Changeset, ops: Sequence[ir.Operation],
         try:
             steps += renderer.render(op, state)
             state = apply(state, op)
-        except (StateError, TypeError_, UsageError) as exc:
+        except (StateError, TypeError_, UsageError, sa.exc.IdentifierError) as exc:
             where = "rollback" if direction == "rollback" else "operation"
             raise UsageError(
                 f"changeset {cs.id} ({cs.path}): {where} {i + 1} ({op.kind}) cannot be "
@@ -238,7 +238,12 @@ def to_sql(plan: Plan, dialect: Any, vt: sa.Table, *, create_version_table: bool
         out.append(f"-- {item.direction} {cs.id}: {message}")
         if item.transactional and renderer.transactional_ddl:
             out.append("BEGIN;")
-        out += [compile_step(s, dialect) + ";" for s in item.steps]
+        try:
+            out += [compile_step(s, dialect) + ";" for s in item.steps]
+        except sa.exc.SQLAlchemyError as exc:
+            raise UsageError(f"changeset {cs.id} ({cs.path}) cannot be written as SQL for "
+                             f"{plan.dialect}: {exc}", hint="run schemaflow validate --dialect "
+                             f"{plan.dialect}") from None
         if item.direction == "apply":
             order += 1
             record: Any = vt.insert().values(

@@ -128,22 +128,6 @@ def _load_cached(path: Path, shown: str,
     return cs, diags
 
 
-def _file_name_check(cs: ir.Changeset, path: Path) -> list[Diagnostic]:
-    stem = path.stem
-    if stem == cs.id or stem.startswith(cs.id + "_"):
-        return []
-    src = read(path)
-    line, col = locate(src, ("id",))
-    return [Diagnostic(code="SF006", file=src.path, line=line, col=col, changeset=cs.id,
-                       message=f"the file name does not start with the id '{cs.id}'",
-                       hint=f"rename the file to {cs.id}_{_slug_of(stem)}{path.suffix}")]
-
-
-def _slug_of(stem: str) -> str:
-    m = _FILE_NAME.match(stem)
-    return stem[m.end():] if m else stem
-
-
 def load(folder: Path, paths: Iterable[Path] | None = None) -> History:
     """Load every changeset (or just `paths`) and build the graph; ValidationFailed on problems."""
     files = list(paths) if paths is not None else list_files(folder)
@@ -162,7 +146,6 @@ def load(folder: Path, paths: Iterable[Path] | None = None) -> History:
                  else display_path(path))
         cs, problems = _load_cached(path, shown, cache)
         if cs is not None:
-            problems = problems + _file_name_check(cs, path)
             changesets.append(cs)
             where.setdefault(cs.id, path)
         diags += problems

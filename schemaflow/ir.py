@@ -97,6 +97,8 @@ class CheckDef:
 
     expression: str
     name: str | None = None
+    # Added NOT VALID and not validated since: existing rows are unproven (PostgreSQL).
+    not_valid: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -286,6 +288,16 @@ class DropConstraint(Operation):
     schema: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class ValidateConstraint(Operation):
+    """Check existing rows against a constraint added with not_valid (PostgreSQL)."""
+
+    kind: ClassVar[str] = "validate_constraint"
+    name: str
+    table: str
+    schema: str | None = None
+
+
 Dialect = Literal["sqlite", "postgresql", "mysql", "mariadb"]
 
 
@@ -337,6 +349,7 @@ OPERATIONS: Mapping[str, type[Operation]] = types.MappingProxyType(
             CreateCheckConstraint,
             CreatePrimaryKey,
             DropConstraint,
+            ValidateConstraint,
             Sql,
             InsertRows,
             DeleteRows,

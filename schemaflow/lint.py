@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from . import ir
@@ -111,11 +112,13 @@ def check(history: History, ctx: LintContext | None = None, *,
             if rollback_ok and not failed and not opaque and keep("SF202", cs.lint_ignore):
                 left = diff(before, rolled).operations
                 if left:
+                    from .report import describe
+
                     diags.append(_diag(
                         history, cid, ("rollback",), "SF202",
                         "the rollback does not restore the schema from before the changeset "
-                        f"({len(left)} difference{'s' if len(left) != 1 else ''}, e.g. "
-                        f"{left[0].kind} {getattr(left[0], 'name', '')})".rstrip(),
+                        f"({len(left)} difference{'s' if len(left) != 1 else ''}; it also "
+                        f"needs: {describe(left[0]).lstrip('+-~ ')})",
                         "compare it with the automatic inverse: remove `rollback:` to see it"))
         elif not failed and keep("SF201", cs.lint_ignore):
             try:
@@ -126,6 +129,13 @@ def check(history: History, ctx: LintContext | None = None, *,
                     history, cid, ("operations", idx, cs.operations[idx].kind), "SF201",
                     f"the changeset cannot be rolled back: {exc.message}",
                     "add `down:` to the sql operation, or a `rollback:` list to the changeset"))
+        path = history.paths.get(cid)
+        if path is not None and not (path.stem == cid or path.stem.startswith(cid + "_")) and (
+                keep("SF006", cs.lint_ignore)):
+            diags.append(replace(_diag(
+                history, cid, ("id",), "SF006", f"the file name does not start with the id "
+                f"'{cid}'", f"rename the file to {cid}_{_slug(path.stem)}{path.suffix}"),
+                severity="warning"))
         if len(cs.parents) > 1 and keep("SF402", cs.lint_ignore):
             shared = g.ancestors([cs.parents[0]])
             for other in cs.parents[1:]:
@@ -146,5 +156,12 @@ def check(history: History, ctx: LintContext | None = None, *,
     return diags
 
 
+def _slug(stem: str) -> str:
+    """The descriptive part of a file name (what follows a leading id, if any)."""
+    head, sep, tail = stem.partition("_")
+    return tail if sep and re.fullmatch(r"[A-Za-z0-9]+", head) and any(
+        c.isdigit() for c in head) else stem
+
+
 # Non-rule codes that a project may still switch off.
-_SELECTABLE = ("SF014", "SF201", "SF202", "SF006")
+_SELECTABLE = ("SF014", "SF201", "SF202")

@@ -144,6 +144,8 @@ _REVERSE: Mapping[type[ir.Operation], Callable[[Any, SchemaState], Inverse]] = M
         name=op.name, table=op.table, type="check", schema=op.schema),),
     ir.CreatePrimaryKey: _create_primary_key,
     ir.DropConstraint: _drop_constraint,
+    # Validating proves existing rows; there is nothing to undo.
+    ir.ValidateConstraint: lambda op, b: (),
     ir.Sql: lambda op, b: (ir.Sql(up=op.down, down=op.up, dialects=op.dialects),)
     if op.down is not None else None,
     ir.InsertRows: _insert_rows,

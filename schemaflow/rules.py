@@ -49,6 +49,9 @@ RULES: dict[str, Rule] = {r.code: r for r in (
                                                  "(col IS NOT NULL) first scans under a lock"),
     Rule("SF345", "warning", "postgresql-locks", "takes an ACCESS EXCLUSIVE lock without "
                                                  "setting lock_timeout first"),
+    Rule("SF346", "warning", "postgresql-locks", "adds a column whose default is computed per "
+                                                 "row (a volatile function): rewrites the table"),
+    Rule("SF006", "warning", "graph", "the file name does not start with the changeset's id"),
     Rule("SF401", "warning", "graph", "the history has several heads"),
     Rule("SF402", "warning", "graph", "a merge of histories with no common ancestor"),
 )}
@@ -77,11 +80,19 @@ def _narrows(old: TypeSpec, new: TypeSpec) -> bool:
     if old.name in _INTS and new.name in _INTS:
         return _INTS[new.name] < _INTS[old.name]
     if old.name == "string" and new.name == "string":
-        return bool(old.args) and (not new.args or new.args[0] < old.args[0])  # type: ignore[operator]
+        # No length is unbounded: wider than any length.
+        return bool(new.args) and (not old.args or int(new.args[0]) < int(old.args[0]))
     if old.name == "text" and new.name == "string":
         return True
     if old.name == "numeric" and new.name == "numeric":
-        return tuple(new.args) < tuple(old.args)
+        if not new.args:
+            return False  # unbounded numeric holds anything
+        if not old.args:
+            return True
+        old_p, old_s = int(old.args[0]), int(old.args[1]) if len(old.args) > 1 else 0
+        new_p, new_s = int(new.args[0]), int(new.args[1]) if len(new.args) > 1 else 0
+        # Fewer digits after the point, or fewer before it, can lose data.
+        return new_s < old_s or (new_p - new_s) < (old_p - old_s)
     if old.name == "enum" and new.name == "enum":
         return not set(old.args) <= set(new.args)
     return False
@@ -141,7 +152,8 @@ def destructive(op: ir.Operation, before: SchemaState, oc: OpContext,
     if isinstance(op, ir.DropColumn) and oc.existing(before, op.table, op.schema):
         yield "SF302", f"drop_column {op.table}.{op.name} deletes the column's data", (
             "stop using the column in code first (deploy), then drop it in a later changeset")
-    if isinstance(op, ir.AlterColumn) and op.type is not None:
+    if isinstance(op, ir.AlterColumn) and op.type is not None and oc.existing(
+            before, op.table, op.schema):
         col = before.table(op.table, op.schema).column(op.name)
         if col is not None and _narrows(col.type, op.type):
             yield "SF303", (f"alter_column {op.table}.{op.name} narrows {col.type} to "
@@ -160,10 +172,10 @@ def data_dependent(op: ir.Operation, before: SchemaState, oc: OpContext,
                 "a default")
         if c.unique:
             yield "SF312", f"add_column {op.table}.{c.name} is unique", None
-    unique = isinstance(op, ir.CreateUniqueConstraint) or (
+    unique = isinstance(op, (ir.CreateUniqueConstraint, ir.CreatePrimaryKey)) or (
         isinstance(op, ir.CreateIndex) and op.unique)
     if unique and oc.existing(before, op.table, op.schema):  # type: ignore[attr-defined]
-        assert isinstance(op, (ir.CreateUniqueConstraint, ir.CreateIndex))
+        assert isinstance(op, (ir.CreateUniqueConstraint, ir.CreateIndex, ir.CreatePrimaryKey))
         yield "SF312", (f"{op.kind} {op.name} on {op.table}({', '.join(op.columns)}) fails "
                         "if existing rows have duplicates"), (
             "check for duplicates first (SELECT ... GROUP BY ... HAVING count(*) > 1)")
@@ -183,10 +195,10 @@ def data_dependent(op: ir.Operation, before: SchemaState, oc: OpContext,
 def compatibility(op: ir.Operation, before: SchemaState, oc: OpContext,
                   ctx: LintContext) -> Iterator[Finding]:
     """Changes that break code still running against the old schema."""
-    if isinstance(op, ir.RenameTable):
+    if isinstance(op, ir.RenameTable) and oc.existing(before, op.name, op.schema):
         yield "SF321", f"rename_table {op.name} → {op.new_name} breaks code using {op.name}", (
             "expand and contract: create the new table (or a view), move code, then drop")
-    if isinstance(op, ir.RenameColumn):
+    if isinstance(op, ir.RenameColumn) and oc.existing(before, op.table, op.schema):
         yield "SF322", (f"rename_column {op.table}.{op.name} → {op.new_name} breaks code "
                         f"using {op.name}"), (
             "add the new column, write both, move readers, then drop the old one")
@@ -202,14 +214,37 @@ def dialect_capability(op: ir.Operation, before: SchemaState, oc: OpContext,
     """What the target database (and server version) cannot do, found by rendering."""
     if ctx.renderer is None:
         return
+    limit = ctx.renderer.caps.max_identifier_length
+    for name in _names_in(op):
+        if len(name) > limit:
+            yield "SF331", (f"{op.kind}: the name '{name[:20]}…' is {len(name)} characters; "
+                            f"{ctx.renderer.name} allows {limit}"), "choose a shorter name"
+    if (isinstance(op, ir.CreateIndex) and op.concurrently and ctx.renderer.caps.concurrent_index
+            and oc.changeset.transactional is not False):
+        yield "SF331", (f"create_index {op.name} with concurrently cannot run inside a "
+                        "transaction"), ("set transactional: false on the changeset and keep "
+                                         "the index in a changeset of its own")
     try:
         ctx.renderer.render(op, before)
     except UsageError as exc:
         yield "SF331", f"{op.kind} on {ctx.renderer.name}: {exc.message}", exc.hint
 
 
+def _names_in(op: ir.Operation) -> list[str]:
+    """Every identifier an operation creates."""
+    names = [getattr(op, k) for k in ("name", "new_name") if isinstance(getattr(op, k, None), str)]
+    if isinstance(op, ir.CreateTable):
+        names += [c.name for c in op.columns] + [i.name for i in op.indexes]
+        names += [u.name for u in op.unique if u.name]
+        names += [f.name for f in op.foreign_keys if f.name]
+        names += [c.name for c in op.checks if c.name]
+    if isinstance(op, ir.AddColumn):
+        names.append(op.column.name)
+    return names
+
+
 _LOCKING = (ir.AddColumn, ir.DropColumn, ir.RenameColumn, ir.AlterColumn, ir.RenameTable,
-            ir.DropTable, ir.CreateUniqueConstraint, ir.CreateForeignKey,
+            ir.DropTable, ir.DropIndex, ir.CreateUniqueConstraint, ir.CreateForeignKey,
             ir.CreateCheckConstraint, ir.CreatePrimaryKey, ir.DropConstraint)
 
 
@@ -222,6 +257,16 @@ def postgresql_locks(op: ir.Operation, before: SchemaState, oc: OpContext,
     schema = getattr(op, "schema", None)
     if not isinstance(table, str) or not oc.existing(before, table, schema):
         return
+    if isinstance(op, ir.AddColumn) and (op.column.index or op.column.unique):
+        yield "SF341", (f"add_column {op.table}.{op.column.name} also builds an index on the "
+                        "existing table, blocking writes while it builds"), (
+            "add the column, then create_index with concurrently: true in a changeset with "
+            "transactional: false")
+    if isinstance(op, ir.AddColumn) and _volatile(op.column.default_sql):
+        yield "SF346", (f"add_column {op.table}.{op.column.name} with default "
+                        f"{op.column.default_sql} computes it for every existing row, "
+                        "rewriting the table under an ACCESS EXCLUSIVE lock"), (
+            "add the column without the default, set the default, then backfill in batches")
     if isinstance(op, ir.CreateIndex) and not op.concurrently:
         yield "SF341", (f"create_index {op.name} on {op.table} blocks writes to the table "
                         "while it builds"), (
@@ -239,7 +284,7 @@ def postgresql_locks(op: ir.Operation, before: SchemaState, oc: OpContext,
         if op.nullable is False and col is not None and col.is_nullable:
             checks = before.table(op.table, op.schema).checks
             guarded = any(re.search(rf"\b{re.escape(op.name)}\b\s+is\s+not\s+null",
-                                    c.expression, re.I) for c in checks)
+                                    c.expression, re.I) and not c.not_valid for c in checks)
             if not guarded:
                 yield "SF344", (f"alter_column {op.table}.{op.name} SET NOT NULL scans the "
                                 "table under an ACCESS EXCLUSIVE lock"), (
@@ -253,6 +298,20 @@ def postgresql_locks(op: ir.Operation, before: SchemaState, oc: OpContext,
                         "other query on the table"), (
             "start the changeset with: - sql: {up: \"SET lock_timeout = '5s'\", down: "
             "\"SET lock_timeout = '5s'\", dialects: [postgresql]}")
+
+
+_STABLE_DEFAULTS = {"current_timestamp", "now()", "current_date", "current_time",
+                    "localtimestamp", "localtime", "current_user", "null", "true", "false"}
+
+
+def _volatile(default_sql: str | None) -> bool:
+    """Whether a default is computed per row (PostgreSQL then rewrites the table)."""
+    if default_sql is None:
+        return False
+    text = re.sub(r"\s+", "", default_sql.lower())
+    if text in _STABLE_DEFAULTS or re.fullmatch(r"'[^']*'(::[\w ]+)?|-?[\d.]+", text):
+        return False
+    return "(" in text
 
 
 def _sets_lock_timeout(cs: ir.Changeset, upto: int) -> bool:

@@ -485,7 +485,17 @@ def _create_fk(state: SchemaState, op: ir.CreateForeignKey) -> SchemaState:
 def _create_check(state: SchemaState, op: ir.CreateCheckConstraint) -> SchemaState:
     t = state.table(op.table, op.schema)
     return _with_part(state, t, replace(t, checks=(*t.checks, ir.CheckDef(
-        expression=op.expression, name=op.name))))
+        expression=op.expression, name=op.name, not_valid=op.not_valid))))
+
+
+def _validate_constraint(state: SchemaState, op: ir.ValidateConstraint) -> SchemaState:
+    t = state.table(op.table, op.schema)
+    if op.name not in {c.name for c in t.checks} | {f.name for f in t.foreign_keys}:
+        raise StateError(f"no check or foreign key named '{op.name}' on '{t.name}' at this "
+                         "point", code="SF104",
+                         hint=_nearest(op.name, [c.name or "" for c in t.checks]))
+    return state.with_table(replace(t, checks=tuple(
+        replace(c, not_valid=False) if c.name == op.name else c for c in t.checks)))
 
 
 def _create_pk(state: SchemaState, op: ir.CreatePrimaryKey) -> SchemaState:
@@ -560,6 +570,7 @@ _APPLY: Mapping[type[ir.Operation], Callable[[SchemaState, Any], SchemaState]] =
         ir.CreateCheckConstraint: _create_check,
         ir.CreatePrimaryKey: _create_pk,
         ir.DropConstraint: _drop_constraint,
+        ir.ValidateConstraint: _validate_constraint,
         ir.Sql: _sql,
         ir.InsertRows: _rows,
         ir.DeleteRows: _rows,

@@ -198,6 +198,10 @@ class Renderer:
         table = table_with_refs(before, t)
         return [Step(DropConstraint(self._constraint(table, op.name)))]
 
+    def op_validate_constraint(self, op: ir.ValidateConstraint, before: SchemaState) -> Steps:
+        # Only PostgreSQL adds constraints NOT VALID; elsewhere they were checked when added.
+        return []
+
     # --- data and raw SQL ----------------------------------------------------------------
 
     def runs_sql(self, op: ir.Sql) -> bool:

@@ -180,6 +180,19 @@ class ChangeColumn(AlterTable):
         self.column = column
 
 
+class ValidateConstraint(AlterTable):
+    """PostgreSQL `ALTER TABLE t VALIDATE CONSTRAINT c`."""
+
+    def __init__(self, table: str, schema: str | None, name: str) -> None:
+        super().__init__(table, schema)
+        self.name = name
+
+
+@compiles(ValidateConstraint)
+def _validate_constraint(el: ValidateConstraint, compiler: DDLCompiler, **kw: Any) -> str:
+    return f"{_alter(compiler, el)} VALIDATE CONSTRAINT {col_ref(compiler, el.name)}"
+
+
 class AddConstraintNotValid(DDLElement):
     """PostgreSQL `ALTER TABLE t ADD CONSTRAINT ... NOT VALID`."""
 

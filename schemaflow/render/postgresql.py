@@ -87,6 +87,9 @@ class PostgreSQLRenderer(Renderer):
     op_create_foreign_key = _add_constraint
     op_create_check_constraint = _add_constraint
 
+    def op_validate_constraint(self, op: ir.ValidateConstraint, before: SchemaState) -> Steps:
+        return [Step(ddl.ValidateConstraint(op.table, op.schema, op.name))]
+
     def op_create_index(self, op: ir.CreateIndex, before: SchemaState) -> Steps:
         if not op.concurrently:
             return super().op_create_index(op, before)
