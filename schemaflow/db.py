@@ -274,6 +274,6 @@ def reflect(conn: Connection, *, schema: str | None = None,
         fk_index = {(f.name, f.columns) for f in t.foreign_keys}
         tables[key] = replace(t, indexes=tuple(i for i in t.indexes
                                                 if (i.name, i.columns) not in fk_index))
-    from types import MappingProxyType
+    from .state import SchemaState
 
-    return replace(state, tables=MappingProxyType(tables))
+    return SchemaState(tables)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import ir
@@ -55,8 +57,10 @@ def default_key(c: ir.Column) -> tuple[str, str] | None:
     if c.default is not None:
         value = c.default
         text = str(int(value)) if isinstance(value, bool) else str(value)
-        if isinstance(value, float) and value.is_integer():
-            text = str(int(value))
+        if c.type.name in ("integer", "bigint", "smallint", "numeric", "float") or not (
+                isinstance(value, str)):
+            with contextlib.suppress(InvalidOperation):  # 0.00, 0.0 and 0 are one number
+                text = format(Decimal(text).normalize(), "f")
         return ("literal", text)
     key = _sql_key(c.default_sql)
     return ("sql", key) if key else None
@@ -86,20 +90,20 @@ def _table_key_order(state: SchemaState, keys: Iterable[TableKey]) -> list[Table
     wanted = set(pending)
     done: list[TableKey] = []
     placed: set[TableKey] = set()
+    def waiting_for(key: TableKey) -> set[TableKey]:
+        deps = {(f.references.schema, f.references.table) for f in state.tables[key].foreign_keys}
+        return {d for d in deps if d in wanted and d != key and d not in placed}
+
     while pending:
-        progress = False
-        for key in list(pending):
-            t = state.tables[key]
-            deps = {(f.references.schema, f.references.table) for f in t.foreign_keys}
-            deps = {d for d in deps if d in wanted and d != key}
-            if deps <= placed:
-                done.append(key)
-                placed.add(key)
-                pending.remove(key)
-                progress = True
-        if not progress:  # a cycle: the rest in name order; their FKs are added afterwards
-            done += pending
-            break
+        ready = [k for k in pending if not waiting_for(k)]
+        if not ready:
+            # A cycle: break it at the table waiting for the fewest others; the foreign keys
+            # it cannot have yet are added after the tables.
+            ready = [min(pending, key=lambda k: (len(waiting_for(k)), k[0] or "", k[1]))]
+        for key in ready:
+            done.append(key)
+            placed.add(key)
+            pending.remove(key)
     return done
 
 
@@ -115,7 +119,9 @@ class _Builder:
             "create_pk", "create_constraint", "create_index", "create_fk")}
 
     def emit(self, phase: str, op: ir.Operation) -> None:
-        self.phases[phase].append(op)
+        # A foreign key into a dropped table can be found from both ends: emit it once.
+        if op not in self.phases[phase]:
+            self.phases[phase].append(op)
 
     def _is_rename(self, kind: str, table: str, old: str, new: str) -> bool:
         hint_key = f"{table}.{old}" if kind == "column" else old
@@ -142,8 +148,7 @@ class _Builder:
             removed.remove(o)
             added.remove(n)
             self.emit("rename_table", ir.RenameTable(name=o[1], new_name=n[1], schema=o[0]))
-        dropping = [k for k in removed if not any(rc.startswith(f"{k[1]}.")
-                                                  for rc in self.hints)]
+        dropping = list(removed)
         order = list(reversed(_table_key_order(self.old, dropping)))
         for i, key in enumerate(order):
             # Referencing tables go first; only a cycle needs its foreign keys dropped apart.
@@ -151,10 +156,21 @@ class _Builder:
         new_order = _table_key_order(self.new, added)
         for key in new_order:
             self._create_table(self.new.tables[key], set(new_order[: new_order.index(key)]))
+        moved = {o: n for o, n in renamed.items()}
+
+        def repointed(t: Table) -> Table:
+            # Foreign keys into a renamed table follow it (the databases repoint them too).
+            fks = tuple(replace(f, references=replace(f.references, table=moved[
+                (f.references.schema, f.references.table)][1]))
+                if (f.references.schema, f.references.table) in moved else f
+                for f in t.foreign_keys)
+            return t if fks == t.foreign_keys else replace(t, foreign_keys=fks)
+
         for key in sorted(old_keys & new_keys, key=str):
-            self._compare_table(self.old.tables[key], self.new.tables[key])
+            self._compare_table(repointed(self.old.tables[key]), self.new.tables[key])
         for o, n in renamed.items():
-            self._compare_table(replace(self.old.tables[o], name=n[1]), self.new.tables[n])
+            self._compare_table(repointed(replace(self.old.tables[o], name=n[1])),
+                                self.new.tables[n])
         self.result.operations = [op for ops in self.phases.values() for op in ops]
         return self.result
 
@@ -193,6 +209,8 @@ class _Builder:
 
     def _compare_table(self, old: Table, new: Table) -> None:
         t, s = new.name, new.schema
+        if (old.comment or None) != (new.comment or None):
+            self.emit("alter_column", ir.AlterTable(name=t, schema=s, comment=new.comment or ""))
         old_cols = {c.name: c for c in old.columns}
         new_cols = {c.name: c for c in new.columns}
         gone = [n for n in old_cols if n not in new_cols]

@@ -171,8 +171,11 @@ def run_item(conn: Connection, vt: sa.Table, item: PlanItem) -> ItemResult:
                 _record(conn, vt, item, int((time.perf_counter() - start) * 1000))
         else:
             for current in item.steps:
-                with conn.begin():
-                    _execute(conn, current)
+                if current.transactional:
+                    with conn.begin():
+                        _execute(conn, current)
+                else:
+                    _autocommit(conn, current)
                 ran.append(_safe_sql(current, conn.dialect) or "")
             current = None
             with conn.begin():
@@ -195,6 +198,18 @@ def run_item(conn: Connection, vt: sa.Table, item: PlanItem) -> ItemResult:
             "undo or finish those statements by hand, then run the command again") from None
     ms = int((time.perf_counter() - start) * 1000)
     return ItemResult(cs.id, cs.message, item.direction, ms, len(item.steps))
+
+
+def _autocommit(conn: Connection, step: Step) -> None:
+    """Run a statement that refuses a transaction block (CREATE INDEX CONCURRENTLY)."""
+    level = conn.get_isolation_level()
+    conn.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        _execute(conn, step)
+        if conn.in_transaction():
+            conn.commit()
+    finally:
+        conn.execution_options(isolation_level=level)
 
 
 def _safe_sql(step: Step | None, dialect: Any) -> str | None:

@@ -156,6 +156,16 @@ class RenameTable(Operation):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AlterTable(Operation):
+    """Change a table's comment (`comment: ""` removes it)."""
+
+    kind: ClassVar[str] = "alter_table"
+    name: str
+    comment: str
+    schema: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class AddColumn(Operation):
     """Add a column to a table."""
 
@@ -338,6 +348,7 @@ OPERATIONS: Mapping[str, type[Operation]] = types.MappingProxyType(
             CreateTable,
             DropTable,
             RenameTable,
+            AlterTable,
             AddColumn,
             DropColumn,
             RenameColumn,

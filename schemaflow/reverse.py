@@ -125,6 +125,8 @@ _REVERSE: Mapping[type[ir.Operation], Callable[[Any, SchemaState], Inverse]] = M
     ir.DropTable: lambda op, b: (create_table_op(b.table(op.name, op.schema)),),
     ir.RenameTable: lambda op, b: (ir.RenameTable(name=op.new_name, new_name=op.name,
                                                   schema=op.schema),),
+    ir.AlterTable: lambda op, b: (ir.AlterTable(
+        name=op.name, schema=op.schema, comment=b.table(op.name, op.schema).comment or ""),),
     ir.AddColumn: lambda op, b: (ir.DropColumn(table=op.table, name=op.column.name,
                                                schema=op.schema),),
     ir.DropColumn: _drop_column,

@@ -225,7 +225,7 @@ def dialect_capability(op: ir.Operation, before: SchemaState, oc: OpContext,
                         "transaction"), ("set transactional: false on the changeset and keep "
                                          "the index in a changeset of its own")
     try:
-        ctx.renderer.render(op, before)
+        ctx.renderer.check(op, before)
     except UsageError as exc:
         yield "SF331", f"{op.kind} on {ctx.renderer.name}: {exc.message}", exc.hint
 

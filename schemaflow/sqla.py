@@ -48,6 +48,8 @@ def sa_type(spec: TypeSpec, table: str = "", column: str = "") -> Any:
         return sa.SmallInteger()
     if name == "string":
         return sa.String(int(a[0])) if a else sa.String()
+    if name == "char":
+        return sa.CHAR(int(a[0])) if a else sa.CHAR()
     if name == "text":
         return sa.Text(int(a[0])) if a else sa.Text()
     if name == "boolean":
@@ -223,8 +225,10 @@ def type_from_sa(t: Any) -> TypeSpec:
         return TypeSpec("numeric", tuple(a for a in (t.precision, t.scale) if a is not None))
     if isinstance(t, sa.Text) and type(t).__name__ in ("Text", "TEXT"):
         return TypeSpec("text", (int(t.length),) if t.length else ())
+    if isinstance(t, sa.String) and type(t).__name__ in ("CHAR", "NCHAR"):
+        return TypeSpec("char", (int(t.length),) if t.length else ())
     if isinstance(t, sa.String) and type(t).__name__ in ("String", "VARCHAR", "NVARCHAR",
-                                                          "Unicode", "CHAR", "NCHAR"):
+                                                          "Unicode"):
         return TypeSpec("string", (t.length,) if t.length else ())
     if isinstance(t, sa.DateTime) and type(t).__name__ in ("DateTime", "DATETIME", "TIMESTAMP"):
         return TypeSpec("datetime", (), (("timezone", "true"),) if t.timezone else ())
@@ -298,7 +302,6 @@ def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaS
     from .state import _ck_name, _fk_name, _uq_name, pk_name
 
     skipped = set(skip)
-    state = SchemaState()
     tables = {}
     for table in metadata.sorted_tables:
         if str(table.name) in skipped:
@@ -359,9 +362,7 @@ def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaS
             foreign_keys=tuple(sorted(fks, key=lambda f: f.name or "")),
             checks=tuple(sorted(checks, key=lambda c: c.name or "")), indexes=tuple(indexes),
             comment=str(table.comment) if table.comment else None)
-    from types import MappingProxyType
-
-    return replace(state, tables=MappingProxyType(tables))
+    return SchemaState(tables)
 
 
 def _name(c: Any) -> str | None:

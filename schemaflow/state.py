@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from . import ir
 from .errors import StateError
+from .pmap import PMap
 
 TableKey = tuple[str | None, str]
 _T = TypeVar("_T", bound=ir.Operation)
@@ -52,21 +53,51 @@ class Table:
         return names - {""}
 
 
-@dataclass(frozen=True, slots=True)
-class SchemaState:
-    """The whole schema: tables by (schema, name). Immutable; `apply` returns a new one."""
+IndexKey = tuple[str | None, str]
 
-    tables: Mapping[TableKey, Table] = dataclasses.field(
-        default_factory=lambda: types.MappingProxyType({})
-    )
+
+@dataclass(frozen=True, slots=True, init=False)
+class SchemaState:
+    """The whole schema: tables by (schema, name). Immutable; `apply` returns a new one.
+
+    Two derived maps keep replay linear on large schemas: which table owns each index name,
+    and which tables have foreign keys to each table.
+    """
+
+    tables: PMap[TableKey, Table]
+    index_owner: PMap[IndexKey, TableKey] = dataclasses.field(compare=False)
+    referrers: PMap[TableKey, frozenset[TableKey]] = dataclasses.field(compare=False)
+
+    def __init__(self, tables: Mapping[TableKey, Table] | None = None) -> None:
+        tables = tables or {}
+        owner = [((t.schema, i.name), t.key) for t in tables.values() for i in t.indexes]
+        refs: dict[TableKey, set[TableKey]] = {}
+        for t in tables.values():
+            for target in _fk_targets(t):
+                refs.setdefault(target, set()).add(t.key)
+        object.__setattr__(self, "tables", tables if isinstance(tables, PMap)
+                           else PMap(tables.items()))
+        object.__setattr__(self, "index_owner", PMap(owner))
+        object.__setattr__(self, "referrers",
+                           PMap((k, frozenset(v)) for k, v in refs.items()))
+
+    @classmethod
+    def _of(cls, tables: PMap[TableKey, Table], owner: PMap[IndexKey, TableKey],
+            referrers: PMap[TableKey, frozenset[TableKey]]) -> SchemaState:
+        new = object.__new__(cls)
+        object.__setattr__(new, "tables", tables)
+        object.__setattr__(new, "index_owner", owner)
+        object.__setattr__(new, "referrers", referrers)
+        return new
 
     def get(self, name: str, schema: str | None = None) -> Table | None:
         """The table, or None."""
-        return self.tables.get((schema, name))
+        table: Table | None = self.tables.get((schema, name))
+        return table
 
     def table(self, name: str, schema: str | None = None) -> Table:
         """The table, or a StateError naming what exists."""
-        t = self.tables.get((schema, name))
+        t: Table | None = self.tables.get((schema, name))
         if t is None:
             raise StateError(f"table '{_qual(schema, name)}' does not exist at this point",
                              code="SF101", hint=_nearest(name, [k[1] for k in self.tables]))
@@ -74,17 +105,35 @@ class SchemaState:
 
     def with_table(self, table: Table, *, remove: TableKey | None = None) -> SchemaState:
         """A new state with `table` put in (and `remove` taken out)."""
-        tables = dict(self.tables)
-        if remove is not None:
-            tables.pop(remove, None)
-        tables[table.key] = table
-        return SchemaState(types.MappingProxyType(tables))
+        state = self.without(remove) if remove is not None and remove in self.tables else self
+        old = state.tables.get(table.key)
+        tables, owner, refs = state._unlink(old) if old is not None else (
+            state.tables, state.index_owner, state.referrers)
+        for i in table.indexes:
+            owner = owner.set((table.schema, i.name), table.key)
+        for target in _fk_targets(table):
+            refs = refs.set(target, refs.get(target, frozenset()) | {table.key})
+        return SchemaState._of(tables.set(table.key, table), owner, refs)
 
     def without(self, key: TableKey) -> SchemaState:
         """A new state without that table."""
-        tables = dict(self.tables)
-        del tables[key]
-        return SchemaState(types.MappingProxyType(tables))
+        tables, owner, refs = self._unlink(self.tables[key])
+        return SchemaState._of(tables.delete(key), owner, refs)
+
+    def _unlink(self, t: Table) -> tuple[PMap[TableKey, Table], PMap[IndexKey, TableKey],
+                                         PMap[TableKey, frozenset[TableKey]]]:
+        owner, refs = self.index_owner, self.referrers
+        for i in t.indexes:
+            if owner.get((t.schema, i.name)) == t.key:
+                owner = owner.delete((t.schema, i.name))
+        for target in _fk_targets(t):
+            left = refs.get(target, frozenset()) - {t.key}
+            refs = refs.set(target, left) if left else refs.delete(target)
+        return self.tables, owner, refs
+
+
+def _fk_targets(t: Table) -> set[TableKey]:
+    return {(f.references.schema, f.references.table) for f in t.foreign_keys}
 
 
 def _qual(schema: str | None, name: str) -> str:
@@ -237,17 +286,18 @@ def _create_table(state: SchemaState, op: ir.CreateTable) -> SchemaState:
 def _index_names_free(state: SchemaState, schema: str | None, names: Iterable[str],
                       ignore: TableKey | None = None) -> None:
     for name in names:
-        for key, other in state.tables.items():
-            if key != ignore and key[0] == schema and name in {i.name for i in other.indexes}:
-                raise StateError(f"an index named '{name}' already exists on '{other.name}'",
-                                 code="SF107")
+        owner = state.index_owner.get((schema, name))
+        if owner is not None and owner != ignore:
+            raise StateError(f"an index named '{name}' already exists on '{owner[1]}'",
+                             code="SF107")
 
 
 def _drop_table(state: SchemaState, op: ir.DropTable) -> SchemaState:
     t = state.table(op.name, op.schema)
-    for other in state.tables.values():
-        if other.key == t.key:
+    for key in state.referrers.get(t.key, ()):
+        if key == t.key:
             continue
+        other = state.tables[key]
         for f in other.foreign_keys:
             if (f.references.schema, f.references.table) == t.key:
                 raise StateError(f"table '{t.name}' is referenced by the foreign key "
@@ -262,17 +312,25 @@ def _rename_table(state: SchemaState, op: ir.RenameTable) -> SchemaState:
         raise StateError(f"table '{op.new_name}' already exists", code="SF105")
     new = state.with_table(replace(t, name=op.new_name), remove=t.key)
     # Databases repoint foreign keys at the renamed table; so does the state.
-    return _map_fks(new, lambda f: replace(f, references=replace(f.references, table=op.new_name))
-                    if (f.references.schema, f.references.table) == t.key else f)
+    return _map_fks(new, t.key, lambda f: replace(
+        f, references=replace(f.references, table=op.new_name)))
 
 
-def _map_fks(state: SchemaState,
+def _map_fks(state: SchemaState, target: TableKey,
              fn: Callable[[ir.ForeignKeyDef], ir.ForeignKeyDef]) -> SchemaState:
-    tables = {}
-    for key, t in state.tables.items():
-        fks = tuple(fn(f) for f in t.foreign_keys)
-        tables[key] = t if fks == t.foreign_keys else replace(t, foreign_keys=fks)
-    return SchemaState(types.MappingProxyType(tables))
+    """`fn` applied to every foreign key that references `target`."""
+    for key in sorted(state.referrers.get(target, ()), key=str):
+        t = state.tables[key]
+        fks = tuple(fn(f) if (f.references.schema, f.references.table) == target else f
+                    for f in t.foreign_keys)
+        if fks != t.foreign_keys:
+            state = state.with_table(replace(t, foreign_keys=fks))
+    return state
+
+
+def _alter_table(state: SchemaState, op: ir.AlterTable) -> SchemaState:
+    t = state.table(op.name, op.schema)
+    return state.with_table(replace(t, comment=op.comment or None))
 
 
 def _add_column(state: SchemaState, op: ir.AddColumn) -> SchemaState:
@@ -365,7 +423,8 @@ def _drop_column(state: SchemaState, op: ir.DropColumn) -> SchemaState:
 
 
 def _referencing(state: SchemaState, t: Table, column: str) -> str | None:
-    for other in state.tables.values():
+    for key in sorted(state.referrers.get(t.key, ()), key=str):
+        other = state.tables[key]
         for f in other.foreign_keys:
             ref = f.references
             # A self-reference on the dropped column itself goes with the column.
@@ -403,9 +462,8 @@ def _rename_column(state: SchemaState, op: ir.RenameColumn) -> SchemaState:
                       for i in t.indexes),
     )
     state = state.with_table(new)
-    return _map_fks(state, lambda f: replace(f, references=replace(
-        f.references, columns=ren(f.references.columns)))
-        if (f.references.schema, f.references.table) == t.key else f)
+    return _map_fks(state, t.key, lambda f: replace(f, references=replace(
+        f.references, columns=ren(f.references.columns))))
 
 
 def _alter_column(state: SchemaState, op: ir.AlterColumn) -> SchemaState:
@@ -559,6 +617,7 @@ _APPLY: Mapping[type[ir.Operation], Callable[[SchemaState, Any], SchemaState]] =
         ir.CreateTable: _create_table,
         ir.DropTable: _drop_table,
         ir.RenameTable: _rename_table,
+        ir.AlterTable: _alter_table,
         ir.AddColumn: _add_column,
         ir.DropColumn: _drop_column,
         ir.RenameColumn: _rename_column,

@@ -255,6 +255,11 @@ CASES: dict[str, Case] = {
     "create_primary_key": Case(
         [{"create_primary_key": {"name": "pk_log", "table": "log", "columns": ["day", "seq"]}}],
         query="SELECT day, seq, msg FROM log ORDER BY seq"),
+    # SQLite keeps no comments and checked the rows when the constraint was added: both are
+    # no-ops here that must still apply and roll back cleanly.
+    "alter_table": Case([{"alter_table": {"name": "items", "comment": "stock"}}]),
+    "validate_constraint": Case(
+        [{"validate_constraint": {"name": "ck_items_qty", "table": "items"}}], setup=RICH),
     "drop_constraint-unique": Case(
         [{"drop_constraint": {"name": "uq_items_note", "table": "items", "type": "unique"}}],
         setup=RICH),

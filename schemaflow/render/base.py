@@ -15,6 +15,8 @@ from sqlalchemy.schema import (
     DropConstraint,
     DropIndex,
     DropTable,
+    DropTableComment,
+    SetTableComment,
 )
 
 from .. import ir
@@ -78,14 +80,23 @@ class Renderer:
                   for k, t in state.tables.items()}
         return SchemaState(MappingProxyType(tables))
 
-    def render(self, op: ir.Operation, before: SchemaState) -> Steps:
-        """The statements that carry out `op` on a database whose schema is `before`."""
+    def check(self, op: ir.Operation, before: SchemaState) -> None:
+        """Raise UsageError when this database cannot do `op` (cheap: builds no SQL)."""
         for spec in _types_in(op):
             if spec.dialect and spec.dialect not in self.type_dialects:
                 raise UsageError(
                     f"the type {spec} is {spec.dialect}'s; this database is {self.name}",
                     hint="use a generic type, or put the column in a sql operation with "
                          "`dialects:`")
+        if isinstance(op, ir.CreateIndex) and op.where is not None and not (
+                self.caps.partial_index):
+            raise UsageError(f"{self.name} has no partial indexes: index '{op.name}' has "
+                             "`where`", hint="drop `where`, or use a sql operation with "
+                             "`dialects:` for the databases that have them")
+
+    def render(self, op: ir.Operation, before: SchemaState) -> Steps:
+        """The statements that carry out `op` on a database whose schema is `before`."""
+        self.check(op, before)
         method: Callable[[Any, SchemaState], Steps] = getattr(self, "op_" + op.kind)
         return method(op, before)
 
@@ -105,6 +116,13 @@ class Renderer:
 
     def op_rename_table(self, op: ir.RenameTable, before: SchemaState) -> Steps:
         return [Step(ddl.RenameTable(op.name, op.schema, op.new_name))]
+
+    def op_alter_table(self, op: ir.AlterTable, before: SchemaState) -> Steps:
+        if not self.caps.comments:
+            return []  # nothing to keep it in
+        t = before.table(op.name, op.schema)
+        table = sa.Table(t.name, sa.MetaData(), schema=t.schema, comment=op.comment or None)
+        return [Step(SetTableComment(table) if op.comment else DropTableComment(table))]
 
     # --- columns -------------------------------------------------------------------------
 
@@ -166,10 +184,6 @@ class Renderer:
     # --- indexes and constraints ---------------------------------------------------------
 
     def op_create_index(self, op: ir.CreateIndex, before: SchemaState) -> Steps:
-        if op.where is not None and not self.caps.partial_index:
-            raise UsageError(f"{self.name} has no partial indexes: index '{op.name}' has "
-                             "`where`", hint="drop `where`, or use a sql operation with "
-                             "`dialects:` for the databases that have them")
         after = apply(before, op)
         t = after.table(op.table, op.schema)
         table = table_with_refs(after, t)

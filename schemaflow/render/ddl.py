@@ -209,6 +209,35 @@ def _add_not_valid(el: AddConstraintNotValid, compiler: DDLCompiler, **kw: Any) 
     return f"{compiler.process(AddConstraint(el.constraint))} NOT VALID"
 
 
+class DropIndexOn(AlterTable):
+    """MySQL `DROP INDEX name ON table` for an index schemaflow did not create itself."""
+
+    def __init__(self, table: str, schema: str | None, name: str) -> None:
+        super().__init__(table, schema)
+        self.name = name
+
+
+@compiles(DropIndexOn)
+def _drop_index_on(el: DropIndexOn, compiler: DDLCompiler, **kw: Any) -> str:
+    return (f"DROP INDEX {col_ref(compiler, el.name)} ON "
+            f"{table_ref(compiler, el.table_name, el.schema)}")
+
+
+class RenameEnumType(DDLElement):
+    """PostgreSQL `ALTER TYPE old RENAME TO new`."""
+
+    inherit_cache = False
+
+    def __init__(self, old: str, new: str) -> None:
+        self.old = old
+        self.new = new
+
+
+@compiles(RenameEnumType)
+def _rename_enum(el: RenameEnumType, compiler: DDLCompiler, **kw: Any) -> str:
+    return f"ALTER TYPE {col_ref(compiler, el.old)} RENAME TO {col_ref(compiler, el.new)}"
+
+
 class EnumAddValue(DDLElement):
     """PostgreSQL `ALTER TYPE name ADD VALUE 'v'`."""
 

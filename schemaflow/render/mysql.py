@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import ClassVar
 
-from sqlalchemy.schema import AddConstraint, DropConstraint, DropIndex
+from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from .. import ir
 from ..errors import UsageError
@@ -35,11 +35,17 @@ class MySQLRenderer(Renderer):
         assert c is not None
         return [Step(ddl.ModifyColumn(self.bound_column(t, c)))]
 
-    def op_alter_column(self, op: ir.AlterColumn, before: SchemaState) -> Steps:
-        if op.using is not None:
+    def check(self, op: ir.Operation, before: SchemaState) -> None:
+        super().check(op, before)
+        if isinstance(op, ir.AlterColumn) and op.using is not None:
             raise UsageError(f"{self.name} has no USING clause for a type change "
                              f"(alter_column {op.table}.{op.name})",
                              hint="convert the data with a sql operation first")
+        if isinstance(op, ir.CreateCheckConstraint) and not self.caps.check_constraints:
+            raise UsageError(f"this {self.name} server ignores CHECK constraints "
+                             f"('{op.name}')", hint="MySQL 8.0.16+ or MariaDB 10.2.1+")
+
+    def op_alter_column(self, op: ir.AlterColumn, before: SchemaState) -> Steps:
         return self._full_column(apply(before, op), op.table, op.schema, op.name)
 
     def op_rename_column(self, op: ir.RenameColumn, before: SchemaState) -> Steps:
@@ -62,38 +68,75 @@ class MySQLRenderer(Renderer):
         names += [c.name for c in dep.checks]
         for name in names:
             steps += [Step(DropConstraint(c)) for c in table.constraints if c.name == name]
-        steps += [Step(DropIndex(i)) for i in table.indexes
-                  if i.name in {x.name for x in dep.indexes}]
+        # Dropping an index a remaining foreign key needs goes through op_drop_index (which
+        # drops and re-adds that key around it); the column's own keys are gone already.
+        gone = {f.name for f in dep.foreign_keys}
+        state = before.with_table(replace(t, foreign_keys=tuple(
+            f for f in t.foreign_keys if f.name not in gone)))
+        for index in dep.indexes:
+            steps += self.op_drop_index(ir.DropIndex(name=index.name, table=t.name,
+                                                     schema=t.schema), state)
+            current = state.table(t.name, t.schema)
+            state = state.with_table(replace(current, indexes=tuple(
+                i for i in current.indexes if i.name != index.name)))
         if dep.primary_key is not None and len(dep.primary_key.columns) > 1:
             steps += [Step(DropConstraint(table.primary_key))]
         return steps + super().op_drop_column(op, before)
 
-    def op_drop_index(self, op: ir.DropIndex, before: SchemaState) -> Steps:
-        # InnoDB lets a foreign key use any index that starts with its columns and refuses to
-        # drop it; when no other index would serve, the key is dropped and re-added around it
-        # (re-adding creates InnoDB's own index for it).
-        t = before.table(op.table, op.schema)
-        others = [i.columns for i in t.indexes if i.name != op.name]
-        others += [u.columns for u in t.uniques]
+    def _around_keys(self, before: SchemaState, table: str, schema: str | None, name: str,
+                     columns: tuple[str, ...], steps: Steps) -> Steps:
+        """`steps` (which drop the index or unique key `name`), wrapped in dropping and
+        re-adding the foreign keys that need it: InnoDB lets a key use any index starting with
+        its columns and refuses to drop it; re-adding makes InnoDB build its own index."""
+        t = before.table(table, schema)
+        others = [i.columns for i in t.indexes if i.name != name]
+        others += [u.columns for u in t.uniques if u.name != name]
         if t.primary_key:
             others.append(t.primary_key.columns)
-        dropped = next(i for i in t.indexes if i.name == op.name)
         needy = [f for f in t.foreign_keys
-                 if dropped.columns[: len(f.columns)] == f.columns
+                 if columns[: len(f.columns)] == f.columns
                  and not any(cols[: len(f.columns)] == f.columns for cols in others)]
         if not needy:
-            return super().op_drop_index(op, before)
-        table = table_with_refs(before, t)
-        fks = [c for c in table.constraints if c.name in {f.name for f in needy}]
-        return ([Step(DropConstraint(c)) for c in fks] + super().op_drop_index(op, before)
-                + [Step(AddConstraint(c)) for c in fks])
+            return steps
+        sa_table = table_with_refs(before, t)
+        fks = [c for c in sa_table.constraints if c.name in {f.name for f in needy}]
+        return [Step(DropConstraint(c)) for c in fks] + steps + [Step(AddConstraint(c))
+                                                                  for c in fks]
 
-    def op_create_check_constraint(self, op: ir.CreateCheckConstraint,
-                                   before: SchemaState) -> Steps:
-        if not self.caps.check_constraints:
-            raise UsageError(f"this {self.name} server ignores CHECK constraints "
-                             f"('{op.name}')", hint="MySQL 8.0.16+ or MariaDB 10.2.1+")
-        return super().op_create_check_constraint(op, before)
+    def op_drop_index(self, op: ir.DropIndex, before: SchemaState) -> Steps:
+        dropped = next(i for i in before.table(op.table, op.schema).indexes
+                       if i.name == op.name)
+        return self._around_keys(before, op.table, op.schema, op.name, dropped.columns,
+                                 super().op_drop_index(op, before))
+
+    def op_drop_constraint(self, op: ir.DropConstraint, before: SchemaState) -> Steps:
+        steps = super().op_drop_constraint(op, before)
+        t = before.table(op.table, op.schema)
+        if op.type == "unique":
+            unique = next(u for u in t.uniques if u.name == op.name)
+            return self._around_keys(before, op.table, op.schema, op.name, unique.columns,
+                                     steps)
+        if op.type == "foreign_key":
+            fk = next(f for f in t.foreign_keys if f.name == op.name)
+            covered = [i.columns for i in t.indexes] + [u.columns for u in t.uniques]
+            if t.primary_key:
+                covered.append(t.primary_key.columns)
+            if not any(cols[: len(fk.columns)] == fk.columns for cols in covered):
+                # InnoDB built an index of the key's name for it; it outlives the key.
+                steps.append(Step(ddl.DropIndexOn(op.table, op.schema, op.name)))
+            return steps
+        if op.type != "primary_key":
+            return steps
+        # An AUTO_INCREMENT column must stay a key: take AUTO_INCREMENT off it first.
+        t = before.table(op.table, op.schema)
+        pk = t.primary_key
+        if pk is None or len(pk.columns) != 1:
+            return steps
+        col = t.column(pk.columns[0])
+        if col is None or col.type.name not in ("integer", "bigint", "smallint"):
+            return steps
+        after = apply(before, op)
+        return self._full_column(after, op.table, op.schema, col.name) + steps
 
 
 class MariaDBRenderer(MySQLRenderer):

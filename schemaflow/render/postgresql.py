@@ -35,24 +35,42 @@ class PostgreSQLRenderer(Renderer):
     sql_dialects: ClassVar[tuple[str, ...]] = ("postgresql",)
     type_dialects: ClassVar[tuple[str, ...]] = ("postgresql",)
 
-    def render(self, op: ir.Operation, before: SchemaState) -> Steps:
+    def check(self, op: ir.Operation, before: SchemaState) -> None:
+        super().check(op, before)
+        if not isinstance(op, (ir.AlterColumn, ir.AddColumn, ir.CreateTable)):
+            return
         old, new = enum_types(before), enum_types(apply(before, op))
-        pre: Steps = []
         for name, values in new.items():
-            if name not in old:
-                pre.append(Step(CreateEnumType(ENUM(*values, name=name))))
-                continue
-            removed = [v for v in old[name] if v not in values]
+            removed = [v for v in old.get(name, ()) if v not in values]
             if removed:
                 raise UsageError(
                     f"PostgreSQL cannot remove values from the enum type '{name}' "
                     f"({', '.join(removed)})",
                     hint="create a new type and move the column to it with a sql operation")
+
+    def render(self, op: ir.Operation, before: SchemaState) -> Steps:
+        self.check(op, before)
+        old, new = enum_types(before), enum_types(apply(before, op))
+        # A type whose default name followed a renamed table or column is renamed with it.
+        renamed: dict[str, str] = {}
+        if isinstance(op, (ir.RenameTable, ir.RenameColumn)):
+            for gone in [n for n in old if n not in new]:
+                match = next((n for n, v in new.items() if n not in old and v == old[gone]
+                              and n not in renamed.values()), None)
+                if match:
+                    renamed[gone] = match
+        pre: Steps = [Step(ddl.RenameEnumType(a, b)) for a, b in renamed.items()]
+        for name, values in new.items():
+            if name in renamed.values():
+                continue
+            if name not in old:
+                pre.append(Step(CreateEnumType(ENUM(*values, name=name))))
+                continue
             pre += [Step(ddl.EnumAddValue(name, v),
                          transactional=self.caps.enum_add_value_in_transaction)
                     for v in values if v not in old[name]]
         post = [Step(DropEnumType(ENUM(*values, name=name)))
-                for name, values in old.items() if name not in new]
+                for name, values in old.items() if name not in new and name not in renamed]
         return pre + super().render(op, before) + post
 
     def op_create_table(self, op: ir.CreateTable, before: SchemaState) -> Steps:

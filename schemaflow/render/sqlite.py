@@ -19,7 +19,7 @@ from .base import Renderer, Step, Steps
 def _stored_type(spec: TypeSpec) -> TypeSpec:
     """The type SQLite reflects for `spec`: uuid is CHAR(32), an enum a VARCHAR."""
     if spec.name == "uuid":
-        return TypeSpec("string", (32,))
+        return TypeSpec("char", (32,))
     if spec.name == "enum":
         return TypeSpec("string", (max(len(str(a)) for a in spec.args),))
     return spec
