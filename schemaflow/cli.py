@@ -338,12 +338,13 @@ def _run(ctx: typer.Context, direction: str, target: str | None, sql: bool, dry_
     # On a terminal, a live status line while changesets run; plain lines otherwise.
     live = err.status(f"{'applying' if direction == 'apply' else 'rolling back'}…") if (
         err.is_terminal and not dry_run and not _g(ctx).quiet) else nullcontext()
+    report = None if _g(ctx).quiet else on_item
     with live:
         if direction == "apply":
-            res = project.apply(target, dry_run=dry_run, on_item=on_item)
+            res = project.apply(target, dry_run=dry_run, on_item=report)
         else:
             assert target is not None
-            res = project.rollback(target, dry_run=dry_run, on_item=on_item)
+            res = project.rollback(target, dry_run=dry_run, on_item=report)
     if dry_run:
         _print_sql(res.sql or "", out)
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import getpass
 import os
 import socket
@@ -220,9 +221,11 @@ def read_applied(conn: Connection, vt: sa.Table) -> list[AppliedRow]:
     return [AppliedRow(**r._asdict()) for r in rows]
 
 
-def applied_in_txn(conn: Connection, vt: sa.Table, ids: tuple[str, ...]) -> bool:
-    """Inside a transaction: whether any of `ids` has a row (someone else applied it)."""
-    return conn.execute(sa.select(vt.c.id).where(vt.c.id.in_(ids))).first() is not None
+def row_state(conn: Connection, vt: sa.Table, ids: tuple[str, ...]) -> tuple[bool, int]:
+    """(whether any of `ids` has a row, the next exec_order): one query, in the transaction."""
+    present = sa.func.sum(sa.case((vt.c.id.in_(ids), 1), else_=0))
+    row = conn.execute(sa.select(present, sa.func.max(vt.c.exec_order))).one()
+    return bool(row[0]), int(row[1] or 0) + 1
 
 
 def next_order(conn: Connection, vt: sa.Table) -> int:
@@ -231,8 +234,9 @@ def next_order(conn: Connection, vt: sa.Table) -> int:
     return int(current or 0) + 1
 
 
+@functools.cache
 def applied_by() -> str:
-    """`user@host` of this process."""
+    """`user@host` of this process (looked up once: it does not change while it runs)."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -241,13 +245,13 @@ def applied_by() -> str:
 
 
 def insert_row(conn: Connection, vt: sa.Table, *, cid: str, checksum: str, message: str,
-               execution_ms: int, version: str) -> None:
+               execution_ms: int, version: str, order: int | None = None) -> None:
     """Record a changeset as applied."""
-    conn.execute(vt.insert().values(
-        id=cid, checksum=checksum, message=message[:10000],
-        applied_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-        execution_ms=execution_ms, applied_by=applied_by(), schemaflow_version=version,
-        exec_order=next_order(conn, vt)))
+    conn.execute(vt.insert(), {
+        "id": cid, "checksum": checksum, "message": message[:10000],
+        "applied_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        "execution_ms": execution_ms, "applied_by": applied_by(), "schemaflow_version": version,
+        "exec_order": order if order is not None else next_order(conn, vt)})
 
 
 def delete_rows(conn: Connection, vt: sa.Table, ids: tuple[str, ...]) -> None:

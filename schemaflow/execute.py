@@ -136,20 +136,22 @@ def _execute(conn: Connection, step: Step) -> None:
         conn.execute(step.sql)
 
 
-def _record(conn: Connection, vt: sa.Table, item: PlanItem, ms: int) -> None:
+def _record(conn: Connection, vt: sa.Table, item: PlanItem, ms: int,
+            order: int | None = None) -> None:
     cs = item.changeset
     if item.direction == "apply":
         db.insert_row(conn, vt, cid=cs.id, checksum=item.checksum, message=cs.message,
-                      execution_ms=ms, version=__version__)
+                      execution_ms=ms, version=__version__, order=order)
     else:
         # A squashed changeset stands for the rows of the changesets it replaces.
         db.delete_rows(conn, vt, (cs.id, *cs.replaces))
 
 
-def _already_done(conn: Connection, vt: sa.Table, item: PlanItem) -> bool:
+def _already_done(conn: Connection, vt: sa.Table, item: PlanItem) -> tuple[bool, int]:
+    """Whether a concurrent run did this item already, and the next exec_order."""
     cs = item.changeset
-    present = db.applied_in_txn(conn, vt, (cs.id, *cs.replaces))
-    return present if item.direction == "apply" else not present
+    present, order = db.row_state(conn, vt, (cs.id, *cs.replaces))
+    return (present if item.direction == "apply" else not present), order
 
 
 def run_item(conn: Connection, vt: sa.Table, item: PlanItem) -> ItemResult:
@@ -162,13 +164,14 @@ def run_item(conn: Connection, vt: sa.Table, item: PlanItem) -> ItemResult:
         if item.transactional:
             with conn.begin():
                 # Re-read under the transaction's lock: a concurrent run may have done it.
-                if _already_done(conn, vt, item):
+                done, order = _already_done(conn, vt, item)
+                if done:
                     return ItemResult(cs.id, cs.message, item.direction, 0, 0, skipped=True)
+                # (Nothing is listed as "ran" here: on failure the transaction undoes it all.)
                 for current in item.steps:
                     _execute(conn, current)
-                    ran.append(_safe_sql(current, conn.dialect) or "")
                 current = None
-                _record(conn, vt, item, int((time.perf_counter() - start) * 1000))
+                _record(conn, vt, item, int((time.perf_counter() - start) * 1000), order)
         else:
             for current in item.steps:
                 if current.transactional:
