@@ -327,7 +327,12 @@ def _run(ctx: typer.Context, direction: str, target: str | None, sql: bool, dry_
     started = time.perf_counter()
 
     def on_item(r: Any) -> None:
-        if r.skipped:
+        if not err.is_terminal:  # plain lines into a pipe or log: no markup work per line
+            note = "was {verb} meanwhile by another run" if r.skipped else ""
+            line = (f"  {r.id} {note.format(verb=verb)}" if r.skipped else
+                    f"  {verb} {r.id} {r.message} ({r.execution_ms} ms)")
+            sys.stderr.write(line + "\n")
+        elif r.skipped:
             err.print(f"  [dim]{r.id} was {verb} meanwhile by another run[/dim]")
         else:
             err.print(f"  {verb} [bold]{r.id}[/bold] {escape(r.message)} "

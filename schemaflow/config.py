@@ -62,6 +62,43 @@ def sqlite_missing(url: str) -> bool:
     return path is not None and not path.exists()
 
 
+_KEYS: Mapping[str, type | tuple[type, ...]] = {
+    "changesets": str, "url": str, "models": str, "version_table": str,
+    "version_table_schema": str, "format": str, "lint": dict, "post_write_hooks": list,
+}
+
+
+def _check(values: Mapping[str, Any], path: str) -> None:
+    """The configuration's keys and types, checked in plain Python (every command reads the
+    configuration; importing jsonschema for it would cost a fifth of a second each time)."""
+    import difflib
+
+    problems = []
+    for key, value in values.items():
+        expected = _KEYS.get(key)
+        if expected is None:
+            close = difflib.get_close_matches(key, list(_KEYS), n=1)
+            problems.append(f"unknown key '{key}'" + (f" — did you mean '{close[0]}'?"
+                                                      if close else ""))
+        elif not isinstance(value, expected):
+            problems.append(f"'{key}' must be a {getattr(expected, '__name__', 'value')}")
+    if values.get("format", "yaml") not in ("yaml", "toml"):
+        problems.append(f"'format' must be yaml or toml, not {values['format']!r}")
+    lint = values.get("lint")
+    if isinstance(lint, dict):
+        for key, codes in lint.items():
+            if key not in ("select", "ignore"):
+                problems.append(f"unknown key 'lint.{key}' (select or ignore)")
+            elif not (isinstance(codes, list) and all(
+                    isinstance(c, str) and re.fullmatch(r"SF\d{1,4}", c) for c in codes)):
+                problems.append(f"'lint.{key}' must be a list of codes such as SF302 or SF3")
+    hooks = values.get("post_write_hooks")
+    if isinstance(hooks, list) and not all(isinstance(h, str) for h in hooks):
+        problems.append("'post_write_hooks' must be a list of commands")
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
@@ -126,9 +163,7 @@ def load(
     else:
         cfg_path, values = find_config(here)
     if values:
-        from .validate import check_config
-
-        check_config(values, str(cfg_path))
+        _check(values, str(cfg_path))
     root = cfg_path.parent if cfg_path else here
     merged = {**DEFAULTS, **values}
     lint = merged.get("lint") or {}

@@ -254,6 +254,19 @@ def insert_row(conn: Connection, vt: sa.Table, *, cid: str, checksum: str, messa
         "exec_order": order if order is not None else next_order(conn, vt)})
 
 
+def insert_rows(conn: Connection, vt: sa.Table, rows: list[tuple[str, str, str]], *,
+                version: str) -> None:
+    """Record many changesets as applied (stamp): one statement, consecutive exec_order."""
+    if not rows:
+        return
+    first = next_order(conn, vt)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    conn.execute(vt.insert(), [
+        {"id": cid, "checksum": checksum, "message": message[:10000], "applied_at": now,
+         "execution_ms": 0, "applied_by": applied_by(), "schemaflow_version": version,
+         "exec_order": first + i} for i, (cid, checksum, message) in enumerate(rows)])
+
+
 def delete_rows(conn: Connection, vt: sa.Table, ids: tuple[str, ...]) -> None:
     """Forget changesets (after rolling them back)."""
     conn.execute(vt.delete().where(vt.c.id.in_(ids)))

@@ -99,7 +99,10 @@ def _table_key_order(state: SchemaState, keys: Iterable[TableKey]) -> list[Table
         if not ready:
             # A cycle: break it at the table waiting for the fewest others; the foreign keys
             # it cannot have yet are added after the tables.
-            ready = [min(pending, key=lambda k: (len(waiting_for(k)), k[0] or "", k[1]))]
+            # Break it at the table most others are waiting for (a table in the cycle).
+            wanted_by = {k: sum(k in waiting_for(o) for o in pending) for k in pending}
+            ready = [min(pending, key=lambda k: (-wanted_by[k], len(waiting_for(k)),
+                                                 k[0] or "", k[1]))]
         for key in ready:
             done.append(key)
             placed.add(key)

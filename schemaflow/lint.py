@@ -58,8 +58,12 @@ class _States:
 
 
 def check(history: History, ctx: LintContext | None = None, *,
-          select: tuple[str, ...] = (), ignore: tuple[str, ...] = ()) -> list[Diagnostic]:
-    """Every reference, rollback and safety problem in the history, in history order."""
+          select: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
+          rules: bool = True) -> list[Diagnostic]:
+    """Every reference, rollback and safety problem in the history, in history order.
+
+    `rules=False` skips the safety analyzers (warnings only): what apply needs to know is
+    whether the history can run at all."""
     from .diff import diff
 
     ctx = ctx or LintContext()
@@ -87,7 +91,8 @@ def check(history: History, ctx: LintContext | None = None, *,
                 diags.append(_diag(history, cid, ("operations", i, op.kind), exc.code,
                                    f"{op.kind}: {exc.message}", exc.hint))
                 continue
-            for code, message, hint in analyze(op, state, OpContext(cs, created, i, once), ctx):
+            findings = analyze(op, state, OpContext(cs, created, i, once), ctx) if rules else []
+            for code, message, hint in findings:
                 if keep(code, cs.lint_ignore):
                     diags.append(replace(_diag(history, cid, ("operations", i, op.kind), code,
                                                message, hint), severity=RULES[code].severity))

@@ -51,8 +51,12 @@ class SQLiteRenderer(Renderer):
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # SQLite keeps no time zones and no comments, and has no uuid or enum types.
-        return _without_tz(self._map_columns(state, lambda c: replace(
-            c, comment=None, type=_stored_type(c.type))))
+        from types import MappingProxyType
+
+        plain = self._map_columns(state, lambda c: replace(
+            c, comment=None, type=_stored_type(c.type)))
+        return _without_tz(SchemaState(MappingProxyType(
+            {k: replace(t, comment=None) for k, t in plain.tables.items()})))
 
     def rebuild(self, old: Table, new: Table, after: SchemaState,
                 renamed: dict[str, str] | None = None) -> Steps:
