@@ -1,0 +1,625 @@
+"""The PostgreSQL and MySQL/MariaDB renderers as tables of "operation → expected SQL".
+
+No database here: an operation is rendered with `renderer_for(dialect, server version)` on the
+schema its `before` operations build, and compiled with `sa_dialect(dialect)`. Statements are
+compared after normalising whitespace. Execution against the real servers is in
+test_dialects.py.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from schemaflow import ir
+from schemaflow.capabilities import capabilities
+from schemaflow.errors import UsageError
+from schemaflow.render import Step, compile_step, renderer_for, sa_dialect
+from schemaflow.state import SchemaState, apply_all
+
+PG = ("postgresql", (15,))
+PG11 = ("postgresql", (11,))
+MYSQL8 = ("mysql", (8, 0, 36))
+MYSQL57 = ("mysql", (5, 7, 44))
+MARIADB = ("mariadb", (10, 11, 6))
+MARIADB104 = ("mariadb", (10, 4, 32))
+
+
+def norm(sql: str) -> str:
+    """One line, single spaces, no padding inside parentheses."""
+    text = " ".join(sql.split())
+    return re.sub(r"\s+\)", ")", re.sub(r"\(\s+", "(", text))
+
+
+def state(*docs: dict[str, Any]) -> SchemaState:
+    """The schema after the given operations (as written in a changeset)."""
+    return apply_all(SchemaState(), [ir.parse_operation(d) for d in docs])
+
+
+def steps(target: tuple[str, tuple[int, ...] | None], before: list[dict[str, Any]],
+          doc: dict[str, Any]) -> list[Step]:
+    """The steps of one operation for (dialect, server version)."""
+    name, version = target
+    return renderer_for(name, version).render(ir.parse_operation(doc), state(*before))
+
+
+def render(target: tuple[str, tuple[int, ...] | None], before: list[dict[str, Any]],
+           doc: dict[str, Any]) -> list[str]:
+    """The normalised statements of one operation."""
+    dialect = sa_dialect(target[0])
+    return [norm(compile_step(s, dialect)) for s in steps(target, before, doc)]
+
+
+# --- the schemas the operations run on --------------------------------------------------------
+
+USERS = {"create_table": {"name": "users", "columns": [
+    {"name": "id", "type": "integer", "primary_key": True},
+    {"name": "name", "type": "string(50)", "nullable": False},
+]}}
+
+ITEMS = {"create_table": {
+    "name": "items",
+    "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "name", "type": "string(50)", "nullable": False, "default": "none",
+         "comment": "the name"},
+        {"name": "qty", "type": "integer", "default": 0},
+        {"name": "note", "type": "text"},
+        {"name": "owner_id", "type": "integer"},
+        {"name": "code", "type": "string(20)"},
+        {"name": "slot", "type": "integer"},
+    ],
+    "unique": [{"name": "uq_items_code_slot", "columns": ["code", "slot"]}],
+    "foreign_keys": [{"name": "fk_items_owner", "columns": ["owner_id"],
+                      "references": {"table": "users", "columns": ["id"]},
+                      "ondelete": "SET NULL"}],
+    "checks": [{"name": "ck_items_qty", "expression": "qty >= 0"}],
+    "indexes": [{"name": "ix_items_name", "columns": ["name"]},
+                {"name": "ix_items_owner_qty", "columns": ["owner_id", "qty"]}],
+}}
+BASE = [USERS, ITEMS]
+
+MOOD = {"create_table": {"name": "mood", "columns": [
+    {"name": "id", "type": "integer", "primary_key": True},
+    {"name": "feeling", "type": "enum(happy,sad)", "nullable": False},
+]}}
+
+CREATE_FULL = {"create_table": {
+    "name": "posts",
+    "comment": "blog posts",
+    "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "author_id", "type": "integer", "nullable": False},
+        {"name": "title", "type": "string(200)", "nullable": False, "comment": "it's shown"},
+        {"name": "published", "type": "boolean", "nullable": False, "default": False},
+        {"name": "status", "type": "enum(draft,live)", "default": "draft"},
+        {"name": "kind", "type": "enum(a,b,name=post_kind)"},
+        {"name": "created_at", "type": "datetime", "nullable": False,
+         "default_sql": "CURRENT_TIMESTAMP"},
+    ],
+    "unique": [{"columns": ["author_id", "title"]}],
+    "foreign_keys": [{"columns": ["author_id"], "references": {"table": "users", "columns": ["id"]},
+                      "ondelete": "CASCADE"}],
+    "checks": [{"expression": "length(title) > 0", "name": "ck_posts_title"}],
+    "indexes": [{"name": "ix_posts_created", "columns": ["created_at"]}],
+}}
+
+CREATE_FULL_CONSTRAINTS = (
+    "CONSTRAINT pk_posts PRIMARY KEY (id), "
+    "CONSTRAINT uq_posts_author_id_title UNIQUE (author_id, title), "
+    "CONSTRAINT ck_posts_title CHECK (length(title) > 0), "
+    "CONSTRAINT fk_posts_author_id_users FOREIGN KEY(author_id) REFERENCES users (id) "
+    "ON DELETE CASCADE")
+
+
+def alter(name: str, **kw: Any) -> dict[str, Any]:
+    return {"alter_column": {"table": "items", "name": name, **kw}}
+
+
+def drop_constraint(name: str, kind: str) -> dict[str, Any]:
+    return {"drop_constraint": {"name": name, "table": "items", "type": kind}}
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+POSTGRESQL_CASES = [
+    pytest.param(
+        [USERS], CREATE_FULL,
+        ["CREATE TYPE posts_status_enum AS ENUM ('draft', 'live')",
+         "CREATE TYPE post_kind AS ENUM ('a', 'b')",
+         "CREATE TABLE posts (id SERIAL NOT NULL, author_id INTEGER NOT NULL, "
+         "title VARCHAR(200) NOT NULL, published BOOLEAN DEFAULT false NOT NULL, "
+         "status posts_status_enum DEFAULT 'draft', kind post_kind, "
+         "created_at TIMESTAMP WITHOUT TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL, "
+         f"{CREATE_FULL_CONSTRAINTS})",
+         "CREATE INDEX ix_posts_created ON posts (created_at)",
+         "COMMENT ON TABLE posts IS 'blog posts'",
+         "COMMENT ON COLUMN posts.title IS 'it''s shown'"],
+        id="create_table-enum-types-and-comments"),
+    pytest.param(
+        BASE, {"drop_table": {"name": "items"}}, ["DROP TABLE items"], id="drop_table"),
+    pytest.param(
+        [MOOD], {"drop_table": {"name": "mood"}},
+        ["DROP TABLE mood", "DROP TYPE mood_feeling_enum"], id="drop_table-drops-its-enum-type"),
+    pytest.param(
+        BASE, {"rename_table": {"name": "items", "new_name": "goods"}},
+        ["ALTER TABLE items RENAME TO goods"], id="rename_table"),
+    pytest.param(
+        BASE, {"add_column": {"table": "items", "column": {
+            "name": "sku", "type": "string(20)", "nullable": False, "default": "x",
+            "unique": True, "comment": "the sku"}}},
+        ["ALTER TABLE items ADD COLUMN sku VARCHAR(20) DEFAULT 'x' NOT NULL",
+         "ALTER TABLE items ADD CONSTRAINT uq_items_sku UNIQUE (sku)",
+         "COMMENT ON COLUMN items.sku IS 'the sku'"],
+        id="add_column-not-null-default-unique-comment"),
+    pytest.param(
+        BASE, {"add_column": {"table": "items", "column": {
+            "name": "seen", "type": "datetime(timezone=true)", "index": True}}},
+        ["ALTER TABLE items ADD COLUMN seen TIMESTAMP WITH TIME ZONE",
+         "CREATE INDEX ix_items_seen ON items (seen)"],
+        id="add_column-indexed"),
+    pytest.param(
+        BASE, {"add_column": {"table": "items", "column": {"name": "st", "type": "enum(a,b)"}}},
+        ["CREATE TYPE items_st_enum AS ENUM ('a', 'b')",
+         "ALTER TABLE items ADD COLUMN st items_st_enum"],
+        id="add_column-enum-creates-the-type-first"),
+    pytest.param(
+        BASE, {"drop_column": {"table": "items", "name": "owner_id"}},
+        ["ALTER TABLE items DROP COLUMN owner_id"],
+        id="drop_column-postgresql-drops-dependents-itself"),
+    pytest.param(
+        [MOOD, {"add_column": {"table": "mood", "column": {"name": "x", "type": "integer"}}}],
+        {"drop_column": {"table": "mood", "name": "feeling"}},
+        ["ALTER TABLE mood DROP COLUMN feeling", "DROP TYPE mood_feeling_enum"],
+        id="drop_column-last-user-of-an-enum-drops-the-type-after"),
+    pytest.param(
+        BASE, {"rename_column": {"table": "items", "name": "name", "new_name": "title"}},
+        ["ALTER TABLE items RENAME COLUMN name TO title"], id="rename_column"),
+    pytest.param(
+        BASE, alter("name", type="string(100)"),
+        ["ALTER TABLE items ALTER COLUMN name TYPE VARCHAR(100)"], id="alter_column-type"),
+    pytest.param(
+        BASE, alter("code", type="integer", using="code::integer"),
+        ["ALTER TABLE items ALTER COLUMN code TYPE INTEGER USING code::integer"],
+        id="alter_column-type-using"),
+    pytest.param(
+        BASE, alter("code", type="enum(a,b)"),
+        ["CREATE TYPE items_code_enum AS ENUM ('a', 'b')",
+         'ALTER TABLE items ALTER COLUMN code TYPE items_code_enum '
+         'USING "code"::text::"items_code_enum"'],
+        id="alter_column-type-to-enum-casts-through-text"),
+    pytest.param(
+        BASE, alter("name", nullable=True),
+        ["ALTER TABLE items ALTER COLUMN name DROP NOT NULL"], id="alter_column-nullable"),
+    pytest.param(
+        BASE, alter("qty", nullable=False, default=5),
+        ["ALTER TABLE items ALTER COLUMN qty SET NOT NULL",
+         "ALTER TABLE items ALTER COLUMN qty SET DEFAULT 5"],
+        id="alter_column-nullable-and-default-are-separate-clauses"),
+    pytest.param(
+        BASE, alter("name", drop_default=True),
+        ["ALTER TABLE items ALTER COLUMN name DROP DEFAULT"], id="alter_column-drop_default"),
+    pytest.param(
+        BASE, alter("name", default_sql="upper('x')"),
+        ["ALTER TABLE items ALTER COLUMN name SET DEFAULT upper('x')"],
+        id="alter_column-default_sql"),
+    pytest.param(
+        BASE, alter("name", comment="it's new"),
+        ["COMMENT ON COLUMN items.name IS 'it''s new'"], id="alter_column-comment"),
+    pytest.param(
+        BASE, alter("name", comment=""),
+        ["COMMENT ON COLUMN items.name IS NULL"], id="alter_column-remove-comment"),
+    pytest.param(
+        BASE, alter("note", type="string(30)", nullable=False, default="it's", comment="c"),
+        ["ALTER TABLE items ALTER COLUMN note TYPE VARCHAR(30)",
+         "ALTER TABLE items ALTER COLUMN note SET NOT NULL",
+         "ALTER TABLE items ALTER COLUMN note SET DEFAULT 'it''s'",
+         "COMMENT ON COLUMN items.note IS 'c'"],
+        id="alter_column-everything-one-clause-each"),
+    pytest.param(
+        [MOOD], {"alter_column": {"table": "mood", "name": "feeling",
+                                  "type": "enum(happy,sad,meh)"}},
+        ["ALTER TYPE mood_feeling_enum ADD VALUE 'meh'",
+         'ALTER TABLE mood ALTER COLUMN feeling TYPE mood_feeling_enum '
+         'USING "feeling"::text::"mood_feeling_enum"'],
+        id="alter_column-enum-new-value-adds-it-to-the-type"),
+    pytest.param(
+        BASE, {"create_index": {"name": "ix_q", "table": "items", "columns": ["qty"],
+                                "where": "qty > 0"}},
+        ["CREATE INDEX ix_q ON items (qty) WHERE qty > 0"], id="create_index-partial"),
+    pytest.param(
+        BASE, {"create_index": {"name": "ux_q", "table": "items", "columns": ["qty", "code"],
+                                "unique": True}},
+        ["CREATE UNIQUE INDEX ux_q ON items (qty, code)"], id="create_index-unique"),
+    pytest.param(
+        BASE, {"create_index": {"name": "ix_q", "table": "items", "columns": ["qty"],
+                                "concurrently": True}},
+        ["CREATE INDEX CONCURRENTLY ix_q ON items (qty)"], id="create_index-concurrently"),
+    pytest.param(
+        BASE, {"drop_index": {"name": "ix_items_owner_qty", "table": "items"}},
+        ["DROP INDEX ix_items_owner_qty"], id="drop_index"),
+    pytest.param(
+        BASE, {"create_unique_constraint": {"name": "uq_n", "table": "items",
+                                            "columns": ["name"]}},
+        ["ALTER TABLE items ADD CONSTRAINT uq_n UNIQUE (name)"], id="create_unique_constraint"),
+    pytest.param(
+        BASE, {"create_foreign_key": {
+            "name": "fk_x", "table": "items", "columns": ["slot"],
+            "references": {"table": "users", "columns": ["id"]}, "ondelete": "CASCADE",
+            "onupdate": "SET NULL"}},
+        ["ALTER TABLE items ADD CONSTRAINT fk_x FOREIGN KEY(slot) REFERENCES users (id) "
+         "ON DELETE CASCADE ON UPDATE SET NULL"], id="create_foreign_key"),
+    pytest.param(
+        BASE, {"create_check_constraint": {"name": "ck_x", "table": "items",
+                                           "expression": "slot > 0"}},
+        ["ALTER TABLE items ADD CONSTRAINT ck_x CHECK (slot > 0)"], id="create_check_constraint"),
+    pytest.param(
+        [{"create_table": {"name": "loose", "columns": [
+            {"name": "code", "type": "string(20)", "nullable": False}]}}],
+        {"create_primary_key": {"name": "pk_loose", "table": "loose", "columns": ["code"]}},
+        ["ALTER TABLE loose ADD CONSTRAINT pk_loose PRIMARY KEY (code)"],
+        id="create_primary_key"),
+    *[pytest.param(BASE, drop_constraint(name, kind),
+                   [f"ALTER TABLE items DROP CONSTRAINT {name}"], id=f"drop_constraint-{kind}")
+      for name, kind in [("uq_items_code_slot", "unique"), ("fk_items_owner", "foreign_key"),
+                         ("ck_items_qty", "check"), ("pk_items", "primary_key")]],
+    pytest.param(
+        BASE, {"insert_rows": {"table": "items", "rows": [
+            {"id": 1, "name": "it's", "qty": None, "note": "x"}]}},
+        ["INSERT INTO items (id, name, qty, note) VALUES (1, 'it''s', NULL, 'x')"],
+        id="insert_rows"),
+    pytest.param(
+        BASE, {"delete_rows": {"table": "items", "rows": [{"id": 1, "note": None}]}},
+        ["DELETE FROM items WHERE items.id = 1 AND items.note IS NULL"], id="delete_rows"),
+]
+
+
+@pytest.mark.parametrize(("before", "op", "expected"), POSTGRESQL_CASES)
+def test_postgresql(before: list[dict[str, Any]], op: dict[str, Any],
+                    expected: list[str]) -> None:
+    assert render(PG, before, op) == expected
+
+
+# --- MySQL and MariaDB ------------------------------------------------------------------------
+
+NAME_SPEC = "VARCHAR(50) NOT NULL COMMENT 'the name' DEFAULT 'none'"
+
+MYSQL_CASES = [
+    pytest.param(
+        [USERS], CREATE_FULL, [MYSQL8, MARIADB],
+        ["CREATE TABLE posts (id INTEGER NOT NULL AUTO_INCREMENT, author_id INTEGER NOT NULL, "
+         "title VARCHAR(200) NOT NULL COMMENT 'it''s shown', "
+         "published BOOL NOT NULL DEFAULT false, status ENUM('draft','live') DEFAULT 'draft', "
+         "kind ENUM('a','b'), created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, "
+         f"{CREATE_FULL_CONSTRAINTS})COMMENT='blog posts'",
+         "CREATE INDEX ix_posts_created ON posts (created_at)"],
+        id="create_table-inline-comments-and-enums"),
+    pytest.param(
+        BASE, {"rename_table": {"name": "items", "new_name": "goods"}}, [MYSQL8, MARIADB],
+        ["ALTER TABLE items RENAME TO goods"], id="rename_table"),
+    pytest.param(
+        BASE, {"add_column": {"table": "items", "column": {
+            "name": "sku", "type": "string(20)", "nullable": False, "default": "x",
+            "unique": True, "comment": "the sku"}}}, [MYSQL8, MARIADB],
+        ["ALTER TABLE items ADD COLUMN sku VARCHAR(20) NOT NULL COMMENT 'the sku' DEFAULT 'x'",
+         "ALTER TABLE items ADD CONSTRAINT uq_items_sku UNIQUE (sku)"],
+        id="add_column-comment-inline"),
+    # MODIFY COLUMN restates the whole column: what the operation leaves alone comes from the
+    # state (type, nullability, default, comment).
+    pytest.param(
+        BASE, alter("name", type="string(100)"), [MYSQL8, MARIADB],
+        ["ALTER TABLE items MODIFY COLUMN name VARCHAR(100) NOT NULL COMMENT 'the name' "
+         "DEFAULT 'none'"], id="alter_column-type-keeps-the-rest"),
+    pytest.param(
+        BASE, alter("name", nullable=True), [MYSQL8, MARIADB],
+        ["ALTER TABLE items MODIFY COLUMN name VARCHAR(50) COMMENT 'the name' DEFAULT 'none'"],
+        id="alter_column-nullable-keeps-the-rest"),
+    pytest.param(
+        BASE, alter("name", default="other"), [MYSQL8, MARIADB],
+        ["ALTER TABLE items MODIFY COLUMN name VARCHAR(50) NOT NULL COMMENT 'the name' "
+         "DEFAULT 'other'"], id="alter_column-default-keeps-the-rest"),
+    pytest.param(
+        BASE, alter("qty", nullable=False, default=5), [MYSQL8, MARIADB],
+        ["ALTER TABLE items MODIFY COLUMN qty INTEGER NOT NULL DEFAULT 5"],
+        id="alter_column-nullable-and-default-one-statement"),
+    pytest.param(
+        BASE, alter("name", drop_default=True), [MYSQL8, MARIADB],
+        ["ALTER TABLE items MODIFY COLUMN name VARCHAR(50) NOT NULL COMMENT 'the name'"],
+        id="alter_column-drop_default-keeps-the-rest"),
+    pytest.param(
+        BASE, alter("name", comment="it's new"), [MYSQL8, MARIADB],
+        ["ALTER TABLE items MODIFY COLUMN name VARCHAR(50) NOT NULL COMMENT 'it''s new' "
+         "DEFAULT 'none'"], id="alter_column-comment-keeps-the-rest"),
+    pytest.param(
+        BASE, alter("name", comment=""), [MYSQL8, MARIADB],
+        ["ALTER TABLE items MODIFY COLUMN name VARCHAR(50) NOT NULL DEFAULT 'none'"],
+        id="alter_column-remove-comment"),
+    pytest.param(
+        BASE, alter("note", type="string(30)", nullable=False, default="it's", comment="c"),
+        [MYSQL8, MARIADB],
+        ["ALTER TABLE items MODIFY COLUMN note VARCHAR(30) NOT NULL COMMENT 'c' "
+         "DEFAULT 'it''s'"], id="alter_column-everything-one-statement"),
+    pytest.param(
+        [MOOD], {"alter_column": {"table": "mood", "name": "feeling",
+                                  "type": "enum(happy,sad,meh)"}}, [MYSQL8, MARIADB],
+        ["ALTER TABLE mood MODIFY COLUMN feeling ENUM('happy','sad','meh') NOT NULL"],
+        id="alter_column-enum-values"),
+    # Renaming a column: CHANGE COLUMN (restating it) before MySQL 8.0 / MariaDB 10.5.2.
+    pytest.param(
+        BASE, {"rename_column": {"table": "items", "name": "name", "new_name": "title"}},
+        [MYSQL57, MARIADB104, ("mariadb", (10, 5, 1))],
+        [f"ALTER TABLE items CHANGE COLUMN name title {NAME_SPEC}"],
+        id="rename_column-change-column-on-old-servers"),
+    pytest.param(
+        BASE, {"rename_column": {"table": "items", "name": "name", "new_name": "title"}},
+        [("mysql", (8, 0)), MYSQL8, ("mariadb", (10, 5, 2)), MARIADB, ("mysql", None)],
+        ["ALTER TABLE items RENAME COLUMN name TO title"],
+        id="rename_column-rename-column-on-new-servers"),
+    pytest.param(
+        BASE, drop_constraint("ck_items_qty", "check"), [MYSQL8],
+        ["ALTER TABLE items DROP CHECK ck_items_qty"], id="drop_constraint-check-mysql"),
+    pytest.param(
+        BASE, drop_constraint("ck_items_qty", "check"), [MARIADB, MARIADB104],
+        ["ALTER TABLE items DROP CONSTRAINT ck_items_qty"], id="drop_constraint-check-mariadb"),
+    pytest.param(
+        BASE, drop_constraint("uq_items_code_slot", "unique"), [MYSQL8, MARIADB],
+        ["ALTER TABLE items DROP INDEX uq_items_code_slot"], id="drop_constraint-unique"),
+    pytest.param(
+        BASE, drop_constraint("fk_items_owner", "foreign_key"), [MYSQL8, MARIADB],
+        ["ALTER TABLE items DROP FOREIGN KEY fk_items_owner"], id="drop_constraint-foreign_key"),
+    pytest.param(
+        [{"create_table": {"name": "pair", "primary_key": {"columns": ["a", "b"]}, "columns": [
+            {"name": "a", "type": "integer"}, {"name": "b", "type": "integer"}]}}],
+        {"drop_constraint": {"name": "pk_pair", "table": "pair", "type": "primary_key"}},
+        [MYSQL8, MARIADB], ["ALTER TABLE pair DROP PRIMARY KEY"],
+        id="drop_constraint-primary_key"),
+    # InnoDB refuses to drop the only index a foreign key can use: the key goes and comes back.
+    pytest.param(
+        BASE, {"drop_index": {"name": "ix_items_owner_qty", "table": "items"}},
+        [MYSQL8, MARIADB],
+        ["ALTER TABLE items DROP FOREIGN KEY fk_items_owner",
+         "DROP INDEX ix_items_owner_qty ON items",
+         "ALTER TABLE items ADD CONSTRAINT fk_items_owner FOREIGN KEY(owner_id) "
+         "REFERENCES users (id) ON DELETE SET NULL"],
+        id="drop_index-a-foreign-key-needs"),
+    pytest.param(
+        [*BASE, {"create_index": {"name": "ix_items_owner", "table": "items",
+                                  "columns": ["owner_id"]}}],
+        {"drop_index": {"name": "ix_items_owner_qty", "table": "items"}}, [MYSQL8, MARIADB],
+        ["DROP INDEX ix_items_owner_qty ON items"],
+        id="drop_index-another-index-serves-the-foreign-key"),
+    pytest.param(
+        BASE, {"drop_index": {"name": "ix_items_name", "table": "items"}}, [MYSQL8, MARIADB],
+        ["DROP INDEX ix_items_name ON items"], id="drop_index"),
+    # MySQL shrinks a multi-column index or unique key instead of dropping it, and refuses to
+    # drop a column a foreign key or a check uses: the dependents go first.
+    pytest.param(
+        BASE, {"drop_column": {"table": "items", "name": "note"}}, [MYSQL8, MARIADB],
+        ["ALTER TABLE items DROP COLUMN note"], id="drop_column-no-dependents"),
+    pytest.param(
+        BASE, {"drop_column": {"table": "items", "name": "slot"}}, [MYSQL8, MARIADB],
+        ["ALTER TABLE items DROP INDEX uq_items_code_slot", "ALTER TABLE items DROP COLUMN slot"],
+        id="drop_column-in-a-multi-column-unique"),
+    pytest.param(
+        BASE, {"drop_column": {"table": "items", "name": "owner_id"}}, [MYSQL8, MARIADB],
+        ["ALTER TABLE items DROP FOREIGN KEY fk_items_owner",
+         "DROP INDEX ix_items_owner_qty ON items",
+         "ALTER TABLE items DROP COLUMN owner_id"],
+        id="drop_column-with-foreign-key-and-index"),
+    pytest.param(
+        BASE, {"drop_column": {"table": "items", "name": "name"}}, [MYSQL8, MARIADB],
+        ["DROP INDEX ix_items_name ON items", "ALTER TABLE items DROP COLUMN name"],
+        id="drop_column-indexed"),
+    pytest.param(
+        [{"create_table": {"name": "pair", "primary_key": {"columns": ["a", "b"]}, "columns": [
+            {"name": "a", "type": "integer"}, {"name": "b", "type": "integer"},
+            {"name": "c", "type": "integer"}]}}],
+        {"drop_column": {"table": "pair", "name": "b"}}, [MYSQL8, MARIADB],
+        ["ALTER TABLE pair DROP PRIMARY KEY", "ALTER TABLE pair DROP COLUMN b"],
+        id="drop_column-in-a-composite-primary-key"),
+    pytest.param(
+        BASE, {"create_index": {"name": "ix_q", "table": "items", "columns": ["qty"],
+                                "concurrently": True}}, [MYSQL8, MARIADB],
+        ["CREATE INDEX ix_q ON items (qty)"], id="create_index-concurrently-is-plain"),
+    pytest.param(
+        BASE, {"create_check_constraint": {"name": "ck_x", "table": "items",
+                                           "expression": "slot > 0"}},
+        [("mysql", (8, 0, 16)), MARIADB, ("mariadb", (10, 2, 1))],
+        ["ALTER TABLE items ADD CONSTRAINT ck_x CHECK (slot > 0)"], id="create_check_constraint"),
+    pytest.param(
+        BASE, {"insert_rows": {"table": "items", "rows": [{"id": 1, "name": "it's"}]}},
+        [MYSQL8, MARIADB], ["INSERT INTO items (id, name) VALUES (1, 'it''s')"],
+        id="insert_rows"),
+]
+
+
+@pytest.mark.parametrize(("before", "op", "targets", "expected"), MYSQL_CASES)
+def test_mysql_and_mariadb(before: list[dict[str, Any]], op: dict[str, Any],
+                           targets: list[tuple[str, tuple[int, ...] | None]],
+                           expected: list[str]) -> None:
+    for target in targets:
+        assert render(target, before, op) == expected, target
+
+
+@pytest.mark.parametrize("target", [MYSQL8, MARIADB], ids=["mysql", "mariadb"])
+def test_drop_column_in_the_index_a_foreign_key_needs(target: tuple[str, tuple[int, ...]]
+                                                      ) -> None:
+    """ix_items_owner_qty is the only index fk_items_owner can use: InnoDB refuses to drop it
+    while the key exists (error 1553), so the key goes before it and comes back after."""
+    found = render(target, BASE, {"drop_column": {"table": "items", "name": "qty"}})
+    drop_check = ("ALTER TABLE items DROP CHECK ck_items_qty" if target[0] == "mysql"
+                  else "ALTER TABLE items DROP CONSTRAINT ck_items_qty")
+    drop_fk = "ALTER TABLE items DROP FOREIGN KEY fk_items_owner"
+    drop_index = "DROP INDEX ix_items_owner_qty ON items"
+    add_fk = ("ALTER TABLE items ADD CONSTRAINT fk_items_owner FOREIGN KEY(owner_id) "
+              "REFERENCES users (id) ON DELETE SET NULL")
+    drop_column = "ALTER TABLE items DROP COLUMN qty"
+    assert set(found) == {drop_check, drop_fk, drop_index, add_fk, drop_column}, found
+    assert found.index(drop_fk) < found.index(drop_index) < found.index(add_fk), found
+    assert found.index(drop_check) < found.index(drop_column), found
+    assert found.index(drop_index) < found.index(drop_column), found
+
+
+# --- what each dialect refuses, with a message that says why ----------------------------------
+
+
+@pytest.mark.parametrize("target", [MYSQL8, MARIADB], ids=["mysql", "mariadb"])
+def test_partial_index_is_refused_on_mysql(target: tuple[str, tuple[int, ...]]) -> None:
+    doc = {"create_index": {"name": "ix_part", "table": "items", "columns": ["qty"],
+                            "where": "qty > 0"}}
+    with pytest.raises(UsageError) as info:
+        render(target, BASE, doc)
+    assert info.value.message == (f"{target[0]} has no partial indexes: index 'ix_part' has "
+                                  "`where`")
+    assert info.value.hint is not None and "dialects" in info.value.hint
+    assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize("target", [MYSQL8, MARIADB], ids=["mysql", "mariadb"])
+def test_using_is_refused_on_mysql(target: tuple[str, tuple[int, ...]]) -> None:
+    with pytest.raises(UsageError, match=r"no USING clause .*alter_column items\.code"):
+        render(target, BASE, alter("code", type="integer", using="code::integer"))
+
+
+@pytest.mark.parametrize("target", [MYSQL57, ("mysql", (8, 0, 15)), ("mariadb", (10, 1))],
+                         ids=["mysql-5.7", "mysql-8.0.15", "mariadb-10.1"])
+def test_check_constraint_refused_where_the_server_ignores_it(
+        target: tuple[str, tuple[int, ...]]) -> None:
+    doc = {"create_check_constraint": {"name": "ck_x", "table": "items",
+                                       "expression": "slot > 0"}}
+    with pytest.raises(UsageError, match="ignores CHECK constraints \\('ck_x'\\)"):
+        render(target, BASE, doc)
+
+
+def test_postgresql_refuses_removing_an_enum_value() -> None:
+    doc = {"alter_column": {"table": "mood", "name": "feeling", "type": "enum(happy)"}}
+    with pytest.raises(UsageError, match="cannot remove values from the enum type "
+                                         "'mood_feeling_enum' \\(sad\\)"):
+        render(PG, [MOOD], doc)
+
+
+def test_unknown_dialect() -> None:
+    with pytest.raises(UsageError, match="the dialect 'oracle' is not supported yet"):
+        renderer_for("oracle")
+    with pytest.raises(UsageError, match="unknown dialect 'oracle'"):
+        sa_dialect("oracle")
+
+
+# --- transactions -----------------------------------------------------------------------------
+
+
+def test_concurrently_is_not_transactional_on_postgresql() -> None:
+    doc = {"create_index": {"name": "ix_q", "table": "items", "columns": ["qty"],
+                            "concurrently": True}}
+    assert [s.transactional for s in steps(PG, BASE, doc)] == [False]
+    plain = {"create_index": {"name": "ix_q", "table": "items", "columns": ["qty"]}}
+    assert [s.transactional for s in steps(PG, BASE, plain)] == [True]
+
+
+@pytest.mark.parametrize(("target", "in_transaction"), [
+    (PG, True), (("postgresql", (12,)), True), (PG11, False)], ids=["15", "12", "11"])
+def test_enum_add_value_in_a_transaction_from_postgresql_12(
+        target: tuple[str, tuple[int, ...]], in_transaction: bool) -> None:
+    doc = {"alter_column": {"table": "mood", "name": "feeling", "type": "enum(happy,sad,meh)"}}
+    found = steps(target, [MOOD], doc)
+    assert norm(compile_step(found[0], sa_dialect("postgresql"))) == (
+        "ALTER TYPE mood_feeling_enum ADD VALUE 'meh'")
+    assert found[0].transactional is in_transaction
+
+
+@pytest.mark.parametrize(("name", "transactional"), [
+    ("postgresql", True), ("sqlite", True), ("mysql", False), ("mariadb", False)])
+def test_transactional_ddl(name: str, transactional: bool) -> None:
+    assert renderer_for(name).transactional_ddl is transactional
+
+
+# --- enum types follow renames ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("doc", [
+    {"rename_column": {"table": "mood", "name": "feeling", "new_name": "state"}},
+    {"rename_table": {"name": "mood", "new_name": "humour"}},
+], ids=["rename_column", "rename_table"])
+def test_postgresql_rename_keeps_the_enum_type_in_use(doc: dict[str, Any]) -> None:
+    """The column keeps using its type: dropping that type is an error on the server."""
+    found = render(PG, [MOOD], doc)
+    assert "DROP TYPE mood_feeling_enum" not in found, found
+
+
+# --- sql operations by dialect ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("dialects", "runs_on"), [
+    (None, {"postgresql", "mysql", "mariadb", "sqlite"}),
+    (["postgresql"], {"postgresql"}),
+    (["mysql"], {"mysql", "mariadb"}),
+    (["mariadb"], {"mariadb"}),
+    (["sqlite", "mariadb"], {"sqlite", "mariadb"}),
+])
+def test_sql_dialects(dialects: list[str] | None, runs_on: set[str]) -> None:
+    body: dict[str, Any] = {"up": ["SELECT 1", "  ", "SELECT 2"]}
+    if dialects is not None:
+        body["dialects"] = dialects
+    for name in ("postgresql", "mysql", "mariadb", "sqlite"):
+        expected = ["SELECT 1", "SELECT 2"] if name in runs_on else []
+        assert render((name, None), BASE, {"sql": body}) == expected, name
+
+
+# --- compilation helpers ----------------------------------------------------------------------
+
+
+def test_sa_dialect_tells_mariadb_apart() -> None:
+    assert sa_dialect("mariadb").is_mariadb is True
+    assert sa_dialect("mysql").is_mariadb is False
+    assert sa_dialect("postgresql").name == "postgresql"
+
+
+def test_compile_step_strips_raw_sql() -> None:
+    assert compile_step(Step("  SELECT 1 \n"), sa_dialect("mysql")) == "SELECT 1"
+
+
+# --- capabilities -----------------------------------------------------------------------------
+
+CAPABILITIES = [
+    ("postgresql", (15,), {"transactional_ddl": True, "partial_index": True, "comments": True,
+                           "native_enum": True, "concurrent_index": True,
+                           "enum_add_value_in_transaction": True, "rename_column": True,
+                           "check_constraints": True, "max_identifier_length": 63}),
+    ("postgresql", (11, 9), {"enum_add_value_in_transaction": False, "native_enum": True}),
+    ("postgresql", None, {"enum_add_value_in_transaction": True}),
+    ("mysql", (5, 7), {"transactional_ddl": False, "rename_column": False,
+                       "check_constraints": False, "partial_index": False, "comments": True,
+                       "native_enum": False, "concurrent_index": False,
+                       "max_identifier_length": 64}),
+    ("mysql", (8, 0, 15), {"rename_column": True, "check_constraints": False}),
+    ("mysql", (8, 0, 16), {"rename_column": True, "check_constraints": True}),
+    ("mysql", None, {"rename_column": True, "check_constraints": True,
+                     "transactional_ddl": False}),
+    ("mariadb", (10, 1), {"check_constraints": False, "rename_column": False}),
+    ("mariadb", (10, 2, 1), {"check_constraints": True, "rename_column": False}),
+    ("mariadb", (10, 5, 1), {"rename_column": False}),
+    ("mariadb", (10, 5, 2), {"rename_column": True, "transactional_ddl": False,
+                             "partial_index": False, "max_identifier_length": 64}),
+    ("mariadb", (10, 11, 6), {"rename_column": True, "check_constraints": True}),
+    ("sqlite", (3, 24), {"rename_column": False, "drop_column": False, "alter_column": False,
+                         "alter_constraints": False, "partial_index": True,
+                         "transactional_ddl": True, "comments": False}),
+    ("sqlite", (3, 25), {"rename_column": True, "drop_column": False}),
+    ("sqlite", (3, 35), {"rename_column": True, "drop_column": True}),
+]
+
+
+@pytest.mark.parametrize(("dialect", "version", "expected"), CAPABILITIES,
+                         ids=[f"{d}-{v}" for d, v, _ in CAPABILITIES])
+def test_capabilities(dialect: str, version: tuple[int, ...] | None,
+                      expected: dict[str, Any]) -> None:
+    caps = capabilities(dialect, version)
+    assert caps.dialect == dialect
+    assert {k: getattr(caps, k) for k in expected} == expected
+
+
+def test_renderer_reads_the_capabilities_of_its_version() -> None:
+    assert renderer_for("mariadb", (10, 4)).caps == capabilities("mariadb", (10, 4))
+    assert renderer_for("mysql").caps == capabilities("mysql", None)
