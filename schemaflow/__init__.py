@@ -26,6 +26,11 @@ __all__ = [
 if TYPE_CHECKING:
     from .api import Project
 
+# The submodule `schemaflow.validate` shares its name with the function below. A package's
+# attribute is set to a submodule when that submodule is first imported, so import it (it is
+# light) before defining the function: the function then stays `schemaflow.validate`.
+from . import validate as _validate_module  # noqa: F401
+
 
 def __getattr__(name: str) -> Any:
     # The API pulls in SQLAlchemy lazily; `import schemaflow` itself stays cheap.
