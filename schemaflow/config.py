@@ -44,9 +44,12 @@ class Settings:
 _PASSWORD = re.compile(r"^([A-Za-z0-9+.\-]+://[^:/@]*):[^@]*@")
 
 
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)[^&#\s]*", re.I)
+
+
 def hide_password(url: str) -> str:
-    """The URL with its password (if any) replaced by ***."""
-    return _PASSWORD.sub(r"\1:***@", url)
+    """The URL with its password (in the user part or the query) replaced by ***."""
+    return _QUERY_PASSWORD.sub(r"\1***", _PASSWORD.sub(r"\1:***@", url))
 
 
 def _sqlite_path(url: str) -> Path | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import getpass
+import hashlib
 import os
 import socket
 import zlib
@@ -131,11 +132,12 @@ def lock_key(table: str) -> int:
 
 
 def _pg_lock(conn: Connection, name: str, timeout: float) -> bool:
-    key = lock_key(name)
-    deadline_ms = int(timeout * 1000)
+    key = lock_key(_scoped(conn, name))
     got = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar()
-    if got:
-        return True
+    if got or timeout <= 0:
+        return bool(got)
+    # lock_timeout = 0 would mean "wait forever": at least one millisecond.
+    deadline_ms = max(1, int(timeout * 1000))
     conn.exec_driver_sql(f"SET lock_timeout = {deadline_ms}")
     try:
         conn.exec_driver_sql(f"SELECT pg_advisory_lock({key})")
@@ -149,17 +151,29 @@ def _pg_lock(conn: Connection, name: str, timeout: float) -> bool:
 
 
 def _pg_unlock(conn: Connection, name: str) -> None:
-    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({lock_key(name)})")
+    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({lock_key(_scoped(conn, name))})")
+
+
+def _scoped(conn: Connection, name: str) -> str:
+    """The lock's name for this database: locks are server-wide, migrations per database."""
+    database = conn.exec_driver_sql("SELECT current_database()" if conn.dialect.name ==
+                                    "postgresql" else "SELECT DATABASE()").scalar()
+    return f"{database}.{name}"
+
+
+def _mysql_name(conn: Connection, name: str) -> str:
+    # GET_LOCK names are at most 64 characters.
+    return "schemaflow:" + hashlib.sha1(_scoped(conn, name).encode()).hexdigest()[:40]
 
 
 def _mysql_lock(conn: Connection, name: str, timeout: float) -> bool:
     got = conn.exec_driver_sql(
-        "SELECT GET_LOCK(%s, %s)", (f"schemaflow:{name}"[:64], int(timeout))).scalar()
+        "SELECT GET_LOCK(%s, %s)", (_mysql_name(conn, name), max(0, int(timeout)))).scalar()
     return bool(got)
 
 
 def _mysql_unlock(conn: Connection, name: str) -> None:
-    conn.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (f"schemaflow:{name}"[:64],))
+    conn.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (_mysql_name(conn, name),))
 
 
 # SQLite needs no session lock: every changeset's transaction starts with BEGIN IMMEDIATE and

@@ -71,6 +71,34 @@ def _yaml_int(loader: Any, node: yaml.ScalarNode) -> int:
 _Loader.add_constructor("tag:yaml.org,2002:int", _yaml_int)
 
 
+_TOO_DEEP = "the document is nested too deeply (a changeset needs a few levels, at most 64)"
+_MAX_DEPTH = 64
+_MAX_VALUES = 200_000
+
+
+def _checked_shape(doc: Any, path: str) -> Any:
+    """Refuse documents no changeset looks like: very deep nesting, or aliases that expand to
+    an enormous number of values (a 'billion laughs' file). Iterative, and stops early."""
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    seen = 0
+    while stack:
+        value, depth = stack.pop()
+        seen += 1
+        if depth > _MAX_DEPTH:
+            raise SourceError(Diagnostic(code="SF001", file=path, line=1, col=1,
+                                         message=_TOO_DEEP))
+        if seen > _MAX_VALUES:
+            raise SourceError(Diagnostic(
+                code="SF001", file=path, line=1, col=1,
+                message=f"the document expands to more than {_MAX_VALUES:,} values (YAML "
+                        "aliases repeating each other?)"))
+        if isinstance(value, dict):
+            stack += [(v, depth + 1) for v in value.values()]
+        elif isinstance(value, list):
+            stack += [(v, depth + 1) for v in value]
+    return doc
+
+
 @dataclass(frozen=True, slots=True)
 class SourceFile:
     """One file's text and its loaded document."""
@@ -111,15 +139,27 @@ def list_files(folder: Path) -> list[Path]:
     # Plain string work first: pathlib costs show at 10,000 files.
     names = sorted(e.name for e in entries
                    if not e.name.startswith(".") and os.path.splitext(e.name)[1].lower()
-                   in EXTENSIONS and e.is_file())
+                   in EXTENSIONS and _is_file(e))
     return [folder / n for n in names]
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    # Regular files only (a FIFO would block a read forever); a symlink loop makes is_file()
+    # itself fail: it is listed, so that reading it reports the problem.
+    try:
+        return entry.is_file()
+    except OSError:
+        return True
 
 
 def loads(text: str, fmt: Format, path: str) -> Any:
     """Parse text as YAML or TOML; raise SourceError with a position on a syntax error."""
     if fmt == "toml":
         try:
-            return tomllib.loads(text)
+            return _checked_shape(tomllib.loads(text), path)
+        except RecursionError:
+            raise SourceError(Diagnostic(code="SF001", file=path, line=1, col=1,
+                                         message=_TOO_DEEP)) from None
         except tomllib.TOMLDecodeError as exc:
             m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
             msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
@@ -132,7 +172,10 @@ def loads(text: str, fmt: Format, path: str) -> Any:
                 code="SF001", message=f"TOML syntax error: {msg}", file=path, line=line,
                 col=col)) from None
     try:
-        return yaml.load(text, Loader=_Loader)
+        return _checked_shape(yaml.load(text, Loader=_Loader), path)  # _Loader is safe
+    except RecursionError:
+        raise SourceError(Diagnostic(code="SF001", file=path, line=1, col=1,
+                                     message=_TOO_DEEP)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -140,9 +183,11 @@ def loads(text: str, fmt: Format, path: str) -> Any:
             code="SF001", message=f"YAML syntax error: {problem}", file=path,
             line=mark.line + 1 if mark else None, col=mark.column + 1 if mark else None,
         )) from None
-    except yaml.YAMLError as exc:
-        raise SourceError(Diagnostic(code="SF001", message=f"YAML error: {exc}",
-                                     file=path)) from None
+    except (yaml.YAMLError, ValueError, TypeError, AttributeError, OverflowError) as exc:
+        # Explicit tags (!!int abc, !!timestamp '') fail inside PyYAML's constructors.
+        raise SourceError(Diagnostic(
+            code="SF001", file=path,
+            message=f"YAML error: {type(exc).__name__}: {exc}")) from None
 
 
 def read(path: Path) -> SourceFile:
