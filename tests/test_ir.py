@@ -72,6 +72,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                            "schema": "blog"},
     "drop_constraint": {"name": "fk_x", "table": "post", "type": "foreign_key",
                         "schema": "blog"},
+    "validate_constraint": {"name": "ck_x", "table": "post", "schema": "blog"},
+    "alter_table": {"name": "post", "comment": "posts of the blog", "schema": "blog"},
     "sql": {"up": ["UPDATE post SET x = 1", "UPDATE post SET y = 2"],
             "down": "UPDATE post SET x = 0", "dialects": ["postgresql", "mariadb"]},
     "insert_rows": {"table": "tag", "rows": [{"id": 1, "label": "a", "weight": 0.5,

@@ -156,6 +156,13 @@ CASES = [
         [USERS, ITEMS], {"drop_table": {"name": "items"}}, MODERN,
         ["DROP TABLE items"],
         id="drop_table"),
+    # SQLite keeps no table comments and checks constraints when they are added: no SQL.
+    pytest.param(
+        [USERS, ITEMS], {"alter_table": {"name": "items", "comment": "stock"}}, MODERN, [],
+        id="alter_table"),
+    pytest.param(
+        [USERS, ITEMS], {"validate_constraint": {"name": "pk_items", "table": "items"}}, MODERN,
+        [], id="validate_constraint"),
     pytest.param(
         [USERS, ITEMS], {"rename_table": {"name": "items", "new_name": "products"}}, MODERN,
         ["ALTER TABLE items RENAME TO products"],
