@@ -273,12 +273,7 @@ class _Builder:
         if old.is_nullable != new.is_nullable:
             kw["nullable"] = new.is_nullable
         if default_key(old) != default_key(new):
-            if new.default is not None:
-                kw["default"] = new.default
-            elif new.default_sql is not None:
-                kw["default_sql"] = new.default_sql
-            else:
-                kw["drop_default"] = True
+            kw.update(new.default_change())
         if (old.comment or None) != (new.comment or None):
             kw["comment"] = new.comment or ""
         if kw:

@@ -7,7 +7,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,16 @@ from . import ir
 from .cache import ParseCache, content_key
 from .errors import Diagnostic, ValidationFailed
 from .graph import Graph
-from .source import SourceError, SourceFile, decode, display_path, list_files, locate, read
+from .source import (
+    SourceError,
+    SourceFile,
+    decode,
+    display_path,
+    format_of,
+    list_files,
+    locate,
+    read,
+)
 from .state import SchemaState, apply
 
 CHECKSUM_VERSION = "v1"
@@ -29,16 +38,23 @@ class History:
     graph: Graph
     paths: Mapping[str, Path]
     folder: Path
+    _texts: dict[str, SourceFile | None] = field(default_factory=dict, compare=False,
+                                                  repr=False)
 
     def source(self, cid: str) -> SourceFile | None:
-        """The parsed file of a changeset (read again: only diagnostics need it)."""
-        path = self.paths.get(cid)
-        if path is None:
-            return None
-        try:
-            return read(path)
-        except SourceError:
-            return None
+        """A changeset's file as text, for positions (read once, and only when a diagnostic
+        needs it; the document itself is not parsed again)."""
+        if cid not in self._texts:
+            path = self.paths.get(cid)
+            self._texts[cid] = None
+            if path is not None:
+                try:
+                    text = path.read_bytes().decode("utf-8")
+                    self._texts[cid] = SourceFile(display_path(path), text,
+                                                  format_of(path) or "yaml", None)
+                except (OSError, UnicodeDecodeError):
+                    pass
+        return self._texts[cid]
 
     def replay(self, ids: Iterable[str]) -> SchemaState:
         """The schema after applying `ids` (in graph order) to an empty database."""

@@ -54,6 +54,14 @@ class Column:
         """Nullability with the contract's default (true, false for primary keys)."""
         return (not self.primary_key) if self.nullable is None else self.nullable
 
+    def default_change(self) -> dict[str, Any]:
+        """The alter_column keys that give a column this column's default (or none)."""
+        if self.default is not None:
+            return {"default": self.default}
+        if self.default_sql is not None:
+            return {"default_sql": self.default_sql}
+        return {"drop_default": True}
+
 
 @dataclass(frozen=True, kw_only=True)
 class Reference:

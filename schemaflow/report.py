@@ -34,6 +34,12 @@ def diagnostic_text(d: Diagnostic) -> str:
     return text
 
 
+def _plain(d: Diagnostic) -> str:
+    where = d.where()
+    text = f"{where + ': ' if where else ''}{d.severity} {d.code} {d.message}"
+    return text + (f"\n    hint: {d.hint}" if d.hint else "")
+
+
 def print_diagnostics(diags: Sequence[Diagnostic], fmt: str, out: Console,
                       files_checked: int | None = None) -> None:
     """Print diagnostics as text, json or GitHub workflow annotations."""
@@ -54,8 +60,11 @@ def print_diagnostics(diags: Sequence[Diagnostic], fmt: str, out: Console,
             msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
             sys.stdout.write(f"::{level} {props}::{msg}\n")
         return
-    for d in diags:
-        out.print(diagnostic_text(d))
+    if out.is_terminal:
+        for d in diags:
+            out.print(diagnostic_text(d))
+    elif diags:  # into a pipe or file: plain text, written at once (thousands of lines)
+        sys.stdout.write("\n".join(_plain(d) for d in diags) + "\n")
     if diags:
         out.print(f"\n{errors} error{'s' if errors != 1 else ''}, "
                   f"{warnings} warning{'s' if warnings != 1 else ''}")

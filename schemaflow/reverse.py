@@ -74,12 +74,7 @@ def _alter_column(op: ir.AlterColumn, before: SchemaState) -> Inverse:
     if op.nullable is not None:
         kw["nullable"] = c.is_nullable
     if op.drop_default or op.default is not None or op.default_sql is not None:
-        if c.default is not None:
-            kw["default"] = c.default
-        elif c.default_sql is not None:
-            kw["default_sql"] = c.default_sql
-        else:
-            kw["drop_default"] = True
+        kw.update(c.default_change())
     if op.comment is not None:
         kw["comment"] = c.comment or ""
     return (ir.AlterColumn(table=op.table, name=op.name, schema=op.schema, **kw),)
