@@ -97,6 +97,17 @@ def handled(fn: F) -> F:
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
             raise typer.Exit(130) from None
+        except Exception as exc:
+            # A database error outside a changeset (a version table of another shape, a
+            # server gone mid-command): one message, not a traceback. Checked by module so
+            # that commands which never touch a database do not import SQLAlchemy.
+            if not type(exc).__module__.startswith("sqlalchemy"):
+                raise
+            from .config import hide_password
+            from .db import db_message
+
+            sys.stderr.write(f"error: the database failed: {hide_password(db_message(exc))}\n")
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
 

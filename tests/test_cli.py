@@ -552,3 +552,15 @@ def test_no_color_terminal_output_has_no_escape_codes(demo_project: Project) -> 
     assert code == 2, error
     assert not ANSI.search(listing), repr(listing)
     assert not ANSI.search(error), repr(error)
+
+
+def test_a_version_table_of_another_shape_is_one_clear_error(project: Project) -> None:
+    import sqlite3
+
+    db = project.root / "app.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE schemaflow_version (x INTEGER)")
+    result = project.cli("current")
+    assert result.returncode == 2
+    assert "the database failed" in result.stderr and "schemaflow_version.id" in result.stderr
+    assert "Traceback" not in result.stderr
