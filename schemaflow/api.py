@@ -199,10 +199,9 @@ class Project:
 
     # --- writing changesets --------------------------------------------------------------
 
-    def _new_id(self) -> str:
+    def _new_id(self, existing: set[str]) -> str:
         from .source import loads
 
-        existing = set(self.history.graph.by_id) if self._folder_has_files() else set()
         while True:
             cid = secrets.token_hex(6)
             # An id that YAML would read as a number is avoided, as is a collision.
@@ -249,8 +248,10 @@ class Project:
             depends_on: Sequence[str] = (), fmt: str | None = None,
             operations: Sequence[ir.Operation] = ()) -> Path:
         """Write a new changeset after the single head (or the given parents)."""
+        existing: set[str] = set()
         if self._folder_has_files():
             g = self.history.graph
+            existing = set(g.by_id)
             parent_ids = [g.resolve_id(p) for p in parents] if parents else (
                 [g.single_head()] if g.heads else [])
             deps = [g.resolve_id(d) for d in depends_on]
@@ -258,7 +259,7 @@ class Project:
             if parents or depends_on:
                 raise UsageError("there are no changesets yet to be parents or dependencies")
             parent_ids, deps = [], []
-        cs = ir.Changeset(id=self._new_id(), parents=tuple(parent_ids), message=message,
+        cs = ir.Changeset(id=self._new_id(existing), parents=tuple(parent_ids), message=message,
                           operations=tuple(operations), depends_on=tuple(deps),
                           branch_labels=tuple(branch_labels))
         return self.write_changeset(cs, fmt)
@@ -270,7 +271,7 @@ class Project:
         if len(ids) < 2:
             raise UsageError("nothing to merge: there is only one head" if not targets else
                              "a merge needs at least two changesets")
-        cs = ir.Changeset(id=self._new_id(), parents=tuple(ids), message=message,
+        cs = ir.Changeset(id=self._new_id(set(g.by_id)), parents=tuple(ids), message=message,
                           operations=())
         return self.write_changeset(cs)
 
@@ -311,7 +312,7 @@ class Project:
             after = history.replay(g.ancestors([last]))
             operations = tuple(diff(before, after).operations)
         cs = ir.Changeset(
-            id=self._new_id(), parents=g[first].parents, message=message,
+            id=self._new_id(set(g.by_id)), parents=g[first].parents, message=message,
             operations=operations, depends_on=g[first].depends_on,
             branch_labels=tuple(dict.fromkeys(b for c in span for b in g[c].branch_labels)),
             tag=g[last].tag, replaces=tuple(span))

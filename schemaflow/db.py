@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from .config import hide_password, sqlite_missing  # noqa: F401 - re-exported
+from .config import hide_password
 from .errors import ConnectionFailed, UsageError
 
 
@@ -259,13 +259,13 @@ def applied_by() -> str:
 
 
 def insert_row(conn: Connection, vt: sa.Table, *, cid: str, checksum: str, message: str,
-               execution_ms: int, version: str, order: int | None = None) -> None:
+               execution_ms: int, version: str, order: int) -> None:
     """Record a changeset as applied."""
     conn.execute(vt.insert(), {
         "id": cid, "checksum": checksum, "message": message[:10000],
         "applied_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
         "execution_ms": execution_ms, "applied_by": applied_by(), "schemaflow_version": version,
-        "exec_order": order if order is not None else next_order(conn, vt)})
+        "exec_order": order})
 
 
 def insert_rows(conn: Connection, vt: sa.Table, rows: list[tuple[str, str, str]], *,

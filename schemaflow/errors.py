@@ -69,12 +69,6 @@ class ConnectionFailed(SchemaflowError):
     """The database cannot be reached (the URL in the message has its password hidden)."""
 
 
-class GraphError(SchemaflowError):
-    """The changesets do not form a valid history (duplicates, unknown parents, cycles)."""
-
-    exit_code = 1
-
-
 class ValidationFailed(SchemaflowError):
     """One or more changesets are invalid; carries every diagnostic found."""
 

@@ -136,8 +136,7 @@ def _execute(conn: Connection, step: Step) -> None:
         conn.execute(step.sql)
 
 
-def _record(conn: Connection, vt: sa.Table, item: PlanItem, ms: int,
-            order: int | None = None) -> None:
+def _record(conn: Connection, vt: sa.Table, item: PlanItem, ms: int, order: int) -> None:
     cs = item.changeset
     if item.direction == "apply":
         db.insert_row(conn, vt, cid=cs.id, checksum=item.checksum, message=cs.message,
@@ -182,7 +181,8 @@ def run_item(conn: Connection, vt: sa.Table, item: PlanItem) -> ItemResult:
                 ran.append(_safe_sql(current, conn.dialect) or "")
             current = None
             with conn.begin():
-                _record(conn, vt, item, int((time.perf_counter() - start) * 1000))
+                _record(conn, vt, item, int((time.perf_counter() - start) * 1000),
+                        db.next_order(conn, vt))
     except sa.exc.SQLAlchemyError as exc:
         statement = _safe_sql(current, conn.dialect)
         verb = "applying" if item.direction == "apply" else "rolling back"

@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, Diagnostic
+from .errors import Diagnostic
 from .source import DocPath, SourceFile, locate
 
 SCHEMA_FILES = ("changeset.schema.json", "config.schema.json")
@@ -145,14 +145,3 @@ def check_document(src: SourceFile, schema: str = "changeset.schema.json") -> li
                 code=code, message=msg, file=src.path, line=line, col=col, hint=hint)))
     diags.sort(key=lambda t: (t[0], t[1]))
     return [d for _, _, d in diags]
-
-
-def check_config(doc: Any, path: str) -> None:
-    """Raise ConfigError describing every problem in a configuration mapping."""
-    validator = _validator("config.schema.json")
-    problems = []
-    for err in validator.iter_errors(doc):
-        for _path, msg, hint in _messages(err):
-            problems.append(msg + (f" ({hint})" if hint and len(hint) < 120 else ""))
-    if problems:
-        raise ConfigError(f"{path}: " + "; ".join(problems))

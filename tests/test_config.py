@@ -287,3 +287,16 @@ def test_cli_toml_syntax_error(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     assert "schemaflow.toml" in done.stderr
     assert not list(tmp_path.glob("*.db"))
+
+
+def test_plain_check_and_json_schema_know_the_same_keys() -> None:
+    # Every command checks the configuration in plain Python (config._KEYS); editors use
+    # schemas/config.schema.json. The two must not drift apart.
+    import json
+
+    from schemaflow import config
+    from schemaflow.validate import schema_path
+
+    schema = json.loads(schema_path("config.schema.json").read_text())
+    assert set(schema["properties"]) == set(config._KEYS)
+    assert set(schema["properties"]["lint"]["properties"]) == {"select", "ignore"}
