@@ -60,7 +60,10 @@ class Tools:
         """A clean environment for `tool` (no inherited database URLs or cache settings)."""
         env = {k: v for k, v in os.environ.items()
                if k not in ("SCHEMAFLOW_URL", "DATABASE_URL", "PYTHONPATH", "ALEMBIC_CONFIG",
-                            "SCHEMAFLOW_CACHE_DIR", "SCHEMAFLOW_NO_CACHE")}
+                            "SCHEMAFLOW_CACHE_DIR", "SCHEMAFLOW_NO_CACHE",
+                            # A user's Python keeps bytecode; without it every start
+                            # compiles the editable checkout's sources again.
+                            "PYTHONDONTWRITEBYTECODE")}
         env.setdefault("PYTHONIOENCODING", "utf-8")
         if tool == "alembic":
             env.update(self.alembic_env)
@@ -107,6 +110,10 @@ def prepare(need_alembic: bool = True) -> Tools:
                    "print(schemaflow.__version__, sqlalchemy.__version__, sqlite3.sqlite_version)")
     if probe is None:
         raise EnvironmentProblem("cannot import schemaflow in this interpreter")
+    # An installed wheel ships compiled bytecode; the editable checkout gets it here, so that
+    # no timed run pays for compiling.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "schemaflow")],
+                   check=False, capture_output=True)
     versions["schemaflow"], versions["sqlalchemy"], versions["sqlite"] = probe.split()
 
     tools = Tools(python=sys.executable, schemaflow=[sf], alembic=None, versions=versions)

@@ -7,7 +7,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -318,7 +318,7 @@ class Project:
             tag=g[last].tag, replaces=tuple(span))
         path = self.write_changeset(cs)
         for cid in span:
-            history.paths[cid].unlink()
+            os.unlink(history.files[cid])
         self._history = None
         return path
 
@@ -346,6 +346,13 @@ class Project:
 
         if sqlite_missing(self.settings.url):
             return []
+        from .versions import read_rows
+
+        settings = self.settings
+        rows = read_rows(settings.url, settings.version_table, settings.version_table_schema,
+                         timeout=self.lock_timeout)
+        if rows is not None:
+            return self._effective(rows)
         from .db import has_table, read_applied
 
         with self._connection() as conn:
@@ -374,7 +381,8 @@ class Project:
                     hint="check out the original changesets (from version control), apply up "
                          "to the end of the squashed range, then return to this history")
             last = max(have, key=lambda r: r.exec_order)
-            out.append(replace(last, id=new, checksum=checksum(g[new]), message=g[new].message))
+            out.append(last._replace(id=new, checksum=checksum(g[new]),
+                                     message=g[new].message))
         return sorted(out, key=lambda r: r.exec_order)
 
     def drift(self, rows: Sequence[AppliedRow]) -> list[Diagnostic]:

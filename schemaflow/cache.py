@@ -20,13 +20,16 @@ import os
 import pickle
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from . import __version__
+from .graph import Graph
 from .ir import Changeset
+from .source import StatKey as ScanStat
 
-_FORMAT = 3
+_FORMAT = 4
 _LAZY = ("operations", "rollback")
 _RACY_NS = 2_000_000_000
 
@@ -69,22 +72,60 @@ class _LazyChangeset(Changeset):
     __hash__ = Changeset.__hash__
 
 
-def _pack(cs: Changeset) -> tuple[dict[str, object], bytes]:
-    """(header fields, pickled operations) of a changeset."""
-    header = {k: v for k, v in cs.__dict__.items() if k not in _LAZY and k != "_blob"}
-    header["_kinds"] = cs.operation_kinds
-    blob = cs.__dict__.get("_blob")
+# The header: every field but the lazy ones, then the operation kinds.
+_HEADER = (*(f.name for f in dataclasses.fields(Changeset) if f.name not in _LAZY), "_kinds")
+
+Packed = tuple[tuple[object, ...], bytes]
+
+
+def _pack(cs: Changeset) -> Packed:
+    """(header values, pickled operations) of a changeset: plain tuples load fastest."""
+    fields = cs.__dict__
+    header = (*(fields[k] for k in _HEADER[:-1]), cs.operation_kinds)
+    blob = fields.get("_blob")
     if not isinstance(blob, bytes):
         blob = pickle.dumps((cs.operations, cs.rollback), protocol=pickle.HIGHEST_PROTOCOL)
     return header, blob
 
 
-def _revive(packed: tuple[dict[str, object], bytes]) -> Changeset:
+def _revive(packed: Packed) -> Changeset:
     header, blob = packed
     cs = object.__new__(_LazyChangeset)
-    cs.__dict__.update(header)
-    cs.__dict__["_blob"] = blob
+    fields = cs.__dict__
+    fields.update(zip(_HEADER, header, strict=True))
+    fields["_blob"] = blob
     return cs
+
+
+class _LazyMap(Mapping[str, Changeset]):
+    """id → Changeset, each revived from its packed form on first use: `heads` on a long
+    history revives a handful, not all of them."""
+
+    def __init__(self, packed: dict[str, Packed]) -> None:
+        self._packed = packed
+        self._revived: dict[str, Changeset] = {}
+
+    def __getitem__(self, cid: str) -> Changeset:
+        cs = self._revived.get(cid)
+        if cs is None:
+            cs = self._revived[cid] = _revive(self._packed[cid])
+        return cs
+
+    def __contains__(self, cid: object) -> bool:
+        return cid in self._packed
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._packed)
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _LazyMap, ({cid: self._pack_one(cid) for cid in self._packed},)
+
+    def _pack_one(self, cid: str) -> Packed:
+        cs = self._revived.get(cid)
+        return self._packed[cid] if cs is None else _pack(cs)
 
 
 def content_key(data: bytes) -> str:
@@ -92,13 +133,81 @@ def content_key(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=20).hexdigest()
 
 
+def _cache_file(kind: str, folder: Path) -> Path | None:
+    directory = _cache_dir()
+    if directory is None:
+        return None
+    name = hashlib.sha1(os.path.abspath(folder).encode()).hexdigest()[:16]
+    return directory / f"{kind}-{name}.pickle"
+
+
+def _write_atomically(path: Path, dump: Callable[[BinaryIO], None]) -> None:
+    """Write a cache file whole or not at all (errors are ignored: it is only a cache)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                dump(fh)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except (OSError, pickle.PicklingError):
+        pass
+
+
+class FolderIndex:
+    """The loaded graph of a whole folder, served without opening a single file while the
+    folder's listing is unchanged: the same names, and for each the same size, mtime, ctime
+    and inode, none of them within two seconds of the index being written (the racy rule
+    above). Listing commands on a long history then cost one directory scan and one read."""
+
+    def __init__(self, folder: Path, shown: str,
+                 listing: Sequence[tuple[str, ScanStat | None]]) -> None:
+        complete = all(st is not None for _, st in listing)
+        self.path = _cache_file("index", folder) if complete and listing else None
+        self.key = (_FORMAT, __version__, shown, tuple(listing))
+        self.newest = max((max(st[1], st[2]) for _, st in listing if st), default=0)
+
+    def load(self) -> tuple[Graph, dict[str, str]] | None:
+        """The graph and the files `save` stored for this very listing, or None."""
+        if self.path is None:
+            return None
+        try:
+            with open(self.path, "rb") as fh:
+                # Our own file, in the user's cache folder (see the module docstring).
+                saved_ns, key = pickle.load(fh)
+                if key != self.key or self.newest >= saved_ns - _RACY_NS:
+                    return None
+                state, files = pickle.load(fh)
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError,
+                AttributeError, ImportError):
+            return None
+        graph = object.__new__(Graph)
+        graph.__dict__.update(state)
+        return graph, files
+
+    def save(self, graph: Graph, files: dict[str, str]) -> None:
+        """Record a graph (its changesets packed, to be revived one by one) and the file of
+        each changeset for this listing."""
+        if self.path is None:
+            return
+        state = dict(graph.__dict__)
+        state["by_id"] = _LazyMap({cid: _pack(cs) for cid, cs in graph.by_id.items()})
+
+        def dump(fh: BinaryIO) -> None:
+            pickle.dump((time.time_ns(), self.key), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((state, files), fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+        _write_atomically(self.path, dump)
+
+
 class ParseCache:
     """Content hash → parsed Changeset for one changesets folder, plus each file's stat."""
 
     def __init__(self, folder: Path) -> None:
-        directory = _cache_dir()
-        name = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:16]
-        self.path = directory / f"changesets-{name}.pickle" if directory else None
+        self.path = _cache_file("changesets", folder)
         self.saved_ns = 0
         self.stats: dict[str, tuple[StatKey, str]] = {}
         self.entries: dict[str, Changeset] = self._read()
@@ -154,13 +263,10 @@ class ParseCache:
         """Write back the entries used in this run (atomically; errors are ignored)."""
         if self.path is None or not (self.dirty or len(self.used) != len(self.entries)):
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as fh:
-                packed = {k: _pack(cs) for k, cs in self.used.items()}
-                pickle.dump(((_FORMAT, __version__), time.time_ns(), self.used_stats, packed),
-                            fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.path)
-        except OSError:
-            pass
+
+        def dump(fh: BinaryIO) -> None:
+            packed = {k: _pack(cs) for k, cs in self.used.items()}
+            pickle.dump(((_FORMAT, __version__), time.time_ns(), self.used_stats, packed),
+                        fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+        _write_atomically(self.path, dump)

@@ -104,7 +104,7 @@ def handled(fn: F) -> F:
             if not type(exc).__module__.startswith("sqlalchemy"):
                 raise
             from .config import hide_password
-            from .db import db_message
+            from .versions import db_message
 
             sys.stderr.write(f"error: the database failed: {hide_password(db_message(exc))}\n")
             raise typer.Exit(2) from None

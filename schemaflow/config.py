@@ -52,7 +52,8 @@ def hide_password(url: str) -> str:
     return _QUERY_PASSWORD.sub(r"\1***", _PASSWORD.sub(r"\1:***@", url))
 
 
-def _sqlite_path(url: str) -> Path | None:
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for memory databases and other URLs)."""
     m = re.match(r"^sqlite(?:\+\w+)?:///(.*?)(?:\?.*)?$", url)
     if not m or not m.group(1) or m.group(1) == ":memory:":
         return None
@@ -61,7 +62,7 @@ def _sqlite_path(url: str) -> Path | None:
 
 def sqlite_missing(url: str) -> bool:
     """True for a SQLite file URL whose file does not exist yet (checked without SQLAlchemy)."""
-    path = _sqlite_path(url)
+    path = sqlite_path(url)
     return path is not None and not path.exists()
 
 

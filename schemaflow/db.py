@@ -11,7 +11,6 @@ import socket
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,20 +19,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from .config import hide_password
 from .errors import ConnectionFailed, UsageError
+from .versions import CONNECT_HINT, AppliedRow, db_message
 
-
-@dataclass(frozen=True, slots=True)
-class AppliedRow:
-    """One row of the version table."""
-
-    id: str
-    checksum: str
-    message: str | None
-    applied_at: dt.datetime | None
-    execution_ms: int | None
-    applied_by: str | None
-    schemaflow_version: str | None
-    exec_order: int
+__all__ = ["AppliedRow", "db_message"]
 
 
 def version_table(name: str, schema: str | None) -> sa.Table:
@@ -99,14 +87,6 @@ def create_engine(url: str, *, lock_timeout: float = 60.0) -> Engine:
     return engine
 
 
-def db_message(exc: BaseException) -> str:
-    """The database's own message, first lines only, passwords hidden."""
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip()
-    lines = [ln for ln in text.splitlines() if ln.strip()][:3]
-    return hide_password(" ".join(lines))
-
-
 @contextmanager
 def connect(engine: Engine) -> Iterator[Connection]:
     """A connection, with an unreachable server turned into ConnectionFailed."""
@@ -115,8 +95,7 @@ def connect(engine: Engine) -> Iterator[Connection]:
     except sa.exc.DBAPIError as exc:
         shown = hide_password(engine.url.render_as_string(hide_password=False))
         raise ConnectionFailed(f"cannot connect to {shown}: {db_message(exc)}",
-                               hint="check the URL, that the server runs, and the "
-                                    "credentials") from None
+                               hint=CONNECT_HINT) from None
     try:
         yield conn
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import heapq
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .errors import Diagnostic, UsageError, ValidationFailed
@@ -56,7 +56,11 @@ class Graph:
                             "check the id, or restore the missing changeset file"))
         if diags:
             raise ValidationFailed(diags)
-        self.by_id = by_id
+        # by_id is only read through the Mapping interface: a cached graph revives each
+        # changeset on first use. Walks of the graph use the plain-id maps below.
+        self.by_id: Mapping[str, Changeset] = by_id
+        self.all_parents = {i: cs.all_parents for i, cs in by_id.items()}
+        self.tags = {i: cs.tag for i, cs in by_id.items() if cs.tag}
         self.children: dict[str, list[str]] = {i: [] for i in by_id}
         self.dependents: dict[str, list[str]] = {i: [] for i in by_id}
         for cs in by_id.values():
@@ -81,7 +85,7 @@ class Graph:
         return replace(cs, parents=parents, depends_on=deps)
 
     def _toposort(self) -> list[str]:
-        indegree = {i: len(cs.all_parents) for i, cs in self.by_id.items()}
+        indegree = {i: len(ps) for i, ps in self.all_parents.items()}
         ready = [i for i, d in indegree.items() if d == 0]
         heapq.heapify(ready)
         order: list[str] = []
@@ -109,7 +113,7 @@ class Graph:
         while cur not in seen:
             seen[cur] = len(path)
             path.append(cur)
-            cur = next(p for p in self.by_id[cur].all_parents if p in nodes)
+            cur = next(p for p in self.all_parents[cur] if p in nodes)
         return list(reversed(path[seen[cur]:]))
 
     def __len__(self) -> int:
@@ -128,7 +132,7 @@ class Graph:
         seen: set[str] = set(start) if inclusive else set()
         stack = list(start)
         while stack:
-            for p in self.by_id[stack.pop()].all_parents:
+            for p in self.all_parents[stack.pop()]:
                 if p not in seen:
                     seen.add(p)
                     stack.append(p)
@@ -153,8 +157,8 @@ class Graph:
         """The applied changesets that no other applied changeset builds on."""
         covered: set[str] = set()
         for cid in applied:
-            if cid in self.by_id:
-                covered.update(self.by_id[cid].all_parents)
+            if cid in self.all_parents:
+                covered.update(self.all_parents[cid])
         return [i for i in self.ordered(a for a in applied if a in self.by_id)
                 if i not in covered]
 
@@ -204,7 +208,7 @@ class Graph:
         """A full id, a tag, or an unambiguous id prefix."""
         if text in self.by_id:
             return text
-        tagged = [i for i in self.order if self.by_id[i].tag == text]
+        tagged = [i for i in self.order if self.tags.get(i) == text]
         if len(tagged) == 1:
             return tagged[0]
         if len(tagged) > 1:
@@ -216,7 +220,7 @@ class Graph:
             listed = ", ".join(f"{m} ({self.by_id[m].message})" for m in matches[:10])
             raise UsageError(f"'{text}' is ambiguous: it matches {len(matches)} changesets: "
                              f"{listed}", hint="type more characters of the id")
-        names = [*self.by_id, *(cs.tag for cs in self.by_id.values() if cs.tag)]
+        names = [*self.by_id, *self.tags.values()]
         close = difflib.get_close_matches(text, names, n=1)
         raise UsageError(
             f"unknown target '{text}'",

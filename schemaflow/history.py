@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ir
-from .cache import ParseCache, content_key
+from .cache import FolderIndex, ParseCache, content_key
 from .errors import Diagnostic, ValidationFailed
 from .graph import Graph
 from .source import (
@@ -21,9 +21,9 @@ from .source import (
     decode,
     display_path,
     format_of,
-    list_files,
     locate,
     read,
+    scan,
 )
 from .state import SchemaState, apply
 
@@ -36,16 +36,21 @@ class History:
     """The loaded changesets: their graph and the file of each."""
 
     graph: Graph
-    paths: Mapping[str, Path]
+    files: Mapping[str, str]  # id → the file it came from
     folder: Path
     _texts: dict[str, SourceFile | None] = field(default_factory=dict, compare=False,
                                                   repr=False)
+
+    def path(self, cid: str) -> Path | None:
+        """The file changeset `cid` came from."""
+        name = self.files.get(cid)
+        return None if name is None else Path(name)
 
     def source(self, cid: str) -> SourceFile | None:
         """A changeset's file as text, for positions (read once, and only when a diagnostic
         needs it; the document itself is not parsed again)."""
         if cid not in self._texts:
-            path = self.paths.get(cid)
+            path = self.path(cid)
             self._texts[cid] = None
             if path is not None:
                 try:
@@ -145,8 +150,22 @@ def _load_cached(path: Path, shown: str,
 
 
 def load(folder: Path, paths: Iterable[Path] | None = None) -> History:
-    """Load every changeset (or just `paths`) and build the graph; ValidationFailed on problems."""
-    files = list(paths) if paths is not None else list_files(folder)
+    """Load every changeset (or just `paths`) and build the graph; ValidationFailed on problems.
+
+    The whole folder is served from its FolderIndex while no file in it changed; otherwise
+    each file comes from the parse cache or is parsed, and the index is written again."""
+    shown_folder = display_path(folder)
+    index = None
+    if paths is None:
+        listing = scan(folder)
+        index = FolderIndex(folder, shown_folder, listing)
+        indexed = index.load()
+        if indexed is not None:
+            graph, files_of = indexed
+            return History(graph, files_of, folder)
+        files = [folder / name for name, _ in listing]
+    else:
+        files = list(paths)
     if not files and not folder.is_dir():
         raise ValidationFailed([Diagnostic(
             code="SF005", file=display_path(folder),
@@ -154,21 +173,23 @@ def load(folder: Path, paths: Iterable[Path] | None = None) -> History:
             hint="run schemaflow init, or set `changesets` in schemaflow.toml")])
     cache = ParseCache(folder)
     diags: list[Diagnostic] = []
-    where: dict[str, Path] = {}
+    where: dict[str, str] = {}
     changesets: list[ir.Changeset] = []
-    shown_folder = display_path(folder)
     for path in files:
         shown = (os.path.join(shown_folder, path.name) if path.parent == folder
                  else display_path(path))
         cs, problems = _load_cached(path, shown, cache)
         if cs is not None:
             changesets.append(cs)
-            where.setdefault(cs.id, path)
+            where.setdefault(cs.id, os.fspath(path))
         diags += problems
     cache.save()
     if diags:
         raise ValidationFailed(diags)
-    return History(Graph(changesets), where, folder)
+    graph = Graph(changesets)
+    if index is not None:
+        index.save(graph, where)
+    return History(graph, where, folder)
 
 
 def position(history: History, cid: str, path: tuple[Any, ...]) -> tuple[str | None, int | None,

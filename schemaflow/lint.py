@@ -134,7 +134,7 @@ def check(history: History, ctx: LintContext | None = None, *,
                     history, cid, ("operations", idx, cs.operations[idx].kind), "SF201",
                     f"the changeset cannot be rolled back: {exc.message}",
                     "add `down:` to the sql operation, or a `rollback:` list to the changeset"))
-        path = history.paths.get(cid)
+        path = history.path(cid)
         if path is not None and not (path.stem == cid or path.stem.startswith(cid + "_")) and (
                 keep("SF006", cs.lint_ignore)):
             diags.append(replace(_diag(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -130,26 +131,37 @@ def format_of(path: Path) -> Format | None:
     return EXTENSIONS.get(path.suffix.lower())
 
 
-def list_files(folder: Path) -> list[Path]:
-    """Changeset files in `folder`, sorted by name (hidden files ignored)."""
+StatKey = tuple[int, int, int, int]  # (size, mtime_ns, ctime_ns, inode)
+
+
+def scan(folder: Path) -> list[tuple[str, StatKey | None]]:
+    """Changeset files in `folder` sorted by name (hidden files ignored), each with its stat
+    (None when it cannot be taken: reading the file will report why)."""
     try:
         entries = list(os.scandir(folder))
     except FileNotFoundError:
         return []
-    # Plain string work first: pathlib costs show at 10,000 files.
-    names = sorted(e.name for e in entries
-                   if not e.name.startswith(".") and os.path.splitext(e.name)[1].lower()
-                   in EXTENSIONS and _is_file(e))
-    return [folder / n for n in names]
+    # Plain string work: pathlib costs show at 10,000 files.
+    found: list[tuple[str, StatKey | None]] = []
+    for entry in entries:
+        name = entry.name
+        if name.startswith(".") or os.path.splitext(name)[1].lower() not in EXTENSIONS:
+            continue
+        try:
+            st = entry.stat()
+        except OSError:  # a dangling symlink or a loop: listed, so that reading it reports it
+            found.append((name, None))
+            continue
+        # Regular files only: a FIFO would block a read forever.
+        if stat.S_ISREG(st.st_mode):
+            found.append((name, (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)))
+    found.sort()
+    return found
 
 
-def _is_file(entry: os.DirEntry[str]) -> bool:
-    # Regular files only (a FIFO would block a read forever); a symlink loop makes is_file()
-    # itself fail: it is listed, so that reading it reports the problem.
-    try:
-        return entry.is_file()
-    except OSError:
-        return True
+def list_files(folder: Path) -> list[Path]:
+    """Changeset files in `folder`, sorted by name (hidden files ignored)."""
+    return [folder / name for name, _ in scan(folder)]
 
 
 def loads(text: str, fmt: Format, path: str) -> Any:
