@@ -15,7 +15,8 @@ from . import config as config_mod
 from . import ir
 from .errors import Diagnostic, DriftError, SchemaflowError, UsageError, ValidationFailed
 from .graph import Relative
-from .history import History, checksum, load
+from .history import History, load
+from .ir import checksum
 from .source import dumps, write
 
 if TYPE_CHECKING:

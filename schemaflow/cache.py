@@ -26,10 +26,10 @@ from typing import Any, BinaryIO
 
 from . import __version__
 from .graph import Graph
-from .ir import Changeset
+from .ir import Changeset, checksum
 from .source import StatKey as ScanStat
 
-_FORMAT = 4
+_FORMAT = 5
 _LAZY = ("operations", "rollback")
 _RACY_NS = 2_000_000_000
 
@@ -72,8 +72,9 @@ class _LazyChangeset(Changeset):
     __hash__ = Changeset.__hash__
 
 
-# The header: every field but the lazy ones, then the operation kinds.
-_HEADER = (*(f.name for f in dataclasses.fields(Changeset) if f.name not in _LAZY), "_kinds")
+# The header: every field but the lazy ones, then the operation kinds and the checksum.
+_HEADER = (*(f.name for f in dataclasses.fields(Changeset) if f.name not in _LAZY), "_kinds",
+           "_checksum")
 
 Packed = tuple[tuple[object, ...], bytes]
 
@@ -81,7 +82,7 @@ Packed = tuple[tuple[object, ...], bytes]
 def _pack(cs: Changeset) -> Packed:
     """(header values, pickled operations) of a changeset: plain tuples load fastest."""
     fields = cs.__dict__
-    header = (*(fields[k] for k in _HEADER[:-1]), cs.operation_kinds)
+    header = (*(fields[k] for k in _HEADER[:-2]), cs.operation_kinds, checksum(cs))
     blob = fields.get("_blob")
     if not isinstance(blob, bytes):
         blob = pickle.dumps((cs.operations, cs.rollback), protocol=pickle.HIGHEST_PROTOCOL)

@@ -14,7 +14,8 @@ from sqlalchemy.schema import CreateTable
 
 from . import __version__, db, ir
 from .errors import ChangesetFailed, StateError, UsageError
-from .history import History, checksum
+from .history import History
+from .ir import checksum
 from .render import Renderer, Step, compile_step
 from .reverse import Irreversible, reverse_changeset
 from .sqla import TypeError_

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -15,6 +13,7 @@ from . import ir
 from .cache import FolderIndex, ParseCache, content_key
 from .errors import Diagnostic, ValidationFailed
 from .graph import Graph
+from .ir import checksum
 from .source import (
     SourceError,
     SourceFile,
@@ -27,7 +26,8 @@ from .source import (
 )
 from .state import SchemaState, apply
 
-CHECKSUM_VERSION = "v1"
+__all__ = ["History", "checksum", "load", "load_file", "position"]
+
 _FILE_NAME = re.compile(r"^([A-Za-z0-9_]+?)_")
 
 
@@ -54,7 +54,7 @@ class History:
             self._texts[cid] = None
             if path is not None:
                 try:
-                    text = path.read_bytes().decode("utf-8")
+                    text = _read_bytes(path).decode("utf-8")
                     self._texts[cid] = SourceFile(display_path(path), text,
                                                   format_of(path) or "yaml", None)
                 except (OSError, UnicodeDecodeError):
@@ -68,18 +68,6 @@ class History:
             for op in self.graph[cid].operations:
                 state = apply(state, op)
         return state
-
-
-def checksum(cs: ir.Changeset) -> str:
-    """Versioned hash of what a changeset does to the database: its operations, rollback and
-    transactional flag. Formatting, comments, the message and its place in the graph don't
-    count (so squashing, or re-parenting in a merge, leaves applied checksums valid)."""
-    doc = ir.dump(cs)
-    for key in ("id", "parents", "depends_on", "replaces", "message", "author", "tag",
-                "branch_labels", "lint"):
-        doc.pop(key, None)
-    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return f"{CHECKSUM_VERSION}:{hashlib.sha256(canonical.encode()).hexdigest()}"
 
 
 def load_file(path: Path) -> tuple[SourceFile | None, ir.Changeset | None, list[Diagnostic]]:

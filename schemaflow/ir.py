@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import types
 import typing
 from collections.abc import Mapping
@@ -621,6 +623,27 @@ def dump(cs: Changeset) -> dict[str, Any]:
     if cs.rollback is not None:
         doc["rollback"] = [dump_operation(op) for op in cs.rollback]
     return doc
+
+
+CHECKSUM_VERSION = "v1"
+
+
+def checksum(cs: Changeset) -> str:
+    """Versioned hash of what a changeset does to the database: its operations, rollback and
+    transactional flag. Formatting, comments, the message and its place in the graph don't
+    count (so squashing, or re-parenting in a merge, leaves applied checksums valid).
+    Computed once per changeset: the parse cache keeps it with the header."""
+    known = cs.__dict__.get("_checksum")
+    if isinstance(known, str):
+        return known
+    doc = dump(cs)
+    for key in ("id", "parents", "depends_on", "replaces", "message", "author", "tag",
+                "branch_labels", "lint"):
+        doc.pop(key, None)
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    value = f"{CHECKSUM_VERSION}:{hashlib.sha256(canonical.encode()).hexdigest()}"
+    cs.__dict__["_checksum"] = value  # not a field: equality and replace() ignore it
+    return value
 
 
 # Resolved once at import (read-only afterwards): get_type_hints is too slow to call per parse.
