@@ -10,13 +10,13 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.schema import CreateTable
+from sqlalchemy.schema import CreateTable, ExecutableDDLElement
 
 from . import __version__, db, ir
 from .errors import ChangesetFailed, StateError, UsageError
 from .history import History
 from .ir import checksum
-from .render import Renderer, Step, compile_step
+from .render import Renderer, Step, compile_step, literal_dialect
 from .reverse import Irreversible, reverse_changeset
 from .sqla import TypeError_
 from .state import SchemaState, apply
@@ -130,11 +130,46 @@ def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str]
 # --- online ----------------------------------------------------------------------------------
 
 
-def _execute(conn: Connection, step: Step) -> None:
-    if isinstance(step.sql, str):
-        conn.exec_driver_sql(step.sql)
-    else:
-        conn.execute(step.sql)
+class _Runner:
+    """Runs steps on one connection. DDL and raw SQL go to the driver's cursor as text,
+    compiled like the offline script and passed without parameters (so a `%` in raw SQL is
+    a percent sign on every driver, and no per-statement SQLAlchemy work is paid); statements
+    with values (insert_rows) go through SQLAlchemy with bound parameters."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = literal_dialect(conn.dialect)
+        self.errors: tuple[type[BaseException], ...] = (
+            sa.exc.SQLAlchemyError, conn.dialect.loaded_dbapi.Error)
+
+    def text(self, step: Step) -> str | None:
+        """The SQL the driver runs for `step` (None: a statement with bound values)."""
+        if isinstance(step.sql, str):
+            return step.sql
+        if isinstance(step.sql, ExecutableDDLElement):
+            return compile_step(step, self.dialect)
+        return None
+
+    def execute(self, step: Step) -> None:
+        sql = self.text(step)
+        if sql is None:
+            self.conn.execute(step.sql)
+            return
+        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql)
+        finally:
+            cursor.close()
+
+    def shown(self, step: Step | None) -> str | None:
+        """The statement's text for an error message; never raises (the statement itself may
+        be what failed to compile)."""
+        if step is None:
+            return None
+        try:
+            return compile_step(step, self.dialect)
+        except sa.exc.SQLAlchemyError:
+            return str(step.sql)
 
 
 def _record(conn: Connection, vt: sa.Table, item: PlanItem, ms: int, order: int) -> None:
@@ -154,8 +189,10 @@ def _already_done(conn: Connection, vt: sa.Table, item: PlanItem) -> tuple[bool,
     return (present if item.direction == "apply" else not present), order
 
 
-def run_item(conn: Connection, vt: sa.Table, item: PlanItem) -> ItemResult:
+def run_item(conn: Connection, vt: sa.Table, item: PlanItem,
+             runner: _Runner | None = None) -> ItemResult:
     """Run one changeset: its statements and its version row in one transaction if possible."""
+    runner = runner or _Runner(conn)
     cs = item.changeset
     ran: list[str] = []
     start = time.perf_counter()
@@ -169,23 +206,25 @@ def run_item(conn: Connection, vt: sa.Table, item: PlanItem) -> ItemResult:
                     return ItemResult(cs.id, cs.message, item.direction, 0, 0, skipped=True)
                 # (Nothing is listed as "ran" here: on failure the transaction undoes it all.)
                 for current in item.steps:
-                    _execute(conn, current)
+                    runner.execute(current)
                 current = None
                 _record(conn, vt, item, int((time.perf_counter() - start) * 1000), order)
         else:
             for current in item.steps:
                 if current.transactional:
                     with conn.begin():
-                        _execute(conn, current)
+                        runner.execute(current)
                 else:
-                    _autocommit(conn, current)
-                ran.append(_safe_sql(current, conn.dialect) or "")
+                    _autocommit(runner, current)
+                ran.append(runner.shown(current) or "")
             current = None
             with conn.begin():
                 _record(conn, vt, item, int((time.perf_counter() - start) * 1000),
                         db.next_order(conn, vt))
-    except sa.exc.SQLAlchemyError as exc:
-        statement = _safe_sql(current, conn.dialect)
+    except runner.errors as exc:
+        if conn.in_transaction():
+            conn.rollback()
+        statement = runner.shown(current)
         verb = "applying" if item.direction == "apply" else "rolling back"
         if item.transactional:
             state = ("it was rolled back as a whole: nothing of it remains and the version "
@@ -204,35 +243,26 @@ def run_item(conn: Connection, vt: sa.Table, item: PlanItem) -> ItemResult:
     return ItemResult(cs.id, cs.message, item.direction, ms, len(item.steps))
 
 
-def _autocommit(conn: Connection, step: Step) -> None:
+def _autocommit(runner: _Runner, step: Step) -> None:
     """Run a statement that refuses a transaction block (CREATE INDEX CONCURRENTLY)."""
+    conn = runner.conn
     level = conn.get_isolation_level()
     conn.execution_options(isolation_level="AUTOCOMMIT")
     try:
-        _execute(conn, step)
+        runner.execute(step)
         if conn.in_transaction():
             conn.commit()
     finally:
         conn.execution_options(isolation_level=level)
 
 
-def _safe_sql(step: Step | None, dialect: Any) -> str | None:
-    """The statement's text for an error message; never raises (the statement itself may be
-    what failed to compile)."""
-    if step is None:
-        return None
-    try:
-        return compile_step(step, dialect)
-    except sa.exc.SQLAlchemyError:
-        return str(step.sql)
-
-
 def run(conn: Connection, vt: sa.Table, plan: Plan,
         on_item: Callable[[ItemResult], None] | None = None) -> list[ItemResult]:
     """Run every item of a plan in order; stops at the first failure (ChangesetFailed)."""
     results = []
+    runner = _Runner(conn)
     for item in plan.items:
-        result = run_item(conn, vt, item)
+        result = run_item(conn, vt, item, runner)
         results.append(result)
         if on_item:
             on_item(result)
@@ -245,6 +275,7 @@ def run(conn: Connection, vt: sa.Table, plan: Plan,
 def to_sql(plan: Plan, dialect: Any, vt: sa.Table, *, create_version_table: bool,
            renderer: Renderer, start_order: int = 0) -> str:
     """The plan as one SQL script, with version-table statements and transactions."""
+    dialect = literal_dialect(dialect)  # a script runs without parameters: `%` stays single
     out: list[str] = [f"-- schemaflow {plan.direction} ({plan.dialect}), generated "
                       f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC", ""]
     if create_version_table:

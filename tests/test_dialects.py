@@ -841,3 +841,49 @@ def test_mysql_partial_index_is_a_usage_error(mysql_url: str, tmp_path: Path) ->
     done = p.cli("apply")
     assert done.returncode == 2
     assert "ix_parent_name" in done.stderr and "Traceback" not in done.stderr
+
+
+# --- percent signs ------------------------------------------------------------------------------
+
+PERCENT_OPS = [
+    {"create_table": {"name": "pct", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "s", "type": "string(20)", "default": "50%"}],
+        "checks": [{"name": "ck_pct_s", "expression": "s LIKE '%x%' OR s = '50%'"}]}},
+    {"sql": {"up": "INSERT INTO pct (id, s) VALUES (1, 'x%b')",
+             "down": "DELETE FROM pct WHERE s LIKE '%b'"}},
+]
+
+
+@pytest.mark.parametrize("db_url", DIALECTS, indirect=True)
+def test_percent_signs_reach_the_database_as_written(db_url: str, other_url: str,
+                                                     tmp_path: Path) -> None:
+    """A `%` in raw SQL, a default or a check is one percent sign, online and in --sql
+    scripts, on every driver (psycopg and PyMySQL read `%` as a placeholder when given
+    parameters; schemaflow gives them none)."""
+    kind = backend(db_url)
+    online = make_project(tmp_path / "online", db_url)
+    online.write("p1", PERCENT_OPS, message="50% of a percent test")
+    done = online.cli("apply")
+    assert done.returncode == 0, done.stderr
+    assert rows(db_url, "SELECT id, s FROM pct") == [(1, "x%b")]
+    with sa.create_engine(db_url, poolclass=sa.pool.NullPool).begin() as conn:
+        conn.exec_driver_sql("INSERT INTO pct (id) VALUES (2)")
+    assert rows(db_url, "SELECT s FROM pct WHERE id = 2") == [("50%",)]
+    assert rows(db_url, "SELECT message FROM schemaflow_version") == [("50% of a percent test",)]
+
+    offline = make_project(tmp_path / "offline", other_url)
+    offline.write("p1", PERCENT_OPS, message="50% of a percent test")
+    script = offline.cli("apply", "--sql", "--dialect", kind)
+    assert script.returncode == 0, script.stderr
+    assert "%%" not in script.stdout
+    fed = _feed(kind, other_url, script.stdout)
+    assert fed.returncode == 0, fed.stderr + "\n" + script.stdout
+    assert rows(other_url, "SELECT id, s FROM pct") == [(1, "x%b")]
+    assert snapshot(other_url) == snapshot(db_url)
+    assert rows(other_url, "SELECT message FROM schemaflow_version") == [
+        ("50% of a percent test",)]
+
+    back = online.cli("rollback", "base")
+    assert back.returncode == 0, back.stderr
+    assert snapshot(db_url)["tables"] == {}

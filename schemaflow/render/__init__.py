@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from ..errors import UsageError
 from .base import Renderer, Step, Steps
 
-__all__ = ["Renderer", "Step", "Steps", "compile_step", "renderer_for", "sa_dialect"]
+__all__ = ["Renderer", "Step", "Steps", "compile_step", "literal_dialect", "renderer_for",
+           "sa_dialect"]
 
 SUPPORTED = ("sqlite", "postgresql", "mysql", "mariadb")
 
@@ -52,6 +54,21 @@ def sa_dialect(name: str) -> Any:
         dialect.is_mariadb = name == "mariadb"
         return dialect
     raise UsageError(f"unknown dialect '{name}'", hint=f"supported: {', '.join(SUPPORTED)}")
+
+
+def literal_dialect(dialect: Any) -> Any:
+    """`dialect`, writing SQL that runs as it stands, without parameters: a percent sign
+    stays single. (Drivers with %s placeholders need it doubled only when parameters are
+    passed, and schemaflow runs its statements, like the offline script, without any.)"""
+    if not dialect.identifier_preparer._double_percents:
+        return dialect
+    literal = copy.copy(dialect)
+    preparer = copy.copy(dialect.identifier_preparer)
+    preparer.dialect = literal
+    preparer._strings = {}  # quoted names memoised with doubled percents
+    preparer._double_percents = False
+    literal.identifier_preparer = preparer
+    return literal
 
 
 def compile_step(step: Step, dialect: Any) -> str:
