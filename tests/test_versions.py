@@ -1,0 +1,226 @@
+"""The version table read through the driver alone (versions.read_rows) gives what the
+SQLAlchemy reader gives, on real SQLite, PostgreSQL and MariaDB databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import DEMO, Project, make_project
+
+from schemaflow import db
+from schemaflow.errors import ConnectionFailed
+from schemaflow.versions import AppliedRow, read_rows
+
+KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql),
+         pytest.param("mysql", marks=pytest.mark.mysql)]
+
+# `schemaflow ARGS` in this process, then whether SQLAlchemy was imported on the way.
+MAIN = """
+import sys
+sys.argv = ["schemaflow", *sys.argv[1:]]
+from schemaflow.cli import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+print(f"\\nSQLALCHEMY={'sqlalchemy' in sys.modules} EXIT={code}")
+"""
+
+
+@pytest.fixture(params=KINDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'app.db'}"
+    return str(request.getfixturevalue("pg_url" if request.param == "postgresql"
+                                       else "mysql_url"))
+
+
+def execute(url: str, *statements: str) -> None:
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            for sql in statements:
+                conn.exec_driver_sql(sql)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def second_mysql_database(mysql_url: str) -> Iterator[str]:
+    """Another database on the MySQL server, to hold a version table (dropped afterwards)."""
+    name = f"{sa.engine.make_url(mysql_url).database}_vt"
+    execute(mysql_url, f"CREATE DATABASE {name}")
+    try:
+        yield name
+    finally:
+        execute(mysql_url, f"DROP DATABASE IF EXISTS {name}")
+
+
+def sa_rows(url: str, table: str, schema: str | None) -> list[AppliedRow]:
+    """The rows as every writing command reads them: through SQLAlchemy."""
+    engine = db.create_engine(url)
+    try:
+        with db.connect(engine) as conn:
+            vt = db.version_table(table, schema)
+            return db.read_applied(conn, vt) if db.has_table(conn, vt) else []
+    finally:
+        engine.dispose()
+
+
+def demo(root: Path, url: str, extra: str = "") -> Project:
+    p = make_project(root, url)
+    for f in DEMO.iterdir():
+        (p.changesets / f.name).write_bytes(f.read_bytes())
+    with open(p.root / "schemaflow.toml", "a", encoding="utf-8") as fh:
+        fh.write(extra)
+    return p
+
+
+def run_main(p: Project, *args: str) -> tuple[str, bool]:
+    """(stdout, whether SQLAlchemy was imported) of `schemaflow ARGS` in the project."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SCHEMAFLOW_URL", "DATABASE_URL")}
+    env.update({"NO_COLOR": "1", "COLUMNS": "200"})
+    result = subprocess.run([sys.executable, "-c", MAIN, *args], cwd=p.root, env=env,
+                            capture_output=True, text=True, timeout=120)
+    out, _, tail = result.stdout.rpartition("\nSQLALCHEMY=")
+    assert tail.endswith("EXIT=0\n"), result.stdout + result.stderr
+    return out, tail.startswith("True")
+
+
+def without_url(text: str) -> object:
+    """JSON output without the URL (the two runs name the database differently)."""
+    if not text.startswith("{"):
+        return text
+    doc = json.loads(text)
+    doc.pop("url", None)
+    return doc
+
+
+@pytest.mark.parametrize("custom", [False, True], ids=["default-table", "custom-table"])
+def test_both_readers_return_the_same_rows_after_apply(url: str, custom: bool, tmp_path: Path,
+                                                       request: pytest.FixtureRequest) -> None:
+    table, schema = "schemaflow_version", None
+    if custom:
+        table = "Sf_Versions"
+        if url.startswith("postgresql"):
+            schema = "history"
+            execute(url, 'CREATE SCHEMA "history"')
+        elif url.startswith("mysql"):
+            schema = str(request.getfixturevalue("second_mysql_database"))
+    extra = f'version_table = "{table}"\n' + (f'version_table_schema = "{schema}"\n'
+                                              if schema else "")
+    p = demo(tmp_path / "demo", url, extra)
+    for args in (["apply"], ["rollback", "-3"], ["apply", "+2"]):
+        result = p.cli(*args)
+        assert result.returncode == 0, result.stderr
+    light = read_rows(url, table, schema, timeout=5)
+    assert light is not None
+    assert light == sa_rows(url, table, schema)
+    assert [r.exec_order for r in light] == sorted(r.exec_order for r in light)
+    assert len(light) == 7 and all(isinstance(r.applied_at, dt.datetime) for r in light)
+    if custom:  # the rows are in the configured table, not in the default one
+        assert read_rows(url, "schemaflow_version", None, timeout=5) == []
+
+
+def test_a_missing_table_is_no_rows(url: str) -> None:
+    execute(url, "CREATE TABLE other (x INTEGER)")
+    assert read_rows(url, "schemaflow_version", None, timeout=5) == []
+    assert sa_rows(url, "schemaflow_version", None) == []
+    if not url.startswith("sqlite"):  # a schema (a database on MySQL) that does not exist
+        assert read_rows(url, "schemaflow_version", "no_such_schema", timeout=5) == []
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql+psycopg2://postgres:pw@127.0.0.1:1/test",
+    "postgresql+psycopg://a@b:pw@127.0.0.1:1/test",
+    "mysql+pymysql://root@127.0.0.1:1/test?charset=utf8",
+    "mysql+mysqldb://root@127.0.0.1:1/test",
+    "mssql+pyodbc://sa:pw@127.0.0.1:1/test",
+    "sqlite://",
+    "sqlite:///:memory:",
+])
+def test_urls_left_to_sqlalchemy_are_not_read(url: str) -> None:
+    # Port 1 listens nowhere: any attempt to connect would raise instead of returning None.
+    assert read_rows(url, "schemaflow_version", None, timeout=1) is None
+
+
+def test_sqlite_with_options_or_a_schema_is_left_to_sqlalchemy(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    assert read_rows(f"sqlite:///{path}?mode=ro", "schemaflow_version", None, timeout=1) is None
+    assert read_rows(f"sqlite:///{path}", "schemaflow_version", "main", timeout=1) is None
+    assert not path.exists()  # nothing was opened
+
+
+@pytest.mark.postgresql
+def test_an_unreachable_postgresql_hides_the_password() -> None:
+    with pytest.raises(ConnectionFailed) as info:
+        read_rows("postgresql://postgres:secret@127.0.0.1:1/test", "v", None, timeout=5)
+    assert info.value.message.startswith("cannot connect to postgresql://postgres:***@127.0.0.1:1")
+    assert "secret" not in info.value.message
+
+
+def test_a_refused_mysql_login_hides_the_password(mysql_url: str, tmp_path: Path) -> None:
+    u = sa.engine.make_url(mysql_url)
+    bad = f"mysql+pymysql://nobody:secret@{u.host}:{u.port or 3306}/{u.database}"
+    with pytest.raises(ConnectionFailed) as info:
+        read_rows(bad, "schemaflow_version", None, timeout=5)
+    assert info.value.message.startswith(f"cannot connect to mysql+pymysql://nobody:***@{u.host}")
+    assert "Access denied" in info.value.message and "secret" not in info.value.message
+    result = make_project(tmp_path / "p", bad).cli("current")
+    assert result.returncode == 2 and "cannot connect to" in result.stderr
+    assert "secret" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("kind", [pytest.param("pg_url", marks=pytest.mark.postgresql),
+                                  pytest.param("mysql_url", marks=pytest.mark.mysql)])
+def test_a_version_table_of_another_shape_is_one_clear_error(
+        kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    url = str(request.getfixturevalue(kind))
+    execute(url, "CREATE TABLE schemaflow_version (x INTEGER)")
+    result = make_project(tmp_path / "p", url).cli("current")
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("error: the database failed: ")
+    assert "schemaflow_version.id" in lines[0] and len(lines) == 1, result.stderr
+
+
+def test_current_and_status_read_the_same_through_either_reader(
+        url: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The driver's reader, without importing SQLAlchemy, and SQLAlchemy's (forced by a URL
+    only it reads) print the same."""
+    if url.startswith("postgresql"):  # a user name with '@' in it is left to SQLAlchemy
+        u, role = sa.engine.make_url(url), f"sf@{uuid.uuid4().hex[:8]}"
+        execute(url, f'CREATE ROLE "{role}" LOGIN SUPERUSER')
+        request.addfinalizer(lambda: execute(url, f'DROP ROLE IF EXISTS "{role}"'))
+        heavy = f"postgresql+psycopg://{role}@{u.host}:{u.port or 5432}/{u.database}"
+    else:  # query options are left to SQLAlchemy
+        heavy = url + ("?timeout=5" if url.startswith("sqlite") else "?charset=utf8mb4")
+    p = demo(tmp_path / "demo", url)
+    assert p.cli("apply").returncode == 0 and p.cli("rollback", "-2").returncode == 0
+    for args in (["current", "-v", "--format", "json"], ["status", "--format", "json"],
+                 ["status"]):
+        out, imported = run_main(p, *args)
+        out_sa, imported_sa = run_main(p, "--url", heavy, *args)
+        assert (imported, imported_sa) == (False, True), args
+        assert without_url(out) == without_url(out_sa), args
+    assert out.strip().endswith("(head, tag: v1.0, pending), require comment bodies and add "
+                                "user bios\n2 pending"), out
+    applied = p.cli("apply")
+    assert applied.returncode == 0 and "Applied 2 changesets" in applied.stderr, applied.stderr
+    out, imported = run_main(p, "current", "-v", "--format", "json")
+    rows = sa_rows(url, "schemaflow_version", None)
+    assert not imported and len(rows) == 8
+    assert [(r["id"], r["exec_order"]) for r in json.loads(out)["applied"]] == [
+        (r.id, r.exec_order) for r in rows]
