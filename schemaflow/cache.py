@@ -2,8 +2,8 @@
 
 Loading 10,000 changesets means 10,000 YAML parses and schema checks; with the cache it is
 10,000 stats (or reads and hashes). An entry is found by the hash of the file's bytes; a
-file is trusted unread only when its size, mtime and inode match what was hashed, and it was
-not modified within two seconds of the cache being written (git's "racy clean" rule: a
+file is trusted unread only when its size, mtime, ctime and inode match what was hashed, and
+it was not changed within two seconds of the cache being written (git's "racy clean" rule: a
 change within one timestamp tick could otherwise hide). So an edit is never served stale.
 
 The cache lives in the user's cache folder, never in the project: a linter must be safe to
@@ -27,13 +27,17 @@ from typing import Any, BinaryIO
 from . import __version__
 from .graph import Graph
 from .ir import Changeset, checksum
-from .source import StatKey as ScanStat
+from .source import StatKey
 
-_FORMAT = 5
+_FORMAT = 6
 _LAZY = ("operations", "rollback")
 _RACY_NS = 2_000_000_000
 
-StatKey = tuple[int, int, int]  # (size, mtime_ns, inode)
+
+
+def _stat_key(stat: os.stat_result) -> StatKey:
+    # The ctime too: restoring an mtime after an edit (touch -d, some sync tools) changes it.
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
 
 
 def _cache_dir() -> Path | None:
@@ -165,7 +169,7 @@ class FolderIndex:
     above). Listing commands on a long history then cost one directory scan and one read."""
 
     def __init__(self, folder: Path, shown: str,
-                 listing: Sequence[tuple[str, ScanStat | None]]) -> None:
+                 listing: Sequence[tuple[str, StatKey | None]]) -> None:
         complete = all(st is not None for _, st in listing)
         self.path = _cache_file("index", folder) if complete and listing else None
         self.key = (_FORMAT, __version__, shown, tuple(listing))
@@ -235,9 +239,9 @@ class ParseCache:
     def key_by_stat(self, name: str, stat: os.stat_result) -> str | None:
         """The content key of an unchanged file, from its stat alone (None: read it)."""
         known = self.stats.get(name)
-        if known is None or known[0] != (stat.st_size, stat.st_mtime_ns, stat.st_ino):
+        if known is None or known[0] != _stat_key(stat):
             return None
-        if stat.st_mtime_ns >= self.saved_ns - _RACY_NS:
+        if max(stat.st_mtime_ns, stat.st_ctime_ns) >= self.saved_ns - _RACY_NS:
             return None
         return known[1]
 
@@ -255,9 +259,10 @@ class ParseCache:
 
     def remember_stat(self, name: str, stat: os.stat_result, key: str) -> None:
         """Record a file's stat and content key for the next run."""
-        entry = ((stat.st_size, stat.st_mtime_ns, stat.st_ino), key)
+        entry = (_stat_key(stat), key)
         self.used_stats[name] = entry
-        if self.stats.get(name) != entry or stat.st_mtime_ns >= self.saved_ns - _RACY_NS:
+        if self.stats.get(name) != entry or (
+                max(stat.st_mtime_ns, stat.st_ctime_ns) >= self.saved_ns - _RACY_NS):
             self.dirty = True
 
     def save(self) -> None:

@@ -179,8 +179,6 @@ def test_any_change_to_the_folder_invalidates_the_index(project: Project, reads:
         assert str(got.graph["c002"].path).endswith("c002_renamed.yaml")
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: ParseCache trusts (size, mtime, inode) "
-                   "without the ctime, so the FolderIndex miss falls back to stale content")
 def test_a_same_size_edit_with_the_mtime_restored_is_seen_after_the_racy_window(
         project: Project, reads: list[str]) -> None:
     path = project.write("c001", [TABLE])
