@@ -216,8 +216,10 @@ def read_applied(conn: Connection, vt: sa.Table) -> list[AppliedRow]:
 
 def row_state(conn: Connection, vt: sa.Table, ids: tuple[str, ...]) -> tuple[bool, int]:
     """(whether any of `ids` has a row, the next exec_order): one query, in the transaction."""
-    present = sa.func.sum(sa.case((vt.c.id.in_(ids), 1), else_=0))
-    row = conn.execute(sa.select(present, sa.func.max(vt.c.exec_order))).one()
+    # Two scalar subqueries: the first is a primary-key lookup, not a scan.
+    present = sa.select(sa.func.count()).where(vt.c.id.in_(ids)).scalar_subquery()
+    last = sa.select(sa.func.max(vt.c.exec_order)).scalar_subquery()
+    row = conn.execute(sa.select(present, last)).one()
     return bool(row[0]), int(row[1] or 0) + 1
 
 

@@ -117,6 +117,14 @@ def sa_index(i: ir.IndexDef, table: sa.Table) -> sa.Index:
     return sa.Index(i.name, *(table.c[c] for c in i.columns), unique=i.unique, **_where(i.where))
 
 
+def standalone_index(t: Table, i: ir.IndexDef) -> sa.Index:
+    """Index `i` on a stand-in of `t` holding only the indexed columns: all that CREATE and
+    DROP INDEX need, without building the whole table and the tables it references."""
+    table = sa.Table(t.name, sa.MetaData(), *(sa.Column(c, sa.types.NullType())
+                                               for c in i.columns), schema=t.schema)
+    return sa_index(i, table)
+
+
 def sa_table(t: Table, metadata: sa.MetaData, *, name: str | None = None,
              with_indexes: bool = True) -> sa.Table:
     """A SQLAlchemy Table for `t` (named `name` if given) in `metadata`."""

@@ -28,6 +28,7 @@ from ..sqla import (
     row_values,
     sa_column,
     sa_index,
+    standalone_index,
     table_with_refs,
 )
 from ..sqla import sa_type as _sa_type
@@ -142,12 +143,12 @@ class Renderer:
 
     def _new_parts(self, old: Table, new: Table, after: SchemaState) -> Steps:
         """Constraints and indexes `new` has that `old` lacks, as ADD/CREATE statements."""
-        table = table_with_refs(after, new)
         steps: Steps = []
-        for u in new.uniques:
-            if u not in old.uniques:
-                steps.append(Step(AddConstraint(self._constraint(table, u.name))))
-        steps += [Step(CreateIndex(sa_index(i, table))) for i in new.indexes
+        uniques = [u for u in new.uniques if u not in old.uniques]
+        if uniques:
+            table = table_with_refs(after, new)
+            steps += [Step(AddConstraint(self._constraint(table, u.name))) for u in uniques]
+        steps += [Step(CreateIndex(standalone_index(new, i))) for i in new.indexes
                   if i not in old.indexes]
         return steps
 
@@ -184,17 +185,14 @@ class Renderer:
     # --- indexes and constraints ---------------------------------------------------------
 
     def op_create_index(self, op: ir.CreateIndex, before: SchemaState) -> Steps:
-        after = apply(before, op)
-        t = after.table(op.table, op.schema)
-        table = table_with_refs(after, t)
-        index = next(i for i in table.indexes if i.name == op.name)
-        return [Step(CreateIndex(index), transactional=not op.concurrently)]
+        t = apply(before, op).table(op.table, op.schema)
+        spec = next(i for i in t.indexes if i.name == op.name)
+        return [Step(CreateIndex(standalone_index(t, spec)), transactional=not op.concurrently)]
 
     def op_drop_index(self, op: ir.DropIndex, before: SchemaState) -> Steps:
         t = before.table(op.table, op.schema)
-        table = table_with_refs(before, t)
-        index = next(i for i in table.indexes if i.name == op.name)
-        return [Step(DropIndex(index))]
+        spec = next(i for i in t.indexes if i.name == op.name)
+        return [Step(DropIndex(standalone_index(t, spec)))]
 
     def _add_constraint(self, op: Any, before: SchemaState) -> Steps:
         after = apply(before, op)

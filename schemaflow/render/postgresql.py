@@ -11,7 +11,7 @@ from sqlalchemy.schema import CreateIndex, SetColumnComment, SetTableComment
 
 from .. import ir
 from ..errors import UsageError
-from ..sqla import enum_name, sa_index, table_with_refs
+from ..sqla import enum_name, standalone_index, table_with_refs
 from ..state import SchemaState, apply
 from . import ddl
 from .base import Renderer, Step, Steps
@@ -111,10 +111,8 @@ class PostgreSQLRenderer(Renderer):
     def op_create_index(self, op: ir.CreateIndex, before: SchemaState) -> Steps:
         if not op.concurrently:
             return super().op_create_index(op, before)
-        after = apply(before, op)
-        t = after.table(op.table, op.schema)
-        table = table_with_refs(after, t, with_indexes=False)
+        t = apply(before, op).table(op.table, op.schema)
         spec = next(i for i in t.indexes if i.name == op.name)
-        index: Any = sa_index(spec, table)
+        index: Any = standalone_index(t, spec)
         index.dialect_options["postgresql"]["concurrently"] = True
         return [Step(CreateIndex(index), transactional=False)]
