@@ -272,13 +272,11 @@ def reflect(conn: Connection, *, schema: str | None = None,
     """The live schema as a SchemaState (bulk reflection; the version table left out)."""
     from dataclasses import replace
 
-    from .sqla import from_metadata
+    from .sqla import from_inspector
 
-    metadata = sa.MetaData()
-    metadata.reflect(bind=conn, schema=schema)
+    state = from_inspector(sa.inspect(conn), schema, skip=skip)
     if conn.in_transaction():
         conn.rollback()
-    state = from_metadata(metadata, skip=skip)
     tables = {}
     for key, t in state.tables.items():
         # Indexes a database made for a foreign key by itself (InnoDB names them after the key)
