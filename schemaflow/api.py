@@ -515,7 +515,8 @@ class Project:
                     sql = to_sql(plan, conn.dialect, vt, create_version_table=not exists,
                                  renderer=renderer, start_order=len(rows))
                     return RunResult(direction, plan=plan, sql=sql)
-                return RunResult(direction, run(conn, vt, plan, on_item), plan=plan)
+                return RunResult(direction, run(conn, vt, plan, on_item,
+                                                serialised=db.has_run_lock(conn)), plan=plan)
 
     def offline_sql(self, direction: str, target: str | None, dialect: str | None = None,
                     server_version: tuple[int, ...] | None = None) -> RunResult:

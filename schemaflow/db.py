@@ -164,6 +164,12 @@ _LOCKS: dict[str, tuple[Any, Any]] = {
 }
 
 
+def has_run_lock(conn: Connection) -> bool:
+    """Whether `locked` holds a lock for the whole run on this database (else, as on SQLite,
+    each changeset's transaction is what serialises concurrent runs)."""
+    return conn.dialect.name in _LOCKS
+
+
 @contextmanager
 def locked(conn: Connection, table: str, timeout: float, shown_url: str,
            on_wait: Any = None) -> Iterator[None]:

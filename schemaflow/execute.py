@@ -136,11 +136,28 @@ class _Runner:
     a percent sign on every driver, and no per-statement SQLAlchemy work is paid); statements
     with values (insert_rows) go through SQLAlchemy with bound parameters."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, serialised: bool) -> None:
         self.conn = conn
         self.dialect = literal_dialect(conn.dialect)
         self.errors: tuple[type[BaseException], ...] = (
             sa.exc.SQLAlchemyError, conn.dialect.loaded_dbapi.Error)
+        # With the run's lock held (PostgreSQL, MySQL) no other run can write version rows
+        # meanwhile: they are read once, not re-read for every changeset.
+        self.serialised = serialised
+        self.next_order: int | None = None
+
+    def state(self, vt: sa.Table, item: PlanItem) -> tuple[bool, int]:
+        """Whether a concurrent run did `item` already, and the next exec_order. Without a
+        run-wide lock (SQLite) it is read inside the item's transaction, whose BEGIN
+        IMMEDIATE serialises it with any other writer."""
+        if not self.serialised:
+            return _already_done(self.conn, vt, item)
+        if self.next_order is None:
+            self.next_order = db.next_order(self.conn, vt)
+        order = self.next_order
+        if item.direction == "apply":
+            self.next_order += 1
+        return False, order
 
     def text(self, step: Step) -> str | None:
         """The SQL the driver runs for `step` (None: a statement with bound values)."""
@@ -192,7 +209,7 @@ def _already_done(conn: Connection, vt: sa.Table, item: PlanItem) -> tuple[bool,
 def run_item(conn: Connection, vt: sa.Table, item: PlanItem,
              runner: _Runner | None = None) -> ItemResult:
     """Run one changeset: its statements and its version row in one transaction if possible."""
-    runner = runner or _Runner(conn)
+    runner = runner or _Runner(conn, serialised=False)
     cs = item.changeset
     ran: list[str] = []
     start = time.perf_counter()
@@ -200,8 +217,7 @@ def run_item(conn: Connection, vt: sa.Table, item: PlanItem,
     try:
         if item.transactional:
             with conn.begin():
-                # Re-read under the transaction's lock: a concurrent run may have done it.
-                done, order = _already_done(conn, vt, item)
+                done, order = runner.state(vt, item)
                 if done:
                     return ItemResult(cs.id, cs.message, item.direction, 0, 0, skipped=True)
                 # (Nothing is listed as "ran" here: on failure the transaction undoes it all.)
@@ -220,7 +236,7 @@ def run_item(conn: Connection, vt: sa.Table, item: PlanItem,
             current = None
             with conn.begin():
                 _record(conn, vt, item, int((time.perf_counter() - start) * 1000),
-                        db.next_order(conn, vt))
+                        runner.state(vt, item)[1])
     except runner.errors as exc:
         if conn.in_transaction():
             conn.rollback()
@@ -257,10 +273,12 @@ def _autocommit(runner: _Runner, step: Step) -> None:
 
 
 def run(conn: Connection, vt: sa.Table, plan: Plan,
-        on_item: Callable[[ItemResult], None] | None = None) -> list[ItemResult]:
-    """Run every item of a plan in order; stops at the first failure (ChangesetFailed)."""
+        on_item: Callable[[ItemResult], None] | None = None, *,
+        serialised: bool = False) -> list[ItemResult]:
+    """Run every item of a plan in order; stops at the first failure (ChangesetFailed).
+    `serialised`: the caller holds the run-wide lock, so no other run writes meanwhile."""
     results = []
-    runner = _Runner(conn)
+    runner = _Runner(conn, serialised=serialised)
     for item in plan.items:
         result = run_item(conn, vt, item, runner)
         results.append(result)

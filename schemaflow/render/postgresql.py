@@ -28,6 +28,26 @@ def enum_types(state: SchemaState) -> dict[str, tuple[str, ...]]:
     return found
 
 
+def _may_change_enums(op: ir.Operation, before: SchemaState) -> bool:
+    """Whether `op` can create, extend, rename or drop an enum type: only table and column
+    operations on a table with an enum column, or that bring one. (enum_types reads the
+    whole schema; asked for every operation, planning a long history grew quadratic.)"""
+    if isinstance(op, ir.CreateTable):
+        return any(c.type.name == "enum" for c in op.columns)
+    if isinstance(op, (ir.DropTable, ir.RenameTable)):
+        key = (op.schema, op.name)
+    elif isinstance(op, (ir.AddColumn, ir.DropColumn, ir.RenameColumn, ir.AlterColumn)):
+        key = (op.schema, op.table)
+        if isinstance(op, ir.AddColumn) and op.column.type.name == "enum":
+            return True
+        if isinstance(op, ir.AlterColumn) and op.type is not None and op.type.name == "enum":
+            return True
+    else:
+        return False
+    t = before.tables.get(key)
+    return t is not None and any(c.type.name == "enum" for c in t.columns)
+
+
 class PostgreSQLRenderer(Renderer):
     """The generic statements, plus CREATE/ALTER/DROP TYPE around the columns that use enums."""
 
@@ -37,7 +57,8 @@ class PostgreSQLRenderer(Renderer):
 
     def check(self, op: ir.Operation, before: SchemaState) -> None:
         super().check(op, before)
-        if not isinstance(op, (ir.AlterColumn, ir.AddColumn, ir.CreateTable)):
+        if not isinstance(op, (ir.AlterColumn, ir.AddColumn, ir.CreateTable)) or (
+                not _may_change_enums(op, before)):
             return
         old, new = enum_types(before), enum_types(apply(before, op))
         for name, values in new.items():
@@ -50,6 +71,8 @@ class PostgreSQLRenderer(Renderer):
 
     def render(self, op: ir.Operation, before: SchemaState) -> Steps:
         self.check(op, before)
+        if not _may_change_enums(op, before):
+            return super().render(op, before)
         old, new = enum_types(before), enum_types(apply(before, op))
         # A type whose default name followed a renamed table or column is renamed with it.
         renamed: dict[str, str] = {}
