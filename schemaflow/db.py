@@ -229,6 +229,12 @@ def row_state(conn: Connection, vt: sa.Table, ids: tuple[str, ...]) -> tuple[boo
     return bool(row[0]), int(row[1] or 0) + 1
 
 
+def applied_ids(conn: Connection, vt: sa.Table) -> tuple[set[str], int]:
+    """(every applied id, the next exec_order): one read, in the caller's transaction."""
+    rows = conn.execute(sa.select(vt.c.id, vt.c.exec_order)).all()
+    return {r[0] for r in rows}, max((r[1] for r in rows), default=0) + 1
+
+
 def next_order(conn: Connection, vt: sa.Table) -> int:
     """The exec_order for the next row."""
     current = conn.execute(sa.select(sa.func.max(vt.c.exec_order))).scalar()

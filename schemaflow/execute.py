@@ -145,19 +145,48 @@ class _Runner:
         # meanwhile: they are read once, not re-read for every changeset.
         self.serialised = serialised
         self.next_order: int | None = None
+        self.data_version: object = None
+        self.applied: set[str] | None = None
 
     def state(self, vt: sa.Table, item: PlanItem) -> tuple[bool, int]:
-        """Whether a concurrent run did `item` already, and the next exec_order. Without a
-        run-wide lock (SQLite) it is read inside the item's transaction, whose BEGIN
-        IMMEDIATE serialises it with any other writer."""
-        if not self.serialised:
-            return _already_done(self.conn, vt, item)
-        if self.next_order is None:
-            self.next_order = db.next_order(self.conn, vt)
+        """Whether a concurrent run did `item` already, and the next exec_order.
+
+        Under a run-wide lock (PostgreSQL, MySQL) nobody else writes: the order is read once.
+        On SQLite each item's BEGIN IMMEDIATE is the lock, and the version table is read
+        again in that transaction, unless PRAGMA data_version shows that no other
+        connection has committed anything since this one last read it."""
+        if self.serialised:
+            if self.next_order is None:
+                self.next_order = db.next_order(self.conn, vt)
+        else:
+            version = self._sqlite_data_version()
+            if version is None:
+                return _already_done(self.conn, vt, item)
+            if version != self.data_version or self.applied is None:
+                self.applied, self.next_order = db.applied_ids(self.conn, vt)
+                self.data_version = version
+            ids = (item.changeset.id, *item.changeset.replaces)
+            present = any(i in self.applied for i in ids)
+            if present == (item.direction == "apply"):
+                return True, self.next_order or 1
+            if item.direction == "apply":
+                self.applied.add(item.changeset.id)
+            else:
+                self.applied.difference_update(ids)
+        assert self.next_order is not None
         order = self.next_order
         if item.direction == "apply":
             self.next_order += 1
         return False, order
+
+    def _sqlite_data_version(self) -> object:
+        if self.conn.dialect.name != "sqlite":
+            return None
+        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            return cursor.execute("PRAGMA data_version").fetchone()[0]
+        finally:
+            cursor.close()
 
     def text(self, step: Step) -> str | None:
         """The SQL the driver runs for `step` (None: a statement with bound values)."""
