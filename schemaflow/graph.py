@@ -231,7 +231,12 @@ class Graph:
 
     def upgrade_plan(self, targets: Iterable[str], applied: Collection[str]) -> list[str]:
         """The changesets to apply, in order, to reach `targets`."""
-        return self.ordered(self.ancestors(targets) - set(applied))
+        wanted = list(targets)
+        done = applied if isinstance(applied, (set, frozenset)) else set(applied)
+        if set(wanted) == set(self.heads):
+            # Every changeset leads to some head: no walk needed, the order is at hand.
+            return [i for i in self.order if i not in done]
+        return self.ordered(self.ancestors(wanted) - done)
 
     def downgrade_plan(self, targets: Sequence[str], applied: Collection[str]) -> list[str]:
         """The applied changesets to reverse, newest first, to go back down to `targets`."""
