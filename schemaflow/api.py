@@ -125,10 +125,12 @@ class Project:
             except SchemaflowError as exc:
                 notes.append(Diagnostic(code="SF024", severity="warning",
                                         message=f"models not compared: {exc.message}"))
-        renderer = self._renderer(dialect, server_version) if dialect else None
-        return LintContext(dialect=renderer.name if renderer else None,
+        from .support import support_for
+
+        support = support_for(dialect, server_version) if dialect else None
+        return LintContext(dialect=support.name if support else None,
                            server_version=server_version, models=models,
-                           renderer=renderer), notes
+                           support=support), notes
 
     def _database_diagnostics(self) -> list[Diagnostic]:
         try:

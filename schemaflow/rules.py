@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from . import ir
 from .errors import Severity, UsageError
 from .state import SchemaState, TableKey
+from .support import Support
 from .typespec import TypeSpec
 
 
@@ -64,7 +64,7 @@ class LintContext:
     dialect: str | None = None
     server_version: tuple[int, ...] | None = None
     models: SchemaState | None = None
-    renderer: Any = None
+    support: Support | None = None  # what the target database can do
     findings: list[tuple[str, str, str | None]] = field(default_factory=list)
 
 
@@ -212,22 +212,22 @@ def compatibility(op: ir.Operation, before: SchemaState, oc: OpContext,
 def dialect_capability(op: ir.Operation, before: SchemaState, oc: OpContext,
                        ctx: LintContext) -> Iterator[Finding]:
     """What the target database (and server version) cannot do, found by rendering."""
-    if ctx.renderer is None:
+    if ctx.support is None:
         return
-    limit = ctx.renderer.caps.max_identifier_length
+    limit = ctx.support.caps.max_identifier_length
     for name in _names_in(op):
         if len(name) > limit:
             yield "SF331", (f"{op.kind}: the name '{name[:20]}…' is {len(name)} characters; "
-                            f"{ctx.renderer.name} allows {limit}"), "choose a shorter name"
-    if (isinstance(op, ir.CreateIndex) and op.concurrently and ctx.renderer.caps.concurrent_index
+                            f"{ctx.support.name} allows {limit}"), "choose a shorter name"
+    if (isinstance(op, ir.CreateIndex) and op.concurrently and ctx.support.caps.concurrent_index
             and oc.changeset.transactional is not False):
         yield "SF331", (f"create_index {op.name} with concurrently cannot run inside a "
                         "transaction"), ("set transactional: false on the changeset and keep "
                                          "the index in a changeset of its own")
     try:
-        ctx.renderer.check(op, before)
+        ctx.support.check(op, before)
     except UsageError as exc:
-        yield "SF331", f"{op.kind} on {ctx.renderer.name}: {exc.message}", exc.hint
+        yield "SF331", f"{op.kind} on {ctx.support.name}: {exc.message}", exc.hint
 
 
 def _names_in(op: ir.Operation) -> list[str]:

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from . import ir
 from .state import SchemaState, Table
+from .support import enum_name
 from .typespec import TypeSpec
 
 _DIALECT_MODULES = {"postgresql": postgresql, "mysql": mysql, "sqlite": sqlite}
@@ -21,11 +22,6 @@ _DIALECT_MODULES = {"postgresql": postgresql, "mysql": mysql, "sqlite": sqlite}
 
 class TypeError_(ValueError):
     """A type that SQLAlchemy does not know (a dialect type with a wrong name)."""
-
-
-def enum_name(spec: TypeSpec, table: str, column: str) -> str:
-    """The enum's type name: the one given, else `<table>_<column>_enum`."""
-    return spec.kwarg("name") or f"{table}_{column}_enum"
 
 
 def sa_type(spec: TypeSpec, table: str = "", column: str = "") -> Any:

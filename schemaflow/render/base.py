@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.schema import (
@@ -20,8 +20,6 @@ from sqlalchemy.schema import (
 )
 
 from .. import ir
-from ..capabilities import capabilities
-from ..errors import UsageError
 from ..sqla import (
     lightweight_table,
     literal_default,
@@ -33,19 +31,8 @@ from ..sqla import (
 )
 from ..sqla import sa_type as _sa_type
 from ..state import SchemaState, Table, apply, find_constraint
-from ..typespec import TypeSpec
+from ..support import Support
 from . import ddl
-
-
-def _types_in(op: ir.Operation) -> list[TypeSpec]:
-    """Every column type an operation names."""
-    if isinstance(op, ir.CreateTable):
-        return [c.type for c in op.columns]
-    if isinstance(op, ir.AddColumn):
-        return [op.column.type]
-    if isinstance(op, ir.AlterColumn) and op.type is not None:
-        return [op.type]
-    return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,17 +46,9 @@ class Step:
 Steps = list[Step]
 
 
-class Renderer:
-    """Renders operations for one dialect; subclasses override what their dialect does apart."""
-
-    name: ClassVar[str] = "default"
-    sql_dialects: ClassVar[tuple[str, ...]] = ()
-    type_dialects: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, server_version: tuple[int, ...] | None = None) -> None:
-        self.server_version = server_version
-        self.caps = capabilities(self.name, server_version)
-        self.transactional_ddl = self.caps.transactional_ddl
+class Renderer(Support):
+    """Renders operations for one dialect; subclasses override what their dialect does apart
+    (and inherit, from support.py, what it can do at all)."""
 
     def comparable(self, state: SchemaState) -> SchemaState:
         """`state` as this database can hold it (what reflection would give back)."""
@@ -80,20 +59,6 @@ class Renderer:
         tables = {k: replace(t, columns=tuple(fn(c) for c in t.columns))
                   for k, t in state.tables.items()}
         return SchemaState(MappingProxyType(tables))
-
-    def check(self, op: ir.Operation, before: SchemaState) -> None:
-        """Raise UsageError when this database cannot do `op` (cheap: builds no SQL)."""
-        for spec in _types_in(op):
-            if spec.dialect and spec.dialect not in self.type_dialects:
-                raise UsageError(
-                    f"the type {spec} is {spec.dialect}'s; this database is {self.name}",
-                    hint="use a generic type, or put the column in a sql operation with "
-                         "`dialects:`")
-        if isinstance(op, ir.CreateIndex) and op.where is not None and not (
-                self.caps.partial_index):
-            raise UsageError(f"{self.name} has no partial indexes: index '{op.name}' has "
-                             "`where`", hint="drop `where`, or use a sql operation with "
-                             "`dialects:` for the databases that have them")
 
     def render(self, op: ir.Operation, before: SchemaState) -> Steps:
         """The statements that carry out `op` on a database whose schema is `before`."""

@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import ClassVar
 
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from .. import ir
-from ..errors import UsageError
 from ..sqla import table_with_refs
 from ..state import SchemaState, apply, dependents
+from ..support import MariaDBSupport, MySQLSupport
 from ..typespec import TypeSpec
 from . import ddl
 from .base import Renderer, Step, Steps
 from .sqlite import _without_tz
 
 
-class MySQLRenderer(Renderer):
+class MySQLRenderer(Renderer, MySQLSupport):
     """MySQL: ALTER COLUMN becomes MODIFY COLUMN with the full definition from the state."""
-
-    name: ClassVar[str] = "mysql"
-    sql_dialects: ClassVar[tuple[str, ...]] = ("mysql",)
-    type_dialects: ClassVar[tuple[str, ...]] = ("mysql",)
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # MySQL's DATETIME and TIME keep no time zone.
@@ -34,16 +29,6 @@ class MySQLRenderer(Renderer):
         c = t.column(column)
         assert c is not None
         return [Step(ddl.ModifyColumn(self.bound_column(t, c)))]
-
-    def check(self, op: ir.Operation, before: SchemaState) -> None:
-        super().check(op, before)
-        if isinstance(op, ir.AlterColumn) and op.using is not None:
-            raise UsageError(f"{self.name} has no USING clause for a type change "
-                             f"(alter_column {op.table}.{op.name})",
-                             hint="convert the data with a sql operation first")
-        if isinstance(op, ir.CreateCheckConstraint) and not self.caps.check_constraints:
-            raise UsageError(f"this {self.name} server ignores CHECK constraints "
-                             f"('{op.name}')", hint="MySQL 8.0.16+ or MariaDB 10.2.1+")
 
     def op_alter_column(self, op: ir.AlterColumn, before: SchemaState) -> Steps:
         return self._full_column(apply(before, op), op.table, op.schema, op.name)
@@ -139,11 +124,8 @@ class MySQLRenderer(Renderer):
         return self._full_column(after, op.table, op.schema, col.name) + steps
 
 
-class MariaDBRenderer(MySQLRenderer):
+class MariaDBRenderer(MySQLRenderer, MariaDBSupport):
     """MariaDB: MySQL's statements; version rules differ (see capabilities)."""
-
-    name: ClassVar[str] = "mariadb"
-    sql_dialects: ClassVar[tuple[str, ...]] = ("mysql", "mariadb")
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # MariaDB's JSON is an alias of LONGTEXT (plus a json_valid check): the same thing.

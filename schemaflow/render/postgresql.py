@@ -3,75 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy.dialects.postgresql import ENUM
 from sqlalchemy.dialects.postgresql.named_types import CreateEnumType, DropEnumType
 from sqlalchemy.schema import CreateIndex, SetColumnComment, SetTableComment
 
 from .. import ir
-from ..errors import UsageError
-from ..sqla import enum_name, standalone_index, table_with_refs
+from ..sqla import standalone_index, table_with_refs
 from ..state import SchemaState, apply
+from ..support import PostgreSQLSupport, enum_name, enum_types, may_change_enums
 from . import ddl
 from .base import Renderer, Step, Steps
 
 
-def enum_types(state: SchemaState) -> dict[str, tuple[str, ...]]:
-    """Every enum type the columns of `state` use, by type name."""
-    found: dict[str, tuple[str, ...]] = {}
-    for t in state.tables.values():
-        for c in t.columns:
-            if c.type.name == "enum":
-                found.setdefault(enum_name(c.type, t.name, c.name),
-                                 tuple(str(a) for a in c.type.args))
-    return found
-
-
-def _may_change_enums(op: ir.Operation, before: SchemaState) -> bool:
-    """Whether `op` can create, extend, rename or drop an enum type: only table and column
-    operations on a table with an enum column, or that bring one. (enum_types reads the
-    whole schema; asked for every operation, planning a long history grew quadratic.)"""
-    if isinstance(op, ir.CreateTable):
-        return any(c.type.name == "enum" for c in op.columns)
-    if isinstance(op, (ir.DropTable, ir.RenameTable)):
-        key = (op.schema, op.name)
-    elif isinstance(op, (ir.AddColumn, ir.DropColumn, ir.RenameColumn, ir.AlterColumn)):
-        key = (op.schema, op.table)
-        if isinstance(op, ir.AddColumn) and op.column.type.name == "enum":
-            return True
-        if isinstance(op, ir.AlterColumn) and op.type is not None and op.type.name == "enum":
-            return True
-    else:
-        return False
-    t = before.tables.get(key)
-    return t is not None and any(c.type.name == "enum" for c in t.columns)
-
-
-class PostgreSQLRenderer(Renderer):
+class PostgreSQLRenderer(Renderer, PostgreSQLSupport):
     """The generic statements, plus CREATE/ALTER/DROP TYPE around the columns that use enums."""
-
-    name: ClassVar[str] = "postgresql"
-    sql_dialects: ClassVar[tuple[str, ...]] = ("postgresql",)
-    type_dialects: ClassVar[tuple[str, ...]] = ("postgresql",)
-
-    def check(self, op: ir.Operation, before: SchemaState) -> None:
-        super().check(op, before)
-        if not isinstance(op, (ir.AlterColumn, ir.AddColumn, ir.CreateTable)) or (
-                not _may_change_enums(op, before)):
-            return
-        old, new = enum_types(before), enum_types(apply(before, op))
-        for name, values in new.items():
-            removed = [v for v in old.get(name, ()) if v not in values]
-            if removed:
-                raise UsageError(
-                    f"PostgreSQL cannot remove values from the enum type '{name}' "
-                    f"({', '.join(removed)})",
-                    hint="create a new type and move the column to it with a sql operation")
 
     def render(self, op: ir.Operation, before: SchemaState) -> Steps:
         self.check(op, before)
-        if not _may_change_enums(op, before):
+        if not may_change_enums(op, before):
             return super().render(op, before)
         old, new = enum_types(before), enum_types(apply(before, op))
         # A type whose default name followed a renamed table or column is renamed with it.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
@@ -11,6 +10,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
 from .. import ir
 from ..sqla import sa_index, table_with_refs
 from ..state import SchemaState, Table, apply, dependents
+from ..support import SQLiteSupport
 from ..typespec import TypeSpec
 from . import ddl
 from .base import Renderer, Step, Steps
@@ -42,12 +42,8 @@ ConstraintOp = (ir.CreateUniqueConstraint | ir.CreateForeignKey | ir.CreateCheck
                 | ir.CreatePrimaryKey | ir.DropConstraint)
 
 
-class SQLiteRenderer(Renderer):
+class SQLiteRenderer(Renderer, SQLiteSupport):
     """SQLite has no ALTER COLUMN and no ADD/DROP CONSTRAINT: those rebuild the table."""
-
-    name: ClassVar[str] = "sqlite"
-    sql_dialects: ClassVar[tuple[str, ...]] = ("sqlite",)
-    type_dialects: ClassVar[tuple[str, ...]] = ("sqlite",)
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # SQLite keeps no time zones and no comments, and has no uuid or enum types.
