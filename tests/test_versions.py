@@ -224,3 +224,25 @@ def test_current_and_status_read_the_same_through_either_reader(
     assert not imported and len(rows) == 8
     assert [(r["id"], r["exec_order"]) for r in json.loads(out)["applied"]] == [
         (r.id, r.exec_order) for r in rows]
+
+
+PARTIAL_INDEX = [{"create_table": {"name": "t", "columns": [
+    {"name": "id", "type": "integer", "primary_key": True},
+    {"name": "flag", "type": "boolean"}]}},
+    {"create_index": {"name": "ix_t_flag", "table": "t", "columns": ["flag"],
+                      "where": "flag"}}]
+
+
+@pytest.mark.parametrize("dialect", [None, "postgresql", "mysql"])
+def test_validate_for_a_database_does_not_import_sqlalchemy(project: Project,
+                                                            dialect: str | None) -> None:
+    """The linter's capability checks (SF331) come from support.py: linting for the URL's
+    database or a --dialect costs no SQLAlchemy import, and still finds what that database
+    cannot do (MySQL has no partial index)."""
+    project.write("c001", PARTIAL_INDEX)
+    args = ["validate", "--format", "json", *(["--dialect", dialect] if dialect else [])]
+    ran = subprocess.run([sys.executable, "-c", MAIN, *args], cwd=project.root,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert "SQLALCHEMY=False" in ran.stdout, ran.stdout + ran.stderr
+    codes = {d["code"] for d in json.loads(ran.stdout.split("\nSQLALCHEMY=")[0])["diagnostics"]}
+    assert ("SF331" in codes) == (dialect == "mysql"), ran.stdout
