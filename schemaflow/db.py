@@ -251,16 +251,6 @@ def applied_by() -> str:
     return f"{user}@{socket.gethostname()}"[:255]
 
 
-def insert_row(conn: Connection, vt: sa.Table, *, cid: str, checksum: str, message: str,
-               execution_ms: int, version: str, order: int) -> None:
-    """Record a changeset as applied."""
-    conn.execute(vt.insert(), {
-        "id": cid, "checksum": checksum, "message": message[:10000],
-        "applied_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-        "execution_ms": execution_ms, "applied_by": applied_by(), "schemaflow_version": version,
-        "exec_order": order})
-
-
 def insert_rows(conn: Connection, vt: sa.Table, rows: list[tuple[str, str, str]], *,
                 version: str) -> None:
     """Record many changesets as applied (stamp): one statement, consecutive exec_order."""
@@ -272,6 +262,56 @@ def insert_rows(conn: Connection, vt: sa.Table, rows: list[tuple[str, str, str]]
         {"id": cid, "checksum": checksum, "message": message[:10000], "applied_at": now,
          "execution_ms": 0, "applied_by": applied_by(), "schemaflow_version": version,
          "exec_order": first + i} for i, (cid, checksum, message) in enumerate(rows)])
+
+
+class VersionRows:
+    """The version-row INSERT and DELETE of one run: compiled once by SQLAlchemy for the
+    connection's dialect (quoting, placeholders, bind casts, value conversion), then sent
+    on the driver's cursor. A run writes a row per changeset, and SQLAlchemy's per-statement
+    work showed at a thousand of them."""
+
+    def __init__(self, conn: Connection, vt: sa.Table) -> None:
+        self.conn, self.vt = conn, vt
+        dialect = conn.dialect
+        self.processors = {c.key: c.type.bind_processor(dialect) for c in vt.c}
+        self.insert_sql = self._compiled(vt.insert(), [c.key for c in vt.c])
+        self.deletes: dict[int, tuple[str, list[str] | None]] = {}
+
+    def _compiled(self, stmt: Any, keys: list[str] | None = None) -> tuple[str, list[str] | None]:
+        compiled: Any = stmt.compile(dialect=self.conn.dialect, column_keys=keys)
+        names = list(compiled.positiontup) if self.conn.dialect.positional else None
+        return compiled.string, names
+
+    def _run(self, sql: tuple[str, list[str] | None], values: dict[str, Any]) -> None:
+        text, names = sql
+        params: Any = tuple(values[n] for n in names) if names is not None else values
+        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(text, params)
+        finally:
+            cursor.close()
+
+    def insert(self, *, cid: str, checksum: str, message: str, execution_ms: int,
+               version: str, order: int) -> None:
+        """Record a changeset as applied."""
+        values = {"id": cid, "checksum": checksum, "message": message[:10000],
+                  "applied_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                  "execution_ms": execution_ms, "applied_by": applied_by(),
+                  "schemaflow_version": version, "exec_order": order}
+        for key, convert in self.processors.items():
+            if convert is not None:
+                values[key] = convert(values[key])
+        self._run(self.insert_sql, values)
+
+    def delete(self, ids: tuple[str, ...]) -> None:
+        """Forget changesets (after rolling them back)."""
+        sql = self.deletes.get(len(ids))
+        if sql is None:
+            binds = [sa.bindparam(f"id_{i}", type_=self.vt.c.id.type) for i in range(len(ids))]
+            sql = self.deletes[len(ids)] = self._compiled(
+                self.vt.delete().where(self.vt.c.id.in_(binds)))
+        convert = self.processors["id"]
+        self._run(sql, {f"id_{i}": convert(v) if convert else v for i, v in enumerate(ids)})
 
 
 def delete_rows(conn: Connection, vt: sa.Table, ids: tuple[str, ...]) -> None:

@@ -147,6 +147,13 @@ class _Runner:
         self.next_order: int | None = None
         self.data_version: object = None
         self.applied: set[str] | None = None
+        self._rows: db.VersionRows | None = None
+
+    def version_rows(self, vt: sa.Table) -> db.VersionRows:
+        """The run's version-row statements (compiled on first use)."""
+        if self._rows is None:
+            self._rows = db.VersionRows(self.conn, vt)
+        return self._rows
 
     def state(self, vt: sa.Table, item: PlanItem) -> tuple[bool, int]:
         """Whether a concurrent run did `item` already, and the next exec_order.
@@ -218,14 +225,15 @@ class _Runner:
             return str(step.sql)
 
 
-def _record(conn: Connection, vt: sa.Table, item: PlanItem, ms: int, order: int) -> None:
+def _record(runner: _Runner, vt: sa.Table, item: PlanItem, ms: int, order: int) -> None:
     cs = item.changeset
+    rows = runner.version_rows(vt)
     if item.direction == "apply":
-        db.insert_row(conn, vt, cid=cs.id, checksum=item.checksum, message=cs.message,
-                      execution_ms=ms, version=__version__, order=order)
+        rows.insert(cid=cs.id, checksum=item.checksum, message=cs.message, execution_ms=ms,
+                    version=__version__, order=order)
     else:
         # A squashed changeset stands for the rows of the changesets it replaces.
-        db.delete_rows(conn, vt, (cs.id, *cs.replaces))
+        rows.delete((cs.id, *cs.replaces))
 
 
 def _already_done(conn: Connection, vt: sa.Table, item: PlanItem) -> tuple[bool, int]:
@@ -253,7 +261,7 @@ def run_item(conn: Connection, vt: sa.Table, item: PlanItem,
                 for current in item.steps:
                     runner.execute(current)
                 current = None
-                _record(conn, vt, item, int((time.perf_counter() - start) * 1000), order)
+                _record(runner, vt, item, int((time.perf_counter() - start) * 1000), order)
         else:
             for current in item.steps:
                 if current.transactional:
@@ -264,7 +272,7 @@ def run_item(conn: Connection, vt: sa.Table, item: PlanItem,
                 ran.append(runner.shown(current) or "")
             current = None
             with conn.begin():
-                _record(conn, vt, item, int((time.perf_counter() - start) * 1000),
+                _record(runner, vt, item, int((time.perf_counter() - start) * 1000),
                         runner.state(vt, item)[1])
     except runner.errors as exc:
         if conn.in_transaction():
