@@ -264,6 +264,17 @@ def insert_rows(conn: Connection, vt: sa.Table, rows: list[tuple[str, str, str]]
          "exec_order": first + i} for i, (cid, checksum, message) in enumerate(rows)])
 
 
+@contextmanager
+def driver_cursor(conn: Connection) -> Iterator[Any]:
+    """A cursor of the driver's own connection under `conn` (in its transaction, if any),
+    for text that is already compiled: no SQLAlchemy work per statement."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+
+
 class VersionRows:
     """The version-row INSERT and DELETE of one run: compiled once by SQLAlchemy for the
     connection's dialect (quoting, placeholders, bind casts, value conversion), then sent
@@ -285,11 +296,8 @@ class VersionRows:
     def _run(self, sql: tuple[str, list[str] | None], values: dict[str, Any]) -> None:
         text, names = sql
         params: Any = tuple(values[n] for n in names) if names is not None else values
-        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
+        with driver_cursor(self.conn) as cursor:
             cursor.execute(text, params)
-        finally:
-            cursor.close()
 
     def insert(self, *, cid: str, checksum: str, message: str, execution_ms: int,
                version: str, order: int) -> None:

@@ -189,11 +189,8 @@ class _Runner:
     def _sqlite_data_version(self) -> object:
         if self.conn.dialect.name != "sqlite":
             return None
-        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
+        with db.driver_cursor(self.conn) as cursor:
             return cursor.execute("PRAGMA data_version").fetchone()[0]
-        finally:
-            cursor.close()
 
     def text(self, step: Step) -> str | None:
         """The SQL the driver runs for `step` (None: a statement with bound values)."""
@@ -208,11 +205,8 @@ class _Runner:
         if sql is None:
             self.conn.execute(step.sql)
             return
-        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
+        with db.driver_cursor(self.conn) as cursor:
             cursor.execute(sql)
-        finally:
-            cursor.close()
 
     def shown(self, step: Step | None) -> str | None:
         """The statement's text for an error message; never raises (the statement itself may
