@@ -29,15 +29,10 @@ from .graph import Graph
 from .ir import Changeset, checksum
 from .source import StatKey
 
-_FORMAT = 6
+_FORMAT = 7
 _LAZY = ("operations", "rollback")
 _RACY_NS = 2_000_000_000
 
-
-
-def _stat_key(stat: os.stat_result) -> StatKey:
-    # The ctime too: restoring an mtime after an edit (touch -d, some sync tools) changes it.
-    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
 
 
 def _cache_dir() -> Path | None:
@@ -124,13 +119,6 @@ class _LazyMap(Mapping[str, Changeset]):
 
     def __len__(self) -> int:
         return len(self._packed)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _LazyMap, ({cid: self._pack_one(cid) for cid in self._packed},)
-
-    def _pack_one(self, cid: str) -> Packed:
-        cs = self._revived.get(cid)
-        return self._packed[cid] if cs is None else _pack(cs)
 
 
 def content_key(data: bytes) -> str:
@@ -236,14 +224,15 @@ class ParseCache:
         self.saved_ns, self.stats = saved_ns, stats
         return entries
 
-    def key_by_stat(self, name: str, stat: os.stat_result) -> str | None:
+    def key_by_stat(self, name: str, stat: StatKey) -> str | None:
         """The content key of an unchanged file, from its stat alone (None: read it)."""
         known = self.stats.get(name)
-        if known is None or known[0] != _stat_key(stat):
-            return None
-        if max(stat.st_mtime_ns, stat.st_ctime_ns) >= self.saved_ns - _RACY_NS:
+        if known is None or known[0] != stat or self._racy(stat):
             return None
         return known[1]
+
+    def _racy(self, stat: StatKey) -> bool:
+        return max(stat[1], stat[2]) >= self.saved_ns - _RACY_NS
 
     def get(self, key: str) -> Changeset | None:
         """The cached changeset for these file contents."""
@@ -257,12 +246,11 @@ class ParseCache:
         self.used[key] = cs
         self.dirty = True
 
-    def remember_stat(self, name: str, stat: os.stat_result, key: str) -> None:
+    def remember_stat(self, name: str, stat: StatKey, key: str) -> None:
         """Record a file's stat and content key for the next run."""
-        entry = (_stat_key(stat), key)
+        entry = (stat, key)
         self.used_stats[name] = entry
-        if self.stats.get(name) != entry or (
-                max(stat.st_mtime_ns, stat.st_ctime_ns) >= self.saved_ns - _RACY_NS):
+        if self.stats.get(name) != entry or self._racy(stat):
             self.dirty = True
 
     def save(self) -> None:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -90,10 +90,7 @@ def handled(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except SchemaflowError as exc:
-            from .report import consoles, print_error
-
-            print_error(exc, consoles()[1])
-            raise typer.Exit(exc.exit_code) from None
+            _report(exc)
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
             raise typer.Exit(130) from None
@@ -103,13 +100,18 @@ def handled(fn: F) -> F:
             # that commands which never touch a database do not import SQLAlchemy.
             if not type(exc).__module__.startswith("sqlalchemy"):
                 raise
-            from .config import hide_password
-            from .versions import db_message
+            from .versions import DatabaseError, db_message
 
-            sys.stderr.write(f"error: the database failed: {hide_password(db_message(exc))}\n")
-            raise typer.Exit(2) from None
+            _report(DatabaseError(f"the database failed: {db_message(exc)}"))
 
     return wrapper  # type: ignore[return-value]
+
+
+def _report(exc: SchemaflowError) -> NoReturn:
+    from .report import consoles, print_error
+
+    print_error(exc, consoles()[1])
+    raise typer.Exit(exc.exit_code) from None
 
 
 FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]

@@ -220,15 +220,6 @@ def read_applied(conn: Connection, vt: sa.Table) -> list[AppliedRow]:
     return [AppliedRow(**r._asdict()) for r in rows]
 
 
-def row_state(conn: Connection, vt: sa.Table, ids: tuple[str, ...]) -> tuple[bool, int]:
-    """(whether any of `ids` has a row, the next exec_order): one query, in the transaction."""
-    # Two scalar subqueries: the first is a primary-key lookup, not a scan.
-    present = sa.select(sa.func.count()).where(vt.c.id.in_(ids)).scalar_subquery()
-    last = sa.select(sa.func.max(vt.c.exec_order)).scalar_subquery()
-    row = conn.execute(sa.select(present, last)).one()
-    return bool(row[0]), int(row[1] or 0) + 1
-
-
 def applied_ids(conn: Connection, vt: sa.Table) -> tuple[set[str], int]:
     """(every applied id, the next exec_order): one read, in the caller's transaction."""
     rows = conn.execute(sa.select(vt.c.id, vt.c.exec_order)).all()

@@ -166,10 +166,8 @@ class _Runner:
             if self.next_order is None:
                 self.next_order = db.next_order(self.conn, vt)
         else:
-            version = self._sqlite_data_version()
-            if version is None:
-                return _already_done(self.conn, vt, item)
-            if version != self.data_version or self.applied is None:
+            version = self._data_version()
+            if version is None or version != self.data_version or self.applied is None:
                 self.applied, self.next_order = db.applied_ids(self.conn, vt)
                 self.data_version = version
             ids = (item.changeset.id, *item.changeset.replaces)
@@ -186,7 +184,9 @@ class _Runner:
             self.next_order += 1
         return False, order
 
-    def _sqlite_data_version(self) -> object:
+    def _data_version(self) -> object:
+        """A value that changes when another connection commits (None: no way to tell, so
+        the version table is read again every time)."""
         if self.conn.dialect.name != "sqlite":
             return None
         with db.driver_cursor(self.conn) as cursor:
@@ -228,13 +228,6 @@ def _record(runner: _Runner, vt: sa.Table, item: PlanItem, ms: int, order: int) 
     else:
         # A squashed changeset stands for the rows of the changesets it replaces.
         rows.delete((cs.id, *cs.replaces))
-
-
-def _already_done(conn: Connection, vt: sa.Table, item: PlanItem) -> tuple[bool, int]:
-    """Whether a concurrent run did this item already, and the next exec_order."""
-    cs = item.changeset
-    present, order = db.row_state(conn, vt, (cs.id, *cs.replaces))
-    return (present if item.direction == "apply" else not present), order
 
 
 def run_item(conn: Connection, vt: sa.Table, item: PlanItem,

@@ -17,12 +17,14 @@ from .ir import checksum
 from .source import (
     SourceError,
     SourceFile,
+    StatKey,
     decode,
     display_path,
     format_of,
     locate,
     read,
     scan,
+    stat_key,
 )
 from .state import SchemaState, apply
 
@@ -106,11 +108,13 @@ def _read_bytes(path: Path) -> bytes:
         os.close(fd)
 
 
-def _load_cached(path: Path, shown: str,
-                 cache: ParseCache) -> tuple[ir.Changeset | None, list[Diagnostic]]:
+def _load_cached(path: Path, shown: str, cache: ParseCache,
+                 known: StatKey | None) -> tuple[ir.Changeset | None, list[Diagnostic]]:
+    """One file from the parse cache (trusted by `known`, its stat from the folder scan, or
+    a fresh one), else read, checked and parsed."""
     name = os.fspath(path)
     try:
-        stat = os.stat(name)
+        stat = known or stat_key(os.stat(name))
         key = cache.key_by_stat(name, stat)
         cached = cache.get(key) if key else None
         if cached is None:
@@ -151,9 +155,9 @@ def load(folder: Path, paths: Iterable[Path] | None = None) -> History:
         if indexed is not None:
             graph, files_of = indexed
             return History(graph, files_of, folder)
-        files = [folder / name for name, _ in listing]
+        files = [(folder / name, stat) for name, stat in listing]
     else:
-        files = list(paths)
+        files = [(p, None) for p in paths]
     if not files and not folder.is_dir():
         raise ValidationFailed([Diagnostic(
             code="SF005", file=display_path(folder),
@@ -163,10 +167,10 @@ def load(folder: Path, paths: Iterable[Path] | None = None) -> History:
     diags: list[Diagnostic] = []
     where: dict[str, str] = {}
     changesets: list[ir.Changeset] = []
-    for path in files:
+    for path, stat in files:
         shown = (os.path.join(shown_folder, path.name) if path.parent == folder
                  else display_path(path))
-        cs, problems = _load_cached(path, shown, cache)
+        cs, problems = _load_cached(path, shown, cache, stat)
         if cs is not None:
             changesets.append(cs)
             where.setdefault(cs.id, os.fspath(path))

@@ -134,34 +134,49 @@ def format_of(path: Path) -> Format | None:
 StatKey = tuple[int, int, int, int]  # (size, mtime_ns, ctime_ns, inode)
 
 
-def scan(folder: Path) -> list[tuple[str, StatKey | None]]:
-    """Changeset files in `folder` sorted by name (hidden files ignored), each with its stat
-    (None when it cannot be taken: reading the file will report why)."""
+def stat_key(st: os.stat_result) -> StatKey:
+    """What a cache trusts a file by. The ctime too: restoring an mtime after an edit
+    (touch -d, some sync tools) changes it."""
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+def _candidates(folder: Path) -> list[os.DirEntry[str]]:
+    # Plain string work: pathlib costs show at 10,000 files.
     try:
         entries = list(os.scandir(folder))
     except FileNotFoundError:
         return []
-    # Plain string work: pathlib costs show at 10,000 files.
+    return [e for e in entries if not e.name.startswith(".")
+            and os.path.splitext(e.name)[1].lower() in EXTENSIONS]
+
+
+def scan(folder: Path) -> list[tuple[str, StatKey | None]]:
+    """Changeset files in `folder` sorted by name (hidden files ignored), each with its stat
+    (None when it cannot be taken: reading the file will report why)."""
     found: list[tuple[str, StatKey | None]] = []
-    for entry in entries:
-        name = entry.name
-        if name.startswith(".") or os.path.splitext(name)[1].lower() not in EXTENSIONS:
-            continue
+    for entry in _candidates(folder):
         try:
             st = entry.stat()
         except OSError:  # a dangling symlink or a loop: listed, so that reading it reports it
-            found.append((name, None))
+            found.append((entry.name, None))
             continue
         # Regular files only: a FIFO would block a read forever.
         if stat.S_ISREG(st.st_mode):
-            found.append((name, (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)))
+            found.append((entry.name, stat_key(st)))
     found.sort()
     return found
 
 
 def list_files(folder: Path) -> list[Path]:
-    """Changeset files in `folder`, sorted by name (hidden files ignored)."""
-    return [folder / name for name, _ in scan(folder)]
+    """Changeset files in `folder`, sorted by name (hidden files ignored): the names alone,
+    without a stat per file."""
+    def is_file(entry: os.DirEntry[str]) -> bool:
+        try:
+            return entry.is_file()
+        except OSError:  # a symlink loop: listed, so that reading it reports it
+            return True
+
+    return [folder / name for name in sorted(e.name for e in _candidates(folder) if is_file(e))]
 
 
 def loads(text: str, fmt: Format, path: str) -> Any:

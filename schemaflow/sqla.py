@@ -303,7 +303,7 @@ def _default_of(col: sa.Column[Any]) -> tuple[Any, str | None]:
 
 def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaState:
     """The SchemaState a SQLAlchemy MetaData describes (every constraint given a name)."""
-    from .state import _ck_name, _fk_name, _uq_name, pk_name
+    from .state import _ck_name, _fk_name, _uq_name
 
     skipped = set(skip)
     tables = {}
@@ -313,20 +313,8 @@ def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaS
         columns = []
         pk_cols = tuple(str(c.name) for c in table.primary_key.columns)
         for col in table.columns:
-            default, default_sql = _default_of(col)
-            if col.autoincrement is True or (default_sql or "").startswith("nextval("):
-                default_sql = None if (default_sql or "").startswith("nextval(") else default_sql
-            spec = type_from_sa(col.type)
-            if spec.name == "enum" and not spec.kwarg("name"):
-                spec = TypeSpec("enum", spec.args)
-            columns.append(ir.Column(
-                name=str(col.name), type=spec,
-                nullable=False if col.name in pk_cols else bool(col.nullable),
-                autoincrement=None, default=default, default_sql=default_sql,
-                comment=str(col.comment) if col.comment else None))
-        primary_key = (ir.PrimaryKeyDef(columns=pk_cols,
-                                        name=_name(table.primary_key) or pk_name(str(table.name)))
-                       if pk_cols else None)
+            columns.append(_column(str(col.name), col.type, col.name not in pk_cols and bool(
+                col.nullable), _default_of(col), col.comment))
         uniques, checks, fks = [], [], []
         for c in table.constraints:
             if isinstance(c, sa.UniqueConstraint):
@@ -359,14 +347,43 @@ def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaS
             indexes.append(ir.IndexDef(name=_name(i) or f"ix_{table.name}_{'_'.join(cols)}",
                                        columns=cols, unique=bool(i.unique),
                                        where=str(where) if where is not None else None))
-        schema = str(table.schema) if table.schema else None
-        tables[(schema, str(table.name))] = Table(
-            name=str(table.name), schema=schema, columns=tuple(columns), primary_key=primary_key,
-            uniques=tuple(sorted(uniques, key=lambda u: u.name or "")),
-            foreign_keys=tuple(sorted(fks, key=lambda f: f.name or "")),
-            checks=tuple(sorted(checks, key=lambda c: c.name or "")), indexes=tuple(indexes),
-            comment=str(table.comment) if table.comment else None)
+        t = _table(str(table.name), str(table.schema) if table.schema else None, columns,
+                   (pk_cols, _name(table.primary_key)), uniques, fks, checks, indexes,
+                   table.comment)
+        tables[t.key] = t
     return SchemaState(tables)
+
+
+def _column(name: str, type_: Any, nullable: bool, default: tuple[Any, str | None],
+            comment: Any) -> ir.Column:
+    """A state column from what SQLAlchemy knows of one (models or reflection)."""
+    value, default_sql = default
+    if (default_sql or "").startswith("nextval("):  # a serial's own sequence, not written
+        default_sql = None
+    spec = type_from_sa(type_)
+    if spec.name == "enum" and not spec.kwarg("name"):
+        spec = TypeSpec("enum", spec.args)
+    return ir.Column(name=name, type=spec, nullable=nullable, autoincrement=None,
+                     default=value, default_sql=default_sql,
+                     comment=str(comment) if comment else None)
+
+
+def _table(name: str, schema: str | None, columns: list[ir.Column],
+           pk: tuple[tuple[str, ...], str | None], uniques: list[ir.UniqueDef],
+           fks: list[ir.ForeignKeyDef], checks: list[ir.CheckDef],
+           indexes: list[ir.IndexDef], comment: Any) -> Table:
+    """A state table, its constraints in name order, unnamed primary key named."""
+    from .state import pk_name
+
+    pk_cols, pk_given = pk
+    return Table(
+        name=name, schema=schema, columns=tuple(columns),
+        primary_key=(ir.PrimaryKeyDef(columns=pk_cols, name=pk_given or pk_name(name))
+                     if pk_cols else None),
+        uniques=tuple(sorted(uniques, key=lambda u: u.name or "")),
+        foreign_keys=tuple(sorted(fks, key=lambda f: f.name or "")),
+        checks=tuple(sorted(checks, key=lambda c: c.name or "")), indexes=tuple(indexes),
+        comment=str(comment) if comment else None)
 
 
 def from_inspector(insp: Any, schema: str | None, *,
@@ -377,7 +394,7 @@ def from_inspector(insp: Any, schema: str | None, *,
     a SQLAlchemy Table per table: on a thousand tables that construction was most of the time
     of `check --against-db`. Like reflect(), an index that only backs a unique constraint (or
     a unique constraint that is only an index) is listed once, as the database reports it."""
-    from .state import _ck_name, _fk_name, _uq_name, pk_name
+    from .state import _ck_name, _fk_name, _uq_name
 
     names = [n for n in insp.get_table_names(schema=schema) if n not in set(skip)]
     if not names:
@@ -397,20 +414,11 @@ def from_inspector(insp: Any, schema: str | None, *,
         pk_cols = tuple(str(c) for c in pk.get("constrained_columns") or ())
         cols = []
         for c in columns[key]:
-            default, default_sql = (default_from_sa(str(c["default"]))
-                                    if c.get("default") is not None else (None, None))
-            if (default_sql or "").startswith("nextval("):
-                default_sql = None
-            spec = type_from_sa(c["type"])
-            if spec.name == "enum" and not spec.kwarg("name"):
-                spec = TypeSpec("enum", spec.args)
-            cols.append(ir.Column(
-                name=str(c["name"]), type=spec,
-                nullable=False if c["name"] in pk_cols else bool(c["nullable"]),
-                autoincrement=None, default=default, default_sql=default_sql,
-                comment=str(c["comment"]) if c.get("comment") else None))
-        primary_key = (ir.PrimaryKeyDef(columns=pk_cols, name=pk.get("name") or pk_name(name))
-                       if pk_cols else None)
+            default = c.get("default")
+            cols.append(_column(
+                str(c["name"]), c["type"], c["name"] not in pk_cols and bool(c["nullable"]),
+                default_from_sa(str(default)) if default is not None else (None, None),
+                c.get("comment")))
         uqs = []
         for u in uniques.get(key, ()):
             if u.get("duplicates_index"):
@@ -441,14 +449,10 @@ def from_inspector(insp: Any, schema: str | None, *,
             idx.append(ir.IndexDef(name=i.get("name") or f"ix_{name}_{'_'.join(icols)}",
                                    columns=icols, unique=bool(i.get("unique")),
                                    where=str(where) if where is not None else None))
-        comment = (comments.get(key) or {}).get("text")
-        tables[(key[0] or None, name)] = Table(
-            name=name, schema=key[0] or None, columns=tuple(cols), primary_key=primary_key,
-            uniques=tuple(sorted(uqs, key=lambda u: u.name or "")),
-            foreign_keys=tuple(sorted(foreign, key=lambda f: f.name or "")),
-            checks=tuple(sorted(cks, key=lambda c: c.name or "")),
-            indexes=tuple(sorted(idx, key=lambda i: i.name or "")),
-            comment=str(comment) if comment else None)
+        t = _table(name, key[0] or None, cols, (pk_cols, pk.get("name")), uqs, foreign, cks,
+                   sorted(idx, key=lambda i: i.name or ""),
+                   (comments.get(key) or {}).get("text"))
+        tables[t.key] = t
     return SchemaState(tables)
 
 

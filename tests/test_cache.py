@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Project
@@ -96,9 +97,9 @@ def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     real = history._load_cached
 
-    def counting(path: Path, shown: str, pc: ParseCache) -> object:
+    def counting(path: Path, shown: str, pc: ParseCache, *rest: Any) -> object:
         seen.append(path.name)
-        return real(path, shown, pc)
+        return real(path, shown, pc, *rest)
 
     monkeypatch.setattr(history, "_load_cached", counting)
     return seen

@@ -6,12 +6,11 @@ import copy
 from typing import Any
 
 from ..errors import UsageError
+from ..support import SUPPORTED
 from .base import Renderer, Step, Steps
 
 __all__ = ["Renderer", "Step", "Steps", "compile_step", "literal_dialect", "renderer_for",
            "sa_dialect"]
-
-SUPPORTED = ("sqlite", "postgresql", "mysql", "mariadb")
 
 
 def renderer_for(dialect: str, server_version: tuple[int, ...] | None = None) -> Renderer:
