@@ -100,7 +100,8 @@ def handled(fn: F) -> F:
             # that commands which never touch a database do not import SQLAlchemy.
             if not type(exc).__module__.startswith("sqlalchemy"):
                 raise
-            from .versions import DatabaseError, db_message
+            from .dialects.base import db_message
+            from .errors import DatabaseError
 
             _report(DatabaseError(f"the database failed: {db_message(exc)}"))
 

@@ -114,3 +114,8 @@ class StateError(Exception):
         self.message = message
         self.code = code
         self.hint = hint
+
+
+class DatabaseError(SchemaflowError):
+    """A database error outside any changeset (a version table of another shape, a server
+    gone mid-command)."""

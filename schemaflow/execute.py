@@ -1,48 +1,27 @@
-"""Plans (the changesets to run, rendered) and running them: online with a lock, or as SQL text."""
+"""Running a plan: online under the lock, one transaction per changeset where the database
+allows it, or offline as one SQL script."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateTable, ExecutableDDLElement
 
-from . import __version__, db, ir
-from .errors import ChangesetFailed, StateError, UsageError
+from .config import Settings, hide_password
+from .dialects.base import Dialect, db_message
+from .dialects.connect import driver_cursor, locked, session
+from .dialects.render import Renderer, Step, compile_step, literal_dialect
+from .errors import ChangesetFailed, UsageError
+from .graph import apply_ids, rollback_ids
 from .history import History
-from .ir import checksum
-from .render import Renderer, Step, compile_step, literal_dialect
-from .reverse import Irreversible, reverse_changeset
-from .sqla import TypeError_
-from .state import SchemaState, apply
-
-Direction = Literal["apply", "rollback"]
-
-
-@dataclass(frozen=True, slots=True)
-class PlanItem:
-    """One changeset to run in one direction, with its statements."""
-
-    changeset: ir.Changeset
-    direction: Direction
-    operations: tuple[ir.Operation, ...]
-    steps: tuple[Step, ...]
-    transactional: bool
-    checksum: str
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """The ordered work of one apply or rollback."""
-
-    direction: Direction
-    items: tuple[PlanItem, ...]
-    dialect: str
+from .plan import Direction, Plan, PlanItem, plan_apply, plan_rollback
+from .recorder import Recorder, RunWriter, check_drift, effective, script_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,76 +36,6 @@ class ItemResult:
     skipped: bool = False
 
 
-def _render(renderer: Renderer, cs: ir.Changeset, ops: Sequence[ir.Operation],
-            state: SchemaState, direction: Direction) -> tuple[list[Step], SchemaState]:
-    steps: list[Step] = []
-    for i, op in enumerate(ops):
-        try:
-            steps += renderer.render(op, state)
-            state = apply(state, op)
-        except (StateError, TypeError_, UsageError, sa.exc.IdentifierError) as exc:
-            where = "rollback" if direction == "rollback" else "operation"
-            raise UsageError(
-                f"changeset {cs.id} ({cs.path}): {where} {i + 1} ({op.kind}) cannot be "
-                f"rendered for {renderer.name}: {getattr(exc, 'message', exc)}",
-                hint="run schemaflow validate") from None
-    return steps, state
-
-
-def _item(renderer: Renderer, cs: ir.Changeset, direction: Direction,
-          ops: tuple[ir.Operation, ...], steps: list[Step]) -> PlanItem:
-    transactional = renderer.transactional_ddl if cs.transactional is None else cs.transactional
-    if transactional and renderer.transactional_ddl and any(not s.transactional for s in steps):
-        raise UsageError(
-            f"changeset {cs.id} ({cs.path}) has a statement that cannot run inside a "
-            "transaction (CREATE INDEX CONCURRENTLY)",
-            hint="set `transactional: false` on the changeset, and keep such statements in a "
-                 "changeset of their own")
-    return PlanItem(cs, direction, ops, tuple(steps), transactional, checksum(cs))
-
-
-def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],
-               renderer: Renderer) -> Plan:
-    """Render the changesets `ids` (in order) on top of the `applied` ones."""
-    state = history.replay(applied)
-    items = []
-    for cid in ids:
-        cs = history.graph[cid]
-        steps, state = _render(renderer, cs, cs.operations, state, "apply")
-        items.append(_item(renderer, cs, "apply", cs.operations, steps))
-    return Plan("apply", tuple(items), renderer.name)
-
-
-def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str],
-                  renderer: Renderer) -> Plan:
-    """Render the reversal of `ids` (newest first) from the state the `applied` ones build."""
-    g = history.graph
-    wanted = set(ids)
-    before: dict[str, SchemaState] = {}
-    state = SchemaState()
-    for cid in g.ordered(applied):
-        if cid in wanted:
-            before[cid] = state
-        for op in g[cid].operations:
-            state = apply(state, op)
-    items = []
-    for cid in ids:
-        cs = g[cid]
-        if cs.rollback is not None:
-            ops = cs.rollback
-        else:
-            try:
-                ops = reverse_changeset(cs.operations, before[cid])
-            except Irreversible as exc:
-                raise UsageError(
-                    f"changeset {cs.id} ({cs.path}) cannot be rolled back: {exc.message}",
-                    hint="give it a `rollback:` list, or stamp past it if you reverted it "
-                         "by hand") from None
-        steps, state = _render(renderer, cs, ops, state, "rollback")
-        items.append(_item(renderer, cs, "rollback", ops, steps))
-    return Plan("rollback", tuple(items), renderer.name)
-
-
 # --- online ----------------------------------------------------------------------------------
 
 
@@ -136,26 +45,29 @@ class _Runner:
     a percent sign on every driver, and no per-statement SQLAlchemy work is paid); statements
     with values (insert_rows) go through SQLAlchemy with bound parameters."""
 
-    def __init__(self, conn: Connection, *, serialised: bool) -> None:
-        self.conn = conn
+    def __init__(self, recorder: Recorder, database: Dialect) -> None:
+        self.recorder = recorder
+        self.conn = conn = recorder.conn
+        self.database = database
         self.dialect = literal_dialect(conn.dialect)
         self.errors: tuple[type[BaseException], ...] = (
             sa.exc.SQLAlchemyError, conn.dialect.loaded_dbapi.Error)
         # With the run's lock held (PostgreSQL, MySQL) no other run can write version rows
         # meanwhile: they are read once, not re-read for every changeset.
-        self.serialised = serialised
+        self.serialised = database.run_lock
         self.next_order: int | None = None
         self.data_version: object = None
         self.applied: set[str] | None = None
-        self._rows: db.VersionRows | None = None
+        self._writer: RunWriter | None = None
 
-    def version_rows(self, vt: sa.Table) -> db.VersionRows:
+    @property
+    def writer(self) -> RunWriter:
         """The run's version-row statements (compiled on first use)."""
-        if self._rows is None:
-            self._rows = db.VersionRows(self.conn, vt)
-        return self._rows
+        if self._writer is None:
+            self._writer = self.recorder.run_writer()
+        return self._writer
 
-    def state(self, vt: sa.Table, item: PlanItem) -> tuple[bool, int]:
+    def state(self, item: PlanItem) -> tuple[bool, int]:
         """Whether a concurrent run did `item` already, and the next exec_order.
 
         Under a run-wide lock (PostgreSQL, MySQL) nobody else writes: the order is read once.
@@ -164,11 +76,11 @@ class _Runner:
         connection has committed anything since this one last read it."""
         if self.serialised:
             if self.next_order is None:
-                self.next_order = db.next_order(self.conn, vt)
+                self.next_order = self.recorder.next_order()
         else:
             version = self._data_version()
             if version is None or version != self.data_version or self.applied is None:
-                self.applied, self.next_order = db.applied_ids(self.conn, vt)
+                self.applied, self.next_order = self.recorder.applied_ids()
                 self.data_version = version
             ids = (item.changeset.id, *item.changeset.replaces)
             present = any(i in self.applied for i in ids)
@@ -187,10 +99,8 @@ class _Runner:
     def _data_version(self) -> object:
         """A value that changes when another connection commits (None: no way to tell, so
         the version table is read again every time)."""
-        if self.conn.dialect.name != "sqlite":
-            return None
-        with db.driver_cursor(self.conn) as cursor:
-            return cursor.execute("PRAGMA data_version").fetchone()[0]
+        with driver_cursor(self.conn) as cursor:
+            return self.database.data_version(cursor)
 
     def text(self, step: Step) -> str | None:
         """The SQL the driver runs for `step` (None: a statement with bound values)."""
@@ -205,7 +115,7 @@ class _Runner:
         if sql is None:
             self.conn.execute(step.sql)
             return
-        with db.driver_cursor(self.conn) as cursor:
+        with driver_cursor(self.conn) as cursor:
             cursor.execute(sql)
 
     def shown(self, step: Step | None) -> str | None:
@@ -219,21 +129,19 @@ class _Runner:
             return str(step.sql)
 
 
-def _record(runner: _Runner, vt: sa.Table, item: PlanItem, ms: int, order: int) -> None:
+def _record(runner: _Runner, item: PlanItem, ms: int, order: int) -> None:
     cs = item.changeset
-    rows = runner.version_rows(vt)
     if item.direction == "apply":
-        rows.insert(cid=cs.id, checksum=item.checksum, message=cs.message, execution_ms=ms,
-                    version=__version__, order=order)
+        runner.writer.insert(cid=cs.id, checksum=item.checksum, message=cs.message,
+                             execution_ms=ms, order=order)
     else:
         # A squashed changeset stands for the rows of the changesets it replaces.
-        rows.delete((cs.id, *cs.replaces))
+        runner.writer.delete((cs.id, *cs.replaces))
 
 
-def run_item(conn: Connection, vt: sa.Table, item: PlanItem,
-             runner: _Runner | None = None) -> ItemResult:
+def run_item(runner: _Runner, item: PlanItem) -> ItemResult:
     """Run one changeset: its statements and its version row in one transaction if possible."""
-    runner = runner or _Runner(conn, serialised=False)
+    conn = runner.conn
     cs = item.changeset
     ran: list[str] = []
     start = time.perf_counter()
@@ -241,14 +149,14 @@ def run_item(conn: Connection, vt: sa.Table, item: PlanItem,
     try:
         if item.transactional:
             with conn.begin():
-                done, order = runner.state(vt, item)
+                done, order = runner.state(item)
                 if done:
                     return ItemResult(cs.id, cs.message, item.direction, 0, 0, skipped=True)
                 # (Nothing is listed as "ran" here: on failure the transaction undoes it all.)
                 for current in item.steps:
                     runner.execute(current)
                 current = None
-                _record(runner, vt, item, int((time.perf_counter() - start) * 1000), order)
+                _record(runner, item, int((time.perf_counter() - start) * 1000), order)
         else:
             for current in item.steps:
                 if current.transactional:
@@ -259,8 +167,8 @@ def run_item(conn: Connection, vt: sa.Table, item: PlanItem,
                 ran.append(runner.shown(current) or "")
             current = None
             with conn.begin():
-                _record(runner, vt, item, int((time.perf_counter() - start) * 1000),
-                        runner.state(vt, item)[1])
+                _record(runner, item, int((time.perf_counter() - start) * 1000),
+                        runner.state(item)[1])
     except runner.errors as exc:
         if conn.in_transaction():
             conn.rollback()
@@ -275,7 +183,7 @@ def run_item(conn: Connection, vt: sa.Table, item: PlanItem,
                      "does not list it")
         raise ChangesetFailed(
             f"{verb} changeset {cs.id} ({cs.path}) failed; {state}",
-            changeset=cs.id, statement=statement, db_message=db.db_message(exc),
+            changeset=cs.id, statement=statement, db_message=db_message(exc),
             ran=[] if item.transactional else ran,
             hint=None if item.transactional else
             "undo or finish those statements by hand, then run the command again") from None
@@ -296,15 +204,14 @@ def _autocommit(runner: _Runner, step: Step) -> None:
         conn.execution_options(isolation_level=level)
 
 
-def run(conn: Connection, vt: sa.Table, plan: Plan,
-        on_item: Callable[[ItemResult], None] | None = None, *,
-        serialised: bool = False) -> list[ItemResult]:
+def run(recorder: Recorder, database: Dialect, plan: Plan,
+        on_item: Callable[[ItemResult], None] | None = None) -> list[ItemResult]:
     """Run every item of a plan in order; stops at the first failure (ChangesetFailed).
-    `serialised`: the caller holds the run-wide lock, so no other run writes meanwhile."""
+    Where the database has a run-wide lock, the caller holds it."""
     results = []
-    runner = _Runner(conn, serialised=serialised)
+    runner = _Runner(recorder, database)
     for item in plan.items:
-        result = run_item(conn, vt, item, runner)
+        result = run_item(runner, item)
         results.append(result)
         if on_item:
             on_item(result)
@@ -323,7 +230,6 @@ def to_sql(plan: Plan, dialect: Any, vt: sa.Table, *, create_version_table: bool
     if create_version_table:
         out += [compile_step(Step(CreateTable(vt, if_not_exists=True)), dialect) + ";", ""]
     order = start_order
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     for item in plan.items:
         cs = item.changeset
         message = " ".join(cs.message.split())  # one comment line, whatever the message holds
@@ -338,14 +244,67 @@ def to_sql(plan: Plan, dialect: Any, vt: sa.Table, *, create_version_table: bool
                              f"{plan.dialect}") from None
         if item.direction == "apply":
             order += 1
-            record: Any = vt.insert().values(
-                id=cs.id, checksum=item.checksum, message=cs.message, applied_at=now,
-                execution_ms=0, applied_by="schemaflow --sql", schemaflow_version=__version__,
-                exec_order=order)
-        else:
-            record = vt.delete().where(vt.c.id.in_((cs.id, *cs.replaces)))
+        record = script_rows(vt, cid=cs.id, checksum_=item.checksum, message=cs.message,
+                             order=order, rollback_ids=None if item.direction == "apply"
+                             else (cs.id, *cs.replaces))
         out.append(compile_step(Step(record), dialect) + ";")
         if item.transactional and renderer.transactional_ddl:
             out.append("COMMIT;")
         out.append("")
     return "\n".join(out)
+
+
+# --- a whole command ---------------------------------------------------------------------------
+
+
+def migrate(settings: Settings, history: History, direction: Direction, target: str | None, *,
+            dry_run: bool, lock_timeout: float, notify: Callable[[str], None],
+            folder: str, on_item: Callable[[ItemResult], None] | None = None,
+            ) -> tuple[Plan, list[ItemResult] | str]:
+    """Apply or roll back on the configured database: under its lock, from the version rows
+    it holds; with `dry_run`, the SQL script of what would run instead of running it."""
+    g = history.graph
+    with session(settings.url, lock_timeout=lock_timeout) as (conn, dialect):
+        recorder = Recorder(conn, settings.version_table, settings.version_table_schema)
+        with nullcontext() if dry_run else locked(conn, dialect, settings.version_table,
+                                                   lock_timeout, hide_password(settings.url),
+                                                   notify):
+            exists = recorder.exists()
+            if not exists and not dry_run:
+                recorder.ensure()
+            rows = effective(recorder.read(), g) if exists else []
+            check_drift(rows, g, folder)
+            applied = {r.id for r in rows}
+            renderer = dialect.renderer()
+            if direction == "apply":
+                plan = plan_apply(history, apply_ids(g, target, applied), applied, renderer)
+            else:
+                ids = rollback_ids(g, target or "base", [r.id for r in rows])
+                plan = plan_rollback(history, ids, applied, renderer)
+            if dry_run:
+                return plan, to_sql(plan, conn.dialect, recorder.table,
+                                    create_version_table=not exists, renderer=renderer,
+                                    start_order=len(rows))
+            return plan, run(recorder, dialect, plan, on_item)
+
+
+def offline(history: History, database: Dialect, direction: Direction, target: str | None,
+            vt: sa.Table) -> tuple[Plan, str]:
+    """The SQL script of apply/rollback without a database: from base, or from `FROM` in a
+    `FROM:TO` target (rollback: from every head)."""
+    from .graph import target_ids
+
+    g = history.graph
+    renderer = database.renderer()
+    start, _, end = (target or "").rpartition(":") if target and ":" in target else (
+        "", "", target or "")
+    if direction == "apply":
+        applied = g.ancestors(target_ids(g, start)) if start else set()
+        plan = plan_apply(history, apply_ids(g, end or "heads", applied), applied, renderer)
+    else:
+        applied = g.ancestors(target_ids(g, start or "heads"))
+        ids = rollback_ids(g, end or "base", g.ordered(applied))
+        plan = plan_rollback(history, ids, applied, renderer)
+    return plan, to_sql(plan, database.sa_dialect(), vt, create_version_table=not start and
+                        direction == "apply", renderer=renderer,
+                        start_order=len(applied) if direction == "apply" else 0)

@@ -12,7 +12,7 @@ from typing import Any
 from . import ir
 from .cache import FolderIndex, ParseCache, content_key
 from .errors import Diagnostic, ValidationFailed
-from .graph import Graph
+from .graph import Graph, replay
 from .ir import checksum
 from .source import (
     SourceError,
@@ -26,7 +26,7 @@ from .source import (
     scan,
     stat_key,
 )
-from .state import SchemaState, apply
+from .state import SchemaState
 
 __all__ = ["History", "checksum", "load", "load_file", "position"]
 
@@ -65,11 +65,7 @@ class History:
 
     def replay(self, ids: Iterable[str]) -> SchemaState:
         """The schema after applying `ids` (in graph order) to an empty database."""
-        state = SchemaState()
-        for cid in self.graph.ordered(ids):
-            for op in self.graph[cid].operations:
-                state = apply(state, op)
-        return state
+        return replay(self.graph, ids)[0]
 
 
 def load_file(path: Path) -> tuple[SourceFile | None, ir.Changeset | None, list[Diagnostic]]:

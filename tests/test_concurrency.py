@@ -37,7 +37,8 @@ RACER = r"""
 import os, sys, time
 ready, go = sys.argv[1], sys.argv[2]
 import sqlalchemy  # noqa: F401  (everything is imported before the start signal)
-import schemaflow.api, schemaflow.cli, schemaflow.db, schemaflow.execute, schemaflow.lint
+import schemaflow.api, schemaflow.cli, schemaflow.execute, schemaflow.lint
+import schemaflow.dialects.connect
 for driver in ("psycopg", "pymysql"):
     try:
         __import__(driver)

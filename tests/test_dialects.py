@@ -30,8 +30,8 @@ from conftest import (
     rows,
 )
 
+from schemaflow.dialects.tables import to_metadata
 from schemaflow.errors import ChangesetFailed, UsageError
-from schemaflow.sqla import to_metadata
 
 VERSION_TABLE = "schemaflow_version"
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from schemaflow import ir
+from schemaflow.dialects.reflect import default_from_sa, from_metadata
 from schemaflow.diff import DiffResult, default_key, diff, readable_create, type_key
 from schemaflow.errors import SchemaflowError
-from schemaflow.sqla import default_from_sa, from_metadata
 from schemaflow.state import SchemaState, Table, apply, apply_all, table_from_create
 from schemaflow.typespec import parse_type
 

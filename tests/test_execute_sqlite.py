@@ -20,12 +20,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import Project, reflect, rows
+from sqlalchemy.dialects import sqlite
 
 import schemaflow
 from schemaflow import ir
+from schemaflow.dialects.tables import to_metadata
 from schemaflow.errors import ChangesetFailed
 from schemaflow.history import checksum
-from schemaflow.sqla import to_metadata
 
 SQLITE3 = "/usr/bin/sqlite3"
 
@@ -385,7 +386,7 @@ TYPES: dict[str, Any] = {
     "uuid": sa.Uuid(),
     "binary": sa.LargeBinary(),
     "enum(a,b,c)": sa.Enum("a", "b", "c", name="typed_c16_enum"),
-    "sqlite.json": sa.dialects.sqlite.JSON(),
+    "sqlite.json": sqlite.JSON(),
 }
 
 

@@ -15,11 +15,12 @@ import pytest
 import sqlalchemy as sa
 
 from schemaflow import ir
-from schemaflow.render import compile_step, renderer_for, sa_dialect
+from schemaflow.dialects import by_name, renderer_for
+from schemaflow.dialects.render import compile_step
 from schemaflow.state import SchemaState, apply_all
 
 MODERN = (3, 45)
-DIALECT = sa_dialect("sqlite")
+DIALECT = by_name("sqlite").sa_dialect()
 
 
 def norm(sql: str) -> str:

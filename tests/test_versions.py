@@ -16,9 +16,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import DEMO, Project, make_project
 
-from schemaflow import db
+from schemaflow.dialects.connect import session
 from schemaflow.errors import ConnectionFailed
-from schemaflow.versions import AppliedRow, read_rows
+from schemaflow.recorder import AppliedRow, Recorder, read_rows
 
 KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql),
          pytest.param("mysql", marks=pytest.mark.mysql)]
@@ -70,13 +70,8 @@ def second_mysql_database(mysql_url: str) -> Iterator[str]:
 
 def sa_rows(url: str, table: str, schema: str | None) -> list[AppliedRow]:
     """The rows as every writing command reads them: through SQLAlchemy."""
-    engine = db.create_engine(url)
-    try:
-        with db.connect(engine) as conn:
-            vt = db.version_table(table, schema)
-            return db.read_applied(conn, vt) if db.has_table(conn, vt) else []
-    finally:
-        engine.dispose()
+    with session(url) as (conn, _dialect):
+        return Recorder(conn, table, schema).rows()
 
 
 def demo(root: Path, url: str, extra: str = "") -> Project:

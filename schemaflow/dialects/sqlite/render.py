@@ -1,4 +1,5 @@
-"""SQLite: in-place ALTERs where the server version allows them, the table rebuild otherwise."""
+"""SQLite's statements: in-place ALTERs where the library version allows them, the table
+rebuild otherwise."""
 
 from __future__ import annotations
 
@@ -7,52 +8,19 @@ from dataclasses import replace
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
 
-from .. import ir
-from ..sqla import sa_index, table_with_refs
-from ..state import SchemaState, Table, apply, dependents
-from ..support import SQLiteSupport
-from ..typespec import TypeSpec
-from . import ddl
-from .base import Renderer, Step, Steps
-
-
-def _stored_type(spec: TypeSpec) -> TypeSpec:
-    """The type SQLite reflects for `spec`: uuid is CHAR(32), an enum a VARCHAR."""
-    if spec.name == "uuid":
-        return TypeSpec("char", (32,))
-    if spec.name == "enum":
-        return TypeSpec("string", (max(len(str(a)) for a in spec.args),))
-    return spec
-
-
-def _without_tz(state: SchemaState) -> SchemaState:
-    """Date-time types without the timezone flag (for databases that do not keep it)."""
-    from types import MappingProxyType
-
-    def strip(c: ir.Column) -> ir.Column:
-        if c.type.name in ("datetime", "time") and c.type.kwargs:
-            return replace(c, type=TypeSpec(c.type.name, c.type.args))
-        return c
-
-    return SchemaState(MappingProxyType({k: replace(t, columns=tuple(strip(c) for c in t.columns))
-                                         for k, t in state.tables.items()}))
+from ... import ir
+from ...state import SchemaState, Table, apply, dependents
+from .. import ddl
+from ..render import Renderer, Step, Steps
+from ..tables import sa_index, table_with_refs
 
 REBUILD_PREFIX = "_sf_new_"
 ConstraintOp = (ir.CreateUniqueConstraint | ir.CreateForeignKey | ir.CreateCheckConstraint
                 | ir.CreatePrimaryKey | ir.DropConstraint)
 
 
-class SQLiteRenderer(Renderer, SQLiteSupport):
+class SQLiteRenderer(Renderer):
     """SQLite has no ALTER COLUMN and no ADD/DROP CONSTRAINT: those rebuild the table."""
-
-    def comparable(self, state: SchemaState) -> SchemaState:
-        # SQLite keeps no time zones and no comments, and has no uuid or enum types.
-        from types import MappingProxyType
-
-        plain = self._map_columns(state, lambda c: replace(
-            c, comment=None, type=_stored_type(c.type)))
-        return _without_tz(SchemaState(MappingProxyType(
-            {k: replace(t, comment=None) for k, t in plain.tables.items()})))
 
     def rebuild(self, old: Table, new: Table, after: SchemaState,
                 renamed: dict[str, str] | None = None) -> Steps:

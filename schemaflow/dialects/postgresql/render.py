@@ -5,23 +5,92 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ENUM
 from sqlalchemy.dialects.postgresql.named_types import CreateEnumType, DropEnumType
-from sqlalchemy.schema import CreateIndex, SetColumnComment, SetTableComment
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import (
+    AddConstraint,
+    CreateIndex,
+    DDLElement,
+    SetColumnComment,
+    SetTableComment,
+)
+from sqlalchemy.sql.compiler import DDLCompiler
 
-from .. import ir
-from ..sqla import standalone_index, table_with_refs
-from ..state import SchemaState, apply
-from ..support import PostgreSQLSupport, enum_name, enum_types, may_change_enums
-from . import ddl
-from .base import Renderer, Step, Steps
+from ... import ir
+from ...state import SchemaState, apply
+from .. import ddl
+from ..base import enum_name
+from ..render import Renderer, Step, Steps
+from ..tables import standalone_index, table_with_refs
+from . import enum_types, may_change_enums
 
 
-class PostgreSQLRenderer(Renderer, PostgreSQLSupport):
+class ValidateConstraint(ddl.AlterTable):
+    """`ALTER TABLE t VALIDATE CONSTRAINT c`."""
+
+    def __init__(self, table: str, schema: str | None, name: str) -> None:
+        super().__init__(table, schema)
+        self.name = name
+
+
+@compiles(ValidateConstraint, "postgresql")
+def _validate_constraint(el: ValidateConstraint, compiler: DDLCompiler, **kw: Any) -> str:
+    return f"{ddl.alter(compiler, el)} VALIDATE CONSTRAINT {ddl.col_ref(compiler, el.name)}"
+
+
+class AddConstraintNotValid(DDLElement):
+    """`ALTER TABLE t ADD CONSTRAINT ... NOT VALID`."""
+
+    inherit_cache = False
+
+    def __init__(self, constraint: Any) -> None:
+        self.constraint = constraint
+
+
+@compiles(AddConstraintNotValid, "postgresql")
+def _add_not_valid(el: AddConstraintNotValid, compiler: DDLCompiler, **kw: Any) -> str:
+    return f"{compiler.process(AddConstraint(el.constraint))} NOT VALID"
+
+
+class RenameEnumType(DDLElement):
+    """`ALTER TYPE old RENAME TO new`."""
+
+    inherit_cache = False
+
+    def __init__(self, old: str, new: str) -> None:
+        self.old = old
+        self.new = new
+
+
+@compiles(RenameEnumType, "postgresql")
+def _rename_enum(el: RenameEnumType, compiler: DDLCompiler, **kw: Any) -> str:
+    return (f"ALTER TYPE {ddl.col_ref(compiler, el.old)} RENAME TO "
+            f"{ddl.col_ref(compiler, el.new)}")
+
+
+class EnumAddValue(DDLElement):
+    """`ALTER TYPE name ADD VALUE 'v'`."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name = name
+        self.value = value
+
+
+@compiles(EnumAddValue, "postgresql")
+def _enum_add_value(el: EnumAddValue, compiler: DDLCompiler, **kw: Any) -> str:
+    value = compiler.sql_compiler.render_literal_value(el.value, sa.String())
+    return f"ALTER TYPE {ddl.col_ref(compiler, el.name)} ADD VALUE {value}"
+
+
+class PostgreSQLRenderer(Renderer):
     """The generic statements, plus CREATE/ALTER/DROP TYPE around the columns that use enums."""
 
     def render(self, op: ir.Operation, before: SchemaState) -> Steps:
-        self.check(op, before)
+        self.dialect.check(op, before)
         if not may_change_enums(op, before):
             return super().render(op, before)
         old, new = enum_types(before), enum_types(apply(before, op))
@@ -33,14 +102,14 @@ class PostgreSQLRenderer(Renderer, PostgreSQLSupport):
                               and n not in renamed.values()), None)
                 if match:
                     renamed[gone] = match
-        pre: Steps = [Step(ddl.RenameEnumType(a, b)) for a, b in renamed.items()]
+        pre: Steps = [Step(RenameEnumType(a, b)) for a, b in renamed.items()]
         for name, values in new.items():
             if name in renamed.values():
                 continue
             if name not in old:
                 pre.append(Step(CreateEnumType(ENUM(*values, name=name))))
                 continue
-            pre += [Step(ddl.EnumAddValue(name, v),
+            pre += [Step(EnumAddValue(name, v),
                          transactional=self.caps.enum_add_value_in_transaction)
                     for v in values if v not in old[name]]
         post = [Step(DropEnumType(ENUM(*values, name=name)))
@@ -73,14 +142,14 @@ class PostgreSQLRenderer(Renderer, PostgreSQLSupport):
     def _add_constraint(self, op: Any, before: SchemaState) -> Steps:
         steps = super()._add_constraint(op, before)
         if getattr(op, "not_valid", False):
-            return [Step(ddl.AddConstraintNotValid(s.sql.element)) for s in steps]
+            return [Step(AddConstraintNotValid(s.sql.element)) for s in steps]
         return steps
 
     op_create_foreign_key = _add_constraint
     op_create_check_constraint = _add_constraint
 
     def op_validate_constraint(self, op: ir.ValidateConstraint, before: SchemaState) -> Steps:
-        return [Step(ddl.ValidateConstraint(op.table, op.schema, op.name))]
+        return [Step(ValidateConstraint(op.table, op.schema, op.name))]
 
     def op_create_index(self, op: ir.CreateIndex, before: SchemaState) -> Steps:
         if not op.concurrently:

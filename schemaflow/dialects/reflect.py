@@ -1,211 +1,20 @@
-"""Conversion of the plain-data state into SQLAlchemy `Table` objects."""
+"""SQLAlchemy's view of a schema (models' MetaData, or a live database's Inspector) read into
+the plain-data state that autogenerate compares."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-import uuid
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.dialects import mysql
 
-from . import ir
-from .state import SchemaState, Table
-from .support import enum_name
-from .typespec import TypeSpec
-
-_DIALECT_MODULES = {"postgresql": postgresql, "mysql": mysql, "sqlite": sqlite}
-
-
-class TypeError_(ValueError):
-    """A type that SQLAlchemy does not know (a dialect type with a wrong name)."""
-
-
-def sa_type(spec: TypeSpec, table: str = "", column: str = "") -> Any:
-    """The SQLAlchemy type for a TypeSpec."""
-    a = spec.args
-    name = spec.name
-    if spec.dialect:
-        module = _DIALECT_MODULES[spec.dialect]
-        attr = name.split(".", 1)[1].upper()
-        tp = getattr(module, attr, None)
-        if tp is None or not isinstance(tp, type) or not issubclass(tp, sa.types.TypeEngine):
-            raise TypeError_(f"SQLAlchemy's {spec.dialect} dialect has no type '{attr}'")
-        return tp(*a) if a else tp()
-    tz = spec.kwarg("timezone", "false") == "true"
-    if name == "integer":
-        return sa.Integer()
-    if name == "bigint":
-        return sa.BigInteger()
-    if name == "smallint":
-        return sa.SmallInteger()
-    if name == "string":
-        return sa.String(int(a[0])) if a else sa.String()
-    if name == "char":
-        return sa.CHAR(int(a[0])) if a else sa.CHAR()
-    if name == "text":
-        return sa.Text(int(a[0])) if a else sa.Text()
-    if name == "boolean":
-        return sa.Boolean()
-    if name == "date":
-        return sa.Date()
-    if name == "datetime":
-        return sa.DateTime(timezone=tz)
-    if name == "time":
-        return sa.Time(timezone=tz)
-    if name == "float":
-        return sa.Float(int(a[0])) if a else sa.Float()
-    if name == "numeric":
-        return sa.Numeric(*(int(x) for x in a))  # type: ignore[call-overload]
-    if name == "json":
-        return sa.JSON()
-    if name == "uuid":
-        return sa.Uuid()
-    if name == "binary":
-        return sa.LargeBinary(int(a[0])) if a else sa.LargeBinary()
-    if name == "enum":
-        return sa.Enum(*(str(x) for x in a), name=enum_name(spec, table, column))
-    raise TypeError_(f"unknown type {name}")
-
-
-def server_default(c: ir.Column) -> Any:
-    """The server default clause of a column, or None."""
-    if c.default_sql is not None:
-        return sa.text(c.default_sql)
-    return literal_default(c.default)
-
-
-def literal_default(value: str | int | float | bool | None) -> Any:
-    """A literal default as a clause SQLAlchemy renders per dialect."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return sa.true() if value else sa.false()
-    if isinstance(value, (int, float)):
-        return sa.text(repr(value))
-    return value
-
-
-def sa_column(c: ir.Column, table: str, primary_key: bool = False) -> sa.Column[Any]:
-    """A SQLAlchemy Column for a state column."""
-    return sa.Column(
-        c.name,
-        sa_type(c.type, table, c.name),
-        primary_key=primary_key,
-        nullable=c.is_nullable,
-        server_default=server_default(c),
-        autoincrement="auto" if c.autoincrement is None else c.autoincrement,
-        comment=c.comment,
-    )
-
-
-def _where(expr: str | None) -> dict[str, Any]:
-    if expr is None:
-        return {}
-    return {"sqlite_where": sa.text(expr), "postgresql_where": sa.text(expr)}
-
-
-def sa_index(i: ir.IndexDef, table: sa.Table) -> sa.Index:
-    """A SQLAlchemy Index bound to `table`."""
-    return sa.Index(i.name, *(table.c[c] for c in i.columns), unique=i.unique, **_where(i.where))
-
-
-def standalone_index(t: Table, i: ir.IndexDef) -> sa.Index:
-    """Index `i` on a stand-in of `t` holding only the indexed columns: all that CREATE and
-    DROP INDEX need, without building the whole table and the tables it references."""
-    table = sa.Table(t.name, sa.MetaData(), *(sa.Column(c, sa.types.NullType())
-                                               for c in i.columns), schema=t.schema)
-    return sa_index(i, table)
-
-
-def sa_table(t: Table, metadata: sa.MetaData, *, name: str | None = None,
-             with_indexes: bool = True) -> sa.Table:
-    """A SQLAlchemy Table for `t` (named `name` if given) in `metadata`."""
-    pk = set(t.primary_key.columns) if t.primary_key else set()
-    args: list[Any] = [sa_column(c, t.name, c.name in pk) for c in t.columns]
-    if t.primary_key:
-        args.append(sa.PrimaryKeyConstraint(*t.primary_key.columns, name=t.primary_key.name))
-    args += [sa.UniqueConstraint(*u.columns, name=u.name) for u in t.uniques]
-    args += [sa.CheckConstraint(c.expression, name=c.name) for c in t.checks]
-    for f in t.foreign_keys:
-        ref = f.references
-        prefix = f"{ref.schema}." if ref.schema else ""
-        args.append(sa.ForeignKeyConstraint(
-            list(f.columns), [f"{prefix}{ref.table}.{c}" for c in ref.columns], name=f.name,
-            ondelete=f.ondelete, onupdate=f.onupdate))
-    table = sa.Table(name or t.name, metadata, *args, schema=t.schema, comment=t.comment)
-    if with_indexes:
-        for i in t.indexes:
-            sa_index(i, table)
-    return table
-
-
-def table_with_refs(state: SchemaState, t: Table, *, name: str | None = None,
-                    with_indexes: bool = True) -> sa.Table:
-    """`t` as a SQLAlchemy Table in a MetaData that also holds stubs of what it references."""
-    metadata = sa.MetaData()
-    done: set[tuple[str | None, str]] = set()
-    for f in t.foreign_keys:
-        ref = f.references
-        key = (ref.schema, ref.table)
-        # A self-reference resolves to the table itself unless it is being built under a new
-        # name (the SQLite rebuild), where it must keep pointing at the final name.
-        if key in done or (key == t.key and name is None):
-            continue
-        done.add(key)
-        target = t if key == t.key else state.tables.get(key)
-        cols = ([sa.Column(c.name, sa_type(c.type, ref.table, c.name)) for c in target.columns]
-                if target is not None else [sa.Column(c, sa.Integer()) for c in ref.columns])
-        sa.Table(ref.table, metadata, *cols, schema=ref.schema)
-    return sa_table(t, metadata, name=name, with_indexes=with_indexes)
-
-
-def to_metadata(state: SchemaState) -> sa.MetaData:
-    """The whole state as one SQLAlchemy MetaData."""
-    metadata = sa.MetaData()
-    for t in state.tables.values():
-        sa_table(t, metadata)
-    return metadata
-
-
-def row_values(t: Table, row: dict[str, Any]) -> dict[str, Any]:
-    """Row values converted to what the column types take (ISO strings to dates and times)."""
-    out = {}
-    for key, value in row.items():
-        col = t.column(key)
-        out[key] = _convert(col.type.name if col else "", value)
-    return out
-
-
-def _convert(type_name: str, value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        if type_name == "date":
-            return dt.date.fromisoformat(value)
-        if type_name == "datetime":
-            return dt.datetime.fromisoformat(value)
-        if type_name == "time":
-            return dt.time.fromisoformat(value)
-        if type_name == "uuid":
-            return uuid.UUID(value)
-    except ValueError:
-        return value
-    return value
-
-
-def lightweight_table(t: Table, columns: Iterable[str] | None = None) -> sa.Table:
-    """A Table for DML (insert/delete) with just the named columns typed."""
-    names = set(columns) if columns is not None else None
-    cols = [sa.Column(c.name, sa_type(c.type, t.name, c.name)) for c in t.columns
-            if names is None or c.name in names]
-    return sa.Table(t.name, sa.MetaData(), *cols, schema=t.schema)
-
-
-# --- SQLAlchemy → state (models and reflected databases) ------------------------------------
+from .. import ir
+from ..state import SchemaState, Table
+from ..typespec import TypeSpec
+from .tables import TypeError_
 
 
 def type_from_sa(t: Any) -> TypeSpec:
@@ -247,16 +56,25 @@ def type_from_sa(t: Any) -> TypeSpec:
     if isinstance(t, sa.LargeBinary) and type(t).__name__ in ("LargeBinary", "BLOB", "BYTEA"):
         blen = getattr(t, "length", None)
         return TypeSpec("binary", (int(blen),) if blen else ())
-    module = type(t).__module__
-    for dialect in ("postgresql", "mysql", "sqlite"):
-        if f".dialects.{dialect}" in module:
-            length = getattr(t, "length", None)
-            return TypeSpec(f"{dialect}.{type(t).__name__.lower()}",
-                            (int(length),) if length else ())
+    prefix = _type_prefix(type(t).__module__)
+    if prefix is not None:
+        length = getattr(t, "length", None)
+        return TypeSpec(f"{prefix}.{type(t).__name__.lower()}", (int(length),) if length else ())
     generic = t.as_generic() if hasattr(t, "as_generic") else t
     if generic is not t:
         return type_from_sa(generic)
     raise TypeError_(f"no schemaflow type for the SQLAlchemy type {t!r}")
+
+
+def _type_prefix(module: str) -> str | None:
+    """The type prefix (`postgresql`) of a database whose SQLAlchemy types `module` holds."""
+    from . import _REGISTRY
+
+    for cls in _REGISTRY.values():
+        if cls.sa_types_module and module.startswith(cls.sa_types_module) and (
+                cls.type_dialects):
+            return cls.type_dialects[0]
+    return None
 
 
 _CAST = re.compile(r"^\((.*)\)$|^(.*?)::[\w\s\"\[\]]+$", re.S)
@@ -303,7 +121,7 @@ def _default_of(col: sa.Column[Any]) -> tuple[Any, str | None]:
 
 def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaState:
     """The SchemaState a SQLAlchemy MetaData describes (every constraint given a name)."""
-    from .state import _ck_name, _fk_name, _uq_name
+    from ..state import _ck_name, _fk_name, _uq_name
 
     skipped = set(skip)
     tables = {}
@@ -373,7 +191,7 @@ def _table(name: str, schema: str | None, columns: list[ir.Column],
            fks: list[ir.ForeignKeyDef], checks: list[ir.CheckDef],
            indexes: list[ir.IndexDef], comment: Any) -> Table:
     """A state table, its constraints in name order, unnamed primary key named."""
-    from .state import pk_name
+    from ..state import pk_name
 
     pk_cols, pk_given = pk
     return Table(
@@ -394,7 +212,7 @@ def from_inspector(insp: Any, schema: str | None, *,
     a SQLAlchemy Table per table: on a thousand tables that construction was most of the time
     of `check --against-db`. Like reflect(), an index that only backs a unique constraint (or
     a unique constraint that is only an index) is listed once, as the database reports it."""
-    from .state import _ck_name, _fk_name, _uq_name
+    from ..state import _ck_name, _fk_name, _uq_name
 
     names = [n for n in insp.get_table_names(schema=schema) if n not in set(skip)]
     if not names:
@@ -478,3 +296,18 @@ def _action(value: str | None) -> Any:
 def _is_type_check(c: sa.CheckConstraint) -> bool:
     # Boolean/Enum types may add their own CHECK (create_constraint=True); not user checks.
     return bool(getattr(c, "_type_bound", False))
+
+
+def reflect(conn: Any, *, schema: str | None = None, skip: tuple[str, ...] = ()) -> SchemaState:
+    """The live schema as a SchemaState (bulk reflection; the version table left out)."""
+    state = from_inspector(sa.inspect(conn), schema, skip=skip)
+    if conn.in_transaction():
+        conn.rollback()
+    tables = {}
+    for key, t in state.tables.items():
+        # Indexes a database made for a foreign key by itself (InnoDB names them after the key)
+        # are not part of the schema anyone wrote.
+        fk_index = {(f.name, f.columns) for f in t.foreign_keys}
+        tables[key] = replace(t, indexes=tuple(i for i in t.indexes
+                                                if (i.name, i.columns) not in fk_index))
+    return SchemaState(tables)

@@ -3,32 +3,79 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import AddConstraint, DropConstraint
+from sqlalchemy.sql.compiler import DDLCompiler
 
-from .. import ir
-from ..sqla import table_with_refs
-from ..state import SchemaState, apply, dependents
-from ..support import MariaDBSupport, MySQLSupport
-from ..typespec import TypeSpec
-from . import ddl
-from .base import Renderer, Step, Steps
-from .sqlite import _without_tz
+from ... import ir
+from ...state import SchemaState, apply, dependents
+from .. import ddl
+from ..render import Renderer, Step, Steps
+from ..tables import table_with_refs
+
+# SQLAlchemy names a MariaDB connection's dialect "mariadb", an offline one "mysql".
+_NAMES = ("mysql", "mariadb")
 
 
-class MySQLRenderer(Renderer, MySQLSupport):
-    """MySQL: ALTER COLUMN becomes MODIFY COLUMN with the full definition from the state."""
+class ModifyColumn(ddl.AlterTable):
+    """`ALTER TABLE t MODIFY COLUMN <full column spec>`."""
 
-    def comparable(self, state: SchemaState) -> SchemaState:
-        # MySQL's DATETIME and TIME keep no time zone.
-        return _without_tz(state)
+    def __init__(self, column: sa.Column[Any]) -> None:
+        super().__init__(column.table.name, column.table.schema)
+        self.column = column
+
+
+class ChangeColumn(ddl.AlterTable):
+    """`ALTER TABLE t CHANGE COLUMN old <full spec of new>` (rename before 8.0)."""
+
+    def __init__(self, old_name: str, column: sa.Column[Any]) -> None:
+        super().__init__(column.table.name, column.table.schema)
+        self.old_name = old_name
+        self.column = column
+
+
+class DropIndexOn(ddl.AlterTable):
+    """`DROP INDEX name ON table` for an index schemaflow did not create itself."""
+
+    def __init__(self, table: str, schema: str | None, name: str) -> None:
+        super().__init__(table, schema)
+        self.name = name
+
+
+def _modify_column(el: ModifyColumn, compiler: DDLCompiler, **kw: Any) -> str:
+    return (f"{ddl.alter(compiler, el)} MODIFY COLUMN "
+            f"{compiler.get_column_specification(el.column)}")
+
+
+def _change_column(el: ChangeColumn, compiler: DDLCompiler, **kw: Any) -> str:
+    return (f"{ddl.alter(compiler, el)} CHANGE COLUMN {ddl.col_ref(compiler, el.old_name)} "
+            f"{compiler.get_column_specification(el.column)}")
+
+
+def _drop_index_on(el: DropIndexOn, compiler: DDLCompiler, **kw: Any) -> str:
+    return (f"DROP INDEX {ddl.col_ref(compiler, el.name)} ON "
+            f"{ddl.table_ref(compiler, el.table_name, el.schema)}")
+
+
+for _name in _NAMES:
+    compiles(ModifyColumn, _name)(_modify_column)
+    compiles(ChangeColumn, _name)(_change_column)
+    compiles(DropIndexOn, _name)(_drop_index_on)
+
+
+class MySQLRenderer(Renderer):
+    """MySQL and MariaDB: ALTER COLUMN becomes MODIFY COLUMN with the full definition from
+    the state; keys that InnoDB ties to indexes are dropped and re-added around them."""
 
     def _full_column(self, after: SchemaState, table: str, schema: str | None,
                      column: str) -> Steps:
         t = after.table(table, schema)
         c = t.column(column)
         assert c is not None
-        return [Step(ddl.ModifyColumn(self.bound_column(t, c)))]
+        return [Step(ModifyColumn(self.bound_column(t, c)))]
 
     def op_alter_column(self, op: ir.AlterColumn, before: SchemaState) -> Steps:
         return self._full_column(apply(before, op), op.table, op.schema, op.name)
@@ -40,7 +87,7 @@ class MySQLRenderer(Renderer, MySQLSupport):
         t = after.table(op.table, op.schema)
         c = t.column(op.new_name)
         assert c is not None
-        return [Step(ddl.ChangeColumn(op.name, self.bound_column(t, c)))]
+        return [Step(ChangeColumn(op.name, self.bound_column(t, c)))]
 
     def op_drop_column(self, op: ir.DropColumn, before: SchemaState) -> Steps:
         # MySQL shrinks a multi-column index or unique key instead of dropping it, and refuses
@@ -108,7 +155,7 @@ class MySQLRenderer(Renderer, MySQLSupport):
                 covered.append(t.primary_key.columns)
             if not any(cols[: len(fk.columns)] == fk.columns for cols in covered):
                 # InnoDB built an index of the key's name for it; it outlives the key.
-                steps.append(Step(ddl.DropIndexOn(op.table, op.schema, op.name)))
+                steps.append(Step(DropIndexOn(op.table, op.schema, op.name)))
             return steps
         if op.type != "primary_key":
             return steps
@@ -122,13 +169,3 @@ class MySQLRenderer(Renderer, MySQLSupport):
             return steps
         after = apply(before, op)
         return self._full_column(after, op.table, op.schema, col.name) + steps
-
-
-class MariaDBRenderer(MySQLRenderer, MariaDBSupport):
-    """MariaDB: MySQL's statements; version rules differ (see capabilities)."""
-
-    def comparable(self, state: SchemaState) -> SchemaState:
-        # MariaDB's JSON is an alias of LONGTEXT (plus a json_valid check): the same thing.
-        longtext = TypeSpec("mysql.longtext")
-        return self._map_columns(super().comparable(state), lambda c: replace(
-            c, type=longtext) if c.type.name == "json" else c)

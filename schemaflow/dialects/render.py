@@ -1,10 +1,11 @@
-"""Operation + state before + dialect → statements; the generic (ANSI / PostgreSQL-like) forms."""
+"""Operation + state before → statements: the generic (ANSI / PostgreSQL-like) forms that each
+database's renderer overrides where it differs; and compiling them to SQL text."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from types import MappingProxyType
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,7 +21,10 @@ from sqlalchemy.schema import (
 )
 
 from .. import ir
-from ..sqla import (
+from ..state import SchemaState, Table, apply, find_constraint
+from . import ddl
+from .base import Capabilities, Dialect
+from .tables import (
     lightweight_table,
     literal_default,
     row_values,
@@ -29,10 +33,7 @@ from ..sqla import (
     standalone_index,
     table_with_refs,
 )
-from ..sqla import sa_type as _sa_type
-from ..state import SchemaState, Table, apply, find_constraint
-from ..support import Support
-from . import ddl
+from .tables import sa_type as _sa_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,23 +47,31 @@ class Step:
 Steps = list[Step]
 
 
-class Renderer(Support):
-    """Renders operations for one dialect; subclasses override what their dialect does apart
-    (and inherit, from support.py, what it can do at all)."""
+class Renderer:
+    """Renders operations for one database (its `dialect` says what it can do at all);
+    subclasses override the operations their database does apart."""
 
-    def comparable(self, state: SchemaState) -> SchemaState:
-        """`state` as this database can hold it (what reflection would give back)."""
-        return state
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
 
-    def _map_columns(self, state: SchemaState, fn: Callable[[ir.Column], ir.Column]
-                     ) -> SchemaState:
-        tables = {k: replace(t, columns=tuple(fn(c) for c in t.columns))
-                  for k, t in state.tables.items()}
-        return SchemaState(MappingProxyType(tables))
+    @property
+    def name(self) -> str:
+        """The database's name."""
+        return self.dialect.name
+
+    @property
+    def caps(self) -> Capabilities:
+        """What the database can do at its server version."""
+        return self.dialect.caps
+
+    @property
+    def transactional_ddl(self) -> bool:
+        """Whether DDL runs inside a transaction here."""
+        return self.dialect.transactional_ddl
 
     def render(self, op: ir.Operation, before: SchemaState) -> Steps:
         """The statements that carry out `op` on a database whose schema is `before`."""
-        self.check(op, before)
+        self.dialect.check(op, before)
         method: Callable[[Any, SchemaState], Steps] = getattr(self, "op_" + op.kind)
         return method(op, before)
 
@@ -181,12 +190,8 @@ class Renderer(Support):
 
     # --- data and raw SQL ----------------------------------------------------------------
 
-    def runs_sql(self, op: ir.Sql) -> bool:
-        """Whether a `sql` operation's `dialects` include this dialect."""
-        return op.dialects is None or any(d in self.sql_dialects for d in op.dialects)
-
     def op_sql(self, op: ir.Sql, before: SchemaState) -> Steps:
-        if not self.runs_sql(op):
+        if not self.dialect.runs_sql(op):
             return []
         return [Step(s) for s in op.up if s.strip()]
 
@@ -205,3 +210,25 @@ class Renderer(Support):
                     for k, v in values.items()]
             steps.append(Step(sa.delete(table).where(*cond)))
         return steps
+
+
+def literal_dialect(dialect: Any) -> Any:
+    """`dialect`, writing SQL that runs as it stands, without parameters: a percent sign
+    stays single. (Drivers with %s placeholders need it doubled only when parameters are
+    passed, and schemaflow runs its statements, like the offline script, without any.)"""
+    if not dialect.identifier_preparer._double_percents:
+        return dialect
+    literal = copy.copy(dialect)
+    preparer = copy.copy(dialect.identifier_preparer)
+    preparer.dialect = literal
+    preparer._strings = {}  # quoted names memoised with doubled percents
+    preparer._double_percents = False
+    literal.identifier_preparer = preparer
+    return literal
+
+
+def compile_step(step: Step, dialect: Any) -> str:
+    """The SQL text of a step for `dialect`, with values inlined."""
+    if isinstance(step.sql, str):
+        return step.sql.strip()
+    return str(step.sql.compile(dialect=dialect, compile_kwargs={"literal_binds": True})).strip()

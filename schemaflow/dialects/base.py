@@ -1,0 +1,242 @@
+"""What a database is to schemaflow: the `Dialect` every database module subclasses.
+
+A Dialect answers, without importing SQLAlchemy, everything the linter and the read-only
+commands ask: its URL schemes, its capabilities at a server version, which operations it
+refuses, what it keeps of a schema (the comparable view), its extra lint rules, and how to
+read the version table through the driver alone. What needs SQLAlchemy (rendering,
+connecting, the lock) is reached through methods that import it on first use.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .. import ir
+from ..config import hide_password
+from ..errors import ConnectionFailed, UsageError
+from ..state import SchemaState
+from ..typespec import TypeSpec
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from ..rules import Analyzer
+    from .render import Renderer
+
+Version = tuple[int, ...]
+VersionRow = tuple[Any, ...]  # the version table's columns, in recorder.COLUMNS order
+
+CONNECT_HINT = "check the URL, that the server runs, and the credentials"
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """Abilities of one database at one server version."""
+
+    dialect: str
+    transactional_ddl: bool = True
+    drop_column: bool = True
+    rename_column: bool = True
+    alter_column: bool = True
+    alter_constraints: bool = True
+    partial_index: bool = False
+    check_constraints: bool = True
+    comments: bool = False
+    native_enum: bool = False
+    concurrent_index: bool = False
+    enum_add_value_in_transaction: bool = False
+    max_identifier_length: int = 63
+
+
+def db_message(exc: BaseException) -> str:
+    """The database's own message, first lines only, passwords hidden."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()][:3]
+    return hide_password(" ".join(lines))
+
+
+def unreachable(url: str, exc: BaseException) -> ConnectionFailed:
+    """The error for a server that cannot be reached (password hidden)."""
+    return ConnectionFailed(f"cannot connect to {hide_password(url)}: {db_message(exc)}",
+                            hint=CONNECT_HINT)
+
+
+def enum_name(spec: TypeSpec, table: str, column: str) -> str:
+    """The enum's type name: the one given, else `<table>_<column>_enum`."""
+    return spec.kwarg("name") or f"{table}_{column}_enum"
+
+
+def types_in(op: ir.Operation) -> list[TypeSpec]:
+    """Every column type an operation names."""
+    if isinstance(op, ir.CreateTable):
+        return [c.type for c in op.columns]
+    if isinstance(op, ir.AddColumn):
+        return [op.column.type]
+    if isinstance(op, ir.AlterColumn) and op.type is not None:
+        return [op.type]
+    return []
+
+
+def map_columns(state: SchemaState, fn: Callable[[ir.Column], ir.Column]) -> SchemaState:
+    """`state` with every column passed through `fn` (for comparable views)."""
+    return SchemaState(MappingProxyType({k: replace(t, columns=tuple(fn(c) for c in t.columns))
+                                         for k, t in state.tables.items()}))
+
+
+def without_tz(state: SchemaState) -> SchemaState:
+    """Date-time types without the timezone flag (for databases that do not keep it)."""
+    def strip(c: ir.Column) -> ir.Column:
+        if c.type.name in ("datetime", "time") and c.type.kwargs:
+            return replace(c, type=TypeSpec(c.type.name, c.type.args))
+        return c
+
+    return map_columns(state, strip)
+
+
+# The parts of a database URL that a driver needs (SQLAlchemy's own syntax).
+URL_PARTS = re.compile(
+    r"^(?P<scheme>[A-Za-z][\w+]*)://"
+    r"(?:(?P<user>[^:/@?]*)(?::(?P<password>[^@/?]*))?@)?"
+    r"(?:\[(?P<ipv6>[^\]/?]+)\]|(?P<host>[^/:?@\[\]]*))"
+    r"(?::(?P<port>\d+))?"
+    r"(?:/(?P<database>[^?]*))?"
+    r"(?:\?(?P<query>.*))?$")
+
+VERSION_COLUMNS = ("id", "checksum", "message", "applied_at", "execution_ms", "applied_by",
+                   "schemaflow_version", "exec_order")
+
+
+def quoted(table: str, schema: str | None, q: str) -> str:
+    """`table` (schema-qualified) quoted with the quote character `q`."""
+    def one(name: str) -> str:
+        return q + name.replace(q, q + q) + q
+
+    return f"{one(schema)}.{one(table)}" if schema else one(table)
+
+
+def select_versions(table: str, schema: str | None, q: str) -> str:
+    """The SELECT of every version row in applied order, as a driver runs it."""
+    # Columns named with their table, so that a missing one is reported as "t.id".
+    alias = quoted(table, None, q)
+    columns = ", ".join(f"{alias}.{c}" for c in VERSION_COLUMNS)
+    return f"SELECT {columns} FROM {quoted(table, schema, q)} ORDER BY {alias}.exec_order"
+
+
+class Dialect:
+    """One database at one server version (None: the newest). Subclasses set the class
+    attributes and override what their database does apart."""
+
+    name: ClassVar[str] = "default"
+    # URL schemes (the part before `+driver`) that mean this database.
+    schemes: ClassVar[tuple[str, ...]] = ()
+    # The `sql` operation `dialects:` entries and type prefixes this database runs.
+    sql_dialects: ClassVar[tuple[str, ...]] = ()
+    type_dialects: ClassVar[tuple[str, ...]] = ()
+    # SQLAlchemy's module of this database's own types (for `<prefix>.<type>` types).
+    sa_types_module: ClassVar[str | None] = None
+    # (minimum server version, capability changes): later rows win once the version
+    # reaches their minimum.
+    capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = ()
+    # Whether `lock` holds a lock for the whole run (else each changeset's transaction is
+    # what serialises concurrent runs, as on SQLite).
+    run_lock: ClassVar[bool] = False
+
+    def __init__(self, server_version: Version | None = None) -> None:
+        self.server_version = server_version
+        self.caps = self.capabilities(server_version)
+
+    @classmethod
+    def capabilities(cls, version: Version | None = None) -> Capabilities:
+        """The capabilities at server `version` (None: the newest)."""
+        caps = Capabilities(cls.name)
+        for minimum, changes in sorted(cls.capability_rows, key=lambda r: r[0]):
+            if version is None or version >= minimum:
+                caps = replace(caps, **changes)
+        return caps
+
+    @property
+    def transactional_ddl(self) -> bool:
+        """Whether DDL runs inside a transaction here."""
+        return self.caps.transactional_ddl
+
+    @classmethod
+    def matches(cls, sa_dialect: Any) -> bool:
+        """Whether a connected SQLAlchemy dialect is this database."""
+        return bool(sa_dialect.name == cls.name)
+
+    # --- what it can do (the linter's SF331, and every renderer before it renders) -------
+
+    def check(self, op: ir.Operation, before: SchemaState) -> None:
+        """Raise UsageError when this database cannot do `op`."""
+        for spec in types_in(op):
+            if spec.dialect and spec.dialect not in self.type_dialects:
+                raise UsageError(
+                    f"the type {spec} is {spec.dialect}'s; this database is {self.name}",
+                    hint="use a generic type, or put the column in a sql operation with "
+                         "`dialects:`")
+        if isinstance(op, ir.CreateIndex) and op.where is not None and not (
+                self.caps.partial_index):
+            raise UsageError(f"{self.name} has no partial indexes: index '{op.name}' has "
+                             "`where`", hint="drop `where`, or use a sql operation with "
+                             "`dialects:` for the databases that have them")
+
+    def runs_sql(self, op: ir.Sql) -> bool:
+        """Whether a `sql` operation's `dialects` include this database."""
+        return op.dialects is None or any(d in self.sql_dialects for d in op.dialects)
+
+    def analyzers(self) -> tuple[Analyzer, ...]:
+        """Lint rules that only this database needs (beyond the shared ones)."""
+        return ()
+
+    def comparable(self, state: SchemaState) -> SchemaState:
+        """`state` as this database can hold it (what reflection would give back)."""
+        return state
+
+    # --- SQL (SQLAlchemy from here on, imported on use) ----------------------------------
+
+    def renderer(self) -> Renderer:
+        """The renderer of operations to this database's statements."""
+        raise NotImplementedError(f"{self.name} has no renderer")
+
+    def sa_dialect(self) -> Any:
+        """A SQLAlchemy dialect instance for offline compilation (no driver needed)."""
+        raise NotImplementedError(f"{self.name} has no SQLAlchemy dialect")
+
+    def engine_args(self, url: Any, kwargs: dict[str, Any], lock_timeout: float) -> Any:
+        """The SQLAlchemy URL to connect with (the default driver filled in) and, in
+        `kwargs`, engine options."""
+        return url
+
+    def setup_engine(self, engine: Any) -> None:
+        """Hook a new engine's events (session settings per connection)."""
+
+    # --- the lock and the version table --------------------------------------------------
+
+    def lock(self, conn: Connection, table: str, timeout: float) -> bool:
+        """Take the run-wide lock for `table` within `timeout` seconds (0: try once)."""
+        return True
+
+    def unlock(self, conn: Connection, table: str) -> None:
+        """Release the run-wide lock."""
+
+    def database_missing(self, url: str) -> bool:
+        """Whether the database of `url` does not exist yet (and connecting would create it,
+        which a dry run or a listing must not do)."""
+        return False
+
+    def data_version(self, cursor: Any) -> object:
+        """A value that changes when another connection commits (None: no way to tell, so
+        the version table is read again for every changeset)."""
+        return None
+
+    def read_versions(self, url: str, table: str, schema: str | None,
+                      timeout: float) -> list[VersionRow] | None:
+        """The version rows through the driver alone ([] without the table), or None when
+        this URL is left to SQLAlchemy (its meaning to the driver is not certain)."""
+        return None
+

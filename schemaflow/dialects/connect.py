@@ -1,0 +1,110 @@
+"""Connecting to a live database (the driver each database defaults to, its session setup),
+the driver's own cursor for compiled text, and the run-wide lock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ..config import hide_password
+from ..errors import ConnectionFailed, DatabaseError, UsageError
+from . import for_connection, for_url
+from .base import CONNECT_HINT, Dialect, db_message
+
+
+def create_engine(url: str, *, lock_timeout: float = 60.0) -> Engine:
+    """An engine for `url`, or ConnectionFailed/UsageError with the password hidden."""
+    shown = hide_password(url)
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        raise UsageError(f"not a database URL: {shown}",
+                         hint="e.g. sqlite:///app.db, postgresql+psycopg://user@host/db") from None
+    kwargs: dict[str, Any] = {"poolclass": sa.pool.NullPool}
+    known = for_url(url)
+    if known is not None:
+        parsed = known.engine_args(parsed, kwargs, lock_timeout)
+    try:
+        engine = sa.create_engine(parsed, **kwargs)
+    except (sa.exc.NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise ConnectionFailed(
+            f"no driver for {shown}: {exc}",
+            hint="install the extra: pip install 'schemaflow[postgresql]' or "
+                 "'schemaflow[mysql]'") from None
+    except sa.exc.ArgumentError as exc:
+        raise UsageError(f"bad database URL {shown}: {exc}") from None
+    if known is not None:
+        known.setup_engine(engine)
+    return engine
+
+
+@contextmanager
+def connect(engine: Engine) -> Iterator[Connection]:
+    """A connection, with an unreachable server turned into ConnectionFailed."""
+    try:
+        conn = engine.connect()
+    except sa.exc.DBAPIError as exc:
+        shown = hide_password(engine.url.render_as_string(hide_password=False))
+        raise ConnectionFailed(f"cannot connect to {shown}: {db_message(exc)}",
+                               hint=CONNECT_HINT) from None
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def session(url: str, *, lock_timeout: float = 60.0) -> Iterator[tuple[Connection, Dialect]]:
+    """A connection to `url` and the database behind it (at its server version)."""
+    engine = create_engine(url, lock_timeout=lock_timeout)
+    try:
+        with connect(engine) as conn:
+            try:
+                yield conn, for_connection(conn)
+            except (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:
+                # A database error outside any changeset (a version table of another shape,
+                # a server gone mid-command): one message, not a traceback.
+                raise DatabaseError(f"the database failed: {db_message(exc)}") from None
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def driver_cursor(conn: Connection) -> Iterator[Any]:
+    """A cursor of the driver's own connection under `conn` (in its transaction, if any),
+    for text that is already compiled: no SQLAlchemy work per statement."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+
+
+@contextmanager
+def locked(conn: Connection, dialect: Dialect, table: str, timeout: float, shown_url: str,
+           on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the schemaflow lock of this database for the block (where it has one)."""
+    if not dialect.run_lock:
+        yield
+        return
+    if not dialect.lock(conn, table, 0):
+        if on_wait:
+            on_wait(f"waiting for another schemaflow run on {shown_url} to finish")
+        if not dialect.lock(conn, table, timeout):
+            raise ConnectionFailed(
+                f"timed out after {timeout:g}s waiting for the schemaflow lock on {shown_url}",
+                hint="another schemaflow run holds it; raise --lock-timeout or wait")
+    if conn.in_transaction():
+        conn.commit()
+    try:
+        yield
+    finally:
+        if conn.in_transaction():
+            conn.rollback()
+        dialect.unlock(conn, table)
+        if conn.in_transaction():
+            conn.commit()

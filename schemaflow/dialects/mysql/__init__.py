@@ -1,0 +1,165 @@
+"""MySQL, and MariaDB as its variant: DDL commits as it runs, GET_LOCK for the run-wide lock."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import unquote
+
+from ... import ir
+from ...errors import DatabaseError, UsageError
+from ...state import SchemaState
+from ...typespec import TypeSpec
+from .. import register
+from ..base import (
+    URL_PARTS,
+    Dialect,
+    Version,
+    VersionRow,
+    db_message,
+    map_columns,
+    select_versions,
+    unreachable,
+    without_tz,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from ..render import Renderer
+
+
+def lock_name(conn: Connection, table: str) -> str:
+    """The GET_LOCK name for a version table in this database (at most 64 characters;
+    locks are server-wide, migrations per database)."""
+    database = conn.exec_driver_sql("SELECT DATABASE()").scalar()
+    return "schemaflow:" + hashlib.sha1(f"{database}.{table}".encode()).hexdigest()[:40]
+
+
+@register
+class MySQL(Dialect):
+    """MySQL: no USING on a type change; CHECK constraints only on recent servers."""
+
+    name: ClassVar[str] = "mysql"
+    schemes: ClassVar[tuple[str, ...]] = ("mysql",)
+    sql_dialects: ClassVar[tuple[str, ...]] = ("mysql",)
+    type_dialects: ClassVar[tuple[str, ...]] = ("mysql",)
+    sa_types_module: ClassVar[str | None] = "sqlalchemy.dialects.mysql"
+    capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
+        ((0,), {"transactional_ddl": False, "comments": True, "rename_column": False,
+                "check_constraints": False, "max_identifier_length": 64}),
+        ((8, 0, 16), {"check_constraints": True}),
+        ((8,), {"rename_column": True}),
+    )
+    run_lock: ClassVar[bool] = True
+
+    @classmethod
+    def matches(cls, sa_dialect: Any) -> bool:
+        return sa_dialect.name in ("mysql", "mariadb") and not getattr(
+            sa_dialect, "is_mariadb", False)
+
+    def check(self, op: ir.Operation, before: SchemaState) -> None:
+        super().check(op, before)
+        if isinstance(op, ir.AlterColumn) and op.using is not None:
+            raise UsageError(f"{self.name} has no USING clause for a type change "
+                             f"(alter_column {op.table}.{op.name})",
+                             hint="convert the data with a sql operation first")
+        if isinstance(op, ir.CreateCheckConstraint) and not self.caps.check_constraints:
+            raise UsageError(f"this {self.name} server ignores CHECK constraints "
+                             f"('{op.name}')", hint="MySQL 8.0.16+ or MariaDB 10.2.1+")
+
+    def comparable(self, state: SchemaState) -> SchemaState:
+        # MySQL's DATETIME and TIME keep no time zone.
+        return without_tz(state)
+
+    def renderer(self) -> Renderer:
+        from .render import MySQLRenderer
+
+        return MySQLRenderer(self)
+
+    def sa_dialect(self) -> Any:
+        from sqlalchemy.dialects.mysql.base import MySQLDialect
+
+        dialect = MySQLDialect()
+        # Compiling for MariaDB (DROP CONSTRAINT for checks, ...) needs the flag set.
+        dialect.is_mariadb = self.name == "mariadb"
+        return dialect
+
+    def engine_args(self, url: Any, kwargs: dict[str, Any], lock_timeout: float) -> Any:
+        # PyMySQL is the driver schemaflow installs; SQLAlchemy's default is mysqlclient.
+        if url.drivername in ("mysql", "mariadb"):
+            return url.set(drivername=url.drivername + "+pymysql")
+        return url
+
+    def lock(self, conn: Connection, table: str, timeout: float) -> bool:
+        got = conn.exec_driver_sql("SELECT GET_LOCK(%s, %s)",
+                                   (lock_name(conn, table), max(0, int(timeout)))).scalar()
+        return bool(got)
+
+    def unlock(self, conn: Connection, table: str) -> None:
+        conn.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (lock_name(conn, table),))
+
+    def read_versions(self, url: str, table: str, schema: str | None,
+                      timeout: float) -> list[VersionRow] | None:
+        m = URL_PARTS.match(url)
+        if url.count("@") > 1 or m is None or m["query"] or m["scheme"].lower() not in (
+                "mysql+pymysql", "mariadb+pymysql", "mysql", "mariadb"):
+            return None  # query options are SQLAlchemy's to interpret
+        try:
+            import pymysql
+        except ImportError:
+            return None
+        args: dict[str, Any] = {"host": m["ipv6"] or m["host"] or "localhost",
+                                "charset": "utf8mb4"}
+        if m["user"]:
+            args["user"] = unquote(m["user"])
+        if m["password"] is not None:
+            args["password"] = unquote(m["password"])
+        if m["port"]:
+            args["port"] = int(m["port"])
+        if m["database"]:
+            args["database"] = unquote(m["database"])
+        try:
+            conn = pymysql.connect(**args)
+        except pymysql.Error as exc:
+            raise unreachable(url, exc) from None
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                            "table_schema = COALESCE(%s, DATABASE()) AND table_name = %s",
+                            (schema, table))
+                row = cur.fetchone()
+                if not row or not row[0]:
+                    return []
+                cur.execute(select_versions(table, schema, "`"))
+                return [tuple(r) for r in cur.fetchall()]
+        except pymysql.Error as exc:
+            raise DatabaseError(f"the database failed: {db_message(exc)}") from None
+        finally:
+            conn.close()
+
+
+@register
+class MariaDB(MySQL):
+    """MariaDB: MySQL's rules and statements, MariaDB's capabilities and JSON."""
+
+    name: ClassVar[str] = "mariadb"
+    schemes: ClassVar[tuple[str, ...]] = ("mariadb",)
+    sql_dialects: ClassVar[tuple[str, ...]] = ("mysql", "mariadb")
+    capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
+        ((0,), {"transactional_ddl": False, "comments": True, "rename_column": False,
+                "check_constraints": False, "max_identifier_length": 64}),
+        ((10, 2, 1), {"check_constraints": True}),
+        ((10, 5, 2), {"rename_column": True}),
+    )
+
+    @classmethod
+    def matches(cls, sa_dialect: Any) -> bool:
+        return bool(getattr(sa_dialect, "is_mariadb", False))
+
+    def comparable(self, state: SchemaState) -> SchemaState:
+        # MariaDB's JSON is an alias of LONGTEXT (plus a json_valid check): the same thing.
+        longtext = TypeSpec("mysql.longtext")
+        return map_columns(super().comparable(state), lambda c: replace(
+            c, type=longtext) if c.type.name == "json" else c)

@@ -1,0 +1,166 @@
+"""PostgreSQL: transactional DDL, native enum types, comments, CONCURRENTLY, advisory locks."""
+
+from __future__ import annotations
+
+import zlib
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ... import ir
+from ...errors import DatabaseError, UsageError
+from ...state import SchemaState, apply
+from .. import register
+from ..base import (
+    URL_PARTS,
+    Dialect,
+    Version,
+    VersionRow,
+    db_message,
+    enum_name,
+    quoted,
+    select_versions,
+    unreachable,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from ...rules import Analyzer
+    from ..render import Renderer
+
+
+def enum_types(state: SchemaState) -> dict[str, tuple[str, ...]]:
+    """Every enum type the columns of `state` use, by type name."""
+    found: dict[str, tuple[str, ...]] = {}
+    for t in state.tables.values():
+        for c in t.columns:
+            if c.type.name == "enum":
+                found.setdefault(enum_name(c.type, t.name, c.name),
+                                 tuple(str(a) for a in c.type.args))
+    return found
+
+
+def may_change_enums(op: ir.Operation, before: SchemaState) -> bool:
+    """Whether `op` can create, extend, rename or drop an enum type: only table and column
+    operations on a table with an enum column, or that bring one. (enum_types reads the
+    whole schema; asked for every operation, planning a long history grew quadratic.)"""
+    if isinstance(op, ir.CreateTable):
+        return any(c.type.name == "enum" for c in op.columns)
+    if isinstance(op, (ir.DropTable, ir.RenameTable)):
+        key = (op.schema, op.name)
+    elif isinstance(op, (ir.AddColumn, ir.DropColumn, ir.RenameColumn, ir.AlterColumn)):
+        key = (op.schema, op.table)
+        if isinstance(op, ir.AddColumn) and op.column.type.name == "enum":
+            return True
+        if isinstance(op, ir.AlterColumn) and op.type is not None and op.type.name == "enum":
+            return True
+    else:
+        return False
+    t = before.tables.get(key)
+    return t is not None and any(c.type.name == "enum" for c in t.columns)
+
+
+def lock_key(conn: Connection, table: str) -> int:
+    """A stable 32-bit advisory-lock key for a version table in this database (locks are
+    server-wide, migrations per database)."""
+    database = conn.exec_driver_sql("SELECT current_database()").scalar()
+    return zlib.crc32(f"schemaflow:{database}.{table}".encode())
+
+
+@register
+class PostgreSQL(Dialect):
+    """PostgreSQL: an enum type can gain values, never lose them."""
+
+    name: ClassVar[str] = "postgresql"
+    schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
+    sql_dialects: ClassVar[tuple[str, ...]] = ("postgresql",)
+    type_dialects: ClassVar[tuple[str, ...]] = ("postgresql",)
+    sa_types_module: ClassVar[str | None] = "sqlalchemy.dialects.postgresql"
+    capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
+        ((0,), {"partial_index": True, "comments": True, "native_enum": True,
+                "concurrent_index": True}),
+        ((12,), {"enum_add_value_in_transaction": True}),
+    )
+    run_lock: ClassVar[bool] = True
+
+    def check(self, op: ir.Operation, before: SchemaState) -> None:
+        super().check(op, before)
+        if not isinstance(op, (ir.AlterColumn, ir.AddColumn, ir.CreateTable)) or (
+                not may_change_enums(op, before)):
+            return
+        old, new = enum_types(before), enum_types(apply(before, op))
+        for name, values in new.items():
+            removed = [v for v in old.get(name, ()) if v not in values]
+            if removed:
+                raise UsageError(
+                    f"PostgreSQL cannot remove values from the enum type '{name}' "
+                    f"({', '.join(removed)})",
+                    hint="create a new type and move the column to it with a sql operation")
+
+    def analyzers(self) -> tuple[Analyzer, ...]:
+        from .lint import postgresql_locks
+
+        return (postgresql_locks,)
+
+    def renderer(self) -> Renderer:
+        from .render import PostgreSQLRenderer
+
+        return PostgreSQLRenderer(self)
+
+    def sa_dialect(self) -> Any:
+        from sqlalchemy.dialects.postgresql.base import PGDialect
+
+        return PGDialect()  # type: ignore[no-untyped-call]
+
+    def engine_args(self, url: Any, kwargs: dict[str, Any], lock_timeout: float) -> Any:
+        # psycopg (3) is the driver schemaflow installs; SQLAlchemy's default is psycopg2.
+        return url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" \
+            else url
+
+    def lock(self, conn: Connection, table: str, timeout: float) -> bool:
+        from sqlalchemy.exc import DBAPIError
+
+        key = lock_key(conn, table)
+        got = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar()
+        if got or timeout <= 0:
+            return bool(got)
+        # lock_timeout = 0 would mean "wait forever": at least one millisecond.
+        conn.exec_driver_sql(f"SET lock_timeout = {max(1, int(timeout * 1000))}")
+        try:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({key})")
+        except DBAPIError:
+            conn.rollback()
+            return False
+        finally:
+            if conn.in_transaction():
+                conn.exec_driver_sql("SET lock_timeout = 0")
+        return True
+
+    def unlock(self, conn: Connection, table: str) -> None:
+        conn.exec_driver_sql(f"SELECT pg_advisory_unlock({lock_key(conn, table)})")
+
+    def read_versions(self, url: str, table: str, schema: str | None,
+                      timeout: float) -> list[VersionRow] | None:
+        if url.count("@") > 1 or URL_PARTS.match(url) is None:
+            return None
+        if url.partition(":")[0].lower() not in ("postgresql", "postgresql+psycopg"):
+            return None
+        try:
+            import psycopg
+        except ImportError:
+            return None  # SQLAlchemy reports the missing driver with its hint
+        # libpq reads the URL itself, as SQLAlchemy's psycopg dialect lets it.
+        try:
+            conn = psycopg.connect("postgresql" + url[url.index("://"):])
+        except psycopg.Error as exc:
+            raise unreachable(url, exc) from None
+        try:
+            name = quoted(table, schema, '"')
+            if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() == (None,):
+                return []
+            return [tuple(r) for r in conn.execute(select_versions(table, schema, '"'))]
+        except psycopg.errors.InvalidSchemaName:
+            return []
+        except psycopg.Error as exc:
+            raise DatabaseError(f"the database failed: {db_message(exc)}") from None
+        finally:
+            conn.close()

@@ -1,0 +1,98 @@
+"""PostgreSQL's lint rules: statements that hold strong locks on tables that may be busy."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from ... import ir
+from ...rules import Finding, LintContext, OpContext
+from ...state import SchemaState
+from ...typespec import TypeSpec
+
+
+def _pg_rewrites(old: TypeSpec, new: TypeSpec) -> bool:
+    # Binary-compatible changes PostgreSQL makes without a rewrite.
+    if old.name == new.name == "string":
+        return bool(new.args) and bool(old.args) and new.args[0] < old.args[0]  # type: ignore[operator]
+    if old.name == "string" and new.name == "text":
+        return False
+    if old.name == new.name == "numeric":
+        return not (len(old.args) == len(new.args) == 2 and old.args[1] == new.args[1]
+                    and new.args[0] >= old.args[0])  # type: ignore[operator]
+    return old != new
+
+
+_LOCKING = (ir.AddColumn, ir.DropColumn, ir.RenameColumn, ir.AlterColumn, ir.RenameTable,
+            ir.DropTable, ir.DropIndex, ir.CreateUniqueConstraint, ir.CreateForeignKey,
+            ir.CreateCheckConstraint, ir.CreatePrimaryKey, ir.DropConstraint)
+
+
+def postgresql_locks(op: ir.Operation, before: SchemaState, oc: OpContext,
+                     ctx: LintContext) -> Iterator[Finding]:
+    """Statements that hold strong PostgreSQL locks on tables that may be busy."""
+    table = getattr(op, "table", None) or getattr(op, "name", None)
+    schema = getattr(op, "schema", None)
+    if not isinstance(table, str) or not oc.existing(before, table, schema):
+        return
+    if isinstance(op, ir.AddColumn) and (op.column.index or op.column.unique):
+        yield "SF341", (f"add_column {op.table}.{op.column.name} also builds an index on the "
+                        "existing table, blocking writes while it builds"), (
+            "add the column, then create_index with concurrently: true in a changeset with "
+            "transactional: false")
+    if isinstance(op, ir.AddColumn) and _volatile(op.column.default_sql):
+        yield "SF346", (f"add_column {op.table}.{op.column.name} with default "
+                        f"{op.column.default_sql} computes it for every existing row, "
+                        "rewriting the table under an ACCESS EXCLUSIVE lock"), (
+            "add the column without the default, set the default, then backfill in batches")
+    if isinstance(op, ir.CreateIndex) and not op.concurrently:
+        yield "SF341", (f"create_index {op.name} on {op.table} blocks writes to the table "
+                        "while it builds"), (
+            "set concurrently: true in a changeset with transactional: false")
+    if isinstance(op, (ir.CreateForeignKey, ir.CreateCheckConstraint)) and not op.not_valid:
+        yield "SF342", (f"{op.kind} {op.name} checks every row of {op.table} while holding "
+                        "a lock"), ("add it with not_valid: true, then VALIDATE CONSTRAINT in "
+                                    "a later changeset")
+    if isinstance(op, ir.AlterColumn):
+        col = before.table(op.table, op.schema).column(op.name)
+        if col is not None and op.type is not None and _pg_rewrites(col.type, op.type):
+            yield "SF343", (f"alter_column {op.table}.{op.name} {col.type} → {op.type} "
+                            "rewrites the whole table under an ACCESS EXCLUSIVE lock"), (
+                "add a new column, backfill it in batches, then swap")
+        if op.nullable is False and col is not None and col.is_nullable:
+            checks = before.table(op.table, op.schema).checks
+            guarded = any(re.search(rf"\b{re.escape(op.name)}\b\s+is\s+not\s+null",
+                                    c.expression, re.I) and not c.not_valid for c in checks)
+            if not guarded:
+                yield "SF344", (f"alter_column {op.table}.{op.name} SET NOT NULL scans the "
+                                "table under an ACCESS EXCLUSIVE lock"), (
+                    f"first add CHECK ({op.name} IS NOT NULL) with not_valid: true and "
+                    "validate it; then SET NOT NULL skips the scan")
+    if (isinstance(op, _LOCKING) and "SF345" not in oc.once
+            and not _sets_lock_timeout(oc.changeset, oc.index)):
+        oc.once.add("SF345")
+        yield "SF345", (f"{op.kind} on {table} takes an ACCESS EXCLUSIVE lock; without "
+                        "lock_timeout it can queue behind a long query and block every "
+                        "other query on the table"), (
+            "start the changeset with: - sql: {up: \"SET lock_timeout = '5s'\", down: "
+            "\"SET lock_timeout = '5s'\", dialects: [postgresql]}")
+
+
+_STABLE_DEFAULTS = {"current_timestamp", "now()", "current_date", "current_time",
+                    "localtimestamp", "localtime", "current_user", "null", "true", "false"}
+
+
+def _volatile(default_sql: str | None) -> bool:
+    """Whether a default is computed per row (PostgreSQL then rewrites the table)."""
+    if default_sql is None:
+        return False
+    text = re.sub(r"\s+", "", default_sql.lower())
+    if text in _STABLE_DEFAULTS or re.fullmatch(r"'[^']*'(::[\w ]+)?|-?[\d.]+", text):
+        return False
+    return "(" in text
+
+
+def _sets_lock_timeout(cs: ir.Changeset, upto: int) -> bool:
+    return any(isinstance(op, ir.Sql) and any(re.match(r"\s*set\s+(local\s+)?lock_timeout",
+                                                       s, re.I) for s in op.up)
+               for op in cs.operations[:upto])

@@ -1,0 +1,135 @@
+"""SQLite: transactional DDL, few ALTERs (a table rebuild does the rest), a file per database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ...config import sqlite_missing, sqlite_path
+from ...errors import DatabaseError
+from ...state import SchemaState
+from ...typespec import TypeSpec
+from .. import register
+from ..base import (
+    Dialect,
+    Version,
+    VersionRow,
+    db_message,
+    map_columns,
+    select_versions,
+    unreachable,
+    without_tz,
+)
+
+if TYPE_CHECKING:
+    from ..render import Renderer
+
+
+def _stored_type(spec: TypeSpec) -> TypeSpec:
+    """The type SQLite reflects for `spec`: uuid is CHAR(32), an enum a VARCHAR."""
+    if spec.name == "uuid":
+        return TypeSpec("char", (32,))
+    if spec.name == "enum":
+        return TypeSpec("string", (max(len(str(a)) for a in spec.args),))
+    return spec
+
+
+@register
+class SQLite(Dialect):
+    """SQLite (the library version stands for the server version)."""
+
+    name: ClassVar[str] = "sqlite"
+    schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
+    sql_dialects: ClassVar[tuple[str, ...]] = ("sqlite",)
+    type_dialects: ClassVar[tuple[str, ...]] = ("sqlite",)
+    sa_types_module: ClassVar[str | None] = "sqlalchemy.dialects.sqlite"
+    capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
+        ((0,), {"drop_column": False, "rename_column": False, "alter_column": False,
+                "alter_constraints": False, "partial_index": True,
+                "max_identifier_length": 1000}),
+        ((3, 25), {"rename_column": True}),
+        ((3, 35), {"drop_column": True}),
+    )
+
+    def comparable(self, state: SchemaState) -> SchemaState:
+        # SQLite keeps no time zones and no comments, and has no uuid or enum types.
+        plain = map_columns(state, lambda c: replace(c, comment=None,
+                                                     type=_stored_type(c.type)))
+        return without_tz(SchemaState(MappingProxyType(
+            {k: replace(t, comment=None) for k, t in plain.tables.items()})))
+
+    def renderer(self) -> Renderer:
+        from .render import SQLiteRenderer
+
+        return SQLiteRenderer(self)
+
+    def sa_dialect(self) -> Any:
+        from sqlalchemy.dialects.sqlite.base import SQLiteDialect
+
+        return SQLiteDialect()
+
+    def engine_args(self, url: Any, kwargs: dict[str, Any], lock_timeout: float) -> Any:
+        kwargs["connect_args"] = {"timeout": lock_timeout}
+        return url
+
+    def setup_engine(self, engine: Any) -> None:
+        from sqlalchemy import event
+
+        # pysqlite's own transaction handling skips BEGIN before DDL; take it over so each
+        # changeset's DDL and its version row commit or roll back together. BEGIN IMMEDIATE
+        # takes the write lock up front, which serialises concurrent runs.
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            # The rebuild drops and recreates tables: with enforcement on, that would cascade.
+            cur.execute("PRAGMA foreign_keys=OFF")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    # No run-wide lock: every changeset's transaction starts with BEGIN IMMEDIATE and
+    # re-reads the version table, so a waiting process sees what the other one applied.
+
+    def database_missing(self, url: str) -> bool:
+        return sqlite_missing(url)
+
+    def data_version(self, cursor: Any) -> object:
+        return cursor.execute("PRAGMA data_version").fetchone()[0]
+
+    def read_versions(self, url: str, table: str, schema: str | None,
+                      timeout: float) -> list[VersionRow] | None:
+        import sqlite3
+
+        path = sqlite_path(url)
+        if path is None or schema is not None or "?" in url:
+            return None
+        try:
+            conn = sqlite3.connect(path, timeout=timeout)
+        except sqlite3.Error as exc:
+            raise unreachable(url, exc) from None
+        try:
+            found = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                                 "AND lower(name) = lower(?)", (table,)).fetchone()[0]
+            if not found:
+                return []
+            raw = conn.execute(select_versions(table, None, '"')).fetchall()
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"the database failed: {db_message(exc)}") from None
+        finally:
+            conn.close()
+        rows = []
+        for r in raw:
+            applied_at = r[3]
+            if isinstance(applied_at, str):
+                try:
+                    applied_at = dt.datetime.fromisoformat(applied_at)
+                except ValueError:
+                    return None  # not how SQLAlchemy writes it: let SQLAlchemy read it
+            rows.append((r[0], r[1], r[2], applied_at, *r[4:]))
+        return rows
+

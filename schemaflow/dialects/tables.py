@@ -1,0 +1,210 @@
+"""The plain-data state as SQLAlchemy objects (types, columns, tables, indexes) to render."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import importlib
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from .. import ir
+from ..state import SchemaState, Table
+from ..typespec import TypeSpec
+from .base import enum_name
+
+
+class TypeError_(ValueError):
+    """A type that SQLAlchemy does not know (a dialect type with a wrong name)."""
+
+
+def sa_type(spec: TypeSpec, table: str = "", column: str = "") -> Any:
+    """The SQLAlchemy type for a TypeSpec."""
+    a = spec.args
+    name = spec.name
+    if spec.dialect:
+        module = _types_module(spec.dialect)
+        attr = name.split(".", 1)[1].upper()
+        tp = getattr(module, attr, None)
+        if tp is None or not isinstance(tp, type) or not issubclass(tp, sa.types.TypeEngine):
+            raise TypeError_(f"SQLAlchemy's {spec.dialect} dialect has no type '{attr}'")
+        return tp(*a) if a else tp()
+    tz = spec.kwarg("timezone", "false") == "true"
+    if name == "integer":
+        return sa.Integer()
+    if name == "bigint":
+        return sa.BigInteger()
+    if name == "smallint":
+        return sa.SmallInteger()
+    if name == "string":
+        return sa.String(int(a[0])) if a else sa.String()
+    if name == "char":
+        return sa.CHAR(int(a[0])) if a else sa.CHAR()
+    if name == "text":
+        return sa.Text(int(a[0])) if a else sa.Text()
+    if name == "boolean":
+        return sa.Boolean()
+    if name == "date":
+        return sa.Date()
+    if name == "datetime":
+        return sa.DateTime(timezone=tz)
+    if name == "time":
+        return sa.Time(timezone=tz)
+    if name == "float":
+        return sa.Float(int(a[0])) if a else sa.Float()
+    if name == "numeric":
+        return sa.Numeric(*(int(x) for x in a))  # type: ignore[call-overload]
+    if name == "json":
+        return sa.JSON()
+    if name == "uuid":
+        return sa.Uuid()
+    if name == "binary":
+        return sa.LargeBinary(int(a[0])) if a else sa.LargeBinary()
+    if name == "enum":
+        return sa.Enum(*(str(x) for x in a), name=enum_name(spec, table, column))
+    raise TypeError_(f"unknown type {name}")
+
+
+@functools.cache
+def _types_module(prefix: str) -> Any:
+    """SQLAlchemy's module of a database's own types (`postgresql.jsonb` → JSONB)."""
+    from . import by_name
+
+    module = by_name(prefix).sa_types_module
+    if module is None:
+        raise TypeError_(f"the database '{prefix}' has no types of its own")
+    return importlib.import_module(module)
+
+
+def server_default(c: ir.Column) -> Any:
+    """The server default clause of a column, or None."""
+    if c.default_sql is not None:
+        return sa.text(c.default_sql)
+    return literal_default(c.default)
+
+
+def literal_default(value: str | int | float | bool | None) -> Any:
+    """A literal default as a clause SQLAlchemy renders per dialect."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return sa.true() if value else sa.false()
+    if isinstance(value, (int, float)):
+        return sa.text(repr(value))
+    return value
+
+
+def sa_column(c: ir.Column, table: str, primary_key: bool = False) -> sa.Column[Any]:
+    """A SQLAlchemy Column for a state column."""
+    return sa.Column(
+        c.name,
+        sa_type(c.type, table, c.name),
+        primary_key=primary_key,
+        nullable=c.is_nullable,
+        server_default=server_default(c),
+        autoincrement="auto" if c.autoincrement is None else c.autoincrement,
+        comment=c.comment,
+    )
+
+
+def _where(expr: str | None) -> dict[str, Any]:
+    if expr is None:
+        return {}
+    return {"sqlite_where": sa.text(expr), "postgresql_where": sa.text(expr)}
+
+
+def sa_index(i: ir.IndexDef, table: sa.Table) -> sa.Index:
+    """A SQLAlchemy Index bound to `table`."""
+    return sa.Index(i.name, *(table.c[c] for c in i.columns), unique=i.unique, **_where(i.where))
+
+
+def standalone_index(t: Table, i: ir.IndexDef) -> sa.Index:
+    """Index `i` on a stand-in of `t` holding only the indexed columns: all that CREATE and
+    DROP INDEX need, without building the whole table and the tables it references."""
+    table = sa.Table(t.name, sa.MetaData(), *(sa.Column(c, sa.types.NullType())
+                                               for c in i.columns), schema=t.schema)
+    return sa_index(i, table)
+
+
+def sa_table(t: Table, metadata: sa.MetaData, *, name: str | None = None,
+             with_indexes: bool = True) -> sa.Table:
+    """A SQLAlchemy Table for `t` (named `name` if given) in `metadata`."""
+    pk = set(t.primary_key.columns) if t.primary_key else set()
+    args: list[Any] = [sa_column(c, t.name, c.name in pk) for c in t.columns]
+    if t.primary_key:
+        args.append(sa.PrimaryKeyConstraint(*t.primary_key.columns, name=t.primary_key.name))
+    args += [sa.UniqueConstraint(*u.columns, name=u.name) for u in t.uniques]
+    args += [sa.CheckConstraint(c.expression, name=c.name) for c in t.checks]
+    for f in t.foreign_keys:
+        ref = f.references
+        prefix = f"{ref.schema}." if ref.schema else ""
+        args.append(sa.ForeignKeyConstraint(
+            list(f.columns), [f"{prefix}{ref.table}.{c}" for c in ref.columns], name=f.name,
+            ondelete=f.ondelete, onupdate=f.onupdate))
+    table = sa.Table(name or t.name, metadata, *args, schema=t.schema, comment=t.comment)
+    if with_indexes:
+        for i in t.indexes:
+            sa_index(i, table)
+    return table
+
+
+def table_with_refs(state: SchemaState, t: Table, *, name: str | None = None,
+                    with_indexes: bool = True) -> sa.Table:
+    """`t` as a SQLAlchemy Table in a MetaData that also holds stubs of what it references."""
+    metadata = sa.MetaData()
+    done: set[tuple[str | None, str]] = set()
+    for f in t.foreign_keys:
+        ref = f.references
+        key = (ref.schema, ref.table)
+        # A self-reference resolves to the table itself unless it is being built under a new
+        # name (the SQLite rebuild), where it must keep pointing at the final name.
+        if key in done or (key == t.key and name is None):
+            continue
+        done.add(key)
+        target = t if key == t.key else state.tables.get(key)
+        cols = ([sa.Column(c.name, sa_type(c.type, ref.table, c.name)) for c in target.columns]
+                if target is not None else [sa.Column(c, sa.Integer()) for c in ref.columns])
+        sa.Table(ref.table, metadata, *cols, schema=ref.schema)
+    return sa_table(t, metadata, name=name, with_indexes=with_indexes)
+
+
+def to_metadata(state: SchemaState) -> sa.MetaData:
+    """The whole state as one SQLAlchemy MetaData."""
+    metadata = sa.MetaData()
+    for t in state.tables.values():
+        sa_table(t, metadata)
+    return metadata
+
+
+def row_values(t: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """Row values converted to what the column types take (ISO strings to dates and times)."""
+    out = {}
+    for key, value in row.items():
+        col = t.column(key)
+        out[key] = _convert(col.type.name if col else "", value)
+    return out
+
+
+def _convert(type_name: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        if type_name == "date":
+            return dt.date.fromisoformat(value)
+        if type_name == "datetime":
+            return dt.datetime.fromisoformat(value)
+        if type_name == "time":
+            return dt.time.fromisoformat(value)
+        if type_name == "uuid":
+            return uuid.UUID(value)
+    except ValueError:
+        return value
+    return value
+
+
+def lightweight_table(t: Table) -> sa.Table:
+    """A Table for DML (insert/delete): the columns typed, nothing else."""
+    cols = [sa.Column(c.name, sa_type(c.type, t.name, c.name)) for c in t.columns]
+    return sa.Table(t.name, sa.MetaData(), *cols, schema=t.schema)

@@ -1,0 +1,288 @@
+"""The version table: the only code that creates, reads, writes and deletes its rows.
+
+Read-only commands (`current`, `status`, `validate --db`) read it through the database's
+driver alone when the URL means the same to the driver as to SQLAlchemy (each dialect says
+so in `read_versions`): importing SQLAlchemy costs more than the rest of such a command on a
+long history. Everything else goes through SQLAlchemy. Both readers return the same rows.
+Rows are seen through the graph: the rows of a squashed range count as its replacement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import getpass
+import os
+import socket
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from . import __version__
+from .dialects import for_url
+from .dialects.base import VERSION_COLUMNS
+from .errors import Diagnostic, DriftError
+from .ir import checksum
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Connection
+
+    from .graph import Graph
+
+COLUMNS = VERSION_COLUMNS
+
+
+class AppliedRow(NamedTuple):
+    """One row of the version table (a named tuple: 10,000 of them build in milliseconds)."""
+
+    id: str
+    checksum: str
+    message: str | None
+    applied_at: dt.datetime | None
+    execution_ms: int | None
+    applied_by: str | None
+    schemaflow_version: str | None
+    exec_order: int
+
+
+def version_table(name: str, schema: str | None) -> sa.Table:
+    """The version table's definition (the contract's columns)."""
+    import sqlalchemy as sa
+
+    return sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("checksum", sa.String(80), nullable=False),
+        sa.Column("message", sa.Text()),
+        sa.Column("applied_at", sa.DateTime(), nullable=False),
+        sa.Column("execution_ms", sa.Integer(), nullable=False),
+        sa.Column("applied_by", sa.String(255)),
+        sa.Column("schemaflow_version", sa.String(32)),
+        sa.Column("exec_order", sa.Integer(), nullable=False),
+        schema=schema,
+    )
+
+
+def read_rows(url: str, table: str, schema: str | None, *,
+              timeout: float) -> list[AppliedRow] | None:
+    """The version rows in applied order through the driver alone ([] when the table is
+    missing), or None when this URL is left to SQLAlchemy."""
+    dialect = for_url(url)
+    raw = dialect.read_versions(url, table, schema, timeout) if dialect else None
+    return None if raw is None else [AppliedRow(*r) for r in raw]
+
+
+@functools.cache
+def applied_by() -> str:
+    """`user@host` of this process (looked up once: it does not change while it runs)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return f"{user}@{socket.gethostname()}"[:255]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Recorder:
+    """The version table on one SQLAlchemy connection."""
+
+    def __init__(self, conn: Connection, table: str, schema: str | None) -> None:
+        self.conn = conn
+        self.table = version_table(table, schema)
+
+    def exists(self) -> bool:
+        """Whether the version table exists (leaves no transaction open)."""
+        import sqlalchemy as sa
+
+        found = bool(sa.inspect(self.conn).has_table(self.table.name, schema=self.table.schema))
+        if self.conn.in_transaction():
+            self.conn.rollback()
+        return found
+
+    def ensure(self) -> None:
+        """Create the version table if it is missing (in its own transaction)."""
+        with self.conn.begin():
+            self.table.create(self.conn, checkfirst=True)
+
+    def rows(self) -> list[AppliedRow]:
+        """Every version row, in the order they were applied (none without the table)."""
+        return self.read() if self.exists() else []
+
+    def read(self) -> list[AppliedRow]:
+        """Every version row, in the order they were applied (the table exists)."""
+        import sqlalchemy as sa
+
+        vt = self.table
+        rows = self.conn.execute(sa.select(vt).order_by(vt.c.exec_order)).all()
+        if self.conn.in_transaction() and not self.conn.in_nested_transaction():
+            self.conn.rollback()
+        return [AppliedRow(**r._asdict()) for r in rows]
+
+    def applied_ids(self) -> tuple[set[str], int]:
+        """(every applied id, the next exec_order): one read, in the caller's transaction."""
+        import sqlalchemy as sa
+
+        vt = self.table
+        rows = self.conn.execute(sa.select(vt.c.id, vt.c.exec_order)).all()
+        return {r[0] for r in rows}, max((r[1] for r in rows), default=0) + 1
+
+    def next_order(self) -> int:
+        """The exec_order for the next row."""
+        import sqlalchemy as sa
+
+        current = self.conn.execute(sa.select(sa.func.max(self.table.c.exec_order))).scalar()
+        return int(current or 0) + 1
+
+    def stamp(self, rows: Sequence[tuple[str, str, str]]) -> None:
+        """Record many changesets (id, checksum, message) as applied without running them:
+        one statement, consecutive exec_order."""
+        if not rows:
+            return
+        first = self.next_order()
+        now = _now()
+        self.conn.execute(self.table.insert(), [
+            {"id": cid, "checksum": checksum_, "message": message[:10000], "applied_at": now,
+             "execution_ms": 0, "applied_by": applied_by(), "schemaflow_version": __version__,
+             "exec_order": first + i} for i, (cid, checksum_, message) in enumerate(rows)])
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Forget changesets."""
+        self.conn.execute(self.table.delete().where(self.table.c.id.in_(tuple(ids))))
+
+    def purge(self) -> None:
+        """Forget every changeset."""
+        self.conn.execute(self.table.delete())
+
+    def set_checksum(self, cid: str, value: str) -> None:
+        """Store a changeset's new checksum (an intended edit, accepted)."""
+        vt = self.table
+        self.conn.execute(vt.update().where(vt.c.id == cid).values(checksum=value))
+
+    def run_writer(self) -> RunWriter:
+        """The compiled row statements for a run of many changesets."""
+        return RunWriter(self.conn, self.table)
+
+
+class RunWriter:
+    """The version-row INSERT and DELETE of one run: compiled once by SQLAlchemy for the
+    connection's dialect (quoting, placeholders, bind casts, value conversion), then sent
+    on the driver's cursor. A run writes a row per changeset, and SQLAlchemy's per-statement
+    work showed at a thousand of them."""
+
+    def __init__(self, conn: Connection, vt: sa.Table) -> None:
+        self.conn, self.vt = conn, vt
+        dialect = conn.dialect
+        self.processors = {c.key: c.type.bind_processor(dialect) for c in vt.c}
+        self.insert_sql = self._compiled(vt.insert(), [c.key for c in vt.c])
+        self.deletes: dict[int, tuple[str, list[str] | None]] = {}
+
+    def _compiled(self, stmt: Any, keys: list[str] | None = None) -> tuple[str, list[str] | None]:
+        compiled: Any = stmt.compile(dialect=self.conn.dialect, column_keys=keys)
+        names = list(compiled.positiontup) if self.conn.dialect.positional else None
+        return compiled.string, names
+
+    def _run(self, sql: tuple[str, list[str] | None], values: dict[str, Any]) -> None:
+        from .dialects.connect import driver_cursor
+
+        text, names = sql
+        params: Any = tuple(values[n] for n in names) if names is not None else values
+        with driver_cursor(self.conn) as cursor:
+            cursor.execute(text, params)
+
+    def insert(self, *, cid: str, checksum: str, message: str, execution_ms: int,
+               order: int) -> None:
+        """Record a changeset as applied."""
+        values = {"id": cid, "checksum": checksum, "message": message[:10000],
+                  "applied_at": _now(), "execution_ms": execution_ms,
+                  "applied_by": applied_by(), "schemaflow_version": __version__,
+                  "exec_order": order}
+        for key, convert in self.processors.items():
+            if convert is not None:
+                values[key] = convert(values[key])
+        self._run(self.insert_sql, values)
+
+    def delete(self, ids: tuple[str, ...]) -> None:
+        """Forget changesets (after rolling them back)."""
+        import sqlalchemy as sa
+
+        sql = self.deletes.get(len(ids))
+        if sql is None:
+            binds = [sa.bindparam(f"id_{i}", type_=self.vt.c.id.type) for i in range(len(ids))]
+            sql = self.deletes[len(ids)] = self._compiled(
+                self.vt.delete().where(self.vt.c.id.in_(binds)))
+        convert = self.processors["id"]
+        self._run(sql, {f"id_{i}": convert(v) if convert else v for i, v in enumerate(ids)})
+
+
+def script_rows(vt: sa.Table, *, cid: str, checksum_: str, message: str, order: int,
+                rollback_ids: Sequence[str] | None = None) -> Any:
+    """The INSERT (or, for a rollback, the DELETE) of an offline script."""
+    if rollback_ids is not None:
+        return vt.delete().where(vt.c.id.in_(tuple(rollback_ids)))
+    now = _now().replace(microsecond=0)
+    return vt.insert().values(id=cid, checksum=checksum_, message=message, applied_at=now,
+                              execution_ms=0, applied_by="schemaflow --sql",
+                              schemaflow_version=__version__, exec_order=order)
+
+
+# --- rows as the graph sees them ---------------------------------------------------------------
+
+
+def effective(rows: list[AppliedRow], g: Graph) -> list[AppliedRow]:
+    """Rows as the graph sees them: the rows of a squashed range count as its replacement."""
+    if not g.replaced_by:
+        return rows
+    by_id = {r.id: r for r in rows}
+    out = [r for r in rows if r.id not in g.replaced_by]
+    for new in sorted(set(g.replaced_by.values())):
+        olds = g[new].replaces
+        have = [by_id[o] for o in olds if o in by_id]
+        if not have or new in by_id:
+            continue
+        if len(have) < len(olds):
+            missing = ", ".join(o for o in olds if o not in by_id)
+            raise DriftError(
+                f"the database applied only part of the changesets squashed into {new} "
+                f"(not {missing})",
+                hint="check out the original changesets (from version control), apply up "
+                     "to the end of the squashed range, then return to this history")
+        last = max(have, key=lambda r: r.exec_order)
+        out.append(last._replace(id=new, checksum=checksum(g[new]), message=g[new].message))
+    return sorted(out, key=lambda r: r.exec_order)
+
+
+def drift(rows: Sequence[AppliedRow], g: Graph, folder: str) -> list[Diagnostic]:
+    """Applied changesets that are missing from the folder or were edited since."""
+    diags = [Diagnostic(
+        code="SF021", changeset=r.id,
+        message=f"changeset {r.id} is applied to the database but its file is not in {folder}",
+        hint="restore the file (from version control); if it was removed on purpose, "
+             "roll the database back first or run: schemaflow stamp <target> --purge")
+        for r in rows if r.id not in g.by_id]
+    for r in rows:
+        if r.id in g.by_id and r.checksum != checksum(g[r.id]):
+            diags.append(Diagnostic(
+                code="SF020", changeset=r.id, file=g[r.id].path, line=1,
+                message=f"changeset {r.id} was edited after it was applied "
+                        f"(applied {r.applied_at:%Y-%m-%d %H:%M} UTC)"
+                if r.applied_at else f"changeset {r.id} was edited after it was applied",
+                hint="revert the edit and put the change in a new changeset, or accept it "
+                     f"with: schemaflow rehash {r.id}"))
+    return diags
+
+
+def check_drift(rows: Sequence[AppliedRow], g: Graph, folder: str) -> None:
+    """Raise DriftError when applied changesets were edited or are missing."""
+    diags = drift(rows, g, folder)
+    if diags:
+        ids = ", ".join(f"{d.changeset}" + (f" ({d.file})" if d.file else "") for d in diags)
+        kinds = {d.code for d in diags}
+        what = ("were edited after they were applied" if kinds == {"SF020"} else
+                "are missing from the changesets folder" if kinds == {"SF021"} else
+                "were edited or are missing")
+        raise DriftError(f"applied changesets {what}: {ids}",
+                         hint=" / ".join(dict.fromkeys(d.hint or "" for d in diags)))
