@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .dialects.base import Dialect
     from .diff import DiffResult, RenameQuestion
     from .execute import ItemResult
-    from .plan import Direction, Plan
+    from .planning import Direction, Plan
     from .recorder import AppliedRow, Recorder
     from .rules import LintContext
     from .state import SchemaState

@@ -20,7 +20,7 @@ from .dialects.render import Renderer, Step, compile_step, literal_dialect
 from .errors import ChangesetFailed, UsageError
 from .graph import apply_ids, rollback_ids
 from .history import History
-from .plan import Direction, Plan, PlanItem, plan_apply, plan_rollback
+from .planning import Direction, Plan, PlanItem, plan_apply, plan_rollback
 from .recorder import Recorder, RunWriter, check_drift, effective, script_rows
 
 

@@ -856,7 +856,7 @@ def assert_clean(folder: Path) -> None:
     from schemaflow.errors import Diagnostic, SchemaflowError, ValidationFailed
     from schemaflow.history import checksum, load
     from schemaflow.lint import check
-    from schemaflow.plan import plan_apply
+    from schemaflow.planning import plan_apply
     from schemaflow.report import diagnostic_text
 
     def well_formed(diags: list[Diagnostic]) -> None:

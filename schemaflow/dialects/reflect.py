@@ -212,7 +212,7 @@ def from_inspector(insp: Any, schema: str | None, *,
     a SQLAlchemy Table per table: on a thousand tables that construction was most of the time
     of `check --against-db`. Like reflect(), an index that only backs a unique constraint (or
     a unique constraint that is only an index) is listed once, as the database reports it."""
-    from ..state import _ck_name, _fk_name, _uq_name
+    from ..state import _ck_name, _uq_name
 
     names = [n for n in insp.get_table_names(schema=schema) if n not in set(skip)]
     if not names:
@@ -246,32 +246,38 @@ def from_inspector(insp: Any, schema: str | None, *,
         cks = [ir.CheckDef(expression=str(ck["sqltext"]),
                            name=ck.get("name") or _ck_name(name, str(ck["sqltext"])))
                for ck in checks.get(key, ())]
-        foreign = []
-        for f in fks.get(key, ()):
-            options = f.get("options") or {}
-            fk = ir.ForeignKeyDef(
-                columns=tuple(str(x) for x in f["constrained_columns"]),
-                references=ir.Reference(table=str(f["referred_table"]),
-                                        columns=tuple(str(x) for x in f["referred_columns"]),
-                                        schema=f.get("referred_schema") or None),
-                name=f.get("name"), ondelete=_action(options.get("ondelete")),
-                onupdate=_action(options.get("onupdate")))
-            foreign.append(fk if fk.name else replace(fk, name=_fk_name(name, fk)))
-        idx = []
-        for i in indexes.get(key, ()):
-            if i.get("duplicates_constraint"):
-                continue
-            icols = tuple(str(x) for x in i["column_names"] if x is not None)
-            options = i.get("dialect_options") or {}
-            where = options.get("postgresql_where", options.get("sqlite_where"))
-            idx.append(ir.IndexDef(name=i.get("name") or f"ix_{name}_{'_'.join(icols)}",
-                                   columns=icols, unique=bool(i.get("unique")),
-                                   where=str(where) if where is not None else None))
+        foreign = [_foreign_key(name, f) for f in fks.get(key, ())]
+        idx = [_index(name, i) for i in indexes.get(key, ()) if not i.get("duplicates_constraint")]
         t = _table(name, key[0] or None, cols, (pk_cols, pk.get("name")), uqs, foreign, cks,
                    sorted(idx, key=lambda i: i.name or ""),
                    (comments.get(key) or {}).get("text"))
         tables[t.key] = t
     return SchemaState(tables)
+
+
+def _foreign_key(table: str, f: dict[str, Any]) -> ir.ForeignKeyDef:
+    """A reflected foreign key (an unnamed one given schemaflow's name)."""
+    from ..state import _fk_name
+
+    options = f.get("options") or {}
+    fk = ir.ForeignKeyDef(
+        columns=tuple(str(x) for x in f["constrained_columns"]),
+        references=ir.Reference(table=str(f["referred_table"]),
+                                columns=tuple(str(x) for x in f["referred_columns"]),
+                                schema=f.get("referred_schema") or None),
+        name=f.get("name"), ondelete=_action(options.get("ondelete")),
+        onupdate=_action(options.get("onupdate")))
+    return fk if fk.name else replace(fk, name=_fk_name(table, fk))
+
+
+def _index(table: str, i: dict[str, Any]) -> ir.IndexDef:
+    """A reflected index, with its partial-index condition where the database has one."""
+    icols = tuple(str(x) for x in i["column_names"] if x is not None)
+    options = i.get("dialect_options") or {}
+    where = options.get("postgresql_where", options.get("sqlite_where"))
+    return ir.IndexDef(name=i.get("name") or f"ix_{table}_{'_'.join(icols)}", columns=icols,
+                       unique=bool(i.get("unique")),
+                       where=str(where) if where is not None else None)
 
 
 def _optional(call: Any, kw: dict[str, Any]) -> dict[Any, Any]:
