@@ -302,7 +302,7 @@ def _drop_table(state: SchemaState, op: ir.DropTable) -> SchemaState:
             if (f.references.schema, f.references.table) == t.key:
                 raise StateError(f"table '{t.name}' is referenced by the foreign key "
                                  f"'{f.name}' of '{other.name}'; drop that constraint first",
-                                 code="SF108")
+                                 code="SF110")
     return state.without(t.key)
 
 
@@ -405,11 +405,11 @@ def _drop_column(state: SchemaState, op: ir.DropColumn) -> SchemaState:
                          code="SF102", hint=_nearest(op.name, [c.name for c in t.columns]))
     if len(t.columns) == 1:
         raise StateError(f"cannot drop '{op.name}', the only column of '{op.table}'; drop the "
-                         "table instead", code="SF108")
+                         "table instead", code="SF112")
     referenced = _referencing(state, t, op.name)
     if referenced:
         raise StateError(f"column '{op.table}.{op.name}' is referenced by foreign key "
-                         f"'{referenced}'; drop that constraint first", code="SF108")
+                         f"'{referenced}'; drop that constraint first", code="SF111")
     dep = dependents(t, op.name)
     return state.with_table(replace(
         t,
@@ -476,11 +476,11 @@ def _alter_column(state: SchemaState, op: ir.AlterColumn) -> SchemaState:
         op.drop_default
     ):
         raise StateError("alter_column changes nothing: give type, nullable, default, "
-                         "default_sql, drop_default or comment", code="SF108")
+                         "default_sql, drop_default or comment", code="SF113")
     if op.drop_default and (op.default is not None or op.default_sql is not None):
-        raise StateError("alter_column cannot both set and drop the default", code="SF108")
+        raise StateError("alter_column cannot both set and drop the default", code="SF114")
     if op.default is not None and op.default_sql is not None:
-        raise StateError("give default or default_sql, not both", code="SF108")
+        raise StateError("give default or default_sql, not both", code="SF115")
     if op.nullable and t.primary_key and c.name in t.primary_key.columns:
         raise StateError(f"column '{c.name}' is in the primary key and cannot be nullable",
                          code="SF109")
