@@ -23,10 +23,10 @@ class LintContext:
     """What the analyzers know besides the operation: target database, models, selection."""
 
     dialect: str | None = None
+    # Unread (support carries the version); kept because api.py passes it.
     server_version: tuple[int, ...] | None = None
     models: SchemaState | None = None
     support: Support | None = None  # what the target database can do
-    findings: list[tuple[str, str, str | None]] = field(default_factory=list)
 
 
 Finding = tuple[str, str, str | None]  # (code, message, hint)
