@@ -22,24 +22,19 @@ class Code:
     group: str = ""
 
 
-_CODES: dict[str, Code] = {}
-CODES: Mapping[str, Code] = MappingProxyType(_CODES)
-
-
-def register(*codes: Code) -> None:
-    """Add codes to the catalogue; a code registered twice raises ValueError (adding none)."""
-    new: dict[str, Code] = {}
+def catalogue(*codes: Code) -> Mapping[str, Code]:
+    """A read-only mapping of codes by name; a code given twice raises ValueError."""
+    out: dict[str, Code] = {}
     for c in codes:
-        if c.code in _CODES or c.code in new:
-            first = _CODES.get(c.code) or new[c.code]
+        if c.code in out:
             raise ValueError(f"diagnostic code {c.code} is registered twice: "
-                             f"{first.title!r} and {c.title!r}")
-        new[c.code] = c
-    _CODES.update(new)
+                             f"{out[c.code].title!r} and {c.title!r}")
+        out[c.code] = c
+    return MappingProxyType(out)
 
 
 # Every code schemaflow reports, one per problem. docs/rules.md explains each (a test checks).
-register(
+CODES = catalogue(
     # Reading the files and the database.
     Code("SF001", "error", "the file cannot be read or parsed"),
     Code("SF002", "error", "the file does not match the changeset schema"),
@@ -126,7 +121,7 @@ class Diagnostic:
 
     def __post_init__(self) -> None:
         # Fail where the code is written, not in a report: every code is in CODES.
-        if self.code not in _CODES:
+        if self.code not in CODES:
             raise ValueError(f"diagnostic code {self.code!r} is not registered in "
                              "errors.CODES")
 
