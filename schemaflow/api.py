@@ -134,9 +134,7 @@ class Project:
                 notes.append(Diagnostic(code="SF024", severity="warning",
                                         message=f"models not compared: {exc.message}"))
         support = by_name(dialect, server_version) if dialect else None
-        return LintContext(dialect=support.name if support else None,
-                           server_version=server_version, models=models,
-                           support=support), notes
+        return LintContext(models=models, support=support), notes
 
     def _database_diagnostics(self) -> list[Diagnostic]:
         from .recorder import drift

@@ -97,9 +97,9 @@ def _table_key_order(state: SchemaState, keys: Iterable[TableKey]) -> list[Table
     while pending:
         ready = [k for k in pending if not waiting_for(k)]
         if not ready:
-            # A cycle: break it at the table waiting for the fewest others; the foreign keys
-            # it cannot have yet are added after the tables.
-            # Break it at the table most others are waiting for (a table in the cycle).
+            # A cycle: break it at the table most others are waiting for (then the one waiting
+            # for the fewest, then by name); the foreign keys it cannot have yet are added
+            # after the tables.
             wanted_by = {k: sum(k in waiting_for(o) for o in pending) for k in pending}
             ready = [min(pending, key=lambda k: (-wanted_by[k], len(waiting_for(k)),
                                                  k[0] or "", k[1]))]

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from . import ir
-from .errors import Diagnostic, StateError
+from .errors import CODES, Diagnostic, StateError
 from .history import History, position
 from .reverse import Irreversible, reverse_changeset
 from .rules import RULES, LintContext, OpContext, analyze, selected
@@ -15,9 +14,10 @@ from .state import SchemaState, TableKey, apply
 
 def _diag(history: History, cid: str, path: tuple[object, ...], code: str, message: str,
           hint: str | None = None) -> Diagnostic:
+    """A diagnostic at a path inside changeset `cid`, with the code's registered severity."""
     file, line, col = position(history, cid, path)
-    return Diagnostic(code=code, message=message, hint=hint, file=file, line=line, col=col,
-                      changeset=cid)
+    return Diagnostic(code=code, severity=CODES[code].severity, message=message, hint=hint,
+                      file=file, line=line, col=col, changeset=cid)
 
 
 class _States:
@@ -94,15 +94,14 @@ def check(history: History, ctx: LintContext | None = None, *,
             findings = analyze(op, state, OpContext(cs, created, i, once), ctx) if rules else []
             for code, message, hint in findings:
                 if keep(code, cs.lint_ignore):
-                    diags.append(replace(_diag(history, cid, ("operations", i, op.kind), code,
-                                               message, hint), severity=RULES[code].severity))
+                    diags.append(_diag(history, cid, ("operations", i, op.kind), code,
+                                       message, hint))
             if isinstance(op, ir.CreateTable):
                 created.add((op.schema, op.name))
             state = after
         if not cs.operations and len(cs.parents) < 2 and keep("SF014", cs.lint_ignore):
-            diags.append(replace(_diag(history, cid, ("operations",), "SF014",
-                                       "the changeset has no operations yet"),
-                                 severity="warning"))
+            diags.append(_diag(history, cid, ("operations",), "SF014",
+                               "the changeset has no operations yet"))
         if cs.rollback is not None:
             rolled = state
             rollback_ok = True
@@ -137,27 +136,25 @@ def check(history: History, ctx: LintContext | None = None, *,
         path = history.path(cid)
         if path is not None and not (path.stem == cid or path.stem.startswith(cid + "_")) and (
                 keep("SF006", cs.lint_ignore)):
-            diags.append(replace(_diag(
+            diags.append(_diag(
                 history, cid, ("id",), "SF006", f"the file name does not start with the id "
-                f"'{cid}'", f"rename the file to {cid}_{_slug(path.stem)}{path.suffix}"),
-                severity="warning"))
+                f"'{cid}'", f"rename the file to {cid}_{_slug(path.stem)}{path.suffix}"))
         if len(cs.parents) > 1 and keep("SF402", cs.lint_ignore):
             shared = g.ancestors([cs.parents[0]])
             for other in cs.parents[1:]:
                 if not shared & g.ancestors([other]):
-                    diags.append(replace(_diag(
+                    diags.append(_diag(
                         history, cid, ("parents",), "SF402",
                         f"merges {cs.parents[0]} and {other}, which share no history",
-                        "merging two unrelated histories is usually a mistake"),
-                        severity="warning"))
+                        "merging two unrelated histories is usually a mistake"))
         if g.dependents[cid]:
             states.after[cid] = state
     if len(g.heads) > 1 and keep("SF401", ()):
         last = g.heads[-1]
-        diags.append(replace(_diag(
+        diags.append(_diag(
             history, last, (), "SF401",
             f"the history has {len(g.heads)} heads: {', '.join(g.heads)}",
-            "join them with: schemaflow merge -m MESSAGE"), severity="warning"))
+            "join them with: schemaflow merge -m MESSAGE"))
     return diags
 
 

@@ -2,72 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import ir
-from .errors import Severity, UsageError
+from .errors import CODES, Code, UsageError
 from .state import SchemaState, TableKey
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
 from .typespec import TypeSpec
 
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """A lint rule: its code, default severity, group and one-line summary."""
-
-    code: str
-    severity: Severity
-    group: str
-    summary: str
-
-
-RULES: dict[str, Rule] = {r.code: r for r in (
-    Rule("SF301", "warning", "destructive", "drops a table and its data"),
-    Rule("SF302", "warning", "destructive", "drops a column and its data"),
-    Rule("SF303", "warning", "destructive", "narrows a column type (data may be cut or lost)"),
-    Rule("SF311", "warning", "data", "adds a NOT NULL column without a default to an existing "
-                                   "table (fails when the table has rows)"),
-    Rule("SF312", "warning", "data", "adds a unique constraint or index on existing data "
-                                     "(fails on duplicates)"),
-    Rule("SF313", "warning", "data", "changes a type in a way existing rows may not convert"),
-    Rule("SF314", "warning", "data", "makes an existing column NOT NULL (fails on NULLs)"),
-    Rule("SF321", "warning", "compatibility", "renames a table (running code still uses the "
-                                              "old name)"),
-    Rule("SF322", "warning", "compatibility", "renames a column (running code still uses the "
-                                              "old name)"),
-    Rule("SF323", "error", "compatibility", "drops a column the models still have"),
-    Rule("SF331", "error", "dialect", "the target database cannot do this"),
-    Rule("SF341", "warning", "postgresql-locks", "creates an index on an existing table "
-                                                 "without CONCURRENTLY (blocks writes)"),
-    Rule("SF342", "warning", "postgresql-locks", "adds a foreign key or check without NOT "
-                                                 "VALID (scans the table under a lock)"),
-    Rule("SF343", "warning", "postgresql-locks", "changes a type in a way that rewrites the "
-                                                 "table under an ACCESS EXCLUSIVE lock"),
-    Rule("SF344", "warning", "postgresql-locks", "SET NOT NULL without a validated CHECK "
-                                                 "(col IS NOT NULL) first scans under a lock"),
-    Rule("SF345", "warning", "postgresql-locks", "takes an ACCESS EXCLUSIVE lock without "
-                                                 "setting lock_timeout first"),
-    Rule("SF346", "warning", "postgresql-locks", "adds a column whose default is computed per "
-                                                 "row (a volatile function): rewrites the table"),
-    Rule("SF006", "warning", "graph", "the file name does not start with the changeset's id"),
-    Rule("SF401", "warning", "graph", "the history has several heads"),
-    Rule("SF402", "warning", "graph", "a merge of histories with no common ancestor"),
-)}
+# The rules a project selects and ignores (lint.py adds a few history checks). Their
+# severities and titles are registered in errors.CODES, with every other code.
+_RULE_GROUPS = ("destructive", "data", "compatibility", "dialect", "postgresql-locks", "graph")
+RULES: Mapping[str, Code] = {c.code: c for c in CODES.values() if c.group in _RULE_GROUPS}
 
 
 @dataclass
 class LintContext:
     """What the analyzers know besides the operation: target database, models, selection."""
 
-    dialect: str | None = None
-    server_version: tuple[int, ...] | None = None
     models: SchemaState | None = None
-    support: Dialect | None = None  # what the target database can do
-    findings: list[tuple[str, str, str | None]] = field(default_factory=list)
+    support: Dialect | None = None  # the target database (at its server version), if any
 
 
 Finding = tuple[str, str, str | None]  # (code, message, hint)

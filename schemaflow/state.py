@@ -302,7 +302,7 @@ def _drop_table(state: SchemaState, op: ir.DropTable) -> SchemaState:
             if (f.references.schema, f.references.table) == t.key:
                 raise StateError(f"table '{t.name}' is referenced by the foreign key "
                                  f"'{f.name}' of '{other.name}'; drop that constraint first",
-                                 code="SF108")
+                                 code="SF110")
     return state.without(t.key)
 
 
@@ -405,11 +405,11 @@ def _drop_column(state: SchemaState, op: ir.DropColumn) -> SchemaState:
                          code="SF102", hint=_nearest(op.name, [c.name for c in t.columns]))
     if len(t.columns) == 1:
         raise StateError(f"cannot drop '{op.name}', the only column of '{op.table}'; drop the "
-                         "table instead", code="SF108")
+                         "table instead", code="SF112")
     referenced = _referencing(state, t, op.name)
     if referenced:
         raise StateError(f"column '{op.table}.{op.name}' is referenced by foreign key "
-                         f"'{referenced}'; drop that constraint first", code="SF108")
+                         f"'{referenced}'; drop that constraint first", code="SF111")
     dep = dependents(t, op.name)
     return state.with_table(replace(
         t,
@@ -476,11 +476,11 @@ def _alter_column(state: SchemaState, op: ir.AlterColumn) -> SchemaState:
         op.drop_default
     ):
         raise StateError("alter_column changes nothing: give type, nullable, default, "
-                         "default_sql, drop_default or comment", code="SF108")
+                         "default_sql, drop_default or comment", code="SF113")
     if op.drop_default and (op.default is not None or op.default_sql is not None):
-        raise StateError("alter_column cannot both set and drop the default", code="SF108")
+        raise StateError("alter_column cannot both set and drop the default", code="SF114")
     if op.default is not None and op.default_sql is not None:
-        raise StateError("give default or default_sql, not both", code="SF108")
+        raise StateError("give default or default_sql, not both", code="SF115")
     if op.nullable and t.primary_key and c.name in t.primary_key.columns:
         raise StateError(f"column '{c.name}' is in the primary key and cannot be nullable",
                          code="SF109")
@@ -504,10 +504,10 @@ def _create_index(state: SchemaState, op: ir.CreateIndex) -> SchemaState:
     t = state.table(op.table, op.schema)
     ix = ir.IndexDef(name=op.name, columns=op.columns, unique=op.unique, where=op.where)
     _index_names_free(state, t.schema, [op.name])
-    return _with_part(state, t, replace(t, indexes=(*t.indexes, ix)))
+    return _with_part(state, replace(t, indexes=(*t.indexes, ix)))
 
 
-def _with_part(state: SchemaState, old: Table, new: Table) -> SchemaState:
+def _with_part(state: SchemaState, new: Table) -> SchemaState:
     _check_table(new)
     return state.with_table(new)
 
@@ -528,7 +528,7 @@ def _drop_index(state: SchemaState, op: ir.DropIndex) -> SchemaState:
 
 def _create_unique(state: SchemaState, op: ir.CreateUniqueConstraint) -> SchemaState:
     t = state.table(op.table, op.schema)
-    return _with_part(state, t, replace(t, uniques=(*t.uniques, ir.UniqueDef(
+    return _with_part(state, replace(t, uniques=(*t.uniques, ir.UniqueDef(
         columns=op.columns, name=op.name))))
 
 
@@ -537,12 +537,12 @@ def _create_fk(state: SchemaState, op: ir.CreateForeignKey) -> SchemaState:
     fk = ir.ForeignKeyDef(columns=op.columns, references=op.references, name=op.name,
                           ondelete=op.ondelete, onupdate=op.onupdate)
     _need_refs(state, t, [fk])
-    return _with_part(state, t, replace(t, foreign_keys=(*t.foreign_keys, fk)))
+    return _with_part(state, replace(t, foreign_keys=(*t.foreign_keys, fk)))
 
 
 def _create_check(state: SchemaState, op: ir.CreateCheckConstraint) -> SchemaState:
     t = state.table(op.table, op.schema)
-    return _with_part(state, t, replace(t, checks=(*t.checks, ir.CheckDef(
+    return _with_part(state, replace(t, checks=(*t.checks, ir.CheckDef(
         expression=op.expression, name=op.name, not_valid=op.not_valid))))
 
 
@@ -563,7 +563,7 @@ def _create_pk(state: SchemaState, op: ir.CreatePrimaryKey) -> SchemaState:
                          f"'{t.primary_key.name}'", code="SF109")
     _need_columns(t, op.columns, f"primary key '{op.name}'")
     cols = tuple(replace(c, nullable=False) if c.name in op.columns else c for c in t.columns)
-    return _with_part(state, t, replace(t, columns=cols, primary_key=ir.PrimaryKeyDef(
+    return _with_part(state, replace(t, columns=cols, primary_key=ir.PrimaryKeyDef(
         columns=op.columns, name=op.name)))
 
 

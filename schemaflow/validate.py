@@ -138,9 +138,10 @@ def check_document(src: SourceFile, schema: str = "changeset.schema.json") -> li
     validator = _validator(schema)
     diags: list[tuple[int, int, Diagnostic]] = []
     for err in validator.iter_errors(src.doc):
+        # By the kind of error, so that rewording a message never changes its code.
+        code = "SF003" if err.validator == "additionalProperties" else "SF002"
         for path, msg, hint in _messages(err):
             line, col = locate(src, path)
-            code = "SF003" if msg.startswith("unknown") else "SF002"
             diags.append((line or 0, col or 0, Diagnostic(
                 code=code, message=msg, file=src.path, line=line, col=col, hint=hint)))
     diags.sort(key=lambda t: (t[0], t[1]))

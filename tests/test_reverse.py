@@ -228,7 +228,7 @@ def test_rollback_of_dropping_a_self_referenced_key_then_the_table() -> None:
     try:
         after = apply_all(before, ops)
     except StateError as exc:
-        assert exc.code == "SF108"
+        assert exc.code == "SF111"
         return
     assert norm(apply_all(after, reverse_changeset(ops, before))) == norm(before)
 
@@ -242,7 +242,7 @@ def test_rollback_of_dropping_a_referenced_table_then_the_reference(base: Schema
     try:
         after = apply_all(base, ops)
     except StateError as exc:
-        assert exc.code == "SF108"
+        assert exc.code == "SF110"
         return
     assert norm(apply_all(after, reverse_changeset(ops, base))) == norm(base)
 

@@ -177,7 +177,7 @@ def test_drop_table_referenced_by_another_table_leaves_no_dangling_reference(
     try:
         after = apply(base, op({"drop_table": {"name": "user"}}))
     except StateError as exc:
-        assert exc.code == "SF108"
+        assert exc.code == "SF110"
         assert "fk_post_user_id_user" in exc.message
         return
     for t in after.tables.values():
@@ -283,13 +283,13 @@ def test_drop_column_check_matching_is_by_whole_word() -> None:
 
 
 def test_drop_column_referenced_by_another_table_is_refused(base: SchemaState) -> None:
-    err = fail(base, {"drop_column": {"table": "user", "name": "id"}}, "SF108")
+    err = fail(base, {"drop_column": {"table": "user", "name": "id"}}, "SF111")
     assert "fk_post_user_id_user" in err.message
 
 
 def test_drop_only_column_is_refused() -> None:
     s = build({"create_table": {"name": "t", "columns": [{"name": "x", "type": "integer"}]}})
-    fail(s, {"drop_column": {"table": "t", "name": "x"}}, "SF108")
+    fail(s, {"drop_column": {"table": "t", "name": "x"}}, "SF112")
 
 
 def test_drop_column_referenced_by_own_foreign_key_leaves_no_dangling_reference() -> None:
@@ -302,7 +302,7 @@ def test_drop_column_referenced_by_own_foreign_key_leaves_no_dangling_reference(
     try:
         after = apply(s, op({"drop_column": {"table": "node", "name": "id"}}))
     except StateError as exc:
-        assert exc.code == "SF108"
+        assert exc.code == "SF111"
         return
     node = after.table("node")
     cols = {c.name for c in node.columns}
@@ -391,11 +391,11 @@ def test_alter_column_each_attribute(base: SchemaState) -> None:
 
 
 def test_alter_column_errors(base: SchemaState) -> None:
-    fail(base, {"alter_column": {"table": "user", "name": "active"}}, "SF108")
+    fail(base, {"alter_column": {"table": "user", "name": "active"}}, "SF113")
     fail(base, {"alter_column": {"table": "user", "name": "active", "default": 1,
-                                 "drop_default": True}}, "SF108")
+                                 "drop_default": True}}, "SF114")
     fail(base, {"alter_column": {"table": "user", "name": "active", "default": 1,
-                                 "default_sql": "1"}}, "SF108")
+                                 "default_sql": "1"}}, "SF115")
     fail(base, {"alter_column": {"table": "user", "name": "id", "nullable": True}}, "SF109")
 
 
