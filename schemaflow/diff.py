@@ -10,7 +10,17 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import ir
-from .state import SchemaState, Table, TableKey, pk_name, table_from_create
+from .state import (
+    SchemaState,
+    Table,
+    TableKey,
+    create_table_op,
+    ix_name,
+    pk_name,
+    rename_columns,
+    table_from_create,
+    uq_name,
+)
 from .typespec import TypeSpec
 
 # Asked before treating a drop + an add as a rename: (kind, table, old, new) -> yes/no.
@@ -238,7 +248,7 @@ class _Builder:
             self.result.warnings.append(
                 f"{t}: dropping {', '.join(gone)} and adding {', '.join(came)}; if this is a "
                 f"rename, say so with --rename {t}.{gone[0]}={came[0]}")
-        renamed_old = self._rename_parts(old, col_renames)
+        renamed_old = rename_columns(old, col_renames)
         self._compare_parts(renamed_old, new, gone)
         for n in came:
             self.emit("add_column", ir.AddColumn(table=t, schema=s,
@@ -249,22 +259,6 @@ class _Builder:
         for n in gone:
             self.emit("drop_column", ir.DropColumn(table=t, schema=s, name=n))
             self.result.warnings.append(f"drops the column {t}.{n} and its data")
-
-    @staticmethod
-    def _rename_parts(t: Table, renames: Mapping[str, str]) -> Table:
-        if not renames:
-            return t
-
-        def ren(cols: tuple[str, ...]) -> tuple[str, ...]:
-            return tuple(renames.get(c, c) for c in cols)
-
-        return replace(
-            t,
-            primary_key=replace(t.primary_key, columns=ren(t.primary_key.columns))
-            if t.primary_key else None,
-            uniques=tuple(replace(u, columns=ren(u.columns)) for u in t.uniques),
-            foreign_keys=tuple(replace(f, columns=ren(f.columns)) for f in t.foreign_keys),
-            indexes=tuple(replace(i, columns=ren(i.columns)) for i in t.indexes))
 
     def _compare_column(self, t: str, s: str | None, old: ir.Column, new: ir.Column) -> None:
         kw: dict[str, Any] = {}
@@ -375,10 +369,10 @@ def readable_create(t: Table) -> ir.CreateTable:
     pk = t.primary_key
     pk_col = pk.columns[0] if pk and len(pk.columns) == 1 and pk.name == pk_name(t.name) else None
     inline_u = {u.columns[0]: u for u in t.uniques
-                if len(u.columns) == 1 and u.name == f"uq_{t.name}_{u.columns[0]}"}
+                if len(u.columns) == 1 and u.name == uq_name(t.name, u.columns)}
     inline_i = {i.columns[0]: i for i in t.indexes
                 if len(i.columns) == 1 and not i.unique and i.where is None
-                and i.name == f"ix_{t.name}_{i.columns[0]}"}
+                and i.name == ix_name(t.name, i.columns)}
     columns = []
     for c in t.columns:
         col = replace(c, primary_key=c.name == pk_col, unique=c.name in inline_u,
@@ -394,9 +388,7 @@ def readable_create(t: Table) -> ir.CreateTable:
         indexes=tuple(i for i in t.indexes if i not in inline_i.values()))
     if _sorted_table(table_from_create(op)) == _sorted_table(t):
         return op
-    return ir.CreateTable(name=t.name, schema=t.schema, columns=t.columns, comment=t.comment,
-                          primary_key=t.primary_key, unique=t.uniques,
-                          foreign_keys=t.foreign_keys, checks=t.checks, indexes=t.indexes)
+    return create_table_op(t)
 
 
 def _index_key(i: ir.IndexDef) -> tuple[Any, ...]:

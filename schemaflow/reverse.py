@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from . import ir
-from .state import SchemaState, Table, apply, dependents, find_constraint
+from .state import SchemaState, Table, apply, create_table_op, dependents, find_constraint
 
 Inverse = tuple[ir.Operation, ...] | None
 
@@ -20,21 +20,6 @@ class Irreversible(Exception):
         super().__init__(message)
         self.message = message
         self.index = index
-
-
-def create_table_op(t: Table) -> ir.CreateTable:
-    """The create_table operation that rebuilds `t` exactly."""
-    return ir.CreateTable(
-        name=t.name,
-        schema=t.schema,
-        columns=t.columns,
-        comment=t.comment,
-        primary_key=t.primary_key,
-        unique=t.uniques,
-        foreign_keys=t.foreign_keys,
-        checks=t.checks,
-        indexes=t.indexes,
-    )
 
 
 def recreate_parts(t: Table) -> tuple[ir.Operation, ...]:

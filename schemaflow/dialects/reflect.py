@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 from .. import ir
-from ..state import SchemaState, Table
+from ..state import SchemaState, Table, ck_name, fk_name, ix_name, pk_name, uq_name
 from ..typespec import TypeSpec
 from .tables import TypeError_
 
@@ -121,8 +121,6 @@ def _default_of(col: sa.Column[Any]) -> tuple[Any, str | None]:
 
 def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaState:
     """The SchemaState a SQLAlchemy MetaData describes (every constraint given a name)."""
-    from ..state import _ck_name, _fk_name, _uq_name
-
     skipped = set(skip)
     tables = {}
     for table in metadata.sorted_tables:
@@ -138,13 +136,13 @@ def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaS
             if isinstance(c, sa.UniqueConstraint):
                 cols = tuple(str(x.name) for x in c.columns)
                 uniques.append(ir.UniqueDef(columns=cols,
-                                            name=_name(c) or _uq_name(str(table.name), cols)))
+                                            name=_name(c) or uq_name(str(table.name), cols)))
             elif isinstance(c, sa.CheckConstraint):
                 expr = str(c.sqltext)
                 if _is_type_check(c):
                     continue
                 checks.append(ir.CheckDef(expression=expr,
-                                          name=_name(c) or _ck_name(str(table.name), expr)))
+                                          name=_name(c) or ck_name(str(table.name), expr)))
             elif isinstance(c, sa.ForeignKeyConstraint):
                 ref = c.elements[0].column.table if c.elements else None
                 fk = ir.ForeignKeyDef(
@@ -154,7 +152,7 @@ def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaS
                         columns=tuple(str(e.column.name) for e in c.elements),
                         schema=str(ref.schema) if ref is not None and ref.schema else None),
                     name=_name(c), ondelete=_action(c.ondelete), onupdate=_action(c.onupdate))
-                fks.append(fk if fk.name else replace(fk, name=_fk_name(str(table.name), fk)))
+                fks.append(fk if fk.name else replace(fk, name=fk_name(str(table.name), fk)))
         indexes = []
         for i in sorted(table.indexes, key=lambda x: str(x.name)):
             cols = tuple(str(x.name) for x in i.columns)
@@ -162,7 +160,7 @@ def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaS
                 i.dialect_options) else None
             if where is None and "sqlite" in i.dialect_options:
                 where = i.dialect_options["sqlite"].get("where")
-            indexes.append(ir.IndexDef(name=_name(i) or f"ix_{table.name}_{'_'.join(cols)}",
+            indexes.append(ir.IndexDef(name=_name(i) or ix_name(str(table.name), cols),
                                        columns=cols, unique=bool(i.unique),
                                        where=str(where) if where is not None else None))
         t = _table(str(table.name), str(table.schema) if table.schema else None, columns,
@@ -191,8 +189,6 @@ def _table(name: str, schema: str | None, columns: list[ir.Column],
            fks: list[ir.ForeignKeyDef], checks: list[ir.CheckDef],
            indexes: list[ir.IndexDef], comment: Any) -> Table:
     """A state table, its constraints in name order, unnamed primary key named."""
-    from ..state import pk_name
-
     pk_cols, pk_given = pk
     return Table(
         name=name, schema=schema, columns=tuple(columns),
@@ -212,8 +208,6 @@ def from_inspector(insp: Any, schema: str | None, *,
     a SQLAlchemy Table per table: on a thousand tables that construction was most of the time
     of `check --against-db`. Like reflect(), an index that only backs a unique constraint (or
     a unique constraint that is only an index) is listed once, as the database reports it."""
-    from ..state import _ck_name, _uq_name
-
     names = [n for n in insp.get_table_names(schema=schema) if n not in set(skip)]
     if not names:
         return SchemaState()
@@ -242,9 +236,9 @@ def from_inspector(insp: Any, schema: str | None, *,
             if u.get("duplicates_index"):
                 continue
             ucols = tuple(str(x) for x in u["column_names"])
-            uqs.append(ir.UniqueDef(columns=ucols, name=u.get("name") or _uq_name(name, ucols)))
+            uqs.append(ir.UniqueDef(columns=ucols, name=u.get("name") or uq_name(name, ucols)))
         cks = [ir.CheckDef(expression=str(ck["sqltext"]),
-                           name=ck.get("name") or _ck_name(name, str(ck["sqltext"])))
+                           name=ck.get("name") or ck_name(name, str(ck["sqltext"])))
                for ck in checks.get(key, ())]
         foreign = [_foreign_key(name, f) for f in fks.get(key, ())]
         idx = [_index(name, i) for i in indexes.get(key, ()) if not i.get("duplicates_constraint")]
@@ -257,8 +251,6 @@ def from_inspector(insp: Any, schema: str | None, *,
 
 def _foreign_key(table: str, f: dict[str, Any]) -> ir.ForeignKeyDef:
     """A reflected foreign key (an unnamed one given schemaflow's name)."""
-    from ..state import _fk_name
-
     options = f.get("options") or {}
     fk = ir.ForeignKeyDef(
         columns=tuple(str(x) for x in f["constrained_columns"]),
@@ -267,7 +259,7 @@ def _foreign_key(table: str, f: dict[str, Any]) -> ir.ForeignKeyDef:
                                 schema=f.get("referred_schema") or None),
         name=f.get("name"), ondelete=_action(options.get("ondelete")),
         onupdate=_action(options.get("onupdate")))
-    return fk if fk.name else replace(fk, name=_fk_name(table, fk))
+    return fk if fk.name else replace(fk, name=fk_name(table, fk))
 
 
 def _index(table: str, i: dict[str, Any]) -> ir.IndexDef:
@@ -275,7 +267,7 @@ def _index(table: str, i: dict[str, Any]) -> ir.IndexDef:
     icols = tuple(str(x) for x in i["column_names"] if x is not None)
     options = i.get("dialect_options") or {}
     where = options.get("postgresql_where", options.get("sqlite_where"))
-    return ir.IndexDef(name=i.get("name") or f"ix_{table}_{'_'.join(icols)}", columns=icols,
+    return ir.IndexDef(name=i.get("name") or ix_name(table, icols), columns=icols,
                        unique=bool(i.get("unique")),
                        where=str(where) if where is not None else None)
 

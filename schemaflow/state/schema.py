@@ -1,0 +1,143 @@
+"""The schema as plain data: `Table` (every constraint named) and `SchemaState`, a persistent
+map of tables that also knows which table owns each index name and who references whom."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from .. import ir
+from ..errors import StateError
+from ..pmap import PMap
+
+TableKey = tuple[str | None, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Table:
+    """A table with every constraint named; columns carry no unique/index/primary-key flags."""
+
+    name: str
+    schema: str | None = None
+    columns: tuple[ir.Column, ...]
+    primary_key: ir.PrimaryKeyDef | None = None
+    uniques: tuple[ir.UniqueDef, ...] = ()
+    foreign_keys: tuple[ir.ForeignKeyDef, ...] = ()
+    checks: tuple[ir.CheckDef, ...] = ()
+    indexes: tuple[ir.IndexDef, ...] = ()
+    comment: str | None = None
+
+    @property
+    def key(self) -> TableKey:
+        """The table's key in a SchemaState."""
+        return (self.schema, self.name)
+
+    def column(self, name: str) -> ir.Column | None:
+        """The column of that name, if any."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        return None
+
+    def constraint_names(self) -> set[str]:
+        """Names of every named constraint and index of the table."""
+        names = {u.name or "" for u in self.uniques} | {f.name or "" for f in self.foreign_keys}
+        names |= {c.name or "" for c in self.checks} | {i.name for i in self.indexes}
+        if self.primary_key and self.primary_key.name:
+            names.add(self.primary_key.name)
+        return names - {""}
+
+
+IndexKey = tuple[str | None, str]
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class SchemaState:
+    """The whole schema: tables by (schema, name). Immutable; `apply` returns a new one.
+
+    Two derived maps keep replay linear on large schemas: which table owns each index name,
+    and which tables have foreign keys to each table.
+    """
+
+    tables: PMap[TableKey, Table]
+    index_owner: PMap[IndexKey, TableKey] = dataclasses.field(compare=False)
+    referrers: PMap[TableKey, frozenset[TableKey]] = dataclasses.field(compare=False)
+
+    def __init__(self, tables: Mapping[TableKey, Table] | None = None) -> None:
+        tables = tables or {}
+        owner = [((t.schema, i.name), t.key) for t in tables.values() for i in t.indexes]
+        refs: dict[TableKey, set[TableKey]] = {}
+        for t in tables.values():
+            for target in _fk_targets(t):
+                refs.setdefault(target, set()).add(t.key)
+        object.__setattr__(self, "tables", tables if isinstance(tables, PMap)
+                           else PMap(tables.items()))
+        object.__setattr__(self, "index_owner", PMap(owner))
+        object.__setattr__(self, "referrers",
+                           PMap((k, frozenset(v)) for k, v in refs.items()))
+
+    @classmethod
+    def _of(cls, tables: PMap[TableKey, Table], owner: PMap[IndexKey, TableKey],
+            referrers: PMap[TableKey, frozenset[TableKey]]) -> SchemaState:
+        new = object.__new__(cls)
+        object.__setattr__(new, "tables", tables)
+        object.__setattr__(new, "index_owner", owner)
+        object.__setattr__(new, "referrers", referrers)
+        return new
+
+    def get(self, name: str, schema: str | None = None) -> Table | None:
+        """The table, or None."""
+        table: Table | None = self.tables.get((schema, name))
+        return table
+
+    def table(self, name: str, schema: str | None = None) -> Table:
+        """The table, or a StateError naming what exists."""
+        t: Table | None = self.tables.get((schema, name))
+        if t is None:
+            raise StateError(f"table '{qual(schema, name)}' does not exist at this point",
+                             code="SF101", hint=nearest(name, [k[1] for k in self.tables]))
+        return t
+
+    def with_table(self, table: Table, *, remove: TableKey | None = None) -> SchemaState:
+        """A new state with `table` put in (and `remove` taken out)."""
+        state = self.without(remove) if remove is not None and remove in self.tables else self
+        old = state.tables.get(table.key)
+        tables, owner, refs = state._unlink(old) if old is not None else (
+            state.tables, state.index_owner, state.referrers)
+        for i in table.indexes:
+            owner = owner.set((table.schema, i.name), table.key)
+        for target in _fk_targets(table):
+            refs = refs.set(target, refs.get(target, frozenset()) | {table.key})
+        return SchemaState._of(tables.set(table.key, table), owner, refs)
+
+    def without(self, key: TableKey) -> SchemaState:
+        """A new state without that table."""
+        tables, owner, refs = self._unlink(self.tables[key])
+        return SchemaState._of(tables.delete(key), owner, refs)
+
+    def _unlink(self, t: Table) -> tuple[PMap[TableKey, Table], PMap[IndexKey, TableKey],
+                                         PMap[TableKey, frozenset[TableKey]]]:
+        owner, refs = self.index_owner, self.referrers
+        for i in t.indexes:
+            if owner.get((t.schema, i.name)) == t.key:
+                owner = owner.delete((t.schema, i.name))
+        for target in _fk_targets(t):
+            left = refs.get(target, frozenset()) - {t.key}
+            refs = refs.set(target, left) if left else refs.delete(target)
+        return self.tables, owner, refs
+
+
+def _fk_targets(t: Table) -> set[TableKey]:
+    return {(f.references.schema, f.references.table) for f in t.foreign_keys}
+
+
+def qual(schema: str | None, name: str) -> str:
+    return f"{schema}.{name}" if schema else name
+
+
+def nearest(name: str, candidates: Iterable[str]) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f"did you mean '{close[0]}'?" if close else None

@@ -1,0 +1,144 @@
+"""A table's definition to and from the create_table operation, with the checks that keep a
+Table whole (its columns exist, its names are unique)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+
+from .. import ir
+from ..errors import StateError
+from .expressions import rename_in
+from .naming import ck_name, fk_name, ix_name, pk_name, uq_name
+from .schema import SchemaState, Table, nearest
+
+
+def table_from_create(op: ir.CreateTable) -> Table:
+    """Normalise a create_table operation into a Table with every constraint named."""
+    pk_cols = tuple(c.name for c in op.columns if c.primary_key)
+    primary_key: ir.PrimaryKeyDef | None = None
+    if op.primary_key is not None:
+        if pk_cols and set(pk_cols) != set(op.primary_key.columns):
+            raise StateError(
+                f"table '{op.name}' declares its primary key twice, differently "
+                "(on columns and in primary_key)", code="SF109")
+        primary_key = ir.PrimaryKeyDef(columns=op.primary_key.columns,
+                                       name=op.primary_key.name or pk_name(op.name))
+    elif pk_cols:
+        primary_key = ir.PrimaryKeyDef(columns=pk_cols, name=pk_name(op.name))
+    in_pk = set(primary_key.columns) if primary_key else set()
+    columns = tuple(plain_column(c, c.name in in_pk) for c in op.columns)
+    uniques = [ir.UniqueDef(columns=(c.name,), name=uq_name(op.name, (c.name,)))
+               for c in op.columns if c.unique]
+    uniques += [replace(u, name=u.name or uq_name(op.name, u.columns)) for u in op.unique]
+    indexes = [ir.IndexDef(name=ix_name(op.name, (c.name,)), columns=(c.name,))
+               for c in op.columns if c.index]
+    indexes += list(op.indexes)
+    table = Table(
+        name=op.name,
+        schema=op.schema,
+        columns=columns,
+        primary_key=primary_key,
+        uniques=tuple(uniques),
+        foreign_keys=tuple(replace(f, name=f.name or fk_name(op.name, f))
+                           for f in op.foreign_keys),
+        checks=tuple(replace(c, name=c.name or ck_name(op.name, c.expression))
+                     for c in op.checks),
+        indexes=tuple(indexes),
+        comment=op.comment,
+    )
+    check_table(table)
+    return table
+
+
+def plain_column(c: ir.Column, in_pk: bool) -> ir.Column:
+    nullable = False if in_pk else c.is_nullable
+    if in_pk and c.nullable:
+        raise StateError(f"column '{c.name}' is in the primary key and cannot be nullable",
+                         code="SF109")
+    return replace(c, nullable=nullable, primary_key=False, unique=False, index=False)
+
+
+def check_table(t: Table) -> None:
+    names = [c.name for c in t.columns]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise StateError(f"table '{t.name}' has the column '{sorted(dupes)[0]}' twice",
+                         code="SF106")
+    if t.primary_key:
+        need_columns(t, t.primary_key.columns, "primary key")
+    for u in t.uniques:
+        need_columns(t, u.columns, f"unique constraint '{u.name}'")
+    for f in t.foreign_keys:
+        need_columns(t, f.columns, f"foreign key '{f.name}'")
+        if len(f.columns) != len(f.references.columns):
+            raise StateError(f"foreign key '{f.name}' has {len(f.columns)} columns but references "
+                             f"{len(f.references.columns)}", code="SF108")
+    for i in t.indexes:
+        need_columns(t, i.columns, f"index '{i.name}'")
+    seen: set[str] = set()
+    for n in all_names(t):
+        if n in seen:
+            raise StateError(f"table '{t.name}' has two constraints or indexes named '{n}'",
+                             code="SF107")
+        seen.add(n)
+
+
+def all_names(t: Table) -> list[str]:
+    names = [t.primary_key.name or ""] if t.primary_key else []
+    names += [u.name or "" for u in t.uniques] + [f.name or "" for f in t.foreign_keys]
+    names += [c.name or "" for c in t.checks] + [i.name for i in t.indexes]
+    return [n for n in names if n]
+
+
+def need_columns(t: Table, columns: Iterable[str], what: str) -> None:
+    for c in columns:
+        if t.column(c) is None:
+            raise StateError(f"{what} on '{t.name}' names the column '{c}', which does not exist",
+                             code="SF102", hint=nearest(c, [x.name for x in t.columns]))
+
+
+def need_refs(state: SchemaState, t: Table, fks: Iterable[ir.ForeignKeyDef]) -> None:
+    for f in fks:
+        ref = f.references
+        target = t if (ref.schema, ref.table) == t.key else state.get(ref.table, ref.schema)
+        if target is None:
+            raise StateError(f"foreign key '{f.name}' references the table '{ref.table}', "
+                             "which does not exist at this point", code="SF101",
+                             hint=nearest(ref.table, [k[1] for k in state.tables]))
+        need_columns(target, ref.columns, f"foreign key '{f.name}'")
+
+
+def create_table_op(t: Table) -> ir.CreateTable:
+    """The create_table operation that rebuilds `t` exactly."""
+    return ir.CreateTable(name=t.name, schema=t.schema, columns=t.columns, comment=t.comment,
+                          primary_key=t.primary_key, unique=t.uniques,
+                          foreign_keys=t.foreign_keys, checks=t.checks, indexes=t.indexes)
+
+
+def rename_columns(t: Table, renames: Mapping[str, str]) -> Table:
+    """`t` with columns renamed (old → new) everywhere in it: the columns, every constraint
+    and index, and the expressions of checks and index predicates (as databases do)."""
+    if not renames:
+        return t
+
+    def ren(cols: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(renames.get(c, c) for c in cols)
+
+    def ren_expr(expression: str) -> str:
+        for old, new in renames.items():
+            expression = rename_in(expression, old, new)
+        return expression
+
+    return replace(
+        t,
+        columns=tuple(replace(c, name=renames[c.name]) if c.name in renames else c
+                      for c in t.columns),
+        primary_key=replace(t.primary_key, columns=ren(t.primary_key.columns))
+        if t.primary_key else None,
+        uniques=tuple(replace(u, columns=ren(u.columns)) for u in t.uniques),
+        foreign_keys=tuple(replace(f, columns=ren(f.columns)) for f in t.foreign_keys),
+        checks=tuple(replace(c, expression=ren_expr(c.expression)) for c in t.checks),
+        indexes=tuple(replace(i, columns=ren(i.columns),
+                              where=ren_expr(i.where) if i.where else None)
+                      for i in t.indexes))

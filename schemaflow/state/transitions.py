@@ -1,0 +1,354 @@
+"""`apply(state, op)`: each operation's state transition, refusing what does not fit."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from .. import ir
+from ..errors import StateError
+from .expressions import mentions
+from .naming import ix_name, uq_name
+from .schema import SchemaState, Table, TableKey, nearest, qual
+from .tables import (
+    check_table,
+    need_columns,
+    need_refs,
+    plain_column,
+    rename_columns,
+    table_from_create,
+)
+
+
+def _create_table(state: SchemaState, op: ir.CreateTable) -> SchemaState:
+    if state.get(op.name, op.schema) is not None:
+        raise StateError(f"table '{qual(op.schema, op.name)}' already exists", code="SF105")
+    table = table_from_create(op)
+    need_refs(state, table, table.foreign_keys)
+    _index_names_free(state, table.schema, [i.name for i in table.indexes])
+    return state.with_table(table)
+
+
+def _index_names_free(state: SchemaState, schema: str | None, names: Iterable[str],
+                      ignore: TableKey | None = None) -> None:
+    for name in names:
+        owner = state.index_owner.get((schema, name))
+        if owner is not None and owner != ignore:
+            raise StateError(f"an index named '{name}' already exists on '{owner[1]}'",
+                             code="SF107")
+
+
+def _drop_table(state: SchemaState, op: ir.DropTable) -> SchemaState:
+    t = state.table(op.name, op.schema)
+    for key in state.referrers.get(t.key, ()):
+        if key == t.key:
+            continue
+        other = state.tables[key]
+        for f in other.foreign_keys:
+            if (f.references.schema, f.references.table) == t.key:
+                raise StateError(f"table '{t.name}' is referenced by the foreign key "
+                                 f"'{f.name}' of '{other.name}'; drop that constraint first",
+                                 code="SF110")
+    return state.without(t.key)
+
+
+def _rename_table(state: SchemaState, op: ir.RenameTable) -> SchemaState:
+    t = state.table(op.name, op.schema)
+    if state.get(op.new_name, op.schema) is not None:
+        raise StateError(f"table '{op.new_name}' already exists", code="SF105")
+    new = state.with_table(replace(t, name=op.new_name), remove=t.key)
+    # Databases repoint foreign keys at the renamed table; so does the state.
+    return _map_fks(new, t.key, lambda f: replace(
+        f, references=replace(f.references, table=op.new_name)))
+
+
+def _map_fks(state: SchemaState, target: TableKey,
+             fn: Callable[[ir.ForeignKeyDef], ir.ForeignKeyDef]) -> SchemaState:
+    """`fn` applied to every foreign key that references `target`."""
+    for key in sorted(state.referrers.get(target, ()), key=str):
+        t = state.tables[key]
+        fks = tuple(fn(f) if (f.references.schema, f.references.table) == target else f
+                    for f in t.foreign_keys)
+        if fks != t.foreign_keys:
+            state = state.with_table(replace(t, foreign_keys=fks))
+    return state
+
+
+def _alter_table(state: SchemaState, op: ir.AlterTable) -> SchemaState:
+    t = state.table(op.name, op.schema)
+    return state.with_table(replace(t, comment=op.comment or None))
+
+
+def _add_column(state: SchemaState, op: ir.AddColumn) -> SchemaState:
+    t = state.table(op.table, op.schema)
+    c = op.column
+    if t.column(c.name) is not None:
+        raise StateError(f"column '{op.table}.{c.name}' already exists", code="SF106")
+    if c.primary_key:
+        raise StateError("add_column cannot add a primary-key column; add the column, then "
+                         "create_primary_key", code="SF109")
+    new = replace(t, columns=(*t.columns, plain_column(c, False)))
+    if c.unique:
+        new = replace(new, uniques=(*new.uniques, ir.UniqueDef(
+            columns=(c.name,), name=uq_name(t.name, (c.name,)))))
+    if c.index:
+        ix = ir.IndexDef(name=ix_name(t.name, (c.name,)), columns=(c.name,))
+        _index_names_free(state, t.schema, [ix.name])
+        new = replace(new, indexes=(*new.indexes, ix))
+    check_table(new)
+    return state.with_table(new)
+
+
+def dependents(t: Table, column: str) -> Table:
+    """The parts of `t` that name `column` (what dropping the column also drops)."""
+    def uses(cols: tuple[str, ...]) -> bool:
+        return column in cols
+    return replace(
+        t,
+        columns=(),
+        primary_key=t.primary_key if t.primary_key and uses(t.primary_key.columns) else None,
+        uniques=tuple(u for u in t.uniques if uses(u.columns)),
+        foreign_keys=tuple(f for f in t.foreign_keys if uses(f.columns)),
+        checks=tuple(c for c in t.checks if mentions(c.expression, column)),
+        indexes=tuple(i for i in t.indexes
+                      if uses(i.columns) or (i.where and mentions(i.where, column))),
+    )
+
+
+def _drop_column(state: SchemaState, op: ir.DropColumn) -> SchemaState:
+    t = state.table(op.table, op.schema)
+    if t.column(op.name) is None:
+        raise StateError(f"column '{op.table}.{op.name}' does not exist at this point",
+                         code="SF102", hint=nearest(op.name, [c.name for c in t.columns]))
+    if len(t.columns) == 1:
+        raise StateError(f"cannot drop '{op.name}', the only column of '{op.table}'; drop the "
+                         "table instead", code="SF112")
+    referenced = _referencing(state, t, op.name)
+    if referenced:
+        raise StateError(f"column '{op.table}.{op.name}' is referenced by foreign key "
+                         f"'{referenced}'; drop that constraint first", code="SF111")
+    dep = dependents(t, op.name)
+    return state.with_table(replace(
+        t,
+        columns=tuple(c for c in t.columns if c.name != op.name),
+        primary_key=None if dep.primary_key else t.primary_key,
+        uniques=tuple(u for u in t.uniques if u not in dep.uniques),
+        foreign_keys=tuple(f for f in t.foreign_keys if f not in dep.foreign_keys),
+        checks=tuple(c for c in t.checks if c not in dep.checks),
+        indexes=tuple(i for i in t.indexes if i not in dep.indexes),
+    ))
+
+
+def _referencing(state: SchemaState, t: Table, column: str) -> str | None:
+    for key in sorted(state.referrers.get(t.key, ()), key=str):
+        other = state.tables[key]
+        for f in other.foreign_keys:
+            ref = f.references
+            # A self-reference on the dropped column itself goes with the column.
+            if other.key == t.key and column in f.columns:
+                continue
+            if (ref.schema, ref.table) == t.key and column in ref.columns:
+                return f"{other.name}.{f.name}"
+    return None
+
+
+def _rename_column(state: SchemaState, op: ir.RenameColumn) -> SchemaState:
+    t = state.table(op.table, op.schema)
+    if t.column(op.name) is None:
+        raise StateError(f"column '{op.table}.{op.name}' does not exist at this point",
+                         code="SF102", hint=nearest(op.name, [c.name for c in t.columns]))
+    if t.column(op.new_name) is not None:
+        raise StateError(f"column '{op.table}.{op.new_name}' already exists", code="SF106")
+
+    def ren(cols: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(op.new_name if c == op.name else c for c in cols)
+
+    new = rename_columns(t, {op.name: op.new_name})
+    state = state.with_table(new)
+    return _map_fks(state, t.key, lambda f: replace(f, references=replace(
+        f.references, columns=ren(f.references.columns))))
+
+
+def _alter_column(state: SchemaState, op: ir.AlterColumn) -> SchemaState:
+    t = state.table(op.table, op.schema)
+    c = t.column(op.name)
+    if c is None:
+        raise StateError(f"column '{op.table}.{op.name}' does not exist at this point",
+                         code="SF102", hint=nearest(op.name, [x.name for x in t.columns]))
+    if (op.type, op.nullable, op.default, op.default_sql, op.comment) == (None,) * 5 and not (
+        op.drop_default
+    ):
+        raise StateError("alter_column changes nothing: give type, nullable, default, "
+                         "default_sql, drop_default or comment", code="SF113")
+    if op.drop_default and (op.default is not None or op.default_sql is not None):
+        raise StateError("alter_column cannot both set and drop the default", code="SF114")
+    if op.default is not None and op.default_sql is not None:
+        raise StateError("give default or default_sql, not both", code="SF115")
+    if op.nullable and t.primary_key and c.name in t.primary_key.columns:
+        raise StateError(f"column '{c.name}' is in the primary key and cannot be nullable",
+                         code="SF109")
+    new = c
+    if op.type is not None:
+        new = replace(new, type=op.type)
+    if op.nullable is not None:
+        new = replace(new, nullable=op.nullable)
+    if op.drop_default:
+        new = replace(new, default=None, default_sql=None)
+    elif op.default is not None:
+        new = replace(new, default=op.default, default_sql=None)
+    elif op.default_sql is not None:
+        new = replace(new, default_sql=op.default_sql, default=None)
+    if op.comment is not None:
+        new = replace(new, comment=op.comment or None)
+    return state.with_table(replace(t, columns=tuple(new if x is c else x for x in t.columns)))
+
+
+def _create_index(state: SchemaState, op: ir.CreateIndex) -> SchemaState:
+    t = state.table(op.table, op.schema)
+    ix = ir.IndexDef(name=op.name, columns=op.columns, unique=op.unique, where=op.where)
+    _index_names_free(state, t.schema, [op.name])
+    return _with_part(state, replace(t, indexes=(*t.indexes, ix)))
+
+
+def _with_part(state: SchemaState, new: Table) -> SchemaState:
+    check_table(new)
+    return state.with_table(new)
+
+
+def _find_index(t: Table, name: str) -> ir.IndexDef:
+    for i in t.indexes:
+        if i.name == name:
+            return i
+    raise StateError(f"index '{name}' does not exist on '{t.name}' at this point", code="SF103",
+                     hint=nearest(name, [i.name for i in t.indexes]))
+
+
+def _drop_index(state: SchemaState, op: ir.DropIndex) -> SchemaState:
+    t = state.table(op.table, op.schema)
+    ix = _find_index(t, op.name)
+    return state.with_table(replace(t, indexes=tuple(i for i in t.indexes if i is not ix)))
+
+
+def _create_unique(state: SchemaState, op: ir.CreateUniqueConstraint) -> SchemaState:
+    t = state.table(op.table, op.schema)
+    return _with_part(state, replace(t, uniques=(*t.uniques, ir.UniqueDef(
+        columns=op.columns, name=op.name))))
+
+
+def _create_fk(state: SchemaState, op: ir.CreateForeignKey) -> SchemaState:
+    t = state.table(op.table, op.schema)
+    fk = ir.ForeignKeyDef(columns=op.columns, references=op.references, name=op.name,
+                          ondelete=op.ondelete, onupdate=op.onupdate)
+    need_refs(state, t, [fk])
+    return _with_part(state, replace(t, foreign_keys=(*t.foreign_keys, fk)))
+
+
+def _create_check(state: SchemaState, op: ir.CreateCheckConstraint) -> SchemaState:
+    t = state.table(op.table, op.schema)
+    return _with_part(state, replace(t, checks=(*t.checks, ir.CheckDef(
+        expression=op.expression, name=op.name, not_valid=op.not_valid))))
+
+
+def _validate_constraint(state: SchemaState, op: ir.ValidateConstraint) -> SchemaState:
+    t = state.table(op.table, op.schema)
+    if op.name not in {c.name for c in t.checks} | {f.name for f in t.foreign_keys}:
+        raise StateError(f"no check or foreign key named '{op.name}' on '{t.name}' at this "
+                         "point", code="SF104",
+                         hint=nearest(op.name, [c.name or "" for c in t.checks]))
+    return state.with_table(replace(t, checks=tuple(
+        replace(c, not_valid=False) if c.name == op.name else c for c in t.checks)))
+
+
+def _create_pk(state: SchemaState, op: ir.CreatePrimaryKey) -> SchemaState:
+    t = state.table(op.table, op.schema)
+    if t.primary_key is not None:
+        raise StateError(f"table '{t.name}' already has a primary key "
+                         f"'{t.primary_key.name}'", code="SF109")
+    need_columns(t, op.columns, f"primary key '{op.name}'")
+    cols = tuple(replace(c, nullable=False) if c.name in op.columns else c for c in t.columns)
+    return _with_part(state, replace(t, columns=cols, primary_key=ir.PrimaryKeyDef(
+        columns=op.columns, name=op.name)))
+
+
+def find_constraint(t: Table, name: str, kind: str) -> Any:
+    """The named constraint of that type, or a StateError."""
+    pool: tuple[Any, ...] = {
+        "unique": t.uniques,
+        "foreign_key": t.foreign_keys,
+        "check": t.checks,
+        "primary_key": (t.primary_key,) if t.primary_key else (),
+    }[kind]
+    for c in pool:
+        if c.name == name:
+            return c
+    return_hint = nearest(name, [c.name for c in pool if c.name])
+    raise StateError(f"{kind.replace('_', ' ')} constraint '{name}' does not exist on "
+                     f"'{t.name}' at this point", code="SF104", hint=return_hint)
+
+
+def _drop_constraint(state: SchemaState, op: ir.DropConstraint) -> SchemaState:
+    t = state.table(op.table, op.schema)
+    c = find_constraint(t, op.name, op.type)
+    if op.type == "primary_key":
+        return state.with_table(replace(t, primary_key=None))
+    if op.type == "unique":
+        return state.with_table(replace(t, uniques=tuple(x for x in t.uniques if x is not c)))
+    if op.type == "check":
+        return state.with_table(replace(t, checks=tuple(x for x in t.checks if x is not c)))
+    return state.with_table(replace(t, foreign_keys=tuple(x for x in t.foreign_keys
+                                                         if x is not c)))
+
+
+def _rows(state: SchemaState, op: ir.InsertRows | ir.DeleteRows) -> SchemaState:
+    t = state.table(op.table, op.schema)
+    for row in op.rows:
+        for col in row:
+            if t.column(col) is None:
+                raise StateError(f"{op.kind} names the column '{op.table}.{col}', which does not "
+                                 "exist", code="SF102",
+                                 hint=nearest(col, [c.name for c in t.columns]))
+    return state
+
+
+def _sql(state: SchemaState, op: ir.Sql) -> SchemaState:
+    # Raw SQL is opaque to the replayed schema; schema changes belong in typed operations.
+    return state
+
+
+_APPLY: Mapping[type[ir.Operation], Callable[[SchemaState, Any], SchemaState]] = (
+    types.MappingProxyType({
+        ir.CreateTable: _create_table,
+        ir.DropTable: _drop_table,
+        ir.RenameTable: _rename_table,
+        ir.AlterTable: _alter_table,
+        ir.AddColumn: _add_column,
+        ir.DropColumn: _drop_column,
+        ir.RenameColumn: _rename_column,
+        ir.AlterColumn: _alter_column,
+        ir.CreateIndex: _create_index,
+        ir.DropIndex: _drop_index,
+        ir.CreateUniqueConstraint: _create_unique,
+        ir.CreateForeignKey: _create_fk,
+        ir.CreateCheckConstraint: _create_check,
+        ir.CreatePrimaryKey: _create_pk,
+        ir.DropConstraint: _drop_constraint,
+        ir.ValidateConstraint: _validate_constraint,
+        ir.Sql: _sql,
+        ir.InsertRows: _rows,
+        ir.DeleteRows: _rows,
+    })
+)
+
+
+def apply(state: SchemaState, op: ir.Operation) -> SchemaState:
+    """The state after `op`; raises StateError when `op` does not fit `state`."""
+    return _APPLY[type(op)](state, op)
+
+
+def apply_all(state: SchemaState, ops: Iterable[ir.Operation]) -> SchemaState:
+    """The state after every operation in order."""
+    for op in ops:
+        state = apply(state, op)
+    return state
