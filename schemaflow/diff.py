@@ -316,7 +316,12 @@ class _Builder:
             if name not in old_c:
                 self.emit("create_constraint", ir.CreateCheckConstraint(
                     name=name or "", table=t, schema=s, expression=c.expression))
-        # foreign keys, by meaning
+        self._compare_links(old, new, touches_dropped)
+
+    def _compare_links(self, old: Table, new: Table,
+                       touches_dropped: Callable[[tuple[str, ...]], bool]) -> None:
+        """Foreign keys (by meaning) and indexes (by name and meaning)."""
+        t, s = new.name, new.schema
         old_f = {fk_key(f): f for f in old.foreign_keys}
         new_f = {fk_key(f): f for f in new.foreign_keys}
         for key, f in old_f.items():
@@ -326,7 +331,6 @@ class _Builder:
         for key, f in new_f.items():
             if key not in old_f:
                 self._create_fk(new, f)
-        # indexes, by name and meaning
         old_i = {i.name: i for i in old.indexes}
         new_i = {i.name: i for i in new.indexes}
         for name, i in old_i.items():

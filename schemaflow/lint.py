@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from . import ir
 from .errors import CODES, Diagnostic, StateError
@@ -57,6 +58,9 @@ class _States:
         return state
 
 
+Keep = Callable[[str, tuple[str, ...]], bool]  # (code, the changeset's ignores) → reported?
+
+
 def check(history: History, ctx: LintContext | None = None, *,
           select: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
           rules: bool = True) -> list[Diagnostic]:
@@ -64,8 +68,6 @@ def check(history: History, ctx: LintContext | None = None, *,
 
     `rules=False` skips the safety analyzers (warnings only): what apply needs to know is
     whether the history can run at all."""
-    from .diff import diff
-
     ctx = ctx or LintContext()
     diags: list[Diagnostic] = []
     states = _States(history)
@@ -79,74 +81,12 @@ def check(history: History, ctx: LintContext | None = None, *,
     for cid in g.order:
         cs = g[cid]
         before = states.before(cid, diags)
-        state = before
-        failed = False
-        created: set[TableKey] = set()
-        once: set[str] = set()
-        for i, op in enumerate(cs.operations):
-            try:
-                after = apply(state, op)
-            except StateError as exc:
-                failed = True
-                diags.append(_diag(history, cid, ("operations", i, op.kind), exc.code,
-                                   f"{op.kind}: {exc.message}", exc.hint))
-                continue
-            findings = analyze(op, state, OpContext(cs, created, i, once), ctx) if rules else []
-            for code, message, hint in findings:
-                if keep(code, cs.lint_ignore):
-                    diags.append(_diag(history, cid, ("operations", i, op.kind), code,
-                                       message, hint))
-            if isinstance(op, ir.CreateTable):
-                created.add((op.schema, op.name))
-            state = after
+        state, failed = _operations(history, cs, before, ctx if rules else None, keep, diags)
         if not cs.operations and len(cs.parents) < 2 and keep("SF014", cs.lint_ignore):
             diags.append(_diag(history, cid, ("operations",), "SF014",
                                "the changeset has no operations yet"))
-        if cs.rollback is not None:
-            rolled = state
-            rollback_ok = True
-            for i, op in enumerate(cs.rollback):
-                try:
-                    rolled = apply(rolled, op)
-                except StateError as exc:
-                    rollback_ok = False
-                    diags.append(_diag(history, cid, ("rollback", i, op.kind), exc.code,
-                                       f"rollback {op.kind}: {exc.message}", exc.hint))
-            opaque = any(isinstance(op, ir.Sql) for op in (*cs.operations, *cs.rollback))
-            if rollback_ok and not failed and not opaque and keep("SF202", cs.lint_ignore):
-                left = diff(before, rolled).operations
-                if left:
-                    from .report import describe
-
-                    diags.append(_diag(
-                        history, cid, ("rollback",), "SF202",
-                        "the rollback does not restore the schema from before the changeset "
-                        f"({len(left)} difference{'s' if len(left) != 1 else ''}; it also "
-                        f"needs: {describe(left[0]).lstrip('+-~ ')})",
-                        "compare it with the automatic inverse: remove `rollback:` to see it"))
-        elif not failed and keep("SF201", cs.lint_ignore):
-            try:
-                reverse_changeset(cs.operations, before)
-            except Irreversible as exc:
-                idx = exc.index or 0
-                diags.append(_diag(
-                    history, cid, ("operations", idx, cs.operations[idx].kind), "SF201",
-                    f"the changeset cannot be rolled back: {exc.message}",
-                    "add `down:` to the sql operation, or a `rollback:` list to the changeset"))
-        path = history.path(cid)
-        if path is not None and not (path.stem == cid or path.stem.startswith(cid + "_")) and (
-                keep("SF006", cs.lint_ignore)):
-            diags.append(_diag(
-                history, cid, ("id",), "SF006", f"the file name does not start with the id "
-                f"'{cid}'", f"rename the file to {cid}_{_slug(path.stem)}{path.suffix}"))
-        if len(cs.parents) > 1 and keep("SF402", cs.lint_ignore):
-            shared = g.ancestors([cs.parents[0]])
-            for other in cs.parents[1:]:
-                if not shared & g.ancestors([other]):
-                    diags.append(_diag(
-                        history, cid, ("parents",), "SF402",
-                        f"merges {cs.parents[0]} and {other}, which share no history",
-                        "merging two unrelated histories is usually a mistake"))
+        _rollback(history, cs, before, state, failed, keep, diags)
+        _placement(history, cs, keep, diags)
         if g.dependents[cid]:
             states.after[cid] = state
     if len(g.heads) > 1 and keep("SF401", ()):
@@ -156,6 +96,94 @@ def check(history: History, ctx: LintContext | None = None, *,
             f"the history has {len(g.heads)} heads: {', '.join(g.heads)}",
             "join them with: schemaflow merge -m MESSAGE"))
     return diags
+
+
+def _operations(history: History, cs: ir.Changeset, before: SchemaState,
+                ctx: LintContext | None, keep: Keep,
+                diags: list[Diagnostic]) -> tuple[SchemaState, bool]:
+    """Replay a changeset's operations, reporting what does not fit and (with `ctx`) what the
+    safety analyzers find; returns the state after it and whether an operation failed."""
+    state = before
+    failed = False
+    created: set[TableKey] = set()
+    once: set[str] = set()
+    for i, op in enumerate(cs.operations):
+        where = ("operations", i, op.kind)
+        try:
+            after = apply(state, op)
+        except StateError as exc:
+            failed = True
+            diags.append(_diag(history, cs.id, where, exc.code, f"{op.kind}: {exc.message}",
+                               exc.hint))
+            continue
+        findings = analyze(op, state, OpContext(cs, created, i, once), ctx) if ctx else []
+        diags += [_diag(history, cs.id, where, code, message, hint)
+                  for code, message, hint in findings if keep(code, cs.lint_ignore)]
+        if isinstance(op, ir.CreateTable):
+            created.add((op.schema, op.name))
+        state = after
+    return state, failed
+
+
+def _rollback(history: History, cs: ir.Changeset, before: SchemaState, after: SchemaState,
+              failed: bool, keep: Keep, diags: list[Diagnostic]) -> None:
+    """An explicit rollback must fit and restore `before`; without one, the automatic inverse
+    must exist (SF201). After a failed operation only the rollback's own fit is checked."""
+    from .diff import diff
+
+    cid = cs.id
+    if cs.rollback is None:
+        if not failed and keep("SF201", cs.lint_ignore):
+            try:
+                reverse_changeset(cs.operations, before)
+            except Irreversible as exc:
+                idx = exc.index or 0
+                diags.append(_diag(
+                    history, cid, ("operations", idx, cs.operations[idx].kind), "SF201",
+                    f"the changeset cannot be rolled back: {exc.message}",
+                    "add `down:` to the sql operation, or a `rollback:` list to the changeset"))
+        return
+    rolled = after
+    rollback_ok = True
+    for i, op in enumerate(cs.rollback):
+        try:
+            rolled = apply(rolled, op)
+        except StateError as exc:
+            rollback_ok = False
+            diags.append(_diag(history, cid, ("rollback", i, op.kind), exc.code,
+                               f"rollback {op.kind}: {exc.message}", exc.hint))
+    opaque = any(isinstance(op, ir.Sql) for op in (*cs.operations, *cs.rollback))
+    if rollback_ok and not failed and not opaque and keep("SF202", cs.lint_ignore):
+        left = diff(before, rolled).operations
+        if left:
+            from .report import describe
+
+            diags.append(_diag(
+                history, cid, ("rollback",), "SF202",
+                "the rollback does not restore the schema from before the changeset "
+                f"({len(left)} difference{'s' if len(left) != 1 else ''}; it also "
+                f"needs: {describe(left[0]).lstrip('+-~ ')})",
+                "compare it with the automatic inverse: remove `rollback:` to see it"))
+
+
+def _placement(history: History, cs: ir.Changeset, keep: Keep,
+               diags: list[Diagnostic]) -> None:
+    """Where a changeset stands: its file's name (SF006), the histories it merges (SF402)."""
+    cid, g = cs.id, history.graph
+    path = history.path(cid)
+    if path is not None and not (path.stem == cid or path.stem.startswith(cid + "_")) and (
+            keep("SF006", cs.lint_ignore)):
+        diags.append(_diag(
+            history, cid, ("id",), "SF006", f"the file name does not start with the id "
+            f"'{cid}'", f"rename the file to {cid}_{_slug(path.stem)}{path.suffix}"))
+    if len(cs.parents) > 1 and keep("SF402", cs.lint_ignore):
+        shared = g.ancestors([cs.parents[0]])
+        for other in cs.parents[1:]:
+            if not shared & g.ancestors([other]):
+                diags.append(_diag(
+                    history, cid, ("parents",), "SF402",
+                    f"merges {cs.parents[0]} and {other}, which share no history",
+                    "merging two unrelated histories is usually a mistake"))
 
 
 def _slug(stem: str) -> str:
