@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from schemaflow import ir
-from schemaflow.dialects.reflect import default_from_sa, from_metadata
+from schemaflow.dialects.metadata import from_metadata
+from schemaflow.dialects.read import default_from_sa
 from schemaflow.diff import DiffResult, default_key, diff, readable_create, type_key
 from schemaflow.errors import SchemaflowError
 from schemaflow.state import SchemaState, Table, apply, apply_all, table_from_create

@@ -1,0 +1,204 @@
+"""What SQLAlchemy says about a schema (models' MetaData, or a live database's Inspector) read
+into the plain-data state: types, defaults, columns and tables. A construct the format cannot
+express is refused with `Unexpressible`, never written as something else."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+from .. import ir
+from ..errors import UsageError
+from ..state import Table, pk_name
+from ..typespec import TypeSpec
+from .tables import TypeError_
+
+
+class Unexpressible(UsageError):
+    """A schema construct that schemaflow's format cannot express (yet): refused loudly."""
+
+    def __init__(self, where: str, construct: str, hint: str | None = None) -> None:
+        super().__init__(
+            f"{where}: {construct}, which schemaflow cannot express yet (refused, so that no "
+            "changeset builds a different schema than the one described)",
+            hint=hint or "leave it out of the models and create it with a `sql` operation "
+                         "(scoped with `dialects:` where it is database-specific)")
+
+
+def type_from_sa(t: Any) -> TypeSpec:
+    """The TypeSpec meaning the same as a SQLAlchemy type (generic or reflected); TypeError_
+    naming the construct for one the format cannot express."""
+    if isinstance(t, (sa.ARRAY, sa.Interval)):
+        raise TypeError_(f"the type {type(t).__name__} ({t!r})")
+    if isinstance(t, sa.types.TypeDecorator):
+        # What create_all() builds: the decorated type (custom Python-side behaviour aside).
+        return type_from_sa(t.impl_instance)
+    if getattr(t, "_variant_mapping", None):
+        raise TypeError_(f"per-database variants of the type {t!r} (with_variant)")
+    if getattr(t, "collation", None):
+        raise TypeError_(f"the collation {t.collation!r}")
+    if isinstance(t, (sa.DateTime, sa.Time)) and (getattr(t, "precision", None) is not None
+                                                   or getattr(t, "fsp", None) is not None):
+        raise TypeError_(f"a fractional-seconds precision ({t!r})")
+    if isinstance(t, sa.Enum):
+        if not t.native_enum:
+            raise TypeError_("a non-native enum (native_enum=False)")
+        if t.create_constraint:
+            raise TypeError_("the CHECK an Enum adds (create_constraint=True)")
+        return TypeSpec("enum", tuple(str(e) for e in t.enums),
+                        (("name", str(t.name)),) if t.name else ())
+    if isinstance(t, sa.Boolean):
+        if t.create_constraint:
+            raise TypeError_("the CHECK a Boolean adds (create_constraint=True)")
+        return TypeSpec("boolean")
+    if isinstance(t, mysql.TINYINT) and getattr(t, "display_width", None) == 1:
+        return TypeSpec("boolean")
+    if isinstance(t, sa.BigInteger):
+        return TypeSpec("bigint")
+    if isinstance(t, sa.SmallInteger) and not isinstance(t, mysql.TINYINT):
+        return TypeSpec("smallint")
+    if isinstance(t, sa.Integer) and type(t).__name__ in ("Integer", "INTEGER", "INT"):
+        return TypeSpec("integer")
+    if isinstance(t, sa.Double) or type(t).__name__ in ("DOUBLE", "DOUBLE_PRECISION"):
+        return TypeSpec("float", (53,))  # FLOAT(53) is double precision everywhere
+    if isinstance(t, (sa.Float, sa.REAL)):
+        precision = getattr(t, "precision", None)
+        return TypeSpec("float", (int(precision),) if precision else ())
+    if isinstance(t, sa.Numeric) and not isinstance(t, sa.Float):
+        return TypeSpec("numeric", tuple(a for a in (t.precision, t.scale) if a is not None))
+    if isinstance(t, sa.Text) and type(t).__name__ in ("Text", "TEXT", "UnicodeText"):
+        return TypeSpec("text", (int(t.length),) if t.length else ())
+    if isinstance(t, sa.String) and type(t).__name__ in ("CHAR", "NCHAR"):
+        return TypeSpec("char", (int(t.length),) if t.length else ())
+    if isinstance(t, sa.String) and type(t).__name__ in ("String", "VARCHAR", "NVARCHAR",
+                                                          "Unicode"):
+        return TypeSpec("string", (t.length,) if t.length else ())
+    if isinstance(t, sa.DateTime) and type(t).__name__ in ("DateTime", "DATETIME", "TIMESTAMP"):
+        return TypeSpec("datetime", (), (("timezone", "true"),) if t.timezone else ())
+    if isinstance(t, sa.Date) and type(t).__name__ in ("Date", "DATE"):
+        return TypeSpec("date")
+    if isinstance(t, sa.Time) and type(t).__name__ in ("Time", "TIME"):
+        return TypeSpec("time", (), (("timezone", "true"),) if t.timezone else ())
+    if isinstance(t, sa.JSON) and type(t).__name__ in ("JSON",):
+        return TypeSpec("json")
+    if isinstance(t, sa.Uuid) and type(t).__name__ in ("Uuid", "UUID"):
+        return TypeSpec("uuid")
+    if isinstance(t, sa.LargeBinary) and type(t).__name__ in ("LargeBinary", "BLOB", "BYTEA"):
+        blen = getattr(t, "length", None)
+        return TypeSpec("binary", (int(blen),) if blen else ())
+    prefix = _type_prefix(type(t).__module__)
+    if prefix is not None:
+        length = getattr(t, "length", None)
+        return TypeSpec(f"{prefix}.{type(t).__name__.lower()}", (int(length),) if length else ())
+    generic = t.as_generic() if hasattr(t, "as_generic") else t
+    if generic is not t:
+        return type_from_sa(generic)
+    raise TypeError_(f"no schemaflow type for the SQLAlchemy type {t!r}")
+
+
+def _type_prefix(module: str) -> str | None:
+    """The type prefix (`postgresql`) of a database whose SQLAlchemy types `module` holds."""
+    from . import _REGISTRY
+
+    for cls in _REGISTRY.values():
+        if cls.sa_types_module and module.startswith(cls.sa_types_module) and (
+                cls.type_dialects):
+            return cls.type_dialects[0]
+    return None
+
+
+_CAST = re.compile(r"^\((.*)\)$|^(.*?)::[\w\s\"\[\]]+$", re.S)
+
+
+def default_from_sa(text: str | None) -> tuple[str | int | float | bool | None, str | None]:
+    """(literal default, default_sql) meaning the same as a server default's SQL text."""
+    if text is None:
+        return None, None
+    value = text.strip()
+    while True:
+        m = _CAST.match(value)
+        if not m:
+            break
+        value = (m.group(1) if m.group(1) is not None else m.group(2)).strip()
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("''", "'"), None
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true", None
+    if re.fullmatch(r"-?\d+", value):
+        return int(value), None
+    if re.fullmatch(r"-?\d+\.\d*", value):
+        return float(value), None
+    if lowered in ("null",):
+        return None, None
+    if lowered in ("current_timestamp()", "now()", "current_timestamp"):
+        return None, "CURRENT_TIMESTAMP"
+    return None, value
+
+
+# Other migration tools' bookkeeping: never part of the schema anyone models.
+OTHER_TOOLS = ("alembic_version", "flyway_schema_history", "databasechangelog",
+               "databasechangeloglock")
+
+
+def _default_of(col: sa.Column[Any]) -> tuple[Any, str | None]:
+    sd = col.server_default
+    if sd is None:
+        return None, None
+    arg = getattr(sd, "arg", None)
+    if isinstance(arg, str):
+        return arg, None
+    if arg is None:
+        return None, None
+    text = str(arg.text) if hasattr(arg, "text") else str(arg)
+    return default_from_sa(text)
+
+
+def _column(table: str, name: str, type_: Any, nullable: bool,
+            default: tuple[Any, str | None], comment: Any,
+            autoincrement: bool | None = None) -> ir.Column:
+    """A state column from what SQLAlchemy knows of one (models or reflection)."""
+    value, default_sql = default
+    if (default_sql or "").startswith("nextval("):  # a serial's own sequence, not written
+        default_sql = None
+    try:
+        spec = type_from_sa(type_)
+    except TypeError_ as exc:
+        raise Unexpressible(f"column {table}.{name}", str(exc)) from None
+    if spec.name == "enum" and not spec.kwarg("name"):
+        spec = TypeSpec("enum", spec.args)
+    return ir.Column(name=name, type=spec, nullable=nullable, autoincrement=autoincrement,
+                     default=value, default_sql=default_sql,
+                     comment=str(comment) if comment else None)
+
+
+def _table(name: str, schema: str | None, columns: list[ir.Column],
+           pk: tuple[tuple[str, ...], str | None], uniques: list[ir.UniqueDef],
+           fks: list[ir.ForeignKeyDef], checks: list[ir.CheckDef],
+           indexes: list[ir.IndexDef], comment: Any) -> Table:
+    """A state table, its constraints in name order, unnamed primary key named."""
+    pk_cols, pk_given = pk
+    return Table(
+        name=name, schema=schema, columns=tuple(columns),
+        primary_key=(ir.PrimaryKeyDef(columns=pk_cols, name=pk_given or pk_name(name))
+                     if pk_cols else None),
+        uniques=tuple(sorted(uniques, key=lambda u: u.name or "")),
+        foreign_keys=tuple(sorted(fks, key=lambda f: f.name or "")),
+        checks=tuple(sorted(checks, key=lambda c: c.name or "")), indexes=tuple(indexes),
+        comment=str(comment) if comment else None)
+
+
+def _name(c: Any) -> str | None:
+    name = c.name
+    if name is None or type(name).__name__ == "_NoneName":
+        return None
+    return str(name)
+
+
+def _action(value: str | None) -> Any:
+    return value.upper() if value else None
+
+
