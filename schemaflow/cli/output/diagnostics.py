@@ -1,26 +1,16 @@
-"""Rendering diagnostics, errors and listings for people (rich text), machines (JSON) and CI."""
+"""Diagnostics and errors: rich text, plain text, JSON and GitHub workflow annotations."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import ChangesetFailed, Diagnostic, SchemaflowError, ValidationFailed
-
-
-def consoles(quiet: bool = False) -> tuple[Console, Console]:
-    """(stdout, stderr) consoles; rich honours NO_COLOR and plain pipes by itself."""
-    # NO_COLOR: rich drops colours but keeps bold/dim; no escape codes at all is what users mean.
-    plain = {"color_system": None} if os.environ.get("NO_COLOR") else {}
-    return (Console(highlight=False, soft_wrap=True, **plain),  # type: ignore[arg-type]
-            Console(stderr=True, highlight=False, soft_wrap=True, quiet=quiet,
-                    **plain))  # type: ignore[arg-type]
+from ...errors import ChangesetFailed, Diagnostic, SchemaflowError, ValidationFailed
+from . import count
 
 
 def diagnostic_text(d: Diagnostic) -> str:
@@ -51,14 +41,7 @@ def print_diagnostics(diags: Sequence[Diagnostic], fmt: str, out: Console,
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
     if fmt == "github":
-        for d in diags:
-            level = {"error": "error", "warning": "warning", "info": "notice"}[d.severity]
-            props = ",".join(p for p in (
-                f"file={d.file}" if d.file else "", f"line={d.line}" if d.line else "",
-                f"col={d.col}" if d.col else "", f"title={d.code}") if p)
-            msg = d.message + (f" (hint: {d.hint})" if d.hint else "")
-            msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            sys.stdout.write(f"::{level} {props}::{msg}\n")
+        sys.stdout.writelines(_annotation(d) for d in diags)
         return
     if out.is_terminal:
         for d in diags:
@@ -66,12 +49,21 @@ def print_diagnostics(diags: Sequence[Diagnostic], fmt: str, out: Console,
     elif diags:  # into a pipe or file: plain text, written at once (thousands of lines)
         sys.stdout.write("\n".join(_plain(d) for d in diags) + "\n")
     if diags:
-        out.print(f"\n{errors} error{'s' if errors != 1 else ''}, "
-                  f"{warnings} warning{'s' if warnings != 1 else ''}")
+        out.print(f"\n{count(errors, 'error')}, {count(warnings, 'warning')}")
     else:
-        n = f" in {files_checked} changeset{'s' if files_checked != 1 else ''}" if (
-            files_checked is not None) else ""
+        n = f" in {count(files_checked, 'changeset')}" if files_checked is not None else ""
         out.print(f"[green]No problems found{n}.[/green]")
+
+
+def _annotation(d: Diagnostic) -> str:
+    """A GitHub workflow command that shows the diagnostic on the file in a pull request."""
+    level = {"error": "error", "warning": "warning", "info": "notice"}[d.severity]
+    props = ",".join(p for p in (
+        f"file={d.file}" if d.file else "", f"line={d.line}" if d.line else "",
+        f"col={d.col}" if d.col else "", f"title={d.code}") if p)
+    msg = d.message + (f" (hint: {d.hint})" if d.hint else "")
+    msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return f"::{level} {props}::{msg}\n"
 
 
 def print_error(exc: SchemaflowError, err: Console) -> None:
@@ -93,15 +85,3 @@ def print_error(exc: SchemaflowError, err: Console) -> None:
                 err.print(f"    {escape(s)};")
     if exc.hint:
         err.print(f"  [dim]hint: {escape(exc.hint)}[/dim]")
-
-
-def describe(op: Any) -> str:
-    """One line for an operation, as rich markup."""
-    from .describe import describe as plain
-
-    return escape(plain(op))
-
-
-def print_json(doc: Any) -> None:
-    """A JSON document on stdout."""
-    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
