@@ -156,7 +156,7 @@ def _rollback(history: History, cs: ir.Changeset, before: SchemaState, after: Sc
     if rollback_ok and not failed and not opaque and keep("SF202", cs.lint_ignore):
         left = diff(before, rolled).operations
         if left:
-            from .report import describe
+            from .describe import describe
 
             diags.append(_diag(
                 history, cid, ("rollback",), "SF202",

@@ -93,8 +93,8 @@ def migrated_engine(schemaflow_runner: Runner) -> Iterator[Any]:
 
 
 def _same(a: Any, b: Any) -> list[str]:
+    from .describe import describe
     from .diff import diff
-    from .report import describe
 
     return [describe(op) for op in diff(a, b).operations]
 
@@ -144,7 +144,7 @@ def check_models_match(config: pytest.Config) -> None:
         pytest.skip("no models configured")
     ops = project.compare().operations
     if ops:
-        from .report import describe
+        from .describe import describe
 
         raise SchemaflowCheckFailed("the models differ from the changesets: "
                                     + "; ".join(describe(o) for o in ops))

@@ -852,12 +852,12 @@ def changesets_folder(files: dict[str, bytes]) -> Iterator[Path]:
 
 def assert_clean(folder: Path) -> None:
     """Load + lint (+ plan, when valid) give diagnostics or schemaflow errors, nothing else."""
+    from schemaflow.cli.output.diagnostics import diagnostic_text
     from schemaflow.dialects import renderer_for
     from schemaflow.errors import Diagnostic, SchemaflowError, ValidationFailed
     from schemaflow.history import checksum, load
     from schemaflow.lint import check
     from schemaflow.planning import plan_apply
-    from schemaflow.report import diagnostic_text
 
     def well_formed(diags: list[Diagnostic]) -> None:
         for d in diags:

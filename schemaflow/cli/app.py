@@ -1,0 +1,144 @@
+"""The typer app, the options given before the command, and errors turned into exit codes.
+
+Every command module imports `.output` (and through it rich) inside its functions, never at
+the top: `schemaflow --help` and the listings must start without paying for rich.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+from .. import __version__
+from ..errors import SchemaflowError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..api import Project
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="schemaflow",
+    help="Declarative schema migrations: YAML/TOML changesets, linted, replayed and applied.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@dataclass
+class Globals:
+    """Options given before the command."""
+
+    config: str | None = None
+    url: str | None = None
+    verbose: bool = False
+    quiet: bool = False
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"schemaflow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    config: Annotated[str | None, typer.Option("-c", "--config", help="Configuration file.")]
+    = None,
+    url: Annotated[str | None, typer.Option("--url", help="Database URL (overrides the "
+                                            "environment and the configuration).")] = None,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Declarative schema migrations for SQL databases."""
+    ctx.obj = Globals(config, url, verbose, quiet)
+
+
+def globals_of(ctx: typer.Context) -> Globals:
+    """The options given before the command (defaults when the callback did not run)."""
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Globals) else Globals()
+
+
+def consoles(ctx: typer.Context) -> tuple[Console, Console]:
+    """(stdout, stderr) consoles; stderr is silent under --quiet."""
+    from .output import consoles as make
+
+    return make(globals_of(ctx).quiet)
+
+
+def open_project(ctx: typer.Context, lock_timeout: float = 60.0) -> Project:
+    """The project the global options name; lock waits are announced on stderr."""
+    from ..api import Project
+    from .output import notice
+
+    g = globals_of(ctx)
+    _, err = consoles(ctx)
+    return Project.from_config(config=g.config, url=g.url, lock_timeout=lock_timeout,
+                               notify=lambda m: notice(err, m))
+
+
+def handled(fn: F) -> F:
+    """Turn schemaflow errors into one message and their exit code, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SchemaflowError as exc:
+            _report(exc)
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted\n")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            # A database error outside a changeset (a version table of another shape, a
+            # server gone mid-command): one message, not a traceback. Checked by module so
+            # that commands which never touch a database do not import SQLAlchemy.
+            if not type(exc).__module__.startswith("sqlalchemy"):
+                raise
+            from ..dialects.base import db_message
+            from ..errors import DatabaseError
+
+            _report(DatabaseError(f"the database failed: {db_message(exc)}"))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _report(exc: SchemaflowError) -> NoReturn:
+    from .output import consoles as make
+    from .output.diagnostics import print_error
+
+    # Errors are shown even under --quiet.
+    print_error(exc, make()[1])
+    raise typer.Exit(exc.exit_code) from None
+
+
+FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
+
+
+def check_format(fmt: str, allowed: tuple[str, ...] = ("text", "json")) -> None:
+    """Refuse a --format (or other choice) outside `allowed`."""
+    if fmt not in allowed:
+        raise UsageError(f"unknown format '{fmt}'", hint=f"use one of: {', '.join(allowed)}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    import gc
+
+    # A short-lived process that loads tens of thousands of small objects: full collections
+    # would walk them all repeatedly for nothing (the same setting many CLIs use).
+    gc.set_threshold(100_000, 50, 100)
+    app()

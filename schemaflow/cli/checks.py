@@ -1,0 +1,95 @@
+"""Commands for CI: check (models against changesets) and validate (the linter)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ..errors import UsageError
+from .app import FormatOpt, app, check_format, consoles, handled, open_project
+
+if TYPE_CHECKING:
+    from ..api import Project
+
+
+@app.command()
+@handled
+def check(
+    ctx: typer.Context,
+    fmt: FormatOpt = "text",
+    against_db: Annotated[bool, typer.Option(
+        "--against-db", help="Compare the models with the live database instead.")] = False,
+) -> None:
+    """Exit 1 when the models differ from what the changesets build (for CI)."""
+    from .output.operations import differences
+
+    check_format(fmt)
+    out, _ = consoles(ctx)
+    result = open_project(ctx).compare(against_db=against_db)
+    differences(out, fmt, result.operations, against_db)
+    if result.operations:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handled
+def validate(
+    ctx: typer.Context,
+    paths: Annotated[list[Path] | None, typer.Argument(help="Only report on these files.")]
+    = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, json or github.")] = "text",
+    db: Annotated[bool | None, typer.Option(
+        "--db/--no-db", help="Also compare applied checksums with the database (default: when "
+        "a URL is given by --url, the environment or the configuration).")] = None,
+    dialect: Annotated[str | None, typer.Option(
+        "--dialect", help="Check what this database can do: sqlite, postgresql, mysql, "
+        "mariadb (default: the URL's, when one is given).")] = None,
+    server_version: Annotated[str | None, typer.Option(
+        "--server-version", help="The server version to check against, e.g. 14 or 8.0.16.")]
+    = None,
+    fail_on: Annotated[str, typer.Option(
+        "--fail-on", help="Exit 1 on errors only (default) or also on warnings.")] = "error",
+) -> None:
+    """Lint the changesets: syntax, schema, history, references, rollbacks, checksums."""
+    from ..source import list_files
+    from .output.diagnostics import print_diagnostics
+
+    check_format(fmt, ("text", "json", "github"))
+    out, _ = consoles(ctx)
+    project = open_project(ctx)
+    check_format(fail_on, ("error", "warning"))
+    use_db, dialect = _database_defaults(project, db, dialect)
+    version = _parse_version(server_version) if server_version else None
+    diags = project.validate(paths, database=use_db, dialect=dialect, server_version=version)
+    files = len(paths) if paths else len(list_files(project.settings.changesets))
+    print_diagnostics(diags, fmt, out, files)
+    failing = ("error",) if fail_on == "error" else ("error", "warning")
+    if any(d.severity in failing for d in diags):
+        raise typer.Exit(1)
+
+
+def _database_defaults(project: Project, db: bool | None,
+                       dialect: str | None) -> tuple[bool, str | None]:
+    """(compare checksums?, dialect): a URL the user gave means that database, unless told."""
+    explicit_url = project.settings.url_source != "default"
+    use_db = db if db is not None else explicit_url
+    if dialect is None and explicit_url:
+        dialect = _url_dialect(project.settings.url)
+    return use_db, dialect
+
+
+def _parse_version(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in text.split("."))
+    except ValueError:
+        raise UsageError(f"bad --server-version '{text}'", hint="e.g. 14 or 8.0.16") from None
+
+
+def _url_dialect(url: str) -> str | None:
+    """The database a URL names, without connecting (None when it cannot be told)."""
+    from ..dialects import for_url
+
+    known = for_url(url)
+    return known.name if known else None

@@ -1,0 +1,127 @@
+"""Commands that change what is applied: apply (upgrade), rollback (downgrade), stamp, rehash."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..errors import UsageError
+from .app import app, consoles, globals_of, handled, open_project
+
+LockOpt = Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for another "
+                                        "run's lock.")]
+SqlOpt = Annotated[bool, typer.Option("--sql", help="Print the SQL instead of running it (no "
+                                      "database needed).")]
+DryOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would run against the "
+                                      "database, change nothing.")]
+DialectOpt = Annotated[str | None, typer.Option("--dialect", help="With --sql: sqlite, "
+                                                "postgresql (default: from the URL).")]
+
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Only errors.")]
+
+
+def _quiet(ctx: typer.Context, quiet: bool) -> None:
+    if quiet:
+        globals_of(ctx).quiet = True
+
+
+def _run(ctx: typer.Context, direction: str, target: str | None, sql: bool, dry_run: bool,
+         dialect: str | None, lock_timeout: float) -> None:
+    from .output import print_sql
+    from .output.runs import Progress
+
+    out, err = consoles(ctx)
+    project = open_project(ctx, lock_timeout)
+    if sql:
+        print_sql(project.offline_sql(direction, target, dialect).sql or "", out)
+        return
+    if dialect:
+        raise UsageError("--dialect only goes with --sql")
+    if target and target.startswith("-") and not target[1:].isdigit():
+        raise UsageError(f"no such option: {target}", hint=f"see schemaflow {direction} --help")
+    quiet = globals_of(ctx).quiet
+    progress = Progress(err, direction)
+    with progress.live(not dry_run and not quiet):
+        on_item = None if quiet else progress.item
+        if direction == "apply":
+            res = project.apply(target, dry_run=dry_run, on_item=on_item)
+        else:
+            assert target is not None
+            res = project.rollback(target, dry_run=dry_run, on_item=on_item)
+    if dry_run:
+        print_sql(res.sql or "", out)
+        return
+    progress.finished(res.results, project.shown_url)
+
+
+@handled
+def _apply(
+    ctx: typer.Context,
+    target: Annotated[str | None, typer.Argument(help="head, heads (default), an id, +N, "
+                                                 "label@head, a tag; with --sql also FROM:TO.")]
+    = None,
+    sql: SqlOpt = False,
+    dry_run: DryOpt = False,
+    dialect: DialectOpt = None,
+    lock_timeout: LockOpt = 60.0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Apply pending changesets up to TARGET (default: every head)."""
+    _quiet(ctx, quiet)
+    _run(ctx, "apply", target, sql, dry_run, dialect, lock_timeout)
+
+
+@handled
+def _rollback(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="base, an id, -N, a tag; with --sql also "
+                                          "FROM:TO.")],
+    sql: SqlOpt = False,
+    dry_run: DryOpt = False,
+    dialect: DialectOpt = None,
+    lock_timeout: LockOpt = 60.0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Reverse applied changesets down to TARGET."""
+    _quiet(ctx, quiet)
+    _run(ctx, "rollback", target, sql, dry_run, dialect, lock_timeout)
+
+
+# `-2` is a target, not an option.
+_RELATIVE = {"ignore_unknown_options": True}
+app.command("apply", context_settings=_RELATIVE)(_apply)
+app.command("upgrade", help="Alias of apply (for Alembic users).",
+            context_settings=_RELATIVE)(_apply)
+app.command("rollback", context_settings=_RELATIVE)(_rollback)
+app.command("downgrade", help="Alias of rollback (for Alembic users).",
+            context_settings=_RELATIVE)(_rollback)
+
+
+@app.command()
+@handled
+def stamp(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="What to record as applied (base clears).")],
+    purge: Annotated[bool, typer.Option("--purge", help="Empty the version table first.")] = False,
+    lock_timeout: LockOpt = 60.0,
+) -> None:
+    """Record TARGET as applied without running anything."""
+    from .output.runs import stamped
+
+    _, err = consoles(ctx)
+    added, removed = open_project(ctx, lock_timeout).stamp(target, purge=purge)
+    stamped(err, target, added, removed)
+
+
+@app.command()
+@handled
+def rehash(
+    ctx: typer.Context,
+    ids: Annotated[list[str], typer.Argument(help="Applied changesets whose edits to accept.")],
+) -> None:
+    """Accept intended edits to applied changesets by storing their new checksums."""
+    from .output.runs import rehashed
+
+    _, err = consoles(ctx)
+    rehashed(err, open_project(ctx).rehash(ids))

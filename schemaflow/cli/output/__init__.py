@@ -1,0 +1,65 @@
+"""What the command line shows: rich text on a terminal, plain text into pipes, JSON, SQL.
+
+The modules here are the only ones that format for people or write to the terminal; the
+commands pass them what the API returned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def consoles(quiet: bool = False) -> tuple[Console, Console]:
+    """(stdout, stderr) consoles; rich honours NO_COLOR and plain pipes by itself."""
+    # Imported here: `schema` writes a file's text and needs no rich at all.
+    from rich.console import Console
+
+    # NO_COLOR: rich drops colours but keeps bold/dim; no escape codes at all is what users mean.
+    plain = {"color_system": None} if os.environ.get("NO_COLOR") else {}
+    return (Console(highlight=False, soft_wrap=True, **plain),  # type: ignore[arg-type]
+            Console(stderr=True, highlight=False, soft_wrap=True, quiet=quiet,
+                    **plain))  # type: ignore[arg-type]
+
+
+def count(n: int, noun: str) -> str:
+    """`1 changeset`, `2 changesets`."""
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def notice(err: Console, message: str) -> None:
+    """Something the user should know while a command waits or works (a held lock)."""
+    err.print(f"[yellow]{message}[/yellow]")
+
+
+def print_path(path: Path) -> None:
+    """The file a command wrote, alone on stdout (for scripts: `$(schemaflow new ...)`)."""
+    typer.echo(str(path))
+
+
+def print_text(text: str) -> None:
+    """Text on stdout exactly as is (a diagram, a JSON Schema)."""
+    sys.stdout.write(text)
+
+
+def print_json(doc: Any) -> None:
+    """A JSON document on stdout."""
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+
+
+def print_sql(sql: str, out: Console) -> None:
+    """SQL on stdout: syntax-highlighted on a terminal, exactly as is into a pipe or file."""
+    if out.is_terminal and out.color_system:
+        from rich.syntax import Syntax
+
+        out.print(Syntax(sql, "sql", theme="ansi_dark", background_color="default"))
+    else:
+        sys.stdout.write(sql)

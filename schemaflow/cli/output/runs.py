@@ -1,0 +1,67 @@
+"""What apply, rollback, stamp and rehash show while they run and when they are done."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from . import count
+
+if TYPE_CHECKING:
+    from ...execute import ItemResult
+
+
+class Progress:
+    """One apply or rollback: a line per changeset, a live status line, a summary."""
+
+    def __init__(self, err: Console, direction: str) -> None:
+        self.err = err
+        self.direction = direction
+        self.verb = "applied" if direction == "apply" else "rolled back"
+        self.started = time.perf_counter()
+
+    def item(self, r: ItemResult) -> None:
+        """One changeset done (or found done by another run meanwhile)."""
+        err, verb = self.err, self.verb
+        if not err.is_terminal:  # plain lines into a pipe or log: no markup work per line
+            line = (f"  {r.id} was {verb} meanwhile by another run" if r.skipped else
+                    f"  {verb} {r.id} {r.message} ({r.execution_ms} ms)")
+            sys.stderr.write(line + "\n")
+        elif r.skipped:
+            err.print(f"  [dim]{r.id} was {verb} meanwhile by another run[/dim]")
+        else:
+            err.print(f"  {verb} [bold]{r.id}[/bold] {escape(r.message)} "
+                      f"[dim]({r.execution_ms} ms)[/dim]")
+
+    def live(self, enabled: bool) -> AbstractContextManager[Any]:
+        """On a terminal, a live status line while changesets run; plain lines otherwise."""
+        if enabled and self.err.is_terminal:
+            doing = "applying" if self.direction == "apply" else "rolling back"
+            return self.err.status(f"{doing}…")
+        return nullcontext()
+
+    def finished(self, results: Sequence[ItemResult], url: str) -> None:
+        """How many changesets this run changed, where, and how long it took."""
+        done = [r for r in results if not r.skipped]
+        if not done:
+            self.err.print("Nothing to do: the database is already there.")
+            return
+        self.err.print(f"[green]{self.verb.capitalize()} {count(len(done), 'changeset')}"
+                       f"[/green] on {escape(url)} in {time.perf_counter() - self.started:.2f} s")
+
+
+def stamped(err: Console, target: str, added: Sequence[str], removed: Sequence[str]) -> None:
+    """What `stamp` recorded."""
+    err.print(f"stamped {target}: {len(added)} recorded as applied, {len(removed)} removed")
+
+
+def rehashed(err: Console, updated: Sequence[str]) -> None:
+    """Whose checksums `rehash` stored."""
+    listed = f": {', '.join(updated)}" if updated else ""
+    err.print(f"updated the checksum of {count(len(updated), 'changeset')}{listed}")

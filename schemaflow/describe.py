@@ -1,0 +1,36 @@
+"""One line of plain text for an IR operation, for messages of the linter, the CLI and checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_SIGN = {"create": "+", "add": "+", "insert": "+", "drop": "-", "delete": "-"}
+
+
+def describe(op: Any) -> str:
+    """One line for an operation: `+ add_column users.bio (text)`."""
+    kind = op.kind
+    sign = _SIGN.get(kind.split("_", 1)[0], "~")
+    table = getattr(op, "table", None)
+    name = getattr(op, "name", None)
+    if kind == "create_table":
+        target = f"{op.name} ({', '.join(c.name for c in op.columns)})"
+    elif kind == "add_column":
+        target = f"{op.table}.{op.column.name} ({op.column.type})"
+    elif kind in ("drop_column", "alter_column"):
+        changes = ""
+        if kind == "alter_column":
+            parts = [f"{k}={getattr(op, k)}" for k in ("type", "nullable", "default",
+                                                       "default_sql", "comment")
+                     if getattr(op, k) is not None]
+            parts += ["drop_default"] if op.drop_default else []
+            changes = f" ({', '.join(parts)})"
+        target = f"{op.table}.{op.name}{changes}"
+    elif kind in ("rename_table", "rename_column"):
+        target = (f"{op.name} -> {op.new_name}" if kind == "rename_table"
+                  else f"{op.table}.{op.name} -> {op.new_name}")
+    elif table and name:
+        target = f"{name} on {table}"
+    else:
+        target = str(table or name or "")
+    return f"{sign} {kind} {target}"
