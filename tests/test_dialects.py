@@ -28,6 +28,7 @@ from conftest import (
     _server_database,
     make_project,
     rows,
+    sql_of,
 )
 
 from schemaflow.dialects.tables import to_metadata
@@ -575,7 +576,7 @@ def test_postgresql_enum_add_value_and_drop_type(pg_url: str, tmp_path: Path) ->
     api = p.api()
     run(api.apply, "c001")
     assert enums(pg_url) == {"ticket_state_enum": ["a", "b", "c"]}
-    sql = api.apply("c002", dry_run=True).sql
+    sql = sql_of(api.apply("c002", dry_run=True))
     assert "ALTER TYPE ticket_state_enum ADD VALUE 'd'" in sql
     assert "DROP TYPE" not in sql and "CREATE TYPE" not in sql
     run(api.apply, "c002")
@@ -583,7 +584,7 @@ def test_postgresql_enum_add_value_and_drop_type(pg_url: str, tmp_path: Path) ->
     run(api.apply, "c003")
     assert rows(pg_url, "SELECT state::text FROM ticket") == [("d",)]
 
-    assert "DROP TYPE ticket_state_enum" in api.apply("c004", dry_run=True).sql
+    assert "DROP TYPE ticket_state_enum" in sql_of(api.apply("c004", dry_run=True))
     run(api.apply, "c004")
     assert enums(pg_url) == {}
     assert rows(pg_url, "SELECT count(*) FROM pg_type "
