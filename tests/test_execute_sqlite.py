@@ -114,8 +114,8 @@ TAGS = {"create_table": {"name": "tags", "columns": [
     {"name": "id", "type": "integer", "primary_key": True},
     {"name": "label", "type": "string(20)"},
 ]}}
-BASE = [USERS, ITEMS, LOG, TAGS]
-CONSTRAINTS = [
+BASE: list[dict[str, Any]] = [USERS, ITEMS, LOG, TAGS]
+CONSTRAINTS: list[dict[str, Any]] = [
     {"create_unique_constraint": {"name": "uq_items_note", "table": "items",
                                   "columns": ["note"]}},
     {"create_check_constraint": {"name": "ck_items_qty", "table": "items",
@@ -298,7 +298,7 @@ CASES: dict[str, Case] = {
 def test_operation_apply_and_rollback(name: str, project: Project, tmp_path: Path) -> None:
     case = CASES[name]
     p = project
-    extra = {"rollback": case.rollback} if case.rollback is not None else {}
+    extra: dict[str, Any] = {"rollback": case.rollback} if case.rollback is not None else {}
     p.write("c001", case.setup)
     p.write("c002", case.ops, parents=["c001"], **extra)
     api = p.api()
@@ -697,7 +697,7 @@ def test_failure_through_the_api_carries_the_details(project: Project) -> None:
 
 # --- offline SQL ------------------------------------------------------------------------------
 
-REBUILD_HISTORY = [
+REBUILD_HISTORY: list[list[dict[str, Any]]] = [
     [USERS, ITEMS, LOG],
     [{"insert_rows": {"table": "users",
                       "rows": [{"id": 1, "name": "ann"}, {"id": 2, "name": "b"}]}},

@@ -394,7 +394,7 @@ def test_folder_with_special_entries(project: Project, tmp_path: Path) -> None:
 
 # --- valid changesets that a dialect cannot take --------------------------------------------------
 
-CANNOT_RENDER = {
+CANNOT_RENDER: dict[str, list[dict[str, Any]]] = {
     "a value of the wrong type for its column": [
         {"create_table": {"name": "t", "columns": [
             {"name": "id", "type": "integer", "primary_key": True},

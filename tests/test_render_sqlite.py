@@ -63,7 +63,7 @@ ITEMS_PK = "CONSTRAINT pk_items PRIMARY KEY (id)"
 ITEMS_IX = "CREATE INDEX ix_items_name ON items (name)"
 
 # items with a unique constraint, a check and a foreign key on top
-RICH = [
+RICH: list[dict[str, Any]] = [
     USERS, ITEMS,
     {"create_unique_constraint": {"name": "uq_items_note", "table": "items",
                                   "columns": ["note"]}},
