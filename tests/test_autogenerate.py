@@ -29,6 +29,7 @@ import sqlalchemy as sa
 import yaml
 from conftest import MYSQL_URL, POSTGRES_URL, Project, _server_database, make_project
 
+from schemaflow import ir
 from schemaflow.errors import SchemaflowError
 from schemaflow.ir import dump_operation
 
@@ -372,13 +373,13 @@ def test_generated_order_referenced_tables_first(module: str, project: Project) 
     created: list[str] = []
     late = []
     for op in ops:
-        if op.kind == "create_table":
+        if isinstance(op, ir.CreateTable):
             for f in op.foreign_keys:
                 assert f.references.table in (*created, op.name), (
                     f"{op.name} is created before {f.references.table}, which it references")
             created.append(op.name)
         else:
-            assert op.kind == "create_foreign_key", op
+            assert isinstance(op, ir.CreateForeignKey), op
             late.append((op.table, op.references.table))
     assert sorted(created) == sorted(model_metadata(module).tables)
     # Only a foreign key on a cycle has to wait until both of its tables exist.
