@@ -551,6 +551,7 @@ def test_operation_matrix(db_url: str, other_url: str, case: Case, tmp_path: Pat
     assert applied_ids(db_url) == ["c001"]
     assert_same(snapshot(db_url), before, "the schema after rollback (vs before apply)")
     if data_before is not None:
+        assert case.query is not None
         assert rows(db_url, case.query) == data_before
 
 

@@ -718,7 +718,8 @@ def _mutate(doc: Any, rnd: random.Random, docs: list[Any]) -> Any:
         doc[key] = rnd.choice([{}, [], {"create_table": {}}, [[]], "operations", 1, None])
     elif what >= 14 and isinstance(doc, dict):  # schema-valid operations that may not fit
         key = rnd.choice(["operations", "operations", "rollback"])
-        ops = doc.get(key) if isinstance(doc.get(key), list) else []
+        listed = doc.get(key)
+        ops = listed if isinstance(listed, list) else []
         if what == 16:
             ops = []
         for _ in range(rnd.randint(1, 3)):

@@ -836,6 +836,7 @@ def _hook() -> dict[str, Any]:
     hooks = yaml.safe_load(HOOKS.read_text(encoding="utf-8"))
     assert isinstance(hooks, list)
     (hook,) = [h for h in hooks if h.get("id") == "schemaflow-validate"]
+    assert isinstance(hook, dict)
     return hook
 
 
