@@ -9,10 +9,14 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
+
+if TYPE_CHECKING:
+    from schemaflow.api import Project as ApiProject
+    from schemaflow.api import RunResult
 
 ROOT = Path(__file__).resolve().parent.parent
 # The parse cache goes to a throwaway folder, never the developer's own cache.
@@ -71,10 +75,16 @@ class Project:
         """Run `schemaflow ARGS` in the project folder, as a user would."""
         return run_cli(*args, cwd=self.root, env=env, input=input)
 
-    def api(self, **kwargs: Any) -> Any:
+    def api(self, **kwargs: Any) -> ApiProject:
         from schemaflow.api import Project as ApiProject
 
         return ApiProject.from_config(cwd=self.root, **kwargs)
+
+
+def sql_of(result: RunResult) -> str:
+    """The SQL of an apply/rollback that ran nothing (a dry run or offline SQL), which has it."""
+    assert result.sql is not None
+    return result.sql
 
 
 def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None,

@@ -22,20 +22,25 @@ import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
 import yaml
 from conftest import MYSQL_URL, POSTGRES_URL, Project, _server_database, make_project
+from sqlalchemy.dialects.postgresql.base import PGInspector
 
+from schemaflow import ir
 from schemaflow.errors import SchemaflowError
 from schemaflow.ir import dump_operation
+
+if TYPE_CHECKING:
+    from _pytest.mark import ParameterSet  # pytest does not export the type of pytest.param
 
 MODELS = Path(__file__).resolve().parent / "models"
 VERSION_TABLE = "schemaflow_version"
 
-DIALECTS = [
+DIALECTS: list[str | ParameterSet] = [
     "sqlite",
     pytest.param("postgresql", marks=pytest.mark.postgresql),
     pytest.param("mysql", marks=pytest.mark.mysql),
@@ -76,9 +81,9 @@ class Databases:
                     conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
             finally:
                 engine.dispose()
-            url = sa.engine.make_url(base).update_query_dict(
+            schema_url = sa.engine.make_url(base).update_query_dict(
                 {"options": f"-csearch_path={schema}"})
-            return url.render_as_string(hide_password=False)
+            return schema_url.render_as_string(hide_password=False)
         gen = _server_database(MYSQL_URL, "MySQL")
         url = next(gen)
         self.cleanups.append(gen)
@@ -260,6 +265,7 @@ def snapshot(url: str, *, names: bool = True) -> dict[str, Any]:
                 if t != VERSION_TABLE:
                     out[t] = _normalise(_table(insp, conn.dialect, t), kind, names)
             if kind == "postgresql":
+                assert isinstance(insp, PGInspector)
                 out["<enum types>"] = sorted((e["name"], tuple(e["labels"]))
                                              for e in insp.get_enums())
             return out
@@ -372,13 +378,13 @@ def test_generated_order_referenced_tables_first(module: str, project: Project) 
     created: list[str] = []
     late = []
     for op in ops:
-        if op.kind == "create_table":
+        if isinstance(op, ir.CreateTable):
             for f in op.foreign_keys:
                 assert f.references.table in (*created, op.name), (
                     f"{op.name} is created before {f.references.table}, which it references")
             created.append(op.name)
         else:
-            assert op.kind == "create_foreign_key", op
+            assert isinstance(op, ir.CreateForeignKey), op
             late.append((op.table, op.references.table))
     assert sorted(created) == sorted(model_metadata(module).tables)
     # Only a foreign key on a cycle has to wait until both of its tables exist.
@@ -397,6 +403,10 @@ def _convention_names(metadata: sa.MetaData) -> dict[str, set[tuple[str, str]]]:
             found.add((kind, str(c.name)))
         out[t.name] = found
     return out
+
+
+def _constraints_and_indexes(t: sa.Table) -> tuple[sa.Constraint | sa.Index, ...]:
+    return (*t.constraints, *t.indexes)
 
 
 def _state_names(state: Any) -> dict[str, set[tuple[str, str]]]:
@@ -426,7 +436,7 @@ def test_every_constraint_named_by_the_readme_rules_without_a_convention(
     use_models(project, "shop")
     assert project.api().autogenerate("initial").path is not None
     metadata = model_metadata("shop")
-    given = {str(c.name) for t in metadata.tables.values() for c in (*t.constraints, *t.indexes)
+    given = {str(c.name) for t in metadata.tables.values() for c in _constraints_and_indexes(t)
              if c.name is not None}
     state = project.api().changesets_state()
     for (_, name), t in state.tables.items():
@@ -535,6 +545,7 @@ def _change_params() -> list[Any]:
     out = []
     for d in DIALECTS:
         dialect = d if isinstance(d, str) else d.values[0]
+        assert isinstance(dialect, str)
         marks = () if isinstance(d, str) else d.marks
         for change in CHANGES:
             if dialect not in NOT_ON.get(change, set()):

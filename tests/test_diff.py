@@ -12,7 +12,7 @@ import sys
 import uuid
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -54,6 +54,16 @@ def build(*ops: ir.Operation) -> SchemaState:
     for op in ops:
         state = apply(state, op)
     return state
+
+
+OpT = TypeVar("OpT", bound=ir.Operation)
+
+
+def op_at(result: DiffResult, index: int, cls: type[OpT]) -> OpT:
+    """The operation at `index` of the diff, which the test knows to be a `cls`."""
+    op = result.operations[index]
+    assert isinstance(op, cls), op
+    return op
 
 
 def kinds(result: DiffResult) -> list[str]:
@@ -238,6 +248,7 @@ def test_new_table_referencing_an_existing_one_keeps_its_foreign_key_inline() ->
     result = transforms(old, new)
     assert kinds(result) == ["create_table"]
     (op,) = result.operations
+    assert isinstance(op, ir.CreateTable)
     assert [f.references.table for f in op.foreign_keys] == ["post"]
     assert op.foreign_keys[0].name == "fk_comment_post_id_post"
 
@@ -256,7 +267,7 @@ def test_self_reference_stays_inline() -> None:
     new = build(create("node", pk(), col("node_id"), foreign_keys=(ref("node"),)))
     result = transforms(SchemaState(), new)
     assert kinds(result) == ["create_table"]
-    assert len(result.operations[0].foreign_keys) == 1
+    assert len(op_at(result, 0, ir.CreateTable).foreign_keys) == 1
 
 
 def test_cycle_between_new_tables_adds_one_foreign_key_afterwards() -> None:
@@ -268,6 +279,8 @@ def test_cycle_between_new_tables_adds_one_foreign_key_afterwards() -> None:
     result = transforms(SchemaState(), new)
     assert kinds(result) == ["create_table", "create_table", "create_foreign_key"]
     first, second, late = result.operations
+    assert isinstance(first, ir.CreateTable) and isinstance(second, ir.CreateTable)
+    assert isinstance(late, ir.CreateForeignKey)
     # The first table goes without its key; the second references the first inline.
     assert first.foreign_keys == ()
     assert [f.references.table for f in second.foreign_keys] == [first.name]
@@ -287,11 +300,11 @@ def test_only_the_cycle_waits_for_its_foreign_keys() -> None:
         references=ir.Reference(table="q", columns=("id",))))
     result = transforms(SchemaState(), new)
     late = [(op.table, op.references.table) for op in result.operations
-            if op.kind == "create_foreign_key"]
+            if isinstance(op, ir.CreateForeignKey)]
     assert late in ([("p", "q")], [("q", "p")])
     created: list[str] = []
     for op in result.operations:
-        if op.kind == "create_table":
+        if isinstance(op, ir.CreateTable):
             assert all(f.references.table in (*created, op.name) for f in op.foreign_keys), (
                 f"{op.name} is created before a table it references")
             created.append(op.name)
@@ -547,7 +560,7 @@ def test_foreign_key_added_dropped_and_its_ondelete_changed() -> None:
     result = transforms(build(*BASE), cascade)
     assert brief(result) == [("drop_constraint", "post", "fk_post_author_id_author"),
                              ("create_foreign_key", "post", "fk_post_author_id_author")]
-    assert result.operations[1].ondelete == "CASCADE"
+    assert op_at(result, 1, ir.CreateForeignKey).ondelete == "CASCADE"
 
 
 @pytest.mark.parametrize("same", ["RESTRICT", "NO ACTION"])
@@ -572,7 +585,7 @@ def test_index_added_dropped_made_unique_and_partial() -> None:
     result = transforms(build(*BASE), unique)
     assert brief(result) == [("drop_index", "post", "ix_post_title"),
                              ("create_index", "post", "ix_post_title")]
-    assert result.operations[1].unique
+    assert op_at(result, 1, ir.CreateIndex).unique
     partial = _post(indexes=(ir.IndexDef(name="ix_post_title", columns=("title",),
                                          where="title IS NOT NULL"),))
     result = transforms(build(*BASE), partial)
@@ -630,7 +643,7 @@ def test_mixed_changes_run_in_an_order_that_works() -> None:
     assert order.index("drop_index") < order.index("create_index")
     assert order.index("create_table") < order.index("create_foreign_key")
     assert order.index("add_column") < order.index("create_foreign_key")
-    drops = [op.name for op in result.operations if op.kind == "drop_table"]
+    drops = [op.name for op in result.operations if isinstance(op, ir.DropTable)]
     assert drops == ["post_tag", "tag"]
     assert sorted(set(order)) == sorted({
         "drop_table", "drop_index", "drop_constraint", "create_table", "add_column",

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import Project, reflect, rows
+from conftest import Project, reflect, rows, sql_of
 from sqlalchemy.dialects import sqlite
 
 import schemaflow
@@ -114,8 +114,8 @@ TAGS = {"create_table": {"name": "tags", "columns": [
     {"name": "id", "type": "integer", "primary_key": True},
     {"name": "label", "type": "string(20)"},
 ]}}
-BASE = [USERS, ITEMS, LOG, TAGS]
-CONSTRAINTS = [
+BASE: list[dict[str, Any]] = [USERS, ITEMS, LOG, TAGS]
+CONSTRAINTS: list[dict[str, Any]] = [
     {"create_unique_constraint": {"name": "uq_items_note", "table": "items",
                                   "columns": ["note"]}},
     {"create_check_constraint": {"name": "ck_items_qty", "table": "items",
@@ -298,7 +298,7 @@ CASES: dict[str, Case] = {
 def test_operation_apply_and_rollback(name: str, project: Project, tmp_path: Path) -> None:
     case = CASES[name]
     p = project
-    extra = {"rollback": case.rollback} if case.rollback is not None else {}
+    extra: dict[str, Any] = {"rollback": case.rollback} if case.rollback is not None else {}
     p.write("c001", case.setup)
     p.write("c002", case.ops, parents=["c001"], **extra)
     api = p.api()
@@ -697,7 +697,7 @@ def test_failure_through_the_api_carries_the_details(project: Project) -> None:
 
 # --- offline SQL ------------------------------------------------------------------------------
 
-REBUILD_HISTORY = [
+REBUILD_HISTORY: list[list[dict[str, Any]]] = [
     [USERS, ITEMS, LOG],
     [{"insert_rows": {"table": "users",
                       "rows": [{"id": 1, "name": "ann"}, {"id": 2, "name": "b"}]}},
@@ -740,7 +740,7 @@ def _offline_matches_online(p: Project, tmp_path: Path, script: str,
     if data_query:
         assert rows(offline_url, data_query) == rows(p.url, data_query)
     # and the offline rollback script takes the offline database back to nothing
-    back = api.offline_sql("rollback", "base").sql
+    back = sql_of(api.offline_sql("rollback", "base"))
     sqlite3_script(offline, back)
     assert reflect(offline_url) == {}
     assert rows(offline_url, "SELECT count(*) FROM schemaflow_version") == [(0,)]
@@ -757,7 +757,7 @@ def test_apply_sql_with_rebuilds_builds_like_online_apply(project: Project,
                                                           tmp_path: Path) -> None:
     ids = project.chain(*REBUILD_HISTORY)
     project.write("c999", LAST[0], parents=ids[-1:], rollback=LAST[1])
-    script = project.api().offline_sql("apply", None).sql
+    script = sql_of(project.api().offline_sql("apply", None))
     assert script.count("_sf_new_items RENAME TO items") >= 3
     _offline_matches_online(project, tmp_path, script,
                             "SELECT id, name, qty, remark, owner_id, sku FROM items ORDER BY id")
@@ -765,7 +765,7 @@ def test_apply_sql_with_rebuilds_builds_like_online_apply(project: Project,
 
 def test_apply_sql_with_a_multi_line_message(project: Project, tmp_path: Path) -> None:
     project.write("c001", [USERS], message="create users\n\nDROP TABLE users;\nsee the ticket")
-    script = project.api().offline_sql("apply", None).sql
+    script = sql_of(project.api().offline_sql("apply", None))
     offline = tmp_path / "offline.db"
     sqlite3_script(offline, script)
     assert set(reflect(f"sqlite:///{offline}")) == {"users"}
@@ -963,7 +963,7 @@ def test_odd_identifiers_are_created_as_such(project: Project, tmp_path: Path) -
         (1, "'); DROP TABLE users; --")]
 
     offline = tmp_path / "odd.db"
-    sqlite3_script(offline, api.offline_sql("apply", None).sql)
+    sqlite3_script(offline, sql_of(api.offline_sql("apply", None)))
     assert reflect(f"sqlite:///{offline}") == got
 
     api.rollback(ids[0])

@@ -203,7 +203,9 @@ def test_head_with_several_heads_names_them() -> None:
 
 def test_heads_and_base() -> None:
     g = branched()
-    assert sorted(g.resolve("heads")) == ["x2", "y1"]  # type: ignore[type-var]
+    heads = g.resolve("heads")
+    assert isinstance(heads, list)
+    assert sorted(heads) == ["x2", "y1"]
     assert g.resolve("base") == []
 
 

@@ -394,7 +394,7 @@ def test_folder_with_special_entries(project: Project, tmp_path: Path) -> None:
 
 # --- valid changesets that a dialect cannot take --------------------------------------------------
 
-CANNOT_RENDER = {
+CANNOT_RENDER: dict[str, list[dict[str, Any]]] = {
     "a value of the wrong type for its column": [
         {"create_table": {"name": "t", "columns": [
             {"name": "id", "type": "integer", "primary_key": True},
@@ -718,7 +718,8 @@ def _mutate(doc: Any, rnd: random.Random, docs: list[Any]) -> Any:
         doc[key] = rnd.choice([{}, [], {"create_table": {}}, [[]], "operations", 1, None])
     elif what >= 14 and isinstance(doc, dict):  # schema-valid operations that may not fit
         key = rnd.choice(["operations", "operations", "rollback"])
-        ops = doc.get(key) if isinstance(doc.get(key), list) else []
+        listed = doc.get(key)
+        ops = listed if isinstance(listed, list) else []
         if what == 16:
             ops = []
         for _ in range(rnd.randint(1, 3)):

@@ -84,7 +84,7 @@ ITEMS = {"create_table": {
     "indexes": [{"name": "ix_items_name", "columns": ["name"]},
                 {"name": "ix_items_owner_qty", "columns": ["owner_id", "qty"]}],
 }}
-BASE = [USERS, ITEMS]
+BASE: list[dict[str, Any]] = [USERS, ITEMS]
 
 MOOD = {"create_table": {"name": "mood", "columns": [
     {"name": "id", "type": "integer", "primary_key": True},

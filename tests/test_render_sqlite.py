@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
@@ -63,7 +63,7 @@ ITEMS_PK = "CONSTRAINT pk_items PRIMARY KEY (id)"
 ITEMS_IX = "CREATE INDEX ix_items_name ON items (name)"
 
 # items with a unique constraint, a check and a foreign key on top
-RICH = [
+RICH: list[dict[str, Any]] = [
     USERS, ITEMS,
     {"create_unique_constraint": {"name": "uq_items_note", "table": "items",
                                   "columns": ["note"]}},
@@ -453,7 +453,8 @@ REBUILDS = [c for c in CASES if "rebuild" in str(c.id)]
 
 
 def test_every_kind_of_the_contract_is_in_the_table() -> None:
-    kinds = {next(iter(c.values[1])) for c in CASES}
+    # every case's second value is the operation document, `{kind: {...}}`
+    kinds = {next(iter(cast(dict[str, Any], c.values[1]))) for c in CASES}
     assert kinds == set(ir.OPERATIONS)
 
 

@@ -71,7 +71,7 @@ def history(project: Project, *changesets: Changeset) -> list[str]:
     ids: list[str] = []
     for i, cs in enumerate((BASE, *changesets), 1):
         cid = f"c{i:03d}"
-        doc = {"operations": cs} if isinstance(cs, list) else dict(cs)
+        doc: dict[str, Any] = {"operations": cs} if isinstance(cs, list) else dict(cs)
         ops = doc.pop("operations")
         parents = doc.pop("parents", ids[-1:])
         project.write(cid, ops, parents=parents, **doc)
@@ -836,6 +836,7 @@ def _hook() -> dict[str, Any]:
     hooks = yaml.safe_load(HOOKS.read_text(encoding="utf-8"))
     assert isinstance(hooks, list)
     (hook,) = [h for h in hooks if h.get("id") == "schemaflow-validate"]
+    assert isinstance(hook, dict)
     return hook
 
 

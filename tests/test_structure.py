@@ -37,6 +37,7 @@ def test_every_kind_is_complete(kind: str) -> None:
     assert callable(getattr(Renderer, f"op_{kind}", None)), f"{kind} has no renderer"
     definitions = SCHEMA["definitions"]
     assert kind in SCHEMA["definitions"]["operation"]["properties"]
+    assert dataclasses.is_dataclass(cls)
     fields = {f.name for f in dataclasses.fields(cls)}
     assert set(definitions[kind]["properties"]) == fields
 

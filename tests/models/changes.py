@@ -75,10 +75,8 @@ if V not in NO_POST:
 
         id: Mapped[int] = mapped_column(primary_key=True)
         author_id: Mapped[int] = mapped_column(ForeignKey("author.id", ondelete="CASCADE"))
-        if V == "add_fk":
-            editor_id: Mapped[int | None] = mapped_column(ForeignKey("author.id"))
-        else:
-            editor_id: Mapped[int | None] = mapped_column(Integer)
+        editor_id: Mapped[int | None] = mapped_column(
+            ForeignKey("author.id") if V == "add_fk" else Integer)
         title: Mapped[str] = mapped_column(String(50))
         if V == "rename_column":
             content: Mapped[str | None] = mapped_column(Text)
@@ -100,11 +98,9 @@ if V != "drop_table":
         __tablename__ = "memo" if V == "rename_table" else "note"
 
         id: Mapped[int] = mapped_column(primary_key=True)
-        if V == "drop_fk" or V in NO_POST:
-            post_id: Mapped[int | None] = mapped_column(Integer)
-        else:
-            post_id: Mapped[int | None] = mapped_column(ForeignKey(
-                "post.id", ondelete="SET NULL" if V == "fk_ondelete" else "CASCADE"))
+        post_id: Mapped[int | None] = mapped_column(
+            Integer if V == "drop_fk" or V in NO_POST
+            else ForeignKey("post.id", ondelete="SET NULL" if V == "fk_ondelete" else "CASCADE"))
         text: Mapped[str] = mapped_column(String(200))
 
 
