@@ -564,3 +564,43 @@ def test_a_version_table_of_another_shape_is_one_clear_error(project: Project) -
     assert result.returncode == 2
     assert "the database failed" in result.stderr and "schemaflow_version.id" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_global_options_may_follow_the_command(project: Project, tmp_path: Path) -> None:
+    project.chain([{"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}]}}])
+    other = tmp_path / "other.db"
+    done = project.cli("apply", "--url", f"sqlite:///{other}", "-q")
+    assert done.returncode == 0, done.stderr
+    assert other.exists() and not (project.root / "app.db").exists()
+    done = project.cli("current", "-c", str(project.root / "schemaflow.toml"),
+                       f"--url=sqlite:///{other}")
+    assert done.returncode == 0 and "c001" in done.stdout
+
+
+def test_hoisting_leaves_a_commands_own_options_and_values() -> None:
+    import typer
+
+    from schemaflow.cli import app
+    from schemaflow.cli.app import hoisted
+
+    group = typer.main.get_command(app)
+    assert hoisted(group, ["check", "--url", "u", "--against-db"]) == [
+        "--url", "u", "check", "--against-db"]
+    # `current -v` is current's own --verbose; `-m -q` is a message that reads "-q".
+    assert hoisted(group, ["current", "-v", "-c", "f"]) == ["-c", "f", "current", "-v"]
+    assert hoisted(group, ["new", "-m", "-q"]) == ["new", "-m", "-q"]
+    assert hoisted(group, ["--url", "u", "status"]) == ["--url", "u", "status"]
+    assert hoisted(group, ["nosuch", "--url", "u"]) == ["nosuch", "--url", "u"]
+
+
+@pytest.mark.postgresql
+def test_a_postgres_scheme_url_means_postgresql(project: Project, pg_url: str) -> None:
+    project.chain([{"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}]}}])
+    url = "postgres://" + pg_url.split("://", 1)[1]
+    assert project.cli("apply", env={"DATABASE_URL": url}).returncode == 0
+    done = project.cli("current", env={"DATABASE_URL": url})
+    assert done.returncode == 0 and "c001" in done.stdout
+    assert rows(pg_url, "SELECT id FROM schemaflow_version") == [("c001",)]
+    assert not (project.root / "app.db").exists()

@@ -134,6 +134,45 @@ def check_format(fmt: str, allowed: tuple[str, ...] = ("text", "json")) -> None:
         raise UsageError(f"unknown format '{fmt}'", hint=f"use one of: {', '.join(allowed)}")
 
 
+# The global options (see _global) and whether each takes a value.
+_GLOBAL_OPTIONS = {"-c": True, "--config": True, "--url": True, "-v": False, "--verbose": False,
+                   "-q": False, "--quiet": False}
+
+
+def hoisted(group: Any, argv: list[str]) -> list[str]:
+    """`argv` with the global options typed after the command name moved before it, as users
+    type them (`schemaflow apply --url ...`); click reads them only before. An option the
+    command defines itself (`current --verbose`) stays where it is, and so do option values
+    and everything after `--`."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 2 if _GLOBAL_OPTIONS.get(argv[i].split("=")[0]) and "=" not in argv[i] else 1
+    command = group.commands.get(argv[i]) if i < len(argv) else None
+    if command is None:
+        return argv
+    own: dict[str, bool] = {}
+    for param in command.params:
+        for opt in (*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ())):
+            own[opt] = not getattr(param, "is_flag", True) and not getattr(param, "count", False)
+    head, keep, rest = argv[:i], [argv[i]], argv[i + 1:]
+    j = 0
+    while j < len(rest):
+        token = rest[j]
+        name = token.split("=")[0]
+        if token == "--":
+            keep += rest[j:]
+            break
+        takes = _GLOBAL_OPTIONS.get(name)
+        if takes is not None and name not in own:
+            width = 2 if takes and "=" not in token else 1
+            head += rest[j:j + width]
+        else:
+            width = 2 if own.get(name) and "=" not in token else 1
+            keep += rest[j:j + width]
+        j += width
+    return head + keep
+
+
 def main() -> None:
     """Console-script entry point."""
     import gc
@@ -141,4 +180,5 @@ def main() -> None:
     # A short-lived process that loads tens of thousands of small objects: full collections
     # would walk them all repeatedly for nothing (the same setting many CLIs use).
     gc.set_threshold(100_000, 50, 100)
-    app()
+    command = typer.main.get_command(app)
+    command.main(args=hoisted(command, sys.argv[1:]))

@@ -113,8 +113,10 @@ class PostgreSQL(Dialect):
 
     def engine_args(self, url: Any, kwargs: dict[str, Any], lock_timeout: float) -> Any:
         # psycopg (3) is the driver schemaflow installs; SQLAlchemy's default is psycopg2.
-        return url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" \
-            else url
+        # `postgres://` is what Heroku, Render and Fly put in DATABASE_URL.
+        if url.drivername in ("postgresql", "postgres"):
+            return url.set(drivername="postgresql+psycopg")
+        return url
 
     def lock(self, conn: Connection, table: str, timeout: float) -> bool:
         from sqlalchemy.exc import DBAPIError
@@ -142,7 +144,7 @@ class PostgreSQL(Dialect):
                       timeout: float) -> list[VersionRow] | None:
         if url.count("@") > 1 or URL_PARTS.match(url) is None:
             return None
-        if url.partition(":")[0].lower() not in ("postgresql", "postgresql+psycopg"):
+        if url.partition(":")[0].lower() not in ("postgresql", "postgres", "postgresql+psycopg"):
             return None
         try:
             import psycopg
