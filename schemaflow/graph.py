@@ -7,10 +7,13 @@ import heapq
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import Diagnostic, UsageError, ValidationFailed
 from .ir import Changeset
-from .state import SchemaState, apply
+
+if TYPE_CHECKING:
+    from .state import SchemaState
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +329,8 @@ def replay(g: Graph, ids: Iterable[str], *,
            keep: Collection[str] = ()) -> tuple[SchemaState, dict[str, SchemaState]]:
     """The schema after applying `ids` (in graph order) to an empty database, and the
     schema just before each changeset in `keep`."""
+    from .state import SchemaState, apply  # not imported by commands that only list
+
     state = SchemaState()
     before: dict[str, SchemaState] = {}
     for cid in g.ordered(ids):

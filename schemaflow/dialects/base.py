@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .. import ir
 from ..config import hide_password
 from ..errors import ConnectionFailed, UsageError
-from ..state import SchemaState
 from ..typespec import TypeSpec
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from ..rules import Analyzer
+    from ..state import SchemaState
     from .render import Renderer
 
 Version = tuple[int, ...]
@@ -84,6 +84,8 @@ def types_in(op: ir.Operation) -> list[TypeSpec]:
 
 def map_columns(state: SchemaState, fn: Callable[[ir.Column], ir.Column]) -> SchemaState:
     """`state` with every column passed through `fn` (for comparable views)."""
+    from ..state import SchemaState  # listings import dialects, never the state
+
     return SchemaState(MappingProxyType({k: replace(t, columns=tuple(fn(c) for c in t.columns))
                                          for k, t in state.tables.items()}))
 

@@ -9,7 +9,6 @@ from urllib.parse import unquote
 
 from ... import ir
 from ...errors import DatabaseError, UsageError
-from ...state import SchemaState
 from ...typespec import TypeSpec
 from .. import register
 from ..base import (
@@ -27,6 +26,7 @@ from ..base import (
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from ...state import SchemaState
     from ..render import Renderer
 
 

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ... import ir
 from ...errors import DatabaseError, UsageError
-from ...state import SchemaState, apply
 from .. import register
 from ..base import (
     URL_PARTS,
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from ...rules import Analyzer
+    from ...state import SchemaState
     from ..render import Renderer
 
 
@@ -87,6 +87,8 @@ class PostgreSQL(Dialect):
         if not isinstance(op, (ir.AlterColumn, ir.AddColumn, ir.CreateTable)) or (
                 not may_change_enums(op, before)):
             return
+        from ...state import apply
+
         old, new = enum_types(before), enum_types(apply(before, op))
         for name, values in new.items():
             removed = [v for v in old.get(name, ()) if v not in values]

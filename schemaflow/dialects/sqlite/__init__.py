@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...config import sqlite_missing, sqlite_path
 from ...errors import DatabaseError
-from ...state import SchemaState
 from ...typespec import TypeSpec
 from .. import register
 from ..base import (
@@ -24,6 +23,7 @@ from ..base import (
 )
 
 if TYPE_CHECKING:
+    from ...state import SchemaState
     from ..render import Renderer
 
 
@@ -55,6 +55,8 @@ class SQLite(Dialect):
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # SQLite keeps no time zones and no comments, and has no uuid or enum types.
+        from ...state import SchemaState
+
         plain = map_columns(state, lambda c: replace(c, comment=None,
                                                      type=_stored_type(c.type)))
         return without_tz(SchemaState(MappingProxyType(
