@@ -1,4 +1,6 @@
-"""The typed operation IR: frozen dataclasses, and `parse`/`dump` driven by a registry of kinds."""
+"""The typed changeset IR: frozen dataclasses for a changeset and its operations, `parse` and
+`dump` between them and the documents (driven by each dataclass's field types; `OPERATIONS`
+maps an operation's key to its class), and the changeset `checksum`."""
 
 from __future__ import annotations
 
@@ -425,18 +427,6 @@ def _is_optional(tp: Any) -> tuple[bool, Any]:
         if len(args) < len(typing.get_args(tp)):
             return True, (args[0] if len(args) == 1 else Union[tuple(args)])  # noqa: UP007
     return False, tp
-
-
-def _type_name(tp: Any) -> str:
-    if tp is str:
-        return "a string"
-    if tp is bool:
-        return "true or false"
-    if typing.get_origin(tp) is tuple:
-        return "a list"
-    if dataclasses.is_dataclass(tp):
-        return "a mapping"
-    return "a value"
 
 
 def _parse_value(tp: Any, value: Any, path: tuple[str | int, ...]) -> Any:
