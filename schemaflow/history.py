@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -116,19 +116,16 @@ def _load_cached(path: Path, shown: str, cache: ParseCache,
     try:
         stat = known or stat_key(os.stat(name))
         key = cache.key_by_stat(name, stat)
-        cached = cache.get(key) if key else None
+        cached = cache.get(key, shown) if key else None
         if cached is None:
             data = _read_bytes(path)
             key = content_key(data + path.suffix.encode())
-            cached = cache.get(key)
+            cached = cache.get(key, shown)
     except OSError as exc:
         return None, [Diagnostic(code="SF001", file=shown,
                                  message=f"cannot read the file: {exc.strerror}")]
     if cached is not None and key is not None:
         cache.remember_stat(name, stat, key)
-        if cached.path != shown:
-            cached = replace(cached, path=shown)
-            cache.put(key, cached)
         return cached, []
     try:
         src = decode(path, data)

@@ -11,7 +11,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Generic, Literal, TypeVar, Union, overload
 
 from .typespec import TypeSpec, TypeSyntaxError, dump_type, parse_type
 
@@ -19,12 +19,6 @@ Value = str | int | float | bool | None
 Row = dict[str, Value]
 FKAction = Literal["CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION"]
 ConstraintType = Literal["unique", "foreign_key", "check", "primary_key"]
-
-
-
-# The dataclasses carry no __slots__ on purpose: parsed changesets are cached with pickle, and
-# slotted dataclasses unpickle through a Python-level __setstate__ (about 40% slower).
-
 
 class IRError(ValueError):
     """A document that does not form a valid operation; `path` locates it in the document."""
@@ -38,7 +32,7 @@ class IRError(ValueError):
 # --- building blocks -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Column:
     """A column definition, as in `create_table.columns` and `add_column.column`."""
 
@@ -67,7 +61,7 @@ class Column:
         return {"drop_default": True}
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Reference:
     """The referenced side of a foreign key."""
 
@@ -76,7 +70,7 @@ class Reference:
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PrimaryKeyDef:
     """A table's primary key."""
 
@@ -84,7 +78,7 @@ class PrimaryKeyDef:
     name: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UniqueDef:
     """A unique constraint inside `create_table`."""
 
@@ -92,7 +86,7 @@ class UniqueDef:
     name: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ForeignKeyDef:
     """A foreign key inside `create_table`."""
 
@@ -103,7 +97,7 @@ class ForeignKeyDef:
     onupdate: FKAction | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CheckDef:
     """A check constraint inside `create_table`."""
 
@@ -113,7 +107,7 @@ class CheckDef:
     not_valid: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IndexDef:
     """An index inside `create_table`."""
 
@@ -129,10 +123,11 @@ class IndexDef:
 class Operation:
     """Base of every operation; subclasses are frozen dataclasses with a `kind`."""
 
+    __slots__ = ()
     kind: ClassVar[str]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreateTable(Operation):
     """Create a table with its columns and constraints."""
 
@@ -148,7 +143,7 @@ class CreateTable(Operation):
     indexes: tuple[IndexDef, ...] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DropTable(Operation):
     """Drop a table."""
 
@@ -157,7 +152,7 @@ class DropTable(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RenameTable(Operation):
     """Rename a table."""
 
@@ -167,7 +162,7 @@ class RenameTable(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AlterTable(Operation):
     """Change a table's comment (`comment: ""` removes it)."""
 
@@ -177,7 +172,7 @@ class AlterTable(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AddColumn(Operation):
     """Add a column to a table."""
 
@@ -187,7 +182,7 @@ class AddColumn(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DropColumn(Operation):
     """Drop a column."""
 
@@ -197,7 +192,7 @@ class DropColumn(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RenameColumn(Operation):
     """Rename a column."""
 
@@ -208,7 +203,7 @@ class RenameColumn(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AlterColumn(Operation):
     """Change a column's type, nullability, default or comment."""
 
@@ -226,7 +221,7 @@ class AlterColumn(Operation):
     using: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreateIndex(Operation):
     """Create an index."""
 
@@ -240,7 +235,7 @@ class CreateIndex(Operation):
     concurrently: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DropIndex(Operation):
     """Drop an index."""
 
@@ -250,7 +245,7 @@ class DropIndex(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreateUniqueConstraint(Operation):
     """Add a unique constraint."""
 
@@ -261,7 +256,7 @@ class CreateUniqueConstraint(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreateForeignKey(Operation):
     """Add a foreign key."""
 
@@ -276,7 +271,7 @@ class CreateForeignKey(Operation):
     not_valid: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreateCheckConstraint(Operation):
     """Add a check constraint."""
 
@@ -288,7 +283,7 @@ class CreateCheckConstraint(Operation):
     not_valid: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreatePrimaryKey(Operation):
     """Add a primary key."""
 
@@ -299,7 +294,7 @@ class CreatePrimaryKey(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DropConstraint(Operation):
     """Drop a named constraint."""
 
@@ -310,7 +305,7 @@ class DropConstraint(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ValidateConstraint(Operation):
     """Check existing rows against a constraint added with not_valid (PostgreSQL)."""
 
@@ -323,7 +318,7 @@ class ValidateConstraint(Operation):
 Dialect = Literal["sqlite", "postgresql", "mysql", "mariadb"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Sql(Operation):
     """Raw SQL statements, with an optional inverse."""
 
@@ -333,7 +328,7 @@ class Sql(Operation):
     dialects: tuple[Dialect, ...] | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InsertRows(Operation):
     """Insert rows (seed data)."""
 
@@ -343,7 +338,7 @@ class InsertRows(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DeleteRows(Operation):
     """Delete the rows matching each given mapping of column → value."""
 
@@ -381,6 +376,62 @@ OPERATIONS: Mapping[str, type[Operation]] = types.MappingProxyType(
 )
 
 
+Body = tuple[tuple[Operation, ...], tuple[Operation, ...] | None]  # operations, rollback
+T = TypeVar("T")
+
+
+class Deferred:
+    """A changeset's body still to be loaded, and what is known of it meanwhile: a cache
+    revives each changeset with one (a subclass that says how to `load` it), so that listings
+    never decode operations."""
+
+    __slots__ = ("checksum", "kinds")
+
+    def __init__(self, kinds: tuple[str, ...], checksum: str) -> None:
+        self.kinds = kinds
+        self.checksum = checksum
+
+    def load(self) -> Body:
+        """The operations and rollback."""
+        raise NotImplementedError
+
+
+class _BodyField(Generic[T]):
+    """`Changeset.operations` and `.rollback`: the value given, or a Deferred that the first
+    read of either loads for both. The value lives in the instance as `_<name>`."""
+
+    def __init__(self, index: int, *default: T) -> None:
+        self.index, self.default = index, default
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attr = f"_{name}"
+
+    @overload
+    def __get__(self, cs: None, owner: type) -> _BodyField[T]: ...
+    @overload
+    def __get__(self, cs: Changeset, owner: type) -> T: ...
+    def __get__(self, cs: Changeset | None, owner: type) -> T | _BodyField[T]:
+        if cs is None:  # the dataclass asking for a default: only rollback has one
+            if self.default:
+                return self.default[0]
+            raise AttributeError(self.attr)
+        value = getattr(cs, self.attr)
+        if isinstance(value, Deferred):
+            body = value.load()
+            # Both body fields at once, and the checksum they leave known; written as a frozen
+            # dataclass's __init__ writes its fields.
+            object.__setattr__(cs, "_operations", body[0])
+            object.__setattr__(cs, "_rollback", body[1])
+            object.__setattr__(cs, "_checksum", value.checksum)
+            value = body[self.index]
+        return typing.cast(T, value)
+
+    def __set__(self, cs: Changeset, value: T | Deferred) -> None:
+        object.__setattr__(cs, self.attr, value)
+
+
+# Not slotted: `operations` and `rollback` are descriptors, which a slot of the same name
+# would replace. There is one Changeset per file; the operations are slotted.
 @dataclass(frozen=True, kw_only=True)
 class Changeset:
     """One changeset file, parsed."""
@@ -388,22 +439,32 @@ class Changeset:
     id: str
     parents: tuple[str, ...]
     message: str
-    operations: tuple[Operation, ...]
+    operations: _BodyField[tuple[Operation, ...]] = _BodyField(0)
     author: str | None = None
     depends_on: tuple[str, ...] = ()
     branch_labels: tuple[str, ...] = ()
     tag: str | None = None
     transactional: bool | None = None
-    rollback: tuple[Operation, ...] | None = None
+    rollback: _BodyField[tuple[Operation, ...] | None] = _BodyField(1, None)
     lint_ignore: tuple[str, ...] = ()
     replaces: tuple[str, ...] = ()
     path: str | None = field(default=None, compare=False)
+    # `checksum` once known; replace() starts over, as it may change the operations.
+    _checksum: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def deferred(self) -> Deferred | None:
+        """The body as given to be loaded later, until it is loaded."""
+        value = object.__getattribute__(self, "_operations")
+        return value if isinstance(value, Deferred) else None
 
     @property
     def operation_kinds(self) -> tuple[str, ...]:
-        """The kinds of its operations (known without decoding them when cached)."""
-        kinds = self.__dict__.get("_kinds")
-        return kinds if kinds is not None else tuple(op.kind for op in self.operations)
+        """The kinds of its operations (known without loading a deferred body)."""
+        value = object.__getattribute__(self, "_operations")
+        if isinstance(value, Deferred):
+            return value.kinds
+        return tuple(op.kind for op in self.operations)
 
     @property
     def all_parents(self) -> tuple[str, ...]:
@@ -622,17 +683,19 @@ def checksum(cs: Changeset) -> str:
     """Versioned hash of what a changeset does to the database: its operations, rollback and
     transactional flag. Formatting, comments, the message and its place in the graph don't
     count (so squashing, or re-parenting in a merge, leaves applied checksums valid).
-    Computed once per changeset: the parse cache keeps it with the header."""
-    known = cs.__dict__.get("_checksum")
-    if isinstance(known, str):
-        return known
+    Computed once per changeset: the parse cache keeps it with the changeset."""
+    deferred = cs.deferred
+    if deferred is not None:
+        return deferred.checksum
+    if cs._checksum is not None:
+        return cs._checksum
     doc = dump(cs)
     for key in ("id", "parents", "depends_on", "replaces", "message", "author", "tag",
                 "branch_labels", "lint"):
         doc.pop(key, None)
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     value = f"{CHECKSUM_VERSION}:{hashlib.sha256(canonical.encode()).hexdigest()}"
-    cs.__dict__["_checksum"] = value  # not a field: equality and replace() ignore it
+    object.__setattr__(cs, "_checksum", value)  # a frozen dataclass's memo, as in __init__
     return value
 
 
