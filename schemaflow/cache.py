@@ -270,8 +270,12 @@ class ParseCache:
         packed = self.entries.get(key)
         if packed is None:
             return None
+        try:
+            cs = _revive(packed, path)
+        except (ValueError, TypeError):  # an entry of another layout: only a cache, parse
+            return None
         self.used[key] = packed
-        return _revive(packed, path)
+        return cs
 
     def put(self, key: str, cs: Changeset) -> None:
         """Remember a changeset that loaded cleanly."""

@@ -99,6 +99,15 @@ def test_a_changeset_comes_back_field_for_field_its_body_loaded_on_first_use() -
     assert again.path == "new/c002_second.yaml"
 
 
+def test_an_entry_of_another_layout_is_parsed_again(project: Project) -> None:
+    project.chain([TABLE])
+    load(project.changesets)
+    parse_cache = ParseCache(project.changesets)
+    key = next(iter(parse_cache.entries))
+    parse_cache.entries[key] = (("c001",), (), "", b"")  # type: ignore[assignment]
+    assert parse_cache.get(key, "c001_change.yaml") is None
+
+
 def test_no_cache_env_turns_it_off(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCHEMAFLOW_NO_CACHE", "1")
     assert ParseCache(project.changesets).path is None
