@@ -62,7 +62,9 @@ class _Encoded(Deferred):
     __slots__ = ("data",)
 
     def __init__(self, kinds: tuple[str, ...], checksum: str, data: bytes) -> None:
-        super().__init__(kinds, checksum)
+        # Deferred's two fields set here, not through super(): one per changeset revived.
+        self.kinds = kinds
+        self.checksum = checksum
         self.data = data
 
     def load(self) -> Body:
@@ -191,7 +193,11 @@ class FolderIndex:
                  listing: Sequence[tuple[str, StatKey | None]]) -> None:
         complete = all(st is not None for _, st in listing)
         self.path = _cache_file("index", folder) if complete and listing else None
-        self.key = (_FORMAT, __version__, shown, tuple(listing))
+        # A digest of the listing, not the listing: 10,000 names and stats load and compare
+        # slower than they hash.
+        digest = hashlib.blake2b(pickle.dumps(listing, protocol=pickle.HIGHEST_PROTOCOL),
+                                 digest_size=20).digest()
+        self.key = (_FORMAT, __version__, shown, digest)
         self.newest = max((max(st[1], st[2]) for _, st in listing if st), default=0)
 
     def load(self) -> tuple[Graph, dict[str, str]] | None:

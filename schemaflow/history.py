@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import ir
 from .cache import FolderIndex, ParseCache, content_key
@@ -26,7 +26,9 @@ from .source import (
     scan,
     stat_key,
 )
-from .state import SchemaState, apply
+
+if TYPE_CHECKING:
+    from .state import SchemaState
 
 __all__ = ["History", "checksum", "load", "load_file", "position"]
 
@@ -65,6 +67,8 @@ class History:
 
     def replay(self, ids: Iterable[str]) -> SchemaState:
         """The schema after applying `ids` (in graph order) to an empty database."""
+        from .state import SchemaState, apply  # not imported by commands that only list
+
         state = SchemaState()
         for cid in self.graph.ordered(ids):
             for op in self.graph[cid].operations:
