@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import os
 import pickle
 import tempfile
@@ -25,14 +26,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import __version__
-from .graph import Graph
-from .ir import Changeset, checksum
+from .graph import Graph, GraphParts
+from .ir import Body, Changeset, Deferred, checksum
 from .source import StatKey
 
-_FORMAT = 7
-_LAZY = ("operations", "rollback")
+_FORMAT = 8
 _RACY_NS = 2_000_000_000
-
 
 
 def _cache_dir() -> Path | None:
@@ -45,56 +44,90 @@ def _cache_dir() -> Path | None:
     return Path(base) / "schemaflow"
 
 
-class _LazyChangeset(Changeset):
-    """A cached Changeset whose operations are unpickled on first use: listing commands on
-    long histories never need them."""
+# (header, operation kinds, checksum, encoded body), the header being every field of the
+# changeset but its body. Plain tuples load fastest.
+Header = tuple[str, tuple[str, ...], str, str | None, tuple[str, ...], tuple[str, ...],
+               str | None, bool | None, tuple[str, ...], tuple[str, ...], str | None]
+Packed = tuple[Header, tuple[str, ...], str, bytes]
 
-    def __getattr__(self, name: str) -> object:
-        if name in _LAZY and "_blob" in self.__dict__:
-            operations, rollback = pickle.loads(self.__dict__.pop("_blob"))
-            self.__dict__["operations"] = operations
-            self.__dict__["rollback"] = rollback
-            return self.__dict__[name]
-        raise AttributeError(name)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_revive, (_pack(self),))
+def _header(cs: Changeset) -> Header:
+    return (cs.id, cs.parents, cs.message, cs.author, cs.depends_on, cs.branch_labels, cs.tag,
+            cs.transactional, cs.lint_ignore, cs.replaces, cs.path)
 
-    def __eq__(self, other: object) -> bool:
-        # The dataclass __eq__ wants the very same class; a cached changeset equals the
-        # parsed one field for field.
-        if not isinstance(other, Changeset):
+
+class _Encoded(Deferred):
+    """A cached body: decoded when loaded, and kept as it is to be saved again."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, kinds: tuple[str, ...], checksum: str, data: bytes) -> None:
+        # Deferred's two fields set here, not through super(): one per changeset revived.
+        self.kinds = kinds
+        self.checksum = checksum
+        self.data = data
+
+    def load(self) -> Body:
+        """The operations and rollback, decoded."""
+        body: Body = pickle.loads(self.data)  # our own file (see the module docstring)
+        return body
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _frozen(cls: type, values: tuple[Any, ...]) -> object:
+    # What dataclasses' own __setstate__ does for a frozen slotted class, with the field names
+    # looked up once per class rather than per object: that lookup doubled the load time.
+    obj: object = object.__new__(cls)
+    for name, value in zip(_field_names(cls), values, strict=True):
+        object.__setattr__(obj, name, value)
+    return obj
+
+
+class _BodyPickler(pickle.Pickler):
+    """Pickles a body's dataclasses as (class, field values), revived by `_frozen`."""
+
+    def reducer_override(self, obj: object) -> Any:
+        cls = type(obj)
+        if not dataclasses.is_dataclass(cls):
             return NotImplemented
-        return all(getattr(self, f.name) == getattr(other, f.name)
-                   for f in dataclasses.fields(Changeset) if f.compare)
-
-    __hash__ = Changeset.__hash__
+        return _frozen, (cls, tuple(getattr(obj, name) for name in _field_names(cls)))
 
 
-# The header: every field but the lazy ones, then the operation kinds and the checksum.
-_HEADER = (*(f.name for f in dataclasses.fields(Changeset) if f.name not in _LAZY), "_kinds",
-           "_checksum")
-
-Packed = tuple[tuple[object, ...], bytes]
+def _encode(body: Body) -> bytes:
+    out = io.BytesIO()
+    _BodyPickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(body)
+    return out.getvalue()
 
 
 def _pack(cs: Changeset) -> Packed:
-    """(header values, pickled operations) of a changeset: plain tuples load fastest."""
-    fields = cs.__dict__
-    header = (*(fields[k] for k in _HEADER[:-2]), cs.operation_kinds, checksum(cs))
-    blob = fields.get("_blob")
-    if not isinstance(blob, bytes):
-        blob = pickle.dumps((cs.operations, cs.rollback), protocol=pickle.HIGHEST_PROTOCOL)
-    return header, blob
+    """A changeset as the cache stores it; a body still deferred is kept as it was read."""
+    deferred = cs.deferred
+    if isinstance(deferred, _Encoded):
+        return _header(cs), deferred.kinds, deferred.checksum, deferred.data
+    return (_header(cs), cs.operation_kinds, checksum(cs),
+            _encode((cs.operations, cs.rollback)))
 
 
-def _revive(packed: Packed) -> Changeset:
-    header, blob = packed
-    cs = object.__new__(_LazyChangeset)
-    fields = cs.__dict__
-    fields.update(zip(_HEADER, header, strict=True))
-    fields["_blob"] = blob
-    return cs
+def _revive(packed: Packed, shown: str | None = None) -> Changeset:
+    """The changeset of a packed entry, its body deferred until first use; `shown` is the
+    path of its file now, when it may have moved."""
+    header, kinds, known, data = packed
+    (cid, parents, message, author, depends_on, branch_labels, tag, transactional,
+     lint_ignore, replaces, path) = header
+    body = _Encoded(kinds, known, data)
+    return Changeset(id=cid, parents=parents, message=message, operations=body, author=author,
+                     depends_on=depends_on, branch_labels=branch_labels, tag=tag,
+                     transactional=transactional, rollback=body, lint_ignore=lint_ignore,
+                     replaces=replaces, path=path if shown is None else shown)
 
 
 class _LazyMap(Mapping[str, Changeset]):
@@ -160,7 +193,11 @@ class FolderIndex:
                  listing: Sequence[tuple[str, StatKey | None]]) -> None:
         complete = all(st is not None for _, st in listing)
         self.path = _cache_file("index", folder) if complete and listing else None
-        self.key = (_FORMAT, __version__, shown, tuple(listing))
+        # A digest of the listing, not the listing: 10,000 names and stats load and compare
+        # slower than they hash.
+        digest = hashlib.blake2b(pickle.dumps(listing, protocol=pickle.HIGHEST_PROTOCOL),
+                                 digest_size=20).digest()
+        self.key = (_FORMAT, __version__, shown, digest)
         self.newest = max((max(st[1], st[2]) for _, st in listing if st), default=0)
 
     def load(self) -> tuple[Graph, dict[str, str]] | None:
@@ -173,12 +210,11 @@ class FolderIndex:
                 saved_ns, key = pickle.load(fh)
                 if key != self.key or self.newest >= saved_ns - _RACY_NS:
                     return None
-                state, files = pickle.load(fh)
+                rest, packed, files = pickle.load(fh)
+            graph = Graph.from_parts(GraphParts(_LazyMap(packed), *rest))
         except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError,
                 AttributeError, ImportError):
             return None
-        graph = object.__new__(Graph)
-        graph.__dict__.update(state)
         return graph, files
 
     def save(self, graph: Graph, files: dict[str, str]) -> None:
@@ -186,43 +222,44 @@ class FolderIndex:
         each changeset for this listing."""
         if self.path is None:
             return
-        state = dict(graph.__dict__)
-        state["by_id"] = _LazyMap({cid: _pack(cs) for cid, cs in graph.by_id.items()})
+        by_id, *rest = graph.parts()
+        packed = {cid: _pack(cs) for cid, cs in by_id.items()}
 
         def dump(fh: BinaryIO) -> None:
             pickle.dump((time.time_ns(), self.key), fh, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.dump((state, files), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((rest, packed, files), fh, protocol=pickle.HIGHEST_PROTOCOL)
 
         _write_atomically(self.path, dump)
 
 
 class ParseCache:
-    """Content hash → parsed Changeset for one changesets folder, plus each file's stat."""
+    """Content hash → parsed Changeset for one changesets folder (kept packed, revived by
+    `get`), plus each file's stat."""
 
     def __init__(self, folder: Path) -> None:
         self.path = _cache_file("changesets", folder)
         self.saved_ns = 0
         self.stats: dict[str, tuple[StatKey, str]] = {}
-        self.entries: dict[str, Changeset] = self._read()
-        self.used: dict[str, Changeset] = {}
+        self.entries: dict[str, Packed] = self._read()
+        self.used: dict[str, Packed] = {}
         self.used_stats: dict[str, tuple[StatKey, str]] = {}
         self.dirty = False
 
-    def _read(self) -> dict[str, Changeset]:
+    def _read(self) -> dict[str, Packed]:
         if self.path is None:
             return {}
         try:
             with open(self.path, "rb") as fh:
                 # Our own file, in the user's cache folder (see the module docstring).
-                header, saved_ns, stats, packed = pickle.load(fh)
-            entries = {k: _revive(v) for k, v in packed.items()}
+                header, saved_ns, stats, entries = pickle.load(fh)
         except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError,
                 AttributeError, ImportError):
             return {}
         if header != (_FORMAT, __version__):
             return {}
         self.saved_ns, self.stats = saved_ns, stats
-        return entries
+        packed: dict[str, Packed] = entries
+        return packed
 
     def key_by_stat(self, name: str, stat: StatKey) -> str | None:
         """The content key of an unchanged file, from its stat alone (None: read it)."""
@@ -234,17 +271,23 @@ class ParseCache:
     def _racy(self, stat: StatKey) -> bool:
         return max(stat[1], stat[2]) >= self.saved_ns - _RACY_NS
 
-    def get(self, key: str) -> Changeset | None:
-        """The cached changeset for these file contents."""
-        cs = self.entries.get(key)
-        if cs is not None:
-            self.used[key] = cs
+    def get(self, key: str, path: str) -> Changeset | None:
+        """The cached changeset for these file contents, as read from `path`."""
+        packed = self.entries.get(key)
+        if packed is None:
+            return None
+        try:
+            cs = _revive(packed, path)
+        except (ValueError, TypeError):  # an entry of another layout: only a cache, parse
+            return None
+        self.used[key] = packed
         return cs
 
     def put(self, key: str, cs: Changeset) -> None:
-        """Remember a changeset that loaded cleanly (or that moved to another path)."""
-        self.used[key] = cs
-        self.dirty = True
+        """Remember a changeset that loaded cleanly."""
+        if self.path is not None:
+            self.used[key] = _pack(cs)
+            self.dirty = True
 
     def remember_stat(self, name: str, stat: StatKey, key: str) -> None:
         """Record a file's stat and content key for the next run."""
@@ -259,8 +302,7 @@ class ParseCache:
             return
 
         def dump(fh: BinaryIO) -> None:
-            packed = {k: _pack(cs) for k, cs in self.used.items()}
-            pickle.dump(((_FORMAT, __version__), time.time_ns(), self.used_stats, packed),
+            pickle.dump(((_FORMAT, __version__), time.time_ns(), self.used_stats, self.used),
                         fh, protocol=pickle.HIGHEST_PROTOCOL)
 
         _write_atomically(self.path, dump)

@@ -7,7 +7,7 @@ import heapq
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import Diagnostic, UsageError, ValidationFailed
 from .ir import Changeset
@@ -23,8 +23,26 @@ class Relative:
     steps: int
 
 
+class GraphParts(NamedTuple):
+    """What a Graph holds, all computed: enough to restore one without checking and sorting
+    the history again."""
+
+    by_id: Mapping[str, Changeset]
+    replaced_by: dict[str, str]
+    all_parents: dict[str, tuple[str, ...]]
+    tags: dict[str, str]
+    children: dict[str, list[str]]
+    dependents: dict[str, list[str]]
+    order: list[str]
+    position: dict[str, int]
+    heads: list[str]
+
+
 class Graph:
-    """An immutable, validated history of changesets."""
+    """The history of changesets as a DAG, checked when built from changesets (unique ids,
+    known parents, no cycle, no squashed file left) and with its walks precomputed: the
+    topological order, children, dependents and heads. Nothing changes it afterwards; its maps
+    are plain dicts and lists, handed out without copies."""
 
     def __init__(self, changesets: Sequence[Changeset]) -> None:
         by_id: dict[str, Changeset] = {}
@@ -75,6 +93,20 @@ class Graph:
         self.order = self._toposort()
         self.position = {cid: i for i, cid in enumerate(self.order)}
         self.heads = [i for i in self.order if not self.children[i]]
+
+    @classmethod
+    def from_parts(cls, parts: GraphParts) -> Graph:
+        """The graph with these parts, taken as they are: they come from `parts()` of a graph
+        built and checked before."""
+        graph = cls.__new__(cls)
+        (graph.by_id, graph.replaced_by, graph.all_parents, graph.tags, graph.children,
+         graph.dependents, graph.order, graph.position, graph.heads) = parts
+        return graph
+
+    def parts(self) -> GraphParts:
+        """Everything the graph holds, for `from_parts`."""
+        return GraphParts(self.by_id, self.replaced_by, self.all_parents, self.tags,
+                          self.children, self.dependents, self.order, self.position, self.heads)
 
     def _remap(self, cs: Changeset) -> Changeset:
         """`cs` with references to squashed changesets pointing at their replacement."""

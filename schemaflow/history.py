@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import ir
 from .cache import FolderIndex, ParseCache, content_key
@@ -26,7 +26,9 @@ from .source import (
     scan,
     stat_key,
 )
-from .state import SchemaState
+
+if TYPE_CHECKING:
+    from .state import SchemaState
 
 __all__ = ["History", "checksum", "load", "load_file", "position"]
 
@@ -112,19 +114,16 @@ def _load_cached(path: Path, shown: str, cache: ParseCache,
     try:
         stat = known or stat_key(os.stat(name))
         key = cache.key_by_stat(name, stat)
-        cached = cache.get(key) if key else None
+        cached = cache.get(key, shown) if key else None
         if cached is None:
             data = _read_bytes(path)
             key = content_key(data + path.suffix.encode())
-            cached = cache.get(key)
+            cached = cache.get(key, shown)
     except OSError as exc:
         return None, [Diagnostic(code="SF001", file=shown,
                                  message=f"cannot read the file: {exc.strerror}")]
     if cached is not None and key is not None:
         cache.remember_stat(name, stat, key)
-        if cached.path != shown:
-            cached = replace(cached, path=shown)
-            cache.put(key, cached)
         return cached, []
     try:
         src = decode(path, data)

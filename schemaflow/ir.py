@@ -1,15 +1,18 @@
-"""The typed operation IR: frozen dataclasses, and `parse`/`dump` driven by a registry of kinds."""
+"""The typed changeset IR: frozen dataclasses for a changeset and its operations, `parse` and
+`dump` between them and the documents (driven by each dataclass's field types; `OPERATIONS`
+maps an operation's key to its class), and the changeset `checksum`."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Generic, Literal, TypeVar, Union, overload
 
 from .typespec import TypeSpec, TypeSyntaxError, dump_type, parse_type
 
@@ -17,12 +20,6 @@ Value = str | int | float | bool | None
 Row = dict[str, Value]
 FKAction = Literal["CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION"]
 ConstraintType = Literal["unique", "foreign_key", "check", "primary_key"]
-
-
-
-# The dataclasses carry no __slots__ on purpose: parsed changesets are cached with pickle, and
-# slotted dataclasses unpickle through a Python-level __setstate__ (about 40% slower).
-
 
 class IRError(ValueError):
     """A document that does not form a valid operation; `path` locates it in the document."""
@@ -36,7 +33,7 @@ class IRError(ValueError):
 # --- building blocks -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Column:
     """A column definition, as in `create_table.columns` and `add_column.column`."""
 
@@ -65,7 +62,7 @@ class Column:
         return {"drop_default": True}
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Reference:
     """The referenced side of a foreign key."""
 
@@ -74,7 +71,7 @@ class Reference:
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PrimaryKeyDef:
     """A table's primary key."""
 
@@ -82,7 +79,7 @@ class PrimaryKeyDef:
     name: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UniqueDef:
     """A unique constraint inside `create_table`."""
 
@@ -90,7 +87,7 @@ class UniqueDef:
     name: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ForeignKeyDef:
     """A foreign key inside `create_table`."""
 
@@ -101,7 +98,7 @@ class ForeignKeyDef:
     onupdate: FKAction | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CheckDef:
     """A check constraint inside `create_table`."""
 
@@ -111,7 +108,7 @@ class CheckDef:
     not_valid: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IndexDef:
     """An index inside `create_table`."""
 
@@ -127,10 +124,11 @@ class IndexDef:
 class Operation:
     """Base of every operation; subclasses are frozen dataclasses with a `kind`."""
 
+    __slots__ = ()
     kind: ClassVar[str]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreateTable(Operation):
     """Create a table with its columns and constraints."""
 
@@ -146,7 +144,7 @@ class CreateTable(Operation):
     indexes: tuple[IndexDef, ...] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DropTable(Operation):
     """Drop a table."""
 
@@ -155,7 +153,7 @@ class DropTable(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RenameTable(Operation):
     """Rename a table."""
 
@@ -165,7 +163,7 @@ class RenameTable(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AlterTable(Operation):
     """Change a table's comment (`comment: ""` removes it)."""
 
@@ -175,7 +173,7 @@ class AlterTable(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AddColumn(Operation):
     """Add a column to a table."""
 
@@ -185,7 +183,7 @@ class AddColumn(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DropColumn(Operation):
     """Drop a column."""
 
@@ -195,7 +193,7 @@ class DropColumn(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RenameColumn(Operation):
     """Rename a column."""
 
@@ -206,7 +204,7 @@ class RenameColumn(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AlterColumn(Operation):
     """Change a column's type, nullability, default or comment."""
 
@@ -224,7 +222,7 @@ class AlterColumn(Operation):
     using: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreateIndex(Operation):
     """Create an index."""
 
@@ -238,7 +236,7 @@ class CreateIndex(Operation):
     concurrently: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DropIndex(Operation):
     """Drop an index."""
 
@@ -248,7 +246,7 @@ class DropIndex(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreateUniqueConstraint(Operation):
     """Add a unique constraint."""
 
@@ -259,7 +257,7 @@ class CreateUniqueConstraint(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreateForeignKey(Operation):
     """Add a foreign key."""
 
@@ -274,7 +272,7 @@ class CreateForeignKey(Operation):
     not_valid: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreateCheckConstraint(Operation):
     """Add a check constraint."""
 
@@ -286,7 +284,7 @@ class CreateCheckConstraint(Operation):
     not_valid: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreatePrimaryKey(Operation):
     """Add a primary key."""
 
@@ -297,7 +295,7 @@ class CreatePrimaryKey(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DropConstraint(Operation):
     """Drop a named constraint."""
 
@@ -308,7 +306,7 @@ class DropConstraint(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ValidateConstraint(Operation):
     """Check existing rows against a constraint added with not_valid (PostgreSQL)."""
 
@@ -321,7 +319,7 @@ class ValidateConstraint(Operation):
 Dialect = Literal["sqlite", "postgresql", "mysql", "mariadb"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Sql(Operation):
     """Raw SQL statements, with an optional inverse."""
 
@@ -331,7 +329,7 @@ class Sql(Operation):
     dialects: tuple[Dialect, ...] | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InsertRows(Operation):
     """Insert rows (seed data)."""
 
@@ -341,7 +339,7 @@ class InsertRows(Operation):
     schema: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DeleteRows(Operation):
     """Delete the rows matching each given mapping of column → value."""
 
@@ -379,6 +377,63 @@ OPERATIONS: Mapping[str, type[Operation]] = types.MappingProxyType(
 )
 
 
+Body = tuple[tuple[Operation, ...], tuple[Operation, ...] | None]  # operations, rollback
+T = TypeVar("T")
+
+
+class Deferred:
+    """A changeset's body still to be loaded, and what is known of it meanwhile: a cache
+    revives each changeset with one (a subclass that says how to `load` it), so that listings
+    never decode operations."""
+
+    __slots__ = ("checksum", "kinds")
+
+    def __init__(self, kinds: tuple[str, ...], checksum: str) -> None:
+        self.kinds = kinds
+        self.checksum = checksum
+
+    def load(self) -> Body:
+        """The operations and rollback."""
+        raise NotImplementedError
+
+
+class _BodyField(Generic[T]):
+    """`Changeset.operations` and `.rollback`: the value given, or a Deferred that the first
+    read of either loads for both. The value lives in the instance dict as `_<name>`, written
+    there as functools.cached_property writes its value: a frozen dataclass refuses setattr,
+    and object.__setattr__ made reviving 10,000 cached changesets 10% slower."""
+
+    def __init__(self, index: int, *default: T) -> None:
+        self.index, self.default = index, default
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attr = f"_{name}"
+
+    @overload
+    def __get__(self, cs: None, owner: type) -> _BodyField[T]: ...
+    @overload
+    def __get__(self, cs: Changeset, owner: type) -> T: ...
+    def __get__(self, cs: Changeset | None, owner: type) -> T | _BodyField[T]:
+        if cs is None:  # the dataclass asking for a default: only rollback has one
+            if self.default:
+                return self.default[0]
+            raise AttributeError(self.attr)
+        stored = cs.__dict__
+        value = stored[self.attr]
+        if isinstance(value, Deferred):
+            body = value.load()
+            # Both body fields at once, and the checksum they leave known.
+            stored["_operations"], stored["_rollback"] = body
+            object.__setattr__(cs, "_checksum", value.checksum)
+            value = body[self.index]
+        return typing.cast(T, value)
+
+    def __set__(self, cs: Changeset, value: T | Deferred) -> None:
+        cs.__dict__[self.attr] = value
+
+
+# Not slotted: `operations` and `rollback` are descriptors, which a slot of the same name
+# would replace. There is one Changeset per file; the operations are slotted.
 @dataclass(frozen=True, kw_only=True)
 class Changeset:
     """One changeset file, parsed."""
@@ -386,22 +441,33 @@ class Changeset:
     id: str
     parents: tuple[str, ...]
     message: str
-    operations: tuple[Operation, ...]
+    operations: _BodyField[tuple[Operation, ...]] = _BodyField(0)
     author: str | None = None
     depends_on: tuple[str, ...] = ()
     branch_labels: tuple[str, ...] = ()
     tag: str | None = None
     transactional: bool | None = None
-    rollback: tuple[Operation, ...] | None = None
+    rollback: _BodyField[tuple[Operation, ...] | None] = _BodyField(1, None)
     lint_ignore: tuple[str, ...] = ()
     replaces: tuple[str, ...] = ()
     path: str | None = field(default=None, compare=False)
+    # `checksum` once known (unset until then, which keeps construction cheap); replace()
+    # starts over, as it may change the operations.
+    _checksum: str = field(init=False, repr=False, compare=False)
+
+    @property
+    def deferred(self) -> Deferred | None:
+        """The body as given to be loaded later, until it is loaded."""
+        value = self.__dict__["_operations"]  # the field's storage (see _BodyField)
+        return value if isinstance(value, Deferred) else None
 
     @property
     def operation_kinds(self) -> tuple[str, ...]:
-        """The kinds of its operations (known without decoding them when cached)."""
-        kinds = self.__dict__.get("_kinds")
-        return kinds if kinds is not None else tuple(op.kind for op in self.operations)
+        """The kinds of its operations (known without loading a deferred body)."""
+        value = self.__dict__["_operations"]
+        if isinstance(value, Deferred):
+            return value.kinds
+        return tuple(op.kind for op in self.operations)
 
     @property
     def all_parents(self) -> tuple[str, ...]:
@@ -414,8 +480,11 @@ class Changeset:
 _ROW_VALUE = (str, int, float, bool, type(None))
 
 
+@functools.cache
 def _hints(cls: type) -> Mapping[str, Any]:
-    return _HINTS[cls]
+    # Once per class, on its first parse: get_type_hints is too slow to call per parse, and
+    # commands that only list changesets never parse one.
+    return types.MappingProxyType(typing.get_type_hints(cls))
 
 
 def _is_optional(tp: Any) -> tuple[bool, Any]:
@@ -425,18 +494,6 @@ def _is_optional(tp: Any) -> tuple[bool, Any]:
         if len(args) < len(typing.get_args(tp)):
             return True, (args[0] if len(args) == 1 else Union[tuple(args)])  # noqa: UP007
     return False, tp
-
-
-def _type_name(tp: Any) -> str:
-    if tp is str:
-        return "a string"
-    if tp is bool:
-        return "true or false"
-    if typing.get_origin(tp) is tuple:
-        return "a list"
-    if dataclasses.is_dataclass(tp):
-        return "a mapping"
-    return "a value"
 
 
 def _parse_value(tp: Any, value: Any, path: tuple[str | int, ...]) -> Any:
@@ -632,9 +689,12 @@ def checksum(cs: Changeset) -> str:
     """Versioned hash of what a changeset does to the database: its operations, rollback and
     transactional flag. Formatting, comments, the message and its place in the graph don't
     count (so squashing, or re-parenting in a merge, leaves applied checksums valid).
-    Computed once per changeset: the parse cache keeps it with the header."""
-    known = cs.__dict__.get("_checksum")
-    if isinstance(known, str):
+    Computed once per changeset: the parse cache keeps it with the changeset."""
+    deferred = cs.deferred
+    if deferred is not None:
+        return deferred.checksum
+    known: str | None = getattr(cs, "_checksum", None)
+    if known is not None:
         return known
     doc = dump(cs)
     for key in ("id", "parents", "depends_on", "replaces", "message", "author", "tag",
@@ -642,17 +702,5 @@ def checksum(cs: Changeset) -> str:
         doc.pop(key, None)
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     value = f"{CHECKSUM_VERSION}:{hashlib.sha256(canonical.encode()).hexdigest()}"
-    cs.__dict__["_checksum"] = value  # not a field: equality and replace() ignore it
+    object.__setattr__(cs, "_checksum", value)  # a frozen dataclass's memo, as in __init__
     return value
-
-
-# Resolved once at import (read-only afterwards): get_type_hints is too slow to call per parse.
-_HINTS: Mapping[type, Mapping[str, Any]] = types.MappingProxyType(
-    {
-        cls: types.MappingProxyType(typing.get_type_hints(cls))
-        for cls in (
-            Column, Reference, PrimaryKeyDef, UniqueDef, ForeignKeyDef, CheckDef, IndexDef,
-            Changeset, *OPERATIONS.values(),
-        )
-    }
-)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import Project
 
-from schemaflow import cache, history
+from schemaflow import cache, history, ir
 from schemaflow.cache import FolderIndex, ParseCache
 from schemaflow.errors import ValidationFailed
 from schemaflow.history import checksum, load
@@ -72,6 +73,39 @@ def test_renamed_file_keeps_its_new_path(project: Project) -> None:
     new = path.with_name("c001_new.yaml")
     path.rename(new)
     assert load(project.changesets).graph["c001"].path.endswith("c001_new.yaml")  # type: ignore[union-attr]
+
+
+def test_a_changeset_comes_back_field_for_field_its_body_loaded_on_first_use() -> None:
+    parsed = ir.parse({
+        "schemaflow": 1, "id": "c002", "parents": ["c001"], "message": "second",
+        "author": "alice", "depends_on": ["x001"], "branch_labels": ["feature"],
+        "tag": "v1", "transactional": False, "lint": {"ignore": ["SF101"]}, "replaces": ["b1"],
+        "operations": [TABLE, {"insert_rows": {"table": "t", "rows": [{"id": 1}]}}],
+        "rollback": [{"drop_table": {"name": "t"}}],
+    }, path="old/c002_second.yaml")
+    packed = cache._pack(parsed)
+    assert len(packed[0]) == len([f for f in dataclasses.fields(ir.Changeset)
+                                  if f.init and f.name not in ("operations", "rollback")])
+    back = cache._revive(packed, "new/c002_second.yaml")
+    assert back.operation_kinds == ("create_table", "insert_rows")
+    assert checksum(back) == checksum(parsed)
+    assert back.deferred is not None  # the kinds and the checksum did not load the body
+    assert back == parsed and back.path == "new/c002_second.yaml"
+    assert back.deferred is None
+    assert (back.operations, back.rollback) == (parsed.operations, parsed.rollback)
+    assert checksum(back) == checksum(parsed)
+    again = cache._revive(cache._pack(back))  # a loaded body is encoded anew
+    assert again == parsed and again.rollback == parsed.rollback
+    assert again.path == "new/c002_second.yaml"
+
+
+def test_an_entry_of_another_layout_is_parsed_again(project: Project) -> None:
+    project.chain([TABLE])
+    load(project.changesets)
+    parse_cache = ParseCache(project.changesets)
+    key = next(iter(parse_cache.entries))
+    parse_cache.entries[key] = (("c001",), (), "", b"")  # type: ignore[assignment]
+    assert parse_cache.get(key, "c001_change.yaml") is None
 
 
 def test_no_cache_env_turns_it_off(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -293,3 +327,38 @@ def test_listing_commands_print_the_same_from_a_cold_and_a_warm_index(
         warm, warm_reads = run(tmp_path / f"cache{i}", *args)
         assert (cold_reads, warm_reads) == (8, 0), args
         assert warm == cold and cold.strip(), args
+
+
+# Every changeset's body and checksum, as another process loads them.
+BODIES = """
+import sys
+from pathlib import Path
+import schemaflow.cache
+schemaflow.cache._RACY_NS = 0
+from schemaflow.history import checksum, load
+g = load(Path(sys.argv[1])).graph
+print(repr([(cid, g[cid].operations, g[cid].rollback, checksum(g[cid])) for cid in g.order]))
+"""
+
+
+@pytest.mark.parametrize("served_by", ["index", "parse cache"])
+def test_bodies_cached_by_one_process_load_in_another(demo_project: Project, tmp_path: Path,
+                                                      served_by: str) -> None:
+    demo_project.write("z001", [ADD], parents=["f81b3a5c9e07"],
+                       rollback=[{"drop_column": {"table": "t", "name": "x"}}])
+    cache_dir = tmp_path / "cache"
+
+    def bodies(**env: str) -> str:
+        done = subprocess.run([sys.executable, "-c", BODIES, str(demo_project.changesets)],
+                              env={**os.environ, "SCHEMAFLOW_CACHE_DIR": str(cache_dir), **env},
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    parsed = bodies(SCHEMAFLOW_NO_CACHE="1")
+    assert "DropColumn" in parsed
+    assert bodies() == parsed  # cold: parsed, and both caches written
+    if served_by == "parse cache":
+        for index in cache_dir.glob("index-*.pickle"):
+            index.unlink()
+    assert bodies() == parsed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from schemaflow.errors import Diagnostic, UsageError, ValidationFailed
-from schemaflow.graph import Graph, Relative
+from schemaflow.graph import Graph, GraphParts, Relative
 from schemaflow.ir import Changeset
 
 
@@ -119,6 +119,17 @@ def test_empty_graph() -> None:
     assert g.resolve("heads") == []
     with pytest.raises(UsageError):
         g.resolve("head")
+
+
+def test_a_graph_restored_from_its_parts_is_the_same_graph() -> None:
+    g = branched()
+    parts = g.parts()
+    assert isinstance(parts, GraphParts) and parts.order == g.order
+    again = Graph.from_parts(parts)
+    assert again.parts() == parts
+    assert again.resolve("feature@head") == g.resolve("feature@head") == ["x2"]
+    assert again.upgrade_plan(["y1"], {"root"}) == ["bp", "y1"]
+    assert again.branch_points() == ["bp"] and again["x2"] is g["x2"]
 
 
 # --- invalid histories --------------------------------------------------------------------------

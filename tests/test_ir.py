@@ -339,6 +339,40 @@ def test_minimal_changeset_dump() -> None:
     assert ir.dump(cs) == _doc()
 
 
+class _Body(ir.Deferred):
+    """A deferred body that counts its loads."""
+
+    __slots__ = ("body", "loads")
+
+    def __init__(self, cs: ir.Changeset) -> None:
+        super().__init__(cs.operation_kinds, ir.checksum(cs))
+        self.body: ir.Body = (cs.operations, cs.rollback)
+        self.loads = 0
+
+    def load(self) -> ir.Body:
+        self.loads += 1
+        return self.body
+
+
+def test_a_deferred_body_is_loaded_once_on_first_use_and_compares_as_given() -> None:
+    given = ir.parse(_doc(rollback=[{"drop_table": {"name": "t"}}]))
+    body = _Body(given)
+    cs = ir.Changeset(id=given.id, parents=given.parents, message=given.message,
+                      operations=body, rollback=body)
+    assert cs.operation_kinds == given.operation_kinds
+    assert ir.checksum(cs) == ir.checksum(given)
+    assert cs.deferred is body and body.loads == 0
+    assert cs.rollback == given.rollback and cs.operations == given.operations
+    assert cs == given and hash(cs) == hash(given) and repr(cs) == repr(given)
+    assert body.loads == 1 and cs.deferred is None
+    assert ir.checksum(dataclasses.replace(cs, message="other")) == ir.checksum(given)
+
+
+def test_operations_are_slotted() -> None:
+    for cls in (*ir.OPERATIONS.values(), ir.Column, ir.Reference, ir.ForeignKeyDef):
+        assert not hasattr(cls(**{f.name: None for f in dataclasses.fields(cls)}), "__dict__")
+
+
 def test_empty_rollback_is_kept_apart_from_no_rollback() -> None:
     cs = ir.parse(_doc(rollback=[]))
     assert cs.rollback == ()

@@ -9,6 +9,7 @@ import stat
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -146,8 +147,10 @@ def _candidates(folder: Path) -> list[os.DirEntry[str]]:
         entries = list(os.scandir(folder))
     except FileNotFoundError:
         return []
+    # The extension as os.path.splitext gives it for a name that does not start with a dot,
+    # without its three Python calls per file.
     return [e for e in entries if not e.name.startswith(".")
-            and os.path.splitext(e.name)[1].lower() in EXTENSIONS]
+            and e.name[e.name.rfind("."):].lower() in EXTENSIONS]
 
 
 def scan(folder: Path) -> list[tuple[str, StatKey | None]]:
@@ -163,7 +166,7 @@ def scan(folder: Path) -> list[tuple[str, StatKey | None]]:
         # Regular files only: a FIFO would block a read forever.
         if stat.S_ISREG(st.st_mode):
             found.append((entry.name, stat_key(st)))
-    found.sort()
+    found.sort(key=itemgetter(0))  # names are unique: comparing them alone is cheaper
     return found
 
 
