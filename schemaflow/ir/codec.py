@@ -1,0 +1,246 @@
+"""`parse` and `dump` between documents and the IR, driven by each dataclass's field types, and
+the changeset `checksum`."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal, Union
+
+from ..typespec import TypeSpec, TypeSyntaxError, dump_type, parse_type
+from .changeset import Changeset
+from .operations import OPERATIONS, Operation
+from .parts import IRError
+
+_ROW_VALUE = (str, int, float, bool, type(None))
+
+
+@functools.cache
+def _hints(cls: type) -> Mapping[str, Any]:
+    # Once per class, on its first parse: get_type_hints is too slow to call per parse, and
+    # commands that only list changesets never parse one.
+    return types.MappingProxyType(typing.get_type_hints(cls))
+
+
+def _is_optional(tp: Any) -> tuple[bool, Any]:
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) < len(typing.get_args(tp)):
+            return True, (args[0] if len(args) == 1 else Union[tuple(args)])  # noqa: UP007
+    return False, tp
+
+
+def _parse_value(tp: Any, value: Any, path: tuple[str | int, ...]) -> Any:
+    optional, inner = _is_optional(tp)
+    if value is None:
+        if optional:
+            return None
+        raise IRError("must not be null", path)
+    tp = inner
+    origin = typing.get_origin(tp)
+    if tp is TypeSpec:
+        if not isinstance(value, str):
+            raise IRError("a type must be a string such as integer or string(50)", path)
+        try:
+            return parse_type(value)
+        except TypeSyntaxError as exc:
+            raise IRError(str(exc), path) from None
+    if tp is str:
+        if not isinstance(value, str):
+            raise IRError(f"must be a string, not {value!r}", path)
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise IRError(f"must be true or false, not {value!r}", path)
+        return value
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            allowed = ", ".join(map(str, typing.get_args(tp)))
+            raise IRError(f"must be one of {allowed}, not {value!r}", path)
+        return value
+    if origin is tuple:
+        item_tp = typing.get_args(tp)[0]
+        if isinstance(value, str) and item_tp is str and path and path[-1] in ("up", "down"):
+            return (value,)
+        if not isinstance(value, list):
+            raise IRError(f"must be a list, not {value!r}", path)
+        return tuple(_parse_value(item_tp, v, (*path, i)) for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise IRError("must be a mapping of column to value", path)
+        for k, v in value.items():
+            if not isinstance(k, str) or not isinstance(v, _ROW_VALUE):
+                raise IRError(f"{k!r}: a row value must be a string, number, boolean or null", path)
+        return dict(value)
+    if dataclasses.is_dataclass(tp):
+        return _parse_fields(typing.cast(type, tp), value, path)
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    raise IRError(f"must be a string, number or boolean, not {value!r}", path)
+
+
+def _parse_fields(cls: type, doc: Any, path: tuple[str | int, ...]) -> Any:
+    if not isinstance(doc, dict):
+        raise IRError(f"must be a mapping, not {doc!r}", path)
+    hints = _hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in doc:
+        if key not in names:
+            raise IRError(f"unknown key '{key}'", (*path, key))
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in doc:
+            kwargs[f.name] = _parse_value(hints[f.name], doc[f.name], (*path, f.name))
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise IRError(f"missing required key '{f.name}'", path)
+    return cls(**kwargs)
+
+
+def parse_operation(doc: Any, path: tuple[str | int, ...] = ()) -> Operation:
+    """Parse one `{kind: {...}}` mapping into its operation."""
+    if not isinstance(doc, dict) or len(doc) != 1:
+        raise IRError("an operation is a mapping with exactly one key, its name", path)
+    ((kind, body),) = doc.items()
+    cls = OPERATIONS.get(kind)
+    if cls is None:
+        raise IRError(f"unknown operation '{kind}'", (*path, kind))
+    op: Operation = _parse_fields(cls, body if body is not None else {}, (*path, kind))
+    return op
+
+
+def _parse_ops(doc: Any, path: tuple[str | int, ...]) -> tuple[Operation, ...]:
+    if not isinstance(doc, list):
+        raise IRError("must be a list of operations", path)
+    return tuple(parse_operation(d, (*path, i)) for i, d in enumerate(doc))
+
+
+_CHANGESET_KEYS = (
+    "schemaflow",
+    "id",
+    "parents",
+    "message",
+    "author",
+    "depends_on",
+    "branch_labels",
+    "tag",
+    "transactional",
+    "operations",
+    "rollback",
+    "lint",
+    "replaces",
+)
+
+
+def parse(doc: Any, path: str | None = None) -> Changeset:
+    """Parse a whole changeset document (already loaded from YAML or TOML)."""
+    if not isinstance(doc, dict):
+        raise IRError("a changeset must be a mapping at the top level")
+    for key in doc:
+        if key not in _CHANGESET_KEYS:
+            raise IRError(f"unknown key '{key}'", (key,))
+    for key in ("schemaflow", "id", "parents", "message", "operations"):
+        if key not in doc:
+            raise IRError(f"missing required key '{key}'")
+    if doc["schemaflow"] != 1 or isinstance(doc["schemaflow"], bool):
+        raise IRError("unsupported format version (this schemaflow reads 1)", ("schemaflow",))
+    hints = _hints(Changeset)
+    kwargs: dict[str, Any] = {"path": path}
+    for key in ("id", "parents", "message", "author", "depends_on", "branch_labels", "tag",
+                "transactional", "replaces"):
+        if key in doc:
+            kwargs[key] = _parse_value(hints[key], doc[key], (key,))
+    kwargs["operations"] = _parse_ops(doc["operations"], ("operations",))
+    if doc.get("rollback") is not None:
+        kwargs["rollback"] = _parse_ops(doc["rollback"], ("rollback",))
+    lint = doc.get("lint")
+    if lint is not None:
+        if not isinstance(lint, dict) or set(lint) - {"ignore"}:
+            raise IRError("lint takes only 'ignore: [codes]'", ("lint",))
+        kwargs["lint_ignore"] = _parse_value(tuple[str, ...], lint.get("ignore", []),
+                                             ("lint", "ignore"))
+    return Changeset(**kwargs)
+
+
+def _dump_value(value: Any) -> Any:
+    if isinstance(value, TypeSpec):
+        return dump_type(value)
+    if isinstance(value, tuple):
+        return [_dump_value(v) for v in value]
+    if isinstance(value, dict):
+        return dict(value)
+    if dataclasses.is_dataclass(value):
+        return _dump_fields(value)
+    return value
+
+
+def _dump_fields(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        if not f.compare:
+            continue
+        value = getattr(obj, f.name)
+        if f.default is not dataclasses.MISSING and value == f.default and (
+            type(value) is type(f.default)
+        ):
+            continue
+        if f.name in ("up", "down") and isinstance(value, tuple) and len(value) == 1:
+            out[f.name] = value[0]
+            continue
+        out[f.name] = _dump_value(value)
+    return out
+
+
+def dump_operation(op: Operation) -> dict[str, Any]:
+    """The `{kind: {...}}` mapping of an operation; `parse_operation(dump_operation(o)) == o`."""
+    return {op.kind: _dump_fields(op)}
+
+
+def dump(cs: Changeset) -> dict[str, Any]:
+    """The document of a changeset, in the contract's key order."""
+    doc: dict[str, Any] = {"schemaflow": 1, "id": cs.id, "parents": list(cs.parents),
+                           "message": cs.message}
+    if cs.author is not None:
+        doc["author"] = cs.author
+    for key in ("depends_on", "branch_labels", "replaces"):
+        if getattr(cs, key):
+            doc[key] = list(getattr(cs, key))
+    if cs.tag is not None:
+        doc["tag"] = cs.tag
+    if cs.transactional is not None:
+        doc["transactional"] = cs.transactional
+    if cs.lint_ignore:
+        doc["lint"] = {"ignore": list(cs.lint_ignore)}
+    doc["operations"] = [dump_operation(op) for op in cs.operations]
+    if cs.rollback is not None:
+        doc["rollback"] = [dump_operation(op) for op in cs.rollback]
+    return doc
+
+
+CHECKSUM_VERSION = "v1"
+
+
+def checksum(cs: Changeset) -> str:
+    """Versioned hash of what a changeset does to the database: its operations, rollback and
+    transactional flag. Formatting, comments, the message and its place in the graph don't
+    count (so squashing, or re-parenting in a merge, leaves applied checksums valid).
+    Computed once per changeset: the parse cache keeps it with the changeset."""
+    deferred = cs.deferred
+    if deferred is not None:
+        return deferred.checksum
+    known: str | None = getattr(cs, "_checksum", None)
+    if known is not None:
+        return known
+    doc = dump(cs)
+    for key in ("id", "parents", "depends_on", "replaces", "message", "author", "tag",
+                "branch_labels", "lint"):
+        doc.pop(key, None)
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    value = f"{CHECKSUM_VERSION}:{hashlib.sha256(canonical.encode()).hexdigest()}"
+    object.__setattr__(cs, "_checksum", value)  # a frozen dataclass's memo, as in __init__
+    return value

@@ -1,0 +1,280 @@
+"""The operations: one frozen, slotted dataclass per kind, and `OPERATIONS`, kind → class."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from ..typespec import TypeSpec
+from .parts import (
+    CheckDef,
+    Column,
+    ConstraintType,
+    FKAction,
+    ForeignKeyDef,
+    IndexDef,
+    PrimaryKeyDef,
+    Reference,
+    Row,
+    UniqueDef,
+)
+
+
+class Operation:
+    """Base of every operation; subclasses are frozen dataclasses with a `kind`."""
+
+    __slots__ = ()
+    kind: ClassVar[str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateTable(Operation):
+    """Create a table with its columns and constraints."""
+
+    kind: ClassVar[str] = "create_table"
+    name: str
+    columns: tuple[Column, ...]
+    schema: str | None = None
+    comment: str | None = None
+    primary_key: PrimaryKeyDef | None = None
+    unique: tuple[UniqueDef, ...] = ()
+    foreign_keys: tuple[ForeignKeyDef, ...] = ()
+    checks: tuple[CheckDef, ...] = ()
+    indexes: tuple[IndexDef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DropTable(Operation):
+    """Drop a table."""
+
+    kind: ClassVar[str] = "drop_table"
+    name: str
+    schema: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RenameTable(Operation):
+    """Rename a table."""
+
+    kind: ClassVar[str] = "rename_table"
+    name: str
+    new_name: str
+    schema: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlterTable(Operation):
+    """Change a table's comment (`comment: ""` removes it)."""
+
+    kind: ClassVar[str] = "alter_table"
+    name: str
+    comment: str
+    schema: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddColumn(Operation):
+    """Add a column to a table."""
+
+    kind: ClassVar[str] = "add_column"
+    table: str
+    column: Column
+    schema: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DropColumn(Operation):
+    """Drop a column."""
+
+    kind: ClassVar[str] = "drop_column"
+    table: str
+    name: str
+    schema: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RenameColumn(Operation):
+    """Rename a column."""
+
+    kind: ClassVar[str] = "rename_column"
+    table: str
+    name: str
+    new_name: str
+    schema: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlterColumn(Operation):
+    """Change a column's type, nullability, default or comment."""
+
+    kind: ClassVar[str] = "alter_column"
+    table: str
+    name: str
+    schema: str | None = None
+    type: TypeSpec | None = None
+    nullable: bool | None = None
+    default: str | int | float | bool | None = None
+    default_sql: str | None = None
+    drop_default: bool = False
+    # `comment: ""` removes the comment.
+    comment: str | None = None
+    using: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateIndex(Operation):
+    """Create an index."""
+
+    kind: ClassVar[str] = "create_index"
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    schema: str | None = None
+    unique: bool = False
+    where: str | None = None
+    concurrently: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DropIndex(Operation):
+    """Drop an index."""
+
+    kind: ClassVar[str] = "drop_index"
+    name: str
+    table: str
+    schema: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateUniqueConstraint(Operation):
+    """Add a unique constraint."""
+
+    kind: ClassVar[str] = "create_unique_constraint"
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    schema: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateForeignKey(Operation):
+    """Add a foreign key."""
+
+    kind: ClassVar[str] = "create_foreign_key"
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    references: Reference
+    schema: str | None = None
+    ondelete: FKAction | None = None
+    onupdate: FKAction | None = None
+    not_valid: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateCheckConstraint(Operation):
+    """Add a check constraint."""
+
+    kind: ClassVar[str] = "create_check_constraint"
+    name: str
+    table: str
+    expression: str
+    schema: str | None = None
+    not_valid: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreatePrimaryKey(Operation):
+    """Add a primary key."""
+
+    kind: ClassVar[str] = "create_primary_key"
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    schema: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DropConstraint(Operation):
+    """Drop a named constraint."""
+
+    kind: ClassVar[str] = "drop_constraint"
+    name: str
+    table: str
+    type: ConstraintType
+    schema: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValidateConstraint(Operation):
+    """Check existing rows against a constraint added with not_valid (PostgreSQL)."""
+
+    kind: ClassVar[str] = "validate_constraint"
+    name: str
+    table: str
+    schema: str | None = None
+
+
+Dialect = Literal["sqlite", "postgresql", "mysql", "mariadb"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sql(Operation):
+    """Raw SQL statements, with an optional inverse."""
+
+    kind: ClassVar[str] = "sql"
+    up: tuple[str, ...]
+    down: tuple[str, ...] | None = None
+    dialects: tuple[Dialect, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InsertRows(Operation):
+    """Insert rows (seed data)."""
+
+    kind: ClassVar[str] = "insert_rows"
+    table: str
+    rows: tuple[Row, ...]
+    schema: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteRows(Operation):
+    """Delete the rows matching each given mapping of column → value."""
+
+    kind: ClassVar[str] = "delete_rows"
+    table: str
+    rows: tuple[Row, ...]
+    schema: str | None = None
+
+
+OPERATIONS: Mapping[str, type[Operation]] = types.MappingProxyType(
+    {
+        cls.kind: cls
+        for cls in (
+            CreateTable,
+            DropTable,
+            RenameTable,
+            AlterTable,
+            AddColumn,
+            DropColumn,
+            RenameColumn,
+            AlterColumn,
+            CreateIndex,
+            DropIndex,
+            CreateUniqueConstraint,
+            CreateForeignKey,
+            CreateCheckConstraint,
+            CreatePrimaryKey,
+            DropConstraint,
+            ValidateConstraint,
+            Sql,
+            InsertRows,
+            DeleteRows,
+        )
+    }
+)
+
+
