@@ -28,31 +28,36 @@ class Unexpressible(UsageError):
                          "(scoped with `dialects:` where it is database-specific)")
 
 
-def type_from_sa(t: Any) -> TypeSpec:
-    """The TypeSpec meaning the same as a SQLAlchemy type (generic or reflected); TypeError_
-    naming the construct for one the format cannot express."""
+def _refuse_type(t: Any) -> None:
+    """TypeError_ for a type (or type option) the format cannot express yet."""
     if isinstance(t, (sa.ARRAY, sa.Interval)):
         raise TypeError_(f"the type {type(t).__name__} ({t!r})")
-    if isinstance(t, sa.types.TypeDecorator):
-        # What create_all() builds: the decorated type (custom Python-side behaviour aside).
-        return type_from_sa(t.impl_instance)
     if getattr(t, "_variant_mapping", None):
         raise TypeError_(f"per-database variants of the type {t!r} (with_variant)")
+    if isinstance(t, sa.types.TypeDecorator):
+        return  # judged by what it decorates
     if getattr(t, "collation", None):
         raise TypeError_(f"the collation {t.collation!r}")
     if isinstance(t, (sa.DateTime, sa.Time)) and (getattr(t, "precision", None) is not None
                                                    or getattr(t, "fsp", None) is not None):
         raise TypeError_(f"a fractional-seconds precision ({t!r})")
+    if isinstance(t, sa.Enum) and not t.native_enum:
+        raise TypeError_("a non-native enum (native_enum=False)")
+    if isinstance(t, (sa.Enum, sa.Boolean)) and t.create_constraint:
+        raise TypeError_(f"the CHECK {type(t).__name__} adds (create_constraint=True)")
+
+
+def type_from_sa(t: Any) -> TypeSpec:
+    """The TypeSpec meaning the same as a SQLAlchemy type (generic or reflected); TypeError_
+    naming the construct for one the format cannot express."""
+    _refuse_type(t)
+    if isinstance(t, sa.types.TypeDecorator):
+        # What create_all() builds: the decorated type (custom Python-side behaviour aside).
+        return type_from_sa(t.impl_instance)
     if isinstance(t, sa.Enum):
-        if not t.native_enum:
-            raise TypeError_("a non-native enum (native_enum=False)")
-        if t.create_constraint:
-            raise TypeError_("the CHECK an Enum adds (create_constraint=True)")
         return TypeSpec("enum", tuple(str(e) for e in t.enums),
                         (("name", str(t.name)),) if t.name else ())
     if isinstance(t, sa.Boolean):
-        if t.create_constraint:
-            raise TypeError_("the CHECK a Boolean adds (create_constraint=True)")
         return TypeSpec("boolean")
     if isinstance(t, mysql.TINYINT) and getattr(t, "display_width", None) == 1:
         return TypeSpec("boolean")
