@@ -48,6 +48,7 @@ CODES = catalogue(
     Code("SF020", "error", "an applied changeset was edited"),
     Code("SF021", "error", "an applied changeset is missing"),
     Code("SF022", "warning", "checksums not compared: the database cannot be read"),
+    Code("SF023", "error", "a changeset is applied without a changeset it builds on"),
     Code("SF024", "warning", "models not compared: they cannot be loaded"),
     # Reference errors: the operation does not fit the schema at that point.
     Code("SF101", "error", "the table does not exist at this point", "reference"),

@@ -263,6 +263,16 @@ def drift(rows: Sequence[AppliedRow], g: Graph, folder: str) -> list[Diagnostic]
         hint="restore the file (from version control); if it was removed on purpose, "
              "roll the database back first or run: schemaflow stamp <target> --purge")
         for r in rows if r.id not in g.by_id]
+    applied = {r.id for r in rows}
+    for r in rows:
+        missing = [p for p in g.all_parents.get(r.id, ()) if p not in applied]
+        if missing:
+            diags.append(Diagnostic(
+                code="SF023", changeset=r.id, file=g[r.id].path, line=1,
+                message=f"changeset {r.id} is applied, but {', '.join(missing)}, which it "
+                        "builds on, is not: the version table is inconsistent",
+                hint="find out which of them are in effect; then `schemaflow stamp TARGET` "
+                     "records exactly the changesets up to TARGET (and forgets the rest)"))
     for r in rows:
         if r.id in g.by_id and r.checksum != checksum(g[r.id]):
             diags.append(Diagnostic(
@@ -283,6 +293,7 @@ def check_drift(rows: Sequence[AppliedRow], g: Graph, folder: str) -> None:
         kinds = {d.code for d in diags}
         what = ("were edited after they were applied" if kinds == {"SF020"} else
                 "are missing from the changesets folder" if kinds == {"SF021"} else
-                "were edited or are missing")
+                "are applied without what they build on" if kinds == {"SF023"} else
+                "were edited, are missing, or are applied without what they build on")
         raise DriftError(f"applied changesets {what}: {ids}",
                          hint=" / ".join(dict.fromkeys(d.hint or "" for d in diags)))

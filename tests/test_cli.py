@@ -604,3 +604,26 @@ def test_a_postgres_scheme_url_means_postgresql(project: Project, pg_url: str) -
     assert done.returncode == 0 and "c001" in done.stdout
     assert rows(pg_url, "SELECT id FROM schemaflow_version") == [("c001",)]
     assert not (project.root / "app.db").exists()
+
+
+def test_a_changeset_applied_without_its_parent_is_reported_not_a_traceback(
+        project: Project) -> None:
+    ids = project.chain(
+        [{"create_table": {"name": "a", "columns": [
+            {"name": "id", "type": "integer", "primary_key": True}]}}],
+        [{"create_table": {"name": "b", "columns": [
+            {"name": "id", "type": "integer", "primary_key": True}]}}])
+    assert project.cli("apply").returncode == 0
+    import sqlite3
+
+    with sqlite3.connect(project.root / "app.db") as conn:  # a row deleted by hand
+        conn.execute("DELETE FROM schemaflow_version WHERE id = ?", (ids[0],))
+    for args in (("apply",), ("apply", "--dry-run"), ("rollback", "base"), ("rollback", "-1")):
+        done = project.cli(*args)
+        assert done.returncode == 1, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+        assert f"{ids[1]}" in done.stderr and "applied without what they build on" in done.stderr
+    done = project.cli("validate", "--db")
+    assert done.returncode == 1
+    assert "SF023" in done.stdout and f"but {ids[0]}, which it builds on, is not" in done.stdout
+    assert rows(project.url, "SELECT id FROM schemaflow_version") == [(ids[1],)]
