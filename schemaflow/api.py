@@ -266,10 +266,9 @@ class Project:
             yield
 
     def _database_missing(self) -> bool:
-        from .dialects import for_url
+        from .dialects import database_missing
 
-        known = for_url(self.settings.url)
-        return known is not None and known.database_missing(self.settings.url)
+        return database_missing(self.settings.url)
 
     def applied_rows(self) -> list[AppliedRow]:
         """The version table's rows (empty when the database or the table does not exist)."""
@@ -320,7 +319,7 @@ class Project:
     def offline_sql(self, direction: str, target: str | None, dialect: str | None = None,
                     server_version: tuple[int, ...] | None = None) -> RunResult:
         """The SQL of apply/rollback without a database: from base (or `FROM:` in the target)."""
-        from .dialects import by_name, for_url
+        from .dialects import by_name
         from .execute import offline
         from .recorder import version_table
 
@@ -332,9 +331,9 @@ class Project:
         elif "://" not in self.settings.url:
             raise UsageError(f"cannot tell the dialect from the URL {self.shown_url}",
                              hint="give --dialect")
-        else:
-            database = for_url(self.settings.url) or by_name(
-                self.settings.url.split(":", 1)[0].split("+", 1)[0], server_version)
+        else:  # by_name knows the URL schemes too (postgres:// is PostgreSQL)
+            database = by_name(self.settings.url.split(":", 1)[0].split("+", 1)[0].lower(),
+                               server_version)
         vt = version_table(self.settings.version_table, self.settings.version_table_schema)
         plan, sql = offline(history, database, "apply" if direction == "apply" else "rollback",
                             target, vt)

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import __version__
 from .dialects import for_url
-from .dialects.base import VERSION_COLUMNS
 from .errors import Diagnostic, DriftError
 from .ir import checksum
 
@@ -28,9 +27,6 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from .graph import Graph
-
-COLUMNS = VERSION_COLUMNS
-
 
 class AppliedRow(NamedTuple):
     """One row of the version table (a named tuple: 10,000 of them build in milliseconds)."""

@@ -15,8 +15,8 @@ from .base import Capabilities, Dialect, Version
 if TYPE_CHECKING:
     from .render import Renderer
 
-__all__ = ["Capabilities", "Dialect", "by_name", "capabilities", "for_connection",
-           "for_url", "names", "register", "renderer_for", "unregister"]
+__all__ = ["Capabilities", "Dialect", "by_name", "capabilities", "database_missing",
+           "for_connection", "for_url", "names", "register", "renderer_for", "unregister"]
 
 # Registered by the modules below; a plain dict read-only after import (tests may register
 # a toy database for their own duration).
@@ -69,6 +69,13 @@ def for_url(url: str) -> Dialect | None:
     scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
     cls = _by_scheme(scheme) if "://" in url else None
     return cls() if cls else None
+
+
+def database_missing(url: str) -> bool:
+    """Whether the database a URL names does not exist yet (a SQLite file not yet created):
+    connecting would create it, which a dry run or a listing must not do."""
+    known = for_url(url)
+    return known is not None and known.database_missing(url)
 
 
 def for_connection(conn: Any) -> Dialect:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .render import Renderer
 
 Version = tuple[int, ...]
-VersionRow = tuple[Any, ...]  # the version table's columns, in recorder.COLUMNS order
+VersionRow = tuple[Any, ...]  # the version table's columns, in VERSION_COLUMNS order
 
 CONNECT_HINT = "check the URL, that the server runs, and the credentials"
 
