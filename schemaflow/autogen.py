@@ -69,6 +69,29 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
         return diff(SchemaState(), database_state(settings, lock_timeout)[0])
     if against_db:
         live, dialect = database_state(settings, lock_timeout)
-        return diff(dialect.comparable(live), dialect.comparable(models_state(settings)),
-                    ask=ask, hints=hints)
-    return diff(changesets(), models_state(settings), ask=ask, hints=hints)
+        result = diff(dialect.comparable(live), dialect.comparable(models_state(settings)),
+                      ask=ask, hints=hints)
+        return _buildable(result, live, dialect)
+    from .dialects import for_url
+
+    old = changesets()
+    return _buildable(diff(old, models_state(settings), ask=ask, hints=hints,
+                           exact_checks=True), old, for_url(settings.url))
+
+
+def _buildable(result: DiffResult, state: SchemaState, dialect: Dialect | None) -> DiffResult:
+    """`result`, when the configured database can carry out every operation of it: models
+    that ask for what it lacks (a PostgreSQL-only index method on SQLite) are refused before
+    any file is written, as the changeset's own `validate` would refuse it."""
+    from .state import apply
+
+    if dialect is None:  # a database schemaflow does not know: `apply` will say so
+        return result
+    for op in result.operations:
+        try:
+            dialect.check(op, state)
+        except UsageError as exc:
+            raise UsageError(f"the models ask for what {dialect.name} cannot build: {exc}",
+                             hint=exc.hint) from None
+        state = apply(state, op)
+    return result

@@ -30,7 +30,7 @@ from .graph import Graph, GraphParts
 from .ir import Body, Changeset, Deferred, checksum
 from .source import StatKey
 
-_FORMAT = 9  # 9: the IR classes moved into the ir package (pickled by module path)
+_FORMAT = 10  # 10: index key parts, computed and identity columns in the IR
 _RACY_NS = 2_000_000_000
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import ir
+from .errors import UsageError
 from .state import (
     SchemaState,
     Table,
@@ -76,6 +77,14 @@ def default_key(c: ir.Column) -> tuple[str, str] | None:
     return ("sql", key) if key else None
 
 
+def generated_key(c: ir.Column) -> tuple[Any, ...]:
+    """What makes a column generated (its expression, or its identity), for comparison."""
+    computed = c.computed
+    return ((_sql_key(computed.expression), computed.stored) if computed else None,
+            (c.identity.always, tuple(sorted(c.identity.options.items())))
+            if c.identity else None)
+
+
 def _action(value: str | None) -> str | None:
     return None if value in (None, "NO ACTION", "RESTRICT") else value
 
@@ -124,11 +133,13 @@ class _Builder:
     def __init__(self, old: SchemaState, new: SchemaState, ask: RenameQuestion | None,
                  hints: Mapping[str, str]) -> None:
         self.old, self.new, self.ask, self.hints = old, new, ask, hints
+        self.exact_checks = False
         self.result = DiffResult()
         # Ordered phases: drops of dependents first, creations of dependents last.
         self.phases: dict[str, list[ir.Operation]] = {p: [] for p in (
             "drop_fk", "drop_index", "drop_constraint", "drop_table", "rename_table",
-            "rename_column", "create_table", "add_column", "alter_column", "drop_column",
+            "rename_column", "create_table", "regenerate", "add_column", "alter_column",
+            "drop_column",
             "create_pk", "create_constraint", "create_index", "create_fk")}
 
     def emit(self, phase: str, op: ir.Operation) -> None:
@@ -261,6 +272,18 @@ class _Builder:
             self.result.warnings.append(f"drops the column {t}.{n} and its data")
 
     def _compare_column(self, t: str, s: str | None, old: ir.Column, new: ir.Column) -> None:
+        if generated_key(old) != generated_key(new):
+            if old.identity is not None or new.identity is not None:
+                raise UsageError(f"the identity of column {t}.{new.name} changes; autogenerate "
+                                 "does not write that change", hint="write it as a sql "
+                                 "operation (ALTER TABLE ... ALTER COLUMN ... SET/ADD/DROP "
+                                 "IDENTITY)")
+            # A generated column's values come from its expression; no database alters one
+            # in place: it is dropped and added again (no data of its own is lost).
+            self.emit("regenerate", ir.DropColumn(table=t, schema=s, name=old.name))
+            self.emit("regenerate", ir.AddColumn(table=t, schema=s,
+                                                 column=_readable_column(new)))
+            return
         kw: dict[str, Any] = {}
         if type_key(old.type) != type_key(new.type):
             kw["type"] = new.type
@@ -305,15 +328,19 @@ class _Builder:
             if cols not in old_u:
                 self.emit("create_constraint", ir.CreateUniqueConstraint(
                     name=u.name or "", table=t, schema=s, columns=cols))
-        # check constraints, by name (expressions are not comparable across databases)
+        # check constraints, by name; by expression too when both sides were written in
+        # the same SQL (a database rewrites a CHECK in its own words: `x IN (...)` comes back
+        # from PostgreSQL as `x = ANY (ARRAY[...])`)
         old_c = {c.name: c for c in old.checks}
         new_c = {c.name: c for c in new.checks}
+        changed = {n for n, c in new_c.items() if self.exact_checks and n in old_c
+                   and _sql_key(old_c[n].expression) != _sql_key(c.expression)}
         for name in old_c:
-            if name not in new_c:
+            if name not in new_c or name in changed:
                 self.emit("drop_constraint", ir.DropConstraint(name=name or "", table=t,
                                                                schema=s, type="check"))
         for name, c in new_c.items():
-            if name not in old_c:
+            if name not in old_c or name in changed:
                 self.emit("create_constraint", ir.CreateCheckConstraint(
                     name=name or "", table=t, schema=s, expression=c.expression))
         self._compare_links(old, new, touches_dropped)
@@ -336,25 +363,30 @@ class _Builder:
         for name, i in old_i.items():
             other = new_i.get(name)
             changed = other is None or _index_key(other) != _index_key(i)
-            if changed and not touches_dropped(i.columns):
+            if changed and not touches_dropped(i.column_names):
                 self.emit("drop_index", ir.DropIndex(name=name, table=t, schema=s))
         for name, i in new_i.items():
             other = old_i.get(name)
             if other is None or _index_key(other) != _index_key(i):
-                self.emit("create_index", ir.CreateIndex(
-                    name=name, table=t, schema=s, columns=i.columns, unique=i.unique,
-                    where=i.where))
+                self.emit("create_index", ir.CreateIndex.of(i, t, s))
 
 
 def _unique_as_constraint(t: Table, other: Table) -> Table:
     """`t` with its unique indexes that `other` has as unique constraints turned into those."""
     wanted = {(u.name, u.columns) for u in other.uniques}
-    moved = [i for i in t.indexes if i.unique and i.where is None and (i.name, i.columns) in wanted]
+    moved = {i: cols for i in t.indexes if _plain(i) and i.unique
+             and (i.name, cols := ir.plain_columns(i.columns)) in wanted}
     if not moved:
         return t
     return replace(t, indexes=tuple(i for i in t.indexes if i not in moved),
-                   uniques=t.uniques + tuple(ir.UniqueDef(columns=i.columns, name=i.name)
-                                             for i in moved))
+                   uniques=t.uniques + tuple(ir.UniqueDef(columns=cols or (), name=i.name)
+                                             for i, cols in moved.items()))
+
+
+def _plain(i: ir.IndexDef) -> bool:
+    """Whether `i` is an index on columns only (no predicate, method, INCLUDE or options)."""
+    return (i.where is None and i.using in (None, "btree") and not i.include
+            and ir.plain_columns(i.columns) is not None)
 
 
 def _readable_column(c: ir.Column) -> ir.Column:
@@ -375,8 +407,8 @@ def readable_create(t: Table) -> ir.CreateTable:
     inline_u = {u.columns[0]: u for u in t.uniques
                 if len(u.columns) == 1 and u.name == uq_name(t.name, u.columns)}
     inline_i = {i.columns[0]: i for i in t.indexes
-                if len(i.columns) == 1 and not i.unique and i.where is None
-                and i.name == ix_name(t.name, i.columns)}
+                if len(i.columns) == 1 and isinstance(i.columns[0], str) and not i.unique
+                and _plain(i) and i.name == ix_name(t.name, (i.columns[0],))}
     columns = []
     for c in t.columns:
         col = replace(c, primary_key=c.name == pk_col, unique=c.name in inline_u,
@@ -396,10 +428,18 @@ def readable_create(t: Table) -> ir.CreateTable:
 
 
 def _index_key(i: ir.IndexDef) -> tuple[Any, ...]:
-    return (i.columns, i.unique, _where_key(i.where))
+    keys = tuple(k if isinstance(k, str) else (
+        k.name, _sql_key(k.expression), k.order, k.nulls, k.opclass, k.length)
+        for k in ir.normal_keys(i.columns))
+    return (keys, i.unique, _where_key(i.where), i.using or "btree", i.include)
 
 
 def diff(old: SchemaState, new: SchemaState, *, ask: RenameQuestion | None = None,
-         hints: Mapping[str, str] | None = None) -> DiffResult:
-    """The operations that turn `old` into `new`, ordered so that they run."""
-    return _Builder(old, new, ask, hints or {}).run()
+         hints: Mapping[str, str] | None = None, exact_checks: bool = False) -> DiffResult:
+    """The operations that turn `old` into `new`, ordered so that they run. With
+    `exact_checks`, a CHECK whose expression changed under the same name is dropped and
+    created again (for two states whose expressions are written alike: changesets and
+    models, not a database's reflection)."""
+    builder = _Builder(old, new, ask, hints or {})
+    builder.exact_checks = exact_checks
+    return builder.run()

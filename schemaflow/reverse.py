@@ -36,8 +36,7 @@ def recreate_parts(t: Table) -> tuple[ir.Operation, ...]:
     ops += [ir.CreateForeignKey(name=f.name or "", table=t.name, schema=s, columns=f.columns,
                                 references=f.references, ondelete=f.ondelete,
                                 onupdate=f.onupdate) for f in t.foreign_keys]
-    ops += [ir.CreateIndex(name=i.name, table=t.name, schema=s, columns=i.columns,
-                           unique=i.unique, where=i.where) for i in t.indexes]
+    ops += [ir.CreateIndex.of(i, t.name, s) for i in t.indexes]
     return tuple(ops)
 
 

@@ -124,7 +124,8 @@ def data_dependent(op: ir.Operation, before: SchemaState, oc: OpContext,
         isinstance(op, ir.CreateIndex) and op.unique)
     if unique and oc.existing(before, op.table, op.schema):  # type: ignore[attr-defined]
         assert isinstance(op, (ir.CreateUniqueConstraint, ir.CreateIndex, ir.CreatePrimaryKey))
-        yield "SF312", (f"{op.kind} {op.name} on {op.table}({', '.join(op.columns)}) fails "
+        shown = ", ".join(ir.key_text(k) for k in op.columns)
+        yield "SF312", (f"{op.kind} {op.name} on {op.table}({shown}) fails "
                         "if existing rows have duplicates"), (
             "check for duplicates first (SELECT ... GROUP BY ... HAVING count(*) > 1)")
     if isinstance(op, ir.AlterColumn) and oc.existing(before, op.table, op.schema):

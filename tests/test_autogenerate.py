@@ -449,7 +449,7 @@ def test_every_constraint_named_by_the_readme_rules_without_a_convention(
         for c in t.checks:
             assert c.name in given or (c.name or "").startswith(f"ck_{name}_")
         for i in t.indexes:
-            assert i.name in given or i.name == f"ix_{name}_{'_'.join(i.columns)}"
+            assert i.name in given or i.name == f"ix_{name}_{'_'.join(i.column_names)}"
     assert errors(project) == []
 
 

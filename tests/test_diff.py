@@ -743,3 +743,39 @@ def test_defaults_compared_by_meaning_give_no_operation() -> None:
     old = _author(score={"default": "0"}, bio={"default_sql": "now()"})
     new = _author(score={"default": 0}, bio={"default_sql": "CURRENT_TIMESTAMP"})
     assert diff(old, new).operations == []
+
+
+def test_a_changed_check_expression_is_found_when_both_sides_are_written_alike() -> None:
+    old = build(create("t", pk(), col("n", "integer"),
+                       checks=(ir.CheckDef(expression="n > 0", name="ck_t_n"),)))
+    new = build(create("t", pk(), col("n", "integer"),
+                       checks=(ir.CheckDef(expression="n > 1", name="ck_t_n"),)))
+    ops = transforms(old, new, exact_checks=True).operations
+    assert [op.kind for op in ops] == ["drop_constraint", "create_check_constraint"]
+    # A database's own spelling of the same CHECK is not a change by itself.
+    assert diff(old, new).operations == []
+    respelled = build(create("t", pk(), col("n", "integer"),
+                             checks=(ir.CheckDef(expression="(N > 0)", name="ck_t_n"),)))
+    assert diff(old, respelled, exact_checks=True).operations == []
+
+
+def test_index_key_parts_and_options_are_compared() -> None:
+    def with_index(*keys: ir.IndexKey, **kw: Any) -> SchemaState:
+        return build(create("t", pk(), col("a", "string(50)"), col("b", "integer"),
+                            indexes=(ir.IndexDef(name="ix_t", columns=keys, **kw),)))
+
+    plain = with_index("a", "b")
+    same = [with_index(ir.IndexColumn(name="a"), ir.IndexColumn(name="b", order="asc")),
+            with_index("a", ir.IndexColumn(name="b", order="asc", nulls="last"))]
+    for state in same:
+        assert diff(plain, state).operations == []
+    changed = [with_index(ir.IndexColumn(name="a", order="desc"), "b"),
+               with_index(ir.IndexColumn(expression="lower(a)"), "b"),
+               with_index("a", "b", using="hash"), with_index("a", "b", include=("id",)),
+               with_index(ir.IndexColumn(name="a", length=10), "b"),
+               with_index(ir.IndexColumn(name="a", opclass="text_pattern_ops"), "b")]
+    for state in changed:
+        ops = transforms(plain, state).operations
+        assert [op.kind for op in ops] == ["drop_index", "create_index"], state
+    assert diff(with_index(ir.IndexColumn(expression="lower(a)")),
+                with_index(ir.IndexColumn(expression="lower((a)::text)"))).operations == []

@@ -42,40 +42,25 @@ def models_project(root: Path, body: str, url: str | None = None) -> Project:
 
 # (id, models, what the message must name)
 REFUSED = [
-    ("expression index", """
-        t = sa.Table("users", metadata, sa.Column("id", sa.Integer, primary_key=True),
-                     sa.Column("email", sa.String(100)))
-        sa.Index("ix_users_lower_email", sa.func.lower(t.c.email), unique=True)
-     """, ["index ix_users_lower_email on users", "lower(email)"]),
-    ("descending index", """
-        t = sa.Table("events", metadata, sa.Column("id", sa.Integer, primary_key=True),
-                     sa.Column("created_at", sa.DateTime))
-        sa.Index("ix_events_created", t.c.created_at.desc())
-     """, ["index ix_events_created on events", "created_at DESC"]),
-    ("index method", """
+    ("index storage options", """
         t = sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
                      sa.Column("body", sa.Text))
-        sa.Index("ix_docs_body", t.c.body, postgresql_using="gin")
-     """, ["index ix_docs_body on docs", "postgresql_using"]),
-    ("prefix length", """
+        sa.Index("ix_docs_body", t.c.body, postgresql_with={"fillfactor": 70})
+     """, ["index ix_docs_body on docs", "postgresql_with"]),
+    ("full-text index", """
         t = sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
                      sa.Column("title", sa.String(500)))
-        sa.Index("ix_docs_title", t.c.title, mysql_length=100)
-     """, ["index ix_docs_title on docs", "mysql_length"]),
+        sa.Index("ix_docs_title", t.c.title, mysql_prefix="FULLTEXT")
+     """, ["index ix_docs_title on docs", "mysql_prefix"]),
     ("condition for one database", """
         t = sa.Table("posts", metadata, sa.Column("id", sa.Integer, primary_key=True),
                      sa.Column("published", sa.Boolean))
         sa.Index("ix_posts_published", t.c.id, postgresql_where=t.c.published)
      """, ["index ix_posts_published on posts", "some databases only"]),
-    ("computed column", """
-        sa.Table("lines", metadata, sa.Column("id", sa.Integer, primary_key=True),
-                 sa.Column("qty", sa.Integer), sa.Column("double_qty", sa.Integer,
-                                                         sa.Computed("qty * 2")))
-     """, ["column lines.double_qty", "generated column", "qty * 2"]),
-    ("identity column", """
-        sa.Table("lines", metadata, sa.Column("id", sa.Integer, sa.Identity(always=True),
+    ("identity option", """
+        sa.Table("lines", metadata, sa.Column("id", sa.Integer, sa.Identity(order=True),
                                               primary_key=True))
-     """, ["column lines.id", "identity"]),
+     """, ["column lines.id", "identity options order"]),
     ("type variant", """
         sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
                  sa.Column("data", sa.JSON().with_variant(postgresql.JSONB(), "postgresql")))
@@ -189,17 +174,7 @@ def test_what_the_format_holds_round_trips(tmp_path: Path, dialect: str,
     assert rows(urls[0], "SELECT count(*) FROM version_info") == [(0,)]
 
     # A database that metadata.create_all() built from the same models is equal to them.
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"fm_{dialect}", p.root / "fidelity_models.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    created = sa.create_engine(_driver(urls[1]))
-    try:
-        module.metadata.create_all(created)
-    finally:
-        created.dispose()
+    _create_all(p.root / "fidelity_models.py", urls[1], dialect)
     done = p.cli("--url", urls[1], "check", "--against-db")
     assert done.returncode == 0, (done.stdout, done.stderr)
 
@@ -229,8 +204,9 @@ def test_a_database_construct_the_format_lacks_is_refused(tmp_path: Path, pg_url
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql("CREATE TABLE users (id integer PRIMARY KEY, email text, "
-                                 "n integer GENERATED ALWAYS AS (id * 2) STORED)")
-            conn.exec_driver_sql("CREATE UNIQUE INDEX ix_users_email ON users (lower(email))")
+                                 "n text COLLATE \"C\")")
+            conn.exec_driver_sql("CREATE UNIQUE INDEX ix_users_email ON users (lower(email)) "
+                                 "WITH (fillfactor = 70)")
     finally:
         engine.dispose()
     p = models_project(tmp_path / "proj", 'sa.Table("users", metadata, '
@@ -241,11 +217,172 @@ def test_a_database_construct_the_format_lacks_is_refused(tmp_path: Path, pg_url
         assert done.returncode == 2, done.stderr
         assert "Traceback" not in done.stderr
         assert "cannot express yet" in done.stderr
-        assert "column users.n: a generated column" in done.stderr
+        assert "column users.n: the collation 'C'" in done.stderr
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE users DROP COLUMN n")
     engine.dispose()
     done = p.cli("new", "--autogenerate", "--from-db", "-m", "baseline")
     assert done.returncode == 2
-    assert "index ix_users_email on users: an expression (lower(email))" in done.stderr
+    assert "index ix_users_email on users: the options {'postgresql_with'" in done.stderr
+    assert list(p.changesets.iterdir()) == []
+    with engine.begin() as conn:  # the expression itself is expressible
+        conn.exec_driver_sql("DROP INDEX ix_users_email")
+        conn.exec_driver_sql("CREATE UNIQUE INDEX ix_users_email ON users (lower(email))")
+    engine.dispose()
+    done = p.cli("new", "--autogenerate", "--from-db", "-m", "baseline")
+    assert done.returncode == 0, done.stderr
+    assert "expression: lower(email)" in next(p.changesets.iterdir()).read_text()
+
+
+# Index key parts and options, per database: (models, what the changeset must say).
+INDEXES = {
+    "common": ("""
+        t = sa.Table("events", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("email", sa.String(300)), sa.Column("name", sa.String(50)),
+                     sa.Column("created_at", sa.DateTime))
+        sa.Index("ix_events_created", t.c.created_at.desc(), t.c.id)
+    """, ["{name: created_at, order: desc}"]),
+    "sqlite": ("""
+        sa.Index("ix_events_lower_email", sa.func.lower(t.c.email), unique=True,
+                 sqlite_where=t.c.name.is_not(None), postgresql_where=t.c.name.is_not(None))
+    """, ["{expression: lower(email)}"]),
+    "postgresql": ("""
+        sa.Index("ix_events_lower_email", sa.func.lower(t.c.email), unique=True)
+        sa.Index("ix_events_email_ops", t.c.email, postgresql_ops={"email": "text_pattern_ops"},
+                 postgresql_include=["name"])
+        sa.Index("ix_events_name_hash", t.c.name, postgresql_using="hash")
+        sa.Index("ix_events_created_nl", t.c.created_at.desc().nulls_last())
+    """, ["{expression: lower(email)}", "opclass: text_pattern_ops", "include: [name]",
+          "using: hash", "nulls: last"]),
+    "mysql": ("""
+        sa.Index("ix_events_email", t.c.email, t.c.name, mysql_length={"email": 20})
+    """, ["{name: email, length: 20}"]),
+}
+
+
+# Generated columns, per database: (models, what the changeset must say).
+GENERATED = {
+    "common": ("""
+        t = sa.Table("order_lines", metadata, sa.Column("id", sa.Integer, sa.Identity(),
+                                                  primary_key=True),
+                     sa.Column("qty", sa.Integer), sa.Column("price", sa.Integer),
+                     sa.Column("total", sa.Integer, sa.Computed("qty * price", persisted=True)))
+    """, ["computed: {expression: qty * price, stored: true}", "identity: {}"]),
+    "sqlite": ("""
+        sa.Table("halves", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("qty", sa.Integer), sa.Column("half", sa.Integer,
+                                                         sa.Computed("qty + 2")))
+    """, ["computed: {expression: qty + 2}"]),
+    "postgresql": ("""
+        sa.Table("orders", metadata, sa.Column(
+            "id", sa.BigInteger, sa.Identity(always=True, start=100, increment=5),
+            primary_key=True))
+    """, ["identity: {always: true, start: 100, increment: 5}"]),
+    "mysql": ("""
+        sa.Table("halves", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("qty", sa.Integer), sa.Column("half", sa.Integer,
+                                                         sa.Computed("qty + 2")))
+    """, ["computed: {expression: qty + 2}"]),
+}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_index_key_parts_and_options_round_trip(tmp_path: Path, dialect: str,
+                                                request: pytest.FixtureRequest) -> None:
+    """models → autogenerate → apply equals the models; a create_all() database equals them;
+    its --from-db baseline rebuilds a database equal to them; a changed ordering is found."""
+    p = _round_trip(tmp_path, dialect, request, INDEXES)
+    models = p.root / "fidelity_models.py"
+    models.write_text(models.read_text().replace("t.c.created_at.desc(), t.c.id",
+                                                 "t.c.created_at, t.c.id"))
+    done = p.cli("check")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "ix_events_created" in done.stdout
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_generated_columns_round_trip(tmp_path: Path, dialect: str,
+                                      request: pytest.FixtureRequest) -> None:
+    """Computed and identity columns, as the index test; a changed expression is a drop
+    and an add of the column (its values are computed: nothing of its own is lost)."""
+    p = _round_trip(tmp_path, dialect, request, GENERATED)
+    models = p.root / "fidelity_models.py"
+    models.write_text(models.read_text().replace('"qty * price"', '"qty * price * 2"'))
+    done = p.cli("new", "--autogenerate", "-m", "double")
+    assert done.returncode == 0, done.stderr
+    for args in (("apply",), ("check",), ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    assert rows(p.url, "SELECT count(*) FROM order_lines") == [(0,)]
+
+
+def _round_trip(tmp_path: Path, dialect: str, request: pytest.FixtureRequest,
+                cases: dict[str, tuple[str, list[str]]]) -> Project:
+    """Models → autogenerate → validate → apply → check (--against-db) on `dialect`; the
+    same against a create_all() database, and a --from-db baseline of that database applied
+    to a third one. Returns the models project."""
+    if dialect == "sqlite":
+        urls = [f"sqlite:///{tmp_path / n}.db" for n in "abc"]
+    else:
+        fixture = "pg_url" if dialect == "postgresql" else "mysql_url"
+        urls = [request.getfixturevalue(fixture), _second(request, dialect),
+                _second(request, dialect)]
+    body = textwrap.dedent(cases["common"][0]) + textwrap.dedent(cases[dialect][0])
+    p = models_project(tmp_path / "proj", body, urls[0])
+    made = p.cli("new", "--autogenerate", "-m", "models")
+    assert made.returncode == 0, made.stderr
+    text = next(p.changesets.iterdir()).read_text(encoding="utf-8")
+    for part in cases["common"][1] + cases[dialect][1]:
+        assert part in text, (part, text)
+    for args in (("validate",), ("apply",), ("check",), ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    _create_all(p.root / "fidelity_models.py", urls[1], dialect)
+    done = p.cli("--url", urls[1], "check", "--against-db")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+
+    base = make_project(tmp_path / "base", urls[1])
+    done = base.cli("new", "--autogenerate", "--from-db", "-m", "baseline")
+    assert done.returncode == 0, done.stderr
+    for command in (["validate"], ["--url", urls[2], "apply"]):
+        done = base.cli(*command)
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+    done = p.cli("--url", urls[2], "check", "--against-db")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    return p
+
+
+def _create_all(models: Path, url: str, dialect: str) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"fm_{dialect}_{models.parent.name}", models)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    engine = sa.create_engine(_driver(url))
+    try:
+        module.metadata.create_all(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(("models", "message"), [
+    ("""
+        t = sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("body", sa.Text))
+        sa.Index("ix_docs_body", t.c.body, postgresql_using="gin")
+     """, "sqlite has no gin indexes: index 'ix_docs_body' on 'docs'"),
+    ("""
+        sa.Table("docs", metadata, sa.Column("id", sa.Integer, sa.Identity(always=True),
+                                             primary_key=True))
+     """, "sqlite has no identity columns, only autoincrement keys: column 'docs.id' has "
+          "identity options (always)"),
+], ids=["index method", "identity always"])
+def test_models_asking_for_what_the_database_lacks_are_refused(tmp_path: Path, models: str,
+                                                              message: str) -> None:
+    p = models_project(tmp_path / "proj", models)
+    done = p.cli("new", "--autogenerate", "-m", "models")
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert message in done.stderr
     assert list(p.changesets.iterdir()) == []

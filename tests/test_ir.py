@@ -194,7 +194,12 @@ def _op_error(doc: Any) -> ir.IRError:
     ({"create_index": {"name": "i", "table": "t", "columns": "a"}},
      "must be a list, not 'a'", ("create_index", "columns")),
     ({"create_index": {"name": "i", "table": "t", "columns": ["a", 3]}},
-     "must be a string, not 3", ("create_index", "columns", 1)),
+     "must be a name or a mapping, not 3", ("create_index", "columns", 1)),
+    ({"create_index": {"name": "i", "table": "t", "columns": [{"name": "a", "length": 0}]}},
+     "`length` is a positive prefix length of a column", ("create_index", "columns", 0)),
+    ({"create_index": {"name": "i", "table": "t", "columns": [{"order": "desc"}]}},
+     "an index key part names either a column (`name`) or an `expression`, not both",
+     ("create_index", "columns", 0)),
     ({"drop_constraint": {"name": "c", "table": "t", "type": "fk"}},
      "must be one of unique, foreign_key, check, primary_key, not 'fk'",
      ("drop_constraint", "type")),
@@ -398,7 +403,9 @@ def _strategy(tp: Any, scalar: st.SearchStrategy[Any], with_null: bool) -> Any:
     if origin in (Union, types.UnionType):
         args = typing.get_args(tp)
         non_null = [a for a in args if a is not type(None)]
-        if len(non_null) > 1:  # a literal value: str | int | float | bool
+        if any(dataclasses.is_dataclass(a) for a in non_null):  # a name or a mapping
+            base = st.one_of(*(_strategy(a, scalar, with_null) for a in non_null))
+        elif len(non_null) > 1:  # a literal value: str | int | float | bool
             base = scalar
         else:
             (inner,) = non_null
@@ -408,6 +415,8 @@ def _strategy(tp: Any, scalar: st.SearchStrategy[Any], with_null: bool) -> Any:
         return NAMES
     if tp is bool:
         return st.booleans()
+    if tp is int:
+        return st.integers(min_value=1, max_value=10**6)
     if tp is TypeSpec:
         return TYPES
     if origin is Literal:
@@ -430,6 +439,18 @@ def _builds(cls: Any, scalar: st.SearchStrategy[Any], with_null: bool) -> Any:
     # Sql.up must hold at least one statement to be meaningful.
     if cls is ir.Sql:
         fields["up"] = st.lists(NAMES, min_size=1, max_size=3).map(tuple)
+    # A key part is a column or an expression (only a column has a prefix length).
+    if cls is ir.IndexColumn:
+        return st.one_of(
+            st.builds(cls, **{**fields, "name": NAMES, "expression": st.none()}),
+            st.builds(cls, **{**fields, "name": st.none(), "expression": NAMES,
+                              "length": st.none()}))
+    # A column's values come from at most one of these.
+    if cls is ir.Column:
+        sources = ("default", "default_sql", "computed", "identity")
+        return st.sampled_from((None, *sources)).flatmap(lambda keep: st.builds(
+            cls, **{k: (v if k not in sources or k == keep else st.none())
+                    for k, v in fields.items()}))
     return st.builds(cls, **fields)
 
 

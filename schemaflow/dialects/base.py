@@ -50,6 +50,16 @@ class Capabilities:
     concurrent_index: bool = False
     enum_add_value_in_transaction: bool = False
     max_identifier_length: int = 63
+    # Index key parts and options beyond plain ascending columns.
+    index_desc: bool = False
+    index_nulls: bool = False
+    index_expressions: bool = False
+    index_opclass: bool = False
+    index_include: bool = False
+    index_methods: tuple[str, ...] = ("btree",)
+    # Generated columns computed on read (VIRTUAL); identity columns (else autoincrement).
+    virtual_computed: bool = True
+    identity_columns: bool = False
 
 
 def db_message(exc: BaseException) -> str:
@@ -129,6 +139,10 @@ def select_versions(table: str, schema: str | None, q: str) -> str:
     return f"SELECT {columns} FROM {quoted(table, schema, q)} ORDER BY {alias}.exec_order"
 
 
+# The largest value of each integer type (an identity's default maximum).
+_INT_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
+
+
 class Dialect:
     """One database at one server version (None: the newest). Subclasses set the class
     attributes and override what their database does apart."""
@@ -181,11 +195,66 @@ class Dialect:
                     f"the type {spec} is {spec.dialect}'s; this database is {self.name}",
                     hint="use a generic type, or put the column in a sql operation with "
                          "`dialects:`")
-        if isinstance(op, ir.CreateIndex) and op.where is not None and not (
-                self.caps.partial_index):
-            raise UsageError(f"{self.name} has no partial indexes: index '{op.name}' has "
-                             "`where`", hint="drop `where`, or use a sql operation with "
-                             "`dialects:` for the databases that have them")
+        if isinstance(op, ir.CreateIndex):
+            self.check_index(op.definition, op.table)
+        elif isinstance(op, ir.CreateTable):
+            for index in op.indexes:
+                self.check_index(index, op.name)
+            for column in op.columns:
+                self.check_column(column, op.name)
+        elif isinstance(op, ir.AddColumn):
+            self.check_column(op.column, op.table)
+
+    def check_column(self, c: ir.Column, table: str) -> None:
+        """Raise UsageError when this database cannot build column `c` as written."""
+        where = f"column '{table}.{c.name}'"
+        if c.computed is not None and not c.computed.stored and not self.caps.virtual_computed:
+            raise UsageError(f"{self.name} (at this version) has only stored generated "
+                             f"columns: {where} is not `stored: true`",
+                             hint="write `stored: true` (PostgreSQL 18 adds virtual ones)")
+        if c.identity is not None and not self.caps.identity_columns and (
+                c.identity.always or c.identity.options):
+            given = ["always"] * c.identity.always + list(c.identity.options)
+            raise UsageError(f"{self.name} has no identity columns, only autoincrement keys: "
+                             f"{where} has identity options ({', '.join(given)})",
+                             hint="drop the options (the column is then an autoincrement "
+                                  "key there), or use a sql operation scoped with `dialects:`")
+
+    def check_index(self, i: ir.IndexDef, table: str) -> None:
+        """Raise UsageError when this database cannot build index `i` as written."""
+        caps = self.caps
+        lacking = []
+        if i.where is not None and not caps.partial_index:
+            lacking.append(("partial indexes", "`where`"))
+        if i.using is not None and i.using not in caps.index_methods:
+            lacking.append((f"{i.using} indexes", f"`using: {i.using}`"))
+        if i.include and not caps.index_include:
+            lacking.append(("INCLUDE columns in indexes", "`include`"))
+        for k in i.columns:
+            if isinstance(k, str):
+                continue
+            shown = k.name or f"expression {k.expression}"
+            if k.expression is not None and not caps.index_expressions:
+                lacking.append(("indexes on expressions", f"the key part {shown}"))
+            if k.order == "desc" and not caps.index_desc:
+                lacking.append(("descending index key parts", f"{shown} `order: desc`"))
+            if k.nulls and not caps.index_nulls:
+                lacking.append(("NULLS FIRST/LAST in indexes", f"{shown} `nulls: {k.nulls}`"))
+            if k.opclass and not caps.index_opclass:
+                lacking.append(("operator classes", f"{shown} `opclass: {k.opclass}`"))
+        if lacking:
+            what, where = lacking[0]
+            raise UsageError(f"{self.name} has no {what}: index '{i.name}' on '{table}' has "
+                             f"{where}", hint="write the index without it, or create it with a "
+                             "sql operation scoped with `dialects:` for the databases that "
+                             "have it")
+
+    def complete_indexes(self, conn: Any, schema: str | None, tables: list[str],
+                         indexes: dict[Any, list[dict[str, Any]]]
+                         ) -> dict[Any, list[dict[str, Any]]]:
+        """The Inspector's indexes of `tables`, completed with what it does not read here
+        (key part orderings, expression indexes), in its own dictionary form."""
+        return indexes
 
     def runs_sql(self, op: ir.Sql) -> bool:
         """Whether a `sql` operation's `dialects` include this database."""
@@ -197,7 +266,27 @@ class Dialect:
 
     def comparable(self, state: SchemaState) -> SchemaState:
         """`state` as this database can hold it (what reflection would give back)."""
-        return state
+        return map_columns(state, self.generated_as_held)
+
+    def generated_as_held(self, c: ir.Column) -> ir.Column:
+        """A generated column as this database keeps it: the kind its default gives, the
+        identity options at their defaults left out (or, without identity columns, an
+        autoincrement column)."""
+        if c.computed is not None and c.computed.stored is None:
+            return replace(c, computed=replace(c.computed,
+                                               stored=not self.caps.virtual_computed))
+        if c.identity is None:
+            return c
+        if not self.caps.identity_columns:
+            return replace(c, identity=None)
+        i = c.identity
+        step = i.increment or 1
+        top = _INT_MAX.get(c.type.name, _INT_MAX["integer"])
+        low, high = (1, top) if step > 0 else (-top - 1, -1)
+        defaults = {"start": low if step > 0 else high, "increment": 1, "minvalue": low,
+                    "maxvalue": high, "cycle": False, "cache": 1}
+        cleared: dict[str, Any] = {k: None for k, v in i.options.items() if defaults[k] == v}
+        return replace(c, identity=replace(i, **cleared))
 
     # --- SQL (SQLAlchemy from here on, imported on use) ----------------------------------
 

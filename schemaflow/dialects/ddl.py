@@ -162,3 +162,39 @@ def _column_comment(el: ColumnComment, compiler: DDLCompiler, **kw: Any) -> str:
              else compiler.sql_compiler.render_literal_value(el.comment, sa.String()))
     return (f"COMMENT ON COLUMN {table_ref(compiler, el.table_name, el.schema)}."
             f"{col_ref(compiler, el.column)} IS {value}")
+
+
+class KeyPart(sa.sql.elements.ColumnElement[Any]):
+    """An index key part beyond a plain column: an expression, or a column with an ordering,
+    an operator class or a prefix length. Each database's compiler writes what it has (the
+    linter refuses the rest before anything renders)."""
+
+    inherit_cache = False
+
+    def __init__(self, inner: Any, part: Any) -> None:
+        self.inner = inner
+        self.part = part  # the ir.IndexColumn
+        self.type = sa.types.NullType()
+
+
+def key_part_sql(compiler: Any, el: KeyPart, *, opclass: bool = False, nulls: bool = False,
+                 length: bool = False) -> str:
+    """The SQL of a key part, with the clauses the calling database has."""
+    part = el.part
+    text = str(compiler.process(el.inner, include_table=False, literal_binds=True))
+    if part.expression is not None:
+        text = f"({text})"
+    if length and part.length:
+        text += f"({int(part.length)})"
+    if opclass and part.opclass:
+        text += f" {part.opclass}"
+    if part.order:
+        text += f" {part.order.upper()}"
+    if nulls and part.nulls:
+        text += f" NULLS {part.nulls.upper()}"
+    return text
+
+
+@compiles(KeyPart)
+def _key_part(el: KeyPart, compiler: Any, **kw: Any) -> str:
+    return key_part_sql(compiler, el)

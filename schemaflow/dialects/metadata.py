@@ -8,24 +8,11 @@ from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine.default import DefaultDialect
 
 from .. import ir
-from ..state import SchemaState, ck_name, fk_name, ix_name, uq_name
+from ..state import SchemaState, ck_name, fk_name, uq_name
+from .indexes import from_model, sql_text
 from .read import Unexpressible, _action, _column, _default_of, _name, _table
-
-# Dialect options of an index that the format carries (the partial-index condition).
-_WHERE = ("postgresql_where", "sqlite_where")
-
-
-def sql_text(clause: Any) -> str:
-    """A model's SQL expression as it appears in DDL: values inlined, columns unqualified
-    (a `col.in_([...])` check is `col IN ('a', 'b')`, not a bound parameter)."""
-    if isinstance(clause, str):
-        return clause
-    dialect = DefaultDialect()
-    compiler = dialect.statement_compiler(dialect, None)
-    return str(compiler.process(clause, include_table=False, literal_binds=True))
 
 
 def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaState:
@@ -54,7 +41,7 @@ def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaS
                                           name=_name(c) or ck_name(name, expr)))
             elif isinstance(c, sa.ForeignKeyConstraint):
                 fks.append(_foreign_key(name, c))
-        indexes = [_index(name, i) for i in sorted(table.indexes, key=lambda x: str(x.name))]
+        indexes = [from_model(name, i) for i in sorted(table.indexes, key=lambda x: str(x.name))]
         t = _table(name, str(table.schema) if table.schema else None, columns,
                    (pk_cols, _name(table.primary_key)), uniques, fks, checks, indexes,
                    table.comment)
@@ -63,16 +50,34 @@ def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaS
 
 
 def _model_column(table: str, col: sa.Column[Any], pk_cols: tuple[str, ...]) -> ir.Column:
-    where = f"column {table}.{col.name}"
-    if col.computed is not None:
-        expression = sql_text(col.computed.sqltext)
-        raise Unexpressible(where, f"a generated column (Computed({expression!r}))")
-    if col.identity is not None:
-        raise Unexpressible(where, "an identity column (Identity(...))")
+    generated = _computed(col) or _identity(table, col)
     # Only an explicit `autoincrement=False` is carried: "auto" is the format's default.
     autoincrement = False if col.autoincrement is False else None
-    return _column(table, str(col.name), col.type, col.name not in pk_cols and bool(col.nullable),
-                   _default_of(col), col.comment, autoincrement)
+    column = _column(table, str(col.name), col.type,
+                     col.name not in pk_cols and bool(col.nullable),
+                     (None, None) if generated else _default_of(col), col.comment,
+                     autoincrement)
+    return replace(column, **generated) if generated else column
+
+
+def _computed(col: sa.Column[Any]) -> dict[str, Any]:
+    if col.computed is None:
+        return {}
+    return {"computed": ir.Computed(expression=sql_text(col.computed.sqltext),
+                                    stored=col.computed.persisted)}
+
+
+def _identity(table: str, col: sa.Column[Any]) -> dict[str, Any]:
+    i = col.identity
+    if i is None:
+        return {}
+    other = [k for k in ("on_null", "nominvalue", "nomaxvalue", "order") if getattr(i, k, None)]
+    if other:
+        raise Unexpressible(f"column {table}.{col.name}",
+                            f"the identity options {', '.join(other)}")
+    return {"identity": ir.Identity(always=bool(i.always), start=i.start, increment=i.increment,
+                                    minvalue=i.minvalue, maxvalue=i.maxvalue, cycle=i.cycle,
+                                    cache=i.cache)}
 
 
 def _foreign_key(table: str, c: sa.ForeignKeyConstraint) -> ir.ForeignKeyDef:
@@ -89,24 +94,3 @@ def _foreign_key(table: str, c: sa.ForeignKeyConstraint) -> ir.ForeignKeyDef:
             schema=str(ref.schema) if ref is not None and ref.schema else None),
         name=_name(c), ondelete=_action(c.ondelete), onupdate=_action(c.onupdate))
     return fk if fk.name else replace(fk, name=fk_name(table, fk))
-
-
-def _index(table: str, i: sa.Index) -> ir.IndexDef:
-    where_is = f"index {_name(i) or ''} on {table}"
-    if any(not isinstance(e, sa.Column) for e in i.expressions):
-        shown = ", ".join(sql_text(e) for e in i.expressions)
-        raise Unexpressible(where_is, f"an expression or ordering ({shown})")
-    options = {k: v for k, v in i.dialect_kwargs.items() if v is not None}
-    other = sorted(set(options) - set(_WHERE))
-    if other:
-        raise Unexpressible(where_is, f"the options {', '.join(other)}")
-    conditions = {sql_text(options[k]) for k in _WHERE if k in options}
-    if len(conditions) > 1 or (conditions and len(options) < len(_WHERE)):
-        raise Unexpressible(
-            where_is, f"a condition for some databases only ({', '.join(sorted(options))})",
-            hint="give the same condition as postgresql_where and sqlite_where if it holds "
-                 "everywhere, or create the index with a `sql` operation scoped with "
-                 "`dialects:`")
-    cols = tuple(str(x.name) for x in i.columns)
-    return ir.IndexDef(name=_name(i) or ix_name(table, cols), columns=cols,
-                       unique=bool(i.unique), where=conditions.pop() if conditions else None)

@@ -3,6 +3,7 @@ the format cannot express is refused."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -10,12 +11,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from .. import ir
-from ..state import SchemaState, ck_name, fk_name, ix_name, uq_name
+from ..state import SchemaState, ck_name, fk_name, uq_name
+from .base import Dialect
+from .indexes import from_reflected
 from .read import Unexpressible, _action, _column, _table, default_from_sa
 
 
-def from_inspector(insp: Any, schema: str | None, *,
-                   skip: Iterable[str] = ()) -> SchemaState:
+def from_inspector(insp: Any, schema: str | None, *, skip: Iterable[str] = (),
+                   dialect: Dialect | None = None) -> SchemaState:
     """The SchemaState of a live database, read with the Inspector's bulk reflection calls.
 
     What MetaData.reflect() returns, read the way from_metadata() reads it, without building
@@ -29,8 +32,13 @@ def from_inspector(insp: Any, schema: str | None, *,
     columns = insp.get_multi_columns(**kw)
     pks = insp.get_multi_pk_constraint(**kw)
     fks = insp.get_multi_foreign_keys(**kw)
-    indexes = insp.get_multi_indexes(**kw)
-    uniques = insp.get_multi_unique_constraints(**kw)
+    with warnings.catch_warnings():
+        # SQLite's Inspector skips expression indexes with a warning; its Dialect reads them.
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression")
+        indexes = insp.get_multi_indexes(**kw)
+        uniques = insp.get_multi_unique_constraints(**kw)
+    if dialect is not None:  # what the Inspector leaves out (orderings, expressions)
+        indexes = dialect.complete_indexes(insp.bind, schema, names, indexes)
     checks = _optional(insp.get_multi_check_constraints, kw)
     comments = _optional(insp.get_multi_table_comment, kw)
     tables = {}
@@ -42,10 +50,12 @@ def from_inspector(insp: Any, schema: str | None, *,
         for c in columns[key]:
             _refuse_column(name, c)
             default = c.get("default")
-            cols.append(_column(
+            generated = _generated(c)
+            column = _column(
                 name, str(c["name"]), c["type"], c["name"] not in pk_cols and bool(c["nullable"]),
-                default_from_sa(str(default)) if default is not None else (None, None),
-                c.get("comment")))
+                default_from_sa(str(default)) if default is not None and not generated
+                else (None, None), c.get("comment"))
+            cols.append(replace(column, **generated) if generated else column)
         uqs = []
         for u in uniques.get(key, ()):
             if u.get("duplicates_index"):
@@ -56,7 +66,8 @@ def from_inspector(insp: Any, schema: str | None, *,
                            name=ck.get("name") or ck_name(name, str(ck["sqltext"])))
                for ck in checks.get(key, ())]
         foreign = [_foreign_key(name, f) for f in fks.get(key, ())]
-        idx = [_index(name, i) for i in indexes.get(key, ()) if not i.get("duplicates_constraint")]
+        idx = [from_reflected(name, i) for i in indexes.get(key, ())
+               if not i.get("duplicates_constraint")]
         t = _table(name, key[0] or None, cols, (pk_cols, pk.get("name")), uqs, foreign, cks,
                    sorted(idx, key=lambda i: i.name or ""),
                    (comments.get(key) or {}).get("text"))
@@ -68,16 +79,27 @@ def _refuse_column(table: str, c: dict[str, Any]) -> None:
     """Refuse column properties the format cannot express yet (and drop one a database adds
     by itself)."""
     where = f"column {table}.{c['name']}"
-    if c.get("computed"):
-        raise Unexpressible(where, f"a generated column ({c['computed'].get('sqltext')})")
-    if c.get("identity"):
-        raise Unexpressible(where, "an identity column (GENERATED ... AS IDENTITY)")
     if c.get("collation"):
         raise Unexpressible(where, f"the collation {c['collation']!r}")
     if type(c["type"]).__name__ == "LONGTEXT" and str(
             getattr(c["type"], "collation", "")).endswith("_bin"):
         # MariaDB's JSON is LONGTEXT with a binary collation of its own: not one anyone wrote.
         c["type"] = type(c["type"])()
+
+
+def _generated(c: dict[str, Any]) -> dict[str, Any]:
+    """The computed expression or identity of a reflected column, as IR fields."""
+    computed, identity = c.get("computed"), c.get("identity")
+    if computed:
+        return {"computed": ir.Computed(expression=str(computed["sqltext"]),
+                                        stored=computed.get("persisted"))}
+    if identity:
+        return {"identity": ir.Identity(
+            always=bool(identity.get("always")), start=identity.get("start"),
+            increment=identity.get("increment"), minvalue=identity.get("minvalue"),
+            maxvalue=identity.get("maxvalue"), cycle=identity.get("cycle"),
+            cache=identity.get("cache"))}
+    return {}
 
 
 def _foreign_key(table: str, f: dict[str, Any]) -> ir.ForeignKeyDef:
@@ -97,31 +119,6 @@ def _foreign_key(table: str, f: dict[str, Any]) -> ir.ForeignKeyDef:
     return fk if fk.name else replace(fk, name=fk_name(table, fk))
 
 
-# Index options every index reports at their defaults (anything else is refused).
-_INDEX_DEFAULTS: dict[str, object] = {"postgresql_using": "btree", "postgresql_include": [],
-                   "postgresql_where": None, "sqlite_where": None}
-
-
-def _index(table: str, i: dict[str, Any]) -> ir.IndexDef:
-    """A reflected index, with its partial-index condition where the database has one."""
-    where_is = f"index {i.get('name')} on {table}"
-    if any(x is None for x in i["column_names"]) or i.get("expressions"):
-        shown = ", ".join(str(x) for x in i.get("expressions") or i["column_names"])
-        raise Unexpressible(where_is, f"an expression ({shown})")
-    if i.get("column_sorting"):
-        raise Unexpressible(where_is, f"column ordering {i['column_sorting']}")
-    icols = tuple(str(x) for x in i["column_names"])
-    options = i.get("dialect_options") or {}
-    for option, value in options.items():
-        if option not in _INDEX_DEFAULTS or (
-                _INDEX_DEFAULTS[option] is not None and value != _INDEX_DEFAULTS[option]):
-            raise Unexpressible(where_is, f"the option {option}={value!r}")
-    where = options.get("postgresql_where", options.get("sqlite_where"))
-    return ir.IndexDef(name=i.get("name") or ix_name(table, icols), columns=icols,
-                       unique=bool(i.get("unique")),
-                       where=str(where) if where is not None else None)
-
-
 def _optional(call: Any, kw: dict[str, Any]) -> dict[Any, Any]:
     """A reflection call some dialects do not implement: {} there, as reflect() does."""
     try:
@@ -132,7 +129,13 @@ def _optional(call: Any, kw: dict[str, Any]) -> dict[Any, Any]:
 
 def reflect(conn: Any, *, schema: str | None = None, skip: tuple[str, ...] = ()) -> SchemaState:
     """The live schema as a SchemaState (bulk reflection; the version table left out)."""
-    state = from_inspector(sa.inspect(conn), schema, skip=skip)
+    from . import for_connection
+    from .base import map_columns
+
+    dialect = for_connection(conn)
+    state = from_inspector(sa.inspect(conn), schema, skip=skip, dialect=dialect)
+    # Identity options at the database's defaults are left out, as a person writes them.
+    state = map_columns(state, dialect.generated_as_held)
     if conn.in_transaction():
         conn.rollback()
     tables = {}

@@ -14,6 +14,7 @@ from .. import ir
 from ..state import SchemaState, Table
 from ..typespec import TypeSpec
 from .base import enum_name
+from .ddl import KeyPart
 
 
 class TypeError_(ValueError):
@@ -96,11 +97,24 @@ def literal_default(value: str | int | float | bool | None) -> Any:
     return value
 
 
+def _generated(c: ir.Column) -> list[Any]:
+    """The Computed or Identity construct of a column (none for a plain column)."""
+    if c.computed is not None:
+        return [sa.Computed(sa.text(c.computed.expression), persisted=c.computed.stored)]
+    if c.identity is not None:
+        i = c.identity
+        return [sa.Identity(always=i.always, start=i.start, increment=i.increment,
+                            minvalue=i.minvalue, maxvalue=i.maxvalue, cycle=i.cycle,
+                            cache=i.cache)]
+    return []
+
+
 def sa_column(c: ir.Column, table: str, primary_key: bool = False) -> sa.Column[Any]:
     """A SQLAlchemy Column for a state column."""
     return sa.Column(
         c.name,
         sa_type(c.type, table, c.name),
+        *_generated(c),
         primary_key=primary_key,
         nullable=c.is_nullable,
         server_default=server_default(c),
@@ -115,16 +129,34 @@ def _where(expr: str | None) -> dict[str, Any]:
     return {"sqlite_where": sa.text(expr), "postgresql_where": sa.text(expr)}
 
 
+def _key_part(table: sa.Table, k: ir.IndexKey) -> Any:
+    if isinstance(k, str):
+        return table.c[k]
+    if k.plain is not None:
+        return table.c[k.plain]
+    inner = table.c[k.name] if k.name is not None else sa.text(k.expression or "")
+    return KeyPart(inner, k)
+
+
 def sa_index(i: ir.IndexDef, table: sa.Table) -> sa.Index:
     """A SQLAlchemy Index bound to `table`."""
-    return sa.Index(i.name, *(table.c[c] for c in i.columns), unique=i.unique, **_where(i.where))
+    options = _where(i.where)
+    if i.using:
+        options["postgresql_using"] = i.using
+    if i.include:
+        options["postgresql_include"] = list(i.include)
+    parts = [_key_part(table, k) for k in i.columns]
+    if all(isinstance(p, sa.Column) for p in parts):
+        return sa.Index(i.name, *parts, unique=i.unique, **options)
+    return sa.Index(i.name, *parts, unique=i.unique, _table=table, **options)
 
 
 def standalone_index(t: Table, i: ir.IndexDef) -> sa.Index:
     """Index `i` on a stand-in of `t` holding only the indexed columns: all that CREATE and
     DROP INDEX need, without building the whole table and the tables it references."""
     table = sa.Table(t.name, sa.MetaData(), *(sa.Column(c, sa.types.NullType())
-                                               for c in i.columns), schema=t.schema)
+                                               for c in dict.fromkeys(i.column_names)),
+                     schema=t.schema)
     return sa_index(i, table)
 
 

@@ -80,6 +80,19 @@ def _parse_value(tp: Any, value: Any, path: tuple[str | int, ...]) -> Any:
         return dict(value)
     if dataclasses.is_dataclass(tp):
         return _parse_fields(typing.cast(type, tp), value, path)
+    if origin in (Union, types.UnionType) and any(
+            dataclasses.is_dataclass(a) for a in typing.get_args(tp)):
+        # A name or a mapping (an index key part): the mapping's class decides.
+        for arg in typing.get_args(tp):
+            if dataclasses.is_dataclass(arg) and isinstance(value, dict):
+                return _parse_fields(typing.cast(type, arg), value, path)
+            if arg is str and isinstance(value, str):
+                return value
+        raise IRError(f"must be a name or a mapping, not {value!r}", path)
+    if tp is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise IRError(f"must be a whole number, not {value!r}", path)
+        return value
     if isinstance(value, (str, int, float, bool)):
         return value
     raise IRError(f"must be a string, number or boolean, not {value!r}", path)
@@ -99,7 +112,12 @@ def _parse_fields(cls: type, doc: Any, path: tuple[str | int, ...]) -> Any:
             kwargs[f.name] = _parse_value(hints[f.name], doc[f.name], (*path, f.name))
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise IRError(f"missing required key '{f.name}'", path)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except IRError as exc:  # a class's own check of its fields together
+        if exc.path:
+            raise
+        raise IRError(exc.message, path) from None
 
 
 def parse_operation(doc: Any, path: tuple[str | int, ...] = ()) -> Operation:

@@ -15,6 +15,8 @@ from .parts import (
     FKAction,
     ForeignKeyDef,
     IndexDef,
+    IndexKey,
+    IndexMethod,
     PrimaryKeyDef,
     Reference,
     Row,
@@ -130,11 +132,25 @@ class CreateIndex(Operation):
     kind: ClassVar[str] = "create_index"
     name: str
     table: str
-    columns: tuple[str, ...]
+    columns: tuple[IndexKey, ...]
     schema: str | None = None
     unique: bool = False
     where: str | None = None
+    using: IndexMethod | None = None
+    include: tuple[str, ...] = ()
     concurrently: bool = False
+
+    @classmethod
+    def of(cls, i: IndexDef, table: str, schema: str | None) -> CreateIndex:
+        """The create_index operation that builds index `i` on `table`."""
+        return cls(name=i.name, table=table, schema=schema, columns=i.columns, unique=i.unique,
+                   where=i.where, using=i.using, include=i.include)
+
+    @property
+    def definition(self) -> IndexDef:
+        """The index this operation creates."""
+        return IndexDef(name=self.name, columns=self.columns, unique=self.unique,
+                        where=self.where, using=self.using, include=self.include)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

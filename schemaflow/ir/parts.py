@@ -12,6 +12,7 @@ Value = str | int | float | bool | None
 Row = dict[str, Value]
 FKAction = Literal["CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION"]
 ConstraintType = Literal["unique", "foreign_key", "check", "primary_key"]
+IndexMethod = Literal["btree", "hash", "gin", "gist", "brin", "spgist"]
 
 class IRError(ValueError):
     """A document that does not form a valid operation; `path` locates it in the document."""
@@ -20,6 +21,33 @@ class IRError(ValueError):
         super().__init__(message)
         self.message = message
         self.path = path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Computed:
+    """A generated column's expression; `stored` None is the database's default kind."""
+
+    expression: str
+    stored: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Identity:
+    """An identity column (GENERATED ... AS IDENTITY) and its sequence options."""
+
+    always: bool = False
+    start: int | None = None
+    increment: int | None = None
+    minvalue: int | None = None
+    maxvalue: int | None = None
+    cycle: bool | None = None
+    cache: int | None = None
+
+    @property
+    def options(self) -> dict[str, int | bool]:
+        """The sequence options given (left at their defaults: none)."""
+        return {k: v for k in ("start", "increment", "minvalue", "maxvalue", "cycle", "cache")
+                if (v := getattr(self, k)) is not None}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +64,15 @@ class Column:
     default: str | int | float | bool | None = None
     default_sql: str | None = None
     comment: str | None = None
+    computed: Computed | None = None
+    identity: Identity | None = None
+
+    def __post_init__(self) -> None:
+        made = [k for k in ("default", "default_sql", "computed", "identity")
+                if getattr(self, k) is not None]
+        if len(made) > 1:
+            raise IRError(f"column '{self.name}' has {' and '.join(made)}: a column's values "
+                          "come from one of them")
 
     @property
     def is_nullable(self) -> bool:
@@ -98,12 +135,100 @@ class CheckDef:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class IndexColumn:
+    """One key part of an index written as a mapping: a column (`name`) or an `expression`,
+    with its ordering, PostgreSQL operator class and MySQL prefix length."""
+
+    name: str | None = None
+    expression: str | None = None
+    order: Literal["asc", "desc"] | None = None
+    nulls: Literal["first", "last"] | None = None
+    opclass: str | None = None
+    length: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.name is None) == (self.expression is None):
+            raise IRError("an index key part names either a column (`name`) or an "
+                          "`expression`, not both")
+        if self.length is not None and (self.expression is not None or self.length < 1):
+            raise IRError("`length` is a positive prefix length of a column")
+
+    @property
+    def plain(self) -> str | None:
+        """The column name when this part is just a column, in ascending order."""
+        if self.name is not None and self.order in (None, "asc") and not (
+                self.nulls or self.opclass or self.length):
+            return self.name
+        return None
+
+
+# An index key part: a column name, or a mapping for anything more.
+IndexKey = str | IndexColumn
+
+
+def key_text(k: IndexKey) -> str:
+    """A key part as a person reads it: `email`, `created_at DESC`, `(lower(email))`."""
+    if isinstance(k, str):
+        return k
+    text = k.name if k.name is not None else f"({k.expression})"
+    return text + (" DESC" if k.order == "desc" else "")
+
+
+def key_columns(keys: tuple[IndexKey, ...]) -> tuple[str, ...]:
+    """The columns an index's key parts name (expressions left out)."""
+    out = []
+    for k in keys:
+        name = k if isinstance(k, str) else k.name
+        if name is not None:
+            out.append(name)
+    return tuple(out)
+
+
+def plain_columns(keys: tuple[IndexKey, ...]) -> tuple[str, ...] | None:
+    """The column names when every key part is just a column in ascending order, else None."""
+    out = []
+    for k in keys:
+        name = k if isinstance(k, str) else k.plain
+        if name is None:
+            return None
+        out.append(name)
+    return tuple(out)
+
+
+def normal_keys(keys: tuple[IndexKey, ...]) -> tuple[IndexKey, ...]:
+    """Key parts in one spelling: a mapping that is just a column becomes its name, and an
+    explicit ascending order is the default."""
+    out: list[IndexKey] = []
+    for k in keys:
+        if isinstance(k, IndexColumn):
+            # Ascending is the default order; NULLs sort last ascending, first descending.
+            default_nulls = "first" if k.order == "desc" else "last"
+            if k.order == "asc" or k.nulls == default_nulls:
+                k = IndexColumn(name=k.name, expression=k.expression,
+                                order=None if k.order == "asc" else k.order,
+                                nulls=None if k.nulls == default_nulls else k.nulls,
+                                opclass=k.opclass, length=k.length)
+            if k.plain is not None:
+                out.append(k.plain)
+                continue
+        out.append(k)
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IndexDef:
     """An index inside `create_table`."""
 
     name: str
-    columns: tuple[str, ...]
+    columns: tuple[IndexKey, ...]
     unique: bool = False
     where: str | None = None
+    using: IndexMethod | None = None
+    include: tuple[str, ...] = ()
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """The columns the index key names, then the included ones."""
+        return key_columns(self.columns) + self.include
 
 

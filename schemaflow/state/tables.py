@@ -75,7 +75,7 @@ def check_table(t: Table) -> None:
             raise StateError(f"foreign key '{f.name}' has {len(f.columns)} columns but references "
                              f"{len(f.references.columns)}", code="SF108")
     for i in t.indexes:
-        need_columns(t, i.columns, f"index '{i.name}'")
+        need_columns(t, i.column_names, f"index '{i.name}'")
     seen: set[str] = set()
     for n in all_names(t):
         if n in seen:
@@ -130,6 +130,13 @@ def rename_columns(t: Table, renames: Mapping[str, str]) -> Table:
             expression = rename_in(expression, old, new)
         return expression
 
+    def ren_key(k: ir.IndexKey) -> ir.IndexKey:
+        if isinstance(k, str):
+            return renames.get(k, k)
+        if k.name is not None:
+            return replace(k, name=renames.get(k.name, k.name))
+        return replace(k, expression=ren_expr(k.expression or ""))
+
     return replace(
         t,
         columns=tuple(replace(c, name=renames[c.name]) if c.name in renames else c
@@ -139,6 +146,7 @@ def rename_columns(t: Table, renames: Mapping[str, str]) -> Table:
         uniques=tuple(replace(u, columns=ren(u.columns)) for u in t.uniques),
         foreign_keys=tuple(replace(f, columns=ren(f.columns)) for f in t.foreign_keys),
         checks=tuple(replace(c, expression=ren_expr(c.expression)) for c in t.checks),
-        indexes=tuple(replace(i, columns=ren(i.columns),
+        indexes=tuple(replace(i, columns=tuple(map(ren_key, i.columns)),
+                              include=ren(i.include),
                               where=ren_expr(i.where) if i.where else None)
                       for i in t.indexes))

@@ -113,8 +113,15 @@ def dependents(t: Table, column: str) -> Table:
         foreign_keys=tuple(f for f in t.foreign_keys if uses(f.columns)),
         checks=tuple(c for c in t.checks if mentions(c.expression, column)),
         indexes=tuple(i for i in t.indexes
-                      if uses(i.columns) or (i.where and mentions(i.where, column))),
+                      if uses(i.column_names) or any(mentions(e, column) for e in _exprs(i))),
     )
+
+
+def _exprs(i: ir.IndexDef) -> list[str]:
+    """The SQL expressions of an index: its expression key parts and its predicate."""
+    found = [k.expression for k in i.columns
+             if isinstance(k, ir.IndexColumn) and k.expression is not None]
+    return found + ([i.where] if i.where else [])
 
 
 def _drop_column(state: SchemaState, op: ir.DropColumn) -> SchemaState:
@@ -207,7 +214,7 @@ def _alter_column(state: SchemaState, op: ir.AlterColumn) -> SchemaState:
 
 def _create_index(state: SchemaState, op: ir.CreateIndex) -> SchemaState:
     t = state.table(op.table, op.schema)
-    ix = ir.IndexDef(name=op.name, columns=op.columns, unique=op.unique, where=op.where)
+    ix = op.definition
     _index_names_free(state, t.schema, [op.name])
     return _with_part(state, replace(t, indexes=(*t.indexes, ix)))
 

@@ -50,7 +50,8 @@ class MySQL(Dialect):
         ((0,), {"transactional_ddl": False, "comments": True, "rename_column": False,
                 "check_constraints": False, "max_identifier_length": 64}),
         ((8, 0, 16), {"check_constraints": True}),
-        ((8,), {"rename_column": True}),
+        ((8, 0, 13), {"index_expressions": True}),
+        ((8,), {"rename_column": True, "index_desc": True}),
     )
     run_lock: ClassVar[bool] = True
 
@@ -69,9 +70,16 @@ class MySQL(Dialect):
             raise UsageError(f"this {self.name} server ignores CHECK constraints "
                              f"('{op.name}')", hint="MySQL 8.0.16+ or MariaDB 10.2.1+")
 
+    def complete_indexes(self, conn: Any, schema: str | None, tables: list[str],
+                         indexes: dict[Any, list[dict[str, Any]]]
+                         ) -> dict[Any, list[dict[str, Any]]]:
+        from .indexes import complete
+
+        return complete(conn, schema, tables, indexes)
+
     def comparable(self, state: SchemaState) -> SchemaState:
         # MySQL's DATETIME and TIME keep no time zone.
-        return without_tz(state)
+        return without_tz(super().comparable(state))
 
     def renderer(self) -> Renderer:
         from .render import MySQLRenderer
@@ -152,6 +160,7 @@ class MariaDB(MySQL):
                 "check_constraints": False, "max_identifier_length": 64}),
         ((10, 2, 1), {"check_constraints": True}),
         ((10, 5, 2), {"rename_column": True}),
+        ((10, 8), {"index_desc": True}),
     )
 
     @classmethod

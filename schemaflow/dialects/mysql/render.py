@@ -121,7 +121,7 @@ class MySQLRenderer(Renderer):
         re-adding the foreign keys that need it: InnoDB lets a key use any index starting with
         its columns and refuses to drop it; re-adding makes InnoDB build its own index."""
         t = before.table(table, schema)
-        others = [i.columns for i in t.indexes if i.name != name]
+        others = [_leading(i) for i in t.indexes if i.name != name]
         others += [u.columns for u in t.uniques if u.name != name]
         if t.primary_key:
             others.append(t.primary_key.columns)
@@ -138,7 +138,7 @@ class MySQLRenderer(Renderer):
     def op_drop_index(self, op: ir.DropIndex, before: SchemaState) -> Steps:
         dropped = next(i for i in before.table(op.table, op.schema).indexes
                        if i.name == op.name)
-        return self._around_keys(before, op.table, op.schema, op.name, dropped.columns,
+        return self._around_keys(before, op.table, op.schema, op.name, _leading(dropped),
                                  super().op_drop_index(op, before))
 
     def op_drop_constraint(self, op: ir.DropConstraint, before: SchemaState) -> Steps:
@@ -150,7 +150,7 @@ class MySQLRenderer(Renderer):
                                      steps)
         if op.type == "foreign_key":
             fk = next(f for f in t.foreign_keys if f.name == op.name)
-            covered = [i.columns for i in t.indexes] + [u.columns for u in t.uniques]
+            covered = [_leading(i) for i in t.indexes] + [u.columns for u in t.uniques]
             if t.primary_key:
                 covered.append(t.primary_key.columns)
             if not any(cols[: len(fk.columns)] == fk.columns for cols in covered):
@@ -169,3 +169,22 @@ class MySQLRenderer(Renderer):
             return steps
         after = apply(before, op)
         return self._full_column(after, op.table, op.schema, col.name) + steps
+
+
+def _leading(i: ir.IndexDef) -> tuple[str, ...]:
+    """The leading whole columns of index `i`: what InnoDB can use of it for a foreign key."""
+    out = []
+    for k in i.columns:
+        name = k if isinstance(k, str) else (k.name if k.length is None else None)
+        if name is None:
+            break
+        out.append(name)
+    return tuple(out)
+
+
+def _key_part(el: ddl.KeyPart, compiler: Any, **kw: Any) -> str:
+    return ddl.key_part_sql(compiler, el, length=True)
+
+
+for _name in _NAMES:
+    compiles(ddl.KeyPart, _name)(_key_part)

@@ -77,7 +77,12 @@ class PostgreSQL(Dialect):
     sa_types_module: ClassVar[str | None] = "sqlalchemy.dialects.postgresql"
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
         ((0,), {"partial_index": True, "comments": True, "native_enum": True,
-                "concurrent_index": True}),
+                "concurrent_index": True, "index_desc": True, "index_nulls": True,
+                "index_expressions": True, "index_opclass": True,
+                "index_methods": ("btree", "hash", "gin", "gist", "brin", "spgist")}),
+        ((0,), {"virtual_computed": False, "identity_columns": True}),
+        ((11,), {"index_include": True}),
+        ((18,), {"virtual_computed": True}),
         ((12,), {"enum_add_value_in_transaction": True}),
     )
     run_lock: ClassVar[bool] = True

@@ -134,6 +134,15 @@ class PostgreSQLRenderer(Renderer):
         return steps
 
     def op_alter_column(self, op: ir.AlterColumn, before: SchemaState) -> Steps:
+        old = before.table(op.table, op.schema).column(op.name)
+        if (op.type is not None and op.type.name == "enum" and old is not None
+                and old.type.name == "enum" and op.using is None
+                and enum_name(op.type, op.table, op.name) == enum_name(old.type, op.table,
+                                                                       op.name)
+                and set(old.type.args) <= set(op.type.args)):
+            # Values added to the same type: its ADD VALUE steps (in render()) are all of
+            # it; casting the column to the type it already has would rewrite the table.
+            op = replace(op, type=None)
         if op.type is not None and op.type.name == "enum" and op.using is None:
             # Text-like columns cast to the enum through text; a user `using` wins.
             op = replace(op, using=f'"{op.name}"::text::"{enum_name(op.type, op.table, op.name)}"')
@@ -159,3 +168,8 @@ class PostgreSQLRenderer(Renderer):
         index: Any = standalone_index(t, spec)
         index.dialect_options["postgresql"]["concurrently"] = True
         return [Step(CreateIndex(index), transactional=False)]
+
+
+@compiles(ddl.KeyPart, "postgresql")
+def _key_part(el: ddl.KeyPart, compiler: Any, **kw: Any) -> str:
+    return ddl.key_part_sql(compiler, el, opclass=True, nulls=True)

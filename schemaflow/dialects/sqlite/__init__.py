@@ -47,17 +47,25 @@ class SQLite(Dialect):
     sa_types_module: ClassVar[str | None] = "sqlalchemy.dialects.sqlite"
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
         ((0,), {"drop_column": False, "rename_column": False, "alter_column": False,
-                "alter_constraints": False, "partial_index": True,
+                "alter_constraints": False, "partial_index": True, "index_desc": True,
+                "index_expressions": True,
                 "max_identifier_length": 1000}),
         ((3, 25), {"rename_column": True}),
         ((3, 35), {"drop_column": True}),
     )
 
+    def complete_indexes(self, conn: Any, schema: str | None, tables: list[str],
+                         indexes: dict[Any, list[dict[str, Any]]]
+                         ) -> dict[Any, list[dict[str, Any]]]:
+        from .indexes import complete
+
+        return complete(conn, schema, tables, indexes)
+
     def comparable(self, state: SchemaState) -> SchemaState:
         # SQLite keeps no time zones and no comments, and has no uuid or enum types.
         from ...state import SchemaState
 
-        plain = map_columns(state, lambda c: replace(c, comment=None,
+        plain = map_columns(super().comparable(state), lambda c: replace(c, comment=None,
                                                      type=_stored_type(c.type)))
         return without_tz(SchemaState(MappingProxyType(
             {k: replace(t, comment=None) for k, t in plain.tables.items()})))

@@ -34,7 +34,7 @@ class SQLiteRenderer(Renderer):
         tmp = table_with_refs(after, new, name=tmp_name, with_indexes=False)
         old_names = {c.name for c in old.columns}
         copy = [(c.name, renamed.get(c.name, c.name)) for c in new.columns
-                if renamed.get(c.name, c.name) in old_names]
+                if renamed.get(c.name, c.name) in old_names and c.computed is None]
         source = sa.table(old.name, *(sa.column(o) for _, o in copy), schema=old.schema)
         steps = [
             Step(CreateTable(tmp)),
@@ -57,8 +57,10 @@ class SQLiteRenderer(Renderer):
 
     def op_add_column(self, op: ir.AddColumn, before: SchemaState) -> Steps:
         c = op.column
-        # ADD COLUMN cannot add UNIQUE, NOT NULL without a default, or an expression default.
-        if c.unique or c.default_sql is not None or (not c.is_nullable and c.default is None):
+        # ADD COLUMN cannot add UNIQUE, NOT NULL without a default, an expression default or
+        # a stored generated column.
+        if c.unique or c.default_sql is not None or (not c.is_nullable and c.default is None) or (
+                c.computed is not None and c.computed.stored):
             return self._rebuild_for(op, before, op.table, op.schema)
         return super().op_add_column(op, before)
 
