@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import __version__
+from .config import normal_url
 from .dialects import for_url
 from .errors import Diagnostic, DriftError
 from .ir import checksum
@@ -64,6 +65,7 @@ def read_rows(url: str, table: str, schema: str | None, *,
               timeout: float) -> list[AppliedRow] | None:
     """The version rows in applied order through the driver alone ([] when the table is
     missing), or None when this URL is left to SQLAlchemy."""
+    url = normal_url(url)
     dialect = for_url(url)
     raw = dialect.read_versions(url, table, schema, timeout) if dialect else None
     return None if raw is None else [AppliedRow(*r) for r in raw]
