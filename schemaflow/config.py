@@ -39,6 +39,9 @@ class Settings:
     lint_select: tuple[str, ...] = ()
     lint_ignore: tuple[str, ...] = ()
     post_write_hooks: tuple[str, ...] = field(default=())
+    # Whether the user allowed the hooks to run (--run-hooks, SCHEMAFLOW_RUN_HOOKS=1): they
+    # come with the repository, which may be anyone's pull request.
+    run_hooks: bool = False
 
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
@@ -262,6 +265,7 @@ def load(
     url: str | None = None,
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    run_hooks: bool = False,
 ) -> Settings:
     """Resolve the settings for a run."""
     env = os.environ if environ is None else environ
@@ -301,4 +305,5 @@ def load(
         lint_select=tuple(lint.get("select", ())),
         lint_ignore=tuple(lint.get("ignore", ())),
         post_write_hooks=tuple(merged.get("post_write_hooks", ())),
+        run_hooks=run_hooks or env.get("SCHEMAFLOW_RUN_HOOKS", "").lower() in ("1", "true", "yes"),
     )
