@@ -202,13 +202,13 @@ class Project:
 
     def current(self) -> tuple[list[ChangesetInfo], list[AppliedRow]]:
         """The applied heads, and every version row."""
-        rows = self.applied_rows()
+        rows = self._listed_rows()
         applied = {r.id for r in rows}
         return [self.info(h, applied) for h in self.history.graph.heads_of(applied)], rows
 
     def status(self) -> list[ChangesetInfo]:
         """The changesets not yet applied, in the order apply would run them."""
-        applied = {r.id for r in self.applied_rows()}
+        applied = {r.id for r in self._listed_rows()}
         g = self.history.graph
         return [self.info(i, applied) for i in g.upgrade_plan(g.heads, applied)]
 
@@ -289,6 +289,15 @@ class Project:
             with self._recorder() as (recorder, _dialect):
                 rows = recorder.rows()
         return effective(rows, self.history.graph)
+
+    def _listed_rows(self) -> list[AppliedRow]:
+        """The version rows for a listing; what a listing cannot show is told on the side."""
+        from .recorder import listing_notices
+
+        rows = self.applied_rows()
+        for notice in listing_notices(rows, self.history.graph, self._folder()):
+            self.notify(f"warning: {notice}")
+        return rows
 
     def drift(self, rows: Sequence[AppliedRow]) -> list[Diagnostic]:
         """Applied changesets that are missing from the folder or were edited since."""

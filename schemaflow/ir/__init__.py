@@ -5,7 +5,15 @@
 from __future__ import annotations
 
 from .changeset import Body, Changeset, Deferred
-from .codec import CHECKSUM_VERSION, checksum, dump, dump_operation, parse, parse_operation
+from .codec import (
+    CHECKSUM_VERSION,
+    checksum,
+    dump,
+    dump_operation,
+    parse,
+    parse_operation,
+    same_checksum,
+)
 from .operations import (
     OPERATIONS,
     AddColumn,
@@ -53,5 +61,5 @@ __all__ = [
     "DropConstraint", "DropIndex", "DropTable", "FKAction", "ForeignKeyDef", "IRError",
     "IndexDef", "InsertRows", "Operation", "PrimaryKeyDef", "Reference", "RenameColumn",
     "RenameTable", "Row", "Sql", "UniqueDef", "ValidateConstraint", "Value", "checksum", "dump",
-    "dump_operation", "parse", "parse_operation",
+    "dump_operation", "parse", "parse_operation", "same_checksum",
 ]

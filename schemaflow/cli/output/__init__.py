@@ -55,7 +55,9 @@ def count(n: int, noun: str) -> str:
 
 def notice(err: Console, message: str) -> None:
     """Something the user should know while a command waits or works (a held lock)."""
-    err.print(f"[yellow]{message}[/yellow]")
+    from rich.markup import escape
+
+    err.print(f"[yellow]{escape(message)}[/yellow]")
 
 
 def print_path(path: Path) -> None:
