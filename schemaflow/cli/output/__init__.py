@@ -27,13 +27,11 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 def safe(text: str) -> str:
     """`text` fit for a terminal, a log or an annotation: control characters shown as
-    escapes (`\\x1b`), and no password seen in a URL this run. Every text the commands
-    print passes through here (the consoles below call it on every string they render)."""
-    from ...config import scrub
-
+    escapes (`\\x1b`). Every text the commands print passes through here (the consoles
+    below call it on every string they render)."""
     if _CONTROL.search(text):
         text = _CONTROL.sub(lambda m: ascii(m.group(0))[1:-1], text)
-    return scrub(text)
+    return text
 
 
 def consoles(quiet: bool = False) -> tuple[Console, Console]:
