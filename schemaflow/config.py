@@ -78,8 +78,10 @@ def url_parts(url: str) -> UrlParts | None:
     body = url[m.end():]
     head = body.split("?", 1)[0]
     at = head.rfind("@")
-    if at < 0 and "?" in body and "/" not in head:  # a raw `?` in the password
-        at = body.rfind("@")
+    if at < 0 and "?" in body and "/" not in head:  # a raw `?` in the password?
+        last = body.rfind("@")
+        if ":" in body[:last] and "=" not in body[last:]:  # not an `@` in a query value
+            at = last
     if at < 0:
         return UrlParts(m.group(0), None, None, body)
     user, sep, password = body[:at].partition(":")

@@ -88,6 +88,11 @@ def test_url_parts_take_the_user_part_up_to_the_last_at() -> None:
     assert url_parts("sqlite:////tmp/a@b.db") is not None
     assert url_parts("sqlite:////tmp/a@b.db").user is None  # type: ignore[union-attr]
     assert url_parts("not a url") is None
+    # An `@` in a query value is not the end of a user part.
+    for url in ("postgresql://host?opt=a@b", "postgresql://host:5432?options=a@b=c"):
+        assert url_parts(url).user is None, url  # type: ignore[union-attr]
+        assert normal_url(url) == url
+    assert normal_url("mysql://u:p?x@h/db") == "mysql://u:p%3Fx@h/db"
 
 
 def test_normal_url_encodes_only_what_needs_it() -> None:
