@@ -80,10 +80,11 @@ def plan(target: str | None = None, *, direction: str = "apply", url: str | None
 
 def validate(*, url: str | None = None, changesets: str | None = None,
              config: str | None = None, cwd: Any = None, dialect: str | None = None,
-             database: bool = False) -> Any:
-    """Every diagnostic about the changesets (a list of Diagnostic)."""
+             database: bool = False, models: bool = False) -> Any:
+    """Every diagnostic about the changesets (a list of Diagnostic); `models` imports the
+    configured models to check drops against them (SF323)."""
     return _project(url, changesets, config, cwd, 60.0).validate(database=database,
-                                                                  dialect=dialect)
+                                                                  dialect=dialect, models=models)
 
 
 def autogenerate(message: str, *, url: str | None = None, changesets: str | None = None,

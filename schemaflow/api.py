@@ -79,9 +79,11 @@ class Project:
 
     @classmethod
     def from_config(cls, *, config: str | None = None, url: str | None = None,
-                    cwd: Path | None = None, **kwargs: Any) -> Project:
-        """A project from the configuration found at or above `cwd`."""
-        return cls(config_mod.load(config=config, url=url, cwd=cwd), **kwargs)
+                    cwd: Path | None = None, run_hooks: bool = False, **kwargs: Any) -> Project:
+        """A project from the configuration found at or above `cwd`; `run_hooks` lets the
+        configuration's post_write_hooks run when a changeset is written."""
+        return cls(config_mod.load(config=config, url=url, cwd=cwd, run_hooks=run_hooks),
+                   **kwargs)
 
     @property
     def shown_url(self) -> str:
@@ -98,9 +100,10 @@ class Project:
         return self._history
 
     def validate(self, paths: Sequence[Path] | None = None, *, database: bool = False,
-                 dialect: str | None = None,
-                 server_version: tuple[int, ...] | None = None) -> list[Diagnostic]:
-        """Every problem in the changesets (and, with `database`, checksum drift)."""
+                 dialect: str | None = None, server_version: tuple[int, ...] | None = None,
+                 models: bool = False) -> list[Diagnostic]:
+        """Every problem in the changesets (and, with `database`, checksum drift). The
+        configured models are imported (running the project's code) only with `models`."""
         from .lint import check
 
         try:
@@ -109,7 +112,7 @@ class Project:
             diags = exc.diagnostics
         else:
             self._history = history
-            ctx, notes = self._lint_context(dialect, server_version)
+            ctx, notes = self._lint_context(dialect, server_version, models)
             diags = notes + check(history, ctx, select=self.settings.lint_select,
                                   ignore=self.settings.lint_ignore)
             if database:
@@ -119,15 +122,18 @@ class Project:
             diags = [d for d in diags if d.file is None or os.path.realpath(d.file) in wanted]
         return diags
 
-    def _lint_context(self, dialect: str | None, server_version: tuple[int, ...] | None
-                      ) -> tuple[LintContext, list[Diagnostic]]:
-        """What the linter knows: the target database and, when configured, the models."""
+    def _lint_context(self, dialect: str | None, server_version: tuple[int, ...] | None,
+                      with_models: bool) -> tuple[LintContext, list[Diagnostic]]:
+        """What the linter knows: the target database and, when asked, the models."""
         from .dialects import by_name
         from .rules import LintContext
 
         notes: list[Diagnostic] = []
         models = None
-        if self.settings.models:
+        if with_models and not self.settings.models:
+            raise UsageError("validate --models: no models configured",
+                             hint='set models = "package.module:Base" in schemaflow.toml')
+        if with_models:
             try:
                 models = self.models_state()
             except SchemaflowError as exc:
@@ -196,13 +202,13 @@ class Project:
 
     def current(self) -> tuple[list[ChangesetInfo], list[AppliedRow]]:
         """The applied heads, and every version row."""
-        rows = self.applied_rows()
+        rows = self._listed_rows()
         applied = {r.id for r in rows}
         return [self.info(h, applied) for h in self.history.graph.heads_of(applied)], rows
 
     def status(self) -> list[ChangesetInfo]:
         """The changesets not yet applied, in the order apply would run them."""
-        applied = {r.id for r in self.applied_rows()}
+        applied = {r.id for r in self._listed_rows()}
         g = self.history.graph
         return [self.info(i, applied) for i in g.upgrade_plan(g.heads, applied)]
 
@@ -283,6 +289,15 @@ class Project:
             with self._recorder() as (recorder, _dialect):
                 rows = recorder.rows()
         return effective(rows, self.history.graph)
+
+    def _listed_rows(self) -> list[AppliedRow]:
+        """The version rows for a listing; what a listing cannot show is told on the side."""
+        from .recorder import listing_notices
+
+        rows = self.applied_rows()
+        for notice in listing_notices(rows, self.history.graph, self._folder()):
+            self.notify(f"warning: {notice}")
+        return rows
 
     def drift(self, rows: Sequence[AppliedRow]) -> list[Diagnostic]:
         """Applied changesets that are missing from the folder or were edited since."""

@@ -47,6 +47,11 @@ def write_changeset(settings: Settings, cs: ir.Changeset, fmt: str | None,
     slug = re.sub(r"[^a-z0-9]+", "_", cs.message.lower()).strip("_")[:40] or "changeset"
     path = settings.changesets / f"{cs.id}_{slug}.{fmt}"
     write(path, dumps(ir.dump(cs), "toml" if fmt == "toml" else "yaml", _schema_ref(settings)))
+    if settings.post_write_hooks and not settings.run_hooks:
+        where = settings.config_file.name if settings.config_file else "the configuration"
+        notify(f"the post_write_hooks of {where} were not run: they are commands from the "
+               "project; pass --run-hooks or set SCHEMAFLOW_RUN_HOOKS=1 to run them")
+        return path
     for hook in settings.post_write_hooks:
         cmd = hook.replace("{file}", shlex.quote(str(path)))
         done = subprocess.run(cmd, shell=True, cwd=settings.root, check=False)

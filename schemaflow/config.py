@@ -39,17 +39,130 @@ class Settings:
     lint_select: tuple[str, ...] = ()
     lint_ignore: tuple[str, ...] = ()
     post_write_hooks: tuple[str, ...] = field(default=())
+    # Whether the user allowed the hooks to run (--run-hooks, SCHEMAFLOW_RUN_HOOKS=1): they
+    # come with the repository, which may be anyone's pull request.
+    run_hooks: bool = False
 
 
-_PASSWORD = re.compile(r"^([A-Za-z0-9+.\-]+://[^:/@]*):[^@]*@")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)([^&#\s]*)", re.I)
+# Passwords seen in URLs this run: driver messages are scrubbed of them (see `scrub`).
+_SECRETS: set[str] = set()
 
 
-_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)[^&#\s]*", re.I)
+@dataclass(frozen=True, slots=True)
+class UrlParts:
+    """A database URL cut where its user part ends: `scheme://user:password@rest`."""
+
+    scheme: str  # `postgresql+psycopg://`
+    user: str | None  # None: no `@`
+    password: str | None  # None: no `:` in the user part
+    rest: str  # host, port, database and query
+
+    def joined(self, password: str | None) -> str:
+        """The URL with `password` in place of its own."""
+        if self.user is None:
+            return self.scheme + self.rest
+        pw = "" if password is None else f":{password}"
+        return f"{self.scheme}{self.user}{pw}@{self.rest}"
+
+
+def url_parts(url: str) -> UrlParts | None:
+    """The parts of `url` as its writer meant them (None when it is not `scheme://...`).
+
+    The user part ends at the last `@` before the query, so a password written with raw
+    `@`, `:`, `/` or `%` is still the password (drivers cut it at the first `@`)."""
+    m = _SCHEME.match(url)
+    if m is None:
+        return None
+    body = url[m.end():]
+    head = body.split("?", 1)[0]
+    at = head.rfind("@")
+    if at < 0 and "?" in body and "/" not in head:  # a raw `?` in the password?
+        last = body.rfind("@")
+        if ":" in body[:last] and "=" not in body[last:]:  # not an `@` in a query value
+            at = last
+    if at < 0:
+        return UrlParts(m.group(0), None, None, body)
+    user, sep, password = body[:at].partition(":")
+    if "/" in user:  # a path with an `@` (sqlite:///a@b.db), not a user part
+        return UrlParts(m.group(0), None, None, body)
+    return UrlParts(m.group(0), user, password if sep else None, body[at + 1:])
+
+
+_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9%!$&'()*+,;=._~\-]")
+
+
+def _encoded(text: str) -> str:
+    """`text` percent-encoded where a URL needs it; valid `%XX` escapes are kept."""
+    return _ESCAPE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group(0).encode()), text)
+
+
+def normal_url(url: str) -> str:
+    """`url` with its user name and password percent-encoded where they need it (a raw
+    `@`, `:`, `/`, `%`...), so that every driver reads them as the writer meant."""
+    parts = url_parts(url)
+    if parts is None or parts.user is None:
+        return url
+    remember_secrets(url)
+    user = _encoded(parts.user)
+    password = None if parts.password is None else _encoded(parts.password)
+    return UrlParts(parts.scheme, user, None, parts.rest).joined(password)
+
+
+def url_port_problem(url: str) -> str | None:
+    """What is wrong with the port of `url` (None: nothing, or no port)."""
+    parts = url_parts(url)
+    if parts is None:
+        return None
+    host = re.split(r"[/?]", parts.rest, maxsplit=1)[0]
+    port = host.rpartition("]")[2] if host.startswith("[") else host
+    if ":" not in port:
+        return None
+    value = port.rpartition(":")[2]
+    if value.isdigit() and int(value) < 65536:
+        return None
+    return f"the port must be a number from 0 to 65535, not '{value}'"
+
+
+def remember_secrets(url: str) -> None:
+    """Note the password of `url` (as written and decoded) for `scrub`."""
+    from urllib.parse import unquote
+
+    parts = url_parts(url)
+    found = [m.group(2) for m in _QUERY_PASSWORD.finditer(url)]
+    if parts is not None and parts.password:
+        found.append(parts.password)
+    for secret in found:
+        _SECRETS.update(s for s in (secret, unquote(secret), _encoded(unquote(secret)))
+                        if len(s) >= 4)
+
+
+def scrub(text: str) -> str:
+    """`text` without any password seen in a URL this run (a driver may quote it)."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def hide_password(url: str) -> str:
-    """The URL with its password (in the user part or the query) replaced by ***."""
-    return _QUERY_PASSWORD.sub(r"\1***", _PASSWORD.sub(r"\1:***@", url))
+    """The URL with its password (in the user part or the query) replaced by ***; a text
+    that is not a URL is not shown at all (it may be a password or a DSN)."""
+    parts = url_parts(url)
+    if parts is None:
+        return "<a URL without scheme://, not shown>"
+    remember_secrets(url)
+    shown = parts.joined(None if parts.password is None else "***")
+    return _QUERY_PASSWORD.sub(r"\1***", shown)
+
+
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"]+")
+
+
+def hide_passwords_in(text: str) -> str:
+    """`text` (a driver's message) with the password of every URL in it hidden, and any
+    password seen in a URL this run."""
+    return scrub(_URL_IN_TEXT.sub(lambda m: hide_password(m.group(0)), text))
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -154,6 +267,7 @@ def load(
     url: str | None = None,
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    run_hooks: bool = False,
 ) -> Settings:
     """Resolve the settings for a run."""
     env = os.environ if environ is None else environ
@@ -184,7 +298,7 @@ def load(
         root=root,
         config_file=cfg_path,
         changesets=(root / str(merged["changesets"])).resolve(),
-        url=chosen,
+        url=normal_url(chosen),
         url_source=source,
         models=merged.get("models"),
         version_table=str(merged["version_table"]),
@@ -193,4 +307,5 @@ def load(
         lint_select=tuple(lint.get("select", ())),
         lint_ignore=tuple(lint.get("ignore", ())),
         post_write_hooks=tuple(merged.get("post_write_hooks", ())),
+        run_hooks=run_hooks or env.get("SCHEMAFLOW_RUN_HOOKS", "").lower() in ("1", "true", "yes"),
     )

@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import __version__
+from .config import normal_url
 from .dialects import for_url
 from .errors import Diagnostic, DriftError
-from .ir import checksum
+from .ir import checksum, same_checksum
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -64,9 +65,43 @@ def read_rows(url: str, table: str, schema: str | None, *,
               timeout: float) -> list[AppliedRow] | None:
     """The version rows in applied order through the driver alone ([] when the table is
     missing), or None when this URL is left to SQLAlchemy."""
+    url = normal_url(url)
     dialect = for_url(url)
     raw = dialect.read_versions(url, table, schema, timeout) if dialect else None
-    return None if raw is None else [AppliedRow(*r) for r in raw]
+    if raw is None:
+        return None
+    return [AppliedRow(*r)._replace(applied_at=applied_time(r[3])) for r in raw]
+
+
+def applied_time(value: object) -> dt.datetime | None:
+    """A row's applied_at as a date-time; None when it cannot be read as one (a value
+    written by hand, MySQL's zero date): it is only shown, so the row stays usable."""
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def listing_notices(rows: Sequence[AppliedRow], g: Graph, folder: str) -> list[str]:
+    """What a listing of applied changesets cannot show: applied changesets whose files are
+    missing, rows whose applied_at could not be read."""
+    def some(ids: list[str]) -> str:
+        return ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+
+    notices = []
+    missing = [r.id for r in rows if r.id not in g.by_id]
+    if missing:
+        notices.append(f"applied but missing from {folder}: {some(missing)} (SF021; see "
+                       "schemaflow validate --db)")
+    unreadable = [r.id for r in rows if r.applied_at is None]
+    if unreadable:
+        notices.append(f"the version table's applied_at of {some(unreadable)} is not a "
+                       "date-time; shown as unknown (the rows are otherwise used as they are)")
+    return notices
 
 
 @functools.cache
@@ -113,10 +148,14 @@ class Recorder:
         import sqlalchemy as sa
 
         vt = self.table
-        rows = self.conn.execute(sa.select(vt).order_by(vt.c.exec_order)).all()
+        # applied_at as the driver gives it: SQLAlchemy's own parsing fails on a bad value.
+        columns = [sa.type_coerce(c, sa.String()).label(c.name) if c.name == "applied_at"
+                   else c for c in vt.c]
+        rows = self.conn.execute(sa.select(*columns).order_by(vt.c.exec_order)).all()
         if self.conn.in_transaction() and not self.conn.in_nested_transaction():
             self.conn.rollback()
-        return [AppliedRow(**r._asdict()) for r in rows]
+        return [AppliedRow(**{**r._asdict(), "applied_at": applied_time(r.applied_at)})
+                for r in rows]
 
     def applied_ids(self) -> tuple[set[str], int]:
         """(every applied id, the next exec_order): one read, in the caller's transaction."""
@@ -270,7 +309,7 @@ def drift(rows: Sequence[AppliedRow], g: Graph, folder: str) -> list[Diagnostic]
                 hint="find out which of them are in effect; then `schemaflow stamp TARGET` "
                      "records exactly the changesets up to TARGET (and forgets the rest)"))
     for r in rows:
-        if r.id in g.by_id and r.checksum != checksum(g[r.id]):
+        if r.id in g.by_id and not same_checksum(r.checksum, g[r.id]):
             diags.append(Diagnostic(
                 code="SF020", changeset=r.id, file=g[r.id].path, line=1,
                 message=f"changeset {r.id} was edited after it was applied "

@@ -104,9 +104,12 @@ def _messages(err: Any) -> list[tuple[DocPath, str, str | None]]:
             out.append(([*path, key], msg, hint))
         return out
     if v == "required":
+        # jsonschema reports each missing key as an error of its own, all alike: one message
+        # names them all (the copies are dropped by the caller).
         missing = [k for k in err.validator_value if k not in err.instance]
-        return [(path, f"{_kind_of(path)} is missing the required key "
-                 f"'{missing[0] if missing else err.validator_value[0]}'", None)]
+        named = ", ".join(f"'{k}'" for k in missing or err.validator_value[:1])
+        return [(path, f"{_kind_of(path)} is missing the required "
+                 f"key{'s' if len(missing) > 1 else ''} {named}", None)]
     if v == "type":
         return [(path, f"{where} must be {_type_words(err.validator_value)}, "
                  f"not {_value_words(err.instance)}", None)]
@@ -137,10 +140,14 @@ def check_document(src: SourceFile, schema: str = "changeset.schema.json") -> li
     """Every schema violation of one loaded document, positioned and in file order."""
     validator = _validator(schema)
     diags: list[tuple[int, int, Diagnostic]] = []
+    seen: set[tuple[str, str]] = set()
     for err in validator.iter_errors(src.doc):
         # By the kind of error, so that rewording a message never changes its code.
         code = "SF003" if err.validator == "additionalProperties" else "SF002"
         for path, msg, hint in _messages(err):
+            if (repr(path), msg) in seen:
+                continue
+            seen.add((repr(path), msg))
             line, col = locate(src, path)
             diags.append((line or 0, col or 0, Diagnostic(
                 code=code, message=msg, file=src.path, line=line, col=col, hint=hint)))

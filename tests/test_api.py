@@ -49,12 +49,12 @@ def test_module_functions_return_typed_results(demo_project: Project) -> None:
 def test_post_write_hooks_run_on_written_files(project: Project) -> None:
     (project.root / "schemaflow.toml").write_text(
         f'url = "{project.url}"\npost_write_hooks = ["echo \'# formatted\' >> {{file}}"]\n')
-    result = project.cli("new", "-m", "first")
+    result = project.cli("new", "-m", "first", "--run-hooks")
     assert result.returncode == 0, result.stderr
     written = Path(result.stdout.strip())
     assert written.read_text().rstrip().endswith("# formatted")
     failing = (project.root / "schemaflow.toml")
     failing.write_text(f'url = "{project.url}"\npost_write_hooks = ["exit 3"]\n')
-    second = project.cli("new", "-m", "second")
+    second = project.cli("new", "-m", "second", env={"SCHEMAFLOW_RUN_HOOKS": "1"})
     assert second.returncode == 0
     assert "post-write hook failed (3)" in second.stderr

@@ -117,6 +117,13 @@ def test_missing_top_level_key() -> None:
     assert d.message == "the changeset is missing the required key 'message'"
 
 
+def test_several_missing_keys_are_named_in_one_message() -> None:
+    d = _only(_check("schemaflow: 1\nmessage: m\n"))
+    assert d.message == "the changeset is missing the required keys 'id', 'parents', 'operations'"
+    d = _only(_check(HEADER + "  - add_column: {}\n"))
+    assert d.message == "'add_column' is missing the required keys 'table', 'column'"
+
+
 @pytest.mark.parametrize(("text", "message", "needle"), [
     ("schemaflow: 1\nid: c001\nparents: []\nmessage: 5\noperations: []\n",
      "message must be a string, not 5", "message"),

@@ -139,7 +139,6 @@ def test_a_missing_table_is_no_rows(url: str) -> None:
 
 @pytest.mark.parametrize("url", [
     "postgresql+psycopg2://postgres:pw@127.0.0.1:1/test",
-    "postgresql+psycopg://a@b:pw@127.0.0.1:1/test",
     "mysql+pymysql://root@127.0.0.1:1/test?charset=utf8",
     "mysql+mysqldb://root@127.0.0.1:1/test",
     "mssql+pyodbc://sa:pw@127.0.0.1:1/test",
@@ -195,20 +194,23 @@ def test_current_and_status_read_the_same_through_either_reader(
         url: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """The driver's reader, without importing SQLAlchemy, and SQLAlchemy's (forced by a URL
     only it reads) print the same."""
-    if url.startswith("postgresql"):  # a user name with '@' in it is left to SQLAlchemy
+    if url.startswith("postgresql"):
+        # A user name with a raw '@' in it: read as written (user part up to the last '@'),
+        # by the driver too. (PostgreSQL's SQLAlchemy reader runs in every apply.)
         u, role = sa.engine.make_url(url), f"sf@{uuid.uuid4().hex[:8]}"
         execute(url, f'CREATE ROLE "{role}" LOGIN SUPERUSER')
         request.addfinalizer(lambda: execute(url, f'DROP ROLE IF EXISTS "{role}"'))
         heavy = f"postgresql+psycopg://{role}@{u.host}:{u.port or 5432}/{u.database}"
     else:  # query options are left to SQLAlchemy
         heavy = url + ("?timeout=5" if url.startswith("sqlite") else "?charset=utf8mb4")
+    by_sa = not url.startswith("postgresql")
     p = demo(tmp_path / "demo", url)
     assert p.cli("apply").returncode == 0 and p.cli("rollback", "-2").returncode == 0
     for args in (["current", "-v", "--format", "json"], ["status", "--format", "json"],
                  ["status"]):
         out, imported = run_main(p, *args)
         out_sa, imported_sa = run_main(p, "--url", heavy, *args)
-        assert (imported, imported_sa) == (False, True), args
+        assert (imported, imported_sa) == (False, by_sa), args
         assert without_url(out) == without_url(out_sa), args
     assert out.strip().endswith("(head, tag: v1.0, pending), require comment bodies and add "
                                 "user bios\n2 pending"), out

@@ -79,7 +79,8 @@ def consoles(ctx: typer.Context) -> tuple[Console, Console]:
     return make(globals_of(ctx).quiet)
 
 
-def open_project(ctx: typer.Context, lock_timeout: float = 60.0) -> Project:
+def open_project(ctx: typer.Context, lock_timeout: float = 60.0,
+                 run_hooks: bool = False) -> Project:
     """The project the global options name; lock waits are announced on stderr."""
     from ..api import Project
     from .output import notice
@@ -87,7 +88,7 @@ def open_project(ctx: typer.Context, lock_timeout: float = 60.0) -> Project:
     g = globals_of(ctx)
     _, err = consoles(ctx)
     return Project.from_config(config=g.config, url=g.url, lock_timeout=lock_timeout,
-                               notify=lambda m: notice(err, m))
+                               run_hooks=run_hooks, notify=lambda m: notice(err, m))
 
 
 def handled(fn: F) -> F:
@@ -126,6 +127,9 @@ def _report(exc: SchemaflowError) -> NoReturn:
 
 
 FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
+RunHooksOpt = Annotated[bool, typer.Option(
+    "--run-hooks", help="Run the configuration's post_write_hooks on the file written (also "
+    "SCHEMAFLOW_RUN_HOOKS=1); they are the project's commands, so not by default.")]
 
 
 def check_format(fmt: str, allowed: tuple[str, ...] = ("text", "json")) -> None:

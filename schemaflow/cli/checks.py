@@ -51,6 +51,9 @@ def validate(
     = None,
     fail_on: Annotated[str, typer.Option(
         "--fail-on", help="Exit 1 on errors only (default) or also on warnings.")] = "error",
+    models: Annotated[bool, typer.Option(
+        "--models", help="Import the configured models (running the project's code) to check "
+        "that no changeset drops a column they still map (SF323).")] = False,
 ) -> None:
     """Lint the changesets: syntax, schema, history, references, rollbacks, checksums."""
     from ..source import list_files
@@ -62,7 +65,8 @@ def validate(
     check_format(fail_on, ("error", "warning"))
     use_db, dialect = _database_defaults(project, db, dialect)
     version = _parse_version(server_version) if server_version else None
-    diags = project.validate(paths, database=use_db, dialect=dialect, server_version=version)
+    diags = project.validate(paths, database=use_db, dialect=dialect, server_version=version,
+                             models=models)
     files = len(paths) if paths else len(list_files(project.settings.changesets))
     print_diagnostics(diags, fmt, out, files)
     failing = ("error",) if fail_on == "error" else ("error", "warning")

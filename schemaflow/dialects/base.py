@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import ir
-from ..config import hide_password
+from ..config import hide_password, hide_passwords_in
 from ..errors import ConnectionFailed, UsageError
 from ..typespec import TypeSpec
 
@@ -67,7 +67,7 @@ def db_message(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip()
     lines = [ln for ln in text.splitlines() if ln.strip()][:3]
-    return hide_password(" ".join(lines))
+    return hide_passwords_in(" ".join(lines))
 
 
 def unreachable(url: str, exc: BaseException) -> ConnectionFailed:

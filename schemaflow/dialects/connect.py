@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..config import hide_password
+from ..config import hide_password, hide_passwords_in, normal_url, url_port_problem
 from ..errors import ConnectionFailed, DatabaseError, UsageError
 from . import for_connection, for_url
 from .base import CONNECT_HINT, Dialect, db_message
@@ -18,12 +18,16 @@ from .base import CONNECT_HINT, Dialect, db_message
 
 def create_engine(url: str, *, lock_timeout: float = 60.0) -> Engine:
     """An engine for `url`, or ConnectionFailed/UsageError with the password hidden."""
+    url = normal_url(url)
     shown = hide_password(url)
+    example = "e.g. sqlite:///app.db, postgresql+psycopg://user:password@host:5432/db"
+    problem = url_port_problem(url)
+    if problem:
+        raise UsageError(f"bad database URL {shown}: {problem}", hint=example)
     try:
         parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError:
-        raise UsageError(f"not a database URL: {shown}",
-                         hint="e.g. sqlite:///app.db, postgresql+psycopg://user@host/db") from None
+    except (sa.exc.ArgumentError, ValueError):
+        raise UsageError(f"not a database URL: {shown}", hint=example) from None
     kwargs: dict[str, Any] = {"poolclass": sa.pool.NullPool}
     known = for_url(url)
     if known is not None:
@@ -32,11 +36,11 @@ def create_engine(url: str, *, lock_timeout: float = 60.0) -> Engine:
         engine = sa.create_engine(parsed, **kwargs)
     except (sa.exc.NoSuchModuleError, ModuleNotFoundError) as exc:
         raise ConnectionFailed(
-            f"no driver for {shown}: {exc}",
+            f"no driver for {shown}: {hide_passwords_in(str(exc))}",
             hint="install the extra: pip install 'schemaflow[postgresql]' or "
                  "'schemaflow[mysql]'") from None
     except sa.exc.ArgumentError as exc:
-        raise UsageError(f"bad database URL {shown}: {exc}") from None
+        raise UsageError(f"bad database URL {shown}: {hide_passwords_in(str(exc))}") from None
     if known is not None:
         known.setup_engine(engine)
     return engine

@@ -5,7 +5,15 @@
 from __future__ import annotations
 
 from .changeset import Body, Changeset, Deferred
-from .codec import CHECKSUM_VERSION, checksum, dump, dump_operation, parse, parse_operation
+from .codec import (
+    CHECKSUM_VERSION,
+    checksum,
+    dump,
+    dump_operation,
+    parse,
+    parse_operation,
+    same_checksum,
+)
 from .operations import (
     OPERATIONS,
     AddColumn,
@@ -107,4 +115,5 @@ __all__ = [
     "parse",
     "parse_operation",
     "plain_columns",
+    "same_checksum",
 ]

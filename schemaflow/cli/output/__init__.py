@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,16 +19,31 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides that
+# make text read other than it is: a changeset from an untrusted pull request must not be
+# able to clear a reviewer's screen, retitle the terminal or fake output.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(text: str) -> str:
+    """`text` fit for a terminal, a log or an annotation: control characters shown as
+    escapes (`\\x1b`). Every text the commands print passes through here (the consoles
+    below call it on every string they render)."""
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(lambda m: ascii(m.group(0))[1:-1], text)
+    return text
+
+
 def consoles(quiet: bool = False) -> tuple[Console, Console]:
     """(stdout, stderr) consoles; rich honours NO_COLOR and plain pipes by itself."""
     # Imported here: `schema` writes a file's text and needs no rich at all.
-    from rich.console import Console
+    from .terminal import SafeConsole
 
     # NO_COLOR: rich drops colours but keeps bold/dim; no escape codes at all is what users mean.
     plain = {"color_system": None} if os.environ.get("NO_COLOR") else {}
-    return (Console(highlight=False, soft_wrap=True, **plain),  # type: ignore[arg-type]
-            Console(stderr=True, highlight=False, soft_wrap=True, quiet=quiet,
-                    **plain))  # type: ignore[arg-type]
+    return (SafeConsole(highlight=False, soft_wrap=True, **plain),  # type: ignore[arg-type]
+            SafeConsole(stderr=True, highlight=False, soft_wrap=True, quiet=quiet,
+                        **plain))  # type: ignore[arg-type]
 
 
 def count(n: int, noun: str) -> str:
@@ -37,7 +53,9 @@ def count(n: int, noun: str) -> str:
 
 def notice(err: Console, message: str) -> None:
     """Something the user should know while a command waits or works (a held lock)."""
-    err.print(f"[yellow]{message}[/yellow]")
+    from rich.markup import escape
+
+    err.print(f"[yellow]{escape(message)}[/yellow]")
 
 
 def print_path(path: Path) -> None:
@@ -46,8 +64,9 @@ def print_path(path: Path) -> None:
 
 
 def print_text(text: str) -> None:
-    """Text on stdout exactly as is (a diagram, a JSON Schema)."""
-    sys.stdout.write(text)
+    """Text on stdout (a diagram, a JSON Schema): exactly as is into a file or pipe,
+    control characters escaped on a terminal."""
+    sys.stdout.write(safe(text) if sys.stdout.isatty() else text)
 
 
 def print_json(doc: Any) -> None:
@@ -56,10 +75,11 @@ def print_json(doc: Any) -> None:
 
 
 def print_sql(sql: str, out: Console) -> None:
-    """SQL on stdout: syntax-highlighted on a terminal, exactly as is into a pipe or file."""
+    """SQL on stdout: syntax-highlighted (control characters escaped) on a terminal, exactly
+    as is into a pipe or file."""
     if out.is_terminal and out.color_system:
         from rich.syntax import Syntax
 
-        out.print(Syntax(sql, "sql", theme="ansi_dark", background_color="default"))
+        out.print(Syntax(safe(sql), "sql", theme="ansi_dark", background_color="default"))
     else:
-        sys.stdout.write(sql)
+        sys.stdout.write(safe(sql) if out.is_terminal else sql)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
-from . import print_json
+from . import print_json, safe
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -45,7 +45,7 @@ def lines(out: Console, items: Sequence[ChangesetInfo], verbose: bool = False) -
         for i in items:
             out.print(line(i, verbose))
     elif items:
-        sys.stdout.write("\n".join(line(i, verbose, plain=True) for i in items) + "\n")
+        sys.stdout.write(safe("\n".join(line(i, verbose, plain=True) for i in items)) + "\n")
 
 
 def table(items: Sequence[ChangesetInfo], title: str) -> Table:
@@ -58,8 +58,8 @@ def table(items: Sequence[ChangesetInfo], title: str) -> Table:
     for i in items:
         marks = ", ".join(m for m in ("head" if i.is_head else "",
                                       f"tag {i.tag}" if i.tag else "") if m)
-        result.add_row(i.id, ", ".join(i.parents) or "<base>", i.message,
-                       ", ".join(i.operations), marks)
+        result.add_row(*(escape(cell) for cell in (
+            i.id, ", ".join(i.parents) or "<base>", i.message, ", ".join(i.operations), marks)))
     return result
 
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ...errors import ChangesetFailed, Diagnostic, SchemaflowError, ValidationFailed
-from . import count
+from . import count, safe
 
 
 def diagnostic_text(d: Diagnostic) -> str:
@@ -47,7 +47,7 @@ def print_diagnostics(diags: Sequence[Diagnostic], fmt: str, out: Console,
         for d in diags:
             out.print(diagnostic_text(d))
     elif diags:  # into a pipe or file: plain text, written at once (thousands of lines)
-        sys.stdout.write("\n".join(_plain(d) for d in diags) + "\n")
+        sys.stdout.write(safe("\n".join(_plain(d) for d in diags)) + "\n")
     if diags:
         out.print(f"\n{count(errors, 'error')}, {count(warnings, 'warning')}")
     else:
@@ -59,11 +59,21 @@ def _annotation(d: Diagnostic) -> str:
     """A GitHub workflow command that shows the diagnostic on the file in a pull request."""
     level = {"error": "error", "warning": "warning", "info": "notice"}[d.severity]
     props = ",".join(p for p in (
-        f"file={d.file}" if d.file else "", f"line={d.line}" if d.line else "",
-        f"col={d.col}" if d.col else "", f"title={d.code}") if p)
+        f"file={_property(d.file)}" if d.file else "", f"line={d.line}" if d.line else "",
+        f"col={d.col}" if d.col else "", f"title={_property(d.code)}") if p)
     msg = d.message + (f" (hint: {d.hint})" if d.hint else "")
-    msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return f"::{level} {props}::{msg}\n"
+    return f"::{level} {props}::{_data(msg)}\n"
+
+
+def _data(text: str) -> str:
+    """A workflow command's message: escaped as GitHub reads it (a newline must not start a
+    command of its own) and with control characters shown, not sent."""
+    return safe(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
+
+
+def _property(text: str) -> str:
+    """A workflow command's property value (`,` and `:` end it unless escaped)."""
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def print_error(exc: SchemaflowError, err: Console) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
-from . import count
+from . import count, safe
 
 if TYPE_CHECKING:
     from ...execute import ItemResult
@@ -32,7 +32,7 @@ class Progress:
         if not err.is_terminal:  # plain lines into a pipe or log: no markup work per line
             line = (f"  {r.id} was {verb} meanwhile by another run" if r.skipped else
                     f"  {verb} {r.id} {r.message} ({r.execution_ms} ms)")
-            sys.stderr.write(line + "\n")
+            sys.stderr.write(safe(line) + "\n")
         elif r.skipped:
             err.print(f"  [dim]{r.id} was {verb} meanwhile by another run[/dim]")
         else:

