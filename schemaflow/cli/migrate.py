@@ -102,15 +102,28 @@ app.command("downgrade", help="Alias of rollback (for Alembic users).",
 @handled
 def stamp(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="What to record as applied (base clears).")],
+    target: Annotated[str | None, typer.Argument(help="What to record as applied (base "
+                                                 "clears).")] = None,
     purge: Annotated[bool, typer.Option("--purge", help="Empty the version table first.")] = False,
+    from_alembic: Annotated[bool, typer.Option(
+        "--from-alembic", help="Record what the database's alembic_version says is applied "
+        "(after `import alembic`).")] = False,
     lock_timeout: LockOpt = 60.0,
 ) -> None:
     """Record TARGET as applied without running anything."""
     from .output.runs import stamped
 
     _, err = consoles(ctx)
-    added, removed = open_project(ctx, lock_timeout).stamp(target, purge=purge)
+    project = open_project(ctx, lock_timeout)
+    if from_alembic:
+        if target or purge:
+            raise UsageError("--from-alembic takes no TARGET and no --purge")
+        added, removed = project.stamp_from("alembic")
+        stamped(err, "what alembic_version lists", added, removed)
+        return
+    if target is None:
+        raise UsageError("stamp needs a TARGET (or --from-alembic)")
+    added, removed = project.stamp(target, purge=purge)
     stamped(err, target, added, removed)
 
 
