@@ -42,7 +42,7 @@ def downgrade():
     op.drop_index("ix_users_name", table_name="users")
     op.drop_table("users")
 '''),
-    ("b2", "a1", "posts, and an index that differs by database", None, '''
+    ("b2", "a1", "posts", None, '''
 def upgrade():
     op.create_table(
         "posts",
@@ -53,10 +53,6 @@ def upgrade():
     )
     op.add_column("users", sa.Column("bio", sa.Text()))
     op.execute("UPDATE users SET bio = 'none'")
-    if op.get_bind().dialect.name == "postgresql":
-        op.create_index("ix_posts_title", "posts", [sa.text("lower(title)")])
-    else:
-        op.create_index("ix_posts_title", "posts", ["title"])
 
 
 def downgrade():
@@ -78,7 +74,7 @@ def downgrade():
         batch_op.alter_column("name", type_=sa.String(50), existing_type=sa.String(100),
                               existing_nullable=False)
 '''),
-    ("d4", "b2", "tags", None, '''
+    ("d4", "b2", "tags, and an index that differs by database", None, '''
 def upgrade():
     tags = op.create_table(
         "tags",
@@ -86,6 +82,10 @@ def upgrade():
         sa.Column("label", sa.String(30), nullable=False),
     )
     op.bulk_insert(tags, [{"id": 1, "label": "news"}, {"id": 2, "label": "howto"}])
+    if op.get_bind().dialect.name == "postgresql":
+        op.create_index("ix_tags_label", "tags", [sa.text("lower(label)")])
+    else:
+        op.create_index("ix_tags_label", "tags", ["label"])
     with op.batch_alter_table("posts") as batch_op:
         batch_op.add_column(sa.Column("tag_id", sa.Integer))
         batch_op.create_foreign_key("fk_posts_tag", "tags", ["tag_id"], ["id"])

@@ -142,12 +142,16 @@ class _Revision:
         by database as `sql` scoped with `dialects:`."""
         databases = _databases()
         if any(r.error for r in runs.values()):
-            if online is None or online.error:
-                error = online.error if online else next(r.error for r in runs.values()
-                                                         if r.error)
+            error = online.error if online else next(r.error for r in runs.values() if r.error)
+            if online is None or (online.error and direction == "upgrade"):
+                # Alembic itself could not upgrade through this revision.
                 raise ImportFailed(f"Alembic revision {self.rev}: {direction}() raised: {error}")
-            return [op for it in self.items(online, state, databases[0][1], direction)
-                    for op in it.ops]
+            ops = [op for it in self.items(online, state, databases[0][1], direction)
+                   for op in it.ops]
+            if online.error:  # a broken downgrade: what ran before the error, and a note
+                ops.append(self.todo(direction, f"raised {online.error}; the rest of "
+                                                f"{direction}() is not translated"))
+            return ops
         lists = [(scope, self.items(runs[name], state, dialect, direction))
                  for name, dialect, scope in databases]
         for _, items in lists:

@@ -4,6 +4,7 @@ cannot carry raises `Opaque`: the importer then keeps the SQL Alembic writes for
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -92,7 +93,7 @@ def _fields(c: ir.Column) -> dict[str, Any]:
 
 def _type(t: Any, where: str) -> TypeSpec:
     try:
-        spec = type_from_sa(t)
+        spec = type_from_sa(sa.types.to_instance(t))  # `type_=sa.Float` is a class
     except TypeError_ as exc:
         raise Opaque(f"{where}: {exc}") from None
     return spec
@@ -283,8 +284,23 @@ def translate(op: Any, state: SchemaState, dialect: Any, built: Any = None) -> O
     """schemaflow's operations doing what the Alembic operation `op` does (`built`: what
     running it returned); Opaque if none."""
     if isinstance(op, aops.CreateTableOp):
-        return _create_table(op, built)
+        return [_plain(o) for o in _create_table(op, built)]
     fn = _BY_CLASS.get(type(op))
     if fn is None:
         raise Opaque(f"the operation {type(op).__name__} is not one of Alembic's own")
-    return fn(op, state, dialect)
+    return [_plain(o) for o in fn(op, state, dialect)]
+
+
+def _plain(value: Any) -> Any:
+    """`value` with SQLAlchemy's str subclasses (`op.f()` names: `conv`) as plain str."""
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{
+            f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+            if f.init})
+    return value

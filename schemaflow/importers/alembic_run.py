@@ -275,9 +275,9 @@ def revisions(script: Any) -> list[Any]:
     try:
         scripts = list(script.walk_revisions("base", "heads"))
     except Exception as exc:
+        here = str(Path(script.dir).resolve())
         frames = [f for f in traceback.extract_tb(exc.__traceback__)
-                  if "alembic" not in Path(f.filename).parts[-3:-1]
-                  and "site-packages" not in f.filename]
+                  if str(Path(f.filename).resolve()).startswith(here)]
         where = f"{frames[-1].filename}:{frames[-1].lineno}: " if frames else ""
         raise ImportFailed(f"{where}the Alembic history cannot be loaded: "
                            f"{type(exc).__name__}: {exc}") from None
