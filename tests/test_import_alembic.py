@@ -313,3 +313,27 @@ def test_optuna_history(request: pytest.FixtureRequest, tmp_path: Path, server: 
         return
     assert back.returncode == 0, back.stderr
     assert set(shape(url)) == set()
+
+
+def test_pyproject_and_script_directory(project: Project, tmp_path: Path) -> None:
+    root = build(tmp_path / "app").parent
+    (root / "alembic.ini").unlink()
+    (root / "pyproject.toml").write_text(
+        '[tool.alembic]\nscript_location = "%(here)s/migrations"\n')
+    done = project.cli("import", "alembic", str(root))  # finds pyproject.toml there
+    assert done.returncode == 1 and "imported 7 Alembic revisions" in done.stderr, done.stderr
+    for f in project.changesets.iterdir():
+        f.unlink()
+    by_dir = project.cli("import", "alembic", str(root / "migrations"))
+    assert by_dir.returncode == 1 and "imported 7 Alembic revisions" in by_dir.stderr
+
+
+def test_without_alembic_installed(project: Project, tmp_path: Path, history: Path) -> None:
+    shadow = tmp_path / "shadow" / "alembic"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('no alembic here')\n")
+    path = os.pathsep.join([str(shadow.parent), os.environ.get("PYTHONPATH", "")])
+    done = project.cli("import", "alembic", str(history), env={"PYTHONPATH": path})
+    assert done.returncode == 2
+    assert "needs Alembic installed" in done.stderr and "schemaflow[alembic]" in done.stderr
+    assert list(project.changesets.iterdir()) == []

@@ -116,7 +116,7 @@ class _Revision:
                         _Item((self.todo(direction, str(exc)),), "", str(exc)))
             out.append(item)
             for op in item.ops:
-                state = self._apply(state, op, direction)
+                state = self.apply(state, op, direction)
         if data:
             out.append(self._data_item(direction, data))
         return out
@@ -127,7 +127,7 @@ class _Revision:
         what = f"Python code reads or writes rows: {shown}{more}"
         return _Item((self.todo(direction, what),), "", what)
 
-    def _apply(self, state: SchemaState, op: ir.Operation, direction: str) -> SchemaState:
+    def apply(self, state: SchemaState, op: ir.Operation, direction: str) -> SchemaState:
         try:
             return apply(state, op)
         except StateError as exc:
@@ -279,7 +279,7 @@ def import_alembic(path: Path) -> Imported:
             up = rev.merged(up_runs, online_up, before, "upgrade")
             state = before
             for op in up:
-                state = rev._apply(state, op, "upgrade")
+                state = rev.apply(state, op, "upgrade")
             after[s.revision], ops_of[s.revision] = state, up
             down_fn = getattr(s.module, "downgrade", None)
             down: list[ir.Operation] = []
