@@ -344,3 +344,53 @@ def test_without_alembic_installed(project: Project, tmp_path: Path, history: Pa
     assert done.returncode == 2
     assert "needs Alembic installed" in done.stderr and "schemaflow[alembic]" in done.stderr
     assert list(project.changesets.iterdir()) == []
+
+
+CUSTOM = '''from alembic import context
+from alembic.operations import MigrateOperation, Operations
+
+
+@Operations.register_operation("create_sequence")
+class CreateSequenceOp(MigrateOperation):
+    def __init__(self, name):
+        self.name = name
+
+    @classmethod
+    def create_sequence(cls, operations, name):
+        return operations.invoke(cls(name))
+
+
+@Operations.implementation_for(CreateSequenceOp)
+def create_sequence(operations, operation):
+    operations.execute("CREATE SEQUENCE %s" % operation.name)
+
+
+def upgrade():
+    op.create_table("t", sa.Column("id", sa.Integer, primary_key=True))
+    if context.get_context().dialect.name == "postgresql":
+        op.create_sequence("seq_t")
+    op.add_column("t", sa.Column("parent", sa.Integer, sa.ForeignKey("t.id"), index=True))
+
+
+def downgrade():
+    op.drop_table("t")
+'''
+
+
+def test_custom_operation_and_context_dialect(project: Project, tmp_path: Path) -> None:
+    root = tmp_path / "custom"
+    root.mkdir()
+    subprocess.run([sys.executable, "-m", "alembic", "init", "migrations"], cwd=root,
+                   check=True, capture_output=True)
+    _revision(root, "x1", None, CUSTOM)
+    done = project.cli("import", "alembic", str(root))
+    assert done.returncode == 1
+    assert "x1 (migrations/versions/x1.py) upgrade(): the operation CreateSequenceOp is not " \
+        "one of Alembic's own; written as the SQL Alembic generates" in done.stderr
+    doc = yaml.safe_load(next(project.changesets.iterdir()).read_text())
+    assert [next(iter(o)) for o in doc["operations"]] == [
+        "create_table", "sql", "add_column", "create_index", "create_foreign_key"]
+    assert doc["operations"][1]["sql"] == {"up": "CREATE SEQUENCE seq_t",
+                                           "dialects": ["postgresql"]}
+    # The sequence has no automatic inverse: Alembic's downgrade is the rollback.
+    assert doc["rollback"] == [{"drop_table": {"name": "t"}}]

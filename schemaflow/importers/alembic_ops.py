@@ -46,6 +46,9 @@ def _state_table(table: sa.Table) -> Any:
             sa.Table(name, md, sa.Column(parts[-1], sa.Integer), schema=schema)
         elif parts[-1] not in md.tables[full].c:
             md.tables[full].append_column(sa.Column(parts[-1], sa.Integer))
+    for c in table.columns:  # Alembic's stub of a column its own table's foreign key names
+        if isinstance(c.type, sa.types.NullType):
+            c.type = sa.Integer()
     others = [str(t.name) for t in md.tables.values() if t is not table]
     try:
         state = from_metadata(md, skip=others)
@@ -283,12 +286,17 @@ _BY_CLASS: dict[type, Translate] = {
 def translate(op: Any, state: SchemaState, dialect: Any, built: Any = None) -> Ops:
     """schemaflow's operations doing what the Alembic operation `op` does (`built`: what
     running it returned); Opaque if none."""
-    if isinstance(op, aops.CreateTableOp):
-        return [_plain(o) for o in _create_table(op, built)]
     fn = _BY_CLASS.get(type(op))
-    if fn is None:
+    if fn is None and not isinstance(op, aops.CreateTableOp):
         raise Opaque(f"the operation {type(op).__name__} is not one of Alembic's own")
-    return [_plain(o) for o in fn(op, state, dialect)]
+    try:
+        ops = _create_table(op, built) if fn is None else fn(op, state, dialect)
+    except (Opaque, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # an arrangement of Alembic's objects not foreseen here
+        raise Opaque(f"{type(op).__name__} could not be read: {type(exc).__name__}: "
+                     f"{exc}") from None
+    return [_plain(o) for o in ops]
 
 
 def _plain(value: Any) -> Any:
