@@ -1,4 +1,5 @@
-"""`import alembic`: changesets from another tool's history; exit 1 when parts need a hand."""
+"""`import alembic`, `import flyway`: changesets from another tool's history; exit 1 when
+parts need a hand."""
 
 from __future__ import annotations
 
@@ -23,12 +24,27 @@ def alembic(
     = Path("."),
 ) -> None:
     """One changeset per Alembic revision, into the (empty) changesets folder."""
+    _import(ctx, "alembic", path, "Alembic revisions")
+
+
+@import_app.command("flyway")
+@handled
+def flyway(
+    ctx: typer.Context,
+    folder: Annotated[Path, typer.Argument(help="The folder of V<version>__<description>.sql "
+                                           "scripts (and U... undo scripts).")],
+) -> None:
+    """One changeset per versioned Flyway script, in version order."""
+    _import(ctx, "flyway", folder, "Flyway migrations")
+
+
+def _import(ctx: typer.Context, tool: str, path: Path, what: str) -> None:
     from rich.markup import escape
 
     _, err = consoles(ctx)
-    paths, findings = open_project(ctx).import_history("alembic", path)
+    paths, findings = open_project(ctx).import_history(tool, path)
     folder = paths[0].parent if paths else "the changesets folder"
-    err.print(f"imported {len(paths)} Alembic revisions into {escape(str(folder))}")
+    err.print(f"imported {len(paths)} {what} into {escape(str(folder))}")
     if not findings:
         return
     err.print(f"{len(findings)} parts need a hand (marked TODO(schemaflow import) or written "

@@ -108,6 +108,9 @@ def stamp(
     from_alembic: Annotated[bool, typer.Option(
         "--from-alembic", help="Record what the database's alembic_version says is applied "
         "(after `import alembic`).")] = False,
+    from_flyway: Annotated[bool, typer.Option(
+        "--from-flyway", help="Record what flyway_schema_history says is applied (after "
+        "`import flyway`).")] = False,
     lock_timeout: LockOpt = 60.0,
 ) -> None:
     """Record TARGET as applied without running anything."""
@@ -115,14 +118,15 @@ def stamp(
 
     _, err = consoles(ctx)
     project = open_project(ctx, lock_timeout)
-    if from_alembic:
-        if target or purge:
-            raise UsageError("--from-alembic takes no TARGET and no --purge")
-        added, removed = project.stamp_from("alembic")
-        stamped(err, "what alembic_version lists", added, removed)
+    tools = [t for t, on in (("alembic", from_alembic), ("flyway", from_flyway)) if on]
+    if tools:
+        if target or purge or len(tools) > 1:
+            raise UsageError("--from-alembic or --from-flyway: one, without TARGET or --purge")
+        added, removed = project.stamp_from(tools[0])
+        stamped(err, f"what {tools[0]} applied", added, removed)
         return
     if target is None:
-        raise UsageError("stamp needs a TARGET (or --from-alembic)")
+        raise UsageError("stamp needs a TARGET (or --from-alembic, --from-flyway)")
     added, removed = project.stamp(target, purge=purge)
     stamped(err, target, added, removed)
 

@@ -44,8 +44,42 @@ def changeset_id(revision: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", revision)[:64]
 
 
-# Each tool's table of what it applied, and the column holding the revision.
-VERSION_TABLES = {"alembic": ("alembic_version", "version_num")}
+def flyway_id(version: str) -> str:
+    """The changeset id of Flyway version `version` (`1.1` → `V1_1`)."""
+    return changeset_id(f"V{version}")
+
+
+def _alembic_rows(conn: Connection) -> list[str]:
+    import sqlalchemy as sa
+
+    t = sa.table("alembic_version", sa.column("version_num"))
+    return [str(r[0]) for r in conn.execute(sa.select(t.c.version_num))]
+
+
+def _flyway_rows(conn: Connection) -> list[str]:
+    """The versions Flyway's history says are applied: run (or baselined) successfully and
+    not undone or deleted since."""
+    import sqlalchemy as sa
+
+    t = sa.table("flyway_schema_history", *(sa.column(c) for c in (
+        "installed_rank", "version", "type", "success")))
+    applied: dict[str, None] = {}
+    for version, kind, success in conn.execute(
+            sa.select(t.c.version, t.c.type, t.c.success).order_by(t.c.installed_rank)):
+        if version is None or not success:
+            continue
+        if str(kind).upper() in ("UNDO_SQL", "UNDO_JDBC", "UNDO_SCRIPT", "DELETE"):
+            applied.pop(str(version), None)
+        else:
+            applied[str(version)] = None
+    return list(applied)
+
+
+# Each tool: its table of what it applied, how to read it, and the changeset id of an entry.
+TOOLS: dict[str, tuple[str, Callable[[Connection], list[str]], Callable[[str], str]]] = {
+    "alembic": ("alembic_version", _alembic_rows, changeset_id),
+    "flyway": ("flyway_schema_history", _flyway_rows, flyway_id),
+}
 
 
 def import_history(settings: Settings, tool: str, path: Path,
@@ -55,30 +89,35 @@ def import_history(settings: Settings, tool: str, path: Path,
     from ..authoring import write_changeset
     from ..source import list_files
 
-    if tool != "alembic":
-        raise UsageError(f"importing from {tool} is not supported yet", hint="alembic")
+    if tool not in TOOLS:
+        raise UsageError(f"importing from {tool} is not supported yet",
+                         hint=", ".join(TOOLS))
     if list_files(settings.changesets):
         raise UsageError(f"{settings.changesets} already holds changesets: an imported history "
                          "starts a folder of its own",
                          hint="import into an empty folder (set `changesets` in the "
                               "configuration, or move the files away)")
-    from .alembic import import_alembic
+    if tool == "flyway":
+        from .flyway import import_flyway
 
-    imported = import_alembic(path)
+        imported = import_flyway(path)
+    else:
+        from .alembic import import_alembic
+
+        imported = import_alembic(path)
     paths = [write_changeset(settings, cs, None, notify, comment)
              for cs, comment in imported.changesets]
     return paths, imported.findings
 
 
 def managed_by(conn: Connection) -> tuple[str, list[str]] | None:
-    """(tool, the revisions its table lists) for a database another tool migrates."""
+    """(tool, what its table lists as applied) for a database another tool migrates."""
     import sqlalchemy as sa
 
     inspector = sa.inspect(conn)
-    for tool, (table, column) in VERSION_TABLES.items():
+    for tool, (table, read, _) in TOOLS.items():
         if inspector.has_table(table):
-            t = sa.table(table, sa.column(column))
-            rows = [str(r[0]) for r in conn.execute(sa.select(t.c[column]))]
+            rows = read(conn)
             conn.rollback()
             if rows:
                 return tool, rows
@@ -87,14 +126,17 @@ def managed_by(conn: Connection) -> tuple[str, list[str]] | None:
 
 def applied_by_tool(conn: Connection, tool: str, g: Graph) -> list[str]:
     """The changesets `tool`'s table says are applied (their ancestors are implied)."""
-    found = managed_by(conn)
-    if found is None or found[0] != tool:
-        table = VERSION_TABLES[tool][0]
+    import sqlalchemy as sa
+
+    table, read, to_id = TOOLS[tool]
+    rows = read(conn) if sa.inspect(conn).has_table(table) else []
+    conn.rollback()
+    if not rows:
         raise UsageError(f"the database has no {table} table with rows: {tool} has applied "
                          "nothing here")
-    missing = [r for r in found[1] if changeset_id(r) not in g.by_id]
+    missing = [r for r in rows if to_id(r) not in g.by_id]
     if missing:
-        raise UsageError(f"{VERSION_TABLES[tool][0]} lists the revision {missing[0]}, which no "
-                         f"changeset has (id {changeset_id(missing[0])})",
+        raise UsageError(f"{table} lists {missing[0]}, which no changeset has (id "
+                         f"{to_id(missing[0])})",
                          hint=f"import the history first: schemaflow import {tool} PATH")
-    return [changeset_id(r) for r in found[1]]
+    return [to_id(r) for r in rows]
