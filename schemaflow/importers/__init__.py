@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from ..graph import Graph
 
 
+class ImportFailed(UsageError):
+    """A history that cannot be imported at all (nothing is written)."""
+
+
 @dataclass(frozen=True)
 class Finding:
     """A part of a revision that a hand must translate or check."""

@@ -17,9 +17,8 @@ from .. import ir
 from ..errors import StateError
 from ..ir.operations import Dialect as SqlDialect
 from ..state import SchemaState, apply
-from . import Finding, Imported, changeset_id
+from . import Finding, Imported, ImportFailed, changeset_id
 from .alembic_run import (
-    ImportFailed,
     Run,
     Runner,
     load_script,
@@ -272,6 +271,8 @@ def import_alembic(path: Path) -> Imported:
     try:
         for s in order:
             rev = _Revision(script, s, root)
+            if not callable(getattr(s.module, "upgrade", None)):
+                raise ImportFailed(f"{s.path}: Alembic revision {s.revision} has no upgrade()")
             before = _state_before(s, rev.deps, order, after, ops_of)
             up_runs = {name: runner.offline(s.module.upgrade, s.path, name)
                        for name, _, _ in databases}

@@ -25,14 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from . import ImportFailed
 
 # Statements SQLAlchemy's inspector runs on SQLite: reading the schema, not rows.
 _INSPECTION = re.compile(r"^\s*(PRAGMA\b|SELECT\b.*\bsqlite_(master|schema|temp_master)\b)",
                          re.I | re.S)
-
-
-class ImportFailed(UsageError):
-    """An Alembic history that cannot be imported at all (nothing is written)."""
 
 
 @dataclass

@@ -9,8 +9,7 @@ import re
 from pathlib import Path
 
 from .. import ir
-from . import Finding, Imported, flyway_id
-from .alembic_run import ImportFailed
+from . import Finding, Imported, ImportFailed, flyway_id
 
 _NAME = re.compile(r"^(?P<kind>[VUR])(?P<version>[0-9][0-9._]*)?__(?P<desc>.+)\.sql$")
 # One token of an SQL script: a quoted string or identifier, a dollar-quoted body, a
