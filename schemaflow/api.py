@@ -310,9 +310,10 @@ class Project:
             if direction == "rollback":
                 return RunResult(direction, sql="-- nothing is applied: nothing to roll back\n")
             return self.offline_sql(direction, target)
+        history = self._checked_history()
         if direction == "apply":
             self._refuse_other_tool()
-        plan, done = migrate(self.settings, self._checked_history(), direction, target,
+        plan, done = migrate(self.settings, history, direction, target,
                              dry_run=dry_run, lock_timeout=self.lock_timeout,
                              notify=self.notify, folder=self._folder(), on_item=on_item)
         if isinstance(done, str):
