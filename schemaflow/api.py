@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .dialects.base import Dialect
     from .diff import DiffResult, RenameQuestion
     from .execute import ItemResult
+    from .importers import Finding
     from .planning import Direction, Plan
     from .recorder import AppliedRow, Recorder
     from .rules import LintContext
@@ -324,7 +325,10 @@ class Project:
             if direction == "rollback":
                 return RunResult(direction, sql="-- nothing is applied: nothing to roll back\n")
             return self.offline_sql(direction, target)
-        plan, done = migrate(self.settings, self._checked_history(), direction, target,
+        history = self._checked_history()
+        if direction == "apply":
+            self._refuse_other_tool()
+        plan, done = migrate(self.settings, history, direction, target,
                              dry_run=dry_run, lock_timeout=self.lock_timeout,
                              notify=self.notify, folder=self._folder(), on_item=on_item)
         if isinstance(done, str):
@@ -362,10 +366,45 @@ class Project:
 
     def stamp(self, target: str, *, purge: bool = False) -> tuple[list[str], list[str]]:
         """Record `target` as the applied state without running anything: (added, removed)."""
-        from .recorder import effective
+        g = self._checked_history().graph
+        return self._stamp(target_ids(g, target), purge)
+
+    def stamp_from(self, tool: str) -> tuple[list[str], list[str]]:
+        """Record as applied what another tool's table says it applied: (added, removed)."""
+        from .importers import applied_by_tool
 
         g = self._checked_history().graph
-        keep = g.ancestors(target_ids(g, target))
+        with self._recorder() as (recorder, _dialect):
+            ids = applied_by_tool(recorder.conn, tool, g)
+        return self._stamp(ids, False)
+
+    def import_history(self, tool: str, path: Path) -> tuple[list[Path], list[Finding]]:
+        """Write one changeset per revision of another tool's history: (paths, findings)."""
+        from .importers import import_history
+
+        self._history = None
+        return import_history(self.settings, tool, path, self.notify)
+
+    def _refuse_other_tool(self) -> None:
+        """Stop before applying to a database another tool migrates and schemaflow has not
+        been told about (it would create tables that exist)."""
+        from .importers import managed_by
+
+        if self._database_missing() or self.applied_rows():
+            return
+        with self._recorder() as (recorder, _dialect):
+            found = managed_by(recorder.conn)
+        if found:
+            raise UsageError(
+                f"{self.shown_url} is migrated by {found[0]} (at {', '.join(found[1])}) and "
+                "schemaflow has recorded nothing there: apply would create what exists",
+                hint=f"record what {found[0]} applied first: schemaflow stamp --from-{found[0]}")
+
+    def _stamp(self, ids: list[str], purge: bool) -> tuple[list[str], list[str]]:
+        from .recorder import effective
+
+        g = self.history.graph
+        keep = g.ancestors(ids)
         with self._recorder() as (recorder, dialect), self._locked(recorder.conn, dialect):
             recorder.ensure()
             rows = [] if purge else effective(recorder.rows(), g)

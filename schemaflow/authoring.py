@@ -39,14 +39,20 @@ def _schema_ref(settings: Settings) -> str | None:
 
 
 def write_changeset(settings: Settings, cs: ir.Changeset, fmt: str | None,
-                    notify: Notify) -> Path:
-    """Write a changeset file into the folder, run the post-write hooks; returns its path."""
+                    notify: Notify, comment: str = "") -> Path:
+    """Write a changeset file into the folder, run the post-write hooks; returns its path.
+    `comment` (lines starting with `#`) goes at the top, after the editor's schema line."""
     fmt = fmt or settings.format
     if fmt not in ("yaml", "toml"):
         raise UsageError(f"unknown format '{fmt}'", hint="yaml or toml")
     slug = re.sub(r"[^a-z0-9]+", "_", cs.message.lower()).strip("_")[:40] or "changeset"
     path = settings.changesets / f"{cs.id}_{slug}.{fmt}"
-    write(path, dumps(ir.dump(cs), "toml" if fmt == "toml" else "yaml", _schema_ref(settings)))
+    ref = _schema_ref(settings)
+    text = dumps(ir.dump(cs), "toml" if fmt == "toml" else "yaml", ref)
+    if comment:
+        first, rest = text.split("\n", 1) if ref else ("", text)
+        text = (first + "\n" if ref else "") + comment + rest
+    write(path, text)
     if settings.post_write_hooks and not settings.run_hooks:
         where = settings.config_file.name if settings.config_file else "the configuration"
         notify(f"the post_write_hooks of {where} were not run: they are commands from the "

@@ -8,7 +8,7 @@ from .app import app, main
 
 # isort: off
 # `--help` lists the commands in the order they were registered, so in this order.
-from . import authoring, migrate, listing, checks  # noqa: F401
+from . import authoring, migrate, listing, checks, importing  # noqa: F401
 # isort: on
 
 __all__ = ["app", "main"]

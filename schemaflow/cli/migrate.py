@@ -102,15 +102,32 @@ app.command("downgrade", help="Alias of rollback (for Alembic users).",
 @handled
 def stamp(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="What to record as applied (base clears).")],
+    target: Annotated[str | None, typer.Argument(help="What to record as applied (base "
+                                                 "clears).")] = None,
     purge: Annotated[bool, typer.Option("--purge", help="Empty the version table first.")] = False,
+    from_alembic: Annotated[bool, typer.Option(
+        "--from-alembic", help="Record what the database's alembic_version says is applied "
+        "(after `import alembic`).")] = False,
+    from_flyway: Annotated[bool, typer.Option(
+        "--from-flyway", help="Record what flyway_schema_history says is applied (after "
+        "`import flyway`).")] = False,
     lock_timeout: LockOpt = 60.0,
 ) -> None:
     """Record TARGET as applied without running anything."""
     from .output.runs import stamped
 
     _, err = consoles(ctx)
-    added, removed = open_project(ctx, lock_timeout).stamp(target, purge=purge)
+    project = open_project(ctx, lock_timeout)
+    tools = [t for t, on in (("alembic", from_alembic), ("flyway", from_flyway)) if on]
+    if tools:
+        if target or purge or len(tools) > 1:
+            raise UsageError("--from-alembic or --from-flyway: one, without TARGET or --purge")
+        added, removed = project.stamp_from(tools[0])
+        stamped(err, f"what {tools[0]} applied", added, removed)
+        return
+    if target is None:
+        raise UsageError("stamp needs a TARGET (or --from-alembic, --from-flyway)")
+    added, removed = project.stamp(target, purge=purge)
     stamped(err, target, added, removed)
 
 

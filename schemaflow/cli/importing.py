@@ -1,0 +1,54 @@
+"""`import alembic`, `import flyway`: changesets from another tool's history; exit 1 when
+parts need a hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .app import app, consoles, handled, open_project
+
+import_app = typer.Typer(help="Write changesets from another tool's history (ids kept).",
+                         no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("alembic")
+@handled
+def alembic(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="alembic.ini, a pyproject.toml with "
+                                         "[tool.alembic], or the script directory.")]
+    = Path("."),
+) -> None:
+    """One changeset per Alembic revision, into the (empty) changesets folder."""
+    _import(ctx, "alembic", path, "Alembic revisions")
+
+
+@import_app.command("flyway")
+@handled
+def flyway(
+    ctx: typer.Context,
+    folder: Annotated[Path, typer.Argument(help="The folder of V<version>__<description>.sql "
+                                           "scripts (and U... undo scripts).")],
+) -> None:
+    """One changeset per versioned Flyway script, in version order."""
+    _import(ctx, "flyway", folder, "Flyway migrations")
+
+
+def _import(ctx: typer.Context, tool: str, path: Path, what: str) -> None:
+    from rich.markup import escape
+
+    _, err = consoles(ctx)
+    paths, findings = open_project(ctx).import_history(tool, path)
+    folder = paths[0].parent if paths else "the changesets folder"
+    err.print(f"imported {len(paths)} {what} into {escape(str(folder))}")
+    if not findings:
+        return
+    err.print(f"{len(findings)} parts need a hand (marked TODO(schemaflow import) or written "
+              "as SQL in the changesets):")
+    for f in findings:
+        err.print(escape(f"  {f.revision} ({f.file}) {f.direction}(): {f.message}"))
+    raise typer.Exit(1)

@@ -1,0 +1,348 @@
+"""Importing an Alembic history: one changeset per revision, with the revision's id (made a
+valid changeset id), parents, dependencies, branch labels, message and date; its operations
+recorded as Alembic builds them and translated; its downgrade kept only where it differs from
+schemaflow's automatic inverse. What cannot be translated is written as a marked `sql` note
+and listed in `findings`."""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, cast
+
+from .. import ir
+from ..errors import StateError
+from ..ir.operations import Dialect as SqlDialect
+from ..state import SchemaState, apply
+from . import Finding, Imported, ImportFailed, changeset_id
+from .alembic_run import (
+    Run,
+    Runner,
+    load_script,
+    parents_of,
+    resolved_depends_on,
+    revisions,
+)
+
+Scope = tuple[SqlDialect, ...]
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One step of a run, translated: its operations, Alembic's SQL for it on this database,
+    and why a hand must look at it (None: translated faithfully)."""
+
+    ops: tuple[ir.Operation, ...]
+    sql: str
+    finding: str | None = None
+
+    @property
+    def key(self) -> str:
+        return repr(self.ops)
+
+
+def _databases() -> list[tuple[str, Any, Scope]]:
+    """(SQLAlchemy dialect name, dialect, `dialects:` scope) of each supported database."""
+    from ..dialects import by_name, names
+
+    seen: dict[str, tuple[str, Any, Scope]] = {}
+    for name in names():
+        d = by_name(name)
+        try:
+            sa_dialect = d.sa_dialect()
+        except NotImplementedError:
+            continue
+        scope = cast(Scope, d.sql_dialects[:1])
+        seen.setdefault(sa_dialect.name, (sa_dialect.name, sa_dialect, scope))
+    return list(seen.values())
+
+
+def statements(sql: str) -> tuple[str, ...]:
+    """Alembic's offline SQL for one operation, as statements (it ends each with `;`)."""
+    parts = [p.strip() for p in re.split(r";\s*\n\s*\n", sql.strip() + "\n\n")]
+    return tuple(p[:-1] if p.endswith(";") else p for p in parts if p)
+
+
+def _note(text: str) -> ir.Sql:
+    """A marked `sql` operation that does nothing and says what to do by hand."""
+    lines = tuple(f"-- {' '.join(line.split())}" for line in text.splitlines() if line.strip())
+    return ir.Sql(up=lines, down=lines)
+
+
+class _Revision:
+    """Translating one revision's two directions."""
+
+    def __init__(self, script: Any, s: Any, root: Path) -> None:
+        self.s, self.rev = s, s.revision
+        try:
+            self.file = str(Path(s.path).resolve().relative_to(root))
+        except ValueError:
+            self.file = str(s.path)
+        self.findings: list[Finding] = []
+        self.deps = resolved_depends_on(script, s)
+
+    def todo(self, direction: str, what: str) -> ir.Sql:
+        self.findings.append(Finding(self.rev, self.file, direction, what))
+        return _note(f"TODO(schemaflow import): Alembic revision {self.rev} ({self.file}), "
+                     f"{direction}(): {what}\nTranslate this by hand into operations or SQL, "
+                     "then delete this note.")
+
+    def items(self, run: Run, state: SchemaState, dialect: Any, direction: str,
+              ) -> list[_Item]:
+        from .alembic_ops import Opaque, translate
+
+        out: list[_Item] = []
+        data: list[str] = []
+        for step in run.steps:
+            if step.op is None and step.data:
+                data.append(step.sql)
+                continue
+            if data:
+                out.append(self._data_item(direction, data))
+                data = []
+            if step.op is None:
+                out.append(_Item((ir.Sql(up=statements(step.sql)),), step.sql))
+                continue
+            try:
+                item = _Item(tuple(translate(step.op, state, dialect, step.result)), step.sql)
+            except Opaque as exc:
+                item = (_Item((ir.Sql(up=statements(step.sql)),), step.sql,
+                              f"{exc}; written as the SQL Alembic generates for each database")
+                        if step.sql.strip() else
+                        _Item((self.todo(direction, str(exc)),), "", str(exc)))
+            out.append(item)
+            for op in item.ops:
+                state = self.apply(state, op, direction)
+        if data:
+            out.append(self._data_item(direction, data))
+        return out
+
+    def _data_item(self, direction: str, data: list[str]) -> _Item:
+        shown = "; ".join(" ".join(d.split())[:120] for d in data[:3])
+        more = f" (and {len(data) - 3} more)" if len(data) > 3 else ""
+        what = f"Python code reads or writes rows: {shown}{more}"
+        return _Item((self.todo(direction, what),), "", what)
+
+    def apply(self, state: SchemaState, op: ir.Operation, direction: str) -> SchemaState:
+        try:
+            return apply(state, op)
+        except StateError as exc:
+            self.findings.append(Finding(self.rev, self.file, direction,
+                                         f"{op.kind} does not fit the schema replayed so far: "
+                                         f"{exc.message}"))
+            return state
+
+    def merged(self, runs: dict[str, Run], online: Run | None, state: SchemaState,
+               direction: str) -> list[ir.Operation]:
+        """The operations of one direction: common ones as they are, the parts that differ
+        by database as `sql` scoped with `dialects:`."""
+        databases = _databases()
+        if any(r.error for r in runs.values()):
+            error = online.error if online else next(r.error for r in runs.values() if r.error)
+            if online is None or (online.error and direction == "upgrade"):
+                # Alembic itself could not upgrade through this revision.
+                raise ImportFailed(f"Alembic revision {self.rev}: {direction}() raised: {error}")
+            ops = [op for it in self.items(online, state, databases[0][1], direction)
+                   for op in it.ops]
+            if online.error:  # a broken downgrade: what ran before the error, and a note
+                ops.append(self.todo(direction, f"raised {online.error}; the rest of "
+                                                f"{direction}() is not translated"))
+            return ops
+        lists = [(scope, self.items(runs[name], state, dialect, direction))
+                 for name, dialect, scope in databases]
+        for _, items in lists:
+            for it in items:
+                if it.finding and not any(f.message == it.finding for f in self.findings):
+                    self.findings.append(Finding(self.rev, self.file, direction, it.finding))
+        return _merge(lists, lambda it, scope: self._scoped(it, scope, direction))
+
+    def _scoped(self, it: _Item, scope: Scope, direction: str) -> tuple[ir.Operation, ...]:
+        if all(isinstance(op, ir.Sql) for op in it.ops):
+            return tuple(replace(op, dialects=scope) for op in it.ops
+                         if isinstance(op, ir.Sql))
+        if it.sql.strip():
+            return (ir.Sql(up=statements(it.sql), dialects=scope),)
+        kinds = ", ".join(op.kind for op in it.ops)
+        return (replace(self.todo(direction, f"{kinds} differs on {scope[0]} and Alembic "
+                                  "writes no SQL for it offline"), dialects=scope),)
+
+
+def _merge(lists: list[tuple[Scope, list[_Item]]], scoped: Any) -> list[ir.Operation]:
+    """One list from one per database: items every database has stay as they are, the
+    others are scoped to their database, in order."""
+    base = lists[0][1]
+    keys = [[it.key for it in items] for _, items in lists]
+    if all(k == keys[0] for k in keys):
+        return [op for it in base for op in it.ops]
+    matched = []
+    for other in keys[1:]:
+        sm = difflib.SequenceMatcher(None, keys[0], other, autojunk=False)
+        matched.append({b.a + n: b.b + n for b in sm.get_matching_blocks() for n in range(b.size)})
+    out: list[ir.Operation] = []
+    pos = [0] * len(lists)
+
+    def upto(k: int, end: int) -> None:
+        scope, items = lists[k]
+        for it in items[pos[k]:end]:
+            out.extend(scoped(it, scope))
+        pos[k] = max(pos[k], end)
+
+    for i in range(len(base)):
+        if not all(i in m for m in matched):
+            continue
+        upto(0, i)
+        for k, m in enumerate(matched, 1):
+            upto(k, m[i])
+        out.extend(base[i].ops)
+        pos[0] = i + 1
+        for k, m in enumerate(matched, 1):
+            pos[k] = m[i] + 1
+    for k, (_, items) in enumerate(lists):
+        upto(k, len(items))
+    return _grouped(out)
+
+
+def _grouped(ops: list[ir.Operation]) -> list[ir.Operation]:
+    """Scoped `sql` that is the same on several databases, once with all of them."""
+    out: list[ir.Operation] = []
+    for op in ops:
+        if not (isinstance(op, ir.Sql) and op.dialects):
+            out.append(op)
+            continue
+        i = len(out) - 1
+        while i >= 0:
+            prev = out[i]
+            if not (isinstance(prev, ir.Sql) and prev.dialects):
+                out.append(op)
+                break
+            if (prev.up, prev.down) == (op.up, op.down):
+                out[i] = replace(prev, dialects=tuple(sorted({*prev.dialects, *op.dialects})))
+                break
+            i -= 1
+        else:
+            out.append(op)
+    return out
+
+
+def _rollback(up: list[ir.Operation], down: list[ir.Operation], before: SchemaState,
+              after: SchemaState) -> tuple[ir.Operation, ...] | None:
+    """The explicit rollback to write: None where the downgrade is empty or does what the
+    automatic inverse does."""
+    from ..reverse import Irreversible, reverse_changeset
+    from ..state import apply_all
+
+    if not down:
+        return None
+    if any(isinstance(op, (ir.Sql, ir.InsertRows, ir.DeleteRows)) for op in down):
+        return tuple(down)
+    try:
+        auto = reverse_changeset(up, before)
+        if apply_all(after, down).tables == apply_all(after, auto).tables:
+            return None
+    except (Irreversible, StateError):
+        pass
+    return tuple(down)
+
+
+_DATE = re.compile(r"^\s*Create Date:\s*(.+?)\s*$", re.M)
+
+
+def import_alembic(path: Path) -> Imported:
+    """The changesets an Alembic history becomes (nothing is written here)."""
+    config, script = load_script(path)
+    root = Path(script.dir).resolve().parent
+    order = revisions(script)
+    ids: dict[str, str] = {}
+    for s in order:
+        cid = changeset_id(s.revision)
+        if cid in ids.values():
+            raise ImportFailed(f"Alembic revisions {s.revision} and "
+                               f"{next(r for r, c in ids.items() if c == cid)} both become "
+                               f"the changeset id {cid}")
+        ids[s.revision] = cid
+    databases = _databases()
+    runner = Runner(config, script)
+    after: dict[str, SchemaState] = {}
+    ops_of: dict[str, list[ir.Operation]] = {}
+    result = Imported([], [])
+    try:
+        for s in order:
+            rev = _Revision(script, s, root)
+            if not callable(getattr(s.module, "upgrade", None)):
+                raise ImportFailed(f"{s.path}: Alembic revision {s.revision} has no upgrade()")
+            before = _state_before(s, rev.deps, order, after, ops_of)
+            up_runs = {name: runner.offline(s.module.upgrade, s.path, name)
+                       for name, _, _ in databases}
+            online_up = runner.online(s.module.upgrade, s.path, keep=True)
+            up = rev.merged(up_runs, online_up, before, "upgrade")
+            state = before
+            for op in up:
+                state = rev.apply(state, op, "upgrade")
+            after[s.revision], ops_of[s.revision] = state, up
+            down_fn = getattr(s.module, "downgrade", None)
+            down: list[ir.Operation] = []
+            if down_fn is not None:
+                down_runs = {name: runner.offline(down_fn, s.path, name)
+                             for name, _, _ in databases}
+                online_down = (runner.online(down_fn, s.path, keep=False)
+                               if any(r.error for r in down_runs.values()) else None)
+                down = rev.merged(down_runs, online_down, state, "downgrade")
+            if not down:  # Alembic undid nothing here: neither does the SQL it ran
+                nothing = (f"-- nothing: downgrade() of Alembic revision {s.revision} is empty",)
+                up = [replace(op, down=nothing) if isinstance(op, ir.Sql) and op.down is None
+                      else op for op in up]
+            result.changesets.append((_changeset(s, rev, ids, up, _rollback(up, down, before,
+                                                                              state)),
+                                      _header(s, rev.file)))
+            result.findings.extend(rev.findings)
+    finally:
+        runner.close()
+    return result
+
+
+def _state_before(s: Any, deps: tuple[str, ...], order: list[Any],
+                  after: dict[str, SchemaState], ops_of: dict[str, list[ir.Operation]],
+                  ) -> SchemaState:
+    """The schema a revision meets: its parent's, or the replay of all its ancestors."""
+    need = (*parents_of(s), *deps)
+    if not need:
+        return SchemaState()
+    if len(need) == 1:
+        return after[need[0]]
+    by_id = {x.revision: x for x in order}
+    ancestors: set[str] = set()
+    stack = list(need)
+    while stack:
+        r = stack.pop()
+        if r not in ancestors:
+            ancestors.add(r)
+            stack.extend(parents_of(by_id[r]))
+    state = SchemaState()
+    for x in order:
+        if x.revision in ancestors:
+            for op in ops_of[x.revision]:
+                with contextlib.suppress(StateError):  # reported with its own revision
+                    state = apply(state, op)
+    return state
+
+
+def _changeset(s: Any, rev: _Revision, ids: dict[str, str], up: list[ir.Operation],
+               rollback: tuple[ir.Operation, ...] | None) -> ir.Changeset:
+    labels = getattr(s.module, "branch_labels", None) or ()
+    parents = tuple(ids[p] for p in parents_of(s))
+    message = " ".join((s.doc or "").split()) or f"Alembic revision {s.revision}"
+    return ir.Changeset(
+        id=ids[s.revision], parents=parents, message=message, operations=tuple(up),
+        depends_on=tuple(ids[d] for d in rev.deps if d not in parents_of(s)),
+        branch_labels=(labels,) if isinstance(labels, str) else tuple(labels),
+        rollback=rollback,
+        lint_ignore=("SF014",) if not up and len(parents) < 2 else ())
+
+
+def _header(s: Any, file: str) -> str:
+    match = _DATE.search(s.module.__doc__ or "")
+    date = f", created {match.group(1)}" if match else ""
+    return f"# Imported from Alembic revision {s.revision} ({file}{date}).\n"

@@ -1,0 +1,314 @@
+"""Alembic's operations (its `Operations` objects are data) translated into schemaflow's: one
+function per Alembic operation class, given the schema replayed so far. What the format
+cannot carry raises `Opaque`: the importer then keeps the SQL Alembic writes for it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.operations import ops as aops
+
+from .. import ir
+from ..dialects.indexes import from_model, sql_text
+from ..dialects.metadata import from_metadata
+from ..dialects.read import Unexpressible, default_from_sa, type_from_sa
+from ..dialects.tables import TypeError_
+from ..state import SchemaState, ck_name, create_table_op, fk_name, pk_name, uq_name
+from ..typespec import TypeSpec
+
+
+class Opaque(Exception):
+    """An Alembic operation that schemaflow's operations cannot express."""
+
+
+Ops = list[ir.Operation]
+# Table options that change nothing: MySQL's default engine.
+_HARMLESS = {("mysql_engine", "innodb"), ("mariadb_engine", "innodb")}
+
+
+def _no_options(kw: dict[str, Any], what: str, allowed: tuple[str, ...] = ()) -> None:
+    extra = {k: v for k, v in kw.items() if v is not None and k not in allowed
+             and (k, str(v).lower()) not in _HARMLESS}
+    if extra:
+        raise Opaque(f"{what} has options schemaflow cannot express: {extra}")
+
+
+def _state_table(table: sa.Table) -> Any:
+    """`table` as schemaflow state, the tables its foreign keys name stubbed in."""
+    md = table.metadata
+    for fk in table.foreign_keys:
+        parts = fk.target_fullname.split(".")
+        schema, name = (parts[-3] if len(parts) > 2 else None), parts[-2]
+        full = f"{schema}.{name}" if schema else name
+        if full not in md.tables:  # Alembic stubs the tables it resolves itself
+            sa.Table(name, md, sa.Column(parts[-1], sa.Integer), schema=schema)
+        elif parts[-1] not in md.tables[full].c:
+            md.tables[full].append_column(sa.Column(parts[-1], sa.Integer))
+    for c in table.columns:  # Alembic's stub of a column its own table's foreign key names
+        if isinstance(c.type, sa.types.NullType):
+            c.type = sa.Integer()
+    others = [str(t.name) for t in md.tables.values() if t is not table]
+    try:
+        state = from_metadata(md, skip=others)
+    except Unexpressible as exc:
+        raise Opaque(exc.message) from None
+    return state.table(str(table.name), table.schema)
+
+
+def _create_table(op: aops.CreateTableOp, built: Any) -> Ops:
+    _no_options(op.kw, f"table {op.table_name}")
+    if op.prefixes:
+        raise Opaque(f"table {op.table_name} has prefixes {op.prefixes}")
+    # The Table Alembic built when it ran the operation (its columns are attached to it
+    # now), else one built from the operation.
+    table = built if isinstance(built, sa.Table) else op.to_table()
+    return [create_table_op(_state_table(table))]
+
+
+def _add_column(op: aops.AddColumnOp, state: SchemaState, dialect: Any) -> Ops:
+    column = op.column
+    table = getattr(column, "table", None)
+    if not isinstance(table, sa.Table):
+        table = sa.Table(op.table_name, sa.MetaData(), column, schema=op.schema)
+    t = _state_table(table)
+    new = next(c for c in t.columns if c.name == column.name)
+    out: Ops = [ir.AddColumn(table=op.table_name, schema=op.schema,
+                             column=ir.Column(**{**_fields(new),
+                                                 "primary_key": bool(t.primary_key)}))]
+    out += [ir.CreateUniqueConstraint(name=u.name or "", table=op.table_name, schema=op.schema,
+                                      columns=u.columns) for u in t.uniques]
+    out += [ir.CreateIndex(name=i.name, table=op.table_name, schema=op.schema,
+                           columns=i.columns, unique=i.unique) for i in t.indexes]
+    out += [ir.CreateForeignKey(name=f.name or "", table=op.table_name, schema=op.schema,
+                                columns=f.columns, references=f.references,
+                                ondelete=f.ondelete, onupdate=f.onupdate)
+            for f in t.foreign_keys]
+    if t.checks:
+        raise Opaque(f"column {op.table_name}.{column.name} carries a check constraint")
+    return out
+
+
+def _fields(c: ir.Column) -> dict[str, Any]:
+    return {k: getattr(c, k) for k in ir.Column.__dataclass_fields__}
+
+
+def _type(t: Any, where: str) -> TypeSpec:
+    try:
+        spec = type_from_sa(sa.types.to_instance(t))  # `type_=sa.Float` is a class
+    except TypeError_ as exc:
+        raise Opaque(f"{where}: {exc}") from None
+    return spec
+
+
+def _server_default(value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, str):
+        return value, None
+    arg = getattr(value, "arg", value)
+    if isinstance(arg, str):
+        return arg, None
+    return default_from_sa(str(arg.text) if hasattr(arg, "text") else sql_text(arg))
+
+
+def _alter_column(op: aops.AlterColumnOp, state: SchemaState, dialect: Any) -> Ops:
+    where = f"column {op.table_name}.{op.column_name}"
+    _no_options(op.kw, where, ("postgresql_using", "existing_comment", "existing_autoincrement",
+                               "autoincrement"))
+    change: dict[str, Any] = {}
+    if op.modify_type is not None:
+        change["type"] = _type(op.modify_type, where)
+    if op.modify_nullable is not None:
+        change["nullable"] = bool(op.modify_nullable)
+    if op.modify_server_default is None:
+        change["drop_default"] = True
+    elif op.modify_server_default is not False:
+        default, default_sql = _server_default(op.modify_server_default)
+        change.update({"default": default} if default is not None else
+                      {"default_sql": default_sql} if default_sql else {"drop_default": True})
+    if op.modify_comment is None:
+        change["comment"] = ""
+    elif op.modify_comment is not False:
+        change["comment"] = str(op.modify_comment)
+    if op.kw.get("postgresql_using"):
+        change["using"] = str(op.kw["postgresql_using"])
+    out: Ops = []
+    if change:
+        out.append(ir.AlterColumn(table=op.table_name, name=op.column_name, schema=op.schema,
+                                  **change))
+    if op.modify_name:
+        out.append(ir.RenameColumn(table=op.table_name, name=op.column_name,
+                                   new_name=op.modify_name, schema=op.schema))
+    return out
+
+
+def _create_index(op: aops.CreateIndexOp, state: SchemaState, dialect: Any) -> Ops:
+    kw = dict(op.kw)
+    concurrently = bool(kw.pop("postgresql_concurrently", False))
+    kw.pop("info", None)
+    # The index as Alembic builds it, read as a model's index is (orderings, expressions,
+    # operator classes, prefix lengths, method, INCLUDE, the condition).
+    plain = aops.CreateIndexOp(op.index_name, op.table_name, op.columns, schema=op.schema,
+                               unique=op.unique, **kw)
+    try:
+        index = from_model(op.table_name, plain.to_index())
+    except Unexpressible as exc:
+        raise Opaque(exc.message) from None
+    created = ir.CreateIndex.of(index, op.table_name, op.schema)
+    return [dataclasses.replace(created, concurrently=True) if concurrently else created]
+
+
+def _drop_index(op: aops.DropIndexOp, state: SchemaState, dialect: Any) -> Ops:
+    table = op.table_name
+    if table is None:
+        owner = state.index_owner.get((op.schema, op.index_name))
+        if owner is None:
+            raise Opaque(f"drop_index {op.index_name} names no table, and no table has it "
+                         "at this point")
+        table = owner[1]
+    return [ir.DropIndex(name=op.index_name, table=table, schema=op.schema)]
+
+
+_TYPES = {"foreignkey": "foreign_key", "primary": "primary_key", "unique": "unique",
+          "check": "check"}
+
+
+def _drop_constraint(op: aops.DropConstraintOp, state: SchemaState, dialect: Any) -> Ops:
+    if not op.constraint_name:
+        raise Opaque(f"drop_constraint on {op.table_name} names no constraint")
+    kind = _TYPES.get(op.constraint_type or "")
+    if kind is None:
+        t = state.get(op.table_name, op.schema)
+        pools: dict[str, tuple[Any, ...]] = {
+            "unique": t.uniques, "foreign_key": t.foreign_keys, "check": t.checks,
+            "primary_key": (t.primary_key,) if t.primary_key else ()} if t else {}
+        kind = next((k for k, pool in pools.items()
+                     if any(c.name == op.constraint_name for c in pool)), None)
+        if kind is None:
+            raise Opaque(f"drop_constraint {op.constraint_name} on {op.table_name} gives no "
+                         "type_, and the table has no constraint of that name at this point")
+    return [ir.DropConstraint(name=str(op.constraint_name), table=op.table_name,
+                              schema=op.schema, type=kind)]  # type: ignore[arg-type]
+
+
+def _create_unique(op: aops.CreateUniqueConstraintOp, state: SchemaState, dialect: Any) -> Ops:
+    _no_options(op.kw, f"unique constraint {op.constraint_name}")
+    cols = tuple(str(c) for c in op.columns)
+    return [ir.CreateUniqueConstraint(name=str(op.constraint_name or uq_name(op.table_name, cols)),
+                                      table=op.table_name, schema=op.schema, columns=cols)]
+
+
+def _create_fk(op: aops.CreateForeignKeyOp, state: SchemaState, dialect: Any) -> Ops:
+    kw = dict(op.kw)
+    ondelete, onupdate = kw.pop("ondelete", None), kw.pop("onupdate", None)
+    source_schema, referent_schema = kw.pop("source_schema", None), kw.pop("referent_schema", None)
+    _no_options(kw, f"foreign key {op.constraint_name}")
+    ref = ir.Reference(table=op.referent_table, columns=tuple(op.remote_cols),
+                       schema=referent_schema)
+    cols = tuple(op.local_cols)
+    name = op.constraint_name or fk_name(op.source_table, ir.ForeignKeyDef(columns=cols,
+                                                                          references=ref))
+    return [ir.CreateForeignKey(
+        name=str(name), table=op.source_table, schema=source_schema, columns=cols,
+        references=ref, ondelete=ondelete.upper() if ondelete else None,
+        onupdate=onupdate.upper() if onupdate else None)]
+
+
+def _create_check(op: aops.CreateCheckConstraintOp, state: SchemaState, dialect: Any) -> Ops:
+    _no_options(op.kw, f"check constraint {op.constraint_name}")
+    expression = sql_text(op.condition)
+    return [ir.CreateCheckConstraint(
+        name=str(op.constraint_name or ck_name(op.table_name, expression)),
+        table=op.table_name, schema=op.schema, expression=expression)]
+
+
+def _create_pk(op: aops.CreatePrimaryKeyOp, state: SchemaState, dialect: Any) -> Ops:
+    return [ir.CreatePrimaryKey(name=str(op.constraint_name or pk_name(op.table_name)),
+                                table=op.table_name, schema=op.schema,
+                                columns=tuple(str(c) for c in op.columns))]
+
+
+def _execute(op: aops.ExecuteSQLOp, state: SchemaState, dialect: Any) -> Ops:
+    text = op.sqltext
+    if not isinstance(text, str):
+        compiled: Any = text
+        text = str(compiled.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    return [ir.Sql(up=(text.strip(),))]
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _bulk_insert(op: aops.BulkInsertOp, state: SchemaState, dialect: Any) -> Ops:
+    rows = tuple(dict(r) for r in op.rows)
+    table: Any = op.table
+    if not all(isinstance(v, _SCALARS) for r in rows for v in r.values()):
+        raise Opaque(f"bulk_insert into {table.name} has values other than text, numbers "
+                     "and booleans")
+    return [ir.InsertRows(table=str(table.name), schema=table.schema, rows=rows)]
+
+
+def _simple(op: Any, state: SchemaState, dialect: Any) -> Ops:
+    if isinstance(op, aops.DropTableOp):
+        return [ir.DropTable(name=op.table_name, schema=op.schema)]
+    if isinstance(op, aops.RenameTableOp):
+        return [ir.RenameTable(name=op.table_name, new_name=op.new_table_name, schema=op.schema)]
+    if isinstance(op, aops.DropColumnOp):
+        return [ir.DropColumn(table=op.table_name, name=op.column_name, schema=op.schema)]
+    if isinstance(op, aops.CreateTableCommentOp):
+        return [ir.AlterTable(name=op.table_name, comment=op.comment or "", schema=op.schema)]
+    assert isinstance(op, aops.DropTableCommentOp)
+    return [ir.AlterTable(name=op.table_name, comment="", schema=op.schema)]
+
+
+Translate = Callable[[Any, SchemaState, Any], Ops]
+_BY_CLASS: dict[type, Translate] = {
+    aops.AddColumnOp: _add_column,
+    aops.AlterColumnOp: _alter_column,
+    aops.CreateIndexOp: _create_index,
+    aops.DropIndexOp: _drop_index,
+    aops.DropConstraintOp: _drop_constraint,
+    aops.CreateUniqueConstraintOp: _create_unique,
+    aops.CreateForeignKeyOp: _create_fk,
+    aops.CreateCheckConstraintOp: _create_check,
+    aops.CreatePrimaryKeyOp: _create_pk,
+    aops.ExecuteSQLOp: _execute,
+    aops.BulkInsertOp: _bulk_insert,
+    aops.DropTableOp: _simple,
+    aops.RenameTableOp: _simple,
+    aops.DropColumnOp: _simple,
+    aops.CreateTableCommentOp: _simple,
+    aops.DropTableCommentOp: _simple,
+}
+
+
+def translate(op: Any, state: SchemaState, dialect: Any, built: Any = None) -> Ops:
+    """schemaflow's operations doing what the Alembic operation `op` does (`built`: what
+    running it returned); Opaque if none."""
+    fn = _BY_CLASS.get(type(op))
+    if fn is None and not isinstance(op, aops.CreateTableOp):
+        raise Opaque(f"the operation {type(op).__name__} is not one of Alembic's own")
+    try:
+        ops = _create_table(op, built) if fn is None else fn(op, state, dialect)
+    except (Opaque, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # an arrangement of Alembic's objects not foreseen here
+        raise Opaque(f"{type(op).__name__} could not be read: {type(exc).__name__}: "
+                     f"{exc}") from None
+    return [_plain(o) for o in ops]
+
+
+def _plain(value: Any) -> Any:
+    """`value` with SQLAlchemy's str subclasses (`op.f()` names: `conv`) as plain str."""
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{
+            f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+            if f.init})
+    return value

@@ -1,0 +1,396 @@
+"""`schemaflow import alembic` and `stamp --from-alembic`: a history written here (see
+alembic_history.py) and optuna's, installed from PyPI; the changesets must build on SQLite and
+PostgreSQL the schema `alembic upgrade` builds on the same server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from alembic_history import REVISIONS, build
+from conftest import Project, make_project, rows
+
+pytest.importorskip("alembic")
+
+ALEMBIC_UPGRADE = """
+import logging, sys
+logging.basicConfig(level=logging.WARNING)
+from alembic import command
+from alembic.config import Config
+cfg = Config()
+cfg.set_main_option("script_location", sys.argv[1])
+cfg.set_main_option("sqlalchemy.url", sys.argv[2])
+command.upgrade(cfg, sys.argv[3])
+"""
+
+
+def alembic_upgrade(scripts: Path, url: str, target: str = "heads") -> None:
+    """`alembic upgrade TARGET` of the script directory on `url` (in its own process: env.py
+    configures logging)."""
+    done = subprocess.run([sys.executable, "-c", ALEMBIC_UPGRADE, str(scripts), url, target],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+def shape(url: str) -> dict[str, Any]:
+    """The schema as reflected, constraints compared by what they hold: Alembic leaves some
+    unnamed (the database names them), schemaflow names every one."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        insp = sa.inspect(engine)
+        out: dict[str, Any] = {}
+        for table in sorted(insp.get_table_names()):
+            if table in ("schemaflow_version", "alembic_version"):
+                continue
+            out[table] = {
+                "columns": [(c["name"], str(c["type"]).upper(), c["nullable"],
+                             str(c.get("default")).strip("()'\"").lower())
+                            for c in insp.get_columns(table)],
+                "pk": insp.get_pk_constraint(table)["constrained_columns"],
+                "fks": sorted((tuple(f["constrained_columns"]), f["referred_table"],
+                               tuple(f["referred_columns"]),
+                               str((f.get("options") or {}).get("ondelete")))
+                              for f in insp.get_foreign_keys(table)),
+                # A unique index may be a unique constraint MySQL named after its column.
+                "indexes": sorted(("" if i["unique"] else str(i["name"]),
+                                   str(i.get("expressions") or i["column_names"]),
+                                   bool(i["unique"]))
+                                  for i in insp.get_indexes(table)
+                                  if not i.get("duplicates_constraint")),
+                "uniques": sorted(tuple(u["column_names"])
+                                  for u in insp.get_unique_constraints(table)),
+                "checks": len(insp.get_check_constraints(table)),
+            }
+        return out
+    finally:
+        engine.dispose()
+
+
+def drop_all(url: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        md = sa.MetaData()
+        md.reflect(engine)
+        md.drop_all(engine)
+        with engine.begin() as conn:
+            inspector: Any = sa.inspect(conn)
+            for enum in inspector.get_enums() if hasattr(inspector, "get_enums") else []:
+                conn.exec_driver_sql(f'DROP TYPE "{enum["name"]}"')
+    finally:
+        engine.dispose()
+
+
+OPTUNA_SERVERS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+# Optuna's own history fails on MariaDB (`alembic upgrade` drops a column an index uses).
+SERVERS = [*OPTUNA_SERVERS, pytest.param("mysql", marks=pytest.mark.mysql)]
+
+
+SERVER_URLS = {"postgresql": "pg_url", "mysql": "mysql_url"}
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Path:
+    """The Alembic project (alembic.ini + migrations/) of alembic_history.py."""
+    return build(tmp_path / "alembic_app").parent
+
+
+def load(p: Project) -> dict[str, dict[str, Any]]:
+    docs = {}
+    for f in sorted(p.changesets.iterdir()):
+        doc = yaml.safe_load(f.read_text())
+        docs[doc["id"]] = {**doc, "_text": f.read_text()}
+    return docs
+
+
+def test_import_writes_a_changeset_per_revision(project: Project, history: Path) -> None:
+    done = project.cli("import", "alembic", str(history))
+    assert done.returncode == 1, done.stderr
+    docs = load(project)
+    assert set(docs) == {r[0] for r in REVISIONS}
+    # Ids, parents (a merge has two), branch labels, messages and dates are kept.
+    assert docs["e5"]["parents"] == ["c3", "d4"] and docs["e5"]["operations"] == []
+    assert docs["c3"]["branch_labels"] == ["feature"]
+    assert docs["d4"]["message"] == "tags, and an index that differs by database"
+    assert "Alembic revision a1 (migrations/versions/a1_a1.py, created 2024-01-01 09:30:00)" \
+        in docs["a1"]["_text"]
+    # A downgrade that is the automatic inverse is not written; one that differs is.
+    assert "rollback" not in docs["a1"] and "rollback" not in docs["c3"]
+    assert "rollback" not in docs["g7"]
+    assert [next(iter(o)) for o in docs["d4"]["rollback"]] == [
+        "drop_constraint", "drop_column", "sql", "drop_table"]
+    # Batch operations become plain ones; bulk_insert becomes insert_rows.
+    assert [next(iter(o)) for o in docs["d4"]["operations"]] == [
+        "create_table", "insert_rows", "sql", "sql", "add_column", "create_foreign_key"]
+    assert docs["g7"]["operations"][0] == {
+        "rename_column": {"table": "posts", "name": "title", "new_name": "headline"}}
+    # op.execute is sql; the revision branching on the database is scoped by database.
+    # (An empty downgrade: the SQL it ran is undone by nothing, as in Alembic.)
+    assert docs["b2"]["operations"][2]["sql"] == {
+        "up": "UPDATE users SET bio = 'none'",
+        "down": "-- nothing: downgrade() of Alembic revision b2 is empty"}
+    assert {tuple(o["sql"]["dialects"]): o["sql"]["up"]
+            for o in docs["d4"]["operations"][2:4]} == {
+        ("mysql", "sqlite"): "CREATE INDEX ix_tags_label ON tags (label)",
+        ("postgresql",): "CREATE INDEX ix_tags_label ON tags (lower(label))"}
+    # Python that reads rows is a marked note, the operations after it are kept.
+    f6 = docs["f6"]["operations"]
+    assert "TODO(schemaflow import): Alembic revision f6" in f6[0]["sql"]["up"][0]
+    assert f6[1]["create_table"]["name"] == "audit"
+    # What needs a hand is listed at the end, and only that.
+    listed = [line for line in done.stderr.splitlines() if line.startswith("  ")]
+    assert [line.split()[0] for line in listed] == ["d4", "f6"], done.stderr
+    assert "SELECT id, name FROM users" in listed[1]
+    valid = project.cli("validate")
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_apply_builds_what_alembic_builds(request: pytest.FixtureRequest, tmp_path: Path,
+                                          history: Path, server: str) -> None:
+    url = (f"sqlite:///{tmp_path / 'alembic.db'}" if server == "sqlite"
+           else request.getfixturevalue(SERVER_URLS[server]))
+    alembic_upgrade(history / "migrations", url)
+    expected = shape(url)
+    assert {"users", "posts", "tags", "audit"} <= set(expected)
+    if server == "sqlite":
+        url = f"sqlite:///{tmp_path / 'schemaflow.db'}"
+    else:
+        drop_all(url)
+    p = make_project(tmp_path / "proj", url)
+    assert p.cli("import", "alembic", str(history)).returncode == 1
+    applied = p.cli("apply")
+    assert applied.returncode == 0, applied.stderr
+    assert shape(url) == expected
+    # Rolling back to base leaves nothing but the version table.
+    back = p.cli("rollback", "base")
+    assert back.returncode == 0, back.stderr
+    assert set(shape(url)) == set()
+
+
+def test_stamp_from_alembic_continues_a_database_at_head(tmp_path: Path, history: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    alembic_upgrade(history / "migrations", url)
+    p = make_project(tmp_path / "proj", url)
+    assert p.cli("import", "alembic", str(history)).returncode == 1
+    # apply refuses a database Alembic manages until told what is applied.
+    refused = p.cli("apply")
+    assert refused.returncode == 2
+    assert "stamp --from-alembic" in refused.stderr and "g7" in refused.stderr
+    assert rows(url, "SELECT name FROM sqlite_master WHERE name = 'schemaflow_version'") == []
+    stamped = p.cli("stamp", "--from-alembic")
+    assert stamped.returncode == 0, stamped.stderr
+    status = p.cli("status", "--format", "json")
+    assert status.returncode == 0 and yaml.safe_load(status.stdout) == {"pending": []}
+    # The next changeset applies normally; alembic_version is left as it was.
+    p.write("h8", [{"add_column": {"table": "users", "column": {"name": "age",
+                                                                  "type": "integer"}}}],
+            parents=["g7"])
+    applied = p.cli("apply")
+    assert applied.returncode == 0, applied.stderr
+    assert "age" in [c[0] for c in shape(url)["users"]["columns"]]
+    assert rows(url, "SELECT version_num FROM alembic_version") == [("g7",)]
+
+
+def test_stamp_then_apply_from_an_older_revision(tmp_path: Path, history: Path) -> None:
+    head = f"sqlite:///{tmp_path / 'head.db'}"
+    alembic_upgrade(history / "migrations", head)
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    alembic_upgrade(history / "migrations", url, "d4")
+    p = make_project(tmp_path / "proj", url)
+    assert p.cli("import", "alembic", str(history)).returncode == 1
+    assert p.cli("stamp", "--from-alembic").returncode == 0
+    pending = yaml.safe_load(p.cli("status", "--format", "json").stdout)["pending"]
+    assert sorted(c["id"] for c in pending) == ["c3", "e5", "f6", "g7"]
+    applied = p.cli("apply")
+    assert applied.returncode == 0, applied.stderr
+    assert shape(url) == shape(head)
+
+
+def test_stamp_from_alembic_needs_the_imported_revisions(tmp_path: Path,
+                                                         history: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    p = make_project(tmp_path / "proj", url)
+    p.write("x1", [{"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}]}}])
+    none = p.cli("stamp", "--from-alembic")
+    assert none.returncode == 2 and "alembic_version" in none.stderr
+    alembic_upgrade(history / "migrations", url, "a1")
+    missing = p.cli("stamp", "--from-alembic")
+    assert missing.returncode == 2
+    assert "a1" in missing.stderr and "schemaflow import alembic" in missing.stderr
+
+
+def _revision(root: Path, rev: str, down: str | None, body: str) -> None:
+    (root / "migrations" / "versions" / f"{rev}.py").write_text(
+        f'"""{rev}"""\nfrom alembic import op\nimport sqlalchemy as sa\n'
+        f"revision = {rev!r}\ndown_revision = {down!r}\n{body}")
+
+
+@pytest.mark.parametrize(("case", "expected"), [
+    ("raises", "Alembic revision a1: upgrade() raised: "),
+    ("missing", "zz"),
+    ("cycle", "Cycle is detected in revisions"),
+    ("syntax", "a1.py"),
+])
+def test_bad_histories_write_nothing(project: Project, tmp_path: Path, case: str,
+                                     expected: str) -> None:
+    root = tmp_path / "bad"
+    root.mkdir()
+    subprocess.run([sys.executable, "-m", "alembic", "init", "migrations"], cwd=root,
+                   check=True, capture_output=True)
+    ok = "def upgrade():\n    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))\n"
+    bodies = {
+        "raises": ("a1", None, "def upgrade():\n    raise RuntimeError('no way')\n"),
+        "missing": ("a1", "zz", ok),
+        "cycle": ("a1", "b1", ok),
+        "syntax": ("a1", None, "def upgrade(:\n"),
+    }
+    rev, down, body = bodies[case]
+    _revision(root, rev, down, body)
+    if case == "cycle":
+        _revision(root, "b1", "a1", ok)
+    done = project.cli("import", "alembic", str(root / "alembic.ini"))
+    assert done.returncode == 2, done.stderr
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(project.changesets.iterdir()) == []
+
+
+def test_import_refuses_a_folder_with_changesets(project: Project, history: Path) -> None:
+    project.write("x1", [{"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}]}}])
+    done = project.cli("import", "alembic", str(history))
+    assert done.returncode == 2 and "already holds changesets" in done.stderr
+    assert len(list(project.changesets.iterdir())) == 1
+    next(project.changesets.iterdir()).unlink()
+    nothing = project.cli("import", "alembic", str(project.root / "nowhere"))
+    assert nothing.returncode == 2 and "no such file" in nothing.stderr
+
+
+# --- a real history from PyPI: optuna ships its Alembic migrations inside the package ----
+
+
+def _optuna_scripts() -> Path:
+    optuna = pytest.importorskip("optuna")
+    return Path(os.path.dirname(optuna.__file__)) / "storages" / "_rdb" / "alembic"
+
+
+OPTUNA_DATA_MIGRATIONS = {"v1.3.0.a", "v2.4.0.a", "v3.0.0.a", "v3.0.0.b", "v3.0.0.c",
+                          "v3.0.0.d"}
+
+
+@pytest.mark.parametrize("server", OPTUNA_SERVERS)
+def test_optuna_history(request: pytest.FixtureRequest, tmp_path: Path, server: str) -> None:
+    scripts = _optuna_scripts()
+    url = (f"sqlite:///{tmp_path / 'alembic.db'}" if server == "sqlite"
+           else request.getfixturevalue(SERVER_URLS[server]))
+    alembic_upgrade(scripts, url, "head")
+    expected = shape(url)
+    assert "trial_intermediate_values" in expected
+    if server == "sqlite":
+        url = f"sqlite:///{tmp_path / 'schemaflow.db'}"
+    else:
+        drop_all(url)
+    p = make_project(tmp_path / "proj", url)
+    done = p.cli("import", "alembic", str(scripts))
+    assert done.returncode == 1, done.stderr
+    listed = {line.split()[0] for line in done.stderr.splitlines() if line.startswith("  ")}
+    assert listed == OPTUNA_DATA_MIGRATIONS, done.stderr
+    assert len(list(p.changesets.iterdir())) == 10
+    valid = p.cli("validate")
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    applied = p.cli("apply")
+    assert applied.returncode == 0, applied.stderr
+    assert shape(url) == expected
+    back = p.cli("rollback", "base")
+    if server == "postgresql":
+        # v1.2.0.a added a value to an enum; PostgreSQL cannot remove one (Alembic's
+        # downgrade leaves it there), and schemaflow refuses, naming the changeset.
+        assert back.returncode == 2 and "v1_2_0_a" in back.stderr, back.stderr
+        assert "cannot remove values from the enum type 'trialstate'" in back.stderr
+        return
+    assert back.returncode == 0, back.stderr
+    assert set(shape(url)) == set()
+
+
+def test_pyproject_and_script_directory(project: Project, tmp_path: Path) -> None:
+    root = build(tmp_path / "app").parent
+    (root / "alembic.ini").unlink()
+    (root / "pyproject.toml").write_text(
+        '[tool.alembic]\nscript_location = "%(here)s/migrations"\n')
+    done = project.cli("import", "alembic", str(root))  # finds pyproject.toml there
+    assert done.returncode == 1 and "imported 7 Alembic revisions" in done.stderr, done.stderr
+    for f in project.changesets.iterdir():
+        f.unlink()
+    by_dir = project.cli("import", "alembic", str(root / "migrations"))
+    assert by_dir.returncode == 1 and "imported 7 Alembic revisions" in by_dir.stderr
+
+
+def test_without_alembic_installed(project: Project, tmp_path: Path, history: Path) -> None:
+    shadow = tmp_path / "shadow" / "alembic"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('no alembic here')\n")
+    path = os.pathsep.join([str(shadow.parent), os.environ.get("PYTHONPATH", "")])
+    done = project.cli("import", "alembic", str(history), env={"PYTHONPATH": path})
+    assert done.returncode == 2
+    assert "needs Alembic installed" in done.stderr and "schemaflow[alembic]" in done.stderr
+    assert list(project.changesets.iterdir()) == []
+
+
+CUSTOM = '''from alembic import context
+from alembic.operations import MigrateOperation, Operations
+
+
+@Operations.register_operation("create_sequence")
+class CreateSequenceOp(MigrateOperation):
+    def __init__(self, name):
+        self.name = name
+
+    @classmethod
+    def create_sequence(cls, operations, name):
+        return operations.invoke(cls(name))
+
+
+@Operations.implementation_for(CreateSequenceOp)
+def create_sequence(operations, operation):
+    operations.execute("CREATE SEQUENCE %s" % operation.name)
+
+
+def upgrade():
+    op.create_table("t", sa.Column("id", sa.Integer, primary_key=True))
+    if context.get_context().dialect.name == "postgresql":
+        op.create_sequence("seq_t")
+    op.add_column("t", sa.Column("parent", sa.Integer, sa.ForeignKey("t.id"), index=True))
+
+
+def downgrade():
+    op.drop_table("t")
+'''
+
+
+def test_custom_operation_and_context_dialect(project: Project, tmp_path: Path) -> None:
+    root = tmp_path / "custom"
+    root.mkdir()
+    subprocess.run([sys.executable, "-m", "alembic", "init", "migrations"], cwd=root,
+                   check=True, capture_output=True)
+    _revision(root, "x1", None, CUSTOM)
+    done = project.cli("import", "alembic", str(root))
+    assert done.returncode == 1
+    assert "x1 (migrations/versions/x1.py) upgrade(): the operation CreateSequenceOp is not " \
+        "one of Alembic's own; written as the SQL Alembic generates" in done.stderr
+    doc = yaml.safe_load(next(project.changesets.iterdir()).read_text())
+    assert [next(iter(o)) for o in doc["operations"]] == [
+        "create_table", "sql", "add_column", "create_index", "create_foreign_key"]
+    assert doc["operations"][1]["sql"] == {"up": "CREATE SEQUENCE seq_t",
+                                           "dialects": ["postgresql"]}
+    # The sequence has no automatic inverse: Alembic's downgrade is the rollback.
+    assert doc["rollback"] == [{"drop_table": {"name": "t"}}]
