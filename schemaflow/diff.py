@@ -22,7 +22,7 @@ from .state import (
     table_from_create,
     uq_name,
 )
-from .typespec import TypeSpec
+from .typespec import TypeSpec, parse_type
 
 # Asked before treating a drop + an add as a rename: (kind, table, old, new) -> yes/no.
 RenameQuestion = Callable[[str, str, str, str], bool]
@@ -47,6 +47,8 @@ def type_key(spec: TypeSpec) -> tuple[Any, ...]:
         return ("float",)
     if spec.name == "text":
         return ("text",)
+    if spec.name == "array":  # PostgreSQL keeps no dimensions: an int[][] is an int[]
+        return ("array", type_key(parse_type(str(spec.args[0]))))
     tz = spec.kwarg("timezone", "false") == "true"
     return (spec.name, tuple(spec.args), tz)
 

@@ -23,6 +23,7 @@ GENERIC_TYPES = (
     "uuid",
     "binary",
     "enum",
+    "array",
 )
 ALIASES = {"varchar": "string", "int": "integer", "bool": "boolean", "timestamp": "datetime"}
 DIALECT_PREFIXES = ("postgresql", "mysql", "sqlite")
@@ -66,6 +67,7 @@ def _split_args(text: str) -> list[str]:
     parts: list[str] = []
     buf: list[str] = []
     quote: str | None = None
+    depth = 0
     for ch in text:
         if quote:
             buf.append(ch)
@@ -74,7 +76,10 @@ def _split_args(text: str) -> list[str]:
         elif ch in "'\"":
             quote = ch
             buf.append(ch)
-        elif ch == ",":
+        elif ch in "()":  # an array's element type has arguments of its own
+            depth += 1 if ch == "(" else -1
+            buf.append(ch)
+        elif ch == "," and depth == 0:
             parts.append("".join(buf).strip())
             buf = []
         else:
@@ -128,6 +133,14 @@ def parse_type(text: str) -> TypeSpec:
                 args.append(int(part))
             else:
                 args.append(_unquote(part))
+    if name == "array" and args:
+        # The element type, in its one spelling (array(VARCHAR(5)) is array(string(5))).
+        element = parse_type(str(args[0]))
+        if element.name == "array":
+            raise TypeSyntaxError(f"an array of arrays is one array with dimensions=N: '{text}'")
+        if element.name == "enum":
+            raise TypeSyntaxError(f"arrays of enums are not supported yet: '{text}'")
+        args[0] = dump_type(element)
     spec = TypeSpec(name, tuple(args), tuple(kwargs))
     _check_arity(spec, text)
     return spec
@@ -154,13 +167,20 @@ _KWARGS: dict[str, tuple[str, ...]] = {
     "datetime": ("timezone",),
     "time": ("timezone",),
     "enum": ("name",),
+    "array": ("dimensions",),
 }
 
 
 def _check_arity(spec: TypeSpec, text: str) -> None:
     if spec.dialect:
         return
-    if spec.name == "enum":
+    if spec.name == "array":
+        if len(spec.args) != 1:
+            raise TypeSyntaxError(f"array takes its element type, as in array(text): '{text}'")
+        dims = spec.kwarg("dimensions")
+        if dims is not None and not (dims.isdigit() and int(dims) >= 1):
+            raise TypeSyntaxError(f"dimensions must be a whole number from 1: '{text}'")
+    elif spec.name == "enum":
         if not spec.args:
             raise TypeSyntaxError(f"enum needs at least one value, as in enum(a,b): '{text}'")
         if len(set(spec.args)) != len(spec.args):
@@ -174,6 +194,9 @@ def _check_arity(spec: TypeSpec, text: str) -> None:
             )
         if any(not isinstance(a, int) or a < 0 for a in spec.args):
             raise TypeSyntaxError(f"{spec.name} takes whole-number arguments: '{text}'")
+        if spec.name in ("datetime", "time") and spec.args and int(spec.args[0]) > 6:
+            raise TypeSyntaxError(f"{spec.name} keeps at most 6 fractional-second digits: "
+                                  f"'{text}'")
     allowed = _KWARGS.get(spec.name, ())
     for key, value in spec.kwargs:
         if key not in allowed:
@@ -193,5 +216,6 @@ def _dump_arg(arg: Arg) -> str:
 
 def dump_type(spec: TypeSpec) -> str:
     """The canonical string of a type; `parse_type(dump_type(t)) == t`."""
-    parts = [_dump_arg(a) for a in spec.args] + [f"{k}={v}" for k, v in spec.kwargs]
+    parts = [str(a) if spec.name == "array" else _dump_arg(a) for a in spec.args]
+    parts += [f"{k}={v}" for k, v in spec.kwargs]
     return f"{spec.name}({','.join(parts)})" if parts else spec.name

@@ -69,18 +69,14 @@ REFUSED = [
         sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
                  sa.Column("title", sa.String(50, collation="C")))
      """, ["column docs.title", "collation"]),
-    ("array", """
+    ("array of enums", """
         sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
-                 sa.Column("tags", postgresql.ARRAY(sa.Text)))
-     """, ["column docs.tags", "ARRAY"]),
+                 sa.Column("tags", postgresql.ARRAY(sa.Enum("a", "b", name="tag"))))
+     """, ["column docs.tags", "arrays of enums"]),
     ("interval", """
         sa.Table("jobs", metadata, sa.Column("id", sa.Integer, primary_key=True),
                  sa.Column("every", sa.Interval))
      """, ["column jobs.every", "Interval"]),
-    ("timestamp precision", """
-        sa.Table("jobs", metadata, sa.Column("id", sa.Integer, primary_key=True),
-                 sa.Column("at", postgresql.TIMESTAMP(precision=3)))
-     """, ["column jobs.at", "precision"]),
     ("non-native enum", """
         sa.Table("jobs", metadata, sa.Column("id", sa.Integer, primary_key=True),
                  sa.Column("state", sa.Enum("new", "done", native_enum=False)))
@@ -276,13 +272,19 @@ GENERATED = {
     "postgresql": ("""
         sa.Table("orders", metadata, sa.Column(
             "id", sa.BigInteger, sa.Identity(always=True, start=100, increment=5),
-            primary_key=True))
-    """, ["identity: {always: true, start: 100, increment: 5}"]),
+            primary_key=True), sa.Column("at", postgresql.TIMESTAMP(precision=3)),
+            sa.Column("at_tz", postgresql.TIME(timezone=True, precision=0)),
+            sa.Column("tags", postgresql.ARRAY(sa.Text)),
+            sa.Column("grid", sa.ARRAY(sa.Numeric(10, 2), dimensions=2)))
+    """, ["identity: {always: true, start: 100, increment: 5}", "type: datetime(3)",
+          "type: time(0,timezone=true)", "type: array(text)",
+          "type: 'array(numeric(10,2),dimensions=2)'"]),
     "mysql": ("""
         sa.Table("halves", metadata, sa.Column("id", sa.Integer, primary_key=True),
                  sa.Column("qty", sa.Integer), sa.Column("half", sa.Integer,
-                                                         sa.Computed("qty + 2")))
-    """, ["computed: {expression: qty + 2}"]),
+                                                         sa.Computed("qty + 2")),
+                 sa.Column("at", mysql.DATETIME(fsp=3)))
+    """, ["computed: {expression: qty + 2}", "type: datetime(3)"]),
 }
 
 

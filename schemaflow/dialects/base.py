@@ -57,6 +57,7 @@ class Capabilities:
     index_opclass: bool = False
     index_include: bool = False
     index_methods: tuple[str, ...] = ("btree",)
+    arrays: bool = False
     # Generated columns computed on read (VIRTUAL); identity columns (else autoincrement).
     virtual_computed: bool = True
     identity_columns: bool = False
@@ -190,6 +191,11 @@ class Dialect:
     def check(self, op: ir.Operation, before: SchemaState) -> None:
         """Raise UsageError when this database cannot do `op`."""
         for spec in types_in(op):
+            if spec.name == "array" and not self.caps.arrays:
+                raise UsageError(f"{self.name} has no array columns ({spec})",
+                                 hint="store the values in a json column or a table of "
+                                      "their own, or scope the column with a sql operation "
+                                      "and `dialects:`")
             if spec.dialect and spec.dialect not in self.type_dialects:
                 raise UsageError(
                     f"the type {spec} is {spec.dialect}'s; this database is {self.name}",

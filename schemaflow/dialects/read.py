@@ -13,7 +13,7 @@ from sqlalchemy.dialects import mysql
 from .. import ir
 from ..errors import UsageError
 from ..state import Table, pk_name
-from ..typespec import TypeSpec
+from ..typespec import TypeSpec, TypeSyntaxError, dump_type, parse_type
 from .tables import TypeError_
 
 
@@ -30,7 +30,7 @@ class Unexpressible(UsageError):
 
 def _refuse_type(t: Any) -> None:
     """TypeError_ for a type (or type option) the format cannot express yet."""
-    if isinstance(t, (sa.ARRAY, sa.Interval)):
+    if isinstance(t, sa.Interval):
         raise TypeError_(f"the type {type(t).__name__} ({t!r})")
     if getattr(t, "_variant_mapping", None):
         raise TypeError_(f"per-database variants of the type {t!r} (with_variant)")
@@ -38,9 +38,6 @@ def _refuse_type(t: Any) -> None:
         return  # judged by what it decorates
     if getattr(t, "collation", None):
         raise TypeError_(f"the collation {t.collation!r}")
-    if isinstance(t, (sa.DateTime, sa.Time)) and (getattr(t, "precision", None) is not None
-                                                   or getattr(t, "fsp", None) is not None):
-        raise TypeError_(f"a fractional-seconds precision ({t!r})")
     if isinstance(t, sa.Enum) and not t.native_enum:
         raise TypeError_("a non-native enum (native_enum=False)")
     if isinstance(t, (sa.Enum, sa.Boolean)) and t.create_constraint:
@@ -57,6 +54,13 @@ def type_from_sa(t: Any) -> TypeSpec:
     if isinstance(t, sa.Enum):
         return TypeSpec("enum", tuple(str(e) for e in t.enums),
                         (("name", str(t.name)),) if t.name else ())
+    if isinstance(t, sa.ARRAY):
+        dims = (("dimensions", str(t.dimensions)),) if (t.dimensions or 1) > 1 else ()
+        spec = TypeSpec("array", (dump_type(type_from_sa(t.item_type)),), dims)
+        try:
+            return parse_type(dump_type(spec))  # the format's own rules for arrays
+        except TypeSyntaxError as exc:
+            raise TypeError_(f"the type {t!r}: {exc}") from None
     if isinstance(t, sa.Boolean):
         return TypeSpec("boolean")
     if isinstance(t, mysql.TINYINT) and getattr(t, "display_width", None) == 1:
@@ -82,11 +86,11 @@ def type_from_sa(t: Any) -> TypeSpec:
                                                           "Unicode"):
         return TypeSpec("string", (t.length,) if t.length else ())
     if isinstance(t, sa.DateTime) and type(t).__name__ in ("DateTime", "DATETIME", "TIMESTAMP"):
-        return TypeSpec("datetime", (), (("timezone", "true"),) if t.timezone else ())
+        return TypeSpec("datetime", _fraction(t), (("timezone", "true"),) if t.timezone else ())
     if isinstance(t, sa.Date) and type(t).__name__ in ("Date", "DATE"):
         return TypeSpec("date")
     if isinstance(t, sa.Time) and type(t).__name__ in ("Time", "TIME"):
-        return TypeSpec("time", (), (("timezone", "true"),) if t.timezone else ())
+        return TypeSpec("time", _fraction(t), (("timezone", "true"),) if t.timezone else ())
     if isinstance(t, sa.JSON) and type(t).__name__ in ("JSON",):
         return TypeSpec("json")
     if isinstance(t, sa.Uuid) and type(t).__name__ in ("Uuid", "UUID"):
@@ -102,6 +106,15 @@ def type_from_sa(t: Any) -> TypeSpec:
     if generic is not t:
         return type_from_sa(generic)
     raise TypeError_(f"no schemaflow type for the SQLAlchemy type {t!r}")
+
+
+def _fraction(t: Any) -> tuple[int, ...]:
+    """A time type's fractional-seconds precision (PostgreSQL's precision, MySQL's fsp; 0 on
+    MySQL is its default, no fraction)."""
+    digits = getattr(t, "precision", None)
+    if digits is None:
+        digits = getattr(t, "fsp", None) or None
+    return (int(digits),) if digits is not None else ()
 
 
 def _type_prefix(module: str) -> str | None:

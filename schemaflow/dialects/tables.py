@@ -49,10 +49,8 @@ def sa_type(spec: TypeSpec, table: str = "", column: str = "") -> Any:
         return sa.Boolean()
     if name == "date":
         return sa.Date()
-    if name == "datetime":
-        return sa.DateTime(timezone=tz)
-    if name == "time":
-        return sa.Time(timezone=tz)
+    if name in ("datetime", "time"):
+        return _time_type(name, tz, int(a[0]) if a else None)
     if name == "float":
         return sa.Float(int(a[0])) if a else sa.Float()
     if name == "numeric":
@@ -65,7 +63,27 @@ def sa_type(spec: TypeSpec, table: str = "", column: str = "") -> Any:
         return sa.LargeBinary(int(a[0])) if a else sa.LargeBinary()
     if name == "enum":
         return sa.Enum(*(str(x) for x in a), name=enum_name(spec, table, column))
+    if name == "array":
+        from ..typespec import parse_type
+
+        dims = spec.kwarg("dimensions")
+        return sa.ARRAY(sa_type(parse_type(str(a[0])), table, column),
+                        dimensions=int(dims) if dims else None)
     raise TypeError_(f"unknown type {name}")
+
+
+def _time_type(name: str, tz: bool, digits: int | None) -> Any:
+    """DATETIME/TIME, with a fractional-seconds precision where a database keeps one
+    (PostgreSQL's TIMESTAMP(n), MySQL's DATETIME(n); SQLite stores text and keeps all)."""
+    base = sa.DateTime(timezone=tz) if name == "datetime" else sa.Time(timezone=tz)
+    if digits is None:
+        return base
+    from sqlalchemy.dialects import mysql, postgresql
+
+    pg = postgresql.TIMESTAMP if name == "datetime" else postgresql.TIME
+    my = mysql.DATETIME if name == "datetime" else mysql.TIME
+    return base.with_variant(pg(timezone=tz, precision=digits), "postgresql").with_variant(
+        my(timezone=tz, fsp=digits), "mysql", "mariadb")
 
 
 @functools.cache

@@ -80,7 +80,7 @@ class PostgreSQL(Dialect):
                 "concurrent_index": True, "index_desc": True, "index_nulls": True,
                 "index_expressions": True, "index_opclass": True,
                 "index_methods": ("btree", "hash", "gin", "gist", "brin", "spgist")}),
-        ((0,), {"virtual_computed": False, "identity_columns": True}),
+        ((0,), {"virtual_computed": False, "identity_columns": True, "arrays": True}),
         ((11,), {"index_include": True}),
         ((18,), {"virtual_computed": True}),
         ((12,), {"enum_add_value_in_transaction": True}),

@@ -29,7 +29,10 @@ if TYPE_CHECKING:
 
 
 def _stored_type(spec: TypeSpec) -> TypeSpec:
-    """The type SQLite reflects for `spec`: uuid is CHAR(32), an enum a VARCHAR."""
+    """The type SQLite reflects for `spec`: uuid is CHAR(32), an enum a VARCHAR, a time
+    without its fractional-seconds precision (stored as text, with every digit)."""
+    if spec.name in ("datetime", "time") and spec.args:
+        return TypeSpec(spec.name, (), spec.kwargs)
     if spec.name == "uuid":
         return TypeSpec("char", (32,))
     if spec.name == "enum":
