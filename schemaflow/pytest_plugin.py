@@ -123,11 +123,14 @@ def schemaflow_database(schemaflow_url: Any, tmp_path_factory: pytest.TempPathFa
 
     folder = tmp_path_factory.mktemp("schemaflow")
     base = url_text(schemaflow_url) if schemaflow_url else None
+    failure = None
     try:
         with scratch_database(base, folder) as database:
             yield database
     except SchemaflowError as exc:  # creating or dropping it (a test's own errors stay its)
-        pytest.fail(error_text(exc), pytrace=False)
+        failure = error_text(exc)
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
 
 
 @pytest.fixture
@@ -161,7 +164,8 @@ def _guarded(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except SchemaflowError as exc:
-        pytest.fail(error_text(exc), pytrace=False)
+        failure = error_text(exc)
+    pytest.fail(failure, pytrace=False)  # outside the except: no "during handling" chain
 
 
 # --- the built-in checks as test items -----------------------------------------------------

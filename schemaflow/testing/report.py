@@ -26,7 +26,7 @@ def error_text(exc: SchemaflowError) -> str:
     lines = [exc.message]
     if isinstance(exc, ChangesetFailed):
         if exc.statement:
-            lines.append(f"  statement: {exc.statement}")
+            lines.append("  statement: " + exc.statement.strip().replace("\n", "\n    "))
         if exc.db_message:
             lines.append(f"  database error: {exc.db_message}")
         lines += [f"  already ran: {s}" for s in exc.ran]
