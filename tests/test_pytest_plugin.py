@@ -337,8 +337,12 @@ def test_a_fixture_override_names_the_server(pytester: pytest.Pytester, pg_url: 
 def test_fixtures_and_checks_on_a_server(pytester: pytest.Pytester, server: str,
                                          request: pytest.FixtureRequest) -> None:
     url: str = request.getfixturevalue(server)
-    _data_project(pytester)
-    result = _run(pytester, "--schemaflow-checks", f"--schemaflow-url={url}")
+    root = _data_project(pytester)
+    if server == "mysql_url":  # the ini option names it
+        (root / "pytest.ini").write_text(f"[pytest]\nschemaflow_url = {url}\n")
+        result = _run(pytester, "--schemaflow-checks")
+    else:
+        result = _run(pytester, "--schemaflow-checks", f"--schemaflow-url={url}")
     result.assert_outcomes(passed=8, skipped=1)
     assert "every_step_rolls_back passed on" in _text(result)
     assert "on SQLite" not in _text(result)

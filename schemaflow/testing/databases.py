@@ -3,6 +3,7 @@ names (created with CREATE DATABASE, dropped afterwards), or a new SQLite file i
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,7 +65,11 @@ def scratch_database(base_url: str | None, folder: Path,
     except sa.exc.ArgumentError:
         raise UsageError(f"not a database URL: {hide_password(base)}") from None
     if not dialect.server_databases:
-        yield _file_database(url, folder, name)
+        made = _file_database(url, folder, name)
+        if base_url is None:  # say so: a check that passes here may fail on the real server
+            made = dataclasses.replace(made, description=made.description
+                                       + " (no --schemaflow-url: SQLite by default)")
+        yield made
         return
     engine = create_engine(base).execution_options(isolation_level="AUTOCOMMIT")
     shown = hide_password(base)
