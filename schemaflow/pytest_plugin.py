@@ -232,12 +232,46 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                                   items: list[pytest.Item]) -> None:
     """Add the checks to a whole-suite run that did not walk the configuration file; first,
     so that -k, -m and --deselect select among them as among any test."""
-    if not config.stash.get(_ENABLED, False) or not _whole_suite(config) or any(
-            isinstance(item, CheckItem) for item in items):
+    if not config.stash.get(_ENABLED, False):
         return
-    anchor = config.stash.get(_ANCHOR, None) or config.rootpath / "schemaflow.toml"
-    items.extend(i for i in session.genitems(ChecksFile.from_parent(session, path=anchor))
-                 if isinstance(i, pytest.Item))
+    if _whole_suite(config) and not any(isinstance(item, CheckItem) for item in items):
+        anchor = config.stash.get(_ANCHOR, None) or config.rootpath / "schemaflow.toml"
+        items.extend(i for i in session.genitems(ChecksFile.from_parent(session, path=anchor))
+                     if isinstance(i, pytest.Item))
+    _warn_unseen_overrides(items, config.stash.get(_ANCHOR, None))
+
+
+def _active(item: pytest.Item) -> dict[str, Any]:
+    """The fixture definitions an item uses, by name (the innermost override of each)."""
+    info = getattr(item, "_fixtureinfo", None)
+    defs = getattr(info, "name2fixturedefs", {})
+    return {name: found[-1] for name, found in defs.items() if found}
+
+
+def _warn_unseen_overrides(items: list[pytest.Item], anchor: Path | None) -> None:
+    """A fixture override that tests see and the checks do not (a conftest.py below the
+    configuration file's folder) would make the checks run elsewhere without a word."""
+    import inspect
+    import warnings
+
+    checks: dict[str, Any] = {}
+    for item in items:
+        if isinstance(item, CheckItem):
+            checks.update(_active(item))
+    told: set[str] = set()
+    for item in items:
+        if isinstance(item, CheckItem):
+            continue
+        for name, fixturedef in _active(item).items():
+            if name in checks and name not in told and fixturedef is not checks[name]:
+                told.add(name)
+                folder = anchor.parent if anchor else "the configuration file's folder"
+                warnings.warn_explicit(pytest.PytestWarning(
+                    f"this overrides the fixture {name} for the tests below it, but the "
+                    "schemaflow checks belong to the configuration file and do not see it; "
+                    f"move the override to a conftest.py in {folder}"), None,
+                    inspect.getsourcefile(fixturedef.func) or "conftest.py",
+                    inspect.getsourcelines(fixturedef.func)[1])
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:

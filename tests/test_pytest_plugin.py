@@ -121,6 +121,20 @@ def test_k_m_and_deselect_select_among_them(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1, skipped=2, deselected=3)
 
 
+def test_an_override_the_checks_cannot_see_is_warned_about(pytester: pytest.Pytester) -> None:
+    root = _demo(pytester)
+    (root / "tests" / "conftest.py").write_text(
+        "import pytest\n\n@pytest.fixture(scope='session')\ndef schemaflow_data():\n"
+        "    return {}\n")
+    result = _run(pytester, "--schemaflow-checks", "--co", "-q")
+    assert re.search(r"tests/conftest.py:3: PytestWarning: this overrides the fixture "
+                     r"schemaflow_data .* move the override to a conftest.py in \S+",
+                     _text(result)), _text(result)
+    (root / "conftest.py").write_text((root / "tests" / "conftest.py").read_text())
+    (root / "tests" / "conftest.py").unlink()
+    assert "PytestWarning" not in _text(_run(pytester, "--schemaflow-checks", "--co", "-q"))
+
+
 def test_a_run_naming_a_test_file_runs_that_file_alone(pytester: pytest.Pytester) -> None:
     _demo(pytester)
     _run(pytester, "--schemaflow-checks", "tests/test_app.py").assert_outcomes(passed=1)
