@@ -16,7 +16,7 @@ from ..config import hide_password
 from ..dialects import for_connection, for_url
 from ..dialects.base import Dialect, db_message
 from ..dialects.connect import connect, create_engine
-from ..errors import ConnectionFailed, UsageError
+from ..errors import ConnectionFailed, DatabaseError, UsageError
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +89,10 @@ def scratch_database(base_url: str | None, folder: Path,
                                   name, described)
         finally:
             with connect(engine) as conn:
-                conn.exec_driver_sql(server.drop_database_sql(name))
+                try:
+                    conn.exec_driver_sql(server.drop_database_sql(name))
+                except sa.exc.DBAPIError as exc:
+                    raise DatabaseError(f"cannot drop the test database {name} on {shown}: "
+                                        f"{db_message(exc)}", hint="drop it by hand") from None
     finally:
         engine.dispose()
