@@ -246,6 +246,7 @@ def test_the_first_name_is_split_out(schemaflow_runner):
     assert runner.rows("SELECT first FROM people WHERE id = :id", id=2) == [{"first": "Alan"}]
     assert runner.rollback("-1") == ["c002"]
     assert runner.applied() == ["c001"]
+    assert runner.rollback("base") == ["c001"] and runner.apply("+1") == ["c001"]
 '''
 
 
