@@ -288,6 +288,7 @@ def _database_of(out: str, check: str) -> str:
     return found.group(1)
 
 
+@pytest.mark.postgresql
 def test_checks_run_on_the_named_postgresql_and_drop_their_databases(
         pytester: pytest.Pytester, pg_url: str) -> None:
     _small(pytester, [PEOPLE], [{"sql": {"up": "CREATE EXTENSION IF NOT EXISTS pgcrypto",
@@ -308,6 +309,7 @@ def test_checks_run_on_the_named_postgresql_and_drop_their_databases(
     assert re.search(r"database error: .*syntax error", out) and "on: SQLite" in out
 
 
+@pytest.mark.postgresql
 def test_a_changeset_that_fails_on_postgresql_reports_its_statement(
         pytester: pytest.Pytester, pg_url: str) -> None:
     _small(pytester, [{"sql": {"up": "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT)",
@@ -324,6 +326,7 @@ def test_a_changeset_that_fails_on_postgresql_reports_its_statement(
     assert "Traceback" not in out
 
 
+@pytest.mark.postgresql
 def test_an_enum_value_added_cannot_roll_back_on_postgresql(pytester: pytest.Pytester,
                                                             pg_url: str) -> None:
     _small(pytester, [{"create_table": {"name": "tickets", "columns": [
@@ -339,6 +342,7 @@ def test_an_enum_value_added_cannot_roll_back_on_postgresql(pytester: pytest.Pyt
     assert "PostgreSQL cannot remove values from the enum type 'ticket_state'" in _text(result)
 
 
+@pytest.mark.postgresql
 def test_a_fixture_override_names_the_server(pytester: pytest.Pytester, pg_url: str) -> None:
     root = _data_project(pytester)
     (root / "conftest.py").write_text(
