@@ -162,6 +162,8 @@ class Dialect:
     # Whether `lock` holds a lock for the whole run (else each changeset's transaction is
     # what serialises concurrent runs, as on SQLite).
     run_lock: ClassVar[bool] = False
+    # Whether a new database is made on the server (CREATE DATABASE), else it is a new file.
+    server_databases: ClassVar[bool] = True
 
     def __init__(self, server_version: Version | None = None) -> None:
         self.server_version = server_version
@@ -337,3 +339,12 @@ class Dialect:
         this URL is left to SQLAlchemy (its meaning to the driver is not certain)."""
         return None
 
+    # --- throw-away databases (the pytest plugin's) --------------------------------------
+
+    def create_database_sql(self, name: str) -> str:
+        """The statement that creates the empty database `name` (a plain identifier)."""
+        return f"CREATE DATABASE {name}"
+
+    def drop_database_sql(self, name: str) -> str:
+        """The statement that drops the database `name`, even with sessions left open."""
+        return f"DROP DATABASE IF EXISTS {name}"

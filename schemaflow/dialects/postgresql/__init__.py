@@ -103,6 +103,11 @@ class PostgreSQL(Dialect):
                     f"({', '.join(removed)})",
                     hint="create a new type and move the column to it with a sql operation")
 
+    def drop_database_sql(self, name: str) -> str:
+        # FORCE (PostgreSQL 13) ends the sessions a test left open instead of failing.
+        force = self.server_version is None or self.server_version >= (13,)
+        return f"DROP DATABASE IF EXISTS {name}" + (" WITH (FORCE)" if force else "")
+
     def analyzers(self) -> tuple[Analyzer, ...]:
         from .lint import postgresql_locks
 

@@ -49,6 +49,7 @@ class SQLite(Dialect):
     sql_dialects: ClassVar[tuple[str, ...]] = ("sqlite",)
     type_dialects: ClassVar[tuple[str, ...]] = ("sqlite",)
     sa_types_module: ClassVar[str | None] = "sqlalchemy.dialects.sqlite"
+    server_databases: ClassVar[bool] = False  # a database is a file
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
         ((0,), {"drop_column": False, "rename_column": False, "alter_column": False,
                 "alter_constraints": False, "partial_index": True, "index_desc": True,
