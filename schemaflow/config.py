@@ -39,6 +39,9 @@ class Settings:
     lint_select: tuple[str, ...] = ()
     lint_ignore: tuple[str, ...] = ()
     post_write_hooks: tuple[str, ...] = field(default=())
+    # Tables autogenerate and check leave out, or the only ones they look at (glob patterns).
+    exclude_tables: tuple[str, ...] = ()
+    include_tables: tuple[str, ...] = ()
     # Whether the user allowed the hooks to run (--run-hooks, SCHEMAFLOW_RUN_HOOKS=1): they
     # come with the repository, which may be anyone's pull request.
     run_hooks: bool = False
@@ -182,6 +185,7 @@ def sqlite_missing(url: str) -> bool:
 _KEYS: Mapping[str, type | tuple[type, ...]] = {
     "changesets": str, "url": str, "models": str, "version_table": str,
     "version_table_schema": str, "format": str, "lint": dict, "post_write_hooks": list,
+    "autogenerate": dict,
 }
 
 
@@ -209,6 +213,15 @@ def _check(values: Mapping[str, Any], path: str) -> None:
             elif not (isinstance(codes, list) and all(
                     isinstance(c, str) and re.fullmatch(r"SF\d{1,4}", c) for c in codes)):
                 problems.append(f"'lint.{key}' must be a list of codes such as SF302 or SF3")
+    auto = values.get("autogenerate")
+    if isinstance(auto, dict):
+        for key, names in auto.items():
+            if key not in ("exclude_tables", "include_tables"):
+                problems.append(f"unknown key 'autogenerate.{key}' (exclude_tables or "
+                                "include_tables)")
+            elif not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+                problems.append(f"'autogenerate.{key}' must be a list of table names or "
+                                "patterns such as \"celery_*\"")
     hooks = values.get("post_write_hooks")
     if isinstance(hooks, list) and not all(isinstance(h, str) for h in hooks):
         problems.append("'post_write_hooks' must be a list of commands")
@@ -307,5 +320,7 @@ def load(
         lint_select=tuple(lint.get("select", ())),
         lint_ignore=tuple(lint.get("ignore", ())),
         post_write_hooks=tuple(merged.get("post_write_hooks", ())),
+        exclude_tables=tuple((merged.get("autogenerate") or {}).get("exclude_tables", ())),
+        include_tables=tuple((merged.get("autogenerate") or {}).get("include_tables", ())),
         run_hooks=run_hooks or env.get("SCHEMAFLOW_RUN_HOOKS", "").lower() in ("1", "true", "yes"),
     )

@@ -388,3 +388,35 @@ def test_models_asking_for_what_the_database_lacks_are_refused(tmp_path: Path, m
     assert "Traceback" not in done.stderr
     assert message in done.stderr
     assert list(p.changesets.iterdir()) == []
+
+
+def test_tables_left_out_by_the_configuration(tmp_path: Path) -> None:
+    """`[autogenerate] exclude_tables` / `include_tables` (glob patterns) leave tables out of
+    autogenerate, check and the --from-db baseline, on both sides of the comparison."""
+    p = models_project(tmp_path / "proj", """
+        sa.Table("users", metadata, sa.Column("id", sa.Integer, primary_key=True))
+        sa.Table("celery_taskmeta", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    """)
+    with (p.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
+        fh.write('[autogenerate]\nexclude_tables = ["celery_*"]\n')
+    done = p.cli("new", "--autogenerate", "-m", "models")
+    assert done.returncode == 0, done.stderr
+    text = next(p.changesets.iterdir()).read_text(encoding="utf-8")
+    assert "users" in text and "celery" not in text
+    assert p.cli("apply").returncode == 0
+    with sa.create_engine(p.url).begin() as conn:  # another tool's table in the database
+        conn.exec_driver_sql("CREATE TABLE celery_taskmeta (id integer PRIMARY KEY)")
+    for args in (("check",), ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    base = make_project(tmp_path / "base", p.url)
+    with (base.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
+        fh.write('[autogenerate]\ninclude_tables = ["celery_*"]\n')
+    done = base.cli("new", "--autogenerate", "--from-db", "-m", "baseline")
+    assert done.returncode == 0, done.stderr
+    text = next(base.changesets.iterdir()).read_text(encoding="utf-8")
+    assert "celery_taskmeta" in text and "users" not in text
+    with (base.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
+        fh.write('exclude_tabels = ["x"]\n')
+    done = base.cli("check")
+    assert done.returncode == 2 and "unknown key 'autogenerate.exclude_tabels'" in done.stderr

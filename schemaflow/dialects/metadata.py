@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -12,15 +12,16 @@ import sqlalchemy as sa
 from .. import ir
 from ..state import SchemaState, ck_name, fk_name, uq_name
 from .indexes import from_model, sql_text
-from .read import Unexpressible, _action, _column, _default_of, _name, _table
+from .read import Unexpressible, _action, _column, _default_of, _name, _table, skipper
 
 
-def from_metadata(metadata: sa.MetaData, *, skip: Iterable[str] = ()) -> SchemaState:
+def from_metadata(metadata: sa.MetaData, *,
+                  skip: Iterable[str] | Callable[[str], bool] = ()) -> SchemaState:
     """The SchemaState a SQLAlchemy MetaData describes (every constraint given a name)."""
-    skipped = set(skip)
+    skipped = skipper(skip)
     tables = {}
     for table in metadata.sorted_tables:
-        if str(table.name) in skipped:
+        if skipped(str(table.name)):
             continue
         name = str(table.name)
         pk_cols = tuple(str(c.name) for c in table.primary_key.columns)

@@ -5,6 +5,7 @@ express is refused with `Unexpressible`, never written as something else."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -158,6 +159,14 @@ def default_from_sa(text: str | None) -> tuple[str | int | float | bool | None, 
 
 
 # Other migration tools' bookkeeping: never part of the schema anyone models.
+def skipper(skip: Iterable[str] | Callable[[str], bool]) -> Callable[[str], bool]:
+    """Whether a table is left out: a predicate as given, or membership of names."""
+    if callable(skip):
+        return skip
+    names = frozenset(skip)
+    return names.__contains__
+
+
 OTHER_TOOLS = ("alembic_version", "flyway_schema_history", "databasechangelog",
                "databasechangeloglock")
 

@@ -4,7 +4,7 @@ the format cannot express is refused."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -14,10 +14,11 @@ from .. import ir
 from ..state import SchemaState, ck_name, fk_name, uq_name
 from .base import Dialect
 from .indexes import from_reflected
-from .read import Unexpressible, _action, _column, _table, default_from_sa
+from .read import Unexpressible, _action, _column, _table, default_from_sa, skipper
 
 
-def from_inspector(insp: Any, schema: str | None, *, skip: Iterable[str] = (),
+def from_inspector(insp: Any, schema: str | None, *,
+                   skip: Iterable[str] | Callable[[str], bool] = (),
                    dialect: Dialect | None = None) -> SchemaState:
     """The SchemaState of a live database, read with the Inspector's bulk reflection calls.
 
@@ -25,7 +26,8 @@ def from_inspector(insp: Any, schema: str | None, *, skip: Iterable[str] = (),
     a SQLAlchemy Table per table: on a thousand tables that construction was most of the time
     of `check --against-db`. Like reflect(), an index that only backs a unique constraint (or
     a unique constraint that is only an index) is listed once, as the database reports it."""
-    names = [n for n in insp.get_table_names(schema=schema) if n not in set(skip)]
+    skipped = skipper(skip)
+    names = [n for n in insp.get_table_names(schema=schema) if not skipped(n)]
     if not names:
         return SchemaState()
     kw = {"schema": schema, "filter_names": names}
@@ -127,7 +129,8 @@ def _optional(call: Any, kw: dict[str, Any]) -> dict[Any, Any]:
         return {}
 
 
-def reflect(conn: Any, *, schema: str | None = None, skip: tuple[str, ...] = ()) -> SchemaState:
+def reflect(conn: Any, *, schema: str | None = None,
+            skip: Iterable[str] | Callable[[str], bool] = ()) -> SchemaState:
     """The live schema as a SchemaState (bulk reflection; the version table left out)."""
     from . import for_connection
     from .base import map_columns
