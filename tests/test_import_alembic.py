@@ -147,8 +147,9 @@ def test_import_writes_a_changeset_per_revision(project: Project, history: Path)
     assert f6[1]["create_table"]["name"] == "audit"
     # What needs a hand is listed at the end, and only that.
     listed = [line for line in done.stderr.splitlines() if line.startswith("  ")]
-    assert [line.split()[0] for line in listed] == ["d4", "f6"], done.stderr
-    assert "SELECT id, name FROM users" in listed[1]
+    # (d4's expression index is expressible: only its per-database difference is SQL.)
+    assert [line.split()[0] for line in listed] == ["f6"], done.stderr
+    assert "SELECT id, name FROM users" in listed[0]
     valid = project.cli("validate")
     assert valid.returncode == 0, valid.stdout + valid.stderr
 
