@@ -276,6 +276,9 @@ GENERATED = {
             sa.Column("at_tz", postgresql.TIME(timezone=True, precision=0)),
             sa.Column("tags", postgresql.ARRAY(sa.Text)),
             sa.Column("grid", sa.ARRAY(sa.Numeric(10, 2), dimensions=2)))
+        # A UNIQUE on the primary key: CREATE TABLE would drop it without a word.
+        sa.Table("codes", metadata, sa.Column("code", sa.String(10), primary_key=True,
+                                              unique=True))
     """, ["identity: {always: true, start: 100, increment: 5}", "type: datetime(3)",
           "type: time(0,timezone=true)", "type: array(text)",
           "type: 'array(numeric(10,2),dimensions=2)'"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ... import ir
@@ -86,6 +87,19 @@ class PostgreSQL(Dialect):
         ((12,), {"enum_add_value_in_transaction": True}),
     )
     run_lock: ClassVar[bool] = True
+
+    def comparable(self, state: SchemaState) -> SchemaState:
+        # A UNIQUE on exactly the primary key's columns is dropped by CREATE TABLE (a
+        # create_all() database lacks it): not a difference either way.
+        from ...state import SchemaState
+
+        held = super().comparable(state)
+        tables = {}
+        for key, t in held.tables.items():
+            pk = set(t.primary_key.columns) if t.primary_key else set()
+            tables[key] = replace(t, uniques=tuple(u for u in t.uniques
+                                                   if not pk or set(u.columns) != pk))
+        return SchemaState(tables)
 
     def check(self, op: ir.Operation, before: SchemaState) -> None:
         super().check(op, before)

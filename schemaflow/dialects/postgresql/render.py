@@ -118,6 +118,15 @@ class PostgreSQLRenderer(Renderer):
 
     def op_create_table(self, op: ir.CreateTable, before: SchemaState) -> Steps:
         steps = super().op_create_table(op, before)
+        created = steps[0].sql.element
+        pk = {c.name for c in created.primary_key.columns}
+        # CREATE TABLE drops a UNIQUE on exactly the primary key's columns without a word;
+        # added by itself afterwards, PostgreSQL keeps it, as the changeset says.
+        twins = [c for c in created.constraints if isinstance(c, sa.UniqueConstraint)
+                 and pk and {col.name for col in c.columns} == pk]
+        for c in twins:
+            created.constraints.discard(c)
+        steps[1:1] = [Step(AddConstraint(c)) for c in twins]
         after = apply(before, op)
         table = table_with_refs(after, after.table(op.name, op.schema))
         if table.comment:
