@@ -137,9 +137,11 @@ class _Builder:
         self.old, self.new, self.ask, self.hints = old, new, ask, hints
         self.exact_checks = False
         self.result = DiffResult()
-        # Ordered phases: drops of dependents first, creations of dependents last.
+        # Ordered phases: drops of dependents first, creations of dependents last. Table
+        # renames come first of all: what changes inside a renamed table names it by its
+        # new name.
         self.phases: dict[str, list[ir.Operation]] = {p: [] for p in (
-            "drop_fk", "drop_index", "drop_constraint", "drop_table", "rename_table",
+            "rename_table", "drop_fk", "drop_index", "drop_constraint", "drop_table",
             "rename_column", "create_table", "regenerate", "add_column", "alter_column",
             "drop_column",
             "create_pk", "create_constraint", "create_index", "create_fk")}

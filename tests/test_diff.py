@@ -779,3 +779,13 @@ def test_index_key_parts_and_options_are_compared() -> None:
         assert [op.kind for op in ops] == ["drop_index", "create_index"], state
     assert diff(with_index(ir.IndexColumn(expression="lower(a)")),
                 with_index(ir.IndexColumn(expression="lower((a)::text)"))).operations == []
+
+
+def test_a_renamed_table_is_renamed_before_its_indexes_change() -> None:
+    old = build(create("post", pk(), col("title", "string(80)"),
+                       indexes=(ir.IndexDef(name="ix_post_title", columns=("title",)),)))
+    new = build(create("article", pk(), col("title", "string(80)"),
+                       indexes=(ir.IndexDef(name="ix_article_title", columns=("title",)),)))
+    ops = transforms(old, new, hints={"post": "article"}).operations
+    assert [op.kind for op in ops] == ["rename_table", "drop_index", "create_index"]
+    assert ops[1] == ir.DropIndex(name="ix_post_title", table="article")
