@@ -89,6 +89,8 @@ CODES = catalogue(
          "compatibility"),
     Code("SF323", "error", "drops a column the models still have", "compatibility"),
     Code("SF331", "error", "the target database cannot do this", "dialect"),
+    Code("SF332", "warning", "the target database cannot run the changeset's rollback",
+         "dialect"),
     Code("SF341", "warning", "creates an index on an existing table without CONCURRENTLY "
                              "(blocks writes)", "postgresql-locks"),
     Code("SF342", "warning", "adds a foreign key or check without NOT VALID (scans the table "

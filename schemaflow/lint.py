@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from . import ir
-from .errors import CODES, Diagnostic, StateError
+from .errors import CODES, Diagnostic, StateError, UsageError
 from .history import History, position
 from .reverse import Irreversible, reverse_changeset
 from .rules import RULES, LintContext, OpContext, analyze, selected
 from .state import SchemaState, TableKey, apply
+
+if TYPE_CHECKING:
+    from .dialects.base import Dialect
 
 
 def _diag(history: History, cid: str, path: tuple[object, ...], code: str, message: str,
@@ -85,7 +89,8 @@ def check(history: History, ctx: LintContext | None = None, *,
         if not cs.operations and len(cs.parents) < 2 and keep("SF014", cs.lint_ignore):
             diags.append(_diag(history, cid, ("operations",), "SF014",
                                "the changeset has no operations yet"))
-        _rollback(history, cs, before, state, failed, keep, diags)
+        _rollback(history, cs, before, state, failed, keep, diags,
+                  ctx.support if rules else None)
         _placement(history, cs, keep, diags)
         if g.dependents[cid]:
             states.after[cid] = state
@@ -126,23 +131,30 @@ def _operations(history: History, cs: ir.Changeset, before: SchemaState,
 
 
 def _rollback(history: History, cs: ir.Changeset, before: SchemaState, after: SchemaState,
-              failed: bool, keep: Keep, diags: list[Diagnostic]) -> None:
+              failed: bool, keep: Keep, diags: list[Diagnostic],
+              support: Dialect | None = None) -> None:
     """An explicit rollback must fit and restore `before`; without one, the automatic inverse
-    must exist (SF201). After a failed operation only the rollback's own fit is checked."""
+    must exist (SF201). After a failed operation only the rollback's own fit is checked.
+    With a target database, the rollback must be one it can run (SF331)."""
     from .diff import diff
 
     cid = cs.id
     if cs.rollback is None:
         if not failed and keep("SF201", cs.lint_ignore):
             try:
-                reverse_changeset(cs.operations, before)
+                inverse = reverse_changeset(cs.operations, before)
             except Irreversible as exc:
                 idx = exc.index or 0
                 diags.append(_diag(
                     history, cid, ("operations", idx, cs.operations[idx].kind), "SF201",
                     f"the changeset cannot be rolled back: {exc.message}",
                     "add `down:` to the sql operation, or a `rollback:` list to the changeset"))
+            else:
+                _rollback_runs(history, cs, after, inverse, ("operations",), support, keep,
+                               diags)
         return
+    if not failed:
+        _rollback_runs(history, cs, after, cs.rollback, ("rollback",), support, keep, diags)
     rolled = after
     rollback_ok = True
     for i, op in enumerate(cs.rollback):
@@ -164,6 +176,27 @@ def _rollback(history: History, cs: ir.Changeset, before: SchemaState, after: Sc
                 f"({len(left)} difference{'s' if len(left) != 1 else ''}; it also "
                 f"needs: {describe(left[0]).lstrip('+-~ ')})",
                 "compare it with the automatic inverse: remove `rollback:` to see it"))
+
+
+def _rollback_runs(history: History, cs: ir.Changeset, after: SchemaState,
+                   ops: tuple[ir.Operation, ...], path: tuple[object, ...],
+                   support: Dialect | None, keep: Keep, diags: list[Diagnostic]) -> None:
+    """SF332 when the target database cannot run the rollback (an enum value PostgreSQL
+    cannot remove): found by `validate --dialect`, not when someone rolls back."""
+    if support is None or not keep("SF332", cs.lint_ignore):
+        return
+    state = after
+    for op in ops:
+        try:
+            support.check(op, state)
+            state = apply(state, op)
+        except UsageError as exc:
+            diags.append(_diag(history, cs.id, path, "SF332",
+                               f"the rollback cannot run on {support.name}: {op.kind}: "
+                               f"{exc.message}", exc.hint))
+            return
+        except StateError:
+            return  # reported as the rollback's own fit
 
 
 def _placement(history: History, cs: ir.Changeset, keep: Keep,
@@ -194,4 +227,4 @@ def _slug(stem: str) -> str:
 
 
 # Non-rule codes that a project may still switch off.
-_SELECTABLE = ("SF014", "SF201", "SF202")
+_SELECTABLE = ("SF014", "SF201", "SF202", "SF332")

@@ -145,6 +145,12 @@ RULE_CASES = [
     pytest.param("SF331", [_alter("orders", "status", type="enum(new,name=order_status)")],
                  [_alter("orders", "status", type="enum(new,paid,shipped,name=order_status)")],
                  PG, id="SF331-postgresql-enum-value-removed"),
+    pytest.param("SF332", [_alter("orders", "status",
+                                  type="enum(new,paid,refunded,name=order_status)")],
+                 {"operations": [_alter("orders", "status",
+                                        type="enum(new,paid,refunded,name=order_status)")],
+                  "rollback": [{"sql": {"up": "-- rebuild order_status without 'refunded'"}}]},
+                 PG, id="SF332-postgresql-enum-value-added"),
     pytest.param("SF341", [{"create_index": {"name": "ix_orders_code", "table": "orders",
                                              "columns": ["code"]}}],
                  {"transactional": False, "operations": [

@@ -11,8 +11,17 @@ from ...state import SchemaState
 from ...typespec import TypeSpec
 
 
+def adds_enum_values(old: TypeSpec, new: TypeSpec) -> bool:
+    """Whether a type change only adds values to the same enum (ALTER TYPE ... ADD VALUE:
+    no rewrite, no lock on the table)."""
+    return (old.name == new.name == "enum" and old.kwarg("name") == new.kwarg("name")
+            and set(old.args) <= set(new.args))
+
+
 def _pg_rewrites(old: TypeSpec, new: TypeSpec) -> bool:
     # Binary-compatible changes PostgreSQL makes without a rewrite.
+    if adds_enum_values(old, new):
+        return False
     if old.name == new.name == "string":
         return bool(new.args) and bool(old.args) and new.args[0] < old.args[0]  # type: ignore[operator]
     if old.name == "string" and new.name == "text":
@@ -68,7 +77,12 @@ def postgresql_locks(op: ir.Operation, before: SchemaState, oc: OpContext,
                                 "table under an ACCESS EXCLUSIVE lock"), (
                     f"first add CHECK ({op.name} IS NOT NULL) with not_valid: true and "
                     "validate it; then SET NOT NULL skips the scan")
-    if (isinstance(op, _LOCKING) and "SF345" not in oc.once
+    only_enum_values = (isinstance(op, ir.AlterColumn) and op.type is not None
+                        and op == ir.AlterColumn(table=op.table, schema=op.schema,
+                                                 name=op.name, type=op.type)
+                        and (col := before.table(table, schema).column(op.name)) is not None
+                        and adds_enum_values(col.type, op.type))
+    if (isinstance(op, _LOCKING) and not only_enum_values and "SF345" not in oc.once
             and not _sets_lock_timeout(oc.changeset, oc.index)):
         oc.once.add("SF345")
         yield "SF345", (f"{op.kind} on {table} takes an ACCESS EXCLUSIVE lock; without "
