@@ -20,6 +20,7 @@ DEFAULTS: Mapping[str, Any] = {
     "version_table": "schemaflow_version",
     "version_table_schema": None,
     "format": "yaml",
+    "max_file_mb": 10,
 }
 
 
@@ -39,6 +40,7 @@ class Settings:
     lint_select: tuple[str, ...] = ()
     lint_ignore: tuple[str, ...] = ()
     post_write_hooks: tuple[str, ...] = field(default=())
+    max_file_bytes: int = 10_000_000  # a larger changeset file is refused unread
 
 
 _PASSWORD = re.compile(r"^([A-Za-z0-9+.\-]+://[^:/@]*):[^@]*@")
@@ -69,6 +71,7 @@ def sqlite_missing(url: str) -> bool:
 _KEYS: Mapping[str, type | tuple[type, ...]] = {
     "changesets": str, "url": str, "models": str, "version_table": str,
     "version_table_schema": str, "format": str, "lint": dict, "post_write_hooks": list,
+    "max_file_mb": (int, float),
 }
 
 
@@ -86,6 +89,9 @@ def _check(values: Mapping[str, Any], path: str) -> None:
                                                       if close else ""))
         elif not isinstance(value, expected):
             problems.append(f"'{key}' must be a {getattr(expected, '__name__', 'value')}")
+    size = values.get("max_file_mb", 10)
+    if isinstance(size, bool) or (isinstance(size, (int, float)) and not 0 < size < 1e9):
+        problems.append("'max_file_mb' must be a number of megabytes greater than 0")
     if values.get("format", "yaml") not in ("yaml", "toml"):
         problems.append(f"'format' must be yaml or toml, not {values['format']!r}")
     lint = values.get("lint")
@@ -193,4 +199,5 @@ def load(
         lint_select=tuple(lint.get("select", ())),
         lint_ignore=tuple(lint.get("ignore", ())),
         post_write_hooks=tuple(merged.get("post_write_hooks", ())),
+        max_file_bytes=int(merged["max_file_mb"] * 1_000_000),
     )
