@@ -266,8 +266,8 @@ def _build(text: str, positions: bool) -> tuple[Any, Pos | None]:
             elif kind is DocumentStartEvent:
                 documents += 1
                 if documents > 1:
-                    raise ComposerError("expected a single document in the stream", None,
-                                        "but found another document", ev.start_mark)
+                    raise ComposerError(None, None, "expected a single document in the "
+                                        "stream, but found another document", ev.start_mark)
             elif kind is StreamEndEvent or ev is None:
                 break
     finally:
