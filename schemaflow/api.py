@@ -18,6 +18,7 @@ from .errors import Diagnostic, SchemaflowError, UsageError, ValidationFailed
 from .graph import Relative, target_ids, within
 from .history import History, load
 from .ir import checksum
+from .source import Limits
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -97,8 +98,15 @@ class Project:
     def history(self) -> History:
         """The loaded, validated history (loaded once per Project)."""
         if self._history is None:
-            self._history = load(self.settings.changesets)
+            self._history = load(self.settings.changesets, limits=self._limits())
         return self._history
+
+    def _limits(self) -> Limits:
+        """The size a changeset file may have, and where its symbolic links may point: the
+        changesets folder and the project's own folder."""
+        within = (os.path.realpath(self.settings.changesets),
+                  os.path.realpath(self.settings.root))
+        return Limits(max_bytes=self.settings.max_file_bytes, within=within)
 
     def validate(self, paths: Sequence[Path] | None = None, *, database: bool = False,
                  dialect: str | None = None, server_version: tuple[int, ...] | None = None,
@@ -108,7 +116,7 @@ class Project:
         from .lint import check
 
         try:
-            history = load(self.settings.changesets)
+            history = load(self.settings.changesets, limits=self._limits())
         except ValidationFailed as exc:
             diags = exc.diagnostics
         else:

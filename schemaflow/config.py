@@ -20,6 +20,7 @@ DEFAULTS: Mapping[str, Any] = {
     "version_table": "schemaflow_version",
     "version_table_schema": None,
     "format": "yaml",
+    "max_file_mb": 10,
 }
 
 
@@ -45,6 +46,7 @@ class Settings:
     # Whether the user allowed the hooks to run (--run-hooks, SCHEMAFLOW_RUN_HOOKS=1): they
     # come with the repository, which may be anyone's pull request.
     run_hooks: bool = False
+    max_file_bytes: int = 10_000_000  # a larger changeset file is refused unread
 
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
@@ -186,6 +188,7 @@ _KEYS: Mapping[str, type | tuple[type, ...]] = {
     "changesets": str, "url": str, "models": str, "version_table": str,
     "version_table_schema": str, "format": str, "lint": dict, "post_write_hooks": list,
     "autogenerate": dict,
+    "max_file_mb": (int, float),
 }
 
 
@@ -203,6 +206,9 @@ def _check(values: Mapping[str, Any], path: str) -> None:
                                                       if close else ""))
         elif not isinstance(value, expected):
             problems.append(f"'{key}' must be a {getattr(expected, '__name__', 'value')}")
+    size = values.get("max_file_mb", 10)
+    if isinstance(size, bool) or (isinstance(size, (int, float)) and not 0 < size < 1e9):
+        problems.append("'max_file_mb' must be a number of megabytes greater than 0")
     if values.get("format", "yaml") not in ("yaml", "toml"):
         problems.append(f"'format' must be yaml or toml, not {values['format']!r}")
     lint = values.get("lint")
@@ -323,4 +329,5 @@ def load(
         exclude_tables=tuple((merged.get("autogenerate") or {}).get("exclude_tables", ())),
         include_tables=tuple((merged.get("autogenerate") or {}).get("include_tables", ())),
         run_hooks=run_hooks or env.get("SCHEMAFLOW_RUN_HOOKS", "").lower() in ("1", "true", "yes"),
+        max_file_bytes=int(merged["max_file_mb"] * 1_000_000),
     )

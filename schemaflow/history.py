@@ -15,14 +15,18 @@ from .errors import Diagnostic, ValidationFailed
 from .graph import Graph, replay
 from .ir import checksum
 from .source import (
+    Limits,
     SourceError,
     SourceFile,
     StatKey,
+    check_link,
+    check_size,
     decode,
     display_path,
     format_of,
     locate,
     read,
+    read_bytes,
     scan,
     stat_key,
 )
@@ -42,6 +46,7 @@ class History:
     graph: Graph
     files: Mapping[str, str]  # id → the file it came from
     folder: Path
+    limits: Limits = field(default=Limits(), compare=False, repr=False)
     _texts: dict[str, SourceFile | None] = field(default_factory=dict, compare=False,
                                                   repr=False)
 
@@ -58,10 +63,10 @@ class History:
             self._texts[cid] = None
             if path is not None:
                 try:
-                    text = _read_bytes(path).decode("utf-8")
+                    text = read_bytes(path, self.limits).decode("utf-8")
                     self._texts[cid] = SourceFile(display_path(path), text,
                                                   format_of(path) or "yaml", None)
-                except (OSError, UnicodeDecodeError):
+                except (SourceError, UnicodeDecodeError):
                     pass
         return self._texts[cid]
 
@@ -70,10 +75,11 @@ class History:
         return replay(self.graph, ids)[0]
 
 
-def load_file(path: Path) -> tuple[SourceFile | None, ir.Changeset | None, list[Diagnostic]]:
+def load_file(path: Path, limits: Limits | None = None
+              ) -> tuple[SourceFile | None, ir.Changeset | None, list[Diagnostic]]:
     """One file through the schema check and the IR parse; every problem as a Diagnostic."""
     try:
-        src = read(path)
+        src = read(path, limits)
     except SourceError as exc:
         return None, None, [exc.diagnostic]
     return (src, *_parse_source(src, path))
@@ -94,31 +100,25 @@ def _parse_source(src: SourceFile, path: Path) -> tuple[ir.Changeset | None, lis
     return cs, []
 
 
-def _read_bytes(path: Path) -> bytes:
-    # Plain os.read: Path.read_bytes builds a buffered file object, which shows at 10,000 files.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        chunks = []
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def _load_cached(path: Path, shown: str, cache: ParseCache,
-                 known: StatKey | None) -> tuple[ir.Changeset | None, list[Diagnostic]]:
+def _load_cached(path: Path, shown: str, cache: ParseCache, known: StatKey | None,
+                 limits: Limits) -> tuple[ir.Changeset | None, list[Diagnostic]]:
     """One file from the parse cache (trusted by `known`, its stat from the folder scan, or
-    a fresh one), else read, checked and parsed."""
+    a fresh one), else read, checked and parsed. A symbolic link out of the project and a file
+    over the size limit are refused before the cache is asked."""
     name = os.fspath(path)
     try:
+        if known is None:
+            check_link(path, limits, shown)
         stat = known or stat_key(os.stat(name))
+        check_size(stat[0], limits, shown)
         key = cache.key_by_stat(name, stat)
         cached = cache.get(key, shown) if key else None
         if cached is None:
-            data = _read_bytes(path)
+            data = read_bytes(path, limits, shown)
             key = content_key(data + path.suffix.encode())
             cached = cache.get(key, shown)
+    except SourceError as exc:
+        return None, [exc.diagnostic]
     except OSError as exc:
         return None, [Diagnostic(code="SF001", file=shown,
                                  message=f"cannot read the file: {exc.strerror}")]
@@ -136,20 +136,24 @@ def _load_cached(path: Path, shown: str, cache: ParseCache,
     return cs, diags
 
 
-def load(folder: Path, paths: Iterable[Path] | None = None) -> History:
+def load(folder: Path, paths: Iterable[Path] | None = None, *,
+         limits: Limits | None = None) -> History:
     """Load every changeset (or just `paths`) and build the graph; ValidationFailed on problems.
+    `limits`: the size a file may have and where its symbolic links may point (by default,
+    10 MB and the changesets folder).
 
     The whole folder is served from its FolderIndex while no file in it changed; otherwise
     each file comes from the parse cache or is parsed, and the index is written again."""
     shown_folder = display_path(folder)
+    limits = limits or Limits()
     index = None
     if paths is None:
-        listing = scan(folder)
+        listing = scan(folder, limits)
         index = FolderIndex(folder, shown_folder, listing)
         indexed = index.load()
         if indexed is not None:
             graph, files_of = indexed
-            return History(graph, files_of, folder)
+            return History(graph, files_of, folder, limits)
         files = [(folder / name, stat) for name, stat in listing]
     else:
         files = [(p, None) for p in paths]
@@ -165,7 +169,7 @@ def load(folder: Path, paths: Iterable[Path] | None = None) -> History:
     for path, stat in files:
         shown = (os.path.join(shown_folder, path.name) if path.parent == folder
                  else display_path(path))
-        cs, problems = _load_cached(path, shown, cache, stat)
+        cs, problems = _load_cached(path, shown, cache, stat, limits)
         if cs is not None:
             changesets.append(cs)
             where.setdefault(cs.id, os.fspath(path))
@@ -176,7 +180,7 @@ def load(folder: Path, paths: Iterable[Path] | None = None) -> History:
     graph = Graph(changesets)
     if index is not None:
         index.save(graph, where)
-    return History(graph, where, folder)
+    return History(graph, where, folder, limits)
 
 
 def position(history: History, cid: str, path: tuple[Any, ...]) -> tuple[str | None, int | None,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Diagnostic
-from .source import DocPath, SourceFile, locate
+from .source import DocPath, SourceFile, excerpt, locate
 
 SCHEMA_FILES = ("changeset.schema.json", "config.schema.json")
 
@@ -78,8 +78,22 @@ def _value_words(v: Any) -> str:
         return "a mapping"
     if isinstance(v, list):
         return "a list"
-    text = repr(v)
-    return text if len(text) < 40 else text[:37] + "..."
+    return excerpt(v) if isinstance(v, str) else excerpt(repr(v))[1:-1]
+
+
+def _value_kind(v: Any) -> str:
+    """What a value is, in words, without any of its content."""
+    if isinstance(v, str):
+        return "text"
+    if v is None:
+        return "nothing"
+    return _value_words(v) if isinstance(v, (list, dict)) else "a single value"
+
+
+def _key_words(key: Any) -> str:
+    """A key as a message quotes it: whole when short, else a short escaped excerpt."""
+    text = str(key)
+    return text if len(text) <= 60 and text.isprintable() else excerpt(text, 40)[1:-1]
 
 
 def _messages(err: Any) -> list[tuple[DocPath, str, str | None]]:
@@ -95,7 +109,7 @@ def _messages(err: Any) -> list[tuple[DocPath, str, str | None]]:
                 continue
             what = "operation" if _kind_of(path) == "an operation" else "key"
             close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-            msg = f"unknown {what} '{key}'"
+            msg = f"unknown {what} '{_key_words(key)}'"
             if close:
                 msg += f" — did you mean '{close[0]}'?"
             elif what == "key":
@@ -129,15 +143,38 @@ def _messages(err: Any) -> list[tuple[DocPath, str, str | None]]:
     if v == "pattern":
         desc = err.schema.get("description", "")
         return [(path, f"{where}: {_value_words(err.instance)} is not valid", desc or None)]
+    if v in ("minLength", "maxLength"):
+        if err.validator_value == 1 and v == "minLength":
+            return [(path, f"{where} must not be empty", None)]
+        bound = "at least" if v == "minLength" else "at most"
+        return [(path, f"{where} must be {bound} {err.validator_value} characters long", None)]
     if v == "anyOf" and isinstance(err.instance, dict):
         keys = sorted({k for s in err.validator_value for k in s.get("required", [])
                        if k not in err.instance})
         return [(path, f"{where} needs one of: {', '.join(keys)}", None)]
-    return [(path, f"{where}: {err.message}", None)]
+    # jsonschema's own message quotes the whole value: never that (it may be anything).
+    return [(path, f"{where}: {_value_words(err.instance)} is not valid here ({v})", None)]
+
+
+def _not_a_changeset(src: SourceFile) -> Diagnostic | None:
+    """One diagnostic for a file that is no changeset at all (a stray file, a secret behind a
+    symbolic link): it says what the file is, never what it holds, not even its keys."""
+    if isinstance(src.doc, dict) and "schemaflow" in src.doc:
+        return None
+    what = ("a mapping without the key 'schemaflow'" if isinstance(src.doc, dict)
+            else _value_kind(src.doc))
+    return Diagnostic(code="SF002", file=src.path, line=1, col=1,
+                      message=f"the file is not a changeset: it holds {what}",
+                      hint="a changeset is a mapping that starts with `schemaflow: 1`, then "
+                           "id, parents, message and operations")
 
 
 def check_document(src: SourceFile, schema: str = "changeset.schema.json") -> list[Diagnostic]:
     """Every schema violation of one loaded document, positioned and in file order."""
+    if schema == "changeset.schema.json":
+        stray = _not_a_changeset(src)
+        if stray:
+            return [stray]
     validator = _validator(schema)
     diags: list[tuple[int, int, Diagnostic]] = []
     seen: set[tuple[str, str]] = set()

@@ -220,6 +220,53 @@ def test_yaml_alias_bomb_is_a_quick_clean_error(project: Project, tmp_path: Path
     assert_clean_failure(result, (1,))
 
 
+# --- values PyYAML's constructors choke on -----------------------------------------------------
+
+LOADING_COMMANDS = [["validate"], ["validate", "--format", "json"], ["validate", "--format",
+                    "github"], ["status"], ["apply"], ["apply", "--dry-run"], ["apply", "--sql"],
+                    ["history"], ["current"], ["heads"], ["rollback", "base"], ["show", "c001"],
+                    ["stamp", "head"], ["merge", "-m", "x"]]
+
+
+@pytest.mark.parametrize("value", ["!!bool maybe", "!!int abc", "!!float x", "!!timestamp ''",
+                                   "!nope x"])
+def test_a_bad_tagged_value_in_one_changeset_is_one_diagnostic_in_every_command(
+        project: Project, tmp_path: Path, value: str) -> None:
+    """Before, `!!bool maybe` anywhere crashed every command that loads the folder with a
+    KeyError traceback."""
+    shutil.copy(DEMO / "4b7e2a9c1d30_create_users.yaml", project.changesets)
+    project.write_text("c001_bad.yaml", "schemaflow: 1\nid: c001\nparents: [4b7e2a9c1d30]\n"
+                       f"message: m\noperations:\n  - sql: {{up: {value}}}\n")
+    results = run_many([Case(project.root, args) for args in LOADING_COMMANDS], tmp_path)
+    for args, result in zip(LOADING_COMMANDS, results, strict=True):
+        out = result.stdout + result.stderr
+        assert "Traceback" not in out, (args, out[-2000:])
+        assert result.returncode == 1, (args, result.returncode, out[-2000:])
+        if args[-1] == "json":
+            [d] = json.loads(result.stdout)["diagnostics"]
+            assert (d["file"], d["line"], d["code"]) == ("changesets/c001_bad.yaml", 6, "SF001")
+        elif args[-1] == "github":
+            assert "file=changesets/c001_bad.yaml,line=6," in out
+        else:
+            assert "changesets/c001_bad.yaml:6:" in out, (args, out)
+    assert not (project.root / "app.db").exists() or rows(
+        project.url, "SELECT count(*) FROM sqlite_master WHERE name <> 'schemaflow_version'"
+    ) == [(0,)]
+
+
+def test_a_50_mb_changeset_is_refused_unread(project: Project) -> None:
+    """Before: 600,000 small operations exhausted memory (MemoryError after 108 s)."""
+    line = b"  - sql: {up: SELECT 1, down: SELECT 2}\n"
+    with open(project.changesets / "b001_big.yaml", "wb") as fh:
+        fh.write(b"schemaflow: 1\nid: b001\nparents: []\nmessage: m\noperations:\n")
+        fh.write(line * (50_000_000 // len(line)))
+    for args in (["validate"], ["apply"]):
+        result = cli(project.root, *args)  # memory capped at 2 GiB, as before
+        assert_clean_failure(result, (1,))
+        assert "b001_big.yaml: error SF001 the file (50.0 MB) is larger than the 10 MB" in (
+            result.stdout + result.stderr)
+
+
 # --- deep nesting -------------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import reprlib
 import types
 import typing
 from collections.abc import Mapping
@@ -18,6 +19,11 @@ from .operations import OPERATIONS, Operation
 from .parts import IRError
 
 _ROW_VALUE = (str, int, float, bool, type(None))
+# A value in a message: short, and never the whole of a long or deep one.
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 40
+_SHORT.maxlist = _SHORT.maxdict = 4
+_SHORT.maxlevel = 2
 
 
 @functools.cache
@@ -53,30 +59,31 @@ def _parse_value(tp: Any, value: Any, path: tuple[str | int, ...]) -> Any:
             raise IRError(str(exc), path) from None
     if tp is str:
         if not isinstance(value, str):
-            raise IRError(f"must be a string, not {value!r}", path)
+            raise IRError(f"must be a string, not {_SHORT.repr(value)}", path)
         return value
     if tp is bool:
         if not isinstance(value, bool):
-            raise IRError(f"must be true or false, not {value!r}", path)
+            raise IRError(f"must be true or false, not {_SHORT.repr(value)}", path)
         return value
     if origin is Literal:
         if value not in typing.get_args(tp):
             allowed = ", ".join(map(str, typing.get_args(tp)))
-            raise IRError(f"must be one of {allowed}, not {value!r}", path)
+            raise IRError(f"must be one of {allowed}, not {_SHORT.repr(value)}", path)
         return value
     if origin is tuple:
         item_tp = typing.get_args(tp)[0]
         if isinstance(value, str) and item_tp is str and path and path[-1] in ("up", "down"):
             return (value,)
         if not isinstance(value, list):
-            raise IRError(f"must be a list, not {value!r}", path)
+            raise IRError(f"must be a list, not {_SHORT.repr(value)}", path)
         return tuple(_parse_value(item_tp, v, (*path, i)) for i, v in enumerate(value))
     if origin is dict:
         if not isinstance(value, dict):
             raise IRError("must be a mapping of column to value", path)
         for k, v in value.items():
             if not isinstance(k, str) or not isinstance(v, _ROW_VALUE):
-                raise IRError(f"{k!r}: a row value must be a string, number, boolean or null", path)
+                raise IRError(f"{_SHORT.repr(k)}: a row value must be a string, number, boolean "
+                              "or null", path)
         return dict(value)
     if dataclasses.is_dataclass(tp):
         return _parse_fields(typing.cast(type, tp), value, path)
@@ -95,12 +102,12 @@ def _parse_value(tp: Any, value: Any, path: tuple[str | int, ...]) -> Any:
         return value
     if isinstance(value, (str, int, float, bool)):
         return value
-    raise IRError(f"must be a string, number or boolean, not {value!r}", path)
+    raise IRError(f"must be a string, number or boolean, not {_SHORT.repr(value)}", path)
 
 
 def _parse_fields(cls: type, doc: Any, path: tuple[str | int, ...]) -> Any:
     if not isinstance(doc, dict):
-        raise IRError(f"must be a mapping, not {doc!r}", path)
+        raise IRError(f"must be a mapping, not {_SHORT.repr(doc)}", path)
     hints = _hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     for key in doc:

@@ -5,23 +5,30 @@ from __future__ import annotations
 
 from .positions import locate
 from .reading import (
+    DEFAULT_MAX_BYTES,
     EXTENSIONS,
     DocPath,
     Format,
+    Limits,
     SourceError,
     SourceFile,
     StatKey,
+    check_link,
+    check_size,
     decode,
     display_path,
     format_of,
     list_files,
     loads,
     read,
+    read_bytes,
     scan,
     stat_key,
 )
 from .writing import dumps, write
+from .yamlload import excerpt
 
-__all__ = ["EXTENSIONS", "DocPath", "Format", "SourceError", "SourceFile", "StatKey", "decode",
-           "display_path", "dumps", "format_of", "list_files", "loads", "locate", "read", "scan",
-           "stat_key", "write"]
+__all__ = ["DEFAULT_MAX_BYTES", "EXTENSIONS", "DocPath", "Format", "Limits", "SourceError",
+           "SourceFile", "StatKey", "check_link", "check_size", "decode", "display_path",
+           "dumps", "excerpt", "format_of", "list_files", "loads", "locate", "read",
+           "read_bytes", "scan", "stat_key", "write"]

@@ -8,14 +8,18 @@ import re
 import stat
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from yaml.parser import ParserError
+from yaml.reader import ReaderError
+from yaml.scanner import ScannerError
 
 from ..errors import Diagnostic
+from .yamlload import MAX_DEPTH, TOO_DEEP, load_yaml
 
 Format = Literal["yaml", "toml"]
 DocPath = Sequence[str | int]
@@ -23,82 +27,33 @@ EXTENSIONS: dict[str, Format] = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml
 YAML_HEADER = "# yaml-language-server: $schema={schema}\n"
 TOML_HEADER = "#:schema {schema}\n"
 
-_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+DEFAULT_MAX_BYTES = 10_000_000
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """Safe loader with YAML 1.2 core-schema scalars and duplicate keys rejected."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, (list, dict)):
-                raise yaml.constructor.ConstructorError(
-                    None, None, "a mapping key must be a plain value", key_node.start_mark)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"the key '{key}' appears twice", key_node.start_mark)
-            seen.add(key)
-        result: dict[Any, Any] = super().construct_mapping(node, deep=deep)
-        return result
-
-
-# YAML 1.2 core schema: only true/false are booleans, so a column named `on` or `no` stays a
-# string, and dates stay strings.
-_Loader.yaml_implicit_resolvers = {}
-for _tag, _regexp, _first in (
-    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0x[0-9a-fA-F]+|0o[0-7]+)$", "-+0123456789"),
-    (
-        "tag:yaml.org,2002:float",
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
-        "-+0123456789.",
-    ),
-):
-    _Loader.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
-
-
-def _yaml_int(loader: Any, node: yaml.ScalarNode) -> int:
-    text = str(loader.construct_scalar(node))
-    if text.lower().startswith("0x"):
-        return int(text, 16)
-    if text.lower().startswith("0o"):
-        return int(text[2:], 8)
-    return int(text, 10)
-
-
-_Loader.add_constructor("tag:yaml.org,2002:int", _yaml_int)
-
-
-_TOO_DEEP = "the document is nested too deeply (a changeset needs a few levels, at most 64)"
-_MAX_DEPTH = 64
-_MAX_VALUES = 200_000
-
-
-def _checked_shape(doc: Any, path: str) -> Any:
-    """Refuse documents no changeset looks like: very deep nesting, or aliases that expand to
-    an enormous number of values (a 'billion laughs' file). Iterative, and stops early."""
+def _too_deep(doc: Any, path: str) -> Any:
+    """Refuse a parsed TOML document nested deeper than a changeset is (YAML is checked as it
+    is read). Iterative, and stops early."""
     stack: list[tuple[Any, int]] = [(doc, 0)]
-    seen = 0
     while stack:
         value, depth = stack.pop()
-        seen += 1
-        if depth > _MAX_DEPTH:
+        if depth > MAX_DEPTH:
             raise SourceError(Diagnostic(code="SF001", file=path, line=1, col=1,
-                                         message=_TOO_DEEP))
-        if seen > _MAX_VALUES:
-            raise SourceError(Diagnostic(
-                code="SF001", file=path, line=1, col=1,
-                message=f"the document expands to more than {_MAX_VALUES:,} values (YAML "
-                        "aliases repeating each other?)"))
+                                         message=TOO_DEEP))
         if isinstance(value, dict):
             stack += [(v, depth + 1) for v in value.values()]
         elif isinstance(value, list):
             stack += [(v, depth + 1) for v in value]
     return doc
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What a changeset file may be: at most `max_bytes` long, and, when it is a symbolic
+    link, pointing inside one of the folders `within` (real paths; none given: the link's own
+    folder)."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    within: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +64,8 @@ class SourceFile:
     text: str
     format: Format
     doc: Any
+    # What positions.locate works out once per file (the value positions of a YAML document).
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 class SourceError(Exception):
@@ -153,12 +110,27 @@ def _candidates(folder: Path) -> list[os.DirEntry[str]]:
             and e.name[e.name.rfind("."):].lower() in EXTENSIONS]
 
 
-def scan(folder: Path) -> list[tuple[str, StatKey | None]]:
+def _inside(real: str, within: tuple[str, ...]) -> bool:
+    return any(real == w or real.startswith(w.rstrip(os.sep) + os.sep) for w in within)
+
+
+def _escapes(entry_path: str, limits: Limits) -> bool:
+    """True for a symbolic link whose target lies outside the folders it may point into."""
+    within = limits.within or (os.path.realpath(os.path.dirname(entry_path) or "."),)
+    return not _inside(os.path.realpath(entry_path), within)
+
+
+def scan(folder: Path, limits: Limits | None = None) -> list[tuple[str, StatKey | None]]:
     """Changeset files in `folder` sorted by name (hidden files ignored), each with its stat
-    (None when it cannot be taken: reading the file will report why)."""
+    (None when it cannot be taken, or for a symbolic link out of the project: reading the
+    file will report why)."""
+    limits = limits or Limits()
     found: list[tuple[str, StatKey | None]] = []
     for entry in _candidates(folder):
         try:
+            if entry.is_symlink() and _escapes(entry.path, limits):
+                found.append((entry.name, None))
+                continue
             st = entry.stat()
         except OSError:  # a dangling symlink or a loop: listed, so that reading it reports it
             found.append((entry.name, None))
@@ -182,52 +154,123 @@ def list_files(folder: Path) -> list[Path]:
     return [folder / name for name in sorted(e.name for e in _candidates(folder) if is_file(e))]
 
 
-def loads(text: str, fmt: Format, path: str) -> Any:
-    """Parse text as YAML or TOML; raise SourceError with a position on a syntax error."""
-    if fmt == "toml":
-        try:
-            return _checked_shape(tomllib.loads(text), path)
-        except RecursionError:
-            raise SourceError(Diagnostic(code="SF001", file=path, line=1, col=1,
-                                         message=_TOO_DEEP)) from None
-        except tomllib.TOMLDecodeError as exc:
-            m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-            msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
-            if m:
-                line, col = int(m.group(1)), int(m.group(2))
-            else:  # "at end of document": the last line
-                lines = text.splitlines() or [""]
-                line, col = len(lines), len(lines[-1]) + 1
-            raise SourceError(Diagnostic(
-                code="SF001", message=f"TOML syntax error: {msg}", file=path, line=line,
-                col=col)) from None
+def _toml(text: str, path: str) -> Any:
     try:
-        return _checked_shape(yaml.load(text, Loader=_Loader), path)  # _Loader is safe
+        return _too_deep(tomllib.loads(text), path)
     except RecursionError:
         raise SourceError(Diagnostic(code="SF001", file=path, line=1, col=1,
-                                     message=_TOO_DEEP)) from None
+                                     message=TOO_DEEP)) from None
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
+        if m:
+            line, col = int(m.group(1)), int(m.group(2))
+        else:  # "at end of document": the last line
+            lines = text.splitlines() or [""]
+            line, col = len(lines), len(lines[-1]) + 1
+        raise SourceError(Diagnostic(
+            code="SF001", message=f"TOML syntax error: {msg}", file=path, line=line,
+            col=col)) from None
+
+
+def loads(text: str, fmt: Format, path: str) -> Any:
+    """Parse text as YAML or TOML; every failure is a SourceError whose Diagnostic has the
+    position when one is known."""
+    if fmt == "toml":
+        return _toml(text, path)
+    try:
+        return load_yaml(text)
+    except RecursionError:  # not expected (the loader is iterative): a clean error all the same
+        raise SourceError(Diagnostic(code="SF001", file=path, line=1, col=1,
+                                     message=TOO_DEEP)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
+        if isinstance(exc, (ScannerError, ParserError)):
+            problem = f"YAML syntax error: {problem}"
+        else:
+            problem = f"YAML error: {problem}"
         raise SourceError(Diagnostic(
-            code="SF001", message=f"YAML syntax error: {problem}", file=path,
+            code="SF001", message=problem, file=path,
             line=mark.line + 1 if mark else None, col=mark.column + 1 if mark else None,
         )) from None
-    except (yaml.YAMLError, ValueError, TypeError, AttributeError, OverflowError) as exc:
-        # Explicit tags (!!int abc, !!timestamp '') fail inside PyYAML's constructors.
+    except ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character or "?")
         raise SourceError(Diagnostic(
-            code="SF001", file=path,
-            message=f"YAML error: {type(exc).__name__}: {exc}")) from None
+            code="SF001", file=path, line=line, col=col,
+            message=f"YAML does not allow the character U+{char:04X} in a file")) from None
+    except yaml.YAMLError as exc:
+        raise SourceError(Diagnostic(code="SF001", file=path,
+                                     message=f"YAML error: {type(exc).__name__}")) from None
 
 
-def read(path: Path) -> SourceFile:
-    """Read and parse one changeset file."""
+def _too_big(size: int | None, limits: Limits, path: str) -> SourceError:
+    what = "the file" if size is None else f"the file ({size / 1e6:,.1f} MB)"
+    return SourceError(Diagnostic(
+        code="SF001", file=path,
+        message=f"{what} is larger than the {limits.max_bytes / 1e6:g} MB a changeset file "
+                "may be: not read",
+        hint="split it into several changesets, or raise max_file_mb in schemaflow.toml"))
+
+
+def check_size(size: int, limits: Limits, path: str) -> None:
+    """Refuse a file larger than the limit, from its size alone (before reading it)."""
+    if size > limits.max_bytes:
+        raise _too_big(size, limits, path)
+
+
+def check_link(path: Path, limits: Limits, shown: str | None = None) -> None:
+    """Refuse a symbolic link that points out of the project; the message names the link,
+    never what it points to."""
+    name = os.fspath(path)
+    if os.path.islink(name) and _escapes(name, limits):
+        raise SourceError(Diagnostic(
+            code="SF001", file=shown or display_path(path),
+            message="the file is a symbolic link to a file outside the project: schemaflow "
+                    "does not follow it",
+            hint="commit the changeset itself in the changesets folder"))
+
+
+def read_bytes(path: Path, limits: Limits | None = None, shown: str | None = None) -> bytes:
+    """The bytes of a changeset file: a symbolic link out of the project, anything but a
+    regular file, and a file over the size limit refused before anything is read."""
+    limits = limits or Limits()
+    shown = shown or display_path(path)
+    check_link(path, limits, shown)
     try:
-        raw = path.read_bytes()
+        # Plain os.read: Path.read_bytes builds a buffered file object, which shows at
+        # 10,000 files. O_NONBLOCK: opening a FIFO must not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                     | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise SourceError(Diagnostic(code="SF001", message=f"cannot read the file: "
-                                     f"{exc.strerror}", file=display_path(path))) from None
-    return decode(path, raw)
+        raise SourceError(Diagnostic(code="SF001", file=shown,
+                                     message=f"cannot read the file: {exc.strerror}")) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SourceError(Diagnostic(code="SF001", file=shown,
+                                         message="not a regular file"))
+        check_size(st.st_size, limits, shown)
+        chunks = []
+        left = limits.max_bytes + 1  # a file that grew since fstat is still cut short
+        while left > 0 and (chunk := os.read(fd, min(1 << 16, left))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        if left <= 0:
+            raise _too_big(None, limits, shown)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise SourceError(Diagnostic(code="SF001", file=shown,
+                                     message=f"cannot read the file: {exc.strerror}")) from None
+    finally:
+        os.close(fd)
+
+
+def read(path: Path, limits: Limits | None = None) -> SourceFile:
+    """Read and parse one changeset file."""
+    return decode(path, read_bytes(path, limits))
 
 
 def decode(path: Path, raw: bytes) -> SourceFile:

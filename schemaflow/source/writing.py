@@ -9,14 +9,8 @@ from typing import Any
 
 import yaml
 
-from .reading import TOML_HEADER, YAML_HEADER, Format, _Loader
-
-
-def _resolves_to_non_string(text: str) -> bool:
-    for tag, regexp in _Loader.yaml_implicit_resolvers.get(text[:1], []):
-        if tag != "tag:yaml.org,2002:str" and regexp.match(text):
-            return True
-    return False
+from .reading import TOML_HEADER, YAML_HEADER, Format
+from .yamlload import resolve
 
 
 class _Dumper(yaml.SafeDumper):
@@ -40,7 +34,7 @@ class _Dumper(yaml.SafeDumper):
         node = super().represent_str(data)
         # The writer quotes by YAML 1.1 rules; our reader resolves by 1.2 ones: quote anything
         # the reader would not read back as this same string ("4e12", "019", "-.5").
-        if node.style is None and _resolves_to_non_string(data):
+        if node.style is None and resolve(data) != "str":
             node.style = "'"
         return node
 
