@@ -280,7 +280,7 @@ GENERATED = {
         sa.Table("codes", metadata, sa.Column("code", sa.String(10), primary_key=True,
                                               unique=True))
     """, ["identity: {always: true, start: 100, increment: 5}", "type: datetime(3)",
-          "type: time(0,timezone=true)", "type: array(text)",
+          "time(0,timezone=true)", "type: array(text)",
           "type: 'array(numeric(10,2),dimensions=2)'"]),
     "mysql": ("""
         sa.Table("halves", metadata, sa.Column("id", sa.Integer, primary_key=True),
