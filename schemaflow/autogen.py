@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,8 +57,10 @@ def models_state(settings: Settings) -> SchemaState:
     return from_metadata(metadata, skip=left_out(settings))
 
 
-def database_state(settings: Settings, lock_timeout: float) -> tuple[SchemaState, Dialect]:
-    """The live database's schema (reflected), and the database it is."""
+def database_state(settings: Settings, lock_timeout: float,
+                   schemas: Iterable[str] = ()) -> tuple[SchemaState, Dialect]:
+    """The live database's schema (reflected: the default schema, `schemas` and the
+    configuration's `[autogenerate] schemas`), and the database it is."""
     from .dialects import for_url
     from .state import SchemaState
 
@@ -69,7 +71,7 @@ def database_state(settings: Settings, lock_timeout: float) -> tuple[SchemaState
     from .dialects.reflect import reflect
 
     with session(settings.url, lock_timeout=lock_timeout) as (conn, dialect):
-        return reflect(conn, schema=settings.version_table_schema,
+        return reflect(conn, schemas=(None, *settings.schemas, *schemas),
                        skip=left_out(settings)), dialect
 
 
@@ -84,8 +86,10 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
     if from_db:
         return diff(SchemaState(), database_state(settings, lock_timeout)[0])
     if against_db:
-        live, dialect = database_state(settings, lock_timeout)
-        result = diff(dialect.comparable(live), dialect.comparable(models_state(settings)),
+        models = models_state(settings)
+        live, dialect = database_state(settings, lock_timeout,
+                                       sorted({k[0] for k in models.tables if k[0]}))
+        result = diff(dialect.comparable(live), dialect.comparable(models),
                       ask=ask, hints=hints)
         return _buildable(result, live, dialect)
     from .dialects import for_url

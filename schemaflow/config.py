@@ -43,6 +43,8 @@ class Settings:
     # Tables autogenerate and check leave out, or the only ones they look at (glob patterns).
     exclude_tables: tuple[str, ...] = ()
     include_tables: tuple[str, ...] = ()
+    # Schemas besides the default one that autogenerate reads from the database.
+    schemas: tuple[str, ...] = ()
     # Whether the user allowed the hooks to run (--run-hooks, SCHEMAFLOW_RUN_HOOKS=1): they
     # come with the repository, which may be anyone's pull request.
     run_hooks: bool = False
@@ -222,9 +224,9 @@ def _check(values: Mapping[str, Any], path: str) -> None:
     auto = values.get("autogenerate")
     if isinstance(auto, dict):
         for key, names in auto.items():
-            if key not in ("exclude_tables", "include_tables"):
-                problems.append(f"unknown key 'autogenerate.{key}' (exclude_tables or "
-                                "include_tables)")
+            if key not in ("exclude_tables", "include_tables", "schemas"):
+                problems.append(f"unknown key 'autogenerate.{key}' (exclude_tables, "
+                                "include_tables or schemas)")
             elif not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
                 problems.append(f"'autogenerate.{key}' must be a list of table names or "
                                 "patterns such as \"celery_*\"")
@@ -328,6 +330,7 @@ def load(
         post_write_hooks=tuple(merged.get("post_write_hooks", ())),
         exclude_tables=tuple((merged.get("autogenerate") or {}).get("exclude_tables", ())),
         include_tables=tuple((merged.get("autogenerate") or {}).get("include_tables", ())),
+        schemas=tuple((merged.get("autogenerate") or {}).get("schemas", ())),
         run_hooks=run_hooks or env.get("SCHEMAFLOW_RUN_HOOKS", "").lower() in ("1", "true", "yes"),
         max_file_bytes=int(merged["max_file_mb"] * 1_000_000),
     )

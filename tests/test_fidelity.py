@@ -423,3 +423,35 @@ def test_tables_left_out_by_the_configuration(tmp_path: Path) -> None:
         fh.write('exclude_tabels = ["x"]\n')
     done = base.cli("check")
     assert done.returncode == 2 and "unknown key 'autogenerate.exclude_tabels'" in done.stderr
+
+
+@pytest.mark.postgresql
+def test_tables_in_other_schemas_are_read(tmp_path: Path, pg_url: str,
+                                          request: pytest.FixtureRequest) -> None:
+    """Models in a non-default schema: check --against-db reads the schemas the models name,
+    --from-db the ones `[autogenerate] schemas` names."""
+    second = _second(request, "postgresql")
+    for url in (pg_url, second):
+        engine = sa.create_engine(_driver(url))
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE SCHEMA billing")
+        engine.dispose()
+    p = models_project(tmp_path / "proj", """
+        sa.Table("customers", metadata, sa.Column("id", sa.Integer, primary_key=True))
+        sa.Table("invoices", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id")),
+                 schema="billing")
+    """, pg_url)
+    assert p.cli("new", "--autogenerate", "-m", "models").returncode == 0
+    for args in (("apply",), ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    _create_all(p.root / "fidelity_models.py", second, "schemas")
+    done = p.cli("--url", second, "check", "--against-db")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    base = make_project(tmp_path / "base", second)
+    with (base.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
+        fh.write('[autogenerate]\nschemas = ["billing"]\n')
+    assert base.cli("new", "--autogenerate", "--from-db", "-m", "baseline").returncode == 0
+    text = next(base.changesets.iterdir()).read_text(encoding="utf-8")
+    assert "schema: billing" in text and "customers" in text

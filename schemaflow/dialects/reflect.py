@@ -129,16 +129,20 @@ def _optional(call: Any, kw: dict[str, Any]) -> dict[Any, Any]:
         return {}
 
 
-def reflect(conn: Any, *, schema: str | None = None,
+def reflect(conn: Any, *, schemas: Iterable[str | None] = (None,),
             skip: Iterable[str] | Callable[[str], bool] = ()) -> SchemaState:
-    """The live schema as a SchemaState (bulk reflection; the version table left out)."""
+    """The live schema as a SchemaState (bulk reflection; the version table left out): the
+    tables of each of `schemas` (None: the connection's default schema)."""
     from . import for_connection
     from .base import map_columns
 
     dialect = for_connection(conn)
-    state = from_inspector(sa.inspect(conn), schema, skip=skip, dialect=dialect)
+    insp = sa.inspect(conn)
+    found: dict[Any, Any] = {}
+    for schema in dict.fromkeys(schemas):
+        found.update(from_inspector(insp, schema, skip=skip, dialect=dialect).tables)
     # Identity options at the database's defaults are left out, as a person writes them.
-    state = map_columns(state, dialect.generated_as_held)
+    state = map_columns(SchemaState(found), dialect.generated_as_held)
     if conn.in_transaction():
         conn.rollback()
     tables = {}
