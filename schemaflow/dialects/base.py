@@ -50,6 +50,8 @@ class Capabilities:
     concurrent_index: bool = False
     enum_add_value_in_transaction: bool = False
     max_identifier_length: int = 63
+    # Whether that limit counts UTF-8 bytes (PostgreSQL) or characters (MySQL).
+    identifier_bytes: bool = True
 
 
 def db_message(exc: BaseException) -> str:
@@ -80,6 +82,25 @@ def types_in(op: ir.Operation) -> list[TypeSpec]:
     if isinstance(op, ir.AlterColumn) and op.type is not None:
         return [op.type]
     return []
+
+
+def names_created(op: ir.Operation) -> list[str]:
+    """Every identifier an operation gives a new object (or a new name)."""
+    if isinstance(op, (ir.RenameTable, ir.RenameColumn)):
+        return [op.new_name]
+    if isinstance(op, ir.AddColumn):
+        return [op.column.name]
+    if not isinstance(op, (ir.CreateTable, ir.CreateIndex, ir.CreateUniqueConstraint,
+                           ir.CreateForeignKey, ir.CreateCheckConstraint,
+                           ir.CreatePrimaryKey)):
+        return []
+    names = [op.name]
+    if isinstance(op, ir.CreateTable):
+        names += [c.name for c in op.columns] + [i.name for i in op.indexes]
+        parts: list[Any] = [*op.unique, *op.foreign_keys, *op.checks]
+        parts += [op.primary_key] if op.primary_key else []
+        names += [p.name for p in parts if p.name]
+    return names
 
 
 def map_columns(state: SchemaState, fn: Callable[[ir.Column], ir.Column]) -> SchemaState:
@@ -175,6 +196,7 @@ class Dialect:
 
     def check(self, op: ir.Operation, before: SchemaState) -> None:
         """Raise UsageError when this database cannot do `op`."""
+        self._check_names(op)
         for spec in types_in(op):
             if spec.dialect and spec.dialect not in self.type_dialects:
                 raise UsageError(
@@ -186,6 +208,16 @@ class Dialect:
             raise UsageError(f"{self.name} has no partial indexes: index '{op.name}' has "
                              "`where`", hint="drop `where`, or use a sql operation with "
                              "`dialects:` for the databases that have them")
+
+    def _check_names(self, op: ir.Operation) -> None:
+        """A name written out that is too long here (the names schemaflow makes up fit)."""
+        limit, in_bytes = self.caps.max_identifier_length, self.caps.identifier_bytes
+        for name in names_created(op):
+            size = len(name.encode()) if in_bytes else len(name)
+            if size > limit:
+                raise UsageError(
+                    f"the name '{name}' is {size} {'bytes' if in_bytes else 'characters'}; "
+                    f"{self.name} allows {limit}", hint="choose a shorter name")
 
     def runs_sql(self, op: ir.Sql) -> bool:
         """Whether a `sql` operation's `dialects` include this database."""

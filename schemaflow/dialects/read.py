@@ -9,10 +9,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
+from sqlalchemy.sql.elements import _truncated_label
 
 from .. import ir
 from ..errors import UsageError
-from ..state import Table, pk_name
+from ..state import Table, fit, pk_name
 from ..typespec import TypeSpec
 from .tables import TypeError_
 
@@ -197,9 +198,15 @@ def _table(name: str, schema: str | None, columns: list[ir.Column],
 
 
 def _name(c: Any) -> str | None:
+    """A model's (or reflected) constraint or index name. A name SQLAlchemy made from a
+    naming convention is shortened as SQLAlchemy shortens it at CREATE time, to the limit
+    every database takes; a name written out is kept as written (validate reports it when a
+    database cannot take it)."""
     name = c.name
     if name is None or type(name).__name__ == "_NoneName":
         return None
+    if isinstance(name, _truncated_label):
+        return fit(str(name))
     return str(name)
 
 
