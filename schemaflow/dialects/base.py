@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .. import ir
 from ..config import hide_password
 from ..errors import ConnectionFailed, UsageError
+from ..ir.parts import deferral
 from ..typespec import TypeSpec
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class Capabilities:
     max_identifier_length: int = 63
     # Whether that limit counts UTF-8 bytes (PostgreSQL) or characters (MySQL).
     identifier_bytes: bool = True
+    deferrable_foreign_keys: bool = False
 
 
 def db_message(exc: BaseException) -> str:
@@ -203,6 +205,7 @@ class Dialect:
                     f"the type {spec} is {spec.dialect}'s; this database is {self.name}",
                     hint="use a generic type, or put the column in a sql operation with "
                          "`dialects:`")
+        self._check_deferrable(op)
         if isinstance(op, ir.CreateIndex) and op.where is not None and not (
                 self.caps.partial_index):
             raise UsageError(f"{self.name} has no partial indexes: index '{op.name}' has "
@@ -218,6 +221,27 @@ class Dialect:
                 raise UsageError(
                     f"the name '{name}' is {size} {'bytes' if in_bytes else 'characters'}; "
                     f"{self.name} allows {limit}", hint="choose a shorter name")
+
+    def _check_deferrable(self, op: ir.Operation) -> None:
+        """A deferrable foreign key where the database has none (MySQL, MariaDB)."""
+        if self.caps.deferrable_foreign_keys:
+            return
+        from ..state.naming import fk_name
+
+        if isinstance(op, ir.CreateTable):
+            fks = [(op.name, f) for f in op.foreign_keys]
+        elif isinstance(op, ir.CreateForeignKey):
+            fks = [(op.table, op.definition)]
+        else:
+            return
+        for table, f in fks:
+            if deferral(f.deferrable, f.initially)[0]:
+                raise UsageError(
+                    f"{self.name} has no deferrable foreign keys: the foreign key "
+                    f"'{f.name or fk_name(table, f)}' on '{table}' is "
+                    f"{'initially deferred' if f.initially == 'deferred' else 'deferrable'}",
+                    hint="leave out deferrable and initially for this database, or create the "
+                         "key with a sql operation scoped with `dialects:`")
 
     def runs_sql(self, op: ir.Sql) -> bool:
         """Whether a `sql` operation's `dialects` include this database."""

@@ -12,7 +12,7 @@ from sqlalchemy.engine.default import DefaultDialect
 
 from .. import ir
 from ..state import SchemaState, ck_name, fk_name, ix_name, uq_name
-from .read import Unexpressible, _action, _column, _default_of, _name, _table
+from .read import Unexpressible, _action, _column, _default_of, _deferral, _name, _table
 
 # Dialect options of an index that the format carries (the partial-index condition).
 _WHERE = ("postgresql_where", "sqlite_where")
@@ -76,10 +76,9 @@ def _model_column(table: str, col: sa.Column[Any], pk_cols: tuple[str, ...]) -> 
 
 
 def _foreign_key(table: str, c: sa.ForeignKeyConstraint) -> ir.ForeignKeyDef:
-    for option in ("deferrable", "initially", "match"):
-        if getattr(c, option, None):
-            raise Unexpressible(f"foreign key {_name(c) or ''} on {table}",
-                                f"{option}={getattr(c, option)!r}")
+    where = f"foreign key {_name(c) or ''} on {table}"
+    if c.match:
+        raise Unexpressible(where, f"match={c.match!r}")
     ref = c.elements[0].column.table if c.elements else None
     fk = ir.ForeignKeyDef(
         columns=tuple(str(x.name) for x in c.columns),
@@ -87,7 +86,8 @@ def _foreign_key(table: str, c: sa.ForeignKeyConstraint) -> ir.ForeignKeyDef:
             table=str(ref.name) if ref is not None else c.elements[0].target_fullname,
             columns=tuple(str(e.column.name) for e in c.elements),
             schema=str(ref.schema) if ref is not None and ref.schema else None),
-        name=_name(c), ondelete=_action(c.ondelete), onupdate=_action(c.onupdate))
+        name=_name(c), ondelete=_action(c.ondelete), onupdate=_action(c.onupdate),
+        **_deferral(where, c.deferrable, c.initially))
     return fk if fk.name else replace(fk, name=fk_name(table, fk))
 
 

@@ -210,6 +210,19 @@ def _name(c: Any) -> str | None:
     return str(name)
 
 
+def _deferral(where: str, deferrable: Any, initially: Any) -> dict[str, Any]:
+    """A foreign key's `deferrable` and `initially` as the format writes them (only what
+    differs from the default: `deferrable: true`, and `initially: deferred` with it)."""
+    said = str(initially).lower() if initially else None
+    if said not in (None, "deferred", "immediate"):
+        raise Unexpressible(where, f"initially {initially!r}")
+    if deferrable is False and said == "deferred":
+        raise Unexpressible(where, "INITIALLY DEFERRED without DEFERRABLE")
+    deferred = said == "deferred"  # which makes it deferrable, as on PostgreSQL
+    able = deferred or bool(deferrable)
+    return {"deferrable": True if able else None, "initially": "deferred" if deferred else None}
+
+
 def _action(value: str | None) -> Any:
     return value.upper() if value else None
 

@@ -77,7 +77,7 @@ class PostgreSQL(Dialect):
     sa_types_module: ClassVar[str | None] = "sqlalchemy.dialects.postgresql"
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
         ((0,), {"partial_index": True, "comments": True, "native_enum": True,
-                "concurrent_index": True}),
+                "concurrent_index": True, "deferrable_foreign_keys": True}),
         ((12,), {"enum_add_value_in_transaction": True}),
     )
     run_lock: ClassVar[bool] = True

@@ -48,7 +48,7 @@ class SQLite(Dialect):
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
         ((0,), {"drop_column": False, "rename_column": False, "alter_column": False,
                 "alter_constraints": False, "partial_index": True,
-                "max_identifier_length": 1000}),
+                "max_identifier_length": 1000, "deferrable_foreign_keys": True}),
         ((3, 25), {"rename_column": True}),
         ((3, 35), {"drop_column": True}),
     )
