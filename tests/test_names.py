@@ -3,6 +3,7 @@ database cannot take are reported by `validate --dialect`."""
 
 from __future__ import annotations
 
+import importlib.util
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,26 @@ def test_a_long_generated_name_applies_the_same_everywhere(
         done = p.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
     assert _fk_names(url) == [fit(LONG_FK)]
+
+
+@pytest.mark.postgresql
+def test_create_all_on_postgresql_gives_the_same_schema(tmp_path: Path, pg_url: str) -> None:
+    # Unnamed keys get PostgreSQL's own names (compared by meaning); the index of
+    # `index=True` gets SQLAlchemy's shortened convention name, which is schemaflow's.
+    p = _project(tmp_path / "proj", pg_url)
+    spec = importlib.util.spec_from_file_location("long_models_pg", p.root / "long_models.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    engine = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
+    try:
+        module.metadata.create_all(engine)
+        indexes = sa.inspect(engine).get_indexes("order_line_adjustments")
+    finally:
+        engine.dispose()
+    assert ix_name("order_line_adjustments", (LONG_COLUMN,)) in {i["name"] for i in indexes}
+    done = p.cli("check", "--against-db")
+    assert done.returncode == 0, (done.stdout, done.stderr)
 
 
 def test_a_long_name_written_out_is_reported_per_database(tmp_path: Path) -> None:
