@@ -30,7 +30,23 @@ from .graph import Graph, GraphParts
 from .ir import Body, Changeset, Deferred, checksum
 from .source import StatKey
 
-_FORMAT = 10  # 10: index key parts, computed and identity columns in the IR
+
+def _ir_shape() -> str:
+    """A digest of the fields of every pickled class: a cache written before a field was
+    added or removed is never read (its objects would load without that field)."""
+    from . import typespec
+    from .ir import changeset, operations, parts
+
+    shapes = sorted(f"{cls.__qualname__}:{','.join(f.name for f in dataclasses.fields(cls))}"
+                    for module in (parts, operations, changeset, typespec)
+                    for cls in vars(module).values()
+                    if isinstance(cls, type) and dataclasses.is_dataclass(cls))
+    return hashlib.blake2b("|".join(shapes).encode(), digest_size=8).hexdigest()
+
+
+# 10: index key parts, computed and identity columns in the IR (and any change of
+# the IR's fields, through its shape)
+_FORMAT = (10, _ir_shape())
 _RACY_NS = 2_000_000_000
 
 

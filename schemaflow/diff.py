@@ -11,10 +11,12 @@ from typing import Any
 
 from . import ir
 from .errors import UsageError
+from .ir.parts import deferral
 from .state import (
     SchemaState,
     Table,
     TableKey,
+    create_fk_op,
     create_table_op,
     ix_name,
     pk_name,
@@ -95,7 +97,7 @@ def fk_key(f: ir.ForeignKeyDef) -> tuple[Any, ...]:
     """What a foreign key means (names aside)."""
     ref = f.references
     return (f.columns, ref.schema, ref.table, ref.columns, _action(f.ondelete),
-            _action(f.onupdate))
+            _action(f.onupdate), deferral(f.deferrable, f.initially))
 
 
 def _where_key(where: str | None) -> str | None:
@@ -229,9 +231,7 @@ class _Builder:
             self._create_fk(t, f)
 
     def _create_fk(self, t: Table, f: ir.ForeignKeyDef) -> None:
-        self.emit("create_fk", ir.CreateForeignKey(
-            name=f.name or "", table=t.name, schema=t.schema, columns=f.columns,
-            references=f.references, ondelete=f.ondelete, onupdate=f.onupdate))
+        self.emit("create_fk", create_fk_op(t, f))
 
     # --- inside a table --------------------------------------------------------------------
 

@@ -68,6 +68,8 @@ CODES = catalogue(
     Code("SF113", "error", "alter_column changes nothing", "reference"),
     Code("SF114", "error", "alter_column both sets and drops the default", "reference"),
     Code("SF115", "error", "alter_column gives both default and default_sql", "reference"),
+    Code("SF116", "error", "a foreign key is initially deferred but not deferrable",
+         "reference"),
     # The history.
     Code("SF013", "error", "merged branches conflict", "history"),
     Code("SF014", "warning", "the changeset has no operations", "history"),

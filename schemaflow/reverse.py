@@ -8,7 +8,15 @@ from types import MappingProxyType
 from typing import Any
 
 from . import ir
-from .state import SchemaState, Table, apply, create_table_op, dependents, find_constraint
+from .state import (
+    SchemaState,
+    Table,
+    apply,
+    create_fk_op,
+    create_table_op,
+    dependents,
+    find_constraint,
+)
 
 Inverse = tuple[ir.Operation, ...] | None
 
@@ -33,9 +41,7 @@ def recreate_parts(t: Table) -> tuple[ir.Operation, ...]:
                                       columns=u.columns) for u in t.uniques]
     ops += [ir.CreateCheckConstraint(name=c.name or "", table=t.name, schema=s,
                                      expression=c.expression) for c in t.checks]
-    ops += [ir.CreateForeignKey(name=f.name or "", table=t.name, schema=s, columns=f.columns,
-                                references=f.references, ondelete=f.ondelete,
-                                onupdate=f.onupdate) for f in t.foreign_keys]
+    ops += [create_fk_op(t, f) for f in t.foreign_keys]
     ops += [ir.CreateIndex.of(i, t.name, s) for i in t.indexes]
     return tuple(ops)
 

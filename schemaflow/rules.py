@@ -163,11 +163,6 @@ def dialect_capability(op: ir.Operation, before: SchemaState, oc: OpContext,
     """What the target database (and server version) cannot do, found by rendering."""
     if ctx.support is None:
         return
-    limit = ctx.support.caps.max_identifier_length
-    for name in _names_in(op):
-        if len(name) > limit:
-            yield "SF331", (f"{op.kind}: the name '{name[:20]}…' is {len(name)} characters; "
-                            f"{ctx.support.name} allows {limit}"), "choose a shorter name"
     if (isinstance(op, ir.CreateIndex) and op.concurrently and ctx.support.caps.concurrent_index
             and oc.changeset.transactional is not False):
         yield "SF331", (f"create_index {op.name} with concurrently cannot run inside a "
@@ -177,19 +172,6 @@ def dialect_capability(op: ir.Operation, before: SchemaState, oc: OpContext,
         ctx.support.check(op, before)
     except UsageError as exc:
         yield "SF331", f"{op.kind} on {ctx.support.name}: {exc.message}", exc.hint
-
-
-def _names_in(op: ir.Operation) -> list[str]:
-    """Every identifier an operation creates."""
-    names = [getattr(op, k) for k in ("name", "new_name") if isinstance(getattr(op, k, None), str)]
-    if isinstance(op, ir.CreateTable):
-        names += [c.name for c in op.columns] + [i.name for i in op.indexes]
-        names += [u.name for u in op.unique if u.name]
-        names += [f.name for f in op.foreign_keys if f.name]
-        names += [c.name for c in op.checks if c.name]
-    if isinstance(op, ir.AddColumn):
-        names.append(op.column.name)
-    return names
 
 
 ANALYZERS: tuple[Analyzer, ...] = (destructive, data_dependent, compatibility,

@@ -85,12 +85,11 @@ REFUSED = [
         sa.Table("jobs", metadata, sa.Column("id", sa.Integer, primary_key=True),
                  sa.Column("done", sa.Boolean(create_constraint=True)))
      """, ["column jobs.done", "create_constraint=True"]),
-    ("deferrable foreign key", """
+    ("foreign key match", """
         sa.Table("a", metadata, sa.Column("id", sa.Integer, primary_key=True))
         sa.Table("b", metadata, sa.Column("id", sa.Integer, primary_key=True),
-                 sa.Column("a_id", sa.Integer, sa.ForeignKey("a.id", deferrable=True,
-                                                             initially="DEFERRED")))
-     """, ["foreign key", "on b", "deferrable"]),
+                 sa.Column("a_id", sa.Integer, sa.ForeignKey("a.id", match="FULL")))
+     """, ["foreign key", "on b", "match='FULL'"]),
 ]
 
 

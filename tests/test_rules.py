@@ -227,6 +227,14 @@ RULE_CASES = [
                  [_alter("orders", "quantity", default=2)], PG, id="SF114"),
     pytest.param("SF115", [_alter("orders", "quantity", default=2, default_sql="1 + 1")],
                  [_alter("orders", "quantity", default_sql="1 + 1")], PG, id="SF115"),
+    pytest.param("SF116", [{"create_foreign_key": {
+                     "name": "fk_orders_referrer", "table": "orders", "columns": ["referrer_id"],
+                     "references": {"table": "users", "columns": ["id"]},
+                     "deferrable": False, "initially": "deferred"}}],
+                 [{"create_foreign_key": {
+                     "name": "fk_orders_referrer", "table": "orders", "columns": ["referrer_id"],
+                     "references": {"table": "users", "columns": ["id"]},
+                     "initially": "deferred"}}], PG, id="SF116"),
     # History checks.
     pytest.param("SF014", [], [LOCK_TIMEOUT], PG, id="SF014"),
     pytest.param("SF201", [{"sql": {"up": "UPDATE users SET bio = ''"}}],

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .. import ir
 from ..config import hide_password, hide_passwords_in
 from ..errors import ConnectionFailed, UsageError
+from ..ir.parts import deferral
 from ..typespec import TypeSpec
 
 if TYPE_CHECKING:
@@ -61,6 +62,9 @@ class Capabilities:
     # Generated columns computed on read (VIRTUAL); identity columns (else autoincrement).
     virtual_computed: bool = True
     identity_columns: bool = False
+    # Whether that limit counts UTF-8 bytes (PostgreSQL) or characters (MySQL).
+    identifier_bytes: bool = True
+    deferrable_foreign_keys: bool = False
 
 
 def db_message(exc: BaseException) -> str:
@@ -91,6 +95,25 @@ def types_in(op: ir.Operation) -> list[TypeSpec]:
     if isinstance(op, ir.AlterColumn) and op.type is not None:
         return [op.type]
     return []
+
+
+def names_created(op: ir.Operation) -> list[str]:
+    """Every identifier an operation gives a new object (or a new name)."""
+    if isinstance(op, (ir.RenameTable, ir.RenameColumn)):
+        return [op.new_name]
+    if isinstance(op, ir.AddColumn):
+        return [op.column.name]
+    if not isinstance(op, (ir.CreateTable, ir.CreateIndex, ir.CreateUniqueConstraint,
+                           ir.CreateForeignKey, ir.CreateCheckConstraint,
+                           ir.CreatePrimaryKey)):
+        return []
+    names = [op.name]
+    if isinstance(op, ir.CreateTable):
+        names += [c.name for c in op.columns] + [i.name for i in op.indexes]
+        parts: list[Any] = [*op.unique, *op.foreign_keys, *op.checks]
+        parts += [op.primary_key] if op.primary_key else []
+        names += [p.name for p in parts if p.name]
+    return names
 
 
 def map_columns(state: SchemaState, fn: Callable[[ir.Column], ir.Column]) -> SchemaState:
@@ -192,6 +215,7 @@ class Dialect:
 
     def check(self, op: ir.Operation, before: SchemaState) -> None:
         """Raise UsageError when this database cannot do `op`."""
+        self._check_names(op)
         for spec in types_in(op):
             if spec.name == "array" and not self.caps.arrays:
                 raise UsageError(f"{self.name} has no array columns ({spec})",
@@ -203,6 +227,7 @@ class Dialect:
                     f"the type {spec} is {spec.dialect}'s; this database is {self.name}",
                     hint="use a generic type, or put the column in a sql operation with "
                          "`dialects:`")
+        self._check_deferrable(op)
         if isinstance(op, ir.CreateIndex):
             self.check_index(op.definition, op.table)
         elif isinstance(op, ir.CreateTable):
@@ -263,6 +288,37 @@ class Dialect:
         """The Inspector's indexes of `tables`, completed with what it does not read here
         (key part orderings, expression indexes), in its own dictionary form."""
         return indexes
+
+    def _check_names(self, op: ir.Operation) -> None:
+        """A name written out that is too long here (the names schemaflow makes up fit)."""
+        limit, in_bytes = self.caps.max_identifier_length, self.caps.identifier_bytes
+        for name in names_created(op):
+            size = len(name.encode()) if in_bytes else len(name)
+            if size > limit:
+                raise UsageError(
+                    f"the name '{name}' is {size} {'bytes' if in_bytes else 'characters'}; "
+                    f"{self.name} allows {limit}", hint="choose a shorter name")
+
+    def _check_deferrable(self, op: ir.Operation) -> None:
+        """A deferrable foreign key where the database has none (MySQL, MariaDB)."""
+        if self.caps.deferrable_foreign_keys:
+            return
+        from ..state.naming import fk_name
+
+        if isinstance(op, ir.CreateTable):
+            fks = [(op.name, f) for f in op.foreign_keys]
+        elif isinstance(op, ir.CreateForeignKey):
+            fks = [(op.table, op.definition)]
+        else:
+            return
+        for table, f in fks:
+            if deferral(f.deferrable, f.initially)[0]:
+                raise UsageError(
+                    f"{self.name} has no deferrable foreign keys: the foreign key "
+                    f"'{f.name or fk_name(table, f)}' on '{table}' is "
+                    f"{'initially deferred' if f.initially == 'deferred' else 'deferrable'}",
+                    hint="leave out deferrable and initially for this database, or create the "
+                         "key with a sql operation scoped with `dialects:`")
 
     def runs_sql(self, op: ir.Sql) -> bool:
         """Whether a `sql` operation's `dialects` include this database."""

@@ -12,7 +12,16 @@ import sqlalchemy as sa
 from .. import ir
 from ..state import SchemaState, ck_name, fk_name, uq_name
 from .indexes import from_model, sql_text
-from .read import Unexpressible, _action, _column, _default_of, _name, _table, skipper
+from .read import (
+    Unexpressible,
+    _action,
+    _column,
+    _default_of,
+    _deferral,
+    _name,
+    _table,
+    skipper,
+)
 
 
 def from_metadata(metadata: sa.MetaData, *,
@@ -82,10 +91,9 @@ def _identity(table: str, col: sa.Column[Any]) -> dict[str, Any]:
 
 
 def _foreign_key(table: str, c: sa.ForeignKeyConstraint) -> ir.ForeignKeyDef:
-    for option in ("deferrable", "initially", "match"):
-        if getattr(c, option, None):
-            raise Unexpressible(f"foreign key {_name(c) or ''} on {table}",
-                                f"{option}={getattr(c, option)!r}")
+    where = f"foreign key {_name(c) or ''} on {table}"
+    if c.match:
+        raise Unexpressible(where, f"match={c.match!r}")
     ref = c.elements[0].column.table if c.elements else None
     fk = ir.ForeignKeyDef(
         columns=tuple(str(x.name) for x in c.columns),
@@ -93,5 +101,6 @@ def _foreign_key(table: str, c: sa.ForeignKeyConstraint) -> ir.ForeignKeyDef:
             table=str(ref.name) if ref is not None else c.elements[0].target_fullname,
             columns=tuple(str(e.column.name) for e in c.elements),
             schema=str(ref.schema) if ref is not None and ref.schema else None),
-        name=_name(c), ondelete=_action(c.ondelete), onupdate=_action(c.onupdate))
+        name=_name(c), ondelete=_action(c.ondelete), onupdate=_action(c.onupdate),
+        **_deferral(where, c.deferrable, c.initially))
     return fk if fk.name else replace(fk, name=fk_name(table, fk))

@@ -10,10 +10,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
+from sqlalchemy.sql.elements import _truncated_label
 
 from .. import ir
 from ..errors import UsageError
-from ..state import Table, pk_name
+from ..state import Table, fit, pk_name
 from ..typespec import TypeSpec, TypeSyntaxError, dump_type, parse_type
 from .tables import TypeError_
 
@@ -219,10 +220,29 @@ def _table(name: str, schema: str | None, columns: list[ir.Column],
 
 
 def _name(c: Any) -> str | None:
+    """A model's (or reflected) constraint or index name. A name SQLAlchemy made from a
+    naming convention is shortened as SQLAlchemy shortens it at CREATE time, to the limit
+    every database takes; a name written out is kept as written (validate reports it when a
+    database cannot take it)."""
     name = c.name
     if name is None or type(name).__name__ == "_NoneName":
         return None
+    if isinstance(name, _truncated_label):
+        return fit(str(name))
     return str(name)
+
+
+def _deferral(where: str, deferrable: Any, initially: Any) -> dict[str, Any]:
+    """A foreign key's `deferrable` and `initially` as the format writes them (only what
+    differs from the default: `deferrable: true`, and `initially: deferred` with it)."""
+    said = str(initially).lower() if initially else None
+    if said not in (None, "deferred", "immediate"):
+        raise Unexpressible(where, f"initially {initially!r}")
+    if deferrable is False and said == "deferred":
+        raise Unexpressible(where, "INITIALLY DEFERRED without DEFERRABLE")
+    deferred = said == "deferred"  # which makes it deferrable, as on PostgreSQL
+    able = deferred or bool(deferrable)
+    return {"deferrable": True if able else None, "initially": "deferred" if deferred else None}
 
 
 def _action(value: str | None) -> Any:

@@ -14,7 +14,7 @@ from .. import ir
 from ..state import SchemaState, ck_name, fk_name, uq_name
 from .base import Dialect
 from .indexes import from_reflected
-from .read import Unexpressible, _action, _column, _table, default_from_sa, skipper
+from .read import Unexpressible, _action, _column, _deferral, _table, default_from_sa, skipper
 
 
 def from_inspector(insp: Any, schema: str | None, *,
@@ -107,17 +107,17 @@ def _generated(c: dict[str, Any]) -> dict[str, Any]:
 def _foreign_key(table: str, f: dict[str, Any]) -> ir.ForeignKeyDef:
     """A reflected foreign key (an unnamed one given schemaflow's name)."""
     options = f.get("options") or {}
-    for option in ("deferrable", "initially", "match"):
-        if options.get(option):
-            raise Unexpressible(f"foreign key {f.get('name') or ''} on {table}",
-                                f"{option} {options[option]!r}")
+    where = f"foreign key {f.get('name') or ''} on {table}"
+    if options.get("match"):
+        raise Unexpressible(where, f"match {options['match']!r}")
     fk = ir.ForeignKeyDef(
         columns=tuple(str(x) for x in f["constrained_columns"]),
         references=ir.Reference(table=str(f["referred_table"]),
                                 columns=tuple(str(x) for x in f["referred_columns"]),
                                 schema=f.get("referred_schema") or None),
         name=f.get("name"), ondelete=_action(options.get("ondelete")),
-        onupdate=_action(options.get("onupdate")))
+        onupdate=_action(options.get("onupdate")),
+        **_deferral(where, options.get("deferrable"), options.get("initially")))
     return fk if fk.name else replace(fk, name=fk_name(table, fk))
 
 

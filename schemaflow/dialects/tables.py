@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .. import ir
+from ..ir.parts import deferral
 from ..state import SchemaState, Table
 from ..typespec import TypeSpec
 from .base import enum_name
@@ -190,9 +191,13 @@ def sa_table(t: Table, metadata: sa.MetaData, *, name: str | None = None,
     for f in t.foreign_keys:
         ref = f.references
         prefix = f"{ref.schema}." if ref.schema else ""
+        # Only what differs from the default is written: NOT DEFERRABLE is an error on MySQL,
+        # INITIALLY DEFERRED without DEFERRABLE one on SQLite.
+        deferrable, deferred = deferral(f.deferrable, f.initially)
         args.append(sa.ForeignKeyConstraint(
             list(f.columns), [f"{prefix}{ref.table}.{c}" for c in ref.columns], name=f.name,
-            ondelete=f.ondelete, onupdate=f.onupdate))
+            ondelete=f.ondelete, onupdate=f.onupdate, deferrable=deferrable or None,
+            initially="DEFERRED" if deferred else None))
     table = sa.Table(name or t.name, metadata, *args, schema=t.schema, comment=t.comment)
     if with_indexes:
         for i in t.indexes:

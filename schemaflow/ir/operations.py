@@ -17,6 +17,7 @@ from .parts import (
     IndexDef,
     IndexKey,
     IndexMethod,
+    Initially,
     PrimaryKeyDef,
     Reference,
     Row,
@@ -186,7 +187,16 @@ class CreateForeignKey(Operation):
     schema: str | None = None
     ondelete: FKAction | None = None
     onupdate: FKAction | None = None
+    deferrable: bool | None = None
+    initially: Initially | None = None
     not_valid: bool = False
+
+    @property
+    def definition(self) -> ForeignKeyDef:
+        """The foreign key this operation adds."""
+        return ForeignKeyDef(columns=self.columns, references=self.references, name=self.name,
+                             ondelete=self.ondelete, onupdate=self.onupdate,
+                             deferrable=self.deferrable, initially=self.initially)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

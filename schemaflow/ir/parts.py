@@ -11,6 +11,7 @@ from ..typespec import TypeSpec
 Value = str | int | float | bool | None
 Row = dict[str, Value]
 FKAction = Literal["CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION"]
+Initially = Literal["deferred", "immediate"]
 ConstraintType = Literal["unique", "foreign_key", "check", "primary_key"]
 IndexMethod = Literal["btree", "hash", "gin", "gist", "brin", "spgist"]
 
@@ -113,6 +114,13 @@ class UniqueDef:
     name: str | None = None
 
 
+def deferral(deferrable: bool | None, initially: Initially | None) -> tuple[bool, bool]:
+    """(deferrable, initially deferred) as a database holds a foreign key's `deferrable`
+    and `initially`: `initially: deferred` alone makes it deferrable, as on PostgreSQL (with
+    `deferrable: false` it is refused, SF116)."""
+    return bool(deferrable) or initially == "deferred", initially == "deferred"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ForeignKeyDef:
     """A foreign key inside `create_table`."""
@@ -122,6 +130,8 @@ class ForeignKeyDef:
     name: str | None = None
     ondelete: FKAction | None = None
     onupdate: FKAction | None = None
+    deferrable: bool | None = None
+    initially: Initially | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -74,6 +74,10 @@ def check_table(t: Table) -> None:
         if len(f.columns) != len(f.references.columns):
             raise StateError(f"foreign key '{f.name}' has {len(f.columns)} columns but references "
                              f"{len(f.references.columns)}", code="SF108")
+        if f.deferrable is False and f.initially == "deferred":
+            raise StateError(f"foreign key '{f.name}' is initially deferred but not deferrable",
+                             code="SF116", hint="drop `deferrable: false` (initially deferred "
+                             "makes it deferrable), or `initially: deferred`")
     for i in t.indexes:
         need_columns(t, i.column_names, f"index '{i.name}'")
     seen: set[str] = set()
@@ -114,6 +118,14 @@ def create_table_op(t: Table) -> ir.CreateTable:
     return ir.CreateTable(name=t.name, schema=t.schema, columns=t.columns, comment=t.comment,
                           primary_key=t.primary_key, unique=t.uniques,
                           foreign_keys=t.foreign_keys, checks=t.checks, indexes=t.indexes)
+
+
+def create_fk_op(t: Table, f: ir.ForeignKeyDef) -> ir.CreateForeignKey:
+    """The create_foreign_key operation that adds `f` to `t` exactly."""
+    return ir.CreateForeignKey(name=f.name or "", table=t.name, schema=t.schema,
+                               columns=f.columns, references=f.references, ondelete=f.ondelete,
+                               onupdate=f.onupdate, deferrable=f.deferrable,
+                               initially=f.initially)
 
 
 def rename_columns(t: Table, renames: Mapping[str, str]) -> Table:

@@ -246,8 +246,7 @@ def _create_unique(state: SchemaState, op: ir.CreateUniqueConstraint) -> SchemaS
 
 def _create_fk(state: SchemaState, op: ir.CreateForeignKey) -> SchemaState:
     t = state.table(op.table, op.schema)
-    fk = ir.ForeignKeyDef(columns=op.columns, references=op.references, name=op.name,
-                          ondelete=op.ondelete, onupdate=op.onupdate)
+    fk = op.definition
     need_refs(state, t, [fk])
     return _with_part(state, replace(t, foreign_keys=(*t.foreign_keys, fk)))
 

@@ -48,7 +48,8 @@ class MySQL(Dialect):
     sa_types_module: ClassVar[str | None] = "sqlalchemy.dialects.mysql"
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
         ((0,), {"transactional_ddl": False, "comments": True, "rename_column": False,
-                "check_constraints": False, "max_identifier_length": 64}),
+                "check_constraints": False, "max_identifier_length": 64,
+                "identifier_bytes": False}),
         ((8, 0, 16), {"check_constraints": True}),
         ((8, 0, 13), {"index_expressions": True}),
         ((8,), {"rename_column": True, "index_desc": True}),
@@ -157,7 +158,8 @@ class MariaDB(MySQL):
     sql_dialects: ClassVar[tuple[str, ...]] = ("mysql", "mariadb")
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
         ((0,), {"transactional_ddl": False, "comments": True, "rename_column": False,
-                "check_constraints": False, "max_identifier_length": 64}),
+                "check_constraints": False, "max_identifier_length": 64,
+                "identifier_bytes": False}),
         ((10, 2, 1), {"check_constraints": True}),
         ((10, 5, 2), {"rename_column": True}),
         ((10, 8), {"index_desc": True}),
