@@ -78,8 +78,8 @@ class PostgreSQL(Dialect):
     sa_types_module: ClassVar[str | None] = "sqlalchemy.dialects.postgresql"
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
         ((0,), {"partial_index": True, "comments": True, "native_enum": True,
-                "concurrent_index": True, "deferrable_foreign_keys": True, "index_desc": True, "index_nulls": True,
-                "index_expressions": True, "index_opclass": True,
+                "concurrent_index": True, "deferrable_foreign_keys": True, "index_desc": True,
+                "index_nulls": True, "index_expressions": True, "index_opclass": True,
                 "index_methods": ("btree", "hash", "gin", "gist", "brin", "spgist")}),
         ((0,), {"virtual_computed": False, "identity_columns": True, "arrays": True}),
         ((11,), {"index_include": True}),
