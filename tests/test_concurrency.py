@@ -33,17 +33,21 @@ from conftest import (
 N_RACERS = 8
 DEMO_HEAD = "f81b3a5c9e07"
 
-RACER = r"""
+# What a racer imports before its start signal: everything a run needs.
+PRELOAD = r"""
 import os, sys, time
-ready, go = sys.argv[1], sys.argv[2]
-import sqlalchemy  # noqa: F401  (everything is imported before the start signal)
+import sqlalchemy  # noqa: F401
 import schemaflow.api, schemaflow.cli, schemaflow.execute, schemaflow.lint
-import schemaflow.dialects.connect
+import schemaflow.dialects.connect, schemaflow.cli.output, schemaflow.cli.output.runs
 for driver in ("psycopg", "pymysql"):
     try:
         __import__(driver)
     except ImportError:
         pass
+"""
+
+RACER = PRELOAD + r"""
+ready, go = sys.argv[1], sys.argv[2]
 open(ready, "w").close()
 deadline = time.monotonic() + 60
 while not os.path.exists(go):
