@@ -44,13 +44,18 @@ def _listed(item: PlanItem) -> str:
             "the version table still lists it")
 
 
+def _why(item: PlanItem) -> str:
+    """Why statements that ran stay in effect."""
+    return ("this changeset is not transactional" if item.changeset.transactional is False
+            else "this database commits each DDL statement as it runs")
+
+
 def conflict(item: PlanItem, exc: Conflict, progress: Progress) -> ChangesetFailed:
     """The version table changed under a changeset: a run that did not take schemaflow's
     lock (an older version, another tool) or a hand edit."""
     if progress.count:
-        state = (f"all {len(item.steps)} of its statements ran and stay in effect (this "
-                 f"changeset is not transactional), but {exc.reason}: the version table was "
-                 "left as it is")
+        state = (f"all {len(item.steps)} of its statements ran and stay in effect "
+                 f"({_why(item)}), but {exc.reason}: the version table was left as it is")
         hint = ("something that does not take schemaflow's lock changed the version table: "
                 "compare the database with it before going on")
     else:
@@ -65,6 +70,7 @@ def failed(item: PlanItem, progress: Progress, *, lost: bool, statement: str | N
     """A statement, the version-table change or a COMMIT of a changeset failed; `lost`: the
     connection to the database was lost."""
     where, cid, n, k = _where(item), item.changeset.id, len(item.steps), progress.count
+    why = _why(item)
 
     def error(message: str, hint: str | None, *, ran: bool = True) -> ChangesetFailed:
         return ChangesetFailed(message, changeset=cid, statement=statement,
@@ -75,7 +81,7 @@ def failed(item: PlanItem, progress: Progress, *, lost: bool, statement: str | N
         # The COMMIT was sent; its answer never came.
         sent = "its statements and its version-table change" if item.transactional else (
             f"the version-table change (all {n} of its statements ran before and stay in "
-            "effect: this changeset is not transactional)")
+            f"effect: {why})")
         return error(f"{where}: the connection to the database was lost during COMMIT, "
                      f"after {sent} had been sent; whether that COMMIT happened is unknown",
                      STATUS_HINT + f": if it lists {cid}, the changeset is "
@@ -95,19 +101,23 @@ def failed(item: PlanItem, progress: Progress, *, lost: bool, statement: str | N
                      "run the command again once the database is reachable", ran=False)
     if progress.recording:
         return error(f"{where} failed; all {n} of its statements ran and stay in effect "
-                     "(this changeset is not transactional), but the version-table change "
-                     f"was not committed, so {_listed(item)}",
+                     f"({why}), but the version-table change was not committed, so "
+                     f"{_listed(item)}",
                      STATUS_HINT if lost else "its work is done: fix the cause, then record "
                      "it with `schemaflow stamp`, or undo the statements by hand")
     if not progress.running:
         return error(f"{where} failed before its first statement; nothing of it ran and "
                      f"{_listed(item)}", "run the command again once the cause is fixed")
     if lost:
+        before = ("none ran before it" if not k else
+                  "statement 1 ran before it and stays in effect" if k == 1 else
+                  f"statements 1 to {k} ran before it and stay in effect")
         return error(f"{where}: the connection to the database was lost during statement "
                      f"{k + 1} of {n} (shown below), so whether it took effect is unknown; "
-                     f"{k} statements ran before it and stay in effect (this changeset is not "
-                     f"transactional); {_listed(item)}", STATUS_HINT + "; then compare the "
-                     "statements below with the database, and undo or finish them by hand")
+                     f"{before} ({why}); {_listed(item)}",
+                     f"once the database is reachable, check whether statement {k + 1} took "
+                     "effect; undo or finish the statements by hand, then run the command "
+                     "again")
     return error(f"{where} failed; {k} of its {n} statements had already run and stay in "
-                 f"effect (this changeset is not transactional); {_listed(item)}",
+                 f"effect ({why}); {_listed(item)}",
                  "undo or finish those statements by hand, then run the command again")
