@@ -47,7 +47,7 @@ def _listed(item: PlanItem) -> str:
 def _why(item: PlanItem) -> str:
     """Why statements that ran stay in effect."""
     return ("this changeset is not transactional" if item.changeset.transactional is False
-            else "this database commits each DDL statement as it runs")
+            else "on this database a changeset is not transactional: DDL commits as it runs")
 
 
 def conflict(item: PlanItem, exc: Conflict, progress: Progress) -> ChangesetFailed:

@@ -322,6 +322,30 @@ def finish_holder(holder: subprocess.Popen[bytes], gate: Gate, tmp_path: Path) -
     assert holder.returncode == 0, (tmp_path / "holder.err").read_text()
 
 
+def run_after_holder(root: Path, holder: subprocess.Popen[bytes], gate: Gate, tmp_path: Path,
+                     waiting: Callable[[str], bool], what: str) -> str:
+    """Start `schemaflow apply --lock-timeout 60.5` in `root` while the holder holds the lock;
+    once `waiting(its stderr so far)`, let the holder finish. The run's stderr (it succeeded)."""
+    err_file = tmp_path / "waiter.err"
+    waiter = popen(root, "apply", "--lock-timeout", "60.5", stderr_file=err_file)
+    try:
+        wait_until(lambda: waiting(err_file.read_text()) or waiter.poll() is not None, what)
+        assert waiter.poll() is None, err_file.read_text()
+        finish_holder(holder, gate, tmp_path)
+        waiter.wait(timeout=60)
+    finally:
+        stop(holder)
+        stop(waiter)
+    err = err_file.read_text()
+    assert waiter.returncode == 0, err
+    assert "Traceback" not in err
+    return err
+
+
+def says_waiting(err: str) -> bool:
+    return "waiting for another schemaflow run" in err
+
+
 def server_url(kind: str, request: pytest.FixtureRequest) -> str:
     url: str = request.getfixturevalue("pg_url" if kind == "postgresql" else "mysql_url")
     return url
@@ -362,22 +386,8 @@ def test_waiting_run_reports_it_and_then_has_nothing_to_do(
     try:
         p = gated_project(tmp_path / "proj", url, gate)
         holder = start_holder(p, gate, tmp_path)
-        waiter_err = tmp_path / "waiter.err"
-        waiter = popen(p.root, "apply", "--lock-timeout", "60", stderr_file=waiter_err)
-        try:
-            wait_until(lambda: "waiting for another schemaflow run" in waiter_err.read_text()
-                       or waiter.poll() is not None,
-                       "the second run says it is waiting for the lock", timeout=10)
-            assert waiter.poll() is None, waiter_err.read_text()
-            assert "waiting for another schemaflow run" in waiter_err.read_text()
-            finish_holder(holder, gate, tmp_path)
-            waiter.wait(timeout=30)
-        finally:
-            stop(holder)
-            stop(waiter)
-        err = waiter_err.read_text()
-        assert waiter.returncode == 0, err
-        assert "Traceback" not in err
+        err = run_after_holder(p.root, holder, gate, tmp_path, says_waiting,
+                               "the second run says it is waiting for the lock")
         assert "Nothing to do" in err, err
         assert_applied_once(url, p)
     finally:
@@ -424,18 +434,8 @@ def test_postgresql_run_that_waited_keeps_the_database_lock_timeout(
             "up": "CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lock_timeout, "
                   "current_setting('statement_timeout') AS statement_timeout",
             "down": "DROP TABLE seen"}}], parents=["c003"])
-        waiter_err = tmp_path / "waiter.err"
-        waiter = popen(waiting.root, "apply", "--lock-timeout", "60.5", stderr_file=waiter_err)
-        try:
-            wait_until(lambda: "waiting for another schemaflow run" in waiter_err.read_text()
-                       or waiter.poll() is not None, "the second run waits for the lock")
-            assert waiter.poll() is None, waiter_err.read_text()
-            finish_holder(holder, gate, tmp_path)
-            waiter.wait(timeout=60)
-        finally:
-            stop(holder)
-            stop(waiter)
-        assert waiter.returncode == 0, waiter_err.read_text()
+        run_after_holder(waiting.root, holder, gate, tmp_path, says_waiting,
+                         "the second run waits for the lock")
     finally:
         gate.close()
     assert rows(pg_url, "SELECT lock_timeout, statement_timeout FROM seen") == [("7s", "0")]
@@ -451,26 +451,16 @@ def test_mariadb_lock_timeout_keeps_its_fraction(mysql_url: str, tmp_path: Path)
     try:
         p = gated_project(tmp_path / "proj", mysql_url, gate)
         holder = start_holder(p, gate, tmp_path)
-        waiter_err = tmp_path / "waiter.err"
-        waiter = popen(p.root, "apply", "--lock-timeout", "60.5", stderr_file=waiter_err)
-        try:
-            asked = sa.text("SELECT count(*) FROM information_schema.PROCESSLIST "
-                            "WHERE INFO LIKE 'SELECT GET_LOCK(%, 60.5%)'")
+        asked = sa.text("SELECT count(*) FROM information_schema.PROCESSLIST "
+                        "WHERE INFO LIKE 'SELECT GET_LOCK(%, 60.5%)'")
 
-            def waits_60_5() -> bool:
-                n = gate.conn.execute(asked).scalar()
-                gate.conn.commit()
-                return bool(n) or waiter.poll() is not None
+        def asks_60_5(_err: str) -> bool:
+            n = gate.conn.execute(asked).scalar()
+            gate.conn.commit()
+            return bool(n)
 
-            wait_until(waits_60_5, "the second run asks for the lock with 60.5 s")
-            assert waiter.poll() is None, waiter_err.read_text()
-            finish_holder(holder, gate, tmp_path)
-            waiter.wait(timeout=60)
-        finally:
-            stop(holder)
-            stop(waiter)
-        err = waiter_err.read_text()
-        assert waiter.returncode == 0, err
+        err = run_after_holder(p.root, holder, gate, tmp_path, asks_60_5,
+                               "the second run asks for the lock with 60.5 s")
         assert "Nothing to do" in err, err
     finally:
         gate.close()

@@ -16,14 +16,14 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import IN_CI, make_project, rows
+from conftest import IN_CI, Project, make_project, rows
 from test_concurrency import popen, stop, wait_until
 
 
@@ -150,9 +150,27 @@ class Gate:
             self.engine.dispose()
 
 
-def no_traceback(err: str) -> None:
+def interrupted(p: Project, gate: Gate, cut: Callable[[Any], object], *,
+                query: str | None = None) -> str:
+    """`schemaflow apply` in `p`, cut off by `cut(the server's id of its session)` while it
+    waits on the gate (running `query`); what it printed, once checked for what must never
+    be there."""
+    err_file = p.root / "apply.err"
+    proc = popen(p.root, "apply", stderr_file=err_file)
+    try:
+        session = wait_until(lambda: gate.waiter(query) or proc.poll() is not None,
+                             "the run waits on the gate")
+        assert proc.poll() is None, err_file.read_text()
+        cut(session)
+        proc.wait(timeout=60)
+    finally:
+        stop(proc)
+        gate.close()
+    err = err_file.read_text()
+    assert proc.returncode == 2, err
     assert "Traceback" not in err, err
     assert "the database failed" not in err, err  # the cleanup's error, not the changeset's
+    return err
 
 
 def test_server_dies_during_a_non_transactional_changeset(running: PrivateServer,
@@ -166,19 +184,7 @@ def test_server_dies_during_a_non_transactional_changeset(running: PrivateServer
     p.write("c001", [{"sql": {"up": ["CREATE TABLE first_done (id integer)", gate.sql,
                                      "CREATE TABLE third (id integer)"],
                               "down": "SELECT 1"}}], transactional=False)
-    err_file = tmp_path / "apply.err"
-    proc = popen(p.root, "apply", stderr_file=err_file)
-    try:
-        wait_until(lambda: gate.waiter() or proc.poll() is not None, "the run waits on the gate")
-        assert proc.poll() is None, err_file.read_text()
-        running.crash()
-        proc.wait(timeout=60)
-    finally:
-        stop(proc)
-        gate.close()
-    err = err_file.read_text()
-    no_traceback(err)
-    assert proc.returncode == 2, err
+    err = interrupted(p, gate, lambda _session: running.crash())
     assert "changeset c001" in err, err
     assert "connection to the database was lost during statement 2 of 3" in err, err
     assert "whether it took effect is unknown" in err, err
@@ -201,18 +207,7 @@ def test_server_dies_during_a_transactional_changeset(running: PrivateServer,
     p.write("c001", [{"create_table": {"name": "t", "columns": [
         {"name": "id", "type": "integer", "primary_key": True}]}},
         {"sql": {"up": gate.sql, "down": "SELECT 1"}}])
-    err_file = tmp_path / "apply.err"
-    proc = popen(p.root, "apply", stderr_file=err_file)
-    try:
-        wait_until(lambda: gate.waiter() or proc.poll() is not None, "the run waits on the gate")
-        running.crash()
-        proc.wait(timeout=60)
-    finally:
-        stop(proc)
-        gate.close()
-    err = err_file.read_text()
-    no_traceback(err)
-    assert proc.returncode == 2, err
+    err = interrupted(p, gate, lambda _session: running.crash())
     assert "changeset c001" in err and "lost during statement 2 of 2, before COMMIT" in err
     assert "nothing of it remains and the version table does not list it" in err, err
     running.start()
@@ -235,20 +230,8 @@ def test_connection_lost_during_commit(running: PrivateServer, tmp_path: Path) -
         "down": "DROP TABLE gated"}}])
     p.write("c002", [{"sql": {"up": "INSERT INTO gated VALUES (1)",
                               "down": "DELETE FROM gated"}}], parents=["c001"])
-    err_file = tmp_path / "apply.err"
-    proc = popen(p.root, "apply", stderr_file=err_file)
-    try:
-        pid = wait_until(lambda: gate.waiter("COMMIT") or proc.poll() is not None,
-                         "the run's COMMIT waits on the gate")
-        assert proc.poll() is None, err_file.read_text()
-        gate.conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
-        proc.wait(timeout=60)
-    finally:
-        stop(proc)
-        gate.close()
-    err = err_file.read_text()
-    no_traceback(err)
-    assert proc.returncode == 2, err
+    err = interrupted(p, gate, lambda pid: gate.conn.exec_driver_sql(
+        f"SELECT pg_terminate_backend({int(pid)})"), query="COMMIT")
     assert "changeset c002" in err, err
     assert "lost during COMMIT" in err and "whether that COMMIT happened is unknown" in err
     assert "rolled back as a whole" not in err and "nothing of it remains" not in err.split(
@@ -267,20 +250,8 @@ def test_mariadb_connection_killed_mid_changeset(mysql_url: str, tmp_path: Path)
         {"name": "id", "type": "integer", "primary_key": True}]}},
         {"sql": {"up": gate.sql, "down": "SELECT 1"}},
         {"add_column": {"table": "t", "column": {"name": "x", "type": "integer"}}}])
-    err_file = tmp_path / "apply.err"
-    proc = popen(p.root, "apply", stderr_file=err_file)
-    try:
-        session = wait_until(lambda: gate.waiter() or proc.poll() is not None,
-                             "the run waits on the gate")
-        assert proc.poll() is None, err_file.read_text()
-        gate.conn.exec_driver_sql(f"KILL CONNECTION {int(session)}")
-        proc.wait(timeout=60)
-    finally:
-        stop(proc)
-        gate.close()
-    err = err_file.read_text()
-    no_traceback(err)
-    assert proc.returncode == 2, err
+    err = interrupted(p, gate, lambda session: gate.conn.exec_driver_sql(
+        f"KILL CONNECTION {int(session)}"))
     assert "changeset c001" in err, err
     assert "lost during statement 2 of 3" in err and "whether it took effect is unknown" in err
     assert "statement 1 ran before it and stays in effect" in err, err
