@@ -219,8 +219,9 @@ class Database:
 
         engine = self.engine or sa.create_engine(self.url, poolclass=sa.pool.NullPool)
         try:
-            with engine.connect() as conn:
-                return [tuple(r) for r in conn.exec_driver_sql(sql)]
+            with engine.begin() as conn:
+                result = conn.exec_driver_sql(sql)
+                return [tuple(r) for r in result] if result.returns_rows else []
         finally:
             if engine is not self.engine:
                 engine.dispose()
@@ -343,3 +344,69 @@ def test_two_histories_race_on_one_sqlite_file(racers: Racers, tmp_path: Path) -
         refusal = outcomes[1 - winner].err
         assert "missing from the changesets folder" in refusal, refusal
         assert f"{won}001" in refusal, refusal
+
+
+# --- the check inside each changeset's transaction ------------------------------------------
+#
+# Under the lock no schemaflow run changes the version table under another; something that
+# does not take the lock (an older schemaflow, another tool, a hand edit) still can. Here the
+# test is that something: it edits the version table between two changesets of a run.
+
+
+def edit_between(database: Database, after: str, sql: str) -> Any:
+    """An `on_item` callback that runs `sql` on its own connection once `after` is done."""
+    def on_item(result: Any) -> None:
+        if result.id == after:
+            database.query(sql)
+    return on_item
+
+
+def _row(cid: str, order: int) -> str:
+    return ("INSERT INTO schemaflow_version (id, checksum, message, applied_at, execution_ms, "
+            f"exec_order) VALUES ('{cid}', 'x', 'by hand', '2026-01-01 00:00:00', 0, {order})")
+
+
+def test_a_parent_gone_meanwhile_stops_the_child(database: Database, tmp_path: Path) -> None:
+    from schemaflow.api import Project as ApiProject
+    from schemaflow.errors import ChangesetFailed
+
+    p = ledger_project(tmp_path / "proj")
+    url = database.reset(0)
+    project = ApiProject.from_config(cwd=p.root, url=url)
+    with pytest.raises(ChangesetFailed) as info:
+        project.apply(on_item=edit_between(
+            database, "c003", "DELETE FROM schemaflow_version WHERE id = 'c003'"))
+    message = info.value.message
+    assert message.startswith("applying changeset c004"), message
+    assert "no longer lists c003, which it builds on; nothing of it ran" in message, message
+    assert "does not list it" not in message
+    assert sorted(database.query("SELECT what FROM c_ledger")) == [("c002",)]  # not c004
+
+
+def test_a_child_applied_meanwhile_stops_the_rollback(database: Database,
+                                                      tmp_path: Path) -> None:
+    from schemaflow.api import Project as ApiProject
+    from schemaflow.errors import ChangesetFailed
+
+    p = ledger_project(tmp_path / "proj")
+    url = database.reset(0)
+    project = ApiProject.from_config(cwd=p.root, url=url)
+    project.apply()
+    with pytest.raises(ChangesetFailed) as info:
+        project.rollback("base", on_item=edit_between(database, "c004", _row("c004", 9)))
+    message = info.value.message
+    assert message.startswith("rolling back changeset c003"), message
+    assert "now lists c004, which builds on it; nothing of it ran" in message, message
+    assert len(database.query("SELECT id FROM c_items")) == 2  # c003's rows are still there
+
+
+def test_a_changeset_applied_meanwhile_is_skipped(database: Database, tmp_path: Path) -> None:
+    from schemaflow.api import Project as ApiProject
+
+    p = ledger_project(tmp_path / "proj")
+    url = database.reset(0)
+    done = ApiProject.from_config(cwd=p.root, url=url).apply(on_item=edit_between(
+        database, "c001", _row("c002", 2)))
+    assert [(r.id, r.skipped) for r in done.results] == [
+        ("c001", False), ("c002", True), ("c003", False), ("c004", False)]
+    assert database.query("SELECT what FROM c_ledger") == [("c004",)]  # c002 never ran
