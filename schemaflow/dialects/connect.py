@@ -92,7 +92,7 @@ def locked(conn: Connection, dialect: Dialect, table: str, timeout: float, shown
         yield
         return
     if not timeout >= 0:  # (NaN too)
-        raise UsageError(f"--lock-timeout must be a number of seconds, 0 or more, not {timeout}")
+        raise UsageError(f"--lock-timeout must be a number of seconds, 0 or more, not {timeout:g}")
     if not dialect.lock(conn, table, 0):
         if on_wait:
             on_wait(f"waiting for another schemaflow run on {shown_url} to finish")
