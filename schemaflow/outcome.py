@@ -82,12 +82,18 @@ def failed(item: PlanItem, progress: Progress, *, lost: bool, statement: str | N
         sent = "its statements and its version-table change" if item.transactional else (
             f"the version-table change (all {n} of its statements ran before and stay in "
             f"effect: {why})")
+        committed = f"{cid} is {'applied' if item.direction == 'apply' else 'rolled back'}"
+        if item.transactional:
+            committed += " in full"
+            undone = ("nothing of it remains" if item.direction == "apply" else
+                      "nothing of its rollback remains")
+        else:
+            undone = "its statements ran but are not recorded"
+        listed, unlisted = (committed, undone) if item.direction == "apply" else (
+            undone, committed)
         return error(f"{where}: the connection to the database was lost during COMMIT, "
                      f"after {sent} had been sent; whether that COMMIT happened is unknown",
-                     STATUS_HINT + f": if it lists {cid}, the changeset is "
-                     f"{'applied' if item.direction == 'apply' else 'rolled back'}"
-                     + (" in full; if not, nothing of it remains" if item.transactional
-                        else "; if not, its statements ran but are not recorded"))
+                     f"{STATUS_HINT}: if it lists {cid}, {listed}; if not, {unlisted}")
     if item.transactional:
         if not lost:
             return error(f"{where} failed; it was rolled back as a whole: nothing of it "
