@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +15,12 @@ from sqlalchemy.schema import CreateTable, ExecutableDDLElement
 
 from .config import Settings, hide_password
 from .dialects.base import Dialect, db_message
-from .dialects.connect import driver_cursor, locked, session
+from .dialects.connect import driver_cursor, locked, rollback, session
 from .dialects.render import Renderer, Step, compile_step, literal_dialect
-from .errors import ChangesetFailed, UsageError
-from .graph import apply_ids, rollback_ids
+from .errors import UsageError
+from .graph import Graph, apply_ids, rollback_ids
 from .history import History
+from .outcome import Conflict, Progress, conflict, failed
 from .planning import Direction, Plan, PlanItem, plan_apply, plan_rollback
 from .recorder import Recorder, RunWriter, check_drift, effective, script_rows
 
@@ -45,19 +46,21 @@ class _Runner:
     a percent sign on every driver, and no per-statement SQLAlchemy work is paid); statements
     with values (insert_rows) go through SQLAlchemy with bound parameters."""
 
-    def __init__(self, recorder: Recorder, database: Dialect) -> None:
+    def __init__(self, recorder: Recorder, database: Dialect, graph: Graph) -> None:
         self.recorder = recorder
         self.conn = conn = recorder.conn
         self.database = database
+        self.graph = graph
         self.dialect = literal_dialect(conn.dialect)
         self.errors: tuple[type[BaseException], ...] = (
             sa.exc.SQLAlchemyError, conn.dialect.loaded_dbapi.Error)
-        # With the run's lock held (PostgreSQL, MySQL) no other run can write version rows
-        # meanwhile: they are read once, not re-read for every changeset.
+        # Under the run-wide lock no other run writes version rows meanwhile: the next
+        # exec_order is read once, not for every changeset.
         self.serialised = database.run_lock
         self.next_order: int | None = None
-        self.data_version: object = None
-        self.applied: set[str] | None = None
+        self.replacing: dict[str, list[str]] = {}  # squashed id -> the ids it replaces
+        for old, new in graph.replaced_by.items():
+            self.replacing.setdefault(new, []).append(old)
         self._writer: RunWriter | None = None
 
     @property
@@ -67,40 +70,41 @@ class _Runner:
             self._writer = self.recorder.run_writer()
         return self._writer
 
-    def state(self, item: PlanItem) -> tuple[bool, int]:
-        """Whether a concurrent run did `item` already, and the next exec_order.
+    def rows_of(self, cid: str) -> tuple[str, ...]:
+        """The version rows that stand for `cid` (a squashed changeset: either its own or
+        those of the changesets it replaces)."""
+        return (cid, *self.replacing.get(cid, ()))
 
-        Under a run-wide lock (PostgreSQL, MySQL) nobody else writes: the order is read once.
-        On SQLite each item's BEGIN IMMEDIATE is the lock, and the version table is read
-        again in that transaction, unless PRAGMA data_version shows that no other
-        connection has committed anything since this one last read it."""
-        if self.serialised:
-            if self.next_order is None:
-                self.next_order = self.recorder.next_order()
-        else:
-            version = self._data_version()
-            if version is None or version != self.data_version or self.applied is None:
-                self.applied, self.next_order = self.recorder.applied_ids()
-                self.data_version = version
-            ids = (item.changeset.id, *item.changeset.replaces)
-            present = any(i in self.applied for i in ids)
-            if present == (item.direction == "apply"):
-                return True, self.next_order or 1
-            if item.direction == "apply":
-                self.applied.add(item.changeset.id)
-            else:
-                self.applied.difference_update(ids)
-        assert self.next_order is not None
+    def check(self, item: PlanItem) -> None:
+        """In the changeset's transaction: that the version table still lets it run. Raises
+        Conflict when another run did it already (`done`), or when what
+        it builds on is gone (apply) or something built on it is there (rollback). Under the
+        run-wide lock neither happens, unless something that does not take the lock (an
+        older schemaflow, another tool, a hand edit) changed the version table meanwhile."""
+        cs = item.changeset
+        applying = item.direction == "apply"
+        others = cs.all_parents if applying else self.graph.dependents.get(cs.id, [])
+        own = self.rows_of(cs.id)
+        present = self.writer.present(
+            own + tuple(r for o in others for r in self.rows_of(o)))
+        if any(r in present for r in own) == applying:
+            raise Conflict("another run " + ("applied" if applying else "rolled back")
+                           + " it meanwhile", done=True)
+        found = [o for o in others if any(r in present for r in self.rows_of(o)) != applying]
+        if found:
+            names = ", ".join(found)
+            raise Conflict(
+                f"the version table no longer lists {names}, which it builds on" if applying
+                else f"the version table now lists {names}, which builds on it")
+
+    def order(self, item: PlanItem) -> int:
+        """The exec_order of the changeset's version row (in the transaction that writes it)."""
+        if self.next_order is None or not self.serialised:
+            self.next_order = self.recorder.next_order()
         order = self.next_order
         if item.direction == "apply":
             self.next_order += 1
-        return False, order
-
-    def _data_version(self) -> object:
-        """A value that changes when another connection commits (None: no way to tell, so
-        the version table is read again every time)."""
-        with driver_cursor(self.conn) as cursor:
-            return self.database.data_version(cursor)
+        return order
 
     def text(self, step: Step) -> str | None:
         """The SQL the driver runs for `step` (None: a statement with bound values)."""
@@ -128,6 +132,31 @@ class _Runner:
         except sa.exc.SQLAlchemyError:
             return str(step.sql)
 
+    def lost(self, exc: BaseException) -> bool:
+        """Whether `exc` means the connection to the database is gone."""
+        conn = self.conn
+        if conn.invalidated or getattr(exc, "connection_invalidated", False):
+            return True
+        orig = getattr(exc, "orig", None) or exc
+        if not isinstance(orig, conn.dialect.loaded_dbapi.Error):
+            return False
+        try:
+            return bool(conn.dialect.is_disconnect(orig, conn.connection.dbapi_connection,
+                                                   None))
+        except self.errors:
+            return True
+
+    def rollback(self) -> bool:
+        """End the open transaction, if any; False when that failed (the connection is
+        dropped then: it is gone or unusable)."""
+        try:
+            rollback(self.conn)
+        except self.errors:
+            with suppress(*self.errors):
+                self.conn.invalidate()
+            return False
+        return True
+
 
 def _record(runner: _Runner, item: PlanItem, ms: int, order: int) -> None:
     cs = item.changeset
@@ -139,54 +168,63 @@ def _record(runner: _Runner, item: PlanItem, ms: int, order: int) -> None:
         runner.writer.delete((cs.id, *cs.replaces))
 
 
+def _statement(runner: _Runner, item: PlanItem, progress: Progress, step: Step) -> None:
+    """Run one statement of a changeset, keeping count."""
+    progress.running = True
+    if item.transactional:
+        runner.execute(step)
+    elif not step.transactional:  # a statement that refuses a transaction block
+        _autocommit(runner, step)
+    else:
+        runner.conn.begin()
+        runner.execute(step)
+        runner.conn.commit()
+    progress.running = False
+    progress.count += 1
+
+
+def _record_and_commit(runner: _Runner, item: PlanItem, progress: Progress,
+                       start: float) -> None:
+    progress.recording = True
+    _record(runner, item, int((time.perf_counter() - start) * 1000), runner.order(item))
+    progress.committing = True
+    runner.conn.commit()
+
+
 def run_item(runner: _Runner, item: PlanItem) -> ItemResult:
-    """Run one changeset: its statements and its version row in one transaction if possible."""
+    """Run one changeset: its statements and its version row in one transaction if possible.
+    Inside that transaction (or, for a changeset that is not transactional, in one before its
+    first statement and in the one that records it) the version table is checked again."""
     conn = runner.conn
     cs = item.changeset
-    ran: list[str] = []
+    progress = Progress()
     start = time.perf_counter()
-    current: Step | None = None
     try:
-        if item.transactional:
-            with conn.begin():
-                done, order = runner.state(item)
-                if done:
-                    return ItemResult(cs.id, cs.message, item.direction, 0, 0, skipped=True)
-                # (Nothing is listed as "ran" here: on failure the transaction undoes it all.)
-                for current in item.steps:
-                    runner.execute(current)
-                current = None
-                _record(runner, item, int((time.perf_counter() - start) * 1000), order)
-        else:
-            for current in item.steps:
-                if current.transactional:
-                    with conn.begin():
-                        runner.execute(current)
-                else:
-                    _autocommit(runner, current)
-                ran.append(runner.shown(current) or "")
-            current = None
-            with conn.begin():
-                _record(runner, item, int((time.perf_counter() - start) * 1000),
-                        runner.state(item)[1])
+        conn.begin()
+        runner.check(item)
+        if not item.transactional:
+            conn.commit()
+        for step in item.steps:
+            _statement(runner, item, progress, step)
+        if not item.transactional:
+            progress.recording = True
+            conn.begin()
+            runner.check(item)
+        _record_and_commit(runner, item, progress, start)
+    except Conflict as exc:
+        runner.rollback()
+        if exc.done and not progress.count:
+            return ItemResult(cs.id, cs.message, item.direction, 0, 0, skipped=True)
+        progress.ran = [runner.shown(s) or "" for s in item.steps[:progress.count]]
+        raise conflict(item, exc, progress) from None
     except runner.errors as exc:
-        if conn.in_transaction():
-            conn.rollback()
-        statement = runner.shown(current)
-        verb = "applying" if item.direction == "apply" else "rolling back"
-        if item.transactional:
-            state = ("it was rolled back as a whole: nothing of it remains and the version "
-                     "table is unchanged")
-        else:
-            state = (f"{len(ran)} of its {len(item.steps)} statements had already run and "
-                     "stay in effect (this changeset is not transactional); the version table "
-                     "does not list it")
-        raise ChangesetFailed(
-            f"{verb} changeset {cs.id} ({cs.path}) failed; {state}",
-            changeset=cs.id, statement=statement, db_message=db_message(exc),
-            ran=[] if item.transactional else ran,
-            hint=None if item.transactional else
-            "undo or finish those statements by hand, then run the command again") from None
+        lost = runner.lost(exc)
+        lost = not runner.rollback() or lost
+        progress.ran = [runner.shown(s) or "" for s in item.steps[:progress.count]]
+        current = item.steps[progress.count] if progress.running else None
+        raise failed(item, progress, lost=lost,
+                     statement="COMMIT" if progress.committing else runner.shown(current),
+                     db_message=db_message(exc)) from None
     ms = int((time.perf_counter() - start) * 1000)
     return ItemResult(cs.id, cs.message, item.direction, ms, len(item.steps))
 
@@ -204,12 +242,12 @@ def _autocommit(runner: _Runner, step: Step) -> None:
         conn.execution_options(isolation_level=level)
 
 
-def run(recorder: Recorder, database: Dialect, plan: Plan,
+def run(recorder: Recorder, database: Dialect, plan: Plan, graph: Graph,
         on_item: Callable[[ItemResult], None] | None = None) -> list[ItemResult]:
     """Run every item of a plan in order; stops at the first failure (ChangesetFailed).
     Where the database has a run-wide lock, the caller holds it."""
     results = []
-    runner = _Runner(recorder, database)
+    runner = _Runner(recorder, database, graph)
     for item in plan.items:
         result = run_item(runner, item)
         results.append(result)
@@ -285,7 +323,7 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
                 return plan, to_sql(plan, conn.dialect, recorder.table,
                                     create_version_table=not exists, renderer=renderer,
                                     start_order=len(rows))
-            return plan, run(recorder, dialect, plan, on_item)
+            return plan, run(recorder, dialect, plan, g, on_item)
 
 
 def offline(history: History, database: Dialect, direction: Direction, target: str | None,

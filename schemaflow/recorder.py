@@ -214,19 +214,34 @@ class RunWriter:
         self.processors = {c.key: c.type.bind_processor(dialect) for c in vt.c}
         self.insert_sql = self._compiled(vt.insert(), [c.key for c in vt.c])
         self.deletes: dict[int, tuple[str, list[str] | None]] = {}
+        self.selects: dict[int, tuple[str, list[str] | None]] = {}
 
     def _compiled(self, stmt: Any, keys: list[str] | None = None) -> tuple[str, list[str] | None]:
         compiled: Any = stmt.compile(dialect=self.conn.dialect, column_keys=keys)
         names = list(compiled.positiontup) if self.conn.dialect.positional else None
         return compiled.string, names
 
-    def _run(self, sql: tuple[str, list[str] | None], values: dict[str, Any]) -> None:
+    def _run(self, sql: tuple[str, list[str] | None], values: dict[str, Any]) -> list[Any]:
         from .dialects.connect import driver_cursor
 
         text, names = sql
         params: Any = tuple(values[n] for n in names) if names is not None else values
         with driver_cursor(self.conn) as cursor:
             cursor.execute(text, params)
+            return list(cursor.fetchall()) if cursor.description else []
+
+    def _by_ids(self, cache: dict[int, tuple[str, list[str] | None]], stmt: Any,
+                ids: tuple[str, ...]) -> list[Any]:
+        """Run `stmt` (given the IN list of `ids`), compiled once per number of ids."""
+        import sqlalchemy as sa
+
+        sql = cache.get(len(ids))
+        if sql is None:
+            binds = [sa.bindparam(f"id_{i}", type_=self.vt.c.id.type) for i in range(len(ids))]
+            sql = cache[len(ids)] = self._compiled(stmt.where(self.vt.c.id.in_(binds)))
+        convert = self.processors["id"]
+        return self._run(sql, {f"id_{i}": convert(v) if convert else v
+                               for i, v in enumerate(ids)})
 
     def insert(self, *, cid: str, checksum: str, message: str, execution_ms: int,
                order: int) -> None:
@@ -242,15 +257,13 @@ class RunWriter:
 
     def delete(self, ids: tuple[str, ...]) -> None:
         """Forget changesets (after rolling them back)."""
+        self._by_ids(self.deletes, self.vt.delete(), ids)
+
+    def present(self, ids: tuple[str, ...]) -> set[str]:
+        """Which of `ids` the version table lists (in the caller's transaction)."""
         import sqlalchemy as sa
 
-        sql = self.deletes.get(len(ids))
-        if sql is None:
-            binds = [sa.bindparam(f"id_{i}", type_=self.vt.c.id.type) for i in range(len(ids))]
-            sql = self.deletes[len(ids)] = self._compiled(
-                self.vt.delete().where(self.vt.c.id.in_(binds)))
-        convert = self.processors["id"]
-        self._run(sql, {f"id_{i}": convert(v) if convert else v for i, v in enumerate(ids)})
+        return {r[0] for r in self._by_ids(self.selects, sa.select(self.vt.c.id), ids)}
 
 
 def script_rows(vt: sa.Table, *, cid: str, checksum_: str, message: str, order: int,

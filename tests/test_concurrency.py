@@ -33,17 +33,21 @@ from conftest import (
 N_RACERS = 8
 DEMO_HEAD = "f81b3a5c9e07"
 
-RACER = r"""
+# What a racer imports before its start signal: everything a run needs.
+PRELOAD = r"""
 import os, sys, time
-ready, go = sys.argv[1], sys.argv[2]
-import sqlalchemy  # noqa: F401  (everything is imported before the start signal)
+import sqlalchemy  # noqa: F401
 import schemaflow.api, schemaflow.cli, schemaflow.execute, schemaflow.lint
-import schemaflow.dialects.connect
+import schemaflow.dialects.connect, schemaflow.cli.output, schemaflow.cli.output.runs
 for driver in ("psycopg", "pymysql"):
     try:
         __import__(driver)
     except ImportError:
         pass
+"""
+
+RACER = PRELOAD + r"""
+ready, go = sys.argv[1], sys.argv[2]
 open(ready, "w").close()
 deadline = time.monotonic() + 60
 while not os.path.exists(go):
@@ -318,6 +322,30 @@ def finish_holder(holder: subprocess.Popen[bytes], gate: Gate, tmp_path: Path) -
     assert holder.returncode == 0, (tmp_path / "holder.err").read_text()
 
 
+def run_after_holder(root: Path, holder: subprocess.Popen[bytes], gate: Gate, tmp_path: Path,
+                     waiting: Callable[[str], bool], what: str) -> str:
+    """Start `schemaflow apply --lock-timeout 60.5` in `root` while the holder holds the lock;
+    once `waiting(its stderr so far)`, let the holder finish. The run's stderr (it succeeded)."""
+    err_file = tmp_path / "waiter.err"
+    waiter = popen(root, "apply", "--lock-timeout", "60.5", stderr_file=err_file)
+    try:
+        wait_until(lambda: waiting(err_file.read_text()) or waiter.poll() is not None, what)
+        assert waiter.poll() is None, err_file.read_text()
+        finish_holder(holder, gate, tmp_path)
+        waiter.wait(timeout=60)
+    finally:
+        stop(holder)
+        stop(waiter)
+    err = err_file.read_text()
+    assert waiter.returncode == 0, err
+    assert "Traceback" not in err
+    return err
+
+
+def says_waiting(err: str) -> bool:
+    return "waiting for another schemaflow run" in err
+
+
 def server_url(kind: str, request: pytest.FixtureRequest) -> str:
     url: str = request.getfixturevalue("pg_url" if kind == "postgresql" else "mysql_url")
     return url
@@ -358,22 +386,8 @@ def test_waiting_run_reports_it_and_then_has_nothing_to_do(
     try:
         p = gated_project(tmp_path / "proj", url, gate)
         holder = start_holder(p, gate, tmp_path)
-        waiter_err = tmp_path / "waiter.err"
-        waiter = popen(p.root, "apply", "--lock-timeout", "60", stderr_file=waiter_err)
-        try:
-            wait_until(lambda: "waiting for another schemaflow run" in waiter_err.read_text()
-                       or waiter.poll() is not None,
-                       "the second run says it is waiting for the lock", timeout=10)
-            assert waiter.poll() is None, waiter_err.read_text()
-            assert "waiting for another schemaflow run" in waiter_err.read_text()
-            finish_holder(holder, gate, tmp_path)
-            waiter.wait(timeout=30)
-        finally:
-            stop(holder)
-            stop(waiter)
-        err = waiter_err.read_text()
-        assert waiter.returncode == 0, err
-        assert "Traceback" not in err
+        err = run_after_holder(p.root, holder, gate, tmp_path, says_waiting,
+                               "the second run says it is waiting for the lock")
         assert "Nothing to do" in err, err
         assert_applied_once(url, p)
     finally:
@@ -397,3 +411,124 @@ def test_mariadb_lock_is_per_database(mysql_url: str, mysql_url_2: str,
             finish_holder(holder, gate, tmp_path)
     finally:
         gate.close()
+
+
+def test_postgresql_run_that_waited_keeps_the_database_lock_timeout(
+        pg_url: str, tmp_path: Path) -> None:
+    """A run that waited for the lock runs its changesets with the session's own lock_timeout
+    (here the database's), not with what bounded its wait."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(pg_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        name = conn.exec_driver_sql("SELECT current_database()").scalar()
+        conn.exec_driver_sql(f"ALTER DATABASE {name} SET lock_timeout = '7s'")
+    engine.dispose()
+    gate = Gate(pg_url, "postgresql")
+    try:
+        p = gated_project(tmp_path / "proj", pg_url, gate)
+        holder = start_holder(p, gate, tmp_path)
+        # The same history plus a changeset that records the setting it runs with.
+        waiting = gated_project(tmp_path / "waiting", pg_url, gate)
+        waiting.write("c004", [{"sql": {
+            "up": "CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lock_timeout, "
+                  "current_setting('statement_timeout') AS statement_timeout",
+            "down": "DROP TABLE seen"}}], parents=["c003"])
+        run_after_holder(waiting.root, holder, gate, tmp_path, says_waiting,
+                         "the second run waits for the lock")
+    finally:
+        gate.close()
+    assert rows(pg_url, "SELECT lock_timeout, statement_timeout FROM seen") == [("7s", "0")]
+
+
+def test_mariadb_lock_timeout_keeps_its_fraction(mysql_url: str, tmp_path: Path) -> None:
+    """`--lock-timeout 60.5` asks MariaDB's GET_LOCK for 60.5 seconds (it takes fractions):
+    what the server is asked is seen in its process list, no clock involved. Before, the
+    fraction was cut off, so 0.5 became 0: no wait at all."""
+    import sqlalchemy as sa
+
+    gate = Gate(mysql_url, "mariadb")
+    try:
+        p = gated_project(tmp_path / "proj", mysql_url, gate)
+        holder = start_holder(p, gate, tmp_path)
+        asked = sa.text("SELECT count(*) FROM information_schema.PROCESSLIST "
+                        "WHERE INFO LIKE 'SELECT GET_LOCK(%, 60.5%)'")
+
+        def asks_60_5(_err: str) -> bool:
+            n = gate.conn.execute(asked).scalar()
+            gate.conn.commit()
+            return bool(n)
+
+        err = run_after_holder(p.root, holder, gate, tmp_path, asks_60_5,
+                               "the second run asks for the lock with 60.5 s")
+        assert "Nothing to do" in err, err
+    finally:
+        gate.close()
+
+
+# --- SQLite: a file lock beside the database ------------------------------------------------
+
+
+class FileLockHeld:
+    """The SQLite database's schemaflow lock, held by the test as another run would."""
+
+    def __init__(self, database: Path) -> None:
+        from schemaflow.dialects.sqlite.lock import FileLock
+
+        self.lock = FileLock(str(database))
+        assert self.lock.acquire(0)
+        assert self.lock.fd is not None  # a real lock file: not the read-only fallback
+
+    def release(self) -> None:
+        self.lock.release()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file locks")
+def test_sqlite_lock_is_taken_by_apply_rollback_and_stamp(tmp_path: Path) -> None:
+    p = make_project(tmp_path / "proj")
+    p.chain(CREATE_T, ADD_X)
+    database = p.root / "app.db"
+    assert cli(p.root, "apply", "c001").returncode == 0
+    held = FileLockHeld(database)
+    try:
+        for args in (["apply"], ["rollback", "base"], ["stamp", "c002"]):
+            r = cli(p.root, *args, "--lock-timeout", "0.2")
+            assert r.returncode == 2, (args, r.stderr)
+            assert "Traceback" not in r.stderr
+            assert "waiting for another schemaflow run" in r.stderr, r.stderr
+            assert "timed out after 0.2s waiting for the schemaflow lock" in r.stderr, r.stderr
+        assert version_rows(f"sqlite:///{database}") == [("c001", 1)]
+    finally:
+        held.release()
+    assert (p.root / "app.db.schemaflow-lock").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file locks")
+def test_sqlite_run_waits_for_the_lock_then_goes_on(tmp_path: Path) -> None:
+    p = make_project(tmp_path / "proj")
+    p.chain(CREATE_T, ADD_X)
+    held = FileLockHeld(p.root / "app.db")
+    waiter_err = tmp_path / "waiter.err"
+    waiter = popen(p.root, "apply", stderr_file=waiter_err)
+    try:
+        wait_until(lambda: "waiting for another schemaflow run" in waiter_err.read_text()
+                   or waiter.poll() is not None, "the run waits for the lock")
+        assert waiter.poll() is None, waiter_err.read_text()
+        assert rows(p.url, "SELECT name FROM sqlite_master") == []  # it read nothing yet
+        held.release()
+        waiter.wait(timeout=60)
+    finally:
+        held.release()
+        stop(waiter)
+    assert waiter.returncode == 0, waiter_err.read_text()
+    assert_applied_once(p.url, p)
+
+
+def test_sqlite_memory_database_needs_no_lock(tmp_path: Path) -> None:
+    from schemaflow.api import Project as ApiProject
+
+    p = make_project(tmp_path / "proj")
+    p.chain(CREATE_T, ADD_X)
+    done = ApiProject.from_config(cwd=p.root, url="sqlite://").apply()
+    assert [r.id for r in done.results] == ["c001", "c002"]
+    assert not list(p.root.glob("*.schemaflow-lock"))

@@ -182,8 +182,8 @@ class Dialect:
     # (minimum server version, capability changes): later rows win once the version
     # reaches their minimum.
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = ()
-    # Whether `lock` holds a lock for the whole run (else each changeset's transaction is
-    # what serialises concurrent runs, as on SQLite).
+    # Whether `lock` holds a lock for the whole run (else only each changeset's transaction
+    # serialises concurrent runs).
     run_lock: ClassVar[bool] = False
     # Whether a new database is made on the server (CREATE DATABASE), else it is a new file.
     server_databases: ClassVar[bool] = True
@@ -383,11 +383,6 @@ class Dialect:
         """Whether the database of `url` does not exist yet (and connecting would create it,
         which a dry run or a listing must not do)."""
         return False
-
-    def data_version(self, cursor: Any) -> object:
-        """A value that changes when another connection commits (None: no way to tell, so
-        the version table is read again for every changeset)."""
-        return None
 
     def read_versions(self, url: str, table: str, schema: str | None,
                       timeout: float) -> list[VersionRow] | None:

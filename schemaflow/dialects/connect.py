@@ -4,7 +4,7 @@ the driver's own cursor for compiled text, and the run-wide lock."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import sqlalchemy as sa
@@ -95,6 +95,8 @@ def locked(conn: Connection, dialect: Dialect, table: str, timeout: float, shown
     if not dialect.run_lock:
         yield
         return
+    if not timeout >= 0:  # (NaN too)
+        raise UsageError(f"--lock-timeout must be a number of seconds, 0 or more, not {timeout:g}")
     if not dialect.lock(conn, table, 0):
         if on_wait:
             on_wait(f"waiting for another schemaflow run on {shown_url} to finish")
@@ -107,8 +109,23 @@ def locked(conn: Connection, dialect: Dialect, table: str, timeout: float, shown
     try:
         yield
     finally:
-        if conn.in_transaction():
-            conn.rollback()
-        dialect.unlock(conn, table)
-        if conn.in_transaction():
-            conn.commit()
+        release(conn, dialect, table)
+
+
+def release(conn: Connection, dialect: Dialect, table: str) -> None:
+    """Release the lock. A failure here never replaces the error that led here (a server
+    that died mid-changeset): the connection is dropped instead, and a database drops a
+    session's lock with the session."""
+    errors = (sa.exc.SQLAlchemyError, conn.dialect.loaded_dbapi.Error)
+    for step in (rollback, lambda c: dialect.unlock(c, table), rollback):
+        try:
+            step(conn)
+        except errors:
+            with suppress(*errors):
+                conn.invalidate()
+
+
+def rollback(conn: Connection) -> None:
+    """End the connection's transaction, if one is open, undoing it."""
+    if conn.in_transaction():
+        conn.rollback()

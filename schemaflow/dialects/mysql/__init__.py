@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
@@ -102,11 +103,31 @@ class MySQL(Dialect):
         return url
 
     def lock(self, conn: Connection, table: str, timeout: float) -> bool:
-        got = conn.exec_driver_sql("SELECT GET_LOCK(%s, %s)",
-                                   (lock_name(conn, table), max(0, int(timeout)))).scalar()
-        return bool(got)
+        name = lock_name(conn, table)
+
+        def get_lock(seconds: float) -> bool:
+            return bool(conn.exec_driver_sql("SELECT GET_LOCK(%s, %s)", (name, seconds)).scalar())
+
+        if self.fractional_lock_wait():
+            return get_lock(max(0.0, min(timeout, 31_536_000.0)))
+        # MySQL's GET_LOCK waits whole seconds: those, then short tries for the fraction.
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if get_lock(max(0, int(min(left, 31_536_000)))):
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(0.02, left))
+
+    def fractional_lock_wait(self) -> bool:
+        """Whether GET_LOCK takes a timeout with a fraction of a second."""
+        return False
 
     def unlock(self, conn: Connection, table: str) -> None:
+        if conn.invalidated:
+            return  # the session is gone, and its named lock with it
         conn.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (lock_name(conn, table),))
 
     def read_versions(self, url: str, table: str, schema: str | None,
@@ -168,6 +189,10 @@ class MariaDB(MySQL):
     @classmethod
     def matches(cls, sa_dialect: Any) -> bool:
         return bool(getattr(sa_dialect, "is_mariadb", False))
+
+    def fractional_lock_wait(self) -> bool:
+        # Microseconds since MariaDB 10.1.2 (MDEV-4018); before, rounded to whole seconds.
+        return self.server_version is None or self.server_version >= (10, 1, 2)
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # MariaDB's JSON is an alias of LONGTEXT (plus a json_valid check): the same thing.

@@ -151,19 +151,25 @@ class PostgreSQL(Dialect):
         got = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar()
         if got or timeout <= 0:
             return bool(got)
-        # lock_timeout = 0 would mean "wait forever": at least one millisecond.
-        conn.exec_driver_sql(f"SET lock_timeout = {max(1, int(timeout * 1000))}")
+        # The wait is bounded by settings LOCAL to this transaction: they end with it, and
+        # the session keeps its own lock_timeout and statement_timeout (the database's, the
+        # role's, the URL's) for the changesets. lock_timeout = 0 would mean "wait forever".
+        ms = max(1, int(min(timeout, 2_000_000) * 1000))
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+        conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
         try:
             conn.exec_driver_sql(f"SELECT pg_advisory_lock({key})")
-        except DBAPIError:
+        except DBAPIError as exc:
             conn.rollback()
-            return False
-        finally:
-            if conn.in_transaction():
-                conn.exec_driver_sql("SET lock_timeout = 0")
+            if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
+                return False
+            raise
+        conn.commit()  # the advisory lock is the session's: it outlives the transaction
         return True
 
     def unlock(self, conn: Connection, table: str) -> None:
+        if conn.invalidated:
+            return  # the session is gone, and its advisory lock with it
         conn.exec_driver_sql(f"SELECT pg_advisory_unlock({lock_key(conn, table)})")
 
     def read_versions(self, url: str, table: str, schema: str | None,

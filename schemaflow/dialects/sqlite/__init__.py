@@ -24,8 +24,13 @@ from ..base import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from ...state import SchemaState
     from ..render import Renderer
+
+
+_LOCK = "schemaflow.sqlite_lock"  # the held FileLock, in the connection's info
 
 
 def _stored_type(spec: TypeSpec) -> TypeSpec:
@@ -107,14 +112,36 @@ class SQLite(Dialect):
         def _begin(conn: Any) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-    # No run-wide lock: every changeset's transaction starts with BEGIN IMMEDIATE and
-    # re-reads the version table, so a waiting process sees what the other one applied.
+    # The run-wide lock is a file lock beside the database file (see lock.py); each
+    # changeset's transaction still starts with BEGIN IMMEDIATE, the database's own lock.
+    run_lock: ClassVar[bool] = True
+
+    def lock(self, conn: Connection, table: str, timeout: float) -> bool:
+        from .lock import FileLock
+
+        # The file as SQLite opened it (URI filenames included); '' for a memory or temporary
+        # database, which no other process can reach: nothing to lock.
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("PRAGMA database_list")  # (no BEGIN: not through SQLAlchemy)
+            files = {row[1]: row[2] for row in cursor.fetchall()}
+        finally:
+            cursor.close()
+        if not files.get("main"):
+            return True
+        held = FileLock(files["main"])
+        if not held.acquire(timeout):
+            return False
+        conn.info[_LOCK] = held
+        return True
+
+    def unlock(self, conn: Connection, table: str) -> None:
+        held = conn.info.pop(_LOCK, None)
+        if held is not None:
+            held.release()
 
     def database_missing(self, url: str) -> bool:
         return sqlite_missing(url)
-
-    def data_version(self, cursor: Any) -> object:
-        return cursor.execute("PRAGMA data_version").fetchone()[0]
 
     def read_versions(self, url: str, table: str, schema: str | None,
                       timeout: float) -> list[VersionRow] | None:

@@ -1,0 +1,129 @@
+"""What a changeset that did not finish left behind, told as far as it is known: which
+statements ran and stay in effect, what the version table lists, and what nobody can know
+(whether a COMMIT happened when the connection was lost during it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import ChangesetFailed
+from .planning import PlanItem
+
+STATUS_HINT = "run `schemaflow status` once the database is reachable: it reads what the " \
+              "version table lists now"
+
+
+@dataclass(slots=True)
+class Progress:
+    """How far one changeset got."""
+
+    count: int = 0  # statements that ran to their end
+    running: bool = False  # inside statement `count + 1`
+    recording: bool = False  # in the transaction that changes the version table
+    committing: bool = False  # that transaction's COMMIT was sent
+    ran: list[str] = field(default_factory=list)  # the first `count` statements, shown
+
+
+class Conflict(Exception):
+    """Found inside a changeset's transaction: the version table no longer lets it run.
+    `done`: another run did it already."""
+
+    def __init__(self, reason: str, *, done: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.done = done
+
+
+def _where(item: PlanItem) -> str:
+    verb = "applying" if item.direction == "apply" else "rolling back"
+    return f"{verb} changeset {item.changeset.id} ({item.changeset.path})"
+
+
+def _listed(item: PlanItem) -> str:
+    return ("the version table does not list it" if item.direction == "apply" else
+            "the version table still lists it")
+
+
+def _why(item: PlanItem) -> str:
+    """Why statements that ran stay in effect."""
+    return ("this changeset is not transactional" if item.changeset.transactional is False
+            else "on this database a changeset is not transactional: DDL commits as it runs")
+
+
+def conflict(item: PlanItem, exc: Conflict, progress: Progress) -> ChangesetFailed:
+    """The version table changed under a changeset: a run that did not take schemaflow's
+    lock (an older version, another tool) or a hand edit."""
+    if progress.count:
+        state = (f"all {len(item.steps)} of its statements ran and stay in effect "
+                 f"({_why(item)}), but {exc.reason}: the version table was left as it is")
+        hint = ("something that does not take schemaflow's lock changed the version table: "
+                "compare the database with it before going on")
+    else:
+        state = f"{exc.reason}; nothing of it ran"
+        hint = "run the command again: it plans from what the version table lists now"
+    return ChangesetFailed(f"{_where(item)} stopped: {state}", changeset=item.changeset.id,
+                           ran=progress.ran, hint=hint)
+
+
+def failed(item: PlanItem, progress: Progress, *, lost: bool, statement: str | None,
+           db_message: str) -> ChangesetFailed:
+    """A statement, the version-table change or a COMMIT of a changeset failed; `lost`: the
+    connection to the database was lost."""
+    where, cid, n, k = _where(item), item.changeset.id, len(item.steps), progress.count
+    why = _why(item)
+
+    def error(message: str, hint: str | None, *, ran: bool = True) -> ChangesetFailed:
+        return ChangesetFailed(message, changeset=cid, statement=statement,
+                               db_message=db_message, ran=progress.ran if ran else [],
+                               hint=hint)
+
+    if lost and progress.committing:
+        # The COMMIT was sent; its answer never came.
+        sent = "its statements and its version-table change" if item.transactional else (
+            f"the version-table change (all {n} of its statements ran before and stay in "
+            f"effect: {why})")
+        committed = f"{cid} is {'applied' if item.direction == 'apply' else 'rolled back'}"
+        if item.transactional:
+            committed += " in full"
+            undone = ("nothing of it remains" if item.direction == "apply" else
+                      "nothing of its rollback remains")
+        else:
+            undone = "its statements ran but are not recorded"
+        listed, unlisted = (committed, undone) if item.direction == "apply" else (
+            undone, committed)
+        return error(f"{where}: the connection to the database was lost during COMMIT, "
+                     f"after {sent} had been sent; whether that COMMIT happened is unknown",
+                     f"{STATUS_HINT}: if it lists {cid}, {listed}; if not, {unlisted}")
+    if item.transactional:
+        if not lost:
+            return error(f"{where} failed; it was rolled back as a whole: nothing of it "
+                         "remains and the version table is unchanged", None, ran=False)
+        at = (f"during statement {k + 1} of {n}" if progress.running else
+              "while changing the version table" if progress.recording else
+              "before its first statement")
+        return error(f"{where}: the connection to the database was lost {at}, before "
+                     "COMMIT; the database discards a transaction that was never committed, "
+                     f"so nothing of it remains and {_listed(item)}",
+                     "run the command again once the database is reachable", ran=False)
+    if progress.recording:
+        return error(f"{where} failed; all {n} of its statements ran and stay in effect "
+                     f"({why}), but the version-table change was not committed, so "
+                     f"{_listed(item)}",
+                     STATUS_HINT if lost else "its work is done: fix the cause, then record "
+                     "it with `schemaflow stamp`, or undo the statements by hand")
+    if not progress.running:
+        return error(f"{where} failed before its first statement; nothing of it ran and "
+                     f"{_listed(item)}", "run the command again once the cause is fixed")
+    if lost:
+        before = ("none ran before it" if not k else
+                  "statement 1 ran before it and stays in effect" if k == 1 else
+                  f"statements 1 to {k} ran before it and stay in effect")
+        return error(f"{where}: the connection to the database was lost during statement "
+                     f"{k + 1} of {n} (shown below), so whether it took effect is unknown; "
+                     f"{before} ({why}); {_listed(item)}",
+                     f"once the database is reachable, check whether statement {k + 1} took "
+                     "effect; undo or finish the statements by hand, then run the command "
+                     "again")
+    return error(f"{where} failed; {k} of its {n} statements had already run and stay in "
+                 f"effect ({why}); {_listed(item)}",
+                 "undo or finish those statements by hand, then run the command again")
