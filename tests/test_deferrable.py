@@ -228,7 +228,12 @@ def test_deferrable_keys_round_trip(tmp_path: Path, dialect: str,
 @pytest.mark.mysql
 def test_mariadb_refuses_a_deferrable_key_loudly(tmp_path: Path, mysql_url: str) -> None:
     p = models_project(tmp_path / "proj", MODELS, mysql_url)
-    assert p.cli("new", "--autogenerate", "-m", "models").returncode == 0
+    made = p.cli("new", "--autogenerate", "-m", "models")  # refused before writing a file
+    assert made.returncode == 2 and "no deferrable foreign keys" in made.stderr, made.stderr
+    assert list(p.changesets.iterdir()) == []
+    # Written for SQLite, then applied to MariaDB: apply and validate refuse it as well.
+    elsewhere = f"sqlite:///{tmp_path / 'w.db'}"
+    assert p.cli("--url", elsewhere, "new", "--autogenerate", "-m", "models").returncode == 0
     done = p.cli("apply")
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr
