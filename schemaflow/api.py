@@ -349,7 +349,8 @@ class Project:
         """Record `target` as the applied state without running anything: (added, removed)."""
         from .recorder import effective
 
-        g = self._checked_history().graph
+        history = self._checked_history()
+        g = history.graph
         keep = g.ancestors(target_ids(g, target))
         with self._recorder() as (recorder, dialect), self._locked(recorder.conn, dialect):
             recorder.ensure()
@@ -362,7 +363,8 @@ class Project:
                 for cid in removed:
                     recorder.delete((cid, *(g[cid].replaces if cid in g.by_id else ())))
                 added = [c for c in g.ordered(keep) if c not in present]
-                recorder.stamp([(cid, checksum(g[cid]), g[cid].message) for cid in added])
+                recorder.stamp([(cid, checksum(history.from_file(cid)), g[cid].message)
+                                for cid in added])
         return added, removed
 
     def rehash(self, targets: Sequence[str]) -> list[str]:
@@ -376,7 +378,7 @@ class Project:
                 for cid in ids:
                     if cid not in rows:
                         raise UsageError(f"changeset {cid} is not applied; nothing to rehash")
-                    new = checksum(g[cid])
+                    new = checksum(self.history.from_file(cid))
                     if rows[cid].checksum != new:
                         recorder.set_checksum(cid, new)
                         updated.append(cid)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import ir
 from .cache import FolderIndex, ParseCache, content_key
-from .errors import Diagnostic, ValidationFailed
+from .errors import Diagnostic, UsageError, ValidationFailed
 from .graph import Graph, replay
 from .ir import checksum
 from .source import (
@@ -44,6 +44,8 @@ class History:
     folder: Path
     _texts: dict[str, SourceFile | None] = field(default_factory=dict, compare=False,
                                                   repr=False)
+    # Changesets parsed from their files in this process (not served by the cache).
+    _parsed: dict[str, ir.Changeset] = field(default_factory=dict, compare=False, repr=False)
 
     def path(self, cid: str) -> Path | None:
         """The file changeset `cid` came from."""
@@ -64,6 +66,38 @@ class History:
                 except (OSError, UnicodeDecodeError):
                     pass
         return self._texts[cid]
+
+    def from_file(self, cid: str) -> ir.Changeset:
+        """Changeset `cid` as its file holds it, parsed in this process, never taken from the
+        cache: what apply and rollback run and what the version table records. UsageError
+        when it no longer does what the loaded history says it does (the file changed
+        meanwhile)."""
+        fresh = self._parsed.get(cid)
+        if fresh is not None:
+            return fresh
+        path = self.path(cid)
+        if path is None:
+            raise UsageError(f"changeset {cid} has no file to read")
+        shown = display_path(path)
+        try:
+            src = decode(path, _read_bytes(path))
+            fresh = ir.parse(src.doc, path=src.path)
+        except OSError as exc:
+            raise ValidationFailed([Diagnostic(code="SF001", file=shown, message=(
+                f"cannot read the file: {exc.strerror}"))]) from None
+        except SourceError as exc:
+            raise ValidationFailed([exc.diagnostic]) from None
+        except ir.IRError as exc:
+            line, col = locate(src, exc.path)
+            raise ValidationFailed([Diagnostic(code="SF004", message=exc.message, file=shown,
+                                               line=line, col=col)]) from None
+        loaded = self.graph[cid]
+        if (fresh.id, fresh.transactional, fresh.operations, fresh.rollback) != (
+                cid, loaded.transactional, loaded.operations, loaded.rollback):
+            raise UsageError(f"changeset {cid} ({shown}) changed while schemaflow was running",
+                             hint="run the command again")
+        self._parsed[cid] = fresh
+        return fresh
 
     def replay(self, ids: Iterable[str]) -> SchemaState:
         """The schema after applying `ids` (in graph order) to an empty database."""
@@ -175,8 +209,8 @@ def load(folder: Path, paths: Iterable[Path] | None = None) -> History:
         raise ValidationFailed(diags)
     graph = Graph(changesets)
     if index is not None:
-        index.save(graph, where)
-    return History(graph, where, folder)
+        index.save(graph, where, cache.sources)
+    return History(graph, where, folder, _parsed=cache.parsed)
 
 
 def position(history: History, cid: str, path: tuple[Any, ...]) -> tuple[str | None, int | None,
