@@ -159,6 +159,8 @@ class _LazyMap(Mapping[str, Changeset]):
             packed = self._packed[cid]
             try:
                 cs = _revive(packed)
+                if cs.id != cid:
+                    raise ValueError("the entry of another changeset")
             except Exception:  # an entry of another shape: parse its file
                 cs = _reparse(self._files.get(cid), cid)
             self._revived[cid] = cs
@@ -221,7 +223,8 @@ class FolderIndex:
         try:
             rest, packed, files = got[1]
             if type(packed) is not dict or type(files) is not dict or len(rest) != 8 or any(
-                    type(part) is not kind for part, kind in zip(rest, _PART_TYPES, strict=True)):
+                    type(part) is not kind for part, kind in zip(rest, _PART_TYPES, strict=True)
+            ) or not set(map(type, files.values())) <= _STR:
                 return None
             graph = Graph.from_parts(GraphParts(_LazyMap(packed, files), *rest))
         except (TypeError, ValueError):

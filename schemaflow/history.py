@@ -94,8 +94,11 @@ class History:
         loaded = self.graph[cid]
         if (fresh.id, fresh.transactional, fresh.operations, fresh.rollback) != (
                 cid, loaded.transactional, loaded.operations, loaded.rollback):
-            raise UsageError(f"changeset {cid} ({shown}) changed while schemaflow was running",
-                             hint="run the command again")
+            raise UsageError(
+                f"changeset {cid} ({shown}) is not what was loaded: its file changed "
+                "meanwhile, or the parse cache disagrees with it",
+                hint="run the command again; if it says the same, remove the cache folder "
+                     "($SCHEMAFLOW_CACHE_DIR, or schemaflow in ~/.cache)")
         self._parsed[cid] = fresh
         return fresh
 

@@ -58,7 +58,7 @@ def _field_source(k: int, tp: Any) -> str:
 
 def _decoders() -> dict[int, Callable[[Any], Any]]:
     # One function per class, written from its field types: a generic loop building keyword
-    # dictionaries made decoding twice as slow as the pickle it replaces, and `validate` on a
+    # dictionaries made decoding twice as slow as the loader it replaced, and `validate` on a
     # long history decodes every body.
     scope: dict[str, Any] = {}
     lines = []
