@@ -21,7 +21,6 @@ import hashlib
 import marshal
 import os
 import stat
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -161,6 +160,8 @@ def read(path: Path, file_key: bytes,
 def write(path: Path, file_key: bytes, value: Any) -> None:
     """Write a cache file whole or not at all, in a folder only this user can write (errors
     are ignored: it is only a cache)."""
+    import tempfile  # only when writing: listings served by the index never write
+
     try:
         data = marshal.dumps(value)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

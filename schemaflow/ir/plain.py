@@ -13,6 +13,7 @@ that as an entry it cannot use."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -56,10 +57,12 @@ def _field_source(k: int, tp: Any) -> str:
     return f"None if v[{k}] is None else {expr}" if optional else expr
 
 
+@functools.cache
 def _decoders() -> dict[int, Callable[[Any], Any]]:
+    """Class index → the function that decodes an object of that class; the operations'."""
     # One function per class, written from its field types: a generic loop building keyword
     # dictionaries made decoding twice as slow as the loader it replaced, and `validate` on a
-    # long history decodes every body.
+    # long history decodes every body. Written on first use: listings never decode a body.
     scope: dict[str, Any] = {}
     lines = []
     for i, (cls, names) in enumerate(zip(CLASSES, _NAMES, strict=True)):
@@ -72,20 +75,18 @@ def _decoders() -> dict[int, Callable[[Any], Any]]:
                   f"        raise ValueError('not a {cls.__name__}')",
                   f"    return C{i}({args})"]
     exec("\n".join(lines), scope)  # our own source, from our own classes; no data in it
-    return {i: scope[f"_{i}"] for i in range(len(CLASSES))}
+    return {i: scope[f"_{i}"] for i, cls in enumerate(CLASSES) if issubclass(cls, Operation)}
 
 
-_DECODE = _decoders()
-_OPERATION = {i: _DECODE[i] for i, cls in enumerate(CLASSES) if issubclass(cls, Operation)}
-
-
-def _operations(value: Any) -> tuple[Operation, ...]:
+def _operations(value: Any, decoders: dict[int, Callable[[Any], Any]]) -> tuple[Operation, ...]:
     if type(value) is not tuple:
         raise TypeError("operations must be a tuple")
-    return tuple([_OPERATION[v[0]](v) for v in value])
+    return tuple([decoders[v[0]](v) for v in value])
 
 
 def decode_body(value: Any) -> Body:
     """Operations and rollback from `encode_body`'s data; raises on anything else."""
     operations, rollback = value
-    return _operations(operations), None if rollback is None else _operations(rollback)
+    decoders = _decoders()
+    return (_operations(operations, decoders),
+            None if rollback is None else _operations(rollback, decoders))
