@@ -411,7 +411,8 @@ class Project:
     def _stamp(self, ids: list[str], purge: bool) -> tuple[list[str], list[str]]:
         from .recorder import effective
 
-        g = self.history.graph
+        history = self.history
+        g = history.graph
         keep = g.ancestors(ids)
         with self._recorder() as (recorder, dialect), self._locked(recorder.conn, dialect):
             recorder.ensure()
@@ -424,7 +425,8 @@ class Project:
                 for cid in removed:
                     recorder.delete((cid, *(g[cid].replaces if cid in g.by_id else ())))
                 added = [c for c in g.ordered(keep) if c not in present]
-                recorder.stamp([(cid, checksum(g[cid]), g[cid].message) for cid in added])
+                recorder.stamp([(cid, checksum(history.from_file(cid)), g[cid].message)
+                                for cid in added])
         return added, removed
 
     def rehash(self, targets: Sequence[str]) -> list[str]:
@@ -438,7 +440,7 @@ class Project:
                 for cid in ids:
                     if cid not in rows:
                         raise UsageError(f"changeset {cid} is not applied; nothing to rehash")
-                    new = checksum(g[cid])
+                    new = checksum(self.history.from_file(cid))
                     if rows[cid].checksum != new:
                         recorder.set_checksum(cid, new)
                         updated.append(cid)

@@ -9,62 +9,39 @@ change within one timestamp tick could otherwise hide). So an edit is never serv
 The cache lives in the user's cache folder, never in the project: a linter must be safe to
 run on an untrusted pull request, and a cache file shipped inside a repository must not be
 able to inject anything. `SCHEMAFLOW_CACHE_DIR` moves it; `SCHEMAFLOW_NO_CACHE=1` turns it
-off.
+off. A folder or file there that another user owns or can write is not used (`cachefile`).
+
+Nothing read from the cache can run code: the files hold plain data, checked against their
+digest before it is unmarshalled (`cachefile`), and a body is rebuilt from plain tuples by
+the IR's own constructors (`ir.plain`). Each entry carries the content key of the file it
+was parsed from, checked against the key it is found by, and a digest of its body, kinds
+and checksum, checked before the body is decoded. An entry that fails any check, or cannot
+be decoded, is parsed from its file again: a damaged cache costs time, never a traceback or
+different SQL. And what is run and recorded in the version table never comes from here:
+`History.from_file` parses the changesets being applied, rolled back or stamped again.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import io
+import marshal
 import os
-import pickle
-import tempfile
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
 
-from . import __version__
+from . import cachefile
 from .graph import Graph, GraphParts
 from .ir import Body, Changeset, Deferred, checksum
+from .ir.plain import decode_body, encode_body
 from .source import StatKey
 
-
-def _ir_shape() -> str:
-    """A digest of the fields of every pickled class: a cache written before a field was
-    added or removed is never read (its objects would load without that field)."""
-    from . import typespec
-    from .ir import changeset, operations, parts
-
-    shapes = sorted(f"{cls.__qualname__}:{','.join(f.name for f in dataclasses.fields(cls))}"
-                    for module in (parts, operations, changeset, typespec)
-                    for cls in vars(module).values()
-                    if isinstance(cls, type) and dataclasses.is_dataclass(cls))
-    return hashlib.blake2b("|".join(shapes).encode(), digest_size=8).hexdigest()
-
-
-# 10: index key parts, computed and identity columns in the IR (and any change of
-# the IR's fields, through its shape)
-_FORMAT = (10, _ir_shape())
 _RACY_NS = 2_000_000_000
 
-
-def _cache_dir() -> Path | None:
-    if os.environ.get("SCHEMAFLOW_NO_CACHE"):
-        return None
-    explicit = os.environ.get("SCHEMAFLOW_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "schemaflow"
-
-
-# (header, operation kinds, checksum, encoded body), the header being every field of the
-# changeset but its body. Plain tuples load fastest.
+# (header, operation kinds, checksum, content key of its file, digest, encoded body), the
+# header being every field of the changeset but its body. Plain tuples load fastest.
 Header = tuple[str, tuple[str, ...], str, str | None, tuple[str, ...], tuple[str, ...],
                str | None, bool | None, tuple[str, ...], tuple[str, ...], str | None]
-Packed = tuple[Header, tuple[str, ...], str, bytes]
+Packed = tuple[Header, tuple[str, ...], str, str, bytes, bytes]
 
 
 def _header(cs: Changeset) -> Header:
@@ -72,92 +49,121 @@ def _header(cs: Changeset) -> Header:
             cs.transactional, cs.lint_ignore, cs.replaces, cs.path)
 
 
+def _digest(source: str, kinds: tuple[str, ...], known: str, data: bytes) -> bytes:
+    digest = hashlib.blake2b(data, digest_size=16)
+    digest.update("\0".join((source, known, *kinds)).encode())
+    return digest.digest()
+
+
+def _reparse(path: str | None, cid: str) -> Changeset:
+    """Changeset `cid` parsed from its file again: its cache entry could not be used."""
+    from .errors import UsageError, ValidationFailed
+    from .history import load_file
+
+    if path is not None:
+        _, cs, diags = load_file(Path(path))
+        if diags:
+            raise ValidationFailed(diags)
+        if cs is not None and cs.id == cid:
+            return cs
+    raise UsageError(f"changeset {cid}: its cache entry could not be read, and its file "
+                     f"{path} no longer holds it (changed meanwhile)",
+                     hint="run the command again")
+
+
 class _Encoded(Deferred):
-    """A cached body: decoded when loaded, and kept as it is to be saved again."""
+    """A cached body: checked and decoded when loaded, kept as it is to be saved again."""
 
-    __slots__ = ("data",)
+    __slots__ = ("cid", "data", "digest", "path", "source")
 
-    def __init__(self, kinds: tuple[str, ...], checksum: str, data: bytes) -> None:
+    def __init__(self, cid: str, kinds: tuple[str, ...], checksum: str, source: str,
+                 digest: bytes, data: bytes, path: str | None) -> None:
         # Deferred's two fields set here, not through super(): one per changeset revived.
         self.kinds = kinds
         self.checksum = checksum
-        self.data = data
+        self.cid, self.source, self.digest, self.data, self.path = cid, source, digest, data, path
 
     def load(self) -> Body:
-        """The operations and rollback, decoded."""
-        body: Body = pickle.loads(self.data)  # our own file (see the module docstring)
-        return body
+        """The operations and rollback: decoded, or parsed from the file again when the entry
+        fails its digest or cannot be decoded."""
+        try:
+            if _digest(self.source, self.kinds, self.checksum, self.data) == self.digest:
+                return decode_body(marshal.loads(self.data))
+        except Exception:  # an entry that cannot be decoded is parsed again, whatever failed
+            pass
+        cs = _reparse(self.path, self.cid)
+        if checksum(cs) != self.checksum:
+            from .errors import UsageError
+
+            raise UsageError(f"changeset {self.cid}: its cache entry could not be read, and "
+                             f"its file {self.path} changed meanwhile",
+                             hint="run the command again")
+        return cs.operations, cs.rollback
 
 
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
-    return names
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _frozen(cls: type, values: tuple[Any, ...]) -> object:
-    # What dataclasses' own __setstate__ does for a frozen slotted class, with the field names
-    # looked up once per class rather than per object: that lookup doubled the load time.
-    obj: object = object.__new__(cls)
-    for name, value in zip(_field_names(cls), values, strict=True):
-        object.__setattr__(obj, name, value)
-    return obj
-
-
-class _BodyPickler(pickle.Pickler):
-    """Pickles a body's dataclasses as (class, field values), revived by `_frozen`."""
-
-    def reducer_override(self, obj: object) -> Any:
-        cls = type(obj)
-        if not dataclasses.is_dataclass(cls):
-            return NotImplemented
-        return _frozen, (cls, tuple(getattr(obj, name) for name in _field_names(cls)))
-
-
-def _encode(body: Body) -> bytes:
-    out = io.BytesIO()
-    _BodyPickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(body)
-    return out.getvalue()
-
-
-def _pack(cs: Changeset) -> Packed:
-    """A changeset as the cache stores it; a body still deferred is kept as it was read."""
+def _pack(cs: Changeset, source: str) -> Packed:
+    """A changeset as the cache stores it, `source` being its file's content key; a body
+    still deferred is kept as it was read."""
     deferred = cs.deferred
     if isinstance(deferred, _Encoded):
-        return _header(cs), deferred.kinds, deferred.checksum, deferred.data
-    return (_header(cs), cs.operation_kinds, checksum(cs),
-            _encode((cs.operations, cs.rollback)))
+        return (_header(cs), deferred.kinds, deferred.checksum, deferred.source,
+                deferred.digest, deferred.data)
+    kinds, known = cs.operation_kinds, checksum(cs)
+    data = marshal.dumps(encode_body((cs.operations, cs.rollback)))
+    return _header(cs), kinds, known, source, _digest(source, kinds, known, data), data
+
+
+_OPTIONAL_STR = {str, type(None)}
+_OPTIONAL_BOOL = {bool, type(None)}
+_STR = {str}
 
 
 def _revive(packed: Packed, shown: str | None = None) -> Changeset:
     """The changeset of a packed entry, its body deferred until first use; `shown` is the
-    path of its file now, when it may have moved."""
-    header, kinds, known, data = packed
+    path of its file now, when it may have moved. ValueError (or TypeError) for an entry of
+    another shape, or whose fields are not of their types."""
+    header, kinds, known, source, digest, data = packed
     (cid, parents, message, author, depends_on, branch_labels, tag, transactional,
      lint_ignore, replaces, path) = header
-    body = _Encoded(kinds, known, data)
+    # One expression, sets of types: 10,000 headers are checked in about 6 ms.
+    if not (type(cid) is str and type(message) is str and type(known) is str
+            and type(source) is str and type(digest) is bytes and type(data) is bytes
+            and type(author) in _OPTIONAL_STR and type(tag) in _OPTIONAL_STR
+            and type(path) in _OPTIONAL_STR and type(transactional) in _OPTIONAL_BOOL
+            and set(map(type, parents + depends_on + branch_labels + lint_ignore + replaces
+                        + kinds)) <= _STR
+            and type(parents) is type(depends_on) is type(branch_labels) is type(lint_ignore)
+            is type(replaces) is type(kinds) is tuple):
+        raise ValueError("a cache entry of another shape")
+    path = path if shown is None else shown
+    body = _Encoded(cid, kinds, known, source, digest, data, path)
     return Changeset(id=cid, parents=parents, message=message, operations=body, author=author,
                      depends_on=depends_on, branch_labels=branch_labels, tag=tag,
                      transactional=transactional, rollback=body, lint_ignore=lint_ignore,
-                     replaces=replaces, path=path if shown is None else shown)
+                     replaces=replaces, path=path)
 
 
 class _LazyMap(Mapping[str, Changeset]):
     """id → Changeset, each revived from its packed form on first use: `heads` on a long
-    history revives a handful, not all of them."""
+    history revives a handful, not all of them. An entry that cannot be revived is parsed
+    from its file (`files`, id → path) again."""
 
-    def __init__(self, packed: dict[str, Packed]) -> None:
+    def __init__(self, packed: dict[str, Packed], files: Mapping[str, str]) -> None:
         self._packed = packed
+        self._files = files
         self._revived: dict[str, Changeset] = {}
 
     def __getitem__(self, cid: str) -> Changeset:
         cs = self._revived.get(cid)
         if cs is None:
-            cs = self._revived[cid] = _revive(self._packed[cid])
+            packed = self._packed[cid]
+            try:
+                cs = _revive(packed)
+                if cs.id != cid:
+                    raise ValueError("the entry of another changeset")
+            except Exception:  # an entry of another shape: parse its file
+                cs = _reparse(self._files.get(cid), cid)
+            self._revived[cid] = cs
         return cs
 
     def __contains__(self, cid: object) -> bool:
@@ -176,27 +182,15 @@ def content_key(data: bytes) -> str:
 
 
 def _cache_file(kind: str, folder: Path) -> Path | None:
-    directory = _cache_dir()
+    directory = cachefile.folder()
     if directory is None:
         return None
     name = hashlib.sha1(os.path.abspath(folder).encode()).hexdigest()[:16]
-    return directory / f"{kind}-{name}.pickle"
+    return directory / f"{kind}-{name}.cache"
 
 
-def _write_atomically(path: Path, dump: Callable[[BinaryIO], None]) -> None:
-    """Write a cache file whole or not at all (errors are ignored: it is only a cache)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                dump(fh)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except (OSError, pickle.PicklingError):
-        pass
+# The types of a graph's parts after by_id, as `Graph.parts` gives them.
+_PART_TYPES = (dict, dict, dict, dict, dict, list, dict, list)
 
 
 class FolderIndex:
@@ -209,43 +203,42 @@ class FolderIndex:
                  listing: Sequence[tuple[str, StatKey | None]]) -> None:
         complete = all(st is not None for _, st in listing)
         self.path = _cache_file("index", folder) if complete and listing else None
-        # A digest of the listing, not the listing: 10,000 names and stats load and compare
-        # slower than they hash.
-        digest = hashlib.blake2b(pickle.dumps(listing, protocol=pickle.HIGHEST_PROTOCOL),
-                                 digest_size=20).digest()
-        self.key = (_FORMAT, __version__, shown, digest)
+        self.key = b""
+        if self.path is not None:
+            # A digest of the listing, not the listing: 10,000 names and stats load and
+            # compare slower than they hash. Marshal version 2 writes no back-references,
+            # so equal listings give equal bytes.
+            listed = hashlib.blake2b(marshal.dumps(list(listing), 2), digest_size=20).hexdigest()
+            self.key = cachefile.key("index", shown, listed)
         self.newest = max((max(st[1], st[2]) for _, st in listing if st), default=0)
 
     def load(self) -> tuple[Graph, dict[str, str]] | None:
         """The graph and the files `save` stored for this very listing, or None."""
         if self.path is None:
             return None
+        got = cachefile.read(self.path, self.key,
+                             lambda saved_ns: self.newest < saved_ns - _RACY_NS)
+        if got is None:
+            return None
         try:
-            with open(self.path, "rb") as fh:
-                # Our own file, in the user's cache folder (see the module docstring).
-                saved_ns, key = pickle.load(fh)
-                if key != self.key or self.newest >= saved_ns - _RACY_NS:
-                    return None
-                rest, packed, files = pickle.load(fh)
-            graph = Graph.from_parts(GraphParts(_LazyMap(packed), *rest))
-        except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError,
-                AttributeError, ImportError):
+            rest, packed, files = got[1]
+            if type(packed) is not dict or type(files) is not dict or len(rest) != 8 or any(
+                    type(part) is not kind for part, kind in zip(rest, _PART_TYPES, strict=True)
+            ) or not set(map(type, files.values())) <= _STR:
+                return None
+            graph = Graph.from_parts(GraphParts(_LazyMap(packed, files), *rest))
+        except (TypeError, ValueError):
             return None
         return graph, files
 
-    def save(self, graph: Graph, files: dict[str, str]) -> None:
+    def save(self, graph: Graph, files: dict[str, str], sources: Mapping[str, str]) -> None:
         """Record a graph (its changesets packed, to be revived one by one) and the file of
-        each changeset for this listing."""
+        each changeset for this listing; `sources` gives each changeset's content key."""
         if self.path is None:
             return
         by_id, *rest = graph.parts()
-        packed = {cid: _pack(cs) for cid, cs in by_id.items()}
-
-        def dump(fh: BinaryIO) -> None:
-            pickle.dump((time.time_ns(), self.key), fh, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.dump((rest, packed, files), fh, protocol=pickle.HIGHEST_PROTOCOL)
-
-        _write_atomically(self.path, dump)
+        packed = {cid: _pack(cs, sources.get(cid, "")) for cid, cs in by_id.items()}
+        cachefile.write(self.path, self.key, (tuple(rest), packed, files))
 
 
 class ParseCache:
@@ -254,35 +247,41 @@ class ParseCache:
 
     def __init__(self, folder: Path) -> None:
         self.path = _cache_file("changesets", folder)
+        self.key = cachefile.key("changesets", os.path.abspath(folder))
         self.saved_ns = 0
         self.stats: dict[str, tuple[StatKey, str]] = {}
         self.entries: dict[str, Packed] = self._read()
         self.used: dict[str, Packed] = {}
         self.used_stats: dict[str, tuple[StatKey, str]] = {}
+        self.sources: dict[str, str] = {}  # changeset id → its file's content key
+        self.parsed: dict[str, Changeset] = {}  # what was parsed from its file in this run
         self.dirty = False
 
     def _read(self) -> dict[str, Packed]:
         if self.path is None:
             return {}
+        got = cachefile.read(self.path, self.key)
+        if got is None:
+            return {}
         try:
-            with open(self.path, "rb") as fh:
-                # Our own file, in the user's cache folder (see the module docstring).
-                header, saved_ns, stats, entries = pickle.load(fh)
-        except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError,
-                AttributeError, ImportError):
+            stats, entries = got[1]
+        except (TypeError, ValueError):
             return {}
-        if header != (_FORMAT, __version__):
+        if type(stats) is not dict or type(entries) is not dict:
             return {}
-        self.saved_ns, self.stats = saved_ns, stats
-        packed: dict[str, Packed] = entries
-        return packed
+        self.saved_ns, self.stats = got[0], stats
+        return entries
 
     def key_by_stat(self, name: str, stat: StatKey) -> str | None:
         """The content key of an unchanged file, from its stat alone (None: read it)."""
         known = self.stats.get(name)
-        if known is None or known[0] != stat or self._racy(stat):
+        try:
+            if known is None or known[0] != stat or self._racy(stat):
+                return None
+            key = known[1]
+        except (TypeError, IndexError, KeyError):  # a record of another shape: read the file
             return None
-        return known[1]
+        return key if type(key) is str else None
 
     def _racy(self, stat: StatKey) -> bool:
         return max(stat[1], stat[2]) >= self.saved_ns - _RACY_NS
@@ -293,16 +292,21 @@ class ParseCache:
         if packed is None:
             return None
         try:
+            if packed[3] != key:  # not the entry of these contents
+                return None
             cs = _revive(packed, path)
-        except (ValueError, TypeError):  # an entry of another layout: only a cache, parse
+        except Exception:  # an entry of another shape: only a cache, parse
             return None
         self.used[key] = packed
+        self.sources[cs.id] = key
         return cs
 
     def put(self, key: str, cs: Changeset) -> None:
-        """Remember a changeset that loaded cleanly."""
+        """Remember a changeset that was parsed and loaded cleanly."""
+        self.parsed[cs.id] = cs
+        self.sources[cs.id] = key
         if self.path is not None:
-            self.used[key] = _pack(cs)
+            self.used[key] = _pack(cs, key)
             self.dirty = True
 
     def remember_stat(self, name: str, stat: StatKey, key: str) -> None:
@@ -316,9 +320,4 @@ class ParseCache:
         """Write back the entries used in this run (atomically; errors are ignored)."""
         if self.path is None or not (self.dirty or len(self.used) != len(self.entries)):
             return
-
-        def dump(fh: BinaryIO) -> None:
-            pickle.dump(((_FORMAT, __version__), time.time_ns(), self.used_stats, self.used),
-                        fh, protocol=pickle.HIGHEST_PROTOCOL)
-
-        _write_atomically(self.path, dump)
+        cachefile.write(self.path, self.key, (self.used_stats, self.used))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import ir
 from .cache import FolderIndex, ParseCache, content_key
-from .errors import Diagnostic, ValidationFailed
+from .errors import Diagnostic, UsageError, ValidationFailed
 from .graph import Graph, replay
 from .ir import checksum
 from .source import (
@@ -49,6 +49,8 @@ class History:
     limits: Limits = field(default=Limits(), compare=False, repr=False)
     _texts: dict[str, SourceFile | None] = field(default_factory=dict, compare=False,
                                                   repr=False)
+    # Changesets parsed from their files in this process (not served by the cache).
+    _parsed: dict[str, ir.Changeset] = field(default_factory=dict, compare=False, repr=False)
 
     def path(self, cid: str) -> Path | None:
         """The file changeset `cid` came from."""
@@ -69,6 +71,41 @@ class History:
                 except (SourceError, UnicodeDecodeError):
                     pass
         return self._texts[cid]
+
+    def from_file(self, cid: str) -> ir.Changeset:
+        """Changeset `cid` as its file holds it, parsed in this process, never taken from the
+        cache: what apply and rollback run and what the version table records. UsageError
+        when it no longer does what the loaded history says it does (the file changed
+        meanwhile)."""
+        fresh = self._parsed.get(cid)
+        if fresh is not None:
+            return fresh
+        path = self.path(cid)
+        if path is None:
+            raise UsageError(f"changeset {cid} has no file to read")
+        shown = display_path(path)
+        try:
+            src = decode(path, read_bytes(path, self.limits, shown))
+            fresh = ir.parse(src.doc, path=src.path)
+        except OSError as exc:
+            raise ValidationFailed([Diagnostic(code="SF001", file=shown, message=(
+                f"cannot read the file: {exc.strerror}"))]) from None
+        except SourceError as exc:
+            raise ValidationFailed([exc.diagnostic]) from None
+        except ir.IRError as exc:
+            line, col = locate(src, exc.path)
+            raise ValidationFailed([Diagnostic(code="SF004", message=exc.message, file=shown,
+                                               line=line, col=col)]) from None
+        loaded = self.graph[cid]
+        if (fresh.id, fresh.transactional, fresh.operations, fresh.rollback) != (
+                cid, loaded.transactional, loaded.operations, loaded.rollback):
+            raise UsageError(
+                f"changeset {cid} ({shown}) is not what was loaded: its file changed "
+                "meanwhile, or the parse cache disagrees with it",
+                hint="run the command again; if it says the same, remove the cache folder "
+                     "($SCHEMAFLOW_CACHE_DIR, or schemaflow in ~/.cache)")
+        self._parsed[cid] = fresh
+        return fresh
 
     def replay(self, ids: Iterable[str]) -> SchemaState:
         """The schema after applying `ids` (in graph order) to an empty database."""
@@ -179,8 +216,8 @@ def load(folder: Path, paths: Iterable[Path] | None = None, *,
         raise ValidationFailed(diags)
     graph = Graph(changesets)
     if index is not None:
-        index.save(graph, where)
-    return History(graph, where, folder, limits)
+        index.save(graph, where, cache.sources)
+    return History(graph, where, folder, limits, _parsed=cache.parsed)
 
 
 def position(history: History, cid: str, path: tuple[Any, ...]) -> tuple[str | None, int | None,

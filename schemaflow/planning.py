@@ -60,7 +60,7 @@ def _render(renderer: Renderer, cs: ir.Changeset, ops: Sequence[ir.Operation],
 
 
 def _item(renderer: Renderer, cs: ir.Changeset, direction: Direction,
-          ops: tuple[ir.Operation, ...], steps: list[Step]) -> PlanItem:
+          ops: tuple[ir.Operation, ...], steps: list[Step], checksum_: str) -> PlanItem:
     transactional = renderer.transactional_ddl if cs.transactional is None else cs.transactional
     if transactional and renderer.transactional_ddl and any(not s.transactional for s in steps):
         raise UsageError(
@@ -68,39 +68,41 @@ def _item(renderer: Renderer, cs: ir.Changeset, direction: Direction,
             "transaction (CREATE INDEX CONCURRENTLY)",
             hint="set `transactional: false` on the changeset, and keep such statements in a "
                  "changeset of their own")
-    return PlanItem(cs, direction, ops, tuple(steps), transactional, checksum(cs))
+    return PlanItem(cs, direction, ops, tuple(steps), transactional, checksum_)
 
 
 def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],
                renderer: Renderer) -> Plan:
-    """Render the changesets `ids` (in order) on top of the `applied` ones."""
+    """Render the changesets `ids` (in order) on top of the `applied` ones: each as its file
+    holds it (`History.from_file`), operations and checksum alike."""
     state = history.replay(applied)
     items = []
     for cid in ids:
-        cs = history.graph[cid]
-        steps, state = _render(renderer, cs, cs.operations, state, "apply")
-        items.append(_item(renderer, cs, "apply", cs.operations, steps))
+        cs, written = history.graph[cid], history.from_file(cid)
+        steps, state = _render(renderer, cs, written.operations, state, "apply")
+        items.append(_item(renderer, cs, "apply", written.operations, steps, checksum(written)))
     return Plan("apply", tuple(items), renderer.name)
 
 
 def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str],
                   renderer: Renderer) -> Plan:
-    """Render the reversal of `ids` (newest first) from the state the `applied` ones build."""
+    """Render the reversal of `ids` (newest first) from the state the `applied` ones build,
+    each changeset as its file holds it."""
     g = history.graph
     state, before = replay(g, applied, keep=set(ids))
     items = []
     for cid in ids:
-        cs = g[cid]
-        if cs.rollback is not None:
-            ops = cs.rollback
+        cs, written = g[cid], history.from_file(cid)
+        if written.rollback is not None:
+            ops = written.rollback
         else:
             try:
-                ops = reverse_changeset(cs.operations, before[cid])
+                ops = reverse_changeset(written.operations, before[cid])
             except Irreversible as exc:
                 raise UsageError(
                     f"changeset {cs.id} ({cs.path}) cannot be rolled back: {exc.message}",
                     hint="give it a `rollback:` list, or stamp past it if you reverted it "
                          "by hand") from None
         steps, state = _render(renderer, cs, ops, state, "rollback")
-        items.append(_item(renderer, cs, "rollback", ops, steps))
+        items.append(_item(renderer, cs, "rollback", ops, steps, checksum(written)))
     return Plan("rollback", tuple(items), renderer.name)

@@ -83,7 +83,8 @@ def test_a_changeset_comes_back_field_for_field_its_body_loaded_on_first_use() -
         "operations": [TABLE, {"insert_rows": {"table": "t", "rows": [{"id": 1}]}}],
         "rollback": [{"drop_table": {"name": "t"}}],
     }, path="old/c002_second.yaml")
-    packed = cache._pack(parsed)
+    packed = cache._pack(parsed, "k1")
+    assert packed[3] == "k1"
     assert len(packed[0]) == len([f for f in dataclasses.fields(ir.Changeset)
                                   if f.init and f.name not in ("operations", "rollback")])
     back = cache._revive(packed, "new/c002_second.yaml")
@@ -94,7 +95,7 @@ def test_a_changeset_comes_back_field_for_field_its_body_loaded_on_first_use() -
     assert back.deferred is None
     assert (back.operations, back.rollback) == (parsed.operations, parsed.rollback)
     assert checksum(back) == checksum(parsed)
-    again = cache._revive(cache._pack(back))  # a loaded body is encoded anew
+    again = cache._revive(cache._pack(back, "k1"))  # a loaded body is encoded anew
     assert again == parsed and again.rollback == parsed.rollback
     assert again.path == "new/c002_second.yaml"
 
@@ -104,8 +105,11 @@ def test_an_entry_of_another_layout_is_parsed_again(project: Project) -> None:
     load(project.changesets)
     parse_cache = ParseCache(project.changesets)
     key = next(iter(parse_cache.entries))
-    parse_cache.entries[key] = (("c001",), (), "", b"")  # type: ignore[assignment]
+    parse_cache.entries[key] = (("c001",), (), "", key, b"", b"")  # type: ignore[assignment]
     assert parse_cache.get(key, "c001_change.yaml") is None
+    good = ParseCache(project.changesets).entries[key]
+    parse_cache.entries[key] = (*good[:3], "another key", *good[4:])
+    assert parse_cache.get(key, "c001_change.yaml") is None  # not the entry of this file
 
 
 def test_no_cache_env_turns_it_off(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -359,6 +363,6 @@ def test_bodies_cached_by_one_process_load_in_another(demo_project: Project, tmp
     assert "DropColumn" in parsed
     assert bodies() == parsed  # cold: parsed, and both caches written
     if served_by == "parse cache":
-        for index in cache_dir.glob("index-*.pickle"):
+        for index in cache_dir.glob("index-*.cache"):
             index.unlink()
     assert bodies() == parsed

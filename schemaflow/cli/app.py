@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
@@ -177,9 +178,26 @@ def hoisted(group: Any, argv: list[str]) -> list[str]:
     return head + keep
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """schemaflow's own warnings (an unsafe cache folder) as one line on stderr; any other
+    the way Python shows it."""
+    from ..cachefile import CacheWarning
+
+    if issubclass(category, CacheWarning):
+        sys.stderr.write(f"warning: {message}\n")
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main() -> None:
     """Console-script entry point."""
     import gc
+
+    warnings.showwarning = _show_warning
 
     # A short-lived process that loads tens of thousands of small objects: full collections
     # would walk them all repeatedly for nothing (the same setting many CLIs use).
