@@ -5,19 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Literal
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Literal
 
 from . import ir
-from .dialects.render import Renderer, Step
-from .dialects.tables import TypeError_
 from .errors import StateError, UsageError
 from .graph import replay
 from .history import History
 from .ir import checksum
 from .reverse import Irreversible, reverse_changeset
 from .state import SchemaState, apply
+
+if TYPE_CHECKING:
+    from .dialects.render import Renderer, Step
 
 Direction = Literal["apply", "rollback"]
 
@@ -45,6 +44,11 @@ class Plan:
 
 def _render(renderer: Renderer, cs: ir.Changeset, ops: Sequence[ir.Operation],
             state: SchemaState, direction: Direction) -> tuple[list[Step], SchemaState]:
+    # SQLAlchemy only here: a plan with nothing to render (a no-op apply) never imports it.
+    import sqlalchemy as sa
+
+    from .dialects.tables import TypeError_
+
     steps: list[Step] = []
     for i, op in enumerate(ops):
         try:
