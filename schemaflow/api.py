@@ -148,10 +148,10 @@ class Project:
 
     def _checked_history(self) -> History:
         """The history, refusing to run when it has errors."""
-        from .lint import check
+        from .memo import history_errors
 
         history = self.history
-        errors = [d for d in check(history, rules=False) if d.severity == "error"]
+        errors = history_errors(history)
         if errors:
             raise ValidationFailed(errors)
         return history

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Literal
 
 from . import ir
 from .errors import StateError, UsageError
-from .graph import replay
 from .history import History
 from .ir import checksum
+from .memo import sequence_keys
 from .reverse import Irreversible, reverse_changeset
 from .state import SchemaState, apply
 
@@ -78,12 +78,16 @@ def _item(renderer: Renderer, cs: ir.Changeset, direction: Direction,
 def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],
                renderer: Renderer) -> Plan:
     """Render the changesets `ids` (in order) on top of the `applied` ones."""
-    state = history.replay(applied)
+    g = history.graph
+    start = history.memo.replay(g, g.ordered(applied))
+    state = start.state
     items = []
     for cid in ids:
-        cs = history.graph[cid]
+        cs = g[cid]
         steps, state = _render(renderer, cs, cs.operations, state, "apply")
         items.append(_item(renderer, cs, "apply", cs.operations, steps))
+    if ids:  # what the next run plans on, once these ran
+        history.memo.put_state(sequence_keys(g, ids, start.key)[-1], state)
     return Plan("apply", tuple(items), renderer.name)
 
 
@@ -91,7 +95,7 @@ def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str]
                   renderer: Renderer) -> Plan:
     """Render the reversal of `ids` (newest first) from the state the `applied` ones build."""
     g = history.graph
-    state, before = replay(g, applied, keep=set(ids))
+    state, before, _ = history.memo.replay(g, g.ordered(applied), keep=ids)
     items = []
     for cid in ids:
         cs = g[cid]
