@@ -340,13 +340,13 @@ class Project:
             return None
         g = self.history.graph
         rows = effective(rows, g)
-        check_drift(rows, g, self._folder())
         if direction == "apply":
             pending = apply_ids(g, target, {r.id for r in rows})
         else:
             pending = rollback_ids(g, target or "base", [r.id for r in rows])
-        if pending:
+        if pending:  # the full path checks these rows again, under the lock
             return None
+        check_drift(rows, g, self._folder())
         return RunResult(direction, [], plan=Plan(direction, (), database.name))
 
     def offline_sql(self, direction: str, target: str | None, dialect: str | None = None,

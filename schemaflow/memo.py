@@ -53,26 +53,39 @@ def changeset_keys(g: Graph) -> dict[str, str]:
     """Each changeset's key: its header, its body's checksum and its parents' keys (and, for
     a merge, the order the merged branches are replayed in: the check replays them)."""
     keys: dict[str, str] = {}
+    all_parents = g.all_parents
+    by_id = g.by_id
     for cid in g.order:
-        cs = g[cid]
-        parents = cs.all_parents
+        cs = by_id[cid]
+        parents = all_parents[cid]
         own = repr((cid, cs.parents, cs.depends_on, cs.replaces, cs.transactional,
                     cs.lint_ignore, checksum(cs)))
-        merged = ""
         if len(parents) > 1:
-            merged = repr(g.ordered(g.ancestors(parents[1:]) - g.ancestors(parents[:1])))
-        keys[cid] = _hash(own, merged, *(keys[p] for p in parents))
+            own += repr(g.ordered(g.ancestors(parents[1:]) - g.ancestors(parents[:1])))
+        keys[cid] = _hash(own, *(keys[p] for p in parents))
     return keys
 
 
-def sequence_keys(g: Graph, ids: Iterable[str], start: str = START) -> list[str]:
-    """The key of the schema after each prefix of `ids` (in the order given), after `start`."""
+class Keys(NamedTuple):
+    """The keys of the schemas after each prefix of a sequence, and the hash to go on from."""
+
+    keys: list[str]
+    running: Any  # a hashlib object
+
+    def then(self, g: Graph, ids: Iterable[str]) -> Keys:
+        """The keys of the prefixes of this sequence followed by `ids`."""
+        return sequence_keys(g, ids, self.running)
+
+
+def sequence_keys(g: Graph, ids: Iterable[str], running: Any = None) -> Keys:
+    """The key of the schema after each prefix of `ids` (in the order given)."""
+    by_id = g.by_id
+    running = (running or hashlib.blake2b(digest_size=16)).copy()
     out = []
-    key = start
     for cid in ids:
-        key = _hash(key, cid, checksum(g[cid]))
-        out.append(key)
-    return out
+        running.update(f"{cid}\x1f{checksum(by_id[cid])}\x1e".encode())
+        out.append(running.copy().hexdigest())
+    return Keys(out, running)
 
 
 def check_order(g: Graph, cid: str) -> list[str]:
@@ -91,11 +104,11 @@ def check_order(g: Graph, cid: str) -> list[str]:
 
 
 class Replayed(NamedTuple):
-    """A replay's end state, the states before the changesets asked for, the end's key."""
+    """A replay's end state, the states before the changesets asked for, and its keys."""
 
     state: SchemaState
     before: dict[str, SchemaState]
-    key: str
+    keys: Keys
 
 
 class Memo:
@@ -184,7 +197,8 @@ class Memo:
         The end state, and the one before the first of `keep`, are remembered."""
         from .state import apply
 
-        keys = sequence_keys(g, order)
+        known = sequence_keys(g, order)
+        keys = known.keys
         wanted = set(keep)
         first = next((i for i, c in enumerate(order) if c in wanted), len(order))
         start, state = 0, self.state(START)
@@ -203,9 +217,9 @@ class Memo:
                     self.put_state(keys[i - 1], state)
             for op in g[cid].operations:
                 state = apply(state, op)
-        end = keys[-1] if keys else START
-        self.put_state(end, state)
-        return Replayed(state, before, end)
+        if keys:
+            self.put_state(keys[-1], state)
+        return Replayed(state, before, known)
 
     # --- files -------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ from . import ir
 from .errors import StateError, UsageError
 from .history import History
 from .ir import checksum
-from .memo import sequence_keys
 from .reverse import Irreversible, reverse_changeset
 from .state import SchemaState, apply
 
@@ -87,7 +86,7 @@ def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],
         steps, state = _render(renderer, cs, cs.operations, state, "apply")
         items.append(_item(renderer, cs, "apply", cs.operations, steps))
     if ids:  # what the next run plans on, once these ran
-        history.memo.put_state(sequence_keys(g, ids, start.key)[-1], state)
+        history.memo.put_state(start.keys.then(g, ids).keys[-1], state)
     return Plan("apply", tuple(items), renderer.name)
 
 

@@ -116,7 +116,7 @@ class Recorder:
         rows = self.conn.execute(sa.select(vt).order_by(vt.c.exec_order)).all()
         if self.conn.in_transaction() and not self.conn.in_nested_transaction():
             self.conn.rollback()
-        return [AppliedRow(**r._asdict()) for r in rows]
+        return [AppliedRow(*r) for r in rows]  # the table's columns are AppliedRow's fields
 
     def applied_ids(self) -> tuple[set[str], int]:
         """(every applied id, the next exec_order): one read, in the caller's transaction."""

@@ -222,7 +222,7 @@ def test_remembered_schemas_are_plain_json_equal_to_a_replay(demo_project: Proje
         json.loads(f.read_text(encoding="utf-8"))
     history = load(demo_project.changesets)
     g = history.graph
-    key = memo.sequence_keys(g, g.order)[-1]
+    key = memo.sequence_keys(g, g.order).keys[-1]
     remembered = memo.Memo(demo_project.changesets).state(key)
     assert remembered is not None
     assert dict(remembered.tables.items()) == dict(replay(g, g.order)[0].tables.items())
