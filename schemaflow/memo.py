@@ -134,8 +134,9 @@ class Memo:
 
     def mark_clean(self, keys: Iterable[str]) -> None:
         """Remember these keys as clean (the newest are kept)."""
-        known = [k for k in self._clean or [] if k not in set(keys)]
-        self._clean = (known + list(dict.fromkeys(keys)))[-_KEEP_CLEAN:]
+        new = list(dict.fromkeys(keys))
+        known = [k for k in self._clean or [] if k not in set(new)]
+        self._clean = (known + new)[-_KEEP_CLEAN:]
         self._write("clean.json", {"keys": self._clean})
 
     # --- schemas -----------------------------------------------------------------------

@@ -125,8 +125,10 @@ def test_an_added_changeset_is_applied_and_only_it_is_checked(
     project.write("d001", [_column("added")], parents=[ids[-1]])
     result = project.api().apply()
     assert [r.id for r in result.results] == ["d001"]
-    assert checks.checked == [["d001"]]
-    assert _versions(project) == [*ids, "d001"]
+    project.write("d002", [_column("added2")], parents=["d001"])
+    assert [r.id for r in project.api().apply().results] == ["d002"]
+    assert checks.checked == [["d001"], ["d002"]]
+    assert _versions(project) == [*ids, "d001", "d002"]
 
 
 def test_an_added_broken_changeset_is_refused_with_its_file(project: Project) -> None:
