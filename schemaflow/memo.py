@@ -28,9 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import __version__
-from .cache import _cache_dir
+from .cache import _cache_dir, summary
 from .errors import UsageError
-from .ir import checksum
 from .pmap import BUCKETS, PMap, slot
 
 if TYPE_CHECKING:
@@ -56,10 +55,9 @@ def changeset_keys(g: Graph) -> dict[str, str]:
     all_parents = g.all_parents
     by_id = g.by_id
     for cid in g.order:
-        cs = by_id[cid]
+        header, known = summary(by_id, cid)
         parents = all_parents[cid]
-        own = repr((cid, cs.parents, cs.depends_on, cs.replaces, cs.transactional,
-                    cs.lint_ignore, checksum(cs)))
+        own = repr((header[:-1], known))  # all but the file's path
         if len(parents) > 1:
             own += repr(g.ordered(g.ancestors(parents[1:]) - g.ancestors(parents[:1])))
         keys[cid] = _hash(own, *(keys[p] for p in parents))
@@ -83,7 +81,7 @@ def sequence_keys(g: Graph, ids: Iterable[str], running: Any = None) -> Keys:
     running = (running or hashlib.blake2b(digest_size=16)).copy()
     out = []
     for cid in ids:
-        running.update(f"{cid}\x1f{checksum(by_id[cid])}\x1e".encode())
+        running.update(f"{cid}\x1f{summary(by_id, cid)[1]}\x1e".encode())
         out.append(running.copy().hexdigest())
     return Keys(out, running)
 
