@@ -70,15 +70,23 @@ class PMap(Mapping[K, V], Generic[K, V]):
         """Whether bucket `i` is still as the loader has it, not yet built."""
         return self._buckets[i] is None
 
+    # The three lookups below inline `bucket`: replay calls them for every operation.
+
     def __getitem__(self, key: K) -> V:
-        return self.bucket(slot(key))[key]
+        i = slot(key)
+        b = self._buckets[i]
+        return (self.bucket(i) if b is None else b)[key]
 
     def get(self, key: K, default: Any = None) -> Any:
         """The value, or `default`."""
-        return self.bucket(slot(key)).get(key, default)
+        i = slot(key)
+        b = self._buckets[i]
+        return (self.bucket(i) if b is None else b).get(key, default)
 
     def __contains__(self, key: object) -> bool:
-        return key in self.bucket(slot(key))
+        i = slot(key)
+        b = self._buckets[i]
+        return key in (self.bucket(i) if b is None else b)
 
     def __iter__(self) -> Iterator[K]:
         for i in range(BUCKETS):

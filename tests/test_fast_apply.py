@@ -258,3 +258,20 @@ def test_no_cache_writes_no_memo(project: Project, monkeypatch: pytest.MonkeyPat
     project.chain([TABLE], [_column("a")])
     assert project.api().apply().results
     assert memo.Memo(project.changesets).dir is None
+
+
+def test_postgresql_no_op_and_one_pending(pg_url: str, tmp_path: Path) -> None:
+    from conftest import make_project
+
+    project = make_project(tmp_path / "pg", pg_url)
+    ids = _applied(project)
+    assert "Nothing to do" in project.cli("apply").stderr
+    project.write("d001", [_column("x")], parents=[ids[-1]])
+    done = project.cli("apply")
+    assert done.returncode == 0, done.stderr
+    assert _versions(project) == [*ids, "d001"]
+    path = next(project.changesets.glob(f"{ids[1]}_*"))
+    path.write_text(path.read_text().replace("c2", "c2_edited"), encoding="utf-8")
+    done = project.cli("apply")
+    assert done.returncode != 0 and path.name in done.stderr
+    assert "were edited after they were applied" in done.stderr
