@@ -42,25 +42,28 @@ _FORMAT = 1
 _KEEP_STATES = 4
 _KEEP_CLEAN = 64
 START = ""  # the key of the empty sequence (an empty database)
+_HEX = "0123456789abcdef"
 
 
 def _hash(*parts: str) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
-def changeset_keys(g: Graph) -> dict[str, str]:
+def changeset_keys(g: Graph) -> dict[str, bytes]:
     """Each changeset's key: its header, its body's checksum and its parents' keys (and, for
     a merge, the order the merged branches are replayed in: the check replays them)."""
-    keys: dict[str, str] = {}
+    keys: dict[str, bytes] = {}
     all_parents = g.all_parents
     by_id = g.by_id
+    blake2b = hashlib.blake2b
     for cid in g.order:
         header, known = summary(by_id, cid)
         parents = all_parents[cid]
         own = repr((header[:-1], known))  # all but the file's path
         if len(parents) > 1:
             own += repr(g.ordered(g.ancestors(parents[1:]) - g.ancestors(parents[:1])))
-        keys[cid] = _hash(own, *(keys[p] for p in parents))
+        keys[cid] = blake2b(own.encode() + b"".join([keys[p] for p in parents]),
+                            digest_size=16).digest()
     return keys
 
 
@@ -126,7 +129,8 @@ class Memo:
         if self._clean is None:
             data = self._read("clean.json")
             keys = data.get("keys") if isinstance(data, dict) else None
-            ok = isinstance(keys, list) and all(isinstance(k, str) for k in keys)
+            ok = isinstance(keys, list) and all(
+                isinstance(k, str) and len(k) == 32 and not k.strip(_HEX) for k in keys)
             self._clean = list(keys) if ok and isinstance(keys, list) else []
         return set(self._clean)
 
@@ -345,7 +349,7 @@ def history_errors(history: History) -> list[Diagnostic]:
 
     g, memo = history.graph, history.memo
     keys = changeset_keys(g)
-    clean = memo.clean()
+    clean = {bytes.fromhex(k) for k in memo.clean()}
     known = g.ancestors([c for c in g.order if keys[c] in clean])
     if len(known) == len(g):
         return []
@@ -356,5 +360,5 @@ def history_errors(history: History) -> list[Diagnostic]:
     errors = [d for d in check(history, rules=False, skip=known, after=after)
               if d.severity == "error"]
     if not errors:
-        memo.mark_clean(keys[h] for h in g.heads)
+        memo.mark_clean(keys[h].hex() for h in g.heads)
     return errors
