@@ -44,6 +44,15 @@ Header = tuple[str, tuple[str, ...], str, str | None, tuple[str, ...], tuple[str
 Packed = tuple[Header, tuple[str, ...], str, str, bytes, bytes]
 
 
+def summary(by_id: Mapping[str, Changeset], cid: str) -> tuple[Header, str]:
+    """A changeset's header (every field but its body) and checksum, without reviving it
+    when `by_id` is a cached graph's."""
+    if isinstance(by_id, _LazyMap):
+        return by_id.peek(cid)
+    cs = by_id[cid]
+    return _header(cs), checksum(cs)
+
+
 def _header(cs: Changeset) -> Header:
     return (cs.id, cs.parents, cs.message, cs.author, cs.depends_on, cs.branch_labels, cs.tag,
             cs.transactional, cs.lint_ignore, cs.replaces, cs.path)
@@ -168,6 +177,12 @@ class _LazyMap(Mapping[str, Changeset]):
 
     def __contains__(self, cid: object) -> bool:
         return cid in self._packed
+
+    def peek(self, cid: str) -> tuple[Header, str]:
+        """A changeset's header and checksum without reviving it (drift and the memo's keys
+        read these of every changeset of a long history)."""
+        packed = self._packed[cid]
+        return packed[0], packed[2]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._packed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from . import ir
 from .cache import FolderIndex, ParseCache, content_key
 from .errors import Diagnostic, UsageError, ValidationFailed
-from .graph import Graph, replay
+from .graph import Graph
 from .ir import checksum
 from .source import (
     Limits,
@@ -32,6 +33,7 @@ from .source import (
 )
 
 if TYPE_CHECKING:
+    from .memo import Memo
     from .state import SchemaState
 
 __all__ = ["History", "checksum", "load", "load_file", "position"]
@@ -107,9 +109,17 @@ class History:
         self._parsed[cid] = fresh
         return fresh
 
+    @functools.cached_property
+    def memo(self) -> Memo:
+        """What earlier runs found out about this folder's changesets (see `memo`)."""
+        from .memo import Memo
+
+        return Memo(self.folder)
+
     def replay(self, ids: Iterable[str]) -> SchemaState:
-        """The schema after applying `ids` (in graph order) to an empty database."""
-        return replay(self.graph, ids)[0]
+        """The schema after applying `ids` (in graph order) to an empty database (from the
+        longest prefix an earlier run remembered)."""
+        return self.memo.replay(self.graph, self.graph.ordered(ids)).state
 
 
 def load_file(path: Path, limits: Limits | None = None

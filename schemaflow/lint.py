@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
 from . import ir
@@ -28,8 +28,10 @@ def _diag(history: History, cid: str, path: tuple[object, ...], code: str, messa
 class _States:
     """States after each changeset, kept only while a later changeset still needs them."""
 
-    def __init__(self, history: History) -> None:
+    def __init__(self, history: History,
+                 fallback: Callable[[str], SchemaState] | None = None) -> None:
         self.history = history
+        self.fallback = fallback
         g = history.graph
         self.after: dict[str, SchemaState] = {}
         self.waiting = {cid: 0 for cid in g.order}
@@ -42,7 +44,11 @@ class _States:
         parents = g[cid].all_parents
         if not parents:
             return SchemaState()
-        state = self.after[parents[0]]
+        first = parents[0]
+        if first in self.after or self.fallback is None:
+            state = self.after[first]
+        else:  # a parent whose check was skipped: its schema from elsewhere
+            state = self.fallback(first)
         if len(parents) > 1:
             # A merge: add what the other parents bring, in history order.
             extra = g.ancestors(parents[1:]) - g.ancestors([parents[0]])
@@ -58,7 +64,7 @@ class _States:
         for p in parents:
             self.waiting[p] -= 1
             if self.waiting[p] == 0:
-                del self.after[p]
+                self.after.pop(p, None)
         return state
 
 
@@ -67,14 +73,17 @@ Keep = Callable[[str, tuple[str, ...]], bool]  # (code, the changeset's ignores)
 
 def check(history: History, ctx: LintContext | None = None, *,
           select: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
-          rules: bool = True) -> list[Diagnostic]:
+          rules: bool = True, skip: Collection[str] = (),
+          after: Callable[[str], SchemaState] | None = None) -> list[Diagnostic]:
     """Every reference, rollback and safety problem in the history, in history order.
 
     `rules=False` skips the safety analyzers (warnings only): what apply needs to know is
-    whether the history can run at all."""
+    whether the history can run at all. The changesets in `skip` are not checked (their
+    results are known), and `after(cid)` gives the schema after one of them that a checked
+    changeset builds on."""
     ctx = ctx or LintContext()
     diags: list[Diagnostic] = []
-    states = _States(history)
+    states = _States(history, after)
     g = history.graph
 
     def keep(code: str, cs_ignore: tuple[str, ...]) -> bool:
@@ -83,6 +92,8 @@ def check(history: History, ctx: LintContext | None = None, *,
         return selected(code, select, ignore + cs_ignore)
 
     for cid in g.order:
+        if cid in skip:
+            continue
         cs = g[cid]
         before = states.before(cid, diags)
         state, failed = _operations(history, cs, before, ctx if rules else None, keep, diags)

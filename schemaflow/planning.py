@@ -5,19 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Literal
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Literal
 
 from . import ir
-from .dialects.render import Renderer, Step
-from .dialects.tables import TypeError_
 from .errors import StateError, UsageError
-from .graph import replay
 from .history import History
 from .ir import checksum
 from .reverse import Irreversible, reverse_changeset
 from .state import SchemaState, apply
+
+if TYPE_CHECKING:
+    from .dialects.render import Renderer, Step
 
 Direction = Literal["apply", "rollback"]
 
@@ -45,6 +43,11 @@ class Plan:
 
 def _render(renderer: Renderer, cs: ir.Changeset, ops: Sequence[ir.Operation],
             state: SchemaState, direction: Direction) -> tuple[list[Step], SchemaState]:
+    # SQLAlchemy only here: a plan with nothing to render (a no-op apply) never imports it.
+    import sqlalchemy as sa
+
+    from .dialects.tables import TypeError_
+
     steps: list[Step] = []
     for i, op in enumerate(ops):
         try:
@@ -74,13 +77,18 @@ def _item(renderer: Renderer, cs: ir.Changeset, direction: Direction,
 def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],
                renderer: Renderer) -> Plan:
     """Render the changesets `ids` (in order) on top of the `applied` ones: each as its file
-    holds it (`History.from_file`), operations and checksum alike."""
-    state = history.replay(applied)
+    holds it (`History.from_file`), operations and checksum alike; the schema they start
+    from is the remembered replay of the applied ones (see `memo`)."""
+    g = history.graph
+    start = history.memo.replay(g, g.ordered(applied))
+    state = start.state
     items = []
     for cid in ids:
-        cs, written = history.graph[cid], history.from_file(cid)
+        cs, written = g[cid], history.from_file(cid)
         steps, state = _render(renderer, cs, written.operations, state, "apply")
         items.append(_item(renderer, cs, "apply", written.operations, steps, checksum(written)))
+    if ids:  # what the next run plans on, once these ran
+        history.memo.put_state(start.keys.then(g, ids).keys[-1], state)
     return Plan("apply", tuple(items), renderer.name)
 
 
@@ -89,7 +97,7 @@ def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str]
     """Render the reversal of `ids` (newest first) from the state the `applied` ones build,
     each changeset as its file holds it."""
     g = history.graph
-    state, before = replay(g, applied, keep=set(ids))
+    state, before, _ = history.memo.replay(g, g.ordered(applied), keep=ids)
     items = []
     for cid in ids:
         cs, written = g[cid], history.from_file(cid)

@@ -9,50 +9,88 @@ process (Python's own string hashing is randomised per process).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
-_BUCKETS = 64
+BUCKETS = 64
 
 
-def _slot(key: object) -> int:
-    return zlib.crc32(repr(key).encode()) & (_BUCKETS - 1)
+def slot(key: object) -> int:
+    """The bucket of `key`."""
+    return zlib.crc32(repr(key).encode()) & (BUCKETS - 1)
 
 
 class PMap(Mapping[K, V], Generic[K, V]):
-    """An immutable mapping with cheap `set` and `delete` returning new maps."""
+    """An immutable mapping with cheap `set` and `delete` returning new maps.
 
-    __slots__ = ("_buckets", "_len")
+    A map can also be `lazy`: its buckets are built on first use by a loader (a cache that
+    keeps a long history's schema decodes only the buckets an operation touches). Maps made
+    from it by `set` and `delete` share the loader for the buckets they did not change."""
+
+    __slots__ = ("_buckets", "_len", "_loader")
 
     def __init__(self, items: Iterable[tuple[K, V]] = ()) -> None:
-        buckets: list[dict[K, V]] = [{} for _ in range(_BUCKETS)]
+        buckets: list[dict[K, V] | None] = [{} for _ in range(BUCKETS)]
         for key, value in items:
-            buckets[_slot(key)][key] = value
-        self._buckets: tuple[dict[K, V], ...] = tuple(buckets)
-        self._len = sum(len(b) for b in buckets)
+            buckets[slot(key)][key] = value  # type: ignore[index]
+        self._buckets = buckets
+        self._len = sum(len(b) for b in buckets if b is not None)
+        self._loader: Callable[[int], dict[K, V]] | None = None
 
     @classmethod
-    def _of(cls, buckets: tuple[dict[K, V], ...], length: int) -> PMap[K, V]:
+    def _of(cls, buckets: list[dict[K, V] | None], length: int,
+            loader: Callable[[int], dict[K, V]] | None) -> PMap[K, V]:
         new: PMap[K, V] = cls.__new__(cls)
         new._buckets = buckets
         new._len = length
+        new._loader = loader
         return new
 
+    @classmethod
+    def lazy(cls, length: int, loader: Callable[[int], dict[K, V]]) -> PMap[K, V]:
+        """A map of `length` items whose bucket `i` is `loader(i)`, called on first use."""
+        return cls._of([None] * BUCKETS, length, loader)
+
+    @property
+    def loader(self) -> Callable[[int], dict[K, V]] | None:
+        """What builds the buckets still to be loaded (None: all are built)."""
+        return self._loader
+
+    def bucket(self, i: int) -> dict[K, V]:
+        """Bucket `i` (built now if it is still to be loaded); not to be changed."""
+        b = self._buckets[i]
+        if b is None:
+            assert self._loader is not None
+            b = self._buckets[i] = self._loader(i)
+        return b
+
+    def pending(self, i: int) -> bool:
+        """Whether bucket `i` is still as the loader has it, not yet built."""
+        return self._buckets[i] is None
+
+    # The three lookups below inline `bucket`: replay calls them for every operation.
+
     def __getitem__(self, key: K) -> V:
-        return self._buckets[_slot(key)][key]
+        i = slot(key)
+        b = self._buckets[i]
+        return (self.bucket(i) if b is None else b)[key]
 
     def get(self, key: K, default: Any = None) -> Any:
         """The value, or `default`."""
-        return self._buckets[_slot(key)].get(key, default)
+        i = slot(key)
+        b = self._buckets[i]
+        return (self.bucket(i) if b is None else b).get(key, default)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._buckets[_slot(key)]
+        i = slot(key)
+        b = self._buckets[i]
+        return key in (self.bucket(i) if b is None else b)
 
     def __iter__(self) -> Iterator[K]:
-        for bucket in self._buckets:
-            yield from bucket
+        for i in range(BUCKETS):
+            yield from self.bucket(i)
 
     def __len__(self) -> int:
         return self._len
@@ -62,18 +100,21 @@ class PMap(Mapping[K, V], Generic[K, V]):
 
     def set(self, key: K, value: V) -> PMap[K, V]:
         """A new map with `key` set to `value`."""
-        i = _slot(key)
-        bucket = dict(self._buckets[i])
+        i = slot(key)
+        bucket = dict(self.bucket(i))
         grew = key not in bucket
         bucket[key] = value
-        return PMap._of((*self._buckets[:i], bucket, *self._buckets[i + 1:]),
-                        self._len + grew)
+        buckets = list(self._buckets)
+        buckets[i] = bucket
+        return PMap._of(buckets, self._len + grew, self._loader)
 
     def delete(self, key: K) -> PMap[K, V]:
         """A new map without `key` (the same map when it is absent)."""
-        i = _slot(key)
-        if key not in self._buckets[i]:
+        i = slot(key)
+        if key not in self.bucket(i):
             return self
-        bucket = dict(self._buckets[i])
+        bucket = dict(self.bucket(i))
         del bucket[key]
-        return PMap._of((*self._buckets[:i], bucket, *self._buckets[i + 1:]), self._len - 1)
+        buckets = list(self._buckets)
+        buckets[i] = bucket
+        return PMap._of(buckets, self._len - 1, self._loader)

@@ -78,6 +78,12 @@ class SchemaState:
                            PMap((k, frozenset(v)) for k, v in refs.items()))
 
     @classmethod
+    def assembled(cls, tables: PMap[TableKey, Table], owner: PMap[IndexKey, TableKey],
+                  referrers: PMap[TableKey, frozenset[TableKey]]) -> SchemaState:
+        """A state from its three maps, taken as they are (a cache's, checked when stored)."""
+        return cls._of(tables, owner, referrers)
+
+    @classmethod
     def _of(cls, tables: PMap[TableKey, Table], owner: PMap[IndexKey, TableKey],
             referrers: PMap[TableKey, frozenset[TableKey]]) -> SchemaState:
         new = object.__new__(cls)

@@ -1,0 +1,366 @@
+"""What the history check found and what replays built, remembered by content, so that apply
+and rollback on a long history redo only the part that changed.
+
+Two things are kept, in the user's cache folder next to the parse cache (never in the
+project), as plain JSON checked when read (never pickle):
+
+- `clean`: keys of changesets that passed the history check together with everything they
+  build on. A changeset's key hashes all of it that the check reads (its header and its
+  body's checksum) and its parents' keys, so an edited, added or removed changeset anywhere
+  upstream changes the key of every changeset below it, and nothing stale is served. The
+  file's name is not part of the key: no error depends on it (SF006 is a warning), and a
+  diagnostic's file and line are found afresh from the files when it is reported.
+- schemas after a sequence of changesets, keyed by the ids and checksums of that sequence in
+  order: the state an apply plans on, or a rollback reverses from. The newest few are kept.
+
+`SCHEMAFLOW_NO_CACHE=1` turns both off, as it does the parse cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from . import __version__, cachefile
+from .cache import summary
+from .errors import UsageError
+from .pmap import BUCKETS, PMap, slot
+
+if TYPE_CHECKING:
+    from .errors import Diagnostic
+    from .graph import Graph
+    from .history import History
+    from .state import SchemaState, Table, TableKey
+
+_FORMAT = 1
+_KEEP_STATES = 4
+_KEEP_CLEAN = 64
+START = ""  # the key of the empty sequence (an empty database)
+_HEX = "0123456789abcdef"
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def changeset_keys(g: Graph) -> dict[str, bytes]:
+    """Each changeset's key: its header, its body's checksum and its parents' keys (and, for
+    a merge, the order the merged branches are replayed in: the check replays them)."""
+    keys: dict[str, bytes] = {}
+    all_parents = g.all_parents
+    by_id = g.by_id
+    blake2b = hashlib.blake2b
+    for cid in g.order:
+        header, known = summary(by_id, cid)
+        parents = all_parents[cid]
+        own = repr((header[:-1], known))  # all but the file's path
+        if len(parents) > 1:
+            own += repr(g.ordered(g.ancestors(parents[1:]) - g.ancestors(parents[:1])))
+        keys[cid] = blake2b(own.encode() + b"".join([keys[p] for p in parents]),
+                            digest_size=16).digest()
+    return keys
+
+
+class Keys(NamedTuple):
+    """The keys of the schemas after each prefix of a sequence, and the hash to go on from."""
+
+    keys: list[str]
+    running: Any  # a hashlib object
+
+    def then(self, g: Graph, ids: Iterable[str]) -> Keys:
+        """The keys of the prefixes of this sequence followed by `ids`."""
+        return sequence_keys(g, ids, self.running)
+
+
+def sequence_keys(g: Graph, ids: Iterable[str], running: Any = None) -> Keys:
+    """The key of the schema after each prefix of `ids` (in the order given)."""
+    by_id = g.by_id
+    running = (running or hashlib.blake2b(digest_size=16)).copy()
+    out = []
+    for cid in ids:
+        running.update(f"{cid}\x1f{summary(by_id, cid)[1]}\x1e".encode())
+        out.append(running.copy().hexdigest())
+    return Keys(out, running)
+
+
+def check_order(g: Graph, cid: str) -> list[str]:
+    """The changesets whose operations the history check has applied once it is past `cid`:
+    its first parent's, then what the other parents of a merge bring, then its own."""
+    chain = [cid]
+    while g.all_parents[chain[-1]]:
+        chain.append(g.all_parents[chain[-1]][0])
+    out: list[str] = []
+    for c in reversed(chain):
+        parents = g.all_parents[c]
+        if len(parents) > 1:
+            out += g.ordered(g.ancestors(parents[1:]) - g.ancestors(parents[:1]))
+        out.append(c)
+    return out
+
+
+class Replayed(NamedTuple):
+    """A replay's end state, the states before the changesets asked for, and its keys."""
+
+    state: SchemaState
+    before: dict[str, SchemaState]
+    keys: Keys
+
+
+class Memo:
+    """The remembered results for one changesets folder (a no-op without a cache folder)."""
+
+    def __init__(self, folder: Path) -> None:
+        # The cache folder only where it is safe to use, and per build: schemas remembered
+        # by another version of the IR are never read.
+        base, build = cachefile.folder(), cachefile.build()
+        name = hashlib.sha1(os.path.abspath(folder).encode() + (build or b"")).hexdigest()[:16]
+        self.dir = None if base is None else base / f"memo-{name}"
+        self._clean: list[str] | None = None
+        self._states: dict[str, SchemaState] = {}
+
+    # --- the history check -------------------------------------------------------------
+
+    def clean(self) -> set[str]:
+        """Keys of changesets known to pass the history check with all they build on."""
+        if self._clean is None:
+            data = self._read("clean.json")
+            keys = data.get("keys") if isinstance(data, dict) else None
+            ok = isinstance(keys, list) and all(
+                isinstance(k, str) and len(k) == 32 and not k.strip(_HEX) for k in keys)
+            self._clean = list(keys) if ok and isinstance(keys, list) else []
+        return set(self._clean)
+
+    def mark_clean(self, keys: Iterable[str]) -> None:
+        """Remember these keys as clean (the newest are kept)."""
+        new = list(dict.fromkeys(keys))
+        known = [k for k in self._clean or [] if k not in set(new)]
+        self._clean = (known + new)[-_KEEP_CLEAN:]
+        self._write("clean.json", {"keys": self._clean})
+
+    # --- schemas -----------------------------------------------------------------------
+
+    def state(self, key: str) -> SchemaState | None:
+        """The schema remembered under `key`, or None."""
+        from .state import SchemaState
+
+        if key == START:
+            return SchemaState()
+        if key in self._states:
+            return self._states[key]
+        name = f"state-{key}.json"
+        data = self._read(name)
+        try:
+            state = _stored_state(data, key, self.dir / name if self.dir else Path(name))
+        except (ValueError, TypeError):
+            self._forget(name)
+            return None
+        self._touch(name)
+        self._states[key] = state
+        return state
+
+    def put_state(self, key: str, state: SchemaState) -> None:
+        """Remember a schema (the newest few are kept)."""
+        if key == START or key in self._states:
+            self._states.setdefault(key, state)
+            return
+        self._states[key] = state
+        name = f"state-{key}.json"
+        if self.dir is None or self._touch(name):
+            return
+        self._write(name, _state_data(key, state))
+        try:
+            files = sorted(self.dir.glob("state-*.json"), key=lambda p: p.stat().st_mtime)
+            for old in files[:-_KEEP_STATES]:
+                old.unlink()
+        except OSError:
+            pass
+
+    def _forget(self, name: str) -> None:
+        if self.dir is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.dir / name)
+
+    def _touch(self, name: str) -> bool:
+        """Mark a remembered file as just used (it is kept longer); whether it exists."""
+        if self.dir is None:
+            return False
+        try:
+            os.utime(self.dir / name)
+        except OSError:
+            return False
+        return True
+
+    def replay(self, g: Graph, order: Sequence[str], keep: Iterable[str] = ()) -> Replayed:
+        """The schema after applying `order` (in that order) to an empty database, and the
+        schema just before each changeset in `keep`: from the longest remembered prefix on.
+        The end state, and the one before the first of `keep`, are remembered."""
+        from .state import apply
+
+        known = sequence_keys(g, order)
+        keys = known.keys
+        wanted = set(keep)
+        first = next((i for i, c in enumerate(order) if c in wanted), len(order))
+        start, state = 0, self.state(START)
+        for i in range(first, 0, -1):
+            found = self.state(keys[i - 1])
+            if found is not None:
+                start, state = i, found
+                break
+        assert state is not None
+        before: dict[str, SchemaState] = {}
+        for i in range(start, len(order)):
+            cid = order[i]
+            if cid in wanted:
+                before[cid] = state
+                if i == first and i > 0:
+                    self.put_state(keys[i - 1], state)
+            for op in g[cid].operations:
+                state = apply(state, op)
+        if keys:
+            self.put_state(keys[-1], state)
+        return Replayed(state, before, known)
+
+    # --- files -------------------------------------------------------------------------
+
+    def _read(self, name: str) -> Any:
+        if self.dir is None:
+            return None
+        try:
+            with open(self.dir / name, "rb") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("format") != [_FORMAT, __version__]:
+            return None
+        return data
+
+    def _write(self, name: str, data: dict[str, Any]) -> None:
+        """Write a file whole or not at all (errors are ignored: it is only a cache)."""
+        if self.dir is None:
+            return
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump({"format": [_FORMAT, __version__], **data}, fh,
+                              separators=(",", ":"))
+                os.replace(tmp, self.dir / name)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except (OSError, ValueError, TypeError):
+            pass
+
+
+class _Buckets:
+    """The stored buckets of a schema's tables, each decoded (and checked) on first use."""
+
+    def __init__(self, texts: list[str], path: Path) -> None:
+        self.texts = texts
+        self.path = path
+        self.decoded: dict[int, dict[TableKey, Table]] = {}
+
+    def __call__(self, i: int) -> dict[TableKey, Table]:
+        from .plaindata import decode
+        from .state import Table
+
+        if i not in self.decoded:
+            try:
+                tables = [decode(Table, t) for t in json.loads(self.texts[i] or "[]")]
+                if any(slot(t.key) != i for t in tables):
+                    raise ValueError("a table in the wrong bucket")
+            except (ValueError, TypeError) as exc:
+                raise UsageError(f"the cache file {self.path} is damaged: {exc}",
+                                 hint="delete it: it is only a cache") from None
+            self.decoded[i] = {t.key: t for t in tables}
+        return self.decoded[i]
+
+
+def _texts(tables: PMap[TableKey, Table]) -> list[str]:
+    """Each bucket's tables as JSON text: as stored, where the bucket is unchanged since."""
+    from .plaindata import encode
+
+    loader = tables.loader
+    stored = loader if isinstance(loader, _Buckets) else None
+    out = []
+    for i in range(BUCKETS):
+        if stored is not None and (tables.pending(i) or tables.bucket(i) is stored.decoded.get(i)):
+            out.append(stored.texts[i])
+        else:
+            out.append(json.dumps([encode(t) for t in tables.bucket(i).values()],
+                                  separators=(",", ":")))
+    return out
+
+
+def _state_data(key: str, state: SchemaState) -> dict[str, Any]:
+    texts = _texts(state.tables)
+    return {"key": key, "tables": len(state.tables), "buckets": texts,
+            "digest": _hash(*texts),
+            "owner": [[*k, *v] for k, v in state.index_owner.items()],
+            "referrers": [[*k, sorted(v, key=repr)] for k, v in state.referrers.items()]}
+
+
+def _stored_state(data: Any, key: str, path: Path) -> SchemaState:
+    """The schema of a stored file: its buckets checked whole against their digest now, each
+    decoded when first used; the index and reference maps checked and built now."""
+    from .state import SchemaState
+
+    if not isinstance(data, dict) or data.get("key") != key:
+        raise ValueError("not this state")
+    texts, count = data.get("buckets"), data.get("tables")
+    if (not isinstance(texts, list) or len(texts) != BUCKETS or type(count) is not int
+            or not all(isinstance(t, str) for t in texts) or data.get("digest") != _hash(*texts)):
+        raise ValueError("damaged")
+    owner = PMap(((_name(r[0]), _text(r[1])), (_name(r[2]), _text(r[3])))
+                 for r in _rows(data, "owner", 4))
+    referrers = PMap(((_name(r[0]), _text(r[1])), frozenset((_name(s), _text(n)) for s, n in r[2]))
+                     for r in _rows(data, "referrers", 3))
+    return SchemaState.assembled(PMap.lazy(count, _Buckets(texts, path)), owner, referrers)
+
+
+def _rows(data: dict[str, Any], field: str, width: int) -> list[list[Any]]:
+    rows = data.get(field)
+    if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == width
+                                             for r in rows):
+        raise ValueError(f"damaged {field}")
+    return rows
+
+
+def _name(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _text(value: Any) -> str:
+    if type(value) is str:
+        return value
+    raise ValueError("damaged name")
+
+
+def history_errors(history: History) -> list[Diagnostic]:
+    """The errors of the history check (`lint.check` without the safety rules), checking
+    only the changesets not remembered clean, on the schemas remembered or replayed before
+    them; when there are none, the keys of the heads are remembered."""
+    from .lint import check
+
+    g, memo = history.graph, history.memo
+    keys = changeset_keys(g)
+    clean = {bytes.fromhex(k) for k in memo.clean()}
+    known = g.ancestors([c for c in g.order if keys[c] in clean])
+    if len(known) == len(g):
+        return []
+
+    def after(cid: str) -> SchemaState:
+        return memo.replay(g, check_order(g, cid)).state
+
+    errors = [d for d in check(history, rules=False, skip=known, after=after)
+              if d.severity == "error"]
+    if not errors:
+        memo.mark_clean(keys[h].hex() for h in g.heads)
+    return errors

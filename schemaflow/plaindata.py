@@ -1,0 +1,95 @@
+"""Frozen dataclasses (a schema's tables and what they hold) to and from plain JSON data, for
+caches that must not run anything they read: each object is the list of its field values in
+field order, and every value read back is checked against its field's type (ValueError when
+it does not fit). Decoders are built once per class from the field types."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, Literal, Union
+
+from .typespec import TypeSpec, TypeSyntaxError, dump_type, parse_type
+
+Decode = Callable[[Any], Any]
+_SCALARS = (str, int, float, bool)
+
+
+def encode(obj: Any) -> Any:
+    """A dataclass (or a value inside one) as plain lists, strings, numbers, booleans, None."""
+    if isinstance(obj, TypeSpec):
+        return dump_type(obj)
+    if isinstance(obj, tuple):
+        return [encode(v) for v in obj]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        cls: type = type(obj)
+        return [encode(getattr(obj, name)) for name in _names(cls)]
+    return obj
+
+
+def decode(cls: type, data: Any) -> Any:
+    """The `cls` instance that `encode` gave `data` for; ValueError when it does not fit."""
+    return _record(cls)(data)
+
+
+@functools.cache
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def _fail(what: str, value: Any) -> typing.NoReturn:
+    raise ValueError(f"expected {what}, got {type(value).__name__}")
+
+
+@functools.cache
+def _record(cls: type) -> Decode:
+    hints = typing.get_type_hints(cls)
+    names = _names(cls)
+    decoders = tuple(_decoder(hints[name]) for name in names)
+    count = len(names)
+
+    def record(value: Any) -> Any:
+        if type(value) is not list or len(value) != count:
+            _fail(f"{cls.__name__} fields", value)
+        return cls(**{n: d(v) for n, d, v in zip(names, decoders, value, strict=True)})
+
+    return record
+
+
+@functools.cache
+def _type(text: str) -> TypeSpec:
+    try:
+        return parse_type(text)
+    except TypeSyntaxError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _decoder(tp: Any) -> Decode:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        inner = _decoder(rest[0] if len(rest) == 1 else Union[tuple(rest)])  # noqa: UP007
+        return lambda v: None if v is None else inner(v)
+    if origin in (Union, types.UnionType):
+        if not all(a in _SCALARS for a in args):
+            raise TypeError(f"no plain-data decoder for {tp}")
+        kinds = tuple(args)
+        return lambda v: v if isinstance(v, kinds) else _fail("a scalar", v)
+    if tp is TypeSpec:
+        return lambda v: _type(v) if type(v) is str else _fail("a type", v)
+    if tp in _SCALARS:
+        exact = tp
+        return lambda v: v if type(v) is exact else _fail(exact.__name__, v)
+    if origin is Literal:
+        allowed = frozenset(args)
+        return lambda v: v if v in allowed and type(v) is str else _fail("a known word", v)
+    if origin is tuple:
+        item = _decoder(args[0])
+        return lambda v: tuple(map(item, v)) if type(v) is list else _fail("a list", v)
+    if dataclasses.is_dataclass(tp):
+        return _record(typing.cast(type, tp))
+    raise TypeError(f"no plain-data decoder for {tp}")
