@@ -75,6 +75,11 @@ def _decoder(tp: Any) -> Decode:
         inner = _decoder(rest[0] if len(rest) == 1 else Union[tuple(rest)])  # noqa: UP007
         return lambda v: None if v is None else inner(v)
     if origin in (Union, types.UnionType):
+        records = [a for a in args if dataclasses.is_dataclass(a)]
+        if len(records) == 1 and all(a is str or a in records for a in args):
+            # A name or a mapping (an index key part): a list is the record's fields.
+            record = _record(typing.cast(type, records[0]))
+            return lambda v: v if type(v) is str else record(v)
         if not all(a in _SCALARS for a in args):
             raise TypeError(f"no plain-data decoder for {tp}")
         kinds = tuple(args)
