@@ -555,3 +555,16 @@ def test_demo_toml_changeset_rewritten_as_yaml_gives_one_ir(tmp_path: Path) -> N
     _, from_yaml, diags = history.load_file(yaml_file)
     assert diags == []
     assert from_yaml == from_toml
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(operations(), max_size=3).map(tuple))
+def test_the_cache_s_plain_data_round_trips_every_operation(ops: tuple[ir.Operation, ...]) -> None:
+    """What the parse cache stores (marshal of plain data) decodes to the same operations:
+    every class and field of the IR, index key parts and generated columns included."""
+    import marshal
+
+    from schemaflow.ir.plain import decode_body, encode_body
+
+    data = marshal.loads(marshal.dumps(encode_body((ops, ops))))
+    assert decode_body(data) == (ops, ops)

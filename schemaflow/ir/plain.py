@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import types
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -22,10 +23,22 @@ from ..typespec import TypeSpec
 from .changeset import Body
 from .codec import _hints, _is_optional
 from .operations import OPERATIONS, Operation
-from .parts import CheckDef, Column, ForeignKeyDef, IndexDef, PrimaryKeyDef, Reference, UniqueDef
+from .parts import (
+    CheckDef,
+    Column,
+    Computed,
+    ForeignKeyDef,
+    Identity,
+    IndexColumn,
+    IndexDef,
+    PrimaryKeyDef,
+    Reference,
+    UniqueDef,
+)
 
 CLASSES: tuple[type, ...] = (*OPERATIONS.values(), Column, Reference, PrimaryKeyDef, UniqueDef,
-                             ForeignKeyDef, CheckDef, IndexDef, TypeSpec)
+                             ForeignKeyDef, CheckDef, IndexDef, TypeSpec, IndexColumn, Computed,
+                             Identity)
 _INDEX = {cls: i for i, cls in enumerate(CLASSES)}
 _NAMES = tuple(tuple(f.name for f in dataclasses.fields(cls)) for cls in CLASSES)
 
@@ -50,6 +63,11 @@ def _field_source(k: int, tp: Any) -> str:
     optional, inner = _is_optional(tp)
     many = typing.get_origin(inner) is tuple
     cls = typing.get_args(inner)[0] if many else inner
+    objects = [a for a in typing.get_args(cls) if a in _INDEX]
+    if many and typing.get_origin(cls) in (typing.Union, types.UnionType) and objects:
+        # A name or an object (an index key part): an object is a list, a name a string.
+        one = f"_{_INDEX[objects[0]]}"
+        return f"tuple([{one}(x) if type(x) is list else _name(x) for x in v[{k}]])"
     if cls not in _INDEX:
         return f"v[{k}]"
     one = f"_{_INDEX[cls]}"
@@ -63,7 +81,7 @@ def _decoders() -> dict[int, Callable[[Any], Any]]:
     # One function per class, written from its field types: a generic loop building keyword
     # dictionaries made decoding twice as slow as the loader it replaced, and `validate` on a
     # long history decodes every body. Written on first use: listings never decode a body.
-    scope: dict[str, Any] = {}
+    scope: dict[str, Any] = {"_name": _name}
     lines = []
     for i, (cls, names) in enumerate(zip(CLASSES, _NAMES, strict=True)):
         hints = _hints(cls)
@@ -76,6 +94,12 @@ def _decoders() -> dict[int, Callable[[Any], Any]]:
                   f"    return C{i}({args})"]
     exec("\n".join(lines), scope)  # our own source, from our own classes; no data in it
     return {i: scope[f"_{i}"] for i, cls in enumerate(CLASSES) if issubclass(cls, Operation)}
+
+
+def _name(value: Any) -> str:
+    if type(value) is not str:
+        raise TypeError("a key part is a name or an object")
+    return value
 
 
 def _operations(value: Any, decoders: dict[int, Callable[[Any], Any]]) -> tuple[Operation, ...]:

@@ -1,0 +1,91 @@
+"""The listing half of `api.Project`: changesets as history, heads, show, current and status
+list them (`ChangesetInfo`), read from the history and the version table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import UsageError
+from .graph import Relative, within
+
+if TYPE_CHECKING:
+    from .history import History
+    from .recorder import AppliedRow
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesetInfo:
+    """A changeset as listed by history/status/heads/show."""
+
+    id: str
+    message: str
+    parents: tuple[str, ...]
+    path: str | None
+    applied: bool | None = None
+    is_head: bool = False
+    tag: str | None = None
+    branch_labels: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    author: str | None = None
+    operations: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {k: (list(v) if isinstance(v, tuple) else v)
+                for k, v in ((f, getattr(self, f)) for f in self.__slots__)}
+
+
+class Listings:
+    """Mixed into `api.Project`, which provides the history and the version rows."""
+
+    if TYPE_CHECKING:
+        @property
+        def history(self) -> History: ...
+
+        def _listed_rows(self) -> list[AppliedRow]: ...
+
+    def info(self, cid: str, applied: set[str] | None = None) -> ChangesetInfo:
+        """Listing details of one changeset."""
+        g = self.history.graph
+        cs = g[cid]
+        return ChangesetInfo(
+            id=cs.id, message=cs.message, parents=cs.parents, path=cs.path,
+            applied=None if applied is None else cid in applied,
+            is_head=cid in g.heads, tag=cs.tag, branch_labels=cs.branch_labels,
+            depends_on=cs.depends_on, author=cs.author,
+            operations=cs.operation_kinds)
+
+    def heads(self) -> list[ChangesetInfo]:
+        """The heads of the history."""
+        return [self.info(h) for h in self.history.graph.heads]
+
+    def branches(self) -> list[tuple[ChangesetInfo, list[str]]]:
+        """Branch points and their children."""
+        g = self.history.graph
+        return [(self.info(b), list(g.children[b])) for b in g.branch_points()]
+
+    def show(self, target: str) -> ChangesetInfo:
+        """One changeset, by any target that names exactly one."""
+        ids = self.history.graph.resolve(target)
+        if isinstance(ids, Relative) or len(ids) != 1:
+            raise UsageError(f"'{target}' does not name one changeset")
+        return self.info(ids[0])
+
+    def history_list(self, rng: str | None = None) -> list[ChangesetInfo]:
+        """Changesets newest first, optionally within `START:END`."""
+        g = self.history.graph
+        ids = within(g, rng) if rng else list(reversed(g.order))
+        return [self.info(i) for i in ids]
+
+    def current(self) -> tuple[list[ChangesetInfo], list[AppliedRow]]:
+        """The applied heads, and every version row."""
+        rows = self._listed_rows()
+        applied = {r.id for r in rows}
+        return [self.info(h, applied) for h in self.history.graph.heads_of(applied)], rows
+
+    def status(self) -> list[ChangesetInfo]:
+        """The changesets not yet applied, in the order apply would run them."""
+        applied = {r.id for r in self._listed_rows()}
+        g = self.history.graph
+        return [self.info(i, applied) for i in g.upgrade_plan(g.heads, applied)]
