@@ -6,6 +6,7 @@ DDL it runs, and compared with what the imported changesets build."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -273,23 +274,27 @@ def test_apply_builds_liquibase_schema(request: pytest.FixtureRequest, tmp_path:
     assert built == expected
 
 
-def _liquibase_migrated(url: str, p: Project) -> None:
+def _liquibase_migrated(url: str, p: Project,
+                        ran: list[tuple[str, str, str, str]] | None = None,
+                        target: str | None = None) -> None:
     """The database as Liquibase leaves it: its changeSets run (here by the imported
-    changesets), DATABASECHANGELOG and its lock table, and no schemaflow version table."""
-    assert p.cli("apply").returncode == 0
+    changesets, up to `target`), DATABASECHANGELOG and its lock table with the rows `ran`
+    (id, author, file, exectype), and no schemaflow version table."""
+    assert p.cli("apply", *([target] if target else [])).returncode == 0
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE schemaflow_version")
         conn.exec_driver_sql(DATABASECHANGELOG)
         conn.exec_driver_sql(LOCK)
         conn.exec_driver_sql("INSERT INTO DATABASECHANGELOGLOCK VALUES (1, FALSE, NULL, NULL)")
-        for order, (cs_id, author, file) in enumerate(RAN, 1):
+        for order, (cs_id, author, file, kind) in enumerate(
+                ran or [(*r, "EXECUTED") for r in RAN], 1):
             conn.execute(sa.text(
                 "INSERT INTO DATABASECHANGELOG (ID, AUTHOR, FILENAME, DATEEXECUTED, "
                 "ORDEREXECUTED, EXECTYPE, MD5SUM, DESCRIPTION, LIQUIBASE, DEPLOYMENT_ID) "
                 "VALUES (:i, :a, :f, CURRENT_TIMESTAMP, :o, :t, '9:0123', 'sql', '4.20.0', "
                 "'0000000001')"), {"i": cs_id, "a": author, "f": file, "o": order,
-                                   "t": "EXECUTED"})
+                                   "t": kind})
     engine.dispose()
 
 
@@ -319,6 +324,67 @@ def test_stamp_from_liquibase(request: pytest.FixtureRequest, tmp_path: Path,
     assert rows(url, "SELECT count(*) FROM DATABASECHANGELOG") == [(len(RAN),)]
 
 
+def test_json_changelog_include_all(project: Project, tmp_path: Path) -> None:
+    """A JSON root changelog whose includeAll takes a folder's changelogs in path order;
+    logicalFilePath replaces the file in the identity."""
+    root = tmp_path / "lb"
+    (root / "all" / "b").mkdir(parents=True)
+    (root / "master.json").write_text(json.dumps({"databaseChangeLog": [
+        {"includeAll": {"path": "all/", "relativeToChangelogFile": True}},
+        {"changeSet": {"id": "last", "author": "x", "runOnChange": True,
+                       "changes": [{"dropColumn": {"tableName": "t", "columnName": "c"}}]}}]}))
+    (root / "all" / "a.yaml").write_text(
+        "databaseChangeLog:\n  - changeSet:\n      id: t\n      author: x\n"
+        "      logicalFilePath: shared/t.yaml\n      changes:\n        - createTable:\n"
+        "            tableName: t\n            columns:\n              - column: {name: id, "
+        "type: bigint, autoIncrement: true, constraints: {primaryKey: true}}\n")
+    (root / "all" / "b" / "c.json").write_text(json.dumps({"databaseChangeLog": [
+        {"changeSet": {"id": "c", "author": "x", "changes": [{"addColumn": {
+            "tableName": "t", "columns": [{"column": {
+                "name": "c", "type": "timestamp", "defaultValueComputed": "CURRENT_TIMESTAMP",
+                "constraints": {"nullable": False}}}]}}]}}]}))
+    (root / "all" / "notes.txt").write_text("not a changelog")
+    done = project.cli("import", "liquibase", str(root / "master.json"))
+    assert done.returncode == 1, done.stderr
+    assert "last by x (master.json): the changeSet runs again when it changes" in done.stderr
+    docs = _docs(project)
+    t, c, last = (liquibase_id("t", "x", "shared/t.yaml"), liquibase_id("c", "x", "all/b/c.json"),
+                  liquibase_id("last", "x", "master.json"))
+    assert [docs[i]["parents"] for i in (t, c, last)] == [[], [t], [c]]
+    assert docs[c]["operations"] == [{"add_column": {"table": "t", "column": {
+        "name": "c", "type": "datetime", "nullable": False,
+        "default_sql": "CURRENT_TIMESTAMP"}}}]
+    assert docs[last]["operations"][1] == {"drop_column": {"table": "t", "name": "c"}}
+    assert project.cli("validate").returncode == 0
+
+
+def test_stamp_from_liquibase_part_way(tmp_path: Path, changelog: Path) -> None:
+    """A database Liquibase took to changeSet 4 (5 failed): stamp, then apply the rest."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    p = make_project(tmp_path / "proj", url)
+    assert p.cli("import", "liquibase", str(changelog)).returncode == 1
+    four = liquibase_id("4", "bob", "changes/more.yaml")
+    ran = [(i, a, f"classpath:{f}", "EXECUTED") for i, a, f in RAN[:4]]
+    _liquibase_migrated(url, p, [*ran, ("5", "bob", "db/changes/more.yaml", "FAILED")], four)
+    assert p.cli("stamp", "--from-liquibase").returncode == 0
+    pending = yaml.safe_load(p.cli("status", "--format", "json").stdout)["pending"]
+    assert pending[0]["id"] == liquibase_id("5", "bob", "changes/more.yaml")
+    assert len(pending) == 6
+    applied = p.cli("apply")
+    assert applied.returncode == 0, applied.stderr
+    assert "archive" in reflect(url) and "scratch" not in reflect(url)
+
+
+def test_stamp_unknown_changeset(tmp_path: Path, changelog: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    p = make_project(tmp_path / "proj", url)
+    assert p.cli("import", "liquibase", str(changelog)).returncode == 1
+    _liquibase_migrated(url, p, [("1", "alice", "db/changelog.xml", "EXECUTED"),
+                                 ("99", "zed", "db/changelog.xml", "EXECUTED")])
+    done = p.cli("stamp", "--from-liquibase")
+    assert done.returncode == 2 and "lists db/changelog.xml::99::zed" in done.stderr, done.stderr
+
+
 BAD = [
     ("missing.xml", None, "no such changelog file"),
     ("bad.xml", "<databaseChangeLog><changeSet id='1' author='a'>", "XML syntax error"),
@@ -333,7 +399,7 @@ BAD = [
     ("loop.yaml", "databaseChangeLog:\n  - include: {file: loop.yaml}\n",
      "the changelog includes itself"),
     ("plain.sql", "CREATE TABLE t (id int);\n", "not a formatted SQL changelog"),
-    ("bad.json", '{"databaseChangeLog": [{"changeSet": {"id": 1}', "YAML syntax error"),
+    ("bad.json", '{"databaseChangeLog": [{"changeSet": {"id": 1}', "JSON syntax error"),
 ]
 
 

@@ -321,4 +321,5 @@ def _yaml(text: str, shown: str) -> Any:
     except SourceError as exc:
         d = exc.diagnostic
         where = f":{d.line}" if d.line else ""
-        raise ImportFailed(f"{shown}{where}: {d.message}") from None
+        message = d.message.replace("YAML", "JSON") if shown.endswith(".json") else d.message
+        raise ImportFailed(f"{shown}{where}: {message}") from None
