@@ -385,6 +385,48 @@ def test_stamp_unknown_changeset(tmp_path: Path, changelog: Path) -> None:
     assert done.returncode == 2 and "lists db/changelog.xml::99::zed" in done.stderr, done.stderr
 
 
+def test_untranslatable_parts_are_listed(project: Project, tmp_path: Path) -> None:
+    path = tmp_path / "changelog.yaml"
+    path.write_text("""databaseChangeLog:
+  - property: {name: tbl, value: things}
+  - changeSet:
+      id: a
+      author: x
+      changes:
+        - createTable:
+            tableName: ${tbl}
+            columns: [{column: {name: id, type: int}}]
+  - changeSet:
+      id: b
+      author: x
+      preConditions: [{tableExists: {tableName: things}}]
+      changes:
+        - addColumn:
+            tableName: things
+            columns: [{column: {name: n, type: int, afterColumn: id}}]
+        - createIndex: {tableName: things, indexName: ix_n, where: n > 0,
+                        columns: [{column: {name: n}}]}
+        - createView: {viewName: v, selectQuery: select 1}
+""")
+    done = project.cli("import", "liquibase", str(path))
+    assert done.returncode == 1, done.stderr
+    lines = [line.strip() for line in done.stderr.splitlines()[2:]]
+    assert lines == [
+        "a by x (changelog.yaml): it uses changelog properties (${...}), which the import "
+        "does not substitute: the text is kept as written",
+        "b by x (changelog.yaml): the changeSet has preconditions (preConditions: "
+        "[{'tableExists': {'tableName': 'things'}}]); schemaflow runs each changeset once, "
+        "everywhere",
+        "b by x (changelog.yaml): column things.n has attributes schemaflow cannot express: "
+        "afterColumn",
+        "b by x (changelog.yaml): createIndex has attributes or elements schemaflow cannot "
+        "express: where",
+        "b by x (changelog.yaml): change type createView has no schemaflow translation",
+        "property (changelog.yaml): changelog-level property: not imported; check it by hand",
+    ], done.stderr
+    assert "5 parts need a hand" not in done.stderr and "6 parts need a hand" in done.stderr
+
+
 BAD = [
     ("missing.xml", None, "no such changelog file"),
     ("bad.xml", "<databaseChangeLog><changeSet id='1' author='a'>", "XML syntax error"),

@@ -115,6 +115,9 @@ class _ChangeSet:
             ops.append(self.todo("failOnError false: schemaflow stops on any error"))
         for key in sorted(set(attrs) - _HARMLESS - set(_NEEDS_HAND)):
             ops.append(self.todo(f"changeSet attribute {key} has no translation"))
+        if "${" in repr((cs.changes, cs.rollback)):
+            ops.append(self.todo("it uses changelog properties (${...}), which the import "
+                                 "does not substitute: the text is kept as written"))
         tag = next((str(c.get("tag")) for k, c in cs.changes if k == "tagDatabase"), None)
         changes = [(k, c) for k, c in cs.changes if k != "tagDatabase"]
         ops += self.ops(changes, "", scope)
@@ -151,12 +154,8 @@ def import_liquibase(path: Path) -> Imported:
     seen: dict[str, ChangeSet] = {}
     parent: tuple[str, ...] = ()
     state = SchemaState()
-    for cs in read_changelog(path):
-        if cs.id.startswith("("):  # a changelog-level entry, not a changeSet
-            kind = cs.changes[0][0]
-            result.findings.append(Finding(kind, cs.file, "", f"changelog-level {kind}: not "
-                                           "imported; check it by hand"))
-            continue
+    changesets, notes = read_changelog(path)
+    for cs in changesets:
         cid = liquibase_id(cs.id, cs.author, cs.file)
         if cid in seen:
             raise ImportFailed(f"{cs.file}: changeSet {cs.id} by {cs.author} appears twice "
@@ -166,6 +165,9 @@ def import_liquibase(path: Path) -> Imported:
         result.changesets.append((changeset, f"# Imported from Liquibase changeSet id={cs.id} "
                                   f"author={cs.author} file={cs.file}\n"))
         parent = (cid,)
+    for kind, file in notes:
+        result.findings.append(Finding(kind, file, "", f"changelog-level {kind}: not "
+                                       "imported; check it by hand"))
     if not result.changesets:
         raise ImportFailed(f"{path}: the changelog has no changeSets")
     return result

@@ -43,6 +43,12 @@ _ACTIONS = {"cascade": "CASCADE", "set null": "SET NULL", "setnull": "SET NULL",
             "restrict": "RESTRICT", "no action": "NO ACTION", "noaction": "NO ACTION"}
 
 
+_WHERE = {"tableName", "schemaName", "catalogName"}
+_DEFAULTS = {"defaultValue", "defaultValueNumeric", "defaultValueBoolean", "defaultValueDate",
+             "defaultValueComputed", "defaultValueSequenceNext"}
+_COLUMN = {"tableName", "columnName", "columnDataType", "schemaName", "catalogName"}
+_FK_BASE = {"baseTableName", "baseTableSchemaName", "baseTableCatalogName", "constraintName"}
+
 def _flag(value: Any) -> bool:
     return str(value).strip().lower() == "true"
 
@@ -129,6 +135,11 @@ class _Column:
             raise Opaque(f"column {table}.{c['name']} has no type")
         self.name = str(c["name"])
         where = f"column {table}.{self.name}"
+        extra = sorted(set(c) - _DEFAULTS - {"name", "type", "autoIncrement", "remarks",
+                                             "constraints"})
+        if extra:
+            raise Opaque(f"{where} has attributes schemaflow cannot express: "
+                         f"{', '.join(extra)}")
         cons = c.get("constraints") or {}
         unknown = set(cons) - {"nullable", "primaryKey", "primaryKeyName", "unique",
                                "uniqueConstraintName", "foreignKeyName", "references",
@@ -147,8 +158,6 @@ class _Column:
         self.fk = None if ref is None else ir.ForeignKeyDef(
             columns=(self.name,), references=ref, name=cons.get("foreignKeyName"),
             ondelete="CASCADE" if _flag(cons.get("deleteCascade")) else None)
-        if c.get("computed") not in (None, "false", False) or c.get("valueComputed"):
-            raise Opaque(f"{where} is computed")
         auto = _flag(c.get("autoIncrement"))
         self.column = ir.Column(
             name=self.name, type=type_of(str(c["type"])),
@@ -365,6 +374,35 @@ SIMPLE: dict[str, Callable[[Change], Ops]] = {
     "addPrimaryKey": _add_pk,
     "insert": _insert,
 }
+# The attributes each change type may have; anything else is not silently dropped.
+KEYS: dict[str, set[str]] = {
+    "createTable": _WHERE | {"columns", "remarks", "tablespace"},
+    "dropTable": _WHERE | {"cascadeConstraints"},
+    "renameTable": _WHERE - {"tableName"} | {"oldTableName", "newTableName"},
+    "addColumn": _WHERE | {"columns"},
+    "dropColumn": _WHERE | {"columnName", "columns"},
+    "renameColumn": _COLUMN - {"columnName"} | {"oldColumnName", "newColumnName"},
+    "modifyDataType": _COLUMN | {"newDataType"},
+    "addNotNullConstraint": _COLUMN | {"defaultNullValue", "constraintName"},
+    "dropNotNullConstraint": _COLUMN | {"constraintName"},
+    "addDefaultValue": _COLUMN | _DEFAULTS,
+    "dropDefaultValue": _COLUMN,
+    "createIndex": _WHERE | {"indexName", "columns", "unique", "tablespace", "clustered"},
+    "dropIndex": _WHERE | {"indexName"},
+    "addForeignKeyConstraint": _FK_BASE | {
+        "baseColumnNames", "referencedTableName", "referencedColumnNames",
+        "referencedTableSchemaName", "referencedTableCatalogName", "onDelete", "onUpdate",
+        "deleteCascade", "deferrable", "initiallyDeferred", "referencesUniqueColumn"},
+    "dropForeignKeyConstraint": _FK_BASE,
+    "addUniqueConstraint": _WHERE | {"columnNames", "constraintName", "tablespace",
+                                     "deferrable", "initiallyDeferred", "clustered"},
+    "dropUniqueConstraint": _WHERE | {"constraintName", "uniqueColumns"},
+    "addPrimaryKey": _WHERE | {"columnNames", "constraintName", "tablespace", "clustered"},
+    "insert": _WHERE | {"columns"},
+}
+_TRUE_ONLY = ("deferrable", "initiallyDeferred", "cascadeConstraints")
+
+
 def translate(kind: str, change: Change, folder: Path) -> Ops:
     """The operations of one Liquibase change (Opaque when there is no translation)."""
     if kind == "sql":
@@ -373,10 +411,11 @@ def translate(kind: str, change: Change, folder: Path) -> Ops:
         return _sql_file(change, folder)
     if kind not in SIMPLE:
         raise Opaque(f"change type {kind} has no schemaflow translation")
-    if change.get("dbms"):
-        raise Opaque(f"{kind} is limited to dbms {change['dbms']}")
-    if _flag(change.get("cascadeConstraints")):
-        raise Opaque(f"{kind} with cascadeConstraints")
-    if "children" in change:
-        raise Opaque(f"{kind} has nested elements schemaflow does not read")
+    extra = sorted(set(change) - KEYS[kind] - {"dbms"})
+    if extra:
+        raise Opaque(f"{kind} has attributes or elements schemaflow cannot express: "
+                     f"{', '.join(extra)}")
+    for key in _TRUE_ONLY:
+        if _flag(change.get(key)):
+            raise Opaque(f"{kind} with {key}")
     return SIMPLE[kind](change)

@@ -38,6 +38,7 @@ class _Reader:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve().parent
         self.out: list[ChangeSet] = []
+        self.notes: list[tuple[str, str]] = []  # changelog-level entries: (kind, file)
         self.stack: list[Path] = []
 
     def shown(self, path: Path) -> str:
@@ -92,9 +93,9 @@ class _Reader:
                 self._include(path, body, n)
             elif kind == "includeAll":
                 self._include_all(path, body, n)
-            elif kind in ("property", "preConditions", "databaseChangeLog"):
-                self.out.append(ChangeSet(f"({kind})", "", shown, {}, [(kind, body)],
-                                          folder=path.parent))
+            elif kind in ("property", "preConditions", "modifyChangeSets",
+                          "removeChangeSetProperty"):
+                self.notes.append((kind, shown))
             else:
                 raise ImportFailed(f"{shown}: unknown databaseChangeLog entry {kind!r} "
                                    f"(entry {n})")
@@ -218,11 +219,12 @@ def _one(change: Any, shown: str, cs_id: str) -> tuple[str, dict[str, Any]]:
     return str(kind), body
 
 
-def read_changelog(path: Path) -> list[ChangeSet]:
-    """Every changeSet of the changelog at `path` and those it includes, in order."""
+def read_changelog(path: Path) -> tuple[list[ChangeSet], list[tuple[str, str]]]:
+    """Every changeSet of the changelog at `path` and those it includes, in order; and the
+    changelog-level entries (properties, preconditions) as (kind, file)."""
     reader = _Reader(path)
     reader.read(path)
-    return reader.out
+    return reader.out, reader.notes
 
 
 def statements(text: str, change: dict[str, Any]) -> tuple[str, ...]:
