@@ -298,12 +298,14 @@ def _liquibase_migrated(url: str, p: Project,
     engine.dispose()
 
 
-@pytest.mark.parametrize("server", ["sqlite", pytest.param("postgresql",
-                                                           marks=pytest.mark.postgresql)])
+@pytest.mark.parametrize("server", ["sqlite", pytest.param("pg_url",
+                                                           marks=pytest.mark.postgresql),
+                                    pytest.param("mysql_url", marks=pytest.mark.mysql)])
 def test_stamp_from_liquibase(request: pytest.FixtureRequest, tmp_path: Path,
                               changelog: Path, server: str) -> None:
+    """On MariaDB, DATABASECHANGELOG keeps its upper-case name."""
     url = (f"sqlite:///{tmp_path / 'app.db'}" if server == "sqlite"
-           else request.getfixturevalue("pg_url"))
+           else request.getfixturevalue(server))
     p = make_project(tmp_path / "proj", url)
     assert p.cli("import", "liquibase", str(changelog)).returncode == 1
     _liquibase_migrated(url, p)

@@ -18,7 +18,8 @@ from ..errors import StateError
 from ..ir.operations import Dialect
 from ..state import SchemaState, apply
 from . import Finding, Imported, ImportFailed, explicit_rollback, note
-from .liquibase_ops import Opaque, translate
+from .liquibase_columns import Opaque
+from .liquibase_ops import translate
 from .liquibase_read import ChangeSet, read_changelog
 
 _DIALECTS: tuple[Dialect, ...] = get_args(Dialect)
