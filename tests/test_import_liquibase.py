@@ -127,9 +127,11 @@ MORE = """databaseChangeLog:
         - dropTable: {tableName: gone}
         - sql:
             sql: CREATE VIEW user_names AS SELECT name FROM users
+        - sqlFile: {path: sql/age_index.sql, relativeToChangelogFile: true}
       rollback:
         - sql:
             sql: DROP VIEW user_names
+        - sqlFile: {path: changes/sql/drop_age_index.sql}
 """
 
 DATA = """--liquibase formatted sql
@@ -158,7 +160,8 @@ CREATE TABLE orders (id INTEGER NOT NULL, user_id INTEGER, total NUMERIC(10, 2) 
 CREATE INDEX ix_orders_user ON orders (user_id);
 CREATE TABLE archive (id INTEGER NOT NULL, code VARCHAR(10), CONSTRAINT pk_scratch
     PRIMARY KEY (id));
-CREATE VIEW user_names AS SELECT name FROM users
+CREATE VIEW user_names AS SELECT name FROM users;
+CREATE INDEX ix_users_age ON users (age)
 """
 
 DATABASECHANGELOG = """CREATE TABLE DATABASECHANGELOG (ID VARCHAR(255) NOT NULL,
@@ -184,6 +187,10 @@ def changelog(tmp_path: Path) -> Path:
     (root / "changes").mkdir(parents=True)
     (root / "changes" / "more.yaml").write_text(MORE)
     (root / "changes" / "data.sql").write_text(DATA)
+    (root / "changes" / "sql").mkdir()
+    (root / "changes" / "sql" / "age_index.sql").write_text(
+        "-- read by sqlFile\nCREATE INDEX ix_users_age ON users (age);\n")
+    (root / "changes" / "sql" / "drop_age_index.sql").write_text("DROP INDEX ix_users_age;\n")
     (root / "changelog.xml").write_text(ROOT)
     return root / "changelog.xml"
 
@@ -215,7 +222,10 @@ def test_import_liquibase_changelog(project: Project, changelog: Path) -> None:
     one, six = docs[ids[0]], docs[ids[5]]
     assert one["message"] == "users and orders" and one["author"] == "alice"
     assert "rollback" not in one  # the rollback block is the automatic inverse
-    assert six["rollback"] == [{"sql": {"up": "DROP VIEW user_names"}}]
+    assert six["operations"][-1] == {"sql": {"up": "-- read by sqlFile\nCREATE INDEX "
+                                             "ix_users_age ON users (age)"}}
+    assert six["rollback"] == [{"sql": {"up": "DROP VIEW user_names"}},
+                               {"sql": {"up": "DROP INDEX ix_users_age"}}]
     assert [next(iter(op)) for op in docs[ids[4]]["operations"]] == [
         "drop_constraint", "drop_index", "drop_constraint", "alter_column", "alter_column",
         "drop_column", "rename_table"]

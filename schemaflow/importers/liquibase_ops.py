@@ -202,12 +202,9 @@ def _sql(c: Change, folder: Path) -> Ops:
 
 
 def _sql_file(c: Change, folder: Path) -> Ops:
-    name = _need(c, "path", "sqlFile")
-    path = folder / name if flag(c.get("relativeToChangelogFile")) else Path(name)
-    if not path.is_absolute() and not path.is_file():
-        path = folder / name
+    name = _need(c, "path", "sqlFile")  # resolved when read (see liquibase_read)
     try:
-        text = path.read_text(encoding=str(c.get("encoding") or "utf-8"))
+        text = Path(name).read_text(encoding=str(c.get("encoding") or "utf-8"))
     except (OSError, UnicodeDecodeError, LookupError) as exc:
         raise Opaque(f"sqlFile {name} cannot be read: {exc}") from None
     return _sql({**c, "sql": text}, folder)

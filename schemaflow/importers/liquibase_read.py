@@ -105,19 +105,34 @@ class _Reader:
         shown = self.shown(path)
         if "id" not in body or "author" not in body:
             raise ImportFailed(f"{shown}: changeSet (entry {n}) lacks its id or author")
-        changes = [_one(c, shown, str(body["id"])) for c in body.get("changes") or []]
+        changes = [self._located(path, _one(c, shown, str(body["id"])))
+                   for c in body.get("changes") or []]
         rollback = body.get("rollback")
         back: list[tuple[str, dict[str, Any]]] | None = None
         if rollback is not None:
             items = rollback if isinstance(rollback, list) else [rollback]
             back = [("sql", {"sql": r}) if isinstance(r, str) else
-                    (_one(r, shown, str(body["id"])) if len(r) == 1 or "changeSetId" not in r
+                    (self._located(path, _one(r, shown, str(body["id"])))
+                     if len(r) == 1 or "changeSetId" not in r
                      else ("changeSetReference", r)) for r in items if r not in ("", None)]
         attrs = {k: v for k, v in body.items() if k not in ("id", "author", "changes",
                                                             "rollback")}
         file = str(body.get("logicalFilePath") or logical or shown)
         self.out.append(ChangeSet(str(body["id"]), str(body["author"]), file, attrs, changes,
                                   back, path.parent))
+
+    def _located(self, path: Path, change: tuple[str, dict[str, Any]],
+                 ) -> tuple[str, dict[str, Any]]:
+        """An `sqlFile` change with its path resolved as an include's is (left as written
+        when there is no such file: the translation reports it)."""
+        kind, body = change
+        if kind == "sqlFile" and isinstance(body.get("path"), str):
+            name = body["path"].removeprefix("classpath:")
+            relative = str(body.get("relativeToChangelogFile", "")).lower() == "true"
+            for base in ([path.parent] if relative else [self.root, path.parent]):
+                if (base / name).is_file():
+                    return kind, {**body, "path": str(base / name)}
+        return change
 
     def _target(self, path: Path, body: dict[str, Any], key: str, n: int) -> Path:
         name = body.get(key)
