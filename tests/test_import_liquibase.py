@@ -16,6 +16,7 @@ import yaml
 from conftest import Project, make_project, reflect, rows
 
 from schemaflow.importers.liquibase import liquibase_id
+from schemaflow.importers.liquibase_columns import type_of
 
 ROOT = """<?xml version="1.0" encoding="UTF-8"?>
 <databaseChangeLog xmlns="http://www.liquibase.org/xml/ns/dbchangelog"
@@ -437,6 +438,16 @@ def test_untranslatable_parts_are_listed(project: Project, tmp_path: Path) -> No
         "property (changelog.yaml): changelog-level property: not imported; check it by hand",
     ], done.stderr
     assert "5 parts need a hand" not in done.stderr and "6 parts need a hand" in done.stderr
+
+
+@pytest.mark.parametrize(("text", "spec"), [
+    ("VARCHAR(100)", "string(100)"), ("DECIMAL(10, 2)", "numeric(10,2)"), ("INT(11)", "integer"),
+    ("java.sql.Types.BIGINT", "bigint"), ("CLOB", "text"), ("TIMESTAMP", "datetime"),
+    ("TIMESTAMP WITH TIME ZONE", "datetime(timezone=true)"), ("timestamptz",
+                                                              "datetime(timezone=true)"),
+    ("timestamp without time zone", "datetime"), ("BOOLEAN", "boolean")])
+def test_liquibase_types(text: str, spec: str) -> None:
+    assert str(type_of(text)) == spec
 
 
 BAD = [

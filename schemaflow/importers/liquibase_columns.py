@@ -44,16 +44,18 @@ def names(value: Any) -> tuple[str, ...]:
 def type_of(text: str) -> TypeSpec:
     """A Liquibase column type (`VARCHAR(100)`, `DECIMAL(10, 2)`, `java.sql.Types.INTEGER`)
     as a schemaflow type."""
+    zone = re.search(r"\s+with(out)?\s+time\s+zone\s*$", text, re.I)
+    bare = text[:zone.start()] if zone else text
     m = re.fullmatch(r"\s*(?:java\.sql\.Types\.)?([A-Za-z][A-Za-z0-9_ ]*?)\s*(\(.*\))?\s*",
-                     text)
-    if m is None:
-        raise Opaque(f"type {text!r} is not one schemaflow knows")
-    name = _TYPES.get(" ".join(m[1].lower().split()))
-    if name is None:
+                     bare)
+    key = " ".join(m[1].lower().split()) if m else ""
+    tz = bool(zone and not zone.group(1)) or key in ("timestamptz", "timetz")
+    name = _TYPES.get(key.removesuffix("tz") if key in ("timestamptz", "timetz") else key)
+    if m is None or name is None:
         raise Opaque(f"type {text!r} is not one schemaflow knows")
     args = m[2] or ""
-    if name in ("datetime", "time") and "with time zone" in text.lower():
-        args, name = "(timezone=true)", name
+    if name in ("datetime", "time") and tz:
+        args = "(timezone=true)"
     if name in ("integer", "bigint", "smallint", "boolean", "text", "date", "uuid", "json",
                 "postgresql.jsonb", "float", "binary"):
         args = ""  # display widths (INT(11)), BIT(1), float precision: not kept
