@@ -440,6 +440,24 @@ def test_untranslatable_parts_are_listed(project: Project, tmp_path: Path) -> No
     assert "5 parts need a hand" not in done.stderr and "6 parts need a hand" in done.stderr
 
 
+def test_include_from_the_search_path(project: Project, tmp_path: Path) -> None:
+    """An include written from the classpath root, above the root changelog's folder, is
+    found there and keeps the path it was given as its file (Liquibase records it so)."""
+    resources = tmp_path / "src" / "main" / "resources"
+    (resources / "db" / "changelog").mkdir(parents=True)
+    (resources / "db" / "shared").mkdir()
+    (resources / "db" / "changelog" / "master.yaml").write_text(
+        "databaseChangeLog:\n  - include: {file: classpath:db/shared/common.yaml}\n")
+    (resources / "db" / "shared" / "common.yaml").write_text(
+        "databaseChangeLog:\n  - include: {file: more.sql, relativeToChangelogFile: true}\n")
+    (resources / "db" / "shared" / "more.sql").write_text(
+        "--liquibase formatted sql\n--changeset a:1\nCREATE TABLE t (id int);\n"
+        "--rollback DROP TABLE t;\n")
+    done = project.cli("import", "liquibase", str(resources / "db/changelog/master.yaml"))
+    assert done.returncode == 0, done.stderr
+    assert list(_docs(project)) == [liquibase_id("1", "a", "db/shared/more.sql")]
+
+
 @pytest.mark.parametrize(("text", "spec"), [
     ("VARCHAR(100)", "string(100)"), ("DECIMAL(10, 2)", "numeric(10,2)"), ("INT(11)", "integer"),
     ("java.sql.Types.BIGINT", "bigint"), ("CLOB", "text"), ("TIMESTAMP", "datetime"),

@@ -6,6 +6,7 @@ entities; YAML and JSON with the project's plain-data loader."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -40,12 +41,16 @@ class _Reader:
         self.out: list[ChangeSet] = []
         self.notes: list[tuple[str, str]] = []  # changelog-level entries: (kind, file)
         self.stack: list[Path] = []
+        self.names: dict[Path, str] = {}  # files outside the root's folder: their given path
 
     def shown(self, path: Path) -> str:
+        """A changelog's file as the identity uses it: its path from the root changelog's
+        folder or, outside that folder, the path the include gave (as Liquibase records)."""
+        real = path.resolve()
         try:
-            return path.resolve().relative_to(self.root).as_posix()
+            return real.relative_to(self.root).as_posix()
         except ValueError:
-            return path.as_posix()
+            return self.names.get(real, path.as_posix())
 
     def read(self, path: Path) -> None:
         real = path.resolve()
@@ -141,9 +146,14 @@ class _Reader:
         name = name.removeprefix("classpath:")
         relative = str(body.get("relativeToChangelogFile", "")).lower() == "true"
         # Relative to the including file when asked; otherwise relative to the root
-        # changelog's folder (Liquibase's search path), then to the including file.
-        for base in ([path.parent] if relative else [self.root, path.parent]):
+        # changelog's folder or a folder above it (Liquibase's search path), then to the
+        # including file.
+        bases = [path.parent] if relative else [self.root, *self.root.parents, path.parent]
+        for base in bases:
             if (base / name).exists():
+                given = posixpath.normpath(posixpath.join(
+                    posixpath.dirname(self.shown(path)), name) if relative else name)
+                self.names.setdefault((base / name).resolve(), given.lstrip("/"))
                 return base / name
         raise ImportFailed(f"{self.shown(path)}: included {name} does not exist",
                            hint="Liquibase resolves it from the root changelog's folder, or "
@@ -158,6 +168,8 @@ class _Reader:
             raise ImportFailed(f"{self.shown(path)}: includeAll path {folder} is not a folder")
         for f in sorted(folder.rglob("*"), key=lambda p: p.relative_to(folder).as_posix()):
             if f.is_file() and f.suffix.lower() in EXTENSIONS:
+                self.names.setdefault(f.resolve(), posixpath.join(
+                    self.shown(folder), f.relative_to(folder).as_posix()))
                 self.read(f)
 
     def _formatted_sql(self, path: Path, text: str) -> None:
