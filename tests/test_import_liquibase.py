@@ -106,6 +106,11 @@ MORE = """databaseChangeLog:
             columns:
               - column: {name: id, valueNumeric: 1}
               - column: {name: code, value: first}
+        - loadData:
+            tableName: scratch
+            file: data/scratch.csv
+            relativeToChangelogFile: true
+            columns: [{column: {name: id, type: NUMERIC}}, {column: {header: extra, type: skip}}]
   - changeSet:
       id: 5
       author: bob
@@ -189,6 +194,9 @@ def changelog(tmp_path: Path) -> Path:
     (root / "changes" / "more.yaml").write_text(MORE)
     (root / "changes" / "data.sql").write_text(DATA)
     (root / "changes" / "sql").mkdir()
+    (root / "changes" / "data").mkdir()
+    (root / "changes" / "data" / "scratch.csv").write_text(
+        'id,code,user_id,extra\n# a comment line\n2,"sec,ond",NULL,ignored\n')
     (root / "changes" / "sql" / "age_index.sql").write_text(
         "-- read by sqlFile\nCREATE INDEX ix_users_age ON users (age);\n")
     (root / "changes" / "sql" / "drop_age_index.sql").write_text("DROP INDEX ix_users_age;\n")
@@ -227,6 +235,8 @@ def test_import_liquibase_changelog(project: Project, changelog: Path) -> None:
                                              "ix_users_age ON users (age)"}}
     assert six["rollback"] == [{"sql": {"up": "DROP VIEW user_names"}},
                                {"sql": {"up": "DROP INDEX ix_users_age"}}]
+    assert docs[ids[3]]["operations"][-1] == {"insert_rows": {"table": "scratch", "rows": [
+        {"id": 2, "code": "sec,ond", "user_id": None}]}}
     assert [next(iter(op)) for op in docs[ids[4]]["operations"]] == [
         "drop_constraint", "drop_index", "drop_constraint", "alter_column", "alter_column",
         "drop_column", "rename_table"]
@@ -265,7 +275,8 @@ def test_apply_builds_liquibase_schema(request: pytest.FixtureRequest, tmp_path:
     assert applied.returncode == 0, applied.stderr
     assert rows(url, "SELECT name FROM users ORDER BY id") == [
         ("ann",), ("semi;colon",), ("test user",)]
-    assert rows(url, "SELECT id, code FROM archive") == [(1, "first")]
+    assert rows(url, "SELECT id, code FROM archive ORDER BY id") == [(1, "first"),
+                                                                     (2, "sec,ond")]
     assert rows(url, "SELECT count(*) FROM user_names") == [(3,)]
     if not sqlite:  # the dbms: postgresql changeSet ran here only
         assert rows(url, "SELECT count(*) FROM pg_indexes WHERE indexname = "

@@ -4,6 +4,8 @@ marked TODO note naming the changeSet."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -210,6 +212,55 @@ def _sql_file(c: Change, folder: Path) -> Ops:
     return _sql({**c, "sql": text}, folder)
 
 
+def _load_data(c: Change) -> Ops:
+    """loadData's CSV file as insert_rows (resolved when read, as sqlFile's path is)."""
+    table, name = _need(c, "tableName", "loadData"), _need(c, "file", "loadData")
+    try:
+        text = Path(name).read_text(encoding=str(c.get("encoding") or "utf-8"))
+        records = list(csv.reader(io.StringIO(text), delimiter=str(c.get("separator") or ","),
+                                  quotechar=str(c.get("quotchar") or '"')))
+    except (OSError, UnicodeDecodeError, LookupError, csv.Error, TypeError) as exc:
+        raise Opaque(f"loadData {name} cannot be read: {exc}") from None
+    comment = str(c.get("commentLineStartsWith") or "#")
+    records = [r for r in records if r and not r[0].startswith(comment)]
+    if not records:
+        raise Opaque(f"loadData {name} has no header line")
+    config: dict[str, tuple[str, str]] = {}  # CSV header or index → (column, type)
+    for raw in c.get("columns") or []:
+        col = raw.get("column", raw) if isinstance(raw, dict) else {}
+        key = str(col.get("header") or col.get("name") or col.get("index") or "")
+        config[key] = (str(col.get("name") or col.get("header") or key),
+                       str(col.get("type") or "STRING").upper())
+    rows = []
+    for record in records[1:]:
+        row: ir.Row = {}
+        for i, header in enumerate(records[0]):
+            column, kind = config.get(header, config.get(str(i), (header, "STRING")))
+            value = record[i] if i < len(record) else ""
+            if kind == "SKIP":
+                continue
+            if kind not in ("STRING", "NUMERIC", "BOOLEAN", "DATE", "DATETIME", "UUID"):
+                raise Opaque(f"loadData {name}: column {column} has type {kind}")
+            row[column] = _value(value, kind, name)
+        rows.append(row)
+    if not rows:
+        raise Opaque(f"loadData {name} has no rows")
+    return [ir.InsertRows(table=table, schema=c.get("schemaName"), rows=tuple(rows))]
+
+
+def _value(text: str, kind: str, name: str) -> ir.Value:
+    if text == "" or text.upper() == "NULL":
+        return None
+    if kind == "BOOLEAN":
+        return text.strip().lower() in ("true", "t", "1", "y", "yes")
+    if kind == "NUMERIC":
+        try:
+            return float(text) if any(ch in text for ch in ".eE") else int(text)
+        except ValueError:
+            raise Opaque(f"loadData {name}: {text!r} is not a number") from None
+    return text
+
+
 SIMPLE: dict[str, Callable[[Change], Ops]] = {
     "createTable": _create_table,
     "dropTable": lambda c: [ir.DropTable(name=_need(c, "tableName", "dropTable"),
@@ -241,6 +292,7 @@ SIMPLE: dict[str, Callable[[Change], Ops]] = {
                                              "dropUniqueConstraint", "unique"),
     "addPrimaryKey": _add_pk,
     "insert": _insert,
+    "loadData": _load_data,
 }
 # The attributes each change type may have; anything else is not silently dropped.
 KEYS: dict[str, set[str]] = {
@@ -267,6 +319,9 @@ KEYS: dict[str, set[str]] = {
     "dropUniqueConstraint": _WHERE | {"constraintName", "uniqueColumns"},
     "addPrimaryKey": _WHERE | {"columnNames", "constraintName", "tablespace", "clustered"},
     "insert": _WHERE | {"columns"},
+    "loadData": _WHERE | {"file", "separator", "quotchar", "encoding", "columns",
+                          "relativeToChangelogFile", "usePreparedStatements",
+                          "commentLineStartsWith"},
 }
 _TRUE_ONLY = ("deferrable", "initiallyDeferred", "cascadeConstraints")
 

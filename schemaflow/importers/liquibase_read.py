@@ -128,15 +128,16 @@ class _Reader:
 
     def _located(self, path: Path, change: tuple[str, dict[str, Any]],
                  ) -> tuple[str, dict[str, Any]]:
-        """An `sqlFile` change with its path resolved as an include's is (left as written
-        when there is no such file: the translation reports it)."""
+        """An `sqlFile` or `loadData` change with its file resolved as an include's is (left
+        as written when there is no such file: the translation reports it)."""
         kind, body = change
-        if kind == "sqlFile" and isinstance(body.get("path"), str):
-            name = body["path"].removeprefix("classpath:")
+        key = {"sqlFile": "path", "loadData": "file"}.get(kind, "")
+        if isinstance(body.get(key), str):
+            name = body[key].removeprefix("classpath:")
             relative = str(body.get("relativeToChangelogFile", "")).lower() == "true"
             for base in ([path.parent] if relative else [self.root, path.parent]):
                 if (base / name).is_file():
-                    return kind, {**body, "path": str(base / name)}
+                    return kind, {**body, key: str(base / name)}
         return change
 
     def _target(self, path: Path, body: dict[str, Any], key: str, n: int) -> Path:
