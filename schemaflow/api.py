@@ -368,8 +368,9 @@ class Project(Listings, Comparing):
         with self._recorder() as (recorder, _dialect):
             found = managed_by(recorder.conn)
         if found:
+            at = ("..., " if len(found[1]) > 3 else "") + ", ".join(found[1][-3:])
             raise UsageError(
-                f"{self.shown_url} is migrated by {found[0]} (at {', '.join(found[1])}) and "
+                f"{self.shown_url} is migrated by {found[0]} (at {at}) and "
                 "schemaflow has recorded nothing there: apply would create what exists",
                 hint=f"record what {found[0]} applied first: schemaflow stamp --from-{found[0]}")
 

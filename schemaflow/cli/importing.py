@@ -1,5 +1,5 @@
-"""`import alembic`, `import flyway`: changesets from another tool's history; exit 1 when
-parts need a hand."""
+"""`import alembic`, `import flyway`, `import liquibase`: changesets from another tool's
+history; exit 1 when parts need a hand."""
 
 from __future__ import annotations
 
@@ -27,6 +27,17 @@ def alembic(
     _import(ctx, "alembic", path, "Alembic revisions")
 
 
+@import_app.command("liquibase")
+@handled
+def liquibase(
+    ctx: typer.Context,
+    changelog: Annotated[Path, typer.Argument(help="The root changelog (XML, YAML, JSON or "
+                                              "formatted SQL); includes are followed.")],
+) -> None:
+    """One changeset per Liquibase changeSet, in changelog order."""
+    _import(ctx, "liquibase", changelog, "Liquibase changeSets")
+
+
 @import_app.command("flyway")
 @handled
 def flyway(
@@ -50,5 +61,7 @@ def _import(ctx: typer.Context, tool: str, path: Path, what: str) -> None:
     err.print(f"{len(findings)} parts need a hand (marked TODO(schemaflow import) or written "
               "as SQL in the changesets):")
     for f in findings:
-        err.print(escape(f"  {f.revision} ({f.file}) {f.direction}(): {f.message}"))
+        where = f" {f.direction}()" if f.direction in ("upgrade", "downgrade") else (
+            f" {f.direction}" if f.direction else "")
+        err.print(escape(f"  {f.revision} ({f.file}){where}: {f.message}"))
     raise typer.Exit(1)

@@ -111,6 +111,9 @@ def stamp(
     from_flyway: Annotated[bool, typer.Option(
         "--from-flyway", help="Record what flyway_schema_history says is applied (after "
         "`import flyway`).")] = False,
+    from_liquibase: Annotated[bool, typer.Option(
+        "--from-liquibase", help="Record what DATABASECHANGELOG says is applied (after "
+        "`import liquibase`).")] = False,
     lock_timeout: LockOpt = 60.0,
 ) -> None:
     """Record TARGET as applied without running anything."""
@@ -118,15 +121,18 @@ def stamp(
 
     _, err = consoles(ctx)
     project = open_project(ctx, lock_timeout)
-    tools = [t for t, on in (("alembic", from_alembic), ("flyway", from_flyway)) if on]
+    tools = [t for t, on in (("alembic", from_alembic), ("flyway", from_flyway),
+                             ("liquibase", from_liquibase)) if on]
     if tools:
         if target or purge or len(tools) > 1:
-            raise UsageError("--from-alembic or --from-flyway: one, without TARGET or --purge")
+            raise UsageError("--from-alembic, --from-flyway or --from-liquibase: one, "
+                             "without TARGET or --purge")
         added, removed = project.stamp_from(tools[0])
         stamped(err, f"what {tools[0]} applied", added, removed)
         return
     if target is None:
-        raise UsageError("stamp needs a TARGET (or --from-alembic, --from-flyway)")
+        raise UsageError("stamp needs a TARGET (or --from-alembic, --from-flyway, "
+                         "--from-liquibase)")
     added, removed = project.stamp(target, purge=purge)
     stamped(err, target, added, removed)
 

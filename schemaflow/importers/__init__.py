@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING
 
 from .. import ir
 from ..config import Settings
-from ..errors import UsageError
+from ..errors import StateError, UsageError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from ..graph import Graph
+    from ..state import SchemaState
 
 
 class ImportFailed(UsageError):
@@ -46,6 +47,32 @@ def changeset_id(revision: str) -> str:
     """The changeset id of another tool's revision id: kept where valid, otherwise every
     character outside [A-Za-z0-9_] becomes `_` (Alembic's `v1.2.0.a` is `v1_2_0_a`)."""
     return re.sub(r"[^A-Za-z0-9_]", "_", revision)[:64]
+
+
+def note(text: str) -> ir.Sql:
+    """A marked `sql` operation that does nothing and says what to do by hand."""
+    lines = tuple(f"-- {' '.join(line.split())}" for line in text.splitlines() if line.strip())
+    return ir.Sql(up=lines, down=lines)
+
+
+def explicit_rollback(up: list[ir.Operation], down: list[ir.Operation], before: SchemaState,
+                      after: SchemaState) -> tuple[ir.Operation, ...] | None:
+    """The explicit rollback to write: None where the given one (`down`) is empty or does
+    what the automatic inverse does."""
+    from ..reverse import Irreversible, reverse_changeset
+    from ..state import apply_all
+
+    if not down:
+        return None
+    if any(isinstance(op, (ir.Sql, ir.InsertRows, ir.DeleteRows)) for op in down):
+        return tuple(down)
+    try:
+        auto = reverse_changeset(up, before)
+        if apply_all(after, down).tables == apply_all(after, auto).tables:
+            return None
+    except (Irreversible, StateError):
+        pass
+    return tuple(down)
 
 
 def flyway_id(version: str) -> str:
@@ -79,11 +106,62 @@ def _flyway_rows(conn: Connection) -> list[str]:
     return list(applied)
 
 
-# Each tool: its table of what it applied, how to read it, and the changeset id of an entry.
-TOOLS: dict[str, tuple[str, Callable[[Connection], list[str]], Callable[[str], str]]] = {
-    "alembic": ("alembic_version", _alembic_rows, changeset_id),
-    "flyway": ("flyway_schema_history", _flyway_rows, flyway_id),
+def _liquibase_rows(conn: Connection, table: str) -> list[str]:
+    """`filename::id::author` of each changeSet DATABASECHANGELOG lists as run, in the order
+    they ran (failed ones left out)."""
+    import sqlalchemy as sa
+
+    # Column names are case-insensitive on every supported database (and lower case where
+    # the case is kept: PostgreSQL folds Liquibase's unquoted names).
+    t = sa.table(table, *(sa.column(c) for c in (
+        "id", "author", "filename", "orderexecuted", "exectype")))
+    cols = list(t.c)
+    out = []
+    for cs_id, author, file, _, kind in conn.execute(sa.select(*cols).order_by(cols[3])):
+        if str(kind).upper() != "FAILED":
+            out.append(f"{file}::{cs_id}::{author}")
+    return out
+
+
+def _liquibase_ids(row: str) -> tuple[str, ...]:
+    """The changeset ids a DATABASECHANGELOG row may have: its filename, then each shorter
+    tail of it (Liquibase records the path it was given, which may start higher up than
+    the folder of the changelog that was imported)."""
+    from .liquibase import liquibase_id, normal_file
+
+    file, cs_id, author = row.split("::", 1)[0], *row.split("::", 1)[1].rsplit("::", 1)
+    parts = normal_file(file).split("/")
+    return tuple(liquibase_id(cs_id, author, "/".join(parts[i:])) for i in range(len(parts)))
+
+
+def _one(to_id: Callable[[str], str]) -> Callable[[str], tuple[str, ...]]:
+    return lambda row: (to_id(row),)
+
+
+def _plain(read: Callable[[Connection], list[str]]) -> Callable[[Connection, str], list[str]]:
+    return lambda conn, _table: read(conn)
+
+
+# Each tool: its table of what it applied, how to read it (given the table's name as the
+# database spells it), and the changeset ids an entry may have.
+TOOLS: dict[str, tuple[str, Callable[[Connection, str], list[str]],
+                       Callable[[str], tuple[str, ...]]]] = {
+    "alembic": ("alembic_version", _plain(_alembic_rows), _one(changeset_id)),
+    "flyway": ("flyway_schema_history", _plain(_flyway_rows), _one(flyway_id)),
+    "liquibase": ("databasechangelog", _liquibase_rows, _liquibase_ids),
 }
+
+
+def _table(conn: Connection, name: str) -> str | None:
+    """`name` as the database spells it (Liquibase's DATABASECHANGELOG is upper case where
+    the database keeps case), or None when there is no such table."""
+    import sqlalchemy as sa
+
+    inspector = sa.inspect(conn)
+    if inspector.has_table(name):
+        return name
+    upper = name.upper()
+    return upper if upper in inspector.get_table_names() else None
 
 
 def import_history(settings: Settings, tool: str, path: Path,
@@ -105,6 +183,10 @@ def import_history(settings: Settings, tool: str, path: Path,
         from .flyway import import_flyway
 
         imported = import_flyway(path)
+    elif tool == "liquibase":
+        from .liquibase import import_liquibase
+
+        imported = import_liquibase(path)
     else:
         from .alembic import import_alembic
 
@@ -116,12 +198,10 @@ def import_history(settings: Settings, tool: str, path: Path,
 
 def managed_by(conn: Connection) -> tuple[str, list[str]] | None:
     """(tool, what its table lists as applied) for a database another tool migrates."""
-    import sqlalchemy as sa
-
-    inspector = sa.inspect(conn)
     for tool, (table, read, _) in TOOLS.items():
-        if inspector.has_table(table):
-            rows = read(conn)
+        name = _table(conn, table)
+        if name:
+            rows = read(conn, name)
             conn.rollback()
             if rows:
                 return tool, rows
@@ -130,17 +210,19 @@ def managed_by(conn: Connection) -> tuple[str, list[str]] | None:
 
 def applied_by_tool(conn: Connection, tool: str, g: Graph) -> list[str]:
     """The changesets `tool`'s table says are applied (their ancestors are implied)."""
-    import sqlalchemy as sa
-
-    table, read, to_id = TOOLS[tool]
-    rows = read(conn) if sa.inspect(conn).has_table(table) else []
+    table, read, to_ids = TOOLS[tool]
+    name = _table(conn, table)
+    rows = read(conn, name) if name else []
     conn.rollback()
     if not rows:
         raise UsageError(f"the database has no {table} table with rows: {tool} has applied "
                          "nothing here")
-    missing = [r for r in rows if to_id(r) not in g.by_id]
-    if missing:
-        raise UsageError(f"{table} lists {missing[0]}, which no changeset has (id "
-                         f"{to_id(missing[0])})",
-                         hint=f"import the history first: schemaflow import {tool} PATH")
-    return [to_id(r) for r in rows]
+    ids = []
+    for row in rows:
+        found = [i for i in to_ids(row) if i in g.by_id]
+        if not found:
+            raise UsageError(f"{name} lists {row}, which no changeset has (id "
+                             f"{to_ids(row)[0]})",
+                             hint=f"import the history first: schemaflow import {tool} PATH")
+        ids.append(found[0])
+    return ids

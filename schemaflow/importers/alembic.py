@@ -17,7 +17,7 @@ from .. import ir
 from ..errors import StateError
 from ..ir.operations import Dialect as SqlDialect
 from ..state import SchemaState, apply
-from . import Finding, Imported, ImportFailed, changeset_id
+from . import Finding, Imported, ImportFailed, changeset_id, explicit_rollback, note
 from .alembic_run import (
     Run,
     Runner,
@@ -66,12 +66,6 @@ def statements(sql: str) -> tuple[str, ...]:
     return tuple(p[:-1] if p.endswith(";") else p for p in parts if p)
 
 
-def _note(text: str) -> ir.Sql:
-    """A marked `sql` operation that does nothing and says what to do by hand."""
-    lines = tuple(f"-- {' '.join(line.split())}" for line in text.splitlines() if line.strip())
-    return ir.Sql(up=lines, down=lines)
-
-
 class _Revision:
     """Translating one revision's two directions."""
 
@@ -86,7 +80,7 @@ class _Revision:
 
     def todo(self, direction: str, what: str) -> ir.Sql:
         self.findings.append(Finding(self.rev, self.file, direction, what))
-        return _note(f"TODO(schemaflow import): Alembic revision {self.rev} ({self.file}), "
+        return note(f"TODO(schemaflow import): Alembic revision {self.rev} ({self.file}), "
                      f"{direction}(): {what}\nTranslate this by hand into operations or SQL, "
                      "then delete this note.")
 
@@ -227,26 +221,6 @@ def _grouped(ops: list[ir.Operation]) -> list[ir.Operation]:
     return out
 
 
-def _rollback(up: list[ir.Operation], down: list[ir.Operation], before: SchemaState,
-              after: SchemaState) -> tuple[ir.Operation, ...] | None:
-    """The explicit rollback to write: None where the downgrade is empty or does what the
-    automatic inverse does."""
-    from ..reverse import Irreversible, reverse_changeset
-    from ..state import apply_all
-
-    if not down:
-        return None
-    if any(isinstance(op, (ir.Sql, ir.InsertRows, ir.DeleteRows)) for op in down):
-        return tuple(down)
-    try:
-        auto = reverse_changeset(up, before)
-        if apply_all(after, down).tables == apply_all(after, auto).tables:
-            return None
-    except (Irreversible, StateError):
-        pass
-    return tuple(down)
-
-
 _DATE = re.compile(r"^\s*Create Date:\s*(.+?)\s*$", re.M)
 
 
@@ -294,8 +268,8 @@ def import_alembic(path: Path) -> Imported:
                 nothing = (f"-- nothing: downgrade() of Alembic revision {s.revision} is empty",)
                 up = [replace(op, down=nothing) if isinstance(op, ir.Sql) and op.down is None
                       else op for op in up]
-            result.changesets.append((_changeset(s, rev, ids, up, _rollback(up, down, before,
-                                                                              state)),
+            rollback = explicit_rollback(up, down, before, state)
+            result.changesets.append((_changeset(s, rev, ids, up, rollback),
                                       _header(s, rev.file)))
             result.findings.extend(rev.findings)
     finally:
