@@ -131,6 +131,19 @@ def _revive(packed: Packed, shown: str | None = None) -> Changeset:
     """The changeset of a packed entry, its body deferred until first use; `shown` is the
     path of its file now, when it may have moved. ValueError (or TypeError) for an entry of
     another shape, or whose fields are not of their types."""
+    header, kinds, known, source, digest, data = _checked(packed)
+    (cid, parents, message, author, depends_on, branch_labels, tag, transactional,
+     lint_ignore, replaces, path) = header
+    path = path if shown is None else shown
+    body = _Encoded(cid, kinds, known, source, digest, data, path)
+    return Changeset(id=cid, parents=parents, message=message, operations=body, author=author,
+                     depends_on=depends_on, branch_labels=branch_labels, tag=tag,
+                     transactional=transactional, rollback=body, lint_ignore=lint_ignore,
+                     replaces=replaces, path=path)
+
+
+def _checked(packed: Packed) -> Packed:
+    """`packed`, when every field is of its type (ValueError or TypeError otherwise)."""
     header, kinds, known, source, digest, data = packed
     (cid, parents, message, author, depends_on, branch_labels, tag, transactional,
      lint_ignore, replaces, path) = header
@@ -144,12 +157,7 @@ def _revive(packed: Packed, shown: str | None = None) -> Changeset:
             and type(parents) is type(depends_on) is type(branch_labels) is type(lint_ignore)
             is type(replaces) is type(kinds) is tuple):
         raise ValueError("a cache entry of another shape")
-    path = path if shown is None else shown
-    body = _Encoded(cid, kinds, known, source, digest, data, path)
-    return Changeset(id=cid, parents=parents, message=message, operations=body, author=author,
-                     depends_on=depends_on, branch_labels=branch_labels, tag=tag,
-                     transactional=transactional, rollback=body, lint_ignore=lint_ignore,
-                     replaces=replaces, path=path)
+    return packed
 
 
 class _LazyMap(Mapping[str, Changeset]):
@@ -181,8 +189,15 @@ class _LazyMap(Mapping[str, Changeset]):
     def peek(self, cid: str) -> tuple[Header, str]:
         """A changeset's header and checksum without reviving it (drift and the memo's keys
         read these of every changeset of a long history)."""
-        packed = self._packed[cid]
-        return packed[0], packed[2]
+        if cid not in self._revived:
+            try:
+                packed = _checked(self._packed[cid])
+                if packed[0][0] == cid:
+                    return packed[0], packed[2]
+            except Exception:  # an entry of another shape: what its file says
+                pass
+        cs = self[cid]
+        return _header(cs), checksum(cs)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._packed)

@@ -349,8 +349,12 @@ def test_the_folder_is_created_private_and_its_files_too(demo_project: Project,
     _outputs(demo_project.root)
     assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
     names = sorted(p.name for p in cache_dir.iterdir())
-    assert [n.split("-")[0] for n in names] == ["changesets", "index"]
-    assert all(stat.S_IMODE((cache_dir / n).stat().st_mode) == 0o600 for n in names)
+    assert [n.split("-")[0] for n in names] == ["changesets", "index", "memo"]
+    files = [cache_dir / n for n in names if not n.startswith("memo-")]
+    files += [p for n in names if n.startswith("memo-") for p in (cache_dir / n).iterdir()]
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
+    assert all(stat.S_IMODE((cache_dir / n).stat().st_mode) == 0o700 for n in names
+               if n.startswith("memo-"))
 
 
 # --- keyed by the build -----------------------------------------------------------------------
