@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import config as config_mod
-from .errors import UsageError
+from .errors import ConfigError, UsageError
 
 # Folders never searched for projects below a folder given to validate.
 _SKIPPED = {"node_modules", "__pycache__", "site-packages", "venv", "env"}
@@ -22,7 +22,8 @@ def group(paths: Sequence[Path], *, config: str | None = None, url: str | None =
           environ: Mapping[str, str] | None = None
           ) -> list[tuple[config_mod.Settings, list[Path] | None]]:
     """The projects `paths` belong to, each with the files given in it (None: the whole
-    project, for a folder, a configuration file or a deleted file). `config`: one
+    project, for a folder, a configuration file or a deleted file). A folder stands for the
+    project it is in and every project below it. `config`: one
     configuration for every path. A file outside every project, or outside its project's
     changesets folder, is a UsageError: a hook that checks nothing must not pass."""
     here = (cwd or Path.cwd()).resolve()
@@ -44,7 +45,8 @@ def group(paths: Sequence[Path], *, config: str | None = None, url: str | None =
             cfgs = _configs_at_or_below(path)
             if not cfgs:
                 raise UsageError(f"{given}: no schemaflow project in this folder",
-                                 hint=f"{_NO_PROJECT}, nor below it; or give -c CONFIG")
+                                 hint=f"{_NO_PROJECT}, nor in any folder below; or give -c "
+                                 "CONFIG")
             for cfg in cfgs:
                 whole(cfg)
             continue
@@ -78,17 +80,19 @@ def _config_above(path: Path) -> Path | None:
 
 
 def _configs_at_or_below(folder: Path) -> list[Path]:
-    """The project a folder is in, or else every project below it (a monorepo's root)."""
+    """The project a folder is in, and every project below it (a monorepo's root)."""
     above = _config_above(folder)
-    if above is not None:
-        return [above]
-    cfgs = []
+    cfgs = [above] if above is not None else []
     for root, dirs, _files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED)
-        cfg, _ = config_mod.find_config(Path(root))
-        if cfg is not None:
+        try:
+            cfg, _ = config_mod.config_in(Path(root))
+        except ConfigError:
+            if (Path(root) / "schemaflow.toml").is_file():
+                raise
+            continue  # another tool's broken pyproject.toml is not a project of ours
+        if cfg is not None and cfg.resolve() not in cfgs:
             cfgs.append(cfg.resolve())
-            dirs[:] = []  # a project's own sub-folders are its own
     return cfgs
 
 

@@ -279,3 +279,20 @@ def test_warnings_on_applied_changesets_are_not_repeated(server: str, tmp_path: 
     gone = project.cli("validate", "--db", "--format", "json",
                        "--url", "postgresql+psycopg://nobody@127.0.0.1:1/x")
     assert "SF302" in [c for c, _ in _codes(gone)]
+
+
+def test_a_folder_stands_for_its_project_and_every_project_below(tmp_path: Path) -> None:
+    repo, db, api = _monorepo(tmp_path)
+    root = make_project(repo)  # the repository root is a project too
+    root.write("r001", BAD)
+    api.write("c003", BAD, parents=["c002"])
+    (repo / "tools").mkdir()
+    (repo / "tools" / "pyproject.toml").write_text("[tool.x\n", encoding="utf-8")  # not ours
+    done = run_cli("validate", "--no-db", "--format", "json", ".", cwd=repo)
+    assert _codes(done) == [("SF101", "changesets/r001_change.yaml"),
+                            ("SF101", "services/api/changesets/c003_change.yaml")]
+    # A file of the root project is the root project's alone.
+    done = run_cli("validate", "--no-db", "--format", "json", "changesets/r001_change.yaml",
+                   cwd=repo)
+    assert _codes(done) == [("SF101", "changesets/r001_change.yaml")]
+    assert db.root.is_dir()
