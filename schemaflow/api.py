@@ -90,25 +90,47 @@ class Project(Listings, Comparing):
     def validate(self, paths: Sequence[Path] | None = None, *, database: bool = False,
                  dialect: str | None = None, server_version: tuple[int, ...] | None = None,
                  models: bool = False) -> list[Diagnostic]:
-        """Every problem in the changesets (and, with `database`, checksum drift). The
-        configured models are imported (running the project's code) only with `models`."""
-        from .lint import check
+        """Every problem in the changesets (and, with `database`, checksum drift). The whole
+        history is always checked: with `paths`, errors anywhere are reported (an edit to one
+        file can break another) and warnings only for those files. Files that fail to load do
+        not stop the linter: it checks every changeset that does not build on one of them.
+        With `database`, warnings about changesets the database has already applied are not
+        repeated (errors still are). The configured models are imported (running the
+        project's code) only with `models`."""
+        from .history import load_intact
 
         try:
-            history = load(self.settings.changesets, limits=self._limits())
+            history: History | None = load(self.settings.changesets, limits=self._limits())
         except ValidationFailed as exc:
             diags = exc.diagnostics
+            history = load_intact(self.settings.changesets, self._limits())
+            database = False  # a partial history would show applied changesets as missing
         else:
             self._history = history
-            ctx, notes = self._lint_context(dialect, server_version, models)
-            diags = notes + check(history, ctx, select=self.settings.lint_select,
-                                  ignore=self.settings.lint_ignore)
-            if database:
-                diags += self._database_diagnostics()
+            diags = []
+        if history is not None:
+            diags += self._lint(history, dialect, server_version, models, database)
         if paths:
             wanted = {os.path.realpath(p) for p in paths}
-            diags = [d for d in diags if d.file is None or os.path.realpath(d.file) in wanted]
+            diags = [d for d in diags if d.severity == "error" or d.file is None
+                     or os.path.realpath(d.file) in wanted]
         return diags
+
+    def _lint(self, history: History, dialect: str | None,
+              server_version: tuple[int, ...] | None, models: bool,
+              database: bool) -> list[Diagnostic]:
+        """The linter's findings on `history` (and the database's, with `database`)."""
+        from .lint import check
+
+        ctx, notes = self._lint_context(dialect, server_version, models)
+        found = check(history, ctx, select=self.settings.lint_select,
+                      ignore=self.settings.lint_ignore)
+        if not database:
+            return notes + found
+        applied, db_diags = self._database_diagnostics(history)
+        if applied:
+            found = [d for d in found if d.severity == "error" or d.changeset not in applied]
+        return notes + found + db_diags
 
     def _lint_context(self, dialect: str | None, server_version: tuple[int, ...] | None,
                       with_models: bool) -> tuple[LintContext, list[Diagnostic]]:
@@ -130,15 +152,17 @@ class Project(Listings, Comparing):
         support = by_name(dialect, server_version) if dialect else None
         return LintContext(models=models, support=support), notes
 
-    def _database_diagnostics(self) -> list[Diagnostic]:
+    def _database_diagnostics(self, history: History) -> tuple[set[str], list[Diagnostic]]:
+        """(the ids the database has applied, checksum drift); nothing applied when the
+        database cannot be reached."""
         from .recorder import drift
 
         try:
             rows = self.applied_rows()
         except SchemaflowError as exc:
-            return [Diagnostic(code="SF022", severity="warning",
-                               message=f"checksums not compared: {exc.message}")]
-        return drift(rows, self.history.graph, self._folder())
+            return set(), [Diagnostic(code="SF022", severity="warning",
+                                      message=f"checksums not compared: {exc.message}")]
+        return {r.id for r in rows}, drift(rows, history.graph, self._folder())
 
     def _checked_history(self) -> History:
         """The history, refusing to run when it has errors."""

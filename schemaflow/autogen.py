@@ -99,6 +99,15 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
                            exact_checks=True), old, for_url(settings.url))
 
 
+def with_prelude(settings: Settings, operations: list[ir.Operation]) -> list[ir.Operation]:
+    """`operations` after what the configured database wants a changeset of them to start
+    with (PostgreSQL: `SET LOCAL lock_timeout` before locking existing tables, SF345)."""
+    from .dialects import for_url
+
+    dialect = for_url(settings.url)
+    return [*(dialect.autogenerate_prelude(operations) if dialect else ()), *operations]
+
+
 def _without(state: SchemaState, skipped: Callable[[str], bool]) -> SchemaState:
     """`state` without the tables autogenerate leaves out."""
     from .state import SchemaState

@@ -264,12 +264,20 @@ def _section(path: Path) -> dict[str, Any] | None:
 def find_config(start: Path) -> tuple[Path | None, dict[str, Any]]:
     """The nearest configuration at or above `start`, and its settings."""
     for folder in (start, *start.parents):
-        for name in ("schemaflow.toml", "pyproject.toml"):
-            candidate = folder / name
-            if candidate.is_file():
-                section = _section(candidate)
-                if section is not None:
-                    return candidate, section
+        found = config_in(folder)
+        if found[0] is not None:
+            return found
+    return None, {}
+
+
+def config_in(folder: Path) -> tuple[Path | None, dict[str, Any]]:
+    """The configuration in `folder` itself (schemaflow.toml first), and its settings."""
+    for name in ("schemaflow.toml", "pyproject.toml"):
+        candidate = folder / name
+        if candidate.is_file():
+            section = _section(candidate)
+            if section is not None:
+                return candidate, section
     return None, {}
 
 

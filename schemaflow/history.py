@@ -238,3 +238,50 @@ def position(history: History, cid: str, path: tuple[Any, ...]) -> tuple[str | N
         return None, None, None
     line, col = locate(src, path)
     return src.path, line, col
+
+
+def load_intact(folder: Path, limits: Limits | None = None) -> History | None:
+    """When some files of `folder` fail to load: the changesets whose own file and whose
+    ancestors' files all loaded, for the linter to check beside the broken files (one schema
+    error must not hide every other finding). None when every file loaded (the problem is the
+    graph's own) or when what is left does not form a valid graph."""
+    from collections import deque
+
+    limits = limits or Limits()
+    shown_folder = display_path(folder)
+    cache = ParseCache(folder)
+    loaded: dict[str, ir.Changeset] = {}
+    where: dict[str, str] = {}
+    broken = False
+    for name, stat in scan(folder, limits):
+        path = folder / name
+        cs, _problems = _load_cached(path, os.path.join(shown_folder, name), cache, stat,
+                                     limits)
+        if cs is None:
+            broken = True
+        elif cs.id not in loaded:
+            loaded[cs.id] = cs
+            where[cs.id] = os.fspath(path)
+    if not broken:
+        return None
+    present = set(loaded) | {old for cs in loaded.values() for old in cs.replaces}
+    children: dict[str, list[str]] = {}
+    queue: deque[str] = deque()
+    for cs in loaded.values():
+        edges = (*cs.parents, *cs.depends_on)
+        for p in edges:
+            children.setdefault(p, []).append(cs.id)
+        if any(p not in present for p in edges):
+            queue.append(cs.id)
+    cut: set[str] = set()
+    while queue:
+        cid = queue.popleft()
+        if cid not in cut:
+            cut.add(cid)
+            queue.extend(children.get(cid, ()))
+    kept = [cs for cid, cs in loaded.items() if cid not in cut]
+    try:
+        graph = Graph(kept)
+    except ValidationFailed:
+        return None
+    return History(graph, {cid: where[cid] for cid in graph.by_id}, folder, limits)

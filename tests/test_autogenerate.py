@@ -583,9 +583,12 @@ def test_one_model_change_autogenerates_exactly_that_change(
         problems.append(f"compared with the database: {against_db}, expected {want_db}")
 
     result = project.api().autogenerate(change)
-    assert dumps(result.operations) == expected
     assert result.path is not None
-    assert changeset_ops(result.path) == expected
+    written = changeset_ops(result.path)
+    assert dumps(result.operations) == written
+    # PostgreSQL: a lock_timeout first when the change locks an existing table (SF345).
+    prelude = [op for op in written[:1] if "lock_timeout" in str(op.get("sql"))]
+    assert written[len(prelude):] == expected
     assert errors(project) == []
     try:
         project.api().apply()
@@ -898,3 +901,40 @@ def test_broken_models_setting_exits_2_with_one_message(case: str, project: Proj
         assert done.stderr.count("error:") == 1, done.stderr
         assert words in done.stderr
     assert list(project.changesets.iterdir()) == []
+
+
+# --- SF345: autogenerate sets lock_timeout where PostgreSQL's rule asks for it -----------------
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_autogenerate_sets_lock_timeout_before_locking_existing_tables(
+        dialect: str, tmp_path: Path, databases: Databases) -> None:
+    project = new_project(tmp_path, databases.new(dialect), "changes")
+    base = project.api().autogenerate("base")
+    assert base.path is not None
+    # Only new tables: nothing waits for a lock, nothing is set.
+    assert not any("lock_timeout" in str(op) for op in changeset_ops(base.path))
+    project.api().apply()
+    use_models(project, "changes", "add_column")
+    made = project.cli("new", "--autogenerate", "-m", "subtitle")
+    assert made.returncode == 0, made.stderr
+    path = Path(made.stdout.strip())
+    ops = changeset_ops(path)
+    codes = [d["code"] for d in json.loads(project.cli(
+        "validate", "--dialect", "postgresql", "--format", "json").stdout)["diagnostics"]]
+    if dialect != "postgresql":
+        assert not any("sql" in op for op in ops)
+        assert "SF345" in codes  # the rule still guards a changeset meant for PostgreSQL
+        return
+    assert ops[0] == {"sql": {"up": "SET LOCAL lock_timeout = '5s'",
+                              "down": "SET LOCAL lock_timeout = '5s'",
+                              "dialects": ["postgresql"]}}
+    assert "SF345" not in codes
+    project.api().apply()  # the statement runs on the real server
+    # Without the setting the rule fires: the test above can fail.
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["operations"] = doc["operations"][1:]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    codes = [d["code"] for d in json.loads(project.cli(
+        "validate", "--no-db", "--format", "json").stdout)["diagnostics"]]
+    assert "SF345" in codes

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import UsageError
+from ..errors import Diagnostic, UsageError
 from .app import FormatOpt, app, check_format, consoles, handled, open_project
 
 if TYPE_CHECKING:
@@ -37,7 +37,9 @@ def check(
 @handled
 def validate(
     ctx: typer.Context,
-    paths: Annotated[list[Path] | None, typer.Argument(help="Only report on these files.")]
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Changeset files or folders: the projects they belong to are checked whole; "
+        "warnings are shown for the files given.")]
     = None,
     fmt: Annotated[str, typer.Option("--format", help="text, json or github.")] = "text",
     db: Annotated[bool | None, typer.Option(
@@ -55,23 +57,45 @@ def validate(
         "--models", help="Import the configured models (running the project's code) to check "
         "that no changeset drops a column they still map (SF323).")] = False,
 ) -> None:
-    """Lint the changesets: syntax, schema, history, references, rollbacks, checksums."""
+    """Lint the changesets: syntax, schema, history, references, rollbacks, checksums.
+
+    Given files or folders (as pre-commit passes them), each is checked with the project
+    found from its own folder upwards (a folder without one: every project below it), and
+    the whole history of that project is checked."""
     from ..source import list_files
     from .output.diagnostics import print_diagnostics
 
     check_format(fmt, ("text", "json", "github"))
-    out, _ = consoles(ctx)
-    project = open_project(ctx)
     check_format(fail_on, ("error", "warning"))
-    use_db, dialect = _database_defaults(project, db, dialect)
+    out, _ = consoles(ctx)
     version = _parse_version(server_version) if server_version else None
-    diags = project.validate(paths, database=use_db, dialect=dialect, server_version=version,
-                             models=models)
-    files = len(paths) if paths else len(list_files(project.settings.changesets))
+    diags: list[Diagnostic] = []
+    files = 0
+    for project, given in _projects(ctx, paths):
+        use_db, target = _database_defaults(project, db, dialect)
+        diags += project.validate(given, database=use_db, dialect=target,
+                                  server_version=version, models=models)
+        files += len(list_files(project.settings.changesets))
     print_diagnostics(diags, fmt, out, files)
     failing = ("error",) if fail_on == "error" else ("error", "warning")
     if any(d.severity in failing for d in diags):
         raise typer.Exit(1)
+
+
+def _projects(ctx: typer.Context, paths: list[Path] | None
+              ) -> list[tuple[Project, list[Path] | None]]:
+    """The projects to validate, each with the files given in it (None: all of them)."""
+    from ..api import Project
+    from ..projects import group
+    from .app import globals_of
+    from .output import notice
+
+    if not paths:
+        return [(open_project(ctx), None)]
+    g = globals_of(ctx)
+    _, err = consoles(ctx)
+    return [(Project(settings, notify=lambda m: notice(err, m)), given)
+            for settings, given in group(paths, config=g.config, url=g.url)]
 
 
 def _database_defaults(project: Project, db: bool | None,

@@ -10,7 +10,7 @@ connecting, the lock) is reached through methods that import it on first use.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -326,6 +326,12 @@ class Dialect:
 
     def analyzers(self) -> tuple[Analyzer, ...]:
         """Lint rules that only this database needs (beyond the shared ones)."""
+        return ()
+
+    def autogenerate_prelude(self, operations: Sequence[ir.Operation]
+                             ) -> tuple[ir.Operation, ...]:
+        """What autogenerate writes at the start of a changeset of `operations` so that this
+        database's own lint rules need not ask for it (PostgreSQL: a lock_timeout)."""
         return ()
 
     def comparable(self, state: SchemaState) -> SchemaState:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -59,10 +61,33 @@ def _annotation(d: Diagnostic) -> str:
     """A GitHub workflow command that shows the diagnostic on the file in a pull request."""
     level = {"error": "error", "warning": "warning", "info": "notice"}[d.severity]
     props = ",".join(p for p in (
-        f"file={_property(d.file)}" if d.file else "", f"line={d.line}" if d.line else "",
+        f"file={_property(repo_path(d.file))}" if d.file else "",
+        f"line={d.line}" if d.line else "",
         f"col={d.col}" if d.col else "", f"title={_property(d.code)}") if p)
     msg = d.message + (f" (hint: {d.hint})" if d.hint else "")
     return f"::{level} {props}::{_data(msg)}\n"
+
+
+def repo_path(file: str) -> str:
+    """`file` relative to the root of the git repository holding it (GitHub resolves an
+    annotation's path from there, whatever folder the workflow ran validate in); as given
+    when it is in no repository."""
+    full = os.path.abspath(file)
+    root = _repo_root(os.path.dirname(full))
+    return file if root is None else os.path.relpath(full, root).replace(os.sep, "/")
+
+
+@functools.lru_cache(maxsize=64)
+def _repo_root(folder: str) -> str | None:
+    """The nearest folder at or above `folder` with a `.git` (a folder, or a file in a
+    worktree or submodule)."""
+    while True:
+        if os.path.exists(os.path.join(folder, ".git")):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
 def _data(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -126,6 +127,15 @@ class PostgreSQL(Dialect):
         from .lint import postgresql_locks
 
         return (postgresql_locks,)
+
+    def autogenerate_prelude(self, operations: Sequence[ir.Operation]
+                             ) -> tuple[ir.Operation, ...]:
+        from .lint import SET_LOCK_TIMEOUT, locks_existing
+
+        if not locks_existing(operations):
+            return ()
+        return (ir.Sql(up=(SET_LOCK_TIMEOUT,), down=(SET_LOCK_TIMEOUT,),
+                       dialects=("postgresql",)),)
 
     def renderer(self) -> Renderer:
         from .render import PostgreSQLRenderer

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from ... import ir
 from ...rules import Finding, LintContext, OpContext
@@ -90,6 +90,27 @@ def postgresql_locks(op: ir.Operation, before: SchemaState, oc: OpContext,
                         "other query on the table"), (
             "start the changeset with: - sql: {up: \"SET lock_timeout = '5s'\", down: "
             "\"SET lock_timeout = '5s'\", dialects: [postgresql]}")
+
+
+# What autogenerate writes first in a changeset that locks existing tables (SF345's advice):
+# LOCAL, so that it ends with the changeset's transaction and later changesets keep the
+# server's setting.
+SET_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '5s'"
+
+
+def locks_existing(operations: Sequence[ir.Operation]) -> bool:
+    """Whether a new changeset of `operations` takes SF345's locks: a locking operation on a
+    table it does not create itself (told without the schema before it, so an operation
+    that only adds enum values counts too; the setting costs nothing there)."""
+    created: set[tuple[str | None, str]] = set()
+    for op in operations:
+        if isinstance(op, ir.CreateTable):
+            created.add((op.schema, op.name))
+        elif isinstance(op, _LOCKING):
+            table = getattr(op, "table", None) or getattr(op, "name", None)
+            if (getattr(op, "schema", None), table) not in created:
+                return True
+    return False
 
 
 _STABLE_DEFAULTS = {"current_timestamp", "now()", "current_date", "current_time",
