@@ -98,7 +98,10 @@ def type_from_sa(t: Any) -> TypeSpec:
     if prefix is not None:
         length = getattr(t, "length", None)
         return TypeSpec(f"{prefix}.{type(t).__name__.lower()}", (int(length),) if length else ())
-    generic = t.as_generic() if hasattr(t, "as_generic") else t
+    try:
+        generic = t.as_generic() if hasattr(t, "as_generic") else t
+    except NotImplementedError:  # NullType and other types without a generic meaning
+        generic = t
     if generic is not t:
         return type_from_sa(generic)
     raise TypeError_(f"no schemaflow type for the SQLAlchemy type {t!r}")
