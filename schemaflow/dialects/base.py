@@ -83,12 +83,17 @@ def enum_name(spec: TypeSpec, table: str, column: str) -> str:
 
 def types_in(op: ir.Operation) -> list[TypeSpec]:
     """Every column type an operation names."""
+    return [spec for _, spec in column_types(op)]
+
+
+def column_types(op: ir.Operation) -> list[tuple[str, TypeSpec]]:
+    """Every column (`table.column`) an operation gives a type, with the type."""
     if isinstance(op, ir.CreateTable):
-        return [c.type for c in op.columns]
+        return [(f"{op.name}.{c.name}", c.type) for c in op.columns]
     if isinstance(op, ir.AddColumn):
-        return [op.column.type]
+        return [(f"{op.table}.{op.column.name}", op.column.type)]
     if isinstance(op, ir.AlterColumn) and op.type is not None:
-        return [op.type]
+        return [(f"{op.table}.{op.name}", op.type)]
     return []
 
 
@@ -189,10 +194,11 @@ class Dialect:
 
     def check(self, op: ir.Operation, before: SchemaState) -> None:
         """Raise UsageError when this database cannot do `op`."""
-        for spec in types_in(op):
+        for column, spec in column_types(op):
             if spec.dialect and spec.dialect not in self.type_dialects:
                 raise UsageError(
-                    f"the type {spec} is {spec.dialect}'s; this database is {self.name}",
+                    f"column '{column}': the type {spec} is {spec.dialect}'s; this database "
+                    f"is {self.name}",
                     hint="use a generic type, or put the column in a sql operation with "
                          "`dialects:`")
         if isinstance(op, ir.CreateIndex):
