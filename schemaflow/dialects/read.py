@@ -97,7 +97,15 @@ def type_from_sa(t: Any) -> TypeSpec:
     prefix = _type_prefix(type(t).__module__)
     if prefix is not None:
         length = getattr(t, "length", None)
-        return TypeSpec(f"{prefix}.{type(t).__name__.lower()}", (int(length),) if length else ())
+        args = (int(length),) if length else ()
+        try:  # a database's own type keeps only a length: refuse it when it says more
+            kept = repr(type(t)(*args))
+        except Exception:
+            kept = None
+        if kept != re.sub(r"\(display_width=\d+\)$", "()", repr(t)):  # a MySQL artifact
+            raise TypeError_(f"the type {t!r} (of a {prefix} type schemaflow keeps only the "
+                             "name and a length)")
+        return TypeSpec(f"{prefix}.{type(t).__name__.lower()}", args)
     try:
         generic = t.as_generic() if hasattr(t, "as_generic") else t
     except NotImplementedError:  # NullType and other types without a generic meaning
