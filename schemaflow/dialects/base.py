@@ -194,10 +194,10 @@ class Dialect:
 
     def check(self, op: ir.Operation, before: SchemaState) -> None:
         """Raise UsageError when this database cannot do `op`."""
-        for column, spec in column_types(op):
+        for where, spec in column_types(op):
             if spec.dialect and spec.dialect not in self.type_dialects:
                 raise UsageError(
-                    f"column '{column}': the type {spec} is {spec.dialect}'s; this database "
+                    f"column '{where}': the type {spec} is {spec.dialect}'s; this database "
                     f"is {self.name}",
                     hint="use a generic type, or put the column in a sql operation with "
                          "`dialects:`")
