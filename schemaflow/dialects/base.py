@@ -86,14 +86,14 @@ def enum_name(spec: TypeSpec, table: str, column: str) -> str:
     return spec.kwarg("name") or f"{table}_{column}_enum"
 
 
-def types_in(op: ir.Operation) -> list[TypeSpec]:
-    """Every column type an operation names."""
+def column_types(op: ir.Operation) -> list[tuple[str, TypeSpec]]:
+    """Every column (`table.column`) an operation gives a type, with the type."""
     if isinstance(op, ir.CreateTable):
-        return [c.type for c in op.columns]
+        return [(f"{op.name}.{c.name}", c.type) for c in op.columns]
     if isinstance(op, ir.AddColumn):
-        return [op.column.type]
+        return [(f"{op.table}.{op.column.name}", op.column.type)]
     if isinstance(op, ir.AlterColumn) and op.type is not None:
-        return [op.type]
+        return [(f"{op.table}.{op.name}", op.type)]
     return []
 
 
@@ -216,15 +216,16 @@ class Dialect:
     def check(self, op: ir.Operation, before: SchemaState) -> None:
         """Raise UsageError when this database cannot do `op`."""
         self._check_names(op)
-        for spec in types_in(op):
+        for where, spec in column_types(op):
             if spec.name == "array" and not self.caps.arrays:
-                raise UsageError(f"{self.name} has no array columns ({spec})",
+                raise UsageError(f"column '{where}': {self.name} has no array columns ({spec})",
                                  hint="store the values in a json column or a table of "
                                       "their own, or scope the column with a sql operation "
                                       "and `dialects:`")
             if spec.dialect and spec.dialect not in self.type_dialects:
                 raise UsageError(
-                    f"the type {spec} is {spec.dialect}'s; this database is {self.name}",
+                    f"column '{where}': the type {spec} is {spec.dialect}'s; this database "
+                    f"is {self.name}",
                     hint="use a generic type, or put the column in a sql operation with "
                          "`dialects:`")
         self._check_deferrable(op)

@@ -85,7 +85,11 @@ def _identity(table: str, col: sa.Column[Any]) -> dict[str, Any]:
     if other:
         raise Unexpressible(f"column {table}.{col.name}",
                             f"the identity options {', '.join(other)}")
-    return {"identity": ir.Identity(always=bool(i.always), start=i.start, increment=i.increment,
+    # START 1 and INCREMENT 1 are every database's defaults: the same as giving none.
+    ascending = (i.increment or 1) > 0
+    start = None if i.start == 1 and ascending else i.start
+    increment = None if i.increment == 1 else i.increment
+    return {"identity": ir.Identity(always=bool(i.always), start=start, increment=increment,
                                     minvalue=i.minvalue, maxvalue=i.maxvalue, cycle=i.cycle,
                                     cache=i.cache)}
 

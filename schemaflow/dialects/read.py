@@ -52,7 +52,7 @@ def type_from_sa(t: Any) -> TypeSpec:
     _refuse_type(t)
     if isinstance(t, sa.types.TypeDecorator):
         # What create_all() builds: the decorated type (custom Python-side behaviour aside).
-        return type_from_sa(t.impl_instance)
+        return _decorated(t)
     if isinstance(t, sa.Enum):
         return TypeSpec("enum", tuple(str(e) for e in t.enums),
                         (("name", str(t.name)),) if t.name else ())
@@ -103,8 +103,19 @@ def type_from_sa(t: Any) -> TypeSpec:
     prefix = _type_prefix(type(t).__module__)
     if prefix is not None:
         length = getattr(t, "length", None)
-        return TypeSpec(f"{prefix}.{type(t).__name__.lower()}", (int(length),) if length else ())
-    generic = t.as_generic() if hasattr(t, "as_generic") else t
+        args = (int(length),) if length else ()
+        try:  # a database's own type keeps only a length: refuse it when it says more
+            kept = repr(type(t)(*args))
+        except Exception:
+            kept = None
+        if kept != re.sub(r"\(display_width=\d+\)$", "()", repr(t)):  # a MySQL artifact
+            raise TypeError_(f"the type {t!r} (of a {prefix} type schemaflow keeps only the "
+                             "name and a length)")
+        return TypeSpec(f"{prefix}.{type(t).__name__.lower()}", args)
+    try:
+        generic = t.as_generic() if hasattr(t, "as_generic") else t
+    except NotImplementedError:  # NullType and other types without a generic meaning
+        generic = t
     if generic is not t:
         return type_from_sa(generic)
     raise TypeError_(f"no schemaflow type for the SQLAlchemy type {t!r}")
@@ -117,6 +128,28 @@ def _fraction(t: Any) -> tuple[int, ...]:
     if digits is None:
         digits = getattr(t, "fsp", None) or None
     return (int(digits),) if digits is not None else ()
+
+
+def _decorated(t: sa.types.TypeDecorator[Any]) -> TypeSpec:
+    """The type a TypeDecorator builds; one whose load_dialect_impl() builds different types
+    on the supported databases (a variant in disguise, e.g. UUID here, CHAR(32) there) is
+    refused rather than written as its `impl` (which create_all() would not build)."""
+    if type(t).load_dialect_impl is sa.types.TypeDecorator.load_dialect_impl:
+        return type_from_sa(t.impl_instance)
+    built: dict[str, TypeSpec] = {}
+    for name in ("sqlite", "postgresql", "mysql", "mariadb"):
+        dialect = sa.engine.make_url(f"{name}://").get_dialect()()
+        try:
+            impl = t.load_dialect_impl(dialect)
+        except Exception as exc:
+            raise TypeError_(f"the type {t!r}, whose load_dialect_impl() fails for "
+                             f"{name} ({type(exc).__name__}: {exc})") from None
+        public = next(c for c in type(impl).__mro__ if not c.__name__.startswith("_"))
+        built[name] = type_from_sa(impl if public is type(impl) else impl.adapt(public))
+    if len(set(built.values())) > 1:
+        raise TypeError_(f"per-database types of {type(t).__name__} (load_dialect_impl: "
+                         + ", ".join(f"{d} {spec}" for d, spec in built.items()) + ")")
+    return built["sqlite"]
 
 
 def _type_prefix(module: str) -> str | None:
