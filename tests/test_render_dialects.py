@@ -660,3 +660,16 @@ def test_index_key_parts_render_per_database() -> None:
         {"name": "code", "length": 8, "order": "desc"}, "qty"]}}
     assert render(MARIADB, BASE, prefix) == ["CREATE INDEX ix_p ON items (code(8) DESC, qty)"]
     assert render(PG, BASE, prefix) == ["CREATE INDEX ix_p ON items (code DESC, qty)"]
+
+
+def test_drop_constraint_on_mysql_with_alembic_imported_in_the_same_process() -> None:
+    """Alembic, once imported, replaces SQLAlchemy's MySQL DROP CONSTRAINT compilation with
+    one that rejects compile flags (a pytest run or an app that imports both): schemaflow's
+    own statements are unaffected."""
+    import alembic.ddl.mysql  # noqa: F401  (registers Alembic's compilers)
+
+    for kind, name, sql in (("unique", "uq_items_code_slot", "DROP INDEX"),
+                            ("foreign_key", "fk_items_owner", "DROP FOREIGN KEY"),
+                            ("check", "ck_items_qty", "DROP CHECK")):
+        assert render(MYSQL8, BASE, drop_constraint(name, kind)) == [
+            f"ALTER TABLE items {sql} {name}"]

@@ -198,3 +198,16 @@ def key_part_sql(compiler: Any, el: KeyPart, *, opclass: bool = False, nulls: bo
 @compiles(KeyPart)
 def _key_part(el: KeyPart, compiler: Any, **kw: Any) -> str:
     return key_part_sql(compiler, el)
+
+
+class DropConstraint(sa.schema.DropConstraint):
+    """SQLAlchemy's DROP CONSTRAINT, always compiled by SQLAlchemy's own compiler: Alembic,
+    once imported in the same process, replaces that compilation for MySQL with one that
+    refuses the literal-binds flag every statement here is compiled with."""
+
+    inherit_cache = False
+
+
+@compiles(DropConstraint)
+def _drop_constraint(el: DropConstraint, compiler: DDLCompiler, **kw: Any) -> str:
+    return str(compiler.visit_drop_constraint(el, **kw))  # type: ignore[no-untyped-call]

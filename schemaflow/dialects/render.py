@@ -13,7 +13,6 @@ from sqlalchemy.schema import (
     AddConstraint,
     CreateIndex,
     CreateTable,
-    DropConstraint,
     DropIndex,
     DropTable,
     DropTableComment,
@@ -182,7 +181,7 @@ class Renderer:
         t = before.table(op.table, op.schema)
         find_constraint(t, op.name, op.type)
         table = table_with_refs(before, t)
-        return [Step(DropConstraint(self._constraint(table, op.name)))]
+        return [Step(ddl.DropConstraint(self._constraint(table, op.name)))]
 
     def op_validate_constraint(self, op: ir.ValidateConstraint, before: SchemaState) -> Steps:
         # Only PostgreSQL adds constraints NOT VALID; elsewhere they were checked when added.

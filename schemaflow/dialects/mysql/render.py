@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.schema import AddConstraint, DropConstraint
+from sqlalchemy.schema import AddConstraint
 from sqlalchemy.sql.compiler import DDLCompiler
 
 from ... import ir
@@ -99,7 +99,7 @@ class MySQLRenderer(Renderer):
         names = [f.name for f in dep.foreign_keys] + [u.name for u in dep.uniques]
         names += [c.name for c in dep.checks]
         for name in names:
-            steps += [Step(DropConstraint(c)) for c in table.constraints if c.name == name]
+            steps += [Step(ddl.DropConstraint(c)) for c in table.constraints if c.name == name]
         # Dropping an index a remaining foreign key needs goes through op_drop_index (which
         # drops and re-adds that key around it); the column's own keys are gone already.
         gone = {f.name for f in dep.foreign_keys}
@@ -112,7 +112,7 @@ class MySQLRenderer(Renderer):
             state = state.with_table(replace(current, indexes=tuple(
                 i for i in current.indexes if i.name != index.name)))
         if dep.primary_key is not None and len(dep.primary_key.columns) > 1:
-            steps += [Step(DropConstraint(table.primary_key))]
+            steps += [Step(ddl.DropConstraint(table.primary_key))]
         return steps + super().op_drop_column(op, before)
 
     def _around_keys(self, before: SchemaState, table: str, schema: str | None, name: str,
@@ -132,7 +132,7 @@ class MySQLRenderer(Renderer):
             return steps
         sa_table = table_with_refs(before, t)
         fks = [c for c in sa_table.constraints if c.name in {f.name for f in needy}]
-        return [Step(DropConstraint(c)) for c in fks] + steps + [Step(AddConstraint(c))
+        return [Step(ddl.DropConstraint(c)) for c in fks] + steps + [Step(AddConstraint(c))
                                                                   for c in fks]
 
     def op_drop_index(self, op: ir.DropIndex, before: SchemaState) -> Steps:
