@@ -123,7 +123,8 @@ class Project:
             self._history = history
             ctx, notes = self._lint_context(dialect, server_version, models)
             diags = notes + check(history, ctx, select=self.settings.lint_select,
-                                  ignore=self.settings.lint_ignore)
+                                  ignore=self.settings.lint_ignore,
+                                  error=self.settings.lint_error)
             if database:
                 diags += self._database_diagnostics()
         if paths:

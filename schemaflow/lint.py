@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from . import ir
@@ -67,9 +68,10 @@ Keep = Callable[[str, tuple[str, ...]], bool]  # (code, the changeset's ignores)
 
 def check(history: History, ctx: LintContext | None = None, *,
           select: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
-          rules: bool = True) -> list[Diagnostic]:
+          error: tuple[str, ...] = (), rules: bool = True) -> list[Diagnostic]:
     """Every reference, rollback and safety problem in the history, in history order.
 
+    `error` lists codes (or prefixes) whose warnings the project treats as errors.
     `rules=False` skips the safety analyzers (warnings only): what apply needs to know is
     whether the history can run at all."""
     ctx = ctx or LintContext()
@@ -100,6 +102,9 @@ def check(history: History, ctx: LintContext | None = None, *,
             history, last, (), "SF401",
             f"the history has {len(g.heads)} heads: {', '.join(g.heads)}",
             "join them with: schemaflow merge -m MESSAGE"))
+    if error:
+        diags = [replace(d, severity="error") if d.severity == "warning" and any(
+            d.code.startswith(e) for e in error) else d for d in diags]
     return diags
 
 
