@@ -75,3 +75,108 @@ def test_lint_error_key_is_checked(project: Project) -> None:
     r = project.cli("validate", "--no-db")
     assert r.returncode == 2, r.stdout + r.stderr
     assert "lint.error" in r.stderr and "Traceback" not in r.stderr
+
+
+# --- ids and names written as plain YAML scalars ----------------------------------------------
+
+
+def test_plain_scalar_ids_and_names_are_the_text_written(project: Project) -> None:
+    project.write_text("20240115093000_a.yaml", """\
+schemaflow: 1
+id: 20240115093000
+parents: []
+message: 2024
+operations:
+  - create_table:
+      name: log
+      columns: [{name: line, type: text}, {name: 1e3, type: integer, default: 5}]
+  - insert_rows: {table: log, rows: [{line: 7, 1e3: 0x10}]}
+rollback:
+  - drop_table: {name: log}
+""")
+    project.write_text("73e773485570_b.yaml", """\
+schemaflow: 1
+id: 73e773485570
+parents: [20240115093000]
+message: index
+tag: 1.0
+operations:
+  - create_index: {name: 007, table: log, columns: [1e3]}
+""")
+    project.write_text("1_c.yaml", """\
+schemaflow: 1
+id: 1
+parents: [73e773485570]
+depends_on: [20240115093000]
+message: c
+branch_labels: [2]
+operations:
+  - rename_table: {name: log, new_name: 10}
+""")
+    r = project.cli("validate", "--no-db")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = project.cli("apply")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = project.cli("history")
+    assert "20240115093000" in r.stdout and "73e773485570" in r.stdout
+    assert "inf" not in r.stdout and "tag: 1.0" in r.stdout
+    schema = reflect(project.url)
+    assert set(schema) == {"10"}
+    assert schema["10"]["indexes"] == [("007", ("1e3",), False)]
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(project.url)
+    with engine.connect() as conn:
+        # Rows are data: `0x10` is the number 16, as YAML reads it.
+        assert conn.exec_driver_sql('SELECT line, "1e3" FROM "10"').all() == [("7", 16)]
+    engine.dispose()
+    r = project.cli("rollback", "1.0")  # the tag written as a plain scalar
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "73e773485570" in project.cli("current").stdout
+
+
+def test_an_explicit_tag_still_types_the_value(project: Project) -> None:
+    project.write_text("1_a.yaml", "schemaflow: 1\nid: !!int 1\nparents: []\n"
+                       "message: a\noperations: [{sql: {up: SELECT 1, down: SELECT 1}}]\n")
+    r = project.cli("validate", "--no-db")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "1_a.yaml:2:1: error SF002 id must be a string, not 1" in r.stdout
+
+
+def test_toml_number_id_says_to_quote_it(project: Project) -> None:
+    project.write_text("2024_a.toml", 'schemaflow = 1\nid = 2024\nparents = []\n'
+                       'message = "a"\n[[operations]]\n[operations.sql]\nup = "SELECT 1"\n'
+                       'down = "SELECT 1"\n')
+    r = project.cli("validate", "--no-db")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "id must be a string, not 2024" in r.stdout and "in quotes" in r.stdout
+
+
+def test_every_name_key_of_the_schema_is_read_as_text() -> None:
+    """A key added to the format whose value is a name or text is listed in NAME_KEYS."""
+    import json
+
+    from schemaflow.source.yamlload import NAME_KEYS
+    from schemaflow.validate import schema_path
+
+    schema = json.loads(schema_path("changeset.schema.json").read_text(encoding="utf-8"))
+    textual = {"identifier", "changeset_id", "label", "column_list"}
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, sub in (node.get("properties") or {}).items():
+                items = sub.get("items", sub) if isinstance(sub, dict) else {}
+                ref = str(items.get("$ref", "")).rsplit("/", 1)[-1]
+                plain = items.get("type") == "string" and "enum" not in items and (
+                    "pattern" not in items)
+                if ref in textual or plain:
+                    found.add(key)
+            for sub in node.values():
+                walk(sub)
+        elif isinstance(node, list):
+            for sub in node:
+                walk(sub)
+
+    walk(schema)
+    assert found - NAME_KEYS == set()
