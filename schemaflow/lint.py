@@ -89,8 +89,10 @@ def check(history: History, ctx: LintContext | None = None, *,
         before = states.before(cid, diags)
         state, failed = _operations(history, cs, before, ctx if rules else None, keep, diags)
         if not cs.operations and len(cs.parents) < 2 and keep("SF014", cs.lint_ignore):
-            diags.append(_diag(history, cid, ("operations",), "SF014",
-                               "the changeset has no operations yet"))
+            diags.append(_diag(
+                history, cid, ("operations",), "SF014", "the changeset has no operations "
+                "(only a merge may have none)", "add its operations (`new --autogenerate` "
+                "writes them from the models), or delete the file"))
         _rollback(history, cs, before, state, failed, keep, diags,
                   ctx.support if rules else None)
         _placement(history, cs, keep, diags)
