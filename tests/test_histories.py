@@ -180,3 +180,52 @@ def test_every_name_key_of_the_schema_is_read_as_text() -> None:
 
     walk(schema)
     assert found - NAME_KEYS == set()
+
+
+# --- several statements in one sql string ----------------------------------------------------
+
+MULTI = """\
+CREATE TABLE notes (id integer PRIMARY KEY, body varchar(50));
+-- a comment; with a semicolon
+INSERT INTO notes (id, body) VALUES (1, 'a; b');  /* another; */
+INSERT INTO notes (id, body) VALUES (2, 'it''s');
+"""
+ROUTINES = {
+    "postgresql": "CREATE FUNCTION two() RETURNS integer AS $$ BEGIN RETURN 2; END; $$ "
+                  "LANGUAGE plpgsql; INSERT INTO notes VALUES (3, 'pg');",
+    "mysql": "CREATE TRIGGER notes_up BEFORE INSERT ON notes FOR EACH ROW BEGIN "
+             "SET NEW.body = UPPER(NEW.body); SET NEW.body = CONCAT(NEW.body, '!'); END; "
+             "INSERT INTO notes VALUES (3, 'my');",
+    "sqlite": "CREATE TRIGGER notes_up AFTER INSERT ON notes BEGIN "
+              "UPDATE notes SET body = upper(body) WHERE id = NEW.id; "
+              "UPDATE notes SET body = body || '!' WHERE id = NEW.id; END; "
+              "INSERT INTO notes VALUES (3, 'lite');",
+}
+DOWN = {"postgresql": "DROP FUNCTION two(); DELETE FROM notes WHERE id = 3",
+        "mysql": "DROP TRIGGER notes_up; DELETE FROM notes WHERE id = 3",
+        "sqlite": "DROP TRIGGER notes_up; DELETE FROM notes WHERE id = 3"}
+THIRD = {"postgresql": "pg", "mysql": "MY!", "sqlite": "LITE!"}
+
+
+def test_multi_statement_sql_runs_on_every_database(db_project: Project) -> None:
+    import sqlalchemy as sa
+
+    p = db_project
+    kind = sa.engine.make_url(p.url).get_backend_name()
+    kind = "mysql" if kind == "mariadb" else kind
+    p.chain([{"sql": {"up": MULTI, "down": "DROP TABLE notes"}}],
+            [{"sql": {"up": ROUTINES[kind], "down": DOWN[kind]}}])
+    r = p.cli("apply")
+    assert r.returncode == 0, r.stdout + r.stderr
+    engine = sa.create_engine(p.url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT id, body FROM notes ORDER BY id").all()
+    assert [tuple(row) for row in rows] == [(1, "a; b"), (2, "it's"), (3, THIRD[kind])]
+    r = p.cli("rollback", "base")  # the `down` strings are split the same way
+    assert r.returncode == 0, r.stdout + r.stderr
+    with engine.connect() as conn:
+        assert "notes" not in sa.inspect(conn).get_table_names()
+    engine.dispose()
+    r = p.cli("apply", "--sql")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "'a; b')" in r.stdout and "'it''s')" in r.stdout
