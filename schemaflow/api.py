@@ -222,6 +222,20 @@ class Project:
         g = self.history.graph
         return [self.info(i, applied) for i in g.upgrade_plan(g.heads, applied)]
 
+    def status_report(self) -> tuple[list[ChangesetInfo], list[Diagnostic]]:
+        """The pending changesets, and what would stop `apply` before running any: applied
+        changesets edited since (SF020), missing (SF021), or without their parents (SF023)."""
+        from .recorder import listing_notices
+
+        rows = self.applied_rows()
+        g = self.history.graph
+        present = [r for r in rows if r.id in g.by_id]  # the missing ones are diagnostics
+        for notice in listing_notices(present, g, self._folder()):
+            self.notify(f"warning: {notice}")
+        applied = {r.id for r in rows}
+        pending = [self.info(i, applied) for i in g.upgrade_plan(g.heads, applied)]
+        return pending, self.drift(rows)
+
     # --- writing changesets --------------------------------------------------------------
 
     def write_changeset(self, cs: ir.Changeset, fmt: str | None = None) -> Path:

@@ -229,3 +229,25 @@ def test_multi_statement_sql_runs_on_every_database(db_project: Project) -> None
     r = p.cli("apply", "--sql")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "'a; b')" in r.stdout and "'it''s')" in r.stdout
+
+
+# --- status agrees with apply ------------------------------------------------------------------
+
+
+def test_status_agrees_with_apply_about_an_edited_changeset(db_project: Project) -> None:
+    p = db_project
+    path = p.write("c001", [LOG])
+    assert p.cli("apply").returncode == 0
+    r = p.cli("status")
+    assert r.returncode == 0 and "Up to date" in r.stdout, r.stdout + r.stderr
+    path.write_text(path.read_text(encoding="utf-8").replace("text", "integer"),
+                    encoding="utf-8")
+    p.write("c002", [ADD_N], parents=["c001"])
+    applying = p.cli("apply")
+    assert applying.returncode == 1 and "c001" in applying.stderr
+    r = p.cli("status")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "c002" in r.stdout  # still listed as pending
+    assert "error SF020" in r.stderr and "c001" in r.stderr and "rehash c001" in r.stderr
+    r = p.cli("status", "--format", "json")
+    assert r.returncode == 1 and '"code": "SF020"' in r.stdout
