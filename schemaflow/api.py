@@ -260,8 +260,17 @@ class Project:
     def merge(self, message: str, targets: Sequence[str] = ()) -> Path:
         """Write a merge changeset whose parents are the given (default: all) heads."""
         from .authoring import merge_changeset
+        from .lint import check
 
-        return self.write_changeset(merge_changeset(self.history, message, targets))
+        cs = merge_changeset(self.history, message, targets)
+        path = self.write_changeset(cs)
+        # Heads whose changes collide (SF013) are told now, not at the next validate.
+        for d in check(self.history, rules=False):
+            if d.code == "SF013" and d.changeset == cs.id:
+                self.notify(f"warning: {d.file}:{d.line}: SF013 {d.message} (the merge is "
+                            "written; validate and apply refuse it until the branches no "
+                            "longer conflict)")
+        return path
 
     def squash(self, start: str, end: str, message: str, *, concat: bool = False) -> Path:
         """Replace the straight range START..END with one equivalent changeset."""

@@ -251,3 +251,27 @@ def test_status_agrees_with_apply_about_an_edited_changeset(db_project: Project)
     assert "error SF020" in r.stderr and "c001" in r.stderr and "rehash c001" in r.stderr
     r = p.cli("status", "--format", "json")
     assert r.returncode == 1 and '"code": "SF020"' in r.stdout
+
+
+# --- merge warns at once about conflicting heads --------------------------------------------------
+
+
+def test_merge_of_conflicting_heads_warns_at_once(project: Project) -> None:
+    project.write("c001", [LOG])
+    project.write("a001", [ADD_N], parents=["c001"])
+    project.write("b001", [ADD_N], parents=["c001"])
+    r = project.cli("merge", "-m", "join")
+    assert r.returncode == 0, r.stdout + r.stderr  # the file is written, as asked
+    assert "_join.yaml" in r.stdout
+    assert "warning" in r.stderr and "SF013" in r.stderr and "log.n" in r.stderr
+    assert project.cli("validate", "--no-db").returncode == 1
+
+
+def test_merge_of_independent_heads_says_nothing_more(project: Project) -> None:
+    project.write("c001", [LOG])
+    project.write("a001", [ADD_N], parents=["c001"])
+    project.write("b001", [{"add_column": {"table": "log", "column": {
+        "name": "m", "type": "integer"}}}], parents=["c001"])
+    r = project.cli("merge", "-m", "join")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "SF013" not in r.stderr and "warning" not in r.stderr
