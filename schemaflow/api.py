@@ -199,7 +199,10 @@ class Project:
 
     def show(self, target: str) -> ChangesetInfo:
         """One changeset, by any target that names exactly one."""
-        ids = self.history.graph.resolve(target)
+        g = self.history.graph
+        ids = g.resolve(target)
+        if isinstance(ids, Relative) and ids.steps < 0:  # `show -1`: below the head
+            ids = g.resolve(f"head{target.strip()}")
         if isinstance(ids, Relative) or len(ids) != 1:
             raise UsageError(f"'{target}' does not name one changeset")
         return self.info(ids[0])
@@ -399,6 +402,12 @@ class Project:
     def stamp(self, target: str, *, purge: bool = False) -> tuple[list[str], list[str]]:
         """Record `target` as the applied state without running anything: (added, removed)."""
         g = self._checked_history().graph
+        if isinstance(g.resolve(target), Relative):  # `stamp -1`: from what is applied
+            heads = g.heads_of({r.id for r in self.applied_rows()})
+            if len(heads) > 1:
+                raise UsageError(f"'{target}' is ambiguous: {len(heads)} heads are applied: "
+                                 f"{', '.join(heads)}", hint="name the changeset")
+            target = f"{heads[0] if heads else 'base'}{target.strip()}"
         return self._stamp(target_ids(g, target), purge)
 
     def stamp_from(self, tool: str) -> tuple[list[str], list[str]]:

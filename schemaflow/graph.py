@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from .state import SchemaState
 
 
+_RELATIVE_TO = re.compile(r"(.+?)([+-]\d+)")  # ID+N, ID-N, head-1
+
+
 @dataclass(frozen=True, slots=True)
 class Relative:
     """A `+N` / `-N` target, resolved against what is applied."""
@@ -213,7 +216,36 @@ class Graph:
             return [self.single_head()]
         if t.endswith("@head"):
             return [self._label_head(t[: -len("@head")])]
+        m = _RELATIVE_TO.fullmatch(t)
+        if m and t not in self.by_id and t not in self.tags.values():
+            return self._step(target, m.group(1), int(m.group(2)))
         return [self.resolve_id(t)]
+
+    def _step(self, target: str, start: str, steps: int) -> list[str]:
+        """`ID+N` / `ID-N` (as Alembic's `ae10+2`): N changesets above or below ID, along a
+        chain with no branch point or merge on the way ([] when that reaches base)."""
+        base = self.resolve(start)
+        if isinstance(base, Relative) or len(base) > 1:
+            raise UsageError(f"'{target}': '{start}' does not name one changeset")
+        at = base[0] if base else None  # None: base
+        for done in range(abs(steps)):
+            if steps > 0:
+                nxt: list[str | None] = list(self.children[at] if at else [
+                    i for i in self.order if not self.all_parents[i]])
+            elif at is None:
+                nxt = []
+            else:
+                nxt = list(self.by_id[at].parents) or [None]
+            if not nxt:
+                raise UsageError(f"'{target}': there are only {done} changesets "
+                                 f"{'above' if steps > 0 else 'below'} '{start}'")
+            if len(nxt) > 1:
+                raise UsageError(f"'{target}' is ambiguous: {at or 'base'} has "
+                                 f"{'children' if steps > 0 else 'parents'} "
+                                 f"{', '.join(str(n) for n in nxt)}",
+                                 hint="name the changeset, or step from the other branch")
+            at = nxt[0]
+        return [at] if at else []
 
     def single_head(self) -> str:
         """The only head; a UsageError naming the heads when there are several (or none)."""
@@ -303,7 +335,12 @@ def apply_ids(g: Graph, target: str | None, applied: set[str]) -> list[str]:
         if resolved.steps < 0:
             raise UsageError(f"apply cannot go back ({target})",
                              hint=f"use: schemaflow rollback {target}")
-        return g.upgrade_plan(g.heads, applied)[: resolved.steps]
+        plan = g.upgrade_plan(g.heads, applied)
+        if resolved.steps > len(plan):
+            raise UsageError(f"cannot apply {resolved.steps} changesets: only {len(plan)} "
+                             f"{'is' if len(plan) == 1 else 'are'} pending",
+                             hint="schemaflow status lists them")
+        return plan[: resolved.steps]
     return g.upgrade_plan(resolved, applied)
 
 

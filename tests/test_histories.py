@@ -275,3 +275,48 @@ def test_merge_of_independent_heads_says_nothing_more(project: Project) -> None:
     r = project.cli("merge", "-m", "join")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SF013" not in r.stderr and "warning" not in r.stderr
+
+
+# --- Alembic's target forms ---------------------------------------------------------------------
+
+
+def _four(project: Project) -> None:
+    project.chain(*[[{"sql": {"up": f"SELECT {i}", "down": f"SELECT {i}"}}]
+                    for i in range(1, 5)])
+
+
+def test_targets_relative_to_an_id(project: Project) -> None:
+    _four(project)
+    r = project.cli("apply", "+5")
+    assert r.returncode == 2 and "only 4 are pending" in r.stderr, r.stderr
+    assert "nothing applied" in project.cli("current").stdout
+    r = project.cli("apply", "c001+2")
+    assert r.returncode == 0, r.stderr
+    assert "c003 (applied)" in project.cli("current").stdout
+    r = project.cli("show", "-1")  # one below the head
+    assert r.returncode == 0 and r.stdout.startswith("c003"), r.stdout + r.stderr
+    assert project.cli("show", "c004-3").stdout.startswith("c001")
+    assert project.cli("show", "base+2").stdout.startswith("c002")
+    r = project.cli("stamp", "-1")  # one below what is applied
+    assert r.returncode == 0, r.stderr
+    assert "c002 (applied)" in project.cli("current").stdout
+    r = project.cli("rollback", "c002-2")  # down to base
+    assert r.returncode == 0, r.stderr
+    assert "nothing applied" in project.cli("current").stdout
+    for args, needle in ((["show", "c004+1"], "only 0 changesets above"),
+                         (["show", "c002-3"], "only 2 changesets below"),
+                         (["apply", "x+1"], "unknown target")):
+        r = project.cli(*args)
+        assert r.returncode == 2 and needle in r.stderr, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+
+
+def test_a_relative_step_across_a_branch_point_is_ambiguous(project: Project) -> None:
+    project.write("c001", [LOG])
+    project.write("a001", [ADD_N], parents=["c001"])
+    project.write("b001", [{"add_column": {"table": "log", "column": {
+        "name": "m", "type": "integer"}}}], parents=["c001"])
+    r = project.cli("show", "c001+1")
+    assert r.returncode == 2, r.stderr
+    assert "ambiguous" in r.stderr and "a001" in r.stderr and "b001" in r.stderr
+    assert project.cli("show", "b001-1").stdout.startswith("c001")

@@ -88,7 +88,7 @@ def branches(ctx: typer.Context, fmt: FormatOpt = "text") -> None:
     print_branches(out, fmt, project.branches())
 
 
-@app.command()
+@app.command(context_settings={"ignore_unknown_options": True})  # show -1
 @handled
 def show(ctx: typer.Context, target: Annotated[str, typer.Argument(help="An id, prefix, tag.")],
          fmt: FormatOpt = "text") -> None:
