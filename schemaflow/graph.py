@@ -177,12 +177,14 @@ class Graph:
                     stack.append(p)
         return seen
 
-    def descendants(self, cid: str) -> set[str]:
-        """Every changeset that has `cid` among its ancestors (excluding it)."""
+    def descendants(self, cid: str, *, parents_only: bool = False) -> set[str]:
+        """Every changeset that has `cid` among its ancestors (excluding it); with
+        `parents_only`, through `parents` alone (a branch's own chain, not `depends_on`)."""
+        links = self.children if parents_only else self.dependents
         seen: set[str] = set()
         stack = [cid]
         while stack:
-            for child in self.dependents[stack.pop()]:
+            for child in links[stack.pop()]:
                 if child not in seen:
                     seen.add(child)
                     stack.append(child)
@@ -265,7 +267,8 @@ class Graph:
             raise UsageError(f"no changeset has the branch label '{label}'",
                              hint=f"did you mean '{close[0]}@head'?" if close else
                              f"labels: {', '.join(labels) or 'none'}")
-        reach = set(owners) | {d for o in owners for d in self.descendants(o)}
+        # The branch's own chain: a `depends_on` from another branch does not join it.
+        reach = set(owners) | {d for o in owners for d in self.descendants(o, parents_only=True)}
         heads = [h for h in self.heads if h in reach]
         if len(heads) != 1:
             raise UsageError(f"'{label}@head' is ambiguous: it reaches the heads "

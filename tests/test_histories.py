@@ -320,3 +320,20 @@ def test_a_relative_step_across_a_branch_point_is_ambiguous(project: Project) ->
     assert r.returncode == 2, r.stderr
     assert "ambiguous" in r.stderr and "a001" in r.stderr and "b001" in r.stderr
     assert project.cli("show", "b001-1").stdout.startswith("c001")
+
+
+def test_label_head_follows_the_branch_own_chain(project: Project) -> None:
+    project.write("c001", [LOG])
+    project.write("f001", [ADD_N], parents=["c001"], branch_labels=["feature"])
+    project.write("f002", [{"sql": {"up": "SELECT 1", "down": "SELECT 1"}}],
+                  parents=["f001"])
+    # Another branch depends on the feature: that does not make feature@head ambiguous.
+    project.write("o001", [{"add_column": {"table": "log", "column": {
+        "name": "m", "type": "integer"}}}], parents=["c001"], depends_on=["f001"])
+    r = project.cli("show", "feature@head")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("f002")
+    r = project.cli("apply", "feature@head")
+    assert r.returncode == 0, r.stderr
+    current = project.cli("current").stdout
+    assert "f002" in current and "o001" not in current
