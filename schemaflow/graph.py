@@ -371,9 +371,13 @@ def within(g: Graph, rng: str) -> list[str]:
     start, sep, end = rng.partition(":")
     if not sep:
         raise UsageError(f"bad range '{rng}'", hint="use START:END, START: or :END")
-    upper = set(g.ancestors(target_ids(g, end))) if end else set(g.order)
+    def side(text: str) -> list[str]:  # `-3:` as in Alembic: from three below the head
+        text = text.strip()
+        return target_ids(g, f"head{text}" if re.fullmatch(r"-\d+", text) else text)
+
+    upper = set(g.ancestors(side(end))) if end else set(g.order)
     if start:
-        lower_ids = target_ids(g, start)
+        lower_ids = side(start)
         upper &= set(lower_ids).union(*(g.descendants(i) for i in lower_ids))
     return [i for i in reversed(g.order) if i in upper]
 

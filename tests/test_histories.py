@@ -311,6 +311,16 @@ def test_targets_relative_to_an_id(project: Project) -> None:
         assert "Traceback" not in r.stderr
 
 
+def test_history_range_counts_down_from_the_head(project: Project) -> None:
+    _four(project)
+    r = project.cli("history", "-r", "-2:")
+    assert r.returncode == 0, r.stderr
+    assert [line.split()[2].rstrip(",") for line in r.stdout.splitlines()] == [
+        "c004", "c003", "c002"]
+    r = project.cli("history", "-r", "c001:-2")
+    assert r.returncode == 0 and "c002" in r.stdout and "c003" not in r.stdout, r.stdout
+
+
 def test_a_relative_step_across_a_branch_point_is_ambiguous(project: Project) -> None:
     project.write("c001", [LOG])
     project.write("a001", [ADD_N], parents=["c001"])
