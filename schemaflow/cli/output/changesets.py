@@ -85,8 +85,10 @@ def print_status(out: Console, fmt: str, pending: Sequence[ChangesetInfo],
     """The pending changesets: a table on a terminal, lines and a count elsewhere. With
     `problems` (applied changesets edited or missing), never "up to date"."""
     if fmt == "json":
-        print_json({"pending": [p.as_dict() for p in pending],
-                    "problems": [d.as_dict() for d in problems]})
+        doc: dict[str, Any] = {"pending": [p.as_dict() for p in pending]}
+        if problems:
+            doc["problems"] = [d.as_dict() for d in problems]
+        print_json(doc)
         return
     if not pending:
         out.print("Nothing pending, but apply would stop: see below." if problems
