@@ -124,7 +124,7 @@ class Project(Listings, Comparing):
 
         ctx, notes = self._lint_context(dialect, server_version, models)
         found = check(history, ctx, select=self.settings.lint_select,
-                      ignore=self.settings.lint_ignore)
+                      ignore=self.settings.lint_ignore, error=self.settings.lint_error)
         if not database:
             return notes + found
         applied, db_diags = self._database_diagnostics(history)
@@ -201,8 +201,17 @@ class Project(Listings, Comparing):
     def merge(self, message: str, targets: Sequence[str] = ()) -> Path:
         """Write a merge changeset whose parents are the given (default: all) heads."""
         from .authoring import merge_changeset
+        from .lint import check
 
-        return self.write_changeset(merge_changeset(self.history, message, targets))
+        cs = merge_changeset(self.history, message, targets)
+        path = self.write_changeset(cs)
+        # Heads whose changes collide (SF013) are told now, not at the next validate.
+        for d in check(self.history, rules=False):
+            if d.code == "SF013" and d.changeset == cs.id:
+                self.notify(f"warning: {d.file}:{d.line}: SF013 {d.message} (the merge is "
+                            "written; validate and apply refuse it until the branches no "
+                            "longer conflict)")
+        return path
 
     def squash(self, start: str, end: str, message: str, *, concat: bool = False) -> Path:
         """Replace the straight range START..END with one equivalent changeset."""
@@ -364,6 +373,12 @@ class Project(Listings, Comparing):
     def stamp(self, target: str, *, purge: bool = False) -> tuple[list[str], list[str]]:
         """Record `target` as the applied state without running anything: (added, removed)."""
         g = self._checked_history().graph
+        if isinstance(g.resolve(target), Relative):  # `stamp -1`: from what is applied
+            heads = g.heads_of({r.id for r in self.applied_rows()})
+            if len(heads) > 1:
+                raise UsageError(f"'{target}' is ambiguous: {len(heads)} heads are applied: "
+                                 f"{', '.join(heads)}", hint="name the changeset")
+            target = f"{heads[0] if heads else 'base'}{target.strip()}"
         return self._stamp(target_ids(g, target), purge)
 
     def stamp_from(self, tool: str) -> tuple[list[str], list[str]]:

@@ -39,6 +39,7 @@ class Settings:
     format: str = "yaml"
     lint_select: tuple[str, ...] = ()
     lint_ignore: tuple[str, ...] = ()
+    lint_error: tuple[str, ...] = ()  # warnings the project treats as errors
     post_write_hooks: tuple[str, ...] = field(default=())
     # Tables autogenerate and check leave out, or the only ones they look at (glob patterns).
     exclude_tables: tuple[str, ...] = ()
@@ -216,8 +217,8 @@ def _check(values: Mapping[str, Any], path: str) -> None:
     lint = values.get("lint")
     if isinstance(lint, dict):
         for key, codes in lint.items():
-            if key not in ("select", "ignore"):
-                problems.append(f"unknown key 'lint.{key}' (select or ignore)")
+            if key not in ("select", "ignore", "error"):
+                problems.append(f"unknown key 'lint.{key}' (select, ignore or error)")
             elif not (isinstance(codes, list) and all(
                     isinstance(c, str) and re.fullmatch(r"SF\d{1,4}", c) for c in codes)):
                 problems.append(f"'lint.{key}' must be a list of codes such as SF302 or SF3")
@@ -335,6 +336,7 @@ def load(
         format=str(merged["format"]),
         lint_select=tuple(lint.get("select", ())),
         lint_ignore=tuple(lint.get("ignore", ())),
+        lint_error=tuple(lint.get("error", ())),
         post_write_hooks=tuple(merged.get("post_write_hooks", ())),
         exclude_tables=tuple((merged.get("autogenerate") or {}).get("exclude_tables", ())),
         include_tables=tuple((merged.get("autogenerate") or {}).get("include_tables", ())),

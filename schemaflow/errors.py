@@ -72,8 +72,8 @@ CODES = catalogue(
          "reference"),
     # The history.
     Code("SF013", "error", "merged branches conflict", "history"),
-    Code("SF014", "warning", "the changeset has no operations", "history"),
-    Code("SF201", "error", "the changeset cannot be rolled back", "history"),
+    Code("SF014", "error", "a changeset that is not a merge has no operations", "history"),
+    Code("SF201", "warning", "the changeset cannot be rolled back (forward-only)", "history"),
     Code("SF202", "error", "the explicit rollback does not restore the schema", "history"),
     # The safety rules (rules.RULES): a project selects and ignores them by code.
     Code("SF301", "warning", "drops a table and its data", "destructive"),

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from .state import SchemaState
 
 
+_RELATIVE_TO = re.compile(r"(.+?)([+-]\d+)")  # ID+N, ID-N, head-1
+
+
 @dataclass(frozen=True, slots=True)
 class Relative:
     """A `+N` / `-N` target, resolved against what is applied."""
@@ -174,12 +177,14 @@ class Graph:
                     stack.append(p)
         return seen
 
-    def descendants(self, cid: str) -> set[str]:
-        """Every changeset that has `cid` among its ancestors (excluding it)."""
+    def descendants(self, cid: str, *, parents_only: bool = False) -> set[str]:
+        """Every changeset that has `cid` among its ancestors (excluding it); with
+        `parents_only`, through `parents` alone (a branch's own chain, not `depends_on`)."""
+        links = self.children if parents_only else self.dependents
         seen: set[str] = set()
         stack = [cid]
         while stack:
-            for child in self.dependents[stack.pop()]:
+            for child in links[stack.pop()]:
                 if child not in seen:
                     seen.add(child)
                     stack.append(child)
@@ -213,7 +218,36 @@ class Graph:
             return [self.single_head()]
         if t.endswith("@head"):
             return [self._label_head(t[: -len("@head")])]
+        m = _RELATIVE_TO.fullmatch(t)
+        if m and t not in self.by_id and t not in self.tags.values():
+            return self._step(target, m.group(1), int(m.group(2)))
         return [self.resolve_id(t)]
+
+    def _step(self, target: str, start: str, steps: int) -> list[str]:
+        """`ID+N` / `ID-N` (as Alembic's `ae10+2`): N changesets above or below ID, along a
+        chain with no branch point or merge on the way ([] when that reaches base)."""
+        base = self.resolve(start)
+        if isinstance(base, Relative) or len(base) > 1:
+            raise UsageError(f"'{target}': '{start}' does not name one changeset")
+        at = base[0] if base else None  # None: base
+        for done in range(abs(steps)):
+            if steps > 0:
+                nxt: list[str | None] = list(self.children[at] if at else [
+                    i for i in self.order if not self.all_parents[i]])
+            elif at is None:
+                nxt = []
+            else:
+                nxt = list(self.by_id[at].parents) or [None]
+            if not nxt:
+                raise UsageError(f"'{target}': there are only {done} changesets "
+                                 f"{'above' if steps > 0 else 'below'} '{start}'")
+            if len(nxt) > 1:
+                raise UsageError(f"'{target}' is ambiguous: {at or 'base'} has "
+                                 f"{'children' if steps > 0 else 'parents'} "
+                                 f"{', '.join(str(n) for n in nxt)}",
+                                 hint="name the changeset, or step from the other branch")
+            at = nxt[0]
+        return [at] if at else []
 
     def single_head(self) -> str:
         """The only head; a UsageError naming the heads when there are several (or none)."""
@@ -233,7 +267,8 @@ class Graph:
             raise UsageError(f"no changeset has the branch label '{label}'",
                              hint=f"did you mean '{close[0]}@head'?" if close else
                              f"labels: {', '.join(labels) or 'none'}")
-        reach = set(owners) | {d for o in owners for d in self.descendants(o)}
+        # The branch's own chain: a `depends_on` from another branch does not join it.
+        reach = set(owners) | {d for o in owners for d in self.descendants(o, parents_only=True)}
         heads = [h for h in self.heads if h in reach]
         if len(heads) != 1:
             raise UsageError(f"'{label}@head' is ambiguous: it reaches the heads "
@@ -303,7 +338,12 @@ def apply_ids(g: Graph, target: str | None, applied: set[str]) -> list[str]:
         if resolved.steps < 0:
             raise UsageError(f"apply cannot go back ({target})",
                              hint=f"use: schemaflow rollback {target}")
-        return g.upgrade_plan(g.heads, applied)[: resolved.steps]
+        plan = g.upgrade_plan(g.heads, applied)
+        if resolved.steps > len(plan):
+            raise UsageError(f"cannot apply {resolved.steps} changesets: only {len(plan)} "
+                             f"{'is' if len(plan) == 1 else 'are'} pending",
+                             hint="schemaflow status lists them")
+        return plan[: resolved.steps]
     return g.upgrade_plan(resolved, applied)
 
 
@@ -331,9 +371,13 @@ def within(g: Graph, rng: str) -> list[str]:
     start, sep, end = rng.partition(":")
     if not sep:
         raise UsageError(f"bad range '{rng}'", hint="use START:END, START: or :END")
-    upper = set(g.ancestors(target_ids(g, end))) if end else set(g.order)
+    def side(text: str) -> list[str]:  # `-3:` as in Alembic: from three below the head
+        text = text.strip()
+        return target_ids(g, f"head{text}" if re.fullmatch(r"-\d+", text) else text)
+
+    upper = set(g.ancestors(side(end))) if end else set(g.order)
     if start:
-        lower_ids = target_ids(g, start)
+        lower_ids = side(start)
         upper &= set(lower_ids).union(*(g.descendants(i) for i in lower_ids))
     return [i for i in reversed(g.order) if i in upper]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from . import ir
@@ -73,10 +74,11 @@ Keep = Callable[[str, tuple[str, ...]], bool]  # (code, the changeset's ignores)
 
 def check(history: History, ctx: LintContext | None = None, *,
           select: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
-          rules: bool = True, skip: Collection[str] = (),
+          error: tuple[str, ...] = (), rules: bool = True, skip: Collection[str] = (),
           after: Callable[[str], SchemaState] | None = None) -> list[Diagnostic]:
     """Every reference, rollback and safety problem in the history, in history order.
 
+    `error` lists codes (or prefixes) whose warnings the project treats as errors.
     `rules=False` skips the safety analyzers (warnings only): what apply needs to know is
     whether the history can run at all. The changesets in `skip` are not checked (their
     results are known), and `after(cid)` gives the schema after one of them that a checked
@@ -98,8 +100,10 @@ def check(history: History, ctx: LintContext | None = None, *,
         before = states.before(cid, diags)
         state, failed = _operations(history, cs, before, ctx if rules else None, keep, diags)
         if not cs.operations and len(cs.parents) < 2 and keep("SF014", cs.lint_ignore):
-            diags.append(_diag(history, cid, ("operations",), "SF014",
-                               "the changeset has no operations yet"))
+            diags.append(_diag(
+                history, cid, ("operations",), "SF014", "the changeset has no operations "
+                "(only a merge may have none)", "add its operations (`new --autogenerate` "
+                "writes them from the models), or delete the file"))
         _rollback(history, cs, before, state, failed, keep, diags,
                   ctx.support if rules else None)
         _placement(history, cs, keep, diags)
@@ -111,6 +115,9 @@ def check(history: History, ctx: LintContext | None = None, *,
             history, last, (), "SF401",
             f"the history has {len(g.heads)} heads: {', '.join(g.heads)}",
             "join them with: schemaflow merge -m MESSAGE"))
+    if error:
+        diags = [replace(d, severity="error") if d.severity == "warning" and any(
+            d.code.startswith(e) for e in error) else d for d in diags]
     return diags
 
 

@@ -10,6 +10,9 @@ from .errors import UsageError
 from .graph import Relative, within
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .errors import Diagnostic
     from .history import History
     from .recorder import AppliedRow
 
@@ -45,6 +48,14 @@ class Listings:
 
         def _listed_rows(self) -> list[AppliedRow]: ...
 
+        def applied_rows(self) -> list[AppliedRow]: ...
+
+        def drift(self, rows: Sequence[AppliedRow]) -> list[Diagnostic]: ...
+
+        def _folder(self) -> str: ...
+
+        def notify(self, message: str) -> None: ...
+
     def info(self, cid: str, applied: set[str] | None = None) -> ChangesetInfo:
         """Listing details of one changeset."""
         g = self.history.graph
@@ -67,7 +78,10 @@ class Listings:
 
     def show(self, target: str) -> ChangesetInfo:
         """One changeset, by any target that names exactly one."""
-        ids = self.history.graph.resolve(target)
+        g = self.history.graph
+        ids = g.resolve(target)
+        if isinstance(ids, Relative) and ids.steps < 0:  # `show -1`: below the head
+            ids = g.resolve(f"head{target.strip()}")
         if isinstance(ids, Relative) or len(ids) != 1:
             raise UsageError(f"'{target}' does not name one changeset")
         return self.info(ids[0])
@@ -89,3 +103,17 @@ class Listings:
         applied = {r.id for r in self._listed_rows()}
         g = self.history.graph
         return [self.info(i, applied) for i in g.upgrade_plan(g.heads, applied)]
+
+    def status_report(self) -> tuple[list[ChangesetInfo], list[Diagnostic]]:
+        """The pending changesets, and what would stop `apply` before running any: applied
+        changesets edited since (SF020), missing (SF021), or without their parents (SF023)."""
+        from .recorder import listing_notices
+
+        rows = self.applied_rows()
+        g = self.history.graph
+        present = [r for r in rows if r.id in g.by_id]  # the missing ones are diagnostics
+        for notice in listing_notices(present, g, self._folder()):
+            self.notify(f"warning: {notice}")
+        applied = {r.id for r in rows}
+        pending = [self.info(i, applied) for i in g.upgrade_plan(g.heads, applied)]
+        return pending, self.drift(rows)

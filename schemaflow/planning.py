@@ -108,7 +108,8 @@ def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str]
                 ops = reverse_changeset(written.operations, before[cid])
             except Irreversible as exc:
                 raise UsageError(
-                    f"changeset {cs.id} ({cs.path}) cannot be rolled back: {exc.message}",
+                    f"changeset {cs.id} ({cs.path}) is forward-only, it cannot be rolled "
+                    f"back: {exc.message}; nothing was rolled back",
                     hint="give it a `rollback:` list, or stamp past it if you reverted it "
                          "by hand") from None
         steps, state = _render(renderer, cs, ops, state, "rollback")

@@ -125,8 +125,11 @@ def _messages(err: Any) -> list[tuple[DocPath, str, str | None]]:
         return [(path, f"{_kind_of(path)} is missing the required "
                  f"key{'s' if len(missing) > 1 else ''} {named}", None)]
     if v == "type":
+        quote = None
+        if err.validator_value == "string" and isinstance(err.instance, (int, float)):
+            quote = "write it in quotes (in TOML an unquoted number is a number)"
         return [(path, f"{where} must be {_type_words(err.validator_value)}, "
-                 f"not {_value_words(err.instance)}", None)]
+                 f"not {_value_words(err.instance)}", quote)]
     if v == "enum":
         choices = ", ".join(str(x) for x in err.validator_value)
         return [(path, f"{where} must be one of {choices}, not {_value_words(err.instance)}",

@@ -184,8 +184,10 @@ def test_sql_without_down_cannot_be_rolled_back_sf201(project: Project) -> None:
         {"add_column": {"table": "user", "column": {"name": "x", "type": "integer"}}},
         {"sql": {"up": "UPDATE user SET x = 1"}},
     ], parents=["c001"])
-    d = sole_error(project)
-    assert d.code == "SF201"
+    diags = check(project)
+    assert errors(diags) == []
+    d = only(diags, "SF201")
+    assert d.severity == "warning"  # forward-only: applies, but cannot be rolled back
     assert d.changeset == "c002"
     assert same_file(d.file, path)
     assert d.line == line_of(path, "- sql:")
@@ -196,8 +198,8 @@ def test_sql_without_down_cannot_be_rolled_back_sf201(project: Project) -> None:
 def test_insert_rows_without_primary_key_sf201(project: Project) -> None:
     path = project.write("c001", [LOG, {"insert_rows": {"table": "log",
                                                         "rows": [{"line": "x"}]}}])
-    d = sole_error(project)
-    assert d.code == "SF201"
+    d = only(check(project), "SF201")
+    assert d.severity == "warning"
     assert d.line == line_of(path, "- insert_rows:")
 
 
@@ -301,13 +303,12 @@ def test_depends_on_brings_the_other_branch_state(project: Project) -> None:
 # --- empty changesets ---------------------------------------------------------------------------
 
 
-def test_empty_changeset_is_a_warning_sf014(project: Project) -> None:
+def test_empty_changeset_is_an_error_sf014(project: Project) -> None:
     project.write("c001", [USER])
     path = project.write("c002", [], parents=["c001"])
     diags = check(project)
-    assert errors(diags) == []
     d = only(diags, "SF014")
-    assert d.severity == "warning"
+    assert errors(diags) == [d]
     assert d.changeset == "c002"
     assert same_file(d.file, path)
     assert d.line == line_of(path, "operations:")
@@ -324,11 +325,17 @@ def test_empty_merge_changeset_is_not_a_warning(project: Project) -> None:
     assert [d for d in diags if d.code == "SF014"] == []
 
 
-def test_cli_validate_and_apply_pass_with_only_a_warning(project: Project) -> None:
+def test_cli_validate_and_apply_refuse_an_empty_changeset(project: Project) -> None:
     project.chain([LOG], [])
     r = project.cli("validate")
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "SF014" in r.stdout and "warning" in r.stdout
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "error SF014" in r.stdout and "c002" in r.stdout
+    r = project.cli("apply")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "SF014" in r.stderr
+    assert "log" not in db_tables(project.url)
+    # Kept empty on purpose (an imported Alembic revision that did nothing): it says so.
+    project.write("c002", [], parents=["c001"], lint={"ignore": ["SF014"]})
     r = project.cli("apply")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "log" in db_tables(project.url)
@@ -377,17 +384,4 @@ def test_cli_apply_refuses_an_invalid_history_and_changes_nothing(project: Proje
     assert "nothing was changed" in r.stderr
     assert "Traceback" not in r.stderr
     # Not even the valid first changeset ran.
-    assert [t for t in db_tables(project.url) if t != "schemaflow_version"] == []
-
-
-def test_cli_refuses_an_irreversible_changeset(project: Project) -> None:
-    project.write("c001", [LOG])
-    project.write("c002", [{"sql": {"up": "INSERT INTO log VALUES ('x')"}}],
-                  parents=["c001"])
-    r = project.cli("validate")
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert "SF201" in r.stdout and "cannot be rolled back" in r.stdout
-    r = project.cli("apply")
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert "SF201" in r.stderr
     assert [t for t in db_tables(project.url) if t != "schemaflow_version"] == []

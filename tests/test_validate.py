@@ -125,15 +125,16 @@ def test_several_missing_keys_are_named_in_one_message() -> None:
 
 
 @pytest.mark.parametrize(("text", "message", "needle"), [
-    ("schemaflow: 1\nid: c001\nparents: []\nmessage: 5\noperations: []\n",
+    # A plain `5` where a name goes is the text "5" (test_histories.py); a tag types it.
+    ("schemaflow: 1\nid: c001\nparents: []\nmessage: !!int 5\noperations: []\n",
      "message must be a string, not 5", "message"),
     ("schemaflow: 1\nid: c001\nparents: []\nmessage: yes\noperations: []\ntransactional: on\n",
      "transactional must be true or false, not 'on'", "transactional"),
-    (HEADER + "  - drop_table: {name: 12}\n",
+    (HEADER + "  - drop_table: {name: !!int 12}\n",
      "operations[0].drop_table.name must be a string, not 12", "name"),
-    (HEADER + "  - create_table:\n      name: t\n      columns:\n        - {name: true, "
+    (HEADER + "  - create_table:\n      name: t\n      columns:\n        - {name: !!bool true, "
      "type: text}\n", "operations[0].create_table.columns[0].name must be a string, not true",
-     "name: true"),
+     "name: !!bool true"),
     (HEADER + "  - create_index: {name: i, table: t, columns: a}\n",
      "operations[0].create_index.columns must be a list, not 'a'", "columns"),
     (HEADER + "  - add_column: {table: t, column: {name: a, type: text, nullable: no}}\n",
@@ -218,7 +219,7 @@ operations:
 
 def test_errors_found_bottom_up_are_still_sorted() -> None:
     text = ("operations:\n  - drop_table: {}\n"
-            "schemaflow: 1\nid: c001\nparents: []\nmessage: 7\nextra: 1\n")
+            "schemaflow: 1\nid: c001\nparents: []\nmessage: !!int 7\nextra: 1\n")
     diags = _check(text)
     lines = [d.line for d in diags if d.line is not None]
     assert lines == sorted(lines)

@@ -50,13 +50,19 @@ def test_an_unreadable_applied_at_is_told_not_a_traceback(tmp_path: Path, query:
 
 def test_current_and_status_tell_of_an_applied_changeset_whose_file_is_missing(
         project: Project) -> None:
-    project.chain(_table(COLUMNS), [])
+    project.chain(_table(COLUMNS), [{"sql": {"up": "SELECT 1", "down": "SELECT 1"}}])
     assert project.cli("apply").returncode == 0
     (project.changesets / "c002_change.yaml").unlink()
-    for args in (["current"], ["status"], ["status", "--format", "json"]):
+    done = project.cli("current")
+    assert done.returncode == 0, done.stderr
+    assert "applied but missing from changesets: c002" in _clean(done)
+    # status agrees with apply, which stops here: an error, not "up to date".
+    for args in (["status"], ["status", "--format", "json"], ["apply"]):
         done = project.cli(*args)
-        assert done.returncode == 0, done.stderr
-        assert "applied but missing from changesets: c002" in _clean(done), args
+        assert done.returncode == 1, (args, done.stdout, done.stderr)
+        assert "c002" in _clean(done) and "Up to date" not in done.stdout, args
+        if args[0] == "status":
+            assert "SF021" in _clean(done), args
 
 
 def test_the_checksum_scheme_is_unchanged() -> None:

@@ -40,10 +40,14 @@ def current(
 @handled
 def status(ctx: typer.Context, fmt: FormatOpt = "text") -> None:
     """Pending changesets, in the order apply would run them."""
+    from ..errors import ValidationFailed
     from .output.changesets import print_status
 
     out, project = _listing(ctx, fmt)
-    print_status(out, fmt, project.status())
+    pending, problems = project.status_report()
+    print_status(out, fmt, pending, problems)
+    if problems:  # as `apply` would stop: say so, and exit 1
+        raise ValidationFailed(problems)
 
 
 @app.command("history")
@@ -84,7 +88,7 @@ def branches(ctx: typer.Context, fmt: FormatOpt = "text") -> None:
     print_branches(out, fmt, project.branches())
 
 
-@app.command()
+@app.command(context_settings={"ignore_unknown_options": True})  # show -1
 @handled
 def show(ctx: typer.Context, target: Annotated[str, typer.Argument(help="An id, prefix, tag.")],
          fmt: FormatOpt = "text") -> None:

@@ -98,7 +98,7 @@ app.command("downgrade", help="Alias of rollback (for Alembic users).",
             context_settings=_RELATIVE)(_rollback)
 
 
-@app.command()
+@app.command(context_settings=_RELATIVE)  # stamp -1
 @handled
 def stamp(
     ctx: typer.Context,

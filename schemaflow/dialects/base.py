@@ -19,6 +19,7 @@ from .. import ir
 from ..config import hide_password, hide_passwords_in
 from ..errors import ConnectionFailed, UsageError
 from ..ir.parts import deferral
+from ..sqlsplit import SqlSyntax
 from ..typespec import TypeSpec
 
 if TYPE_CHECKING:
@@ -187,6 +188,8 @@ class Dialect:
     run_lock: ClassVar[bool] = False
     # Whether a new database is made on the server (CREATE DATABASE), else it is a new file.
     server_databases: ClassVar[bool] = True
+    # Quotes and comments of its SQL: where a `sql:` string's statements end (sqlsplit).
+    sql_syntax: ClassVar[SqlSyntax] = SqlSyntax()
 
     def __init__(self, server_version: Version | None = None) -> None:
         self.server_version = server_version

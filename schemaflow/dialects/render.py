@@ -20,6 +20,7 @@ from sqlalchemy.schema import (
 )
 
 from .. import ir
+from ..sqlsplit import split_sql
 from ..state import SchemaState, Table, apply, find_constraint
 from . import ddl
 from .base import Capabilities, Dialect
@@ -192,7 +193,8 @@ class Renderer:
     def op_sql(self, op: ir.Sql, before: SchemaState) -> Steps:
         if not self.dialect.runs_sql(op):
             return []
-        return [Step(s) for s in op.up if s.strip()]
+        # One statement per call: drivers refuse several (MySQL's error 1064, sqlite3).
+        return [Step(s) for text in op.up for s in split_sql(text, self.dialect.sql_syntax)]
 
     def op_insert_rows(self, op: ir.InsertRows, before: SchemaState) -> Steps:
         t = before.table(op.table, op.schema)

@@ -8,6 +8,11 @@ names, and aliases that together repeat more than MAX_EXPANSION values (a "billi
 file is refused at the alias that crosses the line, whatever the document's own size). Every
 failure is a MarkedYAMLError with the position of the offending token.
 
+Where a value is a name or an id (the keys in NAME_KEYS, or the items of a list under one),
+and in every mapping key, a plain scalar is the text written: `id: 20240115093000` is the id
+"20240115093000", and `id: 73e773485570` is not the number inf. The values in rows of data
+(`rows:`) keep their types.
+
 With `positions`, it also returns where each value starts, for locating diagnostics."""
 
 from __future__ import annotations
@@ -37,6 +42,13 @@ MAX_EXPANSION = 200_000
 _CHARS_PER_VALUE = 100
 TOO_DEEP = ("the document is nested too deeply (a changeset needs a few levels, at most "
             f"{MAX_DEPTH})")
+
+# Keys whose value (or whose list's items) is a name, an id or free text, never a number.
+NAME_KEYS = frozenset({
+    "id", "parents", "depends_on", "replaces", "branch_labels", "tag", "message", "author",
+    "name", "new_name", "table", "schema", "columns", "include", "comment"})
+_DATA_KEYS = frozenset({"rows"})  # below these, values are data: typed as YAML reads them
+_AS_TEXT = frozenset({"int", "float", "bool"})
 
 _Parser: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # only its parser is used
 _CORE = "tag:yaml.org,2002:"
@@ -149,12 +161,18 @@ _OPEN = object()  # an anchor whose collection is still being read
 class _Frame:
     """A list or mapping being read."""
 
-    __slots__ = ("anchor", "has_key", "is_map", "key", "key_at", "pos", "size", "start",
-                 "value")
+    __slots__ = ("anchor", "data", "has_key", "is_map", "key", "key_at", "names", "pos",
+                 "size", "start", "value")
 
     def __init__(self, is_map: bool, anchor: str | None, start: _Mark,
-                 positions: bool) -> None:
+                 positions: bool, parent: _Frame | None) -> None:
         self.is_map = is_map
+        # Inside rows of data: values are never read as names.
+        self.data: bool = parent is not None and (parent.data or (
+            parent.is_map and parent.key in _DATA_KEYS))
+        # A list whose scalar items are names (`parents: [1]`).
+        self.names: bool = (not is_map and not self.data and parent is not None and parent.is_map
+                      and parent.key in NAME_KEYS)
         self.value: Any = {} if is_map else []
         self.anchor = anchor
         self.start = start
@@ -222,7 +240,8 @@ class _Builder:
             raise _fail(TOO_DEEP, ev.start_mark)
         if ev.anchor is not None:
             self.anchors[ev.anchor] = _OPEN
-        self.stack.append(_Frame(is_map, ev.anchor, ev.start_mark, self.positions))
+        parent = self.stack[-1] if self.stack else None
+        self.stack.append(_Frame(is_map, ev.anchor, ev.start_mark, self.positions, parent))
 
     def end(self) -> None:
         frame = self.stack.pop()
@@ -235,13 +254,29 @@ class _Builder:
     def scalar(self, ev: ScalarEvent) -> None:
         if len(self.stack) > MAX_DEPTH:
             raise _fail(TOO_DEEP, ev.start_mark)
-        value = _scalar(ev)
+        value = ev.value if self._is_name(ev) else _scalar(ev)
         mark: _Mark = ev.start_mark
         size = 1 + len(ev.value) // _CHARS_PER_VALUE
         pos = (mark.line + 1, mark.column + 1, None) if self.positions else None
         if ev.anchor is not None:
             self.anchors[ev.anchor] = (value, size, pos)
         self.add(value, size, pos, mark)
+
+
+    def _is_name(self, ev: ScalarEvent) -> bool:
+        """Whether a plain scalar stands where a name or an id goes: kept as written."""
+        if ev.tag is not None or not ev.implicit[0] or resolve(ev.value) not in _AS_TEXT:
+            return False
+        top = self.stack[-1] if self.stack else None
+        if top is None:
+            return False
+        if top.is_map and not top.has_key:
+            return True  # a key: an operation's, a field's or (in rows) a column's name
+        if top.data:
+            return False
+        if top.is_map:
+            return top.key in NAME_KEYS
+        return top.names
 
 
 def _build(text: str, positions: bool) -> tuple[Any, Pos | None]:

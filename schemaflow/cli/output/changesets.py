@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from ...api import ChangesetInfo
+    from ...errors import Diagnostic
 
 
 def line(info: ChangesetInfo, verbose: bool = False, plain: bool = False) -> str:
@@ -79,13 +80,19 @@ def print_current(out: Console, fmt: str, url: str, heads: Sequence[ChangesetInf
         out.print(f"[dim]{len(rows)} changesets applied on {url}[/dim]")
 
 
-def print_status(out: Console, fmt: str, pending: Sequence[ChangesetInfo]) -> None:
-    """The pending changesets: a table on a terminal, lines and a count elsewhere."""
+def print_status(out: Console, fmt: str, pending: Sequence[ChangesetInfo],
+                 problems: Sequence[Diagnostic] = ()) -> None:
+    """The pending changesets: a table on a terminal, lines and a count elsewhere. With
+    `problems` (applied changesets edited or missing), never "up to date"."""
     if fmt == "json":
-        print_json({"pending": [p.as_dict() for p in pending]})
+        doc: dict[str, Any] = {"pending": [p.as_dict() for p in pending]}
+        if problems:
+            doc["problems"] = [d.as_dict() for d in problems]
+        print_json(doc)
         return
     if not pending:
-        out.print("Up to date: nothing pending.")
+        out.print("Nothing pending, but apply would stop: see below." if problems
+                  else "Up to date: nothing pending.")
         return
     if out.is_terminal:
         out.print(table(pending, "pending"))

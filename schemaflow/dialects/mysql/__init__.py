@@ -10,6 +10,7 @@ from urllib.parse import unquote
 
 from ... import ir
 from ...errors import DatabaseError, UsageError
+from ...sqlsplit import SqlSyntax
 from ...typespec import TypeSpec
 from .. import register
 from ..base import (
@@ -47,6 +48,9 @@ class MySQL(Dialect):
     sql_dialects: ClassVar[tuple[str, ...]] = ("mysql",)
     type_dialects: ClassVar[tuple[str, ...]] = ("mysql",)
     sa_types_module: ClassVar[str | None] = "sqlalchemy.dialects.mysql"
+    sql_syntax: ClassVar[SqlSyntax] = SqlSyntax(
+        backslash_escapes=True, hash_comments=True, dash_comment_space=True,
+        delimiter_command=True)
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
         ((0,), {"transactional_ddl": False, "comments": True, "rename_column": False,
                 "check_constraints": False, "max_identifier_length": 64,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ... import ir
 from ...errors import DatabaseError, UsageError
+from ...sqlsplit import SqlSyntax
 from .. import register
 from ..base import (
     URL_PARTS,
@@ -77,6 +78,8 @@ class PostgreSQL(Dialect):
     sql_dialects: ClassVar[tuple[str, ...]] = ("postgresql",)
     type_dialects: ClassVar[tuple[str, ...]] = ("postgresql",)
     sa_types_module: ClassVar[str | None] = "sqlalchemy.dialects.postgresql"
+    sql_syntax: ClassVar[SqlSyntax] = SqlSyntax(escape_strings=True, nested_comments=True,
+                                                dollar_quotes=True)
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
         ((0,), {"partial_index": True, "comments": True, "native_enum": True,
                 "concurrent_index": True, "deferrable_foreign_keys": True, "index_desc": True,

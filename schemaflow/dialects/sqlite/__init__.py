@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...config import sqlite_missing, sqlite_path
 from ...errors import DatabaseError
+from ...sqlsplit import SqlSyntax
 from ...typespec import TypeSpec
 from .. import register
 from ..base import (
@@ -54,6 +55,7 @@ class SQLite(Dialect):
     sql_dialects: ClassVar[tuple[str, ...]] = ("sqlite",)
     type_dialects: ClassVar[tuple[str, ...]] = ("sqlite",)
     sa_types_module: ClassVar[str | None] = "sqlalchemy.dialects.sqlite"
+    sql_syntax: ClassVar[SqlSyntax] = SqlSyntax(brackets=True)
     server_databases: ClassVar[bool] = False  # a database is a file
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
         ((0,), {"drop_column": False, "rename_column": False, "alter_column": False,
