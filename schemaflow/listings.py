@@ -10,7 +10,7 @@ from .errors import UsageError
 from .graph import Relative, within
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from .errors import Diagnostic
     from .history import History
@@ -42,6 +42,8 @@ class ChangesetInfo:
 class Listings:
     """Mixed into `api.Project`, which provides the history and the version rows."""
 
+    notify: Callable[[str], None]
+
     if TYPE_CHECKING:
         @property
         def history(self) -> History: ...
@@ -53,8 +55,6 @@ class Listings:
         def drift(self, rows: Sequence[AppliedRow]) -> list[Diagnostic]: ...
 
         def _folder(self) -> str: ...
-
-        def notify(self, message: str) -> None: ...
 
     def info(self, cid: str, applied: set[str] | None = None) -> ChangesetInfo:
         """Listing details of one changeset."""
