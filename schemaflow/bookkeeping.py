@@ -1,0 +1,129 @@
+"""The bookkeeping half of `api.Project`: the version table written without running
+changesets (`stamp`, `rehash`), and what other migration tools applied or wrote (`stamp
+--from-*`, `import`, and `apply`'s refusal of a database another tool manages)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import UsageError
+from .graph import Relative, target_ids
+from .ir import checksum
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from .config import Settings
+    from .dialects.base import Dialect
+    from .history import History
+    from .importers import Finding
+    from .recorder import AppliedRow, Recorder
+
+
+class Bookkeeping:
+    """Mixed into `api.Project`, which provides the settings, the history and the database."""
+
+    settings: Settings
+    notify: Callable[[str], None]
+    _history: History | None
+
+    if TYPE_CHECKING:
+        @property
+        def history(self) -> History: ...
+
+        @property
+        def shown_url(self) -> str: ...
+
+        def _checked_history(self) -> History: ...
+
+        def applied_rows(self) -> list[AppliedRow]: ...
+
+        def _database_missing(self) -> bool: ...
+
+        def _recorder(self) -> AbstractContextManager[tuple[Recorder, Dialect]]: ...
+
+        def _locked(self, conn: Connection, dialect: Dialect) -> AbstractContextManager[None]: ...
+
+    def stamp(self, target: str, *, purge: bool = False) -> tuple[list[str], list[str]]:
+        """Record `target` as the applied state without running anything: (added, removed)."""
+        g = self._checked_history().graph
+        if isinstance(g.resolve(target), Relative):  # `stamp -1`: from what is applied
+            heads = g.heads_of({r.id for r in self.applied_rows()})
+            if len(heads) > 1:
+                raise UsageError(f"'{target}' is ambiguous: {len(heads)} heads are applied: "
+                                 f"{', '.join(heads)}", hint="name the changeset")
+            target = f"{heads[0] if heads else 'base'}{target.strip()}"
+        return self._stamp(target_ids(g, target), purge)
+
+    def stamp_from(self, tool: str) -> tuple[list[str], list[str]]:
+        """Record as applied what another tool's table says it applied: (added, removed)."""
+        from .importers import applied_by_tool
+
+        g = self._checked_history().graph
+        with self._recorder() as (recorder, _dialect):
+            ids = applied_by_tool(recorder.conn, tool, g)
+        return self._stamp(ids, False)
+
+    def import_history(self, tool: str, path: Path) -> tuple[list[Path], list[Finding]]:
+        """Write one changeset per revision of another tool's history: (paths, findings)."""
+        from .importers import import_history
+
+        self._history = None
+        return import_history(self.settings, tool, path, self.notify)
+
+    def _refuse_other_tool(self) -> None:
+        """Stop before applying to a database another tool migrates and schemaflow has not
+        been told about (it would create tables that exist)."""
+        from .importers import managed_by
+
+        if self._database_missing() or self.applied_rows():
+            return
+        with self._recorder() as (recorder, _dialect):
+            found = managed_by(recorder.conn)
+        if found:
+            at = ("..., " if len(found[1]) > 3 else "") + ", ".join(found[1][-3:])
+            raise UsageError(
+                f"{self.shown_url} is migrated by {found[0]} (at {at}) and "
+                "schemaflow has recorded nothing there: apply would create what exists",
+                hint=f"record what {found[0]} applied first: schemaflow stamp --from-{found[0]}")
+
+    def _stamp(self, ids: list[str], purge: bool) -> tuple[list[str], list[str]]:
+        from .recorder import effective
+
+        history = self.history
+        g = history.graph
+        keep = g.ancestors(ids)
+        with self._recorder() as (recorder, dialect), self._locked(recorder.conn, dialect):
+            recorder.ensure()
+            rows = [] if purge else effective(recorder.rows(), g)
+            with recorder.conn.begin():
+                if purge:
+                    recorder.purge()
+                present = {r.id for r in rows}
+                removed = [r.id for r in rows if r.id not in keep]
+                for cid in removed:
+                    recorder.delete((cid, *(g[cid].replaces if cid in g.by_id else ())))
+                added = [c for c in g.ordered(keep) if c not in present]
+                recorder.stamp([(cid, checksum(history.from_file(cid)), g[cid].message)
+                                for cid in added])
+        return added, removed
+
+    def rehash(self, targets: Sequence[str]) -> list[str]:
+        """Accept edits to applied changesets: store their current checksums."""
+        g = self.history.graph
+        ids = [g.resolve_id(t) for t in targets]
+        updated = []
+        with self._recorder() as (recorder, dialect), self._locked(recorder.conn, dialect):
+            rows = {r.id: r for r in recorder.rows()}
+            with recorder.conn.begin():
+                for cid in ids:
+                    if cid not in rows:
+                        raise UsageError(f"changeset {cid} is not applied; nothing to rehash")
+                    new = checksum(self.history.from_file(cid))
+                    if rows[cid].checksum != new:
+                        recorder.set_checksum(cid, new)
+                        updated.append(cid)
+        return updated
