@@ -342,18 +342,24 @@ def _round_trip(tmp_path: Path, dialect: str, request: pytest.FixtureRequest,
         done = p.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
     _create_all(p.root / "fidelity_models.py", urls[1], dialect)
-    done = p.cli("--url", urls[1], "check", "--against-db")
-    assert done.returncode == 0, (done.stdout, done.stderr)
+    created_equals_models(p, tmp_path / "base", urls[1], urls[2])
+    return p
 
-    base = make_project(tmp_path / "base", urls[1])
+
+def created_equals_models(p: Project, base_root: Path, created: str, empty: str) -> None:
+    """The database `created` (built by create_all() from p's models) is equal to the models,
+    and its --from-db baseline (a project at `base_root`) applied to the database `empty`
+    rebuilds a schema equal to them too."""
+    done = p.cli("--url", created, "check", "--against-db")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    base = make_project(base_root, created)
     done = base.cli("new", "--autogenerate", "--from-db", "-m", "baseline")
     assert done.returncode == 0, done.stderr
-    for command in (["validate"], ["--url", urls[2], "apply"]):
+    for command in (["validate"], ["--url", empty, "apply"]):
         done = base.cli(*command)
         assert done.returncode == 0, (command, done.stdout, done.stderr)
-    done = p.cli("--url", urls[2], "check", "--against-db")
+    done = p.cli("--url", empty, "check", "--against-db")
     assert done.returncode == 0, (done.stdout, done.stderr)
-    return p
 
 
 def _create_all(models: Path, url: str, dialect: str) -> None:
