@@ -460,3 +460,21 @@ def test_tables_in_other_schemas_are_read(tmp_path: Path, pg_url: str,
     assert base.cli("new", "--autogenerate", "--from-db", "-m", "baseline").returncode == 0
     text = next(base.changesets.iterdir()).read_text(encoding="utf-8")
     assert "schema: billing" in text and "customers" in text
+
+
+def test_a_sqlite_expression_index_with_a_comma_in_a_literal_is_read_whole(
+        tmp_path: Path) -> None:
+    p = models_project(tmp_path / "proj", """
+        sa.Table("users", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("email", sa.String(50)))
+    """)
+    with sa.create_engine(p.url).begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE users (id integer PRIMARY KEY, email varchar(50))")
+        conn.exec_driver_sql("CREATE INDEX ix_odd ON users (coalesce(email, ','), "
+                             "lower(email) DESC)")
+    done = p.cli("new", "--autogenerate", "--from-db", "-m", "baseline")
+    assert done.returncode == 0, done.stderr
+    doc = yaml.safe_load(next(p.changesets.iterdir()).read_text(encoding="utf-8"))
+    (index,) = doc["operations"][0]["create_table"]["indexes"]
+    assert index["columns"] == [{"expression": "coalesce(email, ',')"},
+                                {"expression": "lower(email)", "order": "desc"}]

@@ -61,13 +61,19 @@ def complete(conn: Any, schema: str | None, tables: list[str],
         rows = conn.exec_driver_sql(
             f"SELECT name, sql FROM {prefix}sqlite_master WHERE type = 'index' "
             "AND tbl_name = ? AND sql IS NOT NULL ORDER BY name", (table,)).fetchall()
+        inspected = {i.get("name"): i for i in indexes.get((schema, table), ())}
         found = []
         for name, sql in rows:
             info = conn.exec_driver_sql(f"PRAGMA {prefix}index_xinfo({_quote(name)})").fetchall()
             keys = [r for r in info if r[5]]  # (seqno, cid, name, desc, coll, key)
             written, rest = key_list(sql)
             if len(written) != len(keys):
-                continue  # not a statement this reader understands: the Inspector's reading
+                # Not a statement this reader understands: the Inspector's reading of it, or,
+                # for an expression index the Inspector skips, a refusal naming it.
+                found.append(inspected.get(name) or {
+                    "name": name, "unique": False, "column_names": [],
+                    "dialect_options": {"sqlite_unread_definition": sql}})
+                continue
             columns: list[str | None] = []
             exprs: list[str] = []
             sorting: dict[str, tuple[str, ...]] = {}
