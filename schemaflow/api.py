@@ -70,6 +70,12 @@ class Project(Listings, Comparing, Bookkeeping):
         """The database URL, password hidden."""
         return config_mod.hide_password(self.settings.url)
 
+    @property
+    def url_origin(self) -> str:
+        """Where the database URL came from: `from --url`, `from the environment variable
+        DATABASE_URL`, `from schemaflow.toml`, `the default: no url configured`."""
+        return config_mod.url_origin(self.settings)
+
     # --- changesets ----------------------------------------------------------------------
 
     @property

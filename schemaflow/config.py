@@ -173,18 +173,28 @@ def hide_passwords_in(text: str) -> str:
     return scrub(_URL_IN_TEXT.sub(lambda m: hide_password(m.group(0)), text))
 
 
+def url_origin(settings: Settings) -> str:
+    """Where the database URL came from, in words (for headers and -v)."""
+    source = settings.url_source
+    if source in ("SCHEMAFLOW_URL", "DATABASE_URL"):
+        return f"from the environment variable {source}"
+    if source == "default":
+        return "the default: no url configured"
+    if settings.config_file is not None and source == settings.config_file.name:
+        try:
+            shown = os.path.relpath(settings.config_file)
+        except ValueError:  # another drive (Windows)
+            shown = str(settings.config_file)
+        return f"from {shown}"
+    return f"from {source}"
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file of a SQLite URL (None for memory databases and other URLs)."""
     m = re.match(r"^sqlite(?:\+\w+)?:///(.*?)(?:\?.*)?$", url)
     if not m or not m.group(1) or m.group(1) == ":memory:":
         return None
     return Path(m.group(1))
-
-
-def sqlite_missing(url: str) -> bool:
-    """True for a SQLite file URL whose file does not exist yet (checked without SQLAlchemy)."""
-    path = sqlite_path(url)
-    return path is not None and not path.exists()
 
 
 _KEYS: Mapping[str, type | tuple[type, ...]] = {

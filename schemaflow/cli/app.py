@@ -88,8 +88,24 @@ def open_project(ctx: typer.Context, lock_timeout: float = 60.0,
 
     g = globals_of(ctx)
     _, err = consoles(ctx)
-    return Project.from_config(config=g.config, url=g.url, lock_timeout=lock_timeout,
-                               run_hooks=run_hooks, notify=lambda m: notice(err, m))
+    project = Project.from_config(config=g.config, url=g.url, lock_timeout=lock_timeout,
+                                  run_hooks=run_hooks, notify=lambda m: notice(err, m))
+    if g.verbose:  # -v: which configuration and which database, and why
+        from .output import print_database
+
+        found = project.settings.config_file
+        err.print(f"[dim]configuration: {found or 'none found (defaults)'}[/dim]")
+        print_database(err, project.shown_url, project.url_origin)
+    return project
+
+
+def database_header(ctx: typer.Context, project: Project) -> None:
+    """The database a command reads or changes, and where its URL came from, on stderr
+    (already shown under -v; silent under -q)."""
+    from .output import print_database
+
+    if not globals_of(ctx).verbose:
+        print_database(consoles(ctx)[1], project.shown_url, project.url_origin)
 
 
 def handled(fn: F) -> F:

@@ -6,7 +6,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .app import FormatOpt, app, check_format, consoles, globals_of, handled, open_project
+from .app import (
+    FormatOpt,
+    app,
+    check_format,
+    consoles,
+    database_header,
+    globals_of,
+    handled,
+    open_project,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -32,6 +41,8 @@ def current(
     from .output.changesets import print_current
 
     out, project = _listing(ctx, fmt)
+    if fmt == "text":
+        database_header(ctx, project)
     heads, rows = project.current()
     print_current(out, fmt, project.shown_url, heads, rows, verbose or globals_of(ctx).verbose)
 
@@ -44,6 +55,8 @@ def status(ctx: typer.Context, fmt: FormatOpt = "text") -> None:
     from .output.changesets import print_status
 
     out, project = _listing(ctx, fmt)
+    if fmt == "text":
+        database_header(ctx, project)
     pending, problems = project.status_report()
     print_status(out, fmt, pending, problems)
     if problems:  # as `apply` would stop: say so, and exit 1

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from .app import app, consoles, globals_of, handled, open_project
+from .app import app, consoles, database_header, globals_of, handled, open_project
 
 LockOpt = Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for another "
                                         "run's lock.")]
@@ -40,6 +40,7 @@ def _run(ctx: typer.Context, direction: str, target: str | None, sql: bool, dry_
         raise UsageError("--dialect only goes with --sql")
     if target and target.startswith("-") and not target[1:].isdigit():
         raise UsageError(f"no such option: {target}", hint=f"see schemaflow {direction} --help")
+    database_header(ctx, project)
     quiet = globals_of(ctx).quiet
     progress = Progress(err, direction)
     with progress.live(not dry_run and not quiet):

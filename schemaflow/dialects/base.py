@@ -10,7 +10,7 @@ connecting, the lock) is reached through methods that import it on first use.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -190,6 +190,16 @@ class Dialect:
     server_databases: ClassVar[bool] = True
     # Quotes and comments of its SQL: where a `sql:` string's statements end (sqlsplit).
     sql_syntax: ClassVar[SqlSyntax] = SqlSyntax()
+    # The driver (the part after `+`) used when a URL names none: the one schemaflow's extra
+    # installs (None: SQLAlchemy's default). A URL that names a driver keeps it.
+    default_driver: ClassVar[str | None] = None
+    # Other spellings of the scheme, as SQLAlchemy spells it (`postgres` → `postgresql`).
+    scheme_aliases: ClassVar[Mapping[str, str]] = MappingProxyType({})
+    # asyncio drivers and the synchronous driver that reads the same URL: schemaflow runs
+    # synchronously, so an app's async URL (its DATABASE_URL) works as it is.
+    sync_drivers: ClassVar[Mapping[str, str]] = MappingProxyType({})
+    # The pip package of each driver, for the message when it is not installed.
+    driver_packages: ClassVar[Mapping[str, str]] = MappingProxyType({})
 
     def __init__(self, server_version: Version | None = None) -> None:
         self.server_version = server_version
@@ -372,9 +382,24 @@ class Dialect:
         """A SQLAlchemy dialect instance for offline compilation (no driver needed)."""
         raise NotImplementedError(f"{self.name} has no SQLAlchemy dialect")
 
+    def driver_url(self, url: str) -> str:
+        """`url` as schemaflow connects with it: the scheme as SQLAlchemy spells it, the
+        default driver where the URL names none, an asyncio driver replaced by its
+        synchronous counterpart. Text only (the driver-level reader uses it too)."""
+        scheme, sep, rest = url.partition("://")
+        if not sep:
+            return url
+        base, _, driver = scheme.lower().partition("+")
+        base = self.scheme_aliases.get(base, base)
+        driver = self.sync_drivers.get(driver, driver) if driver else (self.default_driver or "")
+        return f"{base}+{driver}://{rest}" if driver else f"{base}://{rest}"
+
+    def driver_package(self, driver: str) -> str:
+        """The pip package that provides `driver` (its own name when not known)."""
+        return self.driver_packages.get(driver, driver)
+
     def engine_args(self, url: Any, kwargs: dict[str, Any], lock_timeout: float) -> Any:
-        """The SQLAlchemy URL to connect with (the default driver filled in) and, in
-        `kwargs`, engine options."""
+        """The SQLAlchemy URL to connect with and, in `kwargs`, engine options."""
         return url
 
     def setup_engine(self, engine: Any) -> None:

@@ -24,26 +24,43 @@ def create_engine(url: str, *, lock_timeout: float = 60.0) -> Engine:
     problem = url_port_problem(url)
     if problem:
         raise UsageError(f"bad database URL {shown}: {problem}", hint=example)
+    known = for_url(url)
     try:
-        parsed = sa.engine.make_url(url)
+        parsed = sa.engine.make_url(known.driver_url(url) if known else url)
     except (sa.exc.ArgumentError, ValueError):
         raise UsageError(f"not a database URL: {shown}", hint=example) from None
     kwargs: dict[str, Any] = {"poolclass": sa.pool.NullPool}
-    known = for_url(url)
     if known is not None:
         parsed = known.engine_args(parsed, kwargs, lock_timeout)
     try:
         engine = sa.create_engine(parsed, **kwargs)
-    except (sa.exc.NoSuchModuleError, ModuleNotFoundError) as exc:
-        raise ConnectionFailed(
-            f"no driver for {shown}: {hide_passwords_in(str(exc))}",
-            hint="install the extra: pip install 'schemaflow[postgresql]' or "
-                 "'schemaflow[mysql]'") from None
+    except (sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise missing_driver(shown, parsed, known, exc) from None
     except sa.exc.ArgumentError as exc:
         raise UsageError(f"bad database URL {shown}: {hide_passwords_in(str(exc))}") from None
     if known is not None:
         known.setup_engine(engine)
     return engine
+
+
+def missing_driver(shown: str, parsed: sa.engine.URL, known: Dialect | None,
+                   exc: BaseException) -> ConnectionFailed:
+    """The error for a URL whose driver is not installed (or not known to SQLAlchemy): the
+    pip package to install, and the driver schemaflow uses when the URL names none."""
+    driver = parsed.get_driver_name()
+    if isinstance(exc, sa.exc.NoSuchModuleError) or known is None:
+        # SQLAlchemy has no such database or driver at all: no package would help.
+        return ConnectionFailed(f"unknown database or driver in {shown}: "
+                                f"{hide_passwords_in(str(exc))}",
+                                hint="e.g. postgresql+psycopg://, postgresql+psycopg2://, "
+                                     "mysql+pymysql://, mysql+mysqldb://, sqlite:///")
+    package = known.driver_package(driver)
+    plain = f"{parsed.get_backend_name()}://..."
+    default = (f"; or leave the driver out ({plain}) to use {known.default_driver}"
+               if known.default_driver and known.default_driver != driver else "")
+    return ConnectionFailed(f"the driver '{driver}' that {shown} names is not installed "
+                            f"({hide_passwords_in(str(exc))})",
+                            hint=f"pip install {package}{default}")
 
 
 @contextmanager

@@ -58,6 +58,13 @@ def notice(err: Console, message: str) -> None:
     err.print(f"[yellow]{escape(message)}[/yellow]")
 
 
+def print_database(err: Console, url: str, origin: str) -> None:
+    """The database a command works on and where its URL came from (password hidden)."""
+    from rich.markup import escape
+
+    err.print(f"[dim]database: {escape(url)} ({escape(origin)})[/dim]")
+
+
 def print_path(path: Path) -> None:
     """The file a command wrote, alone on stdout (for scripts: `$(schemaflow new ...)`)."""
     typer.echo(str(path))

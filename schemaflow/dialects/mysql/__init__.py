@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from dataclasses import replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
 
@@ -60,6 +62,14 @@ class MySQL(Dialect):
         ((8,), {"rename_column": True, "index_desc": True}),
     )
     run_lock: ClassVar[bool] = True
+    # PyMySQL is the driver schemaflow installs; SQLAlchemy's default is mysqlclient.
+    default_driver: ClassVar[str | None] = "pymysql"
+    # aiomysql is PyMySQL under asyncio, and asyncmy reads the same URLs.
+    sync_drivers: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {"aiomysql": "pymysql", "asyncmy": "pymysql"})
+    driver_packages: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {"pymysql": "PyMySQL", "mysqldb": "mysqlclient", "mysqlconnector":
+         "mysql-connector-python", "mariadbconnector": "mariadb", "cymysql": "cymysql"})
 
     @classmethod
     def matches(cls, sa_dialect: Any) -> bool:
@@ -100,12 +110,6 @@ class MySQL(Dialect):
         dialect.is_mariadb = self.name == "mariadb"
         return dialect
 
-    def engine_args(self, url: Any, kwargs: dict[str, Any], lock_timeout: float) -> Any:
-        # PyMySQL is the driver schemaflow installs; SQLAlchemy's default is mysqlclient.
-        if url.drivername in ("mysql", "mariadb"):
-            return url.set(drivername=url.drivername + "+pymysql")
-        return url
-
     def lock(self, conn: Connection, table: str, timeout: float) -> bool:
         name = lock_name(conn, table)
 
@@ -136,9 +140,9 @@ class MySQL(Dialect):
 
     def read_versions(self, url: str, table: str, schema: str | None,
                       timeout: float) -> list[VersionRow] | None:
-        m = URL_PARTS.match(url)
+        m = URL_PARTS.match(self.driver_url(url))  # errors show the URL as the user wrote it
         if url.count("@") > 1 or m is None or m["query"] or m["scheme"].lower() not in (
-                "mysql+pymysql", "mariadb+pymysql", "mysql", "mariadb"):
+                "mysql+pymysql", "mariadb+pymysql"):
             return None  # query options are SQLAlchemy's to interpret
         try:
             import pymysql

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ... import ir
@@ -91,6 +93,14 @@ class PostgreSQL(Dialect):
         ((12,), {"enum_add_value_in_transaction": True}),
     )
     run_lock: ClassVar[bool] = True
+    default_driver: ClassVar[str | None] = "psycopg"
+    # `postgres://` is what Heroku, Render and Fly put in DATABASE_URL.
+    scheme_aliases: ClassVar[Mapping[str, str]] = MappingProxyType({"postgres": "postgresql"})
+    sync_drivers: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {"asyncpg": "psycopg", "psycopg_async": "psycopg"})
+    driver_packages: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "pg8000": "pg8000",
+         "psycopg2cffi": "psycopg2cffi"})
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # A UNIQUE on exactly the primary key's columns is dropped by CREATE TABLE (a
@@ -150,12 +160,15 @@ class PostgreSQL(Dialect):
 
         return PGDialect()  # type: ignore[no-untyped-call]
 
-    def engine_args(self, url: Any, kwargs: dict[str, Any], lock_timeout: float) -> Any:
-        # psycopg (3) is the driver schemaflow installs; SQLAlchemy's default is psycopg2.
-        # `postgres://` is what Heroku, Render and Fly put in DATABASE_URL.
-        if url.drivername in ("postgresql", "postgres"):
-            return url.set(drivername="postgresql+psycopg")
-        return url
+    def driver_url(self, url: str) -> str:
+        mapped = super().driver_url(url)
+        if "+asyncpg" in url.partition("://")[0].lower() and "?" in mapped:
+            # asyncpg spells libpq's sslmode `ssl` (true meaning require).
+            head, _, query = mapped.partition("?")
+            query = re.sub(r"(^|&)ssl=(true|1)(?=&|$)", r"\1sslmode=require", query, flags=re.I)
+            query = re.sub(r"(^|&)ssl=", r"\1sslmode=", query)
+            mapped = f"{head}?{query}"
+        return mapped
 
     def lock(self, conn: Connection, table: str, timeout: float) -> bool:
         from sqlalchemy.exc import DBAPIError
@@ -189,7 +202,8 @@ class PostgreSQL(Dialect):
                       timeout: float) -> list[VersionRow] | None:
         if url.count("@") > 1 or URL_PARTS.match(url) is None:
             return None
-        if url.partition(":")[0].lower() not in ("postgresql", "postgres", "postgresql+psycopg"):
+        mapped = self.driver_url(url)  # errors show the URL as the user wrote it
+        if mapped.partition(":")[0].lower() != "postgresql+psycopg":
             return None
         try:
             import psycopg
@@ -197,7 +211,7 @@ class PostgreSQL(Dialect):
             return None  # SQLAlchemy reports the missing driver with its hint
         # libpq reads the URL itself, as SQLAlchemy's psycopg dialect lets it.
         try:
-            conn = psycopg.connect("postgresql" + url[url.index("://"):])
+            conn = psycopg.connect("postgresql" + mapped[mapped.index("://"):])
         except psycopg.Error as exc:
             raise unreachable(url, exc) from None
         try:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ...config import sqlite_missing, sqlite_path
-from ...errors import DatabaseError
+from ...config import hide_password, sqlite_path
+from ...errors import ConnectionFailed, DatabaseError
 from ...sqlsplit import SqlSyntax
 from ...typespec import TypeSpec
 from .. import register
@@ -57,6 +58,9 @@ class SQLite(Dialect):
     sa_types_module: ClassVar[str | None] = "sqlalchemy.dialects.sqlite"
     sql_syntax: ClassVar[SqlSyntax] = SqlSyntax(brackets=True)
     server_databases: ClassVar[bool] = False  # a database is a file
+    sync_drivers: ClassVar[Mapping[str, str]] = MappingProxyType({"aiosqlite": "pysqlite"})
+    driver_packages: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {"pysqlcipher": "sqlcipher3-binary"})
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
         ((0,), {"drop_column": False, "rename_column": False, "alter_column": False,
                 "alter_constraints": False, "partial_index": True, "index_desc": True,
@@ -143,14 +147,27 @@ class SQLite(Dialect):
             held.release()
 
     def database_missing(self, url: str) -> bool:
-        return sqlite_missing(url)
+        path = sqlite_path(url)
+        if path is None or path.exists():
+            return False
+        # Connecting would fail ("unable to open database file"), and a listing must not
+        # show "nothing applied" for a database that cannot be: name the folder instead.
+        folder = path.parent
+        if not folder.is_dir():
+            raise ConnectionFailed(
+                f"the folder {folder} of the SQLite database {hide_password(url)} does not "
+                "exist", hint="create the folder, or correct the URL (a relative path in the "
+                              "configuration is relative to the configuration's folder)")
+        return True
 
     def read_versions(self, url: str, table: str, schema: str | None,
                       timeout: float) -> list[VersionRow] | None:
         import sqlite3
 
         path = sqlite_path(url)
-        if path is None or schema is not None or "?" in url:
+        driver = self.driver_url(url).partition(":")[0].lower()
+        if path is None or schema is not None or "?" in url or driver not in (
+                "sqlite", "sqlite+pysqlite"):  # (pysqlcipher's files are encrypted)
             return None
         try:
             conn = sqlite3.connect(path, timeout=timeout)
