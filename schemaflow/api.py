@@ -23,6 +23,7 @@ from .listings import ChangesetInfo, Listings
 from .source import Limits
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
     from sqlalchemy.engine import Connection
 
     from .dialects.base import Dialect
@@ -285,17 +286,22 @@ class Project(Listings, Comparing, Bookkeeping):
         return drift(rows, self.history.graph, self._folder())
 
     def apply(self, target: str | None = None, *, dry_run: bool = False,
-              on_item: Callable[[ItemResult], None] | None = None) -> RunResult:
-        """Apply pending changesets up to `target` (default: every head)."""
-        return self._run("apply", target, dry_run=dry_run, on_item=on_item)
+              on_item: Callable[[ItemResult], None] | None = None,
+              on_start: Callable[[str, str], None] | None = None) -> RunResult:
+        """Apply pending changesets up to `target` (default: every head); `on_start(id,
+        message)` before each changeset runs, `on_item(result)` after."""
+        return self._run("apply", target, dry_run=dry_run, on_item=on_item, on_start=on_start)
 
     def rollback(self, target: str, *, dry_run: bool = False,
-                 on_item: Callable[[ItemResult], None] | None = None) -> RunResult:
-        """Reverse applied changesets down to `target`."""
-        return self._run("rollback", target, dry_run=dry_run, on_item=on_item)
+                 on_item: Callable[[ItemResult], None] | None = None,
+                 on_start: Callable[[str, str], None] | None = None) -> RunResult:
+        """Reverse applied changesets down to `target` (callbacks as for apply)."""
+        return self._run("rollback", target, dry_run=dry_run, on_item=on_item,
+                         on_start=on_start)
 
     def _run(self, direction: Direction, target: str | None, *, dry_run: bool,
-             on_item: Callable[[ItemResult], None] | None) -> RunResult:
+             on_item: Callable[[ItemResult], None] | None,
+             on_start: Callable[[str, str], None] | None = None) -> RunResult:
         if dry_run and self._database_missing():
             # Nothing exists yet: a dry run must not create the database by connecting to it.
             if direction == "rollback":
@@ -312,7 +318,8 @@ class Project(Listings, Comparing, Bookkeeping):
             self._refuse_other_tool()
         plan, done = migrate(self.settings, history, direction, target,
                              dry_run=dry_run, lock_timeout=self.lock_timeout,
-                             notify=self.notify, folder=self._folder(), on_item=on_item)
+                             notify=self.notify, folder=self._folder(), on_item=on_item,
+                             on_start=on_start)
         if isinstance(done, str):
             return RunResult(direction, plan=plan, sql=done)
         return RunResult(direction, done, plan=plan)
@@ -349,13 +356,23 @@ class Project(Listings, Comparing, Bookkeeping):
     def offline_sql(self, direction: str, target: str | None, dialect: str | None = None,
                     server_version: tuple[int, ...] | None = None) -> RunResult:
         """The SQL of apply/rollback without a database: from base (or `FROM:` in the target)."""
-        from .dialects import by_name
         from .execute import offline
-        from .recorder import version_table
 
         if direction not in ("apply", "rollback"):
             raise UsageError(f"unknown direction '{direction}'", hint="apply or rollback")
         history = self._checked_history()
+        database, vt = self._offline_target(dialect, server_version)
+        plan, sql = offline(history, database, "apply" if direction == "apply" else "rollback",
+                            target, vt)
+        return RunResult(direction, plan=plan, sql=sql)
+
+    def _offline_target(self, dialect: str | None, server_version: tuple[int, ...] | None
+                        ) -> tuple[Dialect, sa.Table]:
+        """The database offline SQL is written for (named, or the URL's) and the version
+        table's definition."""
+        from .dialects import by_name
+        from .recorder import version_table
+
         if dialect is not None:
             database = by_name(dialect, server_version)
         elif "://" not in self.settings.url:
@@ -364,10 +381,8 @@ class Project(Listings, Comparing, Bookkeeping):
         else:  # by_name knows the URL schemes too (postgres:// is PostgreSQL)
             database = by_name(self.settings.url.split(":", 1)[0].split("+", 1)[0].lower(),
                                server_version)
-        vt = version_table(self.settings.version_table, self.settings.version_table_schema)
-        plan, sql = offline(history, database, "apply" if direction == "apply" else "rollback",
-                            target, vt)
-        return RunResult(direction, plan=plan, sql=sql)
+        return database, version_table(self.settings.version_table,
+                                       self.settings.version_table_schema)
 
     def state_at(self, target: str | None = None) -> SchemaState:
         """The schema the changesets build at `target` (default: every head)."""

@@ -14,6 +14,7 @@ from .graph import Relative, target_ids
 from .ir import checksum
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
     from sqlalchemy.engine import Connection
 
     from .config import Settings
@@ -47,6 +48,9 @@ class Bookkeeping:
 
         def _locked(self, conn: Connection, dialect: Dialect) -> AbstractContextManager[None]: ...
 
+        def _offline_target(self, dialect: str | None, server_version: tuple[int, ...] | None
+                            ) -> tuple[Dialect, sa.Table]: ...
+
     def stamp(self, target: str, *, purge: bool = False) -> tuple[list[str], list[str]]:
         """Record `target` as the applied state without running anything: (added, removed)."""
         g = self._checked_history().graph
@@ -57,6 +61,48 @@ class Bookkeeping:
                                  f"{', '.join(heads)}", hint="name the changeset")
             target = f"{heads[0] if heads else 'base'}{target.strip()}"
         return self._stamp(target_ids(g, target), purge)
+
+    def stamp_sql(self, target: str, *, purge: bool = False, dialect: str | None = None,
+                  server_version: tuple[int, ...] | None = None) -> str:
+        """The version-table statements `stamp` would run, as an SQL script, without a
+        database (as Alembic's `stamp --sql`): from nothing applied, or from `FROM` in a
+        `FROM:TO` target."""
+        from sqlalchemy.schema import CreateTable
+
+        from .dialects.render import Step, compile_step, literal_dialect
+        from .recorder import script_rows
+
+        g = self._checked_history().graph
+        start, _, end = target.rpartition(":") if ":" in target else ("", "", target)
+        for part in (start, end):
+            if part and isinstance(g.resolve(part), Relative):
+                raise UsageError(f"a relative target ({part}) needs the database: offline, "
+                                 "stamp starts from nothing applied",
+                                 hint="name the changesets: stamp --sql FROM:TO")
+        applied = set() if purge or not start else g.ancestors(target_ids(g, start))
+        keep = g.ancestors(target_ids(g, end or "base"))
+        database, vt = self._offline_target(dialect, server_version)
+        sa_dialect = literal_dialect(database.sa_dialect())
+        out = [f"-- schemaflow stamp {target} ({database.name})", ""]
+        if not start:
+            out += [compile_step(Step(CreateTable(vt, if_not_exists=True)), sa_dialect) + ";", ""]
+        statements = [vt.delete()] if purge else []
+        removed = g.ordered(applied - keep)
+        if removed:
+            statements.append(script_rows(vt, cid="", checksum_="", message="", order=0,
+                                          rollback_ids=[r for cid in removed for r in (
+                                              cid, *g[cid].replaces)]))
+        order = len(applied & keep)
+        for cid in g.ordered(keep - applied):
+            order += 1
+            statements.append(script_rows(vt, cid=cid, checksum_=checksum(
+                self.history.from_file(cid)), message=g[cid].message, order=order))
+        if statements and database.renderer().transactional_ddl:
+            out.append("BEGIN;")
+        out += [compile_step(Step(s), sa_dialect) + ";" for s in statements]
+        if statements and database.renderer().transactional_ddl:
+            out.append("COMMIT;")
+        return "\n".join(out) + "\n"
 
     def stamp_from(self, tool: str) -> tuple[list[str], list[str]]:
         """Record as applied what another tool's table says it applied: (added, removed)."""

@@ -3,7 +3,6 @@ allows it, or offline as one SQL script."""
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable
 from contextlib import nullcontext, suppress
@@ -243,12 +242,16 @@ def _autocommit(runner: _Runner, step: Step) -> None:
 
 
 def run(recorder: Recorder, database: Dialect, plan: Plan, graph: Graph,
-        on_item: Callable[[ItemResult], None] | None = None) -> list[ItemResult]:
+        on_item: Callable[[ItemResult], None] | None = None,
+        on_start: Callable[[str, str], None] | None = None) -> list[ItemResult]:
     """Run every item of a plan in order; stops at the first failure (ChangesetFailed).
-    Where the database has a run-wide lock, the caller holds it."""
+    Where the database has a run-wide lock, the caller holds it. `on_start(id, message)`
+    is told of each changeset before it runs, `on_item` when it is done."""
     results = []
     runner = _Runner(recorder, database, graph)
     for item in plan.items:
+        if on_start:
+            on_start(item.changeset.id, item.changeset.message)
         result = run_item(runner, item)
         results.append(result)
         if on_item:
@@ -263,8 +266,8 @@ def to_sql(plan: Plan, dialect: Any, vt: sa.Table, *, create_version_table: bool
            renderer: Renderer, start_order: int = 0) -> str:
     """The plan as one SQL script, with version-table statements and transactions."""
     dialect = literal_dialect(dialect)  # a script runs without parameters: `%` stays single
-    out: list[str] = [f"-- schemaflow {plan.direction} ({plan.dialect}), generated "
-                      f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC", ""]
+    # No generation time: the same changesets give the same script (diffable, reviewable).
+    out: list[str] = [f"-- schemaflow {plan.direction} ({plan.dialect})", ""]
     if create_version_table:
         out += [compile_step(Step(CreateTable(vt, if_not_exists=True)), dialect) + ";", ""]
     order = start_order
@@ -298,6 +301,7 @@ def to_sql(plan: Plan, dialect: Any, vt: sa.Table, *, create_version_table: bool
 def migrate(settings: Settings, history: History, direction: Direction, target: str | None, *,
             dry_run: bool, lock_timeout: float, notify: Callable[[str], None],
             folder: str, on_item: Callable[[ItemResult], None] | None = None,
+            on_start: Callable[[str, str], None] | None = None,
             ) -> tuple[Plan, list[ItemResult] | str]:
     """Apply or roll back on the configured database: under its lock, from the version rows
     it holds; with `dry_run`, the SQL script of what would run instead of running it."""
@@ -323,7 +327,7 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
                 return plan, to_sql(plan, conn.dialect, recorder.table,
                                     create_version_table=not exists, renderer=renderer,
                                     start_order=len(rows))
-            return plan, run(recorder, dialect, plan, g, on_item)
+            return plan, run(recorder, dialect, plan, g, on_item, on_start)
 
 
 def offline(history: History, database: Dialect, direction: Direction, target: str | None,

@@ -271,8 +271,10 @@ def script_rows(vt: sa.Table, *, cid: str, checksum_: str, message: str, order: 
     """The INSERT (or, for a rollback, the DELETE) of an offline script."""
     if rollback_ids is not None:
         return vt.delete().where(vt.c.id.in_(tuple(rollback_ids)))
-    now = _now().replace(microsecond=0)
-    return vt.insert().values(id=cid, checksum=checksum_, message=message, applied_at=now,
+    from .dialects.ddl import UtcNow
+
+    # The time the script runs, computed there: the script itself holds no time.
+    return vt.insert().values(id=cid, checksum=checksum_, message=message, applied_at=UtcNow(),
                               execution_ms=0, applied_by="schemaflow --sql",
                               schemaflow_version=__version__, exec_order=order)
 

@@ -51,7 +51,7 @@ def test_post_write_hooks_run_on_written_files(project: Project) -> None:
         f'url = "{project.url}"\npost_write_hooks = ["echo \'# formatted\' >> {{file}}"]\n')
     result = project.cli("new", "-m", "first", "--run-hooks")
     assert result.returncode == 0, result.stderr
-    written = Path(result.stdout.strip())
+    written = project.root / result.stdout.strip()
     assert written.read_text().rstrip().endswith("# formatted")
     failing = (project.root / "schemaflow.toml")
     failing.write_text(f'url = "{project.url}"\npost_write_hooks = ["exit 3"]\n')

@@ -348,7 +348,7 @@ def test_check_exits_0_after_autogenerate_and_apply(dialect: str, tmp_path: Path
     project = new_project(tmp_path, databases.new(dialect), "blog")
     made = project.cli("new", "--autogenerate", "-m", "blog schema")
     assert made.returncode == 0, made.stderr
-    assert Path(made.stdout.strip()).is_file()
+    assert (project.root / made.stdout.strip()).is_file()
     project.api().apply()
     for args in (("check",), ("check", "--against-db")):
         done = project.cli(*args)
@@ -651,7 +651,7 @@ def test_rename_column_with_a_hint(dialect: str, tmp_path: Path,
     done = project.cli("new", "--autogenerate", "-m", "rename body",
                        "--rename", "post.body=content")
     assert done.returncode == 0, done.stderr
-    assert changes(Path(done.stdout.strip())) == [
+    assert changes(project.root / done.stdout.strip()) == [
         {"rename_column": {"table": "post", "name": "body", "new_name": "content"}}]
     assert "warning" not in done.stderr
     assert errors(project) == []
@@ -676,7 +676,7 @@ def test_rename_table_with_a_hint(dialect: str, tmp_path: Path, databases: Datab
     done = project.cli("new", "--autogenerate", "-m", "notes are memos",
                        "--rename", "note=memo")
     assert done.returncode == 0, done.stderr
-    assert changes(Path(done.stdout.strip())) == [
+    assert changes(project.root / done.stdout.strip()) == [
         {"rename_table": {"name": "note", "new_name": "memo"}}]
     assert errors(project) == []
     project.api().apply()
@@ -695,7 +695,7 @@ def test_rename_column_without_terminal_or_hint_is_drop_and_add_with_a_warning(
 
     done = project.cli("new", "--autogenerate", "-m", "content")  # stdin is not a terminal
     assert done.returncode == 0, done.stderr
-    assert changeset_ops(Path(done.stdout.strip())) == [
+    assert changeset_ops(project.root / done.stdout.strip()) == [
         {"add_column": {"table": "post", "column": {"name": "content", "type": "text"}}},
         {"drop_column": {"table": "post", "name": "body"}}]
     assert "warning" in done.stderr
@@ -714,7 +714,7 @@ def test_rename_table_without_terminal_or_hint_is_drop_and_create_with_a_warning
 
     done = project.cli("new", "--autogenerate", "-m", "memos")
     assert done.returncode == 0, done.stderr
-    assert [sig(d) for d in changeset_ops(Path(done.stdout.strip()))] == [
+    assert [sig(d) for d in changeset_ops(project.root / done.stdout.strip())] == [
         "drop_table note", "create_table memo"]
     assert "warning" in done.stderr and "note" in done.stderr
     assert "Did you rename" not in done.stdout + done.stderr
@@ -822,7 +822,7 @@ def test_baseline_from_db_rebuilds_the_same_schema(module: str, dialect: str, tm
 
     done = project.cli("new", "--autogenerate", "--from-db", "-m", "baseline")
     assert done.returncode == 0, done.stderr
-    path = Path(done.stdout.strip())
+    path = project.root / done.stdout.strip()
     assert path.is_file()
     assert errors(project) == []
 
@@ -925,7 +925,7 @@ def test_autogenerate_sets_lock_timeout_before_locking_existing_tables(
     use_models(project, "changes", "add_column")
     made = project.cli("new", "--autogenerate", "-m", "subtitle")
     assert made.returncode == 0, made.stderr
-    path = Path(made.stdout.strip())
+    path = project.root / made.stdout.strip()
     ops = changeset_ops(path)
     codes = [d["code"] for d in json.loads(project.cli(
         "validate", "--dialect", "postgresql", "--format", "json").stdout)["diagnostics"]]

@@ -125,7 +125,7 @@ def test_init_format_toml_makes_new_write_toml(tmp_path: Path) -> None:
     root = tmp_path / "proj"
     made = run_cli("new", "-m", "create user table", cwd=root)
     assert made.returncode == 0, made.stderr
-    path = Path(made.stdout.strip())
+    path = root / made.stdout.strip()  # relative to the folder it ran in
     assert path.suffix == ".toml"
     assert path.parent.resolve() == (root / "changesets").resolve()
     doc = tomllib.loads(path.read_text())
@@ -202,7 +202,7 @@ def test_new_parent_branch_label_depends_on_and_merge(project: Project) -> None:
 
     merged = p.cli("merge", "-m", "join the branches")
     assert merged.returncode == 0, merged.stderr
-    merge_doc = yaml.safe_load(Path(merged.stdout.strip()).read_text())
+    merge_doc = yaml.safe_load((p.root / merged.stdout.strip()).read_text())
     assert sorted(merge_doc["parents"]) == sorted([feature, "b001"])
 
     heads = as_json(p.cli("heads", "--format", "json"))["heads"]

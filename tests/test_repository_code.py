@@ -72,7 +72,7 @@ def test_post_write_hooks_do_not_run_unless_allowed(hooked: tuple[Project, Path]
     assert done.returncode == 0, done.stderr
     assert not marker.exists()
     assert "--run-hooks" in done.stderr and "SCHEMAFLOW_RUN_HOOKS" in done.stderr
-    assert Path(done.stdout.strip()).is_file()
+    assert (project.root / done.stdout.strip()).is_file()
     project.cli("new", "-m", "second", env={"SCHEMAFLOW_RUN_HOOKS": "0"})
     assert not marker.exists()
     done = project.cli("merge", "-m", "nothing to merge")

@@ -124,7 +124,15 @@ def squash(
     run_hooks: RunHooksOpt = False,
 ) -> None:
     """Replace the changesets START..END with one equivalent changeset."""
+    from ..source import display_path
     from .output import print_path
 
-    print_path(open_project(ctx, run_hooks=run_hooks).squash(start, end, message,
-                                                             concat=concat))
+    project = open_project(ctx, run_hooks=run_hooks)
+    before = [Path(name) for name in project.history.files.values()]
+    path = project.squash(start, end, message, concat=concat)
+    _, err = consoles(ctx)
+    # The files it deleted, for the commit (git rm) and the reviewer.
+    for gone in before:
+        if not gone.exists():
+            err.print(f"removed {display_path(gone)}", markup=False)
+    print_path(path)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..errors import Diagnostic, UsageError
-from .app import FormatOpt, app, check_format, consoles, handled, open_project
+from .app import DATABASES, FormatOpt, app, check_format, consoles, handled, open_project
 
 if TYPE_CHECKING:
     from ..api import Project
@@ -46,8 +46,8 @@ def validate(
         "--db/--no-db", help="Also compare applied checksums with the database (default: when "
         "a URL is given by --url, the environment or the configuration).")] = None,
     dialect: Annotated[str | None, typer.Option(
-        "--dialect", help="Check what this database can do: sqlite, postgresql, mysql, "
-        "mariadb (default: the URL's, when one is given).")] = None,
+        "--dialect", help=f"Check what this database can do: {DATABASES} (default: the "
+        "URL's, when one is given).")] = None,
     server_version: Annotated[str | None, typer.Option(
         "--server-version", help="The server version to check against, e.g. 14 or 8.0.16.")]
     = None,

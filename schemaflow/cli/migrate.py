@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import UsageError
-from .app import app, consoles, database_header, globals_of, handled, open_project
+from .app import DATABASES, app, consoles, database_header, globals_of, handled, open_project
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 LockOpt = Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for another "
                                         "run's lock.")]
@@ -15,10 +18,26 @@ SqlOpt = Annotated[bool, typer.Option("--sql", help="Print the SQL instead of ru
                                       "database needed).")]
 DryOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would run against the "
                                       "database, change nothing.")]
-DialectOpt = Annotated[str | None, typer.Option("--dialect", help="With --sql: sqlite, "
-                                                "postgresql (default: from the URL).")]
+DialectOpt = Annotated[str | None, typer.Option("--dialect", help=f"With --sql: the database "
+                                                f"to write SQL for: {DATABASES} (default: "
+                                                "from the URL).")]
 
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Only errors.")]
+StampOpt = Annotated[bool, typer.Option("--timestamp", help="With --sql: start the script with "
+                                        "the time it was written (by default the same "
+                                        "changesets always give the same script).")]
+
+
+def _offline(out: Console, sql: str, timestamp: bool) -> None:
+    """Offline SQL on stdout; with `timestamp`, after a comment saying when it was written."""
+    import datetime as dt
+
+    from .output import print_sql
+
+    if timestamp:
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+        sql = f"-- generated {now}\n{sql}"
+    print_sql(sql, out)
 
 
 def _quiet(ctx: typer.Context, quiet: bool) -> None:
@@ -27,17 +46,17 @@ def _quiet(ctx: typer.Context, quiet: bool) -> None:
 
 
 def _run(ctx: typer.Context, direction: str, target: str | None, sql: bool, dry_run: bool,
-         dialect: str | None, lock_timeout: float) -> None:
+         dialect: str | None, lock_timeout: float, timestamp: bool = False) -> None:
     from .output import print_sql
     from .output.runs import Progress
 
     out, err = consoles(ctx)
     project = open_project(ctx, lock_timeout)
     if sql:
-        print_sql(project.offline_sql(direction, target, dialect).sql or "", out)
+        _offline(out, project.offline_sql(direction, target, dialect).sql or "", timestamp)
         return
-    if dialect:
-        raise UsageError("--dialect only goes with --sql")
+    if dialect or timestamp:
+        raise UsageError("--dialect and --timestamp only go with --sql")
     if target and target.startswith("-") and not target[1:].isdigit():
         raise UsageError(f"no such option: {target}", hint=f"see schemaflow {direction} --help")
     database_header(ctx, project)
@@ -45,11 +64,13 @@ def _run(ctx: typer.Context, direction: str, target: str | None, sql: bool, dry_
     progress = Progress(err, direction)
     with progress.live(not dry_run and not quiet):
         on_item = None if quiet else progress.item
+        on_start = None if quiet else progress.start
         if direction == "apply":
-            res = project.apply(target, dry_run=dry_run, on_item=on_item)
+            res = project.apply(target, dry_run=dry_run, on_item=on_item, on_start=on_start)
         else:
             assert target is not None
-            res = project.rollback(target, dry_run=dry_run, on_item=on_item)
+            res = project.rollback(target, dry_run=dry_run, on_item=on_item,
+                                   on_start=on_start)
     if dry_run:
         print_sql(res.sql or "", out)
         return
@@ -67,10 +88,11 @@ def _apply(
     dialect: DialectOpt = None,
     lock_timeout: LockOpt = 60.0,
     quiet: QuietOpt = False,
+    timestamp: StampOpt = False,
 ) -> None:
     """Apply pending changesets up to TARGET (default: every head)."""
     _quiet(ctx, quiet)
-    _run(ctx, "apply", target, sql, dry_run, dialect, lock_timeout)
+    _run(ctx, "apply", target, sql, dry_run, dialect, lock_timeout, timestamp)
 
 
 @handled
@@ -83,10 +105,11 @@ def _rollback(
     dialect: DialectOpt = None,
     lock_timeout: LockOpt = 60.0,
     quiet: QuietOpt = False,
+    timestamp: StampOpt = False,
 ) -> None:
     """Reverse applied changesets down to TARGET."""
     _quiet(ctx, quiet)
-    _run(ctx, "rollback", target, sql, dry_run, dialect, lock_timeout)
+    _run(ctx, "rollback", target, sql, dry_run, dialect, lock_timeout, timestamp)
 
 
 # `-2` is a target, not an option.
@@ -115,13 +138,25 @@ def stamp(
     from_liquibase: Annotated[bool, typer.Option(
         "--from-liquibase", help="Record what DATABASECHANGELOG says is applied (after "
         "`import liquibase`).")] = False,
+    sql: Annotated[bool, typer.Option("--sql", help="Print the version-table statements "
+                                      "instead of running them (no database needed; TARGET "
+                                      "may be FROM:TO).")] = False,
+    dialect: DialectOpt = None,
+    timestamp: StampOpt = False,
     lock_timeout: LockOpt = 60.0,
 ) -> None:
     """Record TARGET as applied without running anything."""
     from .output.runs import stamped
 
-    _, err = consoles(ctx)
+    out, err = consoles(ctx)
     project = open_project(ctx, lock_timeout)
+    if sql:
+        if target is None or from_alembic or from_flyway or from_liquibase:
+            raise UsageError("stamp --sql needs a TARGET (--from-* read the database)")
+        _offline(out, project.stamp_sql(target, purge=purge, dialect=dialect), timestamp)
+        return
+    if dialect or timestamp:
+        raise UsageError("--dialect and --timestamp only go with --sql")
     tools = [t for t, on in (("alembic", from_alembic), ("flyway", from_flyway),
                              ("liquibase", from_liquibase)) if on]
     if tools:

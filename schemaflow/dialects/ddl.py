@@ -211,3 +211,18 @@ class DropConstraint(sa.schema.DropConstraint):
 @compiles(DropConstraint)
 def _drop_constraint(el: DropConstraint, compiler: DDLCompiler, **kw: Any) -> str:
     return str(compiler.visit_drop_constraint(el, **kw))  # type: ignore[no-untyped-call]
+
+
+class UtcNow(sa.sql.functions.FunctionElement[Any]):
+    """The current time in UTC as the database computes it: an offline script's version rows
+    record when the script ran (and the script stays the same from one generation to the
+    next). Each database's render module compiles it its own way."""
+
+    type = sa.DateTime()
+    inherit_cache = True
+    name = "utc_now"
+
+
+@compiles(UtcNow)
+def _utc_now(el: UtcNow, compiler: Any, **kw: Any) -> str:
+    return "CURRENT_TIMESTAMP"  # UTC on SQLite

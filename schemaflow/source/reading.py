@@ -19,7 +19,7 @@ from yaml.reader import ReaderError
 from yaml.scanner import ScannerError
 
 from ..errors import Diagnostic
-from .yamlload import MAX_DEPTH, TOO_DEEP, load_yaml
+from .yamlload import DATA_KEYS, MAX_DEPTH, NAME_KEYS, TOO_DEEP, load_yaml
 
 Format = Literal["yaml", "toml"]
 DocPath = Sequence[str | int]
@@ -30,19 +30,51 @@ TOML_HEADER = "#:schema {schema}\n"
 DEFAULT_MAX_BYTES = 10_000_000
 
 
-def _too_deep(doc: Any, path: str) -> Any:
-    """Refuse a parsed TOML document nested deeper than a changeset is (YAML is checked as it
-    is read). Iterative, and stops early."""
-    stack: list[tuple[Any, int]] = [(doc, 0)]
+class _Written(float):
+    """A TOML float that remembers the text it was written as (tomllib's parse_float hook):
+    `id = 73e773485570` is the id "73e773485570", not inf."""
+
+    text: str
+
+    def __new__(cls, text: str) -> _Written:
+        value = super().__new__(cls, text)
+        value.text = text
+        return value
+
+
+def _as_text(value: Any) -> Any:
+    """A scalar where a name or an id goes, as the text written (as the YAML loader reads
+    plain scalars there); a bare integer is its decimal digits."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, _Written):
+        return value.text
+    return str(value) if isinstance(value, int) else value
+
+
+def _toml_plain(doc: Any, path: str) -> Any:
+    """A parsed TOML document as the YAML loader gives one: values under NAME_KEYS (and the
+    items of lists under them) as the text written, outside rows of data; other floats plain.
+    Refuses a document nested deeper than a changeset is (YAML is checked as it is read).
+    Iterative, and stops early."""
+    # (container, depth, inside rows of data)
+    stack: list[tuple[Any, int, bool]] = [(doc, 0, False)]
     while stack:
-        value, depth = stack.pop()
+        value, depth, data = stack.pop()
         if depth > MAX_DEPTH:
             raise SourceError(Diagnostic(code="SF001", file=path, line=1, col=1,
                                          message=TOO_DEEP))
-        if isinstance(value, dict):
-            stack += [(v, depth + 1) for v in value.values()]
-        elif isinstance(value, list):
-            stack += [(v, depth + 1) for v in value]
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in list(items):
+            named = not data and isinstance(value, dict) and key in NAME_KEYS
+            if isinstance(item, (dict, list)):
+                if named and isinstance(item, list):
+                    item[:] = [v if isinstance(v, (dict, list)) else _as_text(v) for v in item]
+                stack.append((item, depth + 1, data or key in DATA_KEYS))
+            elif named:
+                value[key] = _as_text(item)
+            elif isinstance(item, _Written):
+                value[key] = float(item)
     return doc
 
 
@@ -156,7 +188,7 @@ def list_files(folder: Path) -> list[Path]:
 
 def _toml(text: str, path: str) -> Any:
     try:
-        return _too_deep(tomllib.loads(text), path)
+        return _toml_plain(tomllib.loads(text, parse_float=_Written), path)
     except RecursionError:
         raise SourceError(Diagnostic(code="SF001", file=path, line=1, col=1,
                                      message=TOO_DEEP)) from None

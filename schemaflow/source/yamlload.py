@@ -47,7 +47,7 @@ TOO_DEEP = ("the document is nested too deeply (a changeset needs a few levels, 
 NAME_KEYS = frozenset({
     "id", "parents", "depends_on", "replaces", "branch_labels", "tag", "message", "author",
     "name", "new_name", "table", "schema", "columns", "include", "comment"})
-_DATA_KEYS = frozenset({"rows"})  # below these, values are data: typed as YAML reads them
+DATA_KEYS = frozenset({"rows"})  # below these, values are data: typed as YAML reads them
 _AS_TEXT = frozenset({"int", "float", "bool"})
 
 _Parser: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # only its parser is used
@@ -169,7 +169,7 @@ class _Frame:
         self.is_map = is_map
         # Inside rows of data: values are never read as names.
         self.data: bool = parent is not None and (parent.data or (
-            parent.is_map and parent.key in _DATA_KEYS))
+            parent.is_map and parent.key in DATA_KEYS))
         # A list whose scalar items are names (`parents: [1]`).
         self.names: bool = (not is_map and not self.data and parent is not None and parent.is_map
                       and parent.key in NAME_KEYS)

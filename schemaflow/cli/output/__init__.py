@@ -6,6 +6,7 @@ commands pass them what the API returned.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -66,8 +67,11 @@ def print_database(err: Console, url: str, origin: str) -> None:
 
 
 def print_path(path: Path) -> None:
-    """The file a command wrote, alone on stdout (for scripts: `$(schemaflow new ...)`)."""
-    typer.echo(str(path))
+    """The file a command wrote, alone on stdout (for scripts: `$(schemaflow new ...)`),
+    relative to the current directory as users type paths (`git add` takes it as is)."""
+    from ...source import display_path
+
+    typer.echo(display_path(path))
 
 
 def print_text(text: str) -> None:
@@ -76,9 +80,19 @@ def print_text(text: str) -> None:
     sys.stdout.write(safe(text) if sys.stdout.isatty() else text)
 
 
+def _json_value(value: Any) -> Any:
+    """What JSON has no type for: times as ISO 8601 (naive ones are UTC, as the version
+    table stores them), anything else as its text."""
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
 def print_json(doc: Any) -> None:
     """A JSON document on stdout."""
-    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    sys.stdout.write(json.dumps(doc, indent=2, default=_json_value) + "\n")
 
 
 def print_sql(sql: str, out: Console) -> None:

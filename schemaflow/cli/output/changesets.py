@@ -49,18 +49,31 @@ def lines(out: Console, items: Sequence[ChangesetInfo], verbose: bool = False) -
         sys.stdout.write(safe("\n".join(line(i, verbose, plain=True) for i in items)) + "\n")
 
 
-def table(items: Sequence[ChangesetInfo], title: str) -> Table:
-    """A rich table of changesets (terminal output only; pipes get plain lines)."""
+# Below this width the table keeps the id, the message and the marks: five columns in 60
+# would fold every id over two lines.
+_NARROW = 100
+
+
+def table(items: Sequence[ChangesetInfo], title: str, width: int) -> Table:
+    """A rich table of changesets (terminal output only; pipes get plain lines). Ids never
+    wrap; on a narrow terminal the parents and operations columns are left out."""
     from rich.table import Table
 
+    wide = width >= _NARROW
     result = Table(title=f"{len(items)} {title}", title_justify="left", show_edge=False)
-    for column in ("id", "parents", "message", "operations", "marks"):
-        result.add_column(column, overflow="fold")
+    result.add_column("id", no_wrap=True)
+    if wide:
+        result.add_column("parents", overflow="fold")
+    result.add_column("message", overflow="fold", ratio=1)
+    if wide:
+        result.add_column("operations", overflow="fold")
+    result.add_column("marks", overflow="fold")
     for i in items:
         marks = ", ".join(m for m in ("head" if i.is_head else "",
                                       f"tag {i.tag}" if i.tag else "") if m)
-        result.add_row(*(escape(cell) for cell in (
-            i.id, ", ".join(i.parents) or "<base>", i.message, ", ".join(i.operations), marks)))
+        cells = [i.id, ", ".join(i.parents) or "<base>", i.message, ", ".join(i.operations),
+                 marks] if wide else [i.id, i.message, marks]
+        result.add_row(*(escape(cell) for cell in cells))
     return result
 
 
@@ -95,7 +108,7 @@ def print_status(out: Console, fmt: str, pending: Sequence[ChangesetInfo],
                   else "Up to date: nothing pending.")
         return
     if out.is_terminal:
-        out.print(table(pending, "pending"))
+        out.print(table(pending, "pending", out.width))
         return
     lines(out, pending)
     out.print(f"[dim]{len(pending)} pending[/dim]")
@@ -108,7 +121,7 @@ def print_history(out: Console, fmt: str, items: Sequence[ChangesetInfo], verbos
         print_json({"changesets": [i.as_dict() for i in items]})
         return
     if out.is_terminal and not graph and not verbose:
-        out.print(table(items, "history"))
+        out.print(table(items, "history", out.width))
         return
     if graph:
         _print_graph(out, items)

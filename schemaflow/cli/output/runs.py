@@ -14,6 +14,8 @@ from rich.markup import escape
 from . import count, safe
 
 if TYPE_CHECKING:
+    from rich.status import Status
+
     from ...execute import ItemResult
 
 
@@ -24,7 +26,9 @@ class Progress:
         self.err = err
         self.direction = direction
         self.verb = "applied" if direction == "apply" else "rolled back"
+        self.doing = "applying" if direction == "apply" else "rolling back"
         self.started = time.perf_counter()
+        self.status: Status | None = None
 
     def item(self, r: ItemResult) -> None:
         """One changeset done (or found done by another run meanwhile)."""
@@ -39,11 +43,16 @@ class Progress:
             err.print(f"  {verb} [bold]{r.id}[/bold] {escape(r.message)} "
                       f"[dim]({r.execution_ms} ms)[/dim]")
 
+    def start(self, cid: str, message: str) -> None:
+        """A changeset starts: the live status line names it (a long one shows which)."""
+        if self.status is not None:
+            self.status.update(f"{self.doing} [bold]{escape(cid)}[/bold] {escape(message)}…")
+
     def live(self, enabled: bool) -> AbstractContextManager[Any]:
         """On a terminal, a live status line while changesets run; plain lines otherwise."""
         if enabled and self.err.is_terminal:
-            doing = "applying" if self.direction == "apply" else "rolling back"
-            return self.err.status(f"{doing}…")
+            self.status = self.err.status(f"{self.doing}…")
+            return self.status
         return nullcontext()
 
     def finished(self, results: Sequence[ItemResult], url: str) -> None:

@@ -60,8 +60,13 @@ def _drop_index_on(el: DropIndexOn, compiler: DDLCompiler, **kw: Any) -> str:
             f"{ddl.table_ref(compiler, el.table_name, el.schema)}")
 
 
+def _utc_now(el: ddl.UtcNow, compiler: Any, **kw: Any) -> str:
+    return "UTC_TIMESTAMP()"
+
+
 for _name in _NAMES:
     compiles(ModifyColumn, _name)(_modify_column)
+    compiles(ddl.UtcNow, _name)(_utc_now)
     compiles(ChangeColumn, _name)(_change_column)
     compiles(DropIndexOn, _name)(_drop_index_on)
 

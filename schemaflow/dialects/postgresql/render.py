@@ -40,6 +40,11 @@ def _validate_constraint(el: ValidateConstraint, compiler: DDLCompiler, **kw: An
     return f"{ddl.alter(compiler, el)} VALIDATE CONSTRAINT {ddl.col_ref(compiler, el.name)}"
 
 
+@compiles(ddl.UtcNow, "postgresql")
+def _utc_now(el: ddl.UtcNow, compiler: Any, **kw: Any) -> str:
+    return "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')"
+
+
 class AddConstraintNotValid(DDLElement):
     """`ALTER TABLE t ADD CONSTRAINT ... NOT VALID`."""
 
