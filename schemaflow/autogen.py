@@ -90,7 +90,7 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
         live, dialect = database_state(settings, lock_timeout,
                                        sorted({k[0] for k in models.tables if k[0]}))
         result = diff(dialect.comparable(live), dialect.comparable(models),
-                      ask=ask, hints=hints)
+                      ask=ask, hints=hints, check_key=dialect.check_key)
         return _buildable(result, live, dialect)
     from .dialects import for_url
 

@@ -10,21 +10,24 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import ir
+from .checkdiff import changed_checks
 from .errors import UsageError
 from .ir.parts import deferral
 from .state import (
     SchemaState,
     Table,
     TableKey,
+    create_check_op,
     create_fk_op,
     create_table_op,
+    expression_key,
     ix_name,
     pk_name,
     rename_columns,
     table_from_create,
     uq_name,
 )
-from .typespec import TypeSpec, parse_type
+from .typespec import TypeSpec, parse_type, stored_as
 
 # Asked before treating a drop + an add as a rename: (kind, table, old, new) -> yes/no.
 RenameQuestion = Callable[[str, str, str, str], bool]
@@ -42,7 +45,9 @@ class DiffResult:
 
 
 def type_key(spec: TypeSpec) -> tuple[Any, ...]:
-    """What a type means, for comparison (`VARCHAR(50)` and `String(50)` are one)."""
+    """What a type means, for comparison (`VARCHAR(50)` and `String(50)` are one; a
+    non-native enum is the VARCHAR it is: its values are its CHECK's, if it has one)."""
+    spec = stored_as(spec)
     if spec.name == "enum":
         return ("enum", tuple(str(a) for a in spec.args))
     if spec.name == "float":
@@ -138,6 +143,7 @@ class _Builder:
                  hints: Mapping[str, str]) -> None:
         self.old, self.new, self.ask, self.hints = old, new, ask, hints
         self.exact_checks = False
+        self.check_key: Callable[[str], str] = expression_key
         self.result = DiffResult()
         # Ordered phases: drops of dependents first, creations of dependents last. Table
         # renames come first of all: what changes inside a renamed table names it by its
@@ -332,22 +338,17 @@ class _Builder:
             if cols not in old_u:
                 self.emit("create_constraint", ir.CreateUniqueConstraint(
                     name=u.name or "", table=t, schema=s, columns=cols))
-        # check constraints, by name; by expression too when both sides were written in
-        # the same SQL (a database rewrites a CHECK in its own words: `x IN (...)` comes back
-        # from PostgreSQL as `x = ANY (ARRAY[...])`)
-        old_c = {c.name: c for c in old.checks}
-        new_c = {c.name: c for c in new.checks}
-        changed = {n for n, c in new_c.items() if self.exact_checks and n in old_c
-                   and _sql_key(old_c[n].expression) != _sql_key(c.expression)}
-        for name in old_c:
-            if name not in new_c or name in changed:
-                self.emit("drop_constraint", ir.DropConstraint(name=name or "", table=t,
-                                                               schema=s, type="check"))
-        for name, c in new_c.items():
-            if name not in old_c or name in changed:
-                self.emit("create_constraint", ir.CreateCheckConstraint(
-                    name=name or "", table=t, schema=s, expression=c.expression))
+        self._compare_checks(old, new)
         self._compare_links(old, new, touches_dropped)
+
+    def _compare_checks(self, old: Table, new: Table) -> None:
+        drops, creates = changed_checks(old, new, key=self.check_key,
+                                        exact=_sql_key if self.exact_checks else None)
+        for name in drops:
+            self.emit("drop_constraint", ir.DropConstraint(
+                name=name, table=new.name, schema=new.schema, type="check"))
+        for c in creates:
+            self.emit("create_constraint", create_check_op(new, c))
 
     def _compare_links(self, old: Table, new: Table,
                        touches_dropped: Callable[[tuple[str, ...]], bool]) -> None:
@@ -439,11 +440,14 @@ def _index_key(i: ir.IndexDef) -> tuple[Any, ...]:
 
 
 def diff(old: SchemaState, new: SchemaState, *, ask: RenameQuestion | None = None,
-         hints: Mapping[str, str] | None = None, exact_checks: bool = False) -> DiffResult:
+         hints: Mapping[str, str] | None = None, exact_checks: bool = False,
+         check_key: Callable[[str], str] | None = None) -> DiffResult:
     """The operations that turn `old` into `new`, ordered so that they run. With
     `exact_checks`, a CHECK whose expression changed under the same name is dropped and
     created again (for two states whose expressions are written alike: changesets and
-    models, not a database's reflection)."""
+    models, not a database's reflection). `check_key` reduces a CHECK's expression to its
+    meaning (a database's `Dialect.check_key` where one side was reflected from it)."""
     builder = _Builder(old, new, ask, hints or {})
     builder.exact_checks = exact_checks
+    builder.check_key = check_key or expression_key
     return builder.run()

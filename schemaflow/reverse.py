@@ -12,6 +12,7 @@ from .state import (
     SchemaState,
     Table,
     apply,
+    create_check_op,
     create_fk_op,
     create_table_op,
     dependents,
@@ -39,8 +40,7 @@ def recreate_parts(t: Table) -> tuple[ir.Operation, ...]:
                                        columns=t.primary_key.columns))
     ops += [ir.CreateUniqueConstraint(name=u.name or "", table=t.name, schema=s,
                                       columns=u.columns) for u in t.uniques]
-    ops += [ir.CreateCheckConstraint(name=c.name or "", table=t.name, schema=s,
-                                     expression=c.expression) for c in t.checks]
+    ops += [create_check_op(t, c) for c in t.checks]
     ops += [create_fk_op(t, f) for f in t.foreign_keys]
     ops += [ir.CreateIndex.of(i, t.name, s) for i in t.indexes]
     return tuple(ops)

@@ -126,7 +126,7 @@ def parse_type(text: str) -> TypeSpec:
                 kw = key.strip().lower()
                 kw_value = _unquote(value.strip())
                 # Flags are spelled as in YAML (true/false), whatever case was typed.
-                kwargs.append((kw, kw_value.lower() if kw == "timezone" else kw_value))
+                kwargs.append((kw, kw_value.lower() if kw in _FLAGS else kw_value))
             elif kwargs:
                 raise TypeSyntaxError(f"positional argument after keyword in type '{text}'")
             elif re.fullmatch(r"-?\d+", part):
@@ -163,10 +163,11 @@ _ARITY: dict[str, tuple[int, int]] = {
     "uuid": (0, 0),
     "binary": (0, 1),
 }
+_FLAGS = ("timezone", "native")
 _KWARGS: dict[str, tuple[str, ...]] = {
     "datetime": ("timezone",),
     "time": ("timezone",),
-    "enum": ("name",),
+    "enum": ("name", "native", "length"),
     "array": ("dimensions",),
 }
 
@@ -185,6 +186,7 @@ def _check_arity(spec: TypeSpec, text: str) -> None:
             raise TypeSyntaxError(f"enum needs at least one value, as in enum(a,b): '{text}'")
         if len(set(spec.args)) != len(spec.args):
             raise TypeSyntaxError(f"enum has a repeated value: '{text}'")
+        _check_enum_options(spec, text)
     else:
         lo, hi = _ARITY[spec.name]
         if not lo <= len(spec.args) <= hi:
@@ -201,8 +203,39 @@ def _check_arity(spec: TypeSpec, text: str) -> None:
     for key, value in spec.kwargs:
         if key not in allowed:
             raise TypeSyntaxError(f"{spec.name} has no option '{key}': '{text}'")
-        if key == "timezone" and value.lower() not in ("true", "false"):
-            raise TypeSyntaxError(f"timezone must be true or false: '{text}'")
+        if key in _FLAGS and value.lower() not in ("true", "false"):
+            raise TypeSyntaxError(f"{key} must be true or false: '{text}'")
+
+
+def _check_enum_options(spec: TypeSpec, text: str) -> None:
+    """A non-native enum is a VARCHAR: no type name, and a length that holds every value."""
+    if is_native_enum(spec):
+        if spec.kwarg("length") is not None:
+            raise TypeSyntaxError(f"length is for a non-native enum (native=false): '{text}'")
+        return
+    if spec.kwarg("name") is not None:
+        raise TypeSyntaxError("a non-native enum (native=false) has no type name (its CHECK, "
+                              f"if any, is one of the table's checks): '{text}'")
+    length = spec.kwarg("length")
+    longest = max(len(str(a)) for a in spec.args)
+    if length is not None and not (length.isdigit() and int(length) >= longest):
+        raise TypeSyntaxError(f"length must be a whole number that holds the longest value "
+                              f"({longest}): '{text}'")
+
+
+def is_native_enum(spec: TypeSpec) -> bool:
+    """Whether `spec` is an enum the database holds as a type of its own where it has one
+    (PostgreSQL's CREATE TYPE, MySQL's ENUM); `native=false` makes it a VARCHAR everywhere."""
+    return spec.name == "enum" and spec.kwarg("native", "true") != "false"
+
+
+def stored_as(spec: TypeSpec) -> TypeSpec:
+    """The type a database holds for `spec`: a non-native enum is a VARCHAR as long as its
+    `length`, else as its longest value; every other type is itself."""
+    if spec.name != "enum" or is_native_enum(spec):
+        return spec
+    length = spec.kwarg("length")
+    return TypeSpec("string", (int(length) if length else max(len(str(a)) for a in spec.args),))
 
 
 def _dump_arg(arg: Arg) -> str:

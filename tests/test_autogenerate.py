@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql.base import PGInspector
 from schemaflow import ir
 from schemaflow.errors import SchemaflowError
 from schemaflow.ir import dump_operation
+from schemaflow.state import ck_name
 
 if TYPE_CHECKING:
     from _pytest.mark import ParameterSet  # pytest does not export the type of pytest.param
@@ -473,6 +474,7 @@ def test_autogenerate_writes_toml_that_applies(project: Project) -> None:
 # --- one change at a time -----------------------------------------------------------------------
 
 _FK_NOTE = {"name": "fk_note_post_id_post", "table": "note", "type": "foreign_key"}
+_KINDS = "kind IN ('draft', 'final', 'gone')"
 
 CHANGES: dict[str, list[dict[str, Any]]] = {
     "add_table": [{"create_table": {
@@ -533,6 +535,13 @@ CHANGES: dict[str, list[dict[str, Any]]] = {
         "name": "mood", "type": "enum(happy,sad,name=post_mood)"}}}],
     "enum_value": [{"alter_column": {"table": "author", "name": "status",
                                      "type": "enum(active,banned,away,name=author_status)"}}],
+    # A value added to a non-native enum: its CHECK dropped and created again (the VARCHAR
+    # is long enough already), nothing else.
+    "enum_check_value": [
+        {"drop_constraint": {"name": ck_name("pair", "kind IN ('draft', 'final')"),
+                             "table": "pair", "type": "check"}},
+        {"create_check_constraint": {"name": ck_name("pair", _KINDS), "table": "pair",
+                                     "expression": _KINDS}}],
     # The foreign key into a dropped table goes first (once), then the table.
     "drop_referenced_table": [{"drop_constraint": _FK_NOTE}, {"drop_table": {"name": "post"}}],
     # Two tables, one referencing the other: the referencing one is dropped first.

@@ -17,11 +17,12 @@ from typing import Any, TypeVar
 import pytest
 
 from schemaflow import ir
+from schemaflow.dialects import by_name
 from schemaflow.dialects.metadata import from_metadata
 from schemaflow.dialects.read import default_from_sa
 from schemaflow.diff import DiffResult, default_key, diff, readable_create, type_key
 from schemaflow.errors import SchemaflowError
-from schemaflow.state import SchemaState, Table, apply, apply_all, table_from_create
+from schemaflow.state import SchemaState, Table, apply, apply_all, ck_name, table_from_create
 from schemaflow.typespec import parse_type
 
 MODELS = Path(__file__).resolve().parent / "models"
@@ -757,6 +758,50 @@ def test_a_changed_check_expression_is_found_when_both_sides_are_written_alike()
     respelled = build(create("t", pk(), col("n", "integer"),
                              checks=(ir.CheckDef(expression="(N > 0)", name="ck_t_n"),)))
     assert diff(old, respelled, exact_checks=True).operations == []
+
+
+def _checked(*checks: ir.CheckDef, n_type: str = "integer") -> SchemaState:
+    return build(create("jobs", pk(), col("n", n_type), col("state", "string(4)"),
+                        checks=checks))
+
+
+def test_an_unnamed_check_is_matched_by_meaning_to_the_name_a_server_gave_it() -> None:
+    models = _checked(ir.CheckDef(expression="state IN ('new', 'done')"),
+                      ir.CheckDef(expression="n=1"))
+    pg = by_name("postgresql")
+    server = _checked(
+        ir.CheckDef(name="jobs_state_check", expression="state::text = ANY (ARRAY['new'::"
+                    "character varying, 'done'::character varying]::text[])"),
+        ir.CheckDef(name="jobs_n_check", expression="n = 1"))
+    assert diff(server, models, check_key=pg.check_key).operations == []
+    mariadb = _checked(ir.CheckDef(name="CONSTRAINT_1", expression="`state` in ('new','done')"),
+                       ir.CheckDef(name="CONSTRAINT_2", expression="`n` = 1"))
+    assert diff(mariadb, models, check_key=by_name("mariadb").check_key).operations == []
+    # A different condition is a difference, and so is a named check under another name.
+    changed = _checked(ir.CheckDef(expression="state IN ('new', 'gone')"),
+                       ir.CheckDef(expression="n=1"))
+    ops = diff(server, changed, check_key=pg.check_key).operations
+    assert [(op.kind, getattr(op, "name", None)) for op in ops] == [
+        ("drop_constraint", "jobs_state_check"),
+        ("create_check_constraint", ck_name("jobs", "state IN ('new', 'gone')"))]
+    named = _checked(ir.CheckDef(name="ck_mine", expression="n = 1"))
+    other = _checked(ir.CheckDef(name="ck_yours", expression="n = 1"))
+    assert len(diff(named, other).operations) == 2
+
+
+def test_a_check_for_some_databases_only_differs_from_one_for_all() -> None:
+    bool_check = ir.CheckDef(name="ck_jobs_n", expression="n IN (0, 1)")
+    everywhere = _checked(bool_check, n_type="boolean")
+    scoped = _checked(replace(bool_check, dialects=("mysql", "sqlite")), n_type="boolean")
+    ops = transforms(everywhere, scoped).operations
+    assert [op.kind for op in ops] == ["drop_constraint", "create_check_constraint"]
+    assert ops[1] == ir.CreateCheckConstraint(name="ck_jobs_n", table="jobs",
+                                              expression="n IN (0, 1)",
+                                              dialects=("mysql", "sqlite"))
+    # As each database holds it: there on MariaDB, absent on PostgreSQL.
+    mariadb, pg = by_name("mariadb"), by_name("postgresql")
+    assert diff(mariadb.comparable(everywhere), mariadb.comparable(scoped)).operations == []
+    assert pg.comparable(scoped).tables[(None, "jobs")].checks == ()
 
 
 def test_index_key_parts_and_options_are_compared() -> None:

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemaflow.typespec import TypeSpec, TypeSyntaxError, dump_type, parse_type
+from schemaflow.typespec import (
+    TypeSpec,
+    TypeSyntaxError,
+    dump_type,
+    is_native_enum,
+    parse_type,
+    stored_as,
+)
 
 # (as written in a changeset, parsed TypeSpec, canonical string)
 CONTRACT_TYPES = [
@@ -141,6 +148,27 @@ def test_enum_without_values(text: str) -> None:
 
 def test_enum_with_a_repeated_value() -> None:
     assert "enum has a repeated value" in _error("enum(a,b,a)")
+
+
+def test_a_non_native_enum_is_the_varchar_it_is_stored_as() -> None:
+    spec = parse_type("enum(new, done, native=False)")
+    assert dump_type(spec) == "enum(new,done,native=false)"
+    assert (is_native_enum(spec), stored_as(spec)) == (False, TypeSpec("string", (4,)))
+    sized = parse_type("enum(new,done,native=false,length=20)")
+    assert stored_as(sized) == TypeSpec("string", (20,))
+    native = parse_type("enum(new,done,name=state)")
+    assert (is_native_enum(native), stored_as(native)) == (True, native)
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("enum(a,bb,native=false,length=1)", "length must be a whole number that holds the "
+                                         "longest value (2)"),
+    ("enum(a,native=false,name=x)", "a non-native enum (native=false) has no type name"),
+    ("enum(a,length=3)", "length is for a non-native enum"),
+    ("enum(a,native=maybe)", "native must be true or false"),
+])
+def test_wrong_enum_options(text: str, fragment: str) -> None:
+    assert fragment in _error(text)
 
 
 def test_bad_dialect_prefix() -> None:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from ..rules import Analyzer
-    from ..state import SchemaState
+    from ..state import SchemaState, Table
     from .render import Renderer
 
 Version = tuple[int, ...]
@@ -336,7 +336,26 @@ class Dialect:
 
     def runs_sql(self, op: ir.Sql) -> bool:
         """Whether a `sql` operation's `dialects` include this database."""
-        return op.dialects is None or any(d in self.sql_dialects for d in op.dialects)
+        return self.holds(op.dialects)
+
+    def holds(self, dialects: Sequence[str] | None) -> bool:
+        """Whether something scoped to `dialects` (None: every database) exists here."""
+        return dialects is None or any(d in self.sql_dialects for d in dialects)
+
+    def held_checks(self, t: Table) -> Table:
+        """`t` as this database has it: without the checks that exist on other databases
+        only, and the scope of the others left out (they simply exist here)."""
+        if all(c.dialects is None for c in t.checks):
+            return t
+        return replace(t, checks=tuple(replace(c, dialects=None) for c in t.checks
+                                       if self.holds(c.dialects)))
+
+    def check_key(self, expression: str) -> str:
+        """A CHECK's expression as this database gives it back, reduced to what it means
+        (unnamed checks are matched to the names a server gave them by it)."""
+        from ..state import expression_key
+
+        return expression_key(expression)
 
     def analyzers(self) -> tuple[Analyzer, ...]:
         """Lint rules that only this database needs (beyond the shared ones)."""
@@ -350,7 +369,11 @@ class Dialect:
 
     def comparable(self, state: SchemaState) -> SchemaState:
         """`state` as this database can hold it (what reflection would give back)."""
-        return map_columns(state, self.generated_as_held)
+        from ..state import SchemaState
+
+        held = map_columns(state, self.generated_as_held)
+        return SchemaState(MappingProxyType({k: self.held_checks(t)
+                                             for k, t in held.tables.items()}))
 
     def generated_as_held(self, c: ir.Column) -> ir.Column:
         """A generated column as this database keeps it: the kind its default gives, the

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .. import ir
-from ..state import SchemaState, ck_name, fk_name, uq_name
+from ..state import SchemaState, ck_name, fit, fk_name, uq_name
 from .indexes import from_model, sql_text
 from .read import (
     Unexpressible,
@@ -44,11 +44,9 @@ def from_metadata(metadata: sa.MetaData, *,
                 cols = tuple(str(x.name) for x in c.columns)
                 uniques.append(ir.UniqueDef(columns=cols, name=_name(c) or uq_name(name, cols)))
             elif isinstance(c, sa.CheckConstraint):
-                if getattr(c, "_type_bound", False):
-                    continue  # refused with its type (create_constraint=True)
-                expr = sql_text(c.sqltext)
-                checks.append(ir.CheckDef(expression=expr,
-                                          name=_name(c) or ck_name(name, expr)))
+                check = _check(name, c)
+                if check is not None:
+                    checks.append(check)
             elif isinstance(c, sa.ForeignKeyConstraint):
                 fks.append(_foreign_key(name, c))
         indexes = [from_model(name, i) for i in sorted(table.indexes, key=lambda x: str(x.name))]
@@ -57,6 +55,49 @@ def from_metadata(metadata: sa.MetaData, *,
                    table.comment)
         tables[t.key] = t
     return SchemaState(tables)
+
+
+def _check(table: str, c: sa.CheckConstraint) -> ir.CheckDef | None:
+    """A model's CHECK; one that a type adds (`Boolean` or `Enum` with
+    `create_constraint=True`) scoped to the databases where create_all() creates it (a
+    boolean's where there is no native boolean, a native enum's where there is no enum
+    type), named as create_all() names it (None where it creates it nowhere)."""
+    expr = sql_text(c.sqltext)
+    name, dialects = _name(c), None
+    if getattr(c, "_type_bound", False):
+        dialects = _created_on(c)
+        if dialects == ():
+            return None
+        if name is None and c.table is not None:
+            # Named from the naming convention when the DDL is compiled, as SQLAlchemy does.
+            from sqlalchemy.sql.naming import _constraint_name_for_table
+
+            named = _constraint_name_for_table(c, c.table)
+            name = fit(str(named)) if named else None
+    return ir.CheckDef(expression=expr, name=name or ck_name(table, expr), dialects=dialects)
+
+
+def _created_on(c: sa.CheckConstraint) -> tuple[Any, ...] | None:
+    """The databases whose create_all() creates the CHECK a type adds: None for all of them;
+    a database that varies another (MariaDB) is left out where that one is named."""
+    from types import SimpleNamespace
+
+    from . import _REGISTRY
+
+    here, everywhere = [], True
+    for name, cls in _REGISTRY.items():
+        try:
+            sa_dialect = cls().sa_dialect()
+        except NotImplementedError:  # a database without SQLAlchemy behind it
+            continue
+        if c._should_create_for_compiler(SimpleNamespace(dialect=sa_dialect)):
+            here.append(name)
+        else:
+            everywhere = False
+    if everywhere:
+        return None
+    return tuple(sorted(n for n in here if not any(
+        o != n and o in _REGISTRY[n].sql_dialects for o in here)))
 
 
 def _model_column(table: str, col: sa.Column[Any], pk_cols: tuple[str, ...]) -> ir.Column:

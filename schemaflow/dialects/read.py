@@ -40,10 +40,6 @@ def _refuse_type(t: Any) -> None:
         return  # judged by what it decorates
     if getattr(t, "collation", None):
         raise TypeError_(f"the collation {t.collation!r}")
-    if isinstance(t, sa.Enum) and not t.native_enum:
-        raise TypeError_("a non-native enum (native_enum=False)")
-    if isinstance(t, (sa.Enum, sa.Boolean)) and t.create_constraint:
-        raise TypeError_(f"the CHECK {type(t).__name__} adds (create_constraint=True)")
 
 
 def type_from_sa(t: Any) -> TypeSpec:
@@ -54,8 +50,7 @@ def type_from_sa(t: Any) -> TypeSpec:
         # What create_all() builds: the decorated type (custom Python-side behaviour aside).
         return _decorated(t)
     if isinstance(t, sa.Enum):
-        return TypeSpec("enum", tuple(str(e) for e in t.enums),
-                        (("name", str(t.name)),) if t.name else ())
+        return _enum(t)
     if isinstance(t, sa.ARRAY):
         dims = (("dimensions", str(t.dimensions)),) if (t.dimensions or 1) > 1 else ()
         spec = TypeSpec("array", (dump_type(type_from_sa(t.item_type)),), dims)
@@ -119,6 +114,19 @@ def type_from_sa(t: Any) -> TypeSpec:
     if generic is not t:
         return type_from_sa(generic)
     raise TypeError_(f"no schemaflow type for the SQLAlchemy type {t!r}")
+
+
+def _enum(t: sa.Enum) -> TypeSpec:
+    """An enum: native (a type of its own where the database has one, named), or a VARCHAR
+    (`native=false`, with its `length` where that is not the longest value's). The CHECK that
+    `create_constraint=True` adds is read as one of the table's checks."""
+    values = tuple(str(e) for e in t.enums)
+    if t.native_enum:
+        return TypeSpec("enum", values, (("name", str(t.name)),) if t.name else ())
+    longest = max((len(v) for v in values), default=0)
+    length = int(t.length) if getattr(t, "length", None) else longest
+    return TypeSpec("enum", values, (("native", "false"),) + (
+        (("length", str(length)),) if length != longest else ()))
 
 
 def _fraction(t: Any) -> tuple[int, ...]:
@@ -230,7 +238,7 @@ def _column(table: str, name: str, type_: Any, nullable: bool,
     except TypeError_ as exc:
         raise Unexpressible(f"column {table}.{name}", str(exc)) from None
     if spec.name == "enum" and not spec.kwarg("name"):
-        spec = TypeSpec("enum", spec.args)
+        spec = TypeSpec("enum", spec.args, tuple(kv for kv in spec.kwargs if kv[0] != "name"))
     return ir.Column(name=name, type=spec, nullable=nullable, autoincrement=autoincrement,
                      default=value, default_sql=default_sql,
                      comment=str(comment) if comment else None)

@@ -53,10 +53,14 @@ def from_inspector(insp: Any, schema: str | None, *,
             _refuse_column(name, c)
             default = c.get("default")
             generated = _generated(c)
+            # A sole integer key the database does not number itself (no SERIAL, no
+            # AUTO_INCREMENT: Optuna's CHECK (version_info_id = 1) forbids it on MariaDB).
+            fixed = pk_cols == (c["name"],) and c.get("autoincrement") is False and (
+                isinstance(c["type"], sa.Integer) and not generated)
             column = _column(
                 name, str(c["name"]), c["type"], c["name"] not in pk_cols and bool(c["nullable"]),
                 default_from_sa(str(default)) if default is not None and not generated
-                else (None, None), c.get("comment"))
+                else (None, None), c.get("comment"), False if fixed else None)
             cols.append(replace(column, **generated) if generated else column)
         uqs = []
         for u in uniques.get(key, ()):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,8 +72,33 @@ class Renderer:
     def render(self, op: ir.Operation, before: SchemaState) -> Steps:
         """The statements that carry out `op` on a database whose schema is `before`."""
         self.dialect.check(op, before)
+        here = self._here(op, before)
+        if here is None:
+            return []
         method: Callable[[Any, SchemaState], Steps] = getattr(self, "op_" + op.kind)
-        return method(op, before)
+        return method(*here)
+
+    def _here(self, op: ir.Operation, before: SchemaState
+              ) -> tuple[ir.Operation, SchemaState] | None:
+        """`op` and `before` as this database has them: the checks that exist on other
+        databases only left out (an operation on one of them does nothing here)."""
+        holds = self.dialect.holds
+        if isinstance(op, ir.CreateTable):
+            if all(c.dialects is None for c in op.checks):
+                return op, before
+            return replace(op, checks=tuple(replace(c, dialects=None) for c in op.checks
+                                            if holds(c.dialects))), before
+        if isinstance(op, ir.CreateCheckConstraint) and not holds(op.dialects):
+            return None
+        name = getattr(op, "table", None) or getattr(op, "name", None)
+        t = before.tables.get((getattr(op, "schema", None), name)) if name else None
+        if t is None or all(c.dialects is None for c in t.checks):
+            return op, before
+        elsewhere = {c.name for c in t.checks if not holds(c.dialects)}
+        if isinstance(op, (ir.DropConstraint, ir.ValidateConstraint)) and (
+                op.name in elsewhere and getattr(op, "type", "check") == "check"):
+            return None
+        return op, before.with_table(self.dialect.held_checks(t))
 
     # --- tables --------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from .. import ir
 from ..ir.parts import deferral
 from ..state import SchemaState, Table
-from ..typespec import TypeSpec
+from ..typespec import TypeSpec, is_native_enum, stored_as
 from .base import enum_name
 from .ddl import KeyPart
 
@@ -62,6 +62,8 @@ def sa_type(spec: TypeSpec, table: str = "", column: str = "") -> Any:
         return sa.Uuid()
     if name == "binary":
         return sa.LargeBinary(int(a[0])) if a else sa.LargeBinary()
+    if name == "enum" and not is_native_enum(spec):
+        return sa_type(stored_as(spec))  # a VARCHAR everywhere
     if name == "enum":
         return sa.Enum(*(str(x) for x in a), name=enum_name(spec, table, column))
     if name == "array":

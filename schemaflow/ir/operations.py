@@ -5,13 +5,14 @@ from __future__ import annotations
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from ..typespec import TypeSpec
 from .parts import (
     CheckDef,
     Column,
     ConstraintType,
+    Dialect,
     FKAction,
     ForeignKeyDef,
     IndexDef,
@@ -209,6 +210,7 @@ class CreateCheckConstraint(Operation):
     expression: str
     schema: str | None = None
     not_valid: bool = False
+    dialects: tuple[Dialect, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -241,9 +243,6 @@ class ValidateConstraint(Operation):
     name: str
     table: str
     schema: str | None = None
-
-
-Dialect = Literal["sqlite", "postgresql", "mysql", "mariadb"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,6 +14,7 @@ FKAction = Literal["CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION"
 Initially = Literal["deferred", "immediate"]
 ConstraintType = Literal["unique", "foreign_key", "check", "primary_key"]
 IndexMethod = Literal["btree", "hash", "gin", "gist", "brin", "spgist"]
+Dialect = Literal["sqlite", "postgresql", "mysql", "mariadb"]
 
 class IRError(ValueError):
     """A document that does not form a valid operation; `path` locates it in the document."""
@@ -142,6 +143,8 @@ class CheckDef:
     name: str | None = None
     # Added NOT VALID and not validated since: existing rows are unproven (PostgreSQL).
     not_valid: bool = False
+    # Only these databases have it (the CHECK of a boolean where there is no native one).
+    dialects: tuple[Dialect, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

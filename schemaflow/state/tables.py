@@ -128,6 +128,12 @@ def create_fk_op(t: Table, f: ir.ForeignKeyDef) -> ir.CreateForeignKey:
                                initially=f.initially)
 
 
+def create_check_op(t: Table, c: ir.CheckDef) -> ir.CreateCheckConstraint:
+    """The create_check_constraint operation that adds `c` to `t` exactly."""
+    return ir.CreateCheckConstraint(name=c.name or "", table=t.name, schema=t.schema,
+                                    expression=c.expression, dialects=c.dialects)
+
+
 def rename_columns(t: Table, renames: Mapping[str, str]) -> Table:
     """`t` with columns renamed (old → new) everywhere in it: the columns, every constraint
     and index, and the expressions of checks and index predicates (as databases do)."""

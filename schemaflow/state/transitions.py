@@ -254,7 +254,8 @@ def _create_fk(state: SchemaState, op: ir.CreateForeignKey) -> SchemaState:
 def _create_check(state: SchemaState, op: ir.CreateCheckConstraint) -> SchemaState:
     t = state.table(op.table, op.schema)
     return _with_part(state, replace(t, checks=(*t.checks, ir.CheckDef(
-        expression=op.expression, name=op.name, not_valid=op.not_valid))))
+        expression=op.expression, name=op.name, not_valid=op.not_valid,
+        dialects=op.dialects))))
 
 
 def _validate_constraint(state: SchemaState, op: ir.ValidateConstraint) -> SchemaState:

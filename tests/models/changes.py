@@ -29,6 +29,8 @@ VARIANT = "base"
 V = VARIANT
 
 STATUSES = ("active", "banned", "away") if V == "enum_value" else ("active", "banned")
+# A non-native enum with its CHECK (unnamed): a value added changes only the CHECK.
+KINDS = ("draft", "final", "gone") if V == "enum_check_value" else ("draft", "final")
 SCORE_DEFAULTS = {"default_changed": text("10"), "default_removed": None}
 NO_POST = ("drop_referenced_table", "drop_two_tables")
 
@@ -109,6 +111,8 @@ class Pair(Base):
 
     left: Mapped[str] = mapped_column(String(10), primary_key=True)
     right: Mapped[str] = mapped_column(String(10), primary_key=V == "pk_change")
+    kind: Mapped[str | None] = mapped_column(Enum(*KINDS, native_enum=False,
+                                                  create_constraint=True))
 
 
 if V == "add_table":

@@ -82,7 +82,8 @@ class MySQL(Dialect):
             raise UsageError(f"{self.name} has no USING clause for a type change "
                              f"(alter_column {op.table}.{op.name})",
                              hint="convert the data with a sql operation first")
-        if isinstance(op, ir.CreateCheckConstraint) and not self.caps.check_constraints:
+        if isinstance(op, ir.CreateCheckConstraint) and not self.caps.check_constraints and (
+                self.holds(op.dialects)):
             raise UsageError(f"this {self.name} server ignores CHECK constraints "
                              f"('{op.name}')", hint="MySQL 8.0.16+ or MariaDB 10.2.1+")
 
@@ -92,6 +93,13 @@ class MySQL(Dialect):
         from .indexes import complete
 
         return complete(conn, schema, tables, indexes)
+
+    def check_key(self, expression: str) -> str:
+        # LOWER() and UPPER() come back as LCASE() and UCASE().
+        from ...state import expression_key
+
+        return expression_key(expression, lambda tokens: [
+            {"lcase": "lower", "ucase": "upper"}.get(t, t) for t in tokens])
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # MySQL's DATETIME and TIME keep no time zone.

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ... import ir
 from ...errors import DatabaseError, UsageError
 from ...sqlsplit import SqlSyntax
+from ...typespec import is_native_enum
 from .. import register
 from ..base import (
     URL_PARTS,
@@ -38,7 +39,7 @@ def enum_types(state: SchemaState) -> dict[str, tuple[str, ...]]:
     found: dict[str, tuple[str, ...]] = {}
     for t in state.tables.values():
         for c in t.columns:
-            if c.type.name == "enum":
+            if is_native_enum(c.type):
                 found.setdefault(enum_name(c.type, t.name, c.name),
                                  tuple(str(a) for a in c.type.args))
     return found
@@ -49,19 +50,61 @@ def may_change_enums(op: ir.Operation, before: SchemaState) -> bool:
     operations on a table with an enum column, or that bring one. (enum_types reads the
     whole schema; asked for every operation, planning a long history grew quadratic.)"""
     if isinstance(op, ir.CreateTable):
-        return any(c.type.name == "enum" for c in op.columns)
+        return any(is_native_enum(c.type) for c in op.columns)
     if isinstance(op, (ir.DropTable, ir.RenameTable)):
         key = (op.schema, op.name)
     elif isinstance(op, (ir.AddColumn, ir.DropColumn, ir.RenameColumn, ir.AlterColumn)):
         key = (op.schema, op.table)
-        if isinstance(op, ir.AddColumn) and op.column.type.name == "enum":
+        if isinstance(op, ir.AddColumn) and is_native_enum(op.column.type):
             return True
-        if isinstance(op, ir.AlterColumn) and op.type is not None and op.type.name == "enum":
+        if isinstance(op, ir.AlterColumn) and op.type is not None and is_native_enum(op.type):
             return True
     else:
         return False
     t = before.tables.get(key)
-    return t is not None and any(c.type.name == "enum" for c in t.columns)
+    return t is not None and any(is_native_enum(c.type) for c in t.columns)
+
+
+# The words of a type name after `::` (character varying, timestamp with time zone, ...).
+_TYPE_WORDS = frozenset({"varying", "precision", "with", "without", "time", "zone"})
+_OPERATORS = {"~~": ["like"], "!~~": ["not", "like"], "~~*": ["ilike"], "!~~*": ["not", "ilike"]}
+
+
+def _as_written(tokens: list[str]) -> list[str]:
+    """A CHECK as PostgreSQL gives it back, in the words it was written in: casts (`::text`,
+    `::character varying[]`) left out, `~~` as LIKE, `x = ANY (ARRAY[a, b])` as
+    `x IN (a, b)` and `x <> ALL (ARRAY[...])` as `x NOT IN (...)`."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        if tokens[i] != "::":
+            out += _OPERATORS.get(tokens[i], [tokens[i]])
+            i += 1
+            continue
+        i += 2  # the type's first word
+        while i < len(tokens) and tokens[i] in _TYPE_WORDS:
+            i += 1
+        if tokens[i:i + 1] == ["("]:  # varchar(20)
+            i = tokens.index(")", i) + 1 if ")" in tokens[i:] else len(tokens)
+        while tokens[i:i + 2] == ["[", "]"]:
+            i += 2
+    plain = [t for t in out if t not in ("(", ")")]
+    done: list[str] = []
+    open_lists = 0
+    i = 0
+    while i < len(plain):
+        head = plain[i:i + 4]
+        if head in (["=", "any", "array", "["], ["<>", "all", "array", "["]):
+            done += ["in"] if head[0] == "=" else ["not", "in"]
+            open_lists += 1
+            i += 4
+            continue
+        if plain[i] == "]" and open_lists:
+            open_lists -= 1
+        else:
+            done.append(plain[i])
+        i += 1
+    return done
 
 
 def lock_key(conn: Connection, table: str) -> int:
@@ -114,6 +157,11 @@ class PostgreSQL(Dialect):
             tables[key] = replace(t, uniques=tuple(u for u in t.uniques
                                                    if not pk or set(u.columns) != pk))
         return SchemaState(tables)
+
+    def check_key(self, expression: str) -> str:
+        from ...state import expression_key
+
+        return expression_key(expression, _as_written)
 
     def check(self, op: ir.Operation, before: SchemaState) -> None:
         super().check(op, before)

@@ -8,13 +8,14 @@ from collections.abc import Iterator, Sequence
 from ... import ir
 from ...rules import Finding, LintContext, OpContext
 from ...state import SchemaState
-from ...typespec import TypeSpec
+from ...typespec import TypeSpec, is_native_enum, stored_as
 
 
 def adds_enum_values(old: TypeSpec, new: TypeSpec) -> bool:
     """Whether a type change only adds values to the same enum (ALTER TYPE ... ADD VALUE:
     no rewrite, no lock on the table)."""
-    return (old.name == new.name == "enum" and old.kwarg("name") == new.kwarg("name")
+    return (is_native_enum(old) and is_native_enum(new)
+            and old.kwarg("name") == new.kwarg("name")
             and set(old.args) <= set(new.args))
 
 
@@ -22,6 +23,7 @@ def _pg_rewrites(old: TypeSpec, new: TypeSpec) -> bool:
     # Binary-compatible changes PostgreSQL makes without a rewrite.
     if adds_enum_values(old, new):
         return False
+    old, new = stored_as(old), stored_as(new)  # a non-native enum is a VARCHAR
     if old.name == new.name == "string":
         return bool(new.args) and bool(old.args) and new.args[0] < old.args[0]  # type: ignore[operator]
     if old.name == "string" and new.name == "text":
@@ -44,6 +46,9 @@ def postgresql_locks(op: ir.Operation, before: SchemaState, oc: OpContext,
     schema = getattr(op, "schema", None)
     if not isinstance(table, str) or not oc.existing(before, table, schema):
         return
+    if isinstance(op, ir.CreateCheckConstraint) and op.dialects is not None and (
+            "postgresql" not in op.dialects):
+        return  # a CHECK of other databases: nothing runs here
     if isinstance(op, ir.AddColumn) and (op.column.index or op.column.unique):
         yield "SF341", (f"add_column {op.table}.{op.column.name} also builds an index on the "
                         "existing table, blocking writes while it builds"), (

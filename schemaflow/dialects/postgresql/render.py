@@ -20,6 +20,7 @@ from sqlalchemy.sql.compiler import DDLCompiler
 
 from ... import ir
 from ...state import SchemaState, apply
+from ...typespec import is_native_enum
 from .. import ddl
 from ..base import enum_name
 from ..render import Renderer, Step, Steps
@@ -149,15 +150,15 @@ class PostgreSQLRenderer(Renderer):
 
     def op_alter_column(self, op: ir.AlterColumn, before: SchemaState) -> Steps:
         old = before.table(op.table, op.schema).column(op.name)
-        if (op.type is not None and op.type.name == "enum" and old is not None
-                and old.type.name == "enum" and op.using is None
+        if (op.type is not None and is_native_enum(op.type) and old is not None
+                and is_native_enum(old.type) and op.using is None
                 and enum_name(op.type, op.table, op.name) == enum_name(old.type, op.table,
                                                                        op.name)
                 and set(old.type.args) <= set(op.type.args)):
             # Values added to the same type: its ADD VALUE steps (in render()) are all of
             # it; casting the column to the type it already has would rewrite the table.
             op = replace(op, type=None)
-        if op.type is not None and op.type.name == "enum" and op.using is None:
+        if op.type is not None and is_native_enum(op.type) and op.using is None:
             # Text-like columns cast to the enum through text; a user `using` wins.
             op = replace(op, using=f'"{op.name}"::text::"{enum_name(op.type, op.table, op.name)}"')
         return super().op_alter_column(op, before)

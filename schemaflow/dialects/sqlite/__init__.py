@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ...config import hide_password, sqlite_path
 from ...errors import ConnectionFailed, DatabaseError
 from ...sqlsplit import SqlSyntax
-from ...typespec import TypeSpec
+from ...typespec import TypeSpec, stored_as
 from .. import register
 from ..base import (
     Dialect,
@@ -42,8 +42,9 @@ def _stored_type(spec: TypeSpec) -> TypeSpec:
         return TypeSpec(spec.name, (), spec.kwargs)
     if spec.name == "uuid":
         return TypeSpec("char", (32,))
-    if spec.name == "enum":
-        return TypeSpec("string", (max(len(str(a)) for a in spec.args),))
+    if spec.name == "enum":  # a VARCHAR as long as its longest value (or its length)
+        length = [kv for kv in spec.kwargs if kv[0] == "length"]
+        return stored_as(TypeSpec("enum", spec.args, (("native", "false"), *length)))
     return spec
 
 
