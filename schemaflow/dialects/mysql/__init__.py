@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
@@ -105,6 +106,11 @@ class MySQL(Dialect):
         if url.drivername in ("mysql", "mariadb"):
             return url.set(drivername=url.drivername + "+pymysql")
         return url
+
+    def canceller(self, conn: Connection) -> Callable[[], None]:
+        from ..cancel import kill_query
+
+        return kill_query(conn)
 
     def lock(self, conn: Connection, table: str, timeout: float) -> bool:
         name = lock_name(conn, table)
