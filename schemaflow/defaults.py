@@ -154,16 +154,9 @@ def findings(op: ir.Operation, before: SchemaState) -> Iterator[Finding]:
     written (a path below the operation's kind) and what is wrong."""
     if isinstance(op, ir.CreateTable):
         for j, c in enumerate(op.columns):
-            if c.default is not None:
-                why = problem(c.type, c.default)
-                if why:
-                    yield ("columns", j, "default"), _text(op.name, c.name, c.type,
-                                                           c.default, why)
+            yield from _column(op.name, c, ("columns", j, "default"))
     elif isinstance(op, ir.AddColumn):
-        c = op.column
-        why = problem(c.type, c.default) if c.default is not None else None
-        if why:
-            yield ("column", "default"), _text(op.table, c.name, c.type, c.default, why)
+        yield from _column(op.table, op.column, ("column", "default"))
     elif isinstance(op, ir.AlterColumn):
         table = before.get(op.table, op.schema)
         old = table.column(op.name) if table is not None else None
@@ -176,6 +169,12 @@ def findings(op: ir.Operation, before: SchemaState) -> Iterator[Finding]:
         if why and spec is not None and value is not None:
             kept = "" if key == "default" else " (the default it keeps)"
             yield (key,), _text(op.table, op.name, spec, value, why + kept)
+
+
+def _column(table: str, c: ir.Column, path: tuple[str | int, ...]) -> Iterator[Finding]:
+    why = problem(c.type, c.default) if c.default is not None else None
+    if why and c.default is not None:
+        yield path, _text(table, c.name, c.type, c.default, why)
 
 
 def _text(table: str, column: str, spec: TypeSpec, value: Value, why: str) -> str:

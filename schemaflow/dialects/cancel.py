@@ -47,16 +47,19 @@ def kill_query(conn: Connection) -> Cancel:
         cursor = dbapi.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute("SELECT CONNECTION_ID()")
-            ident = int(cursor.fetchone()[0])
+            row = cursor.fetchone()
+            ident = int(row[0]) if row else None
         finally:
             cursor.close()
+    if ident is None:
+        return lambda: None  # no session id to name: the statement ends with the connection
     engine = conn.engine
 
     def cancel() -> None:
         other = engine.raw_connection()  # a new session: the engine does not pool
         try:
             cursor = other.cursor()
-            cursor.execute(f"KILL QUERY {int(ident)}")
+            cursor.execute(f"KILL QUERY {ident:d}")
             cursor.close()
         finally:
             with suppress(Exception):
