@@ -70,6 +70,7 @@ CODES = catalogue(
     Code("SF115", "error", "alter_column gives both default and default_sql", "reference"),
     Code("SF116", "error", "a foreign key is initially deferred but not deferrable",
          "reference"),
+    Code("SF120", "error", "a default value does not fit the column's type", "reference"),
     # The history.
     Code("SF013", "error", "merged branches conflict", "history"),
     Code("SF014", "error", "a changeset that is not a merge has no operations", "history"),
@@ -213,6 +214,16 @@ class ChangesetFailed(SchemaflowError):
         self.statement = statement
         self.db_message = db_message
         self.ran = ran or []
+
+
+class Interrupted(ChangesetFailed):
+    """A run stopped by a signal (Ctrl-C, SIGTERM); exits 128 + the signal's number, as a
+    shell reports a process the signal ended (130 for Ctrl-C)."""
+
+    def __init__(self, message: str, *, signum: int, changeset: str,
+                 ran: list[str] | None = None, hint: str | None = None) -> None:
+        super().__init__(message, changeset=changeset, ran=ran, hint=hint)
+        self.exit_code = 128 + signum
 
 
 class StateError(Exception):

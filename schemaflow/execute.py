@@ -19,7 +19,8 @@ from .dialects.render import Renderer, Step, compile_step, literal_dialect
 from .errors import UsageError
 from .graph import Graph, apply_ids, rollback_ids
 from .history import History
-from .outcome import Conflict, Progress, conflict, failed
+from .interrupt import Stop, Watch
+from .outcome import Conflict, Progress, conflict, failed, interrupted, stopped
 from .planning import Direction, Plan, PlanItem, plan_apply, plan_rollback
 from .recorder import Recorder, RunWriter, check_drift, effective, script_rows
 
@@ -61,6 +62,8 @@ class _Runner:
         for old, new in graph.replaced_by.items():
             self.replacing.setdefault(new, []).append(old)
         self._writer: RunWriter | None = None
+        # Ctrl-C / SIGTERM: cancel the running statement on the server, stop at a boundary.
+        self.watch = Watch(database.canceller(conn))
 
     @property
     def writer(self) -> RunWriter:
@@ -115,11 +118,12 @@ class _Runner:
 
     def execute(self, step: Step) -> None:
         sql = self.text(step)
-        if sql is None:
-            self.conn.execute(step.sql)
-            return
-        with driver_cursor(self.conn) as cursor:
-            cursor.execute(sql)
+        with self.watch.statement():
+            if sql is None:
+                self.conn.execute(step.sql)
+                return
+            with driver_cursor(self.conn) as cursor:
+                cursor.execute(sql)
 
     def shown(self, step: Step | None) -> str | None:
         """The statement's text for an error message; never raises (the statement itself may
@@ -216,6 +220,11 @@ def run_item(runner: _Runner, item: PlanItem) -> ItemResult:
             return ItemResult(cs.id, cs.message, item.direction, 0, 0, skipped=True)
         progress.ran = [runner.shown(s) or "" for s in item.steps[:progress.count]]
         raise conflict(item, exc, progress) from None
+    except Stop as stop:
+        progress.running = stop.started
+        runner.rollback()  # when that fails the connection is dropped: the same for the data
+        progress.ran = [runner.shown(s) or "" for s in item.steps[:progress.count]]
+        raise interrupted(item, progress, stop) from None
     except runner.errors as exc:
         lost = runner.lost(exc)
         lost = not runner.rollback() or lost
@@ -247,15 +256,18 @@ def run(recorder: Recorder, database: Dialect, plan: Plan, graph: Graph,
     """Run every item of a plan in order; stops at the first failure (ChangesetFailed).
     Where the database has a run-wide lock, the caller holds it. `on_start(id, message)`
     is told of each changeset before it runs, `on_item` when it is done."""
-    results = []
+    results: list[ItemResult] = []
     runner = _Runner(recorder, database, graph)
-    for item in plan.items:
-        if on_start:
-            on_start(item.changeset.id, item.changeset.message)
-        result = run_item(runner, item)
-        results.append(result)
-        if on_item:
-            on_item(result)
+    with runner.watch:
+        for item in plan.items:
+            if runner.watch.signum is not None:  # came between changesets
+                raise stopped(plan, len(results), runner.watch.signum)
+            if on_start:
+                on_start(item.changeset.id, item.changeset.message)
+            result = run_item(runner, item)
+            results.append(result)
+            if on_item:
+                on_item(result)
     return results
 
 

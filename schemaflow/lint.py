@@ -8,6 +8,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from . import ir
+from .defaults import HINT as DEFAULT_HINT
+from .defaults import findings as default_findings
 from .errors import CODES, Diagnostic, StateError, UsageError
 from .history import History, position
 from .reverse import Irreversible, reverse_changeset
@@ -142,6 +144,10 @@ def _operations(history: History, cs: ir.Changeset, before: SchemaState,
         findings = analyze(op, state, OpContext(cs, created, i, once), ctx) if ctx else []
         diags += [_diag(history, cs.id, where, code, message, hint)
                   for code, message, hint in findings if keep(code, cs.lint_ignore)]
+        if ctx:  # validate, not the check before apply: the database would refuse them
+            diags += [_diag(history, cs.id, (*where, *sub), "SF120",
+                            f"{op.kind} in changeset {cs.id}: {message}", DEFAULT_HINT)
+                      for sub, message in default_findings(op, state)]
         if isinstance(op, ir.CreateTable):
             created.add((op.schema, op.name))
         state = after

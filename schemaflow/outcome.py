@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import ChangesetFailed
-from .planning import PlanItem
+from .errors import ChangesetFailed, Interrupted
+from .interrupt import Stop
+from .planning import Plan, PlanItem
 
 STATUS_HINT = "run `schemaflow status` once the database is reachable: it reads what the " \
               "version table lists now"
@@ -127,3 +128,38 @@ def failed(item: PlanItem, progress: Progress, *, lost: bool, statement: str | N
     return error(f"{where} failed; {k} of its {n} statements had already run and stay in "
                  f"effect ({why}); {_listed(item)}",
                  "undo or finish those statements by hand, then run the command again")
+
+
+def interrupted(item: PlanItem, progress: Progress, stop: Stop) -> Interrupted:
+    """A signal stopped a changeset: the statement running was cancelled on the server and
+    the changeset's transaction rolled back (or, where it is not transactional, what ran
+    is listed)."""
+    where, n, k = _where(item), len(item.steps), progress.count
+    at = (f"statement {k + 1} of {n} was cancelled on the server" if stop.started else
+          "it stopped before its first statement" if not k else
+          f"it stopped after statement {k} of {n}")
+    head = f"interrupted by {stop.name} while {where}: {at}"
+    if item.transactional or not k:
+        return Interrupted(f"{head}; it was rolled back as a whole: nothing of it remains "
+                           f"and {_listed(item)}", signum=stop.signum,
+                           changeset=item.changeset.id)
+    ran = ("statement 1 ran and stays in effect" if k == 1 else
+           f"statements 1 to {k} ran and stay in effect")
+    return Interrupted(f"{head}; {ran} ({_why(item)}); {_listed(item)}", signum=stop.signum,
+                       changeset=item.changeset.id, ran=progress.ran,
+                       hint="undo those statements by hand, or finish the changeset's work "
+                            "and record it with `schemaflow stamp`")
+
+
+def stopped(plan: Plan, done: int, signum: int) -> Interrupted:
+    """A signal came between changesets: those before are done and recorded, the rest did
+    not start."""
+    stop = Stop(signum)
+    rest = [i.changeset.id for i in plan.items[done:]]
+    verb = "applied" if plan.direction == "apply" else "rolled back"
+    before = (f"after changeset {plan.items[done - 1].changeset.id}, which is {verb} and "
+              "recorded" if done else "before its first changeset")
+    listed = ", ".join(rest[:3]) + (f" and {len(rest) - 3} more" if len(rest) > 3 else "")
+    return Interrupted(f"interrupted by {stop.name} {before}; {listed} did not start",
+                       signum=signum, changeset=rest[0],
+                       hint="run the command again to go on from there")

@@ -27,6 +27,19 @@ GENERIC_TYPES = (
 )
 ALIASES = {"varchar": "string", "int": "integer", "bool": "boolean", "timestamp": "datetime"}
 DIALECT_PREFIXES = ("postgresql", "mysql", "sqlite")
+# Names users bring from SQL and other tools, and the type schemaflow spells them with (the
+# spelling is not close enough for difflib to find: `decimal` is nothing like `numeric`).
+SUGGESTIONS = {
+    "decimal": "numeric", "number": "numeric", "money": "numeric",
+    "double": "float", "real": "float", "float8": "float", "float4": "float",
+    "int2": "smallint", "int4": "integer", "int8": "bigint", "tinyint": "smallint",
+    "mediumint": "integer", "serial": "integer", "bigserial": "bigint",
+    "smallserial": "smallint", "timestamptz": "datetime(timezone=true)",
+    "datetime2": "datetime", "timetz": "time(timezone=true)", "character": "char",
+    "nvarchar": "string", "nchar": "char", "bytea": "binary", "blob": "binary",
+    "varbinary": "binary", "longtext": "text", "mediumtext": "text", "clob": "text",
+    "jsonb": "postgresql.jsonb", "bit": "boolean",
+}
 
 _TYPE_RE = re.compile(
     r"^\s*([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)?)\s*(?:\((.*)\))?\s*$")
@@ -111,7 +124,8 @@ def parse_type(text: str) -> TypeSpec:
                 f"(dialect types are {', '.join(p + '.NAME' for p in DIALECT_PREFIXES)})"
             )
     elif name not in GENERIC_TYPES:
-        close = difflib.get_close_matches(name, [*GENERIC_TYPES, *ALIASES], n=1)
+        close = [SUGGESTIONS[name]] if name in SUGGESTIONS else difflib.get_close_matches(
+            name, [*GENERIC_TYPES, *ALIASES], n=1)
         hint = f" — did you mean '{close[0]}'?" if close else ""
         raise TypeSyntaxError(f"unknown type '{m.group(1)}'{hint}")
     args: list[Arg] = []

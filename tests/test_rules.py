@@ -235,6 +235,8 @@ RULE_CASES = [
                      "name": "fk_orders_referrer", "table": "orders", "columns": ["referrer_id"],
                      "references": {"table": "users", "columns": ["id"]},
                      "initially": "deferred"}}], PG, id="SF116"),
+    pytest.param("SF120", [_add("orders", "weight", "integer", default="heavy")],
+                 [_add("orders", "weight", "integer", default=3)], PG, id="SF120"),
     # History checks.
     pytest.param("SF014", [], [LOCK_TIMEOUT], PG, id="SF014"),
     pytest.param("SF201", [{"sql": {"up": "UPDATE users SET bio = ''"}}],

@@ -7,6 +7,7 @@ the top: `schemaflow --help` and the listings must start without paying for rich
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 import warnings
 from collections.abc import Callable
@@ -117,9 +118,10 @@ def handled(fn: F) -> F:
             return fn(*args, **kwargs)
         except SchemaflowError as exc:
             _report(exc)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            # Outside a run of changesets (which says more, see interrupt.py).
             sys.stderr.write("interrupted\n")
-            raise typer.Exit(130) from None
+            raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
         except Exception as exc:
             # A database error outside a changeset (a version table of another shape, a
             # server gone mid-command): one message, not a traceback. Checked by module so
@@ -132,6 +134,16 @@ def handled(fn: F) -> F:
             _report(DatabaseError(f"the database failed: {db_message(exc)}"))
 
     return wrapper  # type: ignore[return-value]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: unwinds as Ctrl-C does (transactions rolled back, connections and locks
+    released on the way out), then exits 143, as a shell reports a terminated process.
+    A KeyboardInterrupt, so that drivers that cancel their query on one do so."""
+
+
+def _terminate(signum: int, frame: object) -> NoReturn:
+    raise Terminated
 
 
 def _report(exc: SchemaflowError) -> NoReturn:
@@ -231,6 +243,7 @@ def main() -> None:
     import gc
 
     warnings.showwarning = _show_warning
+    signal.signal(signal.SIGTERM, _terminate)
 
     # A short-lived process that loads tens of thousands of small objects: full collections
     # would walk them all repeatedly for nothing (the same setting many CLIs use).

@@ -18,14 +18,18 @@ def init(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="Project folder.")] = Path("."),
     fmt: Annotated[str, typer.Option("--format", help="yaml or toml for new changesets.")] = "yaml",
+    config_file: Annotated[str | None, typer.Option(
+        "--config-file", help="Where the settings go: schemaflow.toml, or pyproject.toml (as "
+        "[tool.schemaflow]). Default: pyproject.toml when the folder has one.")] = None,
 ) -> None:
-    """Write schemaflow.toml, the changesets folder and the editor hook-up for the JSON Schema."""
+    """Write the configuration, the changesets folder and the editor hook-up for the JSON
+    Schema: all of them, or nothing when one cannot be written."""
     from ..scaffold import init_project
     from .output.operations import wrote
 
     check_format(fmt, ("yaml", "toml"))
     _, err = consoles(ctx)
-    wrote(err, init_project(directory, fmt))
+    wrote(err, init_project(directory, fmt, config_file))
 
 
 @handled

@@ -428,6 +428,13 @@ class Dialect:
     def setup_engine(self, engine: Any) -> None:
         """Hook a new engine's events (session settings per connection)."""
 
+    def canceller(self, conn: Connection) -> Callable[[], None]:
+        """How to cancel the statement `conn` runs from outside it (a signal handler), read
+        while `conn` is idle: by default the driver's own cancel request."""
+        from .cancel import driver_cancel
+
+        return driver_cancel(conn)
+
     # --- the lock and the version table --------------------------------------------------
 
     def lock(self, conn: Connection, table: str, timeout: float) -> bool:

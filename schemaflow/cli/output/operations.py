@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def wrote(err: Console, paths: Sequence[str]) -> None:
     """The files `init` wrote."""
     for path in paths:
-        err.print(f"wrote {path}")
+        err.print(f"wrote {escape(path)}")
 
 
 def _operation_lines(console: Console, operations: Sequence[Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -117,6 +117,11 @@ class MySQL(Dialect):
         # Compiling for MariaDB (DROP CONSTRAINT for checks, ...) needs the flag set.
         dialect.is_mariadb = self.name == "mariadb"
         return dialect
+
+    def canceller(self, conn: Connection) -> Callable[[], None]:
+        from ..cancel import kill_query
+
+        return kill_query(conn)
 
     def lock(self, conn: Connection, table: str, timeout: float) -> bool:
         name = lock_name(conn, table)

@@ -1,0 +1,68 @@
+"""Cancelling the statement a connection is running, from outside it: what an interrupted run
+(Ctrl-C, SIGTERM) uses so that the server stops working for a client that has given up.
+
+Each way is prepared before the statement starts (what it needs is read while the connection
+is idle) and is safe to call from a signal handler: it never uses the busy connection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+Cancel = Callable[[], None]
+
+
+def driver_cancel(conn: Connection) -> Cancel:
+    """The driver's own cancel request: psycopg and psycopg2 send it on a channel of its own
+    (PostgreSQL's cancel protocol, as pg_cancel_backend); sqlite3 interrupts the statement.
+    A driver without one: nothing to send (the statement ends with the connection)."""
+    dbapi = conn.connection.dbapi_connection
+    for name in ("cancel", "interrupt"):
+        fn = getattr(dbapi, name, None)
+        if callable(fn):
+            return fn  # type: ignore[no-any-return]
+    return lambda: None
+
+
+def _server_thread(dbapi: Any) -> int | None:
+    """The server's id for the session (PyMySQL and mysqlclient know it from the handshake,
+    mysql-connector as connection_id); None when the driver does not tell."""
+    ident = getattr(dbapi, "thread_id", None)
+    if callable(ident):
+        ident = ident()
+    if ident is None:
+        ident = getattr(dbapi, "connection_id", None)
+    return ident if isinstance(ident, int) else None
+
+
+def kill_query(conn: Connection) -> Cancel:
+    """MySQL and MariaDB have no cancel request: `KILL QUERY <id>` from a second connection
+    stops the session's statement and leaves the session (and its lock) in place."""
+    dbapi = conn.connection.dbapi_connection
+    ident = _server_thread(dbapi)
+    if ident is None:
+        cursor = dbapi.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("SELECT CONNECTION_ID()")
+            row = cursor.fetchone()
+            ident = int(row[0]) if row else None
+        finally:
+            cursor.close()
+    if ident is None:
+        return lambda: None  # no session id to name: the statement ends with the connection
+    engine = conn.engine
+
+    def cancel() -> None:
+        other = engine.raw_connection()  # a new session: the engine does not pool
+        try:
+            cursor = other.cursor()
+            cursor.execute(f"KILL QUERY {ident:d}")
+            cursor.close()
+        finally:
+            with suppress(Exception):
+                other.close()
+
+    return cancel
