@@ -343,12 +343,10 @@ class Dialect:
         return dialects is None or any(d in self.sql_dialects for d in dialects)
 
     def held_checks(self, t: Table) -> Table:
-        """`t` as this database has it: without the checks that exist on other databases
-        only, and the scope of the others left out (they simply exist here)."""
-        if all(c.dialects is None for c in t.checks):
+        """`t` without the checks that exist on other databases only."""
+        if all(self.holds(c.dialects) for c in t.checks):
             return t
-        return replace(t, checks=tuple(replace(c, dialects=None) for c in t.checks
-                                       if self.holds(c.dialects)))
+        return replace(t, checks=tuple(c for c in t.checks if self.holds(c.dialects)))
 
     def check_key(self, expression: str) -> str:
         """A CHECK's expression as this database gives it back, reduced to what it means

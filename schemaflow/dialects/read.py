@@ -124,7 +124,7 @@ def _enum(t: sa.Enum) -> TypeSpec:
     if t.native_enum:
         return TypeSpec("enum", values, (("name", str(t.name)),) if t.name else ())
     longest = max((len(v) for v in values), default=0)
-    length = int(t.length) if getattr(t, "length", None) else longest
+    length = int(t.length) if t.length else longest
     return TypeSpec("enum", values, (("native", "false"),) + (
         (("length", str(length)),) if length != longest else ()))
 

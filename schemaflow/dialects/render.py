@@ -84,15 +84,14 @@ class Renderer:
         databases only left out (an operation on one of them does nothing here)."""
         holds = self.dialect.holds
         if isinstance(op, ir.CreateTable):
-            if all(c.dialects is None for c in op.checks):
+            if all(holds(c.dialects) for c in op.checks):
                 return op, before
-            return replace(op, checks=tuple(replace(c, dialects=None) for c in op.checks
-                                            if holds(c.dialects))), before
+            return replace(op, checks=tuple(c for c in op.checks if holds(c.dialects))), before
         if isinstance(op, ir.CreateCheckConstraint) and not holds(op.dialects):
             return None
         name = getattr(op, "table", None) or getattr(op, "name", None)
         t = before.tables.get((getattr(op, "schema", None), name)) if name else None
-        if t is None or all(c.dialects is None for c in t.checks):
+        if t is None or all(holds(c.dialects) for c in t.checks):
             return op, before
         elsewhere = {c.name for c in t.checks if not holds(c.dialects)}
         if isinstance(op, (ir.DropConstraint, ir.ValidateConstraint)) and (

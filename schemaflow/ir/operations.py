@@ -12,7 +12,6 @@ from .parts import (
     CheckDef,
     Column,
     ConstraintType,
-    Dialect,
     FKAction,
     ForeignKeyDef,
     IndexDef,
@@ -24,6 +23,7 @@ from .parts import (
     Row,
     UniqueDef,
 )
+from .parts import Dialect as Dialect  # where the importers and ir/__init__ name it
 
 
 class Operation:
