@@ -19,6 +19,9 @@ DialectOpt = Annotated[str | None, typer.Option("--dialect", help="With --sql: s
                                                 "postgresql (default: from the URL).")]
 
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Only errors.")]
+ResumeOpt = Annotated[int | None, typer.Option(
+    "--resume-from", min=1, help="For a changeset an earlier run left unfinished (see "
+    "status): the number of its first statement to run, the earlier ones taken as done.")]
 
 
 def _quiet(ctx: typer.Context, quiet: bool) -> None:
@@ -27,7 +30,7 @@ def _quiet(ctx: typer.Context, quiet: bool) -> None:
 
 
 def _run(ctx: typer.Context, direction: str, target: str | None, sql: bool, dry_run: bool,
-         dialect: str | None, lock_timeout: float) -> None:
+         dialect: str | None, lock_timeout: float, resume_from: int | None) -> None:
     from .output import print_sql
     from .output.runs import Progress
 
@@ -38,6 +41,8 @@ def _run(ctx: typer.Context, direction: str, target: str | None, sql: bool, dry_
         return
     if dialect:
         raise UsageError("--dialect only goes with --sql")
+    if resume_from is not None and dry_run:
+        raise UsageError("--resume-from does not go with --dry-run")
     if target and target.startswith("-") and not target[1:].isdigit():
         raise UsageError(f"no such option: {target}", hint=f"see schemaflow {direction} --help")
     quiet = globals_of(ctx).quiet
@@ -45,10 +50,12 @@ def _run(ctx: typer.Context, direction: str, target: str | None, sql: bool, dry_
     with progress.live(not dry_run and not quiet):
         on_item = None if quiet else progress.item
         if direction == "apply":
-            res = project.apply(target, dry_run=dry_run, on_item=on_item)
+            res = project.apply(target, dry_run=dry_run, on_item=on_item,
+                                resume_from=resume_from)
         else:
             assert target is not None
-            res = project.rollback(target, dry_run=dry_run, on_item=on_item)
+            res = project.rollback(target, dry_run=dry_run, on_item=on_item,
+                                   resume_from=resume_from)
     if dry_run:
         print_sql(res.sql or "", out)
         return
@@ -66,10 +73,11 @@ def _apply(
     dialect: DialectOpt = None,
     lock_timeout: LockOpt = 60.0,
     quiet: QuietOpt = False,
+    resume_from: ResumeOpt = None,
 ) -> None:
     """Apply pending changesets up to TARGET (default: every head)."""
     _quiet(ctx, quiet)
-    _run(ctx, "apply", target, sql, dry_run, dialect, lock_timeout)
+    _run(ctx, "apply", target, sql, dry_run, dialect, lock_timeout, resume_from)
 
 
 @handled
@@ -82,10 +90,11 @@ def _rollback(
     dialect: DialectOpt = None,
     lock_timeout: LockOpt = 60.0,
     quiet: QuietOpt = False,
+    resume_from: ResumeOpt = None,
 ) -> None:
     """Reverse applied changesets down to TARGET."""
     _quiet(ctx, quiet)
-    _run(ctx, "rollback", target, sql, dry_run, dialect, lock_timeout)
+    _run(ctx, "rollback", target, sql, dry_run, dialect, lock_timeout, resume_from)
 
 
 # `-2` is a target, not an option.
