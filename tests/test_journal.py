@@ -252,3 +252,107 @@ def test_kill_9_during_non_transactional_apply(kind: str, tmp_path: Path,
     db = Db(kind, url, tmp_path)
     seen = trials(db, p, ids, 10, tmp_path)
     assert any(k.startswith("killed in") for k in seen), seen
+
+
+# --- where the schema cannot tell: named, and continued by hand ---------------------------------
+
+
+def half_done(p: Project, url: str, second: dict[str, Any]) -> Db:
+    """c001 = create_table t, `second`, a failing data statement: run it (statements 1 and 2
+    run and are journaled, 3 fails), then forget the journal row of statement 2: the state a
+    kill between statement 2 and its journal row leaves. The file is then fixed."""
+    failing = {"sql": {"up": "INSERT INTO no_such_table VALUES (1)", "down": "SELECT 1"}}
+    p.write("c001", [{"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}]}}, second, failing])
+    p.write("c002", [{"add_column": {"table": "t", "column": {"name": "x", "type": "integer"}}}],
+            parents=["c001"])
+    failed = p.cli("apply")
+    assert failed.returncode == 2, failed.stderr
+    assert "journal records them" in failed.stderr
+    db = Db("mariadb", url, p.root)
+    assert db.journal() == [("c001", 0), ("c001", 1), ("c001", 2)]
+    db.query(f"DELETE FROM {JOURNAL} WHERE step = 2")
+    path = p.changesets / "c001_change.yaml"
+    path.write_text(path.read_text().replace("INSERT INTO no_such_table VALUES (1)", "SELECT 2"))
+    return db
+
+
+def test_raw_ddl_whose_effect_the_schema_cannot_show_is_named(mysql_url: str,
+                                                               tmp_path: Path) -> None:
+    p = make_project(tmp_path / "proj", mysql_url)
+    db = half_done(p, mysql_url, {"sql": {"up": "CREATE TABLE raw_t (id INT)",
+                                          "down": "DROP TABLE raw_t"}})
+
+    # Listings say so; rollback refuses; apply stops and names the statement.
+    status = p.cli("status")
+    assert "INTERRUPTED" in status.stdout, status.stdout
+    assert "apply of changeset c001 was interrupted" in status.stderr
+    assert "after 1 of its 3 statements" in status.stderr
+    current = p.cli("current")
+    assert current.returncode == 0 and "c001 was interrupted" in current.stderr
+    back = p.cli("rollback", "base")
+    assert back.returncode == 2, back.stderr
+    assert "must be finished before a rollback" in back.stderr
+    assert "schemaflow apply c001" in back.stderr
+    stopped = p.cli("apply")
+    assert stopped.returncode == 2, stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    assert "whether statement 2" in stopped.stderr and "cannot be told" in stopped.stderr
+    assert "CREATE TABLE raw_t (id INT)" in stopped.stderr
+    assert "--resume-from 3" in stopped.stderr and "--resume-from 2" in stopped.stderr
+    assert db.applied() == []
+
+    # A person looked: raw_t is there. Continue after it.
+    resumed = p.cli("apply", "--resume-from", "3")
+    assert resumed.returncode == 0, resumed.stderr
+    assert db.applied() == ["c001", "c002"]
+    assert db.journal() == []
+    assert sorted(r[0] for r in db.query("SHOW TABLES")) == ["raw_t", "schemaflow_version", "t"]
+    nothing = p.cli("apply", "--resume-from", "1")
+    assert nothing.returncode == 2 and "no changeset was interrupted" in nothing.stderr
+
+
+@pytest.mark.parametrize("ran", [True, False])
+def test_ddl_statement_decided_from_the_schema(mysql_url: str, tmp_path: Path,
+                                               ran: bool) -> None:
+    p = make_project(tmp_path / "proj", mysql_url)
+    db = half_done(p, mysql_url, {"create_table": {"name": "u", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}]}})
+    if not ran:  # the kill came before CREATE TABLE u took effect
+        db.query("DROP TABLE u")
+    done = p.cli("apply")
+    assert done.returncode == 0, done.stderr
+    assert ("statements 1 to 2 are in effect; resuming at statement 3" if ran else
+            "resuming at statement 2") in done.stderr
+    assert db.applied() == ["c001", "c002"]
+    assert sorted(r[0] for r in db.query("SHOW TABLES")) == ["schemaflow_version", "t", "u"]
+
+
+def test_an_edit_to_a_statement_that_ran_stops_the_resume(mysql_url: str,
+                                                           tmp_path: Path) -> None:
+    p = make_project(tmp_path / "proj", mysql_url)
+    db = half_done(p, mysql_url, {"create_table": {"name": "u", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}]}})
+    path = p.changesets / "c001_change.yaml"
+    path.write_text(path.read_text().replace("type: integer", "type: bigint", 1))
+    stopped = p.cli("apply")
+    assert stopped.returncode == 2, stopped.stderr
+    assert "was edited since: statement 1" in stopped.stderr
+    assert db.applied() == []
+
+
+def test_a_data_changeset_on_mariadb_is_one_transaction(mysql_url: str,
+                                                        tmp_path: Path) -> None:
+    p = make_project(tmp_path / "proj", mysql_url)
+    p.write("c001", [{"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}]}}])
+    p.write("c002", [{"insert_rows": {"table": "t", "rows": [{"id": 1}, {"id": 2}]}},
+                     {"sql": {"up": "INSERT INTO no_such_table VALUES (1)", "down": "SELECT 1"}}],
+            parents=["c001"])
+    failed = p.cli("apply")
+    assert failed.returncode == 2, failed.stderr
+    assert "rolled back as a whole" in failed.stderr
+    db = Db("mariadb", mysql_url, p.root)
+    assert db.applied() == ["c001"]
+    assert db.query("SELECT count(*) FROM t") == [(0,)]
+    assert db.journal() == []
