@@ -18,12 +18,12 @@ from .errors import ChangesetFailed, UsageError
 from .journal import Interrupted, statement_hash
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from sqlalchemy.engine import Connection
 
     from .dialects.base import Dialect
-    from .dialects.render import Renderer
+    from .dialects.render import Renderer, Step
     from .history import History
     from .planning import Plan, PlanItem
     from .state import SchemaState
@@ -136,18 +136,50 @@ def _resume_point(conn: Connection, renderer: Renderer, e: Interrupted, item: Pl
     if not touched:
         raise _stop(e, item, s, f"its operation ({item.operations[op].kind}) leaves the "
                     "schema as it was, so the schema cannot show it", conn)
+    # The schema before and after statement s (None where the operation's intermediate
+    # schema is not known).
+    ahead = before if s == a else _without_later(after, item.steps[s:b])
+    behind = after if s + 1 == b else _without_later(after, item.steps[s + 1:b])
+    if ahead is None and behind is None:
+        raise _stop(e, item, s, f"it is statement {s - a + 1} of the {b - a} of operation "
+                    f"{op + 1} ({item.operations[op].kind}), whose schema in between is not "
+                    "known", conn)
     live = _reflected(conn, touched)
     if live is None:
         raise _stop(e, item, s, "the tables it touches cannot be read back", conn)
-    ran = s == b - 1 and _same(dialect, live, after, touched)
-    missing = s == a and _same(dialect, live, before, touched)
+    ran = behind is not None and _same(dialect, live, behind, touched)
+    missing = ahead is not None and _same(dialect, live, ahead, touched)
     if ran != missing:
         return s + 1 if ran else s
-    where = ("the schema matches neither the state before it nor the one after it" if
-             a == s or s == b - 1 else
-             f"it is statement {s - a + 1} of the {b - a} of operation {op + 1} "
-             f"({item.operations[op].kind}), whose intermediate schema is not known")
-    raise _stop(e, item, s, where, conn)
+    raise _stop(e, item, s, "the schema matches neither the state before it nor the one "
+                "after it" if ahead is not None and behind is not None else
+                "the schema does not match the one state known around it", conn)
+
+
+def _without_later(after: SchemaState, later: Sequence[Step]) -> SchemaState | None:
+    """The schema an operation's statements build up to `later`, its remaining ones, when
+    each of those only adds a named index or unique constraint (a create_table's indexes, an
+    add_column's index): `after` without them. None otherwise."""
+    from dataclasses import replace
+
+    import sqlalchemy as sa
+    from sqlalchemy.schema import AddConstraint, CreateIndex
+
+    from .state import SchemaState
+
+    indexes, uniques = set(), set()
+    for step in later:
+        if isinstance(step.sql, CreateIndex):
+            indexes.add(step.sql.element.name)
+        elif isinstance(step.sql, AddConstraint) and isinstance(step.sql.element,
+                                                                  sa.UniqueConstraint):
+            uniques.add(step.sql.element.name)
+        else:
+            return None
+    return SchemaState({k: replace(t, indexes=tuple(i for i in t.indexes
+                                                     if i.name not in indexes),
+                                   uniques=tuple(u for u in t.uniques if u.name not in uniques))
+                        for k, t in after.tables.items()})
 
 
 def _boundaries(item: PlanItem, start: SchemaState, renderer: Renderer

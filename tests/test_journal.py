@@ -257,10 +257,11 @@ def test_kill_9_during_non_transactional_apply(kind: str, tmp_path: Path,
 # --- where the schema cannot tell: named, and continued by hand ---------------------------------
 
 
-def half_done(p: Project, url: str, second: dict[str, Any]) -> Db:
-    """c001 = create_table t, `second`, a failing data statement: run it (statements 1 and 2
-    run and are journaled, 3 fails), then forget the journal row of statement 2: the state a
-    kill between statement 2 and its journal row leaves. The file is then fixed."""
+def half_done(p: Project, url: str, second: dict[str, Any], forget_from: int = 2) -> Db:
+    """c001 = create_table t, `second`, a failing data statement: run it (the statements
+    before the failing one run and are journaled), then forget the journal rows from
+    statement `forget_from` on: the state a kill between that statement and its journal row
+    leaves. The file is then fixed."""
     failing = {"sql": {"up": "INSERT INTO no_such_table VALUES (1)", "down": "SELECT 1"}}
     p.write("c001", [{"create_table": {"name": "t", "columns": [
         {"name": "id", "type": "integer", "primary_key": True}]}}, second, failing])
@@ -270,8 +271,8 @@ def half_done(p: Project, url: str, second: dict[str, Any]) -> Db:
     assert failed.returncode == 2, failed.stderr
     assert "journal records them" in failed.stderr
     db = Db("mariadb", url, p.root)
-    assert db.journal() == [("c001", 0), ("c001", 1), ("c001", 2)]
-    db.query(f"DELETE FROM {JOURNAL} WHERE step = 2")
+    assert db.journal()[:3] == [("c001", 0), ("c001", 1), ("c001", 2)]
+    db.query(f"DELETE FROM {JOURNAL} WHERE step >= {forget_from}")
     path = p.changesets / "c001_change.yaml"
     path.write_text(path.read_text().replace("INSERT INTO no_such_table VALUES (1)", "SELECT 2"))
     return db
@@ -326,6 +327,28 @@ def test_ddl_statement_decided_from_the_schema(mysql_url: str, tmp_path: Path,
             "resuming at statement 2") in done.stderr
     assert db.applied() == ["c001", "c002"]
     assert sorted(r[0] for r in db.query("SHOW TABLES")) == ["schemaflow_version", "t", "u"]
+
+
+@pytest.mark.parametrize("forget_from", [2, 3])
+def test_a_statement_inside_create_table_with_an_index(mysql_url: str, tmp_path: Path,
+                                                       forget_from: int) -> None:
+    """create_table u with an index is two statements: CREATE TABLE, CREATE INDEX. Killed
+    after either, before its journal row: the schema between them is known too."""
+    p = make_project(tmp_path / "proj", mysql_url)
+    db = half_done(p, mysql_url, {"create_table": {"name": "u", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "v", "type": "integer"}], "indexes": [{"name": "ix_u_v", "columns": ["v"]}]}},
+        forget_from)
+    if forget_from == 2:  # killed after CREATE TABLE u: CREATE INDEX never ran
+        db.query("DROP INDEX ix_u_v ON u")
+    done = p.cli("apply")
+    assert done.returncode == 0, done.stderr
+    assert (f"statements 1 to {forget_from} are in effect; resuming at statement "
+            f"{forget_from + 1}") in done.stderr
+    assert db.applied() == ["c001", "c002"]
+    indexes = db.query("SELECT index_name FROM information_schema.statistics WHERE "
+                       "table_schema = DATABASE() AND table_name = 'u'")
+    assert sorted(r[0] for r in indexes) == ["PRIMARY", "ix_u_v"]
 
 
 def test_an_edit_to_a_statement_that_ran_stops_the_resume(mysql_url: str,
