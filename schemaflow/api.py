@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from .dialects.base import Dialect
     from .execute import ItemResult
+    from .journal import Interrupted
     from .planning import Direction, Plan
     from .recorder import AppliedRow, Recorder
     from .rules import LintContext
@@ -258,25 +259,34 @@ class Project(Listings, Comparing, Bookkeeping):
 
     def applied_rows(self) -> list[AppliedRow]:
         """The version table's rows (empty when the database or the table does not exist)."""
-        from .recorder import effective, read_rows
+        return self.applied_state()[0]
+
+    def applied_state(self) -> tuple[list[AppliedRow], list[Interrupted]]:
+        """The version table's rows, and the changesets the journal lists as interrupted."""
+        from .recorder import effective, read_all
 
         if self._database_missing():
-            return []
+            return [], []
         settings = self.settings
-        rows = read_rows(settings.url, settings.version_table, settings.version_table_schema,
+        found = read_all(settings.url, settings.version_table, settings.version_table_schema,
                          timeout=self.lock_timeout)
-        if rows is None:
+        if found is None:
             with self._recorder() as (recorder, _dialect):
                 rows = recorder.rows()
-        return effective(rows, self.history.graph)
+                found = rows, recorder.journal.read() if rows else []
+        return effective(found[0], self.history.graph), found[1]
 
     def _listed_rows(self) -> list[AppliedRow]:
-        """The version rows for a listing; what a listing cannot show is told on the side."""
+        """The version rows for a listing; what a listing cannot show is told on the side
+        (an interrupted changeset among it)."""
         from .recorder import listing_notices
 
-        rows = self.applied_rows()
+        rows, interrupted = self.applied_state()
         for notice in listing_notices(rows, self.history.graph, self._folder()):
             self.notify(f"warning: {notice}")
+        for e in interrupted:
+            self.notify(f"warning: {e.describe()} (INTERRUPTED; the next `schemaflow "
+                        f"{e.direction}` finishes it)")
         return rows
 
     def drift(self, rows: Sequence[AppliedRow]) -> list[Diagnostic]:
@@ -287,27 +297,33 @@ class Project(Listings, Comparing, Bookkeeping):
 
     def apply(self, target: str | None = None, *, dry_run: bool = False,
               on_item: Callable[[ItemResult], None] | None = None,
-              on_start: Callable[[str, str], None] | None = None) -> RunResult:
+              on_start: Callable[[str, str], None] | None = None,
+              resume_from: int | None = None) -> RunResult:
         """Apply pending changesets up to `target` (default: every head); `on_start(id,
-        message)` before each changeset runs, `on_item(result)` after."""
-        return self._run("apply", target, dry_run=dry_run, on_item=on_item, on_start=on_start)
+        message)` before each changeset runs, `on_item(result)` after; `resume_from`: the
+        statement an interrupted changeset continues with (1-based)."""
+        return self._run("apply", target, dry_run=dry_run, on_item=on_item, on_start=on_start,
+                         resume_from=resume_from)
 
     def rollback(self, target: str, *, dry_run: bool = False,
                  on_item: Callable[[ItemResult], None] | None = None,
-                 on_start: Callable[[str, str], None] | None = None) -> RunResult:
-        """Reverse applied changesets down to `target` (callbacks as for apply)."""
+                 on_start: Callable[[str, str], None] | None = None,
+                 resume_from: int | None = None) -> RunResult:
+        """Reverse applied changesets down to `target` (callbacks and `resume_from` as for
+        apply)."""
         return self._run("rollback", target, dry_run=dry_run, on_item=on_item,
-                         on_start=on_start)
+                         on_start=on_start, resume_from=resume_from)
 
     def _run(self, direction: Direction, target: str | None, *, dry_run: bool,
              on_item: Callable[[ItemResult], None] | None,
-             on_start: Callable[[str, str], None] | None = None) -> RunResult:
+             on_start: Callable[[str, str], None] | None = None,
+             resume_from: int | None = None) -> RunResult:
         if dry_run and self._database_missing():
             # Nothing exists yet: a dry run must not create the database by connecting to it.
             if direction == "rollback":
                 return RunResult(direction, sql="-- nothing is applied: nothing to roll back\n")
             return self.offline_sql(direction, target)
-        if not dry_run:
+        if not dry_run and resume_from is None:
             nothing = self._nothing_to_do(direction, target)
             if nothing is not None:
                 return nothing
@@ -319,7 +335,7 @@ class Project(Listings, Comparing, Bookkeeping):
         plan, done = migrate(self.settings, history, direction, target,
                              dry_run=dry_run, lock_timeout=self.lock_timeout,
                              notify=self.notify, folder=self._folder(), on_item=on_item,
-                             on_start=on_start)
+                             on_start=on_start, resume_from=resume_from)
         if isinstance(done, str):
             return RunResult(direction, plan=plan, sql=done)
         return RunResult(direction, done, plan=plan)
@@ -332,16 +348,19 @@ class Project(Listings, Comparing, Bookkeeping):
         plan are left to the full path, which runs whenever there is something to run."""
         from .dialects import for_url
         from .planning import Plan
-        from .recorder import check_drift, effective, read_rows
+        from .recorder import check_drift, effective, read_all
 
         settings = self.settings
         database = for_url(settings.url)
         if database is None or self._database_missing():
             return None
-        rows = read_rows(settings.url, settings.version_table, settings.version_table_schema,
+        found = read_all(settings.url, settings.version_table, settings.version_table_schema,
                          timeout=self.lock_timeout)
-        if not rows:  # None: left to SQLAlchemy; []: maybe no version table yet (apply makes it)
+        # None: left to SQLAlchemy; []: maybe no version table yet (apply makes it); an
+        # interrupted changeset: the full path finishes it or says why not.
+        if not found or not found[0] or found[1]:
             return None
+        rows = found[0]
         g = self.history.graph
         rows = effective(rows, g)
         if direction == "apply":

@@ -33,8 +33,9 @@ def left_out(settings: Settings) -> Callable[[str], bool]:
     from fnmatch import fnmatchcase
 
     from .dialects.read import OTHER_TOOLS
+    from .journal import journal_name
 
-    fixed = {settings.version_table, *OTHER_TOOLS}
+    fixed = {settings.version_table, journal_name(settings.version_table), *OTHER_TOOLS}
     include, exclude = settings.include_tables, settings.exclude_tables
 
     def skipped(name: str) -> bool:

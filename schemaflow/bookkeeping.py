@@ -155,6 +155,9 @@ class Bookkeeping:
                 added = [c for c in g.ordered(keep) if c not in present]
                 recorder.stamp([(cid, checksum(history.from_file(cid)), g[cid].message)
                                 for cid in added])
+                # The version table now says what is in effect: no changeset is half done.
+                recorder.journal.clear_all()
+            recorder.journal.drop_if_empty()
         return added, removed
 
     def rehash(self, targets: Sequence[str]) -> list[str]:

@@ -64,6 +64,7 @@ class _Runner:
         self._writer: RunWriter | None = None
         # Ctrl-C / SIGTERM: cancel the running statement on the server, stop at a boundary.
         self.watch = Watch(database.canceller(conn))
+        self.journal = recorder.journal
 
     @property
     def writer(self) -> RunWriter:
@@ -169,18 +170,26 @@ def _record(runner: _Runner, item: PlanItem, ms: int, order: int) -> None:
     else:
         # A squashed changeset stands for the rows of the changesets it replaces.
         runner.writer.delete((cs.id, *cs.replaces))
+    if not item.transactional:  # its progress ends with the version-table change
+        runner.journal.clear(cs.id)
 
 
 def _statement(runner: _Runner, item: PlanItem, progress: Progress, step: Step) -> None:
-    """Run one statement of a changeset, keeping count."""
+    """Run one statement of a changeset, keeping count; outside the changeset's own
+    transaction, record it in the journal (with the statement, where it commits with a
+    transaction; else just after it)."""
     progress.running = True
     if item.transactional:
         runner.execute(step)
-    elif not step.transactional:  # a statement that refuses a transaction block
-        _autocommit(runner, step)
     else:
+        if not step.transactional:  # a statement that refuses a transaction block
+            _autocommit(runner, step)
         runner.conn.begin()
-        runner.execute(step)
+        if step.transactional:
+            runner.execute(step)
+        cs = item.changeset
+        runner.journal.done(cs.id, progress.count + 1, item.direction, len(item.steps),
+                            item.checksum, runner.text(step) or runner.shown(step) or "")
         runner.conn.commit()
     progress.running = False
     progress.count += 1
@@ -194,20 +203,25 @@ def _record_and_commit(runner: _Runner, item: PlanItem, progress: Progress,
     runner.conn.commit()
 
 
-def run_item(runner: _Runner, item: PlanItem) -> ItemResult:
+def run_item(runner: _Runner, item: PlanItem, first: int | None = None) -> ItemResult:
     """Run one changeset: its statements and its version row in one transaction if possible.
     Inside that transaction (or, for a changeset that is not transactional, in one before its
-    first statement and in the one that records it) the version table is checked again."""
+    first statement and in the one that records it) the version table is checked again.
+    `first`: an interrupted changeset, resumed at that statement (its journal rows kept)."""
     conn = runner.conn
     cs = item.changeset
-    progress = Progress()
+    progress = Progress(count=first or 0, earlier=first or 0)
     start = time.perf_counter()
     try:
+        if not item.transactional:
+            runner.journal.ensure()
         conn.begin()
         runner.check(item)
         if not item.transactional:
+            if first is None:
+                runner.journal.start(cs.id, item.direction, len(item.steps), item.checksum)
             conn.commit()
-        for step in item.steps:
+        for step in item.steps[progress.count:]:
             _statement(runner, item, progress, step)
         if not item.transactional:
             progress.recording = True
@@ -252,10 +266,12 @@ def _autocommit(runner: _Runner, step: Step) -> None:
 
 def run(recorder: Recorder, database: Dialect, plan: Plan, graph: Graph,
         on_item: Callable[[ItemResult], None] | None = None,
-        on_start: Callable[[str, str], None] | None = None) -> list[ItemResult]:
+        on_start: Callable[[str, str], None] | None = None,
+        resume: tuple[str, int] | None = None) -> list[ItemResult]:
     """Run every item of a plan in order; stops at the first failure (ChangesetFailed).
     Where the database has a run-wide lock, the caller holds it. `on_start(id, message)`
-    is told of each changeset before it runs, `on_item` when it is done."""
+    is told of each changeset before it runs, `on_item` when it is done. `resume`: (id,
+    index of the first statement to run) of an interrupted changeset."""
     results: list[ItemResult] = []
     runner = _Runner(recorder, database, graph)
     with runner.watch:
@@ -264,7 +280,8 @@ def run(recorder: Recorder, database: Dialect, plan: Plan, graph: Graph,
                 raise stopped(plan, len(results), runner.watch.signum)
             if on_start:
                 on_start(item.changeset.id, item.changeset.message)
-            result = run_item(runner, item)
+            result = run_item(runner, item, resume[1] if resume and resume[0] ==
+                              item.changeset.id else None)
             results.append(result)
             if on_item:
                 on_item(result)
@@ -314,9 +331,10 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
             dry_run: bool, lock_timeout: float, notify: Callable[[str], None],
             folder: str, on_item: Callable[[ItemResult], None] | None = None,
             on_start: Callable[[str, str], None] | None = None,
-            ) -> tuple[Plan, list[ItemResult] | str]:
+            resume_from: int | None = None) -> tuple[Plan, list[ItemResult] | str]:
     """Apply or roll back on the configured database: under its lock, from the version rows
-    it holds; with `dry_run`, the SQL script of what would run instead of running it."""
+    it holds; with `dry_run`, the SQL script of what would run instead of running it. A
+    changeset the journal lists as interrupted is finished first (see `resume`)."""
     g = history.graph
     with session(settings.url, lock_timeout=lock_timeout) as (conn, dialect):
         recorder = Recorder(conn, settings.version_table, settings.version_table_schema)
@@ -339,7 +357,13 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
                 return plan, to_sql(plan, conn.dialect, recorder.table,
                                     create_version_table=not exists, renderer=renderer,
                                     start_order=len(rows))
-            return plan, run(recorder, dialect, plan, g, on_item, on_start)
+            from .resume import recover
+
+            plan, resume = recover(conn, renderer, recorder.journal.read() if exists else [],
+                                   plan, history, applied, resume_from, notify)
+            results = run(recorder, dialect, plan, g, on_item, on_start, resume)
+            recorder.journal.drop_if_empty()
+            return plan, results
 
 
 def offline(history: History, database: Dialect, direction: Direction, target: str | None,

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from .errors import Diagnostic
     from .history import History
+    from .journal import Interrupted
     from .recorder import AppliedRow
 
 
@@ -32,6 +33,7 @@ class ChangesetInfo:
     depends_on: tuple[str, ...] = ()
     author: str | None = None
     operations: tuple[str, ...] = ()
+    interrupted: str | None = None  # what the journal says an earlier run left unfinished
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -51,6 +53,8 @@ class Listings:
         def _listed_rows(self) -> list[AppliedRow]: ...
 
         def applied_rows(self) -> list[AppliedRow]: ...
+
+        def applied_state(self) -> tuple[list[AppliedRow], list[Interrupted]]: ...
 
         def drift(self, rows: Sequence[AppliedRow]) -> list[Diagnostic]: ...
 
@@ -107,13 +111,20 @@ class Listings:
     def status_report(self) -> tuple[list[ChangesetInfo], list[Diagnostic]]:
         """The pending changesets, and what would stop `apply` before running any: applied
         changesets edited since (SF020), missing (SF021), or without their parents (SF023)."""
+        from dataclasses import replace
+
         from .recorder import listing_notices
 
-        rows = self.applied_rows()
+        rows, interrupted = self.applied_state()
         g = self.history.graph
         present = [r for r in rows if r.id in g.by_id]  # the missing ones are diagnostics
         for notice in listing_notices(present, g, self._folder()):
             self.notify(f"warning: {notice}")
         applied = {r.id for r in rows}
         pending = [self.info(i, applied) for i in g.upgrade_plan(g.heads, applied)]
+        told = {e.id: e.describe() for e in interrupted if e.direction == "apply"}
+        pending = [replace(p, interrupted=told[p.id]) if p.id in told else p for p in pending]
+        for e in interrupted:
+            self.notify(f"warning: {e.describe()} (INTERRUPTED; the next `schemaflow "
+                        f"{e.direction}` finishes it)")
         return pending, self.drift(rows)

@@ -18,7 +18,8 @@ STATUS_HINT = "run `schemaflow status` once the database is reachable: it reads 
 class Progress:
     """How far one changeset got."""
 
-    count: int = 0  # statements that ran to their end
+    count: int = 0  # statements that ran to their end (earlier runs' included)
+    earlier: int = 0  # of which an earlier, interrupted run ran (the journal says so)
     running: bool = False  # inside statement `count + 1`
     recording: bool = False  # in the transaction that changes the version table
     committing: bool = False  # that transaction's COMMIT was sent
@@ -78,11 +79,16 @@ def failed(item: PlanItem, progress: Progress, *, lost: bool, statement: str | N
                                db_message=db_message, ran=progress.ran if ran else [],
                                hint=hint)
 
+    again = f"run `schemaflow {item.direction}` again"
+    if lost and progress.committing and not item.transactional:
+        return error(f"{where}: the connection to the database was lost during COMMIT of "
+                     f"the version-table change; all {n} of its statements ran before and "
+                     f"stay in effect ({why}), and the journal records them",
+                     f"{again} once the database is reachable: if that COMMIT did not "
+                     "happen, it only records the changeset")
     if lost and progress.committing:
         # The COMMIT was sent; its answer never came.
-        sent = "its statements and its version-table change" if item.transactional else (
-            f"the version-table change (all {n} of its statements ran before and stay in "
-            f"effect: {why})")
+        sent = "its statements and its version-table change"
         committed = f"{cid} is {'applied' if item.direction == 'apply' else 'rolled back'}"
         if item.transactional:
             committed += " in full"
@@ -106,28 +112,31 @@ def failed(item: PlanItem, progress: Progress, *, lost: bool, statement: str | N
                      "COMMIT; the database discards a transaction that was never committed, "
                      f"so nothing of it remains and {_listed(item)}",
                      "run the command again once the database is reachable", ran=False)
+    earlier = (f", {progress.earlier} of them in an earlier run" if progress.earlier else "")
     if progress.recording:
         return error(f"{where} failed; all {n} of its statements ran and stay in effect "
-                     f"({why}), but the version-table change was not committed, so "
-                     f"{_listed(item)}",
-                     STATUS_HINT if lost else "its work is done: fix the cause, then record "
-                     "it with `schemaflow stamp`, or undo the statements by hand")
+                     f"({why}{earlier}) and the journal records them, but the version-table "
+                     f"change was not committed, so {_listed(item)}",
+                     f"{again} once the cause is fixed: it only records the changeset")
     if not progress.running:
         return error(f"{where} failed before its first statement; nothing of it ran and "
                      f"{_listed(item)}", "run the command again once the cause is fixed")
+    before = ("none ran before it" if not k else
+              "statement 1 ran before it and stays in effect" if k == 1 else
+              f"statements 1 to {k} ran before it and stay in effect")
     if lost:
-        before = ("none ran before it" if not k else
-                  "statement 1 ran before it and stays in effect" if k == 1 else
-                  f"statements 1 to {k} ran before it and stay in effect")
         return error(f"{where}: the connection to the database was lost during statement "
                      f"{k + 1} of {n} (shown below), so whether it took effect is unknown; "
-                     f"{before} ({why}); {_listed(item)}",
-                     f"once the database is reachable, check whether statement {k + 1} took "
-                     "effect; undo or finish the statements by hand, then run the command "
-                     "again")
-    return error(f"{where} failed; {k} of its {n} statements had already run and stay in "
-                 f"effect ({why}); {_listed(item)}",
-                 "undo or finish those statements by hand, then run the command again")
+                     f"{before} ({why}{earlier}) and the journal records them; "
+                     f"{_listed(item)}",
+                     f"{again} once the database is reachable: it continues after the "
+                     "statements the journal records, and tells from the schema whether "
+                     f"statement {k + 1} took effect (or names it, when the schema cannot "
+                     "show it)")
+    return error(f"{where} failed at statement {k + 1} of {n}; {before} ({why}{earlier}) "
+                 f"and the journal records {'it' if k == 1 else 'them'}; {_listed(item)}",
+                 f"fix the cause (statements that ran must stay as they are in the file), "
+                 f"then {again}: it continues with statement {k + 1}")
 
 
 def interrupted(item: PlanItem, progress: Progress, stop: Stop) -> Interrupted:
@@ -147,8 +156,8 @@ def interrupted(item: PlanItem, progress: Progress, stop: Stop) -> Interrupted:
            f"statements 1 to {k} ran and stay in effect")
     return Interrupted(f"{head}; {ran} ({_why(item)}); {_listed(item)}", signum=stop.signum,
                        changeset=item.changeset.id, ran=progress.ran,
-                       hint="undo those statements by hand, or finish the changeset's work "
-                            "and record it with `schemaflow stamp`")
+                       hint=f"run `schemaflow {item.direction}` again: the journal records "
+                            f"them, and it continues with statement {k + 1}")
 
 
 def stopped(plan: Plan, done: int, signum: int) -> Interrupted:

@@ -64,8 +64,14 @@ def _render(renderer: Renderer, cs: ir.Changeset, ops: Sequence[ir.Operation],
 
 def _item(renderer: Renderer, cs: ir.Changeset, direction: Direction,
           ops: tuple[ir.Operation, ...], steps: list[Step], checksum_: str) -> PlanItem:
-    transactional = renderer.transactional_ddl if cs.transactional is None else cs.transactional
-    if transactional and renderer.transactional_ddl and any(not s.transactional for s in steps):
+    from .dialects.render import commits_with_transaction
+
+    # One transaction with the version row when every statement commits with it: always
+    # where DDL is transactional, on MySQL/MariaDB a changeset of data statements only.
+    # Any other changeset runs under the journal (see journal.py).
+    atomic = all(commits_with_transaction(s, renderer.transactional_ddl) for s in steps)
+    transactional = atomic and cs.transactional is not False
+    if cs.transactional is not False and renderer.transactional_ddl and not atomic:
         raise UsageError(
             f"changeset {cs.id} ({cs.path}) has a statement that cannot run inside a "
             "transaction (CREATE INDEX CONCURRENTLY)",

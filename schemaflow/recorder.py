@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from .graph import Graph
+    from .journal import Interrupted, Journal
 
 class AppliedRow(NamedTuple):
     """One row of the version table (a named tuple: 10,000 of them build in milliseconds)."""
@@ -65,12 +66,22 @@ def read_rows(url: str, table: str, schema: str | None, *,
               timeout: float) -> list[AppliedRow] | None:
     """The version rows in applied order through the driver alone ([] when the table is
     missing), or None when this URL is left to SQLAlchemy."""
+    found = read_all(url, table, schema, timeout=timeout)
+    return None if found is None else found[0]
+
+
+def read_all(url: str, table: str, schema: str | None, *,
+             timeout: float) -> tuple[list[AppliedRow], list[Interrupted]] | None:
+    """`read_rows`, and the changesets the journal lists as interrupted."""
+    from .journal import interrupted
+
     url = normal_url(url)
     dialect = for_url(url)
     raw = dialect.read_versions(url, table, schema, timeout) if dialect else None
     if raw is None:
         return None
-    return [AppliedRow(*r)._replace(applied_at=applied_time(r[3])) for r in raw]
+    return ([AppliedRow(*r)._replace(applied_at=applied_time(r[3])) for r in raw[0]],
+            interrupted(raw[1]))
 
 
 def applied_time(value: object) -> dt.datetime | None:
@@ -196,6 +207,13 @@ class Recorder:
         """Store a changeset's new checksum (an intended edit, accepted)."""
         vt = self.table
         self.conn.execute(vt.update().where(vt.c.id == cid).values(checksum=value))
+
+    @functools.cached_property
+    def journal(self) -> Journal:
+        """The changeset journal beside the version table (see journal.py)."""
+        from .journal import Journal
+
+        return Journal(self.conn, self.table)
 
     def run_writer(self) -> RunWriter:
         """The compiled row statements for a run of many changesets."""

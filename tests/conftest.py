@@ -177,7 +177,7 @@ def reflect(url: str) -> dict[str, Any]:
         insp = sa.inspect(engine)
         out: dict[str, Any] = {}
         for table in sorted(insp.get_table_names()):
-            if table == "schemaflow_version":
+            if table in ("schemaflow_version", "schemaflow_version_journal"):
                 continue
             cols = {c["name"]: (str(c["type"]).upper(), c["nullable"],
                                 _norm_default(c.get("default")))

@@ -248,8 +248,9 @@ def test_failing_statement_stops_the_run_and_says_what_remains(
         assert rows(p.url, "SELECT count(*) FROM t") == [(0,)]
 
     if kind == "mariadb":
-        execute(p.url, "DROP TABLE u")
-        execute(p.url, "DELETE FROM t")
+        # The journal records what ran: the next run continues after it, nothing by hand.
+        assert "journal records" in err
+        assert "continues with statement 3" in err
     # Fix the (never applied) changeset; the next run finishes.
     text = (p.changesets / "c002_change.yaml").read_text()
     (p.changesets / "c002_change.yaml").write_text(

@@ -40,13 +40,19 @@ def _offline(out: Console, sql: str, timestamp: bool) -> None:
     print_sql(sql, out)
 
 
+ResumeOpt = Annotated[int | None, typer.Option(
+    "--resume-from", min=1, help="For a changeset an earlier run left unfinished (see "
+    "status): the number of its first statement to run, the earlier ones taken as done.")]
+
+
 def _quiet(ctx: typer.Context, quiet: bool) -> None:
     if quiet:
         globals_of(ctx).quiet = True
 
 
 def _run(ctx: typer.Context, direction: str, target: str | None, sql: bool, dry_run: bool,
-         dialect: str | None, lock_timeout: float, timestamp: bool = False) -> None:
+         dialect: str | None, lock_timeout: float, timestamp: bool = False,
+         resume_from: int | None = None) -> None:
     from .output import print_sql
     from .output.runs import Progress
 
@@ -57,6 +63,8 @@ def _run(ctx: typer.Context, direction: str, target: str | None, sql: bool, dry_
         return
     if dialect or timestamp:
         raise UsageError("--dialect and --timestamp only go with --sql")
+    if resume_from is not None and dry_run:
+        raise UsageError("--resume-from does not go with --dry-run")
     if target and target.startswith("-") and not target[1:].isdigit():
         raise UsageError(f"no such option: {target}", hint=f"see schemaflow {direction} --help")
     database_header(ctx, project)
@@ -66,11 +74,12 @@ def _run(ctx: typer.Context, direction: str, target: str | None, sql: bool, dry_
         on_item = None if quiet else progress.item
         on_start = None if quiet else progress.start
         if direction == "apply":
-            res = project.apply(target, dry_run=dry_run, on_item=on_item, on_start=on_start)
+            res = project.apply(target, dry_run=dry_run, on_item=on_item, on_start=on_start,
+                                resume_from=resume_from)
         else:
             assert target is not None
             res = project.rollback(target, dry_run=dry_run, on_item=on_item,
-                                   on_start=on_start)
+                                   on_start=on_start, resume_from=resume_from)
     if dry_run:
         print_sql(res.sql or "", out)
         return
@@ -89,10 +98,11 @@ def _apply(
     lock_timeout: LockOpt = 60.0,
     quiet: QuietOpt = False,
     timestamp: StampOpt = False,
+    resume_from: ResumeOpt = None,
 ) -> None:
     """Apply pending changesets up to TARGET (default: every head)."""
     _quiet(ctx, quiet)
-    _run(ctx, "apply", target, sql, dry_run, dialect, lock_timeout, timestamp)
+    _run(ctx, "apply", target, sql, dry_run, dialect, lock_timeout, timestamp, resume_from)
 
 
 @handled
@@ -106,10 +116,11 @@ def _rollback(
     lock_timeout: LockOpt = 60.0,
     quiet: QuietOpt = False,
     timestamp: StampOpt = False,
+    resume_from: ResumeOpt = None,
 ) -> None:
     """Reverse applied changesets down to TARGET."""
     _quiet(ctx, quiet)
-    _run(ctx, "rollback", target, sql, dry_run, dialect, lock_timeout, timestamp)
+    _run(ctx, "rollback", target, sql, dry_run, dialect, lock_timeout, timestamp, resume_from)
 
 
 # `-2` is a target, not an option.

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 Version = tuple[int, ...]
 VersionRow = tuple[Any, ...]  # the version table's columns, in VERSION_COLUMNS order
+# The version rows, and the journal's rows (journal.COLUMNS order; none without the table).
+VersionRead = tuple[list[VersionRow], list[tuple[Any, ...]]]
 
 CONNECT_HINT = "check the URL, that the server runs, and the credentials"
 
@@ -162,6 +164,13 @@ def select_versions(table: str, schema: str | None, q: str) -> str:
     alias = quoted(table, None, q)
     columns = ", ".join(f"{alias}.{c}" for c in VERSION_COLUMNS)
     return f"SELECT {columns} FROM {quoted(table, schema, q)} ORDER BY {alias}.exec_order"
+
+
+def select_journal(table: str, schema: str | None, q: str) -> str:
+    """The SELECT of the journal's rows (beside version table `table`), as a driver runs it."""
+    from ..journal import COLUMNS, journal_name
+
+    return f"SELECT {', '.join(COLUMNS)} FROM {quoted(journal_name(table), schema, q)}"
 
 
 # The largest value of each integer type (an identity's default maximum).
@@ -448,9 +457,10 @@ class Dialect:
         return False
 
     def read_versions(self, url: str, table: str, schema: str | None,
-                      timeout: float) -> list[VersionRow] | None:
-        """The version rows through the driver alone ([] without the table), or None when
-        this URL is left to SQLAlchemy (its meaning to the driver is not certain)."""
+                      timeout: float) -> VersionRead | None:
+        """The version rows and the journal's rows through the driver alone ([] without
+        the table), or None when this URL is left to SQLAlchemy (its meaning to the driver
+        is not certain)."""
         return None
 
     # --- throw-away databases (the pytest plugin's) --------------------------------------

@@ -4,6 +4,7 @@ database's renderer overrides where it differs; and compiling them to SQL text."
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -250,6 +251,34 @@ def literal_dialect(dialect: Any) -> Any:
     preparer._double_percents = False
     literal.identifier_preparer = preparer
     return literal
+
+
+# The statements of the data language: on a database without transactional DDL they still
+# commit or roll back with their transaction (the statements that commit implicitly, DDL,
+# LOCK, SET autocommit, CALL of a routine, start with other words). An executable comment
+# (`/*! ... */`) is not looked into: such a statement counts as DDL.
+_DATA_WORDS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "VALUES"})
+_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$)|/\*(?!!)[\s\S]*?\*/|\()*")
+
+
+def data_sql(text: str) -> bool:
+    """Whether raw SQL is a data statement (SELECT, INSERT, UPDATE, DELETE, ...)."""
+    lead = _LEADING.match(text)
+    word = re.match(r"[A-Za-z]+", text[lead.end():] if lead else text)
+    return word is not None and word.group(0).upper() in _DATA_WORDS
+
+
+def commits_with_transaction(step: Step, transactional_ddl: bool) -> bool:
+    """Whether `step` takes effect only when the transaction it runs in commits (so that it
+    can commit together with a row that records it): any statement that accepts a
+    transaction where DDL is transactional, else only data statements."""
+    if not step.transactional:
+        return False
+    if transactional_ddl:
+        return True
+    if isinstance(step.sql, str):
+        return data_sql(step.sql)
+    return isinstance(step.sql, sa.sql.dml.UpdateBase)
 
 
 def compile_step(step: Step, dialect: Any) -> str:

@@ -109,9 +109,12 @@ def print_status(out: Console, fmt: str, pending: Sequence[ChangesetInfo],
         return
     if out.is_terminal:
         out.print(table(pending, "pending", out.width))
-        return
-    lines(out, pending)
-    out.print(f"[dim]{len(pending)} pending[/dim]")
+    else:
+        lines(out, pending)
+        out.print(f"[dim]{len(pending)} pending[/dim]")
+    for p in pending:
+        if p.interrupted:
+            out.print(f"INTERRUPTED: {escape(safe(p.interrupted))}")
 
 
 def print_history(out: Console, fmt: str, items: Sequence[ChangesetInfo], verbose: bool,

@@ -19,9 +19,10 @@ from ..base import (
     URL_PARTS,
     Dialect,
     Version,
-    VersionRow,
+    VersionRead,
     db_message,
     map_columns,
+    select_journal,
     select_versions,
     unreachable,
     without_tz,
@@ -152,7 +153,9 @@ class MySQL(Dialect):
         conn.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (lock_name(conn, table),))
 
     def read_versions(self, url: str, table: str, schema: str | None,
-                      timeout: float) -> list[VersionRow] | None:
+                      timeout: float) -> VersionRead | None:
+        from ...journal import journal_name
+
         m = URL_PARTS.match(self.driver_url(url))  # errors show the URL as the user wrote it
         if url.count("@") > 1 or m is None or m["query"] or m["scheme"].lower() not in (
                 "mysql+pymysql", "mariadb+pymysql"):
@@ -177,14 +180,18 @@ class MySQL(Dialect):
             raise unreachable(url, exc) from None
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT count(*) FROM information_schema.tables WHERE "
-                            "table_schema = COALESCE(%s, DATABASE()) AND table_name = %s",
-                            (schema, table))
-                row = cur.fetchone()
-                if not row or not row[0]:
-                    return []
+                cur.execute("SELECT table_name FROM information_schema.tables WHERE "
+                            "table_schema = COALESCE(%s, DATABASE()) AND table_name IN "
+                            "(%s, %s)", (schema, table, journal_name(table)))
+                found = {str(r[0]).lower() for r in cur.fetchall()}
+                if table.lower() not in found:
+                    return [], []
                 cur.execute(select_versions(table, schema, "`"))
-                return [tuple(r) for r in cur.fetchall()]
+                rows = [tuple(r) for r in cur.fetchall()]
+                if journal_name(table).lower() not in found:
+                    return rows, []
+                cur.execute(select_journal(table, schema, "`"))
+                return rows, [tuple(r) for r in cur.fetchall()]
         except pymysql.Error as exc:
             raise DatabaseError(f"the database failed: {db_message(exc)}") from None
         finally:

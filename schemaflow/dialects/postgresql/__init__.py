@@ -18,10 +18,11 @@ from ..base import (
     URL_PARTS,
     Dialect,
     Version,
-    VersionRow,
+    VersionRead,
     db_message,
     enum_name,
     quoted,
+    select_journal,
     select_versions,
     unreachable,
 )
@@ -247,7 +248,9 @@ class PostgreSQL(Dialect):
         conn.exec_driver_sql(f"SELECT pg_advisory_unlock({lock_key(conn, table)})")
 
     def read_versions(self, url: str, table: str, schema: str | None,
-                      timeout: float) -> list[VersionRow] | None:
+                      timeout: float) -> VersionRead | None:
+        from ...journal import journal_name
+
         if url.count("@") > 1 or URL_PARTS.match(url) is None:
             return None
         mapped = self.driver_url(url)  # errors show the URL as the user wrote it
@@ -263,12 +266,15 @@ class PostgreSQL(Dialect):
         except psycopg.Error as exc:
             raise unreachable(url, exc) from None
         try:
-            name = quoted(table, schema, '"')
-            if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() == (None,):
-                return []
-            return [tuple(r) for r in conn.execute(select_versions(table, schema, '"'))]
+            found = conn.execute("SELECT to_regclass(%s), to_regclass(%s)", (
+                quoted(table, schema, '"'), quoted(journal_name(table), schema, '"'))).fetchone()
+            if not found or found[0] is None:
+                return [], []
+            rows = [tuple(r) for r in conn.execute(select_versions(table, schema, '"'))]
+            return rows, [] if found[1] is None else [
+                tuple(r) for r in conn.execute(select_journal(table, schema, '"'))]
         except psycopg.errors.InvalidSchemaName:
-            return []
+            return [], []
         except psycopg.Error as exc:
             raise DatabaseError(f"the database failed: {db_message(exc)}") from None
         finally:

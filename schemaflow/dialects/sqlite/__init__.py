@@ -17,9 +17,10 @@ from .. import register
 from ..base import (
     Dialect,
     Version,
-    VersionRow,
+    VersionRead,
     db_message,
     map_columns,
+    select_journal,
     select_versions,
     unreachable,
     without_tz,
@@ -162,8 +163,10 @@ class SQLite(Dialect):
         return True
 
     def read_versions(self, url: str, table: str, schema: str | None,
-                      timeout: float) -> list[VersionRow] | None:
+                      timeout: float) -> VersionRead | None:
         import sqlite3
+
+        from ...journal import journal_name
 
         path = sqlite_path(url)
         driver = self.driver_url(url).partition(":")[0].lower()
@@ -175,11 +178,14 @@ class SQLite(Dialect):
         except sqlite3.Error as exc:
             raise unreachable(url, exc) from None
         try:
-            found = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-                                 "AND lower(name) = lower(?)", (table,)).fetchone()[0]
-            if not found:
-                return []
+            found = {r[0] for r in conn.execute(
+                "SELECT lower(name) FROM sqlite_master WHERE type = 'table' AND lower(name) "
+                "IN (lower(?), lower(?))", (table, journal_name(table)))}
+            if table.lower() not in found:
+                return [], []
             raw = conn.execute(select_versions(table, None, '"')).fetchall()
+            journal = conn.execute(select_journal(table, None, '"')).fetchall() if (
+                journal_name(table).lower() in found) else []
         except sqlite3.Error as exc:
             raise DatabaseError(f"the database failed: {db_message(exc)}") from None
         finally:
@@ -191,5 +197,5 @@ class SQLite(Dialect):
                 with suppress(ValueError):  # else the recorder reports it as unreadable
                     applied_at = dt.datetime.fromisoformat(applied_at)
             rows.append((r[0], r[1], r[2], applied_at, *r[4:]))
-        return rows
+        return rows, journal
 

@@ -1,0 +1,381 @@
+"""The changeset journal: `kill -9` of `apply` at random moments, then a plain `apply`.
+
+On MariaDB a changeset of DDL commits statement by statement; `transactional: false`
+changesets do so everywhere. After each kill the version table must tell the truth (a
+changeset is listed only when all of it ran), and a plain `apply` must finish the
+interrupted changeset from the statement whose effect is missing, without a hand, so that
+afterwards version rows, schema and data agree with a run that was never interrupted. A
+changeset of data statements alone runs in one transaction with its version row: killed
+anywhere, it is applied once or not at all.
+
+Each trial forks this process (schemaflow already imported) and runs the CLI's `main()` in
+the child, as `python -m schemaflow apply` would: a process of its own, killed with SIGKILL
+at a random moment between its start and the time an uninterrupted run takes.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from conftest import Project, make_project
+
+if sys.platform == "win32":  # pragma: no cover
+    pytest.skip("the trials fork", allow_module_level=True)
+
+JOURNAL = "schemaflow_version_journal"
+
+
+def pause(kind: str) -> dict[str, Any]:
+    """A statement that takes a moment (a data statement: it commits with its journal row)."""
+    up = {"mariadb": "SELECT SLEEP(0.03)", "postgresql": "SELECT pg_sleep(0.03)",
+          "sqlite": "SELECT 1"}[kind]
+    return {"sql": {"up": up, "down": up}}
+
+
+def ddl_history(p: Project, kind: str, *, transactional: bool | None = None) -> list[str]:
+    """c001: seven schema statements with pauses between them; c002: data only (rows and an
+    update); c003: one more column."""
+    extra: dict[str, Any] = {} if transactional is None else {"transactional": transactional}
+    ops: list[dict[str, Any]] = [
+        {"create_table": {"name": "a", "columns": [
+            {"name": "id", "type": "integer", "primary_key": True},
+            {"name": "n", "type": "integer"}]}},
+        pause(kind),
+        {"create_table": {"name": "b", "columns": [
+            {"name": "id", "type": "integer", "primary_key": True},
+            {"name": "a_id", "type": "integer"}]}},
+        pause(kind),
+        {"add_column": {"table": "a", "column": {"name": "label", "type": "string(20)"}}},
+        pause(kind),
+        {"create_index": {"name": "ix_a_n", "table": "a", "columns": ["n"]}},
+        pause(kind),
+        {"add_column": {"table": "b", "column": {"name": "note", "type": "text"}}},
+        pause(kind),
+        {"rename_table": {"name": "b", "new_name": "bee"}},
+        pause(kind),
+        {"create_index": {"name": "ix_bee_a", "table": "bee", "columns": ["a_id"]}},
+    ]
+    p.write("c001", ops, **extra)
+    p.write("c002", [
+        {"insert_rows": {"table": "a", "rows": [{"id": i, "n": i * 10} for i in range(1, 6)]}},
+        pause(kind),
+        {"sql": {"up": "UPDATE a SET label = 'seen' WHERE n > 20", "down": "SELECT 1"}},
+        pause(kind),
+        {"insert_rows": {"table": "bee", "rows": [{"id": 1, "a_id": 1}]}},
+    ], parents=["c001"], **extra)
+    p.write("c003", [{"add_column": {"table": "bee", "column": {
+        "name": "done", "type": "integer"}}}], parents=["c002"], **extra)
+    return ["c001", "c002", "c003"]
+
+
+class Db:
+    """The trials' database, emptied before each trial."""
+
+    def __init__(self, kind: str, url: str, tmp: Path) -> None:
+        self.kind, self.url, self.tmp = kind, url, tmp
+        # One connection kept (connecting costs more than the queries).
+        self.engine = sa.create_engine(url, pool_size=1, isolation_level="AUTOCOMMIT")
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with self.engine.connect() as conn:
+            result = conn.exec_driver_sql(sql)
+            return [tuple(r) for r in result] if result.returns_rows else []
+
+    def reset(self) -> None:
+        if self.kind == "sqlite":
+            self.engine.dispose()
+            Path(self.url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        elif self.kind == "postgresql":
+            self.query("DROP SCHEMA public CASCADE")
+            self.query("CREATE SCHEMA public")
+        else:
+            self.query(f"DROP TABLE IF EXISTS a, b, bee, schemaflow_version, {JOURNAL}")
+
+    def applied(self) -> list[str]:
+        try:
+            return [r[0] for r in self.query(
+                "SELECT id FROM schemaflow_version ORDER BY exec_order")]
+        except sa.exc.DBAPIError:
+            return []
+
+    def journal(self) -> list[tuple[Any, ...]]:
+        try:
+            return self.query(f"SELECT id, step FROM {JOURNAL} ORDER BY id, step")
+        except sa.exc.DBAPIError:
+            return []
+
+
+def run_apply(p: Project, err: Path, kill_after: float | None,
+              armed: Callable[[], bool]) -> tuple[int | None, float]:
+    """`schemaflow apply` in a forked child, SIGKILLed `kill_after` seconds (None: never)
+    after `armed()` first holds (its work has begun: starting a process and reading the
+    history take longer than the changesets). Its exit code (None when it was killed), and
+    how long it ran after `armed()`."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            os.dup2(os.open(err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+            os.chdir(p.root)
+            sys.argv = ["schemaflow", "apply"]
+            import schemaflow.cli
+
+            try:
+                schemaflow.cli.main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            os._exit(code)
+    began: float | None = None
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        now = time.monotonic()
+        if done:
+            return os.waitstatus_to_exitcode(status), now - (began or now)
+        if began is None:
+            began = now if armed() else None
+        elif kill_after is not None and now - began >= kill_after:
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            return (None if code == -signal.SIGKILL else code), now - began
+        time.sleep(0.002)
+
+
+SCHEMA = {  # every table's columns and indexes, in one query (reflection costs seconds)
+    "mariadb": "SELECT table_name, column_name, column_type, is_nullable, '' FROM "
+               "information_schema.columns WHERE table_schema = DATABASE() UNION ALL "
+               "SELECT table_name, index_name, column_name, non_unique, seq_in_index FROM "
+               "information_schema.statistics WHERE table_schema = DATABASE()",
+    "postgresql": "SELECT table_name, column_name, data_type, is_nullable, '' FROM "
+                  "information_schema.columns WHERE table_schema = 'public' UNION ALL "
+                  "SELECT tablename, indexname, indexdef, '', '' FROM pg_indexes "
+                  "WHERE schemaname = 'public'",
+    "sqlite": "SELECT name, sql, '', '', '' FROM sqlite_master WHERE name NOT LIKE 'sqlite%'",
+}
+
+
+def schema(db: Db) -> list[tuple[Any, ...]]:
+    """The database's tables, columns and indexes (the version table and journal left out)."""
+    return sorted((str(r[0]), *(str(v) for v in r[1:])) for r in db.query(SCHEMA[db.kind])
+                  if not str(r[0]).startswith("schemaflow_version"))
+
+
+def truthful(db: Db, ids: list[str]) -> list[str]:
+    """After a kill: the version table lists a prefix of the history, and a changeset only
+    when all of it is there (c002's rows exactly once, or none)."""
+    applied = db.applied()
+    assert applied == ids[:len(applied)], applied
+    tables = {r[0] for r in schema(db)}
+    if "c001" in applied:
+        assert {"a", "bee"} <= tables, tables
+    n = int(db.query("SELECT count(*) FROM a")[0][0]) if "a" in tables else 0
+    # c002's first five statements insert a row each: committed with their journal rows
+    # where c002 is not one transaction (`transactional: false`).
+    done = sum(1 for cid, step in db.journal() if cid == "c002" and step > 0)
+    assert n == (5 if "c002" in applied else min(done, 5)), (n, applied, done)
+    return applied
+
+
+def plain_apply(p: Project) -> list[str]:
+    """A plain `apply` (the API behind the CLI's, in this process); what it told the user."""
+    from schemaflow.api import Project as ApiProject
+
+    told: list[str] = []
+    ApiProject.from_config(cwd=p.root, notify=told.append).apply()
+    return told
+
+
+def trials(db: Db, p: Project, ids: list[str], count: int, tmp: Path) -> dict[str, int]:
+    """`count` kill trials; returns how often the kill found each situation."""
+    db.reset()
+    plain_apply(p)  # (imports what a run needs before the children fork)
+    expected = schema(db)
+    db.reset()
+
+    def armed() -> bool:
+        return bool(db.journal()) or bool(db.applied())
+
+    code, full = run_apply(p, tmp / "ref.err", None, armed)
+    assert code == 0, (tmp / "ref.err").read_text()
+    assert schema(db) == expected
+    seen: dict[str, int] = {}
+    rng = random.Random(17)
+    for trial in range(count):
+        db.reset()
+        err = tmp / f"t{trial}.err"
+        code, _ = run_apply(p, err, rng.uniform(0.0, full), armed)
+        assert code in (None, 0), err.read_text()
+        applied = truthful(db, ids)
+        journal = db.journal()
+        key = ("finished" if code == 0 else
+               f"killed in {journal[0][0]} after {len(journal) - 1} statements" if journal
+               else f"killed with {len(applied)} applied, nothing half done")
+        seen[key] = seen.get(key, 0) + 1
+        told = plain_apply(p)
+        assert db.applied() == ids, (key, told)
+        assert db.journal() == [], (key, told)
+        assert schema(db) == expected, (key, told)
+        assert sorted(db.query("SELECT id, n, label FROM a")) == [
+            (i, i * 10, "seen" if i > 2 else None) for i in range(1, 6)]
+        assert db.query("SELECT id, a_id FROM bee") == [(1, 1)]
+    return seen
+
+
+def test_kill_9_during_apply_on_mariadb(mysql_url: str, tmp_path: Path) -> None:
+    p = make_project(tmp_path / "proj", mysql_url)
+    ids = ddl_history(p, "mariadb")
+    db = Db("mariadb", mysql_url, tmp_path)
+    seen = trials(db, p, ids, 40, tmp_path)
+    # The kills landed inside the non-atomic changeset, not only around it.
+    assert sum(n for k, n in seen.items() if k.startswith("killed in c001")) >= 5, seen
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_kill_9_during_non_transactional_apply(kind: str, tmp_path: Path,
+                                               request: pytest.FixtureRequest) -> None:
+    url = (f"sqlite:///{tmp_path / 'app.db'}" if kind == "sqlite"
+           else request.getfixturevalue("pg_url"))
+    p = make_project(tmp_path / "proj", url)
+    ids = ddl_history(p, kind, transactional=False)
+    db = Db(kind, url, tmp_path)
+    seen = trials(db, p, ids, 10, tmp_path)
+    assert any(k.startswith("killed in") for k in seen), seen
+
+
+# --- where the schema cannot tell: named, and continued by hand ---------------------------------
+
+
+def half_done(p: Project, url: str, second: dict[str, Any], forget_from: int = 2) -> Db:
+    """c001 = create_table t, `second`, a failing data statement: run it (the statements
+    before the failing one run and are journaled), then forget the journal rows from
+    statement `forget_from` on: the state a kill between that statement and its journal row
+    leaves. The file is then fixed."""
+    failing = {"sql": {"up": "INSERT INTO no_such_table VALUES (1)", "down": "SELECT 1"}}
+    p.write("c001", [{"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}]}}, second, failing])
+    p.write("c002", [{"add_column": {"table": "t", "column": {"name": "x", "type": "integer"}}}],
+            parents=["c001"])
+    failed = p.cli("apply")
+    assert failed.returncode == 2, failed.stderr
+    assert "journal records them" in failed.stderr
+    db = Db("mariadb", url, p.root)
+    assert db.journal()[:3] == [("c001", 0), ("c001", 1), ("c001", 2)]
+    db.query(f"DELETE FROM {JOURNAL} WHERE step >= {forget_from}")
+    path = p.changesets / "c001_change.yaml"
+    path.write_text(path.read_text().replace("INSERT INTO no_such_table VALUES (1)", "SELECT 2"))
+    return db
+
+
+def test_raw_ddl_whose_effect_the_schema_cannot_show_is_named(mysql_url: str,
+                                                               tmp_path: Path) -> None:
+    p = make_project(tmp_path / "proj", mysql_url)
+    db = half_done(p, mysql_url, {"sql": {"up": "CREATE TABLE raw_t (id INT)",
+                                          "down": "DROP TABLE raw_t"}})
+
+    # Listings say so; rollback refuses; apply stops and names the statement.
+    status = p.cli("status")
+    assert "INTERRUPTED" in status.stdout, status.stdout
+    assert "apply of changeset c001 was interrupted" in status.stderr
+    assert "after 1 of its 3 statements" in status.stderr
+    current = p.cli("current")
+    assert current.returncode == 0 and "c001 was interrupted" in current.stderr
+    back = p.cli("rollback", "base")
+    assert back.returncode == 2, back.stderr
+    assert "must be finished before a rollback" in back.stderr
+    assert "schemaflow apply c001" in back.stderr
+    stopped = p.cli("apply")
+    assert stopped.returncode == 2, stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    assert "whether statement 2" in stopped.stderr and "cannot be told" in stopped.stderr
+    assert "CREATE TABLE raw_t (id INT)" in stopped.stderr
+    assert "--resume-from 3" in stopped.stderr and "--resume-from 2" in stopped.stderr
+    assert db.applied() == []
+
+    # A person looked: raw_t is there. Continue after it.
+    resumed = p.cli("apply", "--resume-from", "3")
+    assert resumed.returncode == 0, resumed.stderr
+    assert db.applied() == ["c001", "c002"]
+    assert db.journal() == []
+    assert sorted(r[0] for r in db.query("SHOW TABLES")) == ["raw_t", "schemaflow_version", "t"]
+    nothing = p.cli("apply", "--resume-from", "1")
+    assert nothing.returncode == 2 and "no changeset was interrupted" in nothing.stderr
+
+
+@pytest.mark.parametrize("ran", [True, False])
+def test_ddl_statement_decided_from_the_schema(mysql_url: str, tmp_path: Path,
+                                               ran: bool) -> None:
+    p = make_project(tmp_path / "proj", mysql_url)
+    db = half_done(p, mysql_url, {"create_table": {"name": "u", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}]}})
+    if not ran:  # the kill came before CREATE TABLE u took effect
+        db.query("DROP TABLE u")
+    done = p.cli("apply")
+    assert done.returncode == 0, done.stderr
+    assert ("statements 1 to 2 are in effect; resuming at statement 3" if ran else
+            "resuming at statement 2") in done.stderr
+    assert db.applied() == ["c001", "c002"]
+    assert sorted(r[0] for r in db.query("SHOW TABLES")) == ["schemaflow_version", "t", "u"]
+
+
+@pytest.mark.parametrize("forget_from", [2, 3])
+def test_a_statement_inside_create_table_with_an_index(mysql_url: str, tmp_path: Path,
+                                                       forget_from: int) -> None:
+    """create_table u with an index is two statements: CREATE TABLE, CREATE INDEX. Killed
+    after either, before its journal row: the schema between them is known too."""
+    p = make_project(tmp_path / "proj", mysql_url)
+    db = half_done(p, mysql_url, {"create_table": {"name": "u", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "v", "type": "integer"}], "indexes": [{"name": "ix_u_v", "columns": ["v"]}]}},
+        forget_from)
+    if forget_from == 2:  # killed after CREATE TABLE u: CREATE INDEX never ran
+        db.query("DROP INDEX ix_u_v ON u")
+    done = p.cli("apply")
+    assert done.returncode == 0, done.stderr
+    assert (f"statements 1 to {forget_from} are in effect; resuming at statement "
+            f"{forget_from + 1}") in done.stderr
+    assert db.applied() == ["c001", "c002"]
+    indexes = db.query("SELECT index_name FROM information_schema.statistics WHERE "
+                       "table_schema = DATABASE() AND table_name = 'u'")
+    assert sorted(r[0] for r in indexes) == ["PRIMARY", "ix_u_v"]
+
+
+def test_an_edit_to_a_statement_that_ran_stops_the_resume(mysql_url: str,
+                                                           tmp_path: Path) -> None:
+    p = make_project(tmp_path / "proj", mysql_url)
+    db = half_done(p, mysql_url, {"create_table": {"name": "u", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}]}})
+    path = p.changesets / "c001_change.yaml"
+    path.write_text(path.read_text().replace("type: integer", "type: bigint", 1))
+    stopped = p.cli("apply")
+    assert stopped.returncode == 2, stopped.stderr
+    assert "was edited since: statement 1" in stopped.stderr
+    assert db.applied() == []
+
+
+def test_a_data_changeset_on_mariadb_is_one_transaction(mysql_url: str,
+                                                        tmp_path: Path) -> None:
+    p = make_project(tmp_path / "proj", mysql_url)
+    p.write("c001", [{"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}]}}])
+    p.write("c002", [{"insert_rows": {"table": "t", "rows": [{"id": 1}, {"id": 2}]}},
+                     {"sql": {"up": "INSERT INTO no_such_table VALUES (1)", "down": "SELECT 1"}}],
+            parents=["c001"])
+    failed = p.cli("apply")
+    assert failed.returncode == 2, failed.stderr
+    assert "rolled back as a whole" in failed.stderr
+    db = Db("mariadb", mysql_url, p.root)
+    assert db.applied() == ["c001"]
+    assert db.query("SELECT count(*) FROM t") == [(0,)]
+    assert db.journal() == []
