@@ -154,10 +154,8 @@ _BINARY = ("GUID's impl sa.BINARY(16) is read as binary(16), which builds BYTEA/
 XFAIL = {
     ("optuna", "postgresql"): "the unnamed CHECK (version_info_id=1) is compared by name "
                               "against the server's generated name",
-    ("optuna", "mysql"): "MariaDB's automatic indexes for foreign keys and the unnamed CHECK "
-                         "show as differences of a create_all() database",
-    ("kombu", "mysql"): "MariaDB reflects the UNIQUE of kombu_queue.name as an index `name`: "
-                        "a create_all() database shows drop_index name",
+    ("optuna", "mysql"): "the unnamed CHECK (version_info_id=1) is compared by name against "
+                         "the server's generated name (CONSTRAINT_1)",
     ("advanced_alchemy", "sqlite"): _BINARY,
     ("advanced_alchemy", "postgresql"): _BINARY,
     ("advanced_alchemy", "mysql"): _BINARY,
