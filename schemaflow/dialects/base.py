@@ -9,7 +9,6 @@ connecting, the lock) is reached through methods that import it on first use.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -21,6 +20,10 @@ from ..errors import ConnectionFailed, UsageError
 from ..ir.parts import deferral
 from ..sqlsplit import SqlSyntax
 from ..typespec import TypeSpec
+from .versions import URL_PARTS as URL_PARTS
+from .versions import VERSION_COLUMNS as VERSION_COLUMNS
+from .versions import quoted as quoted
+from .versions import select_versions as select_versions
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -135,35 +138,6 @@ def without_tz(state: SchemaState) -> SchemaState:
         return c
 
     return map_columns(state, strip)
-
-
-# The parts of a database URL that a driver needs (SQLAlchemy's own syntax).
-URL_PARTS = re.compile(
-    r"^(?P<scheme>[A-Za-z][\w+]*)://"
-    r"(?:(?P<user>[^:/@?]*)(?::(?P<password>[^@/?]*))?@)?"
-    r"(?:\[(?P<ipv6>[^\]/?]+)\]|(?P<host>[^/:?@\[\]]*))"
-    r"(?::(?P<port>\d+))?"
-    r"(?:/(?P<database>[^?]*))?"
-    r"(?:\?(?P<query>.*))?$")
-
-VERSION_COLUMNS = ("id", "checksum", "message", "applied_at", "execution_ms", "applied_by",
-                   "schemaflow_version", "exec_order")
-
-
-def quoted(table: str, schema: str | None, q: str) -> str:
-    """`table` (schema-qualified) quoted with the quote character `q`."""
-    def one(name: str) -> str:
-        return q + name.replace(q, q + q) + q
-
-    return f"{one(schema)}.{one(table)}" if schema else one(table)
-
-
-def select_versions(table: str, schema: str | None, q: str) -> str:
-    """The SELECT of every version row in applied order, as a driver runs it."""
-    # Columns named with their table, so that a missing one is reported as "t.id".
-    alias = quoted(table, None, q)
-    columns = ", ".join(f"{alias}.{c}" for c in VERSION_COLUMNS)
-    return f"SELECT {columns} FROM {quoted(table, schema, q)} ORDER BY {alias}.exec_order"
 
 
 # The largest value of each integer type (an identity's default maximum).
