@@ -90,14 +90,19 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
         models = models_state(settings)
         live, dialect = database_state(settings, lock_timeout,
                                        sorted({k[0] for k in models.tables if k[0]}))
-        result = diff(dialect.comparable(live), dialect.comparable(models),
-                      ask=ask, hints=hints, check_key=dialect.check_key)
+        result = diff(dialect.comparable(dialect.matched(live, models)),
+                      dialect.comparable(models), ask=ask, hints=hints,
+                      check_key=dialect.check_key)
         return _buildable(result, live, dialect)
     from .dialects import for_url
 
     old = _without(changesets(), left_out(settings))
-    return _buildable(diff(old, models_state(settings), ask=ask, hints=hints,
-                           exact_checks=True), old, for_url(settings.url))
+    models = models_state(settings)
+    known = for_url(settings.url)
+    # What the configured database cannot tell apart is no difference (a MariaDB baseline's
+    # index for a foreign key, which the models leave to the database).
+    return _buildable(diff(known.matched(old, models) if known else old, models, ask=ask,
+                           hints=hints, exact_checks=True), old, known)
 
 
 def with_prelude(settings: Settings, operations: list[ir.Operation]) -> list[ir.Operation]:

@@ -390,8 +390,7 @@ def _unique_as_constraint(t: Table, other: Table) -> Table:
 
 def _plain(i: ir.IndexDef) -> bool:
     """Whether `i` is an index on columns only (no predicate, method, INCLUDE or options)."""
-    return (i.where is None and i.using in (None, "btree") and not i.include
-            and ir.plain_columns(i.columns) is not None)
+    return i.plain_key is not None
 
 
 def _readable_column(c: ir.Column) -> ir.Column:

@@ -304,7 +304,7 @@ def _state_data(key: str, state: SchemaState) -> dict[str, Any]:
     texts = _texts(state.tables)
     return {"key": key, "tables": len(state.tables), "buckets": texts,
             "digest": _hash(*texts),
-            "owner": [[*k, *v] for k, v in state.index_owner.items()],
+            "owner": [[*k, sorted(v, key=repr)] for k, v in state.index_tables.items()],
             "referrers": [[*k, sorted(v, key=repr)] for k, v in state.referrers.items()]}
 
 
@@ -319,11 +319,14 @@ def _stored_state(data: Any, key: str, path: Path) -> SchemaState:
     if (not isinstance(texts, list) or len(texts) != BUCKETS or type(count) is not int
             or not all(isinstance(t, str) for t in texts) or data.get("digest") != _hash(*texts)):
         raise ValueError("damaged")
-    owner = PMap(((_name(r[0]), _text(r[1])), (_name(r[2]), _text(r[3])))
-                 for r in _rows(data, "owner", 4))
-    referrers = PMap(((_name(r[0]), _text(r[1])), frozenset((_name(s), _text(n)) for s, n in r[2]))
-                     for r in _rows(data, "referrers", 3))
-    return SchemaState.assembled(PMap.lazy(count, _Buckets(texts, path)), owner, referrers)
+    return SchemaState.assembled(PMap.lazy(count, _Buckets(texts, path)),
+                                 _table_sets(data, "owner"), _table_sets(data, "referrers"))
+
+
+def _table_sets(data: dict[str, Any], field: str) -> PMap[Any, frozenset[TableKey]]:
+    """A stored map of (schema, name) → a set of tables, checked as it is read."""
+    return PMap(((_name(r[0]), _text(r[1])), frozenset((_name(s), _text(n)) for s, n in r[2]))
+                for r in _rows(data, field, 3))
 
 
 def _rows(data: dict[str, Any], field: str, width: int) -> list[list[Any]]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from . import ir
 from .errors import CODES, Code, UsageError
-from .state import SchemaState, TableKey
+from .state import SchemaState, TableKey, index_clashes
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
@@ -174,8 +174,27 @@ def dialect_capability(op: ir.Operation, before: SchemaState, oc: OpContext,
         yield "SF331", f"{op.kind} on {ctx.support.name}: {exc.message}", exc.hint
 
 
+def index_namespace(op: ir.Operation, before: SchemaState, oc: OpContext,
+                    ctx: LintContext) -> Iterator[Finding]:
+    """Without a target database, an index name two tables share: valid where index names are
+    per table (MySQL, MariaDB), impossible where they are per schema. With a target, its
+    Dialect decides (SF331)."""
+    if ctx.support is not None:
+        return
+    from .dialects import capabilities, names
+
+    for name, table, others in index_clashes(op, before):
+        per_table = [d for d in names() if capabilities(d).index_names_per_table]
+        per_schema = [d for d in names() if d not in per_table]
+        yield "SF333", (f"{op.kind} {name} on {table}: the table {others[0]} has an index "
+                        f"named {name} too; that runs only where index names are per table "
+                        f"({', '.join(per_table)}), not on {', '.join(per_schema)}"), (
+            "rename one of the indexes if the changesets must run on every database, or "
+            "validate with --dialect (or a URL) to check for the one they run on")
+
+
 ANALYZERS: tuple[Analyzer, ...] = (destructive, data_dependent, compatibility,
-                                   dialect_capability)
+                                   dialect_capability, index_namespace)
 
 
 def analyze(op: ir.Operation, before: SchemaState, oc: OpContext,

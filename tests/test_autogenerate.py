@@ -573,12 +573,8 @@ def _change_params() -> list[Any]:
 
 
 # Known gaps, asserted as they should behave (strict: a fix makes these tests fail until the
-# mark is removed). MariaDB keeps a unique constraint as a unique index with a per-table name;
-# reflection cannot tell which one the model meant.
-KNOWN_GAPS = {
-    ("mysql", "drop_unique"): "MariaDB: --against-db sees a dropped unique constraint as a "
-                              "unique index (drop_index instead of drop_constraint)",
-}
+# mark is removed).
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 @pytest.mark.parametrize(("dialect", "change"), _change_params())
@@ -819,12 +815,7 @@ def test_numeric_default_compared_by_meaning(dialect: str, tmp_path: Path,
 @pytest.mark.parametrize("module", ["blog", "shop"])
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_baseline_from_db_rebuilds_the_same_schema(module: str, dialect: str, tmp_path: Path,
-                                                   databases: Databases,
-                                                   request: pytest.FixtureRequest) -> None:
-    if (dialect, module) == ("mysql", "shop"):
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="MariaDB names unnamed unique keys per table ('name' on two "
-                                "tables); schemaflow's index names are unique per schema"))
+                                                   databases: Databases) -> None:
     original, empty = databases.new(dialect), databases.new(dialect)
     create_all(model_metadata(module), original)
     project = make_project(tmp_path / "proj", original)

@@ -395,3 +395,29 @@ def test_custom_operation_and_context_dialect(project: Project, tmp_path: Path) 
                                            "dialects": ["postgresql"]}
     # The sequence has no automatic inverse: Alembic's downgrade is the rollback.
     assert doc["rollback"] == [{"drop_table": {"name": "t"}}]
+
+
+def test_drop_index_without_a_table_is_found_in_its_table_or_refused_when_ambiguous() -> None:
+    """Alembic's `op.drop_index(name)` names no table: the importer finds the one table with
+    that index; where index names are per table (MySQL, MariaDB) and several have it, it says
+    which, instead of guessing."""
+    from alembic.operations import ops as aops
+
+    from schemaflow import ir
+    from schemaflow.importers.alembic_ops import Opaque, translate
+    from schemaflow.ir import parse_operation
+    from schemaflow.state import SchemaState, apply_all
+
+    def table(name: str) -> ir.Operation:
+        return parse_operation({"create_table": {"name": name, "columns": [
+            {"name": "parent_id", "type": "integer"}],
+            "indexes": [{"name": "parent_id", "columns": ["parent_id"]}]}})
+
+    one = apply_all(SchemaState(), [table("shelf")])
+    assert translate(aops.DropIndexOp("parent_id"), one, None) == [
+        ir.DropIndex(name="parent_id", table="shelf")]
+    two = apply_all(one, [table("box")])
+    with pytest.raises(Opaque, match="the tables box and shelf each have an index of that name"):
+        translate(aops.DropIndexOp("parent_id"), two, None)
+    with pytest.raises(Opaque, match="no table has it"):
+        translate(aops.DropIndexOp("ix_gone"), two, None)

@@ -152,12 +152,6 @@ def _urls(tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> list[
 _BINARY = ("GUID's impl sa.BINARY(16) is read as binary(16), which builds BYTEA/BLOB, not "
            "BINARY(16): the database then differs from the models (MariaDB refuses the BLOB key)")
 XFAIL = {
-    ("optuna", "mysql"): "MariaDB reflects the unnamed UNIQUE constraints (whose first column "
-                         "a foreign key uses) as unique indexes named after that column: a "
-                         "create_all() database shows drop_index trial_id + "
-                         "create_unique_constraint",
-    ("kombu", "mysql"): "MariaDB reflects the UNIQUE of kombu_queue.name as an index `name`: "
-                        "a create_all() database shows drop_index name",
     ("advanced_alchemy", "sqlite"): _BINARY,
     ("advanced_alchemy", "postgresql"): _BINARY,
     ("advanced_alchemy", "mysql"): _BINARY,

@@ -151,6 +151,11 @@ RULE_CASES = [
                                         type="enum(new,paid,refunded,name=order_status)")],
                   "rollback": [{"sql": {"up": "-- rebuild order_status without 'refunded'"}}]},
                  PG, id="SF332-postgresql-enum-value-added"),
+    # Without a target database: an index name that only MySQL and MariaDB take twice.
+    pytest.param("SF333", [{"create_index": {"name": "ix_orders_user_id", "table": "users",
+                                             "columns": ["name"]}}],
+                 [{"create_index": {"name": "ix_users_name", "table": "users",
+                                    "columns": ["name"]}}], (None, None), id="SF333"),
     pytest.param("SF341", [{"create_index": {"name": "ix_orders_code", "table": "orders",
                                              "columns": ["code"]}}],
                  {"transactional": False, "operations": [
@@ -462,6 +467,40 @@ def test_sf331_partial_index_on_mysql(project: Project) -> None:
     assert sf331 and sf331[0].severity == "error" and "partial" in sf331[0].message
 
 
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite", "mysql", "mariadb", None])
+@pytest.mark.parametrize("operation", [
+    {"create_index": {"name": "ix_orders_user_id", "table": "users", "columns": ["name"]}},
+    {"create_table": {"name": "payments", "columns": [
+        {"name": "user_id", "type": "bigint", "index": True}],
+        "indexes": [{"name": "ix_orders_user_id", "columns": ["user_id"]}]}},
+    {"add_column": {"table": "users", "column": {"name": "user_id", "type": "bigint",
+                                                  "index": True}}},
+], ids=["create_index", "create_table", "add_column"])
+def test_index_names_per_schema_or_per_table(project: Project, dialect: str | None,
+                                             operation: dict[str, Any]) -> None:
+    """Index names are per schema on PostgreSQL and SQLite (SF331 there), per table on MySQL
+    and MariaDB (valid); without a target database, a warning says where it cannot run."""
+    if "add_column" in operation:  # ix_users_user_id, the name `index: true` gives, taken
+        history(project, [{"create_index": {"name": "ix_users_user_id", "table": "orders",
+                                             "columns": ["user_id"]}}], [operation])
+        diags = list(project.api().validate(dialect=dialect))
+        last = "c003"
+    else:
+        diags = lint(project, [operation], dialect=dialect, server_version=None)
+        last = "c002"
+    found = [d for d in diags if d.changeset == last and d.code in ("SF331", "SF333", "SF107")]
+    if dialect in ("postgresql", "sqlite"):
+        assert [d.code for d in found] == ["SF331"], found
+        assert "ix_" in found[0].message and "unique per schema" in found[0].message
+        assert "orders" in found[0].message
+    elif dialect is None:
+        assert [(d.code, d.severity) for d in found] == [("SF333", "warning")], found
+        assert "orders" in found[0].message and "postgresql" in found[0].message
+    else:
+        assert found == []
+    assert [d for d in diags if d.severity == "error" and d.code != "SF331"] == []
+
+
 # --- history checks -----------------------------------------------------------------------------
 
 
@@ -761,6 +800,8 @@ DOCS = ROOT / "docs" / "rules.md"
 DOCUMENTED = {*RULES, "SF006", "SF013", "SF014", "SF201", "SF202", *REFERENCE}
 # Examples that need models, or a file name of their own.
 NOT_RUNNABLE = {"SF006", "SF323"}
+# Rules whose examples are checked without a target database (with one, SF331 decides).
+WITHOUT_TARGET = {"SF333"}
 
 
 def _sections() -> dict[str, str]:
@@ -826,7 +867,9 @@ def test_docs_examples_do_what_they_say(project: Project, code: str) -> None:
     (good,) = _blocks(section, "good")
     for example, expected in ((bad, True), (good, False)):
         _write_example(project, example)
-        diags = project.api().validate(dialect="postgresql", server_version=(16,))
+        diags = project.api().validate(dialect=None, server_version=None) if (
+            code in WITHOUT_TARGET) else project.api().validate(dialect="postgresql",
+                                                                 server_version=(16,))
         found = code in {d.code for d in diags if d.changeset != "c001"}
         assert found is expected, (code, "bad" if expected else "good",
                                    [(d.changeset, d.code, d.message) for d in diags])

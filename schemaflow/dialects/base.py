@@ -9,7 +9,6 @@ connecting, the lock) is reached through methods that import it on first use.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -21,6 +20,11 @@ from ..errors import ConnectionFailed, UsageError
 from ..ir.parts import deferral
 from ..sqlsplit import SqlSyntax
 from ..typespec import TypeSpec
+from .versions import URL_PARTS as URL_PARTS
+from .versions import VERSION_COLUMNS as VERSION_COLUMNS
+from .versions import quoted as quoted
+from .versions import select_journal as select_journal
+from .versions import select_versions as select_versions
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -68,6 +72,8 @@ class Capabilities:
     # Whether that limit counts UTF-8 bytes (PostgreSQL) or characters (MySQL).
     identifier_bytes: bool = True
     deferrable_foreign_keys: bool = False
+    # Index names unique per table (MySQL, MariaDB), else per schema (PostgreSQL, SQLite).
+    index_names_per_table: bool = False
 
 
 def db_message(exc: BaseException) -> str:
@@ -137,42 +143,6 @@ def without_tz(state: SchemaState) -> SchemaState:
     return map_columns(state, strip)
 
 
-# The parts of a database URL that a driver needs (SQLAlchemy's own syntax).
-URL_PARTS = re.compile(
-    r"^(?P<scheme>[A-Za-z][\w+]*)://"
-    r"(?:(?P<user>[^:/@?]*)(?::(?P<password>[^@/?]*))?@)?"
-    r"(?:\[(?P<ipv6>[^\]/?]+)\]|(?P<host>[^/:?@\[\]]*))"
-    r"(?::(?P<port>\d+))?"
-    r"(?:/(?P<database>[^?]*))?"
-    r"(?:\?(?P<query>.*))?$")
-
-VERSION_COLUMNS = ("id", "checksum", "message", "applied_at", "execution_ms", "applied_by",
-                   "schemaflow_version", "exec_order")
-
-
-def quoted(table: str, schema: str | None, q: str) -> str:
-    """`table` (schema-qualified) quoted with the quote character `q`."""
-    def one(name: str) -> str:
-        return q + name.replace(q, q + q) + q
-
-    return f"{one(schema)}.{one(table)}" if schema else one(table)
-
-
-def select_versions(table: str, schema: str | None, q: str) -> str:
-    """The SELECT of every version row in applied order, as a driver runs it."""
-    # Columns named with their table, so that a missing one is reported as "t.id".
-    alias = quoted(table, None, q)
-    columns = ", ".join(f"{alias}.{c}" for c in VERSION_COLUMNS)
-    return f"SELECT {columns} FROM {quoted(table, schema, q)} ORDER BY {alias}.exec_order"
-
-
-def select_journal(table: str, schema: str | None, q: str) -> str:
-    """The SELECT of the journal's rows (beside version table `table`), as a driver runs it."""
-    from ..journal import COLUMNS, journal_name
-
-    return f"SELECT {', '.join(COLUMNS)} FROM {quoted(journal_name(table), schema, q)}"
-
-
 # The largest value of each integer type (an identity's default maximum).
 _INT_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
 
@@ -238,6 +208,7 @@ class Dialect:
     def check(self, op: ir.Operation, before: SchemaState) -> None:
         """Raise UsageError when this database cannot do `op`."""
         self._check_names(op)
+        self._check_index_names(op, before)
         for where, spec in column_types(op):
             if spec.name == "array" and not self.caps.arrays:
                 raise UsageError(f"column '{where}': {self.name} has no array columns ({spec})",
@@ -312,6 +283,13 @@ class Dialect:
         (key part orderings, expression indexes), in its own dictionary form."""
         return indexes
 
+    def complete_columns(self, conn: Any, schema: str | None,
+                         columns: dict[Any, list[dict[str, Any]]]
+                         ) -> dict[Any, list[dict[str, Any]]]:
+        """The Inspector's columns, completed with what it does not read here (MariaDB: which
+        LONGTEXT columns are its JSON), in its own dictionary form."""
+        return columns
+
     def _check_names(self, op: ir.Operation) -> None:
         """A name written out that is too long here (the names schemaflow makes up fit)."""
         limit, in_bytes = self.caps.max_identifier_length, self.caps.identifier_bytes
@@ -321,6 +299,18 @@ class Dialect:
                 raise UsageError(
                     f"the name '{name}' is {size} {'bytes' if in_bytes else 'characters'}; "
                     f"{self.name} allows {limit}", hint="choose a shorter name")
+
+    def _check_index_names(self, op: ir.Operation, before: SchemaState) -> None:
+        """An index name another table of the schema has, where index names are per schema."""
+        from ..state import index_clashes
+
+        clashes = [] if self.caps.index_names_per_table else index_clashes(op, before)
+        if clashes:
+            name, table, others = clashes[0]
+            raise UsageError(f"the index name '{name}' on '{table}' is taken: the table "
+                             f"'{others[0]}' has an index of that name, and {self.name} keeps "
+                             "index names unique per schema",
+                             hint="give the index a name no other table's index has")
 
     def _check_deferrable(self, op: ir.Operation) -> None:
         """A deferrable foreign key where the database has none (MySQL, MariaDB)."""
@@ -373,6 +363,17 @@ class Dialect:
         """What autogenerate writes at the start of a changeset of `operations` so that this
         database's own lint rules need not ask for it (PostgreSQL: a lock_timeout)."""
         return ()
+
+    def as_written(self, state: SchemaState) -> SchemaState:
+        """A reflected schema as a person writes it: what the database made by itself left
+        out, what it keeps alike read one way (MySQL: its indexes for foreign keys; a unique
+        key as a unique constraint)."""
+        return state
+
+    def matched(self, have: SchemaState, want: SchemaState) -> SchemaState:
+        """`have` (the database's schema, or the changesets') in `want`'s words where this
+        database cannot tell the two apart, so that comparing them finds no false difference."""
+        return have
 
     def comparable(self, state: SchemaState) -> SchemaState:
         """`state` as this database can hold it (what reflection would give back)."""

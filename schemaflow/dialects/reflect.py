@@ -39,8 +39,9 @@ def from_inspector(insp: Any, schema: str | None, *,
         warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression")
         indexes = insp.get_multi_indexes(**kw)
         uniques = insp.get_multi_unique_constraints(**kw)
-    if dialect is not None:  # what the Inspector leaves out (orderings, expressions)
+    if dialect is not None:  # what the Inspector leaves out (orderings, expressions, JSON)
         indexes = dialect.complete_indexes(insp.bind, schema, names, indexes)
+        columns = dialect.complete_columns(insp.bind, schema, columns)
     checks = _optional(insp.get_multi_check_constraints, kw)
     comments = _optional(insp.get_multi_table_comment, kw)
     tables = {}
@@ -149,11 +150,5 @@ def reflect(conn: Any, *, schemas: Iterable[str | None] = (None,),
     state = map_columns(SchemaState(found), dialect.generated_as_held)
     if conn.in_transaction():
         conn.rollback()
-    tables = {}
-    for key, t in state.tables.items():
-        # Indexes a database made for a foreign key by itself (InnoDB names them after the key)
-        # are not part of the schema anyone wrote.
-        fk_index = {(f.name, f.columns) for f in t.foreign_keys}
-        tables[key] = replace(t, indexes=tuple(i for i in t.indexes
-                                                if (i.name, i.columns) not in fk_index))
-    return SchemaState(tables)
+    # What the database made by itself is not part of the schema anyone wrote.
+    return dialect.as_written(state)

@@ -162,11 +162,15 @@ def _create_index(op: aops.CreateIndexOp, state: SchemaState, dialect: Any) -> O
 def _drop_index(op: aops.DropIndexOp, state: SchemaState, dialect: Any) -> Ops:
     table = op.table_name
     if table is None:
-        owner = state.index_owner.get((op.schema, op.index_name))
-        if owner is None:
+        owners = state.tables_with_index(op.index_name, op.schema)
+        if not owners:
             raise Opaque(f"drop_index {op.index_name} names no table, and no table has it "
                          "at this point")
-        table = owner[1]
+        if len(owners) > 1:  # index names are per table on MySQL and MariaDB
+            raise Opaque(f"drop_index {op.index_name} names no table, and the tables "
+                         f"{' and '.join(k[1] for k in owners)} each have an index of that "
+                         "name: give table_name")
+        table = owners[0][1]
     return [ir.DropIndex(name=op.index_name, table=table, schema=op.schema)]
 
 

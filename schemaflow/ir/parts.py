@@ -244,4 +244,12 @@ class IndexDef:
         """The columns the index key names, then the included ones."""
         return key_columns(self.columns) + self.include
 
+    @property
+    def plain_key(self) -> tuple[str, ...] | None:
+        """The columns of an index on columns only (no predicate, method, INCLUDE or key
+        options: what a UNIQUE constraint or a database's own index is), else None."""
+        if self.where is not None or self.using not in (None, "btree") or self.include:
+            return None
+        return plain_columns(self.columns)
+
 

@@ -1,5 +1,5 @@
 """The schema as plain data: `Table` (every constraint named) and `SchemaState`, a persistent
-map of tables that also knows which table owns each index name and who references whom."""
+map of tables that also knows which tables have each index name and who references whom."""
 
 from __future__ import annotations
 
@@ -56,41 +56,59 @@ IndexKey = tuple[str | None, str]
 class SchemaState:
     """The whole schema: tables by (schema, name). Immutable; `apply` returns a new one.
 
-    Two derived maps keep replay linear on large schemas: which table owns each index name,
-    and which tables have foreign keys to each table.
+    Two derived maps keep replay linear on large schemas: which tables have each index name
+    (per schema: one table each where index names are per schema, as on PostgreSQL and
+    SQLite; possibly several on MySQL and MariaDB, where they are per table; which rule
+    applies is the target database's, checked by its `Dialect`), and which tables have
+    foreign keys to each table.
     """
 
     tables: PMap[TableKey, Table]
-    index_owner: PMap[IndexKey, TableKey] = dataclasses.field(compare=False)
+    index_tables: PMap[IndexKey, frozenset[TableKey]] = dataclasses.field(compare=False)
     referrers: PMap[TableKey, frozenset[TableKey]] = dataclasses.field(compare=False)
 
     def __init__(self, tables: Mapping[TableKey, Table] | None = None) -> None:
         tables = tables or {}
-        owner = [((t.schema, i.name), t.key) for t in tables.values() for i in t.indexes]
+        owners: dict[IndexKey, set[TableKey]] = {}
         refs: dict[TableKey, set[TableKey]] = {}
         for t in tables.values():
+            for i in t.indexes:
+                owners.setdefault((t.schema, i.name), set()).add(t.key)
             for target in _fk_targets(t):
                 refs.setdefault(target, set()).add(t.key)
         object.__setattr__(self, "tables", tables if isinstance(tables, PMap)
                            else PMap(tables.items()))
-        object.__setattr__(self, "index_owner", PMap(owner))
+        object.__setattr__(self, "index_tables",
+                           PMap((k, frozenset(v)) for k, v in owners.items()))
         object.__setattr__(self, "referrers",
                            PMap((k, frozenset(v)) for k, v in refs.items()))
 
     @classmethod
-    def assembled(cls, tables: PMap[TableKey, Table], owner: PMap[IndexKey, TableKey],
+    def assembled(cls, tables: PMap[TableKey, Table],
+                  index_tables: PMap[IndexKey, frozenset[TableKey]],
                   referrers: PMap[TableKey, frozenset[TableKey]]) -> SchemaState:
         """A state from its three maps, taken as they are (a cache's, checked when stored)."""
-        return cls._of(tables, owner, referrers)
+        return cls._of(tables, index_tables, referrers)
 
     @classmethod
-    def _of(cls, tables: PMap[TableKey, Table], owner: PMap[IndexKey, TableKey],
+    def _of(cls, tables: PMap[TableKey, Table],
+            index_tables: PMap[IndexKey, frozenset[TableKey]],
             referrers: PMap[TableKey, frozenset[TableKey]]) -> SchemaState:
         new = object.__new__(cls)
         object.__setattr__(new, "tables", tables)
-        object.__setattr__(new, "index_owner", owner)
+        object.__setattr__(new, "index_tables", index_tables)
         object.__setattr__(new, "referrers", referrers)
         return new
+
+    def index_elsewhere(self, name: str, table: TableKey) -> list[TableKey]:
+        """The other tables of `table`'s schema that have an index named `name`, in order."""
+        return sorted(self.index_tables.get((table[0], name), frozenset()) - {table},
+                      key=lambda k: (k[0] or "", k[1]))
+
+    def tables_with_index(self, name: str, schema: str | None = None) -> list[TableKey]:
+        """The tables of `schema` that have an index named `name`, in order."""
+        return sorted(self.index_tables.get((schema, name), frozenset()),
+                      key=lambda k: (k[0] or "", k[1]))
 
     def get(self, name: str, schema: str | None = None) -> Table | None:
         """The table, or None."""
@@ -110,9 +128,10 @@ class SchemaState:
         state = self.without(remove) if remove is not None and remove in self.tables else self
         old = state.tables.get(table.key)
         tables, owner, refs = state._unlink(old) if old is not None else (
-            state.tables, state.index_owner, state.referrers)
+            state.tables, state.index_tables, state.referrers)
         for i in table.indexes:
-            owner = owner.set((table.schema, i.name), table.key)
+            key = (table.schema, i.name)
+            owner = owner.set(key, owner.get(key, frozenset()) | {table.key})
         for target in _fk_targets(table):
             refs = refs.set(target, refs.get(target, frozenset()) | {table.key})
         return SchemaState._of(tables.set(table.key, table), owner, refs)
@@ -122,12 +141,14 @@ class SchemaState:
         tables, owner, refs = self._unlink(self.tables[key])
         return SchemaState._of(tables.delete(key), owner, refs)
 
-    def _unlink(self, t: Table) -> tuple[PMap[TableKey, Table], PMap[IndexKey, TableKey],
+    def _unlink(self, t: Table) -> tuple[PMap[TableKey, Table],
+                                         PMap[IndexKey, frozenset[TableKey]],
                                          PMap[TableKey, frozenset[TableKey]]]:
-        owner, refs = self.index_owner, self.referrers
+        owner, refs = self.index_tables, self.referrers
         for i in t.indexes:
-            if owner.get((t.schema, i.name)) == t.key:
-                owner = owner.delete((t.schema, i.name))
+            key = (t.schema, i.name)
+            left = owner.get(key, frozenset()) - {t.key}
+            owner = owner.set(key, left) if left else owner.delete(key)
         for target in _fk_targets(t):
             left = refs.get(target, frozenset()) - {t.key}
             refs = refs.set(target, left) if left else refs.delete(target)

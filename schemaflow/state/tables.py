@@ -168,3 +168,24 @@ def rename_columns(t: Table, renames: Mapping[str, str]) -> Table:
                               include=ren(i.include),
                               where=ren_expr(i.where) if i.where else None)
                       for i in t.indexes))
+
+
+def index_clashes(op: ir.Operation, before: SchemaState) -> list[tuple[str, str, list[str]]]:
+    """(index name, its table, the other tables of that schema with an index of that name)
+    for each index `op` creates whose name another table uses already: allowed where index
+    names are per table (MySQL, MariaDB), not where they are per schema."""
+    if isinstance(op, ir.CreateIndex):
+        made = [(op.name, op.table, op.schema)]
+    elif isinstance(op, ir.CreateTable):
+        made = [(ix_name(op.name, (c.name,)), op.name, op.schema) for c in op.columns if c.index]
+        made += [(i.name, op.name, op.schema) for i in op.indexes]
+    elif isinstance(op, ir.AddColumn) and op.column.index:
+        made = [(ix_name(op.table, (op.column.name,)), op.table, op.schema)]
+    else:
+        return []
+    out = []
+    for name, table, schema in made:
+        others = before.index_elsewhere(name, (schema, table))
+        if others:
+            out.append((name, table, [k[1] for k in others]))
+    return out

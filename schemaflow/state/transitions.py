@@ -27,17 +27,9 @@ def _create_table(state: SchemaState, op: ir.CreateTable) -> SchemaState:
         raise StateError(f"table '{qual(op.schema, op.name)}' already exists", code="SF105")
     table = table_from_create(op)
     need_refs(state, table, table.foreign_keys)
-    _index_names_free(state, table.schema, [i.name for i in table.indexes])
+    # Index names are checked per table here; whether they must also be unique across the
+    # schema is the target database's rule (Dialect.check, and SF333 without a database).
     return state.with_table(table)
-
-
-def _index_names_free(state: SchemaState, schema: str | None, names: Iterable[str],
-                      ignore: TableKey | None = None) -> None:
-    for name in names:
-        owner = state.index_owner.get((schema, name))
-        if owner is not None and owner != ignore:
-            raise StateError(f"an index named '{name}' already exists on '{owner[1]}'",
-                             code="SF107")
 
 
 def _drop_table(state: SchemaState, op: ir.DropTable) -> SchemaState:
@@ -95,7 +87,6 @@ def _add_column(state: SchemaState, op: ir.AddColumn) -> SchemaState:
             columns=(c.name,), name=uq_name(t.name, (c.name,)))))
     if c.index:
         ix = ir.IndexDef(name=ix_name(t.name, (c.name,)), columns=(c.name,))
-        _index_names_free(state, t.schema, [ix.name])
         new = replace(new, indexes=(*new.indexes, ix))
     check_table(new)
     return state.with_table(new)
@@ -215,7 +206,6 @@ def _alter_column(state: SchemaState, op: ir.AlterColumn) -> SchemaState:
 def _create_index(state: SchemaState, op: ir.CreateIndex) -> SchemaState:
     t = state.table(op.table, op.schema)
     ix = op.definition
-    _index_names_free(state, t.schema, [op.name])
     return _with_part(state, replace(t, indexes=(*t.indexes, ix)))
 
 

@@ -57,7 +57,7 @@ class MySQL(Dialect):
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
         ((0,), {"transactional_ddl": False, "comments": True, "rename_column": False,
                 "check_constraints": False, "max_identifier_length": 64,
-                "identifier_bytes": False}),
+                "identifier_bytes": False, "index_names_per_table": True}),
         ((8, 0, 16), {"check_constraints": True}),
         ((8, 0, 13), {"index_expressions": True}),
         ((8,), {"rename_column": True, "index_desc": True}),
@@ -101,6 +101,15 @@ class MySQL(Dialect):
 
         return expression_key(expression, lambda tokens: [
             {"lcase": "lower", "ucase": "upper"}.get(t, t) for t in tokens])
+    def as_written(self, state: SchemaState) -> SchemaState:
+        from .indexes import as_written
+
+        return as_written(state)
+
+    def matched(self, have: SchemaState, want: SchemaState) -> SchemaState:
+        from .indexes import matched
+
+        return matched(have, want)
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # MySQL's DATETIME and TIME keep no time zone.
@@ -208,7 +217,7 @@ class MariaDB(MySQL):
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
         ((0,), {"transactional_ddl": False, "comments": True, "rename_column": False,
                 "check_constraints": False, "max_identifier_length": 64,
-                "identifier_bytes": False}),
+                "identifier_bytes": False, "index_names_per_table": True}),
         ((10, 2, 1), {"check_constraints": True}),
         ((10, 5, 2), {"rename_column": True}),
         ((10, 8), {"index_desc": True}),
@@ -217,6 +226,13 @@ class MariaDB(MySQL):
     @classmethod
     def matches(cls, sa_dialect: Any) -> bool:
         return bool(getattr(sa_dialect, "is_mariadb", False))
+
+    def complete_columns(self, conn: Any, schema: str | None,
+                         columns: dict[Any, list[dict[str, Any]]]
+                         ) -> dict[Any, list[dict[str, Any]]]:
+        from .columns import json_columns
+
+        return json_columns(conn, schema, columns)
 
     def fractional_lock_wait(self) -> bool:
         # Microseconds since MariaDB 10.1.2 (MDEV-4018); before, rounded to whole seconds.
