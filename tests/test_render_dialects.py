@@ -570,6 +570,29 @@ def test_sql_dialects(dialects: list[str] | None, runs_on: set[str]) -> None:
         assert render((name, None), BASE, {"sql": body}) == expected, name
 
 
+def test_a_check_for_some_databases_only_is_built_and_dropped_there_only() -> None:
+    flag = {"name": "flag", "type": "boolean"}
+    scoped = {"expression": "flag IN (0, 1)", "name": "ck_flags_flag",
+              "dialects": ["mysql", "sqlite"]}
+    table = {"create_table": {"name": "flags", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}, flag], "checks": [scoped]}}
+    add = {"create_check_constraint": {"table": "flags", **scoped}}
+    drop = {"drop_constraint": {"name": "ck_flags_flag", "table": "flags", "type": "check"}}
+    bare = {"create_table": {"name": "flags", "columns": table["create_table"]["columns"]}}
+    enum_column = {"add_column": {"table": "flags", "column": {
+        "name": "state", "type": "enum(new,done,native=false)"}}}
+    for name in ("postgresql", "mysql", "mariadb", "sqlite"):
+        here = name != "postgresql"
+        created = " ".join(render((name, None), [], table))
+        assert ("CHECK (flag IN (0, 1))" in created) is here, (name, created)
+        assert bool(render((name, None), [bare], add)) is here, name
+        # Dropped (and rolled back) only where it was built.
+        assert bool(render((name, None), [table], drop)) is here, name
+        # A non-native enum is a VARCHAR everywhere, never a type of its own.
+        assert render((name, None), [bare], enum_column)[-1].endswith(
+            "ADD COLUMN state VARCHAR(4)"), name
+
+
 # --- compilation helpers ----------------------------------------------------------------------
 
 
