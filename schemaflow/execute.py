@@ -15,7 +15,7 @@ from sqlalchemy.schema import CreateTable, ExecutableDDLElement
 
 from .config import Settings, hide_password
 from .dialects.base import Dialect, db_message
-from .dialects.connect import driver_cursor, locked, rollback, session
+from .dialects.connect import begin, commit, driver_cursor, joined, locked, rollback, session
 from .dialects.render import Renderer, Step, compile_step, literal_dialect
 from .errors import UsageError
 from .graph import Graph, apply_ids, rollback_ids
@@ -176,9 +176,9 @@ def _statement(runner: _Runner, item: PlanItem, progress: Progress, step: Step) 
     elif not step.transactional:  # a statement that refuses a transaction block
         _autocommit(runner, step)
     else:
-        runner.conn.begin()
+        begin(runner.conn)
         runner.execute(step)
-        runner.conn.commit()
+        commit(runner.conn)
     progress.running = False
     progress.count += 1
 
@@ -188,7 +188,7 @@ def _record_and_commit(runner: _Runner, item: PlanItem, progress: Progress,
     progress.recording = True
     _record(runner, item, int((time.perf_counter() - start) * 1000), runner.order(item))
     progress.committing = True
-    runner.conn.commit()
+    commit(runner.conn)
 
 
 def run_item(runner: _Runner, item: PlanItem) -> ItemResult:
@@ -200,15 +200,15 @@ def run_item(runner: _Runner, item: PlanItem) -> ItemResult:
     progress = Progress()
     start = time.perf_counter()
     try:
-        conn.begin()
+        begin(conn)
         runner.check(item)
         if not item.transactional:
-            conn.commit()
+            commit(conn)
         for step in item.steps:
             _statement(runner, item, progress, step)
         if not item.transactional:
             progress.recording = True
-            conn.begin()
+            begin(conn)
             runner.check(item)
         _record_and_commit(runner, item, progress, start)
     except Conflict as exc:
@@ -232,6 +232,10 @@ def run_item(runner: _Runner, item: PlanItem) -> ItemResult:
 def _autocommit(runner: _Runner, step: Step) -> None:
     """Run a statement that refuses a transaction block (CREATE INDEX CONCURRENTLY)."""
     conn = runner.conn
+    if joined(conn):
+        raise UsageError("a statement that cannot run inside a transaction block (CREATE INDEX "
+                         "CONCURRENTLY, ...) cannot run on a connection given as url= inside "
+                         "the caller's transaction", hint="commit first, or pass the Engine")
     level = conn.get_isolation_level()
     conn.execution_options(isolation_level="AUTOCOMMIT")
     try:
@@ -302,7 +306,7 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
     """Apply or roll back on the configured database: under its lock, from the version rows
     it holds; with `dry_run`, the SQL script of what would run instead of running it."""
     g = history.graph
-    with session(settings.url, lock_timeout=lock_timeout) as (conn, dialect):
+    with session(settings.database, lock_timeout=lock_timeout) as (conn, dialect):
         recorder = Recorder(conn, settings.version_table, settings.version_table_schema)
         with nullcontext() if dry_run else locked(conn, dialect, settings.version_table,
                                                    lock_timeout, hide_password(settings.url),

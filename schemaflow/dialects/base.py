@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -404,6 +405,12 @@ class Dialect:
 
     def setup_engine(self, engine: Any) -> None:
         """Hook a new engine's events (session settings per connection)."""
+
+    def borrowed(self, conn: Connection, inside: bool) -> AbstractContextManager[None]:
+        """For the block, give a connection of the caller's own engine (the API's `url=` an
+        Engine or Connection) what `setup_engine` gives schemaflow's; restore it after.
+        `inside`: the caller's transaction is open on it (and must stay so)."""
+        return nullcontext()
 
     # --- the lock and the version table --------------------------------------------------
 
