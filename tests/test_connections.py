@@ -286,9 +286,9 @@ def test_a_mysql_connection_inside_a_transaction_is_refused(project: Project,
     project.chain(TABLE)
     engine = sa.create_engine(mysql_url)
     try:
-        with engine.connect() as conn, conn.begin():
-            with pytest.raises(schemaflow.UsageError, match="commits each DDL statement"):
-                schemaflow.apply(url=conn, cwd=project.root)
+        with engine.connect() as conn, conn.begin(), pytest.raises(
+                schemaflow.UsageError, match="commits each DDL statement"):
+            schemaflow.apply(url=conn, cwd=project.root)
         assert schema_tables(engine) == []
     finally:
         engine.dispose()
