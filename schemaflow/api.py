@@ -47,21 +47,6 @@ class RunResult:
     sql: str | None = None
 
 
-def given_bind(value: object) -> Engine | Connection:
-    """The caller's Engine or Connection given as `url=`; UsageError for anything else."""
-    from sqlalchemy.engine import Connection, Engine
-
-    if isinstance(value, (Engine, Connection)):
-        return value
-    if type(value).__name__ in ("AsyncEngine", "AsyncConnection"):
-        raise UsageError("url= is an asyncio engine or connection; schemaflow runs "
-                         "synchronously", hint="pass its URL as text (an asyncpg, aiomysql "
-                         "or aiosqlite URL is run through the synchronous driver) or "
-                         "engine.sync_engine's URL")
-    raise UsageError(f"url= must be a database URL, an SQLAlchemy Engine or a Connection, "
-                     f"not {type(value).__name__}")
-
-
 class Project(Listings, Comparing, Bookkeeping):
     """One project (settings + changesets + database) to run commands on."""
 
@@ -81,7 +66,11 @@ class Project(Listings, Comparing, Bookkeeping):
         SQLAlchemy Engine or Connection the caller owns) and `changesets` (relative to the
         configuration's folder) override it; `run_hooks` lets the configuration's
         post_write_hooks run when a changeset is written."""
-        bind = None if url is None or isinstance(url, str) else given_bind(url)
+        bind = None
+        if url is not None and not isinstance(url, str):  # (SQLAlchemy only then)
+            from .dialects.connect import given_bind
+
+            bind = given_bind(url)
         shown = url if bind is None else bind.engine.url.render_as_string(hide_password=False)
         settings = config_mod.load(config=config, url=cast("str | None", shown), cwd=cwd,
                                    run_hooks=run_hooks)

@@ -120,6 +120,19 @@ def session(target: Database, *, lock_timeout: float = 60.0
             engine.dispose()
 
 
+def given_bind(value: object) -> Engine | Connection:
+    """The caller's Engine or Connection given as `url=`; UsageError for anything else."""
+    if isinstance(value, (Engine, Connection)):
+        return value
+    if type(value).__name__ in ("AsyncEngine", "AsyncConnection"):
+        raise UsageError("url= is an asyncio engine or connection; schemaflow runs "
+                         "synchronously", hint="pass its URL as text (an asyncpg, aiomysql "
+                         "or aiosqlite URL is run through the synchronous driver) or "
+                         "engine.sync_engine's URL")
+    raise UsageError(f"url= must be a database URL, an SQLAlchemy Engine or a Connection, "
+                     f"not {type(value).__name__}")
+
+
 @contextmanager
 def _borrowed(target: Database, conn: Connection, dialect: Dialect) -> Iterator[None]:
     """The caller's connection set up for the block, and as it was afterwards."""
