@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from . import config as config_mod
 from . import ir
@@ -24,7 +24,7 @@ from .source import Limits
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Engine
 
     from .dialects.base import Dialect
     from .execute import ItemResult
@@ -60,12 +60,28 @@ class Project(Listings, Comparing, Bookkeeping):
         self._history: History | None = None
 
     @classmethod
-    def from_config(cls, *, config: str | None = None, url: str | None = None,
-                    cwd: Path | None = None, run_hooks: bool = False, **kwargs: Any) -> Project:
-        """A project from the configuration found at or above `cwd`; `run_hooks` lets the
-        configuration's post_write_hooks run when a changeset is written."""
-        return cls(config_mod.load(config=config, url=url, cwd=cwd, run_hooks=run_hooks),
-                   **kwargs)
+    def from_config(cls, *, config: str | None = None, url: str | Engine | Connection | None = None,
+                    cwd: Path | None = None, run_hooks: bool = False,
+                    changesets: str | os.PathLike[str] | None = None,
+                    lock_timeout: float = 60.0, notify: Notify | None = None) -> Project:
+        """A project from the configuration found at or above `cwd`; `url` (a URL, or an
+        SQLAlchemy Engine or Connection the caller owns) and `changesets` (relative to the
+        configuration's folder) override it; `run_hooks` lets the configuration's
+        post_write_hooks run when a changeset is written."""
+        bind = None
+        if url is not None and not isinstance(url, str):  # (SQLAlchemy only then)
+            from .dialects.connect import given_bind
+
+            bind = given_bind(url)
+        shown = url if bind is None else bind.engine.url.render_as_string(hide_password=False)
+        settings = config_mod.load(config=config, url=cast("str | None", shown), cwd=cwd,
+                                   run_hooks=run_hooks)
+        if bind is not None:
+            settings = replace(settings, bind=bind,
+                               url_source=f"url= (an SQLAlchemy {type(bind).__name__})")
+        if changesets is not None:
+            settings = replace(settings, changesets=(settings.root / changesets).resolve())
+        return cls(settings, lock_timeout=lock_timeout, notify=notify)
 
     @property
     def shown_url(self) -> str:
@@ -241,7 +257,7 @@ class Project(Listings, Comparing, Bookkeeping):
         from .recorder import Recorder
 
         settings = self.settings
-        with session(settings.url, lock_timeout=self.lock_timeout) as (conn, dialect):
+        with session(settings.database, lock_timeout=self.lock_timeout) as (conn, dialect):
             yield Recorder(conn, settings.version_table, settings.version_table_schema), dialect
 
     @contextmanager
@@ -255,7 +271,7 @@ class Project(Listings, Comparing, Bookkeeping):
     def _database_missing(self) -> bool:
         from .dialects import database_missing
 
-        return database_missing(self.settings.url)
+        return self.settings.bind is None and database_missing(self.settings.url)
 
     def applied_rows(self) -> list[AppliedRow]:
         """The version table's rows (empty when the database or the table does not exist)."""
@@ -268,8 +284,9 @@ class Project(Listings, Comparing, Bookkeeping):
         if self._database_missing():
             return [], []
         settings = self.settings
-        found = read_all(settings.url, settings.version_table, settings.version_table_schema,
-                         timeout=self.lock_timeout)
+        found = None if settings.bind is not None else read_all(
+            settings.url, settings.version_table, settings.version_table_schema,
+            timeout=self.lock_timeout)
         if found is None:
             with self._recorder() as (recorder, _dialect):
                 rows = recorder.rows()
@@ -352,7 +369,7 @@ class Project(Listings, Comparing, Bookkeeping):
 
         settings = self.settings
         database = for_url(settings.url)
-        if database is None or self._database_missing():
+        if database is None or settings.bind is not None or self._database_missing():
             return None
         found = read_all(settings.url, settings.version_table, settings.version_table_schema,
                          timeout=self.lock_timeout)

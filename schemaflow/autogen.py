@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from . import ir
 from .config import Settings
-from .errors import UsageError
+from .errors import ModelError, UsageError
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
@@ -55,7 +55,13 @@ def models_state(settings: Settings) -> SchemaState:
         raise UsageError("no models configured",
                          hint='set models = "package.module:Base" in schemaflow.toml')
     metadata = load_metadata(settings.models, settings.root)
-    return from_metadata(metadata, skip=left_out(settings))
+    import sqlalchemy as sa
+
+    try:
+        return from_metadata(metadata, skip=left_out(settings))
+    except sa.exc.SQLAlchemyError as exc:  # the models' fault, not the database's
+        raise ModelError(f"the models ({settings.models}) cannot be read: "
+                         f"{type(exc).__name__}: {exc}") from None
 
 
 def database_state(settings: Settings, lock_timeout: float,
@@ -66,12 +72,12 @@ def database_state(settings: Settings, lock_timeout: float,
     from .state import SchemaState
 
     known = for_url(settings.url)
-    if known is not None and known.database_missing(settings.url):
+    if known is not None and settings.bind is None and known.database_missing(settings.url):
         return SchemaState(), known
     from .dialects.connect import session
     from .dialects.reflect import reflect
 
-    with session(settings.url, lock_timeout=lock_timeout) as (conn, dialect):
+    with session(settings.database, lock_timeout=lock_timeout) as (conn, dialect):
         return reflect(conn, schemas=(None, *settings.schemas, *schemas),
                        skip=left_out(settings)), dialect
 

@@ -142,10 +142,12 @@ class Bookkeeping:
         history = self.history
         g = history.graph
         keep = g.ancestors(ids)
+        from .dialects.connect import transaction
+
         with self._recorder() as (recorder, dialect), self._locked(recorder.conn, dialect):
             recorder.ensure()
             rows = [] if purge else effective(recorder.rows(), g)
-            with recorder.conn.begin():
+            with transaction(recorder.conn):
                 if purge:
                     recorder.purge()
                 present = {r.id for r in rows}
@@ -165,9 +167,11 @@ class Bookkeeping:
         g = self.history.graph
         ids = [g.resolve_id(t) for t in targets]
         updated = []
+        from .dialects.connect import transaction
+
         with self._recorder() as (recorder, dialect), self._locked(recorder.conn, dialect):
             rows = {r.id: r for r in recorder.rows()}
-            with recorder.conn.begin():
+            with transaction(recorder.conn):
                 for cid in ids:
                     if cid not in rows:
                         raise UsageError(f"changeset {cid} is not applied; nothing to rehash")

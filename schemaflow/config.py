@@ -8,9 +8,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
 
 DEFAULT_URL = "sqlite:///schemaflow.db"
 DEFAULTS: Mapping[str, Any] = {
@@ -50,6 +53,14 @@ class Settings:
     # come with the repository, which may be anyone's pull request.
     run_hooks: bool = False
     max_file_bytes: int = 10_000_000  # a larger changeset file is refused unread
+    # The caller's SQLAlchemy Engine or Connection (the API's `url=`), used instead of
+    # connecting with `url` (then that engine's URL, for what is told from a URL).
+    bind: Engine | Connection | None = None
+
+    @property
+    def database(self) -> str | Engine | Connection:
+        """What to connect to: the caller's Engine or Connection, else the URL."""
+        return self.url if self.bind is None else self.bind
 
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")

@@ -177,6 +177,12 @@ class ConfigError(SchemaflowError):
     """A configuration file or setting that cannot be used."""
 
 
+class ModelError(ConfigError):
+    """The configured SQLAlchemy models cannot be read: their module fails to import, or
+    they describe what no database could build (a foreign key to a table that is not in the
+    models)."""
+
+
 class ConnectionFailed(SchemaflowError):
     """The database cannot be reached (the URL in the message has its password hidden)."""
 

@@ -14,7 +14,7 @@ from sqlalchemy.schema import CreateTable, ExecutableDDLElement
 
 from .config import Settings, hide_password
 from .dialects.base import Dialect, db_message
-from .dialects.connect import driver_cursor, locked, rollback, session
+from .dialects.connect import begin, commit, driver_cursor, joined, locked, rollback, session
 from .dialects.render import Renderer, Step, compile_step, literal_dialect
 from .errors import UsageError
 from .graph import Graph, apply_ids, rollback_ids
@@ -184,13 +184,13 @@ def _statement(runner: _Runner, item: PlanItem, progress: Progress, step: Step) 
     else:
         if not step.transactional:  # a statement that refuses a transaction block
             _autocommit(runner, step)
-        runner.conn.begin()
+        begin(runner.conn)
         if step.transactional:
             runner.execute(step)
         cs = item.changeset
         runner.journal.done(cs.id, progress.count + 1, item.direction, len(item.steps),
                             item.checksum, runner.text(step) or runner.shown(step) or "")
-        runner.conn.commit()
+        commit(runner.conn)
     progress.running = False
     progress.count += 1
 
@@ -200,7 +200,7 @@ def _record_and_commit(runner: _Runner, item: PlanItem, progress: Progress,
     progress.recording = True
     _record(runner, item, int((time.perf_counter() - start) * 1000), runner.order(item))
     progress.committing = True
-    runner.conn.commit()
+    commit(runner.conn)
 
 
 def run_item(runner: _Runner, item: PlanItem, first: int | None = None) -> ItemResult:
@@ -215,17 +215,17 @@ def run_item(runner: _Runner, item: PlanItem, first: int | None = None) -> ItemR
     try:
         if not item.transactional:
             runner.journal.ensure()
-        conn.begin()
+        begin(conn)
         runner.check(item)
         if not item.transactional:
             if first is None:
                 runner.journal.start(cs.id, item.direction, len(item.steps), item.checksum)
-            conn.commit()
+            commit(conn)
         for step in item.steps[progress.count:]:
             _statement(runner, item, progress, step)
         if not item.transactional:
             progress.recording = True
-            conn.begin()
+            begin(conn)
             runner.check(item)
         _record_and_commit(runner, item, progress, start)
     except Conflict as exc:
@@ -254,6 +254,10 @@ def run_item(runner: _Runner, item: PlanItem, first: int | None = None) -> ItemR
 def _autocommit(runner: _Runner, step: Step) -> None:
     """Run a statement that refuses a transaction block (CREATE INDEX CONCURRENTLY)."""
     conn = runner.conn
+    if joined(conn):
+        raise UsageError("a statement that cannot run inside a transaction block (CREATE INDEX "
+                         "CONCURRENTLY, ...) cannot run on a connection given as url= inside "
+                         "the caller's transaction", hint="commit first, or pass the Engine")
     level = conn.get_isolation_level()
     conn.execution_options(isolation_level="AUTOCOMMIT")
     try:
@@ -336,7 +340,7 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
     it holds; with `dry_run`, the SQL script of what would run instead of running it. A
     changeset the journal lists as interrupted is finished first (see `resume`)."""
     g = history.graph
-    with session(settings.url, lock_timeout=lock_timeout) as (conn, dialect):
+    with session(settings.database, lock_timeout=lock_timeout) as (conn, dialect):
         recorder = Recorder(conn, settings.version_table, settings.version_table_schema)
         with nullcontext() if dry_run else locked(conn, dialect, settings.version_table,
                                                    lock_timeout, hide_password(settings.url),

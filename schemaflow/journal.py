@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -30,6 +31,19 @@ SUFFIX = "_journal"
 # The columns the driver-level readers select, in this order (the statement hashes are
 # left to the full path: listings do not need them).
 COLUMNS = ("id", "direction", "step", "statements", "checksum", "recorded_at", "run_by")
+
+
+def _end_read(conn: Connection) -> None:
+    # Imported here: the driver-level readers import this module without SQLAlchemy.
+    from .dialects.connect import end_read
+
+    end_read(conn)
+
+
+def _transaction(conn: Connection) -> AbstractContextManager[None]:
+    from .dialects.connect import transaction
+
+    return transaction(conn)
 
 
 def journal_name(version_table: str) -> str:
@@ -130,14 +144,14 @@ class Journal:
             began = not self.conn.in_transaction()
             self._exists = bool(sa.inspect(self.conn).has_table(
                 self.table.name, schema=self.table.schema))
-            if began and self.conn.in_transaction():
-                self.conn.rollback()  # the one the lookup began, never the caller's
+            if began:
+                _end_read(self.conn)  # the one the lookup began, never the caller's
         return self._exists
 
     def ensure(self) -> None:
         """Create the journal table if it is missing (in its own transaction)."""
         if not self.exists():
-            with self.conn.begin():
+            with _transaction(self.conn):
                 self.table.create(self.conn, checkfirst=True)
             self._exists = True
 
@@ -151,7 +165,7 @@ class Journal:
         began = not self.conn.in_transaction()
         rows = self.conn.execute(sa.select(*(t.c[c] for c in COLUMNS), t.c.sql_hash)).all()
         if began:
-            self.conn.rollback()
+            _end_read(self.conn)
         return interrupted(rows)
 
     def _row(self, cid: str, step: int, direction: str, statements: int, checksum: str,
@@ -184,11 +198,10 @@ class Journal:
 
         if not self.exists() or self.conn.execute(
                 sa.select(sa.func.count()).select_from(self.table)).scalar():
-            if self.conn.in_transaction():
-                self.conn.rollback()
+            _end_read(self.conn)
             return
-        self.conn.rollback()
-        with self.conn.begin():
+        _end_read(self.conn)
+        with _transaction(self.conn):
             self.table.drop(self.conn, checkfirst=True)
         self._exists = False
 

@@ -140,14 +140,17 @@ class Recorder:
         """Whether the version table exists (leaves no transaction open)."""
         import sqlalchemy as sa
 
+        from .dialects.connect import end_read
+
         found = bool(sa.inspect(self.conn).has_table(self.table.name, schema=self.table.schema))
-        if self.conn.in_transaction():
-            self.conn.rollback()
+        end_read(self.conn)
         return found
 
     def ensure(self) -> None:
         """Create the version table if it is missing (in its own transaction)."""
-        with self.conn.begin():
+        from .dialects.connect import transaction
+
+        with transaction(self.conn):
             self.table.create(self.conn, checkfirst=True)
 
     def rows(self) -> list[AppliedRow]:
@@ -162,9 +165,10 @@ class Recorder:
         # applied_at as the driver gives it: SQLAlchemy's own parsing fails on a bad value.
         columns = [sa.type_coerce(c, sa.String()).label(c.name) if c.name == "applied_at"
                    else c for c in vt.c]
+        from .dialects.connect import end_read
+
         rows = self.conn.execute(sa.select(*columns).order_by(vt.c.exec_order)).all()
-        if self.conn.in_transaction() and not self.conn.in_nested_transaction():
-            self.conn.rollback()
+        end_read(self.conn)
         return [AppliedRow(**{**r._asdict(), "applied_at": applied_time(r.applied_at)})
                 for r in rows]
 

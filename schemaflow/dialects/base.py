@@ -10,6 +10,7 @@ connecting, the lock) is reached through methods that import it on first use.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -442,6 +443,11 @@ class Dialect:
         from .cancel import driver_cancel
 
         return driver_cancel(conn)
+    def borrowed(self, conn: Connection, inside: bool) -> AbstractContextManager[None]:
+        """For the block, give a connection of the caller's own engine (the API's `url=` an
+        Engine or Connection) what `setup_engine` gives schemaflow's; restore it after.
+        `inside`: the caller's transaction is open on it (and must stay so)."""
+        return nullcontext()
 
     # --- the lock and the version table --------------------------------------------------
 

@@ -4,7 +4,7 @@ the driver's own cursor for compiled text, and the run-wide lock."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from typing import Any
 
 import sqlalchemy as sa
@@ -78,20 +78,123 @@ def connect(engine: Engine) -> Iterator[Connection]:
         conn.close()
 
 
+Database = str | Engine | Connection  # a URL, or the caller's engine or connection
+
+# conn.info keys while schemaflow runs on the caller's connection inside the caller's own
+# transaction: schemaflow's transactions are savepoints in it, and it never ends it.
+_JOINED = "schemaflow.joined"
+_SAVEPOINT = "schemaflow.savepoint"
+
+
 @contextmanager
-def session(url: str, *, lock_timeout: float = 60.0) -> Iterator[tuple[Connection, Dialect]]:
-    """A connection to `url` and the database behind it (at its server version)."""
-    engine = create_engine(url, lock_timeout=lock_timeout)
+def session(target: Database, *, lock_timeout: float = 60.0
+            ) -> Iterator[tuple[Connection, Dialect]]:
+    """A connection to `target` and the database behind it (at its server version). A URL
+    gets an engine of its own, disposed after; the caller's Engine lends a connection; the
+    caller's Connection is used as it is and left open, and when it is inside a transaction
+    schemaflow works inside that transaction (each changeset a savepoint) and leaves
+    committing it to the caller, as Alembic does with a connection it is given."""
+    if isinstance(target, Connection):
+        if target.closed or target.invalidated:
+            raise UsageError("the connection given as url= is closed")
+        engine = target.engine
+        lent: AbstractContextManager[Connection] = nullcontext(target)
+    elif isinstance(target, Engine):
+        engine = target
+        lent = connect(engine)
+    else:
+        engine = create_engine(target, lock_timeout=lock_timeout)
+        lent = connect(engine)
     try:
-        with connect(engine) as conn:
+        with lent as conn:
+            dialect = for_connection(conn)
             try:
-                yield conn, for_connection(conn)
+                with _borrowed(target, conn, dialect):
+                    yield conn, dialect
             except (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:
                 # A database error outside any changeset (a version table of another shape,
                 # a server gone mid-command): one message, not a traceback.
                 raise DatabaseError(f"the database failed: {db_message(exc)}") from None
     finally:
-        engine.dispose()
+        if isinstance(target, str):
+            engine.dispose()
+
+
+def given_bind(value: object) -> Engine | Connection:
+    """The caller's Engine or Connection given as `url=`; UsageError for anything else."""
+    if isinstance(value, (Engine, Connection)):
+        return value
+    if type(value).__name__ in ("AsyncEngine", "AsyncConnection"):
+        raise UsageError("url= is an asyncio engine or connection; schemaflow runs "
+                         "synchronously", hint="pass its URL as text (an asyncpg, aiomysql "
+                         "or aiosqlite URL is run through the synchronous driver) or "
+                         "engine.sync_engine's URL")
+    raise UsageError(f"url= must be a database URL, an SQLAlchemy Engine or a Connection, "
+                     f"not {type(value).__name__}")
+
+
+@contextmanager
+def _borrowed(target: Database, conn: Connection, dialect: Dialect) -> Iterator[None]:
+    """The caller's connection set up for the block, and as it was afterwards."""
+    if isinstance(target, str):
+        yield
+        return
+    inside = conn.in_transaction()
+    if inside and not dialect.transactional_ddl:
+        raise UsageError(
+            f"the connection given as url= is inside a transaction, and {dialect.name} "
+            "commits each DDL statement at once: the changesets cannot stay inside it",
+            hint="commit (or roll back) first, or pass the Engine")
+    conn.info[_JOINED] = inside
+    try:
+        with dialect.borrowed(conn, inside):
+            yield
+    finally:
+        rollback(conn)  # (only a savepoint of schemaflow's left open by an error)
+        conn.info.pop(_JOINED, None)
+        conn.info.pop(_SAVEPOINT, None)
+
+
+def joined(conn: Connection) -> bool:
+    """Whether schemaflow works inside the caller's transaction on this connection."""
+    return bool(conn.info.get(_JOINED))
+
+
+def begin(conn: Connection) -> None:
+    """Start a transaction of schemaflow's own (inside the caller's: a savepoint)."""
+    if joined(conn):
+        conn.info[_SAVEPOINT] = conn.begin_nested()
+    else:
+        conn.begin()
+
+
+def commit(conn: Connection) -> None:
+    """Commit schemaflow's own transaction (inside the caller's: release its savepoint)."""
+    if joined(conn):
+        savepoint = conn.info.pop(_SAVEPOINT, None)
+        if savepoint is not None and savepoint.is_active:
+            savepoint.commit()
+    else:
+        conn.commit()
+
+
+def end_read(conn: Connection) -> None:
+    """End the transaction a read began by itself (never the caller's, nor a changeset's
+    savepoint)."""
+    if not joined(conn) and conn.in_transaction() and not conn.in_nested_transaction():
+        conn.rollback()
+
+
+@contextmanager
+def transaction(conn: Connection) -> Iterator[None]:
+    """A transaction of schemaflow's own for the block: committed, or undone on an error."""
+    begin(conn)
+    try:
+        yield
+    except BaseException:
+        rollback(conn)
+        raise
+    commit(conn)
 
 
 @contextmanager
@@ -121,7 +224,7 @@ def locked(conn: Connection, dialect: Dialect, table: str, timeout: float, shown
             raise ConnectionFailed(
                 f"timed out after {timeout:g}s waiting for the schemaflow lock on {shown_url}",
                 hint="another schemaflow run holds it; raise --lock-timeout or wait")
-    if conn.in_transaction():
+    if conn.in_transaction() and not joined(conn):
         conn.commit()
     try:
         yield
@@ -143,6 +246,11 @@ def release(conn: Connection, dialect: Dialect, table: str) -> None:
 
 
 def rollback(conn: Connection) -> None:
-    """End the connection's transaction, if one is open, undoing it."""
-    if conn.in_transaction():
+    """Undo schemaflow's own open transaction, if any (inside the caller's: back to its
+    savepoint; the caller's transaction stays open)."""
+    if joined(conn):
+        savepoint = conn.info.pop(_SAVEPOINT, None)
+        if savepoint is not None and savepoint.is_active:
+            savepoint.rollback()
+    elif conn.in_transaction():
         conn.rollback()

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .. import ir
+from ..errors import ModelError
 from ..state import SchemaState, ck_name, fit, fk_name, uq_name
 from .indexes import from_model, sql_text
 from .read import (
@@ -28,6 +29,7 @@ def from_metadata(metadata: sa.MetaData, *,
                   skip: Iterable[str] | Callable[[str], bool] = ()) -> SchemaState:
     """The SchemaState a SQLAlchemy MetaData describes (every constraint given a name)."""
     skipped = skipper(skip)
+    _check_references(metadata)
     tables = {}
     for table in metadata.sorted_tables:
         if skipped(str(table.name)):
@@ -100,6 +102,26 @@ def _created_on(c: sa.CheckConstraint) -> tuple[Any, ...] | None:
         return None
     return tuple(sorted(n for n in here if not any(
         o != n and o in _REGISTRY[n].sql_dialects for o in here)))
+def _check_references(metadata: sa.MetaData) -> None:
+    """Every foreign key's target is in the models (else SQLAlchemy's error would surface
+    later, from the middle of whatever read the tables, as if the database had failed)."""
+    for table in metadata.tables.values():
+        for fk in table.foreign_keys:
+            where = f"the foreign key on {table.name}.{fk.parent.name} references " \
+                    f"'{fk.target_fullname}'"
+            try:
+                fk.column  # noqa: B018 (resolves the target)
+            except sa.exc.NoReferencedTableError as exc:
+                raise ModelError(
+                    f"model table '{table.name}': {where}, but the models have no table "
+                    f"'{exc.table_name}'",
+                    hint=f"import the module that defines '{exc.table_name}' from the "
+                         "models module (same MetaData), or correct the ForeignKey") from None
+            except sa.exc.NoReferencedColumnError as exc:
+                raise ModelError(
+                    f"model table '{table.name}': {where}, but the table "
+                    f"'{exc.table_name}' has no column '{exc.column_name}'",
+                    hint="correct the ForeignKey or add the column") from None
 
 
 def _model_column(table: str, col: sa.Column[Any], pk_cols: tuple[str, ...]) -> ir.Column:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from .. import ir
 from ..state import SchemaState, ck_name, fk_name, uq_name
 from .base import Dialect
+from .connect import end_read
 from .indexes import from_reflected
 from .read import Unexpressible, _action, _column, _deferral, _table, default_from_sa, skipper
 
@@ -148,7 +149,6 @@ def reflect(conn: Any, *, schemas: Iterable[str | None] = (None,),
         found.update(from_inspector(insp, schema, skip=skip, dialect=dialect).tables)
     # Identity options at the database's defaults are left out, as a person writes them.
     state = map_columns(SchemaState(found), dialect.generated_as_held)
-    if conn.in_transaction():
-        conn.rollback()
+    end_read(conn)
     # What the database made by itself is not part of the schema anyone wrote.
     return dialect.as_written(state)

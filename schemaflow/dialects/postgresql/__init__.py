@@ -229,17 +229,25 @@ class PostgreSQL(Dialect):
         # The wait is bounded by settings LOCAL to this transaction: they end with it, and
         # the session keeps its own lock_timeout and statement_timeout (the database's, the
         # role's, the URL's) for the changesets. lock_timeout = 0 would mean "wait forever".
+        # Inside the caller's transaction (the API given a Connection in one), a savepoint
+        # bounds them instead, rolled back after: the session's lock outlives it.
+        from ..connect import joined
+
+        savepoint = conn.begin_nested() if joined(conn) else None
         ms = max(1, int(min(timeout, 2_000_000) * 1000))
         conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
         conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
         try:
             conn.exec_driver_sql(f"SELECT pg_advisory_lock({key})")
         except DBAPIError as exc:
-            conn.rollback()
+            (savepoint or conn).rollback()
             if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
                 return False
             raise
-        conn.commit()  # the advisory lock is the session's: it outlives the transaction
+        if savepoint is not None:
+            savepoint.rollback()
+        else:
+            conn.commit()  # the advisory lock is the session's: it outlives the transaction
         return True
 
     def unlock(self, conn: Connection, table: str) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from contextlib import suppress
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -47,6 +47,10 @@ def _stored_type(spec: TypeSpec) -> TypeSpec:
         length = [kv for kv in spec.kwargs if kv[0] == "length"]
         return stored_as(TypeSpec("enum", spec.args, (("native", "false"), *length)))
     return spec
+
+
+def _begin_immediate(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @register
@@ -116,9 +120,42 @@ class SQLite(Dialect):
             cur.execute("PRAGMA foreign_keys=OFF")
             cur.close()
 
-        @event.listens_for(engine, "begin")
-        def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        event.listen(engine, "begin", _begin_immediate)
+
+    @contextmanager
+    def borrowed(self, conn: Connection, inside: bool) -> Iterator[None]:
+        # The caller's connection gets, for this block only, what setup_engine gives the
+        # connections of schemaflow's own engines; then it is as it was.
+        from sqlalchemy import event
+
+        raw: Any = conn.connection.dbapi_connection
+        if inside:
+            # Inside the caller's transaction (which pysqlite may not have begun yet: it
+            # begins before DML only), begun for real, so that the changesets' savepoints
+            # stay in it and the caller's rollback undoes them. (Changing the isolation
+            # level or foreign_keys here would commit it, or do nothing.)
+            if not raw.in_transaction:
+                raw.execute("BEGIN")
+            yield
+            return
+        level = raw.isolation_level
+        cur = raw.cursor()
+        try:
+            enforced = cur.execute("PRAGMA foreign_keys").fetchone()[0]
+            raw.isolation_level = None
+            cur.execute("PRAGMA foreign_keys=OFF")
+            event.listen(conn, "begin", _begin_immediate)
+            try:
+                yield
+            finally:
+                event.remove(conn, "begin", _begin_immediate)
+                if not conn.invalidated:
+                    if conn.in_transaction():  # (a read's: foreign_keys is fixed inside one)
+                        conn.rollback()
+                    cur.execute(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
+                    raw.isolation_level = level
+        finally:
+            cur.close()
 
     # The run-wide lock is a file lock beside the database file (see lock.py); each
     # changeset's transaction still starts with BEGIN IMMEDIATE, the database's own lock.
