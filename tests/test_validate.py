@@ -241,10 +241,11 @@ columns = [{ name = "id", type = "integer" }]
 
 [[operations]]
 [operations.drop_table]
-name = 5
+name = ["x"]
 """
     d = _only(_check(text, "toml", "c001_x.toml"))
-    assert d.message == "operations[1].drop_table.name must be a string, not 5"
+    # (A bare number there is the name written, as in YAML: a list is what is wrong.)
+    assert d.message == "operations[1].drop_table.name must be a string, not a list"
     assert (d.line, d.col) == (13, 1)
 
 

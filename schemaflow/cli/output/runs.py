@@ -46,7 +46,9 @@ class Progress:
     def start(self, cid: str, message: str) -> None:
         """A changeset starts: the live status line names it (a long one shows which)."""
         if self.status is not None:
-            self.status.update(f"{self.doing} [bold]{escape(cid)}[/bold] {escape(message)}…")
+            # safe(): the status line is rendered without passing the console's own filter.
+            self.status.update(safe(f"{self.doing} [bold]{escape(cid)}[/bold] "
+                                    f"{escape(message)}…"))
 
     def live(self, enabled: bool) -> AbstractContextManager[Any]:
         """On a terminal, a live status line while changesets run; plain lines otherwise."""
