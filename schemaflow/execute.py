@@ -186,7 +186,7 @@ def _statement(runner: _Runner, item: PlanItem, progress: Progress, step: Step) 
             runner.execute(step)
         cs = item.changeset
         runner.journal.done(cs.id, progress.count + 1, item.direction, len(item.steps),
-                            item.checksum, runner.text(step) or runner.shown(step) or "")
+                            item.checksum, (runner.text(step) or runner.shown(step) or "").strip())
         runner.conn.commit()
     progress.running = False
     progress.count += 1

@@ -54,9 +54,13 @@ def recover(conn: Connection, renderer: Renderer, entries: list[Interrupted], pl
                               "journal)")
     e = entries[0]
     if e.direction != direction:
+        parents = history.graph[e.id].parents if e.id in history.graph.by_id else ()
+        below = "base" if not parents else parents[0] if len(parents) == 1 else None
         finish = (f"`schemaflow apply {e.id}`" if e.direction == "apply" else
-                  f"`schemaflow rollback` down to below {e.id}")
-        raise UsageError(f"{e.describe()}; it must be finished before a {direction}",
+                  f"`schemaflow rollback {below}`" if below else
+                  f"`schemaflow rollback` past {e.id}")
+        raise UsageError(f"{e.describe()}; it must be finished before "
+                         f"{'an apply' if direction == 'apply' else 'a rollback'}",
                          hint=f"finish it with {finish}, or undo its statements by hand and "
                               "record the truth with `schemaflow stamp TARGET`")
     ids = [i.changeset.id for i in plan.items]
