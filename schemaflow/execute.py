@@ -343,7 +343,7 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
                                     start_order=len(rows))
             from .resume import recover
 
-            plan, resume = recover(conn, renderer, recorder.journal.read() if exists else [],
+            plan, resume = recover(conn, renderer, recorder.journal if exists else None,
                                    plan, history, applied, resume_from, notify)
             results = run(recorder, dialect, plan, g, on_item, resume)
             recorder.journal.drop_if_empty()

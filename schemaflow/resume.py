@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .errors import ChangesetFailed, UsageError
-from .journal import Interrupted, statement_hash
+from .journal import Interrupted, Journal, statement_hash
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -33,7 +33,7 @@ RESUME_HINT = ("check it in the database; if it took effect, run `schemaflow {ve
                "--resume-from {after}`, if not, `schemaflow {verb} --resume-from {at}`")
 
 
-def recover(conn: Connection, renderer: Renderer, entries: list[Interrupted], plan: Plan,
+def recover(conn: Connection, renderer: Renderer, journal: Journal | None, plan: Plan,
             history: History, applied: set[str], resume_from: int | None,
             notify: Callable[[str], None]) -> tuple[Plan, tuple[str, int] | None]:
     """The plan to run (an interrupted changeset moved to its front) and where that
@@ -41,6 +41,19 @@ def recover(conn: Connection, renderer: Renderer, entries: list[Interrupted], pl
     interrupted. Raises when the interrupted changeset is not this run's to finish, or when
     where to resume cannot be told."""
     direction = plan.direction
+    entries = journal.read() if journal else []
+    stale = [e for e in entries if (e.direction == "apply") == (e.id in applied)]
+    if journal and stale:
+        # The version table already says it finished (it was written by hand, or by a
+        # tool that does not know the journal): the version table is the truth.
+        with conn.begin():
+            for e in stale:
+                journal.clear(e.id)
+        for e in stale:
+            notify(f"warning: {e.describe()}, but the version table "
+                   f"{'lists' if e.id in applied else 'no longer lists'} it: its journal "
+                   "rows are forgotten")
+        entries = [e for e in entries if e not in stale]
     if not entries:
         if resume_from is not None:
             raise UsageError("--resume-from: no changeset was interrupted (the journal is "

@@ -363,6 +363,14 @@ def test_an_edit_to_a_statement_that_ran_stops_the_resume(mysql_url: str,
     assert "was edited since: statement 1" in stopped.stderr
     assert db.applied() == []
 
+    # The person finished it by hand and says so: stamp records it and empties the journal.
+    db.query("ALTER TABLE t MODIFY id BIGINT")
+    assert p.cli("stamp", "c001").returncode == 0
+    assert db.journal() == [] and db.applied() == ["c001"]
+    rest = p.cli("apply")
+    assert rest.returncode == 0, rest.stderr
+    assert db.applied() == ["c001", "c002"]
+
 
 def test_a_data_changeset_on_mariadb_is_one_transaction(mysql_url: str,
                                                         tmp_path: Path) -> None:
