@@ -189,7 +189,7 @@ def _statement(runner: _Runner, item: PlanItem, progress: Progress, step: Step) 
             runner.execute(step)
         cs = item.changeset
         runner.journal.done(cs.id, progress.count + 1, item.direction, len(item.steps),
-                            item.checksum, runner.text(step) or runner.shown(step) or "")
+                            item.checksum, (runner.text(step) or runner.shown(step) or "").strip())
         commit(runner.conn)
     progress.running = False
     progress.count += 1
@@ -363,7 +363,7 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
                                     start_order=len(rows))
             from .resume import recover
 
-            plan, resume = recover(conn, renderer, recorder.journal.read() if exists else [],
+            plan, resume = recover(conn, renderer, recorder.journal if exists else None,
                                    plan, history, applied, resume_from, notify)
             results = run(recorder, dialect, plan, g, on_item, on_start, resume)
             recorder.journal.drop_if_empty()

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .errors import ChangesetFailed, UsageError
-from .journal import Interrupted, statement_hash
+from .journal import Interrupted, Journal, statement_hash
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -29,11 +29,11 @@ if TYPE_CHECKING:
     from .state import SchemaState
 
 # Given with `--resume-from`, as the number of the first statement to run.
-RESUME_HINT = ("check it in the database; if it took effect, run `schemaflow {verb} "
-               "--resume-from {after}`, if not, `schemaflow {verb} --resume-from {at}`")
+RESUME_HINT = ("check it in the database; if it took effect, run `schemaflow {command} "
+               "--resume-from {after}`, if not, `schemaflow {command} --resume-from {at}`")
 
 
-def recover(conn: Connection, renderer: Renderer, entries: list[Interrupted], plan: Plan,
+def recover(conn: Connection, renderer: Renderer, journal: Journal | None, plan: Plan,
             history: History, applied: set[str], resume_from: int | None,
             notify: Callable[[str], None]) -> tuple[Plan, tuple[str, int] | None]:
     """The plan to run (an interrupted changeset moved to its front) and where that
@@ -41,6 +41,19 @@ def recover(conn: Connection, renderer: Renderer, entries: list[Interrupted], pl
     interrupted. Raises when the interrupted changeset is not this run's to finish, or when
     where to resume cannot be told."""
     direction = plan.direction
+    entries = journal.read() if journal else []
+    stale = [e for e in entries if (e.direction == "apply") == (e.id in applied)]
+    if journal and stale:
+        # The version table already says it finished (it was written by hand, or by a
+        # tool that does not know the journal): the version table is the truth.
+        with conn.begin():
+            for e in stale:
+                journal.clear(e.id)
+        for e in stale:
+            notify(f"warning: {e.describe()}, but the version table "
+                   f"{'lists' if e.id in applied else 'no longer lists'} it: its journal "
+                   "rows are forgotten")
+        entries = [e for e in entries if e not in stale]
     if not entries:
         if resume_from is not None:
             raise UsageError("--resume-from: no changeset was interrupted (the journal is "
@@ -54,9 +67,9 @@ def recover(conn: Connection, renderer: Renderer, entries: list[Interrupted], pl
                               "journal)")
     e = entries[0]
     if e.direction != direction:
-        finish = (f"`schemaflow apply {e.id}`" if e.direction == "apply" else
-                  f"`schemaflow rollback` down to below {e.id}")
-        raise UsageError(f"{e.describe()}; it must be finished before a {direction}",
+        finish = f"`schemaflow {_command(e, history)}`"
+        raise UsageError(f"{e.describe()}; it must be finished before "
+                         f"{'an apply' if direction == 'apply' else 'a rollback'}",
                          hint=f"finish it with {finish}, or undo its statements by hand and "
                               "record the truth with `schemaflow stamp TARGET`")
     ids = [i.changeset.id for i in plan.items]
@@ -82,6 +95,14 @@ def recover(conn: Connection, renderer: Renderer, entries: list[Interrupted], pl
     return plan, (e.id, first)
 
 
+def _command(e: Interrupted, history: History) -> str:
+    """The command that finishes `e`: `apply ID`, or a rollback to below it."""
+    if e.direction == "apply":
+        return f"apply {e.id}"
+    parents = history.graph[e.id].parents if e.id in history.graph.by_id else ()
+    return f"rollback {parents[0] if len(parents) == 1 else 'base' if not parents else e.id + '-1'}"
+
+
 def _replanned(history: History, plan: Plan, renderer: Renderer, ids: list[str],
                applied: set[str]) -> Plan:
     from .planning import plan_apply, plan_rollback
@@ -97,13 +118,18 @@ def _text(item: PlanItem, i: int, conn: Connection) -> str:
     return compile_step(item.steps[i], literal_dialect(conn.dialect))
 
 
-def _stop(e: Interrupted, item: PlanItem, i: int, why: str, conn: Connection) -> ChangesetFailed:
-    verb = item.direction
+def _continue(e: Interrupted, history: History) -> str:
+    """The command that continues `e` once a person has looked (before --resume-from)."""
+    return "apply" if e.direction == "apply" else _command(e, history)
+
+
+def _stop(e: Interrupted, item: PlanItem, i: int, why: str, conn: Connection,
+          history: History) -> ChangesetFailed:
     cs = item.changeset
     return ChangesetFailed(
         f"{e.describe()}; whether statement {i + 1} (shown below) took effect cannot be "
         f"told: {why}", changeset=cs.id, statement=_text(item, i, conn),
-        hint=RESUME_HINT.format(verb=verb, after=i + 2, at=i + 1))
+        hint=RESUME_HINT.format(command=_continue(e, history), after=i + 2, at=i + 1))
 
 
 def _resume_point(conn: Connection, renderer: Renderer, e: Interrupted, item: PlanItem,
@@ -119,7 +145,8 @@ def _resume_point(conn: Connection, renderer: Renderer, e: Interrupted, item: Pl
                 f"{i + 1} (shown below) is not the one that ran", changeset=cs.id,
                 statement=_text(item, i, conn),
                 hint="restore the file as it was when it ran, or compare the database with "
-                     f"it and continue with `schemaflow {item.direction} --resume-from N`")
+                     f"it and continue with `schemaflow {_continue(e, history)} --resume-from "
+                     "N`")
     s = e.done
     if s >= len(item.steps):
         return len(item.steps)
@@ -135,7 +162,7 @@ def _resume_point(conn: Connection, renderer: Renderer, e: Interrupted, item: Pl
                if before.tables.get(k) != after.tables.get(k)}
     if not touched:
         raise _stop(e, item, s, f"its operation ({item.operations[op].kind}) leaves the "
-                    "schema as it was, so the schema cannot show it", conn)
+                    "schema as it was, so the schema cannot show it", conn, history)
     # The schema before and after statement s (None where the operation's intermediate
     # schema is not known).
     ahead = before if s == a else _without_later(after, item.steps[s:b])
@@ -143,17 +170,17 @@ def _resume_point(conn: Connection, renderer: Renderer, e: Interrupted, item: Pl
     if ahead is None and behind is None:
         raise _stop(e, item, s, f"it is statement {s - a + 1} of the {b - a} of operation "
                     f"{op + 1} ({item.operations[op].kind}), whose schema in between is not "
-                    "known", conn)
+                    "known", conn, history)
     live = _reflected(conn, touched)
     if live is None:
-        raise _stop(e, item, s, "the tables it touches cannot be read back", conn)
+        raise _stop(e, item, s, "the tables it touches cannot be read back", conn, history)
     ran = behind is not None and _same(dialect, live, behind, touched)
     missing = ahead is not None and _same(dialect, live, ahead, touched)
     if ran != missing:
         return s + 1 if ran else s
     raise _stop(e, item, s, "the schema matches neither the state before it nor the one "
                 "after it" if ahead is not None and behind is not None else
-                "the schema does not match the one state known around it", conn)
+                "the schema does not match the one state known around it", conn, history)
 
 
 def _without_later(after: SchemaState, later: Sequence[Step]) -> SchemaState | None:

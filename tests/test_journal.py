@@ -363,6 +363,14 @@ def test_an_edit_to_a_statement_that_ran_stops_the_resume(mysql_url: str,
     assert "was edited since: statement 1" in stopped.stderr
     assert db.applied() == []
 
+    # The person finished it by hand and says so: stamp records it and empties the journal.
+    db.query("ALTER TABLE t MODIFY id BIGINT")
+    assert p.cli("stamp", "c001").returncode == 0
+    assert db.journal() == [] and db.applied() == ["c001"]
+    rest = p.cli("apply")
+    assert rest.returncode == 0, rest.stderr
+    assert db.applied() == ["c001", "c002"]
+
 
 def test_a_data_changeset_on_mariadb_is_one_transaction(mysql_url: str,
                                                         tmp_path: Path) -> None:
@@ -379,3 +387,33 @@ def test_a_data_changeset_on_mariadb_is_one_transaction(mysql_url: str,
     assert db.applied() == ["c001"]
     assert db.query("SELECT count(*) FROM t") == [(0,)]
     assert db.journal() == []
+
+
+def test_an_interrupted_rollback_is_finished_by_the_next_rollback(mysql_url: str,
+                                                                  tmp_path: Path) -> None:
+    p = make_project(tmp_path / "proj", mysql_url)
+    table = {"name": "t", "columns": [{"name": "id", "type": "integer", "primary_key": True}]}
+    p.write("c001", [{"create_table": table}, {"create_table": {**table, "name": "u"}}],
+            rollback=[{"drop_table": {"name": "u"}},
+                      {"sql": {"up": "INSERT INTO gate VALUES (1)"}},
+                      {"drop_table": {"name": "t"}}])
+    assert p.cli("apply").returncode == 0
+    failed = p.cli("rollback", "base")
+    assert failed.returncode == 2, failed.stderr
+    assert "continues with statement 2" in failed.stderr
+    db = Db("mariadb", mysql_url, p.root)
+    assert db.applied() == ["c001"]  # listed until its rollback is complete
+
+    refused = p.cli("apply")
+    assert refused.returncode == 2, refused.stderr
+    assert "rollback of changeset c001 was interrupted" in refused.stderr
+    assert "must be finished before an apply" in refused.stderr
+    assert "schemaflow rollback base" in refused.stderr
+
+    db.query("CREATE TABLE gate (id INT)")
+    done = p.cli("rollback", "base")
+    assert done.returncode == 0, done.stderr
+    assert "resuming at statement 2" in done.stderr
+    assert db.applied() == [] and db.journal() == []
+    assert sorted(r[0] for r in db.query("SHOW TABLES")) == ["gate", "schemaflow_version"]
+    assert db.query("SELECT id FROM gate") == [(1,)]
