@@ -46,7 +46,9 @@ def recover(conn: Connection, renderer: Renderer, journal: Journal | None, plan:
     if journal and stale:
         # The version table already says it finished (it was written by hand, or by a
         # tool that does not know the journal): the version table is the truth.
-        with conn.begin():
+        from .dialects.connect import transaction
+
+        with transaction(conn):
             for e in stale:
                 journal.clear(e.id)
         for e in stale:
