@@ -89,7 +89,8 @@ class Interrupted(NamedTuple):
             self.started_at, dt.datetime) else ""
         who = f" by {self.run_by}" if self.run_by else ""
         return (f"the {verb} of changeset {self.id} was interrupted (started{when}{who}) "
-                f"after {self.done} of its {self.statements} statements")
+                f"after {self.done} of its {self.statements} statements (as the journal "
+                "records)")
 
 
 def interrupted(rows: Iterable[Sequence[Any]]) -> list[Interrupted]:
