@@ -93,6 +93,8 @@ CODES = catalogue(
     Code("SF331", "error", "the target database cannot do this", "dialect"),
     Code("SF332", "warning", "the target database cannot run the changeset's rollback",
          "dialect"),
+    Code("SF333", "error", "a value the target database cannot store as written (an integer "
+         "out of its column type's range)", "dialect"),
     Code("SF341", "warning", "creates an index on an existing table without CONCURRENTLY "
                              "(blocks writes)", "postgresql-locks"),
     Code("SF342", "warning", "adds a foreign key or check without NOT VALID (scans the table "

@@ -28,7 +28,9 @@ class LintContext:
     support: Dialect | None = None  # the target database (at its server version), if any
 
 
-Finding = tuple[str, str, str | None]  # (code, message, hint)
+# (code, message, hint), and where it can say so, the path inside the operation's document
+# (("rows", 3, "n"): the value it is about).
+Finding = tuple[str, str, str | None] | tuple[str, str, str | None, tuple[object, ...]]
 
 
 # --- type comparisons ------------------------------------------------------------------------
@@ -169,7 +171,7 @@ def dialect_capability(op: ir.Operation, before: SchemaState, oc: OpContext,
                         "transaction"), ("set transactional: false on the changeset and keep "
                                          "the index in a changeset of its own")
     try:
-        ctx.support.check(op, before)
+        ctx.support.check_support(op, before)  # values: SF333 (dialects/values.py)
     except UsageError as exc:
         yield "SF331", f"{op.kind} on {ctx.support.name}: {exc.message}", exc.hint
 

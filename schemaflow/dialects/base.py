@@ -21,6 +21,7 @@ from ..errors import ConnectionFailed, UsageError
 from ..ir.parts import deferral
 from ..sqlsplit import SqlSyntax
 from ..typespec import TypeSpec
+from .values import INTEGER_BITS, check_names, check_values, nul_refused, signed
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -164,10 +165,6 @@ def select_versions(table: str, schema: str | None, q: str) -> str:
     return f"SELECT {columns} FROM {quoted(table, schema, q)} ORDER BY {alias}.exec_order"
 
 
-# The largest value of each integer type (an identity's default maximum).
-_INT_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
-
-
 class Dialect:
     """One database at one server version (None: the newest). Subclasses set the class
     attributes and override what their database does apart."""
@@ -217,8 +214,13 @@ class Dialect:
     # --- what it can do (the linter's SF331, and every renderer before it renders) -------
 
     def check(self, op: ir.Operation, before: SchemaState) -> None:
-        """Raise UsageError when this database cannot do `op`."""
-        self._check_names(op)
+        """Raise UsageError when this database cannot do `op` (values last: Unstorable)."""
+        self.check_support(op, before)
+        check_values(self, op, before)
+
+    def check_support(self, op: ir.Operation, before: SchemaState) -> None:
+        """Raise UsageError when this database cannot do `op` (what it stores aside)."""
+        check_names(self, op)
         for where, spec in column_types(op):
             if spec.name == "array" and not self.caps.arrays:
                 raise UsageError(f"column '{where}': {self.name} has no array columns ({spec})",
@@ -286,22 +288,21 @@ class Dialect:
                              "sql operation scoped with `dialects:` for the databases that "
                              "have it")
 
+    def integer_range(self, spec: TypeSpec) -> tuple[int, int] | None:
+        """The integers a column of type `spec` holds here (None: no integer limit)."""
+        bits = INTEGER_BITS.get(spec.name)
+        return signed(bits) if bits else None
+
+    def name_refused(self, name: str) -> str | None:
+        """Why this database refuses the identifier `name` (None: it takes it)."""
+        return nul_refused(name)
+
     def complete_indexes(self, conn: Any, schema: str | None, tables: list[str],
                          indexes: dict[Any, list[dict[str, Any]]]
                          ) -> dict[Any, list[dict[str, Any]]]:
         """The Inspector's indexes of `tables`, completed with what it does not read here
         (key part orderings, expression indexes), in its own dictionary form."""
         return indexes
-
-    def _check_names(self, op: ir.Operation) -> None:
-        """A name written out that is too long here (the names schemaflow makes up fit)."""
-        limit, in_bytes = self.caps.max_identifier_length, self.caps.identifier_bytes
-        for name in names_created(op):
-            size = len(name.encode()) if in_bytes else len(name)
-            if size > limit:
-                raise UsageError(
-                    f"the name '{name}' is {size} {'bytes' if in_bytes else 'characters'}; "
-                    f"{self.name} allows {limit}", hint="choose a shorter name")
 
     def _check_deferrable(self, op: ir.Operation) -> None:
         """A deferrable foreign key where the database has none (MySQL, MariaDB)."""
@@ -330,7 +331,9 @@ class Dialect:
 
     def analyzers(self) -> tuple[Analyzer, ...]:
         """Lint rules that only this database needs (beyond the shared ones)."""
-        return ()
+        from .values import stored_values
+
+        return (stored_values,)
 
     def autogenerate_prelude(self, operations: Sequence[ir.Operation]
                              ) -> tuple[ir.Operation, ...]:
@@ -355,7 +358,7 @@ class Dialect:
             return replace(c, identity=None)
         i = c.identity
         step = i.increment or 1
-        top = _INT_MAX.get(c.type.name, _INT_MAX["integer"])
+        top = signed(INTEGER_BITS.get(c.type.name, 32))[1]  # the default maximum
         low, high = (1, top) if step > 0 else (-top - 1, -1)
         defaults = {"start": low if step > 0 else high, "increment": 1, "minvalue": low,
                     "maxvalue": high, "cycle": False, "cache": 1}
