@@ -94,7 +94,7 @@ CODES = catalogue(
     Code("SF332", "warning", "the target database cannot run the changeset's rollback",
          "dialect"),
     Code("SF333", "error", "a value the target database cannot store as written (an integer "
-         "out of its column type's range)", "dialect"),
+         "out of range, a string too long)", "dialect"),
     Code("SF341", "warning", "creates an index on an existing table without CONCURRENTLY "
                              "(blocks writes)", "postgresql-locks"),
     Code("SF342", "warning", "adds a foreign key or check without NOT VALID (scans the table "

@@ -178,3 +178,20 @@ def test_an_alter_column_to_a_narrower_type_checks_the_default_it_keeps(
     done = project.cli("validate", "--dialect", "postgresql")
     assert done.returncode == 1 and "SF333" in done.stdout, done.stdout
     assert "c002_change.yaml" in done.stdout and "default of column 't.n'" in done.stdout
+
+
+@pytest.mark.mysql
+def test_a_string_longer_than_its_column(tmp_path: Path, mysql_url: str) -> None:
+    p = make_project(tmp_path / "proj", mysql_url)
+    p.chain([_table("t", {"name": "code", "type": "string(3)"}),
+             {"insert_rows": {"table": "t", "rows": [{"id": 1, "code": "abc"},
+                                                     {"id": 2, "code": "abcd"}]}}])
+    _refused_by_validate(p, "mariadb", "SF333", "row 2, column 't.code'", "4 characters",
+                         "the 3 it holds")
+    done = p.cli("validate", "--dialect", "sqlite")  # SQLite stores the whole string
+    assert done.returncode == 0, done.stdout
+    _refused_by_apply(p, "'abcd'")
+    # MariaDB cuts it without a word outside strict mode (and fails in it, DDL committed).
+    run_sql(mysql_url, "CREATE TABLE raw (code varchar(3))", "SET SESSION sql_mode = ''",
+            "INSERT INTO raw VALUES ('abcd')")
+    assert rows(mysql_url, "SELECT code FROM raw") == [("abc",)]

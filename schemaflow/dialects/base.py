@@ -67,6 +67,7 @@ class Capabilities:
     # Whether that limit counts UTF-8 bytes (PostgreSQL) or characters (MySQL).
     identifier_bytes: bool = True
     deferrable_foreign_keys: bool = False
+    string_lengths: bool = True  # whether string(N) refuses (or cuts) a longer value
 
 
 def db_message(exc: BaseException) -> str:

@@ -1,13 +1,13 @@
-"""What a database can store as written: integers within their column type's range, and
-identifiers of a length and of characters it accepts.
+"""What a database can store as written: integers within their column type's range, strings
+within their column's length, and identifiers of a length and of characters it accepts.
 
 Each `Dialect` says what it holds (`integer_range`, `name_refused`, its identifier limit);
 the checks here ask it for every value and name an operation writes. They run in
 `Dialect.check`, so `validate --dialect` reports them and a renderer refuses them before
 anything runs: a database that would fail half-way (PostgreSQL, MySQL in strict mode),
 fail in the driver (SQLite's 64-bit binding) or store something else without a word
-(SQLite turns a larger literal into an approximate REAL, MySQL outside strict mode clamps it,
-PostgreSQL truncates a long name) never sees them.
+(SQLite turns a larger literal into an approximate REAL, MySQL outside strict mode clamps a
+number and cuts a string, PostgreSQL truncates a long name) never sees them.
 """
 
 from __future__ import annotations
@@ -40,13 +40,11 @@ INTEGER_BITS = {"smallint": 16, "integer": 32, "bigint": 64}
 
 
 class Unstorable(UsageError):
-    """A value the target database cannot store as written (lint code SF333)."""
-
-    code = "SF333"
+    """A value the target database cannot store as written (the linter's SF333)."""
 
 
 # (where, for a message; the path inside the operation's document; the column type; the value)
-Stored = tuple[str, tuple[object, ...], TypeSpec, int]
+Stored = tuple[str, tuple[object, ...], TypeSpec, object]
 
 
 def _rows(op: ir.InsertRows | ir.DeleteRows, before: SchemaState) -> Iterator[Stored]:
@@ -56,18 +54,19 @@ def _rows(op: ir.InsertRows | ir.DeleteRows, before: SchemaState) -> Iterator[St
     for n, row in enumerate(op.rows, 1):
         for key, value in row.items():
             c = t.column(key)
-            if c is not None and isinstance(value, int) and not isinstance(value, bool):
+            if c is not None and value is not None:
                 yield (f"row {n}, column '{t.name}.{key}' ({c.type})", ("rows", n - 1, key),
                        c.type, value)
 
 
 def _default(table: str, c: ir.Column, path: tuple[object, ...]) -> Iterator[Stored]:
-    if isinstance(c.default, int) and not isinstance(c.default, bool):
+    if c.default is not None:
         yield f"the default of column '{table}.{c.name}' ({c.type})", path, c.type, c.default
 
 
-def integers(op: ir.Operation, before: SchemaState) -> Iterator[Stored]:
-    """Every integer `op` stores, with where it goes and its column's type."""
+def values(op: ir.Operation, before: SchemaState) -> Iterator[Stored]:
+    """Every value `op` stores (row values, defaults), with where it goes and its column's
+    type."""
     if isinstance(op, (ir.InsertRows, ir.DeleteRows)):
         yield from _rows(op, before)
     elif isinstance(op, ir.CreateTable):
@@ -81,31 +80,39 @@ def integers(op: ir.Operation, before: SchemaState) -> Iterator[Stored]:
         from ..state import apply
 
         try:
-            c = apply(before, op).table(op.table, op.schema).column(op.name)
+            altered = apply(before, op).table(op.table, op.schema).column(op.name)
         except StateError:
             return
-        if c is not None:
-            yield from _default(op.table, c, ("default",) if op.default is not None
+        if altered is not None:
+            yield from _default(op.table, altered, ("default",) if op.default is not None
                                 else ("type",))
 
 
-VALUES_HINT = ("write a value in range, or give the column a type that holds it (numeric: "
-               "integers of any size)")
+VALUES_HINT = ("write a value that fits, or give the column a type that holds it (numeric: "
+               "integers of any size; text: strings of any length)")
 
 
 def unstorable(dialect: Dialect, op: ir.Operation,
                before: SchemaState) -> Iterator[tuple[str, tuple[object, ...]]]:
-    """Every integer `op` stores that its column cannot hold here: a message, and the path
+    """Every value `op` stores that its column cannot hold here: a message, and the path
     inside the operation's document."""
-    for where, path, spec, value in integers(op, before):
-        bounds = dialect.integer_range(spec)
-        if bounds is not None and not bounds[0] <= value <= bounds[1]:
-            yield (f"{where}: {value} is out of range on {dialect.name}, which stores "
-                   f"{bounds[0]} to {bounds[1]} there"), path
+    for where, path, spec, value in values(op, before):
+        if isinstance(value, int) and not isinstance(value, bool):
+            bounds = dialect.integer_range(spec)
+            if bounds is not None and not bounds[0] <= value <= bounds[1]:
+                yield (f"{where}: {value} is out of range on {dialect.name}, which stores "
+                       f"{bounds[0]} to {bounds[1]} there"), path
+        elif (isinstance(value, str) and dialect.caps.string_lengths
+              and not isinstance(op, ir.DeleteRows)  # a WHERE compares it all the same
+              and spec.name in ("string", "char") and spec.args
+              and len(value) > int(spec.args[0])):
+            shown = repr(value) if len(value) <= 30 else repr(value[:27]) + "..."
+            yield (f"{where}: {shown} is {len(value)} characters, more than the "
+                   f"{spec.args[0]} it holds on {dialect.name}"), path
 
 
 def check_values(dialect: Dialect, op: ir.Operation, before: SchemaState) -> None:
-    """Raise Unstorable for the first integer `op` stores that its column cannot hold."""
+    """Raise Unstorable for the first value `op` stores that its column cannot hold."""
     for message, _path in unstorable(dialect, op, before):
         raise Unstorable(message, hint=VALUES_HINT)
 

@@ -142,9 +142,10 @@ def _move(t: Table, c: ir.Column, before: SchemaState, op: ir.Operation,
     old = was.column(c.name) if was is not None else None
     if old is not None and (old.default is not None or old.default_sql is not None):
         steps.append(Step(ddl.AlterColumnDefault(t.name, t.schema, c.name, None)))
-    mine = (isinstance(op, ir.AlterColumn) and op.using is not None
-            and (op.schema, op.table, op.name) == (t.schema, t.name, c.name))
-    using = op.using if mine else f"{quote(c.name)}::text::{quote(name)}"
+    using = f"{quote(c.name)}::text::{quote(name)}"
+    if isinstance(op, ir.AlterColumn) and op.using is not None and (
+            op.schema, op.table, op.name) == (t.schema, t.name, c.name):
+        using = op.using  # the one written for this column
     steps.append(Step(ddl.AlterColumnType(t.name, t.schema, c.name,
                                           sa_type(c.type, t.name, c.name), using)))
     default = server_default(c)

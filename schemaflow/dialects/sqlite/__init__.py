@@ -62,7 +62,8 @@ class SQLite(Dialect):
         ((0,), {"drop_column": False, "rename_column": False, "alter_column": False,
                 "alter_constraints": False, "partial_index": True, "index_desc": True,
                 "index_expressions": True,
-                "max_identifier_length": 1000, "deferrable_foreign_keys": True}),
+                "max_identifier_length": 1000, "deferrable_foreign_keys": True,
+                "string_lengths": False}),
         ((3, 25), {"rename_column": True}),
         ((3, 35), {"drop_column": True}),
     )
