@@ -51,9 +51,10 @@ def _rows(op: ir.InsertRows | ir.DeleteRows, before: SchemaState) -> Iterator[St
     t = before.get(op.table, op.schema)
     if t is None:
         return  # reported as the operation's own fit
+    columns = {c.name: c for c in t.columns}  # seed data may hold many thousand rows
     for n, row in enumerate(op.rows, 1):
         for key, value in row.items():
-            c = t.column(key)
+            c = columns.get(key)
             if c is not None and value is not None:
                 yield (f"row {n}, column '{t.name}.{key}' ({c.type})", ("rows", n - 1, key),
                        c.type, value)
@@ -105,7 +106,7 @@ def unstorable(dialect: Dialect, op: ir.Operation,
         elif (isinstance(value, str) and dialect.caps.string_lengths
               and not isinstance(op, ir.DeleteRows)  # a WHERE compares it all the same
               and spec.name in ("string", "char") and spec.args
-              and len(value) > int(spec.args[0])):
+              and isinstance(spec.args[0], int) and len(value) > spec.args[0]):
             shown = repr(value) if len(value) <= 30 else repr(value[:27]) + "..."
             yield (f"{where}: {shown} is {len(value)} characters, more than the "
                    f"{spec.args[0]} it holds on {dialect.name}"), path
