@@ -94,7 +94,9 @@ CODES = catalogue(
     Code("SF331", "error", "the target database cannot do this", "dialect"),
     Code("SF332", "warning", "the target database cannot run the changeset's rollback",
          "dialect"),
-    Code("SF333", "warning", "an index name another table has too (only databases with index "
+    Code("SF333", "error", "a value the target database cannot store as written (an integer "
+         "out of range, a string too long)", "dialect"),
+    Code("SF334", "warning", "an index name another table has too (only databases with index "
                              "names per table take it)", "dialect"),
     Code("SF341", "warning", "creates an index on an existing table without CONCURRENTLY "
                              "(blocks writes)", "postgresql-locks"),

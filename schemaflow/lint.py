@@ -142,8 +142,10 @@ def _operations(history: History, cs: ir.Changeset, before: SchemaState,
                                exc.hint))
             continue
         findings = analyze(op, state, OpContext(cs, created, i, once), ctx) if ctx else []
-        diags += [_diag(history, cs.id, where, code, message, hint)
-                  for code, message, hint in findings if keep(code, cs.lint_ignore)]
+        for f in findings:
+            if keep(f[0], cs.lint_ignore):
+                inside = f[3] if len(f) == 4 else ()  # the value it is about, if it says
+                diags.append(_diag(history, cs.id, (*where, *inside), f[0], f[1], f[2]))
         if ctx:  # validate, not the check before apply: the database would refuse them
             diags += [_diag(history, cs.id, (*where, *sub), "SF120",
                             f"{op.kind} in changeset {cs.id}: {message}", DEFAULT_HINT)

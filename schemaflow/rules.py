@@ -28,7 +28,9 @@ class LintContext:
     support: Dialect | None = None  # the target database (at its server version), if any
 
 
-Finding = tuple[str, str, str | None]  # (code, message, hint)
+# (code, message, hint), and where it can say so, the path inside the operation's document
+# (("rows", 3, "n"): the value it is about).
+Finding = tuple[str, str, str | None] | tuple[str, str, str | None, tuple[object, ...]]
 
 
 # --- type comparisons ------------------------------------------------------------------------
@@ -169,7 +171,7 @@ def dialect_capability(op: ir.Operation, before: SchemaState, oc: OpContext,
                         "transaction"), ("set transactional: false on the changeset and keep "
                                          "the index in a changeset of its own")
     try:
-        ctx.support.check(op, before)
+        ctx.support.check_support(op, before)  # values: SF333 (dialects/values.py)
     except UsageError as exc:
         yield "SF331", f"{op.kind} on {ctx.support.name}: {exc.message}", exc.hint
 
@@ -186,7 +188,7 @@ def index_namespace(op: ir.Operation, before: SchemaState, oc: OpContext,
     for name, table, others in index_clashes(op, before):
         per_table = [d for d in names() if capabilities(d).index_names_per_table]
         per_schema = [d for d in names() if d not in per_table]
-        yield "SF333", (f"{op.kind} {name} on {table}: the table {others[0]} has an index "
+        yield "SF334", (f"{op.kind} {name} on {table}: the table {others[0]} has an index "
                         f"named {name} too; that runs only where index names are per table "
                         f"({', '.join(per_table)}), not on {', '.join(per_schema)}"), (
             "rename one of the indexes if the changesets must run on every database, or "

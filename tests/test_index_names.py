@@ -77,7 +77,7 @@ def test_a_mariadb_database_with_index_names_per_table_is_adopted(
     _ok(p, "validate", "--dialect", "mariadb")
     # Without a database in mind the baseline is valid, with a warning of where it is not.
     plain = [(d.code, d.severity) for d in p.api().validate()]
-    assert plain == [("SF333", "warning")], plain
+    assert plain == [("SF334", "warning")], plain
     refused = p.cli("validate", "--dialect", "postgresql")
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "SF331" in refused.stdout and "'parent_id'" in refused.stdout

@@ -496,11 +496,56 @@ def test_check_constraint_refused_where_the_server_ignores_it(
         render(target, BASE, doc)
 
 
-def test_postgresql_refuses_removing_an_enum_value() -> None:
-    doc = {"alter_column": {"table": "mood", "name": "feeling", "type": "enum(happy)"}}
-    with pytest.raises(UsageError, match="cannot remove values from the enum type "
-                                         "'mood_feeling_enum' \\(sad\\)"):
-        render(PG, [MOOD], doc)
+MOOD_DEPENDENTS = {"create_table": {"name": "mood", "columns": [
+    {"name": "id", "type": "integer", "primary_key": True},
+    {"name": "feeling", "type": "enum(happy,sad,meh)", "nullable": False, "default": "happy"}],
+    "checks": [{"name": "ck_mood_not_sad", "expression": "feeling <> 'sad' OR id > 0"}],
+    "indexes": [{"name": "ix_mood_feeling", "columns": ["feeling"]},
+                {"name": "ix_mood_sad", "columns": ["id"], "where": "feeling = 'sad'"}]}}
+
+
+def test_postgresql_removes_an_enum_value_by_replacing_the_type() -> None:
+    doc = {"alter_column": {"table": "mood", "name": "feeling", "type": "enum(happy,sad)"}}
+    assert render(PG, [MOOD_DEPENDENTS], doc) == [
+        "ALTER TYPE mood_feeling_enum RENAME TO mood_feeling_enum_old",
+        "CREATE TYPE mood_feeling_enum AS ENUM ('happy', 'sad')",
+        # What compares the column with a value of the old type goes first: no operator
+        # would compare the new type with it. A plain index is rebuilt by the cast itself.
+        "DROP INDEX ix_mood_sad",
+        "ALTER TABLE mood DROP CONSTRAINT ck_mood_not_sad",
+        "ALTER TABLE mood ALTER COLUMN feeling DROP DEFAULT",
+        'ALTER TABLE mood ALTER COLUMN feeling TYPE mood_feeling_enum '
+        'USING "feeling"::text::"mood_feeling_enum"',
+        "ALTER TABLE mood ALTER COLUMN feeling SET DEFAULT 'happy'",
+        "CREATE INDEX ix_mood_sad ON mood (id) WHERE feeling = 'sad'",
+        "ALTER TABLE mood ADD CONSTRAINT ck_mood_not_sad CHECK (feeling <> 'sad' OR id > 0)",
+        "DROP TYPE mood_feeling_enum_old"]
+
+
+def test_postgresql_enum_replacement_keeps_the_rest_of_the_alter_and_a_using() -> None:
+    doc = {"alter_column": {"table": "mood", "name": "feeling", "type": "enum(happy)",
+                            "nullable": True, "default": "happy",
+                            "using": "CASE WHEN feeling::text = 'sad' THEN 'happy' ELSE "
+                                     "feeling::text END::mood_feeling_enum"}}
+    found = render(PG, [MOOD], doc)
+    assert found == [
+        "ALTER TYPE mood_feeling_enum RENAME TO mood_feeling_enum_old",
+        "CREATE TYPE mood_feeling_enum AS ENUM ('happy')",
+        "ALTER TABLE mood ALTER COLUMN feeling TYPE mood_feeling_enum USING CASE WHEN "
+        "feeling::text = 'sad' THEN 'happy' ELSE feeling::text END::mood_feeling_enum",
+        "ALTER TABLE mood ALTER COLUMN feeling SET DEFAULT 'happy'",
+        "DROP TYPE mood_feeling_enum_old",
+        "ALTER TABLE mood ALTER COLUMN feeling DROP NOT NULL"]
+
+
+def test_postgresql_refuses_removing_an_enum_value_a_check_still_names() -> None:
+    doc = {"alter_column": {"table": "mood", "name": "feeling", "type": "enum(happy,sad)"}}
+    named = {"create_table": {**MOOD_DEPENDENTS["create_table"], "checks": [
+        {"name": "ck_mood_meh", "expression": "feeling <> 'meh' OR id > 0"}]}}
+    with pytest.raises(UsageError, match="CHECK 'ck_mood_meh' on 'mood' compares 'feeling' "
+                                         "with 'meh', a value removed from the enum type "
+                                         "'mood_feeling_enum'"):
+        render(PG, [named], doc)
 
 
 def test_unknown_dialect() -> None:

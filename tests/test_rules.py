@@ -142,20 +142,20 @@ RULE_CASES = [
                  [{"create_index": {"name": "ix_orders_code", "table": "orders",
                                     "columns": ["code"]}}],
                  ("mysql", (8, 0, 36)), id="SF331-mysql-partial-index"),
-    pytest.param("SF331", [_alter("orders", "status", type="enum(new,name=order_status)")],
-                 [_alter("orders", "status", type="enum(new,paid,shipped,name=order_status)")],
-                 PG, id="SF331-postgresql-enum-value-removed"),
-    pytest.param("SF332", [_alter("orders", "status",
-                                  type="enum(new,paid,refunded,name=order_status)")],
-                 {"operations": [_alter("orders", "status",
-                                        type="enum(new,paid,refunded,name=order_status)")],
-                  "rollback": [{"sql": {"up": "-- rebuild order_status without 'refunded'"}}]},
-                 PG, id="SF332-postgresql-enum-value-added"),
+    pytest.param("SF332", {"operations": [_alter("orders", "quantity", type="bigint")],
+                           "rollback": [_alter("orders", "quantity", type="integer",
+                                               using="quantity::integer")]},
+                 {"operations": [_alter("orders", "quantity", type="bigint")],
+                  "rollback": [_alter("orders", "quantity", type="integer")]},
+                 ("mysql", (8, 0, 36)), id="SF332-mysql-rollback-with-using"),
+    pytest.param("SF333", [_alter("orders", "quantity", default=2**31)],
+                 [_alter("orders", "quantity", default=2**31 - 1)], PG,
+                 id="SF333-integer-out-of-range"),
     # Without a target database: an index name that only MySQL and MariaDB take twice.
-    pytest.param("SF333", [{"create_index": {"name": "ix_orders_user_id", "table": "users",
+    pytest.param("SF334", [{"create_index": {"name": "ix_orders_user_id", "table": "users",
                                              "columns": ["name"]}}],
                  [{"create_index": {"name": "ix_users_name", "table": "users",
-                                    "columns": ["name"]}}], (None, None), id="SF333"),
+                                    "columns": ["name"]}}], (None, None), id="SF334"),
     pytest.param("SF341", [{"create_index": {"name": "ix_orders_code", "table": "orders",
                                              "columns": ["code"]}}],
                  {"transactional": False, "operations": [
@@ -488,13 +488,13 @@ def test_index_names_per_schema_or_per_table(project: Project, dialect: str | No
     else:
         diags = lint(project, [operation], dialect=dialect, server_version=None)
         last = "c002"
-    found = [d for d in diags if d.changeset == last and d.code in ("SF331", "SF333", "SF107")]
+    found = [d for d in diags if d.changeset == last and d.code in ("SF331", "SF334", "SF107")]
     if dialect in ("postgresql", "sqlite"):
         assert [d.code for d in found] == ["SF331"], found
         assert "ix_" in found[0].message and "unique per schema" in found[0].message
         assert "orders" in found[0].message
     elif dialect is None:
-        assert [(d.code, d.severity) for d in found] == [("SF333", "warning")], found
+        assert [(d.code, d.severity) for d in found] == [("SF334", "warning")], found
         assert "orders" in found[0].message and "postgresql" in found[0].message
     else:
         assert found == []
@@ -801,7 +801,7 @@ DOCUMENTED = {*RULES, "SF006", "SF013", "SF014", "SF201", "SF202", *REFERENCE}
 # Examples that need models, or a file name of their own.
 NOT_RUNNABLE = {"SF006", "SF323"}
 # Rules whose examples are checked without a target database (with one, SF331 decides).
-WITHOUT_TARGET = {"SF333"}
+WITHOUT_TARGET = {"SF334"}
 
 
 def _sections() -> dict[str, str]:

@@ -21,6 +21,7 @@ from ..errors import ConnectionFailed, UsageError
 from ..ir.parts import deferral
 from ..sqlsplit import SqlSyntax
 from ..typespec import TypeSpec
+from .values import INTEGER_BITS, check_names, check_values, nul_refused, signed
 from .versions import URL_PARTS as URL_PARTS
 from .versions import VERSION_COLUMNS as VERSION_COLUMNS
 from .versions import quoted as quoted
@@ -75,6 +76,7 @@ class Capabilities:
     deferrable_foreign_keys: bool = False
     # Index names unique per table (MySQL, MariaDB), else per schema (PostgreSQL, SQLite).
     index_names_per_table: bool = False
+    string_lengths: bool = True  # whether string(N) refuses (or cuts) a longer value
 
 
 def db_message(exc: BaseException) -> str:
@@ -207,8 +209,13 @@ class Dialect:
     # --- what it can do (the linter's SF331, and every renderer before it renders) -------
 
     def check(self, op: ir.Operation, before: SchemaState) -> None:
-        """Raise UsageError when this database cannot do `op`."""
-        self._check_names(op)
+        """Raise UsageError when this database cannot do `op` (values last: Unstorable)."""
+        self.check_support(op, before)
+        check_values(self, op, before)
+
+    def check_support(self, op: ir.Operation, before: SchemaState) -> None:
+        """Raise UsageError when this database cannot do `op` (what it stores aside)."""
+        check_names(self, op)
         self._check_index_names(op, before)
         for where, spec in column_types(op):
             if spec.name == "array" and not self.caps.arrays:
@@ -277,6 +284,15 @@ class Dialect:
                              "sql operation scoped with `dialects:` for the databases that "
                              "have it")
 
+    def integer_range(self, spec: TypeSpec) -> tuple[int, int] | None:
+        """The integers a column of type `spec` holds here (None: no integer limit)."""
+        bits = INTEGER_BITS.get(spec.name)
+        return signed(bits) if bits else None
+
+    def name_refused(self, name: str) -> str | None:
+        """Why this database refuses the identifier `name` (None: it takes it)."""
+        return nul_refused(name)
+
     def complete_indexes(self, conn: Any, schema: str | None, tables: list[str],
                          indexes: dict[Any, list[dict[str, Any]]]
                          ) -> dict[Any, list[dict[str, Any]]]:
@@ -290,16 +306,6 @@ class Dialect:
         """The Inspector's columns, completed with what it does not read here (MariaDB: which
         LONGTEXT columns are its JSON), in its own dictionary form."""
         return columns
-
-    def _check_names(self, op: ir.Operation) -> None:
-        """A name written out that is too long here (the names schemaflow makes up fit)."""
-        limit, in_bytes = self.caps.max_identifier_length, self.caps.identifier_bytes
-        for name in names_created(op):
-            size = len(name.encode()) if in_bytes else len(name)
-            if size > limit:
-                raise UsageError(
-                    f"the name '{name}' is {size} {'bytes' if in_bytes else 'characters'}; "
-                    f"{self.name} allows {limit}", hint="choose a shorter name")
 
     def _check_index_names(self, op: ir.Operation, before: SchemaState) -> None:
         """An index name another table of the schema has, where index names are per schema."""
@@ -357,7 +363,9 @@ class Dialect:
 
     def analyzers(self) -> tuple[Analyzer, ...]:
         """Lint rules that only this database needs (beyond the shared ones)."""
-        return ()
+        from .values import stored_values
+
+        return (stored_values,)
 
     def autogenerate_prelude(self, operations: Sequence[ir.Operation]
                              ) -> tuple[ir.Operation, ...]:
@@ -397,7 +405,7 @@ class Dialect:
             return replace(c, identity=None)
         i = c.identity
         step = i.increment or 1
-        top = _INT_MAX.get(c.type.name, _INT_MAX["integer"])
+        top = signed(INTEGER_BITS.get(c.type.name, 32))[1]  # the default maximum
         low, high = (1, top) if step > 0 else (-top - 1, -1)
         defaults = {"start": low if step > 0 else high, "increment": 1, "minvalue": low,
                     "maxvalue": high, "cycle": False, "cache": 1}

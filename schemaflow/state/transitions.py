@@ -28,7 +28,7 @@ def _create_table(state: SchemaState, op: ir.CreateTable) -> SchemaState:
     table = table_from_create(op)
     need_refs(state, table, table.foreign_keys)
     # Index names are checked per table here; whether they must also be unique across the
-    # schema is the target database's rule (Dialect.check, and SF333 without a database).
+    # schema is the target database's rule (Dialect.check, and SF334 without a database).
     return state.with_table(table)
 
 

@@ -27,6 +27,7 @@ from ..base import (
     unreachable,
     without_tz,
 )
+from ..values import INTEGER_BITS, nul_refused, signed, unsigned
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -40,6 +41,12 @@ def lock_name(conn: Connection, table: str) -> str:
     locks are server-wide, migrations per database)."""
     database = conn.exec_driver_sql("SELECT DATABASE()").scalar()
     return "schemaflow:" + hashlib.sha1(f"{database}.{table}".encode()).hexdigest()[:40]
+
+
+# MySQL's integer types by width; `unsigned=true` shifts the range to start at 0.
+_INTEGER_BITS = {**INTEGER_BITS, "mysql.tinyint": 8, "mysql.smallint": 16,
+                 "mysql.mediumint": 24, "mysql.int": 32, "mysql.integer": 32,
+                 "mysql.bigint": 64}
 
 
 @register
@@ -77,8 +84,8 @@ class MySQL(Dialect):
         return sa_dialect.name in ("mysql", "mariadb") and not getattr(
             sa_dialect, "is_mariadb", False)
 
-    def check(self, op: ir.Operation, before: SchemaState) -> None:
-        super().check(op, before)
+    def check_support(self, op: ir.Operation, before: SchemaState) -> None:
+        super().check_support(op, before)
         if isinstance(op, ir.AlterColumn) and op.using is not None:
             raise UsageError(f"{self.name} has no USING clause for a type change "
                              f"(alter_column {op.table}.{op.name})",
@@ -87,6 +94,24 @@ class MySQL(Dialect):
                 self.holds(op.dialects)):
             raise UsageError(f"this {self.name} server ignores CHECK constraints "
                              f"('{op.name}')", hint="MySQL 8.0.16+ or MariaDB 10.2.1+")
+
+    def integer_range(self, spec: TypeSpec) -> tuple[int, int] | None:
+        bits = _INTEGER_BITS.get(spec.name)
+        if bits is None:
+            return None
+        return unsigned(bits) if spec.kwarg("unsigned") == "true" else signed(bits)
+
+    def name_refused(self, name: str) -> str | None:
+        # Identifiers are stored as utf8mb3 (error 1300 "Invalid utf8mb4 character string"
+        # beyond it), and tables, columns and indexes cannot end in a space (1103, 1166,
+        # 1280).
+        wide = next((ch for ch in name if ord(ch) > 0xFFFF), None)
+        if wide is not None:
+            return (f"it contains the character U+{ord(wide):04X}, outside the Basic "
+                    "Multilingual Plane (emoji and the like), which identifiers cannot hold")
+        if name.endswith(" "):
+            return "it ends in a space, which table, column and index names cannot"
+        return nul_refused(name)
 
     def complete_indexes(self, conn: Any, schema: str | None, tables: list[str],
                          indexes: dict[Any, list[dict[str, Any]]]

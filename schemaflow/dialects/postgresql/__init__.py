@@ -108,6 +108,29 @@ def _as_written(tokens: list[str]) -> list[str]:
     return done
 
 
+def still_named(state: SchemaState, name: str, removed: list[str]) -> None:
+    """Raise UsageError for an index condition, index expression or CHECK of a column of enum
+    type `name` that names one of the `removed` values (it cannot be recreated)."""
+    from ...state import mentions
+
+    for t in state.tables.values():
+        for c in t.columns:
+            if c.type.name != "enum" or enum_name(c.type, t.name, c.name) != name:
+                continue
+            found = [(f"CHECK '{k.name}'", k.expression) for k in t.checks]
+            found += [(f"index '{i.name}'", i.where or "") for i in t.indexes]
+            found += [(f"index '{i.name}'", k.expression or "") for i in t.indexes
+                      for k in i.columns if not isinstance(k, str)]
+            for what, text in found:
+                value = next((v for v in removed if f"'{v}'" in text), None)
+                if value is not None and mentions(text, c.name):
+                    raise UsageError(
+                        f"{what} on '{t.name}' compares '{c.name}' with '{value}', a value "
+                        f"removed from the enum type '{name}': it cannot be recreated on "
+                        "the new type", hint="drop or change it first, in an operation "
+                                             "before this one")
+
+
 def lock_key(conn: Connection, table: str) -> int:
     """A stable 32-bit advisory-lock key for a version table in this database (locks are
     server-wide, migrations per database)."""
@@ -117,7 +140,7 @@ def lock_key(conn: Connection, table: str) -> int:
 
 @register
 class PostgreSQL(Dialect):
-    """PostgreSQL: an enum type can gain values, never lose them."""
+    """PostgreSQL: native enum types (replaced to lose a value), advisory locks."""
 
     name: ClassVar[str] = "postgresql"
     schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
@@ -164,21 +187,27 @@ class PostgreSQL(Dialect):
 
         return expression_key(expression, _as_written)
 
-    def check(self, op: ir.Operation, before: SchemaState) -> None:
-        super().check(op, before)
+    def check_support(self, op: ir.Operation, before: SchemaState) -> None:
+        super().check_support(op, before)
         if not isinstance(op, (ir.AlterColumn, ir.AddColumn, ir.CreateTable)) or (
                 not may_change_enums(op, before)):
             return
         from ...state import apply
 
-        old, new = enum_types(before), enum_types(apply(before, op))
+        after = apply(before, op)
+        old, new = enum_types(before), enum_types(after)
         for name, values in new.items():
             removed = [v for v in old.get(name, ()) if v not in values]
-            if removed:
+            if removed and isinstance(op, ir.AlterColumn):
+                # Replaced (enums.py), with what compares its columns recreated after: one
+                # that names a removed value cannot be.
+                still_named(after, name, removed)
+            elif removed:  # a new column only uses the type as it is
                 raise UsageError(
-                    f"PostgreSQL cannot remove values from the enum type '{name}' "
+                    f"a new column cannot take values away from the enum type '{name}' "
                     f"({', '.join(removed)})",
-                    hint="create a new type and move the column to it with a sql operation")
+                    hint="give the column the type's values, or remove them with "
+                         "alter_column on a column that uses it")
 
     def drop_database_sql(self, name: str) -> str:
         # FORCE (PostgreSQL 13) ends the sessions a test left open instead of failing.
@@ -188,7 +217,7 @@ class PostgreSQL(Dialect):
     def analyzers(self) -> tuple[Analyzer, ...]:
         from .lint import postgresql_locks
 
-        return (postgresql_locks,)
+        return (*super().analyzers(), postgresql_locks)
 
     def autogenerate_prelude(self, operations: Sequence[ir.Operation]
                              ) -> tuple[ir.Operation, ...]:

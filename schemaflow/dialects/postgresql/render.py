@@ -6,8 +6,6 @@ from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ENUM
-from sqlalchemy.dialects.postgresql.named_types import CreateEnumType, DropEnumType
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import (
     AddConstraint,
@@ -25,7 +23,8 @@ from .. import ddl
 from ..base import enum_name
 from ..render import Renderer, Step, Steps
 from ..tables import standalone_index, table_with_refs
-from . import enum_types, may_change_enums
+from . import may_change_enums
+from .enums import enum_steps
 
 
 class ValidateConstraint(ddl.AlterTable):
@@ -60,38 +59,6 @@ def _add_not_valid(el: AddConstraintNotValid, compiler: DDLCompiler, **kw: Any) 
     return f"{compiler.process(AddConstraint(el.constraint))} NOT VALID"
 
 
-class RenameEnumType(DDLElement):
-    """`ALTER TYPE old RENAME TO new`."""
-
-    inherit_cache = False
-
-    def __init__(self, old: str, new: str) -> None:
-        self.old = old
-        self.new = new
-
-
-@compiles(RenameEnumType, "postgresql")
-def _rename_enum(el: RenameEnumType, compiler: DDLCompiler, **kw: Any) -> str:
-    return (f"ALTER TYPE {ddl.col_ref(compiler, el.old)} RENAME TO "
-            f"{ddl.col_ref(compiler, el.new)}")
-
-
-class EnumAddValue(DDLElement):
-    """`ALTER TYPE name ADD VALUE 'v'`."""
-
-    inherit_cache = False
-
-    def __init__(self, name: str, value: str) -> None:
-        self.name = name
-        self.value = value
-
-
-@compiles(EnumAddValue, "postgresql")
-def _enum_add_value(el: EnumAddValue, compiler: DDLCompiler, **kw: Any) -> str:
-    value = compiler.sql_compiler.render_literal_value(el.value, sa.String())
-    return f"ALTER TYPE {ddl.col_ref(compiler, el.name)} ADD VALUE {value}"
-
-
 class PostgreSQLRenderer(Renderer):
     """The generic statements, plus CREATE/ALTER/DROP TYPE around the columns that use enums."""
 
@@ -99,28 +66,8 @@ class PostgreSQLRenderer(Renderer):
         self.dialect.check(op, before)
         if not may_change_enums(op, before):
             return super().render(op, before)
-        old, new = enum_types(before), enum_types(apply(before, op))
-        # A type whose default name followed a renamed table or column is renamed with it.
-        renamed: dict[str, str] = {}
-        if isinstance(op, (ir.RenameTable, ir.RenameColumn)):
-            for gone in [n for n in old if n not in new]:
-                match = next((n for n, v in new.items() if n not in old and v == old[gone]
-                              and n not in renamed.values()), None)
-                if match:
-                    renamed[gone] = match
-        pre: Steps = [Step(RenameEnumType(a, b)) for a, b in renamed.items()]
-        for name, values in new.items():
-            if name in renamed.values():
-                continue
-            if name not in old:
-                pre.append(Step(CreateEnumType(ENUM(*values, name=name))))
-                continue
-            pre += [Step(EnumAddValue(name, v),
-                         transactional=self.caps.enum_add_value_in_transaction)
-                    for v in values if v not in old[name]]
-        post = [Step(DropEnumType(ENUM(*values, name=name)))
-                for name, values in old.items() if name not in new and name not in renamed]
-        return pre + super().render(op, before) + post
+        pre, rest, post = enum_steps(op, before, self.caps.enum_add_value_in_transaction)
+        return pre + (super().render(rest, before) if rest is not None else []) + post
 
     def op_create_table(self, op: ir.CreateTable, before: SchemaState) -> Steps:
         steps = super().op_create_table(op, before)

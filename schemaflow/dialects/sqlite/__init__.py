@@ -25,6 +25,7 @@ from ..base import (
     unreachable,
     without_tz,
 )
+from ..values import signed
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -71,10 +72,17 @@ class SQLite(Dialect):
         ((0,), {"drop_column": False, "rename_column": False, "alter_column": False,
                 "alter_constraints": False, "partial_index": True, "index_desc": True,
                 "index_expressions": True,
-                "max_identifier_length": 1000, "deferrable_foreign_keys": True}),
+                "max_identifier_length": 1000, "deferrable_foreign_keys": True,
+                "string_lengths": False}),
         ((3, 25), {"rename_column": True}),
         ((3, 35), {"drop_column": True}),
     )
+
+    def integer_range(self, spec: TypeSpec) -> tuple[int, int] | None:
+        # Whatever the declared type, SQLite's integers are 64-bit: the driver cannot bind a
+        # larger one, and a larger literal default becomes an approximate REAL. A float or
+        # numeric column takes it as such a REAL, as it does any number.
+        return None if spec.name in ("float", "numeric") else signed(64)
 
     def complete_indexes(self, conn: Any, schema: str | None, tables: list[str],
                          indexes: dict[Any, list[dict[str, Any]]]

@@ -1,0 +1,117 @@
+"""PostgreSQL enum types lose values the way PostgreSQL allows (a new type, the columns cast
+to it, the old one dropped), so adding a value rolls back, on the real server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Project, make_project, reflect, rows
+from test_execute_sqlite import run_sql
+
+pytestmark = pytest.mark.postgresql
+
+ORDERS = {"create_table": {
+    "name": "orders",
+    "columns": [{"name": "id", "type": "integer", "primary_key": True},
+                {"name": "status", "type": "enum(new,paid,shipped,name=order_status)",
+                 "nullable": False, "default": "new"}],
+    "checks": [{"name": "ck_orders_not_shipped_early", "expression": "status <> 'paid' "
+                                                                      "OR id > 0"}],
+    "indexes": [{"name": "ix_orders_status", "columns": ["status"]},
+                {"name": "ix_orders_open", "columns": ["id"], "where": "status = 'new'"}]}}
+SEED = {"insert_rows": {"table": "orders", "rows": [{"id": 1, "status": "paid"},
+                                                    {"id": 2, "status": "new"}]}}
+
+
+def _status(values: str) -> dict[str, Any]:
+    return {"alter_column": {"table": "orders", "name": "status",
+                             "type": f"enum({values},name=order_status)"}}
+
+
+def _enum(url: str) -> list[str]:
+    return [r[0] for r in rows(url, "SELECT enumlabel FROM pg_enum e JOIN pg_type t ON "
+                                    "t.oid = e.enumtypid WHERE t.typname = 'order_status' "
+                                    "ORDER BY enumsortorder")]
+
+
+def _types(url: str) -> list[str]:
+    return [r[0] for r in rows(url, "SELECT typname FROM pg_type WHERE typtype = 'e' "
+                                    "ORDER BY typname")]
+
+
+def _indexes(url: str) -> list[tuple[Any, ...]]:
+    return rows(url, "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'orders' "
+                     "ORDER BY indexname")
+
+
+def _ok(p: Project, *args: str) -> str:
+    done = p.cli(*args)
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    return done.stdout + done.stderr
+
+
+@pytest.fixture
+def pg_project(tmp_path: Path, pg_url: str) -> Project:
+    return make_project(tmp_path / "proj", pg_url)
+
+
+def test_an_added_value_rolls_back_and_the_enum_is_as_before(pg_project: Project) -> None:
+    p, url = pg_project, pg_project.url
+    p.chain([ORDERS, SEED], [_status("new,paid,shipped,refunded")])
+    assert "SF332" not in _ok(p, "validate", "--dialect", "postgresql")
+    _ok(p, "apply", "c001")
+    schema, indexes, defaults = reflect(url), _indexes(url), _defaults(url)
+    _ok(p, "apply")
+    assert _enum(url) == ["new", "paid", "shipped", "refunded"]
+    _ok(p, "rollback", "c001")
+    assert _enum(url) == ["new", "paid", "shipped"]
+    assert _types(url) == ["order_status"]  # the old type is gone, nothing left aside
+    assert reflect(url) == schema and _indexes(url) == indexes and _defaults(url) == defaults
+    assert rows(url, "SELECT id, status::text FROM orders ORDER BY id") == [(1, "paid"),
+                                                                           (2, "new")]
+    _ok(p, "apply")  # and forward again
+    assert _enum(url) == ["new", "paid", "shipped", "refunded"]
+
+
+def _defaults(url: str) -> list[tuple[Any, ...]]:
+    return rows(url, "SELECT column_name, column_default FROM information_schema.columns "
+                     "WHERE table_name = 'orders' ORDER BY column_name")
+
+
+def test_a_value_dropped_with_a_default_an_index_a_partial_index_and_a_check(
+        pg_project: Project) -> None:
+    p, url = pg_project, pg_project.url
+    p.chain([ORDERS, SEED], [_status("new,paid")])
+    _ok(p, "validate", "--dialect", "postgresql")
+    _ok(p, "apply")
+    assert _enum(url) == ["new", "paid"] and _types(url) == ["order_status"]
+    assert _defaults(url)[1] == ("status", "'new'::order_status")
+    assert [name for name, _ in _indexes(url)] == ["ix_orders_open", "ix_orders_status",
+                                                   "pk_orders"]
+    assert "WHERE (status = 'new'::order_status)" in dict(_indexes(url))["ix_orders_open"]
+    assert rows(url, "SELECT count(*) FROM pg_constraint WHERE conname = "
+                     "'ck_orders_not_shipped_early'") == [(1,)]
+    # The column works with the new type: its default, its index, the values it keeps.
+    run_sql(url, "INSERT INTO orders (id) VALUES (3)")
+    assert rows(url, "SELECT status::text FROM orders WHERE id = 3") == [("new",)]
+    # Rolling it back adds the value again (ADD VALUE).
+    _ok(p, "rollback", "c001")
+    assert _enum(url) == ["new", "paid", "shipped"]
+
+
+def test_rows_holding_the_removed_value_fail_with_a_message_naming_it(
+        pg_project: Project) -> None:
+    p, url = pg_project, pg_project.url
+    p.chain([ORDERS, SEED], [_status("new,paid,shipped,refunded")])
+    _ok(p, "apply")
+    run_sql(url, "INSERT INTO orders VALUES (3, 'refunded')")
+    done = p.cli("rollback", "c001")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "c002" in done.stderr and '"refunded"' in done.stderr, done.stderr
+    assert "ALTER TABLE orders ALTER COLUMN status TYPE order_status" in done.stderr
+    # Rolled back as a whole: the type and the version table as they were.
+    assert _enum(url) == ["new", "paid", "shipped", "refunded"]
+    assert _types(url) == ["order_status"]
+    assert rows(url, "SELECT id FROM schemaflow_version ORDER BY id") == [("c001",), ("c002",)]
