@@ -16,6 +16,7 @@ from .errors import Diagnostic, UsageError, ValidationFailed
 from .graph import Graph
 from .ir import checksum
 from .source import (
+    DocPath,
     Limits,
     SourceError,
     SourceFile,
@@ -25,7 +26,6 @@ from .source import (
     decode,
     display_path,
     format_of,
-    locate,
     read,
     read_bytes,
     scan,
@@ -35,6 +35,16 @@ from .source import (
 if TYPE_CHECKING:
     from .memo import Memo
     from .state import SchemaState
+
+
+
+def locate(src: SourceFile, path: DocPath) -> tuple[int | None, int | None]:
+    """`source.locate`, imported when a position is wanted: it needs yaml, which a history
+    served from the cache does not."""
+    from .source.positions import locate as find
+
+    return find(src, path)
+
 
 __all__ = ["History", "checksum", "load", "load_file", "position"]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from contextlib import suppress
 from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -161,17 +159,10 @@ class SQLite(Dialect):
                                  "AND lower(name) = lower(?)", (table,)).fetchone()[0]
             if not found:
                 return []
-            raw = conn.execute(select_versions(table, None, '"')).fetchall()
+            # applied_at as text: the recorder reads it as a date-time (once per row)
+            return conn.execute(select_versions(table, None, '"')).fetchall()
         except sqlite3.Error as exc:
             raise DatabaseError(f"the database failed: {db_message(exc)}") from None
         finally:
             conn.close()
-        rows = []
-        for r in raw:
-            applied_at = r[3]
-            if isinstance(applied_at, str):
-                with suppress(ValueError):  # else the recorder reports it as unreadable
-                    applied_at = dt.datetime.fromisoformat(applied_at)
-            rows.append((r[0], r[1], r[2], applied_at, *r[4:]))
-        return rows
 
