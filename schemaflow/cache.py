@@ -112,7 +112,7 @@ class _Encoded(Deferred):
         return cs.operations, cs.rollback
 
 
-def _pack(cs: Changeset, source: str) -> Packed:
+def pack(cs: Changeset, source: str) -> Packed:
     """A changeset as the cache stores it, `source` being its file's content key; a body
     still deferred is kept as it was read."""
     deferred = cs.deferred
@@ -298,7 +298,7 @@ class FolderIndex:
         if self.path is None:
             return
         by_id, *rest = graph.parts()
-        packed = {cid: _pack(cs, sources.get(cid, "")) for cid, cs in by_id.items()}
+        packed = {cid: pack(cs, sources.get(cid, "")) for cid, cs in by_id.items()}
         cachefile.write(self.path, self.key, (tuple(rest), packed, files))
 
 
@@ -367,8 +367,21 @@ class ParseCache:
         self.parsed[cs.id] = cs
         self.sources[cs.id] = key
         if self.path is not None:
-            self.used[key] = _pack(cs, key)
+            self.used[key] = pack(cs, key)
             self.dirty = True
+
+    def put_packed(self, key: str, packed: Packed) -> Changeset | None:
+        """Remember a changeset parsed in a worker process (`parallel`), packed there; the
+        changeset revived from it, or None when it does not revive (then it is not kept)."""
+        try:
+            cs = _revive(packed)
+        except Exception:  # not expected from our own worker: the file is reported unread
+            return None
+        self.sources[cs.id] = key
+        if self.path is not None:
+            self.used[key] = packed
+            self.dirty = True
+        return cs
 
     def remember_stat(self, name: str, stat: StatKey, key: str) -> None:
         """Record a file's stat and content key for the next run."""
