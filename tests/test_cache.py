@@ -83,7 +83,7 @@ def test_a_changeset_comes_back_field_for_field_its_body_loaded_on_first_use() -
         "operations": [TABLE, {"insert_rows": {"table": "t", "rows": [{"id": 1}]}}],
         "rollback": [{"drop_table": {"name": "t"}}],
     }, path="old/c002_second.yaml")
-    packed = cache._pack(parsed, "k1")
+    packed = cache.pack(parsed, "k1")
     assert packed[3] == "k1"
     assert len(packed[0]) == len([f for f in dataclasses.fields(ir.Changeset)
                                   if f.init and f.name not in ("operations", "rollback")])
@@ -95,7 +95,7 @@ def test_a_changeset_comes_back_field_for_field_its_body_loaded_on_first_use() -
     assert back.deferred is None
     assert (back.operations, back.rollback) == (parsed.operations, parsed.rollback)
     assert checksum(back) == checksum(parsed)
-    again = cache._revive(cache._pack(back, "k1"))  # a loaded body is encoded anew
+    again = cache._revive(cache.pack(back, "k1"))  # a loaded body is encoded anew
     assert again == parsed and again.rollback == parsed.rollback
     assert again.path == "new/c002_second.yaml"
 

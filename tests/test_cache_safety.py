@@ -453,8 +453,12 @@ def test_stamp_of_many_parsed_on_every_core_records_the_files(
     _forge(project.changesets, ids[9], _wrong_checksum)
     used: list[int] = []
     real = parallel.map_items
-    monkeypatch.setattr(parallel, "map_items",
-                        lambda fn, items: used.append(len(items)) or real(fn, items))
+
+    def counting(fn: Any, items: Any) -> Any:
+        used.append(len(items))
+        return real(fn, items)
+
+    monkeypatch.setattr(parallel, "map_items", counting)
     api = ApiProject.from_config(cwd=project.root)
     assert checksum(api.history.graph[ids[9]]) == "v1:" + "0" * 64  # served
     assert api.stamp("heads") == (ids, [])
