@@ -210,3 +210,16 @@ def diff(expected: Schema, actual: Schema, limit: int = 5) -> list[str]:
             if key in e and e[key] != a[key]:
                 out.append(f"{name}.{key}: expected {e[key]}, found {a[key]}")
     return out[:limit] + ([f"... and {len(out) - limit} more"] if len(out) > limit else [])
+
+
+def execution_ms(url: str, cid: str) -> int | None:
+    """The execution_ms schemaflow recorded for changeset `cid` (SQLite), or None."""
+    if not url.startswith("sqlite"):
+        return None
+    conn = sqlite3.connect(url.split(":///", 1)[1])
+    try:
+        row = conn.execute("SELECT execution_ms FROM schemaflow_version WHERE id = ?",
+                           (cid,)).fetchone()
+    finally:
+        conn.close()
+    return None if row is None else int(row[0])

@@ -58,18 +58,23 @@ class Tools:
 
     def env(self, tool: str) -> dict[str, str]:
         """A clean environment for `tool` (no inherited database URLs or cache settings)."""
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("SCHEMAFLOW_URL", "DATABASE_URL", "PYTHONPATH", "ALEMBIC_CONFIG",
-                            "SCHEMAFLOW_CACHE_DIR", "SCHEMAFLOW_NO_CACHE",
-                            # A user's Python keeps bytecode; without it every start
-                            # compiles the editable checkout's sources again.
-                            "PYTHONDONTWRITEBYTECODE")}
-        env.setdefault("PYTHONIOENCODING", "utf-8")
+        env = _clean_env()
         if tool == "alembic":
             env.update(self.alembic_env)
         if tool == "schemaflow":
             env.update(self.schemaflow_env)
         return env
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SCHEMAFLOW_URL", "DATABASE_URL", "PYTHONPATH", "ALEMBIC_CONFIG",
+                        "SCHEMAFLOW_CACHE_DIR", "SCHEMAFLOW_NO_CACHE",
+                        # A user's Python keeps bytecode; without it every start
+                        # compiles the editable checkout's sources again.
+                        "PYTHONDONTWRITEBYTECODE")}
+    env.setdefault("PYTHONIOENCODING", "utf-8")
+    return env
 
 
 def _pip(*args: str) -> None:
@@ -106,8 +111,12 @@ def prepare(need_alembic: bool = True) -> Tools:
     sf = _script("schemaflow")
     if sf is None:
         raise EnvironmentProblem("the schemaflow command is not installed; run: pip install -e .")
+    # The checkout this harness lives in is what it measures, even when the interpreter's
+    # editable install points at another checkout (a git worktree of a branch).
+    checkout = {"PYTHONPATH": str(REPO)}
     probe = _probe("import schemaflow, sqlalchemy, sqlite3; "
-                   "print(schemaflow.__version__, sqlalchemy.__version__, sqlite3.sqlite_version)")
+                   "print(schemaflow.__version__, sqlalchemy.__version__, sqlite3.sqlite_version)",
+                   _clean_env() | checkout)
     if probe is None:
         raise EnvironmentProblem("cannot import schemaflow in this interpreter")
     # An installed wheel ships compiled bytecode; the editable checkout gets it here, so that
@@ -116,7 +125,8 @@ def prepare(need_alembic: bool = True) -> Tools:
                    check=False, capture_output=True)
     versions["schemaflow"], versions["sqlalchemy"], versions["sqlite"] = probe.split()
 
-    tools = Tools(python=sys.executable, schemaflow=[sf], alembic=None, versions=versions)
+    tools = Tools(python=sys.executable, schemaflow=[sf], alembic=None, versions=versions,
+                  schemaflow_env=checkout)
     if not need_alembic:
         return tools
 

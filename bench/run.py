@@ -35,6 +35,7 @@ and unreachable, 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -43,6 +44,8 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,13 +71,20 @@ FULL_SIZES = {"startup": [10], "apply-sqlite": [100, 1000], "apply-postgresql": 
               "listings": [1000, 10000], "validate": [10000], "autogenerate": [300, 1000]}
 QUICK_SIZES = {"startup": [10], "apply-sqlite": [100], "apply-postgresql": [100],
                "listings": [1000], "validate": [1000], "autogenerate": [300]}
-APPLY_BUDGET = {("sqlite", 1000): Budget(max_vs_raw=1.5, max_vs_alembic=0.5)}
-LISTING_BUDGET = {("current", 10000): Budget(max_seconds=0.5),
-                  ("heads", 10000): Budget(max_seconds=0.5),
-                  ("status", 10000): Budget(max_seconds=0.5),
-                  ("validate", 10000): Budget(max_seconds=3.0)}
-# "autogenerate / check on 1,000 PostgreSQL tables: at most half of Alembic's time"
-AUTOGEN_BUDGET = {1000: Budget(max_vs_alembic=0.5)}
+# The "done when" of issue 15, one budget per row (sf/floor: the row's floor column).
+APPLY_BUDGET = {("sqlite", 1000): Budget(max_vs_raw=1.2),
+                ("postgresql", 1000): Budget(max_vs_raw=1.2)}
+NOOP_BUDGET = Budget(max_vs_raw=1.5)          # no-op apply vs schemaflow's own current
+LISTING_BUDGET = {("current", 10000): Budget(max_seconds=0.3),
+                  ("heads", 10000): Budget(max_seconds=0.3),
+                  ("status", 10000): Budget(max_seconds=0.3),
+                  ("validate", 10000): Budget(max_seconds=1.0),
+                  ("validate (no cache)", 10000): Budget(max_seconds=3.0)}
+ONE_PENDING_BUDGET = Budget(max_vs_raw=1.0)   # vs current + its own execution time + 0.1 s
+HELP_BUDGET = Budget(max_seconds=0.15)
+# "autogenerate / check on 1,000 PostgreSQL tables: within 0.3x Alembic's time"
+AUTOGEN_BUDGET = {1000: Budget(max_vs_alembic=0.3)}
+PENDING_ID = "zzzz_bench_pending"   # the one pending changeset (sorts after every id)
 
 T0 = time.perf_counter()
 
@@ -86,7 +96,8 @@ COST: dict[tuple[str, int], tuple[float, float]] = {
     ("apply-postgresql", 100): (18, 12), ("apply-postgresql", 1000): (90, 70),
     # listings include validate (and its one empty-cache run) when both are selected; at
     # 10,000: stamp ~40 s, alembic current's 60 s time-out, validate ~40 s warm + ~40 s cold
-    ("listings", 1000): (25, 10), ("listings", 10000): (220, 60),
+    # + per repetition: no-op and one-pending apply (7 commands), stamp base/heads per tool
+    ("listings", 1000): (40, 25), ("listings", 10000): (300, 150),
     ("validate", 1000): (10, 4), ("validate", 10000): (90, 30),
     ("autogenerate", 300): (40, 15), ("autogenerate", 1000): (120, 45),
 }
@@ -116,6 +127,8 @@ class Outcome:
     timed_out: bool = False
     output: str = ""     # stderr, then the end of stdout
     stdout: str = ""
+    cpu: float = 0.0     # user + system seconds of the process (and what it waited for)
+    peak_mb: float = 0.0  # its peak resident memory
 
     def why(self) -> str:
         if self.timed_out:
@@ -159,16 +172,29 @@ class Bench:
             extra_env: dict[str, str] | None = None) -> Outcome:
         """Run one command as a fresh process; its wall time from start to exit."""
         env = self.tools.env(tool) | (extra_env or {})
-        start = time.perf_counter()
-        try:
-            done = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                  capture_output=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            return Outcome(time.perf_counter() - start, False, True)
-        seconds = time.perf_counter() - start
-        stdout = (done.stdout or b"").decode(errors="replace")
-        output = (done.stderr or b"").decode(errors="replace") + stdout[-2000:]
-        return Outcome(seconds, done.returncode == 0, False, output, stdout)
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            start = time.perf_counter()
+            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=err)
+            killer = threading.Timer(timeout, proc.kill)
+            killer.start()
+            try:
+                # os.wait4: this very process's CPU time and peak memory, not the harness's
+                _, status, usage = os.wait4(proc.pid, 0)
+            finally:
+                killer.cancel()
+            seconds = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if seconds >= timeout:
+                return Outcome(seconds, False, True)
+            out.seek(0)
+            err.seek(0)
+            stdout = out.read().decode(errors="replace")
+            output = err.read().decode(errors="replace") + stdout[-2000:]
+        # ru_maxrss is in kilobytes on Linux, bytes on macOS
+        peak = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+        return Outcome(seconds, proc.returncode == 0, False, output, stdout,
+                       usage.ru_utime + usage.ru_stime, peak)
 
     def measure(self, row: Row, tool: str, argv: list[str], cwd: Path,
                 timeout: float = TIMEOUT, extra_env: dict[str, str] | None = None) -> Outcome:
@@ -179,9 +205,10 @@ class Bench:
             row.failed[tool] = out.why()
             row.notes.append(f"{tool} failed: {out.why()}")
         else:
-            row.add(tool, out.seconds)
+            row.add(tool, out.seconds, out.cpu, out.peak_mb)
         shown = ("> " if out.timed_out else "") + f"{out.seconds:.3f} s" + (
-            "" if out.ok or out.timed_out else " FAILED")
+            "" if out.ok or out.timed_out else " FAILED") + (
+            f" (CPU {out.cpu:.3f} s, peak {out.peak_mb:.0f} MB)" if out.ok else "")
         log(f"  {row.benchmark} N={row.n}: {tool} {shown}")
         return out
 
@@ -256,7 +283,7 @@ class Bench:
             "startup", "start-up: --help", None,
             {"schemaflow": "schemaflow --help", "raw": "python -c pass",
              **({"alembic": "alembic --help"} if have_alembic else {})},
-            Budget(max_seconds=0.25)))
+            HELP_BUDGET))
         cur_row = self.add_row(Row(
             "startup", "start-up: current", n,
             {"schemaflow": "schemaflow current",
@@ -324,6 +351,14 @@ class Bench:
         down_row = self.add_row(Row(f"apply-{dialect}", f"rollback to base ({label})", n,
                                     {t: commands_down[t] for t in up_row.commands},
                                     APPLY_BUDGET.get((dialect, n))))
+        noop_row = self.add_row(Row(
+            f"apply-{dialect}", f"apply, nothing pending ({label})", n,
+            {"schemaflow": "schemaflow apply (at head)",
+             "raw": "floor: schemaflow current on the same database"}, NOOP_BUDGET))
+        # The memory budget: 2x the raw script's own memory, plus the interpreter with
+        # SQLAlchemy imported (peaks of `python -c pass` and `python -c 'import sqlalchemy'`).
+        bare = self.run("python", self.cmd("python", "-c", "pass"), sf_dir)
+        with_sa = self.run("python", self.cmd("python", "-c", "import sqlalchemy"), sf_dir)
         if "alembic" not in tools and "alembic" in up_row.commands:
             for r in (up_row, down_row):
                 r.failed["alembic"] = "setup failed"
@@ -339,13 +374,22 @@ class Bench:
                 url = self.dbs.new(dialect, tool)
                 try:
                     self._apply_once(tool, url, n, expected, sf_dir, al_dir, raw_dir, scripts,
-                                     up_row, down_row)
+                                     up_row, down_row, noop_row)
                 finally:
                     self.dbs.drop(url)
+        for row in (up_row, down_row) if (dialect, n) in APPLY_BUDGET else ():
+            raw_peak = row.peak_mb("raw")
+            if raw_peak is not None and bare.ok and with_sa.ok:
+                limit = 2 * max(raw_peak - bare.peak_mb, 0) + with_sa.peak_mb
+                row.budget = dataclasses.replace(row.budget or Budget(), max_peak_mb=limit)
+                row.notes.append(
+                    f"peak memory budget {limit:.0f} MB = 2 x (raw script {raw_peak:.0f} MB - "
+                    f"bare interpreter {bare.peak_mb:.0f} MB) + interpreter with SQLAlchemy "
+                    f"imported {with_sa.peak_mb:.0f} MB")
 
     def _apply_once(self, tool: str, url: str, n: int, expected: dbs.Schema, sf_dir: Path,
                     al_dir: Path, raw_dir: Path, scripts: dict[str, Path], up_row: Row,
-                    down_row: Row) -> None:
+                    down_row: Row, noop_row: Row) -> None:
         if tool == "schemaflow":
             workload.set_schemaflow_url(sf_dir, url)
             up, down, cwd = ["apply"], ["rollback", "base"], sf_dir
@@ -361,6 +405,9 @@ class Bench:
             return
         if not self._check(up_row, tool, url, expected, version, "apply"):
             return
+        if tool == "schemaflow":  # at head: apply with nothing to do, against current
+            self.measure(noop_row, "schemaflow", self.cmd(tool, "apply"), cwd)
+            self.measure(noop_row, "raw", self.cmd(tool, "current"), cwd)
         if not self.measure(down_row, tool, self.cmd(tool, *down), cwd).ok:
             return
         empty = dict.fromkeys(version, 0)
@@ -417,7 +464,25 @@ class Bench:
             rows["validate (no cache)"] = self.add_row(Row(
                 "validate", "validate (empty cache, 1 run)", n,
                 {"schemaflow": "SCHEMAFLOW_CACHE_DIR=<new folder> schemaflow validate"},
-                LISTING_BUDGET.get(("validate", n))))
+                LISTING_BUDGET.get(("validate (no cache)", n))))
+        deploy = names != ["validate"] and stamp.ok
+        if deploy:
+            noop = self.add_row(Row(
+                "listings", "apply, nothing pending (SQLite)", n,
+                {"schemaflow": "schemaflow apply (at head)",
+                 "raw": "floor: schemaflow current"}, NOOP_BUDGET))
+            pending = self.add_row(Row(
+                "listings", "apply, one changeset pending (SQLite)", n,
+                {"schemaflow": "schemaflow apply (one new create_table)",
+                 "raw": "floor: current + the changeset's execution_ms + 0.1 s"},
+                ONE_PENDING_BUDGET))
+            restamp = self.add_row(Row(
+                "listings", "stamp heads (from an empty version table)", n,
+                {"schemaflow": "schemaflow stamp heads",
+                 **({"alembic": "alembic stamp head"} if have_alembic else {})}))
+            # Once untimed, so that every measured run finds the caches a developer's machine
+            # has (the replayed schema at the head is kept by content, whatever the folder).
+            self._deploy(n, sf_dir, sf_url, w.changesets[-1].id, None, None)
         for rep in self.repetitions(f"listings N={n}",
                                       ("listings" if names != ["validate"] else "validate", n)):
             for name, row in rows.items():
@@ -435,9 +500,61 @@ class Bench:
                         and "alembic" not in row.failed:
                     self.measure(row, "alembic", self.cmd("alembic", *alembic_cmd[name]), al_dir,
                                  timeout=ALEMBIC_LISTING_TIMEOUT)
+            if deploy:
+                self._deploy(n, sf_dir, sf_url, w.changesets[-1].id, noop, pending)
+                self._restamp(restamp, sf_dir, al_dir if have_alembic else None)
         self.dbs.drop(sf_url)
         if al_url:
             self.dbs.drop(al_url)
+
+
+    def _deploy(self, n: int, sf_dir: Path, sf_url: str, head: str, noop: Row | None,
+                pending: Row | None) -> None:
+        """A deploy on a long history: apply with nothing pending, then with one pending
+        changeset (against current plus that changeset's own time plus 0.1 s). Rows None:
+        the same untimed. The pending file is written, then removed again; each time an
+        untimed listing refreshes the folder index, as the `status` a developer runs first."""
+        def run(row: Row | None, tool: str, what: str, *argv: str) -> Outcome:
+            if row is None:
+                return self.setup(what, "schemaflow", self.cmd("schemaflow", *argv), sf_dir)
+            return self.measure(row, tool, self.cmd("schemaflow", *argv), sf_dir)
+
+        run(noop, "schemaflow", "schemaflow apply (at head)", "apply")
+        run(noop, "raw", "schemaflow current", "current")
+        write_pending(sf_dir, head)
+        try:
+            self.setup("schemaflow status (one pending)", "schemaflow",
+                       self.cmd("schemaflow", "status"), sf_dir)
+            current = self.run("schemaflow", self.cmd("schemaflow", "current"), sf_dir)
+            out = run(pending, "schemaflow", "schemaflow apply (one pending)", "apply")
+            if out.ok:
+                own_ms = dbs.execution_ms(sf_url, PENDING_ID)
+                if pending is not None and current.ok and own_ms is not None:
+                    pending.add("raw", current.seconds + own_ms / 1000 + 0.1)
+                self.setup("schemaflow rollback (the pending changeset)", "schemaflow",
+                           self.cmd("schemaflow", "rollback", head), sf_dir)
+        finally:
+            (sf_dir / "changesets" / f"{PENDING_ID}.yaml").unlink()
+        self.setup("schemaflow heads", "schemaflow", self.cmd("schemaflow", "heads"), sf_dir)
+
+    def _restamp(self, row: Row, sf_dir: Path, al_dir: Path | None) -> None:
+        """stamp heads from an empty version table (the untimed `stamp base` empties it)."""
+        for tool, folder, clear, stamp in (
+                ("schemaflow", sf_dir, ["stamp", "base"], ["stamp", "heads"]),
+                ("alembic", al_dir, ["stamp", "base"], ["stamp", "head"])):
+            if folder is None or tool in row.failed or tool in row.timeout:
+                continue
+            if self.setup(f"{tool} stamp base", tool, self.cmd(tool, *clear), folder).ok:
+                self.measure(row, tool, self.cmd(tool, *stamp), folder)
+
+
+def write_pending(sf_dir: Path, head: str) -> None:
+    """The one pending changeset of the deploy rows: a new table on the last head."""
+    (sf_dir / "changesets" / f"{PENDING_ID}.yaml").write_text(
+        f"schemaflow: 1\nid: {PENDING_ID}\nparents: [{head}]\nmessage: one pending\n"
+        "operations:\n  - create_table:\n      name: bench_pending\n      columns:\n"
+        "        - {name: id, type: integer, primary_key: true}\n"
+        "        - {name: note, type: string(50)}\n", encoding="utf-8")
 
 
 # --- selection, metadata, main -------------------------------------------------------------------
@@ -638,7 +755,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True)
     # schemaflow's parse cache: the benchmark's own (warmed by the untimed setup steps),
     # never the user's
-    tools.schemaflow_env = {"SCHEMAFLOW_CACHE_DIR": str(work / "sf-cache")}
+    tools.schemaflow_env["SCHEMAFLOW_CACHE_DIR"] = str(work / "sf-cache")
     bench = Bench(args, tools, databases, work)
     log(f"schemaflow {tools.versions.get('schemaflow')}, alembic "
         f"{tools.versions.get('alembic', '-')}, SQLAlchemy {tools.versions.get('sqlalchemy')}; "

@@ -340,14 +340,15 @@ class Project(Listings, Comparing, Bookkeeping):
             if direction == "rollback":
                 return RunResult(direction, sql="-- nothing is applied: nothing to roll back\n")
             return self.offline_sql(direction, target)
+        recorded = False  # whether the version table is known to list changesets
         if not dry_run and resume_from is None:
-            nothing = self._nothing_to_do(direction, target)
+            nothing, recorded = self._nothing_to_do(direction, target)
             if nothing is not None:
                 return nothing
         from .execute import migrate
 
         history = self._checked_history()
-        if direction == "apply":
+        if direction == "apply" and not recorded:
             self._refuse_other_tool()
         plan, done = migrate(self.settings, history, direction, target,
                              dry_run=dry_run, lock_timeout=self.lock_timeout,
@@ -357,12 +358,15 @@ class Project(Listings, Comparing, Bookkeeping):
             return RunResult(direction, plan=plan, sql=done)
         return RunResult(direction, done, plan=plan)
 
-    def _nothing_to_do(self, direction: Direction, target: str | None) -> RunResult | None:
+    def _nothing_to_do(self, direction: Direction, target: str | None
+                       ) -> tuple[RunResult | None, bool]:
         """The outcome of a run with nothing to do, found as `current` finds what is applied
         (the version table read through the driver, compared with the graph), or None when
-        there is work, or when only the full path can tell. The checks on what is applied
-        still happen (edited, missing, inconsistent: DriftError); the history check and the
-        plan are left to the full path, which runs whenever there is something to run."""
+        there is work, or when only the full path can tell; and whether the version table
+        was found listing changesets (then no other tool's check needs to read it again).
+        The checks on what is applied still happen (edited, missing, inconsistent:
+        DriftError); the history check and the plan are left to the full path, which runs
+        whenever there is something to run."""
         from .dialects import for_url
         from .planning import Plan
         from .recorder import check_drift, effective, read_all
@@ -370,13 +374,13 @@ class Project(Listings, Comparing, Bookkeeping):
         settings = self.settings
         database = for_url(settings.url)
         if database is None or settings.bind is not None or self._database_missing():
-            return None
+            return None, False
         found = read_all(settings.url, settings.version_table, settings.version_table_schema,
                          timeout=self.lock_timeout)
         # None: left to SQLAlchemy; []: maybe no version table yet (apply makes it); an
         # interrupted changeset: the full path finishes it or says why not.
         if not found or not found[0] or found[1]:
-            return None
+            return None, False
         rows = found[0]
         g = self.history.graph
         rows = effective(rows, g)
@@ -385,9 +389,9 @@ class Project(Listings, Comparing, Bookkeeping):
         else:
             pending = rollback_ids(g, target or "base", [r.id for r in rows])
         if pending:  # the full path checks these rows again, under the lock
-            return None
+            return None, True
         check_drift(rows, g, self._folder())
-        return RunResult(direction, [], plan=Plan(direction, (), database.name))
+        return RunResult(direction, [], plan=Plan(direction, (), database.name)), True
 
     def offline_sql(self, direction: str, target: str | None, dialect: str | None = None,
                     server_version: tuple[int, ...] | None = None) -> RunResult:

@@ -144,6 +144,10 @@ class Bookkeeping:
         keep = g.ancestors(ids)
         from .dialects.connect import transaction
 
+        # What stamp records is parsed from the files, many of them on every core: before
+        # connecting (no worker forks with the connection), for those not yet applied.
+        before = set() if purge else {r.id for r in self.applied_rows()}
+        sums = history.checksums_from_files([c for c in g.ordered(keep) if c not in before])
         with self._recorder() as (recorder, dialect), self._locked(recorder.conn, dialect):
             recorder.ensure()
             rows = [] if purge else effective(recorder.rows(), g)
@@ -155,8 +159,8 @@ class Bookkeeping:
                 for cid in removed:
                     recorder.delete((cid, *(g[cid].replaces if cid in g.by_id else ())))
                 added = [c for c in g.ordered(keep) if c not in present]
-                recorder.stamp([(cid, checksum(history.from_file(cid)), g[cid].message)
-                                for cid in added])
+                recorder.stamp([(cid, sums.get(cid) or checksum(history.from_file(cid)),
+                                 g[cid].message) for cid in added])
                 # The version table now says what is in effect: no changeset is half done.
                 recorder.journal.clear_all()
             recorder.journal.drop_if_empty()

@@ -23,10 +23,12 @@ different SQL. And what is run and recorded in the version table never comes fro
 
 from __future__ import annotations
 
+import array
 import hashlib
+import itertools
 import marshal
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, KeysView, Mapping, Sequence
 from pathlib import Path
 
 from . import cachefile
@@ -110,7 +112,7 @@ class _Encoded(Deferred):
         return cs.operations, cs.rollback
 
 
-def _pack(cs: Changeset, source: str) -> Packed:
+def pack(cs: Changeset, source: str) -> Packed:
     """A changeset as the cache stores it, `source` being its file's content key; a body
     still deferred is kept as it was read."""
     deferred = cs.deferred
@@ -186,14 +188,23 @@ class _LazyMap(Mapping[str, Changeset]):
     def __contains__(self, cid: object) -> bool:
         return cid in self._packed
 
+    def keys(self) -> KeysView[str]:
+        # The dict's own view: `x in by_id.keys()` costs no Python call, for loops over every
+        # version row of a long history.
+        return self._packed.keys()
+
     def peek(self, cid: str) -> tuple[Header, str]:
         """A changeset's header and checksum without reviving it (drift and the memo's keys
         read these of every changeset of a long history)."""
         if cid not in self._revived:
+            # Not every field's type (`_checked`, a third of `status` on 10,000 rows): the
+            # header only goes into keys and the checksum is only compared, so a value of
+            # another type can only miss. Reviving the changeset checks everything.
             try:
-                packed = _checked(self._packed[cid])
-                if packed[0][0] == cid:
-                    return packed[0], packed[2]
+                packed = self._packed[cid]
+                header, known = packed[0], packed[2]
+                if type(header) is tuple and header[0] == cid and type(known) is str:
+                    return header, known
             except Exception:  # an entry of another shape: what its file says
                 pass
         cs = self[cid]
@@ -219,6 +230,14 @@ def _cache_file(kind: str, folder: Path) -> Path | None:
     return directory / f"{kind}-{name}.cache"
 
 
+def _unzip(listing: Sequence[tuple[str, StatKey | None]]
+           ) -> tuple[tuple[str, ...], tuple[StatKey | None, ...]]:
+    if not listing:
+        return (), ()
+    names, stats = zip(*listing, strict=True)
+    return names, stats
+
+
 # The types of a graph's parts after by_id, as `Graph.parts` gives them.
 _PART_TYPES = (dict, dict, dict, dict, dict, list, dict, list)
 
@@ -231,16 +250,28 @@ class FolderIndex:
 
     def __init__(self, folder: Path, shown: str,
                  listing: Sequence[tuple[str, StatKey | None]]) -> None:
-        complete = all(st is not None for _, st in listing)
+        names, stats = _unzip(listing)
+        complete = None not in stats
         self.path = _cache_file("index", folder) if complete and listing else None
         self.key = b""
-        if self.path is not None:
-            # A digest of the listing, not the listing: 10,000 names and stats load and
-            # compare slower than they hash. Marshal version 2 writes no back-references,
-            # so equal listings give equal bytes.
-            listed = hashlib.blake2b(marshal.dumps(list(listing), 2), digest_size=20).hexdigest()
-            self.key = cachefile.key("index", shown, listed)
-        self.newest = max((max(st[1], st[2]) for _, st in listing if st), default=0)
+        self.newest = 0
+        if self.path is None:
+            return
+        # A digest of the listing, not the listing: 10,000 names and stats load and compare
+        # slower than they hash. The names joined by NUL (which no name holds), then every
+        # stat as four 64-bit integers: equal listings give equal bytes, and the work is
+        # done in C (marshal writes an integer this large digit by digit).
+        flat = array.array("q")
+        try:
+            flat.extend(itertools.chain.from_iterable(stats))  # type: ignore[arg-type]
+        except OverflowError:  # an inode number past 2**63: not indexed
+            self.path = None
+            return
+        listed = hashlib.blake2b("\0".join(names).encode("utf-8", "surrogateescape"),
+                                 digest_size=20)
+        listed.update(flat.tobytes())
+        self.key = cachefile.key("index", shown, listed.hexdigest())
+        self.newest = max(max(flat[1::4]), max(flat[2::4]))  # the newest mtime or ctime
 
     def load(self) -> tuple[Graph, dict[str, str]] | None:
         """The graph and the files `save` stored for this very listing, or None."""
@@ -267,7 +298,7 @@ class FolderIndex:
         if self.path is None:
             return
         by_id, *rest = graph.parts()
-        packed = {cid: _pack(cs, sources.get(cid, "")) for cid, cs in by_id.items()}
+        packed = {cid: pack(cs, sources.get(cid, "")) for cid, cs in by_id.items()}
         cachefile.write(self.path, self.key, (tuple(rest), packed, files))
 
 
@@ -336,8 +367,21 @@ class ParseCache:
         self.parsed[cs.id] = cs
         self.sources[cs.id] = key
         if self.path is not None:
-            self.used[key] = _pack(cs, key)
+            self.used[key] = pack(cs, key)
             self.dirty = True
+
+    def put_packed(self, key: str, packed: Packed) -> Changeset | None:
+        """Remember a changeset parsed in a worker process (`parallel`), packed there; the
+        changeset revived from it, or None when it does not revive (then it is not kept)."""
+        try:
+            cs = _revive(packed)
+        except Exception:  # not expected from our own worker: the file is reported unread
+            return None
+        self.sources[cs.id] = key
+        if self.path is not None:
+            self.used[key] = packed
+            self.dirty = True
+        return cs
 
     def remember_stat(self, name: str, stat: StatKey, key: str) -> None:
         """Record a file's stat and content key for the next run."""

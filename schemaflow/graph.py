@@ -197,11 +197,12 @@ class Graph:
     def heads_of(self, applied: Collection[str]) -> list[str]:
         """The applied changesets that no other applied changeset builds on."""
         covered: set[str] = set()
+        parents = self.all_parents
         for cid in applied:
-            if cid in self.all_parents:
-                covered.update(self.all_parents[cid])
-        return [i for i in self.ordered(a for a in applied if a in self.by_id)
-                if i not in covered]
+            if cid in parents:
+                covered.update(parents[cid])
+        known = self.by_id.keys()  # a cached graph's: no Python call per id
+        return self.ordered(a for a in applied if a in known and a not in covered)
 
     # --- targets ---------------------------------------------------------------------------
 

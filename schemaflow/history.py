@@ -8,14 +8,15 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import ir
-from .cache import FolderIndex, ParseCache, content_key
-from .errors import Diagnostic, UsageError, ValidationFailed
+from . import ir, parallel
+from .cache import FolderIndex, Packed, ParseCache, content_key, pack
+from .errors import Diagnostic, SchemaflowError, UsageError, ValidationFailed
 from .graph import Graph
 from .ir import checksum
 from .source import (
+    DocPath,
     Limits,
     SourceError,
     SourceFile,
@@ -25,7 +26,6 @@ from .source import (
     decode,
     display_path,
     format_of,
-    locate,
     read,
     read_bytes,
     scan,
@@ -35,6 +35,16 @@ from .source import (
 if TYPE_CHECKING:
     from .memo import Memo
     from .state import SchemaState
+
+
+
+def locate(src: SourceFile, path: DocPath) -> tuple[int | None, int | None]:
+    """`source.locate`, imported when a position is wanted: it needs yaml, which a history
+    served from the cache does not."""
+    from .source.positions import locate as find
+
+    return find(src, path)
+
 
 __all__ = ["History", "checksum", "load", "load_file", "position"]
 
@@ -109,6 +119,24 @@ class History:
         self._parsed[cid] = fresh
         return fresh
 
+    def checksums_from_files(self, ids: list[str]) -> dict[str, str]:
+        """`checksum(self.from_file(cid))` of each of `ids` (what stamp records), parsed on
+        every core when there are many; a file that fails is left out, for `from_file` in
+        this process to report."""
+        def one(cid: str) -> str | None:
+            try:
+                return checksum(self.from_file(cid))
+            except SchemaflowError:
+                return None
+
+        todo = [cid for cid in ids if cid not in self._parsed]
+        if len(todo) >= parallel.MIN_ITEMS:
+            from .validate import _validator
+
+            _validator("changeset.schema.json")  # compiled once, before the workers fork
+        found = dict(zip(todo, parallel.map_items(one, todo), strict=True))
+        return {cid: value for cid, value in found.items() if value is not None}
+
     @functools.cached_property
     def memo(self) -> Memo:
         """What earlier runs found out about this folder's changesets (see `memo`)."""
@@ -147,10 +175,20 @@ def _parse_source(src: SourceFile, path: Path) -> tuple[ir.Changeset | None, lis
     return cs, []
 
 
-def _load_cached(path: Path, shown: str, cache: ParseCache, known: StatKey | None,
-                 limits: Limits) -> tuple[ir.Changeset | None, list[Diagnostic]]:
+class _Miss(NamedTuple):
+    """A file the parse cache does not know: its bytes are read, it is still to be parsed."""
+
+    path: Path
+    name: str
+    stat: StatKey
+    key: str
+    data: bytes
+
+
+def _lookup(path: Path, shown: str, cache: ParseCache, known: StatKey | None,
+            limits: Limits) -> tuple[ir.Changeset | None, list[Diagnostic]] | _Miss:
     """One file from the parse cache (trusted by `known`, its stat from the folder scan, or
-    a fresh one), else read, checked and parsed. A symbolic link out of the project and a file
+    a fresh one), else its bytes, to be parsed. A symbolic link out of the project and a file
     over the size limit are refused before the cache is asked."""
     name = os.fspath(path)
     try:
@@ -172,15 +210,68 @@ def _load_cached(path: Path, shown: str, cache: ParseCache, known: StatKey | Non
     if cached is not None and key is not None:
         cache.remember_stat(name, stat, key)
         return cached, []
+    assert key is not None  # a miss: the key of the bytes just read
+    return _Miss(path, name, stat, key, data)
+
+
+def _parse_bytes(path: Path, data: bytes) -> tuple[ir.Changeset | None, list[Diagnostic]]:
     try:
         src = decode(path, data)
     except SourceError as exc:
         return None, [exc.diagnostic]
-    cs, diags = _parse_source(src, path)
-    if cs is not None and key is not None:
-        cache.put(key, cs)
-        cache.remember_stat(name, stat, key)
+    return _parse_source(src, path)
+
+
+def _parse_packed(miss: _Miss) -> tuple[Packed | None, list[Diagnostic]]:
+    """A miss parsed (in a worker process): the changeset packed as the cache keeps it,
+    plain data that crosses back to the loading process."""
+    cs, diags = _parse_bytes(miss.path, miss.data)
+    return (None if cs is None else pack(cs, miss.key)), diags
+
+
+def _parse_miss(miss: _Miss, cache: ParseCache) -> tuple[ir.Changeset | None, list[Diagnostic]]:
+    """A miss parsed in this process, and kept in the cache."""
+    cs, diags = _parse_bytes(miss.path, miss.data)
+    if cs is not None:
+        cache.put(miss.key, cs)
+        cache.remember_stat(miss.name, miss.stat, miss.key)
     return cs, diags
+
+
+def _load_cached(path: Path, shown: str, cache: ParseCache, known: StatKey | None,
+                 limits: Limits) -> tuple[ir.Changeset | None, list[Diagnostic]]:
+    """One file from the parse cache, else read, checked and parsed (see `_lookup`)."""
+    found = _lookup(path, shown, cache, known, limits)
+    return _parse_miss(found, cache) if isinstance(found, _Miss) else found
+
+
+def _load_all(files: list[tuple[Path, str, StatKey | None]], cache: ParseCache,
+              limits: Limits) -> list[tuple[ir.Changeset | None, list[Diagnostic]]]:
+    """Every file from the parse cache or parsed; many misses (a fresh clone, a new
+    schemaflow) are parsed on every core (`parallel`), each worker handing back the packed
+    changeset the cache stores anyway."""
+    found = [_lookup(path, shown, cache, stat, limits) for path, shown, stat in files]
+    misses = [f for f in found if isinstance(f, _Miss)]
+    if len(misses) < parallel.MIN_ITEMS or parallel.workers() < 2:
+        return [_parse_miss(f, cache) if isinstance(f, _Miss) else f for f in found]
+    from .validate import _validator
+
+    _validator("changeset.schema.json")  # compiled once, before the workers fork
+    parsed = iter(parallel.map_items(_parse_packed, misses))
+    out: list[tuple[ir.Changeset | None, list[Diagnostic]]] = []
+    for f in found:
+        if not isinstance(f, _Miss):
+            out.append(f)
+            continue
+        packed, diags = next(parsed)
+        cs = None if packed is None else cache.put_packed(f.key, packed)
+        if packed is not None and cs is None:  # not expected: parsed here, as without workers
+            out.append(_parse_miss(f, cache))
+            continue
+        if cs is not None:
+            cache.remember_stat(f.name, f.stat, f.key)
+        out.append((cs, diags))
+    return out
 
 
 def load(folder: Path, paths: Iterable[Path] | None = None, *,
@@ -213,10 +304,10 @@ def load(folder: Path, paths: Iterable[Path] | None = None, *,
     diags: list[Diagnostic] = []
     where: dict[str, str] = {}
     changesets: list[ir.Changeset] = []
-    for path, stat in files:
-        shown = (os.path.join(shown_folder, path.name) if path.parent == folder
-                 else display_path(path))
-        cs, problems = _load_cached(path, shown, cache, stat, limits)
+    named = [(path, os.path.join(shown_folder, path.name) if path.parent == folder
+              else display_path(path), stat) for path, stat in files]
+    for (path, _, _), (cs, problems) in zip(named, _load_all(named, cache, limits),
+                                            strict=True):
         if cs is not None:
             changesets.append(cs)
             where.setdefault(cs.id, os.fspath(path))

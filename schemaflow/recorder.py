@@ -80,7 +80,9 @@ def read_all(url: str, table: str, schema: str | None, *,
     raw = dialect.read_versions(url, table, schema, timeout) if dialect else None
     if raw is None:
         return None
-    return ([AppliedRow(*r)._replace(applied_at=applied_time(r[3])) for r in raw[0]],
+    # One tuple per row, built in C (tuple.__new__): 10,000 rows are read for every listing.
+    new, at = tuple.__new__, applied_time
+    return ([new(AppliedRow, (r[0], r[1], r[2], at(r[3]), *r[4:])) for r in raw[0]],
             interrupted(raw[1]))
 
 
@@ -104,7 +106,8 @@ def listing_notices(rows: Sequence[AppliedRow], g: Graph, folder: str) -> list[s
         return ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
 
     notices = []
-    missing = [r.id for r in rows if r.id not in g.by_id]
+    known = g.by_id.keys()
+    missing = [r.id for r in rows if r.id not in known]
     if missing:
         notices.append(f"applied but missing from {folder}: {some(missing)} (SF021; see "
                        "schemaflow validate --db)")
@@ -169,8 +172,10 @@ class Recorder:
 
         rows = self.conn.execute(sa.select(*columns).order_by(vt.c.exec_order)).all()
         end_read(self.conn)
-        return [AppliedRow(**{**r._asdict(), "applied_at": applied_time(r.applied_at)})
-                for r in rows]
+        # The table's columns are AppliedRow's fields, in order: one C-built tuple per row
+        # (apply reads every row of a long history under its lock).
+        new, at = tuple.__new__, applied_time
+        return [new(AppliedRow, (r[0], r[1], r[2], at(r[3]), *r[4:])) for r in rows]
 
     def applied_ids(self) -> tuple[set[str], int]:
         """(every applied id, the next exec_order): one read, in the caller's transaction."""
@@ -332,12 +337,13 @@ def drift(rows: Sequence[AppliedRow], g: Graph, folder: str) -> list[Diagnostic]
     checksums as the graph knows them: a cached graph revives no changeset for this)."""
     from .cache import summary
 
+    known = g.by_id.keys()  # a cached graph's own view: no Python call per row
     diags = [Diagnostic(
         code="SF021", changeset=r.id,
         message=f"changeset {r.id} is applied to the database but its file is not in {folder}",
         hint="restore the file (from version control); if it was removed on purpose, "
              "roll the database back first or run: schemaflow stamp <target> --purge")
-        for r in rows if r.id not in g.by_id]
+        for r in rows if r.id not in known]
     applied = {r.id for r in rows}
     for r in rows:
         missing = [p for p in g.all_parents.get(r.id, ()) if p not in applied]
@@ -349,7 +355,7 @@ def drift(rows: Sequence[AppliedRow], g: Graph, folder: str) -> list[Diagnostic]
                 hint="find out which of them are in effect; then `schemaflow stamp TARGET` "
                      "records exactly the changesets up to TARGET (and forgets the rest)"))
     for r in rows:
-        if r.id in g.by_id and r.checksum != summary(g.by_id, r.id)[1] and not same_checksum(
+        if r.id in known and r.checksum != summary(g.by_id, r.id)[1] and not same_checksum(
                 r.checksum, g[r.id]):
             diags.append(Diagnostic(
                 code="SF020", changeset=r.id, file=g[r.id].path, line=1,

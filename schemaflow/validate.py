@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .errors import Diagnostic
-from .source import DocPath, SourceFile, excerpt, locate
+from .source import DocPath, SourceFile
+
+# `import schemaflow` imports this module (see __init__): what only a failing document needs
+# (yaml, difflib, importlib.resources) is imported where it is used.
 
 SCHEMA_FILES = ("changeset.schema.json", "config.schema.json")
 
 
 def schema_path(name: str) -> Path:
     """The packaged JSON Schema, or the repository's copy in a development checkout."""
+    from importlib import resources
+
     packaged = resources.files("schemaflow").joinpath("schemas", name)
     if packaged.is_file():
         return Path(str(packaged))
@@ -78,6 +81,8 @@ def _value_words(v: Any) -> str:
         return "a mapping"
     if isinstance(v, list):
         return "a list"
+    from .source.yamlload import excerpt
+
     return excerpt(v) if isinstance(v, str) else excerpt(repr(v))[1:-1]
 
 
@@ -93,7 +98,11 @@ def _value_kind(v: Any) -> str:
 def _key_words(key: Any) -> str:
     """A key as a message quotes it: whole when short, else a short escaped excerpt."""
     text = str(key)
-    return text if len(text) <= 60 and text.isprintable() else excerpt(text, 40)[1:-1]
+    if len(text) <= 60 and text.isprintable():
+        return text
+    from .source.yamlload import excerpt
+
+    return excerpt(text, 40)[1:-1]
 
 
 def _messages(err: Any) -> list[tuple[DocPath, str, str | None]]:
@@ -102,6 +111,8 @@ def _messages(err: Any) -> list[tuple[DocPath, str, str | None]]:
     where = describe_path(path)
     v = err.validator
     if v == "additionalProperties":
+        import difflib
+
         allowed = list(err.schema.get("properties", {}))
         out: list[tuple[DocPath, str, str | None]] = []
         for key in err.instance:
@@ -179,6 +190,8 @@ def check_document(src: SourceFile, schema: str = "changeset.schema.json") -> li
         if stray:
             return [stray]
     validator = _validator(schema)
+    from .source.positions import locate
+
     diags: list[tuple[int, int, Diagnostic]] = []
     seen: set[tuple[str, str]] = set()
     for err in validator.iter_errors(src.doc):

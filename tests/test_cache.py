@@ -83,7 +83,7 @@ def test_a_changeset_comes_back_field_for_field_its_body_loaded_on_first_use() -
         "operations": [TABLE, {"insert_rows": {"table": "t", "rows": [{"id": 1}]}}],
         "rollback": [{"drop_table": {"name": "t"}}],
     }, path="old/c002_second.yaml")
-    packed = cache._pack(parsed, "k1")
+    packed = cache.pack(parsed, "k1")
     assert packed[3] == "k1"
     assert len(packed[0]) == len([f for f in dataclasses.fields(ir.Changeset)
                                   if f.init and f.name not in ("operations", "rollback")])
@@ -95,7 +95,7 @@ def test_a_changeset_comes_back_field_for_field_its_body_loaded_on_first_use() -
     assert back.deferred is None
     assert (back.operations, back.rollback) == (parsed.operations, parsed.rollback)
     assert checksum(back) == checksum(parsed)
-    again = cache._revive(cache._pack(back, "k1"))  # a loaded body is encoded anew
+    again = cache._revive(cache.pack(back, "k1"))  # a loaded body is encoded anew
     assert again == parsed and again.rollback == parsed.rollback
     assert again.path == "new/c002_second.yaml"
 
@@ -133,13 +133,13 @@ def _index_file(folder: Path) -> Path:
 def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The files load() goes through one by one from now on (none when the index serves)."""
     seen: list[str] = []
-    real = history._load_cached
+    real = history._lookup
 
     def counting(path: Path, shown: str, pc: ParseCache, *rest: Any) -> object:
         seen.append(path.name)
         return real(path, shown, pc, *rest)
 
-    monkeypatch.setattr(history, "_load_cached", counting)
+    monkeypatch.setattr(history, "_lookup", counting)
     return seen
 
 
@@ -301,8 +301,8 @@ MAIN = """
 import sys
 import schemaflow.cache, schemaflow.history as h
 schemaflow.cache._RACY_NS = 0
-real, seen = h._load_cached, []
-h._load_cached = lambda *a: seen.append(a) or real(*a)
+real, seen = h._lookup, []
+h._lookup = lambda *a: seen.append(a) or real(*a)
 sys.argv = ["schemaflow", *sys.argv[1:]]
 from schemaflow.cli import main
 try:
@@ -366,3 +366,53 @@ def test_bodies_cached_by_one_process_load_in_another(demo_project: Project, tmp
         for index in cache_dir.glob("index-*.cache"):
             index.unlink()
     assert bodies() == parsed
+
+
+def _many(project: Project, n: int) -> list[str]:
+    """A linear history of `n` changesets: enough misses for `parallel` to use workers."""
+    return project.chain([TABLE], *[[{"add_column": {
+        "table": "t", "column": {"name": f"c{i}", "type": "integer"}}}] for i in range(n - 1)])
+
+
+def test_many_files_parsed_on_every_core_load_as_in_one_process(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    from schemaflow import parallel
+
+    if parallel.workers() < 2:
+        pytest.skip("one core: nothing runs in parallel")
+    ids = _many(project, parallel.MIN_ITEMS + 50)
+    used: list[int] = []
+    real = parallel.map_items
+
+    def counting(fn: Any, items: Any) -> Any:
+        used.append(len(items))
+        return real(fn, items)
+
+    monkeypatch.setattr(parallel, "map_items", counting)
+
+    def everything(g: Any) -> list[Any]:
+        return [(cid, g[cid], g[cid].operations, g[cid].rollback, checksum(g[cid]), g[cid].path)
+                for cid in g.order]
+
+    with monkeypatch.context() as m:
+        m.setenv("SCHEMAFLOW_NO_CACHE", "1")
+        m.setenv("SCHEMAFLOW_JOBS", "1")
+        alone = everything(load(project.changesets).graph)
+    cold = everything(load(project.changesets).graph)  # workers parse, the caches are written
+    assert used == [len(ids)]
+    assert cold == alone and [c[0] for c in cold] == ids
+    assert everything(load(project.changesets).graph) == alone  # served by the cache
+    # an edit and a broken file after the parallel load are seen
+    last = project.changesets / f"{ids[-1]}_change.yaml"
+    last.write_text(last.read_text().replace("integer", "bigint"))
+    edited = load(project.changesets).graph[ids[-1]].operations[0]
+    assert edited.column.type.name == "bigint"  # type: ignore[attr-defined]
+    broken = project.changesets / f"{ids[7]}_change.yaml"
+    broken.write_text(broken.read_text().replace("add_column", "add_colum"))
+    with monkeypatch.context() as m:
+        m.setenv("SCHEMAFLOW_CACHE_DIR", str(project.root / "fresh-cache"))
+        with pytest.raises(ValidationFailed) as info:
+            load(project.changesets)
+    assert used[-1] == len(ids)
+    assert [d.file for d in info.value.diagnostics] == [display_path(broken)]
+    assert "add_colum" in info.value.diagnostics[0].message

@@ -435,6 +435,37 @@ def test_stamp_records_the_checksum_of_the_file(demo_project: Project, cache_dir
     assert {r.id: r.checksum for r in project.applied_rows()} == truth
 
 
+def test_stamp_of_many_parsed_on_every_core_records_the_files(
+        project: Project, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from schemaflow import parallel
+
+    if parallel.workers() < 2:
+        pytest.skip("one core: nothing runs in parallel")
+    table = {"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}]}}
+    ids = project.chain([table], *[[{"add_column": {"table": "t", "column": {
+        "name": f"c{i}", "type": "integer"}}}] for i in range(parallel.MIN_ITEMS + 20)])
+    with monkeypatch.context() as m:
+        m.setenv("SCHEMAFLOW_NO_CACHE", "1")
+        expected = ApiProject.from_config(cwd=project.root).history.graph
+        truth = {cid: checksum(expected[cid]) for cid in expected.order}
+    assert len(ApiProject.from_config(cwd=project.root).history.graph) == len(ids)  # cached
+    _forge(project.changesets, ids[9], _wrong_checksum)
+    used: list[int] = []
+    real = parallel.map_items
+
+    def counting(fn: Any, items: Any) -> Any:
+        used.append(len(items))
+        return real(fn, items)
+
+    monkeypatch.setattr(parallel, "map_items", counting)
+    api = ApiProject.from_config(cwd=project.root)
+    assert checksum(api.history.graph[ids[9]]) == "v1:" + "0" * 64  # served
+    assert api.stamp("heads") == (ids, [])
+    assert used == [len(ids)]
+    assert {r.id: r.checksum for r in api.applied_rows()} == truth
+
+
 def test_a_forged_body_never_reaches_the_sql(demo_project: Project, cache_dir: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     root, folder = demo_project.root, demo_project.changesets

@@ -3,7 +3,8 @@ file:line:col."""
 
 from __future__ import annotations
 
-from .positions import locate
+from typing import TYPE_CHECKING, Any
+
 from .reading import (
     DEFAULT_MAX_BYTES,
     EXTENSIONS,
@@ -25,8 +26,22 @@ from .reading import (
     scan,
     stat_key,
 )
-from .writing import dumps, write
-from .yamlload import excerpt
+
+if TYPE_CHECKING:
+    from .positions import locate
+    from .writing import dumps, write
+    from .yamlload import excerpt
+
+# Imported on first use: they need yaml, which a listing served from the cache never does.
+_LAZY = {"locate": "positions", "dumps": "writing", "write": "writing", "excerpt": "yamlload"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["DEFAULT_MAX_BYTES", "EXTENSIONS", "DocPath", "Format", "Limits", "SourceError",
            "SourceFile", "StatKey", "check_link", "check_size", "decode", "display_path",

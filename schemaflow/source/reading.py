@@ -13,13 +13,14 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from yaml.parser import ParserError
-from yaml.reader import ReaderError
-from yaml.scanner import ScannerError
-
 from ..errors import Diagnostic
-from .yamlload import DATA_KEYS, MAX_DEPTH, NAME_KEYS, TOO_DEEP, load_yaml
+from .yamlload import DATA_KEYS, NAME_KEYS, load_yaml
+
+# Here rather than in yamlload: reading a file's bytes, its stat and TOML needs no yaml import
+# (listings served from the cache never parse YAML).
+MAX_DEPTH = 64
+TOO_DEEP = ("the document is nested too deeply (a changeset needs a few levels, at most "
+            f"{MAX_DEPTH})")
 
 Format = Literal["yaml", "toml"]
 DocPath = Sequence[str | int]
@@ -210,6 +211,12 @@ def loads(text: str, fmt: Format, path: str) -> Any:
     position when one is known."""
     if fmt == "toml":
         return _toml(text, path)
+    import yaml
+    from yaml.parser import ParserError
+    from yaml.reader import ReaderError
+    from yaml.scanner import ScannerError
+
+
     try:
         return load_yaml(text)
     except RecursionError:  # not expected (the loader is iterative): a clean error all the same

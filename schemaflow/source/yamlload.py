@@ -36,12 +36,11 @@ from yaml.events import (
     StreamEndEvent,
 )
 
-MAX_DEPTH = 64
+from .reading import MAX_DEPTH, TOO_DEEP
+
 MAX_EXPANSION = 200_000
 # An alias of a long string costs as much as this many characters per value.
 _CHARS_PER_VALUE = 100
-TOO_DEEP = ("the document is nested too deeply (a changeset needs a few levels, at most "
-            f"{MAX_DEPTH})")
 
 # Keys whose value (or whose list's items) is a name, an id or free text, never a number.
 NAME_KEYS = frozenset({

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -228,6 +227,7 @@ class SQLite(Dialect):
                 "IN (lower(?), lower(?))", (table, journal_name(table)))}
             if table.lower() not in found:
                 return [], []
+            # applied_at as text: the recorder reads it as a date-time (once per row)
             raw = conn.execute(select_versions(table, None, '"')).fetchall()
             journal = conn.execute(select_journal(table, None, '"')).fetchall() if (
                 journal_name(table).lower() in found) else []
@@ -235,12 +235,5 @@ class SQLite(Dialect):
             raise DatabaseError(f"the database failed: {db_message(exc)}") from None
         finally:
             conn.close()
-        rows = []
-        for r in raw:
-            applied_at = r[3]
-            if isinstance(applied_at, str):
-                with suppress(ValueError):  # else the recorder reports it as unreadable
-                    applied_at = dt.datetime.fromisoformat(applied_at)
-            rows.append((r[0], r[1], r[2], applied_at, *r[4:]))
-        return rows, journal
+        return raw, journal
 

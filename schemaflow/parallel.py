@@ -1,0 +1,66 @@
+"""Work on many items on every core: parsing a folder of changesets with an empty cache (a
+fresh clone, a new schemaflow) is the one job long enough to be worth it.
+
+Only where processes start by fork (Linux): a forked worker inherits the loaded modules and
+the compiled JSON Schema validator, so it starts in milliseconds, and the function it runs
+is inherited, never pickled (items and results are: plain data). `SCHEMAFLOW_JOBS=1` keeps
+everything in one process. Whatever fails on the way (no fork, a worker that dies, a result
+that does not come back) falls back to the same work in this process: the result is the
+same, only slower.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MIN_ITEMS = 200     # below this, starting workers costs more than it saves
+MAX_WORKERS = 8
+
+_job: Callable[[Any], Any] | None = None  # set just before the workers fork
+
+
+def workers() -> int:
+    """How many processes `map_items` uses (1: this one alone)."""
+    wanted = os.environ.get("SCHEMAFLOW_JOBS", "")
+    if sys.platform != "linux":
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    if wanted.isdigit() and int(wanted) > 0:
+        cores = min(cores, int(wanted))
+    return max(1, min(cores, MAX_WORKERS))
+
+
+def _run_chunk(chunk: Sequence[Any]) -> list[Any]:
+    assert _job is not None  # inherited from the parent at fork
+    return [_job(item) for item in chunk]
+
+
+def map_items(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """`[fn(item) for item in items]`, on several processes when there are many items.
+    Items and results cross between processes (picklable plain data); `fn` itself does not."""
+    n = workers()
+    if n < 2 or len(items) < MIN_ITEMS:
+        return [fn(item) for item in items]
+    import multiprocessing
+
+    global _job
+    size = -(-len(items) // (n * 4))  # a few chunks per worker: a slow one does not hold up
+    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    _job = fn
+    try:
+        with multiprocessing.get_context("fork").Pool(n) as pool:
+            parts = pool.map(_run_chunk, chunks)
+    except Exception:  # no workers, or one failed: the same work here
+        return [fn(item) for item in items]
+    finally:
+        _job = None
+    return [result for part in parts for result in part]
