@@ -22,8 +22,10 @@ GENERIC_TYPES = (
     "json",
     "uuid",
     "binary",
+    "varbinary",
     "enum",
     "array",
+    "sql",
 )
 ALIASES = {"varchar": "string", "int": "integer", "bool": "boolean", "timestamp": "datetime"}
 DIALECT_PREFIXES = ("postgresql", "mysql", "sqlite")
@@ -126,13 +128,19 @@ def parse_type(text: str) -> TypeSpec:
                 kw = key.strip().lower()
                 kw_value = _unquote(value.strip())
                 # Flags are spelled as in YAML (true/false), whatever case was typed.
-                kwargs.append((kw, kw_value.lower() if kw == "timezone" else kw_value))
+                kwargs.append((kw, kw_value.lower() if kw in ("timezone", "fixed")
+                               else kw_value))
             elif kwargs:
                 raise TypeSyntaxError(f"positional argument after keyword in type '{text}'")
             elif re.fullmatch(r"-?\d+", part):
                 args.append(int(part))
             else:
                 args.append(_unquote(part))
+    if name == "sql":
+        if len(args) != 1 or not str(args[0]).strip():
+            raise TypeSyntaxError(f"sql takes the type as SQL, as in sql(VECTOR(1536)): "
+                                  f"'{text}'")
+        return TypeSpec(name, (str(args[0]).strip(),))
     if name == "array" and args:
         # The element type, in its one spelling (array(VARCHAR(5)) is array(string(5))).
         element = parse_type(str(args[0]))
@@ -141,6 +149,8 @@ def parse_type(text: str) -> TypeSpec:
         if element.name == "enum":
             raise TypeSyntaxError(f"arrays of enums are not supported yet: '{text}'")
         args[0] = dump_type(element)
+    if name == "binary":  # variable length is the default: one spelling
+        kwargs = [kv for kv in kwargs if kv != ("fixed", "false")]
     spec = TypeSpec(name, tuple(args), tuple(kwargs))
     _check_arity(spec, text)
     return spec
@@ -162,12 +172,14 @@ _ARITY: dict[str, tuple[int, int]] = {
     "json": (0, 0),
     "uuid": (0, 0),
     "binary": (0, 1),
+    "varbinary": (1, 1),
 }
 _KWARGS: dict[str, tuple[str, ...]] = {
     "datetime": ("timezone",),
     "time": ("timezone",),
     "enum": ("name",),
     "array": ("dimensions",),
+    "binary": ("fixed",),
 }
 
 
@@ -201,8 +213,11 @@ def _check_arity(spec: TypeSpec, text: str) -> None:
     for key, value in spec.kwargs:
         if key not in allowed:
             raise TypeSyntaxError(f"{spec.name} has no option '{key}': '{text}'")
-        if key == "timezone" and value.lower() not in ("true", "false"):
-            raise TypeSyntaxError(f"timezone must be true or false: '{text}'")
+        if key in ("timezone", "fixed") and value not in ("true", "false"):
+            raise TypeSyntaxError(f"{key} must be true or false: '{text}'")
+    if spec.name == "binary" and spec.kwarg("fixed") == "true" and not spec.args:
+        raise TypeSyntaxError(f"a fixed-length binary has a length, as in "
+                              f"binary(16, fixed=true): '{text}'")
 
 
 def _dump_arg(arg: Arg) -> str:
@@ -216,6 +231,14 @@ def _dump_arg(arg: Arg) -> str:
 
 def dump_type(spec: TypeSpec) -> str:
     """The canonical string of a type; `parse_type(dump_type(t)) == t`."""
+    if spec.name == "sql":  # as written where that reads back the same, else quoted
+        raw = f"sql({spec.args[0]})"
+        try:
+            if parse_type(raw) == spec:
+                return raw
+        except TypeSyntaxError:
+            pass
+        return f"sql({_dump_arg(spec.args[0])})"
     parts = [str(a) if spec.name == "array" else _dump_arg(a) for a in spec.args]
     parts += [f"{k}={v}" for k, v in spec.kwargs]
     return f"{spec.name}({','.join(parts)})" if parts else spec.name

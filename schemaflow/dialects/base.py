@@ -191,6 +191,10 @@ class Dialect:
     # Quotes and comments of its SQL: where a `sql:` string's statements end (sqlsplit).
     sql_syntax: ClassVar[SqlSyntax] = SqlSyntax()
 
+    # (table, column, its type as the database writes it) of every column in a schema (the
+    # parameter; None: the default one), for the types SQLAlchemy does not reflect.
+    column_types_sql: ClassVar[str | None] = None
+
     def __init__(self, server_version: Version | None = None) -> None:
         self.server_version = server_version
         self.caps = self.capabilities(server_version)
@@ -216,8 +220,45 @@ class Dialect:
 
     # --- what it can do (the linter's SF331, and every renderer before it renders) -------
 
+    # --- type variants: each column with the type it has on this database -------------
+
+    @property
+    def variant_names(self) -> tuple[str, ...]:
+        """The `variants` keys that apply here, the most specific first (MariaDB: mariadb,
+        then mysql)."""
+        return (self.name, *[d for d in reversed(self.sql_dialects) if d != self.name])
+
+    def column_here(self, c: ir.Column) -> ir.Column:
+        """`c` as this database builds it: its variant for here (else its type) as its type,
+        and no variants."""
+        if not c.variants:
+            return c
+        by_name = {v.dialect: v.type for v in c.variants}
+        here = next((by_name[n] for n in self.variant_names if n in by_name), c.type)
+        return replace(c, type=here, variants=())
+
+    def state_here(self, state: SchemaState) -> SchemaState:
+        """`state` with every column as this database builds it (tables without variants
+        kept as they are)."""
+        if not any(c.variants for t in state.tables.values() for c in t.columns):
+            return state
+        return map_columns(state, self.column_here)
+
+    def op_here(self, op: ir.Operation) -> ir.Operation:
+        """`op` with every column and type as this database builds it."""
+        if isinstance(op, ir.CreateTable) and any(c.variants for c in op.columns):
+            return replace(op, columns=tuple(self.column_here(c) for c in op.columns))
+        if isinstance(op, ir.AddColumn) and op.column.variants:
+            return replace(op, column=self.column_here(op.column))
+        if isinstance(op, ir.AlterColumn) and op.variants:
+            return replace(op, type=self.column_here(ir.Column(
+                name=op.name, type=op.type or TypeSpec("text"), variants=op.variants)).type,
+                variants=())
+        return op
+
     def check(self, op: ir.Operation, before: SchemaState) -> None:
         """Raise UsageError when this database cannot do `op`."""
+        op = self.op_here(op)
         self._check_names(op)
         for where, spec in column_types(op):
             if spec.name == "array" and not self.caps.arrays:
@@ -293,6 +334,28 @@ class Dialect:
         (key part orderings, expression indexes), in its own dictionary form."""
         return indexes
 
+    def complete_columns(self, conn: Any, schema: str | None, tables: list[str],
+                         columns: dict[Any, list[dict[str, Any]]]
+                         ) -> dict[Any, list[dict[str, Any]]]:
+        """The Inspector's columns of `tables`, each type it could not read (a user-defined
+        type) read from the database's own text of it, in its own dictionary form."""
+        if self.column_types_sql is None:
+            return columns
+        unknown = [c for cols in columns.values() for c in cols
+                   if type(c["type"]).__name__ == "NullType"]
+        if not unknown:
+            return columns
+        from .tables import Verbatim
+
+        written = {(str(t), str(c)): str(text) for t, c, text in conn.exec_driver_sql(
+            self.column_types_sql, (schema,))}
+        for key, cols in columns.items():
+            for c in cols:
+                text = written.get((str(key[1]), str(c["name"])))
+                if type(c["type"]).__name__ == "NullType" and text:
+                    c["type"] = Verbatim(text)
+        return columns
+
     def _check_names(self, op: ir.Operation) -> None:
         """A name written out that is too long here (the names schemaflow makes up fit)."""
         limit, in_bytes = self.caps.max_identifier_length, self.caps.identifier_bytes
@@ -339,8 +402,9 @@ class Dialect:
         return ()
 
     def comparable(self, state: SchemaState) -> SchemaState:
-        """`state` as this database can hold it (what reflection would give back)."""
-        return map_columns(state, self.generated_as_held)
+        """`state` as this database can hold it (what reflection would give back): each
+        column with its type here."""
+        return map_columns(state, lambda c: self.generated_as_held(self.column_here(c)))
 
     def generated_as_held(self, c: ir.Column) -> ir.Column:
         """A generated column as this database keeps it: the kind its default gives, the

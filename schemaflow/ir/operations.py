@@ -5,23 +5,27 @@ from __future__ import annotations
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from ..typespec import TypeSpec
 from .parts import (
     CheckDef,
     Column,
     ConstraintType,
+    Dialect,
     FKAction,
     ForeignKeyDef,
     IndexDef,
     IndexKey,
     IndexMethod,
     Initially,
+    IRError,
     PrimaryKeyDef,
     Reference,
     Row,
     UniqueDef,
+    Variant,
+    check_variants,
 )
 
 
@@ -124,6 +128,14 @@ class AlterColumn(Operation):
     # `comment: ""` removes the comment.
     comment: str | None = None
     using: str | None = None
+    # With `type`: the column's variants and collation from now on (none when left out).
+    variants: tuple[Variant, ...] = ()
+    collation: str | None = None
+
+    def __post_init__(self) -> None:
+        check_variants(self.variants)
+        if self.type is None and (self.variants or self.collation is not None):
+            raise IRError("`variants` and `collation` go with `type` (the type as a whole)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,7 +255,6 @@ class ValidateConstraint(Operation):
     schema: str | None = None
 
 
-Dialect = Literal["sqlite", "postgresql", "mysql", "mariadb"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

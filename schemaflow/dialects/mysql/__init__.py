@@ -60,6 +60,9 @@ class MySQL(Dialect):
         ((8,), {"rename_column": True, "index_desc": True}),
     )
     run_lock: ClassVar[bool] = True
+    column_types_sql: ClassVar[str | None] = (
+        "SELECT table_name, column_name, column_type FROM information_schema.columns "
+        "WHERE table_schema = coalesce(%s, DATABASE())")
 
     @classmethod
     def matches(cls, sa_dialect: Any) -> bool:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ... import ir
 from ...errors import DatabaseError, UsageError
 from ...sqlsplit import SqlSyntax
+from ...typespec import TypeSpec
 from .. import register
 from ..base import (
     URL_PARTS,
@@ -18,6 +19,7 @@ from ..base import (
     VersionRow,
     db_message,
     enum_name,
+    map_columns,
     quoted,
     select_versions,
     unreachable,
@@ -69,6 +71,13 @@ def lock_key(conn: Connection, table: str) -> int:
     return zlib.crc32(f"schemaflow:{database}.{table}".encode())
 
 
+def _bytea(c: ir.Column) -> ir.Column:
+    """Every binary type is BYTEA here, which keeps no length."""
+    if c.type.name in ("binary", "varbinary") and c.type != TypeSpec("binary"):
+        return replace(c, type=TypeSpec("binary"))
+    return c
+
+
 @register
 class PostgreSQL(Dialect):
     """PostgreSQL: an enum type can gain values, never lose them."""
@@ -91,13 +100,19 @@ class PostgreSQL(Dialect):
         ((12,), {"enum_add_value_in_transaction": True}),
     )
     run_lock: ClassVar[bool] = True
+    column_types_sql: ClassVar[str | None] = (
+        "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = coalesce(%s, current_schema()) AND a.attnum > 0 "
+        "AND NOT a.attisdropped")
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # A UNIQUE on exactly the primary key's columns is dropped by CREATE TABLE (a
         # create_all() database lacks it): not a difference either way.
         from ...state import SchemaState
 
-        held = super().comparable(state)
+        held = map_columns(super().comparable(state), _bytea)
         tables = {}
         for key, t in held.tables.items():
             pk = set(t.primary_key.columns) if t.primary_key else set()

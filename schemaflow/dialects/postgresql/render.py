@@ -23,8 +23,13 @@ from ...state import SchemaState, apply
 from .. import ddl
 from ..base import enum_name
 from ..render import Renderer, Step, Steps
-from ..tables import standalone_index, table_with_refs
+from ..tables import SizedBinary, standalone_index, table_with_refs
 from . import enum_types, may_change_enums
+
+
+@compiles(SizedBinary, "postgresql")
+def _bytea(type_: SizedBinary, compiler: Any, **kw: Any) -> str:
+    return "BYTEA"  # PostgreSQL's one binary type: no length to keep
 
 
 class ValidateConstraint(ddl.AlterTable):
