@@ -82,6 +82,11 @@ REFUSED = [
         sa.Table("jobs", metadata, sa.Column("id", sa.Integer, primary_key=True),
                  sa.Column("done", sa.Boolean(create_constraint=True)))
      """, ["column jobs.done", "create_constraint=True"]),
+    ("conditional index", """
+        t = sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("body", sa.Text))
+        sa.Index("ix_docs_body", t.c.body).ddl_if(dialect="postgresql")
+     """, ["index ix_docs_body on docs", "ddl_if", "postgresql only"]),
     ("foreign key match", """
         sa.Table("a", metadata, sa.Column("id", sa.Integer, primary_key=True))
         sa.Table("b", metadata, sa.Column("id", sa.Integer, primary_key=True),
@@ -543,3 +548,29 @@ def test_type_variants_sql_types_and_collations_round_trip(
     for args in (("validate",), ("apply",), ("check",), ("check", "--against-db")):
         done = p.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
+
+
+@pytest.mark.parametrize(("column", "alter", "message"), [
+    ({"variants": {"oracle": "json"}}, None, "variants"),
+    ({"variants": {"postgresql": "jsonb"}}, None, "unknown type 'jsonb'"),
+    ({}, {"collation": "C"}, "collation"),
+    ({"collation": "C", "type": "integer"}, None, "the type integer takes no collation"),
+    ({"variants": {"sqlite": "postgresql.jsonb"}}, None,
+     "the type postgresql.jsonb is postgresql's; this database is sqlite"),
+], ids=["unknown database", "dialect type without prefix", "collation without type",
+        "collation of an integer", "variant of another database"])
+def test_a_bad_variant_or_collation_is_refused_by_name(
+        project: Project, column: dict[str, object], alter: dict[str, object] | None,
+        message: str) -> None:
+    col = {"name": "data", "type": "json", **column}
+    project.write("c1", [{"create_table": {"name": "docs", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}, col]}}])
+    if alter is not None:
+        project.write("c2", [{"alter_column": {"table": "docs", "name": "data", **alter}}],
+                      parents=["c1"])
+    for args in (("validate",), ("apply",)):
+        done = project.cli(*args)
+        assert done.returncode in (1, 2), (args, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+        assert message in done.stdout + done.stderr, (args, done.stdout, done.stderr)
+    assert rows(project.url, "SELECT count(*) FROM sqlite_master WHERE name = 'docs'") == [(0,)]

@@ -135,6 +135,16 @@ def without_tz(state: SchemaState) -> SchemaState:
     return map_columns(state, strip)
 
 
+# Generic types whose values have a collation (a database's own types are its to judge).
+_COLLATED = ("string", "char", "text", "enum", "sql")
+
+
+def _check_collation(where: str, spec: TypeSpec, collation: str | None) -> None:
+    if collation is not None and not spec.dialect and spec.name not in _COLLATED:
+        raise UsageError(f"{where}: the type {spec} takes no collation "
+                         f"('{collation}'); string, char and text do")
+
+
 # The parts of a database URL that a driver needs (SQLAlchemy's own syntax).
 URL_PARTS = re.compile(
     r"^(?P<scheme>[A-Za-z][\w+]*)://"
@@ -282,10 +292,13 @@ class Dialect:
                 self.check_column(column, op.name)
         elif isinstance(op, ir.AddColumn):
             self.check_column(op.column, op.table)
+        elif isinstance(op, ir.AlterColumn) and op.type is not None:
+            _check_collation(f"column '{op.table}.{op.name}'", op.type, op.collation)
 
     def check_column(self, c: ir.Column, table: str) -> None:
         """Raise UsageError when this database cannot build column `c` as written."""
         where = f"column '{table}.{c.name}'"
+        _check_collation(where, c.type, c.collation)
         if c.computed is not None and not c.computed.stored and not self.caps.virtual_computed:
             raise UsageError(f"{self.name} (at this version) has only stored generated "
                              f"columns: {where} is not `stored: true`",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import typing
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -67,7 +68,7 @@ def _base(t: Any, types: dict[str, TypeSpec]) -> TypeSpec:
             own = _named(type_from_sa(_plain(t)))
         except TypeError_:
             own = None
-        if own in types.values():
+        if own is not None and own in types.values():
             return own
     return Counter(types.values()).most_common(1)[0][0]
 
@@ -84,8 +85,7 @@ def _built(t: Any, keys: tuple[str, ...], sa_dialect: Any) -> Built:
         # Emulated: a database with its own INTERVAL (PostgreSQL) builds that instead.
         native = sa_dialect.type_descriptor(t)
         if not isinstance(native, sa.types.TypeDecorator):
-            public = next(c for c in type(native).__mro__ if not c.__name__.startswith("_"))
-            return _built(native.adapt(public), keys, sa_dialect)
+            return _built(_public(native), keys, sa_dialect)
     if isinstance(t, sa.types.TypeDecorator):
         if type(t).load_dialect_impl is sa.types.TypeDecorator.load_dialect_impl:
             return _built(t.impl_instance, keys, sa_dialect)
@@ -94,11 +94,21 @@ def _built(t: Any, keys: tuple[str, ...], sa_dialect: Any) -> Built:
         except Exception as exc:
             raise TypeError_(f"the type {t!r}, whose load_dialect_impl() fails for "
                              f"{keys[0]} ({type(exc).__name__}: {exc})") from None
-        # A dialect's private implementation class (_PGJSON) read as its public type.
-        public = next(c for c in type(impl).__mro__ if not c.__name__.startswith("_"))
-        return _built(impl if public is type(impl) else impl.adapt(public), keys, sa_dialect)
+        return _built(_public(impl), keys, sa_dialect)
     collation = getattr(t, "collation", None)
     return _named(type_from_sa(_plain(t))), str(collation) if collation else None
+
+
+def _public(t: Any) -> Any:
+    """`t` as the type SQLAlchemy exports that it implements: a dialect's implementation class
+    (`_PGJSON`, `PGUuid`) is read as its public type (JSON, UUID)."""
+    from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+    modules = (sa.types, postgresql, mysql, sqlite)
+    for cls in type(t).__mro__:
+        if any(getattr(m, cls.__name__, None) is cls for m in modules):
+            return t if cls is type(t) else t.adapt(cls)
+    return t
 
 
 def _plain(t: Any) -> Any:
@@ -118,3 +128,29 @@ def _named(spec: TypeSpec) -> TypeSpec:
     if spec.name == "enum" and not spec.kwarg("name"):
         return TypeSpec("enum", spec.args)
     return spec
+
+
+def built_everywhere(table: str, items: Iterable[Any]) -> list[Any]:
+    """The constraints or indexes of `table` that `create_all()` builds, judged by their
+    conditional DDL (`.ddl_if(dialect=..., callable_=...)`): one built on no supported
+    database is left out; one built on only some is refused (the format has no such scope)."""
+    from types import SimpleNamespace
+
+    from .read import Unexpressible, _name
+
+    out = []
+    for item in items:
+        condition = getattr(item, "_ddl_if", None)
+        if condition is None:
+            out.append(item)
+            continue
+        where = [name for name, _, sa_dialect in _databases() if condition._should_execute(
+            None, item, None, compiler=SimpleNamespace(dialect=sa_dialect))]
+        if len(where) == len(_databases()):
+            out.append(item)
+        elif where:
+            kind = "index" if isinstance(item, sa.Index) else "constraint"
+            raise Unexpressible(f"{kind} {_name(item) or ''} on {table}",
+                                f"conditional DDL (ddl_if) building it on {', '.join(where)} "
+                                "only")
+    return out
