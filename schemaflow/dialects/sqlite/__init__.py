@@ -87,9 +87,8 @@ class SQLite(Dialect):
         # SQLite keeps no time zones and no comments, and has no uuid or enum types.
         from ...state import SchemaState
 
-        # Its Inspector reads no collations either.
         plain = map_columns(super().comparable(state), lambda c: replace(
-            c, comment=None, collation=None, type=_stored_type(c.type)))
+            c, comment=None, type=_stored_type(c.type)))
         return without_tz(SchemaState(MappingProxyType(
             {k: replace(t, comment=None) for k, t in plain.tables.items()})))
 
