@@ -82,12 +82,7 @@ def _models(cases: list[tuple[str, str]]) -> str:
 
 
 # (database, type) → why it fails today; each is run alone as a strict xfail.
-_INET = ("SQLAlchemy does not reflect this type (NullType): `check --against-db` refuses the "
-         "column after apply")
 KNOWN: dict[tuple[str, str], str] = {
-    ("mysql", "my.INET4"): _INET,
-    ("mysql", "my.INET6"): _INET,
-    ("postgresql", "pg.JSONPATH"): _INET,
     ("mysql", "my.BIT"): "BIT() comes back from MariaDB as BIT(1): a false difference",
 }
 

@@ -358,15 +358,25 @@ class Dialect:
                    if type(c["type"]).__name__ == "NullType"]
         if not unknown:
             return columns
+        import importlib
+
+        from sqlalchemy.types import TypeEngine
+
         from .tables import Verbatim
 
+        module = importlib.import_module(self.sa_types_module or "sqlalchemy.types")
         written = {(str(t), str(c)): str(text) for t, c, text in conn.exec_driver_sql(
             self.column_types_sql, (schema,))}
         for key, cols in columns.items():
             for c in cols:
                 text = written.get((str(key[1]), str(c["name"])))
-                if type(c["type"]).__name__ == "NullType" and text:
-                    c["type"] = Verbatim(text)
+                if type(c["type"]).__name__ != "NullType" or not text:
+                    continue
+                # A type SQLAlchemy has but does not reflect (PostgreSQL's jsonpath, MariaDB's
+                # inet6) is that type; any other is kept as the database writes it.
+                known = getattr(module, text.upper(), None) if text.isidentifier() else None
+                usable = isinstance(known, type) and issubclass(known, TypeEngine)
+                c["type"] = known() if usable else Verbatim(text)
         return columns
 
     def _check_names(self, op: ir.Operation) -> None:
