@@ -21,6 +21,7 @@ from ..errors import ConnectionFailed, UsageError
 from ..ir.parts import deferral
 from ..sqlsplit import SqlSyntax
 from ..typespec import TypeSpec
+from . import columns
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -135,16 +136,6 @@ def without_tz(state: SchemaState) -> SchemaState:
     return map_columns(state, strip)
 
 
-# Generic types whose values have a collation (a database's own types are its to judge).
-_COLLATED = ("string", "char", "text", "enum", "sql")
-
-
-def _check_collation(where: str, spec: TypeSpec, collation: str | None) -> None:
-    if collation is not None and not spec.dialect and spec.name not in _COLLATED:
-        raise UsageError(f"{where}: the type {spec} takes no collation "
-                         f"('{collation}'); string, char and text do")
-
-
 # The parts of a database URL that a driver needs (SQLAlchemy's own syntax).
 URL_PARTS = re.compile(
     r"^(?P<scheme>[A-Za-z][\w+]*)://"
@@ -230,7 +221,7 @@ class Dialect:
 
     # --- what it can do (the linter's SF331, and every renderer before it renders) -------
 
-    # --- type variants: each column with the type it has on this database -------------
+    # --- type variants: each column with the type it has on this database (columns.py) ---
 
     @property
     def variant_names(self) -> tuple[str, ...]:
@@ -241,30 +232,15 @@ class Dialect:
     def column_here(self, c: ir.Column) -> ir.Column:
         """`c` as this database builds it: its variant for here (else its type) as its type,
         and no variants."""
-        if not c.variants:
-            return c
-        by_name = {v.dialect: v.type for v in c.variants}
-        here = next((by_name[n] for n in self.variant_names if n in by_name), c.type)
-        return replace(c, type=here, variants=())
+        return columns.column_here(self.variant_names, c)
 
     def state_here(self, state: SchemaState) -> SchemaState:
-        """`state` with every column as this database builds it (tables without variants
-        kept as they are)."""
-        if not any(c.variants for t in state.tables.values() for c in t.columns):
-            return state
-        return map_columns(state, self.column_here)
+        """`state` with every column as this database builds it."""
+        return columns.state_here(self.variant_names, state)
 
     def op_here(self, op: ir.Operation) -> ir.Operation:
         """`op` with every column and type as this database builds it."""
-        if isinstance(op, ir.CreateTable) and any(c.variants for c in op.columns):
-            return replace(op, columns=tuple(self.column_here(c) for c in op.columns))
-        if isinstance(op, ir.AddColumn) and op.column.variants:
-            return replace(op, column=self.column_here(op.column))
-        if isinstance(op, ir.AlterColumn) and op.variants:
-            return replace(op, type=self.column_here(ir.Column(
-                name=op.name, type=op.type or TypeSpec("text"), variants=op.variants)).type,
-                variants=())
-        return op
+        return columns.op_here(self.variant_names, op)
 
     def check(self, op: ir.Operation, before: SchemaState) -> None:
         """Raise UsageError when this database cannot do `op`."""
@@ -293,12 +269,12 @@ class Dialect:
         elif isinstance(op, ir.AddColumn):
             self.check_column(op.column, op.table)
         elif isinstance(op, ir.AlterColumn) and op.type is not None:
-            _check_collation(f"column '{op.table}.{op.name}'", op.type, op.collation)
+            columns.check_collation(f"column '{op.table}.{op.name}'", op.type, op.collation)
 
     def check_column(self, c: ir.Column, table: str) -> None:
         """Raise UsageError when this database cannot build column `c` as written."""
         where = f"column '{table}.{c.name}'"
-        _check_collation(where, c.type, c.collation)
+        columns.check_collation(where, c.type, c.collation)
         if c.computed is not None and not c.computed.stored and not self.caps.virtual_computed:
             raise UsageError(f"{self.name} (at this version) has only stored generated "
                              f"columns: {where} is not `stored: true`",
@@ -354,30 +330,9 @@ class Dialect:
         type) read from the database's own text of it, in its own dictionary form."""
         if self.column_types_sql is None:
             return columns
-        unknown = [c for cols in columns.values() for c in cols
-                   if type(c["type"]).__name__ == "NullType"]
-        if not unknown:
-            return columns
-        import importlib
+        from .columns import read_unknown
 
-        from sqlalchemy.types import TypeEngine
-
-        from .tables import Verbatim
-
-        module = importlib.import_module(self.sa_types_module or "sqlalchemy.types")
-        written = {(str(t), str(c)): str(text) for t, c, text in conn.exec_driver_sql(
-            self.column_types_sql, (schema,))}
-        for key, cols in columns.items():
-            for c in cols:
-                text = written.get((str(key[1]), str(c["name"])))
-                if type(c["type"]).__name__ != "NullType" or not text:
-                    continue
-                # A type SQLAlchemy has but does not reflect (PostgreSQL's jsonpath, MariaDB's
-                # inet6) is that type; any other is kept as the database writes it.
-                known = getattr(module, text.upper(), None) if text.isidentifier() else None
-                usable = isinstance(known, type) and issubclass(known, TypeEngine)
-                c["type"] = known() if usable else Verbatim(text)
-        return columns
+        return read_unknown(conn, self.column_types_sql, self.sa_types_module, schema, columns)
 
     def _check_names(self, op: ir.Operation) -> None:
         """A name written out that is too long here (the names schemaflow makes up fit)."""
