@@ -54,10 +54,18 @@ def type_key(spec: TypeSpec) -> tuple[Any, ...]:
         return ("float",)
     if spec.name == "text":
         return ("text",)
+    if spec.name == "sql":  # as the database writes it: case and spacing aside
+        return ("sql", "".join(str(spec.args[0]).lower().split()))
     if spec.name == "array":  # PostgreSQL keeps no dimensions: an int[][] is an int[]
         return ("array", type_key(parse_type(str(spec.args[0]))))
     tz = spec.kwarg("timezone", "false") == "true"
     return (spec.name, tuple(spec.args), tz)
+
+
+def column_type_key(c: ir.Column) -> tuple[Any, ...]:
+    """What a column's type means on every database: the type, its variants, its collation."""
+    return (type_key(c.type), tuple((v.dialect, type_key(v.type)) for v in c.variants),
+            c.collation)
 
 
 _CASTS = re.compile(r"::\s*[a-z_][a-z0-9_ ]*(\[\])?")
@@ -295,8 +303,9 @@ class _Builder:
                                                  column=_readable_column(new)))
             return
         kw: dict[str, Any] = {}
-        if type_key(old.type) != type_key(new.type):
-            kw["type"] = new.type
+        if column_type_key(old) != column_type_key(new):
+            # The type as a whole: its variants and collation go with it.
+            kw.update(type=new.type, variants=new.variants, collation=new.collation)
         if old.is_nullable != new.is_nullable:
             kw["nullable"] = new.is_nullable
         if default_key(old) != default_key(new):

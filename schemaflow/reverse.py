@@ -60,7 +60,7 @@ def _alter_column(op: ir.AlterColumn, before: SchemaState) -> Inverse:
     assert c is not None
     kw: dict[str, Any] = {}
     if op.type is not None:
-        kw["type"] = c.type
+        kw.update(type=c.type, variants=c.variants, collation=c.collation)
     if op.nullable is not None:
         kw["nullable"] = c.is_nullable
     if op.drop_default or op.default is not None or op.default_sql is not None:

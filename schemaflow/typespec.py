@@ -22,8 +22,10 @@ GENERIC_TYPES = (
     "json",
     "uuid",
     "binary",
+    "varbinary",
     "enum",
     "array",
+    "sql",
 )
 ALIASES = {"varchar": "string", "int": "integer", "bool": "boolean", "timestamp": "datetime"}
 DIALECT_PREFIXES = ("postgresql", "mysql", "sqlite")
@@ -147,6 +149,11 @@ def parse_type(text: str) -> TypeSpec:
                 args.append(int(part))
             else:
                 args.append(_unquote(part))
+    if name == "sql":
+        if len(args) != 1 or not str(args[0]).strip():
+            raise TypeSyntaxError(f"sql takes the type as SQL, as in sql(VECTOR(1536)): "
+                                  f"'{text}'")
+        return TypeSpec(name, (str(args[0]).strip(),))
     if name == "array" and args:
         # The element type, in its one spelling (array(VARCHAR(5)) is array(string(5))).
         element = parse_type(str(args[0]))
@@ -155,6 +162,8 @@ def parse_type(text: str) -> TypeSpec:
         if element.name == "enum":
             raise TypeSyntaxError(f"arrays of enums are not supported yet: '{text}'")
         args[0] = dump_type(element)
+    if name == "binary":  # variable length is the default: one spelling
+        kwargs = [kv for kv in kwargs if kv != ("fixed", "false")]
     spec = TypeSpec(name, tuple(args), tuple(kwargs))
     _check_arity(spec, text)
     return spec
@@ -176,13 +185,15 @@ _ARITY: dict[str, tuple[int, int]] = {
     "json": (0, 0),
     "uuid": (0, 0),
     "binary": (0, 1),
+    "varbinary": (1, 1),
 }
-_FLAGS = ("timezone", "native")
+_FLAGS = ("timezone", "native", "fixed")
 _KWARGS: dict[str, tuple[str, ...]] = {
     "datetime": ("timezone",),
     "time": ("timezone",),
     "enum": ("name", "native", "length"),
     "array": ("dimensions",),
+    "binary": ("fixed",),
 }
 
 
@@ -219,6 +230,10 @@ def _check_arity(spec: TypeSpec, text: str) -> None:
             raise TypeSyntaxError(f"{spec.name} has no option '{key}': '{text}'")
         if key in _FLAGS and value.lower() not in ("true", "false"):
             raise TypeSyntaxError(f"{key} must be true or false: '{text}'")
+
+    if spec.name == "binary" and spec.kwarg("fixed") == "true" and not spec.args:
+        raise TypeSyntaxError(f"a fixed-length binary has a length, as in "
+                              f"binary(16, fixed=true): '{text}'")
 
 
 def _check_enum_options(spec: TypeSpec, text: str) -> None:
@@ -263,6 +278,14 @@ def _dump_arg(arg: Arg) -> str:
 
 def dump_type(spec: TypeSpec) -> str:
     """The canonical string of a type; `parse_type(dump_type(t)) == t`."""
+    if spec.name == "sql":  # as written where that reads back the same, else quoted
+        raw = f"sql({spec.args[0]})"
+        try:
+            if parse_type(raw) == spec:
+                return raw
+        except TypeSyntaxError:
+            pass
+        return f"sql({_dump_arg(spec.args[0])})"
     parts = [str(a) if spec.name == "array" else _dump_arg(a) for a in spec.args]
     parts += [f"{k}={v}" for k, v in spec.kwargs]
     return f"{spec.name}({','.join(parts)})" if parts else spec.name

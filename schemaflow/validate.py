@@ -166,6 +166,13 @@ def _messages(err: Any) -> list[tuple[DocPath, str, str | None]]:
         keys = sorted({k for s in err.validator_value for k in s.get("required", [])
                        if k not in err.instance})
         return [(path, f"{where} needs one of: {', '.join(keys)}", None)]
+    if v == "dependencies" and isinstance(err.instance, dict):
+        needs = [(k, [d for d in need if d not in err.instance])
+                 for k, need in err.validator_value.items() if k in err.instance]
+        for key, missing in needs:
+            if missing:
+                return [([*path, key], f"{where}: '{key}' goes with "
+                         f"{', '.join(repr(m) for m in missing)}", None)]
     # jsonschema's own message quotes the whole value: never that (it may be anything).
     return [(path, f"{where}: {_value_words(err.instance)} is not valid here ({v})", None)]
 

@@ -82,18 +82,8 @@ def _models(cases: list[tuple[str, str]]) -> str:
 
 
 # (database, type) → why it fails today; each is run alone as a strict xfail.
-_INET = ("SQLAlchemy does not reflect this type (NullType): `check --against-db` refuses the "
-         "column after apply")
-_BINARY = ("BINARY(40)/VARBINARY(40) are read as binary(40), which builds BLOB/BYTEA: the "
-           "database then differs from the models")
 KNOWN: dict[tuple[str, str], str] = {
-    ("mysql", "my.INET4"): _INET,
-    ("mysql", "my.INET6"): _INET,
-    ("postgresql", "pg.JSONPATH"): _INET,
     ("mysql", "my.BIT"): "BIT() comes back from MariaDB as BIT(1): a false difference",
-    **{(d, t): _BINARY for d, t in [
-        ("sqlite", "sa.BINARY"), ("sqlite", "sa.VARBINARY"), ("sqlite", "my.BINARY"),
-        ("sqlite", "my.VARBINARY"), ("mysql", "my.BINARY"), ("mysql", "my.VARBINARY")]},
 }
 
 RUNS = {

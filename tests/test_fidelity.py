@@ -63,22 +63,24 @@ REFUSED = [
         sa.Table("lines", metadata, sa.Column("id", sa.Integer, sa.Identity(order=True),
                                               primary_key=True))
      """, ["column lines.id", "identity options order"]),
-    ("type variant", """
+    ("per-database collations", """
         sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
-                 sa.Column("data", sa.JSON().with_variant(postgresql.JSONB(), "postgresql")))
-     """, ["column docs.data", "with_variant"]),
-    ("collation", """
+                 sa.Column("title", sa.String(50, collation="C").with_variant(
+                     sa.String(50, collation="utf8mb4_bin"), "mysql")))
+     """, ["column docs.title", "per-database collations"]),
+    ("collation of an array element", """
         sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
-                 sa.Column("title", sa.String(50, collation="C")))
-     """, ["column docs.title", "collation"]),
+                 sa.Column("tags", postgresql.ARRAY(sa.String(5, collation="C"))))
+     """, ["column docs.tags", "the collation 'C'"]),
     ("array of enums", """
         sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
                  sa.Column("tags", postgresql.ARRAY(sa.Enum("a", "b", name="tag"))))
      """, ["column docs.tags", "arrays of enums"]),
-    ("interval", """
-        sa.Table("jobs", metadata, sa.Column("id", sa.Integer, primary_key=True),
-                 sa.Column("every", sa.Interval))
-     """, ["column jobs.every", "Interval"]),
+    ("conditional index", """
+        t = sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("body", sa.Text))
+        sa.Index("ix_docs_body", t.c.body).ddl_if(dialect="postgresql")
+     """, ["index ix_docs_body on docs", "ddl_if", "postgresql only"]),
     ("foreign key match", """
         sa.Table("a", metadata, sa.Column("id", sa.Integer, primary_key=True))
         sa.Table("b", metadata, sa.Column("id", sa.Integer, primary_key=True),
@@ -193,7 +195,7 @@ def test_a_database_construct_the_format_lacks_is_refused(tmp_path: Path, pg_url
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql("CREATE TABLE users (id integer PRIMARY KEY, email text, "
-                                 "n text COLLATE \"C\")")
+                                 "n integer REFERENCES users (id) MATCH FULL)")
             conn.exec_driver_sql("CREATE UNIQUE INDEX ix_users_email ON users (lower(email)) "
                                  "WITH (fillfactor = 70)")
     finally:
@@ -206,7 +208,7 @@ def test_a_database_construct_the_format_lacks_is_refused(tmp_path: Path, pg_url
         assert done.returncode == 2, done.stderr
         assert "Traceback" not in done.stderr
         assert "cannot express yet" in done.stderr
-        assert "column users.n: the collation 'C'" in done.stderr
+        assert "on users: match 'FULL'" in done.stderr
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE users DROP COLUMN n")
     engine.dispose()
@@ -551,3 +553,97 @@ def test_a_sqlite_expression_index_with_a_comma_in_a_literal_is_read_whole(
     (index,) = doc["operations"][0]["create_table"]["indexes"]
     assert index["columns"] == [{"expression": "coalesce(email, ',')"},
                                 {"expression": "lower(email)", "order": "desc"}]
+
+
+# Types per database: variants, types written as SQL, collations, sized binaries.
+TYPES = {
+    "common": ("""
+        class Point(sa.types.UserDefinedType):
+            cache_ok = True
+
+            def get_col_spec(self, **kw):
+                return "POINT"
+
+        sa.Table(
+            "docs", metadata,
+            sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                      primary_key=True),
+            sa.Column("data", sa.JSON().with_variant(postgresql.JSONB(), "postgresql")),
+            sa.Column("body", sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")),
+            sa.Column("place", Point()),
+            # What create_all() builds: INTERVAL on PostgreSQL, a DATETIME elsewhere.
+            sa.Column("every", sa.Interval()),
+        )
+    """, ["variants: {postgresql: postgresql.interval}", "type: bigint",
+          "variants: {sqlite: integer}", "variants: {mysql: mysql.mediumtext}",
+          "variants: {postgresql: postgresql.jsonb}", "type: sql(POINT)"]),
+    "sqlite": ("""
+        sa.Table("keys", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("name", sa.String(50, collation="NOCASE")),
+                 sa.Column("digest", sa.BINARY(16)), sa.Column("token", sa.VARBINARY(8)))
+    """, ["collation: NOCASE", "type: 'binary(16,fixed=true)'", "type: varbinary(8)"]),
+    "postgresql": ("""
+        sa.Table("keys", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("name", sa.String(50, collation="C")),
+                 sa.Column("notes", sa.Text(collation="C")))
+    """, ["collation: C"]),
+    "mysql": ("""
+        sa.Table("keys", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("name", sa.String(50, collation="utf8mb4_bin")),
+                 sa.Column("digest", sa.BINARY(16)), sa.Column("token", sa.VARBINARY(8)))
+    """, ["collation: utf8mb4_bin", "type: 'binary(16,fixed=true)'", "type: varbinary(8)"]),
+}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_type_variants_sql_types_and_collations_round_trip(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    """Variants, types written as SQL, collations and sized binaries as the index test; a
+    changed variant and a changed collation are each found as an alter_column of the type."""
+    p = _round_trip(tmp_path, dialect, request, TYPES)
+    with sa.create_engine(_driver(p.url)).begin() as conn:  # the key generates its values
+        conn.exec_driver_sql("INSERT INTO docs (body) VALUES ('x')")
+    models = p.root / "fidelity_models.py"
+    text = models.read_text()
+    changed = text.replace('postgresql.JSONB(), "postgresql"', 'sa.Text(), "postgresql"')
+    collation = {"sqlite": "NOCASE", "postgresql": "C", "mysql": "utf8mb4_bin"}[dialect]
+    changed = changed.replace(f'sa.String(50, collation="{collation}")', "sa.String(50)")
+    models.write_text(changed)
+    done = p.cli("new", "--autogenerate", "-m", "changed")
+    assert done.returncode == 0, done.stderr
+    (path,) = [f for f in p.changesets.iterdir() if "changed" in f.name]
+    ops = yaml.safe_load(path.read_text(encoding="utf-8"))["operations"]
+    altered = {op["alter_column"]["name"]: op["alter_column"] for op in ops
+               if "alter_column" in op}
+    assert altered["data"] == {"table": "docs", "name": "data", "type": "json",
+                               "variants": {"postgresql": "text"}}
+    assert altered["name"] == {"table": "keys", "name": "name", "type": "string(50)"}
+    for args in (("validate",), ("apply",), ("check",), ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+
+
+@pytest.mark.parametrize(("column", "alter", "message"), [
+    ({"variants": {"oracle": "json"}}, None, "variants"),
+    ({"variants": {"postgresql": "jsonb"}}, None, "unknown type 'jsonb'"),
+    ({}, {"collation": "C"}, "collation"),
+    ({"collation": "C", "type": "integer"}, None, "the type integer takes no collation"),
+    ({"variants": {"sqlite": "postgresql.jsonb"}}, None,
+     "the type postgresql.jsonb is postgresql's; this database is sqlite"),
+], ids=["unknown database", "dialect type without prefix", "collation without type",
+        "collation of an integer", "variant of another database"])
+def test_a_bad_variant_or_collation_is_refused_by_name(
+        project: Project, column: dict[str, object], alter: dict[str, object] | None,
+        message: str) -> None:
+    col = {"name": "data", "type": "json", **column}
+    project.write("c1", [{"create_table": {"name": "docs", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}, col]}}])
+    if alter is not None:
+        project.write("c2", [{"alter_column": {"table": "docs", "name": "data", **alter}}],
+                      parents=["c1"])
+    for args in (("validate",), ("apply",)):
+        done = project.cli(*args)
+        assert done.returncode in (1, 2), (args, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+        assert message in done.stdout + done.stderr, (args, done.stdout, done.stderr)
+    assert rows(project.url, "SELECT count(*) FROM sqlite_master WHERE name = 'docs'") == [(0,)]

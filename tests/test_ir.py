@@ -391,6 +391,7 @@ TYPES = st.sampled_from([
     "integer", "bigint", "smallint", "string(50)", "varchar(12)", "text", "boolean", "date",
     "datetime", "datetime(timezone=true)", "time", "float", "numeric(10,2)", "json", "uuid",
     "binary", "enum(a,b,c)", "enum(a,b,name=x)", "postgresql.jsonb", "mysql.mediumtext",
+    "sql(VECTOR(3))", "sql('a, b')", "binary(16,fixed=true)", "varbinary(8)",
 ]).map(parse_type)
 INTS = st.integers(min_value=-(2**53), max_value=2**53)
 FLOATS = st.floats(allow_nan=False, allow_infinity=False, width=64)
@@ -423,6 +424,10 @@ def _strategy(tp: Any, scalar: st.SearchStrategy[Any], with_null: bool) -> Any:
         return st.sampled_from(typing.get_args(tp))
     if origin is tuple:
         item = typing.get_args(tp)[0]
+        if item is ir.Variant:  # a mapping: each database once, in name order
+            return st.dictionaries(st.sampled_from(typing.get_args(ir.Dialect)), TYPES,
+                                   max_size=3).map(lambda d: tuple(
+                ir.Variant(dialect=k, type=v) for k, v in sorted(d.items())))
         return st.lists(_strategy(item, scalar, with_null), max_size=3).map(tuple)
     if origin is dict:
         values = st.one_of(st.none(), scalar) if with_null else scalar
@@ -445,6 +450,11 @@ def _builds(cls: Any, scalar: st.SearchStrategy[Any], with_null: bool) -> Any:
             st.builds(cls, **{**fields, "name": NAMES, "expression": st.none()}),
             st.builds(cls, **{**fields, "name": st.none(), "expression": NAMES,
                               "length": st.none()}))
+    # A type's variants and collation go with the type.
+    if cls is ir.AlterColumn:
+        return st.one_of(st.builds(cls, **{**fields, "type": TYPES}), st.builds(
+            cls, **{**fields, "type": st.none(), "variants": st.just(()),
+                    "collation": st.none()}))
     # A column's values come from at most one of these.
     if cls is ir.Column:
         sources = ("default", "default_sql", "computed", "identity")

@@ -87,8 +87,8 @@ SETS: dict[str, str] = {
 REFUSALS: dict[str, tuple[list[str], set[str]]] = {
     "optuna": ([], set()),
     "kombu": (["column kombu_queue.id", "column kombu_message.id"], set()),
-    "advanced_alchemy": (["column author.id", "column event.id", "column book.id",
-                          "column tag.id", "column event.secret"], {"GUID", "EncryptedString"}),
+    # GUID, BigIntIdentity and EncryptedString build a type per database: variants.
+    "advanced_alchemy": ([], set()),
 }
 
 # The set without what is refused: each type with per-database variants becomes its base
@@ -148,14 +148,8 @@ def _urls(tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> list[
             _second(request, dialect)]
 
 
-# Real differences these sets find, left for the reflection and type work of issue #13.
-_BINARY = ("GUID's impl sa.BINARY(16) is read as binary(16), which builds BYTEA/BLOB, not "
-           "BINARY(16): the database then differs from the models (MariaDB refuses the BLOB key)")
-XFAIL = {
-    ("advanced_alchemy", "sqlite"): _BINARY,
-    ("advanced_alchemy", "postgresql"): _BINARY,
-    ("advanced_alchemy", "mysql"): _BINARY,
-}
+# Real differences these sets still find, each as a strict expected failure with its reason.
+XFAIL: dict[tuple[str, str], str] = {}
 
 
 def _cases() -> list[object]:

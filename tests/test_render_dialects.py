@@ -741,3 +741,48 @@ def test_drop_constraint_on_mysql_with_alembic_imported_in_the_same_process() ->
                             ("check", "ck_items_qty", "DROP CHECK")):
         assert render(MYSQL8, BASE, drop_constraint(name, kind)) == [
             f"ALTER TABLE items {sql} {name}"]
+
+
+# --- type variants, types written as SQL, collations, sized binaries ------------------------
+
+DOCS = {"create_table": {"name": "docs", "columns": [
+    {"name": "id", "type": "integer", "primary_key": True},
+    {"name": "data", "type": "json", "variants": {"postgresql": "postgresql.jsonb",
+                                                  "mariadb": "text"}},
+    {"name": "body", "type": "text", "variants": {"mysql": "mysql.mediumtext"}}]}}
+
+
+@pytest.mark.parametrize(("target", "data", "body"), [
+    (PG, "data JSONB", "body TEXT"),
+    (MYSQL8, "data JSON", "body MEDIUMTEXT"),
+    (MARIADB, "data TEXT", "body MEDIUMTEXT"),  # its own entry first, then mysql's
+    (("sqlite", None), "data JSON", "body TEXT"),
+])
+def test_each_database_builds_its_variant(target: tuple[str, tuple[int, ...] | None],
+                                          data: str, body: str) -> None:
+    (sql,) = render(target, [], DOCS)
+    assert f"{data}," in sql and f"{body}," in sql
+
+
+def test_a_variant_change_for_another_database_renders_nothing_here() -> None:
+    change = {"alter_column": {"table": "docs", "name": "data", "type": "json",
+                               "variants": {"postgresql": "text", "mariadb": "text"}}}
+    assert render(MARIADB, [DOCS], change) == []
+    assert render(PG, [DOCS], change) == ["ALTER TABLE docs ALTER COLUMN data TYPE TEXT"]
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    (PG, "(id SERIAL NOT NULL, v BYTEA, f BYTEA, p POINT, c VARCHAR(5) COLLATE \"C\","),
+    (MARIADB, "(id INTEGER NOT NULL AUTO_INCREMENT, v VARBINARY(8), f BINARY(16), p POINT, "
+              "c VARCHAR(5) COLLATE C,"),
+    (("sqlite", None), "(id INTEGER NOT NULL, v BLOB, f BLOB, p POINT, c VARCHAR(5) COLLATE "
+                       "\"C\","),
+])
+def test_sql_types_sized_binaries_and_collations(target: tuple[str, tuple[int, ...] | None],
+                                                 expected: str) -> None:
+    (sql,) = render(target, [], {"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "v", "type": "varbinary(8)"}, {"name": "f", "type": "binary(16, fixed=true)"},
+        {"name": "p", "type": "sql(POINT)"}, {"name": "c", "type": "string(5)",
+                                              "collation": "C"}]}})
+    assert expected in sql, sql

@@ -134,6 +134,11 @@ def test_unknown_type_without_a_close_match_has_no_suggestion() -> None:
     ("string(collation=x)", "string has no option 'collation'"),
     ("enum(name=x, a)", "positional argument after keyword"),
     ("numeric(10,,2)", "empty argument"),
+    ("sql()", "sql takes the type as SQL"),
+    ("sql(a, b)", "sql takes the type as SQL"),
+    ("binary(fixed=true)", "a fixed-length binary has a length"),
+    ("binary(16, fixed=yes)", "fixed must be true or false"),
+    ("varbinary", "varbinary takes at most 1 argument"),
 ])
 def test_wrong_arguments(text: str, fragment: str) -> None:
     msg = _error(text)
@@ -241,3 +246,17 @@ def test_parse_of_dump_is_identity(spec: TypeSpec) -> None:
     text = dump_type(spec)
     assert parse_type(text) == spec
     assert dump_type(parse_type(text)) == text
+
+
+@pytest.mark.parametrize(("text", "canonical"), [
+    ("sql(VECTOR(1536))", "sql(VECTOR(1536))"),
+    ("SQL( geometry(Point, 4326) )", "sql(geometry(Point, 4326))"),
+    ("sql('a, b')", "sql('a, b')"),
+    ("binary(16, fixed=TRUE)", "binary(16,fixed=true)"),
+    ("binary(16, fixed=false)", "binary(16)"),
+    ("varbinary(8)", "varbinary(8)"),
+])
+def test_sql_and_sized_binary_types_have_one_spelling(text: str, canonical: str) -> None:
+    spec = parse_type(text)
+    assert dump_type(spec) == canonical
+    assert parse_type(canonical) == spec

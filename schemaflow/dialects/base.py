@@ -21,6 +21,7 @@ from ..errors import ConnectionFailed, UsageError
 from ..ir.parts import deferral
 from ..sqlsplit import SqlSyntax
 from ..typespec import TypeSpec
+from . import columns
 from .values import INTEGER_BITS, check_names, check_values, nul_refused, signed
 from .versions import URL_PARTS as URL_PARTS
 from .versions import VERSION_COLUMNS as VERSION_COLUMNS
@@ -183,6 +184,10 @@ class Dialect:
     # The pip package of each driver, for the message when it is not installed.
     driver_packages: ClassVar[Mapping[str, str]] = MappingProxyType({})
 
+    # (table, column, its type as the database writes it) of every column in a schema (the
+    # parameter; None: the default one), for the types SQLAlchemy does not reflect.
+    column_types_sql: ClassVar[str | None] = None
+
     def __init__(self, server_version: Version | None = None) -> None:
         self.server_version = server_version
         self.caps = self.capabilities(server_version)
@@ -208,8 +213,30 @@ class Dialect:
 
     # --- what it can do (the linter's SF331, and every renderer before it renders) -------
 
+    # --- type variants: each column with the type it has on this database (columns.py) ---
+
+    @property
+    def variant_names(self) -> tuple[str, ...]:
+        """The `variants` keys that apply here, the most specific first (MariaDB: mariadb,
+        then mysql)."""
+        return (self.name, *[d for d in reversed(self.sql_dialects) if d != self.name])
+
+    def column_here(self, c: ir.Column) -> ir.Column:
+        """`c` as this database builds it: its variant for here (else its type) as its type,
+        and no variants."""
+        return columns.column_here(self.variant_names, c)
+
+    def state_here(self, state: SchemaState) -> SchemaState:
+        """`state` with every column as this database builds it."""
+        return columns.state_here(self.variant_names, state)
+
+    def op_here(self, op: ir.Operation) -> ir.Operation:
+        """`op` with every column and type as this database builds it."""
+        return columns.op_here(self.variant_names, op)
+
     def check(self, op: ir.Operation, before: SchemaState) -> None:
         """Raise UsageError when this database cannot do `op` (values last: Unstorable)."""
+        op = self.op_here(op)
         self.check_support(op, before)
         check_values(self, op, before)
 
@@ -239,10 +266,13 @@ class Dialect:
                 self.check_column(column, op.name)
         elif isinstance(op, ir.AddColumn):
             self.check_column(op.column, op.table)
+        elif isinstance(op, ir.AlterColumn) and op.type is not None:
+            columns.check_collation(f"column '{op.table}.{op.name}'", op.type, op.collation)
 
     def check_column(self, c: ir.Column, table: str) -> None:
         """Raise UsageError when this database cannot build column `c` as written."""
         where = f"column '{table}.{c.name}'"
+        columns.check_collation(where, c.type, c.collation)
         if c.computed is not None and not c.computed.stored and not self.caps.virtual_computed:
             raise UsageError(f"{self.name} (at this version) has only stored generated "
                              f"columns: {where} is not `stored: true`",
@@ -300,12 +330,16 @@ class Dialect:
         (key part orderings, expression indexes), in its own dictionary form."""
         return indexes
 
-    def complete_columns(self, conn: Any, schema: str | None,
+    def complete_columns(self, conn: Any, schema: str | None, tables: list[str],
                          columns: dict[Any, list[dict[str, Any]]]
                          ) -> dict[Any, list[dict[str, Any]]]:
-        """The Inspector's columns, completed with what it does not read here (MariaDB: which
-        LONGTEXT columns are its JSON), in its own dictionary form."""
-        return columns
+        """The Inspector's columns of `tables`, each type it could not read (a user-defined
+        type) read from the database's own text of it, in its own dictionary form."""
+        if self.column_types_sql is None:
+            return columns
+        from .columns import read_unknown
+
+        return read_unknown(conn, self.column_types_sql, self.sa_types_module, schema, columns)
 
     def _check_index_names(self, op: ir.Operation, before: SchemaState) -> None:
         """An index name another table of the schema has, where index names are per schema."""
@@ -385,10 +419,11 @@ class Dialect:
         return have
 
     def comparable(self, state: SchemaState) -> SchemaState:
-        """`state` as this database can hold it (what reflection would give back)."""
+        """`state` as this database can hold it (what reflection would give back): each
+        column with its type here."""
         from ..state import SchemaState
 
-        held = map_columns(state, self.generated_as_held)
+        held = map_columns(state, lambda c: self.generated_as_held(self.column_here(c)))
         return SchemaState(MappingProxyType({k: self.held_checks(t)
                                              for k, t in held.tables.items()}))
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from .. import ir
 from ..errors import ModelError
 from ..state import SchemaState, ck_name, fit, fk_name, uq_name
+from .coltypes import built_everywhere
 from .indexes import from_model, sql_text
 from .read import (
     Unexpressible,
@@ -38,7 +39,7 @@ def from_metadata(metadata: sa.MetaData, *,
         pk_cols = tuple(str(c.name) for c in table.primary_key.columns)
         columns = [_model_column(name, col, pk_cols) for col in table.columns]
         uniques, checks, fks = [], [], []
-        for c in table.constraints:
+        for c in built_everywhere(name, table.constraints):
             if c.dialect_kwargs:
                 raise Unexpressible(f"constraint {_name(c) or ''} on {name}",
                                     f"the options {dict(c.dialect_kwargs)}")
@@ -51,7 +52,8 @@ def from_metadata(metadata: sa.MetaData, *,
                     checks.append(check)
             elif isinstance(c, sa.ForeignKeyConstraint):
                 fks.append(_foreign_key(name, c))
-        indexes = [from_model(name, i) for i in sorted(table.indexes, key=lambda x: str(x.name))]
+        indexes = [from_model(name, i) for i in sorted(built_everywhere(name, table.indexes),
+                                                       key=lambda x: str(x.name))]
         t = _table(name, str(table.schema) if table.schema else None, columns,
                    (pk_cols, _name(table.primary_key)), uniques, fks, checks, indexes,
                    table.comment)

@@ -92,6 +92,12 @@ def type_from_sa(t: Any) -> TypeSpec:
         return TypeSpec("json")
     if isinstance(t, sa.Uuid) and type(t).__name__ in ("Uuid", "UUID"):
         return TypeSpec("uuid")
+    if isinstance(t, sa.types.UserDefinedType):  # a type written as SQL, kept as written
+        return TypeSpec("sql", (str(t.get_col_spec()),))
+    if isinstance(t, (sa.BINARY, sa.VARBINARY)) and t.length:
+        fixed = isinstance(t, sa.BINARY)
+        return TypeSpec("binary" if fixed else "varbinary", (int(t.length),),
+                        (("fixed", "true"),) if fixed else ())
     if isinstance(t, sa.LargeBinary) and type(t).__name__ in ("LargeBinary", "BLOB", "BYTEA"):
         blen = getattr(t, "length", None)
         return TypeSpec("binary", (int(blen),) if blen else ())
@@ -139,25 +145,18 @@ def _fraction(t: Any) -> tuple[int, ...]:
 
 
 def _decorated(t: sa.types.TypeDecorator[Any]) -> TypeSpec:
-    """The type a TypeDecorator builds; one whose load_dialect_impl() builds different types
-    on the supported databases (a variant in disguise, e.g. UUID here, CHAR(32) there) is
-    refused rather than written as its `impl` (which create_all() would not build)."""
-    if type(t).load_dialect_impl is sa.types.TypeDecorator.load_dialect_impl:
-        return type_from_sa(t.impl_instance)
-    built: dict[str, TypeSpec] = {}
-    for name in ("sqlite", "postgresql", "mysql", "mariadb"):
-        dialect = sa.engine.make_url(f"{name}://").get_dialect()()
-        try:
-            impl = t.load_dialect_impl(dialect)
-        except Exception as exc:
-            raise TypeError_(f"the type {t!r}, whose load_dialect_impl() fails for "
-                             f"{name} ({type(exc).__name__}: {exc})") from None
-        public = next(c for c in type(impl).__mro__ if not c.__name__.startswith("_"))
-        built[name] = type_from_sa(impl if public is type(impl) else impl.adapt(public))
-    if len(set(built.values())) > 1:
+    """The type a TypeDecorator builds (inside another type, as an array's element: a column's
+    own type is read by `coltypes`); one whose load_dialect_impl() builds different types on
+    the supported databases is refused rather than written as its `impl`."""
+    from .coltypes import column_type
+
+    spec, variants, collation = column_type(t)
+    if variants:
         raise TypeError_(f"per-database types of {type(t).__name__} (load_dialect_impl: "
-                         + ", ".join(f"{d} {spec}" for d, spec in built.items()) + ")")
-    return built["sqlite"]
+                         f"{spec}, {ir.variants_text(variants)})")
+    if collation:
+        raise TypeError_(f"the collation {collation!r}")
+    return spec
 
 
 def _type_prefix(module: str) -> str | None:
@@ -233,15 +232,18 @@ def _column(table: str, name: str, type_: Any, nullable: bool,
     value, default_sql = default
     if (default_sql or "").startswith("nextval("):  # a serial's own sequence, not written
         default_sql = None
+    from .coltypes import column_type
+
     try:
-        spec = type_from_sa(type_)
+        spec, variants, collation = column_type(type_)
     except TypeError_ as exc:
         raise Unexpressible(f"column {table}.{name}", str(exc)) from None
     if spec.name == "enum" and not spec.kwarg("name"):
         spec = TypeSpec("enum", spec.args, tuple(kv for kv in spec.kwargs if kv[0] != "name"))
     return ir.Column(name=name, type=spec, nullable=nullable, autoincrement=autoincrement,
                      default=value, default_sql=default_sql,
-                     comment=str(comment) if comment else None)
+                     comment=str(comment) if comment else None, variants=variants,
+                     collation=collation)
 
 
 def _table(name: str, schema: str | None, columns: list[ir.Column],

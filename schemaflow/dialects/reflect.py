@@ -32,7 +32,12 @@ def from_inspector(insp: Any, schema: str | None, *,
     if not names:
         return SchemaState()
     kw = {"schema": schema, "filter_names": names}
-    columns = insp.get_multi_columns(**kw)
+    with warnings.catch_warnings():
+        # A type SQLAlchemy does not know (a user-defined one) is read by the Dialect.
+        warnings.filterwarnings("ignore", "Did not recognize type")
+        columns = insp.get_multi_columns(**kw)
+    if dialect is not None:  # types the Inspector cannot read; MariaDB's JSON
+        columns = dialect.complete_columns(insp.bind, schema, names, columns)
     pks = insp.get_multi_pk_constraint(**kw)
     fks = insp.get_multi_foreign_keys(**kw)
     with warnings.catch_warnings():
@@ -40,9 +45,8 @@ def from_inspector(insp: Any, schema: str | None, *,
         warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression")
         indexes = insp.get_multi_indexes(**kw)
         uniques = insp.get_multi_unique_constraints(**kw)
-    if dialect is not None:  # what the Inspector leaves out (orderings, expressions, JSON)
+    if dialect is not None:  # what the Inspector leaves out (orderings, expressions)
         indexes = dialect.complete_indexes(insp.bind, schema, names, indexes)
-        columns = dialect.complete_columns(insp.bind, schema, columns)
     checks = _optional(insp.get_multi_check_constraints, kw)
     comments = _optional(insp.get_multi_table_comment, kw)
     tables = {}
@@ -87,8 +91,10 @@ def _refuse_column(table: str, c: dict[str, Any]) -> None:
     """Refuse column properties the format cannot express yet (and drop one a database adds
     by itself)."""
     where = f"column {table}.{c['name']}"
-    if c.get("collation"):
-        raise Unexpressible(where, f"the collation {c['collation']!r}")
+    if c.get("collation"):  # read with the type, as in models
+        if not hasattr(c["type"], "collation"):
+            raise Unexpressible(where, f"the collation {c['collation']!r}")
+        c["type"].collation = c["collation"]
     if type(c["type"]).__name__ == "LONGTEXT" and str(
             getattr(c["type"], "collation", "")).endswith("_bin"):
         # MariaDB's JSON is LONGTEXT with a binary collation of its own: not one anyone wrote.

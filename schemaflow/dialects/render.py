@@ -72,6 +72,15 @@ class Renderer:
 
     def render(self, op: ir.Operation, before: SchemaState) -> Steps:
         """The statements that carry out `op` on a database whose schema is `before`."""
+        # Types as this database builds them (its variants); the rest never sees variants.
+        op, before = self.dialect.op_here(op), self.dialect.state_here(before)
+        if isinstance(op, ir.AlterColumn) and op.type is not None:
+            old = before.table(op.table, op.schema).column(op.name)
+            if old is not None and (old.type, old.collation) == (op.type, op.collation):
+                # Only another database's variant changes: nothing to do here.
+                op = replace(op, type=None, collation=None)
+                if op == ir.AlterColumn(table=op.table, name=op.name, schema=op.schema):
+                    return []
         self.dialect.check(op, before)
         here = self._here(op, before)
         if here is None:

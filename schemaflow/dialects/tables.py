@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 
 from .. import ir
 from ..ir.parts import deferral
@@ -20,6 +21,34 @@ from .ddl import KeyPart
 
 class TypeError_(ValueError):
     """A type that SQLAlchemy does not know (a dialect type with a wrong name)."""
+
+
+class Verbatim(sa.types.UserDefinedType[Any]):
+    """A type written as SQL (`sql(VECTOR(1536))`): rendered as written."""
+
+    cache_ok = True
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return self.text
+
+
+class SizedBinary(sa.types.LargeBinary):
+    """BINARY(n) or VARBINARY(n) where a database has them; a database without them compiles
+    its own binary type (`@compiles` in its render module: BYTEA, BLOB)."""
+
+    __visit_name__ = "sized_binary"
+
+    def __init__(self, length: int, fixed: bool) -> None:
+        super().__init__(length)
+        self.fixed = fixed
+
+
+@compiles(SizedBinary)
+def _sized_binary(type_: SizedBinary, compiler: Any, **kw: Any) -> str:
+    return f"{'BINARY' if type_.fixed else 'VARBINARY'}({type_.length})"
 
 
 def sa_type(spec: TypeSpec, table: str = "", column: str = "") -> Any:
@@ -60,10 +89,16 @@ def sa_type(spec: TypeSpec, table: str = "", column: str = "") -> Any:
         return sa.JSON()
     if name == "uuid":
         return sa.Uuid()
+    if name == "binary" and spec.kwarg("fixed") == "true":
+        return SizedBinary(int(a[0]), fixed=True)
+    if name == "varbinary":
+        return SizedBinary(int(a[0]), fixed=False)
     if name == "binary":
         return sa.LargeBinary(int(a[0])) if a else sa.LargeBinary()
     if name == "enum" and not is_native_enum(spec):
         return sa_type(stored_as(spec))  # a VARCHAR everywhere
+    if name == "sql":
+        return Verbatim(str(a[0]))
     if name == "enum":
         return sa.Enum(*(str(x) for x in a), name=enum_name(spec, table, column))
     if name == "array":
@@ -132,9 +167,16 @@ def _generated(c: ir.Column) -> list[Any]:
 
 def sa_column(c: ir.Column, table: str, primary_key: bool = False) -> sa.Column[Any]:
     """A SQLAlchemy Column for a state column."""
+    type_ = sa_type(c.type, table, c.name)
+    if c.collation is not None:
+        if not isinstance(type_, sa.String):
+            raise TypeError_(f"column {table}.{c.name}: the type {c.type} takes no collation "
+                             "(string, char and text do)")
+        type_ = type_.copy()
+        type_.collation = c.collation
     return sa.Column(
         c.name,
-        sa_type(c.type, table, c.name),
+        type_,
         *_generated(c),
         primary_key=primary_key,
         nullable=c.is_nullable,

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from .. import ir
 from ..errors import StateError
-from ..ir.operations import Dialect as SqlDialect
+from ..ir.parts import Dialect as SqlDialect
 from ..state import SchemaState, apply
 from . import Finding, Imported, ImportFailed, changeset_id, explicit_rollback, note
 from .alembic_run import (

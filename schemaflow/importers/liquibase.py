@@ -15,7 +15,7 @@ from typing import Any, get_args
 
 from .. import ir
 from ..errors import StateError
-from ..ir.operations import Dialect
+from ..ir.parts import Dialect
 from ..state import SchemaState, apply
 from . import Finding, Imported, ImportFailed, explicit_rollback, note
 from .liquibase_columns import Opaque

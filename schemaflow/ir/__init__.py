@@ -26,7 +26,6 @@ from .operations import (
     CreateTable,
     CreateUniqueConstraint,
     DeleteRows,
-    Dialect,
     DropColumn,
     DropConstraint,
     DropIndex,
@@ -43,6 +42,7 @@ from .parts import (
     Column,
     Computed,
     ConstraintType,
+    Dialect,
     FKAction,
     ForeignKeyDef,
     Identity,
@@ -56,10 +56,12 @@ from .parts import (
     Row,
     UniqueDef,
     Value,
+    Variant,
     key_columns,
     key_text,
     normal_keys,
     plain_columns,
+    variants_text,
 )
 
 __all__ = [
@@ -106,6 +108,7 @@ __all__ = [
     "UniqueDef",
     "ValidateConstraint",
     "Value",
+    "Variant",
     "checksum",
     "dump",
     "dump_operation",
@@ -116,4 +119,5 @@ __all__ = [
     "parse_operation",
     "plain_columns",
     "same_checksum",
+    "variants_text",
 ]

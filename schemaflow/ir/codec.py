@@ -16,7 +16,7 @@ from typing import Any, Literal, Union
 from ..typespec import TypeSpec, TypeSyntaxError, dump_type, parse_type
 from .changeset import Changeset
 from .operations import OPERATIONS, Operation
-from .parts import IRError
+from .parts import Dialect, IRError, Variant
 
 _ROW_VALUE = (str, int, float, bool, type(None))
 # A value in a message: short, and never the whole of a long or deep one.
@@ -72,6 +72,8 @@ def _parse_value(tp: Any, value: Any, path: tuple[str | int, ...]) -> Any:
         return value
     if origin is tuple:
         item_tp = typing.get_args(tp)[0]
+        if item_tp is Variant:
+            return _parse_variants(value, path)
         if isinstance(value, str) and item_tp is str and path and path[-1] in ("up", "down"):
             return (value,)
         if not isinstance(value, list):
@@ -103,6 +105,21 @@ def _parse_value(tp: Any, value: Any, path: tuple[str | int, ...]) -> Any:
     if isinstance(value, (str, int, float, bool)):
         return value
     raise IRError(f"must be a string, number or boolean, not {_SHORT.repr(value)}", path)
+
+
+def _parse_variants(value: Any, path: tuple[str | int, ...]) -> tuple[Variant, ...]:
+    """`{postgresql: postgresql.jsonb, ...}` → variants in database-name order."""
+    if not isinstance(value, dict):
+        raise IRError("must be a mapping of database to type, such as "
+                      "{postgresql: postgresql.jsonb}", path)
+    known = typing.get_args(Dialect)
+    out = []
+    for key in sorted(value, key=str):
+        if key not in known:
+            raise IRError(f"unknown database '{key}' (variants are for "
+                          f"{', '.join(known)})", (*path, key))
+        out.append(Variant(dialect=key, type=_parse_value(TypeSpec, value[key], (*path, key))))
+    return tuple(out)
 
 
 def _parse_fields(cls: type, doc: Any, path: tuple[str | int, ...]) -> Any:
@@ -195,6 +212,8 @@ def parse(doc: Any, path: str | None = None) -> Changeset:
 def _dump_value(value: Any) -> Any:
     if isinstance(value, TypeSpec):
         return dump_type(value)
+    if isinstance(value, tuple) and value and isinstance(value[0], Variant):
+        return {v.dialect: dump_type(v.type) for v in value}
     if isinstance(value, tuple):
         return [_dump_value(v) for v in value]
     if isinstance(value, dict):

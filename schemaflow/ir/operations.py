@@ -18,10 +18,13 @@ from .parts import (
     IndexKey,
     IndexMethod,
     Initially,
+    IRError,
     PrimaryKeyDef,
     Reference,
     Row,
     UniqueDef,
+    Variant,
+    check_variants,
 )
 from .parts import Dialect as Dialect  # where the importers and ir/__init__ name it
 
@@ -125,6 +128,14 @@ class AlterColumn(Operation):
     # `comment: ""` removes the comment.
     comment: str | None = None
     using: str | None = None
+    # With `type`: the column's variants and collation from now on (none when left out).
+    variants: tuple[Variant, ...] = ()
+    collation: str | None = None
+
+    def __post_init__(self) -> None:
+        check_variants(self.variants)
+        if self.type is None and (self.variants or self.collation is not None):
+            raise IRError("`variants` and `collation` go with `type` (the type as a whole)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

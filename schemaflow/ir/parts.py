@@ -14,6 +14,7 @@ FKAction = Literal["CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION"
 Initially = Literal["deferred", "immediate"]
 ConstraintType = Literal["unique", "foreign_key", "check", "primary_key"]
 IndexMethod = Literal["btree", "hash", "gin", "gist", "brin", "spgist"]
+# The databases an operation or a type variant may be scoped to.
 Dialect = Literal["sqlite", "postgresql", "mysql", "mariadb"]
 
 class IRError(ValueError):
@@ -53,6 +54,20 @@ class Identity:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Variant:
+    """A column's type on some databases instead of its `type` (SQLAlchemy's with_variant):
+    `dialect` names them as a `sql` operation's `dialects:` does."""
+
+    dialect: Dialect
+    type: TypeSpec
+
+
+def variants_text(variants: tuple[Variant, ...]) -> str:
+    """Variants as a person reads them: `postgresql: postgresql.jsonb, mysql: ...`."""
+    return ", ".join(f"{v.dialect}: {v.type}" for v in variants)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Column:
     """A column definition, as in `create_table.columns` and `add_column.column`."""
 
@@ -68,8 +83,13 @@ class Column:
     comment: str | None = None
     computed: Computed | None = None
     identity: Identity | None = None
+    # The type on some databases instead of `type`, in database-name order.
+    variants: tuple[Variant, ...] = ()
+    # The collation of a string column's values (`C`, `utf8mb4_bin`), as the database names it.
+    collation: str | None = None
 
     def __post_init__(self) -> None:
+        check_variants(self.variants)
         made = [k for k in ("default", "default_sql", "computed", "identity")
                 if getattr(self, k) is not None]
         if len(made) > 1:
@@ -88,6 +108,13 @@ class Column:
         if self.default_sql is not None:
             return {"default_sql": self.default_sql}
         return {"drop_default": True}
+
+
+def check_variants(variants: tuple[Variant, ...]) -> None:
+    """Each database once, in name order (the one spelling of a mapping)."""
+    names = [v.dialect for v in variants or ()]
+    if names != sorted(set(names)):
+        raise IRError("variants name each database once, in name order")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

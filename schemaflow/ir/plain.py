@@ -34,11 +34,12 @@ from .parts import (
     PrimaryKeyDef,
     Reference,
     UniqueDef,
+    Variant,
 )
 
 CLASSES: tuple[type, ...] = (*OPERATIONS.values(), Column, Reference, PrimaryKeyDef, UniqueDef,
                              ForeignKeyDef, CheckDef, IndexDef, TypeSpec, IndexColumn, Computed,
-                             Identity)
+                             Identity, Variant)
 _INDEX = {cls: i for i, cls in enumerate(CLASSES)}
 _NAMES = tuple(tuple(f.name for f in dataclasses.fields(cls)) for cls in CLASSES)
 

@@ -189,7 +189,7 @@ def _alter_column(state: SchemaState, op: ir.AlterColumn) -> SchemaState:
                          code="SF109")
     new = c
     if op.type is not None:
-        new = replace(new, type=op.type)
+        new = replace(new, type=op.type, variants=op.variants, collation=op.collation)
     if op.nullable is not None:
         new = replace(new, nullable=op.nullable)
     if op.drop_default:

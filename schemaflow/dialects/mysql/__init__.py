@@ -78,6 +78,9 @@ class MySQL(Dialect):
     driver_packages: ClassVar[Mapping[str, str]] = MappingProxyType(
         {"pymysql": "PyMySQL", "mysqldb": "mysqlclient", "mysqlconnector":
          "mysql-connector-python", "mariadbconnector": "mariadb", "cymysql": "cymysql"})
+    column_types_sql: ClassVar[str | None] = (
+        "SELECT table_name, column_name, column_type FROM information_schema.columns "
+        "WHERE table_schema = coalesce(%s, DATABASE())")
 
     @classmethod
     def matches(cls, sa_dialect: Any) -> bool:
@@ -252,12 +255,13 @@ class MariaDB(MySQL):
     def matches(cls, sa_dialect: Any) -> bool:
         return bool(getattr(sa_dialect, "is_mariadb", False))
 
-    def complete_columns(self, conn: Any, schema: str | None,
+    def complete_columns(self, conn: Any, schema: str | None, tables: list[str],
                          columns: dict[Any, list[dict[str, Any]]]
                          ) -> dict[Any, list[dict[str, Any]]]:
+        # Which LONGTEXT columns are MariaDB's JSON, besides the types the Inspector cannot read.
         from .columns import json_columns
 
-        return json_columns(conn, schema, columns)
+        return json_columns(conn, schema, super().complete_columns(conn, schema, tables, columns))
 
     def fractional_lock_wait(self) -> bool:
         # Microseconds since MariaDB 10.1.2 (MDEV-4018); before, rounded to whole seconds.

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ... import ir
 from ...errors import DatabaseError, UsageError
 from ...sqlsplit import SqlSyntax
-from ...typespec import is_native_enum
+from ...typespec import TypeSpec, is_native_enum
 from .. import register
 from ..base import (
     URL_PARTS,
@@ -21,6 +21,7 @@ from ..base import (
     VersionRead,
     db_message,
     enum_name,
+    map_columns,
     quoted,
     select_journal,
     select_versions,
@@ -138,6 +139,13 @@ def lock_key(conn: Connection, table: str) -> int:
     return zlib.crc32(f"schemaflow:{database}.{table}".encode())
 
 
+def _bytea(c: ir.Column) -> ir.Column:
+    """Every binary type is BYTEA here, which keeps no length."""
+    if c.type.name in ("binary", "varbinary") and c.type != TypeSpec("binary"):
+        return replace(c, type=TypeSpec("binary"))
+    return c
+
+
 @register
 class PostgreSQL(Dialect):
     """PostgreSQL: native enum types (replaced to lose a value), advisory locks."""
@@ -168,13 +176,19 @@ class PostgreSQL(Dialect):
     driver_packages: ClassVar[Mapping[str, str]] = MappingProxyType(
         {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "pg8000": "pg8000",
          "psycopg2cffi": "psycopg2cffi"})
+    column_types_sql: ClassVar[str | None] = (
+        "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = coalesce(%s, current_schema()) AND a.attnum > 0 "
+        "AND NOT a.attisdropped")
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # A UNIQUE on exactly the primary key's columns is dropped by CREATE TABLE (a
         # create_all() database lacks it): not a difference either way.
         from ...state import SchemaState
 
-        held = super().comparable(state)
+        held = map_columns(super().comparable(state), _bytea)
         tables = {}
         for key, t in held.tables.items():
             pk = set(t.primary_key.columns) if t.primary_key else set()

@@ -34,6 +34,18 @@ def _pg_rewrites(old: TypeSpec, new: TypeSpec) -> bool:
     return old != new
 
 
+def _here(op: ir.AlterColumn, col: ir.Column | None) -> tuple[TypeSpec, TypeSpec] | None:
+    """(old type, new type) of a type change as PostgreSQL builds them, or None."""
+    if col is None or op.type is None:
+        return None
+    from . import PostgreSQL
+
+    pg = PostgreSQL()
+    new = pg.op_here(op)
+    assert isinstance(new, ir.AlterColumn) and new.type is not None
+    return pg.column_here(col).type, new.type
+
+
 _LOCKING = (ir.AddColumn, ir.DropColumn, ir.RenameColumn, ir.AlterColumn, ir.RenameTable,
             ir.DropTable, ir.DropIndex, ir.CreateUniqueConstraint, ir.CreateForeignKey,
             ir.CreateCheckConstraint, ir.CreatePrimaryKey, ir.DropConstraint)
@@ -69,8 +81,9 @@ def postgresql_locks(op: ir.Operation, before: SchemaState, oc: OpContext,
                                     "a later changeset")
     if isinstance(op, ir.AlterColumn):
         col = before.table(op.table, op.schema).column(op.name)
-        if col is not None and op.type is not None and _pg_rewrites(col.type, op.type):
-            yield "SF343", (f"alter_column {op.table}.{op.name} {col.type} → {op.type} "
+        here = _here(op, col)  # the types as PostgreSQL builds them (its variants)
+        if here is not None and _pg_rewrites(*here):
+            yield "SF343", (f"alter_column {op.table}.{op.name} {here[0]} → {here[1]} "
                             "rewrites the whole table under an ACCESS EXCLUSIVE lock"), (
                 "add a new column, backfill it in batches, then swap")
         if op.nullable is False and col is not None and col.is_nullable:

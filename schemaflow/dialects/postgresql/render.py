@@ -22,9 +22,14 @@ from ...typespec import is_native_enum
 from .. import ddl
 from ..base import enum_name
 from ..render import Renderer, Step, Steps
-from ..tables import standalone_index, table_with_refs
+from ..tables import SizedBinary, standalone_index, table_with_refs
 from . import may_change_enums
 from .enums import enum_steps
+
+
+@compiles(SizedBinary, "postgresql")
+def _bytea(type_: SizedBinary, compiler: Any, **kw: Any) -> str:
+    return "BYTEA"  # PostgreSQL's one binary type: no length to keep
 
 
 class ValidateConstraint(ddl.AlterTable):

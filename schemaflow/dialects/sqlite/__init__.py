@@ -37,10 +37,13 @@ _LOCK = "schemaflow.sqlite_lock"  # the held FileLock, in the connection's info
 
 
 def _stored_type(spec: TypeSpec) -> TypeSpec:
-    """The type SQLite reflects for `spec`: uuid is CHAR(32), an enum a VARCHAR, a time
-    without its fractional-seconds precision (stored as text, with every digit)."""
+    """The type SQLite reflects for `spec`: uuid is CHAR(32), an enum a VARCHAR, a binary
+    a BLOB, a time without its fractional-seconds precision (stored as text, with every
+    digit)."""
     if spec.name in ("datetime", "time") and spec.args:
         return TypeSpec(spec.name, (), spec.kwargs)
+    if spec.name in ("binary", "varbinary"):  # BLOB: no length, fixed or not
+        return TypeSpec("binary")
     if spec.name == "uuid":
         return TypeSpec("char", (32,))
     if spec.name == "enum":  # a VARCHAR as long as its longest value (or its length)
@@ -90,12 +93,19 @@ class SQLite(Dialect):
 
         return complete(conn, schema, tables, indexes)
 
+    def complete_columns(self, conn: Any, schema: str | None, tables: list[str],
+                         columns: dict[Any, list[dict[str, Any]]]
+                         ) -> dict[Any, list[dict[str, Any]]]:
+        from .columns import complete
+
+        return complete(conn, schema, tables, columns)
+
     def comparable(self, state: SchemaState) -> SchemaState:
         # SQLite keeps no time zones and no comments, and has no uuid or enum types.
         from ...state import SchemaState
 
-        plain = map_columns(super().comparable(state), lambda c: replace(c, comment=None,
-                                                     type=_stored_type(c.type)))
+        plain = map_columns(super().comparable(state), lambda c: replace(
+            c, comment=None, type=_stored_type(c.type)))
         return without_tz(SchemaState(MappingProxyType(
             {k: replace(t, comment=None) for k, t in plain.tables.items()})))
 

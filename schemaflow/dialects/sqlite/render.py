@@ -4,17 +4,24 @@ rebuild otherwise."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
 
 from ... import ir
 from ...state import SchemaState, Table, apply, dependents
 from .. import ddl
 from ..render import Renderer, Step, Steps
-from ..tables import sa_index, table_with_refs
+from ..tables import SizedBinary, sa_index, table_with_refs
 
 REBUILD_PREFIX = "_sf_new_"
+
+
+@compiles(SizedBinary, "sqlite")
+def _blob(type_: SizedBinary, compiler: Any, **kw: Any) -> str:
+    return "BLOB"  # BINARY(n) would have NUMERIC affinity here
 ConstraintOp = (ir.CreateUniqueConstraint | ir.CreateForeignKey | ir.CreateCheckConstraint
                 | ir.CreatePrimaryKey | ir.DropConstraint)
 

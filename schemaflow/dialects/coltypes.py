@@ -1,0 +1,156 @@
+"""A column's SQLAlchemy type read the way `create_all()` builds it on each database: the type,
+its per-database variants (`with_variant`, or a TypeDecorator whose `load_dialect_impl` picks
+a type per database) and its collation. What differs per database becomes `variants`."""
+
+from __future__ import annotations
+
+import functools
+import typing
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from .. import ir
+from ..typespec import TypeSpec
+from .tables import TypeError_
+
+# A type as one database builds it: (type, collation).
+Built = tuple[TypeSpec, str | None]
+
+
+@functools.cache
+def _databases() -> tuple[tuple[str, tuple[str, ...], Any], ...]:
+    """(name, the `variants` keys that apply there, most specific first, SQLAlchemy dialect)
+    of each database a type variant may name."""
+    from . import by_name
+
+    out = []
+    for name in typing.get_args(ir.Dialect):
+        dialect = by_name(name)
+        out.append((name, dialect.variant_names, dialect.sa_dialect()))
+    return tuple(out)
+
+
+def column_type(t: Any) -> tuple[TypeSpec, tuple[ir.Variant, ...], str | None]:
+    """The type, variants and collation of a column of SQLAlchemy type `t`; TypeError_ naming
+    the construct the format cannot express."""
+    if getattr(t, "_variant_mapping", None) or isinstance(t, sa.types.TypeDecorator):
+        built = {name: _built(t, keys, sa_dialect) for name, keys, sa_dialect in _databases()}
+    else:  # the same everywhere: read once
+        one = _built(t, (), None)
+        built = {name: one for name, _, _ in _databases()}
+    collations = {c for _, c in built.values()}
+    if len(collations) > 1:
+        raise TypeError_("per-database collations (" + ", ".join(
+            f"{d} {c!r}" for d, (_, c) in built.items()) + ")")
+    types = {d: spec for d, (spec, _) in built.items()}
+    base = _base(t, types)
+    variants: list[ir.Variant] = []
+    for name, keys, _ in _databases():
+        # What this database would build without a variant of its own: the variant of a
+        # less specific name (MariaDB takes MySQL's), else the type.
+        given = {v.dialect: v.type for v in variants}
+        fallback = next((given[k] for k in keys[1:] if k in given), base)
+        if types[name] != fallback:
+            variants.append(ir.Variant(dialect=typing.cast(ir.Dialect, name), type=types[name]))
+    return base, tuple(sorted(variants, key=lambda v: v.dialect)), collations.pop()
+
+
+def _base(t: Any, types: dict[str, TypeSpec]) -> TypeSpec:
+    """The column's `type`: what the model's type is without its variants when one database
+    builds that, else the type most databases build."""
+    from .read import type_from_sa
+
+    if not isinstance(t, sa.types.TypeDecorator):
+        try:
+            own = _named(type_from_sa(_plain(t)))
+        except TypeError_:
+            own = None
+        if own is not None and own in types.values():
+            return own
+    return Counter(types.values()).most_common(1)[0][0]
+
+
+def _built(t: Any, keys: tuple[str, ...], sa_dialect: Any) -> Built:
+    """The type `t` builds on the database whose variant keys are `keys`."""
+    from .read import type_from_sa
+
+    mapping = getattr(t, "_variant_mapping", None) or {}
+    chosen = next((mapping[k] for k in keys if k in mapping), None)
+    if chosen is not None:
+        return _built(chosen, keys, sa_dialect)
+    if isinstance(t, sa.Interval) and sa_dialect is not None:
+        # Emulated: a database with its own INTERVAL (PostgreSQL) builds that instead.
+        native = sa_dialect.type_descriptor(t)
+        if not isinstance(native, sa.types.TypeDecorator):
+            return _built(_public(native), keys, sa_dialect)
+    if isinstance(t, sa.types.TypeDecorator):
+        if type(t).load_dialect_impl is sa.types.TypeDecorator.load_dialect_impl:
+            return _built(t.impl_instance, keys, sa_dialect)
+        try:
+            impl = t.load_dialect_impl(sa_dialect)
+        except Exception as exc:
+            raise TypeError_(f"the type {t!r}, whose load_dialect_impl() fails for "
+                             f"{keys[0]} ({type(exc).__name__}: {exc})") from None
+        return _built(_public(impl), keys, sa_dialect)
+    collation = getattr(t, "collation", None)
+    return _named(type_from_sa(_plain(t))), str(collation) if collation else None
+
+
+def _public(t: Any) -> Any:
+    """`t` as the type SQLAlchemy exports that it implements: a dialect's implementation class
+    (`_PGJSON`, `PGUuid`) is read as its public type (JSON, UUID)."""
+    from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+    modules = (sa.types, postgresql, mysql, sqlite)
+    for cls in type(t).__mro__:
+        if any(getattr(m, cls.__name__, None) is cls for m in modules):
+            return t if cls is type(t) else t.adapt(cls)
+    return t
+
+
+def _plain(t: Any) -> Any:
+    """`t` without its variants and collation (read apart)."""
+    if not getattr(t, "_variant_mapping", None) and not getattr(t, "collation", None):
+        return t
+    plain = t.copy()
+    if getattr(plain, "_variant_mapping", None):
+        plain._variant_mapping = type(plain._variant_mapping)()
+    if getattr(plain, "collation", None):
+        plain.collation = None
+    return plain
+
+
+def _named(spec: TypeSpec) -> TypeSpec:
+    """An enum without a name stays without one (each database names it its own way)."""
+    if spec.name == "enum" and not spec.kwarg("name"):
+        return TypeSpec("enum", spec.args)
+    return spec
+
+
+def built_everywhere(table: str, items: Iterable[Any]) -> list[Any]:
+    """The constraints or indexes of `table` that `create_all()` builds, judged by their
+    conditional DDL (`.ddl_if(dialect=..., callable_=...)`): one built on no supported
+    database is left out; one built on only some is refused (the format has no such scope)."""
+    from types import SimpleNamespace
+
+    from .read import Unexpressible, _name
+
+    out = []
+    for item in items:
+        condition = getattr(item, "_ddl_if", None)
+        if condition is None:
+            out.append(item)
+            continue
+        where = [name for name, _, sa_dialect in _databases() if condition._should_execute(
+            None, item, None, compiler=SimpleNamespace(dialect=sa_dialect))]
+        if len(where) == len(_databases()):
+            out.append(item)
+        elif where:
+            kind = "index" if isinstance(item, sa.Index) else "constraint"
+            raise Unexpressible(f"{kind} {_name(item) or ''} on {table}",
+                                f"conditional DDL (ddl_if) building it on {', '.join(where)} "
+                                "only")
+    return out

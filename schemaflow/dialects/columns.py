@@ -1,0 +1,90 @@
+"""Columns as one database builds them: the variant of a column's type that applies there,
+the collations a type takes, and the types its Inspector cannot read, read from the
+database's own text of them. Imports no SQLAlchemy until a live database is read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from .. import ir
+from ..errors import UsageError
+from ..typespec import TypeSpec
+
+if TYPE_CHECKING:
+    from ..state import SchemaState
+
+
+def column_here(names: tuple[str, ...], c: ir.Column) -> ir.Column:
+    """`c` with the type of the first of `names` its variants name (else its type), and no
+    variants."""
+    if not c.variants:
+        return c
+    by_name = {v.dialect: v.type for v in c.variants}
+    here = next((by_name[n] for n in names if n in by_name), c.type)
+    return replace(c, type=here, variants=())
+
+
+def state_here(names: tuple[str, ...], state: SchemaState) -> SchemaState:
+    """`state` with every column as `column_here` gives it (tables without variants kept as
+    they are, and the state itself when none has any)."""
+    if not any(c.variants for t in state.tables.values() for c in t.columns):
+        return state
+    here: Callable[[ir.Column], ir.Column] = lambda c: column_here(names, c)  # noqa: E731
+    return type(state)(MappingProxyType({
+        k: replace(t, columns=tuple(here(c) for c in t.columns))
+        if any(c.variants for c in t.columns) else t for k, t in state.tables.items()}))
+
+
+def op_here(names: tuple[str, ...], op: ir.Operation) -> ir.Operation:
+    """`op` with every column and type as `column_here` gives it."""
+    if isinstance(op, ir.CreateTable) and any(c.variants for c in op.columns):
+        return replace(op, columns=tuple(column_here(names, c) for c in op.columns))
+    if isinstance(op, ir.AddColumn) and op.column.variants:
+        return replace(op, column=column_here(names, op.column))
+    if isinstance(op, ir.AlterColumn) and op.variants and op.type is not None:
+        column = ir.Column(name=op.name, type=op.type, variants=op.variants)
+        return replace(op, type=column_here(names, column).type, variants=())
+    return op
+
+
+# Generic types whose values have a collation (a database's own types are its to judge).
+_COLLATED = ("string", "char", "text", "enum", "sql")
+
+
+def check_collation(where: str, spec: TypeSpec, collation: str | None) -> None:
+    """UsageError for a collation on a type whose values have none."""
+    if collation is not None and not spec.dialect and spec.name not in _COLLATED:
+        raise UsageError(f"{where}: the type {spec} takes no collation "
+                         f"('{collation}'); string, char and text do")
+
+
+def read_unknown(conn: Any, sql: str, types_module: str | None, schema: str | None,
+                 columns: dict[Any, list[dict[str, Any]]]) -> dict[Any, list[dict[str, Any]]]:
+    """`columns` (the Inspector's) with each type it could not read (NullType) read from the
+    database's text of it, which `sql` selects as (table, column, text) for a schema."""
+    if not any(type(c["type"]).__name__ == "NullType" for cols in columns.values()
+               for c in cols):
+        return columns
+    import importlib
+
+    from sqlalchemy.types import TypeEngine
+
+    from .tables import Verbatim
+
+    module = importlib.import_module(types_module or "sqlalchemy.types")
+    written = {(str(t), str(c)): str(text) for t, c, text in conn.exec_driver_sql(
+        sql, (schema,))}
+    for key, cols in columns.items():
+        for c in cols:
+            text = written.get((str(key[1]), str(c["name"])))
+            if type(c["type"]).__name__ != "NullType" or not text:
+                continue
+            # A type SQLAlchemy has but does not reflect (PostgreSQL's jsonpath, MariaDB's
+            # inet6) is that type; any other is kept as the database writes it.
+            known: Any = getattr(module, text.upper(), None) if text.isidentifier() else None
+            usable = isinstance(known, type) and issubclass(known, TypeEngine)
+            c["type"] = known() if usable else Verbatim(text)
+    return columns
