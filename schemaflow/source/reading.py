@@ -14,10 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import Diagnostic
-from .yamlload import DATA_KEYS, NAME_KEYS, load_yaml
 
 # Here rather than in yamlload: reading a file's bytes, its stat and TOML needs no yaml import
 # (listings served from the cache never parse YAML).
+# Keys whose value (or whose list's items) is a name, an id or free text, never a number.
+NAME_KEYS = frozenset({
+    "id", "parents", "depends_on", "replaces", "branch_labels", "tag", "message", "author",
+    "name", "new_name", "table", "schema", "columns", "include", "comment"})
+DATA_KEYS = frozenset({"rows"})  # below these, values are data: typed as YAML reads them
 MAX_DEPTH = 64
 TOO_DEEP = ("the document is nested too deeply (a changeset needs a few levels, at most "
             f"{MAX_DEPTH})")
@@ -216,6 +220,7 @@ def loads(text: str, fmt: Format, path: str) -> Any:
     from yaml.reader import ReaderError
     from yaml.scanner import ScannerError
 
+    from .yamlload import load_yaml
 
     try:
         return load_yaml(text)

@@ -36,17 +36,12 @@ from yaml.events import (
     StreamEndEvent,
 )
 
-from .reading import MAX_DEPTH, TOO_DEEP
+from .reading import DATA_KEYS, MAX_DEPTH, NAME_KEYS, TOO_DEEP
 
 MAX_EXPANSION = 200_000
 # An alias of a long string costs as much as this many characters per value.
 _CHARS_PER_VALUE = 100
 
-# Keys whose value (or whose list's items) is a name, an id or free text, never a number.
-NAME_KEYS = frozenset({
-    "id", "parents", "depends_on", "replaces", "branch_labels", "tag", "message", "author",
-    "name", "new_name", "table", "schema", "columns", "include", "comment"})
-DATA_KEYS = frozenset({"rows"})  # below these, values are data: typed as YAML reads them
 _AS_TEXT = frozenset({"int", "float", "bool"})
 
 _Parser: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # only its parser is used
