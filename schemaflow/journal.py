@@ -164,7 +164,20 @@ class Journal:
             return []
         t = self.table
         began = not self.conn.in_transaction()
-        rows = self.conn.execute(sa.select(*(t.c[c] for c in COLUMNS), t.c.sql_hash)).all()
+        query = sa.select(*(t.c[c] for c in COLUMNS), t.c.sql_hash)
+        try:
+            rows = self.conn.execute(query).all()
+        except sa.exc.DBAPIError:
+            # Read without the lock: a run dropped the table meanwhile (it was empty), or
+            # created it after this transaction's snapshot (MySQL: "table definition has
+            # changed"). A new transaction sees which.
+            if not began:
+                raise
+            self.conn.rollback()
+            self._exists = None
+            if not self.exists():
+                return []
+            rows = self.conn.execute(query).all()
         if began:
             _end_read(self.conn)
         return interrupted(rows)

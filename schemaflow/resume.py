@@ -155,6 +155,10 @@ def _resume_point(conn: Connection, renderer: Renderer, e: Interrupted, item: Pl
     dialect = renderer.dialect
     if commits_with_transaction(item.steps[s], renderer.transactional_ddl):
         return s  # it would have committed with its journal row: it did not run
+    if not item.steps[s].transactional:
+        raise _stop(e, item, s, "it runs outside a transaction (CREATE INDEX CONCURRENTLY), "
+                    "and one cut off can leave an invalid index that looks like the one "
+                    "it builds", conn, history)
     start = history.memo.replay(history.graph, history.graph.ordered(applied)).state
     states, bounds = _boundaries(item, start, renderer)
     op = next(k for k, (a, b) in enumerate(bounds) if a <= s < b)

@@ -227,7 +227,14 @@ class MySQL(Dialect):
                 rows = [tuple(r) for r in cur.fetchall()]
                 if journal_name(table).lower() not in found:
                     return rows, []
-                cur.execute(select_journal(table, schema, "`"))
+                try:
+                    cur.execute(select_journal(table, schema, "`"))
+                except pymysql.Error as exc:
+                    # A run (this read takes no lock) dropped it meanwhile (1146: it was
+                    # empty), or created it after this read's snapshot (1412: empty in it).
+                    if not exc.args or exc.args[0] not in (1146, 1412):
+                        raise
+                    return rows, []
                 return rows, [tuple(r) for r in cur.fetchall()]
         except pymysql.Error as exc:
             raise DatabaseError(f"the database failed: {db_message(exc)}") from None

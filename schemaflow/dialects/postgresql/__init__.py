@@ -322,8 +322,13 @@ class PostgreSQL(Dialect):
             if not found or found[0] is None:
                 return [], []
             rows = [tuple(r) for r in conn.execute(select_versions(table, schema, '"'))]
-            return rows, [] if found[1] is None else [
-                tuple(r) for r in conn.execute(select_journal(table, schema, '"'))]
+            if found[1] is None:
+                return rows, []
+            try:
+                return rows, [tuple(r) for r in conn.execute(
+                    select_journal(table, schema, '"'))]
+            except psycopg.errors.UndefinedTable:
+                return rows, []  # a run dropped it meanwhile: it was empty
         except psycopg.errors.InvalidSchemaName:
             return [], []
         except psycopg.Error as exc:

@@ -239,8 +239,13 @@ class SQLite(Dialect):
                 return [], []
             # applied_at as text: the recorder reads it as a date-time (once per row)
             raw = conn.execute(select_versions(table, None, '"')).fetchall()
-            journal = conn.execute(select_journal(table, None, '"')).fetchall() if (
-                journal_name(table).lower() in found) else []
+            journal = []
+            if journal_name(table).lower() in found:
+                try:
+                    journal = conn.execute(select_journal(table, None, '"')).fetchall()
+                except sqlite3.OperationalError as exc:
+                    if "no such table" not in str(exc):
+                        raise  # else a run dropped it meanwhile: it was empty
         except sqlite3.Error as exc:
             raise DatabaseError(f"the database failed: {db_message(exc)}") from None
         finally:
