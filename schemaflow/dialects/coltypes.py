@@ -126,7 +126,8 @@ def _plain(t: Any) -> Any:
 def _named(spec: TypeSpec) -> TypeSpec:
     """An enum without a name stays without one (each database names it its own way)."""
     if spec.name == "enum" and not spec.kwarg("name"):
-        return TypeSpec("enum", spec.args)
+        # (its other options, such as native=false, stay)
+        return TypeSpec("enum", spec.args, tuple(kv for kv in spec.kwargs if kv[0] != "name"))
     return spec
 
 

@@ -238,8 +238,8 @@ def _column(table: str, name: str, type_: Any, nullable: bool,
         spec, variants, collation = column_type(type_)
     except TypeError_ as exc:
         raise Unexpressible(f"column {table}.{name}", str(exc)) from None
-    if spec.name == "enum" and not spec.kwarg("name"):
-        spec = TypeSpec("enum", spec.args, tuple(kv for kv in spec.kwargs if kv[0] != "name"))
+    if spec.name == "boolean" and type(value) is int and value in (0, 1):
+        value = bool(value)  # SQLite and MySQL give a boolean's default back as 0 or 1
     return ir.Column(name=name, type=spec, nullable=nullable, autoincrement=autoincrement,
                      default=value, default_sql=default_sql,
                      comment=str(comment) if comment else None, variants=variants,
