@@ -417,7 +417,8 @@ def test_a_broken_models_module_names_the_file_and_line(project: Project) -> Non
 def test_the_api_exports_its_errors() -> None:
     for name in ("SchemaflowError", "UsageError", "ConfigError", "ModelError",
                  "ConnectionFailed", "ValidationFailed", "DriftError", "ChangesetFailed",
-                 "DatabaseError"):
+                 "DatabaseError", "Interrupted"):
         assert name in schemaflow.__all__
         assert issubclass(getattr(schemaflow, name), schemaflow.SchemaflowError)
     assert schemaflow.ModelError.exit_code == 2
+    assert issubclass(schemaflow.Interrupted, schemaflow.ChangesetFailed)
