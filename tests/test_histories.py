@@ -157,7 +157,7 @@ def test_every_name_key_of_the_schema_is_read_as_text() -> None:
     """A key added to the format whose value is a name or text is listed in NAME_KEYS."""
     import json
 
-    from schemaflow.source.yamlload import NAME_KEYS
+    from schemaflow.source.reading import NAME_KEYS
     from schemaflow.validate import schema_path
 
     schema = json.loads(schema_path("changeset.schema.json").read_text(encoding="utf-8"))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from schemaflow import source
 from schemaflow.source import SourceError, SourceFile
-from schemaflow.source.yamlload import NAME_KEYS
+from schemaflow.source.reading import NAME_KEYS
 
 
 def _yaml(text: str) -> Any:

@@ -1,0 +1,165 @@
+"""What each database refuses to build as written: the support checks behind
+`Dialect.check` (SF331), as a mixin of `Dialect` so that each database overrides only what
+differs (its `check_support`, `check_column`, `check_index`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from .. import ir
+from ..errors import UsageError
+from ..ir.parts import deferral
+from ..typespec import TypeSpec
+from . import columns
+from .values import check_names
+
+if TYPE_CHECKING:
+    from ..state import SchemaState
+    from .base import Capabilities, Dialect
+
+
+def column_types(op: ir.Operation) -> list[tuple[str, TypeSpec]]:
+    """Every column (`table.column`) an operation gives a type, with the type."""
+    if isinstance(op, ir.CreateTable):
+        return [(f"{op.name}.{c.name}", c.type) for c in op.columns]
+    if isinstance(op, ir.AddColumn):
+        return [(f"{op.table}.{op.column.name}", op.column.type)]
+    if isinstance(op, ir.AlterColumn) and op.type is not None:
+        return [(f"{op.table}.{op.name}", op.type)]
+    return []
+
+
+def names_created(op: ir.Operation) -> list[str]:
+    """Every identifier an operation gives a new object (or a new name)."""
+    if isinstance(op, (ir.RenameTable, ir.RenameColumn)):
+        return [op.new_name]
+    if isinstance(op, ir.AddColumn):
+        return [op.column.name]
+    if not isinstance(op, (ir.CreateTable, ir.CreateIndex, ir.CreateUniqueConstraint,
+                           ir.CreateForeignKey, ir.CreateCheckConstraint,
+                           ir.CreatePrimaryKey)):
+        return []
+    names = [op.name]
+    if isinstance(op, ir.CreateTable):
+        names += [c.name for c in op.columns] + [i.name for i in op.indexes]
+        parts: list[Any] = [*op.unique, *op.foreign_keys, *op.checks]
+        parts += [op.primary_key] if op.primary_key else []
+        names += [p.name for p in parts if p.name]
+    return names
+
+
+
+class SupportChecks:
+    """The support checks of a `Dialect`."""
+
+    # What the checks read of the Dialect they are part of.
+    name: ClassVar[str]
+    type_dialects: ClassVar[tuple[str, ...]]
+    caps: Capabilities
+
+    def check_support(self, op: ir.Operation, before: SchemaState) -> None:
+        """Raise UsageError when this database cannot do `op` (what it stores aside)."""
+        check_names(cast("Dialect", self), op)
+        self._check_index_names(op, before)
+        for where, spec in column_types(op):
+            if spec.name == "array" and not self.caps.arrays:
+                raise UsageError(f"column '{where}': {self.name} has no array columns ({spec})",
+                                 hint="store the values in a json column or a table of "
+                                      "their own, or scope the column with a sql operation "
+                                      "and `dialects:`")
+            if spec.dialect and spec.dialect not in self.type_dialects:
+                raise UsageError(
+                    f"column '{where}': the type {spec} is {spec.dialect}'s; this database "
+                    f"is {self.name}",
+                    hint="use a generic type, or put the column in a sql operation with "
+                         "`dialects:`")
+        self._check_deferrable(op)
+        if isinstance(op, ir.CreateIndex):
+            self.check_index(op.definition, op.table)
+        elif isinstance(op, ir.CreateTable):
+            for index in op.indexes:
+                self.check_index(index, op.name)
+            for column in op.columns:
+                self.check_column(column, op.name)
+        elif isinstance(op, ir.AddColumn):
+            self.check_column(op.column, op.table)
+        elif isinstance(op, ir.AlterColumn) and op.type is not None:
+            columns.check_collation(f"column '{op.table}.{op.name}'", op.type, op.collation)
+
+    def check_column(self, c: ir.Column, table: str) -> None:
+        """Raise UsageError when this database cannot build column `c` as written."""
+        where = f"column '{table}.{c.name}'"
+        columns.check_collation(where, c.type, c.collation)
+        if c.computed is not None and not c.computed.stored and not self.caps.virtual_computed:
+            raise UsageError(f"{self.name} (at this version) has only stored generated "
+                             f"columns: {where} is not `stored: true`",
+                             hint="write `stored: true` (PostgreSQL 18 adds virtual ones)")
+        if c.identity is not None and not self.caps.identity_columns and (
+                c.identity.always or c.identity.options):
+            given = ["always"] * c.identity.always + list(c.identity.options)
+            raise UsageError(f"{self.name} has no identity columns, only autoincrement keys: "
+                             f"{where} has identity options ({', '.join(given)})",
+                             hint="drop the options (the column is then an autoincrement "
+                                  "key there), or use a sql operation scoped with `dialects:`")
+
+    def check_index(self, i: ir.IndexDef, table: str) -> None:
+        """Raise UsageError when this database cannot build index `i` as written."""
+        caps = self.caps
+        lacking = []
+        if i.where is not None and not caps.partial_index:
+            lacking.append(("partial indexes", "`where`"))
+        if i.using is not None and i.using not in caps.index_methods:
+            lacking.append((f"{i.using} indexes", f"`using: {i.using}`"))
+        if i.include and not caps.index_include:
+            lacking.append(("INCLUDE columns in indexes", "`include`"))
+        for k in i.columns:
+            if isinstance(k, str):
+                continue
+            shown = k.name or f"expression {k.expression}"
+            if k.expression is not None and not caps.index_expressions:
+                lacking.append(("indexes on expressions", f"the key part {shown}"))
+            if k.order == "desc" and not caps.index_desc:
+                lacking.append(("descending index key parts", f"{shown} `order: desc`"))
+            if k.nulls and not caps.index_nulls:
+                lacking.append(("NULLS FIRST/LAST in indexes", f"{shown} `nulls: {k.nulls}`"))
+            if k.opclass and not caps.index_opclass:
+                lacking.append(("operator classes", f"{shown} `opclass: {k.opclass}`"))
+        if lacking:
+            what, where = lacking[0]
+            raise UsageError(f"{self.name} has no {what}: index '{i.name}' on '{table}' has "
+                             f"{where}", hint="write the index without it, or create it with a "
+                             "sql operation scoped with `dialects:` for the databases that "
+                             "have it")
+
+    def _check_index_names(self, op: ir.Operation, before: SchemaState) -> None:
+        """An index name another table of the schema has, where index names are per schema."""
+        from ..state import index_clashes
+
+        clashes = [] if self.caps.index_names_per_table else index_clashes(op, before)
+        if clashes:
+            name, table, others = clashes[0]
+            raise UsageError(f"the index name '{name}' on '{table}' is taken: the table "
+                             f"'{others[0]}' has an index of that name, and {self.name} keeps "
+                             "index names unique per schema",
+                             hint="give the index a name no other table's index has")
+
+    def _check_deferrable(self, op: ir.Operation) -> None:
+        """A deferrable foreign key where the database has none (MySQL, MariaDB)."""
+        if self.caps.deferrable_foreign_keys:
+            return
+        from ..state.naming import fk_name
+
+        if isinstance(op, ir.CreateTable):
+            fks = [(op.name, f) for f in op.foreign_keys]
+        elif isinstance(op, ir.CreateForeignKey):
+            fks = [(op.table, op.definition)]
+        else:
+            return
+        for table, f in fks:
+            if deferral(f.deferrable, f.initially)[0]:
+                raise UsageError(
+                    f"{self.name} has no deferrable foreign keys: the foreign key "
+                    f"'{f.name or fk_name(table, f)}' on '{table}' is "
+                    f"{'initially deferred' if f.initially == 'deferred' else 'deferrable'}",
+                    hint="leave out deferrable and initially for this database, or create the "
+                         "key with a sql operation scoped with `dialects:`")
