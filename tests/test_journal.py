@@ -107,6 +107,13 @@ class Db:
         except sa.exc.DBAPIError:
             return []
 
+    def has_version_table(self) -> bool:
+        try:
+            self.query("SELECT count(*) FROM schemaflow_version")
+        except sa.exc.DBAPIError:  # (on SQLite also while a writer commits)
+            return False
+        return True
+
     def journal(self) -> list[tuple[Any, ...]]:
         try:
             return self.query(f"SELECT id, step FROM {JOURNAL} ORDER BY id, step")
@@ -197,14 +204,19 @@ def plain_apply(p: Project) -> list[str]:
     return told
 
 
-def trials(db: Db, p: Project, ids: list[str], count: int, tmp: Path) -> dict[str, int]:
-    """`count` kill trials; returns how often the kill found each situation."""
+def trials(db: Db, p: Project, ids: list[str], count: int, tmp: Path, *,
+           from_start: bool = False) -> dict[str, int]:
+    """`count` kill trials; returns how often the kill found each situation. The kill comes
+    at a random moment after the first changeset has started (journaled or applied), or with
+    `from_start` after the version table exists (transactional changesets leave no journal)."""
     db.reset()
     plain_apply(p)  # (imports what a run needs before the children fork)
     expected = schema(db)
     db.reset()
 
     def armed() -> bool:
+        if from_start:
+            return db.has_version_table()
         return bool(db.journal()) or bool(db.applied())
 
     code, full = run_apply(p, tmp / "ref.err", None, armed)
@@ -252,6 +264,21 @@ def test_kill_9_during_non_transactional_apply(kind: str, tmp_path: Path,
     db = Db(kind, url, tmp_path)
     seen = trials(db, p, ids, 10, tmp_path)
     assert any(k.startswith("killed in") for k in seen), seen
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_kill_9_during_transactional_apply(kind: str, tmp_path: Path,
+                                           request: pytest.FixtureRequest) -> None:
+    """Thirty more kills per database, of runs whose changesets are transactional (with the
+    ten above, forty): each leaves whole changesets only, and a plain `apply` finishes."""
+    url = (f"sqlite:///{tmp_path / 'app.db'}" if kind == "sqlite"
+           else request.getfixturevalue("pg_url"))
+    p = make_project(tmp_path / "proj", url)
+    ids = ddl_history(p, kind)
+    db = Db(kind, url, tmp_path)
+    seen = trials(db, p, ids, 30, tmp_path, from_start=True)
+    assert not any(k.startswith("killed in") for k in seen), seen  # no journal: atomic
+    assert sum(n for k, n in seen.items() if k.startswith("killed")) >= 10, seen
 
 
 # --- where the schema cannot tell: named, and continued by hand ---------------------------------
