@@ -25,8 +25,8 @@ GOOD: list[tuple[str, Any]] = [
 BAD: list[tuple[str, Any, str]] = [
     ("integer", "abc", "is not a whole number"), ("integer", 1.5, "is not a whole number"),
     ("integer", True, "is not a whole number"),
-    ("smallint", 40000, "out of the range of smallint (-32768 to 32767)"),
-    ("bigint", 2**63, "out of the range of bigint"),
+    ("smallint", 2**63, "out of the range of a 64-bit integer"),
+    ("bigint", -(2**63) - 1, "out of the range of a 64-bit integer"),
     ("float", "fast", "is not a number"), ("float", float("inf"), "is not a number"),
     ("numeric(5,2)", 1234.5, "has 4 digits before the point; numeric(5,2) holds at most 3"),
     ("numeric", "1,5", "is not a number"),

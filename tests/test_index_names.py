@@ -67,7 +67,7 @@ def test_a_mariadb_database_with_index_names_per_table_is_adopted(
     assert "KEY `parent_id` (`parent_id`,`position`)" in original["shelf"]
     assert "KEY `parent_id` (`parent_id`)" in original["box"]
 
-    path = Path(_ok(p, "new", "--autogenerate", "--from-db", "-m", "baseline").split()[0])
+    path = p.root / _ok(p, "new", "--autogenerate", "--from-db", "-m", "baseline").split()[0]
     ops = yaml.safe_load(path.read_text(encoding="utf-8"))["operations"]
     indexes = {op["create_table"]["name"]: [i["name"] for i in op["create_table"].get(
         "indexes", [])] for op in ops}
@@ -101,14 +101,14 @@ def test_dropping_a_shared_index_name_drops_only_that_tables_index(
         tmp_path: Path, mysql_url: str) -> None:
     p = models_project(tmp_path / "proj", MODELS, mysql_url)
     _create_all(p, mysql_url)
-    path = Path(_ok(p, "new", "--autogenerate", "--from-db", "-m", "baseline").split()[0])
+    path = p.root / _ok(p, "new", "--autogenerate", "--from-db", "-m", "baseline").split()[0]
     _ok(p, "stamp", path.name.split("_", 1)[0])
     (p.root / "fidelity_models.py").write_text(
         (p.root / "fidelity_models.py").read_text(encoding="utf-8").replace(
             'sa.Index("parent_id", shelf.c.parent_id, shelf.c.position)',
             'sa.Index("ix_shelf_position", shelf.c.position)'), encoding="utf-8")
 
-    made = Path(_ok(p, "new", "--autogenerate", "-m", "position").split()[0])
+    made = p.root / _ok(p, "new", "--autogenerate", "-m", "position").split()[0]
     assert yaml.safe_load(made.read_text(encoding="utf-8"))["operations"] == [
         {"drop_index": {"name": "parent_id", "table": "shelf"}},
         {"create_index": {"name": "ix_shelf_position", "table": "shelf",

@@ -122,7 +122,7 @@ def stored_values(op: ir.Operation, before: SchemaState, oc: OpContext,
                   ctx: LintContext) -> Iterator[Finding]:
     """SF333: every value `op` stores that the target database cannot hold as written."""
     if ctx.support is not None:
-        for message, path in unstorable(ctx.support, op, before):
+        for message, path in unstorable(ctx.support, ctx.support.op_here(op), before):
             yield "SF333", f"{op.kind} on {ctx.support.name}: {message}", VALUES_HINT, path
 
 

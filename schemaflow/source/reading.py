@@ -20,7 +20,7 @@ from ..errors import Diagnostic
 # Keys whose value (or whose list's items) is a name, an id or free text, never a number.
 NAME_KEYS = frozenset({
     "id", "parents", "depends_on", "replaces", "branch_labels", "tag", "message", "author",
-    "name", "new_name", "table", "schema", "columns", "include", "comment"})
+    "name", "new_name", "table", "schema", "columns", "include", "comment", "collation"})
 DATA_KEYS = frozenset({"rows"})  # below these, values are data: typed as YAML reads them
 MAX_DEPTH = 64
 TOO_DEEP = ("the document is nested too deeply (a changeset needs a few levels, at most "
