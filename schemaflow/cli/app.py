@@ -160,16 +160,20 @@ def _report(exc: SchemaflowError) -> NoReturn:
 DATABASES = "{databases}"
 
 
-def _fill_help(command: Any) -> None:
-    """Put the registered databases where an option's help names DATABASES."""
+def _fill_help(command: Any, args: list[str]) -> None:
+    """Put the registered databases where the help of the command asked about names
+    DATABASES (`schemaflow --help` alone lists no option that does: nothing is imported)."""
+    commands = getattr(command, "commands", {})
+    named = [commands[a] for a in args if a in commands][:1]
+    params = [p for sub in named for p in sub.params
+              if DATABASES in (getattr(p, "help", None) or "")]
+    if not params:
+        return
     from ..dialects import names
 
     listed = ", ".join(names())
-    for sub in (command, *getattr(command, "commands", {}).values()):
-        for param in sub.params:
-            text = getattr(param, "help", None)
-            if text and DATABASES in text:
-                param.help = text.replace(DATABASES, listed)
+    for param in params:
+        param.help = param.help.replace(DATABASES, listed)
 
 
 FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
@@ -250,5 +254,5 @@ def main() -> None:
     gc.set_threshold(100_000, 50, 100)
     command = typer.main.get_command(app)
     if "--help" in sys.argv:
-        _fill_help(command)
+        _fill_help(command, sys.argv[1:])
     command.main(args=hoisted(command, sys.argv[1:]))
