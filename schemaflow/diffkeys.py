@@ -1,0 +1,87 @@
+"""What two schemas are compared by: each column type, default, generated expression, foreign
+key and index condition reduced to a key that is equal exactly when the two mean the same
+(spelling, casts, case and spacing set aside). `diff` compares these keys."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from . import ir
+from .ir.parts import deferral
+from .typespec import TypeSpec, parse_type, stored_as
+
+
+def type_key(spec: TypeSpec) -> tuple[Any, ...]:
+    """What a type means, for comparison (`VARCHAR(50)` and `String(50)` are one; a
+    non-native enum is the VARCHAR it is: its values are its CHECK's, if it has one)."""
+    spec = stored_as(spec)
+    if spec.name == "enum":
+        return ("enum", tuple(str(a) for a in spec.args))
+    if spec.name == "float":
+        return ("float",)
+    if spec.name == "text":
+        return ("text",)
+    if spec.name == "sql":  # as the database writes it: case and spacing aside
+        return ("sql", "".join(str(spec.args[0]).lower().split()))
+    if spec.name == "array":  # PostgreSQL keeps no dimensions: an int[][] is an int[]
+        return ("array", type_key(parse_type(str(spec.args[0]))))
+    tz = spec.kwarg("timezone", "false") == "true"
+    return (spec.name, tuple(spec.args), tz)
+
+
+def column_type_key(c: ir.Column) -> tuple[Any, ...]:
+    """What a column's type means on every database: the type, its variants, its collation."""
+    return (type_key(c.type), tuple((v.dialect, type_key(v.type)) for v in c.variants),
+            c.collation)
+
+
+_CASTS = re.compile(r"::\s*[a-z_][a-z0-9_ ]*(\[\])?")
+
+
+def sql_key(text: str | None) -> str | None:
+    """An SQL expression with casts, parentheses, quoting of names and spacing taken out."""
+    if text is None:
+        return None
+    t = _CASTS.sub("", text.lower())
+    t = re.sub(r"[()\s`\"]", "", t)
+    return {"current_timestamp": "current_timestamp", "now": "current_timestamp"}.get(t, t)
+
+
+def default_key(c: ir.Column) -> tuple[str, str] | None:
+    """What a column's default means, for comparison."""
+    if c.default is not None:
+        value = c.default
+        text = str(int(value)) if isinstance(value, bool) else str(value)
+        if c.type.name in ("integer", "bigint", "smallint", "numeric", "float") or not (
+                isinstance(value, str)):
+            with contextlib.suppress(InvalidOperation):  # 0.00, 0.0 and 0 are one number
+                text = format(Decimal(text).normalize(), "f")
+        return ("literal", text)
+    key = sql_key(c.default_sql)
+    return ("sql", key) if key else None
+
+
+def generated_key(c: ir.Column) -> tuple[Any, ...]:
+    """What makes a column generated (its expression, or its identity), for comparison."""
+    computed = c.computed
+    return ((sql_key(computed.expression), computed.stored) if computed else None,
+            (c.identity.always, tuple(sorted(c.identity.options.items())))
+            if c.identity else None)
+
+
+def _action(value: str | None) -> str | None:
+    return None if value in (None, "NO ACTION", "RESTRICT") else value
+
+
+def fk_key(f: ir.ForeignKeyDef) -> tuple[Any, ...]:
+    """What a foreign key means (names aside)."""
+    ref = f.references
+    return (f.columns, ref.schema, ref.table, ref.columns, _action(f.ondelete),
+            _action(f.onupdate), deferral(f.deferrable, f.initially))
+
+
+def where_key(where: str | None) -> str | None:
+    return sql_key(where) if where else None
