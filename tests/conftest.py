@@ -217,3 +217,18 @@ def rows(url: str, sql: str) -> list[tuple[Any, ...]]:
             return [tuple(r) for r in conn.exec_driver_sql(sql)]
     finally:
         engine.dispose()
+
+
+def count_parallel_maps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, the number of items of each `parallel.map_items` call, in order."""
+    from schemaflow import parallel
+
+    used: list[int] = []
+    real = parallel.map_items
+
+    def counting(fn: Any, items: Any) -> Any:
+        used.append(len(items))
+        return real(fn, items)
+
+    monkeypatch.setattr(parallel, "map_items", counting)
+    return used

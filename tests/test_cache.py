@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Project
+from conftest import Project, count_parallel_maps
 
 from schemaflow import cache, history, ir
 from schemaflow.cache import FolderIndex, ParseCache
@@ -381,14 +381,7 @@ def test_many_files_parsed_on_every_core_load_as_in_one_process(
     if parallel.workers() < 2:
         pytest.skip("one core: nothing runs in parallel")
     ids = _many(project, parallel.MIN_ITEMS + 50)
-    used: list[int] = []
-    real = parallel.map_items
-
-    def counting(fn: Any, items: Any) -> Any:
-        used.append(len(items))
-        return real(fn, items)
-
-    monkeypatch.setattr(parallel, "map_items", counting)
+    used = count_parallel_maps(monkeypatch)
 
     def everything(g: Any) -> list[Any]:
         return [(cid, g[cid], g[cid].operations, g[cid].rollback, checksum(g[cid]), g[cid].path)

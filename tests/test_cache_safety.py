@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, Project, make_project, run_cli, sql_of
+from conftest import ROOT, Project, count_parallel_maps, make_project, run_cli, sql_of
 
 from schemaflow import cache, cachefile
 from schemaflow.api import Project as ApiProject
@@ -451,14 +451,7 @@ def test_stamp_of_many_parsed_on_every_core_records_the_files(
         truth = {cid: checksum(expected[cid]) for cid in expected.order}
     assert len(ApiProject.from_config(cwd=project.root).history.graph) == len(ids)  # cached
     _forge(project.changesets, ids[9], _wrong_checksum)
-    used: list[int] = []
-    real = parallel.map_items
-
-    def counting(fn: Any, items: Any) -> Any:
-        used.append(len(items))
-        return real(fn, items)
-
-    monkeypatch.setattr(parallel, "map_items", counting)
+    used = count_parallel_maps(monkeypatch)
     api = ApiProject.from_config(cwd=project.root)
     assert checksum(api.history.graph[ids[9]]) == "v1:" + "0" * 64  # served
     assert api.stamp("heads") == (ids, [])
