@@ -168,10 +168,20 @@ class Bench:
             return [self.tools.python, *args]
         raise AssertionError(tool)
 
+    def program(self, argv: list[str]) -> str | None:
+        """Which tool `argv` starts ("schemaflow", "alembic"), or None for another program."""
+        for name, start in (("schemaflow", self.tools.schemaflow),
+                            ("alembic", self.tools.alembic)):
+            if start and argv[:len(start)] == start:
+                return name
+        return None
+
     def run(self, tool: str, argv: list[str], cwd: Path, timeout: float = TIMEOUT,
             extra_env: dict[str, str] | None = None) -> Outcome:
-        """Run one command as a fresh process; its wall time from start to exit."""
-        env = self.tools.env(tool) | (extra_env or {})
+        """Run one command as a fresh process; its wall time from start to exit. `tool` is
+        the column it is measured for; its environment is that of the program it starts (a
+        floor column can time schemaflow itself, with schemaflow's cache folder)."""
+        env = self.tools.env(self.program(argv) or tool) | (extra_env or {})
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             start = time.perf_counter()
             proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
