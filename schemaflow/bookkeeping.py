@@ -9,9 +9,9 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .cache import checksum
 from .errors import UsageError
 from .graph import Relative, target_ids
-from .ir import checksum
 
 if TYPE_CHECKING:
     import sqlalchemy as sa

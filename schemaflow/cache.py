@@ -30,11 +30,14 @@ import marshal
 import os
 from collections.abc import Iterator, KeysView, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import cachefile
 from .graph import Graph, GraphParts
-from .ir import Body, Changeset, Deferred, checksum
-from .ir.plain import decode_body, encode_body
+from .ir.changeset import Changeset, Deferred
+
+if TYPE_CHECKING:
+    from .ir import Body
 from .source import StatKey
 
 _RACY_NS = 2_000_000_000
@@ -44,6 +47,17 @@ _RACY_NS = 2_000_000_000
 Header = tuple[str, tuple[str, ...], str, str | None, tuple[str, ...], tuple[str, ...],
                str | None, bool | None, tuple[str, ...], tuple[str, ...], str | None]
 Packed = tuple[Header, tuple[str, ...], str, str, bytes, bytes]
+
+
+def checksum(cs: Changeset) -> str:
+    """`ir.checksum`: a changeset revived from the cache knows its own, and a listing then
+    imports no codec (nor the operations' classes)."""
+    deferred = cs.deferred
+    if deferred is not None:
+        return deferred.checksum
+    from .ir.codec import checksum as computed
+
+    return computed(cs)
 
 
 def summary(by_id: Mapping[str, Changeset], cid: str) -> tuple[Header, str]:
@@ -98,6 +112,8 @@ class _Encoded(Deferred):
         """The operations and rollback: decoded, or parsed from the file again when the entry
         fails its digest or cannot be decoded."""
         try:
+            from .ir.plain import decode_body
+
             if _digest(self.source, self.kinds, self.checksum, self.data) == self.digest:
                 return decode_body(marshal.loads(self.data))
         except Exception:  # an entry that cannot be decoded is parsed again, whatever failed
@@ -119,6 +135,8 @@ def pack(cs: Changeset, source: str) -> Packed:
     if isinstance(deferred, _Encoded):
         return (_header(cs), deferred.kinds, deferred.checksum, deferred.source,
                 deferred.digest, deferred.data)
+    from .ir.plain import encode_body
+
     kinds, known = cs.operation_kinds, checksum(cs)
     data = marshal.dumps(encode_body((cs.operations, cs.rollback)))
     return _header(cs), kinds, known, source, _digest(source, kinds, known, data), data

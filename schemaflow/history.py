@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import ir, parallel
-from .cache import FolderIndex, Packed, ParseCache, content_key, pack
+from .cache import FolderIndex, Packed, ParseCache, checksum, content_key, pack
 from .errors import Diagnostic, SchemaflowError, UsageError, ValidationFailed
 from .graph import Graph
-from .ir import checksum
 from .source import (
     DocPath,
     Limits,

@@ -18,16 +18,17 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import __version__
+from .cache import checksum
 from .config import normal_url
 from .dialects import for_url
 from .errors import Diagnostic, DriftError
-from .ir import checksum, same_checksum
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
     from sqlalchemy.engine import Connection
 
     from .graph import Graph
+    from .ir import Changeset
     from .journal import Interrupted, Journal
 
 class AppliedRow(NamedTuple):
@@ -332,6 +333,13 @@ def effective(rows: list[AppliedRow], g: Graph) -> list[AppliedRow]:
     return sorted(out, key=lambda r: r.exec_order)
 
 
+def _same_checksum(recorded: str, cs: Changeset) -> bool:
+    """`ir.same_checksum` (imported only when a checksum differs: see `checksum`)."""
+    from .ir import same_checksum
+
+    return same_checksum(recorded, cs)
+
+
 def drift(rows: Sequence[AppliedRow], g: Graph, folder: str) -> list[Diagnostic]:
     """Applied changesets that are missing from the folder or were edited since (their
     checksums as the graph knows them: a cached graph revives no changeset for this)."""
@@ -355,7 +363,7 @@ def drift(rows: Sequence[AppliedRow], g: Graph, folder: str) -> list[Diagnostic]
                 hint="find out which of them are in effect; then `schemaflow stamp TARGET` "
                      "records exactly the changesets up to TARGET (and forgets the rest)"))
     for r in rows:
-        if r.id in known and r.checksum != summary(g.by_id, r.id)[1] and not same_checksum(
+        if r.id in known and r.checksum != summary(g.by_id, r.id)[1] and not _same_checksum(
                 r.checksum, g[r.id]):
             diags.append(Diagnostic(
                 code="SF020", changeset=r.id, file=g[r.id].path, line=1,

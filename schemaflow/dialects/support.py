@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from .. import ir
 from ..errors import UsageError
-from ..ir.parts import deferral
 from ..typespec import TypeSpec
 from . import columns
 from .values import check_names
@@ -147,6 +146,7 @@ class SupportChecks:
         """A deferrable foreign key where the database has none (MySQL, MariaDB)."""
         if self.caps.deferrable_foreign_keys:
             return
+        from ..ir.parts import deferral
         from ..state.naming import fk_name
 
         if isinstance(op, ir.CreateTable):

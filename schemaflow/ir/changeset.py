@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import typing
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Generic, TypeAlias, TypeVar, overload
 
-from .operations import Operation
+if TYPE_CHECKING:
+    from .operations import Operation
+else:
+    # Not imported to run: a changeset revived from the cache needs no operation class (the
+    # 48 dataclasses of `operations` cost a listing's start-up ~40 ms). What the annotations
+    # of the body fields resolve to for typing.get_type_hints (codec reads the header's).
+    Operation = typing.Any
 
-Body = tuple[tuple[Operation, ...], tuple[Operation, ...] | None]  # operations, rollback
+Body: TypeAlias = "tuple[tuple[Operation, ...], tuple[Operation, ...] | None]"  # ops, rollback
 T = TypeVar("T")
 
 

@@ -1,0 +1,90 @@
+"""Listings on a warm cache import only what they show: no operation class of the IR (48
+dataclasses, ~40 ms of every start-up), no codec, no SQLAlchemy; and they print what a run
+without any cache prints. A command names its own options only (typer builds one command)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import Project
+
+# `schemaflow ARGS` in this process, then the heavy modules imported on the way.
+MAIN = """
+import sys
+sys.argv = ["schemaflow", *sys.argv[1:]]
+from schemaflow.cli import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+heavy = sorted(m for m in ("schemaflow.ir.operations", "schemaflow.ir.parts",
+                           "schemaflow.ir.codec", "sqlalchemy") if m in sys.modules)
+print(f"\\nIMPORTED={','.join(heavy)} EXIT={code}")
+"""
+
+LISTINGS = [["current"], ["current", "-v", "--format", "json"], ["status"],
+            ["status", "--format", "json"], ["heads"], ["heads", "--format", "json"],
+            ["history"], ["history", "-v", "--format", "json"], ["show", "v1.0"]]
+
+
+def run_main(p: Project, *args: str, no_cache: bool = False) -> tuple[str, list[str]]:
+    """(stdout, the heavy modules imported) of `schemaflow ARGS` in the project."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SCHEMAFLOW_URL", "DATABASE_URL")}
+    env.update({"NO_COLOR": "1", "COLUMNS": "200"})
+    if no_cache:
+        env["SCHEMAFLOW_NO_CACHE"] = "1"
+    result = subprocess.run([sys.executable, "-c", MAIN, *args], cwd=p.root, env=env,
+                            capture_output=True, text=True, timeout=120)
+    out, _, tail = result.stdout.rpartition("\nIMPORTED=")
+    assert tail.endswith(" EXIT=0\n"), result.stdout + result.stderr
+    return out, [m for m in tail.split(" EXIT=")[0].split(",") if m]
+
+
+def test_listings_on_a_warm_cache_import_no_operation_and_print_as_without_cache(
+        demo_project: Project) -> None:
+    p = demo_project
+    # parses every file (the cache is warm), then leaves two pending
+    assert p.cli("apply").returncode == 0 and p.cli("rollback", "-2").returncode == 0
+    for args in LISTINGS:
+        out, heavy = run_main(p, *args)
+        assert heavy == [], (args, heavy)
+        cold, _ = run_main(p, *args, no_cache=True)
+        assert out == cold, args
+    status, _ = run_main(p, "status", "--format", "json")
+    assert len(json.loads(status)["pending"]) == 2
+
+
+def test_an_edited_file_is_still_seen_by_a_listing(demo_project: Project) -> None:
+    p = demo_project
+    assert p.cli("apply").returncode == 0
+    first, _ = run_main(p, "history")
+    path = sorted(p.changesets.iterdir())[0]
+    text = path.read_text(encoding="utf-8")
+    message = next(line for line in text.splitlines() if line.startswith("message:"))
+    path.write_text(text.replace(message, "message: edited after the cache was warm"),
+                    encoding="utf-8")
+    out, _ = run_main(p, "history")
+    assert "edited after the cache was warm" in out and out != first
+
+
+@pytest.mark.parametrize("args", [["current", "--help"], ["import", "--help"]])
+def test_a_command_alone_is_built_and_its_help_is_whole(demo_project: Project,
+                                                        args: list[str]) -> None:
+    out, _ = run_main(demo_project, *args)
+    assert f"Usage: schemaflow {args[0]}" in out, out
+    if args[0] == "import":
+        assert "alembic" in out and "liquibase" in out
+
+
+def test_help_and_a_mistyped_command_still_list_every_command(demo_project: Project) -> None:
+    out, _ = run_main(demo_project, "--help")
+    for name in ("current", "status", "heads", "apply", "validate", "import"):
+        assert name in out, name
+    ran = demo_project.cli("curent")
+    assert ran.returncode == 2 and "Did you mean 'current'" in ran.stderr, ran.stderr
