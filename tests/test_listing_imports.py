@@ -88,3 +88,22 @@ def test_help_and_a_mistyped_command_still_list_every_command(demo_project: Proj
         assert name in out, name
     ran = demo_project.cli("curent")
     assert ran.returncode == 2 and "Did you mean 'current'" in ran.stderr, ran.stderr
+
+
+def test_each_command_built_alone_is_the_one_of_the_whole_group() -> None:
+    import typer
+
+    from schemaflow.cli import app
+
+    only = sys.modules["schemaflow.cli.app"]._only
+    whole = typer.main.get_command(app)
+    names = whole.commands  # type: ignore[attr-defined]
+    assert {"apply", "upgrade", "current", "history", "import"} <= set(names)
+    for name, command in names.items():
+        alone = typer.main.get_command(only(app, ["-c", "x.toml", "-v", name, "--format"]))
+        assert list(alone.commands) == [name]  # type: ignore[attr-defined]
+        got = alone.commands[name]  # type: ignore[attr-defined]
+        assert [p.opts for p in got.params] == [p.opts for p in command.params], name
+        assert got.help == command.help, name
+    for argv in (["--help"], ["--version"], ["--help", "current"], ["nosuch"], []):
+        assert only(app, argv) is app, argv
