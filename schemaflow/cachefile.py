@@ -36,7 +36,7 @@ _PACKAGE = Path(__file__).resolve().parent
 # IR with an unchanged version (an editable install, a commit between releases) is another
 # build. The source itself is hashed: a stat would change with every checkout.
 _DEFINITION = ("typespec.py", "graph.py", "cache.py", "cachefile.py", "history.py",
-               "validate.py", "source/reading.py")
+               "validate.py", "schemacheck.py", "source/reading.py")
 
 
 class CacheWarning(UserWarning):

@@ -130,9 +130,9 @@ class History:
 
         todo = [cid for cid in ids if cid not in self._parsed]
         if len(todo) >= parallel.MIN_ITEMS:
-            from .validate import _validator
+            from .validate import fast_check
 
-            _validator("changeset.schema.json")  # compiled once, before the workers fork
+            fast_check("changeset.schema.json")  # compiled once, before the workers fork
         found = dict(zip(todo, parallel.map_items(one, todo), strict=True))
         return {cid: value for cid, value in found.items() if value is not None}
 
@@ -253,9 +253,9 @@ def _load_all(files: list[tuple[Path, str, StatKey | None]], cache: ParseCache,
     misses = [f for f in found if isinstance(f, _Miss)]
     if len(misses) < parallel.MIN_ITEMS or parallel.workers() < 2:
         return [_parse_miss(f, cache) if isinstance(f, _Miss) else f for f in found]
-    from .validate import _validator
+    from .validate import fast_check
 
-    _validator("changeset.schema.json")  # compiled once, before the workers fork
+    fast_check("changeset.schema.json")  # compiled once, before the workers fork
     parsed = iter(parallel.map_items(_parse_packed, misses))
     out: list[tuple[ir.Changeset | None, list[Diagnostic]]] = []
     for f in found:

@@ -39,6 +39,16 @@ def workers() -> int:
     return max(1, min(cores, MAX_WORKERS))
 
 
+def _quiet_worker() -> None:
+    """A worker leaves signals to the parent: it ignores Ctrl-C (the parent stops the pool)
+    and dies silently on SIGTERM, which the pool sends when it is done. Inherited, the
+    command line's SIGTERM handler printed a traceback per worker at every parallel load."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _run_chunk(chunk: Sequence[Any]) -> list[Any]:
     assert _job is not None  # inherited from the parent at fork
     return [_job(item) for item in chunk]
@@ -57,7 +67,7 @@ def map_items(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
     _job = fn
     try:
-        with multiprocessing.get_context("fork").Pool(n) as pool:
+        with multiprocessing.get_context("fork").Pool(n, initializer=_quiet_worker) as pool:
             parts = pool.map(_run_chunk, chunks)
     except Exception:  # no workers, or one failed: the same work here
         return [fn(item) for item in items]

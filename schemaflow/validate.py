@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,18 @@ def _validator(name: str) -> Any:
     from jsonschema import Draft7Validator
 
     return Draft7Validator(load_schema(name))
+
+
+@functools.cache
+def fast_check(name: str) -> Callable[[Any], bool] | None:
+    """The schema compiled into one predicate (`schemacheck`), true exactly when jsonschema
+    finds no error; None when the schema uses what the compiler does not implement."""
+    from .schemacheck import Unsupported, compile_schema
+
+    try:
+        return compile_schema(load_schema(name))
+    except Unsupported:
+        return None
 
 
 def describe_path(path: DocPath) -> str:
@@ -196,6 +209,12 @@ def check_document(src: SourceFile, schema: str = "changeset.schema.json") -> li
         stray = _not_a_changeset(src)
         if stray:
             return [stray]
+    # Nearly every document is valid: the compiled predicate says so ~20x faster than
+    # jsonschema, which only runs to explain a document the predicate refuses. (A predicate
+    # stricter than jsonschema would only cost time: the messages come from jsonschema.)
+    fast = fast_check(schema)
+    if fast is not None and fast(src.doc):
+        return []
     validator = _validator(schema)
     from .source.positions import locate
 

@@ -232,3 +232,30 @@ def count_parallel_maps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(parallel, "map_items", counting)
     return used
+
+
+@pytest.fixture(autouse=True)
+def _schema_check_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every document a test checks in this process (valid, invalid, hostile, fuzzed) goes
+    through both the compiled predicate (`schemacheck`) and jsonschema, which must agree:
+    the predicate lets a document skip jsonschema only when jsonschema finds no error."""
+    import importlib
+
+    validate = importlib.import_module("schemaflow.validate")  # the module, not api.validate
+
+    real = validate.fast_check
+
+    def checked(name: str) -> Any:
+        fast = real(name)
+        if fast is None:
+            return None
+
+        def both(doc: Any) -> bool:
+            verdict: bool = fast(doc)
+            slow = not any(True for _ in validate._validator(name).iter_errors(doc))
+            assert verdict == slow, f"schemacheck says {verdict}, jsonschema {slow}: {doc!r}"
+            return verdict
+
+        return both
+
+    monkeypatch.setattr(validate, "fast_check", checked)

@@ -42,69 +42,114 @@ def _is_optional(tp: Any) -> tuple[bool, Any]:
     return False, tp
 
 
-def _parse_value(tp: Any, value: Any, path: tuple[str | int, ...]) -> Any:
+_Path = tuple[str | int, ...]
+_Parse = typing.Callable[[Any, _Path], Any]
+
+
+def _parse_value(tp: Any, value: Any, path: _Path) -> Any:
+    return _parser(tp)(value, path)
+
+
+@functools.cache
+def _parser(tp: Any) -> _Parse:
+    """The parse of a value of type `tp`, the type inspected once (per type, not per value):
+    each check below, in this order, with these messages."""
     optional, inner = _is_optional(tp)
-    if value is None:
-        if optional:
-            return None
-        raise IRError("must not be null", path)
-    tp = inner
+    body = _body_parser(inner)
+
+    def parse(value: Any, path: _Path) -> Any:
+        if value is None:
+            if optional:
+                return None
+            raise IRError("must not be null", path)
+        return body(value, path)
+
+    return parse
+
+
+def _body_parser(tp: Any) -> _Parse:
     origin = typing.get_origin(tp)
     if tp is TypeSpec:
-        if not isinstance(value, str):
-            raise IRError("a type must be a string such as integer or string(50)", path)
-        try:
-            return parse_type(value)
-        except TypeSyntaxError as exc:
-            raise IRError(str(exc), path) from None
+        def typespec(value: Any, path: _Path) -> Any:
+            if not isinstance(value, str):
+                raise IRError("a type must be a string such as integer or string(50)", path)
+            try:
+                return parse_type(value)
+            except TypeSyntaxError as exc:
+                raise IRError(str(exc), path) from None
+        return typespec
     if tp is str:
-        if not isinstance(value, str):
-            raise IRError(f"must be a string, not {_SHORT.repr(value)}", path)
-        return value
+        def text(value: Any, path: _Path) -> Any:
+            if not isinstance(value, str):
+                raise IRError(f"must be a string, not {_SHORT.repr(value)}", path)
+            return value
+        return text
     if tp is bool:
-        if not isinstance(value, bool):
-            raise IRError(f"must be true or false, not {_SHORT.repr(value)}", path)
-        return value
+        def flag(value: Any, path: _Path) -> Any:
+            if not isinstance(value, bool):
+                raise IRError(f"must be true or false, not {_SHORT.repr(value)}", path)
+            return value
+        return flag
     if origin is Literal:
-        if value not in typing.get_args(tp):
-            allowed = ", ".join(map(str, typing.get_args(tp)))
-            raise IRError(f"must be one of {allowed}, not {_SHORT.repr(value)}", path)
-        return value
+        choices = typing.get_args(tp)
+
+        def literal(value: Any, path: _Path) -> Any:
+            if value not in choices:
+                allowed = ", ".join(map(str, choices))
+                raise IRError(f"must be one of {allowed}, not {_SHORT.repr(value)}", path)
+            return value
+        return literal
     if origin is tuple:
         item_tp = typing.get_args(tp)[0]
         if item_tp is Variant:
-            return _parse_variants(value, path)
-        if isinstance(value, str) and item_tp is str and path and path[-1] in ("up", "down"):
-            return (value,)
-        if not isinstance(value, list):
-            raise IRError(f"must be a list, not {_SHORT.repr(value)}", path)
-        return tuple(_parse_value(item_tp, v, (*path, i)) for i, v in enumerate(value))
+            return _parse_variants
+        item = _parser(item_tp)
+
+        def many(value: Any, path: _Path) -> Any:
+            if isinstance(value, str) and item_tp is str and path and path[-1] in ("up", "down"):
+                return (value,)
+            if not isinstance(value, list):
+                raise IRError(f"must be a list, not {_SHORT.repr(value)}", path)
+            return tuple(item(v, (*path, i)) for i, v in enumerate(value))
+        return many
     if origin is dict:
-        if not isinstance(value, dict):
-            raise IRError("must be a mapping of column to value", path)
-        for k, v in value.items():
-            if not isinstance(k, str) or not isinstance(v, _ROW_VALUE):
-                raise IRError(f"{_SHORT.repr(k)}: a row value must be a string, number, boolean "
-                              "or null", path)
-        return dict(value)
+        def row(value: Any, path: _Path) -> Any:
+            if not isinstance(value, dict):
+                raise IRError("must be a mapping of column to value", path)
+            for k, v in value.items():
+                if not isinstance(k, str) or not isinstance(v, _ROW_VALUE):
+                    raise IRError(f"{_SHORT.repr(k)}: a row value must be a string, number, "
+                                  "boolean or null", path)
+            return dict(value)
+        return row
     if dataclasses.is_dataclass(tp):
-        return _parse_fields(typing.cast(type, tp), value, path)
+        cls = typing.cast(type, tp)
+        return lambda value, path: _parse_fields(cls, value, path)
     if origin in (Union, types.UnionType) and any(
             dataclasses.is_dataclass(a) for a in typing.get_args(tp)):
-        # A name or a mapping (an index key part): the mapping's class decides.
-        for arg in typing.get_args(tp):
-            if dataclasses.is_dataclass(arg) and isinstance(value, dict):
-                return _parse_fields(typing.cast(type, arg), value, path)
-            if arg is str and isinstance(value, str):
-                return value
-        raise IRError(f"must be a name or a mapping, not {value!r}", path)
+        args = typing.get_args(tp)
+
+        def name_or_mapping(value: Any, path: _Path) -> Any:
+            # A name or a mapping (an index key part): the mapping's class decides.
+            for arg in args:
+                if dataclasses.is_dataclass(arg) and isinstance(value, dict):
+                    return _parse_fields(typing.cast(type, arg), value, path)
+                if arg is str and isinstance(value, str):
+                    return value
+            raise IRError(f"must be a name or a mapping, not {value!r}", path)
+        return name_or_mapping
     if tp is int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise IRError(f"must be a whole number, not {value!r}", path)
-        return value
-    if isinstance(value, (str, int, float, bool)):
-        return value
-    raise IRError(f"must be a string, number or boolean, not {_SHORT.repr(value)}", path)
+        def whole(value: Any, path: _Path) -> Any:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise IRError(f"must be a whole number, not {value!r}", path)
+            return value
+        return whole
+
+    def scalar(value: Any, path: _Path) -> Any:
+        if isinstance(value, (str, int, float, bool)):
+            return value
+        raise IRError(f"must be a string, number or boolean, not {_SHORT.repr(value)}", path)
+    return scalar
 
 
 def _parse_variants(value: Any, path: tuple[str | int, ...]) -> tuple[Variant, ...]:
@@ -122,20 +167,31 @@ def _parse_variants(value: Any, path: tuple[str | int, ...]) -> tuple[Variant, .
     return tuple(out)
 
 
+@functools.cache
+def _fields_of(cls: type) -> tuple[frozenset[str], tuple[tuple[str, _Parse, bool], ...]]:
+    """A dataclass's field names, and for each field in order: its name, its parse, and
+    whether the document must give it (no default)."""
+    hints = _hints(cls)
+    fields = dataclasses.fields(cls)
+    return frozenset(f.name for f in fields), tuple(
+        (f.name, _parser(hints[f.name]),
+         f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        for f in fields)
+
+
 def _parse_fields(cls: type, doc: Any, path: tuple[str | int, ...]) -> Any:
     if not isinstance(doc, dict):
         raise IRError(f"must be a mapping, not {_SHORT.repr(doc)}", path)
-    hints = _hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    names, table = _fields_of(cls)
     for key in doc:
         if key not in names:
             raise IRError(f"unknown key '{key}'", (*path, key))
     kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name in doc:
-            kwargs[f.name] = _parse_value(hints[f.name], doc[f.name], (*path, f.name))
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise IRError(f"missing required key '{f.name}'", path)
+    for name, parse, required in table:
+        if name in doc:
+            kwargs[name] = parse(doc[name], (*path, name))
+        elif required:
+            raise IRError(f"missing required key '{name}'", path)
     try:
         return cls(**kwargs)
     except IRError as exc:  # a class's own check of its fields together
@@ -225,19 +281,24 @@ def _dump_value(value: Any) -> Any:
 
 def _dump_fields(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(obj):
-        if not f.compare:
-            continue
-        value = getattr(obj, f.name)
-        if f.default is not dataclasses.MISSING and value == f.default and (
-            type(value) is type(f.default)
+    kind: type = type(obj)
+    for name, default in _compared_fields(kind):
+        value = getattr(obj, name)
+        if default is not dataclasses.MISSING and value == default and (
+            type(value) is type(default)
         ):
             continue
-        if f.name in ("up", "down") and isinstance(value, tuple) and len(value) == 1:
-            out[f.name] = value[0]
+        if name in ("up", "down") and isinstance(value, tuple) and len(value) == 1:
+            out[name] = value[0]
             continue
-        out[f.name] = _dump_value(value)
+        out[name] = _dump_value(value)
     return out
+
+
+@functools.cache
+def _compared_fields(cls: type) -> tuple[tuple[str, Any], ...]:
+    """(name, default) of each field of a dataclass that counts in comparisons, in order."""
+    return tuple((f.name, f.default) for f in dataclasses.fields(cls) if f.compare)
 
 
 def dump_operation(op: Operation) -> dict[str, Any]:

@@ -135,11 +135,16 @@ def _scalar(ev: ScalarEvent) -> Any:
         raise _not_allowed(tag, ev.start_mark)
     if kind == "str":
         return value
+    return _convert(kind, value, ev.start_mark)
+
+
+def _convert(kind: str, text: str, mark: _Mark) -> Any:
+    """A scalar's text as a value of its core-schema type `kind`."""
     try:
-        return _SCALARS[kind](value)
+        return _SCALARS[kind](text)
     except (ValueError, OverflowError):
-        raise _fail(f"{excerpt(value)} is not a valid !!{kind} ({_WHAT[kind]})",
-                    ev.start_mark) from None
+        raise _fail(f"{excerpt(text)} is not a valid !!{kind} ({_WHAT[kind]})",
+                    mark) from None
 
 
 def _not_allowed(tag: str, mark: _Mark) -> ConstructorError:
@@ -248,7 +253,16 @@ class _Builder:
     def scalar(self, ev: ScalarEvent) -> None:
         if len(self.stack) > MAX_DEPTH:
             raise _fail(TOO_DEEP, ev.start_mark)
-        value = ev.value if self._is_name(ev) else _scalar(ev)
+        if ev.tag is None and ev.implicit[0]:
+            # A plain scalar (nearly all of them): resolved once, for both questions.
+            text = ev.value
+            kind = resolve(text)
+            if kind == "str" or (kind in _AS_TEXT and self._name_here()):
+                value: Any = text
+            else:
+                value = _convert(kind, text, ev.start_mark)
+        else:
+            value = _scalar(ev)
         mark: _Mark = ev.start_mark
         size = 1 + len(ev.value) // _CHARS_PER_VALUE
         pos = (mark.line + 1, mark.column + 1, None) if self.positions else None
@@ -257,10 +271,9 @@ class _Builder:
         self.add(value, size, pos, mark)
 
 
-    def _is_name(self, ev: ScalarEvent) -> bool:
-        """Whether a plain scalar stands where a name or an id goes: kept as written."""
-        if ev.tag is not None or not ev.implicit[0] or resolve(ev.value) not in _AS_TEXT:
-            return False
+    def _name_here(self) -> bool:
+        """Whether a plain scalar read now stands where a name or an id goes: kept as
+        written."""
         top = self.stack[-1] if self.stack else None
         if top is None:
             return False

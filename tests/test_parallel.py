@@ -1,0 +1,37 @@
+"""`parallel.map_items`: the same results as a plain loop, and workers that stay quiet."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+import pytest
+
+from schemaflow import parallel
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_results_come_back_in_order() -> None:
+    items = list(range(1000))
+    assert parallel.map_items(_square, items) == [x * x for x in items]
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # what the command line's SIGTERM handler does
+
+
+@pytest.mark.skipif(parallel.workers() < 2, reason="one core: no workers")
+def test_workers_stopped_by_the_pool_print_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    # The command line turns SIGTERM into an exception; the pool stops its workers with
+    # SIGTERM when the work is done. Workers must not inherit the handler (a traceback each).
+    old = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        for _ in range(3):
+            assert parallel.map_items(_square, list(range(400)))[-1] == 399 * 399
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
