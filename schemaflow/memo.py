@@ -352,6 +352,7 @@ def history_errors(history: History) -> list[Diagnostic]:
     only the changesets not remembered clean, on the schemas remembered or replayed before
     them; when there are none, the keys of the heads are remembered."""
     from .lint import check
+    from .lintcache import Remembered, config_key
 
     g, memo = history.graph, history.memo
     keys = changeset_keys(g)
@@ -363,7 +364,10 @@ def history_errors(history: History) -> list[Diagnostic]:
     def after(cid: str) -> SchemaState:
         return memo.replay(g, check_order(g, cid)).state
 
-    errors = [d for d in check(history, rules=False, skip=known, after=after)
+    config = config_key(rules=False) if memo.dir is not None else None
+    errors = [d for d in check(history, rules=False, skip=known, after=after,
+                               remembered=None if config is None else Remembered(
+                                   history, config))
               if d.severity == "error"]
     if not errors:
         memo.mark_clean(keys[h].hex() for h in g.heads)
