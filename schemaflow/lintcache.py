@@ -93,14 +93,16 @@ def remembered(history: History, ctx: LintContext, select: tuple[str, ...],
 class Remembered:
     """The remembered findings of one check configuration on one history."""
 
-    def __init__(self, history: History, config: str, derive: str | None = None) -> None:
+    def __init__(self, history: History, config: str, derive: str | None = None,
+                 graph_keys: dict[str, bytes] | None = None) -> None:
         from .memo import changeset_keys
 
         self.history = history
         self.memo = history.memo
         self.config = config
         self.derive = derive
-        graph_keys = changeset_keys(history.graph)
+        if graph_keys is None:
+            graph_keys = changeset_keys(history.graph)
         self.keys: dict[str, str] = {}
         for cid, key in graph_keys.items():
             source = history.content_key(cid)
@@ -108,18 +110,18 @@ class Remembered:
                 self.keys[cid] = hashlib.blake2b(key + source.encode(),
                                                  digest_size=16).hexdigest()
         self.entries = _entries(self.memo._read(f"findings-{config}.json"))
-        self.new: dict[str, list[Record]] = {}
-        self.derived: dict[str, list[Record]] = {}
+        self.new: dict[str, list[Any]] = {}
+        self.derived: dict[str, list[Any]] = {}
 
     def get(self, cid: str) -> list[Diagnostic] | None:
         """What the check found in changeset `cid` (placement aside), or None if unknown."""
         key = self.keys.get(cid)
-        records = None if key is None else self.entries.get(key)
+        records = None if key is None else _records(self.entries.get(key))
         if records is None:
             return None
         try:
             return [self._diagnostic(cid, r) for r in records]
-        except (ValueError, TypeError):  # an unknown code, a damaged record: check it again
+        except (ValueError, TypeError):  # an unknown code: check it again
             return None
 
     def _diagnostic(self, cid: str, r: Record) -> Diagnostic:
@@ -161,8 +163,7 @@ class Remembered:
             for k in others[-len(current):] if current else []:
                 kept[k] = old[k]
             kept.update(new)
-            self.memo._write(f"findings-{config}.json",
-                             {"entries": {k: [list(r) for r in v] for k, v in kept.items()}})
+            self.memo._write(f"findings-{config}.json", {"entries": kept})
         self._prune()
 
     def _prune(self) -> None:
@@ -184,22 +185,22 @@ _OPT_STR = (str, type(None))
 _OPT_INT = (int, type(None))
 
 
-def _entries(data: Any) -> dict[str, list[Record]]:
-    """The entries of a findings file, each checked (one of another shape: no entries)."""
+def _entries(data: Any) -> dict[str, Any]:
+    """The entries of a findings file, key → records as read (each checked when used)."""
     entries = data.get("entries") if isinstance(data, dict) else None
-    if not isinstance(entries, dict):
-        return {}
-    out: dict[str, list[Record]] = {}
-    for key, records in entries.items():
-        if not isinstance(records, list):
-            return {}
-        checked: list[Record] = []
-        for r in records:
-            if not (isinstance(r, list) and len(r) == 7 and type(r[0]) is str
-                    and r[1] in ("error", "warning", "info") and type(r[2]) is str
-                    and isinstance(r[3], _OPT_STR) and type(r[4]) in _OPT_INT
-                    and type(r[5]) in _OPT_INT and type(r[6]) is bool):
-                return {}
-            checked.append((r[0], r[1], r[2], r[3], r[4], r[5], r[6]))
-        out[key] = checked
-    return out
+    return entries if isinstance(entries, dict) else {}
+
+
+def _records(records: Any) -> list[Record] | None:
+    """An entry's records, checked (None when one is of another shape: a miss)."""
+    if not isinstance(records, list):
+        return None
+    checked: list[Record] = []
+    for r in records:
+        if not (isinstance(r, list) and len(r) == 7 and type(r[0]) is str
+                and r[1] in ("error", "warning", "info") and type(r[2]) is str
+                and isinstance(r[3], _OPT_STR) and type(r[4]) in _OPT_INT
+                and type(r[5]) in _OPT_INT and type(r[6]) is bool):
+            return None
+        checked.append((r[0], r[1], r[2], r[3], r[4], r[5], r[6]))
+    return checked

@@ -367,7 +367,7 @@ def history_errors(history: History) -> list[Diagnostic]:
     config = config_key(rules=False) if memo.dir is not None else None
     errors = [d for d in check(history, rules=False, skip=known, after=after,
                                remembered=None if config is None else Remembered(
-                                   history, config))
+                                   history, config, graph_keys=keys))
               if d.severity == "error"]
     if not errors:
         memo.mark_clean(keys[h].hex() for h in g.heads)
