@@ -40,7 +40,8 @@ class _States:
         self.fallback = fallback
         g = history.graph
         self.after: dict[str, SchemaState] = {}
-        self.heads: dict[str, SchemaState] = {}  # the schema after each head checked
+        # The schemas before (after its one parent) and after each head checked.
+        self.heads: dict[str, tuple[SchemaState | None, SchemaState]] = {}
         self.waiting = {cid: 0 for cid in g.order}
         for parents in g.all_parents.values():
             for p in parents:
@@ -132,6 +133,7 @@ def _check(history: History, ctx: LintContext | None, select: tuple[str, ...],
         return selected(code, select, ignore + cs_ignore)
 
     computed = False
+    replays = True  # no operation checked in this run failed (the states are a replay's)
     for cid in g.order:
         if cid in skip:
             continue
@@ -148,6 +150,7 @@ def _check(history: History, ctx: LintContext | None, select: tuple[str, ...],
         before = states.before(cid, diags)
         state, failed = _operations(history, cs, before, ctx if rules else None, keep, diags,
                                     rules_only)
+        replays = replays and not failed
         if not cs.operations and len(cs.parents) < 2 and keep("SF014", cs.lint_ignore):
             diags.append(_diag(
                 history, cid, ("operations",), "SF014", "the changeset has no operations "
@@ -162,8 +165,9 @@ def _check(history: History, ctx: LintContext | None, select: tuple[str, ...],
             states.after[cid] = state
         else:
             computed = True
-            states.heads[cid] = state
-    if remembered is not None and computed and not any(d.severity == "error" for d in diags):
+            states.heads[cid] = (before if len(g.all_parents[cid]) == 1 else None, state)
+    if remembered is not None and computed and replays and not any(
+            d.severity == "error" or d.code == "SF013" for d in diags):
         _remember_heads(history, states.heads)
     if len(g.heads) > 1 and keep("SF401", ()):
         last = g.heads[-1]
@@ -194,14 +198,19 @@ def _replayed(history: History, after: Callable[[str], SchemaState] | None
     return replayed
 
 
-def _remember_heads(history: History, heads: dict[str, SchemaState]) -> None:
-    """Remember the schema after each head checked in this run (with no error anywhere, it is
-    what a replay gives): the check before an apply of a new changeset builds on it."""
+def _remember_heads(history: History,
+                    heads: dict[str, tuple[SchemaState | None, SchemaState]]) -> None:
+    """Remember the schema after each head checked in this run, and before it when it has
+    one parent (with no error anywhere, they are what a replay gives): an apply of the head,
+    or of a changeset on it, starts from there."""
     from .memo import check_order, sequence_keys
 
     g = history.graph
-    for cid, state in heads.items():
-        history.memo.put_state(sequence_keys(g, check_order(g, cid)).keys[-1], state)
+    for cid, (before, after) in heads.items():
+        keys = sequence_keys(g, check_order(g, cid)).keys
+        history.memo.put_state(keys[-1], after)
+        if before is not None and len(keys) > 1:
+            history.memo.put_state(keys[-2], before)
 
 
 def _operations(history: History, cs: ir.Changeset, before: SchemaState,

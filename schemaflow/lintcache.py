@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,6 +111,7 @@ class Remembered:
                 self.keys[cid] = hashlib.blake2b(key + source.encode(),
                                                  digest_size=16).hexdigest()
         self.entries = _entries(self.memo._read(f"findings-{config}.json"))
+        self.folders: dict[str, str] = {}
         self.new: dict[str, list[Any]] = {}
         self.derived: dict[str, list[Any]] = {}
 
@@ -128,11 +130,20 @@ class Remembered:
         code, severity, message, hint, line, col, has_file = r
         if code not in CODES:
             raise ValueError("an unknown code")
-        path = self.history.path(cid) if has_file else None
+        name = self.history.files.get(cid) if has_file else None
         return Diagnostic(code=code, severity=severity,  # type: ignore[arg-type]
                           message=message, hint=hint,
-                          file=None if path is None else display_path(path),
+                          file=None if name is None else self._shown(name),
                           line=line, col=col, changeset=cid)
+
+    def _shown(self, name: str) -> str:
+        """`display_path` of a changeset's file (as `lint` reports it), its folder's part
+        worked out once: thousands of findings are in the same folder."""
+        folder, base = os.path.split(name)
+        shown = self.folders.get(folder)
+        if shown is None:
+            shown = self.folders[folder] = display_path(Path(folder or "."))
+        return base if shown == "." else os.path.join(shown, base)
 
     def put(self, cid: str, found: list[Diagnostic], rules_only: Collection[int]) -> None:
         """Remember what the check found in `cid`; `rules_only`: the ids of those findings
