@@ -328,6 +328,8 @@ def _placement(history: History, cid: str, parents: tuple[str, ...],
     """Where a changeset stands: its file's name (SF006), the histories it merges (SF402)."""
     g = history.graph
     name = history.files.get(cid)
+    if name is not None and os.path.basename(name).startswith(cid + "_"):
+        name = None  # the usual name, `<id>_<slug>.yaml`: nothing more to look at
     stem = None if name is None else os.path.splitext(os.path.basename(name))[0]
     if stem is not None and not (stem == cid or stem.startswith(cid + "_")) and (
             keep("SF006", lint_ignore)):
