@@ -144,10 +144,13 @@ class Project(Listings, Comparing, Bookkeeping):
               database: bool) -> list[Diagnostic]:
         """The linter's findings on `history` (and the database's, with `database`)."""
         from .lint import check
+        from .lintcache import remembered
 
         ctx, notes = self._lint_context(dialect, server_version, models)
-        found = check(history, ctx, select=self.settings.lint_select,
-                      ignore=self.settings.lint_ignore, error=self.settings.lint_error)
+        select, ignore = self.settings.lint_select, self.settings.lint_ignore
+        found = check(history, ctx, select=select, ignore=ignore,
+                      error=self.settings.lint_error,
+                      remembered=remembered(history, ctx, select, ignore))
         if not database:
             return notes + found
         applied, db_diags = self._database_diagnostics(history)

@@ -69,6 +69,18 @@ def summary(by_id: Mapping[str, Changeset], cid: str) -> tuple[Header, str]:
     return _header(cs), checksum(cs)
 
 
+def source_key(by_id: Mapping[str, Changeset], cid: str) -> str | None:
+    """The content key of the file a cached graph's changeset `cid` was parsed from (None
+    when `by_id` is not a cached graph's, or its entry says none)."""
+    if isinstance(by_id, _LazyMap):
+        try:
+            key = by_id._packed[cid][3]
+        except Exception:  # an entry of another shape: not known
+            return None
+        return key if type(key) is str and key else None
+    return None
+
+
 def _header(cs: Changeset) -> Header:
     return (cs.id, cs.parents, cs.message, cs.author, cs.depends_on, cs.branch_labels, cs.tag,
             cs.transactional, cs.lint_ignore, cs.replaces, cs.path)

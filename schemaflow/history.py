@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import ir, parallel
-from .cache import FolderIndex, Packed, ParseCache, checksum, content_key, pack
+from .cache import FolderIndex, Packed, ParseCache, checksum, content_key, pack, source_key
 from .errors import Diagnostic, SchemaflowError, UsageError, ValidationFailed
 from .graph import Graph
 from .source import (
@@ -62,11 +62,18 @@ class History:
                                                   repr=False)
     # Changesets parsed from their files in this process (not served by the cache).
     _parsed: dict[str, ir.Changeset] = field(default_factory=dict, compare=False, repr=False)
+    # id → the content key of its file, where the parse cache knew it (see `content_key`).
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def path(self, cid: str) -> Path | None:
         """The file changeset `cid` came from."""
         name = self.files.get(cid)
         return None if name is None else Path(name)
+
+    def content_key(self, cid: str) -> str | None:
+        """The hash of the bytes of changeset `cid`'s file, as the parse cache found it (None
+        when it is not known: a history not loaded through the cache)."""
+        return source_key(self.graph.by_id, cid) or self.sources.get(cid)
 
     def source(self, cid: str) -> SourceFile | None:
         """A changeset's file as text, for positions (read once, and only when a diagnostic
@@ -317,7 +324,7 @@ def load(folder: Path, paths: Iterable[Path] | None = None, *,
     graph = Graph(changesets)
     if index is not None:
         index.save(graph, where, cache.sources)
-    return History(graph, where, folder, limits, _parsed=cache.parsed)
+    return History(graph, where, folder, limits, _parsed=cache.parsed, sources=cache.sources)
 
 
 def position(history: History, cid: str, path: tuple[Any, ...]) -> tuple[str | None, int | None,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Collection
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from . import ir
+from .cache import summary
 from .defaults import HINT as DEFAULT_HINT
 from .defaults import findings as default_findings
 from .errors import CODES, Diagnostic, StateError, UsageError
@@ -18,6 +20,7 @@ from .state import SchemaState, TableKey, apply
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
+    from .lintcache import Remembered
 
 
 def _diag(history: History, cid: str, path: tuple[object, ...], code: str, message: str,
@@ -37,9 +40,11 @@ class _States:
         self.fallback = fallback
         g = history.graph
         self.after: dict[str, SchemaState] = {}
+        # The schemas before (after its one parent) and after each head checked.
+        self.heads: dict[str, tuple[SchemaState | None, SchemaState]] = {}
         self.waiting = {cid: 0 for cid in g.order}
-        for cid in g.order:
-            for p in g[cid].all_parents:
+        for parents in g.all_parents.values():
+            for p in parents:
                 self.waiting[p] += 1
 
     def before(self, cid: str, diags: list[Diagnostic]) -> SchemaState:
@@ -64,11 +69,15 @@ class _States:
                             self.history, cid, ("parents",), "SF013",
                             f"the merged branches conflict: {other} operation {i + 1} "
                             f"({op.kind}): {exc.message}"))
-        for p in parents:
+        self.release(cid)
+        return state
+
+    def release(self, cid: str) -> None:
+        """`cid` no longer needs its parents' schemas (each is dropped when no other does)."""
+        for p in self.history.graph.all_parents[cid]:
             self.waiting[p] -= 1
             if self.waiting[p] == 0:
                 self.after.pop(p, None)
-        return state
 
 
 Keep = Callable[[str, tuple[str, ...]], bool]  # (code, the changeset's ignores) → reported?
@@ -77,57 +86,139 @@ Keep = Callable[[str, tuple[str, ...]], bool]  # (code, the changeset's ignores)
 def check(history: History, ctx: LintContext | None = None, *,
           select: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
           error: tuple[str, ...] = (), rules: bool = True, skip: Collection[str] = (),
-          after: Callable[[str], SchemaState] | None = None) -> list[Diagnostic]:
+          after: Callable[[str], SchemaState] | None = None,
+          remembered: Remembered | None = None) -> list[Diagnostic]:
     """Every reference, rollback and safety problem in the history, in history order.
 
     `error` lists codes (or prefixes) whose warnings the project treats as errors.
     `rules=False` skips the safety analyzers (warnings only): what apply needs to know is
     whether the history can run at all. The changesets in `skip` are not checked (their
     results are known), and `after(cid)` gives the schema after one of them that a checked
-    changeset builds on."""
-    ctx = ctx or LintContext()
-    diags: list[Diagnostic] = []
-    states = _States(history, after)
-    g = history.graph
-
-    def keep(code: str, cs_ignore: tuple[str, ...]) -> bool:
-        if code not in RULES and code not in _SELECTABLE:
-            return True  # reference errors make a changeset impossible to run: always on
-        return selected(code, select, ignore + cs_ignore)
-
-    for cid in g.order:
-        if cid in skip:
-            continue
-        cs = g[cid]
-        before = states.before(cid, diags)
-        state, failed = _operations(history, cs, before, ctx if rules else None, keep, diags)
-        if not cs.operations and len(cs.parents) < 2 and keep("SF014", cs.lint_ignore):
-            diags.append(_diag(
-                history, cid, ("operations",), "SF014", "the changeset has no operations "
-                "(only a merge may have none)", "add its operations (`new --autogenerate` "
-                "writes them from the models), or delete the file"))
-        _rollback(history, cs, before, state, failed, keep, diags,
-                  ctx.support if rules else None)
-        _placement(history, cs, keep, diags)
-        if g.dependents[cid]:
-            states.after[cid] = state
-    if len(g.heads) > 1 and keep("SF401", ()):
-        last = g.heads[-1]
-        diags.append(_diag(
-            history, last, (), "SF401",
-            f"the history has {len(g.heads)} heads: {', '.join(g.heads)}",
-            "join them with: schemaflow merge -m MESSAGE"))
+    changeset builds on. With `remembered`, what an earlier run found in a changeset (see
+    `lintcache`) is reported without checking it again, and what is checked is remembered."""
+    if remembered is not None:
+        try:
+            diags = _check(history, ctx, select, ignore, rules, skip, after, remembered)
+        except _Recheck:  # a remembered changeset's schema cannot be rebuilt: check all
+            diags = _check(history, ctx, select, ignore, rules, skip, after, None)
+        else:
+            remembered.save()
+    else:
+        diags = _check(history, ctx, select, ignore, rules, skip, after, None)
     if error:
         diags = [replace(d, severity="error") if d.severity == "warning" and any(
             d.code.startswith(e) for e in error) else d for d in diags]
     return diags
 
 
+class _Recheck(Exception):
+    """A changeset builds on remembered ones whose operations do not all replay (they have
+    errors of their own): their schema is rebuilt only by checking them again."""
+
+
+def _check(history: History, ctx: LintContext | None, select: tuple[str, ...],
+           ignore: tuple[str, ...], rules: bool, skip: Collection[str],
+           after: Callable[[str], SchemaState] | None,
+           remembered: Remembered | None) -> list[Diagnostic]:
+    ctx = ctx or LintContext()
+    diags: list[Diagnostic] = []
+    g = history.graph
+    if remembered is not None:
+        after = _replayed(history, after)
+    states = _States(history, after)
+
+    def keep(code: str, cs_ignore: tuple[str, ...]) -> bool:
+        if code not in RULES and code not in _SELECTABLE:
+            return True  # reference errors make a changeset impossible to run: always on
+        return selected(code, select, ignore + cs_ignore)
+
+    computed = False
+    replays = True  # no operation checked in this run failed (the states are a replay's)
+    for cid in g.order:
+        if cid in skip:
+            continue
+        found = remembered.get(cid) if remembered is not None else None
+        if found is not None:
+            diags += found
+            states.release(cid)
+            header = summary(g.by_id, cid)[0]  # not revived: its header is all it needs
+            _placement(history, cid, header[1], header[8], keep, diags)
+            continue
+        cs = g[cid]
+        start = len(diags)
+        rules_only: set[int] = set()
+        before = states.before(cid, diags)
+        state, failed = _operations(history, cs, before, ctx if rules else None, keep, diags,
+                                    rules_only)
+        replays = replays and not failed
+        if not cs.operations and len(cs.parents) < 2 and keep("SF014", cs.lint_ignore):
+            diags.append(_diag(
+                history, cid, ("operations",), "SF014", "the changeset has no operations "
+                "(only a merge may have none)", "add its operations (`new --autogenerate` "
+                "writes them from the models), or delete the file"))
+        _rollback(history, cs, before, state, failed, keep, diags,
+                  ctx.support if rules else None, rules_only)
+        if remembered is not None:
+            remembered.put(cid, diags[start:], rules_only)
+        _placement(history, cid, cs.parents, cs.lint_ignore, keep, diags)
+        if g.dependents[cid]:
+            states.after[cid] = state
+        else:
+            computed = True
+            states.heads[cid] = (before if len(g.all_parents[cid]) == 1 else None, state)
+    if remembered is not None and computed and replays and not any(
+            d.severity == "error" or d.code == "SF013" for d in diags):
+        _remember_heads(history, states.heads)
+    if len(g.heads) > 1 and keep("SF401", ()):
+        last = g.heads[-1]
+        diags.append(_diag(
+            history, last, (), "SF401",
+            f"the history has {len(g.heads)} heads: {', '.join(g.heads)}",
+            "join them with: schemaflow merge -m MESSAGE"))
+    return diags
+
+
+def _replayed(history: History, after: Callable[[str], SchemaState] | None
+              ) -> Callable[[str], SchemaState]:
+    """The schema after a changeset the check did not replay in this run: from `after`, or
+    replayed (from the longest prefix remembered); _Recheck when that replay fails, since
+    the check would have gone on past the operations that fail."""
+    from .memo import check_order
+
+    g = history.graph
+
+    def replayed(cid: str) -> SchemaState:
+        try:
+            if after is not None:
+                return after(cid)
+            return history.memo.replay(g, check_order(g, cid)).state
+        except StateError:
+            raise _Recheck from None
+
+    return replayed
+
+
+def _remember_heads(history: History,
+                    heads: dict[str, tuple[SchemaState | None, SchemaState]]) -> None:
+    """Remember the schema after each head checked in this run, and before it when it has
+    one parent (with no error anywhere, they are what a replay gives): an apply of the head,
+    or of a changeset on it, starts from there."""
+    from .memo import check_order, sequence_keys
+
+    g = history.graph
+    for cid, (before, after) in heads.items():
+        keys = sequence_keys(g, check_order(g, cid)).keys
+        history.memo.put_state(keys[-1], after)
+        if before is not None and len(keys) > 1:
+            history.memo.put_state(keys[-2], before)
+
+
 def _operations(history: History, cs: ir.Changeset, before: SchemaState,
                 ctx: LintContext | None, keep: Keep,
-                diags: list[Diagnostic]) -> tuple[SchemaState, bool]:
+                diags: list[Diagnostic], rules_only: set[int]) -> tuple[SchemaState, bool]:
     """Replay a changeset's operations, reporting what does not fit and (with `ctx`) what the
-    safety analyzers find; returns the state after it and whether an operation failed."""
+    safety analyzers find (their ids also in `rules_only`); returns the state after it and
+    whether an operation failed."""
     state = before
     failed = False
     created: set[TableKey] = set()
@@ -146,10 +237,13 @@ def _operations(history: History, cs: ir.Changeset, before: SchemaState,
             if keep(f[0], cs.lint_ignore):
                 inside = f[3] if len(f) == 4 else ()  # the value it is about, if it says
                 diags.append(_diag(history, cs.id, (*where, *inside), f[0], f[1], f[2]))
+                rules_only.add(id(diags[-1]))
         if ctx:  # validate, not the check before apply: the database would refuse them
-            diags += [_diag(history, cs.id, (*where, *sub), "SF120",
-                            f"{op.kind} in changeset {cs.id}: {message}", DEFAULT_HINT)
-                      for sub, message in default_findings(op, state)]
+            defaults = [_diag(history, cs.id, (*where, *sub), "SF120",
+                              f"{op.kind} in changeset {cs.id}: {message}", DEFAULT_HINT)
+                        for sub, message in default_findings(op, state)]
+            rules_only.update(map(id, defaults))
+            diags += defaults
         if isinstance(op, ir.CreateTable):
             created.add((op.schema, op.name))
         state = after
@@ -158,7 +252,7 @@ def _operations(history: History, cs: ir.Changeset, before: SchemaState,
 
 def _rollback(history: History, cs: ir.Changeset, before: SchemaState, after: SchemaState,
               failed: bool, keep: Keep, diags: list[Diagnostic],
-              support: Dialect | None = None) -> None:
+              support: Dialect | None = None, rules_only: set[int] | None = None) -> None:
     """An explicit rollback must fit and restore `before`; without one, the automatic inverse
     must exist (SF201). After a failed operation only the rollback's own fit is checked.
     With a target database, the rollback must be one it can run (SF331)."""
@@ -177,10 +271,11 @@ def _rollback(history: History, cs: ir.Changeset, before: SchemaState, after: Sc
                     "add `down:` to the sql operation, or a `rollback:` list to the changeset"))
             else:
                 _rollback_runs(history, cs, after, inverse, ("operations",), support, keep,
-                               diags)
+                               diags, rules_only)
         return
     if not failed:
-        _rollback_runs(history, cs, after, cs.rollback, ("rollback",), support, keep, diags)
+        _rollback_runs(history, cs, after, cs.rollback, ("rollback",), support, keep, diags,
+                       rules_only)
     rolled = after
     rollback_ok = True
     for i, op in enumerate(cs.rollback):
@@ -206,7 +301,8 @@ def _rollback(history: History, cs: ir.Changeset, before: SchemaState, after: Sc
 
 def _rollback_runs(history: History, cs: ir.Changeset, after: SchemaState,
                    ops: tuple[ir.Operation, ...], path: tuple[object, ...],
-                   support: Dialect | None, keep: Keep, diags: list[Diagnostic]) -> None:
+                   support: Dialect | None, keep: Keep, diags: list[Diagnostic],
+                   rules_only: set[int] | None = None) -> None:
     """SF332 when the target database cannot run the rollback (an enum value PostgreSQL
     cannot remove): found by `validate --dialect`, not when someone rolls back."""
     if support is None or not keep("SF332", cs.lint_ignore):
@@ -220,28 +316,34 @@ def _rollback_runs(history: History, cs: ir.Changeset, after: SchemaState,
             diags.append(_diag(history, cs.id, path, "SF332",
                                f"the rollback cannot run on {support.name}: {op.kind}: "
                                f"{exc.message}", exc.hint))
+            if rules_only is not None:  # only a check with a target database finds these
+                rules_only.add(id(diags[-1]))
             return
         except StateError:
             return  # reported as the rollback's own fit
 
 
-def _placement(history: History, cs: ir.Changeset, keep: Keep,
-               diags: list[Diagnostic]) -> None:
+def _placement(history: History, cid: str, parents: tuple[str, ...],
+               lint_ignore: tuple[str, ...], keep: Keep, diags: list[Diagnostic]) -> None:
     """Where a changeset stands: its file's name (SF006), the histories it merges (SF402)."""
-    cid, g = cs.id, history.graph
-    path = history.path(cid)
-    if path is not None and not (path.stem == cid or path.stem.startswith(cid + "_")) and (
-            keep("SF006", cs.lint_ignore)):
+    g = history.graph
+    name = history.files.get(cid)
+    if name is not None and os.path.basename(name).startswith(cid + "_"):
+        name = None  # the usual name, `<id>_<slug>.yaml`: nothing more to look at
+    stem = None if name is None else os.path.splitext(os.path.basename(name))[0]
+    if stem is not None and not (stem == cid or stem.startswith(cid + "_")) and (
+            keep("SF006", lint_ignore)):
+        suffix = os.path.splitext(name or "")[1]
         diags.append(_diag(
             history, cid, ("id",), "SF006", f"the file name does not start with the id "
-            f"'{cid}'", f"rename the file to {cid}_{_slug(path.stem)}{path.suffix}"))
-    if len(cs.parents) > 1 and keep("SF402", cs.lint_ignore):
-        shared = g.ancestors([cs.parents[0]])
-        for other in cs.parents[1:]:
+            f"'{cid}'", f"rename the file to {cid}_{_slug(stem)}{suffix}"))
+    if len(parents) > 1 and keep("SF402", lint_ignore):
+        shared = g.ancestors([parents[0]])
+        for other in parents[1:]:
             if not shared & g.ancestors([other]):
                 diags.append(_diag(
                     history, cid, ("parents",), "SF402",
-                    f"merges {cs.parents[0]} and {other}, which share no history",
+                    f"merges {parents[0]} and {other}, which share no history",
                     "merging two unrelated histories is usually a mistake"))
 
 

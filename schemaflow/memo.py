@@ -123,6 +123,7 @@ class Memo:
         self.dir = None if base is None else base / f"memo-{name}"
         self._clean: list[str] | None = None
         self._states: dict[str, SchemaState] = {}
+        self._encoded: Encoded = {}
 
     # --- the history check -------------------------------------------------------------
 
@@ -173,7 +174,7 @@ class Memo:
         name = f"state-{key}.json"
         if self.dir is None or self._touch(name):
             return
-        self._write(name, _state_data(key, state))
+        self._write(name, _state_data(key, state, self._encoded))
         try:
             files = sorted(self.dir.glob("state-*.json"), key=lambda p: p.stat().st_mtime)
             for old in files[:-_KEEP_STATES]:
@@ -284,7 +285,12 @@ class _Buckets:
         return self.decoded[i]
 
 
-def _texts(tables: PMap[TableKey, Table]) -> list[str]:
+# id(bucket) → (the bucket, its text): buckets encoded for one stored schema, for the next
+# one stored in the same run (the schemas before and after a head share all but a few).
+Encoded = dict[int, tuple[object, str]]
+
+
+def _texts(tables: PMap[TableKey, Table], encoded: Encoded) -> list[str]:
     """Each bucket's tables as JSON text: as stored, where the bucket is unchanged since."""
     from .plaindata import encode
 
@@ -294,14 +300,20 @@ def _texts(tables: PMap[TableKey, Table]) -> list[str]:
     for i in range(BUCKETS):
         if stored is not None and (tables.pending(i) or tables.bucket(i) is stored.decoded.get(i)):
             out.append(stored.texts[i])
-        else:
-            out.append(json.dumps([encode(t) for t in tables.bucket(i).values()],
-                                  separators=(",", ":")))
+            continue
+        bucket = tables.bucket(i)
+        known = encoded.get(id(bucket))
+        if known is not None and known[0] is bucket:
+            out.append(known[1])
+            continue
+        text = json.dumps([encode(t) for t in bucket.values()], separators=(",", ":"))
+        encoded[id(bucket)] = (bucket, text)
+        out.append(text)
     return out
 
 
-def _state_data(key: str, state: SchemaState) -> dict[str, Any]:
-    texts = _texts(state.tables)
+def _state_data(key: str, state: SchemaState, encoded: Encoded | None = None) -> dict[str, Any]:
+    texts = _texts(state.tables, {} if encoded is None else encoded)
     return {"key": key, "tables": len(state.tables), "buckets": texts,
             "digest": _hash(*texts),
             "owner": [[*k, sorted(v, key=repr)] for k, v in state.index_tables.items()],
@@ -352,6 +364,7 @@ def history_errors(history: History) -> list[Diagnostic]:
     only the changesets not remembered clean, on the schemas remembered or replayed before
     them; when there are none, the keys of the heads are remembered."""
     from .lint import check
+    from .lintcache import Remembered, config_key
 
     g, memo = history.graph, history.memo
     keys = changeset_keys(g)
@@ -363,7 +376,10 @@ def history_errors(history: History) -> list[Diagnostic]:
     def after(cid: str) -> SchemaState:
         return memo.replay(g, check_order(g, cid)).state
 
-    errors = [d for d in check(history, rules=False, skip=known, after=after)
+    config = config_key(rules=False) if memo.dir is not None else None
+    errors = [d for d in check(history, rules=False, skip=known, after=after,
+                               remembered=None if config is None else Remembered(
+                                   history, config, graph_keys=keys))
               if d.severity == "error"]
     if not errors:
         memo.mark_clean(keys[h].hex() for h in g.heads)

@@ -4,17 +4,16 @@ database's own text of them. Imports no SQLAlchemy until a live database is read
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .. import ir
 from ..errors import UsageError
+from ..pmap import PMap
 from ..typespec import TypeSpec
 
 if TYPE_CHECKING:
-    from ..state import SchemaState
+    from ..state import SchemaState, Table, TableKey
 
 
 def column_here(names: tuple[str, ...], c: ir.Column) -> ir.Column:
@@ -29,13 +28,20 @@ def column_here(names: tuple[str, ...], c: ir.Column) -> ir.Column:
 
 def state_here(names: tuple[str, ...], state: SchemaState) -> SchemaState:
     """`state` with every column as `column_here` gives it (tables without variants kept as
-    they are, and the state itself when none has any)."""
-    if not any(c.variants for t in state.tables.values() for c in t.columns):
-        return state
-    here: Callable[[ir.Column], ir.Column] = lambda c: column_here(names, c)  # noqa: E731
-    return type(state)(MappingProxyType({
-        k: replace(t, columns=tuple(here(c) for c in t.columns))
-        if any(c.variants for c in t.columns) else t for k, t in state.tables.items()}))
+    they are). Each table is converted when first read: rendering one changeset on a long
+    history's schema (remembered by the memo, its tables decoded on first use) reads a few."""
+    tables = state.tables
+
+    def table_here(t: Table) -> Table:
+        if not any(c.variants for c in t.columns):
+            return t
+        return replace(t, columns=tuple(column_here(names, c) for c in t.columns))
+
+    def load(i: int) -> dict[TableKey, Table]:
+        return {k: table_here(t) for k, t in tables.bucket(i).items()}
+
+    return type(state).assembled(PMap.lazy(len(tables), load), state.index_tables,
+                                 state.referrers)
 
 
 def op_here(names: tuple[str, ...], op: ir.Operation) -> ir.Operation:
