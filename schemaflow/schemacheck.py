@@ -8,8 +8,9 @@ document it refuses goes through jsonschema, which explains what is wrong (`vali
 
 The predicate must say "valid" exactly when jsonschema finds no error. So each keyword
 below is jsonschema's own rule for Draft7Validator (no format checker), the same type
-tests (`bool` is no number), the same equality (`equal`, `uniq`: ported as they are, so
-that `1`, `1.0` and `true` compare as jsonschema compares them), and `$ref` ignoring its
+tests (`bool` is no number), JSON Schema's equality (`json_key`: `1` equals `1.0`, `true`
+equals neither; a value it cannot decide, such as NaN, is "not valid" here and left to
+jsonschema), and `$ref` ignoring its
 sibling keywords as draft 7 says. A schema with anything else (a draft-7 keyword not
 listed here, a reference outside the document, a nested `$id`) is not compiled:
 `compile_schema` raises Unsupported, and every document goes through jsonschema.
@@ -18,10 +19,9 @@ tests/test_schemacheck.py runs both on every document the tests know and on fuzz
 
 from __future__ import annotations
 
-import itertools
 import numbers
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
 Check = Callable[[Any], bool]
@@ -46,61 +46,53 @@ class Unsupported(Exception):
     """The schema uses something this compiler does not implement exactly."""
 
 
-# --- jsonschema's equality (jsonschema._utils), ported unchanged ---------------------------
+# --- equality as JSON Schema defines it ---------------------------------------------------
 
-def _mapping_equal(one: Any, two: Any) -> bool:
-    if len(one) != len(two):
-        return False
-    return all(key in two and equal(value, two[key]) for key, value in one.items())
-
-
-def _sequence_equal(one: Any, two: Any) -> bool:
-    if len(one) != len(two):
-        return False
-    return all(equal(i, j) for i, j in zip(one, two, strict=False))
+class _Unsure(Exception):
+    """A value whose comparison this module does not decide (NaN, a non-text key, an object
+    that is not JSON): the predicate then says "not valid" and jsonschema decides."""
 
 
-_TRUE, _FALSE = object(), object()
+def json_key(v: Any) -> Any:
+    """A hashable form of a JSON value: two values are equal in JSON Schema's sense (`true`
+    is not `1`, `1` is `1.0`, arrays item by item, objects entry by entry) exactly when their
+    forms are equal."""
+    if v is True or v is False:
+        return ("bool", v)
+    if v is None:
+        return ("null",)
+    kind = type(v)
+    if kind is str:
+        return ("str", v)
+    if kind is int or kind is float:
+        if v != v:
+            raise _Unsure
+        return ("num", v)
+    if kind is list or kind is tuple:
+        return ("list", tuple(json_key(i) for i in v))
+    if kind is dict:
+        if any(type(k) is not str for k in v):
+            raise _Unsure
+        return ("map", frozenset((k, json_key(i)) for k, i in v.items()))
+    raise _Unsure
 
 
-def unbool(element: Any) -> Any:
-    """True and False as values of their own, never equal to 1 and 0."""
-    if element is True:
-        return _TRUE
-    if element is False:
-        return _FALSE
-    return element
-
-
-def equal(one: Any, two: Any) -> bool:
-    """jsonschema's equality: `bool` apart from numbers, sequences and mappings by item."""
-    if one is two:
-        return True
-    if isinstance(one, str) or isinstance(two, str):
-        return bool(one == two)
-    if isinstance(one, Sequence) and isinstance(two, Sequence):
-        return _sequence_equal(one, two)
-    if isinstance(one, Mapping) and isinstance(two, Mapping):
-        return _mapping_equal(one, two)
-    return bool(unbool(one) == unbool(two))
-
-
-def uniq(container: Any) -> bool:
-    """jsonschema's uniqueness test, the same algorithm (sorted when it sorts)."""
+def decided(value: Any) -> bool:
+    """Whether every value inside `value` is one `json_key` compares (no NaN, no key that is
+    not text, only JSON's kinds): where it is not, the predicate may say "not valid" for a
+    document jsonschema accepts, never the other way round."""
     try:
-        ordered = sorted(unbool(i) for i in container)
-        for i, j in zip(ordered, itertools.islice(ordered, 1, None), strict=False):
-            if equal(i, j):
-                return False
-    except (NotImplementedError, TypeError):
-        seen: list[Any] = []
-        for e in container:
-            e = unbool(e)
-            for i in seen:
-                if equal(i, e):
-                    return False
-            seen.append(e)
+        json_key(value)
+    except _Unsure:
+        return False
     return True
+
+
+def _keys(values: Any) -> list[Any] | None:
+    try:
+        return [json_key(v) for v in values]
+    except _Unsure:
+        return None
 
 
 # --- types ----------------------------------------------------------------------------------
@@ -278,12 +270,19 @@ def _enum(c: _Compiler, enums: Any, schema: dict[str, Any]) -> Check:
         raise Unsupported("enum")
     if all(type(e) is str for e in enums):
         texts = frozenset(enums)
-        return lambda v: (v in texts) if type(v) is str else any(equal(e, v) for e in enums)
-    return lambda v: any(equal(e, v) for e in enums)
+        return lambda v: type(v) is str and v in texts
+    keys = _keys(enums)
+    if keys is None:
+        raise Unsupported("enum")
+    allowed = frozenset(keys)
+    return lambda v: (found := _keys((v,))) is not None and found[0] in allowed
 
 
 def _const(c: _Compiler, const: Any, schema: dict[str, Any]) -> Check:
-    return lambda v: equal(v, const)
+    keys = _keys((const,))
+    if keys is None:
+        raise Unsupported("const")
+    return lambda v: _keys((v,)) == keys
 
 
 def _pattern(c: _Compiler, pattern: Any, schema: dict[str, Any]) -> Check:
@@ -314,9 +313,10 @@ def _unique(c: _Compiler, flag: Any, schema: dict[str, Any]) -> Check:
     def check(v: Any) -> bool:
         if not isinstance(v, list):
             return True
-        if all(type(x) is str for x in v):  # what uniq decides for plain strings
+        if all(type(x) is str for x in v):
             return len(set(v)) == len(v)
-        return uniq(v)
+        keys = _keys(v)
+        return keys is not None and len(set(keys)) == len(keys)
 
     return check
 

