@@ -254,8 +254,8 @@ def _schema_check_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
         def both(doc: Any) -> bool:
             verdict: bool = fast(doc)
             slow = not any(True for _ in validate._validator(name).iter_errors(doc))
-            lenient_only_where_undecided = slow and not schemacheck.decided(doc)
-            assert verdict == slow or lenient_only_where_undecided, (
+            stricter_where_undecided = slow and not schemacheck.decided(doc)
+            assert verdict == slow or stricter_where_undecided, (
                 f"schemacheck says {verdict}, jsonschema {slow}: {doc!r}")
             return verdict
 
