@@ -141,6 +141,10 @@ class Dialect(SupportChecks):
     # Whether `lock` holds a lock for the whole run (else only each changeset's transaction
     # serialises concurrent runs).
     run_lock: ClassVar[bool] = False
+    # Whether the Inspector reads every table of a schema in one catalog query, which is
+    # faster without a list of names to match (reflect.py asks for every table then, when
+    # few are left out, and drops those).
+    catalog_queries: ClassVar[bool] = False
     # Whether a new database is made on the server (CREATE DATABASE), else it is a new file.
     server_databases: ClassVar[bool] = True
     # Quotes and comments of its SQL: where a `sql:` string's statements end (sqlsplit).

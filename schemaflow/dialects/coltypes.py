@@ -36,11 +36,11 @@ def _databases() -> tuple[tuple[str, tuple[str, ...], Any], ...]:
 def column_type(t: Any) -> tuple[TypeSpec, tuple[ir.Variant, ...], str | None]:
     """The type, variants and collation of a column of SQLAlchemy type `t`; TypeError_ naming
     the construct the format cannot express."""
-    if getattr(t, "_variant_mapping", None) or isinstance(t, sa.types.TypeDecorator):
-        built = {name: _built(t, keys, sa_dialect) for name, keys, sa_dialect in _databases()}
-    else:  # the same everywhere: read once
-        one = _built(t, (), None)
-        built = {name: one for name, _, _ in _databases()}
+    if not getattr(t, "_variant_mapping", None) and not isinstance(t, sa.types.TypeDecorator):
+        # The same everywhere: read once, and that is the type (no variants, one collation).
+        spec, collation = _built(t, (), None)
+        return spec, (), collation
+    built = {name: _built(t, keys, sa_dialect) for name, keys, sa_dialect in _databases()}
     collations = {c for _, c in built.values()}
     if len(collations) > 1:
         raise TypeError_("per-database collations (" + ", ".join(

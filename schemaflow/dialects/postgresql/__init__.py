@@ -168,6 +168,7 @@ class PostgreSQL(Dialect):
         ((12,), {"enum_add_value_in_transaction": True}),
     )
     run_lock: ClassVar[bool] = True
+    catalog_queries: ClassVar[bool] = True
     default_driver: ClassVar[str | None] = "psycopg"
     # `postgres://` is what Heroku, Render and Fly put in DATABASE_URL.
     scheme_aliases: ClassVar[Mapping[str, str]] = MappingProxyType({"postgres": "postgresql"})
