@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from .. import ir
 from ..state import SchemaState, ck_name, fk_name, uq_name
 from .base import Dialect
+from .coltypes import TypeReader
 from .connect import end_read
 from .indexes import from_reflected
 from .read import Unexpressible, _action, _column, _deferral, _table, default_from_sa, skipper
@@ -56,6 +57,7 @@ def from_inspector(insp: Any, schema: str | None, *,
     checks = only(_optional(insp.get_multi_check_constraints, kw))
     comments = only(_optional(insp.get_multi_table_comment, kw))
     tables = {}
+    types = TypeReader()
     for key in sorted(columns, key=lambda k: (k[0] or "", k[1])):
         name = str(key[1])
         pk = pks.get(key) or {}
@@ -72,7 +74,7 @@ def from_inspector(insp: Any, schema: str | None, *,
             column = _column(
                 name, str(c["name"]), c["type"], c["name"] not in pk_cols and bool(c["nullable"]),
                 default_from_sa(str(default)) if default is not None and not generated
-                else (None, None), c.get("comment"), False if fixed else None)
+                else (None, None), c.get("comment"), False if fixed else None, types)
             cols.append(replace(column, **generated) if generated else column)
         uqs = []
         for u in uniques.get(key, ()):
