@@ -236,10 +236,12 @@ def _column(table: str, name: str, type_: Any, nullable: bool,
     value, default_sql = default
     if (default_sql or "").startswith("nextval("):  # a serial's own sequence, not written
         default_sql = None
-    from .coltypes import column_type
+    if types is None:
+        from .coltypes import TypeReader
 
+        types = TypeReader()
     try:
-        spec, variants, collation = (types.column_type if types else column_type)(type_)
+        spec, variants, collation = types.column_type(type_)
     except TypeError_ as exc:
         raise Unexpressible(f"column {table}.{name}", str(exc)) from None
     if spec.name == "boolean" and type(value) is int and value in (0, 1):
