@@ -140,7 +140,7 @@ def _isolated(root: Path, module_name: str) -> Iterator[dict[str, None]]:
     """sys.path with `root` first and no other project's module of that name, for the
     block; afterwards sys.path as it was, and sys.modules without the project's modules
     imported meanwhile. Yields (filled on exit) the files of those modules."""
-    saved_path, saved_meta = list(sys.path), list(sys.meta_path)
+    saved_path = list(sys.path)
     top = module_name.split(".")[0]
     aside = {name: m for name, m in sys.modules.items()
              if (name == top or name.startswith(top + "."))
@@ -154,15 +154,16 @@ def _isolated(root: Path, module_name: str) -> Iterator[dict[str, None]]:
     # size would otherwise be read back from a stale .pyc by the next load. The project's
     # own modules are compiled to hash-checked bytecode instead (_HashChecked).
     saved_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    finder = _ProjectFinder(root, write=not saved_bytecode)
     if importlib.machinery.PathFinder in sys.meta_path:
-        sys.meta_path.insert(sys.meta_path.index(importlib.machinery.PathFinder),
-                             _ProjectFinder(root, write=not saved_bytecode))
+        sys.meta_path.insert(sys.meta_path.index(importlib.machinery.PathFinder), finder)
     files: dict[str, None] = {}
     try:
         yield files
     finally:
         sys.dont_write_bytecode = saved_bytecode
-        sys.meta_path[:] = saved_meta
+        if finder in sys.meta_path:  # (an import hook the models added stays)
+            sys.meta_path.remove(finder)
         sys.path[:] = saved_path
         for name in set(sys.modules) - before:
             path = _module_file(sys.modules[name])

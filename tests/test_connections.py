@@ -354,7 +354,7 @@ def test_a_second_check_sees_the_edited_models(project: Project,
     import sys
 
     monkeypatch.setattr(sys, "dont_write_bytecode", False)  # as a user's Python runs
-    path = list(sys.path)
+    path, finders = list(sys.path), list(sys.meta_path)
     models_file(project, "a")
     assert created(schemaflow.check(cwd=project.root)) == ["a"]
     assert sys.path == path and "app_models" not in sys.modules
@@ -362,6 +362,7 @@ def test_a_second_check_sees_the_edited_models(project: Project,
     assert created(schemaflow.check(cwd=project.root)) == ["a", "b"]
     assert created(schemaflow.check(cwd=project.root)) == ["a", "b"]  # unchanged: reused
     assert sys.path == path and "app_models" not in sys.modules
+    assert sys.meta_path == finders and not sys.dont_write_bytecode
     # The only bytecode kept is checked against the source's hash, never its mtime.
     assert [p.name for p in (project.root / "__pycache__").iterdir()] == [
         Path(importlib.util.cache_from_source(str(project.root / "app_models.py"))).name]
