@@ -193,7 +193,9 @@ def count_operations(tool: str, text: str) -> tuple[int, int]:
         import yaml
 
         doc = yaml.safe_load(text)
+        # Not counted: the `sql` prelude (SET LOCAL lock_timeout, SF345) written before
+        # operations that lock existing PostgreSQL tables; it changes no schema.
         ops = [next(iter(op)) for op in doc.get("operations") or []]
-        return ops.count("add_column"), len(ops)
+        return ops.count("add_column"), len(ops) - ops.count("sql")
     upgrade = text.split("def upgrade", 1)[1].split("def downgrade", 1)[0]
     return upgrade.count("op.add_column("), upgrade.count("op.")

@@ -562,19 +562,6 @@ class Bench:
             if self.setup(f"{tool} stamp base", tool, self.cmd(tool, *clear), folder).ok:
                 self.measure(row, tool, self.cmd(tool, *stamp), folder)
 
-
-def write_pending(sf_dir: Path, head: str) -> None:
-    """The one pending changeset of the deploy rows: a new table on the last head."""
-    (sf_dir / "changesets" / f"{PENDING_ID}.yaml").write_text(
-        f"schemaflow: 1\nid: {PENDING_ID}\nparents: [{head}]\nmessage: one pending\n"
-        "operations:\n  - create_table:\n      name: bench_pending\n      columns:\n"
-        "        - {name: id, type: integer, primary_key: true}\n"
-        "        - {name: note, type: string(50)}\n", encoding="utf-8")
-
-
-# --- selection, metadata, main -------------------------------------------------------------------
-
-
     # --- autogenerate and check --------------------------------------------------------
 
     def autogenerate(self, t: int) -> None:
@@ -648,6 +635,18 @@ def write_pending(sf_dir: Path, head: str) -> None:
                 self.measure(cc_row, "schemaflow", self.cmd("schemaflow", "check"), sf_dir)
         self.dbs.drop(sync_url)
         self.dbs.drop(drift_url)
+
+
+def write_pending(sf_dir: Path, head: str) -> None:
+    """The one pending changeset of the deploy rows: a new table on the last head."""
+    (sf_dir / "changesets" / f"{PENDING_ID}.yaml").write_text(
+        f"schemaflow: 1\nid: {PENDING_ID}\nparents: [{head}]\nmessage: one pending\n"
+        "operations:\n  - create_table:\n      name: bench_pending\n      columns:\n"
+        "        - {name: id, type: integer, primary_key: true}\n"
+        "        - {name: note, type: string(50)}\n", encoding="utf-8")
+
+
+# --- selection, metadata, main -------------------------------------------------------------------
 
 
 def _void(row: Row, tool: str, why: str) -> None:

@@ -7,11 +7,20 @@ project's modules are taken out of sys.modules again (a module of the same name 
 project or the process itself loaded is set aside meanwhile and put back). A second load of
 files that have not changed returns the models loaded the first time: declaring the same
 classes twice on a base shared with the process (a library's registry) would fail.
+
+The project's modules are compiled once: their bytecode is kept in the project's
+`__pycache__` as Python keeps it, but checked against a hash of the source (PEP 552's
+checked-hash .pyc) rather than its mtime and size, so an edit is always seen, even one made
+within the same second at the same size. Compiling a models module of a thousand tables
+cost as much as reading its tables.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
+import importlib.util
+import marshal
 import os
 import sys
 import threading
@@ -19,7 +28,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
+from types import CodeType, ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .errors import ModelError
@@ -141,14 +150,20 @@ def _isolated(root: Path, module_name: str) -> Iterator[dict[str, None]]:
     before = set(sys.modules)
     sys.path.insert(0, str(root))
     importlib.invalidate_caches()
-    # No bytecode written: a file edited within the same second at the same size would
-    # otherwise be read back from a stale .pyc by the next load.
+    # No mtime-checked bytecode written: a file edited within the same second at the same
+    # size would otherwise be read back from a stale .pyc by the next load. The project's
+    # own modules are compiled to hash-checked bytecode instead (_HashChecked).
     saved_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    finder = _ProjectFinder(root, write=not saved_bytecode)
+    if importlib.machinery.PathFinder in sys.meta_path:
+        sys.meta_path.insert(sys.meta_path.index(importlib.machinery.PathFinder), finder)
     files: dict[str, None] = {}
     try:
         yield files
     finally:
         sys.dont_write_bytecode = saved_bytecode
+        if finder in sys.meta_path:  # (an import hook the models added stays)
+            sys.meta_path.remove(finder)
         sys.path[:] = saved_path
         for name in set(sys.modules) - before:
             path = _module_file(sys.modules[name])
@@ -158,3 +173,61 @@ def _isolated(root: Path, module_name: str) -> Iterator[dict[str, None]]:
                 del sys.modules[name]
         for name, module in aside.items():
             sys.modules.setdefault(name, module)
+
+
+# A PEP 552 .pyc's flags: hash-based (bit 0), checked against the source (bit 1).
+_CHECKED_HASH = (0b11).to_bytes(4, "little")
+
+
+class _ProjectFinder:
+    """Finds modules as the path finder does; the project's own source files are loaded
+    with `_HashChecked`."""
+
+    def __init__(self, root: Path, *, write: bool) -> None:
+        self.root, self.write = root, write
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        if spec is None:
+            return None
+        loader = spec.loader
+        if type(loader) is importlib.machinery.SourceFileLoader and _within(spec.origin,
+                                                                            self.root):
+            spec.loader = _HashChecked(loader.name, loader.path, write=self.write)
+        return spec
+
+
+class _HashChecked(importlib.machinery.SourceFileLoader):
+    """A project module's code: from its .pyc when that was compiled from these very bytes
+    (the source's hash, as Python's own checked-hash .pyc records it), else compiled, and
+    that .pyc written (unless bytecode writing is off)."""
+
+    def __init__(self, fullname: str, path: str, *, write: bool) -> None:
+        super().__init__(fullname, path)
+        self.write = write
+
+    def get_code(self, fullname: str) -> CodeType:
+        path = self.get_filename(fullname)
+        source = self.get_data(path)
+        head = importlib.util.MAGIC_NUMBER + _CHECKED_HASH + importlib.util.source_hash(source)
+        try:
+            pyc: str | None = importlib.util.cache_from_source(path)
+        except NotImplementedError:  # sys.implementation.cache_tag is None
+            pyc = None
+        if pyc is not None:
+            try:
+                with open(pyc, "rb") as fh:
+                    data = fh.read()
+            except OSError:
+                data = b""
+            if data[:16] == head:
+                try:
+                    code = marshal.loads(memoryview(data)[16:])
+                except (EOFError, ValueError, TypeError):
+                    code = None
+                if isinstance(code, CodeType):
+                    return code
+        code = self.source_to_code(source, path)
+        if pyc is not None and self.write:
+            self.set_data(pyc, head + marshal.dumps(code))  # atomic; errors ignored
+        return code

@@ -349,10 +349,12 @@ def created(operations: list[ir.Operation]) -> list[str]:
     return sorted(op.name for op in operations if isinstance(op, ir.CreateTable))
 
 
-def test_a_second_check_sees_the_edited_models(project: Project) -> None:
+def test_a_second_check_sees_the_edited_models(project: Project,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    path = list(sys.path)
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # as a user's Python runs
+    path, finders = list(sys.path), list(sys.meta_path)
     models_file(project, "a")
     assert created(schemaflow.check(cwd=project.root)) == ["a"]
     assert sys.path == path and "app_models" not in sys.modules
@@ -360,6 +362,51 @@ def test_a_second_check_sees_the_edited_models(project: Project) -> None:
     assert created(schemaflow.check(cwd=project.root)) == ["a", "b"]
     assert created(schemaflow.check(cwd=project.root)) == ["a", "b"]  # unchanged: reused
     assert sys.path == path and "app_models" not in sys.modules
+    assert sys.meta_path == finders and not sys.dont_write_bytecode
+    # The only bytecode kept is checked against the source's hash, never its mtime.
+    assert [p.name for p in (project.root / "__pycache__").iterdir()] == [
+        Path(importlib.util.cache_from_source(str(project.root / "app_models.py"))).name]
+    assert pyc_source_hash(project.root / "app_models.py") == importlib.util.source_hash(
+        (project.root / "app_models.py").read_bytes())
+
+
+def pyc_source_hash(source: Path) -> bytes | None:
+    """The source hash a checked-hash .pyc of `source` records (None: no such .pyc)."""
+    pyc = Path(importlib.util.cache_from_source(str(source)))
+    if not pyc.exists():
+        return None
+    head = pyc.read_bytes()[:16]
+    assert head[:4] == importlib.util.MAGIC_NUMBER
+    assert head[4:8] == (0b11).to_bytes(4, "little")  # hash-based, checked
+    return head[8:16]
+
+
+def test_models_edited_at_the_same_mtime_and_size_are_read_again(project: Project) -> None:
+    """The models' bytecode kept between runs is never served for an edited file, not even
+    one of the same size given back its old mtime (which fools mtime-checked .pyc files)."""
+    import os
+
+    env = {"PYTHONDONTWRITEBYTECODE": ""}  # empty: bytecode written, as by default
+    models_file(project, "aaa")
+    models = project.root / "app_models.py"
+    first = project.cli("check", env=env)
+    assert first.returncode == 1 and "aaa" in first.stdout, first.stderr
+    assert pyc_source_hash(models) == importlib.util.source_hash(models.read_bytes())
+    stat = models.stat()
+    models_file(project, "bbb")
+    os.utime(models, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert models.stat().st_size == stat.st_size
+    second = project.cli("check", env=env)
+    assert second.returncode == 1 and "bbb" in second.stdout and "aaa" not in second.stdout
+    assert pyc_source_hash(models) == importlib.util.source_hash(models.read_bytes())
+    again = project.cli("check", env=env)  # from the .pyc written for it
+    assert again.stdout == second.stdout
+
+
+def test_no_bytecode_written_for_the_models_when_python_writes_none(project: Project) -> None:
+    models_file(project, "aaa")
+    done = project.cli("check", env={"PYTHONDONTWRITEBYTECODE": "1"})
+    assert done.returncode == 1 and "aaa" in done.stdout, done.stderr
     assert not (project.root / "__pycache__").exists()
 
 

@@ -103,9 +103,28 @@ def enum_name(spec: TypeSpec, table: str, column: str) -> str:
 
 def map_columns(state: SchemaState, fn: Callable[[ir.Column], ir.Column]) -> SchemaState:
     """`state` with every column passed through `fn` (for comparable views)."""
+    def with_columns(t: Table) -> Table:
+        cols = tuple(fn(c) for c in t.columns)
+        if all(a is b for a, b in zip(cols, t.columns, strict=True)):
+            return t
+        return replace(t, columns=cols)
+
+    return map_tables(state, with_columns)
+
+
+def map_tables(state: SchemaState, fn: Callable[[Table], Table]) -> SchemaState:
+    """`state` with every table passed through `fn`: `state` itself when `fn` gives every
+    table back as it was (a thousand tables are not rebuilt for nothing)."""
     from ..state import SchemaState  # listings import dialects, never the state
 
-    return SchemaState(MappingProxyType({k: replace(t, columns=tuple(fn(c) for c in t.columns))
+    changed = {}
+    for k, t in state.tables.items():
+        new = fn(t)
+        if new is not t:
+            changed[k] = new
+    if not changed:
+        return state
+    return SchemaState(MappingProxyType({k: changed.get(k, t)
                                          for k, t in state.tables.items()}))
 
 
@@ -141,6 +160,10 @@ class Dialect(SupportChecks):
     # Whether `lock` holds a lock for the whole run (else only each changeset's transaction
     # serialises concurrent runs).
     run_lock: ClassVar[bool] = False
+    # Whether the Inspector reads every table of a schema in one catalog query, which is
+    # faster without a list of names to match (reflect.py asks for every table then, when
+    # few are left out, and drops those).
+    catalog_queries: ClassVar[bool] = False
     # Whether a new database is made on the server (CREATE DATABASE), else it is a new file.
     server_databases: ClassVar[bool] = True
     # Quotes and comments of its SQL: where a `sql:` string's statements end (sqlsplit).
@@ -286,11 +309,8 @@ class Dialect(SupportChecks):
     def comparable(self, state: SchemaState) -> SchemaState:
         """`state` as this database can hold it (what reflection would give back): each
         column with its type here."""
-        from ..state import SchemaState
-
         held = map_columns(state, lambda c: self.generated_as_held(self.column_here(c)))
-        return SchemaState(MappingProxyType({k: self.held_checks(t)
-                                             for k, t in held.tables.items()}))
+        return map_tables(held, self.held_checks)
 
     def generated_as_held(self, c: ir.Column) -> ir.Column:
         """A generated column as this database keeps it: the kind its default gives, the

@@ -36,11 +36,11 @@ def _databases() -> tuple[tuple[str, tuple[str, ...], Any], ...]:
 def column_type(t: Any) -> tuple[TypeSpec, tuple[ir.Variant, ...], str | None]:
     """The type, variants and collation of a column of SQLAlchemy type `t`; TypeError_ naming
     the construct the format cannot express."""
-    if getattr(t, "_variant_mapping", None) or isinstance(t, sa.types.TypeDecorator):
-        built = {name: _built(t, keys, sa_dialect) for name, keys, sa_dialect in _databases()}
-    else:  # the same everywhere: read once
-        one = _built(t, (), None)
-        built = {name: one for name, _, _ in _databases()}
+    if not getattr(t, "_variant_mapping", None) and not isinstance(t, sa.types.TypeDecorator):
+        # The same everywhere: read once, and that is the type (no variants, one collation).
+        spec, collation = _built(t, (), None)
+        return spec, (), collation
+    built = {name: _built(t, keys, sa_dialect) for name, keys, sa_dialect in _databases()}
     collations = {c for _, c in built.values()}
     if len(collations) > 1:
         raise TypeError_("per-database collations (" + ", ".join(
@@ -56,6 +56,42 @@ def column_type(t: Any) -> tuple[TypeSpec, tuple[ir.Variant, ...], str | None]:
         if types[name] != fallback:
             variants.append(ir.Variant(dialect=typing.cast(ir.Dialect, name), type=types[name]))
     return base, tuple(sorted(variants, key=lambda v: v.dialect)), collations.pop()
+
+
+# The attributes by which `type_from_sa` reads the types of `_plain_classes` (nothing else
+# of them): a column of one of those types is read once per distinct value of these.
+_READ = ("length", "precision", "scale", "timezone", "collation")
+
+
+@functools.cache
+def _plain_classes() -> frozenset[type]:
+    from sqlalchemy.dialects import postgresql
+
+    return frozenset({
+        sa.Integer, sa.INTEGER, sa.BigInteger, sa.BIGINT, sa.SmallInteger, sa.SMALLINT,
+        sa.String, sa.VARCHAR, sa.CHAR, sa.Text, sa.TEXT, sa.Numeric, sa.NUMERIC, sa.Boolean,
+        sa.BOOLEAN, sa.DateTime, sa.TIMESTAMP, sa.Date, sa.DATE, sa.Time, sa.TIME, sa.Float,
+        sa.FLOAT, sa.REAL, sa.Double, sa.DOUBLE_PRECISION, postgresql.TIMESTAMP,
+        postgresql.TIME})
+
+
+class TypeReader:
+    """`column_type` for the columns of one schema (a models' MetaData or a database's):
+    a common type (an INTEGER, a VARCHAR(50)) is read once, not once per column."""
+
+    def __init__(self) -> None:
+        self._read: dict[tuple[Any, ...], tuple[TypeSpec, tuple[ir.Variant, ...],
+                                                str | None]] = {}
+
+    def column_type(self, t: Any) -> tuple[TypeSpec, tuple[ir.Variant, ...], str | None]:
+        cls = type(t)
+        if cls not in _plain_classes() or getattr(t, "_variant_mapping", None):
+            return column_type(t)
+        key = (cls, *(getattr(t, a, None) for a in _READ))
+        found = self._read.get(key)
+        if found is None:
+            found = self._read[key] = column_type(t)
+        return found
 
 
 def _base(t: Any, types: dict[str, TypeSpec]) -> TypeSpec:

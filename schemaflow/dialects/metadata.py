@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from .. import ir
 from ..errors import ModelError
 from ..state import SchemaState, ck_name, fit, fk_name, uq_name
-from .coltypes import built_everywhere
+from .coltypes import TypeReader, built_everywhere
 from .indexes import from_model, sql_text
 from .read import (
     Unexpressible,
@@ -31,13 +31,14 @@ def from_metadata(metadata: sa.MetaData, *,
     """The SchemaState a SQLAlchemy MetaData describes (every constraint given a name)."""
     skipped = skipper(skip)
     _check_references(metadata)
+    types = TypeReader()
     tables = {}
     for table in metadata.sorted_tables:
         if skipped(str(table.name)):
             continue
         name = str(table.name)
         pk_cols = tuple(str(c.name) for c in table.primary_key.columns)
-        columns = [_model_column(name, col, pk_cols) for col in table.columns]
+        columns = [_model_column(name, col, pk_cols, types) for col in table.columns]
         uniques, checks, fks = [], [], []
         for c in built_everywhere(name, table.constraints):
             if c.dialect_kwargs:
@@ -126,14 +127,15 @@ def _check_references(metadata: sa.MetaData) -> None:
                     hint="correct the ForeignKey or add the column") from None
 
 
-def _model_column(table: str, col: sa.Column[Any], pk_cols: tuple[str, ...]) -> ir.Column:
+def _model_column(table: str, col: sa.Column[Any], pk_cols: tuple[str, ...],
+                  types: TypeReader | None = None) -> ir.Column:
     generated = _computed(col) or _identity(table, col)
     # Only an explicit `autoincrement=False` is carried: "auto" is the format's default.
     autoincrement = False if col.autoincrement is False else None
     column = _column(table, str(col.name), col.type,
                      col.name not in pk_cols and bool(col.nullable),
                      (None, None) if generated else _default_of(col), col.comment,
-                     autoincrement)
+                     autoincrement, types)
     return replace(column, **generated) if generated else column
 
 

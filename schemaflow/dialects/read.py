@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
@@ -17,6 +17,9 @@ from ..errors import UsageError
 from ..state import Table, fit, pk_name
 from ..typespec import TypeSpec, TypeSyntaxError, dump_type, parse_type
 from .tables import TypeError_
+
+if TYPE_CHECKING:
+    from .coltypes import TypeReader
 
 
 class Unexpressible(UsageError):
@@ -227,15 +230,18 @@ def _default_of(col: sa.Column[Any]) -> tuple[Any, str | None]:
 
 def _column(table: str, name: str, type_: Any, nullable: bool,
             default: tuple[Any, str | None], comment: Any,
-            autoincrement: bool | None = None) -> ir.Column:
-    """A state column from what SQLAlchemy knows of one (models or reflection)."""
+            autoincrement: bool | None = None, types: TypeReader | None = None) -> ir.Column:
+    """A state column from what SQLAlchemy knows of one (models or reflection); `types`
+    reads the types of one schema's columns."""
     value, default_sql = default
     if (default_sql or "").startswith("nextval("):  # a serial's own sequence, not written
         default_sql = None
-    from .coltypes import column_type
+    if types is None:
+        from .coltypes import TypeReader
 
+        types = TypeReader()
     try:
-        spec, variants, collation = column_type(type_)
+        spec, variants, collation = types.column_type(type_)
     except TypeError_ as exc:
         raise Unexpressible(f"column {table}.{name}", str(exc)) from None
     if spec.name == "boolean" and type(value) is int and value in (0, 1):

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from .. import ir
 from ..state import SchemaState, ck_name, fk_name, uq_name
 from .base import Dialect
+from .coltypes import TypeReader
 from .connect import end_read
 from .indexes import from_reflected
 from .read import Unexpressible, _action, _column, _deferral, _table, default_from_sa, skipper
@@ -28,28 +29,35 @@ def from_inspector(insp: Any, schema: str | None, *,
     of `check --against-db`. Like reflect(), an index that only backs a unique constraint (or
     a unique constraint that is only an index) is listed once, as the database reports it."""
     skipped = skipper(skip)
-    names = [n for n in insp.get_table_names(schema=schema) if not skipped(n)]
+    every = insp.get_table_names(schema=schema)
+    names = [n for n in every if not skipped(n)]
     if not names:
         return SchemaState()
-    kw = {"schema": schema, "filter_names": names}
+    kw: dict[str, Any] = {"schema": schema, "filter_names": names}
+    if dialect is not None and dialect.catalog_queries and 2 * len(names) >= len(every):
+        # One catalog query per kind reads every table faster than it matches a thousand
+        # names; the few left out are dropped from what it returns (`only`).
+        del kw["filter_names"]
+    only = _only(frozenset(names))
     with warnings.catch_warnings():
         # A type SQLAlchemy does not know (a user-defined one) is read by the Dialect.
         warnings.filterwarnings("ignore", "Did not recognize type")
-        columns = insp.get_multi_columns(**kw)
+        columns = only(insp.get_multi_columns(**kw))
     if dialect is not None:  # types the Inspector cannot read; MariaDB's JSON
         columns = dialect.complete_columns(insp.bind, schema, names, columns)
-    pks = insp.get_multi_pk_constraint(**kw)
-    fks = insp.get_multi_foreign_keys(**kw)
+    pks = only(insp.get_multi_pk_constraint(**kw))
+    fks = only(insp.get_multi_foreign_keys(**kw))
     with warnings.catch_warnings():
         # SQLite's Inspector skips expression indexes with a warning; its Dialect reads them.
         warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression")
-        indexes = insp.get_multi_indexes(**kw)
-        uniques = insp.get_multi_unique_constraints(**kw)
+        indexes = only(insp.get_multi_indexes(**kw))
+        uniques = only(insp.get_multi_unique_constraints(**kw))
     if dialect is not None:  # what the Inspector leaves out (orderings, expressions)
         indexes = dialect.complete_indexes(insp.bind, schema, names, indexes)
-    checks = _optional(insp.get_multi_check_constraints, kw)
-    comments = _optional(insp.get_multi_table_comment, kw)
+    checks = only(_optional(insp.get_multi_check_constraints, kw))
+    comments = only(_optional(insp.get_multi_table_comment, kw))
     tables = {}
+    types = TypeReader()
     for key in sorted(columns, key=lambda k: (k[0] or "", k[1])):
         name = str(key[1])
         pk = pks.get(key) or {}
@@ -66,7 +74,7 @@ def from_inspector(insp: Any, schema: str | None, *,
             column = _column(
                 name, str(c["name"]), c["type"], c["name"] not in pk_cols and bool(c["nullable"]),
                 default_from_sa(str(default)) if default is not None and not generated
-                else (None, None), c.get("comment"), False if fixed else None)
+                else (None, None), c.get("comment"), False if fixed else None, types)
             cols.append(replace(column, **generated) if generated else column)
         uqs = []
         for u in uniques.get(key, ()):
@@ -131,6 +139,14 @@ def _foreign_key(table: str, f: dict[str, Any]) -> ir.ForeignKeyDef:
         onupdate=_action(options.get("onupdate")),
         **_deferral(where, options.get("deferrable"), options.get("initially")))
     return fk if fk.name else replace(fk, name=fk_name(table, fk))
+
+
+def _only(names: frozenset[str]) -> Callable[[Any], dict[Any, Any]]:
+    """What a reflection call returned, for the tables `names` only."""
+    def kept(found: Any) -> dict[Any, Any]:
+        return {k: v for k, v in dict(found).items() if k[1] in names}
+
+    return kept
 
 
 def _optional(call: Any, kw: dict[str, Any]) -> dict[Any, Any]:

@@ -22,6 +22,7 @@ from ..base import (
     db_message,
     enum_name,
     map_columns,
+    map_tables,
     quoted,
     select_journal,
     select_versions,
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from ...rules import Analyzer
-    from ...state import SchemaState
+    from ...state import SchemaState, Table
     from ..render import Renderer
 
 
@@ -168,6 +169,7 @@ class PostgreSQL(Dialect):
         ((12,), {"enum_add_value_in_transaction": True}),
     )
     run_lock: ClassVar[bool] = True
+    catalog_queries: ClassVar[bool] = True
     default_driver: ClassVar[str | None] = "psycopg"
     # `postgres://` is what Heroku, Render and Fly put in DATABASE_URL.
     scheme_aliases: ClassVar[Mapping[str, str]] = MappingProxyType({"postgres": "postgresql"})
@@ -186,15 +188,13 @@ class PostgreSQL(Dialect):
     def comparable(self, state: SchemaState) -> SchemaState:
         # A UNIQUE on exactly the primary key's columns is dropped by CREATE TABLE (a
         # create_all() database lacks it): not a difference either way.
-        from ...state import SchemaState
-
-        held = map_columns(super().comparable(state), _bytea)
-        tables = {}
-        for key, t in held.tables.items():
+        def without_pk_unique(t: Table) -> Table:
             pk = set(t.primary_key.columns) if t.primary_key else set()
-            tables[key] = replace(t, uniques=tuple(u for u in t.uniques
-                                                   if not pk or set(u.columns) != pk))
-        return SchemaState(tables)
+            if not pk or not any(set(u.columns) == pk for u in t.uniques):
+                return t
+            return replace(t, uniques=tuple(u for u in t.uniques if set(u.columns) != pk))
+
+        return map_tables(map_columns(super().comparable(state), _bytea), without_pk_unique)
 
     def check_key(self, expression: str) -> str:
         from ...state import expression_key
