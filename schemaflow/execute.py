@@ -14,7 +14,16 @@ from sqlalchemy.schema import CreateTable, ExecutableDDLElement
 
 from .config import Settings, hide_password
 from .dialects.base import Dialect, db_message
-from .dialects.connect import begin, commit, driver_cursor, joined, locked, rollback, session
+from .dialects.connect import (
+    begin,
+    commit,
+    driver_cursor,
+    joined,
+    locked,
+    rollback,
+    session,
+    unprepared,
+)
 from .dialects.render import Renderer, Step, compile_step, literal_dialect
 from .errors import UsageError
 from .graph import Graph, apply_ids, rollback_ids
@@ -278,7 +287,7 @@ def run(recorder: Recorder, database: Dialect, plan: Plan, graph: Graph,
     index of the first statement to run) of an interrupted changeset."""
     results: list[ItemResult] = []
     runner = _Runner(recorder, database, graph)
-    with runner.watch:
+    with runner.watch, unprepared(runner.conn):
         for item in plan.items:
             if runner.watch.signum is not None:  # came between changesets
                 raise stopped(plan, len(results), runner.watch.signum)

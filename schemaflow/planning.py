@@ -41,8 +41,26 @@ class Plan:
     dialect: str
 
 
+class _Schema:
+    """The schema a plan renders on, operation after operation, and whether it is known
+    to have no column with type variants (then no renderer looks through every column of it
+    for them: once per plan, not once per operation)."""
+
+    def __init__(self, state: SchemaState) -> None:
+        from .dialects.columns import has_variants
+
+        self.state = state
+        self.plain = not has_variants(state)
+
+    def apply(self, op: ir.Operation) -> None:
+        from .dialects.columns import brings_variants
+
+        self.state = apply(self.state, op)
+        self.plain = self.plain and not brings_variants(op)
+
+
 def _render(renderer: Renderer, cs: ir.Changeset, ops: Sequence[ir.Operation],
-            state: SchemaState, direction: Direction) -> tuple[list[Step], SchemaState]:
+            schema: _Schema, direction: Direction) -> list[Step]:
     # SQLAlchemy only here: a plan with nothing to render (a no-op apply) never imports it.
     import sqlalchemy as sa
 
@@ -51,15 +69,15 @@ def _render(renderer: Renderer, cs: ir.Changeset, ops: Sequence[ir.Operation],
     steps: list[Step] = []
     for i, op in enumerate(ops):
         try:
-            steps += renderer.render(op, state)
-            state = apply(state, op)
+            steps += renderer.render(op, schema.state, plain=schema.plain)
+            schema.apply(op)
         except (StateError, TypeError_, UsageError, sa.exc.IdentifierError) as exc:
             where = "rollback" if direction == "rollback" else "operation"
             raise UsageError(
                 f"changeset {cs.id} ({cs.path}): {where} {i + 1} ({op.kind}) cannot be "
                 f"rendered for {renderer.name}: {getattr(exc, 'message', exc)}",
                 hint="run schemaflow validate") from None
-    return steps, state
+    return steps
 
 
 def _item(renderer: Renderer, cs: ir.Changeset, direction: Direction,
@@ -87,14 +105,15 @@ def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],
     from is the remembered replay of the applied ones (see `memo`)."""
     g = history.graph
     start = history.memo.replay(g, g.ordered(applied))
-    state = start.state
+    schema = _Schema(start.state) if ids else None
     items = []
     for cid in ids:
+        assert schema is not None
         cs, written = g[cid], history.from_file(cid)
-        steps, state = _render(renderer, cs, written.operations, state, "apply")
+        steps = _render(renderer, cs, written.operations, schema, "apply")
         items.append(_item(renderer, cs, "apply", written.operations, steps, checksum(written)))
-    if ids:  # what the next run plans on, once these ran
-        history.memo.put_state(start.keys.then(g, ids).keys[-1], state)
+    if schema is not None:  # what the next run plans on, once these ran
+        history.memo.put_state(start.keys.then(g, ids).keys[-1], schema.state)
     return Plan("apply", tuple(items), renderer.name)
 
 
@@ -104,6 +123,7 @@ def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str]
     each changeset as its file holds it."""
     g = history.graph
     state, before, _ = history.memo.replay(g, g.ordered(applied), keep=ids)
+    schema = _Schema(state) if ids else None
     items = []
     for cid in ids:
         cs, written = g[cid], history.from_file(cid)
@@ -118,6 +138,7 @@ def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str]
                     f"back: {exc.message}; nothing was rolled back",
                     hint="give it a `rollback:` list, or stamp past it if you reverted it "
                          "by hand") from None
-        steps, state = _render(renderer, cs, ops, state, "rollback")
+        assert schema is not None
+        steps = _render(renderer, cs, ops, schema, "rollback")
         items.append(_item(renderer, cs, "rollback", ops, steps, checksum(written)))
     return Plan("rollback", tuple(items), renderer.name)
