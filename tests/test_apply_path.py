@@ -14,13 +14,13 @@ from schemaflow import ir
 from schemaflow.dialects.columns import brings_variants, has_variants
 from schemaflow.state import SchemaState, apply
 
-PLAIN = {"create_table": {"name": "docs", "columns": [
+PLAIN: dict[str, Any] = {"create_table": {"name": "docs", "columns": [
     {"name": "id", "type": "integer", "primary_key": True},
     {"name": "title", "type": "string(20)"}]}}
-DATA = {"name": "data", "type": "json", "variants": {"sqlite": "text"}}
+DATA: dict[str, Any] = {"name": "data", "type": "json", "variants": {"sqlite": "text"}}
 # On SQLite, making a column NOT NULL rebuilds the table from the schema it meets: every
 # column of it in the type SQLite builds it with.
-REQUIRE = {"alter_column": {"table": "docs", "name": "title", "nullable": False}}
+REQUIRE: dict[str, Any] = {"alter_column": {"table": "docs", "name": "title", "nullable": False}}
 
 
 def _ops(*docs: dict[str, Any]) -> list[ir.Operation]:
@@ -81,7 +81,7 @@ def test_a_run_on_postgresql_prepares_no_statement(project: Project, pg_url: str
     from schemaflow.api import Project as ApiProject
     from schemaflow.dialects.connect import create_engine
 
-    ops = [[{"create_table": {"name": f"t{i}", "columns": [
+    ops: list[list[Any]] = [[{"create_table": {"name": f"t{i}", "columns": [
         {"name": "id", "type": "integer", "primary_key": True}]}}] for i in range(8)]
     ops += [[{"add_column": {"table": "t0", "column": {"name": f"c{i}", "type": "integer"}}}]
             for i in range(8)]
