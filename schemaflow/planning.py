@@ -3,7 +3,7 @@ schema it meets (replayed from the history), with its transaction mode decided."
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -80,8 +80,14 @@ def _render(renderer: Renderer, cs: ir.Changeset, ops: Sequence[ir.Operation],
     return steps
 
 
+# What a plan does to each statement once its changeset is rendered (given whether the
+# changeset runs in one transaction): see `dialects.prepared.precompiled`.
+Finish = Callable[["Step", bool], "Step"]
+
+
 def _item(renderer: Renderer, cs: ir.Changeset, direction: Direction,
-          ops: tuple[ir.Operation, ...], steps: list[Step], checksum_: str) -> PlanItem:
+          ops: tuple[ir.Operation, ...], steps: list[Step], checksum_: str,
+          finish: Finish | None) -> PlanItem:
     from .dialects.render import commits_with_transaction
 
     # One transaction with the version row when every statement commits with it: always
@@ -95,35 +101,42 @@ def _item(renderer: Renderer, cs: ir.Changeset, direction: Direction,
             "transaction (CREATE INDEX CONCURRENTLY)",
             hint="set `transactional: false` on the changeset, and keep such statements in a "
                  "changeset of their own")
+    if finish is not None:  # (after the transaction mode is decided on the statements)
+        steps = [finish(s, transactional) for s in steps]
     return PlanItem(cs, direction, ops, tuple(steps), transactional, checksum_)
 
 
 def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],
-               renderer: Renderer) -> Plan:
+               renderer: Renderer, finish: Finish | None = None) -> Plan:
     """Render the changesets `ids` (in order) on top of the `applied` ones: each as its file
     holds it (`History.from_file`), operations and checksum alike; the schema they start
-    from is the remembered replay of the applied ones (see `memo`)."""
+    from is the remembered replay of the applied ones (see `memo`). `finish`: applied to
+    each statement once its changeset is rendered (a run compiles them there, so that a
+    plan of many changesets keeps SQL text, not a construct per statement)."""
     g = history.graph
     start = history.memo.replay(g, g.ordered(applied))
     schema = _Schema(start.state) if ids else None
+    history.read_ahead(ids)
     items = []
     for cid in ids:
         assert schema is not None
         cs, written = g[cid], history.from_file(cid)
         steps = _render(renderer, cs, written.operations, schema, "apply")
-        items.append(_item(renderer, cs, "apply", written.operations, steps, checksum(written)))
+        items.append(_item(renderer, cs, "apply", written.operations, steps, checksum(written),
+                           finish))
     if schema is not None:  # what the next run plans on, once these ran
         history.memo.put_state(start.keys.then(g, ids).keys[-1], schema.state)
     return Plan("apply", tuple(items), renderer.name)
 
 
 def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str],
-                  renderer: Renderer) -> Plan:
+                  renderer: Renderer, finish: Finish | None = None) -> Plan:
     """Render the reversal of `ids` (newest first) from the state the `applied` ones build,
-    each changeset as its file holds it."""
+    each changeset as its file holds it (`finish`: as for `plan_apply`)."""
     g = history.graph
     state, before, _ = history.memo.replay(g, g.ordered(applied), keep=ids)
     schema = _Schema(state) if ids else None
+    history.read_ahead(ids)
     items = []
     for cid in ids:
         cs, written = g[cid], history.from_file(cid)
@@ -140,5 +153,5 @@ def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str]
                          "by hand") from None
         assert schema is not None
         steps = _render(renderer, cs, ops, schema, "rollback")
-        items.append(_item(renderer, cs, "rollback", ops, steps, checksum(written)))
+        items.append(_item(renderer, cs, "rollback", ops, steps, checksum(written), finish))
     return Plan("rollback", tuple(items), renderer.name)

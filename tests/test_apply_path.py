@@ -108,3 +108,58 @@ def test_a_run_on_postgresql_prepares_no_statement(project: Project, pg_url: str
     finally:
         engine.dispose()
     assert len(seen) == len(ops) and not any(seen)
+
+
+# --- statements compiled as the plan is made (dialects/prepared.py) ----------------------------
+
+VALUES: dict[str, Any] = {"create_table": {"name": "vals", "columns": [
+    {"name": "id", "type": "integer", "primary_key": True},
+    {"name": "s", "type": "string(40)"}, {"name": "n", "type": "numeric(10, 2)"},
+    {"name": "at", "type": "datetime"}, {"name": "ok", "type": "boolean"},
+    {"name": "odd name%", "type": "integer"}]}}
+ROWS: list[dict[str, Any]] = [{"id": 1, "s": "50% off; it's \\ \"quoted\"", "n": "12.50",
+         "at": "2024-02-29T13:14:15", "ok": True, "odd name%": 7},
+        {"id": 2, "s": None, "n": None, "at": None, "ok": False, "odd name%": None}]
+
+
+def _values_history(project: Project) -> list[str]:
+    return project.chain([VALUES], [{"insert_rows": {"table": "vals", "rows": ROWS}}],
+                         [{"delete_rows": {"table": "vals", "rows": [{"id": 2}]}},
+                          {"sql": {"up": ["UPDATE vals SET n = n + 1 WHERE s LIKE '50%'"]}}])
+
+
+@pytest.mark.parametrize("server", ["sqlite", "postgresql"])
+def test_a_run_keeps_compiled_text_and_writes_the_values_it_is_given(
+        project: Project, server: str, request: pytest.FixtureRequest) -> None:
+    from sqlalchemy.sql import ClauseElement
+
+    from schemaflow.api import Project as ApiProject
+    from schemaflow.dialects.prepared import Bound
+
+    url = project.url if server == "sqlite" else request.getfixturevalue("pg_url")
+    _values_history(project)
+    api = ApiProject.from_config(cwd=project.root, url=url)
+    result = api.apply()
+    assert result.plan is not None and len(result.results) == 3
+    kinds = [type(s.sql) for item in result.plan.items for s in item.steps]
+    # no SQLAlchemy construct is kept: DDL as text, the data statements bound for the driver
+    assert not [k for k in kinds if issubclass(k, ClauseElement)], kinds
+    assert kinds.count(Bound) == 3 and str in kinds
+    odd = '"odd name%"' if server == "sqlite" else '"odd name%%"'  # (psycopg's placeholders)
+    got = rows(url, f"SELECT id, s, n, ok, {odd} FROM vals ORDER BY id")
+    assert [(r[0], r[1], float(r[2]), bool(r[3]), r[4]) for r in got] == [
+        (1, ROWS[0]["s"], 13.5, True, 7)]
+    (at,) = rows(url, "SELECT at FROM vals")[0]
+    assert str(at).replace("T", " ").startswith("2024-02-29 13:14:15")
+
+
+def test_a_failing_data_statement_is_shown_with_its_values(project: Project) -> None:
+    ids = project.chain([VALUES], [{"insert_rows": {"table": "vals", "rows": [
+        {"id": 1, "s": "first"}]}}], [{"insert_rows": {"table": "vals", "rows": [
+            {"id": 1, "s": "it's a clash"}]}}])
+    out = project.cli("apply")
+    assert out.returncode != 0
+    assert ids[2] in out.stderr and "INSERT INTO vals" in out.stderr
+    assert "'it''s a clash'" in out.stderr, out.stderr  # the statement, values written in
+    assert [r[0] for r in rows(project.url, "SELECT id FROM schemaflow_version ORDER BY "
+                                "exec_order")] == ids[:2], out.stderr
