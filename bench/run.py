@@ -35,6 +35,7 @@ and unreachable, 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -42,6 +43,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -173,14 +175,23 @@ class Bench:
             extra_env: dict[str, str] | None = None) -> Outcome:
         """Run one command as a fresh process; its wall time from start to exit."""
         env = self.tools.env(tool) | (extra_env or {})
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+                tempfile.TemporaryDirectory() as tmp:
+            # through bench/peak.py: the command's own peak memory, not the harness's
+            measured = Path(tmp) / "measured.json"
+            launcher = [sys.executable, str(environment.BENCH / "peak.py"), str(measured)]
             start = time.perf_counter()
-            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=err)
-            killer = threading.Timer(timeout, proc.kill)
+            proc = subprocess.Popen([*launcher, *argv], cwd=cwd, env=env,
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    start_new_session=True)
+
+            def kill() -> None:  # the launcher and the command it runs
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+            killer = threading.Timer(timeout, kill)
             killer.start()
             try:
-                # os.wait4: this very process's CPU time and peak memory, not the harness's
                 _, status, usage = os.wait4(proc.pid, 0)
             finally:
                 killer.cancel()
@@ -188,14 +199,17 @@ class Bench:
             proc.returncode = os.waitstatus_to_exitcode(status)
             if seconds >= timeout:
                 return Outcome(seconds, False, True)
+            try:
+                got = json.loads(measured.read_text(encoding="utf-8"))
+                seconds, cpu, peak = got["seconds"], got["cpu"], got["peak_mb"]
+            except (OSError, ValueError, KeyError):  # the launcher itself failed
+                cpu = usage.ru_utime + usage.ru_stime
+                peak = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
             out.seek(0)
             err.seek(0)
             stdout = out.read().decode(errors="replace")
             output = err.read().decode(errors="replace") + stdout[-2000:]
-        # ru_maxrss is in kilobytes on Linux, bytes on macOS
-        peak = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
-        return Outcome(seconds, proc.returncode == 0, False, output, stdout,
-                       usage.ru_utime + usage.ru_stime, peak)
+        return Outcome(seconds, proc.returncode == 0, False, output, stdout, cpu, peak)
 
     def measure(self, row: Row, tool: str, argv: list[str], cwd: Path,
                 timeout: float = TIMEOUT, extra_env: dict[str, str] | None = None) -> Outcome:
