@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -118,25 +118,6 @@ class History:
                      "($SCHEMAFLOW_CACHE_DIR, or schemaflow in ~/.cache)")
         self._parsed[cid] = fresh
         return fresh
-
-    def read_ahead(self, ids: Sequence[str]) -> None:
-        """Parse the files of `ids` for `from_file` ahead of need, on every core when there
-        are many (a plan of a thousand changesets on a thousand files); each is checked
-        against the loaded history as `from_file` checks it. A file that fails is left to
-        `from_file` in this process, which reports it when the plan gets there."""
-        todo = [cid for cid in ids if cid not in self._parsed]
-        if len(todo) < parallel.MIN_ITEMS or parallel.workers() < 2:
-            return
-
-        def one(cid: str) -> ir.Changeset | None:
-            try:
-                return self.from_file(cid)
-            except SchemaflowError:
-                return None
-
-        for cid, fresh in zip(todo, parallel.map_items(one, todo), strict=True):
-            if fresh is not None:
-                self._parsed.setdefault(cid, fresh)
 
     def checksums_from_files(self, ids: list[str]) -> dict[str, str]:
         """`checksum(self.from_file(cid))` of each of `ids` (what stamp records), parsed on

@@ -116,7 +116,6 @@ def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],
     g = history.graph
     start = history.memo.replay(g, g.ordered(applied))
     schema = _Schema(start.state) if ids else None
-    history.read_ahead(ids)
     items = []
     for cid in ids:
         assert schema is not None
@@ -136,7 +135,6 @@ def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str]
     g = history.graph
     state, before, _ = history.memo.replay(g, g.ordered(applied), keep=ids)
     schema = _Schema(state) if ids else None
-    history.read_ahead(ids)
     items = []
     for cid in ids:
         cs, written = g[cid], history.from_file(cid)
