@@ -3,6 +3,7 @@ schema it meets (replayed from the history), with its transaction mode decided."
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -106,6 +107,33 @@ def _item(renderer: Renderer, cs: ir.Changeset, direction: Direction,
     return PlanItem(cs, direction, ops, tuple(steps), transactional, checksum_)
 
 
+class _Tidy:
+    """The garbage of rendering collected as a plan goes: every statement's SQLAlchemy
+    objects (tables, columns, constraints: cycles, freed only by the cycle collector) are
+    dead once their changeset is compiled, but the interpreter collects the oldest
+    generation seldom, so on a long plan they pile up to tens of megabytes. Every `EVERY`
+    changesets a full collection runs, with what existed before the plan frozen (not looked
+    through: the collection costs what the plan made since, not what the process holds);
+    everything is unfrozen after."""
+
+    EVERY = 50
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __enter__(self) -> _Tidy:
+        gc.freeze()
+        return self
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.count % self.EVERY == 0:
+            gc.collect()
+
+    def __exit__(self, *exc: object) -> None:
+        gc.unfreeze()
+
+
 def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],
                renderer: Renderer, finish: Finish | None = None) -> Plan:
     """Render the changesets `ids` (in order) on top of the `applied` ones: each as its file
@@ -117,12 +145,14 @@ def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],
     start = history.memo.replay(g, g.ordered(applied))
     schema = _Schema(start.state) if ids else None
     items = []
-    for cid in ids:
-        assert schema is not None
-        cs, written = g[cid], history.from_file(cid)
-        steps = _render(renderer, cs, written.operations, schema, "apply")
-        items.append(_item(renderer, cs, "apply", written.operations, steps, checksum(written),
-                           finish))
+    with _Tidy() as tidy:
+        for cid in ids:
+            assert schema is not None
+            cs, written = g[cid], history.from_file(cid)
+            steps = _render(renderer, cs, written.operations, schema, "apply")
+            items.append(_item(renderer, cs, "apply", written.operations, steps,
+                               checksum(written), finish))
+            tidy.tick()
     if schema is not None:  # what the next run plans on, once these ran
         history.memo.put_state(start.keys.then(g, ids).keys[-1], schema.state)
     return Plan("apply", tuple(items), renderer.name)
@@ -136,20 +166,31 @@ def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str]
     state, before, _ = history.memo.replay(g, g.ordered(applied), keep=ids)
     schema = _Schema(state) if ids else None
     items = []
-    for cid in ids:
-        cs, written = g[cid], history.from_file(cid)
-        if written.rollback is not None:
-            ops = written.rollback
-        else:
-            try:
-                ops = reverse_changeset(written.operations, before[cid])
-            except Irreversible as exc:
-                raise UsageError(
-                    f"changeset {cs.id} ({cs.path}) is forward-only, it cannot be rolled "
-                    f"back: {exc.message}; nothing was rolled back",
-                    hint="give it a `rollback:` list, or stamp past it if you reverted it "
-                         "by hand") from None
-        assert schema is not None
-        steps = _render(renderer, cs, ops, schema, "rollback")
-        items.append(_item(renderer, cs, "rollback", ops, steps, checksum(written), finish))
+    with _Tidy() as tidy:
+        for cid in ids:
+            assert schema is not None
+            # (each schema let go of once used: a rollback of many keeps none of them)
+            items.append(_reversal(history, renderer, cid, before.pop(cid, None), schema,
+                                   finish))
+            tidy.tick()
     return Plan("rollback", tuple(items), renderer.name)
+
+
+def _reversal(history: History, renderer: Renderer, cid: str, before: SchemaState | None,
+              schema: _Schema, finish: Finish | None) -> PlanItem:
+    """The plan item that rolls back `cid`, whose schema before it was `before`."""
+    cs, written = history.graph[cid], history.from_file(cid)
+    if written.rollback is not None:
+        ops = written.rollback
+    else:
+        assert before is not None
+        try:
+            ops = reverse_changeset(written.operations, before)
+        except Irreversible as exc:
+            raise UsageError(
+                f"changeset {cs.id} ({cs.path}) is forward-only, it cannot be rolled "
+                f"back: {exc.message}; nothing was rolled back",
+                hint="give it a `rollback:` list, or stamp past it if you reverted it "
+                     "by hand") from None
+    steps = _render(renderer, cs, ops, schema, "rollback")
+    return _item(renderer, cs, "rollback", ops, steps, checksum(written), finish)
