@@ -163,3 +163,33 @@ def test_a_failing_data_statement_is_shown_with_its_values(project: Project) -> 
     assert "'it''s a clash'" in out.stderr, out.stderr  # the statement, values written in
     assert [r[0] for r in rows(project.url, "SELECT id FROM schemaflow_version ORDER BY "
                                 "exec_order")] == ids[:2], out.stderr
+
+
+def test_a_long_plan_applies_and_rolls_back_and_leaves_the_collector_as_it_was(
+        project: Project) -> None:
+    # more changesets than a plan renders between two collections of its garbage, each
+    # rollback reversed from the schema before it (which the plan lets go of once used)
+    import gc
+
+    from schemaflow.api import Project as ApiProject
+    from schemaflow.errors import UsageError
+
+    ops: list[list[Any]] = [[{"sql": {"up": ["CREATE TABLE by_hand (id INTEGER)"]}}], [PLAIN]]
+    ops += [[{"add_column": {"table": "docs", "column": {"name": f"c{i}", "type": "integer"}}},
+             {"rename_column": {"table": "docs", "name": f"c{i}", "new_name": f"d{i}"}}]
+            for i in range(120)]
+    ids = project.chain(*ops)
+    frozen = gc.get_freeze_count()
+    api = ApiProject.from_config(cwd=project.root)
+    assert [r.id for r in api.apply().results] == ids
+    assert gc.get_freeze_count() == frozen
+    (ddl,) = rows(project.url, "SELECT sql FROM sqlite_master WHERE name = 'docs'")
+    assert "d119 INTEGER" in str(ddl[0]) and "c119" not in str(ddl[0])
+    # the first changeset has no rollback: planning fails when it gets there, after the
+    # rest, and leaves the collector as it was
+    with pytest.raises(UsageError, match="forward-only"):
+        api.rollback("base")
+    assert gc.get_freeze_count() == frozen
+    assert len(api.rollback(ids[0]).results) == len(ids) - 1
+    assert gc.get_freeze_count() == frozen
+    assert not rows(project.url, "SELECT name FROM sqlite_master WHERE name = 'docs'")
