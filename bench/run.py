@@ -35,6 +35,7 @@ and unreachable, 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -42,6 +43,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -66,6 +68,7 @@ SEED = 20240601
 TIMEOUT = 300.0                 # any one measured command
 ALEMBIC_LISTING_TIMEOUT = 60.0  # Alembic's listings on big histories: "> 60 s" past that
 GROUPS = ("startup", "apply-sqlite", "apply-postgresql", "listings", "validate", "autogenerate")
+TOOLS = ("schemaflow", "alembic", "raw")   # --tools chooses among them
 DEFAULT_GROUPS = GROUPS[:-1]   # autogenerate is opt-in (--autogenerate or --only): +3-5 min
 FULL_SIZES = {"startup": [10], "apply-sqlite": [100, 1000], "apply-postgresql": [100, 1000],
               "listings": [1000, 10000], "validate": [10000], "autogenerate": [300, 1000]}
@@ -182,14 +185,23 @@ class Bench:
         the column it is measured for; its environment is that of the program it starts (a
         floor column can time schemaflow itself, with schemaflow's cache folder)."""
         env = self.tools.env(self.program(argv) or tool) | (extra_env or {})
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+                tempfile.TemporaryDirectory() as tmp:
+            # through bench/peak.py: the command's own peak memory, not the harness's
+            measured = Path(tmp) / "measured.json"
+            launcher = [sys.executable, str(environment.BENCH / "peak.py"), str(measured)]
             start = time.perf_counter()
-            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=err)
-            killer = threading.Timer(timeout, proc.kill)
+            proc = subprocess.Popen([*launcher, *argv], cwd=cwd, env=env,
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    start_new_session=True)
+
+            def kill() -> None:  # the launcher and the command it runs
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+            killer = threading.Timer(timeout, kill)
             killer.start()
             try:
-                # os.wait4: this very process's CPU time and peak memory, not the harness's
                 _, status, usage = os.wait4(proc.pid, 0)
             finally:
                 killer.cancel()
@@ -197,14 +209,17 @@ class Bench:
             proc.returncode = os.waitstatus_to_exitcode(status)
             if seconds >= timeout:
                 return Outcome(seconds, False, True)
+            try:
+                got = json.loads(measured.read_text(encoding="utf-8"))
+                seconds, cpu, peak = got["seconds"], got["cpu"], got["peak_mb"]
+            except (OSError, ValueError, KeyError):  # the launcher itself failed
+                cpu = usage.ru_utime + usage.ru_stime
+                peak = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
             out.seek(0)
             err.seek(0)
             stdout = out.read().decode(errors="replace")
             output = err.read().decode(errors="replace") + stdout[-2000:]
-        # ru_maxrss is in kilobytes on Linux, bytes on macOS
-        peak = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
-        return Outcome(seconds, proc.returncode == 0, False, output, stdout,
-                       usage.ru_utime + usage.ru_stime, peak)
+        return Outcome(seconds, proc.returncode == 0, False, output, stdout, cpu, peak)
 
     def measure(self, row: Row, tool: str, argv: list[str], cwd: Path,
                 timeout: float = TIMEOUT, extra_env: dict[str, str] | None = None) -> Outcome:
@@ -345,7 +360,7 @@ class Bench:
             blocks = raw.split_script(out.stdout)
             scripts[direction] = raw_dir / f"{direction}.json"
             scripts[direction].write_text(json.dumps(blocks), encoding="utf-8")
-        if len(scripts) == 2:
+        if len(scripts) == 2 and "raw" in self.args.tools:
             tools.append("raw")
 
         label = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[dialect]
@@ -372,7 +387,10 @@ class Bench:
         if "alembic" not in tools and "alembic" in up_row.commands:
             for r in (up_row, down_row):
                 r.failed["alembic"] = "setup failed"
-        if "raw" not in tools:
+        if "raw" not in self.args.tools:
+            for r in (up_row, down_row):
+                r.failed["raw"] = "left out (--tools)"
+        elif "raw" not in tools:
             for r in (up_row, down_row):
                 r.failed["raw"] = "schemaflow's --sql failed, so there is no raw script"
 
@@ -716,6 +734,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-minutes", type=float, default=13.5, metavar="M",
                    help="fewer repetitions (never less than one) where the run would "
                         "otherwise end after M minutes (default 13.5)")
+    p.add_argument("--tools", default=",".join(TOOLS), metavar="LIST",
+                   help="the tools to run, comma-separated (schemaflow always runs: it is "
+                        "the measured tool and the floor of several rows); e.g. "
+                        "--tools schemaflow,raw leaves Alembic out (default: all of "
+                        f"{','.join(TOOLS)})")
     p.add_argument("--keep", action="store_true",
                    help="keep the generated projects in bench/.work/run-<pid>/")
     args = p.parse_args(argv)
@@ -723,6 +746,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.repeat = 1 if args.quick else 3
     if args.repeat < 1:
         p.error("--repeat must be at least 1")
+    chosen = [t.strip() for t in args.tools.split(",") if t.strip()]
+    unknown = [t for t in chosen if t not in TOOLS]
+    if unknown:
+        p.error(f"--tools: unknown tool {', '.join(unknown)} (choose from {', '.join(TOOLS)})")
+    args.tools = {"schemaflow", *chosen}
     return args
 
 
@@ -734,12 +762,15 @@ def main(argv: list[str] | None = None) -> int:
     load_start = load_average()
 
     try:
-        tools = environment.prepare(need_alembic=True)
+        tools = environment.prepare(need_alembic="alembic" in args.tools)
     except environment.EnvironmentProblem as exc:
         print(f"run.py: {exc}", file=sys.stderr)
         return 2
     notes: list[str] = []
-    if tools.alembic is None:
+    if "alembic" not in args.tools:
+        tools.alembic = None
+        notes.append("Alembic left out (--tools): its column is empty")
+    elif tools.alembic is None:
         notes.append(f"Alembic is unavailable, its column is empty: {tools.alembic_problem}")
 
     sqlite_dir = args.sqlite_dir or dbs.default_sqlite_dir() or environment.WORK

@@ -14,7 +14,17 @@ from sqlalchemy.schema import CreateTable, ExecutableDDLElement
 
 from .config import Settings, hide_password
 from .dialects.base import Dialect, db_message
-from .dialects.connect import begin, commit, driver_cursor, joined, locked, rollback, session
+from .dialects.connect import (
+    begin,
+    commit,
+    driver_cursor,
+    joined,
+    locked,
+    rollback,
+    session,
+    unprepared,
+)
+from .dialects.prepared import Bound, precompiled
 from .dialects.render import Renderer, Step, compile_step, literal_dialect
 from .errors import UsageError
 from .graph import Graph, apply_ids, rollback_ids
@@ -120,6 +130,10 @@ class _Runner:
     def execute(self, step: Step) -> None:
         sql = self.text(step)
         with self.watch.statement():
+            if isinstance(step.sql, Bound):  # compiled when planned (dialects.prepared)
+                with driver_cursor(self.conn) as cursor:
+                    cursor.execute(step.sql.sql, step.sql.params)
+                return
             if sql is None:
                 self.conn.execute(step.sql)
                 return
@@ -131,6 +145,8 @@ class _Runner:
         be what failed to compile)."""
         if step is None:
             return None
+        if isinstance(step.sql, Bound):
+            return step.sql.shown
         try:
             return compile_step(step, self.dialect)
         except sa.exc.SQLAlchemyError:
@@ -278,7 +294,7 @@ def run(recorder: Recorder, database: Dialect, plan: Plan, graph: Graph,
     index of the first statement to run) of an interrupted changeset."""
     results: list[ItemResult] = []
     runner = _Runner(recorder, database, graph)
-    with runner.watch:
+    with runner.watch, unprepared(runner.conn):
         for item in plan.items:
             if runner.watch.signum is not None:  # came between changesets
                 raise stopped(plan, len(results), runner.watch.signum)
@@ -352,11 +368,17 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
             check_drift(rows, g, folder)
             applied = {r.id for r in rows}
             renderer = dialect.renderer()
+            # A run compiles each statement as its changeset is planned: a long plan keeps
+            # text, not SQLAlchemy constructs. Not where the journal lists an interrupted
+            # changeset: finding where it resumes looks at the statements' constructs.
+            finish = None if dry_run or (exists and recorder.journal.read()) else \
+                precompiled(conn.dialect)
             if direction == "apply":
-                plan = plan_apply(history, apply_ids(g, target, applied), applied, renderer)
+                plan = plan_apply(history, apply_ids(g, target, applied), applied, renderer,
+                                  finish)
             else:
                 ids = rollback_ids(g, target or "base", [r.id for r in rows])
-                plan = plan_rollback(history, ids, applied, renderer)
+                plan = plan_rollback(history, ids, applied, renderer, finish)
             if dry_run:
                 return plan, to_sql(plan, conn.dialect, recorder.table,
                                     create_version_table=not exists, renderer=renderer,

@@ -3,14 +3,15 @@ schema it meets (replayed from the history), with its transaction mode decided."
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import gc
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from . import ir
 from .errors import StateError, UsageError
 from .history import History
-from .ir import checksum
+from .cache import checksum
 from .reverse import Irreversible, reverse_changeset
 from .state import SchemaState, apply
 
@@ -41,8 +42,28 @@ class Plan:
     dialect: str
 
 
+class _Schema:
+    """The schema a plan renders on, operation after operation, and whether it is known
+    to have no column with type variants (then no renderer looks through every column of it
+    for them: once per plan, not once per operation)."""
+
+    def __init__(self, state: SchemaState) -> None:
+        from .dialects.columns import has_variants
+
+        self.state = state
+        # A remembered schema (its tables decoded on first use) is not looked through: the
+        # renderer converts only the tables an operation reads.
+        self.plain = state.tables.loader is None and not has_variants(state)
+
+    def apply(self, op: ir.Operation) -> None:
+        from .dialects.columns import brings_variants
+
+        self.state = apply(self.state, op)
+        self.plain = self.plain and not brings_variants(op)
+
+
 def _render(renderer: Renderer, cs: ir.Changeset, ops: Sequence[ir.Operation],
-            state: SchemaState, direction: Direction) -> tuple[list[Step], SchemaState]:
+            schema: _Schema, direction: Direction) -> list[Step]:
     # SQLAlchemy only here: a plan with nothing to render (a no-op apply) never imports it.
     import sqlalchemy as sa
 
@@ -51,19 +72,25 @@ def _render(renderer: Renderer, cs: ir.Changeset, ops: Sequence[ir.Operation],
     steps: list[Step] = []
     for i, op in enumerate(ops):
         try:
-            steps += renderer.render(op, state)
-            state = apply(state, op)
+            steps += renderer.render(op, schema.state, plain=schema.plain)
+            schema.apply(op)
         except (StateError, TypeError_, UsageError, sa.exc.IdentifierError) as exc:
             where = "rollback" if direction == "rollback" else "operation"
             raise UsageError(
                 f"changeset {cs.id} ({cs.path}): {where} {i + 1} ({op.kind}) cannot be "
                 f"rendered for {renderer.name}: {getattr(exc, 'message', exc)}",
                 hint="run schemaflow validate") from None
-    return steps, state
+    return steps
+
+
+# What a plan does to each statement once its changeset is rendered (given whether the
+# changeset runs in one transaction): see `dialects.prepared.precompiled`.
+Finish = Callable[["Step", bool], "Step"]
 
 
 def _item(renderer: Renderer, cs: ir.Changeset, direction: Direction,
-          ops: tuple[ir.Operation, ...], steps: list[Step], checksum_: str) -> PlanItem:
+          ops: tuple[ir.Operation, ...], steps: list[Step], checksum_: str,
+          finish: Finish | None) -> PlanItem:
     from .dialects.render import commits_with_transaction
 
     # One transaction with the version row when every statement commits with it: always
@@ -77,47 +104,95 @@ def _item(renderer: Renderer, cs: ir.Changeset, direction: Direction,
             "transaction (CREATE INDEX CONCURRENTLY)",
             hint="set `transactional: false` on the changeset, and keep such statements in a "
                  "changeset of their own")
+    if finish is not None:  # (after the transaction mode is decided on the statements)
+        steps = [finish(s, transactional) for s in steps]
     return PlanItem(cs, direction, ops, tuple(steps), transactional, checksum_)
 
 
+class _Tidy:
+    """The garbage of rendering collected as a plan goes: every statement's SQLAlchemy
+    objects (tables, columns, constraints: cycles, freed only by the cycle collector) are
+    dead once their changeset is compiled, but the interpreter collects the oldest
+    generation seldom, so on a long plan they pile up to tens of megabytes. Every `EVERY`
+    changesets a full collection runs, with what existed before the plan frozen (not looked
+    through: the collection costs what the plan made since, not what the process holds);
+    everything is unfrozen after."""
+
+    EVERY = 50
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __enter__(self) -> _Tidy:
+        gc.freeze()
+        return self
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.count % self.EVERY == 0:
+            gc.collect()
+
+    def __exit__(self, *exc: object) -> None:
+        gc.unfreeze()
+
+
 def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],
-               renderer: Renderer) -> Plan:
+               renderer: Renderer, finish: Finish | None = None) -> Plan:
     """Render the changesets `ids` (in order) on top of the `applied` ones: each as its file
     holds it (`History.from_file`), operations and checksum alike; the schema they start
-    from is the remembered replay of the applied ones (see `memo`)."""
+    from is the remembered replay of the applied ones (see `memo`). `finish`: applied to
+    each statement once its changeset is rendered (a run compiles them there, so that a
+    plan of many changesets keeps SQL text, not a construct per statement)."""
     g = history.graph
     start = history.memo.replay(g, g.ordered(applied))
-    state = start.state
+    schema = _Schema(start.state) if ids else None
     items = []
-    for cid in ids:
-        cs, written = g[cid], history.from_file(cid)
-        steps, state = _render(renderer, cs, written.operations, state, "apply")
-        items.append(_item(renderer, cs, "apply", written.operations, steps, checksum(written)))
-    if ids:  # what the next run plans on, once these ran
-        history.memo.put_state(start.keys.then(g, ids).keys[-1], state)
+    with _Tidy() as tidy:
+        for cid in ids:
+            assert schema is not None
+            cs, written = g[cid], history.from_file(cid)
+            steps = _render(renderer, cs, written.operations, schema, "apply")
+            items.append(_item(renderer, cs, "apply", written.operations, steps,
+                               checksum(written), finish))
+            tidy.tick()
+    if schema is not None:  # what the next run plans on, once these ran
+        history.memo.put_state(start.keys.then(g, ids).keys[-1], schema.state)
     return Plan("apply", tuple(items), renderer.name)
 
 
 def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str],
-                  renderer: Renderer) -> Plan:
+                  renderer: Renderer, finish: Finish | None = None) -> Plan:
     """Render the reversal of `ids` (newest first) from the state the `applied` ones build,
-    each changeset as its file holds it."""
+    each changeset as its file holds it (`finish`: as for `plan_apply`)."""
     g = history.graph
     state, before, _ = history.memo.replay(g, g.ordered(applied), keep=ids)
+    schema = _Schema(state) if ids else None
     items = []
-    for cid in ids:
-        cs, written = g[cid], history.from_file(cid)
-        if written.rollback is not None:
-            ops = written.rollback
-        else:
-            try:
-                ops = reverse_changeset(written.operations, before[cid])
-            except Irreversible as exc:
-                raise UsageError(
-                    f"changeset {cs.id} ({cs.path}) is forward-only, it cannot be rolled "
-                    f"back: {exc.message}; nothing was rolled back",
-                    hint="give it a `rollback:` list, or stamp past it if you reverted it "
-                         "by hand") from None
-        steps, state = _render(renderer, cs, ops, state, "rollback")
-        items.append(_item(renderer, cs, "rollback", ops, steps, checksum(written)))
+    with _Tidy() as tidy:
+        for cid in ids:
+            assert schema is not None
+            # (each schema let go of once used: a rollback of many keeps none of them)
+            items.append(_reversal(history, renderer, cid, before.pop(cid, None), schema,
+                                   finish))
+            tidy.tick()
     return Plan("rollback", tuple(items), renderer.name)
+
+
+def _reversal(history: History, renderer: Renderer, cid: str, before: SchemaState | None,
+              schema: _Schema, finish: Finish | None) -> PlanItem:
+    """The plan item that rolls back `cid`, whose schema before it was `before`."""
+    cs, written = history.graph[cid], history.from_file(cid)
+    if written.rollback is not None:
+        ops = written.rollback
+    else:
+        assert before is not None
+        try:
+            ops = reverse_changeset(written.operations, before)
+        except Irreversible as exc:
+            raise UsageError(
+                f"changeset {cs.id} ({cs.path}) is forward-only, it cannot be rolled "
+                f"back: {exc.message}; nothing was rolled back",
+                hint="give it a `rollback:` list, or stamp past it if you reverted it "
+                     "by hand") from None
+    steps = _render(renderer, cs, ops, schema, "rollback")
+    return _item(renderer, cs, "rollback", ops, steps, checksum(written), finish)

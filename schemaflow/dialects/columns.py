@@ -26,6 +26,24 @@ def column_here(names: tuple[str, ...], c: ir.Column) -> ir.Column:
     return replace(c, type=here, variants=())
 
 
+def has_variants(state: SchemaState) -> bool:
+    """Whether any column of `state` has type variants (a look at every column)."""
+    return any(c.variants for t in state.tables.values() for c in t.columns)
+
+
+def brings_variants(op: ir.Operation) -> bool:
+    """Whether applying `op` can give a column type variants: only a new table's columns,
+    an added column and a column's new type carry them (every other operation keeps the
+    columns it meets, or has none)."""
+    if isinstance(op, ir.CreateTable):
+        return any(c.variants for c in op.columns)
+    if isinstance(op, ir.AddColumn):
+        return bool(op.column.variants)
+    if isinstance(op, ir.AlterColumn):
+        return bool(op.variants)
+    return False
+
+
 def state_here(names: tuple[str, ...], state: SchemaState) -> SchemaState:
     """`state` with every column as `column_here` gives it (tables without variants kept as
     they are). Each table is converted when first read: rendering one changeset on a long

@@ -209,6 +209,26 @@ def driver_cursor(conn: Connection) -> Iterator[Any]:
 
 
 @contextmanager
+def unprepared(conn: Connection) -> Iterator[None]:
+    """For the block, no server-side prepared statements on a driver that makes them by
+    itself (psycopg 3 prepares a statement once it has run five times, in a round trip of
+    its own, and after any DDL forgets them all with DEALLOCATE ALL, another round trip): a
+    run of changesets sends DDL between its version-row statements, so that would cost
+    round trips and save none. The driver's setting is as it was afterwards."""
+    raw: Any = conn.connection.dbapi_connection
+    if not hasattr(raw, "prepare_threshold"):
+        yield
+        return
+    before = raw.prepare_threshold
+    raw.prepare_threshold = None
+    try:
+        yield
+    finally:
+        with suppress(Exception):  # a connection that was lost meanwhile
+            raw.prepare_threshold = before
+
+
+@contextmanager
 def locked(conn: Connection, dialect: Dialect, table: str, timeout: float, shown_url: str,
            on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold the schemaflow lock of this database for the block (where it has one)."""

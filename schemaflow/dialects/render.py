@@ -70,10 +70,16 @@ class Renderer:
         """Whether DDL runs inside a transaction here."""
         return self.dialect.transactional_ddl
 
-    def render(self, op: ir.Operation, before: SchemaState) -> Steps:
-        """The statements that carry out `op` on a database whose schema is `before`."""
+    def render(self, op: ir.Operation, before: SchemaState, *, plain: bool = False) -> Steps:
+        """The statements that carry out `op` on a database whose schema is `before`.
+        `plain`: the caller knows that no column of `before` has type variants (see
+        `columns.has_variants`), so `before` is not looked through for them: a plan keeps
+        track of that from operation to operation instead of looking at every column of
+        the schema for every operation."""
         # Types as this database builds them (its variants); the rest never sees variants.
-        op, before = self.dialect.op_here(op), self.dialect.state_here(before)
+        op = self.dialect.op_here(op)
+        if not plain:
+            before = self.dialect.state_here(before)
         if isinstance(op, ir.AlterColumn) and op.type is not None:
             old = before.table(op.table, op.schema).column(op.name)
             if old is not None and (old.type, old.collation) == (op.type, op.collation):

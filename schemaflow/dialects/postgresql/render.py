@@ -67,12 +67,13 @@ def _add_not_valid(el: AddConstraintNotValid, compiler: DDLCompiler, **kw: Any) 
 class PostgreSQLRenderer(Renderer):
     """The generic statements, plus CREATE/ALTER/DROP TYPE around the columns that use enums."""
 
-    def render(self, op: ir.Operation, before: SchemaState) -> Steps:
+    def render(self, op: ir.Operation, before: SchemaState, *, plain: bool = False) -> Steps:
         self.dialect.check(op, before)
         if not may_change_enums(op, before):
-            return super().render(op, before)
+            return super().render(op, before, plain=plain)
         pre, rest, post = enum_steps(op, before, self.caps.enum_add_value_in_transaction)
-        return pre + (super().render(rest, before) if rest is not None else []) + post
+        return pre + (super().render(rest, before, plain=plain) if rest is not None
+                      else []) + post
 
     def op_create_table(self, op: ir.CreateTable, before: SchemaState) -> Steps:
         steps = super().op_create_table(op, before)

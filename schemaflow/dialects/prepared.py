@@ -1,0 +1,72 @@
+"""A run's statements compiled once, as their changeset is planned: DDL into the text the
+runner sends, data statements into the driver's own statement and parameters. A plan of a
+thousand changesets then keeps text, not a tree of SQLAlchemy objects per statement (memory
+flat in the plan's length), and no statement goes through SQLAlchemy's execution path when
+it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.schema import ExecutableDDLElement
+
+from .render import Step, compile_step, literal_dialect
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """A data statement compiled for one driver: its text and parameters as the driver takes
+    them (SQLAlchemy's bind processors applied, as its own execution would), and the text
+    with the values written in (what messages and the journal show of it, as they would of
+    the statement itself)."""
+
+    sql: str
+    params: Any
+    shown: str
+
+
+def _bound(stmt: Any, dialect: Any, literal: Any) -> Bound | None:
+    """`stmt` as the driver runs it; None when it needs SQLAlchemy's execution (values
+    computed in Python, lists expanded when run)."""
+    compiled: Any = stmt.compile(dialect=dialect)
+    if (compiled.literal_execute_params or compiled.post_compile_params
+            or compiled.insert_prefetch or compiled.update_prefetch):
+        return None
+    values = compiled.construct_params(escape_names=False)
+    for key, process in compiled._bind_processors.items():
+        if key in values:
+            values[key] = process(values[key])
+    params: Any
+    if dialect.positional:
+        params = tuple(values[name] for name in compiled.positiontup)
+    else:
+        escaped = compiled.escaped_bind_names
+        params = {escaped.get(k, k): v for k, v in values.items()}
+    return Bound(compiled.string, params, compile_step(Step(stmt), literal))
+
+
+def precompiled(sa_dialect: Any) -> Callable[[Step, bool], Step]:
+    """`(step, transactional) -> step` for a plan that runs on a connection of `sa_dialect`
+    (see `planning.plan_apply`'s `finish`): DDL compiled into the text the runner would
+    send for it; a data statement of a changeset that runs in one transaction into a
+    `Bound` (elsewhere it stays as it is: the journal records such statements, and finding
+    where an interrupted changeset resumes compares their text). A statement that does not
+    compile stays as it is: the run reports it when it gets there, with what ran before
+    it, as it would without this."""
+    literal = literal_dialect(sa_dialect)
+
+    def finish(step: Step, transactional: bool) -> Step:
+        try:
+            if isinstance(step.sql, ExecutableDDLElement):
+                return Step(compile_step(step, literal), step.transactional)
+            if transactional and isinstance(step.sql, sa.sql.dml.UpdateBase):
+                bound = _bound(step.sql, sa_dialect, literal)
+                return step if bound is None else Step(bound, step.transactional)
+        except sa.exc.SQLAlchemyError:
+            pass
+        return step
+
+    return finish
