@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from . import ir
+from .cache import checksum
 from .errors import StateError, UsageError
 from .history import History
-from .cache import checksum
 from .reverse import Irreversible, reverse_changeset
 from .state import SchemaState, apply
 
