@@ -127,6 +127,11 @@ class SchemaState:
         """A new state with `table` put in (and `remove` taken out)."""
         state = self.without(remove) if remove is not None and remove in self.tables else self
         old = state.tables.get(table.key)
+        if old is not None and _same_links(old, table):
+            # Unlinking `old` then linking `table` would give every derived set back as it
+            # was: skip both (most operations change a column, not an index or a reference).
+            return SchemaState._of(state.tables.set(table.key, table), state.index_tables,
+                                   state.referrers)
         tables, owner, refs = state._unlink(old) if old is not None else (
             state.tables, state.index_tables, state.referrers)
         for i in table.indexes:
@@ -153,6 +158,14 @@ class SchemaState:
             left = refs.get(target, frozenset()) - {t.key}
             refs = refs.set(target, left) if left else refs.delete(target)
         return self.tables, owner, refs
+
+
+def _same_links(old: Table, new: Table) -> bool:
+    """Whether `new`, of the same key as `old`, has the same index names and the same tables
+    referenced by its foreign keys (so the derived maps of a state do not change)."""
+    return (new.indexes is old.indexes or {i.name for i in new.indexes} == {
+        i.name for i in old.indexes}) and (new.foreign_keys is old.foreign_keys or (
+            _fk_targets(new) == _fk_targets(old)))
 
 
 def _fk_targets(t: Table) -> set[TableKey]:
