@@ -10,9 +10,9 @@ changing `slot` discards old caches instead of misreading them.
 
 from __future__ import annotations
 
-from zlib import crc32
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
+from zlib import crc32
 
 K = TypeVar("K")
 V = TypeVar("V")
