@@ -9,6 +9,8 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
+
 from schemaflow import ir
 from schemaflow.pmap import BUCKETS, PMap, slot
 from schemaflow.state import SchemaState, apply
@@ -74,3 +76,33 @@ def test_a_map_finds_every_key_it_was_given() -> None:
     assert all(m[k] == v for k, v in items)
     m = m.set((None, "new"), -1).delete(items[0][0])
     assert m[(None, "new")] == -1 and items[0][0] not in m and len(m) == 300
+
+
+def test_table_with_and_column_with_are_replace() -> None:
+    """The fast copies keep every field (a field added later must be added to them too)."""
+    from dataclasses import fields, replace
+
+    from schemaflow.state import Table
+    from schemaflow.state.schema import column_with, table_with
+    from schemaflow.typespec import parse_type
+
+    c = ir.Column(name="c", type=parse_type("text"), nullable=False, primary_key=True,
+                  unique=True, index=True, autoincrement=True, default_sql="'x'", comment="k",
+                  variants=(ir.Variant(dialect="mysql", type=parse_type("integer")),),
+                  collation="C")
+    for f in fields(c):
+        assert getattr(column_with(c), f.name) == getattr(c, f.name)
+    assert column_with(c) == c and column_with(c, name="d") == replace(c, name="d")
+    t = Table(name="t", schema="s", columns=(c,), primary_key=ir.PrimaryKeyDef(columns=("c",),
+              name="pk"), uniques=(ir.UniqueDef(columns=("c",), name="u"),),
+              checks=(ir.CheckDef(expression="c > 0", name="k"),),
+              indexes=(ir.IndexDef(name="i", columns=("c",)),), comment="t")
+    assert all(getattr(table_with(t), f.name) == getattr(t, f.name) for f in fields(t))
+    assert table_with(t, comment=None) == replace(t, comment=None)
+    with pytest.raises(TypeError, match="nope"):
+        table_with(t, nope=1)
+    with pytest.raises(TypeError, match="nope"):
+        column_with(c, nope=1)
+    # Column.__post_init__ runs: default and default_sql are refused, as replace refuses them.
+    with pytest.raises(ir.IRError, match="default and default_sql"):
+        column_with(c, default=1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .. import ir
 from ..errors import StateError
@@ -47,6 +48,40 @@ class Table:
         if self.primary_key and self.primary_key.name:
             names.add(self.primary_key.name)
         return names - {""}
+
+
+_TABLE_FIELDS = frozenset(f.name for f in dataclasses.fields(Table))
+_COLUMN_FIELDS = frozenset(f.name for f in dataclasses.fields(ir.Column))
+
+
+def table_with(t: Table, **changes: Any) -> Table:
+    """`dataclasses.replace(t, **changes)` without its per-field introspection, the hottest
+    call of replay (a Table has no `__post_init__`: its constructor is all replace runs)."""
+    if not changes.keys() <= _TABLE_FIELDS:
+        raise TypeError(f"Table has no field {sorted(changes.keys() - _TABLE_FIELDS)[0]}")
+    get = changes.get
+    return Table(
+        name=get("name", t.name), schema=get("schema", t.schema),
+        columns=get("columns", t.columns), primary_key=get("primary_key", t.primary_key),
+        uniques=get("uniques", t.uniques), foreign_keys=get("foreign_keys", t.foreign_keys),
+        checks=get("checks", t.checks), indexes=get("indexes", t.indexes),
+        comment=get("comment", t.comment))
+
+
+def column_with(c: ir.Column, **changes: Any) -> ir.Column:
+    """`dataclasses.replace(c, **changes)` without its per-field introspection: the
+    constructor, so `Column.__post_init__` checks the result as replace would."""
+    if not changes.keys() <= _COLUMN_FIELDS:
+        raise TypeError(f"Column has no field {sorted(changes.keys() - _COLUMN_FIELDS)[0]}")
+    get = changes.get
+    return ir.Column(
+        name=get("name", c.name), type=get("type", c.type), nullable=get("nullable", c.nullable),
+        primary_key=get("primary_key", c.primary_key), unique=get("unique", c.unique),
+        index=get("index", c.index), autoincrement=get("autoincrement", c.autoincrement),
+        default=get("default", c.default), default_sql=get("default_sql", c.default_sql),
+        comment=get("comment", c.comment), computed=get("computed", c.computed),
+        identity=get("identity", c.identity), variants=get("variants", c.variants),
+        collation=get("collation", c.collation))
 
 
 IndexKey = tuple[str | None, str]
