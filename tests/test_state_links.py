@@ -106,3 +106,23 @@ def test_table_with_and_column_with_are_replace() -> None:
     # Column.__post_init__ runs: default and default_sql are refused, as replace refuses them.
     with pytest.raises(ir.IRError, match="default and default_sql"):
         column_with(c, default=1)
+
+
+def test_apply_gives_the_remembered_state_only_for_the_same_operation() -> None:
+    import gc
+
+    base = apply(SchemaState(), op(STEPS[0]))
+    add = op(STEPS[2])
+    first = apply(base, add)
+    assert apply(base, add) is first  # the history check applies it again: not rebuilt
+    twin = op(STEPS[2])  # an equal operation, another object: applied anew, same result
+    again = apply(base, twin)
+    assert again is not first and again == first
+    other = apply(base, op({"add_column": {"table": "a", "column": {"name": "q",
+                                                                     "type": "text"}}}))
+    assert other.table("a").column("q") is not None and base.table("a").column("q") is None
+    del first, again, other
+    gc.collect()
+    rebuilt = apply(base, add)  # the remembered state is gone: built again, the same
+    assert rebuilt.table("a").column("y") is not None and base.table("a").column("y") is None
+    assert rebuilt == SchemaState(dict(rebuilt.tables.items()))

@@ -4,6 +4,7 @@ map of tables that also knows which tables have each index name and who referenc
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -87,7 +88,7 @@ def column_with(c: ir.Column, **changes: Any) -> ir.Column:
 IndexKey = tuple[str | None, str]
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@dataclass(frozen=True, slots=True, init=False, weakref_slot=True)
 class SchemaState:
     """The whole schema: tables by (schema, name). Immutable; `apply` returns a new one.
 
@@ -101,6 +102,11 @@ class SchemaState:
     tables: PMap[TableKey, Table]
     index_tables: PMap[IndexKey, frozenset[TableKey]] = dataclasses.field(compare=False)
     referrers: PMap[TableKey, frozenset[TableKey]] = dataclasses.field(compare=False)
+    # The last operation applied to this state and (weakly) the state it gave: the history
+    # check replays each operation again to build its inverse and to read what it stores,
+    # and apply is pure (`transitions.apply`).
+    next: tuple[ir.Operation, weakref.ref[SchemaState]] | None = dataclasses.field(
+        compare=False, repr=False)
 
     def __init__(self, tables: Mapping[TableKey, Table] | None = None) -> None:
         tables = tables or {}
@@ -117,6 +123,7 @@ class SchemaState:
                            PMap((k, frozenset(v)) for k, v in owners.items()))
         object.__setattr__(self, "referrers",
                            PMap((k, frozenset(v)) for k, v in refs.items()))
+        object.__setattr__(self, "next", None)
 
     @classmethod
     def assembled(cls, tables: PMap[TableKey, Table],
@@ -133,6 +140,7 @@ class SchemaState:
         object.__setattr__(new, "tables", tables)
         object.__setattr__(new, "index_tables", index_tables)
         object.__setattr__(new, "referrers", referrers)
+        object.__setattr__(new, "next", None)
         return new
 
     def index_elsewhere(self, name: str, table: TableKey) -> list[TableKey]:

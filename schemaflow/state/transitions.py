@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import types
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -344,8 +345,19 @@ _APPLY: Mapping[type[ir.Operation], Callable[[SchemaState, Any], SchemaState]] =
 
 
 def apply(state: SchemaState, op: ir.Operation) -> SchemaState:
-    """The state after `op`; raises StateError when `op` does not fit `state`."""
-    return _APPLY[type(op)](state, op)
+    """The state after `op`; raises StateError when `op` does not fit `state`.
+
+    A state remembers the last operation applied to it and the state that gave while that
+    state is in use: the history check applies each operation to the same state up to three
+    times (its replay, its automatic inverse, the values it stores)."""
+    memo = state.next
+    if memo is not None and memo[0] is op:
+        after = memo[1]()
+        if after is not None:
+            return after
+    after = _APPLY[type(op)](state, op)
+    object.__setattr__(state, "next", (op, weakref.ref(after)))
+    return after
 
 
 def apply_all(state: SchemaState, ops: Iterable[ir.Operation]) -> SchemaState:
