@@ -61,7 +61,8 @@ def plain_column(c: ir.Column, in_pk: bool) -> ir.Column:
 
 def check_table(t: Table) -> None:
     names = [c.name for c in t.columns]
-    dupes = {n for n in names if names.count(n) > 1}
+    # Counted only when some name repeats (counting every name is quadratic in the columns).
+    dupes = {n for n in names if names.count(n) > 1} if len(set(names)) < len(names) else ()
     if dupes:
         raise StateError(f"table '{t.name}' has the column '{sorted(dupes)[0]}' twice",
                          code="SF106")
