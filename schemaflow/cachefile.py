@@ -34,9 +34,11 @@ _HEAD = len(MAGIC) + 32 + 8 + 32
 _PACKAGE = Path(__file__).resolve().parent
 # What decides how a file's bytes become a cached changeset, besides the version: a changed
 # IR with an unchanged version (an editable install, a commit between releases) is another
-# build. The source itself is hashed: a stat would change with every checkout.
+# build. The source itself is hashed: a stat would change with every checkout. The stored
+# schemas (memo.py) are Tables encoded by plaindata.py in the buckets pmap.py places them in.
 _DEFINITION = ("typespec.py", "graph.py", "cache.py", "cachefile.py", "history.py",
-               "validate.py", "schemacheck.py", "source/reading.py")
+               "validate.py", "schemacheck.py", "source/reading.py", "pmap.py", "memo.py",
+               "plaindata.py", "state/schema.py")
 
 
 class CacheWarning(UserWarning):

@@ -4,8 +4,10 @@ map of tables that also knows which tables have each index name and who referenc
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .. import ir
 from ..errors import StateError
@@ -49,10 +51,44 @@ class Table:
         return names - {""}
 
 
+_TABLE_FIELDS = frozenset(f.name for f in dataclasses.fields(Table))
+_COLUMN_FIELDS = frozenset(f.name for f in dataclasses.fields(ir.Column))
+
+
+def table_with(t: Table, **changes: Any) -> Table:
+    """`dataclasses.replace(t, **changes)` without its per-field introspection, the hottest
+    call of replay (a Table has no `__post_init__`: its constructor is all replace runs)."""
+    if not changes.keys() <= _TABLE_FIELDS:
+        raise TypeError(f"Table has no field {sorted(changes.keys() - _TABLE_FIELDS)[0]}")
+    get = changes.get
+    return Table(
+        name=get("name", t.name), schema=get("schema", t.schema),
+        columns=get("columns", t.columns), primary_key=get("primary_key", t.primary_key),
+        uniques=get("uniques", t.uniques), foreign_keys=get("foreign_keys", t.foreign_keys),
+        checks=get("checks", t.checks), indexes=get("indexes", t.indexes),
+        comment=get("comment", t.comment))
+
+
+def column_with(c: ir.Column, **changes: Any) -> ir.Column:
+    """`dataclasses.replace(c, **changes)` without its per-field introspection: the
+    constructor, so `Column.__post_init__` checks the result as replace would."""
+    if not changes.keys() <= _COLUMN_FIELDS:
+        raise TypeError(f"Column has no field {sorted(changes.keys() - _COLUMN_FIELDS)[0]}")
+    get = changes.get
+    return ir.Column(
+        name=get("name", c.name), type=get("type", c.type), nullable=get("nullable", c.nullable),
+        primary_key=get("primary_key", c.primary_key), unique=get("unique", c.unique),
+        index=get("index", c.index), autoincrement=get("autoincrement", c.autoincrement),
+        default=get("default", c.default), default_sql=get("default_sql", c.default_sql),
+        comment=get("comment", c.comment), computed=get("computed", c.computed),
+        identity=get("identity", c.identity), variants=get("variants", c.variants),
+        collation=get("collation", c.collation))
+
+
 IndexKey = tuple[str | None, str]
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@dataclass(frozen=True, slots=True, init=False, weakref_slot=True)
 class SchemaState:
     """The whole schema: tables by (schema, name). Immutable; `apply` returns a new one.
 
@@ -66,6 +102,11 @@ class SchemaState:
     tables: PMap[TableKey, Table]
     index_tables: PMap[IndexKey, frozenset[TableKey]] = dataclasses.field(compare=False)
     referrers: PMap[TableKey, frozenset[TableKey]] = dataclasses.field(compare=False)
+    # The last operation applied to this state and (weakly) the state it gave: the history
+    # check replays each operation again to build its inverse and to read what it stores,
+    # and apply is pure (`transitions.apply`).
+    next: tuple[ir.Operation, weakref.ref[SchemaState]] | None = dataclasses.field(
+        compare=False, repr=False)
 
     def __init__(self, tables: Mapping[TableKey, Table] | None = None) -> None:
         tables = tables or {}
@@ -82,6 +123,7 @@ class SchemaState:
                            PMap((k, frozenset(v)) for k, v in owners.items()))
         object.__setattr__(self, "referrers",
                            PMap((k, frozenset(v)) for k, v in refs.items()))
+        object.__setattr__(self, "next", None)
 
     @classmethod
     def assembled(cls, tables: PMap[TableKey, Table],
@@ -98,6 +140,7 @@ class SchemaState:
         object.__setattr__(new, "tables", tables)
         object.__setattr__(new, "index_tables", index_tables)
         object.__setattr__(new, "referrers", referrers)
+        object.__setattr__(new, "next", None)
         return new
 
     def index_elsewhere(self, name: str, table: TableKey) -> list[TableKey]:
@@ -127,6 +170,11 @@ class SchemaState:
         """A new state with `table` put in (and `remove` taken out)."""
         state = self.without(remove) if remove is not None and remove in self.tables else self
         old = state.tables.get(table.key)
+        if old is not None and _same_links(old, table):
+            # Unlinking `old` then linking `table` would give every derived set back as it
+            # was: skip both (most operations change a column, not an index or a reference).
+            return SchemaState._of(state.tables.set(table.key, table), state.index_tables,
+                                   state.referrers)
         tables, owner, refs = state._unlink(old) if old is not None else (
             state.tables, state.index_tables, state.referrers)
         for i in table.indexes:
@@ -153,6 +201,14 @@ class SchemaState:
             left = refs.get(target, frozenset()) - {t.key}
             refs = refs.set(target, left) if left else refs.delete(target)
         return self.tables, owner, refs
+
+
+def _same_links(old: Table, new: Table) -> bool:
+    """Whether `new`, of the same key as `old`, has the same index names and the same tables
+    referenced by its foreign keys (so the derived maps of a state do not change)."""
+    return (new.indexes is old.indexes or {i.name for i in new.indexes} == {
+        i.name for i in old.indexes}) and (new.foreign_keys is old.foreign_keys or (
+            _fk_targets(new) == _fk_targets(old)))
 
 
 def _fk_targets(t: Table) -> set[TableKey]:

@@ -10,7 +10,7 @@ from .. import ir
 from ..errors import StateError
 from .expressions import rename_in
 from .naming import ck_name, fk_name, ix_name, pk_name, uq_name
-from .schema import SchemaState, Table, nearest
+from .schema import SchemaState, Table, column_with, nearest, table_with
 
 
 def table_from_create(op: ir.CreateTable) -> Table:
@@ -56,12 +56,13 @@ def plain_column(c: ir.Column, in_pk: bool) -> ir.Column:
     if in_pk and c.nullable:
         raise StateError(f"column '{c.name}' is in the primary key and cannot be nullable",
                          code="SF109")
-    return replace(c, nullable=nullable, primary_key=False, unique=False, index=False)
+    return column_with(c, nullable=nullable, primary_key=False, unique=False, index=False)
 
 
 def check_table(t: Table) -> None:
     names = [c.name for c in t.columns]
-    dupes = {n for n in names if names.count(n) > 1}
+    # Counted only when some name repeats (counting every name is quadratic in the columns).
+    dupes = {n for n in names if names.count(n) > 1} if len(set(names)) < len(names) else ()
     if dupes:
         raise StateError(f"table '{t.name}' has the column '{sorted(dupes)[0]}' twice",
                          code="SF106")
@@ -155,9 +156,9 @@ def rename_columns(t: Table, renames: Mapping[str, str]) -> Table:
             return replace(k, name=renames.get(k.name, k.name))
         return replace(k, expression=ren_expr(k.expression or ""))
 
-    return replace(
+    return table_with(
         t,
-        columns=tuple(replace(c, name=renames[c.name]) if c.name in renames else c
+        columns=tuple(column_with(c, name=renames[c.name]) if c.name in renames else c
                       for c in t.columns),
         primary_key=replace(t.primary_key, columns=ren(t.primary_key.columns))
         if t.primary_key else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import types
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -11,7 +12,7 @@ from .. import ir
 from ..errors import StateError
 from .expressions import mentions
 from .naming import ix_name, uq_name
-from .schema import SchemaState, Table, TableKey, nearest, qual
+from .schema import SchemaState, Table, TableKey, column_with, nearest, qual, table_with
 from .tables import (
     check_table,
     need_columns,
@@ -50,7 +51,7 @@ def _rename_table(state: SchemaState, op: ir.RenameTable) -> SchemaState:
     t = state.table(op.name, op.schema)
     if state.get(op.new_name, op.schema) is not None:
         raise StateError(f"table '{op.new_name}' already exists", code="SF105")
-    new = state.with_table(replace(t, name=op.new_name), remove=t.key)
+    new = state.with_table(table_with(t, name=op.new_name), remove=t.key)
     # Databases repoint foreign keys at the renamed table; so does the state.
     return _map_fks(new, t.key, lambda f: replace(
         f, references=replace(f.references, table=op.new_name)))
@@ -64,13 +65,13 @@ def _map_fks(state: SchemaState, target: TableKey,
         fks = tuple(fn(f) if (f.references.schema, f.references.table) == target else f
                     for f in t.foreign_keys)
         if fks != t.foreign_keys:
-            state = state.with_table(replace(t, foreign_keys=fks))
+            state = state.with_table(table_with(t, foreign_keys=fks))
     return state
 
 
 def _alter_table(state: SchemaState, op: ir.AlterTable) -> SchemaState:
     t = state.table(op.name, op.schema)
-    return state.with_table(replace(t, comment=op.comment or None))
+    return state.with_table(table_with(t, comment=op.comment or None))
 
 
 def _add_column(state: SchemaState, op: ir.AddColumn) -> SchemaState:
@@ -81,13 +82,13 @@ def _add_column(state: SchemaState, op: ir.AddColumn) -> SchemaState:
     if c.primary_key:
         raise StateError("add_column cannot add a primary-key column; add the column, then "
                          "create_primary_key", code="SF109")
-    new = replace(t, columns=(*t.columns, plain_column(c, False)))
+    new = table_with(t, columns=(*t.columns, plain_column(c, False)))
     if c.unique:
-        new = replace(new, uniques=(*new.uniques, ir.UniqueDef(
+        new = table_with(new, uniques=(*new.uniques, ir.UniqueDef(
             columns=(c.name,), name=uq_name(t.name, (c.name,)))))
     if c.index:
         ix = ir.IndexDef(name=ix_name(t.name, (c.name,)), columns=(c.name,))
-        new = replace(new, indexes=(*new.indexes, ix))
+        new = table_with(new, indexes=(*new.indexes, ix))
     check_table(new)
     return state.with_table(new)
 
@@ -96,7 +97,7 @@ def dependents(t: Table, column: str) -> Table:
     """The parts of `t` that name `column` (what dropping the column also drops)."""
     def uses(cols: tuple[str, ...]) -> bool:
         return column in cols
-    return replace(
+    return table_with(
         t,
         columns=(),
         primary_key=t.primary_key if t.primary_key and uses(t.primary_key.columns) else None,
@@ -128,7 +129,7 @@ def _drop_column(state: SchemaState, op: ir.DropColumn) -> SchemaState:
         raise StateError(f"column '{op.table}.{op.name}' is referenced by foreign key "
                          f"'{referenced}'; drop that constraint first", code="SF111")
     dep = dependents(t, op.name)
-    return state.with_table(replace(
+    return state.with_table(table_with(
         t,
         columns=tuple(c for c in t.columns if c.name != op.name),
         primary_key=None if dep.primary_key else t.primary_key,
@@ -187,26 +188,30 @@ def _alter_column(state: SchemaState, op: ir.AlterColumn) -> SchemaState:
     if op.nullable and t.primary_key and c.name in t.primary_key.columns:
         raise StateError(f"column '{c.name}' is in the primary key and cannot be nullable",
                          code="SF109")
-    new = c
+    # One new column with every change (what replacing them one by one would end with; its
+    # __post_init__ refuses the same things, with the same message, as the first of those
+    # steps that would: no later step changes what an earlier one checked).
+    changes: dict[str, Any] = {}
     if op.type is not None:
-        new = replace(new, type=op.type, variants=op.variants, collation=op.collation)
+        changes.update(type=op.type, variants=op.variants, collation=op.collation)
     if op.nullable is not None:
-        new = replace(new, nullable=op.nullable)
+        changes["nullable"] = op.nullable
     if op.drop_default:
-        new = replace(new, default=None, default_sql=None)
+        changes.update(default=None, default_sql=None)
     elif op.default is not None:
-        new = replace(new, default=op.default, default_sql=None)
+        changes.update(default=op.default, default_sql=None)
     elif op.default_sql is not None:
-        new = replace(new, default_sql=op.default_sql, default=None)
+        changes.update(default_sql=op.default_sql, default=None)
     if op.comment is not None:
-        new = replace(new, comment=op.comment or None)
-    return state.with_table(replace(t, columns=tuple(new if x is c else x for x in t.columns)))
+        changes["comment"] = op.comment or None
+    new = column_with(c, **changes)
+    return state.with_table(table_with(t, columns=tuple(new if x is c else x for x in t.columns)))
 
 
 def _create_index(state: SchemaState, op: ir.CreateIndex) -> SchemaState:
     t = state.table(op.table, op.schema)
     ix = op.definition
-    return _with_part(state, replace(t, indexes=(*t.indexes, ix)))
+    return _with_part(state, table_with(t, indexes=(*t.indexes, ix)))
 
 
 def _with_part(state: SchemaState, new: Table) -> SchemaState:
@@ -225,12 +230,12 @@ def _find_index(t: Table, name: str) -> ir.IndexDef:
 def _drop_index(state: SchemaState, op: ir.DropIndex) -> SchemaState:
     t = state.table(op.table, op.schema)
     ix = _find_index(t, op.name)
-    return state.with_table(replace(t, indexes=tuple(i for i in t.indexes if i is not ix)))
+    return state.with_table(table_with(t, indexes=tuple(i for i in t.indexes if i is not ix)))
 
 
 def _create_unique(state: SchemaState, op: ir.CreateUniqueConstraint) -> SchemaState:
     t = state.table(op.table, op.schema)
-    return _with_part(state, replace(t, uniques=(*t.uniques, ir.UniqueDef(
+    return _with_part(state, table_with(t, uniques=(*t.uniques, ir.UniqueDef(
         columns=op.columns, name=op.name))))
 
 
@@ -238,12 +243,12 @@ def _create_fk(state: SchemaState, op: ir.CreateForeignKey) -> SchemaState:
     t = state.table(op.table, op.schema)
     fk = op.definition
     need_refs(state, t, [fk])
-    return _with_part(state, replace(t, foreign_keys=(*t.foreign_keys, fk)))
+    return _with_part(state, table_with(t, foreign_keys=(*t.foreign_keys, fk)))
 
 
 def _create_check(state: SchemaState, op: ir.CreateCheckConstraint) -> SchemaState:
     t = state.table(op.table, op.schema)
-    return _with_part(state, replace(t, checks=(*t.checks, ir.CheckDef(
+    return _with_part(state, table_with(t, checks=(*t.checks, ir.CheckDef(
         expression=op.expression, name=op.name, not_valid=op.not_valid,
         dialects=op.dialects))))
 
@@ -254,7 +259,7 @@ def _validate_constraint(state: SchemaState, op: ir.ValidateConstraint) -> Schem
         raise StateError(f"no check or foreign key named '{op.name}' on '{t.name}' at this "
                          "point", code="SF104",
                          hint=nearest(op.name, [c.name or "" for c in t.checks]))
-    return state.with_table(replace(t, checks=tuple(
+    return state.with_table(table_with(t, checks=tuple(
         replace(c, not_valid=False) if c.name == op.name else c for c in t.checks)))
 
 
@@ -264,8 +269,8 @@ def _create_pk(state: SchemaState, op: ir.CreatePrimaryKey) -> SchemaState:
         raise StateError(f"table '{t.name}' already has a primary key "
                          f"'{t.primary_key.name}'", code="SF109")
     need_columns(t, op.columns, f"primary key '{op.name}'")
-    cols = tuple(replace(c, nullable=False) if c.name in op.columns else c for c in t.columns)
-    return _with_part(state, replace(t, columns=cols, primary_key=ir.PrimaryKeyDef(
+    cols = tuple(column_with(c, nullable=False) if c.name in op.columns else c for c in t.columns)
+    return _with_part(state, table_with(t, columns=cols, primary_key=ir.PrimaryKeyDef(
         columns=op.columns, name=op.name)))
 
 
@@ -289,12 +294,12 @@ def _drop_constraint(state: SchemaState, op: ir.DropConstraint) -> SchemaState:
     t = state.table(op.table, op.schema)
     c = find_constraint(t, op.name, op.type)
     if op.type == "primary_key":
-        return state.with_table(replace(t, primary_key=None))
+        return state.with_table(table_with(t, primary_key=None))
     if op.type == "unique":
-        return state.with_table(replace(t, uniques=tuple(x for x in t.uniques if x is not c)))
+        return state.with_table(table_with(t, uniques=tuple(x for x in t.uniques if x is not c)))
     if op.type == "check":
-        return state.with_table(replace(t, checks=tuple(x for x in t.checks if x is not c)))
-    return state.with_table(replace(t, foreign_keys=tuple(x for x in t.foreign_keys
+        return state.with_table(table_with(t, checks=tuple(x for x in t.checks if x is not c)))
+    return state.with_table(table_with(t, foreign_keys=tuple(x for x in t.foreign_keys
                                                          if x is not c)))
 
 
@@ -340,8 +345,19 @@ _APPLY: Mapping[type[ir.Operation], Callable[[SchemaState, Any], SchemaState]] =
 
 
 def apply(state: SchemaState, op: ir.Operation) -> SchemaState:
-    """The state after `op`; raises StateError when `op` does not fit `state`."""
-    return _APPLY[type(op)](state, op)
+    """The state after `op`; raises StateError when `op` does not fit `state`.
+
+    A state remembers the last operation applied to it and the state that gave while that
+    state is in use: the history check applies each operation to the same state up to three
+    times (its replay, its automatic inverse, the values it stores)."""
+    memo = state.next
+    if memo is not None and memo[0] is op:
+        after = memo[1]()
+        if after is not None:
+            return after
+    after = _APPLY[type(op)](state, op)
+    object.__setattr__(state, "next", (op, weakref.ref(after)))
+    return after
 
 
 def apply_all(state: SchemaState, ops: Iterable[ir.Operation]) -> SchemaState:
