@@ -1017,9 +1017,12 @@ _built = {}
 
 
 def _get_command(app):
-    if id(app) not in _built:
-        _built[id(app)] = _build(app)
-    return _built[id(app)]
+    # Keyed by the object kept alive with its command: the CLI builds a group of one
+    # command per run, and an id alone could be reused by the next one.
+    held = _built.get(id(app))
+    if held is None or held[0] is not app:
+        held = _built[id(app)] = (app, _build(app))
+    return held[1]
 
 
 typer.main.get_command = _get_command
