@@ -116,15 +116,19 @@ class _Tidy:
     generation seldom, so on a long plan they pile up to tens of megabytes. Every `EVERY`
     changesets a full collection runs, with what existed before the plan frozen (not looked
     through: the collection costs what the plan made since, not what the process holds);
-    everything is unfrozen after."""
+    everything is unfrozen after. A process that froze objects itself (an API caller using
+    `gc.freeze`) keeps them frozen: then nothing is frozen or unfrozen here."""
 
     EVERY = 50
 
     def __init__(self) -> None:
         self.count = 0
+        self.froze = False
 
     def __enter__(self) -> _Tidy:
-        gc.freeze()
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            self.froze = True
         return self
 
     def tick(self) -> None:
@@ -133,7 +137,8 @@ class _Tidy:
             gc.collect()
 
     def __exit__(self, *exc: object) -> None:
-        gc.unfreeze()
+        if self.froze:
+            gc.unfreeze()
 
 
 def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],

@@ -193,3 +193,12 @@ def test_a_long_plan_applies_and_rolls_back_and_leaves_the_collector_as_it_was(
     assert len(api.rollback(ids[0]).results) == len(ids) - 1
     assert gc.get_freeze_count() == frozen
     assert not rows(project.url, "SELECT name FROM sqlite_master WHERE name = 'docs'")
+    # a caller's own frozen objects stay frozen through a run
+    gc.freeze()
+    try:
+        held = gc.get_freeze_count()
+        assert held > 0
+        assert len(api.apply().results) == len(ids) - 1
+        assert gc.get_freeze_count() == held
+    finally:
+        gc.unfreeze()
