@@ -87,6 +87,39 @@ def sql_of(result: RunResult) -> str:
     return result.sql
 
 
+# `schemaflow ARGS` in one process, then which of the heavy modules it imported on the way.
+_IN_PROCESS = """
+import sys
+sys.argv = ["schemaflow", *sys.argv[1:]]
+from schemaflow.cli import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+heavy = sorted(m for m in ("schemaflow.ir.operations", "schemaflow.ir.parts",
+                           "schemaflow.ir.codec", "sqlalchemy") if m in sys.modules)
+print(f"\\nIMPORTED={','.join(heavy)} EXIT={code}")
+"""
+
+
+def run_reporting_imports(root: Path, *args: str, no_cache: bool = False
+                          ) -> tuple[str, int, list[str]]:
+    """(stdout, exit code, the heavy modules imported: IR operations, parts, codec,
+    SQLAlchemy) of `schemaflow ARGS` in the project at `root`, without inherited URLs."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SCHEMAFLOW_URL", "DATABASE_URL")}
+    env.update({"NO_COLOR": "1", "COLUMNS": "200"})
+    if no_cache:
+        env["SCHEMAFLOW_NO_CACHE"] = "1"
+    result = subprocess.run([sys.executable, "-c", _IN_PROCESS, *args], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=120)
+    out, _, tail = result.stdout.rpartition("\nIMPORTED=")
+    assert " EXIT=" in tail, result.stdout + result.stderr
+    modules, _, code = tail.rstrip().partition(" EXIT=")
+    return out, int(code), [m for m in modules.split(",") if m]
+
+
 def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
             input: str | None = None) -> subprocess.CompletedProcess[str]:
     """`python -m schemaflow ARGS` with a clean environment (no inherited database URLs)."""

@@ -5,28 +5,10 @@ without any cache prints. A command names its own options only (typer builds one
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 
 import pytest
-from conftest import Project
-
-# `schemaflow ARGS` in this process, then the heavy modules imported on the way.
-MAIN = """
-import sys
-sys.argv = ["schemaflow", *sys.argv[1:]]
-from schemaflow.cli import main
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code
-else:
-    code = 0
-heavy = sorted(m for m in ("schemaflow.ir.operations", "schemaflow.ir.parts",
-                           "schemaflow.ir.codec", "sqlalchemy") if m in sys.modules)
-print(f"\\nIMPORTED={','.join(heavy)} EXIT={code}")
-"""
+from conftest import Project, run_reporting_imports
 
 LISTINGS = [["current"], ["current", "-v", "--format", "json"], ["status"],
             ["status", "--format", "json"], ["heads"], ["heads", "--format", "json"],
@@ -35,15 +17,9 @@ LISTINGS = [["current"], ["current", "-v", "--format", "json"], ["status"],
 
 def run_main(p: Project, *args: str, no_cache: bool = False) -> tuple[str, list[str]]:
     """(stdout, the heavy modules imported) of `schemaflow ARGS` in the project."""
-    env = {k: v for k, v in os.environ.items() if k not in ("SCHEMAFLOW_URL", "DATABASE_URL")}
-    env.update({"NO_COLOR": "1", "COLUMNS": "200"})
-    if no_cache:
-        env["SCHEMAFLOW_NO_CACHE"] = "1"
-    result = subprocess.run([sys.executable, "-c", MAIN, *args], cwd=p.root, env=env,
-                            capture_output=True, text=True, timeout=120)
-    out, _, tail = result.stdout.rpartition("\nIMPORTED=")
-    assert tail.endswith(" EXIT=0\n"), result.stdout + result.stderr
-    return out, [m for m in tail.split(" EXIT=")[0].split(",") if m]
+    out, code, heavy = run_reporting_imports(p.root, *args, no_cache=no_cache)
+    assert code == 0, out
+    return out, heavy
 
 
 def test_listings_on_a_warm_cache_import_no_operation_and_print_as_without_cache(

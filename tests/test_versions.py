@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import DEMO, Project, make_project
+from conftest import DEMO, Project, make_project, run_reporting_imports
 
 from schemaflow.dialects.connect import session
 from schemaflow.errors import ConnectionFailed
@@ -23,19 +20,6 @@ from schemaflow.recorder import AppliedRow, Recorder, read_rows
 KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql),
          pytest.param("mysql", marks=pytest.mark.mysql)]
 
-# `schemaflow ARGS` in this process, then whether SQLAlchemy was imported on the way.
-MAIN = """
-import sys
-sys.argv = ["schemaflow", *sys.argv[1:]]
-from schemaflow.cli import main
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code
-else:
-    code = 0
-print(f"\\nSQLALCHEMY={'sqlalchemy' in sys.modules} EXIT={code}")
-"""
 
 
 @pytest.fixture(params=KINDS)
@@ -85,13 +69,9 @@ def demo(root: Path, url: str, extra: str = "") -> Project:
 
 def run_main(p: Project, *args: str) -> tuple[str, bool]:
     """(stdout, whether SQLAlchemy was imported) of `schemaflow ARGS` in the project."""
-    env = {k: v for k, v in os.environ.items() if k not in ("SCHEMAFLOW_URL", "DATABASE_URL")}
-    env.update({"NO_COLOR": "1", "COLUMNS": "200"})
-    result = subprocess.run([sys.executable, "-c", MAIN, *args], cwd=p.root, env=env,
-                            capture_output=True, text=True, timeout=120)
-    out, _, tail = result.stdout.rpartition("\nSQLALCHEMY=")
-    assert tail.endswith("EXIT=0\n"), result.stdout + result.stderr
-    return out, tail.startswith("True")
+    out, code, heavy = run_reporting_imports(p.root, *args)
+    assert code == 0, out
+    return out, "sqlalchemy" in heavy
 
 
 def without_url(text: str) -> object:
@@ -239,8 +219,7 @@ def test_validate_for_a_database_does_not_import_sqlalchemy(project: Project,
     cannot do (MySQL has no partial index)."""
     project.write("c001", PARTIAL_INDEX)
     args = ["validate", "--format", "json", *(["--dialect", dialect] if dialect else [])]
-    ran = subprocess.run([sys.executable, "-c", MAIN, *args], cwd=project.root,
-                         capture_output=True, text=True, timeout=120, check=False)
-    assert "SQLALCHEMY=False" in ran.stdout, ran.stdout + ran.stderr
-    codes = {d["code"] for d in json.loads(ran.stdout.split("\nSQLALCHEMY=")[0])["diagnostics"]}
-    assert ("SF331" in codes) == (dialect == "mysql"), ran.stdout
+    out, _, heavy = run_reporting_imports(project.root, *args)
+    assert "sqlalchemy" not in heavy, out
+    codes = {d["code"] for d in json.loads(out)["diagnostics"]}
+    assert ("SF331" in codes) == (dialect == "mysql"), out
