@@ -116,7 +116,9 @@ class Databases:
     def drop(self, url: str) -> None:
         if url.startswith("sqlite"):
             path = Path(url.split(":///", 1)[1])
-            for p in (path, Path(str(path) + "-journal"), Path(str(path) + "-wal")):
+            # with the lock file schemaflow keeps beside a SQLite database
+            for p in (path, Path(str(path) + "-journal"), Path(str(path) + "-wal"),
+                      Path(str(path) + ".schemaflow-lock")):
                 p.unlink(missing_ok=True)
             if path in self.created_files:
                 self.created_files.remove(path)
