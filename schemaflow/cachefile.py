@@ -54,15 +54,32 @@ def _warn(message: str) -> None:
         warnings.warn(CacheWarning(message), stacklevel=3)
 
 
+def _hash_source(names: list[str]) -> hashlib._Hash:
+    """This schemaflow's version and the named source files (OSError when one cannot be read)."""
+    digest = hashlib.sha256(__version__.encode())
+    for name in names:
+        digest.update(name.encode() + b"\0" + (_PACKAGE / name).read_bytes())
+    return digest
+
+
+@functools.cache
+def whole_build() -> bytes | None:
+    """A hash of the version and of every module of this schemaflow (None when one cannot be
+    read): for what any module may change, such as the history check's findings."""
+    try:
+        return _hash_source(sorted(p.relative_to(_PACKAGE).as_posix()
+                                   for p in _PACKAGE.rglob("*.py"))).digest()
+    except OSError:
+        return None
+
+
 @functools.cache
 def build() -> bytes | None:
     """A hash of this schemaflow's version and of the source that defines the cached data
     (None when that source cannot be read: then nothing is cached)."""
-    digest = hashlib.sha256(__version__.encode())
     names = sorted(f"ir/{p.name}" for p in (_PACKAGE / "ir").glob("*.py")) + list(_DEFINITION)
     try:
-        for name in names:
-            digest.update(name.encode() + b"\0" + (_PACKAGE / name).read_bytes())
+        digest = _hash_source(names)
         for schema in (_PACKAGE / "schemas", _PACKAGE.parent / "schemas"):
             if (schema / "changeset.schema.json").is_file():
                 digest.update((schema / "changeset.schema.json").read_bytes())

@@ -30,13 +30,13 @@ Plain JSON in the memo's folder, checked when read: an entry of another shape is
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import cachefile
 from .errors import CODES, Diagnostic
 from .source import display_path
 
@@ -45,20 +45,9 @@ if TYPE_CHECKING:
     from .rules import LintContext
 
 _KEEP_FILES = 8
-_PACKAGE = Path(__file__).resolve().parent
 
 # (code, severity, message, hint, line, col, whether it names the changeset's file)
 Record = tuple[str, str, str, str | None, int | None, int | None, bool]
-
-
-@functools.cache
-def _source_hash() -> str:
-    """A hash of every module of this schemaflow: any change to the linter is another one."""
-    digest = hashlib.blake2b(digest_size=16)
-    for path in sorted(_PACKAGE.rglob("*.py")):
-        digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def config_key(*, rules: bool, select: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
@@ -67,9 +56,8 @@ def config_key(*, rules: bool, select: tuple[str, ...] = (), ignore: tuple[str, 
     check against the models: they are the project's code, and may change at any time)."""
     if ctx is not None and ctx.models is not None:
         return None
-    try:
-        source = _source_hash()
-    except OSError:
+    source = cachefile.whole_build()
+    if source is None:
         return None
     support = None if ctx is None or ctx.support is None else (
         ctx.support.name, ctx.support.server_version)
