@@ -120,37 +120,82 @@ def _check(history: History, ctx: LintContext | None, select: tuple[str, ...],
            ignore: tuple[str, ...], rules: bool, skip: Collection[str],
            after: Callable[[str], SchemaState] | None,
            remembered: Remembered | None) -> list[Diagnostic]:
-    ctx = ctx or LintContext()
-    diags: list[Diagnostic] = []
+    from . import lintsplit
+
     g = history.graph
     if remembered is not None:
         after = _replayed(history, after)
-    states = _States(history, after)
+    checker = Checker(history, ctx or LintContext(), select, ignore, rules, after)
+    diags: list[Diagnostic] = []
+    # A long history checked afresh (a fresh clone, a new schemaflow): parts of it on the
+    # other cores, each from the schemas a replay of what comes before it gives.
+    split = lintsplit.start(checker, g.order) if not skip and (
+        remembered is None or not remembered.known()) else None
+    if split is None:
+        for cid in g.order:
+            if cid not in skip:
+                checker.check(cid, diags, remembered)
+    else:
+        split.finish(diags, remembered)
+    if remembered is not None and checker.computed and checker.replays and not any(
+            d.severity == "error" or d.code == "SF013" for d in diags):
+        _remember_heads(history, checker.states.heads)
+        if split is not None:
+            split.remember_heads()
+    if len(g.heads) > 1 and checker.keep("SF401", ()):
+        last = g.heads[-1]
+        diags.append(_diag(
+            history, last, (), "SF401",
+            f"the history has {len(g.heads)} heads: {', '.join(g.heads)}",
+            "join them with: schemaflow merge -m MESSAGE"))
+    return diags
 
-    def keep(code: str, cs_ignore: tuple[str, ...]) -> bool:
+
+class Checker:
+    """The history check, one changeset at a time in history order, with the schemas a
+    later changeset still needs."""
+
+    def __init__(self, history: History, ctx: LintContext, select: tuple[str, ...],
+                 ignore: tuple[str, ...], rules: bool,
+                 after: Callable[[str], SchemaState] | None) -> None:
+        self.history = history
+        self.ctx = ctx
+        self.select, self.ignore = select, ignore
+        self.rules = rules
+        self.states = _States(history, after)
+        self.computed = False  # a head was checked in this run
+        self.replays = True  # no operation checked in this run failed (states are a replay's)
+
+    def keep(self, code: str, cs_ignore: tuple[str, ...]) -> bool:
+        """Whether a finding of `code` in a changeset ignoring `cs_ignore` is reported."""
         if code not in RULES and code not in _SELECTABLE:
             return True  # reference errors make a changeset impossible to run: always on
-        return selected(code, select, ignore + cs_ignore)
+        return selected(code, self.select, self.ignore + cs_ignore)
 
-    computed = False
-    replays = True  # no operation checked in this run failed (the states are a replay's)
-    for cid in g.order:
-        if cid in skip:
-            continue
+    def check(self, cid: str, diags: list[Diagnostic], remembered: Remembered | None = None
+              ) -> tuple[int, set[int]]:
+        """Check changeset `cid`, adding what it finds to `diags` (what the changeset's own
+        check found first, then where it stands). Returns where its placement findings
+        start in `diags` and the ids of the findings only the rules add."""
+        history, keep = self.history, self.keep
+        g = history.graph
         found = remembered.get(cid) if remembered is not None else None
         if found is not None:
             diags += found
-            states.release(cid)
+            self.states.release(cid)
             header = summary(g.by_id, cid)[0]  # not revived: its header is all it needs
+            placed = len(diags)
             _placement(history, cid, header[1], header[8], keep, diags)
-            continue
+            return placed, set()
         cs = g[cid]
         start = len(diags)
         rules_only: set[int] = set()
-        before = states.before(cid, diags)
+        rules = self.rules
+        ctx = self.ctx
+        before = self.states.before(cid, diags)
         state, failed = _operations(history, cs, before, ctx if rules else None, keep, diags,
                                     rules_only)
-        replays = replays and not failed
+        self.replays = self.replays and not failed
         if not cs.operations and len(cs.parents) < 2 and keep("SF014", cs.lint_ignore):
             diags.append(_diag(
                 history, cid, ("operations",), "SF014", "the changeset has no operations "
@@ -160,22 +205,31 @@ def _check(history: History, ctx: LintContext | None, select: tuple[str, ...],
                   ctx.support if rules else None, rules_only)
         if remembered is not None:
             remembered.put(cid, diags[start:], rules_only)
+        placed = len(diags)
         _placement(history, cid, cs.parents, cs.lint_ignore, keep, diags)
+        self._keep_state(cid, before, state)
+        return placed, rules_only
+
+    def replay(self, cid: str) -> None:
+        """Only the schema after `cid`, as `check` builds it (an operation that does not fit
+        is left out), for a later changeset to start from."""
+        before = self.states.before(cid, [])
+        state = before
+        for op in self.history.graph[cid].operations:
+            try:
+                state = apply(state, op)
+            except StateError:
+                self.replays = False
+        self._keep_state(cid, before, state, head=False)
+
+    def _keep_state(self, cid: str, before: SchemaState, state: SchemaState,
+                    head: bool = True) -> None:
+        g = self.history.graph
         if g.dependents[cid]:
-            states.after[cid] = state
-        else:
-            computed = True
-            states.heads[cid] = (before if len(g.all_parents[cid]) == 1 else None, state)
-    if remembered is not None and computed and replays and not any(
-            d.severity == "error" or d.code == "SF013" for d in diags):
-        _remember_heads(history, states.heads)
-    if len(g.heads) > 1 and keep("SF401", ()):
-        last = g.heads[-1]
-        diags.append(_diag(
-            history, last, (), "SF401",
-            f"the history has {len(g.heads)} heads: {', '.join(g.heads)}",
-            "join them with: schemaflow merge -m MESSAGE"))
-    return diags
+            self.states.after[cid] = state
+        elif head:
+            self.computed = True
+            self.states.heads[cid] = (before if len(g.all_parents[cid]) == 1 else None, state)
 
 
 def _replayed(history: History, after: Callable[[str], SchemaState] | None
@@ -198,19 +252,39 @@ def _replayed(history: History, after: Callable[[str], SchemaState] | None
     return replayed
 
 
+def _head_keys(history: History,
+               heads: dict[str, tuple[SchemaState | None, SchemaState]]
+               ) -> list[tuple[str, SchemaState]]:
+    """The schema after each head checked in this run, and before it when it has one parent,
+    each with its key in the memo."""
+    from .memo import check_order, sequence_keys
+
+    g = history.graph
+    out = []
+    for cid, (before, after) in heads.items():
+        keys = sequence_keys(g, check_order(g, cid)).keys
+        out.append((keys[-1], after))
+        if before is not None and len(keys) > 1:
+            out.append((keys[-2], before))
+    return out
+
+
 def _remember_heads(history: History,
                     heads: dict[str, tuple[SchemaState | None, SchemaState]]) -> None:
     """Remember the schema after each head checked in this run, and before it when it has
     one parent (with no error anywhere, they are what a replay gives): an apply of the head,
     or of a changeset on it, starts from there."""
-    from .memo import check_order, sequence_keys
+    for key, state in _head_keys(history, heads):
+        history.memo.put_state(key, state)
 
-    g = history.graph
-    for cid, (before, after) in heads.items():
-        keys = sequence_keys(g, check_order(g, cid)).keys
-        history.memo.put_state(keys[-1], after)
-        if before is not None and len(keys) > 1:
-            history.memo.put_state(keys[-2], before)
+
+def head_files(history: History, heads: dict[str, tuple[SchemaState | None, SchemaState]]
+               ) -> list[tuple[str, str]]:
+    """What `_remember_heads` writes, as (key, file text): built where the states are."""
+    from .memo import Encoded, state_file
+
+    encoded: Encoded = {}
+    return [(key, state_file(key, state, encoded)) for key, state in _head_keys(history, heads)]
 
 
 def _operations(history: History, cs: ir.Changeset, before: SchemaState,

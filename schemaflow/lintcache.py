@@ -103,6 +103,11 @@ class Remembered:
         self.new: dict[str, list[Any]] = {}
         self.derived: dict[str, list[Any]] = {}
 
+    def known(self) -> bool:
+        """Whether anything is remembered for a changeset of this history."""
+        entries = self.entries
+        return any(key in entries for key in self.keys.values())
+
     def get(self, cid: str) -> list[Diagnostic] | None:
         """What the check found in changeset `cid` (placement aside), or None if unknown."""
         key = self.keys.get(cid)

@@ -175,6 +175,19 @@ class Memo:
         if self.dir is None or self._touch(name):
             return
         self._write(name, _state_data(key, state, self._encoded))
+        self._prune_states()
+
+    def put_state_file(self, key: str, text: str) -> None:
+        """Remember a schema given as the text of its file (`state_file`, built elsewhere:
+        in the process that replayed it)."""
+        name = f"state-{key}.json"
+        if self.dir is None or key == START or self._touch(name):
+            return
+        self._write_text(name, text)
+        self._prune_states()
+
+    def _prune_states(self) -> None:
+        assert self.dir is not None
         try:
             files = sorted(self.dir.glob("state-*.json"), key=lambda p: p.stat().st_mtime)
             for old in files[:-_KEEP_STATES]:
@@ -243,6 +256,13 @@ class Memo:
 
     def _write(self, name: str, data: dict[str, Any]) -> None:
         """Write a file whole or not at all (errors are ignored: it is only a cache)."""
+        try:
+            text = _file_text(data)
+        except (ValueError, TypeError):
+            return
+        self._write_text(name, text)
+
+    def _write_text(self, name: str, text: str) -> None:
         if self.dir is None:
             return
         try:
@@ -251,14 +271,22 @@ class Memo:
             fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump({"format": [_FORMAT, __version__], **data}, fh,
-                              separators=(",", ":"))
+                    fh.write(text)
                 os.replace(tmp, self.dir / name)
             except BaseException:
                 os.unlink(tmp)
                 raise
         except (OSError, ValueError, TypeError):
             pass
+
+
+def _file_text(data: dict[str, Any]) -> str:
+    return json.dumps({"format": [_FORMAT, __version__], **data}, separators=(",", ":"))
+
+
+def state_file(key: str, state: SchemaState, encoded: Encoded | None = None) -> str:
+    """The text of the file `Memo.put_state` writes for `state` under `key`."""
+    return _file_text(_state_data(key, state, encoded))
 
 
 class _Buckets:

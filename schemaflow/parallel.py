@@ -74,3 +74,57 @@ def map_items(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     finally:
         _job = None
     return [result for part in parts for result in part]
+
+
+class Forked:
+    """A function running in a forked process; `result()` waits for what it returned."""
+
+    def __init__(self, process: Any, conn: Any) -> None:
+        self.process = process
+        self.conn = conn
+
+    def result(self) -> Any:
+        """What the function returned; None when it raised, or the process died or could
+        not send it back (the caller then does the same work itself)."""
+        try:
+            return self.conn.recv()
+        except Exception:
+            return None
+        finally:
+            self.conn.close()
+            self.process.join()
+
+
+def fork_call(fn: Callable[[], Any]) -> Forked | None:
+    """Start `fn()` in a forked process (it inherits everything loaded here, and is never
+    pickled; its result is); None where processes cannot be forked."""
+    if sys.platform != "linux":
+        return None
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for stream in (sys.stdout, sys.stderr):  # or the child would write it out a second time
+        stream.flush()
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_send_result, args=(fn, send), daemon=True)
+    try:
+        process.start()
+    except Exception:
+        receive.close()
+        send.close()
+        return None
+    send.close()
+    return Forked(process, receive)
+
+
+def _send_result(fn: Callable[[], Any], conn: Any) -> None:
+    import gc
+
+    _quiet_worker()
+    gc.freeze()  # what the parent built is not traversed (and so not copied) by collections
+    try:
+        result = fn()
+    except BaseException:
+        result = None
+    conn.send(result)
+    conn.close()
