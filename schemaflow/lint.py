@@ -382,10 +382,12 @@ def _rollback_runs(history: History, cs: ir.Changeset, after: SchemaState,
     if support is None or not keep("SF332", cs.lint_ignore):
         return
     state = after
-    for op in ops:
+    last = len(ops) - 1
+    for i, op in enumerate(ops):
         try:
             support.check(op, state)
-            state = apply(state, op)
+            if i < last:  # the state after the last one is not looked at
+                state = apply(state, op)
         except UsageError as exc:
             diags.append(_diag(history, cs.id, path, "SF332",
                                f"the rollback cannot run on {support.name}: {op.kind}: "
