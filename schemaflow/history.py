@@ -82,10 +82,10 @@ class History:
             path = self.path(cid)
             self._texts[cid] = None
             if path is not None:
+                shown = display_path(path)
                 try:
-                    text = read_bytes(path, self.limits).decode("utf-8")
-                    self._texts[cid] = SourceFile(display_path(path), text,
-                                                  format_of(path) or "yaml", None)
+                    text = read_bytes(path, self.limits, shown).decode("utf-8")
+                    self._texts[cid] = SourceFile(shown, text, format_of(path) or "yaml", None)
                 except (SourceError, UnicodeDecodeError):
                     pass
         return self._texts[cid]

@@ -21,6 +21,7 @@ R = TypeVar("R")
 
 MIN_ITEMS = 200     # below this, starting workers costs more than it saves
 MAX_WORKERS = 8
+_MIN_CHUNK = 25
 
 _job: Callable[[Any], Any] | None = None  # set just before the workers fork
 
@@ -63,7 +64,8 @@ def map_items(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     import multiprocessing
 
     global _job
-    size = -(-len(items) // (n * 4))  # a few chunks per worker: a slow one does not hold up
+    # Many chunks per worker: the last one to finish does not hold the others up for long.
+    size = max(_MIN_CHUNK, -(-len(items) // (n * 16)))
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
     _job = fn
     try:
