@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .lintcache import Remembered
 
 MIN_CHANGESETS = 1000  # below this, a forked process costs more than it saves
-_REPLAY_SHARE = 0.4    # a replay's cost per changeset, as a share of a check's
+_REPLAY_SHARE = 0.45   # a replay's cost per changeset (and the fork's), as a share of a check's
 
 # One changeset of a part: its id, what its own check found, which of those only the rules
 # add (their indices), and its placement findings.
