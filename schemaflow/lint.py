@@ -12,8 +12,10 @@ from . import ir
 from .cache import summary
 from .defaults import HINT as DEFAULT_HINT
 from .defaults import findings as default_findings
-from .errors import CODES, Diagnostic, StateError, UsageError
-from .history import History, position
+from .errors import Diagnostic, StateError, UsageError
+from .history import History
+from .lintstate import States, remember_heads
+from .lintstate import diag as _diag
 from .reverse import Irreversible, reverse_changeset
 from .rules import RULES, LintContext, OpContext, analyze, selected
 from .state import SchemaState, TableKey, apply
@@ -21,63 +23,6 @@ from .state import SchemaState, TableKey, apply
 if TYPE_CHECKING:
     from .dialects.base import Dialect
     from .lintcache import Remembered
-
-
-def _diag(history: History, cid: str, path: tuple[object, ...], code: str, message: str,
-          hint: str | None = None) -> Diagnostic:
-    """A diagnostic at a path inside changeset `cid`, with the code's registered severity."""
-    file, line, col = position(history, cid, path)
-    return Diagnostic(code=code, severity=CODES[code].severity, message=message, hint=hint,
-                      file=file, line=line, col=col, changeset=cid)
-
-
-class _States:
-    """States after each changeset, kept only while a later changeset still needs them."""
-
-    def __init__(self, history: History,
-                 fallback: Callable[[str], SchemaState] | None = None) -> None:
-        self.history = history
-        self.fallback = fallback
-        g = history.graph
-        self.after: dict[str, SchemaState] = {}
-        # The schemas before (after its one parent) and after each head checked.
-        self.heads: dict[str, tuple[SchemaState | None, SchemaState]] = {}
-        self.waiting = {cid: 0 for cid in g.order}
-        for parents in g.all_parents.values():
-            for p in parents:
-                self.waiting[p] += 1
-
-    def before(self, cid: str, diags: list[Diagnostic]) -> SchemaState:
-        g = self.history.graph
-        parents = g[cid].all_parents
-        if not parents:
-            return SchemaState()
-        first = parents[0]
-        if first in self.after or self.fallback is None:
-            state = self.after[first]
-        else:  # a parent whose check was skipped: its schema from elsewhere
-            state = self.fallback(first)
-        if len(parents) > 1:
-            # A merge: add what the other parents bring, in history order.
-            extra = g.ancestors(parents[1:]) - g.ancestors([parents[0]])
-            for other in g.ordered(extra):
-                for i, op in enumerate(g[other].operations):
-                    try:
-                        state = apply(state, op)
-                    except StateError as exc:
-                        diags.append(_diag(
-                            self.history, cid, ("parents",), "SF013",
-                            f"the merged branches conflict: {other} operation {i + 1} "
-                            f"({op.kind}): {exc.message}"))
-        self.release(cid)
-        return state
-
-    def release(self, cid: str) -> None:
-        """`cid` no longer needs its parents' schemas (each is dropped when no other does)."""
-        for p in self.history.graph.all_parents[cid]:
-            self.waiting[p] -= 1
-            if self.waiting[p] == 0:
-                self.after.pop(p, None)
 
 
 Keep = Callable[[str, tuple[str, ...]], bool]  # (code, the changeset's ignores) → reported?
@@ -139,7 +84,7 @@ def _check(history: History, ctx: LintContext | None, select: tuple[str, ...],
         split.finish(diags, remembered)
     if remembered is not None and checker.computed and checker.replays and not any(
             d.severity == "error" or d.code == "SF013" for d in diags):
-        _remember_heads(history, checker.states.heads)
+        remember_heads(history, checker.states.heads)
         if split is not None:
             split.remember_heads()
     if len(g.heads) > 1 and checker.keep("SF401", ()):
@@ -162,7 +107,7 @@ class Checker:
         self.ctx = ctx
         self.select, self.ignore = select, ignore
         self.rules = rules
-        self.states = _States(history, after)
+        self.states = States(history, after)
         self.computed = False  # a head was checked in this run
         self.replays = True  # no operation checked in this run failed (states are a replay's)
 
@@ -250,41 +195,6 @@ def _replayed(history: History, after: Callable[[str], SchemaState] | None
             raise _Recheck from None
 
     return replayed
-
-
-def _head_keys(history: History,
-               heads: dict[str, tuple[SchemaState | None, SchemaState]]
-               ) -> list[tuple[str, SchemaState]]:
-    """The schema after each head checked in this run, and before it when it has one parent,
-    each with its key in the memo."""
-    from .memo import check_order, sequence_keys
-
-    g = history.graph
-    out = []
-    for cid, (before, after) in heads.items():
-        keys = sequence_keys(g, check_order(g, cid)).keys
-        out.append((keys[-1], after))
-        if before is not None and len(keys) > 1:
-            out.append((keys[-2], before))
-    return out
-
-
-def _remember_heads(history: History,
-                    heads: dict[str, tuple[SchemaState | None, SchemaState]]) -> None:
-    """Remember the schema after each head checked in this run, and before it when it has
-    one parent (with no error anywhere, they are what a replay gives): an apply of the head,
-    or of a changeset on it, starts from there."""
-    for key, state in _head_keys(history, heads):
-        history.memo.put_state(key, state)
-
-
-def head_files(history: History, heads: dict[str, tuple[SchemaState | None, SchemaState]]
-               ) -> list[tuple[str, str]]:
-    """What `_remember_heads` writes, as (key, file text): built where the states are."""
-    from .memo import Encoded, state_file
-
-    encoded: Encoded = {}
-    return [(key, state_file(key, state, encoded)) for key, state in _head_keys(history, heads)]
 
 
 def _operations(history: History, cs: ir.Changeset, before: SchemaState,

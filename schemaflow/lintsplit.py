@@ -62,7 +62,7 @@ def start(checker: Checker, order: list[str]) -> Split | None:
 
 def _part(checker: Checker, order: list[str], lo: int, hi: int) -> Part:
     """In a forked process: replay what comes before `lo`, then check `order[lo:hi]`."""
-    from .lint import head_files
+    from .lintstate import head_files
 
     for cid in order[:lo]:
         checker.replay(cid)
