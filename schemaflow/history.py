@@ -115,8 +115,13 @@ class History:
             raise ValidationFailed([Diagnostic(code="SF004", message=exc.message, file=shown,
                                                line=line, col=col)]) from None
         loaded = self.graph[cid]
+        # A cached changeset's body compared without being kept on it: the plan holds the
+        # file's, and the graph's copy of every body would double a long plan's memory.
+        deferred = loaded.deferred
+        body = deferred.load() if deferred is not None else (loaded.operations,
+                                                             loaded.rollback)
         if (fresh.id, fresh.transactional, fresh.operations, fresh.rollback) != (
-                cid, loaded.transactional, loaded.operations, loaded.rollback):
+                cid, loaded.transactional, *body):
             raise UsageError(
                 f"changeset {cid} ({shown}) is not what was loaded: its file changed "
                 "meanwhile, or the parse cache disagrees with it",

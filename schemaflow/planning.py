@@ -114,10 +114,13 @@ class _Tidy:
     objects (tables, columns, constraints: cycles, freed only by the cycle collector) are
     dead once their changeset is compiled, but the interpreter collects the oldest
     generation seldom, so on a long plan they pile up to tens of megabytes. Every `EVERY`
-    changesets a full collection runs, with what existed before the plan frozen (not looked
-    through: the collection costs what the plan made since, not what the process holds);
-    everything is unfrozen after. A process that froze objects itself (an API caller using
-    `gc.freeze`) keeps them frozen: then nothing is frozen or unfrozen here."""
+    changesets a full collection runs, with what existed before it frozen (not looked
+    through): what survives a collection (the plan so far, the schema) is frozen after it,
+    so that each collection costs what the plan made since the last one, not everything it
+    made (which grew with the plan: 20 collections cost 0.2 s on 1,000 changesets).
+    Everything is unfrozen after. A process that froze objects itself (an API caller using
+    `gc.freeze`) keeps them frozen: then nothing is frozen or unfrozen here, and each
+    collection looks through everything the plan made."""
 
     EVERY = 50
 
@@ -135,6 +138,8 @@ class _Tidy:
         self.count += 1
         if self.count % self.EVERY == 0:
             gc.collect()
+            if self.froze:
+                gc.freeze()
 
     def __exit__(self, *exc: object) -> None:
         if self.froze:

@@ -22,7 +22,7 @@ from ...typespec import is_native_enum
 from .. import ddl
 from ..base import enum_name
 from ..render import Renderer, Step, Steps
-from ..tables import SizedBinary, standalone_index, table_with_refs
+from ..tables import SizedBinary, standalone_index
 from . import may_change_enums
 from .enums import enum_steps
 
@@ -68,9 +68,13 @@ class PostgreSQLRenderer(Renderer):
     """The generic statements, plus CREATE/ALTER/DROP TYPE around the columns that use enums."""
 
     def render(self, op: ir.Operation, before: SchemaState, *, plain: bool = False) -> Steps:
-        self.dialect.check(op, before)
         if not may_change_enums(op, before):
+            # The generic render checks `op` on the same schema when it is plain (only an
+            # AlterColumn may return before its check): checked once, not twice.
+            if not plain or isinstance(op, ir.AlterColumn):
+                self.dialect.check(op, before)
             return super().render(op, before, plain=plain)
+        self.dialect.check(op, before)
         pre, rest, post = enum_steps(op, before, self.caps.enum_add_value_in_transaction)
         return pre + (super().render(rest, before, plain=plain) if rest is not None
                       else []) + post
@@ -86,11 +90,11 @@ class PostgreSQLRenderer(Renderer):
         for c in twins:
             created.constraints.discard(c)
         steps[1:1] = [Step(AddConstraint(c)) for c in twins]
-        after = apply(before, op)
-        table = table_with_refs(after, after.table(op.name, op.schema))
-        if table.comment:
-            steps.append(Step(SetTableComment(table)))
-        steps += [Step(SetColumnComment(c)) for c in table.columns if c.comment]
+        # The comments of the table just built (not a second build of it: they name only
+        # the table and its columns).
+        if created.comment:
+            steps.append(Step(SetTableComment(created)))
+        steps += [Step(SetColumnComment(c)) for c in created.columns if c.comment]
         return steps
 
     def op_add_column(self, op: ir.AddColumn, before: SchemaState) -> Steps:

@@ -14,7 +14,7 @@ from ... import ir
 from ...state import SchemaState, Table, apply, dependents
 from .. import ddl
 from ..render import Renderer, Step, Steps
-from ..tables import SizedBinary, sa_index, table_with_refs
+from ..tables import SizedBinary, standalone_index, table_with_refs
 
 REBUILD_PREFIX = "_sf_new_"
 
@@ -50,8 +50,9 @@ class SQLiteRenderer(Renderer):
             Step(DropTable(sa.Table(old.name, sa.MetaData(), schema=old.schema))),
             Step(ddl.RenameTable(tmp_name, new.schema, new.name)),
         ]
-        final = table_with_refs(after, new)
-        steps += [Step(CreateIndex(sa_index(i, final))) for i in new.indexes]
+        # Each index on a stand-in of the final table (as CREATE INDEX renders elsewhere), not
+        # on a second build of the whole table and what it references.
+        steps += [Step(CreateIndex(standalone_index(new, i))) for i in new.indexes]
         return steps
 
     def _rebuild_for(self, op: ir.Operation, before: SchemaState, table: str,
