@@ -66,6 +66,15 @@ def summary(by_id: Mapping[str, Changeset], cid: str) -> tuple[Header, str]:
     return _header(cs), checksum(cs)
 
 
+def listed(by_id: Mapping[str, Changeset], cid: str) -> tuple[Header, tuple[str, ...]]:
+    """A changeset's header and operation kinds, what a listing shows of it, without
+    reviving it when `by_id` is a cached graph's (`history` lists every changeset)."""
+    if isinstance(by_id, _LazyMap):
+        return by_id.listed(cid)
+    cs = by_id[cid]
+    return _header(cs), cs.operation_kinds
+
+
 def source_key(by_id: Mapping[str, Changeset], cid: str) -> str | None:
     """The content key of the file a cached graph's changeset `cid` was parsed from (None
     when `by_id` is not a cached graph's, or its entry says none)."""
@@ -272,6 +281,19 @@ class _LazyMap(Mapping[str, Changeset]):
                 pass
         cs = self[cid]
         return _header(cs), checksum(cs)
+
+    def listed(self, cid: str) -> tuple[Header, tuple[str, ...]]:
+        """A changeset's header and operation kinds, every field checked as reviving checks
+        it, without building the changeset."""
+        if cid not in self._revived:
+            try:
+                header, kinds = _checked(self.packed(cid))[:2]
+                if header[0] == cid:
+                    return header, kinds
+            except Exception:  # an entry of another shape: what its file says
+                pass
+        cs = self[cid]
+        return _header(cs), cs.operation_kinds
 
     def checksums(self) -> dict[str, str]:
         """id → checksum of every changeset, from the index's column of them: no entry is
