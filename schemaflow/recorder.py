@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import getpass
 import os
-import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -129,6 +127,9 @@ def listing_notices(rows: Sequence[AppliedRow], g: Graph, folder: str) -> list[s
 @functools.cache
 def applied_by() -> str:
     """`user@host` of this process (looked up once: it does not change while it runs)."""
+    import getpass  # here: the listings, which read the version table, never write a row
+    import socket
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
