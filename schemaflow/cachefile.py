@@ -143,7 +143,9 @@ def key(*parts: str) -> bytes:
 
 def _sealed(file_key: bytes, saved_ns: int, data: bytes) -> bytes:
     head = MAGIC + file_key + saved_ns.to_bytes(8, "big")
-    return head + hashlib.sha256(head + data).digest()
+    digest = hashlib.sha256(head)
+    digest.update(data)  # not `head + data`: a copy of megabytes for every listing
+    return head + digest.digest()
 
 
 def read(path: Path, file_key: bytes,
