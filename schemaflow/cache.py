@@ -23,17 +23,14 @@ different SQL. And what is run and recorded in the version table never comes fro
 
 from __future__ import annotations
 
-import array
 import hashlib
-import itertools
 import marshal
 import os
-from collections.abc import Iterator, KeysView, Mapping, Sequence
+from collections.abc import Callable, Iterator, KeysView, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import cachefile
-from .graph import Graph, GraphParts
 from .ir.changeset import Changeset, Deferred
 
 if TYPE_CHECKING:
@@ -69,12 +66,21 @@ def summary(by_id: Mapping[str, Changeset], cid: str) -> tuple[Header, str]:
     return _header(cs), checksum(cs)
 
 
+def listed(by_id: Mapping[str, Changeset], cid: str) -> tuple[Header, tuple[str, ...]]:
+    """A changeset's header and operation kinds, what a listing shows of it, without
+    reviving it when `by_id` is a cached graph's (`history` lists every changeset)."""
+    if isinstance(by_id, _LazyMap):
+        return by_id.listed(cid)
+    cs = by_id[cid]
+    return _header(cs), cs.operation_kinds
+
+
 def source_key(by_id: Mapping[str, Changeset], cid: str) -> str | None:
     """The content key of the file a cached graph's changeset `cid` was parsed from (None
     when `by_id` is not a cached graph's, or its entry says none)."""
     if isinstance(by_id, _LazyMap):
         try:
-            key = by_id._packed[cid][3]
+            key = by_id.packed(cid)[3]
         except Exception:  # an entry of another shape: not known
             return None
         return key if type(key) is str and key else None
@@ -111,14 +117,24 @@ def _reparse(path: str | None, cid: str) -> Changeset:
 class _Encoded(Deferred):
     """A cached body: checked and decoded when loaded, kept as it is to be saved again."""
 
-    __slots__ = ("cid", "data", "digest", "path", "source")
+    __slots__ = ("_data", "cid", "digest", "path", "source")
 
     def __init__(self, cid: str, kinds: tuple[str, ...], checksum: str, source: str,
-                 digest: bytes, data: bytes, path: str | None) -> None:
+                 digest: bytes, data: bytes | Callable[[], bytes], path: str | None) -> None:
         # Deferred's two fields set here, not through super(): one per changeset revived.
         self.kinds = kinds
         self.checksum = checksum
-        self.cid, self.source, self.digest, self.data, self.path = cid, source, digest, data, path
+        self.cid, self.source, self.digest, self._data, self.path = (cid, source, digest, data,
+                                                                     path)
+
+    @property
+    def data(self) -> bytes:
+        """The encoded body; a folder index's is fetched from its bodies file when first
+        wanted (b"" when it cannot be: that fails the digest, and the file is parsed again)."""
+        data = self._data
+        if not isinstance(data, bytes):
+            data = self._data = data()
+        return data
 
     def load(self) -> Body:
         """The operations and rollback: decoded, or parsed from the file again when the entry
@@ -159,15 +175,17 @@ _OPTIONAL_BOOL = {bool, type(None)}
 _STR = {str}
 
 
-def _revive(packed: Packed, shown: str | None = None) -> Changeset:
+def _revive(packed: Packed, shown: str | None = None,
+            fetch: Callable[[], bytes] | None = None) -> Changeset:
     """The changeset of a packed entry, its body deferred until first use; `shown` is the
-    path of its file now, when it may have moved. ValueError (or TypeError) for an entry of
-    another shape, or whose fields are not of their types."""
+    path of its file now, when it may have moved; `fetch` gives its encoded body when the
+    entry does not hold it. ValueError (or TypeError) for an entry of another shape, or
+    whose fields are not of their types."""
     header, kinds, known, source, digest, data = _checked(packed)
     (cid, parents, message, author, depends_on, branch_labels, tag, transactional,
      lint_ignore, replaces, path) = header
     path = path if shown is None else shown
-    body = _Encoded(cid, kinds, known, source, digest, data, path)
+    body = _Encoded(cid, kinds, known, source, digest, data if fetch is None else fetch, path)
     return Changeset(id=cid, parents=parents, message=message, operations=body, author=author,
                      depends_on=depends_on, branch_labels=branch_labels, tag=tag,
                      transactional=transactional, rollback=body, lint_ignore=lint_ignore,
@@ -193,21 +211,45 @@ def _checked(packed: Packed) -> Packed:
 
 
 class _LazyMap(Mapping[str, Changeset]):
-    """id → Changeset, each revived from its packed form on first use: `heads` on a long
-    history revives a handful, not all of them. An entry that cannot be revived is parsed
-    from its file (`files`, id → path) again."""
+    """id → Changeset of a folder index, each revived on first use from its entry (the
+    marshal bytes of its packed form, read from the sealed index): `heads` on a long history
+    unmarshals and revives a handful, not all of them. An entry that cannot be revived is
+    parsed from its file (`files`, id → path) again."""
 
-    def __init__(self, packed: dict[str, Packed], files: Mapping[str, str]) -> None:
-        self._packed = packed
+    def __init__(self, slots: dict[str, int], entries: list[bytes], checksums: str,
+                 files: Mapping[str, str], bodies: Callable[[], list[bytes] | None]) -> None:
+        self._slots = slots  # id → its entry, in the order of the graph's by_id
+        self._entries = entries  # without their bodies: those are read by `bodies`
+        self._checksums = checksums  # each entry's checksum, joined by newlines
         self._files = files
+        self._read_bodies = bodies
+        self._bodies: list[bytes] | None = None
+        self._packed: dict[str, Packed] = {}
         self._revived: dict[str, Changeset] = {}
+
+    def _body(self, cid: str) -> bytes:
+        """The encoded body of `cid` (b"" when the bodies cannot be read)."""
+        if self._bodies is None:
+            self._bodies = self._read_bodies() or []
+        slot = self._slots[cid]
+        return self._bodies[slot] if slot < len(self._bodies) else b""
+
+    def packed(self, cid: str) -> Packed:
+        """The packed entry of `cid`, unmarshalled (KeyError: not in the index; anything
+        else: an entry that cannot be read)."""
+        packed = self._packed.get(cid)
+        if packed is None:
+            # Bytes of the sealed index, written by `FolderIndex.save`: only plain data.
+            packed = self._packed[cid] = marshal.loads(self._entries[self._slots[cid]])
+        return packed
 
     def __getitem__(self, cid: str) -> Changeset:
         cs = self._revived.get(cid)
         if cs is None:
-            packed = self._packed[cid]
+            if cid not in self._slots:
+                raise KeyError(cid)
             try:
-                cs = _revive(packed)
+                cs = _revive(self.packed(cid), fetch=lambda: self._body(cid))
                 if cs.id != cid:
                     raise ValueError("the entry of another changeset")
             except Exception:  # an entry of another shape: parse its file
@@ -216,22 +258,22 @@ class _LazyMap(Mapping[str, Changeset]):
         return cs
 
     def __contains__(self, cid: object) -> bool:
-        return cid in self._packed
+        return cid in self._slots
 
     def keys(self) -> KeysView[str]:
         # The dict's own view: `x in by_id.keys()` costs no Python call, for loops over every
         # version row of a long history.
-        return self._packed.keys()
+        return self._slots.keys()
 
     def peek(self, cid: str) -> tuple[Header, str]:
         """A changeset's header and checksum without reviving it (drift and the memo's keys
         read these of every changeset of a long history)."""
         if cid not in self._revived:
-            # Not every field's type (`_checked`, a third of `status` on 10,000 rows): the
-            # header only goes into keys and the checksum is only compared, so a value of
-            # another type can only miss. Reviving the changeset checks everything.
+            # Not every field's type (`_checked`): the header only goes into keys and the
+            # checksum is only compared, so a value of another type can only miss. Reviving
+            # the changeset checks everything.
             try:
-                packed = self._packed[cid]
+                packed = self.packed(cid)
                 header, known = packed[0], packed[2]
                 if type(header) is tuple and header[0] == cid and type(known) is str:
                     return header, known
@@ -240,11 +282,35 @@ class _LazyMap(Mapping[str, Changeset]):
         cs = self[cid]
         return _header(cs), checksum(cs)
 
+    def listed(self, cid: str) -> tuple[Header, tuple[str, ...]]:
+        """A changeset's header and operation kinds, every field checked as reviving checks
+        it, without building the changeset."""
+        if cid not in self._revived:
+            try:
+                header, kinds = _checked(self.packed(cid))[:2]
+                if header[0] == cid:
+                    return header, kinds
+            except Exception:  # an entry of another shape: what its file says
+                pass
+        cs = self[cid]
+        return _header(cs), cs.operation_kinds
+
+    def checksums(self) -> dict[str, str]:
+        """id → checksum of every changeset, from the index's column of them: no entry is
+        unmarshalled (the column holds what each entry holds)."""
+        return dict(zip(self._slots, self._checksums.split("\n"), strict=True))
+
     def __iter__(self) -> Iterator[str]:
-        return iter(self._packed)
+        return iter(self._slots)
 
     def __len__(self) -> int:
-        return len(self._packed)
+        return len(self._slots)
+
+
+def checksums(by_id: Mapping[str, Changeset]) -> Mapping[str, str] | None:
+    """id → checksum of a cached graph's every changeset without reviving or unmarshalling
+    one (None when `by_id` is not a cached graph's: ask `summary`)."""
+    return by_id.checksums() if isinstance(by_id, _LazyMap) else None
 
 
 def content_key(data: bytes) -> str:
@@ -252,7 +318,7 @@ def content_key(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=20).hexdigest()
 
 
-def _cache_file(kind: str, folder: Path) -> Path | None:
+def cache_file(kind: str, folder: Path) -> Path | None:
     directory = cachefile.folder()
     if directory is None:
         return None
@@ -260,84 +326,12 @@ def _cache_file(kind: str, folder: Path) -> Path | None:
     return directory / f"{kind}-{name}.cache"
 
 
-def _unzip(listing: Sequence[tuple[str, StatKey | None]]
-           ) -> tuple[tuple[str, ...], tuple[StatKey | None, ...]]:
-    if not listing:
-        return (), ()
-    names, stats = zip(*listing, strict=True)
-    return names, stats
-
-
-# The types of a graph's parts after by_id, as `Graph.parts` gives them.
-_PART_TYPES = (dict, dict, dict, dict, dict, list, dict, list)
-
-
-class FolderIndex:
-    """The loaded graph of a whole folder, served without opening a single file while the
-    folder's listing is unchanged: the same names, and for each the same size, mtime, ctime
-    and inode, none of them within two seconds of the index being written (the racy rule
-    above). Listing commands on a long history then cost one directory scan and one read."""
-
-    def __init__(self, folder: Path, shown: str,
-                 listing: Sequence[tuple[str, StatKey | None]]) -> None:
-        names, stats = _unzip(listing)
-        complete = None not in stats
-        self.path = _cache_file("index", folder) if complete and listing else None
-        self.key = b""
-        self.newest = 0
-        if self.path is None:
-            return
-        # A digest of the listing, not the listing: 10,000 names and stats load and compare
-        # slower than they hash. The names joined by NUL (which no name holds), then every
-        # stat as four 64-bit integers: equal listings give equal bytes, and the work is
-        # done in C (marshal writes an integer this large digit by digit).
-        flat = array.array("q")
-        try:
-            flat.extend(itertools.chain.from_iterable(stats))  # type: ignore[arg-type]
-        except OverflowError:  # an inode number past 2**63: not indexed
-            self.path = None
-            return
-        listed = hashlib.blake2b("\0".join(names).encode("utf-8", "surrogateescape"),
-                                 digest_size=20)
-        listed.update(flat.tobytes())
-        self.key = cachefile.key("index", shown, listed.hexdigest())
-        self.newest = max(max(flat[1::4]), max(flat[2::4]))  # the newest mtime or ctime
-
-    def load(self) -> tuple[Graph, dict[str, str]] | None:
-        """The graph and the files `save` stored for this very listing, or None."""
-        if self.path is None:
-            return None
-        got = cachefile.read(self.path, self.key,
-                             lambda saved_ns: self.newest < saved_ns - _RACY_NS)
-        if got is None:
-            return None
-        try:
-            rest, packed, files = got[1]
-            if type(packed) is not dict or type(files) is not dict or len(rest) != 8 or any(
-                    type(part) is not kind for part, kind in zip(rest, _PART_TYPES, strict=True)
-            ) or not set(map(type, files.values())) <= _STR:
-                return None
-            graph = Graph.from_parts(GraphParts(_LazyMap(packed, files), *rest))
-        except (TypeError, ValueError):
-            return None
-        return graph, files
-
-    def save(self, graph: Graph, files: dict[str, str], sources: Mapping[str, str]) -> None:
-        """Record a graph (its changesets packed, to be revived one by one) and the file of
-        each changeset for this listing; `sources` gives each changeset's content key."""
-        if self.path is None:
-            return
-        by_id, *rest = graph.parts()
-        packed = {cid: pack(cs, sources.get(cid, "")) for cid, cs in by_id.items()}
-        cachefile.write(self.path, self.key, (tuple(rest), packed, files))
-
-
 class ParseCache:
     """Content hash → parsed Changeset for one changesets folder (kept packed, revived by
     `get`), plus each file's stat."""
 
     def __init__(self, folder: Path) -> None:
-        self.path = _cache_file("changesets", folder)
+        self.path = cache_file("changesets", folder)
         self.key = cachefile.key("changesets", os.path.abspath(folder))
         self.saved_ns = 0
         self.stats: dict[str, tuple[StatKey, str]] = {}

@@ -36,7 +36,8 @@ _PACKAGE = Path(__file__).resolve().parent
 # IR with an unchanged version (an editable install, a commit between releases) is another
 # build. The source itself is hashed: a stat would change with every checkout. The stored
 # schemas (memo.py) are Tables encoded by plaindata.py in the buckets pmap.py places them in.
-_DEFINITION = ("typespec.py", "graph.py", "cache.py", "cachefile.py", "history.py",
+_DEFINITION = ("typespec.py", "graph.py", "cache.py", "cachefile.py", "folderindex.py",
+               "history.py",
                "validate.py", "schemacheck.py", "source/reading.py", "pmap.py", "memo.py",
                "plaindata.py", "state/schema.py")
 
@@ -142,7 +143,9 @@ def key(*parts: str) -> bytes:
 
 def _sealed(file_key: bytes, saved_ns: int, data: bytes) -> bytes:
     head = MAGIC + file_key + saved_ns.to_bytes(8, "big")
-    return head + hashlib.sha256(head + data).digest()
+    digest = hashlib.sha256(head)
+    digest.update(data)  # not `head + data`: a copy of megabytes for every listing
+    return head + digest.digest()
 
 
 def read(path: Path, file_key: bytes,

@@ -5,25 +5,30 @@ from __future__ import annotations
 import difflib
 import heapq
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from functools import cached_property
+from typing import NamedTuple
 
 from .errors import Diagnostic, UsageError, ValidationFailed
 from .ir import Changeset
 
-if TYPE_CHECKING:
-    from .state import SchemaState
+# What targets resolve to and the plans built on them live in `targets`; they are named here
+# too, where the code that uses them finds them with the graph.
+from .targets import (
+    Relative,
+    apply_ids,
+    replay,
+    rollback_ids,
+    straight_span,
+    target_ids,
+    within,
+)
+
+__all__ = ["Edges", "Graph", "GraphParts", "Relative", "apply_ids", "replay", "rollback_ids",
+           "straight_span", "target_ids", "within"]
 
 
 _RELATIVE_TO = re.compile(r"(.+?)([+-]\d+)")  # ID+N, ID-N, head-1
-
-
-@dataclass(frozen=True, slots=True)
-class Relative:
-    """A `+N` / `-N` target, resolved against what is applied."""
-
-    steps: int
 
 
 class GraphParts(NamedTuple):
@@ -39,6 +44,24 @@ class GraphParts(NamedTuple):
     order: list[str]
     position: dict[str, int]
     heads: list[str]
+
+
+# Each changeset's id, parents, and everything it builds on (parents, then depends_on beyond
+# them), in the order of `by_id`: what a graph's links are derived from.
+Edges = Iterable[tuple[str, tuple[str, ...], tuple[str, ...]]]
+
+
+def _links(edges: Edges) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(children, dependents) of every changeset."""
+    seen = list(edges)
+    children: dict[str, list[str]] = {cid: [] for cid, _, _ in seen}
+    dependents: dict[str, list[str]] = {cid: [] for cid, _, _ in seen}
+    for cid, parents, every in seen:
+        for p in parents:
+            children[p].append(cid)
+        for p in every:
+            dependents[p].append(cid)
+    return children, dependents
 
 
 class Graph:
@@ -86,15 +109,9 @@ class Graph:
         self.by_id: Mapping[str, Changeset] = by_id
         self.all_parents = {i: cs.all_parents for i, cs in by_id.items()}
         self.tags = {i: cs.tag for i, cs in by_id.items() if cs.tag}
-        self.children: dict[str, list[str]] = {i: [] for i in by_id}
-        self.dependents: dict[str, list[str]] = {i: [] for i in by_id}
-        for cs in by_id.values():
-            for p in cs.parents:
-                self.children[p].append(cs.id)
-            for p in cs.all_parents:
-                self.dependents[p].append(cs.id)
+        self.children, self.dependents = _links(
+            (i, cs.parents, self.all_parents[i]) for i, cs in by_id.items())
         self.order = self._toposort()
-        self.position = {cid: i for i, cid in enumerate(self.order)}
         self.heads = [i for i in self.order if not self.children[i]]
 
     @classmethod
@@ -105,6 +122,48 @@ class Graph:
         (graph.by_id, graph.replaced_by, graph.all_parents, graph.tags, graph.children,
          graph.dependents, graph.order, graph.position, graph.heads) = parts
         return graph
+
+    @classmethod
+    def restored(cls, by_id: Mapping[str, Changeset], replaced_by: dict[str, str],
+                 tags: dict[str, str], order: list[str], heads: list[str], tips: list[str],
+                 edges: Callable[[], Edges]) -> Graph:
+        """A graph built and checked before, from what a listing reads first (its order,
+        heads and tips); its links are derived from `edges` when first used: `heads` and
+        `status` on a long history then build no map of them."""
+        graph = cls.__new__(cls)
+        graph.by_id, graph.replaced_by, graph.tags = by_id, replaced_by, tags
+        graph.order, graph.heads, graph.tips = order, heads, tips
+        graph._edges = edges
+        return graph
+
+    # Derived when first used (a restored graph's, or the position of any).
+    _edges: Callable[[], Edges]
+
+    @cached_property
+    def all_parents(self) -> dict[str, tuple[str, ...]]:
+        """id → everything it builds on: parents, then depends_on beyond them."""
+        return {cid: every for cid, _, every in self._edges()}
+
+    @cached_property
+    def children(self) -> dict[str, list[str]]:
+        """id → the changesets that name it as a parent."""
+        return _links(self._edges())[0]
+
+    @cached_property
+    def dependents(self) -> dict[str, list[str]]:
+        """id → the changesets that build on it (as a parent or through depends_on)."""
+        return _links(self._edges())[1]
+
+    @cached_property
+    def position(self) -> dict[str, int]:
+        """id → its place in `order`."""
+        return {cid: i for i, cid in enumerate(self.order)}
+
+    @cached_property
+    def tips(self) -> list[str]:
+        """The changesets nothing builds on, in order (the heads, less those another
+        changeset depends on)."""
+        return [i for i in self.order if not self.dependents[i]]
 
     def parts(self) -> GraphParts:
         """Everything the graph holds, for `from_parts`."""
@@ -196,6 +255,10 @@ class Graph:
 
     def heads_of(self, applied: Collection[str]) -> list[str]:
         """The applied changesets that no other applied changeset builds on."""
+        if isinstance(applied, (set, frozenset)) and len(applied) >= len(self.order) \
+                and applied.issuperset(self.order):
+            # All of the history is applied (the common case): no walk, no map of links.
+            return list(self.tips)
         covered: set[str] = set()
         parents = self.all_parents
         for cid in applied:
@@ -319,100 +382,3 @@ class Graph:
             below = set().union(*(self.descendants(t) for t in targets))
             remove = {a for a in applied if a in below and a not in keep}
         return list(reversed(self.ordered(remove)))
-
-
-# --- targets and ranges against what is applied, and the one replay --------------------------
-
-
-def target_ids(g: Graph, target: str) -> list[str]:
-    """The ids a target names; a relative target (+N/-N) is a UsageError here."""
-    resolved = g.resolve(target)
-    if isinstance(resolved, Relative):
-        raise UsageError(f"a relative target ({target}) is not allowed here")
-    return resolved
-
-
-def apply_ids(g: Graph, target: str | None, applied: set[str]) -> list[str]:
-    """The changesets `apply TARGET` runs (default: every head), in order."""
-    resolved = g.resolve(target or "heads")
-    if isinstance(resolved, Relative):
-        if resolved.steps < 0:
-            raise UsageError(f"apply cannot go back ({target})",
-                             hint=f"use: schemaflow rollback {target}")
-        plan = g.upgrade_plan(g.heads, applied)
-        if resolved.steps > len(plan):
-            raise UsageError(f"cannot apply {resolved.steps} changesets: only {len(plan)} "
-                             f"{'is' if len(plan) == 1 else 'are'} pending",
-                             hint="schemaflow status lists them")
-        return plan[: resolved.steps]
-    return g.upgrade_plan(resolved, applied)
-
-
-def rollback_ids(g: Graph, target: str, applied_in_order: Sequence[str]) -> list[str]:
-    """The changesets `rollback TARGET` reverses, newest first. `-N` undoes the last N
-    applied (in the order they were applied), plus anything applied on top of them."""
-    applied = set(applied_in_order)
-    resolved = g.resolve(target)
-    if not isinstance(resolved, Relative):
-        return g.downgrade_plan(resolved, applied)
-    if resolved.steps > 0:
-        raise UsageError(f"rollback cannot go forward ({target})",
-                         hint=f"use: schemaflow apply {target}")
-    steps = -resolved.steps
-    if steps > len(applied_in_order):
-        raise UsageError(f"cannot roll back {steps} changesets: only "
-                         f"{len(applied_in_order)} are applied")
-    chosen = list(reversed(applied_in_order))[:steps]
-    extra = {d for c in chosen for d in g.descendants(c) if d in applied}
-    return list(reversed(g.ordered(set(chosen) | extra)))
-
-
-def within(g: Graph, rng: str) -> list[str]:
-    """The ids of a `START:END` range (either side may be empty), newest first."""
-    start, sep, end = rng.partition(":")
-    if not sep:
-        raise UsageError(f"bad range '{rng}'", hint="use START:END, START: or :END")
-    def side(text: str) -> list[str]:  # `-3:` as in Alembic: from three below the head
-        text = text.strip()
-        return target_ids(g, f"head{text}" if re.fullmatch(r"-\d+", text) else text)
-
-    upper = set(g.ancestors(side(end))) if end else set(g.order)
-    if start:
-        lower_ids = side(start)
-        upper &= set(lower_ids).union(*(g.descendants(i) for i in lower_ids))
-    return [i for i in reversed(g.order) if i in upper]
-
-
-def straight_span(g: Graph, start: str, end: str) -> list[str]:
-    """The changesets from START to END (in order) when they form a straight line that
-    nothing outside builds on from the middle; else a UsageError saying why."""
-    first, last = g.resolve_id(start), g.resolve_id(end)
-    span = [c for c in g.order if c in (g.ancestors([last]) & ({first} | g.descendants(first)))]
-    if first not in span:
-        raise UsageError(f"{end} does not come after {start}")
-    inside = set(span)
-    for cid in span:
-        cs = g[cid]
-        if cid != first and (len(cs.all_parents) != 1 or cs.all_parents[0] not in inside):
-            raise UsageError(f"changeset {cid} has parents outside {start}..{end}: only a "
-                             "straight line of changesets can be squashed")
-        outside = [d for d in g.dependents[cid] if d not in inside]
-        if cid != last and outside:
-            raise UsageError(f"changeset {outside[0]} builds on {cid} from outside the range")
-    return span
-
-
-def replay(g: Graph, ids: Iterable[str], *,
-           keep: Collection[str] = ()) -> tuple[SchemaState, dict[str, SchemaState]]:
-    """The schema after applying `ids` (in graph order) to an empty database, and the
-    schema just before each changeset in `keep`."""
-    from .state import SchemaState, apply  # not imported by commands that only list
-
-    state = SchemaState()
-    before: dict[str, SchemaState] = {}
-    for cid in g.ordered(ids):
-        if cid in keep:
-            before[cid] = state
-        for op in g[cid].operations:
-            state = apply(state, op)
-    return state, before

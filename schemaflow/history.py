@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import ir, parallel
-from .cache import FolderIndex, Packed, ParseCache, checksum, content_key, pack, source_key
+from .cache import Packed, ParseCache, checksum, content_key, pack, source_key
 from .errors import Diagnostic, SchemaflowError, UsageError, ValidationFailed
+from .folderindex import FolderIndex
 from .graph import Graph
 from .source import (
     DocPath,

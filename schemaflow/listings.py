@@ -62,14 +62,17 @@ class Listings:
 
     def info(self, cid: str, applied: set[str] | None = None) -> ChangesetInfo:
         """Listing details of one changeset."""
+        from .cache import listed
+
         g = self.history.graph
-        cs = g[cid]
+        # Its header, not the changeset: a cached one is not revived (history lists all).
+        (cid, parents, message, author, depends_on, branch_labels, tag, _, _, _,
+         path), kinds = listed(g.by_id, cid)
         return ChangesetInfo(
-            id=cs.id, message=cs.message, parents=cs.parents, path=cs.path,
+            id=cid, message=message, parents=parents, path=path,
             applied=None if applied is None else cid in applied,
-            is_head=cid in g.heads, tag=cs.tag, branch_labels=cs.branch_labels,
-            depends_on=cs.depends_on, author=cs.author,
-            operations=cs.operation_kinds)
+            is_head=cid in g.heads, tag=tag, branch_labels=branch_labels,
+            depends_on=depends_on, author=author, operations=kinds)
 
     def heads(self) -> list[ChangesetInfo]:
         """The heads of the history."""

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import getpass
 import os
-import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -129,6 +127,9 @@ def listing_notices(rows: Sequence[AppliedRow], g: Graph, folder: str) -> list[s
 @functools.cache
 def applied_by() -> str:
     """`user@host` of this process (looked up once: it does not change while it runs)."""
+    import getpass  # here: the listings, which read the version table, never write a row
+    import socket
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -350,7 +351,7 @@ def _same_checksum(recorded: str, cs: Changeset) -> bool:
 def drift(rows: Sequence[AppliedRow], g: Graph, folder: str) -> list[Diagnostic]:
     """Applied changesets that are missing from the folder or were edited since (their
     checksums as the graph knows them: a cached graph revives no changeset for this)."""
-    from .cache import summary
+    from .cache import checksums, summary
 
     known = g.by_id.keys()  # a cached graph's own view: no Python call per row
     diags = [Diagnostic(
@@ -360,7 +361,8 @@ def drift(rows: Sequence[AppliedRow], g: Graph, folder: str) -> list[Diagnostic]
              "roll the database back first or run: schemaflow stamp <target> --purge")
         for r in rows if r.id not in known]
     applied = {r.id for r in rows}
-    for r in rows:
+    # With the whole history applied, nothing applied lacks what it builds on.
+    for r in () if applied.issuperset(g.order) else rows:
         missing = [p for p in g.all_parents.get(r.id, ()) if p not in applied]
         if missing:
             diags.append(Diagnostic(
@@ -369,8 +371,9 @@ def drift(rows: Sequence[AppliedRow], g: Graph, folder: str) -> list[Diagnostic]
                         "builds on, is not: the version table is inconsistent",
                 hint="find out which of them are in effect; then `schemaflow stamp TARGET` "
                      "records exactly the changesets up to TARGET (and forgets the rest)"))
+    sums = checksums(g.by_id) or {r.id: summary(g.by_id, r.id)[1] for r in rows if r.id in known}
     for r in rows:
-        if r.id in known and r.checksum != summary(g.by_id, r.id)[1] and not _same_checksum(
+        if r.id in known and r.checksum != sums[r.id] and not _same_checksum(
                 r.checksum, g[r.id]):
             diags.append(Diagnostic(
                 code="SF020", changeset=r.id, file=g[r.id].path, line=1,

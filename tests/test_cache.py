@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from conftest import Project, count_parallel_maps
 
-from schemaflow import cache, history, ir
-from schemaflow.cache import FolderIndex, ParseCache
+from schemaflow import cache, cachefile, history, ir
+from schemaflow.cache import ParseCache
 from schemaflow.errors import ValidationFailed
+from schemaflow.folderindex import FolderIndex
 from schemaflow.history import checksum, load
 from schemaflow.source import display_path, scan
 
@@ -170,6 +171,45 @@ def test_a_second_load_is_served_from_the_index_and_equal(demo_project: Project,
         assert w[cid] == g[cid] and w[cid].path == g[cid].path
         assert (w[cid].operations, w[cid].rollback) == (g[cid].operations, g[cid].rollback)
         assert checksum(w[cid]) == checksum(g[cid])
+
+
+def test_a_listing_reads_no_body_and_missing_bodies_are_parsed_again(
+        project: Project, reads: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    project.chain([TABLE], [ADD])
+    cold = load(project.changesets).graph
+    reads.clear()
+    opened: list[str] = []
+    real = cachefile.read
+
+    def reading(path: Path, *rest: Any) -> Any:
+        opened.append(path.name.split("-")[0])
+        return real(path, *rest)
+
+    monkeypatch.setattr(cachefile, "read", reading)
+    warm = load(project.changesets).graph
+    info = [(warm[c].message, warm[c].operation_kinds, checksum(warm[c])) for c in warm.order]
+    assert info == [(cold[c].message, cold[c].operation_kinds, checksum(cold[c]))
+                    for c in cold.order]
+    assert opened == ["index"] and reads == []  # the bodies file is not read for a listing
+    assert warm["c002"].operations == cold["c002"].operations and opened[-1] == "bodies"
+    index = FolderIndex(project.changesets, display_path(project.changesets),
+                        scan(project.changesets))
+    assert index.bodies is not None
+    index.bodies.unlink()
+    again = load(project.changesets).graph
+    assert reads == []  # served by the index; its bodies are parsed from the files
+    assert [again[c].operations for c in again.order] == [cold[c].operations
+                                                        for c in cold.order]
+
+
+def test_a_folder_whose_paths_cannot_be_columns_is_loaded_without_an_index(
+        project: Project, reads: list[str]) -> None:
+    project.chain([TABLE])
+    (project.changesets / "c001_change.yaml").rename(project.changesets / "c001\nnew.yaml")
+    for _ in range(2):
+        assert load(project.changesets).graph.heads == ["c001"]
+    assert len(reads) == 2  # read each time: no index was written
+    assert not _index_file(project.changesets).exists()
 
 
 def test_a_squashed_history_is_served_with_its_replacements(project: Project,

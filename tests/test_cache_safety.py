@@ -24,8 +24,9 @@ from conftest import ROOT, Project, count_parallel_maps, make_project, run_cli, 
 
 from schemaflow import cache, cachefile
 from schemaflow.api import Project as ApiProject
-from schemaflow.cache import FolderIndex, ParseCache
+from schemaflow.cache import ParseCache
 from schemaflow.errors import SchemaflowError, UsageError
+from schemaflow.folderindex import FolderIndex
 from schemaflow.ir import checksum
 from schemaflow.source import display_path, scan
 
@@ -58,16 +59,50 @@ def _cold(root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
 
 
 def _files(folder: Path) -> dict[str, Path]:
-    """The cache's two files for a changesets folder."""
-    index = FolderIndex(folder, display_path(folder), scan(folder)).path
+    """The cache's files for a changesets folder: the folder index, its bodies, the parse
+    cache."""
+    index = FolderIndex(folder, display_path(folder), scan(folder))
     parsed = ParseCache(folder).path
-    assert index is not None and parsed is not None
-    return {"index": index, "changesets": parsed}
+    assert index.path is not None and index.bodies is not None and parsed is not None
+    return {"index": index.path, "bodies": index.bodies, "changesets": parsed}
 
 
 def _keys(folder: Path) -> dict[str, bytes]:
-    return {"index": FolderIndex(folder, display_path(folder), scan(folder)).key,
+    index = FolderIndex(folder, display_path(folder), scan(folder))
+    assert index.path is not None
+    got = cachefile.read(index.path, index.key)
+    assert got is not None
+    token = got[1][0][-1]  # the bodies written with this index
+    return {"index": index.key, "bodies": cachefile.key("bodies", token),
             "changesets": ParseCache(folder).key}
+
+
+Entry = tuple[Any, ...]
+
+
+def _rewrite(folder: Path, change: Callable[[Entry], Entry | None]) -> None:
+    """Every changeset's entry in the cache files (its body included) passed through
+    `change` (None: kept as it is), written back with valid seals: the parse cache's
+    entries, and the folder index's entries, bodies and column of checksums."""
+    keys, files = _keys(folder), _files(folder)
+    _reseal(files["changesets"], keys["changesets"],
+            lambda v: (v[0], {k: change(e) or e for k, e in v[1].items()}))
+    index = cachefile.read(files["index"], keys["index"])
+    bodies = cachefile.read(files["bodies"], keys["bodies"])
+    assert index is not None and bodies is not None
+    columns, entries, paths = index[1]
+    new = [(*marshal.loads(raw)[:5], body) for raw, body in zip(entries, bodies[1], strict=True)]
+    new = [change(e) or e for e in new]
+    columns = (*columns[:4], "\n".join(e[2] for e in new), *columns[5:])
+    cachefile.write(files["index"], keys["index"],
+                    (columns, [marshal.dumps((*e[:5], b"")) for e in new], paths))
+    cachefile.write(files["bodies"], keys["bodies"], [e[5] for e in new])
+
+
+def _with_body(entry: Entry, data: bytes) -> Entry:
+    """`entry` with the body `data`, and its digest."""
+    header, kinds, known, source = entry[:4]
+    return header, kinds, known, source, cache._digest(source, kinds, known, data), data
 
 
 @pytest.fixture
@@ -127,7 +162,9 @@ def test_planted_files_run_nothing(demo_project: Project, tmp_path: Path,
     cold = [_cli(root, {"SCHEMAFLOW_NO_CACHE": "1"}, *c) for c in commands]
     monkeypatch.setenv("SCHEMAFLOW_CACHE_DIR", str(folder))
     monkeypatch.chdir(root)  # the index's key holds the folder as shown from there
-    files, keys = _files(demo_project.changesets), _keys(demo_project.changesets)
+    _cli(root, env, "status")  # the cache files, written
+    files = _files(demo_project.changesets)
+    good = {kind: path.read_bytes() for kind, path in files.items()}
     code = compile(f"open({str(marker)!r}, 'w').write('ran')", "planted", "exec")
 
     def plant() -> None:
@@ -140,7 +177,9 @@ def test_planted_files_run_nothing(demo_project: Project, tmp_path: Path,
 
     def pickles_sealed_in() -> None:  # files only this user could have written
         for kind in files:
-            _reseal(files[kind], keys[kind], _pickled_bodies(payload))
+            path = files[kind]
+            path.write_bytes(good[kind])
+        _rewrite(demo_project.changesets, lambda entry: _with_body(entry, payload))
 
     for damage in (plant, pickles_sealed_in):
         for command, expected in zip(commands, cold, strict=True):
@@ -150,19 +189,6 @@ def test_planted_files_run_nothing(demo_project: Project, tmp_path: Path,
             assert got.returncode == expected.returncode, (damage, command, got.stderr)
             assert _normal(got.stdout) == _normal(expected.stdout), (damage, command)
             assert "Traceback" not in got.stderr and "Traceback" not in expected.stderr
-
-
-def _pickled_bodies(payload: bytes) -> Callable[[Any], Any]:
-    """Every entry's body replaced by `payload`, with digests that match."""
-    def mutate(value: Any) -> Any:
-        entries = value[1]
-        for key, entry in entries.items():
-            header, kinds, known, source, _, _ = entry
-            entries[key] = (header, kinds, known, source,
-                            cache._digest(source, kinds, known, payload), payload)
-        return value
-
-    return mutate
 
 
 def _reseal(path: Path, key: bytes, mutate: Callable[[Any], Any]) -> None:
@@ -228,9 +254,16 @@ def _reshaped(rng: random.Random, value: Any) -> Any:
             return {**entries, key: (header, kinds, known, source,
                                      cache._digest(source, kinds, known, junk), junk)}
 
+        if isinstance(value, list):  # the folder index's bodies
+            i = rng.randrange(len(value))
+            return [junk if j == i else body for j, body in enumerate(value)]
         if len(value) == 2:
             return value[0], rebody(value[1])
-        return value[0], rebody(value[1]), value[2]
+        entries = value[1]  # the folder index's entries, whose digests are for the bodies
+        i = rng.randrange(len(entries))
+        entry = marshal.loads(entries[i])
+        changed = marshal.dumps((*_with_body(entry, junk)[:5], b""))
+        return value[0], [changed if j == i else e for j, e in enumerate(entries)], value[2]
     # Anywhere but inside the index's graph parts (its order, children...), whose contents
     # a sealed file is trusted for.
     index = len(value) == 3
@@ -255,7 +288,7 @@ def _damage(rng: random.Random, good: dict[str, bytes], foreign: dict[str, bytes
     elif kind == "overwrite":
         out[name] = _overwrite(rng, data)
     elif kind == "swap":
-        out = {"index": good["changesets"], "changesets": good["index"]}
+        out = {**good, "index": good["changesets"], "changesets": good["index"]}
     elif kind == "foreign":
         out[name] = foreign[name]
     elif kind == "empty":
@@ -349,7 +382,7 @@ def test_the_folder_is_created_private_and_its_files_too(demo_project: Project,
     _outputs(demo_project.root)
     assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
     names = sorted(p.name for p in cache_dir.iterdir())
-    assert [n.split("-")[0] for n in names] == ["changesets", "index", "memo"]
+    assert [n.split("-")[0] for n in names] == ["bodies", "changesets", "index", "memo"]
     files = [cache_dir / n for n in names if not n.startswith("memo-")]
     files += [p for n in names if n.startswith("memo-") for p in (cache_dir / n).iterdir()]
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
@@ -386,22 +419,16 @@ def test_the_build_changes_with_the_source_of_the_ir(tmp_path: Path,
 # --- what is run and recorded comes from the files -------------------------------------------
 
 
-def _forge(folder: Path, cid: str, change: Callable[[tuple[Any, ...]], tuple[Any, ...]]) -> None:
-    """Rewrite changeset `cid`'s entry in both cache files, digests and seals made valid:
+def _forge(folder: Path, cid: str, change: Callable[[Entry], Entry]) -> None:
+    """Rewrite changeset `cid`'s entry in the cache files, digests and seals made valid:
     a cache consistent with itself, and wrong."""
-    keys, files = _keys(folder), _files(folder)
+    def forged(entry: Entry) -> Entry | None:
+        if entry[0][0] != cid:
+            return None
+        header, kinds, known, source, data = change(entry[:4] + entry[5:])
+        return _with_body((header, kinds, known, source), data)
 
-    def entries(value: Any) -> Any:
-        table = value[1]
-        for key, entry in table.items():
-            if entry[0][0] == cid:
-                header, kinds, known, source, data = change(entry[:4] + entry[5:])
-                table[key] = (header, kinds, known, source,
-                              cache._digest(source, kinds, known, data), data)
-        return value
-
-    for name in files:
-        _reseal(files[name], keys[name], entries)
+    _rewrite(folder, forged)
 
 
 def _wrong_checksum(entry: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -132,6 +132,45 @@ def test_a_graph_restored_from_its_parts_is_the_same_graph() -> None:
     assert again.branch_points() == ["bp"] and again["x2"] is g["x2"]
 
 
+def depended() -> Graph:
+    """root ─┬─ a ── m (merges a and b)     c depends on a: a has a dependent, not a child
+              ├─ b ──┘
+              └─ c (depends_on a)
+    """
+    return Graph([cs("root"), cs("a", "root"), cs("b", "root"), cs("m", "a", "b"),
+                  cs("c", "root", depends_on=("a",))])
+
+
+def test_a_graph_restored_from_its_edges_derives_the_same_links() -> None:
+    g = depended()
+    calls: list[int] = []
+
+    def edges() -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+        calls.append(1)
+        return [(i, g[i].parents, g[i].all_parents) for i in g.by_id]
+
+    again = Graph.restored(g.by_id, dict(g.replaced_by), dict(g.tags), list(g.order),
+                           list(g.heads), list(g.tips), edges)
+    assert again.heads == g.heads and again.order == g.order and not calls  # nothing derived
+    for attr in ("all_parents", "children", "dependents", "position", "tips"):
+        assert getattr(again, attr) == getattr(g, attr), attr
+    assert again.heads_of({"root", "a"}) == g.heads_of({"root", "a"}) == ["a"]
+
+
+def test_the_heads_of_a_whole_applied_history_are_its_tips() -> None:
+    g = depended()
+    assert g.heads == ["c", "m"] and g.tips == ["c", "m"]
+    dep = Graph([cs("root"), cs("a", "root"), cs("c", "root", depends_on=("a",))])
+    assert dep.heads == ["a", "c"] and dep.tips == ["c"]  # a: no child, but c builds on it
+    for graph in (g, dep, branched()):
+        every = set(graph.order)
+        walked = graph.ordered(i for i in every
+                               if not any(i in graph.all_parents[j] for j in every))
+        assert graph.heads_of(every) == walked == graph.tips
+        assert graph.heads_of(every | {"not_in_the_history"}) == walked
+        assert graph.heads_of(list(every)) == walked  # not a set: the walk
+
+
 # --- invalid histories --------------------------------------------------------------------------
 
 
