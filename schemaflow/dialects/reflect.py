@@ -161,14 +161,30 @@ def reflect(conn: Any, *, schemas: Iterable[str | None] = (None,),
             skip: Iterable[str] | Callable[[str], bool] = ()) -> SchemaState:
     """The live schema as a SchemaState (bulk reflection; the version table left out): the
     tables of each of `schemas` (None: the connection's default schema)."""
+    return finish(conn, read_schemas(conn, schemas=schemas, skip=skip))
+
+
+def read_schemas(conn: Any, *, schemas: Iterable[str | None] = (None,),
+                 skip: Iterable[str] | Callable[[str], bool] = ()) -> dict[Any, Any]:
+    """The tables of each of `schemas` as read, before `finish` (several calls on one
+    connection, merged, then finished, are one `reflect` of all their schemas)."""
     from . import for_connection
-    from .base import map_columns
 
     dialect = for_connection(conn)
     insp = sa.inspect(conn)
     found: dict[Any, Any] = {}
     for schema in dict.fromkeys(schemas):
         found.update(from_inspector(insp, schema, skip=skip, dialect=dialect).tables)
+    return found
+
+
+def finish(conn: Any, found: dict[Any, Any]) -> SchemaState:
+    """Tables `read_schemas` read as the schema a person wrote, and the read's transaction
+    ended."""
+    from . import for_connection
+    from .base import map_columns
+
+    dialect = for_connection(conn)
     # Identity options at the database's defaults are left out, as a person writes them.
     state = map_columns(SchemaState(found), dialect.generated_as_held)
     end_read(conn)

@@ -1,0 +1,166 @@
+"""Reading the models and the live database at once (`autogen.models_and_database`): the
+database is read on a thread while the models load. The result must be what reading one
+after the other gives, errors must come in the same order (the models' first), and the
+thread must import nothing (while the models load, sys.path starts with the project)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from conftest import Project, make_project
+
+from schemaflow.autogen import database_state, models_and_database, models_state
+from schemaflow.config import load
+
+DIALECTS = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgresql),
+    pytest.param("mysql", marks=pytest.mark.mysql),
+]
+
+MODELS = """\
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+sa.Table("customers", metadata, sa.Column("id", sa.Integer, primary_key=True),
+         sa.Column("email", sa.String(80), nullable=False, unique=True),
+         sa.Column("note", sa.Text, comment="free text"))
+sa.Table("orders", metadata, sa.Column("id", sa.Integer, primary_key=True),
+         sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id",
+                                                            ondelete="CASCADE")),
+         sa.Column("total", sa.Numeric(10, 2), server_default="0"),
+         sa.Index("ix_orders_total", "total"))
+"""
+
+
+def _url(request: pytest.FixtureRequest, dialect: str, tmp_path: Path) -> str:
+    if dialect == "sqlite":
+        return f"sqlite:///{tmp_path / 'app.db'}"
+    url: str = request.getfixturevalue("pg_url" if dialect == "postgresql" else "mysql_url")
+    return url
+
+
+def _project(root: Path, url: str, models: str = MODELS) -> Project:
+    p = make_project(root, url)
+    (root / "read_models.py").write_text(models, encoding="utf-8")
+    with (root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
+        fh.write('models = "read_models:metadata"\n')
+    return p
+
+
+def _create_all(url: str, models: str) -> None:
+    space: dict[str, Any] = {}
+    exec(compile(models, "<models>", "exec"), space)
+    parsed = sa.engine.make_url(url)
+    drivers = {"mysql": "mysql+pymysql", "postgresql": "postgresql+psycopg"}
+    parsed = parsed.set(drivername=drivers.get(parsed.drivername, parsed.drivername))
+    engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
+    try:
+        space["metadata"].create_all(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_what_the_thread_reads_is_what_one_after_the_other_reads(
+        dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    url = _url(request, dialect, tmp_path)
+    p = _project(tmp_path / "proj", url)
+    assert p.cli("new", "--autogenerate", "-m", "models").returncode == 0
+    assert p.cli("apply").returncode == 0
+    # A difference, so that an empty read could not pass for an equal one.
+    _create_all(url, "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+                     "sa.Table('extra', metadata, sa.Column('id', sa.Integer, primary_key=True))\n")
+    settings = load(cwd=p.root)
+    models, live, dialect_read = models_and_database(settings, 10)
+    assert models == models_state(settings)
+    alone, dialect_alone = database_state(settings, 10)
+    assert live == alone and ("extra" in {k[1] for k in live.tables})
+    assert {k[1] for k in live.tables} == {"customers", "orders", "extra"}
+    assert type(dialect_read) is type(dialect_alone)
+    assert dialect_read.server_version == dialect_alone.server_version
+
+
+@pytest.mark.postgresql
+def test_a_schema_only_the_models_name_is_read_after_they_load(
+        tmp_path: Path, pg_url: str) -> None:
+    engine = sa.create_engine(sa.engine.make_url(pg_url).set(drivername="postgresql+psycopg"),
+                              poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA billing")
+        conn.exec_driver_sql("CREATE TABLE billing.invoices (id integer PRIMARY KEY, "
+                             "total numeric(10, 2))")
+    engine.dispose()
+    p = _project(tmp_path / "proj", pg_url, MODELS + textwrap.dedent("""
+        sa.Table("invoices", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 schema="billing")
+    """))
+    settings = load(cwd=p.root)
+    _, live, _ = models_and_database(settings, 10)
+    assert live == database_state(settings, 10, ["billing"])[0]
+    assert {k for k in live.tables} == {("billing", "invoices")}
+    assert [c.name for c in live.tables[("billing", "invoices")].columns] == ["id", "total"]
+
+
+@pytest.mark.parametrize("broken", [True, False])
+def test_broken_models_are_reported_before_an_unreachable_database(
+        tmp_path: Path, broken: bool) -> None:
+    """As before the thread: the models load first, their error is the one shown; with
+    working models, the database's error is."""
+    url = "postgresql://nobody@127.0.0.1:1/none"
+    models = "raise RuntimeError('the models are broken')\n" if broken else MODELS
+    p = _project(tmp_path / "proj", url, models)
+    for args in (("check", "--against-db"), ("new", "--autogenerate", "--against-db", "-m", "x")):
+        done = p.cli(*args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert done.stderr.count("error:") == 1, done.stderr
+        assert "Traceback" not in done.stderr
+        if broken:
+            assert "the models are broken" in done.stderr
+            assert "cannot connect" not in done.stderr
+        else:
+            assert "cannot connect" in done.stderr
+    assert list(p.changesets.iterdir()) == []
+
+
+# Run in a fresh process: in the test's own, what the thread needs is imported already. The
+# spy cannot run on the thread alone (fails there): it notes, and the test checks.
+_SPIED = """
+import sys, threading
+seen = []
+
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        # A top-level module is looked for on sys.path, which starts with the project's
+        # folder while the models load (a submodule is looked for in its package).
+        if path is None and threading.current_thread() is not threading.main_thread():
+            seen.append(name)
+
+sys.meta_path.insert(0, Spy())
+from schemaflow.autogen import models_and_database
+from schemaflow.config import load
+models, live, _ = models_and_database(load(), 10)
+print(sorted(k[1] for k in live.tables), sorted(k[1] for k in models.tables))
+print("THREAD IMPORTED", seen)
+"""
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_the_reading_thread_imports_nothing(dialect: str, tmp_path: Path,
+                                            request: pytest.FixtureRequest) -> None:
+    url = _url(request, dialect, tmp_path)
+    _create_all(url, MODELS)
+    p = _project(tmp_path / "proj", url)
+    env = {k: v for k, v in os.environ.items() if k not in ("SCHEMAFLOW_URL", "DATABASE_URL")}
+    done = subprocess.run([sys.executable, "-c", _SPIED], cwd=p.root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["['customers', 'orders'] ['customers', 'orders']",
+                                        "THREAD IMPORTED []"]
