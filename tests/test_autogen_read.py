@@ -164,3 +164,60 @@ def test_the_reading_thread_imports_nothing(dialect: str, tmp_path: Path,
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["['customers', 'orders'] ['customers', 'orders']",
                                         "THREAD IMPORTED []"]
+
+
+# --- PostgreSQL's primary keys by schemaflow's own catalog query --------------------------------
+
+_KEYS_SQL = [
+    'CREATE TABLE plain (id integer PRIMARY KEY, name text)',
+    'CREATE TABLE "Mixed Case" ("B col" integer, "a" integer, '
+    'CONSTRAINT "PK Named" PRIMARY KEY ("B col", "a"))',
+    'CREATE TABLE reordered (a integer, b integer, c integer, CONSTRAINT pk_r PRIMARY KEY (c, a))',
+    'CREATE TABLE covering (a integer, b integer, c integer, '
+    'CONSTRAINT pk_cov PRIMARY KEY (b) INCLUDE (c, a))',
+    'CREATE TABLE dropped (a integer, gone integer, b integer)',
+    'ALTER TABLE dropped DROP COLUMN gone',
+    'ALTER TABLE dropped ADD CONSTRAINT pk_d PRIMARY KEY (b, a)',
+    'CREATE TABLE nokey (a integer UNIQUE)',
+    'CREATE TABLE parted (id integer, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)',
+    "CREATE TABLE parted_2020 PARTITION OF parted FOR VALUES FROM ('2020-01-01') "
+    "TO ('2021-01-01')",
+    'CREATE VIEW plain_view AS SELECT * FROM plain',
+    'CREATE SCHEMA other',
+    'CREATE TABLE other.elsewhere (x integer, y integer, PRIMARY KEY (y, x))',
+    'CREATE TABLE other.plain (z integer PRIMARY KEY)',  # hidden behind public.plain
+]
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("search_path", ["public", "public, other"])
+def test_postgresql_primary_keys_read_as_the_inspector_reads_them(
+        pg_url: str, search_path: str) -> None:
+    from schemaflow.dialects.postgresql.catalog import primary_keys
+
+    engine = sa.create_engine(sa.engine.make_url(pg_url).set(drivername="postgresql+psycopg"),
+                              poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            for statement in _KEYS_SQL:
+                conn.exec_driver_sql(statement)
+            conn.exec_driver_sql("CREATE TEMPORARY TABLE temporary (t integer PRIMARY KEY)")
+            conn.exec_driver_sql(f"SET search_path = {search_path}")
+            insp = sa.inspect(conn)
+            for schema in (None, "other", "public"):
+                want = {k: {"constrained_columns": v["constrained_columns"], "name": v["name"]}
+                        for k, v in insp.get_multi_pk_constraint(schema=schema).items()
+                        if v["name"] is not None}
+                assert primary_keys(conn, schema) == want, schema
+            default = primary_keys(conn, None)
+            assert default[(None, "Mixed Case")] == {"constrained_columns": ["B col", "a"],
+                                                     "name": "PK Named"}
+            assert default[(None, "reordered")]["constrained_columns"] == ["c", "a"]
+            assert default[(None, "covering")]["constrained_columns"] == ["b"]
+            assert default[(None, "dropped")]["constrained_columns"] == ["b", "a"]
+            assert (None, "nokey") not in default and (None, "temporary") not in default
+            assert default[(None, "plain")]["constrained_columns"] == ["id"]
+            assert ((None, "elsewhere") in default) == (search_path == "public, other")
+            conn.rollback()
+    finally:
+        engine.dispose()

@@ -45,7 +45,11 @@ def from_inspector(insp: Any, schema: str | None, *,
         columns = only(insp.get_multi_columns(**kw))
     if dialect is not None:  # types the Inspector cannot read; MariaDB's JSON
         columns = dialect.complete_columns(insp.bind, schema, names, columns)
-    pks = only(insp.get_multi_pk_constraint(**kw))
+    # The whole schema's keys by the database's own query, where it has one (PostgreSQL's
+    # Inspector query cost the server more than the columns did).
+    whole = dialect.primary_keys(insp.bind, schema) if (
+        dialect is not None and "filter_names" not in kw) else None
+    pks = only(insp.get_multi_pk_constraint(**kw) if whole is None else whole)
     fks = only(insp.get_multi_foreign_keys(**kw))
     with warnings.catch_warnings():
         # SQLite's Inspector skips expression indexes with a warning; its Dialect reads them.
