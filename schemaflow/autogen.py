@@ -85,9 +85,10 @@ def database_state(settings: Settings, lock_timeout: float,
 def models_and_database(settings: Settings, lock_timeout: float
                         ) -> tuple[SchemaState, SchemaState, Dialect]:
     """The models' schema, the live database's (as `database_state` reads it, with the
-    schemas the models name) and the database it is. The database is read on a thread while
-    the models load: the driver waits for the server without the GIL, and the server works
-    on a core of its own. Errors come as before, the models' first."""
+    schemas the models name) and the database it is. A server's database is read on a thread
+    while the models load: the driver waits for the server without the GIL, and the server
+    works on a core of its own (SQLite's connection is read where it was made: sqlite3 refuses
+    other threads). Errors come as before, the models' first."""
     from contextlib import ExitStack
 
     from .dialects import for_url
@@ -110,13 +111,17 @@ def models_and_database(settings: Settings, lock_timeout: float
         except Exception:
             models_state(settings)  # a broken models module is reported first, as before
             raise
-        reader = _Thread(lambda: read_schemas(conn, schemas=first, skip=skip))
-        try:
+        if not dialect.server_databases:  # in-process (SQLite: no other thread may use it)
             models = models_state(settings)
-        except BaseException:
-            reader.wait()  # the connection is the thread's until it ends
-            raise
-        found = reader.result()
+            found = read_schemas(conn, schemas=first, skip=skip)
+        else:
+            reader = _Thread(lambda: read_schemas(conn, schemas=first, skip=skip))
+            try:
+                models = models_state(settings)
+            except BaseException:
+                reader.wait()  # the connection is the thread's until it ends
+                raise
+            found = reader.result()
         more = [s for s in sorted({k[0] for k in models.tables if k[0]}) if s not in first]
         if more:
             found.update(read_schemas(conn, schemas=more, skip=skip))

@@ -221,3 +221,23 @@ def test_postgresql_primary_keys_read_as_the_inspector_reads_them(
             conn.rollback()
     finally:
         engine.dispose()
+
+
+def test_a_sqlite_connection_made_on_the_callers_thread_is_read_there(tmp_path: Path) -> None:
+    """sqlite3 refuses a connection made on another thread (check_same_thread), as an
+    in-memory engine or a caller's `creator` makes it: SQLite is read where it was opened."""
+    import sqlite3
+
+    from schemaflow.api import Project as ApiProject
+
+    p = _project(tmp_path / "proj", "sqlite://")
+    engine = sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(":memory:"),
+                              poolclass=sa.pool.StaticPool)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE customers (id integer PRIMARY KEY)")
+        result = ApiProject.from_config(url=engine, cwd=p.root).compare(against_db=True)
+    finally:
+        engine.dispose()
+    kinds = sorted(type(op).__name__ for op in result.operations)
+    assert kinds == ["AddColumn", "AddColumn", "CreateTable", "CreateUniqueConstraint"]
