@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import ir
 from .config import Settings
@@ -82,6 +82,82 @@ def database_state(settings: Settings, lock_timeout: float,
                        skip=left_out(settings)), dialect
 
 
+def models_and_database(settings: Settings, lock_timeout: float
+                        ) -> tuple[SchemaState, SchemaState, Dialect]:
+    """The models' schema, the live database's (as `database_state` reads it, with the
+    schemas the models name) and the database it is. A server's database is read on a thread
+    while the models load: the driver waits for the server without the GIL, and the server
+    works on a core of its own (SQLite's connection is read where it was made: sqlite3 refuses
+    other threads). Errors come as before, the models' first."""
+    from contextlib import ExitStack
+
+    from .dialects import for_url
+    from .state import SchemaState
+
+    known = for_url(settings.url)
+    if known is not None and settings.bind is None and known.database_missing(settings.url):
+        return models_state(settings), SchemaState(), known
+    from .dialects.connect import session
+    from .dialects.reflect import finish, read_schemas
+
+    skip, first = left_out(settings), (None, *settings.schemas)
+    with ExitStack() as stack:
+        # Connected here, not on the thread: connecting imports (the driver's, the codecs a
+        # host name needs), and while the models load sys.path starts with the project's
+        # folder, where a module must not stand in for them.
+        try:
+            conn, dialect = stack.enter_context(
+                session(settings.database, lock_timeout=lock_timeout))
+        except Exception:
+            models_state(settings)  # a broken models module is reported first, as before
+            raise
+        if not dialect.server_databases:  # in-process (SQLite: no other thread may use it)
+            models = models_state(settings)
+            found = read_schemas(conn, schemas=first, skip=skip)
+        else:
+            reader = _Thread(lambda: read_schemas(conn, schemas=first, skip=skip))
+            try:
+                models = models_state(settings)
+            except BaseException:
+                reader.wait()  # the connection is the thread's until it ends
+                raise
+            found = reader.result()
+        more = [s for s in sorted({k[0] for k in models.tables if k[0]}) if s not in first]
+        if more:
+            found.update(read_schemas(conn, schemas=more, skip=skip))
+        return models, finish(conn, found), dialect
+
+
+class _Thread:
+    """A call run on a thread of its own; its result (or error) taken on the caller's."""
+
+    def __init__(self, call: Callable[[], dict[Any, Any]]) -> None:
+        import threading
+
+        self.call = call
+        self.found: dict[Any, Any] = {}
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="schemaflow-read", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.found = self.call()
+        except BaseException as exc:  # raised on the caller's thread by `result`
+            self.error = exc
+
+    def wait(self) -> None:
+        """Until the call has ended (its result or error dropped)."""
+        self.thread.join()
+
+    def result(self) -> dict[Any, Any]:
+        """The call's result, or its error raised here."""
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.found
+
+
 def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_timeout: float, *,
             against_db: bool = False, from_db: bool = False, ask: RenameQuestion | None = None,
             hints: dict[str, str] | None = None) -> DiffResult:
@@ -93,9 +169,7 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
     if from_db:
         return diff(SchemaState(), database_state(settings, lock_timeout)[0])
     if against_db:
-        models = models_state(settings)
-        live, dialect = database_state(settings, lock_timeout,
-                                       sorted({k[0] for k in models.tables if k[0]}))
+        models, live, dialect = models_and_database(settings, lock_timeout)
         result = diff(dialect.comparable(dialect.matched(live, models)),
                       dialect.comparable(models), ask=ask, hints=hints,
                       check_key=dialect.check_key)

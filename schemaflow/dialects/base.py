@@ -251,6 +251,11 @@ class Dialect(SupportChecks):
         (key part orderings, expression indexes), in its own dictionary form."""
         return indexes
 
+    def primary_keys(self, conn: Any, schema: str | None) -> dict[Any, dict[str, Any]] | None:
+        """The primary keys of a whole schema read by a query of this database's own, shaped
+        as the Inspector's (`constrained_columns`, `name`); None: the Inspector reads them."""
+        return None
+
     def complete_columns(self, conn: Any, schema: str | None, tables: list[str],
                          columns: dict[Any, list[dict[str, Any]]]
                          ) -> dict[Any, list[dict[str, Any]]]:

@@ -45,7 +45,11 @@ def from_inspector(insp: Any, schema: str | None, *,
         columns = only(insp.get_multi_columns(**kw))
     if dialect is not None:  # types the Inspector cannot read; MariaDB's JSON
         columns = dialect.complete_columns(insp.bind, schema, names, columns)
-    pks = only(insp.get_multi_pk_constraint(**kw))
+    # The whole schema's keys by the database's own query, where it has one (PostgreSQL's
+    # Inspector query cost the server more than the columns did).
+    whole = dialect.primary_keys(insp.bind, schema) if (
+        dialect is not None and "filter_names" not in kw) else None
+    pks = only(insp.get_multi_pk_constraint(**kw) if whole is None else whole)
     fks = only(insp.get_multi_foreign_keys(**kw))
     with warnings.catch_warnings():
         # SQLite's Inspector skips expression indexes with a warning; its Dialect reads them.
@@ -161,14 +165,30 @@ def reflect(conn: Any, *, schemas: Iterable[str | None] = (None,),
             skip: Iterable[str] | Callable[[str], bool] = ()) -> SchemaState:
     """The live schema as a SchemaState (bulk reflection; the version table left out): the
     tables of each of `schemas` (None: the connection's default schema)."""
+    return finish(conn, read_schemas(conn, schemas=schemas, skip=skip))
+
+
+def read_schemas(conn: Any, *, schemas: Iterable[str | None] = (None,),
+                 skip: Iterable[str] | Callable[[str], bool] = ()) -> dict[Any, Any]:
+    """The tables of each of `schemas` as read, before `finish` (several calls on one
+    connection, merged, then finished, are one `reflect` of all their schemas)."""
     from . import for_connection
-    from .base import map_columns
 
     dialect = for_connection(conn)
     insp = sa.inspect(conn)
     found: dict[Any, Any] = {}
     for schema in dict.fromkeys(schemas):
         found.update(from_inspector(insp, schema, skip=skip, dialect=dialect).tables)
+    return found
+
+
+def finish(conn: Any, found: dict[Any, Any]) -> SchemaState:
+    """Tables `read_schemas` read as the schema a person wrote, and the read's transaction
+    ended."""
+    from . import for_connection
+    from .base import map_columns
+
+    dialect = for_connection(conn)
     # Identity options at the database's defaults are left out, as a person writes them.
     state = map_columns(SchemaState(found), dialect.generated_as_held)
     end_read(conn)

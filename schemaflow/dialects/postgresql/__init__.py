@@ -185,6 +185,11 @@ class PostgreSQL(Dialect):
         "WHERE n.nspname = coalesce(%s, current_schema()) AND a.attnum > 0 "
         "AND NOT a.attisdropped")
 
+    def primary_keys(self, conn: Any, schema: str | None) -> dict[Any, dict[str, Any]] | None:
+        from .catalog import primary_keys
+
+        return primary_keys(conn, schema)
+
     def comparable(self, state: SchemaState) -> SchemaState:
         # A UNIQUE on exactly the primary key's columns is dropped by CREATE TABLE (a
         # create_all() database lacks it): not a difference either way.

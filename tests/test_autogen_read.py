@@ -1,0 +1,243 @@
+"""Reading the models and the live database at once (`autogen.models_and_database`): the
+database is read on a thread while the models load. The result must be what reading one
+after the other gives, errors must come in the same order (the models' first), and the
+thread must import nothing (while the models load, sys.path starts with the project)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from conftest import Project, make_project
+
+from schemaflow.autogen import database_state, models_and_database, models_state
+from schemaflow.config import load
+
+DIALECTS = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgresql),
+    pytest.param("mysql", marks=pytest.mark.mysql),
+]
+
+MODELS = """\
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+sa.Table("customers", metadata, sa.Column("id", sa.Integer, primary_key=True),
+         sa.Column("email", sa.String(80), nullable=False, unique=True),
+         sa.Column("note", sa.Text, comment="free text"))
+sa.Table("orders", metadata, sa.Column("id", sa.Integer, primary_key=True),
+         sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id",
+                                                            ondelete="CASCADE")),
+         sa.Column("total", sa.Numeric(10, 2), server_default="0"),
+         sa.Index("ix_orders_total", "total"))
+"""
+
+
+def _url(request: pytest.FixtureRequest, dialect: str, tmp_path: Path) -> str:
+    if dialect == "sqlite":
+        return f"sqlite:///{tmp_path / 'app.db'}"
+    url: str = request.getfixturevalue("pg_url" if dialect == "postgresql" else "mysql_url")
+    return url
+
+
+def _project(root: Path, url: str, models: str = MODELS) -> Project:
+    p = make_project(root, url)
+    (root / "read_models.py").write_text(models, encoding="utf-8")
+    with (root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
+        fh.write('models = "read_models:metadata"\n')
+    return p
+
+
+def _create_all(url: str, models: str) -> None:
+    space: dict[str, Any] = {}
+    exec(compile(models, "<models>", "exec"), space)
+    parsed = sa.engine.make_url(url)
+    drivers = {"mysql": "mysql+pymysql", "postgresql": "postgresql+psycopg"}
+    parsed = parsed.set(drivername=drivers.get(parsed.drivername, parsed.drivername))
+    engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
+    try:
+        space["metadata"].create_all(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_what_the_thread_reads_is_what_one_after_the_other_reads(
+        dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    url = _url(request, dialect, tmp_path)
+    p = _project(tmp_path / "proj", url)
+    assert p.cli("new", "--autogenerate", "-m", "models").returncode == 0
+    assert p.cli("apply").returncode == 0
+    # A difference, so that an empty read could not pass for an equal one.
+    _create_all(url, "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+                     "sa.Table('extra', metadata, sa.Column('id', sa.Integer, primary_key=True))\n")
+    settings = load(cwd=p.root)
+    models, live, dialect_read = models_and_database(settings, 10)
+    assert models == models_state(settings)
+    alone, dialect_alone = database_state(settings, 10)
+    assert live == alone and ("extra" in {k[1] for k in live.tables})
+    assert {k[1] for k in live.tables} == {"customers", "orders", "extra"}
+    assert type(dialect_read) is type(dialect_alone)
+    assert dialect_read.server_version == dialect_alone.server_version
+
+
+@pytest.mark.postgresql
+def test_a_schema_only_the_models_name_is_read_after_they_load(
+        tmp_path: Path, pg_url: str) -> None:
+    engine = sa.create_engine(sa.engine.make_url(pg_url).set(drivername="postgresql+psycopg"),
+                              poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA billing")
+        conn.exec_driver_sql("CREATE TABLE billing.invoices (id integer PRIMARY KEY, "
+                             "total numeric(10, 2))")
+    engine.dispose()
+    p = _project(tmp_path / "proj", pg_url, MODELS + textwrap.dedent("""
+        sa.Table("invoices", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 schema="billing")
+    """))
+    settings = load(cwd=p.root)
+    _, live, _ = models_and_database(settings, 10)
+    assert live == database_state(settings, 10, ["billing"])[0]
+    assert {k for k in live.tables} == {("billing", "invoices")}
+    assert [c.name for c in live.tables[("billing", "invoices")].columns] == ["id", "total"]
+
+
+@pytest.mark.parametrize("broken", [True, False])
+def test_broken_models_are_reported_before_an_unreachable_database(
+        tmp_path: Path, broken: bool) -> None:
+    """As before the thread: the models load first, their error is the one shown; with
+    working models, the database's error is."""
+    url = "postgresql://nobody@127.0.0.1:1/none"
+    models = "raise RuntimeError('the models are broken')\n" if broken else MODELS
+    p = _project(tmp_path / "proj", url, models)
+    for args in (("check", "--against-db"), ("new", "--autogenerate", "--against-db", "-m", "x")):
+        done = p.cli(*args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert done.stderr.count("error:") == 1, done.stderr
+        assert "Traceback" not in done.stderr
+        if broken:
+            assert "the models are broken" in done.stderr
+            assert "cannot connect" not in done.stderr
+        else:
+            assert "cannot connect" in done.stderr
+    assert list(p.changesets.iterdir()) == []
+
+
+# Run in a fresh process: in the test's own, what the thread needs is imported already. The
+# spy cannot run on the thread alone (fails there): it notes, and the test checks.
+_SPIED = """
+import sys, threading
+seen = []
+
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        # A top-level module is looked for on sys.path, which starts with the project's
+        # folder while the models load (a submodule is looked for in its package).
+        if path is None and threading.current_thread() is not threading.main_thread():
+            seen.append(name)
+
+sys.meta_path.insert(0, Spy())
+from schemaflow.autogen import models_and_database
+from schemaflow.config import load
+models, live, _ = models_and_database(load(), 10)
+print(sorted(k[1] for k in live.tables), sorted(k[1] for k in models.tables))
+print("THREAD IMPORTED", seen)
+"""
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_the_reading_thread_imports_nothing(dialect: str, tmp_path: Path,
+                                            request: pytest.FixtureRequest) -> None:
+    url = _url(request, dialect, tmp_path)
+    _create_all(url, MODELS)
+    p = _project(tmp_path / "proj", url)
+    env = {k: v for k, v in os.environ.items() if k not in ("SCHEMAFLOW_URL", "DATABASE_URL")}
+    done = subprocess.run([sys.executable, "-c", _SPIED], cwd=p.root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["['customers', 'orders'] ['customers', 'orders']",
+                                        "THREAD IMPORTED []"]
+
+
+# --- PostgreSQL's primary keys by schemaflow's own catalog query --------------------------------
+
+_KEYS_SQL = [
+    'CREATE TABLE plain (id integer PRIMARY KEY, name text)',
+    'CREATE TABLE "Mixed Case" ("B col" integer, "a" integer, '
+    'CONSTRAINT "PK Named" PRIMARY KEY ("B col", "a"))',
+    'CREATE TABLE reordered (a integer, b integer, c integer, CONSTRAINT pk_r PRIMARY KEY (c, a))',
+    'CREATE TABLE covering (a integer, b integer, c integer, '
+    'CONSTRAINT pk_cov PRIMARY KEY (b) INCLUDE (c, a))',
+    'CREATE TABLE dropped (a integer, gone integer, b integer)',
+    'ALTER TABLE dropped DROP COLUMN gone',
+    'ALTER TABLE dropped ADD CONSTRAINT pk_d PRIMARY KEY (b, a)',
+    'CREATE TABLE nokey (a integer UNIQUE)',
+    'CREATE TABLE parted (id integer, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)',
+    "CREATE TABLE parted_2020 PARTITION OF parted FOR VALUES FROM ('2020-01-01') "
+    "TO ('2021-01-01')",
+    'CREATE VIEW plain_view AS SELECT * FROM plain',
+    'CREATE SCHEMA other',
+    'CREATE TABLE other.elsewhere (x integer, y integer, PRIMARY KEY (y, x))',
+    'CREATE TABLE other.plain (z integer PRIMARY KEY)',  # hidden behind public.plain
+]
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("search_path", ["public", "public, other"])
+def test_postgresql_primary_keys_read_as_the_inspector_reads_them(
+        pg_url: str, search_path: str) -> None:
+    from schemaflow.dialects.postgresql.catalog import primary_keys
+
+    engine = sa.create_engine(sa.engine.make_url(pg_url).set(drivername="postgresql+psycopg"),
+                              poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            for statement in _KEYS_SQL:
+                conn.exec_driver_sql(statement)
+            conn.exec_driver_sql("CREATE TEMPORARY TABLE temporary (t integer PRIMARY KEY)")
+            conn.exec_driver_sql(f"SET search_path = {search_path}")
+            insp = sa.inspect(conn)
+            for schema in (None, "other", "public"):
+                want = {k: {"constrained_columns": v["constrained_columns"], "name": v["name"]}
+                        for k, v in insp.get_multi_pk_constraint(schema=schema).items()
+                        if v["name"] is not None}
+                assert primary_keys(conn, schema) == want, schema
+            default = primary_keys(conn, None)
+            assert default[(None, "Mixed Case")] == {"constrained_columns": ["B col", "a"],
+                                                     "name": "PK Named"}
+            assert default[(None, "reordered")]["constrained_columns"] == ["c", "a"]
+            assert default[(None, "covering")]["constrained_columns"] == ["b"]
+            assert default[(None, "dropped")]["constrained_columns"] == ["b", "a"]
+            assert (None, "nokey") not in default and (None, "temporary") not in default
+            assert default[(None, "plain")]["constrained_columns"] == ["id"]
+            assert ((None, "elsewhere") in default) == (search_path == "public, other")
+            conn.rollback()
+    finally:
+        engine.dispose()
+
+
+def test_a_sqlite_connection_made_on_the_callers_thread_is_read_there(tmp_path: Path) -> None:
+    """sqlite3 refuses a connection made on another thread (check_same_thread), as an
+    in-memory engine or a caller's `creator` makes it: SQLite is read where it was opened."""
+    import sqlite3
+
+    from schemaflow.api import Project as ApiProject
+
+    p = _project(tmp_path / "proj", "sqlite://")
+    engine = sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(":memory:"),
+                              poolclass=sa.pool.StaticPool)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE customers (id integer PRIMARY KEY)")
+        result = ApiProject.from_config(url=engine, cwd=p.root).compare(against_db=True)
+    finally:
+        engine.dispose()
+    kinds = sorted(type(op).__name__ for op in result.operations)
+    assert kinds == ["AddColumn", "AddColumn", "CreateTable", "CreateUniqueConstraint"]
