@@ -285,4 +285,11 @@ def main() -> None:
     command = typer.main.get_command(_only(app, sys.argv[1:]))
     if "--help" in sys.argv:
         _fill_help(command, sys.argv[1:])
-    command.main(args=hoisted(command, sys.argv[1:]))
+    try:
+        command.main(args=hoisted(command, sys.argv[1:]))
+    finally:
+        # The interpreter's last collection at exit would walk every object the command
+        # made (a thousand-table model, a long history): 0.1-0.3 s for nothing, as the
+        # process ends. Frozen objects are left out of it (the interpreter still flushes the
+        # standard streams; schemaflow closes its files and connections itself).
+        gc.freeze()
