@@ -86,6 +86,11 @@ REFUSED = [
         sa.Table("b", metadata, sa.Column("id", sa.Integer, primary_key=True),
                  sa.Column("a_id", sa.Integer, sa.ForeignKey("a.id", match="FULL")))
      """, ["foreign key", "on b", "match='FULL'"]),
+    ("constraint comment", """
+        sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("n", sa.Integer), sa.CheckConstraint("n > 0", name="ck_docs_n",
+                                                                comment="positive"))
+     """, ["constraint ck_docs_n on docs", "'comment': 'positive'"]),
 ]
 
 
@@ -223,6 +228,48 @@ def test_a_database_construct_the_format_lacks_is_refused(tmp_path: Path, pg_url
     done = p.cli("new", "--autogenerate", "--from-db", "-m", "baseline")
     assert done.returncode == 0, done.stderr
     assert "expression: lower(email)" in next(p.changesets.iterdir()).read_text()
+
+
+# Constraints whose options the Inspector reports in `dialect_options` or `comment`.
+CONSTRAINTS = [
+    ("UNIQUE NULLS NOT DISTINCT (email)", "unique constraint c on users",
+     "'postgresql_nulls_not_distinct': True"),
+    ("UNIQUE (email) INCLUDE (id)", "unique constraint c on users", "'postgresql_include': ['id']"),
+    ("CHECK (id > 0) NOT VALID", "check constraint c on users", "'not_valid': True"),
+]
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize(("clause", "where", "option"), CONSTRAINTS)
+def test_a_constraint_option_the_format_lacks_is_refused(tmp_path: Path, pg_url: str,
+                                                         clause: str, where: str,
+                                                         option: str) -> None:
+    engine = sa.create_engine(_driver(pg_url))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE users (id integer PRIMARY KEY, email text)")
+        conn.exec_driver_sql(f"ALTER TABLE users ADD CONSTRAINT c {clause}")
+    p = models_project(tmp_path / "proj", 'sa.Table("users", metadata, '
+                       'sa.Column("id", sa.Integer, primary_key=True))\n', pg_url)
+    for args in (("new", "--autogenerate", "--from-db", "-m", "baseline"),
+                 ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr
+        assert f"{where}: the options {{" in done.stderr and option in done.stderr, done.stderr
+    assert list(p.changesets.iterdir()) == []
+    with engine.begin() as conn:  # COMMENT ON CONSTRAINT: a comment the format has no place for
+        conn.exec_driver_sql("ALTER TABLE users DROP CONSTRAINT c")
+        conn.exec_driver_sql("ALTER TABLE users ADD CONSTRAINT c UNIQUE (email)")
+        conn.exec_driver_sql("COMMENT ON CONSTRAINT c ON users IS 'one per person'")
+    done = p.cli("new", "--autogenerate", "--from-db", "-m", "baseline")
+    assert done.returncode == 2, done.stderr
+    assert "unique constraint c on users: the options {'comment': 'one per person'}" in done.stderr
+    with engine.begin() as conn:
+        conn.exec_driver_sql("COMMENT ON CONSTRAINT c ON users IS NULL")
+    engine.dispose()
+    done = p.cli("new", "--autogenerate", "--from-db", "-m", "baseline")
+    assert done.returncode == 0, done.stderr
+    assert "name: c" in next(p.changesets.iterdir()).read_text()
 
 
 # Index key parts and options, per database: (models, what the changeset must say).

@@ -41,9 +41,10 @@ def from_metadata(metadata: sa.MetaData, *,
         columns = [_model_column(name, col, pk_cols, types) for col in table.columns]
         uniques, checks, fks = [], [], []
         for c in built_everywhere(name, table.constraints):
-            if c.dialect_kwargs:
+            if c.dialect_kwargs or c.comment:
+                options = {**c.dialect_kwargs, **({"comment": c.comment} if c.comment else {})}
                 raise Unexpressible(f"constraint {_name(c) or ''} on {name}",
-                                    f"the options {dict(c.dialect_kwargs)}")
+                                    f"the options {options}")
             if isinstance(c, sa.UniqueConstraint):
                 cols = tuple(str(x.name) for x in c.columns)
                 uniques.append(ir.UniqueDef(columns=cols, name=_name(c) or uq_name(name, cols)))

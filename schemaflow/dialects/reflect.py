@@ -85,10 +85,13 @@ def from_inspector(insp: Any, schema: str | None, *,
             if u.get("duplicates_index"):
                 continue
             ucols = tuple(str(x) for x in u["column_names"])
+            _refuse_options(f"unique constraint {u.get('name')} on {name}", u)
             uqs.append(ir.UniqueDef(columns=ucols, name=u.get("name") or uq_name(name, ucols)))
-        cks = [ir.CheckDef(expression=str(ck["sqltext"]),
-                           name=ck.get("name") or ck_name(name, str(ck["sqltext"])))
-               for ck in checks.get(key, ())]
+        cks = []
+        for ck in checks.get(key, ()):
+            _refuse_options(f"check constraint {ck.get('name')} on {name}", ck)
+            cks.append(ir.CheckDef(expression=str(ck["sqltext"]),
+                                   name=ck.get("name") or ck_name(name, str(ck["sqltext"]))))
         foreign = [_foreign_key(name, f) for f in fks.get(key, ())]
         idx = [from_reflected(name, i) for i in indexes.get(key, ())
                if not i.get("duplicates_constraint")]
@@ -194,3 +197,14 @@ def finish(conn: Any, found: dict[Any, Any]) -> SchemaState:
     end_read(conn)
     # What the database made by itself is not part of the schema anyone wrote.
     return dialect.as_written(state)
+
+
+def _refuse_options(where: str, constraint: dict[str, Any]) -> None:
+    """A reflected constraint with what the format cannot express (PostgreSQL's INCLUDE and
+    NULLS NOT DISTINCT, a constraint's comment): refused, never dropped. Options reported at
+    their defaults (an empty INCLUDE, False) are not options."""
+    options = {k: v for k, v in (constraint.get("dialect_options") or {}).items() if v}
+    if constraint.get("comment"):
+        options["comment"] = constraint["comment"]
+    if options:
+        raise Unexpressible(where, f"the options {options}")
