@@ -21,6 +21,7 @@ from ..errors import ConnectionFailed
 from ..sqlsplit import SqlSyntax
 from ..typespec import TypeSpec
 from . import columns
+from .catalogs import CatalogReading
 from .support import SupportChecks
 from .support import column_types as column_types
 from .support import names_created as names_created
@@ -142,7 +143,7 @@ def without_tz(state: SchemaState) -> SchemaState:
 _INT_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
 
 
-class Dialect(SupportChecks):
+class Dialect(SupportChecks, CatalogReading):
     """One database at one server version (None: the newest). Subclasses set the class
     attributes and override what their database does apart."""
 
@@ -152,8 +153,6 @@ class Dialect(SupportChecks):
     # The `sql` operation `dialects:` entries and type prefixes this database runs.
     sql_dialects: ClassVar[tuple[str, ...]] = ()
     type_dialects: ClassVar[tuple[str, ...]] = ()
-    # SQLAlchemy's module of this database's own types (for `<prefix>.<type>` types).
-    sa_types_module: ClassVar[str | None] = None
     # (minimum server version, capability changes): later rows win once the version
     # reaches their minimum.
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = ()
@@ -178,10 +177,6 @@ class Dialect(SupportChecks):
     sync_drivers: ClassVar[Mapping[str, str]] = MappingProxyType({})
     # The pip package of each driver, for the message when it is not installed.
     driver_packages: ClassVar[Mapping[str, str]] = MappingProxyType({})
-
-    # (table, column, its type as the database writes it) of every column in a schema (the
-    # parameter; None: the default one), for the types SQLAlchemy does not reflect.
-    column_types_sql: ClassVar[str | None] = None
 
     def __init__(self, server_version: Version | None = None) -> None:
         self.server_version = server_version
@@ -244,29 +239,6 @@ class Dialect(SupportChecks):
         """Why this database refuses the identifier `name` (None: it takes it)."""
         return nul_refused(name)
 
-    def complete_indexes(self, conn: Any, schema: str | None, tables: list[str],
-                         indexes: dict[Any, list[dict[str, Any]]]
-                         ) -> dict[Any, list[dict[str, Any]]]:
-        """The Inspector's indexes of `tables`, completed with what it does not read here
-        (key part orderings, expression indexes), in its own dictionary form."""
-        return indexes
-
-    def primary_keys(self, conn: Any, schema: str | None) -> dict[Any, dict[str, Any]] | None:
-        """The primary keys of a whole schema read by a query of this database's own, shaped
-        as the Inspector's (`constrained_columns`, `name`); None: the Inspector reads them."""
-        return None
-
-    def complete_columns(self, conn: Any, schema: str | None, tables: list[str],
-                         columns: dict[Any, list[dict[str, Any]]]
-                         ) -> dict[Any, list[dict[str, Any]]]:
-        """The Inspector's columns of `tables`, each type it could not read (a user-defined
-        type) read from the database's own text of it, in its own dictionary form."""
-        if self.column_types_sql is None:
-            return columns
-        from .columns import read_unknown
-
-        return read_unknown(conn, self.column_types_sql, self.sa_types_module, schema, columns)
-
     def runs_sql(self, op: ir.Sql) -> bool:
         """Whether a `sql` operation's `dialects` include this database."""
         return self.holds(op.dialects)
@@ -299,17 +271,6 @@ class Dialect(SupportChecks):
         """What autogenerate writes at the start of a changeset of `operations` so that this
         database's own lint rules need not ask for it (PostgreSQL: a lock_timeout)."""
         return ()
-
-    def as_written(self, state: SchemaState) -> SchemaState:
-        """A reflected schema as a person writes it: what the database made by itself left
-        out, what it keeps alike read one way (MySQL: its indexes for foreign keys; a unique
-        key as a unique constraint)."""
-        return state
-
-    def matched(self, have: SchemaState, want: SchemaState) -> SchemaState:
-        """`have` (the database's schema, or the changesets') in `want`'s words where this
-        database cannot tell the two apart, so that comparing them finds no false difference."""
-        return have
 
     def comparable(self, state: SchemaState) -> SchemaState:
         """`state` as this database can hold it (what reflection would give back): each

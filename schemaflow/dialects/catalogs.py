@@ -1,0 +1,54 @@
+"""What reflection asks each database beyond SQLAlchemy's Inspector: what it reads of its
+own catalog (types, index key parts, primary keys) and how a reflected schema reads as a
+person writes it. A mixin of `Dialect`; each database overrides what differs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ..state import SchemaState
+
+
+class CatalogReading:
+    """The reflection hooks of a `Dialect`, at what the Inspector gives by itself."""
+
+    # SQLAlchemy's module of this database's own types (for `<prefix>.<type>` types).
+    sa_types_module: ClassVar[str | None] = None
+    # (table, column, its type as the database writes it) of every column in a schema (the
+    # parameter; None: the default one), for the types SQLAlchemy does not reflect.
+    column_types_sql: ClassVar[str | None] = None
+
+    def complete_indexes(self, conn: Any, schema: str | None, tables: list[str],
+                         indexes: dict[Any, list[dict[str, Any]]]
+                         ) -> dict[Any, list[dict[str, Any]]]:
+        """The Inspector's indexes of `tables`, completed with what it does not read here
+        (key part orderings, expression indexes), in its own dictionary form."""
+        return indexes
+
+    def primary_keys(self, conn: Any, schema: str | None) -> dict[Any, dict[str, Any]] | None:
+        """The primary keys of a whole schema read by a query of this database's own, shaped
+        as the Inspector's (`constrained_columns`, `name`); None: the Inspector reads them."""
+        return None
+
+    def complete_columns(self, conn: Any, schema: str | None, tables: list[str],
+                         columns: dict[Any, list[dict[str, Any]]]
+                         ) -> dict[Any, list[dict[str, Any]]]:
+        """The Inspector's columns of `tables`, each type it could not read (a user-defined
+        type) read from the database's own text of it, in its own dictionary form."""
+        if self.column_types_sql is None:
+            return columns
+        from .columns import read_unknown
+
+        return read_unknown(conn, self.column_types_sql, self.sa_types_module, schema, columns)
+
+    def as_written(self, state: SchemaState) -> SchemaState:
+        """A reflected schema as a person writes it: what the database made by itself left
+        out, what it keeps alike read one way (MySQL: its indexes for foreign keys; a unique
+        key as a unique constraint)."""
+        return state
+
+    def matched(self, have: SchemaState, want: SchemaState) -> SchemaState:
+        """`have` (the database's schema, or the changesets') in `want`'s words where this
+        database cannot tell the two apart, so that comparing them finds no false difference."""
+        return have
