@@ -44,10 +44,9 @@ _CHARS_PER_VALUE = 100
 
 _AS_TEXT = frozenset({"int", "float", "bool"})
 
-try:  # libyaml's parser alone: a loader would also set up a constructor and a resolver
-    from yaml._yaml import CParser as _Parser
-except ImportError:  # PyYAML without libyaml: its pure-Python loader (only its parser is used)
-    _Parser = yaml.SafeLoader
+# libyaml's parser alone (a loader would also set up a constructor and a resolver for each
+# file); without libyaml, PyYAML's pure-Python loader, of which only the parser is used.
+_Parser: Any = getattr(getattr(yaml, "_yaml", None), "CParser", None) or yaml.SafeLoader
 _CORE = "tag:yaml.org,2002:"
 _Mark = Any  # libyaml's marks or PyYAML's: both have line and column
 
