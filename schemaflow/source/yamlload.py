@@ -306,7 +306,7 @@ def _build(text: str, positions: bool) -> tuple[Any, Pos | None]:
             kind = type(ev)
             if kind is ScalarEvent:
                 if ev.anchor is not None or ev.tag is not None or not ev.implicit[0] \
-                        or positions or len(stack) > MAX_DEPTH:
+                        or len(stack) > MAX_DEPTH:
                     builder.scalar(ev)
                     continue
                 value: Any = ev.value
@@ -318,19 +318,26 @@ def _build(text: str, positions: bool) -> tuple[Any, Pos | None]:
                                 value = _convert(tag, value, ev.start_mark)
                             break
                 if not stack:
-                    builder.root = value
+                    builder.scalar(ev)
                     continue
                 top = stack[-1]
                 top.size += 1 + len(ev.value) // _CHARS_PER_VALUE
                 if not top.is_map:
                     top.value.append(value)
+                    if positions:
+                        mark = ev.start_mark
+                        top.pos.append((mark.line + 1, mark.column + 1, None))  # type: ignore[union-attr]
                 elif top.has_key:
                     top.value[top.key] = value
                     top.has_key = False
+                    if positions:
+                        top.pos[top.key] = (*top.key_at, None)  # type: ignore[index]
                 elif value in top.value:
                     builder.add(value, 1, None, ev.start_mark)  # raises: the key repeats
                 else:
-                    top.key, top.has_key = value, True
+                    mark = ev.start_mark
+                    top.key, top.key_at, top.has_key = (
+                        value, (mark.line + 1, mark.column + 1), True)
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
                 if ev.tag is not None or ev.anchor is not None or len(stack) > MAX_DEPTH:
                     builder.start(ev, kind is MappingStartEvent)
@@ -339,7 +346,7 @@ def _build(text: str, positions: bool) -> tuple[Any, Pos | None]:
                                         positions, stack[-1] if stack else None))
             elif kind is MappingEndEvent or kind is SequenceEndEvent:
                 frame = stack[-1]
-                if positions or frame.anchor is not None or len(stack) < 2:
+                if frame.anchor is not None or len(stack) < 2:
                     builder.end()
                     continue
                 stack.pop()
@@ -347,9 +354,14 @@ def _build(text: str, positions: bool) -> tuple[Any, Pos | None]:
                 top.size += frame.size
                 if not top.is_map:
                     top.value.append(frame.value)
+                    if positions:
+                        mark = frame.start
+                        top.pos.append((mark.line + 1, mark.column + 1, frame.pos))  # type: ignore[union-attr]
                 elif top.has_key:
                     top.value[top.key] = frame.value
                     top.has_key = False
+                    if positions:
+                        top.pos[top.key] = (*top.key_at, frame.pos)  # type: ignore[index]
                 else:
                     stack.append(frame)
                     builder.end()  # raises: a list or a mapping as a key
