@@ -414,6 +414,44 @@ def _many(project: Project, n: int) -> list[str]:
         "table": "t", "column": {"name": f"c{i}", "type": "integer"}}}] for i in range(n - 1)])
 
 
+def test_files_read_by_the_workers_report_what_one_process_reports(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With an empty cache the workers read the files too: a file that cannot be read, is
+    # not UTF-8, is not YAML or fails the schema says so exactly as when read here.
+    from schemaflow import parallel
+
+    if parallel.workers() < 2:
+        pytest.skip("one core: nothing runs in parallel")
+    ids = _many(project, parallel.MIN_ITEMS + 50)
+    folder = project.changesets
+    (folder / f"{ids[3]}_change.yaml").write_bytes(b"schemaflow: 1\nmessage: \xff\n")
+    (folder / f"{ids[5]}_change.yaml").write_text("schemaflow: 1\nid: [unclosed\n")
+    broken = folder / f"{ids[8]}_change.yaml"
+    broken.write_text(broken.read_text().replace("integer", "12"))
+    fifo = folder / "zz_fifo.yaml"
+    os.mkfifo(fifo)
+    files = [*sorted(folder.glob("*.yaml")), folder / "zz_gone.yaml"]
+    used = count_parallel_maps(monkeypatch)
+
+    def problems(**env: str) -> list[tuple[Any, ...]]:
+        with monkeypatch.context() as m:
+            for name, value in env.items():
+                m.setenv(name, value)
+            with pytest.raises(ValidationFailed) as info:
+                load(folder, files)
+        return [(d.code, d.file, d.line, d.col, d.message) for d in info.value.diagnostics]
+
+    alone = problems(SCHEMAFLOW_NO_CACHE="1", SCHEMAFLOW_JOBS="1")
+    assert used == []
+    assert problems(SCHEMAFLOW_CACHE_DIR=str(project.root / "fresh-cache")) == alone
+    assert used == [len(files) - 1]  # the missing file is refused before
+    assert problems() == alone  # the cache of the files that loaded, and the others again
+    assert [p[4] for p in alone] == [
+        "the file is not UTF-8 text", "YAML syntax error: did not find expected ',' or ']'",
+        alone[2][4], "not a regular file", "cannot read the file: No such file or directory"]
+    assert alone[2][0] == "SF002" and alone[2][1] == display_path(broken)
+
+
 def test_many_files_parsed_on_every_core_load_as_in_one_process(
         project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     from schemaflow import parallel

@@ -44,13 +44,33 @@ _INDEX = {cls: i for i, cls in enumerate(CLASSES)}
 _NAMES = tuple(tuple(f.name for f in dataclasses.fields(cls)) for cls in CLASSES)
 
 
+# What `_encode` gives back as it is (a row's dict too): tested inline, without a call.
+_LEAF = frozenset({str, int, float, bool, type(None), dict})
+
+
 def _encode(value: Any) -> Any:
-    index = _INDEX.get(type(value))
-    if index is not None:
-        return [index, *[_encode(getattr(value, name)) for name in _NAMES[index]]]
+    encode = _encoders().get(type(value))
+    if encode is not None:
+        return encode(value)
     if type(value) is tuple:
-        return tuple([_encode(v) for v in value])
+        return tuple([v if type(v) in _LEAF else _encode(v) for v in value])
     return value
+
+
+@functools.cache
+def _encoders() -> dict[type, Callable[[Any], list[Any]]]:
+    """Class → the function that encodes an object of that class: `[index, field values...]`,
+    each value encoded by `_encode` unless it is a leaf. One function per class, written
+    from its field names, as `_decoders` below: a loop calling `_encode` for every field
+    took longer than the IR parse, on every file of a fresh clone."""
+    scope: dict[str, Any] = {"_encode": _encode, "_LEAF": _LEAF}
+    lines = []
+    for i, names in enumerate(_NAMES):
+        values = "".join(f", x if type(x := o.{name}) in _LEAF else _encode(x)"
+                         for name in names)
+        lines += [f"def _e{i}(o):", f"    return [{i}{values}]"]
+    exec("\n".join(lines), scope)  # our own source, from our own classes; no data in it
+    return {cls: scope[f"_e{i}"] for i, cls in enumerate(CLASSES)}
 
 
 def encode_body(body: Body) -> tuple[Any, Any]:

@@ -44,7 +44,9 @@ _CHARS_PER_VALUE = 100
 
 _AS_TEXT = frozenset({"int", "float", "bool"})
 
-_Parser: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # only its parser is used
+# libyaml's parser alone (a loader would also set up a constructor and a resolver for each
+# file); without libyaml, PyYAML's pure-Python loader, of which only the parser is used.
+_Parser: Any = getattr(getattr(yaml, "_yaml", None), "CParser", None) or yaml.SafeLoader
 _CORE = "tag:yaml.org,2002:"
 _Mark = Any  # libyaml's marks or PyYAML's: both have line and column
 
@@ -287,22 +289,82 @@ class _Builder:
 
 
 def _build(text: str, positions: bool) -> tuple[Any, Pos | None]:
+    # The builder's work for the common events (plain scalars, lists and mappings opening
+    # and closing) is written out in this one loop: with a method call per event (`scalar`,
+    # `add`, `resolve`, `_name_here`) building took longer than libyaml's parse itself, on
+    # every file of a fresh clone. What is rare (tags, anchors, aliases, a key that repeats,
+    # a failure) goes through `_Builder`'s methods, which say what each step means.
     parser = _Parser(text)
     builder = _Builder(positions)
+    stack = builder.stack
     documents = 0
+    implicit = _IMPLICIT
     try:
         get = parser.get_event
         while True:
             ev = get()
             kind = type(ev)
             if kind is ScalarEvent:
-                builder.scalar(ev)
-            elif kind is MappingStartEvent:
-                builder.start(ev, True)
-            elif kind is SequenceStartEvent:
-                builder.start(ev, False)
+                if ev.anchor is not None or ev.tag is not None or not ev.implicit[0] \
+                        or len(stack) > MAX_DEPTH:
+                    builder.scalar(ev)
+                    continue
+                value: Any = ev.value
+                cands = implicit.get(value[:1])
+                if cands is not None:
+                    for tag, regexp in cands:
+                        if regexp.match(value):
+                            if tag not in _AS_TEXT or not builder._name_here():
+                                value = _convert(tag, value, ev.start_mark)
+                            break
+                if not stack:
+                    builder.scalar(ev)
+                    continue
+                top = stack[-1]
+                top.size += 1 + len(ev.value) // _CHARS_PER_VALUE
+                if not top.is_map:
+                    top.value.append(value)
+                    if positions:
+                        mark = ev.start_mark
+                        top.pos.append((mark.line + 1, mark.column + 1, None))  # type: ignore[union-attr]
+                elif top.has_key:
+                    top.value[top.key] = value
+                    top.has_key = False
+                    if positions:
+                        top.pos[top.key] = (*top.key_at, None)  # type: ignore[index]
+                elif value in top.value:
+                    builder.add(value, 1, None, ev.start_mark)  # raises: the key repeats
+                else:
+                    mark = ev.start_mark
+                    top.key, top.key_at, top.has_key = (
+                        value, (mark.line + 1, mark.column + 1), True)
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                if ev.tag is not None or ev.anchor is not None or len(stack) > MAX_DEPTH:
+                    builder.start(ev, kind is MappingStartEvent)
+                else:
+                    stack.append(_Frame(kind is MappingStartEvent, None, ev.start_mark,
+                                        positions, stack[-1] if stack else None))
             elif kind is MappingEndEvent or kind is SequenceEndEvent:
-                builder.end()
+                frame = stack[-1]
+                if frame.anchor is not None or len(stack) < 2:
+                    builder.end()
+                    continue
+                stack.pop()
+                top = stack[-1]
+                top.size += frame.size
+                if not top.is_map:
+                    top.value.append(frame.value)
+                    if positions:
+                        mark = frame.start
+                        top.pos.append((mark.line + 1, mark.column + 1, frame.pos))  # type: ignore[union-attr]
+                elif top.has_key:
+                    top.value[top.key] = frame.value
+                    top.has_key = False
+                    if positions:
+                        top.pos[top.key] = (*top.key_at, frame.pos)  # type: ignore[index]
+                else:
+                    stack.append(frame)
+                    builder.end()  # raises: a list or a mapping as a key
             elif kind is AliasEvent:
                 builder.alias(ev.anchor, ev.start_mark)
             elif kind is DocumentStartEvent:
