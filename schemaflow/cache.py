@@ -52,7 +52,7 @@ def checksum(cs: Changeset) -> str:
     deferred = cs.deferred
     if deferred is not None:
         return deferred.checksum
-    from .ir.codec import checksum as computed
+    from .ir.checksums import checksum as computed
 
     return computed(cs)
 

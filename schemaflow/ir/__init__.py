@@ -11,15 +11,8 @@ from typing import TYPE_CHECKING, Any
 # the operations' 48 dataclasses cost a command's start-up ~40 ms to build.
 if TYPE_CHECKING:
     from .changeset import Body, Changeset, Deferred
-    from .codec import (
-        CHECKSUM_VERSION,
-        checksum,
-        dump,
-        dump_operation,
-        parse,
-        parse_operation,
-        same_checksum,
-    )
+    from .checksums import CHECKSUM_VERSION, checksum, same_checksum
+    from .codec import dump, dump_operation, parse, parse_operation
     from .operations import (
         OPERATIONS,
         AddColumn,
@@ -74,13 +67,13 @@ _WHERE = {
     "Body": "changeset",
     "Changeset": "changeset",
     "Deferred": "changeset",
-    "CHECKSUM_VERSION": "codec",
-    "checksum": "codec",
+    "CHECKSUM_VERSION": "checksums",
+    "checksum": "checksums",
     "dump": "codec",
     "dump_operation": "codec",
     "parse": "codec",
     "parse_operation": "codec",
-    "same_checksum": "codec",
+    "same_checksum": "checksums",
     "OPERATIONS": "operations",
     "AddColumn": "operations",
     "AlterColumn": "operations",
