@@ -97,7 +97,7 @@ def remember_heads(history: History,
 def head_files(history: History, heads: dict[str, tuple[SchemaState | None, SchemaState]]
                ) -> list[tuple[str, str]]:
     """What `remember_heads` writes, as (key, file text): built where the states are."""
-    from .memo import Encoded, state_file
+    from .statefile import Encoded, state_file
 
     encoded: Encoded = {}
     return [(key, state_file(key, state, encoded)) for key, state in head_keys(history, heads)]

@@ -27,26 +27,20 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import __version__, cachefile
+from . import cachefile
 from .cache import summary
-from .errors import UsageError
-from .pmap import BUCKETS, PMap, slot
+from .statefile import FORMAT, Encoded, file_text, state_data, stored_state
 
 if TYPE_CHECKING:
     from .errors import Diagnostic
     from .graph import Graph
     from .history import History
-    from .state import SchemaState, Table, TableKey
+    from .state import SchemaState
 
-_FORMAT = 1
 _KEEP_STATES = 4
 _KEEP_CLEAN = 64
 START = ""  # the key of the empty sequence (an empty database)
 _HEX = "0123456789abcdef"
-
-
-def _hash(*parts: str) -> str:
-    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
 def changeset_keys(g: Graph) -> dict[str, bytes]:
@@ -157,7 +151,7 @@ class Memo:
         name = f"state-{key}.json"
         data = self._read(name)
         try:
-            state = _stored_state(data, key, self.dir / name if self.dir else Path(name))
+            state = stored_state(data, key, self.dir / name if self.dir else Path(name))
         except (ValueError, TypeError):
             self._forget(name)
             return None
@@ -174,7 +168,7 @@ class Memo:
         name = f"state-{key}.json"
         if self.dir is None or self._touch(name):
             return
-        self._write(name, _state_data(key, state, self._encoded))
+        self._write(name, state_data(key, state, self._encoded))
         self._prune_states()
 
     def put_state_file(self, key: str, text: str) -> None:
@@ -250,14 +244,14 @@ class Memo:
                 data = json.load(fh)
         except (OSError, ValueError):
             return None
-        if not isinstance(data, dict) or data.get("format") != [_FORMAT, __version__]:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
             return None
         return data
 
     def _write(self, name: str, data: dict[str, Any]) -> None:
         """Write a file whole or not at all (errors are ignored: it is only a cache)."""
         try:
-            text = _file_text(data)
+            text = file_text(data)
         except (ValueError, TypeError):
             return
         self._write_text(name, text)
@@ -278,113 +272,6 @@ class Memo:
                 raise
         except (OSError, ValueError, TypeError):
             pass
-
-
-def _file_text(data: dict[str, Any]) -> str:
-    return json.dumps({"format": [_FORMAT, __version__], **data}, separators=(",", ":"))
-
-
-def state_file(key: str, state: SchemaState, encoded: Encoded | None = None) -> str:
-    """The text of the file `Memo.put_state` writes for `state` under `key`."""
-    return _file_text(_state_data(key, state, encoded))
-
-
-class _Buckets:
-    """The stored buckets of a schema's tables, each decoded (and checked) on first use."""
-
-    def __init__(self, texts: list[str], path: Path) -> None:
-        self.texts = texts
-        self.path = path
-        self.decoded: dict[int, dict[TableKey, Table]] = {}
-
-    def __call__(self, i: int) -> dict[TableKey, Table]:
-        from .plaindata import decode
-        from .state import Table
-
-        if i not in self.decoded:
-            try:
-                tables = [decode(Table, t) for t in json.loads(self.texts[i] or "[]")]
-                if any(slot(t.key) != i for t in tables):
-                    raise ValueError("a table in the wrong bucket")
-            except (ValueError, TypeError) as exc:
-                raise UsageError(f"the cache file {self.path} is damaged: {exc}",
-                                 hint="delete it: it is only a cache") from None
-            self.decoded[i] = {t.key: t for t in tables}
-        return self.decoded[i]
-
-
-# id(bucket) → (the bucket, its text): buckets encoded for one stored schema, for the next
-# one stored in the same run (the schemas before and after a head share all but a few).
-Encoded = dict[int, tuple[object, str]]
-
-
-def _texts(tables: PMap[TableKey, Table], encoded: Encoded) -> list[str]:
-    """Each bucket's tables as JSON text: as stored, where the bucket is unchanged since."""
-    from .plaindata import encode
-
-    loader = tables.loader
-    stored = loader if isinstance(loader, _Buckets) else None
-    out = []
-    for i in range(BUCKETS):
-        if stored is not None and (tables.pending(i) or tables.bucket(i) is stored.decoded.get(i)):
-            out.append(stored.texts[i])
-            continue
-        bucket = tables.bucket(i)
-        known = encoded.get(id(bucket))
-        if known is not None and known[0] is bucket:
-            out.append(known[1])
-            continue
-        text = json.dumps([encode(t) for t in bucket.values()], separators=(",", ":"))
-        encoded[id(bucket)] = (bucket, text)
-        out.append(text)
-    return out
-
-
-def _state_data(key: str, state: SchemaState, encoded: Encoded | None = None) -> dict[str, Any]:
-    texts = _texts(state.tables, {} if encoded is None else encoded)
-    return {"key": key, "tables": len(state.tables), "buckets": texts,
-            "digest": _hash(*texts),
-            "owner": [[*k, sorted(v, key=repr)] for k, v in state.index_tables.items()],
-            "referrers": [[*k, sorted(v, key=repr)] for k, v in state.referrers.items()]}
-
-
-def _stored_state(data: Any, key: str, path: Path) -> SchemaState:
-    """The schema of a stored file: its buckets checked whole against their digest now, each
-    decoded when first used; the index and reference maps checked and built now."""
-    from .state import SchemaState
-
-    if not isinstance(data, dict) or data.get("key") != key:
-        raise ValueError("not this state")
-    texts, count = data.get("buckets"), data.get("tables")
-    if (not isinstance(texts, list) or len(texts) != BUCKETS or type(count) is not int
-            or not all(isinstance(t, str) for t in texts) or data.get("digest") != _hash(*texts)):
-        raise ValueError("damaged")
-    return SchemaState.assembled(PMap.lazy(count, _Buckets(texts, path)),
-                                 _table_sets(data, "owner"), _table_sets(data, "referrers"))
-
-
-def _table_sets(data: dict[str, Any], field: str) -> PMap[Any, frozenset[TableKey]]:
-    """A stored map of (schema, name) → a set of tables, checked as it is read."""
-    return PMap(((_name(r[0]), _text(r[1])), frozenset((_name(s), _text(n)) for s, n in r[2]))
-                for r in _rows(data, field, 3))
-
-
-def _rows(data: dict[str, Any], field: str, width: int) -> list[list[Any]]:
-    rows = data.get(field)
-    if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == width
-                                             for r in rows):
-        raise ValueError(f"damaged {field}")
-    return rows
-
-
-def _name(value: Any) -> str | None:
-    return None if value is None else _text(value)
-
-
-def _text(value: Any) -> str:
-    if type(value) is str:
-        return value
-    raise ValueError("damaged name")
 
 
 def history_errors(history: History) -> list[Diagnostic]:
