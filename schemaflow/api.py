@@ -399,7 +399,7 @@ class Project(Listings, Comparing, Bookkeeping):
     def offline_sql(self, direction: str, target: str | None, dialect: str | None = None,
                     server_version: tuple[int, ...] | None = None) -> RunResult:
         """The SQL of apply/rollback without a database: from base (or `FROM:` in the target)."""
-        from .execute import offline
+        from .script import offline
 
         if direction not in ("apply", "rollback"):
             raise UsageError(f"unknown direction '{direction}'", hint="apply or rollback")
