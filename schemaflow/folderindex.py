@@ -103,9 +103,9 @@ class FolderIndex:
         try:
             columns, entries, paths = got[1]
             (ids_column, parents, extra, order_column, sums, heads, tips, tags, replaced_by,
-             bodies) = columns
+             bodies, keys) = columns
             if not (type(ids_column) is type(parents) is type(extra) is type(order_column)
-                    is type(sums) is type(paths) is type(bodies) is str
+                    is type(sums) is type(paths) is type(bodies) is type(keys) is str
                     and type(heads) is type(tips)
                     is type(entries) is list and type(tags) is type(replaced_by) is dict):
                 return None
@@ -120,6 +120,7 @@ class FolderIndex:
                                    lambda: self._bodies(bodies, n))
             graph = Graph.restored(by_id, replaced_by, tags, order, heads, tips,
                                    _edges(ids, parents, extra))
+            graph.memo_keys = keys  # decoded (and checked) by memo when first asked
         except (TypeError, ValueError):
             return None
         return graph, files
@@ -143,8 +144,11 @@ class FolderIndex:
             return
         if self.bodies is None:
             return
+        from .memo import changeset_keys
+
         packed = [cache.pack(by_id[cid], sources.get(cid, "")) for cid in ids]
         every = graph.all_parents
+        keys = changeset_keys(graph)  # what apply and validate look their memo up by
         columns = [
             _column(ids, " "),
             _column([" ".join(by_id[cid].parents) for cid in ids]),
@@ -152,10 +156,11 @@ class FolderIndex:
             _column(graph.order),
             _column([p[2] for p in packed]),
             _column([files[cid] for cid in ids]),
+            _column([keys[cid].hex() for cid in ids]),
         ]
         if None in columns:
             return
-        ids_column, parents, extra, order, sums, paths = columns
+        ids_column, parents, extra, order, sums, paths, keys_column = columns
         # The bodies in a file of their own, read only when a body is wanted (a listing
         # wants none): named by a token of this index, written first, so that an index is
         # never paired with another one's bodies (a body is also checked against its digest).
@@ -164,5 +169,5 @@ class FolderIndex:
         entries = [marshal.dumps((*p[:5], b"")) for p in packed]
         cachefile.write(self.path, self.key, (
             (ids_column, parents, extra, order, sums, list(graph.heads), list(graph.tips),
-             dict(graph.tags), dict(graph.replaced_by), token), entries, paths))
+             dict(graph.tags), dict(graph.replaced_by), token, keys_column), entries, paths))
 

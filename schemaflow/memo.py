@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import cachefile
-from .cache import summary
+from .cache import checksums, summary
 from .statefile import FORMAT, Encoded, file_text, state_data, stored_state
 
 if TYPE_CHECKING:
@@ -46,6 +46,11 @@ _HEX = "0123456789abcdef"
 def changeset_keys(g: Graph) -> dict[str, bytes]:
     """Each changeset's key: its header, its body's checksum and its parents' keys (and, for
     a merge, the order the merged branches are replayed in: the check replays them)."""
+    known = g.memo_keys
+    if isinstance(known, str):
+        known = g.memo_keys = _keys_column(g, known)
+    if known is not None:
+        return known
     keys: dict[str, bytes] = {}
     all_parents = g.all_parents
     by_id = g.by_id
@@ -58,7 +63,20 @@ def changeset_keys(g: Graph) -> dict[str, bytes]:
             own += repr(g.ordered(g.ancestors(parents[1:]) - g.ancestors(parents[:1])))
         keys[cid] = blake2b(own.encode() + b"".join([keys[p] for p in parents]),
                             digest_size=16).digest()
+    g.memo_keys = keys
     return keys
+
+
+def _keys_column(g: Graph, column: str) -> dict[str, bytes] | None:
+    """The keys the folder index stored with this graph (None: a column of another shape)."""
+    rows = column.split("\n")
+    if len(rows) != len(g.by_id):
+        return None
+    try:
+        keys = dict(zip(g.by_id, map(bytes.fromhex, rows), strict=True))
+    except ValueError:
+        return None
+    return keys if all(len(k) == 16 for k in keys.values()) else None
 
 
 class Keys(NamedTuple):
@@ -75,10 +93,12 @@ class Keys(NamedTuple):
 def sequence_keys(g: Graph, ids: Iterable[str], running: Any = None) -> Keys:
     """The key of the schema after each prefix of `ids` (in the order given)."""
     by_id = g.by_id
+    sums = checksums(by_id)  # a cached graph's column of them: no entry unmarshalled
     running = (running or hashlib.blake2b(digest_size=16)).copy()
     out = []
     for cid in ids:
-        running.update(f"{cid}\x1f{summary(by_id, cid)[1]}\x1e".encode())
+        known = sums[cid] if sums is not None else summary(by_id, cid)[1]
+        running.update(f"{cid}\x1f{known}\x1e".encode())
         out.append(running.copy().hexdigest())
     return Keys(out, running)
 

@@ -16,6 +16,7 @@ from schemaflow import cache, cachefile, history, ir
 from schemaflow.cache import ParseCache
 from schemaflow.errors import ValidationFailed
 from schemaflow.folderindex import FolderIndex
+from schemaflow.graph import Graph
 from schemaflow.history import checksum, load
 from schemaflow.source import display_path, scan
 
@@ -171,6 +172,29 @@ def test_a_second_load_is_served_from_the_index_and_equal(demo_project: Project,
         assert w[cid] == g[cid] and w[cid].path == g[cid].path
         assert (w[cid].operations, w[cid].rollback) == (g[cid].operations, g[cid].rollback)
         assert checksum(w[cid]) == checksum(g[cid])
+
+
+def test_the_memo_keys_the_index_keeps_are_those_computed(demo_project: Project,
+                                                          reads: list[str]) -> None:
+    """The index stores each changeset's memo key (what apply and validate look their
+    remembered checks and schemas up by): served from it, they equal a fresh computation
+    from the changesets, and sequence keys from the checksum column equal those from each
+    changeset's own checksum."""
+    from schemaflow.memo import changeset_keys, sequence_keys
+
+    folder = demo_project.changesets
+    cold = load(folder).graph
+    warm = load(folder).graph
+    assert reads and isinstance(warm.by_id, cache._LazyMap)
+    assert isinstance(warm.memo_keys, str)  # the column, not yet decoded
+    served = changeset_keys(warm)
+    fresh = changeset_keys(Graph([cold.by_id[c] for c in cold.by_id]))
+    assert served == fresh and len(served) == len(cold.by_id)
+    assert not warm.by_id._revived and not warm.by_id._packed  # no entry was read for them
+    assert sequence_keys(warm, warm.order).keys == sequence_keys(cold, cold.order).keys
+    # A column of another shape is not trusted: the keys are computed.
+    warm.memo_keys = "00\n" * (len(cold.by_id) - 1) + "zz"
+    assert changeset_keys(warm) == fresh
 
 
 def test_a_listing_reads_no_body_and_missing_bodies_are_parsed_again(

@@ -72,7 +72,7 @@ def _keys(folder: Path) -> dict[str, bytes]:
     assert index.path is not None
     got = cachefile.read(index.path, index.key)
     assert got is not None
-    token = got[1][0][-1]  # the bodies written with this index
+    token = got[1][0][9]  # the bodies written with this index (then the memo keys)
     return {"index": index.key, "bodies": cachefile.key("bodies", token),
             "changesets": ParseCache(folder).key}
 
