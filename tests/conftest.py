@@ -139,6 +139,14 @@ def make_project(root: Path, url: str | None = None) -> Project:
     return Project(root, url)
 
 
+# Every database the tests run on (the servers' tests marked, so CI requires them).
+DIALECTS = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgresql),
+    pytest.param("mysql", marks=pytest.mark.mysql),
+]
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """An empty project on a fresh SQLite file."""

@@ -14,16 +14,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import Project, make_project
+from conftest import DIALECTS, Project, make_project
 
 from schemaflow.autogen import database_state, models_and_database, models_state
 from schemaflow.config import load
-
-DIALECTS = [
-    "sqlite",
-    pytest.param("postgresql", marks=pytest.mark.postgresql),
-    pytest.param("mysql", marks=pytest.mark.mysql),
-]
 
 MODELS = """\
 import sqlalchemy as sa

@@ -23,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import (
     DEMO,
+    DIALECTS,
     MYSQL_URL,
     Project,
     _server_database,
@@ -35,12 +36,6 @@ from schemaflow.dialects.tables import to_metadata
 from schemaflow.errors import ChangesetFailed, UsageError
 
 VERSION_TABLE = "schemaflow_version"
-
-DIALECTS = [
-    "sqlite",
-    pytest.param("postgresql", marks=pytest.mark.postgresql),
-    pytest.param("mysql", marks=pytest.mark.mysql),
-]
 
 
 # --- databases --------------------------------------------------------------------------------

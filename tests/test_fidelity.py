@@ -15,15 +15,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import yaml
-from conftest import Project, make_project, rows
+from conftest import DIALECTS, Project, make_project, rows
 
 from schemaflow.state import ck_name
-
-DIALECTS = [
-    "sqlite",
-    pytest.param("postgresql", marks=pytest.mark.postgresql),
-    pytest.param("mysql", marks=pytest.mark.mysql),
-]
 
 HEADER = """\
 import sqlalchemy as sa
