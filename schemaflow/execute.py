@@ -4,13 +4,14 @@ allows it (the offline SQL script is `script`)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.schema import ExecutableDDLElement
 
+from .batched import batch_for, eligible, run_batched
 from .config import Settings, hide_password
 from .dialects.base import Dialect, db_message
 from .dialects.connect import (
@@ -75,6 +76,7 @@ class _Runner:
         # Ctrl-C / SIGTERM: cancel the running statement on the server, stop at a boundary.
         self.watch = Watch(database.canceller(conn))
         self.journal = recorder.journal
+        self.batch = batch_for(database, self)
 
     @property
     def writer(self) -> RunWriter:
@@ -97,9 +99,14 @@ class _Runner:
         cs = item.changeset
         applying = item.direction == "apply"
         others = cs.all_parents if applying else self.graph.dependents.get(cs.id, [])
-        own = self.rows_of(cs.id)
-        present = self.writer.present(
-            own + tuple(r for o in others for r in self.rows_of(o)))
+        self.judge(item, others, self.writer.present(
+            self.rows_of(cs.id) + tuple(r for o in others for r in self.rows_of(o))))
+
+    def judge(self, item: PlanItem, others: Sequence[str], present: set[str]) -> None:
+        """`check`, given which of the rows of the changeset and of `others` (its parents
+        when applying, its dependents when rolling back) the version table lists."""
+        applying = item.direction == "apply"
+        own = self.rows_of(item.changeset.id)
         if any(r in present for r in own) == applying:
             raise Conflict("another run " + ("applied" if applying else "rolled back")
                            + " it meanwhile", done=True)
@@ -226,6 +233,15 @@ def run_item(runner: _Runner, item: PlanItem, first: int | None = None) -> ItemR
     `first`: an interrupted changeset, resumed at that statement (its journal rows kept)."""
     conn = runner.conn
     cs = item.changeset
+    if first is None and eligible(runner, item):
+        try:
+            result = run_batched(runner, item)
+        except Conflict as exc:
+            if exc.done:
+                return ItemResult(cs.id, cs.message, item.direction, 0, 0, skipped=True)
+            raise conflict(item, exc, Progress(batched=True)) from None
+        if result is not None:
+            return result
     progress = Progress(count=first or 0, earlier=first or 0)
     start = time.perf_counter()
     try:

@@ -23,6 +23,7 @@ class Progress:
     running: bool = False  # inside statement `count + 1`
     recording: bool = False  # in the transaction that changes the version table
     committing: bool = False  # that transaction's COMMIT was sent
+    batched: bool = False  # its statements were sent together (see `batched`)
     ran: list[str] = field(default_factory=list)  # the first `count` statements, shown
 
 
@@ -105,7 +106,9 @@ def failed(item: PlanItem, progress: Progress, *, lost: bool, statement: str | N
         if not lost:
             return error(f"{where} failed; it was rolled back as a whole: nothing of it "
                          "remains and the version table is unchanged", None, ran=False)
-        at = (f"during statement {k + 1} of {n}" if progress.running else
+        at = ("while its statements ran (sent together)" if progress.batched
+              and progress.running else
+              f"during statement {k + 1} of {n}" if progress.running else
               "while changing the version table" if progress.recording else
               "before its first statement")
         return error(f"{where}: the connection to the database was lost {at}, before "
@@ -144,7 +147,9 @@ def interrupted(item: PlanItem, progress: Progress, stop: Stop) -> Interrupted:
     the changeset's transaction rolled back (or, where it is not transactional, what ran
     is listed)."""
     where, n, k = _where(item), len(item.steps), progress.count
-    at = (f"statement {k + 1} of {n} was cancelled on the server" if stop.started else
+    at = ("its statements, sent together, were cancelled on the server" if progress.batched
+          and stop.started else
+          f"statement {k + 1} of {n} was cancelled on the server" if stop.started else
           "it stopped before its first statement" if not k else
           f"it stopped after statement {k} of {n}")
     head = f"interrupted by {stop.name} while {where}: {at}"

@@ -248,7 +248,7 @@ class RunWriter:
         self.conn, self.vt = conn, vt
         dialect = conn.dialect
         self.processors = {c.key: c.type.bind_processor(dialect) for c in vt.c}
-        self.insert_sql = self._compiled(vt.insert(), [c.key for c in vt.c])
+        self.insert_row = self._compiled(vt.insert(), [c.key for c in vt.c])
         self.deletes: dict[int, tuple[str, list[str] | None]] = {}
         self.selects: dict[int, tuple[str, list[str] | None]] = {}
 
@@ -257,18 +257,22 @@ class RunWriter:
         names = list(compiled.positiontup) if self.conn.dialect.positional else None
         return compiled.string, names
 
-    def _run(self, sql: tuple[str, list[str] | None], values: dict[str, Any]) -> list[Any]:
+    def _params(self, sql: tuple[str, list[str] | None], values: dict[str, Any]
+                ) -> tuple[str, Any]:
+        text, names = sql
+        return text, tuple(values[n] for n in names) if names is not None else values
+
+    def _run(self, sql: tuple[str, Any]) -> list[Any]:
         from .dialects.connect import driver_cursor
 
-        text, names = sql
-        params: Any = tuple(values[n] for n in names) if names is not None else values
         with driver_cursor(self.conn) as cursor:
-            cursor.execute(text, params)
+            cursor.execute(*sql)
             return list(cursor.fetchall()) if cursor.description else []
 
     def _by_ids(self, cache: dict[int, tuple[str, list[str] | None]], stmt: Any,
-                ids: tuple[str, ...]) -> list[Any]:
-        """Run `stmt` (given the IN list of `ids`), compiled once per number of ids."""
+                ids: tuple[str, ...]) -> tuple[str, Any]:
+        """`stmt` (given the IN list of `ids`), compiled once per number of ids, and its
+        parameters."""
         import sqlalchemy as sa
 
         sql = cache.get(len(ids))
@@ -276,12 +280,12 @@ class RunWriter:
             binds = [sa.bindparam(f"id_{i}", type_=self.vt.c.id.type) for i in range(len(ids))]
             sql = cache[len(ids)] = self._compiled(stmt.where(self.vt.c.id.in_(binds)))
         convert = self.processors["id"]
-        return self._run(sql, {f"id_{i}": convert(v) if convert else v
-                               for i, v in enumerate(ids)})
+        return self._params(sql, {f"id_{i}": convert(v) if convert else v
+                                  for i, v in enumerate(ids)})
 
-    def insert(self, *, cid: str, checksum: str, message: str, execution_ms: int,
-               order: int) -> None:
-        """Record a changeset as applied."""
+    def insert_sql(self, *, cid: str, checksum: str, message: str, execution_ms: int,
+                   order: int) -> tuple[str, Any]:
+        """The statement that records a changeset as applied, and its parameters."""
         values = {"id": cid, "checksum": checksum, "message": message[:10000],
                   "applied_at": _now(), "execution_ms": execution_ms,
                   "applied_by": applied_by(), "schemaflow_version": __version__,
@@ -289,17 +293,31 @@ class RunWriter:
         for key, convert in self.processors.items():
             if convert is not None:
                 values[key] = convert(values[key])
-        self._run(self.insert_sql, values)
+        return self._params(self.insert_row, values)
+
+    def insert(self, *, cid: str, checksum: str, message: str, execution_ms: int,
+               order: int) -> None:
+        """Record a changeset as applied."""
+        self._run(self.insert_sql(cid=cid, checksum=checksum, message=message,
+                                  execution_ms=execution_ms, order=order))
+
+    def delete_sql(self, ids: tuple[str, ...]) -> tuple[str, Any]:
+        """The statement that forgets changesets, and its parameters."""
+        return self._by_ids(self.deletes, self.vt.delete(), ids)
 
     def delete(self, ids: tuple[str, ...]) -> None:
         """Forget changesets (after rolling them back)."""
-        self._by_ids(self.deletes, self.vt.delete(), ids)
+        self._run(self.delete_sql(ids))
+
+    def present_sql(self, ids: tuple[str, ...]) -> tuple[str, Any]:
+        """The query of which of `ids` the version table lists, and its parameters."""
+        import sqlalchemy as sa
+
+        return self._by_ids(self.selects, sa.select(self.vt.c.id), ids)
 
     def present(self, ids: tuple[str, ...]) -> set[str]:
         """Which of `ids` the version table lists (in the caller's transaction)."""
-        import sqlalchemy as sa
-
-        return {r[0] for r in self._by_ids(self.selects, sa.select(self.vt.c.id), ids)}
+        return {r[0] for r in self._run(self.present_sql(ids))}
 
 
 def script_rows(vt: sa.Table, *, cid: str, checksum_: str, message: str, order: int,

@@ -61,7 +61,7 @@ def precompiled(sa_dialect: Any) -> Callable[[Step, bool], Step]:
     def finish(step: Step, transactional: bool) -> Step:
         try:
             if isinstance(step.sql, ExecutableDDLElement):
-                return Step(compile_step(step, literal), step.transactional)
+                return Step(compile_step(step, literal), step.transactional, compiled=True)
             if transactional and isinstance(step.sql, sa.sql.dml.UpdateBase):
                 bound = _bound(step.sql, sa_dialect, literal)
                 return step if bound is None else Step(bound, step.transactional)

@@ -39,10 +39,13 @@ from .tables import sa_type as _sa_type
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One statement: a SQLAlchemy construct, or raw SQL text (run as the driver's own)."""
+    """One statement: a SQLAlchemy construct, or raw SQL text (run as the driver's own).
+    `compiled`: text schemaflow compiled from a construct of its own (not a changeset's
+    raw SQL)."""
 
     sql: Any
     transactional: bool = True
+    compiled: bool = False
 
 
 Steps = list[Step]
