@@ -49,6 +49,11 @@ def _project(root: Path, url: str, models: str = MODELS) -> Project:
     return p
 
 
+def _pg_engine(url: str) -> sa.Engine:
+    return sa.create_engine(sa.engine.make_url(url).set(drivername="postgresql+psycopg"),
+                            poolclass=sa.pool.NullPool)
+
+
 def _create_all(url: str, models: str) -> None:
     space: dict[str, Any] = {}
     exec(compile(models, "<models>", "exec"), space)
@@ -235,3 +240,43 @@ def test_a_sqlite_connection_made_on_the_callers_thread_is_read_there(tmp_path: 
         engine.dispose()
     kinds = sorted(type(op).__name__ for op in result.operations)
     assert kinds == ["AddColumn", "AddColumn", "CreateTable", "CreateUniqueConstraint"]
+
+
+# --- columns alike across tables, read once --------------------------------------------------
+
+
+@pytest.mark.postgresql
+def test_columns_alike_across_tables_are_read_as_each_table_alone_reads_them(
+        pg_url: str) -> None:
+    """Columns that share a name and a type but differ in anything else (nullability, a
+    default, a comment, a collation, the length, being a sole key numbered or not, identity,
+    generated) are each read as a read of their table alone reads them: the columns read
+    once for many tables are only those alike in everything."""
+    from schemaflow.dialects.reflect import reflect
+
+    statements = [
+        "CREATE TABLE a (id integer PRIMARY KEY, name varchar(50) NOT NULL, n numeric(10, 2))",
+        "CREATE TABLE b (id serial PRIMARY KEY, name varchar(50), n numeric(10, 2) DEFAULT 0)",
+        "CREATE TABLE c (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+        "name varchar(60) NOT NULL, n numeric(12, 2))",
+        'CREATE TABLE d (id bigint PRIMARY KEY, name varchar(50) COLLATE "C" NOT NULL, '
+        "n numeric(10, 2) GENERATED ALWAYS AS (id * 2) STORED)",
+        "CREATE TABLE e (id integer, name varchar(50) NOT NULL DEFAULT 'x', n numeric(10, 2))",
+        "CREATE TABLE f (id integer PRIMARY KEY, name varchar(50) NOT NULL, n numeric(10, 2))",
+        "COMMENT ON COLUMN f.name IS 'the name'",
+        "CREATE TABLE g (id integer PRIMARY KEY, name varchar(50) NOT NULL, "
+        "n numeric(10, 2), k integer DEFAULT nextval('b_id_seq'))",
+        "CREATE TABLE h (id integer NOT NULL, name varchar(50) PRIMARY KEY, n numeric(10, 2))",
+    ]
+    engine = _pg_engine(pg_url)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+    names = "abcdefgh"
+    with engine.connect() as conn:
+        whole = reflect(conn)
+        alone = {name: reflect(conn, skip=set(names) - {name}) for name in names}
+    engine.dispose()
+    for name in names:
+        assert alone[name].tables[(None, name)] == whole.tables[(None, name)], name
+    assert len({whole.tables[(None, n)].columns[0] for n in names}) > 3

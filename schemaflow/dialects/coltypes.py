@@ -83,11 +83,19 @@ class TypeReader:
         self._read: dict[tuple[Any, ...], tuple[TypeSpec, tuple[ir.Variant, ...],
                                                 str | None]] = {}
 
-    def column_type(self, t: Any) -> tuple[TypeSpec, tuple[ir.Variant, ...], str | None]:
+    @staticmethod
+    def key(t: Any) -> tuple[Any, ...] | None:
+        """What `column_type` reads of `t`, where that is all it reads (None: a type read in
+        full each time)."""
         cls = type(t)
         if cls not in _plain_classes() or getattr(t, "_variant_mapping", None):
+            return None
+        return (cls, *(getattr(t, a, None) for a in _READ))
+
+    def column_type(self, t: Any) -> tuple[TypeSpec, tuple[ir.Variant, ...], str | None]:
+        key = self.key(t)
+        if key is None:
             return column_type(t)
-        key = (cls, *(getattr(t, a, None) for a in _READ))
         found = self._read.get(key)
         if found is None:
             found = self._read[key] = column_type(t)
