@@ -85,10 +85,10 @@ def database_state(settings: Settings, lock_timeout: float,
 def models_and_database(settings: Settings, lock_timeout: float
                         ) -> tuple[SchemaState, SchemaState, Dialect]:
     """The models' schema, the live database's (as `database_state` reads it, with the
-    schemas the models name) and the database it is. A server's database is read on a thread
-    while the models load: the driver waits for the server without the GIL, and the server
-    works on a core of its own (SQLite's connection is read where it was made: sqlite3 refuses
-    other threads). Errors come as before, the models' first."""
+    schemas the models name) and the database it is. A server's database is read while the
+    models load, by a forked process or a thread (`_reader`): the server works on a core of
+    its own, and the driver waits for it without the GIL (SQLite's connection is read where it
+    was made: sqlite3 refuses other threads). Errors come as before, the models' first."""
     from contextlib import ExitStack
 
     from .dialects import for_url
@@ -115,17 +115,60 @@ def models_and_database(settings: Settings, lock_timeout: float
             models = models_state(settings)
             found = read_schemas(conn, schemas=first, skip=skip)
         else:
-            reader = _Thread(lambda: read_schemas(conn, schemas=first, skip=skip))
+            reader = _reader(settings, conn, first, skip, lock_timeout)
             try:
                 models = models_state(settings)
             except BaseException:
-                reader.wait()  # the connection is the thread's until it ends
+                reader.cancel()
                 raise
             found = reader.result()
         more = [s for s in sorted({k[0] for k in models.tables if k[0]}) if s not in first]
         if more:
             found.update(read_schemas(conn, schemas=more, skip=skip))
         return models, finish(conn, found), dialect
+
+
+def _reader(settings: Settings, conn: Any, schemas: tuple[str | None, ...],
+            skip: Callable[[str], bool], lock_timeout: float) -> _Thread | _Process:
+    """What reads the server's schemas while the models load: a forked process on a
+    connection of its own where there is a core to spare and a URL to connect with (the
+    read's CPU, a fifth of the command's on a thousand tables, off this process, whose
+    thread shared the interpreter's lock with the models' loading; never from a process
+    running threads of its own, which a fork copies mid-step); else a thread on `conn`."""
+    import threading
+
+    from . import parallel
+    from .dialects.reflect import read_schemas
+
+    def apart() -> dict[Any, Any]:
+        from .dialects.connect import session
+
+        with session(settings.url, lock_timeout=lock_timeout) as (own, _):
+            return read_schemas(own, schemas=schemas, skip=skip)
+
+    if settings.bind is None and parallel.workers() > 1 and threading.active_count() == 1:
+        forked = parallel.fork_call(apart)
+        if forked is not None:
+            return _Process(forked, lambda: read_schemas(conn, schemas=schemas, skip=skip))
+    return _Thread(lambda: read_schemas(conn, schemas=schemas, skip=skip))
+
+
+class _Process:
+    """A read in a forked process; what it did not bring back (its error, a lost process)
+    is read again here, on this process's connection, so that its error is raised here."""
+
+    def __init__(self, forked: Any, again: Callable[[], dict[Any, Any]]) -> None:
+        self.forked = forked
+        self.again = again
+
+    def cancel(self) -> None:
+        """Stop the read."""
+        self.forked.cancel()
+
+    def result(self) -> dict[Any, Any]:
+        """The tables read."""
+        found = self.forked.result()
+        return found if isinstance(found, dict) else self.again()
 
 
 class _Thread:
@@ -146,8 +189,9 @@ class _Thread:
         except BaseException as exc:  # raised on the caller's thread by `result`
             self.error = exc
 
-    def wait(self) -> None:
-        """Until the call has ended (its result or error dropped)."""
+    def cancel(self) -> None:
+        """Until the call has ended (its result or error dropped): the connection is the
+        thread's until then."""
         self.thread.join()
 
     def result(self) -> dict[Any, Any]:

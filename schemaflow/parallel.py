@@ -92,9 +92,18 @@ class Forked:
             return self.conn.recv()
         except Exception:
             return None
+        except BaseException:  # Ctrl-C: what it would return is not waited for
+            self.process.terminate()
+            raise
         finally:
             self.conn.close()
             self.process.join()
+
+    def cancel(self) -> None:
+        """Stop the process without waiting for what it would return."""
+        self.conn.close()
+        self.process.terminate()
+        self.process.join()
 
 
 def fork_call(fn: Callable[[], Any]) -> Forked | None:

@@ -280,3 +280,80 @@ def test_columns_alike_across_tables_are_read_as_each_table_alone_reads_them(
     for name in names:
         assert alone[name].tables[(None, name)] == whole.tables[(None, name)], name
     assert len({whole.tables[(None, n)].columns[0] for n in names}) > 3
+
+
+# --- the read in a process of its own ---------------------------------------------------------
+
+
+@pytest.mark.postgresql
+def test_a_server_is_read_by_a_forked_process_as_one_read_here(
+        tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a core to spare, the read runs in a forked process on a connection of its own
+    (its backend another than this process's); what it brings back is what this process
+    reads itself. With SCHEMAFLOW_JOBS=1 the thread reads on this process's connection."""
+    from schemaflow import parallel
+    from schemaflow.autogen import _Process, _reader, _Thread
+    from schemaflow.dialects.connect import session
+
+    _create_all(pg_url, MODELS)
+    p = _project(tmp_path / "proj", pg_url)
+    settings = load(cwd=p.root)
+    with session(settings.url) as (conn, _):
+        mine = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        reader = _reader(settings, conn, (None,), lambda n: False, 10)
+        if parallel.workers() < 2:
+            assert isinstance(reader, _Thread)
+            pytest.skip("one core: no process is forked")
+        assert isinstance(reader, _Process)
+        found = reader.result()
+        conn.rollback()
+        alone = database_state(settings, 10)[0]
+        assert found == dict(alone.tables.items())
+        assert sorted(k[1] for k in found) == ["customers", "orders"]
+        # Its backend is gone (its connection closed, not left to time out).
+        backends = conn.exec_driver_sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()").scalars()
+        assert set(backends) == {mine}
+        monkeypatch.setenv("SCHEMAFLOW_JOBS", "1")
+        threaded = _reader(settings, conn, (None,), lambda n: False, 10)
+        assert isinstance(threaded, _Thread) and threaded.result() == found
+
+
+@pytest.mark.postgresql
+def test_what_the_process_cannot_read_is_refused_here_as_a_read_here_refuses_it(
+        tmp_path: Path, pg_url: str) -> None:
+    """The forked process's error does not come back: this process reads again and raises
+    the error a read here raises (the same message, exit code and hint)."""
+    from schemaflow.dialects.read import Unexpressible
+
+    engine = _pg_engine(pg_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE spans (id integer PRIMARY KEY, parent integer, "
+                             "CONSTRAINT fk_up FOREIGN KEY (parent) REFERENCES spans (id) "
+                             "MATCH FULL)")
+    engine.dispose()
+    p = _project(tmp_path / "proj", pg_url)
+    settings = load(cwd=p.root)
+    with pytest.raises(Unexpressible) as alone:
+        database_state(settings, 10)
+    with pytest.raises(Unexpressible) as both:
+        models_and_database(settings, 10)
+    assert str(both.value) == str(alone.value) and "fk_up on spans" in str(both.value)
+    assert both.value.hint == alone.value.hint
+    done = p.cli("check", "--against-db")
+    assert done.returncode == 2 and done.stderr.count("error:") == 1, done.stderr
+    assert "fk_up on spans" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.postgresql
+def test_broken_models_stop_the_read_of_a_reachable_server(tmp_path: Path, pg_url: str) -> None:
+    """The models' error is the one shown, and the process reading the server is stopped,
+    not waited for or left behind."""
+    _create_all(pg_url, MODELS)
+    p = _project(tmp_path / "proj", pg_url, "raise RuntimeError('the models are broken')\n")
+    for args in (("check", "--against-db"), ("new", "--autogenerate", "--against-db", "-m", "x")):
+        done = p.cli(*args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert done.stderr.count("error:") == 1 and "the models are broken" in done.stderr
+        assert "Traceback" not in done.stderr
+    assert list(p.changesets.iterdir()) == []
