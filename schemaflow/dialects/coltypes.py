@@ -82,6 +82,9 @@ class TypeReader:
     def __init__(self) -> None:
         self._read: dict[tuple[Any, ...], tuple[TypeSpec, tuple[ir.Variant, ...],
                                                 str | None]] = {}
+        # Columns read (`read._column`) by what they were read from, the type as its `key`:
+        # an `id INTEGER` or a `name VARCHAR(50)` in every table is read once.
+        self.columns: dict[tuple[Any, ...], ir.Column] = {}
 
     @staticmethod
     def key(t: Any) -> tuple[Any, ...] | None:

@@ -240,16 +240,25 @@ def _column(table: str, name: str, type_: Any, nullable: bool,
         from .coltypes import TypeReader
 
         types = TypeReader()
+    comment = str(comment) if comment else None
+    # Everything the column is read from but the table, which only an error names.
+    type_key = types.key(type_)
+    alike = None if type_key is None else (
+        name, type_key, nullable, type(value), value, default_sql, comment, autoincrement)
+    if alike is not None and alike in types.columns:
+        return types.columns[alike]
     try:
         spec, variants, collation = types.column_type(type_)
     except TypeError_ as exc:
         raise Unexpressible(f"column {table}.{name}", str(exc)) from None
     if spec.name == "boolean" and type(value) is int and value in (0, 1):
         value = bool(value)  # SQLite and MySQL give a boolean's default back as 0 or 1
-    return ir.Column(name=name, type=spec, nullable=nullable, autoincrement=autoincrement,
-                     default=value, default_sql=default_sql,
-                     comment=str(comment) if comment else None, variants=variants,
-                     collation=collation)
+    column = ir.Column(name=name, type=spec, nullable=nullable, autoincrement=autoincrement,
+                       default=value, default_sql=default_sql, comment=comment,
+                       variants=variants, collation=collation)
+    if alike is not None:
+        types.columns[alike] = column
+    return column
 
 
 def _table(name: str, schema: str | None, columns: list[ir.Column],

@@ -62,9 +62,6 @@ def from_inspector(insp: Any, schema: str | None, *,
     comments = only(_optional(insp.get_multi_table_comment, kw))
     tables = {}
     types = TypeReader()
-    # Columns alike in everything read (an `id`, a `name VARCHAR(50)` in every table) are
-    # one Column, read once (and sent once from a process that reads apart).
-    read: dict[tuple[Any, ...], ir.Column] = {}
     for key in sorted(columns, key=lambda k: (k[0] or "", k[1])):
         name = str(key[1])
         pk = pks.get(key) or {}
@@ -78,18 +75,10 @@ def from_inspector(insp: Any, schema: str | None, *,
             # AUTO_INCREMENT: Optuna's CHECK (version_info_id = 1) forbids it on MariaDB).
             fixed = pk_cols == (c["name"],) and c.get("autoincrement") is False and (
                 isinstance(c["type"], sa.Integer) and not generated)
-            nullable = c["name"] not in pk_cols and bool(c["nullable"])
-            type_key = None if generated else types.key(c["type"])
-            alike = None if type_key is None else (
-                str(c["name"]), type_key, nullable, default, c.get("comment"), fixed)
-            column = None if alike is None else read.get(alike)
-            if column is None:
-                column = _column(
-                    name, str(c["name"]), c["type"], nullable,
-                    default_from_sa(str(default)) if default is not None and not generated
-                    else (None, None), c.get("comment"), False if fixed else None, types)
-                if alike is not None:
-                    read[alike] = column
+            column = _column(
+                name, str(c["name"]), c["type"], c["name"] not in pk_cols and bool(c["nullable"]),
+                default_from_sa(str(default)) if default is not None and not generated
+                else (None, None), c.get("comment"), False if fixed else None, types)
             cols.append(replace(column, **generated) if generated else column)
         uqs = []
         for u in uniques.get(key, ()):
