@@ -91,11 +91,11 @@ class History:
                     pass
         return self._texts[cid]
 
-    def from_file(self, cid: str) -> ir.Changeset:
+    def from_file(self, cid: str, *, keep: bool = True) -> ir.Changeset:
         """Changeset `cid` as its file holds it, parsed in this process, never taken from the
         cache: what apply and rollback run and what the version table records. UsageError
         when it no longer does what the loaded history says it does (the file changed
-        meanwhile)."""
+        meanwhile). `keep=False`: not remembered for the next call (a plan lets go of it)."""
         fresh = self._parsed.get(cid)
         if fresh is not None:
             return fresh
@@ -128,7 +128,8 @@ class History:
                 "meanwhile, or the parse cache disagrees with it",
                 hint="run the command again; if it says the same, remove the cache folder "
                      "($SCHEMAFLOW_CACHE_DIR, or schemaflow in ~/.cache)")
-        self._parsed[cid] = fresh
+        if keep:
+            self._parsed[cid] = fresh
         return fresh
 
     def checksums_from_files(self, ids: list[str]) -> dict[str, str]:

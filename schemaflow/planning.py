@@ -23,7 +23,10 @@ Direction = Literal["apply", "rollback"]
 
 @dataclass(frozen=True, slots=True)
 class PlanItem:
-    """One changeset to run in one direction, with its statements."""
+    """One changeset to run in one direction, with its statements. `operations`: what they
+    were rendered from, which finding where an interrupted changeset resumes looks at; empty
+    in a plan compiled for a run (`finish`), which keeps its statements' text alone (a long
+    plan would otherwise hold every changeset's parsed operations until its end)."""
 
     changeset: ir.Changeset
     direction: Direction
@@ -106,6 +109,7 @@ def _item(renderer: Renderer, cs: ir.Changeset, direction: Direction,
                  "changeset of their own")
     if finish is not None:  # (after the transaction mode is decided on the statements)
         steps = [finish(s, transactional) for s in steps]
+        ops = ()
     return PlanItem(cs, direction, ops, tuple(steps), transactional, checksum_)
 
 
@@ -160,7 +164,7 @@ def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],
     with _Tidy() as tidy:
         for cid in ids:
             assert schema is not None
-            cs, written = g[cid], history.from_file(cid)
+            cs, written = g[cid], history.from_file(cid, keep=False)
             steps = _render(renderer, cs, written.operations, schema, "apply")
             items.append(_item(renderer, cs, "apply", written.operations, steps,
                                checksum(written), finish))
@@ -191,7 +195,7 @@ def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str]
 def _reversal(history: History, renderer: Renderer, cid: str, before: SchemaState | None,
               schema: _Schema, finish: Finish | None) -> PlanItem:
     """The plan item that rolls back `cid`, whose schema before it was `before`."""
-    cs, written = history.graph[cid], history.from_file(cid)
+    cs, written = history.graph[cid], history.from_file(cid, keep=False)
     if written.rollback is not None:
         ops = written.rollback
     else:

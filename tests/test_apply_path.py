@@ -203,3 +203,30 @@ def test_a_long_plan_applies_and_rolls_back_and_leaves_the_collector_as_it_was(
         assert gc.get_freeze_count() > held // 2
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize("direction", ["apply", "rollback"])
+def test_a_run_lets_go_of_the_changesets_it_parsed(project: Project, direction: str) -> None:
+    """A plan compiled for a run keeps its statements' text, not every changeset's parsed
+    operations until the run ends; a plan that is not run (a dry run) keeps them, for
+    finding where an interrupted changeset resumes."""
+    from schemaflow.api import Project as ApiProject
+
+    ids = project.chain([PLAIN], [{"add_column": {"table": "docs", "column": {
+        "name": "body", "type": "text"}}}], [REQUIRE])
+    assert ApiProject.from_config(cwd=project.root, url=project.url).history  # parse cache
+    if direction == "rollback":
+        ApiProject.from_config(cwd=project.root, url=project.url).apply()
+    api = ApiProject.from_config(cwd=project.root, url=project.url)
+    dry = api.apply(dry_run=True) if direction == "apply" else api.rollback("base",
+                                                                           dry_run=True)
+    assert dry.plan is not None and all(item.operations for item in dry.plan.items)
+    api = ApiProject.from_config(cwd=project.root, url=project.url)
+    result = api.apply() if direction == "apply" else api.rollback("base")
+    assert result.plan is not None and [i.changeset.id for i in result.plan.items] == (
+        ids if direction == "apply" else ids[::-1])
+    assert all(item.operations == () for item in result.plan.items)
+    # each changeset parsed from its file for the plan is parsed again when asked for
+    first = api.history.from_file(ids[0], keep=False)
+    assert api.history.from_file(ids[0]) == first
+    assert api.history.from_file(ids[0]) is not first
