@@ -361,8 +361,10 @@ def load(folder: Path, paths: Iterable[Path] | None = None, *,
     diags: list[Diagnostic] = []
     where: dict[str, str] = {}
     changesets: list[ir.Changeset] = []
-    named = [(path, os.path.join(shown_folder, path.name) if path.parent == folder
-              else display_path(path), stat) for path, stat in files]
+    # A listed file is in the folder (no `path.parent == folder` asked 10,000 times: ~0.1 s
+    # before the first worker starts).
+    named = [(path, os.path.join(shown_folder, path.name) if paths is None
+              or path.parent == folder else display_path(path), stat) for path, stat in files]
     for (path, _, _), (cs, problems) in zip(named, _load_all(named, cache, limits),
                                             strict=True):
         if cs is not None:
