@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -65,6 +65,17 @@ class History:
     _parsed: dict[str, ir.Changeset] = field(default_factory=dict, compare=False, repr=False)
     # id → the content key of its file, where the parse cache knew it (see `content_key`).
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # The process writing the cache files of a `load(background=True)`, and what it writes.
+    _writing: list[tuple[parallel.Forked, Callable[[], object]]] = field(
+        default_factory=list, compare=False, repr=False)
+
+    def cache_written(self) -> None:
+        """Wait until the cache files a `load(background=True)` left to another process are
+        written (written here when that process failed)."""
+        while self._writing:
+            writer, write = self._writing.pop()
+            if writer.result() is None:
+                write()
 
     def path(self, cid: str) -> Path | None:
         """The file changeset `cid` came from."""
@@ -301,7 +312,7 @@ def _load_all(files: list[tuple[Path, str, StatKey | None]], cache: ParseCache,
     from .validate import fast_check
 
     fast_check("changeset.schema.json")  # compiled once, before the workers fork
-    parsed = iter(parallel.map_items(functools.partial(_parse_packed, limits), misses))
+    parsed = parallel.iter_items(functools.partial(_parse_packed, limits), misses)
     out: list[tuple[ir.Changeset | None, list[Diagnostic]]] = []
     for f in found:
         if not isinstance(f, _Miss):
@@ -320,13 +331,15 @@ def _load_all(files: list[tuple[Path, str, StatKey | None]], cache: ParseCache,
 
 
 def load(folder: Path, paths: Iterable[Path] | None = None, *,
-         limits: Limits | None = None) -> History:
+         limits: Limits | None = None, background: bool = False) -> History:
     """Load every changeset (or just `paths`) and build the graph; ValidationFailed on problems.
     `limits`: the size a file may have and where its symbolic links may point (by default,
     10 MB and the changesets folder).
 
     The whole folder is served from its FolderIndex while no file in it changed; otherwise
-    each file comes from the parse cache or is parsed, and the index is written again."""
+    each file comes from the parse cache or is parsed, and the index is written again. With
+    `background`, a long history's cache files are written by a forked process while the
+    caller goes on (the history check of `validate`); `History.cache_written` waits for it."""
     shown_folder = display_path(folder)
     limits = limits or Limits()
     index = None
@@ -349,21 +362,44 @@ def load(folder: Path, paths: Iterable[Path] | None = None, *,
     diags: list[Diagnostic] = []
     where: dict[str, str] = {}
     changesets: list[ir.Changeset] = []
-    named = [(path, os.path.join(shown_folder, path.name) if path.parent == folder
-              else display_path(path), stat) for path, stat in files]
+    # A listed file is in the folder (no `path.parent == folder` asked 10,000 times: ~20 ms
+    # before the first worker starts).
+    named = [(path, os.path.join(shown_folder, path.name) if paths is None
+              or path.parent == folder else display_path(path), stat) for path, stat in files]
     for (path, _, _), (cs, problems) in zip(named, _load_all(named, cache, limits),
                                             strict=True):
         if cs is not None:
             changesets.append(cs)
             where.setdefault(cs.id, os.fspath(path))
         diags += problems
-    cache.save()
     if diags:
+        cache.save()
         raise ValidationFailed(diags)
-    graph = Graph(changesets)
-    if index is not None:
-        index.save(graph, where, cache.sources)
-    return History(graph, where, folder, limits, _parsed=cache.parsed, sources=cache.sources)
+    try:
+        graph = Graph(changesets)
+    except ValidationFailed:
+        cache.save()
+        raise
+
+    def write() -> bool:
+        cache.save()
+        if index is not None:
+            index.save(graph, where, cache.sources)
+        return True
+
+    writing: list[tuple[parallel.Forked, Callable[[], object]]] = []
+    if background and len(changesets) >= parallel.MIN_ITEMS and parallel.workers() > 1 and (
+            cache.path is not None and (cache.dirty or index is not None)):
+        from .memo import changeset_keys
+
+        changeset_keys(graph)  # the index stores them, and the check looks its memo up by them
+        writer = parallel.fork_call(write)
+        if writer is not None:
+            writing.append((writer, write))
+    if not writing:
+        write()
+    return History(graph, where, folder, limits, _parsed=cache.parsed, sources=cache.sources,
+                   _writing=writing)
 
 
 def position(history: History, cid: str, path: tuple[Any, ...]) -> tuple[str | None, int | None,

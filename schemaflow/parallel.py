@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -58,24 +58,37 @@ def _run_chunk(chunk: Sequence[Any]) -> list[Any]:
 def map_items(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """`[fn(item) for item in items]`, on several processes when there are many items.
     Items and results cross between processes (picklable plain data); `fn` itself does not."""
+    return list(iter_items(fn, items))
+
+
+def iter_items(fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+    """`map_items`, each result as soon as it and those before it are back: the caller
+    takes in the first results while the workers are still at the later ones."""
     n = workers()
     if n < 2 or len(items) < MIN_ITEMS:
-        return [fn(item) for item in items]
+        yield from map(fn, items)
+        return
     import multiprocessing
 
     global _job
     # Many chunks per worker: the last one to finish does not hold the others up for long.
     size = max(_MIN_CHUNK, -(-len(items) // (n * 16)))
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    done = 0
     _job = fn
     try:
         with multiprocessing.get_context("fork").Pool(n, initializer=_quiet_worker) as pool:
-            parts = pool.map(_run_chunk, chunks)
-    except Exception:  # no workers, or one failed: the same work here
-        return [fn(item) for item in items]
+            # Chunks sent (and sent back) in the batches `Pool.map` makes: the results that
+            # cross together share their equal strings, and the cache files that marshal
+            # writes from them are then the very bytes they were.
+            batch, extra = divmod(len(chunks), n * 4)
+            for part in pool.imap(_run_chunk, chunks, batch + bool(extra)):
+                yield from part
+                done += len(part)
+    except Exception:  # no workers, or one failed: the rest of the work here
+        yield from map(fn, items[done:])
     finally:
         _job = None
-    return [result for part in parts for result in part]
 
 
 class Forked:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 import types
 import typing
 from collections.abc import Callable
@@ -20,13 +21,49 @@ _SCALARS = (str, int, float, bool)
 
 def encode(obj: Any) -> Any:
     """A dataclass (or a value inside one) as plain lists, strings, numbers, booleans, None."""
-    if isinstance(obj, TypeSpec):
-        return dump_type(obj)
-    if isinstance(obj, tuple):
-        return [encode(v) for v in obj]
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        cls: type = type(obj)
-        return [encode(getattr(obj, name)) for name in _names(cls)]
+    kind = type(obj)
+    if kind in _PLAIN:
+        return obj
+    how = _ENCODERS.get(kind)
+    if how is None:
+        how = _encoder(kind)
+    return how(obj)
+
+
+# What `encode` does with a value depends on its type alone, so it is worked out once per
+# type: the schemas apply stores (the memo's state files) hold hundreds of thousands of
+# values, and asking each one what it is took most of the time to write them.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_ENCODERS: dict[type, Callable[[Any], Any]] = {}
+
+
+def _encode_items(values: Any) -> list[Any]:
+    plain = _PLAIN
+    return [v if type(v) in plain else encode(v) for v in values]
+
+
+def _encoder(kind: type) -> Callable[[Any], Any]:
+    """How `encode` writes a value of type `kind`: a type as its text, a tuple as a list, a
+    dataclass as the list of its field values, anything else as it is."""
+    how: Callable[[Any], Any]
+    if issubclass(kind, TypeSpec):
+        how = dump_type
+    elif issubclass(kind, tuple):
+        how = _encode_items
+    elif dataclasses.is_dataclass(kind) and not issubclass(kind, type):
+        names = _names(kind)
+        if len(names) > 1:
+            fields = operator.attrgetter(*names)
+            how = lambda obj: _encode_items(fields(obj))  # noqa: E731
+        else:
+            how = lambda obj: _encode_items([getattr(obj, n) for n in names])  # noqa: E731
+    else:
+        how = _same
+    _ENCODERS[kind] = how
+    return how
+
+
+def _same(obj: Any) -> Any:
     return obj
 
 

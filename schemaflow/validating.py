@@ -50,7 +50,9 @@ class Validating:
         from .history import load_intact
 
         try:
-            history: History | None = load(self.settings.changesets, limits=self._limits())
+            # The cache files written meanwhile by another process: the check goes on here.
+            history: History | None = load(self.settings.changesets, limits=self._limits(),
+                                           background=True)
         except ValidationFailed as exc:
             diags = exc.diagnostics
             history = load_intact(self.settings.changesets, self._limits())
@@ -59,7 +61,10 @@ class Validating:
             self._history = history
             diags = []
         if history is not None:
-            diags += self._lint(history, dialect, server_version, models, database)
+            try:
+                diags += self._lint(history, dialect, server_version, models, database)
+            finally:
+                history.cache_written()
         if paths:
             wanted = {os.path.realpath(p) for p in paths}
             diags = [d for d in diags if d.severity == "error" or d.file is None

@@ -261,17 +261,18 @@ def rows(url: str, sql: str) -> list[tuple[Any, ...]]:
 
 
 def count_parallel_maps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """From now on, the number of items of each `parallel.map_items` call, in order."""
+    """From now on, the number of items of each `parallel.map_items` (or `iter_items`) call,
+    in order."""
     from schemaflow import parallel
 
     used: list[int] = []
-    real = parallel.map_items
+    real = parallel.iter_items
 
     def counting(fn: Any, items: Any) -> Any:
         used.append(len(items))
         return real(fn, items)
 
-    monkeypatch.setattr(parallel, "map_items", counting)
+    monkeypatch.setattr(parallel, "iter_items", counting)  # map_items goes through it
     return used
 
 

@@ -511,3 +511,65 @@ def test_many_files_parsed_on_every_core_load_as_in_one_process(
     assert used[-1] == len(ids)
     assert [d.file for d in info.value.diagnostics] == [display_path(broken)]
     assert "add_colum" in info.value.diagnostics[0].message
+
+
+def test_a_background_load_has_its_cache_files_once_cache_written_returns(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    # validate loads a long history with background=True: the parse cache and the folder
+    # index are written by a forked process while the history check runs; once
+    # `cache_written` returns they are there, and the next load is served from the index.
+    from schemaflow import parallel
+
+    if parallel.workers() < 2:
+        pytest.skip("one core: nothing runs in parallel")
+    monkeypatch.setattr(cache, "_RACY_NS", 0)  # the files are seconds old: trust them
+    ids = _many(project, parallel.MIN_ITEMS + 50)
+    folder = project.changesets
+    forked: list[Any] = []
+    real = parallel.fork_call
+
+    def counting(fn: Any) -> Any:
+        forked.append(fn)
+        return real(fn)
+
+    monkeypatch.setattr(parallel, "fork_call", counting)
+    loaded = load(folder, background=True)
+    assert len(forked) == 1
+    loaded.cache_written()
+    assert not loaded._writing
+    indexed = FolderIndex(folder, display_path(folder), scan(folder)).load()
+    assert indexed is not None and list(indexed[0].order) == ids == list(loaded.graph.order)
+    assert ParseCache(folder).entries  # the parse cache too
+
+
+def _raises() -> None:
+    raise RuntimeError("the writer failed")
+
+
+def test_a_background_writer_that_fails_leaves_the_writing_to_this_process(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    from schemaflow import parallel
+
+    if parallel.workers() < 2:
+        pytest.skip("one core: nothing runs in parallel")
+    monkeypatch.setattr(cache, "_RACY_NS", 0)
+    _many(project, parallel.MIN_ITEMS + 50)
+    folder = project.changesets
+    real = parallel.fork_call
+    monkeypatch.setattr(parallel, "fork_call", lambda fn: real(_raises))
+    loaded = load(folder, background=True)
+    assert FolderIndex(folder, display_path(folder), scan(folder)).load() is None  # not yet
+    loaded.cache_written()
+    assert FolderIndex(folder, display_path(folder), scan(folder)).load() is not None
+
+
+def test_validate_returns_with_the_cache_files_written(project: Project,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from schemaflow import parallel
+
+    monkeypatch.setattr(cache, "_RACY_NS", 0)
+    _many(project, parallel.MIN_ITEMS + 50)
+    folder = project.changesets
+    assert project.api().validate() == []
+    indexed = FolderIndex(folder, display_path(folder), scan(folder)).load()
+    assert indexed is not None and len(indexed[0].order) == parallel.MIN_ITEMS + 50

@@ -35,3 +35,23 @@ def test_workers_stopped_by_the_pool_print_nothing(capfd: pytest.CaptureFixture[
         signal.signal(signal.SIGTERM, old)
     err = capfd.readouterr().err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
+
+
+_PARENT = __import__("os").getpid()
+
+
+def _fails_in_a_worker(x: int) -> int:
+    import os
+
+    if x == 700 and os.getpid() != _PARENT:
+        raise RuntimeError("a worker failed")
+    return x * x
+
+
+@pytest.mark.skipif(parallel.workers() < 2, reason="one core: no workers")
+def test_results_stream_in_order_and_a_failed_worker_leaves_the_rest_to_this_process() -> None:
+    items = list(range(1000))
+    got = parallel.iter_items(_fails_in_a_worker, items)
+    first = next(got)  # the first results are back before the rest is asked for
+    assert [first, *got] == [x * x for x in items]
+    assert parallel.map_items(_fails_in_a_worker, items) == [x * x for x in items]
