@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import time
 from collections.abc import Callable, Iterator, KeysView, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,11 +40,12 @@ from .source import StatKey
 
 _RACY_NS = 2_000_000_000
 
-# (header, operation kinds, checksum, content key of its file, digest, encoded body), the
-# header being every field of the changeset but its body. Plain tuples load fastest.
+# (header, operation kinds, checksum, content key of its file, digest, encoded body, own
+# key), the header being every field of the changeset but its body, the own key what the
+# memo's key of the changeset hashes of it (`own_key`). Plain tuples load fastest.
 Header = tuple[str, tuple[str, ...], str, str | None, tuple[str, ...], tuple[str, ...],
                str | None, bool | None, tuple[str, ...], tuple[str, ...], str | None]
-Packed = tuple[Header, tuple[str, ...], str, str, bytes, bytes]
+Packed = tuple[Header, tuple[str, ...], str, str, bytes, bytes, bytes]
 
 
 def checksum(cs: Changeset) -> str:
@@ -55,6 +57,29 @@ def checksum(cs: Changeset) -> str:
     from .ir.checksums import checksum as computed
 
     return computed(cs)
+
+
+def own_key(header: Header, known: str) -> bytes:
+    """What a changeset's memo key (`memo.changeset_keys`) hashes of the changeset itself: its
+    header but its file's path, and its checksum. A function of its file's content, so the
+    parse cache keeps it with the changeset and the folder index as a column: apply and
+    validate on a long history chain 10,000 of these, not hash 10,000 headers."""
+    return hashlib.blake2b(repr((header[:-1], known)).encode(), digest_size=16).digest()
+
+
+def own_keys(by_id: Mapping[str, Changeset]) -> Mapping[str, bytes]:
+    """id → `own_key` of every changeset: a cached graph's column, a cached changeset's own,
+    computed for a changeset parsed in this run."""
+    if isinstance(by_id, _LazyMap):
+        return by_id.own_keys()
+    out = {}
+    for cid, cs in by_id.items():
+        deferred = cs.deferred
+        if isinstance(deferred, _Encoded) and deferred.own:
+            out[cid] = deferred.own
+        else:
+            out[cid] = own_key(_header(cs), checksum(cs))
+    return out
 
 
 def summary(by_id: Mapping[str, Changeset], cid: str) -> tuple[Header, str]:
@@ -117,15 +142,16 @@ def _reparse(path: str | None, cid: str) -> Changeset:
 class _Encoded(Deferred):
     """A cached body: checked and decoded when loaded, kept as it is to be saved again."""
 
-    __slots__ = ("_data", "cid", "digest", "path", "source")
+    __slots__ = ("_data", "cid", "digest", "own", "path", "source")
 
     def __init__(self, cid: str, kinds: tuple[str, ...], checksum: str, source: str,
-                 digest: bytes, data: bytes | Callable[[], bytes], path: str | None) -> None:
+                 digest: bytes, data: bytes | Callable[[], bytes], path: str | None,
+                 own: bytes) -> None:
         # Deferred's two fields set here, not through super(): one per changeset revived.
         self.kinds = kinds
         self.checksum = checksum
-        self.cid, self.source, self.digest, self._data, self.path = (cid, source, digest, data,
-                                                                     path)
+        self.cid, self.source, self.digest, self._data, self.path, self.own = (
+            cid, source, digest, data, path, own)
 
     @property
     def data(self) -> bytes:
@@ -160,14 +186,16 @@ def pack(cs: Changeset, source: str) -> Packed:
     """A changeset as the cache stores it, `source` being its file's content key; a body
     still deferred is kept as it was read."""
     deferred = cs.deferred
+    header = _header(cs)
     if isinstance(deferred, _Encoded):
-        return (_header(cs), deferred.kinds, deferred.checksum, deferred.source,
-                deferred.digest, deferred.data)
+        return (header, deferred.kinds, deferred.checksum, deferred.source, deferred.digest,
+                deferred.data, deferred.own or own_key(header, deferred.checksum))
     from .ir.plain import encode_body
 
     kinds, known = cs.operation_kinds, checksum(cs)
     data = marshal.dumps(encode_body((cs.operations, cs.rollback)))
-    return _header(cs), kinds, known, source, _digest(source, kinds, known, data), data
+    return (header, kinds, known, source, _digest(source, kinds, known, data), data,
+            own_key(header, known))
 
 
 _OPTIONAL_STR = {str, type(None)}
@@ -181,11 +209,12 @@ def _revive(packed: Packed, shown: str | None = None,
     path of its file now, when it may have moved; `fetch` gives its encoded body when the
     entry does not hold it. ValueError (or TypeError) for an entry of another shape, or
     whose fields are not of their types."""
-    header, kinds, known, source, digest, data = _checked(packed)
+    header, kinds, known, source, digest, data, own = _checked(packed)
     (cid, parents, message, author, depends_on, branch_labels, tag, transactional,
      lint_ignore, replaces, path) = header
     path = path if shown is None else shown
-    body = _Encoded(cid, kinds, known, source, digest, data if fetch is None else fetch, path)
+    body = _Encoded(cid, kinds, known, source, digest, data if fetch is None else fetch, path,
+                    own)
     return Changeset(id=cid, parents=parents, message=message, operations=body, author=author,
                      depends_on=depends_on, branch_labels=branch_labels, tag=tag,
                      transactional=transactional, rollback=body, lint_ignore=lint_ignore,
@@ -194,12 +223,13 @@ def _revive(packed: Packed, shown: str | None = None,
 
 def _checked(packed: Packed) -> Packed:
     """`packed`, when every field is of its type (ValueError or TypeError otherwise)."""
-    header, kinds, known, source, digest, data = packed
+    header, kinds, known, source, digest, data, own = packed
     (cid, parents, message, author, depends_on, branch_labels, tag, transactional,
      lint_ignore, replaces, path) = header
     # One expression, sets of types: 10,000 headers are checked in about 6 ms.
     if not (type(cid) is str and type(message) is str and type(known) is str
             and type(source) is str and type(digest) is bytes and type(data) is bytes
+            and type(own) is bytes and len(own) in (0, 16)
             and type(author) in _OPTIONAL_STR and type(tag) in _OPTIONAL_STR
             and type(path) in _OPTIONAL_STR and type(transactional) in _OPTIONAL_BOOL
             and set(map(type, parents + depends_on + branch_labels + lint_ignore + replaces
@@ -217,10 +247,13 @@ class _LazyMap(Mapping[str, Changeset]):
     parsed from its file (`files`, id → path) again."""
 
     def __init__(self, slots: dict[str, int], entries: list[bytes], checksums: str,
-                 files: Mapping[str, str], bodies: Callable[[], list[bytes] | None]) -> None:
+                 owns: str, files: Mapping[str, str],
+                 bodies: Callable[[], list[bytes] | None]) -> None:
         self._slots = slots  # id → its entry, in the order of the graph's by_id
         self._entries = entries  # without their bodies: those are read by `bodies`
-        self._checksums = checksums  # each entry's checksum, joined by newlines
+        # Each entry's checksum and own key (hex), joined by newlines: what the entries hold.
+        self._checksums: str | dict[str, str] = checksums
+        self._owns = owns
         self._files = files
         self._read_bodies = bodies
         self._bodies: list[bytes] | None = None
@@ -266,17 +299,15 @@ class _LazyMap(Mapping[str, Changeset]):
         return self._slots.keys()
 
     def peek(self, cid: str) -> tuple[Header, str]:
-        """A changeset's header and checksum without reviving it (drift and the memo's keys
-        read these of every changeset of a long history)."""
+        """A changeset's header and checksum without reviving it (the header from its entry,
+        the checksum from the column, as for `checksums`)."""
         if cid not in self._revived:
-            # Not every field's type (`_checked`): the header only goes into keys and the
-            # checksum is only compared, so a value of another type can only miss. Reviving
-            # the changeset checks everything.
+            # Not every field's type (`_checked`): the header only goes into keys, so a value
+            # of another type can only miss. Reviving the changeset checks everything.
             try:
-                packed = self.packed(cid)
-                header, known = packed[0], packed[2]
-                if type(header) is tuple and header[0] == cid and type(known) is str:
-                    return header, known
+                header = self.packed(cid)[0]
+                if type(header) is tuple and header[0] == cid:
+                    return header, self.checksums()[cid]
             except Exception:  # an entry of another shape: what its file says
                 pass
         cs = self[cid]
@@ -296,9 +327,24 @@ class _LazyMap(Mapping[str, Changeset]):
         return _header(cs), cs.operation_kinds
 
     def checksums(self) -> dict[str, str]:
-        """id → checksum of every changeset, from the index's column of them: no entry is
-        unmarshalled (the column holds what each entry holds)."""
-        return dict(zip(self._slots, self._checksums.split("\n"), strict=True))
+        """id → checksum of every changeset, from the index's column of them (the one source
+        of a cached changeset's checksum unrevived): no entry is unmarshalled."""
+        sums = self._checksums
+        if isinstance(sums, str):
+            sums = self._checksums = dict(zip(self._slots, sums.split("\n"), strict=True))
+        return sums
+
+    def own_keys(self) -> dict[str, bytes]:
+        """id → `own_key` of every changeset, from the index's column of them (computed from
+        the entries when the column cannot be read)."""
+        try:
+            owns = dict(zip(self._slots, map(bytes.fromhex, self._owns.split("\n")),
+                            strict=True))
+            if all(len(k) == 16 for k in owns.values()):
+                return owns
+        except ValueError:  # a column of another shape
+            pass
+        return {cid: own_key(*self.peek(cid)) for cid in self._slots}
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._slots)
@@ -307,10 +353,26 @@ class _LazyMap(Mapping[str, Changeset]):
         return len(self._slots)
 
 
-def checksums(by_id: Mapping[str, Changeset]) -> Mapping[str, str] | None:
-    """id → checksum of a cached graph's every changeset without reviving or unmarshalling
-    one (None when `by_id` is not a cached graph's: ask `summary`)."""
-    return by_id.checksums() if isinstance(by_id, _LazyMap) else None
+class _Checksums(Mapping[str, str]):
+    """id → checksum of a graph's changesets, each asked for when first wanted."""
+
+    def __init__(self, by_id: Mapping[str, Changeset]) -> None:
+        self._by_id = by_id
+
+    def __getitem__(self, cid: str) -> str:
+        return checksum(self._by_id[cid])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_id)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
+def checksums(by_id: Mapping[str, Changeset]) -> Mapping[str, str]:
+    """id → checksum of a graph's changesets: a cached graph's column of them (no entry
+    revived or unmarshalled), else each changeset's own (`checksum`)."""
+    return by_id.checksums() if isinstance(by_id, _LazyMap) else _Checksums(by_id)
 
 
 def content_key(data: bytes) -> str:
@@ -324,6 +386,11 @@ def cache_file(kind: str, folder: Path) -> Path | None:
         return None
     name = hashlib.sha1(os.path.abspath(folder).encode()).hexdigest()[:16]
     return directory / f"{kind}-{name}.cache"
+
+
+def _racy_now(stat: StatKey) -> bool:
+    """Whether a cache written now would still not trust this stat (`ParseCache._racy`)."""
+    return max(stat[1], stat[2]) >= time.time_ns() - _RACY_NS
 
 
 class ParseCache:
@@ -411,7 +478,9 @@ class ParseCache:
         """Record a file's stat and content key for the next run."""
         entry = (stat, key)
         self.used_stats[name] = entry
-        if self.stats.get(name) != entry or self._racy(stat):
+        # Worth writing only when a file written now would trust this stat: one changed
+        # within the racy window of now stays untrusted (read again) whatever is written.
+        if (self.stats.get(name) != entry or self._racy(stat)) and not _racy_now(stat):
             self.dirty = True
 
     def save(self) -> None:
