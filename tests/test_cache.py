@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import Project, count_parallel_maps
 
-from schemaflow import cache, cachefile, history, ir
+from schemaflow import cache, cacheentry, cachefile, fileload, ir
 from schemaflow.cache import ParseCache
 from schemaflow.errors import ValidationFailed
 from schemaflow.folderindex import FolderIndex
@@ -89,7 +89,7 @@ def test_a_changeset_comes_back_field_for_field_its_body_loaded_on_first_use() -
     assert packed[3] == "k1"
     assert len(packed[0]) == len([f for f in dataclasses.fields(ir.Changeset)
                                   if f.init and f.name not in ("operations", "rollback")])
-    back = cache._revive(packed, "new/c002_second.yaml")
+    back = cacheentry.revive(packed, "new/c002_second.yaml")
     assert back.operation_kinds == ("create_table", "insert_rows")
     assert checksum(back) == checksum(parsed)
     assert back.deferred is not None  # the kinds and the checksum did not load the body
@@ -97,7 +97,7 @@ def test_a_changeset_comes_back_field_for_field_its_body_loaded_on_first_use() -
     assert back.deferred is None
     assert (back.operations, back.rollback) == (parsed.operations, parsed.rollback)
     assert checksum(back) == checksum(parsed)
-    again = cache._revive(cache.pack(back, "k1"))  # a loaded body is encoded anew
+    again = cacheentry.revive(cache.pack(back, "k1"))  # a loaded body is encoded anew
     assert again == parsed and again.rollback == parsed.rollback
     assert again.path == "new/c002_second.yaml"
 
@@ -135,13 +135,13 @@ def _index_file(folder: Path) -> Path:
 def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The files load() goes through one by one from now on (none when the index serves)."""
     seen: list[str] = []
-    real = history._lookup
+    real = fileload._lookup
 
     def counting(path: Path, shown: str, pc: ParseCache, *rest: Any) -> object:
         seen.append(path.name)
         return real(path, shown, pc, *rest)
 
-    monkeypatch.setattr(history, "_lookup", counting)
+    monkeypatch.setattr(fileload, "_lookup", counting)
     return seen
 
 
@@ -421,7 +421,7 @@ def test_paths_are_shown_relative_to_the_working_directory(project: Project, rea
 # `schemaflow ARGS` with the racy window closed, then how many files it went through.
 MAIN = """
 import sys
-import schemaflow.cache, schemaflow.history as h
+import schemaflow.cache, schemaflow.fileload as h
 schemaflow.cache._RACY_NS = 0
 real, seen = h._lookup, []
 h._lookup = lambda *a: seen.append(a) or real(*a)

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from conftest import ROOT, Project, count_parallel_maps, make_project, run_cli, sql_of
 
-from schemaflow import cache, cachefile
+from schemaflow import cache, cacheentry, cachefile
 from schemaflow.api import Project as ApiProject
 from schemaflow.cache import ParseCache
 from schemaflow.errors import SchemaflowError, UsageError
@@ -104,7 +104,8 @@ def _with_body(entry: Entry, data: bytes) -> Entry:
     """`entry` with the body `data`, and its digest (its own key kept)."""
     header, kinds, known, source = entry[:4]
     own = entry[6] if len(entry) > 6 else b""
-    return header, kinds, known, source, cache._digest(source, kinds, known, data), data, own
+    digest = cacheentry.entry_digest(source, kinds, known, data)
+    return header, kinds, known, source, digest, data, own
 
 
 @pytest.fixture
@@ -253,8 +254,8 @@ def _reshaped(rng: random.Random, value: Any) -> Any:
         def rebody(entries: dict[str, Any]) -> dict[str, Any]:
             key = rng.choice(sorted(entries))
             header, kinds, known, source, _, _, own = entries[key]
-            return {**entries, key: (header, kinds, known, source,
-                                     cache._digest(source, kinds, known, junk), junk, own)}
+            digest = cacheentry.entry_digest(source, kinds, known, junk)
+            return {**entries, key: (header, kinds, known, source, digest, junk, own)}
 
         if isinstance(value, list):  # the folder index's bodies
             i = rng.randrange(len(value))
@@ -508,5 +509,5 @@ def test_a_forged_body_never_reaches_the_sql(demo_project: Project, cache_dir: P
 
 
 def test_no_pickle_in_the_cache() -> None:
-    for name in ("cache.py", "cachefile.py", "ir/plain.py"):
+    for name in ("cache.py", "cacheentry.py", "cachefile.py", "ir/plain.py"):
         assert "pickle" not in (ROOT / "schemaflow" / name).read_text(), name
