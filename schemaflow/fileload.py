@@ -12,19 +12,8 @@ from typing import NamedTuple
 from . import ir, parallel
 from .cache import Packed, ParseCache, content_key, pack
 from .errors import Diagnostic
-from .source import (
-    DocPath,
-    Limits,
-    SourceError,
-    SourceFile,
-    StatKey,
-    check_link,
-    check_size,
-    decode,
-    read,
-    read_bytes,
-    stat_key,
-)
+from .source import DocPath, Limits, SourceError, SourceFile, StatKey
+from .source.reading import check_link, check_size, decode, read, read_bytes, stat_key
 
 
 def locate(src: SourceFile, path: DocPath) -> tuple[int | None, int | None]:
