@@ -36,10 +36,9 @@ _PACKAGE = Path(__file__).resolve().parent
 # IR with an unchanged version (an editable install, a commit between releases) is another
 # build. The source itself is hashed: a stat would change with every checkout. The stored
 # schemas (memo.py) are Tables encoded by plaindata.py in the buckets pmap.py places them in.
-_DEFINITION = ("typespec.py", "graph.py", "cache.py", "cachefile.py", "folderindex.py",
-               "history.py",
-               "validate.py", "schemacheck.py", "source/reading.py", "pmap.py", "memo.py",
-               "plaindata.py", "state/schema.py")
+_DEFINITION = ("typespec.py", "graph.py", "cache.py", "cacheentry.py", "cachefile.py",
+               "fileload.py", "folderindex.py", "history.py", "validate.py", "schemacheck.py",
+               "source/reading.py", "pmap.py", "memo.py", "plaindata.py", "state/schema.py")
 
 
 class CacheWarning(UserWarning):

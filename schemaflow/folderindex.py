@@ -19,6 +19,7 @@ import hashlib
 import itertools
 import marshal
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -103,27 +104,33 @@ class FolderIndex:
         try:
             columns, entries, paths = got[1]
             (ids_column, parents, extra, order_column, sums, heads, tips, tags, replaced_by,
-             bodies, keys) = columns
+             bodies, owns) = columns
             if not (type(ids_column) is type(parents) is type(extra) is type(order_column)
-                    is type(sums) is type(paths) is type(bodies) is type(keys) is str
+                    is type(sums) is type(paths) is type(bodies) is type(owns) is str
                     and type(heads) is type(tips)
                     is type(entries) is list and type(tags) is type(replaced_by) is dict):
                 return None
             ids = ids_column.split("\n")
             n = len(ids)
-            if not (len(entries) == n and all(_rows(c, n) for c in (parents, extra, sums, paths))
+            if not (len(entries) == n
+                    and all(_rows(c, n) for c in (parents, extra, sums, paths, owns))
                     and set(map(type, entries)) <= {bytes}):
                 return None
             order = order_column.split("\n")
             files = dict(zip(ids, paths.split("\n"), strict=True))
-            by_id = cache._LazyMap(dict(zip(ids, range(n), strict=True)), entries, sums, files,
-                                   lambda: self._bodies(bodies, n))
+            by_id = cache._LazyMap(dict(zip(ids, range(n), strict=True)), entries, sums, owns,
+                                   files, lambda: self._bodies(bodies, n))
             graph = Graph.restored(by_id, replaced_by, tags, order, heads, tips,
                                    _edges(ids, parents, extra))
-            graph.memo_keys = keys  # decoded (and checked) by memo when first asked
         except (TypeError, ValueError):
             return None
         return graph, files
+
+    def racy(self) -> bool:
+        """Whether an index written now would never be used: a file of the listing was
+        changed within the racy window of now (`load` refuses an index written then, and the
+        listing is the same until a file changes again)."""
+        return self.newest >= time.time_ns() - cache._RACY_NS
 
     def _bodies(self, token: str, n: int) -> list[bytes] | None:
         """The encoded bodies the index was written with (`token` names them), or None."""
@@ -142,13 +149,10 @@ class FolderIndex:
         ids = list(by_id)
         if self.path is None or not ids or list(files) != ids:
             return
-        if self.bodies is None:
+        if self.bodies is None or self.racy():
             return
-        from .memo import changeset_keys
-
         packed = [cache.pack(by_id[cid], sources.get(cid, "")) for cid in ids]
         every = graph.all_parents
-        keys = changeset_keys(graph)  # what apply and validate look their memo up by
         columns = [
             _column(ids, " "),
             _column([" ".join(by_id[cid].parents) for cid in ids]),
@@ -156,18 +160,18 @@ class FolderIndex:
             _column(graph.order),
             _column([p[2] for p in packed]),
             _column([files[cid] for cid in ids]),
-            _column([keys[cid].hex() for cid in ids]),
+            _column([p[6].hex() for p in packed]),  # what the memo's keys chain (`own_key`)
         ]
         if None in columns:
             return
-        ids_column, parents, extra, order, sums, paths, keys_column = columns
+        ids_column, parents, extra, order, sums, paths, owns = columns
         # The bodies in a file of their own, read only when a body is wanted (a listing
         # wants none): named by a token of this index, written first, so that an index is
         # never paired with another one's bodies (a body is also checked against its digest).
         token = os.urandom(16).hex()
         cachefile.write(self.bodies, cachefile.key("bodies", token), [p[5] for p in packed])
-        entries = [marshal.dumps((*p[:5], b"")) for p in packed]
+        entries = [marshal.dumps((*p[:5], b"", b"")) for p in packed]
         cachefile.write(self.path, self.key, (
             (ids_column, parents, extra, order, sums, list(graph.heads), list(graph.tips),
-             dict(graph.tags), dict(graph.replaced_by), token, keys_column), entries, paths))
+             dict(graph.tags), dict(graph.replaced_by), token, owns), entries, paths))
 

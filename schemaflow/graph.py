@@ -138,10 +138,9 @@ class Graph:
 
     # Derived when first used (a restored graph's, or the position of any).
     _edges: Callable[[], Edges]
-    # The memo's key of each changeset (`memo.changeset_keys`, a pure function of the graph):
-    # once computed, or the folder index's column of them (one hex key per id, in by_id's
-    # order) until first asked.
-    memo_keys: str | dict[str, bytes] | None = None
+    # The memo's key of each changeset (`memo.changeset_keys`, a pure function of the graph),
+    # once computed.
+    memo_keys: dict[str, bytes] | None = None
 
     @cached_property
     def all_parents(self) -> dict[str, tuple[str, ...]]:

@@ -19,6 +19,7 @@ project), as plain JSON checked when read (never pickle):
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import cachefile
-from .cache import checksums, summary
+from .cache import checksums, own_keys
 from .statefile import FORMAT, Encoded, file_text, state_data, stored_state
 
 if TYPE_CHECKING:
@@ -44,63 +45,57 @@ _HEX = "0123456789abcdef"
 
 
 def changeset_keys(g: Graph) -> dict[str, bytes]:
-    """Each changeset's key: its header, its body's checksum and its parents' keys (and, for
-    a merge, the order the merged branches are replayed in: the check replays them)."""
-    known = g.memo_keys
-    if isinstance(known, str):
-        known = g.memo_keys = _keys_column(g, known)
-    if known is not None:
-        return known
+    """Each changeset's key: its own (`cache.own_key`: its header but its path, its body's
+    checksum), then, for a merge, the order the merged branches are replayed in (the check
+    replays them), and its parents' keys."""
+    if g.memo_keys is not None:
+        return g.memo_keys
     keys: dict[str, bytes] = {}
     all_parents = g.all_parents
-    by_id = g.by_id
+    own = own_keys(g.by_id)  # kept by the caches: 10,000 headers are not hashed again
     blake2b = hashlib.blake2b
     for cid in g.order:
-        header, known = summary(by_id, cid)
         parents = all_parents[cid]
-        own = repr((header[:-1], known))  # all but the file's path
+        seed = own[cid]
         if len(parents) > 1:
-            own += repr(g.ordered(g.ancestors(parents[1:]) - g.ancestors(parents[:1])))
-        keys[cid] = blake2b(own.encode() + b"".join([keys[p] for p in parents]),
+            seed += repr(g.ordered(g.ancestors(parents[1:]) - g.ancestors(parents[:1]))).encode()
+        keys[cid] = blake2b(seed + b"".join([keys[p] for p in parents]),
                             digest_size=16).digest()
     g.memo_keys = keys
     return keys
 
 
-def _keys_column(g: Graph, column: str) -> dict[str, bytes] | None:
-    """The keys the folder index stored with this graph (None: a column of another shape)."""
-    rows = column.split("\n")
-    if len(rows) != len(g.by_id):
-        return None
-    try:
-        keys = dict(zip(g.by_id, map(bytes.fromhex, rows), strict=True))
-    except ValueError:
-        return None
-    return keys if all(len(k) == 16 for k in keys.values()) else None
+class Keys:
+    """The keys of the schemas after each prefix of a sequence (`keys`, computed when first
+    asked: an apply on a long history looks up the whole sequence's alone, `last`), and the
+    hash to go on from (`running`)."""
 
+    def __init__(self, g: Graph, ids: Sequence[str], start: Any = None) -> None:
+        self._rows = [f"{cid}\x1f{known}\x1e" for cid, known in zip(
+            ids, map(checksums(g.by_id).__getitem__, ids), strict=True)]
+        self._start = (start or hashlib.blake2b(digest_size=16)).copy()
+        # The hash of the rows together is the hash of the rows one after another.
+        self.running = self._start.copy()
+        self.running.update("".join(self._rows).encode())
+        self.last = self.running.hexdigest() if ids else None
 
-class Keys(NamedTuple):
-    """The keys of the schemas after each prefix of a sequence, and the hash to go on from."""
+    @functools.cached_property
+    def keys(self) -> list[str]:
+        running, out = self._start.copy(), []
+        for row in self._rows:
+            running.update(row.encode())
+            out.append(running.copy().hexdigest())
+        return out
 
-    keys: list[str]
-    running: Any  # a hashlib object
-
-    def then(self, g: Graph, ids: Iterable[str]) -> Keys:
+    def then(self, g: Graph, ids: Sequence[str]) -> Keys:
         """The keys of the prefixes of this sequence followed by `ids`."""
-        return sequence_keys(g, ids, self.running)
+        return Keys(g, ids, self.running)
 
 
-def sequence_keys(g: Graph, ids: Iterable[str], running: Any = None) -> Keys:
-    """The key of the schema after each prefix of `ids` (in the order given)."""
-    by_id = g.by_id
-    sums = checksums(by_id)  # a cached graph's column of them: no entry unmarshalled
-    running = (running or hashlib.blake2b(digest_size=16)).copy()
-    out = []
-    for cid in ids:
-        known = sums[cid] if sums is not None else summary(by_id, cid)[1]
-        running.update(f"{cid}\x1f{known}\x1e".encode())
-        out.append(running.copy().hexdigest())
-    return Keys(out, running)
+def sequence_keys(g: Graph, ids: Sequence[str]) -> Keys:
+    """The key of the schema after each prefix of `ids` (in the order given; a cached graph's
+    checksums from its column, no entry unmarshalled)."""
+    return Keys(g, ids)
 
 
 def check_order(g: Graph, cid: str) -> list[str]:
@@ -231,15 +226,20 @@ class Memo:
         from .state import apply
 
         known = sequence_keys(g, order)
-        keys = known.keys
         wanted = set(keep)
         first = next((i for i, c in enumerate(order) if c in wanted), len(order))
         start, state = 0, self.state(START)
-        for i in range(first, 0, -1):
-            found = self.state(keys[i - 1])
-            if found is not None:
-                start, state = i, found
-                break
+        # The whole sequence's schema first (what an apply plans on is mostly remembered):
+        # then no prefix's key is computed.
+        found = self.state(known.last) if known.last and first == len(order) else None
+        if found is not None:
+            start, state = first, found
+        else:
+            for i in range(first, 0, -1):
+                found = self.state(known.keys[i - 1])
+                if found is not None:
+                    start, state = i, found
+                    break
         assert state is not None
         before: dict[str, SchemaState] = {}
         for i in range(start, len(order)):
@@ -247,11 +247,11 @@ class Memo:
             if cid in wanted:
                 before[cid] = state
                 if i == first and i > 0:
-                    self.put_state(keys[i - 1], state)
+                    self.put_state(known.keys[i - 1], state)
             for op in g[cid].operations:
                 state = apply(state, op)
-        if keys:
-            self.put_state(keys[-1], state)
+        if known.last:
+            self.put_state(known.last, state)
         return Replayed(state, before, known)
 
     # --- files -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import Project, count_parallel_maps
 
-from schemaflow import cache, cachefile, history, ir
+from schemaflow import cache, cacheentry, cachefile, fileload, ir
 from schemaflow.cache import ParseCache
 from schemaflow.errors import ValidationFailed
 from schemaflow.folderindex import FolderIndex
@@ -89,7 +89,7 @@ def test_a_changeset_comes_back_field_for_field_its_body_loaded_on_first_use() -
     assert packed[3] == "k1"
     assert len(packed[0]) == len([f for f in dataclasses.fields(ir.Changeset)
                                   if f.init and f.name not in ("operations", "rollback")])
-    back = cache._revive(packed, "new/c002_second.yaml")
+    back = cacheentry.revive(packed, "new/c002_second.yaml")
     assert back.operation_kinds == ("create_table", "insert_rows")
     assert checksum(back) == checksum(parsed)
     assert back.deferred is not None  # the kinds and the checksum did not load the body
@@ -97,7 +97,7 @@ def test_a_changeset_comes_back_field_for_field_its_body_loaded_on_first_use() -
     assert back.deferred is None
     assert (back.operations, back.rollback) == (parsed.operations, parsed.rollback)
     assert checksum(back) == checksum(parsed)
-    again = cache._revive(cache.pack(back, "k1"))  # a loaded body is encoded anew
+    again = cacheentry.revive(cache.pack(back, "k1"))  # a loaded body is encoded anew
     assert again == parsed and again.rollback == parsed.rollback
     assert again.path == "new/c002_second.yaml"
 
@@ -135,13 +135,13 @@ def _index_file(folder: Path) -> Path:
 def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The files load() goes through one by one from now on (none when the index serves)."""
     seen: list[str] = []
-    real = history._lookup
+    real = fileload._lookup
 
     def counting(path: Path, shown: str, pc: ParseCache, *rest: Any) -> object:
         seen.append(path.name)
         return real(path, shown, pc, *rest)
 
-    monkeypatch.setattr(history, "_lookup", counting)
+    monkeypatch.setattr(fileload, "_lookup", counting)
     return seen
 
 
@@ -174,27 +174,38 @@ def test_a_second_load_is_served_from_the_index_and_equal(demo_project: Project,
         assert checksum(w[cid]) == checksum(g[cid])
 
 
-def test_the_memo_keys_the_index_keeps_are_those_computed(demo_project: Project,
-                                                          reads: list[str]) -> None:
-    """The index stores each changeset's memo key (what apply and validate look their
-    remembered checks and schemas up by): served from it, they equal a fresh computation
-    from the changesets, and sequence keys from the checksum column equal those from each
-    changeset's own checksum."""
+def test_the_memo_keys_chained_from_the_caches_are_those_computed(demo_project: Project,
+                                                                  reads: list[str]) -> None:
+    """The parse cache keeps each changeset's own key (`cache.own_key`) and the folder index
+    a column of them: the memo keys chained from either (what apply and validate look their
+    remembered checks and schemas up by) equal those of freshly parsed changesets, and
+    sequence keys from the checksum column equal those from each changeset's checksum."""
     from schemaflow.memo import changeset_keys, sequence_keys
 
     folder = demo_project.changesets
     cold = load(folder).graph
-    warm = load(folder).graph
-    assert reads and isinstance(warm.by_id, cache._LazyMap)
-    assert isinstance(warm.memo_keys, str)  # the column, not yet decoded
-    served = changeset_keys(warm)
+    assert all(cold[c].deferred is None for c in cold.order)  # parsed: keys from the headers
     fresh = changeset_keys(Graph([cold.by_id[c] for c in cold.by_id]))
+    warm = load(folder).graph
+    assert reads and isinstance(warm.by_id, cache._LazyMap) and warm.memo_keys is None
+    served = changeset_keys(warm)
     assert served == fresh and len(served) == len(cold.by_id)
     assert not warm.by_id._revived and not warm.by_id._packed  # no entry was read for them
     assert sequence_keys(warm, warm.order).keys == sequence_keys(cold, cold.order).keys
-    # A column of another shape is not trusted: the keys are computed.
-    warm.memo_keys = "00\n" * (len(cold.by_id) - 1) + "zz"
-    assert changeset_keys(warm) == fresh
+    # The whole sequence's key, hashed at once, is the last prefix's, and goes on alike.
+    whole, start = sequence_keys(cold, cold.order), sequence_keys(cold, cold.order[:-1])
+    assert whole.last == whole.keys[-1] == start.then(cold, cold.order[-1:]).last
+    assert start.then(cold, cold.order[-1:]).keys == [whole.keys[-1]]
+    # The parse cache's changesets (no index) carry their own keys.
+    _index_file(folder).unlink()
+    parsed = load(folder).graph
+    assert not isinstance(parsed.by_id, cache._LazyMap)
+    assert all(parsed[c].deferred.own for c in parsed.order)  # type: ignore[union-attr]
+    assert changeset_keys(parsed) == fresh
+    # A column of another shape is not trusted: the keys are computed from the entries.
+    again = load(folder).graph
+    again.by_id._owns = "00\n" * (len(cold.by_id) - 1) + "zz"  # type: ignore[attr-defined]
+    assert changeset_keys(again) == fresh
 
 
 def test_a_listing_reads_no_body_and_missing_bodies_are_parsed_again(
@@ -309,14 +320,61 @@ def test_files_within_the_racy_window_are_not_trusted(project: Project,
     reads = _count_reads(monkeypatch)
     project.chain([TABLE])
     load(project.changesets)
-    assert _index_file(project.changesets).exists()
+    assert not _index_file(project.changesets).exists()  # it could never be used
     reads.clear()
     load(project.changesets)
     assert reads == ["c001_change.yaml"]  # written just now: read again
     monkeypatch.setattr(cache, "_RACY_NS", 0)
-    reads.clear()
     load(project.changesets)
-    assert reads == []  # the same index, outside the window
+    assert _index_file(project.changesets).exists()  # outside the window: written
+    reads.clear()
+    assert load(project.changesets).graph.heads == ["c001"] and reads == []
+
+
+def test_the_parse_cache_is_not_rewritten_for_a_stat_it_could_not_trust(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file changed within the racy window of now stays untrusted by its stat whatever is
+    written: the parse cache is not written again for it (10,000 entries each run while a
+    new file is fresh), and is once the window has passed."""
+    path = project.write("c001", [TABLE])
+    load(project.changesets)
+    written = _cache_file(project.changesets).read_bytes()
+    os.utime(path)  # a new stat, same content: not trusted before the window passes
+    assert load(project.changesets).graph.heads == ["c001"]
+    assert _cache_file(project.changesets).read_bytes() == written
+    monkeypatch.setattr(cache, "_RACY_NS", 0)
+    assert load(project.changesets).graph.heads == ["c001"]
+    assert _cache_file(project.changesets).read_bytes() != written  # the stat recorded now
+    reads = _count_reads(monkeypatch)
+    load(project.changesets)
+    assert reads == []  # and the index written with it
+
+
+def test_memo_keys_follow_an_edit_within_the_racy_window(project: Project) -> None:
+    """The own key the parse cache keeps is its entry's, found by the file's content: an
+    edited header (the message) changes the key of that changeset and of every one below it,
+    read within the racy window or not, and equals a fresh computation."""
+    from schemaflow.memo import changeset_keys
+
+    path = project.chain([TABLE], [ADD])[0]
+    first = project.changesets / f"{path}_change.yaml"
+    before = changeset_keys(load(project.changesets).graph)
+    assert changeset_keys(load(project.changesets).graph) == before  # from the parse cache
+    first.write_text(first.read_text().replace("change c001", "changed c001"))
+    g = load(project.changesets).graph
+    assert g["c001"].message == "changed c001"
+    after = changeset_keys(g)
+    assert after["c001"] != before["c001"] and after["c002"] != before["c002"]
+    fresh = [ir.parse(_doc(project.changesets, c)) for c in g.order]  # nothing cached
+    assert changeset_keys(Graph(fresh)) == after
+    os.utime(first)  # read again by content: the same entry, the same keys
+    assert changeset_keys(load(project.changesets).graph) == after
+
+
+def _doc(folder: Path, cid: str) -> Any:
+    import yaml
+
+    return yaml.safe_load(next(folder.glob(f"{cid}_*.yaml")).read_text())
 
 
 @pytest.mark.parametrize("damage", ["garbage", "empty", "header-cut", "body-cut"])
@@ -363,7 +421,7 @@ def test_paths_are_shown_relative_to_the_working_directory(project: Project, rea
 # `schemaflow ARGS` with the racy window closed, then how many files it went through.
 MAIN = """
 import sys
-import schemaflow.cache, schemaflow.history as h
+import schemaflow.cache, schemaflow.fileload as h
 schemaflow.cache._RACY_NS = 0
 real, seen = h._lookup, []
 h._lookup = lambda *a: seen.append(a) or real(*a)

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from conftest import ROOT, Project, count_parallel_maps, make_project, run_cli, sql_of
 
-from schemaflow import cache, cachefile
+from schemaflow import cache, cacheentry, cachefile
 from schemaflow.api import Project as ApiProject
 from schemaflow.cache import ParseCache
 from schemaflow.errors import SchemaflowError, UsageError
@@ -72,7 +72,7 @@ def _keys(folder: Path) -> dict[str, bytes]:
     assert index.path is not None
     got = cachefile.read(index.path, index.key)
     assert got is not None
-    token = got[1][0][9]  # the bodies written with this index (then the memo keys)
+    token = got[1][0][9]  # the bodies written with this index (then the own keys)
     return {"index": index.key, "bodies": cachefile.key("bodies", token),
             "changesets": ParseCache(folder).key}
 
@@ -91,18 +91,21 @@ def _rewrite(folder: Path, change: Callable[[Entry], Entry | None]) -> None:
     bodies = cachefile.read(files["bodies"], keys["bodies"])
     assert index is not None and bodies is not None
     columns, entries, paths = index[1]
-    new = [(*marshal.loads(raw)[:5], body) for raw, body in zip(entries, bodies[1], strict=True)]
+    new = [(*marshal.loads(raw)[:5], body, b"")
+           for raw, body in zip(entries, bodies[1], strict=True)]
     new = [change(e) or e for e in new]
     columns = (*columns[:4], "\n".join(e[2] for e in new), *columns[5:])
     cachefile.write(files["index"], keys["index"],
-                    (columns, [marshal.dumps((*e[:5], b"")) for e in new], paths))
+                    (columns, [marshal.dumps((*e[:5], b"", b"")) for e in new], paths))
     cachefile.write(files["bodies"], keys["bodies"], [e[5] for e in new])
 
 
 def _with_body(entry: Entry, data: bytes) -> Entry:
-    """`entry` with the body `data`, and its digest."""
+    """`entry` with the body `data`, and its digest (its own key kept)."""
     header, kinds, known, source = entry[:4]
-    return header, kinds, known, source, cache._digest(source, kinds, known, data), data
+    own = entry[6] if len(entry) > 6 else b""
+    digest = cacheentry.entry_digest(source, kinds, known, data)
+    return header, kinds, known, source, digest, data, own
 
 
 @pytest.fixture
@@ -250,9 +253,9 @@ def _reshaped(rng: random.Random, value: Any) -> Any:
 
         def rebody(entries: dict[str, Any]) -> dict[str, Any]:
             key = rng.choice(sorted(entries))
-            header, kinds, known, source, _, _ = entries[key]
-            return {**entries, key: (header, kinds, known, source,
-                                     cache._digest(source, kinds, known, junk), junk)}
+            header, kinds, known, source, _, _, own = entries[key]
+            digest = cacheentry.entry_digest(source, kinds, known, junk)
+            return {**entries, key: (header, kinds, known, source, digest, junk, own)}
 
         if isinstance(value, list):  # the folder index's bodies
             i = rng.randrange(len(value))
@@ -262,7 +265,7 @@ def _reshaped(rng: random.Random, value: Any) -> Any:
         entries = value[1]  # the folder index's entries, whose digests are for the bodies
         i = rng.randrange(len(entries))
         entry = marshal.loads(entries[i])
-        changed = marshal.dumps((*_with_body(entry, junk)[:5], b""))
+        changed = marshal.dumps((*_with_body(entry, junk)[:5], b"", b""))
         return value[0], [changed if j == i else e for j, e in enumerate(entries)], value[2]
     # Anywhere but inside the index's graph parts (its order, children...), whose contents
     # a sealed file is trusted for.
@@ -425,8 +428,8 @@ def _forge(folder: Path, cid: str, change: Callable[[Entry], Entry]) -> None:
     def forged(entry: Entry) -> Entry | None:
         if entry[0][0] != cid:
             return None
-        header, kinds, known, source, data = change(entry[:4] + entry[5:])
-        return _with_body((header, kinds, known, source), data)
+        header, kinds, known, source, data = change(entry[:4] + entry[5:6])
+        return _with_body((header, kinds, known, source, b"", b"", entry[6]), data)
 
     _rewrite(folder, forged)
 
@@ -506,5 +509,5 @@ def test_a_forged_body_never_reaches_the_sql(demo_project: Project, cache_dir: P
 
 
 def test_no_pickle_in_the_cache() -> None:
-    for name in ("cache.py", "cachefile.py", "ir/plain.py"):
+    for name in ("cache.py", "cacheentry.py", "cachefile.py", "ir/plain.py"):
         assert "pickle" not in (ROOT / "schemaflow" / name).read_text(), name
