@@ -65,7 +65,7 @@ def run_batched(runner: _Runner, item: PlanItem) -> ItemResult | None:
     assert batch is not None
     cs = item.changeset
     applying = item.direction == "apply"
-    others = cs.all_parents if applying else runner.graph.dependents.get(cs.id, [])
+    others, rows = runner.checked(item)
     progress = Progress(batched=True)
     next_order = runner.next_order  # (a failed batch writes no row: its order is not used)
     start = time.perf_counter()
@@ -74,8 +74,7 @@ def run_batched(runner: _Runner, item: PlanItem) -> ItemResult | None:
     outcome: BaseException | None = None
     batch.begin()
     try:
-        check = runner.writer.present_sql(
-            runner.rows_of(cs.id) + tuple(r for o in others for r in runner.rows_of(o)))
+        check = runner.writer.present_sql(rows)
         text = _SEP.join(["BEGIN", *(_text(batch, s) for s in item.steps),
                           batch.literal(*check)])
         progress.running = True
@@ -95,7 +94,7 @@ def run_batched(runner: _Runner, item: PlanItem) -> ItemResult | None:
         outcome = exc
     except runner.errors as exc:
         outcome = exc
-    lost = outcome is not None and isinstance(outcome, runner.errors) and runner.lost(outcome)
+    lost = isinstance(outcome, runner.errors) and runner.lost(outcome)
     if lost or not batch.settle():
         with suppress(*runner.errors):
             runner.conn.invalidate()

@@ -96,11 +96,16 @@ class _Runner:
         it builds on is gone (apply) or something built on it is there (rollback). Under the
         run-wide lock neither happens, unless something that does not take the lock (an
         older schemaflow, another tool, a hand edit) changed the version table meanwhile."""
+        others, rows = self.checked(item)
+        self.judge(item, others, self.writer.present(rows))
+
+    def checked(self, item: PlanItem) -> tuple[Sequence[str], tuple[str, ...]]:
+        """What `check` looks at: the changesets `item` depends on (its parents when
+        applying, its dependents when rolling back), and the version rows of it and them."""
         cs = item.changeset
-        applying = item.direction == "apply"
-        others = cs.all_parents if applying else self.graph.dependents.get(cs.id, [])
-        self.judge(item, others, self.writer.present(
-            self.rows_of(cs.id) + tuple(r for o in others for r in self.rows_of(o))))
+        others = (cs.all_parents if item.direction == "apply"
+                  else self.graph.dependents.get(cs.id, []))
+        return others, self.rows_of(cs.id) + tuple(r for o in others for r in self.rows_of(o))
 
     def judge(self, item: PlanItem, others: Sequence[str], present: set[str]) -> None:
         """`check`, given which of the rows of the changeset and of `others` (its parents

@@ -260,6 +260,21 @@ def rows(url: str, sql: str) -> list[tuple[Any, ...]]:
         engine.dispose()
 
 
+def record_calls(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str
+                 ) -> list[tuple[Any, ...]]:
+    """From now on, the arguments of each call of `owner.name` (which still runs), in
+    order."""
+    calls: list[tuple[Any, ...]] = []
+    real = getattr(owner, name)
+
+    def recording(*args: Any) -> Any:
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(owner, name, recording)
+    return calls
+
+
 def count_parallel_maps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """From now on, the number of items of each `parallel.map_items` (or `iter_items`) call,
     in order."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Project, count_parallel_maps
+from conftest import Project, count_parallel_maps, record_calls
 
 from schemaflow import cache, cacheentry, cachefile, fileload, ir
 from schemaflow.cache import ParseCache
@@ -583,14 +583,7 @@ def test_a_background_load_has_its_cache_files_once_cache_written_returns(
     monkeypatch.setattr(cache, "_RACY_NS", 0)  # the files are seconds old: trust them
     ids = _many(project, parallel.MIN_ITEMS + 50)
     folder = project.changesets
-    forked: list[Any] = []
-    real = parallel.fork_call
-
-    def counting(fn: Any) -> Any:
-        forked.append(fn)
-        return real(fn)
-
-    monkeypatch.setattr(parallel, "fork_call", counting)
+    forked = record_calls(monkeypatch, parallel, "fork_call")
     loaded = load(folder, background=True)
     assert len(forked) == 1
     loaded.cache_written()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import record_calls
 from jsonschema import Draft7Validator
 
 from schemaflow.schemacheck import DRAFT7_KEYWORDS, Unsupported, compile_schema, decided
@@ -219,17 +220,10 @@ def test_a_valid_document_skips_jsonschema_and_an_invalid_one_is_explained(
     text = (ROOT / "changesets" / "4b7e2a9c1d30_create_users.yaml").read_text()
     good = SourceFile("c.yaml", text, "yaml", load_yaml(text))
     bad = SourceFile("c.yaml", text, "yaml", {**load_yaml(text), "bogus": 1})
-    calls: list[str] = []
-    real = validate._validator
-
-    def counting(name: str) -> Any:
-        calls.append(name)
-        return real(name)
-
-    monkeypatch.setattr(validate, "_validator", counting)
+    calls = record_calls(monkeypatch, validate, "_validator")
     # The predicate itself, not conftest's guard (which runs jsonschema on every document).
     monkeypatch.setattr(validate, "fast_check", lambda name: compile_schema(SCHEMA))
     assert validate.check_document(good) == []
     assert calls == []
     [diag] = validate.check_document(bad)
-    assert calls == ["changeset.schema.json"] and diag.code == "SF003"
+    assert calls == [("changeset.schema.json",)] and diag.code == "SF003"

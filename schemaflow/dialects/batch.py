@@ -78,10 +78,14 @@ class _Psycopg(BatchDriver):
 
 
 class _Psycopg2(BatchDriver):
-    def idle(self) -> bool:
+    def __init__(self, raw: Any) -> None:
+        super().__init__(raw)
         import psycopg2.extensions as ext  # type: ignore[import-untyped]
 
-        return bool(self.raw.get_transaction_status() == ext.TRANSACTION_STATUS_IDLE)
+        self._ext = ext
+
+    def idle(self) -> bool:
+        return bool(self.raw.get_transaction_status() == self._ext.TRANSACTION_STATUS_IDLE)
 
     def literal(self, sql: str, params: Any) -> str:
         cursor = self.raw.cursor()
@@ -90,9 +94,7 @@ class _Psycopg2(BatchDriver):
         finally:
             cursor.close()
         if isinstance(text, bytes):
-            import psycopg2.extensions as ext
-
-            return text.decode(ext.encodings.get(self.raw.encoding, "utf-8"))
+            return text.decode(self._ext.encodings.get(self.raw.encoding, "utf-8"))
         return str(text)
 
 
