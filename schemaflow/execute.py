@@ -32,6 +32,7 @@ from .history import History
 from .interrupt import Stop, Watch
 from .outcome import Conflict, Progress, conflict, failed, interrupted, stopped
 from .planning import Direction, Plan, PlanItem, plan_apply, plan_rollback
+from .planstream import Streamed, remember, streamed
 from .recorder import Recorder, RunWriter, check_drift, effective
 from .script import to_sql
 
@@ -305,20 +306,22 @@ def _autocommit(runner: _Runner, step: Step) -> None:
         conn.execution_options(isolation_level=level)
 
 
-def run(recorder: Recorder, database: Dialect, plan: Plan, graph: Graph,
+def run(recorder: Recorder, database: Dialect, plan: Plan | Streamed, graph: Graph,
         on_item: Callable[[ItemResult], None] | None = None,
         on_start: Callable[[str, str], None] | None = None,
         resume: tuple[str, int] | None = None) -> list[ItemResult]:
-    """Run every item of a plan in order; stops at the first failure (ChangesetFailed).
-    Where the database has a run-wide lock, the caller holds it. `on_start(id, message)`
-    is told of each changeset before it runs, `on_item` when it is done. `resume`: (id,
-    index of the first statement to run) of an interrupted changeset."""
+    """Run every item of a plan in order (of a `Streamed` one, each as it comes); stops at
+    the first failure (ChangesetFailed). Where the database has a run-wide lock, the caller
+    holds it. `on_start(id, message)` is told of each changeset before it runs, `on_item`
+    when it is done. `resume`: (id, index of the first statement to run) of an interrupted
+    changeset."""
     results: list[ItemResult] = []
     runner = _Runner(recorder, database, graph)
+    items = plan.items if isinstance(plan, Plan) else plan
     with runner.watch, unprepared(runner.conn):
-        for item in plan.items:
+        for item in items:
             if runner.watch.signum is not None:  # came between changesets
-                raise stopped(plan, len(results), runner.watch.signum)
+                raise stopped(plan.direction, plan.ids, len(results), runner.watch.signum)
             if on_start:
                 on_start(item.changeset.id, item.changeset.message)
             result = run_item(runner, item, resume[1] if resume and resume[0] ==
@@ -358,12 +361,22 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
             # changeset: finding where it resumes looks at the statements' constructs.
             finish = None if dry_run or (exists and recorder.journal.read()) else \
                 precompiled(conn.dialect)
-            if direction == "apply":
-                plan = plan_apply(history, apply_ids(g, target, applied), applied, renderer,
-                                  finish)
-            else:
-                ids = rollback_ids(g, target or "base", [r.id for r in rows])
-                plan = plan_rollback(history, ids, applied, renderer, finish)
+            ids = (apply_ids(g, target, applied) if direction == "apply" else
+                   rollback_ids(g, target or "base", [r.id for r in rows]))
+            if finish is not None and resume_from is None:
+                stream = streamed(history, direction, ids, applied, renderer, finish, dialect,
+                                  conn.dialect)
+                if stream is not None:
+                    try:
+                        results = run(recorder, dialect, stream, g, on_item, on_start)
+                    finally:
+                        stream.close()
+                    recorder.journal.drop_if_empty()
+                    return stream.plan(), results
+            make = plan_apply if direction == "apply" else plan_rollback
+            plan = make(history, ids, applied, renderer, finish)
+            if finish is not None:
+                remember(history, plan, applied, dialect, conn.dialect)
             if dry_run:
                 return plan, to_sql(plan, conn.dialect, recorder.table,
                                     create_version_table=not exists, renderer=renderer,

@@ -12,6 +12,9 @@ project), as plain JSON checked when read (never pickle):
   diagnostic's file and line are found afresh from the files when it is reported.
 - schemas after a sequence of changesets, keyed by the ids and checksums of that sequence in
   order: the state an apply plans on, or a rollback reverses from. The newest few are kept.
+- keys of plan items known to render on one database (`planstream`: a run whose every item
+  rendered before is rendered while it runs). Never SQL: what runs is always rendered from
+  the files, here and now.
 
 `SCHEMAFLOW_NO_CACHE=1` turns both off, as it does the parse cache.
 """
@@ -40,6 +43,8 @@ if TYPE_CHECKING:
 
 _KEEP_STATES = 4
 _KEEP_CLEAN = 64
+_KEEP_RENDERED = 20_000  # plan items, over the newest `_KEEP_RENDER_FILES` databases
+_KEEP_RENDER_FILES = 4
 START = ""  # the key of the empty sequence (an empty database)
 _HEX = "0123456789abcdef"
 
@@ -153,6 +158,29 @@ class Memo:
         self._clean = (known + new)[-_KEEP_CLEAN:]
         self._write("clean.json", {"keys": self._clean})
 
+    # --- plans known to render ----------------------------------------------------------
+
+    def rendered(self, context: str) -> list[str]:
+        """Keys of plan items that rendered on the database `context` names (see
+        `planstream`), oldest first."""
+        data = self._read(f"rendered-{context}.json")
+        keys = data.get("keys") if isinstance(data, dict) else None
+        if isinstance(keys, list) and all(isinstance(k, str) and len(k) == 32 for k in keys):
+            return keys
+        return []
+
+    def mark_rendered(self, context: str, keys: Sequence[str]) -> None:
+        """Remember that these plan items rendered on `context` (the newest are kept)."""
+        if self.dir is None:
+            return
+        known = self.rendered(context)
+        seen = set(known)
+        new = [k for k in dict.fromkeys(keys) if k not in seen]
+        if not new:
+            return
+        self._write(f"rendered-{context}.json", {"keys": (known + new)[-_KEEP_RENDERED:]})
+        self._prune("rendered-*.json", _KEEP_RENDER_FILES)
+
     # --- schemas -----------------------------------------------------------------------
 
     def state(self, key: str) -> SchemaState | None:
@@ -184,7 +212,7 @@ class Memo:
         if self.dir is None or self._touch(name):
             return
         self._write(name, state_data(key, state, self._encoded))
-        self._prune_states()
+        self._prune("state-*.json", _KEEP_STATES)
 
     def put_state_file(self, key: str, text: str) -> None:
         """Remember a schema given as the text of its file (`state_file`, built elsewhere:
@@ -193,13 +221,14 @@ class Memo:
         if self.dir is None or key == START or self._touch(name):
             return
         self._write_text(name, text)
-        self._prune_states()
+        self._prune("state-*.json", _KEEP_STATES)
 
-    def _prune_states(self) -> None:
+    def _prune(self, pattern: str, keep: int) -> None:
+        """Delete all but the `keep` newest files matching `pattern`."""
         assert self.dir is not None
         try:
-            files = sorted(self.dir.glob("state-*.json"), key=lambda p: p.stat().st_mtime)
-            for old in files[:-_KEEP_STATES]:
+            files = sorted(self.dir.glob(pattern), key=lambda p: p.stat().st_mtime)
+            for old in files[:-keep]:
                 old.unlink()
         except OSError:
             pass

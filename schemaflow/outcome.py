@@ -4,11 +4,12 @@ statements ran and stay in effect, what the version table lists, and what nobody
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .errors import ChangesetFailed, Interrupted
 from .interrupt import Stop
-from .planning import Plan, PlanItem
+from .planning import Direction, PlanItem
 
 STATUS_HINT = "run `schemaflow status` once the database is reachable: it reads what the " \
               "version table lists now"
@@ -165,13 +166,13 @@ def interrupted(item: PlanItem, progress: Progress, stop: Stop) -> Interrupted:
                             f"them, and it continues with statement {k + 1}")
 
 
-def stopped(plan: Plan, done: int, signum: int) -> Interrupted:
-    """A signal came between changesets: those before are done and recorded, the rest did
-    not start."""
+def stopped(direction: Direction, ids: Sequence[str], done: int, signum: int) -> Interrupted:
+    """A signal came between changesets (`ids`, the run's, in order): those before are done
+    and recorded, the rest did not start."""
     stop = Stop(signum)
-    rest = [i.changeset.id for i in plan.items[done:]]
-    verb = "applied" if plan.direction == "apply" else "rolled back"
-    before = (f"after changeset {plan.items[done - 1].changeset.id}, which is {verb} and "
+    rest = list(ids[done:])
+    verb = "applied" if direction == "apply" else "rolled back"
+    before = (f"after changeset {ids[done - 1]}, which is {verb} and "
               "recorded" if done else "before its first changeset")
     listed = ", ".join(rest[:3]) + (f" and {len(rest) - 3} more" if len(rest) > 3 else "")
     return Interrupted(f"interrupted by {stop.name} {before}; {listed} did not start",

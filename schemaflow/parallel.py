@@ -11,6 +11,7 @@ same, only slower.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -152,3 +153,84 @@ def _send_result(fn: Callable[[], Any], conn: Any) -> None:
         result = None
     conn.send(result)
     conn.close()
+
+
+class Stream:
+    """What a function in a forked process sends as it goes (`fork_stream`)."""
+
+    WAIT = 10.0
+
+    def __init__(self, pid: int, conn: Any) -> None:
+        self.pid = pid
+        self.conn = conn
+
+    def receive(self) -> Any:
+        """The next thing sent; None when the process ended without sending more (it was
+        done, it raised, or it died). Ctrl-C while waiting stops the process."""
+        try:
+            return self.conn.recv()
+        except Exception:
+            return None
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self, *, wait: bool = False) -> None:
+        """Stop the process, if it still runs (`wait`: let it end on its own first, for up
+        to `WAIT` seconds), and reap it."""
+        import signal
+        import time
+
+        self.conn.close()
+        deadline = time.monotonic() + (self.WAIT if wait else 0)
+        while True:
+            try:
+                pid, _ = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid or time.monotonic() >= deadline:
+                break
+            time.sleep(0.005)
+        if not pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+
+
+def fork_stream(fn: Callable[[Callable[[Any], None]], None]) -> Stream | None:
+    """Start `fn(send)` in a forked process, which calls `send(x)` for each thing it has for
+    this one (picklable; `fn` itself is inherited, never pickled); None where processes
+    cannot be forked. The process ends with `os._exit` once `fn` returns or raises: it runs
+    no exit handler and flushes no stream of this one (a thread of this process may have
+    held a stream's lock when it forked: the live status line's), and it ignores warnings
+    (which would write to one)."""
+    if sys.platform != "linux":
+        return None
+    from multiprocessing.connection import Connection
+
+    for stream in (sys.stdout, sys.stderr):  # or the child would write it out a second time
+        stream.flush()
+    read_fd, write_fd = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        return None
+    if pid == 0:  # the child
+        code = 1
+        try:
+            import gc
+            import warnings
+
+            os.close(read_fd)
+            _quiet_worker()
+            warnings.simplefilter("ignore")
+            gc.freeze()  # what the parent built is not traversed (so not copied) by collections
+            fn(Connection(write_fd, readable=False).send)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    return Stream(pid, Connection(read_fd, writable=False))

@@ -4,7 +4,7 @@ schema it meets (replayed from the history), with its transaction mode decided."
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -43,6 +43,11 @@ class Plan:
     direction: Direction
     items: tuple[PlanItem, ...]
     dialect: str
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """The changesets it runs, in order."""
+        return tuple(i.changeset.id for i in self.items)
 
 
 class _Schema:
@@ -157,39 +162,50 @@ def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],
     from is the remembered replay of the applied ones (see `memo`). `finish`: applied to
     each statement once its changeset is rendered (a run compiles them there, so that a
     plan of many changesets keeps SQL text, not a construct per statement)."""
+    return Plan("apply", tuple(iter_apply(history, ids, applied, renderer, finish)),
+                renderer.name)
+
+
+def iter_apply(history: History, ids: Sequence[str], applied: Collection[str],
+               renderer: Renderer, finish: Finish | None = None) -> Iterator[PlanItem]:
+    """`plan_apply`'s items, each as soon as it is rendered."""
     g = history.graph
     start = history.memo.replay(g, g.ordered(applied))
-    schema = _Schema(start.state) if ids else None
-    items = []
+    if not ids:
+        return
+    schema = _Schema(start.state)
     with _Tidy() as tidy:
         for cid in ids:
-            assert schema is not None
             cs, written = g[cid], history.from_file(cid, keep=False)
             steps = _render(renderer, cs, written.operations, schema, "apply")
-            items.append(_item(renderer, cs, "apply", written.operations, steps,
-                               checksum(written), finish))
+            yield _item(renderer, cs, "apply", written.operations, steps, checksum(written),
+                        finish)
             tidy.tick()
-    if schema is not None:  # what the next run plans on, once these ran
-        history.memo.put_state(start.keys.then(g, ids).keys[-1], schema.state)
-    return Plan("apply", tuple(items), renderer.name)
+    # what the next run plans on, once these ran
+    history.memo.put_state(start.keys.then(g, ids).keys[-1], schema.state)
 
 
 def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str],
                   renderer: Renderer, finish: Finish | None = None) -> Plan:
     """Render the reversal of `ids` (newest first) from the state the `applied` ones build,
     each changeset as its file holds it (`finish`: as for `plan_apply`)."""
+    return Plan("rollback", tuple(iter_rollback(history, ids, applied, renderer, finish)),
+                renderer.name)
+
+
+def iter_rollback(history: History, ids: Sequence[str], applied: Collection[str],
+                  renderer: Renderer, finish: Finish | None = None) -> Iterator[PlanItem]:
+    """`plan_rollback`'s items, each as soon as it is rendered."""
     g = history.graph
     state, before, _ = history.memo.replay(g, g.ordered(applied), keep=ids)
-    schema = _Schema(state) if ids else None
-    items = []
+    if not ids:
+        return
+    schema = _Schema(state)
     with _Tidy() as tidy:
         for cid in ids:
-            assert schema is not None
             # (each schema let go of once used: a rollback of many keeps none of them)
-            items.append(_reversal(history, renderer, cid, before.pop(cid, None), schema,
-                                   finish))
+            yield _reversal(history, renderer, cid, before.pop(cid, None), schema, finish)
             tidy.tick()
-    return Plan("rollback", tuple(items), renderer.name)
 
 
 def _reversal(history: History, renderer: Renderer, cid: str, before: SchemaState | None,

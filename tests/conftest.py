@@ -87,8 +87,9 @@ def sql_of(result: RunResult) -> str:
     return result.sql
 
 
-# `schemaflow ARGS` in one process, then which of the heavy modules it imported on the way.
-_IN_PROCESS = """
+# `schemaflow ARGS` run by a `python -c` script (after whatever the script did first), its
+# exit code left in `code` for what the script does after.
+CLI_MAIN = """
 import sys
 sys.argv = ["schemaflow", *sys.argv[1:]]
 from schemaflow.cli import main
@@ -98,6 +99,9 @@ except SystemExit as exc:
     code = exc.code
 else:
     code = 0
+"""
+# `schemaflow ARGS` in one process, then which of the heavy modules it imported on the way.
+_IN_PROCESS = CLI_MAIN + """
 heavy = sorted(m for m in ("schemaflow.ir.operations", "schemaflow.ir.parts",
                            "schemaflow.ir.codec", "sqlalchemy") if m in sys.modules)
 print(f"\\nIMPORTED={','.join(heavy)} EXIT={code}")
