@@ -32,7 +32,7 @@ from .history import History
 from .interrupt import Stop, Watch
 from .outcome import Conflict, Progress, conflict, failed, interrupted, stopped
 from .planning import Direction, Plan, PlanItem, plan_apply, plan_rollback
-from .planstream import Streamed, remember, streamed
+from .planstream import Streamed, plan_run
 from .recorder import Recorder, RunWriter, check_drift, effective
 from .script import to_sql
 
@@ -363,20 +363,20 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
                 precompiled(conn.dialect)
             ids = (apply_ids(g, target, applied) if direction == "apply" else
                    rollback_ids(g, target or "base", [r.id for r in rows]))
-            if finish is not None and resume_from is None:
-                stream = streamed(history, direction, ids, applied, renderer, finish, dialect,
-                                  conn.dialect)
-                if stream is not None:
+            if finish is None or resume_from is not None:
+                make = plan_apply if direction == "apply" else plan_rollback
+                plan = make(history, ids, applied, renderer, finish)
+            else:
+                work = plan_run(history, direction, ids, applied, renderer, finish, dialect,
+                                conn.dialect)
+                if not isinstance(work, Plan):  # streamed: each item run as it comes
                     try:
-                        results = run(recorder, dialect, stream, g, on_item, on_start)
+                        results = run(recorder, dialect, work, g, on_item, on_start)
                     finally:
-                        stream.close()
+                        work.close()
                     recorder.journal.drop_if_empty()
-                    return stream.plan(), results
-            make = plan_apply if direction == "apply" else plan_rollback
-            plan = make(history, ids, applied, renderer, finish)
-            if finish is not None:
-                remember(history, plan, applied, dialect, conn.dialect)
+                    return work.plan(), results
+                plan = work
             if dry_run:
                 return plan, to_sql(plan, conn.dialect, recorder.table,
                                     create_version_table=not exists, renderer=renderer,

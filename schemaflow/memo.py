@@ -248,10 +248,12 @@ class Memo:
             return False
         return True
 
-    def replay(self, g: Graph, order: Sequence[str], keep: Iterable[str] = ()) -> Replayed:
+    def replay(self, g: Graph, order: Sequence[str], keep: Iterable[str] = (), *,
+               remember: bool = True) -> Replayed:
         """The schema after applying `order` (in that order) to an empty database, and the
         schema just before each changeset in `keep`: from the longest remembered prefix on.
-        The end state, and the one before the first of `keep`, are remembered."""
+        The end state, and the one before the first of `keep`, are remembered (unless not
+        `remember`: a schema no later run starts from)."""
         from .state import apply
 
         known = sequence_keys(g, order)
@@ -275,11 +277,11 @@ class Memo:
             cid = order[i]
             if cid in wanted:
                 before[cid] = state
-                if i == first and i > 0:
+                if i == first and i > 0 and remember:
                     self.put_state(known.keys[i - 1], state)
             for op in g[cid].operations:
                 state = apply(state, op)
-        if known.last:
+        if known.last and remember:
             self.put_state(known.last, state)
         return Replayed(state, before, known)
 

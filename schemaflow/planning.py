@@ -167,10 +167,14 @@ def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],
 
 
 def iter_apply(history: History, ids: Sequence[str], applied: Collection[str],
-               renderer: Renderer, finish: Finish | None = None) -> Iterator[PlanItem]:
-    """`plan_apply`'s items, each as soon as it is rendered."""
+               renderer: Renderer, finish: Finish | None = None, *,
+               remember_start: bool = True, remember_end: bool = True
+               ) -> Iterator[PlanItem]:
+    """`plan_apply`'s items, each as soon as it is rendered. The schemas it starts from and
+    ends on are remembered (see `memo`), each unless told not to: for a part of a plan,
+    the schema between the parts is one no run starts from."""
     g = history.graph
-    start = history.memo.replay(g, g.ordered(applied))
+    start = history.memo.replay(g, g.ordered(applied), remember=remember_start)
     if not ids:
         return
     schema = _Schema(start.state)
@@ -181,8 +185,8 @@ def iter_apply(history: History, ids: Sequence[str], applied: Collection[str],
             yield _item(renderer, cs, "apply", written.operations, steps, checksum(written),
                         finish)
             tidy.tick()
-    # what the next run plans on, once these ran
-    history.memo.put_state(start.keys.then(g, ids).keys[-1], schema.state)
+    if remember_end:  # what the next run plans on, once these ran
+        history.memo.put_state(start.keys.then(g, ids).keys[-1], schema.state)
 
 
 def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str],
@@ -194,10 +198,15 @@ def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str]
 
 
 def iter_rollback(history: History, ids: Sequence[str], applied: Collection[str],
-                  renderer: Renderer, finish: Finish | None = None) -> Iterator[PlanItem]:
-    """`plan_rollback`'s items, each as soon as it is rendered."""
+                  renderer: Renderer, finish: Finish | None = None, *,
+                  remember_start: bool = True, remember_end: bool = True
+                  ) -> Iterator[PlanItem]:
+    """`plan_rollback`'s items, each as soon as it is rendered (`remember_start`: as for
+    `iter_apply`; a rollback remembers no schema it ends on)."""
+    del remember_end
     g = history.graph
-    state, before, _ = history.memo.replay(g, g.ordered(applied), keep=ids)
+    state, before, _ = history.memo.replay(g, g.ordered(applied), keep=ids,
+                                           remember=remember_start)
     if not ids:
         return
     schema = _Schema(state)

@@ -1,14 +1,18 @@
-"""A long run's plan rendered in a forked process while the run goes.
+"""A long run's plan rendered on two cores: while the run goes, once it is known to render.
 
 A run renders every changeset of its plan before it runs the first one, so that one that
-cannot be rendered here (a type this database lacks, a name too long for it) is refused
+cannot be rendered here (a type this database lacks, a value out of its range) is refused
 with nothing applied. On a long plan (a database built from empty: a test database, a CI
-job, a new environment) that rendering is as much CPU as the database's own work, and the
-two came one after the other.
+job, a new environment) that rendering is as much CPU as the database's own work.
 
-Once every item of a plan is known to render on this database, the run does not wait for
-it: a forked process renders the items on another core and sends each as it is compiled
-(text and bound values, `dialects.prepared`), and the run executes each as it arrives.
+- A plan not known to render is still rendered whole first, but on two cores: this
+  process renders its first half while a forked one replays the schema the first half
+  builds (from the history loaded, which this process checks every file against as it
+  renders it) and renders the second half, sending each item as it is compiled (text and
+  bound values, `dialects.prepared`). Then its items are remembered as known.
+- A plan every item of which is known to render is not waited for: the forked process
+  renders all of it, and the run executes each item as it arrives.
+
 What is known is remembered by the memo (`Memo.rendered`), as keys of plan items: a key
 hashes the database the plan renders for (`context`: its kind and server version, the
 driver, SQLAlchemy's and this schemaflow's code), the direction, and the changesets, by
@@ -17,16 +21,16 @@ from: for an apply, those replayed before it (applied before the run or earlier 
 either way the same schema) and the item's own; for a rollback, the applied ones, then
 those reversed up to and including the item. An item whose key is remembered rendered
 here before, on the very schema it meets now. Keys, never SQL: every statement is
-rendered from the files, in this run. A plan that is not known whole is rendered whole
-before anything runs, as always, and its keys are remembered once it is.
+rendered from the files, in this run.
 
 Whatever goes wrong in the forked process (an item that does not render after all, a
 changed file, a statement that only SQLAlchemy's execution can run, a process that dies)
-ends its stream, and this process renders the rest itself from there, so that an error is
-raised as it is without streaming, only after the changesets before it ran (as with a
-database error in a changeset). Only where processes fork (Linux), with a core to spare,
-a cache folder, no other thread in the process but the live status line's (`_forkable`),
-and at least `MIN_ITEMS` changesets to run; `SCHEMAFLOW_JOBS=1` turns it off.
+ends its stream, and this process renders the rest itself from there, raising what
+rendering raises: before anything ran for a plan rendered whole; for a streamed one after
+the changesets before it ran (as with a database error in a changeset). Only where
+processes fork (Linux), with a core to spare, no other thread in the process but the live
+status line's (`_forkable`), and at least `MIN_ITEMS` changesets to run; streaming also
+needs the cache folder. `SCHEMAFLOW_JOBS=1` renders in this process alone.
 """
 
 from __future__ import annotations
@@ -95,11 +99,17 @@ def item_keys(g: Graph, direction: Direction, applied: Collection[str], ids: Seq
     return out
 
 
+def _after(direction: Direction, applied: Collection[str], done: Sequence[str]) -> set[str]:
+    """What is applied once `done` ran in `direction` on top of `applied`."""
+    return set(applied) | set(done) if direction == "apply" else set(applied) - set(done)
+
+
 def _items(history: History, direction: Direction, ids: Sequence[str],
-           applied: Collection[str], renderer: Renderer,
-           finish: Finish | None) -> Iterator[PlanItem]:
+           applied: Collection[str], renderer: Renderer, finish: Finish | None, *,
+           remember_start: bool = True, remember_end: bool = True) -> Iterator[PlanItem]:
     make = iter_apply if direction == "apply" else iter_rollback
-    return make(history, ids, applied, renderer, finish)
+    return make(history, ids, applied, renderer, finish, remember_start=remember_start,
+                remember_end=remember_end)
 
 
 def _portable(steps: Sequence[Step]) -> bool:
@@ -110,55 +120,73 @@ def _portable(steps: Sequence[Step]) -> bool:
     return all(isinstance(s.sql, (str, Bound)) for s in steps)
 
 
-class Streamed:
-    """The items of a plan as a forked process renders them: iterated once, by the run. Where
-    the stream ends early, this process renders the rest (raising what rendering raises)."""
+class _Part:
+    """The items of a plan from its `k`-th on, as a forked process renders them (from the
+    schema the ones before them build, replayed there); where its stream ends early, the
+    rest rendered here, raising what rendering raises."""
 
-    def __init__(self, history: History, direction: Direction, ids: Sequence[str],
-                 applied: Collection[str], renderer: Renderer, finish: Finish,
-                 stream: parallel.Stream) -> None:
-        self.history = history
-        self.direction = direction
-        self.ids = tuple(ids)
-        self._applied = applied
-        self._renderer = renderer
-        self._finish = finish
-        self._stream: parallel.Stream | None = stream
-        self.items: list[PlanItem] = []
+    def __init__(self, history: History, direction: Direction, ids: Sequence[str], k: int,
+                 applied: Collection[str], renderer: Renderer, finish: Finish) -> None:
+        self.history, self.direction, self.ids, self.k = history, direction, ids, k
+        self.applied, self.renderer, self.finish = applied, renderer, finish
+        self.complete = False
+
+        def render(send: Callable[[Any], None]) -> None:
+            for item in _items(history, direction, ids[k:], _after(direction, applied, ids[:k]),
+                               renderer, finish, remember_start=k == 0):
+                if not _portable(item.steps):
+                    return
+                send((item.changeset.id, item.steps, item.transactional, item.checksum))
+
+        self.stream: parallel.Stream | None = parallel.fork_stream(render)
 
     def __iter__(self) -> Iterator[PlanItem]:
         g = self.history.graph
-        for k, cid in enumerate(self.ids):
-            got = self._stream.receive() if self._stream is not None else None
+        for j in range(self.k, len(self.ids)):
+            cid = self.ids[j]
+            got = self.stream.receive() if self.stream is not None else None
             if got is None or got[0] != cid:
                 self.close()
-                yield from self._rest(k)
+                yield from _items(self.history, self.direction, self.ids[j:],
+                                  _after(self.direction, self.applied, self.ids[:j]),
+                                  self.renderer, self.finish, remember_start=False)
+                self.complete = True
                 return
             _, steps, transactional, checksum = got
-            item = PlanItem(g[cid], self.direction, (), steps, transactional, checksum)
-            self.items.append(item)
-            yield item
+            yield PlanItem(g[cid], self.direction, (), steps, transactional, checksum)
+        self.complete = True
 
-    def _rest(self, k: int) -> Iterator[PlanItem]:
-        """The items from the `k`-th on, rendered here."""
-        done = set(self.ids[:k])
-        applied = (set(self._applied) | done if self.direction == "apply"
-                   else set(self._applied) - done)
-        for item in _items(self.history, self.direction, self.ids[k:], applied,
-                           self._renderer, self._finish):
+    def close(self) -> None:
+        """Let the forked process go: waited for when it sent everything (it may be writing
+        the schema the plan ends on to the memo), stopped otherwise."""
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            stream.close(wait=self.complete)
+
+
+class Streamed:
+    """The items of a plan known to render, as a forked process renders them: iterated
+    once, by the run, each item run as it comes."""
+
+    def __init__(self, part: _Part, name: str) -> None:
+        self._part = part
+        self._name = name
+        self.direction = part.direction
+        self.ids = tuple(part.ids)
+        self.items: list[PlanItem] = []
+
+    def __iter__(self) -> Iterator[PlanItem]:
+        for item in self._part:
             self.items.append(item)
             yield item
 
     def plan(self) -> Plan:
         """The items the run took, as a plan."""
-        return Plan(self.direction, tuple(self.items), self._renderer.name)
+        return Plan(self.direction, tuple(self.items), self._name)
 
     def close(self) -> None:
-        """Let the forked process go: waited for when it sent everything (it is writing the
-        schema the run ends on to the memo), stopped otherwise."""
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            stream.close(wait=len(self.items) == len(self.ids))
+        """Let the forked process go (see `_Part.close`)."""
+        self._part.close()
 
 
 def _forkable() -> bool:
@@ -170,38 +198,30 @@ def _forkable() -> bool:
     return all(t is main or type(t).__name__ == "_RefreshThread" for t in threading.enumerate())
 
 
-def streamed(history: History, direction: Direction, ids: Sequence[str],
-             applied: Collection[str], renderer: Renderer, finish: Finish,
-             dialect: Dialect, sa_dialect: Any) -> Streamed | None:
-    """The plan's items rendered by a forked process as the run goes, where every one of
-    them is known to render here (see the module's docstring); None otherwise."""
-    memo = history.memo
-    if (len(ids) < MIN_ITEMS or memo.dir is None or parallel.workers() < 2
-            or not _forkable()):
-        return None
-    ctx = context(dialect, sa_dialect)
-    if not set(memo.rendered(ctx)).issuperset(item_keys(history.graph, direction, applied,
-                                                         ids, ctx)):
-        return None
-
-    def render(send: Callable[[Any], None]) -> None:
-        for item in _items(history, direction, ids, applied, renderer, finish):
-            if not _portable(item.steps):
-                return
-            send((item.changeset.id, item.steps, item.transactional, item.checksum))
-
-    stream = parallel.fork_stream(render)
-    if stream is None:
-        return None
-    return Streamed(history, direction, ids, applied, renderer, finish, stream)
-
-
-def remember(history: History, plan: Plan, applied: Collection[str], dialect: Dialect,
-             sa_dialect: Any) -> None:
-    """Remember that every item of `plan`, rendered whole in this process for a run on
-    `applied`, renders here."""
-    if len(plan.items) < MIN_ITEMS or history.memo.dir is None:
-        return
-    ctx = context(dialect, sa_dialect)
-    history.memo.mark_rendered(ctx, item_keys(history.graph, plan.direction, applied,
-                                              plan.ids, ctx))
+def plan_run(history: History, direction: Direction, ids: Sequence[str],
+             applied: Collection[str], renderer: Renderer, finish: Finish, dialect: Dialect,
+             sa_dialect: Any) -> Plan | Streamed:
+    """The plan of a run: streamed where every item is known to render here (see the
+    module's docstring); else rendered whole before anything runs, on two cores where
+    there are (this process renders the first half, a forked one the second, from the
+    schema the first half builds), and then remembered as known."""
+    memo = history.memo if len(ids) >= MIN_ITEMS and history.memo.dir is not None else None
+    fork = len(ids) >= MIN_ITEMS and parallel.workers() > 1 and _forkable()
+    ctx = context(dialect, sa_dialect) if memo is not None else ""
+    keys = item_keys(history.graph, direction, applied, ids, ctx) if memo is not None else []
+    if fork and memo is not None and set(memo.rendered(ctx)).issuperset(keys):
+        part = _Part(history, direction, ids, 0, applied, renderer, finish)
+        if part.stream is not None:
+            return Streamed(part, renderer.name)
+        part.close()
+    half = len(ids) // 2 if fork else len(ids)
+    tail = _Part(history, direction, ids, half, applied, renderer, finish) if fork else None
+    try:
+        items = [*_items(history, direction, ids[:half], applied, renderer, finish,
+                         remember_end=tail is None), *(tail or ())]
+    finally:
+        if tail is not None:
+            tail.close()
+    if memo is not None:
+        memo.mark_rendered(ctx, keys)
+    return Plan(direction, tuple(items), renderer.name)

@@ -1,7 +1,9 @@
-"""A long run rendered by a forked process while it runs (planstream): only once every item
-of its plan is known to render on this database; the database it builds is the one a run
-rendered whole builds; where an item does not render after all, the run stops there with
-the error a run rendered whole gives; Ctrl-C stops it between changesets."""
+"""A long run's plan rendered on two cores (planstream): whole before anything runs, half by
+a forked process, until every item of it is known to render on this database; then by the
+forked process while the run executes each item as it arrives. Either way the database it
+builds is the one a plan rendered in one process builds; an item that does not render stops
+the run before anything ran (rendered whole) or there (streamed) with the same error;
+Ctrl-C stops a streamed run between changesets."""
 
 from __future__ import annotations
 
@@ -25,8 +27,9 @@ BAD = 22  # the changeset of `_history(bad=True)` that SQLite cannot store
 pytestmark = pytest.mark.skipif(parallel.workers() < 2, reason="streams only with 2 cores")
 
 
-def _history(p: Project, n: int = N, *, bad: bool = False) -> list[str]:
-    """Tables, columns, indexes and rows, one or two operations a changeset."""
+def _history(p: Project, n: int = N, *, bad: bool = False, bad_at: int = BAD) -> list[str]:
+    """Tables, columns, indexes and rows, one or two operations a changeset; `bad`: the
+    `bad_at`-th (from 0; one that inserts rows) with a value SQLite cannot store."""
     ops: list[list[Any]] = []
     for i in range(1, n + 1):
         t = f"t{(i - 1) // 4}"
@@ -42,7 +45,7 @@ def _history(p: Project, n: int = N, *, bad: bool = False) -> list[str]:
                     {"create_index": {"table": t, "name": f"ix_{t}_c{i}",
                                       "columns": [f"c{i}"]}}])
             case 3:
-                value = 2 ** 70 if bad and i == BAD + 1 else i
+                value = 2 ** 70 if bad and i == bad_at + 1 else i
                 ops.append([{"insert_rows": {"table": t, "rows": [
                     {"id": 1, "name": "it's", "n": value}, {"id": 2, "name": "%s", "n": None}]}}])
             case _:
@@ -55,23 +58,35 @@ def _versions(url: str) -> list[tuple[Any, ...]]:
     return rows(url, "SELECT id, checksum, exec_order FROM schemaflow_version ORDER BY id")
 
 
+def _watch(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[Any]]:
+    """From now on, the forked processes started (any) and the runs streamed."""
+    return (record_calls(monkeypatch, parallel, "fork_stream"),
+            record_calls(monkeypatch, planstream, "Streamed"))
+
+
 def test_streamed_once_known_and_builds_the_same_database(project: Project,
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
     ids = _history(project)
-    streams = record_calls(monkeypatch, parallel, "fork_stream")
+    with monkeypatch.context() as m:  # the reference: one process, nothing remembered
+        m.setenv("SCHEMAFLOW_JOBS", "1")
+        m.setenv("SCHEMAFLOW_NO_CACHE", "1")
+        alone = project.api().apply()
+        schema, versions = reflect(project.url), _versions(project.url)
+        project.api().rollback("base")
+    forks, streams = _watch(monkeypatch)
     api = project.api()
-    first = api.apply()  # not known yet: rendered whole, then remembered
-    assert streams == []
-    schema, versions = reflect(project.url), _versions(project.url)
+    first = api.apply()  # not known yet: rendered whole on two cores, then remembered
+    assert len(forks) == 1 and streams == []
+    assert reflect(project.url) == schema and _versions(project.url) == versions
     api.rollback("base")
-    assert streams == []
+    assert len(forks) == 2 and streams == []
     again = project.api().apply()  # every item known: streamed
-    assert len(streams) == 1
+    assert len(forks) == 3 and len(streams) == 1
     assert reflect(project.url) == schema and _versions(project.url) == versions
     assert [r.id for r in again.results] == [r.id for r in first.results] == ids
-    assert again.plan is not None and first.plan is not None
-    assert [i.steps for i in again.plan.items] == [i.steps for i in first.plan.items]
+    steps = [[i.steps for i in r.plan.items] if r.plan else None for r in (alone, first, again)]
+    assert steps[0] is not None and steps[1] == steps[0] and steps[2] == steps[0]
     project.api().rollback("base")
     assert len(streams) == 2
     assert reflect(project.url) == {}
@@ -85,21 +100,21 @@ def test_a_plan_on_top_of_applied_changesets_is_known_by_what_it_builds_on(
     project.api().apply()
     schema = reflect(project.url)
     project.api().rollback(ids[7])
-    streams = record_calls(monkeypatch, parallel, "fork_stream")
+    _, streams = _watch(monkeypatch)
     project.api().apply()  # the same changesets on the same schema as the first apply's
     assert len(streams) == 1
     assert reflect(project.url) == schema
 
 
-def test_nothing_is_streamed_on_one_core(project: Project,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nothing_is_forked_on_one_core(project: Project,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
     _history(project)
     project.api().apply()
     project.api().rollback("base")
     monkeypatch.setenv("SCHEMAFLOW_JOBS", "1")
-    streams = record_calls(monkeypatch, parallel, "fork_stream")
+    forks, _ = _watch(monkeypatch)
     project.api().apply()
-    assert streams == []
+    assert forks == []
     assert len(_versions(project.url)) == N
 
 
@@ -110,11 +125,31 @@ def test_an_edited_changeset_is_not_known(project: Project,
     project.api().rollback("base")
     path = next(project.changesets.glob(f"{ids[-1]}_*.yaml"))
     path.write_text(path.read_text().replace("string(80)", "string(90)"))
-    streams = record_calls(monkeypatch, parallel, "fork_stream")
+    forks, streams = _watch(monkeypatch)
     project.api().apply()
-    assert streams == []  # rendered whole: that plan never rendered before
+    assert len(forks) == 1 and streams == []  # rendered whole: it never rendered before
     assert ("name", "VARCHAR(90)") in [
-        (c[1], c[2]) for c in rows(project.url, f"PRAGMA table_info({ids[-1] and 't9'})")]
+        (c[1], c[2]) for c in rows(project.url, "PRAGMA table_info(t9)")]
+
+
+@pytest.mark.parametrize("where", ["first half", "second half"])
+def test_rendered_whole_an_item_that_does_not_render_stops_it_before_anything_ran(
+        where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = make_project(tmp_path / "proj")
+    bad = 6 if where == "first half" else BAD  # (the forked process renders from N // 2)
+    ids = _history(p, bad=True, bad_at=bad)
+    with monkeypatch.context() as m:
+        m.setenv("SCHEMAFLOW_JOBS", "1")
+        with pytest.raises(UsageError) as alone:
+            p.api().apply()
+    forks, streams = _watch(monkeypatch)
+    with pytest.raises(UsageError) as caught:
+        p.api().apply()
+    assert len(forks) == 1 and streams == []
+    assert caught.value.message == alone.value.message
+    assert f"changeset {ids[bad]} " in caught.value.message
+    assert reflect(p.url) == {} and _versions(p.url) == []
+    assert multiprocessing.active_children() == []
 
 
 def _claim_rendered(p: Project, ids: list[str]) -> None:
@@ -140,7 +175,7 @@ def test_an_item_that_does_not_render_after_all_stops_the_run_there(
         project.api().apply()
     assert reflect(project.url) == {}  # rendered whole: nothing ran
     _claim_rendered(project, ids)
-    streams = record_calls(monkeypatch, parallel, "fork_stream")
+    _, streams = _watch(monkeypatch)
     with pytest.raises(UsageError) as streamed:
         project.api().apply()
     assert len(streams) == 1
@@ -170,7 +205,7 @@ def test_ctrl_c_stops_a_streamed_run_between_changesets(project: Project,
     ids = _history(project)
     project.api().apply()
     project.api().rollback("base")
-    streams = record_calls(monkeypatch, parallel, "fork_stream")
+    _, streams = _watch(monkeypatch)
 
     def third_done(result: object) -> None:
         if getattr(result, "id", None) == ids[2]:
@@ -199,7 +234,7 @@ def test_streamed_on_a_server(kind: str, tmp_path: Path, request: pytest.Fixture
     p.api().apply()
     schema, versions = reflect(url), _versions(url)
     p.api().rollback("base")
-    streams = record_calls(monkeypatch, parallel, "fork_stream")
+    _, streams = _watch(monkeypatch)
     p.api().apply()
     assert len(streams) == 1
     assert reflect(url) == schema and _versions(url) == versions
@@ -211,12 +246,12 @@ def test_streamed_on_a_server(kind: str, tmp_path: Path, request: pytest.Fixture
 # `schemaflow ARGS` in one process, as on a terminal (the live status line's thread runs),
 # then how many streams it started.
 _COUNTING = """
-from schemaflow import parallel
-real, started = parallel.fork_stream, []
-def counting(fn):
-    started.append(fn)
-    return real(fn)
-parallel.fork_stream = counting
+from schemaflow import planstream
+real, started = planstream.Streamed, []
+def counting(*args):
+    started.append(args)
+    return real(*args)
+planstream.Streamed = counting
 """ + CLI_MAIN + """print(f"STREAMS={len(started)} EXIT={code}")
 """
 
