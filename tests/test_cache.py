@@ -174,6 +174,26 @@ def test_a_second_load_is_served_from_the_index_and_equal(demo_project: Project,
         assert checksum(w[cid]) == checksum(g[cid])
 
 
+def test_an_entry_unmarshalled_lets_go_of_its_bytes_and_still_answers(demo_project: Project,
+                                                                      reads: list[str]) -> None:
+    folder = demo_project.changesets
+    cold = load(folder).graph
+    warm = load(folder).graph
+    by_id = warm.by_id
+    assert isinstance(by_id, cache._LazyMap) and all(by_id._entries)
+    first = cold.order[0]
+    assert by_id.peek(first) == cache.summary(cold.by_id, first)  # unmarshalled, not revived
+    assert by_id._entries[by_id._slots[first]] == b""
+    for cid in cold.order:  # a plan revives every entry: each one's bytes let go of
+        assert warm[cid] == cold[cid] and checksum(warm[cid]) == checksum(cold[cid])
+        assert (warm[cid].operations, warm[cid].rollback) == (cold[cid].operations,
+                                                              cold[cid].rollback)
+        assert by_id._entries[by_id._slots[cid]] == b""
+        assert by_id.listed(cid) == cache.listed(cold.by_id, cid)
+        assert by_id.peek(cid) == cache.summary(cold.by_id, cid)
+        assert cache.source_key(by_id, cid) == load(folder).content_key(cid) is not None
+
+
 def test_the_memo_keys_chained_from_the_caches_are_those_computed(demo_project: Project,
                                                                   reads: list[str]) -> None:
     """The parse cache keeps each changeset's own key (`cache.own_key`) and the folder index

@@ -786,3 +786,39 @@ def test_sql_types_sized_binaries_and_collations(target: tuple[str, tuple[int, .
         {"name": "p", "type": "sql(POINT)"}, {"name": "c", "type": "string(5)",
                                               "collation": "C"}]}})
     assert expected in sql, sql
+
+
+# --- a run's statements compiled as planned (dialects.prepared) -------------------------------
+
+
+@pytest.mark.parametrize("name", ["sqlite", "postgresql", "mysql"])
+def test_a_plans_compiler_keeps_few_quoted_names_and_none_on_the_connections_dialect(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from schemaflow.dialects import prepared
+    from schemaflow.dialects.render import literal_dialect
+
+    monkeypatch.setattr(prepared, "NAMES", 3)
+    connections = sa_dialect(name)
+    finish = prepared.precompiled(connections)
+    memos = dict(zip(finish.__code__.co_freevars,
+                     (c.cell_contents for c in finish.__closure__ or ()), strict=True))["memos"]
+    fresh = literal_dialect(sa_dialect(name))
+    before: list[dict[str, Any]] = []
+    bound = 0
+    for i in range(12):
+        table = {"create_table": {"name": f"t{i}", "columns": [
+            {"name": "id", "type": "integer", "primary_key": True},
+            {"name": "select", "type": "string(10)"}, {"name": f"Mixed{i}", "type": "text"}]}}
+        rows = {"insert_rows": {"table": f"t{i}", "rows": [{"id": 1, "select": "50%"}]}}
+        for doc in (table, rows):
+            for step in steps((name, None), before, doc):
+                done = finish(step, True)
+                if isinstance(done.sql, prepared.Bound):
+                    bound += 1
+                    assert done.sql.shown == compile_step(step, fresh)
+                    assert done.sql.sql == step.sql.compile(dialect=sa_dialect(name)).string
+                else:
+                    assert done.compiled and done.sql == compile_step(step, fresh)
+                assert all(len(names) <= 3 + 8 for names in memos)
+            before.append(doc)
+    assert bound == 12 and connections.identifier_preparer._strings == {}

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import count, safe
+from .terminal import markup
 
 if TYPE_CHECKING:
     from rich.status import Status
@@ -47,13 +48,13 @@ class Progress:
         """A changeset starts: the live status line names it (a long one shows which)."""
         if self.status is not None:
             # safe(): the status line is rendered without passing the console's own filter.
-            self.status.update(safe(f"{self.doing} [bold]{escape(cid)}[/bold] "
-                                    f"{escape(message)}…"))
+            self.status.update(markup(safe(f"{self.doing} [bold]{escape(cid)}[/bold] "
+                                           f"{escape(message)}…")))
 
     def live(self, enabled: bool) -> AbstractContextManager[Any]:
         """On a terminal, a live status line while changesets run; plain lines otherwise."""
         if enabled and self.err.is_terminal:
-            self.status = self.err.status(f"{self.doing}…")
+            self.status = self.err.status(markup(f"{self.doing}…"))
             return self.status
         return nullcontext()
 
