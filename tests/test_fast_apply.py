@@ -202,6 +202,29 @@ def test_a_new_head_beside_a_clean_one_is_checked(project: Project,
     assert _versions(project) == ids
 
 
+def test_a_run_ages_what_its_imports_made_and_keeps_a_callers_freeze(project: Project) -> None:
+    # Once SQLAlchemy is imported for a run, everything there is goes to the collector's
+    # oldest generation before the run replays and plans (the collections of the young
+    # would walk it all for nothing); a process that froze objects itself keeps them frozen.
+    ids = _applied(project)
+    project.write("d001", [_column("d")], parents=[ids[-1]])
+    project.write("d002", [_column("e")], parents=["d001"])
+    code = ("import gc, sys\nfrom schemaflow import memo\nfrom schemaflow.api import Project\n"
+            "gc.set_threshold(100_000, 50, 100)  # as the command line sets it\n"
+            "seen, real = [], memo.Memo.replay\n"
+            "def replay(*args, **kwargs):\n"
+            "    compiler = vars(sys.modules['sqlalchemy.sql.compiler'])\n"
+            "    seen.append(any(o is compiler for o in gc.get_objects(generation=2)))\n"
+            "    return real(*args, **kwargs)\n"
+            "memo.Memo.replay = replay\n"
+            "p = Project.from_config()\n"
+            "assert [r.id for r in p.apply('d001').results] == ['d001']\n"
+            "gc.freeze(); frozen = gc.get_freeze_count()\n"
+            "assert [r.id for r in p.apply().results] == ['d002']\n"
+            "print(seen[0], len(seen) > 1, gc.get_freeze_count() == frozen)")
+    assert _python(project, code) == "True True True"
+
+
 def test_a_renamed_broken_pending_changeset_is_reported_under_its_new_name(
         project: Project) -> None:
     ids = _applied(project)
