@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -81,15 +82,22 @@ def read_all(url: str, table: str, schema: str | None, *,
         return None
     # One tuple per row, built in C (tuple.__new__): 10,000 rows are read for every listing.
     # The times parsed in one C loop when every one is ISO text (SQLite's), else row by row.
-    rows, new = raw[0], tuple.__new__
+    return _applied_rows(raw[0]), interrupted(raw[1])
+
+
+def _applied_rows(rows: Sequence[Sequence[Any]]) -> list[AppliedRow]:
+    """Version rows as a driver gives them (the table's columns in order, applied_at as the
+    driver reads it) → AppliedRow: one tuple per row, built in C (tuple.__new__; 10,000 rows
+    are read for every listing and under apply's lock), the times parsed in one C loop when
+    every one is ISO text (SQLite's), else row by row."""
+    new = tuple.__new__
     try:
         times: list[dt.datetime | None] = list(map(dt.datetime.fromisoformat,
                                                    [r[3] for r in rows]))
     except (TypeError, ValueError):
         times = [applied_time(r[3]) for r in rows]
-    return ([new(AppliedRow, (r[0], r[1], r[2], t, *r[4:])) for r, t in zip(rows, times,
-                                                                            strict=True)],
-            interrupted(raw[1]))
+    return [new(AppliedRow, (r[0], r[1], r[2], t, *r[4:])) for r, t in zip(rows, times,
+                                                                           strict=True)]
 
 
 def applied_time(value: object) -> dt.datetime | None:
@@ -179,12 +187,16 @@ class Recorder:
                    else c for c in vt.c]
         from .dialects.connect import end_read
 
-        rows = self.conn.execute(sa.select(*columns).order_by(vt.c.exec_order)).all()
+        # The table's columns are AppliedRow's fields, in order, and none has a result
+        # type SQLAlchemy converts (applied_at is read as the driver gives it): the rows are
+        # taken from the driver's cursor, without a SQLAlchemy Row built for each of them.
+        result = self.conn.execute(sa.select(*columns).order_by(vt.c.exec_order))
+        try:
+            raw = result.cursor.fetchall()
+        finally:
+            result.close()
         end_read(self.conn)
-        # The table's columns are AppliedRow's fields, in order: one C-built tuple per row
-        # (apply reads every row of a long history under its lock).
-        new, at = tuple.__new__, applied_time
-        return [new(AppliedRow, (r[0], r[1], r[2], at(r[3]), *r[4:])) for r in rows]
+        return _applied_rows(raw)
 
     def applied_ids(self) -> tuple[set[str], int]:
         """(every applied id, the next exec_order): one read, in the caller's transaction."""
@@ -379,8 +391,13 @@ def drift(rows: Sequence[AppliedRow], g: Graph, folder: str) -> list[Diagnostic]
              "roll the database back first or run: schemaflow stamp <target> --purge")
         for r in rows if r.id not in known]
     applied = {r.id for r in rows}
-    # With the whole history applied, nothing applied lacks what it builds on.
-    for r in () if applied.issuperset(g.order) else rows:
+    # With the whole history applied, nothing applied lacks what it builds on; nor when
+    # everything the applied changesets build on is applied (one set built in C: the rows
+    # are looked through one by one only to name the culprits).
+    every = g.all_parents
+    consistent = applied.issuperset(g.order) or set(itertools.chain.from_iterable(
+        map(every.__getitem__, applied & every.keys()))) <= applied
+    for r in () if consistent else rows:
         missing = [p for p in g.all_parents.get(r.id, ()) if p not in applied]
         if missing:
             diags.append(Diagnostic(

@@ -591,19 +591,27 @@ def test_many_files_parsed_on_every_core_load_as_in_one_process(
     assert "add_colum" in info.value.diagnostics[0].message
 
 
+def _long_history_forks(project: Project, monkeypatch: pytest.MonkeyPatch
+                        ) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """A history long enough for a load to write its cache files in a forked process, its
+    files trusted though seconds old: (its ids, the calls of `parallel.fork_call` from now
+    on). Skips on one core."""
+    from schemaflow import parallel
+
+    if parallel.workers() < 2:
+        pytest.skip("one core: nothing runs in parallel")
+    monkeypatch.setattr(cache, "_RACY_NS", 0)
+    ids = _many(project, parallel.MIN_ITEMS + 50)
+    return ids, record_calls(monkeypatch, parallel, "fork_call")
+
+
 def test_a_background_load_has_its_cache_files_once_cache_written_returns(
         project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     # validate loads a long history with background=True: the parse cache and the folder
     # index are written by a forked process while the history check runs; once
     # `cache_written` returns they are there, and the next load is served from the index.
-    from schemaflow import parallel
-
-    if parallel.workers() < 2:
-        pytest.skip("one core: nothing runs in parallel")
-    monkeypatch.setattr(cache, "_RACY_NS", 0)  # the files are seconds old: trust them
-    ids = _many(project, parallel.MIN_ITEMS + 50)
+    ids, forked = _long_history_forks(project, monkeypatch)
     folder = project.changesets
-    forked = record_calls(monkeypatch, parallel, "fork_call")
     loaded = load(folder, background=True)
     assert len(forked) == 1
     loaded.cache_written()
@@ -632,6 +640,46 @@ def test_a_background_writer_that_fails_leaves_the_writing_to_this_process(
     assert FolderIndex(folder, display_path(folder), scan(folder)).load() is None  # not yet
     loaded.cache_written()
     assert FolderIndex(folder, display_path(folder), scan(folder)).load() is not None
+
+
+def test_apply_and_rollback_return_with_the_cache_files_a_forked_process_wrote(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A run that loaded its history file by file leaves the cache files to a forked process
+    # while it goes on (importing SQLAlchemy, running); it returns with them written, and
+    # the next load is served from the index. Not with another thread running: then the
+    # files are written here, as before.
+    import threading
+
+    ids, forked = _long_history_forks(project, monkeypatch)
+    folder = project.changesets
+    assert project.api().stamp("heads")[0] == ids
+    del forked[:]  # (stamp's own load)
+
+    def indexed() -> list[str] | None:
+        got = FolderIndex(folder, display_path(folder), scan(folder)).load()
+        return None if got is None else list(got[0].order)
+
+    project.write("u001", [{"create_table": {"name": "u", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}]}}], parents=[ids[-1]])
+    assert indexed() is None
+    api = project.api()
+    assert [r.id for r in api.apply().results] == ["u001"]
+    assert len(forked) == 1 and api._history is not None and not api._history._writing
+    assert indexed() == [*ids, "u001"]
+    project.write("u002", [{"create_table": {"name": "v", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}]}}], parents=["u001"])
+    assert [r.id for r in project.api().rollback(ids[-1]).results] == ["u001"]
+    assert len(forked) == 2 and indexed() == [*ids, "u001", "u002"]
+    (folder / "u002_change.yaml").unlink()
+    other = threading.Event()
+    waiting = threading.Thread(target=other.wait)
+    waiting.start()
+    try:
+        assert [r.id for r in project.api().apply().results] == ["u001"]
+    finally:
+        other.set()
+        waiting.join()
+    assert len(forked) == 2 and indexed() == [*ids, "u001"]
 
 
 def test_validate_returns_with_the_cache_files_written(project: Project,

@@ -35,6 +35,14 @@ def _versions(project: Project) -> list[str]:
     return [r.id for r in rows]
 
 
+def _python(project: Project, code: str) -> str:
+    """What a fresh interpreter running `code` in the project's folder prints."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, cwd=project.root)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 class _Checks:
     """Records which changesets each history check looked at."""
 
@@ -61,10 +69,7 @@ def test_a_no_op_apply_imports_no_sqlalchemy_and_checks_no_history(project: Proj
             "r = p.apply(); assert r.results == [] and r.plan.items == (), r\n"
             "r = p.rollback('head'); assert r.results == [], r\n"
             "print('sqlalchemy' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=False, cwd=project.root)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+    assert _python(project, code) == "False"
 
 
 def test_a_no_op_apply_still_sees_an_edited_applied_changeset(project: Project) -> None:
@@ -167,6 +172,57 @@ def test_an_edit_upstream_rechecks_the_unchanged_changesets_below_it(
         project.api().apply()
     assert checks.checked == [["d001", "d002"]]
     assert [d.changeset for d in caught.value.diagnostics] == ["d002"]
+
+
+def test_a_history_whose_heads_are_remembered_clean_is_not_linted_again(
+        project: Project) -> None:
+    # The check before apply finds every head remembered clean: nothing to check, and the
+    # linter is not even imported (what a deploy of a remembered changeset pays).
+    ids = _applied(project)
+    project.write("d001", [_column("d")], parents=[ids[-1]])
+    assert project.api().apply(dry_run=True).sql  # checks d001, remembers the head clean
+    code = ("import sys\nfrom schemaflow.api import Project\n"
+            "from schemaflow.memo import history_errors\n"
+            "print(history_errors(Project.from_config().history), "
+            "'schemaflow.lint' in sys.modules)")
+    assert _python(project, code) == "[] False"
+
+
+def test_a_new_head_beside_a_clean_one_is_checked(project: Project,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # One head remembered clean is not the history: a second head, new and broken, is
+    # checked (alone) and refused.
+    ids = _applied(project)  # (its head remembered clean by the apply)
+    project.write("b001", [_column("x", table="missing")], parents=[ids[0]])
+    checks = _Checks(monkeypatch)
+    with pytest.raises(ValidationFailed) as caught:
+        project.api().apply()
+    assert checks.checked == [["b001"]]
+    assert [d.changeset for d in caught.value.diagnostics] == ["b001"]
+    assert _versions(project) == ids
+
+
+def test_a_run_ages_what_its_imports_made_and_keeps_a_callers_freeze(project: Project) -> None:
+    # Once SQLAlchemy is imported for a run, everything there is goes to the collector's
+    # oldest generation before the run replays and plans (the collections of the young
+    # would walk it all for nothing); a process that froze objects itself keeps them frozen.
+    ids = _applied(project)
+    project.write("d001", [_column("d")], parents=[ids[-1]])
+    project.write("d002", [_column("e")], parents=["d001"])
+    code = ("import gc, sys\nfrom schemaflow import memo\nfrom schemaflow.api import Project\n"
+            "gc.set_threshold(100_000, 50, 100)  # as the command line sets it\n"
+            "seen, real = [], memo.Memo.replay\n"
+            "def replay(*args, **kwargs):\n"
+            "    compiler = vars(sys.modules['sqlalchemy.sql.compiler'])\n"
+            "    seen.append(any(o is compiler for o in gc.get_objects(generation=2)))\n"
+            "    return real(*args, **kwargs)\n"
+            "memo.Memo.replay = replay\n"
+            "p = Project.from_config()\n"
+            "assert [r.id for r in p.apply('d001').results] == ['d001']\n"
+            "gc.freeze(); frozen = gc.get_freeze_count()\n"
+            "assert [r.id for r in p.apply().results] == ['d002']\n"
+            "print(seen[0], len(seen) > 1, gc.get_freeze_count() == frozen)")
+    assert _python(project, code) == "True True True"
 
 
 def test_a_renamed_broken_pending_changeset_is_reported_under_its_new_name(

@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import DEMO, Project, make_project, run_reporting_imports
 
-from schemaflow.dialects.connect import session
+from schemaflow.dialects.connect import end_read, session
 from schemaflow.errors import ConnectionFailed
-from schemaflow.recorder import AppliedRow, Recorder, read_rows
+from schemaflow.recorder import AppliedRow, Recorder, applied_time, read_rows
 
 KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql),
          pytest.param("mysql", marks=pytest.mark.mysql)]
@@ -107,6 +107,38 @@ def test_both_readers_return_the_same_rows_after_apply(url: str, custom: bool, t
     assert len(light) == 7 and all(isinstance(r.applied_at, dt.datetime) for r in light)
     if custom:  # the rows are in the configured table, not in the default one
         assert read_rows(url, "schemaflow_version", None, timeout=5) == []
+
+
+@pytest.mark.parametrize("driver", ["", "psycopg2"], ids=["own-driver", "psycopg2"])
+def test_the_recorder_reads_from_the_cursor_what_sqlalchemy_rows_hold(
+        url: str, driver: str, tmp_path: Path) -> None:
+    # The recorder takes the rows from the driver's cursor, not through SQLAlchemy's Row: the
+    # same values of the same types as SQLAlchemy's rows give, on every database and driver
+    # (psycopg2 is a driver the driver-only reader leaves to SQLAlchemy).
+    if driver and not url.startswith("postgresql"):
+        pytest.skip("psycopg2 is a PostgreSQL driver")
+    if driver:
+        url = "postgresql+psycopg2" + url[url.index("://"):]
+    p = demo(tmp_path / "demo", url)
+    assert p.cli("apply").returncode == 0
+    unreadable = url.startswith("sqlite")  # a text column there: it may hold anything
+    if unreadable:
+        execute(url, "UPDATE schemaflow_version SET applied_at = 'not a time' "
+                     "WHERE exec_order = 2")
+    with session(url) as (conn, _dialect):
+        recorder = Recorder(conn, "schemaflow_version", None)
+        vt = recorder.table
+        columns = [sa.type_coerce(c, sa.String()).label(c.name) if c.name == "applied_at"
+                   else c for c in vt.c]
+        expected = [AppliedRow(r[0], r[1], r[2], applied_time(r[3]), *r[4:]) for r in
+                    conn.execute(sa.select(*columns).order_by(vt.c.exec_order)).all()]
+        end_read(conn)
+        got = recorder.read()
+        assert not conn.in_transaction()
+    assert got == expected and len(got) == 8
+    assert [[type(v) for v in r] for r in got] == [[type(v) for v in r] for r in expected]
+    assert [r.applied_at is None for r in got] == [unreadable and r.exec_order == 2
+                                                   for r in got]
 
 
 def test_a_missing_table_is_no_rows(url: str) -> None:
