@@ -13,11 +13,12 @@ different SQL. And what is run and recorded in the version table never comes fro
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import marshal
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .ir.changeset import Changeset, Deferred
 
@@ -38,9 +39,24 @@ def checksum(cs: Changeset) -> str:
     deferred = cs.deferred
     if deferred is not None:
         return deferred.checksum
-    from .ir.checksums import checksum as computed
+    return _codec().checksum(cs)
 
-    return computed(cs)
+
+class _Codec(NamedTuple):
+    checksum: Callable[[Changeset], str]
+    encode_body: Callable[[Body], Any]
+    decode_body: Callable[[Any], Body]
+
+
+@functools.cache
+def _codec() -> _Codec:
+    """A body to plain data and back, and its checksum (`ir.plain`, `ir.checksums`: they
+    import the codec and the operations' classes): imported when first wanted, so not by a
+    listing, and not again for each changeset (an import per call is ~10k instructions)."""
+    from .ir.checksums import checksum as computed
+    from .ir.plain import decode_body, encode_body
+
+    return _Codec(computed, encode_body, decode_body)
 
 
 def own_key(header: Header, known: str) -> bytes:
@@ -108,10 +124,8 @@ class Encoded(Deferred):
         """The operations and rollback: decoded, or parsed from the file again when the entry
         fails its digest or cannot be decoded."""
         try:
-            from .ir.plain import decode_body
-
             if entry_digest(self.source, self.kinds, self.checksum, self.data) == self.digest:
-                return decode_body(marshal.loads(self.data))
+                return _codec().decode_body(marshal.loads(self.data))
         except Exception:  # an entry that cannot be decoded is parsed again, whatever failed
             pass
         cs = reparse(self.path, self.cid)
@@ -132,10 +146,8 @@ def pack(cs: Changeset, source: str) -> Packed:
     if isinstance(deferred, Encoded):
         return (header, deferred.kinds, deferred.checksum, deferred.source, deferred.digest,
                 deferred.data, deferred.own or own_key(header, deferred.checksum))
-    from .ir.plain import encode_body
-
     kinds, known = cs.operation_kinds, checksum(cs)
-    data = marshal.dumps(encode_body((cs.operations, cs.rollback)))
+    data = marshal.dumps(_codec().encode_body((cs.operations, cs.rollback)))
     return (header, kinds, known, source, entry_digest(source, kinds, known, data), data,
             own_key(header, known))
 

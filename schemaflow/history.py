@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import ir, parallel
 from .cache import ParseCache, checksum, source_key
+from .cache import content_key as bytes_key
 from .errors import Diagnostic, SchemaflowError, UsageError, ValidationFailed
 from .fileload import load_cached, load_file, load_files, locate
 from .folderindex import FolderIndex
@@ -72,17 +73,24 @@ class History:
 
     def source(self, cid: str) -> SourceFile | None:
         """A changeset's file as text, for positions (read once, and only when a diagnostic
-        needs it; the document itself is not parsed again)."""
+        needs it; the document itself is not parsed again). Marked as known to load
+        (`source.locate`) when its bytes are those the changeset was loaded from."""
         if cid not in self._texts:
             path = self.path(cid)
             self._texts[cid] = None
             if path is not None:
                 shown = display_path(path)
                 try:
-                    text = read_bytes(path, self.limits, shown).decode("utf-8")
-                    self._texts[cid] = SourceFile(shown, text, format_of(path) or "yaml", None)
+                    data = read_bytes(path, self.limits, shown)
+                    src = SourceFile(shown, data.decode("utf-8"), format_of(path) or "yaml",
+                                     None)
                 except (SourceError, UnicodeDecodeError):
                     pass
+                else:
+                    loaded = self.content_key(cid)
+                    if loaded is not None and loaded == bytes_key(data + path.suffix.encode()):
+                        src.memo["loads"] = True
+                    self._texts[cid] = src
         return self._texts[cid]
 
     def from_file(self, cid: str, *, keep: bool = True) -> ir.Changeset:

@@ -240,8 +240,6 @@ def _rollback(history: History, cs: ir.Changeset, before: SchemaState, after: Sc
     """An explicit rollback must fit and restore `before`; without one, the automatic inverse
     must exist (SF201). After a failed operation only the rollback's own fit is checked.
     With a target database, the rollback must be one it can run (SF331)."""
-    from .diff import diff
-
     cid = cs.id
     if cs.rollback is None:
         if not failed and keep("SF201", cs.lint_ignore):
@@ -271,6 +269,8 @@ def _rollback(history: History, cs: ir.Changeset, before: SchemaState, after: Sc
                                f"rollback {op.kind}: {exc.message}", exc.hint))
     opaque = any(isinstance(op, ir.Sql) for op in (*cs.operations, *cs.rollback))
     if rollback_ok and not failed and not opaque and keep("SF202", cs.lint_ignore):
+        from .diff import diff
+
         left = diff(before, rolled).operations
         if left:
             from .describe import describe

@@ -56,6 +56,21 @@ def _run_chunk(chunk: Sequence[Any]) -> list[Any]:
     return [_job(item) for item in chunk]
 
 
+def chunks(items: Sequence[T], n: int) -> list[Sequence[T]]:
+    """`items` cut into the tasks `n` workers take one at a time: each a share of what is
+    left (large first, few tasks to send and take in), shrinking to `_MIN_CHUNK` items at the
+    end, so that the workers finish within a small task of each other (fixed tasks of an
+    eighth of the work each left one core idle for up to one of them, ~0.2 s of a fresh
+    clone's 10,000 files)."""
+    out: list[Sequence[T]] = []
+    start = 0
+    while start < len(items):
+        size = max(_MIN_CHUNK, (len(items) - start) // (n * 3))
+        out.append(items[start:start + size])
+        start += size
+    return out
+
+
 def map_items(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """`[fn(item) for item in items]`, on several processes when there are many items.
     Items and results cross between processes (picklable plain data); `fn` itself does not."""
@@ -72,18 +87,11 @@ def iter_items(fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
     import multiprocessing
 
     global _job
-    # Many chunks per worker: the last one to finish does not hold the others up for long.
-    size = max(_MIN_CHUNK, -(-len(items) // (n * 16)))
-    chunks = [items[i:i + size] for i in range(0, len(items), size)]
     done = 0
     _job = fn
     try:
         with multiprocessing.get_context("fork").Pool(n, initializer=_quiet_worker) as pool:
-            # Chunks sent (and sent back) in the batches `Pool.map` makes: the results that
-            # cross together share their equal strings, and the cache files that marshal
-            # writes from them are then the very bytes they were.
-            batch, extra = divmod(len(chunks), n * 4)
-            for part in pool.imap(_run_chunk, chunks, batch + bool(extra)):
+            for part in pool.imap(_run_chunk, chunks(items, n)):
                 yield from part
                 done += len(part)
     except Exception:  # no workers, or one failed: the rest of the work here

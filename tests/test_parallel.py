@@ -55,3 +55,16 @@ def test_results_stream_in_order_and_a_failed_worker_leaves_the_rest_to_this_pro
     first = next(got)  # the first results are back before the rest is asked for
     assert [first, *got] == [x * x for x in items]
     assert parallel.map_items(_fails_in_a_worker, items) == [x * x for x in items]
+
+
+@pytest.mark.parametrize("count", [1, 199, 250, 1000, 10_000])
+def test_tasks_shrink_so_that_the_workers_finish_together(count: int) -> None:
+    items = list(range(count))
+    tasks = parallel.chunks(items, 2)
+    assert [x for task in tasks for x in task] == items
+    sizes = [len(task) for task in tasks]
+    assert sizes == sorted(sizes, reverse=True)  # each a share of what is left
+    assert sizes[-1] <= parallel._MIN_CHUNK  # the last ones are small
+    if count >= 1000:
+        assert sizes[0] >= count // 6 and len(tasks) <= 40  # few to send and take in
+        assert max(sizes[-4:]) <= parallel._MIN_CHUNK

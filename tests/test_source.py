@@ -386,3 +386,81 @@ _docs = st.recursive(
 @pytest.mark.parametrize("fmt", ["yaml", "toml"])
 def test_dumps_then_loads_is_identity(fmt: source.Format, doc: dict[str, Any]) -> None:
     assert source.loads(source.dumps(doc, fmt, "s.json"), fmt, "x") == doc
+
+
+# --- locate in a text known to load -----------------------------------------------------------
+
+def _paths(pos: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every document path of a position tree, and a step past each that leads nowhere."""
+    out = [prefix]
+    children = pos[2]
+    if isinstance(children, dict):
+        for key, child in children.items():
+            out += _paths(child, (*prefix, key))
+        out += [(*prefix, "missing"), (*prefix, 0)]
+    elif isinstance(children, list):
+        for i, child in enumerate(children):
+            out += _paths(child, (*prefix, i))
+        out += [(*prefix, len(children)), (*prefix, -1), (*prefix, "key")]
+    else:
+        out.append((*prefix, "deeper"))
+    return out
+
+
+def _same_as_every_position(text: str) -> int:
+    """Assert that locating each path by reading up to it (a text known to load) gives what
+    the positions of the whole document give; the number of paths that read only up to it."""
+    from schemaflow.source.yamlload import yaml_positions
+
+    root = yaml_positions(text)
+    assert root is not None
+    fast = 0
+    for path in _paths(root):
+        whole = _src(text, "yaml")
+        known = _src(text, "yaml")
+        known.memo["loads"] = True
+        assert source.locate(known, path) == source.locate(whole, path), (text, path)
+        fast += "yaml" not in known.memo  # answered without building every position
+    return fast
+
+
+TRICKY_YAML = [
+    YAML_DOC,
+    "a: 1\nb: &x {c: [1, 2, {d: 3}]}\ne: *x\nf: [*x, 2]\n",
+    "'q': 1\n\"r\": [a, b]\n~: 3\n1: five\ntrue: six\n1.5: x\n",
+    "!!int 7: a\n!!str 8: b\n? c\n: d\nlist:\n- - 1\n  - 2\n- {x: y}\n",
+    "# comment\n---\nops:\n  - create_table:\n      name: t\n      columns:\n"
+    "        - {name: id, type: integer}\n",
+    "", "---\n", "[1, [2, [3]]]\n", "plain\n", "&a k: v\nz: 1\n", "! k: v\nz: [1]\n",
+    "k: |\n  multi\n  line\nnext: {a: 1, b: [x, y]}\n...\n",
+    "rows:\n  - {id: 1, v: &r [1, 2]}\n  - {id: 2, v: *r}\n",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_YAML)
+def test_locating_up_to_a_path_gives_what_every_position_gives(text: str) -> None:
+    _same_as_every_position(text)
+
+
+def test_most_paths_of_a_changeset_are_located_without_every_position() -> None:
+    from schemaflow.source.yamlload import yaml_positions
+
+    paths = len(_paths(yaml_positions(YAML_DOC)))
+    assert _same_as_every_position(YAML_DOC) == paths  # no alias: none needs them all
+
+
+@settings(max_examples=150)
+@given(st.dictionaries(_keys, _docs, min_size=1, max_size=6), st.booleans())
+def test_locating_up_to_a_path_in_generated_documents(doc: dict[str, Any], flow: bool) -> None:
+    import yaml
+
+    _same_as_every_position(yaml.safe_dump(doc, default_flow_style=flow, sort_keys=False))
+
+
+def test_a_second_finding_in_a_file_builds_every_position_once() -> None:
+    src = _src(YAML_DOC, "yaml")
+    src.memo["loads"] = True
+    assert source.locate(src, ("id",)) == _at(YAML_DOC, 3, "id")
+    assert "yaml" not in src.memo
+    assert source.locate(src, ("message",)) == _at(YAML_DOC, 5, "message")
+    assert "yaml" in src.memo and "loads" not in src.memo

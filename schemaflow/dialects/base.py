@@ -25,7 +25,7 @@ from .catalogs import CatalogReading
 from .support import SupportChecks
 from .support import column_types as column_types
 from .support import names_created as names_created
-from .values import INTEGER_BITS, check_values, nul_refused, signed
+from .values import INTEGER_BITS, check_values, nul_refused, signed, stored_values
 from .versions import URL_PARTS as URL_PARTS
 from .versions import VERSION_COLUMNS as VERSION_COLUMNS
 from .versions import quoted as quoted
@@ -262,8 +262,6 @@ class Dialect(SupportChecks, CatalogReading):
 
     def analyzers(self) -> tuple[Analyzer, ...]:
         """Lint rules that only this database needs (beyond the shared ones)."""
-        from .values import stored_values
-
         return (stored_values,)
 
     def autogenerate_prelude(self, operations: Sequence[ir.Operation]

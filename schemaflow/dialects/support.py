@@ -4,6 +4,8 @@ differs (its `check_support`, `check_column`, `check_index`)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from .. import ir
@@ -26,6 +28,15 @@ def column_types(op: ir.Operation) -> list[tuple[str, TypeSpec]]:
     if isinstance(op, ir.AlterColumn) and op.type is not None:
         return [(f"{op.table}.{op.name}", op.type)]
     return []
+
+
+@functools.cache
+def _index_clashes() -> Callable[[ir.Operation, SchemaState], list[tuple[str, str, list[str]]]]:
+    """`state.index_clashes`, imported when first wanted (listings import the dialects, never
+    the state), not on each operation checked (an import per call cost ~5% of a check)."""
+    from ..state import index_clashes
+
+    return index_clashes
 
 
 def names_created(op: ir.Operation) -> list[str]:
@@ -58,7 +69,7 @@ class SupportChecks:
 
     def check_support(self, op: ir.Operation, before: SchemaState) -> None:
         """Raise UsageError when this database cannot do `op` (what it stores aside)."""
-        check_names(cast("Dialect", self), op)
+        check_names(cast("Dialect", self), names_created(op))
         self._check_index_names(op, before)
         for where, spec in column_types(op):
             if spec.name == "array" and not self.caps.arrays:
@@ -132,9 +143,7 @@ class SupportChecks:
 
     def _check_index_names(self, op: ir.Operation, before: SchemaState) -> None:
         """An index name another table of the schema has, where index names are per schema."""
-        from ..state import index_clashes
-
-        clashes = [] if self.caps.index_names_per_table else index_clashes(op, before)
+        clashes = [] if self.caps.index_names_per_table else _index_clashes()(op, before)
         if clashes:
             name, table, others = clashes[0]
             raise UsageError(f"the index name '{name}' on '{table}' is taken: the table "

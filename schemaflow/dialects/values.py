@@ -12,7 +12,7 @@ number and cuts a string, PostgreSQL truncates a long name) never sees them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from .. import ir
@@ -126,13 +126,12 @@ def stored_values(op: ir.Operation, before: SchemaState, oc: OpContext,
             yield "SF333", f"{op.kind} on {ctx.support.name}: {message}", VALUES_HINT, path
 
 
-def check_names(dialect: Dialect, op: ir.Operation) -> None:
-    """Raise UsageError for a name written out that this database refuses or changes: too
-    long (the names schemaflow makes up fit), or with characters it does not take."""
-    from .base import names_created
-
+def check_names(dialect: Dialect, names: Iterable[str]) -> None:
+    """Raise UsageError for a name written out (`names`, those an operation creates: see
+    `support.names_created`) that this database refuses or changes: too long (the names
+    schemaflow makes up fit), or with characters it does not take."""
     limit, in_bytes = dialect.caps.max_identifier_length, dialect.caps.identifier_bytes
-    for name in names_created(op):
+    for name in names:
         size = len(name.encode()) if in_bytes else len(name)
         if size > limit:
             raise UsageError(

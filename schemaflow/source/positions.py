@@ -8,16 +8,23 @@ import re
 from typing import Any
 
 from .reading import DocPath, SourceFile
-from .yamlload import Pos, yaml_positions
+from .yamlload import Pos, locate_loaded, yaml_positions
 
 
 def locate(src: SourceFile, path: DocPath) -> tuple[int | None, int | None]:
     """1-based (line, col) of the value (or, for a missing key, its parent) at `path`.
 
     The file is parsed once, on its first call (the result kept in `src.memo`): locating many
-    findings in one file costs one parse, not one per finding."""
+    findings in one file costs one parse, not one per finding. In a text known to load
+    (`src.memo["loads"]`, set by whoever checked that it is the text that loaded), the first
+    finding is located by reading only up to it (`locate_loaded`): most files with a finding
+    have one."""
     if src.format == "yaml":
         if "yaml" not in src.memo:
+            if src.memo.pop("loads", False):
+                found = locate_loaded(src.text, path)
+                if found is not None:
+                    return found
             src.memo["yaml"] = yaml_positions(src.text)
         return _locate_yaml(src.memo["yaml"], path)
     if "toml" not in src.memo:

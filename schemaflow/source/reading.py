@@ -215,39 +215,51 @@ def loads(text: str, fmt: Format, path: str) -> Any:
     position when one is known."""
     if fmt == "toml":
         return _toml(text, path)
+    from .yamlload import load_yaml
+
+    try:
+        return load_yaml(text)
+    except Exception as exc:
+        refused = _yaml_refused(exc, text, path)
+        if refused is None:
+            raise
+        raise refused from None
+
+
+def _yaml_refused(exc: Exception, text: str, path: str) -> SourceError | None:
+    """What the YAML loader raised, as a SourceError (None: not a refusal of the text). Its
+    classes are imported here, not on every file that loads."""
     import yaml
     from yaml.parser import ParserError
     from yaml.reader import ReaderError
     from yaml.scanner import ScannerError
 
-    from .yamlload import load_yaml
-
-    try:
-        return load_yaml(text)
-    except RecursionError:  # not expected (the loader is iterative): a clean error all the same
-        raise SourceError(Diagnostic(code="SF001", file=path, line=1, col=1,
-                                     message=TOO_DEEP)) from None
-    except yaml.MarkedYAMLError as exc:
+    if isinstance(exc, RecursionError):
+        # Not expected (the loader is iterative): a clean error all the same.
+        return SourceError(Diagnostic(code="SF001", file=path, line=1, col=1,
+                                      message=TOO_DEEP))
+    if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
         if isinstance(exc, (ScannerError, ParserError)):
             problem = f"YAML syntax error: {problem}"
         else:
             problem = f"YAML error: {problem}"
-        raise SourceError(Diagnostic(
+        return SourceError(Diagnostic(
             code="SF001", message=problem, file=path,
             line=mark.line + 1 if mark else None, col=mark.column + 1 if mark else None,
-        )) from None
-    except ReaderError as exc:
+        ))
+    if isinstance(exc, ReaderError):
         line = text.count("\n", 0, exc.position) + 1
         col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
         char = exc.character if isinstance(exc.character, int) else ord(exc.character or "?")
-        raise SourceError(Diagnostic(
+        return SourceError(Diagnostic(
             code="SF001", file=path, line=line, col=col,
-            message=f"YAML does not allow the character U+{char:04X} in a file")) from None
-    except yaml.YAMLError as exc:
-        raise SourceError(Diagnostic(code="SF001", file=path,
-                                     message=f"YAML error: {type(exc).__name__}")) from None
+            message=f"YAML does not allow the character U+{char:04X} in a file"))
+    if isinstance(exc, yaml.YAMLError):
+        return SourceError(Diagnostic(code="SF001", file=path,
+                                      message=f"YAML error: {type(exc).__name__}"))
+    return None
 
 
 def _too_big(size: int | None, limits: Limits, path: str) -> SourceError:
