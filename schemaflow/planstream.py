@@ -10,8 +10,10 @@ job, a new environment) that rendering is as much CPU as the database's own work
   builds (from the history loaded, which this process checks every file against as it
   renders it) and renders the second half, sending each item as it is compiled (text and
   bound values, `dialects.prepared`). Then its items are remembered as known.
-- A plan every item of which is known to render is not waited for: the forked process
-  renders all of it, and the run executes each item as it arrives.
+- A plan every item of which is known to render is not waited for: this process renders
+  its first sixteenth (a history's first changesets mostly create tables, which cost more
+  to render than to run) while the forked process renders the rest, and the run
+  executes each item as it arrives.
 
 What is known is remembered by the memo (`Memo.rendered`), as keys of plan items: a key
 hashes the database the plan renders for (`context`: its kind and server version, the
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
     from .planning import Finish
 
 MIN_ITEMS = 32  # below this, starting a process costs about what it saves
+HEAD_SHARE = 16  # a streamed run renders the first 1/HEAD_SHARE of its plan in this process
 
 
 @functools.cache
@@ -165,10 +169,12 @@ class _Part:
 
 
 class Streamed:
-    """The items of a plan known to render, as a forked process renders them: iterated
-    once, by the run, each item run as it comes."""
+    """The items of a plan known to render, each run as it comes: the first ones (`head`)
+    as this process renders them, the rest as a forked process does (`part`). Iterated
+    once, by the run."""
 
-    def __init__(self, part: _Part, name: str) -> None:
+    def __init__(self, head: Iterator[PlanItem], part: _Part, name: str) -> None:
+        self._head = head
         self._part = part
         self._name = name
         self.direction = part.direction
@@ -176,7 +182,7 @@ class Streamed:
         self.items: list[PlanItem] = []
 
     def __iter__(self) -> Iterator[PlanItem]:
-        for item in self._part:
+        for item in itertools.chain(self._head, self._part):
             self.items.append(item)
             yield item
 
@@ -210,9 +216,14 @@ def plan_run(history: History, direction: Direction, ids: Sequence[str],
     ctx = context(dialect, sa_dialect) if memo is not None else ""
     keys = item_keys(history.graph, direction, applied, ids, ctx) if memo is not None else []
     if fork and memo is not None and set(memo.rendered(ctx)).issuperset(keys):
-        part = _Part(history, direction, ids, 0, applied, renderer, finish)
+        # This process renders the first few itself: a history's first changesets mostly
+        # create tables, which cost more to render than to run, and meanwhile the forked
+        # process gets ahead.
+        first = len(ids) // HEAD_SHARE
+        part = _Part(history, direction, ids, first, applied, renderer, finish)
         if part.stream is not None:
-            return Streamed(part, renderer.name)
+            return Streamed(_items(history, direction, ids[:first], applied, renderer, finish,
+                                   remember_end=False), part, renderer.name)
         part.close()
     half = len(ids) // 2 if fork else len(ids)
     tail = _Part(history, direction, ids, half, applied, renderer, finish) if fork else None
