@@ -8,7 +8,8 @@ import re
 from typing import Any
 
 from .reading import DocPath, SourceFile
-from .yamlload import Pos, locate_loaded, yaml_positions
+from .yamlfind import locate_loaded
+from .yamlload import Pos, yaml_positions
 
 
 def locate(src: SourceFile, path: DocPath) -> tuple[int | None, int | None]:
