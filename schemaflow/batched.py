@@ -1,13 +1,14 @@
-"""A changeset that runs in one transaction, sent in two round trips where the driver takes
-several statements in one call (`dialects.batch`): its statements and the version-table check
-together, then its version row with the COMMIT. Statement by statement, the same changeset
-costs a round trip per statement plus four (BEGIN, the check, the row, COMMIT).
+"""A changeset that runs in one transaction, sent in two calls where the driver takes several
+statements in one (`dialects.batch`): its statements and the version-table check together,
+then its version row with the COMMIT. Statement by statement, the same changeset costs a
+round trip per statement plus four (BEGIN, the check, the row, COMMIT) on a server, and on
+SQLite SQLAlchemy's work around each statement and transaction.
 
 The statements are those of the plan, compiled by schemaflow (a changeset with raw SQL of its
 own, or one the plan left uncompiled, runs statement by statement). When the batch fails, its
 transaction is rolled back and the changeset runs again statement by statement in a new one,
 which reports the failing statement exactly as a run without batches would: nothing of the
-failed attempt remains (PostgreSQL's DDL is transactional), and a statement schemaflow
+failed attempt remains (PostgreSQL's and SQLite's DDL is transactional), and a statement schemaflow
 renders has no effect outside its transaction. A lost connection is reported as it is (the
 changeset is not run again): before the COMMIT was sent nothing of it remains, after it
 whether it committed is unknown."""
@@ -26,12 +27,9 @@ from .outcome import Conflict, Progress, failed, interrupted
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
-    from .dialects.batch import BatchDriver
+    from .dialects.batch import BatchDriver, Statement
     from .execute import ItemResult, _Runner
     from .planning import PlanItem
-
-_SEP = "\n;\n"  # (a statement's last line may be a comment)
-
 
 def batch_for(database: Dialect, runner: _Runner) -> BatchDriver | None:
     """The run's batching driver, where its connection and driver allow batches."""
@@ -49,10 +47,10 @@ def eligible(runner: _Runner, item: PlanItem) -> bool:
             and not runner.conn.in_transaction() and runner.batch.idle())
 
 
-def _text(batch: BatchDriver, step: Step) -> str:
+def _statement(step: Step) -> Statement:
     if isinstance(step.sql, Bound):
-        return batch.literal(step.sql.sql, step.sql.params)
-    return str(step.sql)
+        return step.sql.sql, step.sql.params
+    return str(step.sql), None
 
 
 def run_batched(runner: _Runner, item: PlanItem) -> ItemResult | None:
@@ -74,12 +72,11 @@ def run_batched(runner: _Runner, item: PlanItem) -> ItemResult | None:
     outcome: BaseException | None = None
     batch.begin()
     try:
-        check = runner.writer.present_sql(rows)
-        text = _SEP.join(["BEGIN", *(_text(batch, s) for s in item.steps),
-                          batch.literal(*check)])
+        statements = [(batch.opening, None), *(_statement(s) for s in item.steps),
+                      runner.writer.present_sql(rows)]
         progress.running = True
         with runner.watch.statement():
-            present = {r[0] for r in batch.send(text)}
+            present = {r[0] for r in batch.send(statements)}
         progress.running = False
         runner.judge(item, others, present)
         ms = int((time.perf_counter() - start) * 1000)
@@ -89,7 +86,7 @@ def run_batched(runner: _Runner, item: PlanItem) -> ItemResult | None:
                else runner.writer.delete_sql((cs.id, *cs.replaces)))
         progress.recording = progress.committing = True
         with runner.watch.statement():
-            batch.send(batch.literal(*row) + _SEP + "COMMIT")
+            batch.send([row, ("COMMIT", None)])
     except (Conflict, Stop) as exc:
         outcome = exc
     except runner.errors as exc:

@@ -172,8 +172,8 @@ def test_a_changesets_statements_reach_the_server_together(pg_url: str,
     assert rows(pg_url, "SELECT id FROM schemaflow_version") == [("c001",)]
 
 
-def test_a_failing_statement_is_named_as_without_batches(pg_url: str, tmp_path: Path) -> None:
-    p = make_project(tmp_path / "proj", pg_url)
+def write_failing_history(p: Project) -> None:
+    """c001, then c002 whose second row breaks a CHECK after a table is created."""
     p.chain([{"create_table": {"name": "t", "columns": [
         {"name": "id", "type": "integer", "primary_key": True}]}}],
         [{"create_table": {"name": "u", "columns": [
@@ -182,6 +182,10 @@ def test_a_failing_statement_is_named_as_without_batches(pg_url: str, tmp_path: 
             "checks": [{"name": "ck_u_positive", "expression": "n > 0"}]}},
          {"insert_rows": {"table": "u", "rows": [{"id": 1, "n": 5}, {"id": 2, "n": -1}]}},
          {"add_column": {"table": "t", "column": {"name": "a", "type": "integer"}}}])
+
+
+def assert_failing_statement_named(p: Project) -> None:
+    """`schemaflow apply` on `write_failing_history` fails naming the statement that did."""
     done = p.cli("apply")
     assert done.returncode == 2, done.stderr
     err = done.stderr
@@ -191,6 +195,12 @@ def test_a_failing_statement_is_named_as_without_batches(pg_url: str, tmp_path: 
     # The statement shown is the one that failed (the second row's INSERT), not the batch.
     shown = err[err.index("statement:"):] if "statement:" in err else err
     assert "-1" in shown and "BEGIN" not in shown and "ADD COLUMN" not in shown, err
+
+
+def test_a_failing_statement_is_named_as_without_batches(pg_url: str, tmp_path: Path) -> None:
+    p = make_project(tmp_path / "proj", pg_url)
+    write_failing_history(p)
+    assert_failing_statement_named(p)
     assert rows(pg_url, "SELECT id FROM schemaflow_version") == [("c001",)]
     assert rows(pg_url, "SELECT to_regclass('u') IS NULL") == [(True,)]
     assert rows(pg_url, "SELECT count(*) FROM information_schema.columns WHERE "

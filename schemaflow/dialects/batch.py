@@ -1,19 +1,31 @@
-"""Drivers that take several statements in one call, without parameters (PostgreSQL's simple
-query protocol: psycopg 3 and psycopg2), so that a changeset's statements reach the server in
-one round trip (see `batched`). The values of data statements are written in by the driver's
-own client-side quoting (`mogrify`), exactly as it would send them had it bound them itself."""
+"""Drivers that take a changeset's statements in one call (see `batched`).
+
+PostgreSQL's simple query protocol (psycopg 3 and psycopg2) takes several statements without
+parameters in one round trip: the values of data statements are written in by the driver's
+own client-side quoting (`mogrify`), exactly as it would send them had it bound them itself.
+SQLite runs in this process: its driver runs the statements one after the other on one
+cursor, with their parameters bound, and none of SQLAlchemy's per-statement and
+per-transaction work is paid."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+Statement = tuple[str, Any]
+"""A statement's text in the driver's placeholder style, and its parameters (None: none)."""
+
+SEP = "\n;\n"  # between statements sent as one text (a statement's last line may be a comment)
 
 
 class BatchDriver:
     """One driver connection, used for whole changesets at a time."""
 
+    opening = "BEGIN"  # what starts a changeset's transaction
+
     def __init__(self, raw: Any) -> None:
         self.raw = raw
-        self.before = False
+        self.before: Any = None
 
     def idle(self) -> bool:
         """No transaction is open on the connection."""
@@ -23,8 +35,10 @@ class BatchDriver:
         """`sql` (in the driver's placeholder style) with `params` written in."""
         raise NotImplementedError
 
-    def send(self, text: str) -> list[tuple[Any, ...]]:
-        """Run `text` (statements separated by semicolons); the rows of its last statement."""
+    def send(self, statements: Sequence[Statement]) -> list[tuple[Any, ...]]:
+        """Run `statements` in one call; the rows of the last one."""
+        text = SEP.join(sql if params is None else self.literal(sql, params)
+                        for sql, params in statements)
         cursor = self.raw.cursor()
         try:
             cursor.execute(text)
@@ -35,11 +49,19 @@ class BatchDriver:
     def _last_rows(self, cursor: Any) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in cursor.fetchall()] if cursor.description else []
 
-    def begin(self) -> None:
-        """From here the driver opens no transaction by itself: the text sent says BEGIN,
-        and COMMIT (or `settle`'s ROLLBACK) ends it."""
-        self.before = self.raw.autocommit
+    def _own(self) -> Any:
+        """Turn the driver's own transactions off; what to give back."""
+        before = self.raw.autocommit
         self.raw.autocommit = True
+        return before
+
+    def _give_back(self, before: Any) -> None:
+        self.raw.autocommit = before
+
+    def begin(self) -> None:
+        """From here the driver opens no transaction by itself: the statements sent say
+        BEGIN, and COMMIT (or `settle`'s ROLLBACK) ends it."""
+        self.before = self._own()
 
     def settle(self) -> bool:
         """Roll back what a batch left open and give the driver its own transactions back;
@@ -51,7 +73,7 @@ class BatchDriver:
                     cursor.execute("ROLLBACK")
                 finally:
                     cursor.close()
-            self.raw.autocommit = self.before
+            self._give_back(self.before)
         except Exception:
             return False
         return True
@@ -98,12 +120,41 @@ class _Psycopg2(BatchDriver):
         return str(text)
 
 
-_DRIVERS: dict[str, type[BatchDriver]] = {"psycopg": _Psycopg, "psycopg2": _Psycopg2}
+class _Sqlite3(BatchDriver):
+    # BEGIN IMMEDIATE takes the database's write lock up front, as schemaflow's engines do.
+    opening = "BEGIN IMMEDIATE"
+
+    def idle(self) -> bool:
+        return not self.raw.in_transaction
+
+    def send(self, statements: Sequence[Statement]) -> list[tuple[Any, ...]]:
+        cursor = self.raw.cursor()
+        try:
+            for sql, params in statements:
+                if params is None:
+                    cursor.execute(sql)
+                else:
+                    cursor.execute(sql, params)
+            return self._last_rows(cursor)
+        finally:
+            cursor.close()
+
+    def _own(self) -> Any:
+        before = self.raw.isolation_level
+        self.raw.isolation_level = None
+        return before
+
+    def _give_back(self, before: Any) -> None:
+        self.raw.isolation_level = before
+
+
+_DRIVERS: dict[str, type[BatchDriver]] = {"psycopg": _Psycopg, "psycopg2": _Psycopg2,
+                                          "pysqlite": _Sqlite3}
 
 
 def batch_driver(conn: Any) -> BatchDriver | None:
     """The batching view of the driver connection under SQLAlchemy connection `conn`, or
-    None where its driver is not one that takes several statements in one call."""
+    None where its driver is not one that takes a changeset in one call."""
     kind = _DRIVERS.get(conn.dialect.driver)
     if kind is None:
         return None
