@@ -37,16 +37,15 @@ needs the cache folder. `SCHEMAFLOW_JOBS=1` renders in this process alone.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, parallel
 from .cache import own_keys
+from .cachefile import whole_build
 from .planning import Direction, Plan, PlanItem, iter_apply, iter_rollback
 
 if TYPE_CHECKING:
@@ -60,29 +59,19 @@ MIN_ITEMS = 32  # below this, starting a process costs about what it saves
 HEAD_SHARE = 16  # a streamed run renders the first 1/HEAD_SHARE of its plan in this process
 
 
-@functools.cache
-def _code() -> bytes:
-    """This schemaflow's code as installed: each module's path, size and modification time
-    (a reinstall or a checkout changes it; then nothing is known to render)."""
-    root = Path(__file__).resolve().parent
-    rows = []
-    for path in sorted(root.rglob("*.py")):
-        try:
-            st = path.stat()
-        except OSError:
-            continue
-        rows.append(f"{path.relative_to(root)}\x1f{st.st_size}\x1f{st.st_mtime_ns}")
-    return "\x1e".join(rows).encode()
-
-
-def context(dialect: Dialect, sa_dialect: Any) -> str:
+def context(dialect: Dialect, sa_dialect: Any) -> str | None:
     """What a plan renders for, besides the changesets: the database (its kind and server
-    version), the driver, SQLAlchemy's and this schemaflow's code."""
+    version), the driver, SQLAlchemy's version and this schemaflow's code (by content, as
+    the history check's memo has it: a reinstall of the same code, such as a CI job's, keeps
+    what is known). None when that code cannot be read: then nothing is known."""
     import sqlalchemy
 
+    code = whole_build()
+    if code is None:
+        return None
     seed = repr((type(dialect).__module__, type(dialect).__qualname__, dialect.server_version,
                  sa_dialect.name, sa_dialect.driver, sqlalchemy.__version__, __version__))
-    return hashlib.blake2b(seed.encode() + _code(), digest_size=16).hexdigest()
+    return hashlib.blake2b(seed.encode() + code, digest_size=16).hexdigest()
 
 
 def item_keys(g: Graph, direction: Direction, applied: Collection[str], ids: Sequence[str],
@@ -213,7 +202,9 @@ def plan_run(history: History, direction: Direction, ids: Sequence[str],
     schema the first half builds), and then remembered as known."""
     memo = history.memo if len(ids) >= MIN_ITEMS and history.memo.dir is not None else None
     fork = len(ids) >= MIN_ITEMS and parallel.workers() > 1 and _forkable()
-    ctx = context(dialect, sa_dialect) if memo is not None else ""
+    ctx = context(dialect, sa_dialect) if memo is not None else None
+    if ctx is None:
+        memo, ctx = None, ""
     keys = item_keys(history.graph, direction, applied, ids, ctx) if memo is not None else []
     if fork and memo is not None and set(memo.rendered(ctx)).issuperset(keys):
         # This process renders the first few itself: a history's first changesets mostly

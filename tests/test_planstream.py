@@ -164,6 +164,7 @@ def _claim_rendered(p: Project, ids: list[str]) -> None:
             ctx = planstream.context(dialect, conn.dialect)
     finally:
         engine.dispose()
+    assert ctx is not None
     g = api.history.graph
     api.history.memo.mark_rendered(ctx, planstream.item_keys(g, "apply", [], ids, ctx))
 
@@ -270,3 +271,43 @@ def test_on_a_terminal_with_the_live_status_line(tmp_path: Path) -> None:
         counts.append(got.stdout.rstrip().rpartition("STREAMS=")[2].split()[0])
     assert counts == ["0", "0", "1", "1"]
     assert reflect(p.url) == {} and _versions(p.url) == []
+
+
+def test_a_reinstall_of_the_same_code_keeps_what_is_known(tmp_path: Path) -> None:
+    """What is known is tied to schemaflow's code by its content: a fresh install of the
+    same code (new files, new times: a CI job's, with its cache folder kept) still streams,
+    and a changed module does not."""
+    import shutil
+
+    import schemaflow
+
+    source = Path(schemaflow.__file__).resolve().parent
+    site = tmp_path / "site"
+
+    def install() -> None:  # new files, the same bytes
+        shutil.rmtree(site, ignore_errors=True)
+        shutil.copytree(source, site / "schemaflow", copy_function=shutil.copyfile,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(source.parent / "schemas", site / "schemas")
+
+    p = make_project(tmp_path / "proj")
+    _history(p)
+    env = {k: v for k, v in os.environ.items() if k not in ("SCHEMAFLOW_URL", "DATABASE_URL")}
+    env["PYTHONPATH"] = str(site)
+
+    def streams(*args: str) -> str:
+        script = "import schemaflow\nprint('FROM=' + schemaflow.__file__)\n" + _COUNTING
+        got = subprocess.run([sys.executable, "-c", script, *args], cwd=p.root, env=env,
+                             capture_output=True, text=True, timeout=120)
+        assert got.stdout.rstrip().endswith(" EXIT=0"), got.stdout + got.stderr
+        assert f"FROM={site}" in got.stdout, got.stdout  # (the installed copy ran)
+        return got.stdout.rstrip().rpartition("STREAMS=")[2].split()[0]
+
+    install()
+    assert [streams("apply"), streams("rollback", "base")] == ["0", "0"]
+    install()
+    assert [streams("apply"), streams("rollback", "base")] == ["1", "1"]
+    module = site / "schemaflow" / "describe.py"
+    module.write_text(module.read_text() + "\n# changed\n")
+    assert streams("apply") == "0"
+    assert len(_versions(p.url)) == N
