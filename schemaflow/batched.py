@@ -74,10 +74,16 @@ def run_batched(runner: _Runner, item: PlanItem) -> ItemResult | None:
     try:
         statements = [(batch.opening, None), *(_statement(s) for s in item.steps),
                       runner.writer.present_sql(rows)]
+
+        def between(done: int) -> None:  # (a driver that runs them one by one: SQLite's)
+            progress.count = done
+            runner.watch.check()
+
         progress.running = True
         with runner.watch.statement():
-            present = {r[0] for r in batch.send(statements)}
+            present = {r[0] for r in batch.send(statements, between)}
         progress.running = False
+        progress.count = len(item.steps)
         runner.judge(item, others, present)
         ms = int((time.perf_counter() - start) * 1000)
         row = (runner.writer.insert_sql(cid=cs.id, checksum=item.checksum,

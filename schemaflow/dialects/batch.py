@@ -9,7 +9,7 @@ per-transaction work is paid."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 Statement = tuple[str, Any]
@@ -35,8 +35,11 @@ class BatchDriver:
         """`sql` (in the driver's placeholder style) with `params` written in."""
         raise NotImplementedError
 
-    def send(self, statements: Sequence[Statement]) -> list[tuple[Any, ...]]:
-        """Run `statements` in one call; the rows of the last one."""
+    def send(self, statements: Sequence[Statement],
+             between: Callable[[int], None] | None = None) -> list[tuple[Any, ...]]:
+        """Run `statements` in one call; the rows of the last one. A driver that runs them
+        one by one calls `between(k)` before each after the second (`k`: how many of those
+        after the first ran), so that a signal stops the batch at a statement boundary."""
         text = SEP.join(sql if params is None else self.literal(sql, params)
                         for sql, params in statements)
         cursor = self.raw.cursor()
@@ -127,10 +130,13 @@ class _Sqlite3(BatchDriver):
     def idle(self) -> bool:
         return not self.raw.in_transaction
 
-    def send(self, statements: Sequence[Statement]) -> list[tuple[Any, ...]]:
+    def send(self, statements: Sequence[Statement],
+             between: Callable[[int], None] | None = None) -> list[tuple[Any, ...]]:
         cursor = self.raw.cursor()
         try:
-            for sql, params in statements:
+            for i, (sql, params) in enumerate(statements):
+                if between is not None and i >= 2:
+                    between(i - 1)
                 if params is None:
                     cursor.execute(sql)
                 else:
