@@ -14,6 +14,7 @@ from sqlalchemy.schema import ExecutableDDLElement
 from .batched import batch_for, eligible, run_batched
 from .config import Settings, hide_password
 from .dialects.base import Dialect, db_message
+from .dialects.cancel import interruptible
 from .dialects.connect import (
     begin,
     commit,
@@ -318,7 +319,7 @@ def run(recorder: Recorder, database: Dialect, plan: Plan | Streamed, graph: Gra
     results: list[ItemResult] = []
     runner = _Runner(recorder, database, graph)
     items = plan.items if isinstance(plan, Plan) else plan
-    with runner.watch, unprepared(runner.conn):
+    with runner.watch, unprepared(runner.conn), interruptible(runner.conn):
         for item in items:
             if runner.watch.signum is not None:  # came between changesets
                 raise stopped(plan.direction, plan.ids, len(results), runner.watch.signum)

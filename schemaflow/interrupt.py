@@ -1,6 +1,7 @@
-"""Ctrl-C and SIGTERM while changesets run: the statement running is cancelled on the server
-(not left running for a client that has gone), and the run stops at the next statement
-boundary, where execute rolls the changeset back and says what happened.
+"""Ctrl-C and SIGTERM while changesets run: the statement running is cancelled (on a server,
+not left running for a client that has gone; on SQLite, interrupted: `dialects.cancel`), and
+the run stops at the next statement boundary, where execute rolls the changeset back and
+says what happened.
 
 Only the main thread can take signals: elsewhere (a run in a worker thread) nothing is
 installed and the process's own handling applies."""

@@ -144,13 +144,13 @@ def failed(item: PlanItem, progress: Progress, *, lost: bool, statement: str | N
 
 
 def interrupted(item: PlanItem, progress: Progress, stop: Stop) -> Interrupted:
-    """A signal stopped a changeset: the statement running was cancelled on the server and
-    the changeset's transaction rolled back (or, where it is not transactional, what ran
-    is listed)."""
+    """A signal stopped a changeset: the statement running was cancelled (on the server, or
+    by SQLite's interrupt) and the changeset's transaction rolled back (or, where it is not
+    transactional, what ran is listed)."""
     where, n, k = _where(item), len(item.steps), progress.count
-    at = ("its statements, sent together, were cancelled on the server" if progress.batched
+    at = ("its statements, sent together, were cancelled" if progress.batched
           and stop.started else
-          f"statement {k + 1} of {n} was cancelled on the server" if stop.started else
+          f"statement {k + 1} of {n} was cancelled" if stop.started else
           "it stopped before its first statement" if not k else
           f"it stopped after statement {k} of {n}")
     head = f"interrupted by {stop.name} while {where}: {at}"

@@ -278,7 +278,7 @@ def test_ctrl_c_cancels_a_batch_on_the_server(pg_url: str, tmp_path: Path) -> No
     assert code == 130, err
     assert "Traceback" not in err
     assert ("interrupted by SIGINT while applying changeset c002 (changesets/c002_change.yaml):"
-            " its statements, sent together, were cancelled on the server; it was rolled back "
+            " its statements, sent together, were cancelled; it was rolled back "
             "as a whole: nothing of it remains") in err, err
     assert rows(pg_url, "SELECT id FROM schemaflow_version") == [("c001",)]
     assert rows(pg_url, "SELECT to_regclass('u') IS NULL") == [(True,)]

@@ -2,14 +2,19 @@
 (`BEGIN IMMEDIATE`, its statements and the version-table check; then its version row and
 `COMMIT`), past SQLAlchemy's per-statement and per-transaction work, and nothing else about
 the run changes: the values are those SQLAlchemy binds, a failing statement is named as it
-is without batches and nothing of its changeset remains, a rollback goes the same way."""
+is without batches and nothing of its changeset remains, a rollback goes the same way; and
+Ctrl-C cuts a long statement short."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from conftest import Project, make_project, rows
 from test_batched import (
@@ -18,6 +23,8 @@ from test_batched import (
     assert_failing_statement_named,
     write_failing_history,
 )
+
+from schemaflow.errors import Interrupted
 
 
 def _table(url: str) -> list[tuple[Any, ...]]:
@@ -122,3 +129,43 @@ def test_a_failing_statement_is_named_and_nothing_of_it_remains(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     assert rows(url, "SELECT id FROM schemaflow_version ORDER BY exec_order") \
         == [("c001",), ("c002",)]
+
+
+def test_ctrl_c_cuts_a_long_statement_short(tmp_path: Path) -> None:
+    """A signal while SQLite builds an index stops that statement (sqlite3's interrupt, run
+    by the handler while the statement does), rather than after it ends."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    p = make_project(tmp_path / "proj", url)
+    p.chain([{"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "a", "type": "text"}, {"name": "b", "type": "text"}]}}],
+        [{"create_index": {"table": "t", "name": "ix_t_ab", "columns": ["a", "b"]}}])
+    assert p.cli("apply", "c001").returncode == 0
+    with sqlite3.connect(tmp_path / "db.sqlite") as filling:  # a second or more to index
+        filling.execute("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n "
+                        "WHERE x < 1000000) INSERT INTO t "
+                        "SELECT x, hex(randomblob(16)), hex(randomblob(16)) FROM n")
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    timers: list[threading.Timer] = []
+
+    @sa.event.listens_for(engine, "connect")
+    def _trace(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        def started(statement: str) -> None:  # the signal comes while the index is built
+            if statement.startswith("CREATE INDEX ix_t_ab") and not timers:
+                timers.append(threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)))
+                timers[0].start()
+        dbapi_conn.set_trace_callback(started)
+
+    try:
+        with pytest.raises(Interrupted) as stopped:
+            p.api(url=engine).apply()
+    finally:
+        for timer in timers:
+            timer.join()
+        engine.dispose()
+    assert "applying changeset c002" in str(stopped.value)
+    assert "its statements, sent together, were cancelled; it was rolled back as a whole" \
+        in str(stopped.value), stopped.value
+    assert rows(url, "SELECT id FROM schemaflow_version") == [("c001",)]
+    assert rows(url, "SELECT name FROM sqlite_master WHERE name = 'ix_t_ab'") == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -6,8 +6,8 @@ is idle) and is safe to call from a signal handler: it never uses the busy conne
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -25,6 +25,35 @@ def driver_cancel(conn: Connection) -> Cancel:
         if callable(fn):
             return fn  # type: ignore[no-any-return]
     return lambda: None
+
+
+# SQLite's virtual machine steps between two calls back into Python while a statement runs
+# (a step is a few nanoseconds to a microsecond: a call every ~0.1-10 ms, for nothing to see).
+STEPS = 20_000
+
+
+def _tick() -> int:
+    return 0  # (go on: the call itself is what lets a pending signal's handler run)
+
+
+@contextmanager
+def interruptible(conn: Connection) -> Iterator[None]:
+    """For the block, a driver that runs statements in this process (sqlite3) calls back
+    into Python every `STEPS` steps of a running statement. A signal's handler runs only
+    between bytecodes of the main thread, so without that it would wait for a long
+    statement (a rebuild, an index on a big table) to end before it can cancel it; with it
+    the handler runs while the statement does, and its cancel (`driver_cancel`: sqlite3's
+    interrupt) stops the statement. A driver talking to a server: nothing to do."""
+    raw: Any = conn.connection.dbapi_connection
+    if not callable(getattr(raw, "set_progress_handler", None)):
+        yield
+        return
+    raw.set_progress_handler(_tick, STEPS)
+    try:
+        yield
+    finally:
+        with suppress(Exception):
+            raw.set_progress_handler(None, 0)
 
 
 def _server_thread(dbapi: Any) -> int | None:
