@@ -8,10 +8,10 @@ The statements are those of the plan, compiled by schemaflow (a changeset with r
 own, or one the plan left uncompiled, runs statement by statement). When the batch fails, its
 transaction is rolled back and the changeset runs again statement by statement in a new one,
 which reports the failing statement exactly as a run without batches would: nothing of the
-failed attempt remains (PostgreSQL's and SQLite's DDL is transactional), and a statement schemaflow
-renders has no effect outside its transaction. A lost connection is reported as it is (the
-changeset is not run again): before the COMMIT was sent nothing of it remains, after it
-whether it committed is unknown."""
+failed attempt remains (PostgreSQL's and SQLite's DDL is transactional), and a statement
+schemaflow renders has no effect outside its transaction. A lost connection is reported as it
+is (the changeset is not run again): before the COMMIT was sent nothing of it remains, after
+it whether it committed is unknown."""
 
 from __future__ import annotations
 
@@ -75,8 +75,8 @@ def run_batched(runner: _Runner, item: PlanItem) -> ItemResult | None:
         statements = [(batch.opening, None), *(_statement(s) for s in item.steps),
                       runner.writer.present_sql(rows)]
 
-        def between(done: int) -> None:  # (a driver that runs them one by one: SQLite's)
-            progress.count = done
+        def between(i: int) -> None:  # (a driver that runs them one at a time: SQLite's)
+            progress.count = i - 1  # (statement 0 is the opening)
             runner.watch.check()
 
         progress.running = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 from conftest import CLI_MAIN, Project, make_project, record_calls, reflect, rows
 
+import schemaflow
 from schemaflow import parallel, planstream
 from schemaflow.errors import Interrupted, UsageError
 
@@ -277,10 +279,6 @@ def test_a_reinstall_of_the_same_code_keeps_what_is_known(tmp_path: Path) -> Non
     """What is known is tied to schemaflow's code by its content: a fresh install of the
     same code (new files, new times: a CI job's, with its cache folder kept) still streams,
     and a changed module does not."""
-    import shutil
-
-    import schemaflow
-
     source = Path(schemaflow.__file__).resolve().parent
     site = tmp_path / "site"
 

@@ -15,13 +15,16 @@ from typing import Any
 Statement = tuple[str, Any]
 """A statement's text in the driver's placeholder style, and its parameters (None: none)."""
 
-SEP = "\n;\n"  # between statements sent as one text (a statement's last line may be a comment)
+_SEP = "\n;\n"  # between statements sent as one text (a statement's last line may be a comment)
 
 
 class BatchDriver:
     """One driver connection, used for whole changesets at a time."""
 
     opening = "BEGIN"  # what starts a changeset's transaction
+    # The driver's setting that turns its own transactions off, and its value for that.
+    switch: str = "autocommit"
+    off: Any = True
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw
@@ -38,10 +41,10 @@ class BatchDriver:
     def send(self, statements: Sequence[Statement],
              between: Callable[[int], None] | None = None) -> list[tuple[Any, ...]]:
         """Run `statements` in one call; the rows of the last one. A driver that runs them
-        one by one calls `between(k)` before each after the second (`k`: how many of those
-        after the first ran), so that a signal stops the batch at a statement boundary."""
-        text = SEP.join(sql if params is None else self.literal(sql, params)
-                        for sql, params in statements)
+        one at a time calls `between(i)` before the `i`-th (from 0), from the second on, so
+        that a signal stops the batch between two."""
+        text = _SEP.join(sql if params is None else self.literal(sql, params)
+                         for sql, params in statements)
         cursor = self.raw.cursor()
         try:
             cursor.execute(text)
@@ -52,19 +55,11 @@ class BatchDriver:
     def _last_rows(self, cursor: Any) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in cursor.fetchall()] if cursor.description else []
 
-    def _own(self) -> Any:
-        """Turn the driver's own transactions off; what to give back."""
-        before = self.raw.autocommit
-        self.raw.autocommit = True
-        return before
-
-    def _give_back(self, before: Any) -> None:
-        self.raw.autocommit = before
-
     def begin(self) -> None:
         """From here the driver opens no transaction by itself: the statements sent say
         BEGIN, and COMMIT (or `settle`'s ROLLBACK) ends it."""
-        self.before = self._own()
+        self.before = getattr(self.raw, self.switch)
+        setattr(self.raw, self.switch, self.off)
 
     def settle(self) -> bool:
         """Roll back what a batch left open and give the driver its own transactions back;
@@ -76,7 +71,7 @@ class BatchDriver:
                     cursor.execute("ROLLBACK")
                 finally:
                     cursor.close()
-            self._give_back(self.before)
+            setattr(self.raw, self.switch, self.before)
         except Exception:
             return False
         return True
@@ -126,6 +121,7 @@ class _Psycopg2(BatchDriver):
 class _Sqlite3(BatchDriver):
     # BEGIN IMMEDIATE takes the database's write lock up front, as schemaflow's engines do.
     opening = "BEGIN IMMEDIATE"
+    switch, off = "isolation_level", None  # (sqlite3 before Python 3.12's autocommit)
 
     def idle(self) -> bool:
         return not self.raw.in_transaction
@@ -135,8 +131,8 @@ class _Sqlite3(BatchDriver):
         cursor = self.raw.cursor()
         try:
             for i, (sql, params) in enumerate(statements):
-                if between is not None and i >= 2:
-                    between(i - 1)
+                if between is not None and i:
+                    between(i)
                 if params is None:
                     cursor.execute(sql)
                 else:
@@ -144,14 +140,6 @@ class _Sqlite3(BatchDriver):
             return self._last_rows(cursor)
         finally:
             cursor.close()
-
-    def _own(self) -> Any:
-        before = self.raw.isolation_level
-        self.raw.isolation_level = None
-        return before
-
-    def _give_back(self, before: Any) -> None:
-        self.raw.isolation_level = before
 
 
 _DRIVERS: dict[str, type[BatchDriver]] = {"psycopg": _Psycopg, "psycopg2": _Psycopg2,
