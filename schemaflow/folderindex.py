@@ -24,7 +24,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from . import cache, cachefile
+from .cacheentry import header_of
 from .graph import Edges, Graph
+from .ir.changeset import Changeset
 from .source import StatKey
 
 
@@ -142,16 +144,28 @@ class FolderIndex:
         bodies: list[bytes] = got[1]
         return bodies
 
-    def save(self, graph: Graph, files: dict[str, str], sources: Mapping[str, str]) -> None:
+    def save(self, graph: Graph, files: dict[str, str], sources: Mapping[str, str],
+             packed_by_key: Mapping[str, cache.Packed] | None = None) -> None:
         """Record a graph (its changesets packed, to be revived one by one) and the file of
-        each changeset for this listing; `sources` gives each changeset's content key."""
+        each changeset for this listing; `sources` gives each changeset's content key, and
+        `packed_by_key` the entries the parse cache packed already, by content key (a
+        changeset parsed in this process is not packed a second time)."""
         by_id = graph.by_id
         ids = list(by_id)
         if self.path is None or not ids or list(files) != ids:
             return
         if self.bodies is None or self.racy():
             return
-        packed = [cache.pack(by_id[cid], sources.get(cid, "")) for cid in ids]
+        known = packed_by_key or {}
+
+        def packed_of(cs: Changeset) -> cache.Packed:
+            key = sources.get(cs.id, "")
+            entry = known.get(key)
+            if entry is not None and entry[0] == header_of(cs):
+                return entry
+            return cache.pack(cs, key)
+
+        packed = [packed_of(by_id[cid]) for cid in ids]
         every = graph.all_parents
         columns = [
             _column(ids, " "),

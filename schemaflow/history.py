@@ -219,7 +219,7 @@ def load(folder: Path, paths: Iterable[Path] | None = None, *,
     def write() -> bool:
         cache.save()
         if index is not None:
-            index.save(graph, where, cache.sources)
+            index.save(graph, where, cache.sources, cache.used)
         return True
 
     writing: list[tuple[parallel.Forked, Callable[[], object]]] = []
