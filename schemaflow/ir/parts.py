@@ -89,10 +89,14 @@ class Column:
     collation: str | None = None
 
     def __post_init__(self) -> None:
-        check_variants(self.variants)
-        made = [k for k in ("default", "default_sql", "computed", "identity")
-                if getattr(self, k) is not None]
-        if len(made) > 1:
+        # Run for every column built (a parse, a cached body decoded, each state change):
+        # the common case (no variants, at most one source of values) is decided first.
+        if self.variants:
+            check_variants(self.variants)
+        if ((self.default is not None) + (self.default_sql is not None)
+                + (self.computed is not None) + (self.identity is not None)) > 1:
+            made = [k for k in ("default", "default_sql", "computed", "identity")
+                    if getattr(self, k) is not None]
             raise IRError(f"column '{self.name}' has {' and '.join(made)}: a column's values "
                           "come from one of them")
 
