@@ -83,3 +83,29 @@ def test_each_command_built_alone_is_the_one_of_the_whole_group() -> None:
         assert got.help == command.help, name
     for argv in (["--help"], ["--version"], ["--help", "current"], ["nosuch"], []):
         assert only(app, argv) is app, argv
+
+
+def test_no_command_signature_is_evaluated_from_text() -> None:
+    """typer reads each command's signature with typing.get_type_hints; an annotation kept
+    as text (`from __future__ import annotations` in a command module) is compiled and
+    evaluated again on every start, ~20% of `schemaflow --help`."""
+    import typer
+
+    from schemaflow.cli import app
+
+    whole = typer.main.get_command(app)
+    groups = [whole]
+    seen = 0
+    while groups:
+        group = groups.pop()
+        for name, command in group.commands.items():  # type: ignore[attr-defined]
+            if hasattr(command, "commands"):
+                groups.append(command)
+                continue
+            fn = command.callback
+            while hasattr(fn, "__wrapped__"):
+                fn = fn.__wrapped__
+            texts = [k for k, v in fn.__annotations__.items() if isinstance(v, str)]
+            assert not texts, f"{name}: annotations kept as text: {texts} ({fn.__module__})"
+            seen += 1
+    assert seen >= 20

@@ -4,7 +4,9 @@ Every command module imports `.output` (and through it rich) inside its function
 the top: `schemaflow --help` and the listings must start without paying for rich.
 """
 
-from __future__ import annotations
+# Annotations evaluated where they are written (no `from __future__ import annotations`):
+# typer reads every command's signature, and postponed ones it would compile from text
+# each time, ~20% of `schemaflow --help` (see cli/__init__.py).
 
 import functools
 import signal
@@ -74,7 +76,7 @@ def globals_of(ctx: typer.Context) -> Globals:
     return obj if isinstance(obj, Globals) else Globals()
 
 
-def consoles(ctx: typer.Context) -> tuple[Console, Console]:
+def consoles(ctx: typer.Context) -> tuple["Console", "Console"]:
     """(stdout, stderr) consoles; stderr is silent under --quiet."""
     from .output import consoles as make
 
@@ -82,7 +84,7 @@ def consoles(ctx: typer.Context) -> tuple[Console, Console]:
 
 
 def open_project(ctx: typer.Context, lock_timeout: float = 60.0,
-                 run_hooks: bool = False) -> Project:
+                 run_hooks: bool = False) -> "Project":
     """The project the global options name; lock waits are announced on stderr."""
     from ..api import Project
     from .output import notice
@@ -100,7 +102,7 @@ def open_project(ctx: typer.Context, lock_timeout: float = 60.0,
     return project
 
 
-def database_header(ctx: typer.Context, project: Project) -> None:
+def database_header(ctx: typer.Context, project: "Project") -> None:
     """The database a command reads or changes, and where its URL came from, on stderr
     (already shown under -v; silent under -q)."""
     from .output import print_database

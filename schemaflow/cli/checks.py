@@ -1,6 +1,8 @@
 """Commands for CI: check (models against changesets) and validate (the linter)."""
 
-from __future__ import annotations
+# Annotations evaluated where they are written (no `from __future__ import annotations`):
+# typer reads every command's signature, and postponed ones it would compile from text
+# each time, ~20% of `schemaflow --help` (see cli/__init__.py).
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -83,7 +85,7 @@ def validate(
 
 
 def _projects(ctx: typer.Context, paths: list[Path] | None
-              ) -> list[tuple[Project, list[Path] | None]]:
+              ) -> list[tuple["Project", list[Path] | None]]:
     """The projects to validate, each with the files given in it (None: all of them)."""
     from ..api import Project
     from ..projects import group
@@ -98,7 +100,7 @@ def _projects(ctx: typer.Context, paths: list[Path] | None
             for settings, given in group(paths, config=g.config, url=g.url)]
 
 
-def _database_defaults(project: Project, db: bool | None,
+def _database_defaults(project: "Project", db: bool | None,
                        dialect: str | None) -> tuple[bool, str | None]:
     """(compare checksums?, dialect): a URL the user gave means that database, unless told."""
     explicit_url = project.settings.url_source != "default"

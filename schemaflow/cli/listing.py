@@ -1,6 +1,8 @@
 """Commands that read: current, status, history, heads, branches, show, diagram, schema."""
 
-from __future__ import annotations
+# Annotations evaluated where they are written (no `from __future__ import annotations`):
+# typer reads every command's signature, and postponed ones it would compile from text
+# each time, ~20% of `schemaflow --help` (see cli/__init__.py).
 
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from ..api import Project
 
 
-def _listing(ctx: typer.Context, fmt: str) -> tuple[Console, Project]:
+def _listing(ctx: typer.Context, fmt: str) -> tuple["Console", "Project"]:
     """(stdout console, project) for a listing, once its --format is known to be valid."""
     check_format(fmt)
     out, _ = consoles(ctx)

@@ -1,6 +1,8 @@
 """Commands that change what is applied: apply (upgrade), rollback (downgrade), stamp, rehash."""
 
-from __future__ import annotations
+# Annotations evaluated where they are written (no `from __future__ import annotations`):
+# typer reads every command's signature, and postponed ones it would compile from text
+# each time, ~20% of `schemaflow --help` (see cli/__init__.py).
 
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,7 +30,7 @@ StampOpt = Annotated[bool, typer.Option("--timestamp", help="With --sql: start t
                                         "changesets always give the same script).")]
 
 
-def _offline(out: Console, sql: str, timestamp: bool) -> None:
+def _offline(out: "Console", sql: str, timestamp: bool) -> None:
     """Offline SQL on stdout; with `timestamp`, after a comment saying when it was written."""
     import datetime as dt
 
