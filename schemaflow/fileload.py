@@ -58,7 +58,7 @@ class _Miss(NamedTuple):
     stat: StatKey
     key: str
     data: bytes
-    shown: str = ""
+    shown: str
 
 
 def _lookup(path: Path, shown: str, cache: ParseCache, known: StatKey | None,
@@ -91,16 +91,17 @@ def _lookup(path: Path, shown: str, cache: ParseCache, known: StatKey | None,
         cache.remember_stat(name, stat, key)
         return cached, []
     assert key is not None  # a miss: the key of the bytes just read
-    return _Miss(path, name, stat, key, data)
+    return _Miss(path, name, stat, key, data, shown)
 
 
 def _unreadable(shown: str, exc: OSError) -> Diagnostic:
     return Diagnostic(code="SF001", file=shown, message=f"cannot read the file: {exc.strerror}")
 
 
-def _parse_bytes(path: Path, data: bytes) -> tuple[ir.Changeset | None, list[Diagnostic]]:
+def _parse_bytes(path: Path, data: bytes, shown: str
+                 ) -> tuple[ir.Changeset | None, list[Diagnostic]]:
     try:
-        src = decode(path, data)
+        src = decode(path, data, shown)
     except SourceError as exc:
         return None, [exc.diagnostic]
     return _parse_source(src, path)
@@ -121,13 +122,13 @@ def _parse_packed(limits: Limits, miss: _Miss) -> tuple[Packed | None, list[Diag
         except OSError as exc:
             return None, [_unreadable(miss.shown, exc)], b""
         key = content_key(data + miss.path.suffix.encode())
-    cs, diags = _parse_bytes(miss.path, data)
+    cs, diags = _parse_bytes(miss.path, data, miss.shown)
     return (None if cs is None else pack(cs, key)), diags, key.encode()
 
 
 def _parse_miss(miss: _Miss, cache: ParseCache) -> tuple[ir.Changeset | None, list[Diagnostic]]:
     """A miss parsed in this process, and kept in the cache."""
-    cs, diags = _parse_bytes(miss.path, miss.data)
+    cs, diags = _parse_bytes(miss.path, miss.data, miss.shown)
     if cs is not None:
         cache.put(miss.key, cs)
         cache.remember_stat(miss.name, miss.stat, miss.key)

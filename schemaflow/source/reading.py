@@ -329,9 +329,9 @@ def read(path: Path, limits: Limits | None = None) -> SourceFile:
     return decode(path, read_bytes(path, limits))
 
 
-def decode(path: Path, raw: bytes) -> SourceFile:
-    """Parse the bytes of a changeset file."""
-    shown = display_path(path)
+def decode(path: Path, raw: bytes, shown: str | None = None) -> SourceFile:
+    """Parse the bytes of a changeset file (`shown`: its `display_path`, when known)."""
+    shown = shown or display_path(path)
     fmt = format_of(path) or "yaml"
     try:
         text = raw.decode("utf-8")
