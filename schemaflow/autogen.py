@@ -217,7 +217,7 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
         result = diff(dialect.comparable(dialect.matched(live, models)),
                       dialect.comparable(models), ask=ask, hints=hints,
                       check_key=dialect.check_key)
-        return _buildable(result, live, dialect)
+        return _buildable(result, live, dialect, _left_out_hint(settings))
     from .dialects import for_url
 
     old = _without(changesets(), left_out(settings))
@@ -226,7 +226,16 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
     # What the configured database cannot tell apart is no difference (a MariaDB baseline's
     # index for a foreign key, which the models leave to the database).
     return _buildable(diff(known.matched(old, models) if known else old, models, ask=ask,
-                           hints=hints, exact_checks=True), old, known)
+                           hints=hints, exact_checks=True), old, known,
+                      _left_out_hint(settings))
+
+
+def _left_out_hint(settings: Settings) -> str | None:
+    """What to do when the operations do not build because of the tables left out."""
+    if not (settings.exclude_tables or settings.include_tables):
+        return None
+    return ("a table left out by [autogenerate] exclude_tables / include_tables is one the "
+            "models still refer to: keep it in, or leave out the tables that refer to it too")
 
 
 def with_prelude(settings: Settings, operations: list[ir.Operation]) -> list[ir.Operation]:
@@ -247,19 +256,26 @@ def _without(state: SchemaState, skipped: Callable[[str], bool]) -> SchemaState:
     return SchemaState({k: t for k, t in state.tables.items() if not skipped(k[1])})
 
 
-def _buildable(result: DiffResult, state: SchemaState, dialect: Dialect | None) -> DiffResult:
-    """`result`, when the configured database can carry out every operation of it: models
-    that ask for what it lacks (a PostgreSQL-only index method on SQLite) are refused before
-    any file is written, as the changeset's own `validate` would refuse it."""
+def _buildable(result: DiffResult, state: SchemaState, dialect: Dialect | None,
+               hint: str | None = None) -> DiffResult:
+    """`result`, when its operations build on `state` and the configured database can carry
+    out every one of them: models that ask for what it lacks (a PostgreSQL-only index method
+    on SQLite), or operations that do not fit (a foreign key to a table left out), are
+    refused before any file is written, as the changeset's own `validate` would refuse it.
+    `hint`: what to do when an operation does not fit."""
+    from .errors import StateError
     from .state import apply
 
-    if dialect is None:  # a database schemaflow does not know: `apply` will say so
-        return result
     for op in result.operations:
+        if dialect is not None:  # (a database schemaflow does not know: `apply` says so)
+            try:
+                dialect.check(op, state)
+            except UsageError as exc:
+                raise UsageError(f"the models ask for what {dialect.name} cannot build: {exc}",
+                                 hint=exc.hint) from None
         try:
-            dialect.check(op, state)
-        except UsageError as exc:
-            raise UsageError(f"the models ask for what {dialect.name} cannot build: {exc}",
-                             hint=exc.hint) from None
-        state = apply(state, op)
+            state = apply(state, op)
+        except StateError as exc:
+            raise UsageError(f"the changeset the models make would not build: {exc}",
+                             hint=hint or exc.hint) from None
     return result

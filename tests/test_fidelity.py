@@ -523,6 +523,33 @@ def test_models_asking_for_what_the_database_lacks_are_refused(tmp_path: Path, m
     assert list(p.changesets.iterdir()) == []
 
 
+@pytest.mark.parametrize(("models", "config", "message"), [
+    ("""
+        sa.Table("t", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Index("ix_t_empty"))
+     """, "", "index ix_t_empty on t: it has no column or expression"),
+    ("""
+        sa.Table("parent", metadata, sa.Column("id", sa.Integer, primary_key=True))
+        sa.Table("child", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("pid", sa.ForeignKey("parent.id")))
+     """, '[autogenerate]\nexclude_tables = ["parent"]\n',
+     "foreign key 'fk_child_pid_parent' references the table 'parent'"),
+], ids=["index without columns", "foreign key to a table left out"])
+def test_models_that_make_no_buildable_changeset_are_refused(tmp_path: Path, models: str,
+                                                             config: str, message: str) -> None:
+    """Found on MLflow's models (an Index with no column) and with exclude_tables: a
+    changeset its own validate refuses, or a traceback, before."""
+    p = models_project(tmp_path / "proj", models)
+    with (p.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
+        fh.write(config)
+    for args in (("new", "--autogenerate", "-m", "models"), ("check",)):
+        done = p.cli(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+        assert message in done.stderr, done.stderr
+        assert list(p.changesets.iterdir()) == []
+
+
 def test_tables_left_out_by_the_configuration(tmp_path: Path) -> None:
     """`[autogenerate] exclude_tables` / `include_tables` (glob patterns) leave tables out of
     autogenerate, check and the --from-db baseline, on both sides of the comparison."""

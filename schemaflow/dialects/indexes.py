@@ -13,6 +13,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import Label, TextClause, UnaryExpression
 
 from .. import ir
+from ..errors import UsageError
 from ..state import ix_name
 from .read import Unexpressible, _name
 
@@ -66,6 +67,11 @@ def from_model(table: str, i: sa.Index) -> ir.IndexDef:
     where_is = f"index {_name(i) or ''} on {table}"
     options = {k: v for k, v in i.dialect_kwargs.items() if v is not None}
     keys = [_model_key(e) for e in i.expressions]
+    if not keys:
+        raise UsageError(f"{where_is}: it has no column or expression, and an index needs one "
+                         "(metadata.create_all() cannot create it either)",
+                         hint="give the Index its columns, Index(name, table.c.column), or "
+                              "remove it from the models")
     where = _condition(where_is, options)
     lengths = options.pop("mysql_length", None) or options.pop("mariadb_length", None)
     options.pop("mariadb_length", None)
