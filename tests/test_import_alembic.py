@@ -266,6 +266,52 @@ def test_bad_histories_write_nothing(project: Project, tmp_path: Path, case: str
     assert list(project.changesets.iterdir()) == []
 
 
+def _alembic_project(tmp_path: Path, revisions: list[tuple[str, str | None, str]]) -> Path:
+    root = tmp_path / "hist"
+    root.mkdir()
+    subprocess.run([sys.executable, "-m", "alembic", "init", "migrations"], cwd=root,
+                   check=True, capture_output=True)
+    for rev, down, body in revisions:
+        _revision(root, rev, down, body)
+    return root / "alembic.ini"
+
+
+TWO = [("a1", None, "def upgrade():\n"
+                    "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))\n"
+                    "    op.add_column('t', sa.Column('c', sa.Text))\n"
+                    "def downgrade():\n"
+                    "    op.drop_column('t', sa.Column('c'))\n"  # JupyterHub's 4dc2d5a8c53c
+                    "    op.drop_table('t')\n"),
+       ("a2", "a1", "def upgrade():\n    op.add_column('t', sa.Column('d', sa.Integer))\n"
+                    "def downgrade():\n    op.drop_column('t', 'd')\n")]
+
+
+def test_an_argument_of_another_type_is_left_to_a_hand_listed_once(project: Project,
+                                                                     tmp_path: Path) -> None:
+    """A Column where Alembic documents a column's name (JupyterHub's history): a TODO note
+    in the rollback and one finding, not a traceback after half the files were written."""
+    done = project.cli("import", "alembic", str(_alembic_project(tmp_path, TWO)))
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "1 part needs a hand" in done.stderr, done.stderr
+    assert done.stderr.count("DropColumnOp was given what schemaflow cannot write") == 1
+    assert len(list(project.changesets.glob("*.yaml"))) == 2
+    first = yaml.safe_load(next(project.changesets.glob("a1_*.yaml")).read_text())
+    assert "TODO(schemaflow import)" in first["rollback"][0]["sql"]["up"][0]
+    assert first["rollback"][1] == {"drop_table": {"name": "t"}}
+
+
+def test_a_file_that_cannot_be_written_leaves_none_of_the_import(project: Project,
+                                                                 tmp_path: Path) -> None:
+    (project.changesets / "a2_a2.yaml").mkdir()  # not a file, so not listed: not refused
+    done = project.cli("import", "alembic", str(_alembic_project(tmp_path, TWO)))
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "a2_a2.yaml exists already" in done.stderr, done.stderr
+    assert [p.name for p in project.changesets.iterdir() if p.is_file()
+            and p.suffix == ".yaml"] == []
+
+
 def test_import_refuses_a_folder_with_changesets(project: Project, history: Path) -> None:
     project.write("x1", [{"create_table": {"name": "t", "columns": [
         {"name": "id", "type": "integer", "primary_key": True}]}}])

@@ -60,8 +60,9 @@ def _import(ctx: typer.Context, tool: str, path: Path, what: str) -> None:
     err.print(f"imported {len(paths)} {what} into {escape(str(folder))}")
     if not findings:
         return
-    err.print(f"{len(findings)} parts need a hand (marked TODO(schemaflow import) or written "
-              "as SQL in the changesets):")
+    needs = "1 part needs" if len(findings) == 1 else f"{len(findings)} parts need"
+    err.print(f"{needs} a hand (marked TODO(schemaflow import) or written as SQL in the "
+              "changesets):")
     for f in findings:
         where = f" {f.direction}()" if f.direction in ("upgrade", "downgrade") else (
             f" {f.direction}" if f.direction else "")

@@ -191,9 +191,16 @@ def import_history(settings: Settings, tool: str, path: Path,
         from .alembic import import_alembic
 
         imported = import_alembic(path)
-    paths = [write_changeset(settings, cs, None, notify, comment)
-             for cs, comment in imported.changesets]
-    return paths, imported.findings
+    paths: list[Path] = []
+    try:
+        for cs, comment in imported.changesets:
+            paths.append(write_changeset(settings, cs, None, notify, comment))
+    except BaseException:  # a file that cannot be written: none of the import stays
+        for written in paths:
+            written.unlink(missing_ok=True)
+        raise
+    # The same part is found once per database the revision was run for: listed once.
+    return paths, list(dict.fromkeys(imported.findings))
 
 
 def managed_by(conn: Connection) -> tuple[str, list[str]] | None:

@@ -300,7 +300,18 @@ def translate(op: Any, state: SchemaState, dialect: Any, built: Any = None) -> O
     except Exception as exc:  # an arrangement of Alembic's objects not foreseen here
         raise Opaque(f"{type(op).__name__} could not be read: {type(exc).__name__}: "
                      f"{exc}") from None
-    return [_plain(o) for o in ops]
+    out = [_plain(o) for o in ops]
+    for o in out:
+        # What a changeset file can hold, as its parser reads it back: an argument of
+        # another type than Alembic documents (a Column where a column's name goes,
+        # JupyterHub's drop_column) is not written as an object no file can show.
+        try:
+            ir.parse_operation(ir.dump_operation(o))
+        except ir.IRError as exc:
+            where = ".".join(str(p) for p in exc.path)
+            raise Opaque(f"{type(op).__name__} was given what schemaflow cannot write "
+                         f"({where}: {exc.message})") from None
+    return out
 
 
 def _plain(value: Any) -> Any:

@@ -76,7 +76,23 @@ def _toml_ready(value: Any) -> Any:
 
 
 def write(path: Path, text: str) -> None:
-    """Write a new file, refusing to overwrite one that exists."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "x", encoding="utf-8") as fh:
-        fh.write(text)
+    """Write a new file, refusing to overwrite one that exists (UsageError, as for a file
+    that cannot be written)."""
+    from ..errors import UsageError
+    from .reading import display_path
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "x", encoding="utf-8")  # noqa: SIM115 (closed below)
+    except FileExistsError:
+        raise UsageError(f"{display_path(path)} exists already: a changeset file is never "
+                         "overwritten", hint="move it away, or write into another folder"
+                         ) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {display_path(path)}: {exc.strerror}") from None
+    try:
+        with fh:
+            fh.write(text)
+    except OSError as exc:  # no half-written changeset is left (a full disk)
+        path.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {display_path(path)}: {exc.strerror}") from None
