@@ -312,6 +312,30 @@ def test_a_file_that_cannot_be_written_leaves_none_of_the_import(project: Projec
             and p.suffix == ".yaml"] == []
 
 
+def test_a_revision_asking_the_database_is_never_written_as_if_it_did_the_same_everywhere(
+        project: Project, tmp_path: Path) -> None:
+    """JupyterHub's revisions add a column only where the inspector finds the table: run on
+    a scratch SQLite database, the branch is not taken, and the changeset was written empty
+    (MLflow's revisions that branch on the database likewise kept SQLite's way), with
+    nothing listed. It is now a note in the file and a listed part that needs a hand."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))\n"
+                     "def downgrade():\n    op.drop_table('t')\n"),
+        ("a2", "a1", "def upgrade():\n"
+                     "    if 'legacy' in sa.inspect(op.get_bind().engine).get_table_names():\n"
+                     "        op.add_column('legacy', sa.Column('note', sa.Unicode(100)))\n"
+                     "def downgrade():\n    pass\n")])
+    done = project.cli("import", "alembic", str(ini))
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    listed = [line for line in done.stderr.splitlines() if line.startswith("  a2")]
+    assert len(listed) == 1 and "upgrade() asks the database it runs on" in listed[0], listed
+    assert "it did nothing there" in listed[0]
+    a2 = yaml.safe_load(next(project.changesets.glob("a2_*.yaml")).read_text())
+    assert "TODO(schemaflow import)" in a2["operations"][0]["sql"]["up"][0]
+
+
 def test_import_refuses_a_folder_with_changesets(project: Project, history: Path) -> None:
     project.write("x1", [{"create_table": {"name": "t", "columns": [
         {"name": "id", "type": "integer", "primary_key": True}]}}])

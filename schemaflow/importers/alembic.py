@@ -139,8 +139,23 @@ class _Revision:
             if online is None or (online.error and direction == "upgrade"):
                 # Alembic itself could not upgrade through this revision.
                 raise ImportFailed(f"Alembic revision {self.rev}: {direction}() raised: {error}")
-            ops = [op for it in self.items(online, state, databases[0][1], direction)
-                   for op in it.ops]
+            before = len(self.findings)
+            items = self.items(online, state, databases[0][1], direction)
+            self._list_findings(items, direction)
+            ops = [op for it in items for op in it.ops]
+            # It asks the database it runs on (the offline runs, one per database, failed):
+            # what it did on a scratch SQLite database is no answer for the others, which a
+            # branch on the database's name or on what the inspector finds may take another
+            # way (MLflow's and JupyterHub's histories do). Never written as if it were.
+            offline = next(r.error for r in runs.values() if r.error) or ""
+            reason = (offline.strip().splitlines() or ["it raised"])[0][:160]
+            did = "the operations after this note are what it did there" if ops else (
+                "it did nothing there")
+            if len(self.findings) == before:  # (else a note says already that it needs a hand)
+                ops.insert(0, self.todo(direction, f"{direction}() asks the database it runs on "
+                                        f"({reason}), so it ran on a scratch SQLite database "
+                                        f"only: {did}; check what it does on each of your "
+                                        "databases"))
             if online.error:  # a broken downgrade: what ran before the error, and a note
                 ops.append(self.todo(direction, f"raised {online.error}; the rest of "
                                                 f"{direction}() is not translated"))
@@ -148,10 +163,14 @@ class _Revision:
         lists = [(scope, self.items(runs[name], state, dialect, direction))
                  for name, dialect, scope in databases]
         for _, items in lists:
-            for it in items:
-                if it.finding and not any(f.message == it.finding for f in self.findings):
-                    self.findings.append(Finding(self.rev, self.file, direction, it.finding))
+            self._list_findings(items, direction)
         return _merge(lists, lambda it, scope: self._scoped(it, scope, direction))
+
+    def _list_findings(self, items: list[_Item], direction: str) -> None:
+        """What the items found (a part written as SQL), each once."""
+        for it in items:
+            if it.finding and not any(f.message == it.finding for f in self.findings):
+                self.findings.append(Finding(self.rev, self.file, direction, it.finding))
 
     def _scoped(self, it: _Item, scope: Scope, direction: str) -> tuple[ir.Operation, ...]:
         if all(isinstance(op, ir.Sql) for op in it.ops):
