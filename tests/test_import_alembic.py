@@ -336,6 +336,34 @@ def test_a_revision_asking_the_database_is_never_written_as_if_it_did_the_same_e
     assert "TODO(schemaflow import)" in a2["operations"][0]["sql"]["up"][0]
 
 
+def test_a_type_change_with_its_own_check_is_left_to_a_hand(project: Project,
+                                                             tmp_path: Path) -> None:
+    """MLflow widens an enum (native_enum=False, create_constraint=True) and gives booleans
+    their CHECK by alter_column: Alembic drops and adds the type's CHECK around the change.
+    The type change alone kept the old CHECK (a KILLED run could not be stored), silently."""
+    old = "sa.Enum('A', 'B', name='status', native_enum=False, create_constraint=True)"
+    new = "sa.Enum('A', 'B', 'C', name='status', native_enum=False, create_constraint=True)"
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('runs', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     f"                    sa.Column('status', {old}),\n"
+                     "                    sa.Column('nan', sa.Boolean))\n"
+                     "def downgrade():\n    op.drop_table('runs')\n"),
+        ("a2", "a1", "def upgrade():\n"
+                     f"    op.alter_column('runs', 'status', type_={new}, existing_type={old})\n"
+                     "    op.alter_column('runs', 'nan', "
+                     "type_=sa.Boolean(create_constraint=True), nullable=False)\n"
+                     "def downgrade():\n    pass\n")])
+    done = project.cli("import", "alembic", str(ini))
+    assert done.returncode == 1, done.stderr
+    listed = [line for line in done.stderr.splitlines() if line.startswith("  a2")]
+    assert [line.split(": ")[1] for line in listed] == ["column runs.status",
+                                                        "column runs.nan"], listed
+    assert all("CHECK constraint of the type's own" in line for line in listed)
+    a2 = yaml.safe_load(next(project.changesets.glob("a2_*.yaml")).read_text())
+    assert not any("alter_column" in op for op in a2["operations"]), a2["operations"]
+
+
 def test_import_refuses_a_folder_with_changesets(project: Project, history: Path) -> None:
     project.write("x1", [{"create_table": {"name": "t", "columns": [
         {"name": "id", "type": "integer", "primary_key": True}]}}])

@@ -117,6 +117,13 @@ def _alter_column(op: aops.AlterColumnOp, state: SchemaState, dialect: Any) -> O
     _no_options(op.kw, where, ("postgresql_using", "existing_comment", "existing_autoincrement",
                                "autoincrement"))
     change: dict[str, Any] = {}
+    for t in (op.modify_type, op.kw.get("existing_type")):
+        if getattr(t, "create_constraint", False):
+            # Alembic drops the old type's CHECK and adds the new one's around the change
+            # (MLflow's runs.status enum, its metrics.is_nan boolean): a type change alone
+            # would keep the old CHECK, silently.
+            raise Opaque(f"{where}: a type change with a CHECK constraint of the type's own "
+                         f"(create_constraint=True: {t!r})")
     if op.modify_type is not None:
         change["type"] = _type(op.modify_type, where)
     if op.modify_nullable is not None:
