@@ -364,6 +364,24 @@ def test_a_type_change_with_its_own_check_is_left_to_a_hand(project: Project,
     assert not any("alter_column" in op for op in a2["operations"]), a2["operations"]
 
 
+def test_a_text_key_with_its_ordering_becomes_an_ordered_column(project: Project,
+                                                                 tmp_path: Path) -> None:
+    """MLflow's `op.create_index(..., [sa.text("version_major DESC")])`: written as the
+    expression `version_major DESC`, which validate passed and apply failed on."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('v', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "                    sa.Column('major', sa.Integer))\n"
+                     "    op.create_index('ix_v', 'v', ['id', sa.text('major DESC'),\n"
+                     "                                  sa.text('lower(major)')])\n"
+                     "def downgrade():\n    op.drop_table('v')\n")])
+    assert project.cli("import", "alembic", str(ini)).returncode == 0
+    a1 = yaml.safe_load(next(project.changesets.glob("a1_*.yaml")).read_text())
+    assert a1["operations"][1]["create_index"]["columns"] == [
+        "id", {"name": "major", "order": "desc"}, {"expression": "lower(major)"}]
+    assert project.cli("apply").returncode == 0
+
+
 def test_import_refuses_a_folder_with_changesets(project: Project, history: Path) -> None:
     project.write("x1", [{"create_table": {"name": "t", "columns": [
         {"name": "id", "type": "integer", "primary_key": True}]}}])

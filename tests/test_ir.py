@@ -200,6 +200,14 @@ def _op_error(doc: Any) -> ir.IRError:
     ({"create_index": {"name": "i", "table": "t", "columns": [{"order": "desc"}]}},
      "an index key part names either a column (`name`) or an `expression`, not both",
      ("create_index", "columns", 0)),
+    ({"create_index": {"name": "i", "table": "t", "columns": [
+        "a", {"expression": "version_major DESC"}]}},  # rendered `(version_major DESC)`
+     "an index `expression` holds no ordering: write `order: desc` (and `nulls: first|last`) "
+     "beside it, or `name:` for a plain column", ("create_index", "columns", 1)),
+    ({"create_index": {"name": "i", "table": "t", "columns": [
+        {"expression": "lower(email) nulls  last"}]}},
+     "an index `expression` holds no ordering: write `order: desc` (and `nulls: first|last`) "
+     "beside it, or `name:` for a plain column", ("create_index", "columns", 0)),
     ({"drop_constraint": {"name": "c", "table": "t", "type": "fk"}},
      "must be one of unique, foreign_key, check, primary_key, not 'fk'",
      ("drop_constraint", "type")),

@@ -49,6 +49,9 @@ def _model_key(e: Any) -> tuple[str, dict[str, Any]]:
         label, e = str(e.name), e.element
     else:
         label = ""
+    wrapped = getattr(e, "text", None)
+    if isinstance(wrapped, TextClause) and not isinstance(e, TextClause):
+        e = wrapped  # Alembic's wrapper of a text() key in op.create_index (MLflow's "x DESC")
     if isinstance(e, sa.Column):
         fields["name"] = str(e.name)
     elif isinstance(e, TextClause) and (m := _TEXT_COLUMN.match(e.text)):

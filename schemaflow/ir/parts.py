@@ -3,6 +3,7 @@ that does not form them raises."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -178,6 +179,9 @@ class CheckDef:
     dialects: tuple[Dialect, ...] | None = None
 
 
+_TRAILING_ORDER = re.compile(r"\s(ASC|DESC|NULLS\s+(FIRST|LAST))\s*$", re.IGNORECASE)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IndexColumn:
     """One key part of an index written as a mapping: a column (`name`) or an `expression`,
@@ -196,6 +200,10 @@ class IndexColumn:
                           "`expression`, not both")
         if self.length is not None and (self.expression is not None or self.length < 1):
             raise IRError("`length` is a positive prefix length of a column")
+        if self.expression is not None and _TRAILING_ORDER.search(self.expression):
+            # Rendered in parentheses, `(x DESC)` is a syntax error on every database.
+            raise IRError("an index `expression` holds no ordering: write `order: desc` (and "
+                          "`nulls: first|last`) beside it, or `name:` for a plain column")
 
     @property
     def plain(self) -> str | None:
