@@ -550,6 +550,23 @@ def test_models_that_make_no_buildable_changeset_are_refused(tmp_path: Path, mod
         assert list(p.changesets.iterdir()) == []
 
 
+def test_a_boolean_server_default_written_as_a_digit_is_false_or_true(tmp_path: Path) -> None:
+    """`sa.Column(sa.Boolean, server_default="0")`, as many models write it (MLflow's): the
+    changeset held default: '0', which its own validate refused (SF120)."""
+    p = models_project(tmp_path / "proj", """
+        sa.Table("t", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("off", sa.Boolean, server_default="0", nullable=False),
+                 sa.Column("on", sa.Boolean, server_default="1"))
+    """)
+    assert p.cli("new", "--autogenerate", "-m", "models").returncode == 0
+    doc = yaml.safe_load(next(p.changesets.iterdir()).read_text(encoding="utf-8"))
+    columns = doc["operations"][0]["create_table"]["columns"]
+    assert [c.get("default") for c in columns] == [None, False, True]
+    for args in (("validate",), ("apply",), ("check",), ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+
+
 def test_tables_left_out_by_the_configuration(tmp_path: Path) -> None:
     """`[autogenerate] exclude_tables` / `include_tables` (glob patterns) leave tables out of
     autogenerate, check and the --from-db baseline, on both sides of the comparison."""

@@ -382,6 +382,26 @@ def test_a_text_key_with_its_ordering_becomes_an_ordered_column(project: Project
     assert project.cli("apply").returncode == 0
 
 
+def test_a_boolean_server_default_of_0_is_false(project: Project, tmp_path: Path) -> None:
+    """MLflow's `sa.Boolean(), server_default="0"` in create_table, add_column and
+    alter_column: written as '0', which validate refused (SF120)."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "                    sa.Column('x', sa.Boolean(), server_default='1'))\n"
+                     "    op.add_column('t', sa.Column('b', sa.Boolean(), server_default='0',\n"
+                     "                                 nullable=False))\n"
+                     "    op.alter_column('t', 'x', server_default='0')\n"
+                     "def downgrade():\n    op.drop_table('t')\n")])
+    assert project.cli("import", "alembic", str(ini)).returncode == 0
+    ops = yaml.safe_load(next(project.changesets.glob("a1_*.yaml")).read_text())["operations"]
+    assert ops[0]["create_table"]["columns"][1]["default"] is True
+    assert ops[1]["add_column"]["column"]["default"] is False
+    assert ops[2]["alter_column"]["default"] is False
+    done = project.cli("validate")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_import_refuses_a_folder_with_changesets(project: Project, history: Path) -> None:
     project.write("x1", [{"create_table": {"name": "t", "columns": [
         {"name": "id", "type": "integer", "primary_key": True}]}}])

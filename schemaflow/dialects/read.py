@@ -251,8 +251,10 @@ def _column(table: str, name: str, type_: Any, nullable: bool,
         spec, variants, collation = types.column_type(type_)
     except TypeError_ as exc:
         raise Unexpressible(f"column {table}.{name}", str(exc)) from None
-    if spec.name == "boolean" and type(value) is int and value in (0, 1):
-        value = bool(value)  # SQLite and MySQL give a boolean's default back as 0 or 1
+    if spec.name == "boolean" and type(value) in (int, str) and value in (0, 1, "0", "1"):
+        # SQLite and MySQL give a boolean's default back as 0 or 1, and models write
+        # server_default="0": false on every database (PostgreSQL reads '0' as false).
+        value = bool(int(value))
     column = ir.Column(name=name, type=spec, nullable=nullable, autoincrement=autoincrement,
                        default=value, default_sql=default_sql, comment=comment,
                        variants=variants, collation=collation)

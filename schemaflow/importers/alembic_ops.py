@@ -112,6 +112,16 @@ def _server_default(value: Any) -> tuple[Any, str | None]:
     return default_from_sa(str(arg.text) if hasattr(arg, "text") else sql_text(arg))
 
 
+def _is_boolean(op: aops.AlterColumnOp, state: SchemaState) -> bool:
+    """Whether the column `op` alters is (or becomes) a boolean."""
+    for t in (op.modify_type, op.kw.get("existing_type")):
+        if t is not None:
+            return isinstance(sa.types.to_instance(t), sa.Boolean)
+    table = state.tables.get((op.schema, op.table_name))
+    column = table.column(op.column_name) if table is not None else None
+    return column is not None and column.type.name == "boolean"
+
+
 def _alter_column(op: aops.AlterColumnOp, state: SchemaState, dialect: Any) -> Ops:
     where = f"column {op.table_name}.{op.column_name}"
     _no_options(op.kw, where, ("postgresql_using", "existing_comment", "existing_autoincrement",
@@ -132,6 +142,8 @@ def _alter_column(op: aops.AlterColumnOp, state: SchemaState, dialect: Any) -> O
         change["drop_default"] = True
     elif op.modify_server_default is not False:
         default, default_sql = _server_default(op.modify_server_default)
+        if default in ("0", "1") and _is_boolean(op, state):
+            default = default == "1"  # '0' is false on every database, as in create_table
         change.update({"default": default} if default is not None else
                       {"default_sql": default_sql} if default_sql else {"drop_default": True})
     if op.modify_comment is None:
