@@ -402,6 +402,25 @@ def test_a_boolean_server_default_of_0_is_false(project: Project, tmp_path: Path
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_a_script_directory_with_its_own_ini_and_a_history_that_starts_elsewhere(
+        project: Project, tmp_path: Path) -> None:
+    """MLflow's db_migrations: an alembic.ini inside the script directory, whose
+    script_location is relative to where MLflow runs it; and a first revision that alters a
+    table made by metadata.create_all() (JupyterHub's history too)."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.get_bind().execute(sa.text('SELECT user_id FROM runs')).fetchall()\n"
+                     "def downgrade():\n    pass\n")])
+    scripts = ini.parent / "migrations"
+    (scripts / "alembic.ini").write_text("[alembic]\nscript_location = store/migrations\n")
+    done = project.cli("import", "alembic", str(scripts))
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Alembic revision a1: upgrade() raised" in done.stderr, done.stderr
+    assert "the history does not build its schema from an empty database" in done.stderr
+    assert list(project.changesets.glob("*.yaml")) == []
+
+
 def test_import_refuses_a_folder_with_changesets(project: Project, history: Path) -> None:
     project.write("x1", [{"create_table": {"name": "t", "columns": [
         {"name": "id", "type": "integer", "primary_key": True}]}}])

@@ -138,7 +138,16 @@ class _Revision:
             error = online.error if online else next(r.error for r in runs.values() if r.error)
             if online is None or (online.error and direction == "upgrade"):
                 # Alembic itself could not upgrade through this revision.
-                raise ImportFailed(f"Alembic revision {self.rev}: {direction}() raised: {error}")
+                hint = None
+                if "no such table" in str(error):
+                    # JupyterHub's and MLflow's histories start from tables their application
+                    # made with metadata.create_all() before the first revision.
+                    hint = ("the history does not build its schema from an empty database: "
+                            "its first tables come from elsewhere (metadata.create_all() before "
+                            "the first revision?). Add a first revision that creates them, "
+                            "then import again")
+                raise ImportFailed(f"Alembic revision {self.rev}: {direction}() raised: "
+                                   f"{error}", hint=hint)
             before = len(self.findings)
             items = self.items(online, state, databases[0][1], direction)
             self._list_findings(items, direction)

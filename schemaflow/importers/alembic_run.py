@@ -246,9 +246,15 @@ def load_script(path: Path) -> tuple[Any, Any]:
         raise UsageError("importing an Alembic history needs Alembic installed",
                          hint="pip install 'schemaflow[alembic]'") from None
     if path.is_dir():
+        scripts = (path / "env.py").is_file() or (path / "versions").is_dir()
         if (path / "alembic.ini").is_file():
+            if scripts:  # an alembic.ini inside the script directory (MLflow ships one)
+                try:
+                    return load_script(path / "alembic.ini")
+                except ImportFailed:  # its script_location is relative to elsewhere
+                    return Config(), ScriptDirectory(str(path))
             path = path / "alembic.ini"
-        elif (path / "env.py").is_file() or (path / "versions").is_dir():
+        elif scripts:
             return Config(), ScriptDirectory(str(path))
         elif (path / "pyproject.toml").is_file():
             path = path / "pyproject.toml"
