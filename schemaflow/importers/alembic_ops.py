@@ -14,7 +14,7 @@ from alembic.operations import ops as aops
 from .. import ir
 from ..dialects.indexes import from_model, sql_text
 from ..dialects.metadata import from_metadata
-from ..dialects.read import Unexpressible, default_from_sa, type_from_sa
+from ..dialects.read import Unexpressible, default_from_sa
 from ..dialects.tables import TypeError_
 from ..state import SchemaState, ck_name, create_table_op, fk_name, pk_name, uq_name
 from ..typespec import TypeSpec
@@ -95,12 +95,15 @@ def _fields(c: ir.Column) -> dict[str, Any]:
     return {k: getattr(c, k) for k in ir.Column.__dataclass_fields__}
 
 
-def _type(t: Any, where: str) -> TypeSpec:
+def _type(t: Any, where: str) -> tuple[TypeSpec, tuple[ir.Variant, ...], str | None]:
+    """The type, per-database variants and collation of `type_=` (read as a model's column
+    type is: a with_variant() for a database schemaflow does not run on is left out)."""
+    from ..dialects.coltypes import column_type
+
     try:
-        spec = type_from_sa(sa.types.to_instance(t))  # `type_=sa.Float` is a class
+        return column_type(sa.types.to_instance(t))  # `type_=sa.Float` is a class
     except TypeError_ as exc:
         raise Opaque(f"{where}: {exc}") from None
-    return spec
 
 
 def _server_default(value: Any) -> tuple[Any, str | None]:
@@ -135,7 +138,11 @@ def _alter_column(op: aops.AlterColumnOp, state: SchemaState, dialect: Any) -> O
             raise Opaque(f"{where}: a type change with a CHECK constraint of the type's own "
                          f"(create_constraint=True: {t!r})")
     if op.modify_type is not None:
-        change["type"] = _type(op.modify_type, where)
+        change["type"], variants, collation = _type(op.modify_type, where)
+        if variants:
+            change["variants"] = variants
+        if collation is not None:
+            change["collation"] = collation
     if op.modify_nullable is not None:
         change["nullable"] = bool(op.modify_nullable)
     if op.modify_server_default is None:
