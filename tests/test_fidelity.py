@@ -567,6 +567,33 @@ def test_a_boolean_server_default_written_as_a_digit_is_false_or_true(tmp_path: 
         assert done.returncode == 0, (args, done.stdout, done.stderr)
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_index_prefix_lengths_are_compared_where_the_database_keeps_them(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    """`mysql_length` (Buildbot's and Dagster's models): SQLite and PostgreSQL index whole
+    columns, and MySQL gives a prefix that covers the whole column back without one; check
+    --against-db reported each such index as dropped and created again, on every run."""
+    url = None if dialect == "sqlite" else request.getfixturevalue(
+        "pg_url" if dialect == "postgresql" else "mysql_url")
+    p = models_project(tmp_path / "proj", """
+        t = sa.Table("t", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("path", sa.Text, nullable=False), sa.Column("k", sa.String(32)))
+        sa.Index("ix_t_path", t.c.id, t.c.path, mysql_length={"path": 255})
+        sa.Index("ix_t_k", t.c.k, mysql_length=32)
+        sa.Index("ix_t_k_path", t.c.k, t.c.path, mysql_length={"k": 16, "path": 10})
+    """, url)
+    for args in (("new", "--autogenerate", "-m", "models"), ("apply",),
+                 ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    if dialect == "mysql":  # a prefix shorter than the column is still compared
+        with sa.create_engine(_driver(p.url)).begin() as conn:
+            conn.exec_driver_sql("DROP INDEX ix_t_k_path ON t")
+            conn.exec_driver_sql("CREATE INDEX ix_t_k_path ON t (k(20), path(10))")
+        done = p.cli("check", "--against-db")
+        assert done.returncode == 1 and "ix_t_k_path" in done.stdout, done.stdout
+
+
 def test_tables_left_out_by_the_configuration(tmp_path: Path) -> None:
     """`[autogenerate] exclude_tables` / `include_tables` (glob patterns) leave tables out of
     autogenerate, check and the --from-db baseline, on both sides of the comparison."""

@@ -113,6 +113,9 @@ def map_columns(state: SchemaState, fn: Callable[[ir.Column], ir.Column]) -> Sch
     return map_tables(state, with_columns)
 
 
+_SIZED = frozenset({"string", "char", "binary", "varbinary"})  # types of a length `(n)`
+
+
 def map_tables(state: SchemaState, fn: Callable[[Table], Table]) -> SchemaState:
     """`state` with every table passed through `fn`: `state` itself when `fn` gives every
     table back as it was (a thousand tables are not rebuilt for nothing)."""
@@ -165,6 +168,9 @@ class Dialect(SupportChecks, CatalogReading):
     catalog_queries: ClassVar[bool] = False
     # Whether a new database is made on the server (CREATE DATABASE), else it is a new file.
     server_databases: ClassVar[bool] = True
+    # Whether an index key may cover a prefix of its column (`length`); elsewhere the whole
+    # column is indexed.
+    prefix_lengths: ClassVar[bool] = False
     # Quotes and comments of its SQL: where a `sql:` string's statements end (sqlsplit).
     sql_syntax: ClassVar[SqlSyntax] = SqlSyntax()
     # The driver (the part after `+`) used when a URL names none: the one schemaflow's extra
@@ -247,6 +253,29 @@ class Dialect(SupportChecks, CatalogReading):
         """Whether something scoped to `dialects` (None: every database) exists here."""
         return dialects is None or any(d in self.sql_dialects for d in dialects)
 
+    def held_indexes(self, t: Table) -> Table:
+        """`t` with each index key's prefix `length` as this database keeps it: none where
+        it indexes whole columns (as `metadata.create_all()` does with `mysql_length`), nor
+        where the prefix covers the whole column (MySQL gives such a key back without
+        one)."""
+        indexes = tuple(replace(i, columns=keys) if keys != i.columns else i for i, keys in (
+            (i, tuple(self._held_key(k, t) for k in i.columns)) for i in t.indexes))
+        if all(a is b for a, b in zip(indexes, t.indexes, strict=True)):
+            return t
+        return replace(t, indexes=indexes)
+
+    def _held_key(self, k: ir.IndexKey, t: Table) -> ir.IndexKey:
+        if isinstance(k, str) or k.length is None:
+            return k
+        if self.prefix_lengths:
+            column = t.column(k.name) if k.name is not None else None
+            args = column.type.args if column is not None else ()
+            sized = column is not None and column.type.name in _SIZED and bool(args) and (
+                isinstance(args[0], int))
+            if not sized or k.length < args[0]:  # type: ignore[operator]
+                return k
+        return replace(k, length=None)
+
     def held_checks(self, t: Table) -> Table:
         """`t` without the checks that exist on other databases only."""
         if all(self.holds(c.dialects) for c in t.checks):
@@ -274,7 +303,7 @@ class Dialect(SupportChecks, CatalogReading):
         """`state` as this database can hold it (what reflection would give back): each
         column with its type here."""
         held = map_columns(state, lambda c: self.generated_as_held(self.column_here(c)))
-        return map_tables(held, self.held_checks)
+        return map_tables(held, lambda t: self.held_indexes(self.held_checks(t)))
 
     def generated_as_held(self, c: ir.Column) -> ir.Column:
         """A generated column as this database keeps it: the kind its default gives, the

@@ -70,6 +70,7 @@ class MySQL(Dialect):
         ((8,), {"rename_column": True, "index_desc": True}),
     )
     run_lock: ClassVar[bool] = True
+    prefix_lengths: ClassVar[bool] = True
     # PyMySQL is the driver schemaflow installs; SQLAlchemy's default is mysqlclient.
     default_driver: ClassVar[str | None] = "pymysql"
     # aiomysql is PyMySQL under asyncio, and asyncmy reads the same URLs.
