@@ -594,6 +594,28 @@ def test_index_prefix_lengths_are_compared_where_the_database_keeps_them(
         assert done.returncode == 1 and "ix_t_k_path" in done.stdout, done.stdout
 
 
+@pytest.mark.mysql
+def test_sized_blobs_and_texts_are_the_types_mysql_picks(tmp_path: Path, mysql_url: str) -> None:
+    """`LargeBinary(65536)` (Buildbot's logchunks.content) is built as BLOB(65536), which the
+    server makes a MEDIUMBLOB: check --against-db reported it as changed on every run."""
+    p = models_project(tmp_path / "proj", """
+        sa.Table("t", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("tiny", sa.LargeBinary(100)), sa.Column("mid", sa.LargeBinary(1000)),
+                 sa.Column("medium", sa.LargeBinary(65536)),
+                 sa.Column("long", sa.LargeBinary(20000000)), sa.Column("whole", sa.LargeBinary),
+                 sa.Column("fixed", sa.BINARY(16)), sa.Column("t1", sa.Text(100)),
+                 sa.Column("t2", sa.Text(70000)), sa.Column("t3", sa.Text(20000000)))
+    """, mysql_url)
+    for args in (("new", "--autogenerate", "-m", "models"), ("apply",),
+                 ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    with sa.create_engine(_driver(p.url)).begin() as conn:  # a real change is still found
+        conn.exec_driver_sql("ALTER TABLE t MODIFY medium LONGBLOB")
+    done = p.cli("check", "--against-db")
+    assert done.returncode == 1 and "t.medium" in done.stdout, done.stdout
+
+
 def test_tables_left_out_by_the_configuration(tmp_path: Path) -> None:
     """`[autogenerate] exclude_tables` / `include_tables` (glob patterns) leave tables out of
     autogenerate, check and the --from-db baseline, on both sides of the comparison."""

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 from ... import ir
 from ...errors import DatabaseError, UsageError
 from ...sqlsplit import SqlSyntax
-from ...typespec import TypeSpec
+from ...typespec import TypeSpec, parse_type
 from .. import register
 from ..base import (
     URL_PARTS,
@@ -71,6 +71,24 @@ class MySQL(Dialect):
     )
     run_lock: ClassVar[bool] = True
     prefix_lengths: ClassVar[bool] = True
+
+    # The BLOB and TEXT types the server picks for `BLOB(n)` / `TEXT(n)` (the smallest that
+    # holds n bytes), as its reflection reads each: (largest n, blob's type, text's type).
+    _SIZES: ClassVar[tuple[tuple[int, str, str], ...]] = (
+        (255, "mysql.tinyblob", "text"), (65535, "binary", "text"),
+        (16777215, "mysql.mediumblob", "mysql.mediumtext"))
+
+    def type_as_held(self, spec: TypeSpec) -> TypeSpec:
+        if spec.name not in ("binary", "text") or not spec.args or spec.kwargs:
+            return spec  # (binary(n, fixed=true) is BINARY(n))
+        n = spec.args[0]
+        if not isinstance(n, int):
+            return spec
+        blob = spec.name == "binary"
+        for top, as_blob, as_text in self._SIZES:
+            if n <= top:
+                return parse_type(as_blob if blob else as_text)
+        return parse_type("mysql.longblob" if blob else "mysql.longtext")
     # PyMySQL is the driver schemaflow installs; SQLAlchemy's default is mysqlclient.
     default_driver: ClassVar[str | None] = "pymysql"
     # aiomysql is PyMySQL under asyncio, and asyncmy reads the same URLs.
