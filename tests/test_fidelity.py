@@ -616,6 +616,28 @@ def test_sized_blobs_and_texts_are_the_types_mysql_picks(tmp_path: Path, mysql_u
     assert done.returncode == 1 and "t.medium" in done.stdout, done.stdout
 
 
+@pytest.mark.mysql
+def test_current_timestamp_at_the_columns_precision_is_the_same_default(
+        tmp_path: Path, mysql_url: str) -> None:
+    """Dagster's DATETIME(6) columns with DEFAULT CURRENT_TIMESTAMP: MariaDB gives the default
+    back as current_timestamp(6), which check --against-db reported as changed every run."""
+    p = models_project(tmp_path / "proj", """
+        from sqlalchemy.dialects import mysql
+        sa.Table("t", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("c", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"),
+                           server_default=sa.text("CURRENT_TIMESTAMP")),
+                 sa.Column("d", sa.DateTime, server_default=sa.text("CURRENT_TIMESTAMP")))
+    """, mysql_url)
+    for args in (("new", "--autogenerate", "-m", "models"), ("apply",),
+                 ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    with sa.create_engine(_driver(p.url)).begin() as conn:  # another precision differs
+        conn.exec_driver_sql("ALTER TABLE t MODIFY c DATETIME(6) DEFAULT CURRENT_TIMESTAMP(3)")
+    done = p.cli("check", "--against-db")
+    assert done.returncode == 1 and "t.c" in done.stdout, done.stdout
+
+
 def test_tables_left_out_by_the_configuration(tmp_path: Path) -> None:
     """`[autogenerate] exclude_tables` / `include_tables` (glob patterns) leave tables out of
     autogenerate, check and the --from-db baseline, on both sides of the comparison."""

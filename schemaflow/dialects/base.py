@@ -302,13 +302,18 @@ class Dialect(SupportChecks, CatalogReading):
     def comparable(self, state: SchemaState) -> SchemaState:
         """`state` as this database can hold it (what reflection would give back): each
         column with its type here."""
-        held = map_columns(state, lambda c: self.generated_as_held(
-            self._typed_as_held(self.column_here(c))))
+        held = map_columns(state, lambda c: self.default_as_held(self.generated_as_held(
+            self._typed_as_held(self.column_here(c)))))
         return map_tables(held, lambda t: self.held_indexes(self.held_checks(t)))
 
     def _typed_as_held(self, c: ir.Column) -> ir.Column:
         held = self.type_as_held(c.type)
         return c if held is c.type else replace(c, type=held)
+
+    def default_as_held(self, c: ir.Column) -> ir.Column:
+        """`c` with its default as this database gives it back (MariaDB writes a time
+        column's CURRENT_TIMESTAMP with the column's precision)."""
+        return c
 
     def type_as_held(self, spec: TypeSpec) -> TypeSpec:
         """The type a column built as `spec` has here, as reflection reads it back (MySQL

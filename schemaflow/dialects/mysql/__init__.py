@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -49,6 +50,9 @@ _INTEGER_BITS = {**INTEGER_BITS, "mysql.tinyint": 8, "mysql.smallint": 16,
                  "mysql.bigint": 64}
 
 
+_NOW = re.compile(r"current_timestamp\s*\(\s*([0-9]*)\s*\)", re.IGNORECASE)
+
+
 @register
 class MySQL(Dialect):
     """MySQL: no USING on a type change; CHECK constraints only on recent servers."""
@@ -77,6 +81,17 @@ class MySQL(Dialect):
     _SIZES: ClassVar[tuple[tuple[int, str, str], ...]] = (
         (255, "mysql.tinyblob", "text"), (65535, "binary", "text"),
         (16777215, "mysql.mediumblob", "mysql.mediumtext"))
+
+    def default_as_held(self, c: ir.Column) -> ir.Column:
+        # `DEFAULT CURRENT_TIMESTAMP` on a DATETIME(6) comes back from MariaDB as
+        # current_timestamp(6): the same default, at the column's own precision.
+        m = _NOW.fullmatch(c.default_sql or "")
+        if m and m.group(1):
+            args = c.type.args
+            precision = str(args[0]) if args else c.type.kwarg("fsp", "0")
+            if m.group(1) == precision:
+                return replace(c, default_sql="CURRENT_TIMESTAMP")
+        return c
 
     def type_as_held(self, spec: TypeSpec) -> TypeSpec:
         if spec.name not in ("binary", "text") or not spec.args or spec.kwargs:
