@@ -57,7 +57,8 @@ def _import(ctx: typer.Context, tool: str, path: Path, what: str) -> None:
     _, err = consoles(ctx)
     paths, findings = open_project(ctx).import_history(tool, path)
     folder = paths[0].parent if paths else "the changesets folder"
-    err.print(f"imported {len(paths)} {what} into {escape(str(folder))}")
+    noun = what[:-1] if len(paths) == 1 else what  # "1 Alembic revision"
+    err.print(f"imported {len(paths)} {noun} into {escape(str(folder))}")
     if not findings:
         return
     needs = "1 part needs" if len(findings) == 1 else f"{len(findings)} parts need"
