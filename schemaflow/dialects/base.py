@@ -258,21 +258,22 @@ class Dialect(SupportChecks, CatalogReading):
         it indexes whole columns (as `metadata.create_all()` does with `mysql_length`), nor
         where the prefix covers the whole column (MySQL gives such a key back without
         one)."""
-        indexes = tuple(replace(i, columns=keys) if keys != i.columns else i for i, keys in (
-            (i, tuple(self._held_key(k, t) for k in i.columns)) for i in t.indexes))
+        indexes = []
+        for i in t.indexes:
+            keys = tuple(self._held_key(k, t) for k in i.columns)
+            indexes.append(i if keys == i.columns else replace(i, columns=keys))
         if all(a is b for a, b in zip(indexes, t.indexes, strict=True)):
             return t
-        return replace(t, indexes=indexes)
+        return replace(t, indexes=tuple(indexes))
 
     def _held_key(self, k: ir.IndexKey, t: Table) -> ir.IndexKey:
         if isinstance(k, str) or k.length is None:
             return k
         if self.prefix_lengths:
             column = t.column(k.name) if k.name is not None else None
-            args = column.type.args if column is not None else ()
-            sized = column is not None and column.type.name in _SIZED and bool(args) and (
-                isinstance(args[0], int))
-            if not sized or k.length < args[0]:  # type: ignore[operator]
+            size = (column.type.args[0] if column is not None and column.type.name in _SIZED
+                    and column.type.args else None)
+            if not isinstance(size, int) or k.length < size:
                 return k
         return replace(k, length=None)
 

@@ -160,7 +160,8 @@ class _Revision:
             reason = (offline.strip().splitlines() or ["it raised"])[0][:160]
             did = "the operations after this note are what it did there" if ops else (
                 "it did nothing there")
-            if len(self.findings) == before:  # (else a note says already that it needs a hand)
+            # (Not when a note says already that it needs a hand, or that it raised.)
+            if len(self.findings) == before and not online.error:
                 ops.insert(0, self.todo(direction, f"{direction}() asks the database it runs on "
                                         f"({reason}), so it ran on a scratch SQLite database "
                                         f"only: {did}; check what it does on each of your "
