@@ -638,6 +638,31 @@ def test_current_timestamp_at_the_columns_precision_is_the_same_default(
     assert done.returncode == 1 and "t.c" in done.stdout, done.stdout
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_timestamp_is_built_as_timestamp_where_it_is_not_datetime(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    """`sa.TIMESTAMP` (Dagster's models) is its own type on MySQL and MariaDB (stored in
+    UTC, 1970-2038), which create_all() builds; it was written as `datetime` and built as
+    DATETIME there, and check found nothing. Elsewhere it is the datetime it always was."""
+    url = None if dialect == "sqlite" else request.getfixturevalue(
+        "pg_url" if dialect == "postgresql" else "mysql_url")
+    p = models_project(tmp_path / "proj", """
+        sa.Table("t", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("ts", sa.TIMESTAMP), sa.Column("dt", sa.DateTime))
+    """, url)
+    for args in (("new", "--autogenerate", "-m", "models"), ("apply",),
+                 ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    doc = yaml.safe_load(next(p.changesets.iterdir()).read_text(encoding="utf-8"))
+    ts = doc["operations"][0]["create_table"]["columns"][1]
+    assert ts == {"name": "ts", "type": "datetime", "variants": {"mysql": "mysql.timestamp"}}
+    if dialect == "mysql":
+        with sa.create_engine(_driver(p.url)).connect() as conn:
+            text = conn.exec_driver_sql("SHOW CREATE TABLE t").one()[1].lower()
+        assert "`ts` timestamp" in text and "`dt` datetime" in text, text
+
+
 def test_tables_left_out_by_the_configuration(tmp_path: Path) -> None:
     """`[autogenerate] exclude_tables` / `include_tables` (glob patterns) leave tables out of
     autogenerate, check and the --from-db baseline, on both sides of the comparison."""

@@ -36,7 +36,8 @@ def _databases() -> tuple[tuple[str, tuple[str, ...], Any], ...]:
 def column_type(t: Any) -> tuple[TypeSpec, tuple[ir.Variant, ...], str | None]:
     """The type, variants and collation of a column of SQLAlchemy type `t`; TypeError_ naming
     the construct the format cannot express."""
-    if not getattr(t, "_variant_mapping", None) and not isinstance(t, sa.types.TypeDecorator):
+    if not getattr(t, "_variant_mapping", None) and not isinstance(t, sa.types.TypeDecorator) \
+            and not _mysql_timestamp(t):
         # The same everywhere: read once, and that is the type (no variants, one collation).
         spec, collation = _built(t, (), None)
         return spec, (), collation
@@ -142,8 +143,22 @@ def _built(t: Any, keys: tuple[str, ...], sa_dialect: Any) -> Built:
             raise TypeError_(f"the type {t!r}, whose load_dialect_impl() fails for "
                              f"{keys[0]} ({type(exc).__name__}: {exc})") from None
         return _built(_public(impl), keys, sa_dialect)
+    if "mysql" in keys and _mysql_timestamp(t):
+        # TIMESTAMP is not DATETIME there (stored in UTC, 1970-2038): built as written.
+        if getattr(t, "fsp", None):
+            raise TypeError_(f"the type {t!r}: a TIMESTAMP with fractional seconds on "
+                             "MySQL/MariaDB")
+        return TypeSpec("mysql.timestamp"), None
     collation = getattr(t, "collation", None)
     return _named(type_from_sa(_plain(t))), str(collation) if collation else None
+
+
+def _mysql_timestamp(t: Any) -> bool:
+    """Whether `t` is SQL's TIMESTAMP, which MySQL and MariaDB build as a type of its own (a
+    generic DateTime, or PostgreSQL's TIMESTAMP, is DATETIME there)."""
+    from sqlalchemy.dialects import postgresql
+
+    return isinstance(t, sa.TIMESTAMP) and not isinstance(t, postgresql.TIMESTAMP)
 
 
 def _public(t: Any) -> Any:
