@@ -276,6 +276,11 @@ def _alembic_project(tmp_path: Path, revisions: list[tuple[str, str | None, str]
     return root / "alembic.ini"
 
 
+def _imported(project: Project, rev: str) -> dict[str, Any]:
+    """The document of the changeset imported from revision `rev`."""
+    return yaml.safe_load(next(project.changesets.glob(f"{rev}_*.yaml")).read_text())
+
+
 TWO = [("a1", None, "def upgrade():\n"
                     "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))\n"
                     "    op.add_column('t', sa.Column('c', sa.Text))\n"
@@ -296,7 +301,7 @@ def test_an_argument_of_another_type_is_left_to_a_hand_listed_once(project: Proj
     assert "1 part needs a hand" in done.stderr, done.stderr
     assert done.stderr.count("DropColumnOp was given what schemaflow cannot write") == 1
     assert len(list(project.changesets.glob("*.yaml"))) == 2
-    first = yaml.safe_load(next(project.changesets.glob("a1_*.yaml")).read_text())
+    first = _imported(project, "a1")
     assert "TODO(schemaflow import)" in first["rollback"][0]["sql"]["up"][0]
     assert first["rollback"][1] == {"drop_table": {"name": "t"}}
 
@@ -332,7 +337,7 @@ def test_a_revision_asking_the_database_is_never_written_as_if_it_did_the_same_e
     listed = [line for line in done.stderr.splitlines() if line.startswith("  a2")]
     assert len(listed) == 1 and "upgrade() asks the database it runs on" in listed[0], listed
     assert "it did nothing there" in listed[0]
-    a2 = yaml.safe_load(next(project.changesets.glob("a2_*.yaml")).read_text())
+    a2 = _imported(project, "a2")
     assert "TODO(schemaflow import)" in a2["operations"][0]["sql"]["up"][0]
 
 
@@ -360,7 +365,7 @@ def test_a_type_change_with_its_own_check_is_left_to_a_hand(project: Project,
     assert [line.split(": ")[1] for line in listed] == ["column runs.status",
                                                         "column runs.nan"], listed
     assert all("CHECK constraint of the type's own" in line for line in listed)
-    a2 = yaml.safe_load(next(project.changesets.glob("a2_*.yaml")).read_text())
+    a2 = _imported(project, "a2")
     assert not any("alter_column" in op for op in a2["operations"]), a2["operations"]
 
 
@@ -378,7 +383,7 @@ def test_a_text_key_with_its_ordering_becomes_an_ordered_column(project: Project
     done = project.cli("import", "alembic", str(ini))
     assert done.returncode == 0, done.stderr
     assert "imported 1 Alembic revision into" in done.stderr, done.stderr
-    a1 = yaml.safe_load(next(project.changesets.glob("a1_*.yaml")).read_text())
+    a1 = _imported(project, "a1")
     assert a1["operations"][1]["create_index"]["columns"] == [
         "id", {"name": "major", "order": "desc"}, {"expression": "lower(major)"}]
     assert project.cli("apply").returncode == 0
@@ -396,7 +401,7 @@ def test_a_boolean_server_default_of_0_is_false(project: Project, tmp_path: Path
                      "    op.alter_column('t', 'x', server_default='0')\n"
                      "def downgrade():\n    op.drop_table('t')\n")])
     assert project.cli("import", "alembic", str(ini)).returncode == 0
-    ops = yaml.safe_load(next(project.changesets.glob("a1_*.yaml")).read_text())["operations"]
+    ops = _imported(project, "a1")["operations"]
     assert ops[0]["create_table"]["columns"][1]["default"] is True
     assert ops[1]["add_column"]["column"]["default"] is False
     assert ops[2]["alter_column"]["default"] is False
@@ -440,7 +445,7 @@ def test_an_alter_column_to_a_type_with_variants_keeps_them(project: Project,
                      "def downgrade():\n    op.drop_table('t')\n")])
     done = project.cli("import", "alembic", str(ini))
     assert done.returncode == 0, done.stderr
-    ops = yaml.safe_load(next(project.changesets.glob("a1_*.yaml")).read_text())["operations"]
+    ops = _imported(project, "a1")["operations"]
     assert ops[1] == {"alter_column": {"table": "t", "name": "v", "type": "text",
                                        "variants": {"mysql": "mysql.mediumtext"}}}, ops
     assert project.cli("apply").returncode == 0

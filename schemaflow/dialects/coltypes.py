@@ -156,9 +156,11 @@ def _built(t: Any, keys: tuple[str, ...], sa_dialect: Any) -> Built:
 def _mysql_timestamp(t: Any) -> bool:
     """Whether `t` is SQL's TIMESTAMP, which MySQL and MariaDB build as a type of its own (a
     generic DateTime, or PostgreSQL's TIMESTAMP, is DATETIME there)."""
+    if not isinstance(t, sa.TIMESTAMP):  # (every column type read passes here)
+        return False
     from sqlalchemy.dialects import postgresql
 
-    return isinstance(t, sa.TIMESTAMP) and not isinstance(t, postgresql.TIMESTAMP)
+    return not isinstance(t, postgresql.TIMESTAMP)
 
 
 def _public(t: Any) -> Any:
