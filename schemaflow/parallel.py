@@ -41,14 +41,38 @@ def workers() -> int:
     return max(1, min(cores, MAX_WORKERS))
 
 
+_HELD = frozenset({2, 15})  # SIGINT, SIGTERM
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM held back while processes are forked: a child inherits the
+    command line's handlers, and one stopped before `_quiet_worker` replaced them (in
+    multiprocessing's own start-up) printed a traceback. The child lets them through once
+    its own handlers are set; a signal the parent got meanwhile reaches it afterwards."""
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _quiet_worker() -> None:
     """A worker leaves signals to the parent: it ignores Ctrl-C (the parent stops the pool)
     and dies silently on SIGTERM, which the pool sends when it is done. Inherited, the
-    command line's SIGTERM handler printed a traceback per worker at every parallel load."""
+    command line's SIGTERM handler printed a traceback per worker at every parallel load.
+    Forked with them held (`_signals_held`), it lets them through from here."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
 
 
 def _run_chunk(chunk: Sequence[Any]) -> list[Any]:
@@ -90,7 +114,9 @@ def iter_items(fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
     done = 0
     _job = fn
     try:
-        with multiprocessing.get_context("fork").Pool(n, initializer=_quiet_worker) as pool:
+        with _signals_held():
+            pool = multiprocessing.get_context("fork").Pool(n, initializer=_quiet_worker)
+        with pool:
             for part in pool.imap(_run_chunk, chunks(items, n)):
                 yield from part
                 done += len(part)
@@ -141,7 +167,8 @@ def fork_call(fn: Callable[[], Any]) -> Forked | None:
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=_send_result, args=(fn, send), daemon=True)
     try:
-        process.start()
+        with _signals_held():
+            process.start()
     except Exception:
         receive.close()
         send.close()
@@ -220,25 +247,26 @@ def fork_stream(fn: Callable[[Callable[[Any], None]], None]) -> Stream | None:
     for stream in (sys.stdout, sys.stderr):  # or the child would write it out a second time
         stream.flush()
     read_fd, write_fd = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_fd)
-        os.close(write_fd)
-        return None
-    if pid == 0:  # the child
-        code = 1
+    with _signals_held():  # the child never leaves this block: it lets them through itself
         try:
-            import gc
-            import warnings
-
+            pid = os.fork()
+        except OSError:
             os.close(read_fd)
-            _quiet_worker()
-            warnings.simplefilter("ignore")
-            gc.freeze()  # what the parent built is not traversed (so not copied) by collections
-            fn(Connection(write_fd, readable=False).send)
-            code = 0
-        finally:
-            os._exit(code)
+            os.close(write_fd)
+            return None
+        if pid == 0:  # the child
+            code = 1
+            try:
+                import gc
+                import warnings
+
+                os.close(read_fd)
+                _quiet_worker()
+                warnings.simplefilter("ignore")
+                gc.freeze()  # what the parent built is not traversed (so not copied)
+                fn(Connection(write_fd, readable=False).send)
+                code = 0
+            finally:
+                os._exit(code)
     os.close(write_fd)
     return Stream(pid, Connection(read_fd, writable=False))
