@@ -663,6 +663,104 @@ def test_timestamp_is_built_as_timestamp_where_it_is_not_datetime(
         assert "`ts` timestamp" in text and "`dt` datetime" in text, text
 
 
+# Type overrides by `@compiles`, as projects register them globally (Dagster's microsecond
+# DATETIME and TIMESTAMP on MySQL); create_all() runs in a process of its own, so that the
+# overrides of sa.DateTime stay out of the tests' process.
+COMPILES = """
+    from sqlalchemy.ext.compiler import compiles
+
+    @compiles(sa.DateTime, "mysql")
+    def _datetime_mysql(element, compiler, **kw):
+        return "DATETIME(6)"
+
+    @compiles(sa.TIMESTAMP, "mysql")
+    def _timestamp_mysql(element, compiler, **kw):
+        return "TIMESTAMP(6)"
+
+    class Code(sa.types.TypeEngine):
+        cache_ok = True
+
+    @compiles(Code)
+    def _code(element, compiler, **kw):
+        return "VARCHAR(30)"
+
+    @compiles(Code, "postgresql")
+    def _code_postgresql(element, compiler, **kw):
+        return "CHAR(8)"
+
+    @compiles(sa.Text, "sqlite")
+    def _text_sqlite(element, compiler, **kw):
+        return "TEXT"
+
+    sa.Table("t", metadata, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("at", sa.DateTime), sa.Column("ts", sa.TIMESTAMP),
+             sa.Column("code", Code()), sa.Column("body", sa.Text))
+"""
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_compiles_overrides_of_types_are_built_as_create_all_builds_them(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    """A type a `@compiles` override compiles is what that override builds, on the databases
+    it builds it on: the type of the format that builds the same text (`DATETIME(6)` is
+    datetime(6)), else that text (`sql(TIMESTAMP(6))`). It was read as the type it overrides:
+    Dagster's DATETIME(6) was built as DATETIME, and check found nothing."""
+    import subprocess
+    import sys
+
+    if dialect == "sqlite":
+        url, created = (f"sqlite:///{tmp_path / n}.db" for n in "ab")
+    else:
+        url = request.getfixturevalue("pg_url" if dialect == "postgresql" else "mysql_url")
+        created = _second(request, dialect)
+    p = models_project(tmp_path / "proj", COMPILES, url)
+    for args in (("new", "--autogenerate", "-m", "models"), ("validate",), ("apply",),
+                 ("check",), ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    doc = yaml.safe_load(next(p.changesets.iterdir()).read_text(encoding="utf-8"))
+    assert doc["operations"][0]["create_table"]["columns"][1:] == [
+        {"name": "at", "type": "datetime", "variants": {"mysql": "datetime(6)"}},
+        {"name": "ts", "type": "datetime", "variants": {"mysql": "sql(TIMESTAMP(6))"}},
+        {"name": "code", "type": "string(30)", "variants": {"postgresql": "char(8)"}},
+        {"name": "body", "type": "text"}]
+    made = subprocess.run(
+        [sys.executable, "-c", "import sqlalchemy as sa, fidelity_models as m; "
+         f"m.metadata.create_all(sa.create_engine({_driver(created)!r}))"],
+        cwd=p.root, capture_output=True, text=True, check=False)
+    assert made.returncode == 0, made.stderr
+    done = p.cli("--url", created, "check", "--against-db")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    if dialect == "mysql":
+        for where in (url, created):
+            with sa.create_engine(_driver(where)).connect() as conn:
+                text = conn.exec_driver_sql("SHOW CREATE TABLE t").one()[1].lower()
+            assert "`at` datetime(6)" in text and "`ts` timestamp(6)" in text, text
+
+
+def test_a_compiles_override_that_fails_is_refused(tmp_path: Path) -> None:
+    """An override create_all() cannot build on one of the databases is refused, naming the
+    column and the database (no traceback, nothing written)."""
+    p = models_project(tmp_path / "proj", """
+        from sqlalchemy.ext.compiler import compiles
+
+        class Vector(sa.types.TypeEngine):
+            cache_ok = True
+
+        @compiles(Vector, "postgresql")
+        def _vector(element, compiler, **kw):
+            return "VECTOR(3)"
+
+        sa.Table("t", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("v", Vector()))
+    """)
+    done = p.cli("new", "--autogenerate", "-m", "models")
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "column t.v" in done.stderr and "@compiles override fails for" in done.stderr
+    assert list(p.changesets.iterdir()) == []
+
+
 def test_tables_left_out_by_the_configuration(tmp_path: Path) -> None:
     """`[autogenerate] exclude_tables` / `include_tables` (glob patterns) leave tables out of
     autogenerate, check and the --from-db baseline, on both sides of the comparison."""

@@ -33,15 +33,19 @@ def _databases() -> tuple[tuple[str, tuple[str, ...], Any], ...]:
     return tuple(out)
 
 
-def column_type(t: Any) -> tuple[TypeSpec, tuple[ir.Variant, ...], str | None]:
+def column_type(t: Any, *, models: bool = False
+                ) -> tuple[TypeSpec, tuple[ir.Variant, ...], str | None]:
     """The type, variants and collation of a column of SQLAlchemy type `t`; TypeError_ naming
-    the construct the format cannot express."""
+    the construct the format cannot express. `models`: `t` is a model's (or a migration
+    script's), built as `create_all()` builds it, `@compiles` overrides of its type
+    included (a database's reflected types are read as they are)."""
     if not getattr(t, "_variant_mapping", None) and not isinstance(t, sa.types.TypeDecorator) \
-            and not _mysql_timestamp(t):
+            and not _mysql_timestamp(t) and not (models and _override(t) is not None):
         # The same everywhere: read once, and that is the type (no variants, one collation).
         spec, collation = _built(t, (), None)
         return spec, (), collation
-    built = {name: _built(t, keys, sa_dialect) for name, keys, sa_dialect in _databases()}
+    built = {name: _built(t, keys, sa_dialect, models)
+             for name, keys, sa_dialect in _databases()}
     collations = {c for _, c in built.values()}
     if len(collations) > 1:
         raise TypeError_("per-database collations (" + ", ".join(
@@ -80,7 +84,8 @@ class TypeReader:
     """`column_type` for the columns of one schema (a models' MetaData or a database's):
     a common type (an INTEGER, a VARCHAR(50)) is read once, not once per column."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, models: bool = False) -> None:
+        self.models = models  # as `column_type`'s
         self._read: dict[tuple[Any, ...], tuple[TypeSpec, tuple[ir.Variant, ...],
                                                 str | None]] = {}
         # Columns read (`read._column`) by what they were read from, the type as its `key`:
@@ -99,10 +104,10 @@ class TypeReader:
     def column_type(self, t: Any) -> tuple[TypeSpec, tuple[ir.Variant, ...], str | None]:
         key = self.key(t)
         if key is None:
-            return column_type(t)
+            return column_type(t, models=self.models)
         found = self._read.get(key)
         if found is None:
-            found = self._read[key] = column_type(t)
+            found = self._read[key] = column_type(t, models=self.models)
         return found
 
 
@@ -121,36 +126,100 @@ def _base(t: Any, types: dict[str, TypeSpec]) -> TypeSpec:
     return Counter(types.values()).most_common(1)[0][0]
 
 
-def _built(t: Any, keys: tuple[str, ...], sa_dialect: Any) -> Built:
-    """The type `t` builds on the database whose variant keys are `keys`."""
+def _built(t: Any, keys: tuple[str, ...], sa_dialect: Any, models: bool = False) -> Built:
+    """The type `t` builds on the database whose variant keys are `keys` (`models`: as
+    `column_type`'s)."""
     from .read import type_from_sa
 
     mapping = getattr(t, "_variant_mapping", None) or {}
     chosen = next((mapping[k] for k in keys if k in mapping), None)
     if chosen is not None:
-        return _built(chosen, keys, sa_dialect)
+        return _built(chosen, keys, sa_dialect, models)
+    if models and sa_dialect is not None:
+        text = _override_ddl(t, keys[0], sa_dialect)
+        if text is not None:
+            return _from_ddl(text, sa_dialect), None
     if isinstance(t, sa.Interval) and sa_dialect is not None:
         # Emulated: a database with its own INTERVAL (PostgreSQL) builds that instead.
         native = sa_dialect.type_descriptor(t)
         if not isinstance(native, sa.types.TypeDecorator):
-            return _built(_public(native), keys, sa_dialect)
+            return _built(_public(native), keys, sa_dialect, models)
     if isinstance(t, sa.types.TypeDecorator):
         if type(t).load_dialect_impl is sa.types.TypeDecorator.load_dialect_impl:
-            return _built(t.impl_instance, keys, sa_dialect)
+            return _built(t.impl_instance, keys, sa_dialect, models)
         try:
             impl = t.load_dialect_impl(sa_dialect)
         except Exception as exc:
             raise TypeError_(f"the type {t!r}, whose load_dialect_impl() fails for "
                              f"{keys[0]} ({type(exc).__name__}: {exc})") from None
-        return _built(_public(impl), keys, sa_dialect)
+        return _built(_public(impl), keys, sa_dialect, models)
     if "mysql" in keys and _mysql_timestamp(t):
-        # TIMESTAMP is not DATETIME there (stored in UTC, 1970-2038): built as written.
-        if getattr(t, "fsp", None):
-            raise TypeError_(f"the type {t!r}: a TIMESTAMP with fractional seconds on "
-                             "MySQL/MariaDB")
-        return TypeSpec("mysql.timestamp"), None
+        # TIMESTAMP is not DATETIME there (stored in UTC, 1970-2038): built as written,
+        # with its fractional seconds as SQL (no type of the format has them).
+        fsp = getattr(t, "fsp", None)
+        return (TypeSpec("sql", (f"TIMESTAMP({int(fsp)})",)) if fsp
+                else TypeSpec("mysql.timestamp")), None
     collation = getattr(t, "collation", None)
     return _named(type_from_sa(_plain(t))), str(collation) if collation else None
+
+
+def _override(t: Any) -> Any | None:
+    """The `@compiles` dispatcher (sqlalchemy.ext.compiler) that compiles type `t`, or None
+    where SQLAlchemy's own compilation does: the class that gives `t` its `_compiler_dispatch`
+    is the one `@compiles` replaced it on (a subclass with a visit name of its own has its
+    own dispatch, which the override of its base does not reach)."""
+    for cls in type(t).__mro__:
+        if "_compiler_dispatch" in cls.__dict__:
+            return cls.__dict__.get("_compiler_dispatcher")
+    return None
+
+
+def _override_ddl(t: Any, name: str, sa_dialect: Any) -> str | None:
+    """The DDL a `@compiles` override builds for type `t` on database `name`, where that is
+    not what SQLAlchemy itself builds (None: no override, or one that builds the same)."""
+    if _override(t) is None:
+        return None
+    compiler = sa_dialect.type_compiler_instance
+    try:
+        text = str(compiler.process(t))
+    except Exception as exc:  # the project's code: create_all() fails the same way
+        raise TypeError_(f"the type {t!r}, whose @compiles override fails for {name} "
+                         f"({type(exc).__name__}: {exc})") from None
+    own = _own_ddl(t, sa_dialect)
+    return None if own is not None and _same_ddl(own, text) else text
+
+
+def _own_ddl(t: Any, sa_dialect: Any) -> str | None:
+    """The DDL SQLAlchemy itself builds for type `t` on `sa_dialect`, no `@compiles`
+    override consulted (None where it cannot build it)."""
+    mapping = getattr(t, "_variant_mapping", None) or {}
+    t = mapping.get(sa_dialect.name, t)
+    compiler = sa_dialect.type_compiler_instance
+    try:
+        return str(getattr(compiler, f"visit_{t.__visit_name__}")(t))
+    except Exception:
+        return None
+
+
+def _same_ddl(a: str, b: str) -> bool:
+    return a.lower().split() == b.lower().split()
+
+
+def _from_ddl(text: str, sa_dialect: Any) -> TypeSpec:
+    """The type whose DDL on `sa_dialect` is `text` (what a `@compiles` override builds): the
+    type the format names, where schemaflow builds that same text from it (`DATETIME(6)` is
+    `datetime(6)`), else the text itself, `sql(...)`."""
+    from ..typespec import parse_type
+    from .tables import sa_type
+
+    try:
+        spec = parse_type(text)
+        again = _own_ddl(sa_type(spec), sa_dialect) if spec.name != "sql" else None
+    except (ValueError, TypeError):  # (TypeSyntaxError and TypeError_ among them)
+        again = None
+    if again is not None and _same_ddl(again, text):
+        return spec
+    return TypeSpec("sql", (text,))
 
 
 def _mysql_timestamp(t: Any) -> bool:

@@ -31,7 +31,7 @@ def from_metadata(metadata: sa.MetaData, *,
     """The SchemaState a SQLAlchemy MetaData describes (every constraint given a name)."""
     skipped = skipper(skip)
     _check_references(metadata)
-    types = TypeReader()
+    types = TypeReader(models=True)
     tables = {}
     for table in metadata.sorted_tables:
         if skipped(str(table.name)):

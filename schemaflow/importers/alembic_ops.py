@@ -101,7 +101,7 @@ def _type(t: Any, where: str) -> tuple[TypeSpec, tuple[ir.Variant, ...], str | N
     from ..dialects.coltypes import column_type
 
     try:
-        return column_type(sa.types.to_instance(t))  # `type_=sa.Float` is a class
+        return column_type(sa.types.to_instance(t), models=True)  # `type_=sa.Float`: a class
     except TypeError_ as exc:
         raise Opaque(f"{where}: {exc}") from None
 
