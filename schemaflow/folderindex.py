@@ -27,7 +27,7 @@ from . import cache, cachefile
 from .cacheentry import header_of
 from .graph import Edges, Graph
 from .ir.changeset import Changeset
-from .source import StatKey
+from .source import Limits, StatKey
 
 
 def _unzip(listing: Sequence[tuple[str, StatKey | None]]
@@ -66,11 +66,17 @@ def _edges(ids: list[str], parents: str, extra: str) -> Callable[[], Edges]:
 class FolderIndex:
     """The loaded graph of a whole folder, served without opening a single file while the
     folder's listing is unchanged: the same names, and for each the same size, mtime, ctime
-    and inode, none of them within two seconds of the index being written (the racy rule of
-    `cache`). Listing commands on a long history then cost one directory scan and one read."""
+    and inode. A file changed within two seconds of the index being written (the racy rule
+    of `cache`: a later edit may leave the same stat) is trusted by its content instead, as
+    git does: the index keeps the content key of each such file, and is served only while
+    the file still holds those bytes (the one file just written is read, not 10,000).
+    Listing commands on a long history then cost one directory scan and one read."""
 
     def __init__(self, folder: Path, shown: str,
-                 listing: Sequence[tuple[str, StatKey | None]]) -> None:
+                 listing: Sequence[tuple[str, StatKey | None]],
+                 limits: Limits | None = None) -> None:
+        self.folder, self.limits = folder, limits
+        self.listing = listing
         names, stats = _unzip(listing)
         complete = None not in stats
         self.path = cache.cache_file("index", folder) if complete and listing else None
@@ -99,18 +105,19 @@ class FolderIndex:
         """The graph and the files `save` stored for this very listing, or None."""
         if self.path is None:
             return None
-        got = cachefile.read(self.path, self.key,
-                             lambda saved_ns: self.newest < saved_ns - cache._RACY_NS)
+        got = cachefile.read(self.path, self.key)
         if got is None:
             return None
         try:
             columns, entries, paths = got[1]
             (ids_column, parents, extra, order_column, sums, heads, tips, tags, replaced_by,
-             bodies, owns) = columns
+             bodies, owns, racy) = columns
             if not (type(ids_column) is type(parents) is type(extra) is type(order_column)
                     is type(sums) is type(paths) is type(bodies) is type(owns) is str
-                    and type(heads) is type(tips)
-                    is type(entries) is list and type(tags) is type(replaced_by) is dict):
+                    and type(heads) is type(tips) is type(entries) is list
+                    and type(tags) is type(replaced_by) is type(racy) is dict):
+                return None
+            if self.newest >= got[0] - cache._RACY_NS and not self._same_bytes(got[0], racy):
                 return None
             ids = ids_column.split("\n")
             n = len(ids)
@@ -128,11 +135,27 @@ class FolderIndex:
             return None
         return graph, files
 
-    def racy(self) -> bool:
-        """Whether an index written now would never be used: a file of the listing was
-        changed within the racy window of now (`load` refuses an index written then, and the
-        listing is the same until a file changes again)."""
-        return self.newest >= time.time_ns() - cache._RACY_NS
+    def _racy_names(self, saved_ns: int) -> list[str]:
+        """The files of the listing changed within the racy window of `saved_ns`."""
+        since = saved_ns - cache._RACY_NS
+        return [name for name, st in self.listing
+                if st is not None and max(st[1], st[2]) >= since]
+
+    def _same_bytes(self, saved_ns: int, racy: dict[str, str]) -> bool:
+        """Whether each file changed within the racy window of the index's writing still holds
+        the bytes the index was written from (`racy`: name → their content key)."""
+        from .source import SourceError, read_bytes
+
+        for name in self._racy_names(saved_ns):
+            known = racy.get(name)
+            path = self.folder / name
+            try:
+                data = read_bytes(path, self.limits)
+            except SourceError:
+                return False
+            if known is None or cache.content_key(data + path.suffix.encode()) != known:
+                return False
+        return True
 
     def _bodies(self, token: str, n: int) -> list[bytes] | None:
         """The encoded bodies the index was written with (`token` names them), or None."""
@@ -154,8 +177,20 @@ class FolderIndex:
         ids = list(by_id)
         if self.path is None or not ids or list(files) != ids:
             return
-        if self.bodies is None or self.racy():
+        if self.bodies is None:
             return
+        # The files the index cannot trust by their stat, kept with their content key (the
+        # window from now: the index's own time is later, its window no wider).
+        racy: dict[str, str] = {}
+        now = time.time_ns()
+        recent = self._racy_names(now) if self.newest >= now - cache._RACY_NS else []
+        if recent:
+            of_name = {os.path.basename(path): cid for cid, path in files.items()}
+            for name in recent:
+                key = sources.get(of_name.get(name, ""))
+                if key is None:
+                    return
+                racy[name] = key
         known = packed_by_key or {}
 
         def packed_of(cs: Changeset) -> cache.Packed:
@@ -187,5 +222,5 @@ class FolderIndex:
         entries = [marshal.dumps((*p[:5], b"", b"")) for p in packed]
         cachefile.write(self.path, self.key, (
             (ids_column, parents, extra, order, sums, list(graph.heads), list(graph.tips),
-             dict(graph.tags), dict(graph.replaced_by), token, owns), entries, paths))
+             dict(graph.tags), dict(graph.replaced_by), token, owns, racy), entries, paths))
 

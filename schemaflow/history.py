@@ -180,7 +180,7 @@ def load(folder: Path, paths: Iterable[Path] | None = None, *,
     index = None
     if paths is None:
         listing = scan(folder, limits)
-        index = FolderIndex(folder, shown_folder, listing)
+        index = FolderIndex(folder, shown_folder, listing, limits)
         indexed = index.load()
         if indexed is not None:
             graph, files_of = indexed
