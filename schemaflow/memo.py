@@ -352,5 +352,15 @@ def history_errors(history: History) -> list[Diagnostic]:
                                    history, config, graph_keys=keys))
               if d.severity == "error"]
     if not errors:
-        memo.mark_clean(keys[h].hex() for h in g.heads)
+        mark_checked(history)
     return errors
+
+
+def mark_checked(history: History) -> None:
+    """Remember the whole of `history` as passing the history check: the keys of its heads,
+    and of their parents (every changeset is an ancestor of a head), so that a head edited
+    again (written, applied, rolled back, changed) has the rest of the history known clean."""
+    g = history.graph
+    keys = changeset_keys(g)
+    history.memo.mark_clean([keys[p].hex() for h in g.heads for p in g.all_parents[h]]
+                            + [keys[h].hex() for h in g.heads])

@@ -65,6 +65,14 @@ class Validating:
                 diags += self._lint(history, dialect, server_version, models, database)
             finally:
                 history.cache_written()
+            if history is self._history and not (
+                    self.settings.lint_select or self.settings.lint_ignore
+                    or any(d.severity == "error" for d in diags)):
+                from .memo import mark_checked
+
+                # The history check's errors all shown (none selected away) and none found:
+                # it passed, and apply need not redo it.
+                mark_checked(history)
         if paths:
             wanted = {os.path.realpath(p) for p in paths}
             diags = [d for d in diags if d.severity == "error" or d.file is None

@@ -202,6 +202,49 @@ def test_a_new_head_beside_a_clean_one_is_checked(project: Project,
     assert _versions(project) == ids
 
 
+def test_a_head_edited_again_is_checked_alone(project: Project,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # Write a changeset, apply it, roll it back, change it, apply again: the rest of the
+    # history is known clean (the parents of a clean head are remembered with it).
+    ids = project.chain([TABLE], [_column("c2")])
+    project.write("d001", [_column("first")], parents=[ids[-1]])
+    assert project.cli("apply").returncode == 0  # (its one head remembered clean)
+    assert project.cli("rollback", ids[-1]).returncode == 0
+    project.write("d001", [_column("second")], parents=[ids[-1]])
+    checks = _Checks(monkeypatch)
+    assert [r.id for r in project.api().apply().results] == ["d001"]
+    assert checks.checked == [["d001"]]
+
+
+def test_a_validate_that_finds_no_error_spares_apply_the_history_check(
+        project: Project) -> None:
+    # What validate checked (the history check with the rules on top) apply does not redo:
+    # the linter is not even imported by the check before apply.
+    ids = _applied(project)
+    project.write("d001", [_column("d")], parents=[ids[-1]])
+    assert project.cli("validate").returncode == 0
+    code = ("import sys\nfrom schemaflow.api import Project\n"
+            "from schemaflow.memo import history_errors\n"
+            "print(history_errors(Project.from_config().history), "
+            "'schemaflow.lint' in sys.modules)")
+    assert _python(project, code) == "[] False"
+
+
+def test_a_validate_that_ignores_a_history_error_leaves_apply_to_refuse_it(
+        project: Project) -> None:
+    # With lint codes ignored or selected, validate does not show every error of the history
+    # check: it remembers nothing, and apply still finds the error and refuses to run.
+    ids = _applied(project)
+    with (project.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
+        fh.write('[lint]\nignore = ["SF202"]\n')
+    project.write("d001", [_column("d")], parents=[ids[-1]],
+                  rollback=[{"drop_column": {"table": "t", "name": "c2"}}])
+    assert project.cli("validate").returncode == 0  # SF202 ignored there
+    done = project.cli("apply")
+    assert done.returncode != 0 and "SF202" in done.stderr, done.stderr
+    assert _versions(project) == ids
+
+
 def test_a_run_ages_what_its_imports_made_and_keeps_a_callers_freeze(project: Project) -> None:
     # Once SQLAlchemy is imported for a run, everything there is goes to the collector's
     # oldest generation before the run replays and plans (the collections of the young
