@@ -43,6 +43,15 @@ def _python(project: Project, code: str) -> str:
     return done.stdout.strip()
 
 
+def _check_before_apply(project: Project) -> str:
+    """What the check before apply finds in a fresh interpreter, and whether it imported
+    the linter."""
+    return _python(project, "import sys\nfrom schemaflow.api import Project\n"
+                   "from schemaflow.memo import history_errors\n"
+                   "print(history_errors(Project.from_config().history), "
+                   "'schemaflow.lint' in sys.modules)")
+
+
 class _Checks:
     """Records which changesets each history check looked at."""
 
@@ -181,11 +190,7 @@ def test_a_history_whose_heads_are_remembered_clean_is_not_linted_again(
     ids = _applied(project)
     project.write("d001", [_column("d")], parents=[ids[-1]])
     assert project.api().apply(dry_run=True).sql  # checks d001, remembers the head clean
-    code = ("import sys\nfrom schemaflow.api import Project\n"
-            "from schemaflow.memo import history_errors\n"
-            "print(history_errors(Project.from_config().history), "
-            "'schemaflow.lint' in sys.modules)")
-    assert _python(project, code) == "[] False"
+    assert _check_before_apply(project) == "[] False"
 
 
 def test_a_new_head_beside_a_clean_one_is_checked(project: Project,
@@ -223,11 +228,7 @@ def test_a_validate_that_finds_no_error_spares_apply_the_history_check(
     ids = _applied(project)
     project.write("d001", [_column("d")], parents=[ids[-1]])
     assert project.cli("validate").returncode == 0
-    code = ("import sys\nfrom schemaflow.api import Project\n"
-            "from schemaflow.memo import history_errors\n"
-            "print(history_errors(Project.from_config().history), "
-            "'schemaflow.lint' in sys.modules)")
-    assert _python(project, code) == "[] False"
+    assert _check_before_apply(project) == "[] False"
 
 
 def test_a_validate_that_ignores_a_history_error_leaves_apply_to_refuse_it(
