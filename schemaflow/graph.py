@@ -158,6 +158,12 @@ class Graph:
         return _links(self._edges())[1]
 
     @cached_property
+    def tip_set(self) -> frozenset[str]:
+        """`tips` as a set: whether a changeset has dependents, asked without deriving every
+        link (a cached graph knows its tips)."""
+        return frozenset(self.tips)
+
+    @cached_property
     def position(self) -> dict[str, int]:
         """id → its place in `order`."""
         return {cid: i for i, cid in enumerate(self.order)}

@@ -170,7 +170,7 @@ class Checker:
     def _keep_state(self, cid: str, before: SchemaState, state: SchemaState,
                     head: bool = True) -> None:
         g = self.history.graph
-        if g.dependents[cid]:
+        if cid not in g.tip_set:  # something builds on it
             self.states.after[cid] = state
         elif head:
             self.computed = True

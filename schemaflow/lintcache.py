@@ -90,27 +90,35 @@ class Remembered:
         self.memo = history.memo
         self.config = config
         self.derive = derive
-        if graph_keys is None:
-            graph_keys = changeset_keys(history.graph)
-        self.keys: dict[str, str] = {}
-        for cid, key in graph_keys.items():
-            source = history.content_key(cid)
-            if source:
-                self.keys[cid] = hashlib.blake2b(key + source.encode(),
-                                                 digest_size=16).hexdigest()
+        self.graph_keys = changeset_keys(history.graph) if graph_keys is None else graph_keys
+        # Each changeset's key, worked out when first asked: the check before apply asks for
+        # the few it checks (each needs its file's content key: on a cached graph, its entry
+        # unmarshalled), not for the 10,000 it knows clean.
+        self._keys: dict[str, str | None] = {}
         self.entries = _entries(self.memo._read(f"findings-{config}.json"))
         self.folders: dict[str, str] = {}
         self.new: dict[str, list[Any]] = {}
         self.derived: dict[str, list[Any]] = {}
 
+    def key(self, cid: str) -> str | None:
+        """The key changeset `cid`'s findings are remembered under (None: its file's content
+        is not known, nothing is remembered for it)."""
+        if cid in self._keys:
+            return self._keys[cid]
+        source = self.history.content_key(cid)
+        key = self._keys[cid] = hashlib.blake2b(
+            self.graph_keys[cid] + source.encode(), digest_size=16).hexdigest() \
+            if source else None
+        return key
+
     def known(self) -> bool:
         """Whether anything is remembered for a changeset of this history."""
         entries = self.entries
-        return any(key in entries for key in self.keys.values())
+        return any(self.key(cid) in entries for cid in self.graph_keys)
 
     def get(self, cid: str) -> list[Diagnostic] | None:
         """What the check found in changeset `cid` (placement aside), or None if unknown."""
-        key = self.keys.get(cid)
+        key = self.key(cid)
         records = None if key is None else _records(self.entries.get(key))
         if records is None:
             return None
@@ -141,7 +149,7 @@ class Remembered:
     def put(self, cid: str, found: list[Diagnostic], rules_only: Collection[int]) -> None:
         """Remember what the check found in `cid`; `rules_only`: the ids of those findings
         that only the safety rules or the target database add."""
-        key = self.keys.get(cid)
+        key = self.key(cid)
         if key is None:
             return
         records = [_record(d) for d in found]
@@ -159,14 +167,15 @@ class Remembered:
                 continue
             old = self.entries if config == self.config else _entries(
                 self.memo._read(f"findings-{config}.json"))
-            current = set(self.keys.values())
-            # What this history uses, and at most as many entries again of other versions
-            # of it (a branch switched away from and back).
-            kept = {k: v for k, v in old.items() if k in current and k not in new}
-            others = [k for k in old if k not in current and k not in new]
-            for k in others[-len(current):] if current else []:
-                kept[k] = old[k]
+            # The newest entries, at most two for each changeset of this history: its own
+            # and as many of other versions of it (a branch switched away from and back).
+            # Entries are kept in the order they were written: an older one let go of is
+            # only checked again when next needed.
+            kept = {k: v for k, v in old.items() if k not in new}
             kept.update(new)
+            limit = 2 * len(self.graph_keys)
+            if len(kept) > limit:
+                kept = dict(list(kept.items())[-limit:])
             self.memo._write(f"findings-{config}.json", {"entries": kept})
         self._prune()
 

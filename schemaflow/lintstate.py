@@ -78,10 +78,14 @@ def head_keys(history: History,
     g = history.graph
     out = []
     for cid, (before, after) in heads.items():
-        keys = sequence_keys(g, check_order(g, cid)).keys
-        out.append((keys[-1], after))
-        if before is not None and len(keys) > 1:
-            out.append((keys[-2], before))
+        order = check_order(g, cid)
+        # The last two prefixes' keys alone (not each of 10,000 prefixes').
+        upto = sequence_keys(g, order[:-1])
+        last = upto.then(g, order[-1:]).last
+        assert last is not None
+        out.append((last, after))
+        if before is not None and upto.last is not None:
+            out.append((upto.last, before))
     return out
 
 

@@ -94,6 +94,26 @@ def test_a_second_validate_replays_nothing_and_parses_no_file(
     assert counted.replayed == [] and counted.parsed == 0
 
 
+def test_the_findings_kept_stay_bounded_and_cover_the_history(
+        project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each edit of the first changeset gives every changeset a new key: the findings file
+    keeps the newest entries, at most two per changeset of the history, and the current
+    history's among them (a validate after the edits replays nothing)."""
+    monkeypatch.setenv("SCHEMAFLOW_CACHE_DIR", str(tmp_path / "cache"))
+    ids = _history(project)
+    first = _path(project, ids[0])
+    text = first.read_text(encoding="utf-8")
+    for i in range(4):
+        first.write_text(text.replace("message: change c001", f"message: edit {i}"),
+                         encoding="utf-8")
+        project.api().validate()
+    for f in (tmp_path / "cache").glob("memo-*/findings-*.json"):
+        assert len(json.loads(f.read_text())["entries"]) <= 2 * len(ids), f.name
+    counted = _Counted(monkeypatch)
+    project.api().validate()
+    assert counted.replayed == []
+
+
 def test_warm_output_is_the_output_without_cache(project: Project) -> None:
     _history(project)
     out = _same_as_without_cache(project)
