@@ -40,7 +40,7 @@ def column_type(t: Any, *, models: bool = False
     script's), built as `create_all()` builds it, `@compiles` overrides of its type
     included (a database's reflected types are read as they are)."""
     if not getattr(t, "_variant_mapping", None) and not isinstance(t, sa.types.TypeDecorator) \
-            and not _mysql_timestamp(t) and not (models and _override(t) is not None):
+            and not _mysql_timestamp(t) and not (models and _compiled_apart(t)):
         # The same everywhere: read once, and that is the type (no variants, one collation).
         spec, collation = _built(t, (), None)
         return spec, (), collation
@@ -174,16 +174,25 @@ def _override(t: Any) -> Any | None:
     return None
 
 
+def _compiled_apart(t: Any) -> bool:
+    """Whether type `t`'s DDL comes from elsewhere than SQLAlchemy's own compilation of it:
+    a `@compiles` override, or a UserDefinedType without `get_col_spec()`, which a visit
+    method added to a database's type compiler builds (sqlalchemy-utils' LTREE)."""
+    return _override(t) is not None or (isinstance(t, sa.types.UserDefinedType)
+                                        and not hasattr(t, "get_col_spec"))
+
+
 def _override_ddl(t: Any, name: str, sa_dialect: Any) -> str | None:
-    """The DDL a `@compiles` override builds for type `t` on database `name`, where that is
-    not what SQLAlchemy itself builds (None: no override, or one that builds the same)."""
-    if _override(t) is None:
+    """The DDL a `@compiles` override (or a type compiler's own visit method, see
+    `_compiled_apart`) builds for type `t` on database `name`, where that is not what
+    SQLAlchemy itself builds (None: no such override, or one that builds the same)."""
+    if not _compiled_apart(t):
         return None
     compiler = sa_dialect.type_compiler_instance
     try:
         text = str(compiler.process(t))
     except Exception as exc:  # the project's code: create_all() fails the same way
-        raise TypeError_(f"the type {t!r}, whose @compiles override fails for {name} "
+        raise TypeError_(f"the type {t!r}, which cannot be compiled for {name} "
                          f"({type(exc).__name__}: {exc})") from None
     own = _own_ddl(t, sa_dialect)
     return None if own is not None and _same_ddl(own, text) else text

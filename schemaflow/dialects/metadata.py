@@ -31,12 +31,16 @@ def from_metadata(metadata: sa.MetaData, *,
     """The SchemaState a SQLAlchemy MetaData describes (every constraint given a name)."""
     skipped = skipper(skip)
     _check_references(metadata)
+    _refuse_sequences(metadata, skipped)
     types = TypeReader(models=True)
     tables = {}
     for table in metadata.sorted_tables:
         if skipped(str(table.name)):
             continue
         name = str(table.name)
+        options = {k: v for k, v in table.dialect_kwargs.items() if not _assumed(k, v)}
+        if options:
+            raise Unexpressible(f"table {name}", f"the table options {options}")
         pk_cols = tuple(str(c.name) for c in table.primary_key.columns)
         columns = [_model_column(name, col, pk_cols, types) for col in table.columns]
         uniques, checks, fks = [], [], []
@@ -126,6 +130,34 @@ def _check_references(metadata: sa.MetaData) -> None:
                     f"model table '{table.name}': {where}, but the table "
                     f"'{exc.table_name}' has no column '{exc.column_name}'",
                     hint="correct the ForeignKey or add the column") from None
+
+
+def _assumed(option: str, value: Any) -> bool:
+    """A table option that builds what every supported database builds without it: InnoDB,
+    the default storage engine of MySQL (5.5 on) and MariaDB. Every other one (a character
+    set, SQLite's AUTOINCREMENT or WITHOUT ROWID, PostgreSQL's partitioning) is refused."""
+    return option in ("mysql_engine", "mariadb_engine") and str(value).lower() == "innodb"
+
+
+def _refuse_sequences(metadata: sa.MetaData, skipped: Callable[[str], bool]) -> None:
+    """A `sa.Sequence` (not `optional=True`) is refused: create_all() creates it on
+    PostgreSQL and MariaDB, numbers the column from it (a plain INTEGER, no SERIAL or
+    AUTO_INCREMENT), and the format has no sequences yet; written as an integer key, the
+    inserts of the models' own code would fail on the missing sequence."""
+    left_out = set()
+    for table in metadata.sorted_tables:
+        for col in table.columns:
+            seq = col.default
+            if not isinstance(seq, sa.Sequence) or seq.optional:
+                continue
+            if skipped(str(table.name)):
+                left_out.add(seq.name)
+                continue
+            raise Unexpressible(f"column {table.name}.{col.name}",
+                                f"the sequence {seq.name!r} (sa.Sequence) it is numbered by")
+    for seq in metadata._sequences.values():
+        if not seq.optional and seq.name not in left_out:
+            raise Unexpressible(f"sequence {seq.name!r}", "a sa.Sequence of the models")
 
 
 def _model_column(table: str, col: sa.Column[Any], pk_cols: tuple[str, ...],

@@ -96,7 +96,10 @@ def type_from_sa(t: Any) -> TypeSpec:
     if isinstance(t, sa.Uuid) and type(t).__name__ in ("Uuid", "UUID"):
         return TypeSpec("uuid")
     if isinstance(t, sa.types.UserDefinedType):  # a type written as SQL, kept as written
-        return TypeSpec("sql", (str(t.get_col_spec()),))
+        col_spec = getattr(t, "get_col_spec", None)
+        if col_spec is None:  # (a model's is read per database, by `coltypes`)
+            raise TypeError_(f"the type {t!r}, a UserDefinedType without get_col_spec()")
+        return TypeSpec("sql", (str(col_spec()),))
     if isinstance(t, (sa.BINARY, sa.VARBINARY)) and t.length:
         fixed = isinstance(t, sa.BINARY)
         return TypeSpec("binary" if fixed else "varbinary", (int(t.length),),
@@ -228,14 +231,45 @@ def _default_of(col: sa.Column[Any]) -> tuple[Any, str | None]:
     return default_from_sa(text)
 
 
+_NEXTVAL = re.compile(r"nextval\('(.+)'(?:::regclass)?\)", re.IGNORECASE)
+
+
+def serial_default(table: str, column: str, default_sql: str | None,
+                   key: bool = False) -> bool:
+    """Whether `default_sql` is `nextval()` of a SERIAL column's own sequence: on the sole
+    integer key (`key`: a table renamed keeps its sequence's old name), or named as
+    PostgreSQL names the sequence of `table.column` (`makeObjectName`: table and column cut,
+    the longer first, to fit 63 bytes with `_seq`). That is the column's numbering, which
+    the format writes as an integer key; any other `nextval()` is a default of its own."""
+    m = _NEXTVAL.fullmatch((default_sql or "").strip())
+    if m is None:
+        return False
+    if key:
+        return True
+    inner = m.group(1)
+    if inner.endswith('"'):  # "Name", or schema."Name"
+        start = inner.rfind('"', 0, len(inner) - 1)
+        name = inner[start + 1:-1].replace('""', '"')
+    else:
+        name = inner.rsplit(".", 1)[-1]
+    first, second = table.encode(), column.encode()
+    n1, n2 = len(first), len(second)
+    while n1 + n2 > 63 - len("_seq") - 1:
+        if n1 > n2:
+            n1 -= 1
+        else:
+            n2 -= 1
+    own = (first[:n1].decode("utf-8", "ignore") + "_" + second[:n2].decode("utf-8", "ignore")
+           + "_seq")
+    return name == own
+
+
 def _column(table: str, name: str, type_: Any, nullable: bool,
             default: tuple[Any, str | None], comment: Any,
             autoincrement: bool | None = None, types: TypeReader | None = None) -> ir.Column:
     """A state column from what SQLAlchemy knows of one (models or reflection); `types`
     reads the types of one schema's columns."""
     value, default_sql = default
-    if (default_sql or "").startswith("nextval("):  # a serial's own sequence, not written
-        default_sql = None
     if types is None:
         from .coltypes import TypeReader
 

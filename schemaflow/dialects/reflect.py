@@ -16,7 +16,16 @@ from .base import Dialect
 from .coltypes import TypeReader
 from .connect import end_read
 from .indexes import from_reflected
-from .read import Unexpressible, _action, _column, _deferral, _table, default_from_sa, skipper
+from .read import (
+    Unexpressible,
+    _action,
+    _column,
+    _deferral,
+    _table,
+    default_from_sa,
+    serial_default,
+    skipper,
+)
 
 
 def from_inspector(insp: Any, schema: str | None, *,
@@ -75,6 +84,10 @@ def from_inspector(insp: Any, schema: str | None, *,
             # AUTO_INCREMENT: Optuna's CHECK (version_info_id = 1) forbids it on MariaDB).
             fixed = pk_cols == (c["name"],) and c.get("autoincrement") is False and (
                 isinstance(c["type"], sa.Integer) and not generated)
+            key_column = pk_cols == (c["name"],) and isinstance(c["type"], sa.Integer)
+            if default is not None and serial_default(name, str(c["name"]), str(default),
+                                                      key_column):
+                default = None  # a SERIAL's own numbering: the integer key itself
             column = _column(
                 name, str(c["name"]), c["type"], c["name"] not in pk_cols and bool(c["nullable"]),
                 default_from_sa(str(default)) if default is not None and not generated
