@@ -40,7 +40,8 @@ def column_type(t: Any, *, models: bool = False
     script's), built as `create_all()` builds it, `@compiles` overrides of its type
     included (a database's reflected types are read as they are)."""
     if not getattr(t, "_variant_mapping", None) and not isinstance(t, sa.types.TypeDecorator) \
-            and not _mysql_timestamp(t) and not (models and _compiled_apart(t)):
+            and not _mysql_timestamp(t) and not _mysql_options(t) \
+            and not (models and _compiled_apart(t)):
         # The same everywhere: read once, and that is the type (no variants, one collation).
         spec, collation = _built(t, (), None)
         return spec, (), collation
@@ -153,6 +154,20 @@ def _built(t: Any, keys: tuple[str, ...], sa_dialect: Any, models: bool = False)
             raise TypeError_(f"the type {t!r}, whose load_dialect_impl() fails for "
                              f"{keys[0]} ({type(exc).__name__}: {exc})") from None
         return _built(_public(impl), keys, sa_dialect, models)
+    if "mysql" in keys and _mysql_options(t):
+        charset = _mysql_charset(t)
+        if charset:
+            raise TypeError_(f"the type {t!r}: a character set of its own on MySQL/MariaDB "
+                             f"({', '.join(f'{k}={v!r}' for k, v in charset.items())})")
+        # UNSIGNED, ZEROFILL: the format has no words for them, so the type is the DDL MySQL
+        # builds (without its display width, an artifact; ZEROFILL is UNSIGNED there).
+        plain = t.copy()
+        plain.display_width = None
+        plain.unsigned = bool(t.unsigned or t.zerofill)
+        text = _own_ddl(plain, sa_dialect)
+        if text is None:
+            raise TypeError_(f"the type {t!r}, which cannot be compiled for {keys[0]}")
+        return TypeSpec("sql", (text,)), None
     if "mysql" in keys and _mysql_timestamp(t):
         # TIMESTAMP is not DATETIME there (stored in UTC, 1970-2038): built as written,
         # with its fractional seconds as SQL (no type of the format has them).
@@ -229,6 +244,29 @@ def _from_ddl(text: str, sa_dialect: Any) -> TypeSpec:
     if again is not None and _same_ddl(again, text):
         return spec
     return TypeSpec("sql", (text,))
+
+
+# A character set of the column's own: refused (the collation MySQL then reports, that
+# set's default, is not one the models name; not compared yet).
+_MYSQL_CHARSET = ("charset", "national", "binary", "ascii", "unicode")
+
+
+def _mysql_options(t: Any) -> bool:
+    """Whether `t` is one of MySQL's own types with an option that changes what MySQL
+    builds (UNSIGNED, ZEROFILL, CHARACTER SET, NATIONAL, BINARY, ASCII, UNICODE): every
+    other database builds it without (a MySQL type compiles as its generic type there)."""
+    return type(t).__module__.startswith("sqlalchemy.dialects.mysql") and bool(
+        getattr(t, "unsigned", None) or getattr(t, "zerofill", None) or _mysql_charset(t))
+
+
+def _mysql_charset(t: Any) -> dict[str, Any]:
+    """The character-set options of MySQL type `t` that say more than its collation does (a
+    collation names its character set: utf8mb4_bin's is utf8mb4, which MySQL reports)."""
+    found = {o: getattr(t, o) for o in _MYSQL_CHARSET if getattr(t, o, None)}
+    collation = getattr(t, "collation", None)
+    if collation and "charset" in found and str(collation).startswith(f"{found['charset']}_"):
+        del found["charset"]
+    return found
 
 
 def _mysql_timestamp(t: Any) -> bool:

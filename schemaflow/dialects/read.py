@@ -112,10 +112,12 @@ def type_from_sa(t: Any) -> TypeSpec:
         length = getattr(t, "length", None)
         args = (int(length),) if length else ()
         try:  # a database's own type keeps only a length: refuse it when it says more
-            kept = repr(type(t)(*args))
+            plain = type(t)(*args)
         except Exception:
-            kept = None
-        if kept != re.sub(r"\(display_width=\d+\)$", "()", repr(t)):  # a MySQL artifact
+            plain = None
+        if plain is None or (
+                repr(plain) != re.sub(r"\(display_width=\d+\)$", "()", repr(t))  # (MySQL's)
+                and not _same_ddl(prefix, plain, t)):
             raise TypeError_(f"the type {t!r} (of a {prefix} type schemaflow keeps only the "
                              "name and a length)")
         return TypeSpec(f"{prefix}.{type(t).__name__.lower()}", args)
@@ -126,6 +128,18 @@ def type_from_sa(t: Any) -> TypeSpec:
     if generic is not t:
         return type_from_sa(generic)
     raise TypeError_(f"no schemaflow type for the SQLAlchemy type {t!r}")
+
+
+def _same_ddl(prefix: str, a: Any, b: Any) -> bool:
+    """Whether two types of database `prefix` build the same DDL there: what the rest of
+    them says is about values, not the column (JSONB's `none_as_null`)."""
+    from . import by_name
+
+    try:
+        compiler = by_name(prefix).sa_dialect().type_compiler_instance
+        return bool(compiler.process(a) == compiler.process(b))
+    except Exception:
+        return False
 
 
 def _enum(t: sa.Enum) -> TypeSpec:

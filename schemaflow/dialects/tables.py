@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import importlib
+import re
 import uuid
 from typing import Any
 
@@ -23,8 +24,13 @@ class TypeError_(ValueError):
     """A type that SQLAlchemy does not know (a dialect type with a wrong name)."""
 
 
+_INTEGER_SQL = re.compile(r"(TINY|SMALL|MEDIUM|BIG)?INT(EGER)?\b", re.IGNORECASE)
+
+
 class Verbatim(sa.types.UserDefinedType[Any]):
-    """A type written as SQL (`sql(VECTOR(1536))`): rendered as written."""
+    """A type written as SQL (`sql(VECTOR(1536))`): rendered as written. One that is an
+    integer type (MySQL's `INTEGER UNSIGNED`) numbers a sole integer key as an integer type
+    does (AUTO_INCREMENT, as create_all() builds it)."""
 
     cache_ok = True
 
@@ -33,6 +39,12 @@ class Verbatim(sa.types.UserDefinedType[Any]):
 
     def get_col_spec(self, **kw: Any) -> str:
         return self.text
+
+    @property
+    def _type_affinity(self) -> Any:
+        if _INTEGER_SQL.match(self.text.strip()):
+            return sa.Integer
+        return super()._type_affinity
 
 
 class SizedBinary(sa.types.LargeBinary):
