@@ -30,6 +30,10 @@ from .alembic_run import (
 Scope = tuple[SqlDialect, ...]
 
 
+# The COMMIT and BEGIN Alembic writes offline around an `autocommit_block()`.
+_TRANSACTION_EDGE = re.compile(r"\s*(COMMIT|BEGIN)\s*;?\s*", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class _Item:
     """One step of a run, translated: its operations, Alembic's SQL for it on this database,
@@ -86,7 +90,7 @@ class _Revision:
 
     def items(self, run: Run, state: SchemaState, dialect: Any, direction: str,
               ) -> list[_Item]:
-        from .alembic_ops import Opaque, translate
+        from .alembic_ops import Opaque, Partial, translate
 
         out: list[_Item] = []
         data: list[str] = []
@@ -97,11 +101,22 @@ class _Revision:
             if data:
                 out.append(self._data_item(direction, data))
                 data = []
+            if step.op is None and _TRANSACTION_EDGE.fullmatch(step.sql):
+                # `autocommit_block()`: what it holds runs outside the revision's transaction
+                # (PostgreSQL's ALTER TYPE ... ADD VALUE, CREATE INDEX CONCURRENTLY); a COMMIT
+                # written into a changeset would commit half of it.
+                what = ("autocommit_block(): the statements inside it run outside the "
+                        "transaction; write them as a changeset of their own with "
+                        "`transactional: false`")
+                out.append(_Item((self.todo(direction, what),), "", what))
+                continue
             if step.op is None:
                 out.append(_Item((ir.Sql(up=statements(step.sql)),), step.sql))
                 continue
             try:
                 item = _Item(tuple(translate(step.op, state, dialect, step.result)), step.sql)
+            except Partial as exc:
+                item = _Item((*exc.ops, self.todo(direction, str(exc))), step.sql, str(exc))
             except Opaque as exc:
                 item = (_Item((ir.Sql(up=statements(step.sql)),), step.sql,
                               f"{exc}; written as the SQL Alembic generates for each database")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +23,15 @@ from ..typespec import TypeSpec
 
 class Opaque(Exception):
     """An Alembic operation that schemaflow's operations cannot express."""
+
+
+class Partial(Opaque):
+    """An Alembic operation expressed but for a part a hand must look at (`ops`: what is
+    written; the message says what is left out and why)."""
+
+    def __init__(self, message: str, ops: list[ir.Operation]) -> None:
+        super().__init__(message)
+        self.ops = ops
 
 
 Ops = list[ir.Operation]
@@ -65,7 +75,20 @@ def _create_table(op: aops.CreateTableOp, built: Any) -> Ops:
     # The Table Alembic built when it ran the operation (its columns are attached to it
     # now), else one built from the operation.
     table = built if isinstance(built, sa.Table) else op.to_table()
-    return [create_table_op(_state_table(table))]
+    state = _state_table(table)
+    later = {tuple(str(c.name) for c in fk.columns) for fk in table.foreign_key_constraints
+             if fk.use_alter}
+    if not later:
+        return [create_table_op(state)]
+    # A foreign key with use_alter=True: Alembic's CREATE TABLE leaves it out on PostgreSQL
+    # and MySQL (create_all() adds it after every table; Alembic never does), SQLite keeps it.
+    kept = replace(state, foreign_keys=tuple(f for f in state.foreign_keys
+                                            if f.columns not in later))
+    names = ", ".join(f"({', '.join(cols)})" for cols in sorted(later))
+    raise Partial(f"table {op.table_name}: the foreign key on {names} has use_alter=True, "
+                  "which Alembic's create_table leaves out on PostgreSQL and MySQL (SQLite "
+                  "builds it); it is left out here: add it with create_foreign_key where "
+                  "wanted", [create_table_op(kept)])
 
 
 def _add_column(op: aops.AddColumnOp, state: SchemaState, dialect: Any) -> Ops:
@@ -321,6 +344,9 @@ def translate(op: Any, state: SchemaState, dialect: Any, built: Any = None) -> O
         raise Opaque(f"the operation {type(op).__name__} is not one of Alembic's own")
     try:
         ops = _create_table(op, built) if fn is None else fn(op, state, dialect)
+    except Partial as exc:
+        exc.ops = [_plain(o) for o in exc.ops]
+        raise
     except (Opaque, KeyboardInterrupt):
         raise
     except Exception as exc:  # an arrangement of Alembic's objects not foreseen here

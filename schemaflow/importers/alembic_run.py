@@ -183,10 +183,11 @@ class Runner:
         from alembic.runtime.migration import MigrationContext
 
         buffer = io.StringIO()
-        ctx = MigrationContext.configure(dialect_name=sa_name, opts={
-            "as_sql": True, "output_buffer": buffer, "literal_binds": True})
         log = _Log(buffer)
-        self._call(fn, path, ctx, log, execute=False, offline=True)
+        self._call(fn, path, lambda env: MigrationContext.configure(
+            dialect_name=sa_name, environment_context=env, opts={
+                "as_sql": True, "output_buffer": buffer, "literal_binds": True}),
+            log, execute=False, offline=True)
         log.stray()
         return log.run
 
@@ -206,22 +207,34 @@ class Runner:
             sa.event.listen(engine, "before_cursor_execute", self._statement)
             conn = engine.connect()
         log = _Log(None)
+
+        def context(env: Any) -> Any:
+            ctx = MigrationContext.configure(connection=conn, environment_context=env)
+            # The revision runs in a transaction the context knows of, as under env.py's
+            # begin_transaction(): an autocommit_block() commits it and begins another.
+            if not conn.in_transaction():
+                conn.begin()
+            ctx._transaction = conn.get_transaction()
+            return ctx
+
         try:
-            self._call(fn, path, MigrationContext.configure(connection=conn), log,
-                       execute=True, offline=False)
-            conn.commit()
+            self._call(fn, path, context, log, execute=True, offline=False)
+            if conn.in_transaction():
+                conn.commit()
         finally:
             if not keep:
                 conn.close()
                 engine.dispose()
         return log.run
 
-    def _call(self, fn: Callable[[], None], path: str, ctx: Any, log: _Log, *, execute: bool,
-              offline: bool) -> None:
+    def _call(self, fn: Callable[[], None], path: str, context: Callable[[Any], Any],
+              log: _Log, *, execute: bool, offline: bool) -> None:
+        """Run `fn` with `op` recording into `log`, in the MigrationContext `context` makes
+        for the environment (which gives the revision `op.get_context().config`)."""
         from alembic.runtime.environment import EnvironmentContext
 
         env = EnvironmentContext(self.config, self.script, as_sql=offline)
-        env._migration_context = ctx
+        ctx = env._migration_context = context(env)
         ops = self.Recording(ctx, log, execute)
         env._install_proxy()
         _proxy(ops)
