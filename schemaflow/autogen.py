@@ -211,7 +211,8 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
     from .state import SchemaState
 
     if from_db:
-        return diff(SchemaState(), database_state(settings, lock_timeout)[0])
+        live, dialect = database_state(settings, lock_timeout)
+        return diff(SchemaState(), _typed_as_models(settings, live, dialect))
     if against_db:
         models, live, dialect = models_and_database(settings, lock_timeout)
         result = diff(dialect.comparable(dialect.matched(live, models)),
@@ -228,6 +229,46 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
     return _buildable(diff(known.matched(old, models) if known else old, models, ask=ask,
                            hints=hints, exact_checks=True), old, known,
                       _left_out_hint(settings))
+
+
+def _typed_as_models(settings: Settings, live: SchemaState, dialect: Dialect) -> SchemaState:
+    """A baseline of the database `live`, each column whose type the configured models give
+    as this database holds it written as the models write it, variants and all (a GUID that
+    is UUID here and CHAR(36) elsewhere): the baseline then builds on every database what
+    the models do, and `check` finds no difference that is only this database's view. No
+    models configured, or models that do not load: the database's own types."""
+    from dataclasses import replace
+
+    from .diffkeys import column_type_key
+    from .errors import SchemaflowError
+    from .state import SchemaState
+
+    if not settings.models:
+        return live
+    try:
+        models = models_state(settings)
+    except SchemaflowError:  # (a baseline needs no models: `check` says what is wrong)
+        return live
+    here_live, here_models = dialect.comparable(live), dialect.comparable(models)
+    tables = dict(live.tables)
+    for key, table in live.tables.items():
+        wanted, held, seen = (models.tables.get(key), here_live.tables.get(key),
+                              here_models.tables.get(key))
+        if wanted is None or held is None or seen is None:
+            continue
+        by_name = {c.name: c for c in wanted.columns}
+        held_by, seen_by = ({c.name: c for c in t.columns} for t in (held, seen))
+        columns = []
+        for c in table.columns:
+            m = by_name.get(c.name)
+            if m is not None and (m.type, m.variants, m.collation) != (
+                    c.type, c.variants, c.collation) and c.name in held_by \
+                    and c.name in seen_by and column_type_key(held_by[c.name]) == \
+                    column_type_key(seen_by[c.name]):
+                c = replace(c, type=m.type, variants=m.variants, collation=m.collation)
+            columns.append(c)
+        tables[key] = replace(table, columns=tuple(columns))
+    return SchemaState(tables)
 
 
 def _left_out_hint(settings: Settings) -> str | None:

@@ -884,6 +884,53 @@ def test_a_compiles_override_that_fails_is_refused(tmp_path: Path) -> None:
     assert list(p.changesets.iterdir()) == []
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_baseline_of_a_create_all_database_writes_the_models_types(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    """Adopting a database (fastapi-users' models, tried by a helper): the --from-db baseline
+    held the database's own types (uuid on PostgreSQL, char(36) on MariaDB), the models their
+    variants, and `check` reported differences straight after the README's adopt steps. A
+    column the models give as the database holds it is written as the models write it; one
+    that differs keeps the database's type, and check finds it."""
+    url = None if dialect == "sqlite" else request.getfixturevalue(
+        "pg_url" if dialect == "postgresql" else "mysql_url")
+    models = """
+        import uuid
+
+        class GUID(sa.types.TypeDecorator):
+            impl = sa.CHAR(36)
+            cache_ok = True
+
+            def load_dialect_impl(self, dialect):
+                if dialect.name == "postgresql":
+                    return dialect.type_descriptor(postgresql.UUID())
+                return dialect.type_descriptor(sa.CHAR(36))
+
+        sa.Table("acct", metadata, sa.Column("id", GUID(), primary_key=True),
+                 sa.Column("at", sa.TIMESTAMP(timezone=True)),
+                 sa.Column("name", sa.String(20)))
+    """
+    p = models_project(tmp_path / "proj", models, url)
+    _create_all(p.root / "fidelity_models.py", p.url, dialect)
+    (p.root / "fidelity_models.py").write_text(
+        HEADER + textwrap.dedent(models).replace("sa.String(20)", "sa.String(30)"),
+        encoding="utf-8")
+    done = p.cli("new", "--autogenerate", "--from-db", "-m", "baseline")
+    assert done.returncode == 0, done.stderr
+    doc = yaml.safe_load(next(p.changesets.iterdir()).read_text(encoding="utf-8"))
+    columns = doc["operations"][0]["create_table"]["columns"]
+    assert columns[0]["type"] == "char(36)" and columns[0]["variants"] == {"postgresql": "uuid"}
+    assert columns[1]["variants"] == {"mysql": "mysql.timestamp"}
+    assert columns[2]["type"] == "string(20)"  # the database's: the models differ
+    for args in (("validate",), ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == (0 if args == ("validate",) else 1), (args, done.stdout)
+    done = p.cli("check")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "acct.name" in done.stdout and "acct.id" not in done.stdout, done.stdout
+    assert "acct.at" not in done.stdout, done.stdout
+
+
 def test_tables_left_out_by_the_configuration(tmp_path: Path) -> None:
     """`[autogenerate] exclude_tables` / `include_tables` (glob patterns) leave tables out of
     autogenerate, check and the --from-db baseline, on both sides of the comparison."""
