@@ -230,6 +230,16 @@ class _Builder:
             self.emit("regenerate", ir.AddColumn(table=t, schema=s,
                                                  column=_readable_column(new)))
             return
+        if (old.autoincrement is False) != (new.autoincrement is False):
+            # Whether the database numbers an integer key (SERIAL, AUTO_INCREMENT): what
+            # changes it differs on every database, and no operation says it yet.
+            raise UsageError(
+                f"the numbering of column {t}.{new.name} changes (autoincrement "
+                f"{'false' if new.autoincrement is False else 'on'} in what is wanted, "
+                f"{'false' if old.autoincrement is False else 'on'} in what exists); "
+                "autogenerate does not write that change",
+                hint="write it as a sql operation (PostgreSQL: a sequence and SET/DROP "
+                     "DEFAULT, or ADD/DROP IDENTITY; MySQL: MODIFY ... AUTO_INCREMENT)")
         kw: dict[str, Any] = {}
         if column_type_key(old) != column_type_key(new):
             # The type as a whole: its variants and collation go with it.

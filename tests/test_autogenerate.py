@@ -767,8 +767,11 @@ class Base:
 def test_types_and_defaults_compared_by_meaning(dialect: str, tmp_path: Path,
                                                 databases: Databases) -> None:
     url = databases.new(dialect)
-    # Written by hand, as a DBA would: VARCHAR for String, a quoted '0' for text("0").
-    run_sql(url, "CREATE TABLE item (id INTEGER NOT NULL, name VARCHAR(50) NOT NULL, "
+    # Written by hand, as a DBA would: VARCHAR for String, a quoted '0' for text("0"), the
+    # key numbered as each database numbers one (the models' integer key is).
+    key = {"postgresql": "id SERIAL NOT NULL", "mysql": "id INTEGER NOT NULL AUTO_INCREMENT"
+           }.get(dialect, "id INTEGER NOT NULL")
+    run_sql(url, f"CREATE TABLE item ({key}, name VARCHAR(50) NOT NULL, "
                  "qty INTEGER DEFAULT '0' NOT NULL, label VARCHAR(20) DEFAULT 'none', "
                  "PRIMARY KEY (id))")
     project = make_project(tmp_path / "proj", url)

@@ -931,6 +931,39 @@ def test_a_baseline_of_a_create_all_database_writes_the_models_types(
     assert "acct.at" not in done.stdout, done.stdout
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_key_the_database_does_not_number_is_a_difference(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    """celery's tables in a database whose integer keys have no SERIAL or AUTO_INCREMENT
+    passed check --against-db, and inserts without an id failed; models changed to
+    `autoincrement=False` after their changeset found "no changes". Both are now said, by
+    name (SQLite numbers every integer key: no difference there)."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}" if dialect == "sqlite" else \
+        request.getfixturevalue("pg_url" if dialect == "postgresql" else "mysql_url")
+    p = models_project(tmp_path / "proj", """
+        sa.Table("t", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    """, url)
+    engine = sa.create_engine(_driver(url))
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (id integer NOT NULL PRIMARY KEY)")
+    finally:
+        engine.dispose()
+    done = p.cli("check", "--against-db")
+    if dialect == "sqlite":
+        assert done.returncode == 0, (done.stdout, done.stderr)
+    else:
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "the numbering of column t.id changes" in done.stderr, done.stderr
+    assert p.cli("new", "--autogenerate", "-m", "models").returncode == 0
+    models = p.root / "fidelity_models.py"
+    models.write_text(models.read_text().replace("primary_key=True)", "primary_key=True, "
+                                                 "autoincrement=False)"), encoding="utf-8")
+    done = p.cli("check")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "the numbering of column t.id changes" in done.stderr, done.stderr
+
+
 def test_tables_left_out_by_the_configuration(tmp_path: Path) -> None:
     """`[autogenerate] exclude_tables` / `include_tables` (glob patterns) leave tables out of
     autogenerate, check and the --from-db baseline, on both sides of the comparison."""

@@ -81,6 +81,9 @@ class Capabilities:
     # Index names unique per table (MySQL, MariaDB), else per schema (PostgreSQL, SQLite).
     index_names_per_table: bool = False
     string_lengths: bool = True  # whether string(N) refuses (or cuts) a longer value
+    # Whether an integer key is numbered whatever it is asked (SQLite's rowid): then an
+    # `autoincrement: false` key is no different from another.
+    numbered_keys: bool = False
 
 
 def db_message(exc: BaseException) -> str:
@@ -304,8 +307,12 @@ class Dialect(SupportChecks, CatalogReading):
         """`state` as this database can hold it (what reflection would give back): each
         column with its type here."""
         held = map_columns(state, lambda c: self.default_as_held(self.generated_as_held(
-            self._typed_as_held(self.column_here(c)))))
+            self._typed_as_held(self._numbered_as_held(self.column_here(c))))))
         return map_tables(held, lambda t: self.held_indexes(self.held_checks(t)))
+
+    def _numbered_as_held(self, c: ir.Column) -> ir.Column:
+        return replace(c, autoincrement=None) if (
+            self.caps.numbered_keys and c.autoincrement is False) else c
 
     def _typed_as_held(self, c: ir.Column) -> ir.Column:
         held = self.type_as_held(c.type)

@@ -163,8 +163,12 @@ def _refuse_sequences(metadata: sa.MetaData, skipped: Callable[[str], bool]) -> 
 def _model_column(table: str, col: sa.Column[Any], pk_cols: tuple[str, ...],
                   types: TypeReader | None = None) -> ir.Column:
     generated = _computed(col) or _identity(table, col)
-    # Only an explicit `autoincrement=False` is carried: "auto" is the format's default.
-    autoincrement = False if col.autoincrement is False else None
+    # Only an explicit `autoincrement=False` on a sole integer key is carried: "auto" is the
+    # format's default, and elsewhere nothing is numbered (create_all() builds the same).
+    affinity = getattr(col.type, "_type_affinity", None)
+    numbered = pk_cols == (col.name,) and isinstance(affinity, type) and issubclass(
+        affinity, sa.Integer)
+    autoincrement = False if col.autoincrement is False and numbered else None
     column = _column(table, str(col.name), col.type,
                      col.name not in pk_cols and bool(col.nullable),
                      (None, None) if generated else _default_of(col), col.comment,

@@ -75,7 +75,7 @@ class SQLite(Dialect):
                 "alter_constraints": False, "partial_index": True, "index_desc": True,
                 "index_expressions": True,
                 "max_identifier_length": 1000, "deferrable_foreign_keys": True,
-                "string_lengths": False}),
+                "string_lengths": False, "numbered_keys": True}),
         ((3, 25), {"rename_column": True}),
         ((3, 35), {"drop_column": True}),
     )
