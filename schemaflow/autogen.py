@@ -249,26 +249,19 @@ def _typed_as_models(settings: Settings, live: SchemaState, dialect: Dialect) ->
         models = models_state(settings)
     except SchemaflowError:  # (a baseline needs no models: `check` says what is wrong)
         return live
-    here_live, here_models = dialect.comparable(live), dialect.comparable(models)
-    tables = dict(live.tables)
-    for key, table in live.tables.items():
-        wanted, held, seen = (models.tables.get(key), here_live.tables.get(key),
-                              here_models.tables.get(key))
-        if wanted is None or held is None or seen is None:
-            continue
-        by_name = {c.name: c for c in wanted.columns}
-        held_by, seen_by = ({c.name: c for c in t.columns} for t in (held, seen))
-        columns = []
-        for c in table.columns:
-            m = by_name.get(c.name)
-            if m is not None and (m.type, m.variants, m.collation) != (
-                    c.type, c.variants, c.collation) and c.name in held_by \
-                    and c.name in seen_by and column_type_key(held_by[c.name]) == \
-                    column_type_key(seen_by[c.name]):
-                c = replace(c, type=m.type, variants=m.variants, collation=m.collation)
-            columns.append(c)
-        tables[key] = replace(table, columns=tuple(columns))
-    return SchemaState(tables)
+    # What this database holds of each side, a column's type key by (table, column).
+    held, wanted = ({(key, c.name): column_type_key(c) for key, t in state.tables.items()
+                     for c in t.columns}
+                    for state in (dialect.comparable(live), dialect.comparable(models)))
+
+    def as_models(key: tuple[str | None, str], c: ir.Column) -> ir.Column:
+        m = models.tables[key].column(c.name) if key in models.tables else None
+        if m is None or held.get((key, c.name)) != wanted.get((key, c.name)):
+            return c
+        return replace(c, type=m.type, variants=m.variants, collation=m.collation)
+
+    return SchemaState({key: replace(t, columns=tuple(as_models(key, c) for c in t.columns))
+                        for key, t in live.tables.items()})
 
 
 def _left_out_hint(settings: Settings) -> str | None:

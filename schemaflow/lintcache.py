@@ -103,13 +103,11 @@ class Remembered:
     def key(self, cid: str) -> str | None:
         """The key changeset `cid`'s findings are remembered under (None: its file's content
         is not known, nothing is remembered for it)."""
-        if cid in self._keys:
-            return self._keys[cid]
-        source = self.history.content_key(cid)
-        key = self._keys[cid] = hashlib.blake2b(
-            self.graph_keys[cid] + source.encode(), digest_size=16).hexdigest() \
-            if source else None
-        return key
+        if cid not in self._keys:
+            source = self.history.content_key(cid)
+            self._keys[cid] = None if not source else hashlib.blake2b(
+                self.graph_keys[cid] + source.encode(), digest_size=16).hexdigest()
+        return self._keys[cid]
 
     def known(self) -> bool:
         """Whether anything is remembered for a changeset of this history."""
