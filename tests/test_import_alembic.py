@@ -241,6 +241,7 @@ def _revision(root: Path, rev: str, down: str | None, body: str) -> None:
     ("missing", "zz"),
     ("cycle", "Cycle is detected in revisions"),
     ("syntax", "a1.py"),
+    ("empty", "Alembic finds no revision there"),
 ])
 def test_bad_histories_write_nothing(project: Project, tmp_path: Path, case: str,
                                      expected: str) -> None:
@@ -255,8 +256,12 @@ def test_bad_histories_write_nothing(project: Project, tmp_path: Path, case: str
         "cycle": ("a1", "b1", ok),
         "syntax": ("a1", None, "def upgrade(:\n"),
     }
-    rev, down, body = bodies[case]
+    rev, down, body = bodies.get(case, ("a1", None, ok))
     _revision(root, rev, down, body)
+    if case == "empty":  # a revision in a subfolder, where Alembic does not look by default
+        versions = root / "migrations" / "versions"
+        (versions / "sub").mkdir()
+        (versions / "a1.py").rename(versions / "sub" / "a1.py")
     if case == "cycle":
         _revision(root, "b1", "a1", ok)
     done = project.cli("import", "alembic", str(root / "alembic.ini"))

@@ -273,6 +273,11 @@ def import_alembic(path: Path) -> Imported:
     config, script = load_script(path)
     root = Path(script.dir).resolve().parent
     order = revisions(script)
+    if not order:  # (it imported nothing and said so with exit 0: prefect's subfolders)
+        raise ImportFailed(
+            f"{script.dir}: Alembic finds no revision there",
+            hint="revisions in subfolders of versions/ need `recursive_version_locations = "
+                 "true` (or `version_locations`) in the alembic.ini given")
     ids: dict[str, str] = {}
     for s in order:
         cid = changeset_id(s.revision)
