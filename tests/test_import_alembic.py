@@ -281,6 +281,15 @@ def _alembic_project(tmp_path: Path, revisions: list[tuple[str, str | None, str]
     return root / "alembic.ini"
 
 
+def _listed(project: Project, ini: Path, rev: str) -> list[str]:
+    """Import the history of `ini`, which leaves parts to a hand (exit 1, no traceback):
+    the lines of the closing list about revision `rev`."""
+    done = project.cli("import", "alembic", str(ini))
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    return [line for line in done.stderr.splitlines() if line.startswith(f"  {rev}")]
+
+
 def _imported(project: Project, rev: str) -> dict[str, Any]:
     """The document of the changeset imported from revision `rev`."""
     return yaml.safe_load(next(project.changesets.glob(f"{rev}_*.yaml")).read_text())
@@ -336,10 +345,7 @@ def test_a_revision_asking_the_database_is_never_written_as_if_it_did_the_same_e
                      "    if 'legacy' in sa.inspect(op.get_bind().engine).get_table_names():\n"
                      "        op.add_column('legacy', sa.Column('note', sa.Unicode(100)))\n"
                      "def downgrade():\n    pass\n")])
-    done = project.cli("import", "alembic", str(ini))
-    assert done.returncode == 1, done.stderr
-    assert "Traceback" not in done.stderr
-    listed = [line for line in done.stderr.splitlines() if line.startswith("  a2")]
+    listed = _listed(project, ini, "a2")
     assert len(listed) == 1 and "upgrade() asks the database it runs on" in listed[0], listed
     assert "it did nothing there" in listed[0]
     a2 = _imported(project, "a2")
@@ -364,9 +370,7 @@ def test_a_type_change_with_its_own_check_is_left_to_a_hand(project: Project,
                      "    op.alter_column('runs', 'nan', "
                      "type_=sa.Boolean(create_constraint=True), nullable=False)\n"
                      "def downgrade():\n    pass\n")])
-    done = project.cli("import", "alembic", str(ini))
-    assert done.returncode == 1, done.stderr
-    listed = [line for line in done.stderr.splitlines() if line.startswith("  a2")]
+    listed = _listed(project, ini, "a2")
     assert [line.split(": ")[1] for line in listed] == ["column runs.status",
                                                         "column runs.nan"], listed
     assert all("CHECK constraint of the type's own" in line for line in listed)
@@ -407,11 +411,8 @@ def test_a_revision_reading_its_config_with_an_autocommit_block(project: Project
                      "    with op.get_context().autocommit_block():\n"
                      "        op.execute('CREATE INDEX ix_t_id ON t (id)')\n"
                      "def downgrade():\n    op.drop_table('t')\n")])
-    done = project.cli("import", "alembic", str(ini))
-    assert done.returncode == 1, done.stderr
-    assert "Traceback" not in done.stderr
-    listed = [line for line in done.stderr.splitlines() if line.startswith("  a1")]
-    assert len(listed) == 1 and "autocommit_block()" in listed[0], done.stderr
+    listed = _listed(project, ini, "a1")
+    assert len(listed) == 1 and "autocommit_block()" in listed[0], listed
     text = next(project.changesets.glob("a1_*.yaml")).read_text()
     assert "COMMIT" not in text and "BEGIN" not in text, text
 
@@ -447,10 +448,8 @@ def test_a_use_alter_foreign_key_is_left_out_as_alembic_leaves_it_out(project: P
                      "                    sa.Column('id', sa.Integer, primary_key=True))\n"
                      "def downgrade():\n"
                      "    op.drop_table('parent')\n    op.drop_table('child')\n")])
-    done = project.cli("import", "alembic", str(ini))
-    assert done.returncode == 1, done.stderr
-    listed = [line for line in done.stderr.splitlines() if line.startswith("  a1")]
-    assert len(listed) == 1 and "use_alter=True" in listed[0], done.stderr
+    listed = _listed(project, ini, "a1")
+    assert len(listed) == 1 and "use_alter=True" in listed[0], listed
     ops = _imported(project, "a1")["operations"]
     assert "foreign_keys" not in ops[0]["create_table"], ops[0]
     for args in (("validate",), ("apply",)):

@@ -345,13 +345,18 @@ def translate(op: Any, state: SchemaState, dialect: Any, built: Any = None) -> O
     try:
         ops = _create_table(op, built) if fn is None else fn(op, state, dialect)
     except Partial as exc:
-        exc.ops = [_plain(o) for o in exc.ops]
+        exc.ops = _writable(op, exc.ops)
         raise
     except (Opaque, KeyboardInterrupt):
         raise
     except Exception as exc:  # an arrangement of Alembic's objects not foreseen here
         raise Opaque(f"{type(op).__name__} could not be read: {type(exc).__name__}: "
                      f"{exc}") from None
+    return _writable(op, ops)
+
+
+def _writable(op: Any, ops: Ops) -> Ops:
+    """`ops` as plain operations a changeset file can hold; Opaque if one cannot be."""
     out = [_plain(o) for o in ops]
     for o in out:
         # What a changeset file can hold, as its parser reads it back: an argument of
