@@ -4,10 +4,14 @@ person writes it. A mixin of `Dialect`; each database overrides what differs."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from ..state import SchemaState
+
+Options = dict[Any, dict[str, Any]]  # (schema, table) -> option -> value
 
 
 class CatalogReading:
@@ -41,6 +45,30 @@ class CatalogReading:
         from .columns import read_unknown
 
         return read_unknown(conn, self.column_types_sql, self.sa_types_module, schema, columns)
+
+    # Table options the Inspector reports (`get_multi_table_options`) at this database's
+    # defaults; any other is refused, as the format has no table options.
+    table_option_defaults: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+
+    def table_options(self, conn: Any, schema: str | None, options: Options) -> Options:
+        """Of each table's options as the Inspector reports them, those the format cannot
+        express (every one but this database's defaults), with what the Inspector leaves
+        out here (PostgreSQL's UNLOGGED and partitioning, SQLite's AUTOINCREMENT); only the
+        tables that have some."""
+        defaults = self.table_option_defaults
+        refused = {key: {k: v for k, v in found.items() if k not in defaults or defaults[k] != v}
+                   for key, found in options.items()}
+        return {key: found for key, found in refused.items() if found}
+
+    # Whether `sequences` says which column owns each sequence (PostgreSQL): a key's
+    # `nextval()` default is its numbering only when drawn from its own.
+    sequences_owned: ClassVar[bool] = False
+
+    def sequences(self, conn: Any, schema: str | None) -> list[tuple[str, str | None, str | None]]:
+        """The sequences of `schema` (None: the default one) but an identity column's own,
+        each with the table and column that own it (a SERIAL's sequence, or OWNED BY; None:
+        no column owns it); [] where the database has no sequences."""
+        return []
 
     def as_written(self, state: SchemaState) -> SchemaState:
         """A reflected schema as a person writes it: what the database made by itself left

@@ -248,6 +248,19 @@ def _default_of(col: sa.Column[Any]) -> tuple[Any, str | None]:
 _NEXTVAL = re.compile(r"nextval\('(.+)'(?:::regclass)?\)", re.IGNORECASE)
 
 
+def nextval_of(default_sql: str | None) -> str | None:
+    """The sequence a `nextval('name'::regclass)` default draws from (its name without its
+    schema), or None for any other default."""
+    m = _NEXTVAL.fullmatch((default_sql or "").strip())
+    if m is None:
+        return None
+    inner = m.group(1)
+    if inner.endswith('"'):  # "Name", or schema."Name"
+        start = inner.rfind('"', 0, len(inner) - 1)
+        return inner[start + 1:-1].replace('""', '"')
+    return inner.rsplit(".", 1)[-1]
+
+
 def serial_default(table: str, column: str, default_sql: str | None,
                    key: bool = False) -> bool:
     """Whether `default_sql` is `nextval()` of a SERIAL column's own sequence: on the sole
@@ -255,17 +268,11 @@ def serial_default(table: str, column: str, default_sql: str | None,
     PostgreSQL names the sequence of `table.column` (`makeObjectName`: table and column cut,
     the longer first, to fit 63 bytes with `_seq`). That is the column's numbering, which
     the format writes as an integer key; any other `nextval()` is a default of its own."""
-    m = _NEXTVAL.fullmatch((default_sql or "").strip())
-    if m is None:
+    name = nextval_of(default_sql)
+    if name is None:
         return False
     if key:
         return True
-    inner = m.group(1)
-    if inner.endswith('"'):  # "Name", or schema."Name"
-        start = inner.rfind('"', 0, len(inner) - 1)
-        name = inner[start + 1:-1].replace('""', '"')
-    else:
-        name = inner.rsplit(".", 1)[-1]
     first, second = table.encode(), column.encode()
     n1, n2 = len(first), len(second)
     while n1 + n2 > 63 - len("_seq") - 1:

@@ -23,9 +23,14 @@ from .read import (
     _deferral,
     _table,
     default_from_sa,
+    nextval_of,
     serial_default,
     skipper,
 )
+
+# Where a database holds what the format cannot express, the way out.
+FROM_DB_HINT = ("leave it out with exclude_tables under [autogenerate] (its patterns match "
+                "sequences too) and create it with a `sql` operation (scoped with `dialects:`)")
 
 
 def from_inspector(insp: Any, schema: str | None, *,
@@ -40,7 +45,12 @@ def from_inspector(insp: Any, schema: str | None, *,
     skipped = skipper(skip)
     every = insp.get_table_names(schema=schema)
     names = [n for n in every if not skipped(n)]
+    # Each sequence and the column owning it; those the integer keys read are numbered by.
+    sequences = {} if dialect is None else {
+        name: owner for name, *owner in dialect.sequences(insp.bind, schema)}
+    numbered: set[str] = set()
     if not names:
+        _refuse_sequences(sequences, skipped, numbered)
         return SchemaState()
     kw: dict[str, Any] = {"schema": schema, "filter_names": names}
     if dialect is not None and dialect.catalog_queries and 2 * len(names) >= len(every):
@@ -69,6 +79,12 @@ def from_inspector(insp: Any, schema: str | None, *,
         indexes = dialect.complete_indexes(insp.bind, schema, names, indexes)
     checks = only(_optional(insp.get_multi_check_constraints, kw))
     comments = only(_optional(insp.get_multi_table_comment, kw))
+    if dialect is not None:
+        options = dialect.table_options(insp.bind, schema,
+                                        only(_optional(insp.get_multi_table_options, kw)))
+        for key, refused in sorted(only(options).items(), key=lambda k: k[0][1]):
+            raise Unexpressible(f"table {key[1]}", f"the table options {refused}",
+                                FROM_DB_HINT)
     tables = {}
     types = TypeReader()
     for key in sorted(columns, key=lambda k: (k[0] or "", k[1])):
@@ -85,8 +101,9 @@ def from_inspector(insp: Any, schema: str | None, *,
             fixed = pk_cols == (c["name"],) and c.get("autoincrement") is False and (
                 isinstance(c["type"], sa.Integer) and not generated)
             key_column = pk_cols == (c["name"],) and isinstance(c["type"], sa.Integer)
-            if default is not None and serial_default(name, str(c["name"]), str(default),
-                                                      key_column):
+            if default is not None and _numbering(name, str(c["name"]), str(default),
+                                                  key_column, dialect, sequences):
+                numbered.add(nextval_of(str(default)) or "")
                 default = None  # a SERIAL's own numbering: the integer key itself
             column = _column(
                 name, str(c["name"]), c["type"], c["name"] not in pk_cols and bool(c["nullable"]),
@@ -112,7 +129,37 @@ def from_inspector(insp: Any, schema: str | None, *,
                    sorted(idx, key=lambda i: i.name or ""),
                    (comments.get(key) or {}).get("text"))
         tables[t.key] = t
+    _refuse_sequences(sequences, skipped, numbered)
     return SchemaState(tables)
+
+
+def _numbering(table: str, column: str, default: str, key: bool, dialect: Dialect | None,
+               sequences: dict[str, list[str | None]]) -> bool:
+    """Whether `default` is the numbering of the sole integer key `column` (`key`): a SERIAL,
+    which the format writes as that key. Where the database says which column owns each
+    sequence, the key's own sequence (a table renamed keeps its sequence's old name); a
+    sequence shared, or another column's numbering, is a default of its own (SQLAlchemy and
+    the format number no other column). Else by PostgreSQL's naming (`serial_default`)."""
+    if dialect is None or not dialect.sequences_owned:
+        return serial_default(table, column, default, key)
+    name = nextval_of(default)
+    return key and name is not None and sequences.get(name) == [table, column]
+
+
+def _refuse_sequences(sequences: dict[str, list[str | None]], skipped: Callable[[str], bool],
+                      numbered: set[str]) -> None:
+    """Refuse a sequence (the format has none yet) unless an integer key read as numbered
+    stands for it (a SERIAL's own), or it, or the table owning it, is left out: without
+    it, a baseline builds a different schema (a `nextval()` default of it fails, and one
+    nothing uses is lost without a word)."""
+    for name, (owner, column) in sequences.items():
+        if name in numbered or skipped(name) or (owner is not None and skipped(owner)):
+            continue
+        raise Unexpressible(f"sequence {name}" + (
+            f" (numbering column {owner}.{column}: a SERIAL is written only as a sole "
+            "integer primary key)" if column else ""),
+                            "a sequence (CREATE SEQUENCE)",
+                            FROM_DB_HINT)
 
 
 def _refuse_column(table: str, c: dict[str, Any]) -> None:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from ...state import SchemaState
+    from ..catalogs import Options
     from ..render import Renderer
 
 
@@ -156,6 +157,11 @@ class MySQL(Dialect):
         from .indexes import complete
 
         return complete(conn, schema, tables, indexes)
+
+    def table_options(self, conn: Any, schema: str | None, options: Options) -> Options:
+        from .options import refused
+
+        return refused(conn, schema, options)
 
     def check_key(self, expression: str) -> str:
         # LOWER() and UPPER() come back as LCASE() and UCASE().
@@ -303,6 +309,11 @@ class MariaDB(MySQL):
         from .columns import json_columns
 
         return json_columns(conn, schema, super().complete_columns(conn, schema, tables, columns))
+
+    def sequences(self, conn: Any, schema: str | None) -> list[tuple[str, str | None, str | None]]:
+        from .options import sequences
+
+        return sequences(conn, schema)
 
     def fractional_lock_wait(self) -> bool:
         # Microseconds since MariaDB 10.1.2 (MDEV-4018); before, rounded to whole seconds.

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from ...rules import Analyzer
     from ...state import SchemaState, Table
+    from ..catalogs import Options
     from ..render import Renderer
 
 
@@ -170,6 +171,7 @@ class PostgreSQL(Dialect):
     )
     run_lock: ClassVar[bool] = True
     catalog_queries: ClassVar[bool] = True
+    sequences_owned: ClassVar[bool] = True
     default_driver: ClassVar[str | None] = "psycopg"
     # `postgres://` is what Heroku, Render and Fly put in DATABASE_URL.
     scheme_aliases: ClassVar[Mapping[str, str]] = MappingProxyType({"postgres": "postgresql"})
@@ -189,6 +191,19 @@ class PostgreSQL(Dialect):
         from .catalog import primary_keys
 
         return primary_keys(conn, schema)
+
+    def table_options(self, conn: Any, schema: str | None, options: Options) -> Options:
+        from .catalog import table_extras
+
+        found = {key: dict(v) for key, v in options.items() if v}
+        for key, extra in table_extras(conn, schema).items():
+            found.setdefault(key, {}).update(extra)
+        return super().table_options(conn, schema, found)
+
+    def sequences(self, conn: Any, schema: str | None) -> list[tuple[str, str | None, str | None]]:
+        from .catalog import sequences
+
+        return sequences(conn, schema)
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # A UNIQUE on exactly the primary key's columns is dropped by CREATE TABLE (a

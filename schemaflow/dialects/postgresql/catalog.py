@@ -38,3 +38,62 @@ def primary_keys(conn: Any, schema: str | None) -> dict[Any, dict[str, Any]]:
     return {(schema, str(table)): {"constrained_columns": [str(c) for c in columns],
                                    "name": str(name)}
             for table, name, columns in rows}
+
+
+# What the Inspector's table options leave out: UNLOGGED, partitioned tables and partitions.
+_TABLE_EXTRAS = """
+SELECT c.relname, c.relpersistence = 'u', c.relkind = 'p',
+       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END,
+       (SELECT p.relname FROM pg_catalog.pg_inherits i
+        JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
+        WHERE i.inhrelid = c.oid AND c.relispartition LIMIT 1)
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't'
+  AND (c.relpersistence = 'u' OR c.relkind = 'p' OR c.relispartition) AND {schema}
+"""
+
+# Every sequence but an identity column's own, with the table and column that own it
+# (a SERIAL's, or OWNED BY).
+_SEQUENCES = """
+SELECT c.relname, t.relname, a.attname
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_depend d
+  ON d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid
+ AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.deptype IN ('a', 'i')
+LEFT JOIN pg_catalog.pg_class t ON t.oid = d.refobjid
+LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+WHERE c.relkind = 'S' AND d.deptype IS DISTINCT FROM 'i' AND {schema}
+"""
+
+
+def _rows(conn: Any, query: str, schema: str | None) -> Any:
+    import sqlalchemy as sa
+
+    where = _DEFAULT_SCHEMA if schema is None else "n.nspname = :schema"
+    return conn.execute(sa.text(query.format(schema=where)),
+                        {"schema": schema} if schema is not None else {})
+
+
+def table_extras(conn: Any, schema: str | None) -> dict[Any, dict[str, Any]]:
+    """The tables of `schema` that are UNLOGGED, partitioned or a partition, with that as
+    table options (the Inspector reports none of them)."""
+    found: dict[Any, dict[str, Any]] = {}
+    for table, unlogged, partitioned, key, parent in _rows(conn, _TABLE_EXTRAS, schema):
+        options = found.setdefault((schema, str(table)), {})
+        if unlogged:
+            options["unlogged"] = True
+        if partitioned:
+            options["partition_by"] = str(key)
+        if parent is not None:
+            options["partition_of"] = str(parent)
+    return found
+
+
+def sequences(conn: Any, schema: str | None) -> list[tuple[str, str | None, str | None]]:
+    """The sequences of `schema` but identity columns' own, each with the table and column
+    that own it."""
+    return [(str(name), None if table is None else str(table),
+             None if column is None else str(column))
+            for name, table, column in _rows(conn, _SEQUENCES, schema)]

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from ...state import SchemaState
+    from ..catalogs import Options
     from ..render import Renderer
 
 
@@ -99,6 +100,19 @@ class SQLite(Dialect):
         from .columns import complete
 
         return complete(conn, schema, tables, columns)
+
+    # Reported as options, at their defaults for a plain table (WITHOUT ROWID and STRICT
+    # tables are refused).
+    table_option_defaults: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {"sqlite_with_rowid": True, "sqlite_strict": False})
+
+    def table_options(self, conn: Any, schema: str | None, options: Options) -> Options:
+        from .options import autoincrement
+
+        found = {key: dict(v) for key, v in options.items() if v}
+        for key, extra in autoincrement(conn, schema).items():
+            found.setdefault(key, {}).update(extra)
+        return super().table_options(conn, schema, found)
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # SQLite keeps no time zones and no comments, and has no uuid or enum types.
