@@ -217,7 +217,7 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
         models, live, dialect = models_and_database(settings, lock_timeout)
         result = diff(dialect.comparable(dialect.matched(live, models)),
                       dialect.comparable(models), ask=ask, hints=hints,
-                      check_key=dialect.check_key)
+                      check_key=dialect.check_key, numbering=not dialect.caps.numbered_keys)
         return _buildable(result, live, dialect, _left_out_hint(settings))
     from .dialects import for_url
 

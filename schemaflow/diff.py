@@ -13,6 +13,7 @@ from .diffkeys import (
     default_key,
     fk_key,
     generated_key,
+    key_numbering,
     sql_key,
     type_key,
     where_key,
@@ -79,6 +80,7 @@ class _Builder:
                  hints: Mapping[str, str]) -> None:
         self.old, self.new, self.ask, self.hints = old, new, ask, hints
         self.exact_checks = False
+        self.numbering = True  # whether a key's numbering is compared (not where every is)
         self.check_key: Callable[[str], str] = expression_key
         self.result = DiffResult()
         # Ordered phases: drops of dependents first, creations of dependents last. Table
@@ -206,6 +208,8 @@ class _Builder:
                 f"{t}: dropping {', '.join(gone)} and adding {', '.join(came)}; if this is a "
                 f"rename, say so with --rename {t}.{gone[0]}={came[0]}")
         renamed_old = rename_columns(old, col_renames)
+        if self.numbering:
+            self._compare_numbering(t, renamed_old, new)
         self._compare_parts(renamed_old, new, gone)
         for n in came:
             self.emit("add_column", ir.AddColumn(table=t, schema=s,
@@ -216,6 +220,20 @@ class _Builder:
         for n in gone:
             self.emit("drop_column", ir.DropColumn(table=t, schema=s, name=n))
             self.result.warnings.append(f"drops the column {t}.{n} and its data")
+
+    def _compare_numbering(self, t: str, old: Table, new: Table) -> None:
+        """Whether the database numbers the same sole integer key (SERIAL, AUTO_INCREMENT):
+        what changes it differs on every database, and no operation says it yet. (A key
+        that changes columns is the primary key's difference.)"""
+        was, now = key_numbering(old), key_numbering(new)
+        if was is None or now is None or was[0] != now[0] or was[1] == now[1]:
+            return
+        raise UsageError(
+            f"the numbering of column {t}.{now[0]} changes (numbered "
+            f"{'on' if now[1] else 'off'} in what is wanted, {'on' if was[1] else 'off'} in "
+            "what exists); autogenerate does not write that change",
+            hint="write it as a sql operation (PostgreSQL: a sequence and SET/DROP "
+                 "DEFAULT, or ADD/DROP IDENTITY; MySQL: MODIFY ... AUTO_INCREMENT)")
 
     def _compare_column(self, t: str, s: str | None, old: ir.Column, new: ir.Column) -> None:
         if generated_key(old) != generated_key(new):
@@ -230,16 +248,6 @@ class _Builder:
             self.emit("regenerate", ir.AddColumn(table=t, schema=s,
                                                  column=_readable_column(new)))
             return
-        if (old.autoincrement is False) != (new.autoincrement is False):
-            # Whether the database numbers an integer key (SERIAL, AUTO_INCREMENT): what
-            # changes it differs on every database, and no operation says it yet.
-            raise UsageError(
-                f"the numbering of column {t}.{new.name} changes (autoincrement "
-                f"{'false' if new.autoincrement is False else 'on'} in what is wanted, "
-                f"{'false' if old.autoincrement is False else 'on'} in what exists); "
-                "autogenerate does not write that change",
-                hint="write it as a sql operation (PostgreSQL: a sequence and SET/DROP "
-                     "DEFAULT, or ADD/DROP IDENTITY; MySQL: MODIFY ... AUTO_INCREMENT)")
         kw: dict[str, Any] = {}
         if column_type_key(old) != column_type_key(new):
             # The type as a whole: its variants and collation go with it.
@@ -387,13 +395,16 @@ def _index_key(i: ir.IndexDef) -> tuple[Any, ...]:
 
 def diff(old: SchemaState, new: SchemaState, *, ask: RenameQuestion | None = None,
          hints: Mapping[str, str] | None = None, exact_checks: bool = False,
-         check_key: Callable[[str], str] | None = None) -> DiffResult:
+         check_key: Callable[[str], str] | None = None, numbering: bool = True) -> DiffResult:
     """The operations that turn `old` into `new`, ordered so that they run. With
     `exact_checks`, a CHECK whose expression changed under the same name is dropped and
     created again (for two states whose expressions are written alike: changesets and
     models, not a database's reflection). `check_key` reduces a CHECK's expression to its
-    meaning (a database's `Dialect.check_key` where one side was reflected from it)."""
+    meaning (a database's `Dialect.check_key` where one side was reflected from it).
+    `numbering=False`: whether an integer key is numbered is not compared (a database that
+    numbers every one, SQLite)."""
     builder = _Builder(old, new, ask, hints or {})
     builder.exact_checks = exact_checks
+    builder.numbering = numbering
     builder.check_key = check_key or expression_key
     return builder.run()

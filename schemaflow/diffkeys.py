@@ -7,11 +7,16 @@ from __future__ import annotations
 import contextlib
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import ir
 from .ir.parts import deferral
 from .typespec import TypeSpec, parse_type, stored_as
+
+if TYPE_CHECKING:
+    from .state import Table
+
+_INTEGERS = frozenset({"smallint", "integer", "bigint"})
 
 
 def type_key(spec: TypeSpec) -> tuple[Any, ...]:
@@ -62,6 +67,23 @@ def default_key(c: ir.Column) -> tuple[str, str] | None:
         return ("literal", text)
     key = sql_key(c.default_sql)
     return ("sql", key) if key else None
+
+
+def key_numbering(t: Table) -> tuple[str, bool] | None:
+    """The table's sole integer key and whether the database numbers it (SERIAL,
+    AUTO_INCREMENT): as `autoincrement` says, and left to the default, unless the key has a
+    foreign key or a default of its own (SQLAlchemy's "auto", which the format follows and
+    create_all() builds: a joined-inheritance child's key is its parent's, not numbered).
+    None without such a key (an identity or generated key is compared as such)."""
+    pk = t.primary_key.columns if t.primary_key else ()
+    c = t.column(pk[0]) if len(pk) == 1 else None
+    if c is None or c.type.name not in _INTEGERS or c.identity or c.computed:
+        return None
+    if c.autoincrement is not None:
+        return c.name, c.autoincrement
+    own = c.default is not None or c.default_sql is not None or any(
+        c.name in f.columns for f in t.foreign_keys)
+    return c.name, not own
 
 
 def generated_key(c: ir.Column) -> tuple[Any, ...]:

@@ -163,12 +163,20 @@ def _refuse_sequences(metadata: sa.MetaData, skipped: Callable[[str], bool]) -> 
 def _model_column(table: str, col: sa.Column[Any], pk_cols: tuple[str, ...],
                   types: TypeReader | None = None) -> ir.Column:
     generated = _computed(col) or _identity(table, col)
-    # Only an explicit `autoincrement=False` on a sole integer key is carried: "auto" is the
-    # format's default, and elsewhere nothing is numbered (create_all() builds the same).
+    # Only an explicit `autoincrement` on a sole integer key is carried, where it differs
+    # from "auto" (the format's default, which numbers no key with a foreign key or a
+    # default of its own); elsewhere nothing is numbered (create_all() builds the same).
     affinity = getattr(col.type, "_type_affinity", None)
     numbered = pk_cols == (col.name,) and isinstance(affinity, type) and issubclass(
         affinity, sa.Integer)
-    autoincrement = False if col.autoincrement is False and numbered else None
+    autoincrement = None
+    if numbered:
+        own = col.default is not None or col.server_default is not None
+        # SQLAlchemy numbers a key with a foreign key only when told (True, "ignore_fk"),
+        # one with a default of its own only when told True.
+        told = (col.autoincrement is True and bool(col.foreign_keys or own)) or (
+            col.autoincrement == "ignore_fk" and bool(col.foreign_keys) and not own)
+        autoincrement = False if col.autoincrement is False else True if told else None
     column = _column(table, str(col.name), col.type,
                      col.name not in pk_cols and bool(col.nullable),
                      (None, None) if generated else _default_of(col), col.comment,

@@ -91,6 +91,7 @@ def from_inspector(insp: Any, schema: str | None, *,
         name = str(key[1])
         pk = pks.get(key) or {}
         pk_cols = tuple(str(c) for c in pk.get("constrained_columns") or ())
+        referring = {c for f in fks.get(key, ()) for c in f["constrained_columns"]}
         cols = []
         for c in columns[key]:
             _refuse_column(name, c)
@@ -101,6 +102,9 @@ def from_inspector(insp: Any, schema: str | None, *,
             fixed = pk_cols == (c["name"],) and c.get("autoincrement") is False and (
                 isinstance(c["type"], sa.Integer) and not generated)
             key_column = pk_cols == (c["name"],) and isinstance(c["type"], sa.Integer)
+            # A numbered key with a foreign key says so: "auto" numbers none.
+            numbering = False if fixed else True if key_column and c.get("autoincrement") and (
+                c["name"] in referring) else None
             if default is not None and _numbering(name, str(c["name"]), str(default),
                                                   key_column, dialect, sequences):
                 numbered.add(nextval_of(str(default)) or "")
@@ -108,7 +112,7 @@ def from_inspector(insp: Any, schema: str | None, *,
             column = _column(
                 name, str(c["name"]), c["type"], c["name"] not in pk_cols and bool(c["nullable"]),
                 default_from_sa(str(default)) if default is not None and not generated
-                else (None, None), c.get("comment"), False if fixed else None, types)
+                else (None, None), c.get("comment"), numbering, types)
             cols.append(replace(column, **generated) if generated else column)
         uqs = []
         for u in uniques.get(key, ()):
