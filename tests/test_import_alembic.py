@@ -477,6 +477,178 @@ def test_a_boolean_server_default_of_0_is_false(project: Project, tmp_path: Path
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+MODIFY_ON_MYSQL = [
+    ("a1", None, "def upgrade():\n"
+                 "    op.create_table('item', sa.Column('id', sa.Integer, primary_key=True),\n"
+                 "        sa.Column('code', sa.String(10), nullable=False),\n"
+                 "        sa.Column('label', sa.String(20), nullable=False, server_default='x'),\n"
+                 "        sa.Column('note', sa.String(5), server_default='n'))\n"
+                 "def downgrade():\n    op.drop_table('item')\n"),
+    ("a2", "a1", "def upgrade():\n"
+                 "    op.alter_column('item', 'code', nullable=False,\n"
+                 "                    existing_type=sa.String(255))\n"
+                 "    op.alter_column('item', 'label', new_column_name='title',\n"
+                 "                    existing_type=sa.String(20))\n"
+                 "    op.alter_column('item', 'note', type_=sa.String(8),\n"
+                 "                    existing_type=sa.String(5))\n"
+                 "def downgrade():\n"
+                 "    op.alter_column('item', 'note', type_=sa.String(5),\n"
+                 "                    existing_type=sa.String(8), server_default='n')\n"
+                 "    op.alter_column('item', 'title', new_column_name='label',\n"
+                 "        existing_type=sa.String(20), nullable=False, server_default='x')\n"
+                 "    op.alter_column('item', 'code', type_=sa.String(10),\n"
+                 "                    existing_type=sa.String(255), nullable=False)\n"),
+]
+
+
+def _columns(url: str, table: str) -> dict[str, tuple[str, bool, Any]]:
+    """name → (type, nullable, default) of each column, as the database's catalog has them."""
+    if url.startswith("sqlite"):
+        return {r[1]: (r[2].upper(), not r[3], r[4])
+                for r in rows(url, f"PRAGMA table_info({table})")}
+    if url.startswith("postgresql"):
+        query = ("SELECT column_name, upper(data_type) || coalesce('(' || "
+                 "character_maximum_length || ')', ''), is_nullable, column_default FROM "
+                 f"information_schema.columns WHERE table_name = '{table}'")
+    else:
+        query = ("SELECT column_name, upper(column_type), is_nullable, column_default FROM "
+                 "information_schema.columns WHERE table_schema = database() AND "
+                 f"table_name = '{table}'")
+    # (MariaDB shows no default as 'NULL', MySQL as NULL.)
+    return {r[0]: (r[1], r[2] == "YES", None if r[3] == "NULL" else r[3])
+            for r in rows(url, query)}
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_an_alter_column_builds_on_mysql_what_alembic_builds_there(
+        request: pytest.FixtureRequest, tmp_path: Path, server: str) -> None:
+    """On MySQL and MariaDB, Alembic's alter_column is a MODIFY / CHANGE restating the whole
+    column from `existing_type`, `existing_nullable` (left out: NULL) and
+    `existing_server_default` (left out: no default): octavia's "Make pool.lb_algorithm
+    larger" (nullable=False, existing_type=String(255)) makes it larger there. The import
+    wrote only what the call asks, silently: varchar(10), and a renamed column that kept
+    NOT NULL and its default. PostgreSQL builds what the call asks, as before."""
+    url = (f"sqlite:///{tmp_path / 'schemaflow.db'}" if server == "sqlite"
+           else request.getfixturevalue(SERVER_URLS[server]))
+    ini = _alembic_project(tmp_path, MODIFY_ON_MYSQL)
+    expected = None
+    if server != "sqlite":  # (Alembic's alter_column needs batch mode on SQLite)
+        alembic_upgrade(ini.parent / "migrations", url)
+        expected = shape(url), _columns(url, "item")
+        drop_all(url)
+    p = make_project(tmp_path / "proj", url)
+    done = p.cli("import", "alembic", str(ini))
+    assert done.returncode == 0, done.stderr
+    valid = p.cli("validate")
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    applied = p.cli("apply")
+    assert applied.returncode == 0, applied.stderr
+    built = _columns(url, "item")
+    if server == "mysql":
+        assert built["code"] == ("VARCHAR(255)", False, None), built
+        assert built["title"] == ("VARCHAR(20)", True, None), built
+        assert built["note"] == ("VARCHAR(8)", True, None), built
+    else:  # what the call asks
+        assert built["code"][:2] == ("VARCHAR(10)" if server == "sqlite"
+                                     else "CHARACTER VARYING(10)", False), built
+        assert built["title"][1] is False and "x" in str(built["title"][2]), built
+        assert built["note"][1] is True and "n" in str(built["note"][2]), built
+    if expected is not None:
+        assert (shape(url), built) == expected
+    # The downgrade (a rollback of its own, as it differs) builds what a1 built.
+    back = p.cli("rollback", "a1")
+    assert back.returncode == 0, back.stderr
+    before = _columns(url, "item")
+    assert before["code"][:2] in (("VARCHAR(10)", False), ("CHARACTER VARYING(10)", False))
+    assert before["label"][1] is False and "x" in str(before["label"][2]), before
+
+
+def test_a_boolean_default_neither_true_nor_false_is_left_to_a_hand(project: Project,
+                                                                     tmp_path: Path) -> None:
+    """`server_default="yes"` on a boolean column was written as the text 'yes', which
+    validate refuses (SF120) after an import that exited 0: left out, with a listed note."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "                    sa.Column('a', sa.Boolean, server_default='yes'))\n"
+                     "    op.alter_column('t', 'a', server_default='on',\n"
+                     "                    existing_type=sa.Boolean)\n"
+                     "def downgrade():\n    op.drop_table('t')\n")])
+    listed = _listed(project, ini, "a1")
+    assert [line.split(": ", 1)[1] for line in listed] == [
+        "column t.a: the boolean default 'yes' means neither true nor false on every "
+        "database; it is left out: set it by hand",
+        "column t.a: the boolean default 'on' means neither true nor false on every "
+        "database; it is left out: set it by hand"], listed
+    ops = _imported(project, "a1")["operations"]
+    assert "default" not in ops[0]["create_table"]["columns"][1], ops
+    assert not any("alter_column" in o for o in ops), ops
+    done = project.cli("validate")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+BOOLEAN_DEFAULTS = [
+    ("a1", None, "def upgrade():\n"
+                 "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True),\n"
+                 "        sa.Column('c1', sa.Boolean, server_default='true'),\n"
+                 "        sa.Column('c2', sa.Boolean, server_default='FALSE'),\n"
+                 "        sa.Column('c3', sa.Boolean, server_default=sa.literal(True)),\n"
+                 "        *(sa.Column(f'a{i}', sa.Boolean) for i in range(1, 7)))\n"
+                 "    op.add_column('t', sa.Column('d1', sa.Boolean, server_default='true'))\n"
+                 "    op.add_column('t', sa.Column('d2', sa.Boolean, server_default='false',\n"
+                 "                                 nullable=False))\n"
+                 "def downgrade():\n    op.drop_table('t')\n"),
+    ("a2", "a1", "def upgrade():\n"
+                 "    op.alter_column('t', 'a1', server_default=sa.true())\n"
+                 "    op.alter_column('t', 'a2', server_default=sa.false())\n"
+                 "    op.alter_column('t', 'a3', server_default=sa.text('1'))\n"
+                 "    op.alter_column('t', 'a4', server_default='true')\n"
+                 "    op.alter_column('t', 'a5', server_default=sa.literal(True))\n"
+                 "    op.alter_column('t', 'a6', server_default=sa.text(\"'0'\"),\n"
+                 "                    existing_type=sa.Boolean)\n"
+                 "def downgrade():\n"
+                 "    for c in ('a1', 'a2', 'a3', 'a4', 'a5', 'a6'):\n"
+                 "        op.alter_column('t', c, server_default=None)\n"),
+]
+
+
+@pytest.mark.parametrize("server", OPTUNA_SERVERS)
+def test_boolean_server_defaults_become_true_and_false(request: pytest.FixtureRequest,
+                                                       tmp_path: Path, server: str) -> None:
+    """octavia's b8bd389cbae7: `server_default=sa.true()`, `sa.false()`, `sa.text("1")`,
+    `"true"`, `sa.literal(True)` in alter_column were written as `default: 1` / `0` /
+    `'true'`, and `"true"` in create_table and add_column as `'true'` (`sa.literal(True)`
+    as `default_sql: ':param_1'`): validate refused them (SF120) after an import that exited
+    0. They are `default: true` / `false`, which each database builds as its own boolean."""
+    url = (f"sqlite:///{tmp_path / 'schemaflow.db'}" if server == "sqlite"
+           else request.getfixturevalue(SERVER_URLS[server]))
+    p = make_project(tmp_path / "proj", url)
+    done = p.cli("import", "alembic", str(_alembic_project(tmp_path, BOOLEAN_DEFAULTS)))
+    assert done.returncode == 0, done.stderr
+    a1, a2 = _imported(p, "a1"), _imported(p, "a2")
+    made = {c["name"]: c.get("default") for c in a1["operations"][0]["create_table"]["columns"]}
+    assert (made["c1"], made["c2"], made["c3"]) == (True, False, True), made
+    assert [o["add_column"]["column"]["default"] for o in a1["operations"][1:]] == [True, False]
+    assert [o["alter_column"].get("default") for o in a2["operations"]] == [
+        True, False, True, True, True, False], a2["operations"]
+    valid = p.cli("validate")
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    applied = p.cli("apply")
+    assert applied.returncode == 0, applied.stderr
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:  # every boolean column from its default
+        conn.exec_driver_sql("INSERT INTO t (id) VALUES (1)")
+    engine.dispose()
+    names = ["c1", "c2", "c3", "d1", "d2", "a1", "a2", "a3", "a4", "a5", "a6"]
+    got = rows(url, f"SELECT {', '.join(names)} FROM t")
+    assert [bool(v) if v is not None else None for v in got[0]] == [
+        True, False, True, True, False, True, False, True, True, True, False], got
+    back = p.cli("rollback", "base")
+    assert back.returncode == 0, back.stderr
+
+
 def test_a_script_directory_with_its_own_ini_and_a_history_that_starts_elsewhere(
         project: Project, tmp_path: Path) -> None:
     """MLflow's db_migrations: an alembic.ini inside the script directory, whose
@@ -670,3 +842,261 @@ def test_drop_index_without_a_table_is_found_in_its_table_or_refused_when_ambigu
         translate(aops.DropIndexOp("parent_id"), two, None)
     with pytest.raises(Opaque, match="no table has it"):
         translate(aops.DropIndexOp("ix_gone"), two, None)
+
+
+def _cut_at_a_word(shown: str, full: str) -> bool:
+    """Whether `shown` is `full`, or `full` cut at a word boundary with an ellipsis."""
+    if shown == full:
+        return True
+    kept = shown.removesuffix("...")
+    return kept != shown and full.startswith(kept) and full[len(kept)] == " "
+
+
+def test_notes_are_cut_at_a_word_with_an_ellipsis_or_not_at_all(project: Project,
+                                                                 tmp_path: Path) -> None:
+    """The closing list and the notes cut a statement Python ran on rows at 120 characters
+    and the error of a revision that asks the database at 160, mid-word (`...MockConnection`
+    without its `'>`, the absolute path of the revision file taking most of it)."""
+    select = ("SELECT id FROM t WHERE description_of_the_thing = 'something rather long here' "
+              "AND another_long_column_name = 'xyzzy' AND identifier_of_the_row > 12345678")
+    assert select[119] not in " '"  # (120 characters end inside a word)
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "        *(sa.Column(c, sa.Text) for c in ('description_of_the_thing',\n"
+                     "          'another_long_column_name', 'identifier_of_the_row')))\n"
+                     f"    op.get_bind().execute(sa.text({select!r})).fetchall()\n"
+                     "def downgrade():\n    op.drop_table('t')\n"),
+        ("a2", "a1", "def upgrade():\n"
+                     "    if 'legacy' in sa.inspect(op.get_bind().engine).get_table_names():\n"
+                     "        op.add_column('legacy', sa.Column('note', sa.Unicode(100)))\n"
+                     "def downgrade():\n    pass\n")])
+    rows_read = _listed(project, ini, "a1")
+    assert len(rows_read) == 1, rows_read
+    shown = rows_read[0].split("reads or writes rows: ", 1)[1]
+    assert shown.endswith("...") and _cut_at_a_word(shown, select), shown
+    assert shown in " ".join(_imported(project, "a1")["operations"][1]["sql"]["up"][0].split())
+    for f in project.changesets.iterdir():
+        f.unlink()
+    asks = _listed(project, ini, "a2")
+    assert len(asks) == 1, asks
+    reason = asks[0].split("asks the database it runs on (", 1)[1].split("), so it ran", 1)[0]
+    full = ("migrations/versions/a2.py:7: NoInspectionAvailable: No inspection system is "
+            "available for object of type <class 'sqlalchemy.engine.mock.MockConnection'>")
+    assert _cut_at_a_word(reason, full), reason
+
+
+def test_a_refused_column_is_listed_once(project: Project, tmp_path: Path) -> None:
+    """A column type schemaflow refuses, for which Alembic writes SQL offline on one database
+    only (MySQL's SET): listed twice, once as a note and once as written as SQL. It is one
+    line saying which database has the SQL and which the note."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "from sqlalchemy.dialects import mysql\n"
+                     "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))\n"
+                     "    op.add_column('t', sa.Column('s', mysql.SET('a', 'b')))\n"
+                     "def downgrade():\n    op.drop_table('t')\n")])
+    listed = _listed(project, ini, "a1")
+    assert len(listed) == 1, listed
+    assert "column t.s: the type SET('a', 'b')" in listed[0], listed
+    assert listed[0].endswith("written as the SQL Alembic generates for mysql, as a note on "
+                              "postgresql and sqlite (Alembic writes no SQL for it there)")
+    ops = _imported(project, "a1")["operations"]
+    assert ops[1]["sql"] == {"up": "ALTER TABLE t ADD COLUMN s SET('a','b')",
+                             "dialects": ["mysql"]}, ops
+    assert ops[2]["sql"]["dialects"] == ["postgresql", "sqlite"], ops
+    assert "TODO(schemaflow import)" in ops[2]["sql"]["up"][0], ops
+
+
+ENUMS = [
+    ("a1", None, "def upgrade():\n"
+                 "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True),\n"
+                 "                    sa.Column('s', sa.Enum('a', 'b', name='status')))\n"
+                 "    op.create_table('u', sa.Column('id', sa.Integer, primary_key=True),\n"
+                 "                    sa.Column('k', sa.Enum('x', 'y', name='kind')))\n"
+                 "    if op.get_bind().dialect.name == 'postgresql':\n"
+                 "        op.execute(\"CREATE TYPE mood AS ENUM ('sad', 'happy')\")\n"
+                 "def downgrade():\n"
+                 "    op.drop_table('t')\n"
+                 "    op.drop_table('u')\n"
+                 "    sa.Enum(name='status').drop(op.get_bind())\n"
+                 "    if op.get_bind().dialect.name == 'postgresql':\n"
+                 "        op.execute('DROP TYPE kind, mood')\n"),
+    ("a2", "a1", "def upgrade():\n"
+                 "    op.drop_table('u')\n"
+                 "    op.execute('DROP TYPE kind')\n"
+                 "def downgrade():\n"
+                 "    op.create_table('u', sa.Column('id', sa.Integer, primary_key=True),\n"
+                 "                    sa.Column('k', sa.Enum('x', 'y', name='kind')))\n"),
+]
+
+
+@pytest.mark.postgresql
+def test_a_type_dropped_by_hand_after_its_table_is_dropped_once(pg_url: str,
+                                                                tmp_path: Path) -> None:
+    """A revision drops a table with an enum column, then its type by hand (Alembic's
+    drop_table leaves the type): schemaflow drops the type with the table, and the imported
+    `DROP TYPE` failed the rollback (and the apply) on PostgreSQL: `type "status" does not
+    exist`. A type schemaflow does not drop (made by SQL) is still dropped."""
+    p = make_project(tmp_path / "proj", pg_url)
+    done = p.cli("import", "alembic", str(_alembic_project(tmp_path, ENUMS)))
+    assert done.returncode == 0, done.stderr
+    a1, a2 = _imported(p, "a1"), _imported(p, "a2")
+    assert a1["rollback"] == [
+        {"drop_table": {"name": "t"}}, {"drop_table": {"name": "u"}},
+        {"sql": {"up": "DROP TYPE mood", "dialects": ["postgresql"]}}], a1["rollback"]
+    assert a2["operations"] == [{"drop_table": {"name": "u"}}], a2["operations"]
+    types = "SELECT typname FROM pg_type WHERE typtype = 'e' ORDER BY typname"
+    applied = p.cli("apply")
+    assert applied.returncode == 0, applied.stderr
+    assert rows(pg_url, types) == [("mood",), ("status",)]
+    back = p.cli("rollback", "base")
+    assert back.returncode == 0, back.stderr
+    assert rows(pg_url, types) == []
+
+
+def _refused(url: str, statement: str) -> bool:
+    """Whether the database refuses `statement` as breaking a constraint (rolled back)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            tx = conn.begin()
+            try:
+                conn.exec_driver_sql(statement)
+            except sa.exc.IntegrityError:
+                return True
+            finally:
+                tx.rollback()
+            return False
+    finally:
+        engine.dispose()
+
+
+COLUMN_CHECKS = [
+    ("a1", None, "def upgrade():\n"
+                 "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True),\n"
+                 "                    sa.Column('a', sa.Integer, sa.CheckConstraint('a > 0')))\n"
+                 "def downgrade():\n    op.drop_table('t')\n"),
+    ("a2", "a1", "def upgrade():\n"
+                 "    op.add_column('t', sa.Column('c', sa.Integer, sa.CheckConstraint('c > 0')))\n"
+                 "    op.add_column('t', sa.Column(\n"
+                 "        'd', sa.Integer, sa.CheckConstraint('d < 10', name='ck_small')))\n"
+                 "def downgrade():\n    op.drop_column('t', 'd')\n    op.drop_column('t', 'c')\n"),
+]
+
+
+@pytest.mark.parametrize("server", OPTUNA_SERVERS)
+def test_a_check_given_on_a_column_is_built(request: pytest.FixtureRequest, tmp_path: Path,
+                                            server: str) -> None:
+    """`op.add_column('t', sa.Column('c', sa.Integer, sa.CheckConstraint('c > 0')))`: Alembic
+    writes `ADD COLUMN c INTEGER CHECK (c > 0)`, and the import wrote the column alone, with
+    nothing listed (SQLAlchemy keeps such a CHECK on the column, where the reading of the
+    table never looked); a create_table's column lost it too."""
+    url = (f"sqlite:///{tmp_path / 'alembic.db'}" if server == "sqlite"
+           else request.getfixturevalue(SERVER_URLS[server]))
+    ini = _alembic_project(tmp_path, COLUMN_CHECKS)
+    alembic_upgrade(ini.parent / "migrations", url)
+    expected = shape(url)
+    assert expected["t"]["checks"] == 3, expected
+    if server == "sqlite":
+        url = f"sqlite:///{tmp_path / 'schemaflow.db'}"
+    else:
+        drop_all(url)
+    p = make_project(tmp_path / "proj", url)
+    done = p.cli("import", "alembic", str(ini))
+    assert done.returncode == 0, done.stderr
+    a1, a2 = _imported(p, "a1"), _imported(p, "a2")
+    assert [c["expression"] for c in a1["operations"][0]["create_table"]["checks"]] == ["a > 0"]
+    assert [next(iter(o)) for o in a2["operations"]] == [
+        "add_column", "create_check_constraint", "add_column", "create_check_constraint"]
+    assert a2["operations"][1]["create_check_constraint"]["expression"] == "c > 0"
+    assert a2["operations"][3]["create_check_constraint"] == {
+        "name": "ck_small", "table": "t", "expression": "d < 10"}
+    applied = p.cli("apply")
+    assert applied.returncode == 0, applied.stderr
+    assert shape(url) == expected
+    # The database refuses what each CHECK refuses, and takes a row that keeps to them.
+    for bad in ("a", "c"):
+        assert _refused(url, f"INSERT INTO t (id, {bad}) VALUES (1, -1)"), bad
+    assert _refused(url, "INSERT INTO t (id, d) VALUES (1, 10)")
+    assert not _refused(url, "INSERT INTO t (id, a, c, d) VALUES (1, 1, 1, 9)")
+    if server == "postgresql":
+        names = rows(url, "SELECT conname FROM pg_constraint WHERE contype = 'c' "
+                          "AND conrelid = 't'::regclass ORDER BY conname")
+        assert ("ck_small",) in names and len(names) == 3, names
+    back = p.cli("rollback", "base")
+    assert back.returncode == 0, back.stderr
+    assert set(shape(url)) == set()
+
+
+COLUMN_PARTS = [
+    ("b1", None, "def upgrade():\n"
+                 "    op.create_table('users', sa.Column('id', sa.Integer, primary_key=True))\n"
+                 "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))\n"
+                 "def downgrade():\n    op.drop_table('t')\n    op.drop_table('users')\n"),
+    ("b2", "b1", "def upgrade():\n"
+                 "    op.add_column('t', sa.Column('e', sa.Integer, unique=True))\n"
+                 "    op.add_column('t', sa.Column('f', sa.Integer, index=True))\n"
+                 "    op.add_column('t', sa.Column('g', sa.Integer, unique=True, index=True))\n"
+                 "    op.add_column('t', sa.Column('u', sa.Integer, sa.ForeignKey(\n"
+                 "        'users.id', ondelete='CASCADE', deferrable=True,\n"
+                 "        initially='DEFERRED')))\n"
+                 "def downgrade():\n"
+                 "    for c in ('u', 'g', 'f', 'e'):\n"
+                 "        op.drop_column('t', c)\n"),
+]
+
+
+@pytest.mark.parametrize("server", OPTUNA_SERVERS)
+def test_unique_index_and_foreign_key_given_on_an_added_column_are_built(
+        request: pytest.FixtureRequest, tmp_path: Path, server: str) -> None:
+    """`unique=True`, `index=True` (both: one unique index, as Alembic builds it) and a
+    `ForeignKey` on an added column become the operations Alembic runs after ADD COLUMN; the
+    foreign key lost `deferrable` and `initially`, with nothing listed."""
+    url = (f"sqlite:///{tmp_path / 'schemaflow.db'}" if server == "sqlite"
+           else request.getfixturevalue(SERVER_URLS[server]))
+    ini = _alembic_project(tmp_path, COLUMN_PARTS)
+    expected = None
+    if server == "postgresql":  # (Alembic cannot add a constraint to a SQLite table)
+        alembic_upgrade(ini.parent / "migrations", url)
+        expected = shape(url)
+        drop_all(url)
+    p = make_project(tmp_path / "proj", url)
+    done = p.cli("import", "alembic", str(ini))
+    assert done.returncode == 0, done.stderr
+    assert _imported(p, "b2")["operations"] == [
+        {"add_column": {"table": "t", "column": {"name": "e", "type": "integer",
+                                                 "nullable": True}}},
+        {"create_unique_constraint": {"name": "uq_t_e", "table": "t", "columns": ["e"]}},
+        {"add_column": {"table": "t", "column": {"name": "f", "type": "integer",
+                                                 "nullable": True}}},
+        {"create_index": {"name": "ix_t_f", "table": "t", "columns": ["f"]}},
+        {"add_column": {"table": "t", "column": {"name": "g", "type": "integer",
+                                                 "nullable": True}}},
+        {"create_index": {"name": "ix_t_g", "table": "t", "columns": ["g"], "unique": True}},
+        {"add_column": {"table": "t", "column": {"name": "u", "type": "integer",
+                                                 "nullable": True}}},
+        {"create_foreign_key": {"name": "fk_t_u_users", "table": "t", "columns": ["u"],
+                                "references": {"table": "users", "columns": ["id"]},
+                                "ondelete": "CASCADE", "deferrable": True,
+                                "initially": "deferred"}}]
+    applied = p.cli("apply")
+    assert applied.returncode == 0, applied.stderr
+    if expected is not None:
+        assert shape(url) == expected
+        assert rows(url, "SELECT condeferrable, condeferred FROM pg_constraint "
+                         "WHERE contype = 'f'") == [(True, True)]
+    else:
+        ddl = rows(url, "SELECT sql FROM sqlite_master WHERE name = 't'")[0][0]
+        assert "DEFERRABLE INITIALLY DEFERRED" in ddl and "ON DELETE CASCADE" in ddl, ddl
+        assert {(r[1], bool(r[2])) for r in rows(url, "PRAGMA index_list(t)")} >= {
+            ("ix_t_f", False), ("ix_t_g", True)}
+    assert not _refused(url, "INSERT INTO t (id, e, g) VALUES (1, 1, 1)")
+    for col in ("e", "g"):  # two rows with the same value, in one statement
+        assert _refused(url, f"INSERT INTO t (id, {col}) SELECT n, 1 FROM "
+                             "(SELECT 1 AS n UNION ALL SELECT 2) AS x"), col
+    back = p.cli("rollback", "base")
+    assert back.returncode == 0, back.stderr
+    assert set(shape(url)) == set()

@@ -49,6 +49,18 @@ def changeset_id(revision: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", revision)[:64]
 
 
+def clipped(text: str, limit: int) -> str:
+    """`text` on one line, cut after at most `limit` characters at a word boundary, with an
+    ellipsis (a first word longer than `limit` is kept whole)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit + 1)
+    if cut <= 0:
+        cut = text.find(" ", limit)
+    return text if cut < 0 else text[:cut] + "..."
+
+
 def note(text: str) -> ir.Sql:
     """A marked `sql` operation that does nothing and says what to do by hand."""
     lines = tuple(f"-- {' '.join(line.split())}" for line in text.splitlines() if line.strip())

@@ -17,7 +17,7 @@ from .. import ir
 from ..errors import StateError
 from ..ir.parts import Dialect as SqlDialect
 from ..state import SchemaState, apply
-from . import Finding, Imported, ImportFailed, changeset_id, explicit_rollback, note
+from . import Finding, Imported, ImportFailed, changeset_id, clipped, explicit_rollback, note
 from .alembic_run import (
     Run,
     Runner,
@@ -37,11 +37,13 @@ _TRANSACTION_EDGE = re.compile(r"\s*(COMMIT|BEGIN)\s*;?\s*", re.IGNORECASE)
 @dataclass(frozen=True)
 class _Item:
     """One step of a run, translated: its operations, Alembic's SQL for it on this database,
-    and why a hand must look at it (None: translated faithfully)."""
+    and why a hand must look at it (None: translated faithfully); `as_sql`: the operations
+    are that SQL, for want of a translation."""
 
     ops: tuple[ir.Operation, ...]
     sql: str
     finding: str | None = None
+    as_sql: bool = False
 
     @property
     def key(self) -> str:
@@ -82,8 +84,9 @@ class _Revision:
         self.findings: list[Finding] = []
         self.deps = resolved_depends_on(script, s)
 
-    def todo(self, direction: str, what: str) -> ir.Sql:
-        self.findings.append(Finding(self.rev, self.file, direction, what))
+    def todo(self, direction: str, what: str, listed: bool = True) -> ir.Sql:
+        if listed:
+            self.findings.append(Finding(self.rev, self.file, direction, what))
         return note(f"TODO(schemaflow import): Alembic revision {self.rev} ({self.file}), "
                      f"{direction}(): {what}\nTranslate this by hand into operations or SQL, "
                      "then delete this note.")
@@ -117,11 +120,10 @@ class _Revision:
                 item = _Item(tuple(translate(step.op, state, dialect, step.result)), step.sql)
             except Partial as exc:
                 item = _Item((*exc.ops, self.todo(direction, str(exc))), step.sql, str(exc))
-            except Opaque as exc:
-                item = (_Item((ir.Sql(up=statements(step.sql)),), step.sql,
-                              f"{exc}; written as the SQL Alembic generates for each database")
+            except Opaque as exc:  # (listed by _list_findings, once for every database)
+                item = (_Item((ir.Sql(up=statements(step.sql)),), step.sql, str(exc), True)
                         if step.sql.strip() else
-                        _Item((self.todo(direction, str(exc)),), "", str(exc)))
+                        _Item((self.todo(direction, str(exc), listed=False),), "", str(exc)))
             out.append(item)
             for op in item.ops:
                 state = self.apply(state, op, direction)
@@ -130,7 +132,7 @@ class _Revision:
         return out
 
     def _data_item(self, direction: str, data: list[str]) -> _Item:
-        shown = "; ".join(" ".join(d.split())[:120] for d in data[:3])
+        shown = "; ".join(clipped(d, 120) for d in data[:3])
         more = f" (and {len(data) - 3} more)" if len(data) > 3 else ""
         what = f"Python code reads or writes rows: {shown}{more}"
         return _Item((self.todo(direction, what),), "", what)
@@ -165,14 +167,16 @@ class _Revision:
                                    f"{error}", hint=hint)
             before = len(self.findings)
             items = self.items(online, state, databases[0][1], direction)
-            self._list_findings(items, direction)
+            self._list_findings([(databases[0][2], items)], direction)
             ops = [op for it in items for op in it.ops]
             # It asks the database it runs on (the offline runs, one per database, failed):
             # what it did on a scratch SQLite database is no answer for the others, which a
             # branch on the database's name or on what the inspector finds may take another
             # way (MLflow's and JupyterHub's histories do). Never written as if it were.
             offline = next(r.error for r in runs.values() if r.error) or ""
-            reason = (offline.strip().splitlines() or ["it raised"])[0][:160]
+            # (The revision file named as the note names it, not by its absolute path.)
+            first = (offline.strip().splitlines() or ["it raised"])[0]
+            reason = clipped(first.replace(str(self.s.path), self.file), 160)
             did = "the operations after this note are what it did there" if ops else (
                 "it did nothing there")
             # (Not when a note says already that it needs a hand, or that it raised.)
@@ -187,15 +191,27 @@ class _Revision:
             return ops
         lists = [(scope, self.items(runs[name], state, dialect, direction))
                  for name, dialect, scope in databases]
-        for _, items in lists:
-            self._list_findings(items, direction)
+        self._list_findings(lists, direction)
         return _merge(lists, lambda it, scope: self._scoped(it, scope, direction))
 
-    def _list_findings(self, items: list[_Item], direction: str) -> None:
-        """What the items found (a part written as SQL), each once."""
-        for it in items:
-            if it.finding and not any(f.message == it.finding for f in self.findings):
-                self.findings.append(Finding(self.rev, self.file, direction, it.finding))
+    def _list_findings(self, lists: list[tuple[Scope, list[_Item]]], direction: str) -> None:
+        """What the items of each database found and no note listed yet, each once: a part
+        written as Alembic's SQL on some databases and as a note on the others (where
+        Alembic writes no SQL for it offline) is one finding saying which."""
+        found: dict[str, tuple[set[str], set[str]]] = {}
+        for scope, items in lists:
+            for it in items:
+                if it.finding and not any(f.message == it.finding for f in self.findings):
+                    as_sql, noted = found.setdefault(it.finding, (set(), set()))
+                    (as_sql if it.as_sql else noted).add(scope[0])
+        for what, (as_sql, noted) in found.items():
+            if as_sql and noted:
+                sql_on, noted_on = (" and ".join(sorted(x)) for x in (as_sql, noted))
+                what += (f"; written as the SQL Alembic generates for {sql_on}, as a note on "
+                         f"{noted_on} (Alembic writes no SQL for it there)")
+            elif as_sql:
+                what += "; written as the SQL Alembic generates for each database"
+            self.findings.append(Finding(self.rev, self.file, direction, what))
 
     def _scoped(self, it: _Item, scope: Scope, direction: str) -> tuple[ir.Operation, ...]:
         if all(isinstance(op, ir.Sql) for op in it.ops):
@@ -265,6 +281,56 @@ def _grouped(ops: list[ir.Operation]) -> list[ir.Operation]:
     return out
 
 
+# `DROP TYPE [IF EXISTS] name, ... [CASCADE | RESTRICT]`, names unqualified.
+_DROP_TYPE = re.compile(r"\s*DROP\s+TYPE\s+(IF\s+EXISTS\s+)?((?:\"[^\"]+\"|\w+)(?:\s*,\s*"
+                        r"(?:\"[^\"]+\"|\w+))*)(\s+(?:CASCADE|RESTRICT))?\s*;?\s*", re.I)
+
+
+def _drop_types(ops: list[ir.Operation], state: SchemaState) -> list[ir.Operation]:
+    """`ops` less the `DROP TYPE` of PostgreSQL enum types that the operations before it drop
+    already: schemaflow drops an enum type with the last column using it, where Alembic's
+    drop_table leaves it, and revisions drop it by hand after. (Run twice, the second drop
+    failed the rollback.) Types schemaflow does not drop there are left to the SQL."""
+    from ..dialects.postgresql import PostgreSQL, enum_types, may_change_enums
+
+    postgresql = PostgreSQL(None)
+    gone: set[str] = set()
+    out: list[ir.Operation] = []
+    for op in ops:
+        if isinstance(op, ir.Sql) and gone and postgresql.runs_sql(op):
+            up = tuple(kept for stmt in op.up if (kept := _drop_type(stmt, gone)))
+            if up != op.up:
+                if not up:
+                    continue
+                op = replace(op, up=up)
+        elif not isinstance(op, ir.Sql):
+            had = set(enum_types(state)) if may_change_enums(op, state) else None
+            with contextlib.suppress(StateError):  # (listed by _Revision.apply)
+                state = apply(state, op)
+            if had is not None:
+                has = set(enum_types(state))
+                gone = (gone - has) | (had - has)
+        out.append(op)
+    return out
+
+
+def _drop_type(stmt: str, gone: set[str]) -> str:
+    """`stmt` less the types of `gone` it drops (taken out of `gone`), '' if none is left."""
+    match = _DROP_TYPE.fullmatch(stmt)
+    if match is None:
+        return stmt
+    # (PostgreSQL folds a name to lower case unless it is quoted.)
+    names = {n: n[1:-1] if n.startswith('"') else n.lower()
+             for n in (n.strip() for n in match.group(2).split(","))}
+    left = [n for n, name in names.items() if name not in gone]
+    gone -= set(names.values())
+    if len(left) == len(names):
+        return stmt
+    if not left:
+        return ""
+    return f"DROP TYPE {match.group(1) or ''}{', '.join(left)}{match.group(3) or ''}"
+
+
 _DATE = re.compile(r"^\s*Create Date:\s*(.+?)\s*$", re.M)
 
 
@@ -300,7 +366,7 @@ def import_alembic(path: Path) -> Imported:
             up_runs = {name: runner.offline(s.module.upgrade, s.path, name)
                        for name, _, _ in databases}
             online_up = runner.online(s.module.upgrade, s.path, keep=True)
-            up = rev.merged(up_runs, online_up, before, "upgrade")
+            up = _drop_types(rev.merged(up_runs, online_up, before, "upgrade"), before)
             state = before
             for op in up:
                 state = rev.apply(state, op, "upgrade")
@@ -312,7 +378,8 @@ def import_alembic(path: Path) -> Imported:
                              for name, _, _ in databases}
                 online_down = (runner.online(down_fn, s.path, keep=False)
                                if any(r.error for r in down_runs.values()) else None)
-                down = rev.merged(down_runs, online_down, state, "downgrade")
+                down = _drop_types(rev.merged(down_runs, online_down, state, "downgrade"),
+                                   state)
             if not down:  # Alembic undid nothing here: neither does the SQL it ran
                 nothing = (f"-- nothing: downgrade() of Alembic revision {s.revision} is empty",)
                 up = [replace(op, down=nothing) if isinstance(op, ir.Sql) and op.down is None
