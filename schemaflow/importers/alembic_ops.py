@@ -300,6 +300,7 @@ def _on_mysql(op: aops.AlterColumnOp, state: SchemaState, ops: Ops, where: str,
     from alembic.ddl.mysql import MySQLModifyColumn
     from sqlalchemy.dialects import mysql
 
+    from ..dialects import by_name
     from ..dialects.columns import column_here
     from ..state import apply_all
 
@@ -331,14 +332,16 @@ def _on_mysql(op: aops.AlterColumnOp, state: SchemaState, ops: Ops, where: str,
                else op.existing_server_default)
     comment = op.modify_comment if op.modify_comment is not False else op.existing_comment
     boolean = here.type.name == "boolean"
+    # The variant keys MySQL reads, and those of MySQL and MariaDB together (the registry's).
+    mysql_keys, family = by_name("mysql").type_dialects, set(by_name("mariadb").sql_dialects)
     try:
         spec, variants, collation = _type(type_, where)
-        spec = next((v.type for v in variants if v.dialect == "mysql"), spec)
+        spec = next((v.type for v in variants if v.dialect in mysql_keys), spec)
     except Opaque:  # (Alembic's MODIFY says it all)
         spec, collation = None, ""
     if op.modify_type is None and spec is not None and spec != here.type:
         # The type Alembic builds there: the column's `mysql` variant from now on.
-        kept = tuple(v for v in column.variants if v.dialect not in ("mysql", "mariadb"))
+        kept = tuple(v for v in column.variants if v.dialect not in family)
         mine = (ir.Variant(dialect="mysql", type=spec),) if spec != column.type else ()
         typed = {"type": column.type, "collation": column.collation,
                  "variants": tuple(sorted(kept + mine, key=lambda v: v.dialect))}
