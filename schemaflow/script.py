@@ -23,6 +23,9 @@ def to_sql(plan: Plan, dialect: Any, vt: sa.Table, *, create_version_table: bool
     dialect = literal_dialect(dialect)  # a script runs without parameters: `%` stays single
     # No generation time: the same changesets give the same script (diffable, reviewable).
     out: list[str] = [f"-- schemaflow {plan.direction} ({plan.dialect})", ""]
+    preamble = renderer.dialect.script_preamble()
+    if preamble:
+        out += [*preamble, ""]
     if create_version_table:
         out += [compile_step(Step(CreateTable(vt, if_not_exists=True)), dialect) + ";", ""]
     order = start_order

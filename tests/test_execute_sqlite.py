@@ -568,6 +568,31 @@ def test_rebuild_of_a_referenced_table_keeps_the_referencing_rows(project: Proje
     assert rows(p.url, "PRAGMA foreign_key_check") == []
 
 
+def test_an_offline_rebuild_keeps_the_referencing_rows_where_foreign_keys_are_on(
+        project: Project) -> None:
+    """`apply --sql` run where foreign keys are enforced (a connection, or the sqlite3 shell,
+    with PRAGMA foreign_keys=ON): the script turns them off first, as schemaflow's own
+    connections do, or the rebuild's DROP TABLE deleted the referencing rows (ON DELETE
+    CASCADE) without a word."""
+    p = project
+    comments = {"create_table": {"name": "comments", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "user_id", "type": "integer", "nullable": False}],
+        "foreign_keys": [{"columns": ["user_id"],
+                          "references": {"table": "users", "columns": ["id"]},
+                          "ondelete": "CASCADE"}]}}
+    ids = p.chain([USERS, comments],
+                  [{"alter_column": {"table": "users", "name": "name", "type": "string(200)"}}])
+    api = p.api()
+    api.apply(ids[0])
+    run_sql(p.url, "INSERT INTO users VALUES (1, 'ann')", "INSERT INTO comments VALUES (10, 1)")
+    script = sql_of(api.offline_sql("apply", f"{ids[0]}:{ids[1]}"))
+    assert "_sf_new_users RENAME TO users" in script
+    sqlite3_script(p.root / "app.db", "PRAGMA foreign_keys=ON;\n" + script)
+    assert rows(p.url, "SELECT id, user_id FROM comments") == [(10, 1)]
+    assert rows(p.url, "PRAGMA foreign_key_check") == []
+
+
 def test_drop_column_used_by_a_partial_index_where(project: Project) -> None:
     # The column is only in the index's WHERE: dropping it must not fail on SQLite.
     p = project

@@ -297,6 +297,12 @@ class Dialect(SupportChecks, CatalogReading):
         """Lint rules that only this database needs (beyond the shared ones)."""
         return (stored_values,)
 
+    def script_preamble(self) -> tuple[str, ...]:
+        """The lines an offline script (`--sql`) starts with, before any transaction, so that
+        it runs as the online run does (SQLite: foreign keys off, as on schemaflow's own
+        connections)."""
+        return ()
+
     def autogenerate_prelude(self, operations: Sequence[ir.Operation]
                              ) -> tuple[ir.Operation, ...]:
         """What autogenerate writes at the start of a changeset of `operations` so that this

@@ -153,6 +153,14 @@ class SQLite(Dialect):
 
         event.listen(engine, "begin", _begin_immediate)
 
+    def script_preamble(self) -> tuple[str, ...]:
+        # A table rebuild drops the table: with enforcement on (the sqlite3 shell's
+        # `.foreignkeys`, an application's connection), its children's rows, ON DELETE
+        # CASCADE, would go with it. (Inside a transaction the PRAGMA does nothing.)
+        return ("-- foreign keys off, as schemaflow's own runs have them: a table rebuild "
+                "would otherwise", "-- delete or refuse the rows that refer to it "
+                "(outside a transaction only)", "PRAGMA foreign_keys=OFF;")
+
     @contextmanager
     def borrowed(self, conn: Connection, inside: bool) -> Iterator[None]:
         # The caller's connection gets, for this block only, what setup_engine gives the
