@@ -113,7 +113,14 @@ def _item(renderer: Renderer, cs: ir.Changeset, direction: Direction,
             hint="set `transactional: false` on the changeset, and keep such statements in a "
                  "changeset of their own")
     if finish is not None:  # (after the transaction mode is decided on the statements)
-        steps = [finish(s, transactional) for s in steps]
+        import sqlalchemy as sa
+
+        try:
+            steps = [finish(s, transactional) for s in steps]
+        except sa.exc.CompileError as exc:  # before anything of it runs
+            raise UsageError(f"changeset {cs.id} ({cs.path}) cannot be written as SQL for "
+                             f"{renderer.name}: {exc}",
+                             hint=f"run schemaflow validate --dialect {renderer.name}") from None
         ops = ()
     return PlanItem(cs, direction, ops, tuple(steps), transactional, checksum_)
 

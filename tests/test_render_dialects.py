@@ -486,6 +486,34 @@ def test_using_is_refused_on_mysql(target: tuple[str, tuple[int, ...]]) -> None:
         render(target, BASE, alter("code", type="integer", using="code::integer"))
 
 
+@pytest.mark.parametrize("target", [MYSQL8, MARIADB], ids=["mysql", "mariadb"])
+def test_a_string_without_length_is_refused_on_mysql(target: tuple[str, tuple[int, ...]]
+                                                     ) -> None:
+    """VARCHAR needs a length there: validate passed it, and apply failed on SQLAlchemy's
+    compile error after the journal recorded the changeset as started (INTERRUPTED)."""
+    doc = {"add_column": {"table": "items", "column": {"name": "label", "type": "string"}}}
+    with pytest.raises(UsageError, match=r"column 'items\.label': \w+ needs a length"):
+        render(target, BASE, doc)
+    render(target, BASE, {"add_column": {"table": "items", "column": {
+        "name": "label", "type": "string(20)"}}})
+    for other in ("postgresql", "sqlite"):  # unbounded VARCHAR / TEXT affinity there
+        render((other, ()), BASE, doc)
+
+
+def test_a_statement_that_does_not_compile_stops_before_its_changeset_runs() -> None:
+    """A run's statements are compiled as each changeset is planned: one that does not
+    compile raises then (planning names the changeset), not when the run gets to it."""
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import mysql
+    from sqlalchemy.schema import CreateTable
+
+    from schemaflow.dialects.prepared import precompiled
+
+    table = sa.Table("t", sa.MetaData(), sa.Column("s", sa.String()))
+    with pytest.raises(sa.exc.CompileError, match="VARCHAR requires a length"):
+        precompiled(mysql.dialect())(Step(CreateTable(table)), False)
+
+
 @pytest.mark.parametrize("target", [MYSQL57, ("mysql", (8, 0, 15)), ("mariadb", (10, 1))],
                          ids=["mysql-5.7", "mysql-8.0.15", "mariadb-10.1"])
 def test_check_constraint_refused_where_the_server_ignores_it(

@@ -81,6 +81,7 @@ class Capabilities:
     # Index names unique per table (MySQL, MariaDB), else per schema (PostgreSQL, SQLite).
     index_names_per_table: bool = False
     string_lengths: bool = True  # whether string(N) refuses (or cuts) a longer value
+    unsized_strings: bool = True  # whether `string` without a length is a type (VARCHAR)
     # Whether an integer key is numbered whatever it is asked (SQLite's rowid): then an
     # `autoincrement: false` key is no different from another.
     numbered_keys: bool = False

@@ -72,9 +72,11 @@ def precompiled(sa_dialect: Any) -> Callable[[Step, bool], Step]:
     (see `planning.plan_apply`'s `finish`): DDL compiled into the text the runner would
     send for it; a data statement of a changeset that runs in one transaction into a
     `Bound` (elsewhere it stays as it is: the journal records such statements, and finding
-    where an interrupted changeset resumes compares their text). A statement that does not
-    compile stays as it is: the run reports it when it gets there, with what ran before
-    it, as it would without this."""
+    where an interrupted changeset resumes compares their text). DDL that does not compile
+    raises SQLAlchemy's CompileError here, before its changeset starts (`planning` names
+    the changeset): run, it would have failed after the statements before it, and where
+    DDL is not transactional left the changeset interrupted for a statement no database
+    ever saw. A data statement that does not compile so is left to SQLAlchemy's execution."""
     sa_dialect = _own_names(sa_dialect)
     literal = literal_dialect(sa_dialect)
     memos = [d.identifier_preparer._strings for d in {id(sa_dialect): sa_dialect,
@@ -84,14 +86,14 @@ def precompiled(sa_dialect: Any) -> Callable[[Step, bool], Step]:
         for names in memos:
             if len(names) > NAMES:
                 names.clear()
-        try:
-            if isinstance(step.sql, ExecutableDDLElement):
-                return Step(compile_step(step, literal), step.transactional, compiled=True)
-            if transactional and isinstance(step.sql, sa.sql.dml.UpdateBase):
+        if isinstance(step.sql, ExecutableDDLElement):
+            return Step(compile_step(step, literal), step.transactional, compiled=True)
+        if transactional and isinstance(step.sql, sa.sql.dml.UpdateBase):
+            try:
                 bound = _bound(step.sql, sa_dialect, literal)
-                return step if bound is None else Step(bound, step.transactional)
-        except sa.exc.SQLAlchemyError:
-            pass
+            except sa.exc.SQLAlchemyError:  # (left to SQLAlchemy's execution: values it
+                return step                 # binds but cannot write as literals, JSON's)
+            return step if bound is None else Step(bound, step.transactional)
         return step
 
     return finish

@@ -77,6 +77,11 @@ class SupportChecks:
                                  hint="store the values in a json column or a table of "
                                       "their own, or scope the column with a sql operation "
                                       "and `dialects:`")
+            if spec.name == "string" and not spec.args and not self.caps.unsized_strings:
+                raise UsageError(f"column '{where}': {self.name} needs a length for a string "
+                                 "column (VARCHAR(n)); `string` has none",
+                                 hint="write string(N), or text for text of any length (as "
+                                      "create_all() refuses String() here)")
             if spec.dialect and spec.dialect not in self.type_dialects:
                 raise UsageError(
                     f"column '{where}': the type {spec} is {spec.dialect}'s; this database "

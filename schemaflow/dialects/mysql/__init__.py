@@ -69,7 +69,8 @@ class MySQL(Dialect):
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
         ((0,), {"transactional_ddl": False, "comments": True, "rename_column": False,
                 "check_constraints": False, "max_identifier_length": 64,
-                "identifier_bytes": False, "index_names_per_table": True}),
+                "identifier_bytes": False, "index_names_per_table": True,
+                "unsized_strings": False}),
         ((8, 0, 16), {"check_constraints": True}),
         ((8, 0, 13), {"index_expressions": True}),
         ((8,), {"rename_column": True, "index_desc": True}),
@@ -292,7 +293,8 @@ class MariaDB(MySQL):
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
         ((0,), {"transactional_ddl": False, "comments": True, "rename_column": False,
                 "check_constraints": False, "max_identifier_length": 64,
-                "identifier_bytes": False, "index_names_per_table": True}),
+                "identifier_bytes": False, "index_names_per_table": True,
+                "unsized_strings": False}),
         ((10, 2, 1), {"check_constraints": True}),
         ((10, 5, 2), {"rename_column": True}),
         ((10, 8), {"index_desc": True}),
