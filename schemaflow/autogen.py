@@ -15,7 +15,7 @@ from .errors import ModelError, UsageError
 if TYPE_CHECKING:
     from .dialects.base import Dialect
     from .diff import DiffResult, RenameQuestion
-    from .state import SchemaState
+    from .state import SchemaState, Table
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,11 +224,48 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
     old = _without(changesets(), left_out(settings))
     models = models_state(settings)
     known = for_url(settings.url)
+    if known is not None:
+        old = _kind_matched(known, old, models)
     # What the configured database cannot tell apart is no difference (a MariaDB baseline's
     # index for a foreign key, which the models leave to the database).
     return _buildable(diff(known.matched(old, models) if known else old, models, ask=ask,
                            hints=hints, exact_checks=True), old, known,
                       _left_out_hint(settings))
+
+
+def _kind_matched(dialect: Dialect, old: SchemaState, models: SchemaState) -> SchemaState:
+    """`old` in the models' words where a generated column's kind is one side's and left to
+    the database on the other (`stored` omitted: `Computed()` without `persisted`), and the
+    configured database's own kind is that one: a baseline read from PostgreSQL says
+    `stored: true` of what the models leave to it, which builds the same there. (Without a
+    connection the server's version is unknown: its kind at any version it may have.)"""
+    from dataclasses import replace
+
+    from .dialects import by_name
+    from .dialects.base import map_tables
+
+    kinds = {not by_name(dialect.name, version).caps.virtual_computed
+             for version, _ in type(dialect).capability_rows}
+
+    def same(t: Table) -> Table:
+        want = models.tables.get(t.key)
+        if want is None or not any(c.computed for c in t.columns):
+            return t
+
+        def column(c: ir.Column) -> ir.Column:
+            w = want.column(c.name)
+            if c.computed is None or w is None or w.computed is None:
+                return c
+            mine, theirs = c.computed.stored, w.computed.stored
+            if mine != theirs and (mine is None or theirs is None) and (
+                    mine if mine is not None else theirs) in kinds:
+                return replace(c, computed=replace(c.computed, stored=theirs))
+            return c
+
+        columns = tuple(column(c) for c in t.columns)
+        return t if columns == t.columns else replace(t, columns=columns)
+
+    return map_tables(old, same)
 
 
 def _typed_as_models(settings: Settings, live: SchemaState, dialect: Dialect) -> SchemaState:

@@ -1,7 +1,8 @@
-"""Whether the database numbers an integer key (SERIAL, AUTO_INCREMENT) is read the way
-SQLAlchemy's `autoincrement="auto"` decides it, which the format follows and create_all()
-builds: the sole integer key, unless it has a foreign key (joined-table inheritance: a
-child's key is its parent's) or a default of its own, or the models say otherwise."""
+"""What the models leave to the database, read as create_all() builds it, so that a changeset,
+the database it builds and a baseline of it agree: whether an integer key is numbered
+(SERIAL, AUTO_INCREMENT: SQLAlchemy's `autoincrement="auto"`, which numbers the sole integer
+key unless it has a foreign key, as a joined-inheritance child's, or a default of its own),
+and the kind of a generated column whose `persisted` is not given."""
 
 from __future__ import annotations
 
@@ -42,6 +43,31 @@ def test_a_key_that_is_a_foreign_key_is_not_numbered_unless_told(
     if dialect == "sqlite":
         with (base.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
             fh.write('[autogenerate]\nexclude_tables = ["told", "ignored"]\n')
+    for args in (("new", "--autogenerate", "--from-db", "-m", "baseline"), ("stamp", "heads"),
+                 ("check",)):
+        done = base.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+
+
+LEFT_TO_THE_DATABASE = """
+    sa.Table("lines", metadata, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("a", sa.Integer), sa.Column("b", sa.Integer),
+             sa.Column("total", sa.Integer, sa.Computed("a * b")))
+"""
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_generated_column_of_the_databases_own_kind_builds_and_adopts(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    """`Computed()` without `persisted` is written without `stored`: the database's own kind
+    (STORED on PostgreSQL before 18, VIRTUAL elsewhere), as the schema says. apply refused it
+    on PostgreSQL ('has only stored generated columns') while validate passed it, and a
+    baseline of create_all()'s database (`stored: true` there) then differed from the models
+    in check."""
+    p = _round_trip(tmp_path, dialect, request, {
+        "common": (LEFT_TO_THE_DATABASE, ["expression: a * b"]), dialect: ("", [])})
+    assert "stored" not in next(p.changesets.iterdir()).read_text(encoding="utf-8")
+    base = models_project(tmp_path / "adopt", LEFT_TO_THE_DATABASE, p.url)
     for args in (("new", "--autogenerate", "--from-db", "-m", "baseline"), ("stamp", "heads"),
                  ("check",)):
         done = base.cli(*args)

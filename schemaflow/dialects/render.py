@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -304,3 +305,10 @@ def compile_step(step: Step, dialect: Any) -> str:
     if isinstance(step.sql, str):
         return step.sql.strip()
     return str(step.sql.compile(dialect=dialect, compile_kwargs={"literal_binds": True})).strip()
+
+
+# A generated column whose kind is left to the database (`stored` omitted) is STORED on
+# PostgreSQL before 18 and VIRTUAL from 18, as the format says: SQLAlchemy's warning about
+# it (once per column, with a line of schemaflow's source) would only reach the terminal.
+warnings.filterwarnings("ignore", "Computed column .* is being created as 'STORED'",
+                        sa.exc.SAWarning)

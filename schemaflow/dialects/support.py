@@ -105,7 +105,9 @@ class SupportChecks:
         """Raise UsageError when this database cannot build column `c` as written."""
         where = f"column '{table}.{c.name}'"
         columns.check_collation(where, c.type, c.collation)
-        if c.computed is not None and not c.computed.stored and not self.caps.virtual_computed:
+        # (`stored` left out is the database's own kind: STORED where it has no other.)
+        if c.computed is not None and c.computed.stored is False and (
+                not self.caps.virtual_computed):
             raise UsageError(f"{self.name} (at this version) has only stored generated "
                              f"columns: {where} is not `stored: true`",
                              hint="write `stored: true` (PostgreSQL 18 adds virtual ones)")
