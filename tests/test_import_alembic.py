@@ -1100,3 +1100,29 @@ def test_unique_index_and_foreign_key_given_on_an_added_column_are_built(
     back = p.cli("rollback", "base")
     assert back.returncode == 0, back.stderr
     assert set(shape(url)) == set()
+
+
+def test_an_if_not_exists_guard_is_written_as_alembics_sql(project: Project,
+                                                            tmp_path: Path) -> None:
+    """`create_index(..., if_not_exists=True)` (and the other guards) was written as a plain
+    create_index without a word: the import exited 0, and apply failed where the index
+    existed already. The format has no guard: Alembic's SQL, listed."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "                    sa.Column('a', sa.Integer))\n"
+                     "    op.execute('CREATE INDEX ix_t_a ON t (a)')\n"
+                     "def downgrade():\n    op.drop_table('t')\n"),
+        ("a2", "a1", "def upgrade():\n"
+                     "    op.create_index('ix_t_a', 't', ['a'], if_not_exists=True)\n"
+                     "def downgrade():\n"
+                     "    op.drop_index('ix_t_a', 't', if_exists=True)\n")])
+    listed = _listed(project, ini, "a2")
+    assert any("CreateIndexOp with if_not_exists=True, which the format lacks" in line
+               for line in listed), listed
+    assert any("DropIndexOp with if_exists=True" in line for line in listed), listed
+    ops = _imported(project, "a2")["operations"]
+    assert ops[0]["sql"]["up"] == "CREATE INDEX IF NOT EXISTS ix_t_a ON t (a)", ops
+    for args in (("apply",), ("rollback", "a1"), ("apply",)):
+        done = project.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)

@@ -568,6 +568,11 @@ def translate(op: Any, state: SchemaState, dialect: Any, built: Any = None) -> O
     fn = _BY_CLASS.get(type(op))
     if fn is None and not isinstance(op, aops.CreateTableOp):
         raise Opaque(f"the operation {type(op).__name__} is not one of Alembic's own")
+    guard = next((g for g in ("if_not_exists", "if_exists") if getattr(op, g, None)), None)
+    if guard is not None:
+        # The format has no such guard: written as the operation alone, it failed on apply
+        # where the object exists (or is gone) already, after an import that said nothing.
+        raise Opaque(f"{type(op).__name__} with {guard}=True, which the format lacks")
     try:
         ops = _create_table(op, built) if fn is None else fn(op, state, dialect)
     except Partial as exc:
