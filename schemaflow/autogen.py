@@ -65,9 +65,11 @@ def models_state(settings: Settings) -> SchemaState:
 
 
 def database_state(settings: Settings, lock_timeout: float,
-                   schemas: Iterable[str] = ()) -> tuple[SchemaState, Dialect]:
+                   schemas: Iterable[str] = (), *, strict: bool = True
+                   ) -> tuple[SchemaState, Dialect]:
     """The live database's schema (reflected: the default schema, `schemas` and the
-    configuration's `[autogenerate] schemas`), and the database it is."""
+    configuration's `[autogenerate] schemas`), and the database it is (`strict`: as
+    `reflect.from_inspector`)."""
     from .dialects import for_url
     from .state import SchemaState
 
@@ -79,7 +81,7 @@ def database_state(settings: Settings, lock_timeout: float,
 
     with session(settings.database, lock_timeout=lock_timeout) as (conn, dialect):
         return reflect(conn, schemas=(None, *settings.schemas, *schemas),
-                       skip=left_out(settings)), dialect
+                       skip=left_out(settings), strict=strict), dialect
 
 
 def models_and_database(settings: Settings, lock_timeout: float

@@ -37,11 +37,12 @@ class Comparing:
 
         return models_state(self.settings)
 
-    def database_state(self) -> tuple[SchemaState, Dialect]:
-        """The live database's schema (reflected), and the database it is."""
+    def database_state(self, *, strict: bool = True) -> tuple[SchemaState, Dialect]:
+        """The live database's schema (reflected), and the database it is. `strict=False`:
+        table options and sequences, which the format lacks, are not read (nor refused)."""
         from .autogen import database_state
 
-        return database_state(self.settings, self.lock_timeout)
+        return database_state(self.settings, self.lock_timeout, strict=strict)
 
     def changesets_state(self) -> SchemaState:
         """The schema the changesets build (every head applied)."""

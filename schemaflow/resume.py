@@ -239,7 +239,7 @@ def _reflected(conn: Connection, keys: set[tuple[str | None, str]]) -> SchemaSta
     names = {k[1] for k in keys}
     try:
         return reflect(conn, schemas=sorted({k[0] for k in keys}, key=lambda s: s or ""),
-                       skip=lambda name: name not in names)
+                       skip=lambda name: name not in names, strict=False)
     except Unexpressible:
         return None
 

@@ -35,18 +35,20 @@ FROM_DB_HINT = ("leave it out with exclude_tables under [autogenerate] (its patt
 
 def from_inspector(insp: Any, schema: str | None, *,
                    skip: Iterable[str] | Callable[[str], bool] = (),
-                   dialect: Dialect | None = None) -> SchemaState:
+                   dialect: Dialect | None = None, strict: bool = True) -> SchemaState:
     """The SchemaState of a live database, read with the Inspector's bulk reflection calls.
 
     What MetaData.reflect() returns, read the way from_metadata() reads it, without building
     a SQLAlchemy Table per table: on a thousand tables that construction was most of the time
     of `check --against-db`. Like reflect(), an index that only backs a unique constraint (or
-    a unique constraint that is only an index) is listed once, as the database reports it."""
+    a unique constraint that is only an index) is listed once, as the database reports it.
+    `strict=False`: table options and sequences are not read (a comparison of the database
+    with itself, before and after a step, that must not stop on them)."""
     skipped = skipper(skip)
     every = insp.get_table_names(schema=schema)
     names = [n for n in every if not skipped(n)]
     # Each sequence and the column owning it; those the integer keys read are numbered by.
-    sequences = {} if dialect is None else {
+    sequences = {} if dialect is None or not strict else {
         name: owner for name, *owner in dialect.sequences(insp.bind, schema)}
     numbered: set[str] = set()
     if not names:
@@ -79,7 +81,7 @@ def from_inspector(insp: Any, schema: str | None, *,
         indexes = dialect.complete_indexes(insp.bind, schema, names, indexes)
     checks = only(_optional(insp.get_multi_check_constraints, kw))
     comments = only(_optional(insp.get_multi_table_comment, kw))
-    if dialect is not None:
+    if dialect is not None and strict:
         options = dialect.table_options(insp.bind, schema,
                                         only(_optional(insp.get_multi_table_options, kw)))
         for key, refused in sorted(only(options).items(), key=lambda k: k[0][1]):
@@ -229,14 +231,17 @@ def _optional(call: Any, kw: dict[str, Any]) -> dict[Any, Any]:
 
 
 def reflect(conn: Any, *, schemas: Iterable[str | None] = (None,),
-            skip: Iterable[str] | Callable[[str], bool] = ()) -> SchemaState:
+            skip: Iterable[str] | Callable[[str], bool] = (), strict: bool = True
+            ) -> SchemaState:
     """The live schema as a SchemaState (bulk reflection; the version table left out): the
-    tables of each of `schemas` (None: the connection's default schema)."""
-    return finish(conn, read_schemas(conn, schemas=schemas, skip=skip))
+    tables of each of `schemas` (None: the connection's default schema); `strict` as for
+    `from_inspector`."""
+    return finish(conn, read_schemas(conn, schemas=schemas, skip=skip, strict=strict))
 
 
 def read_schemas(conn: Any, *, schemas: Iterable[str | None] = (None,),
-                 skip: Iterable[str] | Callable[[str], bool] = ()) -> dict[Any, Any]:
+                 skip: Iterable[str] | Callable[[str], bool] = (),
+                 strict: bool = True) -> dict[Any, Any]:
     """The tables of each of `schemas` as read, before `finish` (several calls on one
     connection, merged, then finished, are one `reflect` of all their schemas)."""
     from . import for_connection
@@ -245,7 +250,8 @@ def read_schemas(conn: Any, *, schemas: Iterable[str | None] = (None,),
     insp = sa.inspect(conn)
     found: dict[Any, Any] = {}
     for schema in dict.fromkeys(schemas):
-        found.update(from_inspector(insp, schema, skip=skip, dialect=dialect).tables)
+        found.update(from_inspector(insp, schema, skip=skip, dialect=dialect,
+                                    strict=strict).tables)
     return found
 
 

@@ -94,8 +94,9 @@ class Runner:
         return [r.id for r in self.project.rollback(target).results if not r.skipped]
 
     def schema(self) -> SchemaState:
-        """The live schema (reflected)."""
-        return self.project.database_state()[0]
+        """The live schema (reflected; table options and sequences, which only `sql` makes,
+        are not read: the checks compare the database with itself)."""
+        return self.project.database_state(strict=False)[0]
 
     # --- rows ----------------------------------------------------------------------------
 
