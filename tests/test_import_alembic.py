@@ -825,7 +825,8 @@ def test_drop_index_without_a_table_is_found_in_its_table_or_refused_when_ambigu
     from alembic.operations import ops as aops
 
     from schemaflow import ir
-    from schemaflow.importers.alembic_ops import Opaque, translate
+    from schemaflow.importers.alembic_columns import Opaque
+    from schemaflow.importers.alembic_ops import translate
     from schemaflow.ir import parse_operation
     from schemaflow.state import SchemaState, apply_all
 

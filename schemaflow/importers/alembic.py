@@ -93,7 +93,8 @@ class _Revision:
 
     def items(self, run: Run, state: SchemaState, dialect: Any, direction: str,
               ) -> list[_Item]:
-        from .alembic_ops import Opaque, Partial, translate
+        from .alembic_columns import Opaque, Partial
+        from .alembic_ops import translate
 
         out: list[_Item] = []
         data: list[str] = []
