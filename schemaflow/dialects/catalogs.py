@@ -56,9 +56,17 @@ class CatalogReading:
         out here (PostgreSQL's UNLOGGED and partitioning, SQLite's AUTOINCREMENT); only the
         tables that have some."""
         defaults = self.table_option_defaults
+        merged = {key: dict(v) for key, v in options.items() if v}
+        for key, extra in self.table_extras(conn, schema).items():
+            merged.setdefault(key, {}).update(extra)
         refused = {key: {k: v for k, v in found.items() if k not in defaults or defaults[k] != v}
-                   for key, found in options.items()}
+                   for key, found in merged.items()}
         return {key: found for key, found in refused.items() if found}
+
+    def table_extras(self, conn: Any, schema: str | None) -> Options:
+        """The table options of `schema` the Inspector does not report, read from this
+        database's catalog; {} by default."""
+        return {}
 
     # Whether `sequences` says which column owns each sequence (PostgreSQL): a key's
     # `nextval()` default is its numbering only when drawn from its own.

@@ -82,10 +82,11 @@ def from_inspector(insp: Any, schema: str | None, *,
     checks = only(_optional(insp.get_multi_check_constraints, kw))
     comments = only(_optional(insp.get_multi_table_comment, kw))
     if dialect is not None and strict:
-        options = dialect.table_options(insp.bind, schema,
-                                        only(_optional(insp.get_multi_table_options, kw)))
-        for key, refused in sorted(only(options).items(), key=lambda k: k[0][1]):
-            raise Unexpressible(f"table {key[1]}", f"the table options {refused}",
+        refused = only(dialect.table_options(
+            insp.bind, schema, only(_optional(insp.get_multi_table_options, kw))))
+        if refused:
+            first = min(refused, key=lambda k: k[1])
+            raise Unexpressible(f"table {first[1]}", f"the table options {refused[first]}",
                                 FROM_DB_HINT)
     tables = {}
     types = TypeReader()
@@ -161,10 +162,9 @@ def _refuse_sequences(sequences: dict[str, list[str | None]], skipped: Callable[
     for name, (owner, column) in sequences.items():
         if name in numbered or skipped(name) or (owner is not None and skipped(owner)):
             continue
-        raise Unexpressible(f"sequence {name}" + (
-            f" (numbering column {owner}.{column}: a SERIAL is written only as a sole "
-            "integer primary key)" if column else ""),
-                            "a sequence (CREATE SEQUENCE)",
+        numbering = (f" (numbering column {owner}.{column}: a SERIAL is written only as a "
+                     "sole integer primary key)" if column else "")
+        raise Unexpressible(f"sequence {name}{numbering}", "a sequence (CREATE SEQUENCE)",
                             FROM_DB_HINT)
 
 

@@ -192,13 +192,10 @@ class PostgreSQL(Dialect):
 
         return primary_keys(conn, schema)
 
-    def table_options(self, conn: Any, schema: str | None, options: Options) -> Options:
+    def table_extras(self, conn: Any, schema: str | None) -> Options:
         from .catalog import table_extras
 
-        found = {key: dict(v) for key, v in options.items() if v}
-        for key, extra in table_extras(conn, schema).items():
-            found.setdefault(key, {}).update(extra)
-        return super().table_options(conn, schema, found)
+        return table_extras(conn, schema)
 
     def sequences(self, conn: Any, schema: str | None) -> list[tuple[str, str | None, str | None]]:
         from .catalog import sequences

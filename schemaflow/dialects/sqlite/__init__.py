@@ -106,13 +106,10 @@ class SQLite(Dialect):
     table_option_defaults: ClassVar[Mapping[str, Any]] = MappingProxyType(
         {"sqlite_with_rowid": True, "sqlite_strict": False})
 
-    def table_options(self, conn: Any, schema: str | None, options: Options) -> Options:
+    def table_extras(self, conn: Any, schema: str | None) -> Options:
         from .options import autoincrement
 
-        found = {key: dict(v) for key, v in options.items() if v}
-        for key, extra in autoincrement(conn, schema).items():
-            found.setdefault(key, {}).update(extra)
-        return super().table_options(conn, schema, found)
+        return autoincrement(conn, schema)
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # SQLite keeps no time zones and no comments, and has no uuid or enum types.
