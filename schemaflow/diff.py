@@ -222,16 +222,19 @@ class _Builder:
             self.result.warnings.append(f"drops the column {t}.{n} and its data")
 
     def _compare_numbering(self, t: str, old: Table, new: Table) -> None:
-        """Whether the database numbers the same sole integer key (SERIAL, AUTO_INCREMENT):
-        what changes it differs on every database, and no operation says it yet. (A key
-        that changes columns is the primary key's difference.)"""
+        """Whether the database numbers the same column of the same primary key (SERIAL,
+        AUTO_INCREMENT): what changes it differs on every database, and no operation says
+        it yet. (A key that changes columns is the primary key's difference.)"""
         was, now = key_numbering(old), key_numbering(new)
-        if was is None or now is None or was[0] != now[0] or was[1] == now[1]:
+        if was is None or now is None or set(was[0]) != set(now[0]) or was[1] == now[1]:
             return
+        what = (f"the numbered column of {t}'s primary key changes ({now[1]} in what is "
+                f"wanted, {was[1]} in what exists)" if was[1] and now[1] else
+                f"the numbering of column {t}.{now[1] or was[1]} changes (numbered "
+                f"{'on' if now[1] else 'off'} in what is wanted, {'on' if was[1] else 'off'} "
+                "in what exists)")
         raise UsageError(
-            f"the numbering of column {t}.{now[0]} changes (numbered "
-            f"{'on' if now[1] else 'off'} in what is wanted, {'on' if was[1] else 'off'} in "
-            "what exists); autogenerate does not write that change",
+            f"{what}; autogenerate does not write that change",
             hint="write it as a sql operation (PostgreSQL: a sequence and SET/DROP "
                  "DEFAULT, or ADD/DROP IDENTITY; MySQL: MODIFY ... AUTO_INCREMENT)")
 

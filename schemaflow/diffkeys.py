@@ -11,12 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from . import ir
 from .ir.parts import deferral
-from .typespec import TypeSpec, parse_type, stored_as
+from .typespec import INTEGER_TYPES, TypeSpec, parse_type, stored_as
 
 if TYPE_CHECKING:
     from .state import Table
-
-_INTEGERS = frozenset({"smallint", "integer", "bigint"})
 
 
 def type_key(spec: TypeSpec) -> tuple[Any, ...]:
@@ -69,21 +67,27 @@ def default_key(c: ir.Column) -> tuple[str, str] | None:
     return ("sql", key) if key else None
 
 
-def key_numbering(t: Table) -> tuple[str, bool] | None:
-    """The table's sole integer key and whether the database numbers it (SERIAL,
-    AUTO_INCREMENT): as `autoincrement` says, and left to the default, unless the key has a
-    foreign key or a default of its own (SQLAlchemy's "auto", which the format follows and
-    create_all() builds: a joined-inheritance child's key is its parent's, not numbered).
-    None without such a key (an identity or generated key is compared as such)."""
+def key_numbering(t: Table) -> tuple[tuple[str, ...], str | None] | None:
+    """The table's primary key and the column of it the database numbers (SERIAL,
+    AUTO_INCREMENT), if any. A sole integer key is numbered as `autoincrement` says, and
+    left to the default unless it has a foreign key or a default of its own (SQLAlchemy's
+    "auto", which the format follows and create_all() builds: a joined-inheritance child's
+    key is its parent's, not numbered); of a key of several columns, only the column
+    `autoincrement: true` names is. None without a key, or with a sole key that is no
+    integer or is an identity or generated column (compared as such)."""
     pk = t.primary_key.columns if t.primary_key else ()
-    c = t.column(pk[0]) if len(pk) == 1 else None
-    if c is None or c.type.name not in _INTEGERS or c.identity or c.computed:
+    if len(pk) > 1:
+        told = [c.name for c in map(t.column, pk)
+                if c is not None and c.autoincrement and not (c.identity or c.computed)]
+        return pk, (told[0] if told else None)
+    c = t.column(pk[0]) if pk else None
+    if c is None or c.type.name not in INTEGER_TYPES or c.identity or c.computed:
         return None
     if c.autoincrement is not None:
-        return c.name, c.autoincrement
+        return pk, c.name if c.autoincrement else None
     own = c.default is not None or c.default_sql is not None or any(
         c.name in f.columns for f in t.foreign_keys)
-    return c.name, not own
+    return pk, None if own else c.name
 
 
 def generated_key(c: ir.Column) -> tuple[Any, ...]:

@@ -27,6 +27,8 @@ GENERIC_TYPES = (
     "array",
     "sql",
 )
+# The generic integer types: what a key the database numbers (SERIAL, AUTO_INCREMENT) can be.
+INTEGER_TYPES = frozenset({"smallint", "integer", "bigint"})
 ALIASES = {"varchar": "string", "int": "integer", "bool": "boolean", "timestamp": "datetime"}
 DIALECT_PREFIXES = ("postgresql", "mysql", "sqlite")
 # Names users bring from SQL and other tools, and the type schemaflow spells them with (the

@@ -125,8 +125,8 @@ def test_sequences_are_refused_unless_a_key_is_numbered_by_its_own(
         (["CREATE SEQUENCE ids", "CREATE TABLE t (id integer PRIMARY KEY DEFAULT "
           "nextval('ids'))"], "sequence ids: a sequence"),
         (["CREATE TABLE t (id integer PRIMARY KEY, n serial)"],
-         "sequence t_n_seq (numbering column t.n: a SERIAL is written only as a sole integer "
-         "primary key)"),
+         "sequence t_n_seq (numbering column t.n: a SERIAL is written only as an integer "
+         "primary-key column)"),
     ]
     for i, (statements, named) in enumerate(cases):
         _run(pg_url, *statements)

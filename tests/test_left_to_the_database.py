@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import DIALECTS
-from test_fidelity import _round_trip, models_project
+import sqlalchemy as sa
+from conftest import DIALECTS, Project, make_project, rows
+from test_autogenerate import run_sql
+from test_fidelity import _driver, _round_trip, _second, models_project
 
 INHERITANCE = """
     sa.Table("parent", metadata, sa.Column("id", sa.Integer, primary_key=True))
@@ -72,3 +74,107 @@ def test_a_generated_column_of_the_databases_own_kind_builds_and_adopts(
                  ("check",)):
         done = base.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
+
+
+COMPOSITE = """
+    sa.Table("items", metadata,
+             sa.Column("order_id", sa.Integer, primary_key=True),
+             sa.Column("n", sa.Integer, primary_key=True, autoincrement=True),
+             sa.Column("qty", sa.Integer))
+"""
+
+
+@pytest.mark.parametrize("dialect", [d for d in DIALECTS if d != "sqlite"])
+def test_a_numbered_column_in_a_key_of_several_builds_as_create_all_does(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    """`autoincrement=True` on one column of a composite key: create_all() numbers it
+    (SERIAL, AUTO_INCREMENT) and puts it first in the key. Autogenerate wrote a plain
+    integer (rows inserted without it then failed), check --against-db saw no difference on
+    MariaDB, and a baseline dropped AUTO_INCREMENT there (PostgreSQL's refused the sequence).
+    Now the changeset numbers it, in create_all()'s key order, and each database agrees."""
+    p = _round_trip(tmp_path, dialect, request, {
+        "common": (COMPOSITE, ["autoincrement: true", "columns: [n, order_id]"]),
+        dialect: ("", [])})
+    engine = sa.create_engine(_driver(p.url))
+    try:
+        with engine.begin() as conn:
+            for _ in range(2):
+                conn.execute(sa.text("INSERT INTO items (order_id, qty) VALUES (7, 1)"))
+            assert sorted(conn.execute(sa.text("SELECT n FROM items")).scalars()) == [1, 2]
+    finally:
+        engine.dispose()
+    # The same table built unnumbered differs from the models, and says which column.
+    plain = models_project(tmp_path / "plain", COMPOSITE, _second(request, dialect))
+    run_sql(_driver(plain.url), "CREATE TABLE items (n integer NOT NULL, order_id integer "
+            "NOT NULL, qty integer, PRIMARY KEY (n, order_id))")
+    done = plain.cli("check", "--against-db")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "the numbering of column items.n changes (numbered on in what is wanted, off in " \
+           "what exists)" in done.stderr, done.stderr
+
+
+def test_a_numbered_column_is_refused_where_the_database_cannot_number_it(
+        tmp_path: Path) -> None:
+    """SQLite numbers only a sole INTEGER PRIMARY KEY (create_all() raises a CompileError),
+    MySQL and MariaDB only a column that leads a key or an index (error 1075): validate
+    says so (SF331) where apply used to fail on SQLAlchemy's error or the server's.
+    `autoincrement: true` anywhere else than one integer key column, which SQLAlchemy
+    ignores and every database then builds unnumbered, is an error of its own (SF109)."""
+    p = models_project(tmp_path / "p", COMPOSITE)
+    done = p.cli("new", "--autogenerate", "-m", "models")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "column 'items.n' is numbered (`autoincrement: true`) in a key of several " \
+        "columns" in done.stderr, done.stderr
+    assert list(p.changesets.iterdir()) == []
+
+    def changeset(columns: str, extra: str = "") -> Project:
+        q = make_project(tmp_path / f"q{len(list(tmp_path.iterdir()))}")
+        (q.changesets / "0001_t.yaml").write_text(
+            "schemaflow: 1\nid: '0001'\nparents: []\nmessage: t\noperations:\n"
+            f"  - create_table:\n      name: t\n      columns:\n{columns}{extra}",
+            encoding="utf-8")
+        return q
+
+    key = "        - {name: a, type: integer, primary_key: true}\n"
+    numbered = "        - {name: b, type: integer, primary_key: true, autoincrement: true}\n"
+    q = changeset(key + numbered)
+    done = q.cli("validate")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "SF331" in done.stdout and "column 't.b' is numbered (`autoincrement: true`) in a " \
+        "key of several columns" in done.stdout, done.stdout
+    done = q.cli("apply")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "cannot be rendered for sqlite: sqlite numbers only a sole integer" in done.stderr
+    assert rows(q.url, "SELECT name FROM sqlite_master WHERE name = 't'") == []
+    done = q.cli("validate", "--dialect", "mysql")
+    assert done.returncode == 1 and "column 't.b' is numbered (`autoincrement: true`) but " \
+        "comes after a in the primary key" in done.stdout, done.stdout
+    assert q.cli("validate", "--dialect", "postgresql").returncode == 0
+    led = changeset(key + numbered, "      indexes:\n        - {name: ix_b, columns: [b]}\n")
+    assert led.cli("validate", "--dialect", "mysql").returncode == 0
+    for columns, named in [
+        (key + "        - {name: b, type: integer, autoincrement: true}\n",
+         "column 't.b' has `autoincrement: true` but is not in the primary key"),
+        ("        - {name: a, type: string(10), primary_key: true, autoincrement: true}\n",
+         "column 't.a' has `autoincrement: true`, but its type string(10) is no integer"),
+        (key.replace("true}", "true, autoincrement: true}") + numbered,
+         "table 't' numbers 2 columns of its primary key (a, b)"),
+    ]:
+        done = changeset(columns).cli("validate")
+        assert done.returncode == 1, (columns, done.stdout)
+        assert "changesets/0001_t.yaml:6:5: error SF109" in done.stdout, done.stdout
+        assert named in done.stdout, done.stdout
+
+
+@pytest.mark.mysql
+def test_auto_increment_outside_the_key_is_refused_by_a_baseline(
+        tmp_path: Path, mysql_url: str) -> None:
+    """MariaDB numbers a column outside the primary key when an index leads with it; the
+    format cannot say so, and a baseline wrote a plain column (exit 0)."""
+    run_sql(_driver(mysql_url), "CREATE TABLE t (id integer PRIMARY KEY, "
+            "n integer NOT NULL AUTO_INCREMENT, KEY (n))")
+    p = models_project(tmp_path / "p", "", mysql_url)
+    done = p.cli("new", "--autogenerate", "--from-db", "-m", "baseline")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "column t.n: AUTO_INCREMENT outside the primary key" in done.stderr, done.stderr
+    assert list(p.changesets.iterdir()) == []

@@ -85,6 +85,12 @@ class Capabilities:
     # Whether an integer key is numbered whatever it is asked (SQLite's rowid): then an
     # `autoincrement: false` key is no different from another.
     numbered_keys: bool = False
+    # Whether a key of several columns can have a numbered column (not on SQLite, which
+    # numbers only a sole INTEGER PRIMARY KEY, the rowid), and whether the numbered column
+    # must lead the key or an index (InnoDB's "there can be only one auto column and it
+    # must be defined as a key").
+    composite_numbering: bool = True
+    numbered_leads_index: bool = False
 
 
 def db_message(exc: BaseException) -> str:

@@ -41,7 +41,7 @@ def from_metadata(metadata: sa.MetaData, *,
         options = {k: v for k, v in table.dialect_kwargs.items() if not _assumed(k, v)}
         if options:
             raise Unexpressible(f"table {name}", f"the table options {options}")
-        pk_cols = tuple(str(c.name) for c in table.primary_key.columns)
+        pk_cols = _key_columns(name, table.primary_key)
         columns = [_model_column(name, col, pk_cols, types) for col in table.columns]
         uniques, checks, fks = [], [], []
         for c in built_everywhere(name, table.constraints):
@@ -160,17 +160,31 @@ def _refuse_sequences(metadata: sa.MetaData, skipped: Callable[[str], bool]) -> 
             raise Unexpressible(f"sequence {seq.name!r}", "a sa.Sequence of the models")
 
 
+def _key_columns(table: str, pk: sa.PrimaryKeyConstraint) -> tuple[str, ...]:
+    """The primary key's columns in the order create_all() builds them: a key made of
+    `primary_key=True` columns starts with the one SQLAlchemy numbers."""
+    try:
+        columns = pk.columns_autoinc_first if getattr(pk, "_implicit_generated", False) else (
+            pk.columns)
+    except sa.exc.ArgumentError as exc:  # create_all() fails on it as well
+        raise ModelError(f"model table '{table}': its primary key: {exc}") from None
+    return tuple(str(c.name) for c in columns)
+
+
 def _model_column(table: str, col: sa.Column[Any], pk_cols: tuple[str, ...],
                   types: TypeReader | None = None) -> ir.Column:
     generated = _computed(col) or _identity(table, col)
     # Only an explicit `autoincrement` on a sole integer key is carried, where it differs
     # from "auto" (the format's default, which numbers no key with a foreign key or a
-    # default of its own); elsewhere nothing is numbered (create_all() builds the same).
+    # default of its own), and `autoincrement=True` in a key of several columns; elsewhere
+    # nothing is numbered (create_all() builds the same).
     affinity = getattr(col.type, "_type_affinity", None)
     numbered = pk_cols == (col.name,) and isinstance(affinity, type) and issubclass(
         affinity, sa.Integer)
     autoincrement = None
-    if numbered:
+    if len(pk_cols) > 1 and col.name in pk_cols and col.autoincrement is True:
+        autoincrement = True  # the one column SQLAlchemy numbers in a key of several
+    elif numbered:
         own = col.default is not None or col.server_default is not None
         # SQLAlchemy numbers a key with a foreign key only when told (True, "ignore_fk"),
         # one with a default of its own only when told True.

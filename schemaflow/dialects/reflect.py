@@ -100,18 +100,27 @@ def from_inspector(insp: Any, schema: str | None, *,
             _refuse_column(name, c)
             default = c.get("default")
             generated = _generated(c)
-            # A sole integer key the database does not number itself (no SERIAL, no
-            # AUTO_INCREMENT: Optuna's CHECK (version_info_id = 1) forbids it on MariaDB).
-            fixed = pk_cols == (c["name"],) and c.get("autoincrement") is False and (
-                isinstance(c["type"], sa.Integer) and not generated)
-            key_column = pk_cols == (c["name"],) and isinstance(c["type"], sa.Integer)
-            # A numbered key with a foreign key says so: "auto" numbers none.
-            numbering = False if fixed else True if key_column and c.get("autoincrement") and (
-                c["name"] in referring) else None
-            if default is not None and _numbering(name, str(c["name"]), str(default),
-                                                  key_column, dialect, sequences):
+            column_name = str(c["name"])
+            in_key = column_name in pk_cols and isinstance(c["type"], sa.Integer) and not generated
+            if default is not None and _numbering(name, column_name, str(default), in_key,
+                                                  dialect, sequences):
                 numbered.add(nextval_of(str(default)) or "")
                 default = None  # a SERIAL's own numbering: the integer key itself
+            # Numbered: AUTO_INCREMENT, or a SERIAL (not a sequence of another's).
+            auto = c.get("autoincrement") is True and default is None and not generated
+            if auto and not in_key and strict:
+                raise Unexpressible(f"column {name}.{column_name}", "AUTO_INCREMENT outside "
+                                    "the primary key (the format numbers only a key column)",
+                                    FROM_DB_HINT)
+            if len(pk_cols) > 1:  # numbered only where told, as in SQLAlchemy
+                numbering = True if auto else None
+            else:
+                # A sole integer key the database does not number itself (no SERIAL, no
+                # AUTO_INCREMENT: Optuna's CHECK (version_info_id = 1) forbids it on
+                # MariaDB); a numbered key with a foreign key says so: "auto" numbers none.
+                fixed = in_key and c.get("autoincrement") is False
+                numbering = False if fixed else True if auto and in_key and (
+                    column_name in referring) else None
             column = _column(
                 name, str(c["name"]), c["type"], c["name"] not in pk_cols and bool(c["nullable"]),
                 default_from_sa(str(default)) if default is not None and not generated
@@ -142,11 +151,12 @@ def from_inspector(insp: Any, schema: str | None, *,
 
 def _numbering(table: str, column: str, default: str, key: bool, dialect: Dialect | None,
                sequences: dict[str, list[str | None]]) -> bool:
-    """Whether `default` is the numbering of the sole integer key `column` (`key`): a SERIAL,
-    which the format writes as that key. Where the database says which column owns each
-    sequence, the key's own sequence (a table renamed keeps its sequence's old name); a
-    sequence shared, or another column's numbering, is a default of its own (SQLAlchemy and
-    the format number no other column). Else by PostgreSQL's naming (`serial_default`)."""
+    """Whether `default` is the numbering of `column`, an integer primary-key column (`key`):
+    a SERIAL, which the format writes as that key's numbered column. Where the database
+    says which column owns each sequence, the key's own sequence (a table renamed keeps its
+    sequence's old name); a sequence shared, or another column's numbering, is a default of
+    its own (SQLAlchemy and the format number no other column). Else by PostgreSQL's
+    naming (`serial_default`)."""
     if dialect is None or not dialect.sequences_owned:
         return serial_default(table, column, default, key)
     name = nextval_of(default)
@@ -162,8 +172,8 @@ def _refuse_sequences(sequences: dict[str, list[str | None]], skipped: Callable[
     for name, (owner, column) in sequences.items():
         if name in numbered or skipped(name) or (owner is not None and skipped(owner)):
             continue
-        numbering = (f" (numbering column {owner}.{column}: a SERIAL is written only as a "
-                     "sole integer primary key)" if column else "")
+        numbering = (f" (numbering column {owner}.{column}: a SERIAL is written only as an "
+                     "integer primary-key column)" if column else "")
         raise Unexpressible(f"sequence {name}{numbering}", "a sequence (CREATE SEQUENCE)",
                             FROM_DB_HINT)
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from .. import ir
 from ..errors import UsageError
+from ..ir.parts import key_columns
 from ..typespec import TypeSpec
 from . import columns
 from .values import check_names
@@ -92,6 +93,7 @@ class SupportChecks:
         if isinstance(op, ir.CreateIndex):
             self.check_index(op.definition, op.table)
         elif isinstance(op, ir.CreateTable):
+            self._check_numbering(op)
             for index in op.indexes:
                 self.check_index(index, op.name)
             for column in op.columns:
@@ -100,6 +102,31 @@ class SupportChecks:
             self.check_column(op.column, op.table)
         elif isinstance(op, ir.AlterColumn) and op.type is not None:
             columns.check_collation(f"column '{op.table}.{op.name}'", op.type, op.collation)
+
+    def _check_numbering(self, op: ir.CreateTable) -> None:
+        """A numbered column in a key of several columns, where this database has none, or
+        where it must lead the key or an index and does not."""
+        key = op.primary_key.columns if op.primary_key else tuple(
+            c.name for c in op.columns if c.primary_key)
+        told = [c.name for c in op.columns if c.autoincrement and c.name in key]
+        if not told or len(key) < 2:
+            return
+        where = f"column '{op.name}.{told[0]}'"
+        if not self.caps.composite_numbering:
+            raise UsageError(f"{self.name} numbers only a sole integer primary key: {where} "
+                             "is numbered (`autoincrement: true`) in a key of several columns",
+                             hint="drop `autoincrement` (the column then takes the values "
+                                  "given), or use a sql operation scoped with `dialects:`")
+        leading = [key[0]] + [c.name for c in op.columns if c.unique or c.index] + [
+            u.columns[0] for u in op.unique] + list(key_columns(tuple(
+                i.columns[0] for i in op.indexes if i.columns)))
+        if self.caps.numbered_leads_index and told[0] not in leading:
+            raise UsageError(f"{self.name} numbers only a column that leads a key or an "
+                             f"index: {where} is numbered (`autoincrement: true`) but comes "
+                             f"after {key[0]} in the primary key",
+                             hint=f"put {told[0]} first in the primary key's columns (as "
+                                  "create_all() does when the models mark the columns "
+                                  "primary_key=True), or add an index that starts with it")
 
     def check_column(self, c: ir.Column, table: str) -> None:
         """Raise UsageError when this database cannot build column `c` as written."""

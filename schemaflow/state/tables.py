@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from .. import ir
 from ..errors import StateError
+from ..typespec import INTEGER_TYPES
 from .expressions import rename_in
 from .naming import ck_name, fk_name, ix_name, pk_name, uq_name
 from .schema import SchemaState, Table, column_with, nearest, table_with
@@ -48,7 +49,39 @@ def table_from_create(op: ir.CreateTable) -> Table:
         comment=op.comment,
     )
     check_table(table)
+    check_numbering(table)
     return table
+
+
+def check_numbering(t: Table) -> None:
+    """`autoincrement: true` where a database can number the column: one integer column of
+    the primary key (elsewhere SQLAlchemy builds it unnumbered, or fails to compile)."""
+    told = [c for c in t.columns if c.autoincrement]
+    key = t.primary_key.columns if t.primary_key else ()
+    for c in told:
+        if c.name not in key:
+            raise not_numbered(t.name, c.name)
+        spec = c.type
+        if not (spec.name in INTEGER_TYPES or spec.dialect or (
+                spec.name == "numeric" and [str(a) for a in spec.args[1:]] == ["0"])):
+            raise StateError(f"column '{t.name}.{c.name}' has `autoincrement: true`, but its "
+                             f"type {spec} is no integer: only an integer key is numbered",
+                             code="SF109", hint="drop `autoincrement`, or make the column "
+                             "integer, bigint or smallint")
+    if len(told) > 1:
+        raise StateError(f"table '{t.name}' numbers {len(told)} columns of its primary key "
+                         f"({', '.join(c.name for c in told)}): a key has one numbered column "
+                         "at most", code="SF109", hint="keep `autoincrement: true` on one")
+
+
+def not_numbered(table: str, column: str) -> StateError:
+    """The error for `autoincrement: true` on a column outside the primary key."""
+    return StateError(f"column '{table}.{column}' has `autoincrement: true` but is not in the "
+                      "primary key: a database numbers only a primary-key column (it would "
+                      "be built unnumbered)", code="SF109",
+                      hint="put it in the primary key, or drop `autoincrement` (a numbered "
+                           "column outside the key is a sql operation: an identity column or "
+                           "a sequence's default)")
 
 
 def plain_column(c: ir.Column, in_pk: bool) -> ir.Column:

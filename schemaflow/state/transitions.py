@@ -17,6 +17,7 @@ from .tables import (
     check_table,
     need_columns,
     need_refs,
+    not_numbered,
     plain_column,
     rename_columns,
     table_from_create,
@@ -82,6 +83,8 @@ def _add_column(state: SchemaState, op: ir.AddColumn) -> SchemaState:
     if c.primary_key:
         raise StateError("add_column cannot add a primary-key column; add the column, then "
                          "create_primary_key", code="SF109")
+    if c.autoincrement:
+        raise not_numbered(op.table, c.name)
     new = table_with(t, columns=(*t.columns, plain_column(c, False)))
     if c.unique:
         new = table_with(new, uniques=(*new.uniques, ir.UniqueDef(

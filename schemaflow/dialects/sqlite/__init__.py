@@ -76,7 +76,8 @@ class SQLite(Dialect):
                 "alter_constraints": False, "partial_index": True, "index_desc": True,
                 "index_expressions": True,
                 "max_identifier_length": 1000, "deferrable_foreign_keys": True,
-                "string_lengths": False, "numbered_keys": True}),
+                "string_lengths": False, "numbered_keys": True,
+                "composite_numbering": False}),
         ((3, 25), {"rename_column": True}),
         ((3, 35), {"drop_column": True}),
     )
