@@ -14,6 +14,7 @@ from .errors import ModelError, UsageError
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
+    from .dialects.reflect import Found
     from .diff import DiffResult, RenameQuestion
     from .state import SchemaState, Table
 
@@ -142,7 +143,7 @@ def _reader(settings: Settings, conn: Any, schemas: tuple[str | None, ...],
     from . import parallel
     from .dialects.reflect import read_schemas
 
-    def apart() -> dict[Any, Any]:
+    def apart() -> Found:
         from .dialects.connect import session
 
         with session(settings.url, lock_timeout=lock_timeout) as (own, _):
@@ -159,7 +160,7 @@ class _Process:
     """A read in a forked process; what it did not bring back (its error, a lost process)
     is read again here, on this process's connection, so that its error is raised here."""
 
-    def __init__(self, forked: Any, again: Callable[[], dict[Any, Any]]) -> None:
+    def __init__(self, forked: Any, again: Callable[[], Found]) -> None:
         self.forked = forked
         self.again = again
 
@@ -167,20 +168,22 @@ class _Process:
         """Stop the read."""
         self.forked.cancel()
 
-    def result(self) -> dict[Any, Any]:
-        """The tables read."""
+    def result(self) -> Found:
+        """The tables and sequences read."""
+        from .dialects.reflect import Found
+
         found = self.forked.result()
-        return found if isinstance(found, dict) else self.again()
+        return found if isinstance(found, Found) else self.again()
 
 
 class _Thread:
     """A call run on a thread of its own; its result (or error) taken on the caller's."""
 
-    def __init__(self, call: Callable[[], dict[Any, Any]]) -> None:
+    def __init__(self, call: Callable[[], Found]) -> None:
         import threading
 
         self.call = call
-        self.found: dict[Any, Any] = {}
+        self.found: Found | None = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="schemaflow-read", daemon=True)
         self.thread.start()
@@ -196,11 +199,12 @@ class _Thread:
         thread's until then."""
         self.thread.join()
 
-    def result(self) -> dict[Any, Any]:
+    def result(self) -> Found:
         """The call's result, or its error raised here."""
         self.thread.join()
         if self.error is not None:
             raise self.error
+        assert self.found is not None
         return self.found
 
 
@@ -219,9 +223,11 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
         models, live, dialect = models_and_database(settings, lock_timeout)
         result = diff(dialect.comparable(dialect.matched(live, models)),
                       dialect.comparable(models), ask=ask, hints=hints,
-                      check_key=dialect.check_key, numbering=not dialect.caps.numbered_keys)
+                      check_key=dialect.check_key, numbering=not dialect.caps.numbered_keys,
+                      sequence_key=dialect.sequence_key)
         return _buildable(result, live, dialect, _left_out_hint(settings))
     from .dialects import for_url
+    from .diffkeys import sequence_key
 
     old = _without(changesets(), left_out(settings))
     models = models_state(settings)
@@ -231,7 +237,9 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
     # What the configured database cannot tell apart is no difference (a MariaDB baseline's
     # index for a foreign key, which the models leave to the database).
     return _buildable(diff(known.matched(old, models) if known else old, models, ask=ask,
-                           hints=hints, exact_checks=True), old, known,
+                           hints=hints, exact_checks=True,
+                           sequence_key=known.sequence_key if known else sequence_key),
+                      old, known,
                       _left_out_hint(settings))
 
 
@@ -280,7 +288,6 @@ def _typed_as_models(settings: Settings, live: SchemaState, dialect: Dialect) ->
 
     from .diffkeys import column_type_key
     from .errors import SchemaflowError
-    from .state import SchemaState
 
     if not settings.models:
         return live
@@ -299,8 +306,8 @@ def _typed_as_models(settings: Settings, live: SchemaState, dialect: Dialect) ->
             return c
         return replace(c, type=m.type, variants=m.variants, collation=m.collation)
 
-    return SchemaState({key: replace(t, columns=tuple(as_models(key, c) for c in t.columns))
-                        for key, t in live.tables.items()})
+    return live.with_tables({key: replace(t, columns=tuple(as_models(key, c) for c in t.columns))
+                             for key, t in live.tables.items()})
 
 
 def _left_out_hint(settings: Settings) -> str | None:
@@ -321,12 +328,13 @@ def with_prelude(settings: Settings, operations: list[ir.Operation]) -> list[ir.
 
 
 def _without(state: SchemaState, skipped: Callable[[str], bool]) -> SchemaState:
-    """`state` without the tables autogenerate leaves out."""
+    """`state` without the tables and sequences autogenerate leaves out."""
     from .state import SchemaState
 
-    if not any(skipped(key[1]) for key in state.tables):
+    if not any(skipped(key[1]) for key in (*state.tables, *state.sequences)):
         return state
-    return SchemaState({k: t for k, t in state.tables.items() if not skipped(k[1])})
+    return SchemaState({k: t for k, t in state.tables.items() if not skipped(k[1])},
+                       {k: s for k, s in state.sequences.items() if not skipped(k[1])})
 
 
 def _buildable(result: DiffResult, state: SchemaState, dialect: Dialect | None,

@@ -14,6 +14,7 @@ from .diffkeys import (
     fk_key,
     generated_key,
     key_numbering,
+    sequence_key,
     sql_key,
     type_key,
     where_key,
@@ -82,15 +83,16 @@ class _Builder:
         self.exact_checks = False
         self.numbering = True  # whether a key's numbering is compared (not where every is)
         self.check_key: Callable[[str], str] = expression_key
+        self.sequence_key: Callable[[ir.CreateSequence], Any] = sequence_key
         self.result = DiffResult()
         # Ordered phases: drops of dependents first, creations of dependents last. Table
         # renames come first of all: what changes inside a renamed table names it by its
         # new name.
         self.phases: dict[str, list[ir.Operation]] = {p: [] for p in (
-            "rename_table", "drop_fk", "drop_index", "drop_constraint", "drop_table",
-            "rename_column", "create_table", "regenerate", "add_column", "alter_column",
-            "drop_column",
-            "create_pk", "create_constraint", "create_index", "create_fk")}
+            "rename_table", "create_sequence", "drop_fk", "drop_index", "drop_constraint",
+            "drop_table", "rename_column", "create_table", "regenerate", "add_column",
+            "alter_column", "drop_column", "create_pk", "create_constraint", "create_index",
+            "create_fk", "drop_sequence")}
 
     def emit(self, phase: str, op: ir.Operation) -> None:
         # A foreign key into a dropped table can be found from both ends: emit it once.
@@ -145,8 +147,26 @@ class _Builder:
         for o, n in renamed.items():
             self._compare_table(repointed(replace(self.old.tables[o], name=n[1])),
                                 self.new.tables[n])
+        self._compare_sequences()
         self.result.operations = [op for ops in self.phases.values() for op in ops]
         return self.result
+
+    def _compare_sequences(self) -> None:
+        """Sequences created before the tables whose defaults draw from them, dropped after;
+        one whose options change is not written (ALTER SEQUENCE keeps its current value,
+        which a drop and a create would lose)."""
+        old, new = self.old.sequences, self.new.sequences
+        for key in sorted(set(new) - set(old), key=str):
+            self.emit("create_sequence", new[key])
+        for key in sorted(set(old) - set(new), key=str):
+            self.emit("drop_sequence", ir.DropSequence(name=key[1], schema=key[0]))
+            self.result.warnings.append(f"drops the sequence {key[1]} (and its current value)")
+        for key in sorted(set(old) & set(new), key=str):
+            if self.sequence_key(old[key]) != self.sequence_key(new[key]):
+                raise UsageError(
+                    f"the options of sequence {key[1]} change ({_options(old[key])} in what "
+                    f"exists, {_options(new[key])} in what is wanted); autogenerate does not "
+                    "write that change", hint="write it as a sql operation (ALTER SEQUENCE)")
 
     # --- whole tables ----------------------------------------------------------------------
 
@@ -396,17 +416,24 @@ def _index_key(i: ir.IndexDef) -> tuple[Any, ...]:
     return (keys, i.unique, where_key(i.where), i.using or "btree", i.include)
 
 
+def _options(s: ir.CreateSequence) -> str:
+    return ", ".join(f"{k} {v}" for k, v in s.options.items()) or "the defaults"
+
+
 def diff(old: SchemaState, new: SchemaState, *, ask: RenameQuestion | None = None,
          hints: Mapping[str, str] | None = None, exact_checks: bool = False,
-         check_key: Callable[[str], str] | None = None, numbering: bool = True) -> DiffResult:
+         check_key: Callable[[str], str] | None = None, numbering: bool = True,
+         sequence_key: Callable[[ir.CreateSequence], Any] = sequence_key) -> DiffResult:
     """The operations that turn `old` into `new`, ordered so that they run. With
     `exact_checks`, a CHECK whose expression changed under the same name is dropped and
     created again (for two states whose expressions are written alike: changesets and
     models, not a database's reflection). `check_key` reduces a CHECK's expression to its
     meaning (a database's `Dialect.check_key` where one side was reflected from it).
     `numbering=False`: whether an integer key is numbered is not compared (a database that
-    numbers every one, SQLite)."""
+    numbers every one, SQLite). `sequence_key` reduces a sequence's options to their meaning
+    (a database's `Dialect.sequence_key`: its defaults, given or not, are one)."""
     builder = _Builder(old, new, ask, hints or {})
+    builder.sequence_key = sequence_key
     builder.exact_checks = exact_checks
     builder.numbering = numbering
     builder.check_key = check_key or expression_key

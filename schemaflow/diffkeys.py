@@ -90,6 +90,17 @@ def key_numbering(t: Table) -> tuple[tuple[str, ...], str | None] | None:
     return pk, None if own else c.name
 
 
+def sequence_key(s: ir.CreateSequence) -> tuple[Any, ...]:
+    """What a sequence's options mean, those left out read as every database reads them (an
+    ascending count from 1, a descending one from -1, starting at its first value); its
+    bounds and cache left out are the database's own, compared as left out."""
+    increment = 1 if s.increment is None else s.increment
+    low = s.minvalue if s.minvalue is not None else 1 if increment > 0 else None
+    high = s.maxvalue if s.maxvalue is not None else -1 if increment < 0 else None
+    start = s.start if s.start is not None else low if increment > 0 else high
+    return start, increment, low, high, bool(s.cycle), s.cache
+
+
 def generated_key(c: ir.Column) -> tuple[Any, ...]:
     """What makes a column generated (its expression, or its identity), for comparison."""
     computed = c.computed

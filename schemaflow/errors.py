@@ -70,6 +70,8 @@ CODES = catalogue(
     Code("SF115", "error", "alter_column gives both default and default_sql", "reference"),
     Code("SF116", "error", "a foreign key is initially deferred but not deferrable",
          "reference"),
+    Code("SF117", "error", "the sequence does not exist at this point", "reference"),
+    Code("SF118", "error", "a sequence of that name already exists", "reference"),
     Code("SF120", "error", "a default value does not fit the column's type", "reference"),
     # The history.
     Code("SF013", "error", "merged branches conflict", "history"),

@@ -137,6 +137,8 @@ _REVERSE: Mapping[type[ir.Operation], Callable[[Any, SchemaState], Inverse]] = M
     if op.down is not None else None,
     ir.InsertRows: _insert_rows,
     ir.DeleteRows: lambda op, b: None,
+    ir.CreateSequence: lambda op, b: (ir.DropSequence(name=op.name, schema=op.schema),),
+    ir.DropSequence: lambda op, b: (b.sequence(op.name, op.schema),),
 })
 
 

@@ -17,7 +17,7 @@ from .pmap import BUCKETS, PMap, slot
 if TYPE_CHECKING:
     from .state import SchemaState, Table, TableKey
 
-FORMAT = [1, __version__]  # each memo file's "format" (the layout and the build that wrote it)
+FORMAT = [2, __version__]  # each memo file's "format" (the layout and the build that wrote it)
 
 
 def _hash(*parts: str) -> str:
@@ -85,11 +85,14 @@ def _texts(tables: PMap[TableKey, Table], encoded: Encoded) -> list[str]:
 
 
 def state_data(key: str, state: SchemaState, encoded: Encoded | None = None) -> dict[str, Any]:
+    from .plaindata import encode
+
     texts = _texts(state.tables, {} if encoded is None else encoded)
     return {"key": key, "tables": len(state.tables), "buckets": texts,
             "digest": _hash(*texts),
             "owner": [[*k, sorted(v, key=repr)] for k, v in state.index_tables.items()],
-            "referrers": [[*k, sorted(v, key=repr)] for k, v in state.referrers.items()]}
+            "referrers": [[*k, sorted(v, key=repr)] for k, v in state.referrers.items()],
+            "sequences": [encode(s) for s in state.sequences.values()]}
 
 
 def stored_state(data: Any, key: str, path: Path) -> SchemaState:
@@ -104,7 +107,20 @@ def stored_state(data: Any, key: str, path: Path) -> SchemaState:
             or not all(isinstance(t, str) for t in texts) or data.get("digest") != _hash(*texts)):
         raise ValueError("damaged")
     return SchemaState.assembled(PMap.lazy(count, _Buckets(texts, path)),
-                                 _table_sets(data, "owner"), _table_sets(data, "referrers"))
+                                 _table_sets(data, "owner"), _table_sets(data, "referrers"),
+                                 _sequences(data))
+
+
+def _sequences(data: dict[str, Any]) -> PMap[TableKey, Any]:
+    """A stored state's sequences, checked as they are read."""
+    from . import ir
+    from .plaindata import decode
+
+    stored = data.get("sequences")
+    if not isinstance(stored, list):
+        raise ValueError("damaged sequences")
+    found = [decode(ir.CreateSequence, s) for s in stored]
+    return PMap(((s.schema, s.name), s) for s in found)
 
 
 def _table_sets(data: dict[str, Any], field: str) -> PMap[Any, frozenset[TableKey]]:

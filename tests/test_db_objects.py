@@ -1,16 +1,15 @@
-"""What a database holds beyond tables, columns, keys and indexes (table options, sequences)
-is refused by name, by a `--from-db` baseline and by `check --against-db`, on each real
-database: the format cannot express it yet, and a baseline written without it builds a
-different schema (a MyISAM table as InnoDB, a latin1 table as utf8mb4, a WITHOUT ROWID
-table with rowids, a `nextval()` default whose sequence is never created). Left out by
-`[autogenerate] exclude_tables`, the rest is read as before."""
+"""What a database holds beyond tables, columns, keys, indexes and sequences (table options,
+a sequence a column owns) is refused by name, by a `--from-db` baseline and by `check
+--against-db`, on each real database: the format cannot express it yet, and a baseline
+written without it builds a different schema (a MyISAM table as InnoDB, a latin1 table as
+utf8mb4, a WITHOUT ROWID table with rowids, a SERIAL that is no key as a plain column).
+Left out by `[autogenerate] exclude_tables`, the rest is read as before."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 import yaml
 from conftest import DIALECTS, Project
 from test_autogenerate import run_sql
@@ -104,13 +103,13 @@ def test_inheritance_and_partitions_are_refused(tmp_path: Path, pg_url: str) -> 
 
 
 @pytest.mark.postgresql
-def test_sequences_are_refused_unless_a_key_is_numbered_by_its_own(
+def test_a_sequence_a_column_owns_is_refused_unless_it_numbers_its_key(
         tmp_path: Path, pg_url: str) -> None:
-    """A sequence is read only as a SERIAL key's numbering: its own sequence (owned by that
-    key, whatever its name after a rename). A standalone sequence, one a `nextval()` default
-    draws from, a key drawing from a shared sequence and a SERIAL that is not the sole
-    integer key were all dropped: a baseline lost the sequence, or wrote a plain column
-    where inserts relied on the numbering."""
+    """A sequence is read as a key's numbering only when that key owns it (a SERIAL key,
+    whatever its name after a rename); any other sequence a column owns (a SERIAL that is
+    not the key: OWNED BY a column the format cannot say) is refused, where a baseline wrote
+    a plain column and lost the numbering. Sequences of their own are read
+    (tests/test_sequences.py)."""
     _run(pg_url, "CREATE TABLE users (id serial PRIMARY KEY)",
          "ALTER TABLE users RENAME TO members",  # keeps users_id_seq, owned by members.id
          "CREATE TABLE ident (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY)")
@@ -118,40 +117,11 @@ def test_sequences_are_refused_unless_a_key_is_numbered_by_its_own(
     tables = _baseline(p)
     assert tables["members"] == [{"name": "id", "type": "integer", "nullable": False}]
     assert p.cli("check", "--against-db").returncode == 1  # a real difference: users
-    cases = [
-        (["CREATE SEQUENCE lonely"], "sequence lonely: a sequence"),
-        (["CREATE SEQUENCE tickets", "CREATE TABLE t (id integer PRIMARY KEY, "
-          "n integer DEFAULT nextval('tickets'))"], "sequence tickets: a sequence"),
-        (["CREATE SEQUENCE ids", "CREATE TABLE t (id integer PRIMARY KEY DEFAULT "
-          "nextval('ids'))"], "sequence ids: a sequence"),
-        (["CREATE TABLE t (id integer PRIMARY KEY, n serial)"],
-         "sequence t_n_seq (numbering column t.n: a SERIAL is written only as an integer "
-         "primary-key column)"),
-    ]
-    for i, (statements, named) in enumerate(cases):
-        _run(pg_url, *statements)
-        q = users_project(tmp_path / f"p{i}", pg_url)
-        for stderr in refused_from_db(q):
-            assert named in stderr, stderr
-        # Left out (its table, or it by name), the rest is read.
-        sequence = named.split()[1].rstrip(":")
-        _exclude(q, "t", sequence)
-        assert sorted(_baseline(q)) == ["ident", "members"]
-        _run(pg_url, "DROP TABLE IF EXISTS t", f"DROP SEQUENCE IF EXISTS {sequence}")
-
-
-@pytest.mark.mysql
-def test_mariadb_sequences_are_refused(tmp_path: Path, mysql_url: str) -> None:
-    engine = sa.create_engine(_driver(mysql_url))
-    with engine.connect() as conn:
-        mariadb = bool(getattr(conn.dialect, "is_mariadb", False))
-    engine.dispose()
-    if not mariadb:
-        pytest.skip("MySQL has no sequences")
-    _run(mysql_url, "CREATE TABLE t (id integer PRIMARY KEY AUTO_INCREMENT)",
-         "CREATE SEQUENCE s1")
-    p = users_project(tmp_path / "p", mysql_url)
-    for stderr in refused_from_db(p):
-        assert "sequence s1: a sequence" in stderr
-    _exclude(p, "s1")
-    assert list(_baseline(p)) == ["t"]
+    _run(pg_url, "CREATE TABLE t (id integer PRIMARY KEY, n serial)")
+    q = users_project(tmp_path / "p", pg_url)
+    for stderr in refused_from_db(q):
+        assert "sequence t_n_seq (owned by column t.n; a SERIAL is written only as an " \
+               "integer primary-key column)" in stderr, stderr
+    # Left out (its table, or it by name), the rest is read.
+    _exclude(q, "t", "t_n_seq")
+    assert sorted(_baseline(q)) == ["ident", "members"]

@@ -195,7 +195,8 @@ def test_what_the_format_holds_round_trips(tmp_path: Path, dialect: str,
 
 def _driver(url: str) -> str:
     for plain, full in (("postgresql://", "postgresql+psycopg://"),
-                        ("mysql://", "mysql+pymysql://")):
+                        ("mysql://", "mysql+pymysql://"),
+                        ("mariadb://", "mariadb+pymysql://")):
         if url.startswith(plain):
             return full + url[len(plain):]
     return url
@@ -537,16 +538,19 @@ def test_generated_columns_round_trip(tmp_path: Path, dialect: str,
 
 
 def _round_trip(tmp_path: Path, dialect: str, request: pytest.FixtureRequest,
-                cases: dict[str, tuple[str, list[str]]]) -> Project:
+                cases: dict[str, tuple[str, list[str]]], mariadb: bool = False) -> Project:
     """Models → autogenerate → validate → apply → check (--against-db) on `dialect`; the
     same against a create_all() database, and a --from-db baseline of that database applied
-    to a third one. Returns the models project."""
+    to a third one. Returns the models project. `mariadb`: the MySQL server's URLs name it
+    MariaDB (mariadb://), for what only MariaDB has."""
     if dialect == "sqlite":
         urls = [f"sqlite:///{tmp_path / n}.db" for n in "abc"]
     else:
         fixture = "pg_url" if dialect == "postgresql" else "mysql_url"
         urls = [request.getfixturevalue(fixture), _second(request, dialect),
                 _second(request, dialect)]
+        if mariadb:
+            urls = [re.sub(r"^mysql(\+\w+)?://", r"mariadb\1://", u) for u in urls]
     body = textwrap.dedent(cases["common"][0]) + textwrap.dedent(cases[dialect][0])
     p = models_project(tmp_path / "proj", body, urls[0])
     made = p.cli("new", "--autogenerate", "-m", "models")

@@ -80,6 +80,10 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                                               "active": True, "note": None}],
                     "schema": "blog"},
     "delete_rows": {"table": "tag", "rows": [{"id": 1}, {"label": "b"}], "schema": "blog"},
+    "create_sequence": {"name": "ticket_numbers", "schema": "blog", "start": 100,
+                        "increment": -5, "minvalue": -1000, "maxvalue": 100, "cycle": True,
+                        "cache": 20},
+    "drop_sequence": {"name": "ticket_numbers", "schema": "blog"},
 }
 
 

@@ -189,6 +189,12 @@ RULE_CASES = [
                      "name": "seen", "type": "datetime", "default_sql": "CURRENT_TIMESTAMP"}}}],
                  PG, id="SF346"),
     # Reference errors: the operation does not fit the schema at that point.
+    pytest.param("SF117", [{"drop_sequence": {"name": "ticket_numbers"}}],
+                 [{"create_sequence": {"name": "ticket_numbers"}},
+                  {"drop_sequence": {"name": "ticket_numbers"}}], PG, id="SF117"),
+    pytest.param("SF118", [{"create_sequence": {"name": "ticket_numbers"}},
+                           {"create_sequence": {"name": "ticket_numbers", "start": 10}}],
+                 [{"create_sequence": {"name": "ticket_numbers"}}], PG, id="SF118"),
     pytest.param("SF101", [_add("usrs", "nickname", "text")],
                  [_add("users", "nickname", "text")], PG, id="SF101"),
     pytest.param("SF102", [{"drop_column": {"table": "users", "name": "nmae"}}],

@@ -90,6 +90,7 @@ class Capabilities:
     # must lead the key or an index (InnoDB's "there can be only one auto column and it
     # must be defined as a key").
     composite_numbering: bool = True
+    sequences: bool = False  # CREATE SEQUENCE
     numbered_leads_index: bool = False
 
 
@@ -129,8 +130,6 @@ _SIZED = frozenset({"string", "char", "binary", "varbinary"})  # types of a leng
 def map_tables(state: SchemaState, fn: Callable[[Table], Table]) -> SchemaState:
     """`state` with every table passed through `fn`: `state` itself when `fn` gives every
     table back as it was (a thousand tables are not rebuilt for nothing)."""
-    from ..state import SchemaState  # listings import dialects, never the state
-
     changed = {}
     for k, t in state.tables.items():
         new = fn(t)
@@ -138,8 +137,8 @@ def map_tables(state: SchemaState, fn: Callable[[Table], Table]) -> SchemaState:
             changed[k] = new
     if not changed:
         return state
-    return SchemaState(MappingProxyType({k: changed.get(k, t)
-                                         for k, t in state.tables.items()}))
+    return state.with_tables(MappingProxyType({k: changed.get(k, t)
+                                               for k, t in state.tables.items()}))
 
 
 def without_tz(state: SchemaState) -> SchemaState:

@@ -9,9 +9,11 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from .. import ir
     from ..state import SchemaState
 
 Options = dict[Any, dict[str, Any]]  # (schema, table) -> option -> value
+Limits = tuple[int, int, int]  # a database's sequence bounds (lowest, highest) and cache
 
 
 class CatalogReading:
@@ -78,6 +80,24 @@ class CatalogReading:
         no column owns it); [] where the database has no sequences."""
         return []
 
+    # A sequence's bounds (lowest, highest) and cache as CREATE SEQUENCE without options
+    # makes them (PostgreSQL's: AS bigint, CACHE 1).
+    sequence_limits: ClassVar[Limits] = (-2 ** 63, 2 ** 63 - 1, 1)
+
+    def sequence_options(self, conn: Any, schema: str | None,
+                         names: list[str]) -> dict[str, dict[str, int | bool]]:
+        """The options of each named sequence of `schema`, the ones a CREATE SEQUENCE
+        without them gets here left out (`options_given`)."""
+        return {}
+
+    def sequence_key(self, s: ir.CreateSequence) -> Any:
+        """What a sequence's options mean here: this database's defaults, given or left out,
+        are one (`cache: 1` is PostgreSQL's own; MariaDB's is 1000)."""
+        from ..diffkeys import sequence_key
+
+        return sequence_key(held_sequence(s, self.sequence_limits))
+
+
     def as_written(self, state: SchemaState) -> SchemaState:
         """A reflected schema as a person writes it: what the database made by itself left
         out, what it keeps alike read one way (MySQL: its indexes for foreign keys; a unique
@@ -88,3 +108,41 @@ class CatalogReading:
         """`have` (the database's schema, or the changesets') in `want`'s words where this
         database cannot tell the two apart, so that comparing them finds no false difference."""
         return have
+
+
+
+def options_given(start: int, increment: int, minvalue: int, maxvalue: int, cache: int,
+                  cycle: bool, limits: Limits) -> dict[str, int | bool]:
+    """A sequence's options but those CREATE SEQUENCE gives without them: an ascending
+    one counts from 1 to the database's highest value, a descending one from -1 down to
+    its lowest, each starting at its first value; `limits` are that database's bounds and
+    default cache."""
+    lowest, highest, default_cache = limits
+    first, last = (1, highest) if increment > 0 else (lowest, -1)
+    given: dict[str, int | bool] = {}
+    for key, value, default in (
+            ("start", start, first if increment > 0 else last), ("increment", increment, 1),
+            ("minvalue", minvalue, first), ("maxvalue", maxvalue, last),
+            ("cache", cache, default_cache)):
+        if value != default:
+            given[key] = int(value)
+    if cycle:
+        given["cycle"] = True
+    return given
+
+
+def held_sequence(s: ir.CreateSequence, limits: Limits) -> ir.CreateSequence:
+    """`s` as a database with these `limits` keeps it, its defaults left out."""
+    from dataclasses import replace
+
+    from ..ir.parts import SEQUENCE_OPTIONS
+
+    lowest, highest, cache = limits
+    inc = 1 if s.increment is None else s.increment
+    low = s.minvalue if s.minvalue is not None else 1 if inc > 0 else lowest
+    high = s.maxvalue if s.maxvalue is not None else highest if inc > 0 else -1
+    start = s.start if s.start is not None else low if inc > 0 else high
+    given = options_given(start, inc, low, high, cache if s.cache is None else s.cache,
+                          bool(s.cycle), limits)
+    fields: dict[str, Any] = {k: given.get(k) for k in SEQUENCE_OPTIONS}
+    return replace(s, **fields)

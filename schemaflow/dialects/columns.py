@@ -59,7 +59,7 @@ def state_here(names: tuple[str, ...], state: SchemaState) -> SchemaState:
         return {k: table_here(t) for k, t in tables.bucket(i).items()}
 
     return type(state).assembled(PMap.lazy(len(tables), load), state.index_tables,
-                                 state.referrers)
+                                 state.referrers, state.sequences)
 
 
 def op_here(names: tuple[str, ...], op: ir.Operation) -> ir.Operation:

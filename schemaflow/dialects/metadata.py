@@ -31,7 +31,7 @@ def from_metadata(metadata: sa.MetaData, *,
     """The SchemaState a SQLAlchemy MetaData describes (every constraint given a name)."""
     skipped = skipper(skip)
     _check_references(metadata)
-    _refuse_sequences(metadata, skipped)
+    sequences = _sequences(metadata, skipped)
     types = TypeReader(models=True)
     tables = {}
     for table in metadata.sorted_tables:
@@ -64,7 +64,7 @@ def from_metadata(metadata: sa.MetaData, *,
                    (pk_cols, _name(table.primary_key)), uniques, fks, checks, indexes,
                    table.comment)
         tables[t.key] = t
-    return SchemaState(tables)
+    return SchemaState(tables, sequences)
 
 
 def _check(table: str, c: sa.CheckConstraint) -> ir.CheckDef | None:
@@ -139,10 +139,12 @@ def _assumed(option: str, value: Any) -> bool:
     return option in ("mysql_engine", "mariadb_engine") and str(value).lower() == "innodb"
 
 
-def _refuse_sequences(metadata: sa.MetaData, skipped: Callable[[str], bool]) -> None:
-    """A `sa.Sequence` (not `optional=True`) is refused: create_all() creates it on
-    PostgreSQL and MariaDB, numbers the column from it (a plain INTEGER, no SERIAL or
-    AUTO_INCREMENT), and the format has no sequences yet; written as an integer key, the
+def _sequences(metadata: sa.MetaData,
+               skipped: Callable[[str], bool]) -> dict[Any, ir.CreateSequence]:
+    """The models' sequences of their own (`sa.Sequence(..., metadata=metadata)`, not
+    `optional=True`: create_all() creates them on PostgreSQL and MariaDB). One on a column
+    is refused: create_all() numbers the column from it (a plain INTEGER, no SERIAL or
+    AUTO_INCREMENT) and the format cannot say so yet; written as an integer key, the
     inserts of the models' own code would fail on the missing sequence."""
     left_out = set()
     for table in metadata.sorted_tables:
@@ -155,9 +157,19 @@ def _refuse_sequences(metadata: sa.MetaData, skipped: Callable[[str], bool]) -> 
                 continue
             raise Unexpressible(f"column {table.name}.{col.name}",
                                 f"the sequence {seq.name!r} (sa.Sequence) it is numbered by")
+    found = {}
     for seq in metadata._sequences.values():
-        if not seq.optional and seq.name not in left_out:
-            raise Unexpressible(f"sequence {seq.name!r}", "a sa.Sequence of the models")
+        if seq.optional or seq.name in left_out or skipped(seq.name):
+            continue
+        other = {k: v for k in ("order", "data_type", "nominvalue", "nomaxvalue")
+                 if (v := getattr(seq, k, None))}
+        if other:
+            raise Unexpressible(f"sequence {seq.name!r}", f"the options {other}")
+        schema = None if seq.schema is None else str(seq.schema)
+        found[(schema, str(seq.name))] = ir.CreateSequence(
+            name=str(seq.name), schema=schema, start=seq.start, increment=seq.increment,
+            minvalue=seq.minvalue, maxvalue=seq.maxvalue, cycle=seq.cycle, cache=seq.cache)
+    return found
 
 
 def _key_columns(table: str, pk: sa.PrimaryKeyConstraint) -> tuple[str, ...]:

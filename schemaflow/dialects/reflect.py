@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,18 +42,19 @@ def from_inspector(insp: Any, schema: str | None, *,
     a SQLAlchemy Table per table: on a thousand tables that construction was most of the time
     of `check --against-db`. Like reflect(), an index that only backs a unique constraint (or
     a unique constraint that is only an index) is listed once, as the database reports it.
-    `strict=False`: table options and sequences are not read (a comparison of the database
-    with itself, before and after a step, that must not stop on them)."""
+    `strict=False`: table options are not read, and a sequence a column owns is left out
+    rather than refused (a comparison of the database with itself, before and after a
+    step, that must not stop on them)."""
     skipped = skipper(skip)
     every = insp.get_table_names(schema=schema)
     names = [n for n in every if not skipped(n)]
     # Each sequence and the column owning it; those the integer keys read are numbered by.
-    sequences = {} if dialect is None or not strict else {
+    sequences = {} if dialect is None else {
         name: owner for name, *owner in dialect.sequences(insp.bind, schema)}
     numbered: set[str] = set()
     if not names:
-        _refuse_sequences(sequences, skipped, numbered)
-        return SchemaState()
+        return SchemaState({}, _sequences(insp.bind, schema, dialect, sequences, skipped,
+                                          numbered, strict))
     kw: dict[str, Any] = {"schema": schema, "filter_names": names}
     if dialect is not None and dialect.catalog_queries and 2 * len(names) >= len(every):
         # One catalog query per kind reads every table faster than it matches a thousand
@@ -145,8 +146,8 @@ def from_inspector(insp: Any, schema: str | None, *,
                    sorted(idx, key=lambda i: i.name or ""),
                    (comments.get(key) or {}).get("text"))
         tables[t.key] = t
-    _refuse_sequences(sequences, skipped, numbered)
-    return SchemaState(tables)
+    return SchemaState(tables, _sequences(insp.bind, schema, dialect, sequences, skipped,
+                                          numbered, strict))
 
 
 def _numbering(table: str, column: str, default: str, key: bool, dialect: Dialect | None,
@@ -163,19 +164,31 @@ def _numbering(table: str, column: str, default: str, key: bool, dialect: Dialec
     return key and name is not None and sequences.get(name) == [table, column]
 
 
-def _refuse_sequences(sequences: dict[str, list[str | None]], skipped: Callable[[str], bool],
-                      numbered: set[str]) -> None:
-    """Refuse a sequence (the format has none yet) unless an integer key read as numbered
-    stands for it (a SERIAL's own), or it, or the table owning it, is left out: without
-    it, a baseline builds a different schema (a `nextval()` default of it fails, and one
-    nothing uses is lost without a word)."""
+def _sequences(conn: Any, schema: str | None, dialect: Dialect | None,
+               sequences: dict[str, list[str | None]], skipped: Callable[[str], bool],
+               numbered: set[str], strict: bool) -> dict[Any, ir.CreateSequence]:
+    """The sequences of the schema, each with its options, but those an integer key read
+    as numbered stands for (a SERIAL's own) and those left out (by name, or with the table
+    owning them). One a column owns otherwise (OWNED BY, a SERIAL outside the key) is
+    refused: the format says no such thing, and without it a baseline builds a different
+    schema (the sequence dropped with its table no more, or lost); without `strict`, it is
+    left out."""
+    kept = []
     for name, (owner, column) in sequences.items():
         if name in numbered or skipped(name) or (owner is not None and skipped(owner)):
             continue
-        numbering = (f" (numbering column {owner}.{column}: a SERIAL is written only as an "
-                     "integer primary-key column)" if column else "")
-        raise Unexpressible(f"sequence {name}{numbering}", "a sequence (CREATE SEQUENCE)",
-                            FROM_DB_HINT)
+        if owner is not None and not strict:
+            continue
+        if owner is not None:
+            raise Unexpressible(f"sequence {name} (owned by column {owner}.{column}; a "
+                                "SERIAL is written only as an integer primary-key column)",
+                                "a sequence a column owns (OWNED BY)", FROM_DB_HINT)
+        kept.append(name)
+    if not kept or dialect is None:
+        return {}
+    options: dict[str, dict[str, Any]] = dict(dialect.sequence_options(conn, schema, kept))
+    return {(schema, name): ir.CreateSequence(name=name, schema=schema, **options[name])
+            for name in kept}
 
 
 def _refuse_column(table: str, c: dict[str, Any]) -> None:
@@ -249,23 +262,37 @@ def reflect(conn: Any, *, schemas: Iterable[str | None] = (None,),
     return finish(conn, read_schemas(conn, schemas=schemas, skip=skip, strict=strict))
 
 
+@dataclass
+class Found:
+    """What `read_schemas` read: tables and sequences by (schema, name)."""
+
+    tables: dict[Any, Any] = field(default_factory=dict)
+    sequences: dict[Any, Any] = field(default_factory=dict)
+
+    def update(self, other: Found) -> None:
+        """Add what another read found."""
+        self.tables.update(other.tables)
+        self.sequences.update(other.sequences)
+
+
 def read_schemas(conn: Any, *, schemas: Iterable[str | None] = (None,),
                  skip: Iterable[str] | Callable[[str], bool] = (),
-                 strict: bool = True) -> dict[Any, Any]:
-    """The tables of each of `schemas` as read, before `finish` (several calls on one
-    connection, merged, then finished, are one `reflect` of all their schemas)."""
+                 strict: bool = True) -> Found:
+    """The tables and sequences of each of `schemas` as read, before `finish` (several
+    calls on one connection, merged, then finished, are one `reflect` of all their
+    schemas)."""
     from . import for_connection
 
     dialect = for_connection(conn)
     insp = sa.inspect(conn)
-    found: dict[Any, Any] = {}
+    found = Found()
     for schema in dict.fromkeys(schemas):
-        found.update(from_inspector(insp, schema, skip=skip, dialect=dialect,
-                                    strict=strict).tables)
+        state = from_inspector(insp, schema, skip=skip, dialect=dialect, strict=strict)
+        found.update(Found(dict(state.tables), dict(state.sequences)))
     return found
 
 
-def finish(conn: Any, found: dict[Any, Any]) -> SchemaState:
+def finish(conn: Any, found: Found) -> SchemaState:
     """Tables `read_schemas` read as the schema a person wrote, and the read's transaction
     ended."""
     from . import for_connection
@@ -273,7 +300,7 @@ def finish(conn: Any, found: dict[Any, Any]) -> SchemaState:
 
     dialect = for_connection(conn)
     # Identity options at the database's defaults are left out, as a person writes them.
-    state = map_columns(SchemaState(found), dialect.generated_as_held)
+    state = map_columns(SchemaState(found.tables, found.sequences), dialect.generated_as_held)
     end_read(conn)
     # What the database made by itself is not part of the schema anyone wrote.
     return dialect.as_written(state)

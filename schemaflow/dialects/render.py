@@ -32,6 +32,7 @@ from .tables import (
     row_values,
     sa_column,
     sa_index,
+    sa_sequence,
     standalone_index,
     table_with_refs,
 )
@@ -118,6 +119,14 @@ class Renderer:
                 op.name in elsewhere and getattr(op, "type", "check") == "check"):
             return None
         return op, before.with_table(self.dialect.held_checks(t))
+
+    # --- sequences -----------------------------------------------------------------------
+
+    def op_create_sequence(self, op: ir.CreateSequence, before: SchemaState) -> Steps:
+        return [Step(sa.schema.CreateSequence(sa_sequence(op)))]
+
+    def op_drop_sequence(self, op: ir.DropSequence, before: SchemaState) -> Steps:
+        return [Step(sa.schema.DropSequence(sa_sequence(before.sequence(op.name, op.schema))))]
 
     # --- tables --------------------------------------------------------------------------
 

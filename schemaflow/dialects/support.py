@@ -48,7 +48,7 @@ def names_created(op: ir.Operation) -> list[str]:
         return [op.column.name]
     if not isinstance(op, (ir.CreateTable, ir.CreateIndex, ir.CreateUniqueConstraint,
                            ir.CreateForeignKey, ir.CreateCheckConstraint,
-                           ir.CreatePrimaryKey)):
+                           ir.CreatePrimaryKey, ir.CreateSequence)):
         return []
     names = [op.name]
     if isinstance(op, ir.CreateTable):
@@ -90,6 +90,13 @@ class SupportChecks:
                     hint="use a generic type, or put the column in a sql operation with "
                          "`dialects:`")
         self._check_deferrable(op)
+        if isinstance(op, (ir.CreateSequence, ir.DropSequence)) and not self.caps.sequences:
+            raise UsageError(f"{self.name} has no sequences: "
+                             f"{op.kind} {op.name}",
+                             hint="PostgreSQL and MariaDB 10.3+ have them (a mysql:// URL is "
+                                  "checked as MySQL: write mariadb:// for MariaDB, or validate "
+                                  "--dialect mariadb); elsewhere write it as a sql operation "
+                                  "scoped with `dialects:`")
         if isinstance(op, ir.CreateIndex):
             self.check_index(op.definition, op.table)
         elif isinstance(op, ir.CreateTable):

@@ -177,6 +177,12 @@ def _generated(c: ir.Column) -> list[Any]:
     return []
 
 
+def sa_sequence(s: ir.CreateSequence) -> sa.Sequence:
+    """A SQLAlchemy Sequence for a sequence of the schema (belonging to no MetaData)."""
+    return sa.Sequence(s.name, start=s.start, increment=s.increment, minvalue=s.minvalue,
+                       maxvalue=s.maxvalue, cycle=s.cycle, cache=s.cache, schema=s.schema)
+
+
 def sa_column(c: ir.Column, table: str, primary_key: bool = False) -> sa.Column[Any]:
     """A SQLAlchemy Column for a state column."""
     type_ = sa_type(c.type, table, c.name)

@@ -25,6 +25,7 @@ from .parts import (
     UniqueDef,
     Variant,
     check_variants,
+    sequence_options,
 )
 from .parts import Dialect as Dialect  # where the importers and ir/__init__ name it
 
@@ -286,6 +287,40 @@ class DeleteRows(Operation):
     schema: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateSequence(Operation):
+    """Create a sequence (CREATE SEQUENCE: a counter `nextval()` draws from), its options
+    left out where the database's defaults apply."""
+
+    kind: ClassVar[str] = "create_sequence"
+    name: str
+    schema: str | None = None
+    start: int | None = None
+    increment: int | None = None
+    minvalue: int | None = None
+    maxvalue: int | None = None
+    cycle: bool | None = None
+    cache: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.increment == 0:
+            raise IRError("a sequence's increment cannot be 0")
+
+    @property
+    def options(self) -> dict[str, int | bool]:
+        """The options given (left at the database's defaults: none)."""
+        return sequence_options(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DropSequence(Operation):
+    """Drop a sequence."""
+
+    kind: ClassVar[str] = "drop_sequence"
+    name: str
+    schema: str | None = None
+
+
 OPERATIONS: Mapping[str, type[Operation]] = types.MappingProxyType(
     {
         cls.kind: cls
@@ -309,6 +344,8 @@ OPERATIONS: Mapping[str, type[Operation]] = types.MappingProxyType(
             Sql,
             InsertRows,
             DeleteRows,
+            CreateSequence,
+            DropSequence,
         )
     }
 )

@@ -50,8 +50,16 @@ class Identity:
     @property
     def options(self) -> dict[str, int | bool]:
         """The sequence options given (left at their defaults: none)."""
-        return {k: v for k in ("start", "increment", "minvalue", "maxvalue", "cycle", "cache")
-                if (v := getattr(self, k)) is not None}
+        return sequence_options(self)
+
+
+# A sequence's options (an identity column's, and `create_sequence`'s).
+SEQUENCE_OPTIONS = ("start", "increment", "minvalue", "maxvalue", "cycle", "cache")
+
+
+def sequence_options(obj: object) -> dict[str, int | bool]:
+    """The sequence options `obj` gives (those left out: none)."""
+    return {k: v for k in SEQUENCE_OPTIONS if (v := getattr(obj, k)) is not None}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,5 +1,6 @@
 """The schema as plain data: `Table` (every constraint named) and `SchemaState`, a persistent
-map of tables that also knows which tables have each index name and who references whom."""
+map of tables that also knows which tables have each index name and who references whom,
+and the schema's sequences."""
 
 from __future__ import annotations
 
@@ -100,6 +101,8 @@ class SchemaState:
     """
 
     tables: PMap[TableKey, Table]
+    # The sequences by (schema, name), each as the operation that creates it.
+    sequences: PMap[TableKey, ir.CreateSequence]
     index_tables: PMap[IndexKey, frozenset[TableKey]] = dataclasses.field(compare=False)
     referrers: PMap[TableKey, frozenset[TableKey]] = dataclasses.field(compare=False)
     # The last operation applied to this state and (weakly) the state it gave: the history
@@ -108,7 +111,8 @@ class SchemaState:
     next: tuple[ir.Operation, weakref.ref[SchemaState]] | None = dataclasses.field(
         compare=False, repr=False)
 
-    def __init__(self, tables: Mapping[TableKey, Table] | None = None) -> None:
+    def __init__(self, tables: Mapping[TableKey, Table] | None = None,
+                 sequences: Mapping[TableKey, ir.CreateSequence] | None = None) -> None:
         tables = tables or {}
         owners: dict[IndexKey, set[TableKey]] = {}
         refs: dict[TableKey, set[TableKey]] = {}
@@ -119,6 +123,8 @@ class SchemaState:
                 refs.setdefault(target, set()).add(t.key)
         object.__setattr__(self, "tables", tables if isinstance(tables, PMap)
                            else PMap(tables.items()))
+        object.__setattr__(self, "sequences", sequences if isinstance(sequences, PMap)
+                           else PMap((sequences or {}).items()))
         object.__setattr__(self, "index_tables",
                            PMap((k, frozenset(v)) for k, v in owners.items()))
         object.__setattr__(self, "referrers",
@@ -128,16 +134,36 @@ class SchemaState:
     @classmethod
     def assembled(cls, tables: PMap[TableKey, Table],
                   index_tables: PMap[IndexKey, frozenset[TableKey]],
-                  referrers: PMap[TableKey, frozenset[TableKey]]) -> SchemaState:
-        """A state from its three maps, taken as they are (a cache's, checked when stored)."""
-        return cls._of(tables, index_tables, referrers)
+                  referrers: PMap[TableKey, frozenset[TableKey]],
+                  sequences: PMap[TableKey, ir.CreateSequence]) -> SchemaState:
+        """A state from its maps, taken as they are (a cache's, checked when stored)."""
+        return cls._of(tables, index_tables, referrers, sequences)
+
+    def with_tables(self, tables: Mapping[TableKey, Table]) -> SchemaState:
+        """This schema with other tables (its sequences kept): what a view of a schema that
+        changes its tables builds."""
+        return SchemaState(tables, self.sequences)
+
+    def with_sequences(self, sequences: PMap[TableKey, ir.CreateSequence]) -> SchemaState:
+        """This schema with other sequences (its tables kept)."""
+        return SchemaState._of(self.tables, self.index_tables, self.referrers, sequences)
+
+    def sequence(self, name: str, schema: str | None = None) -> ir.CreateSequence:
+        """The sequence, or a StateError naming what exists."""
+        s: ir.CreateSequence | None = self.sequences.get((schema, name))
+        if s is None:
+            raise StateError(f"sequence '{qual(schema, name)}' does not exist at this point",
+                             code="SF117", hint=nearest(name, [k[1] for k in self.sequences]))
+        return s
 
     @classmethod
     def _of(cls, tables: PMap[TableKey, Table],
             index_tables: PMap[IndexKey, frozenset[TableKey]],
-            referrers: PMap[TableKey, frozenset[TableKey]]) -> SchemaState:
+            referrers: PMap[TableKey, frozenset[TableKey]],
+            sequences: PMap[TableKey, ir.CreateSequence]) -> SchemaState:
         new = object.__new__(cls)
         object.__setattr__(new, "tables", tables)
+        object.__setattr__(new, "sequences", sequences)
         object.__setattr__(new, "index_tables", index_tables)
         object.__setattr__(new, "referrers", referrers)
         object.__setattr__(new, "next", None)
@@ -174,7 +200,7 @@ class SchemaState:
             # Unlinking `old` then linking `table` would give every derived set back as it
             # was: skip both (most operations change a column, not an index or a reference).
             return SchemaState._of(state.tables.set(table.key, table), state.index_tables,
-                                   state.referrers)
+                                   state.referrers, state.sequences)
         tables, owner, refs = state._unlink(old) if old is not None else (
             state.tables, state.index_tables, state.referrers)
         for i in table.indexes:
@@ -182,12 +208,12 @@ class SchemaState:
             owner = owner.set(key, owner.get(key, frozenset()) | {table.key})
         for target in _fk_targets(table):
             refs = refs.set(target, refs.get(target, frozenset()) | {table.key})
-        return SchemaState._of(tables.set(table.key, table), owner, refs)
+        return SchemaState._of(tables.set(table.key, table), owner, refs, state.sequences)
 
     def without(self, key: TableKey) -> SchemaState:
         """A new state without that table."""
         tables, owner, refs = self._unlink(self.tables[key])
-        return SchemaState._of(tables.delete(key), owner, refs)
+        return SchemaState._of(tables.delete(key), owner, refs, self.sequences)
 
     def _unlink(self, t: Table) -> tuple[PMap[TableKey, Table],
                                          PMap[IndexKey, frozenset[TableKey]],

@@ -322,6 +322,18 @@ def _sql(state: SchemaState, op: ir.Sql) -> SchemaState:
     return state
 
 
+def _create_sequence(state: SchemaState, op: ir.CreateSequence) -> SchemaState:
+    key = (op.schema, op.name)
+    if key in state.sequences:
+        raise StateError(f"sequence '{qual(op.schema, op.name)}' already exists", code="SF118")
+    return state.with_sequences(state.sequences.set(key, op))
+
+
+def _drop_sequence(state: SchemaState, op: ir.DropSequence) -> SchemaState:
+    state.sequence(op.name, op.schema)
+    return state.with_sequences(state.sequences.delete((op.schema, op.name)))
+
+
 _APPLY: Mapping[type[ir.Operation], Callable[[SchemaState, Any], SchemaState]] = (
     types.MappingProxyType({
         ir.CreateTable: _create_table,
@@ -343,6 +355,8 @@ _APPLY: Mapping[type[ir.Operation], Callable[[SchemaState, Any], SchemaState]] =
         ir.Sql: _sql,
         ir.InsertRows: _rows,
         ir.DeleteRows: _rows,
+        ir.CreateSequence: _create_sequence,
+        ir.DropSequence: _drop_sequence,
     })
 )
 

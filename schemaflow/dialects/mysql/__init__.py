@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from ...state import SchemaState
-    from ..catalogs import Options
+    from ..catalogs import Limits, Options
     from ..render import Renderer
 
 
@@ -296,6 +296,7 @@ class MariaDB(MySQL):
                 "identifier_bytes": False, "index_names_per_table": True,
                 "unsized_strings": False, "numbered_leads_index": True}),
         ((10, 2, 1), {"check_constraints": True}),
+        ((10, 3), {"sequences": True}),
         ((10, 5, 2), {"rename_column": True}),
         ((10, 8), {"index_desc": True}),
     )
@@ -307,15 +308,26 @@ class MariaDB(MySQL):
     def complete_columns(self, conn: Any, schema: str | None, tables: list[str],
                          columns: dict[Any, list[dict[str, Any]]]
                          ) -> dict[Any, list[dict[str, Any]]]:
-        # Which LONGTEXT columns are MariaDB's JSON, besides the types the Inspector cannot read.
-        from .columns import json_columns
+        # Which LONGTEXT columns are MariaDB's JSON, and the defaults drawn from sequences,
+        # besides the types the Inspector cannot read.
+        from .columns import json_columns, sequence_defaults
 
-        return json_columns(conn, schema, super().complete_columns(conn, schema, tables, columns))
+        return sequence_defaults(conn, schema, json_columns(
+            conn, schema, super().complete_columns(conn, schema, tables, columns)))
 
     def sequences(self, conn: Any, schema: str | None) -> list[tuple[str, str | None, str | None]]:
         from .options import sequences
 
         return sequences(conn, schema)
+
+    # MariaDB's sequence bounds and default cache (MySQL has no sequences).
+    sequence_limits: ClassVar[Limits] = (-(2 ** 63 - 1), 2 ** 63 - 2, 1000)
+
+    def sequence_options(self, conn: Any, schema: str | None,
+                         names: list[str]) -> dict[str, dict[str, int | bool]]:
+        from .options import sequence_options
+
+        return sequence_options(conn, schema, names, self.sequence_limits)
 
     def fractional_lock_wait(self) -> bool:
         # Microseconds since MariaDB 10.1.2 (MDEV-4018); before, rounded to whole seconds.

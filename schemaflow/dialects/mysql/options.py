@@ -4,7 +4,10 @@ MariaDB's sequences."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..catalogs import Limits
 
 # A table's comment is read as its comment; these two are its default character set and
 # collation, expressible when they are the database's own.
@@ -30,13 +33,33 @@ def refused(conn: Any, schema: str | None,
     row = conn.execute(sa.text(_DEFAULTS), {"schema": schema}).first()
     charset, collation = (str(row[0]).lower(), str(row[1]).lower()) if row else ("", "")
     found = {}
-    for key, given in options.items():
+    for key, named in options.items():
+        # SQLAlchemy's MariaDB dialect (a mariadb:// URL) prefixes them mariadb_.
+        given = {"mysql_" + k.removeprefix("mariadb_") if k.startswith("mariadb_") else k: v
+                 for k, v in named.items()}
         left = {k: v for k, v in given.items() if not (
             k == _COMMENT or (k == "mysql_engine" and str(v).lower() == "innodb")
             or (k == _CHARSET and str(v).lower() == charset)
             or (k == _COLLATE and str(v).lower() == collation))}
         if left:
             found[key] = left
+    return found
+
+
+def sequence_options(conn: Any, schema: str | None, names: list[str],
+                     limits: Limits) -> dict[str, dict[str, int | bool]]:
+    """The options of MariaDB's named sequences of `schema`, its defaults left out (a
+    sequence is a table of one row that holds them)."""
+    from ..catalogs import options_given
+
+    quote = conn.dialect.identifier_preparer.quote
+    found = {}
+    for name in names:
+        table = f"{quote(schema)}.{quote(name)}" if schema else quote(name)
+        start, increment, low, high, cache, cycle = conn.exec_driver_sql(
+            "SELECT start_value, increment, minimum_value, maximum_value, cache_size, "
+            f"cycle_option FROM {table}").one()
+        found[name] = options_given(start, increment, low, high, cache, bool(cycle), limits)
     return found
 
 

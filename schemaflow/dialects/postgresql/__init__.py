@@ -164,7 +164,8 @@ class PostgreSQL(Dialect):
                 "concurrent_index": True, "deferrable_foreign_keys": True, "index_desc": True,
                 "index_nulls": True, "index_expressions": True, "index_opclass": True,
                 "index_methods": ("btree", "hash", "gin", "gist", "brin", "spgist")}),
-        ((0,), {"virtual_computed": False, "identity_columns": True, "arrays": True}),
+        ((0,), {"virtual_computed": False, "identity_columns": True, "arrays": True,
+                "sequences": True}),
         ((11,), {"index_include": True}),
         ((18,), {"virtual_computed": True}),
         ((12,), {"enum_add_value_in_transaction": True}),
@@ -201,6 +202,12 @@ class PostgreSQL(Dialect):
         from .catalog import sequences
 
         return sequences(conn, schema)
+
+    def sequence_options(self, conn: Any, schema: str | None,
+                         names: list[str]) -> dict[str, dict[str, int | bool]]:
+        from .catalog import sequence_options
+
+        return sequence_options(conn, schema, names, self.sequence_limits)
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # A UNIQUE on exactly the primary key's columns is dropped by CREATE TABLE (a

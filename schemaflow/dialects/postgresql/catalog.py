@@ -8,7 +8,10 @@ same order (the key's own, never its INCLUDE columns)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..catalogs import Limits
 
 _PRIMARY_KEYS = """
 SELECT c.relname, con.conname,
@@ -89,6 +92,24 @@ def table_extras(conn: Any, schema: str | None) -> dict[Any, dict[str, Any]]:
         if parent is not None:
             options["partition_of"] = str(parent)
     return found
+
+
+_SEQUENCE_OPTIONS = """
+SELECT c.relname, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle
+FROM pg_catalog.pg_sequence s
+JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE {schema}
+"""
+def sequence_options(conn: Any, schema: str | None, names: list[str],
+                     limits: Limits) -> dict[str, dict[str, int | bool]]:
+    """The options of the named sequences of `schema`, PostgreSQL's defaults left out."""
+    from ..catalogs import options_given
+
+    wanted = set(names)
+    return {str(name): options_given(start, increment, low, high, cache, bool(cycle), limits)
+            for name, start, increment, low, high, cache, cycle
+            in _rows(conn, _SEQUENCE_OPTIONS, schema) if name in wanted}
 
 
 def sequences(conn: Any, schema: str | None) -> list[tuple[str, str | None, str | None]]:

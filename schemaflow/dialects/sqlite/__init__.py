@@ -114,11 +114,9 @@ class SQLite(Dialect):
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # SQLite keeps no time zones and no comments, and has no uuid or enum types.
-        from ...state import SchemaState
-
         plain = map_columns(super().comparable(state), lambda c: replace(
             c, comment=None, type=_stored_type(c.type)))
-        return without_tz(SchemaState(MappingProxyType(
+        return without_tz(plain.with_tables(MappingProxyType(
             {k: replace(t, comment=None) for k, t in plain.tables.items()})))
 
     def renderer(self) -> Renderer:
