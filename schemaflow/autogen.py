@@ -234,6 +234,7 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
     known = for_url(settings.url)
     if known is not None:
         old = _kind_matched(known, old, models)
+        models = known.sequences_detached(models, keep=_sequences_kept(old, models))
     # What the configured database cannot tell apart is no difference (a MariaDB baseline's
     # index for a foreign key, which the models leave to the database).
     return _buildable(diff(known.matched(old, models) if known else old, models, ask=ask,
@@ -241,6 +242,20 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
                            sequence_key=known.sequence_key if known else sequence_key),
                       old, known,
                       _left_out_hint(settings))
+
+
+def _sequences_kept(old: SchemaState, models: SchemaState) -> set[tuple[str | None, str]]:
+    """The models' column sequences compared as such: all but those of a column the history
+    has without one (a baseline read from the database, which cannot tell that the column
+    is numbered from a sequence: compared as the database holds it)."""
+    kept = set()
+    for key, t in models.tables.items():
+        before = old.tables.get(key)
+        for c in t.columns:
+            was = before.column(c.name) if before is not None else None
+            if c.sequence is not None and (was is None or was.sequence is not None):
+                kept.add((c.sequence.schema, c.sequence.name))
+    return kept
 
 
 def _kind_matched(dialect: Dialect, old: SchemaState, models: SchemaState) -> SchemaState:

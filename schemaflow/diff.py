@@ -259,6 +259,14 @@ class _Builder:
                  "DEFAULT, or ADD/DROP IDENTITY; MySQL: MODIFY ... AUTO_INCREMENT)")
 
     def _compare_column(self, t: str, s: str | None, old: ir.Column, new: ir.Column) -> None:
+        if old.sequence != new.sequence:
+            said = [f"from {c.sequence.name}" if c.sequence else "no sequence"
+                    for c in (new, old)]
+            raise UsageError(f"the sequence of column {t}.{new.name} changes (numbered "
+                             f"{said[0]} in what is wanted, {said[1]} in what exists); "
+                             "autogenerate does not write that change",
+                             hint="write it as a sql operation (CREATE SEQUENCE, and the "
+                                  "models' code draws from it)")
         if generated_key(old) != generated_key(new):
             if old.identity is not None or new.identity is not None:
                 raise UsageError(f"the identity of column {t}.{new.name} changes; autogenerate "

@@ -469,7 +469,7 @@ def _builds(cls: Any, scalar: st.SearchStrategy[Any], with_null: bool) -> Any:
                     "collation": st.none()}))
     # A column's values come from at most one of these.
     if cls is ir.Column:
-        sources = ("default", "default_sql", "computed", "identity")
+        sources = ("default", "default_sql", "computed", "identity", "sequence")
         return st.sampled_from((None, *sources)).flatmap(lambda keep: st.builds(
             cls, **{k: (v if k not in sources or k == keep else st.none())
                     for k, v in fields.items()}))

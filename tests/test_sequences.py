@@ -162,3 +162,78 @@ def test_a_database_without_sequences_refuses_them(tmp_path: Path) -> None:
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "sqlite has no sequences: create_sequence" in done.stderr, done.stderr
     assert list(m.changesets.iterdir()) == []
+
+
+# Flask-AppBuilder numbers its keys from sequences of their own; celery's result tables too,
+# with autoincrement=True.
+ON_COLUMNS = """
+    sa.Table("ab_user", metadata,
+             sa.Column("id", sa.Integer, sa.Sequence("ab_user_id_seq", start=1, increment=1,
+                                                     minvalue=1, cycle=False),
+                       primary_key=True),
+             sa.Column("name", sa.String(50)))
+    sa.Table("celery_taskmeta", metadata,
+             sa.Column("id", sa.Integer, sa.Sequence("task_id_sequence"), primary_key=True,
+                       autoincrement=True),
+             sa.Column("task_id", sa.String(155)))
+"""
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", *SERVERS])
+def test_a_key_numbered_from_a_sequence_round_trips(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    """`sa.Sequence` on a column: create_all() creates the sequence where the database has
+    sequences and builds the key a plain INTEGER (SQLAlchemy draws `nextval` on insert);
+    where it has none the key is an autoincrement key. The models were refused; now the
+    column says `sequence:`, each database builds what create_all() builds, and a baseline
+    of it (a sequence of its own and a plain key) is equal to the models."""
+    p = _round_trip(tmp_path, dialect, request, {
+        "common": (ON_COLUMNS, ["sequence: {name: ab_user_id_seq, start: 1, increment: 1, "
+                                "minvalue: 1, cycle: false}", "sequence: {name: "
+                                "task_id_sequence}"]),
+        dialect: ("", [])}, mariadb=True)
+    engine = sa.create_engine(_driver(p.url), poolclass=sa.pool.NullPool)
+    try:
+        meta = sa.MetaData()
+        users = sa.Table("ab_user", meta, sa.Column(
+            "id", sa.Integer, sa.Sequence("ab_user_id_seq"), primary_key=True),
+            sa.Column("name", sa.String(50)))
+        with engine.begin() as conn:
+            for name in ("a", "b"):
+                conn.execute(users.insert().values(name=name))
+            assert sorted(conn.execute(sa.select(users.c.id)).scalars()) == [1, 2]
+    finally:
+        engine.dispose()
+    # Rolled back to nothing: the sequences go with their tables.
+    _ok(p, "rollback", "base")
+    if dialect != "sqlite":
+        assert _sequences(p.url) == []
+    _ok(p, "apply")
+    # Adopted: a baseline of it (sequences of their own, plain keys), stamped, and the
+    # models checked against the history.
+    base = models_project(tmp_path / "adopt", ON_COLUMNS, p.url)
+    (base.root / "schemaflow.toml").open("a").write(
+        '[autogenerate]\nexclude_tables = ["schemaflow_*"]\n')
+    for args in (("new", "--autogenerate", "--from-db", "-m", "baseline"), ("stamp", "heads"),
+                 ("check",)):
+        _ok(base, *args)
+
+
+def test_a_column_sequence_takes_a_name_of_its_own(tmp_path: Path) -> None:
+    """A column's sequence is a sequence of the schema: its name cannot be another's
+    (SF118), and the column has no other source of values (SF002)."""
+    column = {"name": "id", "type": "integer", "primary_key": True,
+              "sequence": {"name": "ids"}}
+    cases = [
+        ([{"create_sequence": {"name": "ids"}},
+          {"create_table": {"name": "t", "columns": [column]}}], "error SF118"),
+        ([{"create_table": {"name": "t", "columns": [column]}},
+          {"create_table": {"name": "u", "columns": [column]}}], "error SF118"),
+        ([{"create_table": {"name": "t", "columns": [{**column, "default": 1}]}}],
+         "has default and sequence"),
+    ]
+    for i, (operations, said) in enumerate(cases):
+        p = make_project(tmp_path / f"p{i}")
+        _write(p, "0001", [], *operations)
+        done = p.cli("validate", "--dialect", "postgresql")
+        assert done.returncode == 1 and said in done.stdout, (operations, done.stdout)

@@ -317,9 +317,10 @@ class Dialect(SupportChecks, CatalogReading):
 
     def comparable(self, state: SchemaState) -> SchemaState:
         """`state` as this database can hold it (what reflection would give back): each
-        column with its type here."""
-        held = map_columns(state, lambda c: self.default_as_held(self.generated_as_held(
-            self._typed_as_held(self._numbered_as_held(self.column_here(c))))))
+        column with its type here, each column's sequence as it holds it."""
+        held = map_columns(self.sequences_detached(state), lambda c: self.default_as_held(
+            self.generated_as_held(self._typed_as_held(self._numbered_as_held(
+                self.column_here(c))))))
         return map_tables(held, lambda t: self.held_indexes(self.held_checks(t)))
 
     def _numbered_as_held(self, c: ir.Column) -> ir.Column:

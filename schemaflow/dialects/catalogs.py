@@ -4,13 +4,14 @@ person writes it. A mixin of `Dialect`; each database overrides what differs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from .. import ir
     from ..state import SchemaState
+    from .base import Capabilities
 
 Options = dict[Any, dict[str, Any]]  # (schema, table) -> option -> value
 Limits = tuple[int, int, int]  # a database's sequence bounds (lowest, highest) and cache
@@ -18,6 +19,8 @@ Limits = tuple[int, int, int]  # a database's sequence bounds (lowest, highest) 
 
 class CatalogReading:
     """The reflection hooks of a `Dialect`, at what the Inspector gives by itself."""
+
+    caps: Capabilities  # what the Dialect this is part of can do
 
     # SQLAlchemy's module of this database's own types (for `<prefix>.<type>` types).
     sa_types_module: ClassVar[str | None] = None
@@ -89,6 +92,38 @@ class CatalogReading:
         """The options of each named sequence of `schema`, the ones a CREATE SEQUENCE
         without them gets here left out (`options_given`)."""
         return {}
+
+    def sequences_detached(self, state: SchemaState,
+                           keep: Collection[tuple[str | None, str]] = ()) -> SchemaState:
+        """`state` as this database holds its columns' sequences (but those `keep` names): where
+        it has sequences, each a sequence of its own and the column one it does not number
+        (create_all() builds a plain INTEGER: SQLAlchemy draws `nextval` on insert); where
+        it has none, the column numbered as a key is (AUTO_INCREMENT, SQLite's rowid)."""
+        from dataclasses import replace
+
+        from .. import ir
+        from ..pmap import PMap
+        from ..state import SchemaState
+
+        sequences = dict(state.sequences)
+
+        def detached(c: ir.Column) -> ir.Column:
+            s = c.sequence
+            if s is None or (s.schema, s.name) in keep:
+                return c
+            if not self.caps.sequences:
+                return replace(c, sequence=None)
+            sequences[(s.schema, s.name)] = ir.CreateSequence(
+                name=s.name, schema=s.schema, start=s.start, increment=s.increment,
+                minvalue=s.minvalue, maxvalue=s.maxvalue, cycle=s.cycle, cache=s.cache)
+            return replace(c, sequence=None, autoincrement=False)
+
+        changed = {k: replace(t, columns=tuple(map(detached, t.columns)))
+                   for k, t in state.tables.items()
+                   if any(c.sequence is not None for c in t.columns)}
+        if not changed:
+            return state
+        return SchemaState({**state.tables, **changed}, PMap(sequences.items()))
 
     def sequence_key(self, s: ir.CreateSequence) -> Any:
         """What a sequence's options mean here: this database's defaults, given or left out,

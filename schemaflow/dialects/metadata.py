@@ -142,34 +142,37 @@ def _assumed(option: str, value: Any) -> bool:
 def _sequences(metadata: sa.MetaData,
                skipped: Callable[[str], bool]) -> dict[Any, ir.CreateSequence]:
     """The models' sequences of their own (`sa.Sequence(..., metadata=metadata)`, not
-    `optional=True`: create_all() creates them on PostgreSQL and MariaDB). One on a column
-    is refused: create_all() numbers the column from it (a plain INTEGER, no SERIAL or
-    AUTO_INCREMENT) and the format cannot say so yet; written as an integer key, the
-    inserts of the models' own code would fail on the missing sequence."""
-    left_out = set()
-    for table in metadata.sorted_tables:
-        for col in table.columns:
-            seq = col.default
-            if not isinstance(seq, sa.Sequence) or seq.optional:
-                continue
-            if skipped(str(table.name)):
-                left_out.add(seq.name)
-                continue
-            raise Unexpressible(f"column {table.name}.{col.name}",
-                                f"the sequence {seq.name!r} (sa.Sequence) it is numbered by")
+    `optional=True`: create_all() creates them on PostgreSQL and MariaDB); those on a
+    column are the column's (`_column_sequence`)."""
+    on_columns = {id(col.default) for table in metadata.sorted_tables
+                  for col in table.columns if isinstance(col.default, sa.Sequence)}
     found = {}
     for seq in metadata._sequences.values():
-        if seq.optional or seq.name in left_out or skipped(seq.name):
+        if seq.optional or id(seq) in on_columns or skipped(seq.name):
             continue
-        other = {k: v for k in ("order", "data_type", "nominvalue", "nomaxvalue")
-                 if (v := getattr(seq, k, None))}
-        if other:
-            raise Unexpressible(f"sequence {seq.name!r}", f"the options {other}")
-        schema = None if seq.schema is None else str(seq.schema)
-        found[(schema, str(seq.name))] = ir.CreateSequence(
-            name=str(seq.name), schema=schema, start=seq.start, increment=seq.increment,
-            minvalue=seq.minvalue, maxvalue=seq.maxvalue, cycle=seq.cycle, cache=seq.cache)
+        options = _sequence_options(f"sequence {seq.name!r}", seq)
+        found[(options["schema"], options["name"])] = ir.CreateSequence(**options)
     return found
+
+
+def _sequence_options(where: str, seq: sa.Sequence) -> dict[str, Any]:
+    """A sa.Sequence's name, schema and options, refusing those the format lacks."""
+    other = {k: v for k in ("order", "data_type", "nominvalue", "nomaxvalue")
+             if (v := getattr(seq, k, None))}
+    if other:
+        raise Unexpressible(where, f"the sequence options {other}")
+    return {"name": str(seq.name), "schema": None if seq.schema is None else str(seq.schema),
+            "start": seq.start, "increment": seq.increment, "minvalue": seq.minvalue,
+            "maxvalue": seq.maxvalue, "cycle": seq.cycle, "cache": seq.cache}
+
+
+def _column_sequence(table: str, col: sa.Column[Any]) -> dict[str, Any]:
+    """The sequence a column is numbered from (`sa.Sequence` on it, not `optional=True`)."""
+    seq = col.default
+    if not isinstance(seq, sa.Sequence) or seq.optional:
+        return {}
+    return {"sequence": ir.ColumnSequence(**_sequence_options(f"column {table}.{col.name}",
+                                                              seq))}
 
 
 def _key_columns(table: str, pk: sa.PrimaryKeyConstraint) -> tuple[str, ...]:
@@ -185,7 +188,7 @@ def _key_columns(table: str, pk: sa.PrimaryKeyConstraint) -> tuple[str, ...]:
 
 def _model_column(table: str, col: sa.Column[Any], pk_cols: tuple[str, ...],
                   types: TypeReader | None = None) -> ir.Column:
-    generated = _computed(col) or _identity(table, col)
+    generated = _computed(col) or _identity(table, col) or _column_sequence(table, col)
     # Only an explicit `autoincrement` on a sole integer key is carried, where it differs
     # from "auto" (the format's default, which numbers no key with a foreign key or a
     # default of its own), and `autoincrement=True` in a key of several columns; elsewhere

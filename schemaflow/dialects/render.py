@@ -97,7 +97,24 @@ class Renderer:
         if here is None:
             return []
         method: Callable[[Any, SchemaState], Steps] = getattr(self, "op_" + op.kind)
-        return method(*here)
+        steps = method(*here)
+        return self._column_sequences(op, before, steps) if self.caps.sequences else steps
+
+    def _column_sequences(self, op: ir.Operation, before: SchemaState, steps: Steps) -> Steps:
+        """`steps` with the sequences of the columns `op` creates made before them, and
+        those of the columns it drops dropped after them (as create_all() and drop_all()
+        do where the database has sequences)."""
+        if isinstance(op, ir.CreateTable):
+            made = [c.sequence for c in op.columns if c.sequence is not None]
+            return [Step(sa.schema.CreateSequence(sa_sequence(s))) for s in made] + steps
+        if isinstance(op, ir.AddColumn) and op.column.sequence is not None:
+            return [Step(sa.schema.CreateSequence(sa_sequence(op.column.sequence))), *steps]
+        if isinstance(op, (ir.DropTable, ir.DropColumn)):
+            t = before.table(op.table if isinstance(op, ir.DropColumn) else op.name, op.schema)
+            gone = [c.sequence for c in t.columns if c.sequence is not None and (
+                not isinstance(op, ir.DropColumn) or c.name == op.name)]
+            return steps + [Step(sa.schema.DropSequence(sa_sequence(s))) for s in gone]
+        return steps
 
     def _here(self, op: ir.Operation, before: SchemaState
               ) -> tuple[ir.Operation, SchemaState] | None:

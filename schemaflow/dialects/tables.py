@@ -166,7 +166,9 @@ def literal_default(value: str | int | float | bool | None) -> Any:
 
 
 def _generated(c: ir.Column) -> list[Any]:
-    """The Computed or Identity construct of a column (none for a plain column)."""
+    """The Computed, Identity or Sequence construct of a column (none for a plain one)."""
+    if c.sequence is not None:
+        return [sa_sequence(c.sequence)]
     if c.computed is not None:
         return [sa.Computed(sa.text(c.computed.expression), persisted=c.computed.stored)]
     if c.identity is not None:
@@ -177,8 +179,9 @@ def _generated(c: ir.Column) -> list[Any]:
     return []
 
 
-def sa_sequence(s: ir.CreateSequence) -> sa.Sequence:
-    """A SQLAlchemy Sequence for a sequence of the schema (belonging to no MetaData)."""
+def sa_sequence(s: ir.CreateSequence | ir.ColumnSequence) -> sa.Sequence:
+    """A SQLAlchemy Sequence for a sequence of the schema or a column's (belonging to no
+    MetaData)."""
     return sa.Sequence(s.name, start=s.start, increment=s.increment, minvalue=s.minvalue,
                        maxvalue=s.maxvalue, cycle=s.cycle, cache=s.cache, schema=s.schema)
 

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .parts import (
         CheckDef,
         Column,
+        ColumnSequence,
         Computed,
         ConstraintType,
         Dialect,
@@ -106,6 +107,7 @@ _WHERE = {
     "Dialect": "parts",
     "FKAction": "parts",
     "ForeignKeyDef": "parts",
+    "ColumnSequence": "parts",
     "Identity": "parts",
     "IndexColumn": "parts",
     "IndexDef": "parts",
@@ -149,6 +151,7 @@ __all__ = [
     "Changeset",
     "CheckDef",
     "Column",
+    "ColumnSequence",
     "Computed",
     "ConstraintType",
     "CreateCheckConstraint",

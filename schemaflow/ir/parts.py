@@ -63,6 +63,23 @@ def sequence_options(obj: object) -> dict[str, int | bool]:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ColumnSequence:
+    """The sequence a column's values are drawn from (SQLAlchemy's `Sequence` on a column):
+    created with the column where the database has sequences (the application draws
+    `nextval` on insert; the column has no default of its own there), and where it has
+    none the column is numbered as the database numbers a key."""
+
+    name: str
+    schema: str | None = None
+    start: int | None = None
+    increment: int | None = None
+    minvalue: int | None = None
+    maxvalue: int | None = None
+    cycle: bool | None = None
+    cache: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Variant:
     """A column's type on some databases instead of its `type` (SQLAlchemy's with_variant):
     `dialect` names them as a `sql` operation's `dialects:` does."""
@@ -92,6 +109,7 @@ class Column:
     comment: str | None = None
     computed: Computed | None = None
     identity: Identity | None = None
+    sequence: ColumnSequence | None = None
     # The type on some databases instead of `type`, in database-name order.
     variants: tuple[Variant, ...] = ()
     # The collation of a string column's values (`C`, `utf8mb4_bin`), as the database names it.
@@ -103,8 +121,9 @@ class Column:
         if self.variants:
             check_variants(self.variants)
         if ((self.default is not None) + (self.default_sql is not None)
-                + (self.computed is not None) + (self.identity is not None)) > 1:
-            made = [k for k in ("default", "default_sql", "computed", "identity")
+                + (self.computed is not None) + (self.identity is not None)
+                + (self.sequence is not None)) > 1:
+            made = [k for k in ("default", "default_sql", "computed", "identity", "sequence")
                     if getattr(self, k) is not None]
             raise IRError(f"column '{self.name}' has {' and '.join(made)}: a column's values "
                           "come from one of them")

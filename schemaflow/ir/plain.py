@@ -26,6 +26,7 @@ from .operations import OPERATIONS, Operation
 from .parts import (
     CheckDef,
     Column,
+    ColumnSequence,
     Computed,
     ForeignKeyDef,
     Identity,
@@ -39,7 +40,7 @@ from .parts import (
 
 CLASSES: tuple[type, ...] = (*OPERATIONS.values(), Column, Reference, PrimaryKeyDef, UniqueDef,
                              ForeignKeyDef, CheckDef, IndexDef, TypeSpec, IndexColumn, Computed,
-                             Identity, Variant)
+                             Identity, Variant, ColumnSequence)
 _INDEX = {cls: i for i, cls in enumerate(CLASSES)}
 _NAMES = tuple(tuple(f.name for f in dataclasses.fields(cls)) for cls in CLASSES)
 

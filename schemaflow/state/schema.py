@@ -82,7 +82,8 @@ def column_with(c: ir.Column, **changes: Any) -> ir.Column:
         index=get("index", c.index), autoincrement=get("autoincrement", c.autoincrement),
         default=get("default", c.default), default_sql=get("default_sql", c.default_sql),
         comment=get("comment", c.comment), computed=get("computed", c.computed),
-        identity=get("identity", c.identity), variants=get("variants", c.variants),
+        identity=get("identity", c.identity), sequence=get("sequence", c.sequence),
+        variants=get("variants", c.variants),
         collation=get("collation", c.collation))
 
 

@@ -29,6 +29,7 @@ def _create_table(state: SchemaState, op: ir.CreateTable) -> SchemaState:
         raise StateError(f"table '{qual(op.schema, op.name)}' already exists", code="SF105")
     table = table_from_create(op)
     need_refs(state, table, table.foreign_keys)
+    _new_sequences(state, op.columns)
     # Index names are checked per table here; whether they must also be unique across the
     # schema is the target database's rule (Dialect.check, and SF334 without a database).
     return state.with_table(table)
@@ -85,6 +86,7 @@ def _add_column(state: SchemaState, op: ir.AddColumn) -> SchemaState:
                          "create_primary_key", code="SF109")
     if c.autoincrement:
         raise not_numbered(op.table, c.name)
+    _new_sequences(state, (c,))
     new = table_with(t, columns=(*t.columns, plain_column(c, False)))
     if c.unique:
         new = table_with(new, uniques=(*new.uniques, ir.UniqueDef(
@@ -323,10 +325,30 @@ def _sql(state: SchemaState, op: ir.Sql) -> SchemaState:
 
 
 def _create_sequence(state: SchemaState, op: ir.CreateSequence) -> SchemaState:
-    key = (op.schema, op.name)
-    if key in state.sequences:
-        raise StateError(f"sequence '{qual(op.schema, op.name)}' already exists", code="SF118")
-    return state.with_sequences(state.sequences.set(key, op))
+    _new_sequence(state, op.schema, op.name)
+    return state.with_sequences(state.sequences.set((op.schema, op.name), op))
+
+
+def _new_sequence(state: SchemaState, schema: str | None, name: str) -> None:
+    """SF118 when a sequence of that name exists: one of its own, or a column's."""
+    taken = (schema, name) in state.sequences or any(
+        c.sequence is not None and (c.sequence.schema, c.sequence.name) == (schema, name)
+        for t in state.tables.values() for c in t.columns)
+    if taken:
+        raise StateError(f"sequence '{qual(schema, name)}' already exists", code="SF118")
+
+
+def _new_sequences(state: SchemaState, columns: Iterable[ir.Column]) -> None:
+    """SF118 for a column's sequence whose name is taken (by another column's too)."""
+    seen: set[tuple[str | None, str]] = set()
+    for c in columns:
+        if c.sequence is None:
+            continue
+        key = (c.sequence.schema, c.sequence.name)
+        if key in seen:
+            raise StateError(f"sequence '{qual(*key)}' is given to two columns", code="SF118")
+        seen.add(key)
+        _new_sequence(state, *key)
 
 
 def _drop_sequence(state: SchemaState, op: ir.DropSequence) -> SchemaState:
