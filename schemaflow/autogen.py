@@ -296,11 +296,14 @@ def _kind_matched(dialect: Dialect, old: SchemaState, models: SchemaState) -> Sc
 def _typed_as_models(settings: Settings, live: SchemaState, dialect: Dialect) -> SchemaState:
     """A baseline of the database `live`, each column whose type the configured models give
     as this database holds it written as the models write it, variants and all (a GUID that
-    is UUID here and CHAR(36) elsewhere): the baseline then builds on every database what
-    the models do, and `check` finds no difference that is only this database's view. No
-    models configured, or models that do not load: the database's own types."""
+    is UUID here and CHAR(36) elsewhere), and each CHECK likewise (`checks_matched`: the
+    models' `dialects` and words), with the models' CHECKs that exist on other databases
+    only: the baseline then builds on every database what the models do, and `check` finds
+    no difference that is only this database's view. No models configured, or models that
+    do not load: the database's own types and checks."""
     from dataclasses import replace
 
+    from .dialects.checks import checks_elsewhere, checks_matched
     from .diffkeys import column_type_key
     from .errors import SchemaflowError
 
@@ -321,8 +324,12 @@ def _typed_as_models(settings: Settings, live: SchemaState, dialect: Dialect) ->
             return c
         return replace(c, type=m.type, variants=m.variants, collation=m.collation)
 
-    return live.with_tables({key: replace(t, columns=tuple(as_models(key, c) for c in t.columns))
-                             for key, t in live.tables.items()})
+    def table(key: tuple[str | None, str], t: Table) -> Table:
+        t = replace(t, columns=tuple(as_models(key, c) for c in t.columns))
+        m = models.tables.get(key)
+        return t if m is None else checks_elsewhere(dialect, checks_matched(dialect, t, m), m)
+
+    return live.with_tables({key: table(key, t) for key, t in live.tables.items()})
 
 
 def _left_out_hint(settings: Settings) -> str | None:

@@ -299,6 +299,18 @@ class Dialect(SupportChecks, CatalogReading):
 
         return expression_key(expression)
 
+    def matched(self, have: SchemaState, want: SchemaState) -> SchemaState:
+        """`have` with each CHECK that means here what `want`'s means written as `want`
+        writes it (`checks.checks_matched`): the database, and a baseline read from it,
+        keep no `dialects` scope and give a CHECK back in their own words."""
+        from .checks import checks_matched
+
+        def same(t: Table) -> Table:
+            other = want.tables.get(t.key)
+            return t if other is None or not t.checks else checks_matched(self, t, other)
+
+        return map_tables(have, same)
+
     def analyzers(self) -> tuple[Analyzer, ...]:
         """Lint rules that only this database needs (beyond the shared ones)."""
         return (stored_values,)

@@ -178,7 +178,7 @@ class MySQL(Dialect):
     def matched(self, have: SchemaState, want: SchemaState) -> SchemaState:
         from .indexes import matched
 
-        return matched(have, want)
+        return matched(super().matched(have, want), want)
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # MySQL's DATETIME and TIME keep no time zone.

@@ -92,23 +92,42 @@ def _as_written(tokens: list[str]) -> list[str]:
             i = tokens.index(")", i) + 1 if ")" in tokens[i:] else len(tokens)
         while tokens[i:i + 2] == ["[", "]"]:
             i += 2
-    plain = [t for t in out if t not in ("(", ")")]
     done: list[str] = []
-    open_lists = 0
     i = 0
-    while i < len(plain):
-        head = plain[i:i + 4]
-        if head in (["=", "any", "array", "["], ["<>", "all", "array", "["]):
-            done += ["in"] if head[0] == "=" else ["not", "in"]
-            open_lists += 1
-            i += 4
-            continue
-        if plain[i] == "]" and open_lists:
-            open_lists -= 1
+    while i < len(out):
+        listed = _in_list(out, i)
+        if listed is None:
+            done.append(out[i])
+            i += 1
         else:
-            done.append(plain[i])
-        i += 1
+            done += listed[0]
+            i = listed[1]
     return done
+
+
+def _in_list(tokens: list[str], i: int) -> tuple[list[str], int] | None:
+    """At `tokens[i]`, `= ANY (ARRAY[a, b])` (or `<> ALL (...)`) exactly as PostgreSQL
+    prints `IN (a, b)` (`NOT IN`), its casts already out, the array in parentheses of its
+    own or not: that IN list, and where it ends. None for anything else (an array that is
+    more than its brackets, `= ANY (ARRAY[1] || x)`, is no IN list)."""
+    if tokens[i:i + 2] not in (["=", "any"], ["<>", "all"]):
+        return None
+    j = i + 2
+    opened = 0
+    while tokens[j:j + 1] == ["("]:
+        opened += 1
+        j += 1
+    if not opened or tokens[j:j + 2] != ["array", "["]:
+        return None
+    start = j = j + 2
+    depth = 1
+    while j < len(tokens) and depth:
+        depth += {"[": 1, "]": -1}.get(tokens[j], 0)
+        j += 1
+    if depth or tokens[j:j + opened] != [")"] * opened:
+        return None
+    words = ["in"] if tokens[i] == "=" else ["not", "in"]
+    return [*words, "(", *tokens[start:j - 1], ")"], j + opened
 
 
 def still_named(state: SchemaState, name: str, removed: list[str]) -> None:
