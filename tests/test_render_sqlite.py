@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from schemaflow import ir
 from schemaflow.dialects import by_name, renderer_for
 from schemaflow.dialects.render import compile_step
+from schemaflow.errors import UsageError
 from schemaflow.state import SchemaState, apply_all
 
 MODERN = (3, 45)
@@ -452,10 +453,22 @@ def test_render(before: list[dict[str, Any]], op: dict[str, Any], version: tuple
 REBUILDS = [c for c in CASES if "rebuild" in str(c.id)]
 
 
+# The kinds SQLite has no statement for: refused (SF331), never rendered as nothing.
+REFUSED = {"create_sequence": {"name": "ticket_numbers"},
+           "drop_sequence": {"name": "ticket_numbers"}}
+
+
 def test_every_kind_of_the_contract_is_in_the_table() -> None:
     # every case's second value is the operation document, `{kind: {...}}`
     kinds = {next(iter(cast(dict[str, Any], c.values[1]))) for c in CASES}
-    assert kinds == set(ir.OPERATIONS)
+    assert kinds | set(REFUSED) == set(ir.OPERATIONS)
+
+
+@pytest.mark.parametrize("kind", sorted(REFUSED))
+def test_a_kind_sqlite_has_no_statement_for_is_refused(kind: str) -> None:
+    before = state({"create_sequence": REFUSED["create_sequence"]})
+    with pytest.raises(UsageError, match="sqlite has no sequences"):
+        render(before if kind == "drop_sequence" else SchemaState(), {kind: REFUSED[kind]})
 
 
 @pytest.mark.parametrize(("before", "op", "version", "expected"), REBUILDS)

@@ -44,7 +44,9 @@ class CatalogReading:
                          columns: dict[Any, list[dict[str, Any]]]
                          ) -> dict[Any, list[dict[str, Any]]]:
         """The Inspector's columns of `tables`, each type it could not read (a user-defined
-        type) read from the database's own text of it, in its own dictionary form."""
+        type) read from the database's own text of it, in its own dictionary form (and,
+        where the Inspector misreads more of a column, that too: SQLite's collations and
+        generated expressions)."""
         if self.column_types_sql is None:
             return columns
         from .columns import read_unknown

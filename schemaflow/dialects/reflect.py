@@ -100,7 +100,7 @@ def from_inspector(insp: Any, schema: str | None, *,
         for c in columns[key]:
             _refuse_column(name, c)
             default = c.get("default")
-            generated = _generated(c)
+            generated = _generated(name, c)
             column_name = str(c["name"])
             in_key = column_name in pk_cols and isinstance(c["type"], sa.Integer) and not generated
             if default is not None and _numbering(name, column_name, str(default), in_key,
@@ -205,10 +205,14 @@ def _refuse_column(table: str, c: dict[str, Any]) -> None:
         c["type"] = type(c["type"])()
 
 
-def _generated(c: dict[str, Any]) -> dict[str, Any]:
-    """The computed expression or identity of a reflected column, as IR fields."""
+def _generated(table: str, c: dict[str, Any]) -> dict[str, Any]:
+    """The computed expression or identity of a reflected column, as IR fields; a computed
+    column whose expression was not read is refused, never written without one."""
     computed, identity = c.get("computed"), c.get("identity")
     if computed:
+        if not str(computed.get("sqltext") or "").strip():
+            raise Unexpressible(f"column {table}.{c['name']}", "a generated column whose "
+                                "expression could not be read", FROM_DB_HINT)
         return {"computed": ir.Computed(expression=str(computed["sqltext"]),
                                         stored=computed.get("persisted"))}
     if identity:

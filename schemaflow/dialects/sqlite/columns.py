@@ -1,7 +1,7 @@
 """SQLite's column types as declared: its Inspector reads a type name it does not know by
 affinity (`POINT` as INTEGER, `BINARY(16)` as NUMERIC), which would change the column; the
 declared text from `PRAGMA table_xinfo` is read instead. Collations, which it does not read at
-all, come from the CREATE TABLE statement."""
+all, and generated columns, which it misreads, come from the CREATE TABLE statement."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite.base import SQLiteDialect
 
 from ..tables import Verbatim
+from .generated import complete as complete_generated
+from .generated import uncommented
 from .indexes import key_list
 
 _BASE = re.compile(r"\s*([\w ]+?)\s*(?:\(|$)")
@@ -21,7 +23,7 @@ _SIZED_BINARY = re.compile(r"\s*(VAR)?BINARY\s*\(\s*(\d+)\s*\)\s*$", re.IGNORECA
 _GENERIC = frozenset({"CLOB", "DOUBLE PRECISION", "UUID"})
 
 
-_NAME = re.compile(r'\s*("(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^\s(]+)')
+_NAME = re.compile(r"""\s*("(?:[^"]|"")*"|'(?:[^']|'')*'|`(?:[^`]|``)*`|\[[^\]]*\]|[^\s(]+)""")
 _COLLATE = re.compile(r'\bCOLLATE\s+("(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|\w+)', re.IGNORECASE)
 
 
@@ -30,20 +32,20 @@ def _quote(name: str) -> str:
 
 
 def _unquote(name: str) -> str:
-    if name[:1] in ('"', "`", "[") and len(name) >= 2:
-        return name[1:-1].replace('""', '"') if name[0] == '"' else name[1:-1]
+    if name[:1] in ('"', "'", "`", "[") and len(name) >= 2:
+        return name[1:-1].replace(name[0] * 2, name[0]) if name[0] != "[" else name[1:-1]
     return name
 
 
-def _collations(sql: str) -> dict[str, str]:
-    """Column name → the collation its definition in a CREATE TABLE statement names."""
-    items, _ = key_list(sql)
-    out = {}
+def _definitions(sql: str) -> dict[str, str]:
+    """Column name → what follows it in its definition in a CREATE TABLE statement, without
+    comments (the table's constraints, which come last, never taking a column's place)."""
+    items, _ = key_list(uncommented(sql))
+    out: dict[str, str] = {}
     for item in items:
         name = _NAME.match(item)
-        found = _COLLATE.search(item, name.end()) if name else None
-        if name and found:
-            out[_unquote(name.group(1))] = _unquote(found.group(1))
+        if name:
+            out.setdefault(_unquote(name.group(1)), item[name.end():])
     return out
 
 
@@ -51,7 +53,7 @@ def complete(conn: Any, schema: str | None, tables: list[str],
              columns: dict[Any, list[dict[str, Any]]]) -> dict[Any, list[dict[str, Any]]]:
     """`columns` (the Inspector's, per table) with each type SQLite only knows by affinity
     read from its declaration (BINARY(n)/VARBINARY(n), else the text as written), and each
-    collation from the CREATE TABLE statement."""
+    collation and generated column's expression from the CREATE TABLE statement."""
     prefix = f"{_quote(schema)}." if schema else ""
     for key, cols in columns.items():
         declared = {str(row[1]): str(row[2] or "") for row in conn.exec_driver_sql(
@@ -59,11 +61,12 @@ def complete(conn: Any, schema: str | None, tables: list[str],
         create = conn.exec_driver_sql(
             f"SELECT sql FROM {prefix}sqlite_master WHERE type = 'table' AND name = ?",
             (key[1],)).scalar()
-        collations = _collations(str(create or ""))
+        definitions = _definitions(str(create or ""))
+        complete_generated(cols, definitions)
         for c in cols:
-            collation = collations.get(str(c["name"]))
+            collation = _COLLATE.search(definitions.get(str(c["name"]), ""))
             if collation and hasattr(c["type"], "collation"):
-                c["type"].collation = collation
+                c["type"].collation = _unquote(collation.group(1))
             text = declared.get(str(c["name"]), "").strip()
             base = _BASE.match(text)
             if not text or base is None:
