@@ -217,8 +217,13 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
     from .state import SchemaState
 
     if from_db:
+        from .dialects import for_url
+
         live, dialect = database_state(settings, lock_timeout)
-        return diff(SchemaState(), _typed_as_models(settings, live, dialect))
+        # What the URL names is what `validate` checks the baseline against (mysql:// is
+        # MySQL, even where the server is MariaDB): refused now if it cannot build it.
+        return _buildable(diff(SchemaState(), _typed_as_models(settings, live, dialect)),
+                          SchemaState(), for_url(settings.url), asked="the database holds")
     if against_db:
         models, live, dialect = models_and_database(settings, lock_timeout)
         result = diff(dialect.comparable(dialect.matched(live, models)),
@@ -360,7 +365,7 @@ def _without(state: SchemaState, skipped: Callable[[str], bool]) -> SchemaState:
 
 
 def _buildable(result: DiffResult, state: SchemaState, dialect: Dialect | None,
-               hint: str | None = None) -> DiffResult:
+               hint: str | None = None, asked: str = "the models ask for") -> DiffResult:
     """`result`, when its operations build on `state` and the configured database can carry
     out every one of them: models that ask for what it lacks (a PostgreSQL-only index method
     on SQLite), or operations that do not fit (a foreign key to a table left out), are
@@ -374,7 +379,7 @@ def _buildable(result: DiffResult, state: SchemaState, dialect: Dialect | None,
             try:
                 dialect.check(op, state)
             except UsageError as exc:
-                raise UsageError(f"the models ask for what {dialect.name} cannot build: {exc}",
+                raise UsageError(f"{asked} what {dialect.name} cannot build: {exc}",
                                  hint=exc.hint) from None
         try:
             state = apply(state, op)

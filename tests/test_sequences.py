@@ -237,3 +237,22 @@ def test_a_column_sequence_takes_a_name_of_its_own(tmp_path: Path) -> None:
         _write(p, "0001", [], *operations)
         done = p.cli("validate", "--dialect", "postgresql")
         assert done.returncode == 1 and said in done.stdout, (operations, done.stdout)
+
+
+@pytest.mark.mysql
+def test_a_mysql_url_on_mariadb_refuses_a_baseline_it_could_not_validate(
+        tmp_path: Path, mysql_url: str) -> None:
+    """A mysql:// URL is checked as MySQL, which has no sequences: a baseline of a MariaDB
+    database with one is refused up front (exit 2, nothing written), naming the way out,
+    where it was written and then refused by its own `validate`."""
+    run_sql(_driver(mysql_url), "CREATE SEQUENCE ticket_numbers")
+    p = make_project(tmp_path / "p", mysql_url)
+    (p.root / "schemaflow.toml").open("a").write(
+        '[autogenerate]\nexclude_tables = ["schemaflow_*"]\n')
+    done = p.cli("new", "--autogenerate", "--from-db", "-m", "baseline")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "the database holds what mysql cannot build: mysql has no sequences: " \
+           "create_sequence ticket_numbers" in done.stderr, done.stderr
+    assert "write mariadb:// for MariaDB" in done.stderr
+    assert list(p.changesets.iterdir()) == []
+    _ok(p, "--url", _mariadb(mysql_url), "new", "--autogenerate", "--from-db", "-m", "baseline")

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from .. import ir
 from ..errors import UsageError
-from ..ir.parts import key_columns
 from ..typespec import TypeSpec
 from . import columns
 from .values import check_names
@@ -124,6 +123,8 @@ class SupportChecks:
                              "is numbered (`autoincrement: true`) in a key of several columns",
                              hint="drop `autoincrement` (the column then takes the values "
                                   "given), or use a sql operation scoped with `dialects:`")
+        from ..ir.parts import key_columns  # (listings import the dialects, never the IR)
+
         leading = [key[0]] + [c.name for c in op.columns if c.unique or c.index] + [
             u.columns[0] for u in op.unique] + list(key_columns(tuple(
                 i.columns[0] for i in op.indexes if i.columns)))
