@@ -228,7 +228,10 @@ def test_a_column_sequence_takes_a_name_of_its_own(tmp_path: Path) -> None:
         ([{"create_sequence": {"name": "ids"}},
           {"create_table": {"name": "t", "columns": [column]}}], "error SF118"),
         ([{"create_table": {"name": "t", "columns": [column]}},
-          {"create_table": {"name": "u", "columns": [column]}}], "error SF118"),
+          {"create_sequence": {"name": "ids"}}], "error SF118"),
+        ([{"create_table": {"name": "t", "columns": [
+            column, {"name": "n", "type": "integer", "sequence": {"name": "ids"}}]}}],
+         "is given to two columns"),
         ([{"create_table": {"name": "t", "columns": [{**column, "default": 1}]}}],
          "has default and sequence"),
     ]

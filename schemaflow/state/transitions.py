@@ -339,7 +339,10 @@ def _new_sequence(state: SchemaState, schema: str | None, name: str) -> None:
 
 
 def _new_sequences(state: SchemaState, columns: Iterable[ir.Column]) -> None:
-    """SF118 for a column's sequence whose name is taken (by another column's too)."""
+    """SF118 for a column's sequence named as a sequence of its own, or as another column's
+    of the same operation. (Another table's column sequence is not looked for: that would
+    read every table of a long history's schema for each such column; the database refuses
+    the CREATE SEQUENCE.)"""
     seen: set[tuple[str | None, str]] = set()
     for c in columns:
         if c.sequence is None:
@@ -348,7 +351,8 @@ def _new_sequences(state: SchemaState, columns: Iterable[ir.Column]) -> None:
         if key in seen:
             raise StateError(f"sequence '{qual(*key)}' is given to two columns", code="SF118")
         seen.add(key)
-        _new_sequence(state, *key)
+        if key in state.sequences:
+            raise StateError(f"sequence '{qual(*key)}' already exists", code="SF118")
 
 
 def _drop_sequence(state: SchemaState, op: ir.DropSequence) -> SchemaState:
