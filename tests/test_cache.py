@@ -356,6 +356,65 @@ def test_files_within_the_racy_window_are_trusted_by_content(
     assert reads == [] and checked == []  # outside the window: the stats suffice
 
 
+def test_an_index_of_files_fresh_when_it_was_written_settles_once_they_are_not(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh clone indexed at once (`validate` in CI): every file is within the racy
+    window of the index, so every load compared all their bytes, for as long as the index
+    lived. A load that compares them once the window has passed writes the index again
+    trusting their stats: later loads read no file, and an edit is still seen."""
+    import time
+
+    from schemaflow import folderindex
+
+    reads = _count_reads(monkeypatch)
+    checked = record_calls(monkeypatch, folderindex.FolderIndex, "_same_bytes")
+    project.chain([TABLE], [ADD])
+    load(project.changesets)
+    reads.clear()
+    for _ in range(2):  # within the window: compared each time, never trusted by stat
+        assert load(project.changesets).graph.heads == ["c002"]
+    assert reads == [] and len(checked) == 2
+    real = time.time_ns
+    monkeypatch.setattr(time, "time_ns", lambda: real() + 3 * 10**9)  # the window passed
+    checked.clear()
+    assert load(project.changesets).graph.heads == ["c002"]
+    assert reads == [] and len(checked) == 1  # compared a last time
+    checked.clear()
+    assert load(project.changesets).graph.heads == ["c002"]
+    assert reads == [] and checked == []  # the stats suffice
+    path = next(project.changesets.glob("c002*"))
+    path.write_text(path.read_text().replace("name: x", "name: y"))
+    got = load(project.changesets)
+    assert reads and got.graph["c002"].operations[0].column.name == "y"  # type: ignore[attr-defined]
+
+
+def test_an_edit_while_a_fresh_index_is_compared_is_not_settled_as_the_old_bytes(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race settling must not lose: a same-size edit after the folder was scanned and
+    before the bytes were compared, past the window (simulated: the scan is given the
+    stats from before the edit). The bytes differ, the folder is loaded file by file, and
+    no index of the old bytes is left to serve a later load."""
+    import time
+
+    from schemaflow import history
+
+    path = project.write("c001", [TABLE])
+    load(project.changesets)  # indexed at once: the file is racy
+    before = scan(project.changesets)
+    real = time.time_ns
+    monkeypatch.setattr(time, "time_ns", lambda: real() + 3 * 10**9)
+    text = path.read_text()
+    path.write_text(text.replace("integer", "bigint "))
+    assert len(path.read_text()) == len(text)
+    monkeypatch.setattr(history, "scan", lambda folder, limits=None: before)
+    for _ in range(2):
+        op = load(project.changesets).graph["c001"].operations[0]
+        assert op.columns[0].type.name == "bigint"  # type: ignore[attr-defined]
+    monkeypatch.undo()
+    op = load(project.changesets).graph["c001"].operations[0]
+    assert op.columns[0].type.name == "bigint"  # type: ignore[attr-defined]
+
+
 def test_an_edit_that_keeps_the_stat_within_the_racy_window_is_seen(
         project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     """The racy case itself: an edit within the clock's granularity of the index being
