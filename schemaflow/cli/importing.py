@@ -52,7 +52,7 @@ def flyway(
 
 
 def _import(ctx: typer.Context, tool: str, path: Path, what: str) -> None:
-    from rich.markup import escape
+    from .output.plain import escape
 
     _, err = consoles(ctx)
     paths, findings = open_project(ctx).import_history(tool, path)

@@ -36,15 +36,26 @@ def safe(text: str) -> str:
 
 
 def consoles(quiet: bool = False) -> tuple[Console, Console]:
-    """(stdout, stderr) consoles; rich honours NO_COLOR and plain pipes by itself."""
-    # Imported here: `schema` writes a file's text and needs no rich at all.
-    from .terminal import SafeConsole
+    """(stdout, stderr) consoles; rich honours NO_COLOR and plain pipes by itself. A stream
+    that is not a terminal gets a `PlainConsole` (rich imported only if it must render)."""
+    from typing import cast
+
+    from .plain import PlainConsole, is_terminal
 
     # NO_COLOR: rich drops colours but keeps bold/dim; no escape codes at all is what users mean.
     plain = {"color_system": None} if os.environ.get("NO_COLOR") else {}
-    return (SafeConsole(highlight=False, soft_wrap=True, **plain),  # type: ignore[arg-type]
-            SafeConsole(stderr=True, highlight=False, soft_wrap=True, quiet=quiet,
-                        **plain))  # type: ignore[arg-type]
+    made = []
+    for stderr in (False, True):
+        options: dict[str, Any] = {"highlight": False, "soft_wrap": True, **plain}
+        if stderr:
+            options.update(stderr=True, quiet=quiet)
+        if is_terminal(sys.stderr if stderr else sys.stdout) is False:
+            made.append(cast("Console", PlainConsole(safe, **options)))
+        else:
+            from .terminal import SafeConsole  # (rich)
+
+            made.append(SafeConsole(**options))
+    return made[0], made[1]
 
 
 def count(n: int, noun: str) -> str:
@@ -54,14 +65,14 @@ def count(n: int, noun: str) -> str:
 
 def notice(err: Console, message: str) -> None:
     """Something the user should know while a command waits or works (a held lock)."""
-    from rich.markup import escape
+    from .plain import escape
 
     err.print(f"[yellow]{escape(message)}[/yellow]")
 
 
 def print_database(err: Console, url: str, origin: str) -> None:
     """The database a command works on and where its URL came from (password hidden)."""
-    from rich.markup import escape
+    from .plain import escape
 
     err.print(f"[dim]database: {escape(url)} ({escape(origin)})[/dim]")
 

@@ -6,12 +6,11 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-
 from . import print_json, safe
+from .plain import escape
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.table import Table
 
     from ...api import ChangesetInfo

@@ -7,12 +7,14 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING
 
 from ...errors import ChangesetFailed, Diagnostic, SchemaflowError, ValidationFailed
 from . import count, safe
+from .plain import escape
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def diagnostic_text(d: Diagnostic) -> str:

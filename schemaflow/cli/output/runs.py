@@ -8,13 +8,11 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-
 from . import count, safe
-from .terminal import markup
+from .plain import escape
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.status import Status
 
     from ...execute import ItemResult
@@ -47,6 +45,8 @@ class Progress:
     def start(self, cid: str, message: str) -> None:
         """A changeset starts: the live status line names it (a long one shows which)."""
         if self.status is not None:
+            from .terminal import markup
+
             # safe(): the status line is rendered without passing the console's own filter.
             self.status.update(markup(safe(f"{self.doing} [bold]{escape(cid)}[/bold] "
                                            f"{escape(message)}…")))
@@ -54,6 +54,8 @@ class Progress:
     def live(self, enabled: bool) -> AbstractContextManager[Any]:
         """On a terminal, a live status line while changesets run; plain lines otherwise."""
         if enabled and self.err.is_terminal:
+            from .terminal import markup
+
             self.status = self.err.status(markup(f"{self.doing}…"))
             return self.status
         return nullcontext()
