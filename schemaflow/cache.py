@@ -82,6 +82,13 @@ def listed(by_id: Mapping[str, Changeset], cid: str) -> tuple[Header, tuple[str,
     return header_of(cs), cs.operation_kinds
 
 
+def lister(by_id: Mapping[str, Changeset]) -> Callable[[str], tuple[Header, tuple[str, ...]]]:
+    """`listed` for the changesets of `by_id`, looked up once for many."""
+    if isinstance(by_id, _LazyMap):
+        return by_id.listed
+    return lambda cid: listed(by_id, cid)
+
+
 def source_key(by_id: Mapping[str, Changeset], cid: str) -> str | None:
     """The content key of the file a cached graph's changeset `cid` was parsed from (None
     when `by_id` is not a cached graph's, or its entry says none)."""

@@ -10,7 +10,7 @@ from .errors import UsageError
 from .graph import Relative, within
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from .errors import Diagnostic
     from .history import History
@@ -62,21 +62,31 @@ class Listings:
 
     def info(self, cid: str, applied: set[str] | None = None) -> ChangesetInfo:
         """Listing details of one changeset."""
-        from .cache import listed
+        return self.infos((cid,), applied)[0]
+
+    def infos(self, ids: Iterable[str], applied: set[str] | None = None
+              ) -> list[ChangesetInfo]:
+        """Listing details of changesets `ids` (`status` and `history` list every one of a
+        long history: what is the same for all of them is looked up once)."""
+        from .cache import lister
 
         g = self.history.graph
+        heads = set(g.heads)
         # Its header, not the changeset: a cached one is not revived (history lists all).
-        (cid, parents, message, author, depends_on, branch_labels, tag, _, _, _,
-         path), kinds = listed(g.by_id, cid)
-        return ChangesetInfo(
-            id=cid, message=message, parents=parents, path=path,
-            applied=None if applied is None else cid in applied,
-            is_head=cid in g.heads, tag=tag, branch_labels=branch_labels,
-            depends_on=depends_on, author=author, operations=kinds)
+        listed = lister(g.by_id)
+        out = []
+        for cid in ids:
+            (cid, parents, message, author, depends_on, branch_labels, tag, _, _, _,
+             path), kinds = listed(cid)
+            out.append(ChangesetInfo(cid, message, parents, path,
+                                     None if applied is None else cid in applied,
+                                     cid in heads, tag, branch_labels, depends_on, author,
+                                     kinds))
+        return out
 
     def heads(self) -> list[ChangesetInfo]:
         """The heads of the history."""
-        return [self.info(h) for h in self.history.graph.heads]
+        return self.infos(self.history.graph.heads)
 
     def branches(self) -> list[tuple[ChangesetInfo, list[str]]]:
         """Branch points and their children."""
@@ -97,19 +107,19 @@ class Listings:
         """Changesets newest first, optionally within `START:END`."""
         g = self.history.graph
         ids = within(g, rng) if rng else list(reversed(g.order))
-        return [self.info(i) for i in ids]
+        return self.infos(ids)
 
     def current(self) -> tuple[list[ChangesetInfo], list[AppliedRow]]:
         """The applied heads, and every version row."""
         rows = self._listed_rows()
         applied = {r.id for r in rows}
-        return [self.info(h, applied) for h in self.history.graph.heads_of(applied)], rows
+        return self.infos(self.history.graph.heads_of(applied), applied), rows
 
     def status(self) -> list[ChangesetInfo]:
         """The changesets not yet applied, in the order apply would run them."""
         applied = {r.id for r in self._listed_rows()}
         g = self.history.graph
-        return [self.info(i, applied) for i in g.upgrade_plan(g.heads, applied)]
+        return self.infos(g.upgrade_plan(g.heads, applied), applied)
 
     def status_report(self) -> tuple[list[ChangesetInfo], list[Diagnostic]]:
         """The pending changesets, and what would stop `apply` before running any: applied
@@ -124,7 +134,7 @@ class Listings:
         for notice in listing_notices(present, g, self._folder()):
             self.notify(f"warning: {notice}")
         applied = {r.id for r in rows}
-        pending = [self.info(i, applied) for i in g.upgrade_plan(g.heads, applied)]
+        pending = self.infos(g.upgrade_plan(g.heads, applied), applied)
         told = {e.id: e.describe() for e in interrupted if e.direction == "apply"}
         pending = [replace(p, interrupted=told[p.id]) if p.id in told else p for p in pending]
         for e in interrupted:
