@@ -109,7 +109,9 @@ class PlainConsole:
         if self.quiet:
             return
         text = self._safe(text)  # (first, as the rich console does)
-        self.file.write((text if markup is False else strip_markup(text)) + end)
+        file = self.file
+        file.write((text if markup is False else strip_markup(text)) + end)
+        file.flush()  # (as rich does: a line on stdout keeps its place among stderr's)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.rich(), name)
