@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import ir
 from .ir.parts import deferral
+from .state.expressions import outside_literals
 from .typespec import INTEGER_TYPES, TypeSpec, parse_type, stored_as
 
 if TYPE_CHECKING:
@@ -45,12 +46,18 @@ _CASTS = re.compile(r"::\s*[a-z_][a-z0-9_ ]*(\[\])?")
 
 
 def sql_key(text: str | None) -> str | None:
-    """An SQL expression with casts, parentheses, quoting of names and spacing taken out."""
+    """An SQL expression with casts, parentheses, quoting of names, case and spacing taken
+    out, string literals kept as written: `'Active'` and `'active'`, `'in progress'` and
+    `'inprogress'` are other values (a CHECK, a default, an index's condition changed)."""
     if text is None:
         return None
-    t = _CASTS.sub("", text.lower())
-    t = re.sub(r"[()\s`\"]", "", t)
+    t = "".join(piece if literal else _sql_words(piece)
+                for literal, piece in outside_literals(text))
     return {"current_timestamp": "current_timestamp", "now": "current_timestamp"}.get(t, t)
+
+
+def _sql_words(text: str) -> str:
+    return re.sub(r"[()\s`\"]", "", _CASTS.sub("", text.lower()))
 
 
 def default_key(c: ir.Column) -> tuple[str, str] | None:

@@ -13,7 +13,7 @@ def _word(name: str) -> re.Pattern[str]:
 _STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
 
 
-def _outside_literals(expression: str) -> list[tuple[bool, str]]:
+def outside_literals(expression: str) -> list[tuple[bool, str]]:
     """The expression cut into (is_literal, text) pieces; string literals are not names."""
     pieces: list[tuple[bool, str]] = []
     pos = 0
@@ -26,14 +26,14 @@ def _outside_literals(expression: str) -> list[tuple[bool, str]]:
 def mentions(expression: str, column: str) -> bool:
     """Whether `expression` names the identifier `column` (string literals aside)."""
     word = _word(column)
-    return any(not lit and word.search(text) for lit, text in _outside_literals(expression))
+    return any(not lit and word.search(text) for lit, text in outside_literals(expression))
 
 
 def rename_in(expression: str, old: str, new: str) -> str:
     """`expression` with the identifier `old` renamed to `new` (string literals untouched)."""
     word = _word(old)
     return "".join(text if lit else word.sub(lambda _m: new, text)
-                   for lit, text in _outside_literals(expression))
+                   for lit, text in outside_literals(expression))
 
 
 # One token of an SQL expression: a string literal, a quoted name (ANSI, MySQL), a number, a
