@@ -268,7 +268,8 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
                 return RunResult(direction, sql="-- nothing is applied: nothing to roll back\n")
             return self.offline_sql(direction, target)
         try:
-            recorded = False  # whether the version table is known to list changesets
+            # Whether the version table was found listing changesets (None: not read here).
+            recorded: bool | None = None
             if not dry_run and resume_from is None:
                 nothing, recorded = self._nothing_to_do(direction, target)
                 if nothing is not None:
@@ -279,7 +280,7 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
             self._load_for_run()
             history = self._checked_history()
             if direction == "apply" and not recorded:
-                self._refuse_other_tool()
+                self._refuse_other_tool(read_empty=recorded is False)
             plan, done = migrate(self.settings, history, direction, target,
                                  dry_run=dry_run, lock_timeout=self.lock_timeout,
                                  notify=self.notify, folder=self._folder(), on_item=on_item,
@@ -305,11 +306,12 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
                                  background=threading.active_count() == 1)
 
     def _nothing_to_do(self, direction: Direction, target: str | None
-                       ) -> tuple[RunResult | None, bool]:
+                       ) -> tuple[RunResult | None, bool | None]:
         """The outcome of a run with nothing to do, found as `current` finds what is applied
         (the version table read through the driver, compared with the graph), or None when
         there is work, or when only the full path can tell; and whether the version table
-        was found listing changesets (then no other tool's check needs to read it again).
+        was found listing changesets (then no other tool's check needs to read it again;
+        False: read, and it lists none; None: not read here).
         The checks on what is applied still happen (edited, missing, inconsistent:
         DriftError); the history check and the plan are left to the full path, which runs
         whenever there is something to run."""
@@ -320,13 +322,15 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
         settings = self.settings
         database = for_url(settings.url)
         if database is None or settings.bind is not None or self._database_missing():
-            return None, False
+            return None, None
         found = read_all(settings.url, settings.version_table, settings.version_table_schema,
                          timeout=self.lock_timeout)
         # None: left to SQLAlchemy; []: maybe no version table yet (apply makes it); an
         # interrupted changeset: the full path finishes it or says why not.
-        if not found or not found[0] or found[1]:
-            return None, False
+        if found is None:
+            return None, None
+        if not found[0] or found[1]:
+            return None, bool(found[0])
         rows = found[0]
         self._load_for_run()
         g = self.history.graph

@@ -120,12 +120,13 @@ class Bookkeeping:
         self._history = None
         return import_history(self.settings, tool, path, self.notify)
 
-    def _refuse_other_tool(self) -> None:
+    def _refuse_other_tool(self, read_empty: bool = False) -> None:
         """Stop before applying to a database another tool migrates and schemaflow has not
-        been told about (it would create tables that exist)."""
+        been told about (it would create tables that exist). `read_empty`: the version
+        table was just read and lists nothing (it is not read again)."""
         from .importers import managed_by
 
-        if self._database_missing() or self.applied_rows():
+        if self._database_missing() or (not read_empty and self.applied_rows()):
             return
         with self._recorder() as (recorder, _dialect):
             found = managed_by(recorder.conn)

@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import __version__
@@ -281,16 +281,16 @@ class RunWriter:
             cursor.execute(*sql)
             return list(cursor.fetchall()) if cursor.description else []
 
-    def _by_ids(self, cache: dict[int, tuple[str, list[str] | None]], stmt: Any,
+    def _by_ids(self, cache: dict[int, tuple[str, list[str] | None]], stmt: Callable[[], Any],
                 ids: tuple[str, ...]) -> tuple[str, Any]:
-        """`stmt` (given the IN list of `ids`), compiled once per number of ids, and its
-        parameters."""
+        """`stmt()` (given the IN list of `ids`), built and compiled once per number of ids
+        (a run asks once per changeset), and its parameters."""
         import sqlalchemy as sa
 
         sql = cache.get(len(ids))
         if sql is None:
             binds = [sa.bindparam(f"id_{i}", type_=self.vt.c.id.type) for i in range(len(ids))]
-            sql = cache[len(ids)] = self._compiled(stmt.where(self.vt.c.id.in_(binds)))
+            sql = cache[len(ids)] = self._compiled(stmt().where(self.vt.c.id.in_(binds)))
         convert = self.processors["id"]
         return self._params(sql, {f"id_{i}": convert(v) if convert else v
                                   for i, v in enumerate(ids)})
@@ -315,7 +315,7 @@ class RunWriter:
 
     def delete_sql(self, ids: tuple[str, ...]) -> tuple[str, Any]:
         """The statement that forgets changesets, and its parameters."""
-        return self._by_ids(self.deletes, self.vt.delete(), ids)
+        return self._by_ids(self.deletes, self.vt.delete, ids)
 
     def delete(self, ids: tuple[str, ...]) -> None:
         """Forget changesets (after rolling them back)."""
@@ -325,7 +325,7 @@ class RunWriter:
         """The query of which of `ids` the version table lists, and its parameters."""
         import sqlalchemy as sa
 
-        return self._by_ids(self.selects, sa.select(self.vt.c.id), ids)
+        return self._by_ids(self.selects, lambda: sa.select(self.vt.c.id), ids)
 
     def present(self, ids: tuple[str, ...]) -> set[str]:
         """Which of `ids` the version table lists (in the caller's transaction)."""
