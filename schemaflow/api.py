@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .dialects.base import Dialect
     from .execute import ItemResult
     from .journal import Interrupted
-    from .planning import Direction, Plan
+    from .plans import Direction, Plan
     from .recorder import AppliedRow, Recorder
     from .state import SchemaState
 
@@ -316,7 +316,7 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
         DriftError); the history check and the plan are left to the full path, which runs
         whenever there is something to run."""
         from .dialects import for_url
-        from .planning import Plan
+        from .plans import Plan
         from .recorder import check_drift, effective, read_all
 
         settings = self.settings

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .dialects.base import Dialect
     from .dialects.batch import BatchDriver, Statement
     from .execute import ItemResult, _Runner
-    from .planning import PlanItem
+    from .plans import PlanItem
 
 def batch_for(database: Dialect, runner: _Runner) -> BatchDriver | None:
     """The run's batching driver, where its connection and driver allow batches."""

@@ -32,7 +32,8 @@ from .graph import Graph, apply_ids, rollback_ids
 from .history import History
 from .interrupt import Stop, Watch
 from .outcome import Conflict, Progress, conflict, failed, interrupted, stopped
-from .planning import Direction, Plan, PlanItem, plan_apply, plan_rollback
+from .planning import plan_apply, plan_rollback
+from .plans import Direction, Plan, PlanItem
 from .planstream import Streamed, plan_run
 from .recorder import Recorder, RunWriter, check_drift, effective
 from .script import to_sql

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from .errors import ChangesetFailed, Interrupted
 from .interrupt import Stop
-from .planning import Direction, PlanItem
+from .plans import Direction, PlanItem
 
 STATUS_HINT = "run `schemaflow status` once the database is reachable: it reads what the " \
               "version table lists now"

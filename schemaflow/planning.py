@@ -5,50 +5,18 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from . import ir
 from .cache import checksum
 from .errors import StateError, UsageError
 from .history import History
+from .plans import Direction, Plan, PlanItem
 from .reverse import Irreversible, reverse_changeset
 from .state import SchemaState, apply
 
 if TYPE_CHECKING:
     from .dialects.render import Renderer, Step
-
-Direction = Literal["apply", "rollback"]
-
-
-@dataclass(frozen=True, slots=True)
-class PlanItem:
-    """One changeset to run in one direction, with its statements. `operations`: what they
-    were rendered from, which finding where an interrupted changeset resumes looks at; empty
-    in a plan compiled for a run (`finish`), which keeps its statements' text alone (a long
-    plan would otherwise hold every changeset's parsed operations until its end)."""
-
-    changeset: ir.Changeset
-    direction: Direction
-    operations: tuple[ir.Operation, ...]
-    steps: tuple[Step, ...]
-    transactional: bool
-    checksum: str
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """The ordered work of one apply or rollback."""
-
-    direction: Direction
-    items: tuple[PlanItem, ...]
-    dialect: str
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        """The changesets it runs, in order."""
-        return tuple(i.changeset.id for i in self.items)
-
 
 class _Schema:
     """The schema a plan renders on, operation after operation, and whether it is known

@@ -46,7 +46,8 @@ from typing import TYPE_CHECKING, Any
 from . import __version__, parallel
 from .cache import own_keys
 from .cachefile import whole_build
-from .planning import Direction, Plan, PlanItem, iter_apply, iter_rollback
+from .planning import iter_apply, iter_rollback
+from .plans import Direction, Plan, PlanItem
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect

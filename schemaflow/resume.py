@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .dialects.base import Dialect
     from .dialects.render import Renderer, Step
     from .history import History
-    from .planning import Plan, PlanItem
+    from .plans import Plan, PlanItem
     from .state import SchemaState
 
 # Given with `--resume-from`, as the number of the first statement to run.

@@ -13,7 +13,8 @@ from .dialects.render import Renderer, Step, compile_step, literal_dialect
 from .errors import UsageError
 from .graph import apply_ids, rollback_ids
 from .history import History
-from .planning import Direction, Plan, plan_apply, plan_rollback
+from .planning import plan_apply, plan_rollback
+from .plans import Direction, Plan
 from .recorder import script_rows
 
 

@@ -36,6 +36,15 @@ def test_listings_on_a_warm_cache_import_no_operation_and_print_as_without_cache
     assert len(json.loads(status)["pending"]) == 2
 
 
+def test_apply_with_nothing_to_do_imports_what_current_imports(demo_project: Project) -> None:
+    """An apply at head costs what `current` costs: no SQLAlchemy, and none of the replay
+    and rendering machinery (the empty plan it returns is a plain record, `plans`)."""
+    p = demo_project
+    assert p.cli("apply").returncode == 0
+    out, heavy = run_main(p, "apply")
+    assert heavy == [], heavy
+
+
 def test_an_edited_file_is_still_seen_by_a_listing(demo_project: Project) -> None:
     p = demo_project
     assert p.cli("apply").returncode == 0
