@@ -78,10 +78,11 @@ class Listings:
         for cid in ids:
             (cid, parents, message, author, depends_on, branch_labels, tag, _, _, _,
              path), kinds = listed(cid)
-            out.append(ChangesetInfo(cid, message, parents, path,
-                                     None if applied is None else cid in applied,
-                                     cid in heads, tag, branch_labels, depends_on, author,
-                                     kinds))
+            out.append(ChangesetInfo(
+                id=cid, message=message, parents=parents, path=path,
+                applied=None if applied is None else cid in applied, is_head=cid in heads,
+                tag=tag, branch_labels=branch_labels, depends_on=depends_on, author=author,
+                operations=kinds))
         return out
 
     def heads(self) -> list[ChangesetInfo]:

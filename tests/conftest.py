@@ -117,7 +117,8 @@ print(f"\\nIMPORTED={','.join(heavy)} EXIT={code}")
 def run_reporting_imports(root: Path, *args: str, no_cache: bool = False
                           ) -> tuple[str, int, list[str]]:
     """(stdout, exit code, the heavy modules imported: IR operations, parts, codec, the
-    planner, SQLAlchemy, rich) of `schemaflow ARGS` in the project at `root`, without inherited URLs."""
+    planner, SQLAlchemy, rich) of `schemaflow ARGS` in the project at `root`, without
+    inherited URLs."""
     env = {k: v for k, v in os.environ.items() if k not in ("SCHEMAFLOW_URL", "DATABASE_URL")}
     env.update({"NO_COLOR": "1", "COLUMNS": "200"})
     if no_cache:

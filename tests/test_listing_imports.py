@@ -41,7 +41,7 @@ def test_apply_with_nothing_to_do_imports_what_current_imports(demo_project: Pro
     and rendering machinery (the empty plan it returns is a plain record, `plans`)."""
     p = demo_project
     assert p.cli("apply").returncode == 0
-    out, heavy = run_main(p, "apply")
+    _, heavy = run_main(p, "apply")
     assert heavy == [], heavy
 
 
