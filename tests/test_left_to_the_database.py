@@ -178,3 +178,58 @@ def test_auto_increment_outside_the_key_is_refused_by_a_baseline(
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "column t.n: AUTO_INCREMENT outside the primary key" in done.stderr, done.stderr
     assert list(p.changesets.iterdir()) == []
+
+
+NUMBERED = """
+    sa.Table("orders", metadata, sa.Column("id", sa.{id_type}, primary_key=True),
+             sa.Column("note", sa.String({width}), comment="shown"))
+    sa.Table("order_lines", metadata,
+             sa.Column("n", sa.{id_type}, primary_key=True, autoincrement=True),
+             sa.Column("order_id", sa.Integer, primary_key=True),
+             sa.Column("qty", sa.Integer, nullable=False, server_default="1"))
+"""
+
+
+@pytest.mark.mysql
+def test_a_numbered_key_changed_on_mysql_stays_numbered(tmp_path: Path, mysql_url: str) -> None:
+    """MySQL's MODIFY COLUMN restates the whole column: a numbered key whose type changed was
+    restated without AUTO_INCREMENT, so `apply` left it unnumbered (rows inserted without a
+    key then failed) while the changesets and the models say numbered; `check --against-db`
+    stopped on it. Models → apply, models changed (wider keys) → autogenerate → apply: the
+    keys still number the rows, and the database matches the models and the changesets."""
+    p = models_project(tmp_path, NUMBERED.format(id_type="Integer", width=20), mysql_url)
+    models = p.root / "fidelity_models.py"
+    for args in (("new", "--autogenerate", "-m", "models"), ("apply",)):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    text = models.read_text(encoding="utf-8")
+    # Every key column wider (orders.id, order_lines.n and .order_id), and the note.
+    models.write_text(text.replace("sa.Integer, primary_key=True",
+                                   "sa.BigInteger, primary_key=True")
+                      .replace("sa.String(20)", "sa.String(40)"), encoding="utf-8")
+    for args in (("new", "--autogenerate", "-m", "wider"), ("apply",), ("check",),
+                 ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    changed = next(t for t in (f.read_text(encoding="utf-8") for f in p.changesets.iterdir())
+                   if "message: wider" in t)
+    assert changed.count("alter_column") == 4, changed
+    engine = sa.create_engine(_driver(p.url))
+    try:
+        with engine.begin() as conn:
+            for _ in range(2):
+                conn.execute(sa.text("INSERT INTO orders (note) VALUES ('a')"))
+                conn.execute(sa.text("INSERT INTO order_lines (order_id) VALUES (7)"))
+            assert sorted(conn.execute(sa.text("SELECT id FROM orders")).scalars()) == [1, 2]
+            assert sorted(conn.execute(sa.text("SELECT n FROM order_lines")).scalars()) \
+                == [1, 2]
+            ddl = conn.execute(sa.text("SHOW CREATE TABLE orders")).one()[1]
+        assert "COMMENT 'shown'" in ddl, ddl
+    finally:
+        engine.dispose()
+    # Rolled back, the keys are integers again, and still numbered.
+    done = p.cli("rollback", "-1")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    models.write_text(text, encoding="utf-8")
+    done = p.cli("check", "--against-db")
+    assert done.returncode == 0, (done.stdout, done.stderr)

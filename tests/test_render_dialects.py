@@ -91,6 +91,15 @@ MOOD = {"create_table": {"name": "mood", "columns": [
     {"name": "feeling", "type": "enum(happy,sad)", "nullable": False},
 ]}}
 
+LINES = {"create_table": {"name": "order_lines", "columns": [
+    {"name": "n", "type": "integer", "autoincrement": True},
+    {"name": "order_id", "type": "integer"},
+], "primary_key": {"columns": ["n", "order_id"]}}}
+
+FIXED = {"create_table": {"name": "fixed", "columns": [
+    {"name": "id", "type": "integer", "primary_key": True, "autoincrement": False},
+]}}
+
 CREATE_FULL = {"create_table": {
     "name": "posts",
     "comment": "blog posts",
@@ -349,6 +358,31 @@ MYSQL_CASES = [
                                   "type": "enum(happy,sad,meh)"}}, [MYSQL8, MARIADB],
         ["ALTER TABLE mood MODIFY COLUMN feeling ENUM('happy','sad','meh') NOT NULL"],
         id="alter_column-enum-values"),
+    # A numbered key restated keeps its numbering (it was restated without AUTO_INCREMENT:
+    # the key's type change or rename silently stopped numbering it); one told not to be
+    # numbered stays unnumbered.
+    pytest.param(
+        BASE, alter("id", type="bigint"), [MYSQL8, MARIADB],
+        ["ALTER TABLE items MODIFY COLUMN id BIGINT NOT NULL AUTO_INCREMENT"],
+        id="alter_column-numbered-key-stays-numbered"),
+    pytest.param(
+        BASE, {"rename_column": {"table": "items", "name": "id", "new_name": "item_id"}},
+        [MYSQL57, MARIADB104],
+        ["ALTER TABLE items CHANGE COLUMN id item_id INTEGER NOT NULL AUTO_INCREMENT"],
+        id="rename_column-numbered-key-stays-numbered"),
+    pytest.param(
+        [LINES], {"alter_column": {"table": "order_lines", "name": "n", "type": "bigint"}},
+        [MYSQL8, MARIADB],
+        ["ALTER TABLE order_lines MODIFY COLUMN n BIGINT NOT NULL AUTO_INCREMENT"],
+        id="alter_column-numbered-column-of-a-composite-key"),
+    pytest.param(
+        [LINES], {"alter_column": {"table": "order_lines", "name": "order_id", "type": "bigint"}},
+        [MYSQL8, MARIADB], ["ALTER TABLE order_lines MODIFY COLUMN order_id BIGINT NOT NULL"],
+        id="alter_column-unnumbered-column-of-a-composite-key"),
+    pytest.param(
+        [FIXED], {"alter_column": {"table": "fixed", "name": "id", "type": "bigint"}},
+        [MYSQL8, MARIADB], ["ALTER TABLE fixed MODIFY COLUMN id BIGINT NOT NULL"],
+        id="alter_column-key-told-not-numbered"),
     # Renaming a column: CHANGE COLUMN (restating it) before MySQL 8.0 / MariaDB 10.5.2.
     pytest.param(
         BASE, {"rename_column": {"table": "items", "name": "name", "new_name": "title"}},
