@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import DIALECTS, Project, make_project, rows
 from test_autogenerate import run_sql
-from test_fidelity import _driver, _round_trip, _second, models_project
+from test_fidelity import _create_all, _driver, _round_trip, _second, models_project
 
 INHERITANCE = """
     sa.Table("parent", metadata, sa.Column("id", sa.Integer, primary_key=True))
@@ -233,3 +233,54 @@ def test_a_numbered_key_changed_on_mysql_stays_numbered(tmp_path: Path, mysql_ur
     models.write_text(text, encoding="utf-8")
     done = p.cli("check", "--against-db")
     assert done.returncode == 0, (done.stdout, done.stderr)
+
+
+def _sequence_types(url: str) -> dict[str, str]:
+    engine = sa.create_engine(_driver(url))
+    try:
+        with engine.connect() as conn:
+            return {r[0]: r[1] for r in conn.execute(sa.text(
+                "SELECT sequencename, data_type FROM pg_sequences"))}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgresql
+def test_a_serial_key_widened_on_postgresql_is_numbered_as_wide(
+        tmp_path: Path, pg_url: str, request: pytest.FixtureRequest) -> None:
+    """A SERIAL column's sequence keeps the integer type it was made with: a key widened to
+    bigint by alter_column still stopped at 2,147,483,647, where create_all()'s BIGSERIAL
+    goes on (nothing compared said so). Models → apply, keys widened → autogenerate → apply:
+    each sequence has create_all()'s type; a row takes a number past the integer range;
+    rolled back, the sequences are integers again."""
+    p = models_project(tmp_path / "p", NUMBERED.format(id_type="Integer", width=20), pg_url)
+    models = p.root / "fidelity_models.py"
+    for args in (("new", "--autogenerate", "-m", "models"), ("apply",)):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    narrow = _sequence_types(p.url)
+    assert narrow == {"orders_id_seq": "integer", "order_lines_n_seq": "integer"}, narrow
+    text = models.read_text(encoding="utf-8")
+    models.write_text(text.replace("sa.Integer, primary_key=True",
+                                   "sa.BigInteger, primary_key=True"), encoding="utf-8")
+    for args in (("new", "--autogenerate", "-m", "wider"), ("apply",), ("check",),
+                 ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    anchor = _second(request, "postgresql")
+    _create_all(models, anchor, "postgresql")
+    assert _sequence_types(p.url) == _sequence_types(anchor) == {
+        "orders_id_seq": "bigint", "order_lines_n_seq": "bigint"}
+    engine = sa.create_engine(_driver(p.url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("SELECT setval('orders_id_seq', 3000000000)"))
+            conn.execute(sa.text("INSERT INTO orders (note) VALUES ('a')"))
+            assert conn.execute(sa.text("SELECT id FROM orders")).scalar() == 3000000001
+            conn.execute(sa.text("DELETE FROM orders"))
+            conn.execute(sa.text("SELECT setval('orders_id_seq', 1)"))
+    finally:
+        engine.dispose()
+    done = p.cli("rollback", "-1")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert _sequence_types(p.url) == narrow

@@ -91,7 +91,7 @@ MOOD = {"create_table": {"name": "mood", "columns": [
     {"name": "feeling", "type": "enum(happy,sad)", "nullable": False},
 ]}}
 
-LINES = {"create_table": {"name": "order_lines", "columns": [
+ORDER_LINES = {"create_table": {"name": "order_lines", "columns": [
     {"name": "n", "type": "integer", "autoincrement": True},
     {"name": "order_id", "type": "integer"},
 ], "primary_key": {"columns": ["n", "order_id"]}}}
@@ -138,7 +138,42 @@ def drop_constraint(name: str, kind: str) -> dict[str, Any]:
 
 # --- PostgreSQL -------------------------------------------------------------------------------
 
+SERIAL_TO_BIGINT = ("DO $sf$ DECLARE s text := pg_get_serial_sequence('{table}', '{column}'); "
+                    "BEGIN IF s IS NOT NULL THEN EXECUTE 'ALTER SEQUENCE ' || s || ' AS bigint'; "
+                    "END IF; END $sf$")
+
 POSTGRESQL_CASES = [
+    # A SERIAL key's sequence follows its column's integer type (it kept the type it was
+    # made with: a key widened to bigint still stopped at 2,147,483,647).
+    pytest.param(
+        BASE, alter("id", type="bigint"),
+        ["ALTER TABLE items ALTER COLUMN id TYPE BIGINT",
+         SERIAL_TO_BIGINT.format(table="items", column="id")],
+        id="alter_column-serial-key-sequence-follows"),
+    pytest.param(
+        [ORDER_LINES], {"alter_column": {"table": "order_lines", "name": "n", "type": "bigint"}},
+        ["ALTER TABLE order_lines ALTER COLUMN n TYPE BIGINT",
+         SERIAL_TO_BIGINT.format(table="order_lines", column="n")],
+        id="alter_column-serial-column-of-a-composite-key"),
+    pytest.param(
+        [ORDER_LINES], {"alter_column": {"table": "order_lines", "name": "order_id",
+                                         "type": "bigint"}},
+        ["ALTER TABLE order_lines ALTER COLUMN order_id TYPE BIGINT"],
+        id="alter_column-plain-column-of-a-composite-key"),
+    pytest.param(
+        [FIXED], {"alter_column": {"table": "fixed", "name": "id", "type": "bigint"}},
+        ["ALTER TABLE fixed ALTER COLUMN id TYPE BIGINT"], id="alter_column-key-not-serial"),
+    pytest.param(
+        [{"create_table": {"name": "Odd's", "columns": [
+            {"name": "Id", "type": "integer", "primary_key": True}]}}],
+        {"alter_column": {"table": "Odd's", "name": "Id", "type": "bigint"}},
+        ['ALTER TABLE "Odd\'s" ALTER COLUMN "Id" TYPE BIGINT',
+         SERIAL_TO_BIGINT.format(table='"Odd\'\'s"', column="Id")],
+        id="alter_column-serial-key-quoted-names"),
+    pytest.param(
+        BASE, alter("id", type="numeric(12, 0)"),
+        ["ALTER TABLE items ALTER COLUMN id TYPE NUMERIC(12, 0)"],
+        id="alter_column-serial-key-to-a-non-integer-type"),
     pytest.param(
         [USERS], CREATE_FULL,
         ["CREATE TYPE posts_status_enum AS ENUM ('draft', 'live')",
@@ -371,12 +406,13 @@ MYSQL_CASES = [
         ["ALTER TABLE items CHANGE COLUMN id item_id INTEGER NOT NULL AUTO_INCREMENT"],
         id="rename_column-numbered-key-stays-numbered"),
     pytest.param(
-        [LINES], {"alter_column": {"table": "order_lines", "name": "n", "type": "bigint"}},
+        [ORDER_LINES], {"alter_column": {"table": "order_lines", "name": "n", "type": "bigint"}},
         [MYSQL8, MARIADB],
         ["ALTER TABLE order_lines MODIFY COLUMN n BIGINT NOT NULL AUTO_INCREMENT"],
         id="alter_column-numbered-column-of-a-composite-key"),
     pytest.param(
-        [LINES], {"alter_column": {"table": "order_lines", "name": "order_id", "type": "bigint"}},
+        [ORDER_LINES], {"alter_column": {"table": "order_lines", "name": "order_id",
+                                         "type": "bigint"}},
         [MYSQL8, MARIADB], ["ALTER TABLE order_lines MODIFY COLUMN order_id BIGINT NOT NULL"],
         id="alter_column-unnumbered-column-of-a-composite-key"),
     pytest.param(

@@ -207,6 +207,22 @@ def sa_column(c: ir.Column, table: str, primary_key: bool = False) -> sa.Column[
     )
 
 
+def keyed_column(t: Table, name: str) -> sa.Column[Any]:
+    """Column `name` of `t`, in a copy of its table that has the table's primary key: so
+    that SQLAlchemy numbers it (AUTO_INCREMENT, SERIAL) exactly where CREATE TABLE does.
+    What restates a column (MySQL's MODIFY and CHANGE COLUMN) or asks whether it is numbered
+    takes it from here: restated without its key, a numbered key's type change or rename
+    silently stopped numbering it."""
+    key = t.primary_key.columns if t.primary_key else ()
+    cols = {}
+    for n in (*key, name):
+        c = t.column(n)
+        assert c is not None
+        cols[n] = sa_column(c, t.name, n in key)
+    sa.Table(t.name, sa.MetaData(), *cols.values(), schema=t.schema)
+    return cols[name]
+
+
 def _where(expr: str | None) -> dict[str, Any]:
     if expr is None:
         return {}

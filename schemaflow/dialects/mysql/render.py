@@ -11,10 +11,10 @@ from sqlalchemy.schema import AddConstraint
 from sqlalchemy.sql.compiler import DDLCompiler
 
 from ... import ir
-from ...state import SchemaState, Table, apply, dependents
+from ...state import SchemaState, apply, dependents
 from .. import ddl
 from ..render import Renderer, Step, Steps
-from ..tables import sa_column, table_with_refs
+from ..tables import keyed_column, table_with_refs
 
 # SQLAlchemy names a MariaDB connection's dialect "mariadb", an offline one "mysql".
 _NAMES = ("mysql", "mariadb")
@@ -77,7 +77,7 @@ class MySQLRenderer(Renderer):
 
     def _full_column(self, after: SchemaState, table: str, schema: str | None,
                      column: str) -> Steps:
-        return [Step(ModifyColumn(_restated(after.table(table, schema), column)))]
+        return [Step(ModifyColumn(keyed_column(after.table(table, schema), column)))]
 
     def op_alter_column(self, op: ir.AlterColumn, before: SchemaState) -> Steps:
         return self._full_column(apply(before, op), op.table, op.schema, op.name)
@@ -86,7 +86,7 @@ class MySQLRenderer(Renderer):
         if self.caps.rename_column:
             return super().op_rename_column(op, before)
         after = apply(before, op)
-        return [Step(ChangeColumn(op.name, _restated(after.table(op.table, op.schema),
+        return [Step(ChangeColumn(op.name, keyed_column(after.table(op.table, op.schema),
                                                      op.new_name)))]
 
     def op_drop_column(self, op: ir.DropColumn, before: SchemaState) -> Steps:
@@ -169,21 +169,6 @@ class MySQLRenderer(Renderer):
             return steps
         after = apply(before, op)
         return self._full_column(after, op.table, op.schema, col.name) + steps
-
-
-def _restated(t: Table, name: str) -> sa.Column[Any]:
-    """Column `name` of `t` as MODIFY and CHANGE COLUMN restate it: in a copy of its table
-    with the table's primary key, so that SQLAlchemy numbers it (AUTO_INCREMENT) exactly
-    where CREATE TABLE did. Restated without it, a numbered key's type change or rename
-    silently stopped numbering it."""
-    key = t.primary_key.columns if t.primary_key else ()
-    cols = {}
-    for n in (*key, name):
-        c = t.column(n)
-        assert c is not None
-        cols[n] = sa_column(c, t.name, n in key)
-    sa.Table(t.name, sa.MetaData(), *cols.values(), schema=t.schema)
-    return cols[name]
 
 
 def _leading(i: ir.IndexDef) -> tuple[str, ...]:

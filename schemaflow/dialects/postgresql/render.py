@@ -18,11 +18,11 @@ from sqlalchemy.sql.compiler import DDLCompiler
 
 from ... import ir
 from ...state import SchemaState, apply
-from ...typespec import is_native_enum
+from ...typespec import INTEGER_TYPES, is_native_enum
 from .. import ddl
 from ..base import enum_name
 from ..render import Renderer, Step, Steps
-from ..tables import SizedBinary, standalone_index
+from ..tables import SizedBinary, keyed_column, standalone_index
 from . import may_change_enums
 from .enums import enum_steps
 
@@ -43,6 +43,29 @@ class ValidateConstraint(ddl.AlterTable):
 @compiles(ValidateConstraint, "postgresql")
 def _validate_constraint(el: ValidateConstraint, compiler: DDLCompiler, **kw: Any) -> str:
     return f"{ddl.alter(compiler, el)} VALIDATE CONSTRAINT {ddl.col_ref(compiler, el.name)}"
+
+
+class SerialSequenceType(ddl.AlterTable):
+    """The integer type of the sequence that numbers a SERIAL column, set to `type_`."""
+
+    def __init__(self, table: str, schema: str | None, column: str, type_: str) -> None:
+        super().__init__(table, schema)
+        self.column = column
+        self.type_ = type_
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@compiles(SerialSequenceType, "postgresql")
+def _serial_sequence_type(el: SerialSequenceType, compiler: DDLCompiler, **kw: Any) -> str:
+    # The sequence is found by the column that owns it: its name is the table's name when
+    # it was made (a table renamed since keeps it), made unique then, cut to 63 bytes.
+    table = ddl.table_ref(compiler, el.table_name, el.schema)
+    return (f"DO $sf$ DECLARE s text := pg_get_serial_sequence({_literal(table)}, "
+            f"{_literal(el.column)}); BEGIN IF s IS NOT NULL THEN "
+            f"EXECUTE 'ALTER SEQUENCE ' || s || ' AS {el.type_}'; END IF; END $sf$")
 
 
 @compiles(ddl.UtcNow, "postgresql")
@@ -118,7 +141,18 @@ class PostgreSQLRenderer(Renderer):
         if op.type is not None and is_native_enum(op.type) and op.using is None:
             # Text-like columns cast to the enum through text; a user `using` wins.
             op = replace(op, using=f'"{op.name}"::text::"{enum_name(op.type, op.table, op.name)}"')
-        return super().op_alter_column(op, before)
+        steps = super().op_alter_column(op, before)
+        if (op.type is not None and op.type.name in INTEGER_TYPES and old is not None
+                and old.type.name != op.type.name):
+            # A SERIAL column's sequence keeps the type it was made with: a key widened to
+            # bigint would still stop at 2,147,483,647 (an identity column's sequence
+            # follows its column by itself). Set it as CREATE TABLE's BIGSERIAL has it.
+            column = keyed_column(apply(before, op).table(op.table, op.schema), op.name)
+            if (column is column.table.autoincrement_column and column.identity is None
+                    and column.default is None and column.server_default is None):
+                steps.append(Step(SerialSequenceType(op.table, op.schema, op.name,
+                                                     op.type.name)))
+        return steps
 
     def _add_constraint(self, op: Any, before: SchemaState) -> Steps:
         steps = super()._add_constraint(op, before)
