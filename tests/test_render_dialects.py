@@ -311,7 +311,38 @@ POSTGRESQL_CASES = [
     *[pytest.param(BASE, drop_constraint(name, kind),
                    [f"ALTER TABLE items DROP CONSTRAINT {name}"], id=f"drop_constraint-{kind}")
       for name, kind in [("uq_items_code_slot", "unique"), ("fk_items_owner", "foreign_key"),
-                         ("ck_items_qty", "check"), ("pk_items", "primary_key")]],
+                         ("ck_items_qty", "check")]],
+    # A SERIAL key's numbering goes with its key (a table built without the key has none);
+    # a key added to an integer column numbers it, as CREATE TABLE does.
+    pytest.param(
+        BASE, drop_constraint("pk_items", "primary_key"),
+        ["ALTER TABLE items DROP CONSTRAINT pk_items",
+         "ALTER TABLE items ALTER COLUMN id DROP DEFAULT",
+         "DO $sf$ DECLARE s text := pg_get_serial_sequence('items', 'id'); BEGIN IF s IS NOT "
+         "NULL THEN EXECUTE 'DROP SEQUENCE ' || s; END IF; END $sf$"],
+        id="drop_constraint-primary_key-drops-the-numbering"),
+    pytest.param(
+        [{"create_table": {"name": "pair", "primary_key": {"columns": ["a", "b"]}, "columns": [
+            {"name": "a", "type": "integer"}, {"name": "b", "type": "integer"}]}}],
+        {"drop_constraint": {"name": "pk_pair", "table": "pair", "type": "primary_key"}},
+        ["ALTER TABLE pair DROP CONSTRAINT pk_pair"], id="drop_constraint-primary_key"),
+    pytest.param(
+        [{"create_table": {"name": "loose", "schema": "app", "columns": [
+            {"name": "id", "type": "bigint", "nullable": False}]}}],
+        {"create_primary_key": {"name": "pk_loose", "table": "loose", "schema": "app",
+                                "columns": ["id"]}},
+        ["ALTER TABLE app.loose ADD CONSTRAINT pk_loose PRIMARY KEY (id)",
+         "CREATE SEQUENCE app.loose_id_seq AS bigint OWNED BY app.loose.id",
+         "ALTER TABLE app.loose ALTER COLUMN id SET DEFAULT nextval('app.loose_id_seq'::regclass)",
+         "SELECT setval('app.loose_id_seq'::regclass, COALESCE(max(id), 0) + 1, false) "
+         "FROM app.loose"],
+        id="create_primary_key-numbers-an-integer-key"),
+    pytest.param(
+        [{"create_table": {"name": "loose", "columns": [
+            {"name": "id", "type": "integer", "nullable": False, "autoincrement": False}]}}],
+        {"create_primary_key": {"name": "pk_loose", "table": "loose", "columns": ["id"]}},
+        ["ALTER TABLE loose ADD CONSTRAINT pk_loose PRIMARY KEY (id)"],
+        id="create_primary_key-told-not-numbered"),
     pytest.param(
         BASE, {"insert_rows": {"table": "items", "rows": [
             {"id": 1, "name": "it's", "qty": None, "note": "x"}]}},
@@ -448,6 +479,13 @@ MYSQL_CASES = [
         {"drop_constraint": {"name": "pk_pair", "table": "pair", "type": "primary_key"}},
         [MYSQL8, MARIADB], ["ALTER TABLE pair DROP PRIMARY KEY"],
         id="drop_constraint-primary_key"),
+    pytest.param(
+        [{"create_table": {"name": "loose", "columns": [
+            {"name": "id", "type": "integer", "nullable": False}]}}],
+        {"create_primary_key": {"name": "pk_loose", "table": "loose", "columns": ["id"]}},
+        [MYSQL8, MARIADB], ["ALTER TABLE loose ADD CONSTRAINT pk_loose PRIMARY KEY (id)",
+                            "ALTER TABLE loose MODIFY COLUMN id INTEGER NOT NULL AUTO_INCREMENT"],
+        id="create_primary_key-numbers-an-integer-key"),
     # InnoDB refuses to drop the only index a foreign key can use: the key goes and comes back.
     pytest.param(
         BASE, {"drop_index": {"name": "ix_items_owner_qty", "table": "items"}},

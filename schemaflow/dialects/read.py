@@ -271,8 +271,12 @@ def serial_default(table: str, column: str, default_sql: str | None,
     name = nextval_of(default_sql)
     if name is None:
         return False
-    if key:
-        return True
+    return key or name == serial_sequence_name(table, column)
+
+
+def serial_sequence_name(table: str, column: str) -> str:
+    """The name PostgreSQL gives the sequence of SERIAL column `table.column`
+    (`makeObjectName`: table and column cut, the longer first, to fit 63 bytes with `_seq`)."""
     first, second = table.encode(), column.encode()
     n1, n2 = len(first), len(second)
     while n1 + n2 > 63 - len("_seq") - 1:
@@ -280,9 +284,8 @@ def serial_default(table: str, column: str, default_sql: str | None,
             n1 -= 1
         else:
             n2 -= 1
-    own = (first[:n1].decode("utf-8", "ignore") + "_" + second[:n2].decode("utf-8", "ignore")
-           + "_seq")
-    return name == own
+    return (first[:n1].decode("utf-8", "ignore") + "_" + second[:n2].decode("utf-8", "ignore")
+            + "_seq")
 
 
 def _column(table: str, name: str, type_: Any, nullable: bool,

@@ -223,6 +223,19 @@ def keyed_column(t: Table, name: str) -> sa.Column[Any]:
     return cols[name]
 
 
+def numbered_column(t: Table) -> str | None:
+    """The column of `t` the database numbers itself (AUTO_INCREMENT, SERIAL), as SQLAlchemy
+    decides in CREATE TABLE: the key's column it numbers, unless that column is an identity,
+    draws from a sequence or has a default of its own. None: no such column."""
+    for name in t.primary_key.columns if t.primary_key else ():
+        column = keyed_column(t, name)
+        if column is column.table.autoincrement_column:
+            plain = (column.identity is None and column.default is None
+                     and column.server_default is None)
+            return name if plain else None
+    return None
+
+
 def _where(expr: str | None) -> dict[str, Any]:
     if expr is None:
         return {}

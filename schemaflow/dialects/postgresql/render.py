@@ -22,7 +22,7 @@ from ...typespec import INTEGER_TYPES, is_native_enum
 from .. import ddl
 from ..base import enum_name
 from ..render import Renderer, Step, Steps
-from ..tables import SizedBinary, keyed_column, standalone_index
+from ..tables import SizedBinary, numbered_column, standalone_index
 from . import may_change_enums
 from .enums import enum_steps
 
@@ -45,10 +45,12 @@ def _validate_constraint(el: ValidateConstraint, compiler: DDLCompiler, **kw: An
     return f"{ddl.alter(compiler, el)} VALIDATE CONSTRAINT {ddl.col_ref(compiler, el.name)}"
 
 
-class SerialSequenceType(ddl.AlterTable):
-    """The integer type of the sequence that numbers a SERIAL column, set to `type_`."""
+class SerialSequence(ddl.AlterTable):
+    """The sequence that numbers SERIAL column `column`, found by the column that owns it
+    (its name is the table's name when it was made: a table renamed since keeps it): given
+    the integer type `type_`, or dropped (`type_` None)."""
 
-    def __init__(self, table: str, schema: str | None, column: str, type_: str) -> None:
+    def __init__(self, table: str, schema: str | None, column: str, type_: str | None) -> None:
         super().__init__(table, schema)
         self.column = column
         self.type_ = type_
@@ -58,14 +60,44 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-@compiles(SerialSequenceType, "postgresql")
-def _serial_sequence_type(el: SerialSequenceType, compiler: DDLCompiler, **kw: Any) -> str:
-    # The sequence is found by the column that owns it: its name is the table's name when
-    # it was made (a table renamed since keeps it), made unique then, cut to 63 bytes.
+@compiles(SerialSequence, "postgresql")
+def _serial_sequence(el: SerialSequence, compiler: DDLCompiler, **kw: Any) -> str:
     table = ddl.table_ref(compiler, el.table_name, el.schema)
+    action = ("DROP SEQUENCE ' || s" if el.type_ is None
+              else f"ALTER SEQUENCE ' || s || ' AS {el.type_}'")
     return (f"DO $sf$ DECLARE s text := pg_get_serial_sequence({_literal(table)}, "
-            f"{_literal(el.column)}); BEGIN IF s IS NOT NULL THEN "
-            f"EXECUTE 'ALTER SEQUENCE ' || s || ' AS {el.type_}'; END IF; END $sf$")
+            f"{_literal(el.column)}); BEGIN IF s IS NOT NULL THEN EXECUTE '{action}; "
+            "END IF; END $sf$")
+
+
+class NumberColumn(ddl.AlterTable):
+    """Number an existing integer key column as SERIAL would: its own sequence (OWNED BY
+    it), its default drawing from it, and the sequence set past the rows already there.
+    `step` 0, 1, 2: CREATE SEQUENCE, SET DEFAULT, setval."""
+
+    def __init__(self, table: str, schema: str | None, column: str, type_: str | None,
+                 step: int) -> None:
+        super().__init__(table, schema)
+        self.column, self.type_, self.step = column, type_, step
+
+
+@compiles(NumberColumn, "postgresql")
+def _number_column(el: NumberColumn, compiler: DDLCompiler, **kw: Any) -> str:
+    from ..read import serial_sequence_name
+
+    prep = compiler.preparer
+    schema = prep.quote_schema(el.schema) + "." if el.schema else ""
+    sequence = schema + prep.quote(serial_sequence_name(el.table_name, el.column))
+    table = ddl.table_ref(compiler, el.table_name, el.schema)
+    column = ddl.col_ref(compiler, el.column)
+    if el.step == 0:
+        typed = f" AS {el.type_}" if el.type_ else ""
+        return f"CREATE SEQUENCE {sequence}{typed} OWNED BY {table}.{column}"
+    if el.step == 1:
+        return (f"{ddl.alter(compiler, el)} ALTER COLUMN {column} SET DEFAULT "
+                f"nextval({_literal(sequence)}::regclass)")
+    return (f"SELECT setval({_literal(sequence)}::regclass, COALESCE(max({column}), 0) + 1, "
+            f"false) FROM {table}")
 
 
 @compiles(ddl.UtcNow, "postgresql")
@@ -142,17 +174,41 @@ class PostgreSQLRenderer(Renderer):
             # Text-like columns cast to the enum through text; a user `using` wins.
             op = replace(op, using=f'"{op.name}"::text::"{enum_name(op.type, op.table, op.name)}"')
         steps = super().op_alter_column(op, before)
+        # A SERIAL column's sequence keeps the type it was made with: a key widened to
+        # bigint would still stop at 2,147,483,647 (an identity column's sequence follows
+        # its column by itself). Set it as CREATE TABLE's BIGSERIAL has it.
         if (op.type is not None and op.type.name in INTEGER_TYPES and old is not None
-                and old.type.name != op.type.name):
-            # A SERIAL column's sequence keeps the type it was made with: a key widened to
-            # bigint would still stop at 2,147,483,647 (an identity column's sequence
-            # follows its column by itself). Set it as CREATE TABLE's BIGSERIAL has it.
-            column = keyed_column(apply(before, op).table(op.table, op.schema), op.name)
-            if (column is column.table.autoincrement_column and column.identity is None
-                    and column.default is None and column.server_default is None):
-                steps.append(Step(SerialSequenceType(op.table, op.schema, op.name,
-                                                     op.type.name)))
+                and old.type.name != op.type.name
+                and numbered_column(apply(before, op).table(op.table, op.schema)) == op.name):
+            steps.append(Step(SerialSequence(op.table, op.schema, op.name, op.type.name)))
         return steps
+
+    def op_create_primary_key(self, op: ir.CreatePrimaryKey, before: SchemaState) -> Steps:
+        # The key's integer column is numbered from now on, as CREATE TABLE numbers it
+        # (SERIAL); ADD PRIMARY KEY alone left it unnumbered where the changesets say
+        # numbered. (The table had no key before: none of its columns was numbered.)
+        steps = super().op_create_primary_key(op, before)
+        t = apply(before, op).table(op.table, op.schema)
+        name = numbered_column(t)
+        if name is not None:
+            column = t.column(name)
+            assert column is not None
+            kind = column.type.name if column.type.name in INTEGER_TYPES else None
+            steps += [Step(NumberColumn(op.table, op.schema, name, kind, step))
+                      for step in range(3)]
+        return steps
+
+    def op_drop_constraint(self, op: ir.DropConstraint, before: SchemaState) -> Steps:
+        steps = super().op_drop_constraint(op, before)
+        if op.type != "primary_key":
+            return steps
+        # A SERIAL key's numbering goes with its key, as a table built without the key has
+        # none: its default and its own sequence (which a key added again makes anew).
+        name = numbered_column(before.table(op.table, op.schema))
+        if name is None:
+            return steps
+        return [*steps, Step(ddl.AlterColumnDefault(op.table, op.schema, name, None)),
+                Step(SerialSequence(op.table, op.schema, name, None))]
 
     def _add_constraint(self, op: Any, before: SchemaState) -> Steps:
         steps = super()._add_constraint(op, before)
