@@ -27,11 +27,13 @@ from .dialects.connect import (
 )
 from .dialects.prepared import Bound, precompiled
 from .dialects.render import Step, compile_step, literal_dialect
+from .dialects.sqlite.keep import Refused, is_marker
+from .dialects.sqlite.keep import run as run_marker
 from .errors import UsageError
 from .graph import Graph, apply_ids, rollback_ids
 from .history import History
 from .interrupt import Stop, Watch
-from .outcome import Conflict, Progress, conflict, failed, interrupted, stopped
+from .outcome import Conflict, Progress, conflict, failed, interrupted, refused, stopped
 from .planning import plan_apply, plan_rollback
 from .plans import Direction, Plan, PlanItem
 from .planstream import Streamed, plan_run
@@ -153,7 +155,10 @@ class _Runner:
                 self.conn.execute(step.sql)
                 return
             with driver_cursor(self.conn) as cursor:
-                cursor.execute(sql)
+                if is_marker(sql):  # (a SQLite rebuild's: dialects.sqlite.keep)
+                    run_marker(sql, cursor)
+                else:
+                    cursor.execute(sql)
 
     def shown(self, step: Step | None) -> str | None:
         """The statement's text for an error message; never raises (the statement itself may
@@ -279,6 +284,11 @@ def run_item(runner: _Runner, item: PlanItem, first: int | None = None) -> ItemR
         runner.rollback()  # when that fails the connection is dropped: the same for the data
         progress.ran = [runner.shown(s) or "" for s in item.steps[:progress.count]]
         raise interrupted(item, progress, stop) from None
+    except Refused as exc:  # (before a rebuild, in the changeset's transaction)
+        if runner.rollback():
+            raise refused(item, str(exc)) from None
+        raise failed(item, progress, lost=True, statement=None,
+                     db_message=db_message(exc)) from None
     except runner.errors as exc:
         lost = runner.lost(exc)
         lost = not runner.rollback() or lost

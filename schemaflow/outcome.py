@@ -54,6 +54,15 @@ def _why(item: PlanItem) -> str:
             else "on this database a changeset is not transactional: DDL commits as it runs")
 
 
+def refused(item: PlanItem, reason: str) -> ChangesetFailed:
+    """schemaflow stopped a changeset of a transaction of its own before a statement that
+    would have changed what the changesets do not describe (`dialects.sqlite.keep`): rolled
+    back, nothing of it remains."""
+    return ChangesetFailed(f"{_where(item)} stopped: {reason}; it was rolled back as a whole: "
+                           f"nothing of it remains and {_listed(item)}",
+                           changeset=item.changeset.id)
+
+
 def conflict(item: PlanItem, exc: Conflict, progress: Progress) -> ChangesetFailed:
     """The version table changed under a changeset: a run that did not take schemaflow's
     lock (an older version, another tool) or a hand edit."""

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from schemaflow import ir
 from schemaflow.dialects import by_name, renderer_for
 from schemaflow.dialects.render import compile_step
+from schemaflow.dialects.sqlite import keep
 from schemaflow.errors import UsageError
 from schemaflow.state import SchemaState, apply_all
 
@@ -37,10 +38,12 @@ def state(*docs: dict[str, Any]) -> SchemaState:
 
 def render(before: SchemaState, doc: dict[str, Any],
            version: tuple[int, ...] = MODERN) -> list[str]:
-    """The normalised statements of one operation."""
+    """The normalised statements of one operation (a rebuild's markers left out: see
+    test_a_rebuild_is_bracketed_by_its_markers)."""
     op = ir.parse_operation(doc)
     steps = renderer_for("sqlite", version).render(op, before)
-    return [norm(compile_step(s, DIALECT)) for s in steps]
+    return [norm(compile_step(s, DIALECT)) for s in steps
+            if not (isinstance(s.sql, str) and keep.is_marker(s.sql))]
 
 
 # --- the schemas the operations run on --------------------------------------------------------
@@ -487,6 +490,21 @@ def test_rebuild_order(before: list[dict[str, Any]], op: dict[str, Any],
                for s in got[4:])
     # no statement after the rename names the temporary table
     assert not any(tmp in s for s in got[4:])
+
+
+@pytest.mark.parametrize(("before", "op", "version", "expected"), REBUILDS)
+def test_a_rebuild_is_bracketed_by_its_markers(
+        before: list[dict[str, Any]], op: dict[str, Any], version: tuple[int, int],
+        expected: list[str]) -> None:
+    """Every rebuild starts with the marker that checks the live table and remembers what
+    only the database knows of it, and ends with the one that recreates that (run by
+    schemaflow, comments in the offline script)."""
+    steps = renderer_for("sqlite", version).render(ir.parse_operation(op), state(*before))
+    texts = [s.sql if isinstance(s.sql, str) else "" for s in steps]
+    marks = [i for i, t in enumerate(texts) if keep.is_marker(t)]
+    assert marks == [0, len(steps) - 1], texts
+    assert '"phase":"before"' in texts[0] and '"phase":"after"' in texts[-1]
+    assert all(steps[i].compiled for i in marks)
 
 
 def test_rebuild_recreates_every_index_of_the_table() -> None:

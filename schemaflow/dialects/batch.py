@@ -128,12 +128,16 @@ class _Sqlite3(BatchDriver):
 
     def send(self, statements: Sequence[Statement],
              between: Callable[[int], None] | None = None) -> list[tuple[Any, ...]]:
+        from .sqlite import keep
+
         cursor = self.raw.cursor()
         try:
             for i, (sql, params) in enumerate(statements):
                 if between is not None and i:
                     between(i)
-                if params is None:
+                if params is None and keep.is_marker(sql):
+                    keep.run(sql, cursor)
+                elif params is None:
                     cursor.execute(sql)
                 else:
                     cursor.execute(sql, params)

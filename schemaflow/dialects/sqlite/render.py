@@ -15,6 +15,7 @@ from ...state import SchemaState, Table, apply, dependents
 from .. import ddl
 from ..render import Renderer, Step, Steps
 from ..tables import SizedBinary, standalone_index, table_with_refs
+from . import keep
 
 REBUILD_PREFIX = "_sf_new_"
 
@@ -44,6 +45,8 @@ class SQLiteRenderer(Renderer):
                 if renamed.get(c.name, c.name) in old_names and c.computed is None]
         source = sa.table(old.name, *(sa.column(o) for _, o in copy), schema=old.schema)
         steps = [
+            Step(keep.before(old.name, old.schema, [c.name for c in old.columns],
+                             [i.name for i in old.indexes]), compiled=True),
             Step(CreateTable(tmp)),
             Step(sa.insert(tmp).from_select([n for n, _ in copy],
                                             sa.select(*(source.c[o] for _, o in copy)))),
@@ -53,7 +56,7 @@ class SQLiteRenderer(Renderer):
         # Each index on a stand-in of the final table (as CREATE INDEX renders elsewhere), not
         # on a second build of the whole table and what it references.
         steps += [Step(CreateIndex(standalone_index(new, i))) for i in new.indexes]
-        return steps
+        return [*steps, Step(keep.after(new.name, new.schema), compiled=True)]
 
     def _rebuild_for(self, op: ir.Operation, before: SchemaState, table: str,
                      schema: str | None, renamed: dict[str, str] | None = None) -> Steps:
