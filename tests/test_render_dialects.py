@@ -96,6 +96,14 @@ ORDER_LINES = {"create_table": {"name": "order_lines", "columns": [
     {"name": "order_id", "type": "integer"},
 ], "primary_key": {"columns": ["n", "order_id"]}}}
 
+CHILD = {"create_table": {"name": "child", "columns": [
+    {"name": "id", "type": "integer", "primary_key": True}],
+    "foreign_keys": [{"columns": ["id"], "references": {"table": "users", "columns": ["id"]}}]}}
+
+LOOSE_CHILD = {"create_table": {"name": "child", "columns": [
+    {"name": "id", "type": "integer", "nullable": False}],
+    "foreign_keys": [{"columns": ["id"], "references": {"table": "users", "columns": ["id"]}}]}}
+
 FIXED = {"create_table": {"name": "fixed", "columns": [
     {"name": "id", "type": "integer", "primary_key": True, "autoincrement": False},
 ]}}
@@ -344,6 +352,15 @@ POSTGRESQL_CASES = [
         ["ALTER TABLE loose ADD CONSTRAINT pk_loose PRIMARY KEY (id)"],
         id="create_primary_key-told-not-numbered"),
     pytest.param(
+        [USERS, LOOSE_CHILD], {"create_primary_key": {"name": "pk_child", "table": "child",
+                                                     "columns": ["id"]}},
+        ["ALTER TABLE child ADD CONSTRAINT pk_child PRIMARY KEY (id)"],
+        id="create_primary_key-on-a-foreign-key-leaves-it-unnumbered"),
+    pytest.param(
+        [USERS, CHILD], {"alter_column": {"table": "child", "name": "id", "type": "bigint"}},
+        ["ALTER TABLE child ALTER COLUMN id TYPE BIGINT"],
+        id="alter_column-key-that-is-a-foreign-key-has-no-sequence"),
+    pytest.param(
         BASE, {"insert_rows": {"table": "items", "rows": [
             {"id": 1, "name": "it's", "qty": None, "note": "x"}]}},
         ["INSERT INTO items (id, name, qty, note) VALUES (1, 'it''s', NULL, 'x')"],
@@ -486,6 +503,24 @@ MYSQL_CASES = [
         [MYSQL8, MARIADB], ["ALTER TABLE loose ADD CONSTRAINT pk_loose PRIMARY KEY (id)",
                             "ALTER TABLE loose MODIFY COLUMN id INTEGER NOT NULL AUTO_INCREMENT"],
         id="create_primary_key-numbers-an-integer-key"),
+    # A key that is also a foreign key is not numbered unless told (as create_all() has it),
+    # and an identity is numbered (MySQL and MariaDB make it an AUTO_INCREMENT key).
+    pytest.param(
+        [USERS, CHILD], {"alter_column": {"table": "child", "name": "id", "comment": "c"}},
+        [MYSQL8, MARIADB], ["ALTER TABLE child MODIFY COLUMN id INTEGER NOT NULL COMMENT 'c'"],
+        id="alter_column-key-that-is-a-foreign-key-stays-unnumbered"),
+    pytest.param(
+        [USERS, LOOSE_CHILD], {"create_primary_key": {"name": "pk_child", "table": "child",
+                                                     "columns": ["id"]}},
+        [MYSQL8, MARIADB], ["ALTER TABLE child ADD CONSTRAINT pk_child PRIMARY KEY (id)"],
+        id="create_primary_key-on-a-foreign-key-leaves-it-unnumbered"),
+    pytest.param(
+        [{"create_table": {"name": "loose", "columns": [
+            {"name": "id", "type": "integer", "nullable": False, "identity": {}}]}}],
+        {"create_primary_key": {"name": "pk_loose", "table": "loose", "columns": ["id"]}},
+        [MARIADB], ["ALTER TABLE loose ADD CONSTRAINT pk_loose PRIMARY KEY (id)",
+                    "ALTER TABLE loose MODIFY COLUMN id INTEGER NOT NULL AUTO_INCREMENT"],
+        id="create_primary_key-on-an-identity-numbers-it"),
     # InnoDB refuses to drop the only index a foreign key can use: the key goes and comes back.
     pytest.param(
         BASE, {"drop_index": {"name": "ix_items_owner_qty", "table": "items"}},

@@ -208,32 +208,20 @@ def sa_column(c: ir.Column, table: str, primary_key: bool = False) -> sa.Column[
 
 
 def keyed_column(t: Table, name: str) -> sa.Column[Any]:
-    """Column `name` of `t`, in a copy of its table that has the table's primary key: so
-    that SQLAlchemy numbers it (AUTO_INCREMENT, SERIAL) exactly where CREATE TABLE does.
-    What restates a column (MySQL's MODIFY and CHANGE COLUMN) or asks whether it is numbered
-    takes it from here: restated without its key, a numbered key's type change or rename
-    silently stopped numbering it."""
-    key = t.primary_key.columns if t.primary_key else ()
-    cols = {}
-    for n in (*key, name):
-        c = t.column(n)
-        assert c is not None
-        cols[n] = sa_column(c, t.name, n in key)
-    sa.Table(t.name, sa.MetaData(), *cols.values(), schema=t.schema)
-    return cols[name]
+    """Column `name` of `t`, in a copy of the whole table (its key, its foreign keys): so
+    that SQLAlchemy numbers it (AUTO_INCREMENT, SERIAL) exactly where CREATE TABLE does,
+    a key with a foreign key not unless told. What restates a column (MySQL's MODIFY and
+    CHANGE COLUMN) or asks whether it is numbered takes it from here: restated without its
+    key, a numbered key's type change or rename silently stopped numbering it."""
+    return sa_table(t, sa.MetaData(), with_indexes=False).c[name]
 
 
-def numbered_column(t: Table) -> str | None:
-    """The column of `t` the database numbers itself (AUTO_INCREMENT, SERIAL), as SQLAlchemy
-    decides in CREATE TABLE: the key's column it numbers, unless that column is an identity,
-    draws from a sequence or has a default of its own. None: no such column."""
-    for name in t.primary_key.columns if t.primary_key else ():
-        column = keyed_column(t, name)
-        if column is column.table.autoincrement_column:
-            plain = (column.identity is None and column.default is None
-                     and column.server_default is None)
-            return name if plain else None
-    return None
+def autoincrement_column(t: Table) -> sa.Column[Any] | None:
+    """The column of `t` SQLAlchemy numbers in CREATE TABLE (on a copy of the whole table),
+    if any; what it makes of it (SERIAL, AUTO_INCREMENT, an identity) is each database's."""
+    if t.primary_key is None:
+        return None
+    return sa_table(t, sa.MetaData(), with_indexes=False).autoincrement_column
 
 
 def _where(expr: str | None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from ... import ir
 from ...state import SchemaState, apply, dependents
 from .. import ddl
 from ..render import Renderer, Step, Steps
-from ..tables import keyed_column, numbered_column, table_with_refs
+from ..tables import autoincrement_column, keyed_column, table_with_refs
 
 # SQLAlchemy names a MariaDB connection's dialect "mariadb", an offline one "mysql".
 _NAMES = ("mysql", "mariadb")
@@ -88,9 +88,9 @@ class MySQLRenderer(Renderer):
         # numbered. (The table had no key before: none of its columns was numbered.)
         steps = super().op_create_primary_key(op, before)
         after = apply(before, op)
-        name = numbered_column(after.table(op.table, op.schema))
-        return steps if name is None else steps + self._full_column(after, op.table,
-                                                                      op.schema, name)
+        column = autoincrement_column(after.table(op.table, op.schema))
+        return steps if column is None else steps + self._full_column(after, op.table,
+                                                                        op.schema, column.name)
 
     def op_rename_column(self, op: ir.RenameColumn, before: SchemaState) -> Steps:
         if self.caps.rename_column:

@@ -17,12 +17,12 @@ from sqlalchemy.schema import (
 from sqlalchemy.sql.compiler import DDLCompiler
 
 from ... import ir
-from ...state import SchemaState, apply
+from ...state import SchemaState, Table, apply
 from ...typespec import INTEGER_TYPES, is_native_enum
 from .. import ddl
 from ..base import enum_name
 from ..render import Renderer, Step, Steps
-from ..tables import SizedBinary, numbered_column, standalone_index
+from ..tables import SizedBinary, autoincrement_column, standalone_index
 from . import may_change_enums
 from .enums import enum_steps
 
@@ -117,6 +117,16 @@ class AddConstraintNotValid(DDLElement):
 @compiles(AddConstraintNotValid, "postgresql")
 def _add_not_valid(el: AddConstraintNotValid, compiler: DDLCompiler, **kw: Any) -> str:
     return f"{compiler.process(AddConstraint(el.constraint))} NOT VALID"
+
+
+def numbered_column(t: Table) -> str | None:
+    """The column of `t` CREATE TABLE makes a SERIAL: the one SQLAlchemy numbers, unless it
+    is an identity, draws from a sequence or has a default of its own."""
+    column = autoincrement_column(t)
+    if column is None or column.identity is not None or column.default is not None \
+            or column.server_default is not None:
+        return None
+    return column.name
 
 
 class PostgreSQLRenderer(Renderer):
