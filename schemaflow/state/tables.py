@@ -170,7 +170,8 @@ def create_check_op(t: Table, c: ir.CheckDef) -> ir.CreateCheckConstraint:
 
 def rename_columns(t: Table, renames: Mapping[str, str]) -> Table:
     """`t` with columns renamed (old → new) everywhere in it: the columns, every constraint
-    and index, and the expressions of checks and index predicates (as databases do)."""
+    and index, and the expressions of checks, index predicates and generated columns (as
+    databases do)."""
     if not renames:
         return t
 
@@ -189,10 +190,16 @@ def rename_columns(t: Table, renames: Mapping[str, str]) -> Table:
             return replace(k, name=renames.get(k.name, k.name))
         return replace(k, expression=ren_expr(k.expression or ""))
 
+    def ren_column(c: ir.Column) -> ir.Column:
+        if c.computed is not None:  # a generated column's expression names the others
+            expression = ren_expr(c.computed.expression)
+            if expression != c.computed.expression:
+                c = column_with(c, computed=replace(c.computed, expression=expression))
+        return column_with(c, name=renames[c.name]) if c.name in renames else c
+
     return table_with(
         t,
-        columns=tuple(column_with(c, name=renames[c.name]) if c.name in renames else c
-                      for c in t.columns),
+        columns=tuple(map(ren_column, t.columns)),
         primary_key=replace(t.primary_key, columns=ren(t.primary_key.columns))
         if t.primary_key else None,
         uniques=tuple(replace(u, columns=ren(u.columns)) for u in t.uniques),
