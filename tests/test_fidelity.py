@@ -1145,3 +1145,41 @@ def test_a_bad_variant_or_collation_is_refused_by_name(
         assert "Traceback" not in done.stderr
         assert message in done.stdout + done.stderr, (args, done.stdout, done.stderr)
     assert rows(project.url, "SELECT count(*) FROM sqlite_master WHERE name = 'docs'") == [(0,)]
+
+
+@pytest.mark.postgresql
+def test_a_type_change_keeps_the_collation_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """alter_column's collation goes with its type, but PostgreSQL's ALTER TYPE was written
+    without COLLATE: a string widened lost its collation, and a collation-only change did
+    nothing, with exit 0 (`check --against-db` saw it). Widened, then given a collation, then
+    rolled back twice: the column's collation is the models' each time."""
+    p = models_project(tmp_path / "p", 'sa.Table("t", metadata, sa.Column("id", sa.Integer, '
+                       'primary_key=True), sa.Column("a", sa.String(10, collation="C")), '
+                       'sa.Column("b", sa.String(10)))\n', pg_url)
+    models = p.root / "fidelity_models.py"
+
+    def collations() -> dict[str, str | None]:
+        engine = sa.create_engine(_driver(pg_url))
+        try:
+            with engine.connect() as conn:
+                return dict(conn.execute(sa.text(
+                    "SELECT column_name, collation_name FROM information_schema.columns "
+                    "WHERE table_name = 't' AND column_name IN ('a', 'b')")).all())
+        finally:
+            engine.dispose()
+
+    for args in (("new", "--autogenerate", "-m", "v1"), ("apply",)):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    v1 = models.read_text(encoding="utf-8")
+    models.write_text(v1.replace('String(10, collation="C")', 'String(40, collation="C")')
+                      .replace('"b", sa.String(10)', '"b", sa.String(10, collation="C")'),
+                      encoding="utf-8")
+    for args in (("new", "--autogenerate", "-m", "v2"), ("apply",), ("check",),
+                 ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    assert collations() == {"a": "C", "b": "C"}
+    done = p.cli("rollback", "-1")
+    assert done.returncode == 0, done.stderr
+    assert collations() == {"a": "C", "b": None}

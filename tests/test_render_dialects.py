@@ -178,6 +178,15 @@ POSTGRESQL_CASES = [
         ['ALTER TABLE "Odd\'s" ALTER COLUMN "Id" TYPE BIGINT',
          SERIAL_TO_BIGINT.format(table='"Odd\'\'s"', column="Id")],
         id="alter_column-serial-key-quoted-names"),
+    # The collation goes with the type (it was left out: the column lost it, or never got it).
+    pytest.param(
+        BASE, alter("name", type="string(60)", collation="C"),
+        ['ALTER TABLE items ALTER COLUMN name TYPE VARCHAR(60) COLLATE "C"'],
+        id="alter_column-type-with-collation"),
+    pytest.param(
+        BASE, alter("name", type="string(50)", collation="C"),
+        ['ALTER TABLE items ALTER COLUMN name TYPE VARCHAR(50) COLLATE "C"'],
+        id="alter_column-collation-only"),
     pytest.param(
         BASE, alter("id", type="numeric(12, 0)"),
         ["ALTER TABLE items ALTER COLUMN id TYPE NUMERIC(12, 0)"],

@@ -36,7 +36,6 @@ from .tables import (
     standalone_index,
     table_with_refs,
 )
-from .tables import sa_type as _sa_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +212,11 @@ class Renderer:
         t = before.table(op.table, op.schema)
         steps: Steps = []
         if op.type is not None:
+            # The type as the column has it from now on: with its variants and collation.
+            changed = apply(before, op).table(op.table, op.schema).column(op.name)
+            assert changed is not None
             steps.append(Step(ddl.AlterColumnType(
-                t.name, t.schema, op.name, _sa_type(op.type, t.name, op.name), op.using)))
+                t.name, t.schema, op.name, sa_column(changed, t.name).type, op.using)))
         if op.nullable is not None:
             steps.append(Step(ddl.AlterColumnNullable(t.name, t.schema, op.name, op.nullable)))
         if op.drop_default:
