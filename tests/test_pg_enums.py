@@ -115,3 +115,23 @@ def test_rows_holding_the_removed_value_fail_with_a_message_naming_it(
     assert _enum(url) == ["new", "paid", "shipped", "refunded"]
     assert _types(url) == ["order_status"]
     assert rows(url, "SELECT id FROM schemaflow_version ORDER BY id") == [("c001",), ("c002",)]
+
+
+def test_values_added_between_others_take_their_place(pg_project: Project) -> None:
+    """ADD VALUE appended every new value at the end: a value written between two others
+    (or one a rollback gives back) came last, and ORDER BY and `<` on the column followed
+    that order, not the changeset's, with exit 0. Each now goes BEFORE the value that
+    follows it; a change of the order of the values kept replaces the type."""
+    p, url = pg_project, pg_project.url
+    p.chain([ORDERS, SEED], [_status("draft,new,paid,packed,boxed,shipped,returned")],
+            [_status("draft,new,paid,shipped,returned")],
+            [_status("returned,draft,new,paid,shipped")])
+    _ok(p, "apply", "c002")
+    assert _enum(url) == ["draft", "new", "paid", "packed", "boxed", "shipped", "returned"]
+    _ok(p, "apply")
+    assert _enum(url) == ["returned", "draft", "new", "paid", "shipped"]
+    assert rows(url, "SELECT status::text FROM orders ORDER BY status") == [
+        ("new",), ("paid",)]
+    _ok(p, "rollback", "c003")  # the reorder undone (the type replaced again)
+    _ok(p, "rollback", "c002")  # the removal undone: ADD VALUE ... BEFORE
+    assert _enum(url) == ["draft", "new", "paid", "packed", "boxed", "shipped", "returned"]

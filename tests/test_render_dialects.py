@@ -290,6 +290,14 @@ POSTGRESQL_CASES = [
         ["ALTER TYPE mood_feeling_enum ADD VALUE 'meh'"],
         id="alter_column-enum-new-value-adds-it-to-the-type-only"),
     pytest.param(
+        [MOOD], {"alter_column": {"table": "mood", "name": "feeling",
+                                  "type": "enum(meh,happy,ok,fine,sad,great)"}},
+        ["ALTER TYPE mood_feeling_enum ADD VALUE 'meh' BEFORE 'happy'",
+         "ALTER TYPE mood_feeling_enum ADD VALUE 'ok' BEFORE 'sad'",
+         "ALTER TYPE mood_feeling_enum ADD VALUE 'fine' BEFORE 'sad'",
+         "ALTER TYPE mood_feeling_enum ADD VALUE 'great'"],
+        id="alter_column-enum-new-values-where-the-list-puts-them"),
+    pytest.param(
         BASE, {"create_index": {"name": "ix_q", "table": "items", "columns": ["qty"],
                                 "where": "qty > 0"}},
         ["CREATE INDEX ix_q ON items (qty) WHERE qty > 0"], id="create_index-partial"),

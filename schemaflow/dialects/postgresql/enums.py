@@ -52,19 +52,23 @@ def _rename_enum(el: RenameEnumType, compiler: DDLCompiler, **kw: Any) -> str:
 
 
 class EnumAddValue(DDLElement):
-    """`ALTER TYPE name ADD VALUE 'v'`."""
+    """`ALTER TYPE name ADD VALUE 'v' [BEFORE 'w']`."""
 
     inherit_cache = False
 
-    def __init__(self, name: str, value: str) -> None:
+    def __init__(self, name: str, value: str, before: str | None = None) -> None:
         self.name = name
         self.value = value
+        self.before = before
 
 
 @compiles(EnumAddValue, "postgresql")
 def _enum_add_value(el: EnumAddValue, compiler: DDLCompiler, **kw: Any) -> str:
     value = compiler.sql_compiler.render_literal_value(el.value, sa.String())
-    return f"ALTER TYPE {ddl.col_ref(compiler, el.name)} ADD VALUE {value}"
+    text = f"ALTER TYPE {ddl.col_ref(compiler, el.name)} ADD VALUE {value}"
+    if el.before is None:
+        return text
+    return f"{text} BEFORE {compiler.sql_compiler.render_literal_value(el.before, sa.String())}"
 
 
 def quote(name: str) -> str:
@@ -102,12 +106,18 @@ def enum_steps(op: ir.Operation, before: SchemaState, add_value_in_transaction: 
             continue
         if name not in old:
             pre.append(Step(CreateEnumType(ENUM(*values, name=name))))
-        elif any(v not in values for v in old[name]):
+        elif [v for v in values if v in old[name]] != list(old[name]):
+            # A value removed, or the values kept in another order (which ORDER BY and `<`
+            # follow): the type is replaced.
             pre += _replace_type(name, values, op, before, after, set(old) | set(new))
             rest = _rest(op)
         else:
-            pre += [Step(EnumAddValue(name, v), transactional=add_value_in_transaction)
-                    for v in values if v not in old[name]]
+            # Each new value where the list puts it: before the first value after it that
+            # the type has already (at the end where none follows).
+            pre += [Step(EnumAddValue(name, v, next((w for w in values[i + 1:]
+                                                      if w in old[name]), None)),
+                         transactional=add_value_in_transaction)
+                    for i, v in enumerate(values) if v not in old[name]]
     post = [Step(DropEnumType(ENUM(*values, name=name)))
             for name, values in old.items() if name not in new and name not in renamed]
     return pre, rest, post
