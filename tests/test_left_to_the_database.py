@@ -359,3 +359,23 @@ def test_keys_that_are_foreign_keys_keep_their_numbering_through_a_change(
     models.write_text(v1, encoding="utf-8")
     done = p.cli("check", "--against-db")
     assert done.returncode == 0, (done.stdout, done.stderr)
+
+
+@pytest.mark.postgresql
+def test_a_serial_key_made_a_string_loses_its_numbering(tmp_path: Path, pg_url: str) -> None:
+    """A SERIAL key changed to a string kept its sequence and its nextval() default, which
+    create_all() of the models does not have: check --against-db refused the sequence.
+    Now the numbering goes with the integer type, as it came with it."""
+    p = models_project(tmp_path / "p", 'sa.Table("t", metadata, sa.Column("id", sa.Integer, '
+                       'primary_key=True))\n', pg_url)
+    models = p.root / "fidelity_models.py"
+    for args in (("new", "--autogenerate", "-m", "v1"), ("apply",)):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    models.write_text(models.read_text(encoding="utf-8").replace("sa.Integer", "sa.String(36)"),
+                      encoding="utf-8")
+    for args in (("new", "--autogenerate", "-m", "v2"), ("apply",), ("check",),
+                 ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    assert _sequence_types(p.url) == {}

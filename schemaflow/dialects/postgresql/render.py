@@ -184,14 +184,35 @@ class PostgreSQLRenderer(Renderer):
             # Text-like columns cast to the enum through text; a user `using` wins.
             op = replace(op, using=f'"{op.name}"::text::"{enum_name(op.type, op.table, op.name)}"')
         steps = super().op_alter_column(op, before)
-        # A SERIAL column's sequence keeps the type it was made with: a key widened to
-        # bigint would still stop at 2,147,483,647 (an identity column's sequence follows
-        # its column by itself). Set it as CREATE TABLE's BIGSERIAL has it.
-        if (op.type is not None and op.type.name in INTEGER_TYPES and old is not None
-                and old.type.name != op.type.name
-                and numbered_column(apply(before, op).table(op.table, op.schema)) == op.name):
+        if op.type is None or old is None:
+            return steps
+        # The key's numbering follows its type, as CREATE TABLE makes it: a SERIAL's
+        # sequence keeps the type it was made with (a key widened to bigint would still
+        # stop at 2,147,483,647; an identity's sequence follows its column by itself), and
+        # a key that stops or starts being an integer loses or gains its SERIAL numbering.
+        was = numbered_column(before.table(op.table, op.schema)) == op.name
+        now = numbered_column(apply(before, op).table(op.table, op.schema)) == op.name
+        if was and now and op.type.name in INTEGER_TYPES and old.type.name != op.type.name:
             steps.append(Step(SerialSequence(op.table, op.schema, op.name, op.type.name)))
+        elif was and not now:
+            steps += self._unnumber(op.table, op.schema, op.name)
+        elif now and not was:
+            steps += self._number(apply(before, op).table(op.table, op.schema), op.name)
         return steps
+
+    @staticmethod
+    def _number(t: Table, name: str) -> Steps:
+        """SERIAL's numbering given to integer key column `name` of `t`, which has none."""
+        column = t.column(name)
+        assert column is not None
+        kind = column.type.name if column.type.name in INTEGER_TYPES else None
+        return [Step(NumberColumn(t.name, t.schema, name, kind, step)) for step in range(3)]
+
+    @staticmethod
+    def _unnumber(table: str, schema: str | None, name: str) -> Steps:
+        """A SERIAL column's numbering taken away: its default and its own sequence."""
+        return [Step(ddl.AlterColumnDefault(table, schema, name, None)),
+                Step(SerialSequence(table, schema, name, None))]
 
     def op_create_primary_key(self, op: ir.CreatePrimaryKey, before: SchemaState) -> Steps:
         # The key's integer column is numbered from now on, as CREATE TABLE numbers it
@@ -200,13 +221,7 @@ class PostgreSQLRenderer(Renderer):
         steps = super().op_create_primary_key(op, before)
         t = apply(before, op).table(op.table, op.schema)
         name = numbered_column(t)
-        if name is not None:
-            column = t.column(name)
-            assert column is not None
-            kind = column.type.name if column.type.name in INTEGER_TYPES else None
-            steps += [Step(NumberColumn(op.table, op.schema, name, kind, step))
-                      for step in range(3)]
-        return steps
+        return steps if name is None else steps + self._number(t, name)
 
     def op_drop_constraint(self, op: ir.DropConstraint, before: SchemaState) -> Steps:
         steps = super().op_drop_constraint(op, before)
@@ -215,10 +230,7 @@ class PostgreSQLRenderer(Renderer):
         # A SERIAL key's numbering goes with its key, as a table built without the key has
         # none: its default and its own sequence (which a key added again makes anew).
         name = numbered_column(before.table(op.table, op.schema))
-        if name is None:
-            return steps
-        return [*steps, Step(ddl.AlterColumnDefault(op.table, op.schema, name, None)),
-                Step(SerialSequence(op.table, op.schema, name, None))]
+        return steps if name is None else steps + self._unnumber(op.table, op.schema, name)
 
     def _add_constraint(self, op: Any, before: SchemaState) -> Steps:
         steps = super()._add_constraint(op, before)
