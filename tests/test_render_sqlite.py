@@ -369,8 +369,8 @@ CASES = [
         {"create_primary_key": {"name": "pk_log", "table": "log", "columns": ["day", "seq"]}},
         MODERN,
         rebuilt("log", "day DATE NOT NULL, seq INTEGER NOT NULL, msg TEXT, "
-                "CONSTRAINT pk_log PRIMARY KEY (day, seq)", ["day", "seq", "msg"], []),
-        id="create_primary_key-rebuilds"),
+                "CONSTRAINT pk_log PRIMARY KEY (day, seq)", ["rowid", "day", "seq", "msg"], []),
+        id="create_primary_key-rebuilds"),  # (no INTEGER PRIMARY KEY: the rowids copied)
     pytest.param(
         RICH, {"drop_constraint": {"name": "ck_items_qty", "table": "items", "type": "check"}},
         MODERN,

@@ -157,3 +157,66 @@ def test_a_rebuild_inside_a_callers_transaction_with_foreign_keys_enforced_is_re
             assert conn.execute(sa.text("SELECT count(*) FROM c")).scalar() == 2
     finally:
         engine.dispose()
+
+
+def test_rows_keep_their_rowids_through_a_rebuild(tmp_path: Path) -> None:
+    """A table whose key is not its rowid (a text key, a key of several columns, none):
+    the copy renumbered its rows 1, 2, 3..., so whatever kept a rowid (an FTS index with
+    external content, an application) pointed at other rows, exit 0."""
+    p = make_project(tmp_path)
+    p.chain([{"create_table": {"name": "codes", "columns": [
+                {"name": "code", "type": "string(10)", "primary_key": True},
+                {"name": "qty", "type": "integer"}]}},
+             {"create_table": {"name": "loose", "columns": [
+                 {"name": "a", "type": "integer"}]}}],
+            [{"alter_column": {"table": "codes", "name": "qty", "nullable": False,
+                               "default": 0}},
+             {"alter_column": {"table": "loose", "name": "a", "type": "bigint"}}])
+    _run(p, "apply", "c001")
+    with _db(p) as db:
+        db.execute("INSERT INTO codes (rowid, code, qty) VALUES (5, 'a', 1), (100, 'b', 2)")
+        db.execute("INSERT INTO loose (rowid, a) VALUES (3, 30), (7, 70)")
+    _run(p, "apply")
+    with _db(p) as db:
+        assert db.execute("SELECT rowid, code FROM codes ORDER BY 1").fetchall() == [
+            (5, "a"), (100, "b")]
+        assert db.execute("SELECT rowid, a FROM loose ORDER BY 1").fetchall() == [
+            (3, 30), (7, 70)]
+
+
+@pytest.mark.parametrize("change", [
+    {"create_foreign_key": {"name": "fk_t_p", "table": "t", "columns": ["pid"],
+                            "references": {"table": "p", "columns": ["id"]}}},
+    {"drop_constraint": {"name": "uq_p_code", "table": "p", "type": "unique"}},
+], ids=["key-over-orphans", "unique-a-key-points-at"])
+def test_a_rebuild_refuses_what_foreign_keys_would_refuse(
+        tmp_path: Path, change: dict[str, Any]) -> None:
+    """Foreign keys are off while a rebuild runs: a foreign key added over rows that point
+    at no row, and a unique key dropped that another table's foreign key points at, were
+    built with exit 0 (PostgreSQL and MySQL refuse both), leaving tables that fail every
+    write once foreign keys are enforced. Now the changeset stops, rolled back."""
+    p = make_project(tmp_path)
+    p.chain([{"create_table": {"name": "p", "columns": [
+                {"name": "id", "type": "integer", "primary_key": True},
+                {"name": "code", "type": "string(10)", "unique": True}]}},
+             {"create_table": {"name": "t", "columns": [
+                 {"name": "id", "type": "integer", "primary_key": True},
+                 {"name": "pid", "type": "integer"}]}},
+             {"create_table": {"name": "ch", "columns": [
+                 {"name": "id", "type": "integer", "primary_key": True},
+                 {"name": "p_code", "type": "string(10)"}],
+                 "foreign_keys": [{"columns": ["p_code"],
+                                   "references": {"table": "p", "columns": ["code"]}}]}},
+             {"insert_rows": {"table": "p", "rows": [{"id": 1, "code": "a"}]}},
+             {"insert_rows": {"table": "t", "rows": [{"id": 1, "pid": 1}, {"id": 2, "pid": 99}]}},
+             {"insert_rows": {"table": "ch", "rows": [{"id": 1, "p_code": "a"}]}}],
+            [change])
+    _run(p, "apply", "c001")
+    with _db(p) as db:
+        before = db.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall()
+    done = p.cli("apply")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "applying changeset c002" in done.stderr and "foreign key" in done.stderr
+    assert "nothing of it remains" in done.stderr and "Traceback" not in done.stderr
+    with _db(p) as db:
+        assert db.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall() == before

@@ -28,7 +28,7 @@ MARK = "/* schemaflow: "
 _END = " */"
 
 # What the first marker remembered, by connection and table, until the second recreates it.
-_kept: dict[tuple[int, str | None, str], tuple[list[str], int]] = {}
+_kept: dict[tuple[int, str | None, str], tuple[list[str], int, int | None]] = {}
 
 _OPTIONS = re.compile(r"\)\s*((?:WITHOUT\s+ROWID|STRICT)\b.*)$", re.IGNORECASE | re.DOTALL)
 _AUTOINCREMENT = re.compile(r"\bAUTOINCREMENT\b", re.IGNORECASE)
@@ -72,10 +72,24 @@ def run(sql: str, cursor: Any) -> None:
     key = (id(cursor.connection), schema, table.lower())
     master = _prefix(schema) + "sqlite_master"
     if data["phase"] == "after":
-        statements, legacy = _kept.pop(key, ([], 0))
+        statements, legacy, before_rebuild = _kept.pop(key, ([], 0, None))
         for statement in statements:
             cursor.execute(statement)
         cursor.execute(f"PRAGMA legacy_alter_table={legacy}")
+        # Foreign keys are not enforced while a rebuild runs: what PostgreSQL and MySQL
+        # refuse (a key added over rows it does not find; a unique key dropped that a
+        # foreign key points at) is refused here, from the rows and keys it leaves.
+        try:
+            now = _broken(cursor, master, schema, table)
+        except sqlite3.Error as exc:
+            raise Refused(f"a foreign key that points at table {table} no longer finds a key "
+                          f"it can point at once the table is rebuilt ({exc}): keep the "
+                          "unique key, or drop the foreign key first") from None
+        if before_rebuild is not None and now > before_rebuild:
+            raise Refused(f"once rebuilt, table {table} and the tables that point at it have "
+                          f"{now - before_rebuild} more row(s) whose foreign key points at no row "
+                          "(PRAGMA foreign_key_check lists them): fix or remove those rows "
+                          "first")
         # A view that names the table is compiled again: one the new table broke (a column
         # it reads dropped) stops the changeset here, as the rename itself would have.
         for (view,) in cursor.execute(
@@ -96,8 +110,13 @@ def run(sql: str, cursor: Any) -> None:
     legacy = cursor.execute("PRAGMA legacy_alter_table").fetchone()[0]
     if key in _kept:  # (an attempt that failed before its second marker: its setting)
         legacy = _kept[key][1]
+    broken: int | None
+    try:
+        broken = _broken(cursor, master, schema, table)
+    except sqlite3.Error:  # (a foreign key without a key to point at already)
+        broken = None
     _kept[key] = ([text for kind, name, text in rows
-                   if kind == "trigger" or name.lower() not in known], legacy)
+                   if kind == "trigger" or name.lower() not in known], legacy, broken)
     cursor.execute("PRAGMA legacy_alter_table=ON")
 
 
@@ -122,16 +141,29 @@ def _check(cursor: Any, master: str, schema: str | None, table: str,
                       "hand): rebuilding the table would drop them with their data; add them "
                       "to the changesets (or drop them) first")
     if cursor.execute("PRAGMA foreign_keys").fetchone()[0]:
-        children = [r[0] for r in cursor.execute(
-            f"SELECT m.name FROM {master} m, pragma_foreign_key_list(m.name{_of(schema)}) f "
-            "WHERE m.type = 'table' AND lower(f.\"table\") = lower(?) "
-            "AND lower(m.name) <> lower(?) GROUP BY m.name", (table, table))]
+        children = _children(cursor, master, schema, table)
         if children:
             raise Refused(f"foreign keys are enforced on this connection, and inside its "
                           f"transaction they cannot be switched off: dropping table {table} "
                           f"to rebuild it would delete or change the rows of "
                           f"{', '.join(children)} that refer to it; run schemaflow on the "
                           "engine, or on a connection with no transaction open")
+
+
+def _children(cursor: Any, master: str, schema: str | None, table: str) -> list[str]:
+    """The other tables with a foreign key to `table`."""
+    return [r[0] for r in cursor.execute(
+        f"SELECT m.name FROM {master} m, pragma_foreign_key_list(m.name{_of(schema)}) f "
+        "WHERE m.type = 'table' AND lower(f.\"table\") = lower(?) "
+        "AND lower(m.name) <> lower(?) GROUP BY m.name", (table, table))]
+
+
+def _broken(cursor: Any, master: str, schema: str | None, table: str) -> int:
+    """How many rows of `table` and of the tables pointing at it have a foreign key that
+    points at no row (sqlite3.Error: a foreign key that has no key to point at)."""
+    return sum(len(cursor.execute(f"PRAGMA {_prefix(schema)}foreign_key_check({_quoted(t)})"
+                                  ).fetchall())
+               for t in [table, *_children(cursor, master, schema, table)])
 
 
 def _quoted(name: str) -> str:

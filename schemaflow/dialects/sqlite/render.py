@@ -43,13 +43,18 @@ class SQLiteRenderer(Renderer):
         old_names = {c.name for c in old.columns}
         copy = [(c.name, renamed.get(c.name, c.name)) for c in new.columns
                 if renamed.get(c.name, c.name) in old_names and c.computed is None]
+        if _rowid_alias(old) is None and _rowid_alias(new) is None:
+            # Each row keeps its rowid (what an FTS index or an application may keep of it);
+            # where a column is the rowid, copying the column keeps it.
+            copy.insert(0, ("rowid", "rowid"))
         source = sa.table(old.name, *(sa.column(o) for _, o in copy), schema=old.schema)
+        target = sa.table(tmp_name, *(sa.column(n) for n, _ in copy), schema=new.schema)
         steps = [
             Step(keep.before(old.name, old.schema, [c.name for c in old.columns],
                              [i.name for i in old.indexes]), compiled=True),
             Step(CreateTable(tmp)),
-            Step(sa.insert(tmp).from_select([n for n, _ in copy],
-                                            sa.select(*(source.c[o] for _, o in copy)))),
+            Step(sa.insert(target).from_select([n for n, _ in copy],
+                                               sa.select(*(source.c[o] for _, o in copy)))),
             Step(DropTable(sa.Table(old.name, sa.MetaData(), schema=old.schema))),
             Step(ddl.RenameTable(tmp_name, new.schema, new.name)),
         ]
@@ -112,3 +117,11 @@ class SQLiteRenderer(Renderer):
     def op_create_index(self, op: ir.CreateIndex, before: SchemaState) -> Steps:
         # CONCURRENTLY is PostgreSQL's; on SQLite the index is built in the transaction.
         return super().op_create_index(replace(op, concurrently=False), before)
+
+
+def _rowid_alias(t: Table) -> str | None:
+    """The column that is the table's rowid (an INTEGER PRIMARY KEY of one column), if any."""
+    key = t.primary_key.columns if t.primary_key else ()
+    column = t.column(key[0]) if len(key) == 1 else None
+    return column.name if column is not None and column.type.name == "integer" \
+        and not column.variants else None
