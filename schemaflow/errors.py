@@ -72,6 +72,7 @@ CODES = catalogue(
          "reference"),
     Code("SF117", "error", "the sequence does not exist at this point", "reference"),
     Code("SF118", "error", "a sequence of that name already exists", "reference"),
+    Code("SF119", "error", "drops a column that a generated column uses", "reference"),
     Code("SF120", "error", "a default value does not fit the column's type", "reference"),
     # The history.
     Code("SF013", "error", "merged branches conflict", "history"),

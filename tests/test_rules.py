@@ -99,6 +99,9 @@ def as_tuple(x: Changeset | tuple[Changeset, ...]) -> tuple[Changeset, ...]:
 
 
 # --- every rule: a history that triggers it, and one that does not ------------------------------
+TOTAL = {"add_column": {"table": "orders", "column": {
+    "name": "doubled", "type": "integer", "computed": {"expression": "quantity * 2"}}}}
+
 # (code, bad, good, (dialect, server_version)); bad/good are one changeset or a tuple of them,
 # and the code is looked for on the last one.
 
@@ -231,6 +234,9 @@ RULE_CASES = [
     pytest.param("SF111", [{"drop_column": {"table": "users", "name": "id"}}],
                  [DROP_FK_ORDERS_USER, {"drop_column": {"table": "users", "name": "id"}}], PG,
                  id="SF111"),
+    pytest.param("SF119", [TOTAL, {"drop_column": {"table": "orders", "name": "quantity"}}],
+                 [TOTAL, {"drop_column": {"table": "orders", "name": "doubled"}},
+                  {"drop_column": {"table": "orders", "name": "quantity"}}], PG, id="SF119"),
     pytest.param("SF112", [{"drop_column": {"table": "events", "name": "message"}},
                            {"drop_column": {"table": "events", "name": "event_id"}}],
                  [{"drop_table": {"name": "events"}}], PG, id="SF112"),

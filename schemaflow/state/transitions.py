@@ -133,6 +133,11 @@ def _drop_column(state: SchemaState, op: ir.DropColumn) -> SchemaState:
     if referenced:
         raise StateError(f"column '{op.table}.{op.name}' is referenced by foreign key "
                          f"'{referenced}'; drop that constraint first", code="SF111")
+    users = [c.name for c in t.columns if c.computed is not None and c.name != op.name
+             and mentions(c.computed.expression, op.name)]
+    if users:
+        raise StateError(f"column '{op.table}.{op.name}' is used by generated column(s) "
+                         f"{', '.join(users)}; drop or change them first", code="SF119")
     dep = dependents(t, op.name)
     return state.with_table(table_with(
         t,
