@@ -28,7 +28,7 @@ MARK = "/* schemaflow: "
 _END = " */"
 
 # What the first marker remembered, by connection and table, until the second recreates it.
-_kept: dict[tuple[int, str | None, str], tuple[list[str], int, int | None]] = {}
+_kept: dict[tuple[int, str | None, str], tuple[list[str], int, int | None, list[str]]] = {}
 
 _OPTIONS = re.compile(r"\)\s*((?:WITHOUT\s+ROWID|STRICT)\b.*)$", re.IGNORECASE | re.DOTALL)
 _AUTOINCREMENT = re.compile(r"\bAUTOINCREMENT\b", re.IGNORECASE)
@@ -72,7 +72,7 @@ def run(sql: str, cursor: Any) -> None:
     key = (id(cursor.connection), schema, table.lower())
     master = _prefix(schema) + "sqlite_master"
     if data["phase"] == "after":
-        statements, legacy, before_rebuild = _kept.pop(key, ([], 0, None))
+        statements, legacy, before_rebuild, children = _kept.pop(key, ([], 0, None, []))
         for statement in statements:
             cursor.execute(statement)
         cursor.execute(f"PRAGMA legacy_alter_table={legacy}")
@@ -80,7 +80,7 @@ def run(sql: str, cursor: Any) -> None:
         # refuse (a key added over rows it does not find; a unique key dropped that a
         # foreign key points at) is refused here, from the rows and keys it leaves.
         try:
-            now = _broken(cursor, master, schema, table)
+            now = _broken(cursor, schema, [table, *children])
         except sqlite3.Error as exc:
             raise Refused(f"a foreign key that points at table {table} no longer finds a key "
                           f"it can point at once the table is rebuilt ({exc}): keep the "
@@ -110,13 +110,15 @@ def run(sql: str, cursor: Any) -> None:
     legacy = cursor.execute("PRAGMA legacy_alter_table").fetchone()[0]
     if key in _kept:  # (an attempt that failed before its second marker: its setting)
         legacy = _kept[key][1]
+    # (The tables that point at it are the same after: the rebuild changes none of them.)
+    children = _children(cursor, master, schema, table)
     broken: int | None
     try:
-        broken = _broken(cursor, master, schema, table)
+        broken = _broken(cursor, schema, [table, *children])
     except sqlite3.Error:  # (a foreign key without a key to point at already)
         broken = None
     _kept[key] = ([text for kind, name, text in rows
-                   if kind == "trigger" or name.lower() not in known], legacy, broken)
+                   if kind == "trigger" or name.lower() not in known], legacy, broken, children)
     cursor.execute("PRAGMA legacy_alter_table=ON")
 
 
@@ -141,7 +143,7 @@ def _check(cursor: Any, master: str, schema: str | None, table: str,
                       "hand): rebuilding the table would drop them with their data; add them "
                       "to the changesets (or drop them) first")
     if cursor.execute("PRAGMA foreign_keys").fetchone()[0]:
-        children = _children(cursor, master, schema, table)
+        children = _children(cursor, master, schema, table, every=True)
         if children:
             raise Refused(f"foreign keys are enforced on this connection, and inside its "
                           f"transaction they cannot be switched off: dropping table {table} "
@@ -150,20 +152,24 @@ def _check(cursor: Any, master: str, schema: str | None, table: str,
                           "engine, or on a connection with no transaction open")
 
 
-def _children(cursor: Any, master: str, schema: str | None, table: str) -> list[str]:
-    """The other tables with a foreign key to `table`."""
+def _children(cursor: Any, master: str, schema: str | None, table: str, *,
+              every: bool = False) -> list[str]:
+    """The other tables with a foreign key to `table`: of those whose definition names it
+    (a name written with doubled quotes aside), or, `every`, of all tables."""
+    named = "" if every else "AND instr(lower(sql), lower(?)) "
     return [r[0] for r in cursor.execute(
-        f"SELECT m.name FROM {master} m, pragma_foreign_key_list(m.name{_of(schema)}) f "
-        "WHERE m.type = 'table' AND lower(f.\"table\") = lower(?) "
-        "AND lower(m.name) <> lower(?) GROUP BY m.name", (table, table))]
+        f"SELECT m.name FROM (SELECT name FROM {master} WHERE type = 'table' {named}"
+        "AND lower(name) <> lower(?)) m, "
+        f"pragma_foreign_key_list(m.name{_of(schema)}) f "
+        "WHERE lower(f.\"table\") = lower(?) GROUP BY m.name",
+        (table, table) if every else (table, table, table))]
 
 
-def _broken(cursor: Any, master: str, schema: str | None, table: str) -> int:
-    """How many rows of `table` and of the tables pointing at it have a foreign key that
-    points at no row (sqlite3.Error: a foreign key that has no key to point at)."""
+def _broken(cursor: Any, schema: str | None, tables: list[str]) -> int:
+    """How many rows of `tables` have a foreign key that points at no row (sqlite3.Error:
+    a foreign key that has no key to point at)."""
     return sum(len(cursor.execute(f"PRAGMA {_prefix(schema)}foreign_key_check({_quoted(t)})"
-                                  ).fetchall())
-               for t in [table, *_children(cursor, master, schema, table)])
+                                  ).fetchall()) for t in tables)
 
 
 def _quoted(name: str) -> str:
