@@ -57,7 +57,13 @@ def _narrows(old: TypeSpec, new: TypeSpec) -> bool:
         return new_s < old_s or (new_p - new_s) < (old_p - old_s)
     if old.name == "enum" and new.name == "enum":
         return not set(old.args) <= set(new.args)
-    return False
+    # A float holds integers exactly to 2**53 (2**24 in single precision) and no decimal
+    # exactly; an integer or a decimal keeps no fraction of a float, a decimal none past its
+    # scale.
+    if new.name == "float":
+        single = bool(new.args) and int(new.args[0]) <= 24
+        return old.name in ("bigint", "numeric") or (old.name == "integer" and single)
+    return old.name == "float" and (new.name in _INTS or new.name == "numeric")
 
 
 _TEXTUAL = {"string", "text", "enum"}

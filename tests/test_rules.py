@@ -333,6 +333,16 @@ def test_rule_does_not_fire(project: Project, code: str, bad: Any, good: Any,
     ("numeric(10,2)", "numeric(14,4)", False),
     ("enum(new,paid)", "enum(new,paid,shipped)", False),
     ("enum(new,paid)", "enum(new)", True),
+    # A double holds integers exactly to 2**53, a single to 2**24; no fraction survives
+    # an integer or a decimal (bigint to float rounded 9007199254740993 without a word).
+    ("bigint", "float", True),
+    ("integer", "float", False),
+    ("integer", "float(24)", True),
+    ("smallint", "float(24)", False),
+    ("numeric(10,2)", "float", True),
+    ("float", "integer", True),
+    ("float", "numeric(12,4)", True),
+    ("float", "float", False),
 ])
 def test_sf303_narrowing(project: Project, old: str, new: str, narrows: bool) -> None:
     diags = lint(project, [_add("users", "x", old)], [_alter("users", "x", type=new)],
