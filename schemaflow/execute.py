@@ -284,12 +284,10 @@ def run_item(runner: _Runner, item: PlanItem, first: int | None = None) -> ItemR
         runner.rollback()  # when that fails the connection is dropped: the same for the data
         progress.ran = [runner.shown(s) or "" for s in item.steps[:progress.count]]
         raise interrupted(item, progress, stop) from None
-    except Refused as exc:  # (before a rebuild, in the changeset's transaction)
-        if runner.rollback():
-            raise refused(item, str(exc)) from None
-        raise failed(item, progress, lost=True, statement=None,
-                     db_message=db_message(exc)) from None
     except runner.errors as exc:
+        if isinstance(exc, Refused) and item.transactional and runner.rollback():
+            # (stopped by a SQLite rebuild's marker: nothing of the changeset remains)
+            raise refused(item, str(exc)) from None
         lost = runner.lost(exc)
         lost = not runner.rollback() or lost
         progress.ran = [runner.shown(s) or "" for s in item.steps[:progress.count]]

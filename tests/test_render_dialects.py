@@ -172,6 +172,21 @@ POSTGRESQL_CASES = [
         [FIXED], {"alter_column": {"table": "fixed", "name": "id", "type": "bigint"}},
         ["ALTER TABLE fixed ALTER COLUMN id TYPE BIGINT"], id="alter_column-key-not-serial"),
     pytest.param(
+        BASE, alter("id", type="string(36)", default_sql="gen_random_uuid()::text"),
+        ["ALTER TABLE items ALTER COLUMN id TYPE VARCHAR(36)",
+         "ALTER TABLE items ALTER COLUMN id SET DEFAULT gen_random_uuid()::text",
+         "DO $sf$ DECLARE s text := pg_get_serial_sequence('items', 'id'); BEGIN IF s IS NOT "
+         "NULL THEN EXECUTE 'DROP SEQUENCE ' || s; END IF; END $sf$"],
+        id="alter_column-serial-key-given-a-default-of-its-own-keeps-it"),
+    pytest.param(
+        [{"create_table": {"name": "t$sf$x", "columns": [
+            {"name": "id", "type": "integer", "primary_key": True}]}}],
+        {"alter_column": {"table": "t$sf$x", "name": "id", "type": "bigint"}},
+        ["ALTER TABLE t$sf$x ALTER COLUMN id TYPE BIGINT",
+         "DO $sf1$ DECLARE s text := pg_get_serial_sequence('t$sf$x', 'id'); BEGIN IF s "
+         "IS NOT NULL THEN EXECUTE 'ALTER SEQUENCE ' || s || ' AS bigint'; END IF; END $sf1$"],
+        id="alter_column-serial-key-of-a-table-named-with-the-dollar-tag"),
+    pytest.param(
         [{"create_table": {"name": "Odd's", "columns": [
             {"name": "Id", "type": "integer", "primary_key": True}]}}],
         {"alter_column": {"table": "Odd's", "name": "Id", "type": "bigint"}},

@@ -67,7 +67,6 @@ def test_triggers_indexes_and_views_of_a_rebuilt_table_are_kept(tmp_path: Path) 
         db.execute("INSERT INTO t (name) VALUES ('a')")
         assert db.execute("SELECT msg FROM audit").fetchall() == [("ins a",)]
         assert db.execute("SELECT id, qty FROM v_t").fetchall() == [(1, 0)]
-        assert db.execute("PRAGMA legacy_alter_table").fetchone() == (0,)
     _run(p, "rollback", "-1")  # another rebuild, back
     assert _objects(p) == before
     with _db(p) as db:
@@ -220,3 +219,68 @@ def test_a_rebuild_refuses_what_foreign_keys_would_refuse(
     assert "nothing of it remains" in done.stderr and "Traceback" not in done.stderr
     with _db(p) as db:
         assert db.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall() == before
+
+
+def test_a_failed_rebuild_leaves_the_connection_as_it_was(tmp_path: Path) -> None:
+    """A rebuild that fails (a NULL where the column becomes NOT NULL) on a caller's
+    connection: legacy_alter_table, which a marker once switched on until the rebuild's end,
+    stayed on for the application (a later rename of its own then left its views pointing
+    at the old name). It is on for the rename statement alone now; nothing is left behind
+    for a later run (what the first marker writes down is rolled back with the rebuild)."""
+    p = make_project(tmp_path)
+    p.chain([*TABLES, OWN, {"insert_rows": {"table": "t", "rows": [{"id": 1, "name": "a"}]}}],
+            [{"alter_column": {"table": "t", "name": "qty", "nullable": False}}])
+    _run(p, "apply", "c001")
+    engine = sa.create_engine(p.url)
+    try:
+        with engine.connect() as conn:
+            with pytest.raises(ChangesetFailed):
+                schemaflow.apply(url=conn, changesets=p.changesets)
+            assert conn.exec_driver_sql("PRAGMA legacy_alter_table").scalar() == 0
+            assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = "
+                                        "'_sf_keep'").scalar() == 0
+            assert [r[0] for r in conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'")] == ["trg_t_ins"]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("first", [
+    # A foreign key without a key to point at already (made by `sql`): the rebuild leaves
+    # it as it was, and is not refused for it.
+    [{"sql": {"up": "CREATE TABLE legacy_child (id INTEGER PRIMARY KEY, "
+                    "code TEXT REFERENCES t(name))"}}],
+    # The word AUTOINCREMENT in a default's text is no table option.
+    [{"add_column": {"table": "t", "column": {"name": "kind", "type": "string(20)",
+                                              "default": "autoincrement"}}}],
+    # A column named rowid: the rows' rowids are not copied besides it.
+    [{"create_table": {"name": "loose", "columns": [
+        {"name": "code", "type": "string(10)", "primary_key": True},
+        {"name": "rowid", "type": "integer"}]}},
+     {"alter_column": {"table": "loose", "name": "rowid", "type": "bigint"}}],
+], ids=["foreign-key-broken-before", "keyword-in-a-string", "column-named-rowid"])
+def test_what_the_markers_leave_alone(tmp_path: Path, first: list[Any]) -> None:
+    """Refused (a foreign key broken before; a keyword in a default's text) or a traceback
+    (a column named rowid) in the first version of the markers; each rebuild applies."""
+    p = make_project(tmp_path)
+    p.chain([*TABLES, *first], [REQUIRE])
+    _run(p, "apply")
+    with _db(p) as db:
+        assert [r[0] for r in db.execute("SELECT id FROM schemaflow_version")] == [
+            "c001", "c002"]
+
+
+def test_a_refusal_in_a_changeset_that_is_not_transactional_says_what_stays(
+        tmp_path: Path) -> None:
+    """`transactional: false`: what ran before the refused rebuild stays (each statement is
+    committed), so the refusal is reported as a failure that says so, not as a changeset
+    rolled back as a whole."""
+    p = make_project(tmp_path)
+    p.write("c001", [*TABLES, {"sql": {"up": "ALTER TABLE t ADD COLUMN legacy TEXT"}}])
+    p.write("c002", [{"add_column": {"table": "audit", "column": {"name": "at",
+                                                                  "type": "text"}}},
+                     REQUIRE], parents=["c001"], transactional=False)
+    done = p.cli("apply")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "column(s) legacy" in done.stderr and "rolled back as a whole" not in done.stderr
+    assert "Traceback" not in done.stderr

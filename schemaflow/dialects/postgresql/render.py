@@ -65,9 +65,11 @@ def _serial_sequence(el: SerialSequence, compiler: DDLCompiler, **kw: Any) -> st
     table = ddl.table_ref(compiler, el.table_name, el.schema)
     action = ("DROP SEQUENCE ' || s" if el.type_ is None
               else f"ALTER SEQUENCE ' || s || ' AS {el.type_}'")
-    return (f"DO $sf$ DECLARE s text := pg_get_serial_sequence({_literal(table)}, "
+    body = (f" DECLARE s text := pg_get_serial_sequence({_literal(table)}, "
             f"{_literal(el.column)}); BEGIN IF s IS NOT NULL THEN EXECUTE '{action}; "
-            "END IF; END $sf$")
+            "END IF; END ")
+    tag = next(t for t in (f"$sf{n or ''}$" for n in range(len(body) + 1)) if t not in body)
+    return f"DO {tag}{body}{tag}"
 
 
 class NumberColumn(ddl.AlterTable):
@@ -194,8 +196,9 @@ class PostgreSQLRenderer(Renderer):
         now = numbered_column(apply(before, op).table(op.table, op.schema)) == op.name
         if was and now and op.type.name in INTEGER_TYPES and old.type.name != op.type.name:
             steps.append(Step(SerialSequence(op.table, op.schema, op.name, op.type.name)))
-        elif was and not now:
-            steps += self._unnumber(op.table, op.schema, op.name)
+        elif was and not now:  # (a default the operation sets replaces nextval())
+            steps += self._unnumber(op.table, op.schema, op.name)[
+                op.default is not None or op.default_sql is not None:]
         elif now and not was:
             steps += self._number(apply(before, op).table(op.table, op.schema), op.name)
         return steps

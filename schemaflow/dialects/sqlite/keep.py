@@ -9,13 +9,22 @@ ROWID) added that way, which the new table would not have, their data with them.
 foreign keys enforced (a caller's connection inside its own transaction, where they cannot
 be switched off), the DROP would delete or change the rows of the tables that refer to it.
 
-So the rebuild's statements are bracketed by two markers, SQL comments (what the offline
-script shows of them): the first, run just before the rebuild, refuses a table that is not
-the one described (columns, options) and a rebuild that would reach other tables' rows,
-remembers the table's triggers and other indexes, and lets the rename leave views and other
-tables' triggers alone (`legacy_alter_table`, as SQLite's procedure has it: they name the
-table, which is back under its name once renamed); the second recreates what was remembered.
-A refusal is a database error of the first marker: the changeset stops there, rolled back."""
+So three of the rebuild's statements are markers that schemaflow runs itself instead of
+sending (each starts with a comment: the offline script shows it, and the third is the
+rename itself there):
+- `before`, ahead of the rebuild: refuses a table that is not the one described (columns,
+  options) and a rebuild that would reach other tables' rows; writes down the table's
+  triggers and other indexes, and how many rows break a foreign key, in a table of the
+  database (`_sf_keep`), so that they commit or roll back with the rebuild and a changeset
+  resumed in another process (`transactional: false`) still finds them;
+- `rename`, the rename, with `legacy_alter_table` on for that statement alone, as SQLite's
+  procedure has it: the views and other tables' triggers that name the table are left
+  alone (they find it again under its name) rather than stopping the rename;
+- `after`: recreates what was written down, recompiles the views that read the table (one
+  that no longer works stops the changeset, as the rename itself would have), and refuses
+  what foreign keys would have refused (they are off while a rebuild runs): more rows that
+  point at nothing, or a foreign key left without a key to point at.
+A refusal is a database error of its marker (`Refused`): the changeset stops there."""
 
 from __future__ import annotations
 
@@ -26,12 +35,17 @@ from typing import Any
 
 MARK = "/* schemaflow: "
 _END = " */"
+KEEP = "_sf_keep"  # where `before` writes down what `after` recreates
 
-# What the first marker remembered, by connection and table, until the second recreates it.
-_kept: dict[tuple[int, str | None, str], tuple[list[str], int, int | None, list[str]]] = {}
-
+# A quoted string or name, or a comment, is set aside before looking for a keyword.
+_QUOTED = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]"""
+                     r"|--[^\n]*|/\*.*?(?:\*/|$)", re.S)
 _OPTIONS = re.compile(r"\)\s*((?:WITHOUT\s+ROWID|STRICT)\b.*)$", re.IGNORECASE | re.DOTALL)
 _AUTOINCREMENT = re.compile(r"\bAUTOINCREMENT\b", re.IGNORECASE)
+_NAMED = re.compile(r"^(\s*CREATE\s+(?:UNIQUE\s+)?(?:INDEX|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?)",
+                    re.IGNORECASE)
+# Table-valued pragmas (pragma_foreign_key_list) came with 3.16, table_xinfo with 3.26.
+_VERSION = sqlite3.sqlite_version_info
 
 
 class Refused(sqlite3.DatabaseError):
@@ -42,21 +56,28 @@ def before(table: str, schema: str | None, columns: list[str], indexes: list[str
     """The marker that runs before the rebuild of `table`, whose columns and indexes the
     replayed schema says are `columns` and `indexes`."""
     return _marker("checks here that table {} is as the changesets describe, and keeps its "
-                   "triggers and other indexes through its rebuild", table,
-                   {"phase": "before", "schema": schema, "table": table, "columns": columns,
-                    "indexes": indexes})
+                   "triggers and other indexes through its rebuild (this script does not)",
+                   table, {"phase": "before", "schema": schema, "table": table,
+                           "columns": columns, "indexes": indexes})
+
+
+def rename(temporary: str, table: str, schema: str | None, statement: str) -> str:
+    """The rebuild's rename (`statement`, compiled), run with `legacy_alter_table` on."""
+    return _marker("renames {} with legacy_alter_table on", table,
+                   {"phase": "rename", "schema": schema, "table": table,
+                    "from": temporary}) + " " + statement
 
 
 def after(table: str, schema: str | None) -> str:
     """The marker that runs after the rebuild of `table` (its indexes made)."""
-    return _marker("recreates here the triggers and other indexes of table {}", table,
-                   {"phase": "after", "schema": schema, "table": table})
+    return _marker("recreates here the triggers and other indexes of table {} (this script "
+                   "does not)", table, {"phase": "after", "schema": schema, "table": table})
 
 
 def _marker(what: str, table: str, data: dict[str, Any]) -> str:
     payload = json.dumps(data, separators=(",", ":")).replace("*/", "*\\/")
     name = json.dumps(table)[1:-1].replace("*/", "*\\/")
-    return f"{MARK}a run of schemaflow {what.format(name)} (this script does not) {payload}{_END}"
+    return f"{MARK}a run of schemaflow {what.format(name)} {payload}{_END}"
 
 
 def is_marker(sql: str) -> bool:
@@ -64,62 +85,103 @@ def is_marker(sql: str) -> bool:
     return sql.startswith(MARK)
 
 
+def sent(sql: str) -> str | None:
+    """The statement marker `sql` carries (the rename's), if any."""
+    text = sql[sql.index(_END, sql.rindex('{"phase"')) + len(_END):].strip()
+    return text or None
+
+
 def run(sql: str, cursor: Any) -> None:
     """Run marker `sql` on the sqlite3 `cursor`'s connection; Refused when the rebuild would
     lose or change what the changesets do not describe."""
-    data = json.loads(sql[sql.rindex('{"phase"'):-len(_END)])
+    end = sql.index(_END, sql.rindex('{"phase"'))
+    data = json.loads(sql[sql.rindex('{"phase"'):end])
     schema, table = data["schema"], data["table"]
-    key = (id(cursor.connection), schema, table.lower())
     master = _prefix(schema) + "sqlite_master"
-    if data["phase"] == "after":
-        statements, legacy, before_rebuild, children = _kept.pop(key, ([], 0, None, []))
-        for statement in statements:
-            cursor.execute(statement)
-        cursor.execute(f"PRAGMA legacy_alter_table={legacy}")
-        # Foreign keys are not enforced while a rebuild runs: what PostgreSQL and MySQL
-        # refuse (a key added over rows it does not find; a unique key dropped that a
-        # foreign key points at) is refused here, from the rows and keys it leaves.
-        try:
-            now = _broken(cursor, schema, [table, *children])
-        except sqlite3.Error as exc:
-            raise Refused(f"a foreign key that points at table {table} no longer finds a key "
-                          f"it can point at once the table is rebuilt ({exc}): keep the "
-                          "unique key, or drop the foreign key first") from None
-        if before_rebuild is not None and now > before_rebuild:
-            raise Refused(f"once rebuilt, table {table} and the tables that point at it have "
-                          f"{now - before_rebuild} more row(s) whose foreign key points at no row "
-                          "(PRAGMA foreign_key_check lists them): fix or remove those rows "
-                          "first")
-        # A view that names the table is compiled again: one the new table broke (a column
-        # it reads dropped) stops the changeset here, as the rename itself would have.
-        for (view,) in cursor.execute(
-                f"SELECT name FROM {master} WHERE type = 'view' AND instr(lower(sql), "
-                "lower(?))", (table,)).fetchall():
-            try:
-                cursor.execute(f"PRAGMA {_prefix(schema)}table_info({_quoted(view)})")
-            except sqlite3.Error as exc:
-                raise Refused(f"view {view} reads table {table} and no longer works on the "
-                              f"table rebuilt ({exc}): drop or change the view first") from None
+    if data["phase"] == "rename":
+        _rename(cursor, sql[end + len(_END):].strip())
+    elif data["phase"] == "before":
+        _check(cursor, master, schema, table, data["columns"])
+        _remember(cursor, master, schema, table, {i.lower() for i in data["indexes"]})
+    else:
+        _recreate(cursor, master, schema, table)
+
+
+def _rename(cursor: Any, statement: str) -> None:
+    row = cursor.execute("PRAGMA legacy_alter_table").fetchone()
+    if row is None:  # (before 3.25, which has only the legacy behaviour)
+        cursor.execute(statement)
         return
-    _check(cursor, master, schema, table, data["columns"])
-    known = {i.lower() for i in data["indexes"]}
+    cursor.execute("PRAGMA legacy_alter_table=ON")
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.execute(f"PRAGMA legacy_alter_table={int(row[0])}")
+
+
+def _remember(cursor: Any, master: str, schema: str | None, table: str,
+              known: set[str]) -> None:
     rows = cursor.execute(
         f"SELECT type, name, sql FROM {master} WHERE type IN ('index', 'trigger') "
         "AND lower(tbl_name) = lower(?) AND sql IS NOT NULL ORDER BY type, rowid",
         (table,)).fetchall()
-    legacy = cursor.execute("PRAGMA legacy_alter_table").fetchone()[0]
-    if key in _kept:  # (an attempt that failed before its second marker: its setting)
-        legacy = _kept[key][1]
-    # (The tables that point at it are the same after: the rebuild changes none of them.)
-    children = _children(cursor, master, schema, table)
-    broken: int | None
+    kept = [text for kind, name, text in rows if kind == "trigger" or name.lower() not in known]
+    broken: int | None = None
+    if _VERSION >= (3, 16):
+        # (The tables that point at it are the same after: the rebuild changes none.)
+        children = _children(cursor, master, schema, table)
+        try:
+            broken = _broken(cursor, schema, [table, *children])
+        except sqlite3.Error:  # (a foreign key without a key to point at already)
+            broken = None
+    store = _prefix(schema) + _quoted(KEEP)
+    cursor.execute(f"CREATE TABLE IF NOT EXISTS {store} (tbl TEXT, kind TEXT, body TEXT)")
+    cursor.execute(f"DELETE FROM {store} WHERE lower(tbl) = lower(?)", (table,))
+    cursor.executemany(f"INSERT INTO {store} VALUES (?, ?, ?)",
+                       [(table, "sql", text) for text in kept]
+                       + ([(table, "broken", str(broken))] if broken is not None else []))
+
+
+def _recreate(cursor: Any, master: str, schema: str | None, table: str) -> None:
+    store = _prefix(schema) + _quoted(KEEP)
+    if cursor.execute(f"SELECT 1 FROM {master} WHERE type = 'table' AND name = ?",
+                      (KEEP,)).fetchone() is None:
+        return
+    rows = cursor.execute(f"SELECT kind, body FROM {store} WHERE lower(tbl) = lower(?) "
+                          "ORDER BY rowid", (table,)).fetchall()
+    cursor.execute(f"DELETE FROM {store} WHERE lower(tbl) = lower(?)", (table,))
+    if cursor.execute(f"SELECT 1 FROM {store} LIMIT 1").fetchone() is None:
+        cursor.execute(f"DROP TABLE {store}")
+    for kind, body in rows:
+        if kind == "sql":  # (the text as the database keeps it names no schema)
+            cursor.execute(_NAMED.sub(lambda m: m.group(1) + _prefix(schema), body, count=1)
+                           if schema else body)
+    # A view that names the table is compiled again: one the new table broke (a column
+    # it reads dropped) stops the changeset here, as the rename itself would have.
+    for (view,) in cursor.execute(
+            f"SELECT name FROM {master} WHERE type = 'view' AND instr(lower(sql), "
+            "lower(?))", (table,)).fetchall():
+        try:
+            cursor.execute(f"PRAGMA {_prefix(schema)}table_info({_quoted(view)})")
+        except sqlite3.Error as exc:
+            raise Refused(f"view {view} reads table {table} and no longer works on the "
+                          f"table rebuilt ({exc}): drop or change the view first") from None
+    broken = next((int(body) for kind, body in rows if kind == "broken"), None)
+    if broken is None:  # (none written down: a foreign key was broken before already)
+        return
+    # Foreign keys are off while a rebuild runs: what PostgreSQL and MySQL refuse (a key
+    # added over rows it does not find; a unique key dropped that a foreign key points at)
+    # is refused here, from the rows and keys it leaves.
     try:
-        broken = _broken(cursor, schema, [table, *children])
-    except sqlite3.Error:  # (a foreign key without a key to point at already)
-        broken = None
-    _kept[key] = ([text for kind, name, text in rows
-                   if kind == "trigger" or name.lower() not in known], legacy, broken, children)
-    cursor.execute("PRAGMA legacy_alter_table=ON")
+        now = _broken(cursor, schema, [table, *_children(cursor, master, schema, table)])
+    except sqlite3.Error as exc:
+        raise Refused(f"a foreign key that points at table {table} no longer finds a key it "
+                      f"can point at once the table is rebuilt ({exc}): keep the unique "
+                      "key, or drop the foreign key first") from None
+    if now > broken:
+        raise Refused(f"once rebuilt, table {table} and the tables that point at it have "
+                      f"{now - broken} more row(s) whose foreign key points at no row "
+                      "(PRAGMA foreign_key_check lists them): fix or remove those rows first")
 
 
 def _check(cursor: Any, master: str, schema: str | None, table: str,
@@ -128,13 +190,15 @@ def _check(cursor: Any, master: str, schema: str | None, table: str,
                          "AND lower(name) = lower(?)", (table,)).fetchone()
     if row is None:
         return  # (the rebuild's own statements say that it is missing)
-    options = _OPTIONS.search(row[0] or "")
-    if options or _AUTOINCREMENT.search(row[0] or ""):
+    bare = _QUOTED.sub(" ", row[0] or "")
+    options = _OPTIONS.search(bare)
+    if options or _AUTOINCREMENT.search(bare):
         what = options.group(1).strip() if options else "AUTOINCREMENT"
         raise Refused(f"table {table} is {what} in the database, which the changesets do not "
                       "describe: rebuilding it as described would drop that; make the "
                       "change with a `sql` operation that keeps it")
-    live = [r[1] for r in cursor.execute(f"PRAGMA {_prefix(schema)}table_xinfo({_quoted(table)})")]
+    pragma = "table_xinfo" if _VERSION >= (3, 26) else "table_info"
+    live = [r[1] for r in cursor.execute(f"PRAGMA {_prefix(schema)}{pragma}({_quoted(table)})")]
     described = {c.lower() for c in columns}
     extra = [c for c in live if c.lower() not in described]
     if extra:
@@ -143,7 +207,8 @@ def _check(cursor: Any, master: str, schema: str | None, table: str,
                       "hand): rebuilding the table would drop them with their data; add them "
                       "to the changesets (or drop them) first")
     if cursor.execute("PRAGMA foreign_keys").fetchone()[0]:
-        children = _children(cursor, master, schema, table, every=True)
+        children = _children(cursor, master, schema, table, every=True) \
+            if _VERSION >= (3, 16) else ["(the tables that refer to it)"]
         if children:
             raise Refused(f"foreign keys are enforced on this connection, and inside its "
                           f"transaction they cannot be switched off: dropping table {table} "

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
 
@@ -27,6 +28,9 @@ ConstraintOp = (ir.CreateUniqueConstraint | ir.CreateForeignKey | ir.CreateCheck
                 | ir.CreatePrimaryKey | ir.DropConstraint)
 
 
+_SQLITE = sqlite_dialect()  # (the rename's text, compiled as every other statement is)
+
+
 class SQLiteRenderer(Renderer):
     """SQLite has no ALTER COLUMN and no ADD/DROP CONSTRAINT: those rebuild the table."""
 
@@ -43,7 +47,9 @@ class SQLiteRenderer(Renderer):
         old_names = {c.name for c in old.columns}
         copy = [(c.name, renamed.get(c.name, c.name)) for c in new.columns
                 if renamed.get(c.name, c.name) in old_names and c.computed is None]
-        if _rowid_alias(old) is None and _rowid_alias(new) is None:
+        names = {c.name.lower() for c in (*old.columns, *new.columns)}
+        if _rowid_alias(old) is None and _rowid_alias(new) is None and not (
+                names & {"rowid", "_rowid_", "oid"}):
             # Each row keeps its rowid (what an FTS index or an application may keep of it);
             # where a column is the rowid, copying the column keeps it.
             copy.insert(0, ("rowid", "rowid"))
@@ -56,7 +62,9 @@ class SQLiteRenderer(Renderer):
             Step(sa.insert(target).from_select([n for n, _ in copy],
                                                sa.select(*(source.c[o] for _, o in copy)))),
             Step(DropTable(sa.Table(old.name, sa.MetaData(), schema=old.schema))),
-            Step(ddl.RenameTable(tmp_name, new.schema, new.name)),
+            Step(keep.rename(tmp_name, new.name, new.schema, str(ddl.RenameTable(
+                tmp_name, new.schema, new.name).compile(dialect=_SQLITE)).strip()),
+                 compiled=True),
         ]
         # Each index on a stand-in of the final table (as CREATE INDEX renders elsewhere), not
         # on a second build of the whole table and what it references.
