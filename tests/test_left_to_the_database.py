@@ -286,52 +286,6 @@ def test_a_serial_key_widened_on_postgresql_is_numbered_as_wide(
     assert _sequence_types(p.url) == narrow
 
 
-UNKEYED = """
-    sa.Table("events", metadata, sa.Column("id", sa.Integer, nullable=False),
-             sa.Column("what", sa.String(20)))
-"""
-
-
-@pytest.mark.parametrize("dialect", [d for d in DIALECTS if d != "sqlite"])
-def test_a_key_added_to_an_integer_column_numbers_it(
-        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
-    """A primary key added to an integer column: the changesets (and the models, and
-    create_all()) number it, but ADD PRIMARY KEY alone left it unnumbered (no SERIAL
-    sequence, no AUTO_INCREMENT), with exit 0; check --against-db stopped on it. Its key
-    dropped again (the rollback), a SERIAL's sequence and default stayed behind, which
-    check --against-db refused. Now: numbered past the rows already there, then unnumbered
-    again by the rollback, each matching the models; and applied again."""
-    url = request.getfixturevalue("pg_url" if dialect == "postgresql" else "mysql_url")
-    p = models_project(tmp_path / "p", UNKEYED, url)
-    models = p.root / "fidelity_models.py"
-    for args in (("new", "--autogenerate", "-m", "v1"), ("apply",)):
-        done = p.cli(*args)
-        assert done.returncode == 0, (args, done.stdout, done.stderr)
-    run_sql(_driver(p.url), "INSERT INTO events (id, what) VALUES (41, 'old'), (42, 'old')")
-    v1 = models.read_text(encoding="utf-8")
-    models.write_text(v1.replace("sa.Integer, nullable=False", "sa.Integer, primary_key=True"),
-                      encoding="utf-8")
-    for args in (("new", "--autogenerate", "-m", "v2"), ("apply",), ("check",),
-                 ("check", "--against-db")):
-        done = p.cli(*args)
-        assert done.returncode == 0, (args, done.stdout, done.stderr)
-    engine = sa.create_engine(_driver(p.url))
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text("INSERT INTO events (what) VALUES ('new')"))
-            assert sorted(conn.execute(sa.text("SELECT id FROM events")).scalars()) == [
-                41, 42, 43]
-    finally:
-        engine.dispose()
-    done = p.cli("rollback", "-1")
-    assert done.returncode == 0, (done.stdout, done.stderr)
-    models.write_text(v1, encoding="utf-8")
-    done = p.cli("check", "--against-db")
-    assert done.returncode == 0, (done.stdout, done.stderr)
-    done = p.cli("apply")
-    assert done.returncode == 0, (done.stdout, done.stderr)
-
-
 @pytest.mark.parametrize("dialect", [d for d in DIALECTS if d != "sqlite"])
 def test_keys_that_are_foreign_keys_keep_their_numbering_through_a_change(
         tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:

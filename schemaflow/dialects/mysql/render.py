@@ -14,7 +14,7 @@ from ... import ir
 from ...state import SchemaState, apply, dependents
 from .. import ddl
 from ..render import Renderer, Step, Steps
-from ..tables import autoincrement_column, keyed_column, table_with_refs
+from ..tables import keyed_column, table_with_refs
 
 # SQLAlchemy names a MariaDB connection's dialect "mariadb", an offline one "mysql".
 _NAMES = ("mysql", "mariadb")
@@ -81,16 +81,6 @@ class MySQLRenderer(Renderer):
 
     def op_alter_column(self, op: ir.AlterColumn, before: SchemaState) -> Steps:
         return self._full_column(apply(before, op), op.table, op.schema, op.name)
-
-    def op_create_primary_key(self, op: ir.CreatePrimaryKey, before: SchemaState) -> Steps:
-        # The key's integer column is numbered from now on, as CREATE TABLE numbers it;
-        # ADD PRIMARY KEY alone left it without AUTO_INCREMENT where the changesets say
-        # numbered. (The table had no key before: none of its columns was numbered.)
-        steps = super().op_create_primary_key(op, before)
-        after = apply(before, op)
-        column = autoincrement_column(after.table(op.table, op.schema))
-        return steps if column is None else steps + self._full_column(after, op.table,
-                                                                        op.schema, column.name)
 
     def op_rename_column(self, op: ir.RenameColumn, before: SchemaState) -> Steps:
         if self.caps.rename_column:

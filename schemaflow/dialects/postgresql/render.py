@@ -217,24 +217,6 @@ class PostgreSQLRenderer(Renderer):
         return [Step(ddl.AlterColumnDefault(table, schema, name, None)),
                 Step(SerialSequence(table, schema, name, None))]
 
-    def op_create_primary_key(self, op: ir.CreatePrimaryKey, before: SchemaState) -> Steps:
-        # The key's integer column is numbered from now on, as CREATE TABLE numbers it
-        # (SERIAL); ADD PRIMARY KEY alone left it unnumbered where the changesets say
-        # numbered. (The table had no key before: none of its columns was numbered.)
-        steps = super().op_create_primary_key(op, before)
-        t = apply(before, op).table(op.table, op.schema)
-        name = numbered_column(t)
-        return steps if name is None else steps + self._number(t, name)
-
-    def op_drop_constraint(self, op: ir.DropConstraint, before: SchemaState) -> Steps:
-        steps = super().op_drop_constraint(op, before)
-        if op.type != "primary_key":
-            return steps
-        # A SERIAL key's numbering goes with its key, as a table built without the key has
-        # none: its default and its own sequence (which a key added again makes anew).
-        name = numbered_column(before.table(op.table, op.schema))
-        return steps if name is None else steps + self._unnumber(op.table, op.schema, name)
-
     def _add_constraint(self, op: Any, before: SchemaState) -> Steps:
         steps = super()._add_constraint(op, before)
         if getattr(op, "not_valid", False):
