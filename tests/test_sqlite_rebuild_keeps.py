@@ -284,3 +284,22 @@ def test_a_refusal_in_a_changeset_that_is_not_transactional_says_what_stays(
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "column(s) legacy" in done.stderr and "rolled back as a whole" not in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_trigger_that_uses_a_dropped_column_stops_the_rebuild(tmp_path: Path) -> None:
+    """A trigger is recreated as written, and SQLite checks its body only when it fires:
+    one reading NEW.qty after qty was dropped by the rebuild was recreated broken (every
+    insert then failed, "no such column: new.qty"), exit 0. Now the changeset stops,
+    rolled back, naming the column, as SQLite's own DROP COLUMN would."""
+    p = make_project(tmp_path)
+    p.chain([*TABLES, {"create_index": {"name": "ix_t_qty", "table": "t", "columns": ["qty"]}},
+             {"sql": {"up": "CREATE TRIGGER trg_qty AFTER INSERT ON t BEGIN "
+                            "INSERT INTO audit(msg) VALUES (NEW.\"qty\"); END"}}],
+            [{"drop_column": {"table": "t", "name": "qty"}}])  # (indexed: a rebuild)
+    _run(p, "apply", "c001")
+    done = p.cli("apply")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "uses column(s) qty, which the rebuild drops" in done.stderr, done.stderr
+    with _db(p) as db:
+        db.execute("INSERT INTO t (name, qty) VALUES ('a', 5)")
+        assert db.execute("SELECT msg FROM audit").fetchall() == [("5",)]

@@ -44,6 +44,9 @@ _OPTIONS = re.compile(r"\)\s*((?:WITHOUT\s+ROWID|STRICT)\b.*)$", re.IGNORECASE |
 _AUTOINCREMENT = re.compile(r"\bAUTOINCREMENT\b", re.IGNORECASE)
 _NAMED = re.compile(r"^(\s*CREATE\s+(?:UNIQUE\s+)?(?:INDEX|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?)",
                     re.IGNORECASE)
+# NEW.column and OLD.column in a trigger's body, the name quoted or not.
+_ROW_COLUMN = re.compile(r"""\b(new|old)\s*\.\s*"""
+                         r"""(?:"((?:[^"]|"")+)"|`([^`]+)`|\[([^\]]+)\]|(\w+))""", re.IGNORECASE)
 # Table-valued pragmas (pragma_foreign_key_list) came with 3.16, table_xinfo with 3.26.
 _VERSION = sqlite3.sqlite_version_info
 
@@ -137,8 +140,11 @@ def _remember(cursor: Any, master: str, schema: str | None, table: str,
     store = _prefix(schema) + _quoted(KEEP)
     cursor.execute(f"CREATE TABLE IF NOT EXISTS {store} (tbl TEXT, kind TEXT, body TEXT)")
     cursor.execute(f"DELETE FROM {store} WHERE lower(tbl) = lower(?)", (table,))
+    columns = [r[1] for r in cursor.execute(f"PRAGMA {_prefix(schema)}table_info("
+                                            f"{_quoted(table)})")]
     cursor.executemany(f"INSERT INTO {store} VALUES (?, ?, ?)",
                        [(table, "sql", text) for text in kept]
+                       + [(table, "column", name) for name in columns]
                        + ([(table, "broken", str(broken))] if broken is not None else []))
 
 
@@ -152,10 +158,25 @@ def _recreate(cursor: Any, master: str, schema: str | None, table: str) -> None:
     cursor.execute(f"DELETE FROM {store} WHERE lower(tbl) = lower(?)", (table,))
     if cursor.execute(f"SELECT 1 FROM {store} LIMIT 1").fetchone() is None:
         cursor.execute(f"DROP TABLE {store}")
+    remaining = {r[1].lower() for r in cursor.execute(
+        f"PRAGMA {_prefix(schema)}table_info({_quoted(table)})")}
+    gone = {body.lower() for kind, body in rows if kind == "column"} - remaining
     for kind, body in rows:
-        if kind == "sql":  # (the text as the database keeps it names no schema)
-            cursor.execute(_NAMED.sub(lambda m: m.group(1) + _prefix(schema), body, count=1)
-                           if schema else body)
+        if kind != "sql":
+            continue
+        # A trigger is kept as written, and SQLite checks its body only when it fires: one
+        # that reads a column the rebuild dropped stops the changeset, as SQLite's own DROP
+        # COLUMN would.
+        named = _NAMED.match(body)
+        used = sorted({next(n for n in m.groups()[1:] if n).lower()
+                       for m in _ROW_COLUMN.finditer(body)} & gone)
+        if used and named is not None and "TRIGGER" in named.group(1).upper():
+            raise Refused(f"a trigger on table {table} uses column(s) {', '.join(used)}, which "
+                          f"the rebuild drops ({body.split(chr(10))[0][:80]}): drop or "
+                          "change the trigger first")
+        # (the text as the database keeps it names no schema)
+        cursor.execute(_NAMED.sub(lambda m: m.group(1) + _prefix(schema), body, count=1)
+                       if schema else body)
     # A view that names the table is compiled again: one the new table broke (a column
     # it reads dropped) stops the changeset here, as the rename itself would have.
     for (view,) in cursor.execute(
