@@ -123,20 +123,24 @@ class _Sqlite3(BatchDriver):
     opening = "BEGIN IMMEDIATE"
     switch, off = "isolation_level", None  # (sqlite3 before Python 3.12's autocommit)
 
+    def __init__(self, raw: Any) -> None:
+        super().__init__(raw)
+        from .sqlite import keep  # (a rebuild's markers, run here instead of being sent)
+
+        self._keep = keep
+
     def idle(self) -> bool:
         return not self.raw.in_transaction
 
     def send(self, statements: Sequence[Statement],
              between: Callable[[int], None] | None = None) -> list[tuple[Any, ...]]:
-        from .sqlite import keep
-
         cursor = self.raw.cursor()
         try:
             for i, (sql, params) in enumerate(statements):
                 if between is not None and i:
                     between(i)
-                if params is None and keep.is_marker(sql):
-                    keep.run(sql, cursor)
+                if params is None and self._keep.is_marker(sql):
+                    self._keep.run(sql, cursor)
                 elif params is None:
                     cursor.execute(sql)
                 else:

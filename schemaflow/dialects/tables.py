@@ -211,8 +211,8 @@ def keyed_column(t: Table, name: str) -> sa.Column[Any]:
     """Column `name` of `t`, in a copy of the whole table (its key, its foreign keys): so
     that SQLAlchemy numbers it (AUTO_INCREMENT, SERIAL) exactly where CREATE TABLE does,
     a key with a foreign key not unless told. What restates a column (MySQL's MODIFY and
-    CHANGE COLUMN) or asks whether it is numbered takes it from here: restated without its
-    key, a numbered key's type change or rename silently stopped numbering it."""
+    CHANGE COLUMN) takes it from here: restated without its key, a numbered key's type
+    change or rename silently stopped numbering it."""
     return sa_table(t, sa.MetaData(), with_indexes=False).c[name]
 
 

@@ -192,30 +192,22 @@ class PostgreSQLRenderer(Renderer):
         # sequence keeps the type it was made with (a key widened to bigint would still
         # stop at 2,147,483,647; an identity's sequence follows its column by itself), and
         # a key that stops or starts being an integer loses or gains its SERIAL numbering.
+        t = apply(before, op).table(op.table, op.schema)
         was = numbered_column(before.table(op.table, op.schema)) == op.name
-        now = numbered_column(apply(before, op).table(op.table, op.schema)) == op.name
+        now = numbered_column(t) == op.name
         if was and now and op.type.name in INTEGER_TYPES and old.type.name != op.type.name:
             steps.append(Step(SerialSequence(op.table, op.schema, op.name, op.type.name)))
-        elif was and not now:  # (a default the operation sets replaces nextval())
-            steps += self._unnumber(op.table, op.schema, op.name)[
-                op.default is not None or op.default_sql is not None:]
-        elif now and not was:
-            steps += self._number(apply(before, op).table(op.table, op.schema), op.name)
+        elif was and not now:
+            # Its default goes (unless the operation gives it one of its own, which replaces
+            # nextval()), then its own sequence.
+            if op.default is None and op.default_sql is None:
+                steps.append(Step(ddl.AlterColumnDefault(op.table, op.schema, op.name, None)))
+            steps.append(Step(SerialSequence(op.table, op.schema, op.name, None)))
+        elif now and not was:  # SERIAL's numbering: its sequence, default and position
+            kind = op.type.name if op.type.name in INTEGER_TYPES else None
+            steps += [Step(NumberColumn(op.table, op.schema, op.name, kind, step))
+                      for step in range(3)]
         return steps
-
-    @staticmethod
-    def _number(t: Table, name: str) -> Steps:
-        """SERIAL's numbering given to integer key column `name` of `t`, which has none."""
-        column = t.column(name)
-        assert column is not None
-        kind = column.type.name if column.type.name in INTEGER_TYPES else None
-        return [Step(NumberColumn(t.name, t.schema, name, kind, step)) for step in range(3)]
-
-    @staticmethod
-    def _unnumber(table: str, schema: str | None, name: str) -> Steps:
-        """A SERIAL column's numbering taken away: its default and its own sequence."""
-        return [Step(ddl.AlterColumnDefault(table, schema, name, None)),
-                Step(SerialSequence(table, schema, name, None))]
 
     def _add_constraint(self, op: Any, before: SchemaState) -> Steps:
         steps = super()._add_constraint(op, before)

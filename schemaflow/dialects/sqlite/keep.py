@@ -128,8 +128,10 @@ def _remember(cursor: Any, master: str, schema: str | None, table: str,
         f"SELECT type, name, sql FROM {master} WHERE type IN ('index', 'trigger') "
         "AND lower(tbl_name) = lower(?) AND sql IS NOT NULL ORDER BY type, rowid",
         (table,)).fetchall()
-    kept = [text for kind, name, text in rows if kind == "trigger" or name.lower() not in known]
+    kept = [(kind, text) for kind, name, text in rows
+            if kind == "trigger" or name.lower() not in known]
     broken: int | None = None
+    children: list[str] = []
     if _VERSION >= (3, 16):
         # (The tables that point at it are the same after: the rebuild changes none.)
         children = _children(cursor, master, schema, table)
@@ -143,8 +145,9 @@ def _remember(cursor: Any, master: str, schema: str | None, table: str,
     columns = [r[1] for r in cursor.execute(f"PRAGMA {_prefix(schema)}table_info("
                                             f"{_quoted(table)})")]
     cursor.executemany(f"INSERT INTO {store} VALUES (?, ?, ?)",
-                       [(table, "sql", text) for text in kept]
+                       [(table, kind, text) for kind, text in kept]
                        + [(table, "column", name) for name in columns]
+                       + [(table, "child", name) for name in children]
                        + ([(table, "broken", str(broken))] if broken is not None else []))
 
 
@@ -162,15 +165,14 @@ def _recreate(cursor: Any, master: str, schema: str | None, table: str) -> None:
         f"PRAGMA {_prefix(schema)}table_info({_quoted(table)})")}
     gone = {body.lower() for kind, body in rows if kind == "column"} - remaining
     for kind, body in rows:
-        if kind != "sql":
+        if kind not in ("index", "trigger"):
             continue
         # A trigger is kept as written, and SQLite checks its body only when it fires: one
         # that reads a column the rebuild dropped stops the changeset, as SQLite's own DROP
         # COLUMN would.
-        named = _NAMED.match(body)
         used = sorted({next(n for n in m.groups()[1:] if n).lower()
-                       for m in _ROW_COLUMN.finditer(body)} & gone)
-        if used and named is not None and "TRIGGER" in named.group(1).upper():
+                       for m in _ROW_COLUMN.finditer(body)} & gone) if kind == "trigger" else []
+        if used:
             raise Refused(f"a trigger on table {table} uses column(s) {', '.join(used)}, which "
                           f"the rebuild drops ({body.split(chr(10))[0][:80]}): drop or "
                           "change the trigger first")
@@ -193,8 +195,9 @@ def _recreate(cursor: Any, master: str, schema: str | None, table: str) -> None:
     # Foreign keys are off while a rebuild runs: what PostgreSQL and MySQL refuse (a key
     # added over rows it does not find; a unique key dropped that a foreign key points at)
     # is refused here, from the rows and keys it leaves.
+    children = [body for kind, body in rows if kind == "child"]
     try:
-        now = _broken(cursor, schema, [table, *_children(cursor, master, schema, table)])
+        now = _broken(cursor, schema, [table, *children])
     except sqlite3.Error as exc:
         raise Refused(f"a foreign key that points at table {table} no longer finds a key it "
                       f"can point at once the table is rebuilt ({exc}): keep the unique "

@@ -3,11 +3,11 @@ rebuild otherwise."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
 
@@ -28,11 +28,14 @@ ConstraintOp = (ir.CreateUniqueConstraint | ir.CreateForeignKey | ir.CreateCheck
                 | ir.CreatePrimaryKey | ir.DropConstraint)
 
 
-_SQLITE = sqlite_dialect()  # (the rename's text, compiled as every other statement is)
-
-
 class SQLiteRenderer(Renderer):
     """SQLite has no ALTER COLUMN and no ADD/DROP CONSTRAINT: those rebuild the table."""
+
+    @functools.cached_property
+    def _sa_dialect(self) -> Any:
+        """What the rebuild's rename marker carries is compiled for (the others are compiled
+        for the run's own dialect when the plan is made)."""
+        return self.dialect.sa_dialect()
 
     def rebuild(self, old: Table, new: Table, after: SchemaState,
                 renamed: dict[str, str] | None = None) -> Steps:
@@ -48,8 +51,8 @@ class SQLiteRenderer(Renderer):
         copy = [(c.name, renamed.get(c.name, c.name)) for c in new.columns
                 if renamed.get(c.name, c.name) in old_names and c.computed is None]
         names = {c.name.lower() for c in (*old.columns, *new.columns)}
-        if _rowid_alias(old) is None and _rowid_alias(new) is None and not (
-                names & {"rowid", "_rowid_", "oid"}):
+        if not (_is_rowid_key(old) or _is_rowid_key(new)
+                or names & {"rowid", "_rowid_", "oid"}):
             # Each row keeps its rowid (what an FTS index or an application may keep of it);
             # where a column is the rowid, copying the column keeps it.
             copy.insert(0, ("rowid", "rowid"))
@@ -63,7 +66,7 @@ class SQLiteRenderer(Renderer):
                                                sa.select(*(source.c[o] for _, o in copy)))),
             Step(DropTable(sa.Table(old.name, sa.MetaData(), schema=old.schema))),
             Step(keep.rename(tmp_name, new.name, new.schema, str(ddl.RenameTable(
-                tmp_name, new.schema, new.name).compile(dialect=_SQLITE)).strip()),
+                tmp_name, new.schema, new.name).compile(dialect=self._sa_dialect)).strip()),
                  compiled=True),
         ]
         # Each index on a stand-in of the final table (as CREATE INDEX renders elsewhere), not
@@ -127,9 +130,8 @@ class SQLiteRenderer(Renderer):
         return super().op_create_index(replace(op, concurrently=False), before)
 
 
-def _rowid_alias(t: Table) -> str | None:
-    """The column that is the table's rowid (an INTEGER PRIMARY KEY of one column), if any."""
+def _is_rowid_key(t: Table) -> bool:
+    """Whether the table's key is its rowid (an INTEGER PRIMARY KEY of one column)."""
     key = t.primary_key.columns if t.primary_key else ()
     column = t.column(key[0]) if len(key) == 1 else None
-    return column.name if column is not None and column.type.name == "integer" \
-        and not column.variants else None
+    return column is not None and column.type.name == "integer" and not column.variants
