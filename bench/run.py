@@ -95,8 +95,8 @@ T0 = time.perf_counter()
 # further repetition). Only used to fit the run into --max-minutes on a slower or busier machine.
 COST: dict[tuple[str, int], tuple[float, float]] = {
     ("startup", 10): (8, 4),
-    ("apply-sqlite", 100): (12, 7), ("apply-sqlite", 1000): (70, 55),
-    ("apply-postgresql", 100): (18, 12), ("apply-postgresql", 1000): (90, 70),
+    ("apply-sqlite", 100): (14, 8), ("apply-sqlite", 1000): (85, 63),
+    ("apply-postgresql", 100): (21, 14), ("apply-postgresql", 1000): (105, 77),
     # listings include validate (and its one empty-cache run) when both are selected; at
     # 10,000: stamp ~40 s, alembic current's 60 s time-out, validate ~40 s warm + ~40 s cold
     # + per repetition: no-op and one-pending apply (7 commands), stamp base/heads per tool
@@ -376,6 +376,16 @@ class Bench:
         down_row = self.add_row(Row(f"apply-{dialect}", f"rollback to base ({label})", n,
                                     {t: commands_down[t] for t in up_row.commands},
                                     APPLY_BUDGET.get((dialect, n))))
+        # The same runs where the plan is not kept whole (`plancache`), as on a CI job's
+        # machine with its cache folder restored (the plans in it signed elsewhere): the
+        # plan is known to render, and streamed (`planstream`). Here with a state folder
+        # that cannot be made, so that these runs neither use nor replace the kept plans.
+        fresh_rows = tuple(self.add_row(Row(
+            f"apply-{dialect}", f"{r.benchmark.replace(f' ({label})', '')}, plan not kept "
+            f"({label})", n, {"schemaflow": f"{r.commands['schemaflow']} (no "
+                              "SCHEMAFLOW_STATE_DIR)", **({"raw": r.commands["raw"]}
+                                                          if "raw" in r.commands else {})},
+            APPLY_BUDGET.get((dialect, n)))) for r in (up_row, down_row))
         noop_row = self.add_row(Row(
             f"apply-{dialect}", f"apply, nothing pending ({label})", n,
             {"schemaflow": "schemaflow apply (at head)",
@@ -394,6 +404,16 @@ class Bench:
             for r in (up_row, down_row):
                 r.failed["raw"] = "schemaflow's --sql failed, so there is no raw script"
 
+        # Once untimed, so that every measured run finds the plans kept (`plancache`), as a
+        # developer's or a test machine's runs after the first do.
+        url = self.dbs.new(dialect, "schemaflow")
+        try:
+            workload.set_schemaflow_url(sf_dir, url)
+            for argv in (["apply"], ["rollback", "base"]):
+                self.setup(f"schemaflow {' '.join(argv)} (keeps its plan)", "schemaflow",
+                           self.cmd("schemaflow", *argv), sf_dir)
+        finally:
+            self.dbs.drop(url)
         for _ in self.repetitions(f"apply/rollback {dialect} N={n}",
                                     (f"apply-{dialect}", n)):
             for tool in tools:
@@ -405,7 +425,20 @@ class Bench:
                                      up_row, down_row, noop_row)
                 finally:
                     self.dbs.drop(url)
-        for row in (up_row, down_row) if (dialect, n) in APPLY_BUDGET else ():
+                if tool == "schemaflow" and tool not in up_row.failed:
+                    url = self.dbs.new(dialect, tool)
+                    try:
+                        self._not_kept(url, n, expected, sf_dir, *fresh_rows)
+                    finally:
+                        self.dbs.drop(url)
+        for fresh, kept in zip(fresh_rows, (up_row, down_row), strict=True):
+            if "raw" in kept.times:  # (the raw floor is the same runs')
+                fresh.times["raw"] = kept.times["raw"]
+                fresh.cpu["raw"] = kept.cpu.get("raw", [])
+                fresh.peak["raw"] = kept.peak.get("raw", [])
+            if "raw" in kept.failed:
+                fresh.failed["raw"] = kept.failed["raw"]
+        for row in (up_row, down_row, *fresh_rows) if (dialect, n) in APPLY_BUDGET else ():
             raw_peak = row.peak_mb("raw")
             if raw_peak is not None and bare.ok and with_sa.ok:
                 limit = 2 * max(raw_peak - bare.peak_mb, 0) + with_sa.peak_mb
@@ -440,6 +473,25 @@ class Bench:
             return
         empty = dict.fromkeys(version, 0)
         self._check(down_row, tool, url, {}, empty, "rollback to base")
+
+    def _not_kept(self, url: str, n: int, expected: dbs.Schema, sf_dir: Path, up_row: Row,
+                  down_row: Row) -> None:
+        """schemaflow's apply and rollback without a state folder: no plan kept for them
+        (`plancache`)."""
+        workload.set_schemaflow_url(sf_dir, url)
+        blocked = self.work / "sf-no-state"
+        blocked.touch()
+        env = {"SCHEMAFLOW_STATE_DIR": str(blocked / "schemaflow")}
+        version = {"schemaflow_version": n}
+        for row, argv, want, rows_left, what in (
+                (up_row, ["apply"], expected, version, "apply"),
+                (down_row, ["rollback", "base"], {}, dict.fromkeys(version, 0),
+                 "rollback to base")):
+            if not self.measure(row, "schemaflow", self.cmd("schemaflow", *argv), sf_dir,
+                                extra_env=env).ok:
+                return
+            if not self._check(row, "schemaflow", url, want, rows_left, what):
+                return
 
     def _check(self, row: Row, tool: str, url: str, expected: dbs.Schema,
                version: dict[str, int], what: str) -> bool:
@@ -801,6 +853,8 @@ def main(argv: list[str] | None = None) -> int:
     # schemaflow's parse cache: the benchmark's own (warmed by the untimed setup steps),
     # never the user's
     tools.schemaflow_env["SCHEMAFLOW_CACHE_DIR"] = str(work / "sf-cache")
+    # and the key its kept plans are signed with (plancache), not the user's either
+    tools.schemaflow_env["SCHEMAFLOW_STATE_DIR"] = str(work / "sf-state")
     bench = Bench(args, tools, databases, work)
     log(f"schemaflow {tools.versions.get('schemaflow')}, alembic "
         f"{tools.versions.get('alembic', '-')}, SQLAlchemy {tools.versions.get('sqlalchemy')}; "

@@ -89,7 +89,7 @@ def build() -> bytes | None:
     return digest.digest()
 
 
-def _unsafe(st: os.stat_result, kind: str) -> str | None:
+def unsafe(st: os.stat_result, kind: str) -> str | None:
     """Why a folder or file with this stat must not be trusted (None: it may)."""
     if kind == "folder" and not stat.S_ISDIR(st.st_mode):
         return "is not a folder"
@@ -121,7 +121,7 @@ def folder() -> Path | None:
                 or os.path.join(os.path.expanduser("~"), ".cache"))
         path = Path(base) / "schemaflow"
     try:
-        why = _unsafe(os.stat(path), "folder")
+        why = unsafe(os.stat(path), "folder")
     except FileNotFoundError:
         return path
     except OSError as exc:
@@ -156,7 +156,7 @@ def read(path: Path, file_key: bytes,
     except OSError:
         return None
     with os.fdopen(fd, "rb") as fh:
-        why = _unsafe(os.fstat(fd), "file")
+        why = unsafe(os.fstat(fd), "file")
         if why:
             _refuse("file", path, why)
             return None
@@ -186,7 +186,7 @@ def write(path: Path, file_key: bytes, value: Any) -> None:
     try:
         data = marshal.dumps(value)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        why = _unsafe(os.stat(path.parent), "folder")
+        why = unsafe(os.stat(path.parent), "folder")
         if why:  # created meanwhile by someone else
             _refuse("folder", path.parent, why)
             return

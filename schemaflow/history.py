@@ -49,6 +49,8 @@ class History:
     _parsed: dict[str, ir.Changeset] = field(default_factory=dict, compare=False, repr=False)
     # id → the content key of its file, where the parse cache knew it (see `content_key`).
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # id → the content key of the bytes `from_file` parsed it from (`read_key`).
+    _read: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     # The process writing the cache files of a `load(background=True)`, and what it writes.
     _writing: list[tuple[parallel.Forked, Callable[[], object]]] = field(
         default_factory=list, compare=False, repr=False)
@@ -106,7 +108,8 @@ class History:
             raise UsageError(f"changeset {cid} has no file to read")
         shown = display_path(path)
         try:
-            src = decode(path, read_bytes(path, self.limits, shown))
+            data = read_bytes(path, self.limits, shown)
+            src = decode(path, data)
             fresh = ir.parse(src.doc, path=src.path)
         except OSError as exc:
             raise ValidationFailed([Diagnostic(code="SF001", file=shown, message=(
@@ -132,7 +135,26 @@ class History:
                      "($SCHEMAFLOW_CACHE_DIR, or schemaflow in ~/.cache)")
         if keep:
             self._parsed[cid] = fresh
+        self._read[cid] = bytes_key(data + path.suffix.encode())
         return fresh
+
+    def read_key(self, cid: str) -> str | None:
+        """The content key of the bytes changeset `cid` was last parsed from in this process
+        (by `from_file`, or by the load that parsed its file); None: it was not."""
+        if cid in self._read:
+            return self._read[cid]
+        return self.sources.get(cid) if cid in self._parsed else None
+
+    def holds(self, cid: str, key: str) -> bool:
+        """Whether changeset `cid`'s file holds, read now, the bytes of content key `key`."""
+        path = self.path(cid)
+        if path is None:
+            return False
+        try:
+            data = read_bytes(path, self.limits, display_path(path))
+        except (OSError, SourceError):
+            return False
+        return bytes_key(data + path.suffix.encode()) == key
 
     def checksums_from_files(self, ids: list[str]) -> dict[str, str]:
         """`checksum(self.from_file(cid))` of each of `ids` (what stamp records), parsed on

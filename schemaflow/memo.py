@@ -13,8 +13,9 @@ project), as plain JSON checked when read (never pickle):
 - schemas after a sequence of changesets, keyed by the ids and checksums of that sequence in
   order: the state an apply plans on, or a rollback reverses from. The newest few are kept.
 - keys of plan items known to render on one database (`planstream`: a run whose every item
-  rendered before is rendered while it runs). Never SQL: what runs is always rendered from
-  the files, here and now.
+  rendered before is rendered while it runs); and, as cache files of their own, whole plans
+  rendered before with the content keys of the files they were rendered from
+  (`plancache`).
 
 `SCHEMAFLOW_NO_CACHE=1` turns both off, as it does the parse cache.
 """
@@ -179,7 +180,7 @@ class Memo:
         if not new:
             return
         self._write(f"rendered-{context}.json", {"keys": (known + new)[-_KEEP_RENDERED:]})
-        self._prune("rendered-*.json", _KEEP_RENDER_FILES)
+        self.prune("rendered-*.json", _KEEP_RENDER_FILES)
 
     # --- schemas -----------------------------------------------------------------------
 
@@ -198,7 +199,7 @@ class Memo:
         except (ValueError, TypeError):
             self._forget(name)
             return None
-        self._touch(name)
+        self.touch(name)
         self._states[key] = state
         return state
 
@@ -209,21 +210,21 @@ class Memo:
             return
         self._states[key] = state
         name = f"state-{key}.json"
-        if self.dir is None or self._touch(name):
+        if self.dir is None or self.touch(name):
             return
         self._write(name, state_data(key, state, self._encoded))
-        self._prune("state-*.json", _KEEP_STATES)
+        self.prune("state-*.json", _KEEP_STATES)
 
     def put_state_file(self, key: str, text: str) -> None:
         """Remember a schema given as the text of its file (`state_file`, built elsewhere:
         in the process that replayed it)."""
         name = f"state-{key}.json"
-        if self.dir is None or key == START or self._touch(name):
+        if self.dir is None or key == START or self.touch(name):
             return
         self._write_text(name, text)
-        self._prune("state-*.json", _KEEP_STATES)
+        self.prune("state-*.json", _KEEP_STATES)
 
-    def _prune(self, pattern: str, keep: int) -> None:
+    def prune(self, pattern: str, keep: int) -> None:
         """Delete all but the `keep` newest files matching `pattern`."""
         assert self.dir is not None
         try:
@@ -238,7 +239,7 @@ class Memo:
             with contextlib.suppress(OSError):
                 os.unlink(self.dir / name)
 
-    def _touch(self, name: str) -> bool:
+    def touch(self, name: str) -> bool:
         """Mark a remembered file as just used (it is kept longer); whether it exists."""
         if self.dir is None:
             return False

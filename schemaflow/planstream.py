@@ -22,8 +22,9 @@ their own keys (`cache.own_key`: header and body), in the order the item's schem
 from: for an apply, those replayed before it (applied before the run or earlier in it:
 either way the same schema) and the item's own; for a rollback, the applied ones, then
 those reversed up to and including the item. An item whose key is remembered rendered
-here before, on the very schema it meets now. Keys, never SQL: every statement is
-rendered from the files, in this run.
+here before, on the very schema it meets now. The plan itself, once rendered whole, is kept
+under its last item's key by `plancache`, and a later run of the same plan sends it instead
+of rendering it (neither rendered whole nor streamed).
 
 Whatever goes wrong in the forked process (an item that does not render after all, a
 changed file, a statement that only SQLAlchemy's execution can run, a process that dies)
@@ -43,7 +44,7 @@ import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, parallel
+from . import __version__, parallel, plancache
 from .cache import own_keys
 from .cachefile import whole_build
 from .planning import iter_apply, iter_rollback
@@ -70,8 +71,15 @@ def context(dialect: Dialect, sa_dialect: Any) -> str | None:
     code = whole_build()
     if code is None:
         return None
+    # The dialect's settings as its connection left them (MySQL's sql_mode and whether
+    # backslashes escape, ...): what it compiles may depend on them. (Not what SQLAlchemy
+    # notes on it once it has used it.)
+    settings = sorted((k, v) for k, v in vars(sa_dialect).items()
+                      if type(v) in (bool, int, float, str, tuple, type(None))
+                      and k != "_supports_statement_cache")
     seed = repr((type(dialect).__module__, type(dialect).__qualname__, dialect.server_version,
-                 sa_dialect.name, sa_dialect.driver, sqlalchemy.__version__, __version__))
+                 sa_dialect.name, sa_dialect.driver, settings, sqlalchemy.__version__,
+                 __version__))
     return hashlib.blake2b(seed.encode() + code, digest_size=16).hexdigest()
 
 
@@ -124,13 +132,16 @@ class _Part:
         self.history, self.direction, self.ids, self.k = history, direction, ids, k
         self.applied, self.renderer, self.finish = applied, renderer, finish
         self.complete = False
+        self.sources: dict[str, str] = {}  # id → the key of the file it was rendered from
 
         def render(send: Callable[[Any], None]) -> None:
             for item in _items(history, direction, ids[k:], _after(direction, applied, ids[:k]),
                                renderer, finish, remember_start=k == 0):
                 if not _portable(item.steps):
                     return
-                send((item.changeset.id, item.steps, item.transactional, item.checksum))
+                cid = item.changeset.id
+                send((cid, item.steps, item.transactional, item.checksum,
+                      history.read_key(cid)))
 
         self.stream: parallel.Stream | None = parallel.fork_stream(render)
 
@@ -146,7 +157,9 @@ class _Part:
                                   self.renderer, self.finish, remember_start=False)
                 self.complete = True
                 return
-            _, steps, transactional, checksum = got
+            _, steps, transactional, checksum, source = got
+            if source is not None:
+                self.sources[cid] = source
             yield PlanItem(g[cid], self.direction, (), steps, transactional, checksum)
         self.complete = True
 
@@ -163,10 +176,11 @@ class Streamed:
     as this process renders them, the rest as a forked process does (`part`). Iterated
     once, by the run."""
 
-    def __init__(self, head: Iterator[PlanItem], part: _Part, name: str) -> None:
+    def __init__(self, head: Iterator[PlanItem], part: _Part, name: str, key: str) -> None:
         self._head = head
         self._part = part
         self._name = name
+        self._key = key
         self.direction = part.direction
         self.ids = tuple(part.ids)
         self.items: list[PlanItem] = []
@@ -181,8 +195,11 @@ class Streamed:
         return Plan(self.direction, tuple(self.items), self._name)
 
     def close(self) -> None:
-        """Let the forked process go (see `_Part.close`)."""
-        self._part.close()
+        """Let the forked process go (see `_Part.close`); a plan run whole is kept."""
+        part = self._part
+        part.close()
+        if part.complete and len(self.items) == len(self.ids):
+            plancache.store(part.history, self._key, self.items, part.sources)
 
 
 def _forkable() -> bool:
@@ -207,6 +224,10 @@ def plan_run(history: History, direction: Direction, ids: Sequence[str],
     if ctx is None:
         memo, ctx = None, ""
     keys = item_keys(history.graph, direction, applied, ids, ctx) if memo is not None else []
+    if keys:
+        kept = plancache.kept(history, keys[-1], direction, ids)
+        if kept is not None:
+            return Plan(direction, kept, renderer.name)
     if fork and memo is not None and set(memo.rendered(ctx)).issuperset(keys):
         # This process renders the first few itself: a history's first changesets mostly
         # create tables, which cost more to render than to run, and meanwhile the forked
@@ -215,7 +236,7 @@ def plan_run(history: History, direction: Direction, ids: Sequence[str],
         part = _Part(history, direction, ids, first, applied, renderer, finish)
         if part.stream is not None:
             return Streamed(_items(history, direction, ids[:first], applied, renderer, finish,
-                                   remember_end=False), part, renderer.name)
+                                   remember_end=False), part, renderer.name, keys[-1])
         part.close()
     half = len(ids) // 2 if fork else len(ids)
     tail = _Part(history, direction, ids, half, applied, renderer, finish) if fork else None
@@ -227,4 +248,5 @@ def plan_run(history: History, direction: Direction, ids: Sequence[str],
             tail.close()
     if memo is not None:
         memo.mark_rendered(ctx, keys)
+        plancache.store(history, keys[-1], items, tail.sources if tail is not None else {})
     return Plan(direction, tuple(items), renderer.name)

@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # The parse cache goes to a throwaway folder, never the developer's own cache.
 os.environ.setdefault("SCHEMAFLOW_CACHE_DIR", os.path.join(
     __import__("tempfile").mkdtemp(prefix="schemaflow-test-cache-")))
+# So does the key that signs kept plans (plancache), which lives outside the cache folder.
+os.environ.setdefault("SCHEMAFLOW_STATE_DIR", os.path.join(
+    __import__("tempfile").mkdtemp(prefix="schemaflow-test-state-")))
 DEMO = ROOT / "changesets"
 # The property tests assert what holds, never how fast: Hypothesis's default 200 ms deadline
 # per example failed a passing test on a loaded 2-core CI machine (221 ms). Speed is bench/'s.

@@ -1,6 +1,7 @@
 """A long run's plan rendered on two cores (planstream): whole before anything runs, half by
 a forked process, until every item of it is known to render on this database; then by the
-forked process while the run executes each item as it arrives. Either way the database it
+forked process while the run executes each item as it arrives (where the plan is not kept
+whole: tests/test_plancache.py). Either way the database it
 builds is the one a plan rendered in one process builds; an item that does not render stops
 the run before anything ran (rendered whole) or there (streamed) with the same error;
 Ctrl-C stops a streamed run between changesets."""
@@ -27,6 +28,15 @@ N = planstream.MIN_ITEMS + 8
 BAD = 22  # the changeset of `_history(bad=True)` that SQLite cannot store
 
 pytestmark = pytest.mark.skipif(parallel.workers() < 2, reason="streams only with 2 cores")
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_plans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plans are rendered in each run here, never taken whole from the cache (`plancache`):
+    a state folder that cannot be made turns that off, as on a machine without one."""
+    blocked = tmp_path / "no-state"
+    blocked.write_text("a file, not a folder")
+    monkeypatch.setenv("SCHEMAFLOW_STATE_DIR", str(blocked / "schemaflow"))
 
 
 def _history(p: Project, n: int = N, *, bad: bool = False, bad_at: int = BAD) -> list[str]:

@@ -1,0 +1,234 @@
+"""Plans kept whole once rendered: a run whose plan was rendered before, for the same
+database and from the same files, sends the statements rendered then.
+
+A database built from empty again and again (each test run's, each CI job's on a warm
+cache, each new environment's) runs the same plan every time. Rendering it is CPU spent
+again for the same text, and on two cores it competes with the database server for the
+second one (`planstream` renders it in a forked process while the run sends).
+
+A kept plan is found by the key of its last item (`planstream.item_keys`): that key hashes
+what the plan renders for (`planstream.context`: the database's kind and server version, the
+driver and its dialect's settings, SQLAlchemy's and this schemaflow's code), the direction,
+the changesets applied before the run and every changeset of the plan in order, by their own
+keys (header and body). So a kept plan is one rendered on the very schema each of its items
+meets now. Beyond that, each item keeps the content key of the bytes its changeset was
+parsed from when it was rendered (`History.from_file`), and each file is read again and
+compared before the plan is used: the statements sent are those those bytes render to,
+whatever the parse cache says. Anything that differs (a file, a key, a file of the wrong
+shape) and the plan is rendered as if none were kept.
+
+Kept in the memo's folder as cache files (`cachefile`: sealed, marshal of plain data, only
+in a folder only this user can write), the newest `KEEP`. The cache folder alone decides
+nothing that runs: a cache restored from elsewhere (a CI cache step) may be stale or
+forged, and then costs time, never a different schema. So a kept plan is signed (HMAC-SHA256)
+with a key of this machine's that lives outside the cache folder, in the user's state folder
+(`SCHEMAFLOW_STATE_DIR`, else `$XDG_STATE_HOME/schemaflow`, else
+`~/.local/state/schemaflow`; created 0700, the key 0600, both checked as the cache's are),
+and one signed with another key, or unsigned, is not used. A fresh machine (a CI job's)
+makes a new key, so a restored cache's plans are rendered again there.
+
+Only plans whose every statement is text, or a data statement whose values are plain
+(strings, numbers, bytes, None) or dates, times, decimals and UUIDs (kept as their text,
+read back as the same value of the same type); a plan with any other value is not kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import decimal
+import hashlib
+import hmac
+import marshal
+import os
+import secrets
+import tempfile
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import cachefile
+
+_KEY_BYTES = 32
+
+if TYPE_CHECKING:
+    from .history import History
+    from .plans import Direction, PlanItem
+
+KEEP = 8
+_PLAIN = frozenset({str, int, float, bool, bytes, type(None)})
+_DATES = (dt.datetime, dt.date, dt.time)
+_TEXTS = frozenset({*_DATES, decimal.Decimal, uuid.UUID})
+_BY_NAME = {kind.__name__: kind for kind in _TEXTS}
+
+
+class _Unkept(Exception):
+    """A value that is not written down (the plan is not kept)."""
+
+
+def _value(v: Any) -> Any:
+    """A statement's value as plain data: as it is, or (the type's name, its text) for the
+    types a driver adapts (a tuple is never a value of its own here)."""
+    kind = type(v)
+    if kind in _PLAIN:
+        return v
+    zone = getattr(v, "tzinfo", None)
+    if kind in _TEXTS and (zone is None or type(zone) is dt.timezone):
+        return (kind.__name__, v.isoformat() if kind in _DATES else str(v))
+    raise _Unkept
+
+
+def _revived(v: Any) -> Any:
+    if type(v) is not tuple:
+        return v
+    name, text = v
+    kind = _BY_NAME[name]
+    return kind.fromisoformat(text) if kind in _DATES else kind(text)
+
+
+def _params(params: Any) -> Any:
+    if type(params) is dict:
+        if not all(isinstance(k, str) for k in params):
+            raise _Unkept
+        return {str(k): _value(v) for k, v in params.items()}  # (a name may be a subclass)
+    if type(params) is tuple:
+        return tuple(map(_value, params))
+    raise _Unkept
+
+
+def _revived_params(params: Any) -> Any:
+    if type(params) is dict:
+        return {k: _revived(v) for k, v in params.items()}
+    return tuple(map(_revived, params))
+
+
+def _encoded(item: PlanItem, source: str | None) -> tuple[Any, ...] | None:
+    from .dialects.prepared import Bound
+
+    steps: list[tuple[Any, ...]] = []
+    for s in item.steps:
+        if type(s.sql) is str:
+            steps.append((s.sql, None, None, s.transactional, s.compiled))
+        elif isinstance(s.sql, Bound) and type(s.sql.sql) is str:
+            try:
+                params = _params(s.sql.params)
+            except _Unkept:
+                return None
+            steps.append((s.sql.sql, params, s.sql.shown, s.transactional, s.compiled))
+        else:
+            return None
+    if source is None:
+        return None
+    return (item.changeset.id, source, item.checksum, item.transactional, tuple(steps))
+
+
+def _state_folder() -> Path:
+    explicit = os.environ.get("SCHEMAFLOW_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
+                                                             "state")
+    return Path(base) / "schemaflow"
+
+
+def _trusted(path: Path, kind: str) -> bool:
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    return cachefile.unsafe(st, kind) is None
+
+
+def machine_key() -> bytes | None:
+    """This machine's key for kept plans (made on first use), or None where the state
+    folder cannot be used: then no plan is kept or used."""
+    folder = _state_folder()
+    path = folder / "plan-key"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _trusted(folder, "folder"):
+            return None
+        if not path.exists():
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")  # (mode 0600)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(secrets.token_bytes(_KEY_BYTES))
+                with contextlib.suppress(FileExistsError):  # another run made it meanwhile
+                    os.link(tmp, path)
+            finally:
+                os.unlink(tmp)
+        if not _trusted(path, "file"):
+            return None
+        with open(path, "rb") as fh:
+            key = fh.read(_KEY_BYTES + 1)
+    except OSError:
+        return None
+    return key if len(key) == _KEY_BYTES else None
+
+
+def _signature(secret: bytes, file_key: bytes, blob: bytes) -> bytes:
+    return hmac.new(secret, file_key + blob, hashlib.sha256).digest()
+
+
+def store(history: History, key: str, items: Sequence[PlanItem],
+          sent: Mapping[str, str]) -> None:
+    """Keep a plan rendered in this run, unless it cannot be written as plain data. The
+    content key of each changeset's file as it was parsed for rendering: `sent` by the
+    process that rendered it, else this one's (`History.read_key`)."""
+    folder = history.memo.dir
+    if folder is None:
+        return
+    data = []
+    for item in items:
+        cid = item.changeset.id
+        encoded = _encoded(item, sent.get(cid) or history.read_key(cid))
+        if encoded is None:
+            return
+        data.append(encoded)
+    secret = machine_key()
+    if secret is None:
+        return
+    file_key = cachefile.key("plan", key)
+    blob = marshal.dumps(data)
+    cachefile.write(folder / f"plan-{key}", file_key, (_signature(secret, file_key, blob), blob))
+    history.memo.prune("plan-*", KEEP)
+
+
+def kept(history: History, key: str, direction: Direction,
+         ids: Sequence[str]) -> tuple[PlanItem, ...] | None:
+    """The plan of `ids` kept under `key`, when every file still holds the bytes it was
+    rendered from; else None."""
+    from .dialects.prepared import Bound
+    from .dialects.render import Step
+    from .plans import PlanItem
+
+    folder, secret = history.memo.dir, machine_key()
+    if folder is None or secret is None:
+        return None
+    file_key = cachefile.key("plan", key)
+    found = cachefile.read(folder / f"plan-{key}", file_key)
+    if found is None or type(found[1]) is not tuple or len(found[1]) != 2:
+        return None
+    signature, blob = found[1]
+    if type(blob) is not bytes or type(signature) is not bytes or not hmac.compare_digest(
+            signature, _signature(secret, file_key, blob)):
+        return None
+    g = history.graph
+    items = []
+    try:
+        data = marshal.loads(blob)  # (signed above: written by `store` on this machine)
+        if type(data) is not list or len(data) != len(ids):
+            return None
+        for cid, (kept_id, source, checksum, transactional, steps) in zip(ids, data,
+                                                                          strict=True):
+            if kept_id != cid or not history.holds(cid, source):
+                return None
+            items.append(PlanItem(g[cid], direction, (), tuple(
+                Step(sql if params is None else Bound(sql, _revived_params(params), shown), tx,
+                     compiled)
+                for sql, params, shown, tx, compiled in steps), transactional, checksum))
+    except (TypeError, ValueError, KeyError, EOFError):  # of another shape: not used
+        return None
+    history.memo.touch(f"plan-{key}")
+    return tuple(items)
