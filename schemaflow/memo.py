@@ -250,11 +250,12 @@ class Memo:
         return True
 
     def replay(self, g: Graph, order: Sequence[str], keep: Iterable[str] = (), *,
-               remember: bool = True) -> Replayed:
+               remember: bool = True, stored: bool = True) -> Replayed:
         """The schema after applying `order` (in that order) to an empty database, and the
-        schema just before each changeset in `keep`: from the longest remembered prefix on.
-        The end state, and the one before the first of `keep`, are remembered (unless not
-        `remember`: a schema no later run starts from)."""
+        schema just before each changeset in `keep`: from the longest remembered prefix on
+        (not `stored`: from the empty schema, through every changeset as the graph holds
+        it; no remembered schema used). The end state, and the one before the first of
+        `keep`, are remembered (unless not `remember`: a schema no later run starts from)."""
         from .state import apply
 
         known = sequence_keys(g, order)
@@ -263,10 +264,11 @@ class Memo:
         start, state = 0, self.state(START)
         # The whole sequence's schema first (what an apply plans on is mostly remembered):
         # then no prefix's key is computed.
-        found = self.state(known.last) if known.last and first == len(order) else None
+        found = self.state(known.last) if stored and known.last and first == len(
+            order) else None
         if found is not None:
             start, state = first, found
-        else:
+        elif stored:
             for i in range(first, 0, -1):
                 found = self.state(known.keys[i - 1])
                 if found is not None:

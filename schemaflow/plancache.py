@@ -11,11 +11,14 @@ what the plan renders for (`planstream.context`: the database's kind and server 
 driver and its dialect's settings, SQLAlchemy's and this schemaflow's code), the direction,
 the changesets applied before the run and every changeset of the plan in order, by their own
 keys (header and body). So a kept plan is one rendered on the very schema each of its items
-meets now. Beyond that, each item keeps the content key of the bytes its changeset was
-parsed from when it was rendered (`History.from_file`), and each file is read again and
-compared before the plan is used: the statements sent are those those bytes render to,
-whatever the parse cache says. Anything that differs (a file, a key, a file of the wrong
-shape) and the plan is rendered as if none were kept.
+meets now. Only a plan whose every schema is built from the changesets it runs is kept
+(`planstream.keepable`: a database built from empty, or rolled back to base), rendered on
+schemas replayed in that run from those changesets, each compared with its file as it is
+rendered (`History.from_file`), never on a schema the memo remembers (which the cache folder
+holds, unsigned). Each item keeps the content key of the bytes its changeset was parsed
+from, and each file is read again and compared before the plan is used: the statements sent
+are those those bytes render to, whatever the cache folder says. Anything that differs (a
+file, a key, a file of the wrong shape) and the plan is rendered as if none were kept.
 
 Kept in the memo's folder as cache files (`cachefile`: sealed, marshal of plain data, only
 in a folder only this user can write), the newest `KEEP`. The cache folder alone decides
@@ -23,9 +26,11 @@ nothing that runs: a cache restored from elsewhere (a CI cache step) may be stal
 forged, and then costs time, never a different schema. So a kept plan is signed (HMAC-SHA256)
 with a key of this machine's that lives outside the cache folder, in the user's state folder
 (`SCHEMAFLOW_STATE_DIR`, else `$XDG_STATE_HOME/schemaflow`, else
-`~/.local/state/schemaflow`; created 0700, the key 0600, both checked as the cache's are),
-and one signed with another key, or unsigned, is not used. A fresh machine (a CI job's)
-makes a new key, so a restored cache's plans are rendered again there.
+`~/.local/state/schemaflow`; created 0700, the key 0600, both checked as the cache's are, and
+the key refused when others can read it, or when the folder lies in the cache folder; a key
+of the wrong size, a crash's, made again), and one signed with another key, or unsigned, is
+not used. A fresh machine (a CI job's) makes a new key, so a restored cache's plans are
+rendered again there.
 
 Only plans whose every statement is text, or a data statement whose values are plain
 (strings, numbers, bytes, None) or dates, times, decimals and UUIDs (kept as their text,
@@ -133,38 +138,69 @@ def _state_folder() -> Path:
 
 
 def _trusted(path: Path, kind: str) -> bool:
+    """Whether `path` is ours alone: as the cache's files (`cachefile.unsafe`), and for the
+    key, not readable by others either."""
     try:
         st = os.stat(path, follow_symlinks=False)
     except OSError:
         return False
-    return cachefile.unsafe(st, kind) is None
+    return cachefile.unsafe(st, kind) is None and not (kind == "file" and st.st_mode & 0o077)
+
+
+def _inside(folder: Path, other: Path | None) -> bool:
+    if other is None:
+        return False
+    try:
+        return folder.resolve().is_relative_to(other.resolve())
+    except (OSError, RuntimeError):
+        return True
+
+
+def _make_key(folder: Path, path: Path, *, replace: bool) -> None:
+    """Write a new key whole (`replace`: over a damaged one; else only where none is yet,
+    so that two runs making it at once both use the one written first)."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")  # (mode 0600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(_KEY_BYTES))
+            fh.flush()
+            os.fsync(fh.fileno())  # (a crash leaves a whole key or none)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def machine_key() -> bytes | None:
     """This machine's key for kept plans (made on first use), or None where the state
-    folder cannot be used: then no plan is kept or used."""
+    folder cannot be used (or lies in the cache folder, which a cache restored from
+    elsewhere would bring it with): then no plan is kept or used."""
     folder = _state_folder()
     path = folder / "plan-key"
     try:
+        if _inside(folder, cachefile.folder()):
+            return None
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _trusted(folder, "folder"):
             return None
-        if not path.exists():
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")  # (mode 0600)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(secrets.token_bytes(_KEY_BYTES))
-                with contextlib.suppress(FileExistsError):  # another run made it meanwhile
-                    os.link(tmp, path)
-            finally:
-                os.unlink(tmp)
-        if not _trusted(path, "file"):
-            return None
-        with open(path, "rb") as fh:
-            key = fh.read(_KEY_BYTES + 1)
+        for attempt in range(2):
+            if not path.exists():
+                _make_key(folder, path, replace=False)
+            if not _trusted(path, "file"):
+                return None
+            with open(path, "rb") as fh:
+                key = fh.read(_KEY_BYTES + 1)
+            if len(key) == _KEY_BYTES:
+                return key
+            if attempt == 0:  # (damaged: what it signed is of no use now either)
+                _make_key(folder, path, replace=True)
     except OSError:
         return None
-    return key if len(key) == _KEY_BYTES else None
+    return None
 
 
 def _signature(secret: bytes, file_key: bytes, blob: bytes) -> bytes:

@@ -143,13 +143,15 @@ def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],
 
 def iter_apply(history: History, ids: Sequence[str], applied: Collection[str],
                renderer: Renderer, finish: Finish | None = None, *,
-               remember_start: bool = True, remember_end: bool = True
-               ) -> Iterator[PlanItem]:
+               remember_start: bool = True, remember_end: bool = True,
+               stored: bool = True) -> Iterator[PlanItem]:
     """`plan_apply`'s items, each as soon as it is rendered. The schemas it starts from and
     ends on are remembered (see `memo`), each unless told not to: for a part of a plan,
-    the schema between the parts is one no run starts from."""
+    the schema between the parts is one no run starts from. Not `stored`: the schema it
+    starts from is replayed from the changesets, not taken from the memo."""
     g = history.graph
-    start = history.memo.replay(g, g.ordered(applied), remember=remember_start)
+    start = history.memo.replay(g, g.ordered(applied), remember=remember_start,
+                                stored=stored)
     if not ids:
         return
     schema = _Schema(start.state)
@@ -174,14 +176,14 @@ def plan_rollback(history: History, ids: Sequence[str], applied: Collection[str]
 
 def iter_rollback(history: History, ids: Sequence[str], applied: Collection[str],
                   renderer: Renderer, finish: Finish | None = None, *,
-                  remember_start: bool = True, remember_end: bool = True
-                  ) -> Iterator[PlanItem]:
-    """`plan_rollback`'s items, each as soon as it is rendered (`remember_start`: as for
-    `iter_apply`; a rollback remembers no schema it ends on)."""
+                  remember_start: bool = True, remember_end: bool = True,
+                  stored: bool = True) -> Iterator[PlanItem]:
+    """`plan_rollback`'s items, each as soon as it is rendered (`remember_start`, `stored`:
+    as for `iter_apply`; a rollback remembers no schema it ends on)."""
     del remember_end
     g = history.graph
     state, before, _ = history.memo.replay(g, g.ordered(applied), keep=ids,
-                                           remember=remember_start)
+                                           remember=remember_start, stored=stored)
     if not ids:
         return
     schema = _Schema(state)

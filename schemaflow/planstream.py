@@ -108,10 +108,19 @@ def _after(direction: Direction, applied: Collection[str], done: Sequence[str]) 
 
 def _items(history: History, direction: Direction, ids: Sequence[str],
            applied: Collection[str], renderer: Renderer, finish: Finish | None, *,
-           remember_start: bool = True, remember_end: bool = True) -> Iterator[PlanItem]:
+           remember_start: bool = True, remember_end: bool = True,
+           stored: bool = True) -> Iterator[PlanItem]:
     make = iter_apply if direction == "apply" else iter_rollback
     return make(history, ids, applied, renderer, finish, remember_start=remember_start,
-                remember_end=remember_end)
+                remember_end=remember_end, stored=stored)
+
+
+def keepable(direction: Direction, ids: Sequence[str], applied: Collection[str]) -> bool:
+    """Whether the plan may be kept whole (`plancache`): where every schema it renders on is
+    built, in this run, from changesets the plan itself reads from their files (and
+    compares with the history loaded), none from the memo's remembered schemas: a database
+    built from empty, or rolled back to base."""
+    return not applied if direction == "apply" else set(ids) == set(applied)
 
 
 def _portable(steps: Sequence[Step]) -> bool:
@@ -128,15 +137,17 @@ class _Part:
     rest rendered here, raising what rendering raises."""
 
     def __init__(self, history: History, direction: Direction, ids: Sequence[str], k: int,
-                 applied: Collection[str], renderer: Renderer, finish: Finish) -> None:
+                 applied: Collection[str], renderer: Renderer, finish: Finish, *,
+                 stored: bool = True) -> None:
         self.history, self.direction, self.ids, self.k = history, direction, ids, k
         self.applied, self.renderer, self.finish = applied, renderer, finish
+        self.stored = stored  # (see `_items`)
         self.complete = False
         self.sources: dict[str, str] = {}  # id → the key of the file it was rendered from
 
         def render(send: Callable[[Any], None]) -> None:
             for item in _items(history, direction, ids[k:], _after(direction, applied, ids[:k]),
-                               renderer, finish, remember_start=k == 0):
+                               renderer, finish, remember_start=k == 0, stored=stored):
                 if not _portable(item.steps):
                     return
                 cid = item.changeset.id
@@ -154,7 +165,8 @@ class _Part:
                 self.close()
                 yield from _items(self.history, self.direction, self.ids[j:],
                                   _after(self.direction, self.applied, self.ids[:j]),
-                                  self.renderer, self.finish, remember_start=False)
+                                  self.renderer, self.finish, remember_start=False,
+                                  stored=self.stored)
                 self.complete = True
                 return
             _, steps, transactional, checksum, source = got
@@ -198,7 +210,7 @@ class Streamed:
         """Let the forked process go (see `_Part.close`); a plan run whole is kept."""
         part = self._part
         part.close()
-        if part.complete and len(self.items) == len(self.ids):
+        if part.complete and not part.stored and len(self.items) == len(self.ids):
             plancache.store(part.history, self._key, self.items, part.sources)
 
 
@@ -224,7 +236,10 @@ def plan_run(history: History, direction: Direction, ids: Sequence[str],
     if ctx is None:
         memo, ctx = None, ""
     keys = item_keys(history.graph, direction, applied, ids, ctx) if memo is not None else []
-    if keys:
+    # A plan that may be kept renders on no remembered schema (`keepable`).
+    stored = not (keys and keepable(direction, ids, applied)
+                  and plancache.machine_key() is not None)
+    if not stored:
         kept = plancache.kept(history, keys[-1], direction, ids)
         if kept is not None:
             return Plan(direction, kept, renderer.name)
@@ -233,20 +248,24 @@ def plan_run(history: History, direction: Direction, ids: Sequence[str],
         # create tables, which cost more to render than to run, and meanwhile the forked
         # process gets ahead.
         first = len(ids) // HEAD_SHARE
-        part = _Part(history, direction, ids, first, applied, renderer, finish)
+        part = _Part(history, direction, ids, first, applied, renderer, finish,
+                     stored=stored)
         if part.stream is not None:
             return Streamed(_items(history, direction, ids[:first], applied, renderer, finish,
-                                   remember_end=False), part, renderer.name, keys[-1])
+                                   remember_end=False, stored=stored), part, renderer.name,
+                            keys[-1])
         part.close()
     half = len(ids) // 2 if fork else len(ids)
-    tail = _Part(history, direction, ids, half, applied, renderer, finish) if fork else None
+    tail = _Part(history, direction, ids, half, applied, renderer, finish,
+                 stored=stored) if fork else None
     try:
         items = [*_items(history, direction, ids[:half], applied, renderer, finish,
-                         remember_end=tail is None), *(tail or ())]
+                         remember_end=tail is None, stored=stored), *(tail or ())]
     finally:
         if tail is not None:
             tail.close()
     if memo is not None:
         memo.mark_rendered(ctx, keys)
-        plancache.store(history, keys[-1], items, tail.sources if tail is not None else {})
+        if not stored:
+            plancache.store(history, keys[-1], items, tail.sources if tail is not None else {})
     return Plan(direction, tuple(items), renderer.name)

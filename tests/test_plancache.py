@@ -198,19 +198,73 @@ def test_no_state_folder_no_kept_plans(project: Project, tmp_path: Path,
     assert len(_versions(project.url)) == N
 
 
-def test_a_state_folder_others_can_write_is_not_used(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_machine_key_is_ours_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "state"
     monkeypatch.setenv("SCHEMAFLOW_STATE_DIR", str(folder))
     key = plancache.machine_key()
     assert key is not None and len(key) == 32 and plancache.machine_key() == key
     assert (folder.stat().st_mode & 0o777, (folder / "plan-key").stat().st_mode & 0o777) == (
         0o700, 0o600)
-    os.chmod(folder / "plan-key", 0o666)
-    assert plancache.machine_key() is None
+    for mode in (0o666, 0o644, 0o640):  # others may write it, or read it
+        os.chmod(folder / "plan-key", mode)
+        assert plancache.machine_key() is None
     os.chmod(folder / "plan-key", 0o600)
     os.chmod(folder, 0o777)
     assert plancache.machine_key() is None
+    os.chmod(folder, 0o700)
+    (folder / "plan-key").write_bytes(b"")  # (a crash while it was written, say)
+    again = plancache.machine_key()
+    assert again is not None and len(again) == 32 and again != key
+    # A state folder inside the cache folder would come back with a restored cache.
+    monkeypatch.setenv("SCHEMAFLOW_STATE_DIR", os.path.join(os.environ["SCHEMAFLOW_CACHE_DIR"],
+                                                            "state"))
+    assert plancache.machine_key() is None
+
+
+def test_only_plans_rendered_from_the_files_alone_are_kept(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From empty, or back to base: every schema the plan renders on is built from the
+    changesets it reads from their files. On top of applied changesets, their schema comes
+    from the memo (what the cache folder remembers): such a plan is not kept."""
+    ids = _history(project, N + planstream.MIN_ITEMS)
+    stored = record_calls(monkeypatch, plancache, "store")
+    project.api().apply(ids[N - 1])
+    project.api().apply()  # on top of N applied
+    project.api().rollback(ids[N - 1])  # not to base
+    assert [call[2][0].direction for call in stored] == ["apply"]
+    project.api().rollback("base")
+    assert [call[2][0].direction for call in stored] == ["apply", "rollback"]
+
+
+def test_a_forged_remembered_schema_does_not_reach_a_kept_plan(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The forked process renders a plan's second half on the schema the first half builds:
+    replayed from the changesets, never taken from the memo, where a schema forged for that
+    point (a restored cache) would decide the SQL of every later run."""
+    ops: list[list[Any]] = [[{"create_table": {"name": f"t{i}", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "name", "type": "string(40)"}]}}] for i in range(N - 1)]
+    ops.append([{"alter_column": {"table": "t0", "name": "name", "type": "string(90)"}}])
+    ids = project.chain(*ops)
+    built = _reference(project, monkeypatch)
+    api = project.api()
+    g = api.history.graph
+    prefix = ids[:N // 2]  # (what the forked process replays)
+    real = api.history.memo.replay(g, prefix, remember=False, stored=False).state
+    from schemaflow import ir
+    from schemaflow.memo import sequence_keys
+    from schemaflow.state import apply
+
+    forged = apply(real, ir.parse_operation({"add_column": {"table": "t0", "column": {
+        "name": "ghost", "type": "integer"}}}))
+    api.history.memo.put_state(sequence_keys(g, prefix).last, forged)
+    forks = record_calls(monkeypatch, parallel, "fork_stream")
+    project.api().apply()
+    assert len(forks) == 1  # (rendered on two cores)
+    assert (reflect(project.url), _versions(project.url)) == built[:2]
+    project.api().rollback("base")
+    project.api().apply()  # the plan kept
+    assert (reflect(project.url), _versions(project.url)) == built[:2]
 
 
 def test_an_edited_changeset_is_rendered_again(project: Project,
