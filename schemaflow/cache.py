@@ -245,6 +245,11 @@ def content_key(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=20).hexdigest()
 
 
+def file_key(path: Path, data: bytes) -> str:
+    """The cache key of changeset file `path` holding `data` (its format is part of it)."""
+    return content_key(data + path.suffix.encode())
+
+
 def cache_file(kind: str, folder: Path) -> Path | None:
     directory = cachefile.folder()
     if directory is None:

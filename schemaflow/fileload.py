@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import ir, parallel
-from .cache import Packed, ParseCache, content_key, pack
+from .cache import Packed, ParseCache, file_key, pack
 from .errors import Diagnostic
 from .source import DocPath, Limits, SourceError, SourceFile, StatKey
 from .source.reading import check_link, check_size, decode, read, read_bytes, stat_key
@@ -81,7 +81,7 @@ def _lookup(path: Path, shown: str, cache: ParseCache, known: StatKey | None,
             if defer:
                 return _Miss(path, name, stat, "", b"", shown)
             data = read_bytes(path, limits, shown)
-            key = content_key(data + path.suffix.encode())
+            key = file_key(path, data)
             cached = cache.get(key, shown)
     except SourceError as exc:
         return None, [exc.diagnostic]
@@ -121,7 +121,7 @@ def _parse_packed(limits: Limits, miss: _Miss) -> tuple[Packed | None, list[Diag
             return None, [exc.diagnostic], b""
         except OSError as exc:
             return None, [_unreadable(miss.shown, exc)], b""
-        key = content_key(data + miss.path.suffix.encode())
+        key = file_key(miss.path, data)
     cs, diags = _parse_bytes(miss.path, data, miss.shown)
     return (None if cs is None else pack(cs, key)), diags, key.encode()
 

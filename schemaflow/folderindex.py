@@ -172,7 +172,7 @@ class FolderIndex:
                 data = read_bytes(path, self.limits)
             except SourceError:
                 return False
-            if known is None or cache.content_key(data + path.suffix.encode()) != known:
+            if known is None or cache.file_key(path, data) != known:
                 return False
         return True
 

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import ir, parallel
-from .cache import ParseCache, checksum, source_key
-from .cache import content_key as bytes_key
+from .cache import ParseCache, checksum, file_key, source_key
 from .errors import Diagnostic, SchemaflowError, UsageError, ValidationFailed
 from .fileload import load_cached, load_file, load_files, locate
 from .folderindex import FolderIndex
@@ -90,7 +89,7 @@ class History:
                     pass
                 else:
                     loaded = self.content_key(cid)
-                    if loaded is not None and loaded == bytes_key(data + path.suffix.encode()):
+                    if loaded is not None and loaded == file_key(path, data):
                         src.memo["loads"] = True
                     self._texts[cid] = src
         return self._texts[cid]
@@ -135,7 +134,7 @@ class History:
                      "($SCHEMAFLOW_CACHE_DIR, or schemaflow in ~/.cache)")
         if keep:
             self._parsed[cid] = fresh
-        self._read[cid] = bytes_key(data + path.suffix.encode())
+        self._read[cid] = file_key(path, data)
         return fresh
 
     def read_key(self, cid: str) -> str | None:
@@ -154,7 +153,7 @@ class History:
             data = read_bytes(path, self.limits, display_path(path))
         except (OSError, SourceError):
             return False
-        return bytes_key(data + path.suffix.encode()) == key
+        return file_key(path, data) == key
 
     def checksums_from_files(self, ids: list[str]) -> dict[str, str]:
         """`checksum(self.from_file(cid))` of each of `ids` (what stamp records), parsed on

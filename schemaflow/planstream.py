@@ -236,10 +236,11 @@ def plan_run(history: History, direction: Direction, ids: Sequence[str],
     if ctx is None:
         memo, ctx = None, ""
     keys = item_keys(history.graph, direction, applied, ids, ctx) if memo is not None else []
-    # A plan that may be kept renders on no remembered schema (`keepable`).
-    stored = not (keys and keepable(direction, ids, applied)
-                  and plancache.machine_key() is not None)
-    if not stored:
+    # A plan that may be kept renders on no schema the memo remembers (`keepable`).
+    keep = bool(keys) and keepable(direction, ids, applied) and (
+        plancache.machine_key() is not None)
+    stored = not keep
+    if keep:
         kept = plancache.kept(history, keys[-1], direction, ids)
         if kept is not None:
             return Plan(direction, kept, renderer.name)
@@ -266,6 +267,6 @@ def plan_run(history: History, direction: Direction, ids: Sequence[str],
             tail.close()
     if memo is not None:
         memo.mark_rendered(ctx, keys)
-        if not stored:
+        if keep:
             plancache.store(history, keys[-1], items, tail.sources if tail is not None else {})
     return Plan(direction, tuple(items), renderer.name)
