@@ -380,12 +380,13 @@ class Bench:
         # machine with its cache folder restored (the plans in it signed elsewhere): the
         # plan is known to render, and streamed (`planstream`). Here with a state folder
         # that cannot be made, so that these runs neither use nor replace the kept plans.
-        fresh_rows = tuple(self.add_row(Row(
-            f"apply-{dialect}", f"{r.benchmark.replace(f' ({label})', '')}, plan not kept "
-            f"({label})", n, {"schemaflow": f"{r.commands['schemaflow']} (no "
-                              "SCHEMAFLOW_STATE_DIR)", **({"raw": r.commands["raw"]}
-                                                          if "raw" in r.commands else {})},
-            APPLY_BUDGET.get((dialect, n)))) for r in (up_row, down_row))
+        fresh_rows = tuple(
+            self.add_row(Row(f"apply-{dialect}", f"{what}, plan not kept ({label})", n, {
+                "schemaflow": f"{commands['schemaflow']} (no SCHEMAFLOW_STATE_DIR)",
+                **{t: commands[t] for t in ("raw",) if t in tools}},
+                APPLY_BUDGET.get((dialect, n))))
+            for what, commands in (("apply from empty", commands_up),
+                                   ("rollback to base", commands_down)))
         noop_row = self.add_row(Row(
             f"apply-{dialect}", f"apply, nothing pending ({label})", n,
             {"schemaflow": "schemaflow apply (at head)",

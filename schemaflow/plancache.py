@@ -207,13 +207,21 @@ def _signature(secret: bytes, file_key: bytes, blob: bytes) -> bytes:
     return hmac.new(secret, file_key + blob, hashlib.sha256).digest()
 
 
-def store(history: History, key: str, items: Sequence[PlanItem],
-          sent: Mapping[str, str]) -> None:
-    """Keep a plan rendered in this run, unless it cannot be written as plain data. The
-    content key of each changeset's file as it was parsed for rendering: `sent` by the
-    process that rendered it, else this one's (`History.read_key`)."""
+def where(history: History, key: str) -> tuple[Path, bytes] | None:
+    """The file a plan is kept in under `key`, and its cache file key; None without a
+    cache folder."""
     folder = history.memo.dir
-    if folder is None:
+    return None if folder is None else (folder / f"plan-{key}", cachefile.key("plan", key))
+
+
+def store(history: History, key: str, items: Sequence[PlanItem],
+          sent: Mapping[str, str], secret: bytes) -> None:
+    """Keep a plan rendered in this run, signed with `secret` (`machine_key`), unless it
+    cannot be written as plain data. The content key of each changeset's file as it was
+    parsed for rendering: `sent` by the process that rendered it, else this one's
+    (`History.read_key`)."""
+    place = where(history, key)
+    if place is None:
         return
     data = []
     for item in items:
@@ -222,28 +230,25 @@ def store(history: History, key: str, items: Sequence[PlanItem],
         if encoded is None:
             return
         data.append(encoded)
-    secret = machine_key()
-    if secret is None:
-        return
-    file_key = cachefile.key("plan", key)
+    path, file_key = place
     blob = marshal.dumps(data)
-    cachefile.write(folder / f"plan-{key}", file_key, (_signature(secret, file_key, blob), blob))
+    cachefile.write(path, file_key, (_signature(secret, file_key, blob), blob))
     history.memo.prune("plan-*", KEEP)
 
 
-def kept(history: History, key: str, direction: Direction,
-         ids: Sequence[str]) -> tuple[PlanItem, ...] | None:
-    """The plan of `ids` kept under `key`, when every file still holds the bytes it was
-    rendered from; else None."""
+def kept(history: History, key: str, direction: Direction, ids: Sequence[str],
+         secret: bytes) -> tuple[PlanItem, ...] | None:
+    """The plan of `ids` kept under `key`, when signed with `secret` and every file still
+    holds the bytes it was rendered from; else None."""
     from .dialects.prepared import Bound
     from .dialects.render import Step
     from .plans import PlanItem
 
-    folder, secret = history.memo.dir, machine_key()
-    if folder is None or secret is None:
+    place = where(history, key)
+    if place is None:
         return None
-    file_key = cachefile.key("plan", key)
-    found = cachefile.read(folder / f"plan-{key}", file_key)
+    path, file_key = place
+    found = cachefile.read(path, file_key)
     if found is None or type(found[1]) is not tuple or len(found[1]) != 2:
         return None
     signature, blob = found[1]

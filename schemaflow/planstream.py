@@ -188,11 +188,13 @@ class Streamed:
     as this process renders them, the rest as a forked process does (`part`). Iterated
     once, by the run."""
 
-    def __init__(self, head: Iterator[PlanItem], part: _Part, name: str, key: str) -> None:
+    def __init__(self, head: Iterator[PlanItem], part: _Part, name: str, key: str,
+                 secret: bytes | None) -> None:
         self._head = head
         self._part = part
         self._name = name
         self._key = key
+        self._secret = secret  # (None: the plan is not kept)
         self.direction = part.direction
         self.ids = tuple(part.ids)
         self.items: list[PlanItem] = []
@@ -210,8 +212,8 @@ class Streamed:
         """Let the forked process go (see `_Part.close`); a plan run whole is kept."""
         part = self._part
         part.close()
-        if part.complete and not part.stored and len(self.items) == len(self.ids):
-            plancache.store(part.history, self._key, self.items, part.sources)
+        if part.complete and self._secret is not None and len(self.items) == len(self.ids):
+            plancache.store(part.history, self._key, self.items, part.sources, self._secret)
 
 
 def _forkable() -> bool:
@@ -237,11 +239,10 @@ def plan_run(history: History, direction: Direction, ids: Sequence[str],
         memo, ctx = None, ""
     keys = item_keys(history.graph, direction, applied, ids, ctx) if memo is not None else []
     # A plan that may be kept renders on no schema the memo remembers (`keepable`).
-    keep = bool(keys) and keepable(direction, ids, applied) and (
-        plancache.machine_key() is not None)
-    stored = not keep
-    if keep:
-        kept = plancache.kept(history, keys[-1], direction, ids)
+    secret = plancache.machine_key() if keys and keepable(direction, ids, applied) else None
+    stored = secret is None
+    if secret is not None:
+        kept = plancache.kept(history, keys[-1], direction, ids, secret)
         if kept is not None:
             return Plan(direction, kept, renderer.name)
     if fork and memo is not None and set(memo.rendered(ctx)).issuperset(keys):
@@ -254,7 +255,7 @@ def plan_run(history: History, direction: Direction, ids: Sequence[str],
         if part.stream is not None:
             return Streamed(_items(history, direction, ids[:first], applied, renderer, finish,
                                    remember_end=False, stored=stored), part, renderer.name,
-                            keys[-1])
+                            keys[-1], secret)
         part.close()
     half = len(ids) // 2 if fork else len(ids)
     tail = _Part(history, direction, ids, half, applied, renderer, finish,
@@ -267,6 +268,7 @@ def plan_run(history: History, direction: Direction, ids: Sequence[str],
             tail.close()
     if memo is not None:
         memo.mark_rendered(ctx, keys)
-        if keep:
-            plancache.store(history, keys[-1], items, tail.sources if tail is not None else {})
+        if secret is not None:
+            plancache.store(history, keys[-1], items, tail.sources if tail is not None else {},
+                            secret)
     return Plan(direction, tuple(items), renderer.name)
