@@ -229,7 +229,7 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
         result = diff(dialect.comparable(dialect.matched(live, models)),
                       dialect.comparable(models), ask=ask, hints=hints,
                       check_key=dialect.check_key, numbering=not dialect.caps.numbered_keys,
-                      sequence_key=dialect.sequence_key)
+                      sequence_key=dialect.sequence_key, enum_names=_enum_names(dialect))
         return _buildable(result, live, dialect, _left_out_hint(settings))
     from .dialects import for_url
     from .diffkeys import sequence_key
@@ -244,9 +244,16 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
     # index for a foreign key, which the models leave to the database).
     return _buildable(diff(known.matched(old, models) if known else old, models, ask=ask,
                            hints=hints, exact_checks=True,
-                           sequence_key=known.sequence_key if known else sequence_key),
+                           sequence_key=known.sequence_key if known else sequence_key,
+                           enum_names=_enum_names(known)),
                       old, known,
                       _left_out_hint(settings))
+
+
+def _enum_names(dialect: Dialect | None) -> Callable[[ir.Column], ir.Column] | None:
+    """`diff`'s `enum_names` for `dialect`: a column as it builds it, where its enum types
+    have names (PostgreSQL); else None (an enum's name is no difference there)."""
+    return dialect.column_here if dialect is not None and dialect.caps.native_enum else None
 
 
 def _sequences_kept(old: SchemaState, models: SchemaState) -> set[tuple[str | None, str]]:
@@ -311,6 +318,7 @@ def _typed_as_models(settings: Settings, live: SchemaState, dialect: Dialect) ->
     from .dialects.checks import checks_elsewhere, checks_matched
     from .diffkeys import column_type_key
     from .errors import SchemaflowError
+    from .typespec import enum_name, is_native_enum
 
     if not settings.models:
         return live
@@ -318,9 +326,12 @@ def _typed_as_models(settings: Settings, live: SchemaState, dialect: Dialect) ->
         models = models_state(settings)
     except SchemaflowError:  # (a baseline needs no models: `check` says what is wrong)
         return live
-    # What this database holds of each side, a column's type key by (table, column).
-    held, wanted = ({(key, c.name): column_type_key(c) for key, t in state.tables.items()
-                     for c in t.columns}
+    # What this database holds of each side, a column's type key by (table, column), with
+    # its enum type's name where enum types have names.
+    named = dialect.caps.native_enum
+    held, wanted = ({(key, c.name): (column_type_key(c), named and is_native_enum(c.type)
+                                     and enum_name(c.type, t.name, c.name))
+                     for key, t in state.tables.items() for c in t.columns}
                     for state in (dialect.comparable(live), dialect.comparable(models)))
 
     def as_models(key: tuple[str | None, str], c: ir.Column) -> ir.Column:

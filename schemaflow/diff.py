@@ -34,6 +34,7 @@ from .state import (
     table_from_create,
     uq_name,
 )
+from .typespec import enum_name, is_native_enum
 
 # Asked before treating a drop + an add as a rename: (kind, table, old, new) -> yes/no.
 RenameQuestion = Callable[[str, str, str, str], bool]
@@ -84,6 +85,9 @@ class _Builder:
         self.numbering = True  # whether a key's numbering is compared (not where every is)
         self.check_key: Callable[[str], str] = expression_key
         self.sequence_key: Callable[[ir.CreateSequence], Any] = sequence_key
+        # A column as a database that names its enum types builds it (None: no such
+        # database, and an enum's name is no difference).
+        self.enum_names: Callable[[ir.Column], ir.Column] | None = None
         self.result = DiffResult()
         # Ordered phases: drops of dependents first, creations of dependents last. Table
         # renames come first of all: what changes inside a renamed table names it by its
@@ -280,7 +284,7 @@ class _Builder:
                                                  column=_readable_column(new)))
             return
         kw: dict[str, Any] = {}
-        if column_type_key(old) != column_type_key(new):
+        if column_type_key(old) != column_type_key(new) or self._enum_renamed(t, old, new):
             # The type as a whole: its variants and collation go with it.
             kw.update(type=new.type, variants=new.variants, collation=new.collation)
         if old.is_nullable != new.is_nullable:
@@ -291,6 +295,16 @@ class _Builder:
             kw["comment"] = new.comment or ""
         if kw:
             self.emit("alter_column", ir.AlterColumn(table=t, schema=s, name=new.name, **kw))
+
+    def _enum_renamed(self, t: str, old: ir.Column, new: ir.Column) -> bool:
+        """Whether column `new` of table `t` (`old` before) keeps its enum's values under
+        another type name, on a database whose enum types have names (PostgreSQL): an
+        unnamed enum's name follows its table and column (`enum_name`)."""
+        if self.enum_names is None:
+            return False
+        a, b = self.enum_names(old).type, self.enum_names(new).type
+        return (is_native_enum(a) and is_native_enum(b)
+                and enum_name(a, t, new.name) != enum_name(b, t, new.name))
 
     def _compare_parts(self, old: Table, new: Table, dropped_cols: list[str]) -> None:
         t, s = new.name, new.schema
@@ -431,7 +445,8 @@ def _options(s: ir.CreateSequence) -> str:
 def diff(old: SchemaState, new: SchemaState, *, ask: RenameQuestion | None = None,
          hints: Mapping[str, str] | None = None, exact_checks: bool = False,
          check_key: Callable[[str], str] | None = None, numbering: bool = True,
-         sequence_key: Callable[[ir.CreateSequence], Any] = sequence_key) -> DiffResult:
+         sequence_key: Callable[[ir.CreateSequence], Any] = sequence_key,
+         enum_names: Callable[[ir.Column], ir.Column] | None = None) -> DiffResult:
     """The operations that turn `old` into `new`, ordered so that they run. With
     `exact_checks`, a CHECK whose expression changed under the same name is dropped and
     created again (for two states whose expressions are written alike: changesets and
@@ -439,10 +454,13 @@ def diff(old: SchemaState, new: SchemaState, *, ask: RenameQuestion | None = Non
     meaning (a database's `Dialect.check_key` where one side was reflected from it).
     `numbering=False`: whether an integer key is numbered is not compared (a database that
     numbers every one, SQLite). `sequence_key` reduces a sequence's options to their meaning
-    (a database's `Dialect.sequence_key`: its defaults, given or not, are one)."""
+    (a database's `Dialect.sequence_key`: its defaults, given or not, are one). `enum_names`:
+    a column as a database that names its enum types builds it (`Dialect.column_here` of
+    PostgreSQL), where an enum type's name is compared (elsewhere it is no difference)."""
     builder = _Builder(old, new, ask, hints or {})
     builder.sequence_key = sequence_key
     builder.exact_checks = exact_checks
     builder.numbering = numbering
     builder.check_key = check_key or expression_key
+    builder.enum_names = enum_names
     return builder.run()

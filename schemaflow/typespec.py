@@ -260,6 +260,12 @@ def is_native_enum(spec: TypeSpec) -> bool:
     return spec.name == "enum" and spec.kwarg("native", "true") != "false"
 
 
+def enum_name(spec: TypeSpec, table: str, column: str) -> str:
+    """A native enum's type name where enums are types of their own (PostgreSQL): the one
+    given, else `<table>_<column>_enum`."""
+    return spec.kwarg("name") or f"{table}_{column}_enum"
+
+
 def stored_as(spec: TypeSpec) -> TypeSpec:
     """The type a database holds for `spec`: a non-native enum is a VARCHAR as long as its
     `length`, else as its longest value; every other type is itself."""

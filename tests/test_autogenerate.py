@@ -948,3 +948,25 @@ def test_autogenerate_sets_lock_timeout_before_locking_existing_tables(
     codes = [d["code"] for d in json.loads(project.cli(
         "validate", "--no-db", "--format", "json").stdout)["diagnostics"]]
     assert "SF345" in codes
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def test_an_enum_name_is_no_difference_where_enums_have_no_type(
+        tmp_path: Path, databases: Databases, dialect: str) -> None:
+    """Only PostgreSQL names its enum types (tests/test_pg_enums.py): on SQLite (a VARCHAR)
+    and MySQL (the column's own ENUM) an enum renamed in the models changes nothing."""
+    project = make_project(tmp_path / "proj", databases.new(dialect))
+    models = project.root / "named_enum.py"
+    text = ('import sqlalchemy as sa\nmetadata = sa.MetaData()\n'
+            'sa.Table("orders", metadata, sa.Column("id", sa.Integer, primary_key=True),\n'
+            '         sa.Column("status", sa.Enum("new", "paid", name="{}")))\n')
+    models.write_text(text.format("order_status"), encoding="utf-8")
+    (project.root / "schemaflow.toml").write_text(
+        f'url = "{project.url}"\nmodels = "named_enum:metadata"\n', encoding="utf-8")
+    assert project.cli("new", "--autogenerate", "-m", "orders").returncode == 0
+    assert project.cli("apply").returncode == 0
+    models.write_text(text.format("status_kind"), encoding="utf-8")
+    for args in (("check",), ("check", "--against-db")):
+        done = project.cli(*args)
+        assert done.returncode == 0 and "No differences" in done.stdout, (args, done.stdout,
+                                                                          done.stderr)

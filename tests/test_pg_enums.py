@@ -135,3 +135,93 @@ def test_values_added_between_others_take_their_place(pg_project: Project) -> No
     _ok(p, "rollback", "c003")  # the reorder undone (the type replaced again)
     _ok(p, "rollback", "c002")  # the removal undone: ADD VALUE ... BEFORE
     assert _enum(url) == ["draft", "new", "paid", "packed", "boxed", "shipped", "returned"]
+
+
+# --- an enum type's name -----------------------------------------------------------------------
+
+_SHARED = """\
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+kind = sa.Enum("new", "paid", name="{name}")
+orders = sa.Table("orders", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                  sa.Column("status", kind))
+refunds = sa.Table("refunds", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                   sa.Column("status", kind, nullable=False, server_default="new"))
+"""
+
+
+def _models(p: Project, name: str) -> None:
+    (p.root / "enum_models.py").write_text(_SHARED.format(name=name), encoding="utf-8")
+    (p.root / "schemaflow.toml").write_text(f'url = "{p.url}"\nmodels = "enum_models:metadata"\n',
+                                            encoding="utf-8")
+
+
+def _column_types(url: str) -> list[tuple[Any, ...]]:
+    return rows(url, "SELECT table_name, udt_name, column_default FROM "
+                     "information_schema.columns WHERE column_name = 'status' "
+                     "AND table_schema = 'public' ORDER BY 1")
+
+
+def test_an_enum_type_renamed_in_the_models_is_renamed_in_the_database(
+        pg_project: Project) -> None:
+    """The type's name was left out of the comparison: models that renamed an enum type
+    (two tables share it, one column has a default) gave "No differences" against the
+    changesets and the database, and the database kept the old name."""
+    p, url = pg_project, pg_project.url
+    _models(p, "order_status")
+    _ok(p, "new", "--autogenerate", "-m", "orders")
+    _ok(p, "apply")
+    _models(p, "status_kind")
+    for args in (("check",), ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 1, (args, done.stdout, done.stderr)
+        assert "alter_column orders.status (type=enum(new,paid,name=status_kind))" \
+            in done.stdout and "alter_column refunds.status" in done.stdout, done.stdout
+    _ok(p, "new", "--autogenerate", "-m", "rename the type")
+    _ok(p, "apply")
+    assert _types(url) == ["status_kind"]
+    # The default moved with its column (PostgreSQL does not cast it by itself).
+    assert _column_types(url) == [("orders", "status_kind", None),
+                                  ("refunds", "status_kind", "'new'::status_kind")]
+    assert "No differences" in _ok(p, "check", "--against-db")
+    assert "No differences" in _ok(p, "check")
+    heads = _ok(p, "heads").split()
+    _ok(p, "rollback", "base")
+    assert _types(url) == []
+    _ok(p, "apply")
+    assert _types(url) == ["status_kind"] and heads == _ok(p, "heads").split()
+
+
+def test_a_baseline_keeps_the_enum_type_name_the_database_has(pg_project: Project) -> None:
+    """A baseline read from the database wrote the models' name for an enum type the
+    database holds under another name: it no longer described the database."""
+    p, url = pg_project, pg_project.url
+    run_sql(url, "CREATE TYPE order_status AS ENUM ('new', 'paid')",
+            "CREATE TABLE orders (id serial PRIMARY KEY, status order_status)",
+            "CREATE TABLE refunds (id serial PRIMARY KEY, status order_status NOT NULL "
+            "DEFAULT 'new')")
+    _models(p, "status_kind")
+    _ok(p, "new", "--autogenerate", "--from-db", "-m", "baseline")
+    (baseline,) = p.changesets.glob("*.yaml")
+    assert "name=order_status" in baseline.read_text() and "status_kind" not in \
+        baseline.read_text()
+    done = p.cli("check")
+    assert done.returncode == 1 and "name=status_kind" in done.stdout, done.stdout
+
+
+def test_a_column_with_a_default_becomes_an_enum_and_back(pg_project: Project) -> None:
+    """A column with a default could not be made an enum ("default for column cannot be
+    cast automatically"), and one made text again kept a default naming the enum type,
+    which then could not be dropped."""
+    p, url = pg_project, pg_project.url
+    p.chain([{"create_table": {"name": "orders", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "status", "type": "string(10)", "nullable": False, "default": "new"}]}}],
+        [{"alter_column": {"table": "orders", "name": "status",
+                           "type": "enum(new,paid,name=order_status)"}}])
+    _ok(p, "apply")
+    assert _column_types(url) == [("orders", "order_status", "'new'::order_status")]
+    _ok(p, "rollback", "c001")
+    assert _types(url) == []
+    assert _column_types(url) == [("orders", "varchar", "'new'::character varying")]

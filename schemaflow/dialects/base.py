@@ -108,11 +108,6 @@ def unreachable(url: str, exc: BaseException) -> ConnectionFailed:
                             hint=CONNECT_HINT)
 
 
-def enum_name(spec: TypeSpec, table: str, column: str) -> str:
-    """The enum's type name: the one given, else `<table>_<column>_enum`."""
-    return spec.kwarg("name") or f"{table}_{column}_enum"
-
-
 def map_columns(state: SchemaState, fn: Callable[[ir.Column], ir.Column]) -> SchemaState:
     """`state` with every column passed through `fn` (for comparable views)."""
     def with_columns(t: Table) -> Table:

@@ -15,8 +15,7 @@ from sqlalchemy.ext.compiler import compiles
 from .. import ir
 from ..ir.parts import deferral
 from ..state import SchemaState, Table
-from ..typespec import TypeSpec, is_native_enum, stored_as
-from .base import enum_name
+from ..typespec import TypeSpec, enum_name, is_native_enum, stored_as
 from .ddl import KeyPart
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ... import ir
 from ...errors import DatabaseError, UsageError
 from ...sqlsplit import SqlSyntax
-from ...typespec import TypeSpec, is_native_enum
+from ...typespec import TypeSpec, enum_name, is_native_enum
 from .. import register
 from ..base import (
     URL_PARTS,
@@ -20,7 +20,6 @@ from ..base import (
     Version,
     VersionRead,
     db_message,
-    enum_name,
     map_columns,
     map_tables,
     quoted,

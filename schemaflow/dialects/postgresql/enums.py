@@ -28,8 +28,8 @@ from sqlalchemy.sql.compiler import DDLCompiler
 from ... import ir
 from ...state import SchemaState, Table, apply
 from ...state.expressions import mentions
+from ...typespec import enum_name
 from .. import ddl
-from ..base import enum_name
 from ..render import Step, Steps
 from ..tables import sa_type, server_default, standalone_index, table_with_refs
 from . import enum_types

@@ -18,11 +18,10 @@ from sqlalchemy.sql.compiler import DDLCompiler
 
 from ... import ir
 from ...state import SchemaState, Table, apply
-from ...typespec import INTEGER_TYPES, is_native_enum
+from ...typespec import INTEGER_TYPES, enum_name, is_native_enum
 from .. import ddl
-from ..base import enum_name
 from ..render import Renderer, Step, Steps
-from ..tables import SizedBinary, autoincrement_column, standalone_index
+from ..tables import SizedBinary, autoincrement_column, server_default, standalone_index
 from . import may_change_enums
 from .enums import enum_steps
 
@@ -188,6 +187,19 @@ class PostgreSQLRenderer(Renderer):
         steps = super().op_alter_column(op, before)
         if op.type is None or old is None:
             return steps
+        if (is_native_enum(op.type) or is_native_enum(old.type)) and (
+                old.default is not None or old.default_sql is not None):
+            # PostgreSQL does not cast a column's default to an enum type with the column
+            # ("cannot be cast automatically"), and one cast from an enum keeps naming the
+            # enum's type (which then cannot be dropped): it is dropped first and, unless
+            # the operation drops or sets it, set again after, as the column now has it.
+            changed = apply(before, op).table(op.table, op.schema).column(op.name)
+            default = server_default(changed) if changed is not None else None
+            steps.insert(0, Step(ddl.AlterColumnDefault(op.table, op.schema, op.name, None)))
+            if default is not None and not op.drop_default and (
+                    op.default is None and op.default_sql is None):
+                steps.insert(2, Step(ddl.AlterColumnDefault(op.table, op.schema, op.name,
+                                                            default)))
         # The key's numbering follows its type, as CREATE TABLE makes it: a SERIAL's
         # sequence keeps the type it was made with (a key widened to bigint would still
         # stop at 2,147,483,647; an identity's sequence follows its column by itself), and
