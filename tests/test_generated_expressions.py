@@ -7,6 +7,7 @@ inside a longer one, and ran on to the last parenthesis of the line."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -112,6 +113,19 @@ def test_a_generated_column_not_read_is_refused() -> None:
         _generated("t", cols[0])
 
 
+_COLUMNS = [{"name": "id", "type": "integer", "primary_key": True},
+            {"name": "qty", "type": "integer"}, {"name": "price", "type": "integer"}]
+
+
+def _table_t(tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> tuple[Any, str]:
+    """A project on a fresh database of `dialect`, and its URL."""
+    if dialect == "sqlite":
+        url = f"sqlite:///{tmp_path / 'app.db'}"
+    else:
+        url = request.getfixturevalue("pg_url" if dialect == "postgresql" else "mysql_url")
+    return make_project(tmp_path / "p", url), url
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_a_column_renamed_is_renamed_in_the_generated_columns_that_use_it(
         tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
@@ -120,14 +134,8 @@ def test_a_column_renamed_is_renamed_in_the_generated_columns_that_use_it(
     `price * qty`. On SQLite a later rebuild wrote that text back, so `total` was computed
     from another column (a new `qty`: 0 instead of 6), exit 0; elsewhere `check` saw a false
     difference. Renamed, with a new column of the old name, then the table changed again."""
-    if dialect == "sqlite":
-        url = f"sqlite:///{tmp_path / 'app.db'}"
-    else:
-        url = request.getfixturevalue("pg_url" if dialect == "postgresql" else "mysql_url")
-    p = make_project(tmp_path / "p", url)
-    p.chain([{"create_table": {"name": "t", "columns": [
-                {"name": "id", "type": "integer", "primary_key": True},
-                {"name": "qty", "type": "integer"}, {"name": "price", "type": "integer"},
+    p, url = _table_t(tmp_path, dialect, request)
+    p.chain([{"create_table": {"name": "t", "columns": [*_COLUMNS,
                 {"name": "total", "type": "integer",
                  "computed": {"expression": "price * qty", "stored": True}}]}}],
             [{"rename_column": {"table": "t", "name": "qty", "new_name": "quantity"}},
@@ -150,3 +158,70 @@ def test_a_column_renamed_is_renamed_in_the_generated_columns_that_use_it(
     total = state.table("t", None).column("total")
     assert total is not None and total.computed is not None
     assert total.computed.expression == "price * quantity"
+
+
+def _renamed_to_a_reserved_word(tmp_path: Path, dialect: str,
+                                request: pytest.FixtureRequest) -> tuple[Any, str]:
+    p, url = _table_t(tmp_path, dialect, request)
+    p.chain([{"create_table": {"name": "t", "columns": [*_COLUMNS,
+                {"name": "total", "type": "integer",
+                 "computed": {"expression": "price * QTY", "stored": True}}],
+                "checks": [{"name": "ck_t_qty", "expression": "QTY >= 0"}]}}],
+            [{"rename_column": {"table": "t", "name": "qty", "new_name": "order"}}])
+    return p, url
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgresql",
+                                                      marks=pytest.mark.postgresql)])
+def test_a_column_renamed_to_a_reserved_word_is_quoted_where_expressions_name_it(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    """The replayed schema renamed a column in expressions only where they wrote it in the
+    same case, and wrote the new name bare: `price * QTY` stayed as it was (a column that no
+    longer exists) and `qty` became `order` (a keyword), so a SQLite rebuild failed and
+    PostgreSQL's rollback of a dropped column re-added `price * QTY`. The name is found in
+    any case, as the databases find it, and quoted where it needs quotes (MySQL: below)."""
+    p, url = _renamed_to_a_reserved_word(tmp_path, dialect, request)
+    p.write("d001", [{"alter_column": {"table": "t", "name": "price", "nullable": False,
+                                       "default": 1}}], parents=["c002"])
+    p.write("d002", [{"drop_column": {"table": "t", "name": "total"}}], parents=["d001"])
+    done = p.cli("apply", "c002")
+    assert done.returncode == 0, done.stderr
+    run_sql(url, 'INSERT INTO t (id, "order", price) VALUES (1, 2, 3)')
+    for args in (("apply",), ("rollback", "d001"), ("apply",), ("rollback", "c002")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stderr)
+    engine = sa.create_engine(_driver(url))
+    try:
+        with engine.connect() as conn:  # computed from the renamed column, and checked
+            assert conn.execute(sa.text("SELECT total FROM t")).scalar() == 6
+        with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:
+            conn.execute(sa.text('INSERT INTO t (id, "order", price) VALUES (2, -1, 1)'))
+    finally:
+        engine.dispose()
+    t = p.api().state_at("c002").table("t", None)
+    total = t.column("total")
+    assert total is not None and total.computed is not None
+    assert total.computed.expression == 'price * "order"'
+    assert [c.expression for c in t.checks] == ['"order" >= 0']
+
+
+@pytest.mark.mysql
+def test_mysql_refuses_a_column_named_in_double_quotes(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """MySQL and MariaDB read "order" as a string: a generated column restated with the
+    name a rename quoted so computed 0 from the text, without a word (exit 0). Refused by
+    validate and before anything runs, with the way out."""
+    p, url = _renamed_to_a_reserved_word(tmp_path, "mysql", request)
+    p.write("d001", [{"alter_column": {"table": "t", "name": "total", "comment": "doubled"}}],
+            parents=["c002"])
+    done = p.cli("validate")
+    assert done.returncode != 0 and "SF331" in done.stdout, done.stdout
+    assert 'names column order in double quotes' in done.stdout and "`order`" in done.stdout
+    done = p.cli("apply")
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    assert "double quotes" in done.stderr
+    engine = sa.create_engine(_driver(url))
+    try:
+        assert "t" not in sa.inspect(engine).get_table_names()  # nothing ran
+    finally:
+        engine.dispose()

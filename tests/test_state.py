@@ -674,3 +674,29 @@ def test_invalid_definitions_sf108_sf109(base: SchemaState) -> None:
 def test_failed_apply_leaves_state_usable(base: SchemaState) -> None:
     fail(base, {"drop_column": {"table": "user", "name": "nope"}}, "SF102")
     assert base == build(USER, POST)
+
+
+@pytest.mark.parametrize(("expression", "renames", "renamed"), [
+    ("price * QTY", {"qty": "quantity"}, "price * quantity"),     # in any case
+    ("qty > 0", {"qty": "order"}, '"order" > 0'),                  # a keyword: quoted
+    ("qty > 0", {"qty": "Qty2"}, '"Qty2" > 0'),                    # another case: quoted
+    ("`qty` + qty", {"qty": "order"}, "`order` + `order`"),       # MySQL's quotes kept
+    ('"qty" + 1', {"qty": "my qty"}, '"my qty" + 1'),
+    ("a - b", {"a": "b", "b": "a"}, "b - a"),                      # a swap is a swap
+    ("count(qty) + qty::text", {"count": "n", "text": "t", "qty": "q"},
+     "count(q) + q::text"),                                         # functions, types stay
+    ("qty <> 'qty' AND 1e5 > e5", {"qty": "q", "e5": "x"}, "q <> 'qty' AND 1e5 > x"),
+])
+def test_rename_in_renames_names_as_the_databases_do(expression: str, renames: dict[str, str],
+                                                      renamed: str) -> None:
+    from schemaflow.state import rename_in
+
+    assert rename_in(expression, renames) == renamed
+
+
+def test_mentions_finds_a_column_in_any_case_but_not_a_function_or_a_type() -> None:
+    from schemaflow.state import mentions
+
+    assert mentions("lower(Email) <> ''", "email") and mentions('"Qty" > 0', "qty")
+    assert not mentions("count(*) > 1", "count") and not mentions("x::text", "text")
+    assert not mentions("kind <> 'qty'", "qty")

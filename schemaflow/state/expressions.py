@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-
-
-def _word(name: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![A-Za-z0-9_])" + re.escape(name) + r"(?![A-Za-z0-9_])")
-
+from collections.abc import Callable, Iterator, Mapping
 
 _STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
 
@@ -23,17 +18,85 @@ def outside_literals(expression: str) -> list[tuple[bool, str]]:
     return [*pieces, (False, expression[pos:])]
 
 
+# A string literal, a name quoted as ANSI or MySQL quote them, or a bare word.
+_PIECE = re.compile(r"""'(?:[^']|'')*'|"((?:[^"]|"")*)"|`((?:[^`]|``)*)`"""
+                    r"|(?<![A-Za-z0-9_$])([A-Za-z_][A-Za-z0-9_$]*)")
+_PLAIN = re.compile(r"[a-z_][a-z0-9_]*")
+# Words that a name cannot be written as without quotes on one of the databases (the
+# reserved words of PostgreSQL, MySQL and SQLite that are also plain names).
+_RESERVED_WORDS = """
+    add all alter analyse analyze and any array as asc asymmetric authorization between
+    binary both by call cascade case cast change check collate collation column concurrently
+    condition constraint continue convert create cross current_catalog current_date
+    current_role current_schema current_time current_timestamp current_user cursor database
+    databases default deferrable delete desc describe distinct distinctrow div do drop dual
+    each else elseif end escape except exists explain false fetch for force foreign freeze
+    from full fulltext generated glob grant group having if ignore ilike in index initially
+    inner insert intersect interval into is isnull join key keys kill lateral leading left
+    like limit localtime localtimestamp lock match mod natural not notnull null offset on
+    only option or order outer over overlaps partition placing precision primary procedure
+    range read references regexp rename repeat replace require restrict return returning
+    revoke right rlike row rows schema select session_user set show similar some sql
+    stored symmetric system_user table tablesample then to trailing trigger true union
+    unique unsigned update usage user using values variadic verbose virtual when where
+    while window with write xor
+"""
+_RESERVED = frozenset(_RESERVED_WORDS.split())
+
+
+def _names(expression: str) -> Iterator[tuple[int, int, str, str]]:
+    """(start, end, name, quote) of each name in `expression` that may be a column's: a
+    quoted one (`quote` its quote character), or a bare word (`quote` empty) that is not a
+    function's name (a "(" follows) nor a type's (after "::"). String literals aside."""
+    for m in _PIECE.finditer(expression):
+        ansi, mysql, word = m.groups()
+        if ansi is not None:
+            yield m.start(), m.end(), ansi.replace('""', '"'), '"'
+        elif mysql is not None:
+            yield m.start(), m.end(), mysql.replace("``", "`"), "`"
+        elif word is not None and not expression[m.end():].lstrip().startswith("(") \
+                and not expression[:m.start()].rstrip().endswith("::"):
+            yield m.start(), m.end(), word, ""
+
+
+def quoted_names(expression: str, quote: str) -> list[str]:
+    """The names `expression` writes in `quote` quotes (string literals aside)."""
+    return [name for _, _, name, q in _names(expression) if q == quote]
+
+
 def mentions(expression: str, column: str) -> bool:
-    """Whether `expression` names the identifier `column` (string literals aside)."""
-    word = _word(column)
-    return any(not lit and word.search(text) for lit, text in outside_literals(expression))
+    """Whether `expression` names the column `column` (in any case: as SQLite and MySQL
+    compare names; string literals, functions and types aside)."""
+    wanted = column.lower()
+    return any(name.lower() == wanted for _, _, name, _ in _names(expression))
 
 
-def rename_in(expression: str, old: str, new: str) -> str:
-    """`expression` with the identifier `old` renamed to `new` (string literals untouched)."""
-    word = _word(old)
-    return "".join(text if lit else word.sub(lambda _m: new, text)
-                   for lit, text in outside_literals(expression))
+def rename_in(expression: str, renames: Mapping[str, str]) -> str:
+    """`expression` with the columns of `renames` (old → new) renamed, each in one pass (a
+    swap is a swap), as the databases rename them: a name in any case (where one column's
+    alone), string literals untouched. A quoted name keeps its quotes; a bare one is quoted
+    where the new name needs it (not a lower-case plain word, or a reserved word), with
+    backticks where the expression quotes names so (MySQL's), else double quotes."""
+    if not renames:
+        return expression
+    folded: dict[str, list[str]] = {}
+    for name in renames:
+        folded.setdefault(name.lower(), []).append(name)
+    found = list(_names(expression))
+    backticks = any(quote == "`" for *_, quote in found)
+    out: list[str] = []
+    pos = 0
+    for start, end, name, quote in found:
+        alike = folded.get(name.lower(), [])
+        if name not in renames and len(alike) != 1:
+            continue
+        new = renames[name if name in renames else alike[0]]
+        if not quote and (not _PLAIN.fullmatch(new) or new in _RESERVED):
+            quote = "`" if backticks else '"'
+        out += [expression[pos:start], quote + new.replace(quote, quote * 2) + quote
+                if quote else new]
+        pos = end
+    return "".join(out) + expression[pos:]
 
 
 # One token of an SQL expression: a string literal, a quoted name (ANSI, MySQL), a number, a

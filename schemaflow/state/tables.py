@@ -179,9 +179,7 @@ def rename_columns(t: Table, renames: Mapping[str, str]) -> Table:
         return tuple(renames.get(c, c) for c in cols)
 
     def ren_expr(expression: str) -> str:
-        for old, new in renames.items():
-            expression = rename_in(expression, old, new)
-        return expression
+        return rename_in(expression, renames)
 
     def ren_key(k: ir.IndexKey) -> ir.IndexKey:
         if isinstance(k, str):

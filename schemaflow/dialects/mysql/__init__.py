@@ -133,6 +133,51 @@ class MySQL(Dialect):
                 self.holds(op.dialects)):
             raise UsageError(f"this {self.name} server ignores CHECK constraints "
                              f"('{op.name}')", hint="MySQL 8.0.16+ or MariaDB 10.2.1+")
+        self._no_ansi_quotes(op, before)
+
+    def _no_ansi_quotes(self, op: ir.Operation, before: SchemaState) -> None:
+        """Refuse an expression that `op` sends (a CHECK, a generated column's, an index's)
+        naming a column of its table in double quotes: without ANSI_QUOTES, MySQL and MariaDB
+        read that as a string, and build a CHECK or column of another meaning without a
+        word. (A rename to a name that needs quotes writes it so, for PostgreSQL and
+        SQLite.)"""
+        from ...state.expressions import quoted_names
+
+        sent: list[tuple[str, str]] = []  # (what, expression)
+        if isinstance(op, ir.CreateTable):
+            table, columns = op.name, [c.name for c in op.columns]
+            sent += [(f"generated column {c.name}", c.computed.expression)
+                     for c in op.columns if c.computed is not None]
+            sent += [(f"check {c.name or ''}".strip(), c.expression) for c in op.checks
+                     if self.holds(c.dialects)]
+            sent += [(f"index {i.name}", e) for i in op.indexes for e in _expressions(i)]
+        else:
+            t = before.get(getattr(op, "table", ""), getattr(op, "schema", None))
+            if t is None:
+                return
+            table, columns = t.name, [c.name for c in t.columns]
+            if isinstance(op, ir.AddColumn) and op.column.computed is not None:
+                columns.append(op.column.name)
+                sent.append((f"generated column {op.column.name}",
+                             op.column.computed.expression))
+            elif isinstance(op, ir.AlterColumn):  # (MODIFY COLUMN restates the expression)
+                c = t.column(op.name)
+                if c is not None and c.computed is not None:
+                    sent.append((f"generated column {c.name}", c.computed.expression))
+            elif isinstance(op, ir.CreateCheckConstraint) and self.holds(op.dialects):
+                sent.append((f"check {op.name}".strip(), op.expression))
+            elif isinstance(op, ir.CreateIndex):
+                sent += [(f"index {op.name}", e) for e in _expressions(op)]
+        known = {c.lower() for c in columns}
+        for what, expression in sent:
+            named = next((n for n in quoted_names(expression, '"') if n.lower() in known),
+                         None)
+            if named is not None:
+                raise UsageError(
+                    f"the {what} of table {table} names column {named} in double quotes "
+                    f"({expression}): {self.name} reads that as a string, not the column",
+                    hint=f"write the name in backticks (`{named}`); where a rename gave it "
+                         "quotes, drop and add again what holds the expression, written so")
 
     def integer_range(self, spec: TypeSpec) -> tuple[int, int] | None:
         bits = _INTEGER_BITS.get(spec.name)
@@ -338,3 +383,9 @@ class MariaDB(MySQL):
         longtext = TypeSpec("mysql.longtext")
         return map_columns(super().comparable(state), lambda c: replace(
             c, type=longtext) if c.type.name == "json" else c)
+
+
+def _expressions(index: ir.IndexDef | ir.CreateIndex) -> list[str]:
+    """The SQL expressions of an index: its expression keys and its condition."""
+    keys = [k.expression for k in index.columns if not isinstance(k, str) and k.expression]
+    return [*keys, *([index.where] if index.where else [])]
