@@ -58,11 +58,23 @@ def models_state(settings: Settings) -> SchemaState:
     metadata = load_metadata(settings.models, settings.root)
     import sqlalchemy as sa
 
+    from .errors import StateError
+
+    from .state.tables import check_table
+
     try:
-        return from_metadata(metadata, skip=left_out(settings))
+        state = from_metadata(metadata, skip=left_out(settings))
+        for t in state.tables.values():
+            check_table(t)
+        return state
     except sa.exc.SQLAlchemyError as exc:  # the models' fault, not the database's
         raise ModelError(f"the models ({settings.models}) cannot be read: "
                          f"{type(exc).__name__}: {exc}") from None
+    except StateError as exc:  # what no database builds (two indexes of one name)
+        raise ModelError(f"the models ({settings.models}) describe what no database can "
+                         f"build: {exc.message}",
+                         hint="metadata.create_all() fails on them too: fix the models") \
+            from None
 
 
 def database_state(settings: Settings, lock_timeout: float,

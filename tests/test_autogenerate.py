@@ -970,3 +970,46 @@ def test_an_enum_name_is_no_difference_where_enums_have_no_type(
         done = project.cli(*args)
         assert done.returncode == 0 and "No differences" in done.stdout, (args, done.stdout,
                                                                           done.stderr)
+
+
+def test_a_str_enum_member_as_server_default_is_its_text(tmp_path: Path) -> None:
+    """Prefect's `server_default=WorkPoolStatus.NOT_READY` (a str enum): autogenerate died
+    with a YAML RepresenterError traceback, and in TOML `check` saw `Status.NOT_READY`
+    against the database's 'NOT_READY' for ever."""
+    for fmt in ("yaml", "toml"):
+        project = make_project(tmp_path / fmt)
+        (project.root / "str_enum.py").write_text(
+            "import enum\nimport sqlalchemy as sa\n"
+            "class Status(str, enum.Enum):\n    READY = 'READY'\n    NOT_READY = 'NOT_READY'\n"
+            "metadata = sa.MetaData()\n"
+            "sa.Table('pool', metadata, sa.Column('id', sa.Integer, primary_key=True),\n"
+            "         sa.Column('status', sa.Enum(Status, name='pool_status'),\n"
+            "                   server_default=Status.NOT_READY))\n", encoding="utf-8")
+        (project.root / "schemaflow.toml").write_text(
+            f'url = "{project.url}"\nmodels = "str_enum:metadata"\nformat = "{fmt}"\n',
+            encoding="utf-8")
+        done = project.cli("new", "--autogenerate", "-m", "pool")
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        (written,) = project.changesets.glob(f"*.{fmt}")
+        assert "NOT_READY" in written.read_text() and "Status." not in written.read_text()
+        assert project.cli("apply").returncode == 0
+        for args in (("check",), ("check", "--against-db")):
+            done = project.cli(*args)
+            assert done.returncode == 0, (fmt, args, done.stdout, done.stderr)
+
+
+def test_models_with_two_indexes_of_one_name_are_refused_by_name(project: Project) -> None:
+    """`mapped_column(index=True)` beside an Index of the name the naming convention gives
+    it (Prefect's artifact key): a StateError traceback. create_all() fails on them too."""
+    (project.root / "twice.py").write_text(
+        "import sqlalchemy as sa\n"
+        "metadata = sa.MetaData(naming_convention={'ix': 'ix_%(table_name)s__%(column_0_N_name)s'})\n"
+        "sa.Table('artifact', metadata, sa.Column('id', sa.Integer, primary_key=True),\n"
+        "         sa.Column('key', sa.String(10), index=True), sa.Index('ix_artifact__key', 'key'))\n",
+        encoding="utf-8")
+    (project.root / "schemaflow.toml").write_text(
+        f'url = "{project.url}"\nmodels = "twice:metadata"\n', encoding="utf-8")
+    for args in (("new", "--autogenerate", "-m", "x"), ("check",)):
+        done = project.cli(*args)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "ix_artifact__key" in done.stderr and "models (twice:metadata)" in done.stderr

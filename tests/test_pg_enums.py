@@ -225,3 +225,21 @@ def test_a_column_with_a_default_becomes_an_enum_and_back(pg_project: Project) -
     _ok(p, "rollback", "c001")
     assert _types(url) == []
     assert _column_types(url) == [("orders", "varchar", "'new'::character varying")]
+
+
+def test_an_enum_type_renamed_under_a_partial_index_and_a_check(pg_project: Project) -> None:
+    """A partial index's condition (and a CHECK) comparing the column with a value keeps the
+    value's old type: moving the column to the renamed type failed ("operator does not
+    exist: state_kind = order_status"), rolled back. They are dropped and made again."""
+    p, url = pg_project, pg_project.url
+    p.chain([ORDERS, SEED], [{"alter_column": {"table": "orders", "name": "status",
+                                               "type": "enum(new,paid,shipped,name=kind)"}}])
+    _ok(p, "apply")
+    assert _types(url) == ["kind"]
+    assert "WHERE (status = 'new'::kind)" in dict(_indexes(url))["ix_orders_open"]
+    assert rows(url, "SELECT count(*) FROM pg_constraint WHERE conname = "
+                     "'ck_orders_not_shipped_early'") == [(1,)]
+    assert _defaults(url)[1] == ("status", "'new'::kind")
+    _ok(p, "rollback", "c001")
+    assert _types(url) == ["order_status"]
+    assert "WHERE (status = 'new'::order_status)" in dict(_indexes(url))["ix_orders_open"]

@@ -237,8 +237,8 @@ def _default_of(col: sa.Column[Any]) -> tuple[Any, str | None]:
     if sd is None:
         return None, None
     arg = getattr(sd, "arg", None)
-    if isinstance(arg, str):
-        return arg, None
+    if isinstance(arg, str):  # (a str enum's member too: its text, as create_all() writes it)
+        return str.__str__(arg), None
     if arg is None:
         return None, None
     text = str(arg.text) if hasattr(arg, "text") else str(arg)

@@ -136,7 +136,7 @@ def _replace_type(name: str, values: tuple[str, ...], op: ir.Operation, before: 
                    if c.type.name == "enum" and enum_name(c.type, t.name, c.name) == name]
         if not columns:
             continue
-        undo, redo = _dependents(after, t, {c.name for c in columns})
+        undo, redo = dependents(after, t, {c.name for c in columns})
         steps += undo
         redone += redo
         for c in columns:
@@ -164,7 +164,7 @@ def _move(t: Table, c: ir.Column, before: SchemaState, op: ir.Operation,
     return steps
 
 
-def _dependents(after: SchemaState, t: Table, columns: set[str]) -> tuple[Steps, Steps]:
+def dependents(after: SchemaState, t: Table, columns: set[str]) -> tuple[Steps, Steps]:
     """Dropping and recreating the indexes and CHECKs whose expressions use `columns`: a
     comparison with a value of the old type has no operator once the column has the new
     one, so the cast would fail while they exist."""

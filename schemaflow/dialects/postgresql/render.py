@@ -23,6 +23,7 @@ from .. import ddl
 from ..render import Renderer, Step, Steps
 from ..tables import SizedBinary, autoincrement_column, server_default, standalone_index
 from . import may_change_enums
+from .enums import dependents as enum_dependents
 from .enums import enum_steps
 
 
@@ -200,6 +201,13 @@ class PostgreSQLRenderer(Renderer):
                     op.default is None and op.default_sql is None):
                 steps.insert(2, Step(ddl.AlterColumnDefault(op.table, op.schema, op.name,
                                                             default)))
+        if is_native_enum(op.type) or is_native_enum(old.type):
+            # An index condition or expression, or a CHECK, that compares the column with a
+            # value keeps the value's old type, which PostgreSQL cannot compare with the
+            # new one ("operator does not exist"): they are dropped first and made again.
+            after = apply(before, op)
+            undo, redo = enum_dependents(after, after.table(op.table, op.schema), {op.name})
+            steps = [*undo, *steps, *redo]
         # The key's numbering follows its type, as CREATE TABLE makes it: a SERIAL's
         # sequence keeps the type it was made with (a key widened to bigint would still
         # stop at 2,147,483,647; an identity's sequence follows its column by itself), and
