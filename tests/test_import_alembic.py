@@ -352,6 +352,35 @@ def test_a_revision_asking_the_database_is_never_written_as_if_it_did_the_same_e
     assert "TODO(schemaflow import)" in a2["operations"][0]["sql"]["up"][0]
 
 
+def test_a_revision_that_reads_rows_and_branches_on_the_database_says_which_it_took(
+        project: Project, tmp_path: Path) -> None:
+    """A revision that reads rows cannot run offline, so it ran on the scratch SQLite
+    database only, where its branch on the database's name took SQLite's way: the note
+    about its rows was the only one, and nothing said that the index written for every
+    database was SQLite's (MLflow's spans indexes were lost on PostgreSQL). The offline
+    runs, as far as they went, did otherwise: that is said."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "                    sa.Column('a', sa.Integer), sa.Column('b', sa.Integer))\n"
+                     "def downgrade():\n    op.drop_table('t')\n"),
+        ("a2", "a1", "def upgrade():\n"
+                     "    bind = op.get_bind()\n"
+                     "    if bind.dialect.name == 'sqlite':\n"
+                     "        op.create_index('ix_t_a', 't', ['a'])\n"
+                     "    else:\n"
+                     "        op.create_index('ix_t_b', 't', ['b'])\n"
+                     "    bind.execute(sa.text('SELECT id FROM t')).fetchall()\n"
+                     "def downgrade():\n    pass\n")])
+    listed = _listed(project, ini, "a2")
+    assert any("reads or writes rows" in line for line in listed), listed
+    (asks,) = [line for line in listed if "asks the database it runs on" in line]
+    assert "the operations after this note are what it did there" in asks
+    ops = _imported(project, "a2")["operations"]
+    assert "asks the database" in ops[0]["sql"]["up"][0]
+    assert ops[1] == {"create_index": {"name": "ix_t_a", "table": "t", "columns": ["a"]}}
+
+
 def test_a_type_change_with_its_own_check_is_left_to_a_hand(project: Project,
                                                              tmp_path: Path) -> None:
     """MLflow widens an enum (native_enum=False, create_constraint=True) and gives booleans

@@ -481,6 +481,31 @@ def test_sf331_depends_on_the_server_version(project: Project) -> None:
     assert "SF331" not in codes(lint(project, [op], dialect="mysql", server_version=(8, 0, 16)))
 
 
+@pytest.mark.parametrize("op", [
+    {"create_foreign_key": {"name": "fk_orders_ref_name", "table": "orders",
+                            "columns": ["code"], "references": {"table": "users",
+                                                                "columns": ["name"]}}},
+    {"drop_constraint": {"name": "pk_users", "table": "users", "type": "primary_key"}},
+], ids=["to-no-key", "key-pointed-at-dropped"])
+def test_sf331_a_foreign_key_without_a_key_to_point_at(project: Project,
+                                                       op: dict[str, Any]) -> None:
+    """A foreign key to columns that are no key of their table, and the key a foreign key
+    points at dropped: validate passed, then PostgreSQL refused the apply ("no unique
+    constraint matching given keys", "depends on index") and SQLite built tables that fail
+    every write ("foreign key mismatch"). MySQL and MariaDB take any indexed columns."""
+    for dialect, version in (("postgresql", (16,)), ("sqlite", None)):
+        for f in project.changesets.iterdir():
+            f.unlink()
+        sf331 = [d for d in lint(project, [op], dialect=dialect, server_version=version)
+                 if d.code == "SF331"]
+        assert sf331 and "users" in sf331[0].message, (dialect, sf331)
+    for f in project.changesets.iterdir():
+        f.unlink()
+    if "create_foreign_key" in op:
+        assert "SF331" not in codes(lint(project, [op], dialect="mysql",
+                                         server_version=(8, 0, 36)))
+
+
 def test_sf331_partial_index_on_mysql(project: Project) -> None:
     op = {"create_index": {"name": "ix_orders_open", "table": "orders", "columns": ["code"],
                            "where": "status = 'new'"}}

@@ -78,6 +78,9 @@ class Capabilities:
     # Whether that limit counts UTF-8 bytes (PostgreSQL) or characters (MySQL).
     identifier_bytes: bool = True
     deferrable_foreign_keys: bool = False
+    # Whether a foreign key must point at a primary key or unique constraint (or unique
+    # index) of its table; MySQL and MariaDB take any columns an index leads with.
+    foreign_keys_need_keys: bool = True
     # Index names unique per table (MySQL, MariaDB), else per schema (PostgreSQL, SQLite).
     index_names_per_table: bool = False
     string_lengths: bool = True  # whether string(N) refuses (or cuts) a longer value

@@ -15,7 +15,7 @@ from . import columns
 from .values import check_names
 
 if TYPE_CHECKING:
-    from ..state import SchemaState
+    from ..state import SchemaState, Table
     from .base import Capabilities, Dialect
 
 
@@ -89,6 +89,7 @@ class SupportChecks:
                     hint="use a generic type, or put the column in a sql operation with "
                          "`dialects:`")
         self._check_deferrable(op)
+        self._check_references(op, before)
         if isinstance(op, (ir.CreateSequence, ir.DropSequence)) and not self.caps.sequences:
             raise UsageError(f"{self.name} has no sequences: "
                              f"{op.kind} {op.name}",
@@ -193,6 +194,62 @@ class SupportChecks:
                              "index names unique per schema",
                              hint="give the index a name no other table's index has")
 
+    def _check_references(self, op: ir.Operation, before: SchemaState) -> None:
+        """A foreign key that points at columns which are no primary key, unique constraint
+        or unique index of their table, where the database wants one: PostgreSQL refuses it,
+        and SQLite takes it and then fails every write with "foreign key mismatch"."""
+        if not self.caps.foreign_keys_need_keys:
+            return
+        from ..errors import StateError
+        from ..state import apply, table_from_create
+        from ..state.naming import fk_name
+
+        if isinstance(op, (ir.DropConstraint, ir.DropIndex)):
+            # A key dropped that a foreign key of another table points at (PostgreSQL: "depends
+            # on index"; SQLite: every write fails).
+            try:
+                state = apply(before, op)
+            except StateError:  # (the reference checks say why)
+                return
+            was, after = before.get(op.table, op.schema), state.get(op.table, op.schema)
+            if was is None or after is None:
+                return
+            for t in state.tables.values():
+                for f in t.foreign_keys:
+                    ref, columns = f.references, set(f.references.columns)
+                    if (ref.schema, ref.table) == after.key and columns in _keys(was) \
+                            and columns not in _keys(after):
+                        raise UsageError(
+                            f"{op.kind} {op.name} drops the key of {after.name}"
+                            f"({', '.join(ref.columns)}) that the foreign key "
+                            f"'{f.name or fk_name(t.name, f)}' of '{t.name}' points at",
+                            hint="drop the foreign key first (and create it again on the "
+                                 "new key after)")
+            return
+        if isinstance(op, ir.CreateTable):
+            fks = [(op.name, f) for f in op.foreign_keys]
+            own = table_from_create(op)
+        elif isinstance(op, ir.CreateForeignKey):
+            fks, own = [(op.table, op.definition)], None
+        else:
+            return
+        for table, f in fks:
+            ref = f.references
+            target = own if own is not None and (ref.schema, ref.table) == (
+                own.schema, own.name) else before.get(ref.table, ref.schema)
+            if target is None:  # (no such table: the reference checks say so)
+                continue
+            if set(ref.columns) not in _keys(target):
+                raise UsageError(
+                    f"the foreign key '{f.name or fk_name(table, f)}' of '{table}' points at "
+                    f"{ref.table}({', '.join(ref.columns)}), which is no primary key or "
+                    f"unique constraint of {ref.table}: {self.name} "
+                    + ("refuses it" if self.name != "sqlite" else
+                       "takes it, then fails every write to either table ('foreign key "
+                       "mismatch')"),
+                    hint=f"point it at a key of {ref.table}, or make those columns one "
+                         "(create_unique_constraint) first")
+
     def _check_deferrable(self, op: ir.Operation) -> None:
         """A deferrable foreign key where the database has none (MySQL, MariaDB)."""
         if self.caps.deferrable_foreign_keys:
@@ -214,3 +271,13 @@ class SupportChecks:
                     f"{'initially deferred' if f.initially == 'deferred' else 'deferrable'}",
                     hint="leave out deferrable and initially for this database, or create the "
                          "key with a sql operation scoped with `dialects:`")
+
+
+def _keys(t: Table) -> list[set[str]]:
+    """The column sets a foreign key can point at in `t`: its primary key, its unique
+    constraints and its unique indexes on plain columns."""
+    keys = [set(u.columns) for u in t.uniques]
+    keys += [set(i.plain_key) for i in t.indexes if i.unique and i.plain_key]
+    if t.primary_key is not None:
+        keys.append(set(t.primary_key.columns))
+    return keys

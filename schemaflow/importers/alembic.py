@@ -180,8 +180,12 @@ class _Revision:
             reason = clipped(first.replace(str(self.s.path), self.file), 160)
             did = "the operations after this note are what it did there" if ops else (
                 "it did nothing there")
-            # (Not when a note says already that it needs a hand, or that it raised.)
-            if len(self.findings) == before and not online.error:
+            # Not where a note says already that it needs a hand (or that it raised), unless
+            # the offline runs, as far as they went, did other operations than the scratch
+            # database's (MLflow branches on the database, then reads rows: the note about
+            # its rows says nothing of the branch).
+            if not online.error and (len(self.findings) == before or self._branched(
+                    runs, online, state, databases, direction)):
                 ops.insert(0, self.todo(direction, f"{direction}() asks the database it runs on "
                                         f"({reason}), so it ran on a scratch SQLite database "
                                         f"only: {did}; check what it does on each of your "
@@ -194,6 +198,25 @@ class _Revision:
                  for name, dialect, scope in databases]
         self._list_findings(lists, direction)
         return _merge(lists, lambda it, scope: self._scoped(it, scope, direction))
+
+    def _branched(self, runs: dict[str, Run], online: Run, state: SchemaState,
+                  databases: list[tuple[str, Any, Scope]], direction: str) -> bool:
+        """Whether a database's offline run, up to where it failed, did other operations
+        than the scratch database's run did first (SQL and notes aside)."""
+        def done(run: Run, dialect: Any) -> list[str]:
+            return [it.key for it in self.items(run, state, dialect, direction)
+                    if not any(isinstance(op, ir.Sql) for op in it.ops)]
+
+        kept = len(self.findings)
+        try:
+            here = done(online, databases[0][1])
+            for name, dialect, _ in databases:
+                there = done(runs[name], dialect)
+                if there != here[:len(there)]:
+                    return True
+            return False
+        finally:
+            del self.findings[kept:]  # (what the runs compared found is not the revision's)
 
     def _list_findings(self, lists: list[tuple[Scope, list[_Item]]], direction: str) -> None:
         """What the items of each database found and no note listed yet, each once: a part

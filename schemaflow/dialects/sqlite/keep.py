@@ -199,13 +199,30 @@ def _recreate(cursor: Any, master: str, schema: str | None, table: str) -> None:
     try:
         now = _broken(cursor, schema, [table, *children])
     except sqlite3.Error as exc:
-        raise Refused(f"a foreign key that points at table {table} no longer finds a key it "
-                      f"can point at once the table is rebuilt ({exc}): keep the unique "
-                      "key, or drop the foreign key first") from None
+        raise Refused(_mismatch(table, exc)) from None
     if now > broken:
         raise Refused(f"once rebuilt, table {table} and the tables that point at it have "
                       f"{now - broken} more row(s) whose foreign key points at no row "
                       "(PRAGMA foreign_key_check lists them): fix or remove those rows first")
+
+
+# SQLite's words for a foreign key whose columns are no key of the table it points at.
+_MISMATCH = re.compile(r'foreign key mismatch - "((?:[^"]|"")*)" referencing "((?:[^"]|"")*)"')
+
+
+def _mismatch(table: str, exc: sqlite3.Error) -> str:
+    """What to say of foreign_key_check's error once `table` is rebuilt: which table's
+    foreign key points at which, as SQLite names them."""
+    found = _MISMATCH.search(str(exc))
+    if found is None:
+        return (f"a foreign key of table {table} or of a table that points at it no longer "
+                f"finds a key it can point at once the table is rebuilt ({exc}): keep the "
+                "key it points at, or drop the foreign key first")
+    child, parent = (name.replace('""', '"') for name in found.groups())
+    return (f"the foreign key of table {child} that points at table {parent} finds no "
+            f"primary key or unique constraint of {parent} on the columns it names, once "
+            f"table {table} is rebuilt ({exc}): point it at a key of {parent} (or keep that "
+            "key), or drop the foreign key first")
 
 
 def _check(cursor: Any, master: str, schema: str | None, table: str,
