@@ -59,7 +59,6 @@ def models_state(settings: Settings) -> SchemaState:
     import sqlalchemy as sa
 
     from .errors import StateError
-
     from .state.tables import check_table
 
     try:

@@ -1003,9 +1003,11 @@ def test_models_with_two_indexes_of_one_name_are_refused_by_name(project: Projec
     it (Prefect's artifact key): a StateError traceback. create_all() fails on them too."""
     (project.root / "twice.py").write_text(
         "import sqlalchemy as sa\n"
-        "metadata = sa.MetaData(naming_convention={'ix': 'ix_%(table_name)s__%(column_0_N_name)s'})\n"
+        "metadata = sa.MetaData(\n"
+        "    naming_convention={'ix': 'ix_%(table_name)s__%(column_0_N_name)s'})\n"
         "sa.Table('artifact', metadata, sa.Column('id', sa.Integer, primary_key=True),\n"
-        "         sa.Column('key', sa.String(10), index=True), sa.Index('ix_artifact__key', 'key'))\n",
+        "         sa.Column('key', sa.String(10), index=True),\n"
+        "         sa.Index('ix_artifact__key', 'key'))\n",
         encoding="utf-8")
     (project.root / "schemaflow.toml").write_text(
         f'url = "{project.url}"\nmodels = "twice:metadata"\n', encoding="utf-8")
