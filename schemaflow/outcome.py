@@ -149,7 +149,9 @@ def failed(item: PlanItem, progress: Progress, *, lost: bool, statement: str | N
     return error(f"{where} failed at statement {k + 1} of {n}; {before} ({why}{earlier}) "
                  f"and the journal records {'it' if k == 1 else 'them'}; {_listed(item)}",
                  f"fix the cause (statements that ran must stay as they are in the file), "
-                 f"then {again}: it continues with statement {k + 1}")
+                 f"then {again}: it continues with statement {k + 1} (where that statement "
+                 "commits by itself and the schema cannot show whether it took effect, the "
+                 f"run asks first: it failed, so add `--resume-from {k + 1}`)")
 
 
 def interrupted(item: PlanItem, progress: Progress, stop: Stop) -> Interrupted:

@@ -349,6 +349,32 @@ def test_raw_ddl_whose_effect_the_schema_cannot_show_is_named(mysql_url: str,
     assert nothing.returncode == 2 and "no changeset was interrupted" in nothing.stderr
 
 
+def test_a_failed_raw_ddl_statement_says_how_to_continue_with_it(mysql_url: str,
+                                                              tmp_path: Path) -> None:
+    """MLflow's `DROP CHECK` failed on MariaDB: the message said "run schemaflow apply
+    again: it continues with statement 2", and the next apply said instead that whether
+    statement 2 took effect cannot be told. The message now says that the run asks where the
+    schema cannot show it, and which --resume-from continues with the failed statement."""
+    p = make_project(tmp_path / "proj", mysql_url)
+    p.write("c001", [{"create_table": {"name": "t", "columns": [
+                         {"name": "id", "type": "integer", "primary_key": True}]}},
+                     {"sql": {"up": "ALTER TABLE t DROP CHECK no_such_check",
+                              "down": "SELECT 1"}}])
+    failed = p.cli("apply")
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr, failed.stderr
+    assert "it continues with statement 2" in failed.stderr
+    assert "add `--resume-from 2`" in failed.stderr
+    path = p.changesets / "c001_change.yaml"
+    path.write_text(path.read_text().replace("ALTER TABLE t DROP CHECK no_such_check",
+                                             "ALTER TABLE t COMMENT = 'checked'"))
+    asked = p.cli("apply")
+    assert asked.returncode == 2 and "cannot be told" in asked.stderr, asked.stderr
+    done = p.cli("apply", "--resume-from", "2")
+    assert done.returncode == 0, done.stderr
+    db = Db("mariadb", mysql_url, p.root)
+    assert db.applied() == ["c001"] and db.journal() == []
+
+
 @pytest.mark.parametrize("ran", [True, False])
 def test_ddl_statement_decided_from_the_schema(mysql_url: str, tmp_path: Path,
                                                ran: bool) -> None:
