@@ -1015,3 +1015,42 @@ def test_models_with_two_indexes_of_one_name_are_refused_by_name(project: Projec
         done = project.cli(*args)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert "ix_artifact__key" in done.stderr and "models (twice:metadata)" in done.stderr
+
+
+def test_a_server_default_a_compiles_override_builds_per_database_is_refused_by_name(
+        project: Project) -> None:
+    """Prefect compiles `func.now()` as `strftime(...)` on SQLite (`@compiles(now,
+    "sqlite")`): the changeset said CURRENT_TIMESTAMP, a schema other than create_all()'s,
+    and `check` agreed with it; its GenerateUUID, compiled for two databases only, gave an
+    error naming no column. A changeset's default is one text for every database: one that
+    an override builds differently by database is refused, naming the column; one it builds
+    alike everywhere is that text."""
+    (project.root / "overrides.py").write_text(
+        "import sqlalchemy as sa\n"
+        "from sqlalchemy.ext.compiler import compiles\n"
+        "from sqlalchemy.sql import functions\n"
+        "class stamp(functions.GenericFunction):\n    inherit_cache = True\n"
+        "class same(functions.GenericFunction):\n    inherit_cache = True\n"
+        "@compiles(stamp, 'sqlite')\n"
+        "def _stamp(element, compiler, **kw):\n"
+        "    return \"strftime('%Y-%m-%d %H:%M:%f000', 'now')\"\n"
+        "@compiles(stamp)\n"
+        "def _stamp_elsewhere(element, compiler, **kw):\n    return 'CURRENT_TIMESTAMP'\n"
+        "@compiles(same)\n"
+        "def _same(element, compiler, **kw):\n    return 'CURRENT_TIMESTAMP'\n"
+        "metadata = sa.MetaData()\n"
+        "sa.Table('t', metadata, sa.Column('id', sa.Integer, primary_key=True),\n"
+        "         sa.Column('created', sa.DateTime, server_default=VALUE))\n", encoding="utf-8")
+    (project.root / "schemaflow.toml").write_text(
+        f'url = "{project.url}"\nmodels = "overrides:metadata"\n', encoding="utf-8")
+    text = (project.root / "overrides.py").read_text()
+    (project.root / "overrides.py").write_text(text.replace("VALUE", "stamp()"))
+    done = project.cli("new", "--autogenerate", "-m", "t")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "column t.created" in done.stderr and "strftime" in done.stderr
+    assert list(project.changesets.iterdir()) == []
+    (project.root / "overrides.py").write_text(text.replace("VALUE", "same()"))
+    done = project.cli("new", "--autogenerate", "-m", "t")
+    assert done.returncode == 0, done.stderr
+    (written,) = project.changesets.glob("*.yaml")
+    assert "default_sql: CURRENT_TIMESTAMP" in written.read_text()

@@ -22,6 +22,7 @@ from .read import (
     _deferral,
     _name,
     _table,
+    default_from_sa,
     skipper,
 )
 
@@ -208,9 +209,48 @@ def _model_column(table: str, col: sa.Column[Any], pk_cols: tuple[str, ...],
         autoincrement = False if col.autoincrement is False else True if told else None
     column = _column(table, str(col.name), col.type,
                      col.name not in pk_cols and bool(col.nullable),
-                     (None, None) if generated else _default_of(col), col.comment,
+                     (None, None) if generated else _model_default(table, col), col.comment,
                      autoincrement, types)
     return replace(column, **generated) if generated else column
+
+
+def _model_default(table: str, col: sa.Column[Any]) -> tuple[Any, str | None]:
+    """The server default of a model's column. One a `@compiles` override builds (Prefect's
+    `strftime(...)` for `now()` on SQLite) is what it builds on every database, when that is
+    one default; a changeset's default is one text for every database, so one that differs
+    by database (or builds on some only) is refused, naming the column, rather than written
+    as SQLAlchemy's generic text, which the override never builds."""
+    from sqlalchemy.sql.visitors import iterate
+
+    from . import by_name, names
+    from .coltypes import _override
+
+    arg = getattr(col.server_default, "arg", None)
+    if not isinstance(arg, sa.sql.ClauseElement) or not any(
+            _override(e) is not None for e in iterate(arg)):
+        return _default_of(col)
+    built: dict[str, tuple[Any, str | None] | str] = {}
+    for name in names():
+        try:
+            sa_dialect = by_name(name).sa_dialect()
+        except NotImplementedError:
+            continue
+        try:
+            text = str(arg.compile(dialect=sa_dialect))
+        except Exception as exc:  # the project's code: create_all() fails the same way there
+            built[name] = f"cannot be compiled ({type(exc).__name__})"
+        else:
+            built[name] = default_from_sa(text)
+    if len(set(built.values())) == 1 and not isinstance(next(iter(built.values())), str):
+        return next(iter(built.values()))  # type: ignore[return-value]
+    shown = "; ".join(f"{name}: {v if isinstance(v, str) else v[1] or repr(v[0])}"
+                      for name, v in built.items())
+    raise Unexpressible(f"column {table}.{col.name}",
+                        f"a server default that a @compiles override builds differently by "
+                        f"database ({shown})",
+                        hint="give the column one server default that every database "
+                             "builds alike, or leave it out of the models and set it with a "
+                             "`sql` operation scoped with `dialects:`")
 
 
 def _computed(col: sa.Column[Any]) -> dict[str, Any]:
