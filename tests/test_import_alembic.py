@@ -381,6 +381,26 @@ def test_a_revision_that_reads_rows_and_branches_on_the_database_says_which_it_t
     assert ops[1] == {"create_index": {"name": "ix_t_a", "table": "t", "columns": ["a"]}}
 
 
+def test_a_downgrade_of_a_table_created_as_sql_is_sql_too(project: Project,
+                                                          tmp_path: Path) -> None:
+    """MLflow's skill tables: a column type with a MySQL-only collation makes the CREATE
+    TABLE per-database SQL, but the downgrade kept `drop_table` of a table the replayed
+    schema does not have, and the import's own changeset failed validate (SF101)."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "from sqlalchemy.dialects import mysql\n"
+                     "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('k', sa.String(50).with_variant(\n"
+                     "        mysql.VARCHAR(50, collation='utf8mb4_bin'), 'mysql'),\n"
+                     "        primary_key=True))\n"
+                     "def downgrade():\n    op.drop_table('t')\n")])
+    listed = _listed(project, ini, "a1")
+    assert any("downgrade(): drop_table" in line and "SQL too" in line for line in listed)
+    a1 = _imported(project, "a1")
+    assert a1["rollback"] == [{"sql": {"up": "DROP TABLE t"}}]
+    done = project.cli("validate")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_a_type_change_with_its_own_check_is_left_to_a_hand(project: Project,
                                                              tmp_path: Path) -> None:
     """MLflow widens an enum (native_enum=False, create_constraint=True) and gives booleans

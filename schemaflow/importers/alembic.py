@@ -125,6 +125,14 @@ class _Revision:
                 item = (_Item((ir.Sql(up=statements(step.sql)),), step.sql, str(exc), True)
                         if step.sql.strip() else
                         _Item((self.todo(direction, str(exc), listed=False),), "", str(exc)))
+            else:
+                missing = _misfit(state, item.ops)
+                if missing is not None and step.sql.strip():
+                    # What it names is not in the schema replayed so far: written as SQL
+                    # before (a table with a type only SQL gives), so this is SQL too.
+                    what = (f"{missing} (an earlier step wrote it as SQL), so this step is "
+                            "SQL too")
+                    item = _Item((ir.Sql(up=statements(step.sql)),), step.sql, what, True)
             out.append(item)
             for op in item.ops:
                 state = self.apply(state, op, direction)
@@ -246,6 +254,17 @@ class _Revision:
         kinds = ", ".join(op.kind for op in it.ops)
         return (replace(self.todo(direction, f"{kinds} differs on {scope[0]} and Alembic "
                                   "writes no SQL for it offline"), dialects=scope),)
+
+
+def _misfit(state: SchemaState, ops: tuple[ir.Operation, ...]) -> str | None:
+    """What the first of `ops` that does not fit `state` (after those before it) says is
+    wrong, or None when they all fit."""
+    for op in ops:
+        try:
+            state = apply(state, op)
+        except StateError as exc:
+            return f"{op.kind}: {exc.message}"
+    return None
 
 
 def _merge(lists: list[tuple[Scope, list[_Item]]], scoped: Any) -> list[ir.Operation]:
