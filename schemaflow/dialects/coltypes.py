@@ -236,13 +236,15 @@ def _from_ddl(text: str, sa_dialect: Any) -> TypeSpec:
     from ..typespec import parse_type
     from .tables import sa_type
 
-    try:
-        spec = parse_type(text)
-        again = _own_ddl(sa_type(spec), sa_dialect) if spec.name != "sql" else None
-    except (ValueError, TypeError):  # (TypeSyntaxError and TypeError_ among them)
-        again = None
-    if again is not None and _same_ddl(again, text):
-        return spec
+    # The generic name first, then the database's own (LONGTEXT is `mysql.longtext`).
+    for name in (text, f"{sa_dialect.name}.{text.strip().lower()}"):
+        try:
+            spec = parse_type(name)
+            again = _own_ddl(sa_type(spec), sa_dialect) if spec.name != "sql" else None
+        except (ValueError, TypeError):  # (TypeSyntaxError and TypeError_ among them)
+            again = None
+        if again is not None and _same_ddl(again, text):
+            return spec
     return TypeSpec("sql", (text,))
 
 
