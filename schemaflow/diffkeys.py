@@ -65,6 +65,10 @@ def default_key(c: ir.Column) -> tuple[str, str] | None:
     if c.default is not None:
         value = c.default
         text = str(int(value)) if isinstance(value, bool) else str(value)
+        if c.type.name == "postgresql.interval":  # '0' is given back as '00:00:00'
+            seconds = _interval_seconds(text)
+            if seconds is not None:
+                return ("literal", format(seconds.normalize(), "f"))
         if c.type.name in ("integer", "bigint", "smallint", "numeric", "float") or not (
                 isinstance(value, str)):
             with contextlib.suppress(InvalidOperation):  # 0.00, 0.0 and 0 are one number
@@ -72,6 +76,25 @@ def default_key(c: ir.Column) -> tuple[str, str] | None:
         return ("literal", text)
     key = sql_key(c.default_sql)
     return ("sql", key) if key else None
+
+
+# PostgreSQL's interval as it gives one back: [N day[s]] [-]HH:MM:SS[.ffffff].
+_INTERVAL = re.compile(r"(?:([+-]?\d+) days? ?)?(?:([+-])?(\d+):(\d{2}):(\d{2}(?:\.\d+)?))?")
+
+
+def _interval_seconds(text: str) -> Decimal | None:
+    """An interval written as a number of seconds or as PostgreSQL gives it back, in
+    seconds (None: another way of writing one, compared as written)."""
+    text = text.strip()
+    with contextlib.suppress(InvalidOperation):
+        return Decimal(text)
+    m = _INTERVAL.fullmatch(text)
+    if m is None or not text:
+        return None
+    days, sign, hours, minutes, seconds = m.groups()
+    clock = Decimal(0) if hours is None else (
+        int(hours) * 3600 + int(minutes) * 60 + Decimal(seconds))
+    return int(days or 0) * 86400 + (-clock if sign == "-" else clock)
 
 
 def key_numbering(t: Table) -> tuple[tuple[str, ...], str | None] | None:

@@ -225,7 +225,10 @@ def _operations(history: History, cs: ir.Changeset, before: SchemaState,
         if ctx:  # validate, not the check before apply: the database would refuse them
             defaults = [_diag(history, cs.id, (*where, *sub), "SF120",
                               f"{op.kind} in changeset {cs.id}: {message}", DEFAULT_HINT)
-                        for sub, message in default_findings(op, state)]
+                        # (each column as the target database builds it: a type of its
+                        # own there, PostgreSQL's interval, takes what that type takes)
+                        for sub, message in default_findings(
+                            ctx.support.op_here(op) if ctx.support else op, state)]
             rules_only.update(map(id, defaults))
             diags += defaults
         if isinstance(op, ir.CreateTable):

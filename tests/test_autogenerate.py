@@ -1054,3 +1054,24 @@ def test_a_server_default_a_compiles_override_builds_per_database_is_refused_by_
     assert done.returncode == 0, done.stderr
     (written,) = project.changesets.glob("*.yaml")
     assert "default_sql: CURRENT_TIMESTAMP" in written.read_text()
+
+
+@pytest.mark.postgresql
+def test_an_interval_with_a_server_default_validates_and_compares_on_postgresql(
+        tmp_path: Path, databases: Databases) -> None:
+    """Prefect's `Interval, server_default="0"`: `datetime` with a PostgreSQL interval
+    variant, whose default validate refused (SF120: "not a date and time", the base type's
+    rule, though PostgreSQL builds the interval), and `check --against-db` saw PostgreSQL's
+    '00:00:00' as another default than '0' for ever."""
+    project = make_project(tmp_path / "proj", databases.new("postgresql"))
+    (project.root / "intervals.py").write_text(
+        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+        "sa.Table('job', metadata, sa.Column('id', sa.Integer, primary_key=True),\n"
+        "         sa.Column('total', sa.Interval, nullable=False, server_default='0'))\n",
+        encoding="utf-8")
+    (project.root / "schemaflow.toml").write_text(
+        f'url = "{project.url}"\nmodels = "intervals:metadata"\n', encoding="utf-8")
+    for args in (("new", "--autogenerate", "-m", "job"), ("validate",), ("apply",),
+                 ("check",), ("check", "--against-db")):
+        done = project.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
