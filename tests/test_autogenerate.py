@@ -130,6 +130,16 @@ def use_models(project: Project, module: str, variant: str | None = None) -> str
     return name
 
 
+def models_module(project: Project, module: str, text: str, extra: str = "") -> Path:
+    """Write `text` as the project's module `module` and point `models` at its `metadata`
+    (`extra`: more lines of schemaflow.toml). Returns the module's path."""
+    path = project.root / f"{module}.py"
+    path.write_text(text, encoding="utf-8")
+    (project.root / "schemaflow.toml").write_text(
+        f'url = "{project.url}"\nmodels = "{module}:metadata"\n{extra}', encoding="utf-8")
+    return path
+
+
 def new_project(tmp_path: Path, url: str, module: str, variant: str | None = None) -> Project:
     project = make_project(tmp_path / f"proj_{uuid.uuid4().hex[:6]}", url)
     use_models(project, module, variant)
@@ -956,13 +966,10 @@ def test_an_enum_name_is_no_difference_where_enums_have_no_type(
     """Only PostgreSQL names its enum types (tests/test_pg_enums.py): on SQLite (a VARCHAR)
     and MySQL (the column's own ENUM) an enum renamed in the models changes nothing."""
     project = make_project(tmp_path / "proj", databases.new(dialect))
-    models = project.root / "named_enum.py"
     text = ('import sqlalchemy as sa\nmetadata = sa.MetaData()\n'
             'sa.Table("orders", metadata, sa.Column("id", sa.Integer, primary_key=True),\n'
             '         sa.Column("status", sa.Enum("new", "paid", name="{}")))\n')
-    models.write_text(text.format("order_status"), encoding="utf-8")
-    (project.root / "schemaflow.toml").write_text(
-        f'url = "{project.url}"\nmodels = "named_enum:metadata"\n', encoding="utf-8")
+    models = models_module(project, "named_enum", text.format("order_status"))
     assert project.cli("new", "--autogenerate", "-m", "orders").returncode == 0
     assert project.cli("apply").returncode == 0
     models.write_text(text.format("status_kind"), encoding="utf-8")
@@ -978,16 +985,13 @@ def test_a_str_enum_member_as_server_default_is_its_text(tmp_path: Path) -> None
     against the database's 'NOT_READY' for ever."""
     for fmt in ("yaml", "toml"):
         project = make_project(tmp_path / fmt)
-        (project.root / "str_enum.py").write_text(
+        models_module(project, "str_enum",
             "import enum\nimport sqlalchemy as sa\n"
             "class Status(str, enum.Enum):\n    READY = 'READY'\n    NOT_READY = 'NOT_READY'\n"
             "metadata = sa.MetaData()\n"
             "sa.Table('pool', metadata, sa.Column('id', sa.Integer, primary_key=True),\n"
             "         sa.Column('status', sa.Enum(Status, name='pool_status'),\n"
-            "                   server_default=Status.NOT_READY))\n", encoding="utf-8")
-        (project.root / "schemaflow.toml").write_text(
-            f'url = "{project.url}"\nmodels = "str_enum:metadata"\nformat = "{fmt}"\n',
-            encoding="utf-8")
+            "                   server_default=Status.NOT_READY))\n", f'format = "{fmt}"\n')
         done = project.cli("new", "--autogenerate", "-m", "pool")
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
         (written,) = project.changesets.glob(f"*.{fmt}")
@@ -1001,16 +1005,13 @@ def test_a_str_enum_member_as_server_default_is_its_text(tmp_path: Path) -> None
 def test_models_with_two_indexes_of_one_name_are_refused_by_name(project: Project) -> None:
     """`mapped_column(index=True)` beside an Index of the name the naming convention gives
     it (Prefect's artifact key): a StateError traceback. create_all() fails on them too."""
-    (project.root / "twice.py").write_text(
+    models_module(project, "twice",
         "import sqlalchemy as sa\n"
         "metadata = sa.MetaData(\n"
         "    naming_convention={'ix': 'ix_%(table_name)s__%(column_0_N_name)s'})\n"
         "sa.Table('artifact', metadata, sa.Column('id', sa.Integer, primary_key=True),\n"
         "         sa.Column('key', sa.String(10), index=True),\n"
-        "         sa.Index('ix_artifact__key', 'key'))\n",
-        encoding="utf-8")
-    (project.root / "schemaflow.toml").write_text(
-        f'url = "{project.url}"\nmodels = "twice:metadata"\n', encoding="utf-8")
+        "         sa.Index('ix_artifact__key', 'key'))\n")
     for args in (("new", "--autogenerate", "-m", "x"), ("check",)):
         done = project.cli(*args)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
@@ -1025,7 +1026,7 @@ def test_a_server_default_a_compiles_override_builds_per_database_is_refused_by_
     error naming no column. A changeset's default is one text for every database: one that
     an override builds differently by database is refused, naming the column; one it builds
     alike everywhere is that text."""
-    (project.root / "overrides.py").write_text(
+    path = models_module(project, "overrides",
         "import sqlalchemy as sa\n"
         "from sqlalchemy.ext.compiler import compiles\n"
         "from sqlalchemy.sql import functions\n"
@@ -1040,16 +1041,14 @@ def test_a_server_default_a_compiles_override_builds_per_database_is_refused_by_
         "def _same(element, compiler, **kw):\n    return 'CURRENT_TIMESTAMP'\n"
         "metadata = sa.MetaData()\n"
         "sa.Table('t', metadata, sa.Column('id', sa.Integer, primary_key=True),\n"
-        "         sa.Column('created', sa.DateTime, server_default=VALUE))\n", encoding="utf-8")
-    (project.root / "schemaflow.toml").write_text(
-        f'url = "{project.url}"\nmodels = "overrides:metadata"\n', encoding="utf-8")
-    text = (project.root / "overrides.py").read_text()
-    (project.root / "overrides.py").write_text(text.replace("VALUE", "stamp()"))
+        "         sa.Column('created', sa.DateTime, server_default=VALUE))\n")
+    text = path.read_text()
+    path.write_text(text.replace("VALUE", "stamp()"))
     done = project.cli("new", "--autogenerate", "-m", "t")
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert "column t.created" in done.stderr and "strftime" in done.stderr
     assert list(project.changesets.iterdir()) == []
-    (project.root / "overrides.py").write_text(text.replace("VALUE", "same()"))
+    path.write_text(text.replace("VALUE", "same()"))
     done = project.cli("new", "--autogenerate", "-m", "t")
     assert done.returncode == 0, done.stderr
     (written,) = project.changesets.glob("*.yaml")
@@ -1064,13 +1063,10 @@ def test_an_interval_with_a_server_default_validates_and_compares_on_postgresql(
     rule, though PostgreSQL builds the interval), and `check --against-db` saw PostgreSQL's
     '00:00:00' as another default than '0' for ever."""
     project = make_project(tmp_path / "proj", databases.new("postgresql"))
-    (project.root / "intervals.py").write_text(
+    models_module(project, "intervals",
         "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
         "sa.Table('job', metadata, sa.Column('id', sa.Integer, primary_key=True),\n"
-        "         sa.Column('total', sa.Interval, nullable=False, server_default='0'))\n",
-        encoding="utf-8")
-    (project.root / "schemaflow.toml").write_text(
-        f'url = "{project.url}"\nmodels = "intervals:metadata"\n', encoding="utf-8")
+        "         sa.Column('total', sa.Interval, nullable=False, server_default='0'))\n")
     for args in (("new", "--autogenerate", "-m", "job"), ("validate",), ("apply",),
                  ("check",), ("check", "--against-db")):
         done = project.cli(*args)
