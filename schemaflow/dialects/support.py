@@ -207,6 +207,9 @@ class SupportChecks:
         if isinstance(op, (ir.DropConstraint, ir.DropIndex)):
             # A key dropped that a foreign key of another table points at (PostgreSQL: "depends
             # on index"; SQLite: every write fails).
+            referring = before.referrers.get((op.schema, op.table))
+            if not referring:
+                return
             try:
                 state = apply(before, op)
             except StateError:  # (the reference checks say why)
@@ -214,7 +217,7 @@ class SupportChecks:
             was, after = before.get(op.table, op.schema), state.get(op.table, op.schema)
             if was is None or after is None:
                 return
-            for t in state.tables.values():
+            for t in (state.tables[k] for k in referring if k in state.tables):
                 for f in t.foreign_keys:
                     ref, columns = f.references, set(f.references.columns)
                     if (ref.schema, ref.table) == after.key and columns in _keys(was) \
@@ -228,7 +231,9 @@ class SupportChecks:
             return
         if isinstance(op, ir.CreateTable):
             fks = [(op.name, f) for f in op.foreign_keys]
-            own = table_from_create(op)
+            own = table_from_create(op) if any(
+                (f.references.schema, f.references.table) == (op.schema, op.name)
+                for f in op.foreign_keys) else None
         elif isinstance(op, ir.CreateForeignKey):
             fks, own = [(op.table, op.definition)], None
         else:
