@@ -1071,3 +1071,24 @@ def test_an_interval_with_a_server_default_validates_and_compares_on_postgresql(
                  ("check",), ("check", "--against-db")):
         done = project.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
+
+
+@pytest.mark.mysql
+def test_a_prefix_length_on_a_column_that_takes_none_is_no_difference(
+        tmp_path: Path, databases: Databases) -> None:
+    """Dagster's `mysql_length={"updated": 8}` on a DATETIME(6) column: MariaDB builds that
+    key part whole and gives it back without a length, and `check --against-db` reported
+    the index dropped and created again for ever."""
+    project = make_project(tmp_path / "proj", databases.new("mysql"))
+    models_module(project, "prefixes", (
+        "import sqlalchemy as sa\nfrom sqlalchemy.dialects import mysql\n"
+        "metadata = sa.MetaData()\n"
+        "runs = sa.Table('runs', metadata, sa.Column('id', sa.Integer, primary_key=True),\n"
+        "    sa.Column('status', sa.String(63)),\n"
+        "    sa.Column('updated', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mysql')))\n"
+        "sa.Index('idx_run_range', runs.c.status, runs.c.updated,\n"
+        "         mysql_length={'status': 32, 'updated': 8})\n"))
+    for args in (("new", "--autogenerate", "-m", "runs"), ("apply",), ("check",),
+                 ("check", "--against-db")):
+        done = project.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)

@@ -125,6 +125,15 @@ def map_columns(state: SchemaState, fn: Callable[[ir.Column], ir.Column]) -> Sch
 _SIZED = frozenset({"string", "char", "binary", "varbinary"})  # types of a length `(n)`
 
 
+def _prefixed(spec: TypeSpec) -> bool:
+    """Whether an index key on a column of type `spec` can index a prefix of it (MySQL's
+    strings and binary strings; a type written as SQL is not judged)."""
+    name = spec.name
+    return (name in _SIZED or name in ("text", "json", "sql") or (
+        name.startswith("mysql.") and any(w in name for w in ("text", "blob", "char",
+                                                                 "binary"))))
+
+
 def map_tables(state: SchemaState, fn: Callable[[Table], Table]) -> SchemaState:
     """`state` with every table passed through `fn`: `state` itself when `fn` gives every
     table back as it was (a thousand tables are not rebuilt for nothing)."""
@@ -278,6 +287,10 @@ class Dialect(SupportChecks, CatalogReading):
             return k
         if self.prefix_lengths:
             column = t.column(k.name) if k.name is not None else None
+            if column is not None and not _prefixed(column.type):
+                # (MariaDB builds a key on a DATETIME(6) with `mysql_length` as a whole-column
+                # one, and gives it back so.)
+                return replace(k, length=None)
             size = (column.type.args[0] if column is not None and column.type.name in _SIZED
                     and column.type.args else None)
             if not isinstance(size, int) or k.length < size:
