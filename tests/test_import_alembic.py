@@ -401,6 +401,30 @@ def test_a_downgrade_of_a_table_created_as_sql_is_sql_too(project: Project,
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_sql_that_mariadb_writes_otherwise_is_noted(project: Project,
+                                                   tmp_path: Path) -> None:
+    """MLflow drops a CHECK where the database is MySQL: Alembic writes DROP CHECK, and DROP
+    CONSTRAINT on MariaDB (which a `mysql://` URL reaches as `mysql` too). The import wrote
+    DROP CHECK scoped to mysql, which runs on MariaDB as well and fails there (1064)."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "                    sa.Column('a', sa.Integer),\n"
+                     "                    sa.CheckConstraint('a > 0', name='ck_a'))\n"
+                     "def downgrade():\n    op.drop_table('t')\n"),
+        ("a2", "a1", "def upgrade():\n"
+                     "    if op.get_bind().dialect.name == 'mysql':\n"
+                     "        op.drop_constraint('ck_a', 't', type_='check')\n"
+                     "def downgrade():\n    pass\n")])
+    listed = _listed(project, ini, "a2")
+    assert any("other SQL for MariaDB" in line and "DROP CONSTRAINT ck_a" in line
+               for line in listed), listed
+    ops = _imported(project, "a2")["operations"]
+    assert ops[0]["sql"]["up"] == "ALTER TABLE t DROP CHECK ck_a"
+    assert "other SQL for MariaDB" in ops[1]["sql"]["up"][0]
+    assert ops[1]["sql"]["dialects"] == ["mysql"]
+
+
 def test_a_type_change_with_its_own_check_is_left_to_a_hand(project: Project,
                                                              tmp_path: Path) -> None:
     """MLflow widens an enum (native_enum=False, create_constraint=True) and gives booleans

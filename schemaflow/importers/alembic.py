@@ -50,6 +50,16 @@ class _Item:
         return repr(self.ops)
 
 
+MARIADB = "mariadb"  # the key of MariaDB's offline run (its SQLAlchemy dialect is MySQL's)
+
+
+def _mariadb() -> Any:
+    """MariaDB's SQLAlchemy dialect, as a `mysql://` URL to a MariaDB server gives it."""
+    from ..dialects import by_name
+
+    return by_name("mariadb").sa_dialect()
+
+
 def _databases() -> list[tuple[str, Any, Scope]]:
     """(SQLAlchemy dialect name, dialect, `dialects:` scope) of each supported database."""
     from ..dialects import by_name, names
@@ -160,6 +170,7 @@ class _Revision:
         """The operations of one direction: common ones as they are, the parts that differ
         by database as `sql` scoped with `dialects:`."""
         databases = _databases()
+        maria = runs.pop(MARIADB, None)
         if any(r.error for r in runs.values()):
             error = online.error if online else next(r.error for r in runs.values() if r.error)
             if online is None or (online.error and direction == "upgrade"):
@@ -205,7 +216,38 @@ class _Revision:
         lists = [(scope, self.items(runs[name], state, dialect, direction))
                  for name, dialect, scope in databases]
         self._list_findings(lists, direction)
-        return _merge(lists, lambda it, scope: self._scoped(it, scope, direction))
+        ops = _merge(lists, lambda it, scope: self._scoped(it, scope, direction))
+        mysql = next((items for scope, items in lists if scope == ("mysql",)), None)
+        if maria is None or maria.error or mysql is None:
+            return ops
+        return self._mariadb_apart(ops, mysql, maria, state, direction)
+
+    def _mariadb_apart(self, ops: list[ir.Operation], mysql: list[_Item], maria: Run,
+                       state: SchemaState, direction: str) -> list[ir.Operation]:
+        """`ops` with a note after each `sql` that holds Alembic's SQL for MySQL where it
+        writes other SQL for MariaDB (DROP CHECK, DROP CONSTRAINT): a `sql` scoped to mysql
+        runs on MariaDB too, where that SQL fails."""
+        kept = len(self.findings)
+        try:
+            other = self.items(maria, state, _mariadb(), direction)
+        finally:
+            del self.findings[kept:]  # (what the MariaDB run found, the MySQL run found)
+        if len(other) != len(mysql):
+            return ops
+        apart = {statements(a.sql): "; ".join(statements(b.sql))
+                 for a, b in zip(mysql, other, strict=True)
+                 if a.sql.strip() and statements(a.sql) != statements(b.sql)}
+        out: list[ir.Operation] = []
+        for op in ops:
+            out.append(op)
+            if isinstance(op, ir.Sql) and op.dialects and "mysql" in op.dialects and (
+                    op.up in apart):
+                what = (f"Alembic writes other SQL for MariaDB here "
+                        f"({clipped(apart[op.up], 120)}); the `sql` before this note runs on "
+                        "MariaDB too (`mysql` includes it): on a MariaDB server, write that "
+                        "instead")
+                out.append(replace(self.todo(direction, what), dialects=op.dialects))
+        return out
 
     def _branched(self, runs: dict[str, Run], online: Run, state: SchemaState,
                   databases: list[tuple[str, Any, Scope]], direction: str) -> bool:
@@ -408,6 +450,7 @@ def import_alembic(path: Path) -> Imported:
             before = _state_before(s, rev.deps, order, after, ops_of)
             up_runs = {name: runner.offline(s.module.upgrade, s.path, name)
                        for name, _, _ in databases}
+            up_runs[MARIADB] = runner.offline(s.module.upgrade, s.path, "mysql", _mariadb())
             online_up = runner.online(s.module.upgrade, s.path, keep=True)
             up = _drop_types(rev.merged(up_runs, online_up, before, "upgrade"), before)
             state = before
@@ -419,6 +462,7 @@ def import_alembic(path: Path) -> Imported:
             if down_fn is not None:
                 down_runs = {name: runner.offline(down_fn, s.path, name)
                              for name, _, _ in databases}
+                down_runs[MARIADB] = runner.offline(down_fn, s.path, "mysql", _mariadb())
                 online_down = (runner.online(down_fn, s.path, keep=False)
                                if any(r.error for r in down_runs.values()) else None)
                 down = _drop_types(rev.merged(down_runs, online_down, state, "downgrade"),

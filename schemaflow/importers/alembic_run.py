@@ -178,14 +178,17 @@ class Runner:
         if log is not None and not log.depth and not _INSPECTION.match(statement):
             log.run.steps.append(Step(None, statement.strip(), data=True))
 
-    def offline(self, fn: Callable[[], None], path: str, sa_name: str) -> Run:
-        """Run `fn` (a revision's upgrade or downgrade) writing SQL for database `sa_name`."""
+    def offline(self, fn: Callable[[], None], path: str, sa_name: str,
+                dialect: Any | None = None) -> Run:
+        """Run `fn` (a revision's upgrade or downgrade) writing SQL for database `sa_name`
+        (or for the SQLAlchemy `dialect` given: MariaDB's is MySQL's, flagged)."""
         from alembic.runtime.migration import MigrationContext
 
         buffer = io.StringIO()
         log = _Log(buffer)
+        which = {"dialect": dialect} if dialect is not None else {"dialect_name": sa_name}
         self._call(fn, path, lambda env: MigrationContext.configure(
-            dialect_name=sa_name, environment_context=env, opts={
+            **which, environment_context=env, opts={
                 "as_sql": True, "output_buffer": buffer, "literal_binds": True}),
             log, execute=False, offline=True)
         log.stray()
