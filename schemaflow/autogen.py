@@ -251,6 +251,12 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
     if known is not None:
         old = _kind_matched(known, old, models)
         models = known.sequences_detached(models, keep=_sequences_kept(old, models))
+        if known.prefix_lengths:
+            # A prefix as long as the column (or on a column that takes none) is the whole
+            # column there, as a baseline read from the database writes it.
+            from .dialects.base import map_tables
+
+            old, models = (map_tables(x, known.held_indexes) for x in (old, models))
     # What the configured database cannot tell apart is no difference (a MariaDB baseline's
     # index for a foreign key, which the models leave to the database).
     return _buildable(diff(known.matched(old, models) if known else old, models, ask=ask,

@@ -1092,3 +1092,24 @@ def test_a_prefix_length_on_a_column_that_takes_none_is_no_difference(
                  ("check", "--against-db")):
         done = project.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
+
+
+@pytest.mark.mysql
+def test_a_baseline_matches_a_prefix_as_long_as_its_column(tmp_path: Path,
+                                                           databases: Databases) -> None:
+    """Dagster's `mysql_length={"backfill_id": 255}` on a VARCHAR(255): MariaDB keeps the
+    whole column and gives the key back without a length, so a --from-db baseline writes
+    none, and `check` (models against the changesets) reported the index dropped and made
+    again right after adopting."""
+    project = make_project(tmp_path / "proj", databases.new("mysql"))
+    run_sql(project.url, "CREATE TABLE bulk (id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY, "
+                         "backfill_id VARCHAR(255), KEY idx_bulk (backfill_id))")
+    models_module(project, "lengths", (
+        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+        "bulk = sa.Table('bulk', metadata, sa.Column('id', sa.Integer, primary_key=True),\n"
+        "    sa.Column('backfill_id', sa.String(255)))\n"
+        "sa.Index('idx_bulk', bulk.c.backfill_id, mysql_length={'backfill_id': 255})\n"))
+    for args in (("new", "--autogenerate", "--from-db", "-m", "baseline"), ("check",),
+                 ("check", "--against-db")):
+        done = project.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
