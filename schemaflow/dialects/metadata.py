@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
@@ -241,8 +242,11 @@ def _model_default(table: str, col: sa.Column[Any]) -> tuple[Any, str | None]:
             built[name] = f"cannot be compiled ({type(exc).__name__})"
         else:
             built[name] = default_from_sa(text)
-    if len(set(built.values())) == 1 and not isinstance(next(iter(built.values())), str):
-        return next(iter(built.values()))  # type: ignore[return-value]
+    alike = {_now(v) for v in built.values()}
+    if len(alike) == 1 and not isinstance(next(iter(alike)), str):
+        # One default everywhere (Dagster's CURRENT_TIMESTAMP(6) on MySQL is the
+        # CURRENT_TIMESTAMP MariaDB gives a DATETIME(6) column back with).
+        return next(iter(alike))  # type: ignore[return-value]
     shown = "; ".join(f"{name}: {v if isinstance(v, str) else v[1] or repr(v[0])}"
                       for name, v in built.items())
     raise Unexpressible(f"column {table}.{col.name}",
@@ -251,6 +255,17 @@ def _model_default(table: str, col: sa.Column[Any]) -> tuple[Any, str | None]:
                         hint="give the column one server default that every database "
                              "builds alike, or leave it out of the models and set it with a "
                              "`sql` operation scoped with `dialects:`")
+
+
+_NOW = re.compile(r"current_timestamp\(\d*\)", re.IGNORECASE)
+
+
+def _now(built: tuple[Any, str | None] | str) -> tuple[Any, str | None] | str:
+    """A default as built, CURRENT_TIMESTAMP(N) read as CURRENT_TIMESTAMP (each database
+    gives a time column's CURRENT_TIMESTAMP back with the column's own precision)."""
+    if isinstance(built, tuple) and built[1] is not None and _NOW.fullmatch(built[1].strip()):
+        return built[0], "CURRENT_TIMESTAMP"
+    return built
 
 
 def _computed(col: sa.Column[Any]) -> dict[str, Any]:
