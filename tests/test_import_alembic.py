@@ -425,6 +425,26 @@ def test_sql_that_mariadb_writes_otherwise_is_noted(project: Project,
     assert ops[1]["sql"]["dialects"] == ["mysql"]
 
 
+def test_an_index_a_sqlite_batch_keeps_is_noted(project: Project, tmp_path: Path) -> None:
+    """MLflow retypes a column by dropping and adding it in one batch_alter_table: on
+    SQLite the batch recreates the table with every index whose columns exist after it, so
+    Alembic keeps the index on the column; the changeset drops it (as PostgreSQL's Alembic
+    run does), and nothing said so."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "                    sa.Column('a', sa.Integer), sa.Column('c', sa.Integer))\n"
+                     "    op.create_index('ix_t_a_c', 't', ['a', 'c'])\n"
+                     "def downgrade():\n    op.drop_table('t')\n"),
+        ("a2", "a1", "def upgrade():\n"
+                     "    with op.batch_alter_table('t') as b:\n"
+                     "        b.drop_column('c')\n"
+                     "        b.add_column(sa.Column('c', sa.BigInteger))\n"
+                     "def downgrade():\n    pass\n")])
+    listed = _listed(project, ini, "a2")
+    assert len(listed) == 1 and "keeps index ix_t_a_c on t(a, c)" in listed[0], listed
+
+
 def test_a_type_change_with_its_own_check_is_left_to_a_hand(project: Project,
                                                              tmp_path: Path) -> None:
     """MLflow widens an enum (native_enum=False, create_constraint=True) and gives booleans

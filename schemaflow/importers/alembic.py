@@ -268,6 +268,32 @@ class _Revision:
         finally:
             del self.findings[kept:]  # (what the runs compared found is not the revision's)
 
+    def batch_kept(self, runner: Runner, online: Run, before: SchemaState,
+                   state: SchemaState) -> list[ir.Operation]:
+        """Notes for the indexes a table had before that a batch block kept on the scratch
+        SQLite database and the operations drop: SQLite's batch recreates the table with
+        every index whose columns exist after it (a column dropped and added again keeps
+        its index), where a database that alters the table in place (PostgreSQL, MySQL)
+        drops it with the column, as the operations here do."""
+        if online.error:
+            return []
+        tables = {getattr(step.op, "table_name", None) for step in online.steps if step.batch}
+        notes: list[ir.Operation] = []
+        for name in sorted(t for t in tables if isinstance(t, str)):
+            t, was = state.get(name, None), before.get(name, None)
+            if t is None or was is None:
+                continue
+            have, had = {i.name for i in t.indexes}, {i.name for i in was.indexes}
+            for index, columns in runner.indexes(name).items():
+                if index in had and index not in have and all(
+                        t.column(c) is not None for c in columns):
+                    notes.append(self.todo("upgrade", (
+                        f"on SQLite, Alembic's batch_alter_table keeps index {index} on "
+                        f"{name}({', '.join(columns)}), whose columns exist again after it; "
+                        "databases that alter the table in place drop it, as this changeset "
+                        "does: add it with create_index if it should stay")))
+        return notes
+
     def _list_findings(self, lists: list[tuple[Scope, list[_Item]]], direction: str) -> None:
         """What the items of each database found and no note listed yet, each once: a part
         written as Alembic's SQL on some databases and as a note on the others (where
@@ -456,6 +482,7 @@ def import_alembic(path: Path) -> Imported:
             state = before
             for op in up:
                 state = rev.apply(state, op, "upgrade")
+            up += rev.batch_kept(runner, online_up, before, state)
             after[s.revision], ops_of[s.revision] = state, up
             down_fn = getattr(s.module, "downgrade", None)
             down: list[ir.Operation] = []

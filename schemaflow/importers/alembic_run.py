@@ -194,6 +194,20 @@ class Runner:
         log.stray()
         return log.run
 
+    def indexes(self, table: str) -> dict[str, tuple[str, ...]]:
+        """The indexes of `table` on the scratch database (those it makes for a key or a
+        UNIQUE aside), by name: their columns."""
+        out: dict[str, tuple[str, ...]] = {}
+        quoted = '"' + table.replace('"', '""') + '"'
+        for row in self.conn.exec_driver_sql(f"PRAGMA index_list({quoted})").fetchall():
+            name, origin = row[1], row[3]
+            if origin != "c":  # (pk, u: a key's or a UNIQUE's own)
+                continue
+            named = '"' + str(name).replace('"', '""') + '"'
+            out[str(name)] = tuple(str(r[2]) for r in self.conn.exec_driver_sql(
+                f"PRAGMA index_info({named})").fetchall())
+        return out
+
     def online(self, fn: Callable[[], None], path: str, *, keep: bool) -> Run:
         """Run `fn` on the scratch database: for good (`keep`, an upgrade in order) or on a
         copy (a downgrade, which must leave the scratch database as it was)."""
