@@ -225,3 +225,30 @@ def test_mysql_refuses_a_column_named_in_double_quotes(
         assert "t" not in sa.inspect(engine).get_table_names()  # nothing ran
     finally:
         engine.dispose()
+
+
+@pytest.mark.mysql
+def test_mysql_takes_a_mixed_case_rename_and_a_double_quoted_string(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """(From a review.) A rename to orderQty was written "orderQty" into the replayed
+    expression, which MySQL refused afterwards (it applied before); and a CHECK comparing
+    with the string "active" beside a column `active` was refused as a column."""
+    p, url = _table_t(tmp_path, "mysql", request)
+    p.chain([{"create_table": {"name": "t", "columns": [
+                *_COLUMNS, {"name": "active", "type": "string(10)"},
+                {"name": "total", "type": "integer",
+                 "computed": {"expression": "price * qty", "stored": True}}],
+                "checks": [{"name": "ck_t_active",
+                            "expression": 'active IN ("active", "closed")'}]}}],
+            [{"rename_column": {"table": "t", "name": "qty", "new_name": "orderQty"}}],
+            [{"alter_column": {"table": "t", "name": "total", "comment": "doubled"}}])
+    for args in (("validate",), ("apply",)):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    run_sql(url, "INSERT INTO t (id, orderQty, price, active) VALUES (1, 2, 3, 'active')")
+    engine = sa.create_engine(_driver(url))
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT total FROM t")).scalar() == 6
+    finally:
+        engine.dispose()

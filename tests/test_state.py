@@ -679,7 +679,8 @@ def test_failed_apply_leaves_state_usable(base: SchemaState) -> None:
 @pytest.mark.parametrize(("expression", "renames", "renamed"), [
     ("price * QTY", {"qty": "quantity"}, "price * quantity"),     # in any case
     ("qty > 0", {"qty": "order"}, '"order" > 0'),                  # a keyword: quoted
-    ("qty > 0", {"qty": "Qty2"}, '"Qty2" > 0'),                    # another case: quoted
+    ("qty > 0", {"qty": "orderQty"}, "orderQty > 0"),              # mixed case: as written
+    ("qty > 0", {"qty": "my qty"}, '"my qty" > 0'),                # not a plain word: quoted
     ("`qty` + qty", {"qty": "order"}, "`order` + `order`"),       # MySQL's quotes kept
     ('"qty" + 1', {"qty": "my qty"}, '"my qty" + 1'),
     ("a - b", {"a": "b", "b": "a"}, "b - a"),                      # a swap is a swap
@@ -700,3 +701,18 @@ def test_mentions_finds_a_column_in_any_case_but_not_a_function_or_a_type() -> N
     assert mentions("lower(Email) <> ''", "email") and mentions('"Qty" > 0', "qty")
     assert not mentions("count(*) > 1", "count") and not mentions("x::text", "text")
     assert not mentions("kind <> 'qty'", "qty")
+    # (From a review.) Where the table has both "Qty" and qty, each name is its own column.
+    assert not mentions('"Qty" > 0', "qty", ["id", "Qty", "qty"])
+    assert mentions('"Qty" > 0', "Qty", ["id", "Qty", "qty"])
+
+
+def test_a_column_dropped_beside_one_of_another_case_keeps_the_others_check() -> None:
+    """(From a review.) PostgreSQL keeps CHECK ("Qty" > 0) when qty is dropped; the
+    replayed schema dropped it too, once names were compared in any case."""
+    t = apply(SchemaState(), ir.CreateTable(name="t", columns=(
+        ir.Column(name="id", type=parse_type("integer"), primary_key=True),
+        ir.Column(name="Qty", type=parse_type("integer")),
+        ir.Column(name="qty", type=parse_type("integer"))),
+        checks=(ir.CheckDef(name="ck_big", expression='"Qty" > 0'),)))
+    after = apply(t, ir.DropColumn(table="t", name="qty"))
+    assert [c.name for c in after.table("t", None).checks] == ["ck_big"]

@@ -85,8 +85,10 @@ def statements(sql: str) -> tuple[str, ...]:
 class _Revision:
     """Translating one revision's two directions."""
 
-    def __init__(self, script: Any, s: Any, root: Path) -> None:
+    def __init__(self, script: Any, s: Any, root: Path, as_sql: set[str]) -> None:
         self.s, self.rev = s, s.revision
+        # The tables whose steps an earlier step of the import wrote as SQL (shared).
+        self.as_sql = as_sql
         try:
             self.file = str(Path(s.path).resolve().relative_to(root))
         except ValueError:
@@ -135,9 +137,12 @@ class _Revision:
                 item = (_Item((ir.Sql(up=statements(step.sql)),), step.sql, str(exc), True)
                         if step.sql.strip() else
                         _Item((self.todo(direction, str(exc), listed=False),), "", str(exc)))
+                if item.as_sql and isinstance(getattr(step.op, "table_name", None), str):
+                    self.as_sql.add(step.op.table_name)
             else:
                 missing = _misfit(state, item.ops)
-                if missing is not None and step.sql.strip():
+                if missing is not None and step.sql.strip() and getattr(
+                        step.op, "table_name", None) in self.as_sql:
                     # What it names is not in the schema replayed so far: written as SQL
                     # before (a table with a type only SQL gives), so this is SQL too.
                     what = (f"{missing} (an earlier step wrote it as SQL), so this step is "
@@ -464,13 +469,14 @@ def import_alembic(path: Path) -> Imported:
                                f"the changeset id {cid}")
         ids[s.revision] = cid
     databases = _databases()
+    as_sql: set[str] = set()
     runner = Runner(config, script)
     after: dict[str, SchemaState] = {}
     ops_of: dict[str, list[ir.Operation]] = {}
     result = Imported([], [])
     try:
         for s in order:
-            rev = _Revision(script, s, root)
+            rev = _Revision(script, s, root, as_sql)
             if not callable(getattr(s.module, "upgrade", None)):
                 raise ImportFailed(f"{s.path}: Alembic revision {s.revision} has no upgrade()")
             before = _state_before(s, rev.deps, order, after, ops_of)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 _STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
 
@@ -21,7 +21,7 @@ def outside_literals(expression: str) -> list[tuple[bool, str]]:
 # A string literal, a name quoted as ANSI or MySQL quote them, or a bare word.
 _PIECE = re.compile(r"""'(?:[^']|'')*'|"((?:[^"]|"")*)"|`((?:[^`]|``)*)`"""
                     r"|(?<![A-Za-z0-9_$])([A-Za-z_][A-Za-z0-9_$]*)")
-_PLAIN = re.compile(r"[a-z_][a-z0-9_]*")
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Words that a name cannot be written as without quotes on one of the databases (the
 # reserved words of PostgreSQL, MySQL and SQLite that are also plain names).
 _RESERVED_WORDS = """
@@ -64,34 +64,49 @@ def quoted_names(expression: str, quote: str) -> list[str]:
     return [name for _, _, name, q in _names(expression) if q == quote]
 
 
-def mentions(expression: str, column: str) -> bool:
-    """Whether `expression` names the column `column` (in any case: as SQLite and MySQL
-    compare names; string literals, functions and types aside)."""
-    wanted = column.lower()
-    return any(name.lower() == wanted for _, _, name, _ in _names(expression))
+def _named(name: str, candidates: Iterable[str], columns: Sequence[str]) -> str | None:
+    """Which of `candidates` a name written in an expression names: as written, else in
+    any case (as SQLite and MySQL compare names) where that finds one column alone, among
+    the table's `columns` when given (a `"Qty"` beside a `qty` is not qty)."""
+    pool = list(columns) or list(candidates)
+    if name in pool:
+        return name if name in candidates else None
+    folded = [c for c in pool if c.lower() == name.lower()]
+    return folded[0] if len(folded) == 1 and folded[0] in candidates else None
 
 
-def rename_in(expression: str, renames: Mapping[str, str]) -> str:
+def mentions(expression: str, column: str, columns: Sequence[str] = ()) -> bool:
+    """Whether `expression` names the column `column` (`columns`: its table's, to tell
+    names apart that differ in case only; string literals, functions and types aside)."""
+    return any(_named(name, (column,), columns) == column
+               for _, _, name, _ in _names(expression))
+
+
+def needs_quotes(name: str) -> bool:
+    """Whether `name` cannot be written bare in an expression: a keyword, or not a plain
+    word (a name in mixed case is written bare, as it was before the rename: quoted,
+    PostgreSQL would keep its case and MySQL would read a string)."""
+    return not _PLAIN.fullmatch(name) or name.lower() in _RESERVED
+
+
+def rename_in(expression: str, renames: Mapping[str, str], columns: Sequence[str] = ()) -> str:
     """`expression` with the columns of `renames` (old → new) renamed, each in one pass (a
-    swap is a swap), as the databases rename them: a name in any case (where one column's
-    alone), string literals untouched. A quoted name keeps its quotes; a bare one is quoted
-    where the new name needs it (not a lower-case plain word, or a reserved word), with
-    backticks where the expression quotes names so (MySQL's), else double quotes."""
+    swap is a swap), as the databases rename them: a name as written or in any case
+    (`_named`), string literals untouched. A quoted name keeps its quotes; a bare one is
+    quoted where the new name needs it (`needs_quotes`), with backticks where the
+    expression quotes names so (MySQL's), else double quotes."""
     if not renames:
         return expression
-    folded: dict[str, list[str]] = {}
-    for name in renames:
-        folded.setdefault(name.lower(), []).append(name)
     found = list(_names(expression))
     backticks = any(quote == "`" for *_, quote in found)
     out: list[str] = []
     pos = 0
     for start, end, name, quote in found:
-        alike = folded.get(name.lower(), [])
-        if name not in renames and len(alike) != 1:
+        old = _named(name, renames, columns)
+        if old is None:
             continue
-        new = renames[name if name in renames else alike[0]]
-        if not quote and (not _PLAIN.fullmatch(new) or new in _RESERVED):
+        new = renames[old]
+        if not quote and needs_quotes(new):
             quote = "`" if backticks else '"'
         out += [expression[pos:start], quote + new.replace(quote, quote * 2) + quote
                 if quote else new]

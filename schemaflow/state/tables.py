@@ -178,8 +178,10 @@ def rename_columns(t: Table, renames: Mapping[str, str]) -> Table:
     def ren(cols: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(renames.get(c, c) for c in cols)
 
+    names = [c.name for c in t.columns]
+
     def ren_expr(expression: str) -> str:
-        return rename_in(expression, renames)
+        return rename_in(expression, renames, names)
 
     def ren_key(k: ir.IndexKey) -> ir.IndexKey:
         if isinstance(k, str):

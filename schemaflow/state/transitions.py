@@ -102,15 +102,16 @@ def dependents(t: Table, column: str) -> Table:
     """The parts of `t` that name `column` (what dropping the column also drops)."""
     def uses(cols: tuple[str, ...]) -> bool:
         return column in cols
+    names = [c.name for c in t.columns]
     return table_with(
         t,
         columns=(),
         primary_key=t.primary_key if t.primary_key and uses(t.primary_key.columns) else None,
         uniques=tuple(u for u in t.uniques if uses(u.columns)),
         foreign_keys=tuple(f for f in t.foreign_keys if uses(f.columns)),
-        checks=tuple(c for c in t.checks if mentions(c.expression, column)),
-        indexes=tuple(i for i in t.indexes
-                      if uses(i.column_names) or any(mentions(e, column) for e in _exprs(i))),
+        checks=tuple(c for c in t.checks if mentions(c.expression, column, names)),
+        indexes=tuple(i for i in t.indexes if uses(i.column_names)
+                      or any(mentions(e, column, names) for e in _exprs(i))),
     )
 
 
@@ -134,7 +135,7 @@ def _drop_column(state: SchemaState, op: ir.DropColumn) -> SchemaState:
         raise StateError(f"column '{op.table}.{op.name}' is referenced by foreign key "
                          f"'{referenced}'; drop that constraint first", code="SF111")
     users = [c.name for c in t.columns if c.computed is not None and c.name != op.name
-             and mentions(c.computed.expression, op.name)]
+             and mentions(c.computed.expression, op.name, [x.name for x in t.columns])]
     if users:
         raise StateError(f"column '{op.table}.{op.name}' is used by generated column(s) "
                          f"{', '.join(users)}; drop or change them first", code="SF119")

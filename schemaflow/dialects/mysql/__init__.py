@@ -142,7 +142,7 @@ class MySQL(Dialect):
         read that as a string, and build a CHECK or column of another meaning without a
         word. (A rename to a name that needs quotes writes it so, for PostgreSQL and
         SQLite.)"""
-        from ...state.expressions import quoted_names
+        from ...state.expressions import needs_quotes, quoted_names
 
         sent: list[tuple[str, str]] = []  # (what, expression)
         if isinstance(op, ir.CreateTable):
@@ -171,8 +171,10 @@ class MySQL(Dialect):
                 sent += [(f"index {op.name}", e) for e in _expressions(op)]
         known = {c.lower() for c in columns}
         for what, expression in sent:
-            named = next((n for n in quoted_names(expression, '"') if n.lower() in known),
-                         None)
+            # (Those a rename quotes so: a string literal "active" beside a column active is
+            # the string MySQL reads.)
+            named = next((n for n in quoted_names(expression, '"')
+                          if n.lower() in known and needs_quotes(n)), None)
             if named is not None:
                 raise UsageError(
                     f"the {what} of table {table} names column {named} in double quotes "
