@@ -70,10 +70,10 @@ def models_state(settings: Settings) -> SchemaState:
         raise ModelError(f"the models ({settings.models}) cannot be read: "
                          f"{type(exc).__name__}: {exc}") from None
     except StateError as exc:  # what no database builds (two indexes of one name)
-        raise ModelError(f"the models ({settings.models}) describe what no database can "
-                         f"build: {exc.message}",
-                         hint="metadata.create_all() fails on them too: fix the models") \
-            from None
+        raise ModelError(f"the models ({settings.models}) describe what the format cannot "
+                         f"hold: {exc.message}",
+                         hint="give each constraint and index of a table a name of its own "
+                              "in the models") from None
 
 
 def database_state(settings: Settings, lock_timeout: float,

@@ -149,9 +149,11 @@ def problem(spec: TypeSpec, value: Value) -> str | None:
 Finding = tuple[tuple[str | int, ...], str]  # (path inside the operation, message)
 
 
-def findings(op: ir.Operation, before: SchemaState) -> Iterator[Finding]:
+def findings(op: ir.Operation, before: SchemaState,
+             here: Callable[[ir.Column], ir.Column] | None = None) -> Iterator[Finding]:
     """Each literal default of `op` that does not fit its column's type, with where it is
-    written (a path below the operation's kind) and what is wrong."""
+    written (a path below the operation's kind) and what is wrong. `here`: a column as the
+    target database builds it (its variant there), for a column `op` does not give."""
     if isinstance(op, ir.CreateTable):
         for j, c in enumerate(op.columns):
             yield from _column(op.name, c, ("columns", j, "default"))
@@ -160,6 +162,8 @@ def findings(op: ir.Operation, before: SchemaState) -> Iterator[Finding]:
     elif isinstance(op, ir.AlterColumn):
         table = before.get(op.table, op.schema)
         old = table.column(op.name) if table is not None else None
+        if old is not None and here is not None:
+            old = here(old)
         spec = op.type or (old.type if old is not None else None)
         # The default given here, or the one the column keeps under a new type.
         value, key = (op.default, "default") if op.default is not None else (

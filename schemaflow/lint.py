@@ -228,7 +228,8 @@ def _operations(history: History, cs: ir.Changeset, before: SchemaState,
                         # (each column as the target database builds it: a type of its
                         # own there, PostgreSQL's interval, takes what that type takes)
                         for sub, message in default_findings(
-                            ctx.support.op_here(op) if ctx.support else op, state)]
+                            ctx.support.op_here(op) if ctx.support else op, state,
+                            ctx.support.column_here if ctx.support else None)]
             rules_only.update(map(id, defaults))
             diags += defaults
         if isinstance(op, ir.CreateTable):

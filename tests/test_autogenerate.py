@@ -1055,6 +1055,25 @@ def test_a_server_default_a_compiles_override_builds_per_database_is_refused_by_
     assert done.returncode == 0, done.stderr
     (written,) = project.changesets.glob("*.yaml")
     assert "default_sql: CURRENT_TIMESTAMP" in written.read_text()
+    # (From a review.) An override that takes a value builds it inlined, as create_all()
+    # does: one default everywhere.
+    written.unlink()
+    path.write_text(
+        "import sqlalchemy as sa\n"
+        "from sqlalchemy.ext.compiler import compiles\n"
+        "from sqlalchemy.sql import functions\n"
+        "class tznow(functions.GenericFunction):\n    inherit_cache = True\n"
+        "@compiles(tznow)\n"
+        "def _tznow(element, compiler, **kw):\n"
+        "    return 'timezone(%s, CURRENT_TIMESTAMP)' % compiler.process(element.clauses, **kw)\n"
+        "metadata = sa.MetaData()\n"
+        "sa.Table('t', metadata, sa.Column('id', sa.Integer, primary_key=True),\n"
+        "         sa.Column('created', sa.DateTime, server_default=tznow('utc')))\n")
+    done = project.cli("new", "--autogenerate", "-m", "t")
+    assert done.returncode == 0, done.stderr
+    (written,) = project.changesets.glob("*.yaml")
+    column = yaml.safe_load(written.read_text())["operations"][0]["create_table"]["columns"][1]
+    assert column["default_sql"] == "timezone('utc', CURRENT_TIMESTAMP)"
 
 
 @pytest.mark.postgresql
@@ -1073,6 +1092,12 @@ def test_an_interval_with_a_server_default_validates_and_compares_on_postgresql(
                  ("check",), ("check", "--against-db")):
         done = project.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
+    # (From a review.) A default given later by alter_column is checked the same way.
+    (first,) = project.changesets.glob("*.yaml")
+    project.write("c002", [{"alter_column": {"table": "job", "name": "total", "default": "5"}}],
+                  parents=[yaml.safe_load(first.read_text())["id"]])
+    done = project.cli("validate")
+    assert done.returncode == 0 and "SF120" not in done.stdout, done.stdout
 
 
 @pytest.mark.mysql

@@ -879,6 +879,18 @@ def test_compiles_overrides_of_types_are_built_as_create_all_builds_them(
             assert "`at` datetime(6)" in text and "`ts` timestamp(6)" in text, text
 
 
+def test_a_database_type_read_from_an_override_keeps_its_arguments_as_written() -> None:
+    """(From a review.) The database's own type name was tried with the whole text in lower
+    case: an override building SET('Red','Green') was read as mysql.set(red,green)."""
+    from sqlalchemy.dialects.mysql.base import MySQLDialect
+
+    from schemaflow.dialects.coltypes import _from_ddl
+
+    assert str(_from_ddl("SET('Red','Green')", MySQLDialect())) in (
+        "mysql.set(Red,Green)", "sql(SET('Red','Green'))")
+    assert str(_from_ddl("LONGTEXT", MySQLDialect())) == "mysql.longtext"
+
+
 def test_a_compiles_override_that_fails_is_refused(tmp_path: Path) -> None:
     """An override create_all() cannot build on one of the databases is refused, naming the
     column and the database (no traceback, nothing written)."""

@@ -78,9 +78,11 @@ class Capabilities:
     # Whether that limit counts UTF-8 bytes (PostgreSQL) or characters (MySQL).
     identifier_bytes: bool = True
     deferrable_foreign_keys: bool = False
-    # Whether a foreign key must point at a primary key or unique constraint (or unique
-    # index) of its table; MySQL and MariaDB take any columns an index leads with.
-    foreign_keys_need_keys: bool = True
+    # Whether the database refuses a foreign key that points at no primary key or unique
+    # constraint (or unique index) of its table: PostgreSQL. MySQL and MariaDB take any
+    # columns an index leads with; SQLite takes any, then fails writes ('foreign key
+    # mismatch'), which a rebuild refuses where it runs (histories that applied hold them).
+    foreign_keys_need_keys: bool = False
     # Index names unique per table (MySQL, MariaDB), else per schema (PostgreSQL, SQLite).
     index_names_per_table: bool = False
     string_lengths: bool = True  # whether string(N) refuses (or cuts) a longer value

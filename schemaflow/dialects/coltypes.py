@@ -237,7 +237,8 @@ def _from_ddl(text: str, sa_dialect: Any) -> TypeSpec:
     from .tables import sa_type
 
     # The generic name first, then the database's own (LONGTEXT is `mysql.longtext`).
-    for name in (text, f"{sa_dialect.name}.{text.strip().lower()}"):
+    head, paren, rest = text.strip().partition("(")  # (its arguments as written)
+    for name in (text, f"{sa_dialect.name}.{head.strip().lower()}{paren}{rest}"):
         try:
             spec = parse_type(name)
             again = _own_ddl(sa_type(spec), sa_dialect) if spec.name != "sql" else None

@@ -237,7 +237,8 @@ def _model_default(table: str, col: sa.Column[Any]) -> tuple[Any, str | None]:
         except NotImplementedError:
             continue
         try:
-            text = str(arg.compile(dialect=sa_dialect))
+            text = str(arg.compile(dialect=sa_dialect,
+                                   compile_kwargs={"literal_binds": True}))
         except Exception as exc:  # the project's code: create_all() fails the same way there
             built[name] = f"cannot be compiled ({type(exc).__name__})"
         else:

@@ -196,8 +196,7 @@ class SupportChecks:
 
     def _check_references(self, op: ir.Operation, before: SchemaState) -> None:
         """A foreign key that points at columns which are no primary key, unique constraint
-        or unique index of their table, where the database wants one: PostgreSQL refuses it,
-        and SQLite takes it and then fails every write with "foreign key mismatch"."""
+        or unique index of their table, where the database refuses it (PostgreSQL)."""
         if not self.caps.foreign_keys_need_keys:
             return
         from ..errors import StateError
@@ -248,10 +247,7 @@ class SupportChecks:
                 raise UsageError(
                     f"the foreign key '{f.name or fk_name(table, f)}' of '{table}' points at "
                     f"{ref.table}({', '.join(ref.columns)}), which is no primary key or "
-                    f"unique constraint of {ref.table}: {self.name} "
-                    + ("refuses it" if self.name != "sqlite" else
-                       "takes it, then fails every write to either table ('foreign key "
-                       "mismatch')"),
+                    f"unique constraint of {ref.table}: {self.name} refuses it",
                     hint=f"point it at a key of {ref.table}, or make those columns one "
                          "(create_unique_constraint) first")
 
@@ -280,9 +276,13 @@ class SupportChecks:
 
 def _keys(t: Table) -> list[set[str]]:
     """The column sets a foreign key can point at in `t`: its primary key, its unique
-    constraints and its unique indexes on plain columns."""
+    constraints and its unique indexes on columns (no condition, no expression)."""
     keys = [set(u.columns) for u in t.uniques]
-    keys += [set(i.plain_key) for i in t.indexes if i.unique and i.plain_key]
+    for i in t.indexes:  # (its order, NULLS and INCLUDE columns aside)
+        names = [k if isinstance(k, str) else k.name if k.expression is None else None
+                 for k in i.columns]
+        if i.unique and i.where is None and i.using in (None, "btree") and all(names):
+            keys.append({n for n in names if n})
     if t.primary_key is not None:
         keys.append(set(t.primary_key.columns))
     return keys
