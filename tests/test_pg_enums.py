@@ -243,3 +243,29 @@ def test_an_enum_type_renamed_under_a_partial_index_and_a_check(pg_project: Proj
     _ok(p, "rollback", "c001")
     assert _types(url) == ["order_status"]
     assert "WHERE (status = 'new'::order_status)" in dict(_indexes(url))["ix_orders_open"]
+
+
+def test_an_enum_type_renamed_under_conditions_that_cast_to_it(pg_project: Project) -> None:
+    """(From a review.) A baseline read from the database writes a partial index's
+    condition as PostgreSQL gives it back, with a cast to the enum type: made again after
+    the column moved to the renamed type, it still cast to the old one ("operator does not
+    exist: kind = order_status"), rolled back. The cast is written to the new type (or
+    left out where the column becomes text)."""
+    p, url = pg_project, pg_project.url
+    orders = {"create_table": {**ORDERS["create_table"],
+                               "checks": [{"name": "ck_orders_not_shipped_early",
+                                           "expression": "status <> 'paid'::order_status "
+                                                         "OR id > 0"}],
+                               "indexes": [{"name": "ix_orders_open", "columns": ["id"],
+                                            "where": "(status = 'new'::order_status)"}]}}
+    p.chain([orders, SEED], [{"alter_column": {"table": "orders", "name": "status",
+                                               "type": "enum(new,paid,shipped,name=kind)"}}],
+            [{"alter_column": {"table": "orders", "name": "status", "type": "string(10)"}}])
+    _ok(p, "apply")
+    assert _types(url) == []
+    assert "WHERE ((status)::text = 'new'::text)" in dict(_indexes(url))["ix_orders_open"]
+    _ok(p, "rollback", "c002")
+    assert _types(url) == ["kind"]
+    assert "WHERE (status = 'new'::kind)" in dict(_indexes(url))["ix_orders_open"]
+    _ok(p, "rollback", "c001")
+    assert _types(url) == ["order_status"]

@@ -3,6 +3,7 @@ Table whole (its columns exist, its names are unique)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
@@ -166,6 +167,27 @@ def create_check_op(t: Table, c: ir.CheckDef) -> ir.CreateCheckConstraint:
     """The create_check_constraint operation that adds `c` to `t` exactly."""
     return ir.CreateCheckConstraint(name=c.name or "", table=t.name, schema=t.schema,
                                     expression=c.expression, dialects=c.dialects)
+
+
+def recast(t: Table, old: str, new: str | None) -> Table:
+    """`t` with each cast to (PostgreSQL enum) type `old` in its index conditions and
+    expressions and its CHECKs written as one to `new` (None: left out, the value compared
+    as text): a baseline read from the database writes `'new'::order_status`, and once the
+    column has another type that cast no longer compares with it."""
+    name = '"' + old.replace('"', '""') + '"'
+    cast = re.compile(r"::\s*(?:" + re.escape(name) + "|" + re.escape(old) + r"(?![\w$]))",
+                      re.IGNORECASE if old == old.lower() else 0)
+    to = "" if new is None else "::" + (new if re.fullmatch(r"[a-z_][a-z0-9_]*", new)
+                                        else '"' + new.replace('"', '""') + '"')
+
+    def fix(text: str) -> str:
+        return cast.sub(to, text)
+
+    indexes = tuple(replace(i, where=fix(i.where) if i.where else None, columns=tuple(
+        k if isinstance(k, str) or k.expression is None else replace(
+            k, expression=fix(k.expression)) for k in i.columns)) for i in t.indexes)
+    return table_with(t, indexes=indexes,
+                      checks=tuple(replace(c, expression=fix(c.expression)) for c in t.checks))
 
 
 def rename_columns(t: Table, renames: Mapping[str, str]) -> Table:

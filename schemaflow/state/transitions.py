@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import ir
 from ..errors import StateError
+from ..typespec import enum_name, is_native_enum
 from .expressions import mentions
 from .naming import ix_name, uq_name
 from .schema import SchemaState, Table, TableKey, column_with, nearest, qual, table_with
@@ -19,6 +20,7 @@ from .tables import (
     need_refs,
     not_numbered,
     plain_column,
+    recast,
     rename_columns,
     table_from_create,
 )
@@ -216,7 +218,13 @@ def _alter_column(state: SchemaState, op: ir.AlterColumn) -> SchemaState:
     if op.comment is not None:
         changes["comment"] = op.comment or None
     new = column_with(c, **changes)
-    return state.with_table(table_with(t, columns=tuple(new if x is c else x for x in t.columns)))
+    t = table_with(t, columns=tuple(new if x is c else x for x in t.columns))
+    if op.type is not None and is_native_enum(c.type):
+        before, after = enum_name(c.type, t.name, c.name), (
+            enum_name(op.type, t.name, c.name) if is_native_enum(op.type) else None)
+        if before != after:  # (what compares the column with a value cast to its type)
+            t = recast(t, before, after)
+    return state.with_table(t)
 
 
 def _create_index(state: SchemaState, op: ir.CreateIndex) -> SchemaState:

@@ -205,7 +205,7 @@ class PostgreSQLRenderer(Renderer):
             # An index condition or expression, or a CHECK, that compares the column with a
             # value keeps the value's old type, which PostgreSQL cannot compare with the
             # new one ("operator does not exist"): they are dropped first and made again.
-            after = apply(before, op)
+            after = apply(before, op)  # (its casts to the old type rewritten: recast)
             undo, redo = enum_dependents(after, after.table(op.table, op.schema), {op.name})
             steps = [*undo, *steps, *redo]
         # The key's numbering follows its type, as CREATE TABLE makes it: a SERIAL's
