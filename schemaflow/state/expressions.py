@@ -23,7 +23,7 @@ _PIECE = re.compile(r"""'(?:[^']|'')*'|"((?:[^"]|"")*)"|`((?:[^`]|``)*)`"""
                     r"|(?<![A-Za-z0-9_$])([A-Za-z_][A-Za-z0-9_$]*)")
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Words that a name cannot be written as without quotes on one of the databases (the
-# reserved words of PostgreSQL, MySQL and SQLite that are also plain names).
+# reserved words of PostgreSQL, MySQL 8 and SQLite that are also plain names).
 _RESERVED_WORDS = """
     add all alter analyse analyze and any array as asc asymmetric authorization between
     binary both by call cascade case cast change check collate collation column concurrently
@@ -40,6 +40,9 @@ _RESERVED_WORDS = """
     stored symmetric system_user table tablesample then to trailing trigger true union
     unique unsigned update usage user using values variadic verbose virtual when where
     while window with write xor
+    bigint char cube cume_dist decimal dense_rank double empty first_value float function
+    grouping groups int integer json_table lag last_value lead member nth_value ntile
+    numeric of percent_rank rank real recursive row_number smallint system varchar
 """
 _RESERVED = frozenset(_RESERVED_WORDS.split())
 
