@@ -126,6 +126,16 @@ def _table_t(tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> tu
     return make_project(tmp_path / "p", url), url
 
 
+def _total(url: str) -> Any:
+    """Table t's generated column `total`, of its one row."""
+    engine = sa.create_engine(_driver(url))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT total FROM t")).scalar()
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_a_column_renamed_is_renamed_in_the_generated_columns_that_use_it(
         tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
@@ -148,12 +158,7 @@ def test_a_column_renamed_is_renamed_in_the_generated_columns_that_use_it(
     run_sql(url, "INSERT INTO t (id, quantity, price) VALUES (1, 2, 3)")
     done = p.cli("apply")
     assert done.returncode == 0, done.stderr
-    engine = sa.create_engine(_driver(url))
-    try:
-        with engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT total FROM t")).scalar() == 6
-    finally:
-        engine.dispose()
+    assert _total(url) == 6
     state = p.api().state_at()
     total = state.table("t", None).column("total")
     assert total is not None and total.computed is not None
@@ -246,9 +251,4 @@ def test_mysql_takes_a_mixed_case_rename_and_a_double_quoted_string(
         done = p.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
     run_sql(url, "INSERT INTO t (id, orderQty, price, active) VALUES (1, 2, 3, 'active')")
-    engine = sa.create_engine(_driver(url))
-    try:
-        with engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT total FROM t")).scalar() == 6
-    finally:
-        engine.dispose()
+    assert _total(url) == 6

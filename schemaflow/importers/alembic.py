@@ -25,7 +25,9 @@ from .alembic_run import (
     parents_of,
     resolved_depends_on,
     revisions,
+    statements,
 )
+from .alembic_runs import MARIADB, batch_kept, branched, mariadb, mariadb_apart
 
 Scope = tuple[SqlDialect, ...]
 
@@ -50,16 +52,6 @@ class _Item:
         return repr(self.ops)
 
 
-MARIADB = "mariadb"  # the key of MariaDB's offline run (its SQLAlchemy dialect is MySQL's)
-
-
-def _mariadb() -> Any:
-    """MariaDB's SQLAlchemy dialect, as a `mysql://` URL to a MariaDB server gives it."""
-    from ..dialects import by_name
-
-    return by_name("mariadb").sa_dialect()
-
-
 def _databases() -> list[tuple[str, Any, Scope]]:
     """(SQLAlchemy dialect name, dialect, `dialects:` scope) of each supported database."""
     from ..dialects import by_name, names
@@ -74,12 +66,6 @@ def _databases() -> list[tuple[str, Any, Scope]]:
         scope = cast(Scope, d.sql_dialects[:1])
         seen.setdefault(sa_dialect.name, (sa_dialect.name, sa_dialect, scope))
     return list(seen.values())
-
-
-def statements(sql: str) -> tuple[str, ...]:
-    """Alembic's offline SQL for one operation, as statements (it ends each with `;`)."""
-    parts = [p.strip() for p in re.split(r";\s*\n\s*\n", sql.strip() + "\n\n")]
-    return tuple(p[:-1] if p.endswith(";") else p for p in parts if p)
 
 
 class _Revision:
@@ -208,8 +194,8 @@ class _Revision:
             # the offline runs, as far as they went, did other operations than the scratch
             # database's (MLflow branches on the database, then reads rows: the note about
             # its rows says nothing of the branch).
-            if not online.error and (len(self.findings) == before or self._branched(
-                    runs, online, state, databases, direction)):
+            if not online.error and (len(self.findings) == before or branched(
+                    self, runs, online, state, databases, direction)):
                 ops.insert(0, self.todo(direction, f"{direction}() asks the database it runs on "
                                         f"({reason}), so it ran on a scratch SQLite database "
                                         f"only: {did}; check what it does on each of your "
@@ -225,79 +211,7 @@ class _Revision:
         mysql = next((items for scope, items in lists if scope == ("mysql",)), None)
         if maria is None or maria.error or mysql is None:
             return ops
-        return self._mariadb_apart(ops, mysql, maria, state, direction)
-
-    def _mariadb_apart(self, ops: list[ir.Operation], mysql: list[_Item], maria: Run,
-                       state: SchemaState, direction: str) -> list[ir.Operation]:
-        """`ops` with a note after each `sql` that holds Alembic's SQL for MySQL where it
-        writes other SQL for MariaDB (DROP CHECK, DROP CONSTRAINT): a `sql` scoped to mysql
-        runs on MariaDB too, where that SQL fails."""
-        kept = len(self.findings)
-        try:
-            other = self.items(maria, state, _mariadb(), direction)
-        finally:
-            del self.findings[kept:]  # (what the MariaDB run found, the MySQL run found)
-        if len(other) != len(mysql):
-            return ops
-        apart = {statements(a.sql): "; ".join(statements(b.sql))
-                 for a, b in zip(mysql, other, strict=True)
-                 if a.sql.strip() and statements(a.sql) != statements(b.sql)}
-        out: list[ir.Operation] = []
-        for op in ops:
-            out.append(op)
-            if isinstance(op, ir.Sql) and op.dialects and "mysql" in op.dialects and (
-                    op.up in apart):
-                what = (f"Alembic writes other SQL for MariaDB here "
-                        f"({clipped(apart[op.up], 120)}); the `sql` before this note runs on "
-                        "MariaDB too (`mysql` includes it): on a MariaDB server, write that "
-                        "instead")
-                out.append(replace(self.todo(direction, what), dialects=op.dialects))
-        return out
-
-    def _branched(self, runs: dict[str, Run], online: Run, state: SchemaState,
-                  databases: list[tuple[str, Any, Scope]], direction: str) -> bool:
-        """Whether a database's offline run, up to where it failed, did other operations
-        than the scratch database's run did first (SQL and notes aside)."""
-        def done(run: Run, dialect: Any) -> list[str]:
-            return [it.key for it in self.items(run, state, dialect, direction)
-                    if not any(isinstance(op, ir.Sql) for op in it.ops)]
-
-        kept = len(self.findings)
-        try:
-            here = done(online, databases[0][1])
-            for name, dialect, _ in databases:
-                there = done(runs[name], dialect)
-                if there != here[:len(there)]:
-                    return True
-            return False
-        finally:
-            del self.findings[kept:]  # (what the runs compared found is not the revision's)
-
-    def batch_kept(self, runner: Runner, online: Run, before: SchemaState,
-                   state: SchemaState) -> list[ir.Operation]:
-        """Notes for the indexes a table had before that a batch block kept on the scratch
-        SQLite database and the operations drop: SQLite's batch recreates the table with
-        every index whose columns exist after it (a column dropped and added again keeps
-        its index), where a database that alters the table in place (PostgreSQL, MySQL)
-        drops it with the column, as the operations here do."""
-        if online.error:
-            return []
-        tables = {getattr(step.op, "table_name", None) for step in online.steps if step.batch}
-        notes: list[ir.Operation] = []
-        for name in sorted(t for t in tables if isinstance(t, str)):
-            t, was = state.get(name, None), before.get(name, None)
-            if t is None or was is None:
-                continue
-            have, had = {i.name for i in t.indexes}, {i.name for i in was.indexes}
-            for index, columns in runner.indexes(name).items():
-                if index in had and index not in have and all(
-                        t.column(c) is not None for c in columns):
-                    notes.append(self.todo("upgrade", (
-                        f"on SQLite, Alembic's batch_alter_table keeps index {index} on "
-                        f"{name}({', '.join(columns)}), whose columns exist again after it; "
-                        "databases that alter the table in place drop it, as this changeset "
-                        "does: add it with create_index if it should stay")))
-        return notes
+        return mariadb_apart(self, ops, mysql, maria, state, direction)
 
     def _list_findings(self, lists: list[tuple[Scope, list[_Item]]], direction: str) -> None:
         """What the items of each database found and no note listed yet, each once: a part
@@ -482,20 +396,20 @@ def import_alembic(path: Path) -> Imported:
             before = _state_before(s, rev.deps, order, after, ops_of)
             up_runs = {name: runner.offline(s.module.upgrade, s.path, name)
                        for name, _, _ in databases}
-            up_runs[MARIADB] = runner.offline(s.module.upgrade, s.path, "mysql", _mariadb())
+            up_runs[MARIADB] = runner.offline(s.module.upgrade, s.path, "mysql", mariadb())
             online_up = runner.online(s.module.upgrade, s.path, keep=True)
             up = _drop_types(rev.merged(up_runs, online_up, before, "upgrade"), before)
             state = before
             for op in up:
                 state = rev.apply(state, op, "upgrade")
-            up += rev.batch_kept(runner, online_up, before, state)
+            up += batch_kept(rev, runner, online_up, before, state)
             after[s.revision], ops_of[s.revision] = state, up
             down_fn = getattr(s.module, "downgrade", None)
             down: list[ir.Operation] = []
             if down_fn is not None:
                 down_runs = {name: runner.offline(down_fn, s.path, name)
                              for name, _, _ in databases}
-                down_runs[MARIADB] = runner.offline(down_fn, s.path, "mysql", _mariadb())
+                down_runs[MARIADB] = runner.offline(down_fn, s.path, "mysql", mariadb())
                 online_down = (runner.online(down_fn, s.path, keep=False)
                                if any(r.error for r in down_runs.values()) else None)
                 down = _drop_types(rev.merged(down_runs, online_down, state, "downgrade"),

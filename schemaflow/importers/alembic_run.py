@@ -353,3 +353,9 @@ def parents_of(s: Any) -> tuple[str, ...]:
     if down is None:
         return ()
     return (down,) if isinstance(down, str) else tuple(down)
+
+
+def statements(sql: str) -> tuple[str, ...]:
+    """Alembic's offline SQL for one operation, as statements (it ends each with `;`)."""
+    parts = [p.strip() for p in re.split(r";\s*\n\s*\n", sql.strip() + "\n\n")]
+    return tuple(p[:-1] if p.endswith(";") else p for p in parts if p)
