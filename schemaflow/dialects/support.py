@@ -204,8 +204,7 @@ class SupportChecks:
         from ..state.naming import fk_name
 
         if isinstance(op, (ir.DropConstraint, ir.DropIndex)):
-            # A key dropped that a foreign key of another table points at (PostgreSQL: "depends
-            # on index"; SQLite: every write fails).
+            # A key dropped that a foreign key points at (PostgreSQL: "depends on index").
             referring = before.referrers.get((op.schema, op.table))
             if not referring:
                 return
