@@ -20,16 +20,15 @@ from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from .dialects.connect import end_read, joined
-from .dialects.prepared import Bound
-from .dialects.render import Step
 from .interrupt import Stop
 from .outcome import Conflict, Progress, failed, interrupted
+from .plans import Bound
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
     from .dialects.batch import BatchDriver, Statement
     from .execute import ItemResult, _Runner
-    from .plans import PlanItem
+    from .plans import PlanItem, Step
 
 def batch_for(database: Dialect, runner: _Runner) -> BatchDriver | None:
     """The run's batching driver, where its connection and driver allow batches."""

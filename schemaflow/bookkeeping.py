@@ -69,7 +69,8 @@ class Bookkeeping:
         `FROM:TO` target."""
         from sqlalchemy.schema import CreateTable
 
-        from .dialects.render import Step, compile_step, literal_dialect
+        from .dialects.render import compile_step, literal_dialect
+        from .plans import Step
         from .recorder import script_rows
 
         g = self._checked_history().graph

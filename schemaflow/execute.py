@@ -3,10 +3,12 @@ allows it (the offline SQL script is `script`)."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.schema import ExecutableDDLElement
@@ -25,8 +27,6 @@ from .dialects.connect import (
     session,
     unprepared,
 )
-from .dialects.prepared import Bound, precompiled
-from .dialects.render import Step, compile_step, literal_dialect
 from .dialects.sqlite.keep import Refused, is_marker
 from .dialects.sqlite.keep import run as run_marker
 from .errors import UsageError
@@ -34,11 +34,9 @@ from .graph import Graph, apply_ids, rollback_ids
 from .history import History
 from .interrupt import Stop, Watch
 from .outcome import Conflict, Progress, conflict, failed, interrupted, refused, stopped
-from .planning import plan_apply, plan_rollback
-from .plans import Direction, Plan, PlanItem
-from .planstream import Streamed, plan_run
+from .plans import Bound, Direction, Plan, PlanItem, Step
+from .planstream import Streamed, kept_plan, known, plan_run
 from .recorder import Recorder, RunWriter, check_drift, effective
-from .script import to_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +65,6 @@ class _Runner:
         self.conn = conn = recorder.conn
         self.database = database
         self.graph = graph
-        self.dialect = literal_dialect(conn.dialect)
         self.errors: tuple[type[BaseException], ...] = (
             sa.exc.SQLAlchemyError, conn.dialect.loaded_dbapi.Error)
         # Under the run-wide lock no other run writes version rows meanwhile: the next
@@ -82,6 +79,14 @@ class _Runner:
         self.watch = Watch(database.canceller(conn))
         self.journal = recorder.journal
         self.batch = batch_for(database, self)
+
+    @functools.cached_property
+    def dialect(self) -> Any:
+        """The connection's SQLAlchemy dialect, compiling statements to run as they stand
+        (only a statement left as a construct needs it: none of a plan kept whole)."""
+        from .dialects.render import literal_dialect
+
+        return literal_dialect(self.conn.dialect)
 
     @property
     def writer(self) -> RunWriter:
@@ -141,6 +146,8 @@ class _Runner:
         if isinstance(step.sql, str):
             return step.sql
         if isinstance(step.sql, ExecutableDDLElement):
+            from .dialects.render import compile_step
+
             return compile_step(step, self.dialect)
         return None
 
@@ -167,6 +174,8 @@ class _Runner:
             return None
         if isinstance(step.sql, Bound):
             return step.sql.shown
+        from .dialects.render import compile_step
+
         try:
             return compile_step(step, self.dialect)
         except sa.exc.SQLAlchemyError:
@@ -365,20 +374,33 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
             rows = effective(recorder.read(), g) if exists else []
             check_drift(rows, g, folder)
             applied = {r.id for r in rows}
-            renderer = dialect.renderer()
+            ids = (apply_ids(g, target, applied) if direction == "apply" else
+                   rollback_ids(g, target or "base", [r.id for r in rows]))
             # A run compiles each statement as its changeset is planned: a long plan keeps
             # text, not SQLAlchemy constructs. Not where the journal lists an interrupted
             # changeset: finding where it resumes looks at the statements' constructs.
-            finish = None if dry_run or (exists and recorder.journal.read()) else \
-                precompiled(conn.dialect)
-            ids = (apply_ids(g, target, applied) if direction == "apply" else
-                   rollback_ids(g, target or "base", [r.id for r in rows]))
-            if finish is None or resume_from is not None:
+            compiles = not dry_run and not (exists and recorder.journal.read())
+            plain = compiles and resume_from is None  # (nothing to resume: see `recover`)
+            keys = known(history, direction, ids, applied, dialect, conn.dialect) \
+                if plain else None
+            kept = kept_plan(history, direction, ids, keys, dialect.name) \
+                if keys is not None else None
+            if kept is not None:  # sent as it was rendered: no renderer is needed
+                results = run(recorder, dialect, kept, g, on_item, on_start)
+                recorder.journal.drop_if_empty()
+                return kept, results
+            from .dialects.prepared import precompiled
+
+            renderer = dialect.renderer()
+            finish = precompiled(conn.dialect) if compiles else None
+            if keys is None:
+                from .planning import plan_apply, plan_rollback
+
                 make = plan_apply if direction == "apply" else plan_rollback
                 plan = make(history, ids, applied, renderer, finish)
             else:
-                work = plan_run(history, direction, ids, applied, renderer, finish, dialect,
-                                conn.dialect)
+                assert finish is not None
+                work = plan_run(history, direction, ids, applied, renderer, finish, keys)
                 if not isinstance(work, Plan):  # streamed: each item run as it comes
                     try:
                         results = run(recorder, dialect, work, g, on_item, on_start)
@@ -388,6 +410,8 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
                     return work.plan(), results
                 plan = work
             if dry_run:
+                from .script import to_sql
+
                 return plan, to_sql(plan, conn.dialect, recorder.table,
                                     create_version_table=not exists, renderer=renderer,
                                     start_order=len(rows))

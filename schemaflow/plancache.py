@@ -109,7 +109,7 @@ def _revived_params(params: Any) -> Any:
 
 
 def _encoded(item: PlanItem, source: str | None) -> tuple[Any, ...] | None:
-    from .dialects.prepared import Bound
+    from .plans import Bound
 
     steps: list[tuple[Any, ...]] = []
     for s in item.steps:
@@ -240,9 +240,7 @@ def kept(history: History, key: str, direction: Direction, ids: Sequence[str],
          secret: bytes) -> tuple[PlanItem, ...] | None:
     """The plan of `ids` kept under `key`, when signed with `secret` and every file still
     holds the bytes it was rendered from; else None."""
-    from .dialects.prepared import Bound
-    from .dialects.render import Step
-    from .plans import PlanItem
+    from .plans import Bound, PlanItem, Step
 
     place = where(history, key)
     if place is None:

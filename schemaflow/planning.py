@@ -11,12 +11,12 @@ from . import ir
 from .cache import checksum
 from .errors import StateError, UsageError
 from .history import History
-from .plans import Direction, Plan, PlanItem
+from .plans import Direction, Plan, PlanItem, Step
 from .reverse import Irreversible, reverse_changeset
 from .state import SchemaState, apply
 
 if TYPE_CHECKING:
-    from .dialects.render import Renderer, Step
+    from .dialects.render import Renderer
 
 class _Schema:
     """The schema a plan renders on, operation after operation, and whether it is known

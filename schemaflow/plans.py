@@ -1,17 +1,40 @@
-"""What a run does, as plain records: a plan and its items (built by `planning`). Apart
-from it so that what only names a plan (an apply with nothing to do, which returns an empty
-one) imports none of the replay and rendering machinery."""
+"""What a run does, as plain records: a plan, its items (built by `planning`) and their
+statements. Apart from it so that what only names a plan (an apply with nothing to do, which
+returns an empty one) or runs one kept whole (`plancache`) imports none of the replay and
+rendering machinery."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from . import ir
-    from .dialects.render import Step
 
 Direction = Literal["apply", "rollback"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One statement: a SQLAlchemy construct, raw SQL text (run as the driver's own), or a
+    data statement compiled for the driver (`Bound`). `compiled`: text schemaflow compiled
+    from a construct of its own (not a changeset's raw SQL)."""
+
+    sql: Any
+    transactional: bool = True
+    compiled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """A data statement compiled for one driver (`dialects.prepared`): its text and
+    parameters as the driver takes them (SQLAlchemy's bind processors applied, as its own
+    execution would), and the text with the values written in (what messages and the
+    journal show of it, as they would of the statement itself)."""
+
+    sql: str
+    params: Any
+    shown: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,20 +42,22 @@ import hashlib
 import itertools
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, parallel, plancache
 from .cache import own_keys
 from .cachefile import whole_build
-from .planning import iter_apply, iter_rollback
-from .plans import Direction, Plan, PlanItem
+from .plans import Bound, Direction, Plan, PlanItem
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
-    from .dialects.render import Renderer, Step
+    from .dialects.render import Renderer
     from .graph import Graph
     from .history import History
+    from .memo import Memo
     from .planning import Finish
+    from .plans import Step
 
 MIN_ITEMS = 32  # below this, starting a process costs about what it saves
 HEAD_SHARE = 16  # a streamed run renders the first 1/HEAD_SHARE of its plan in this process
@@ -110,6 +112,8 @@ def _items(history: History, direction: Direction, ids: Sequence[str],
            applied: Collection[str], renderer: Renderer, finish: Finish | None, *,
            remember_start: bool = True, remember_end: bool = True,
            stored: bool = True) -> Iterator[PlanItem]:
+    from .planning import iter_apply, iter_rollback  # (not for a plan kept whole)
+
     make = iter_apply if direction == "apply" else iter_rollback
     return make(history, ids, applied, renderer, finish, remember_start=remember_start,
                 remember_end=remember_end, stored=stored)
@@ -126,8 +130,6 @@ def keepable(direction: Direction, ids: Sequence[str], applied: Collection[str])
 def _portable(steps: Sequence[Step]) -> bool:
     """Whether the statements can be sent to another process: compiled text and values
     (a statement left for SQLAlchemy's execution is an object graph, not sent)."""
-    from .dialects.prepared import Bound
-
     return all(isinstance(s.sql, (str, Bound)) for s in steps)
 
 
@@ -225,26 +227,51 @@ def _forkable() -> bool:
     return all(t is main or type(t).__name__ == "_RefreshThread" for t in threading.enumerate())
 
 
-def plan_run(history: History, direction: Direction, ids: Sequence[str],
-             applied: Collection[str], renderer: Renderer, finish: Finish, dialect: Dialect,
-             sa_dialect: Any) -> Plan | Streamed:
-    """The plan of a run: streamed where every item is known to render here (see the
-    module's docstring); else rendered whole before anything runs, on two cores where
-    there are (this process renders the first half, a forked one the second, from the
-    schema the first half builds), and then remembered as known."""
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What a run's plan is known by: its items' keys (`item_keys`, empty where nothing is
+    remembered: a short plan, no cache folder) in the memo, under `ctx` (`context`), and the
+    key that signs it where it may be kept whole (`plancache`; else None)."""
+
+    memo: Memo | None
+    ctx: str
+    keys: list[str]
+    secret: bytes | None
+
+
+def known(history: History, direction: Direction, ids: Sequence[str],
+          applied: Collection[str], dialect: Dialect, sa_dialect: Any) -> Known:
+    """What the plan that runs `ids` in `direction` on top of `applied` is known by."""
     memo = history.memo if len(ids) >= MIN_ITEMS and history.memo.dir is not None else None
-    fork = len(ids) >= MIN_ITEMS and parallel.workers() > 1 and _forkable()
     ctx = context(dialect, sa_dialect) if memo is not None else None
-    if ctx is None:
-        memo, ctx = None, ""
-    keys = item_keys(history.graph, direction, applied, ids, ctx) if memo is not None else []
+    if memo is None or ctx is None:
+        return Known(None, "", [], None)
+    keys = item_keys(history.graph, direction, applied, ids, ctx)
     # A plan that may be kept renders on no schema the memo remembers (`keepable`).
     secret = plancache.machine_key() if keys and keepable(direction, ids, applied) else None
+    return Known(memo, ctx, keys, secret)
+
+
+def kept_plan(history: History, direction: Direction, ids: Sequence[str], known: Known,
+              name: str) -> Plan | None:
+    """The plan kept whole for this run (`plancache`), if any: sent as it is, so that
+    nothing renders, and the run imports neither the replay nor the renderers."""
+    if known.secret is None:
+        return None
+    kept = plancache.kept(history, known.keys[-1], direction, ids, known.secret)
+    return None if kept is None else Plan(direction, kept, name)
+
+
+def plan_run(history: History, direction: Direction, ids: Sequence[str],
+             applied: Collection[str], renderer: Renderer, finish: Finish,
+             known: Known) -> Plan | Streamed:
+    """The plan of a run not kept whole (`kept_plan` first): streamed where every item is
+    known to render here (see the module's docstring); else rendered whole before anything
+    runs, on two cores where there are (this process renders the first half, a forked one
+    the second, from the schema the first half builds), and then remembered as known."""
+    memo, ctx, keys, secret = known.memo, known.ctx, known.keys, known.secret
+    fork = len(ids) >= MIN_ITEMS and parallel.workers() > 1 and _forkable()
     stored = secret is None
-    if secret is not None:
-        kept = plancache.kept(history, keys[-1], direction, ids, secret)
-        if kept is not None:
-            return Plan(direction, kept, renderer.name)
     if fork and memo is not None and set(memo.rendered(ctx)).issuperset(keys):
         # This process renders the first few itself: a history's first changesets mostly
         # create tables, which cost more to render than to run, and meanwhile the forked

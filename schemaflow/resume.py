@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from .dialects.base import Dialect
-    from .dialects.render import Renderer, Step
+    from .dialects.render import Renderer
     from .history import History
-    from .plans import Plan, PlanItem
+    from .plans import Plan, PlanItem, Step
     from .state import SchemaState
 
 # Given with `--resume-from`, as the number of the first statement to run.

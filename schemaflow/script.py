@@ -9,12 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy.schema import CreateTable
 
 from .dialects.base import Dialect
-from .dialects.render import Renderer, Step, compile_step, literal_dialect
+from .dialects.render import Renderer, compile_step, literal_dialect
 from .errors import UsageError
 from .graph import apply_ids, rollback_ids
 from .history import History
 from .planning import plan_apply, plan_rollback
-from .plans import Direction, Plan
+from .plans import Direction, Plan, Step
 from .recorder import script_rows
 
 

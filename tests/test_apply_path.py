@@ -134,7 +134,7 @@ def test_a_run_keeps_compiled_text_and_writes_the_values_it_is_given(
     from sqlalchemy.sql import ClauseElement
 
     from schemaflow.api import Project as ApiProject
-    from schemaflow.dialects.prepared import Bound
+    from schemaflow.plans import Bound
 
     url = project.url if server == "sqlite" else request.getfixturevalue("pg_url")
     _values_history(project)

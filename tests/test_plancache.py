@@ -14,6 +14,8 @@ import os
 import re
 import secrets
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -153,6 +155,28 @@ def test_from_the_command_line(tmp_path: Path) -> None:
 
     assert untimed(outputs[2].stderr) == untimed(outputs[0].stderr)
     assert len(untimed(outputs[0].stderr)) == N + 2
+
+
+def test_a_kept_plan_imports_neither_the_replay_nor_the_renderers(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    _history(project)
+    _kept_runs(project, monkeypatch)
+    code = ("import sys\nfrom schemaflow.api import Project\n"
+            "p = Project.from_config()\n"
+            "ran = [len(p.apply().results), len(p.rollback('base').results)]\n"
+            "print(ran, sorted(m for m in ('schemaflow.state', 'schemaflow.dialects.render',"
+            " 'schemaflow.planning', 'schemaflow.reverse') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, cwd=project.root)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"[{N}, {N}] []"
+    # Rendered, the same run imports them (the test sees what it claims to).
+    for kept in project.api().history.memo.dir.glob("plan-*"):
+        kept.unlink()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, cwd=project.root)
+    assert done.returncode == 0, done.stderr
+    assert "schemaflow.dialects.render" in done.stdout
 
 
 def test_the_kept_plan_is_what_runs_while_the_files_hold_the_same_bytes(

@@ -15,8 +15,9 @@ import pytest
 
 from schemaflow import ir
 from schemaflow.dialects import by_name, capabilities, renderer_for
-from schemaflow.dialects.render import Step, compile_step
+from schemaflow.dialects.render import compile_step
 from schemaflow.errors import UsageError
+from schemaflow.plans import Step
 from schemaflow.state import SchemaState, apply_all
 
 

@@ -8,25 +8,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.schema import ExecutableDDLElement
 
-from .render import Step, compile_step, literal_dialect
-
-
-@dataclass(frozen=True, slots=True)
-class Bound:
-    """A data statement compiled for one driver: its text and parameters as the driver takes
-    them (SQLAlchemy's bind processors applied, as its own execution would), and the text
-    with the values written in (what messages and the journal show of it, as they would of
-    the statement itself)."""
-
-    sql: str
-    params: Any
-    shown: str
+from ..plans import Bound, Step
+from .render import compile_step, literal_dialect
 
 
 def _bound(stmt: Any, dialect: Any, literal: Any) -> Bound | None:

@@ -7,7 +7,7 @@ import copy
 import re
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from sqlalchemy.schema import (
 )
 
 from .. import ir
+from ..plans import Step
 from ..sqlsplit import split_sql
 from ..state import SchemaState, Table, apply, find_constraint
 from . import ddl
@@ -36,18 +37,6 @@ from .tables import (
     standalone_index,
     table_with_refs,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One statement: a SQLAlchemy construct, or raw SQL text (run as the driver's own).
-    `compiled`: text schemaflow compiled from a construct of its own (not a changeset's
-    raw SQL)."""
-
-    sql: Any
-    transactional: bool = True
-    compiled: bool = False
-
 
 Steps = list[Step]
 

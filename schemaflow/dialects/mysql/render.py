@@ -11,9 +11,10 @@ from sqlalchemy.schema import AddConstraint
 from sqlalchemy.sql.compiler import DDLCompiler
 
 from ... import ir
+from ...plans import Step
 from ...state import SchemaState, apply, dependents
 from .. import ddl
-from ..render import Renderer, Step, Steps
+from ..render import Renderer, Steps
 from ..tables import keyed_column, table_with_refs
 
 # SQLAlchemy names a MariaDB connection's dialect "mariadb", an offline one "mysql".

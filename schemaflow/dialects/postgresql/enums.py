@@ -26,11 +26,12 @@ from sqlalchemy.schema import AddConstraint, CreateIndex, DDLElement, DropIndex
 from sqlalchemy.sql.compiler import DDLCompiler
 
 from ... import ir
+from ...plans import Step
 from ...state import SchemaState, Table, apply
 from ...state.expressions import mentions
 from ...typespec import enum_name
 from .. import ddl
-from ..render import Step, Steps
+from ..render import Steps
 from ..tables import sa_type, server_default, standalone_index, table_with_refs
 from . import enum_types
 

@@ -17,10 +17,11 @@ from sqlalchemy.schema import (
 from sqlalchemy.sql.compiler import DDLCompiler
 
 from ... import ir
+from ...plans import Step
 from ...state import SchemaState, Table, apply
 from ...typespec import INTEGER_TYPES, enum_name, is_native_enum
 from .. import ddl
-from ..render import Renderer, Step, Steps
+from ..render import Renderer, Steps
 from ..tables import SizedBinary, autoincrement_column, server_default, standalone_index
 from . import may_change_enums
 from .enums import dependents as enum_dependents

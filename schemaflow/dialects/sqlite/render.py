@@ -12,9 +12,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
 
 from ... import ir
+from ...plans import Step
 from ...state import SchemaState, Table, apply, dependents
 from .. import ddl
-from ..render import Renderer, Step, Steps
+from ..render import Renderer, Steps
 from ..tables import SizedBinary, standalone_index, table_with_refs
 from . import keep
 
