@@ -254,7 +254,7 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
         if known.prefix_lengths:
             # A prefix as long as the column (or on a column that takes none) is the whole
             # column there, as a baseline read from the database writes it.
-            from .dialects.base import map_tables
+            from .dialects.comparable import map_tables
 
             old, models = (map_tables(x, known.held_indexes) for x in (old, models))
     # What the configured database cannot tell apart is no difference (a MariaDB baseline's
@@ -296,7 +296,7 @@ def _kind_matched(dialect: Dialect, old: SchemaState, models: SchemaState) -> Sc
     from dataclasses import replace
 
     from .dialects import by_name
-    from .dialects.base import map_tables
+    from .dialects.comparable import map_tables
 
     kinds = {not by_name(dialect.name, version).caps.virtual_computed
              for version, _ in type(dialect).capability_rows}

@@ -300,7 +300,7 @@ def finish(conn: Any, found: Found) -> SchemaState:
     """Tables `read_schemas` read as the schema a person wrote, and the read's transaction
     ended."""
     from . import for_connection
-    from .base import map_columns
+    from .comparable import map_columns
 
     dialect = for_connection(conn)
     # Identity options at the database's defaults are left out, as a person writes them.

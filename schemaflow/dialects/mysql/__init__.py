@@ -22,12 +22,11 @@ from ..base import (
     Version,
     VersionRead,
     db_message,
-    map_columns,
     select_journal,
     select_versions,
     unreachable,
-    without_tz,
 )
+from ..comparable import map_columns, without_tz
 from ..values import INTEGER_BITS, nul_refused, signed, unsigned
 
 if TYPE_CHECKING:

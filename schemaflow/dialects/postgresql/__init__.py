@@ -20,13 +20,12 @@ from ..base import (
     Version,
     VersionRead,
     db_message,
-    map_columns,
-    map_tables,
     quoted,
     select_journal,
     select_versions,
     unreachable,
 )
+from ..comparable import map_columns, map_tables
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

@@ -18,12 +18,11 @@ from ..base import (
     Version,
     VersionRead,
     db_message,
-    map_columns,
     select_journal,
     select_versions,
     unreachable,
-    without_tz,
 )
+from ..comparable import map_columns, without_tz
 from ..values import signed
 
 if TYPE_CHECKING:
