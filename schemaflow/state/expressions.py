@@ -18,9 +18,25 @@ def outside_literals(expression: str) -> list[tuple[bool, str]]:
     return [*pieces, (False, expression[pos:])]
 
 
-# A string literal, a name quoted as ANSI or MySQL quote them, or a bare word.
-_PIECE = re.compile(r"""'(?:[^']|'')*'|"((?:[^"]|"")*)"|`((?:[^`]|``)*)`"""
-                    r"|(?<![A-Za-z0-9_$])([A-Za-z_][A-Za-z0-9_$]*)")
+# A bare word, and a name (bare or quoted, maybe qualified: pg_catalog."default").
+_WORD = r"(?<![A-Za-z0-9_$])[A-Za-z_][A-Za-z0-9_$]*"
+_NAME = rf'''(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|{_WORD})(?:\s*\.\s*(?:"(?:[^"]|"")*"|{_WORD}))*'''
+# A piece of an expression: a string literal (E'…' takes backslash escapes; U&'…'), a name
+# quoted as ANSI or MySQL quote them, AT TIME ZONE, a bare word, "::", a parenthesis or a comma.
+_PIECE = re.compile(r"(?<![A-Za-z0-9_$])(?:[eE]'(?:[^'\\]|''|\\.)*'|[uU]&'(?:[^']|'')*')"
+                    r"""|'(?:[^']|'')*'|"(?P<ansi>(?:[^"]|"")*)"|`(?P<mysql>(?:[^`]|``)*)`"""
+                    rf"|(?i:\bat\s+time\s+zone\b)|(?P<word>{_WORD})|::|[(),]")
+# What "::" and COLLATE are followed by: a type (with its arguments, the words that go on
+# with it: double precision, timestamp without time zone; an array's brackets), a collation.
+_TYPE = re.compile(rf"\s*{_NAME}(?:\s*\([^()]*\))?(?:\s+(?:precision|varying|with|without"
+                   r"|time|zone)\b(?:\s*\([^()]*\))?)*(?:\s*\[\s*\d*\s*\])*", re.I)
+_AFTER = {"::": _TYPE, "collate": re.compile(rf"\s*{_NAME}")}
+# Besides AS in any call (CAST(x AS …)), where a type starts that runs to the closing
+# parenthesis: MySQL's CONVERT(x, …), and its CONVERT(x USING charset).
+_CONVERT_TO = (("convert", ","), ("convert", "using"))
+# What follows a bare word that is a function's name ("("), or a string literal's prefix or
+# type ("'": x'41', N'a', _utf8mb4'a', DATE '2020-01-01', INTERVAL '1 day').
+_NOT_A_COLUMN = re.compile(r"\s*[(']")
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Words that a name cannot be written as without quotes on one of the databases (the
 # reserved words of PostgreSQL, MySQL 8 and SQLite that are also plain names).
@@ -49,17 +65,37 @@ _RESERVED = frozenset(_RESERVED_WORDS.split())
 
 def _names(expression: str) -> Iterator[tuple[int, int, str, str]]:
     """(start, end, name, quote) of each name in `expression` that may be a column's: a
-    quoted one (`quote` its quote character), or a bare word (`quote` empty) that is not a
-    function's name (a "(" follows) nor a type's (after "::"). String literals aside."""
+    quoted one (`quote` its quote character), or a bare word (`quote` empty). Not a
+    function's name, nor a literal's prefix or type (`_NOT_A_COLUMN`), nor a type (after
+    "::"; after AS or CONVERT's comma or USING, up to the closing parenthesis), nor a
+    collation, nor EXTRACT's field. String literals aside."""
+    calls: list[str] = []  # the piece before each open parenthesis: a function's name
+    typed = 0  # the depth of the parentheses (CAST's) whose type is being read, if any
+    passed = 0  # the end of the type or collation a "::" or COLLATE names
+    before = ""
     for m in _PIECE.finditer(expression):
-        ansi, mysql, word = m.groups()
-        if ansi is not None:
+        piece, (ansi, mysql, word) = m.group().lower(), m.group("ansi", "mysql", "word")
+        call = calls[-1] if calls else None
+        if piece == "(":
+            calls.append(before)
+        elif piece == ")":
+            typed = 0 if typed == len(calls) else typed
+            del calls[-1:]
+        elif typed or m.start() < passed:
+            pass
+        elif piece in _AFTER:
+            found = _AFTER[piece].match(expression, m.end())
+            passed = found.end() if found else passed
+        elif call is not None and (piece == "as" or (call, piece) in _CONVERT_TO):
+            typed = len(calls)
+        elif ansi is not None:
             yield m.start(), m.end(), ansi.replace('""', '"'), '"'
         elif mysql is not None:
             yield m.start(), m.end(), mysql.replace("``", "`"), "`"
-        elif word is not None and not expression[m.end():].lstrip().startswith("(") \
-                and not expression[:m.start()].rstrip().endswith("::"):
+        elif word is not None and not _NOT_A_COLUMN.match(expression, m.end()) \
+                and not (call == "extract" and before == "("):
             yield m.start(), m.end(), word, ""
+        before = piece
 
 
 def quoted_names(expression: str, quote: str) -> list[str]:
