@@ -77,6 +77,8 @@ CODES = catalogue(
     # The history.
     Code("SF013", "error", "merged branches conflict", "history"),
     Code("SF014", "error", "a changeset that is not a merge has no operations", "history"),
+    Code("SF016", "warning", "a note an import left for a hand (it does nothing when run; "
+         "apply and rollback refuse to run it)", "history"),
     Code("SF201", "warning", "the changeset cannot be rolled back (forward-only)", "history"),
     Code("SF202", "error", "the explicit rollback does not restore the schema", "history"),
     # The safety rules (rules.RULES): a project selects and ignores them by code.

@@ -32,6 +32,7 @@ from .dialects.sqlite.keep import run as run_marker
 from .errors import UsageError
 from .graph import Graph, apply_ids, rollback_ids
 from .history import History
+from .importers import unfinished
 from .interrupt import Stop, Watch
 from .outcome import Conflict, Progress, conflict, failed, interrupted, refused, stopped
 from .plans import Bound, Direction, Plan, PlanItem, Step
@@ -369,13 +370,15 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
                                                    lock_timeout, hide_password(settings.url),
                                                    notify):
             exists = recorder.exists()
-            if not exists and not dry_run:
-                recorder.ensure()
             rows = effective(recorder.read(), g) if exists else []
             check_drift(rows, g, folder)
             applied = {r.id for r in rows}
             ids = (apply_ids(g, target, applied) if direction == "apply" else
                    rollback_ids(g, target or "base", [r.id for r in rows]))
+            if not dry_run:  # (an offline script shows the notes as they are)
+                unfinished(history, ids, direction)
+                if not exists:
+                    recorder.ensure()
             # A run compiles each statement as its changeset is planned: a long plan keeps
             # text, not SQLAlchemy constructs. Not where the journal lists an interrupted
             # changeset: finding where it resumes looks at the statements' constructs.

@@ -14,6 +14,7 @@ from .defaults import HINT as DEFAULT_HINT
 from .defaults import findings as default_findings
 from .errors import Diagnostic, StateError, UsageError
 from .history import History
+from .importers import NOTE_HINT, import_notes
 from .lintstate import States, remember_heads
 from .lintstate import diag as _diag
 from .reverse import Irreversible, reverse_changeset
@@ -148,6 +149,7 @@ class Checker:
                 "writes them from the models), or delete the file"))
         _rollback(history, cs, before, state, failed, keep, diags,
                   ctx.support if rules else None, rules_only)
+        _import_notes(history, cs, keep, diags)
         if remembered is not None:
             remembered.put(cid, diags[start:], rules_only)
         placed = len(diags)
@@ -287,6 +289,20 @@ def _rollback(history: History, cs: ir.Changeset, before: SchemaState, after: Sc
                 "compare it with the automatic inverse: remove `rollback:` to see it"))
 
 
+def _import_notes(history: History, cs: ir.Changeset, keep: Keep,
+                  diags: list[Diagnostic]) -> None:
+    """SF016 (a warning: apply and rollback refuse to run such a changeset, `unfinished`):
+    a `sql` note an import left where it could not translate does nothing when run.
+    Wherever it is scoped (`dialects:`): the import listed it, as work to finish or to
+    delete."""
+    if not keep("SF016", cs.lint_ignore):
+        return
+    for part, i, op, what in import_notes(cs, rollback=True):
+        diags.append(_diag(history, cs.id, (part, i, op.kind), "SF016",
+                           f"a note the import left for a hand, which does nothing when run: "
+                           f"{what}", NOTE_HINT))
+
+
 def _rollback_runs(history: History, cs: ir.Changeset, after: SchemaState,
                    ops: tuple[ir.Operation, ...], path: tuple[object, ...],
                    support: Dialect | None, keep: Keep, diags: list[Diagnostic],
@@ -345,4 +361,4 @@ def _slug(stem: str) -> str:
 
 
 # Non-rule codes that a project may still switch off.
-_SELECTABLE = ("SF014", "SF201", "SF202", "SF332")
+_SELECTABLE = ("SF014", "SF016", "SF201", "SF202", "SF332")

@@ -168,6 +168,13 @@ def test_apply_builds_what_alembic_builds(request: pytest.FixtureRequest, tmp_pa
         drop_all(url)
     p = make_project(tmp_path / "proj", url)
     assert p.cli("import", "alembic", str(history)).returncode == 1
+    # f6 fills a column in Python, which the import left as a note: run, it would do
+    # nothing; apply refuses it, naming its place, and changes nothing.
+    refused = p.cli("apply")
+    assert refused.returncode == 1, refused.stderr
+    assert "f6_fill_nicknames_in_python.yaml:7:5: error SF016" in refused.stderr
+    assert "nothing was changed" in refused.stderr and shape(url) == {}
+    assert p.accept_import_notes() == ["f6"]
     applied = p.cli("apply")
     assert applied.returncode == 0, applied.stderr
     assert shape(url) == expected
@@ -211,6 +218,11 @@ def test_stamp_then_apply_from_an_older_revision(tmp_path: Path, history: Path) 
     assert p.cli("stamp", "--from-alembic").returncode == 0
     pending = yaml.safe_load(p.cli("status", "--format", "json").stdout)["pending"]
     assert sorted(c["id"] for c in pending) == ["c3", "e5", "f6", "g7"]
+    # f6's rows are filled in Python, left as a note: on a database with rows, running it
+    # as nothing would leave them unfilled. Refused until a person decides.
+    refused = p.cli("apply")
+    assert refused.returncode == 1 and "SF016" in refused.stderr, refused.stderr
+    assert p.accept_import_notes() == ["f6"]
     applied = p.cli("apply")
     assert applied.returncode == 0, applied.stderr
     assert shape(url) == shape(head)
@@ -563,9 +575,13 @@ def test_a_use_alter_foreign_key_is_left_out_as_alembic_leaves_it_out(project: P
     assert len(listed) == 1 and "use_alter=True" in listed[0], listed
     ops = _imported(project, "a1")["operations"]
     assert "foreign_keys" not in ops[0]["create_table"], ops[0]
-    for args in (("validate",), ("apply",)):
-        done = project.cli(*args)
-        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    # (SQLite builds it: the note is a decision apply leaves to a person, SF016)
+    done = project.cli("validate")
+    assert done.returncode == 0 and "warning SF016" in done.stdout, done.stdout
+    assert project.cli("apply").returncode == 1
+    assert project.accept_import_notes() == ["a1"]
+    done = project.cli("apply")
+    assert done.returncode == 0, (done.stdout, done.stderr)
 
 
 def test_a_boolean_server_default_of_0_is_false(project: Project, tmp_path: Path) -> None:
@@ -845,6 +861,10 @@ def test_optuna_history(request: pytest.FixtureRequest, tmp_path: Path, server: 
     assert len(list(p.changesets.iterdir())) == 10
     valid = p.cli("validate")
     assert valid.returncode == 0, valid.stdout + valid.stderr
+    # Its data migrations are notes: refused until a person decides (on an empty database,
+    # as here, that they need nothing).
+    assert p.cli("apply").returncode == 1 and shape(url) == {}
+    assert set(p.accept_import_notes()) == {r.replace(".", "_") for r in OPTUNA_DATA_MIGRATIONS}
     applied = p.cli("apply")
     assert applied.returncode == 0, applied.stderr
     assert shape(url) == expected

@@ -271,6 +271,8 @@ def test_apply_builds_liquibase_schema(request: pytest.FixtureRequest, tmp_path:
     url = f"sqlite:///{tmp_path / 'app.db'}" if sqlite else request.getfixturevalue("pg_url")
     p = make_project(tmp_path / "proj", url)
     assert p.cli("import", "liquibase", str(changelog)).returncode == 1
+    assert p.cli("apply").returncode == 1  # (its notes: SF016)
+    assert len(p.accept_import_notes()) == 2
     applied = p.cli("apply")
     assert applied.returncode == 0, applied.stderr
     assert rows(url, "SELECT name FROM users ORDER BY id") == [
@@ -330,6 +332,7 @@ def test_stamp_from_liquibase(request: pytest.FixtureRequest, tmp_path: Path,
            else request.getfixturevalue(server))
     p = make_project(tmp_path / "proj", url)
     assert p.cli("import", "liquibase", str(changelog)).returncode == 1
+    p.accept_import_notes()
     _liquibase_migrated(url, p)
     refused = p.cli("apply")
     assert refused.returncode == 2 and "stamp --from-liquibase" in refused.stderr
@@ -387,6 +390,7 @@ def test_stamp_from_liquibase_part_way(tmp_path: Path, changelog: Path) -> None:
     url = f"sqlite:///{tmp_path / 'app.db'}"
     p = make_project(tmp_path / "proj", url)
     assert p.cli("import", "liquibase", str(changelog)).returncode == 1
+    p.accept_import_notes()
     four = liquibase_id("4", "bob", "changes/more.yaml")
     ran = [(i, a, f"classpath:{f}", "EXECUTED") for i, a, f in RAN[:4]]
     _liquibase_migrated(url, p, [*ran, ("5", "bob", "db/changes/more.yaml", "FAILED")], four)
@@ -403,6 +407,7 @@ def test_stamp_unknown_changeset(tmp_path: Path, changelog: Path) -> None:
     url = f"sqlite:///{tmp_path / 'app.db'}"
     p = make_project(tmp_path / "proj", url)
     assert p.cli("import", "liquibase", str(changelog)).returncode == 1
+    p.accept_import_notes()
     _liquibase_migrated(url, p, [("1", "alice", "db/changelog.xml", "EXECUTED"),
                                  ("99", "zed", "db/changelog.xml", "EXECUTED")])
     done = p.cli("stamp", "--from-liquibase")
@@ -447,6 +452,8 @@ def test_untranslatable_parts_are_listed(project: Project, tmp_path: Path) -> No
         "express: where",
         "b by x (changelog.yaml): change type createView has no schemaflow translation",
         "property (changelog.yaml): changelog-level property: not imported; check it by hand",
+        "apply and rollback refuse to run a changeset that still holds a TODO note (SF016): "
+        "translate each, or delete it where nothing needs doing",
     ], done.stderr
     assert "5 parts need a hand" not in done.stderr and "6 parts need a hand" in done.stderr
 

@@ -854,7 +854,7 @@ def test_cli_selection_by_prefix_from_the_configuration(project: Project) -> Non
 
 DOCS = ROOT / "docs" / "rules.md"
 # Codes the page documents besides rules.RULES (the history checks a project can select).
-DOCUMENTED = {*RULES, "SF006", "SF013", "SF014", "SF201", "SF202", *REFERENCE}
+DOCUMENTED = {*RULES, "SF006", "SF013", "SF014", "SF016", "SF201", "SF202", *REFERENCE}
 # Examples that need models, or a file name of their own.
 NOT_RUNNABLE = {"SF006", "SF323"}
 # Rules whose examples are checked without a target database (with one, SF331 decides).

@@ -68,4 +68,6 @@ def _import(ctx: typer.Context, tool: str, path: Path, what: str) -> None:
         where = f" {f.direction}()" if f.direction in ("upgrade", "downgrade") else (
             f" {f.direction}" if f.direction else "")
         err.print(escape(f"  {f.revision} ({f.file}){where}: {f.message}"))
+    err.print("apply and rollback refuse to run a changeset that still holds a TODO note "
+              "(SF016): translate each, or delete it where nothing needs doing")
     raise typer.Exit(1)

@@ -4,19 +4,20 @@ say is applied. `alembic` needs Alembic installed (`schemaflow[alembic]`)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import ir
 from ..config import Settings
-from ..errors import StateError, UsageError
+from ..errors import Diagnostic, StateError, UsageError, ValidationFailed
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from ..graph import Graph
+    from ..history import History
     from ..state import SchemaState
 
 
@@ -59,6 +60,64 @@ def clipped(text: str, limit: int) -> str:
     if cut <= 0:
         cut = text.find(" ", limit)
     return text if cut < 0 else text[:cut] + "..."
+
+
+# What marks a note an import leaves where it could not translate: `validate` shows each
+# (SF016), and apply and rollback refuse to run a changeset that still holds one.
+TODO_MARK = "TODO(schemaflow import)"
+NOTE_HINT = ("translate it into operations or SQL and delete the note (delete it alone where "
+             "nothing needs doing); `lint: {ignore: [SF016]}` in the changeset runs it as it is")
+
+
+def import_notes(cs: ir.Changeset, *, rollback: bool
+                 ) -> Iterator[tuple[str, int, ir.Sql, str]]:
+    """The notes `cs` holds that an import left for a hand: (where: operations or rollback,
+    the index there, the operation, what the note says), in its operations (with `rollback`,
+    in its explicit rollback too)."""
+    mark = "-- " + TODO_MARK
+    parts = [("operations", cs.operations)]
+    if rollback:
+        parts.append(("rollback", cs.rollback or ()))
+    for part, ops in parts:
+        for i, op in enumerate(ops):
+            if isinstance(op, ir.Sql):
+                text = next((s for s in (*op.up, *(op.down or ())) if mark in s), None)
+                if text is not None:
+                    yield part, i, op, " ".join(
+                        text[text.index(mark) + len(mark):].split()).lstrip(": ")
+
+
+def _may_hold_note(cs: ir.Changeset) -> bool:
+    """Whether `cs` may hold a note, without decoding a cached body whose bytes (plain data,
+    its strings as written) do not hold the mark: a rollback of a thousand changesets does
+    not decode every body for the few notes."""
+    deferred = cs.deferred
+    data = getattr(deferred, "data", None) if deferred is not None else None
+    return not (isinstance(data, bytes) and data) or TODO_MARK.encode() in data
+
+
+def unfinished(history: History, ids: Iterable[str], direction: str) -> None:
+    """Refuse to run changesets that hold a note an import left for a hand (unless they
+    ignore SF016), each note a finding at its place: run, it would do nothing, and the
+    database would not be what the history it was imported from builds. `direction`: apply
+    runs the operations only (a note's `down` is the note again), rollback the explicit
+    rollback too."""
+    from ..history import position
+
+    found = []
+    for cid in ids:
+        cs = history.graph[cid]
+        if "SF016" in cs.lint_ignore or ("sql" not in cs.operation_kinds
+                                         and direction == "apply") or not _may_hold_note(cs):
+            continue
+        for part, i, op, what in import_notes(cs, rollback=direction == "rollback"):
+            file, line, col = position(history, cid, (part, i, op.kind))
+            found.append(Diagnostic(
+                code="SF016", message=f"a note the import left for a hand would run as "
+                f"nothing ({direction}): {what}", hint=NOTE_HINT, file=file, line=line,
+                col=col, changeset=cid))
+    if found:
+        raise ValidationFailed(found)
 
 
 def note(text: str) -> ir.Sql:

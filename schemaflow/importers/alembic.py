@@ -17,7 +17,16 @@ from .. import ir
 from ..errors import StateError
 from ..ir.parts import Dialect as SqlDialect
 from ..state import SchemaState, apply
-from . import Finding, Imported, ImportFailed, changeset_id, clipped, explicit_rollback, note
+from . import (
+    TODO_MARK,
+    Finding,
+    Imported,
+    ImportFailed,
+    changeset_id,
+    clipped,
+    explicit_rollback,
+    note,
+)
 from .alembic_run import (
     Run,
     Runner,
@@ -85,7 +94,7 @@ class _Revision:
     def todo(self, direction: str, what: str, listed: bool = True) -> ir.Sql:
         if listed:
             self.findings.append(Finding(self.rev, self.file, direction, what))
-        return note(f"TODO(schemaflow import): Alembic revision {self.rev} ({self.file}), "
+        return note(f"{TODO_MARK}: Alembic revision {self.rev} ({self.file}), "
                      f"{direction}(): {what}\nTranslate this by hand into operations or SQL, "
                      "then delete this note.")
 

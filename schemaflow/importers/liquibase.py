@@ -17,7 +17,7 @@ from .. import ir
 from ..errors import StateError
 from ..ir.parts import Dialect
 from ..state import SchemaState, apply
-from . import Finding, Imported, ImportFailed, explicit_rollback, note
+from . import TODO_MARK, Finding, Imported, ImportFailed, explicit_rollback, note
 from .liquibase_columns import Opaque
 from .liquibase_ops import translate
 from .liquibase_read import ChangeSet, read_changelog
@@ -69,7 +69,7 @@ class _ChangeSet:
 
     def todo(self, what: str, direction: str = "") -> ir.Sql:
         self.result.findings.append(Finding(self.name, self.cs.file, direction, what))
-        return note(f"TODO(schemaflow import): Liquibase changeSet {self.cs.id} by "
+        return note(f"{TODO_MARK}: Liquibase changeSet {self.cs.id} by "
                     f"{self.cs.author} ({self.cs.file}): {what}\nTranslate this by hand into "
                     "operations or SQL, then delete this note.")
 
