@@ -176,6 +176,17 @@ def dialect_capability(op: ir.Operation, before: SchemaState, oc: OpContext,
         yield "SF331", (f"create_index {op.name} with concurrently cannot run inside a "
                         "transaction"), ("set transactional: false on the changeset and keep "
                                          "the index in a changeset of its own")
+    if (isinstance(op, ir.Sql) and oc.changeset.transactional is not False
+            and ctx.support.runs_sql(op)):
+        from .sqlsplit import split_sql
+
+        refused = next((s for text in op.up for s in split_sql(text, ctx.support.sql_syntax)
+                        if ctx.support.refuses_transaction(s)), None)
+        if refused is not None:
+            yield "SF331", (f"sql: {' '.join(refused.split())[:80]} cannot run inside a "
+                            f"transaction on {ctx.support.name}"), (
+                "set transactional: false on the changeset (each statement then runs on its "
+                "own, this one outside any transaction), and keep it in a changeset of its own")
     try:
         # Each column as this database builds it (its variant); values: SF333 (values.py).
         ctx.support.check_support(ctx.support.op_here(op), before)

@@ -214,6 +214,11 @@ class Dialect(SupportChecks, CatalogReading, ComparableView):
         """Why this database refuses the identifier `name` (None: it takes it)."""
         return nul_refused(name)
 
+    def refuses_transaction(self, statement: str) -> bool:
+        """Whether raw SQL `statement` cannot run inside a transaction block here (then it
+        runs alone, outside any, in a `transactional: false` changeset)."""
+        return False
+
     def runs_sql(self, op: ir.Sql) -> bool:
         """Whether a `sql` operation's `dialects` include this database."""
         return self.holds(op.dialects)

@@ -254,8 +254,11 @@ class Renderer:
     def op_sql(self, op: ir.Sql, before: SchemaState) -> Steps:
         if not self.dialect.runs_sql(op):
             return []
-        # One statement per call: drivers refuse several (MySQL's error 1064, sqlite3).
-        return [Step(s) for text in op.up for s in split_sql(text, self.dialect.sql_syntax)]
+        # One statement per call: drivers refuse several (MySQL's error 1064, sqlite3). One
+        # the database refuses inside a transaction block runs alone, outside any.
+        refuses = self.dialect.refuses_transaction
+        return [Step(s, transactional=not refuses(s)) for text in op.up
+                for s in split_sql(text, self.dialect.sql_syntax)]
 
     def op_insert_rows(self, op: ir.InsertRows, before: SchemaState) -> Steps:
         t = before.table(op.table, op.schema)

@@ -165,6 +165,17 @@ def _bytea(c: ir.Column) -> ir.Column:
     return c
 
 
+# The statements PostgreSQL refuses inside a transaction block ("cannot run inside a
+# transaction block"), as a `sql` operation may write them (after comments).
+_OUTSIDE_TRANSACTIONS = re.compile(
+    r"(?:--[^\n]*(?:\n|$)|/\*[\s\S]*?\*/|\s)*"
+    r"(?:CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY|DROP\s+INDEX\s+CONCURRENTLY"
+    r"|REINDEX\b[^;]*\bCONCURRENTLY\b|REINDEX\s+(?:\([^)]*\)\s*)?(?:SYSTEM|DATABASE)\b"
+    r"|(?:CREATE|DROP)\s+(?:DATABASE|TABLESPACE)\b|ALTER\s+SYSTEM\b|VACUUM\b"
+    r"|ALTER\s+DATABASE\b[^;]*\bSET\s+TABLESPACE\b|(?:COMMIT|ROLLBACK)\s+PREPARED\b)",
+    re.IGNORECASE)
+
+
 @register
 class PostgreSQL(Dialect):
     """PostgreSQL: native enum types (replaced to lose a value), advisory locks."""
@@ -264,6 +275,9 @@ class PostgreSQL(Dialect):
                     f"({', '.join(removed)})",
                     hint="give the column the type's values, or remove them with "
                          "alter_column on a column that uses it")
+
+    def refuses_transaction(self, statement: str) -> bool:
+        return _OUTSIDE_TRANSACTIONS.match(statement) is not None
 
     def drop_database_sql(self, name: str) -> str:
         # FORCE (PostgreSQL 13) ends the sessions a test left open instead of failing.

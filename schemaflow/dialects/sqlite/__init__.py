@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from ..render import Renderer
 
 
+_VACUUM = re.compile(r"(?:--[^\n]*(?:\n|$)|/\*[\s\S]*?\*/|\s)*VACUUM\b", re.IGNORECASE)
 _LOCK = "schemaflow.sqlite_lock"  # the held FileLock, in the connection's info
 
 
@@ -80,6 +82,10 @@ class SQLite(Dialect):
         ((3, 25), {"rename_column": True}),
         ((3, 35), {"drop_column": True}),
     )
+
+    def refuses_transaction(self, statement: str) -> bool:
+        # ("cannot VACUUM from within a transaction")
+        return _VACUUM.match(statement) is not None
 
     def integer_range(self, spec: TypeSpec) -> tuple[int, int] | None:
         # Whatever the declared type, SQLite's integers are 64-bit: the driver cannot bind a
