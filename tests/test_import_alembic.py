@@ -1258,3 +1258,24 @@ def test_an_if_not_exists_guard_is_written_as_alembics_sql(project: Project,
     for args in (("apply",), ("rollback", "a1"), ("apply",)):
         done = project.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
+
+
+def test_a_note_keeps_no_objects_address(tmp_path: Path) -> None:
+    """Prefect's `ENUM(...).create(op.get_bind())`: the note quoted the offline run's error,
+    `<...MySQLDDLCompiler object at 0x7f2b23472210>`, so the same history imported twice
+    wrote different changesets (and checksums)."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "from sqlalchemy.dialects import postgresql\n"
+                     "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))\n"
+                     "    postgresql.ENUM('A', 'B', name='t_status').create(op.get_bind())\n"
+                     "def downgrade():\n    op.drop_table('t')\n")])
+    texts = []
+    for name in ("one", "two"):
+        p = make_project(tmp_path / name)
+        done = p.cli("import", "alembic", str(ini))
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        (path,) = p.changesets.glob("a1_*.yaml")
+        texts.append(path.read_text(encoding="utf-8"))
+    assert "object at 0x" not in texts[0] and "Compiler" in texts[0], texts[0]
+    assert texts[0] == texts[1]

@@ -50,10 +50,15 @@ def changeset_id(revision: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", revision)[:64]
 
 
+# An object's repr with its address (`<... object at 0x7f2b23472210>`): a note that kept
+# it would change on every import of the same history.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+
+
 def clipped(text: str, limit: int) -> str:
     """`text` on one line, cut after at most `limit` characters at a word boundary, with an
-    ellipsis (a first word longer than `limit` is kept whole)."""
-    text = " ".join(text.split())
+    ellipsis (a first word longer than `limit` is kept whole); no object's address."""
+    text = " ".join(_ADDRESS.sub(">", text).split())
     if len(text) <= limit:
         return text
     cut = text.rfind(" ", 0, limit + 1)
