@@ -1279,3 +1279,37 @@ def test_a_note_keeps_no_objects_address(tmp_path: Path) -> None:
         texts.append(path.read_text(encoding="utf-8"))
     assert "object at 0x" not in texts[0] and "Compiler" in texts[0], texts[0]
     assert texts[0] == texts[1]
+
+
+def test_the_scratch_database_goes_on_past_a_constraint_sqlite_cannot_alter(
+        tmp_path: Path) -> None:
+    """Prefect's PostgreSQL history: a plain `op.create_foreign_key` (no batch mode) raised
+    NotImplementedError on the scratch SQLite database, which stopped that revision's run
+    there: its later tables were missing, so a later revision that asks the inspector took
+    another branch (here: added no column), or the import failed (exit 2, nothing written).
+    The scratch database now goes without the constraint, and the operation is imported."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('a', sa.Column('id', sa.Integer, primary_key=True))\n"
+                     "    op.create_table('b', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "                    sa.Column('a_id', sa.Integer))\n"
+                     "    op.create_foreign_key('fk_b_a', 'b', 'a', ['a_id'], ['id'])\n"
+                     "    op.create_table('c', sa.Column('id', sa.Integer, primary_key=True))\n"
+                     "def downgrade():\n"
+                     "    op.drop_table('c')\n    op.drop_table('b')\n    op.drop_table('a')\n"),
+        ("a2", "a1", "def upgrade():\n"
+                     "    if 'c' in sa.inspect(op.get_bind()).get_table_names():\n"
+                     "        op.add_column('c', sa.Column('x', sa.Integer))\n"
+                     "def downgrade():\n    op.drop_column('c', 'x')\n")])
+    p = make_project(tmp_path / "p")
+    done = p.cli("import", "alembic", str(ini))
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    a1 = _imported(p, "a1")["operations"]
+    assert [next(iter(op)) for op in a1] == ["create_table", "create_table",
+                                            "create_foreign_key", "create_table"], a1
+    a2 = _imported(p, "a2")["operations"]
+    assert any(op.get("add_column", {}).get("column", {}).get("name") == "x" for op in a2), a2
+    p.accept_import_notes()  # (a2's note: it ran on the scratch database only)
+    done = p.cli("apply")
+    assert done.returncode == 0, done.stderr
+    assert "x" in {r[1] for r in rows(p.url, "PRAGMA table_info(c)")}
