@@ -1087,6 +1087,44 @@ def test_a_type_dropped_by_hand_after_its_table_is_dropped_once(pg_url: str,
     assert rows(pg_url, types) == []
 
 
+MADE_BY_HAND = [
+    ("a1", None, "def upgrade():\n"
+                 "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))\n"
+                 "def downgrade():\n    op.drop_table('t')\n"),
+    ("a2", "a1", "from sqlalchemy.dialects import postgresql\n"
+                 "def upgrade():\n"
+                 "    op.execute(\"CREATE TYPE t_kind AS ENUM ('X', 'Y')\")\n"
+                 "    op.execute(\"CREATE TYPE other AS ENUM ('p', 'q')\")\n"
+                 "    op.add_column('t', sa.Column('kind', postgresql.ENUM(\n"
+                 "        'X', 'Y', name='t_kind', create_type=False)))\n"
+                 "def downgrade():\n"
+                 "    op.drop_column('t', 'kind')\n"
+                 "    op.execute('DROP TYPE t_kind')\n"
+                 "    op.execute('DROP TYPE other')\n"),
+]
+
+
+@pytest.mark.postgresql
+def test_a_type_made_by_hand_for_a_column_is_made_once(pg_url: str, tmp_path: Path) -> None:
+    """Prefect's revision 7ae9e431e67a: `CREATE TYPE ... AS ENUM` by hand, then a column of
+    that type with create_type=False. schemaflow's column makes its type, so the imported
+    CREATE TYPE ran twice: `type "t_kind" already exists`. A type no column makes (other)
+    is still made by its SQL, and both are gone after the rollback."""
+    p = make_project(tmp_path / "proj", pg_url)
+    done = p.cli("import", "alembic", str(_alembic_project(tmp_path, MADE_BY_HAND)))
+    assert done.returncode == 0, done.stderr
+    ops = _imported(p, "a2")["operations"]
+    assert ops[0] == {"sql": {"up": "CREATE TYPE other AS ENUM ('p', 'q')"}}, ops
+    assert list(ops[1]) == ["add_column"], ops
+    types = "SELECT typname FROM pg_type WHERE typtype = 'e' ORDER BY typname"
+    applied = p.cli("apply")
+    assert applied.returncode == 0, applied.stderr
+    assert rows(pg_url, types) == [("other",), ("t_kind",)]
+    back = p.cli("rollback", "base")
+    assert back.returncode == 0, back.stderr
+    assert rows(pg_url, types) == []
+
+
 def _refused(url: str, statement: str) -> bool:
     """Whether the database refuses `statement` as breaking a constraint (rolled back)."""
     import sqlalchemy as sa

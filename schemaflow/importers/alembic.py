@@ -27,6 +27,7 @@ from . import (
     explicit_rollback,
     note,
 )
+from .alembic_enums import enum_types_made
 from .alembic_run import (
     Run,
     Runner,
@@ -321,55 +322,6 @@ def _grouped(ops: list[ir.Operation]) -> list[ir.Operation]:
 
 
 # `DROP TYPE [IF EXISTS] name, ... [CASCADE | RESTRICT]`, names unqualified.
-_DROP_TYPE = re.compile(r"\s*DROP\s+TYPE\s+(IF\s+EXISTS\s+)?((?:\"[^\"]+\"|\w+)(?:\s*,\s*"
-                        r"(?:\"[^\"]+\"|\w+))*)(\s+(?:CASCADE|RESTRICT))?\s*;?\s*", re.I)
-
-
-def _drop_types(ops: list[ir.Operation], state: SchemaState) -> list[ir.Operation]:
-    """`ops` less the `DROP TYPE` of PostgreSQL enum types that the operations before it drop
-    already: schemaflow drops an enum type with the last column using it, where Alembic's
-    drop_table leaves it, and revisions drop it by hand after. (Run twice, the second drop
-    failed the rollback.) Types schemaflow does not drop there are left to the SQL."""
-    from ..dialects.postgresql import PostgreSQL, enum_types, may_change_enums
-
-    postgresql = PostgreSQL(None)
-    gone: set[str] = set()
-    out: list[ir.Operation] = []
-    for op in ops:
-        if isinstance(op, ir.Sql) and gone and postgresql.runs_sql(op):
-            up = tuple(kept for stmt in op.up if (kept := _drop_type(stmt, gone)))
-            if up != op.up:
-                if not up:
-                    continue
-                op = replace(op, up=up)
-        elif not isinstance(op, ir.Sql):
-            had = set(enum_types(state)) if may_change_enums(op, state) else None
-            with contextlib.suppress(StateError):  # (listed by _Revision.apply)
-                state = apply(state, op)
-            if had is not None:
-                has = set(enum_types(state))
-                gone = (gone - has) | (had - has)
-        out.append(op)
-    return out
-
-
-def _drop_type(stmt: str, gone: set[str]) -> str:
-    """`stmt` less the types of `gone` it drops (taken out of `gone`), '' if none is left."""
-    match = _DROP_TYPE.fullmatch(stmt)
-    if match is None:
-        return stmt
-    # (PostgreSQL folds a name to lower case unless it is quoted.)
-    names = {n: n[1:-1] if n.startswith('"') else n.lower()
-             for n in (n.strip() for n in match.group(2).split(","))}
-    left = [n for n, name in names.items() if name not in gone]
-    gone -= set(names.values())
-    if len(left) == len(names):
-        return stmt
-    if not left:
-        return ""
-    return f"DROP TYPE {match.group(1) or ''}{', '.join(left)}{match.group(3) or ''}"
-
-
 _DATE = re.compile(r"^\s*Create Date:\s*(.+?)\s*$", re.M)
 
 
@@ -407,7 +359,7 @@ def import_alembic(path: Path) -> Imported:
                        for name, _, _ in databases}
             up_runs[MARIADB] = runner.offline(s.module.upgrade, s.path, "mysql", mariadb())
             online_up = runner.online(s.module.upgrade, s.path, keep=True)
-            up = _drop_types(rev.merged(up_runs, online_up, before, "upgrade"), before)
+            up = enum_types_made(rev.merged(up_runs, online_up, before, "upgrade"), before)
             state = before
             for op in up:
                 state = rev.apply(state, op, "upgrade")
@@ -421,7 +373,7 @@ def import_alembic(path: Path) -> Imported:
                 down_runs[MARIADB] = runner.offline(down_fn, s.path, "mysql", mariadb())
                 online_down = (runner.online(down_fn, s.path, keep=False)
                                if any(r.error for r in down_runs.values()) else None)
-                down = _drop_types(rev.merged(down_runs, online_down, state, "downgrade"),
+                down = enum_types_made(rev.merged(down_runs, online_down, state, "downgrade"),
                                    state)
             if not down:  # Alembic undid nothing here: neither does the SQL it ran
                 nothing = (f"-- nothing: downgrade() of Alembic revision {s.revision} is empty",)
