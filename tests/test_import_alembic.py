@@ -1351,3 +1351,40 @@ def test_the_scratch_database_goes_on_past_a_constraint_sqlite_cannot_alter(
     done = p.cli("apply")
     assert done.returncode == 0, done.stderr
     assert "x" in {r[1] for r in rows(p.url, "PRAGMA table_info(c)")}
+
+
+def test_the_scratch_database_goes_on_past_sql_sqlite_refuses(tmp_path: Path) -> None:
+    """Prefect's PostgreSQL history again: a plain `alter_column(nullable=False)` is SQL the
+    scratch SQLite database refuses (ALTER COLUMN). In a revision that asks the database, that
+    stopped the import (exit 2, nothing written); in one that does not, it stopped the
+    revision's run there unseen, and a later revision's inspector missed the table made
+    after it (a3 added no column: 38 of Prefect's 120 revisions stopped so)."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "                    sa.Column('c', sa.String))\n"
+                     "def downgrade():\n    op.drop_table('t')\n"),
+        ("a2", "a1", "def upgrade():\n"
+                     "    op.alter_column('t', 'c', existing_type=sa.VARCHAR(), nullable=False)\n"
+                     "    op.create_table('u', sa.Column('id', sa.Integer, primary_key=True))\n"
+                     "def downgrade():\n"
+                     "    op.drop_table('u')\n"
+                     "    op.alter_column('t', 'c', existing_type=sa.VARCHAR(), nullable=True)\n"),
+        ("a3", "a2", "def upgrade():\n"
+                     "    op.add_column('t', sa.Column('d', sa.String))\n"
+                     "    sa.MetaData().reflect(op.get_bind())\n"
+                     "    op.alter_column('t', 'd', existing_type=sa.VARCHAR(), nullable=False)\n"
+                     "    if 'u' in sa.inspect(op.get_bind()).get_table_names():\n"
+                     "        op.add_column('u', sa.Column('x', sa.Integer))\n"
+                     "def downgrade():\n"
+                     "    op.drop_column('u', 'x')\n    op.drop_column('t', 'd')\n")])
+    p = make_project(tmp_path / "p")
+    done = p.cli("import", "alembic", str(ini))
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    a3 = [next(iter(op)) for op in _imported(p, "a3")["operations"]]
+    assert a3 == ["sql", "add_column", "alter_column", "add_column"], a3  # (its note first)
+    p.accept_import_notes()
+    done = p.cli("apply")
+    assert done.returncode == 0, done.stderr
+    assert "x" in {r[1] for r in rows(p.url, "PRAGMA table_info(u)")}
+    assert [r[3] for r in rows(p.url, "PRAGMA table_info(t)") if r[1] in ("c", "d")] == [1, 1]

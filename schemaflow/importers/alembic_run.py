@@ -101,16 +101,19 @@ def _recording_classes() -> tuple[type, type]:
             try:
                 step.result = super().invoke(operation)
                 return step.result
-            except NotImplementedError:
-                # Online, Alembic's SQLite refusing an ALTER it has no SQL for outside batch
-                # mode (a constraint added or dropped): the scratch database goes without it,
-                # as what the revisions after it ask of that database seldom depends on it.
-                # The operation is recorded all the same; offline, as below.
-                return None
-            except Exception:
-                if self.live:
+            except Exception as exc:
+                # Online, an operation the scratch SQLite database cannot take: an ALTER
+                # Alembic's SQLite has no SQL for outside batch mode (a constraint added or
+                # dropped: NotImplementedError), or SQL it refuses (ALTER COLUMN, another
+                # database's functions and catalogs). The scratch database goes without it
+                # and the revision goes on, so that what the revisions after it ask of that
+                # database finds what came after it (stopped there, a later revision's
+                # inspector found tables missing and took another branch). The operation is
+                # recorded all the same. Offline: Alembic cannot write it for this database;
+                # the data is what counts.
+                if self.live and not _refused_here(exc):
                     raise
-                return None  # Alembic cannot write it offline here: the data is what counts
+                return None
             finally:
                 log.depth -= 1
                 step.sql = log.text_since_mark()
@@ -133,6 +136,14 @@ def _recording_classes() -> tuple[type, type]:
                 self.log.depth -= 1
 
     return Recording, RecordingBatch
+
+
+def _refused_here(exc: BaseException) -> bool:
+    """Whether an operation's error is the scratch SQLite database's refusal, not the
+    revision's own failure: Alembic's NotImplementedError, or the database's error."""
+    import sqlalchemy as sa
+
+    return isinstance(exc, (NotImplementedError, sa.exc.DBAPIError))
 
 
 def _proxy(ops: Any) -> None:
