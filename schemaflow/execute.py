@@ -377,6 +377,10 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
                    rollback_ids(g, target or "base", [r.id for r in rows]))
             if not dry_run:  # (an offline script shows the notes as they are)
                 unfinished(history, ids, direction)
+
+            def ready() -> None:
+                """The version table made, once the plan is known to run (a plan refused
+                while it is rendered leaves the database as it was)."""
                 if not exists:
                     recorder.ensure()
             # A run compiles each statement as its changeset is planned: a long plan keeps
@@ -389,6 +393,7 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
             kept = kept_plan(history, direction, ids, keys, dialect.name) \
                 if keys is not None else None
             if kept is not None:  # sent as it was rendered: no renderer is needed
+                ready()
                 results = run(recorder, dialect, kept, g, on_item, on_start)
                 recorder.journal.drop_if_empty()
                 return kept, results
@@ -405,6 +410,7 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
                 assert finish is not None
                 work = plan_run(history, direction, ids, applied, renderer, finish, keys)
                 if not isinstance(work, Plan):  # streamed: each item run as it comes
+                    ready()
                     try:
                         results = run(recorder, dialect, work, g, on_item, on_start)
                     finally:
@@ -422,6 +428,7 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
 
             plan, resume = recover(conn, renderer, recorder.journal if exists else None,
                                    plan, history, applied, resume_from, notify)
+            ready()
             results = run(recorder, dialect, plan, g, on_item, on_start, resume)
             recorder.journal.drop_if_empty()
             return plan, results

@@ -160,7 +160,8 @@ def test_rendered_whole_an_item_that_does_not_render_stops_it_before_anything_ra
     assert len(forks) == 1 and streams == []
     assert caught.value.message == alone.value.message
     assert f"changeset {ids[bad]} " in caught.value.message
-    assert reflect(p.url) == {} and _versions(p.url) == []
+    # Nothing at all: not even the version table is made for a plan refused.
+    assert rows(p.url, "SELECT name FROM sqlite_master") == []
     assert multiprocessing.active_children() == []
 
 
