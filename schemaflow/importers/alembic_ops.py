@@ -5,6 +5,7 @@ cannot carry raises `Opaque`: the importer then keeps the SQL Alembic writes for
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -302,12 +303,37 @@ def _create_pk(op: aops.CreatePrimaryKeyOp, state: SchemaState, dialect: Any) ->
                                 columns=tuple(str(c) for c in op.columns))]
 
 
+# A table renamed by hand, the statement alone (the same on every database):
+# `op.execute("ALTER TABLE block_data RENAME TO block")`.
+_RENAME_TABLE = re.compile(r'\s*ALTER\s+TABLE\s+(IF\s+EXISTS\s+)?("[^"]+"|\w+)\s+RENAME\s+TO\s+'
+                           r'("[^"]+"|\w+)\s*;?\s*', re.IGNORECASE)
+
+
+def _renamed_table(text: str, state: SchemaState) -> ir.RenameTable | None:
+    """The rename_table that `text` is, where it renames a table the schema has to a name
+    every database spells alike (quoted, or a bare name in lower case: PostgreSQL folds a
+    bare name, MySQL and SQLite keep it). Its DDL is the statement itself, and the schema
+    the changesets replay learns the new name (as SQL, every later operation on it did not
+    fit: Prefect's d9d98a9ebb6f)."""
+    match = _RENAME_TABLE.fullmatch(text)
+    if match is None:
+        return None
+    old, new = (n[1:-1] if n.startswith('"') else n for n in match.group(2, 3))
+    if not match.group(3).startswith('"') and new != new.lower():
+        return None
+    found = next((n for n in (old, old.lower()) if state.get(n, None) is not None), None)
+    if found is None or state.get(new, None) is not None:
+        return None
+    return ir.RenameTable(name=found, new_name=new)
+
+
 def _execute(op: aops.ExecuteSQLOp, state: SchemaState, dialect: Any) -> Ops:
     text = op.sqltext
     if not isinstance(text, str):
         compiled: Any = text
         text = str(compiled.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-    return [ir.Sql(up=(text.strip(),))]
+    renamed = _renamed_table(text, state)
+    return [renamed] if renamed is not None else [ir.Sql(up=(text.strip(),))]
 
 
 _SCALARS = (str, int, float, bool, type(None))
