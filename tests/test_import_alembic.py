@@ -1392,7 +1392,8 @@ def test_the_scratch_database_goes_on_past_sql_sqlite_refuses(tmp_path: Path) ->
 
 RENAMED_BY_HAND = [
     ("a1", None, "def upgrade():\n"
-                 "    op.create_table('block_data', sa.Column('id', sa.Integer, primary_key=True),\n"
+                 "    op.create_table('block_data',\n"
+                 "                    sa.Column('id', sa.Integer, primary_key=True),\n"
                  "                    sa.Column('n', sa.Integer))\n"
                  "def downgrade():\n    op.drop_table('block_data')\n"),
     ("a2", "a1", "def upgrade():\n"
