@@ -141,12 +141,6 @@ class CatalogReading:
         key as a unique constraint)."""
         return state
 
-    def matched(self, have: SchemaState, want: SchemaState) -> SchemaState:
-        """`have` (the database's schema, or the changesets') in `want`'s words where this
-        database cannot tell the two apart, so that comparing them finds no false difference."""
-        return have
-
-
 
 def options_given(start: int, increment: int, minvalue: int, maxvalue: int, cache: int,
                   cycle: bool, limits: Limits) -> dict[str, int | bool]:
