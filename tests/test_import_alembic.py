@@ -1078,13 +1078,18 @@ def test_a_type_dropped_by_hand_after_its_table_is_dropped_once(pg_url: str,
         {"drop_table": {"name": "t"}}, {"drop_table": {"name": "u"}},
         {"sql": {"up": "DROP TYPE mood", "dialects": ["postgresql"]}}], a1["rollback"]
     assert a2["operations"] == [{"drop_table": {"name": "u"}}], a2["operations"]
+    _enum_types_come_and_go(p, pg_url, ["mood", "status"])
+
+
+def _enum_types_come_and_go(p: Project, url: str, made: list[str]) -> None:
+    """Apply makes exactly the enum types `made`, and a rollback to base drops them all."""
     types = "SELECT typname FROM pg_type WHERE typtype = 'e' ORDER BY typname"
     applied = p.cli("apply")
     assert applied.returncode == 0, applied.stderr
-    assert rows(pg_url, types) == [("mood",), ("status",)]
+    assert rows(url, types) == [(name,) for name in made]
     back = p.cli("rollback", "base")
     assert back.returncode == 0, back.stderr
-    assert rows(pg_url, types) == []
+    assert rows(url, types) == []
 
 
 MADE_BY_HAND = [
@@ -1116,13 +1121,7 @@ def test_a_type_made_by_hand_for_a_column_is_made_once(pg_url: str, tmp_path: Pa
     ops = _imported(p, "a2")["operations"]
     assert ops[0] == {"sql": {"up": "CREATE TYPE other AS ENUM ('p', 'q')"}}, ops
     assert list(ops[1]) == ["add_column"], ops
-    types = "SELECT typname FROM pg_type WHERE typtype = 'e' ORDER BY typname"
-    applied = p.cli("apply")
-    assert applied.returncode == 0, applied.stderr
-    assert rows(pg_url, types) == [("other",), ("t_kind",)]
-    back = p.cli("rollback", "base")
-    assert back.returncode == 0, back.stderr
-    assert rows(pg_url, types) == []
+    _enum_types_come_and_go(p, pg_url, ["other", "t_kind"])
 
 
 def _refused(url: str, statement: str) -> bool:
