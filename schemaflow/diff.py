@@ -26,13 +26,10 @@ from .state import (
     TableKey,
     create_check_op,
     create_fk_op,
-    create_table_op,
     expression_key,
-    ix_name,
-    pk_name,
+    readable_column,
+    readable_create,
     rename_columns,
-    table_from_create,
-    uq_name,
 )
 from .typespec import enum_name, is_native_enum
 
@@ -237,7 +234,7 @@ class _Builder:
         self._compare_parts(renamed_old, new, gone)
         for n in came:
             self.emit("add_column", ir.AddColumn(table=t, schema=s,
-                                                 column=_readable_column(new_cols[n])))
+                                                 column=readable_column(new_cols[n])))
         for name in new_cols:
             if name in old_cols:
                 self._compare_column(t, s, old_cols[name], new_cols[name])
@@ -281,7 +278,7 @@ class _Builder:
             # in place: it is dropped and added again (no data of its own is lost).
             self.emit("regenerate", ir.DropColumn(table=t, schema=s, name=old.name))
             self.emit("regenerate", ir.AddColumn(table=t, schema=s,
-                                                 column=_readable_column(new)))
+                                                 column=readable_column(new)))
             return
         kw: dict[str, Any] = {}
         if column_type_key(old) != column_type_key(new) or self._enum_renamed(t, old, new):
@@ -391,44 +388,6 @@ def _unique_as_constraint(t: Table, other: Table) -> Table:
 def _plain(i: ir.IndexDef) -> bool:
     """Whether `i` is an index on columns only (no predicate, method, INCLUDE or options)."""
     return i.plain_key is not None
-
-
-def _readable_column(c: ir.Column) -> ir.Column:
-    """Leave out what the contract's defaults already say (nullable: true)."""
-    return replace(c, nullable=None) if c.nullable is True else c
-
-
-def _sorted_table(t: Table) -> Table:
-    return replace(t, uniques=tuple(sorted(t.uniques, key=str)),
-                   indexes=tuple(sorted(t.indexes, key=str)))
-
-
-def readable_create(t: Table) -> ir.CreateTable:
-    """create_table for `t` as a person writes it: single-column keys, uniques and indexes
-    with default names folded onto their columns; the exact form if folding would change it."""
-    pk = t.primary_key
-    pk_col = pk.columns[0] if pk and len(pk.columns) == 1 and pk.name == pk_name(t.name) else None
-    inline_u = {u.columns[0]: u for u in t.uniques
-                if len(u.columns) == 1 and u.name == uq_name(t.name, u.columns)}
-    inline_i = {i.columns[0]: i for i in t.indexes
-                if len(i.columns) == 1 and isinstance(i.columns[0], str) and not i.unique
-                and _plain(i) and i.name == ix_name(t.name, (i.columns[0],))}
-    columns = []
-    for c in t.columns:
-        col = replace(c, primary_key=c.name == pk_col, unique=c.name in inline_u,
-                      index=c.name in inline_i)
-        if c.name == pk_col or c.nullable is True:
-            col = replace(col, nullable=None)
-        columns.append(col)
-    op = ir.CreateTable(
-        name=t.name, schema=t.schema, columns=tuple(columns), comment=t.comment,
-        primary_key=None if pk_col else pk,
-        unique=tuple(u for u in t.uniques if u not in inline_u.values()),
-        foreign_keys=t.foreign_keys, checks=t.checks,
-        indexes=tuple(i for i in t.indexes if i not in inline_i.values()))
-    if _sorted_table(table_from_create(op)) == _sorted_table(t):
-        return op
-    return create_table_op(t)
 
 
 def _index_key(i: ir.IndexDef) -> tuple[Any, ...]:

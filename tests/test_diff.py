@@ -20,10 +20,18 @@ from schemaflow import ir
 from schemaflow.dialects import by_name
 from schemaflow.dialects.metadata import from_metadata
 from schemaflow.dialects.read import default_from_sa
-from schemaflow.diff import DiffResult, diff, readable_create
+from schemaflow.diff import DiffResult, diff
 from schemaflow.diffkeys import default_key, type_key
 from schemaflow.errors import SchemaflowError
-from schemaflow.state import SchemaState, Table, apply, apply_all, ck_name, table_from_create
+from schemaflow.state import (
+    SchemaState,
+    Table,
+    apply,
+    apply_all,
+    ck_name,
+    readable_create,
+    table_from_create,
+)
 from schemaflow.typespec import parse_type
 
 MODELS = Path(__file__).resolve().parent / "models"

@@ -154,34 +154,41 @@ def test_import_writes_a_changeset_per_revision(project: Project, history: Path)
     assert valid.returncode == 0, valid.stdout + valid.stderr
 
 
-@pytest.mark.parametrize("server", SERVERS)
-def test_apply_builds_what_alembic_builds(request: pytest.FixtureRequest, tmp_path: Path,
-                                          history: Path, server: str) -> None:
+def _anchored(request: pytest.FixtureRequest, tmp_path: Path, server: str, scripts: Path,
+              target: str = "heads") -> tuple[dict[str, Any], Project]:
+    """What `alembic upgrade` of `scripts` builds on `server` (its shape), and a project on
+    an empty database of that server for schemaflow to build the same in."""
     url = (f"sqlite:///{tmp_path / 'alembic.db'}" if server == "sqlite"
            else request.getfixturevalue(SERVER_URLS[server]))
-    alembic_upgrade(history / "migrations", url)
+    alembic_upgrade(scripts, url, target)
     expected = shape(url)
-    assert {"users", "posts", "tags", "audit"} <= set(expected)
     if server == "sqlite":
         url = f"sqlite:///{tmp_path / 'schemaflow.db'}"
     else:
         drop_all(url)
-    p = make_project(tmp_path / "proj", url)
+    return expected, make_project(tmp_path / "proj", url)
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_apply_builds_what_alembic_builds(request: pytest.FixtureRequest, tmp_path: Path,
+                                          history: Path, server: str) -> None:
+    expected, p = _anchored(request, tmp_path, server, history / "migrations")
+    assert {"users", "posts", "tags", "audit"} <= set(expected)
     assert p.cli("import", "alembic", str(history)).returncode == 1
     # f6 fills a column in Python, which the import left as a note: run, it would do
     # nothing; apply refuses it, naming its place, and changes nothing.
     refused = p.cli("apply")
     assert refused.returncode == 1, refused.stderr
     assert "f6_fill_nicknames_in_python.yaml:7:5: error SF016" in refused.stderr
-    assert "nothing was changed" in refused.stderr and shape(url) == {}
+    assert "nothing was changed" in refused.stderr and shape(p.url) == {}
     assert p.accept_import_notes() == ["f6"]
     applied = p.cli("apply")
     assert applied.returncode == 0, applied.stderr
-    assert shape(url) == expected
+    assert shape(p.url) == expected
     # Rolling back to base leaves nothing but the version table.
     back = p.cli("rollback", "base")
     assert back.returncode == 0, back.stderr
-    assert set(shape(url)) == set()
+    assert set(shape(p.url)) == set()
 
 
 def test_stamp_from_alembic_continues_a_database_at_head(tmp_path: Path, history: Path) -> None:
@@ -844,16 +851,8 @@ OPTUNA_DATA_MIGRATIONS = {"v1.3.0.a", "v2.4.0.a", "v3.0.0.a", "v3.0.0.b", "v3.0.
 @pytest.mark.parametrize("server", OPTUNA_SERVERS)
 def test_optuna_history(request: pytest.FixtureRequest, tmp_path: Path, server: str) -> None:
     scripts = _optuna_scripts()
-    url = (f"sqlite:///{tmp_path / 'alembic.db'}" if server == "sqlite"
-           else request.getfixturevalue(SERVER_URLS[server]))
-    alembic_upgrade(scripts, url, "head")
-    expected = shape(url)
+    expected, p = _anchored(request, tmp_path, server, scripts, "head")
     assert "trial_intermediate_values" in expected
-    if server == "sqlite":
-        url = f"sqlite:///{tmp_path / 'schemaflow.db'}"
-    else:
-        drop_all(url)
-    p = make_project(tmp_path / "proj", url)
     done = p.cli("import", "alembic", str(scripts))
     assert done.returncode == 1, done.stderr
     listed = {line.split()[0] for line in done.stderr.splitlines() if line.startswith("  ")}
@@ -863,16 +862,16 @@ def test_optuna_history(request: pytest.FixtureRequest, tmp_path: Path, server: 
     assert valid.returncode == 0, valid.stdout + valid.stderr
     # Its data migrations are notes: refused until a person decides (on an empty database,
     # as here, that they need nothing).
-    assert p.cli("apply").returncode == 1 and shape(url) == {}
+    assert p.cli("apply").returncode == 1 and shape(p.url) == {}
     assert set(p.accept_import_notes()) == {r.replace(".", "_") for r in OPTUNA_DATA_MIGRATIONS}
     applied = p.cli("apply")
     assert applied.returncode == 0, applied.stderr
-    assert shape(url) == expected
+    assert shape(p.url) == expected
     # v1.2.0.a added a value to an enum; PostgreSQL cannot remove one (Alembic's downgrade
     # leaves it there): schemaflow replaces the type.
     back = p.cli("rollback", "base")
     assert back.returncode == 0, back.stderr
-    assert set(shape(url)) == set()
+    assert set(shape(p.url)) == set()
 
 
 def test_pyproject_and_script_directory(project: Project, tmp_path: Path) -> None:
@@ -1163,17 +1162,9 @@ def test_a_check_given_on_a_column_is_built(request: pytest.FixtureRequest, tmp_
     writes `ADD COLUMN c INTEGER CHECK (c > 0)`, and the import wrote the column alone, with
     nothing listed (SQLAlchemy keeps such a CHECK on the column, where the reading of the
     table never looked); a create_table's column lost it too."""
-    url = (f"sqlite:///{tmp_path / 'alembic.db'}" if server == "sqlite"
-           else request.getfixturevalue(SERVER_URLS[server]))
     ini = _alembic_project(tmp_path, COLUMN_CHECKS)
-    alembic_upgrade(ini.parent / "migrations", url)
-    expected = shape(url)
+    expected, p = _anchored(request, tmp_path, server, ini.parent / "migrations")
     assert expected["t"]["checks"] == 3, expected
-    if server == "sqlite":
-        url = f"sqlite:///{tmp_path / 'schemaflow.db'}"
-    else:
-        drop_all(url)
-    p = make_project(tmp_path / "proj", url)
     done = p.cli("import", "alembic", str(ini))
     assert done.returncode == 0, done.stderr
     a1, a2 = _imported(p, "a1"), _imported(p, "a2")
@@ -1185,19 +1176,19 @@ def test_a_check_given_on_a_column_is_built(request: pytest.FixtureRequest, tmp_
         "name": "ck_small", "table": "t", "expression": "d < 10"}
     applied = p.cli("apply")
     assert applied.returncode == 0, applied.stderr
-    assert shape(url) == expected
+    assert shape(p.url) == expected
     # The database refuses what each CHECK refuses, and takes a row that keeps to them.
     for bad in ("a", "c"):
-        assert _refused(url, f"INSERT INTO t (id, {bad}) VALUES (1, -1)"), bad
-    assert _refused(url, "INSERT INTO t (id, d) VALUES (1, 10)")
-    assert not _refused(url, "INSERT INTO t (id, a, c, d) VALUES (1, 1, 1, 9)")
+        assert _refused(p.url, f"INSERT INTO t (id, {bad}) VALUES (1, -1)"), bad
+    assert _refused(p.url, "INSERT INTO t (id, d) VALUES (1, 10)")
+    assert not _refused(p.url, "INSERT INTO t (id, a, c, d) VALUES (1, 1, 1, 9)")
     if server == "postgresql":
-        names = rows(url, "SELECT conname FROM pg_constraint WHERE contype = 'c' "
+        names = rows(p.url, "SELECT conname FROM pg_constraint WHERE contype = 'c' "
                           "AND conrelid = 't'::regclass ORDER BY conname")
         assert ("ck_small",) in names and len(names) == 3, names
     back = p.cli("rollback", "base")
     assert back.returncode == 0, back.stderr
-    assert set(shape(url)) == set()
+    assert set(shape(p.url)) == set()
 
 
 COLUMN_PARTS = [
@@ -1416,15 +1407,7 @@ def test_a_table_renamed_by_hand_is_a_rename_table(request: pytest.FixtureReques
     and every later operation on `block` did not fit (93 SF101 errors on Prefect; here a3 a
     note and apply refused). The statement alone is rename_table, whose DDL it is."""
     ini = _alembic_project(tmp_path, RENAMED_BY_HAND)
-    url = (f"sqlite:///{tmp_path / 'alembic.db'}" if server == "sqlite"
-           else request.getfixturevalue(SERVER_URLS[server]))
-    alembic_upgrade(ini.parent / "migrations", url)
-    expected = shape(url)
-    if server == "sqlite":
-        url = f"sqlite:///{tmp_path / 'schemaflow.db'}"
-    else:
-        drop_all(url)
-    p = make_project(tmp_path / "proj", url)
+    expected, p = _anchored(request, tmp_path, server, ini.parent / "migrations")
     done = p.cli("import", "alembic", str(ini))
     assert done.returncode == 0, done.stderr
     a2 = _imported(p, "a2")
@@ -1432,7 +1415,7 @@ def test_a_table_renamed_by_hand_is_a_rename_table(request: pytest.FixtureReques
     assert p.cli("validate").returncode == 0
     applied = p.cli("apply")
     assert applied.returncode == 0, applied.stderr
-    assert shape(url) == expected
+    assert shape(p.url) == expected
     back = p.cli("rollback", "base")
     assert back.returncode == 0, back.stderr
-    assert set(shape(url)) == set()
+    assert set(shape(p.url)) == set()

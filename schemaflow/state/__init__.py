@@ -11,6 +11,8 @@ from .tables import (
     create_fk_op,
     create_table_op,
     index_clashes,
+    readable_column,
+    readable_create,
     rename_columns,
     table_from_create,
 )
@@ -19,5 +21,5 @@ from .transitions import _APPLY, apply, apply_all, dependents, find_constraint
 __all__ = ["MAX_NAME_BYTES", "_APPLY", "SchemaState", "Table", "TableKey", "apply",
            "apply_all", "ck_name", "create_check_op", "create_fk_op", "create_table_op",
            "dependents", "expression_key", "expression_tokens", "find_constraint", "fit",
-           "fk_name", "index_clashes", "ix_name", "mentions", "pk_name", "rename_columns",
-           "rename_in", "table_from_create", "uq_name"]
+           "fk_name", "index_clashes", "ix_name", "mentions", "pk_name", "readable_column",
+           "readable_create", "rename_columns", "rename_in", "table_from_create", "uq_name"]

@@ -252,3 +252,42 @@ def index_clashes(op: ir.Operation, before: SchemaState) -> list[tuple[str, str,
         if others:
             out.append((name, table, [k[1] for k in others]))
     return out
+
+
+def readable_column(c: ir.Column) -> ir.Column:
+    """Leave out what the contract's defaults already say (nullable: true)."""
+    return replace(c, nullable=None) if c.nullable is True else c
+
+
+def _sorted_table(t: Table) -> Table:
+    return replace(t, uniques=tuple(sorted(t.uniques, key=str)),
+                   indexes=tuple(sorted(t.indexes, key=str)))
+
+
+def readable_create(t: Table) -> ir.CreateTable:
+    """create_table for `t` as a person writes it (what autogenerate writes): single-column
+    keys, uniques and indexes with default names folded onto their columns; the exact form
+    if folding would change it."""
+    pk = t.primary_key
+    pk_col = pk.columns[0] if pk and len(pk.columns) == 1 and pk.name == pk_name(t.name) else None
+    inline_u = {u.columns[0]: u for u in t.uniques
+                if len(u.columns) == 1 and u.name == uq_name(t.name, u.columns)}
+    inline_i = {i.columns[0]: i for i in t.indexes
+                if len(i.columns) == 1 and isinstance(i.columns[0], str) and not i.unique
+                and i.plain_key is not None and i.name == ix_name(t.name, (i.columns[0],))}
+    columns = []
+    for c in t.columns:
+        col = replace(c, primary_key=c.name == pk_col, unique=c.name in inline_u,
+                      index=c.name in inline_i)
+        if c.name == pk_col or c.nullable is True:
+            col = replace(col, nullable=None)
+        columns.append(col)
+    op = ir.CreateTable(
+        name=t.name, schema=t.schema, columns=tuple(columns), comment=t.comment,
+        primary_key=None if pk_col else pk,
+        unique=tuple(u for u in t.uniques if u not in inline_u.values()),
+        foreign_keys=t.foreign_keys, checks=t.checks,
+        indexes=tuple(i for i in t.indexes if i not in inline_i.values()))
+    if _sorted_table(table_from_create(op)) == _sorted_table(t):
+        return op
+    return create_table_op(t)
