@@ -394,7 +394,16 @@ def _index_key(i: ir.IndexDef) -> tuple[Any, ...]:
     keys = tuple(k if isinstance(k, str) else (
         k.name, sql_key(k.expression), k.order, k.nulls, k.opclass, k.length)
         for k in ir.normal_keys(i.columns))
-    return (keys, i.unique, where_key(i.where), i.using or "btree", i.include)
+    return (keys, i.unique, where_key(i.where), _where_scope(i), i.using or "btree",
+            i.include)
+
+
+def _where_scope(i: ir.IndexDef) -> tuple[str, ...] | None:
+    if i.where_dialects is None:  # (most indexes: the registry is not imported for them)
+        return None
+    from .dialects.columns import where_scope
+
+    return where_scope(i)
 
 
 def _options(s: ir.CreateSequence) -> str:

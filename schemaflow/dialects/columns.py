@@ -1,6 +1,7 @@
-"""Columns as one database builds them: the variant of a column's type that applies there,
-the collations a type takes, and the types its Inspector cannot read, read from the
-database's own text of them. Imports no SQLAlchemy until a live database is read."""
+"""Columns and indexes as one database builds them: the variant of a column's type that
+applies there, an index's condition where it applies there (`where_dialects`), the
+collations a type takes, and the types its Inspector cannot read, read from the database's
+own text of them. Imports no SQLAlchemy until a live database is read."""
 
 from __future__ import annotations
 
@@ -26,34 +27,68 @@ def column_here(names: tuple[str, ...], c: ir.Column) -> ir.Column:
     return replace(c, type=here, variants=())
 
 
+def index_here(names: tuple[str, ...], i: ir.IndexDef) -> ir.IndexDef:
+    """`i` with its `where` where it applies here (one of `names`; else none: the index
+    covers every row), and no `where_dialects`."""
+    if i.where_dialects is None:
+        return i
+    return replace(i, where=i.where if any(d in names for d in i.where_dialects) else None,
+                   where_dialects=None)
+
+
+def where_scope(i: ir.IndexDef) -> tuple[str, ...] | None:
+    """The databases with partial indexes that `i`'s condition applies on, for comparing
+    indexes: None where it applies on all of them (`where_dialects` omitted, or naming them
+    all: the same index wherever either can be built, as a database without partial
+    indexes refuses the first)."""
+    if i.where is None or i.where_dialects is None:
+        return None
+    from . import by_name, names
+
+    partial = [by_name(n) for n in names() if by_name(n).caps.partial_index]
+    scope = tuple(d.name for d in partial if any(n in i.where_dialects
+                                                  for n in d.sql_dialects))
+    return None if len(scope) == len(partial) else scope
+
+
+def _scoped(t: Table | ir.CreateTable) -> bool:
+    return any(c.variants for c in t.columns) or any(
+        i.where_dialects is not None for i in t.indexes)
+
+
 def has_variants(state: SchemaState) -> bool:
-    """Whether any column of `state` has type variants (a look at every column)."""
-    return any(c.variants for t in state.tables.values() for c in t.columns)
+    """Whether any column of `state` has type variants, or any index a condition for some
+    databases only (a look at every table)."""
+    return any(_scoped(t) for t in state.tables.values())
 
 
 def brings_variants(op: ir.Operation) -> bool:
-    """Whether applying `op` can give a column type variants: only a new table's columns,
-    an added column and a column's new type carry them (every other operation keeps the
-    columns it meets, or has none)."""
+    """Whether applying `op` can give a column type variants or an index a condition for
+    some databases only: only a new table, an added column, a column's new type and a new
+    index carry them (every other operation keeps the columns and indexes it meets)."""
     if isinstance(op, ir.CreateTable):
-        return any(c.variants for c in op.columns)
+        return _scoped(op)
     if isinstance(op, ir.AddColumn):
         return bool(op.column.variants)
     if isinstance(op, ir.AlterColumn):
         return bool(op.variants)
+    if isinstance(op, ir.CreateIndex):
+        return op.where_dialects is not None
     return False
 
 
 def state_here(names: tuple[str, ...], state: SchemaState) -> SchemaState:
-    """`state` with every column as `column_here` gives it (tables without variants kept as
-    they are). Each table is converted when first read: rendering one changeset on a long
-    history's schema (remembered by the memo, its tables decoded on first use) reads a few."""
+    """`state` with every column as `column_here` gives it and every index as `index_here`
+    does (other tables kept as they are). Each table is converted when first read:
+    rendering one changeset on a long history's schema (remembered by the memo, its tables
+    decoded on first use) reads a few."""
     tables = state.tables
 
     def table_here(t: Table) -> Table:
-        if not any(c.variants for c in t.columns):
+        if not _scoped(t):
             return t
-        return replace(t, columns=tuple(column_here(names, c) for c in t.columns))
+        return replace(t, columns=tuple(column_here(names, c) for c in t.columns),
+                       indexes=tuple(index_here(names, i) for i in t.indexes))
 
     def load(i: int) -> dict[TableKey, Table]:
         return {k: table_here(t) for k, t in tables.bucket(i).items()}
@@ -63,9 +98,14 @@ def state_here(names: tuple[str, ...], state: SchemaState) -> SchemaState:
 
 
 def op_here(names: tuple[str, ...], op: ir.Operation) -> ir.Operation:
-    """`op` with every column and type as `column_here` gives it."""
-    if isinstance(op, ir.CreateTable) and any(c.variants for c in op.columns):
-        return replace(op, columns=tuple(column_here(names, c) for c in op.columns))
+    """`op` with every column and type as `column_here` gives it, and every index as
+    `index_here` does."""
+    if isinstance(op, ir.CreateTable) and _scoped(op):
+        return replace(op, columns=tuple(column_here(names, c) for c in op.columns),
+                       indexes=tuple(index_here(names, i) for i in op.indexes))
+    if isinstance(op, ir.CreateIndex) and op.where_dialects is not None:
+        here = index_here(names, op.definition)
+        return replace(op, where=here.where, where_dialects=None)
     if isinstance(op, ir.AddColumn) and op.column.variants:
         return replace(op, column=column_here(names, op.column))
     if isinstance(op, ir.AlterColumn) and op.variants and op.type is not None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from .. import ir
 from ..typespec import TypeSpec
+from .columns import index_here
 from .values import INTEGER_BITS, signed
 
 if TYPE_CHECKING:
@@ -137,7 +138,15 @@ class ComparableView:
         held = map_columns(_dialect(self).sequences_detached(state), lambda c: self.default_as_held(
             self.generated_as_held(self._typed_as_held(self._numbered_as_held(
                 _dialect(self).column_here(c))))))
-        return map_tables(held, lambda t: self.held_indexes(self.held_checks(t)))
+        return map_tables(held, lambda t: self.held_indexes(self.held_checks(
+            self._conditions_as_held(t))))
+
+    def _conditions_as_held(self, t: Table) -> Table:
+        """`t` with each index's condition where it applies here (`where_dialects`)."""
+        if all(i.where_dialects is None for i in t.indexes):
+            return t
+        names = _dialect(self).variant_names
+        return replace(t, indexes=tuple(index_here(names, i) for i in t.indexes))
 
     def _numbered_as_held(self, c: ir.Column) -> ir.Column:
         return replace(c, autoincrement=None) if (

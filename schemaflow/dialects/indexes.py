@@ -75,7 +75,7 @@ def from_model(table: str, i: sa.Index) -> ir.IndexDef:
                          "(metadata.create_all() cannot create it either)",
                          hint="give the Index its columns, Index(name, table.c.column), or "
                               "remove it from the models")
-    where = _condition(where_is, options)
+    where, where_dialects = _condition(where_is, options)
     lengths = options.pop("mysql_length", None) or options.pop("mariadb_length", None)
     options.pop("mariadb_length", None)
     ops = options.pop("postgresql_ops", None) or {}
@@ -94,21 +94,29 @@ def from_model(table: str, i: sa.Index) -> ir.IndexDef:
     cols = ir.key_columns(tuple(parts))
     return ir.IndexDef(
         name=_name(i) or ix_name(table, cols), columns=tuple(parts), unique=bool(i.unique),
-        where=where, using=_method(where_is, using),
+        where=where, where_dialects=where_dialects, using=_method(where_is, using),
         include=tuple(str(getattr(c, "name", c)) for c in include))
 
 
-def _condition(where_is: str, options: dict[str, Any]) -> str | None:
-    """The partial-index condition, which must hold on every database that has them."""
-    found = {k: sql_text(options.pop(k)) for k in ("postgresql_where", "sqlite_where")
-             if k in options}
-    if len(set(found.values())) > 1 or len(found) == 1:
+_WHERE_OPTIONS = {"postgresql_where": "postgresql", "sqlite_where": "sqlite"}
+
+
+def _condition(where_is: str, options: dict[str, Any]
+               ) -> tuple[str | None, tuple[ir.Dialect, ...] | None]:
+    """The partial-index condition and the databases it applies on, as `create_all()`
+    builds the index: partial where a `<database>_where` option is given, whole on every
+    other database (MySQL and MariaDB have no partial indexes). One condition for all of
+    them; two different ones are refused."""
+    found = {k: sql_text(options.pop(k)) for k in _WHERE_OPTIONS if k in options}
+    if len(set(found.values())) > 1:
         raise Unexpressible(
-            where_is, f"a condition for some databases only ({', '.join(sorted(found))})",
-            hint="give the same condition as postgresql_where and sqlite_where if it holds "
-                 "everywhere, or create the index with a `sql` operation scoped with "
-                 "`dialects:`")
-    return next(iter(found.values()), None)
+            where_is, f"a different condition per database ({', '.join(sorted(found))})",
+            hint="give one condition, or create the index with a `sql` operation scoped "
+                 "with `dialects:`")
+    if not found:
+        return None, None
+    dialects = tuple(sorted(_WHERE_OPTIONS[k] for k in found))
+    return next(iter(found.values())), dialects  # type: ignore[return-value]
 
 
 def _method(where_is: str, using: Any) -> ir.IndexMethod | None:

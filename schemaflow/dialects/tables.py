@@ -223,10 +223,12 @@ def autoincrement_column(t: Table) -> sa.Column[Any] | None:
     return sa_table(t, sa.MetaData(), with_indexes=False).autoincrement_column
 
 
-def _where(expr: str | None) -> dict[str, Any]:
-    if expr is None:
+def _where(i: ir.IndexDef) -> dict[str, Any]:
+    if i.where is None:
         return {}
-    return {"sqlite_where": sa.text(expr), "postgresql_where": sa.text(expr)}
+    on = i.where_dialects
+    return {f"{d}_where": sa.text(i.where) for d in ("sqlite", "postgresql")
+            if on is None or d in on}
 
 
 def _key_part(table: sa.Table, k: ir.IndexKey) -> Any:
@@ -240,7 +242,7 @@ def _key_part(table: sa.Table, k: ir.IndexKey) -> Any:
 
 def sa_index(i: ir.IndexDef, table: sa.Table) -> sa.Index:
     """A SQLAlchemy Index bound to `table`."""
-    options = _where(i.where)
+    options = _where(i)
     if i.using:
         options["postgresql_using"] = i.using
     if i.include:

@@ -25,6 +25,7 @@ from .parts import (
     UniqueDef,
     Variant,
     check_variants,
+    check_where_dialects,
     sequence_options,
 )
 from .parts import Dialect as Dialect  # where the importers and ir/__init__ name it
@@ -150,21 +151,27 @@ class CreateIndex(Operation):
     schema: str | None = None
     unique: bool = False
     where: str | None = None
+    where_dialects: tuple[Dialect, ...] | None = None
     using: IndexMethod | None = None
     include: tuple[str, ...] = ()
     concurrently: bool = False
+
+    def __post_init__(self) -> None:
+        check_where_dialects(self.where, self.where_dialects)
 
     @classmethod
     def of(cls, i: IndexDef, table: str, schema: str | None) -> CreateIndex:
         """The create_index operation that builds index `i` on `table`."""
         return cls(name=i.name, table=table, schema=schema, columns=i.columns, unique=i.unique,
-                   where=i.where, using=i.using, include=i.include)
+                   where=i.where, where_dialects=i.where_dialects, using=i.using,
+                   include=i.include)
 
     @property
     def definition(self) -> IndexDef:
         """The index this operation creates."""
         return IndexDef(name=self.name, columns=self.columns, unique=self.unique,
-                        where=self.where, using=self.using, include=self.include)
+                        where=self.where, where_dialects=self.where_dialects, using=self.using,
+                        include=self.include)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

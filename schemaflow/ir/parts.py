@@ -294,6 +294,13 @@ def normal_keys(keys: tuple[IndexKey, ...]) -> tuple[IndexKey, ...]:
     return tuple(out)
 
 
+def check_where_dialects(where: str | None, dialects: tuple[str, ...] | None) -> None:
+    """IRError for `where_dialects` without a `where` to scope, or scoping it to none."""
+    if dialects is not None and (where is None or not dialects):
+        raise IRError("`where_dialects` names the databases an index's `where` applies on: "
+                      "it goes with `where`, and names at least one")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IndexDef:
     """An index inside `create_table`."""
@@ -302,8 +309,14 @@ class IndexDef:
     columns: tuple[IndexKey, ...]
     unique: bool = False
     where: str | None = None
+    # The databases `where` applies on (None: every one); elsewhere the index covers every
+    # row, as SQLAlchemy builds an index given only `postgresql_where`.
+    where_dialects: tuple[Dialect, ...] | None = None
     using: IndexMethod | None = None
     include: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_where_dialects(self.where, self.where_dialects)
 
     @property
     def column_names(self) -> tuple[str, ...]:

@@ -1,0 +1,152 @@
+"""An index's condition for some databases only (`where_dialects`): partial where it is
+named, whole elsewhere, as `metadata.create_all()` builds an index given `postgresql_where`
+alone. Applied, rolled back, rebuilt by SQLite and compared on the real databases."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import DIALECTS, Project, make_project, rows
+
+
+def _url(request: pytest.FixtureRequest, dialect: str, tmp_path: Path) -> str:
+    if dialect == "sqlite":
+        return f"sqlite:///{tmp_path / 'app.db'}"
+    return str(request.getfixturevalue("pg_url" if dialect == "postgresql" else "mysql_url"))
+
+
+def _conditions(url: str) -> dict[str, str | None]:
+    """Each index of table t, and its condition as the database keeps it (None: whole)."""
+    if url.startswith("sqlite"):
+        found = rows(url, "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                          "AND tbl_name = 't' AND sql IS NOT NULL")
+    elif url.startswith("postgresql"):
+        found = rows(url, "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 't' "
+                          "AND indexname <> 'pk_t'")
+    else:  # MariaDB: no partial indexes
+        found = [(name, "") for (name,) in rows(
+            url, "SELECT DISTINCT index_name FROM information_schema.statistics WHERE "
+                 "table_schema = DATABASE() AND table_name = 't' AND index_name <> 'PRIMARY'")]
+    out: dict[str, str | None] = {}
+    for name, sql in found:
+        _, where, condition = str(sql).upper().partition(" WHERE ")
+        out[str(name)] = condition.strip("() ").lower() if where else None
+    return out
+
+
+TABLE = {"create_table": {
+    "name": "t",
+    "columns": [{"name": "id", "type": "integer", "primary_key": True},
+                {"name": "a", "type": "integer"}, {"name": "b", "type": "string(10)"}],
+    "indexes": [{"name": "ix_lite", "columns": ["a"], "where": "a > 1",
+                 "where_dialects": ["sqlite"]}]}}
+INDEX = {"create_index": {"name": "ix_pg", "table": "t", "columns": ["b"],
+                          "where": "a > 2", "where_dialects": ["postgresql"]}}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_condition_applies_on_the_databases_it_names(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    url = _url(request, dialect, tmp_path)
+    p = make_project(tmp_path / "proj", url)
+    # The second changeset widens b: a table rebuild on SQLite, which makes the indexes
+    # again from the schema the changesets build.
+    p.chain([TABLE, INDEX], [{"alter_column": {"table": "t", "name": "b",
+                                               "type": "string(20)", "nullable": False,
+                                               "default": "x"}}])
+    done = p.cli("validate", "--dialect", "mysql")
+    assert done.returncode == 0, done.stdout  # (no partial index asked of MariaDB)
+    want = {"sqlite": {"ix_lite": "a > 1", "ix_pg": None},
+            "postgresql": {"ix_lite": None, "ix_pg": "a > 2"},
+            "mysql": {"ix_lite": None, "ix_pg": None}}[dialect]
+    for step in ("c001", "c002"):
+        done = p.cli("apply", step)
+        assert done.returncode == 0, done.stderr
+        assert _conditions(url) == want, step
+    done = p.cli("rollback", "c001")  # the rebuild undone on SQLite
+    assert done.returncode == 0, done.stderr
+    assert _conditions(url) == want
+    done = p.cli("rollback", "base")
+    assert done.returncode == 0, done.stderr
+    assert _conditions(url) == {}
+    # Dropped, the index comes back as it was when the drop is rolled back.
+    p.write("c003", [{"drop_index": {"name": "ix_pg", "table": "t"}}], parents=["c002"])
+    for args in (("apply",), ("rollback", "c002")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stderr)
+    assert _conditions(url) == want
+
+
+def _models_project(tmp_path: Path, index: str) -> Project:
+    p = make_project(tmp_path / "proj")
+    (p.root / "scope_models.py").write_text(textwrap.dedent(f"""\
+        import sqlalchemy as sa
+        metadata = sa.MetaData()
+        t = sa.Table("t", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("a", sa.Integer))
+        {index}
+        """), encoding="utf-8")
+    with (p.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
+        fh.write('models = "scope_models:metadata"\n')
+    return p
+
+
+def test_a_condition_written_for_every_database_is_the_models_for_both(
+        tmp_path: Path) -> None:
+    """A history written before `where_dialects` (the condition on every database) and
+    models that give it as postgresql_where and sqlite_where: the same index wherever
+    either builds, so `check` finds no difference (MySQL refuses the first at validate)."""
+    p = _models_project(tmp_path, 'sa.Index("ix_a", t.c.a, postgresql_where=t.c.a > 0, '
+                                  'sqlite_where=t.c.a > 0)')
+    p.write("c001", [{"create_table": {
+        "name": "t", "columns": [{"name": "id", "type": "integer", "primary_key": True},
+                                 {"name": "a", "type": "integer"}],
+        "indexes": [{"name": "ix_a", "columns": ["a"], "where": "a > 0"}]}}])
+    done = p.cli("check")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_condition_moved_to_fewer_databases_is_a_new_index(tmp_path: Path) -> None:
+    p = _models_project(tmp_path, 'sa.Index("ix_a", t.c.a, postgresql_where=t.c.a > 0)')
+    p.write("c001", [{"create_table": {
+        "name": "t", "columns": [{"name": "id", "type": "integer", "primary_key": True},
+                                 {"name": "a", "type": "integer"}],
+        "indexes": [{"name": "ix_a", "columns": ["a"], "where": "a > 0"}]}}])
+    done = p.cli("check")
+    assert done.returncode == 1, done.stdout + done.stderr
+    done = p.cli("new", "--autogenerate", "-m", "scope")
+    assert done.returncode == 0, done.stderr
+    (written,) = [f for f in p.changesets.glob("*.yaml") if "scope" in f.name]
+    ops = yaml.safe_load(written.read_text(encoding="utf-8"))["operations"]
+    assert ops == [{"drop_index": {"name": "ix_a", "table": "t"}},
+                   {"create_index": {"name": "ix_a", "table": "t", "columns": ["a"],
+                                     "where": "a > 0", "where_dialects": ["postgresql"]}}]
+    for args in (("validate",), ("apply",), ("check",), ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    assert _conditions(p.url) == {"ix_a": None}  # whole on SQLite, as create_all() builds it
+
+
+@pytest.mark.parametrize(("index", "message"), [
+    ({"name": "ix", "columns": ["a"], "where_dialects": ["postgresql"]},
+     "'where_dialects' goes with 'where'"),
+    ({"name": "ix", "columns": ["a"], "where": "a > 0", "where_dialects": []},
+     "where_dialects must not be empty"),
+    ({"name": "ix", "columns": ["a"], "where": "a > 0", "where_dialects": ["oracle"]},
+     "must be one of sqlite, postgresql, mysql, mariadb, not 'oracle'"),
+])
+def test_a_scope_without_a_condition_is_refused_at_its_line(
+        project: Project, index: dict[str, object], message: str) -> None:
+    path = project.write("c001", [{"create_table": {
+        "name": "t", "columns": [{"name": "id", "type": "integer", "primary_key": True},
+                                 {"name": "a", "type": "integer"}], "indexes": [index]}}])
+    done = project.cli("validate")
+    assert done.returncode == 1
+    assert f"{path.relative_to(project.root)}:" in done.stdout and message in done.stdout
+    assert "SF002" in done.stdout and "Traceback" not in done.stdout + done.stderr
+    done = project.cli("apply")
+    assert done.returncode != 0 and "Traceback" not in done.stdout + done.stderr
+    assert not (project.root / "app.db").exists() or _conditions(project.url) == {}
