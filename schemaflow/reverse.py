@@ -46,18 +46,26 @@ def recreate_parts(t: Table) -> tuple[ir.Operation, ...]:
     return tuple(ops)
 
 
-def _drop_column(op: ir.DropColumn, before: SchemaState) -> Inverse:
+def _column(op: ir.DropColumn | ir.AlterColumn, before: SchemaState) -> tuple[Table, ir.Column]:
+    """The table and column `op` names, or the StateError its transition raises (an
+    operation that does not fit has no inverse to know: an import's, on a column an earlier
+    revision added as SQL)."""
     t = before.table(op.table, op.schema)
     col = t.column(op.name)
-    assert col is not None
+    if col is None:
+        apply(before, op)  # (raises, naming the column)
+        raise AssertionError(f"{op.kind} fits a table without its column")
+    return t, col
+
+
+def _drop_column(op: ir.DropColumn, before: SchemaState) -> Inverse:
+    t, col = _column(op, before)
     add = ir.AddColumn(table=t.name, schema=t.schema, column=col)
     return (add, *recreate_parts(dependents(t, op.name)))
 
 
 def _alter_column(op: ir.AlterColumn, before: SchemaState) -> Inverse:
-    t = before.table(op.table, op.schema)
-    c = t.column(op.name)
-    assert c is not None
+    _, c = _column(op, before)
     kw: dict[str, Any] = {}
     if op.type is not None:
         kw.update(type=c.type, variants=c.variants, collation=c.collation)

@@ -1419,3 +1419,87 @@ def test_a_table_renamed_by_hand_is_a_rename_table(request: pytest.FixtureReques
     back = p.cli("rollback", "base")
     assert back.returncode == 0, back.stderr
     assert set(shape(p.url)) == set()
+
+
+PERCENT = [("a1", None,
+            "import datetime\n"
+            "def upgrade():\n"
+            "    t = op.create_table('t', sa.Column('id', sa.Integer, primary_key=True),\n"
+            "                        sa.Column('s', sa.Text), sa.Column('d', sa.DateTime))\n"
+            "    op.bulk_insert(t, [{'id': 1, 's': '{% if x %}100%{% endif %}',\n"
+            "                        'd': datetime.datetime(2020, 1, 1)}])\n"
+            "    op.execute(sa.text('INSERT INTO t (id, s) VALUES (2, :v)')"
+            ".bindparams(v='50%'))\n"
+            "    op.execute(\"INSERT INTO t (id, s) VALUES (3, 'a%b')\")\n"
+            "def downgrade():\n    op.drop_table('t')\n")]
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_percent_sign_in_a_value_is_the_value(request: pytest.FixtureRequest,
+                                                tmp_path: Path, server: str) -> None:
+    """Airflow's log_template rows (a Jinja template with `{% ... %}`), inserted by a
+    bulk_insert the import writes as SQL: the SQL Alembic writes for drivers with %s
+    placeholders doubles each percent sign, and run as a `sql` operation (no parameters)
+    the rows held '{%% if x %%}100%%'."""
+    ini = _alembic_project(tmp_path, PERCENT)
+    url = (f"sqlite:///{tmp_path / 'alembic.db'}" if server == "sqlite"
+           else request.getfixturevalue(SERVER_URLS[server]))
+    alembic_upgrade(ini.parent / "migrations", url)
+    expected = rows(url, "SELECT id, s FROM t ORDER BY id")
+    assert expected == [(1, "{% if x %}100%{% endif %}"), (2, "50%"), (3, "a%b")]
+    _, p = _anchored(request, tmp_path, server, ini.parent / "migrations")
+    assert p.cli("import", "alembic", str(ini)).returncode == 1  # (the rows listed as SQL)
+    assert "%%" not in _imported(p, "a1").__repr__()
+    applied = p.cli("apply")
+    assert applied.returncode == 0, applied.stderr
+    assert rows(p.url, "SELECT id, s FROM t ORDER BY id") == expected
+
+
+# Airflow's histories: a step that does not fit the replayed schema because an earlier step
+# wrote what it names as SQL (a column added by op.execute or in a branch on the database's
+# name; a table with a per-database collation) is that SQL too.
+SQL_BEFORE = {
+    "a column added as SQL, dropped later (the import raised AssertionError)": [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))\n"
+                     "    op.execute('ALTER TABLE t ADD COLUMN c VARCHAR(20)')\n"
+                     "def downgrade():\n    op.drop_table('t')\n"),
+        ("a2", "a1", "def upgrade():\n    op.drop_column('t', 'c')\n"
+                     "def downgrade():\n"
+                     "    op.add_column('t', sa.Column('c', sa.String(20)))\n")],
+    "a column added in a branch on the database, dropped by the downgrade": [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))\n"
+                     "def downgrade():\n    op.drop_table('t')\n"),
+        ("a2", "a1", "def upgrade():\n"
+                     "    if op.get_bind().dialect.name == 'mysql':\n"
+                     "        op.add_column('t', sa.Column('c', sa.Text(2000)))\n"
+                     "    else:\n"
+                     "        op.add_column('t', sa.Column('c', sa.String(2000)))\n"
+                     "def downgrade():\n    op.drop_column('t', 'c')\n")],
+    "a table pointing at a table written as SQL": [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('a', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "        sa.Column('name', sa.String(50).with_variant(\n"
+                     "            sa.String(50, collation='NOCASE'), 'sqlite')))\n"
+                     "    op.create_table('b', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "        sa.Column('a_id', sa.Integer, sa.ForeignKey('a.id')))\n"
+                     "def downgrade():\n    op.drop_table('b')\n    op.drop_table('a')\n")],
+}
+
+
+@pytest.mark.parametrize("server", OPTUNA_SERVERS)
+@pytest.mark.parametrize("case", sorted(SQL_BEFORE))
+def test_a_step_on_what_an_earlier_step_wrote_as_sql_is_sql_too(
+        request: pytest.FixtureRequest, tmp_path: Path, server: str, case: str) -> None:
+    ini = _alembic_project(tmp_path, SQL_BEFORE[case])
+    expected, p = _anchored(request, tmp_path, server, ini.parent / "migrations")
+    done = p.cli("import", "alembic", str(ini))
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "so this step is SQL too" in done.stderr
+    done = p.cli("validate")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for args in (("apply",), ("rollback", "base"), ("apply",)):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stderr)
+    assert shape(p.url) == expected

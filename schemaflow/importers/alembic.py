@@ -38,6 +38,7 @@ from .alembic_run import (
     statements,
 )
 from .alembic_runs import MARIADB, batch_kept, branched, mariadb, mariadb_apart
+from .touched import misfit, tables_in_sql, tables_named
 
 Scope = tuple[SqlDialect, ...]
 
@@ -63,14 +64,17 @@ class _Item:
 
 
 def _databases() -> list[tuple[str, Any, Scope]]:
-    """(SQLAlchemy dialect name, dialect, `dialects:` scope) of each supported database."""
+    """(SQLAlchemy dialect name, dialect, `dialects:` scope) of each supported database,
+    the dialect writing SQL that runs as written (`literal_dialect`: a `sql` operation is
+    sent without parameters, so a percent sign in a value stays single)."""
     from ..dialects import by_name, names
+    from ..dialects.render import literal_dialect
 
     seen: dict[str, tuple[str, Any, Scope]] = {}
     for name in names():
         d = by_name(name)
         try:
-            sa_dialect = d.sa_dialect()
+            sa_dialect = literal_dialect(d.sa_dialect())
         except NotImplementedError:
             continue
         scope = cast(Scope, d.sql_dialects[:1])
@@ -136,9 +140,9 @@ class _Revision:
                 if item.as_sql and isinstance(getattr(step.op, "table_name", None), str):
                     self.as_sql.add(step.op.table_name)
             else:
-                missing = _misfit(state, item.ops)
-                if missing is not None and step.sql.strip() and getattr(
-                        step.op, "table_name", None) in self.as_sql:
+                missing = misfit(state, item.ops)
+                if missing is not None and step.sql.strip() and not self.as_sql.isdisjoint(
+                        tables_named(item.ops)):
                     # What it names is not in the schema replayed so far: written as SQL
                     # before (a table with a type only SQL gives), so this is SQL too.
                     what = (f"{missing} (an earlier step wrote it as SQL), so this step is "
@@ -169,7 +173,16 @@ class _Revision:
     def merged(self, runs: dict[str, Run], online: Run | None, state: SchemaState,
                direction: str) -> list[ir.Operation]:
         """The operations of one direction: common ones as they are, the parts that differ
-        by database as `sql` scoped with `dialects:`."""
+        by database as `sql` scoped with `dialects:`; the tables their SQL builds or alters
+        noted (`as_sql`: a later step on one that does not fit is SQL too)."""
+        ops = self._merged(runs, online, state, direction)
+        for op in ops:
+            if isinstance(op, ir.Sql):
+                self.as_sql.update(tables_in_sql(op.up))
+        return ops
+
+    def _merged(self, runs: dict[str, Run], online: Run | None, state: SchemaState,
+                direction: str) -> list[ir.Operation]:
         databases = _databases()
         maria = runs.pop(MARIADB, None)
         if any(r.error for r in runs.values()):
@@ -251,17 +264,6 @@ class _Revision:
         kinds = ", ".join(op.kind for op in it.ops)
         return (replace(self.todo(direction, f"{kinds} differs on {scope[0]} and Alembic "
                                   "writes no SQL for it offline"), dialects=scope),)
-
-
-def _misfit(state: SchemaState, ops: tuple[ir.Operation, ...]) -> str | None:
-    """What the first of `ops` that does not fit `state` (after those before it) says is
-    wrong, or None when they all fit."""
-    for op in ops:
-        try:
-            state = apply(state, op)
-        except StateError as exc:
-            return f"{op.kind}: {exc.message}"
-    return None
 
 
 def _merge(lists: list[tuple[Scope, list[_Item]]], scoped: Any) -> list[ir.Operation]:

@@ -200,12 +200,19 @@ class Runner:
         """Run `fn` (a revision's upgrade or downgrade) writing SQL for database `sa_name`
         (or for the SQLAlchemy `dialect` given: MariaDB's is MySQL's, flagged)."""
         from alembic.runtime.migration import MigrationContext
+        from sqlalchemy.engine.url import make_url
+
+        from ..dialects.render import literal_dialect
 
         buffer = io.StringIO()
         log = _Log(buffer)
-        which = {"dialect": dialect} if dialect is not None else {"dialect_name": sa_name}
+        # SQL that runs as written (a `sql` operation, sent without parameters): a percent
+        # sign in a value stays single, where a driver with %s placeholders would have it
+        # doubled (a row bulk_insert wrote as SQL held '100%%').
+        here = literal_dialect(dialect if dialect is not None
+                               else make_url(f"{sa_name}://").get_dialect()())
         self._call(fn, path, lambda env: MigrationContext.configure(
-            **which, environment_context=env, opts={
+            dialect=here, environment_context=env, opts={
                 "as_sql": True, "output_buffer": buffer, "literal_binds": True}),
             log, execute=False, offline=True)
         log.stray()

@@ -20,10 +20,12 @@ MARIADB = "mariadb"  # the key of MariaDB's offline run (its SQLAlchemy dialect 
 
 
 def mariadb() -> Any:
-    """MariaDB's SQLAlchemy dialect, as a `mysql://` URL to a MariaDB server gives it."""
+    """MariaDB's SQLAlchemy dialect, as a `mysql://` URL to a MariaDB server gives it
+    (writing SQL that runs as written, as `alembic._databases`' do)."""
     from ..dialects import by_name
+    from ..dialects.render import literal_dialect
 
-    return by_name("mariadb").sa_dialect()
+    return literal_dialect(by_name("mariadb").sa_dialect())
 
 
 def mariadb_apart(rev: _Revision, ops: list[ir.Operation], mysql: list[_Item], maria: Run,
