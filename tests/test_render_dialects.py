@@ -105,6 +105,15 @@ LOOSE_CHILD = {"create_table": {"name": "child", "columns": [
     {"name": "id", "type": "integer", "nullable": False}],
     "foreign_keys": [{"columns": ["id"], "references": {"table": "users", "columns": ["id"]}}]}}
 
+DOCS = {"create_table": {"name": "docs", "columns": [
+    {"name": "id", "type": "integer", "primary_key": True},
+    {"name": "body", "type": "text", "default": "{}"},
+    {"name": "tags", "type": "array(text)"},
+    {"name": "Odd", "type": "integer"},
+    {"name": "n", "type": "integer"},
+    {"name": "size", "type": "integer", "computed": {"expression": "n * 2"}},
+]}}
+
 FIXED = {"create_table": {"name": "fixed", "columns": [
     {"name": "id", "type": "integer", "primary_key": True, "autoincrement": False},
 ]}}
@@ -151,6 +160,9 @@ SERIAL_TO_BIGINT = ("DO $sf$ DECLARE s text := pg_get_serial_sequence('{table}',
                     "BEGIN IF s IS NOT NULL THEN EXECUTE 'ALTER SEQUENCE ' || s || ' AS bigint'; "
                     "END IF; END $sf$")
 
+DROP_ITEMS_SERIAL = ("DO $sf$ DECLARE s text := pg_get_serial_sequence('items', 'id'); BEGIN IF "
+                     "s IS NOT NULL THEN EXECUTE 'DROP SEQUENCE ' || s; END IF; END $sf$")
+
 POSTGRESQL_CASES = [
     # A SERIAL key's sequence follows its column's integer type (it kept the type it was
     # made with: a key widened to bigint still stopped at 2,147,483,647).
@@ -176,8 +188,7 @@ POSTGRESQL_CASES = [
         BASE, alter("id", type="string(36)", default_sql="gen_random_uuid()::text"),
         ["ALTER TABLE items ALTER COLUMN id TYPE VARCHAR(36)",
          "ALTER TABLE items ALTER COLUMN id SET DEFAULT gen_random_uuid()::text",
-         "DO $sf$ DECLARE s text := pg_get_serial_sequence('items', 'id'); BEGIN IF s IS NOT "
-         "NULL THEN EXECUTE 'DROP SEQUENCE ' || s; END IF; END $sf$"],
+         DROP_ITEMS_SERIAL],
         id="alter_column-serial-key-given-a-default-of-its-own-keeps-it"),
     pytest.param(
         [{"create_table": {"name": "t$sf$x", "columns": [
@@ -209,8 +220,7 @@ POSTGRESQL_CASES = [
         BASE, alter("id", type="numeric(12, 0)"),
         ["ALTER TABLE items ALTER COLUMN id TYPE NUMERIC(12, 0)",
          "ALTER TABLE items ALTER COLUMN id DROP DEFAULT",
-         "DO $sf$ DECLARE s text := pg_get_serial_sequence('items', 'id'); BEGIN IF s IS NOT "
-         "NULL THEN EXECUTE 'DROP SEQUENCE ' || s; END IF; END $sf$"],
+         DROP_ITEMS_SERIAL],
         id="alter_column-serial-key-to-a-non-integer-type"),
     pytest.param(
         [{"create_table": {"name": "codes", "columns": [
@@ -287,6 +297,56 @@ POSTGRESQL_CASES = [
          'ALTER TABLE items ALTER COLUMN code TYPE items_code_enum '
          'USING "code"::text::"items_code_enum"'],
         id="alter_column-type-to-enum-casts-through-text"),
+    # Where PostgreSQL has no assignment cast from the old type it refuses the change
+    # ("cannot be cast automatically"), even on an empty table: the column is cast
+    # explicitly, and a default (cast with the column, by assignment) is set again after.
+    pytest.param(
+        BASE, alter("note", type="json"),
+        ["ALTER TABLE items ALTER COLUMN note TYPE JSON USING note::JSON"],
+        id="alter_column-text-to-json-casts"),
+    pytest.param(
+        [DOCS], {"alter_column": {"table": "docs", "name": "body", "type": "postgresql.jsonb"}},
+        ["ALTER TABLE docs ALTER COLUMN body DROP DEFAULT",
+         "ALTER TABLE docs ALTER COLUMN body TYPE JSONB USING body::JSONB",
+         "ALTER TABLE docs ALTER COLUMN body SET DEFAULT '{}'"],
+        id="alter_column-cast-with-a-default-sets-it-again"),
+    pytest.param(
+        [DOCS], {"alter_column": {"table": "docs", "name": "tags", "type": "array(integer)"}},
+        ['ALTER TABLE docs ALTER COLUMN tags TYPE INTEGER[] USING tags::INTEGER[]'],
+        id="alter_column-array-elements-cast"),
+    pytest.param(
+        [DOCS], {"alter_column": {"table": "docs", "name": "Odd", "type": "boolean"}},
+        ['ALTER TABLE docs ALTER COLUMN "Odd" TYPE BOOLEAN USING "Odd"::BOOLEAN'],
+        id="alter_column-cast-quotes-the-column"),
+    pytest.param(
+        [MOOD], {"alter_column": {"table": "mood", "name": "feeling", "type": "integer"}},
+        ["ALTER TABLE mood ALTER COLUMN feeling TYPE INTEGER USING feeling::text::INTEGER",
+         "DROP TYPE mood_feeling_enum"],
+        id="alter_column-enum-to-integer-casts-through-text"),
+    # Not where an assignment cast exists: an explicit cast to a shorter VARCHAR would cut
+    # the values that PostgreSQL's own conversion refuses.
+    pytest.param(
+        BASE, alter("name", type="string(10)"),
+        ["ALTER TABLE items ALTER COLUMN name TYPE VARCHAR(10)"],
+        id="alter_column-narrower-varchar-is-not-cast"),
+    pytest.param(
+        [DOCS], {"alter_column": {"table": "docs", "name": "tags", "type": "text"}},
+        ["ALTER TABLE docs ALTER COLUMN tags TYPE TEXT"],
+        id="alter_column-to-text-is-not-cast"),
+    # PostgreSQL refuses USING on a generated column (it computes the values again): such
+    # a change is left to its own message.
+    pytest.param(
+        [DOCS], {"alter_column": {"table": "docs", "name": "size", "type": "boolean"}},
+        ["ALTER TABLE docs ALTER COLUMN size TYPE BOOLEAN"],
+        id="alter_column-generated-column-is-never-cast"),
+    # A SERIAL key that becomes a type nextval()'s bigint has no assignment cast to loses
+    # its default before the cast (PostgreSQL would cast the default too).
+    pytest.param(
+        BASE, alter("id", type="boolean"),
+        ["ALTER TABLE items ALTER COLUMN id DROP DEFAULT",
+         "ALTER TABLE items ALTER COLUMN id TYPE BOOLEAN USING id::BOOLEAN",
+         DROP_ITEMS_SERIAL],
+        id="alter_column-serial-key-cast-drops-its-default-first"),
     pytest.param(
         BASE, alter("name", nullable=True),
         ["ALTER TABLE items ALTER COLUMN name DROP NOT NULL"], id="alter_column-nullable"),

@@ -22,8 +22,14 @@ from ...state import SchemaState, Table, apply
 from ...typespec import INTEGER_TYPES, enum_name, is_native_enum
 from .. import ddl
 from ..render import Renderer, Steps
-from ..tables import SizedBinary, autoincrement_column, server_default, standalone_index
-from . import may_change_enums
+from ..tables import (
+    SizedBinary,
+    autoincrement_column,
+    sa_type,
+    server_default,
+    standalone_index,
+)
+from . import casts, may_change_enums
 from .enums import dependents as enum_dependents
 from .enums import enum_steps
 
@@ -186,15 +192,27 @@ class PostgreSQLRenderer(Renderer):
         if op.type is not None and is_native_enum(op.type) and op.using is None:
             # Text-like columns cast to the enum through text; a user `using` wins.
             op = replace(op, using=f'"{op.name}"::text::"{enum_name(op.type, op.table, op.name)}"')
+        how, typed = self._conversion(op, old)
+        if how == casts.EXPLICIT and op.using is None and old is not None \
+                and old.computed is None:  # (PostgreSQL refuses USING on a generated column)
+            # No assignment cast (text → json, and back from json when rolled back; text →
+            # integer): the column is cast explicitly, as PostgreSQL's hint says (an enum
+            # through text, as to an enum).
+            via = "::text" if is_native_enum(old.type) else ""
+            name = self.dialect.sa_dialect().identifier_preparer.quote(op.name)
+            op = replace(op, using=f"{name}{via}::{typed}")
+        # Neither the values nor the default convert by themselves.
+        cast = how in (casts.EXPLICIT, casts.NONE)
         steps = super().op_alter_column(op, before)
         if op.type is None or old is None:
             return steps
-        if (is_native_enum(op.type) or is_native_enum(old.type)) and (
+        if (is_native_enum(op.type) or is_native_enum(old.type) or cast) and (
                 old.default is not None or old.default_sql is not None):
             # PostgreSQL does not cast a column's default to an enum type with the column
-            # ("cannot be cast automatically"), and one cast from an enum keeps naming the
-            # enum's type (which then cannot be dropped): it is dropped first and, unless
-            # the operation drops or sets it, set again after, as the column now has it.
+            # ("cannot be cast automatically"), nor to any type without an assignment cast
+            # from the old one, and one cast from an enum keeps naming the enum's type
+            # (which then cannot be dropped): it is dropped first and, unless the
+            # operation drops or sets it, set again after, as the column now has it.
             changed = apply(before, op).table(op.table, op.schema).column(op.name)
             default = server_default(changed) if changed is not None else None
             steps.insert(0, Step(ddl.AlterColumnDefault(op.table, op.schema, op.name, None)))
@@ -221,14 +239,30 @@ class PostgreSQLRenderer(Renderer):
         elif was and not now:
             # Its default goes (unless the operation gives it one of its own, which replaces
             # nextval()), then its own sequence.
-            if op.default is None and op.default_sql is None:
-                steps.append(Step(ddl.AlterColumnDefault(op.table, op.schema, op.name, None)))
+            drop = Step(ddl.AlterColumnDefault(op.table, op.schema, op.name, None))
+            if cast:  # dropped before the cast, which nextval() would have to take too
+                steps.insert(0, drop)
+            elif op.default is None and op.default_sql is None:
+                steps.append(drop)
             steps.append(Step(SerialSequence(op.table, op.schema, op.name, None)))
         elif now and not was:  # SERIAL's numbering: its sequence, default and position
             kind = op.type.name if op.type.name in INTEGER_TYPES else None
             steps += [Step(NumberColumn(op.table, op.schema, op.name, kind, step))
                       for step in range(3)]
         return steps
+
+    def _conversion(self, op: ir.AlterColumn, old: ir.Column | None
+                    ) -> tuple[str | None, str]:
+        """How PostgreSQL converts the column's values to the type `op` gives it (a context
+        of `casts`; None where `op` changes no type, or to an enum, or a type is not one
+        `casts` knows), and that type's SQL."""
+        if op.type is None or old is None or is_native_enum(op.type):
+            return None, ""
+        compiler = self.dialect.sa_dialect().type_compiler_instance
+        typed = str(compiler.process(sa_type(op.type, op.table, op.name)))
+        source = ("text" if is_native_enum(old.type)
+                  else str(compiler.process(sa_type(old.type, op.table, op.name))))
+        return casts.context(source, typed), typed
 
     def _add_constraint(self, op: Any, before: SchemaState) -> Steps:
         steps = super()._add_constraint(op, before)
