@@ -1477,6 +1477,30 @@ SQL_BEFORE = {
                      "    else:\n"
                      "        op.add_column('t', sa.Column('c', sa.String(2000)))\n"
                      "def downgrade():\n    op.drop_column('t', 'c')\n")],
+    "a branch on the database inside a batch": [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))\n"
+                     "def downgrade():\n    op.drop_table('t')\n"),
+        ("a2", "a1", "def upgrade():\n"
+                     "    with op.batch_alter_table('t') as batch_op:\n"
+                     "        if op.get_bind().dialect.name == 'mysql':\n"
+                     "            batch_op.add_column(sa.Column('c', sa.Text(2000)))\n"
+                     "        else:\n"
+                     "            batch_op.add_column(sa.Column('c', sa.String(2000)))\n"
+                     "def downgrade():\n"
+                     "    with op.batch_alter_table('t') as batch_op:\n"
+                     "        batch_op.drop_column('c')\n")],
+    "a batch on a table written as SQL (Buildbot's 062)": [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('p', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "                    mysql_DEFAULT_CHARSET='utf8')\n"
+                     "def downgrade():\n    op.drop_table('p')\n"),
+        ("a2", "a1", "def upgrade():\n"
+                     "    with op.batch_alter_table('p') as batch_op:\n"
+                     "        batch_op.add_column(sa.Column('note', sa.Text))\n"
+                     "def downgrade():\n"
+                     "    with op.batch_alter_table('p') as batch_op:\n"
+                     "        batch_op.drop_column('note')\n")],
     "a table pointing at a table written as SQL": [
         ("a1", None, "def upgrade():\n"
                      "    op.create_table('a', sa.Column('id', sa.Integer, primary_key=True),\n"
@@ -1503,3 +1527,56 @@ def test_a_step_on_what_an_earlier_step_wrote_as_sql_is_sql_too(
         done = p.cli(*args)
         assert done.returncode == 0, (args, done.stderr)
     assert shape(p.url) == expected
+
+
+CONVENTION = ('{"ck": "ck_%(table_name)s_%(constraint_name)s", '
+              '"uq": "uq_%(table_name)s_%(column_0_name)s"}')
+NAMED = [("a1", None, "def upgrade():\n"
+                      "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True),\n"
+                      "        sa.Column('n', sa.Integer), sa.Column('m', sa.Integer),\n"
+                      "        sa.CheckConstraint('n >= 0', name='n_not_negative'))\n"
+                      "    op.create_unique_constraint(None, 't', ['n', 'm'])\n"
+                      "    op.create_check_constraint('m_positive', 't', 'm > 0')\n"
+                      "def downgrade():\n"
+                      "    op.drop_constraint('m_positive', 't', type_='check')\n"
+                      "    op.drop_constraint('uq_t_n', 't', type_='unique')\n"
+                      "    op.drop_table('t')\n")]
+
+
+@pytest.mark.postgresql
+def test_constraints_are_named_after_the_models_naming_convention(
+        pg_url: str, tmp_path: Path) -> None:
+    """Airflow's env.py gives target_metadata the convention SQLAlchemy documents, and
+    Alembic's operations name their constraints after it (`ck_task_map_...`): the import,
+    which runs no env.py, named them as written, a CHECK other than Alembic's, silently.
+    It takes the convention from the configured models; without them it says so."""
+    ini = _alembic_project(tmp_path, NAMED)
+    env = ini.parent / "migrations" / "env.py"
+    env.write_text(env.read_text().replace(
+        "target_metadata = None",
+        "import sqlalchemy\n"
+        f"target_metadata = sqlalchemy.MetaData(naming_convention={CONVENTION})"))
+    alembic_upgrade(ini.parent / "migrations", pg_url)
+    anchor = sorted(r[0] for r in rows(pg_url, "SELECT conname FROM pg_constraint WHERE "
+                                               "conrelid = 't'::regclass AND contype <> 'p'"))
+    assert anchor == ["ck_t_m_positive", "ck_t_n_not_negative", "uq_t_n"]
+    drop_all(pg_url)
+    p = make_project(tmp_path / "proj", pg_url)
+    listed = _listed(p, ini, "env.py")
+    assert len(listed) == 1 and "set `models`" in listed[0], listed
+    for path in p.changesets.iterdir():
+        path.unlink()
+    (p.root / "conv_models.py").write_text(
+        f"import sqlalchemy\nmetadata = sqlalchemy.MetaData(naming_convention={CONVENTION})\n")
+    with (p.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
+        fh.write('models = "conv_models:metadata"\n')
+    done = p.cli("import", "alembic", str(ini))
+    assert done.returncode == 0, done.stderr
+    for args in (("validate",), ("apply",)):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    assert sorted(r[0] for r in rows(pg_url, "SELECT conname FROM pg_constraint WHERE "
+                                             "conrelid = 't'::regclass AND contype <> 'p'")) \
+        == anchor
+    done = p.cli("rollback", "base")  # the downgrade drops them by the convention's names
+    assert done.returncode == 0, done.stderr

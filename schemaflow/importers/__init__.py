@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import ir
 from ..config import Settings
@@ -240,6 +240,20 @@ def _table(conn: Connection, name: str) -> str | None:
     return upper if upper in inspector.get_table_names() else None
 
 
+def naming_convention(settings: Settings) -> dict[str, Any] | None:
+    """The naming convention of the configured models' MetaData (None: no models, or none):
+    Alembic applies `target_metadata`'s to the names of the constraints its operations
+    make and drop (env.py, which the import does not run, sets it)."""
+    if not settings.models:
+        return None
+    from ..models import load_metadata
+
+    convention = dict(load_metadata(settings.models, settings.root).naming_convention)
+    from sqlalchemy.sql.schema import DEFAULT_NAMING_CONVENTION
+
+    return None if convention == dict(DEFAULT_NAMING_CONVENTION) else convention
+
+
 def import_history(settings: Settings, tool: str, path: Path,
                    notify: Callable[[str], None]) -> tuple[list[Path], list[Finding]]:
     """Write one changeset per revision of `tool`'s history at `path` into the (empty)
@@ -266,7 +280,7 @@ def import_history(settings: Settings, tool: str, path: Path,
     else:
         from .alembic import import_alembic
 
-        imported = import_alembic(path)
+        imported = import_alembic(path, naming_convention(settings))
     paths: list[Path] = []
     try:
         for cs, comment in imported.changesets:

@@ -28,6 +28,7 @@ from . import (
     note,
 )
 from .alembic_enums import enum_types_made
+from .alembic_names import conventions, unknown_convention
 from .alembic_run import (
     Run,
     Runner,
@@ -85,8 +86,10 @@ def _databases() -> list[tuple[str, Any, Scope]]:
 class _Revision:
     """Translating one revision's two directions."""
 
-    def __init__(self, script: Any, s: Any, root: Path, as_sql: set[str]) -> None:
+    def __init__(self, script: Any, s: Any, root: Path, as_sql: set[str],
+                 names: Any = None) -> None:
         self.s, self.rev = s, s.revision
+        self.names = names  # naming constraints after a convention (`alembic_names`)
         # The tables whose steps an earlier step of the import wrote as SQL (shared).
         self.as_sql = as_sql
         try:
@@ -130,7 +133,8 @@ class _Revision:
                 out.append(_Item((ir.Sql(up=statements(step.sql)),), step.sql))
                 continue
             try:
-                item = _Item(tuple(translate(step.op, state, dialect, step.result)), step.sql)
+                item = _Item(tuple(translate(step.op, state, dialect, step.result,
+                                             self.names)), step.sql)
             except Partial as exc:
                 item = _Item((*exc.ops, self.todo(direction, str(exc))), step.sql, str(exc))
             except Opaque as exc:  # (listed by _list_findings, once for every database)
@@ -327,8 +331,10 @@ def _grouped(ops: list[ir.Operation]) -> list[ir.Operation]:
 _DATE = re.compile(r"^\s*Create Date:\s*(.+?)\s*$", re.M)
 
 
-def import_alembic(path: Path) -> Imported:
-    """The changesets an Alembic history becomes (nothing is written here)."""
+def import_alembic(path: Path, convention: dict[str, Any] | None = None) -> Imported:
+    """The changesets an Alembic history becomes (nothing is written here); `convention`:
+    the naming convention env.py's target_metadata gives Alembic's operations (the
+    configured models')."""
     config, script = load_script(path)
     root = Path(script.dir).resolve().parent
     order = revisions(script)
@@ -347,13 +353,16 @@ def import_alembic(path: Path) -> Imported:
         ids[s.revision] = cid
     databases = _databases()
     as_sql: set[str] = set()
-    runner = Runner(config, script)
+    target, names = conventions(convention)
+    runner = Runner(config, script, target)
+    result = Imported([], [])
+    if convention is None:
+        result.findings += unknown_convention(Path(script.dir), root)
     after: dict[str, SchemaState] = {}
     ops_of: dict[str, list[ir.Operation]] = {}
-    result = Imported([], [])
     try:
         for s in order:
-            rev = _Revision(script, s, root, as_sql)
+            rev = _Revision(script, s, root, as_sql, names)
             if not callable(getattr(s.module, "upgrade", None)):
                 raise ImportFailed(f"{s.path}: Alembic revision {s.revision} has no upgrade()")
             before = _state_before(s, rev.deps, order, after, ops_of)

@@ -38,6 +38,7 @@ from .alembic_columns import (
     given_type,
     on_mysql,
 )
+from .alembic_names import conventional
 
 # Table options that change nothing: MySQL's default engine.
 _HARMLESS = {("mysql_engine", "innodb"), ("mariadb_engine", "innodb")}
@@ -97,13 +98,13 @@ def _column_checks(table: sa.Table) -> tuple[ir.CheckDef, ...]:
     return tuple(out)
 
 
-def _create_table(op: aops.CreateTableOp, built: Any) -> Ops:
+def _create_table(op: aops.CreateTableOp, built: Any, names: Any = None) -> Ops:
     _no_options(op.kw, f"table {op.table_name}")
     if op.prefixes:
         raise Opaque(f"table {op.table_name} has prefixes {op.prefixes}")
     # The Table Alembic built when it ran the operation (its columns are attached to it
     # now), else one built from the operation.
-    table = built if isinstance(built, sa.Table) else op.to_table()
+    table = built if isinstance(built, sa.Table) else op.to_table(names)
     state = _state_table(table)
     later = {tuple(str(c.name) for c in fk.columns) for fk in table.foreign_key_constraints
              if fk.use_alter}
@@ -382,9 +383,13 @@ _BY_CLASS: dict[type, Translate] = {
 }
 
 
-def translate(op: Any, state: SchemaState, dialect: Any, built: Any = None) -> Ops:
+def translate(op: Any, state: SchemaState, dialect: Any, built: Any = None,
+              names: Any = None) -> Ops:
     """schemaflow's operations doing what the Alembic operation `op` does (`built`: what
-    running it returned); Opaque if none."""
+    running it returned; `names`: a MigrationContext naming constraints after a naming
+    convention, `alembic_names`); Opaque if none."""
+    if names is not None:
+        op = conventional(op, names)
     fn = _BY_CLASS.get(type(op))
     if fn is None and not isinstance(op, aops.CreateTableOp):
         raise Opaque(f"the operation {type(op).__name__} is not one of Alembic's own")
@@ -394,7 +399,7 @@ def translate(op: Any, state: SchemaState, dialect: Any, built: Any = None) -> O
         # where the object exists (or is gone) already, after an import that said nothing.
         raise Opaque(f"{type(op).__name__} with {guard}=True, which the format lacks")
     try:
-        ops = _create_table(op, built) if fn is None else fn(op, state, dialect)
+        ops = _create_table(op, built, names) if fn is None else fn(op, state, dialect)
     except Partial as exc:
         exc.ops, problems = boolean_columns(op, exc.ops)
         exc.args = ("; ".join([str(exc), *problems]),)

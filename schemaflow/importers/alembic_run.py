@@ -81,8 +81,26 @@ def _recording_classes() -> tuple[type, type]:
     class RecordingBatch(BatchOperations):
         def invoke(self, operation: Any) -> Any:
             parent = self.impl.operations
-            parent.log.run.steps.append(Step(operation, batch=True))
-            return super().invoke(operation) if parent.live else None
+            step = Step(operation, batch=True)
+            parent.log.run.steps.append(step)
+            if parent.live:
+                return super().invoke(operation)
+            # Offline, a batch writes nothing per step: each is written as the operation
+            # alone, the SQL a batch writes outside SQLite (ALTER TABLE ...), where the
+            # database takes it, so that a step which differs by database, or is SQL too
+            # (`touched`), has its SQL (a batch on a table written as SQL, Buildbot's; a
+            # branch on the database's name inside a batch, Airflow's).
+            log = parent.log
+            log.stray()
+            log.depth += 1
+            try:
+                Operations.invoke(parent, operation)
+                step.sql = log.text_since_mark()
+            except Exception:  # (NotImplementedError: only a batch's copy does it there)
+                log.text_since_mark()  # (part of it is no SQL for the step)
+            finally:
+                log.depth -= 1
+            return None
 
     class Recording(Operations):
         def __init__(self, ctx: Any, log: _Log, execute: bool) -> None:
@@ -174,11 +192,15 @@ def _located(exc: BaseException, path: str) -> str:
 class Runner:
     """Runs revisions offline per database and online on a scratch SQLite database."""
 
-    def __init__(self, config: Any, script: Any) -> None:
+    def __init__(self, config: Any, script: Any, target_metadata: Any = None) -> None:
         import sqlalchemy as sa
         from sqlalchemy.pool import StaticPool
 
         self.config, self.script = config, script
+        # env.py's target_metadata as far as Alembic's operations use it: its naming
+        # convention (`alembic_names`), for the runs' constraints and SQL.
+        self.opts: dict[str, Any] = ({} if target_metadata is None
+                                     else {"target_metadata": target_metadata})
         self.Recording, _ = _recording_classes()
         self.engine = sa.create_engine("sqlite://", poolclass=StaticPool)
         self.conn = self.engine.connect()
@@ -213,7 +235,7 @@ class Runner:
                                else make_url(f"{sa_name}://").get_dialect()())
         self._call(fn, path, lambda env: MigrationContext.configure(
             dialect=here, environment_context=env, opts={
-                "as_sql": True, "output_buffer": buffer, "literal_binds": True}),
+                **self.opts, "as_sql": True, "output_buffer": buffer, "literal_binds": True}),
             log, execute=False, offline=True)
         log.stray()
         return log.run
@@ -250,7 +272,8 @@ class Runner:
         log = _Log(None)
 
         def context(env: Any) -> Any:
-            ctx = MigrationContext.configure(connection=conn, environment_context=env)
+            ctx = MigrationContext.configure(connection=conn, environment_context=env,
+                                             opts=dict(self.opts))
             # The revision runs in a transaction the context knows of, as under env.py's
             # begin_transaction(): an autocommit_block() commits it and begins another.
             if not conn.in_transaction():
