@@ -1501,6 +1501,22 @@ SQL_BEFORE = {
                      "def downgrade():\n"
                      "    with op.batch_alter_table('p') as batch_op:\n"
                      "        batch_op.drop_column('note')\n")],
+    "a step on a table a step written as SQL built (two levels)": [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('a', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "        sa.Column('name', sa.String(50).with_variant(\n"
+                     "            sa.String(50, collation='NOCASE'), 'sqlite')))\n"
+                     "def downgrade():\n    op.drop_table('a')\n"),
+        ("a2", "a1", "def upgrade():\n"
+                     "    op.create_table('b', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "        sa.Column('a_id', sa.Integer, sa.ForeignKey('a.id')))\n"
+                     "    op.create_index('ix_b_a_id', 'b', ['a_id'])\n"
+                     "    op.add_column('b', sa.Column('x', sa.Integer))\n"
+                     "    op.rename_table('a', 'a2')\n"
+                     "    op.add_column('a2', sa.Column('y', sa.Integer))\n"
+                     "def downgrade():\n"
+                     "    op.drop_column('a2', 'y')\n    op.rename_table('a2', 'a')\n"
+                     "    op.drop_table('b')\n")],
     "a table pointing at a table written as SQL": [
         ("a1", None, "def upgrade():\n"
                      "    op.create_table('a', sa.Column('id', sa.Integer, primary_key=True),\n"
@@ -1580,3 +1596,31 @@ def test_constraints_are_named_after_the_models_naming_convention(
         == anchor
     done = p.cli("rollback", "base")  # the downgrade drops them by the convention's names
     assert done.returncode == 0, done.stderr
+
+
+def test_a_batch_step_sqlite_alters_only_by_copy_is_a_note_there(project: Project,
+                                                                  tmp_path: Path) -> None:
+    """Airflow's batch alter_column on a table written as SQL: the step is SQL too, but
+    SQLite changes a column only by the batch's copy of the table, and Alembic's ALTER
+    COLUMN written as SQL for it failed there at apply, after validate said nothing."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('a', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "        sa.Column('name', sa.String(50).with_variant(\n"
+                     "            sa.String(50, collation='NOCASE'), 'sqlite')))\n"
+                     "def downgrade():\n    op.drop_table('a')\n"),
+        ("a2", "a1", "def upgrade():\n"
+                     "    with op.batch_alter_table('a') as batch_op:\n"
+                     "        batch_op.alter_column('name', existing_type=sa.String(50),\n"
+                     "                              nullable=False)\n"
+                     "def downgrade():\n    pass\n")])
+    listed = _listed(project, ini, "a2")
+    assert any("differs on sqlite and Alembic writes no SQL for it offline" in line
+               for line in listed), listed
+    ops = _imported(project, "a2")["operations"]
+    on_sqlite = [op["sql"] for op in ops if "sqlite" in op["sql"].get("dialects", ["sqlite"])]
+    assert on_sqlite and all("ALTER COLUMN" not in str(sql["up"]) for sql in on_sqlite)
+    assert any("SET NOT NULL" in str(op["sql"]["up"]) for op in ops
+               if "postgresql" in op["sql"].get("dialects", []))
+    done = project.cli("apply")
+    assert done.returncode == 1 and "SF016" in done.stderr, done.stderr

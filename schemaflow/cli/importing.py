@@ -68,6 +68,9 @@ def _import(ctx: typer.Context, tool: str, path: Path, what: str) -> None:
         where = f" {f.direction}()" if f.direction in ("upgrade", "downgrade") else (
             f" {f.direction}" if f.direction else "")
         err.print(escape(f"  {f.revision} ({f.file}){where}: {f.message}"))
-    err.print("apply and rollback refuse to run a changeset that still holds a TODO note "
-              "(SF016): translate each, or delete it where nothing needs doing")
+    from ..importers import TODO_MARK
+
+    if any(TODO_MARK in p.read_text(encoding="utf-8", errors="replace") for p in paths):
+        err.print("apply and rollback refuse to run a changeset that still holds a TODO "
+                  "note (SF016): translate each, or delete it where nothing needs doing")
     raise typer.Exit(1)

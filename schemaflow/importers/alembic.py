@@ -151,6 +151,9 @@ class _Revision:
                     # before (a table with a type only SQL gives), so this is SQL too.
                     what = (f"{missing} (an earlier step wrote it as SQL), so this step is "
                             "SQL too")
+                    # What it builds is SQL's too: a later step on it (in this revision
+                    # as well) does not fit either.
+                    self.as_sql.update(tables_named(item.ops))
                     item = _Item((ir.Sql(up=statements(step.sql)),), step.sql, what, True)
             out.append(item)
             for op in item.ops:

@@ -76,7 +76,9 @@ class _Log:
 
 
 def _recording_classes() -> tuple[type, type]:
+    from alembic.ddl.sqlite import SQLiteImpl
     from alembic.operations import BatchOperations, Operations
+    from alembic.operations.ops import AddColumnOp, DropColumnOp
 
     class RecordingBatch(BatchOperations):
         def invoke(self, operation: Any) -> Any:
@@ -89,7 +91,12 @@ def _recording_classes() -> tuple[type, type]:
             # alone, the SQL a batch writes outside SQLite (ALTER TABLE ...), where the
             # database takes it, so that a step which differs by database, or is SQL too
             # (`touched`), has its SQL (a batch on a table written as SQL, Buildbot's; a
-            # branch on the database's name inside a batch, Airflow's).
+            # branch on the database's name inside a batch, Airflow's). SQLite's ALTER
+            # TABLE adds and drops a column; anything else only the batch's copy of the
+            # table does there (Alembic writes an ALTER COLUMN SQLite refuses).
+            if isinstance(parent.impl, SQLiteImpl) and not isinstance(
+                    operation, (AddColumnOp, DropColumnOp)):
+                return None
             log = parent.log
             log.stray()
             log.depth += 1

@@ -20,16 +20,21 @@ _BUILDS = re.compile(
     r"\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?(?:ONLY\s+)?" + _NAME
     + r"|^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\b[^;]*?\bON\s+(?:ONLY\s+)?" + _NAME,
     re.IGNORECASE)
+# A table renamed by SQL, by its new name (ALTER TABLE ... RENAME TO; MySQL's RENAME TABLE).
+_RENAMED = re.compile(r"\bRENAME\s+(?:TABLE\s+" + _NAME + r"\s+)?TO\s+" + _NAME,
+                      re.IGNORECASE)
 
 
 def tables_in_sql(statements: Iterable[str]) -> set[str]:
-    """The tables `statements` create or alter, or index."""
-    found = set()
+    """The tables `statements` create, alter (by both names where renamed) or index."""
+    found: set[str] = set()
     for sql in statements:
         m = _BUILDS.match(sql)
-        if m is not None:
-            name = m.group(1) or m.group(2)
-            found.add(name[1:-1] if name[0] in '"`' else name)
+        names = [m.group(1) or m.group(2)] if m is not None else []
+        renamed = _RENAMED.search(sql)
+        if renamed is not None:
+            names += [n for n in renamed.groups() if n]
+        found.update(n[1:-1] if n[0] in '"`' else n for n in names)
     return found
 
 
@@ -42,6 +47,8 @@ def tables_named(ops: Iterable[ir.Operation]) -> set[str]:
             table = op.name
         if isinstance(table, str):
             found.add(table)
+        if isinstance(op, ir.RenameTable):
+            found.add(op.new_name)
         if isinstance(op, ir.CreateForeignKey):
             found.add(op.references.table)
         if isinstance(op, ir.CreateTable):
