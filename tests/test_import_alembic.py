@@ -1455,6 +1455,14 @@ def test_a_percent_sign_in_a_value_is_the_value(request: pytest.FixtureRequest,
     assert rows(p.url, "SELECT id, s FROM t ORDER BY id") == expected
 
 
+# A table whose collation differs by database: written as SQL on every database.
+SQL_TABLE_A = ("a1", None, "def upgrade():\n"
+               "    op.create_table('a', sa.Column('id', sa.Integer, primary_key=True),\n"
+               "        sa.Column('name', sa.String(50).with_variant(\n"
+               "            sa.String(50, collation='NOCASE'), 'sqlite')))\n"
+               "def downgrade():\n    op.drop_table('a')\n")
+
+
 # Airflow's histories: a step that does not fit the replayed schema because an earlier step
 # wrote what it names as SQL (a column added by op.execute or in a branch on the database's
 # name; a table with a per-database collation) is that SQL too.
@@ -1502,11 +1510,7 @@ SQL_BEFORE = {
                      "    with op.batch_alter_table('p') as batch_op:\n"
                      "        batch_op.drop_column('note')\n")],
     "a step on a table a step written as SQL built (two levels)": [
-        ("a1", None, "def upgrade():\n"
-                     "    op.create_table('a', sa.Column('id', sa.Integer, primary_key=True),\n"
-                     "        sa.Column('name', sa.String(50).with_variant(\n"
-                     "            sa.String(50, collation='NOCASE'), 'sqlite')))\n"
-                     "def downgrade():\n    op.drop_table('a')\n"),
+        SQL_TABLE_A,
         ("a2", "a1", "def upgrade():\n"
                      "    op.create_table('b', sa.Column('id', sa.Integer, primary_key=True),\n"
                      "        sa.Column('a_id', sa.Integer, sa.ForeignKey('a.id')))\n"
@@ -1604,11 +1608,7 @@ def test_a_batch_step_sqlite_alters_only_by_copy_is_a_note_there(project: Projec
     SQLite changes a column only by the batch's copy of the table, and Alembic's ALTER
     COLUMN written as SQL for it failed there at apply, after validate said nothing."""
     ini = _alembic_project(tmp_path, [
-        ("a1", None, "def upgrade():\n"
-                     "    op.create_table('a', sa.Column('id', sa.Integer, primary_key=True),\n"
-                     "        sa.Column('name', sa.String(50).with_variant(\n"
-                     "            sa.String(50, collation='NOCASE'), 'sqlite')))\n"
-                     "def downgrade():\n    op.drop_table('a')\n"),
+        SQL_TABLE_A,
         ("a2", "a1", "def upgrade():\n"
                      "    with op.batch_alter_table('a') as batch_op:\n"
                      "        batch_op.alter_column('name', existing_type=sa.String(50),\n"
