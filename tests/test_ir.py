@@ -467,6 +467,13 @@ def _builds(cls: Any, scalar: st.SearchStrategy[Any], with_null: bool) -> Any:
         return st.one_of(st.builds(cls, **{**fields, "type": TYPES}), st.builds(
             cls, **{**fields, "type": st.none(), "variants": st.just(()),
                     "collation": st.none()}))
+    # An index condition's databases go with the condition, and name at least one.
+    if cls in (ir.IndexDef, ir.CreateIndex):
+        return st.one_of(
+            st.builds(cls, **{**fields, "where_dialects": st.none()}),
+            st.builds(cls, **{**fields, "where": NAMES, "where_dialects": st.lists(
+                st.sampled_from(typing.get_args(ir.Dialect)), min_size=1, max_size=4,
+                unique=True).map(tuple)}))
     # A column's values come from at most one of these.
     if cls is ir.Column:
         sources = ("default", "default_sql", "computed", "identity", "sequence")
