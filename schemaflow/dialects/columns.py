@@ -45,7 +45,7 @@ def where_scope(i: ir.IndexDef) -> tuple[str, ...] | None:
         return None
     from . import by_name, names
 
-    partial = [by_name(n) for n in names() if by_name(n).caps.partial_index]
+    partial = [d for d in map(by_name, names()) if d.caps.partial_index]
     scope = tuple(d.name for d in partial if any(n in i.where_dialects
                                                   for n in d.sql_dialects))
     return None if len(scope) == len(partial) else scope
