@@ -4,6 +4,7 @@ PostgreSQL the schema `alembic upgrade` builds on the same server."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -1448,6 +1449,59 @@ def test_a_percent_sign_in_a_value_is_the_value(request: pytest.FixtureRequest,
     applied = p.cli("apply")
     assert applied.returncode == 0, applied.stderr
     assert rows(p.url, "SELECT id, s FROM t ORDER BY id") == expected
+
+
+JSON_ROWS = [("a1", None,
+              "def upgrade():\n"
+              "    t = op.create_table('t', sa.Column('id', sa.Integer, primary_key=True),\n"
+              "                        sa.Column('doc', sa.JSON),\n"
+              "                        sa.Column('n', sa.JSON(none_as_null=True)))\n"
+              "    op.bulk_insert(t, [{'id': 1, 'doc': {'a': [1, None, 'x']}, 'n': None},\n"
+              "                       {'id': 2, 'doc': 'text', 'n': [True]}])\n"
+              "def downgrade():\n    op.drop_table('t')\n"),
+             ("a2", "a1",
+              "def upgrade():\n"
+              "    t = sa.table('t', sa.column('id', sa.Integer), sa.column('doc', sa.JSON))\n"
+              "    op.bulk_insert(t, [{'id': 3, 'doc': None}])\n"
+              "def downgrade():\n    op.execute('DELETE FROM t WHERE id = 3')\n")]
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_json_rows_are_stored_as_alembic_stores_them(request: pytest.FixtureRequest,
+                                                     tmp_path: Path, server: str) -> None:
+    """bulk_insert into json columns: a dict or list is insert_rows' JSON value (the import
+    wrote it as SQL, which SQLAlchemy cannot write for JSON: a note); None, which
+    SQLAlchemy's JSON stores as JSON's null and insert_rows (and Alembic's --sql) as SQL
+    NULL, a listed note."""
+    ini = _alembic_project(tmp_path, JSON_ROWS)
+    url = (f"sqlite:///{tmp_path / 'alembic.db'}" if server == "sqlite"
+           else request.getfixturevalue(SERVER_URLS[server]))
+    alembic_upgrade(ini.parent / "migrations", url)
+    query = ("SELECT id, doc::text, n::text, doc IS NULL FROM t ORDER BY id"
+             if server == "postgresql" else
+             "SELECT id, doc, n, doc IS NULL FROM t ORDER BY id")
+
+    def stored(at: str) -> list[tuple[object, ...]]:
+        return [(i, *(None if v is None else json.loads(v) for v in (d, n)), bool(null))
+                for i, d, n, null in rows(at, query)]
+    expected = stored(url)
+    assert expected == [(1, {"a": [1, None, "x"]}, None, False), (2, "text", [True], False),
+                        (3, None, None, False)]  # (3: JSON's null, not SQL NULL)
+    _, p = _anchored(request, tmp_path, server, ini.parent / "migrations")
+    done = p.cli("import", "alembic", str(ini))
+    assert "Traceback" not in done.stderr
+    a1 = _imported(p, "a1")
+    assert a1["operations"][1] == {"insert_rows": {"table": "t", "rows": [
+        {"id": 1, "doc": {"a": [1, None, "x"]}, "n": None},
+        {"id": 2, "doc": "text", "n": [True]}]}}
+    # Not SQL NULL, as insert_rows or Alembic's own --sql would store it: a listed note.
+    assert done.returncode == 1 and "JSON's null" in done.stdout + done.stderr
+    a2 = _imported(p, "a2")["operations"]
+    assert len(a2) == 1 and "TODO(schemaflow import)" in a2[0]["sql"]["up"][0], a2
+    assert "t" not in shape(p.url)
+    applied = p.cli("apply", "a1")
+    assert applied.returncode == 0, applied.stderr
+    assert stored(p.url) == expected[:2]
 
 
 # A table whose collation differs by database: written as SQL on every database.

@@ -236,8 +236,9 @@ def _op_error(doc: Any) -> ir.IRError:
     ({"add_column": {"table": "t", "column": {"name": "a", "type": "text",
                                               "default": [1]}}},
      "must be a string, number or boolean, not [1]", ("add_column", "column", "default")),
-    ({"insert_rows": {"table": "t", "rows": [{"a": 1}, {"a": [1]}]}},
-     "'a': a row value must be a string, number, boolean or null", ("insert_rows", "rows", 1)),
+    ({"insert_rows": {"table": "t", "rows": [{"a": 1}, {"a": [1, {2: 3}]}]}},
+     "'a': a row value must be a string, number, boolean or null, or (for a json column) a "
+     "mapping or list of them", ("insert_rows", "rows", 1)),
     ({"insert_rows": {"table": "t", "rows": [["a", 1]]}},
      "must be a mapping of column to value", ("insert_rows", "rows", 0)),
     ({"drop_table": {"name": "a"}, "drop_index": {"name": "b", "table": "t"}},

@@ -254,6 +254,10 @@ RULE_CASES = [
                      "initially": "deferred"}}], PG, id="SF116"),
     pytest.param("SF120", [_add("orders", "weight", "integer", default="heavy")],
                  [_add("orders", "weight", "integer", default=3)], PG, id="SF120"),
+    pytest.param("SF121", [{"insert_rows": {"table": "users",
+                                            "rows": [{"id": 1, "name": {"first": "Ada"}}]}}],
+                 [{"insert_rows": {"table": "users", "rows": [{"id": 1, "name": "Ada"}]}}],
+                 PG, id="SF121"),
     # History checks.
     pytest.param("SF014", [], [LOCK_TIMEOUT], PG, id="SF014"),
     pytest.param("SF201", [{"sql": {"up": "UPDATE users SET bio = ''"}}],

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import importlib
+import json
 import re
 import uuid
 from typing import Any
@@ -344,5 +346,32 @@ def _convert(type_name: str, value: Any) -> Any:
 
 def lightweight_table(t: Table) -> sa.Table:
     """A Table for DML (insert/delete): the columns typed, nothing else."""
-    cols = [sa.Column(c.name, sa_type(c.type, t.name, c.name)) for c in t.columns]
+    cols = [sa.Column(c.name, _data_type(sa_type(c.type, t.name, c.name))) for c in t.columns]
     return sa.Table(t.name, sa.MetaData(), *cols, schema=t.schema)
+
+
+def _data_type(tp: Any) -> Any:
+    """The type a row's values are sent (or written, `--sql`) with."""
+    return JsonValue(tp) if isinstance(tp, sa.JSON) else tp
+
+
+class JsonValue(sa.types.TypeDecorator[Any]):
+    """A json column's row values: a null is SQL NULL, as for every other type (SQLAlchemy's
+    JSON would store JSON's null); anything else JSON-encoded as SQLAlchemy sends it (a
+    mapping or list as that object or array, a string as a JSON string), and written as a
+    string literal of that text where a script has no parameters (SQLAlchemy's JSON writes
+    no literals)."""
+
+    impl: Any = sa.JSON
+    cache_ok = True
+
+    def __init__(self, inner: sa.JSON[Any]) -> None:
+        super().__init__()
+        inner = copy.copy(inner)
+        inner.none_as_null = True
+        self.impl = inner
+
+    def process_literal_param(self, value: Any, dialect: Any) -> str:
+        serialize = getattr(dialect, "_json_serializer", None) or json.dumps
+        literal: Any = sa.String().literal_processor
+        return str(literal(dialect)(serialize(value)))

@@ -39,6 +39,7 @@ from .alembic_columns import (
     on_mysql,
 )
 from .alembic_names import conventional
+from .alembic_rows import bulk_insert
 
 # Table options that change nothing: MySQL's default engine.
 _HARMLESS = {("mysql_engine", "innodb"), ("mariadb_engine", "innodb")}
@@ -337,18 +338,6 @@ def _execute(op: aops.ExecuteSQLOp, state: SchemaState, dialect: Any) -> Ops:
     return [renamed] if renamed is not None else [ir.Sql(up=(text.strip(),))]
 
 
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _bulk_insert(op: aops.BulkInsertOp, state: SchemaState, dialect: Any) -> Ops:
-    rows = tuple(dict(r) for r in op.rows)
-    table: Any = op.table
-    if not all(isinstance(v, _SCALARS) for r in rows for v in r.values()):
-        raise Opaque(f"bulk_insert into {table.name} has values other than text, numbers "
-                     "and booleans")
-    return [ir.InsertRows(table=str(table.name), schema=table.schema, rows=rows)]
-
-
 def _simple(op: Any, state: SchemaState, dialect: Any) -> Ops:
     if isinstance(op, aops.DropTableOp):
         return [ir.DropTable(name=op.table_name, schema=op.schema)]
@@ -374,7 +363,7 @@ _BY_CLASS: dict[type, Translate] = {
     aops.CreateCheckConstraintOp: _create_check,
     aops.CreatePrimaryKeyOp: _create_pk,
     aops.ExecuteSQLOp: _execute,
-    aops.BulkInsertOp: _bulk_insert,
+    aops.BulkInsertOp: bulk_insert,
     aops.DropTableOp: _simple,
     aops.RenameTableOp: _simple,
     aops.DropColumnOp: _simple,

@@ -17,6 +17,7 @@ from .operations import OPERATIONS, Operation
 from .parts import Dialect, IRError, Variant
 
 _ROW_VALUE = (str, int, float, bool, type(None))
+_JSON_DEPTH = 64  # (the loader allows deeper documents; a JSON value this deep is a mistake)
 # A value in a message: short, and never the whole of a long or deep one.
 _SHORT = reprlib.Repr()
 _SHORT.maxstring = _SHORT.maxother = 40
@@ -115,9 +116,10 @@ def _body_parser(tp: Any) -> _Parse:
             if not isinstance(value, dict):
                 raise IRError("must be a mapping of column to value", path)
             for k, v in value.items():
-                if not isinstance(k, str) or not isinstance(v, _ROW_VALUE):
+                if not isinstance(k, str) or not (isinstance(v, _ROW_VALUE) or is_json(v)):
                     raise IRError(f"{_SHORT.repr(k)}: a row value must be a string, number, "
-                                  "boolean or null", path)
+                                  "boolean or null, or (for a json column) a mapping or list "
+                                  "of them", path)
             return dict(value)
         return row
     if dataclasses.is_dataclass(tp):
@@ -148,6 +150,19 @@ def _body_parser(tp: Any) -> _Parse:
             return value
         raise IRError(f"must be a string, number or boolean, not {_SHORT.repr(value)}", path)
     return scalar
+
+
+def is_json(value: Any, depth: int = 0) -> bool:
+    """Whether `value` is a JSON object or array (a json column's row value): mappings with
+    text keys and lists, down to strings, numbers, booleans and nulls."""
+    if depth > _JSON_DEPTH:
+        return False
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and (isinstance(v, _ROW_VALUE) or is_json(v, depth + 1))
+                   for k, v in value.items())
+    if isinstance(value, list):
+        return all(isinstance(v, _ROW_VALUE) or is_json(v, depth + 1) for v in value)
+    return False
 
 
 def _parse_variants(value: Any, path: tuple[str | int, ...]) -> tuple[Variant, ...]:

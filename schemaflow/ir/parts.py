@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 from ..typespec import TypeSpec
 
-Value = str | int | float | bool | None
+# A row's value: a json column's may also be a mapping or a list (a JSON object or array).
+Value = str | int | float | bool | None | dict[str, Any] | list[Any]
 Row = dict[str, Value]
 FKAction = Literal["CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION"]
 Initially = Literal["deferred", "immediate"]

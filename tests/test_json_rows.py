@@ -1,0 +1,124 @@
+"""Rows of a json column: a mapping or list is stored as that JSON object or array, a string
+as a JSON string (as SQLAlchemy's JSON type sends it), and null as SQL NULL, as for every
+other type. The same text online and in `apply --sql`, on the real databases; a mapping or
+list anywhere else refused at validate (SF121)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import DIALECTS, make_project, rows
+
+TABLE = {"create_table": {"name": "settings", "columns": [
+    {"name": "id", "type": "integer", "primary_key": True},
+    {"name": "doc", "type": "json", "nullable": True},
+    {"name": "docb", "type": "json", "nullable": True,
+     "variants": {"postgresql": "postgresql.jsonb"}},
+]}}
+DOC = {"a": 1, "nested": {"list": [1, 2.5, None, True, "it's 100% \\ \"quoted\""]}}
+SEED = {"insert_rows": {"table": "settings", "rows": [
+    {"id": 1, "doc": DOC, "docb": [1, {"b": None}]},
+    {"id": 2, "doc": "plain text", "docb": None},
+    {"id": 3, "doc": None},
+]}}
+
+
+def _url(request: pytest.FixtureRequest, dialect: str, tmp_path: Path) -> str:
+    if dialect == "sqlite":
+        return f"sqlite:///{tmp_path / 'app.db'}"
+    return str(request.getfixturevalue("pg_url" if dialect == "postgresql" else "mysql_url"))
+
+
+def _stored(url: str) -> list[tuple[int, object, object]]:
+    """Each row's values, the JSON decoded (None: SQL NULL)."""
+    if url.startswith("postgresql"):
+        found = rows(url, "SELECT id, doc::text, docb::text FROM settings ORDER BY id")
+    else:
+        found = rows(url, "SELECT id, doc, docb FROM settings ORDER BY id")
+    return [(int(i), *(None if v is None else json.loads(v) for v in (a, b)))  # type: ignore
+            for i, a, b in found]
+
+
+WANT = [(1, DOC, [1, {"b": None}]), (2, "plain text", None), (3, None, None)]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_json_values_are_stored_as_written(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    url = _url(request, dialect, tmp_path)
+    p = make_project(tmp_path / "proj", url)
+    p.chain([TABLE], [SEED])
+    done = p.cli("validate", "--dialect", dialect)
+    assert done.returncode == 0, done.stdout
+    done = p.cli("apply")
+    assert done.returncode == 0, done.stderr
+    assert _stored(url) == WANT
+    done = p.cli("rollback", "c001")
+    assert done.returncode == 0, done.stderr
+    assert _stored(url) == []
+    # The script `apply --sql` writes for the same changesets stores the same values.
+    done = p.cli("apply", "--sql", "c001:c002")
+    assert done.returncode == 0, done.stderr
+    script = "\n".join(line for line in done.stdout.splitlines()
+                       if line.startswith("INSERT INTO settings"))
+    assert script.count("INSERT") == 3, done.stdout
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            conn.executescript(script)
+    else:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(url)
+        try:
+            with engine.begin() as conn:
+                for statement in script.splitlines():
+                    conn.exec_driver_sql(statement.rstrip(";").replace("%", "%%"))
+        finally:
+            engine.dispose()
+    assert _stored(url) == WANT
+
+
+def test_a_mapping_outside_a_json_column_is_refused(tmp_path: Path) -> None:
+    p = make_project(tmp_path / "proj", f"sqlite:///{tmp_path / 'app.db'}")
+    table = {"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "label", "type": "text"},
+        {"name": "data", "type": "json", "variants": {"mysql": "text"}}]}}
+    p.chain([table], [{"insert_rows": {"table": "t", "rows": [
+        {"id": 1, "label": "x"}, {"id": 2, "label": {"a": 1}}]}}])
+    done = p.cli("validate")
+    assert done.returncode == 1
+    assert ("c002_change.yaml:7:3: error SF121 insert_rows: row 2, column 't.label' (text): "
+            "a mapping is a value only for a json column") in done.stdout, done.stdout
+    done = p.cli("apply")
+    assert done.returncode == 1 and "SF121" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert rows(f"sqlite:///{tmp_path / 'app.db'}",
+                "SELECT count(*) FROM sqlite_master WHERE name = 't'") == [(0,)]
+    # A json column with a variant of another type is refused for its sake too.
+    p.write("c002", [{"insert_rows": {"table": "t", "rows": [{"id": 1, "data": [1]}]}}],
+            parents=["c001"])
+    done = p.cli("validate")
+    assert done.returncode == 1 and "column 't.data' (mysql: text): a list" in done.stdout, \
+        done.stdout
+    # delete_rows cannot match a JSON value (PostgreSQL's json has no equality).
+    p.write("c002", [{"delete_rows": {"table": "t", "rows": [{"data": {"a": 1}}]}}],
+            parents=["c001"])
+    done = p.cli("validate")
+    assert done.returncode == 1 and "SF121" in done.stdout and "primary key" in done.stdout, \
+        done.stdout
+
+
+def test_a_toml_changeset_holds_json_values(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    p = make_project(tmp_path / "proj", url)
+    p.write("c001", [TABLE])
+    doc = {"a": [1, 2, {"b": "c"}], "d": {"e": True}}
+    p.write("c002", [{"insert_rows": {"table": "settings", "rows": [{"id": 1, "doc": doc}]}}],
+            parents=["c001"], fmt="toml")
+    done = p.cli("apply")
+    assert done.returncode == 0, done.stderr
+    assert _stored(url) == [(1, doc, None)]
