@@ -113,3 +113,43 @@ def test_the_cast_rows_are_the_servers(pg_url: str) -> None:
     assert {s for (s,) in strings} == casts.STRINGS
     assert len(rows(pg_url, f"SELECT 1 FROM pg_type WHERE typname IN ({known}) AND "
                             "typnamespace = 'pg_catalog'::regnamespace")) == len(casts.KNOWN)
+
+
+GENERATED = {"name": "g", "type": "integer", "computed": {"expression": "id * 2",
+                                                          "stored": True}}
+
+
+def test_a_generated_column_changes_only_to_a_type_it_converts_to(pg_project: Project) -> None:
+    """PostgreSQL takes no USING for a generated column ("cannot specify USING when altering
+    type of generated column"), so a type with only an explicit cast from the old one is
+    refused at validate and before apply runs anything (it failed half-way at apply), and
+    one with an assignment cast (integer → text, text → varchar) applies and rolls back."""
+    p, url = pg_project, pg_project.url
+    _history(p, GENERATED, [{"id": 1}], "boolean")
+    done = p.cli("validate", "--dialect", "postgresql")
+    assert done.returncode == 1
+    assert ("error SF331 alter_column on postgresql: t.g is a generated column, and "
+            "PostgreSQL changes its type only to one its old type (integer) converts to by "
+            "assignment; to boolean it would need an explicit cast") in done.stdout, done.stdout
+    done = p.cli("apply")
+    assert done.returncode != 0 and "t.g is a generated column" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert rows(url, "SELECT count(*) FROM information_schema.tables "
+                     "WHERE table_name = 't'") == [(0,)]  # (refused before anything ran)
+    p.write("c002", [{"alter_column": {"table": "t", "name": "g", "type": "bigint",
+                                       "using": "g::bigint"}}], parents=["c001"])
+    done = p.cli("validate", "--dialect", "postgresql")
+    assert done.returncode == 1 and "takes no `using:`" in done.stdout, done.stdout
+    p.write("c002", [{"alter_column": {"table": "t", "name": "g", "type": "text"}}],
+            parents=["c001"])
+    done = p.cli("validate", "--dialect", "postgresql")
+    # Its rollback, text → integer, is not: a warning (SF332), and rollback refuses it.
+    assert done.returncode == 0 and "SF331" not in done.stdout, done.stdout
+    assert ("warning SF332 the rollback cannot run on postgresql: alter_column: t.g is a "
+            "generated column") in done.stdout, done.stdout
+    _ok(p, "apply")
+    assert _column(url, "g")[0] == "text"
+    assert rows(url, "SELECT id, g FROM t") == [(1, "2")]
+    done = p.cli("rollback", "c001")
+    assert done.returncode != 0 and "t.g is a generated column" in done.stderr, done.stderr
+    assert _column(url, "g")[0] == "text"

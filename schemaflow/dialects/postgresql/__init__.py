@@ -256,6 +256,8 @@ class PostgreSQL(Dialect):
 
     def check_support(self, op: ir.Operation, before: SchemaState) -> None:
         super().check_support(op, before)
+        if isinstance(op, ir.AlterColumn) and (op.type is not None or op.using is not None):
+            self._check_generated_type(op, before)
         if not isinstance(op, (ir.AlterColumn, ir.AddColumn, ir.CreateTable)) or (
                 not may_change_enums(op, before)):
             return
@@ -275,6 +277,31 @@ class PostgreSQL(Dialect):
                     f"({', '.join(removed)})",
                     hint="give the column the type's values, or remove them with "
                          "alter_column on a column that uses it")
+
+    def _check_generated_type(self, op: ir.AlterColumn, before: SchemaState) -> None:
+        """A generated column's new type: PostgreSQL takes no USING for one, so it converts
+        only where its old type has an assignment cast to the new (integer → text, not
+        integer → boolean nor text → numeric: "cannot be cast automatically")."""
+        t = before.get(op.table, op.schema)
+        old = t.column(op.name) if t is not None else None
+        if old is None or old.computed is None:
+            return
+        where = f"{op.table}.{op.name} is a generated column, and"
+        hint = ("drop the column and add it again with the new type (and an expression of "
+                "that type), or scope this change with a sql operation")
+        if op.using is not None:
+            raise UsageError(f"{where} PostgreSQL takes no `using:` for a generated column's "
+                             "type", hint=hint)
+        if op.type is None:
+            return
+        from . import casts
+        from .render import PostgreSQLRenderer
+
+        how, _typed = PostgreSQLRenderer(self).conversion(op, self.column_here(old))
+        if how in (casts.EXPLICIT, casts.NONE):
+            raise UsageError(f"{where} PostgreSQL changes its type only to one its old type "
+                             f"({self.column_here(old).type}) converts to by assignment; to "
+                             f"{op.type} it would need an explicit cast", hint=hint)
 
     def refuses_transaction(self, statement: str) -> bool:
         return _OUTSIDE_TRANSACTIONS.match(statement) is not None

@@ -192,7 +192,7 @@ class PostgreSQLRenderer(Renderer):
         if op.type is not None and is_native_enum(op.type) and op.using is None:
             # Text-like columns cast to the enum through text; a user `using` wins.
             op = replace(op, using=f'"{op.name}"::text::"{enum_name(op.type, op.table, op.name)}"')
-        how, typed = self._conversion(op, old)
+        how, typed = self.conversion(op, old)
         if how == casts.EXPLICIT and op.using is None and old is not None \
                 and old.computed is None:  # (PostgreSQL refuses USING on a generated column)
             # No assignment cast (text → json, and back from json when rolled back; text →
@@ -251,7 +251,7 @@ class PostgreSQLRenderer(Renderer):
                       for step in range(3)]
         return steps
 
-    def _conversion(self, op: ir.AlterColumn, old: ir.Column | None
+    def conversion(self, op: ir.AlterColumn, old: ir.Column | None
                     ) -> tuple[str | None, str]:
         """How PostgreSQL converts the column's values to the type `op` gives it (a context
         of `casts`; None where `op` changes no type, or to an enum, or a type is not one
