@@ -166,8 +166,10 @@ def _is_boolean(op: aops.AlterColumnOp, state: SchemaState) -> bool:
 
 def _alter_column(op: aops.AlterColumnOp, state: SchemaState, dialect: Any) -> Ops:
     where = f"column {op.table_name}.{op.column_name}"
+    # `default=` (a model's Python-side default) and `info=` build nothing: Alembic's
+    # alter_column takes them in **kw and no database's implementation reads them.
     _no_options(op.kw, where, ("postgresql_using", "existing_comment", "existing_autoincrement",
-                               "autoincrement"))
+                               "autoincrement", "default", "info"))
     change: dict[str, Any] = {}
     unclear: str | None = None
     for t in (op.modify_type, op.kw.get("existing_type")):
