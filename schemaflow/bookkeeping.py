@@ -17,11 +17,13 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from sqlalchemy.engine import Connection
 
+    from .adoption import Renamed
     from .config import Settings
     from .dialects.base import Dialect
     from .history import History
     from .importers import Finding
     from .recorder import AppliedRow, Recorder
+    from .state import SchemaState
 
 
 class Bookkeeping:
@@ -41,6 +43,8 @@ class Bookkeeping:
         def _checked_history(self) -> History: ...
 
         def applied_rows(self) -> list[AppliedRow]: ...
+
+        def database_state(self, *, strict: bool = True) -> tuple[SchemaState, Dialect]: ...
 
         def _database_missing(self) -> bool: ...
 
@@ -104,6 +108,21 @@ class Bookkeeping:
         if statements and database.renderer().transactional_ddl:
             out.append("COMMIT;")
         return "\n".join(out) + "\n"
+
+    def renamed_here(self) -> list[Renamed]:
+        """The constraints the database holds under other names than the changesets applied
+        there give them (`adoption`): a changeset that drops or alters one by the
+        changesets' name would fail there."""
+        from .adoption import differences
+
+        rows = self.applied_rows()
+        if not rows:
+            return []
+        history = self._checked_history()
+        g = history.graph
+        wanted = history.replay(g.ordered(g.ancestors(r.id for r in rows if r.id in g.by_id)))
+        have, dialect = self.database_state(strict=False)
+        return differences(have, wanted, dialect)
 
     def stamp_from(self, tool: str) -> tuple[list[str], list[str]]:
         """Record as applied what another tool's table says it applied: (added, removed)."""

@@ -14,6 +14,8 @@ from .app import DATABASES, app, consoles, database_header, globals_of, handled,
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..api import Project
+
 LockOpt = Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for another "
                                         "run's lock.")]
 SqlOpt = Annotated[bool, typer.Option("--sql", help="Print the SQL instead of running it (no "
@@ -176,14 +178,33 @@ def stamp(
         if target or purge or len(tools) > 1:
             raise UsageError("--from-alembic, --from-flyway or --from-liquibase: one, "
                              "without TARGET or --purge")
+        adopting = not project.applied_rows()
         added, removed = project.stamp_from(tools[0])
         stamped(err, f"what {tools[0]} applied", added, removed)
+    else:
+        if target is None:
+            raise UsageError("stamp needs a TARGET (or --from-alembic, --from-flyway, "
+                             "--from-liquibase)")
+        adopting = purge or not project.applied_rows()
+        added, removed = project.stamp(target, purge=purge)
+        stamped(err, target, added, removed)
+    if adopting and added:  # a history recorded on a database schemaflow did not build
+        _names(err, project)
+
+
+def _names(err: "Console", project: "Project") -> None:
+    """The constraints the database holds under other names than the changesets give them;
+    a database that cannot be read for it (a construct the format lacks) only noted: the
+    stamp is done."""
+    from ..errors import SchemaflowError
+    from .output.runs import renamed
+
+    try:
+        found = project.renamed_here()
+    except SchemaflowError as exc:
+        renamed(err, [], why_not=str(exc))
         return
-    if target is None:
-        raise UsageError("stamp needs a TARGET (or --from-alembic, --from-flyway, "
-                         "--from-liquibase)")
-    added, removed = project.stamp(target, purge=purge)
-    stamped(err, target, added, removed)
+    renamed(err, found)
 
 
 @app.command()

@@ -75,6 +75,26 @@ def stamped(err: Console, target: str, added: Sequence[str], removed: Sequence[s
     err.print(f"stamped {target}: {len(added)} recorded as applied, {len(removed)} removed")
 
 
+def renamed(err: Console, found: Sequence[object], why_not: str | None = None) -> None:
+    """After a stamp on a database schemaflow had recorded nothing on: its constraints held
+    under other names than the changesets give them (`adoption`), or why they could not be
+    compared."""
+    if why_not is not None:
+        err.print(f"[yellow]note:[/yellow] constraint names not compared: {escape(why_not)}")
+        return
+    if not found:
+        return
+    err.print(f"[yellow]warning:[/yellow] {count(len(found), 'constraint')} of this database "
+              f"{'has' if len(found) == 1 else 'have'} another name than the changesets give: "
+              "a later changeset that drops or alters one by the changesets' name fails here")
+    for r in found:
+        err.print(f"  {escape(safe(str(r)))}")
+    err.print("  hint: give them the changesets' names here (PostgreSQL renames any constraint; "
+              "MySQL and MariaDB a unique key only: drop and add the others), or adopt this "
+              "database with a baseline in its own names (schemaflow new --autogenerate "
+              "--from-db)")
+
+
 def rehashed(err: Console, updated: Sequence[str]) -> None:
     """Whose checksums `rehash` stored."""
     listed = f": {', '.join(updated)}" if updated else ""
