@@ -24,6 +24,10 @@ def describe(op: Any) -> str:
                                                        "default_sql", "comment")
                      if getattr(op, k) is not None]
             parts += ["drop_default"] if op.drop_default else []
+            if op.type is not None:  # (with a type: its variants and collation from now on)
+                parts += [f"variants={{{', '.join(f'{v.dialect}: {v.type}' for v in op.variants)}}}"
+                          ] if op.variants else []
+                parts += [f"collation={op.collation}"] if op.collation is not None else []
             changes = f" ({', '.join(parts)})"
         target = f"{op.table}.{op.name}{changes}"
     elif kind in ("rename_table", "rename_column"):

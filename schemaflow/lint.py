@@ -277,7 +277,7 @@ def _rollback(history: History, cs: ir.Changeset, before: SchemaState, after: Sc
     if rollback_ok and not failed and not opaque and keep("SF202", cs.lint_ignore):
         from .diff import diff
 
-        left = diff(before, rolled).operations
+        left = diff(rolled, before).operations  # (what turns the rolled-back schema into it)
         if left:
             from .describe import describe
 

@@ -641,6 +641,21 @@ def test_sf202_rollback_that_restores_nothing_names_a_difference(project: Projec
                            "rollback": []})
     (d,) = [d for d in diags if d.code == "SF202"]
     assert "1 difference" in d.message and d.hint and "rollback" in d.hint
+    # What the rollback still has to do (it said `add_column`, what the changeset did).
+    assert "it also needs: drop_column users.nickname" in d.message, d.message
+
+
+def test_sf202_names_the_variants_a_rollback_leaves_out(project: Project) -> None:
+    """A rollback that gives a column its type back but not its type variants: the
+    difference named is the variants (it named the type alone, which the rollback gives)."""
+    typed = {"table": "users", "name": "bio", "type": "json",
+             "variants": {"postgresql": "postgresql.jsonb"}}
+    diags = lint(project, [{"alter_column": typed}],
+                 {"operations": [{"alter_column": {**typed, "type": "text", "variants": {}}}],
+                  "rollback": [{"alter_column": {**typed, "variants": {}}}]})
+    (d,) = [d for d in diags if d.code == "SF202"]
+    assert ("it also needs: alter_column users.bio (type=json, variants={postgresql: "
+            "postgresql.jsonb})") in d.message, d.message
 
 
 def test_sf201_explicit_rollback_makes_sql_reversible(project: Project) -> None:
