@@ -1444,7 +1444,10 @@ def test_a_percent_sign_in_a_value_is_the_value(request: pytest.FixtureRequest,
     expected = rows(url, "SELECT id, s FROM t ORDER BY id")
     assert expected == [(1, "{% if x %}100%{% endif %}"), (2, "50%"), (3, "a%b")]
     _, p = _anchored(request, tmp_path, server, ini.parent / "migrations")
-    assert p.cli("import", "alembic", str(ini)).returncode == 1  # (the rows listed as SQL)
+    done = p.cli("import", "alembic", str(ini))
+    assert done.returncode == 1  # (the rows listed as SQL, with why)
+    assert ("bulk_insert into t has a date or time ('d': 2020-01-01T00:00:00), written as the "
+            "value the revision gave when the import ran it") in done.stdout + done.stderr
     assert "%%" not in _imported(p, "a1").__repr__()
     applied = p.cli("apply")
     assert applied.returncode == 0, applied.stderr

@@ -3,6 +3,7 @@ them, else `Opaque` (the importer keeps the SQL Alembic writes)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,6 +33,13 @@ def bulk_insert(op: aops.BulkInsertOp, state: SchemaState, dialect: Any) -> Ops:
                               f"'{key}', which Alembic stores as JSON's null (insert_rows and "
                               "Alembic's --sql: SQL NULL); write these rows as SQL with "
                               "'null' for that value", [])
+            if isinstance(value, (dt.date, dt.time)):
+                # The value the revision computed when the import ran it: a time taken then
+                # (utcnow()) is the import's, where `alembic upgrade` takes its own.
+                raise Opaque(f"bulk_insert into {table.name} has a date or time ('{key}': "
+                             f"{value.isoformat()}), written as the value the revision gave "
+                             "when the import ran it (one it computes, such as the current "
+                             "time, is the import's, not the apply's)")
             if not (isinstance(value, _SCALARS) or (kind is not None and is_json(value))):
                 raise Opaque(f"bulk_insert into {table.name} has values other than text, "
                              "numbers and booleans (and JSON in a json column)")
