@@ -377,6 +377,34 @@ def test_a_revision_asking_the_database_is_never_written_as_if_it_did_the_same_e
     assert "TODO(schemaflow import)" in a2["operations"][0]["sql"]["up"][0]
 
 
+def test_a_step_that_did_not_fit_on_the_scratch_database_still_says_where_it_ran(
+        project: Project, tmp_path: Path) -> None:
+    """Dagster's 037: a revision that asks the inspector, then adds a primary-key column by
+    batch on SQLite, by SQL on MySQL, by add_column elsewhere. Its scratch SQLite run's
+    add_column does not fit (listed), and that finding stood for the note saying it ran on
+    SQLite only: nothing told that the MySQL and PostgreSQL branches were never seen."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('kvs', sa.Column('key', sa.Text, nullable=False))\n"
+                     "def downgrade():\n    op.drop_table('kvs')\n"),
+        ("a2", "a1", "def upgrade():\n"
+                     "    if 'kvs' not in sa.inspect(op.get_bind()).get_table_names():\n"
+                     "        return\n"
+                     "    if op.get_context().dialect.name == 'mysql':\n"
+                     "        op.execute('ALTER TABLE kvs ADD COLUMN id BIGINT PRIMARY KEY "
+                     "AUTO_INCREMENT')\n"
+                     "    else:\n"
+                     "        op.add_column('kvs', sa.Column('id', sa.BigInteger(), "
+                     "primary_key=True))\n"
+                     "def downgrade():\n    pass\n")])
+    listed = _listed(project, ini, "a2")
+    assert any("does not fit" in line for line in listed), listed
+    (asks,) = [line for line in listed if "asks the database it runs on" in line]
+    assert "the operations after this note are what it did there" in asks
+    ops = _imported(project, "a2")["operations"]
+    assert "asks the database" in ops[0]["sql"]["up"][0], ops
+
+
 def test_a_revision_that_reads_rows_and_branches_on_the_database_says_which_it_took(
         project: Project, tmp_path: Path) -> None:
     """A revision that reads rows cannot run offline, so it ran on the scratch SQLite

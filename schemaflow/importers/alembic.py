@@ -206,7 +206,6 @@ class _Revision:
                             "then import again")
                 raise ImportFailed(f"Alembic revision {self.rev}: {direction}() raised: "
                                    f"{error}", hint=hint)
-            before = len(self.findings)
             items = self.items(online, state, databases[0][1], direction)
             self._list_findings([(databases[0][2], items)], direction)
             ops = [op for it in items for op in it.ops]
@@ -220,11 +219,15 @@ class _Revision:
             reason = clipped(first.replace(str(self.s.path), self.file), 160)
             did = "the operations after this note are what it did there" if ops else (
                 "it did nothing there")
-            # Not where a note says already that it needs a hand (or that it raised), unless
-            # the offline runs, as far as they went, did other operations than the scratch
-            # database's (MLflow branches on the database, then reads rows: the note about
-            # its rows says nothing of the branch).
-            if not online.error and (len(self.findings) == before or branched(
+            # Not where a note in the changeset says already that it needs a hand (or that
+            # it raised), unless the offline runs, as far as they went, did other operations
+            # than the scratch database's (MLflow branches on the database, then reads rows:
+            # the note about its rows says nothing of the branch). A listed finding with no
+            # note (an operation that did not fit: Dagster's primary-key column, added
+            # another way on MySQL) is no such note.
+            noted = any(isinstance(op, ir.Sql) and any(TODO_MARK in s for s in op.up)
+                        for op in ops)
+            if not online.error and (not noted or branched(
                     self, runs, online, state, databases, direction)):
                 ops.insert(0, self.todo(direction, f"{direction}() asks the database it runs on "
                                         f"({reason}), so it ran on a scratch SQLite database "
