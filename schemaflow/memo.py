@@ -127,6 +127,12 @@ class Replayed(NamedTuple):
     keys: Keys
 
 
+def _checker() -> str:
+    """The build of the history check: every module of this schemaflow."""
+    whole = cachefile.whole_build()
+    return whole.hex() if whole is not None else ""
+
+
 class Memo:
     """The remembered results for one changesets folder (a no-op without a cache folder)."""
 
@@ -143,12 +149,15 @@ class Memo:
     # --- the history check -------------------------------------------------------------
 
     def clean(self) -> set[str]:
-        """Keys of changesets known to pass the history check with all they build on."""
+        """Keys of changesets known to pass the history check with all they build on, by
+        this very schemaflow (its whole source: the memo's folder is per build of what it
+        stores, and a check added without a new version must not pass what it refuses)."""
         if self._clean is None:
             data = self._read("clean.json")
             keys = data.get("keys") if isinstance(data, dict) else None
             ok = isinstance(keys, list) and all(
-                isinstance(k, str) and len(k) == 32 and not k.strip(_HEX) for k in keys)
+                isinstance(k, str) and len(k) == 32 and not k.strip(_HEX) for k in keys) and (
+                isinstance(data, dict) and data.get("build") == _checker())
             self._clean = list(keys) if ok and isinstance(keys, list) else []
         return set(self._clean)
 
@@ -157,7 +166,7 @@ class Memo:
         new = list(dict.fromkeys(keys))
         known = [k for k in self._clean or [] if k not in set(new)]
         self._clean = (known + new)[-_KEEP_CLEAN:]
-        self._write("clean.json", {"keys": self._clean})
+        self._write("clean.json", {"keys": self._clean, "build": _checker()})
 
     # --- plans known to render ----------------------------------------------------------
 

@@ -231,6 +231,22 @@ def test_a_validate_that_finds_no_error_spares_apply_the_history_check(
     assert _check_before_apply(project) == "[] False"
 
 
+def test_what_another_build_found_clean_is_checked_again(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The memo's folder is per build of what it stores (the IR, the schemas), not of the
+    # checks: a check added without a new version (an editable install, a commit between
+    # releases) must not pass what an older one remembered clean. Here the remembered
+    # marks are of another build: the whole history is checked again.
+    ids = _applied(project)
+    project.write("d001", [_column("d")], parents=[ids[-1]])
+    assert project.cli("validate").returncode == 0
+    assert _check_before_apply(project) == "[] False"
+    monkeypatch.setattr(memo, "_checker", lambda: "another build")
+    checks = _Checks(monkeypatch)
+    assert [r.id for r in project.api().apply().results] == ["d001"]
+    assert checks.checked == [[*ids, "d001"]]
+
+
 def test_a_validate_that_ignores_a_history_error_leaves_apply_to_refuse_it(
         project: Project) -> None:
     # With lint codes ignored or selected, validate does not show every error of the history

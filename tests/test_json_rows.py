@@ -122,3 +122,24 @@ def test_a_toml_changeset_holds_json_values(tmp_path: Path) -> None:
     done = p.cli("apply")
     assert done.returncode == 0, done.stderr
     assert _stored(url) == [(1, doc, None)]
+
+
+def test_a_binary_column_takes_no_row_value(tmp_path: Path) -> None:
+    """A changeset holds no bytes: a string for a binary column was sent as it is, and
+    SQLAlchemy's binary type raised a TypeError at apply (a traceback). Refused at
+    validate, and apply runs nothing."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    p = make_project(tmp_path / "proj", url)
+    p.chain([{"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "raw", "type": "binary", "variants": {"postgresql": "postgresql.bytea"}}]}}],
+        [{"insert_rows": {"table": "t", "rows": [{"id": 1, "raw": None},
+                                                 {"id": 2, "raw": "abc"}]}}])
+    done = p.cli("validate")
+    assert done.returncode == 1
+    assert ("error SF121 insert_rows: row 2, column 't.raw' (binary): a binary column "
+            "takes no value here") in done.stdout, done.stdout
+    done = p.cli("apply")
+    assert done.returncode == 1 and "SF121" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert rows(url, "SELECT count(*) FROM sqlite_master WHERE name = 't'") == [(0,)]

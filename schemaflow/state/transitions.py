@@ -13,6 +13,7 @@ from ..errors import StateError
 from ..typespec import enum_name, is_native_enum
 from .expressions import mentions
 from .naming import ix_name, uq_name
+from .rows import rows_fit
 from .schema import SchemaState, Table, TableKey, column_with, nearest, qual, table_with
 from .tables import (
     check_table,
@@ -322,40 +323,6 @@ def _drop_constraint(state: SchemaState, op: ir.DropConstraint) -> SchemaState:
                                                          if x is not c)))
 
 
-def _rows(state: SchemaState, op: ir.InsertRows | ir.DeleteRows) -> SchemaState:
-    t = state.table(op.table, op.schema)
-    for n, row in enumerate(op.rows, 1):
-        for col, value in row.items():
-            c = t.column(col)
-            if c is None:
-                raise StateError(f"{op.kind} names the column '{op.table}.{col}', which does not "
-                                 "exist", code="SF102",
-                                 hint=nearest(col, [c.name for c in t.columns]))
-            if isinstance(value, (dict, list)):
-                _json_value(op, n, c)
-    return state
-
-
-def _json_value(op: ir.InsertRows | ir.DeleteRows, n: int, c: ir.Column) -> None:
-    """A mapping or list as a row value: a JSON object or array, which only a json column
-    stores on every database, and which delete_rows cannot match (PostgreSQL's json has no
-    equality, and MySQL compares JSON with text as text)."""
-    where = f"row {n}, column '{op.table}.{c.name}'"
-    what = "a mapping" if isinstance(op.rows[n - 1][c.name], dict) else "a list"
-    if isinstance(op, ir.DeleteRows):
-        raise StateError(f"{where}: {what} cannot be matched; delete_rows compares values "
-                         "with =, which JSON values do not take on every database",
-                         code="SF121", hint="match the rows by their primary key")
-    not_json = [shown for shown, spec in ((str(c.type), c.type), *(
-        (f"{v.dialect}: {v.type}", v.type) for v in c.variants))
-        if spec.name.rsplit(".", 1)[-1] not in ("json", "jsonb")]
-    if not_json:
-        raise StateError(f"{where} ({', '.join(dict.fromkeys(not_json))}): {what} is a "
-                         "value only for a json column (a JSON object or array)",
-                         code="SF121", hint="write the value as text or a number, or give "
-                         "the column the type json")
-
-
 def _sql(state: SchemaState, op: ir.Sql) -> SchemaState:
     # Raw SQL is opaque to the replayed schema; schema changes belong in typed operations.
     return state
@@ -416,8 +383,8 @@ _APPLY: Mapping[type[ir.Operation], Callable[[SchemaState, Any], SchemaState]] =
         ir.DropConstraint: _drop_constraint,
         ir.ValidateConstraint: _validate_constraint,
         ir.Sql: _sql,
-        ir.InsertRows: _rows,
-        ir.DeleteRows: _rows,
+        ir.InsertRows: rows_fit,
+        ir.DeleteRows: rows_fit,
         ir.CreateSequence: _create_sequence,
         ir.DropSequence: _drop_sequence,
     })
