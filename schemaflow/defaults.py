@@ -34,11 +34,17 @@ def _number(value: Value) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _integer(spec: TypeSpec, value: Value) -> str | None:
+def _whole(value: Value) -> bool:
+    """Whether `value` is a whole number, or text that is one (not a boolean)."""
     text = value.strip() if isinstance(value, str) else value
-    if isinstance(value, bool) or not (
-            isinstance(text, int) or (isinstance(text, str) and _WHOLE.fullmatch(text))):
+    return not isinstance(value, bool) and (
+        isinstance(text, int) or (isinstance(text, str) and _WHOLE.fullmatch(text) is not None))
+
+
+def _integer(spec: TypeSpec, value: Value) -> str | None:
+    if not _whole(value):
         return "is not a whole number"
+    text = value.strip() if isinstance(value, str) else value
     # What no database stores in any integer column (64 bits); the range of each type on each
     # database (SQLite keeps 64 bits in a smallint) is SF333's, with the target database.
     if not -(2**63) <= int(text) < 2**63:
@@ -143,6 +149,45 @@ def problem(spec: TypeSpec, value: Value) -> str | None:
     """Why `value` cannot be the literal default of a column of type `spec` (None: it can,
     or only the database can tell)."""
     check = None if spec.dialect else _CHECKS.get(spec.name)
+    return check(spec, value) if check else None
+
+
+def _row_number(spec: TypeSpec, value: Value) -> str | None:
+    # What SQLAlchemy's Float and Numeric take (a string is converted by float()).
+    try:
+        float(value)
+    except ValueError:
+        return "is not a number"
+    return None
+
+
+def _row_boolean(spec: TypeSpec, value: Value) -> str | None:
+    # SQLAlchemy's Boolean takes true, false, 1 and 0, and raises on anything else.
+    return None if value in (True, False) and not isinstance(value, str) else (
+        "is not true or false")
+
+
+def _row_integer(spec: TypeSpec, value: Value) -> str | None:
+    # Its range on each database is SF333's (the target database's), as a default's is.
+    return None if _whole(value) else "is not a whole number"
+
+
+_ROW_CHECKS: dict[str, Callable[[TypeSpec, Value], str | None]] = {
+    **_CHECKS, "integer": _row_integer, "bigint": _row_integer, "smallint": _row_integer,
+    "float": _row_number, "numeric": _row_number, "boolean": _row_boolean,
+    "array": lambda spec, value: "is not a list (an array column's value is the list of "
+                                 "its elements)"}
+# A row's string is checked by the target database's length (SF333), a json column's
+# value is any JSON value (a string is a JSON string).
+for _name in ("string", "char", "text", "json"):
+    del _ROW_CHECKS[_name]
+
+
+def row_problem(spec: TypeSpec, value: Value) -> str | None:
+    """Why `value` cannot be a row's value in a column of type `spec` (None: it can, or only
+    the database can tell): what the type's driver conversion would raise on (a traceback),
+    or a database would refuse or change (a time zone offset PostgreSQL drops)."""
+    check = None if spec.dialect else _ROW_CHECKS.get(spec.name)
     return check(spec, value) if check else None
 
 

@@ -74,8 +74,7 @@ CODES = catalogue(
     Code("SF118", "error", "a sequence of that name already exists", "reference"),
     Code("SF119", "error", "drops a column that a generated column uses", "reference"),
     Code("SF120", "error", "a default value does not fit the column's type", "reference"),
-    Code("SF121", "error", "a row value does not fit its column (a mapping or list outside a "
-         "json column, any value in a binary one)", "reference"),
+    Code("SF121", "error", "a row value does not fit its column's type", "reference"),
     # The history.
     Code("SF013", "error", "merged branches conflict", "history"),
     Code("SF014", "error", "a changeset that is not a merge has no operations", "history"),

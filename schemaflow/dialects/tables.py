@@ -352,7 +352,31 @@ def lightweight_table(t: Table) -> sa.Table:
 
 def _data_type(tp: Any) -> Any:
     """The type a row's values are sent (or written, `--sql`) with."""
-    return JsonValue(tp) if isinstance(tp, sa.JSON) else tp
+    if isinstance(tp, sa.JSON):
+        return JsonValue(tp)
+    return ArrayValue(tp) if isinstance(tp, sa.ARRAY) else tp
+
+
+class ArrayValue(sa.types.TypeDecorator[Any]):
+    """An array column's row values, written as literals (`--sql`) as SQLAlchemy writes them
+    (ARRAY[...]), but for an empty list: a bare ARRAY[] has no type PostgreSQL can tell,
+    and '{}' takes the column's."""
+
+    impl: Any = sa.ARRAY
+    cache_ok = True
+
+    def __init__(self, inner: sa.ARRAY[Any]) -> None:
+        super().__init__(inner.item_type)
+        self.impl = inner
+
+    def literal_processor(self, dialect: Any) -> Any:
+        inner = self.impl_instance.literal_processor(dialect)
+        if inner is None:
+            return None
+
+        def process(value: Any) -> str:
+            return "'{}'" if value == [] else str(inner(value))
+        return process
 
 
 class JsonValue(sa.types.TypeDecorator[Any]):

@@ -3,6 +3,8 @@ a changeset can carry for each column's type (SF121)."""
 
 from __future__ import annotations
 
+import json
+
 from .. import ir
 from ..errors import StateError
 from .schema import SchemaState, nearest
@@ -27,6 +29,8 @@ def rows_fit(state: SchemaState, op: ir.InsertRows | ir.DeleteRows) -> SchemaSta
                                  hint=nearest(col, [c.name for c in t.columns]))
             if isinstance(value, (dict, list)):
                 _json_value(op, n, c)
+            if value is not None and not isinstance(value, (dict, list)):
+                _fits(op, n, c, value)
             if col in binary and value is not None:
                 raise StateError(
                     f"row {n}, column '{op.table}.{col}' ({c.type}): a binary column takes "
@@ -47,11 +51,29 @@ def _json_value(op: ir.InsertRows | ir.DeleteRows, n: int, c: ir.Column) -> None
         raise StateError(f"{where}: {what} cannot be matched; delete_rows compares values "
                          "with =, which JSON values do not take on every database",
                          code="SF121", hint="match the rows by their primary key")
+    # A list is an array column's value too (its elements).
+    takes = ("json", "jsonb", "array") if what == "a list" else ("json", "jsonb")
     not_json = [shown for shown, spec in ((str(c.type), c.type), *(
         (f"{v.dialect}: {v.type}", v.type) for v in c.variants))
-        if spec.name.rsplit(".", 1)[-1] not in ("json", "jsonb")]
+        if spec.name.rsplit(".", 1)[-1] not in takes]
     if not_json:
         raise StateError(f"{where} ({', '.join(dict.fromkeys(not_json))}): {what} is a "
-                         "value only for a json column (a JSON object or array)",
+                         "value only for a json column (a JSON object or array)"
+                         + (" or an array column" if what == "a list" else ""),
                          code="SF121", hint="write the value as text or a number, or give "
                          "the column the type json")
+
+
+def _fits(op: ir.InsertRows | ir.DeleteRows, n: int, c: ir.Column,
+          value: str | int | float | bool) -> None:
+    """A scalar row value of the column's type and of each type variant's (SF121): one the
+    type's conversion would raise on at apply, or a database would refuse or change."""
+    from ..defaults import row_problem
+
+    for shown, spec in ((str(c.type), c.type),
+                        *((f"{v.dialect}: {v.type}", v.type) for v in c.variants)):
+        why = row_problem(spec, value)
+        if why is not None:
+            raise StateError(f"row {n}, column '{op.table}.{c.name}' ({shown}): the value "
+                             f"{json.dumps(value)} {why}", code="SF121",
+                             hint="write a value of the column's type")

@@ -1,7 +1,9 @@
-"""Rows of a json column: a mapping or list is stored as that JSON object or array, a string
-as a JSON string (as SQLAlchemy's JSON type sends it), and null as SQL NULL, as for every
-other type. The same text online and in `apply --sql`, on the real databases; a mapping or
-list anywhere else refused at validate (SF121)."""
+"""Rows of insert_rows, as the column's type takes them. A json column's mapping or list is
+stored as that JSON object or array, a string as a JSON string (as SQLAlchemy's JSON type
+sends it), and null as SQL NULL, as for every other type: the same online and in `apply
+--sql`, on the real databases. An array column's value is a list. A value the column cannot
+take (a mapping elsewhere, any value in a binary column, text that is no number, date, UUID
+or enum value) is refused at validate (SF121), never a traceback at apply."""
 
 from __future__ import annotations
 
@@ -143,3 +145,91 @@ def test_a_binary_column_takes_no_row_value(tmp_path: Path) -> None:
     assert done.returncode == 1 and "SF121" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert rows(url, "SELECT count(*) FROM sqlite_master WHERE name = 't'") == [(0,)]
+
+
+REFUSED = [
+    ("integer", "abc", "is not a whole number"),
+    ("float", "abc", "is not a number"),
+    ("numeric(5,2)", "", "is not a number"),
+    ("boolean", "yes", "is not true or false"),
+    ("boolean", 2, "is not true or false"),
+    ("date", "2024-13-45", "is not a date (YYYY-MM-DD)"),
+    ("date", "2024-01-02T03:04:05", "is not a date (YYYY-MM-DD)"),
+    ("datetime", "2024-01-02T03:04:05+02:00", "has a time zone offset"),
+    ("time", "noon", "is not a time (HH:MM:SS)"),
+    ("uuid", 12, "is not a UUID"),
+    ("enum(a,b,name=kind)", "c", "is not one of the enum's values (a, b)"),
+    ("array(integer)", 12, "is not a list"),
+]
+
+
+@pytest.mark.parametrize(("type_", "value", "why"), REFUSED,
+                         ids=[f"{t}-{v!r}" for t, v, _ in REFUSED])
+def test_a_row_value_the_column_cannot_take_is_refused(
+        tmp_path: Path, type_: str, value: object, why: str) -> None:
+    """Found by running every type with every kind of value: a value SQLAlchemy's conversion
+    raises on (float('abc'), a UUID's .hex, an enum's lookup, SQLite's dates) was a
+    traceback at apply, one SQLite stores as it is ('abc' in an integer column) a silent
+    difference from the databases that refuse it. Refused at validate, as a default is."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    p = make_project(tmp_path / "proj", url)
+    p.chain([{"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "v", "type": type_}]}}],
+        [{"insert_rows": {"table": "t", "rows": [{"id": 1, "v": value}]}}])
+    done = p.cli("validate")
+    assert done.returncode == 1 and "SF121" in done.stdout, done.stdout
+    assert f"row 1, column 't.v' ({type_}): the value {json.dumps(value)} {why}" in \
+        done.stdout, done.stdout
+    done = p.cli("apply")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_row_values_of_the_columns_types_are_taken(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    p = make_project(tmp_path / "proj", url)
+    p.chain([{"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "n", "type": "integer"}, {"name": "f", "type": "float"},
+        {"name": "b", "type": "boolean"}, {"name": "u", "type": "uuid"},
+        {"name": "d", "type": "date"}, {"name": "e", "type": "enum(a,b,name=kind)"}]}}],
+        [{"insert_rows": {"table": "t", "rows": [
+            {"id": 1, "n": "12", "f": "1.5", "b": 1, "e": "a",
+             "u": "12345678-1234-5678-1234-567812345678", "d": "2024-01-02"},
+            {"id": 2, "n": 3, "f": 2, "b": False, "e": None, "u": None, "d": None}]}}])
+    done = p.cli("apply")
+    assert done.returncode == 0, done.stderr
+    assert rows(url, "SELECT id, n, f, b, d, e FROM t ORDER BY id") == [
+        (1, 12, 1.5, 1, "2024-01-02", "a"), (2, 3, 2.0, 0, None, None)]
+
+
+@pytest.mark.postgresql
+def test_an_array_columns_value_is_a_list(tmp_path: Path, pg_url: str) -> None:
+    """A list for an array column (its elements; an empty one too, whose bare ARRAY[] in
+    `--sql` PostgreSQL cannot type), online and in the script alike."""
+    p = make_project(tmp_path / "proj", pg_url)
+    p.chain([{"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "tags", "type": "array(string(10))"},
+        {"name": "grid", "type": "array(integer, dimensions=2)"}]}}],
+        [{"insert_rows": {"table": "t", "rows": [
+            {"id": 1, "tags": ["a", "it's"], "grid": [[1, 2], [3, 4]]},
+            {"id": 2, "tags": [], "grid": None}]}}])
+    want = [(1, ["a", "it's"], [[1, 2], [3, 4]]), (2, [], None)]
+    done = p.cli("apply")
+    assert done.returncode == 0, done.stderr
+    assert rows(pg_url, "SELECT id, tags, grid FROM t ORDER BY id") == want
+    assert p.cli("rollback", "c001").returncode == 0
+    done = p.cli("apply", "--sql", "c001:c002")
+    assert done.returncode == 0, done.stderr
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(pg_url)
+    try:
+        with engine.begin() as conn:
+            for line in done.stdout.splitlines():
+                if line.startswith("INSERT INTO t "):
+                    conn.exec_driver_sql(line.rstrip(";"))
+    finally:
+        engine.dispose()
+    assert rows(pg_url, "SELECT id, tags, grid FROM t ORDER BY id") == want
