@@ -187,8 +187,14 @@ def _sequences(conn: Any, schema: str | None, dialect: Dialect | None,
     if not kept or dialect is None:
         return {}
     options: dict[str, dict[str, Any]] = dict(dialect.sequence_options(conn, schema, kept))
-    return {(schema, name): ir.CreateSequence(name=name, schema=schema, **options[name])
-            for name in kept}
+    found = {}
+    for name in kept:
+        try:
+            found[(schema, name)] = ir.CreateSequence(name=name, schema=schema, **options[name])
+        except ir.IRError as exc:  # MariaDB's INCREMENT BY 0 (auto_increment_increment's)
+            raise Unexpressible(f"sequence {name}", f"an option the format lacks ({exc})",
+                                FROM_DB_HINT) from None
+    return found
 
 
 def _refuse_column(table: str, c: dict[str, Any]) -> None:
