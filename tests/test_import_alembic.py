@@ -405,6 +405,27 @@ def test_a_step_that_did_not_fit_on_the_scratch_database_still_says_where_it_ran
     assert "asks the database" in ops[0]["sql"]["up"][0], ops
 
 
+def test_a_revision_without_downgrade_is_not_rolled_back_by_the_automatic_inverse(
+        project: Project, tmp_path: Path) -> None:
+    """Keystone's revisions define no downgrade(): Alembic cannot downgrade past them. They
+    were imported as if their downgrade were empty, and `rollback base` dropped every table
+    by the automatic inverse. Now the rollback is a listed note, which rollback refuses,
+    naming the file, before anything changes."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))\n")])
+    listed = _listed(project, ini, "a1")
+    assert any("has no downgrade(), so Alembic cannot downgrade past it" in line
+               for line in listed), listed
+    a1 = _imported(project, "a1")
+    assert [next(iter(op)) for op in a1["operations"]] == ["create_table"]
+    assert "TODO(schemaflow import)" in a1["rollback"][0]["sql"]["up"][0]
+    assert project.cli("apply").returncode == 0
+    done = project.cli("rollback", "base")
+    assert done.returncode == 1 and "a1_" in done.stderr and "SF016" in done.stderr, done.stderr
+    assert rows(project.url, "SELECT count(*) FROM sqlite_master WHERE name = 't'") == [(1,)]
+
+
 def test_a_revision_that_reads_rows_and_branches_on_the_database_says_which_it_took(
         project: Project, tmp_path: Path) -> None:
     """A revision that reads rows cannot run offline, so it ran on the scratch SQLite

@@ -1,8 +1,7 @@
-"""Importing an Alembic history: one changeset per revision, with the revision's id (made a
-valid changeset id), parents, dependencies, branch labels, message and date; its operations
-recorded as Alembic builds them and translated; its downgrade kept only where it differs from
-schemaflow's automatic inverse. What cannot be translated is written as a marked `sql` note
-and listed in `findings`."""
+"""Importing an Alembic history: one changeset per revision, with the revision's id (made valid),
+parents, dependencies, branch labels, message and date; its operations recorded as Alembic
+builds them and translated; its downgrade kept only where it differs from the automatic
+inverse. What cannot be translated is a marked `sql` note, listed in `findings`."""
 
 from __future__ import annotations
 
@@ -219,12 +218,9 @@ class _Revision:
             reason = clipped(first.replace(str(self.s.path), self.file), 160)
             did = "the operations after this note are what it did there" if ops else (
                 "it did nothing there")
-            # Not where a note in the changeset says already that it needs a hand (or that
-            # it raised), unless the offline runs, as far as they went, did other operations
-            # than the scratch database's (MLflow branches on the database, then reads rows:
-            # the note about its rows says nothing of the branch). A listed finding with no
-            # note (an operation that did not fit: Dagster's primary-key column, added
-            # another way on MySQL) is no such note.
+            # Not where a note in the changeset (not a finding alone: Dagster's 037) says it
+            # needs a hand, unless the offline runs, as far as they went, did otherwise than
+            # the scratch database (MLflow branches on the database, then reads rows).
             noted = any(isinstance(op, ir.Sql) and any(TODO_MARK in s for s in op.up)
                         for op in ops)
             if not online.error and (not noted or branched(
@@ -391,12 +387,16 @@ def import_alembic(path: Path, convention: dict[str, Any] | None = None) -> Impo
                 online_down = (runner.online(down_fn, s.path, keep=False)
                                if any(r.error for r in down_runs.values()) else None)
                 down = enum_types_made(rev.merged(down_runs, online_down, state, "downgrade"),
-                                   state)
-            if not down:  # Alembic undid nothing here: neither does the SQL it ran
+                                       state)
+            if not down and down_fn is not None:  # Alembic undid nothing here: nor does its SQL
                 nothing = (f"-- nothing: downgrade() of Alembic revision {s.revision} is empty",)
                 up = [replace(op, down=nothing) if isinstance(op, ir.Sql) and op.down is None
                       else op for op in up]
-            rollback = explicit_rollback(up, down, before, state)
+            # No downgrade() (Keystone's): Alembic cannot downgrade past it, nor can rollback.
+            rollback = (rev.todo("downgrade", "the revision has no downgrade(), so Alembic "
+                                 "cannot downgrade past it; write its rollback here, or delete "
+                                 "this note to roll back by the automatic inverse"),
+                        ) if down_fn is None else explicit_rollback(up, down, before, state)
             result.changesets.append((_changeset(s, rev, ids, up, rollback),
                                       _header(s, rev.file)))
             result.findings.extend(rev.findings)
