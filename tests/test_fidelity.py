@@ -466,6 +466,31 @@ def test_checks_round_trip(tmp_path: Path, dialect: str, request: pytest.Fixture
         engine.dispose()
 
 
+RULED_CHECKS = {
+    "common": ("""
+        sa.Table("radius", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("options", sa.JSON),
+                 sa.CheckConstraint("options IS JSON", name="ck_radius_json",
+                                    _create_rule=lambda c: c.dialect.name == "oracle"),
+                 sa.CheckConstraint("id > 0", name="ck_radius_pg",
+                                    _create_rule=lambda c: c.dialect.name == "postgresql"))
+    """, ["{expression: id > 0, name: ck_radius_pg, dialects: [postgresql]}"]),
+    "sqlite": ("", []),
+    "postgresql": ("", []),
+    "mysql": ("", []),
+}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_checks_built_on_some_databases_round_trip(tmp_path: Path, dialect: str,
+                                                   request: pytest.FixtureRequest) -> None:
+    """privacyIDEA's `CheckConstraint(..., _create_rule=...)`, the mechanism SQLAlchemy's
+    own type CHECKs use: create_all() builds it where the rule says. It was written for
+    every database, and Oracle's `IS JSON` failed at apply on all three."""
+    p = _round_trip(tmp_path, dialect, request, RULED_CHECKS)
+    assert "IS JSON" not in next(p.changesets.iterdir()).read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_checks_named_by_a_convention_round_trip(tmp_path: Path, dialect: str,
                                                  request: pytest.FixtureRequest) -> None:

@@ -76,11 +76,13 @@ def _check(table: str, c: sa.CheckConstraint) -> ir.CheckDef | None:
     type), named as create_all() names it (None where it creates it nowhere)."""
     expr = sql_text(c.sqltext)
     name, dialects = _name(c), None
-    if getattr(c, "_type_bound", False):
+    # A type's CHECK, or one the models build on some databases only (`_create_rule`, the
+    # same mechanism: privacyIDEA's `IS JSON` CHECK for Oracle alone).
+    if getattr(c, "_type_bound", False) or getattr(c, "_create_rule", None) is not None:
         dialects = _created_on(c)
         if dialects == ():
             return None
-        if name is None and c.table is not None:
+        if name is None and c.table is not None and getattr(c, "_type_bound", False):
             # Named from the naming convention when the DDL is compiled, as SQLAlchemy does.
             from sqlalchemy.sql.naming import _constraint_name_for_table
 
