@@ -97,6 +97,19 @@ REFUSED = [
         sa.Sequence("ticket_numbers", metadata=metadata, data_type=sa.SmallInteger)
         sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True))
      """, ["sequence 'ticket_numbers'", "the sequence options {'data_type'"]),
+    # privacyIDEA's INCREMENT BY 0 on MariaDB: create_all() builds the override's sequence.
+    ("sequence built by a @compiles override", """
+        from sqlalchemy.ext.compiler import compiles
+        from sqlalchemy.schema import CreateSequence
+
+        @compiles(CreateSequence, "mysql")
+        @compiles(CreateSequence, "mariadb")
+        def _galera(element, compiler, **kw):
+            return compiler.visit_create_sequence(element, **kw) + " INCREMENT BY 0"
+
+        sa.Table("task", metadata, sa.Column("id", sa.Integer, sa.Sequence("task_seq"),
+                                             primary_key=True))
+     """, ["column task.id", "a @compiles override of CREATE SEQUENCE", "on mysql"]),
     # celery's `sqlite_autoincrement`: dropped, deleted ids were reused.
     ("SQLite AUTOINCREMENT", """
         sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),

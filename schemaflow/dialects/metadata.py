@@ -165,9 +165,37 @@ def _sequence_options(where: str, seq: sa.Sequence) -> dict[str, Any]:
              if (v := getattr(seq, k, None))}
     if other:
         raise Unexpressible(where, f"the sequence options {other}")
+    overridden = _sequence_compiled_apart(seq)
+    if overridden:
+        raise Unexpressible(where, "a @compiles override of CREATE SEQUENCE, which builds it "
+                            f"otherwise on {', '.join(overridden)}")
     return {"name": str(seq.name), "schema": None if seq.schema is None else str(seq.schema),
             "start": seq.start, "increment": seq.increment, "minvalue": seq.minvalue,
             "maxvalue": seq.maxvalue, "cycle": seq.cycle, "cache": seq.cache}
+
+
+def _sequence_compiled_apart(seq: sa.Sequence) -> list[str]:
+    """The databases where a `@compiles` override of CreateSequence (privacyIDEA's adds
+    INCREMENT BY 0 on MariaDB) makes create_all() build `seq` otherwise than SQLAlchemy does:
+    the format would build it without."""
+    from sqlalchemy.schema import CreateSequence
+
+    from .coltypes import _databases
+
+    if "_compiler_dispatcher" not in vars(CreateSequence):
+        return []
+    out = []
+    for name, _, sa_dialect in _databases():
+        ddl = CreateSequence(seq)
+        compiler = sa_dialect.ddl_compiler(sa_dialect, None)
+        try:
+            apart = str(ddl.compile(dialect=sa_dialect)) != type(
+                compiler).visit_create_sequence(compiler, ddl)
+        except sa.exc.SQLAlchemyError:  # (a database without sequences: not built there)
+            continue
+        if apart:
+            out.append(name)
+    return out
 
 
 def _column_sequence(table: str, col: sa.Column[Any]) -> dict[str, Any]:
