@@ -4,9 +4,12 @@ a changeset can carry for each column's type (SF121)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 from .. import ir
 from ..errors import StateError
+from ..typespec import TypeSpec
 from .schema import SchemaState, nearest
 
 # Types whose values are bytes, which neither YAML nor TOML (nor JSON) holds.
@@ -17,21 +20,23 @@ _BYTES = frozenset({"binary", "varbinary", "bytea", "blob", "tinyblob", "mediumb
 def rows_fit(state: SchemaState, op: ir.InsertRows | ir.DeleteRows) -> SchemaState:
     """The state after `op` (the same): its rows name columns the table has, with values
     each column takes (SF102, SF121)."""
+    from ..defaults import row_problem  # (the state package imports no checks of its own)
+
     t = state.table(op.table, op.schema)
+    columns = {c.name: c for c in t.columns}  # seed data may hold many thousand rows
     binary = {c.name for c in t.columns if any(
         spec.name.rsplit(".", 1)[-1] in _BYTES for spec in (c.type, *(v.type for v in c.variants)))}
     for n, row in enumerate(op.rows, 1):
         for col, value in row.items():
-            c = t.column(col)
+            c = columns.get(col)
             if c is None:
                 raise StateError(f"{op.kind} names the column '{op.table}.{col}', which does not "
-                                 "exist", code="SF102",
-                                 hint=nearest(col, [c.name for c in t.columns]))
+                                 "exist", code="SF102", hint=nearest(col, list(columns)))
             if isinstance(value, (dict, list)):
                 _json_value(op, n, c)
-            if value is not None and not isinstance(value, (dict, list)):
-                _fits(op, n, c, value)
-            if col in binary and value is not None:
+            elif value is not None and col not in binary:
+                _fits(op, n, c, value, row_problem)
+            elif value is not None:
                 raise StateError(
                     f"row {n}, column '{op.table}.{col}' ({c.type}): a binary column takes "
                     "no value here (a changeset holds text, numbers and JSON, no bytes)",
@@ -65,11 +70,10 @@ def _json_value(op: ir.InsertRows | ir.DeleteRows, n: int, c: ir.Column) -> None
 
 
 def _fits(op: ir.InsertRows | ir.DeleteRows, n: int, c: ir.Column,
-          value: str | int | float | bool) -> None:
+          value: str | int | float | bool, row_problem: Callable[[TypeSpec, Any], str | None]
+          ) -> None:
     """A scalar row value of the column's type and of each type variant's (SF121): one the
     type's conversion would raise on at apply, or a database would refuse or change."""
-    from ..defaults import row_problem
-
     for shown, spec in ((str(c.type), c.type),
                         *((f"{v.dialect}: {v.type}", v.type) for v in c.variants)):
         why = row_problem(spec, value)
