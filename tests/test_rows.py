@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import DIALECTS, make_project, rows
+from conftest import DIALECTS, Project, make_project, rows
 
 TABLE = {"create_table": {"name": "settings", "columns": [
     {"name": "id", "type": "integer", "primary_key": True},
@@ -44,6 +44,27 @@ def _stored(url: str) -> list[tuple[int, object, object]]:
             for i, a, b in found]
 
 
+def _run(url: str, statements: list[str]) -> None:
+    """Statements of an `apply --sql` script, run by hand in one transaction."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement.rstrip(";").replace("%", "%%"))
+    finally:
+        engine.dispose()
+
+
+def _apply_refused(p: Project) -> None:
+    """apply refuses the history (SF121), with no traceback, before anything ran."""
+    done = p.cli("apply")
+    assert done.returncode == 1 and "SF121" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert rows(p.url, "SELECT count(*) FROM sqlite_master WHERE name = 't'") == [(0,)]
+
+
 WANT = [(1, DOC, [1, {"b": None}]), (2, "plain text", None), (3, None, None)]
 
 
@@ -71,15 +92,7 @@ def test_json_values_are_stored_as_written(
         with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
             conn.executescript(script)
     else:
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(url)
-        try:
-            with engine.begin() as conn:
-                for statement in script.splitlines():
-                    conn.exec_driver_sql(statement.rstrip(";").replace("%", "%%"))
-        finally:
-            engine.dispose()
+        _run(url, script.splitlines())
     assert _stored(url) == WANT
 
 
@@ -95,11 +108,7 @@ def test_a_mapping_outside_a_json_column_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert ("c002_change.yaml:7:3: error SF121 insert_rows: row 2, column 't.label' (text): "
             "a mapping is a value only for a json column") in done.stdout, done.stdout
-    done = p.cli("apply")
-    assert done.returncode == 1 and "SF121" in done.stderr, done.stderr
-    assert "Traceback" not in done.stderr
-    assert rows(f"sqlite:///{tmp_path / 'app.db'}",
-                "SELECT count(*) FROM sqlite_master WHERE name = 't'") == [(0,)]
+    _apply_refused(p)
     # A json column with a variant of another type is refused for its sake too.
     p.write("c002", [{"insert_rows": {"table": "t", "rows": [{"id": 1, "data": [1]}]}}],
             parents=["c001"])
@@ -141,10 +150,7 @@ def test_a_binary_column_takes_no_row_value(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert ("error SF121 insert_rows: row 2, column 't.raw' (binary): a binary column "
             "takes no value here") in done.stdout, done.stdout
-    done = p.cli("apply")
-    assert done.returncode == 1 and "SF121" in done.stderr, done.stderr
-    assert "Traceback" not in done.stderr
-    assert rows(url, "SELECT count(*) FROM sqlite_master WHERE name = 't'") == [(0,)]
+    _apply_refused(p)
 
 
 REFUSED = [
@@ -181,8 +187,7 @@ def test_a_row_value_the_column_cannot_take_is_refused(
     assert done.returncode == 1 and "SF121" in done.stdout, done.stdout
     assert f"row 1, column 't.v' ({type_}): the value {json.dumps(value)} {why}" in \
         done.stdout, done.stdout
-    done = p.cli("apply")
-    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    _apply_refused(p)
 
 
 def test_row_values_of_the_columns_types_are_taken(tmp_path: Path) -> None:
@@ -222,14 +227,5 @@ def test_an_array_columns_value_is_a_list(tmp_path: Path, pg_url: str) -> None:
     assert p.cli("rollback", "c001").returncode == 0
     done = p.cli("apply", "--sql", "c001:c002")
     assert done.returncode == 0, done.stderr
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(pg_url)
-    try:
-        with engine.begin() as conn:
-            for line in done.stdout.splitlines():
-                if line.startswith("INSERT INTO t "):
-                    conn.exec_driver_sql(line.rstrip(";"))
-    finally:
-        engine.dispose()
+    _run(pg_url, [line for line in done.stdout.splitlines() if line.startswith("INSERT INTO t ")])
     assert rows(pg_url, "SELECT id, tags, grid FROM t ORDER BY id") == want

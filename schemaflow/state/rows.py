@@ -17,6 +17,11 @@ _BYTES = frozenset({"binary", "varbinary", "bytea", "blob", "tinyblob", "mediumb
                     "longblob"})
 
 
+def _types(c: ir.Column) -> list[tuple[str, TypeSpec]]:
+    """The column's type and each variant's, as a message shows them."""
+    return [(str(c.type), c.type), *((f"{v.dialect}: {v.type}", v.type) for v in c.variants)]
+
+
 def rows_fit(state: SchemaState, op: ir.InsertRows | ir.DeleteRows) -> SchemaState:
     """The state after `op` (the same): its rows name columns the table has, with values
     each column takes (SF102, SF121)."""
@@ -25,7 +30,7 @@ def rows_fit(state: SchemaState, op: ir.InsertRows | ir.DeleteRows) -> SchemaSta
     t = state.table(op.table, op.schema)
     columns = {c.name: c for c in t.columns}  # seed data may hold many thousand rows
     binary = {c.name for c in t.columns if any(
-        spec.name.rsplit(".", 1)[-1] in _BYTES for spec in (c.type, *(v.type for v in c.variants)))}
+        spec.name.rsplit(".", 1)[-1] in _BYTES for _, spec in _types(c))}
     for n, row in enumerate(op.rows, 1):
         for col, value in row.items():
             c = columns.get(col)
@@ -58,9 +63,7 @@ def _json_value(op: ir.InsertRows | ir.DeleteRows, n: int, c: ir.Column) -> None
                          code="SF121", hint="match the rows by their primary key")
     # A list is an array column's value too (its elements).
     takes = ("json", "jsonb", "array") if what == "a list" else ("json", "jsonb")
-    not_json = [shown for shown, spec in ((str(c.type), c.type), *(
-        (f"{v.dialect}: {v.type}", v.type) for v in c.variants))
-        if spec.name.rsplit(".", 1)[-1] not in takes]
+    not_json = [shown for shown, spec in _types(c) if spec.name.rsplit(".", 1)[-1] not in takes]
     if not_json:
         raise StateError(f"{where} ({', '.join(dict.fromkeys(not_json))}): {what} is a "
                          "value only for a json column (a JSON object or array)"
@@ -74,8 +77,7 @@ def _fits(op: ir.InsertRows | ir.DeleteRows, n: int, c: ir.Column,
           ) -> None:
     """A scalar row value of the column's type and of each type variant's (SF121): one the
     type's conversion would raise on at apply, or a database would refuse or change."""
-    for shown, spec in ((str(c.type), c.type),
-                        *((f"{v.dialect}: {v.type}", v.type) for v in c.variants)):
+    for shown, spec in _types(c):
         why = row_problem(spec, value)
         if why is not None:
             raise StateError(f"row {n}, column '{op.table}.{c.name}' ({shown}): the value "
