@@ -39,7 +39,18 @@ def type_key(spec: TypeSpec) -> tuple[Any, ...]:
 def column_type_key(c: ir.Column) -> tuple[Any, ...]:
     """What a column's type means on every database: the type, its variants, its collation."""
     return (type_key(c.type), tuple((v.dialect, type_key(v.type)) for v in c.variants),
-            c.collation)
+            collation_key(c.collation))
+
+
+def collation_key(collation: ir.Collation) -> Any:
+    """A collation per database as the collation each database gets (`{mysql: x, mariadb:
+    x}` is `{mysql: x}`, and one naming every database alike is that one name)."""
+    if not isinstance(collation, ir.Collations):
+        return collation
+    from .dialects import by_name, names
+
+    each = tuple(collation.on(by_name(n).variant_names) for n in names())
+    return each[0] if len(set(each)) == 1 else each
 
 
 _CASTS = re.compile(r"::\s*[a-z_][a-z0-9_ ]*(\[\])?")

@@ -163,7 +163,7 @@ def _messages(err: Any) -> list[tuple[DocPath, str, str | None]]:
     if v in ("minProperties", "maxProperties") and _kind_of(path) == "an operation":
         return [(path, "an operation is a mapping with exactly one key, the operation's name "
                  f"(found {len(err.instance)})", None)]
-    if v == "minItems":
+    if v == "minItems" or (v == "minProperties" and err.validator_value == 1):
         return [(path, f"{where} must not be empty", None)]
     if v == "uniqueItems":
         return [(path, f"{where} lists the same item twice", None)]

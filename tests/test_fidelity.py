@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 from conftest import DIALECTS, Project, make_project, rows
+from test_collations import live_collations
 
 from schemaflow.state import ck_name
 
@@ -59,11 +60,12 @@ REFUSED = [
         sa.Table("lines", metadata, sa.Column("id", sa.Integer, sa.Identity(order=True),
                                               primary_key=True))
      """, ["column lines.id", "identity options order"]),
-    ("per-database collations", """
+    ("a collation on MySQL only", """
         sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
-                 sa.Column("title", sa.String(50, collation="C").with_variant(
-                     sa.String(50, collation="utf8mb4_bin"), "mysql")))
-     """, ["column docs.title", "per-database collations"]),
+                 sa.Column("title", sa.String(50).with_variant(
+                     sa.String(50, collation="utf8mb4_bin"), "mysql").with_variant(
+                     sa.String(50), "mariadb")))
+     """, ["column docs.title", "on MySQL but none on MariaDB"]),
     ("collation of an array element", """
         sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
                  sa.Column("tags", postgresql.ARRAY(sa.String(5, collation="C"))))
@@ -1177,6 +1179,59 @@ def test_type_variants_sql_types_and_collations_round_trip(
     for args in (("validate",), ("apply",), ("check",), ("check", "--against-db")):
         done = p.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
+
+
+# A collation per database (Airflow's ids: utf8mb3_bin on MySQL only, the default elsewhere).
+COLLATIONS = {
+    "common": ("""
+        sa.Table(
+            "words", metadata, sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("word", sa.String(50)
+                      .with_variant(sa.String(50, collation="C"), "postgresql")
+                      .with_variant(sa.String(50, collation="utf8mb4_bin"), "mysql")
+                      .with_variant(sa.String(50, collation="NOCASE"), "sqlite")),
+            sa.Column("dag_id", sa.String(250).with_variant(
+                sa.String(250, collation="utf8mb3_bin"), "mysql")),
+            sa.Column("note", sa.Text(collation="C").with_variant(sa.Text(), "mysql", "sqlite")),
+        )
+    """, ["collation: {mysql: utf8mb4_bin, postgresql: C, sqlite: NOCASE}",
+          "collation: {mysql: utf8mb3_bin}", "collation: {postgresql: C}"]),
+    "sqlite": ("", []), "postgresql": ("", []), "mysql": ("", []),
+}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_collation_per_database_round_trips(tmp_path: Path, dialect: str,
+                                              request: pytest.FixtureRequest) -> None:
+    """`with_variant` of a type with another collation is a collation per database: each
+    database builds its own (as create_all() does), `check` finds none missing, and a
+    collation changed on one database is an alter_column that changes it there only."""
+    p = _round_trip(tmp_path, dialect, request, COLLATIONS)
+    assert live_collations(p.url, dialect) == {
+        "sqlite": {"word": "NOCASE", "dag_id": None, "note": None},
+        "postgresql": {"word": "C", "dag_id": None, "note": "C"},
+        "mysql": {"word": "utf8mb4_bin", "dag_id": "utf8mb3_bin", "note": None},
+    }[dialect]
+    models = p.root / "fidelity_models.py"
+    models.write_text(models.read_text().replace('collation="utf8mb3_bin"',
+                                                 'collation="utf8mb4_bin"'))
+    done = p.cli("new", "--autogenerate", "-m", "changed")
+    assert done.returncode == 0, done.stderr
+    (path,) = [f for f in p.changesets.iterdir() if "changed" in f.name]
+    ops = yaml.safe_load(path.read_text(encoding="utf-8"))["operations"]
+    # (PostgreSQL's ALTER TYPE under a lock timeout, a `sql` operation before it)
+    assert [op for op in ops if "sql" not in op] == [{"alter_column": {
+        "table": "words", "name": "dag_id", "type": "string(250)",
+        "collation": {"mysql": "utf8mb4_bin"}}}]
+    for args in (("validate",), ("apply",), ("check",), ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    if dialect == "mysql":
+        assert live_collations(p.url, dialect)["dag_id"] == "utf8mb4_bin"
+    done = p.cli("rollback", "-1")
+    assert done.returncode == 0, done.stderr
+    assert live_collations(p.url, dialect)["dag_id"] == ("utf8mb3_bin" if dialect == "mysql"
+                                                      else None)
 
 
 @pytest.mark.parametrize(("column", "alter", "message"), [

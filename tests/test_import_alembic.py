@@ -15,6 +15,7 @@ import pytest
 import yaml
 from alembic_history import REVISIONS, build
 from conftest import Project, make_project, rows
+from test_collations import live_collations
 
 pytest.importorskip("alembic")
 
@@ -455,17 +456,56 @@ def test_a_revision_that_reads_rows_and_branches_on_the_database_says_which_it_t
     assert ops[1] == {"create_index": {"name": "ix_t_a", "table": "t", "columns": ["a"]}}
 
 
+# MLflow's skill tables: a key with a collation on MySQL and MariaDB only.
+MLFLOW_SKILLS = ("a1", None, "from sqlalchemy.dialects import mysql\n"
+                 "def upgrade():\n"
+                 "    op.create_table('t', sa.Column('k', sa.String(50).with_variant(\n"
+                 "        mysql.VARCHAR(50, collation='utf8mb4_bin'), 'mysql'),\n"
+                 "        primary_key=True))\n"
+                 "def downgrade():\n    op.drop_table('t')\n")
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_collation_on_one_database_is_a_collation_per_database(
+        request: pytest.FixtureRequest, tmp_path: Path, server: str) -> None:
+    """MLflow's skill tables were written as SQL per database, since the format had no
+    collation per database: now a create_table whose key has `collation: {mysql:
+    utf8mb4_bin}`, built as `alembic upgrade` builds it, its collation included."""
+    ini = _alembic_project(tmp_path, [MLFLOW_SKILLS])
+    url = (f"sqlite:///{tmp_path / 'alembic.db'}" if server == "sqlite"
+           else request.getfixturevalue(SERVER_URLS[server]))
+    alembic_upgrade(ini.parent / "migrations", url)
+    expected, collations = shape(url), live_collations(url, server, "t")
+    assert collations == {"k": "utf8mb4_bin" if server == "mysql" else None}
+    if server == "sqlite":
+        url = f"sqlite:///{tmp_path / 'schemaflow.db'}"
+    else:
+        drop_all(url)
+    p = make_project(tmp_path / "proj", url)
+    done = p.cli("import", "alembic", str(ini))
+    assert done.returncode == 0, done.stdout + done.stderr
+    imported = _imported(p, "a1")
+    (op,) = imported["operations"]
+    assert op["create_table"]["columns"][0]["collation"] == {"mysql": "utf8mb4_bin"}, op
+    assert "rollback" not in imported
+    applied = p.cli("apply")
+    assert applied.returncode == 0, applied.stderr
+    assert (shape(p.url), live_collations(p.url, server, "t")) == (expected, collations)
+    back = p.cli("rollback", "base")
+    assert back.returncode == 0, back.stderr
+    assert set(shape(p.url)) == set()
+
+
 def test_a_downgrade_of_a_table_created_as_sql_is_sql_too(project: Project,
                                                           tmp_path: Path) -> None:
-    """MLflow's skill tables: a column type with a MySQL-only collation makes the CREATE
-    TABLE per-database SQL, but the downgrade kept `drop_table` of a table the replayed
-    schema does not have, and the import's own changeset failed validate (SF101)."""
+    """(MLflow's skill tables, when a collation per database was SQL.) A table written as
+    SQL per database, as one with an option the format lacks is: the downgrade kept
+    `drop_table` of a table the replayed schema does not have, and the import's own
+    changeset failed validate (SF101)."""
     ini = _alembic_project(tmp_path, [
-        ("a1", None, "from sqlalchemy.dialects import mysql\n"
-                     "def upgrade():\n"
-                     "    op.create_table('t', sa.Column('k', sa.String(50).with_variant(\n"
-                     "        mysql.VARCHAR(50, collation='utf8mb4_bin'), 'mysql'),\n"
-                     "        primary_key=True))\n"
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('k', sa.String(50), primary_key=True),\n"
+                     "                    mysql_DEFAULT_CHARSET='utf8')\n"
                      "def downgrade():\n    op.drop_table('t')\n")])
     listed = _listed(project, ini, "a1")
     assert any("downgrade(): drop_table" in line and "SQL too" in line for line in listed)
@@ -1585,17 +1625,16 @@ def test_a_python_side_default_in_alter_column_builds_nothing(
     _builds_then_unbuilds(p, expected)
 
 
-# A table whose collation differs by database: written as SQL on every database.
+# A table with an option the format lacks (a character set): written as SQL on every database.
 SQL_TABLE_A = ("a1", None, "def upgrade():\n"
                "    op.create_table('a', sa.Column('id', sa.Integer, primary_key=True),\n"
-               "        sa.Column('name', sa.String(50).with_variant(\n"
-               "            sa.String(50, collation='NOCASE'), 'sqlite')))\n"
+               "        sa.Column('name', sa.String(50)), mysql_DEFAULT_CHARSET='utf8')\n"
                "def downgrade():\n    op.drop_table('a')\n")
 
 
 # Airflow's histories: a step that does not fit the replayed schema because an earlier step
 # wrote what it names as SQL (a column added by op.execute or in a branch on the database's
-# name; a table with a per-database collation) is that SQL too.
+# name; a table with an option the format lacks) is that SQL too.
 SQL_BEFORE = {
     "a column added as SQL, dropped later (the import raised AssertionError)": [
         ("a1", None, "def upgrade():\n"
@@ -1654,8 +1693,7 @@ SQL_BEFORE = {
     "a table pointing at a table written as SQL": [
         ("a1", None, "def upgrade():\n"
                      "    op.create_table('a', sa.Column('id', sa.Integer, primary_key=True),\n"
-                     "        sa.Column('name', sa.String(50).with_variant(\n"
-                     "            sa.String(50, collation='NOCASE'), 'sqlite')))\n"
+                     "        sa.Column('name', sa.String(50)), mysql_DEFAULT_CHARSET='utf8')\n"
                      "    op.create_table('b', sa.Column('id', sa.Integer, primary_key=True),\n"
                      "        sa.Column('a_id', sa.Integer, sa.ForeignKey('a.id')))\n"
                      "def downgrade():\n    op.drop_table('b')\n    op.drop_table('a')\n")],

@@ -463,6 +463,10 @@ def _builds(cls: Any, scalar: st.SearchStrategy[Any], with_null: bool) -> Any:
             st.builds(cls, **{**fields, "name": NAMES, "expression": st.none()}),
             st.builds(cls, **{**fields, "name": st.none(), "expression": NAMES,
                               "length": st.none()}))
+    # A collation per database names at least one database.
+    if cls is ir.Collations:
+        return st.dictionaries(st.sampled_from(typing.get_args(ir.Dialect)), NAMES,
+                               min_size=1).map(lambda d: ir.Collations(**d))
     # A type's variants and collation go with the type.
     if cls is ir.AlterColumn:
         return st.one_of(st.builds(cls, **{**fields, "type": TYPES}), st.builds(

@@ -1,6 +1,7 @@
 """A column's SQLAlchemy type read the way `create_all()` builds it on each database: the type,
 its per-database variants (`with_variant`, or a TypeDecorator whose `load_dialect_impl` picks
-a type per database) and its collation. What differs per database becomes `variants`."""
+a type per database) and its collation. What differs per database becomes `variants`, and a
+collation that differs a collation per database."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def _databases() -> tuple[tuple[str, tuple[str, ...], Any], ...]:
 
 
 def column_type(t: Any, *, models: bool = False
-                ) -> tuple[TypeSpec, tuple[ir.Variant, ...], str | None]:
+                ) -> tuple[TypeSpec, tuple[ir.Variant, ...], ir.Collation]:
     """The type, variants and collation of a column of SQLAlchemy type `t`; TypeError_ naming
     the construct the format cannot express. `models`: `t` is a model's (or a migration
     script's), built as `create_all()` builds it, `@compiles` overrides of its type
@@ -47,10 +48,6 @@ def column_type(t: Any, *, models: bool = False
         return spec, (), collation
     built = {name: _built(t, keys, sa_dialect, models)
              for name, keys, sa_dialect in _databases()}
-    collations = {c for _, c in built.values()}
-    if len(collations) > 1:
-        raise TypeError_("per-database collations (" + ", ".join(
-            f"{d} {c!r}" for d, (_, c) in built.items()) + ")")
     types = {d: spec for d, (spec, _) in built.items()}
     base = _base(t, types)
     variants: list[ir.Variant] = []
@@ -61,7 +58,21 @@ def column_type(t: Any, *, models: bool = False
         fallback = next((given[k] for k in keys[1:] if k in given), base)
         if types[name] != fallback:
             variants.append(ir.Variant(dialect=typing.cast(ir.Dialect, name), type=types[name]))
-    return base, tuple(sorted(variants, key=lambda v: v.dialect)), collations.pop()
+    return base, tuple(sorted(variants, key=lambda v: v.dialect)), _collation(built)
+
+
+def _collation(built: dict[str, Built]) -> ir.Collation:
+    """The collation of a type each database builds as `built` says: one name where all
+    agree, else one per database (MariaDB's left to MySQL's where they agree)."""
+    collations = {d: c for d, (_, c) in built.items()}
+    if len(set(collations.values())) == 1:
+        return next(iter(collations.values()))
+    if collations.get("mariadb") is None and collations.get("mysql") is not None:
+        raise TypeError_(f"the collation {collations['mysql']!r} on MySQL but none on MariaDB "
+                         "(a collation per database names each one's; MariaDB takes MySQL's)")
+    if collations.get("mariadb") == collations.get("mysql"):
+        del collations["mariadb"]
+    return ir.Collations(**{d: c for d, c in collations.items() if c is not None})
 
 
 # The attributes by which `type_from_sa` reads the types of `_plain_classes` (nothing else
@@ -88,7 +99,7 @@ class TypeReader:
     def __init__(self, *, models: bool = False) -> None:
         self.models = models  # as `column_type`'s
         self._read: dict[tuple[Any, ...], tuple[TypeSpec, tuple[ir.Variant, ...],
-                                                str | None]] = {}
+                                                ir.Collation]] = {}
         # Columns read (`read._column`) by what they were read from, the type as its `key`:
         # an `id INTEGER` or a `name VARCHAR(50)` in every table is read once.
         self.columns: dict[tuple[Any, ...], ir.Column] = {}
@@ -102,7 +113,7 @@ class TypeReader:
             return None
         return (cls, *(getattr(t, a, None) for a in _READ))
 
-    def column_type(self, t: Any) -> tuple[TypeSpec, tuple[ir.Variant, ...], str | None]:
+    def column_type(self, t: Any) -> tuple[TypeSpec, tuple[ir.Variant, ...], ir.Collation]:
         key = self.key(t)
         if key is None:
             return column_type(t, models=self.models)

@@ -19,12 +19,23 @@ if TYPE_CHECKING:
 
 def column_here(names: tuple[str, ...], c: ir.Column) -> ir.Column:
     """`c` with the type of the first of `names` its variants name (else its type), and no
-    variants."""
-    if not c.variants:
+    variants; with the collation it has there, where it has one per database."""
+    per_database = type(c.collation) is ir.Collations
+    if not (c.variants or per_database):
         return c
     by_name = {v.dialect: v.type for v in c.variants}
     here = next((by_name[n] for n in names if n in by_name), c.type)
-    return replace(c, type=here, variants=())
+    return replace(c, type=here, variants=(), collation=collation_here(names, c.collation))
+
+
+def collation_here(names: tuple[str, ...], collation: ir.Collation) -> str | None:
+    """The collation on the database whose variant keys are `names`."""
+    return collation.on(names) if isinstance(collation, ir.Collations) else collation
+
+
+def _per_database(c: ir.Column) -> bool:
+    """Whether column `c` is built otherwise on some databases."""
+    return bool(c.variants) or type(c.collation) is ir.Collations
 
 
 def index_here(names: tuple[str, ...], i: ir.IndexDef) -> ir.IndexDef:
@@ -52,13 +63,13 @@ def where_scope(i: ir.IndexDef) -> tuple[str, ...] | None:
 
 
 def _scoped(t: Table | ir.CreateTable) -> bool:
-    return any(c.variants for c in t.columns) or any(
+    return any(_per_database(c) for c in t.columns) or any(
         i.where_dialects is not None for i in t.indexes)
 
 
 def has_variants(state: SchemaState) -> bool:
-    """Whether any column of `state` has type variants, or any index a condition for some
-    databases only (a look at every table)."""
+    """Whether any column of `state` has type variants or a collation per database, or any
+    index a condition for some databases only (a look at every table)."""
     return any(_scoped(t) for t in state.tables.values())
 
 
@@ -69,9 +80,9 @@ def brings_variants(op: ir.Operation) -> bool:
     if isinstance(op, ir.CreateTable):
         return _scoped(op)
     if isinstance(op, ir.AddColumn):
-        return bool(op.column.variants)
+        return _per_database(op.column)
     if isinstance(op, ir.AlterColumn):
-        return bool(op.variants)
+        return bool(op.variants) or type(op.collation) is ir.Collations
     if isinstance(op, ir.CreateIndex):
         return op.where_dialects is not None
     return False
@@ -106,11 +117,13 @@ def op_here(names: tuple[str, ...], op: ir.Operation) -> ir.Operation:
     if isinstance(op, ir.CreateIndex) and op.where_dialects is not None:
         here = index_here(names, op.definition)
         return replace(op, where=here.where, where_dialects=None)
-    if isinstance(op, ir.AddColumn) and op.column.variants:
+    if isinstance(op, ir.AddColumn) and _per_database(op.column):
         return replace(op, column=column_here(names, op.column))
-    if isinstance(op, ir.AlterColumn) and op.variants and op.type is not None:
-        column = ir.Column(name=op.name, type=op.type, variants=op.variants)
-        return replace(op, type=column_here(names, column).type, variants=())
+    if isinstance(op, ir.AlterColumn) and op.type is not None and (
+            op.variants or type(op.collation) is ir.Collations):
+        column = column_here(names, ir.Column(name=op.name, type=op.type, variants=op.variants,
+                                              collation=op.collation))
+        return replace(op, type=column.type, variants=(), collation=column.collation)
     return op
 
 
@@ -118,7 +131,7 @@ def op_here(names: tuple[str, ...], op: ir.Operation) -> ir.Operation:
 _COLLATED = ("string", "char", "text", "enum", "sql")
 
 
-def check_collation(where: str, spec: TypeSpec, collation: str | None) -> None:
+def check_collation(where: str, spec: TypeSpec, collation: ir.Collation) -> None:
     """UsageError for a collation on a type whose values have none."""
     if collation is not None and not spec.dialect and spec.name not in _COLLATED:
         raise UsageError(f"{where}: the type {spec} takes no collation "

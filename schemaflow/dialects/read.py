@@ -175,7 +175,8 @@ def _decorated(t: sa.types.TypeDecorator[Any]) -> TypeSpec:
         raise TypeError_(f"per-database types of {type(t).__name__} (load_dialect_impl: "
                          f"{spec}, {ir.variants_text(variants)})")
     if collation:
-        raise TypeError_(f"the collation {collation!r}")
+        raise TypeError_("the collation " + (
+            str(collation) if isinstance(collation, ir.Collations) else repr(collation)))
     return spec
 
 

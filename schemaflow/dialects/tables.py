@@ -191,6 +191,9 @@ def sa_column(c: ir.Column, table: str, primary_key: bool = False) -> sa.Column[
     """A SQLAlchemy Column for a state column."""
     type_ = sa_type(c.type, table, c.name)
     if c.collation is not None:
+        if not isinstance(c.collation, str):  # (one per database: `column_here` picks it)
+            raise TypeError_(f"column {table}.{c.name}: a collation per database, "
+                             f"{c.collation}, where one database's is needed")
         if not isinstance(type_, sa.String):
             raise TypeError_(f"column {table}.{c.name}: the type {c.type} takes no collation "
                              "(string, char and text do)")

@@ -36,7 +36,7 @@ class Partial(Opaque):
 Ops = list[ir.Operation]
 
 
-def given_type(t: Any, where: str) -> tuple[TypeSpec, tuple[ir.Variant, ...], str | None]:
+def given_type(t: Any, where: str) -> tuple[TypeSpec, tuple[ir.Variant, ...], ir.Collation]:
     """The type, per-database variants and collation of `type_=` (read as a model's column
     type is: a with_variant() for a database schemaflow does not run on is left out)."""
     from ..dialects.coltypes import column_type
@@ -169,7 +169,7 @@ def on_mysql(op: aops.AlterColumnOp, state: SchemaState, ops: Ops, where: str,
     from sqlalchemy.dialects import mysql
 
     from ..dialects import by_name
-    from ..dialects.columns import column_here
+    from ..dialects.columns import collation_here, column_here
     from ..state import apply_all
 
     autoincrement = op.kw.get("autoincrement")
@@ -203,8 +203,9 @@ def on_mysql(op: aops.AlterColumnOp, state: SchemaState, ops: Ops, where: str,
     # The variant keys MySQL reads, and those of MySQL and MariaDB together (the registry's).
     mysql_keys, family = by_name("mysql").type_dialects, set(by_name("mariadb").sql_dialects)
     try:
-        spec, variants, collation = given_type(type_, where)
+        spec, variants, given = given_type(type_, where)
         spec = next((v.type for v in variants if v.dialect in mysql_keys), spec)
+        collation = collation_here(mysql_keys, given)
     except Opaque:  # (Alembic's MODIFY says it all)
         spec, collation = None, ""
     if op.modify_type is None and spec is not None and spec != here.type:

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     )
     from .parts import (
         CheckDef,
+        Collation,
+        Collations,
         Column,
         ColumnSequence,
         Computed,
@@ -107,6 +109,8 @@ _WHERE = {
     "Dialect": "parts",
     "FKAction": "parts",
     "ForeignKeyDef": "parts",
+    "Collation": "parts",
+    "Collations": "parts",
     "ColumnSequence": "parts",
     "Identity": "parts",
     "IndexColumn": "parts",
@@ -150,6 +154,8 @@ __all__ = [
     "Body",
     "Changeset",
     "CheckDef",
+    "Collation",
+    "Collations",
     "Column",
     "ColumnSequence",
     "Computed",

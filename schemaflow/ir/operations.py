@@ -10,6 +10,7 @@ from typing import ClassVar
 from ..typespec import TypeSpec
 from .parts import (
     CheckDef,
+    Collations,
     Column,
     ConstraintType,
     FKAction,
@@ -132,7 +133,7 @@ class AlterColumn(Operation):
     using: str | None = None
     # With `type`: the column's variants and collation from now on (none when left out).
     variants: tuple[Variant, ...] = ()
-    collation: str | None = None
+    collation: str | Collations | None = None
 
     def __post_init__(self) -> None:
         check_variants(self.variants)

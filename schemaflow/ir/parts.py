@@ -89,6 +89,35 @@ class Variant:
     type: TypeSpec
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Collations:
+    """A column's collation per database (`collation: {mysql: utf8mb4_bin, postgresql: C}`):
+    a database named gets its own, MariaDB MySQL's unless named, the others their default
+    (SQLAlchemy's `with_variant` of a type with another collation)."""
+
+    mariadb: str | None = None
+    mysql: str | None = None
+    postgresql: str | None = None
+    sqlite: str | None = None
+
+    def __post_init__(self) -> None:
+        if all(getattr(self, n) is None for n in self.__slots__):
+            raise IRError("a collation per database names at least one database")
+
+    def on(self, names: tuple[str, ...]) -> str | None:
+        """The collation on the database whose variant keys are `names` (most specific
+        first, as a type variant is picked)."""
+        return next((c for n in names if (c := getattr(self, n, None)) is not None), None)
+
+    def __str__(self) -> str:
+        return "{" + ", ".join(f"{n}: {getattr(self, n)}" for n in self.__slots__
+                               if getattr(self, n) is not None) + "}"
+
+
+# A column's collation: on every database (a name), per database, or none.
+Collation = str | Collations | None
+
+
 def variants_text(variants: tuple[Variant, ...]) -> str:
     """Variants as a person reads them: `postgresql: postgresql.jsonb, mysql: ...`."""
     return ", ".join(f"{v.dialect}: {v.type}" for v in variants)
@@ -113,8 +142,9 @@ class Column:
     sequence: ColumnSequence | None = None
     # The type on some databases instead of `type`, in database-name order.
     variants: tuple[Variant, ...] = ()
-    # The collation of a string column's values (`C`, `utf8mb4_bin`), as the database names it.
-    collation: str | None = None
+    # The collation of a string column's values (`C`, `utf8mb4_bin`), as the database names
+    # it: on every database, or per database.
+    collation: str | Collations | None = None
 
     def __post_init__(self) -> None:
         # Run for every column built (a parse, a cached body decoded, each state change):

@@ -25,6 +25,7 @@ from .codec import _hints, _is_optional
 from .operations import OPERATIONS, Operation
 from .parts import (
     CheckDef,
+    Collations,
     Column,
     ColumnSequence,
     Computed,
@@ -40,7 +41,7 @@ from .parts import (
 
 CLASSES: tuple[type, ...] = (*OPERATIONS.values(), Column, Reference, PrimaryKeyDef, UniqueDef,
                              ForeignKeyDef, CheckDef, IndexDef, TypeSpec, IndexColumn, Computed,
-                             Identity, Variant, ColumnSequence)
+                             Identity, Variant, ColumnSequence, Collations)
 _INDEX = {cls: i for i, cls in enumerate(CLASSES)}
 _NAMES = tuple(tuple(f.name for f in dataclasses.fields(cls)) for cls in CLASSES)
 
@@ -90,6 +91,10 @@ def _field_source(k: int, tp: Any) -> str:
         # A name or an object (an index key part): an object is a list, a name a string.
         one = f"_{_INDEX[objects[0]]}"
         return f"tuple([{one}(x) if type(x) is list else _name(x) for x in v[{k}]])"
+    if not many and typing.get_origin(cls) in (typing.Union, types.UnionType) and objects:
+        # A name or an object (a collation per database), or None.
+        one = f"_{_INDEX[objects[0]]}"
+        return f"{one}(x) if type(x := v[{k}]) is list else x"
     if cls not in _INDEX:
         return f"v[{k}]"
     one = f"_{_INDEX[cls]}"

@@ -111,7 +111,8 @@ class SQLiteRenderer(Renderer):
         # SQLite keeps no comments; a comment-only change has nothing to run.
         if replace(op, comment=None) == replace(op, comment=None, type=None, nullable=None,
                                                 default=None, default_sql=None,
-                                                drop_default=False, using=None):
+                                                drop_default=False, using=None,
+                                                variants=(), collation=None):
             return []
         return self._rebuild_for(op, before, op.table, op.schema)
 
