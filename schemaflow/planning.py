@@ -55,7 +55,7 @@ def _render(renderer: Renderer, cs: ir.Changeset, ops: Sequence[ir.Operation],
             raise UsageError(
                 f"changeset {cs.id} ({cs.path}): {where} {i + 1} ({op.kind}) cannot be "
                 f"rendered for {renderer.name}: {getattr(exc, 'message', exc)}",
-                hint="run schemaflow validate") from None
+                hint=f"run schemaflow validate --dialect {renderer.name}") from None
     return steps
 
 

@@ -157,3 +157,34 @@ def test_a_collation_per_database_is_compared_by_what_each_database_gets(
     assert check({"mysql": "utf8mb4_bin"}, {"sqlite": "NOCASE", "postgresql": "C"}) == 1
     assert check({"mysql": "utf8mb4_general_ci"},
                  {"sqlite": "NOCASE", "postgresql": "C", "mysql": "C"}) == 1
+
+
+@pytest.mark.parametrize(("column", "dialect", "named"), [
+    ({"type": "json", "variants": {"postgresql": "postgresql.jsonb"},
+      "collation": {"postgresql": "C"}}, "postgresql", "postgresql.jsonb"),
+    ({"type": "postgresql.jsonb", "collation": "C"}, "postgresql", "postgresql.jsonb"),
+    ({"type": "sql(VECTOR(3))", "collation": "C"}, "postgresql", "sql(VECTOR(3))"),
+])
+def test_a_collation_on_a_type_without_one_is_refused_at_validate(
+        project: Project, column: dict[str, object], dialect: str, named: str) -> None:
+    """A database's own type, or one written as SQL, given a collation: `validate` said
+    nothing, and `apply` failed as "cannot be rendered", its hint to run validate."""
+    project.write("c1", [{"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}, {"name": "a", **column}]}}])
+    done = project.cli("validate", "--dialect", dialect)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert f"the type {named} takes no collation ('C')" in done.stdout, done.stdout
+    done = project.cli("apply", "--sql", "--dialect", dialect)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"the type {named} takes no collation" in done.stderr, done.stderr
+    assert f"run schemaflow validate --dialect {dialect}" in done.stderr, done.stderr
+
+
+def test_a_collation_on_a_string_type_of_a_database_is_taken(project: Project) -> None:
+    project.write("c1", [{"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "a", "type": "text", "variants": {"mysql": "mysql.mediumtext"},
+         "collation": {"mysql": "utf8mb4_bin"}}]}}])
+    done = project.cli("apply", "--sql", "--dialect", "mysql")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "MEDIUMTEXT COLLATE utf8mb4_bin" in done.stdout, done.stdout

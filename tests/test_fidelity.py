@@ -128,6 +128,21 @@ REFUSED = [
 ]
 
 
+def test_sqlite_options_at_their_defaults_are_no_options(tmp_path: Path) -> None:
+    """`sqlite_autoincrement=False` and `sqlite_with_rowid=True` are SQLAlchemy's defaults,
+    the table without them: read, not refused as AUTOINCREMENT and WITHOUT ROWID are."""
+    p = models_project(tmp_path / "proj", """
+        sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sqlite_autoincrement=False, sqlite_with_rowid=True)
+     """)
+    for args in (("new", "--autogenerate", "-m", "models"), ("apply",), ("check",),
+                 ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    (create,) = rows(p.url, "SELECT sql FROM sqlite_master WHERE name = 'docs'")[0]
+    assert "AUTOINCREMENT" not in create and "WITHOUT ROWID" not in create
+
+
 @pytest.mark.parametrize(("models", "named"), [pytest.param(m, n, id=i) for i, m, n in REFUSED])
 def test_a_construct_the_format_lacks_is_refused_loudly(tmp_path: Path, models: str,
                                                          named: list[str]) -> None:

@@ -1,7 +1,8 @@
 """Columns and indexes as one database builds them: the variant of a column's type that
 applies there, an index's condition where it applies there (`where_dialects`), the
 collations a type takes, and the types its Inspector cannot read, read from the database's
-own text of them. Imports no SQLAlchemy until a live database is read."""
+own text of them. Imports no SQLAlchemy until a live database is read (or a database's own
+type given a collation is judged)."""
 
 from __future__ import annotations
 
@@ -127,15 +128,32 @@ def op_here(names: tuple[str, ...], op: ir.Operation) -> ir.Operation:
     return op
 
 
-# Generic types whose values have a collation (a database's own types are its to judge).
-_COLLATED = ("string", "char", "text", "enum", "sql")
+# Generic types whose values have a collation.
+_COLLATED = ("string", "char", "text", "enum")
 
 
 def check_collation(where: str, spec: TypeSpec, collation: ir.Collation) -> None:
-    """UsageError for a collation on a type whose values have none."""
-    if collation is not None and not spec.dialect and spec.name not in _COLLATED:
-        raise UsageError(f"{where}: the type {spec} takes no collation "
-                         f"('{collation}'); string, char and text do")
+    """UsageError for a collation on a type whose values have none: a generic type but
+    string, char, text and enum, a database's own type that is no string type in SQLAlchemy
+    (`postgresql.jsonb`; `mysql.mediumtext` is one), and a type written as SQL (rendered as
+    written, with nothing added)."""
+    if collation is None or spec.name in _COLLATED or (spec.dialect and _string_type(spec)):
+        return
+    raise UsageError(f"{where}: the type {spec} takes no collation "
+                     f"('{collation}'); string, char and text do")
+
+
+def _string_type(spec: TypeSpec) -> bool:
+    """Whether SQLAlchemy's type for the database's own type `spec` is a string type (one it
+    does not have: judged where it is looked up)."""
+    import sqlalchemy as sa
+
+    from .tables import TypeError_, sa_type
+
+    try:
+        return isinstance(sa_type(spec), sa.String)
+    except TypeError_:
+        return True
 
 
 def read_unknown(conn: Any, sql: str, types_module: str | None, schema: str | None,

@@ -40,7 +40,7 @@ def from_metadata(metadata: sa.MetaData, *,
         if skipped(str(table.name)):
             continue
         name = str(table.name)
-        options = {k: v for k, v in table.dialect_kwargs.items() if not _assumed(k, v)}
+        options = {k: v for k, v in table.dialect_kwargs.items() if not assumed(k, v)}
         if options:
             raise Unexpressible(f"table {name}", f"the table options {options}")
         pk_cols = _key_columns(name, table.primary_key)
@@ -136,10 +136,17 @@ def _check_references(metadata: sa.MetaData) -> None:
                     hint="correct the ForeignKey or add the column") from None
 
 
-def _assumed(option: str, value: Any) -> bool:
+# SQLite's options given their defaults (SQLAlchemy's): what a table without them is.
+_SQLITE_DEFAULTS = {"sqlite_autoincrement": False, "sqlite_with_rowid": True}
+
+
+def assumed(option: str, value: Any) -> bool:
     """A table option that builds what every supported database builds without it: InnoDB,
-    the default storage engine of MySQL (5.5 on) and MariaDB. Every other one (a character
-    set, SQLite's AUTOINCREMENT or WITHOUT ROWID, PostgreSQL's partitioning) is refused."""
+    the default storage engine of MySQL (5.5 on) and MariaDB, and SQLite's options at their
+    defaults (`sqlite_autoincrement=False`). Every other one (a character set, SQLite's
+    AUTOINCREMENT or WITHOUT ROWID, PostgreSQL's partitioning) is refused."""
+    if option in _SQLITE_DEFAULTS:
+        return value is _SQLITE_DEFAULTS[option]
     return option in ("mysql_engine", "mariadb_engine") and str(value).lower() == "innodb"
 
 

@@ -16,7 +16,7 @@ from alembic.operations import ops as aops
 from .. import ir
 from ..dialects.coltypes import built_everywhere
 from ..dialects.indexes import from_model, sql_text
-from ..dialects.metadata import from_metadata
+from ..dialects.metadata import assumed, from_metadata
 from ..dialects.read import Unexpressible, _name
 from ..state import (
     SchemaState,
@@ -41,13 +41,11 @@ from .alembic_columns import (
 from .alembic_names import conventional
 from .alembic_rows import bulk_insert
 
-# Table options that change nothing: MySQL's default engine.
-_HARMLESS = {("mysql_engine", "innodb"), ("mariadb_engine", "innodb")}
-
 
 def _no_options(kw: dict[str, Any], what: str, allowed: tuple[str, ...] = ()) -> None:
+    # (Options that change nothing, as in models: MySQL's default engine, SQLite's defaults.)
     extra = {k: v for k, v in kw.items() if v is not None and k not in allowed
-             and (k, str(v).lower()) not in _HARMLESS}
+             and not assumed(k, v)}
     if extra:
         raise Opaque(f"{what} has options schemaflow cannot express: {extra}")
 
