@@ -242,6 +242,14 @@ def mysql_url() -> Iterator[str]:
     yield from _server_database(MYSQL_URL, "MySQL")
 
 
+def database_url(tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> str:
+    """An empty database of `dialect`: a new SQLite file, else the server's `pg_url` or
+    `mysql_url` (dropped after the test)."""
+    if dialect == "sqlite":
+        return f"sqlite:///{tmp_path / 'db.sqlite'}"
+    return str(request.getfixturevalue("pg_url" if dialect == "postgresql" else "mysql_url"))
+
+
 def reflect(url: str) -> dict[str, Any]:
     """The schema of a database as comparable plain data (version table excluded)."""
     import sqlalchemy as sa

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import DIALECTS, Project, make_project, rows
+from conftest import DIALECTS, Project, database_url, make_project, rows
 
 PER_DATABASE = [
     {"create_table": {"name": "words", "columns": [
@@ -52,9 +52,7 @@ def live_collations(url: str, dialect: str, table: str = "words") -> dict[str, s
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_a_collation_per_database_is_built_on_each_database(
         tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
-    url = (f"sqlite:///{tmp_path / 'db.sqlite'}" if dialect == "sqlite" else
-           request.getfixturevalue("pg_url" if dialect == "postgresql" else "mysql_url"))
-    p = make_project(tmp_path / "proj", url)
+    p = make_project(tmp_path / "proj", database_url(tmp_path, dialect, request))
     p.write("c1", PER_DATABASE)
     p.write("c2", ALTER, parents=["c1"])
     done = p.cli("validate")

@@ -44,7 +44,6 @@ def _baseline(p: Project) -> dict[str, list[dict[str, object]]]:
 # Per database: (the table's CREATE TABLE, what the refusal names).
 OPTIONS = {
     "sqlite": [
-        ("CREATE TABLE t (id integer PRIMARY KEY AUTOINCREMENT, x text)", "'autoincrement': True"),
         ("CREATE TABLE t (id integer PRIMARY KEY, x text) WITHOUT ROWID",
          "'sqlite_with_rowid': False"),
         ("CREATE TABLE t (id integer PRIMARY KEY, x text) STRICT", "'sqlite_strict': True"),

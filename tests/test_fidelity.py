@@ -112,11 +112,10 @@ REFUSED = [
         sa.Table("task", metadata, sa.Column("id", sa.Integer, sa.Sequence("task_seq"),
                                              primary_key=True))
      """, ["column task.id", "a @compiles override of CREATE SEQUENCE", "on mysql"]),
-    # celery's `sqlite_autoincrement`: dropped, deleted ids were reused.
-    ("SQLite AUTOINCREMENT", """
+    ("SQLite WITHOUT ROWID", """
         sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
-                 sqlite_autoincrement=True)
-     """, ["table docs", "sqlite_autoincrement"]),
+                 sqlite_with_rowid=False)
+     """, ["table docs", "sqlite_with_rowid"]),
     ("MySQL column character set", """
         sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
                  sa.Column("code", mysql.VARCHAR(10, charset="latin1")))

@@ -75,6 +75,11 @@ class CatalogReading:
         database's catalog; {} by default."""
         return {}
 
+    def autoincrement_tables(self, conn: Any, schema: str | None) -> set[Any]:
+        """The tables of `schema` whose key values are never reused (SQLite's AUTOINCREMENT,
+        `sqlite_autoincrement`), read in every reflection; none by default."""
+        return set()
+
     # Whether `sequences` says which column owns each sequence (PostgreSQL): a key's
     # `nextval()` default is its numbering only when drawn from its own.
     sequences_owned: ClassVar[bool] = False

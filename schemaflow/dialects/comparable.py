@@ -139,7 +139,16 @@ class ComparableView:
             self.generated_as_held(self._typed_as_held(self._numbered_as_held(
                 _dialect(self).column_here(c))))))
         return map_tables(held, lambda t: self.held_indexes(self.held_checks(
-            self._conditions_as_held(t))))
+            self._conditions_as_held(self._options_as_held(t)))))
+
+    # Whether this database keeps `sqlite_autoincrement` (SQLite); the others build a table
+    # without it.
+    keeps_autoincrement: ClassVar[bool] = False
+
+    def _options_as_held(self, t: Table) -> Table:
+        if t.sqlite_autoincrement and not self.keeps_autoincrement:
+            return replace(t, sqlite_autoincrement=False)
+        return t
 
     def _conditions_as_held(self, t: Table) -> Table:
         """`t` with each index's condition where it applies here (`where_dialects`)."""

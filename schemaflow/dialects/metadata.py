@@ -41,6 +41,7 @@ def from_metadata(metadata: sa.MetaData, *,
             continue
         name = str(table.name)
         options = {k: v for k, v in table.dialect_kwargs.items() if not assumed(k, v)}
+        autoincrement = options.pop("sqlite_autoincrement", None) is True
         if options:
             raise Unexpressible(f"table {name}", f"the table options {options}")
         pk_cols = _key_columns(name, table.primary_key)
@@ -65,7 +66,7 @@ def from_metadata(metadata: sa.MetaData, *,
         t = _table(name, str(table.schema) if table.schema else None, columns,
                    (pk_cols, _name(table.primary_key)), uniques, fks, checks, indexes,
                    table.comment)
-        tables[t.key] = t
+        tables[t.key] = replace(t, sqlite_autoincrement=True) if autoincrement else t
     return SchemaState(tables, sequences)
 
 
@@ -143,8 +144,9 @@ _SQLITE_DEFAULTS = {"sqlite_autoincrement": False, "sqlite_with_rowid": True}
 def assumed(option: str, value: Any) -> bool:
     """A table option that builds what every supported database builds without it: InnoDB,
     the default storage engine of MySQL (5.5 on) and MariaDB, and SQLite's options at their
-    defaults (`sqlite_autoincrement=False`). Every other one (a character set, SQLite's
-    AUTOINCREMENT or WITHOUT ROWID, PostgreSQL's partitioning) is refused."""
+    defaults (`sqlite_autoincrement=False`). Every other one but `sqlite_autoincrement=True`
+    (a table's own: `from_metadata`), such as a character set, SQLite's WITHOUT ROWID or
+    PostgreSQL's partitioning, is refused."""
     if option in _SQLITE_DEFAULTS:
         return value is _SQLITE_DEFAULTS[option]
     return option in ("mysql_engine", "mariadb_engine") and str(value).lower() == "innodb"

@@ -82,6 +82,8 @@ def from_inspector(insp: Any, schema: str | None, *,
         indexes = dialect.complete_indexes(insp.bind, schema, names, indexes)
     checks = only(_optional(insp.get_multi_check_constraints, kw))
     comments = only(_optional(insp.get_multi_table_comment, kw))
+    # SQLite's tables whose key values are never reused (the format's sqlite_autoincrement)
+    autoincrement = dialect.autoincrement_tables(insp.bind, schema) if dialect else set()
     if dialect is not None and strict:
         refused = only(dialect.table_options(
             insp.bind, schema, only(_optional(insp.get_multi_table_options, kw))))
@@ -145,7 +147,7 @@ def from_inspector(insp: Any, schema: str | None, *,
         t = _table(name, key[0] or None, cols, (pk_cols, pk.get("name")), uqs, foreign, cks,
                    sorted(idx, key=lambda i: i.name or ""),
                    (comments.get(key) or {}).get("text"))
-        tables[t.key] = t
+        tables[t.key] = replace(t, sqlite_autoincrement=True) if key in autoincrement else t
     return SchemaState(tables, _sequences(insp.bind, schema, dialect, sequences, skipped,
                                           numbered, strict))
 

@@ -286,7 +286,10 @@ def sa_table(t: Table, metadata: sa.MetaData, *, name: str | None = None,
             list(f.columns), [f"{prefix}{ref.table}.{c}" for c in ref.columns], name=f.name,
             ondelete=f.ondelete, onupdate=f.onupdate, deferrable=deferrable or None,
             initially="DEFERRED" if deferred else None))
-    table = sa.Table(name or t.name, metadata, *args, schema=t.schema, comment=t.comment)
+    # (AUTOINCREMENT: SQLite builds the key inline, its constraint unnamed, as create_all().)
+    options: dict[str, Any] = {"sqlite_autoincrement": True} if t.sqlite_autoincrement else {}
+    table = sa.Table(name or t.name, metadata, *args, schema=t.schema, comment=t.comment,
+                     **options)
     if with_indexes:
         for i in t.indexes:
             sa_index(i, table)

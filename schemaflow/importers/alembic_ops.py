@@ -98,7 +98,8 @@ def _column_checks(table: sa.Table) -> tuple[ir.CheckDef, ...]:
 
 
 def _create_table(op: aops.CreateTableOp, built: Any, names: Any = None) -> Ops:
-    _no_options(op.kw, f"table {op.table_name}")
+    # (SQLite's AUTOINCREMENT is the table's own, read with it by `_state_table`.)
+    _no_options(op.kw, f"table {op.table_name}", ("sqlite_autoincrement",))
     if op.prefixes:
         raise Opaque(f"table {op.table_name} has prefixes {op.prefixes}")
     # The Table Alembic built when it ran the operation (its columns are attached to it

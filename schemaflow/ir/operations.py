@@ -53,6 +53,9 @@ class CreateTable(Operation):
     foreign_keys: tuple[ForeignKeyDef, ...] = ()
     checks: tuple[CheckDef, ...] = ()
     indexes: tuple[IndexDef, ...] = ()
+    # SQLite: the key's values are never reused (AUTOINCREMENT; SQLAlchemy's
+    # `sqlite_autoincrement`). Other databases build the table without it.
+    sqlite_autoincrement: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

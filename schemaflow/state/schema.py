@@ -30,6 +30,7 @@ class Table:
     checks: tuple[ir.CheckDef, ...] = ()
     indexes: tuple[ir.IndexDef, ...] = ()
     comment: str | None = None
+    sqlite_autoincrement: bool = False  # (create_table's)
 
     @property
     def key(self) -> TableKey:
@@ -67,7 +68,8 @@ def table_with(t: Table, **changes: Any) -> Table:
         columns=get("columns", t.columns), primary_key=get("primary_key", t.primary_key),
         uniques=get("uniques", t.uniques), foreign_keys=get("foreign_keys", t.foreign_keys),
         checks=get("checks", t.checks), indexes=get("indexes", t.indexes),
-        comment=get("comment", t.comment))
+        comment=get("comment", t.comment),
+        sqlite_autoincrement=get("sqlite_autoincrement", t.sqlite_autoincrement))
 
 
 def column_with(c: ir.Column, **changes: Any) -> ir.Column:

@@ -48,6 +48,7 @@ def table_from_create(op: ir.CreateTable) -> Table:
                      for c in op.checks),
         indexes=tuple(indexes),
         comment=op.comment,
+        sqlite_autoincrement=op.sqlite_autoincrement,
     )
     check_table(table)
     check_numbering(table)
@@ -152,7 +153,8 @@ def create_table_op(t: Table) -> ir.CreateTable:
     """The create_table operation that rebuilds `t` exactly."""
     return ir.CreateTable(name=t.name, schema=t.schema, columns=t.columns, comment=t.comment,
                           primary_key=t.primary_key, unique=t.uniques,
-                          foreign_keys=t.foreign_keys, checks=t.checks, indexes=t.indexes)
+                          foreign_keys=t.foreign_keys, checks=t.checks, indexes=t.indexes,
+                          sqlite_autoincrement=t.sqlite_autoincrement)
 
 
 def create_fk_op(t: Table, f: ir.ForeignKeyDef) -> ir.CreateForeignKey:
@@ -287,7 +289,8 @@ def readable_create(t: Table) -> ir.CreateTable:
         primary_key=None if pk_col else pk,
         unique=tuple(u for u in t.uniques if u not in inline_u.values()),
         foreign_keys=t.foreign_keys, checks=t.checks,
-        indexes=tuple(i for i in t.indexes if i not in inline_i.values()))
+        indexes=tuple(i for i in t.indexes if i not in inline_i.values()),
+        sqlite_autoincrement=t.sqlite_autoincrement)
     if _sorted_table(table_from_create(op)) == _sorted_table(t):
         return op
     return create_table_op(t)

@@ -9,6 +9,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ... import ir
 from ...config import hide_password, sqlite_path
 from ...errors import ConnectionFailed, DatabaseError
 from ...sqlsplit import SqlSyntax
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from ...state import SchemaState
-    from ..catalogs import Options
     from ..render import Renderer
 
 
@@ -112,10 +112,18 @@ class SQLite(Dialect):
     table_option_defaults: ClassVar[Mapping[str, Any]] = MappingProxyType(
         {"sqlite_with_rowid": True, "sqlite_strict": False})
 
-    def table_extras(self, conn: Any, schema: str | None) -> Options:
+    keeps_autoincrement = True
+
+    def check_support(self, op: ir.Operation, before: SchemaState) -> None:
+        super().check_support(op, before)
+        from .autoincrement import check
+
+        check(self, op, before)
+
+    def autoincrement_tables(self, conn: Any, schema: str | None) -> set[Any]:
         from .options import autoincrement
 
-        return autoincrement(conn, schema)
+        return set(autoincrement(conn, schema))
 
     def comparable(self, state: SchemaState) -> SchemaState:
         # SQLite keeps no time zones and no comments, and has no uuid or enum types.

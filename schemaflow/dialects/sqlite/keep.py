@@ -13,14 +13,17 @@ So three of the rebuild's statements are markers that schemaflow runs itself ins
 sending (each starts with a comment: the offline script shows it, and the third is the
 rename itself there):
 - `before`, ahead of the rebuild: refuses a table that is not the one described (columns,
-  options) and a rebuild that would reach other tables' rows; writes down the table's
-  triggers and other indexes, and how many rows break a foreign key, in a table of the
+  options; AUTOINCREMENT unless described) and a rebuild that would reach other tables'
+  rows; writes down the table's triggers and other indexes, the largest key AUTOINCREMENT
+  gave it, and how many rows break a foreign key, in a table of the
   database (`_sf_keep`), so that they commit or roll back with the rebuild and a changeset
   resumed in another process (`transactional: false`) still finds them;
 - `rename`, the rename, with `legacy_alter_table` on for that statement alone, as SQLite's
   procedure has it: the views and other tables' triggers that name the table are left
   alone (they find it again under its name) rather than stopping the rename;
-- `after`: recreates what was written down, recompiles the views that read the table (one
+- `after`: recreates what was written down (AUTOINCREMENT's counter no lower than it was:
+  the copy of the rows would lower it to the largest key left), recompiles the views that
+  read the table (one
   that no longer works stops the changeset, as the rename itself would have), and refuses
   what foreign keys would have refused (they are off while a rebuild runs): more rows that
   point at nothing, or a foreign key left without a key to point at.
@@ -55,13 +58,18 @@ class Refused(sqlite3.DatabaseError):
     """A rebuild that would lose or change what the changesets do not describe."""
 
 
-def before(table: str, schema: str | None, columns: list[str], indexes: list[str]) -> str:
+def before(table: str, schema: str | None, columns: list[str], indexes: list[str],
+           autoincrement: bool = False) -> str:
     """The marker that runs before the rebuild of `table`, whose columns and indexes the
-    replayed schema says are `columns` and `indexes`."""
+    replayed schema says are `columns` and `indexes`, and `autoincrement` whether it has
+    AUTOINCREMENT."""
+    data: dict[str, Any] = {"phase": "before", "schema": schema, "table": table,
+                            "columns": columns, "indexes": indexes}
+    if autoincrement:
+        data["autoincrement"] = True
     return _marker("checks here that table {} is as the changesets describe, and keeps its "
                    "triggers and other indexes through its rebuild (this script does not)",
-                   table, {"phase": "before", "schema": schema, "table": table,
-                           "columns": columns, "indexes": indexes})
+                   table, data)
 
 
 def rename(temporary: str, table: str, schema: str | None, statement: str) -> str:
@@ -104,7 +112,7 @@ def run(sql: str, cursor: Any) -> None:
     if data["phase"] == "rename":
         _rename(cursor, sql[end + len(_END):].strip())
     elif data["phase"] == "before":
-        _check(cursor, master, schema, table, data["columns"])
+        _check(cursor, master, schema, table, data["columns"], data.get("autoincrement", False))
         _remember(cursor, master, schema, table, {i.lower() for i in data["indexes"]})
     else:
         _recreate(cursor, master, schema, table)
@@ -144,11 +152,23 @@ def _remember(cursor: Any, master: str, schema: str | None, table: str,
     cursor.execute(f"DELETE FROM {store} WHERE lower(tbl) = lower(?)", (table,))
     columns = [r[1] for r in cursor.execute(f"PRAGMA {_prefix(schema)}table_info("
                                             f"{_quoted(table)})")]
+    seq = _sequence(cursor, master, schema, table)
     cursor.executemany(f"INSERT INTO {store} VALUES (?, ?, ?)",
                        [(table, kind, text) for kind, text in kept]
                        + [(table, "column", name) for name in columns]
                        + [(table, "child", name) for name in children]
-                       + ([(table, "broken", str(broken))] if broken is not None else []))
+                       + ([(table, "broken", str(broken))] if broken is not None else [])
+                       + ([(table, "seq", str(seq))] if seq is not None else []))
+
+
+def _sequence(cursor: Any, master: str, schema: str | None, table: str) -> int | None:
+    """The largest key AUTOINCREMENT has given `table` (its row of sqlite_sequence), which
+    the rebuild's copy of the rows would lower to the largest left: deleted keys reused."""
+    if cursor.execute(f"SELECT 1 FROM {master} WHERE name = 'sqlite_sequence'").fetchone() is None:
+        return None
+    row = cursor.execute(f"SELECT seq FROM {_prefix(schema)}sqlite_sequence "
+                         "WHERE lower(name) = lower(?)", (table,)).fetchone()
+    return int(row[0]) if row is not None and row[0] is not None else None
 
 
 def _recreate(cursor: Any, master: str, schema: str | None, table: str) -> None:
@@ -189,6 +209,15 @@ def _recreate(cursor: Any, master: str, schema: str | None, table: str) -> None:
         except sqlite3.Error as exc:
             raise Refused(f"view {view} reads table {table} and no longer works on the "
                           f"table rebuilt ({exc}): drop or change the view first") from None
+    seq = next((int(body) for kind, body in rows if kind == "seq"), None)
+    if seq is not None and _AUTOINCREMENT.search(_QUOTED.sub(" ", cursor.execute(
+            f"SELECT sql FROM {master} WHERE type = 'table' AND lower(name) = lower(?)",
+            (table,)).fetchone()[0] or "")):
+        # The keys AUTOINCREMENT gave before, never given again: its counter as it was.
+        sequence = _prefix(schema) + "sqlite_sequence"
+        if cursor.execute(f"UPDATE {sequence} SET seq = max(seq, ?) WHERE lower(name) = "
+                          "lower(?)", (seq, table)).rowcount == 0:
+            cursor.execute(f"INSERT INTO {sequence} (name, seq) VALUES (?, ?)", (table, seq))
     broken = next((int(body) for kind, body in rows if kind == "broken"), None)
     if broken is None:  # (none written down: a foreign key was broken before already)
         return
@@ -226,14 +255,14 @@ def _mismatch(table: str, exc: sqlite3.Error) -> str:
 
 
 def _check(cursor: Any, master: str, schema: str | None, table: str,
-           columns: list[str]) -> None:
+           columns: list[str], autoincrement: bool) -> None:
     row = cursor.execute(f"SELECT sql FROM {master} WHERE type = 'table' "
                          "AND lower(name) = lower(?)", (table,)).fetchone()
     if row is None:
         return  # (the rebuild's own statements say that it is missing)
     bare = _QUOTED.sub(" ", row[0] or "")
     options = _OPTIONS.search(bare)
-    if options or _AUTOINCREMENT.search(bare):
+    if options or (_AUTOINCREMENT.search(bare) and not autoincrement):
         what = options.group(1).strip() if options else "AUTOINCREMENT"
         raise Refused(f"table {table} is {what} in the database, which the changesets do not "
                       "describe: rebuilding it as described would drop that; make the "

@@ -61,7 +61,8 @@ class SQLiteRenderer(Renderer):
         target = sa.table(tmp_name, *(sa.column(n) for n, _ in copy), schema=new.schema)
         steps = [
             Step(keep.before(old.name, old.schema, [c.name for c in old.columns],
-                             [i.name for i in old.indexes]), compiled=True),
+                             [i.name for i in old.indexes], old.sqlite_autoincrement),
+                 compiled=True),
             Step(CreateTable(tmp)),
             Step(sa.insert(target).from_select([n for n, _ in copy],
                                                sa.select(*(source.c[o] for _, o in copy)))),
