@@ -203,11 +203,8 @@ class _Builder:
     def _compare_table(self, old: Table, new: Table) -> None:
         t, s = new.name, new.schema
         if old.sqlite_autoincrement != new.sqlite_autoincrement:
-            raise UsageError(
-                f"sqlite_autoincrement of table {t} changes ({new.sqlite_autoincrement} in what "
-                f"is wanted, {old.sqlite_autoincrement} in what exists); autogenerate does not "
-                "write that change", hint="on SQLite, rebuild the table with a sql operation "
-                "scoped with `dialects: [sqlite]`; the other databases have nothing to change")
+            self.emit("alter_column", ir.AlterTable(
+                name=t, schema=s, sqlite_autoincrement=new.sqlite_autoincrement))
         if (old.comment or None) != (new.comment or None):
             self.emit("alter_column", ir.AlterTable(name=t, schema=s, comment=new.comment or ""))
         old_cols = {c.name: c for c in old.columns}

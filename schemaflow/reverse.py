@@ -119,7 +119,10 @@ _REVERSE: Mapping[type[ir.Operation], Callable[[Any, SchemaState], Inverse]] = M
     ir.RenameTable: lambda op, b: (ir.RenameTable(name=op.new_name, new_name=op.name,
                                                   schema=op.schema),),
     ir.AlterTable: lambda op, b: (ir.AlterTable(
-        name=op.name, schema=op.schema, comment=b.table(op.name, op.schema).comment or ""),),
+        name=op.name, schema=op.schema,
+        comment=None if op.comment is None else b.table(op.name, op.schema).comment or "",
+        sqlite_autoincrement=None if op.sqlite_autoincrement is None
+        else b.table(op.name, op.schema).sqlite_autoincrement),),
     ir.AddColumn: lambda op, b: (ir.DropColumn(table=op.table, name=op.column.name,
                                                schema=op.schema),),
     ir.DropColumn: _drop_column,

@@ -133,15 +133,41 @@ def test_a_table_sqlite_cannot_give_it_is_refused_by_name(
     assert project.cli("validate", "--dialect", "postgresql").returncode == 0
 
 
-def test_a_change_of_it_is_refused_by_autogenerate(tmp_path: Path) -> None:
+def test_turning_it_on_later_is_an_alter_table_that_rebuilds_on_sqlite(tmp_path: Path) -> None:
+    """Autogenerate refused the change by name; now `alter_table: {sqlite_autoincrement:
+    true}`, a rebuild on SQLite (rows and keys kept) and nothing elsewhere, rolled back by
+    turning it off again."""
     p = _models(tmp_path / "proj", flag=False)
     _ok(p, "new", "--autogenerate", "-m", "models")
+    _ok(p, "apply")
+    db = str(p.url).removeprefix("sqlite:///")
+    with sqlite3.connect(db) as conn:
+        conn.executescript("INSERT INTO asset (name) VALUES ('a'), ('b');")
     (p.root / "ai_models.py").write_text(MODELS.format(length=50, flag=True), encoding="utf-8")
-    done = p.cli("new", "--autogenerate", "-m", "changed")
-    assert done.returncode == 2, (done.stdout, done.stderr)
-    assert "sqlite_autoincrement of table asset changes" in done.stderr, done.stderr
+    _ok(p, "new", "--autogenerate", "-m", "changed")
+    (path,) = [f for f in p.changesets.iterdir() if "changed" in f.name]
+    assert yaml.safe_load(path.read_text(encoding="utf-8"))["operations"] == [
+        {"alter_table": {"name": "asset", "sqlite_autoincrement": True}}]
+    pg = _ok(p, "apply", "--sql", "--dialect", "postgresql")
+    assert "asset" not in pg.split("-- apply")[-1].split("INSERT INTO schemaflow_version")[0]
+    _ok(p, "apply")
+    assert "PRIMARY KEY AUTOINCREMENT" in _create_sql(p.url)
+    assert rows(p.url, "SELECT id, name FROM asset ORDER BY id") == [(1, "a"), (2, "b")]
+    _ok(p, "check", "--against-db")
+    _ok(p, "rollback", "-1")
+    assert "AUTOINCREMENT" not in _create_sql(p.url)
+    assert rows(p.url, "SELECT id, name FROM asset ORDER BY id") == [(1, "a"), (2, "b")]
+
+
+def test_an_alter_table_that_changes_nothing_is_refused(project: Project) -> None:
+    project.write("c1", [
+        {"create_table": {"name": "t", "columns": [
+            {"name": "id", "type": "integer", "primary_key": True}]}},
+        {"alter_table": {"name": "t"}}])
+    done = project.cli("validate")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "c1_change.yaml" in done.stdout and "alter_table" in done.stdout, done.stdout
     assert "Traceback" not in done.stderr
-    assert len(list(p.changesets.iterdir())) == 1
 
 
 def test_an_alembic_revision_with_it_imports_as_alembic_builds_it(tmp_path: Path) -> None:
@@ -165,3 +191,13 @@ def test_an_alembic_revision_with_it_imports_as_alembic_builds_it(tmp_path: Path
     assert op["create_table"]["sqlite_autoincrement"] is True
     _ok(p, "apply")
     assert " ".join(_create_sql(p.url).split()) == " ".join(_create_sql(anchor).split())
+
+
+def test_turning_it_on_for_a_key_sqlite_cannot_give_it_is_refused(project: Project) -> None:
+    project.write("c1", [
+        {"create_table": {"name": "t", "columns": [
+            {"name": "id", "type": "bigint", "primary_key": True}]}},
+        {"alter_table": {"name": "t", "sqlite_autoincrement": True}}])
+    done = project.cli("validate")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "SF331" in done.stdout and "its key id is bigint here" in done.stdout, done.stdout

@@ -151,8 +151,9 @@ class Renderer:
         return [Step(ddl.RenameTable(op.name, op.schema, op.new_name))]
 
     def op_alter_table(self, op: ir.AlterTable, before: SchemaState) -> Steps:
-        if not self.caps.comments:
-            return []  # nothing to keep it in
+        # (`sqlite_autoincrement` changes nothing here: SQLite's renderer rebuilds for it.)
+        if not self.caps.comments or op.comment is None:
+            return []  # nothing to keep it in, or to change
         t = before.table(op.name, op.schema)
         table = sa.Table(t.name, sa.MetaData(), schema=t.schema, comment=op.comment or None)
         return [Step(SetTableComment(table) if op.comment else DropTableComment(table))]

@@ -79,12 +79,18 @@ class RenameTable(Operation):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AlterTable(Operation):
-    """Change a table's comment (`comment: ""` removes it)."""
+    """Change a table's comment (`comment: ""` removes it), or its `sqlite_autoincrement`
+    (a rebuild on SQLite, nothing elsewhere); what is left out stays."""
 
     kind: ClassVar[str] = "alter_table"
     name: str
-    comment: str
+    comment: str | None = None
     schema: str | None = None
+    sqlite_autoincrement: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.comment is None and self.sqlite_autoincrement is None:
+            raise IRError("alter_table changes `comment` or `sqlite_autoincrement`: give one")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

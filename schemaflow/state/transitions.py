@@ -76,7 +76,12 @@ def _map_fks(state: SchemaState, target: TableKey,
 
 def _alter_table(state: SchemaState, op: ir.AlterTable) -> SchemaState:
     t = state.table(op.name, op.schema)
-    return state.with_table(table_with(t, comment=op.comment or None))
+    changes: dict[str, Any] = {}
+    if op.comment is not None:
+        changes["comment"] = op.comment or None
+    if op.sqlite_autoincrement is not None:
+        changes["sqlite_autoincrement"] = op.sqlite_autoincrement
+    return state.with_table(table_with(t, **changes))
 
 
 def _add_column(state: SchemaState, op: ir.AddColumn) -> SchemaState:

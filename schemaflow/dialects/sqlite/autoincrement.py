@@ -1,4 +1,5 @@
-"""SQLite's AUTOINCREMENT (`sqlite_autoincrement: true`): what it needs of a table's key.
+"""SQLite's AUTOINCREMENT (`sqlite_autoincrement: true` on create_table or alter_table): what it
+needs of a table's key.
 
 SQLite takes AUTOINCREMENT only on an INTEGER PRIMARY KEY (the rowid), and SQLAlchemy writes
 it only on a key of one integer column that is no foreign key, leaving it out of any other
@@ -21,16 +22,16 @@ if TYPE_CHECKING:
 def check(dialect: Dialect, op: ir.Operation, before: SchemaState) -> None:
     """UsageError when `op` leaves a table that asks for AUTOINCREMENT without a key that
     can have it (the table as `dialect` builds it)."""
-    if isinstance(op, ir.CreateTable):
-        if not op.sqlite_autoincrement:
-            return
+    if isinstance(op, (ir.CreateTable, ir.AlterTable)):
+        asked = op.sqlite_autoincrement
         key = (op.schema, op.name)
     else:
         name = getattr(op, "table", None)
         if not isinstance(name, str):
             return
-        key = (getattr(op, "schema", None), name)
-        table = before.tables.get(key)
+        asked, key = None, (getattr(op, "schema", None), name)
+    if not asked:
+        table = before.tables.get(key) if asked is None else None
         if table is None or not table.sqlite_autoincrement:
             return
     from ...state import apply

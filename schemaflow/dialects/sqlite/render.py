@@ -108,6 +108,14 @@ class SQLiteRenderer(Renderer):
             return super().op_rename_column(op, before)
         return self._rebuild_for(op, before, op.table, op.schema, {op.new_name: op.name})
 
+    def op_alter_table(self, op: ir.AlterTable, before: SchemaState) -> Steps:
+        # AUTOINCREMENT is part of the key's definition: only a rebuild turns it on or off.
+        t = before.table(op.name, op.schema)
+        if op.sqlite_autoincrement is not None and (
+                op.sqlite_autoincrement != t.sqlite_autoincrement):
+            return self._rebuild_for(op, before, op.name, op.schema)
+        return super().op_alter_table(op, before)
+
     def op_alter_column(self, op: ir.AlterColumn, before: SchemaState) -> Steps:
         # SQLite keeps no comments; a comment-only change has nothing to run.
         if replace(op, comment=None) == replace(op, comment=None, type=None, nullable=None,
