@@ -166,8 +166,8 @@ class _Builder:
             if self.sequence_key(old[key]) != self.sequence_key(new[key]):
                 raise UsageError(
                     f"the options of sequence {key[1]} change ({_options(old[key])} in what "
-                    f"exists, {_options(new[key])} in what is wanted); autogenerate does not "
-                    "write that change", hint="write it as a sql operation (ALTER SEQUENCE)")
+                    f"exists, {_options(new[key])} in what is wanted); no operation writes that "
+                    "change yet", hint="write it as a sql operation (ALTER SEQUENCE)")
 
     # --- whole tables ----------------------------------------------------------------------
 
@@ -258,7 +258,7 @@ class _Builder:
                 f"{'on' if now[1] else 'off'} in what is wanted, {'on' if was[1] else 'off'} "
                 "in what exists)")
         raise UsageError(
-            f"{what}; autogenerate does not write that change",
+            f"{what}; no operation writes that change yet",
             hint="write it as a sql operation (PostgreSQL: a sequence and SET/DROP "
                  "DEFAULT, or ADD/DROP IDENTITY; MySQL: MODIFY ... AUTO_INCREMENT)")
 
@@ -268,13 +268,13 @@ class _Builder:
                     for c in (new, old)]
             raise UsageError(f"the sequence of column {t}.{new.name} changes (numbered "
                              f"{said[0]} in what is wanted, {said[1]} in what exists); "
-                             "autogenerate does not write that change",
+                             "no operation writes that change yet",
                              hint="write it as a sql operation (CREATE SEQUENCE, and the "
                                   "models' code draws from it)")
         if generated_key(old) != generated_key(new):
             if old.identity is not None or new.identity is not None:
-                raise UsageError(f"the identity of column {t}.{new.name} changes; autogenerate "
-                                 "does not write that change", hint="write it as a sql "
+                raise UsageError(f"the identity of column {t}.{new.name} changes; no operation "
+                                 "writes that change yet", hint="write it as a sql "
                                  "operation (ALTER TABLE ... ALTER COLUMN ... SET/ADD/DROP "
                                  "IDENTITY)")
             # A generated column's values come from its expression; no database alters one
