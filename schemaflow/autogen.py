@@ -327,8 +327,9 @@ def _typed_as_models(settings: Settings, live: SchemaState, dialect: Dialect) ->
     as this database holds it written as the models write it, variants and all (a GUID that
     is UUID here and CHAR(36) elsewhere), and each CHECK likewise (`checks_matched`: the
     models' `dialects` and words), with the models' CHECKs that exist on other databases
-    only: the baseline then builds on every database what the models do, and `check` finds
-    no difference that is only this database's view. No models configured, or models that
+    only, and the models' `sqlite_autoincrement` where this database keeps none: the baseline
+    then builds on every database what the models do, and `check` finds no difference that
+    is only this database's view. No models configured, or models that
     do not load: the database's own types and checks."""
     from dataclasses import replace
 
@@ -360,7 +361,12 @@ def _typed_as_models(settings: Settings, live: SchemaState, dialect: Dialect) ->
     def table(key: tuple[str | None, str], t: Table) -> Table:
         t = replace(t, columns=tuple(as_models(key, c) for c in t.columns))
         m = models.tables.get(key)
-        return t if m is None else checks_elsewhere(dialect, checks_matched(dialect, t, m), m)
+        if m is None:
+            return t
+        if m.sqlite_autoincrement and not dialect.keeps_autoincrement:
+            # (what this database cannot hold, the models' for SQLite)
+            t = replace(t, sqlite_autoincrement=True)
+        return checks_elsewhere(dialect, checks_matched(dialect, t, m), m)
 
     return live.with_tables({key: table(key, t) for key, t in live.tables.items()})
 

@@ -88,12 +88,12 @@ class _Builder:
         self.result = DiffResult()
         # Ordered phases: drops of dependents first, creations of dependents last. Table
         # renames come first of all: what changes inside a renamed table names it by its
-        # new name.
+        # new name. SQLite's AUTOINCREMENT is turned on once the key it needs is there.
         self.phases: dict[str, list[ir.Operation]] = {p: [] for p in (
             "rename_table", "create_sequence", "drop_fk", "drop_index", "drop_constraint",
             "drop_table", "rename_column", "create_table", "regenerate", "add_column",
             "alter_column", "drop_column", "create_pk", "create_constraint", "create_index",
-            "create_fk", "drop_sequence")}
+            "create_fk", "autoincrement", "drop_sequence")}
 
     def emit(self, phase: str, op: ir.Operation) -> None:
         # A foreign key into a dropped table can be found from both ends: emit it once.
@@ -203,8 +203,9 @@ class _Builder:
     def _compare_table(self, old: Table, new: Table) -> None:
         t, s = new.name, new.schema
         if old.sqlite_autoincrement != new.sqlite_autoincrement:
-            self.emit("alter_column", ir.AlterTable(
-                name=t, schema=s, sqlite_autoincrement=new.sqlite_autoincrement))
+            self.emit("autoincrement" if new.sqlite_autoincrement else "alter_column",
+                      ir.AlterTable(name=t, schema=s,
+                                    sqlite_autoincrement=new.sqlite_autoincrement))
         if (old.comment or None) != (new.comment or None):
             self.emit("alter_column", ir.AlterTable(name=t, schema=s, comment=new.comment or ""))
         old_cols = {c.name: c for c in old.columns}

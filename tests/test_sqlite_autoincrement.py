@@ -201,3 +201,61 @@ def test_turning_it_on_for_a_key_sqlite_cannot_give_it_is_refused(project: Proje
     done = project.cli("validate")
     assert done.returncode == 1, (done.stdout, done.stderr)
     assert "SF331" in done.stdout and "its key id is bigint here" in done.stdout, done.stdout
+
+
+def test_turned_on_with_the_key_it_needs_comes_after_the_key_changes(tmp_path: Path) -> None:
+    """(From a review.) The key made an integer and AUTOINCREMENT turned on in one step:
+    the alter_table came first, and SQLite's check refused it, the key still a bigint."""
+    p = _models(tmp_path / "proj")
+    p.write("c1", [{"create_table": {"name": "asset", "columns": [
+        {"name": "id", "type": "bigint", "primary_key": True},
+        {"name": "name", "type": "string(50)"}]}}])
+    _ok(p, "apply")
+    _ok(p, "new", "--autogenerate", "-m", "changed")
+    (path,) = [f for f in p.changesets.iterdir() if "changed" in f.name]
+    assert yaml.safe_load(path.read_text(encoding="utf-8"))["operations"] == [
+        {"alter_column": {"table": "asset", "name": "id", "type": "integer"}},
+        {"alter_table": {"name": "asset", "sqlite_autoincrement": True}}]
+    _ok(p, "apply")
+    assert "PRIMARY KEY AUTOINCREMENT" in _create_sql(p.url)
+    _ok(p, "check", "--against-db")
+
+
+@pytest.mark.postgresql
+def test_a_baseline_of_another_database_keeps_the_models_autoincrement(
+        tmp_path: Path, pg_url: str) -> None:
+    """(From a review.) A `--from-db` baseline of a PostgreSQL database, which holds no
+    AUTOINCREMENT, left it out where the models ask for it: `check` then differed, and a
+    SQLite database built from the baseline had none."""
+    import sqlalchemy as sa
+
+    p = _models(tmp_path / "proj", pg_url)
+    namespace: dict[str, object] = {}
+    exec(MODELS.format(length=50, flag=True), namespace)
+    engine = sa.create_engine(pg_url)
+    try:
+        namespace["metadata"].create_all(engine)  # type: ignore[attr-defined]
+    finally:
+        engine.dispose()
+    _ok(p, "new", "--autogenerate", "--from-db", "-m", "baseline")
+    doc = yaml.safe_load(next(p.changesets.iterdir()).read_text(encoding="utf-8"))
+    assert doc["operations"][0]["create_table"]["sqlite_autoincrement"] is True
+    _ok(p, "check")
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    _ok(p, "--url", other, "apply")
+    assert "AUTOINCREMENT" in _create_sql(other)
+
+
+def test_a_truthy_option_is_read_as_sqlalchemy_reads_it(tmp_path: Path) -> None:
+    """`sqlite_autoincrement=1` builds AUTOINCREMENT in create_all(): it was left out."""
+    p = make_project(tmp_path / "proj")
+    (p.root / "ai_models.py").write_text(
+        MODELS.format(length=50, flag=1) + "sa.Table('other', metadata, sa.Column('id', "
+        "sa.Integer, primary_key=True), sqlite_autoincrement=0)\n", encoding="utf-8")
+    with (p.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
+        fh.write('models = "ai_models:metadata"\n')
+    _ok(p, "new", "--autogenerate", "-m", "models")
+    doc = yaml.safe_load(next(p.changesets.iterdir()).read_text(encoding="utf-8"))
+    flags = {op["create_table"]["name"]: op["create_table"].get("sqlite_autoincrement")
+             for op in doc["operations"]}
+    assert flags == {"asset": True, "other": None}

@@ -41,7 +41,7 @@ def from_metadata(metadata: sa.MetaData, *,
             continue
         name = str(table.name)
         options = {k: v for k, v in table.dialect_kwargs.items() if not assumed(k, v)}
-        autoincrement = options.pop("sqlite_autoincrement", None) is True
+        autoincrement = bool(options.pop("sqlite_autoincrement", False))  # (as SQLAlchemy reads it)
         if options:
             raise Unexpressible(f"table {name}", f"the table options {options}")
         pk_cols = _key_columns(name, table.primary_key)
@@ -147,8 +147,8 @@ def assumed(option: str, value: Any) -> bool:
     defaults (`sqlite_autoincrement=False`). Every other one but `sqlite_autoincrement=True`
     (a table's own: `from_metadata`), such as a character set, SQLite's WITHOUT ROWID or
     PostgreSQL's partitioning, is refused."""
-    if option in _SQLITE_DEFAULTS:
-        return value is _SQLITE_DEFAULTS[option]
+    if option in _SQLITE_DEFAULTS:  # (SQLAlchemy reads them as true or false)
+        return bool(value) is _SQLITE_DEFAULTS[option]
     return option in ("mysql_engine", "mariadb_engine") and str(value).lower() == "innodb"
 
 
