@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -248,6 +249,30 @@ def database_url(tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -
     if dialect == "sqlite":
         return f"sqlite:///{tmp_path / 'db.sqlite'}"
     return str(request.getfixturevalue("pg_url" if dialect == "postgresql" else "mysql_url"))
+
+
+def live_collations(url: str, dialect: str, table: str = "words") -> dict[str, str | None]:
+    """Each column of `table` but `id`, with its collation as the database holds it (the
+    database's default: None)."""
+    if dialect == "sqlite":
+        tables = rows(url, f"SELECT sql FROM sqlite_master WHERE name = '{table}'")
+        if not tables:
+            return {}
+        ((create,),) = tables
+        found = {}
+        for (name,) in rows(url, f"SELECT name FROM pragma_table_info('{table}')"):
+            match = re.search(rf'\n\s*"?{name}"? [^\n]*?COLLATE "?(\w+)', create)
+            if name != "id":
+                found[name] = match[1] if match else None
+        return found
+    query = ("SELECT column_name, collation_name FROM information_schema.columns "
+             f"WHERE table_name = '{table}' AND column_name <> 'id'")
+    if dialect == "mysql":
+        default = rows(url, "SELECT default_collation_name FROM information_schema.schemata "
+                            "WHERE schema_name = database()")[0][0]
+        found = dict(rows(url, query + " AND table_schema = database()"))
+        return {k: (None if v == default else v) for k, v in found.items()}
+    return dict(rows(url, query))
 
 
 def reflect(url: str) -> dict[str, Any]:

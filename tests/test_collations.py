@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import DIALECTS, Project, database_url, make_project, rows
+from conftest import DIALECTS, Project, database_url, live_collations, make_project, rows
 
 PER_DATABASE = [
     {"create_table": {"name": "words", "columns": [
@@ -23,30 +23,6 @@ PER_DATABASE = [
 # Then: v widened, with a collation on SQLite and PostgreSQL only from now on.
 ALTER = [{"alter_column": {"table": "words", "name": "v", "type": "string(30)",
                            "collation": {"sqlite": "RTRIM", "postgresql": "C"}}}]
-
-
-def live_collations(url: str, dialect: str, table: str = "words") -> dict[str, str | None]:
-    """Each column of `table` but `id`, with its collation as the database holds it (the
-    database's default: None)."""
-    if dialect == "sqlite":
-        tables = rows(url, f"SELECT sql FROM sqlite_master WHERE name = '{table}'")
-        if not tables:
-            return {}
-        ((create,),) = tables
-        found = {}
-        for (name,) in rows(url, f"SELECT name FROM pragma_table_info('{table}')"):
-            match = re.search(rf'\n\s*"?{name}"? [^\n]*?COLLATE "?(\w+)', create)
-            if name != "id":
-                found[name] = match[1] if match else None
-        return found
-    query = ("SELECT column_name, collation_name FROM information_schema.columns "
-             f"WHERE table_name = '{table}' AND column_name <> 'id'")
-    if dialect == "mysql":
-        default = rows(url, "SELECT default_collation_name FROM information_schema.schemata "
-                            "WHERE schema_name = database()")[0][0]
-        found = dict(rows(url, query + " AND table_schema = database()"))
-        return {k: (None if v == default else v) for k, v in found.items()}
-    return dict(rows(url, query))
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import yaml
-from conftest import DIALECTS, Project, make_project, rows
-from test_collations import live_collations
+from conftest import DIALECTS, Project, live_collations, make_project, rows
 
 from schemaflow.state import ck_name
 

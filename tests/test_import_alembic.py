@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from alembic_history import REVISIONS, build
-from conftest import Project, make_project, rows
-from test_collations import live_collations
+from conftest import Project, live_collations, make_project, rows
 
 pytest.importorskip("alembic")
 
