@@ -79,10 +79,14 @@ def rename(temporary: str, table: str, schema: str | None, statement: str) -> st
                     "from": temporary}) + " " + statement
 
 
-def after(table: str, schema: str | None) -> str:
-    """The marker that runs after the rebuild of `table` (its indexes made)."""
+def after(table: str, schema: str | None, autoincrement: bool = False) -> str:
+    """The marker that runs after the rebuild of `table` (its indexes made), `autoincrement`
+    whether the rebuilt table has AUTOINCREMENT."""
+    data: dict[str, Any] = {"phase": "after", "schema": schema, "table": table}
+    if autoincrement:
+        data["autoincrement"] = True
     return _marker("recreates here the triggers and other indexes of table {} (this script "
-                   "does not)", table, {"phase": "after", "schema": schema, "table": table})
+                   "does not)", table, data)
 
 
 def _marker(what: str, table: str, data: dict[str, Any]) -> str:
@@ -115,7 +119,7 @@ def run(sql: str, cursor: Any) -> None:
         _check(cursor, master, schema, table, data["columns"], data.get("autoincrement", False))
         _remember(cursor, master, schema, table, {i.lower() for i in data["indexes"]})
     else:
-        _recreate(cursor, master, schema, table)
+        _recreate(cursor, master, schema, table, data.get("autoincrement", False))
 
 
 def _rename(cursor: Any, statement: str) -> None:
@@ -171,7 +175,8 @@ def _sequence(cursor: Any, master: str, schema: str | None, table: str) -> int |
     return int(row[0]) if row is not None and row[0] is not None else None
 
 
-def _recreate(cursor: Any, master: str, schema: str | None, table: str) -> None:
+def _recreate(cursor: Any, master: str, schema: str | None, table: str,
+              autoincrement: bool) -> None:
     store = _prefix(schema) + _quoted(KEEP)
     if cursor.execute(f"SELECT 1 FROM {master} WHERE type = 'table' AND name = ?",
                       (KEEP,)).fetchone() is None:
@@ -210,9 +215,7 @@ def _recreate(cursor: Any, master: str, schema: str | None, table: str) -> None:
             raise Refused(f"view {view} reads table {table} and no longer works on the "
                           f"table rebuilt ({exc}): drop or change the view first") from None
     seq = next((int(body) for kind, body in rows if kind == "seq"), None)
-    if seq is not None and _AUTOINCREMENT.search(_QUOTED.sub(" ", cursor.execute(
-            f"SELECT sql FROM {master} WHERE type = 'table' AND lower(name) = lower(?)",
-            (table,)).fetchone()[0] or "")):
+    if seq is not None and autoincrement:
         # The keys AUTOINCREMENT gave before, never given again: its counter as it was.
         sequence = _prefix(schema) + "sqlite_sequence"
         if cursor.execute(f"UPDATE {sequence} SET seq = max(seq, ?) WHERE lower(name) = "

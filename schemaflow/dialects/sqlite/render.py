@@ -74,7 +74,8 @@ class SQLiteRenderer(Renderer):
         # Each index on a stand-in of the final table (as CREATE INDEX renders elsewhere), not
         # on a second build of the whole table and what it references.
         steps += [Step(CreateIndex(standalone_index(new, i))) for i in new.indexes]
-        return [*steps, Step(keep.after(new.name, new.schema), compiled=True)]
+        return [*steps, Step(keep.after(new.name, new.schema, new.sqlite_autoincrement),
+                             compiled=True)]
 
     def _rebuild_for(self, op: ir.Operation, before: SchemaState, table: str,
                      schema: str | None, renamed: dict[str, str] | None = None) -> Steps:
