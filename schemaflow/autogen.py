@@ -288,27 +288,42 @@ def _sequences_kept(old: SchemaState, models: SchemaState) -> set[tuple[str | No
 
 
 def _kind_matched(dialect: Dialect, old: SchemaState, models: SchemaState) -> SchemaState:
-    """`old` in the models' words where a generated column's kind is one side's and left to
-    the database on the other (`stored` omitted: `Computed()` without `persisted`), and the
-    configured database's own kind is that one: a baseline read from PostgreSQL says
-    `stored: true` of what the models leave to it, which builds the same there. (Without a
-    connection the server's version is unknown: its kind at any version it may have.)"""
+    """`old` in the models' words where the configured database builds both alike. A
+    generated column's kind is one side's and left to the database on the other (`stored`
+    omitted: `Computed()` without `persisted`), and the database's own kind is that one: a
+    baseline read from PostgreSQL says `stored: true` of what the models leave to it. Or a
+    plain identity (no options) is on one side only, on the column the other numbers, and
+    the database has no identity columns: there both are its autoincrement key, and a
+    baseline of it cannot hold an identity. (Without a connection the server's version is
+    unknown: its kind at any version it may have.)"""
     from dataclasses import replace
 
     from .dialects import by_name
     from .dialects.comparable import map_tables
+    from .diffkeys import key_numbering
 
-    kinds = {not by_name(dialect.name, version).caps.virtual_computed
-             for version, _ in type(dialect).capability_rows}
+    versions = [by_name(dialect.name, version).caps
+                for version, _ in type(dialect).capability_rows]
+    kinds = {not caps.virtual_computed for caps in versions}
+    identities = any(caps.identity_columns for caps in versions)
+
+    def plain(c: ir.Column) -> bool:
+        return c.identity is not None and not (c.identity.always or c.identity.options)
 
     def same(t: Table) -> Table:
         want = models.tables.get(t.key)
-        if want is None or not any(c.computed for c in t.columns):
+        if want is None:
             return t
+        numbered = {k[1] for k in (key_numbering(t), key_numbering(want)) if k}
 
         def column(c: ir.Column) -> ir.Column:
             w = want.column(c.name)
-            if c.computed is None or w is None or w.computed is None:
+            if w is None:
+                return c
+            if not identities and (c.identity is None) != (w.identity is None) and \
+                    plain(c if c.identity else w) and c.name in numbered:
+                return replace(c, identity=w.identity)
+            if c.computed is None or w.computed is None:
                 return c
             mine, theirs = c.computed.stored, w.computed.stored
             if mine != theirs and (mine is None or theirs is None) and (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import DIALECTS, Project, make_project, rows
+from conftest import DIALECTS, Project, database_url, make_project, rows
 from test_autogenerate import run_sql
 from test_fidelity import _create_all, _driver, _round_trip, _second, models_project
 
@@ -333,3 +333,55 @@ def test_a_serial_key_made_a_string_loses_its_numbering(tmp_path: Path, pg_url: 
         done = p.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
     assert _sequence_types(p.url) == {}
+
+
+IDENTITY = """
+    sa.Table("things", metadata,
+             sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+             sa.Column("name", sa.String(50)))
+"""
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_an_identity_key_adopts_where_the_database_has_no_identity_columns(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    """`Identity()` on a key, on a database without identity columns, is its autoincrement
+    key, as create_all() builds it; a baseline of that database cannot hold an identity, and
+    `check` stopped with "the identity of column things.id changes" (exit 2, privacyIDEA's
+    models on MariaDB). Now: baseline, stamp, check, all exit 0; on PostgreSQL the baseline
+    reads the identity itself."""
+    url = database_url(tmp_path, dialect, request)
+    p = models_project(tmp_path / "adopt", IDENTITY, url)
+    _create_all(p.root / "fidelity_models.py", url, dialect)
+    for args in (("new", "--autogenerate", "--from-db", "-m", "baseline"), ("stamp", "heads"),
+                 ("check",), ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    baseline = next(p.changesets.iterdir()).read_text(encoding="utf-8")
+    assert ("identity" in baseline) == (dialect == "postgresql"), baseline
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_an_identity_written_in_the_history_is_the_models_numbered_key_where_alike(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    """The other way round: a history whose key is `identity: {}` and models with a plain
+    numbered key are alike where the database has no identity columns; on PostgreSQL they
+    are not (an identity against a SERIAL), and `check` says so. A key the history does not
+    number (`autoincrement: false`) is no identity's anywhere: still a difference."""
+    p = models_project(tmp_path / "p", """
+        sa.Table("things", metadata, sa.Column("id", sa.BigInteger, primary_key=True))
+    """, database_url(tmp_path, dialect, request))
+    column = {"name": "id", "type": "bigint", "primary_key": True, "identity": {}}
+    p.write("c1", [{"create_table": {"name": "things", "columns": [column]}}])
+    done = p.cli("check")
+    assert done.returncode == (2 if dialect == "postgresql" else 0), (done.stdout, done.stderr)
+    if dialect == "postgresql":
+        assert "the identity of column things.id changes" in done.stderr, done.stderr
+    # Models with the identity, a history whose key is not numbered: differs everywhere.
+    p = models_project(tmp_path / "q", IDENTITY, database_url(tmp_path, dialect, request))
+    unnumbered = {"name": "id", "type": "bigint", "primary_key": True, "autoincrement": False}
+    p.write("c1", [{"create_table": {"name": "things", "columns": [
+        unnumbered, {"name": "name", "type": "string(50)"}]}}])
+    done = p.cli("check")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "things.id" in done.stderr and "Traceback" not in done.stderr, done.stderr
