@@ -349,7 +349,7 @@ def _typed_as_models(settings: Settings, live: SchemaState, dialect: Dialect) ->
     from dataclasses import replace
 
     from .dialects.checks import checks_elsewhere, checks_matched
-    from .diffkeys import column_type_key
+    from .diffkeys import column_type_key, default_key
     from .errors import SchemaflowError
     from .typespec import enum_name, is_native_enum
 
@@ -361,15 +361,21 @@ def _typed_as_models(settings: Settings, live: SchemaState, dialect: Dialect) ->
         return live
     # What this database holds of each side, a column's type key by (table, column), with
     # its enum type's name where enum types have names.
+    # And its default's key: MariaDB's current_timestamp(6) is the models' CURRENT_TIMESTAMP.
     named = dialect.caps.native_enum
     held, wanted = ({(key, c.name): (column_type_key(c), named and is_native_enum(c.type)
-                                     and enum_name(c.type, t.name, c.name))
+                                     and enum_name(c.type, t.name, c.name), default_key(c))
                      for key, t in state.tables.items() for c in t.columns}
                     for state in (dialect.comparable(live), dialect.comparable(models)))
 
     def as_models(key: tuple[str | None, str], c: ir.Column) -> ir.Column:
         m = models.tables[key].column(c.name) if key in models.tables else None
-        if m is None or held.get((key, c.name)) != wanted.get((key, c.name)):
+        here, there = held.get((key, c.name)), wanted.get((key, c.name))
+        if m is None or here is None or there is None:
+            return c
+        if here[2] == there[2] and (c.default, c.default_sql) != (m.default, m.default_sql):
+            c = replace(c, default=m.default, default_sql=m.default_sql)
+        if here[:2] != there[:2]:
             return c
         return replace(c, type=m.type, variants=m.variants, collation=m.collation)
 

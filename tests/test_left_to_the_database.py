@@ -385,3 +385,59 @@ def test_an_identity_written_in_the_history_is_the_models_numbered_key_where_ali
     done = p.cli("check")
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "things.id" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+NOW6 = """
+    from sqlalchemy.ext.compiler import compiles
+
+    class now6(sa.sql.expression.FunctionElement):  # (Dagster's current timestamp)
+        type = sa.DateTime()
+        inherit_cache = True
+
+    @compiles(now6, "mysql")
+    def _now6_mysql(element, compiler, **kw):
+        return "CURRENT_TIMESTAMP(6)"
+
+    @compiles(now6)
+    def _now6(element, compiler, **kw):
+        return "CURRENT_TIMESTAMP"
+
+    sa.Table("runs", metadata, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("created", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"),
+                       server_default=now6()))
+"""
+
+
+@pytest.mark.mysql
+def test_a_baseline_writes_the_models_default_where_the_database_holds_it_otherwise(
+        tmp_path: Path, mysql_url: str) -> None:
+    """MariaDB gives `CURRENT_TIMESTAMP` on a DATETIME(6) back as current_timestamp(6). A
+    baseline wrote that, so `check` reported a change of default that is none, and SQLite
+    refused the baseline (`DEFAULT (current_timestamp(6))`). Now the baseline has the models'
+    CURRENT_TIMESTAMP: check exits 0 and the baseline builds on SQLite (Dagster's tables)."""
+    p = models_project(tmp_path / "adopt", NOW6, mysql_url)
+    _create_all(p.root / "fidelity_models.py", mysql_url, "mysql")
+    for args in (("new", "--autogenerate", "--from-db", "-m", "baseline"), ("stamp", "heads"),
+                 ("check",), ("check", "--against-db"),
+                 ("apply", "--url", f"sqlite:///{tmp_path / 'elsewhere.db'}")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    baseline = next(p.changesets.iterdir()).read_text(encoding="utf-8")
+    assert "default_sql: CURRENT_TIMESTAMP\n" in baseline, baseline
+
+
+@pytest.mark.postgresql
+def test_a_baseline_writes_the_models_interval_default(tmp_path: Path, pg_url: str) -> None:
+    """PostgreSQL gives an interval's default '0' back as '00:00:00': a baseline wrote that,
+    and `check` straight after adopting reported `alter_column ... (default=0)` (Prefect's
+    total_run_time). Now the baseline keeps the models' '0'."""
+    p = models_project(tmp_path / "adopt", """
+        sa.Table("run", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("total", sa.Interval, nullable=False, server_default="0"))
+    """, pg_url)
+    _create_all(p.root / "fidelity_models.py", pg_url, "postgresql")
+    for args in (("new", "--autogenerate", "--from-db", "-m", "baseline"), ("stamp", "heads"),
+                 ("check",), ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    assert "default: '0'" in next(p.changesets.iterdir()).read_text(encoding="utf-8")
