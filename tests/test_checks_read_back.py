@@ -73,6 +73,7 @@ def test_a_type_check_of_create_all_adopts_without_a_difference(
     assert "dialects: [sqlite]" in text, text
     elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
     base = Project(tmp_path / "adopt", created)
+    args: tuple[str, ...]
     for cli, args in ((base.cli, ("--url", elsewhere, "apply")),
                       (p.cli, ("--url", elsewhere, "check", "--against-db"))):
         done = cli(*args)

@@ -1294,6 +1294,7 @@ def test_a_type_change_keeps_the_collation_on_postgresql(tmp_path: Path, pg_url:
         finally:
             engine.dispose()
 
+    args: tuple[str, ...]
     for args in (("new", "--autogenerate", "-m", "v1"), ("apply",)):
         done = p.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)

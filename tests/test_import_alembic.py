@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -255,6 +256,9 @@ def test_stamp_from_alembic_needs_the_imported_revisions(tmp_path: Path,
     assert "a1" in missing.stderr and "schemaflow import alembic" in missing.stderr
 
 
+Revision = tuple[str, str | None, str]  # (revision, down_revision, the body of the file)
+
+
 def _revision(root: Path, rev: str, down: str | None, body: str) -> None:
     (root / "migrations" / "versions" / f"{rev}.py").write_text(
         f'"""{rev}"""\nfrom alembic import op\nimport sqlalchemy as sa\n'
@@ -296,7 +300,7 @@ def test_bad_histories_write_nothing(project: Project, tmp_path: Path, case: str
     assert list(project.changesets.iterdir()) == []
 
 
-def _alembic_project(tmp_path: Path, revisions: list[tuple[str, str | None, str]]) -> Path:
+def _alembic_project(tmp_path: Path, revisions: Sequence[Revision]) -> Path:
     root = tmp_path / "hist"
     root.mkdir()
     subprocess.run([sys.executable, "-m", "alembic", "init", "migrations"], cwd=root,
@@ -317,7 +321,9 @@ def _listed(project: Project, ini: Path, rev: str) -> list[str]:
 
 def _imported(project: Project, rev: str) -> dict[str, Any]:
     """The document of the changeset imported from revision `rev`."""
-    return yaml.safe_load(next(project.changesets.glob(f"{rev}_*.yaml")).read_text())
+    doc: dict[str, Any] = yaml.safe_load(
+        next(project.changesets.glob(f"{rev}_*.yaml")).read_text())
+    return doc
 
 
 TWO = [("a1", None, "def upgrade():\n"
@@ -1634,7 +1640,7 @@ SQL_TABLE_A = ("a1", None, "def upgrade():\n"
 # Airflow's histories: a step that does not fit the replayed schema because an earlier step
 # wrote what it names as SQL (a column added by op.execute or in a branch on the database's
 # name; a table with an option the format lacks) is that SQL too.
-SQL_BEFORE = {
+SQL_BEFORE: dict[str, list[Revision]] = {
     "a column added as SQL, dropped later (the import raised AssertionError)": [
         ("a1", None, "def upgrade():\n"
                      "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))\n"

@@ -8,6 +8,7 @@ as it is; a note in a changeset already applied (a stamped database) stops nothi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from conftest import Project, make_project, rows
 
@@ -18,7 +19,7 @@ TABLE = {"create_table": {"name": "t", "columns": [
     {"name": "id", "type": "integer", "primary_key": True}, {"name": "n", "type": "integer"}]}}
 
 
-def _history(p: Project, **extra: object) -> None:
+def _history(p: Project, **extra: Any) -> None:
     p.write("a1", [TABLE])
     p.write("a2", [{"add_column": {"table": "t", "column": {"name": "m", "type": "integer"}}},
                    {"sql": {"up": NOTE, "down": NOTE}}], parents=["a1"], **extra)

@@ -199,6 +199,7 @@ def test_a_numbered_key_changed_on_mysql_stays_numbered(tmp_path: Path, mysql_ur
     keys still number the rows, and the database matches the models and the changesets."""
     p = models_project(tmp_path, NUMBERED.format(id_type="Integer", width=20), mysql_url)
     models = p.root / "fidelity_models.py"
+    args: tuple[str, ...]
     for args in (("new", "--autogenerate", "-m", "models"), ("apply",)):
         done = p.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
@@ -255,6 +256,7 @@ def test_a_serial_key_widened_on_postgresql_is_numbered_as_wide(
     rolled back, the sequences are integers again."""
     p = models_project(tmp_path / "p", NUMBERED.format(id_type="Integer", width=20), pg_url)
     models = p.root / "fidelity_models.py"
+    args: tuple[str, ...]
     for args in (("new", "--autogenerate", "-m", "models"), ("apply",)):
         done = p.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
@@ -297,6 +299,7 @@ def test_keys_that_are_foreign_keys_keep_their_numbering_through_a_change(
     url = request.getfixturevalue("pg_url" if dialect == "postgresql" else "mysql_url")
     p = models_project(tmp_path / "p", INHERITANCE, url)
     models = p.root / "fidelity_models.py"
+    args: tuple[str, ...]
     for args in (("new", "--autogenerate", "-m", "v1"), ("apply",)):
         done = p.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
@@ -323,6 +326,7 @@ def test_a_serial_key_made_a_string_loses_its_numbering(tmp_path: Path, pg_url: 
     p = models_project(tmp_path / "p", 'sa.Table("t", metadata, sa.Column("id", sa.Integer, '
                        'primary_key=True))\n', pg_url)
     models = p.root / "fidelity_models.py"
+    args: tuple[str, ...]
     for args in (("new", "--autogenerate", "-m", "v1"), ("apply",)):
         done = p.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)

@@ -7,6 +7,7 @@ before anything runs, and `validate` with the target database says so (SF331).""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,12 @@ CONCURRENT = {"sql": {"up": "-- built without blocking writes\n"
 VACUUM = {"sql": {"up": "VACUUM", "down": "SELECT 1"}}
 
 
-def _history(p: Project, op: dict[str, object], transactional: bool) -> None:
+def _history(p: Project, op: Mapping[str, object], transactional: bool) -> None:
     p.write("a1", [TABLE])
-    p.write("a2", [op], parents=["a1"], **({} if transactional else {"transactional": False}))
+    if transactional:
+        p.write("a2", [op], parents=["a1"])
+    else:
+        p.write("a2", [op], parents=["a1"], transactional=False)
 
 
 def _pg_indexes(url: str) -> list[str]:

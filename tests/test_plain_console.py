@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import sys
+from typing import TypedDict, Unpack
 
 import pytest
 from rich.markup import escape as rich_escape
@@ -34,13 +35,22 @@ def test_escape_is_riches(text: str) -> None:
     assert strip_markup(escape(text)) == Text.from_markup(escape(text)).plain
 
 
-def _rich(*objects: str, **kwargs: object) -> str:
+class _PrintOptions(TypedDict, total=False):
+    """What the tests pass to both consoles' `print`."""
+
+    sep: str
+    end: str
+    markup: bool
+
+
+def _rich(*objects: str, **kwargs: Unpack[_PrintOptions]) -> str:
     buf = io.StringIO()
-    SafeConsole(file=buf, highlight=False, soft_wrap=True).print(*objects, **kwargs)  # type: ignore[arg-type]
+    SafeConsole(file=buf, highlight=False, soft_wrap=True).print(*objects, **kwargs)
     return buf.getvalue()
 
 
-def _plain(monkeypatch: pytest.MonkeyPatch, *objects: str, **kwargs: object) -> str:
+def _plain(monkeypatch: pytest.MonkeyPatch, *objects: str,
+           **kwargs: Unpack[_PrintOptions]) -> str:
     buf = io.StringIO()
     monkeypatch.setattr(sys, "stdout", buf)
     PlainConsole(safe, highlight=False, soft_wrap=True).print(*objects, **kwargs)
@@ -56,8 +66,10 @@ def test_a_markup_string_prints_as_rich_prints_it_into_a_pipe(
 
 def test_several_strings_and_line_ends_print_as_rich_prints_them(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    for args, kwargs in ((("[b]a[/b]", "b"), {}), (("a", "b"), {"sep": ", ", "end": ""}),
-                         (("a\tb",), {}), (("an :x: emoji code",), {}), ((":smile:",), {})):
+    calls: list[tuple[tuple[str, ...], _PrintOptions]] = [
+        (("[b]a[/b]", "b"), {}), (("a", "b"), {"sep": ", ", "end": ""}),
+        (("a\tb",), {}), (("an :x: emoji code",), {}), ((":smile:",), {})]
+    for args, kwargs in calls:
         assert _plain(monkeypatch, *args, **kwargs) == _rich(*args, **kwargs), args
 
 

@@ -58,6 +58,13 @@ def _history(p: Project, n: int = N) -> list[str]:
     return p.chain(*ops)
 
 
+def _kept_plans(p: Project) -> list[Path]:
+    """The plans kept in the project's cache folder."""
+    folder = p.api().history.memo.dir
+    assert folder is not None  # (the tests run with a cache folder)
+    return list(folder.glob("plan-*"))
+
+
 def _versions(url: str) -> list[tuple[Any, ...]]:
     return rows(url, "SELECT id, checksum, exec_order FROM schemaflow_version ORDER BY id")
 
@@ -73,7 +80,7 @@ def _kept_runs(p: Project, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], 
     p.api().apply()
     p.api().rollback("base")
     assert len(stored) == 2
-    assert sorted(x.name for x in p.api().history.memo.dir.glob("plan-*")) == sorted(
+    assert sorted(x.name for x in _kept_plans(p)) == sorted(
         f"plan-{call[1]}" for call in stored)
     stored.clear()
     return record_calls(monkeypatch, parallel, "fork_stream"), stored
@@ -148,7 +155,7 @@ def test_from_the_command_line(tmp_path: Path) -> None:
         got = p.cli(*args)
         assert got.returncode == 0 and "Traceback" not in got.stderr, got.stderr
         outputs.append(got)
-    assert sum(1 for _ in p.api().history.memo.dir.glob("plan-*")) == 2
+    assert len(_kept_plans(p)) == 2
     assert len(_versions(p.url)) == N
     def untimed(out: str) -> list[str]:
         return [re.sub(r" \(\d+ ms\)$| in [\d.]+ s$", "", line) for line in out.splitlines()]
@@ -171,7 +178,7 @@ def test_a_kept_plan_imports_neither_the_replay_nor_the_renderers(
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"[{N}, {N}] []"
     # Rendered, the same run imports them (the test sees what it claims to).
-    for kept in project.api().history.memo.dir.glob("plan-*"):
+    for kept in _kept_plans(project):
         kept.unlink()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=False, cwd=project.root)
@@ -218,7 +225,7 @@ def test_no_state_folder_no_kept_plans(project: Project, tmp_path: Path,
     monkeypatch.setenv("SCHEMAFLOW_STATE_DIR", str(blocked / "schemaflow"))
     project.api().apply()
     project.api().rollback("base")
-    assert list(project.api().history.memo.dir.glob("plan-*")) == []
+    assert _kept_plans(project) == []
     assert plancache.machine_key() is None
     project.api().apply()
     assert len(_versions(project.url)) == N
@@ -283,7 +290,9 @@ def test_a_forged_remembered_schema_does_not_reach_a_kept_plan(
 
     forged = apply(real, ir.parse_operation({"add_column": {"table": "t0", "column": {
         "name": "ghost", "type": "integer"}}}))
-    api.history.memo.put_state(sequence_keys(g, prefix).last, forged)
+    last = sequence_keys(g, prefix).last
+    assert last is not None  # (the key of a prefix that is not empty)
+    api.history.memo.put_state(last, forged)
     forks = record_calls(monkeypatch, parallel, "fork_stream")
     project.api().apply()
     assert len(forks) == 1  # (rendered on two cores)

@@ -17,7 +17,7 @@ from schemaflow import ir
 from schemaflow.dialects import by_name, capabilities, renderer_for
 from schemaflow.dialects.render import compile_step
 from schemaflow.errors import UsageError
-from schemaflow.plans import Step
+from schemaflow.plans import Bound, Step
 from schemaflow.state import SchemaState, apply_all
 
 
@@ -1075,7 +1075,7 @@ def test_a_plans_compiler_keeps_few_quoted_names_and_none_on_the_connections_dia
         for doc in (table, rows):
             for step in steps((name, None), before, doc):
                 done = finish(step, True)
-                if isinstance(done.sql, prepared.Bound):
+                if isinstance(done.sql, Bound):
                     bound += 1
                     assert done.sql.shown == compile_step(step, fresh)
                     assert done.sql.sql == step.sql.compile(dialect=sa_dialect(name)).string

@@ -224,7 +224,7 @@ def test_a_column_sequence_takes_a_name_of_its_own(tmp_path: Path) -> None:
     (SF118), and the column has no other source of values (SF002)."""
     column = {"name": "id", "type": "integer", "primary_key": True,
               "sequence": {"name": "ids"}}
-    cases = [
+    cases: list[tuple[list[dict[str, Any]], str]] = [
         ([{"create_sequence": {"name": "ids"}},
           {"create_table": {"name": "t", "columns": [column]}}], "error SF118"),
         ([{"create_table": {"name": "t", "columns": [column]}},
