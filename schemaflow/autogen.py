@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .dialects.base import Dialect
     from .dialects.reflect import Found
     from .diff import DiffResult, RenameQuestion
-    from .state import SchemaState, Table
+    from .state import SchemaState
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,12 +244,13 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
         return _buildable(result, live, dialect, _left_out_hint(settings))
     from .dialects import for_url
     from .diffkeys import sequence_key
+    from .modelwords import kind_matched
 
     old = _without(changesets(), left_out(settings))
     models = models_state(settings)
     known = for_url(settings.url)
     if known is not None:
-        old = _kind_matched(known, old, models)
+        old = kind_matched(known, old, models)
         models = known.sequences_detached(models, keep=_sequences_kept(old, models))
         if known.prefix_lengths:
             # A prefix as long as the column (or on a column that takes none) is the whole
@@ -287,71 +288,12 @@ def _sequences_kept(old: SchemaState, models: SchemaState) -> set[tuple[str | No
     return kept
 
 
-def _kind_matched(dialect: Dialect, old: SchemaState, models: SchemaState) -> SchemaState:
-    """`old` in the models' words where the configured database builds both alike. A
-    generated column's kind is one side's and left to the database on the other (`stored`
-    omitted: `Computed()` without `persisted`), and the database's own kind is that one: a
-    baseline read from PostgreSQL says `stored: true` of what the models leave to it. Or a
-    plain identity (no options) is on one side only, on the column the other numbers, and
-    the database has no identity columns: there both are its autoincrement key, and a
-    baseline of it cannot hold an identity. (Without a connection the server's version is
-    unknown: its kind at any version it may have.)"""
-    from dataclasses import replace
-
-    from .dialects import by_name
-    from .dialects.comparable import map_tables
-    from .diffkeys import key_numbering
-
-    versions = [by_name(dialect.name, version).caps
-                for version, _ in type(dialect).capability_rows]
-    kinds = {not caps.virtual_computed for caps in versions}
-    identities = any(caps.identity_columns for caps in versions)
-
-    def plain(c: ir.Column) -> bool:
-        return c.identity is not None and not (c.identity.always or c.identity.options)
-
-    def same(t: Table) -> Table:
-        want = models.tables.get(t.key)
-        if want is None:
-            return t
-        numbered = {k[1] for k in (key_numbering(t), key_numbering(want)) if k}
-
-        def column(c: ir.Column) -> ir.Column:
-            w = want.column(c.name)
-            if w is None:
-                return c
-            if not identities and (c.identity is None) != (w.identity is None) and \
-                    plain(c if c.identity else w) and c.name in numbered:
-                return replace(c, identity=w.identity)
-            if c.computed is None or w.computed is None:
-                return c
-            mine, theirs = c.computed.stored, w.computed.stored
-            if mine != theirs and (mine is None or theirs is None) and (
-                    mine if mine is not None else theirs) in kinds:
-                return replace(c, computed=replace(c.computed, stored=theirs))
-            return c
-
-        columns = tuple(column(c) for c in t.columns)
-        return t if columns == t.columns else replace(t, columns=columns)
-
-    return map_tables(old, same)
-
-
 def _typed_as_models(settings: Settings, live: SchemaState, dialect: Dialect) -> SchemaState:
-    """A baseline of the database `live`, each column whose type the configured models give
-    as this database holds it written as the models write it, variants and all (a GUID that
-    is UUID here and CHAR(36) elsewhere), and each CHECK likewise (`checks_matched`: the
-    models' `dialects` and words), with the models' CHECKs that exist on other databases
-    only, and the models' `sqlite_autoincrement` where this database keeps none: the baseline
-    then builds on every database what the models do, and `check` finds no difference that
-    is only this database's view. No models configured, or models that
-    do not load: the database's own types and checks."""
-    from dataclasses import replace
-
-    from .dialects.checks import checks_elsewhere, checks_matched
-    from .diffkeys import column_type_key, default_key
+    """A baseline of the database `live` in the configured models' words where both mean the
+    same there (`modelwords.baseline`); no models configured, or models that do not load:
+    the database's own words."""
     from .errors import SchemaflowError
-    from .typespec import enum_name, is_native_enum
+    from .modelwords import baseline
 
     if not settings.models:
         return live
@@ -359,37 +301,7 @@ def _typed_as_models(settings: Settings, live: SchemaState, dialect: Dialect) ->
         models = models_state(settings)
     except SchemaflowError:  # (a baseline needs no models: `check` says what is wrong)
         return live
-    # What this database holds of each side, a column's type key by (table, column), with
-    # its enum type's name where enum types have names.
-    # And its default's key: MariaDB's current_timestamp(6) is the models' CURRENT_TIMESTAMP.
-    named = dialect.caps.native_enum
-    held, wanted = ({(key, c.name): (column_type_key(c), named and is_native_enum(c.type)
-                                     and enum_name(c.type, t.name, c.name), default_key(c))
-                     for key, t in state.tables.items() for c in t.columns}
-                    for state in (dialect.comparable(live), dialect.comparable(models)))
-
-    def as_models(key: tuple[str | None, str], c: ir.Column) -> ir.Column:
-        m = models.tables[key].column(c.name) if key in models.tables else None
-        here, there = held.get((key, c.name)), wanted.get((key, c.name))
-        if m is None or here is None or there is None:
-            return c
-        if here[2] == there[2] and (c.default, c.default_sql) != (m.default, m.default_sql):
-            c = replace(c, default=m.default, default_sql=m.default_sql)
-        if here[:2] != there[:2]:
-            return c
-        return replace(c, type=m.type, variants=m.variants, collation=m.collation)
-
-    def table(key: tuple[str | None, str], t: Table) -> Table:
-        t = replace(t, columns=tuple(as_models(key, c) for c in t.columns))
-        m = models.tables.get(key)
-        if m is None:
-            return t
-        if m.sqlite_autoincrement and not dialect.keeps_autoincrement:
-            # (what this database cannot hold, the models' for SQLite)
-            t = replace(t, sqlite_autoincrement=True)
-        return checks_elsewhere(dialect, checks_matched(dialect, t, m), m)
-
-    return live.with_tables({key: table(key, t) for key, t in live.tables.items()})
+    return baseline(live, models, dialect)
 
 
 def _left_out_hint(settings: Settings) -> str | None:

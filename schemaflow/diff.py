@@ -13,11 +13,11 @@ from .diffkeys import (
     default_key,
     fk_key,
     generated_key,
+    index_key,
     key_numbering,
     sequence_key,
     sql_key,
     type_key,
-    where_key,
 )
 from .errors import UsageError
 from .state import (
@@ -368,12 +368,12 @@ class _Builder:
         new_i = {i.name: i for i in new.indexes}
         for name, i in old_i.items():
             other = new_i.get(name)
-            changed = other is None or _index_key(other) != _index_key(i)
+            changed = other is None or index_key(other) != index_key(i)
             if changed and not touches_dropped(i.column_names):
                 self.emit("drop_index", ir.DropIndex(name=name, table=t, schema=s))
         for name, i in new_i.items():
             other = old_i.get(name)
-            if other is None or _index_key(other) != _index_key(i):
+            if other is None or index_key(other) != index_key(i):
                 self.emit("create_index", ir.CreateIndex.of(i, t, s))
 
 
@@ -392,22 +392,6 @@ def _unique_as_constraint(t: Table, other: Table) -> Table:
 def _plain(i: ir.IndexDef) -> bool:
     """Whether `i` is an index on columns only (no predicate, method, INCLUDE or options)."""
     return i.plain_key is not None
-
-
-def _index_key(i: ir.IndexDef) -> tuple[Any, ...]:
-    keys = tuple(k if isinstance(k, str) else (
-        k.name, sql_key(k.expression), k.order, k.nulls, k.opclass, k.length)
-        for k in ir.normal_keys(i.columns))
-    return (keys, i.unique, where_key(i.where), _where_scope(i), i.using or "btree",
-            i.include)
-
-
-def _where_scope(i: ir.IndexDef) -> tuple[str, ...] | None:
-    if i.where_dialects is None:  # (most indexes: the registry is not imported for them)
-        return None
-    from .dialects.columns import where_scope
-
-    return where_scope(i)
 
 
 def _options(s: ir.CreateSequence) -> str:

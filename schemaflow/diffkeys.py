@@ -163,3 +163,21 @@ def fk_key(f: ir.ForeignKeyDef) -> tuple[Any, ...]:
 
 def where_key(where: str | None) -> str | None:
     return sql_key(where) if where else None
+
+
+def index_key(i: ir.IndexDef) -> tuple[Any, ...]:
+    """What an index means (its name aside): its key parts, uniqueness, condition and the
+    databases it applies on, method and INCLUDE columns."""
+    keys = tuple(k if isinstance(k, str) else (
+        k.name, sql_key(k.expression), k.order, k.nulls, k.opclass, k.length)
+        for k in ir.normal_keys(i.columns))
+    return (keys, i.unique, where_key(i.where), _where_scope(i), i.using or "btree",
+            i.include)
+
+
+def _where_scope(i: ir.IndexDef) -> tuple[str, ...] | None:
+    if i.where_dialects is None:  # (most indexes: the registry is not imported for them)
+        return None
+    from .dialects.columns import where_scope
+
+    return where_scope(i)
