@@ -466,3 +466,21 @@ def test_a_baseline_writes_the_models_indexes_where_the_database_holds_them_alik
     baseline = adopted(p)
     assert "length: 64" in baseline, baseline
     assert "where_dialects: [postgresql]" in baseline, baseline
+
+
+@pytest.mark.mysql
+def test_a_current_time_default_builds_at_the_columns_precision(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Dagster's timestamps: CURRENT_TIMESTAMP on a DATETIME(6) is written once, as
+    `default_sql: CURRENT_TIMESTAMP`; schemaflow sent `DATETIME(6) DEFAULT CURRENT_TIMESTAMP`,
+    which MySQL refuses (ERROR 1067: the precision must be the column's throughout). It now
+    sends CURRENT_TIMESTAMP(6) there, as create_all() does; MariaDB holds the same."""
+    p = _round_trip(tmp_path, "mysql", request, {
+        "common": (NOW6, ["default_sql: CURRENT_TIMESTAMP"]), "mysql": ("", [])})
+    for dialect in ("mysql", "mariadb"):
+        done = p.cli("apply", "--sql", "--dialect", dialect, "--url", "")
+        assert done.returncode == 0, done.stderr
+        assert "created DATETIME(6) DEFAULT CURRENT_TIMESTAMP(6)" in done.stdout, done.stdout
+    held = rows(p.url, "SELECT column_default FROM information_schema.columns "
+                       "WHERE table_schema = database() AND column_name = 'created'")
+    assert [str(r[0]).lower() for r in held] == ["current_timestamp(6)"], held

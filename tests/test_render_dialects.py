@@ -669,6 +669,24 @@ MYSQL_CASES = [
         BASE, {"insert_rows": {"table": "items", "rows": [{"id": 1, "name": "it's"}]}},
         [MYSQL8, MARIADB], ["INSERT INTO items (id, name) VALUES (1, 'it''s')"],
         id="insert_rows"),
+    # MySQL refuses DATETIME(6) DEFAULT CURRENT_TIMESTAMP (ERROR 1067): the precision is the
+    # column's throughout, as create_all() builds Dagster's timestamps there.
+    pytest.param(
+        [], {"create_table": {"name": "runs", "columns": [
+            {"name": "id", "type": "integer", "primary_key": True},
+            {"name": "created", "type": "datetime(6)", "default_sql": "CURRENT_TIMESTAMP"},
+            {"name": "updated", "type": "datetime", "default_sql": "now()",
+             "variants": {"mysql": "mysql.timestamp(fsp=3)"}}]}}, [MYSQL8, MARIADB],
+        ["CREATE TABLE runs (id INTEGER NOT NULL AUTO_INCREMENT, "
+         "created DATETIME(6) DEFAULT CURRENT_TIMESTAMP(6), "
+         "updated TIMESTAMP(3) NULL DEFAULT CURRENT_TIMESTAMP(3), CONSTRAINT pk_runs PRIMARY "
+         "KEY (id))"], id="current-time-default-at-the-columns-precision"),
+    pytest.param(
+        BASE, {"add_column": {"table": "items", "column": {
+            "name": "seen", "type": "datetime(3)", "default_sql": "current_timestamp()"}}},
+        [MYSQL8, MARIADB],
+        ["ALTER TABLE items ADD COLUMN seen DATETIME(3) DEFAULT CURRENT_TIMESTAMP(3)"],
+        id="add_column-current-time-default-at-the-columns-precision"),
 ]
 
 

@@ -226,3 +226,22 @@ class UtcNow(sa.sql.functions.FunctionElement[Any]):
 @compiles(UtcNow)
 def _utc_now(el: UtcNow, compiler: Any, **kw: Any) -> str:
     return "CURRENT_TIMESTAMP"  # UTC on SQLite
+
+
+class NowDefault(sa.sql.elements.TextClause):
+    """A column's default of the current time (`CURRENT_TIMESTAMP`, `now()`: `text`, as
+    written) on a column that keeps `digits` fractional digits of a second. MySQL refuses
+    `DATETIME(6) DEFAULT CURRENT_TIMESTAMP` (the precision must be the column's throughout),
+    so its render module writes CURRENT_TIMESTAMP(6), as create_all() of such models does;
+    elsewhere it is the text as written."""
+
+    inherit_cache = False
+
+    def __init__(self, text: str, digits: int) -> None:
+        super().__init__(text)
+        self.digits = digits
+
+
+@compiles(NowDefault)
+def _now_default(el: NowDefault, compiler: Any, **kw: Any) -> str:
+    return str(el.text)

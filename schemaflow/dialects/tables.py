@@ -74,7 +74,14 @@ def sa_type(spec: TypeSpec, table: str = "", column: str = "") -> Any:
         tp = getattr(module, attr, None)
         if tp is None or not isinstance(tp, type) or not issubclass(tp, sa.types.TypeEngine):
             raise TypeError_(f"SQLAlchemy's {spec.dialect} dialect has no type '{attr}'")
-        return tp(*a) if a else tp()
+        # Keywords as the type takes them (`mysql.timestamp(fsp=3)`): never left out.
+        kw = {k: int(v) if v.lstrip("-").isdigit() else {"true": True, "false": False}.get(v, v)
+              for k, v in spec.kwargs}
+        try:
+            return tp(*a, **kw)
+        except TypeError as exc:
+            raise TypeError_(f"the type {spec}: SQLAlchemy's {attr} does not take "
+                             f"{', '.join(kw) or 'these arguments'} ({exc})") from None
     tz = spec.kwarg("timezone", "false") == "true"
     if name == "integer":
         return sa.Integer()
@@ -148,11 +155,32 @@ def _types_module(prefix: str) -> Any:
     return importlib.import_module(module)
 
 
+# The current time as a default (whose precision is the column's where it has one).
+_NOW = re.compile(r"\s*(current_timestamp|now)\s*(\(\s*\))?\s*", re.IGNORECASE)
+# Time types with a number of fractional digits, and where each gives it.
+_FRACTIONS = {"datetime": None, "mysql.datetime": "fsp", "mysql.timestamp": "fsp"}
+
+
 def server_default(c: ir.Column) -> Any:
     """The server default clause of a column, or None."""
     if c.default_sql is not None:
+        digits = _fraction_digits(c.type)
+        if digits and _NOW.fullmatch(c.default_sql):
+            from .ddl import NowDefault
+
+            return NowDefault(c.default_sql, digits)
         return sa.text(c.default_sql)
     return literal_default(c.default)
+
+
+def _fraction_digits(spec: TypeSpec) -> int:
+    """How many fractional digits of a second a time type keeps (0: none or unknown)."""
+    if spec.name not in _FRACTIONS:
+        return 0
+    key = _FRACTIONS[spec.name]
+    given = spec.kwarg(key) if key else (spec.args[0] if spec.args else None)
+    return int(given) if isinstance(given, int) or (
+        isinstance(given, str) and given.isdigit()) else 0
 
 
 def literal_default(value: str | int | float | bool | None) -> Any:

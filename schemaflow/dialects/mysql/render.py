@@ -65,9 +65,14 @@ def _utc_now(el: ddl.UtcNow, compiler: Any, **kw: Any) -> str:
     return "UTC_TIMESTAMP()"
 
 
+def _now_default(el: ddl.NowDefault, compiler: Any, **kw: Any) -> str:
+    return f"CURRENT_TIMESTAMP({el.digits})"
+
+
 for _name in _NAMES:
     compiles(ModifyColumn, _name)(_modify_column)
     compiles(ddl.UtcNow, _name)(_utc_now)
+    compiles(ddl.NowDefault, _name)(_now_default)
     compiles(ChangeColumn, _name)(_change_column)
     compiles(DropIndexOn, _name)(_drop_index_on)
 
