@@ -79,7 +79,7 @@ def default_key(c: ir.Column) -> tuple[str, str] | None:
         if c.type.name == "postgresql.interval":  # '0' is given back as '00:00:00'
             seconds = _interval_seconds(text)
             if seconds is not None:
-                return ("literal", format(seconds.normalize(), "f"))
+                return ("literal", seconds)
         if c.type.name in ("integer", "bigint", "smallint", "numeric", "float") or not (
                 isinstance(value, str)):
             with contextlib.suppress(InvalidOperation):  # 0.00, 0.0 and 0 are one number
@@ -89,23 +89,59 @@ def default_key(c: ir.Column) -> tuple[str, str] | None:
     return ("sql", key) if key else None
 
 
-# PostgreSQL's interval as it gives one back: [N day[s]] [-]HH:MM:SS[.ffffff].
-_INTERVAL = re.compile(r"(?:([+-]?\d+) days? ?)?(?:([+-])?(\d+):(\d{2}):(\d{2}(?:\.\d+)?))?")
+# PostgreSQL's interval as it gives one back, or as a person writes one: [@] then amounts of
+# units (1 year 2 mons 3 days, 1 hour 30 minutes) and a clock ([-]HH:MM:SS[.ffffff]), in any
+# of those parts, then [ago].
+_AMOUNT = re.compile(r"([+-]?\d+(?:\.\d+)?) ?([a-z]+)")
+_CLOCK = re.compile(r"([+-])?(\d+):(\d{2})(?::(\d{2}(?:\.\d+)?))?")
+# Each unit: (months, seconds) it stands for (a month is no number of seconds).
+_UNITS: dict[str, tuple[int, int | Decimal]] = {
+    **dict.fromkeys(("year", "years", "yr", "yrs"), (12, 0)),
+    **dict.fromkeys(("mon", "mons", "month", "months"), (1, 0)),
+    **dict.fromkeys(("week", "weeks"), (0, 604800)),
+    **dict.fromkeys(("day", "days"), (0, 86400)),
+    **dict.fromkeys(("hour", "hours", "hr", "hrs"), (0, 3600)),
+    **dict.fromkeys(("minute", "minutes", "min", "mins"), (0, 60)),
+    **dict.fromkeys(("second", "seconds", "sec", "secs"), (0, 1)),
+    **dict.fromkeys(("millisecond", "milliseconds", "ms"), (0, Decimal("0.001"))),
+    **dict.fromkeys(("microsecond", "microseconds", "us"), (0, Decimal("0.000001")))}
 
 
-def _interval_seconds(text: str) -> Decimal | None:
-    """An interval written as a number of seconds or as PostgreSQL gives it back, in
-    seconds (None: another way of writing one, compared as written)."""
-    text = text.strip()
+def _interval_seconds(text: str) -> str | None:
+    """An interval written as a number of seconds, as PostgreSQL gives it back, or in units,
+    as its months and seconds (None: another way of writing one, compared as written)."""
+    text = " ".join(text.lower().split()).removeprefix("@").strip()
     with contextlib.suppress(InvalidOperation):
-        return Decimal(text)
-    m = _INTERVAL.fullmatch(text)
-    if m is None or not text:
+        return _interval_text(0, Decimal(text))
+    ago = text.endswith(" ago")
+    text = text.removesuffix(" ago")
+    months, seconds, at = 0, Decimal(0), 0
+    for m in _AMOUNT.finditer(text):
+        if text[at:m.start()].strip() or m.group(2) not in _UNITS:
+            break
+        per_month, per_second = _UNITS[m.group(2)]
+        amount = Decimal(m.group(1))
+        if per_month and amount != amount.to_integral_value():
+            return None  # (a fraction of a month is days in PostgreSQL's own rule)
+        months += int(amount) * per_month
+        seconds += amount * per_second
+        at = m.end()
+    rest = text[at:].strip()
+    if rest:
+        clock = _CLOCK.fullmatch(rest)
+        if clock is None:
+            return None
+        sign, hours, minutes, secs = clock.groups()
+        part = int(hours) * 3600 + int(minutes) * 60 + Decimal(secs or 0)
+        seconds += -part if sign == "-" else part
+    elif not at:
         return None
-    days, sign, hours, minutes, seconds = m.groups()
-    clock = Decimal(0) if hours is None else (
-        int(hours) * 3600 + int(minutes) * 60 + Decimal(seconds))
-    return int(days or 0) * 86400 + (-clock if sign == "-" else clock)
+    return _interval_text(-months if ago else months, -seconds if ago else seconds)
+
+
+def _interval_text(months: int, seconds: Decimal) -> str:
+    return f"{months} months {format(seconds.normalize(), 'f')}" if months else format(
+        seconds.normalize(), "f")
 
 
 def key_numbering(t: Table) -> tuple[tuple[str, ...], str | None] | None:

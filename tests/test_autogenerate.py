@@ -1101,6 +1101,33 @@ def test_an_interval_with_a_server_default_validates_and_compares_on_postgresql(
     assert done.returncode == 0 and "SF120" not in done.stdout, done.stdout
 
 
+@pytest.mark.postgresql
+def test_an_interval_default_in_units_compares_with_what_postgresql_gives_back(
+        tmp_path: Path, databases: Databases) -> None:
+    """`server_default="1 hour"` on an Interval: PostgreSQL gives it back as '01:00:00', and
+    `check --against-db` reported `alter_column ... (default=1 hour)` on the database it had
+    just built (Prefect's trial). Amounts of units, a clock and months compare by meaning."""
+    project = make_project(tmp_path / "proj", databases.new("postgresql"))
+    models_module(project, "unit_intervals",
+        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+        "sa.Table('job', metadata, sa.Column('id', sa.Integer, primary_key=True),\n"
+        "         sa.Column('a', sa.Interval, server_default='1 hour'),\n"
+        "         sa.Column('b', sa.Interval, server_default='1 day 2 hours 30 minutes'),\n"
+        "         sa.Column('c', sa.Interval, server_default='1 year 2 months'),\n"
+        "         sa.Column('d', sa.Interval, server_default='500 milliseconds'))\n")
+    for args in (("new", "--autogenerate", "-m", "job"), ("apply",), ("check",),
+                 ("check", "--against-db")):
+        done = project.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    # A default that does differ still does.
+    project.write("c002", [{"alter_column": {"table": "job", "name": "a", "default": "2 hours"}}],
+                  parents=[yaml.safe_load(next(project.changesets.glob("*.yaml")).read_text())[
+                      "id"]])
+    assert project.cli("apply").returncode == 0
+    done = project.cli("check", "--against-db")
+    assert done.returncode == 1 and "job.a" in done.stdout, (done.stdout, done.stderr)
+
+
 @pytest.mark.mysql
 def test_a_prefix_length_on_a_column_that_takes_none_is_no_difference(
         tmp_path: Path, databases: Databases) -> None:
