@@ -33,8 +33,25 @@ def describe(op: Any) -> str:
     elif kind in ("rename_table", "rename_column"):
         target = (f"{op.name} -> {op.new_name}" if kind == "rename_table"
                   else f"{op.table}.{op.name} -> {op.new_name}")
+    elif kind == "create_index":
+        target = f"{name} on {table} {_index(op.definition)}"
     elif table and name:
         target = f"{name} on {table}"
     else:
         target = str(table or name or "")
     return f"{sign} {kind} {target}"
+
+
+def _index(i: Any) -> str:
+    """An index's key parts and what else it is: `(a(64), b DESC) unique, where x > 0 on
+    postgresql, using gin, include (c)`."""
+    from .ir import key_text
+
+    parts = ["unique"] if i.unique else []
+    if i.where:
+        scope = f" on {', '.join(i.where_dialects)}" if i.where_dialects else ""
+        parts.append(f"where {i.where}{scope}")
+    parts += [f"using {i.using}"] if i.using else []
+    parts += [f"include ({', '.join(i.include)})"] if i.include else []
+    keys = f"({', '.join(key_text(k) for k in i.columns)})"
+    return " ".join([keys, ", ".join(parts)]) if parts else keys

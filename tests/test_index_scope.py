@@ -117,6 +117,9 @@ def test_a_condition_moved_to_fewer_databases_is_a_new_index(tmp_path: Path) -> 
         "indexes": [{"name": "ix_a", "columns": ["a"], "where": "a > 0"}]}}])
     done = p.cli("check")
     assert done.returncode == 1, done.stdout + done.stderr
+    # What the index becomes is shown, not only that it is dropped and created (Dagster's
+    # trial: the difference was visible with --format json alone).
+    assert "+ create_index ix_a on t (a) where a > 0 on postgresql" in done.stdout, done.stdout
     done = p.cli("new", "--autogenerate", "-m", "scope")
     assert done.returncode == 0, done.stderr
     (written,) = [f for f in p.changesets.glob("*.yaml") if "scope" in f.name]

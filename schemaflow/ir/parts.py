@@ -277,11 +277,14 @@ IndexKey = str | IndexColumn
 
 
 def key_text(k: IndexKey) -> str:
-    """A key part as a person reads it: `email`, `created_at DESC`, `(lower(email))`."""
+    """A key part as a person reads it: `email`, `created_at DESC NULLS LAST`,
+    `(lower(email)) text_pattern_ops`, `bio(100)` (a prefix length)."""
     if isinstance(k, str):
         return k
     text = k.name if k.name is not None else f"({k.expression})"
-    return text + (" DESC" if k.order == "desc" else "")
+    return (text + (f"({k.length})" if k.length is not None else "")
+            + (f" {k.opclass}" if k.opclass else "") + (" DESC" if k.order == "desc" else "")
+            + (f" NULLS {k.nulls.upper()}" if k.nulls else ""))
 
 
 def key_columns(keys: tuple[IndexKey, ...]) -> tuple[str, ...]:
