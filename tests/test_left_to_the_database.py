@@ -484,3 +484,27 @@ def test_a_current_time_default_builds_at_the_columns_precision(
     held = rows(p.url, "SELECT column_default FROM information_schema.columns "
                        "WHERE table_schema = database() AND column_name = 'created'")
     assert [str(r[0]).lower() for r in held] == ["current_timestamp(6)"], held
+
+
+@pytest.mark.mysql
+def test_a_text_key_without_a_length_is_mariadbs_longest_prefix(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """An index on a TEXT column that names no prefix: MariaDB builds it with InnoDB's
+    longest (768 characters of utf8mb4) and gives that back, and `check --against-db`
+    reported the index dropped and created again for ever, on the database schemaflow built
+    and on create_all()'s; a baseline of it differed from the models in `check`."""
+    models = """
+        t = sa.Table("steps", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("body", sa.Text),
+                     sa.Column("note", sa.Text(collation="utf8mb3_general_ci")))
+        sa.Index("ix_steps_body", t.c.body)
+        sa.Index("ix_steps_note", t.c.note)
+    """
+    p = _round_trip(tmp_path, "mysql", request, {"common": (models, []), "mysql": ("", [])})
+    lengths = rows(p.url, "SELECT column_name, sub_part FROM information_schema.statistics "
+                          "WHERE table_schema = database() AND table_name = 'steps' "
+                          "AND index_name <> 'PRIMARY' ORDER BY column_name")
+    assert [(str(c), int(n)) for c, n in lengths] == [("body", 768), ("note", 1024)], lengths
+    base = models_project(tmp_path / "adopt", models, _second(request, "mysql"))
+    _create_all(base.root / "fidelity_models.py", base.url, "mysql")
+    assert "length" not in adopted(base)

@@ -44,6 +44,23 @@ def _prefixed(spec: TypeSpec) -> bool:
                                                                  "binary"))))
 
 
+# Bytes per character of MySQL's and MariaDB's multi-byte character sets (one elsewhere).
+_CHARACTER_BYTES = {"utf8mb4": 4, "utf8mb3": 3, "utf8": 3, "ucs2": 2, "utf16": 4, "utf16le": 4,
+                    "utf32": 4, "latin1": 1, "ascii": 1, "binary": 1}
+
+
+def _long(spec: TypeSpec) -> str | None:
+    """"text" or "blob" for a type MySQL keeps as TEXT or BLOB (an index on it takes a
+    prefix), else None."""
+    name = spec.name
+    if name == "text" or (name.startswith("mysql.") and name.endswith("text")):
+        return "text"
+    if (name == "binary" and not spec.args) or (name.startswith("mysql.")
+                                                  and name.endswith("blob")):
+        return "blob"
+    return None
+
+
 def map_tables(state: SchemaState, fn: Callable[[Table], Table]) -> SchemaState:
     """`state` with every table passed through `fn`: `state` itself when `fn` gives every
     table back as it was (a thousand tables are not rebuilt for nothing)."""
@@ -92,6 +109,10 @@ class ComparableView:
             return t
         return replace(t, indexes=tuple(indexes))
 
+    # The longest prefix, in bytes, this database gives a key on a TEXT or BLOB column that
+    # names none (MariaDB: InnoDB's 3072; MySQL refuses such a key), or None.
+    implicit_prefix_bytes: ClassVar[int | None] = None
+
     def _held_key(self, k: ir.IndexKey, t: Table) -> ir.IndexKey:
         if isinstance(k, str) or k.length is None:
             return k
@@ -101,11 +122,28 @@ class ComparableView:
                 # (MariaDB builds a key on a DATETIME(6) with `mysql_length` as a whole-column
                 # one, and gives it back so.)
                 return replace(k, length=None)
+            if column is not None and k.length in self._implicit_prefixes(column):
+                # (a key on a TEXT column without a length, as MariaDB gives it back)
+                return replace(k, length=None)
             size = (column.type.args[0] if column is not None and column.type.name in _SIZED
                     and column.type.args else None)
             if not isinstance(size, int) or k.length < size:
                 return k
         return replace(k, length=None)
+
+    def _implicit_prefixes(self, c: ir.Column) -> tuple[int, ...]:
+        """The prefix lengths this database gives a key on TEXT or BLOB column `c` that
+        names none: its longest prefix in characters of `c`'s character set (any width
+        where the collation is the table's or the database's, which the schema does not
+        say)."""
+        limit = self.implicit_prefix_bytes
+        if limit is None or not _long(c.type):
+            return ()
+        if _long(c.type) == "blob":
+            return (limit,)
+        collation = c.collation if isinstance(c.collation, str) else None
+        width = _CHARACTER_BYTES.get((collation or "").split("_", 1)[0])
+        return (limit // width,) if width else tuple(limit // w for w in (1, 2, 3, 4))
 
     def held_checks(self, t: Table) -> Table:
         """`t` without the checks that exist on other databases only."""

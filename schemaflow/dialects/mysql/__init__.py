@@ -347,6 +347,10 @@ class MariaDB(MySQL):
         ((10, 8), {"index_desc": True}),
     )
 
+    # A key on a TEXT column without a length gets InnoDB's longest prefix (768 characters
+    # of utf8mb4), where MySQL refuses it.
+    implicit_prefix_bytes: ClassVar[int | None] = 3072
+
     @classmethod
     def matches(cls, sa_dialect: Any) -> bool:
         return bool(getattr(sa_dialect, "is_mariadb", False))
