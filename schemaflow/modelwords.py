@@ -65,7 +65,9 @@ def kind_matched(dialect: Dialect, old: SchemaState, models: SchemaState) -> Sch
 
 
 def baseline(live: SchemaState, models: SchemaState, dialect: Dialect) -> SchemaState:
-    """A baseline of the database `live`, each column whose type the configured models give
+    """A baseline of the database `live`, without what the database made by itself that the
+    models do not have (InnoDB's index for a foreign key), each unique key as the models
+    write it (a constraint, or a unique index: `Dialect.matched`), each column whose type the configured models give
     as this database holds it written as the models write it, variants and all (a GUID that
     is UUID here and CHAR(36) elsewhere), its default likewise, each index likewise (its
     prefix lengths, which SQLite drops, and the databases its condition applies on), and
@@ -84,6 +86,9 @@ def baseline(live: SchemaState, models: SchemaState, dialect: Dialect) -> Schema
     # its enum type's name where enum types have names, and its default's key (MariaDB's
     # current_timestamp(6) is the models' CURRENT_TIMESTAMP); each index by (table, name),
     # as held here (no prefix lengths on SQLite, a condition only where it applies).
+    # What the database made by itself and the models do not have (InnoDB's index for a
+    # foreign key) left out, a unique key as the models write it (`Dialect.matched`).
+    live = dialect.matched(live, models)
     named = dialect.caps.native_enum
     views = dialect.comparable(live), dialect.comparable(models)
     held, wanted = ({(key, c.name): (column_type_key(c), named and is_native_enum(c.type)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from conftest import DIALECTS, Project, database_url, make_project, rows
 from test_autogenerate import run_sql
 from test_fidelity import _create_all, _driver, _round_trip, _second, models_project
@@ -508,3 +509,29 @@ def test_a_text_key_without_a_length_is_mariadbs_longest_prefix(
     base = models_project(tmp_path / "adopt", models, _second(request, "mysql"))
     _create_all(base.root / "fidelity_models.py", base.url, "mysql")
     assert "length" not in adopted(base)
+
+
+@pytest.mark.mysql
+def test_a_mariadb_baseline_writes_keys_and_their_indexes_as_the_models_do(
+        tmp_path: Path, mysql_url: str) -> None:
+    """InnoDB makes an index for each foreign key no index serves, named after its column
+    where the key has no name of its own (create_all()'s `<table>_ibfk_1`). A baseline wrote
+    each as an index the models do not have: `check` on another database dropped them, and
+    two of one name refused the baseline on PostgreSQL and SQLite (Buildbot's 16). And a
+    unique index of the models became a unique constraint, which SQLite builds without its
+    name (ZenML's). With models configured, the baseline now writes both as they do."""
+    p = models_project(tmp_path / "adopt", """
+        sa.Table("masters", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("code", sa.String(20)), sa.Index("ix_code", "code", unique=True))
+        for name in ("a", "b"):
+            sa.Table(name, metadata, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("masterid", sa.Integer, sa.ForeignKey("masters.id")))
+    """, mysql_url)
+    _create_all(p.root / "fidelity_models.py", mysql_url, "mysql")
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    baseline = adopted(p, ("validate", "--dialect", "postgresql"), ("check", "--url", elsewhere),
+                       ("apply", "--url", elsewhere), ("check", "--against-db", "--url", elsewhere))
+    created = yaml.safe_load(baseline)["operations"]
+    assert [t["create_table"].get("indexes") for t in created] == [
+        [{"name": "ix_code", "columns": ["code"], "unique": True}], None, None], baseline
+    assert "unique:" not in baseline.replace("unique: true", ""), baseline
