@@ -67,15 +67,15 @@ def kind_matched(dialect: Dialect, old: SchemaState, models: SchemaState) -> Sch
 def baseline(live: SchemaState, models: SchemaState, dialect: Dialect) -> SchemaState:
     """A baseline of the database `live`, without what the database made by itself that the
     models do not have (InnoDB's index for a foreign key), each unique key as the models
-    write it (a constraint, or a unique index: `Dialect.matched`), each column whose type the configured models give
-    as this database holds it written as the models write it, variants and all (a GUID that
-    is UUID here and CHAR(36) elsewhere), its default likewise, each index likewise (its
-    prefix lengths, which SQLite drops, and the databases its condition applies on), and
-    each CHECK likewise (`checks_matched`: the
-    models' `dialects` and words), with the models' CHECKs that exist on other databases
-    only, and the models' `sqlite_autoincrement` where this database keeps none: the baseline
-    then builds on every database what the models do, and `check` finds no difference that
-    is only this database's view."""
+    write it (a constraint, or a unique index: `Dialect.matched`), each column whose type
+    the configured models give as this database holds it written as the models write it,
+    variants and all (a GUID that is UUID here and CHAR(36) elsewhere), its default
+    likewise, each index likewise (its prefix lengths, which SQLite drops, and the databases
+    its condition applies on), and each CHECK likewise (`checks_matched`: the models'
+    `dialects` and words), with the models' CHECKs that exist on other databases only, and
+    the models' `sqlite_autoincrement` where this database keeps none: the baseline then
+    builds on every database what the models do, and `check` finds no difference that is
+    only this database's view."""
     from dataclasses import replace
 
     from .dialects.checks import checks_elsewhere, checks_matched

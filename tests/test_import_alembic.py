@@ -1797,3 +1797,39 @@ def test_a_batch_step_sqlite_alters_only_by_copy_is_a_note_there(project: Projec
                if "postgresql" in op["sql"].get("dialects", []))
     done = project.cli("apply")
     assert done.returncode == 1 and "SF016" in done.stderr, done.stderr
+
+
+@pytest.mark.postgresql
+def test_each_databases_statements_keep_their_order_when_some_are_shared(
+        tmp_path: Path, pg_url: str) -> None:
+    """Buildbot's 060: a table written as SQL per database (a MySQL character set), then a
+    foreign key to it from a table made before, the same SQL on MySQL and PostgreSQL. The
+    shared statement was moved back to MySQL's, ahead of PostgreSQL's CREATE TABLE: on
+    PostgreSQL the key pointed at a table not yet made."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('builders', sa.Column('id', sa.Integer, "
+                     "primary_key=True))\n"
+                     "def downgrade():\n    op.drop_table('builders')\n"),
+        ("a2", "a1", "def upgrade():\n"
+                     "    op.create_table('projects', sa.Column('id', sa.Integer, "
+                     "primary_key=True),\n                    mysql_DEFAULT_CHARSET='utf8')\n"
+                     "    op.add_column('builders', sa.Column('projectid', sa.Integer,\n"
+                     "        sa.ForeignKey('projects.id', name='fk_builders_projectid')))\n"
+                     "def downgrade():\n"
+                     "    op.drop_constraint('fk_builders_projectid', 'builders', "
+                     "type_='foreignkey')\n"
+                     "    op.drop_column('builders', 'projectid')\n"
+                     "    op.drop_table('projects')\n")])
+    p = make_project(tmp_path / "proj", pg_url)
+    done = p.cli("import", "alembic", str(ini))
+    assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
+    on_pg = [" ".join(op["sql"]["up"]) if isinstance(op["sql"]["up"], list) else op["sql"]["up"]
+             for op in _imported(p, "a2")["operations"]
+             if "sql" in op and "postgresql" in op["sql"].get("dialects", ["postgresql"])]
+    made = next(i for i, sql in enumerate(on_pg) if "CREATE TABLE projects" in sql)
+    assert all("REFERENCES projects" not in sql for sql in on_pg[:made]), on_pg
+    done = p.cli("apply")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert rows(pg_url, "SELECT count(*) FROM information_schema.table_constraints WHERE "
+                        "constraint_name = 'fk_builders_projectid'") == [(1,)]

@@ -308,7 +308,9 @@ def _merge(lists: list[tuple[Scope, list[_Item]]], scoped: Any) -> list[ir.Opera
 
 
 def _grouped(ops: list[ir.Operation]) -> list[ir.Operation]:
-    """Scoped `sql` that is the same on several databases, once with all of them."""
+    """Scoped `sql` that is the same on several databases, once with all of them: moved back
+    to an earlier one only over statements of other databases (each database's statements
+    keep their order: a foreign key after the table it points at)."""
     out: list[ir.Operation] = []
     for op in ops:
         if not (isinstance(op, ir.Sql) and op.dialects):
@@ -322,6 +324,9 @@ def _grouped(ops: list[ir.Operation]) -> list[ir.Operation]:
                 break
             if (prev.up, prev.down) == (op.up, op.down):
                 out[i] = replace(prev, dialects=tuple(sorted({*prev.dialects, *op.dialects})))
+                break
+            if set(prev.dialects) & set(op.dialects):
+                out.append(op)
                 break
             i -= 1
         else:
