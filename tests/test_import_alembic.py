@@ -1833,3 +1833,24 @@ def test_each_databases_statements_keep_their_order_when_some_are_shared(
     assert done.returncode == 0, (done.stdout, done.stderr)
     assert rows(pg_url, "SELECT count(*) FROM information_schema.table_constraints WHERE "
                         "constraint_name = 'fk_builders_projectid'") == [(1,)]
+
+
+def test_an_empty_bulk_insert_is_nothing(tmp_path: Path) -> None:
+    """`op.bulk_insert(t, [])` (ZenML's, with rows read from a table the scratch database
+    holds none of) does nothing in Alembic; it was imported as `insert_rows` with no rows,
+    which `validate` refuses (SF002), and so apply refused the whole history."""
+    ini = _alembic_project(tmp_path, [
+        ("a1", None, "def upgrade():\n"
+                     "    op.create_table('t', sa.Column('id', sa.Integer, primary_key=True))\n"
+                     "def downgrade():\n    op.drop_table('t')\n"),
+        ("a2", "a1", "def upgrade():\n"
+                     "    t = sa.table('t', sa.column('id', sa.Integer))\n"
+                     "    op.bulk_insert(t, [])\n"
+                     "def downgrade():\n    pass\n")])
+    p = make_project(tmp_path / "proj")
+    done = p.cli("import", "alembic", str(ini))
+    assert done.returncode == 0, done.stderr
+    assert _imported(p, "a2")["operations"] == []
+    for args in (("validate",), ("apply",)):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)

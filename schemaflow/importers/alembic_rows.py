@@ -19,6 +19,8 @@ _SCALARS = (str, int, float, bool, type(None))
 
 def bulk_insert(op: aops.BulkInsertOp, state: SchemaState, dialect: Any) -> Ops:
     rows = tuple(dict(r) for r in op.rows)
+    if not rows:  # (Alembic sends nothing: ZenML's, rows read from an empty table)
+        return []
     table: Any = op.table
     # A json column's value goes in as JSON (a dict or list as that object or array): as
     # insert_rows writes it, but for None, which SQLAlchemy's JSON (unless none_as_null)
