@@ -752,6 +752,21 @@ def test_a_string_without_length_is_refused_on_mysql(target: tuple[str, tuple[in
         render((other, ()), BASE, doc)
 
 
+@pytest.mark.parametrize(("target", "type_", "limit"), [
+    (PG, "string(10485761)", "10,485,760"), (PG, "char(10485761)", "10,485,760"),
+    (MYSQL8, "string(65536)", "65,535"), (MARIADB, "char(256)", "255")])
+def test_a_string_longer_than_the_database_builds_is_refused(
+        target: tuple[str, tuple[int, ...]], type_: str, limit: str) -> None:
+    """`String(16777215)` (ZenML's trial): validate and autogenerate passed it on
+    PostgreSQL and MySQL, and apply failed on the server's error (PostgreSQL: length for type
+    varchar cannot exceed 10485760; MySQL: CHAR of more than 255)."""
+    doc = {"add_column": {"table": "items", "column": {"name": "big", "type": type_}}}
+    with pytest.raises(UsageError, match=rf"column 'items\.big': \w+ builds \w+\(n\) of at "
+                                         rf"most {limit} characters; {re.escape(type_)}"):
+        render(target, BASE, doc)
+    render(("sqlite", ()), BASE, doc)  # (any length there)
+
+
 def test_a_statement_that_does_not_compile_stops_before_its_changeset_runs() -> None:
     """A run's statements are compiled as each changeset is planned: one that does not
     compile raises then (planning names the changeset), not when the run gets to it."""

@@ -89,6 +89,9 @@ class Capabilities:
     index_names_per_table: bool = False
     string_lengths: bool = True  # whether string(N) refuses (or cuts) a longer value
     unsized_strings: bool = True  # whether `string` without a length is a type (VARCHAR)
+    # The longest `string(n)` (VARCHAR) and `char(n)` (CHAR) it builds (None: any).
+    max_string: int | None = None
+    max_char: int | None = None
     # Whether an integer key is numbered whatever it is asked (SQLite's rowid): then an
     # `autoincrement: false` key is no different from another.
     numbered_keys: bool = False

@@ -77,6 +77,13 @@ class SupportChecks:
                                  hint="store the values in a json column or a table of "
                                       "their own, or scope the column with a sql operation "
                                       "and `dialects:`")
+            limit = {"string": self.caps.max_string, "char": self.caps.max_char}.get(spec.name)
+            if limit is not None and spec.args and isinstance(spec.args[0], int) and (
+                    spec.args[0] > limit):
+                raise UsageError(f"column '{where}': {self.name} builds {spec.name}(n) of at "
+                                 f"most {limit:,} characters; {spec} is longer",
+                                 hint="write text for text of any length (as create_all() "
+                                      "fails there too)")
             if spec.name == "string" and not spec.args and not self.caps.unsized_strings:
                 raise UsageError(f"column '{where}': {self.name} needs a length for a string "
                                  "column (VARCHAR(n)); `string` has none",

@@ -69,7 +69,9 @@ class MySQL(Dialect):
         ((0,), {"transactional_ddl": False, "comments": True, "rename_column": False,
                 "check_constraints": False, "max_identifier_length": 64,
                 "identifier_bytes": False, "index_names_per_table": True,
-                "unsized_strings": False, "numbered_leads_index": True}),
+                "unsized_strings": False, "numbered_leads_index": True,
+                # (VARCHAR's limit is 65,535 bytes, fewer characters in a multi-byte set)
+                "max_string": 65535, "max_char": 255}),
         ((8, 0, 16), {"check_constraints": True}),
         ((8, 0, 13), {"index_expressions": True}),
         ((8,), {"rename_column": True, "index_desc": True}),
@@ -340,7 +342,9 @@ class MariaDB(MySQL):
         ((0,), {"transactional_ddl": False, "comments": True, "rename_column": False,
                 "check_constraints": False, "max_identifier_length": 64,
                 "identifier_bytes": False, "index_names_per_table": True,
-                "unsized_strings": False, "numbered_leads_index": True}),
+                "unsized_strings": False, "numbered_leads_index": True,
+                # (VARCHAR's limit is 65,535 bytes, fewer characters in a multi-byte set)
+                "max_string": 65535, "max_char": 255}),
         ((10, 2, 1), {"check_constraints": True}),
         ((10, 3), {"sequences": True}),
         ((10, 5, 2), {"rename_column": True}),

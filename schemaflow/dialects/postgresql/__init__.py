@@ -189,7 +189,7 @@ class PostgreSQL(Dialect):
                                                 dollar_quotes=True)
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
         ((0,), {"partial_index": True, "comments": True, "native_enum": True,
-                "foreign_keys_need_keys": True,
+                "foreign_keys_need_keys": True, "max_string": 10485760, "max_char": 10485760,
                 "concurrent_index": True, "deferrable_foreign_keys": True, "index_desc": True,
                 "index_nulls": True, "index_expressions": True, "index_opclass": True,
                 "index_methods": ("btree", "hash", "gin", "gist", "brin", "spgist")}),
