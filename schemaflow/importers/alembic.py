@@ -148,8 +148,9 @@ class _Revision:
                         tables_named(item.ops)):
                     # What it names is not in the schema replayed so far: written as SQL
                     # before (a table with a type only SQL gives), so this is SQL too.
-                    what = (f"{missing} (an earlier step wrote it as SQL), so this step is "
-                            "SQL too")
+                    written = ", ".join(sorted(self.as_sql & set(tables_named(item.ops))))
+                    what = (f"{missing}; it names {written}, which an earlier step wrote as "
+                            "SQL, so this step is SQL too")
                     # What it builds is SQL's too: a later step on it (in this revision
                     # as well) does not fit either.
                     self.as_sql.update(tables_named(item.ops))
