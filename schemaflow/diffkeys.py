@@ -1,6 +1,7 @@
-"""What two schemas are compared by: each column type, default, generated expression, foreign
-key and index condition reduced to a key that is equal exactly when the two mean the same
-(spelling, casts, case and spacing set aside). `diff` compares these keys."""
+"""What two schemas are compared by: each column type, default (an interval's as the months,
+days and seconds PostgreSQL keeps), generated expression, foreign key, index and index
+condition reduced to a key that is equal exactly when the two mean the same (spelling,
+casts, case and spacing set aside). `diff` and a baseline's `modelwords` compare these."""
 
 from __future__ import annotations
 
@@ -90,41 +91,42 @@ def default_key(c: ir.Column) -> tuple[str, str] | None:
 
 
 # PostgreSQL's interval as it gives one back, or as a person writes one: [@] then amounts of
-# units (1 year 2 mons 3 days, 1 hour 30 minutes) and a clock ([-]HH:MM:SS[.ffffff]), in any
-# of those parts, then [ago].
+# units (1 year 2 mons 3 days, 1 hour 30 minutes) and a clock ([-]HH:MM[:SS[.ffffff]]), in
+# any of those parts, then [ago].
 _AMOUNT = re.compile(r"([+-]?\d+(?:\.\d+)?) ?([a-z]+)")
 _CLOCK = re.compile(r"([+-])?(\d+):(\d{2})(?::(\d{2}(?:\.\d+)?))?")
-# Each unit: (months, seconds) it stands for (a month is no number of seconds).
-_UNITS: dict[str, tuple[int, int | Decimal]] = {
-    **dict.fromkeys(("year", "years", "yr", "yrs"), (12, 0)),
-    **dict.fromkeys(("mon", "mons", "month", "months"), (1, 0)),
-    **dict.fromkeys(("week", "weeks"), (0, 604800)),
-    **dict.fromkeys(("day", "days"), (0, 86400)),
-    **dict.fromkeys(("hour", "hours", "hr", "hrs"), (0, 3600)),
-    **dict.fromkeys(("minute", "minutes", "min", "mins"), (0, 60)),
-    **dict.fromkeys(("second", "seconds", "sec", "secs"), (0, 1)),
-    **dict.fromkeys(("millisecond", "milliseconds", "ms"), (0, Decimal("0.001"))),
-    **dict.fromkeys(("microsecond", "microseconds", "us"), (0, Decimal("0.000001")))}
+# Each unit as PostgreSQL keeps it apart: months, days or seconds (a day is no 24 hours
+# across a change of daylight saving time, nor a month 30 days), and how many.
+_UNITS: dict[str, tuple[int, Decimal]] = {
+    **dict.fromkeys(("year", "years", "yr", "yrs"), (0, Decimal(12))),
+    **dict.fromkeys(("mon", "mons", "month", "months"), (0, Decimal(1))),
+    **dict.fromkeys(("week", "weeks"), (1, Decimal(7))),
+    **dict.fromkeys(("day", "days"), (1, Decimal(1))),
+    **dict.fromkeys(("hour", "hours", "hr", "hrs"), (2, Decimal(3600))),
+    **dict.fromkeys(("minute", "minutes", "min", "mins"), (2, Decimal(60))),
+    **dict.fromkeys(("second", "seconds", "sec", "secs"), (2, Decimal(1))),
+    **dict.fromkeys(("millisecond", "milliseconds", "ms"), (2, Decimal("0.001"))),
+    **dict.fromkeys(("microsecond", "microseconds", "us"), (2, Decimal("0.000001")))}
 
 
 def _interval_seconds(text: str) -> str | None:
     """An interval written as a number of seconds, as PostgreSQL gives it back, or in units,
-    as its months and seconds (None: another way of writing one, compared as written)."""
+    as the months, days and seconds PostgreSQL keeps (None: another way of writing one, or a
+    fraction of a month or a day, compared as written)."""
     text = " ".join(text.lower().split()).removeprefix("@").strip()
     with contextlib.suppress(InvalidOperation):
-        return _interval_text(0, Decimal(text))
+        return _interval_text([Decimal(0), Decimal(0), Decimal(text)])
     ago = text.endswith(" ago")
     text = text.removesuffix(" ago")
-    months, seconds, at = 0, Decimal(0), 0
+    parts, at = [Decimal(0), Decimal(0), Decimal(0)], 0
     for m in _AMOUNT.finditer(text):
         if text[at:m.start()].strip() or m.group(2) not in _UNITS:
             break
-        per_month, per_second = _UNITS[m.group(2)]
-        amount = Decimal(m.group(1))
-        if per_month and amount != amount.to_integral_value():
-            return None  # (a fraction of a month is days in PostgreSQL's own rule)
-        months += int(amount) * per_month
-        seconds += amount * per_second
+        slot, per = _UNITS[m.group(2)]
+        amount = Decimal(m.group(1)) * per
+        if slot < 2 and amount != amount.to_integral_value():
+            return None  # (PostgreSQL spills a fraction of a month into days, and so on)
+        parts[slot] += amount
         at = m.end()
     rest = text[at:].strip()
     if rest:
@@ -133,15 +135,15 @@ def _interval_seconds(text: str) -> str | None:
             return None
         sign, hours, minutes, secs = clock.groups()
         part = int(hours) * 3600 + int(minutes) * 60 + Decimal(secs or 0)
-        seconds += -part if sign == "-" else part
+        parts[2] += -part if sign == "-" else part
     elif not at:
         return None
-    return _interval_text(-months if ago else months, -seconds if ago else seconds)
+    return _interval_text([-x for x in parts] if ago else parts)
 
 
-def _interval_text(months: int, seconds: Decimal) -> str:
-    return f"{months} months {format(seconds.normalize(), 'f')}" if months else format(
-        seconds.normalize(), "f")
+def _interval_text(parts: list[Decimal]) -> str:
+    months, days, seconds = (format(x.normalize(), "f") for x in parts)
+    return f"{months} months {days} days {seconds} seconds"
 
 
 def key_numbering(t: Table) -> tuple[tuple[str, ...], str | None] | None:

@@ -101,12 +101,10 @@ def baseline(live: SchemaState, models: SchemaState, dialect: Dialect) -> Schema
     def as_models(key: tuple[str | None, str], c: ir.Column) -> ir.Column:
         m = models.tables[key].column(c.name) if key in models.tables else None
         here, there = held.get((key, c.name)), wanted.get((key, c.name))
-        if m is None or here is None or there is None:
-            return c
-        if here[2] == there[2] and (c.default, c.default_sql) != (m.default, m.default_sql):
+        if m is None or here is None or there is None or here[:2] != there[:2]:
+            return c  # (a type of its own keeps its default as held: '0' of an integer)
+        if here[2] == there[2]:
             c = replace(c, default=m.default, default_sql=m.default_sql)
-        if here[:2] != there[:2]:
-            return c
         return replace(c, type=m.type, variants=m.variants, collation=m.collation)
 
     def table(key: tuple[str | None, str], t: Table) -> Table:

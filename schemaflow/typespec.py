@@ -297,3 +297,22 @@ def dump_type(spec: TypeSpec) -> str:
     parts = [str(a) if spec.name == "array" else _dump_arg(a) for a in spec.args]
     parts += [f"{k}={v}" for k, v in spec.kwargs]
     return f"{spec.name}({','.join(parts)})" if parts else spec.name
+
+
+# Time types with a number of fractional digits of a second, and the keyword giving it (None:
+# the first argument); a type written as SQL gives it as TIMESTAMP(n) or DATETIME(n).
+_FRACTIONS = {"datetime": None, "mysql.datetime": "fsp", "mysql.timestamp": "fsp"}
+_SQL_FRACTION = re.compile(r"\s*(?:TIMESTAMP|DATETIME)\s*\(\s*(\d+)\s*\)\s*", re.IGNORECASE)
+
+
+def fraction_digits(spec: TypeSpec) -> int:
+    """How many fractional digits of a second a time type keeps (0: none or unknown)."""
+    if spec.name == "sql" and spec.args:  # (a model's TIMESTAMP(3) on MySQL, as written)
+        m = _SQL_FRACTION.fullmatch(str(spec.args[0]))
+        return int(m.group(1)) if m else 0
+    if spec.name not in _FRACTIONS:
+        return 0
+    key = _FRACTIONS[spec.name]
+    given = spec.kwarg(key) if key else (spec.args[0] if spec.args else None)
+    return int(given) if isinstance(given, int) or (
+        isinstance(given, str) and given.isdigit()) else 0

@@ -845,3 +845,20 @@ def test_a_renamed_table_is_renamed_before_its_indexes_change() -> None:
     ops = transforms(old, new, hints={"post": "article"}).operations
     assert [op.kind for op in ops] == ["rename_table", "drop_index", "create_index"]
     assert ops[1] == ir.DropIndex(name="ix_post_title", table="article")
+
+
+@pytest.mark.parametrize(("was", "now", "same"), [
+    ("0", "00:00:00", True), ("1 hour", "01:00:00", True),
+    ("1 day 2 hours", "1 day 02:00:00", True), ("1 year 2 months", "1 year 2 mons", True),
+    ("500 milliseconds", "00:00:00.5", True),
+    ("1 day", "24:00:00", False), ("1 mon", "30 days", False), ("1 hour", "2 hours", False)])
+def test_an_interval_default_is_compared_as_postgresql_keeps_it(was: str, now: str,
+                                                                 same: bool) -> None:
+    """Months, days and seconds apart, as PostgreSQL keeps and gives them back: a day is no 24
+    hours across a change of daylight saving time."""
+    def table(default: str) -> SchemaState:
+        return build(ir.parse_operation({"create_table": {"name": "job", "columns": [
+            {"name": "id", "type": "integer", "primary_key": True},
+            {"name": "every", "type": "postgresql.interval", "default": default}]}}))
+
+    assert (diff(table(was), table(now)).operations == []) == same

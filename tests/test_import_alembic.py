@@ -1854,3 +1854,22 @@ def test_an_empty_bulk_insert_is_nothing(tmp_path: Path) -> None:
     for args in (("validate",), ("apply",)):
         done = p.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
+
+
+def test_scoped_sql_is_grouped_only_where_each_databases_order_stays() -> None:
+    """The same statement on two databases is written once for both, moved back only over
+    other databases' statements: never ahead of one of its own databases' (Buildbot's 060),
+    and a statement one database runs twice stays twice."""
+    from schemaflow import ir
+    from schemaflow.importers.alembic import _grouped
+
+    def sql(up: str, *dialects: str) -> ir.Sql:
+        return ir.Sql(up=(up,), dialects=dialects)
+
+    assert _grouped([sql("A", "mysql"), sql("X", "sqlite"), sql("A", "postgresql")]) == [
+        sql("A", "mysql", "postgresql"), sql("X", "sqlite")]
+    kept = [sql("CREATE my", "mysql"), sql("ALTER", "mysql"), sql("CREATE pg", "postgresql"),
+            sql("ALTER", "postgresql")]
+    assert _grouped(kept) == kept
+    twice = [sql("UPDATE", "mysql"), sql("UPDATE", "mysql")]
+    assert _grouped(twice) == twice

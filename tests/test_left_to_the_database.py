@@ -497,15 +497,18 @@ def test_a_text_key_without_a_length_is_mariadbs_longest_prefix(
     models = """
         t = sa.Table("steps", metadata, sa.Column("id", sa.Integer, primary_key=True),
                      sa.Column("body", sa.Text),
-                     sa.Column("note", sa.Text(collation="utf8mb3_general_ci")))
-        sa.Index("ix_steps_body", t.c.body)
-        sa.Index("ix_steps_note", t.c.note)
+                     sa.Column("note", sa.Text(collation="utf8mb3_general_ci")),
+                     sa.Column("label", sa.String(1000)), sa.Column("tag", mysql.TINYTEXT),
+                     sa.Column("data", sa.JSON))
+        for name in ("body", "note", "label", "tag", "data"):
+            sa.Index(f"ix_steps_{name}", t.c[name])
     """
     p = _round_trip(tmp_path, "mysql", request, {"common": (models, []), "mysql": ("", [])})
     lengths = rows(p.url, "SELECT column_name, sub_part FROM information_schema.statistics "
                           "WHERE table_schema = database() AND table_name = 'steps' "
                           "AND index_name <> 'PRIMARY' ORDER BY column_name")
-    assert [(str(c), int(n)) for c, n in lengths] == [("body", 768), ("note", 1024)], lengths
+    assert [(str(c), int(n)) for c, n in lengths] == [
+        ("body", 768), ("data", 768), ("label", 768), ("note", 1024), ("tag", 255)], lengths
     base = models_project(tmp_path / "adopt", models, _second(request, "mysql"))
     _create_all(base.root / "fidelity_models.py", base.url, "mysql")
     assert "length" not in adopted(base)
@@ -535,3 +538,22 @@ def test_a_mariadb_baseline_writes_keys_and_their_indexes_as_the_models_do(
     assert [t["create_table"].get("indexes") for t in created] == [
         [{"name": "ix_code", "columns": ["code"], "unique": True}], None, None], baseline
     assert "unique:" not in baseline.replace("unique: true", ""), baseline
+
+
+@pytest.mark.postgresql
+def test_a_baseline_keeps_the_databases_default_with_the_databases_type(
+        tmp_path: Path, pg_url: str) -> None:
+    """(From a review.) Where the database's type is not the models', the baseline keeps
+    the database's type and so its default: the models' '0.00' on an integer column
+    refused validate (SF120) and failed on PostgreSQL."""
+    p = models_project(tmp_path / "adopt", """
+        sa.Table("t", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("flag", sa.Numeric(10, 2), server_default="0.00"))
+    """, pg_url)
+    run_sql(pg_url, "CREATE TABLE t (id integer PRIMARY KEY, flag integer DEFAULT 0)")
+    done = p.cli("new", "--autogenerate", "--from-db", "-m", "baseline")
+    assert done.returncode == 0, done.stderr
+    baseline = next(p.changesets.iterdir()).read_text(encoding="utf-8")
+    assert "{name: flag, type: integer, default: 0}" in baseline, baseline
+    done = p.cli("validate", "--dialect", "postgresql")
+    assert done.returncode == 0, done.stdout

@@ -50,14 +50,19 @@ _CHARACTER_BYTES = {"utf8mb4": 4, "utf8mb3": 3, "utf8": 3, "ucs2": 2, "utf16": 4
 
 
 def _long(spec: TypeSpec) -> str | None:
-    """"text" or "blob" for a type MySQL keeps as TEXT or BLOB (an index on it takes a
-    prefix), else None."""
+    """What an index on a column of type `spec` indexes whole up to a limit of bytes, where
+    MariaDB gives a key that names no length a prefix: "tiny" (TINYTEXT, TINYBLOB: 255),
+    "blob" (bytes), "text" (TEXT and JSON: characters), "string" (VARCHAR(n)), else None."""
     name = spec.name
-    if name == "text" or (name.startswith("mysql.") and name.endswith("text")):
+    if name in ("mysql.tinytext", "mysql.tinyblob"):
+        return "tiny"
+    if name in ("text", "json") or (name.startswith("mysql.") and name.endswith("text")):
         return "text"
     if (name == "binary" and not spec.args) or (name.startswith("mysql.")
                                                   and name.endswith("blob")):
         return "blob"
+    if name == "string" and spec.args and isinstance(spec.args[0], int):
+        return "string"
     return None
 
 
@@ -132,18 +137,25 @@ class ComparableView:
         return replace(k, length=None)
 
     def _implicit_prefixes(self, c: ir.Column) -> tuple[int, ...]:
-        """The prefix lengths this database gives a key on TEXT or BLOB column `c` that
-        names none: its longest prefix in characters of `c`'s character set (any width
-        where the collation is the table's or the database's, which the schema does not
-        say)."""
+        """The prefix lengths this database gives a key on column `c` (as it builds it:
+        `column_here`) that names none: the longest prefix in characters of `c`'s character
+        set where the whole column is longer (any width where the collation is the table's
+        or the database's, which the schema does not say)."""
         limit = self.implicit_prefix_bytes
-        if limit is None or not _long(c.type):
+        kind = _long(c.type) if limit is not None else None
+        if limit is None or kind is None:
             return ()
-        if _long(c.type) == "blob":
+        if kind == "tiny":
+            return (255,)
+        if kind == "blob":
             return (limit,)
-        collation = c.collation if isinstance(c.collation, str) else None
+        collation = c.collation.on(_dialect(self).variant_names) if isinstance(
+            c.collation, ir.Collations) else c.collation
         width = _CHARACTER_BYTES.get((collation or "").split("_", 1)[0])
-        return (limit // width,) if width else tuple(limit // w for w in (1, 2, 3, 4))
+        widths = (width,) if width else (1, 2, 3, 4)
+        size = c.type.args[0] if kind == "string" else None
+        return tuple(limit // w for w in widths
+                     if not isinstance(size, int) or size * w > limit)
 
     def held_checks(self, t: Table) -> Table:
         """`t` without the checks that exist on other databases only."""

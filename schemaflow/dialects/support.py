@@ -80,8 +80,8 @@ class SupportChecks:
             limit = {"string": self.caps.max_string, "char": self.caps.max_char}.get(spec.name)
             if limit is not None and spec.args and isinstance(spec.args[0], int) and (
                     spec.args[0] > limit):
-                raise UsageError(f"column '{where}': {self.name} builds {spec.name}(n) of at "
-                                 f"most {limit:,} characters; {spec} is longer",
+                raise UsageError(f"column '{where}': {spec} is longer than {self.name} "
+                                 f"builds ({spec.name}(n) up to n = {limit:,})",
                                  hint="write text for text of any length (as create_all() "
                                       "fails there too)")
             if spec.name == "string" and not spec.args and not self.caps.unsized_strings:

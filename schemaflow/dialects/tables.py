@@ -17,7 +17,7 @@ from sqlalchemy.ext.compiler import compiles
 from .. import ir
 from ..ir.parts import deferral
 from ..state import SchemaState, Table
-from ..typespec import TypeSpec, enum_name, is_native_enum, stored_as
+from ..typespec import TypeSpec, enum_name, fraction_digits, is_native_enum, stored_as
 from .ddl import KeyPart
 
 
@@ -75,8 +75,7 @@ def sa_type(spec: TypeSpec, table: str = "", column: str = "") -> Any:
         if tp is None or not isinstance(tp, type) or not issubclass(tp, sa.types.TypeEngine):
             raise TypeError_(f"SQLAlchemy's {spec.dialect} dialect has no type '{attr}'")
         # Keywords as the type takes them (`mysql.timestamp(fsp=3)`): never left out.
-        kw = {k: int(v) if v.lstrip("-").isdigit() else {"true": True, "false": False}.get(v, v)
-              for k, v in spec.kwargs}
+        kw = {k: _keyword(v) for k, v in spec.kwargs}
         try:
             return tp(*a, **kw)
         except TypeError as exc:
@@ -130,6 +129,14 @@ def sa_type(spec: TypeSpec, table: str = "", column: str = "") -> Any:
     raise TypeError_(f"unknown type {name}")
 
 
+def _keyword(text: str) -> Any:
+    """A keyword argument's value as the type takes it: a whole number, true/false/none (in
+    any case), else the text."""
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
 def _time_type(name: str, tz: bool, digits: int | None) -> Any:
     """DATETIME/TIME, with a fractional-seconds precision where a database keeps one
     (PostgreSQL's TIMESTAMP(n), MySQL's DATETIME(n); SQLite stores text and keeps all)."""
@@ -158,29 +165,18 @@ def _types_module(prefix: str) -> Any:
 # The current time as a default (whose precision is the column's where it has one).
 _NOW = re.compile(r"\s*(current_timestamp|now)\s*(\(\s*\))?\s*", re.IGNORECASE)
 # Time types with a number of fractional digits, and where each gives it.
-_FRACTIONS = {"datetime": None, "mysql.datetime": "fsp", "mysql.timestamp": "fsp"}
 
 
 def server_default(c: ir.Column) -> Any:
     """The server default clause of a column, or None."""
     if c.default_sql is not None:
-        digits = _fraction_digits(c.type)
+        digits = fraction_digits(c.type)
         if digits and _NOW.fullmatch(c.default_sql):
             from .ddl import NowDefault
 
             return NowDefault(c.default_sql, digits)
         return sa.text(c.default_sql)
     return literal_default(c.default)
-
-
-def _fraction_digits(spec: TypeSpec) -> int:
-    """How many fractional digits of a second a time type keeps (0: none or unknown)."""
-    if spec.name not in _FRACTIONS:
-        return 0
-    key = _FRACTIONS[spec.name]
-    given = spec.kwarg(key) if key else (spec.args[0] if spec.args else None)
-    return int(given) if isinstance(given, int) or (
-        isinstance(given, str) and given.isdigit()) else 0
 
 
 def literal_default(value: str | int | float | bool | None) -> Any:

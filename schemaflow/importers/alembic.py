@@ -323,11 +323,11 @@ def _grouped(ops: list[ir.Operation]) -> list[ir.Operation]:
             if not (isinstance(prev, ir.Sql) and prev.dialects):
                 out.append(op)
                 break
+            if set(prev.dialects) & set(op.dialects):  # (one database's, run twice: kept)
+                out.append(op)
+                break
             if (prev.up, prev.down) == (op.up, op.down):
                 out[i] = replace(prev, dialects=tuple(sorted({*prev.dialects, *op.dialects})))
-                break
-            if set(prev.dialects) & set(op.dialects):
-                out.append(op)
                 break
             i -= 1
         else:

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 from ... import ir
 from ...errors import DatabaseError, UsageError
 from ...sqlsplit import SqlSyntax
-from ...typespec import TypeSpec, parse_type
+from ...typespec import TypeSpec, fraction_digits, parse_type
 from .. import register
 from ..base import (
     URL_PARTS,
@@ -70,8 +70,9 @@ class MySQL(Dialect):
                 "check_constraints": False, "max_identifier_length": 64,
                 "identifier_bytes": False, "index_names_per_table": True,
                 "unsized_strings": False, "numbered_leads_index": True,
-                # (VARCHAR's limit is 65,535 bytes, fewer characters in a multi-byte set)
-                "max_string": 65535, "max_char": 255}),
+                # (VARCHAR holds 65,535 bytes with its length: 65,532 one-byte characters,
+                # fewer in a multi-byte character set, which the server refuses in its turn)
+                "max_string": 65532, "max_char": 255}),
         ((8, 0, 16), {"check_constraints": True}),
         ((8, 0, 13), {"index_expressions": True}),
         ((8,), {"rename_column": True, "index_desc": True}),
@@ -89,11 +90,8 @@ class MySQL(Dialect):
         # `DEFAULT CURRENT_TIMESTAMP` on a DATETIME(6) comes back from MariaDB as
         # current_timestamp(6): the same default, at the column's own precision.
         m = _NOW.fullmatch(c.default_sql or "")
-        if m and m.group(1):
-            args = c.type.args
-            precision = str(args[0]) if args else c.type.kwarg("fsp", "0")
-            if m.group(1) == precision:
-                return replace(c, default_sql="CURRENT_TIMESTAMP")
+        if m and m.group(1) and int(m.group(1)) == fraction_digits(c.type):
+            return replace(c, default_sql="CURRENT_TIMESTAMP")
         return c
 
     def type_as_held(self, spec: TypeSpec) -> TypeSpec:
@@ -343,8 +341,9 @@ class MariaDB(MySQL):
                 "check_constraints": False, "max_identifier_length": 64,
                 "identifier_bytes": False, "index_names_per_table": True,
                 "unsized_strings": False, "numbered_leads_index": True,
-                # (VARCHAR's limit is 65,535 bytes, fewer characters in a multi-byte set)
-                "max_string": 65535, "max_char": 255}),
+                # (VARCHAR holds 65,535 bytes with its length: 65,532 one-byte characters,
+                # fewer in a multi-byte character set, which the server refuses in its turn)
+                "max_string": 65532, "max_char": 255}),
         ((10, 2, 1), {"check_constraints": True}),
         ((10, 3), {"sequences": True}),
         ((10, 5, 2), {"rename_column": True}),
