@@ -1863,7 +1863,7 @@ def test_scoped_sql_is_grouped_only_where_each_databases_order_stays() -> None:
     from schemaflow import ir
     from schemaflow.importers.alembic import _grouped
 
-    def sql(up: str, *dialects: str) -> ir.Sql:
+    def sql(up: str, *dialects: ir.Dialect) -> ir.Operation:
         return ir.Sql(up=(up,), dialects=dialects)
 
     assert _grouped([sql("A", "mysql"), sql("X", "sqlite"), sql("A", "postgresql")]) == [
