@@ -1861,15 +1861,15 @@ def test_scoped_sql_is_grouped_only_where_each_databases_order_stays() -> None:
     other databases' statements: never ahead of one of its own databases' (Buildbot's 060),
     and a statement one database runs twice stays twice."""
     from schemaflow import ir
-    from schemaflow.importers.alembic import _grouped
+    from schemaflow.importers.alembic_merge import grouped
 
     def sql(up: str, *dialects: ir.Dialect) -> ir.Operation:
         return ir.Sql(up=(up,), dialects=dialects)
 
-    assert _grouped([sql("A", "mysql"), sql("X", "sqlite"), sql("A", "postgresql")]) == [
+    assert grouped([sql("A", "mysql"), sql("X", "sqlite"), sql("A", "postgresql")]) == [
         sql("A", "mysql", "postgresql"), sql("X", "sqlite")]
     kept = [sql("CREATE my", "mysql"), sql("ALTER", "mysql"), sql("CREATE pg", "postgresql"),
             sql("ALTER", "postgresql")]
-    assert _grouped(kept) == kept
+    assert grouped(kept) == kept
     twice = [sql("UPDATE", "mysql"), sql("UPDATE", "mysql")]
-    assert _grouped(twice) == twice
+    assert grouped(twice) == twice

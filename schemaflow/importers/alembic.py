@@ -6,15 +6,13 @@ inverse. What cannot be translated is a marked `sql` note, listed in `findings`.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
 from .. import ir
 from ..errors import StateError
-from ..ir.parts import Dialect as SqlDialect
 from ..state import SchemaState, apply
 from . import (
     TODO_MARK,
@@ -27,6 +25,7 @@ from . import (
     note,
 )
 from .alembic_enums import enum_types_made
+from .alembic_merge import Item, Scope, merge
 from .alembic_names import conventions, unknown_convention
 from .alembic_run import (
     Run,
@@ -40,27 +39,8 @@ from .alembic_run import (
 from .alembic_runs import MARIADB, batch_kept, branched, mariadb, mariadb_apart
 from .touched import misfit, tables_in_sql, tables_named
 
-Scope = tuple[SqlDialect, ...]
-
-
 # The COMMIT and BEGIN Alembic writes offline around an `autocommit_block()`.
 _TRANSACTION_EDGE = re.compile(r"\s*(COMMIT|BEGIN)\s*;?\s*", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class _Item:
-    """One step of a run, translated: its operations, Alembic's SQL for it on this database,
-    and why a hand must look at it (None: translated faithfully); `as_sql`: the operations
-    are that SQL, for want of a translation."""
-
-    ops: tuple[ir.Operation, ...]
-    sql: str
-    finding: str | None = None
-    as_sql: bool = False
-
-    @property
-    def key(self) -> str:
-        return repr(self.ops)
 
 
 def _databases() -> list[tuple[str, Any, Scope]]:
@@ -106,11 +86,11 @@ class _Revision:
                      "then delete this note.")
 
     def items(self, run: Run, state: SchemaState, dialect: Any, direction: str,
-              ) -> list[_Item]:
+              ) -> list[Item]:
         from .alembic_columns import Opaque, Partial
         from .alembic_ops import translate
 
-        out: list[_Item] = []
+        out: list[Item] = []
         data: list[str] = []
         for step in run.steps:
             if step.op is None and step.data:
@@ -126,20 +106,20 @@ class _Revision:
                 what = ("autocommit_block(): the statements inside it run outside the "
                         "transaction; write them as a changeset of their own with "
                         "`transactional: false`")
-                out.append(_Item((self.todo(direction, what),), "", what))
+                out.append(Item((self.todo(direction, what),), "", what))
                 continue
             if step.op is None:
-                out.append(_Item((ir.Sql(up=statements(step.sql)),), step.sql))
+                out.append(Item((ir.Sql(up=statements(step.sql)),), step.sql))
                 continue
             try:
-                item = _Item(tuple(translate(step.op, state, dialect, step.result,
+                item = Item(tuple(translate(step.op, state, dialect, step.result,
                                              self.names)), step.sql)
             except Partial as exc:
-                item = _Item((*exc.ops, self.todo(direction, str(exc))), step.sql, str(exc))
+                item = Item((*exc.ops, self.todo(direction, str(exc))), step.sql, str(exc))
             except Opaque as exc:  # (listed by _list_findings, once for every database)
-                item = (_Item((ir.Sql(up=statements(step.sql)),), step.sql, str(exc), True)
+                item = (Item((ir.Sql(up=statements(step.sql)),), step.sql, str(exc), True)
                         if step.sql.strip() else
-                        _Item((self.todo(direction, str(exc), listed=False),), "", str(exc)))
+                        Item((self.todo(direction, str(exc), listed=False),), "", str(exc)))
                 if item.as_sql and isinstance(getattr(step.op, "table_name", None), str):
                     self.as_sql.add(step.op.table_name)
             else:
@@ -154,7 +134,7 @@ class _Revision:
                     # What it builds is SQL's too: a later step on it (in this revision
                     # as well) does not fit either.
                     self.as_sql.update(tables_named(item.ops))
-                    item = _Item((ir.Sql(up=statements(step.sql)),), step.sql, what, True)
+                    item = Item((ir.Sql(up=statements(step.sql)),), step.sql, what, True)
             out.append(item)
             for op in item.ops:
                 state = self.apply(state, op, direction)
@@ -162,11 +142,11 @@ class _Revision:
             out.append(self._data_item(direction, data))
         return out
 
-    def _data_item(self, direction: str, data: list[str]) -> _Item:
+    def _data_item(self, direction: str, data: list[str]) -> Item:
         shown = "; ".join(clipped(d, 120) for d in data[:3])
         more = f" (and {len(data) - 3} more)" if len(data) > 3 else ""
         what = f"Python code reads or writes rows: {shown}{more}"
-        return _Item((self.todo(direction, what),), "", what)
+        return Item((self.todo(direction, what),), "", what)
 
     def apply(self, state: SchemaState, op: ir.Operation, direction: str) -> SchemaState:
         try:
@@ -237,13 +217,13 @@ class _Revision:
         lists = [(scope, self.items(runs[name], state, dialect, direction))
                  for name, dialect, scope in databases]
         self._list_findings(lists, direction)
-        ops = _merge(lists, lambda it, scope: self._scoped(it, scope, direction))
+        ops = merge(lists, lambda it, scope: self._scoped(it, scope, direction))
         mysql = next((items for scope, items in lists if scope == ("mysql",)), None)
         if maria is None or maria.error or mysql is None:
             return ops
         return mariadb_apart(self, ops, mysql, maria, state, direction)
 
-    def _list_findings(self, lists: list[tuple[Scope, list[_Item]]], direction: str) -> None:
+    def _list_findings(self, lists: list[tuple[Scope, list[Item]]], direction: str) -> None:
         """What the items of each database found and no note listed yet, each once: a part
         written as Alembic's SQL on some databases and as a note on the others (where
         Alembic writes no SQL for it offline) is one finding saying which."""
@@ -262,7 +242,7 @@ class _Revision:
                 what += "; written as the SQL Alembic generates for each database"
             self.findings.append(Finding(self.rev, self.file, direction, what))
 
-    def _scoped(self, it: _Item, scope: Scope, direction: str) -> tuple[ir.Operation, ...]:
+    def _scoped(self, it: Item, scope: Scope, direction: str) -> tuple[ir.Operation, ...]:
         if all(isinstance(op, ir.Sql) for op in it.ops):
             return tuple(replace(op, dialects=scope) for op in it.ops
                          if isinstance(op, ir.Sql))
@@ -273,69 +253,7 @@ class _Revision:
                                   "writes no SQL for it offline"), dialects=scope),)
 
 
-def _merge(lists: list[tuple[Scope, list[_Item]]], scoped: Any) -> list[ir.Operation]:
-    """One list from one per database: items every database has stay as they are, the
-    others are scoped to their database, in order."""
-    base = lists[0][1]
-    keys = [[it.key for it in items] for _, items in lists]
-    if all(k == keys[0] for k in keys):
-        return [op for it in base for op in it.ops]
-    matched = []
-    for other in keys[1:]:
-        sm = difflib.SequenceMatcher(None, keys[0], other, autojunk=False)
-        matched.append({b.a + n: b.b + n for b in sm.get_matching_blocks() for n in range(b.size)})
-    out: list[ir.Operation] = []
-    pos = [0] * len(lists)
-
-    def upto(k: int, end: int) -> None:
-        scope, items = lists[k]
-        for it in items[pos[k]:end]:
-            out.extend(scoped(it, scope))
-        pos[k] = max(pos[k], end)
-
-    for i in range(len(base)):
-        if not all(i in m for m in matched):
-            continue
-        upto(0, i)
-        for k, m in enumerate(matched, 1):
-            upto(k, m[i])
-        out.extend(base[i].ops)
-        pos[0] = i + 1
-        for k, m in enumerate(matched, 1):
-            pos[k] = m[i] + 1
-    for k, (_, items) in enumerate(lists):
-        upto(k, len(items))
-    return _grouped(out)
-
-
-def _grouped(ops: list[ir.Operation]) -> list[ir.Operation]:
-    """Scoped `sql` that is the same on several databases, once with all of them: moved back
-    to an earlier one only over statements of other databases (each database's statements
-    keep their order: a foreign key after the table it points at)."""
-    out: list[ir.Operation] = []
-    for op in ops:
-        if not (isinstance(op, ir.Sql) and op.dialects):
-            out.append(op)
-            continue
-        i = len(out) - 1
-        while i >= 0:
-            prev = out[i]
-            if not (isinstance(prev, ir.Sql) and prev.dialects):
-                out.append(op)
-                break
-            if set(prev.dialects) & set(op.dialects):  # (one database's, run twice: kept)
-                out.append(op)
-                break
-            if (prev.up, prev.down) == (op.up, op.down):
-                out[i] = replace(prev, dialects=tuple(sorted({*prev.dialects, *op.dialects})))
-                break
-            i -= 1
-        else:
-            out.append(op)
-    return out
-
-
-# `DROP TYPE [IF EXISTS] name, ... [CASCADE | RESTRICT]`, names unqualified.
+# A revision file's `Create Date:` line (its docstring), for the changeset's header.
 _DATE = re.compile(r"^\s*Create Date:\s*(.+?)\s*$", re.M)
 
 

@@ -14,7 +14,8 @@ from .alembic_run import Run, Runner, statements
 
 if TYPE_CHECKING:
     from ..state import SchemaState
-    from .alembic import Scope, _Item, _Revision
+    from .alembic import _Revision
+    from .alembic_merge import Item, Scope
 
 MARIADB = "mariadb"  # the key of MariaDB's offline run (its SQLAlchemy dialect is MySQL's)
 
@@ -28,7 +29,7 @@ def mariadb() -> Any:
     return literal_dialect(by_name("mariadb").sa_dialect())
 
 
-def mariadb_apart(rev: _Revision, ops: list[ir.Operation], mysql: list[_Item], maria: Run,
+def mariadb_apart(rev: _Revision, ops: list[ir.Operation], mysql: list[Item], maria: Run,
                    state: SchemaState, direction: str) -> list[ir.Operation]:
     """`ops` with a note after each `sql` that holds Alembic's SQL for MySQL where it
     writes other SQL for MariaDB (DROP CHECK, DROP CONSTRAINT): a `sql` scoped to mysql
