@@ -65,9 +65,8 @@ def kind_matched(dialect: Dialect, old: SchemaState, models: SchemaState) -> Sch
 
 
 def baseline(live: SchemaState, models: SchemaState, dialect: Dialect) -> SchemaState:
-    """A baseline of the database `live`, without what the database made by itself that the
-    models do not have (InnoDB's index for a foreign key), each unique key as the models
-    write it (a constraint, or a unique index: `Dialect.matched`), each column whose type
+    """A baseline of the database `live`, each unique key as the models write it (a
+    constraint, or a unique index: `Dialect.matched`), each column whose type
     the configured models give as this database holds it written as the models write it,
     variants and all (a GUID that is UUID here and CHAR(36) elsewhere), its default
     likewise, each index likewise (its prefix lengths, which SQLite drops, and the databases
@@ -86,9 +85,10 @@ def baseline(live: SchemaState, models: SchemaState, dialect: Dialect) -> Schema
     # its enum type's name where enum types have names, and its default's key (MariaDB's
     # current_timestamp(6) is the models' CURRENT_TIMESTAMP); each index by (table, name),
     # as held here (no prefix lengths on SQLite, a condition only where it applies).
-    # What the database made by itself and the models do not have (InnoDB's index for a
-    # foreign key) left out, a unique key as the models write it (`Dialect.matched`).
-    live = dialect.matched(live, models)
+    # Each unique key as the models write it, a constraint or a unique index
+    # (`Dialect.matched`); the index InnoDB made for a foreign key, which `matched` leaves
+    # out too, kept, so that the baseline rebuilds the same names there.
+    live = _uniques_matched(live, models, dialect)
     named = dialect.caps.native_enum
     views = dialect.comparable(live), dialect.comparable(models)
     held, wanted = ({(key, c.name): (column_type_key(c), named and is_native_enum(c.type)
@@ -123,3 +123,22 @@ def baseline(live: SchemaState, models: SchemaState, dialect: Dialect) -> Schema
         return checks_elsewhere(dialect, checks_matched(dialect, t, m), m)
 
     return live.with_tables({key: table(key, t) for key, t in live.tables.items()})
+
+
+def _uniques_matched(live: SchemaState, models: SchemaState, dialect: Dialect) -> SchemaState:
+    """`live` with each unique key as `models` write it (`Dialect.matched`), and every other
+    index it has kept (one only InnoDB made: a non-unique index `matched` leaves out)."""
+    from dataclasses import replace
+
+    from .dialects.comparable import map_tables
+
+    matched = dialect.matched(live, models)
+
+    def kept(t: Table) -> Table:
+        was = live.tables.get(t.key)
+        names = {i.name for i in t.indexes}
+        back = tuple(i for i in was.indexes if not i.unique and i.name not in names) if (
+            was is not None) else ()
+        return replace(t, indexes=t.indexes + back) if back else t
+
+    return map_tables(matched, kept)
