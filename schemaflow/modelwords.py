@@ -81,14 +81,11 @@ def baseline(live: SchemaState, models: SchemaState, dialect: Dialect) -> Schema
     from .diffkeys import column_type_key, default_key, index_key
     from .typespec import enum_name, is_native_enum
 
+    live = _uniques_matched(live, models, dialect)
     # What this database holds of each side: a column's type key by (table, column), with
     # its enum type's name where enum types have names, and its default's key (MariaDB's
     # current_timestamp(6) is the models' CURRENT_TIMESTAMP); each index by (table, name),
     # as held here (no prefix lengths on SQLite, a condition only where it applies).
-    # Each unique key as the models write it, a constraint or a unique index
-    # (`Dialect.matched`); the index InnoDB made for a foreign key, which `matched` leaves
-    # out too, kept, so that the baseline rebuilds the same names there.
-    live = _uniques_matched(live, models, dialect)
     named = dialect.caps.native_enum
     views = dialect.comparable(live), dialect.comparable(models)
     held, wanted = ({(key, c.name): (column_type_key(c), named and is_native_enum(c.type)
@@ -127,7 +124,8 @@ def baseline(live: SchemaState, models: SchemaState, dialect: Dialect) -> Schema
 
 def _uniques_matched(live: SchemaState, models: SchemaState, dialect: Dialect) -> SchemaState:
     """`live` with each unique key as `models` write it (`Dialect.matched`), and every other
-    index it has kept (one only InnoDB made: a non-unique index `matched` leaves out)."""
+    index it has kept: one only InnoDB made for a foreign key, which `matched` leaves out
+    too, so that the baseline rebuilds the same names there."""
     from dataclasses import replace
 
     from .dialects.comparable import map_tables
