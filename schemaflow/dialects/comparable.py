@@ -114,8 +114,9 @@ class ComparableView:
             return t
         return replace(t, indexes=tuple(indexes))
 
-    # The longest prefix, in bytes, this database gives a key on a TEXT or BLOB column that
-    # names none (MariaDB: InnoDB's 3072; MySQL refuses such a key), or None.
+    # The longest prefix, in bytes, this database gives a key that names no length on a
+    # column longer than that (TEXT, BLOB, JSON, a long VARCHAR; MariaDB: InnoDB's 3072;
+    # MySQL refuses such a key), or None.
     implicit_prefix_bytes: ClassVar[int | None] = None
 
     def _held_key(self, k: ir.IndexKey, t: Table) -> ir.IndexKey:

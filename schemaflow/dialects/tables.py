@@ -164,7 +164,6 @@ def _types_module(prefix: str) -> Any:
 
 # The current time as a default (whose precision is the column's where it has one).
 _NOW = re.compile(r"\s*(current_timestamp|now)\s*(\(\s*\))?\s*", re.IGNORECASE)
-# Time types with a number of fractional digits, and where each gives it.
 
 
 def server_default(c: ir.Column) -> Any:
