@@ -77,11 +77,11 @@ def models_state(settings: Settings) -> SchemaState:
 
 
 def database_state(settings: Settings, lock_timeout: float,
-                   schemas: Iterable[str] = (), *, strict: bool = True
-                   ) -> tuple[SchemaState, Dialect]:
+                   schemas: Iterable[str] = (), *, strict: bool = True,
+                   models: SchemaState | None = None) -> tuple[SchemaState, Dialect]:
     """The live database's schema (reflected: the default schema, `schemas` and the
     configuration's `[autogenerate] schemas`), and the database it is (`strict`: as
-    `reflect.from_inspector`)."""
+    `reflect.from_inspector`; `models`: as `reflect.finish`)."""
     from .dialects import for_url
     from .state import SchemaState
 
@@ -93,7 +93,7 @@ def database_state(settings: Settings, lock_timeout: float,
 
     with session(settings.database, lock_timeout=lock_timeout) as (conn, dialect):
         return reflect(conn, schemas=(None, *settings.schemas, *schemas),
-                       skip=left_out(settings), strict=strict), dialect
+                       skip=left_out(settings), strict=strict, models=models), dialect
 
 
 def models_and_database(settings: Settings, lock_timeout: float
@@ -139,7 +139,7 @@ def models_and_database(settings: Settings, lock_timeout: float
         more = [s for s in sorted({k[0] for k in models.tables if k[0]}) if s not in first]
         if more:
             found.update(read_schemas(conn, schemas=more, skip=skip))
-        return models, finish(conn, found), dialect
+        return models, finish(conn, found, models), dialect
 
 
 def _reader(settings: Settings, conn: Any, schemas: tuple[str | None, ...],
@@ -229,12 +229,17 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
 
     if from_db:
         from .dialects import for_url
+        from .modelwords import baseline
 
-        live, dialect = database_state(settings, lock_timeout)
+        # A baseline of the database in the configured models' words where both mean the
+        # same there.
+        models = _models_if_any(settings)
+        live, dialect = database_state(settings, lock_timeout, models=models)
+        typed = live if models is None else baseline(live, models, dialect)
         # What the URL names is what `validate` checks the baseline against (mysql:// is
         # MySQL, even where the server is MariaDB): refused now if it cannot build it.
-        return _buildable(diff(SchemaState(), _typed_as_models(settings, live, dialect)),
-                          SchemaState(), for_url(settings.url), asked="the database holds")
+        return _buildable(diff(SchemaState(), typed), SchemaState(), for_url(settings.url),
+                          asked="the database holds")
     if against_db:
         models, live, dialect = models_and_database(settings, lock_timeout)
         result = diff(dialect.comparable(dialect.matched(live, models)),
@@ -288,20 +293,17 @@ def _sequences_kept(old: SchemaState, models: SchemaState) -> set[tuple[str | No
     return kept
 
 
-def _typed_as_models(settings: Settings, live: SchemaState, dialect: Dialect) -> SchemaState:
-    """A baseline of the database `live` in the configured models' words where both mean the
-    same there (`modelwords.baseline`); no models configured, or models that do not load:
-    the database's own words."""
+def _models_if_any(settings: Settings) -> SchemaState | None:
+    """The configured models' schema; None where none are configured, or where they do not
+    load (a baseline needs no models: `check` says what is wrong with them)."""
     from .errors import SchemaflowError
-    from .modelwords import baseline
 
     if not settings.models:
-        return live
+        return None
     try:
-        models = models_state(settings)
-    except SchemaflowError:  # (a baseline needs no models: `check` says what is wrong)
-        return live
-    return baseline(live, models, dialect)
+        return models_state(settings)
+    except SchemaflowError:
+        return None
 
 
 def _left_out_hint(settings: Settings) -> str | None:

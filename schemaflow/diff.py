@@ -20,6 +20,7 @@ from .diffkeys import (
     type_key,
 )
 from .errors import UsageError
+from .ir.charsets import table_charset
 from .state import (
     SchemaState,
     Table,
@@ -208,6 +209,7 @@ class _Builder:
                                     sqlite_autoincrement=new.sqlite_autoincrement))
         if (old.comment or None) != (new.comment or None):
             self.emit("alter_column", ir.AlterTable(name=t, schema=s, comment=new.comment or ""))
+        _compare_charset(t, old, new)
         old_cols = {c.name: c for c in old.columns}
         new_cols = {c.name: c for c in new.columns}
         gone = [n for n in old_cols if n not in new_cols]
@@ -420,3 +422,21 @@ def diff(old: SchemaState, new: SchemaState, *, ask: RenameQuestion | None = Non
     builder.check_key = check_key or expression_key
     builder.enum_names = enum_names
     return builder.run()
+
+
+def _compare_charset(t: str, old: Table, new: Table) -> None:
+    """A table's default character set or collation (MySQL's, MariaDB's) that changes: no
+    operation writes it yet (ALTER TABLE ... CONVERT TO converts the columns too, DEFAULT
+    CHARSET only those added later)."""
+    was, now = (table_charset(x.mysql_charset, x.mysql_collate) for x in (old, new))
+    if was == now:
+        return
+
+    def said(words: tuple[str | None, str | None]) -> str:
+        return " ".join(w for w in words if w) or "the database's default"
+
+    raise UsageError(f"the character set of table {t} changes on MySQL and MariaDB ({said(now)} "
+                     f"in what is wanted, {said(was)} in what exists); no operation writes "
+                     "that change yet", hint="write it as a sql operation with dialects: "
+                     "[mysql] (ALTER TABLE ... CONVERT TO CHARACTER SET ..., which converts "
+                     "its columns too)")

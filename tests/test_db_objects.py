@@ -57,8 +57,7 @@ OPTIONS = {
     ],
     "mysql": [
         ("CREATE TABLE t (id integer PRIMARY KEY) ENGINE=MyISAM", "'mysql_engine': 'MyISAM'"),
-        ("CREATE TABLE t (id integer PRIMARY KEY, s varchar(10)) DEFAULT CHARSET=latin1 "
-         "COLLATE=latin1_swedish_ci", "'mysql_default charset': 'latin1'"),
+        ("CREATE TABLE t (id integer PRIMARY KEY) MAX_ROWS=100", "'mysql_max_rows': '100'"),
         ("CREATE TABLE t (id integer PRIMARY KEY) ROW_FORMAT=COMPRESSED",
          "'mysql_row_format': 'COMPRESSED'"),
         ("CREATE TABLE t (id integer PRIMARY KEY) PARTITION BY HASH (id) PARTITIONS 2",

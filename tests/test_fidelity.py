@@ -119,10 +119,10 @@ REFUSED = [
         sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
                  sa.Column("code", mysql.VARCHAR(10, charset="latin1")))
      """, ["column docs.code", "charset='latin1'"]),
-    ("MySQL character set", """
+    ("MySQL character set on MariaDB alone", """
         sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
-                 mysql_engine="InnoDB", mysql_charset="utf8")
-     """, ["table docs", "mysql_charset"]),
+                 mysql_engine="InnoDB", mariadb_charset="utf8")
+     """, ["table docs", "mariadb_charset='utf8' where mysql_charset is None"]),
 ]
 
 

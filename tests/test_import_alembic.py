@@ -510,7 +510,7 @@ def test_a_downgrade_of_a_table_created_as_sql_is_sql_too(project: Project,
     ini = _alembic_project(tmp_path, [
         ("a1", None, "def upgrade():\n"
                      "    op.create_table('t', sa.Column('k', sa.String(50), primary_key=True),\n"
-                     "                    mysql_DEFAULT_CHARSET='utf8')\n"
+                     "                    mysql_ROW_FORMAT='DYNAMIC')\n"
                      "def downgrade():\n    op.drop_table('t')\n")])
     listed = _listed(project, ini, "a1")
     assert any("downgrade(): drop_table" in line and "SQL too" in line for line in listed)
@@ -1630,10 +1630,10 @@ def test_a_python_side_default_in_alter_column_builds_nothing(
     _builds_then_unbuilds(p, expected)
 
 
-# A table with an option the format lacks (a character set): written as SQL on every database.
+# A table with an option the format lacks (a row format): written as SQL on every database.
 SQL_TABLE_A = ("a1", None, "def upgrade():\n"
                "    op.create_table('a', sa.Column('id', sa.Integer, primary_key=True),\n"
-               "        sa.Column('name', sa.String(50)), mysql_DEFAULT_CHARSET='utf8')\n"
+               "        sa.Column('name', sa.String(50)), mysql_ROW_FORMAT='DYNAMIC')\n"
                "def downgrade():\n    op.drop_table('a')\n")
 
 
@@ -1675,7 +1675,7 @@ SQL_BEFORE: dict[str, list[Revision]] = {
     "a batch on a table written as SQL (Buildbot's 062)": [
         ("a1", None, "def upgrade():\n"
                      "    op.create_table('p', sa.Column('id', sa.Integer, primary_key=True),\n"
-                     "                    mysql_DEFAULT_CHARSET='utf8')\n"
+                     "                    mysql_ROW_FORMAT='DYNAMIC')\n"
                      "def downgrade():\n    op.drop_table('p')\n"),
         ("a2", "a1", "def upgrade():\n"
                      "    with op.batch_alter_table('p') as batch_op:\n"
@@ -1698,7 +1698,7 @@ SQL_BEFORE: dict[str, list[Revision]] = {
     "a table pointing at a table written as SQL": [
         ("a1", None, "def upgrade():\n"
                      "    op.create_table('a', sa.Column('id', sa.Integer, primary_key=True),\n"
-                     "        sa.Column('name', sa.String(50)), mysql_DEFAULT_CHARSET='utf8')\n"
+                     "        sa.Column('name', sa.String(50)), mysql_ROW_FORMAT='DYNAMIC')\n"
                      "    op.create_table('b', sa.Column('id', sa.Integer, primary_key=True),\n"
                      "        sa.Column('a_id', sa.Integer, sa.ForeignKey('a.id')))\n"
                      "def downgrade():\n    op.drop_table('b')\n    op.drop_table('a')\n")],
@@ -1802,7 +1802,7 @@ def test_a_batch_step_sqlite_alters_only_by_copy_is_a_note_there(project: Projec
 @pytest.mark.postgresql
 def test_each_databases_statements_keep_their_order_when_some_are_shared(
         tmp_path: Path, pg_url: str) -> None:
-    """Buildbot's 060: a table written as SQL per database (a MySQL character set), then a
+    """Buildbot's 060: a table written as SQL per database (a MySQL row format), then a
     foreign key to it from a table made before, the same SQL on MySQL and PostgreSQL. The
     shared statement was moved back to MySQL's, ahead of PostgreSQL's CREATE TABLE: on
     PostgreSQL the key pointed at a table not yet made."""
@@ -1813,7 +1813,7 @@ def test_each_databases_statements_keep_their_order_when_some_are_shared(
                      "def downgrade():\n    op.drop_table('builders')\n"),
         ("a2", "a1", "def upgrade():\n"
                      "    op.create_table('projects', sa.Column('id', sa.Integer, "
-                     "primary_key=True),\n                    mysql_DEFAULT_CHARSET='utf8')\n"
+                     "primary_key=True),\n                    mysql_ROW_FORMAT='DYNAMIC')\n"
                      "    op.add_column('builders', sa.Column('projectid', sa.Integer,\n"
                      "        sa.ForeignKey('projects.id', name='fk_builders_projectid')))\n"
                      "def downgrade():\n"

@@ -146,6 +146,19 @@ class CatalogReading:
         key as a unique constraint)."""
         return state
 
+    def table_words(self, conn: Any, schema: str | None
+                    ) -> dict[str, tuple[str | None, str | None]]:
+        """The table options of `schema` the format writes (MySQL's default character set and
+        collation where they are not the database's: `mysql_charset`, `mysql_collate`), by
+        table name; none by default."""
+        return {}
+
+    def words_matched(self, conn: Any, have: SchemaState, want: SchemaState) -> SchemaState:
+        """`have`, reflected on `conn`, with the table options that build here what `want`'s
+        build written as `want` writes them (MySQL's `mysql_charset` of the database's own
+        character set is none at all there); `have` by default."""
+        return have
+
 
 def options_given(start: int, increment: int, minvalue: int, maxvalue: int, cache: int,
                   cycle: bool, limits: Limits) -> dict[str, int | bool]:

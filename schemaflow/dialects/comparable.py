@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from .. import ir
+from ..ir.charsets import table_charset
 from ..typespec import TypeSpec
 from .columns import index_here
 from .values import INTEGER_BITS, signed
@@ -195,10 +196,18 @@ class ComparableView:
     # Whether this database keeps `sqlite_autoincrement` (SQLite); the others build a table
     # without it.
     keeps_autoincrement: ClassVar[bool] = False
+    # Whether this database keeps a table's default character set and collation (MySQL,
+    # MariaDB: `mysql_charset`, `mysql_collate`, in the server's spelling).
+    keeps_charset: ClassVar[bool] = False
 
     def _options_as_held(self, t: Table) -> Table:
         if t.sqlite_autoincrement and not self.keeps_autoincrement:
-            return replace(t, sqlite_autoincrement=False)
+            t = replace(t, sqlite_autoincrement=False)
+        if t.mysql_charset or t.mysql_collate:
+            held = table_charset(t.mysql_charset, t.mysql_collate) if self.keeps_charset else (
+                None, None)
+            if held != (t.mysql_charset, t.mysql_collate):
+                t = replace(t, mysql_charset=held[0], mysql_collate=held[1])
         return t
 
     def _conditions_as_held(self, t: Table) -> Table:

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 
 from .. import ir
 from ..errors import ModelError
+from ..ir.charsets import check_charset
+from ..ir.parts import IRError
 from ..state import SchemaState, ck_name, fit, fk_name, uq_name
 from .coltypes import TypeReader, built_everywhere
 from .indexes import from_model, sql_text
@@ -42,6 +44,7 @@ def from_metadata(metadata: sa.MetaData, *,
         name = str(table.name)
         options = {k: v for k, v in table.dialect_kwargs.items() if not assumed(k, v)}
         autoincrement = bool(options.pop("sqlite_autoincrement", False))  # (as SQLAlchemy reads it)
+        charset, collate = charset_options(name, options)
         if options:
             raise Unexpressible(f"table {name}", f"the table options {options}")
         pk_cols = _key_columns(name, table.primary_key)
@@ -66,8 +69,49 @@ def from_metadata(metadata: sa.MetaData, *,
         t = _table(name, str(table.schema) if table.schema else None, columns,
                    (pk_cols, _name(table.primary_key)), uniques, fks, checks, indexes,
                    table.comment)
-        tables[t.key] = replace(t, sqlite_autoincrement=True) if autoincrement else t
+        tables[t.key] = replace(t, sqlite_autoincrement=autoincrement, mysql_charset=charset,
+                                mysql_collate=collate) if autoincrement or charset or collate else t
     return SchemaState(tables, sequences)
+
+
+# SQLAlchemy's names of MySQL's table character set and collation (each also `mysql_` with
+# upper case, and `mariadb_`): as its MySQL compiler reads them.
+_CHARSET_WORDS = {"charset": "charset", "character_set": "charset",
+                  "default_charset": "charset", "default_character_set": "charset",
+                  "collate": "collate", "default_collate": "collate"}
+
+
+def charset_option(key: str) -> bool:
+    """Whether a table option is one of MySQL's character set and collation."""
+    prefix, _, rest = key.partition("_")
+    return prefix in ("mysql", "mariadb") and rest.lower() in _CHARSET_WORDS
+
+
+def charset_options(table: str, options: dict[str, Any]) -> tuple[str | None, str | None]:
+    """MySQL's table character set and collation taken out of a table's options: (the
+    format's `mysql_charset`, `mysql_collate`). The format's words build on MySQL and
+    MariaDB alike, so a `mariadb_` one that says otherwise than its `mysql_` one is refused."""
+    found: dict[tuple[str, str], str] = {}
+    for key in [k for k in options if charset_option(k)]:
+        prefix, _, rest = key.partition("_")
+        value = options.pop(key)
+        if value is not None:
+            found[(prefix, _CHARSET_WORDS[rest.lower()])] = str(value)
+    words: list[str | None] = []
+    for word in ("charset", "collate"):
+        mysql, mariadb = found.get(("mysql", word)), found.get(("mariadb", word))
+        if mariadb is not None and (mysql or "").lower() != mariadb.lower():
+            raise Unexpressible(f"table {table}", f"mariadb_{word}={mariadb!r} where mysql_"
+                                f"{word} is {mysql!r} (a table's character set and collation "
+                                "are the same on MySQL and MariaDB in the format)",
+                                hint=f"give mysql_{word} the same value, or both none")
+        words.append(mysql)
+    try:
+        check_charset(*words)
+    except IRError as exc:
+        raise ModelError(f"model table '{table}': {exc.message}",
+                         hint="correct the table's options") from None
+    return words[0], words[1]
 
 
 def _check(table: str, c: sa.CheckConstraint) -> ir.CheckDef | None:
@@ -145,8 +189,8 @@ def assumed(option: str, value: Any) -> bool:
     """A table option that builds what every supported database builds without it: InnoDB,
     the default storage engine of MySQL (5.5 on) and MariaDB, and SQLite's options at their
     defaults (`sqlite_autoincrement=False`). Every other one but `sqlite_autoincrement=True`
-    (a table's own: `from_metadata`), such as a character set, SQLite's WITHOUT ROWID or
-    PostgreSQL's partitioning, is refused."""
+    and MySQL's character set and collation (a table's own: `from_metadata`), such as another
+    engine, SQLite's WITHOUT ROWID or PostgreSQL's partitioning, is refused."""
     if option in _SQLITE_DEFAULTS:  # (SQLAlchemy reads them as true or false)
         return bool(value) is _SQLITE_DEFAULTS[option]
     return option in ("mysql_engine", "mariadb_engine") and str(value).lower() == "innodb"

@@ -84,6 +84,8 @@ def from_inspector(insp: Any, schema: str | None, *,
     comments = only(_optional(insp.get_multi_table_comment, kw))
     # SQLite's tables whose key values are never reused (the format's sqlite_autoincrement)
     autoincrement = dialect.autoincrement_tables(insp.bind, schema) if dialect else set()
+    # MySQL's table defaults other than the database's (`mysql_charset`, `mysql_collate`)
+    words = dialect.table_words(insp.bind, schema) if dialect else {}
     if dialect is not None and strict:
         refused = only(dialect.table_options(
             insp.bind, schema, only(_optional(insp.get_multi_table_options, kw))))
@@ -147,7 +149,10 @@ def from_inspector(insp: Any, schema: str | None, *,
         t = _table(name, key[0] or None, cols, (pk_cols, pk.get("name")), uqs, foreign, cks,
                    sorted(idx, key=lambda i: i.name or ""),
                    (comments.get(key) or {}).get("text"))
-        tables[t.key] = replace(t, sqlite_autoincrement=True) if key in autoincrement else t
+        charset, collate = words.get(name, (None, None))
+        tables[t.key] = replace(t, sqlite_autoincrement=key in autoincrement,
+                                mysql_charset=charset, mysql_collate=collate) if (
+            collate or charset or key in autoincrement) else t
     return SchemaState(tables, _sequences(insp.bind, schema, dialect, sequences, skipped,
                                           numbered, strict))
 
@@ -266,12 +271,12 @@ def _optional(call: Any, kw: dict[str, Any]) -> dict[Any, Any]:
 
 
 def reflect(conn: Any, *, schemas: Iterable[str | None] = (None,),
-            skip: Iterable[str] | Callable[[str], bool] = (), strict: bool = True
-            ) -> SchemaState:
+            skip: Iterable[str] | Callable[[str], bool] = (), strict: bool = True,
+            models: SchemaState | None = None) -> SchemaState:
     """The live schema as a SchemaState (bulk reflection; the version table left out): the
     tables of each of `schemas` (None: the connection's default schema); `strict` as for
-    `from_inspector`."""
-    return finish(conn, read_schemas(conn, schemas=schemas, skip=skip, strict=strict))
+    `from_inspector`; `models` as for `finish`."""
+    return finish(conn, read_schemas(conn, schemas=schemas, skip=skip, strict=strict), models)
 
 
 @dataclass
@@ -304,15 +309,17 @@ def read_schemas(conn: Any, *, schemas: Iterable[str | None] = (None,),
     return found
 
 
-def finish(conn: Any, found: Found) -> SchemaState:
-    """Tables `read_schemas` read as the schema a person wrote, and the read's transaction
-    ended."""
+def finish(conn: Any, found: Found, models: SchemaState | None = None) -> SchemaState:
+    """Tables `read_schemas` read as the schema a person wrote (their table options in the
+    words of `models` where both build the same here), and the read's transaction ended."""
     from . import for_connection
     from .comparable import map_columns
 
     dialect = for_connection(conn)
     # Identity options at the database's defaults are left out, as a person writes them.
     state = map_columns(SchemaState(found.tables, found.sequences), dialect.generated_as_held)
+    if models is not None:
+        state = dialect.words_matched(conn, state, models)
     end_read(conn)
     # What the database made by itself is not part of the schema anyone wrote.
     return dialect.as_written(state)

@@ -311,6 +311,12 @@ def sa_table(t: Table, metadata: sa.MetaData, *, name: str | None = None,
             initially="DEFERRED" if deferred else None))
     # (AUTOINCREMENT: SQLite builds the key inline, its constraint unnamed, as create_all().)
     options: dict[str, Any] = {"sqlite_autoincrement": True} if t.sqlite_autoincrement else {}
+    # (MySQL's table defaults, under both names: SQLAlchemy's MariaDB dialect, a mariadb://
+    # URL's, reads only mariadb_ options.)
+    for option in ("charset", "collate"):
+        value = getattr(t, "mysql_" + option)
+        if value:
+            options["mysql_" + option] = options["mariadb_" + option] = value
     table = sa.Table(name or t.name, metadata, *args, schema=t.schema, comment=t.comment,
                      **options)
     if with_indexes:

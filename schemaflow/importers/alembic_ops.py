@@ -16,8 +16,9 @@ from alembic.operations import ops as aops
 from .. import ir
 from ..dialects.coltypes import built_everywhere
 from ..dialects.indexes import from_model, sql_text
-from ..dialects.metadata import assumed, from_metadata
+from ..dialects.metadata import assumed, charset_option, from_metadata
 from ..dialects.read import Unexpressible, _name
+from ..errors import ModelError
 from ..state import (
     SchemaState,
     ck_name,
@@ -68,7 +69,7 @@ def _state_table(table: sa.Table) -> Any:
     try:
         state = from_metadata(md, skip=others)
         own = _column_checks(table)
-    except Unexpressible as exc:
+    except (Unexpressible, ModelError) as exc:
         raise Opaque(exc.message) from None
     t = state.table(str(table.name), table.schema)
     extra = tuple(c for c in own if c not in t.checks)
@@ -98,8 +99,10 @@ def _column_checks(table: sa.Table) -> tuple[ir.CheckDef, ...]:
 
 
 def _create_table(op: aops.CreateTableOp, built: Any, names: Any = None) -> Ops:
-    # (SQLite's AUTOINCREMENT is the table's own, read with it by `_state_table`.)
-    _no_options(op.kw, f"table {op.table_name}", ("sqlite_autoincrement",))
+    # (SQLite's AUTOINCREMENT and MySQL's character set are the table's own, read with it by
+    # `_state_table`.)
+    _no_options({k: v for k, v in op.kw.items() if not charset_option(k)},
+                f"table {op.table_name}", ("sqlite_autoincrement",))
     if op.prefixes:
         raise Opaque(f"table {op.table_name} has prefixes {op.prefixes}")
     # The Table Alembic built when it ran the operation (its columns are attached to it

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..typespec import TypeSpec
+from .charsets import check_charset
 from .parts import (
     CheckDef,
     Collations,
@@ -56,6 +57,14 @@ class CreateTable(Operation):
     # SQLite: the key's values are never reused (AUTOINCREMENT; SQLAlchemy's
     # `sqlite_autoincrement`). Other databases build the table without it.
     sqlite_autoincrement: bool = False
+    # MySQL and MariaDB: the table's default character set and collation (SQLAlchemy's
+    # `mysql_charset`, `mysql_collate`), what its text columns get without a collation of
+    # their own. Left out: the database's. Other databases build the table without them.
+    mysql_charset: str | None = None
+    mysql_collate: str | None = None
+
+    def __post_init__(self) -> None:
+        check_charset(self.mysql_charset, self.mysql_collate)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -31,6 +31,8 @@ class Table:
     indexes: tuple[ir.IndexDef, ...] = ()
     comment: str | None = None
     sqlite_autoincrement: bool = False  # (create_table's)
+    mysql_charset: str | None = None  # (create_table's)
+    mysql_collate: str | None = None
 
     @property
     def key(self) -> TableKey:
@@ -69,7 +71,9 @@ def table_with(t: Table, **changes: Any) -> Table:
         uniques=get("uniques", t.uniques), foreign_keys=get("foreign_keys", t.foreign_keys),
         checks=get("checks", t.checks), indexes=get("indexes", t.indexes),
         comment=get("comment", t.comment),
-        sqlite_autoincrement=get("sqlite_autoincrement", t.sqlite_autoincrement))
+        sqlite_autoincrement=get("sqlite_autoincrement", t.sqlite_autoincrement),
+        mysql_charset=get("mysql_charset", t.mysql_charset),
+        mysql_collate=get("mysql_collate", t.mysql_collate))
 
 
 def column_with(c: ir.Column, **changes: Any) -> ir.Column:

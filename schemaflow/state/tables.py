@@ -49,6 +49,8 @@ def table_from_create(op: ir.CreateTable) -> Table:
         indexes=tuple(indexes),
         comment=op.comment,
         sqlite_autoincrement=op.sqlite_autoincrement,
+        mysql_charset=op.mysql_charset,
+        mysql_collate=op.mysql_collate,
     )
     check_table(table)
     check_numbering(table)
@@ -154,7 +156,8 @@ def create_table_op(t: Table) -> ir.CreateTable:
     return ir.CreateTable(name=t.name, schema=t.schema, columns=t.columns, comment=t.comment,
                           primary_key=t.primary_key, unique=t.uniques,
                           foreign_keys=t.foreign_keys, checks=t.checks, indexes=t.indexes,
-                          sqlite_autoincrement=t.sqlite_autoincrement)
+                          sqlite_autoincrement=t.sqlite_autoincrement,
+                          mysql_charset=t.mysql_charset, mysql_collate=t.mysql_collate)
 
 
 def create_fk_op(t: Table, f: ir.ForeignKeyDef) -> ir.CreateForeignKey:
@@ -290,7 +293,8 @@ def readable_create(t: Table) -> ir.CreateTable:
         unique=tuple(u for u in t.uniques if u not in inline_u.values()),
         foreign_keys=t.foreign_keys, checks=t.checks,
         indexes=tuple(i for i in t.indexes if i not in inline_i.values()),
-        sqlite_autoincrement=t.sqlite_autoincrement)
+        sqlite_autoincrement=t.sqlite_autoincrement, mysql_charset=t.mysql_charset,
+        mysql_collate=t.mysql_collate)
     if _sorted_table(table_from_create(op)) == _sorted_table(t):
         return op
     return create_table_op(t)

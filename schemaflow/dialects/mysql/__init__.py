@@ -79,6 +79,7 @@ class MySQL(Dialect):
     )
     run_lock: ClassVar[bool] = True
     prefix_lengths: ClassVar[bool] = True
+    keeps_charset: ClassVar[bool] = True
 
     # The BLOB and TEXT types the server picks for `BLOB(n)` / `TEXT(n)` (the smallest that
     # holds n bytes), as its reflection reads each: (largest n, blob's type, text's type).
@@ -208,7 +209,18 @@ class MySQL(Dialect):
     def table_options(self, conn: Any, schema: str | None, options: Options) -> Options:
         from .options import refused
 
-        return refused(conn, schema, options)
+        return refused(options)
+
+    def table_words(self, conn: Any, schema: str | None
+                    ) -> dict[str, tuple[str | None, str | None]]:
+        from .charsets import table_words
+
+        return table_words(conn, schema)
+
+    def words_matched(self, conn: Any, have: SchemaState, want: SchemaState) -> SchemaState:
+        from .charsets import words_matched
+
+        return words_matched(conn, have, want)
 
     def check_key(self, expression: str) -> str:
         # LOWER() and UPPER() come back as LCASE() and UCASE().

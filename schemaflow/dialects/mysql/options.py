@@ -1,6 +1,6 @@
 """What MySQL and MariaDB keep of a table beyond its columns, keys and indexes, as reflection
-reads it: table options (only those of a table built without any are expressible) and
-MariaDB's sequences."""
+reads it: table options (only the engine InnoDB and the default character set and
+collation, read by `charsets`, are expressible) and MariaDB's sequences."""
 
 from __future__ import annotations
 
@@ -9,38 +9,25 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..catalogs import Limits
 
-# A table's comment is read as its comment; these two are its default character set and
-# collation, expressible when they are the database's own.
-_COMMENT = "mysql_comment"
-_CHARSET, _COLLATE = "mysql_default charset", "mysql_collate"
-
-_DEFAULTS = ("SELECT default_character_set_name, default_collation_name "
-             "FROM information_schema.schemata WHERE schema_name = coalesce(:schema, database())")
+# A table's comment is read as its comment, its default character set and collation as its
+# `mysql_charset` and `mysql_collate` (`charsets`).
+_READ = frozenset({"mysql_comment", "mysql_default charset", "mysql_charset",
+                   "mysql_collate"})
 
 _SEQUENCES = ("SELECT table_name FROM information_schema.tables WHERE table_type = 'SEQUENCE' "
               "AND table_schema = coalesce(:schema, database()) ORDER BY table_name")
 
 
-def refused(conn: Any, schema: str | None,
-            options: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
-    """Each table's options but the InnoDB engine and the database's own default character
-    set and collation (what a CREATE TABLE without options gets): a MyISAM table, a latin1
-    table in a utf8mb4 database, a row format, partitioning, MIN_ROWS, ..."""
-    import sqlalchemy as sa
-
-    if not any(options.values()):
-        return {}
-    row = conn.execute(sa.text(_DEFAULTS), {"schema": schema}).first()
-    charset, collation = (str(row[0]).lower(), str(row[1]).lower()) if row else ("", "")
+def refused(options: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+    """Each table's options but the InnoDB engine and those read elsewhere: a MyISAM table,
+    a row format, partitioning, MIN_ROWS, ..."""
     found = {}
     for key, named in options.items():
         # SQLAlchemy's MariaDB dialect (a mariadb:// URL) prefixes them mariadb_.
         given = {"mysql_" + k.removeprefix("mariadb_") if k.startswith("mariadb_") else k: v
                  for k, v in named.items()}
         left = {k: v for k, v in given.items() if not (
-            k == _COMMENT or (k == "mysql_engine" and str(v).lower() == "innodb")
-            or (k == _CHARSET and str(v).lower() == charset)
-            or (k == _COLLATE and str(v).lower() == collation))}
+            k in _READ or (k == "mysql_engine" and str(v).lower() == "innodb"))}
         if left:
             found[key] = left
     return found

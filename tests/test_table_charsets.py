@@ -1,0 +1,309 @@
+"""A table's default character set and collation on MySQL and MariaDB (`mysql_charset`,
+`mysql_collate` on create_table; SQLAlchemy's table options of those names): built as
+create_all() builds them, read back by `--from-db` in the fewest words that rebuild them (in
+the models' words where both build the same), compared by what the server builds, a change
+of them refused by name, nothing on the other databases. Buildbot's tables ask for
+`mysql_character_set='utf8'`, Keystone's for `mysql_charset='utf8'`."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import DIALECTS, MYSQL_URL, Project, _server_database, database_url, make_project
+
+MODELS = """
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+sa.Table("builds", metadata, sa.Column("id", sa.Integer, primary_key=True),
+         sa.Column("name", sa.String(255), nullable=False),
+         sa.UniqueConstraint("name", name="uq_builds_name"), mysql_character_set="utf8")
+sa.Table("users", metadata, sa.Column("id", sa.Integer, primary_key=True),
+         sa.Column("email", sa.String(255)), mysql_engine="InnoDB", mysql_charset="utf8")
+sa.Table("notes", metadata, sa.Column("id", sa.Integer, primary_key=True),
+         sa.Column("body", sa.Text), mysql_charset="{notes}")
+sa.Table("tags", metadata, sa.Column("id", sa.Integer, primary_key=True),
+         sa.Column("label", sa.String(40)), mysql_collate="utf8mb4_bin")
+sa.Table("legacy", metadata, sa.Column("id", sa.Integer, primary_key=True),
+         sa.Column("code", sa.String(10)), mysql_DEFAULT_CHARSET="latin1",
+         mysql_COLLATE="latin1_bin")
+sa.Table("plain", metadata, sa.Column("id", sa.Integer, primary_key=True))
+"""
+
+# What each table's create_table says, as the models say it.
+WORDS = {"builds": ("utf8", None), "users": ("utf8", None), "notes": ("utf8mb4", None),
+         "tags": (None, "utf8mb4_bin"), "legacy": ("latin1", "latin1_bin"),
+         "plain": (None, None)}
+
+
+def _models(root: Path, url: str, notes: str = "utf8mb4") -> Project:
+    p = make_project(root, url)
+    (root / "cs_models.py").write_text(MODELS.format(notes=notes), encoding="utf-8")
+    with (root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
+        fh.write('models = "cs_models:metadata"\n')
+    return p
+
+
+def _ok(p: Project, *args: str) -> str:
+    done = p.cli(*args)
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    return done.stdout
+
+
+def _tables(p: Project) -> dict[str, dict[str, Any]]:
+    """Each create_table of the project's changesets, by table name."""
+    found = {}
+    for f in sorted(p.changesets.iterdir()):
+        for op in yaml.safe_load(f.read_text(encoding="utf-8"))["operations"]:
+            if "create_table" in op:
+                found[op["create_table"]["name"]] = op["create_table"]
+    return found
+
+
+def _words(t: dict[str, Any]) -> tuple[str | None, str | None]:
+    return t.get("mysql_charset"), t.get("mysql_collate")
+
+
+@contextlib.contextmanager
+def _another_mysql_database() -> Iterator[str]:
+    yield from _server_database(MYSQL_URL, "MySQL")
+
+
+def _create_all(url: str, source: str) -> None:
+    import sqlalchemy as sa
+
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        namespace["metadata"].create_all(engine)
+    finally:
+        engine.dispose()
+
+
+def _show_create(url: str) -> dict[str, str]:
+    """Each table's SHOW CREATE TABLE but the version table's."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            names = [n for n in sa.inspect(conn).get_table_names() if n != "schemaflow_version"]
+            return {n: conn.exec_driver_sql(f"SHOW CREATE TABLE `{n}`").one()[1]
+                    for n in names}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_models_with_them_build_what_create_all_builds(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    """They were refused by name (Buildbot's 42 tables, Keystone's)."""
+    url = database_url(tmp_path, dialect, request)
+    p = _models(tmp_path / "proj", url)
+    _ok(p, "new", "--autogenerate", "-m", "models")
+    assert {n: _words(t) for n, t in _tables(p).items()} == WORDS
+    for args in (("validate",), ("apply",), ("check",), ("check", "--against-db")):
+        _ok(p, *args)
+    if dialect != "mysql":
+        return
+    built = _show_create(url)
+    assert "DEFAULT CHARSET=utf8mb3" in built["builds"], built["builds"]
+    assert "COLLATE=latin1_bin" in built["legacy"], built["legacy"]
+    assert "COLLATE=utf8mb4_bin" in built["tags"], built["tags"]
+    with _another_mysql_database() as other:
+        _create_all(other, MODELS.format(notes="utf8mb4"))
+        assert _show_create(other) == built
+    _ok(p, "rollback", "base")
+    assert _show_create(url) == {}
+
+
+@pytest.mark.mysql
+def test_a_baseline_reads_them_and_rebuilds_them(mysql_url: str, tmp_path: Path) -> None:
+    """`--from-db` refused a table whose character set was not the database's."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(mysql_url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        for sql in ("CREATE TABLE a (id integer PRIMARY KEY, s varchar(10)) DEFAULT CHARSET=utf8",
+                    "CREATE TABLE b (id integer PRIMARY KEY, s text) COLLATE utf8mb4_bin",
+                    "CREATE TABLE c (id integer PRIMARY KEY, s varchar(10)) "
+                    "CHARACTER SET latin1 COLLATE latin1_bin",
+                    "CREATE TABLE d (id integer PRIMARY KEY, s varchar(10))",
+                    "CREATE TABLE e (id integer PRIMARY KEY) CHARSET=utf8mb4 "
+                    "COLLATE=utf8mb4_general_ci"):
+            conn.exec_driver_sql(sql)
+    engine.dispose()
+    p = make_project(tmp_path / "proj", mysql_url)
+    _ok(p, "new", "--autogenerate", "--from-db", "-m", "baseline")
+    # The fewest words: none where the table has the database's default, the character set
+    # alone where the collation is its default one.
+    assert {n: _words(t) for n, t in _tables(p).items()} == {
+        "a": ("utf8mb3", None), "b": ("utf8mb4", "utf8mb4_bin"), "c": ("latin1", "latin1_bin"),
+        "d": (None, None), "e": (None, None)}
+    with _another_mysql_database() as other:
+        _ok(p, "--url", other, "apply")
+        assert _show_create(other) == _show_create(mysql_url)
+    sqlite = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    _ok(p, "--url", sqlite, "apply")
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("notes", ["utf8mb4", "UTF8MB4"])
+def test_adopting_a_database_built_by_create_all_finds_nothing_to_do(
+        mysql_url: str, tmp_path: Path, notes: str) -> None:
+    """`mysql_charset="utf8mb4"` in a utf8mb4 database builds the database's default, which
+    the server gives back as no option at all: the baseline writes the models' words, and
+    `check` finds nothing, with or without the database."""
+    source = MODELS.format(notes=notes)
+    _create_all(mysql_url, source)
+    p = _models(tmp_path / "proj", mysql_url, notes=notes)
+    _ok(p, "new", "--autogenerate", "--from-db", "-m", "baseline")
+    assert {n: _words(t) for n, t in _tables(p).items()} == {**WORDS, "notes": (notes, None)}
+    _ok(p, "stamp", "head")
+    _ok(p, "check")
+    _ok(p, "check", "--against-db")
+
+
+@pytest.mark.mysql
+def test_a_database_that_differs_from_the_models_is_a_difference(mysql_url: str,
+                                                                 tmp_path: Path) -> None:
+    """A table of the database's default where the models ask for utf8 (a server that never
+    ran the models' DDL) is reported, not taken as the same."""
+    p = _models(tmp_path / "proj", mysql_url)
+    _ok(p, "new", "--autogenerate", "-m", "models")
+    _ok(p, "apply")
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(mysql_url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE users CONVERT TO CHARACTER SET utf8mb4")
+    engine.dispose()
+    done = p.cli("check", "--against-db")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert ("the character set of table users changes on MySQL and MariaDB (utf8mb3 in what "
+            "is wanted, the database's default in what exists); no operation writes that "
+            "change yet") in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_change_of_them_is_refused_by_name(tmp_path: Path) -> None:
+    p = _models(tmp_path / "proj", f"sqlite:///{tmp_path / 'app.db'}")
+    _ok(p, "new", "--autogenerate", "-m", "models")
+    before = sorted(p.changesets.iterdir())
+    (p.root / "cs_models.py").write_text(MODELS.format(notes="latin1"), encoding="utf-8")
+    for args in (("new", "--autogenerate", "-m", "latin1"), ("check",)):
+        done = p.cli(*args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert ("the character set of table notes changes on MySQL and MariaDB (latin1 in "
+                "what is wanted, utf8mb4 in what exists); no operation writes that change "
+                "yet") in done.stderr
+        assert "Traceback" not in done.stderr
+    assert sorted(p.changesets.iterdir()) == before
+
+
+@pytest.mark.parametrize(("words", "message"), [
+    ({"mysql_charset": "utf8mb"}, "mysql_charset 'utf8mb' is no character set of MySQL or "
+                                  "MariaDB"),
+    ({"mysql_charset": "latin1", "mysql_collate": "utf8mb4_bin"},
+     "mysql_collate 'utf8mb4_bin' is a collation of utf8mb4, not of mysql_charset 'latin1'"),
+    ({"mysql_charset": "utf8; DROP TABLE x"}, "mysql_charset"),
+])
+def test_wrong_words_are_refused_where_they_are_written(project: Project,
+                                                        words: dict[str, str],
+                                                        message: str) -> None:
+    doc = {"schemaflow": 1, "id": "a1", "parents": [], "message": "t", "operations": [
+        {"create_table": {"name": "t", **words,
+                          "columns": [{"name": "id", "type": "integer", "primary_key": True}]}}]}
+    (project.changesets / "a1_t.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    done = project.cli("validate")
+    assert done.returncode != 0, done.stdout
+    assert "a1_t.yaml" in done.stdout + done.stderr
+    assert message in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    applied = project.cli("apply")
+    assert applied.returncode != 0
+    assert not (project.root / "app.db").exists() or "t" not in _sqlite_tables(project)
+
+
+def _sqlite_tables(p: Project) -> set[str]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(p.root / "app.db")) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ('mysql_charset="utf8mb"', "model table 'docs': mysql_charset 'utf8mb' is no character "
+                               "set of MySQL or MariaDB"),
+    ('mysql_charset="utf8", mariadb_charset="latin1"',
+     "table docs: mariadb_charset='latin1' where mysql_charset is 'utf8'"),
+])
+def test_models_with_wrong_words_are_refused(tmp_path: Path, option: str, message: str) -> None:
+    p = make_project(tmp_path / "proj")
+    (p.root / "cs_models.py").write_text(
+        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+        f'sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True), {option})\n',
+        encoding="utf-8")
+    with (p.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
+        fh.write('models = "cs_models:metadata"\n')
+    done = p.cli("new", "--autogenerate", "-m", "m")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(p.changesets.iterdir()) == []
+
+
+def test_the_same_words_for_mariadb_are_taken(tmp_path: Path) -> None:
+    """`mysql_charset` with the same `mariadb_charset` (models written for both URLs)."""
+    p = make_project(tmp_path / "proj")
+    (p.root / "cs_models.py").write_text(
+        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+        'sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),\n'
+        '         mysql_charset="utf8mb4", mariadb_charset="utf8mb4",\n'
+        '         mysql_collate="utf8mb4_unicode_ci", mariadb_collate="utf8mb4_unicode_ci")\n',
+        encoding="utf-8")
+    with (p.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
+        fh.write('models = "cs_models:metadata"\n')
+    _ok(p, "new", "--autogenerate", "-m", "m")
+    assert _words(_tables(p)["docs"]) == ("utf8mb4", "utf8mb4_unicode_ci")
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_an_alembic_history_with_them_builds_what_alembic_builds(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    """Keystone's and Buildbot's create_table options: the imported create_table keeps them
+    (it was written as SQL per database), and builds what `alembic upgrade` builds."""
+    from test_import_alembic import _alembic_project, _imported, alembic_upgrade, drop_all
+
+    ini = _alembic_project(tmp_path, [(
+        "a1", None, "def upgrade():\n"
+                    "    op.create_table('project', sa.Column('id', sa.Integer, "
+                    "primary_key=True),\n"
+                    "        sa.Column('name', sa.String(64)), mysql_engine='InnoDB',\n"
+                    "        mysql_charset='utf8')\n"
+                    "    op.create_table('logs', sa.Column('id', sa.Integer, primary_key=True),\n"
+                    "        mysql_character_set='utf8mb4', mysql_collate='utf8mb4_bin')\n"
+                    "def downgrade():\n    op.drop_table('logs')\n    op.drop_table('project')\n")])
+    url = database_url(tmp_path, dialect, request)
+    alembic_upgrade(ini.parent / "migrations", url)
+    expected = _show_create(url) if dialect == "mysql" else None
+    if dialect == "sqlite":
+        url = f"sqlite:///{tmp_path / 'schemaflow.db'}"
+    else:
+        drop_all(url)
+    p = make_project(tmp_path / "proj", url)
+    _ok(p, "import", "alembic", str(ini))
+    ops = [op["create_table"] for op in _imported(p, "a1")["operations"]]
+    assert [(t["name"], _words(t)) for t in ops] == [
+        ("project", ("utf8", None)), ("logs", ("utf8mb4", "utf8mb4_bin"))]
+    _ok(p, "apply")
+    if expected is not None:
+        assert _show_create(url) == {k: v for k, v in expected.items() if k != "alembic_version"}
+    _ok(p, "rollback", "base")
