@@ -153,3 +153,39 @@ def test_a_scope_without_a_condition_is_refused_at_its_line(
     done = project.cli("apply")
     assert done.returncode != 0 and "Traceback" not in done.stdout + done.stderr
     assert not (project.root / "app.db").exists() or _conditions(project.url) == {}
+
+
+# PostgreSQL's own index options in models shared with other databases (Prefect's): every
+# database gets these models, PostgreSQL builds the options, the others the plain index.
+POSTGRESQL_OPTIONS = {
+    "common": ("""
+        t = sa.Table("flows", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("name", sa.String(100)), sa.Column("tags", sa.JSON),
+                     sa.Column("created", sa.DateTime))
+        sa.Index("ix_flows_tags", t.c.name, postgresql_using="hash")
+        sa.Index("ix_flows_name_ops", t.c.name, postgresql_ops={"name": "text_pattern_ops"},
+                 postgresql_include=["created"])
+        sa.Index("ix_flows_created", t.c.created, postgresql_include=["id", "name"])
+    """, ["using: hash", "opclass: text_pattern_ops", "include: [created]",
+          "include: [id, name]"]),
+    "sqlite": ("", []), "postgresql": ("", []), "mysql": ("", []),
+}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_postgresql_index_options_build_where_the_database_has_them(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    """They were refused on SQLite and MySQL, where `create_all()` leaves them out, so such
+    models could not run on a SQLite project. Each database now builds what `create_all()`
+    builds: the changeset keeps the options, PostgreSQL builds them, and `check
+    --against-db` finds nothing on any of the three, on schemaflow's database and on
+    create_all()'s (`_round_trip`)."""
+    from test_fidelity import _round_trip
+
+    p = _round_trip(tmp_path, dialect, request, POSTGRESQL_OPTIONS)
+    if dialect == "postgresql":
+        found = dict(rows(p.url, "SELECT indexname, indexdef FROM pg_indexes "
+                                 "WHERE tablename = 'flows' AND indexname <> 'pk_flows'"))
+        assert "USING hash (name)" in found["ix_flows_tags"]
+        assert "(name text_pattern_ops) INCLUDE (created)" in found["ix_flows_name_ops"]
+        assert "INCLUDE (id, name)" in found["ix_flows_created"]

@@ -1004,9 +1004,9 @@ def test_renderer_reads_the_capabilities_of_its_version() -> None:
 @pytest.mark.parametrize(("target", "key", "refusal"), [
     (MARIADB, {"expression": "lower(code)"}, "indexes on expressions"),
     (MYSQL8, {"name": "code", "nulls": "first"}, "NULLS FIRST/LAST in indexes"),
-    (("sqlite", (3, 40)), {"name": "code", "opclass": "text_pattern_ops"}, "operator classes"),
+    (("sqlite", (3, 40)), {"name": "code", "nulls": "last"}, "NULLS FIRST/LAST in indexes"),
     (("mariadb", (10, 6)), {"name": "code", "order": "desc"}, "descending index key parts"),
-], ids=["mariadb-expression", "mysql-nulls", "sqlite-opclass", "mariadb-10.6-desc"])
+], ids=["mariadb-expression", "mysql-nulls", "sqlite-nulls", "mariadb-10.6-desc"])
 def test_index_key_parts_a_database_lacks_are_refused(target: tuple[str, tuple[int, ...]],
                                                       key: dict[str, Any], refusal: str) -> None:
     doc = {"create_index": {"name": "ix_k", "table": "items", "columns": [key]}}
@@ -1033,6 +1033,20 @@ def test_index_key_parts_render_per_database() -> None:
         {"name": "code", "length": 8, "order": "desc"}, "qty"]}}
     assert render(MARIADB, BASE, prefix) == ["CREATE INDEX ix_p ON items (code(8) DESC, qty)"]
     assert render(PG, BASE, prefix) == ["CREATE INDEX ix_p ON items (code DESC, qty)"]
+
+
+@pytest.mark.parametrize("target", [("sqlite", (3, 40)), MARIADB, MYSQL8],
+                         ids=["sqlite", "mariadb", "mysql"])
+def test_postgresql_index_options_are_left_out_where_the_database_has_none(
+        target: tuple[str, tuple[int, ...]]) -> None:
+    """A method, INCLUDE columns and operator classes were refused where the database has
+    none, so models shared by SQLite and PostgreSQL (Prefect's) could not run on SQLite: the
+    index is built without them there, as `create_all()` builds `postgresql_using`,
+    `postgresql_include` and `postgresql_ops`."""
+    doc = {"create_index": {"name": "ix_k", "table": "items", "columns": [
+        {"name": "code", "opclass": "text_pattern_ops"}, "qty"], "include": ["note"],
+        "using": "gin"}}
+    assert render(target, BASE, doc) == ["CREATE INDEX ix_k ON items (code, qty)"]
 
 
 def test_drop_constraint_on_mysql_with_alembic_imported_in_the_same_process() -> None:

@@ -115,6 +115,26 @@ class ComparableView:
             return t
         return replace(t, indexes=tuple(indexes))
 
+    def _index_options_as_held(self, t: Table) -> Table:
+        indexes = tuple(self._held_options(i) for i in t.indexes)
+        if all(a is b for a, b in zip(indexes, t.indexes, strict=True)):
+            return t
+        return replace(t, indexes=indexes)
+
+    def _held_options(self, i: ir.IndexDef) -> ir.IndexDef:
+        """`i` without PostgreSQL's own options this database lacks (a method, INCLUDE
+        columns, operator classes): it builds the index without them, as `create_all()` builds
+        SQLAlchemy's `postgresql_using`, `postgresql_include` and `postgresql_ops`."""
+        caps = self.caps
+        using = i.using if i.using is None or i.using in caps.index_methods else None
+        include = i.include if caps.index_include else ()
+        keys = i.columns if caps.index_opclass else tuple(
+            k if isinstance(k, str) or k.opclass is None
+            else replace(k, opclass=None).plain or replace(k, opclass=None) for k in i.columns)
+        if (using, include, keys) == (i.using, i.include, i.columns):
+            return i
+        return replace(i, using=using, include=include, columns=keys)
+
     # The longest prefix, in bytes, this database gives a key that names no length on a
     # column longer than that (TEXT, BLOB, JSON, a long VARCHAR; MariaDB: InnoDB's 3072;
     # MySQL refuses such a key), or None.
@@ -190,8 +210,8 @@ class ComparableView:
         held = map_columns(_dialect(self).sequences_detached(state), lambda c: self.default_as_held(
             self.generated_as_held(self._typed_as_held(self._numbered_as_held(
                 _dialect(self).column_here(c))))))
-        return map_tables(held, lambda t: self.held_indexes(self.held_checks(
-            self._conditions_as_held(self._options_as_held(t)))))
+        return map_tables(held, lambda t: self.held_indexes(self._index_options_as_held(
+            self.held_checks(self._conditions_as_held(self._options_as_held(t))))))
 
     # Whether this database keeps `sqlite_autoincrement` (SQLite); the others build a table
     # without it.
