@@ -117,6 +117,9 @@ def baseline(live: SchemaState, models: SchemaState, dialect: Dialect) -> Schema
         if m.sqlite_autoincrement and not dialect.keeps_autoincrement:
             # (what this database cannot hold, the models' for SQLite)
             t = replace(t, sqlite_autoincrement=True)
+        if (m.mysql_charset or m.mysql_collate) and not dialect.keeps_charset:
+            # (likewise for MySQL and MariaDB; one that keeps them read the models' words)
+            t = replace(t, mysql_charset=m.mysql_charset, mysql_collate=m.mysql_collate)
         return checks_elsewhere(dialect, checks_matched(dialect, t, m), m)
 
     return live.with_tables({key: table(key, t) for key, t in live.tables.items()})

@@ -391,6 +391,22 @@ def test_ddl_statement_decided_from_the_schema(mysql_url: str, tmp_path: Path,
     assert sorted(r[0] for r in db.query("SHOW TABLES")) == ["schemaflow_version", "t", "u"]
 
 
+@pytest.mark.parametrize("charset", ["utf8mb4", "utf8"])
+def test_a_table_with_a_character_set_is_decided_from_the_schema(
+        mysql_url: str, tmp_path: Path, charset: str) -> None:
+    """(From a review.) `mysql_charset: utf8mb4`, the database's own, is no option at all
+    as the server gives the table back: the resume compared the two as a change no operation
+    writes and stopped with exit 2. It reads the table in the changeset's words."""
+    p = make_project(tmp_path / "proj", mysql_url)
+    db = half_done(p, mysql_url, {"create_table": {"name": "u", "mysql_charset": charset,
+                                                   "columns": [{"name": "id", "type": "integer",
+                                                                "primary_key": True}]}})
+    done = p.cli("apply")
+    assert done.returncode == 0, done.stderr
+    assert "statements 1 to 2 are in effect; resuming at statement 3" in done.stderr
+    assert db.applied() == ["c001", "c002"]
+
+
 @pytest.mark.parametrize("forget_from", [2, 3])
 def test_a_statement_inside_create_table_with_an_index(mysql_url: str, tmp_path: Path,
                                                        forget_from: int) -> None:

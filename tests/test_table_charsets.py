@@ -307,3 +307,59 @@ def test_an_alembic_history_with_them_builds_what_alembic_builds(
     if expected is not None:
         assert _show_create(url) == {k: v for k, v in expected.items() if k != "alembic_version"}
     _ok(p, "rollback", "base")
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgresql",
+                                                           marks=pytest.mark.postgresql)])
+def test_a_baseline_of_another_database_keeps_the_models_words(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    """(From a review.) A `--from-db` baseline of a database that keeps no character set
+    lost the models' `mysql_charset`, and `check` then stopped on a change no operation
+    writes: the baseline writes the models' words, as it does `sqlite_autoincrement`."""
+    url = database_url(tmp_path, dialect, request)
+    _create_all(url, MODELS.format(notes="utf8mb4"))
+    p = _models(tmp_path / "proj", url)
+    _ok(p, "new", "--autogenerate", "--from-db", "-m", "baseline")
+    assert {n: _words(t) for n, t in _tables(p).items()} == WORDS
+    _ok(p, "stamp", "head")
+    _ok(p, "check")
+    _ok(p, "check", "--against-db")
+
+
+@pytest.mark.mysql
+def test_a_collation_that_names_no_character_set(mysql_url: str, tmp_path: Path) -> None:
+    """(From a review.) MariaDB's `uca1400_ai_ci` (10.10 on) is a collation of the table's
+    character set, which the server gives back by its full name: `check --against-db` took
+    the two names for a change."""
+    p = make_project(tmp_path / "proj", mysql_url)
+    (p.root / "cs_models.py").write_text(
+        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+        'sa.Table("a", metadata, sa.Column("id", sa.Integer, primary_key=True),\n'
+        '         sa.Column("s", sa.String(20)), mysql_collate="uca1400_ai_ci")\n'
+        'sa.Table("b", metadata, sa.Column("id", sa.Integer, primary_key=True),\n'
+        '         mysql_charset="utf8", mysql_collate="uca1400_as_cs")\n', encoding="utf-8")
+    with (p.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
+        fh.write('models = "cs_models:metadata"\n')
+    for args in (("new", "--autogenerate", "-m", "m"), ("apply",), ("check",),
+                 ("check", "--against-db")):
+        _ok(p, *args)
+    built = _show_create(mysql_url)
+    assert "COLLATE=utf8mb4_uca1400_ai_ci" in built["a"], built["a"]
+    assert "COLLATE=utf8mb3_uca1400_as_cs" in built["b"], built["b"]
+
+
+def test_sqlalchemys_own_spellings_are_read(tmp_path: Path) -> None:
+    """(From a review.) Models reflected by SQLAlchemy (`autoload_with`) carry `mysql_default
+    charset`, with a space; `utf8` for MySQL and `utf8mb3` for MariaDB are the same."""
+    p = make_project(tmp_path / "proj")
+    (p.root / "cs_models.py").write_text(
+        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+        'sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),\n'
+        '         **{"mysql_default charset": "latin1"})\n'
+        'sa.Table("more", metadata, sa.Column("id", sa.Integer, primary_key=True),\n'
+        '         mysql_charset="utf8", mariadb_charset="utf8mb3")\n', encoding="utf-8")
+    with (p.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
+        fh.write('models = "cs_models:metadata"\n')
+    _ok(p, "new", "--autogenerate", "-m", "m")
+    tables = _tables(p)
+    assert (_words(tables["docs"]), _words(tables["more"])) == (("latin1", None), ("utf8", None))

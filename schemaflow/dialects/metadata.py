@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from .. import ir
 from ..errors import ModelError
-from ..ir.charsets import check_charset
+from ..ir.charsets import check_charset, normal_charset, normal_collation
 from ..ir.parts import IRError
 from ..state import SchemaState, ck_name, fit, fk_name, uq_name
 from .coltypes import TypeReader, built_everywhere
@@ -84,7 +84,12 @@ _CHARSET_WORDS = {"charset": "charset", "character_set": "charset",
 def charset_option(key: str) -> bool:
     """Whether a table option is one of MySQL's character set and collation."""
     prefix, _, rest = key.partition("_")
-    return prefix in ("mysql", "mariadb") and rest.lower() in _CHARSET_WORDS
+    return prefix in ("mysql", "mariadb") and _word(rest) in _CHARSET_WORDS
+
+
+def _word(rest: str) -> str:
+    # (SQLAlchemy's reflection of MySQL writes `mysql_default charset`, with a space)
+    return rest.lower().replace(" ", "_")
 
 
 def charset_options(table: str, options: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -96,11 +101,12 @@ def charset_options(table: str, options: dict[str, Any]) -> tuple[str | None, st
         prefix, _, rest = key.partition("_")
         value = options.pop(key)
         if value is not None:
-            found[(prefix, _CHARSET_WORDS[rest.lower()])] = str(value)
+            found[(prefix, _CHARSET_WORDS[_word(rest)])] = str(value)
     words: list[str | None] = []
     for word in ("charset", "collate"):
         mysql, mariadb = found.get(("mysql", word)), found.get(("mariadb", word))
-        if mariadb is not None and (mysql or "").lower() != mariadb.lower():
+        normal = normal_charset if word == "charset" else normal_collation
+        if mariadb is not None and normal(mysql or "") != normal(mariadb):
             raise Unexpressible(f"table {table}", f"mariadb_{word}={mariadb!r} where mysql_"
                                 f"{word} is {mysql!r} (a table's character set and collation "
                                 "are the same on MySQL and MariaDB in the format)",

@@ -39,12 +39,21 @@ def charset_of(collation: str) -> str | None:
     return head if head in CHARSETS else None
 
 
+def full_collation(collate: str, charset: str | None) -> str:
+    """A collation's full name, as the server gives it back: one that names no character set
+    (MariaDB's `uca1400_ai_ci`) is that of `charset`, where given."""
+    name = normal_collation(collate)
+    if charset and charset_of(name) is None:
+        return f"{normal_charset(charset)}_{name}"
+    return name
+
+
 def table_charset(charset: str | None, collate: str | None) -> tuple[str | None, str | None]:
     """A table's default character set and collation in the server's spelling, the character
     set told by the collation where only that is given."""
     c = normal_charset(charset) if charset else None
     if collate:
-        return c or charset_of(collate), normal_collation(collate)
+        return c or charset_of(collate), full_collation(collate, c)
     return c, None
 
 

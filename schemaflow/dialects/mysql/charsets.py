@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from ...ir.charsets import charset_of, normal_charset, normal_collation
+from ...ir.charsets import charset_of, full_collation, normal_charset, normal_collation
 
 if TYPE_CHECKING:
     from ...state import SchemaState, Table
@@ -17,6 +17,9 @@ _TABLES = ("SELECT table_name, table_collation FROM information_schema.tables "
 _DATABASE = ("SELECT default_collation_name FROM information_schema.schemata "
              "WHERE schema_name = coalesce(:schema, database())")
 _DEFAULTS = "SELECT character_set_name, default_collate_name FROM information_schema.character_sets"
+# MariaDB 11.2 on: each character set's default collation where the server's differs from the
+# one it was built with (`utf8mb4=uca1400_ai_ci,...`); no row elsewhere.
+_OVERRIDES = "SHOW VARIABLES LIKE 'character_set_collations'"
 
 
 @dataclass(frozen=True)
@@ -28,9 +31,10 @@ class Defaults:
     charsets: dict[str, str]
 
     def built(self, charset: str | None, collate: str | None) -> str:
-        """The collation a table written with these words gets."""
+        """The collation a table written with these words gets (a collation that names no
+        character set is one of the given one, else of the database's)."""
         if collate:
-            return normal_collation(collate)
+            return full_collation(collate, charset or charset_of(self.database))
         if charset:
             return self.charsets.get(normal_charset(charset), "")
         return self.database
@@ -43,6 +47,11 @@ def defaults(conn: Any, schema: str | None) -> Defaults:
     database = conn.execute(sa.text(_DATABASE), {"schema": schema}).scalar()
     charsets = {normal_charset(str(c)): normal_collation(str(d))
                 for c, d in conn.execute(sa.text(_DEFAULTS))}
+    for _, value in conn.exec_driver_sql(_OVERRIDES):
+        for pair in str(value or "").split(","):
+            charset, _, collate = pair.strip().partition("=")
+            if charset and collate:
+                charsets[normal_charset(charset)] = full_collation(collate, charset)
     return Defaults(normal_collation(str(database or "")), charsets)
 
 
