@@ -255,13 +255,15 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
     models = models_state(settings)
     known = for_url(settings.url)
     if known is not None:
+        from .dialects.comparable import map_tables
+
+        # (an index of other databases only is none here: a MySQL baseline's InnoDB index)
+        old, models = (map_tables(x, known.indexes_held) for x in (old, models))
         old = kind_matched(known, old, models)
         models = known.sequences_detached(models, keep=_sequences_kept(old, models))
         if known.prefix_lengths:
             # A prefix as long as the column (or on a column that takes none) is the whole
             # column there, as a baseline read from the database writes it.
-            from .dialects.comparable import map_tables
-
             old, models = (map_tables(x, known.held_indexes) for x in (old, models))
     # What the configured database cannot tell apart is no difference (a MariaDB baseline's
     # index for a foreign key, which the models leave to the database).

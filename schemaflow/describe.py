@@ -44,7 +44,7 @@ def describe(op: Any) -> str:
 
 def _index(i: Any) -> str:
     """An index's key parts and what else it is: `(a(64), b DESC) unique, where x > 0 on
-    postgresql, using gin, include (c)`."""
+    postgresql, using gin, include (c), only on mysql`."""
     from .ir import key_text
 
     parts = ["unique"] if i.unique else []
@@ -53,5 +53,6 @@ def _index(i: Any) -> str:
         parts.append(f"where {i.where}{scope}")
     parts += [f"using {i.using}"] if i.using else []
     parts += [f"include ({', '.join(i.include)})"] if i.include else []
+    parts += [f"only on {', '.join(i.dialects)}"] if i.dialects else []
     keys = f"({', '.join(key_text(k) for k in i.columns)})"
     return " ".join([keys, ", ".join(parts)]) if parts else keys

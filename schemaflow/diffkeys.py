@@ -205,12 +205,12 @@ def where_key(where: str | None) -> str | None:
 
 def index_key(i: ir.IndexDef) -> tuple[Any, ...]:
     """What an index means (its name aside): its key parts, uniqueness, condition and the
-    databases it applies on, method and INCLUDE columns."""
+    databases it applies on, method, INCLUDE columns and the databases it exists on."""
     keys = tuple(k if isinstance(k, str) else (
         k.name, sql_key(k.expression), k.order, k.nulls, k.opclass, k.length)
         for k in ir.normal_keys(i.columns))
     return (keys, i.unique, where_key(i.where), _where_scope(i), i.using or "btree",
-            i.include)
+            i.include, tuple(sorted(i.dialects)) if i.dialects else None)
 
 
 def _where_scope(i: ir.IndexDef) -> tuple[str, ...] | None:

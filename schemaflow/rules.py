@@ -201,11 +201,20 @@ def index_namespace(op: ir.Operation, before: SchemaState, oc: OpContext,
     Dialect decides (SF331)."""
     if ctx.support is not None:
         return
-    from .dialects import capabilities, names
+    from .dialects import by_name, capabilities, names
 
+    made = {i.name: i for i in (op.indexes if isinstance(op, ir.CreateTable) else
+                                [op] if isinstance(op, ir.CreateIndex) else [])}
     for name, table, others in index_clashes(op, before):
         per_table = [d for d in names() if capabilities(d).index_names_per_table]
         per_schema = [d for d in names() if d not in per_table]
+        # (indexes of some databases only clash where both exist)
+        pair = [made.get(name), *(next((i for i in before.table(o, getattr(op, "schema", None))
+                                         .indexes if i.name == name), None) for o in others)]
+        per_schema = [d for d in per_schema if all(
+            i is None or by_name(d).index_held(i) for i in pair)]
+        if not per_schema:
+            continue
         yield "SF334", (f"{op.kind} {name} on {table}: the table {others[0]} has an index "
                         f"named {name} too; that runs only where index names are per table "
                         f"({', '.join(per_table)}), not on {', '.join(per_schema)}"), (

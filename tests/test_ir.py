@@ -477,13 +477,23 @@ def _builds(cls: Any, scalar: st.SearchStrategy[Any], with_null: bool) -> Any:
         return st.one_of(st.builds(cls, **{**fields, "type": TYPES}), st.builds(
             cls, **{**fields, "type": st.none(), "variants": st.just(()),
                     "collation": st.none()}))
-    # An index condition's databases go with the condition, and name at least one.
+    # An index condition's databases go with the condition, and name at least one; so do
+    # the databases an index exists on.
     if cls in (ir.IndexDef, ir.CreateIndex):
+        scope = st.one_of(st.none(), st.lists(st.sampled_from(typing.get_args(ir.Dialect)),
+                                               min_size=1, max_size=4, unique=True).map(tuple))
+        fields["dialects"] = scope
         return st.one_of(
             st.builds(cls, **{**fields, "where_dialects": st.none()}),
             st.builds(cls, **{**fields, "where": NAMES, "where_dialects": st.lists(
                 st.sampled_from(typing.get_args(ir.Dialect)), min_size=1, max_size=4,
                 unique=True).map(tuple)}))
+    # A table's character set and collation are MySQL's, the collation of that set.
+    if cls is ir.CreateTable:
+        fields["mysql_charset"] = st.sampled_from((None, "utf8", "utf8mb4", "latin1"))
+        fields["mysql_collate"] = st.sampled_from((None, "utf8mb4_bin", "uca1400_ai_ci"))
+        return st.builds(cls, **fields).filter(lambda op: op.mysql_charset in (
+            None, "utf8mb4") or op.mysql_collate in (None, "uca1400_ai_ci"))
     # A column's values come from at most one of these.
     if cls is ir.Column:
         sources = ("default", "default_sql", "computed", "identity", "sequence")

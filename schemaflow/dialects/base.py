@@ -202,6 +202,15 @@ class Dialect(SupportChecks, CatalogReading, ComparableView):
         """`op` with every column and type as this database builds it."""
         return columns.op_here(self.variant_names, op)
 
+    def elsewhere(self, op: ir.Operation, before: SchemaState) -> bool:
+        """Whether `op` creates or drops an index that exists on other databases only."""
+        return columns.elsewhere(self.variant_names, op, before)
+
+    def index_held(self, i: ir.IndexDef | ir.CreateIndex) -> bool:
+        """Whether index `i` exists here (its `dialects` name this database, or are left
+        out)."""
+        return columns.index_held(self.variant_names, i)
+
     def check(self, op: ir.Operation, before: SchemaState) -> None:
         """Raise UsageError when this database cannot do `op` (values last: Unstorable)."""
         op = self.op_here(op)

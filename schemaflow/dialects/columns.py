@@ -41,11 +41,37 @@ def _per_database(c: ir.Column) -> bool:
 
 def index_here(names: tuple[str, ...], i: ir.IndexDef) -> ir.IndexDef:
     """`i` with its `where` where it applies here (one of `names`; else none: the index
-    covers every row), and no `where_dialects`."""
-    if i.where_dialects is None:
+    covers every row), and no `where_dialects` nor `dialects` (`index_held` says whether it
+    exists here at all)."""
+    if i.where_dialects is None and i.dialects is None:
         return i
+    if i.where_dialects is None:
+        return replace(i, dialects=None)
     return replace(i, where=i.where if any(d in names for d in i.where_dialects) else None,
-                   where_dialects=None)
+                   where_dialects=None, dialects=None)
+
+
+def index_held(names: tuple[str, ...], i: ir.IndexDef | ir.CreateIndex) -> bool:
+    """Whether index `i` exists on the database whose variant keys are `names` (its
+    `dialects` name it, or are left out)."""
+    return i.dialects is None or any(d in names for d in i.dialects)
+
+
+def elsewhere(names: tuple[str, ...], op: ir.Operation, before: SchemaState) -> bool:
+    """Whether `op` creates or drops an index that exists on other databases only (it does
+    nothing here)."""
+    if isinstance(op, ir.CreateIndex):
+        return not index_held(names, op)
+    if isinstance(op, ir.DropIndex):
+        t = before.tables.get((op.schema, op.table))
+        i = next((i for i in t.indexes if i.name == op.name), None) if t is not None else None
+        return i is not None and not index_held(names, i)
+    return False
+
+
+def indexes_here(names: tuple[str, ...], t: Table | ir.CreateTable) -> tuple[ir.IndexDef, ...]:
+    """The indexes of `t` that exist here, each as `index_here` gives it."""
+    return tuple(index_here(names, i) for i in t.indexes if index_held(names, i))
 
 
 def where_scope(i: ir.IndexDef) -> tuple[str, ...] | None:
@@ -65,7 +91,7 @@ def where_scope(i: ir.IndexDef) -> tuple[str, ...] | None:
 
 def _scoped(t: Table | ir.CreateTable) -> bool:
     return any(_per_database(c) for c in t.columns) or any(
-        i.where_dialects is not None for i in t.indexes)
+        i.where_dialects is not None or i.dialects is not None for i in t.indexes)
 
 
 def has_variants(state: SchemaState) -> bool:
@@ -85,7 +111,7 @@ def brings_variants(op: ir.Operation) -> bool:
     if isinstance(op, ir.AlterColumn):
         return bool(op.variants) or type(op.collation) is ir.Collations
     if isinstance(op, ir.CreateIndex):
-        return op.where_dialects is not None
+        return op.where_dialects is not None or op.dialects is not None
     return False
 
 
@@ -100,7 +126,7 @@ def state_here(names: tuple[str, ...], state: SchemaState) -> SchemaState:
         if not _scoped(t):
             return t
         return replace(t, columns=tuple(column_here(names, c) for c in t.columns),
-                       indexes=tuple(index_here(names, i) for i in t.indexes))
+                       indexes=indexes_here(names, t))
 
     def load(i: int) -> dict[TableKey, Table]:
         return {k: table_here(t) for k, t in tables.bucket(i).items()}
@@ -114,10 +140,12 @@ def op_here(names: tuple[str, ...], op: ir.Operation) -> ir.Operation:
     `index_here` does."""
     if isinstance(op, ir.CreateTable) and _scoped(op):
         return replace(op, columns=tuple(column_here(names, c) for c in op.columns),
-                       indexes=tuple(index_here(names, i) for i in op.indexes))
-    if isinstance(op, ir.CreateIndex) and op.where_dialects is not None:
+                       indexes=indexes_here(names, op))
+    if isinstance(op, ir.CreateIndex) and (op.where_dialects or op.dialects) is not None:
+        if not index_held(names, op):
+            return op  # (kept with its `dialects`: `elsewhere` says it does nothing here)
         here = index_here(names, op.definition)
-        return replace(op, where=here.where, where_dialects=None)
+        return replace(op, where=here.where, where_dialects=None, dialects=None)
     if isinstance(op, ir.AddColumn) and _per_database(op.column):
         return replace(op, column=column_here(names, op.column))
     if isinstance(op, ir.AlterColumn) and op.type is not None and (

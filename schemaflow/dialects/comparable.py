@@ -12,9 +12,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from .. import ir
-from ..ir.charsets import table_charset
 from ..typespec import TypeSpec
-from .columns import index_here
+from .columns import indexes_here
 from .values import INTEGER_BITS, signed
 
 if TYPE_CHECKING:
@@ -224,6 +223,8 @@ class ComparableView:
         if t.sqlite_autoincrement and not self.keeps_autoincrement:
             t = replace(t, sqlite_autoincrement=False)
         if t.mysql_charset or t.mysql_collate:
+            from ..ir.charsets import table_charset  # (listings import this module, no IR)
+
             held = table_charset(t.mysql_charset, t.mysql_collate) if self.keeps_charset else (
                 None, None)
             if held != (t.mysql_charset, t.mysql_collate):
@@ -231,11 +232,18 @@ class ComparableView:
         return t
 
     def _conditions_as_held(self, t: Table) -> Table:
-        """`t` with each index's condition where it applies here (`where_dialects`)."""
-        if all(i.where_dialects is None for i in t.indexes):
+        """`t` with each index's condition where it applies here (`where_dialects`), and
+        only the indexes that exist here (`dialects`)."""
+        if all(i.where_dialects is None and i.dialects is None for i in t.indexes):
             return t
-        names = _dialect(self).variant_names
-        return replace(t, indexes=tuple(index_here(names, i) for i in t.indexes))
+        return replace(t, indexes=indexes_here(_dialect(self).variant_names, t))
+
+    def indexes_held(self, t: Table) -> Table:
+        """`t` with only the indexes that exist here, each without its `dialects`."""
+        if all(i.dialects is None for i in t.indexes):
+            return t
+        return replace(t, indexes=tuple(replace(i, dialects=None) for i in t.indexes
+                                        if _dialect(self).index_held(i)))
 
     def _numbered_as_held(self, c: ir.Column) -> ir.Column:
         return replace(c, autoincrement=None) if (

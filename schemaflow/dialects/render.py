@@ -69,6 +69,8 @@ class Renderer:
         `columns.has_variants`), so `before` is not looked through for them: a plan keeps
         track of that from operation to operation instead of looking at every column of
         the schema for every operation."""
+        if self.dialect.elsewhere(op, before):  # (an index of other databases only)
+            return []
         # Types as this database builds them (its variants); the rest never sees variants.
         op = self.dialect.op_here(op)
         if not plain:

@@ -68,7 +68,10 @@ class SupportChecks:
     caps: Capabilities
 
     def check_support(self, op: ir.Operation, before: SchemaState) -> None:
-        """Raise UsageError when this database cannot do `op` (what it stores aside)."""
+        """Raise UsageError when this database cannot do `op` (what it stores aside); one on
+        an index of other databases only does nothing here."""
+        if cast("Dialect", self).elsewhere(op, before):
+            return
         check_names(cast("Dialect", self), names_created(op))
         self._check_index_names(op, before)
         for where, spec in column_types(op):
@@ -191,6 +194,13 @@ class SupportChecks:
     def _check_index_names(self, op: ir.Operation, before: SchemaState) -> None:
         """An index name another table of the schema has, where index names are per schema."""
         clashes = [] if self.caps.index_names_per_table else _index_clashes()(op, before)
+        held, schema = cast("Dialect", self).index_held, getattr(op, "schema", None)
+
+        def here(name: str, other: str) -> bool:  # (one of other databases takes no name here)
+            return any(i.name == name and held(i) for i in before.table(other, schema).indexes)
+
+        clashes = [(name, table, kept) for name, table, others in clashes
+                   if (kept := [o for o in others if here(name, o)])]
         if clashes:
             name, table, others = clashes[0]
             raise UsageError(f"the index name '{name}' on '{table}' is taken: the table "

@@ -26,6 +26,7 @@ from .parts import (
     Row,
     UniqueDef,
     Variant,
+    check_scope,
     check_variants,
     check_where_dialects,
     sequence_options,
@@ -174,23 +175,26 @@ class CreateIndex(Operation):
     using: IndexMethod | None = None
     include: tuple[str, ...] = ()
     concurrently: bool = False
+    # The databases the index exists on (None: every one; `IndexDef.dialects`).
+    dialects: tuple[Dialect, ...] | None = None
 
     def __post_init__(self) -> None:
         check_where_dialects(self.where, self.where_dialects)
+        check_scope(self.dialects)
 
     @classmethod
     def of(cls, i: IndexDef, table: str, schema: str | None) -> CreateIndex:
         """The create_index operation that builds index `i` on `table`."""
         return cls(name=i.name, table=table, schema=schema, columns=i.columns, unique=i.unique,
                    where=i.where, where_dialects=i.where_dialects, using=i.using,
-                   include=i.include)
+                   include=i.include, dialects=i.dialects)
 
     @property
     def definition(self) -> IndexDef:
         """The index this operation creates."""
         return IndexDef(name=self.name, columns=self.columns, unique=self.unique,
                         where=self.where, where_dialects=self.where_dialects, using=self.using,
-                        include=self.include)
+                        include=self.include, dialects=self.dialects)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

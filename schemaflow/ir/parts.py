@@ -328,6 +328,13 @@ def normal_keys(keys: tuple[IndexKey, ...]) -> tuple[IndexKey, ...]:
     return tuple(out)
 
 
+def check_scope(dialects: tuple[Dialect, ...] | None) -> None:
+    """An index's `dialects` names at least one database."""
+    if dialects is not None and not dialects:
+        raise IRError("`dialects` names the databases the index exists on: give at least one, "
+                      "or leave it out for every database")
+
+
 def check_where_dialects(where: str | None, dialects: tuple[str, ...] | None) -> None:
     """IRError for `where_dialects` without a `where` to scope, or scoping it to none."""
     if dialects is not None and (where is None or not dialects):
@@ -348,9 +355,13 @@ class IndexDef:
     where_dialects: tuple[Dialect, ...] | None = None
     using: IndexMethod | None = None
     include: tuple[str, ...] = ()
+    # The databases the index exists on (None: every one): InnoDB's own index for a foreign
+    # key, read from MySQL or MariaDB into a baseline, which the others do not build.
+    dialects: tuple[Dialect, ...] | None = None
 
     def __post_init__(self) -> None:
         check_where_dialects(self.where, self.where_dialects)
+        check_scope(self.dialects)
 
     @property
     def column_names(self) -> tuple[str, ...]:

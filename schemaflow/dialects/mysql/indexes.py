@@ -38,7 +38,10 @@ def as_written(state: SchemaState) -> SchemaState:
     """A reflected schema as a person writes it: each unique key a unique constraint, and the
     index InnoDB made for a foreign key under the key's own name left out (a baseline that
     names the key gets that index back by itself). An index InnoDB named after a column is
-    kept: written out, it rebuilds the same name (`matched` leaves it out of comparisons)."""
+    kept, scoped to MySQL and MariaDB (`dialects`): written out, it rebuilds the same name
+    there, and the other databases, which make no index for a foreign key, build none (its
+    name, a column's, is often another table's index's too); `matched` leaves it out of
+    comparisons."""
     for t in list(state.tables.values()):
         by_key = {(f.name, f.columns) for f in t.foreign_keys}
         uniques, indexes = list(t.uniques), []
@@ -47,8 +50,9 @@ def as_written(state: SchemaState) -> SchemaState:
             if cols is not None and i.unique:
                 uniques.append(ir.UniqueDef(columns=cols, name=i.name))
             elif cols is None or (i.name, cols) not in by_key:
-                indexes.append(i)
-        if len(indexes) != len(t.indexes):
+                innodbs = any(_innodbs(t, i, f) for f in t.foreign_keys)
+                indexes.append(replace(i, dialects=("mysql",)) if innodbs else i)
+        if indexes != list(t.indexes):
             state = state.with_table(replace(t, uniques=tuple(uniques), indexes=tuple(indexes)))
     return state
 
