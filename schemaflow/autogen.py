@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .dialects.base import Dialect
     from .dialects.reflect import Found
     from .diff import DiffResult, RenameQuestion
-    from .state import SchemaState
+    from .state import SchemaState, Table
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,9 +257,7 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
     if known is not None:
         from .dialects.comparable import map_tables
 
-        # (an index of other databases only is none here: a MySQL baseline's InnoDB index)
-        old, models = (map_tables(x, known.indexes_held) for x in (old, models))
-        old = kind_matched(known, old, models)
+        old = kind_matched(known, _others_left(known, old, models), models)
         models = known.sequences_detached(models, keep=_sequences_kept(old, models))
         if known.prefix_lengths:
             # A prefix as long as the column (or on a column that takes none) is the whole
@@ -273,6 +271,21 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
                            enum_names=_enum_names(known)),
                       old, known,
                       _left_out_hint(settings))
+
+
+def _others_left(known: Dialect, old: SchemaState, models: SchemaState) -> SchemaState:
+    """`old` without the indexes of other databases only that the models lack (a MySQL
+    baseline's index InnoDB made for a foreign key): this database cannot tell whether the
+    models lack them there too. Those the models have are compared, scope and all."""
+    from .dialects.comparable import map_tables
+
+    def left(t: Table) -> Table:
+        m = models.tables.get(t.key)
+        theirs = {i.name for i in m.indexes} if m is not None else set()
+        kept = tuple(i for i in t.indexes if known.index_held(i) or i.name in theirs)
+        return t if len(kept) == len(t.indexes) else replace(t, indexes=kept)
+
+    return map_tables(old, left)
 
 
 def _enum_names(dialect: Dialect | None) -> Callable[[ir.Column], ir.Column] | None:

@@ -73,11 +73,11 @@ REFUSED = [
         sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
                  sa.Column("tags", postgresql.ARRAY(sa.Enum("a", "b", name="tag"))))
      """, ["column docs.tags", "arrays of enums"]),
-    ("conditional index", """
-        t = sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
-                     sa.Column("body", sa.Text))
-        sa.Index("ix_docs_body", t.c.body).ddl_if(dialect="postgresql")
-     """, ["index ix_docs_body on docs", "ddl_if", "postgresql only"]),
+    ("conditional constraint", """
+        sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("code", sa.String(10)),
+                 sa.UniqueConstraint("code", name="uq_docs_code").ddl_if(dialect="postgresql"))
+     """, ["constraint uq_docs_code on docs", "ddl_if", "postgresql only"]),
     ("foreign key match", """
         sa.Table("a", metadata, sa.Column("id", sa.Integer, primary_key=True))
         sa.Table("b", metadata, sa.Column("id", sa.Integer, primary_key=True),

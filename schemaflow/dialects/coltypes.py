@@ -325,27 +325,43 @@ def _named(spec: TypeSpec) -> TypeSpec:
     return spec
 
 
-def built_everywhere(table: str, items: Iterable[Any]) -> list[Any]:
-    """The constraints or indexes of `table` that `create_all()` builds, judged by their
-    conditional DDL (`.ddl_if(dialect=..., callable_=...)`): one built on no supported
-    database is left out; one built on only some is refused (the format has no such scope)."""
+def built_where(items: Iterable[Any]) -> list[tuple[Any, tuple[ir.Dialect, ...] | None]]:
+    """The constraints or indexes that `create_all()` builds, judged by their conditional DDL
+    (`.ddl_if(dialect=..., callable_=...)`), each with the databases it builds them on as
+    a `dialects` scope says it (None: every one; `mysql` covers MariaDB where both are
+    named); one built on no supported database is left out."""
     from types import SimpleNamespace
 
-    from .read import Unexpressible, _name
-
-    out = []
+    out: list[tuple[Any, tuple[ir.Dialect, ...] | None]] = []
     for item in items:
         condition = getattr(item, "_ddl_if", None)
         if condition is None:
-            out.append(item)
+            out.append((item, None))
             continue
-        where = [name for name, _, sa_dialect in _databases() if condition._should_execute(
-            None, item, None, compiler=SimpleNamespace(dialect=sa_dialect))]
+        where = [(name, names) for name, names, sa_dialect in _databases()
+                 if condition._should_execute(None, item, None,
+                                              compiler=SimpleNamespace(dialect=sa_dialect))]
         if len(where) == len(_databases()):
-            out.append(item)
+            out.append((item, None))
         elif where:
+            built = {name for name, _ in where}
+            scope = sorted(name for name, names in where
+                           if not any(o in built for o in names[1:]))
+            out.append((item, typing.cast("tuple[ir.Dialect, ...]", tuple(scope))))
+    return out
+
+
+def built_everywhere(table: str, items: Iterable[Any]) -> list[Any]:
+    """The constraints or indexes of `table` that `create_all()` builds (`built_where`); one
+    built on only some databases is refused (the format scopes no such constraint)."""
+    from .read import Unexpressible, _name
+
+    out = []
+    for item, scope in built_where(items):
+        if scope is not None:
             kind = "index" if isinstance(item, sa.Index) else "constraint"
             raise Unexpressible(f"{kind} {_name(item) or ''} on {table}",
-                                f"conditional DDL (ddl_if) building it on {', '.join(where)} "
+                                f"conditional DDL (ddl_if) building it on {', '.join(scope)} "
                                 "only")
+        out.append(item)
     return out

@@ -15,7 +15,7 @@ from ..errors import ModelError
 from ..ir.charsets import check_charset, normal_charset, normal_collation
 from ..ir.parts import IRError
 from ..state import SchemaState, ck_name, fit, fk_name, uq_name
-from .coltypes import TypeReader, built_everywhere
+from .coltypes import TypeReader, built_everywhere, built_where
 from .indexes import from_model, sql_text
 from .read import (
     Unexpressible,
@@ -64,8 +64,9 @@ def from_metadata(metadata: sa.MetaData, *,
                     checks.append(check)
             elif isinstance(c, sa.ForeignKeyConstraint):
                 fks.append(_foreign_key(name, c))
-        indexes = [from_model(name, i) for i in sorted(built_everywhere(name, table.indexes),
-                                                       key=lambda x: str(x.name))]
+        # (an index `ddl_if` builds on some databases only exists there: Prefect's)
+        indexes = [replace(from_model(name, i), dialects=scope) if scope else from_model(name, i)
+                   for i, scope in sorted(built_where(table.indexes), key=lambda x: str(x[0].name))]
         t = _table(name, str(table.schema) if table.schema else None, columns,
                    (pk_cols, _name(table.primary_key)), uniques, fks, checks, indexes,
                    table.comment)
