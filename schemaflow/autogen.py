@@ -274,15 +274,21 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
 
 
 def _others_left(known: Dialect, old: SchemaState, models: SchemaState) -> SchemaState:
-    """`old` without the indexes of other databases only that the models lack (a MySQL
-    baseline's index InnoDB made for a foreign key): this database cannot tell whether the
-    models lack them there too. Those the models have are compared, scope and all."""
+    """`old` without each index of other databases only that serves a foreign key the models
+    have, where the models have no index of its name: a MySQL baseline's index InnoDB made
+    for that key, which the models leave to InnoDB (this database cannot tell it from one
+    the models lack there). Any other is compared, scope and all: one the models lack, or
+    whose foreign key they dropped, is dropped where it exists."""
     from .dialects.comparable import map_tables
 
     def left(t: Table) -> Table:
         m = models.tables.get(t.key)
-        theirs = {i.name for i in m.indexes} if m is not None else set()
-        kept = tuple(i for i in t.indexes if known.index_held(i) or i.name in theirs)
+        if m is None or all(known.index_held(i) for i in t.indexes):
+            return t
+        theirs = {i.name for i in m.indexes}
+        keys = {f.columns for f in m.foreign_keys}
+        kept = tuple(i for i in t.indexes if known.index_held(i) or i.name in theirs
+                     or i.plain_key not in keys)
         return t if len(kept) == len(t.indexes) else replace(t, indexes=kept)
 
     return map_tables(old, left)

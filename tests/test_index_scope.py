@@ -224,3 +224,107 @@ def test_indexes_built_on_some_databases_only(tmp_path: Path, dialect: str,
         assert {i["name"] for i in sa.inspect(engine).get_indexes("runs")} == expected
     finally:
         engine.dispose()
+
+
+# --- an index of some databases only, as each database's checks judge it (from a review) ---
+
+USERS = {"create_table": {"name": "users", "columns": [
+    {"name": "id", "type": "integer", "primary_key": True},
+    {"name": "user email", "type": "string(100)"}, {"name": "code", "type": "string(10)"}]}}
+
+
+def _validate(p: Project, dialect: str, *more: str) -> str:
+    done = p.cli("validate", "--dialect", dialect, *more)
+    assert "Traceback" not in done.stderr
+    return f"{done.returncode}\n{done.stdout}{done.stderr}"
+
+
+def test_a_database_judges_no_index_it_does_not_build(tmp_path: Path) -> None:
+    """MySQL refused (SF331: a column in double quotes) an expression index scoped to
+    PostgreSQL and SQLite, which it never builds; PostgreSQL warned of the locks of index
+    operations scoped to MySQL."""
+    p = make_project(tmp_path / "proj")
+    p.write("c001", [USERS, {"create_index": {
+        "name": "ix_users_email", "table": "users", "dialects": ["postgresql", "sqlite"],
+        "columns": [{"expression": 'lower("user email")'}]}}])
+    p.write("c002", [{"create_index": {"name": "ix_users_code", "table": "users",
+                                       "columns": ["code"], "dialects": ["mysql"]}},
+                     {"drop_index": {"name": "ix_users_code", "table": "users"}}],
+            parents=["c001"])
+    assert _validate(p, "mysql").startswith("0\n")
+    said = _validate(p, "postgresql")
+    assert said.startswith("0\n") and "SF34" not in said, said
+    # (and where it is built, it is judged)
+    p.write("c003", [{"create_index": {"name": "ix_users_code2", "table": "users",
+                                       "columns": [{"expression": 'lower("user email")'}],
+                                       "dialects": ["mysql"]}}], parents=["c002"])
+    assert "double quotes" in _validate(p, "mysql")
+
+
+def test_a_foreign_key_to_a_unique_index_of_other_databases_is_refused_at_validate(
+        tmp_path: Path) -> None:
+    """`validate --dialect postgresql` passed it, and apply then refused it there."""
+    p = make_project(tmp_path / "proj")
+    p.write("c001", [USERS, {"create_index": {"name": "ux_users_code", "table": "users",
+                                              "columns": ["code"], "unique": True,
+                                              "dialects": ["mysql"]}},
+                     {"create_table": {"name": "badges", "columns": [
+                         {"name": "id", "type": "integer", "primary_key": True},
+                         {"name": "code", "type": "string(10)"}], "foreign_keys": [
+                         {"columns": ["code"], "references": {"table": "users",
+                                                              "columns": ["code"]}}]}}])
+    said = _validate(p, "postgresql")
+    assert said.startswith("1\n") and "SF331" in said and "which is no primary key" in said
+    assert _validate(p, "mariadb").startswith("0\n")
+
+
+def test_postgresql_judges_its_own_index_options_by_its_version(tmp_path: Path) -> None:
+    """INCLUDE came with PostgreSQL 11: before it, still refused (other databases build the
+    index without it)."""
+    p = make_project(tmp_path / "proj")
+    p.write("c001", [USERS, {"create_index": {"name": "ix_users_code", "table": "users",
+                                              "columns": ["code"], "include": ["id"]}}])
+    said = _validate(p, "postgresql", "--server-version", "10")
+    assert said.startswith("1\n") and "postgresql has no INCLUDE columns in indexes" in said
+    assert _validate(p, "postgresql", "--server-version", "11").startswith("0\n")
+    assert _validate(p, "sqlite").startswith("0\n")
+
+
+BASELINE = [{"create_table": {"name": "users", "columns": [
+    {"name": "id", "type": "integer", "primary_key": True}]}},
+    {"create_table": {"name": "posts", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "user_id", "type": "integer"}],
+        "foreign_keys": [{"name": "posts_ibfk_1", "columns": ["user_id"],
+                          "references": {"table": "users", "columns": ["id"]}}],
+        "indexes": [{"name": "user_id", "columns": ["user_id"], "dialects": ["mysql"]}]}}]
+
+POSTS = """
+    sa.Table("users", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table("posts", metadata, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("user_id", sa.Integer{fk}))
+"""
+
+
+def test_a_mysql_baselines_foreign_key_index_judged_on_sqlite(tmp_path: Path) -> None:
+    """A MariaDB baseline's InnoDB index is no difference where the models keep its foreign
+    key; where they drop the key, the index is dropped too (where it exists: MariaDB keeps
+    it after the key goes), also when the changeset is written with a SQLite URL."""
+    from test_fidelity import models_project
+
+    p = models_project(tmp_path / "proj", POSTS.format(
+        fk=', sa.ForeignKey("users.id", name="posts_ibfk_1")'))
+    p.write("c001", BASELINE)
+    done = p.cli("check")
+    assert done.returncode == 0 and "No differences" in done.stdout, done.stdout + done.stderr
+    (p.root / "fidelity_models.py").write_text(
+        (p.root / "fidelity_models.py").read_text(encoding="utf-8").replace(
+            ', sa.ForeignKey("users.id", name="posts_ibfk_1")', ""), encoding="utf-8")
+    made = p.cli("new", "--autogenerate", "-m", "no key")
+    assert made.returncode == 0, made.stderr
+    ops = yaml.safe_load(next(p.changesets.glob("*no_key*.yaml")).read_text())["operations"]
+    kinds = [next(iter(op)) for op in ops]
+    assert "drop_index" in kinds and kinds.index("drop_constraint") < kinds.index("drop_index")
+    for args in (("apply",), ("check",), ("rollback", "base")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)

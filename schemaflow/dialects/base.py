@@ -213,6 +213,8 @@ class Dialect(SupportChecks, CatalogReading, ComparableView):
 
     def check(self, op: ir.Operation, before: SchemaState) -> None:
         """Raise UsageError when this database cannot do `op` (values last: Unstorable)."""
+        if self.elsewhere(op, before):
+            return
         op = self.op_here(op)
         self.check_support(op, before)
         check_values(self, op, before)

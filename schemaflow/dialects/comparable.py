@@ -125,6 +125,8 @@ class ComparableView:
         columns, operator classes): it builds the index without them, as `create_all()` builds
         SQLAlchemy's `postgresql_using`, `postgresql_include` and `postgresql_ops`."""
         caps = self.caps
+        if _dialect(self).owns_index_options:  # (PostgreSQL: refused where it lacks them)
+            return i
         using = i.using if i.using is None or i.using in caps.index_methods else None
         include = i.include if caps.index_include else ()
         keys = i.columns if caps.index_opclass else tuple(

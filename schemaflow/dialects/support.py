@@ -69,9 +69,7 @@ class SupportChecks:
 
     def check_support(self, op: ir.Operation, before: SchemaState) -> None:
         """Raise UsageError when this database cannot do `op` (what it stores aside); one on
-        an index of other databases only does nothing here."""
-        if cast("Dialect", self).elsewhere(op, before):
-            return
+        an index of other databases only does nothing here, and is not asked (`check`)."""
         check_names(cast("Dialect", self), names_created(op))
         self._check_index_names(op, before)
         for where, spec in column_types(op):
@@ -165,15 +163,23 @@ class SupportChecks:
                              hint="drop the options (the column is then an autoincrement "
                                   "key there), or use a sql operation scoped with `dialects:`")
 
+    # Whether the index options `using`, `include` and `opclass` are this database's own
+    # (PostgreSQL's, judged by its version); elsewhere the index is built without them.
+    owns_index_options: ClassVar[bool] = False
+
     def check_index(self, i: ir.IndexDef, table: str) -> None:
         """Raise UsageError when this database cannot build index `i` as written. PostgreSQL's
-        own options (`using`, `include`, `opclass`) are not judged: a database without them
-        builds the index without them (`held_options`), as `create_all()` builds SQLAlchemy's
-        `postgresql_using`, `postgresql_include` and `postgresql_ops`."""
+        own options (`using`, `include`, `opclass`) are judged on PostgreSQL alone: another
+        database builds the index without them (`_held_options`), as `create_all()` builds
+        SQLAlchemy's `postgresql_using`, `postgresql_include` and `postgresql_ops`."""
         caps = self.caps
         lacking = []
         if i.where is not None and not caps.partial_index:
             lacking.append(("partial indexes", "`where`"))
+        if self.owns_index_options and i.using is not None and i.using not in caps.index_methods:
+            lacking.append((f"{i.using} indexes", f"`using: {i.using}`"))
+        if self.owns_index_options and i.include and not caps.index_include:
+            lacking.append(("INCLUDE columns in indexes", "`include`"))
         for k in i.columns:
             if isinstance(k, str):
                 continue
@@ -213,6 +219,7 @@ class SupportChecks:
         or unique index of their table, where the database refuses it (PostgreSQL)."""
         if not self.caps.foreign_keys_need_keys:
             return
+        held = cast("Dialect", self).index_held  # (a unique index of other databases only)
         from ..errors import StateError
         from ..state import apply, table_from_create
         from ..state.naming import fk_name
@@ -232,8 +239,8 @@ class SupportChecks:
             for t in (state.tables[k] for k in referring if k in state.tables):
                 for f in t.foreign_keys:
                     ref, columns = f.references, set(f.references.columns)
-                    if (ref.schema, ref.table) == after.key and columns in _keys(was) \
-                            and columns not in _keys(after):
+                    if (ref.schema, ref.table) == after.key and columns in _keys(was, held) \
+                            and columns not in _keys(after, held):
                         raise UsageError(
                             f"{op.kind} {op.name} drops the key of {after.name}"
                             f"({', '.join(ref.columns)}) that the foreign key "
@@ -256,7 +263,7 @@ class SupportChecks:
                 own.schema, own.name) else before.get(ref.table, ref.schema)
             if target is None:  # (no such table: the reference checks say so)
                 continue
-            if set(ref.columns) not in _keys(target):
+            if set(ref.columns) not in _keys(target, held):
                 raise UsageError(
                     f"the foreign key '{f.name or fk_name(table, f)}' of '{table}' points at "
                     f"{ref.table}({', '.join(ref.columns)}), which is no primary key or "
@@ -287,11 +294,12 @@ class SupportChecks:
                          "key with a sql operation scoped with `dialects:`")
 
 
-def _keys(t: Table) -> list[set[str]]:
+def _keys(t: Table, held: Callable[[ir.IndexDef], bool]) -> list[set[str]]:
     """The column sets a foreign key can point at in `t`: its primary key, its unique
-    constraints and its unique indexes on columns (no condition, no expression)."""
+    constraints and its unique indexes on columns (no condition, no expression) that exist
+    here (`held`)."""
     keys = [set(u.columns) for u in t.uniques]
-    for i in t.indexes:  # (its order, NULLS and INCLUDE columns aside)
+    for i in filter(held, t.indexes):  # (its order, NULLS and INCLUDE columns aside)
         names = [k if isinstance(k, str) else k.name if k.expression is None else None
                  for k in i.columns]
         if i.unique and i.where is None and i.using in (None, "btree") and all(names):

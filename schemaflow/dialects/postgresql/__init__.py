@@ -185,6 +185,7 @@ class PostgreSQL(Dialect):
     sql_dialects: ClassVar[tuple[str, ...]] = ("postgresql",)
     type_dialects: ClassVar[tuple[str, ...]] = ("postgresql",)
     sa_types_module: ClassVar[str | None] = "sqlalchemy.dialects.postgresql"
+    owns_index_options: ClassVar[bool] = True
     sql_syntax: ClassVar[SqlSyntax] = SqlSyntax(escape_strings=True, nested_comments=True,
                                                 dollar_quotes=True)
     capability_rows: ClassVar[tuple[tuple[Version, dict[str, Any]], ...]] = (
