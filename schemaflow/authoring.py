@@ -123,7 +123,12 @@ def squash_changeset(history: History, start: str, end: str, message: str, *,
     else:
         before = history.replay(g.ancestors(g[first].all_parents))
         after = history.replay(g.ancestors([last]))
-        operations = tuple(diff(before, after).operations)
+        try:
+            operations = tuple(diff(before, after).operations)
+        except UsageError as exc:  # a change between the two schemas no operation writes
+            raise UsageError(f"the range cannot be squashed to the difference of the schemas "
+                             f"before and after it: {exc.message}",
+                             hint="use --concat to keep every operation, in order") from None
     cs = ir.Changeset(
         id=new_id(set(g.by_id)), parents=g[first].parents, message=message,
         operations=operations, depends_on=g[first].depends_on,

@@ -363,3 +363,19 @@ def test_sqlalchemys_own_spellings_are_read(tmp_path: Path) -> None:
     _ok(p, "new", "--autogenerate", "-m", "m")
     tables = _tables(p)
     assert (_words(tables["docs"]), _words(tables["more"])) == (("latin1", None), ("utf8", None))
+
+
+def test_a_squash_over_a_change_of_character_set_says_to_concatenate(project: Project) -> None:
+    """(From a review.) A table dropped and made again with another character set: the
+    difference of the two schemas is a change no operation writes, and squash said to write
+    it as SQL. It says that --concat keeps the operations, and --concat does."""
+    table = {"name": "t", "columns": [{"name": "id", "type": "integer", "primary_key": True}]}
+    ids = project.chain([{"create_table": {**table, "mysql_charset": "latin1"}}],
+                        [{"drop_table": {"name": "t"}}],
+                        [{"create_table": {**table, "mysql_charset": "utf8mb4"}}])
+    done = project.cli("squash", ids[1], ids[2], "-m", "sq")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "the character set of table t changes" in done.stderr
+    assert "use --concat" in done.stderr and "Traceback" not in done.stderr
+    _ok(project, "squash", ids[1], ids[2], "-m", "sq", "--concat")
+    _ok(project, "validate")
