@@ -354,13 +354,17 @@ def _without(state: SchemaState, skipped: Callable[[str], bool]) -> SchemaState:
                        {k: s for k, s in state.sequences.items() if not skipped(k[1])})
 
 
+MODELS_ASK = "the models ask for"
+
+
 def _buildable(result: DiffResult, state: SchemaState, dialect: Dialect | None,
-               hint: str | None = None, asked: str = "the models ask for") -> DiffResult:
+               hint: str | None = None, asked: str = MODELS_ASK) -> DiffResult:
     """`result`, when its operations build on `state` and the configured database can carry
     out every one of them: models that ask for what it lacks (a PostgreSQL-only index method
     on SQLite), or operations that do not fit (a foreign key to a table left out), are
     refused before any file is written, as the changeset's own `validate` would refuse it.
     `hint`: what to do when an operation does not fit."""
+    from .defaults import HINT, findings
     from .errors import StateError
     from .state import apply
 
@@ -371,6 +375,12 @@ def _buildable(result: DiffResult, state: SchemaState, dialect: Dialect | None,
             except UsageError as exc:
                 raise UsageError(f"{asked} what {dialect.name} cannot build: {exc}",
                                  hint=exc.hint) from None
+            # (a default validate refuses there, SF120: never a changeset validate refuses;
+            # a baseline holds what the database holds, for a person to mend)
+            for _, message in findings(dialect.op_here(op), state, dialect.column_here) if (
+                    asked == MODELS_ASK) else ():
+                raise UsageError(f"{asked} what {dialect.name} cannot hold: {message}",
+                                 hint=HINT)
         try:
             state = apply(state, op)
         except StateError as exc:

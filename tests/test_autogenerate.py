@@ -1168,3 +1168,20 @@ def test_a_baseline_matches_a_prefix_as_long_as_its_column(tmp_path: Path,
                  ("check", "--against-db")):
         done = project.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
+
+
+def test_autogenerate_never_writes_a_default_validate_refuses(tmp_path: Path) -> None:
+    """Prefect's `Interval` with `server_default="0"`: a datetime on SQLite, whose default
+    '0' validate refuses there (SF120). Autogenerate wrote it, and CI then failed on the
+    file it wrote: it refuses it now, with validate's words, and writes nothing."""
+    from test_fidelity import models_project
+
+    p = models_project(tmp_path / "proj", """
+        sa.Table("runs", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("total", sa.Interval, server_default="0", nullable=False))
+    """)
+    done = p.cli("new", "--autogenerate", "-m", "m")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "the models ask for what sqlite cannot hold" in done.stderr
+    assert 'the default "0" is not a date and time' in done.stderr
+    assert "Traceback" not in done.stderr and list(p.changesets.iterdir()) == []
