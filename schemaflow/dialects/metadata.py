@@ -343,9 +343,11 @@ def _model_default(table: str, col: sa.Column[Any]) -> tuple[Any, str | None]:
     raise Unexpressible(f"column {table}.{col.name}",
                         f"a server default that a @compiles override builds differently by "
                         f"database ({shown})",
-                        hint="give the column one server default that every database "
-                             "builds alike, or leave it out of the models and set it with a "
-                             "`sql` operation scoped with `dialects:`")
+                        hint="a changeset's default is one for every database: give the "
+                             "column one server default that every database builds alike, or "
+                             "leave it out of the models and set it with a `sql` operation "
+                             "scoped with `dialects:` (`check --against-db` then reports it as "
+                             "a default the models lack)")
 
 
 _NOW = re.compile(r"current_timestamp\(\d*\)", re.IGNORECASE)
