@@ -238,8 +238,10 @@ def compare(settings: Settings, changesets: Callable[[], SchemaState], lock_time
         typed = live if models is None else baseline(live, models, dialect)
         # What the URL names is what `validate` checks the baseline against (mysql:// is
         # MySQL, even where the server is MariaDB): refused now if it cannot build it.
+        # (a baseline holds what the database holds, a default validate refuses too, for a
+        # person to mend)
         return _buildable(diff(SchemaState(), typed), SchemaState(), for_url(settings.url),
-                          asked="the database holds")
+                          asked="the database holds", defaults=False)
     if against_db:
         models, live, dialect = models_and_database(settings, lock_timeout)
         result = diff(dialect.comparable(dialect.matched(live, models)),
@@ -354,16 +356,15 @@ def _without(state: SchemaState, skipped: Callable[[str], bool]) -> SchemaState:
                        {k: s for k, s in state.sequences.items() if not skipped(k[1])})
 
 
-MODELS_ASK = "the models ask for"
-
-
 def _buildable(result: DiffResult, state: SchemaState, dialect: Dialect | None,
-               hint: str | None = None, asked: str = MODELS_ASK) -> DiffResult:
+               hint: str | None = None, asked: str = "the models ask for",
+               defaults: bool = True) -> DiffResult:
     """`result`, when its operations build on `state` and the configured database can carry
-    out every one of them: models that ask for what it lacks (a PostgreSQL-only index method
-    on SQLite), or operations that do not fit (a foreign key to a table left out), are
-    refused before any file is written, as the changeset's own `validate` would refuse it.
-    `hint`: what to do when an operation does not fit."""
+    out every one of them: models that ask for what it lacks (an identity with options on
+    SQLite), or operations that do not fit (a foreign key to a table left out), are refused
+    before any file is written, as the changeset's own `validate` would refuse it; with
+    `defaults`, so is a default `validate` refuses there (SF120). `hint`: what to do when an
+    operation does not fit."""
     from .defaults import HINT, findings
     from .errors import StateError
     from .state import apply
@@ -375,11 +376,10 @@ def _buildable(result: DiffResult, state: SchemaState, dialect: Dialect | None,
             except UsageError as exc:
                 raise UsageError(f"{asked} what {dialect.name} cannot build: {exc}",
                                  hint=exc.hint) from None
-            # (a default validate refuses there, SF120: never a changeset validate refuses;
-            # a baseline holds what the database holds, for a person to mend)
-            for _, message in findings(dialect.op_here(op), state, dialect.column_here) if (
-                    asked == MODELS_ASK) else ():
-                raise UsageError(f"{asked} what {dialect.name} cannot hold: {message}",
+            found = next(iter(findings(dialect.op_here(op), state, dialect.column_here)),
+                         None) if defaults else None
+            if found is not None:
+                raise UsageError(f"{asked} what {dialect.name} cannot hold: {found[1]}",
                                  hint=HINT)
         try:
             state = apply(state, op)

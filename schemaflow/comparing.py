@@ -39,7 +39,7 @@ class Comparing:
 
     def database_state(self, *, strict: bool = True) -> tuple[SchemaState, Dialect]:
         """The live database's schema (reflected), and the database it is. `strict=False`:
-        table options and sequences, which the format lacks, are not read (nor refused)."""
+        table options and sequences the format lacks are not read (nor refused)."""
         from .autogen import database_state
 
         return database_state(self.settings, self.lock_timeout, strict=strict)

@@ -437,6 +437,6 @@ def _compare_charset(t: str, old: Table, new: Table) -> None:
 
     raise UsageError(f"the character set of table {t} changes on MySQL and MariaDB ({said(now)} "
                      f"in what is wanted, {said(was)} in what exists); no operation writes "
-                     "that change yet", hint="write it as a sql operation with dialects: "
-                     "[mysql] (ALTER TABLE ... CONVERT TO CHARACTER SET ..., which converts "
-                     "its columns too)")
+                     "that change yet", hint="keep the table's character set as it is in the "
+                     "models; a sql operation (ALTER TABLE ... CONVERT TO CHARACTER SET ...) "
+                     "changes the database but not what the changesets say the table has")

@@ -210,7 +210,15 @@ def index_key(i: ir.IndexDef) -> tuple[Any, ...]:
         k.name, sql_key(k.expression), k.order, k.nulls, k.opclass, k.length)
         for k in ir.normal_keys(i.columns))
     return (keys, i.unique, where_key(i.where), _where_scope(i), i.using or "btree",
-            i.include, tuple(sorted(i.dialects)) if i.dialects else None)
+            i.include, _scope(i.dialects))
+
+
+def _scope(dialects: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    if dialects is None:  # (most indexes: the registry is not imported for them)
+        return None
+    from .dialects.columns import scope_key
+
+    return scope_key(dialects)
 
 
 def _where_scope(i: ir.IndexDef) -> tuple[str, ...] | None:

@@ -277,15 +277,19 @@ def _rollback(history: History, cs: ir.Changeset, before: SchemaState, after: Sc
     if rollback_ok and not failed and not opaque and keep("SF202", cs.lint_ignore):
         from .diff import diff
 
-        left = diff(rolled, before).operations  # (what turns the rolled-back schema into it)
-        if left:
+        try:
+            left = diff(rolled, before).operations  # (what turns the rolled-back schema into it)
+            needs = ""
+        except UsageError as exc:  # a difference no operation writes (a table's charset)
+            left, needs = [], exc.message
+        if left or needs:
             from .describe import describe
 
+            needs = needs or (f"{len(left)} difference{'s' if len(left) != 1 else ''}; it "
+                              f"also needs: {describe(left[0]).lstrip('+-~ ')}")
             diags.append(_diag(
                 history, cid, ("rollback",), "SF202",
-                "the rollback does not restore the schema from before the changeset "
-                f"({len(left)} difference{'s' if len(left) != 1 else ''}; it also "
-                f"needs: {describe(left[0]).lstrip('+-~ ')})",
+                f"the rollback does not restore the schema from before the changeset ({needs})",
                 "compare it with the automatic inverse: remove `rollback:` to see it"))
 
 

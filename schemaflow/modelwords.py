@@ -71,8 +71,9 @@ def baseline(live: SchemaState, models: SchemaState, dialect: Dialect) -> Schema
     variants and all (a GUID that is UUID here and CHAR(36) elsewhere), its default
     likewise, each index likewise (its prefix lengths, which SQLite drops, and the databases
     its condition applies on), and each CHECK likewise (`checks_matched`: the models'
-    `dialects` and words), with the models' CHECKs that exist on other databases only, and
-    the models' `sqlite_autoincrement` where this database keeps none: the baseline then
+    `dialects` and words), with the models' CHECKs and indexes that exist on other databases
+    only, and the models' `sqlite_autoincrement` and MySQL character set where this database
+    keeps none: the baseline then
     builds on every database what the models do, and `check` finds no difference that is
     only this database's view."""
     from dataclasses import replace
@@ -120,6 +121,12 @@ def baseline(live: SchemaState, models: SchemaState, dialect: Dialect) -> Schema
         if (m.mysql_charset or m.mysql_collate) and not dialect.keeps_charset:
             # (likewise for MySQL and MariaDB; one that keeps them read the models' words)
             t = replace(t, mysql_charset=m.mysql_charset, mysql_collate=m.mysql_collate)
+        # (an index `ddl_if` builds on other databases only: none can be read here)
+        names = {i.name for i in t.indexes}
+        elsewhere = tuple(i for i in m.indexes if not dialect.index_held(i)
+                          and i.name not in names)
+        if elsewhere:
+            t = replace(t, indexes=t.indexes + elsewhere)
         return checks_elsewhere(dialect, checks_matched(dialect, t, m), m)
 
     return live.with_tables({key: table(key, t) for key, t in live.tables.items()})

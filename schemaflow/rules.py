@@ -209,12 +209,15 @@ def index_namespace(op: ir.Operation, before: SchemaState, oc: OpContext,
         per_table = [d for d in names() if capabilities(d).index_names_per_table]
         per_schema = [d for d in names() if d not in per_table]
         # (indexes of some databases only clash where both exist)
-        pair = [made.get(name), *(next((i for i in before.table(o, getattr(op, "schema", None))
-                                         .indexes if i.name == name), None) for o in others)]
-        per_schema = [d for d in per_schema if all(
-            i is None or by_name(d).index_held(i) for i in pair)]
-        if not per_schema:
+        new = made.get(name)
+        clashing = {o: [d for d in per_schema if (new is None or by_name(d).index_held(new))
+                        and any(i.name == name and by_name(d).index_held(i) for i in
+                                before.table(o, getattr(op, "schema", None)).indexes)]
+                    for o in others}
+        others = [o for o in others if clashing[o]]
+        if not others:
             continue
+        per_schema = [d for d in per_schema if d in clashing[others[0]]]
         yield "SF334", (f"{op.kind} {name} on {table}: the table {others[0]} has an index "
                         f"named {name} too; that runs only where index names are per table "
                         f"({', '.join(per_table)}), not on {', '.join(per_schema)}"), (

@@ -1,6 +1,8 @@
 """An index's condition for some databases only (`where_dialects`): partial where it is
 named, whole elsewhere, as `metadata.create_all()` builds an index given `postgresql_where`
-alone. Applied, rolled back, rebuilt by SQLite and compared on the real databases."""
+alone. Applied, rolled back, rebuilt by SQLite and compared on the real databases. Then
+PostgreSQL's own index options, built where the database has them, and an index of some
+databases only (`dialects:`), as each database builds and judges it."""
 
 from __future__ import annotations
 
@@ -328,3 +330,55 @@ def test_a_mysql_baselines_foreign_key_index_judged_on_sqlite(tmp_path: Path) ->
     for args in (("apply",), ("check",), ("rollback", "base")):
         done = p.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
+
+
+def test_a_clash_with_a_third_table_is_seen_past_a_scoped_index(tmp_path: Path) -> None:
+    """(From a review.) Table a's `ix` scoped to MySQL hid the clash of b's and c's `ix`,
+    which PostgreSQL and SQLite refuse (SF334 without a database)."""
+    p = make_project(tmp_path / "proj")
+    cols = [{"name": "id", "type": "integer", "primary_key": True},
+            {"name": "v", "type": "integer"}]
+    p.write("c001", [{"create_table": {"name": "a", "columns": cols, "indexes": [
+        {"name": "ix", "columns": ["v"], "dialects": ["mysql"]}]}},
+        {"create_table": {"name": "b", "columns": cols, "indexes": [
+            {"name": "ix", "columns": ["v"]}]}},
+        {"create_table": {"name": "c", "columns": cols}}])
+    p.write("c002", [{"create_index": {"name": "ix", "table": "c", "columns": ["v"]}}],
+            parents=["c001"])
+    found = [(d.code, d.message) for d in p.api().validate()]
+    # (b's `ix` beside a's, of MySQL alone, is no clash: c's is, with b's)
+    assert [code for code, _ in found] == ["SF334"], found
+    assert "the table b has an index named ix too" in found[-1][1], found
+
+
+def test_a_baseline_of_sqlite_keeps_the_models_indexes_of_other_databases(
+        tmp_path: Path) -> None:
+    """(From a review.) A SQLite `--from-db` baseline lost Prefect's PostgreSQL-only
+    (`ddl_if`) index, and `check` then wanted to create it: the baseline writes the models'
+    indexes that exist on other databases only, as it does their CHECKs."""
+    from test_fidelity import _create_all, models_project
+
+    p = models_project(tmp_path / "proj", CONDITIONAL["common"][0],
+                       f"sqlite:///{tmp_path / 'live.db'}")
+    _create_all(p.root / "fidelity_models.py", p.url, "sqlite")
+    for args in (("new", "--autogenerate", "--from-db", "-m", "baseline"), ("stamp", "head"),
+                 ("check",), ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    text = next(p.changesets.iterdir()).read_text(encoding="utf-8")
+    assert "ix_runs_pg" in text and "dialects: [postgresql]" in text, text
+
+
+def test_an_index_for_mariadb_alone(tmp_path: Path) -> None:
+    """(From a review.) `ddl_if(dialect="mariadb")` was judged with the dialect a mysql://
+    URL gives, counted as built nowhere and left out without a word."""
+    from test_fidelity import models_project
+
+    p = models_project(tmp_path / "proj", """
+        t = sa.Table("runs", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("name", sa.String(100)))
+        sa.Index("ix_runs_maria", t.c.name).ddl_if(dialect="mariadb")
+    """)
+    done = p.cli("new", "--autogenerate", "-m", "m")
+    assert done.returncode == 0, done.stderr
+    assert "dialects: [mariadb]" in next(p.changesets.iterdir()).read_text(encoding="utf-8")

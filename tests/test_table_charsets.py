@@ -331,6 +331,15 @@ def test_a_collation_that_names_no_character_set(mysql_url: str, tmp_path: Path)
     """(From a review.) MariaDB's `uca1400_ai_ci` (10.10 on) is a collation of the table's
     character set, which the server gives back by its full name: `check --against-db` took
     the two names for a change."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(mysql_url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        version = str(conn.exec_driver_sql("SELECT version()").scalar())
+    engine.dispose()
+    numbers = tuple(int(n) for n in version.split("-")[0].split(".")[:2])
+    if "mariadb" not in version.lower() or numbers < (10, 10):
+        pytest.skip(f"uca1400 collations need MariaDB 10.10 or later (this is {version})")
     p = make_project(tmp_path / "proj", mysql_url)
     (p.root / "cs_models.py").write_text(
         "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
@@ -379,3 +388,17 @@ def test_a_squash_over_a_change_of_character_set_says_to_concatenate(project: Pr
     assert "use --concat" in done.stderr and "Traceback" not in done.stderr
     _ok(project, "squash", ids[1], ids[2], "-m", "sq", "--concat")
     _ok(project, "validate")
+
+
+def test_a_rollback_to_another_character_set_is_sf202(project: Project) -> None:
+    """(From a review.) A drop_table whose rollback makes the table again with another
+    character set: validate stopped with exit 2 and no place; it is SF202, at the rollback."""
+    table = {"name": "t", "columns": [{"name": "id", "type": "integer", "primary_key": True}]}
+    project.write("c001", [{"create_table": {**table, "mysql_charset": "latin1"}}])
+    project.write("c002", [{"drop_table": {"name": "t"}}], parents=["c001"],
+                  rollback=[{"create_table": {**table, "mysql_charset": "utf8mb4"}}])
+    done = project.cli("validate")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "c002_change.yaml" in done.stdout and "SF202" in done.stdout, done.stdout
+    assert "the character set of table t changes" in done.stdout
+    assert "Traceback" not in done.stderr

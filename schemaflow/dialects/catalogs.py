@@ -154,9 +154,9 @@ class CatalogReading:
         return {}
 
     def words_matched(self, conn: Any, have: SchemaState, want: SchemaState) -> SchemaState:
-        """`have`, reflected on `conn`, with the table options that build here what `want`'s
-        build written as `want` writes them (MySQL's `mysql_charset` of the database's own
-        character set is none at all there); `have` by default."""
+        """`have`, reflected on `conn`, with each table's options written as `want` writes
+        them where both build the same here (MySQL's `mysql_charset` of the database's own
+        character set, which the server gives back as no option at all); `have` by default."""
         return have
 
 

@@ -339,8 +339,9 @@ def built_where(items: Iterable[Any]) -> list[tuple[Any, tuple[ir.Dialect, ...] 
             out.append((item, None))
             continue
         where = [(name, names) for name, names, sa_dialect in _databases()
-                 if condition._should_execute(None, item, None,
-                                              compiler=SimpleNamespace(dialect=sa_dialect))]
+                 if any(condition._should_execute(None, item, None,
+                                                  compiler=SimpleNamespace(dialect=d))
+                        for d in _as_named(name, sa_dialect))]
         if len(where) == len(_databases()):
             out.append((item, None))
         elif where:
@@ -349,6 +350,17 @@ def built_where(items: Iterable[Any]) -> list[tuple[Any, tuple[ir.Dialect, ...] 
                            if not any(o in built for o in names[1:]))
             out.append((item, typing.cast("tuple[ir.Dialect, ...]", tuple(scope))))
     return out
+
+
+def _as_named(name: str, sa_dialect: Any) -> tuple[Any, ...]:
+    """The SQLAlchemy dialects a database is reached through: MariaDB's through a mysql://
+    URL (named mysql) and through a mariadb:// one (named mariadb), which `ddl_if(dialect=
+    "mariadb")` names."""
+    if name != "mariadb":
+        return (sa_dialect,)
+    from sqlalchemy.dialects.mysql.mariadb import MariaDBDialect
+
+    return (sa_dialect, MariaDBDialect())
 
 
 def built_everywhere(table: str, items: Iterable[Any]) -> list[Any]:

@@ -51,6 +51,15 @@ def index_here(names: tuple[str, ...], i: ir.IndexDef) -> ir.IndexDef:
                    where_dialects=None, dialects=None)
 
 
+def scope_key(dialects: tuple[str, ...]) -> tuple[str, ...]:
+    """An index's `dialects` as what they mean, for comparing: a database another one
+    named there varies (MariaDB, where MySQL is named) left out, the rest in order."""
+    from . import by_name
+
+    return tuple(sorted(d for d in set(dialects) if not any(
+        o != d and o in by_name(d).sql_dialects for o in dialects)))
+
+
 def index_held(names: tuple[str, ...], i: ir.IndexDef | ir.CreateIndex) -> bool:
     """Whether index `i` exists on the database whose variant keys are `names` (its
     `dialects` name it, or are left out)."""
@@ -137,11 +146,13 @@ def state_here(names: tuple[str, ...], state: SchemaState) -> SchemaState:
 
 def op_here(names: tuple[str, ...], op: ir.Operation) -> ir.Operation:
     """`op` with every column and type as `column_here` gives it, and every index as
-    `index_here` does."""
+    `index_here` does: a create_table without the indexes that do not exist here; a
+    create_index of other databases only as it is (`elsewhere` says it does nothing here)."""
     if isinstance(op, ir.CreateTable) and _scoped(op):
         return replace(op, columns=tuple(column_here(names, c) for c in op.columns),
                        indexes=indexes_here(names, op))
-    if isinstance(op, ir.CreateIndex) and (op.where_dialects or op.dialects) is not None:
+    if isinstance(op, ir.CreateIndex) and (
+            op.where_dialects is not None or op.dialects is not None):
         if not index_held(names, op):
             return op  # (kept with its `dialects`: `elsewhere` says it does nothing here)
         here = index_here(names, op.definition)

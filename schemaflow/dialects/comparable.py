@@ -240,13 +240,6 @@ class ComparableView:
             return t
         return replace(t, indexes=indexes_here(_dialect(self).variant_names, t))
 
-    def indexes_held(self, t: Table) -> Table:
-        """`t` with only the indexes that exist here, each without its `dialects`."""
-        if all(i.dialects is None for i in t.indexes):
-            return t
-        return replace(t, indexes=tuple(replace(i, dialects=None) for i in t.indexes
-                                        if _dialect(self).index_held(i)))
-
     def _numbered_as_held(self, c: ir.Column) -> ir.Column:
         return replace(c, autoincrement=None) if (
             self.caps.numbered_keys and c.autoincrement is False) else c

@@ -42,8 +42,9 @@ def from_inspector(insp: Any, schema: str | None, *,
     a SQLAlchemy Table per table: on a thousand tables that construction was most of the time
     of `check --against-db`. Like reflect(), an index that only backs a unique constraint (or
     a unique constraint that is only an index) is listed once, as the database reports it.
-    `strict=False`: table options are not read, and a sequence a column owns is left out
-    rather than refused (a comparison of the database with itself, before and after a
+    `strict=False`: table options the format lacks are not read (those it holds are:
+    AUTOINCREMENT, MySQL's character set), and a sequence a column owns is left out rather
+    than refused (a comparison of the database with itself, before and after a
     step, that must not stop on them)."""
     skipped = skipper(skip)
     every = insp.get_table_names(schema=schema)

@@ -24,8 +24,12 @@ def _missing(have: SchemaState, want: SchemaState) -> list[str]:
     """What turns `have` into `want`, one line per operation ([] when they are the same)."""
     from ..describe import describe
     from ..diff import diff
+    from ..errors import UsageError
 
-    return [describe(op) for op in diff(have, want).operations]
+    try:
+        return [describe(op) for op in diff(have, want).operations]
+    except UsageError as exc:  # a difference no operation writes (a table's charset)
+        return [exc.message]
 
 
 def single_head(schemaflow_project: Project) -> None:
