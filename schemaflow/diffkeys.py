@@ -72,7 +72,7 @@ def _sql_words(text: str) -> str:
     return re.sub(r"[()\s`\"]", "", _CASTS.sub("", text.lower()))
 
 
-def default_key(c: ir.Column) -> tuple[str, str] | None:
+def default_key(c: ir.Column) -> tuple[str, Any] | None:
     """What a column's default means, for comparison."""
     if c.default is not None:
         value = c.default
@@ -86,6 +86,9 @@ def default_key(c: ir.Column) -> tuple[str, str] | None:
             with contextlib.suppress(InvalidOperation):  # 0.00, 0.0 and 0 are one number
                 text = format(Decimal(text).normalize(), "f")
         return ("literal", text)
+    if isinstance(c.default_sql, ir.SqlDefaults):  # (per database: each one's, compared)
+        return ("sql", tuple((n, sql_key(getattr(c.default_sql, n)))
+                             for n in c.default_sql._NAMES))
     key = sql_key(c.default_sql)
     return ("sql", key) if key else None
 

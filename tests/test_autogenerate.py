@@ -1019,14 +1019,14 @@ def test_models_with_two_indexes_of_one_name_are_refused_by_name(project: Projec
         assert "ix_artifact__key" in done.stderr and "models (twice:metadata)" in done.stderr
 
 
-def test_a_server_default_a_compiles_override_builds_per_database_is_refused_by_name(
-        project: Project) -> None:
+def test_a_server_default_a_compiles_override_builds_per_database(project: Project) -> None:
     """Prefect compiles `func.now()` as `strftime(...)` on SQLite (`@compiles(now,
     "sqlite")`): the changeset said CURRENT_TIMESTAMP, a schema other than create_all()'s,
     and `check` agreed with it; its GenerateUUID, compiled for two databases only, gave an
-    error naming no column. A changeset's default is one text for every database: one that
-    an override builds differently by database is refused, naming the column; one it builds
-    alike everywhere is that text."""
+    error naming no column. One that an override builds differently by database is each
+    database's own (`default_sql` per database, which was refused by name before); one it
+    builds alike everywhere is that text; one it cannot build on some database (where
+    create_all() fails) is refused, naming the column."""
     path = models_module(project, "overrides",
         "import sqlalchemy as sa\n"
         "from sqlalchemy.ext.compiler import compiles\n"
@@ -1048,8 +1048,38 @@ def test_a_server_default_a_compiles_override_builds_per_database_is_refused_by_
     text = path.read_text()
     path.write_text(text.replace("VALUE", "stamp()"))
     done = project.cli("new", "--autogenerate", "-m", "t")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    (written,) = project.changesets.glob("*.yaml")
+    default = yaml.safe_load(written.read_text())["operations"][0]["create_table"][
+        "columns"][1]["default_sql"]
+    assert default == {"mysql": "CURRENT_TIMESTAMP", "postgresql": "CURRENT_TIMESTAMP",
+                       "sqlite": "strftime('%Y-%m-%d %H:%M:%f000', 'now')"}, default
+    for args in (("validate",), ("apply",), ("check",), ("check", "--against-db")):
+        done = project.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    from conftest import rows
+
+    ((sql,),) = rows(project.url, "SELECT sql FROM sqlite_master WHERE name = 't'")
+    assert "DEFAULT (strftime('%Y-%m-%d %H:%M:%f000', 'now'))" in sql, sql
+    written.unlink()
+    (project.root / "app.db").unlink()
+    # Prefect's GenerateUUID: compiled for two databases only (create_all() fails on the
+    # others).
+    path.write_text(
+        "import sqlalchemy as sa\n"
+        "from sqlalchemy.ext.compiler import compiles\n"
+        "from sqlalchemy.sql.expression import FunctionElement\n"
+        "class uid(FunctionElement):\n    inherit_cache = True\n"
+        "@compiles(uid, 'postgresql')\n"
+        "def _pg(element, compiler, **kw):\n    return 'GEN_RANDOM_UUID()'\n"
+        "@compiles(uid, 'sqlite')\n"
+        "def _lite(element, compiler, **kw):\n    return 'lower(hex(randomblob(16)))'\n"
+        "metadata = sa.MetaData()\n"
+        "sa.Table('t', metadata, sa.Column('id', sa.Integer, primary_key=True),\n"
+        "         sa.Column('created', sa.String(36), server_default=uid()))\n")
+    done = project.cli("new", "--autogenerate", "-m", "t")
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-    assert "column t.created" in done.stderr and "strftime" in done.stderr
+    assert "column t.created" in done.stderr and "cannot build on some" in done.stderr
     assert list(project.changesets.iterdir()) == []
     path.write_text(text.replace("VALUE", "same()"))
     done = project.cli("new", "--autogenerate", "-m", "t")
@@ -1185,3 +1215,48 @@ def test_autogenerate_never_writes_a_default_validate_refuses(tmp_path: Path) ->
     assert "the models ask for what sqlite cannot hold" in done.stderr
     assert 'the default "0" is not a date and time' in done.stderr
     assert "Traceback" not in done.stderr and list(p.changesets.iterdir()) == []
+
+
+PER_DATABASE_DEFAULT = (
+    "import sqlalchemy as sa\n"
+    "from sqlalchemy.ext.compiler import compiles\n"
+    "from sqlalchemy.sql import functions\n"
+    "class stamp(functions.GenericFunction):\n    inherit_cache = True\n"
+    "@compiles(stamp, 'sqlite')\n"
+    "def _stamp(element, compiler, **kw):\n"
+    "    return \"strftime('%Y-%m-%d %H:%M:%f000', 'now')\"\n"
+    "@compiles(stamp)\n"
+    "def _stamp_elsewhere(element, compiler, **kw):\n    return 'CURRENT_TIMESTAMP'\n"
+    "metadata = sa.MetaData()\n"
+    "sa.Table('t', metadata, sa.Column('id', sa.Integer, primary_key=True),\n"
+    "         sa.Column('created', sa.DateTime, server_default=VALUE))\n")
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_default_per_database_is_built_compared_changed_and_rolled_back(
+        tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
+    """Each database builds its own default (Prefect's `now()`), `check --against-db` finds
+    nothing, a change to one default for every database is an alter_column, and rolling it
+    back gives each database its own again."""
+    from conftest import database_url, make_project
+
+    p = make_project(tmp_path / "proj", database_url(tmp_path, dialect, request))
+    path = models_module(p, "perdb", PER_DATABASE_DEFAULT.replace("VALUE", "stamp()"))
+    for args in (("new", "--autogenerate", "-m", "t"), ("apply",), ("check",),
+                 ("check", "--against-db")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    path.write_text(PER_DATABASE_DEFAULT.replace("VALUE", "sa.text('CURRENT_TIMESTAMP')"))
+    made = p.cli("new", "--autogenerate", "-m", "one")
+    assert made.returncode == 0, made.stderr
+    (changed,) = p.changesets.glob("*_one.yaml")
+    # (after PostgreSQL's lock_timeout, where it is the database)
+    assert yaml.safe_load(changed.read_text())["operations"][-1:] == [{"alter_column": {
+        "table": "t", "name": "created", "default_sql": "CURRENT_TIMESTAMP"}}]
+    for args in (("apply",), ("check", "--against-db"), ("rollback", "-1")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    path.write_text(PER_DATABASE_DEFAULT.replace("VALUE", "stamp()"))
+    for args in (("check", "--against-db"), ("rollback", "base")):
+        done = p.cli(*args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)

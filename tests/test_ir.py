@@ -468,10 +468,10 @@ def _builds(cls: Any, scalar: st.SearchStrategy[Any], with_null: bool) -> Any:
     if cls is ir.AlterTable:
         return st.one_of(st.builds(cls, **{**fields, "comment": NAMES}),
                          st.builds(cls, **{**fields, "sqlite_autoincrement": st.booleans()}))
-    # A collation per database names at least one database.
-    if cls is ir.Collations:
+    # A collation or a default per database names at least one database.
+    if cls in (ir.Collations, ir.SqlDefaults):
         return st.dictionaries(st.sampled_from(typing.get_args(ir.Dialect)), NAMES,
-                               min_size=1).map(lambda d: ir.Collations(**d))
+                               min_size=1).map(lambda d: cls(**d))
     # A type's variants and collation go with the type.
     if cls is ir.AlterColumn:
         return st.one_of(st.builds(cls, **{**fields, "type": TYPES}), st.builds(

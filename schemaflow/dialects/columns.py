@@ -20,13 +20,16 @@ if TYPE_CHECKING:
 
 def column_here(names: tuple[str, ...], c: ir.Column) -> ir.Column:
     """`c` with the type of the first of `names` its variants name (else its type), and no
-    variants; with the collation it has there, where it has one per database."""
-    per_database = type(c.collation) is ir.Collations
-    if not (c.variants or per_database):
+    variants; with the collation and the default it has there, where it has one per
+    database."""
+    if not _per_database(c):
         return c
     by_name = {v.dialect: v.type for v in c.variants}
     here = next((by_name[n] for n in names if n in by_name), c.type)
-    return replace(c, type=here, variants=(), collation=collation_here(names, c.collation))
+    default = c.default_sql.on(names) if type(c.default_sql) is ir.SqlDefaults else (
+        c.default_sql)
+    return replace(c, type=here, variants=(), collation=collation_here(names, c.collation),
+                   default_sql=default)
 
 
 def collation_here(names: tuple[str, ...], collation: ir.Collation) -> str | None:
@@ -36,7 +39,8 @@ def collation_here(names: tuple[str, ...], collation: ir.Collation) -> str | Non
 
 def _per_database(c: ir.Column) -> bool:
     """Whether column `c` is built otherwise on some databases."""
-    return bool(c.variants) or type(c.collation) is ir.Collations
+    return bool(c.variants) or type(c.collation) is ir.Collations or (
+        type(c.default_sql) is ir.SqlDefaults)
 
 
 def index_here(names: tuple[str, ...], i: ir.IndexDef) -> ir.IndexDef:
@@ -118,7 +122,8 @@ def brings_variants(op: ir.Operation) -> bool:
     if isinstance(op, ir.AddColumn):
         return _per_database(op.column)
     if isinstance(op, ir.AlterColumn):
-        return bool(op.variants) or type(op.collation) is ir.Collations
+        return bool(op.variants) or type(op.collation) is ir.Collations or (
+            type(op.default_sql) is ir.SqlDefaults)
     if isinstance(op, ir.CreateIndex):
         return op.where_dialects is not None or op.dialects is not None
     return False
@@ -163,7 +168,11 @@ def op_here(names: tuple[str, ...], op: ir.Operation) -> ir.Operation:
             op.variants or type(op.collation) is ir.Collations):
         column = column_here(names, ir.Column(name=op.name, type=op.type, variants=op.variants,
                                               collation=op.collation))
-        return replace(op, type=column.type, variants=(), collation=column.collation)
+        op = replace(op, type=column.type, variants=(), collation=column.collation)
+    if isinstance(op, ir.AlterColumn) and type(op.default_sql) is ir.SqlDefaults:
+        # (a database it names no default for has none from now on)
+        default = op.default_sql.on(names)
+        return replace(op, default_sql=default, drop_default=default is None)
     return op
 
 

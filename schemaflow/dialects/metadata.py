@@ -305,12 +305,12 @@ def _model_column(table: str, col: sa.Column[Any], pk_cols: tuple[str, ...],
     return replace(column, **generated) if generated else column
 
 
-def _model_default(table: str, col: sa.Column[Any]) -> tuple[Any, str | None]:
+def _model_default(table: str, col: sa.Column[Any]) -> tuple[Any, str | ir.SqlDefaults | None]:
     """The server default of a model's column. One a `@compiles` override builds (Prefect's
-    `strftime(...)` for `now()` on SQLite) is what it builds on every database, when that is
-    one default; a changeset's default is one text for every database, so one that differs
-    by database (or builds on some only) is refused, naming the column, rather than written
-    as SQLAlchemy's generic text, which the override never builds."""
+    `strftime(...)` for `now()` on SQLite) is what it builds on every database: one default
+    where that is one, else the SQL each database builds (`default_sql` per database), never
+    SQLAlchemy's generic text, which the override never builds. One that some database
+    cannot compile (where `create_all()` fails) is refused, naming the column."""
     from sqlalchemy.sql.visitors import iterate
 
     from . import by_name, names
@@ -321,6 +321,7 @@ def _model_default(table: str, col: sa.Column[Any]) -> tuple[Any, str | None]:
             _override(e) is not None for e in iterate(arg)):
         return _default_of(col)
     built: dict[str, tuple[Any, str | None] | str] = {}
+    texts: dict[str, str] = {}
     for name in names():
         try:
             sa_dialect = by_name(name).sa_dialect()
@@ -332,22 +333,25 @@ def _model_default(table: str, col: sa.Column[Any]) -> tuple[Any, str | None]:
         except Exception as exc:  # the project's code: create_all() fails the same way there
             built[name] = f"cannot be compiled ({type(exc).__name__})"
         else:
-            built[name] = default_from_sa(text)
+            built[name], texts[name] = default_from_sa(text), text
     alike = {_now(v) for v in built.values()}
     if len(alike) == 1 and not isinstance(next(iter(alike)), str):
         # One default everywhere (Dagster's CURRENT_TIMESTAMP(6) on MySQL is the
         # CURRENT_TIMESTAMP MariaDB gives a DATETIME(6) column back with).
         return next(iter(alike))  # type: ignore[return-value]
+    if len(texts) == len(built):  # each database's own (MariaDB's where MySQL's differs)
+        if texts.get("mariadb") == texts.get("mysql"):
+            texts.pop("mariadb", None)
+        return None, ir.SqlDefaults(**texts)
     shown = "; ".join(f"{name}: {v if isinstance(v, str) else v[1] or repr(v[0])}"
                       for name, v in built.items())
     raise Unexpressible(f"column {table}.{col.name}",
-                        f"a server default that a @compiles override builds differently by "
-                        f"database ({shown})",
-                        hint="a changeset's default is one for every database: give the "
-                             "column one server default that every database builds alike, or "
-                             "leave it out of the models and set it with a `sql` operation "
-                             "scoped with `dialects:` (`check --against-db` then reports it as "
-                             "a default the models lack)")
+                        f"a server default that a @compiles override cannot build on some "
+                        f"databases, where create_all() fails ({shown})",
+                        hint="make the override build on every database (a default per "
+                             "database is written so), or leave it out of the models and set it "
+                             "with a `sql` operation scoped with `dialects:` (`check "
+                             "--against-db` then reports it as a default the models lack)")
 
 
 _NOW = re.compile(r"current_timestamp\(\d*\)", re.IGNORECASE)

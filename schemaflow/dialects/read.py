@@ -290,7 +290,7 @@ def serial_sequence_name(table: str, column: str) -> str:
 
 
 def _column(table: str, name: str, type_: Any, nullable: bool,
-            default: tuple[Any, str | None], comment: Any,
+            default: tuple[Any, str | ir.SqlDefaults | None], comment: Any,
             autoincrement: bool | None = None, types: TypeReader | None = None) -> ir.Column:
     """A state column from what SQLAlchemy knows of one (models or reflection); `types`
     reads the types of one schema's columns."""

@@ -214,7 +214,9 @@ class Renderer:
         if op.drop_default:
             steps.append(Step(ddl.AlterColumnDefault(t.name, t.schema, op.name, None)))
         elif op.default is not None or op.default_sql is not None:
-            value = sa.text(op.default_sql) if op.default_sql else literal_default(op.default)
+            # (a default per database: `op_here` gave this database's)
+            value = sa.text(str(op.default_sql)) if op.default_sql else literal_default(
+                op.default)
             steps.append(Step(ddl.AlterColumnDefault(t.name, t.schema, op.name, value)))
         if op.comment is not None:
             steps.append(Step(ddl.ColumnComment(t.name, t.schema, op.name, op.comment or None)))

@@ -167,14 +167,17 @@ _NOW = re.compile(r"\s*(current_timestamp|now)\s*(\(\s*\))?\s*", re.IGNORECASE)
 
 
 def server_default(c: ir.Column) -> Any:
-    """The server default clause of a column, or None."""
+    """The server default clause of a column (as one database builds it: `column_here`), or
+    None."""
     if c.default_sql is not None:
+        text = c.default_sql
+        assert isinstance(text, str), "a default per database is resolved by column_here"
         digits = fraction_digits(c.type)
-        if digits and _NOW.fullmatch(c.default_sql):
+        if digits and _NOW.fullmatch(text):
             from .ddl import NowDefault
 
-            return NowDefault(c.default_sql, digits)
-        return sa.text(c.default_sql)
+            return NowDefault(text, digits)
+        return sa.text(text)
     return literal_default(c.default)
 
 

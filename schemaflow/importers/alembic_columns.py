@@ -219,7 +219,7 @@ def on_mysql(op: aops.AlterColumnOp, state: SchemaState, ops: Ops, where: str,
                [ir.AlterColumn(table=op.table_name, name=op.column_name, schema=op.schema,
                                **typed), *ops])
     if (bool(nullable) == here.is_nullable and collation == here.collation
-            and _default_keys(default, boolean) == _kept(here.default, here.default_sql,
+            and _default_keys(default, boolean) == _kept(here.default, _text(here.default_sql),
                                                          boolean)
             and (comment or None) == (here.comment or None)):
         return ops, None
@@ -234,3 +234,8 @@ def on_mysql(op: aops.AlterColumnOp, state: SchemaState, ops: Ops, where: str,
                      f"and the comment {comment!r}; it cannot be written here ({exc}): "
                      "write it by hand, scoped with `dialects: [mysql]`")
     return [*ops, ir.Sql(up=(modify,), dialects=("mysql",))], None
+
+
+def _text(default_sql: str | ir.SqlDefaults | None) -> str | None:
+    # (an Alembic history writes one default for every database)
+    return default_sql if not isinstance(default_sql, ir.SqlDefaults) else str(default_sql)

@@ -24,6 +24,7 @@ from .parts import (
     PrimaryKeyDef,
     Reference,
     Row,
+    SqlDefaults,
     UniqueDef,
     Variant,
     check_scope,
@@ -145,7 +146,7 @@ class AlterColumn(Operation):
     type: TypeSpec | None = None
     nullable: bool | None = None
     default: str | int | float | bool | None = None
-    default_sql: str | None = None
+    default_sql: str | SqlDefaults | None = None
     drop_default: bool = False
     # `comment: ""` removes the comment.
     comment: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from ..typespec import TypeSpec
 
@@ -89,29 +89,52 @@ class Variant:
     type: TypeSpec
 
 
+class _PerDatabase:
+    """A text per database (a mapping of database name to text): a database named gets its
+    own, MariaDB MySQL's unless named, the others none."""
+
+    __slots__ = ()
+    _what: ClassVar[str]
+    _NAMES: ClassVar[tuple[str, ...]] = ("mariadb", "mysql", "postgresql", "sqlite")
+
+    def __post_init__(self) -> None:
+        if all(getattr(self, n) is None for n in self._NAMES):
+            raise IRError(f"a {self._what} per database names at least one database")
+
+    def on(self, names: tuple[str, ...]) -> str | None:
+        """The text on the database whose variant keys are `names` (most specific first, as
+        a type variant is picked)."""
+        return next((c for n in names if (c := getattr(self, n, None)) is not None), None)
+
+    def __str__(self) -> str:
+        return "{" + ", ".join(f"{n}: {getattr(self, n)}" for n in self._NAMES
+                               if getattr(self, n) is not None) + "}"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Collations:
+class Collations(_PerDatabase):
     """A column's collation per database (`collation: {mysql: utf8mb4_bin, postgresql: C}`):
     a database named gets its own, MariaDB MySQL's unless named, the others their default
     (SQLAlchemy's `with_variant` of a type with another collation)."""
 
+    _what: ClassVar[str] = "collation"
     mariadb: str | None = None
     mysql: str | None = None
     postgresql: str | None = None
     sqlite: str | None = None
 
-    def __post_init__(self) -> None:
-        if all(getattr(self, n) is None for n in self.__slots__):
-            raise IRError("a collation per database names at least one database")
 
-    def on(self, names: tuple[str, ...]) -> str | None:
-        """The collation on the database whose variant keys are `names` (most specific
-        first, as a type variant is picked)."""
-        return next((c for n in names if (c := getattr(self, n, None)) is not None), None)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SqlDefaults(_PerDatabase):
+    """A column's default as SQL per database (`default_sql: {postgresql: now(), sqlite:
+    ...}`, a `@compiles` override of the models' server default): a database named gets its
+    own, MariaDB MySQL's unless named, the others no default."""
 
-    def __str__(self) -> str:
-        return "{" + ", ".join(f"{n}: {getattr(self, n)}" for n in self.__slots__
-                               if getattr(self, n) is not None) + "}"
+    _what: ClassVar[str] = "default"
+    mariadb: str | None = None
+    mysql: str | None = None
+    postgresql: str | None = None
+    sqlite: str | None = None
 
 
 # A column's collation: on every database (a name), per database, or none.
@@ -135,7 +158,8 @@ class Column:
     index: bool = False
     autoincrement: bool | None = None
     default: str | int | float | bool | None = None
-    default_sql: str | None = None
+    # SQL, on every database or per database.
+    default_sql: str | SqlDefaults | None = None
     comment: str | None = None
     computed: Computed | None = None
     identity: Identity | None = None

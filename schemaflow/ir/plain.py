@@ -35,13 +35,14 @@ from .parts import (
     IndexDef,
     PrimaryKeyDef,
     Reference,
+    SqlDefaults,
     UniqueDef,
     Variant,
 )
 
 CLASSES: tuple[type, ...] = (*OPERATIONS.values(), Column, Reference, PrimaryKeyDef, UniqueDef,
                              ForeignKeyDef, CheckDef, IndexDef, TypeSpec, IndexColumn, Computed,
-                             Identity, Variant, ColumnSequence, Collations)
+                             Identity, Variant, ColumnSequence, Collations, SqlDefaults)
 _INDEX = {cls: i for i, cls in enumerate(CLASSES)}
 _NAMES = tuple(tuple(f.name for f in dataclasses.fields(cls)) for cls in CLASSES)
 

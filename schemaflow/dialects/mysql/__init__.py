@@ -90,7 +90,7 @@ class MySQL(Dialect):
     def default_as_held(self, c: ir.Column) -> ir.Column:
         # `DEFAULT CURRENT_TIMESTAMP` on a DATETIME(6) comes back from MariaDB as
         # current_timestamp(6): the same default, at the column's own precision.
-        m = _NOW.fullmatch(c.default_sql or "")
+        m = _NOW.fullmatch(c.default_sql) if isinstance(c.default_sql, str) else None
         if m and m.group(1) and int(m.group(1)) == fraction_digits(c.type):
             return replace(c, default_sql="CURRENT_TIMESTAMP")
         return c

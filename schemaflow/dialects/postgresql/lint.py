@@ -66,9 +66,11 @@ def postgresql_locks(op: ir.Operation, before: SchemaState, oc: OpContext,
                         "existing table, blocking writes while it builds"), (
             "add the column, then create_index with concurrently: true in a changeset with "
             "transactional: false")
-    if isinstance(op, ir.AddColumn) and _volatile(op.column.default_sql):
+    added = _column_here(op.column) if isinstance(op, ir.AddColumn) else None
+    if isinstance(op, ir.AddColumn) and added is not None and _volatile(str(
+            added.default_sql) if added.default_sql is not None else None):
         yield "SF346", (f"add_column {op.table}.{op.column.name} with default "
-                        f"{op.column.default_sql} computes it for every existing row, "
+                        f"{added.default_sql} computes it for every existing row, "
                         "rewriting the table under an ACCESS EXCLUSIVE lock"), (
             "add the column without the default, set the default, then backfill in batches")
     if isinstance(op, ir.CreateIndex) and not op.concurrently:
@@ -149,3 +151,10 @@ def _sets_lock_timeout(cs: ir.Changeset, upto: int) -> bool:
     return any(isinstance(op, ir.Sql) and any(re.match(r"\s*set\s+(local\s+)?lock_timeout",
                                                        s, re.I) for s in op.up)
                for op in cs.operations[:upto])
+
+
+def _column_here(c: ir.Column) -> ir.Column:
+    """`c` as PostgreSQL builds it (its default there, where it has one per database)."""
+    from . import PostgreSQL
+
+    return PostgreSQL().column_here(c)
