@@ -86,9 +86,13 @@ def default_key(c: ir.Column) -> tuple[str, Any] | None:
             with contextlib.suppress(InvalidOperation):  # 0.00, 0.0 and 0 are one number
                 text = format(Decimal(text).normalize(), "f")
         return ("literal", text)
-    if isinstance(c.default_sql, ir.SqlDefaults):  # (per database: each one's, compared)
-        return ("sql", tuple((n, sql_key(getattr(c.default_sql, n)))
-                             for n in c.default_sql._NAMES))
+    if isinstance(c.default_sql, ir.SqlDefaults):
+        # Per database: the default each database gets (`{mysql: x, mariadb: x}` is `{mysql:
+        # x}`, and one naming every database alike is that one), as collations are compared.
+        from .dialects import by_name, names
+
+        each = tuple(sql_key(c.default_sql.on(by_name(n).variant_names)) for n in names())
+        return ("sql", each[0]) if len(set(each)) == 1 and each[0] else ("sql", each)
     key = sql_key(c.default_sql)
     return ("sql", key) if key else None
 

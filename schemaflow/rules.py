@@ -116,12 +116,24 @@ def destructive(op: ir.Operation, before: SchemaState, oc: OpContext,
                             f"{op.type}"), "check the longest existing value fits"
 
 
+def _defaultless(c: ir.Column, ctx: LintContext) -> bool:
+    """Whether column `c` gets no default of SQL on the database judged (without one in
+    mind: on some database, where `default_sql` is one per database)."""
+    if not isinstance(c.default_sql, ir.SqlDefaults):
+        return c.default_sql is None
+    if ctx.support is not None:
+        return ctx.support.column_here(c).default_sql is None
+    from .dialects import by_name, names
+
+    return any(c.default_sql.on(by_name(n).variant_names) is None for n in names())
+
+
 def data_dependent(op: ir.Operation, before: SchemaState, oc: OpContext,
                    ctx: LintContext) -> Iterator[Finding]:
     """Operations that succeed or fail depending on the rows already there."""
     if isinstance(op, ir.AddColumn) and oc.existing(before, op.table, op.schema):
         c = op.column
-        if not c.is_nullable and c.default is None and c.default_sql is None:
+        if not c.is_nullable and c.default is None and _defaultless(c, ctx):
             yield "SF311", (f"add_column {op.table}.{c.name} is NOT NULL without a default: "
                             "it fails on a table that has rows"), (
                 "add it nullable, backfill it, then alter_column nullable: false; or give it "

@@ -1260,3 +1260,52 @@ def test_a_default_per_database_is_built_compared_changed_and_rolled_back(
     for args in (("check", "--against-db"), ("rollback", "base")):
         done = p.cli(*args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
+
+
+def test_a_default_per_database_is_compared_by_what_each_database_gets(
+        project: Project) -> None:
+    """(From a review.) A `mariadb` entry equal to the `mysql` one it would take anyway made
+    `check` report a change, and autogenerate write an alter_column that changed nothing."""
+    models_module(project, "perdb", PER_DATABASE_DEFAULT.replace("VALUE", "stamp()"))
+    assert project.cli("new", "--autogenerate", "-m", "t").returncode == 0
+    (path,) = project.changesets.glob("*.yaml")
+    path.write_text(path.read_text().replace(
+        "{mysql: CURRENT_TIMESTAMP,", "{mariadb: CURRENT_TIMESTAMP, mysql: CURRENT_TIMESTAMP,"))
+    assert "mariadb: CURRENT_TIMESTAMP" in path.read_text()
+    done = project.cli("check")
+    assert done.returncode == 0 and "No differences" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_not_null_column_without_a_default_here_is_sf311(project: Project) -> None:
+    """(From a review.) A NOT NULL add_column whose default names PostgreSQL alone has none
+    on SQLite, where it fails on a table with rows: SF311, as without a default."""
+    project.write("c001", [{"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True}]}}])
+    project.write("c002", [{"add_column": {"table": "t", "column": {
+        "name": "created", "type": "datetime", "nullable": False,
+        "default_sql": {"postgresql": "now()"}}}}], parents=["c001"])
+    for args in (("validate", "--dialect", "sqlite"), ("validate",)):
+        done = project.cli(*args)
+        assert "SF311" in done.stdout, (args, done.stdout, done.stderr)
+    done = project.cli("validate", "--dialect", "postgresql")
+    assert "SF311" not in done.stdout, done.stdout
+
+
+@pytest.mark.postgresql
+def test_an_enum_change_on_a_column_with_a_default_per_database(pg_url: str,
+                                                                tmp_path: Path) -> None:
+    """(From a review.) PostgreSQL replaces an enum type that loses a value around its
+    columns, their defaults dropped and set again: it met the default per database as it is
+    written, not PostgreSQL's, and stopped on an assertion."""
+    from conftest import make_project
+
+    p = make_project(tmp_path / "proj", pg_url)
+    p.write("c001", [{"create_table": {"name": "t", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "st", "type": "enum(a,b,c,name=st_t)",
+         "default_sql": {"postgresql": "'a'::st_t", "sqlite": "'a'"}}]}}])
+    p.write("c002", [{"alter_column": {"table": "t", "name": "st",
+                                       "type": "enum(a,b,name=st_t)"}}], parents=["c001"])
+    for args in (("apply",), ("rollback", "base")):
+        done = p.cli(*args)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done.stderr)

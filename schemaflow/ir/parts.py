@@ -100,6 +100,8 @@ class _PerDatabase:
     def __post_init__(self) -> None:
         if all(getattr(self, n) is None for n in self._NAMES):
             raise IRError(f"a {self._what} per database names at least one database")
+        if any(getattr(self, n) == "" for n in self._NAMES):
+            raise IRError(f"a {self._what} per database is never empty")
 
     def on(self, names: tuple[str, ...]) -> str | None:
         """The text on the database whose variant keys are `names` (most specific first, as

@@ -149,7 +149,9 @@ class PostgreSQLRenderer(Renderer):
                 self.dialect.check(op, before)
             return super().render(op, before, plain=plain)
         self.dialect.check(op, before)
-        pre, rest, post = enum_steps(op, before, self.caps.enum_add_value_in_transaction)
+        # (as PostgreSQL builds them: a column's type, collation and default for it)
+        pre, rest, post = enum_steps(self.dialect.op_here(op), self.dialect.state_here(before),
+                                     self.caps.enum_add_value_in_transaction)
         return pre + (super().render(rest, before, plain=plain) if rest is not None
                       else []) + post
 
