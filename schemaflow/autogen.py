@@ -62,7 +62,11 @@ def models_state(settings: Settings) -> SchemaState:
     from .state.tables import check_table
 
     try:
-        state = from_metadata(metadata, skip=left_out(settings))
+        from .dialects import for_url
+
+        known = for_url(settings.url)
+        state = from_metadata(metadata, skip=left_out(settings),
+                              target=known.name if known is not None else None)
         for t in state.tables.values():
             check_table(t)
         return state

@@ -31,8 +31,11 @@ from .read import (
 
 
 def from_metadata(metadata: sa.MetaData, *,
-                  skip: Iterable[str] | Callable[[str], bool] = ()) -> SchemaState:
-    """The SchemaState a SQLAlchemy MetaData describes (every constraint given a name)."""
+                  skip: Iterable[str] | Callable[[str], bool] = (),
+                  target: str | None = None) -> SchemaState:
+    """The SchemaState a SQLAlchemy MetaData describes (every constraint given a name);
+    `target`, the database the project builds (a server default some other database
+    cannot build is then none there: `_model_default`)."""
     skipped = skipper(skip)
     _check_references(metadata)
     sequences = _sequences(metadata, skipped)
@@ -48,7 +51,7 @@ def from_metadata(metadata: sa.MetaData, *,
         if options:
             raise Unexpressible(f"table {name}", f"the table options {options}")
         pk_cols = _key_columns(name, table.primary_key)
-        columns = [_model_column(name, col, pk_cols, types) for col in table.columns]
+        columns = [_model_column(name, col, pk_cols, types, target) for col in table.columns]
         uniques, checks, fks = [], [], []
         for c in built_everywhere(name, table.constraints):
             if c.dialect_kwargs or c.comment:
@@ -279,7 +282,7 @@ def _key_columns(table: str, pk: sa.PrimaryKeyConstraint) -> tuple[str, ...]:
 
 
 def _model_column(table: str, col: sa.Column[Any], pk_cols: tuple[str, ...],
-                  types: TypeReader | None = None) -> ir.Column:
+                  types: TypeReader | None = None, target: str | None = None) -> ir.Column:
     generated = _computed(col) or _identity(table, col) or _column_sequence(table, col)
     # Only an explicit `autoincrement` on a sole integer key is carried, where it differs
     # from "auto" (the format's default, which numbers no key with a foreign key or a
@@ -300,17 +303,21 @@ def _model_column(table: str, col: sa.Column[Any], pk_cols: tuple[str, ...],
         autoincrement = False if col.autoincrement is False else True if told else None
     column = _column(table, str(col.name), col.type,
                      col.name not in pk_cols and bool(col.nullable),
-                     (None, None) if generated else _model_default(table, col), col.comment,
+                     (None, None) if generated else _model_default(table, col, target),
+                     col.comment,
                      autoincrement, types)
     return replace(column, **generated) if generated else column
 
 
-def _model_default(table: str, col: sa.Column[Any]) -> tuple[Any, str | ir.SqlDefaults | None]:
+def _model_default(table: str, col: sa.Column[Any], target: str | None = None
+                   ) -> tuple[Any, str | ir.SqlDefaults | None]:
     """The server default of a model's column. One a `@compiles` override builds (Prefect's
     `strftime(...)` for `now()` on SQLite) is what it builds on every database: one default
     where that is one, else the SQL each database builds (`default_sql` per database), never
     SQLAlchemy's generic text, which the override never builds. One that some database
-    cannot compile (where `create_all()` fails) is refused, naming the column."""
+    cannot compile (where `create_all()` fails: Prefect's GenerateUUID on MySQL) is none
+    there, where the project builds another (`target`); else it is refused, naming the
+    column."""
     from sqlalchemy.sql.visitors import iterate
 
     from . import by_name, names
@@ -339,7 +346,8 @@ def _model_default(table: str, col: sa.Column[Any]) -> tuple[Any, str | ir.SqlDe
         # One default everywhere (Dagster's CURRENT_TIMESTAMP(6) on MySQL is the
         # CURRENT_TIMESTAMP MariaDB gives a DATETIME(6) column back with).
         return next(iter(alike))  # type: ignore[return-value]
-    if len(texts) == len(built):  # each database's own (MariaDB's where MySQL's differs)
+    if len(texts) == len(built) or target in texts:
+        # Each database's own (MariaDB's where MySQL's differs).
         if texts.get("mariadb") == texts.get("mysql"):
             texts.pop("mariadb", None)
         return None, ir.SqlDefaults(**texts)
