@@ -366,10 +366,11 @@ def _buildable(result: DiffResult, state: SchemaState, dialect: Dialect | None,
     """`result`, when its operations build on `state` and the configured database can carry
     out every one of them: models that ask for what it lacks (an identity with options on
     SQLite), or operations that do not fit (a foreign key to a table left out), are refused
-    before any file is written, as the changeset's own `validate` would refuse it; with
-    `defaults`, so is a default `validate` refuses there (SF120). `hint`: what to do when an
-    operation does not fit."""
-    from .defaults import HINT, findings
+    before any file is written, as the changeset's own `validate` would refuse it. With
+    `defaults`, a default of the models that `validate` refuses there (SF120) is a warning:
+    the changeset holds what the models say, and `validate` says it again. `hint`: what to
+    do when an operation does not fit."""
+    from .defaults import findings
     from .errors import StateError
     from .state import apply
 
@@ -380,11 +381,11 @@ def _buildable(result: DiffResult, state: SchemaState, dialect: Dialect | None,
             except UsageError as exc:
                 raise UsageError(f"{asked} what {dialect.name} cannot build: {exc}",
                                  hint=exc.hint) from None
-            found = next(iter(findings(dialect.op_here(op), state, dialect.column_here)),
-                         None) if defaults else None
-            if found is not None:
-                raise UsageError(f"{asked} what {dialect.name} cannot hold: {found[1]}",
-                                 hint=HINT)
+            for _, message in findings(dialect.op_here(op), state,
+                                       dialect.column_here) if defaults else ():
+                result.warnings.append(
+                    f"{message}, on {dialect.name}: validate refuses it (SF120); "
+                    "`lint: {ignore: [SF120]}` in the changeset keeps it as the models have it")
         try:
             state = apply(state, op)
         except StateError as exc:
