@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 import yaml
 from conftest import DIALECTS, MYSQL_URL, Project, _server_database, database_url, make_project
+from test_fidelity import HEADER, models_project
+from test_fidelity import _create_all as create_all
+from test_index_names import _tables as show_create
 
+# (a body of test_fidelity's models: `sa` and `metadata` given)
 MODELS = """
-import sqlalchemy as sa
-
-metadata = sa.MetaData()
 sa.Table("builds", metadata, sa.Column("id", sa.Integer, primary_key=True),
          sa.Column("name", sa.String(255), nullable=False),
          sa.UniqueConstraint("name", name="uq_builds_name"), mysql_character_set="utf8")
@@ -42,11 +43,12 @@ WORDS = {"builds": ("utf8", None), "users": ("utf8", None), "notes": ("utf8mb4",
 
 
 def _models(root: Path, url: str, notes: str = "utf8mb4") -> Project:
-    p = make_project(root, url)
-    (root / "cs_models.py").write_text(MODELS.format(notes=notes), encoding="utf-8")
-    with (root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
-        fh.write('models = "cs_models:metadata"\n')
-    return p
+    return models_project(root, MODELS.format(notes=notes), url)
+
+
+def _create_all(p: Project, url: str) -> None:
+    """What create_all() of `p`'s models builds, on `url`."""
+    create_all(p.root / "fidelity_models.py", url, url.split(":", 1)[0].split("+", 1)[0])
 
 
 def _ok(p: Project, *args: str) -> str:
@@ -75,32 +77,6 @@ def _another_mysql_database() -> Iterator[str]:
     yield from _server_database(MYSQL_URL, "MySQL")
 
 
-def _create_all(url: str, source: str) -> None:
-    import sqlalchemy as sa
-
-    namespace: dict[str, Any] = {}
-    exec(source, namespace)
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        namespace["metadata"].create_all(engine)
-    finally:
-        engine.dispose()
-
-
-def _show_create(url: str) -> dict[str, str]:
-    """Each table's SHOW CREATE TABLE but the version table's."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            names = [n for n in sa.inspect(conn).get_table_names() if n != "schemaflow_version"]
-            return {n: conn.exec_driver_sql(f"SHOW CREATE TABLE `{n}`").one()[1]
-                    for n in names}
-    finally:
-        engine.dispose()
-
-
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_models_with_them_build_what_create_all_builds(
         tmp_path: Path, dialect: str, request: pytest.FixtureRequest) -> None:
@@ -113,15 +89,15 @@ def test_models_with_them_build_what_create_all_builds(
         _ok(p, *args)
     if dialect != "mysql":
         return
-    built = _show_create(url)
+    built = show_create(url)
     assert "DEFAULT CHARSET=utf8mb3" in built["builds"], built["builds"]
     assert "COLLATE=latin1_bin" in built["legacy"], built["legacy"]
     assert "COLLATE=utf8mb4_bin" in built["tags"], built["tags"]
     with _another_mysql_database() as other:
-        _create_all(other, MODELS.format(notes="utf8mb4"))
-        assert _show_create(other) == built
+        _create_all(p, other)
+        assert show_create(other) == built
     _ok(p, "rollback", "base")
-    assert _show_create(url) == {}
+    assert show_create(url) == {}
 
 
 @pytest.mark.mysql
@@ -149,7 +125,7 @@ def test_a_baseline_reads_them_and_rebuilds_them(mysql_url: str, tmp_path: Path)
         "d": (None, None), "e": (None, None)}
     with _another_mysql_database() as other:
         _ok(p, "--url", other, "apply")
-        assert _show_create(other) == _show_create(mysql_url)
+        assert show_create(other) == show_create(mysql_url)
     sqlite = f"sqlite:///{tmp_path / 'elsewhere.db'}"
     _ok(p, "--url", sqlite, "apply")
 
@@ -161,9 +137,8 @@ def test_adopting_a_database_built_by_create_all_finds_nothing_to_do(
     """`mysql_charset="utf8mb4"` in a utf8mb4 database builds the database's default, which
     the server gives back as no option at all: the baseline writes the models' words, and
     `check` finds nothing, with or without the database."""
-    source = MODELS.format(notes=notes)
-    _create_all(mysql_url, source)
     p = _models(tmp_path / "proj", mysql_url, notes=notes)
+    _create_all(p, mysql_url)
     _ok(p, "new", "--autogenerate", "--from-db", "-m", "baseline")
     assert {n: _words(t) for n, t in _tables(p).items()} == {**WORDS, "notes": (notes, None)}
     _ok(p, "stamp", "head")
@@ -197,7 +172,8 @@ def test_a_change_of_them_is_refused_by_name(tmp_path: Path) -> None:
     p = _models(tmp_path / "proj", f"sqlite:///{tmp_path / 'app.db'}")
     _ok(p, "new", "--autogenerate", "-m", "models")
     before = sorted(p.changesets.iterdir())
-    (p.root / "cs_models.py").write_text(MODELS.format(notes="latin1"), encoding="utf-8")
+    (p.root / "fidelity_models.py").write_text(HEADER + MODELS.format(notes="latin1"),
+                                               encoding="utf-8")
     for args in (("new", "--autogenerate", "-m", "latin1"), ("check",)):
         done = p.cli(*args)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
@@ -246,13 +222,8 @@ def _sqlite_tables(p: Project) -> set[str]:
      "table docs: mariadb_charset='latin1' where mysql_charset is 'utf8'"),
 ])
 def test_models_with_wrong_words_are_refused(tmp_path: Path, option: str, message: str) -> None:
-    p = make_project(tmp_path / "proj")
-    (p.root / "cs_models.py").write_text(
-        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
-        f'sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True), {option})\n',
-        encoding="utf-8")
-    with (p.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
-        fh.write('models = "cs_models:metadata"\n')
+    p = models_project(tmp_path / "proj", 'sa.Table("docs", metadata, sa.Column("id", '
+                       f'sa.Integer, primary_key=True), {option})\n')
     done = p.cli("new", "--autogenerate", "-m", "m")
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert message in done.stderr
@@ -262,15 +233,11 @@ def test_models_with_wrong_words_are_refused(tmp_path: Path, option: str, messag
 
 def test_the_same_words_for_mariadb_are_taken(tmp_path: Path) -> None:
     """`mysql_charset` with the same `mariadb_charset` (models written for both URLs)."""
-    p = make_project(tmp_path / "proj")
-    (p.root / "cs_models.py").write_text(
-        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
-        'sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),\n'
-        '         mysql_charset="utf8mb4", mariadb_charset="utf8mb4",\n'
-        '         mysql_collate="utf8mb4_unicode_ci", mariadb_collate="utf8mb4_unicode_ci")\n',
-        encoding="utf-8")
-    with (p.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
-        fh.write('models = "cs_models:metadata"\n')
+    p = models_project(tmp_path / "proj", """
+        sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 mysql_charset="utf8mb4", mariadb_charset="utf8mb4",
+                 mysql_collate="utf8mb4_unicode_ci", mariadb_collate="utf8mb4_unicode_ci")
+    """)
     _ok(p, "new", "--autogenerate", "-m", "m")
     assert _words(_tables(p)["docs"]) == ("utf8mb4", "utf8mb4_unicode_ci")
 
@@ -293,7 +260,7 @@ def test_an_alembic_history_with_them_builds_what_alembic_builds(
                     "def downgrade():\n    op.drop_table('logs')\n    op.drop_table('project')\n")])
     url = database_url(tmp_path, dialect, request)
     alembic_upgrade(ini.parent / "migrations", url)
-    expected = _show_create(url) if dialect == "mysql" else None
+    expected = show_create(url) if dialect == "mysql" else None
     if dialect == "sqlite":
         url = f"sqlite:///{tmp_path / 'schemaflow.db'}"
     else:
@@ -305,7 +272,7 @@ def test_an_alembic_history_with_them_builds_what_alembic_builds(
         ("project", ("utf8", None)), ("logs", ("utf8mb4", "utf8mb4_bin"))]
     _ok(p, "apply")
     if expected is not None:
-        assert _show_create(url) == {k: v for k, v in expected.items() if k != "alembic_version"}
+        assert show_create(url) == {k: v for k, v in expected.items() if k != "alembic_version"}
     _ok(p, "rollback", "base")
 
 
@@ -317,8 +284,8 @@ def test_a_baseline_of_another_database_keeps_the_models_words(
     lost the models' `mysql_charset`, and `check` then stopped on a change no operation
     writes: the baseline writes the models' words, as it does `sqlite_autoincrement`."""
     url = database_url(tmp_path, dialect, request)
-    _create_all(url, MODELS.format(notes="utf8mb4"))
     p = _models(tmp_path / "proj", url)
+    _create_all(p, url)
     _ok(p, "new", "--autogenerate", "--from-db", "-m", "baseline")
     assert {n: _words(t) for n, t in _tables(p).items()} == WORDS
     _ok(p, "stamp", "head")
@@ -340,19 +307,16 @@ def test_a_collation_that_names_no_character_set(mysql_url: str, tmp_path: Path)
     numbers = tuple(int(n) for n in version.split("-")[0].split(".")[:2])
     if "mariadb" not in version.lower() or numbers < (10, 10):
         pytest.skip(f"uca1400 collations need MariaDB 10.10 or later (this is {version})")
-    p = make_project(tmp_path / "proj", mysql_url)
-    (p.root / "cs_models.py").write_text(
-        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
-        'sa.Table("a", metadata, sa.Column("id", sa.Integer, primary_key=True),\n'
-        '         sa.Column("s", sa.String(20)), mysql_collate="uca1400_ai_ci")\n'
-        'sa.Table("b", metadata, sa.Column("id", sa.Integer, primary_key=True),\n'
-        '         mysql_charset="utf8", mysql_collate="uca1400_as_cs")\n', encoding="utf-8")
-    with (p.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
-        fh.write('models = "cs_models:metadata"\n')
+    p = models_project(tmp_path / "proj", """
+        sa.Table("a", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("s", sa.String(20)), mysql_collate="uca1400_ai_ci")
+        sa.Table("b", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 mysql_charset="utf8", mysql_collate="uca1400_as_cs")
+    """, mysql_url)
     for args in (("new", "--autogenerate", "-m", "m"), ("apply",), ("check",),
                  ("check", "--against-db")):
         _ok(p, *args)
-    built = _show_create(mysql_url)
+    built = show_create(mysql_url)
     assert "COLLATE=utf8mb4_uca1400_ai_ci" in built["a"], built["a"]
     assert "COLLATE=utf8mb3_uca1400_as_cs" in built["b"], built["b"]
 
@@ -360,15 +324,12 @@ def test_a_collation_that_names_no_character_set(mysql_url: str, tmp_path: Path)
 def test_sqlalchemys_own_spellings_are_read(tmp_path: Path) -> None:
     """(From a review.) Models reflected by SQLAlchemy (`autoload_with`) carry `mysql_default
     charset`, with a space; `utf8` for MySQL and `utf8mb3` for MariaDB are the same."""
-    p = make_project(tmp_path / "proj")
-    (p.root / "cs_models.py").write_text(
-        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
-        'sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),\n'
-        '         **{"mysql_default charset": "latin1"})\n'
-        'sa.Table("more", metadata, sa.Column("id", sa.Integer, primary_key=True),\n'
-        '         mysql_charset="utf8", mariadb_charset="utf8mb3")\n', encoding="utf-8")
-    with (p.root / "schemaflow.toml").open("a", encoding="utf-8") as fh:
-        fh.write('models = "cs_models:metadata"\n')
+    p = models_project(tmp_path / "proj", """
+        sa.Table("docs", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 **{"mysql_default charset": "latin1"})
+        sa.Table("more", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                 mysql_charset="utf8", mariadb_charset="utf8mb3")
+    """)
     _ok(p, "new", "--autogenerate", "-m", "m")
     tables = _tables(p)
     assert (_words(tables["docs"]), _words(tables["more"])) == (("latin1", None), ("utf8", None))
