@@ -215,22 +215,17 @@ def index_namespace(op: ir.Operation, before: SchemaState, oc: OpContext,
         return
     from .dialects import by_name, capabilities, names
 
-    made = {i.name: i for i in (op.indexes if isinstance(op, ir.CreateTable) else
-                                [op] if isinstance(op, ir.CreateIndex) else [])}
-    for name, table, others in index_clashes(op, before):
-        per_table = [d for d in names() if capabilities(d).index_names_per_table]
-        per_schema = [d for d in names() if d not in per_table]
-        # (indexes of some databases only clash where both exist)
-        new = made.get(name)
-        clashing = {o: [d for d in per_schema if (new is None or by_name(d).index_held(new))
-                        and any(i.name == name and by_name(d).index_held(i) for i in
-                                before.table(o, getattr(op, "schema", None)).indexes)]
-                    for o in others}
-        others = [o for o in others if clashing[o]]
-        if not others:
-            continue
-        per_schema = [d for d in per_schema if d in clashing[others[0]]]
-        yield "SF334", (f"{op.kind} {name} on {table}: the table {others[0]} has an index "
+    per_table = [d for d in names() if capabilities(d).index_names_per_table]
+    # Each database with index names per schema judged apart: an index of some databases
+    # only (`dialects`) clashes only where it exists.
+    found: dict[tuple[str, str], tuple[str, list[str]]] = {}
+    for d in (d for d in names() if d not in per_table):
+        for name, table, others in index_clashes(op, before, by_name(d).index_held):
+            other, where = found.setdefault((name, table), (others[0], []))
+            if other in others:
+                where.append(d)
+    for (name, table), (other, per_schema) in found.items():
+        yield "SF334", (f"{op.kind} {name} on {table}: the table {other} has an index "
                         f"named {name} too; that runs only where index names are per table "
                         f"({', '.join(per_table)}), not on {', '.join(per_schema)}"), (
             "rename one of the indexes if the changesets must run on every database, or "

@@ -31,7 +31,7 @@ def column_types(op: ir.Operation) -> list[tuple[str, TypeSpec]]:
 
 
 @functools.cache
-def _index_clashes() -> Callable[[ir.Operation, SchemaState], list[tuple[str, str, list[str]]]]:
+def _index_clashes() -> Callable[..., list[tuple[str, str, list[str]]]]:
     """`state.index_clashes`, imported when first wanted (listings import the dialects, never
     the state), not on each operation checked (an import per call cost ~5% of a check)."""
     from ..state import index_clashes
@@ -199,14 +199,9 @@ class SupportChecks:
 
     def _check_index_names(self, op: ir.Operation, before: SchemaState) -> None:
         """An index name another table of the schema has, where index names are per schema."""
-        clashes = [] if self.caps.index_names_per_table else _index_clashes()(op, before)
-        held, schema = cast("Dialect", self).index_held, getattr(op, "schema", None)
-
-        def here(name: str, other: str) -> bool:  # (one of other databases takes no name here)
-            return any(i.name == name and held(i) for i in before.table(other, schema).indexes)
-
-        clashes = [(name, table, kept) for name, table, others in clashes
-                   if (kept := [o for o in others if here(name, o)])]
+        # (an index of other databases only takes no name here)
+        clashes = [] if self.caps.index_names_per_table else _index_clashes()(
+            op, before, cast("Dialect", self).index_held)
         if clashes:
             name, table, others = clashes[0]
             raise UsageError(f"the index name '{name}' on '{table}' is taken: the table "

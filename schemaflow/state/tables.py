@@ -4,8 +4,9 @@ Table whole (its columns exist, its names are unique)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from .. import ir
 from ..errors import StateError
@@ -238,24 +239,29 @@ def rename_columns(t: Table, renames: Mapping[str, str]) -> Table:
                       for i in t.indexes))
 
 
-def index_clashes(op: ir.Operation, before: SchemaState) -> list[tuple[str, str, list[str]]]:
+def index_clashes(op: ir.Operation, before: SchemaState,
+                  exists: Callable[[Any], bool] = lambda i: True
+                  ) -> list[tuple[str, str, list[str]]]:
     """(index name, its table, the other tables of that schema with an index of that name)
     for each index `op` creates whose name another table uses already: allowed where index
-    names are per table (MySQL, MariaDB), not where they are per schema."""
+    names are per table (MySQL, MariaDB), not where they are per schema. `exists`: whether
+    an index (an IndexDef or a create_index) exists on the database judged; one that does
+    not takes no name there (an index of other databases only, `dialects`)."""
     if isinstance(op, ir.CreateIndex):
-        made = [(op.name, op.table, op.schema)]
+        made = [(op.name, op.table, op.schema)] if exists(op) else []
     elif isinstance(op, ir.CreateTable):
         made = [(ix_name(op.name, (c.name,)), op.name, op.schema) for c in op.columns if c.index]
-        made += [(i.name, op.name, op.schema) for i in op.indexes]
+        made += [(i.name, op.name, op.schema) for i in op.indexes if exists(i)]
     elif isinstance(op, ir.AddColumn) and op.column.index:
         made = [(ix_name(op.table, (op.column.name,)), op.table, op.schema)]
     else:
         return []
     out = []
     for name, table, schema in made:
-        others = before.index_elsewhere(name, (schema, table))
+        others = [k[1] for k in before.index_elsewhere(name, (schema, table)) if any(
+            i.name == name and exists(i) for i in before.tables[k].indexes)]
         if others:
-            out.append((name, table, [k[1] for k in others]))
+            out.append((name, table, others))
     return out
 
 
