@@ -19,7 +19,6 @@ import time
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
-from .dialects.connect import end_read, joined
 from .interrupt import Stop
 from .outcome import Conflict, Progress, failed, interrupted
 from .plans import Bound
@@ -27,11 +26,14 @@ from .plans import Bound
 if TYPE_CHECKING:
     from .dialects.base import Dialect
     from .dialects.batch import BatchDriver, Statement
-    from .execute import ItemResult, _Runner
+    from .execute import _Runner
     from .plans import PlanItem, Step
+    from .runner import ItemResult, Runner
 
 def batch_for(database: Dialect, runner: _Runner) -> BatchDriver | None:
     """The run's batching driver, where its connection and driver allow batches."""
+    from .dialects.connect import joined
+
     if not database.transactional_ddl or not database.run_lock or joined(runner.conn):
         return None
     from .dialects.batch import batch_driver
@@ -39,11 +41,11 @@ def batch_for(database: Dialect, runner: _Runner) -> BatchDriver | None:
     return batch_driver(runner.conn)
 
 
-def eligible(runner: _Runner, item: PlanItem) -> bool:
+def eligible(runner: Runner, item: PlanItem) -> bool:
     """Whether `item` can be sent as a batch on this run's connection."""
     return (runner.batch is not None and item.transactional
             and all(s.compiled or isinstance(s.sql, Bound) for s in item.steps)
-            and not runner.conn.in_transaction() and runner.batch.idle())
+            and not runner.in_transaction() and runner.batch.idle())
 
 
 def _statement(step: Step) -> Statement:
@@ -52,11 +54,11 @@ def _statement(step: Step) -> Statement:
     return str(step.sql), None
 
 
-def run_batched(runner: _Runner, item: PlanItem) -> ItemResult | None:
+def run_batched(runner: Runner, item: PlanItem) -> ItemResult | None:
     """Run `item` as a batch; None when a statement failed (rolled back: run it statement
     by statement to find out which and why). Conflict, Stop and a lost connection as
     `execute.run_item` reports them."""
-    from .execute import ItemResult
+    from .runner import ItemResult
 
     batch = runner.batch
     assert batch is not None
@@ -67,7 +69,7 @@ def run_batched(runner: _Runner, item: PlanItem) -> ItemResult | None:
     next_order = runner.next_order  # (a failed batch writes no row: its order is not used)
     start = time.perf_counter()
     order = runner.order(item) if applying else 0
-    end_read(runner.conn)  # (where that read the version table: under the run-wide lock)
+    runner.end_read()  # (where that read the version table: under the run-wide lock)
     outcome: BaseException | None = None
     batch.begin()
     try:
@@ -99,7 +101,7 @@ def run_batched(runner: _Runner, item: PlanItem) -> ItemResult | None:
     lost = isinstance(outcome, runner.errors) and runner.lost(outcome)
     if lost or not batch.settle():
         with suppress(*runner.errors):
-            runner.conn.invalidate()
+            runner.invalidate()
         raise failed(item, progress, lost=True, statement="COMMIT" if progress.committing
                      else None, db_message=_message(outcome)) from None
     if outcome is None:

@@ -31,6 +31,7 @@ class Bookkeeping:
 
     settings: Settings
     notify: Callable[[str], None]
+    lock_timeout: float
     _history: History | None
 
     if TYPE_CHECKING:
@@ -148,6 +149,8 @@ class Bookkeeping:
 
         if self._database_missing() or (not read_empty and self.applied_rows()):
             return
+        if self._no_other_tool():
+            return
         with self._recorder() as (recorder, _dialect):
             found = managed_by(recorder.conn)
         if found:
@@ -156,6 +159,26 @@ class Bookkeeping:
                 f"{self.shown_url} is migrated by {found[0]} (at {at}) and "
                 "schemaflow has recorded nothing there: apply would create what exists",
                 hint=f"record what {found[0]} applied first: schemaflow stamp --from-{found[0]}")
+
+    def _no_other_tool(self) -> bool:
+        """Whether the database's driver alone tells that no other tool's version table is
+        there (then it is not looked for through SQLAlchemy, which a run through the driver
+        alone does not import)."""
+        from .dialects import for_url
+        from .importers import TOOLS
+
+        settings = self.settings
+        named = for_url(settings.url) if settings.bind is None else None
+        side = named.driver_side(settings.url, settings.version_table_schema) if named else None
+        if side is None:
+            return False
+        raw = side.connect(self.lock_timeout)
+        try:
+            return not side.has_any(raw, tuple(table for table, _, _ in TOOLS.values()))
+        except side.errors:
+            return False  # (said through SQLAlchemy, as it says a database error)
+        finally:
+            side.close(raw)
 
     def _stamp(self, ids: list[str], purge: bool) -> tuple[list[str], list[str]]:
         from .recorder import effective

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import nullcontext, suppress
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +20,7 @@ from .dialects.connect import (
     begin,
     commit,
     driver_cursor,
+    end_read,
     joined,
     locked,
     rollback,
@@ -36,45 +36,25 @@ from .importers import unfinished
 from .interrupt import Stop, Watch
 from .outcome import Conflict, Progress, conflict, failed, interrupted, refused, stopped
 from .plans import Bound, Direction, Plan, PlanItem, Step
-from .planstream import Streamed, kept_plan, known, plan_run
+from .planstream import Streamed, kept_plan, known, plan_run, sa_facts
 from .recorder import Recorder, RunWriter, check_drift, effective
-
-
-@dataclass(frozen=True, slots=True)
-class ItemResult:
-    """What running one plan item did."""
-
-    id: str
-    message: str
-    direction: Direction
-    execution_ms: int
-    statements: int
-    skipped: bool = False
-
+from .runner import ItemResult, Runner
 
 # --- online ----------------------------------------------------------------------------------
 
 
-class _Runner:
-    """Runs steps on one connection. DDL and raw SQL go to the driver's cursor as text,
-    compiled like the offline script and passed without parameters (so a `%` in raw SQL is
-    a percent sign on every driver, and no per-statement SQLAlchemy work is paid); statements
-    with values (insert_rows) go through SQLAlchemy with bound parameters."""
+class _Runner(Runner):
+    """Runs steps on one SQLAlchemy connection. DDL and raw SQL go to the driver's cursor as
+    text, compiled like the offline script and passed without parameters (so a `%` in raw
+    SQL is a percent sign on every driver, and no per-statement SQLAlchemy work is paid);
+    statements with values (insert_rows) go through SQLAlchemy with bound parameters."""
 
     def __init__(self, recorder: Recorder, database: Dialect, graph: Graph) -> None:
+        super().__init__(graph, database.run_lock)
         self.recorder = recorder
         self.conn = conn = recorder.conn
         self.database = database
-        self.graph = graph
-        self.errors: tuple[type[BaseException], ...] = (
-            sa.exc.SQLAlchemyError, conn.dialect.loaded_dbapi.Error)
-        # Under the run-wide lock no other run writes version rows meanwhile: the next
-        # exec_order is read once, not for every changeset.
-        self.serialised = database.run_lock
-        self.next_order: int | None = None
-        self.replacing: dict[str, list[str]] = {}  # squashed id -> the ids it replaces
-        for old, new in graph.replaced_by.items():
-            self.replacing.setdefault(new, []).append(old)
+        self.errors = (sa.exc.SQLAlchemyError, conn.dialect.loaded_dbapi.Error)
         self._writer: RunWriter | None = None
         # Ctrl-C / SIGTERM: cancel the running statement on the server, stop at a boundary.
         self.watch = Watch(database.canceller(conn))
@@ -96,51 +76,23 @@ class _Runner:
             self._writer = self.recorder.run_writer()
         return self._writer
 
-    def rows_of(self, cid: str) -> tuple[str, ...]:
-        """The version rows that stand for `cid` (a squashed changeset: either its own or
-        those of the changesets it replaces)."""
-        return (cid, *self.replacing.get(cid, ()))
+    def read_next_order(self) -> int:
+        return self.recorder.next_order()
+
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction()
+
+    def end_read(self) -> None:
+        end_read(self.conn)
+
+    def invalidate(self) -> None:
+        self.conn.invalidate()
 
     def check(self, item: PlanItem) -> None:
-        """In the changeset's transaction: that the version table still lets it run. Raises
-        Conflict when another run did it already (`done`), or when what
-        it builds on is gone (apply) or something built on it is there (rollback). Under the
-        run-wide lock neither happens, unless something that does not take the lock (an
-        older schemaflow, another tool, a hand edit) changed the version table meanwhile."""
+        """In the changeset's transaction: that the version table still lets it run
+        (`Runner.judge`)."""
         others, rows = self.checked(item)
         self.judge(item, others, self.writer.present(rows))
-
-    def checked(self, item: PlanItem) -> tuple[Sequence[str], tuple[str, ...]]:
-        """What `check` looks at: the changesets `item` depends on (its parents when
-        applying, its dependents when rolling back), and the version rows of it and them."""
-        cs = item.changeset
-        others = (cs.all_parents if item.direction == "apply"
-                  else self.graph.dependents.get(cs.id, []))
-        return others, self.rows_of(cs.id) + tuple(r for o in others for r in self.rows_of(o))
-
-    def judge(self, item: PlanItem, others: Sequence[str], present: set[str]) -> None:
-        """`check`, given which of the rows of the changeset and of `others` (its parents
-        when applying, its dependents when rolling back) the version table lists."""
-        applying = item.direction == "apply"
-        own = self.rows_of(item.changeset.id)
-        if any(r in present for r in own) == applying:
-            raise Conflict("another run " + ("applied" if applying else "rolled back")
-                           + " it meanwhile", done=True)
-        found = [o for o in others if any(r in present for r in self.rows_of(o)) != applying]
-        if found:
-            names = ", ".join(found)
-            raise Conflict(
-                f"the version table no longer lists {names}, which it builds on" if applying
-                else f"the version table now lists {names}, which builds on it")
-
-    def order(self, item: PlanItem) -> int:
-        """The exec_order of the changeset's version row (in the transaction that writes it)."""
-        if self.next_order is None or not self.serialised:
-            self.next_order = self.recorder.next_order()
-        order = self.next_order
-        if item.direction == "apply":
-            self.next_order += 1
-        return order
 
     def text(self, step: Step) -> str | None:
         """The SQL the driver runs for `step` (None: a statement with bound values)."""
@@ -355,6 +307,23 @@ def run(recorder: Recorder, database: Dialect, plan: Plan | Streamed, graph: Gra
 # --- a whole command ---------------------------------------------------------------------------
 
 
+def _keep_recipe(history: History, settings: Settings, dialect: Dialect, recorder: Recorder,
+                 ctx: str, secret: bytes) -> None:
+    """Keep the version table's statements (`rowrecipe`) beside the plans, once, where a
+    later run of a kept plan can go through the driver alone (`driverrun`)."""
+    from . import plancache
+
+    schema = settings.version_table_schema
+    if dialect.driver_side(settings.url, schema) is None or plancache.has_recipe(
+            history, ctx, settings.version_table, schema):
+        return
+    from .rowrecipe import make
+
+    recipe = make(recorder.run_writer())
+    if recipe is not None:
+        plancache.store_recipe(history, ctx, recipe, secret)
+
+
 def migrate(settings: Settings, history: History, direction: Direction, target: str | None, *,
             dry_run: bool, lock_timeout: float, notify: Callable[[str], None],
             folder: str, on_item: Callable[[ItemResult], None] | None = None,
@@ -388,8 +357,12 @@ def migrate(settings: Settings, history: History, direction: Direction, target: 
             # changeset: finding where it resumes looks at the statements' constructs.
             compiles = not dry_run and not (exists and recorder.journal.read())
             plain = compiles and resume_from is None  # (nothing to resume: see `recover`)
-            keys = known(history, direction, ids, applied, dialect, conn.dialect) \
-                if plain else None
+            keys = known(history, direction, ids, applied, dialect, sa_facts(
+                dialect, conn.dialect, conn.connection.dbapi_connection,
+                isinstance(settings.database, str))) if plain else None
+            if keys is not None and keys.secret is not None and isinstance(
+                    settings.database, str):
+                _keep_recipe(history, settings, dialect, recorder, keys.ctx, keys.secret)
             kept = kept_plan(history, direction, ids, keys, dialect.name) \
                 if keys is not None else None
             if kept is not None:  # sent as it was rendered: no renderer is needed

@@ -236,13 +236,8 @@ def store(history: History, key: str, items: Sequence[PlanItem],
     history.memo.prune("plan-*", KEEP)
 
 
-def kept(history: History, key: str, direction: Direction, ids: Sequence[str],
-         secret: bytes) -> tuple[PlanItem, ...] | None:
-    """The plan of `ids` kept under `key`, when signed with `secret` and every file still
-    holds the bytes it was rendered from; else None."""
-    from .plans import Bound, PlanItem, Step
-
-    place = where(history, key)
+def _signed(place: tuple[Path, bytes] | None, secret: bytes) -> bytes | None:
+    """What the cache file at `place` holds, when signed with `secret` (`_signature`)."""
     if place is None:
         return None
     path, file_key = place
@@ -252,6 +247,18 @@ def kept(history: History, key: str, direction: Direction, ids: Sequence[str],
     signature, blob = found[1]
     if type(blob) is not bytes or type(signature) is not bytes or not hmac.compare_digest(
             signature, _signature(secret, file_key, blob)):
+        return None
+    return blob
+
+
+def kept(history: History, key: str, direction: Direction, ids: Sequence[str],
+         secret: bytes) -> tuple[PlanItem, ...] | None:
+    """The plan of `ids` kept under `key`, when signed with `secret` and every file still
+    holds the bytes it was rendered from; else None."""
+    from .plans import Bound, PlanItem, Step
+
+    blob = _signed(where(history, key), secret)
+    if blob is None:
         return None
     g = history.graph
     items = []
@@ -271,3 +278,47 @@ def kept(history: History, key: str, direction: Direction, ids: Sequence[str],
         return None
     history.memo.touch(f"plan-{key}")
     return tuple(items)
+
+
+# --- the version table's statements, for a run through the driver alone -----------------------
+
+
+def _recipe_place(history: History, ctx: str, table: str,
+                  schema: str | None) -> tuple[Path, bytes] | None:
+    folder = history.memo.dir
+    if folder is None:
+        return None
+    name = hashlib.blake2b(repr((ctx, table, schema)).encode(), digest_size=16).hexdigest()
+    return folder / f"rows-{name}", cachefile.key("rows", name)
+
+
+def has_recipe(history: History, ctx: str, table: str, schema: str | None) -> bool:
+    """Whether the version table's statements are kept for `ctx` (`rowrecipe`)."""
+    place = _recipe_place(history, ctx, table, schema)
+    return place is None or place[0].exists()
+
+
+def store_recipe(history: History, ctx: str, recipe: dict[str, Any], secret: bytes) -> None:
+    """Keep the version table's statements (`rowrecipe.make`) compiled for `ctx`, signed
+    with `secret` as a plan is: what the cache folder alone holds never runs."""
+    place = _recipe_place(history, ctx, recipe["table"], recipe["schema"])
+    if place is None:
+        return
+    path, file_key = place
+    blob = marshal.dumps(recipe)
+    cachefile.write(path, file_key, (_signature(secret, file_key, blob), blob))
+
+
+def recipe(history: History, ctx: str, table: str, schema: str | None,
+           secret: bytes) -> dict[str, Any] | None:
+    """The version table's statements kept for `ctx`, when signed with `secret`."""
+    blob = _signed(_recipe_place(history, ctx, table, schema), secret)
+    if blob is None:
+        return None
+    try:
+        data = marshal.loads(blob)  # (signed above: written by `store_recipe` here)
+    except (EOFError, ValueError, TypeError):
+        return None
+    if type(data) is not dict or (data.get("table"), data.get("schema")) != (table, schema):
+        return None
+    return data

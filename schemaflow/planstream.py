@@ -38,8 +38,11 @@ needs the cache folder. `SCHEMAFLOW_JOBS=1` renders in this process alone.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
+import re
+import sys
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -63,26 +66,57 @@ MIN_ITEMS = 32  # below this, starting a process costs about what it saves
 HEAD_SHARE = 16  # a streamed run renders the first 1/HEAD_SHARE of its plan in this process
 
 
-def context(dialect: Dialect, sa_dialect: Any) -> str | None:
+def context(dialect: Dialect, facts: tuple[Any, ...]) -> str | None:
     """What a plan renders for, besides the changesets: the database (its kind and server
-    version), the driver, SQLAlchemy's version and this schemaflow's code (by content, as
-    the history check's memo has it: a reinstall of the same code, such as a CI job's, keeps
-    what is known). None when that code cannot be read: then nothing is known."""
-    import sqlalchemy
-
+    version, and `facts`: `sa_facts`, or a run through the driver alone its `facts`),
+    SQLAlchemy's version and this schemaflow's code (by content, as the history check's
+    memo has it: a reinstall of the same code, such as a CI job's, keeps what is known).
+    None when that code cannot be read: then nothing is known."""
     code = whole_build()
     if code is None:
         return None
-    # The dialect's settings as its connection left them (MySQL's sql_mode and whether
-    # backslashes escape, ...): what it compiles may depend on them. (Not what SQLAlchemy
-    # notes on it once it has used it.)
+    seed = repr((type(dialect).__module__, type(dialect).__qualname__, dialect.server_version,
+                 facts, sqlalchemy_version(), __version__))
+    return hashlib.blake2b(seed.encode() + code, digest_size=16).hexdigest()
+
+
+def sa_facts(dialect: Dialect, sa_dialect: Any, raw: Any, own: bool) -> tuple[Any, ...]:
+    """`context`'s facts of a SQLAlchemy connection (`raw`: its driver's connection; `own`:
+    of an engine schemaflow made from a URL). Where the database reads them from the
+    driver (`Dialect.driver_facts`: what SQLAlchemy's dialect is set up from on such an
+    engine), those, so that a run through the driver alone finds the same plans; else the
+    dialect's settings as its connection left them (MySQL's sql_mode and whether
+    backslashes escape, a caller's engine's options, ...): what it compiles may depend on
+    them (not what SQLAlchemy notes on it once it has used it)."""
+    found = dialect.driver_facts(raw, sa_dialect.driver) if own else None
+    if found is not None:
+        return found
     settings = sorted((k, v) for k, v in vars(sa_dialect).items()
                       if type(v) in (bool, int, float, str, tuple, type(None))
                       and k != "_supports_statement_cache")
-    seed = repr((type(dialect).__module__, type(dialect).__qualname__, dialect.server_version,
-                 sa_dialect.name, sa_dialect.driver, settings, sqlalchemy.__version__,
-                 __version__))
-    return hashlib.blake2b(seed.encode() + code, digest_size=16).hexdigest()
+    return ("sqlalchemy", sa_dialect.name, sa_dialect.driver, tuple(settings))
+
+
+_VERSION = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.M)
+
+
+@functools.cache
+def sqlalchemy_version() -> str:
+    """SQLAlchemy's version, without importing it where it is not imported yet (its
+    package's `__init__.py` says it)."""
+    imported = sys.modules.get("sqlalchemy")
+    if imported is not None:
+        return str(imported.__version__)
+    import importlib.util
+
+    spec = importlib.util.find_spec("sqlalchemy")
+    origin = spec.origin if spec is not None else None
+    try:
+        with open(origin or "", encoding="utf-8") as f:
+            found = _VERSION.search(f.read())
+    except OSError:
+        found = None
+    return found.group(1) if found else "unknown"
 
 
 def item_keys(g: Graph, direction: Direction, applied: Collection[str], ids: Sequence[str],
@@ -240,10 +274,10 @@ class Known:
 
 
 def known(history: History, direction: Direction, ids: Sequence[str],
-          applied: Collection[str], dialect: Dialect, sa_dialect: Any) -> Known:
+          applied: Collection[str], dialect: Dialect, facts: tuple[Any, ...]) -> Known:
     """What the plan that runs `ids` in `direction` on top of `applied` is known by."""
     memo = history.memo if len(ids) >= MIN_ITEMS and history.memo.dir is not None else None
-    ctx = context(dialect, sa_dialect) if memo is not None else None
+    ctx = context(dialect, facts) if memo is not None else None
     if memo is None or ctx is None:
         return Known(None, "", [], None)
     keys = item_keys(history.graph, direction, applied, ids, ctx)

@@ -21,6 +21,7 @@ from .cache import checksum
 from .config import normal_url
 from .dialects import for_url
 from .errors import Diagnostic, DriftError
+from .runner import RowWriter
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -250,7 +251,7 @@ class Recorder:
         return RunWriter(self.conn, self.table)
 
 
-class RunWriter:
+class RunWriter(RowWriter):
     """The version-row INSERT and DELETE of one run: compiled once by SQLAlchemy for the
     connection's dialect (quoting, placeholders, bind casts, value conversion), then sent
     on the driver's cursor. A run writes a row per changeset, and SQLAlchemy's per-statement

@@ -109,7 +109,8 @@ def _rewrite(p: Project, change: Change, secret: bytes | None = None) -> None:
     engine = create_engine(p.url)
     try:
         with session(engine) as (conn, dialect):
-            ctx = planstream.context(dialect, conn.dialect)
+            ctx = planstream.context(dialect, planstream.sa_facts(
+                dialect, conn.dialect, conn.connection.dbapi_connection, True))
     finally:
         engine.dispose()
     assert ctx is not None
@@ -368,10 +369,19 @@ def test_the_key_follows_the_dialects_settings(project: Project) -> None:
     engine = create_engine(project.url)
     try:
         with session(engine) as (conn, dialect):
-            ctx = planstream.context(dialect, conn.dialect)
+            raw = conn.connection.dbapi_connection
+
+            def ctx_now(own: bool) -> str | None:
+                return planstream.context(dialect, planstream.sa_facts(
+                    dialect, conn.dialect, raw, own))
+
+            ctx, own = ctx_now(False), ctx_now(True)  # (a caller's engine; schemaflow's)
             conn.dialect._supports_statement_cache = True  # (what SQLAlchemy notes on it)
-            assert planstream.context(dialect, conn.dialect) == ctx
+            assert ctx_now(False) == ctx
             conn.dialect.supports_multivalues_insert = False  # (what it compiles by)
-            assert planstream.context(dialect, conn.dialect) != ctx
+            assert ctx_now(False) != ctx
+            # schemaflow's own engine is set up from what the driver tells (the library's
+            # version, Python's): a run through the driver alone finds the same plans.
+            assert ctx_now(True) == own
     finally:
         engine.dispose()

@@ -174,7 +174,8 @@ def _claim_rendered(p: Project, ids: list[str]) -> None:
     engine = create_engine(p.url)
     try:
         with session(engine) as (conn, dialect):
-            ctx = planstream.context(dialect, conn.dialect)
+            ctx = planstream.context(dialect, planstream.sa_facts(
+                dialect, conn.dialect, conn.connection.dbapi_connection, True))
     finally:
         engine.dispose()
     assert ctx is not None

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from ..rules import Analyzer
     from ..state import SchemaState
+    from .driver import DriverSide
     from .render import Renderer
 
 Version = tuple[int, ...]
@@ -321,6 +322,17 @@ class Dialect(SupportChecks, CatalogReading, ComparableView):
         """The version rows and the journal's rows through the driver alone ([] without
         the table), or None when this URL is left to SQLAlchemy (its meaning to the driver
         is not certain)."""
+        return None
+
+    def driver_side(self, url: str, schema: str | None) -> DriverSide | None:
+        """`url` through its driver alone, for a run that needs no SQLAlchemy (`driverrun`),
+        the version table in `schema`; None where only SQLAlchemy connects it."""
+        return None
+
+    def driver_facts(self, raw: Any, driver: str) -> tuple[Any, ...] | None:
+        """What a plan renders for besides the server version, read from the driver's
+        connection `raw` (SQLAlchemy's `driver`) of one of schemaflow's own engines, as
+        `driver_side`'s `facts` reads it; None: only SQLAlchemy's dialect tells."""
         return None
 
     # --- throw-away databases (the pytest plugin's) --------------------------------------

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Connection
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 Cancel = Callable[[], None]
 
@@ -44,7 +45,13 @@ def interruptible(conn: Connection) -> Iterator[None]:
     statement (a rebuild, an index on a big table) to end before it can cancel it; with it
     the handler runs while the statement does, and its cancel (`driver_cancel`: sqlite3's
     interrupt) stops the statement. A driver talking to a server: nothing to do."""
-    raw: Any = conn.connection.dbapi_connection
+    with progress_ticks(conn.connection.dbapi_connection):
+        yield
+
+
+@contextmanager
+def progress_ticks(raw: Any) -> Iterator[None]:
+    """`interruptible` on the driver's connection `raw`."""
     if not callable(getattr(raw, "set_progress_handler", None)):
         yield
         return

@@ -235,15 +235,9 @@ def locked(conn: Connection, dialect: Dialect, table: str, timeout: float, shown
     if not dialect.run_lock:
         yield
         return
-    if not timeout >= 0:  # (NaN too)
-        raise UsageError(f"--lock-timeout must be a number of seconds, 0 or more, not {timeout:g}")
-    if not dialect.lock(conn, table, 0):
-        if on_wait:
-            on_wait(f"waiting for another schemaflow run on {shown_url} to finish")
-        if not dialect.lock(conn, table, timeout):
-            raise ConnectionFailed(
-                f"timed out after {timeout:g}s waiting for the schemaflow lock on {shown_url}",
-                hint="another schemaflow run holds it; raise --lock-timeout or wait")
+    from .driver import take_lock
+
+    take_lock(lambda seconds: dialect.lock(conn, table, seconds), timeout, shown_url, on_wait)
     if conn.in_transaction() and not joined(conn):
         conn.commit()
     try:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.status import Status
 
-    from ...execute import ItemResult
+    from ...runner import ItemResult
 
 
 class Progress:

@@ -20,8 +20,6 @@ from ..base import (
     Version,
     VersionRead,
     db_message,
-    select_journal,
-    select_versions,
     unreachable,
 )
 from ..comparable import map_columns, without_tz
@@ -31,6 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from ...state import SchemaState
+    from ..driver import DriverSide
     from ..render import Renderer
 
 
@@ -251,35 +250,41 @@ class SQLite(Dialect):
                       timeout: float) -> VersionRead | None:
         import sqlite3
 
-        from ...journal import journal_name
+        from .driver import read_on
 
-        path = sqlite_path(url)
-        driver = self.driver_url(url).partition(":")[0].lower()
-        if path is None or schema is not None or "?" in url or driver not in (
-                "sqlite", "sqlite+pysqlite"):  # (pysqlcipher's files are encrypted)
+        path = self._plain_path(url, schema)
+        if path is None:
             return None
         try:
             conn = sqlite3.connect(path, timeout=timeout)
         except sqlite3.Error as exc:
             raise unreachable(url, exc) from None
         try:
-            found = {r[0] for r in conn.execute(
-                "SELECT lower(name) FROM sqlite_master WHERE type = 'table' AND lower(name) "
-                "IN (lower(?), lower(?))", (table, journal_name(table)))}
-            if table.lower() not in found:
-                return [], []
-            # applied_at as text: the recorder reads it as a date-time (once per row)
-            raw = conn.execute(select_versions(table, None, '"')).fetchall()
-            journal = []
-            if journal_name(table).lower() in found:
-                try:
-                    journal = conn.execute(select_journal(table, None, '"')).fetchall()
-                except sqlite3.OperationalError as exc:
-                    if "no such table" not in str(exc):
-                        raise  # else a run dropped it meanwhile: it was empty
+            return read_on(conn, table)[1]
         except sqlite3.Error as exc:
             raise DatabaseError(f"the database failed: {db_message(exc)}") from None
         finally:
             conn.close()
-        return raw, journal
+
+    def _plain_path(self, url: str, schema: str | None) -> str | None:
+        """The file of a URL that sqlite3 opens as SQLAlchemy's pysqlite does (no query, no
+        other driver: pysqlcipher's files are encrypted), the version table in the main
+        schema; else None."""
+        path = sqlite_path(url)
+        driver = self.driver_url(url).partition(":")[0].lower()
+        if path is None or schema is not None or "?" in url or driver not in (
+                "sqlite", "sqlite+pysqlite"):
+            return None
+        return str(path)
+
+    def driver_side(self, url: str, schema: str | None) -> DriverSide | None:
+        from .driver import SqliteDriver
+
+        path = self._plain_path(url, schema)
+        return None if path is None else SqliteDriver(url, path)
+
+    def driver_facts(self, raw: Any, driver: str) -> tuple[Any, ...] | None:
+        from .driver import facts
+
+        return facts() if driver == "pysqlite" else None
 

@@ -1,0 +1,182 @@
+"""A plan kept whole (`plancache`), run through the database's driver alone: no SQLAlchemy
+imported, for a run whose every statement was rendered before (a database built from empty
+again and again: each test run's, each CI job's, each new environment's).
+
+Where the database has a driver side (`Dialect.driver_side`: SQLite through sqlite3), the
+run connects as schemaflow's engines do, takes the run-wide lock, reads the version table
+and checks it against the changesets (edited, missing: DriftError) exactly as `execute`
+does, and looks for the plan kept for what is pending, under the same key (`planstream`:
+the database's facts as the driver reads them are those SQLAlchemy's dialect is set up
+from). It runs only where every changeset goes as a batch (`batched`: one transaction,
+statements compiled), with the version-row statements compiled by an earlier run
+(`rowrecipe`, kept signed beside the plans); each changeset is the batch `batched` sends
+under SQLAlchemy, checked and recorded in its own transaction the same way.
+
+Anything else is left to `execute` before the database is touched (None): no plan kept, a
+changeset the journal lists as interrupted, a statement that runs apart. And when a
+changeset's batch fails (rolled back: nothing of it remains), this run ends there and
+`execute` goes on from it, under its own lock, reading the version table again: it runs
+that changeset statement by statement and reports the failing statement as always."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import plancache
+from .batched import eligible, run_batched
+from .dialects import by_name, for_url
+from .dialects.base import db_message
+from .errors import DatabaseError
+from .graph import apply_ids, rollback_ids
+from .interrupt import Watch
+from .outcome import Conflict, Progress, conflict, stopped
+from .planstream import kept_plan, known
+from .recorder import _applied_rows, check_drift, effective
+from .rowrecipe import RecipeWriter
+from .runner import ItemResult, Runner
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .dialects.base import Dialect
+    from .dialects.driver import DriverSide
+    from .graph import Graph
+    from .history import History
+    from .plans import Direction, Plan, PlanItem
+
+
+@dataclass
+class DriverRun:
+    """What a run through the driver did: its plan, the results of the changesets it ran,
+    and whether it ran them all (else `execute` goes on from the first one it did not)."""
+
+    plan: Plan
+    results: list[ItemResult]
+    finished: bool
+
+
+class DriverRunner(Runner):
+    """`batched`'s runner on the driver's own connection."""
+
+    def __init__(self, side: DriverSide, raw: Any, graph: Graph, writer: RecipeWriter,
+                 table: str, schema: str | None) -> None:
+        super().__init__(graph, serialised=True)  # (under the run-wide lock)
+        self.side, self.raw = side, raw
+        self.table, self.schema = table, schema
+        self.errors = side.errors
+        self.watch = Watch(side.canceller(raw))
+        self.batch = side.batch(raw)
+        self._writer = writer
+
+    @property
+    def writer(self) -> RecipeWriter:
+        return self._writer
+
+    def read_next_order(self) -> int:
+        return self.side.next_order(self.raw, self.table, self.schema)
+
+    def in_transaction(self) -> bool:
+        return self.side.in_transaction(self.raw)
+
+    def invalidate(self) -> None:
+        self.side.close(self.raw)
+
+    def fits(self, item: PlanItem) -> bool:
+        """Whether `item` can run here: as a batch, with version-row statements kept for
+        as many ids as it checks and writes."""
+        n_rows = len(self.checked(item)[1])
+        n_written = 1 if item.direction == "apply" else 1 + len(item.changeset.replaces)
+        return (eligible(self, item) and self._writer.covers(n_rows)
+                and self._writer.covers(n_written))
+
+    def run(self, plan: Plan, on_item: Callable[[ItemResult], None] | None,
+            on_start: Callable[[str, str], None] | None) -> DriverRun:
+        """Run the plan's changesets in order, each as one batch, until one fails."""
+        results: list[ItemResult] = []
+        with self.watch, self.side.interruptible(self.raw):
+            for item in plan.items:
+                if self.watch.signum is not None:  # came between changesets
+                    raise stopped(plan.direction, plan.ids, len(results), self.watch.signum)
+                cs = item.changeset
+                if on_start:
+                    on_start(cs.id, cs.message)
+                try:
+                    result = run_batched(self, item)
+                except Conflict as exc:
+                    if not exc.done:
+                        raise conflict(item, exc, Progress(batched=True)) from None
+                    result = ItemResult(cs.id, cs.message, item.direction, 0, 0, skipped=True)
+                if result is None:  # rolled back: `execute` runs it and says why it failed
+                    return DriverRun(plan, results, False)
+                results.append(result)
+                if on_item:
+                    on_item(result)
+        return DriverRun(plan, results, True)
+
+
+def run_kept(settings: Settings, history: History, direction: Direction, target: str | None,
+             *, lock_timeout: float, shown_url: str, notify: Callable[[str], None],
+             folder: str, on_item: Callable[[ItemResult], None] | None = None,
+             on_start: Callable[[str, str], None] | None = None) -> DriverRun | None:
+    """Run the plan kept for this run through the driver alone; None (the database as it
+    was) where this run is `execute`'s (see the module's docstring)."""
+    url, schema = settings.url, settings.version_table_schema
+    named = for_url(url) if settings.bind is None else None
+    side = named.driver_side(url, schema) if named is not None else None
+    if named is None or side is None:
+        return None
+    raw = side.connect(lock_timeout)
+    try:
+        return _locked_run(side, raw, named, settings, history, direction, target,
+                           lock_timeout, shown_url, notify, folder, on_item, on_start)
+    except side.errors as exc:  # outside any changeset (a version table of another shape)
+        raise DatabaseError(f"the database failed: {db_message(exc)}") from None
+    finally:
+        side.close(raw)
+
+
+def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
+                history: History, direction: Direction, target: str | None,
+                lock_timeout: float, shown_url: str, notify: Callable[[str], None],
+                folder: str, on_item: Callable[[ItemResult], None] | None,
+                on_start: Callable[[str, str], None] | None) -> DriverRun | None:
+    from .dialects.driver import take_lock
+    from .importers import unfinished
+
+    table, schema = settings.version_table, settings.version_table_schema
+    take_lock(lambda seconds: side.lock(raw, table, seconds), lock_timeout, shown_url,
+              notify)
+    try:
+        exists, (found, journal) = side.read(raw, table, schema)
+        if journal:  # an interrupted changeset: `execute` finishes it or says why not
+            return None
+        g = history.graph
+        rows = effective(_applied_rows(found), g)
+        check_drift(rows, g, folder)
+        applied = {r.id for r in rows}
+        ids = (apply_ids(g, target, applied) if direction == "apply" else
+               rollback_ids(g, target or "base", [r.id for r in rows]))
+        dialect = by_name(named.name, side.server_version(raw))
+        keys = known(history, direction, ids, applied, dialect, side.facts(raw)) \
+            if ids else None
+        plan = kept_plan(history, direction, ids, keys, dialect.name) \
+            if keys is not None else None
+        recipe = plancache.recipe(history, keys.ctx, table, schema, keys.secret) \
+            if plan is not None and keys is not None and keys.secret is not None else None
+        if plan is None or recipe is None:
+            return None
+        runner = DriverRunner(side, raw, g, RecipeWriter(recipe), table, schema)
+        if not all(runner.fits(item) for item in plan.items):
+            return None
+        unfinished(history, ids, direction)
+        if not exists:  # (in a transaction of its own, as `Recorder.ensure` makes it)
+            batch = side.batch(raw)
+            batch.begin()
+            try:
+                batch.send([(batch.opening, None), (recipe["create"], None), ("COMMIT", None)])
+            finally:
+                batch.settle()
+        return runner.run(plan, on_item, on_start)
+    finally:
+        side.unlock(raw, table)
