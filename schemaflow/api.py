@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .journal import Interrupted
     from .plans import Direction, Plan
     from .recorder import AppliedRow, Recorder
+    from .renderchild import RenderChild
     from .runner import ItemResult
     from .state import SchemaState
 
@@ -268,6 +269,10 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
             if direction == "rollback":
                 return RunResult(direction, sql="-- nothing is applied: nothing to roll back\n")
             return self.offline_sql(direction, target)
+        # A deploy's few changesets are rendered by a process started now, which imports
+        # SQLAlchemy while this one finds out what is pending (`renderchild`).
+        child = self._render_child() if direction == "apply" and not dry_run and (
+            resume_from is None) else None
         try:
             # Whether the version table was found listing changesets (None: not read here).
             recorded: bool | None = None
@@ -284,10 +289,16 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
             if not dry_run and resume_from is None:
                 from .driverrun import run_kept
 
-                driven = run_kept(self.settings, history, direction, target,
-                                  lock_timeout=self.lock_timeout, shown_url=self.shown_url,
-                                  notify=self.notify, folder=self._folder(), on_item=on_item,
-                                  on_start=on_start)
+                try:
+                    driven = run_kept(self.settings, history, direction, target,
+                                      lock_timeout=self.lock_timeout,
+                                      shown_url=self.shown_url, notify=self.notify,
+                                      folder=self._folder(), on_item=on_item,
+                                      on_start=on_start, child=child)
+                finally:
+                    if child is not None:
+                        child.close()
+                        child = None
                 if driven is not None and driven.finished:
                     return RunResult(direction, driven.results, plan=driven.plan)
                 earlier = driven.results if driven is not None else []
@@ -299,11 +310,26 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
                                  notify=self.notify, folder=self._folder(), on_item=on_item,
                                  on_start=on_start, resume_from=resume_from)
         finally:
+            if child is not None:
+                child.close()
             if self._history is not None:
                 self._history.cache_written()
         if isinstance(done, str):
             return RunResult(direction, plan=plan, sql=done)
         return RunResult(direction, earlier + done, plan=plan)
+
+    def _render_child(self) -> RenderChild | None:
+        """The process that renders a deploy's few changesets (`renderchild`), where one may
+        serve this run: a URL of a database with a driver side, which exists (a database
+        built from empty runs a plan kept whole, or one too long for it)."""
+        from .dialects import for_url
+        from .renderchild import RenderChild
+
+        settings = self.settings
+        if settings.bind is not None or self._database_missing():
+            return None
+        return RenderChild.start(settings.url, for_url(settings.url),
+                                 settings.version_table_schema)
 
     def _load_for_run(self) -> None:
         """Load the history for apply or rollback, where they first need it (unless it is

@@ -1,21 +1,23 @@
-"""A plan kept whole (`plancache`), run through the database's driver alone: no SQLAlchemy
-imported, for a run whose every statement was rendered before (a database built from empty
-again and again: each test run's, each CI job's, each new environment's).
+"""A plan run through the database's driver alone, no SQLAlchemy imported: a plan kept
+whole (`plancache`), whose every statement was rendered before (a database built from empty
+again and again: each test run's, each CI job's, each new environment's), or a deploy's few
+changesets, rendered by the process the run forked as it started (`renderchild`).
 
 Where the database has a driver side (`Dialect.driver_side`: SQLite through sqlite3), the
 run connects as schemaflow's engines do, takes the run-wide lock, reads the version table
 and checks it against the changesets (edited, missing: DriftError) exactly as `execute`
 does, and looks for the plan kept for what is pending, under the same key (`planstream`:
 the database's facts as the driver reads them are those SQLAlchemy's dialect is set up
-from). It runs only where every changeset goes as a batch (`batched`: one transaction,
-statements compiled), with the version-row statements compiled by an earlier run
-(`rowrecipe`, kept signed beside the plans); each changeset is the batch `batched` sends
+from), else has the render process render what is pending. It runs only where every
+changeset goes as a batch (`batched`: one transaction, statements compiled), with the
+version-row statements compiled by SQLAlchemy (`rowrecipe`: by an earlier run, kept signed
+beside the plans, or by the render process); each changeset is the batch `batched` sends
 under SQLAlchemy, checked and recorded in its own transaction the same way.
 
-Anything else is left to `execute` before the database is touched (None): no plan kept, a
-changeset the journal lists as interrupted, a statement that runs apart. And when a
-changeset's batch fails (rolled back: nothing of it remains), this run ends there and
-`execute` goes on from it, under its own lock, reading the version table again: it runs
+Anything else is left to `execute` before the database is touched (None): no plan kept nor
+rendered there, a changeset the journal lists as interrupted, a statement that runs apart.
+And when a changeset's batch fails (rolled back: nothing of it remains), this run ends there
+and `execute` goes on from it, under its own lock, reading the version table again: it runs
 that changeset statement by statement and reports the failing statement as always."""
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .interrupt import Watch
 from .outcome import Conflict, Progress, conflict, stopped
 from .planstream import kept_plan, known
 from .recorder import _applied_rows, check_drift, effective
+from .renderchild import MOST
 from .rowrecipe import RecipeWriter
 from .runner import ItemResult, Runner
 
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
     from .graph import Graph
     from .history import History
     from .plans import Direction, Plan, PlanItem
+    from .renderchild import RenderChild
 
 
 @dataclass
@@ -118,7 +122,8 @@ class DriverRunner(Runner):
 def run_kept(settings: Settings, history: History, direction: Direction, target: str | None,
              *, lock_timeout: float, shown_url: str, notify: Callable[[str], None],
              folder: str, on_item: Callable[[ItemResult], None] | None = None,
-             on_start: Callable[[str, str], None] | None = None) -> DriverRun | None:
+             on_start: Callable[[str, str], None] | None = None,
+             child: RenderChild | None = None) -> DriverRun | None:
     """Run the plan kept for this run through the driver alone; None (the database as it
     was) where this run is `execute`'s (see the module's docstring)."""
     url, schema = settings.url, settings.version_table_schema
@@ -129,7 +134,7 @@ def run_kept(settings: Settings, history: History, direction: Direction, target:
     raw = side.connect(lock_timeout)
     try:
         return _locked_run(side, raw, named, settings, history, direction, target,
-                           lock_timeout, shown_url, notify, folder, on_item, on_start)
+                           lock_timeout, shown_url, notify, folder, on_item, on_start, child)
     except side.errors as exc:  # outside any changeset (a version table of another shape)
         raise DatabaseError(f"the database failed: {db_message(exc)}") from None
     finally:
@@ -140,7 +145,8 @@ def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
                 history: History, direction: Direction, target: str | None,
                 lock_timeout: float, shown_url: str, notify: Callable[[str], None],
                 folder: str, on_item: Callable[[ItemResult], None] | None,
-                on_start: Callable[[str, str], None] | None) -> DriverRun | None:
+                on_start: Callable[[str, str], None] | None,
+                child: RenderChild | None) -> DriverRun | None:
     from .dialects.driver import take_lock
     from .importers import unfinished
 
@@ -157,13 +163,22 @@ def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
         applied = {r.id for r in rows}
         ids = (apply_ids(g, target, applied) if direction == "apply" else
                rollback_ids(g, target or "base", [r.id for r in rows]))
+        if not ids:
+            return None
         dialect = by_name(named.name, side.server_version(raw))
-        keys = known(history, direction, ids, applied, dialect, side.facts(raw)) \
-            if ids else None
-        plan = kept_plan(history, direction, ids, keys, dialect.name) \
-            if keys is not None else None
+        facts = side.facts(raw)
+        keys = known(history, direction, ids, applied, dialect, facts)
+        plan = kept_plan(history, direction, ids, keys, dialect.name)
         recipe = plancache.recipe(history, keys.ctx, table, schema, keys.secret) \
-            if plan is not None and keys is not None and keys.secret is not None else None
+            if plan is not None and keys.secret is not None else None
+        ends: Callable[[], None] | None = None
+        if plan is None and child is not None and direction == "apply" and len(
+                ids) <= MOST:
+            unfinished(history, ids, direction)  # (before rendering, as `execute` does)
+            there = _rendered_there(child, history, dialect, facts, ids, applied, table,
+                                    schema)
+            if there is not None:
+                plan, recipe, ends = there
         if plan is None or recipe is None:
             return None
         runner = DriverRunner(side, raw, g, RecipeWriter(recipe), table, schema)
@@ -177,6 +192,45 @@ def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
                 batch.send([(batch.opening, None), (recipe["create"], None), ("COMMIT", None)])
             finally:
                 batch.settle()
-        return runner.run(plan, on_item, on_start)
+        done = runner.run(plan, on_item, on_start)
+        if done.finished and ends is not None:
+            ends()
+        return done
     finally:
         side.unlock(raw, table)
+
+
+def _rendered_there(child: RenderChild, history: History, dialect: Dialect,
+                    facts: tuple[Any, ...], ids: list[str], applied: set[str], table: str,
+                    schema: str | None
+                    ) -> tuple[Plan, dict[str, Any], Callable[[], None]] | None:
+    """The plan of applying `ids`, rendered by the run's render process (`renderchild`) on
+    the schema the memo replays for `applied`, each changeset as its file holds it (as
+    `planning.iter_apply` renders it here); the version table's statements; and what
+    remembers the schema they end on, once they ran."""
+    from .cache import checksum
+    from .plans import Plan, PlanItem
+    from .renderchild import state_request
+    from .state import apply
+
+    g = history.graph
+    start = history.memo.replay(g, g.ordered(applied))
+    written = [history.from_file(cid, keep=False) for cid in ids]
+    sums = [checksum(w) for w in written]
+    answer = child.render(state_request(
+        dialect.name, dialect.server_version, facts, "run", start.state,
+        list(zip(written, sums, strict=True)), table, schema))
+    if answer is None or len(answer[0]) != len(ids):
+        return None
+    items = tuple(PlanItem(g[cid], "apply", (), tuple(steps), transactional, summed)
+                  for cid, (transactional, steps), summed in zip(ids, answer[0], sums,
+                                                                 strict=True))
+
+    def ends() -> None:  # (what the next run plans on, as `iter_apply` remembers it)
+        state = start.state
+        for w in written:
+            for op in w.operations:
+                state = apply(state, op)
+        history.memo.put_state(start.keys.then(g, ids).keys[-1], state)
+
+    return Plan("apply", items, dialect.name), answer[1], ends

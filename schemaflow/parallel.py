@@ -199,6 +199,14 @@ class Stream:
         self.pid = pid
         self.conn = conn
 
+    def send(self, obj: Any) -> bool:
+        """Send `obj` to the process (`fork_server`); False when it is gone."""
+        try:
+            self.conn.send(obj)
+        except (OSError, ValueError):
+            return False
+        return True
+
     def receive(self) -> Any:
         """The next thing sent; None when the process ended without sending more (it was
         done, it raised, or it died). Ctrl-C while waiting stops the process."""
@@ -240,19 +248,32 @@ def fork_stream(fn: Callable[[Callable[[Any], None]], None]) -> Stream | None:
     no exit handler and flushes no stream of this one (a thread of this process may have
     held a stream's lock when it forked: the live status line's), and it ignores warnings
     (which would write to one)."""
+    return _fork(lambda conn: fn(conn.send), duplex=False)
+
+
+def fork_server(fn: Callable[[Any], None]) -> Stream | None:
+    """`fork_stream`, with a connection both ways: `fn(conn)` receives what this process
+    sends (`Stream.send`) with `conn.recv()`, and answers with `conn.send(x)`."""
+    return _fork(fn, duplex=True)
+
+
+def _fork(fn: Callable[[Any], None], *, duplex: bool) -> Stream | None:
     if sys.platform != "linux":
         return None
-    from multiprocessing.connection import Connection
+    from multiprocessing.connection import Pipe
 
     for stream in (sys.stdout, sys.stderr):  # or the child would write it out a second time
         stream.flush()
-    read_fd, write_fd = os.pipe()
+    try:
+        ours, theirs = Pipe(duplex=duplex)
+    except OSError:
+        return None
     with _signals_held():  # the child never leaves this block: it lets them through itself
         try:
             pid = os.fork()
         except OSError:
-            os.close(read_fd)
-            os.close(write_fd)
+            ours.close()
+            theirs.close()
             return None
         if pid == 0:  # the child
             code = 1
@@ -260,13 +281,13 @@ def fork_stream(fn: Callable[[Callable[[Any], None]], None]) -> Stream | None:
                 import gc
                 import warnings
 
-                os.close(read_fd)
+                ours.close()
                 _quiet_worker()
                 warnings.simplefilter("ignore")
                 gc.freeze()  # what the parent built is not traversed (so not copied)
-                fn(Connection(write_fd, readable=False).send)
+                fn(theirs)
                 code = 0
             finally:
                 os._exit(code)
-    os.close(write_fd)
-    return Stream(pid, Connection(read_fd, writable=False))
+    theirs.close()
+    return Stream(pid, ours)

@@ -1,0 +1,107 @@
+"""A deploy's few pending changesets on SQLite: rendered by a process forked as the run
+starts (renderchild), run through the driver by the run itself (driverrun), which never
+imports SQLAlchemy; the database, version rows and output are those of a run that renders
+in its own process, and whatever that process cannot do goes on through SQLAlchemy."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from typing import Any
+
+import pytest
+from conftest import Project
+from test_fast_apply import _applied, _column, _python
+
+ALONE = {"SCHEMAFLOW_JOBS": "1"}  # one process: rendered and run through SQLAlchemy
+
+RUN = ("import os, sys\nfrom schemaflow.api import Project\n"
+       "r = Project.from_config().apply()\n"
+       "try:\n    os.waitpid(-1, os.WNOHANG); left = True\n"
+       "except ChildProcessError:\n    left = False\n"
+       "print([x.id for x in r.results], 'sqlalchemy' in sys.modules, left)")
+
+
+def _schema(p: Project) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(p.root / "app.db") as conn:
+        return conn.execute("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE "
+                            "'schemaflow%' ORDER BY name").fetchall()
+
+
+def _rows(p: Project) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(p.root / "app.db") as conn:
+        return conn.execute("SELECT id, checksum, message, applied_by, schemaflow_version, "
+                            "exec_order FROM schemaflow_version ORDER BY exec_order").fetchall()
+
+
+def _untimed(text: str) -> list[str]:
+    return [re.sub(r" \(\d+ ms\)$| in [\d.]+ s$", "", line) for line in text.splitlines()]
+
+
+PENDING = [  # what a deploy brings: a table, a column, an index, rows
+    [{"create_table": {"name": "u", "columns": [
+        {"name": "id", "type": "integer", "primary_key": True},
+        {"name": "t_id", "type": "integer"},
+        {"name": "note", "type": "string(50)", "default": "x"}],
+        "foreign_keys": [{"columns": ["t_id"], "references": {"table": "t",
+                                                               "columns": ["id"]}}]}}],
+    [_column("d"), {"create_index": {"table": "t", "name": "ix_t_d", "columns": ["d"]}}],
+    [{"insert_rows": {"table": "u", "rows": [{"id": 1, "note": "it's"}, {"id": 2}]}}],
+]
+
+
+def _pending(p: Project, ids: list[str], count: int = len(PENDING)) -> list[str]:
+    new: list[str] = []
+    for i, ops in enumerate(PENDING[:count], 1):
+        p.write(f"d{i:03d}", ops, parents=[(new or ids)[-1]])
+        new.append(f"d{i:03d}")
+    return new
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_a_deploy_renders_in_the_other_process_and_runs_without_sqlalchemy(
+        project: Project, count: int) -> None:
+    ids = _applied(project)
+    new = _pending(project, ids, count)
+    assert _python(project, RUN) == f"{new} False False"
+    built, recorded = _schema(project), _rows(project)
+    # The same changesets rendered and run in one process, through SQLAlchemy.
+    assert project.cli("rollback", ids[-1]).returncode == 0
+    done = project.cli("apply", env=ALONE)
+    assert done.returncode == 0, done.stderr
+    assert (_schema(project), _rows(project)) == (built, recorded)
+    # And from the command line: the same output.
+    assert project.cli("rollback", ids[-1]).returncode == 0
+    again = project.cli("apply")
+    assert again.returncode == 0 and _untimed(again.stderr) == _untimed(done.stderr)
+    assert (_schema(project), _rows(project)) == (built, recorded)
+
+
+def test_nothing_pending_stops_the_process(project: Project) -> None:
+    _applied(project)
+    assert _python(project, RUN) == "[] False False"
+
+
+def test_what_it_does_not_render_goes_through_sqlalchemy(project: Project) -> None:
+    ids = _applied(project)
+    project.write("d001", [{"sql": {"up": "CREATE TABLE raw (x INTEGER)",
+                                    "down": "DROP TABLE raw"}}], parents=[ids[-1]])
+    assert _python(project, RUN) == "['d001'] True False"
+    assert ("table", "raw", "CREATE TABLE raw (x INTEGER)") in _schema(project)
+
+
+def test_a_failing_changeset_is_reported_as_always(project: Project) -> None:
+    ids = _applied(project)
+    _pending(project, ids)
+    reports = []
+    for env in (None, ALONE):
+        with sqlite3.connect(project.root / "app.db") as conn:
+            conn.execute("CREATE TABLE u (x INTEGER)")  # what d001 creates
+        done = project.cli("apply", env=env)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "table u already exists" in done.stderr
+        reports.append(_untimed(done.stderr))
+        assert [r[0] for r in _rows(project)] == ids
+        with sqlite3.connect(project.root / "app.db") as conn:
+            conn.execute("DROP TABLE u")
+    assert reports[0] == reports[1]
