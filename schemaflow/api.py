@@ -286,8 +286,9 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
             if direction == "apply" and not recorded:
                 self._refuse_other_tool(read_empty=recorded is False)
             earlier: list[ItemResult] = []
+            driven = None
             if not dry_run and resume_from is None:
-                from .driverrun import run_kept
+                from .driverrun import run_kept, told_once
 
                 try:
                     driven = run_kept(self.settings, history, direction, target,
@@ -301,7 +302,9 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
                         child = None
                 if driven is not None and driven.finished:
                     return RunResult(direction, driven.results, plan=driven.plan)
-                earlier = driven.results if driven is not None else []
+                if driven is not None:  # a changeset failed there: it runs again here
+                    earlier = driven.results
+                    on_start = told_once(on_start, driven.plan.items[len(earlier)])
             from .execute import migrate
 
             _aged()  # (again: what importing SQLAlchemy made)
@@ -316,6 +319,10 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
                 self._history.cache_written()
         if isinstance(done, str):
             return RunResult(direction, plan=plan, sql=done)
+        if earlier and driven is not None:  # the plan's items that ran there, and the rest
+            from .plans import Plan
+
+            plan = Plan(direction, driven.plan.items[:len(earlier)] + plan.items, plan.dialect)
         return RunResult(direction, earlier + done, plan=plan)
 
     def _render_child(self) -> RenderChild | None:

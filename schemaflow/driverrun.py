@@ -154,9 +154,9 @@ def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
     take_lock(lambda seconds: side.lock(raw, table, seconds), lock_timeout, shown_url,
               notify)
     try:
-        exists, (found, journal) = side.read(raw, table, schema)
-        if journal:  # an interrupted changeset: `execute` finishes it or says why not
-            return None
+        exists, (found, _), journal_table = side.read(raw, table, schema)
+        if journal_table:  # an interrupted changeset (`execute` finishes it or says why
+            return None    # not), or a journal a run left behind (it drops it)
         g = history.graph
         rows = effective(_applied_rows(found), g)
         check_drift(rows, g, folder)
@@ -234,3 +234,20 @@ def _rendered_there(child: RenderChild, history: History, dialect: Dialect,
         history.memo.put_state(start.keys.then(g, ids).keys[-1], state)
 
     return Plan("apply", items, dialect.name), answer[1], ends
+
+
+def told_once(on_start: Callable[[str, str], None] | None, item: PlanItem
+               ) -> Callable[[str, str], None] | None:
+    """`on_start`, but not told again of `item`, which it was told of already (a changeset
+    that the driver's run started and `execute` runs again)."""
+    if on_start is None:
+        return None
+    told = [item.changeset.id]
+
+    def once(cid: str, message: str) -> None:
+        if told and cid == told[0]:
+            told.clear()
+            return
+        on_start(cid, message)
+
+    return once

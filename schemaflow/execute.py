@@ -314,9 +314,9 @@ def _keep_recipe(history: History, settings: Settings, dialect: Dialect, recorde
     from . import plancache
 
     schema = settings.version_table_schema
-    if dialect.driver_side(settings.url, schema) is None or plancache.has_recipe(
-            history, ctx, settings.version_table, schema):
-        return
+    if dialect.driver_side(settings.url, schema) is None or plancache.recipe(
+            history, ctx, settings.version_table, schema, secret) is not None:
+        return  # (kept, and signed with this machine's key)
     from .rowrecipe import make
 
     recipe = make(recorder.run_writer())

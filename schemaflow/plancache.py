@@ -292,10 +292,6 @@ def _recipe_place(history: History, ctx: str, table: str,
     return folder / f"rows-{name}", cachefile.key("rows", name)
 
 
-def has_recipe(history: History, ctx: str, table: str, schema: str | None) -> bool:
-    """Whether the version table's statements are kept for `ctx` (`rowrecipe`)."""
-    place = _recipe_place(history, ctx, table, schema)
-    return place is None or place[0].exists()
 
 
 def store_recipe(history: History, ctx: str, recipe: dict[str, Any], secret: bytes) -> None:
@@ -307,6 +303,7 @@ def store_recipe(history: History, ctx: str, recipe: dict[str, Any], secret: byt
     path, file_key = place
     blob = marshal.dumps(recipe)
     cachefile.write(path, file_key, (_signature(secret, file_key, blob), blob))
+    history.memo.prune("rows-*", KEEP)
 
 
 def recipe(history: History, ctx: str, table: str, schema: str | None,

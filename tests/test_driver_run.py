@@ -13,29 +13,38 @@ import re
 import signal
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Project, make_project, reflect, rows
+from conftest import Project, make_project, record_calls, reflect, rows
 from test_plancache import _data, _history, _kept_plans
 
 from schemaflow import cachefile, plancache
-from schemaflow.errors import Interrupted
+from schemaflow.errors import ChangesetFailed, Interrupted
 
-IMPORTS = {"PYTHONPROFILEIMPORTTIME": "1"}  # `-X importtime`: what the run imports, on stderr
 TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")
+# The command line in a process that says, as it exits, whether it imported SQLAlchemy (a
+# forked process of its own may have: `renderchild`'s, which exits without saying).
+SAYS = ("import atexit, sys\n"
+        "atexit.register(lambda: print('\\nSQLAlchemy:', 'sqlalchemy' in sys.modules))\n"
+        "from schemaflow.cli.app import main\n"
+        "sys.argv[0] = 'schemaflow'\n"
+        "main()\n")
 
 
-def _cli(p: Project, *args: str) -> tuple[subprocess.CompletedProcess[str], bool]:
-    """`schemaflow ARGS`, its stderr without the import times, and whether it imported
-    SQLAlchemy."""
-    done = p.cli(*args, env=IMPORTS)
-    lines = done.stderr.splitlines()
-    imported = any(re.search(r"\|\s+sqlalchemy(\.|$)", line) for line in lines
-                   if line.startswith("import time:"))
-    done.stderr = "\n".join(line for line in lines if not line.startswith("import time:"))
-    return done, imported
+def _cli(p: Project, *args: str, env: dict[str, str] | None = None
+         ) -> tuple[subprocess.CompletedProcess[str], bool]:
+    """`schemaflow ARGS` as a user runs it, and whether it imported SQLAlchemy."""
+    full = {k: v for k, v in os.environ.items() if k not in ("SCHEMAFLOW_URL", "DATABASE_URL")}
+    full.update({"NO_COLOR": "1", "COLUMNS": "200", **(env or {})})
+    done = subprocess.run([sys.executable, "-c", SAYS, *args], cwd=p.root, env=full,
+                          capture_output=True, text=True, timeout=120, check=False)
+    said = done.stdout.rstrip().rpartition("\n")[2]
+    assert said.startswith("SQLAlchemy:"), (done.stdout, done.stderr)
+    done.stdout = done.stdout.rstrip()[:-len(said)]
+    return done, said.endswith("True")
 
 
 def _untimed(text: str) -> list[str]:
@@ -98,25 +107,45 @@ def test_a_kept_plan_runs_through_the_driver_alone(
 
 
 def test_a_failing_changeset_goes_on_through_sqlalchemy_and_is_reported_as_always(
-        kept: tuple[Project, list[str], tuple[Any, ...], str]) -> None:
+        kept: tuple[Project, list[str], tuple[Any, ...], str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     p, ids, _, _ = kept
     # The ninth changeset creates t2: made by hand, it stops the run there.
     reports = []
-    for cache in ("", "no cache"):
+    for env in ({}, {"SCHEMAFLOW_NO_CACHE": "1"}):
         (p.root / "app.db").unlink(missing_ok=True)
         with sqlite3.connect(p.root / "app.db") as conn:
             conn.execute("CREATE TABLE t2 (x INTEGER)")
-        env = {**IMPORTS, "SCHEMAFLOW_NO_CACHE": "1"} if cache else IMPORTS
-        done = p.cli("apply", env=env)
+        done, _ = _cli(p, "apply", env=env)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-        reports.append(_untimed("\n".join(line for line in done.stderr.splitlines()
-                                          if not line.startswith("import time:"))))
+        reports.append(_untimed(done.stderr))
         assert [v[0] for v in _version_rows(p.url)] == ids[:8]
         assert rows(p.url, "SELECT sql FROM sqlite_master WHERE name = 't2'") == [
             ("CREATE TABLE t2 (x INTEGER)",)]
     assert reports[0] == reports[1]
     assert f"applied {ids[7]} " in "\n".join(reports[0])
     assert "table t2 already exists" in "\n".join(reports[0])
+    # The first eight ran through the driver: no SQLAlchemy run before the ninth.
+    (p.root / "app.db").unlink()
+    with sqlite3.connect(p.root / "app.db") as conn:
+        conn.execute("CREATE TABLE t2 (x INTEGER)")
+    from schemaflow import execute
+
+    done_then: list[int] = []
+    applied: list[str] = []
+    real = execute.migrate
+
+    def migrate(*args: Any, **kwargs: Any) -> Any:
+        done_then.append(len(applied))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(execute, "migrate", migrate)
+    starts: list[str] = []
+    with pytest.raises(ChangesetFailed):
+        p.api().apply(on_start=lambda cid, _: starts.append(cid),
+                      on_item=lambda r: applied.append(r.id))
+    assert done_then == [8] and applied == ids[:8]  # (then SQLAlchemy's run, from the ninth)
+    assert starts == ids[:9]  # (the ninth told once, though it starts twice)
 
 
 def test_version_table_statements_signed_elsewhere_are_not_used(
@@ -158,31 +187,36 @@ def test_the_lock_is_waited_for_and_times_out_as_always(
 
 
 def test_signals_stop_it_as_they_stop_any_run(
-        kept: tuple[Project, list[str], tuple[Any, ...], str]) -> None:
+        kept: tuple[Project, list[str], tuple[Any, ...], str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from schemaflow import execute
+
     p, ids, _, _ = kept
-    api = p.api()
+    migrated = record_calls(monkeypatch, execute, "migrate")  # (none: the driver's runs)
+
+    def starting(cid: str, message: str) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(Interrupted) as caught:
+        p.api().apply(on_start=starting)
+    assert caught.value.exit_code == 143
+    assert caught.value.message.startswith(
+        f"interrupted by SIGTERM while applying changeset {ids[0]} ")
+    assert "stopped before its first statement; it was rolled back as a whole" in (
+        caught.value.message)
+    assert _version_rows(p.url) == [] and reflect(p.url) == {}
 
     def first_done(result: object) -> None:
         if getattr(result, "id", None) == ids[0]:
             os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(Interrupted) as caught:
-        api.apply(on_item=first_done)
+        p.api().apply(on_item=first_done)
     assert caught.value.exit_code == 130
     assert caught.value.message.startswith(
         f"interrupted by SIGINT after changeset {ids[0]}, which is applied and recorded; ")
     assert [v[0] for v in _version_rows(p.url)] == ids[:1]
-
-    def starting(cid: str, message: str) -> None:
-        if cid == ids[1]:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    with pytest.raises(Interrupted) as caught:
-        p.api().apply(on_start=starting)
-    assert caught.value.exit_code == 143
-    assert "stopped before its first statement; it was rolled back as a whole" in (
-        caught.value.message)
-    assert [v[0] for v in _version_rows(p.url)] == ids[:1]
+    assert migrated == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
@@ -193,8 +227,57 @@ def test_an_edited_applied_changeset_stops_it(
     assert done.returncode == 0 and not imported, done.stderr
     path = next(p.changesets.glob(f"{ids[1]}_*"))
     path.write_text(path.read_text().replace("bigint", "integer"))
-    done, _ = _cli(p, "rollback", "base")
-    assert done.returncode == 1 and (
+    done, imported = _cli(p, "rollback", "base")
+    assert done.returncode == 1 and not imported and (
         f"applied changesets were edited after they were applied: {ids[1]}") in done.stderr
     assert "Traceback" not in done.stderr
+    assert _version_rows(p.url) == built[1]
+
+
+def test_its_connection_has_sqlalchemys_functions(tmp_path: Path) -> None:
+    # SQLAlchemy's pysqlite dialect adds REGEXP and a floor() of its own to each connection:
+    # a statement calls the same functions whichever way it is sent.
+    from schemaflow.dialects.connect import create_engine
+    from schemaflow.dialects.sqlite.driver import SqliteDriver
+
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            raw: Any = conn.connection.dbapi_connection
+            theirs = sorted(raw.execute("PRAGMA function_list").fetchall())
+            floor = raw.execute("SELECT floor(2.5), 'ab' REGEXP 'b'").fetchall()
+    finally:
+        engine.dispose()
+    side = SqliteDriver(url, str(tmp_path / "f.db"))
+    raw = side.connect(5)
+    try:
+        assert sorted(raw.execute("PRAGMA function_list").fetchall()) == theirs
+        assert raw.execute("SELECT floor(2.5), 'ab' REGEXP 'b'").fetchall() == floor
+    finally:
+        side.close(raw)
+
+
+def test_a_percent_escaped_path_is_the_file_sqlalchemy_opens(tmp_path: Path) -> None:
+    p = make_project(tmp_path / "proj", f"sqlite:///{tmp_path / 'proj'}/my%20app.db")
+    ids = _history(p)
+    _kept(p)
+    done, imported = _cli(p, "apply")
+    assert done.returncode == 0 and not imported, done.stderr
+    assert sorted(x.name for x in p.root.iterdir() if "app" in x.name) == [
+        "my app.db", "my app.db.schemaflow-lock"]
+    with sqlite3.connect(p.root / "my app.db") as conn:
+        assert conn.execute("SELECT count(*) FROM schemaflow_version").fetchone() == (len(ids),)
+
+
+def test_a_new_machine_key_signs_the_statements_again(
+        kept: tuple[Project, list[str], tuple[Any, ...], str], tmp_path: Path) -> None:
+    p, _, built, _ = kept
+    state = tmp_path / "new-state"  # (a state folder lost, or not kept between CI jobs)
+    env = {"SCHEMAFLOW_STATE_DIR": str(state)}
+    for args in (["apply"], ["rollback", "base"]):
+        done, imported = _cli(p, *args, env=env)
+        assert done.returncode == 0 and imported, done.stderr  # (signed again)
+    done, imported = _cli(p, "apply", env=env)
+    assert done.returncode == 0 and not imported, done.stderr
     assert _version_rows(p.url) == built[1]

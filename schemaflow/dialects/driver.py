@@ -8,16 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from .base import VersionRead
     from .batch import BatchDriver
     from .cancel import Cancel
 
-VersionsFound = tuple[bool, "VersionRead"]
-"""Whether the version table exists, and its rows and the journal's (both empty without
-it)."""
+class VersionsFound(NamedTuple):
+    """The version table as read: whether it exists, its rows and the journal's (empty
+    without them), and whether the journal's table exists (even empty)."""
+
+    exists: bool
+    read: VersionRead
+    journal_table: bool
 
 
 class DriverSide:
@@ -55,7 +59,8 @@ class DriverSide:
         raise NotImplementedError
 
     def has_any(self, raw: Any, tables: tuple[str, ...]) -> bool:
-        """Whether any of `tables` exists (in any case)."""
+        """Whether any of `tables` exists (in any case; a view counts, as SQLAlchemy's
+        `has_table` counts one)."""
         raise NotImplementedError
 
     def next_order(self, raw: Any, table: str, schema: str | None) -> int:

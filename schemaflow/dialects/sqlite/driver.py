@@ -5,7 +5,9 @@ off; each changeset's transaction begins with BEGIN IMMEDIATE), the run-wide fil
 
 from __future__ import annotations
 
+import math
 import platform
+import re
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
@@ -21,29 +23,45 @@ if TYPE_CHECKING:
 
 def read_on(conn: sqlite3.Connection, table: str) -> VersionsFound:
     """The version table and the journal's rows on `conn` (the version table in the main
-    schema): whether it exists, its rows (applied_at as text), the journal's rows."""
+    schema; applied_at as text)."""
     from ...journal import journal_name
 
     found = {r[0] for r in conn.execute(
         "SELECT lower(name) FROM sqlite_master WHERE type = 'table' AND lower(name) "
         "IN (lower(?), lower(?))", (table, journal_name(table)))}
+    journal_table = journal_name(table).lower() in found
     if table.lower() not in found:
-        return False, ([], [])
+        return VersionsFound(False, ([], []), journal_table)
     rows = conn.execute(select_versions(table, None, '"')).fetchall()
     journal = []
-    if journal_name(table).lower() in found:
+    if journal_table:
         try:
             journal = conn.execute(select_journal(table, None, '"')).fetchall()
         except sqlite3.OperationalError as exc:
             if "no such table" not in str(exc):
                 raise  # else a run dropped it meanwhile: it was empty
-    return True, (rows, journal)
+    return VersionsFound(True, (rows, journal), journal_table)
 
 
 def facts() -> tuple[Any, ...]:
     """What SQLAlchemy's pysqlite dialect is set up from: the library's version and the
     sqlite3 module's (Python's)."""
     return ("pysqlite", sqlite3.sqlite_version, platform.python_version())
+
+
+def _regexp(pattern: str, value: str | None) -> bool | None:
+    return None if value is None else re.search(pattern, value) is not None
+
+
+def functions(raw: sqlite3.Connection) -> None:
+    """The SQL functions SQLAlchemy's pysqlite dialect adds to each connection it opens
+    (`on_connect`): REGEXP, and floor() as Python's, an integer (SQLite's own, where built
+    in, gives a real). A statement sent here calls the same functions as under SQLAlchemy;
+    `tests/test_driver_run.py` holds the two connections' function lists equal."""
+    # (deterministic from 3.9 on, as SQLAlchemy has them)
+    kw = {"deterministic": True} if sqlite3.sqlite_version_info >= (3, 9) else {}
+    raw.create_function("regexp", 2, _regexp, **kw)
+    raw.create_function("floor", 1, math.floor, **kw)
 
 
 class SqliteDriver(DriverSide):
@@ -59,6 +77,7 @@ class SqliteDriver(DriverSide):
     def connect(self, timeout: float) -> Any:
         try:
             raw = sqlite3.connect(self.path, timeout=timeout)
+            functions(raw)
             raw.isolation_level = None
             # The rebuild drops and recreates tables: with enforcement on, that would cascade.
             raw.execute("PRAGMA foreign_keys=OFF")
@@ -97,8 +116,8 @@ class SqliteDriver(DriverSide):
 
     def has_any(self, raw: Any, tables: tuple[str, ...]) -> bool:
         marks = ", ".join("lower(?)" for _ in tables)
-        return raw.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND lower(name) "
-                           f"IN ({marks})", tables).fetchone() is not None
+        return raw.execute("SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND "
+                           f"lower(name) IN ({marks})", tables).fetchone() is not None
 
     def next_order(self, raw: Any, table: str, schema: str | None) -> int:
         name = quoted(table, None, '"')
