@@ -257,15 +257,64 @@ def fork_server(fn: Callable[[Any], None]) -> Stream | None:
     return _fork(fn, duplex=True)
 
 
+class _Channel:
+    """Both ways between two processes on two pipes, each object pickled and framed by its
+    length: what `multiprocessing.connection.Pipe(duplex=True)` does, without importing
+    multiprocessing (~10 ms, in a process forked before the command knows it needs one:
+    `renderchild`)."""
+
+    def __init__(self, reads: int, writes: int) -> None:
+        self.reads, self.writes = reads, writes
+
+    def send(self, obj: Any) -> None:
+        import pickle
+
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(len(data).to_bytes(8, "little") + data)
+        while view:
+            view = view[os.write(self.writes, view):]
+
+    def _read(self, n: int) -> bytes:
+        parts, left = [], n
+        while left:
+            part = os.read(self.reads, min(left, 1 << 20))
+            if not part:
+                raise EOFError
+            parts.append(part)
+            left -= len(part)
+        return b"".join(parts)
+
+    def recv(self) -> Any:
+        import pickle
+
+        return pickle.loads(self._read(int.from_bytes(self._read(8), "little")))
+
+    def close(self) -> None:
+        for fd in (self.reads, self.writes):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _channels() -> tuple[_Channel, _Channel]:
+    """This process's end and the child's."""
+    down, up = os.pipe(), os.pipe()  # (read, write) each
+    return _Channel(up[0], down[1]), _Channel(down[0], up[1])
+
+
 def _fork(fn: Callable[[Any], None], *, duplex: bool) -> Stream | None:
     if sys.platform != "linux":
         return None
-    from multiprocessing.connection import Pipe
-
     for stream in (sys.stdout, sys.stderr):  # or the child would write it out a second time
         stream.flush()
+    ours: Any
+    theirs: Any
     try:
-        ours, theirs = Pipe(duplex=duplex)
+        if duplex:
+            ours, theirs = _channels()
+        else:
+            from multiprocessing.connection import Pipe
+
+            ours, theirs = Pipe(duplex=False)
     except OSError:
         return None
     with _signals_held():  # the child never leaves this block: it lets them through itself

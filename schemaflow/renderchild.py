@@ -15,12 +15,13 @@ None, and the run renders in this process instead, raising what rendering raises
 process is stopped as soon as the run knows it is not needed (nothing pending, a plan kept
 whole, a long plan, a rollback).
 
-Only where processes fork (Linux), with a core to spare, no thread but the main one, and
-where the database has a driver side (`Dialect.driver_side`)."""
+Only where processes fork (Linux), with a core to spare, no thread but the main one and the
+live status line's (`planstream._forkable`), where SQLAlchemy is not imported yet (an API
+caller's process), and where the database has a driver side (`Dialect.driver_side`)."""
 
 from __future__ import annotations
 
-import threading
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,8 +61,11 @@ class RenderChild:
     @classmethod
     def start(cls, url: str, dialect: Dialect | None, schema: str | None) -> RenderChild | None:
         """The process for a run on `url`, where one may serve it (see the module)."""
+        from .planstream import _forkable
+
         if (dialect is None or dialect.driver_side(url, schema) is None
-                or parallel.workers() < 2 or threading.active_count() > 1):
+                or "sqlalchemy" in sys.modules  # (then rendering here costs no import)
+                or parallel.workers() < 2 or not _forkable()):
             return None
         stream = parallel.fork_server(lambda conn: _serve(url, conn))
         return None if stream is None else cls(stream)

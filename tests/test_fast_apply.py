@@ -270,7 +270,9 @@ def test_a_run_ages_what_its_imports_made_and_keeps_a_callers_freeze(project: Pr
     ids = _applied(project)
     project.write("d001", [_column("d")], parents=[ids[-1]])
     project.write("d002", [_column("e")], parents=["d001"])
-    code = ("import gc, sys\nfrom schemaflow import memo\nfrom schemaflow.api import Project\n"
+    # (Rendered here: `SCHEMAFLOW_JOBS=1`, no process of its own renders a deploy's few.)
+    code = ("import gc, os, sys\nos.environ['SCHEMAFLOW_JOBS'] = '1'\n"
+            "from schemaflow import memo\nfrom schemaflow.api import Project\n"
             "gc.set_threshold(100_000, 50, 100)  # as the command line sets it\n"
             "seen, real = [], memo.Memo.replay\n"
             "def replay(*args, **kwargs):\n"

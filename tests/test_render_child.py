@@ -105,3 +105,31 @@ def test_a_failing_changeset_is_reported_as_always(project: Project) -> None:
         with sqlite3.connect(project.root / "app.db") as conn:
             conn.execute("DROP TABLE u")
     assert reports[0] == reports[1]
+
+
+def test_the_schema_they_end_on_is_what_the_next_run_plans_on(project: Project) -> None:
+    # Applied to a target below the head, the schema after the target is remembered; the
+    # next run, rendering in its own process, plans the rest on it.
+    ids = _applied(project)
+    new = _pending(project, ids)
+    assert _python(project, RUN.replace(".apply()", f".apply('{new[0]}')")) == (
+        f"{new[:1]} False False")  # (the history check remembers the head and its parent)
+    done = project.cli("apply", env=ALONE)
+    assert done.returncode == 0, done.stderr
+    built, recorded = _schema(project), _rows(project)
+    assert [r[0] for r in recorded] == ids + new
+    assert project.cli("rollback", ids[-1], env=ALONE).returncode == 0
+    assert project.cli("apply", env={**ALONE, "SCHEMAFLOW_NO_CACHE": "1"}).returncode == 0
+    assert (_schema(project), [r[:-1] for r in _rows(project)]) == (
+        built, [r[:-1] for r in recorded])
+
+
+def test_a_process_that_imported_sqlalchemy_renders_itself(project: Project) -> None:
+    # (an API caller's: rendering there costs no import, a fork would cost its memory)
+    ids = _applied(project)
+    _pending(project, ids, 1)
+    code = RUN.replace("import os, sys\n", "import os, sys, sqlalchemy\n"
+                       "from schemaflow import parallel\n"
+                       "def no(*a, **k):\n    raise AssertionError('forked')\n"
+                       "parallel.fork_server = no\n")
+    assert _python(project, code) == "['d001'] True False"
