@@ -335,8 +335,8 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
         settings = self.settings
         if settings.bind is not None or self._database_missing():
             return None
-        return RenderChild.start(settings.url, for_url(settings.url),
-                                 settings.version_table_schema)
+        return RenderChild.start(settings.url, for_url(settings.url), settings.version_table,
+                                 settings.version_table_schema, Path(settings.changesets))
 
     def _load_for_run(self) -> None:
         """Load the history for apply or rollback, where they first need it (unless it is

@@ -171,14 +171,12 @@ def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
         plan = kept_plan(history, direction, ids, keys, dialect.name)
         recipe = plancache.recipe(history, keys.ctx, table, schema, keys.secret) \
             if plan is not None and keys.secret is not None else None
-        ends: Callable[[], None] | None = None
         if plan is None and child is not None and direction == "apply" and len(
                 ids) <= MOST:
             unfinished(history, ids, direction)  # (before rendering, as `execute` does)
-            there = _rendered_there(child, history, dialect, facts, ids, applied, table,
-                                    schema)
+            there = _rendered_there(child, history, dialect, facts, ids, applied)
             if there is not None:
-                plan, recipe, ends = there
+                plan, recipe = there
         if plan is None or recipe is None:
             return None
         runner = DriverRunner(side, raw, g, RecipeWriter(recipe), table, schema)
@@ -192,48 +190,44 @@ def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
                 batch.send([(batch.opening, None), (recipe["create"], None), ("COMMIT", None)])
             finally:
                 batch.settle()
-        done = runner.run(plan, on_item, on_start)
-        if done.finished and ends is not None:
-            ends()
-        return done
+        return runner.run(plan, on_item, on_start)
     finally:
         side.unlock(raw, table)
 
 
 def _rendered_there(child: RenderChild, history: History, dialect: Dialect,
-                    facts: tuple[Any, ...], ids: list[str], applied: set[str], table: str,
-                    schema: str | None
-                    ) -> tuple[Plan, dict[str, Any], Callable[[], None]] | None:
+                    facts: tuple[Any, ...], ids: list[str], applied: set[str]
+                    ) -> tuple[Plan, dict[str, Any]] | None:
     """The plan of applying `ids`, rendered by the run's render process (`renderchild`) on
-    the schema the memo replays for `applied`, each changeset as its file holds it (as
-    `planning.iter_apply` renders it here); the version table's statements; and what
-    remembers the schema they end on, once they ran."""
-    from .cache import checksum
+    the schema the memo holds for `applied` (replayed here first where it holds none, which
+    remembers it), each changeset as its file holds it, and what the process parsed
+    compared with the history loaded here by its checksum (what it does to the database,
+    as `History.from_file` compares it); and the version table's statements."""
+    from .cache import summary
+    from .memo import sequence_keys
     from .plans import Plan, PlanItem
-    from .renderchild import state_request
-    from .state import apply
+    from .renderchild import Request
 
     g = history.graph
-    start = history.memo.replay(g, g.ordered(applied))
-    written = [history.from_file(cid, keep=False) for cid in ids]
-    sums = [checksum(w) for w in written]
-    answer = child.render(state_request(
-        dialect.name, dialect.server_version, facts, "run", start.state,
-        list(zip(written, sums, strict=True)), table, schema))
-    if answer is None or len(answer[0]) != len(ids):
+    order = g.ordered(applied)
+    key = sequence_keys(g, order).last or ""
+    if not history.memo.holds_state(key):
+        history.memo.replay(g, order)  # (remembered: the process reads it)
+    files = [history.path(cid) for cid in ids]
+    if not all(files) or not history.memo.holds_state(key):
         return None
-    items = tuple(PlanItem(g[cid], "apply", (), tuple(steps), transactional, summed)
-                  for cid, (transactional, steps), summed in zip(ids, answer[0], sums,
-                                                                 strict=True))
-
-    def ends() -> None:  # (what the next run plans on, as `iter_apply` remembers it)
-        state = start.state
-        for w in written:
-            for op in w.operations:
-                state = apply(state, op)
-        history.memo.put_state(start.keys.then(g, ids).keys[-1], state)
-
-    return Plan("apply", items, dialect.name), answer[1], ends
+    answer = child.render(Request(dialect.name, dialect.server_version, facts, key,
+                                  [f for f in files if f is not None], history.limits))
+    if answer is None or len(answer[0]) != len(ids) or len(answer[2]) != len(ids):
+        return None
+    items = []
+    for cid, (transactional, steps), (parsed, summed, key_read) in zip(
+            ids, answer[0], answer[2], strict=True):
+        if (parsed, summed) != (cid, summary(g.by_id, cid)[1]):
+            return None  # (its file changed meanwhile: what runs is rendered here)
+        history.note_read(cid, key_read)
+        items.append(PlanItem(g[cid], "apply", (), tuple(steps), transactional, summed))
+    return Plan("apply", tuple(items), dialect.name), answer[1]
 
 
 def told_once(on_start: Callable[[str, str], None] | None, item: PlanItem

@@ -34,6 +34,25 @@ if TYPE_CHECKING:
 __all__ = ["History", "checksum", "load", "load_file", "position"]
 
 
+def parse_file(path: Path, limits: Limits) -> tuple[ir.Changeset, str]:
+    """The changeset a file holds, parsed now, and the content key of the bytes it was
+    parsed from (ValidationFailed: it cannot be read, or is not a changeset)."""
+    shown = display_path(path)
+    try:
+        data = read_bytes(path, limits, shown)
+        src = decode(path, data)
+        return ir.parse(src.doc, path=src.path), file_key(path, data)
+    except OSError as exc:
+        raise ValidationFailed([Diagnostic(code="SF001", file=shown, message=(
+            f"cannot read the file: {exc.strerror}"))]) from None
+    except SourceError as exc:
+        raise ValidationFailed([exc.diagnostic]) from None
+    except ir.IRError as exc:
+        line, col = locate(src, exc.path)
+        raise ValidationFailed([Diagnostic(code="SF004", message=exc.message, file=shown,
+                                           line=line, col=col)]) from None
+
+
 @dataclass(frozen=True)
 class History:
     """The loaded changesets: their graph and the file of each."""
@@ -94,6 +113,18 @@ class History:
                     self._texts[cid] = src
         return self._texts[cid]
 
+    def holds_parsed(self, cid: str, fresh: ir.Changeset) -> bool:
+        """Whether `fresh`, parsed from `cid`'s file, does what the loaded history says
+        `cid` does."""
+        loaded = self.graph[cid]
+        # A cached changeset's body compared without being kept on it: the plan holds the
+        # file's, and the graph's copy of every body would double a long plan's memory.
+        deferred = loaded.deferred
+        body = deferred.load() if deferred is not None else (loaded.operations,
+                                                             loaded.rollback)
+        return (fresh.id, fresh.transactional, fresh.operations, fresh.rollback) == (
+            cid, loaded.transactional, *body)
+
     def from_file(self, cid: str, *, keep: bool = True) -> ir.Changeset:
         """Changeset `cid` as its file holds it, parsed in this process, never taken from the
         cache: what apply and rollback run and what the version table records. UsageError
@@ -106,27 +137,8 @@ class History:
         if path is None:
             raise UsageError(f"changeset {cid} has no file to read")
         shown = display_path(path)
-        try:
-            data = read_bytes(path, self.limits, shown)
-            src = decode(path, data)
-            fresh = ir.parse(src.doc, path=src.path)
-        except OSError as exc:
-            raise ValidationFailed([Diagnostic(code="SF001", file=shown, message=(
-                f"cannot read the file: {exc.strerror}"))]) from None
-        except SourceError as exc:
-            raise ValidationFailed([exc.diagnostic]) from None
-        except ir.IRError as exc:
-            line, col = locate(src, exc.path)
-            raise ValidationFailed([Diagnostic(code="SF004", message=exc.message, file=shown,
-                                               line=line, col=col)]) from None
-        loaded = self.graph[cid]
-        # A cached changeset's body compared without being kept on it: the plan holds the
-        # file's, and the graph's copy of every body would double a long plan's memory.
-        deferred = loaded.deferred
-        body = deferred.load() if deferred is not None else (loaded.operations,
-                                                             loaded.rollback)
-        if (fresh.id, fresh.transactional, fresh.operations, fresh.rollback) != (
-                cid, loaded.transactional, *body):
+        fresh, key = parse_file(path, self.limits)
+        if not self.holds_parsed(cid, fresh):
             raise UsageError(
                 f"changeset {cid} ({shown}) is not what was loaded: its file changed "
                 "meanwhile, or the parse cache disagrees with it",
@@ -134,8 +146,12 @@ class History:
                      "($SCHEMAFLOW_CACHE_DIR, or schemaflow in ~/.cache)")
         if keep:
             self._parsed[cid] = fresh
-        self._read[cid] = file_key(path, data)
+        self._read[cid] = key
         return fresh
+
+    def note_read(self, cid: str, key: str) -> None:
+        """`cid` was parsed elsewhere from the bytes of content key `key` (`read_key`)."""
+        self._read[cid] = key
 
     def read_key(self, cid: str) -> str | None:
         """The content key of the bytes changeset `cid` was last parsed from in this process

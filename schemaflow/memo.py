@@ -212,6 +212,12 @@ class Memo:
         self._states[key] = state
         return state
 
+    def holds_state(self, key: str) -> bool:
+        """Whether the schema under `key` is remembered in the memo's folder (or is the
+        empty one), for another process to read (`renderchild`)."""
+        return key == START or (self.dir is not None and (
+            self.dir / f"state-{key}.json").exists())
+
     def put_state(self, key: str, state: SchemaState) -> None:
         """Remember a schema (the newest few are kept)."""
         if key == START or key in self._states:

@@ -4,16 +4,20 @@ on the other core while this process loads the history, reads the version table 
 the changesets, and this process, which runs them through the driver (`driverrun`), never
 imports it.
 
-The forked process imports what rendering needs and waits. `render` sends it what the run
-decided under its lock: the schema the changesets meet (as the memo stores one:
-`statefile`), the changesets as read from their files, and the database's kind, server
-version and facts; it connects through SQLAlchemy (never writing), checks that it meets the
-same database, renders and compiles each changeset as a run does (`planning`), compiles
-the version table's statements (`rowrecipe`), and sends them back. Anything it cannot do
-(a changeset that does not render, another database, a process that died) comes back as
-None, and the run renders in this process instead, raising what rendering raises. The
-process is stopped as soon as the run knows it is not needed (nothing pending, a plan kept
-whole, a long plan, a rollback).
+The forked process imports what rendering and parsing need, connects through SQLAlchemy
+(never writing) and compiles the version table's statements (`rowrecipe`), then waits.
+`render` sends it what the run decided under its lock: the changesets' files, and the key
+of the schema they meet, which the memo holds (a schema the history check or an earlier
+run remembered; else this process replays it first, which remembers it). The forked
+process reads that schema from the memo's folder, parses each file, renders and compiles
+the changesets as a run does (`planning`), and sends the statements back with the checksum
+of what it parsed (what a changeset does: its operations, rollback and transaction mode).
+This process compares that with the history it loaded and checked, as `History.from_file`
+compares what it parses: a file changed meanwhile is never run. Anything the forked process
+cannot do (a changeset that does not render, another database, a process that died) comes
+back as None, and the run renders in this process instead, raising what rendering raises.
+The process is stopped as soon as the run knows it is not needed (nothing pending, a plan
+kept whole, a long plan, a rollback).
 
 Only where processes fork (Linux), with a core to spare, no thread but the main one and the
 live status line's (`planstream._forkable`), where SQLAlchemy is not imported yet (an API
@@ -30,26 +34,27 @@ from . import parallel
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
-    from .ir import Changeset
-    from .state import SchemaState
+    from .source import Limits
 
 MOST = 8  # the most changesets rendered there (a deploy's few; more go `planstream`'s way)
+
+Rendered = tuple[list[tuple[Any, ...]], dict[str, Any], list[tuple[str, str, str]]]
+"""Each changeset's (transactional, steps), the version table's statements, and each
+changeset's id and checksum as parsed there, with the content key of its file's bytes."""
 
 
 @dataclass(frozen=True)
 class Request:
-    """What the forked process renders: `changesets` (as read from their files, each with
-    its checksum) applied on `state` (`statefile.state_data` under `key`), for the database
-    `kind` at `version` whose driver says `facts`, and the version table's statements."""
+    """What the forked process renders: the changesets in `files`, in order, on the schema
+    the memo holds under `key`, for the database `kind` at `version` whose driver says
+    `facts`."""
 
     kind: str
     version: tuple[int, ...] | None
     facts: tuple[Any, ...]
     key: str
-    state: dict[str, Any]
-    changesets: list[tuple[Changeset, str]]
-    table: str
-    schema: str | None
+    files: list[Path]
+    limits: Limits
 
 
 class RenderChild:
@@ -59,83 +64,79 @@ class RenderChild:
         self.stream = stream
 
     @classmethod
-    def start(cls, url: str, dialect: Dialect | None, schema: str | None) -> RenderChild | None:
-        """The process for a run on `url`, where one may serve it (see the module)."""
+    def start(cls, url: str, dialect: Dialect | None, table: str, schema: str | None,
+              folder: Path) -> RenderChild | None:
+        """The process for a run on `url` (version table `table` in `schema`; changesets
+        in `folder`), where one may serve it (see the module)."""
         from .planstream import _forkable
 
         if (dialect is None or dialect.driver_side(url, schema) is None
                 or "sqlalchemy" in sys.modules  # (then rendering here costs no import)
                 or parallel.workers() < 2 or not _forkable()):
             return None
-        stream = parallel.fork_server(lambda conn: _serve(url, conn))
+        stream = parallel.fork_server(lambda conn: _serve(url, table, schema, folder, conn))
         return None if stream is None else cls(stream)
 
-    def render(self, request: Request) -> tuple[list[tuple[Any, ...]], dict[str, Any]] | None:
-        """Each changeset's (transactional, steps) and the version table's statements, as
-        rendered there; None where it could not."""
+    def render(self, request: Request) -> Rendered | None:
+        """What the forked process rendered and parsed; None where it could not."""
         if not self.stream.send(request):
             return None
         answer = self.stream.receive()
-        return answer if isinstance(answer, tuple) and len(answer) == 2 else None
+        return answer if isinstance(answer, tuple) and len(answer) == 3 else None
 
     def close(self) -> None:
         """Stop the process (if it still runs) and reap it."""
         self.stream.close()
 
 
-def state_request(kind: str, version: tuple[int, ...] | None, facts: tuple[Any, ...],
-                  key: str, state: SchemaState, changesets: list[tuple[Changeset, str]],
-                  table: str, schema: str | None) -> Request:
-    """The request for `changesets` on `state` (remembered under `key`)."""
-    from .statefile import state_data
+def _serve(url: str, table: str, schema: str | None, folder: Path, conn: Any) -> None:
+    """In the forked process: import, connect and compile what does not wait for the
+    request, then answer it (or None)."""
+    from .dialects.connect import session
+    from .dialects.prepared import precompiled
+    from .memo import Memo
+    from .planstream import sa_facts
+    from .recorder import RunWriter, version_table
+    from .rowrecipe import make
+    from .source import yamlload  # noqa: F401 (the parser, imported while the run reads)
 
-    return Request(kind, version, facts, key, state_data(key, state), changesets, table,
-                   schema)
-
-
-def _serve(url: str, conn: Any) -> None:
-    """In the forked process: import, wait for the request, answer it (or None)."""
-    from . import planning, rowrecipe
-    from .dialects import connect, for_url, prepared
-
-    del planning, rowrecipe, connect, prepared  # (imported while the run reads and checks)
-    named = for_url(url)
-    if named is not None:
-        named.renderer()  # (its module)
     try:
-        request = conn.recv()
-    except (EOFError, OSError):
-        return  # not needed
-    try:
-        answer = _rendered(url, request)
+        with session(url) as (db, dialect):
+            raw = db.connection.dbapi_connection
+            here = (dialect.name, dialect.server_version,
+                    sa_facts(dialect, db.dialect, raw, True))
+            renderer, finish = dialect.renderer(), precompiled(db.dialect)
+            recipe = make(RunWriter(db, version_table(table, schema)))
+            try:
+                request = conn.recv()
+            except (EOFError, OSError):
+                return  # not needed
+            answer = None
+            if recipe is not None and here == (request.kind, request.version, request.facts):
+                answer = _rendered(request, Memo(folder), renderer, finish, recipe)
     except Exception:
         answer = None
     conn.send(answer)
 
 
-def _rendered(url: str, request: Request) -> tuple[list[tuple[Any, ...]], dict[str, Any]] | None:
-    from .dialects.connect import session
-    from .dialects.prepared import precompiled
+def _rendered(request: Request, memo: Any, renderer: Any, finish: Any,
+              recipe: dict[str, Any]) -> Rendered | None:
+    from .cache import checksum
+    from .history import parse_file
     from .planning import _item, _render, _Schema
     from .plans import Bound
-    from .planstream import sa_facts
-    from .recorder import RunWriter, version_table
-    from .rowrecipe import make
-    from .statefile import stored_state
 
-    with session(url) as (conn, dialect):
-        raw = conn.connection.dbapi_connection
-        if (dialect.name, dialect.server_version, sa_facts(dialect, conn.dialect, raw, True)
-                ) != (request.kind, request.version, request.facts):
-            return None
-        renderer, finish = dialect.renderer(), precompiled(conn.dialect)
-        schema = _Schema(stored_state(request.state, request.key, Path("(the run's schema)")))
-        items = []
-        for cs, checksum in request.changesets:
-            steps = _render(renderer, cs, cs.operations, schema, "apply")
-            item = _item(renderer, cs, "apply", cs.operations, steps, checksum, finish)
-            if not all(isinstance(s.sql, (str, Bound)) for s in item.steps):
-                return None  # (a statement left to SQLAlchemy's execution)
-            items.append((item.transactional, item.steps))
-        recipe = make(RunWriter(conn, version_table(request.table, request.schema)))
-    return (items, recipe) if recipe is not None else None
+    state = memo.state(request.key)
+    if state is None:
+        return None
+    schema = _Schema(state)
+    items, parsed = [], []
+    for path in request.files:
+        cs, key = parse_file(path, request.limits)
+        steps = _render(renderer, cs, cs.operations, schema, "apply")
+        item = _item(renderer, cs, "apply", cs.operations, steps, checksum(cs), finish)
+        if not all(isinstance(s.sql, (str, Bound)) for s in item.steps):
+            return None  # (a statement left to SQLAlchemy's execution)
+        items.append((item.transactional, item.steps))
+        parsed.append((cs.id, item.checksum, key))
+    return items, recipe, parsed
