@@ -190,6 +190,8 @@ def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
                 batch.send([(batch.opening, None), (recipe["create"], None), ("COMMIT", None)])
             finally:
                 batch.settle()
+        if child is not None:  # (not needed once the plan is known)
+            child.close()
         return runner.run(plan, on_item, on_start)
     finally:
         side.unlock(raw, table)
@@ -203,7 +205,6 @@ def _rendered_there(child: RenderChild, history: History, dialect: Dialect,
     remembers it), each changeset as its file holds it, and what the process parsed
     compared with the history loaded here by its checksum (what it does to the database,
     as `History.from_file` compares it); and the version table's statements."""
-    from .cache import summary
     from .memo import sequence_keys
     from .plans import Plan, PlanItem
     from .renderchild import Request
@@ -223,7 +224,7 @@ def _rendered_there(child: RenderChild, history: History, dialect: Dialect,
     items = []
     for cid, (transactional, steps), (parsed, summed, key_read) in zip(
             ids, answer[0], answer[2], strict=True):
-        if (parsed, summed) != (cid, summary(g.by_id, cid)[1]):
+        if not history.does_as_loaded(cid, parsed, summed):
             return None  # (its file changed meanwhile: what runs is rendered here)
         history.note_read(cid, key_read)
         items.append(PlanItem(g[cid], "apply", (), tuple(steps), transactional, summed))

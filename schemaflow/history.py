@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import ir, parallel
-from .cache import ParseCache, checksum, file_key, source_key
+from .cache import ParseCache, checksum, file_key, source_key, summary
 from .errors import Diagnostic, SchemaflowError, UsageError, ValidationFailed
 from .fileload import load_cached, load_file, load_files, locate
 from .folderindex import FolderIndex
@@ -113,17 +113,11 @@ class History:
                     self._texts[cid] = src
         return self._texts[cid]
 
-    def holds_parsed(self, cid: str, fresh: ir.Changeset) -> bool:
-        """Whether `fresh`, parsed from `cid`'s file, does what the loaded history says
-        `cid` does."""
-        loaded = self.graph[cid]
-        # A cached changeset's body compared without being kept on it: the plan holds the
-        # file's, and the graph's copy of every body would double a long plan's memory.
-        deferred = loaded.deferred
-        body = deferred.load() if deferred is not None else (loaded.operations,
-                                                             loaded.rollback)
-        return (fresh.id, fresh.transactional, fresh.operations, fresh.rollback) == (
-            cid, loaded.transactional, *body)
+    def does_as_loaded(self, cid: str, parsed_id: str, summed: str) -> bool:
+        """Whether a changeset parsed from `cid`'s file (its id, its checksum) does what the
+        loaded history says `cid` does: its operations, rollback and transaction mode (the
+        checksum's, compared without reviving a cached body; a NaN value equal to itself)."""
+        return parsed_id == cid and summed == summary(self.graph.by_id, cid)[1]
 
     def from_file(self, cid: str, *, keep: bool = True) -> ir.Changeset:
         """Changeset `cid` as its file holds it, parsed in this process, never taken from the
@@ -138,7 +132,7 @@ class History:
             raise UsageError(f"changeset {cid} has no file to read")
         shown = display_path(path)
         fresh, key = parse_file(path, self.limits)
-        if not self.holds_parsed(cid, fresh):
+        if not self.does_as_loaded(cid, fresh.id, checksum(fresh)):
             raise UsageError(
                 f"changeset {cid} ({shown}) is not what was loaded: its file changed "
                 "meanwhile, or the parse cache disagrees with it",

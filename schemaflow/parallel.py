@@ -207,10 +207,13 @@ class Stream:
             return False
         return True
 
-    def receive(self) -> Any:
+    def receive(self, timeout: float | None = None) -> Any:
         """The next thing sent; None when the process ended without sending more (it was
-        done, it raised, or it died). Ctrl-C while waiting stops the process."""
+        done, it raised, or it died), or sent nothing within `timeout` seconds. Ctrl-C
+        while waiting stops the process."""
         try:
+            if timeout is not None and not self.conn.poll(timeout):
+                return None
             return self.conn.recv()
         except Exception:
             return None
@@ -289,10 +292,20 @@ class _Channel:
 
         return pickle.loads(self._read(int.from_bytes(self._read(8), "little")))
 
+    def poll(self, timeout: float) -> bool:
+        """Whether something can be read within `timeout` seconds (or the other end is
+        gone)."""
+        import select
+
+        return bool(select.select([self.reads], [], [], timeout)[0])
+
     def close(self) -> None:
+        """Close both pipes (once: a descriptor's number may be reused after)."""
         for fd in (self.reads, self.writes):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.reads = self.writes = -1
 
 
 def _channels() -> tuple[_Channel, _Channel]:

@@ -21,7 +21,8 @@ kept whole, a long plan, a rollback).
 
 Only where processes fork (Linux), with a core to spare, no thread but the main one and the
 live status line's (`planstream._forkable`), where SQLAlchemy is not imported yet (an API
-caller's process), and where the database has a driver side (`Dialect.driver_side`)."""
+caller's process), with a cache folder (the memo), and where the database has a driver side
+(`Dialect.driver_side`)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from .source import Limits
 
 MOST = 8  # the most changesets rendered there (a deploy's few; more go `planstream`'s way)
+WAIT = 30.0  # seconds the run waits for its answer before it renders in its own process
 
 Rendered = tuple[list[tuple[Any, ...]], dict[str, Any], list[tuple[str, str, str]]]
 """Each changeset's (transactional, steps), the version table's statements, and each
@@ -68,20 +70,22 @@ class RenderChild:
               folder: Path) -> RenderChild | None:
         """The process for a run on `url` (version table `table` in `schema`; changesets
         in `folder`), where one may serve it (see the module)."""
+        from .cachefile import folder as cache_folder
         from .planstream import _forkable
 
         if (dialect is None or dialect.driver_side(url, schema) is None
                 or "sqlalchemy" in sys.modules  # (then rendering here costs no import)
+                or cache_folder() is None  # (no memo to read the schema from)
                 or parallel.workers() < 2 or not _forkable()):
             return None
         stream = parallel.fork_server(lambda conn: _serve(url, table, schema, folder, conn))
         return None if stream is None else cls(stream)
 
     def render(self, request: Request) -> Rendered | None:
-        """What the forked process rendered and parsed; None where it could not."""
-        if not self.stream.send(request):
-            return None
-        answer = self.stream.receive()
+        """What the forked process rendered and parsed (it is reaped then); None where it
+        could not, or did not answer within `WAIT` seconds (while the run holds its lock)."""
+        answer = self.stream.receive(WAIT) if self.stream.send(request) else None
+        self.close()
         return answer if isinstance(answer, tuple) and len(answer) == 3 else None
 
     def close(self) -> None:

@@ -5,13 +5,18 @@ in its own process, and whatever that process cannot do goes on through SQLAlche
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 import sqlite3
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 from conftest import Project
-from test_fast_apply import _applied, _column, _python
+from test_fast_apply import TABLE, _applied, _column, _python
 
 ALONE = {"SCHEMAFLOW_JOBS": "1"}  # one process: rendered and run through SQLAlchemy
 
@@ -20,6 +25,36 @@ RUN = ("import os, sys\nfrom schemaflow.api import Project\n"
        "try:\n    os.waitpid(-1, os.WNOHANG); left = True\n"
        "except ChildProcessError:\n    left = False\n"
        "print([x.id for x in r.results], 'sqlalchemy' in sys.modules, left)")
+
+
+# The plan a run ran (each item's id, transaction mode, checksum and statements), and whether
+# the process imported SQLAlchemy; `PRE` runs first.
+PLAN = ("import json, sys\nfrom schemaflow.api import Project\nPRE\n"
+        "r = Project.from_config().apply()\n"
+        "print(json.dumps([[[i.changeset.id, i.transactional, i.checksum, [repr(getattr("
+        "s.sql, 'sql', s.sql)) + repr(getattr(s.sql, 'params', None)) for s in i.steps]] "
+        "for i in r.plan.items], 'sqlalchemy' in sys.modules]))")
+
+
+def _plan(p: Project, env: dict[str, str] | None = None, pre: str = "") -> Any:
+    done = subprocess.run([sys.executable, "-c", PLAN.replace("PRE", pre)], cwd=p.root,
+                          env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _both(p: Project, child: bool = True) -> None:
+    """The pending changesets applied through the render process (`child`; else where it
+    is not used), and from the same database in one process: the same plan, database and
+    version rows."""
+    shutil.copy(p.root / "app.db", p.root / "before.db")
+    there, imported = _plan(p)
+    built = _schema(p), [r[:2] for r in _rows(p)]
+    shutil.copy(p.root / "before.db", p.root / "app.db")
+    here, _ = _plan(p, ALONE)
+    assert imported is not child and there == here
+    assert (_schema(p), [r[:2] for r in _rows(p)]) == built
 
 
 def _schema(p: Project) -> list[tuple[Any, ...]]:
@@ -133,3 +168,59 @@ def test_a_process_that_imported_sqlalchemy_renders_itself(project: Project) -> 
                        "def no(*a, **k):\n    raise AssertionError('forked')\n"
                        "parallel.fork_server = no\n")
     assert _python(project, code) == "['d001'] True False"
+
+
+def test_what_it_renders_is_what_one_process_renders(project: Project) -> None:
+    ids = _applied(project)
+    # A table rebuild on the last applied changeset's column, a merge of a pending branch.
+    project.write("e001", [{"alter_column": {"table": "t", "name": "c3", "type": "bigint"}}],
+                  parents=[ids[-1]])
+    project.write("b001", [_column("b")], parents=[ids[0]])
+    project.write("m001", [{"rename_column": {"table": "t", "name": "b", "new_name": "bb"}}],
+                  parents=["e001", "b001"])
+    _both(project)
+    _pending(project, ["m001"])
+    _both(project)
+    # One that runs outside a transaction is not a batch: it goes through SQLAlchemy.
+    project.write("n001", [_column("n")], parents=["d003"], transactional=False)
+    _both(project, child=False)
+
+
+def test_a_file_changed_meanwhile_is_not_what_runs(project: Project) -> None:
+    ids = _applied(project)
+    project.write("d001", [_column("x0")], parents=[ids[-1]])
+    assert project.cli("validate").returncode == 0  # (the history served from the cache)
+    edit = ("from schemaflow import renderchild\n"
+            "real = renderchild.RenderChild.render\n"
+            "def render(self, request):\n"
+            "    path = request.files[0]\n"
+            "    path.write_text(path.read_text().replace('x0', 'x9'))\n"
+            "    return real(self, request)\n"
+            "renderchild.RenderChild.render = render\n")
+    done = subprocess.run([sys.executable, "-c", PLAN.replace("PRE", edit)], cwd=project.root,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode != 0 and "is not what was loaded: its file changed" in done.stderr
+    assert "x9" not in str(_schema(project)) and [r[0] for r in _rows(project)] == ids
+
+
+def test_it_is_stopped_before_anything_runs(project: Project) -> None:
+    # A plan kept whole (an apply after `rollback base` on the same database): the process
+    # forked as the run started is stopped and reaped before the first changeset runs.
+    project.chain(*([_column(f"a{i}")] if i else [TABLE] for i in range(40)))
+    for args in (["apply"], ["rollback", "base"]):
+        assert project.cli(*args).returncode == 0
+    watch = ("import os\nfrom schemaflow import driverrun, renderchild\n"
+             "started = []\nreal_start = renderchild.RenderChild.start.__func__\n"
+             "def start(cls, *args):\n"
+             "    child = real_start(cls, *args)\n"
+             "    started.append(child)\n"
+             "    return child\n"
+             "renderchild.RenderChild.start = classmethod(start)\n"
+             "real_run = driverrun.DriverRunner.run\n"
+             "def run(self, *args):\n"
+             "    assert started[0] is not None and not os.path.exists("
+             "f'/proc/{started[0].stream.pid}')\n"
+             "    return real_run(self, *args)\n"
+             "driverrun.DriverRunner.run = run\n")
+    there, imported = _plan(project, pre=watch)
+    assert len(there) == 40 and not imported
