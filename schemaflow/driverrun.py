@@ -202,9 +202,9 @@ def _rendered_there(child: RenderChild, history: History, dialect: Dialect,
                     ) -> tuple[Plan, dict[str, Any]] | None:
     """The plan of applying `ids`, rendered by the run's render process (`renderchild`) on
     the schema the memo holds for `applied` (replayed here first where it holds none, which
-    remembers it), each changeset as its file holds it, and what the process parsed
-    compared with the history loaded here by its checksum (what it does to the database,
-    as `History.from_file` compares it); and the version table's statements."""
+    remembers it), each changeset as its file holds it where that is what the history
+    loaded here says (compared there, as `History.from_file` compares it); and the version
+    table's statements."""
     from .memo import sequence_keys
     from .plans import Plan, PlanItem
     from .renderchild import Request
@@ -218,14 +218,15 @@ def _rendered_there(child: RenderChild, history: History, dialect: Dialect,
     if not all(files) or not history.memo.holds_state(key):
         return None
     answer = child.render(Request(dialect.name, dialect.server_version, facts, key,
-                                  [f for f in files if f is not None], history.limits))
+                                  [f for f in files if f is not None], history.limits, ids,
+                                  [history.loaded_body(cid) for cid in ids]))
     if answer is None or len(answer[0]) != len(ids) or len(answer[2]) != len(ids):
         return None
     items = []
     for cid, (transactional, steps), (parsed, summed, key_read) in zip(
             ids, answer[0], answer[2], strict=True):
-        if not history.does_as_loaded(cid, parsed, summed):
-            return None  # (its file changed meanwhile: what runs is rendered here)
+        if parsed != cid:
+            return None
         history.note_read(cid, key_read)
         items.append(PlanItem(g[cid], "apply", (), tuple(steps), transactional, summed))
     return Plan("apply", tuple(items), dialect.name), answer[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import ir, parallel
-from .cache import ParseCache, checksum, file_key, source_key, summary
+from .cache import ParseCache, checksum, file_key, source_key
 from .errors import Diagnostic, SchemaflowError, UsageError, ValidationFailed
 from .fileload import load_cached, load_file, load_files, locate
 from .folderindex import FolderIndex
@@ -32,6 +32,18 @@ if TYPE_CHECKING:
     from .state import SchemaState
 
 __all__ = ["History", "checksum", "load", "load_file", "position"]
+
+
+def same_as_loaded(fresh: ir.Changeset, cid: str, transactional: bool | None,
+                   body: Any) -> bool:
+    """Whether `fresh`, parsed from `cid`'s file, does what the history loaded says `cid`
+    does (`History.loaded_body`): the same operations, rollback and transaction mode."""
+    # A cached changeset's body compared without being kept on it: the plan holds the
+    # file's, and the graph's copy of every body would double a long plan's memory.
+    if isinstance(body, ir.Deferred):
+        body = body.load()
+    return (fresh.id, fresh.transactional, fresh.operations, fresh.rollback) == (
+        cid, transactional, *body)
 
 
 def parse_file(path: Path, limits: Limits) -> tuple[ir.Changeset, str]:
@@ -113,11 +125,16 @@ class History:
                     self._texts[cid] = src
         return self._texts[cid]
 
-    def does_as_loaded(self, cid: str, parsed_id: str, summed: str) -> bool:
-        """Whether a changeset parsed from `cid`'s file (its id, its checksum) does what the
-        loaded history says `cid` does: its operations, rollback and transaction mode (the
-        checksum's, compared without reviving a cached body; a NaN value equal to itself)."""
-        return parsed_id == cid and summed == summary(self.graph.by_id, cid)[1]
+    def loaded_body(self, cid: str) -> tuple[bool | None, Any]:
+        """What `cid` was loaded as, to compare a parse of its file with (`same_as_loaded`),
+        here or in another process: its transaction mode, and its body, or the cache's
+        encoded body (a `Deferred`, loaded where it is compared; its bytes fetched now)."""
+        loaded = self.graph[cid]
+        deferred = loaded.deferred
+        if deferred is None:
+            return loaded.transactional, (loaded.operations, loaded.rollback)
+        getattr(deferred, "data", None)  # (an index's body, fetched from its file now)
+        return loaded.transactional, deferred
 
     def from_file(self, cid: str, *, keep: bool = True) -> ir.Changeset:
         """Changeset `cid` as its file holds it, parsed in this process, never taken from the
@@ -132,7 +149,7 @@ class History:
             raise UsageError(f"changeset {cid} has no file to read")
         shown = display_path(path)
         fresh, key = parse_file(path, self.limits)
-        if not self.does_as_loaded(cid, fresh.id, checksum(fresh)):
+        if not same_as_loaded(fresh, cid, *self.loaded_body(cid)):
             raise UsageError(
                 f"changeset {cid} ({shown}) is not what was loaded: its file changed "
                 "meanwhile, or the parse cache disagrees with it",

@@ -203,7 +203,7 @@ class Stream:
         """Send `obj` to the process (`fork_server`); False when it is gone."""
         try:
             self.conn.send(obj)
-        except (OSError, ValueError):
+        except Exception:  # (gone, or a value that cannot be pickled)
             return False
         return True
 

@@ -10,14 +10,14 @@ The forked process imports what rendering and parsing need, connects through SQL
 of the schema they meet, which the memo holds (a schema the history check or an earlier
 run remembered; else this process replays it first, which remembers it). The forked
 process reads that schema from the memo's folder, parses each file, renders and compiles
-the changesets as a run does (`planning`), and sends the statements back with the checksum
-of what it parsed (what a changeset does: its operations, rollback and transaction mode).
-This process compares that with the history it loaded and checked, as `History.from_file`
-compares what it parses: a file changed meanwhile is never run. Anything the forked process
-cannot do (a changeset that does not render, another database, a process that died) comes
-back as None, and the run renders in this process instead, raising what rendering raises.
-The process is stopped as soon as the run knows it is not needed (nothing pending, a plan
-kept whole, a long plan, a rollback).
+the changesets as a run does (`planning`), each only where it does what the run loaded and
+checked (`history.same_as_loaded`, with what the run sent of it: `History.loaded_body`), as
+`History.from_file` compares what it parses: a file changed meanwhile is never run.
+Anything the forked process cannot do (a changeset that does not render, another database,
+a process that died, no answer within `WAIT` seconds) comes back as None, and the run
+renders in this process instead, raising what rendering raises. The process is stopped and
+reaped once it answered, and as soon as the run knows it is not needed (nothing pending, a
+plan kept whole, a long plan, a rollback), before anything runs.
 
 Only where processes fork (Linux), with a core to spare, no thread but the main one and the
 live status line's (`planstream._forkable`), where SQLAlchemy is not imported yet (an API
@@ -42,14 +42,15 @@ WAIT = 30.0  # seconds the run waits for its answer before it renders in its own
 
 Rendered = tuple[list[tuple[Any, ...]], dict[str, Any], list[tuple[str, str, str]]]
 """Each changeset's (transactional, steps), the version table's statements, and each
-changeset's id and checksum as parsed there, with the content key of its file's bytes."""
+changeset's id and checksum as parsed there (what the version row records), with the
+content key of its file's bytes."""
 
 
 @dataclass(frozen=True)
 class Request:
-    """What the forked process renders: the changesets in `files`, in order, on the schema
-    the memo holds under `key`, for the database `kind` at `version` whose driver says
-    `facts`."""
+    """What the forked process renders: the changesets `ids` in `files`, in order, on the
+    schema the memo holds under `key`, for the database `kind` at `version` whose driver
+    says `facts`; each only where its file still does what the run loaded (`loaded`)."""
 
     kind: str
     version: tuple[int, ...] | None
@@ -57,6 +58,8 @@ class Request:
     key: str
     files: list[Path]
     limits: Limits
+    ids: list[str]
+    loaded: list[tuple[bool | None, Any]]  # each as loaded (`History.loaded_body`)
 
 
 class RenderChild:
@@ -126,7 +129,7 @@ def _serve(url: str, table: str, schema: str | None, folder: Path, conn: Any) ->
 def _rendered(request: Request, memo: Any, renderer: Any, finish: Any,
               recipe: dict[str, Any]) -> Rendered | None:
     from .cache import checksum
-    from .history import parse_file
+    from .history import parse_file, same_as_loaded
     from .planning import _item, _render, _Schema
     from .plans import Bound
 
@@ -135,8 +138,10 @@ def _rendered(request: Request, memo: Any, renderer: Any, finish: Any,
         return None
     schema = _Schema(state)
     items, parsed = [], []
-    for path in request.files:
+    for cid, path, loaded in zip(request.ids, request.files, request.loaded, strict=True):
         cs, key = parse_file(path, request.limits)
+        if not same_as_loaded(cs, cid, *loaded):
+            return None  # (its file changed meanwhile: the run parses it and says so)
         steps = _render(renderer, cs, cs.operations, schema, "apply")
         item = _item(renderer, cs, "apply", cs.operations, steps, checksum(cs), finish)
         if not all(isinstance(s.sql, (str, Bound)) for s in item.steps):
