@@ -288,14 +288,14 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
             earlier: list[ItemResult] = []
             driven = None
             if not dry_run and resume_from is None:
-                from .driverrun import run_kept, told_once
+                from .driverrun import run_driven, told_once
 
                 try:
-                    driven = run_kept(self.settings, history, direction, target,
-                                      lock_timeout=self.lock_timeout,
-                                      shown_url=self.shown_url, notify=self.notify,
-                                      folder=self._folder(), on_item=on_item,
-                                      on_start=on_start, child=child)
+                    driven = run_driven(self.settings, history, direction, target,
+                                        lock_timeout=self.lock_timeout,
+                                        shown_url=self.shown_url, notify=self.notify,
+                                        folder=self._folder(), on_item=on_item,
+                                        on_start=on_start, child=child)
                 finally:
                     if child is not None:
                         child.close()

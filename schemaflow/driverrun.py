@@ -119,13 +119,14 @@ class DriverRunner(Runner):
         return DriverRun(plan, results, True)
 
 
-def run_kept(settings: Settings, history: History, direction: Direction, target: str | None,
+def run_driven(settings: Settings, history: History, direction: Direction, target: str | None,
              *, lock_timeout: float, shown_url: str, notify: Callable[[str], None],
              folder: str, on_item: Callable[[ItemResult], None] | None = None,
              on_start: Callable[[str, str], None] | None = None,
              child: RenderChild | None = None) -> DriverRun | None:
-    """Run the plan kept for this run through the driver alone; None (the database as it
-    was) where this run is `execute`'s (see the module's docstring)."""
+    """Run this run's plan (kept whole, or rendered by `child`) through the driver alone;
+    None (the database as it was) where this run is `execute`'s (see the module's
+    docstring)."""
     url, schema = settings.url, settings.version_table_schema
     named = for_url(url) if settings.bind is None else None
     side = named.driver_side(url, schema) if named is not None else None
@@ -165,6 +166,7 @@ def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
                rollback_ids(g, target or "base", [r.id for r in rows]))
         if not ids:
             return None
+        unfinished(history, ids, direction)  # (before anything is planned, as in `execute`)
         dialect = by_name(named.name, side.server_version(raw))
         facts = side.facts(raw)
         keys = known(history, direction, ids, applied, dialect, facts)
@@ -173,7 +175,6 @@ def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
             if plan is not None and keys.secret is not None else None
         if plan is None and child is not None and direction == "apply" and len(
                 ids) <= MOST:
-            unfinished(history, ids, direction)  # (before rendering, as `execute` does)
             there = _rendered_there(child, history, dialect, facts, ids, applied)
             if there is not None:
                 plan, recipe = there
@@ -182,7 +183,6 @@ def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
         runner = DriverRunner(side, raw, g, RecipeWriter(recipe), table, schema)
         if not all(runner.fits(item) for item in plan.items):
             return None
-        unfinished(history, ids, direction)
         if not exists:  # (in a transaction of its own, as `Recorder.ensure` makes it)
             batch = side.batch(raw)
             batch.begin()

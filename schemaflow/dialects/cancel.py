@@ -20,7 +20,11 @@ def driver_cancel(conn: Connection) -> Cancel:
     """The driver's own cancel request: psycopg and psycopg2 send it on a channel of its own
     (PostgreSQL's cancel protocol, as pg_cancel_backend); sqlite3 interrupts the statement.
     A driver without one: nothing to send (the statement ends with the connection)."""
-    dbapi = conn.connection.dbapi_connection
+    return raw_cancel(conn.connection.dbapi_connection)
+
+
+def raw_cancel(dbapi: Any) -> Cancel:
+    """`driver_cancel` of the driver's connection itself."""
     for name in ("cancel", "interrupt"):
         fn = getattr(dbapi, name, None)
         if callable(fn):

@@ -1,5 +1,5 @@
 """A database through its driver alone, for a run that needs no SQLAlchemy (`driverrun`: a
-plan kept whole, whose statements were rendered before). Each database that has one gives
+plan kept whole, or rendered by the run's render process). Each database that has one gives
 the connection exactly as its engines set theirs up (`Dialect.setup_engine`), the run-wide
 lock, the version table read on that connection, the cancel of a running statement, and
 what a plan renders for on it (`facts`, `planstream.context`). No SQLAlchemy here."""
@@ -73,11 +73,9 @@ class DriverSide:
 
     def canceller(self, raw: Any) -> Cancel:
         """How to cancel the statement `raw` runs, from a signal handler."""
-        for name in ("cancel", "interrupt"):
-            fn = getattr(raw, name, None)
-            if callable(fn):
-                return fn  # type: ignore[no-any-return]
-        return lambda: None
+        from .cancel import raw_cancel
+
+        return raw_cancel(raw)
 
     def interruptible(self, raw: Any) -> AbstractContextManager[None]:
         """For the block, a running statement that a signal can stop (`dialects.cancel`)."""
