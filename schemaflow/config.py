@@ -201,14 +201,12 @@ def url_origin(settings: Settings) -> str:
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite URL (None for memory databases and other URLs), %-escapes
-    decoded as SQLAlchemy decodes them (`sqlite:///my%20app.db` is `my app.db`)."""
-    from urllib.parse import unquote
-
+    """The file of a SQLite URL (None for memory databases and other URLs, and for a path
+    with a %-escape, which SQLAlchemy 2.1 decodes and 2.0 does not: left to it)."""
     m = re.match(r"^sqlite(?:\+\w+)?:///(.*?)(?:\?.*)?$", url)
-    if not m or not m.group(1) or unquote(m.group(1)) == ":memory:":
+    if not m or not m.group(1) or m.group(1) == ":memory:" or "%" in m.group(1):
         return None
-    return Path(unquote(m.group(1)))
+    return Path(m.group(1))
 
 
 _KEYS: Mapping[str, type | tuple[type, ...]] = {

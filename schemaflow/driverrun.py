@@ -35,7 +35,7 @@ from .graph import apply_ids, rollback_ids
 from .interrupt import Watch
 from .outcome import Conflict, Progress, conflict, stopped
 from .planstream import kept_plan, known
-from .recorder import _applied_rows, check_drift, effective
+from .recorder import applied_rows, check_drift, effective
 from .renderchild import MOST
 from .rowrecipe import RecipeWriter
 from .runner import ItemResult, Runner
@@ -159,7 +159,7 @@ def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
         if journal_table:  # an interrupted changeset (`execute` finishes it or says why
             return None    # not), or a journal a run left behind (it drops it)
         g = history.graph
-        rows = effective(_applied_rows(found), g)
+        rows = effective(applied_rows(found), g)
         check_drift(rows, g, folder)
         applied = {r.id for r in rows}
         ids = (apply_ids(g, target, applied) if direction == "apply" else
@@ -223,11 +223,10 @@ def _rendered_there(child: RenderChild, history: History, dialect: Dialect,
     if answer is None or len(answer[0]) != len(ids) or len(answer[2]) != len(ids):
         return None
     items = []
-    for cid, (transactional, steps), (parsed, summed, key_read) in zip(
-            ids, answer[0], answer[2], strict=True):
+    for cid, (transactional, steps), (parsed, summed) in zip(ids, answer[0], answer[2],
+                                                              strict=True):
         if parsed != cid:
             return None
-        history.note_read(cid, key_read)
         items.append(PlanItem(g[cid], "apply", (), tuple(steps), transactional, summed))
     return Plan("apply", tuple(items), dialect.name), answer[1]
 

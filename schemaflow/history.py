@@ -160,10 +160,6 @@ class History:
         self._read[cid] = key
         return fresh
 
-    def note_read(self, cid: str, key: str) -> None:
-        """`cid` was parsed elsewhere from the bytes of content key `key` (`read_key`)."""
-        self._read[cid] = key
-
     def read_key(self, cid: str) -> str | None:
         """The content key of the bytes changeset `cid` was last parsed from in this process
         (by `from_file`, or by the load that parsed its file); None: it was not."""

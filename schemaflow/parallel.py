@@ -199,10 +199,14 @@ class Stream:
         self.pid = pid
         self.conn = conn
 
-    def send(self, obj: Any) -> bool:
-        """Send `obj` to the process (`fork_server`); False when it is gone."""
+    def send(self, obj: Any, timeout: float | None = None) -> bool:
+        """Send `obj` to the process (`fork_server`); False when it is gone, or has not
+        taken it within `timeout` seconds."""
         try:
-            self.conn.send(obj)
+            if timeout is None:
+                self.conn.send(obj)
+            else:
+                self.conn.send(obj, timeout)
         except Exception:  # (gone, or a value that cannot be pickled)
             return False
         return True
@@ -228,10 +232,13 @@ class Stream:
         import time
 
         self.conn.close()
+        child, self.pid = self.pid, 0  # (reaped once: its number may be another's after)
+        if not child:
+            return
         deadline = time.monotonic() + (self.WAIT if wait else 0)
         while True:
             try:
-                pid, _ = os.waitpid(self.pid, os.WNOHANG)
+                pid, _ = os.waitpid(child, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid or time.monotonic() >= deadline:
@@ -239,9 +246,9 @@ class Stream:
             time.sleep(0.005)
         if not pid:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
+                os.kill(child, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
+                os.waitpid(child, 0)
 
 
 def fork_stream(fn: Callable[[Callable[[Any], None]], None]) -> Stream | None:
@@ -269,13 +276,25 @@ class _Channel:
     def __init__(self, reads: int, writes: int) -> None:
         self.reads, self.writes = reads, writes
 
-    def send(self, obj: Any) -> None:
+    def send(self, obj: Any, timeout: float | None = None) -> None:
+        """Send `obj`; TimeoutError when the other end has not taken it all within `timeout`
+        seconds (a pipe holds 64 KiB: more waits for the reader)."""
         import pickle
+        import select
+        import time
 
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         view = memoryview(len(data).to_bytes(8, "little") + data)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        os.set_blocking(self.writes, deadline is None)
         while view:
-            view = view[os.write(self.writes, view):]
+            if deadline is not None and not select.select(
+                    [], [self.writes], [], max(0.0, deadline - time.monotonic()))[1]:
+                raise TimeoutError("the other process takes nothing")
+            try:
+                view = view[os.write(self.writes, view):]
+            except BlockingIOError:
+                continue
 
     def _read(self, n: int) -> bytes:
         parts, left = [], n

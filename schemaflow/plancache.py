@@ -292,8 +292,6 @@ def _recipe_place(history: History, ctx: str, table: str,
     return folder / f"rows-{name}", cachefile.key("rows", name)
 
 
-
-
 def store_recipe(history: History, ctx: str, recipe: dict[str, Any], secret: bytes) -> None:
     """Keep the version table's statements (`rowrecipe.make`) compiled for `ctx`, signed
     with `secret` as a plan is: what the cache folder alone holds never runs."""

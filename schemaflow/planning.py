@@ -18,7 +18,7 @@ from .state import SchemaState, apply
 if TYPE_CHECKING:
     from .dialects.render import Renderer
 
-class _Schema:
+class Schema:
     """The schema a plan renders on, operation after operation, and whether it is known
     to have no column with type variants (then no renderer looks through every column of it
     for them: once per plan, not once per operation)."""
@@ -39,7 +39,7 @@ class _Schema:
 
 
 def _render(renderer: Renderer, cs: ir.Changeset, ops: Sequence[ir.Operation],
-            schema: _Schema, direction: Direction) -> list[Step]:
+            schema: Schema, direction: Direction) -> list[Step]:
     # SQLAlchemy only here: a plan with nothing to render (a no-op apply) never imports it.
     import sqlalchemy as sa
 
@@ -130,6 +130,14 @@ class _Tidy:
             gc.unfreeze()
 
 
+def apply_item(renderer: Renderer, cs: ir.Changeset, ops: tuple[ir.Operation, ...],
+               schema: Schema, checksum_: str, finish: Finish | None) -> PlanItem:
+    """The plan item that applies `cs` (its operations `ops`, as its file holds them) on
+    `schema`, which it then leaves as `cs` builds it."""
+    return _item(renderer, cs, "apply", ops, _render(renderer, cs, ops, schema, "apply"),
+                 checksum_, finish)
+
+
 def plan_apply(history: History, ids: Sequence[str], applied: Collection[str],
                renderer: Renderer, finish: Finish | None = None) -> Plan:
     """Render the changesets `ids` (in order) on top of the `applied` ones: each as its file
@@ -154,13 +162,12 @@ def iter_apply(history: History, ids: Sequence[str], applied: Collection[str],
                                 stored=stored)
     if not ids:
         return
-    schema = _Schema(start.state)
+    schema = Schema(start.state)
     with _Tidy() as tidy:
         for cid in ids:
             cs, written = g[cid], history.from_file(cid, keep=False)
-            steps = _render(renderer, cs, written.operations, schema, "apply")
-            yield _item(renderer, cs, "apply", written.operations, steps, checksum(written),
-                        finish)
+            yield apply_item(renderer, cs, written.operations, schema, checksum(written),
+                             finish)
             tidy.tick()
     if remember_end:  # what the next run plans on, once these ran
         history.memo.put_state(start.keys.then(g, ids).keys[-1], schema.state)
@@ -186,7 +193,7 @@ def iter_rollback(history: History, ids: Sequence[str], applied: Collection[str]
                                            remember=remember_start, stored=stored)
     if not ids:
         return
-    schema = _Schema(state)
+    schema = Schema(state)
     with _Tidy() as tidy:
         for cid in ids:
             # (each schema let go of once used: a rollback of many keeps none of them)
@@ -195,7 +202,7 @@ def iter_rollback(history: History, ids: Sequence[str], applied: Collection[str]
 
 
 def _reversal(history: History, renderer: Renderer, cid: str, before: SchemaState | None,
-              schema: _Schema, finish: Finish | None) -> PlanItem:
+              schema: Schema, finish: Finish | None) -> PlanItem:
     """The plan item that rolls back `cid`, whose schema before it was `before`."""
     cs, written = history.graph[cid], history.from_file(cid, keep=False)
     if written.rollback is not None:

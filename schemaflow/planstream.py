@@ -32,7 +32,7 @@ ends its stream, and this process renders the rest itself from there, raising wh
 rendering raises: before anything ran for a plan rendered whole; for a streamed one after
 the changesets before it ran (as with a database error in a changeset). Only where
 processes fork (Linux), with a core to spare, no other thread in the process but the live
-status line's (`_forkable`), and at least `MIN_ITEMS` changesets to run; streaming also
+status line's (`forkable`), and at least `MIN_ITEMS` changesets to run; streaming also
 needs the cache folder. `SCHEMAFLOW_JOBS=1` renders in this process alone.
 """
 
@@ -252,7 +252,7 @@ class Streamed:
             plancache.store(part.history, self._key, self.items, part.sources, self._secret)
 
 
-def _forkable() -> bool:
+def forkable() -> bool:
     """Whether this process may fork: no thread runs but the main one and the live status
     line's (rich's refresh thread, which only writes to the terminal; the forked process
     never does, nor flushes a stream when it ends: `parallel.fork_stream`). A fork copies
@@ -304,7 +304,7 @@ def plan_run(history: History, direction: Direction, ids: Sequence[str],
     runs, on two cores where there are (this process renders the first half, a forked one
     the second, from the schema the first half builds), and then remembered as known."""
     memo, ctx, keys, secret = known.memo, known.ctx, known.keys, known.secret
-    fork = len(ids) >= MIN_ITEMS and parallel.workers() > 1 and _forkable()
+    fork = len(ids) >= MIN_ITEMS and parallel.workers() > 1 and forkable()
     stored = secret is None
     if fork and memo is not None and set(memo.rendered(ctx)).issuperset(keys):
         # This process renders the first few itself: a history's first changesets mostly

@@ -83,10 +83,10 @@ def read_all(url: str, table: str, schema: str | None, *,
         return None
     # One tuple per row, built in C (tuple.__new__): 10,000 rows are read for every listing.
     # The times parsed in one C loop when every one is ISO text (SQLite's), else row by row.
-    return _applied_rows(raw[0]), interrupted(raw[1])
+    return applied_rows(raw[0]), interrupted(raw[1])
 
 
-def _applied_rows(rows: Sequence[Sequence[Any]]) -> list[AppliedRow]:
+def applied_rows(rows: Sequence[Sequence[Any]]) -> list[AppliedRow]:
     """Version rows as a driver gives them (the table's columns in order, applied_at as the
     driver reads it) → AppliedRow: one tuple per row, built in C (tuple.__new__; 10,000 rows
     are read for every listing and under apply's lock), the times parsed in one C loop when
@@ -197,7 +197,7 @@ class Recorder:
         finally:
             result.close()
         end_read(self.conn)
-        return _applied_rows(raw)
+        return applied_rows(raw)
 
     def applied_ids(self) -> tuple[set[str], int]:
         """(every applied id, the next exec_order): one read, in the caller's transaction."""
@@ -270,11 +270,6 @@ class RunWriter(RowWriter):
         names = list(compiled.positiontup) if self.conn.dialect.positional else None
         return compiled.string, names
 
-    def _params(self, sql: tuple[str, list[str] | None], values: dict[str, Any]
-                ) -> tuple[str, Any]:
-        text, names = sql
-        return text, tuple(values[n] for n in names) if names is not None else values
-
     def _run(self, sql: tuple[str, Any]) -> list[Any]:
         from .dialects.connect import driver_cursor
 
@@ -299,10 +294,8 @@ class RunWriter(RowWriter):
     def insert_sql(self, *, cid: str, checksum: str, message: str, execution_ms: int,
                    order: int) -> tuple[str, Any]:
         """The statement that records a changeset as applied, and its parameters."""
-        values = {"id": cid, "checksum": checksum, "message": message[:10000],
-                  "applied_at": _now(), "execution_ms": execution_ms,
-                  "applied_by": applied_by(), "schemaflow_version": __version__,
-                  "exec_order": order}
+        values = self.row_values(cid=cid, checksum=checksum, message=message,
+                                 execution_ms=execution_ms, order=order)
         for key, convert in self.processors.items():
             if convert is not None:
                 values[key] = convert(values[key])

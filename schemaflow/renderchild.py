@@ -17,10 +17,10 @@ Anything the forked process cannot do (a changeset that does not render, another
 a process that died, no answer within `WAIT` seconds) comes back as None, and the run
 renders in this process instead, raising what rendering raises. The process is stopped and
 reaped once it answered, and as soon as the run knows it is not needed (nothing pending, a
-plan kept whole, a long plan, a rollback), before anything runs.
+plan kept whole, a long plan), before anything runs; a rollback starts none.
 
 Only where processes fork (Linux), with a core to spare, no thread but the main one and the
-live status line's (`planstream._forkable`), where SQLAlchemy is not imported yet (an API
+live status line's (`planstream.forkable`), where SQLAlchemy is not imported yet (an API
 caller's process), with a cache folder (the memo), and where the database has a driver side
 (`Dialect.driver_side`)."""
 
@@ -40,10 +40,9 @@ if TYPE_CHECKING:
 MOST = 8  # the most changesets rendered there (a deploy's few; more go `planstream`'s way)
 WAIT = 30.0  # seconds the run waits for its answer before it renders in its own process
 
-Rendered = tuple[list[tuple[Any, ...]], dict[str, Any], list[tuple[str, str, str]]]
+Rendered = tuple[list[tuple[Any, ...]], dict[str, Any], list[tuple[str, str]]]
 """Each changeset's (transactional, steps), the version table's statements, and each
-changeset's id and checksum as parsed there (what the version row records), with the
-content key of its file's bytes."""
+changeset's id and checksum as parsed there (what its version row records)."""
 
 
 @dataclass(frozen=True)
@@ -74,12 +73,12 @@ class RenderChild:
         """The process for a run on `url` (version table `table` in `schema`; changesets
         in `folder`), where one may serve it (see the module)."""
         from .cachefile import folder as cache_folder
-        from .planstream import _forkable
+        from .planstream import forkable
 
         if (dialect is None or dialect.driver_side(url, schema) is None
                 or "sqlalchemy" in sys.modules  # (then rendering here costs no import)
                 or cache_folder() is None  # (no memo to read the schema from)
-                or parallel.workers() < 2 or not _forkable()):
+                or parallel.workers() < 2 or not forkable()):
             return None
         stream = parallel.fork_server(lambda conn: _serve(url, table, schema, folder, conn))
         return None if stream is None else cls(stream)
@@ -87,7 +86,7 @@ class RenderChild:
     def render(self, request: Request) -> Rendered | None:
         """What the forked process rendered and parsed (it is reaped then); None where it
         could not, or did not answer within `WAIT` seconds (while the run holds its lock)."""
-        answer = self.stream.receive(WAIT) if self.stream.send(request) else None
+        answer = self.stream.receive(WAIT) if self.stream.send(request, WAIT) else None
         self.close()
         return answer if isinstance(answer, tuple) and len(answer) == 3 else None
 
@@ -130,22 +129,21 @@ def _rendered(request: Request, memo: Any, renderer: Any, finish: Any,
               recipe: dict[str, Any]) -> Rendered | None:
     from .cache import checksum
     from .history import parse_file, same_as_loaded
-    from .planning import _item, _render, _Schema
+    from .planning import Schema, apply_item
     from .plans import Bound
 
     state = memo.state(request.key)
     if state is None:
         return None
-    schema = _Schema(state)
+    schema = Schema(state)
     items, parsed = [], []
     for cid, path, loaded in zip(request.ids, request.files, request.loaded, strict=True):
-        cs, key = parse_file(path, request.limits)
+        cs, _ = parse_file(path, request.limits)
         if not same_as_loaded(cs, cid, *loaded):
             return None  # (its file changed meanwhile: the run parses it and says so)
-        steps = _render(renderer, cs, cs.operations, schema, "apply")
-        item = _item(renderer, cs, "apply", cs.operations, steps, checksum(cs), finish)
-        if not all(isinstance(s.sql, (str, Bound)) for s in item.steps):
-            return None  # (a statement left to SQLAlchemy's execution)
+        item = apply_item(renderer, cs, cs.operations, schema, checksum(cs), finish)
+        if not all(s.compiled or isinstance(s.sql, Bound) for s in item.steps):
+            return None  # (what a batch does not send: the run renders it itself)
         items.append((item.transactional, item.steps))
-        parsed.append((cs.id, item.checksum, key))
+        parsed.append((cs.id, item.checksum))
     return items, recipe, parsed

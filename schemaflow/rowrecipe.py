@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
 from .runner import RowWriter
 
 if TYPE_CHECKING:
@@ -65,11 +64,6 @@ class RecipeWriter(RowWriter):
         """Whether the recipe has the query and the DELETE of `n` ids."""
         return n in self.recipe["present"] and n in self.recipe["delete"]
 
-    @staticmethod
-    def _params(sql: tuple[str, list[str] | None], values: dict[str, Any]) -> tuple[str, Any]:
-        text, names = sql
-        return text, tuple(values[n] for n in names) if names is not None else values
-
     def present_sql(self, ids: tuple[str, ...]) -> tuple[str, Any]:
         return self._params(self.recipe["present"][len(ids)],
                             {f"id_{i}": v for i, v in enumerate(ids)})
@@ -80,12 +74,8 @@ class RecipeWriter(RowWriter):
 
     def insert_sql(self, *, cid: str, checksum: str, message: str, execution_ms: int,
                    order: int) -> tuple[str, Any]:
-        from .recorder import _now, applied_by
-
-        values: dict[str, Any] = {
-            "id": cid, "checksum": checksum, "message": message[:10000],
-            "applied_at": _now(), "execution_ms": execution_ms, "applied_by": applied_by(),
-            "schemaflow_version": __version__, "exec_order": order}
+        values = self.row_values(cid=cid, checksum=checksum, message=message,
+                                 execution_ms=execution_ms, order=order)
         for key in self.texts:
             values[key] = values[key].strftime(DATETIME_TEXT)
         return self._params(self.recipe["insert"], values)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .outcome import Conflict
 
@@ -32,6 +32,25 @@ class ItemResult:
 class RowWriter:
     """The version-row statements of a run, each with its parameters, as the driver takes
     them."""
+
+    @staticmethod
+    def _params(sql: tuple[str, list[str] | None], values: dict[str, Any]) -> Statement:
+        """A compiled statement (its text, and its parameters' names where they are
+        positional) with `values`."""
+        text, names = sql
+        return text, tuple(values[n] for n in names) if names is not None else values
+
+    @staticmethod
+    def row_values(*, cid: str, checksum: str, message: str, execution_ms: int,
+                   order: int) -> dict[str, Any]:
+        """The version row of a changeset applied now, column by column, as Python values."""
+        from . import __version__
+        from .recorder import _now, applied_by
+
+        return {"id": cid, "checksum": checksum, "message": message[:10000],
+                "applied_at": _now(), "execution_ms": execution_ms,
+                "applied_by": applied_by(), "schemaflow_version": __version__,
+                "exec_order": order}
 
     def present_sql(self, ids: tuple[str, ...]) -> Statement:
         """The query of which of `ids` the version table lists."""

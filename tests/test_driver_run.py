@@ -258,15 +258,21 @@ def test_its_connection_has_sqlalchemys_functions(tmp_path: Path) -> None:
         side.close(raw)
 
 
-def test_a_percent_escaped_path_is_the_file_sqlalchemy_opens(tmp_path: Path) -> None:
+def test_a_percent_escaped_path_is_left_to_sqlalchemy(tmp_path: Path) -> None:
+    # SQLAlchemy 2.1 decodes `%20` in a SQLite path and 2.0 does not: such a URL is not read
+    # or run through the driver, whose file could be another.
     p = make_project(tmp_path / "proj", f"sqlite:///{tmp_path / 'proj'}/my%20app.db")
     ids = _history(p)
-    _kept(p)
-    done, imported = _cli(p, "apply")
-    assert done.returncode == 0 and not imported, done.stderr
-    assert sorted(x.name for x in p.root.iterdir() if "app" in x.name) == [
-        "my app.db", "my app.db.schemaflow-lock"]
-    with sqlite3.connect(p.root / "my app.db") as conn:
+    for args in (["apply"], ["rollback", "base"], ["apply"]):
+        done, imported = _cli(p, *args)
+        assert done.returncode == 0 and imported, done.stderr
+    import sqlalchemy as sa
+
+    opened = sa.engine.make_url(p.url).database
+    assert opened is not None
+    assert sorted(x.name for x in p.root.iterdir() if "app" in x.name) == sorted(
+        [Path(opened).name, Path(opened).name + ".schemaflow-lock"])
+    with sqlite3.connect(opened) as conn:
         assert conn.execute("SELECT count(*) FROM schemaflow_version").fetchone() == (len(ids),)
 
 

@@ -268,8 +268,8 @@ class SQLite(Dialect):
 
     def _plain_path(self, url: str, schema: str | None) -> str | None:
         """The file of a URL that sqlite3 opens as SQLAlchemy's pysqlite does (no query, no
-        other driver: pysqlcipher's files are encrypted; %-escapes decoded as SQLAlchemy
-        decodes them), the version table in the main schema; else None."""
+        %-escape, no other driver: pysqlcipher's files are encrypted), the version table in
+        the main schema; else None."""
         path = sqlite_path(url)
         driver = self.driver_url(url).partition(":")[0].lower()
         if path is None or schema is not None or "?" in url or driver not in (
