@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -249,6 +250,15 @@ class Stream:
                 os.kill(child, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(child, 0)
+
+
+def forkable() -> bool:
+    """Whether this process may fork: no thread runs but the main one and the live status
+    line's (rich's refresh thread, which only writes to the terminal; the forked process
+    never does, nor flushes a stream when it ends: `fork_stream`). A fork copies
+    another thread's locks as they are, held or not."""
+    main = threading.main_thread()
+    return all(t is main or type(t).__name__ == "_RefreshThread" for t in threading.enumerate())
 
 
 def fork_stream(fn: Callable[[Callable[[Any], None]], None]) -> Stream | None:

@@ -32,7 +32,7 @@ ends its stream, and this process renders the rest itself from there, raising wh
 rendering raises: before anything ran for a plan rendered whole; for a streamed one after
 the changesets before it ran (as with a database error in a changeset). Only where
 processes fork (Linux), with a core to spare, no other thread in the process but the live
-status line's (`forkable`), and at least `MIN_ITEMS` changesets to run; streaming also
+status line's (`parallel.forkable`), and at least `MIN_ITEMS` changesets to run; streaming also
 needs the cache folder. `SCHEMAFLOW_JOBS=1` renders in this process alone.
 """
 
@@ -43,7 +43,6 @@ import hashlib
 import itertools
 import re
 import sys
-import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -252,15 +251,6 @@ class Streamed:
             plancache.store(part.history, self._key, self.items, part.sources, self._secret)
 
 
-def forkable() -> bool:
-    """Whether this process may fork: no thread runs but the main one and the live status
-    line's (rich's refresh thread, which only writes to the terminal; the forked process
-    never does, nor flushes a stream when it ends: `parallel.fork_stream`). A fork copies
-    another thread's locks as they are, held or not."""
-    main = threading.main_thread()
-    return all(t is main or type(t).__name__ == "_RefreshThread" for t in threading.enumerate())
-
-
 @dataclass(frozen=True, slots=True)
 class Known:
     """What a run's plan is known by: its items' keys (`item_keys`, empty where nothing is
@@ -304,7 +294,7 @@ def plan_run(history: History, direction: Direction, ids: Sequence[str],
     runs, on two cores where there are (this process renders the first half, a forked one
     the second, from the schema the first half builds), and then remembered as known."""
     memo, ctx, keys, secret = known.memo, known.ctx, known.keys, known.secret
-    fork = len(ids) >= MIN_ITEMS and parallel.workers() > 1 and forkable()
+    fork = len(ids) >= MIN_ITEMS and parallel.workers() > 1 and parallel.forkable()
     stored = secret is None
     if fork and memo is not None and set(memo.rendered(ctx)).issuperset(keys):
         # This process renders the first few itself: a history's first changesets mostly

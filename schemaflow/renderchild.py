@@ -20,7 +20,7 @@ reaped once it answered, and as soon as the run knows it is not needed (nothing 
 plan kept whole, a long plan), before anything runs; a rollback starts none.
 
 Only where processes fork (Linux), with a core to spare, no thread but the main one and the
-live status line's (`planstream.forkable`), where SQLAlchemy is not imported yet (an API
+live status line's (`parallel.forkable`), where SQLAlchemy is not imported yet (an API
 caller's process), with a cache folder (the memo), and where the database has a driver side
 (`Dialect.driver_side`)."""
 
@@ -73,12 +73,10 @@ class RenderChild:
         """The process for a run on `url` (version table `table` in `schema`; changesets
         in `folder`), where one may serve it (see the module)."""
         from .cachefile import folder as cache_folder
-        from .planstream import forkable
-
         if (dialect is None or dialect.driver_side(url, schema) is None
                 or "sqlalchemy" in sys.modules  # (then rendering here costs no import)
                 or cache_folder() is None  # (no memo to read the schema from)
-                or parallel.workers() < 2 or not forkable()):
+                or parallel.workers() < 2 or not parallel.forkable()):
             return None
         stream = parallel.fork_server(lambda conn: _serve(url, table, schema, folder, conn))
         return None if stream is None else cls(stream)

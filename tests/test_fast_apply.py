@@ -5,6 +5,7 @@ earlier runs did not already find clean. None of it hides a changed file."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,10 +36,11 @@ def _versions(project: Project) -> list[str]:
     return [r.id for r in rows]
 
 
-def _python(project: Project, code: str) -> str:
-    """What a fresh interpreter running `code` in the project's folder prints."""
+def _python(project: Project, code: str, env: dict[str, str] | None = None) -> str:
+    """What a fresh interpreter running `code` in the project's folder prints (`env`:
+    variables set for it)."""
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=False, cwd=project.root)
+                          check=False, cwd=project.root, env={**os.environ, **(env or {})})
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 

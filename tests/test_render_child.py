@@ -6,7 +6,6 @@ in its own process, and whatever that process cannot do goes on through SQLAlche
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sqlite3
@@ -41,11 +40,7 @@ PLAN = ("import json, sys\nfrom schemaflow.api import Project\nPRE\n"
 
 
 def _plan(p: Project, env: dict[str, str] | None = None, pre: str = "") -> Any:
-    done = subprocess.run([sys.executable, "-c", PLAN.replace("PRE", pre)], cwd=p.root,
-                          env={**os.environ, **(env or {})}, capture_output=True, text=True,
-                          check=False)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(_python(p, PLAN.replace("PRE", pre), env).splitlines()[-1])
 
 
 def _both(p: Project, child: bool = True) -> None:
@@ -118,7 +113,14 @@ def test_a_deploy_renders_in_the_other_process_and_runs_without_sqlalchemy(
 
 def test_nothing_pending_stops_the_process(project: Project) -> None:
     _applied(project)
-    assert _python(project, RUN) == "[] False False"
+    started = ("from schemaflow import renderchild\n"
+               "real_start = renderchild.RenderChild.start.__func__\n"
+               "def start(cls, *args):\n"
+               "    child = real_start(cls, *args)\n"
+               "    print('started', child is not None)\n"
+               "    return child\n"
+               "renderchild.RenderChild.start = classmethod(start)\n")
+    assert _python(project, started + RUN) == "started True\n[] False False"
 
 
 def test_what_it_does_not_render_goes_through_sqlalchemy(project: Project) -> None:
