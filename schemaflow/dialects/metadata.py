@@ -318,14 +318,15 @@ def _model_default(table: str, col: sa.Column[Any], target: str | None = None
     cannot compile (where `create_all()` fails: Prefect's GenerateUUID on MySQL) is none
     there, where the project builds another (`target`); else it is refused, naming the
     column."""
+    arg = getattr(col.server_default, "arg", None)
+    if not isinstance(arg, sa.sql.ClauseElement):  # (most columns: no imports for them)
+        return _default_of(col)
     from sqlalchemy.sql.visitors import iterate
 
     from . import by_name, names
     from .coltypes import _override
 
-    arg = getattr(col.server_default, "arg", None)
-    if not isinstance(arg, sa.sql.ClauseElement) or not any(
-            _override(e) is not None for e in iterate(arg)):
+    if not any(_override(e) is not None for e in iterate(arg)):
         return _default_of(col)
     built: dict[str, tuple[Any, str | None] | str] = {}
     texts: dict[str, str] = {}
