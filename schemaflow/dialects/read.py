@@ -5,11 +5,11 @@ express is refused with `Unexpressible`, never written as something else."""
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 from sqlalchemy.sql.elements import _truncated_label
 
 from .. import ir
@@ -45,6 +45,13 @@ def _refuse_type(t: Any) -> None:
         raise TypeError_(f"the collation {t.collation!r}")
 
 
+def _tinyint(t: Any) -> bool:
+    """Whether `t` is MySQL's TINYINT. None exists before SQLAlchemy's MySQL dialect is
+    imported, which is not imported for it (a PostgreSQL or SQLite project never needs it)."""
+    mysql = sys.modules.get("sqlalchemy.dialects.mysql")
+    return mysql is not None and isinstance(t, mysql.TINYINT)
+
+
 def type_from_sa(t: Any) -> TypeSpec:
     """The TypeSpec meaning the same as a SQLAlchemy type (generic or reflected); TypeError_
     naming the construct for one the format cannot express."""
@@ -63,11 +70,11 @@ def type_from_sa(t: Any) -> TypeSpec:
             raise TypeError_(f"the type {t!r}: {exc}") from None
     if isinstance(t, sa.Boolean):
         return TypeSpec("boolean")
-    if isinstance(t, mysql.TINYINT) and getattr(t, "display_width", None) == 1:
+    if _tinyint(t) and getattr(t, "display_width", None) == 1:
         return TypeSpec("boolean")
     if isinstance(t, sa.BigInteger):
         return TypeSpec("bigint")
-    if isinstance(t, sa.SmallInteger) and not isinstance(t, mysql.TINYINT):
+    if isinstance(t, sa.SmallInteger) and not _tinyint(t):
         return TypeSpec("smallint")
     if isinstance(t, sa.Integer) and type(t).__name__ in ("Integer", "INTEGER", "INT"):
         return TypeSpec("integer")
