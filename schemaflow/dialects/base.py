@@ -10,6 +10,7 @@ first use.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
@@ -184,10 +185,10 @@ class Dialect(SupportChecks, CatalogReading, ComparableView):
 
     # --- type variants: each column with the type it has on this database (columns.py) ---
 
-    @property
+    @functools.cached_property
     def variant_names(self) -> tuple[str, ...]:
         """The `variants` keys that apply here, the most specific first (MariaDB: mariadb,
-        then mysql)."""
+        then mysql); read for each column compared, so worked out once."""
         return (self.name, *[d for d in reversed(self.sql_dialects) if d != self.name])
 
     def column_here(self, c: ir.Column) -> ir.Column:
