@@ -145,7 +145,9 @@ class _Builder:
             return t if fks == t.foreign_keys else replace(t, foreign_keys=fks)
 
         for key in sorted(old_keys & new_keys, key=str):
-            self._compare_table(repointed(self.old.tables[key]), self.new.tables[key])
+            was, now = repointed(self.old.tables[key]), self.new.tables[key]
+            if was != now:  # (a table alike on both sides has nothing to compare)
+                self._compare_table(was, now)
         for o, n in renamed.items():
             self._compare_table(repointed(replace(self.old.tables[o], name=n[1])),
                                 self.new.tables[n])
