@@ -22,9 +22,21 @@ if TYPE_CHECKING:
 
 
 def map_columns(state: SchemaState, fn: Callable[[ir.Column], ir.Column]) -> SchemaState:
-    """`state` with every column passed through `fn` (for comparable views)."""
+    """`state` with every column passed through `fn` (for comparable views), a function of
+    the column alone: a column object many tables share (read once: `TypeReader.columns`)
+    is passed once."""
+    done: dict[int, tuple[ir.Column, ir.Column]] = {}  # id → (column, fn's); kept alive
+
+    def mapped(c: ir.Column) -> ir.Column:
+        hit = done.get(id(c))
+        if hit is not None and hit[0] is c:
+            return hit[1]
+        out = fn(c)
+        done[id(c)] = (c, out)
+        return out
+
     def with_columns(t: Table) -> Table:
-        cols = tuple(fn(c) for c in t.columns)
+        cols = tuple(mapped(c) for c in t.columns)
         if all(a is b for a, b in zip(cols, t.columns, strict=True)):
             return t
         return replace(t, columns=cols)
