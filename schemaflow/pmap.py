@@ -10,7 +10,7 @@ changing `slot` discards old caches instead of misreading them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, ValuesView
 from typing import Any, Generic, TypeVar
 from zlib import crc32
 
@@ -106,6 +106,14 @@ class PMap(Mapping[K, V], Generic[K, V]):
     def __len__(self) -> int:
         return self._len
 
+    def items(self) -> ItemsView[K, V]:
+        """The items, read bucket by bucket (not a lookup of each key)."""
+        return _Items(self)
+
+    def values(self) -> ValuesView[V]:
+        """The values, read bucket by bucket (not a lookup of each key)."""
+        return _Values(self)
+
     def __repr__(self) -> str:
         return f"PMap({dict(self.items())!r})"
 
@@ -129,3 +137,33 @@ class PMap(Mapping[K, V], Generic[K, V]):
         buckets = list(self._buckets)
         buckets[i] = bucket
         return PMap._of(buckets, self._len - 1, self._loader)
+
+
+class _Items(ItemsView[K, V]):
+    """A PMap's items view; its iteration reads the buckets."""
+
+    __slots__ = ("_pmap",)
+
+    def __init__(self, pmap: PMap[K, V]) -> None:
+        super().__init__(pmap)
+        self._pmap = pmap
+
+    def __iter__(self) -> Iterator[tuple[K, V]]:
+        m = self._pmap
+        for i in range(BUCKETS):
+            yield from m.bucket(i).items()
+
+
+class _Values(ValuesView[V]):
+    """A PMap's values view; its iteration reads the buckets."""
+
+    __slots__ = ("_pmap",)
+
+    def __init__(self, pmap: PMap[Any, V]) -> None:
+        super().__init__(pmap)
+        self._pmap = pmap
+
+    def __iter__(self) -> Iterator[V]:
+        m = self._pmap
+        for i in range(BUCKETS):
+            yield from m.bucket(i).values()
