@@ -211,7 +211,7 @@ def _sequences(metadata: sa.MetaData,
     """The models' sequences of their own (`sa.Sequence(..., metadata=metadata)`, not
     `optional=True`: create_all() creates them on PostgreSQL and MariaDB); those on a
     column are the column's (`_column_sequence`)."""
-    on_columns = {id(col.default) for table in metadata.sorted_tables
+    on_columns = {id(col.default) for table in metadata.tables.values()
                   for col in table.columns if isinstance(col.default, sa.Sequence)}
     found = {}
     for seq in metadata._sequences.values():
@@ -288,9 +288,7 @@ def _model_column(table: str, col: sa.Column[Any], pk_cols: tuple[str, ...],
     # from "auto" (the format's default, which numbers no key with a foreign key or a
     # default of its own), and `autoincrement=True` in a key of several columns; elsewhere
     # nothing is numbered (create_all() builds the same).
-    affinity = getattr(col.type, "_type_affinity", None)
-    numbered = pk_cols == (col.name,) and isinstance(affinity, type) and issubclass(
-        affinity, sa.Integer)
+    numbered = pk_cols == (col.name,) and _integer(col.type)
     autoincrement = None
     if len(pk_cols) > 1 and col.name in pk_cols and col.autoincrement is True:
         autoincrement = True  # the one column SQLAlchemy numbers in a key of several
@@ -307,6 +305,12 @@ def _model_column(table: str, col: sa.Column[Any], pk_cols: tuple[str, ...],
                      col.comment,
                      autoincrement, types)
     return replace(column, **generated) if generated else column
+
+
+def _integer(t: Any) -> bool:
+    """Whether a model's column type is an integer type (its SQLAlchemy type affinity)."""
+    affinity = getattr(t, "_type_affinity", None)
+    return isinstance(affinity, type) and issubclass(affinity, sa.Integer)
 
 
 def _model_default(table: str, col: sa.Column[Any], target: str | None = None
