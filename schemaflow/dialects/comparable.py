@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from operator import is_not
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -36,8 +37,8 @@ def map_columns(state: SchemaState, fn: Callable[[ir.Column], ir.Column]) -> Sch
         return out
 
     def with_columns(t: Table) -> Table:
-        cols = tuple(mapped(c) for c in t.columns)
-        if all(a is b for a, b in zip(cols, t.columns, strict=True)):
+        cols = tuple(map(mapped, t.columns))
+        if not any(map(is_not, cols, t.columns)):
             return t
         return replace(t, columns=cols)
 
