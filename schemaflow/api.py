@@ -269,10 +269,9 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
             if direction == "rollback":
                 return RunResult(direction, sql="-- nothing is applied: nothing to roll back\n")
             return self.offline_sql(direction, target)
-        # A deploy's few changesets are rendered by a process started now, which imports
-        # SQLAlchemy while this one finds out what is pending (`renderchild`).
-        child = self._render_child() if direction == "apply" and not dry_run and (
-            resume_from is None) else None
+        # What is pending is rendered by a process started now, which imports SQLAlchemy
+        # while this one finds out what that is (`renderchild`).
+        child = self._render_child() if not dry_run and resume_from is None else None
         try:
             # Whether the version table was found listing changesets (None: not read here).
             recorded: bool | None = None
@@ -302,9 +301,10 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
                         child = None
                 if driven is not None and driven.finished:
                     return RunResult(direction, driven.results, plan=driven.plan)
-                if driven is not None:  # a changeset failed there: it runs again here
+                if driven is not None:  # it ran up to a changeset that runs here
                     earlier = driven.results
-                    on_start = told_once(on_start, driven.plan.items[len(earlier)])
+                    if len(driven.plan.items) > len(earlier):  # (it failed there)
+                        on_start = told_once(on_start, driven.plan.items[len(earlier)])
             from .execute import migrate
 
             _aged()  # (again: what importing SQLAlchemy made)
@@ -326,17 +326,17 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
         return RunResult(direction, earlier + done, plan=plan)
 
     def _render_child(self) -> RenderChild | None:
-        """The process that renders a deploy's few changesets (`renderchild`), where one may
-        serve this run: a URL of a database with a driver side, which exists (a database
-        built from empty runs a plan kept whole, or one too long for it)."""
+        """The process that renders what this run runs (`renderchild`), where one may serve
+        it: on a URL of a database with a driver side."""
         from .dialects import for_url
         from .renderchild import RenderChild
 
         settings = self.settings
-        if settings.bind is not None or self._database_missing():
+        if settings.bind is not None:
             return None
         return RenderChild.start(settings.url, for_url(settings.url), settings.version_table,
-                                 settings.version_table_schema, Path(settings.changesets))
+                                 settings.version_table_schema, Path(settings.changesets),
+                                 self._limits(), exists=not self._database_missing())
 
     def _load_for_run(self) -> None:
         """Load the history for apply or rollback, where they first need it (unless it is

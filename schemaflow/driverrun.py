@@ -1,28 +1,34 @@
 """A plan run through the database's driver alone, no SQLAlchemy imported: a plan kept
 whole (`plancache`), whose every statement was rendered before (a database built from empty
 again and again: each test run's, each CI job's, each new environment's), or a deploy's few
-changesets, rendered by the process the run forked as it started (`renderchild`).
+changesets, or a plan known to render (`planstream.known_to_render`) streamed item by item,
+rendered by the process the run forked as it started (`renderchild`).
 
 Where the database has a driver side (`Dialect.driver_side`: SQLite through sqlite3), the
 run connects as schemaflow's engines do, takes the run-wide lock, reads the version table
 and checks it against the changesets (edited, missing: DriftError) exactly as `execute`
 does, and looks for the plan kept for what is pending, under the same key (`planstream`:
 the database's facts as the driver reads them are those SQLAlchemy's dialect is set up
-from), else has the render process render what is pending. It runs only where every
-changeset goes as a batch (`batched`: one transaction, statements compiled), with the
-version-row statements compiled by SQLAlchemy (`rowrecipe`: by an earlier run, kept signed
-beside the plans, or by the render process); each changeset is the batch `batched` sends
-under SQLAlchemy, checked and recorded in its own transaction the same way.
+from), else has the render process render what is pending: a deploy's few changesets all
+before the first runs, a plan known to render each as it comes (and then kept whole,
+where plans are kept, with the version table's statements, as `execute` keeps them).
+It runs only where every changeset goes as a batch (`batched`: one transaction, statements
+compiled), with the version-row statements compiled by SQLAlchemy (`rowrecipe`: by an
+earlier run, kept signed beside the plans, or by the render process); each changeset is
+the batch `batched` sends under SQLAlchemy, checked and recorded in its own transaction the
+same way.
 
 Anything else is left to `execute` before the database is touched (None): no plan kept nor
 rendered there, a changeset the journal lists as interrupted, a statement that runs apart.
 And when a changeset's batch fails (rolled back: nothing of it remains), this run ends there
 and `execute` goes on from it, under its own lock, reading the version table again: it runs
-that changeset statement by statement and reports the failing statement as always."""
+that changeset statement by statement and reports the failing statement as always. So it
+does from the first changeset a stream did not bring, or brought as what a batch does not
+send."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +40,10 @@ from .errors import DatabaseError
 from .graph import apply_ids, rollback_ids
 from .interrupt import Watch
 from .outcome import Conflict, Progress, conflict, stopped
-from .planstream import kept_plan, known
+from .plans import Plan
+from .planstream import history_key, kept_plan, known, known_to_render
 from .recorder import applied_rows, check_drift, effective
-from .renderchild import MOST
+from .renderchild import MOST, StreamRequest
 from .rowrecipe import RecipeWriter
 from .runner import ItemResult, Runner
 
@@ -46,7 +53,7 @@ if TYPE_CHECKING:
     from .dialects.driver import DriverSide
     from .graph import Graph
     from .history import History
-    from .plans import Direction, Plan, PlanItem
+    from .plans import Direction, PlanItem
     from .renderchild import RenderChild
 
 
@@ -64,8 +71,9 @@ class DriverRunner(Runner):
     """`batched`'s runner on the driver's own connection."""
 
     def __init__(self, side: DriverSide, raw: Any, graph: Graph, writer: RecipeWriter,
-                 table: str, schema: str | None) -> None:
+                 table: str, schema: str | None, name: str) -> None:
         super().__init__(graph, serialised=True)  # (under the run-wide lock)
+        self.name = name  # (the database's, as plans are named)
         self.side, self.raw = side, raw
         self.table, self.schema = table, schema
         self.errors = side.errors
@@ -94,14 +102,20 @@ class DriverRunner(Runner):
         return (eligible(self, item) and self._writer.covers(n_rows)
                 and self._writer.covers(n_written))
 
-    def run(self, plan: Plan, on_item: Callable[[ItemResult], None] | None,
+    def run(self, items: Iterable[PlanItem], direction: Direction, ids: Sequence[str],
+            on_item: Callable[[ItemResult], None] | None,
             on_start: Callable[[str, str], None] | None) -> DriverRun:
-        """Run the plan's changesets in order, each as one batch, until one fails."""
+        """Run the plan's changesets (`ids`, `items` as they come) in order, each as one
+        batch, until one fails or does not fit."""
         results: list[ItemResult] = []
+        taken: list[PlanItem] = []
         with self.watch, self.side.interruptible(self.raw):
-            for item in plan.items:
+            for item in items:
                 if self.watch.signum is not None:  # came between changesets
-                    raise stopped(plan.direction, plan.ids, len(results), self.watch.signum)
+                    raise stopped(direction, ids, len(results), self.watch.signum)
+                if not self.fits(item):
+                    break
+                taken.append(item)
                 cs = item.changeset
                 if on_start:
                     on_start(cs.id, cs.message)
@@ -112,11 +126,12 @@ class DriverRunner(Runner):
                         raise conflict(item, exc, Progress(batched=True)) from None
                     result = ItemResult(cs.id, cs.message, item.direction, 0, 0, skipped=True)
                 if result is None:  # rolled back: `execute` runs it and says why it failed
-                    return DriverRun(plan, results, False)
+                    break
                 results.append(result)
                 if on_item:
                     on_item(result)
-        return DriverRun(plan, results, True)
+        plan = Plan(direction, tuple(taken), self.name)
+        return DriverRun(plan, results, len(results) == len(ids))
 
 
 def run_driven(settings: Settings, history: History, direction: Direction, target: str | None,
@@ -173,15 +188,21 @@ def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
         plan = kept_plan(history, direction, ids, keys, dialect.name)
         recipe = plancache.recipe(history, keys.ctx, table, schema, keys.secret) \
             if plan is not None and keys.secret is not None else None
-        if plan is None and child is not None and direction == "apply" and len(
-                ids) <= MOST:
-            there = _rendered_there(child, history, dialect, facts, ids, applied)
-            if there is not None:
-                plan, recipe = there
-        if plan is None or recipe is None:
+        streamed: dict[str, str] | None = None
+        if plan is None and child is not None:
+            if direction == "apply" and len(ids) <= MOST:
+                there = _rendered_there(child, history, dialect, facts, ids, applied)
+                if there is not None:
+                    plan, recipe = there
+            elif known_to_render(keys):
+                recipe = child.open_stream(StreamRequest(
+                    dialect.name, dialect.server_version, facts, direction, ids,
+                    sorted(applied), keys.secret is None, history_key(g)))
+                streamed = {} if recipe is not None else None
+        if (plan is None and streamed is None) or recipe is None:
             return None
-        runner = DriverRunner(side, raw, g, RecipeWriter(recipe), table, schema)
-        if not all(runner.fits(item) for item in plan.items):
+        runner = DriverRunner(side, raw, g, RecipeWriter(recipe), table, schema, dialect.name)
+        if plan is not None and not all(runner.fits(item) for item in plan.items):
             return None
         if not exists:  # (in a transaction of its own, as `Recorder.ensure` makes it)
             batch = side.batch(raw)
@@ -190,9 +211,19 @@ def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
                 batch.send([(batch.opening, None), (recipe["create"], None), ("COMMIT", None)])
             finally:
                 batch.settle()
-        if child is not None:  # (not needed once the plan is known)
-            child.close()
-        return runner.run(plan, on_item, on_start)
+        if streamed is None or child is None:
+            if child is not None:  # (not needed once the plan is known)
+                child.close()
+            assert plan is not None
+            return runner.run(plan.items, direction, ids, on_item, on_start)
+        done = runner.run(_received(child, g, direction, ids, streamed), direction, ids,
+                          on_item, on_start)
+        child.close(wait=done.finished)
+        if done.finished and keys.secret is not None:  # kept whole, for the next run
+            plancache.store(history, keys.keys[-1], done.plan.items, streamed, keys.secret)
+            if plancache.recipe(history, keys.ctx, table, schema, keys.secret) is None:
+                plancache.store_recipe(history, keys.ctx, recipe, keys.secret)
+        return done
     finally:
         side.unlock(raw, table)
 
@@ -229,6 +260,22 @@ def _rendered_there(child: RenderChild, history: History, dialect: Dialect,
             return None
         items.append(PlanItem(g[cid], "apply", (), tuple(steps), transactional, summed))
     return Plan("apply", tuple(items), dialect.name), answer[1]
+
+
+def _received(child: RenderChild, g: Graph, direction: Direction, ids: Sequence[str],
+              sources: dict[str, str]) -> Iterator[PlanItem]:
+    """The items of a plan streamed by the render process, in order, until its stream
+    ends (`sources`: the key of the file each changeset was parsed from, for `plancache`)."""
+    from .plans import PlanItem
+
+    for cid in ids:
+        got = child.next_item()
+        if got is None or got[0] != cid:
+            return
+        _, steps, transactional, checksum, source = got
+        if source is not None:
+            sources[cid] = source
+        yield PlanItem(g[cid], direction, (), tuple(steps), transactional, checksum)
 
 
 def told_once(on_start: Callable[[str, str], None] | None, item: PlanItem

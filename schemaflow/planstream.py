@@ -13,7 +13,9 @@ job, a new environment) that rendering is as much CPU as the database's own work
 - A plan every item of which is known to render is not waited for: this process renders
   its first sixteenth (a history's first changesets mostly create tables, which cost more
   to render than to run) while the forked process renders the rest, and the run
-  executes each item as it arrives.
+  executes each item as it arrives. A run through the driver alone (`driverrun`) has the
+  whole of such a plan streamed by its render process (`renderchild`), which renders it
+  with `plan_items` too, from a history it loaded itself (`history_key`: the same).
 
 What is known is remembered by the memo (`Memo.rendered`), as keys of plan items: a key
 hashes the database the plan renders for (`context`: its kind and server version, the
@@ -141,7 +143,7 @@ def _after(direction: Direction, applied: Collection[str], done: Sequence[str]) 
     return set(applied) | set(done) if direction == "apply" else set(applied) - set(done)
 
 
-def _items(history: History, direction: Direction, ids: Sequence[str],
+def plan_items(history: History, direction: Direction, ids: Sequence[str],
            applied: Collection[str], renderer: Renderer, finish: Finish | None, *,
            remember_start: bool = True, remember_end: bool = True,
            stored: bool = True) -> Iterator[PlanItem]:
@@ -152,6 +154,23 @@ def _items(history: History, direction: Direction, ids: Sequence[str],
                 remember_end=remember_end, stored=stored)
 
 
+def history_key(g: Graph) -> str:
+    """The changesets of `g` as one key (each one's own key, by id: its header but its
+    file's path, and its checksum): equal in two processes that loaded the same history."""
+    own = own_keys(g.by_id)
+    digest = hashlib.blake2b(digest_size=16)
+    for cid in sorted(own):
+        digest.update(cid.encode() + b"\x1f" + own[cid])
+    return digest.hexdigest()
+
+
+def known_to_render(known: Known) -> bool:
+    """Whether every item of the plan `known` is of rendered here before (on the schema it
+    meets now): then it is streamed, each item run as it comes."""
+    return bool(known.keys) and known.memo is not None and set(
+        known.memo.rendered(known.ctx)).issuperset(known.keys)
+
+
 def keepable(direction: Direction, ids: Sequence[str], applied: Collection[str]) -> bool:
     """Whether the plan may be kept whole (`plancache`): where every schema it renders on is
     built, in this run, from changesets the plan itself reads from their files (and
@@ -160,7 +179,7 @@ def keepable(direction: Direction, ids: Sequence[str], applied: Collection[str])
     return not applied if direction == "apply" else set(ids) == set(applied)
 
 
-def _portable(steps: Sequence[Step]) -> bool:
+def portable(steps: Sequence[Step]) -> bool:
     """Whether the statements can be sent to another process: compiled text and values
     (a statement left for SQLAlchemy's execution is an object graph, not sent)."""
     return all(isinstance(s.sql, (str, Bound)) for s in steps)
@@ -181,9 +200,9 @@ class _Part:
         self.sources: dict[str, str] = {}  # id → the key of the file it was rendered from
 
         def render(send: Callable[[Any], None]) -> None:
-            for item in _items(history, direction, ids[k:], _after(direction, applied, ids[:k]),
+            for item in plan_items(history, direction, ids[k:], _after(direction, applied, ids[:k]),
                                renderer, finish, remember_start=k == 0, stored=stored):
-                if not _portable(item.steps):
+                if not portable(item.steps):
                     return
                 cid = item.changeset.id
                 send((cid, item.steps, item.transactional, item.checksum,
@@ -198,7 +217,7 @@ class _Part:
             got = self.stream.receive() if self.stream is not None else None
             if got is None or got[0] != cid:
                 self.close()
-                yield from _items(self.history, self.direction, self.ids[j:],
+                yield from plan_items(self.history, self.direction, self.ids[j:],
                                   _after(self.direction, self.applied, self.ids[:j]),
                                   self.renderer, self.finish, remember_start=False,
                                   stored=self.stored)
@@ -296,7 +315,7 @@ def plan_run(history: History, direction: Direction, ids: Sequence[str],
     memo, ctx, keys, secret = known.memo, known.ctx, known.keys, known.secret
     fork = len(ids) >= MIN_ITEMS and parallel.workers() > 1 and parallel.forkable()
     stored = secret is None
-    if fork and memo is not None and set(memo.rendered(ctx)).issuperset(keys):
+    if fork and known_to_render(known):
         # This process renders the first few itself: a history's first changesets mostly
         # create tables, which cost more to render than to run, and meanwhile the forked
         # process gets ahead.
@@ -304,7 +323,7 @@ def plan_run(history: History, direction: Direction, ids: Sequence[str],
         part = _Part(history, direction, ids, first, applied, renderer, finish,
                      stored=stored)
         if part.stream is not None:
-            return Streamed(_items(history, direction, ids[:first], applied, renderer, finish,
+            return Streamed(plan_items(history, direction, ids[:first], applied, renderer, finish,
                                    remember_end=False, stored=stored), part, renderer.name,
                             keys[-1], secret)
         part.close()
@@ -312,7 +331,7 @@ def plan_run(history: History, direction: Direction, ids: Sequence[str],
     tail = _Part(history, direction, ids, half, applied, renderer, finish,
                  stored=stored) if fork else None
     try:
-        items = [*_items(history, direction, ids[:half], applied, renderer, finish,
+        items = [*plan_items(history, direction, ids[:half], applied, renderer, finish,
                          remember_end=tail is None, stored=stored), *(tail or ())]
     finally:
         if tail is not None:

@@ -1,23 +1,38 @@
-"""A few pending changesets rendered by a process of their own, forked as the run starts: so
-that importing SQLAlchemy (~0.1 s, more than a deploy's own work on its changeset) happens
-on the other core while this process loads the history, reads the version table and checks
+"""What a run runs, rendered by a process of its own, forked as the run starts: so that
+importing SQLAlchemy (~0.1 s, more than a deploy's own work on its changeset) happens on
+the other core while this process loads the history, reads the version table and checks
 the changesets, and this process, which runs them through the driver (`driverrun`), never
 imports it.
 
 The forked process imports what rendering and parsing need, connects through SQLAlchemy
-(never writing) and compiles the version table's statements (`rowrecipe`), then waits.
-`render` sends it what the run decided under its lock: the changesets' files, and the key
-of the schema they meet, which the memo holds (a schema the history check or an earlier
-run remembered; else this process replays it first, which remembers it). The forked
-process reads that schema from the memo's folder, parses each file, renders and compiles
-the changesets as a run does (`planning`), each only where it does what the run loaded and
-checked (`history.same_as_loaded`, with what the run sent of it: `History.loaded_body`), as
-`History.from_file` compares what it parses: a file changed meanwhile is never run.
-Anything the forked process cannot do (a changeset that does not render, another database,
-a process that died, no answer within `WAIT` seconds) comes back as None, and the run
-renders in this process instead, raising what rendering raises. The process is stopped and
-reaped once it answered, and as soon as the run knows it is not needed (nothing pending, a
-plan kept whole, a long plan), before anything runs; a rollback starts none.
+(never writing; on a database not made yet, once the run made it) and compiles the
+version table's statements (`rowrecipe`), then waits for what the run decided under its
+lock. Two kinds of requests:
+
+- A deploy's few changesets (`render`: up to `MOST`, applied): their files, and the key of
+  the schema they meet, which the memo holds (a schema the history check or an earlier run
+  remembered; else the run replays it first, which remembers it). The forked process reads
+  that schema from the memo's folder, parses each file, renders and compiles the
+  changesets as a run does (`planning`), each only where it does what the run loaded and
+  checked (`history.same_as_loaded`, with what the run sent of it: `History.loaded_body`),
+  as `History.from_file` compares what it parses: a file changed meanwhile is never run.
+  It answers once, with all of them: nothing runs before all are rendered.
+- A plan known to render (`open_stream`, `planstream.known_to_render`: a database built
+  from empty or rolled back to base whose plan is not kept whole, as on a CI machine whose
+  cache folder was restored), in either direction: the forked process loads the history
+  (from the cache files, as the run did; on a database not made yet, while the run loads
+  it), and where it is the history the run loaded (`planstream.history_key`), renders the
+  plan as `planstream` renders a part of one (each file compared with what was loaded)
+  and sends each item as it is compiled (`next_item`), while the run runs the ones before.
+
+Anything the forked process cannot do (a changeset that does not render, a statement left
+for SQLAlchemy's execution, another database or history, a process that died, no answer
+within `WAIT` seconds) ends its answer or stream with None, and the run goes on without it
+(`driverrun`: through SQLAlchemy, rendering there and raising what rendering raises). The
+process is stopped and reaped once it answered, and as soon as the run knows it is not
+needed (nothing pending, a plan kept whole, a plan of another length), before anything
+runs; once a stream was sent whole, it is let end on its own (it may write the schema the
+plan ends on to the memo).
 
 Only where processes fork (Linux), with a core to spare, no thread but the main one and the
 live status line's (`parallel.forkable`), where SQLAlchemy is not imported yet (an API
@@ -34,7 +49,11 @@ from typing import TYPE_CHECKING, Any
 from . import parallel
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .dialects.base import Dialect
+    from .history import History
+    from .plans import Direction
     from .source import Limits
 
 MOST = 8  # the most changesets rendered there (a deploy's few; more go `planstream`'s way)
@@ -61,6 +80,23 @@ class Request:
     loaded: list[tuple[bool | None, Any]]  # each as loaded (`History.loaded_body`)
 
 
+@dataclass(frozen=True)
+class StreamRequest:
+    """A plan known to render (`planstream.known_to_render`), streamed: `ids` run in
+    `direction` on top of `applied`, for the database `kind` at `version` whose driver
+    says `facts`, from the history the run loaded (`history`: its `history_key`);
+    `stored`: as `planstream.plan_items` takes it."""
+
+    kind: str
+    version: tuple[int, ...] | None
+    facts: tuple[Any, ...]
+    direction: Direction
+    ids: list[str]
+    applied: list[str]
+    stored: bool
+    history: str
+
+
 class RenderChild:
     """The forked process, waiting for its one request."""
 
@@ -69,16 +105,19 @@ class RenderChild:
 
     @classmethod
     def start(cls, url: str, dialect: Dialect | None, table: str, schema: str | None,
-              folder: Path) -> RenderChild | None:
+              folder: Path, limits: Limits, *, exists: bool = True) -> RenderChild | None:
         """The process for a run on `url` (version table `table` in `schema`; changesets
-        in `folder`), where one may serve it (see the module)."""
+        in `folder`, read within `limits`), where one may serve it (see the module); on a
+        database that does not exist yet (`exists`), it connects once the run sent what
+        it renders (the run made the database then)."""
         from .cachefile import folder as cache_folder
         if (dialect is None or dialect.driver_side(url, schema) is None
                 or "sqlalchemy" in sys.modules  # (then rendering here costs no import)
                 or cache_folder() is None  # (no memo to read the schema from)
                 or parallel.workers() < 2 or not parallel.forkable()):
             return None
-        stream = parallel.fork_server(lambda conn: _serve(url, table, schema, folder, conn))
+        stream = parallel.fork_server(
+            lambda conn: _serve(url, table, schema, folder, limits, exists, conn))
         return None if stream is None else cls(stream)
 
     def render(self, request: Request) -> Rendered | None:
@@ -88,14 +127,34 @@ class RenderChild:
         self.close()
         return answer if isinstance(answer, tuple) and len(answer) == 3 else None
 
-    def close(self) -> None:
-        """Stop the process (if it still runs) and reap it."""
-        self.stream.close()
+    def open_stream(self, request: StreamRequest) -> dict[str, Any] | None:
+        """The version table's statements, once the forked process loaded the history and
+        found it to be the run's (then `next_item` gives each item as it is rendered);
+        None where it cannot serve the request (it is reaped then)."""
+        recipe = self.stream.receive(WAIT) if self.stream.send(request, WAIT) else None
+        if not isinstance(recipe, dict):
+            self.close()
+            return None
+        return recipe
+
+    def next_item(self) -> tuple[Any, ...] | None:
+        """The next item of the stream (`open_stream`): its changeset's id, statements,
+        transaction mode, checksum and the key of the file it was parsed from; None once
+        the stream ended (all sent, or it could not go on)."""
+        got = self.stream.receive(WAIT)
+        return got if isinstance(got, tuple) and len(got) == 5 else None
+
+    def close(self, *, wait: bool = False) -> None:
+        """Stop the process (if it still runs; `wait`: a stream it sent whole, let it end
+        on its own first: it may be writing the schema the plan ends on to the memo) and
+        reap it."""
+        self.stream.close(wait=wait)
 
 
-def _serve(url: str, table: str, schema: str | None, folder: Path, conn: Any) -> None:
+def _serve(url: str, table: str, schema: str | None, folder: Path, limits: Limits,
+           exists: bool, conn: Any) -> None:
     """In the forked process: import, connect and compile what does not wait for the
-    request, then answer it (or None)."""
+    request, then answer it (None: it cannot); a stream ends with None."""
     from .dialects.connect import session
     from .dialects.prepared import precompiled
     from .memo import Memo
@@ -104,6 +163,12 @@ def _serve(url: str, table: str, schema: str | None, folder: Path, conn: Any) ->
     from .rowrecipe import make
     from .source import yamlload  # noqa: F401 (the parser, imported while the run reads)
 
+    # On a database not made yet, what runs is the whole history, which a stream renders:
+    # loaded while the run loads and checks it (it is compared with the run's there).
+    loaded = None if exists else _history(folder, limits)
+    request = None if exists else _request(conn)
+    if request is None and not exists:
+        return
     try:
         with session(url) as (db, dialect):
             raw = db.connection.dbapi_connection
@@ -111,16 +176,58 @@ def _serve(url: str, table: str, schema: str | None, folder: Path, conn: Any) ->
                     sa_facts(dialect, db.dialect, raw, True))
             renderer, finish = dialect.renderer(), precompiled(db.dialect)
             recipe = make(RunWriter(db, version_table(table, schema)))
-            try:
-                request = conn.recv()
-            except (EOFError, OSError):
+            request = request or _request(conn)
+            if request is None:
                 return  # not needed
-            answer = None
-            if recipe is not None and here == (request.kind, request.version, request.facts):
+            if recipe is None or here != (request.kind, request.version, request.facts):
+                answer = None
+            elif isinstance(request, StreamRequest):
+                history = loaded or _history(folder, limits)
+                if history is not None:
+                    _stream(request, history, renderer, finish, recipe, conn.send)
+                answer = None  # (the end of the stream)
+            else:
                 answer = _rendered(request, Memo(folder), renderer, finish, recipe)
     except Exception:
         answer = None
     conn.send(answer)
+
+
+def _request(conn: Any) -> Request | StreamRequest | None:
+    try:
+        got = conn.recv()
+    except (EOFError, OSError):
+        return None  # (the run needs none)
+    return got if isinstance(got, (Request, StreamRequest)) else None
+
+
+def _history(folder: Path, limits: Limits) -> History | None:
+    """The history, loaded as the run loads it (from the cache files, where they hold it);
+    None where it does not load (the run says why)."""
+    from .history import load
+
+    try:
+        return load(folder, limits=limits)
+    except Exception:
+        return None
+
+
+def _stream(request: StreamRequest, history: History, renderer: Any, finish: Any,
+            recipe: dict[str, Any], send: Callable[[Any], None]) -> None:
+    """Where `history` is the run's (`planstream.history_key`), send the version table's
+    statements, then each item of the plan as it is rendered, as `planstream` renders a
+    part of a plan: until one is not plain SQL text, or rendering raises."""
+    from .planstream import history_key, plan_items, portable
+
+    if history_key(history.graph) != request.history:
+        return  # (a file changed meanwhile: the run renders, and sees it)
+    send(recipe)
+    for item in plan_items(history, request.direction, request.ids, request.applied,
+                           renderer, finish, stored=request.stored):
+        if not portable(item.steps):
+            return
+        cid = item.changeset.id
+        send((cid, item.steps, item.transactional, item.checksum, history.read_key(cid)))
 
 
 def _rendered(request: Request, memo: Any, renderer: Any, finish: Any,

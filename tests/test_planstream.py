@@ -260,13 +260,22 @@ def test_streamed_on_a_server(kind: str, tmp_path: Path, request: pytest.Fixture
 
 # `schemaflow ARGS` in one process, as on a terminal (the live status line's thread runs),
 # then how many streams it started.
+# Counts the plans streamed: by `execute` (planstream.Streamed), or through the driver
+# from the render process (RenderChild.open_stream answered).
 _COUNTING = """
-from schemaflow import planstream
+from schemaflow import planstream, renderchild
 real, started = planstream.Streamed, []
 def counting(*args):
     started.append(args)
     return real(*args)
 planstream.Streamed = counting
+real_open = renderchild.RenderChild.open_stream
+def open_stream(self, request):
+    recipe = real_open(self, request)
+    if recipe is not None:
+        started.append(request)
+    return recipe
+renderchild.RenderChild.open_stream = open_stream
 """ + CLI_MAIN + """print(f"STREAMS={len(started)} EXIT={code}")
 """
 

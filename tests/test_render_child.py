@@ -115,8 +115,8 @@ def test_nothing_pending_stops_the_process(project: Project) -> None:
     _applied(project)
     started = ("from schemaflow import renderchild\n"
                "real_start = renderchild.RenderChild.start.__func__\n"
-               "def start(cls, *args):\n"
-               "    child = real_start(cls, *args)\n"
+               "def start(cls, *args, **kwargs):\n"
+               "    child = real_start(cls, *args, **kwargs)\n"
                "    print('started', child is not None)\n"
                "    return child\n"
                "renderchild.RenderChild.start = classmethod(start)\n")
@@ -217,8 +217,8 @@ def test_it_is_stopped_before_anything_runs(project: Project) -> None:
         assert project.cli(*args).returncode == 0
     watch = ("import os\nfrom schemaflow import driverrun, renderchild\n"
              "started = []\nreal_start = renderchild.RenderChild.start.__func__\n"
-             "def start(cls, *args):\n"
-             "    child = real_start(cls, *args)\n"
+             "def start(cls, *args, **kwargs):\n"
+             "    child = real_start(cls, *args, **kwargs)\n"
              "    started.append(child)\n"
              "    return child\n"
              "renderchild.RenderChild.start = classmethod(start)\n"
