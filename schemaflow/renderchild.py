@@ -4,6 +4,8 @@ the other core while this process loads the history, reads the version table and
 the changesets, and this process, which runs them through the driver (`driverrun`), never
 imports it.
 
+The command line forks it before it imports itself (`fork_early`, from `launch`); the run
+takes that process (`RenderChild.start`) and tells it what it serves, or forks one there.
 The forked process imports what rendering and parsing need, connects through SQLAlchemy
 (never writing; on a database not made yet, once the run made it) and compiles the
 version table's statements (`rowrecipe`), then waits for what the run decided under its
@@ -65,6 +67,47 @@ changeset's id and checksum as parsed there (what its version row records)."""
 
 
 @dataclass(frozen=True)
+class Setup:
+    """The run the forked process serves: on the database at `url` (version table `table`
+    in `schema`; `exists`: the database was there as the run started), the changesets in
+    `folder` (read within `limits`)."""
+
+    url: str
+    table: str
+    schema: str | None
+    folder: Path
+    limits: Limits
+    exists: bool
+
+
+# The process `fork_early` started, until a run takes it (`RenderChild.start`).
+_early: parallel.Stream | None = None
+
+
+def fork_early() -> None:
+    """Start the process as the command line starts (`launch`), before it imports itself,
+    where one may serve a run (see the module): the run's `RenderChild.start` takes it and
+    tells it what it serves, or stops it. A process that exits without taking it lets it
+    end (it waits for a `Setup` on the pipe, which closes)."""
+    global _early
+    if _early is None and parallel.workers() > 1 and parallel.forkable() and (
+            "sqlalchemy" not in sys.modules):
+        import atexit
+
+        _early = parallel.fork_server(lambda conn: _serve(conn, None))
+        atexit.register(_drop_early)
+
+
+def _drop_early() -> None:
+    """Stop the process `fork_early` started, if no run took it (a command that ended
+    before it ran anything)."""
+    global _early
+    early, _early = _early, None
+    if early is not None:
+        early.close()
+
+
+@dataclass(frozen=True)
 class Request:
     """What the forked process renders: the changesets `ids` in `files`, in order, on the
     schema the memo holds under `key`, for the database `kind` at `version` whose driver
@@ -111,13 +154,22 @@ class RenderChild:
         database that does not exist yet (`exists`), it connects once the run sent what
         it renders (the run made the database then)."""
         from .cachefile import folder as cache_folder
+
+        global _early
+        early, _early = _early, None  # (taken by this run, used or stopped)
         if (dialect is None or dialect.driver_side(url, schema) is None
                 or "sqlalchemy" in sys.modules  # (then rendering here costs no import)
                 or cache_folder() is None  # (no memo to read the schema from)
                 or parallel.workers() < 2 or not parallel.forkable()):
+            if early is not None:
+                early.close()
             return None
-        stream = parallel.fork_server(
-            lambda conn: _serve(url, table, schema, folder, limits, exists, conn))
+        setup = Setup(url, table, schema, folder, limits, exists)
+        if early is not None:
+            if early.send(setup, WAIT):
+                return cls(early)
+            early.close()
+        stream = parallel.fork_server(lambda conn: _serve(conn, setup))
         return None if stream is None else cls(stream)
 
     def render(self, request: Request) -> Rendered | None:
@@ -151,10 +203,10 @@ class RenderChild:
         self.stream.close(wait=wait)
 
 
-def _serve(url: str, table: str, schema: str | None, folder: Path, limits: Limits,
-           exists: bool, conn: Any) -> None:
+def _serve(conn: Any, setup: Setup | None) -> None:
     """In the forked process: import, connect and compile what does not wait for the
-    request, then answer it (None: it cannot); a stream ends with None."""
+    request, then answer it (None: it cannot); a stream ends with None. Started before the
+    run knew what it serves (`fork_early`), it is told (`setup`) after the imports."""
     from .dialects.connect import session
     from .dialects.prepared import precompiled
     from .memo import Memo
@@ -163,42 +215,47 @@ def _serve(url: str, table: str, schema: str | None, folder: Path, limits: Limit
     from .rowrecipe import make
     from .source import yamlload  # noqa: F401 (the parser, imported while the run reads)
 
+    if setup is None:
+        got = _request(conn)
+        if not isinstance(got, Setup):
+            return  # (not needed)
+        setup = got
     # On a database not made yet, what runs is the whole history, which a stream renders:
     # loaded while the run loads and checks it (it is compared with the run's there).
-    loaded = None if exists else _history(folder, limits)
-    request = None if exists else _request(conn)
-    if request is None and not exists:
+    loaded = None if setup.exists else _history(setup.folder, setup.limits)
+    request = None if setup.exists else _request(conn)
+    if request is None and not setup.exists:
         return
     try:
-        with session(url) as (db, dialect):
+        with session(setup.url) as (db, dialect):
             raw = db.connection.dbapi_connection
             here = (dialect.name, dialect.server_version,
                     sa_facts(dialect, db.dialect, raw, True))
             renderer, finish = dialect.renderer(), precompiled(db.dialect)
-            recipe = make(RunWriter(db, version_table(table, schema)))
+            recipe = make(RunWriter(db, version_table(setup.table, setup.schema)))
             request = request or _request(conn)
-            if request is None:
+            if not isinstance(request, (Request, StreamRequest)):
                 return  # not needed
             if recipe is None or here != (request.kind, request.version, request.facts):
                 answer = None
             elif isinstance(request, StreamRequest):
-                history = loaded or _history(folder, limits)
+                history = loaded or _history(setup.folder, setup.limits)
                 if history is not None:
                     _stream(request, history, renderer, finish, recipe, conn.send)
                 answer = None  # (the end of the stream)
             else:
-                answer = _rendered(request, Memo(folder), renderer, finish, recipe)
+                answer = _rendered(request, Memo(setup.folder), renderer, finish, recipe)
     except Exception:
         answer = None
     conn.send(answer)
 
 
-def _request(conn: Any) -> Request | StreamRequest | None:
+def _request(conn: Any) -> Any:
+    """What the run sends next; None once it closed its end (it needs nothing more)."""
     try:
-        got = conn.recv()
+        return conn.recv()
     except (EOFError, OSError):
-        return None  # (the run needs none)
-    return got if isinstance(got, (Request, StreamRequest)) else None
+        return None
 
 
 def _history(folder: Path, limits: Limits) -> History | None:

@@ -7,7 +7,10 @@ that fails, a history that changed meanwhile) goes on through SQLAlchemy as befo
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +157,34 @@ def test_a_file_changed_after_the_run_read_it_is_never_run(
     assert ids[-3] not in [v[0] for v in _version_rows(p.url)]
     assert not any(name.startswith("c") and kind == "TEXT"
                    for t in reflect(p.url).values() for name, (kind, *_) in t["columns"].items())
+
+
+def test_the_command_line_forks_the_process_before_it_imports_itself(
+        known: tuple[Project, list[str], tuple[Any, ...], dict[str, str]]) -> None:
+    # `schemaflow` and `python -m schemaflow` start the render process before the command
+    # line's imports (`launch`); the run takes that one, and starts none of its own.
+    p, _, _, env = known
+    watch = ("import sys\nfrom schemaflow import parallel, renderchild\n"
+             "forked = []\nreal_fork = parallel.fork_server\n"
+             "def fork_server(fn):\n"
+             "    forked.append('typer' in sys.modules)\n"
+             "    return real_fork(fn)\n"
+             "parallel.fork_server = fork_server\n"
+             "import atexit\natexit.register(lambda: print('forked', forked))\n"
+             "sys.argv = ['schemaflow', *sys.argv[1:]]\n"
+             "from schemaflow.launch import main\nmain()\n")
+    for args, forks in ((["apply"], "[False]"), (["rollback", "base"], "[False]"),
+                        (["apply", "--sql"], "[]"), (["current"], "[]")):
+        done = subprocess.run([sys.executable, "-c", STREAMED + watch, *args], cwd=p.root,
+                              env={**os.environ, **env}, capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        assert f"forked {forks}" in done.stdout
+        assert ("streamed True" in done.stdout) == (args[0] != "current" and forks != "[]")
+    assert reflect(p.url) == {} and _version_rows(p.url) == []
+    # A command that fails before it runs anything: its process is stopped as it exits.
+    done = subprocess.run([sys.executable, "-c", watch, "apply", "--url", "nosuch://x"],
+                          cwd=p.root, env={**os.environ, **env}, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "forked [False]" in done.stdout

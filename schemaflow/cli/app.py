@@ -20,6 +20,7 @@ import typer
 
 from .. import __version__
 from ..errors import SchemaflowError, UsageError
+from ..launch import GLOBAL_OPTIONS, named
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -190,11 +191,6 @@ def check_format(fmt: str, allowed: tuple[str, ...] = ("text", "json")) -> None:
         raise UsageError(f"unknown format '{fmt}'", hint=f"use one of: {', '.join(allowed)}")
 
 
-# The global options (see _global) and whether each takes a value.
-_GLOBAL_OPTIONS = {"-c": True, "--config": True, "--url": True, "-v": False, "--verbose": False,
-                   "-q": False, "--quiet": False}
-
-
 def hoisted(group: Any, argv: list[str]) -> list[str]:
     """`argv` with the global options typed after the command name moved before it, as users
     type them (`schemaflow apply --url ...`); click reads them only before. An option the
@@ -202,7 +198,7 @@ def hoisted(group: Any, argv: list[str]) -> list[str]:
     and everything after `--`."""
     i = 0
     while i < len(argv) and argv[i].startswith("-"):
-        i += 2 if _GLOBAL_OPTIONS.get(argv[i].split("=")[0]) and "=" not in argv[i] else 1
+        i += 2 if GLOBAL_OPTIONS.get(argv[i].split("=")[0]) and "=" not in argv[i] else 1
     command = group.commands.get(argv[i]) if i < len(argv) else None
     if command is None:
         return argv
@@ -218,7 +214,7 @@ def hoisted(group: Any, argv: list[str]) -> list[str]:
         if token == "--":
             keep += rest[j:]
             break
-        takes = _GLOBAL_OPTIONS.get(name)
+        takes = GLOBAL_OPTIONS.get(name)
         if takes is not None and name not in own:
             width = 2 if takes and "=" not in token else 1
             head += rest[j:j + width]
@@ -229,23 +225,13 @@ def hoisted(group: Any, argv: list[str]) -> list[str]:
     return head + keep
 
 
-def _named(argv: list[str]) -> str | None:
-    """The command `argv` names (the first word after the global options), or None."""
-    i = 0
-    while i < len(argv) and argv[i].startswith("-"):
-        if argv[i] == "--":
-            return None
-        i += 2 if _GLOBAL_OPTIONS.get(argv[i].split("=")[0]) and "=" not in argv[i] else 1
-    return argv[i] if i < len(argv) else None
-
-
 def _only(group: typer.Typer, argv: list[str]) -> typer.Typer:
     """`group` with only the command `argv` runs, when it names one of its commands: click
     then builds the options of one command, not of every command (~40 ms at start-up). The
     whole group otherwise (`--help` alone, a mistyped command: its message lists them)."""
     import copy
 
-    name = _named(argv)
+    name = named(argv)
     if name is None or "--help" in argv[:argv.index(name)]:
         return group
     commands = [c for c in group.registered_commands
@@ -289,7 +275,7 @@ def main() -> None:
     # A short-lived process that loads tens of thousands of small objects: full collections
     # would walk them all repeatedly for nothing (the same setting many CLIs use).
     gc.set_threshold(100_000, 50, 100)
-    if _named(sys.argv[1:]) in _MODELS_LOADED:
+    if named(sys.argv[1:]) in _MODELS_LOADED:
         # Nearly every object the models and a database's read make lives until the
         # process ends: each collection of the young looked through the 100,000 newest for
         # next to nothing to free (about 20 of them, 0.05-0.1 s, on a thousand tables).
