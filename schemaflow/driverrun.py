@@ -130,6 +130,9 @@ class DriverRunner(Runner):
                 results.append(result)
                 if on_item:
                     on_item(result)
+            if self.watch.signum is not None and len(results) < len(ids):
+                # (came while it waited for a streamed changeset that did not come)
+                raise stopped(direction, ids, len(results), self.watch.signum)
         plan = Plan(direction, tuple(taken), self.name)
         return DriverRun(plan, results, len(results) == len(ids))
 
@@ -149,12 +152,16 @@ def run_driven(settings: Settings, history: History, direction: Direction, targe
         return None
     raw = side.connect(lock_timeout)
     try:
-        return _locked_run(side, raw, named, settings, history, direction, target,
+        done = _locked_run(side, raw, named, settings, history, direction, target,
                            lock_timeout, shown_url, notify, folder, on_item, on_start, child)
     except side.errors as exc:  # outside any changeset (a version table of another shape)
         raise DatabaseError(f"the database failed: {db_message(exc)}") from None
     finally:
         side.close(raw)
+    if child is not None:  # (once the lock is let go: a process that streamed the whole
+        # plan may still write the schema it ends on to the memo; else it is stopped)
+        child.close(wait=done is not None and done.finished)
+    return done
 
 
 def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
@@ -216,9 +223,8 @@ def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
                 child.close()
             assert plan is not None
             return runner.run(plan.items, direction, ids, on_item, on_start)
-        done = runner.run(_received(child, g, direction, ids, streamed), direction, ids,
-                          on_item, on_start)
-        child.close(wait=done.finished)
+        done = runner.run(_received(child, g, direction, ids, streamed, runner.watch),
+                          direction, ids, on_item, on_start)
         if done.finished and keys.secret is not None:  # kept whole, for the next run
             plancache.store(history, keys.keys[-1], done.plan.items, streamed, keys.secret)
             if plancache.recipe(history, keys.ctx, table, schema, keys.secret) is None:
@@ -263,13 +269,14 @@ def _rendered_there(child: RenderChild, history: History, dialect: Dialect,
 
 
 def _received(child: RenderChild, g: Graph, direction: Direction, ids: Sequence[str],
-              sources: dict[str, str]) -> Iterator[PlanItem]:
+              sources: dict[str, str], watch: Watch) -> Iterator[PlanItem]:
     """The items of a plan streamed by the render process, in order, until its stream
-    ends (`sources`: the key of the file each changeset was parsed from, for `plancache`)."""
+    ends, or a signal came while waiting for one (`watch`); `sources`: the key of the file
+    each changeset was parsed from, for `plancache`."""
     from .plans import PlanItem
 
     for cid in ids:
-        got = child.next_item()
+        got = child.next_item(lambda: watch.signum is not None)
         if got is None or got[0] != cid:
             return
         _, steps, transactional, checksum, source = got

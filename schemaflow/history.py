@@ -291,6 +291,15 @@ def position(history: History, cid: str, path: tuple[Any, ...]) -> tuple[str | N
     return src.path, line, col
 
 
+def load_indexed(folder: Path, limits: Limits | None = None) -> History | None:
+    """The history as its folder index holds it, where the index is up to date with every
+    file (what `load` returns then, without parsing anything); else None."""
+    limits = limits or Limits()
+    listing = scan(folder, limits)
+    indexed = FolderIndex(folder, display_path(folder), listing, limits).load()
+    return None if indexed is None else History(indexed[0], indexed[1], folder, limits)
+
+
 def load_intact(folder: Path, limits: Limits | None = None) -> History | None:
     """When some files of `folder` fail to load: the changesets whose own file and whose
     ancestors' files all loaded, for the linter to check beside the broken files (one schema

@@ -212,6 +212,14 @@ class Stream:
             return False
         return True
 
+    def ready(self, timeout: float) -> bool:
+        """Whether something can be received within `timeout` seconds (or the process is
+        gone: then `receive` says None at once)."""
+        try:
+            return bool(self.conn.poll(timeout))
+        except Exception:
+            return True
+
     def receive(self, timeout: float | None = None) -> Any:
         """The next thing sent; None when the process ended without sending more (it was
         done, it raised, or it died), or sent nothing within `timeout` seconds. Ctrl-C

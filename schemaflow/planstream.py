@@ -165,7 +165,7 @@ def history_key(g: Graph) -> str:
 
 
 def known_to_render(known: Known) -> bool:
-    """Whether every item of the plan `known` is of rendered here before (on the schema it
+    """Whether every item of the plan `known` rendered here before (on the schema it
     meets now): then it is streamed, each item run as it comes."""
     return bool(known.keys) and known.memo is not None and set(
         known.memo.rendered(known.ctx)).issuperset(known.keys)

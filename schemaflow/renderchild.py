@@ -19,13 +19,16 @@ lock. Two kinds of requests:
   checked (`history.same_as_loaded`, with what the run sent of it: `History.loaded_body`),
   as `History.from_file` compares what it parses: a file changed meanwhile is never run.
   It answers once, with all of them: nothing runs before all are rendered.
-- A plan known to render (`open_stream`, `planstream.known_to_render`: a database built
-  from empty or rolled back to base whose plan is not kept whole, as on a CI machine whose
-  cache folder was restored), in either direction: the forked process loads the history
-  (from the cache files, as the run did; on a database not made yet, while the run loads
-  it), and where it is the history the run loaded (`planstream.history_key`), renders the
-  plan as `planstream` renders a part of one (each file compared with what was loaded)
-  and sends each item as it is compiled (`next_item`), while the run runs the ones before.
+- A plan known to render and not kept whole (`open_stream`, `planstream.known_to_render`:
+  at least `planstream.MIN_ITEMS` changesets, each of which rendered here before on the
+  schema it meets now; a database built from empty or rolled back to base on a CI machine
+  whose cache folder was restored, a long run on top of applied changesets), in either
+  direction: the forked process loads the history as the run did (from the folder index
+  or the parse cache, parsing what they do not hold; on a database not made yet, from an
+  up-to-date folder index while the run loads it), and where it is the history the run
+  loaded (`planstream.history_key`), renders the plan as `planstream` renders a part of
+  one (each file compared with what was loaded) and sends each item as it is compiled
+  (`next_item`), while the run runs the ones before.
 
 Anything the forked process cannot do (a changeset that does not render, a statement left
 for SQLAlchemy's execution, another database or history, a process that died, no answer
@@ -33,8 +36,8 @@ within `WAIT` seconds) ends its answer or stream with None, and the run goes on 
 (`driverrun`: through SQLAlchemy, rendering there and raising what rendering raises). The
 process is stopped and reaped once it answered, and as soon as the run knows it is not
 needed (nothing pending, a plan kept whole, a plan of another length), before anything
-runs; once a stream was sent whole, it is let end on its own (it may write the schema the
-plan ends on to the memo).
+runs; once the run ran a whole stream, it is let end on its own (it may write the schema
+the plan ends on to the memo).
 
 Only where processes fork (Linux), with a core to spare, no thread but the main one and the
 live status line's (`parallel.forkable`), where SQLAlchemy is not imported yet (an API
@@ -44,6 +47,7 @@ caller's process), with a cache folder (the memo), and where the database has a 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,8 +55,6 @@ from typing import TYPE_CHECKING, Any
 from . import parallel
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from .dialects.base import Dialect
     from .history import History
     from .plans import Direction
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
 
 MOST = 8  # the most changesets rendered there (a deploy's few; more go `planstream`'s way)
 WAIT = 30.0  # seconds the run waits for its answer before it renders in its own process
+POLL = 0.1  # seconds between the looks a run waiting for a streamed item takes at signals
 
 Rendered = tuple[list[tuple[Any, ...]], dict[str, Any], list[tuple[str, str]]]
 """Each changeset's (transactional, steps), the version table's statements, and each
@@ -189,15 +192,23 @@ class RenderChild:
             return None
         return recipe
 
-    def next_item(self) -> tuple[Any, ...] | None:
+    def next_item(self, stop: Callable[[], bool]) -> tuple[Any, ...] | None:
         """The next item of the stream (`open_stream`): its changeset's id, statements,
         transaction mode, checksum and the key of the file it was parsed from; None once
-        the stream ended (all sent, or it could not go on)."""
-        got = self.stream.receive(WAIT)
+        the stream ended (all sent, or it could not go on), after `WAIT` seconds without
+        one, or as soon as `stop()` says so (asked every `POLL` seconds meanwhile: a signal
+        the run got)."""
+        import time
+
+        deadline = time.monotonic() + WAIT
+        while not self.stream.ready(min(POLL, max(0.0, deadline - time.monotonic()))):
+            if stop() or time.monotonic() >= deadline:
+                return None
+        got = self.stream.receive()
         return got if isinstance(got, tuple) and len(got) == 5 else None
 
     def close(self, *, wait: bool = False) -> None:
-        """Stop the process (if it still runs; `wait`: a stream it sent whole, let it end
+        """Stop the process (if it still runs; `wait`: a stream the run ran whole, let it end
         on its own first: it may be writing the schema the plan ends on to the memo) and
         reap it."""
         self.stream.close(wait=wait)
@@ -221,8 +232,9 @@ def _serve(conn: Any, setup: Setup | None) -> None:
             return  # (not needed)
         setup = got
     # On a database not made yet, what runs is the whole history, which a stream renders:
-    # loaded while the run loads and checks it (it is compared with the run's there).
-    loaded = None if setup.exists else _history(setup.folder, setup.limits)
+    # read from the folder index while the run loads and checks it (compared with the
+    # run's there), where the index is up to date (else loaded on a stream's request).
+    loaded = None if setup.exists else _history(setup.folder, setup.limits, indexed=True)
     request = None if setup.exists else _request(conn)
     if request is None and not setup.exists:
         return
@@ -258,13 +270,14 @@ def _request(conn: Any) -> Any:
         return None
 
 
-def _history(folder: Path, limits: Limits) -> History | None:
-    """The history, loaded as the run loads it (from the cache files, where they hold it);
-    None where it does not load (the run says why)."""
-    from .history import load
+def _history(folder: Path, limits: Limits, *, indexed: bool = False) -> History | None:
+    """The history, loaded as the run loads it (from the cache files where they hold it,
+    else parsing the files; `indexed`: only from an up-to-date folder index); None where it
+    does not load (the run says why)."""
+    from .history import load, load_indexed
 
     try:
-        return load(folder, limits=limits)
+        return load_indexed(folder, limits) if indexed else load(folder, limits=limits)
     except Exception:
         return None
 

@@ -11,15 +11,16 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import Project, make_project, reflect, rows
 from test_driver_run import _cli, _kept, _untimed, _version_rows
-from test_plancache import _data, _history
+from test_plancache import _data, _history, _kept_plans
 
-from schemaflow import parallel
+from schemaflow import parallel, renderchild
 
 pytestmark = pytest.mark.skipif(parallel.workers() < 2,
                                 reason="one core: every run renders in its own process")
@@ -92,8 +93,13 @@ def test_a_failing_changeset_goes_on_through_sqlalchemy_and_is_reported_as_alway
         known: tuple[Project, list[str], tuple[Any, ...], dict[str, str]]) -> None:
     p, ids, _, env = known
     reports = []
-    # The ninth changeset creates t2: made by hand, it stops the run there.
-    for extra, was_streamed in (({}, True), ({"SCHEMAFLOW_JOBS": "1"}, False)):
+    plans = {x.name for x in _kept_plans(p)}
+    # The ninth changeset creates t2: made by hand, it stops the run there. Where plans are
+    # kept (a state folder of its own: the plans there are not signed with its key), the
+    # plan that did not run whole is not kept.
+    writable = {"SCHEMAFLOW_STATE_DIR": str(p.root / "state")}
+    for extra, was_streamed in (({}, True), ({"SCHEMAFLOW_JOBS": "1"}, False),
+                                (writable, True)):
         (p.root / "app.db").unlink(missing_ok=True)
         with sqlite3.connect(p.root / "app.db") as conn:
             conn.execute("CREATE TABLE t2 (x INTEGER)")
@@ -102,8 +108,9 @@ def test_a_failing_changeset_goes_on_through_sqlalchemy_and_is_reported_as_alway
         assert streamed == was_streamed
         reports.append(_untimed(done.stderr))
         assert [v[0] for v in _version_rows(p.url)] == ids[:8]
-    assert reports[0] == reports[1]
+    assert reports[0] == reports[1] == reports[2]
     assert "table t2 already exists" in "\n".join(reports[0])
+    assert {x.name for x in _kept_plans(p)} == plans
 
 
 def test_a_statement_left_for_sqlalchemy_goes_on_through_sqlalchemy(
@@ -127,14 +134,29 @@ def test_a_statement_left_for_sqlalchemy_goes_on_through_sqlalchemy(
     assert reflect(p.url) == {} and _version_rows(p.url) == []
 
 
+def _with(p: Project, pre: str, *args: str, env: dict[str, str]) -> tuple[Any, bool]:
+    """`schemaflow ARGS` with `pre` run first in its process (and so in the render process
+    it forks), whether the render process streamed the plan, and whether this process
+    imported SQLAlchemy."""
+    import test_driver_run
+
+    says = test_driver_run.SAYS
+    test_driver_run.SAYS = pre + STREAMED + says
+    try:
+        done, imported = _cli(p, *args, env=env)
+    finally:
+        test_driver_run.SAYS = says
+    return done, imported
+
+
 def test_a_file_changed_after_the_run_read_it_is_never_run(
         known: tuple[Project, list[str], tuple[Any, ...], dict[str, str]]) -> None:
     p, ids, _, env = known
-    (p.root / "app.db").unlink()
+    assert p.cli("apply", ids[2], env=env).returncode == 0
     path = next(p.changesets.glob(f"{ids[-3]}_*"))
     # Edited once the run loaded and checked the history, before the render process loads
-    # it: that process finds another history and streams nothing; the run renders in its
-    # own process and finds the file changed.
+    # it (on the run's request: the database exists): that process finds another history
+    # and streams nothing; the run renders in its own process and finds the file changed.
     edit = ("from pathlib import Path\n"
             "from schemaflow import renderchild\n"
             "before = renderchild.RenderChild.open_stream\n"
@@ -143,20 +165,66 @@ def test_a_file_changed_after_the_run_read_it_is_never_run(
             "    path.write_text(path.read_text().replace('bigint', 'text'))\n"
             "    return before(self, request)\n"
             "renderchild.RenderChild.open_stream = open_stream\n")
-    import test_driver_run
-
-    says = test_driver_run.SAYS
-    test_driver_run.SAYS = edit + STREAMED + says
-    try:
-        done, imported = _cli(p, "apply", env=env)
-    finally:
-        test_driver_run.SAYS = says
+    done, imported = _with(p, edit, "apply", env=env)
     assert "streamed False" in done.stdout and imported
     assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
-    assert "changed" in done.stderr and ids[-3] in done.stderr
+    assert f"{ids[-3]}_change.yaml changed meanwhile" in done.stderr or (
+        f"changeset {ids[-3]} " in done.stderr and "file changed meanwhile" in done.stderr)
     assert ids[-3] not in [v[0] for v in _version_rows(p.url)]
     assert not any(name.startswith("c") and kind == "TEXT"
                    for t in reflect(p.url).values() for name, (kind, *_) in t["columns"].items())
+
+
+def test_a_file_changed_while_it_streams_is_never_run(
+        known: tuple[Project, list[str], tuple[Any, ...], dict[str, str]]) -> None:
+    p, ids, _, env = known
+    (p.root / "app.db").unlink()
+    path = next(p.changesets.glob(f"{ids[-3]}_*"))
+    # Edited as the render process comes to read it: the changesets before it run through
+    # the driver, then the run goes on in its own process and finds the file changed.
+    edit = ("from pathlib import Path\n"
+            "from schemaflow.history import History\n"
+            "before = History.from_file\n"
+            "def from_file(self, cid, **kwargs):\n"
+            f"    if cid == {ids[-3]!r}:\n"
+            f"        path = Path({str(path)!r})\n"
+            "        path.write_text(path.read_text().replace('bigint', 'text'))\n"
+            "    return before(self, cid, **kwargs)\n"
+            "History.from_file = from_file\n")
+    done, imported = _with(p, edit, "apply", env=env)
+    assert "streamed True" in done.stdout and imported
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    assert f"{ids[-3]}_change.yaml changed meanwhile" in done.stderr or (
+        f"changeset {ids[-3]} " in done.stderr and "file changed meanwhile" in done.stderr)
+    assert [v[0] for v in _version_rows(p.url)] == ids[:-3]
+    assert not any(name.startswith("c") and kind == "TEXT"
+                   for t in reflect(p.url).values() for name, (kind, *_) in t["columns"].items())
+
+
+def test_a_signal_while_it_waits_for_the_stream_stops_it(
+        known: tuple[Project, list[str], tuple[Any, ...], dict[str, str]]) -> None:
+    # The render process sends nothing more (as a process that hangs) and the run gets
+    # SIGTERM while it waits: it stops at once, as between any two changesets, and does not
+    # go on in its own process.
+    p, ids, _, env = known
+    (p.root / "app.db").unlink()
+    hang = ("import os, signal, time\n"
+            "from schemaflow import renderchild\n"
+            "calls = []\nbefore = renderchild.RenderChild.next_item\n"
+            "def next_item(self, stop):\n"
+            "    calls.append(1)\n"
+            "    if len(calls) == 20:\n"
+            "        self.stream.ready = lambda timeout: time.sleep(timeout) or False\n"
+            "        os.kill(os.getpid(), signal.SIGTERM)\n"
+            "    return before(self, stop)\n"
+            "renderchild.RenderChild.next_item = next_item\n")
+    started = time.monotonic()
+    done, _ = _with(p, hang, "apply", env=env)
+    assert time.monotonic() - started < renderchild.WAIT
+    assert done.returncode == 143 and "Traceback" not in done.stderr, done.stderr
+    assert f"interrupted by SIGTERM after changeset {ids[18]}, which is applied and " \
+        "recorded" in done.stderr
+    assert [v[0] for v in _version_rows(p.url)] == ids[:19]
 
 
 def test_the_command_line_forks_the_process_before_it_imports_itself(
