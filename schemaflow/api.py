@@ -276,7 +276,7 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
             # Whether the version table was found listing changesets (None: not read here).
             recorded: bool | None = None
             if not dry_run and resume_from is None:
-                nothing, recorded = self._nothing_to_do(direction, target)
+                nothing, recorded = self._nothing_to_do(direction, target, child)
                 if nothing is not None:
                     return nothing
             _aged()
@@ -351,7 +351,8 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
             self._history = load(self.settings.changesets, limits=self._limits(),
                                  background=threading.active_count() == 1)
 
-    def _nothing_to_do(self, direction: Direction, target: str | None
+    def _nothing_to_do(self, direction: Direction, target: str | None,
+                       child: RenderChild | None = None
                        ) -> tuple[RunResult | None, bool | None]:
         """The outcome of a run with nothing to do, found as `current` finds what is applied
         (the version table read through the driver, compared with the graph), or None when
@@ -360,7 +361,8 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
         False: read, and it lists none; None: not read here).
         The checks on what is applied still happen (edited, missing, inconsistent:
         DriftError); the history check and the plan are left to the full path, which runs
-        whenever there is something to run."""
+        whenever there is something to run. Where a deploy's few changesets are pending, the
+        render process (`child`) starts reading the schema they meet meanwhile."""
         from .dialects import for_url
         from .plans import Plan
         from .recorder import check_drift, effective, read_all
@@ -386,6 +388,10 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
         else:
             pending = rollback_ids(g, target or "base", [r.id for r in rows])
         if pending:  # the full path checks these rows again, under the lock
+            from .renderchild import MOST
+
+            if child is not None and direction == "apply" and len(pending) <= MOST:
+                child.prefetch(g, {r.id for r in rows})
             return None, True
         check_drift(rows, g, self._folder())
         return RunResult(direction, [], plan=Plan(direction, (), database.name)), True

@@ -242,15 +242,13 @@ def _rendered_there(child: RenderChild, history: History, dialect: Dialect,
     remembers it), each changeset as its file holds it where that is what the history
     loaded here says (compared there, as `History.from_file` compares it); and the version
     table's statements."""
-    from .memo import sequence_keys
     from .plans import Plan, PlanItem
     from .renderchild import Request
 
     g = history.graph
-    order = g.ordered(applied)
-    key = sequence_keys(g, order).last or ""
+    key = child.key_of(g, applied)
     if not history.memo.holds_state(key):
-        history.memo.replay(g, order)  # (remembered: the process reads it)
+        history.memo.replay(g, g.ordered(applied))  # (remembered: the process reads it)
     files = [history.path(cid) for cid in ids]
     if not all(files) or not history.memo.holds_state(key):
         return None

@@ -47,7 +47,7 @@ caller's process), with a cache folder (the memo), and where the database has a 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +56,7 @@ from . import parallel
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
+    from .graph import Graph
     from .history import History
     from .plans import Direction
     from .source import Limits
@@ -127,6 +128,15 @@ class Request:
 
 
 @dataclass(frozen=True)
+class Prefetch:
+    """The key of the schema a deploy's changesets are likely to meet (read by the run
+    before its lock, from the version table as it then was): read from the memo ahead of
+    the `Request`, which names the one they meet."""
+
+    key: str
+
+
+@dataclass(frozen=True)
 class StreamRequest:
     """A plan known to render (`planstream.known_to_render`), streamed: `ids` run in
     `direction` on top of `applied`, for the database `kind` at `version` whose driver
@@ -148,6 +158,7 @@ class RenderChild:
 
     def __init__(self, stream: parallel.Stream) -> None:
         self.stream = stream
+        self._keyed: tuple[set[str], str] | None = None  # (see `key_of`)
 
     @classmethod
     def start(cls, url: str, dialect: Dialect | None, table: str, schema: str | None,
@@ -181,6 +192,22 @@ class RenderChild:
         answer = self.stream.receive(WAIT) if self.stream.send(request, WAIT) else None
         self.close()
         return answer if isinstance(answer, tuple) and len(answer) == 3 else None
+
+    def prefetch(self, g: Graph, applied: Collection[str]) -> None:
+        """Have the process read the schema that `applied` build (see `Prefetch`)."""
+        key = self.key_of(g, applied)
+        if key:
+            self.stream.send(Prefetch(key), WAIT)
+
+    def key_of(self, g: Graph, applied: Collection[str]) -> str:
+        """The memo's key of the schema that `applied` build (`memo.START`: none applied);
+        of the set it was last asked for, not worked out again."""
+        from .memo import START, sequence_keys
+
+        if self._keyed is None or self._keyed[0] != applied:
+            self._keyed = (set(applied),
+                           sequence_keys(g, g.ordered(applied)).last or START)
+        return self._keyed[1]
 
     def open_stream(self, request: StreamRequest) -> dict[str, Any] | None:
         """The version table's statements, once the forked process loaded the history and
@@ -220,6 +247,7 @@ def _serve(conn: Any, setup: Setup | None) -> None:
     run knew what it serves (`fork_early`), it is told (`setup`) after the imports."""
     from .dialects.connect import session
     from .dialects.prepared import precompiled
+    from .ir.plain import decoders
     from .memo import Memo
     from .planstream import sa_facts
     from .recorder import RunWriter, version_table
@@ -245,7 +273,12 @@ def _serve(conn: Any, setup: Setup | None) -> None:
                     sa_facts(dialect, db.dialect, raw, True))
             renderer, finish = dialect.renderer(), precompiled(db.dialect)
             recipe = make(RunWriter(db, version_table(setup.table, setup.schema)))
-            request = request or _request(conn)
+            decoders()  # (what reading a changeset's body as the run loaded it needs)
+            memo, request = Memo(setup.folder), request or _request(conn)
+            states = {}
+            while isinstance(request, Prefetch):  # (read while the run checks the history)
+                states[request.key] = memo.state(request.key)
+                request = _request(conn)
             if not isinstance(request, (Request, StreamRequest)):
                 return  # not needed
             if recipe is None or here != (request.kind, request.version, request.facts):
@@ -256,7 +289,8 @@ def _serve(conn: Any, setup: Setup | None) -> None:
                     _stream(request, history, renderer, finish, recipe, conn.send)
                 answer = None  # (the end of the stream)
             else:
-                answer = _rendered(request, Memo(setup.folder), renderer, finish, recipe)
+                state = states.get(request.key) or memo.state(request.key)
+                answer = _rendered(request, state, renderer, finish, recipe)
     except Exception:
         answer = None
     conn.send(answer)
@@ -300,14 +334,15 @@ def _stream(request: StreamRequest, history: History, renderer: Any, finish: Any
         send((cid, item.steps, item.transactional, item.checksum, history.read_key(cid)))
 
 
-def _rendered(request: Request, memo: Any, renderer: Any, finish: Any,
+def _rendered(request: Request, state: Any, renderer: Any, finish: Any,
               recipe: dict[str, Any]) -> Rendered | None:
+    """`request`'s changesets rendered on `state` (the schema the memo holds under its key;
+    None: it holds none)."""
     from .cache import checksum
     from .history import parse_file, same_as_loaded
     from .planning import Schema, apply_item
     from .plans import Bound
 
-    state = memo.state(request.key)
     if state is None:
         return None
     schema = Schema(state)

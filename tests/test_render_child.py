@@ -230,3 +230,27 @@ def test_it_is_stopped_before_anything_runs(project: Project) -> None:
              "driverrun.DriverRunner.run = run\n")
     there, imported = _plan(project, pre=watch)
     assert len(there) == 40 and not imported
+
+
+def test_the_schema_read_ahead_is_only_a_guess(project: Project) -> None:
+    # The run has the process read the schema the deploy meets as soon as it knows what is
+    # pending (before its lock); a guess another run made wrong (here: a key nothing holds)
+    # costs a second read, and the process renders on the schema the request names.
+    ids = _applied(project)
+    _pending(project, ids)
+    seen = ("from schemaflow import renderchild\n"
+            "real = renderchild.RenderChild.prefetch\n"
+            "def prefetch(self, g, applied):\n"
+            "    print('prefetch', sorted(applied) == sorted(g.by_id)[:len(applied)])\n"
+            "    self.stream.send(renderchild.Prefetch('0' * 32), renderchild.WAIT)\n"
+            "    real(self, g, set(list(applied)[:-1]))\n"
+            "renderchild.RenderChild.prefetch = prefetch\n")
+    shutil.copy(project.root / "app.db", project.root / "before.db")
+    out = _python(project, PLAN.replace("PRE", seen)).splitlines()
+    assert out[0] == "prefetch True"
+    there, imported = json.loads(out[-1])
+    built = _schema(project), [r[:2] for r in _rows(project)]
+    shutil.copy(project.root / "before.db", project.root / "app.db")
+    here, _ = _plan(project, ALONE)
+    assert not imported and there == here
+    assert (_schema(project), [r[:2] for r in _rows(project)]) == built

@@ -64,7 +64,7 @@ def _encode(value: Any) -> Any:
 def _encoders() -> dict[type, Callable[[Any], list[Any]]]:
     """Class → the function that encodes an object of that class: `[index, field values...]`,
     each value encoded by `_encode` unless it is a leaf. One function per class, written
-    from its field names, as `_decoders` below: a loop calling `_encode` for every field
+    from its field names, as `decoders` below: a loop calling `_encode` for every field
     took longer than the IR parse, on every file of a fresh clone."""
     scope: dict[str, Any] = {"_encode": _encode, "_LEAF": _LEAF}
     lines = []
@@ -104,7 +104,7 @@ def _field_source(k: int, tp: Any) -> str:
 
 
 @functools.cache
-def _decoders() -> dict[int, Callable[[Any], Any]]:
+def decoders() -> dict[int, Callable[[Any], Any]]:
     """Class index → the function that decodes an object of that class; the operations'."""
     # One function per class, written from its field types: a generic loop building keyword
     # dictionaries made decoding twice as slow as the loader it replaced, and `validate` on a
@@ -139,6 +139,6 @@ def _operations(value: Any, decoders: dict[int, Callable[[Any], Any]]) -> tuple[
 def decode_body(value: Any) -> Body:
     """Operations and rollback from `encode_body`'s data; raises on anything else."""
     operations, rollback = value
-    decoders = _decoders()
-    return (_operations(operations, decoders),
-            None if rollback is None else _operations(rollback, decoders))
+    found = decoders()
+    return (_operations(operations, found),
+            None if rollback is None else _operations(rollback, found))
