@@ -390,8 +390,10 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
         if pending:  # the full path checks these rows again, under the lock
             from .renderchild import MOST
 
-            if child is not None and direction == "apply" and len(pending) <= MOST:
-                child.prefetch(g, {r.id for r in rows})
+            applied = {r.id for r in rows}
+            if child is not None and direction == "apply" and len(pending) <= MOST and (
+                    applied <= g.by_id.keys()):  # (else the full path says what is missing)
+                child.prefetch(g, applied)
             return None, True
         check_drift(rows, g, self._folder())
         return RunResult(direction, [], plan=Plan(direction, (), database.name)), True
