@@ -393,7 +393,7 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
             applied = {r.id for r in rows}
             if child is not None and direction == "apply" and len(pending) <= MOST and (
                     applied <= g.by_id.keys()):  # (else the full path says what is missing)
-                child.prefetch(g, applied)
+                child.prefetch(g, applied, self.history.memo)
             return None, True
         check_drift(rows, g, self._folder())
         return RunResult(direction, [], plan=Plan(direction, (), database.name)), True

@@ -1,9 +1,10 @@
 """The command line's entry point (`schemaflow`, `python -m schemaflow`), before the command
-line itself is imported: for `apply` and `rollback`, the process that renders what they run
-(`renderchild`) is forked here, where the interpreter holds little more than itself, so
-that it starts importing SQLAlchemy while this one still imports the command line (~0.04 s
-earlier than the run could start it) and holds none of the command line's memory. Nothing
-here imports more than the standard library and the forking helper."""
+line itself is imported: for `apply` and `rollback` (and their aliases), the process that
+renders what they run (`renderchild`) is forked here, where the interpreter holds little
+more than itself, so that it starts importing SQLAlchemy while this one still imports the
+command line (~0.04 s earlier than the run could start it) and holds none of the command
+line's memory. Nothing here imports more than the standard library and the forking
+helper."""
 
 from __future__ import annotations
 
@@ -13,8 +14,13 @@ import sys
 # value.
 GLOBAL_OPTIONS = {"-c": True, "--config": True, "--url": True, "-v": False, "--verbose": False,
                   "-q": False, "--quiet": False}
+_RUNS = frozenset({"apply", "rollback", "upgrade", "downgrade"})  # (and their aliases)
 # The options after which `apply` and `rollback` run nothing (the SQL or the plan shown).
 _NOT_RUN = frozenset({"--sql", "--dry-run", "--help", "-h", "--resume-from"})
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def named(argv: list[str]) -> str | None:
@@ -30,10 +36,14 @@ def named(argv: list[str]) -> str | None:
 def main() -> None:
     """Console-script entry point."""
     argv = sys.argv[1:]
-    if named(argv) in ("apply", "rollback") and not any(
-            a.split("=")[0] in _NOT_RUN for a in argv):
+    if named(argv) in _RUNS and not any(a.split("=")[0] in _NOT_RUN for a in argv):
+        import signal
+
         from .renderchild import fork_early
 
+        # Until the command line sets its own: a SIGTERM ends the command as its handler
+        # does (143), running the exit handlers, which stop the forked process.
+        signal.signal(signal.SIGTERM, _terminated)
         fork_early()
     from .cli import main as cli_main
 

@@ -155,6 +155,15 @@ class Forked:
         self.process.join()
 
 
+def _flush() -> None:
+    """Flush the standard streams before a fork, or the child would write what they hold a
+    second time; a stream that is closed (None, as with `>&-`) or cannot be flushed is left."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            with contextlib.suppress(ValueError, OSError):
+                stream.flush()
+
+
 def fork_call(fn: Callable[[], Any]) -> Forked | None:
     """Start `fn()` in a forked process (it inherits everything loaded here, and is never
     pickled; its result is); None where processes cannot be forked."""
@@ -163,8 +172,7 @@ def fork_call(fn: Callable[[], Any]) -> Forked | None:
     import multiprocessing
 
     context = multiprocessing.get_context("fork")
-    for stream in (sys.stdout, sys.stderr):  # or the child would write it out a second time
-        stream.flush()
+    _flush()
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=_send_result, args=(fn, send), daemon=True)
     try:
@@ -354,8 +362,7 @@ def _channels() -> tuple[_Channel, _Channel]:
 def _fork(fn: Callable[[Any], None], *, duplex: bool) -> Stream | None:
     if sys.platform != "linux":
         return None
-    for stream in (sys.stdout, sys.stderr):  # or the child would write it out a second time
-        stream.flush()
+    _flush()
     ours: Any
     theirs: Any
     try:

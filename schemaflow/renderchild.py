@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from .dialects.base import Dialect
     from .graph import Graph
     from .history import History
+    from .memo import Memo
     from .plans import Direction
     from .source import Limits
 
@@ -91,8 +92,9 @@ _early: parallel.Stream | None = None
 def fork_early() -> None:
     """Start the process as the command line starts (`launch`), before it imports itself,
     where one may serve a run (see the module): the run's `RenderChild.start` takes it and
-    tells it what it serves, or stops it. A process that exits without taking it lets it
-    end (it waits for a `Setup` on the pipe, which closes)."""
+    tells it what it serves, or stops it; a command that exits without taking it stops it
+    as it exits (an exit handler; and a process whose command died without one ends once
+    it reads the closed pipe)."""
     global _early
     if _early is None and parallel.workers() > 1 and parallel.forkable() and (
             "sqlalchemy" not in sys.modules):
@@ -158,7 +160,7 @@ class RenderChild:
 
     def __init__(self, stream: parallel.Stream) -> None:
         self.stream = stream
-        self._keyed: tuple[set[str], str] | None = None  # (see `key_of`)
+        self._keyed: tuple[int, set[str], str] | None = None  # (see `key_of`)
 
     @classmethod
     def start(cls, url: str, dialect: Dialect | None, table: str, schema: str | None,
@@ -193,10 +195,11 @@ class RenderChild:
         self.close()
         return answer if isinstance(answer, tuple) and len(answer) == 3 else None
 
-    def prefetch(self, g: Graph, applied: Collection[str]) -> None:
-        """Have the process read the schema that `applied` build (see `Prefetch`)."""
+    def prefetch(self, g: Graph, applied: Collection[str], memo: Memo) -> None:
+        """Have the process read the schema that `applied` build (see `Prefetch`), where
+        `memo` holds it (else the run replays it later, and remembers it then)."""
         key = self.key_of(g, applied)
-        if key:
+        if key and memo.holds_state(key):
             self.stream.send(Prefetch(key), WAIT)
 
     def key_of(self, g: Graph, applied: Collection[str]) -> str:
@@ -204,10 +207,10 @@ class RenderChild:
         of the set it was last asked for, not worked out again."""
         from .memo import START, sequence_keys
 
-        if self._keyed is None or self._keyed[0] != applied:
-            self._keyed = (set(applied),
+        if self._keyed is None or self._keyed[:2] != (id(g), applied):
+            self._keyed = (id(g), set(applied),
                            sequence_keys(g, g.ordered(applied)).last or START)
-        return self._keyed[1]
+        return self._keyed[2]
 
     def open_stream(self, request: StreamRequest) -> dict[str, Any] | None:
         """The version table's statements, once the forked process loaded the history and

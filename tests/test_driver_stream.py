@@ -258,3 +258,16 @@ def test_the_command_line_forks_the_process_before_it_imports_itself(
                           text=True, timeout=120, check=False)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert "forked [False]" in done.stdout
+
+
+def test_a_closed_standard_output_is_no_matter(
+        known: tuple[Project, list[str], tuple[Any, ...], dict[str, str]]) -> None:
+    # `schemaflow apply >&-` (a deploy script's): nothing to flush before the fork.
+    p, _, _, env = known
+    for args in (["apply"], ["rollback", "base"], ["apply", "--url", "nosuch://x"]):
+        done = subprocess.run(["sh", "-c", f'"{sys.executable}" -m schemaflow "$@" >&-', "sh",
+                               *args], cwd=p.root, env={**os.environ, **env},
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert "Traceback" not in done.stderr, done.stderr
+        assert done.returncode == (2 if "--url" in args else 0), done.stderr
+    assert _version_rows(p.url) == []

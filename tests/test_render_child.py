@@ -240,10 +240,10 @@ def test_the_schema_read_ahead_is_only_a_guess(project: Project) -> None:
     _pending(project, ids)
     seen = ("from schemaflow import renderchild\n"
             "real = renderchild.RenderChild.prefetch\n"
-            "def prefetch(self, g, applied):\n"
+            "def prefetch(self, g, applied, memo):\n"
             "    print('prefetch', sorted(applied) == sorted(g.by_id)[:len(applied)])\n"
             "    self.stream.send(renderchild.Prefetch('0' * 32), renderchild.WAIT)\n"
-            "    real(self, g, set(list(applied)[:-1]))\n"
+            "    real(self, g, set(list(applied)[:-1]), memo)\n"
             "renderchild.RenderChild.prefetch = prefetch\n")
     shutil.copy(project.root / "app.db", project.root / "before.db")
     out = _python(project, PLAN.replace("PRE", seen)).splitlines()
