@@ -383,14 +383,14 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
         self._load_for_run()
         g = self.history.graph
         rows = effective(rows, g)
+        applied = {r.id for r in rows}
         if direction == "apply":
-            pending = apply_ids(g, target, {r.id for r in rows})
+            pending = apply_ids(g, target, applied)
         else:
             pending = rollback_ids(g, target or "base", [r.id for r in rows])
         if pending:  # the full path checks these rows again, under the lock
             from .renderchild import MOST
 
-            applied = {r.id for r in rows}
             if child is not None and direction == "apply" and len(pending) <= MOST and (
                     applied <= g.by_id.keys()):  # (else the full path says what is missing)
                 child.prefetch(g, applied, self.history.memo)

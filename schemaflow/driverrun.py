@@ -253,7 +253,7 @@ def _rendered_there(child: RenderChild, history: History, dialect: Dialect,
     if not all(files) or not history.memo.holds_state(key):
         return None
     answer = child.render(Request(dialect.name, dialect.server_version, facts, key,
-                                  [f for f in files if f is not None], history.limits, ids,
+                                  [f for f in files if f is not None], ids,
                                   [history.loaded_body(cid) for cid in ids]))
     if answer is None or len(answer[0]) != len(ids) or len(answer[2]) != len(ids):
         return None

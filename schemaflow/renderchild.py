@@ -124,7 +124,6 @@ class Request:
     facts: tuple[Any, ...]
     key: str
     files: list[Path]
-    limits: Limits
     ids: list[str]
     loaded: list[tuple[bool | None, Any]]  # each as loaded (`History.loaded_body`)
 
@@ -293,7 +292,7 @@ def _serve(conn: Any, setup: Setup | None) -> None:
                 answer = None  # (the end of the stream)
             else:
                 state = states.get(request.key) or memo.state(request.key)
-                answer = _rendered(request, state, renderer, finish, recipe)
+                answer = _rendered(request, state, setup.limits, renderer, finish, recipe)
     except Exception:
         answer = None
     conn.send(answer)
@@ -337,10 +336,10 @@ def _stream(request: StreamRequest, history: History, renderer: Any, finish: Any
         send((cid, item.steps, item.transactional, item.checksum, history.read_key(cid)))
 
 
-def _rendered(request: Request, state: Any, renderer: Any, finish: Any,
+def _rendered(request: Request, state: Any, limits: Limits, renderer: Any, finish: Any,
               recipe: dict[str, Any]) -> Rendered | None:
     """`request`'s changesets rendered on `state` (the schema the memo holds under its key;
-    None: it holds none)."""
+    None: it holds none), their files read within `limits`."""
     from .cache import checksum
     from .history import parse_file, same_as_loaded
     from .planning import Schema, apply_item
@@ -351,7 +350,7 @@ def _rendered(request: Request, state: Any, renderer: Any, finish: Any,
     schema = Schema(state)
     items, parsed = [], []
     for cid, path, loaded in zip(request.ids, request.files, request.loaded, strict=True):
-        cs, _ = parse_file(path, request.limits)
+        cs, _ = parse_file(path, limits)
         if not same_as_loaded(cs, cid, *loaded):
             return None  # (its file changed meanwhile: the run parses it and says so)
         item = apply_item(renderer, cs, cs.operations, schema, checksum(cs), finish)

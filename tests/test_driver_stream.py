@@ -149,6 +149,13 @@ def _with(p: Project, pre: str, *args: str, env: dict[str, str]) -> tuple[Any, b
     return done, imported
 
 
+def _edit(path: Path, indent: str) -> str:
+    """Lines of a script that edit the changeset file at `path` (a bigint column made
+    text), indented by `indent`."""
+    return (f"{indent}import pathlib\n{indent}path = pathlib.Path({str(path)!r})\n"
+            f"{indent}path.write_text(path.read_text().replace('bigint', 'text'))\n")
+
+
 def _refused_as_changed(p: Project, done: Any, cid: str) -> None:
     """The run said that `cid`'s file changed meanwhile, and nothing of the edit (a bigint
     column made text) reached the database."""
@@ -167,12 +174,10 @@ def test_a_file_changed_after_the_run_read_it_is_never_run(
     # Edited once the run loaded and checked the history, before the render process loads
     # it (on the run's request: the database exists): that process finds another history
     # and streams nothing; the run renders in its own process and finds the file changed.
-    edit = ("from pathlib import Path\n"
-            "from schemaflow import renderchild\n"
+    edit = ("from schemaflow import renderchild\n"
             "before = renderchild.RenderChild.open_stream\n"
             "def open_stream(self, request):\n"
-            f"    path = Path({str(path)!r})\n"
-            "    path.write_text(path.read_text().replace('bigint', 'text'))\n"
+            f"{_edit(path, '    ')}"
             "    return before(self, request)\n"
             "renderchild.RenderChild.open_stream = open_stream\n")
     done, imported = _with(p, edit, "apply", env=env)
@@ -188,13 +193,11 @@ def test_a_file_changed_while_it_streams_is_never_run(
     path = next(p.changesets.glob(f"{ids[-3]}_*"))
     # Edited as the render process comes to read it: the changesets before it run through
     # the driver, then the run goes on in its own process and finds the file changed.
-    edit = ("from pathlib import Path\n"
-            "from schemaflow.history import History\n"
+    edit = ("from schemaflow.history import History\n"
             "before = History.from_file\n"
             "def from_file(self, cid, **kwargs):\n"
             f"    if cid == {ids[-3]!r}:\n"
-            f"        path = Path({str(path)!r})\n"
-            "        path.write_text(path.read_text().replace('bigint', 'text'))\n"
+            f"{_edit(path, '        ')}"
             "    return before(self, cid, **kwargs)\n"
             "History.from_file = from_file\n")
     done, imported = _with(p, edit, "apply", env=env)
