@@ -42,7 +42,7 @@ the plan ends on to the memo).
 Only where processes fork (Linux), with a core to spare, no thread but the main one and the
 live status line's (`parallel.forkable`), where SQLAlchemy is not imported yet (an API
 caller's process), with a cache folder (the memo), and where the database has a driver side
-(`Dialect.driver_side`)."""
+(`Dialect.driver_side`) and runs in this process (`Dialect.render_process`: SQLite)."""
 
 from __future__ import annotations
 
@@ -172,7 +172,8 @@ class RenderChild:
 
         global _early
         early, _early = _early, None  # (taken by this run, used or stopped)
-        if (dialect is None or dialect.driver_side(url, schema) is None
+        if (dialect is None or not dialect.render_process
+                or dialect.driver_side(url, schema) is None
                 or "sqlalchemy" in sys.modules  # (then rendering here costs no import)
                 or cache_folder() is None  # (no memo to read the schema from)
                 or parallel.workers() < 2 or not parallel.forkable()):

@@ -142,6 +142,12 @@ class Dialect(SupportChecks, CatalogReading, ComparableView):
     catalog_queries: ClassVar[bool] = False
     # Whether a new database is made on the server (CREATE DATABASE), else it is a new file.
     server_databases: ClassVar[bool] = True
+    # Whether a run through the driver alone has what it runs rendered by a process of its
+    # own (`renderchild`): where the database runs in this process, the second core is free
+    # for it. A server needs that core while the run sends, and on PostgreSQL that process
+    # (importing SQLAlchemy's dialect, connecting through it) measured slower than a run
+    # rendering for itself: there the driver alone runs plans kept whole.
+    render_process: ClassVar[bool] = False
     # Whether an index key may cover a prefix of its column (`length`); elsewhere the whole
     # column is indexed.
     prefix_lengths: ClassVar[bool] = False

@@ -33,7 +33,9 @@ def _bound(stmt: Any, dialect: Any, literal: Any) -> Bound | None:
         params = tuple(values[name] for name in compiled.positiontup)
     else:
         escaped = compiled.escaped_bind_names
-        params = {escaped.get(k, k): v for k, v in values.items()}
+        # (names as plain text: SQLAlchemy's are a subclass of str, which a run that
+        # receives them from the render process would import SQLAlchemy to unpickle)
+        params = {str(escaped.get(k, k)): v for k, v in values.items()}
     return Bound(compiled.string, params, compile_step(Step(stmt), literal))
 
 

@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ... import ir
-from ...errors import DatabaseError, UsageError
+from ...errors import UsageError
 from ...sqlsplit import SqlSyntax
 from ...typespec import TypeSpec, enum_name, is_native_enum
 from .. import register
@@ -19,11 +19,6 @@ from ..base import (
     Dialect,
     Version,
     VersionRead,
-    db_message,
-    quoted,
-    select_journal,
-    select_versions,
-    unreachable,
 )
 from ..comparable import map_columns, map_tables
 
@@ -33,6 +28,7 @@ if TYPE_CHECKING:
     from ...rules import Analyzer
     from ...state import SchemaState, Table
     from ..catalogs import Options
+    from ..driver import DriverSide
     from ..render import Renderer
 
 
@@ -151,11 +147,15 @@ def still_named(state: SchemaState, name: str, removed: list[str]) -> None:
                                              "before this one")
 
 
-def lock_key(conn: Connection, table: str) -> int:
-    """A stable 32-bit advisory-lock key for a version table in this database (locks are
+def advisory_key(database: str, table: str) -> int:
+    """A stable 32-bit advisory-lock key for a version table in `database` (locks are
     server-wide, migrations per database)."""
-    database = conn.exec_driver_sql("SELECT current_database()").scalar()
     return zlib.crc32(f"schemaflow:{database}.{table}".encode())
+
+
+def lock_key(conn: Connection, table: str) -> int:
+    """`advisory_key` of the database `conn` is connected to."""
+    return advisory_key(str(conn.exec_driver_sql("SELECT current_database()").scalar()), table)
 
 
 def _bytea(c: ir.Column) -> ir.Column:
@@ -384,38 +384,37 @@ class PostgreSQL(Dialect):
 
     def read_versions(self, url: str, table: str, schema: str | None,
                       timeout: float) -> VersionRead | None:
-        from ...journal import journal_name
+        side = self.driver_side(url, schema)
+        if side is None:
+            return None
+        raw = side.connect(timeout)
+        try:
+            return side.read(raw, table, schema).read
+        finally:
+            side.close(raw)
 
+    def driver_side(self, url: str, schema: str | None) -> DriverSide | None:
+        """psycopg (3) alone, for a URL libpq reads as SQLAlchemy's psycopg dialect has it
+        read (the URL's query its connection options), where psycopg is installed."""
         if url.count("@") > 1 or URL_PARTS.match(url) is None:
             return None
         mapped = self.driver_url(url)  # errors show the URL as the user wrote it
         if mapped.partition(":")[0].lower() != "postgresql+psycopg":
             return None
         try:
-            import psycopg
+            from .driver import PsycopgDriver
         except ImportError:
             return None  # SQLAlchemy reports the missing driver with its hint
-        # libpq reads the URL itself, as SQLAlchemy's psycopg dialect lets it.
+        return PsycopgDriver(url, mapped)
+
+    def driver_facts(self, raw: Any, driver: str) -> tuple[Any, ...] | None:
+        if driver != "psycopg":
+            return None
+        import psycopg
+
+        from .driver import facts_on
+
         try:
-            conn = psycopg.connect("postgresql" + mapped[mapped.index("://"):])
-        except psycopg.Error as exc:
-            raise unreachable(url, exc) from None
-        try:
-            found = conn.execute("SELECT to_regclass(%s), to_regclass(%s)", (
-                quoted(table, schema, '"'), quoted(journal_name(table), schema, '"'))).fetchone()
-            if not found or found[0] is None:
-                return [], []
-            rows = [tuple(r) for r in conn.execute(select_versions(table, schema, '"'))]
-            if found[1] is None:
-                return rows, []
-            try:
-                return rows, [tuple(r) for r in conn.execute(
-                    select_journal(table, schema, '"'))]
-            except psycopg.errors.UndefinedTable:
-                return rows, []  # a run dropped it meanwhile: it was empty
-        except psycopg.errors.InvalidSchemaName:
-            return [], []
-        except psycopg.Error as exc:
-            raise DatabaseError(f"the database failed: {db_message(exc)}") from None
-        finally:
-            conn.close()
+            return facts_on(raw)[0]
+        except psycopg.Error:
+            return None  # (then SQLAlchemy's dialect tells, and no driver run shares it)

@@ -68,6 +68,7 @@ class SQLite(Dialect):
     sa_types_module: ClassVar[str | None] = "sqlalchemy.dialects.sqlite"
     sql_syntax: ClassVar[SqlSyntax] = SqlSyntax(brackets=True)
     server_databases: ClassVar[bool] = False  # a database is a file
+    render_process: ClassVar[bool] = True
     sync_drivers: ClassVar[Mapping[str, str]] = MappingProxyType({"aiosqlite": "pysqlite"})
     driver_packages: ClassVar[Mapping[str, str]] = MappingProxyType(
         {"pysqlcipher": "sqlcipher3-binary"})
