@@ -3,6 +3,7 @@ from the folder index while no file changed, else file by file (`fileload`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -42,8 +43,26 @@ def same_as_loaded(fresh: ir.Changeset, cid: str, transactional: bool | None,
     # file's, and the graph's copy of every body would double a long plan's memory.
     if isinstance(body, ir.Deferred):
         body = body.load()
-    return (fresh.id, fresh.transactional, fresh.operations, fresh.rollback) == (
-        cid, transactional, *body)
+    mine = (fresh.id, fresh.transactional, fresh.operations, fresh.rollback)
+    theirs = (cid, transactional, *body)
+    return mine == theirs or _alike(mine, theirs)
+
+
+def _alike(a: Any, b: Any) -> bool:
+    """`a == b`, but a NaN (an `insert_rows` value) equal to a NaN: two parses of one
+    file make two NaN objects, which `==` holds unequal."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return a == b or (a != a and b != b)
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(map(_alike, a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_alike(v, b[k]) for k, v in a.items())
+    if dataclasses.is_dataclass(a):
+        return all(_alike(getattr(a, f.name), getattr(b, f.name))
+                   for f in dataclasses.fields(a))
+    return bool(a == b)
 
 
 def parse_file(path: Path, limits: Limits) -> tuple[ir.Changeset, str]:

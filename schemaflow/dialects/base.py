@@ -104,6 +104,14 @@ class Capabilities:
     composite_numbering: bool = True
     sequences: bool = False  # CREATE SEQUENCE
     numbered_leads_index: bool = False
+    # The column types that store a NaN, and an infinity, written in `insert_rows` (YAML's
+    # .nan, .inf) as such; elsewhere the value is refused: PostgreSQL's floating-point
+    # types hold both (numeric a NaN; an infinity only without a precision, from 14 on),
+    # SQLite an infinity (a NaN it writes as NULL: `nan_as_null`), MySQL and MariaDB
+    # neither.
+    nan_types: tuple[str, ...] = ()
+    infinity_types: tuple[str, ...] = ()
+    nan_as_null: bool = False
 
 
 def db_message(exc: BaseException) -> str:

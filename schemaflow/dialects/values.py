@@ -12,6 +12,7 @@ number and cuts a string, PostgreSQL truncates a long name) never sees them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -110,6 +111,28 @@ def unstorable(dialect: Dialect, op: ir.Operation,
             shown = repr(value) if len(value) <= 30 else repr(value[:27]) + "..."
             yield (f"{where}: {shown} is {len(value)} characters, more than the "
                    f"{spec.args[0]} it holds on {dialect.name}"), path
+        elif (isinstance(value, float) and not math.isfinite(value)
+              and not isinstance(op, ir.DeleteRows)):
+            message = _nonfinite(dialect, spec, value)
+            if message is not None:
+                yield f"{where}: {message}", path
+
+
+def _nonfinite(dialect: Dialect, spec: TypeSpec, value: float) -> str | None:
+    """Why a NaN or an infinity cannot be stored in a column of type `spec` here (None: it
+    can, as written)."""
+    caps = dialect.caps
+    nan = value != value
+    shown = "NaN" if nan else ("infinity" if value > 0 else "-infinity")
+    held = caps.nan_types if nan else caps.infinity_types
+    if spec.name in held:
+        return None
+    if held:
+        return (f"{shown} is held on {dialect.name} only by a column of type "
+                f"{' or '.join(held)}")
+    if nan and caps.nan_as_null:
+        return f"{shown} is not a value {dialect.name} stores: it writes NULL instead"
+    return f"{shown} is not a value {dialect.name} stores"
 
 
 def check_values(dialect: Dialect, op: ir.Operation, before: SchemaState) -> None:

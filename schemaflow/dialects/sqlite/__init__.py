@@ -78,7 +78,8 @@ class SQLite(Dialect):
                 "index_expressions": True,
                 "max_identifier_length": 1000, "deferrable_foreign_keys": True,
                 "string_lengths": False, "numbered_keys": True,
-                "composite_numbering": False}),
+                "composite_numbering": False, "infinity_types": ("float", "numeric"),
+                "nan_as_null": True}),
         ((3, 25), {"rename_column": True}),
         ((3, 35), {"drop_column": True}),
     )
