@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -46,6 +47,9 @@ _KEEP_STATES = 4
 _KEEP_CLEAN = 64
 _KEEP_RENDERED = 20_000  # plan items, over the newest `_KEEP_RENDER_FILES` databases
 _KEEP_RENDER_FILES = 4
+# Seconds after which a temporary file in the memo's folder is one whose write never ended
+# (a run stopped while it wrote a schema): a write takes well under a second.
+_STALE = 3600
 START = ""  # the key of the empty sequence (an empty database)
 _HEX = "0123456789abcdef"
 
@@ -240,7 +244,8 @@ class Memo:
         self.prune("state-*.json", _KEEP_STATES)
 
     def prune(self, pattern: str, keep: int) -> None:
-        """Delete all but the `keep` newest files matching `pattern`."""
+        """Delete all but the `keep` newest files matching `pattern`, and what a process
+        stopped while it wrote one left behind (a temporary file older than `_STALE`)."""
         assert self.dir is not None
         try:
             files = sorted(self.dir.glob(pattern), key=lambda p: p.stat().st_mtime)
@@ -248,6 +253,11 @@ class Memo:
                 old.unlink()
         except OSError:
             pass
+        stale = time.time() - _STALE
+        for left in self.dir.glob(".tmp-*"):
+            with contextlib.suppress(OSError):  # (another run's, gone meanwhile)
+                if left.stat().st_mtime < stale:
+                    left.unlink()
 
     def _forget(self, name: str) -> None:
         if self.dir is not None:

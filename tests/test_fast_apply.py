@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -373,6 +374,23 @@ def test_a_damaged_memo_is_ignored(project: Project, damage: str) -> None:
     done = project.cli("apply")
     assert done.returncode == 0, done.stderr
     assert _versions(project) == [*ids, "d001"]
+
+
+def test_what_a_stopped_write_left_behind_is_removed(demo_project: Project) -> None:
+    """A run stopped while it wrote a schema to the memo (a cancelled CI job) leaves a
+    temporary file; the next write removes those older than an hour, not a newer one
+    (another run's, being written)."""
+    assert demo_project.cli("apply").returncode == 0
+    folder = _memo_dir(demo_project)
+    old, new = folder / ".tmp-stopped", folder / ".tmp-writing"
+    for f in (old, new):
+        f.write_bytes(b"{" * 1000)
+    os.utime(old, (time.time() - 7200,) * 2)
+    for f in folder.glob("state-*.json"):
+        f.unlink()  # (so that the next run writes one)
+    assert demo_project.cli("rollback", "base").returncode == 0
+    assert list(folder.glob("state-*.json"))
+    assert not old.exists() and new.exists()
 
 
 def test_no_cache_writes_no_memo(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
