@@ -95,6 +95,14 @@ def test_the_facts_are_read_alike_on_either_connection(pg_url: str) -> None:
         assert dbapi.info.transaction_status == before  # (no transaction left behind)
     assert alone == through
     assert alone[0][0] == "psycopg" and alone[0][2] == "public"
+    # Inside a transaction SQLAlchemy began, in a savepoint of it: the transaction goes on.
+    with session(pg_url) as (conn, dialect):
+        conn.exec_driver_sql("CREATE TABLE kept (x integer)")
+        dbapi = conn.connection.dbapi_connection
+        assert sa_facts(dialect, conn.dialect, dbapi, True) == alone[0]
+        conn.exec_driver_sql("INSERT INTO kept VALUES (1)")
+        conn.commit()
+    assert rows(pg_url, "SELECT x FROM kept") == [(1,)]
 
 
 def test_the_lock_is_the_one_sqlalchemys_runs_take(

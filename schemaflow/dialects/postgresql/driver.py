@@ -54,13 +54,16 @@ def server_version(text: str) -> tuple[int, ...]:
 def facts_on(raw: Any) -> tuple[tuple[Any, ...], tuple[int, ...]]:
     """What SQLAlchemy's psycopg dialect is set up from on `raw` (a psycopg connection,
     its own or one SQLAlchemy opened; a transaction this read opened is ended, one that was
-    open is left as it was), and the server's version."""
-    idle = raw.info.transaction_status == _IDLE
-    try:
-        row = raw.execute(_FACTS).fetchone()
-    finally:
-        if idle and raw.info.transaction_status != _IDLE:
-            raw.rollback()
+    open is left as it was, the read in a savepoint of it), and the server's version."""
+    if raw.info.transaction_status != _IDLE:
+        with raw.transaction():  # (a savepoint: a failing read leaves the transaction usable)
+            row = raw.execute(_FACTS).fetchone()
+    else:
+        try:
+            row = raw.execute(_FACTS).fetchone()
+        finally:
+            if raw.info.transaction_status != _IDLE:
+                raw.rollback()
     version, schema, isolation, standard, hstore = row
     return (("psycopg", psycopg.__version__, str(schema), str(isolation).upper(),
              str(standard), bool(hstore)), server_version(str(version)))
