@@ -275,8 +275,9 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
         try:
             # Whether the version table was found listing changesets (None: not read here).
             recorded: bool | None = None
+            may_keep = True  # (whether the plan may be one kept whole: see `_nothing_to_do`)
             if not dry_run and resume_from is None:
-                nothing, recorded = self._nothing_to_do(direction, target, child)
+                nothing, recorded, may_keep = self._nothing_to_do(direction, target, child)
                 if nothing is not None:
                     return nothing
             _aged()
@@ -294,7 +295,8 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
                                         lock_timeout=self.lock_timeout,
                                         shown_url=self.shown_url, notify=self.notify,
                                         folder=self._folder(), on_item=on_item,
-                                        on_start=on_start, child=child)
+                                        on_start=on_start, child=child,
+                                        may_keep=may_keep)
                 finally:
                     if child is not None:
                         child.close()
@@ -353,12 +355,13 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
 
     def _nothing_to_do(self, direction: Direction, target: str | None,
                        child: RenderChild | None = None
-                       ) -> tuple[RunResult | None, bool | None]:
+                       ) -> tuple[RunResult | None, bool | None, bool]:
         """The outcome of a run with nothing to do, found as `current` finds what is applied
         (the version table read through the driver, compared with the graph), or None when
-        there is work, or when only the full path can tell; and whether the version table
-        was found listing changesets (then no other tool's check needs to read it again;
-        False: read, and it lists none; None: not read here).
+        there is work, or when only the full path can tell; whether the version table was
+        found listing changesets (then no other tool's check needs to read it again; False:
+        read, and it lists none; None: not read here); and whether the plan may be one kept
+        whole (`planstream.may_be_kept`; True where the read does not tell).
         The checks on what is applied still happen (edited, missing, inconsistent:
         DriftError); the history check and the plan are left to the full path, which runs
         whenever there is something to run. Where a deploy's few changesets are pending, the
@@ -370,15 +373,15 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
         settings = self.settings
         database = for_url(settings.url)
         if database is None or settings.bind is not None or self._database_missing():
-            return None, None
+            return None, None, True
         found = read_all(settings.url, settings.version_table, settings.version_table_schema,
                          timeout=self.lock_timeout)
         # None: left to SQLAlchemy; []: maybe no version table yet (apply makes it); an
         # interrupted changeset: the full path finishes it or says why not.
         if found is None:
-            return None, None
+            return None, None, True
         if not found[0] or found[1]:
-            return None, bool(found[0])
+            return None, bool(found[0]), True
         rows = found[0]
         self._load_for_run()
         g = self.history.graph
@@ -389,14 +392,15 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
         else:
             pending = rollback_ids(g, target or "base", [r.id for r in rows])
         if pending:  # the full path checks these rows again, under the lock
+            from .planstream import may_be_kept
             from .renderchild import MOST
 
             if child is not None and direction == "apply" and len(pending) <= MOST and (
                     applied <= g.by_id.keys()):  # (else the full path says what is missing)
                 child.prefetch(g, applied, self.history.memo)
-            return None, True
+            return None, True, may_be_kept(direction, pending, applied)
         check_drift(rows, g, self._folder())
-        return RunResult(direction, [], plan=Plan(direction, (), database.name)), True
+        return RunResult(direction, [], plan=Plan(direction, (), database.name)), True, True
 
     def offline_sql(self, direction: str, target: str | None, dialect: str | None = None,
                     server_version: tuple[int, ...] | None = None) -> RunResult:

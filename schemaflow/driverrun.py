@@ -4,14 +4,15 @@ again and again: each test run's, each CI job's, each new environment's), or a d
 changesets, or a plan known to render (`planstream.known_to_render`) streamed item by item,
 rendered by the process the run forked as it started (`renderchild`).
 
-Where the database has a driver side (`Dialect.driver_side`: SQLite through sqlite3), the
-run connects as schemaflow's engines do, takes the run-wide lock, reads the version table
-and checks it against the changesets (edited, missing: DriftError) exactly as `execute`
-does, and looks for the plan kept for what is pending, under the same key (`planstream`:
-the database's facts as the driver reads them are those SQLAlchemy's dialect is set up
-from), else has the render process render what is pending: a deploy's few changesets all
-before the first runs, a plan known to render each as it comes (and then kept whole,
-where plans are kept, with the version table's statements, as `execute` keeps them).
+Where the database has a driver side (`Dialect.driver_side`: SQLite through sqlite3,
+PostgreSQL through psycopg 3; a render process only on SQLite), the run connects as
+schemaflow's engines do, takes the run-wide lock, reads the version table and checks it
+against the changesets (edited, missing: DriftError) exactly as `execute` does, and looks
+for the plan kept for what is pending, under the same key (`planstream`: the database's
+facts as the driver reads them are those SQLAlchemy's dialect is set up from), else has the
+render process render what is pending: a deploy's few changesets all before the first runs,
+a plan known to render each as it comes (and then kept whole, where plans are kept, with the
+version table's statements, as `execute` keeps them).
 It runs only where every changeset goes as a batch (`batched`: one transaction, statements
 compiled), with the version-row statements compiled by SQLAlchemy (`rowrecipe`: by an
 earlier run, kept signed beside the plans, or by the render process); each changeset is
@@ -141,11 +142,15 @@ def run_driven(settings: Settings, history: History, direction: Direction, targe
              *, lock_timeout: float, shown_url: str, notify: Callable[[str], None],
              folder: str, on_item: Callable[[ItemResult], None] | None = None,
              on_start: Callable[[str, str], None] | None = None,
-             child: RenderChild | None = None) -> DriverRun | None:
+             child: RenderChild | None = None, may_keep: bool = True) -> DriverRun | None:
     """Run this run's plan (kept whole, or rendered by `child`) through the driver alone;
     None (the database as it was) where this run is `execute`'s (see the module's
-    docstring)."""
+    docstring). `may_keep=False`: the version table read before the lock says no plan kept
+    whole can be this run's (`planstream.may_be_kept`), so without `child` nothing is
+    connected or locked here."""
     url, schema = settings.url, settings.version_table_schema
+    if child is None and not may_keep:
+        return None  # (without a render process, only a plan kept whole runs here)
     named = for_url(url) if settings.bind is None else None
     side = named.driver_side(url, schema) if named is not None else None
     if named is None or side is None:

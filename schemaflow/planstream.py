@@ -179,6 +179,12 @@ def keepable(direction: Direction, ids: Sequence[str], applied: Collection[str])
     return not applied if direction == "apply" else set(ids) == set(applied)
 
 
+def may_be_kept(direction: Direction, ids: Sequence[str], applied: Collection[str]) -> bool:
+    """Whether a plan of `ids` in `direction` on top of `applied` may be one kept whole
+    (`plancache`): long enough to be remembered (`known`), and `keepable`."""
+    return len(ids) >= MIN_ITEMS and keepable(direction, ids, applied)
+
+
 def portable(steps: Sequence[Step]) -> bool:
     """Whether the statements can be sent to another process: compiled text and values
     (a statement left for SQLAlchemy's execution is an object graph, not sent)."""

@@ -129,6 +129,16 @@ def test_a_failing_changeset_goes_on_through_sqlalchemy_and_is_reported_as_alway
     (p.root / "app.db").unlink()
     with sqlite3.connect(p.root / "app.db") as conn:
         conn.execute("CREATE TABLE t2 (x INTEGER)")
+    done_then, applied, starts = failing_apply(p, monkeypatch)
+    assert done_then == [8] and applied == ids[:8]  # (then SQLAlchemy's run, from the ninth)
+    assert starts == ids[:9]  # (the ninth told once, though it starts twice)
+
+
+def failing_apply(p: Project, monkeypatch: pytest.MonkeyPatch
+                  ) -> tuple[list[int], list[str], list[str]]:
+    """An apply through the API that fails at a changeset: how many changesets had run
+    when SQLAlchemy's run (`execute.migrate`) started, each time it did; the changesets
+    applied; the changesets it told `on_start` of."""
     from schemaflow import execute
 
     done_then: list[int] = []
@@ -144,8 +154,7 @@ def test_a_failing_changeset_goes_on_through_sqlalchemy_and_is_reported_as_alway
     with pytest.raises(ChangesetFailed):
         p.api().apply(on_start=lambda cid, _: starts.append(cid),
                       on_item=lambda r: applied.append(r.id))
-    assert done_then == [8] and applied == ids[:8]  # (then SQLAlchemy's run, from the ninth)
-    assert starts == ids[:9]  # (the ninth told once, though it starts twice)
+    return done_then, applied, starts
 
 
 def test_version_table_statements_signed_elsewhere_are_not_used(

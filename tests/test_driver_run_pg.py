@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import Project, make_project, reflect, rows
-from test_driver_run import _cli, _untimed
+from test_driver_run import _cli, _untimed, failing_apply
 from test_plancache import _data, _history, _kept_plans
 
 pytestmark = pytest.mark.postgresql
@@ -28,6 +28,16 @@ def _version_rows(url: str, table: str = "schemaflow_version") -> list[tuple[Any
 
 def _libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _side(url: str) -> tuple[Any, Any]:
+    """The database's driver side, and a connection of it."""
+    from schemaflow.dialects import for_url
+
+    named = for_url(url)
+    side = named.driver_side(url, None) if named is not None else None
+    assert side is not None
+    return side, side.connect(5)
 
 
 def _drop_all(url: str) -> None:
@@ -74,15 +84,10 @@ def test_a_kept_plan_runs_through_psycopg_alone(
 def test_the_facts_are_read_alike_on_either_connection(pg_url: str) -> None:
     """What a plan is kept under: the driver's read of its own connection is the same as
     its read of the connection SQLAlchemy opened, and the server version SQLAlchemy's."""
-    from schemaflow.dialects import for_url
     from schemaflow.dialects.connect import session
     from schemaflow.planstream import sa_facts
 
-    named = for_url(pg_url)
-    assert named is not None
-    side = named.driver_side(pg_url, None)
-    assert side is not None
-    raw = side.connect(5)
+    side, raw = _side(pg_url)
     try:
         alone = (side.facts(raw), side.server_version(raw))
         assert not side.in_transaction(raw)
@@ -131,8 +136,46 @@ def test_the_lock_is_the_one_sqlalchemys_runs_take(
     assert done.returncode == 0 and not imported, done.stderr
 
 
-def test_a_failing_changeset_goes_on_through_sqlalchemy_and_is_reported_as_always(
+def test_the_driver_takes_and_lets_go_of_sqlalchemys_lock(pg_url: str) -> None:
+    """The lock a run through psycopg takes is the one a run through SQLAlchemy waits for;
+    letting go of it never fails a run, even where the session is gone."""
+    from schemaflow.dialects.connect import session
+
+    side, raw = _side(pg_url)
+    try:
+        assert side.lock(raw, "schemaflow_version", 0)
+        with session(pg_url) as (conn, dialect):
+            assert not dialect.lock(conn, "schemaflow_version", 0.2)  # (waits, times out)
+            side.unlock(raw, "schemaflow_version")
+            assert dialect.lock(conn, "schemaflow_version", 0)
+            dialect.unlock(conn, "schemaflow_version")
+        assert side.lock(raw, "schemaflow_version", 0)
+        with psycopg.connect(_libpq(pg_url), autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", (raw.info.backend_pid,))
+        side.unlock(raw, "schemaflow_version")  # (the session is gone: no error)
+        assert raw.closed or raw.broken
+    finally:
+        side.close(raw)
+
+
+def test_a_deploy_that_cannot_be_kept_connects_once_for_its_run(
         kept: tuple[Project, list[str], tuple[Any, ...], str]) -> None:
+    """Without a render process a run through the driver serves only a plan kept whole:
+    a deploy of one changeset connects to read the version table, then once for its run
+    (through SQLAlchemy), as before the driver side."""
+    p, ids, _, _ = kept
+    done, _ = _cli(p, "apply", ids[-2])
+    assert done.returncode == 0, done.stderr
+    count = ("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+    before = rows(p.url, count)[0][0]
+    done, _ = _cli(p, "apply")
+    assert done.returncode == 0, done.stderr
+    assert rows(p.url, count)[0][0] - before == 1 + 2  # (this query's own, and the run's two)
+
+
+def test_a_failing_changeset_goes_on_through_sqlalchemy_and_is_reported_as_always(
+        kept: tuple[Project, list[str], tuple[Any, ...], str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     p, ids, _, _ = kept
     # The ninth changeset creates t2: made by hand, it stops the run there.
     reports = []
@@ -149,6 +192,12 @@ def test_a_failing_changeset_goes_on_through_sqlalchemy_and_is_reported_as_alway
     assert reports[0] == reports[1]
     assert f"applied {ids[7]} " in "\n".join(reports[0])
     assert 'relation "t2" already exists' in "\n".join(reports[0])
+    # The first eight ran through psycopg: no SQLAlchemy run before the ninth.
+    _drop_all(p.url)
+    with psycopg.connect(_libpq(p.url), autocommit=True) as conn:
+        conn.execute("CREATE TABLE t2 (x INTEGER)")
+    done_then, applied, _ = failing_apply(p, monkeypatch)
+    assert done_then == [8] and applied == ids[:8]
 
 
 def test_a_version_table_in_its_own_schema(tmp_path: Any, pg_url: str) -> None:
@@ -183,3 +232,21 @@ def test_a_few_pending_changesets_render_in_the_run_itself(
     assert done.returncode == 0 and imported, done.stderr
     assert re.search(rf"applied {ids[-1]} ", done.stderr)
     assert (reflect(p.url), _data(p.url)) == (built[0], built[2])
+
+
+def test_a_url_with_a_query_is_left_to_sqlalchemy(tmp_path: Any, pg_url: str) -> None:
+    """libpq reads a URL's query otherwise than SQLAlchemy's psycopg dialect (a `+`, several
+    hosts): such a URL is never connected by the driver alone, and works as before."""
+    from schemaflow.dialects import for_url
+
+    named = for_url(pg_url)
+    assert named is not None and named.driver_side(pg_url, None) is not None
+    url = pg_url + "?application_name=my+app"
+    assert named.driver_side(url, None) is None
+    p = make_project(tmp_path / "proj", url)
+    ids = _history(p)
+    for args in (("apply",), ("rollback", "base"), ("apply",)):
+        done, imported = _cli(p, *args)
+        assert done.returncode == 0 and imported, done.stderr
+    listed, _ = _cli(p, "current")
+    assert listed.returncode == 0 and f"{ids[-1]} (head, applied)" in listed.stdout

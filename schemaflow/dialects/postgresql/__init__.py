@@ -395,9 +395,12 @@ class PostgreSQL(Dialect):
             side.close(raw)
 
     def driver_side(self, url: str, schema: str | None) -> DriverSide | None:
-        """psycopg (3) alone, for a URL libpq reads as SQLAlchemy's psycopg dialect has it
-        read (the URL's query its connection options), where psycopg is installed."""
-        if url.count("@") > 1 or URL_PARTS.match(url) is None:
+        """psycopg (3) alone, where psycopg is installed, for a URL that libpq reads as
+        SQLAlchemy's psycopg dialect does: none with a query (libpq keeps a `+` that
+        SQLAlchemy reads as a space, and only the last of several hosts SQLAlchemy tries in
+        turn) or a space in it."""
+        if (url.count("@") > 1 or "?" in url or any(c.isspace() for c in url)
+                or URL_PARTS.match(url) is None):
             return None
         mapped = self.driver_url(url)  # errors show the URL as the user wrote it
         if mapped.partition(":")[0].lower() != "postgresql+psycopg":

@@ -142,9 +142,14 @@ class PsycopgDriver(DriverSide):
         return True
 
     def unlock(self, raw: Any, table: str) -> None:
+        # Never raises (what the run did is done): where the unlock fails, the connection
+        # is closed, and the session's advisory lock ends with it.
         if raw.closed or raw.broken:
             return  # the session is gone, and its advisory lock with it
-        raw.execute(f"SELECT pg_advisory_unlock({self._lock_key(raw, table)})")
+        try:
+            raw.execute(f"SELECT pg_advisory_unlock({self._lock_key(raw, table)})")
+        except psycopg.Error:
+            self.close(raw)
 
     def read(self, raw: Any, table: str, schema: str | None) -> VersionsFound:
         try:
