@@ -1,8 +1,8 @@
 """PostgreSQL through psycopg (3) alone (`dialects.driver`): the connection as SQLAlchemy's
-psycopg dialect opens it (libpq reads the URL itself, as that dialect lets it; no session
-setting of schemaflow's own), the run-wide advisory lock taken as `PostgreSQL.lock` takes it,
-and the version table read on that connection. The connection is in autocommit: a read
-leaves no transaction open, and each changeset's batch says BEGIN and COMMIT itself.
+psycopg dialect opens it (libpq reads the URL, one without a query, as that dialect does; no
+session setting of schemaflow's own), the run-wide advisory lock taken as `PostgreSQL.lock`
+takes it, and the version table read on that connection. The connection is in autocommit: a
+read leaves no transaction open, and each changeset's batch says BEGIN and COMMIT itself.
 
 What SQLAlchemy's psycopg dialect is set up from when it connects (`facts_on`) is read here
 in one query, and read the same way on a connection SQLAlchemy opened (`driver_facts`): a
