@@ -31,8 +31,9 @@ _IDLE = psycopg.pq.TransactionStatus.IDLE
 
 # One round trip: the version as text, and what the dialect's `initialize` reads besides
 # (the default schema, the isolation level, whether backslashes escape in strings, and
-# whether hstore is there, which its psycopg dialect then adapts).
-_FACTS = ("SELECT pg_catalog.version(), current_schema(), "
+# whether hstore is there, which its psycopg dialect then adapts); and the database's name,
+# which the run-wide lock's key is made of.
+_FACTS = ("SELECT current_database(), pg_catalog.version(), current_schema(), "
           "current_setting('transaction_isolation'), "
           "current_setting('standard_conforming_strings'), "
           "to_regtype('hstore') IS NOT NULL")
@@ -51,10 +52,11 @@ def server_version(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in m.group(1, 2, 3) if x is not None)
 
 
-def facts_on(raw: Any) -> tuple[tuple[Any, ...], tuple[int, ...]]:
+def facts_on(raw: Any) -> tuple[tuple[Any, ...], tuple[int, ...], str]:
     """What SQLAlchemy's psycopg dialect is set up from on `raw` (a psycopg connection,
     its own or one SQLAlchemy opened; a transaction this read opened is ended, one that was
-    open is left as it was, the read in a savepoint of it), and the server's version."""
+    open is left as it was, the read in a savepoint of it), the server's version, and the
+    database's name."""
     if raw.info.transaction_status != _IDLE:
         with raw.transaction():  # (a savepoint: a failing read leaves the transaction usable)
             row = raw.execute(_FACTS).fetchone()
@@ -64,9 +66,9 @@ def facts_on(raw: Any) -> tuple[tuple[Any, ...], tuple[int, ...]]:
         finally:
             if raw.info.transaction_status != _IDLE:
                 raw.rollback()
-    version, schema, isolation, standard, hstore = row
+    database, version, schema, isolation, standard, hstore = row
     return (("psycopg", psycopg.__version__, str(schema), str(isolation).upper(),
-             str(standard), bool(hstore)), server_version(str(version)))
+             str(standard), bool(hstore)), server_version(str(version)), str(database))
 
 
 def read_on(raw: Any, table: str, schema: str | None) -> VersionsFound:
@@ -98,8 +100,7 @@ class PsycopgDriver(DriverSide):
 
     def __init__(self, url: str, mapped: str) -> None:
         self.url, self.conninfo = url, conninfo(mapped)
-        self._facts: tuple[tuple[Any, ...], tuple[int, ...]] | None = None
-        self._key: int | None = None
+        self._facts: tuple[tuple[Any, ...], tuple[int, ...], str] | None = None
 
     def connect(self, timeout: float) -> Any:
         try:
@@ -107,7 +108,7 @@ class PsycopgDriver(DriverSide):
         except psycopg.Error as exc:
             raise unreachable(self.url, exc) from None
 
-    def _read_facts(self, raw: Any) -> tuple[tuple[Any, ...], tuple[int, ...]]:
+    def _read_facts(self, raw: Any) -> tuple[tuple[Any, ...], tuple[int, ...], str]:
         if self._facts is None:
             self._facts = facts_on(raw)
         return self._facts
@@ -119,10 +120,7 @@ class PsycopgDriver(DriverSide):
         return self._read_facts(raw)[0]
 
     def _lock_key(self, raw: Any, table: str) -> int:
-        if self._key is None:
-            database = raw.execute("SELECT current_database()").fetchone()[0]
-            self._key = advisory_key(str(database), table)
-        return self._key
+        return advisory_key(self._read_facts(raw)[2], table)  # (read once, with the facts)
 
     def lock(self, raw: Any, table: str, timeout: float) -> bool:
         key = self._lock_key(raw, table)
