@@ -271,7 +271,8 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
             return self.offline_sql(direction, target)
         # What is pending is rendered by a process started now, which imports SQLAlchemy
         # while this one finds out what that is (`renderchild`).
-        child = self._render_child() if not dry_run and resume_from is None else None
+        child = self._render_child(direction, target) \
+            if not dry_run and resume_from is None else None
         try:
             # Whether the version table was found listing changesets (None: not read here).
             recorded: bool | None = None
@@ -327,14 +328,17 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
             plan = Plan(direction, driven.plan.items[:len(earlier)] + plan.items, plan.dialect)
         return RunResult(direction, earlier + done, plan=plan)
 
-    def _render_child(self) -> RenderChild | None:
+    def _render_child(self, direction: Direction, target: str | None) -> RenderChild | None:
         """The process that renders what this run runs (`renderchild`), where one may serve
-        it: on a URL of a database with a driver side."""
+        it: on a URL of a database with a driver side; for a rollback, to a target that says
+        its plan is long (`renderchild.rollback_served`)."""
         from .dialects import for_url
-        from .renderchild import RenderChild
+        from .renderchild import RenderChild, drop_early, rollback_served
 
         settings = self.settings
-        if settings.bind is not None:
+        if settings.bind is not None or (
+                direction == "rollback" and not rollback_served(target or "base")):
+            drop_early()
             return None
         return RenderChild.start(settings.url, for_url(settings.url), settings.version_table,
                                  settings.version_table_schema, Path(settings.changesets),

@@ -53,6 +53,7 @@ from . import __version__, parallel, plancache
 from .cache import own_keys
 from .cachefile import whole_build
 from .plans import Bound, Direction, Plan, PlanItem
+from .renderchild import MIN_ITEMS
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
@@ -63,7 +64,6 @@ if TYPE_CHECKING:
     from .planning import Finish
     from .plans import Step
 
-MIN_ITEMS = 32  # below this, starting a process costs about what it saves
 HEAD_SHARE = 16  # a streamed run renders the first 1/HEAD_SHARE of its plan in this process
 
 

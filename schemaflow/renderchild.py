@@ -20,7 +20,7 @@ lock. Two kinds of requests:
   as `History.from_file` compares what it parses: a file changed meanwhile is never run.
   It answers once, with all of them: nothing runs before all are rendered.
 - A plan known to render and not kept whole (`open_stream`, `planstream.known_to_render`:
-  at least `planstream.MIN_ITEMS` changesets, each of which rendered here before on the
+  at least `MIN_ITEMS` changesets, each of which rendered here before on the
   schema it meets now; a database built from empty or rolled back to base on a CI machine
   whose cache folder was restored, a long run on top of applied changesets), in either
   direction: the forked process loads the history as the run did (from the folder index
@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from .source import Limits
 
 MOST = 8  # the most changesets rendered there (a deploy's few; more go `planstream`'s way)
+MIN_ITEMS = 32  # the fewest streamed (`planstream`): below, a process costs what it saves
 WAIT = 30.0  # seconds the run waits for its answer before it renders in its own process
 POLL = 0.1  # seconds between the looks a run waiting for a streamed item takes at signals
 
@@ -89,6 +90,16 @@ class Setup:
 _early: parallel.Stream | None = None
 
 
+def rollback_served(target: str) -> bool:
+    """Whether a rollback to `target` may use the process: only a plan streamed from it,
+    at least MIN_ITEMS changesets, does, which only `base` and `-N` (N >= MIN_ITEMS)
+    promise before the version table is read. A rollback to an id or a tag (most undo a few
+    changesets) renders in the run, as it would with the process, without one importing
+    SQLAlchemy on the other core meanwhile for nothing."""
+    return target == "base" or (target[:1] == "-" and target[1:].isdigit()
+                                and int(target[1:]) >= MIN_ITEMS)
+
+
 def fork_early() -> None:
     """Start the process as the command line starts (`launch`), before it imports itself,
     where one may serve a run (see the module): the run's `RenderChild.start` takes it and
@@ -101,10 +112,10 @@ def fork_early() -> None:
         import atexit
 
         _early = parallel.fork_server(lambda conn: _serve(conn, None))
-        atexit.register(_drop_early)
+        atexit.register(drop_early)
 
 
-def _drop_early() -> None:
+def drop_early() -> None:
     """Stop the process `fork_early` started, if no run took it (a command that ended
     before it ran anything)."""
     global _early

@@ -254,3 +254,44 @@ def test_the_schema_read_ahead_is_only_a_guess(project: Project) -> None:
     here, _ = _plan(project, ALONE)
     assert not imported and there == here
     assert (_schema(project), [r[:2] for r in _rows(project)]) == built
+
+
+# Each process the command line and the run fork to render (`parallel.fork_server`), as
+# whether SQLAlchemy was imported then; the command's words follow.
+FORKS = ("import sys\nfrom schemaflow import parallel\n"
+         "forked = []\nreal_fork = parallel.fork_server\n"
+         "def fork_server(fn):\n"
+         "    forked.append('sqlalchemy' in sys.modules)\n"
+         "    return real_fork(fn)\n"
+         "parallel.fork_server = fork_server\n"
+         "import atexit\natexit.register(lambda: print('forked', forked))\n"
+         "sys.argv = ['schemaflow', *sys.argv[1:]]\n"
+         "from schemaflow.launch import main\nmain()\n")
+
+
+def test_a_rollback_to_an_id_or_of_a_few_starts_no_render_process(project: Project) -> None:
+    """Only a stream (a long plan) of a rollback is rendered there, which only `base` and
+    `-N` for a long N promise: a rollback to an id, a tag or `-1` starts no process that
+    would import SQLAlchemy for nothing; the database is what the rollback leaves either
+    way."""
+    from schemaflow import renderchild
+
+    ids = _applied(project, renderchild.MIN_ITEMS + 8)
+
+    def rollback(*words: str) -> str:
+        done = subprocess.run([sys.executable, "-c", FORKS, "rollback", *words],
+                              cwd=project.root, capture_output=True, text=True, check=False)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        return done.stdout.splitlines()[-1]
+
+    assert rollback(ids[-3]) == "forked []"
+    assert [r[0] for r in _rows(project)] == ids[:-2]
+    assert rollback("--lock-timeout", "5", "-1") == "forked []"
+    assert [r[0] for r in _rows(project)] == ids[:-3]
+    # A relative target long enough for a stream, or base: forked as the command starts.
+    assert rollback(f"-{renderchild.MIN_ITEMS}") == "forked [False]"
+    assert [r[0] for r in _rows(project)] == ids[:5]
+    assert rollback("base") == "forked [False]"
+    assert _rows(project) == [] and [r[1] for r in _schema(project) if r[0] == "table"] == []
+    assert [renderchild.rollback_served(t) for t in ("base", "-32", "-31", "-1", "x", "-")] \
+        == [True, True, False, False, False, False]
