@@ -220,7 +220,10 @@ def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
             batch = side.batch(raw)
             batch.begin()
             try:
-                batch.send([(batch.opening, None), (recipe["create"], None), ("COMMIT", None)])
+                # Each in a call of its own: the server counts an error's LINE in the text
+                # sent, then the CREATE alone, as through SQLAlchemy (a database's first run).
+                for sql in (batch.opening, recipe["create"], "COMMIT"):
+                    batch.send([(sql, None)])
             finally:
                 batch.settle()
         if streamed is None or child is None:

@@ -219,6 +219,25 @@ def test_a_version_table_in_its_own_schema(tmp_path: Any, pg_url: str) -> None:
     done, imported = _cli(p, "rollback", "base")
     assert done.returncode == 0 and not imported, done.stderr
     assert _version_rows(pg_url, table) == [] and reflect(pg_url) == {}
+    # Its schema gone: the version table's CREATE fails alike both ways, the server's LINE
+    # counted in that statement alone.
+    with psycopg.connect(_libpq(pg_url), autocommit=True) as conn:
+        conn.execute('DROP SCHEMA "Ops" CASCADE')
+    _fail_alike(p)
+
+
+def _fail_alike(p: Project) -> str:
+    """An apply that fails through psycopg alone, told as through SQLAlchemy (a URL with a
+    query is left to it): the same message, exit 2, nothing made. The message."""
+    alone, imported = _cli(p, "apply")
+    assert alone.returncode == 2 and not imported, alone.stderr
+    through, imported = _cli(p, "--url", p.url + "?application_name=sf", "apply")
+    assert through.returncode == 2 and imported, through.stderr
+    told = [line for line in alone.stderr.splitlines() if not line.startswith("database:")]
+    assert told == [line for line in through.stderr.splitlines()
+                    if not line.startswith("database:")]
+    assert "Traceback" not in alone.stderr and reflect(p.url) == {}
+    return alone.stderr
 
 
 def test_a_few_pending_changesets_render_in_the_run_itself(
@@ -250,3 +269,14 @@ def test_a_url_with_a_query_is_left_to_sqlalchemy(tmp_path: Any, pg_url: str) ->
         assert done.returncode == 0 and imported, done.stderr
     listed, _ = _cli(p, "current")
     assert listed.returncode == 0 and f"{ids[-1]} (head, applied)" in listed.stdout
+
+
+def test_a_version_table_that_cannot_be_made_is_told_as_through_sqlalchemy(
+        kept: tuple[Project, list[str], tuple[Any, ...], str]) -> None:
+    """A relation of the version table's name that is no table (a composite type): not
+    taken for the version table, whose CREATE then fails as through SQLAlchemy."""
+    p, _, _, _ = kept
+    _drop_all(p.url)
+    with psycopg.connect(_libpq(p.url), autocommit=True) as conn:
+        conn.execute("CREATE TYPE schemaflow_version AS (x integer)")  # takes the table's name
+    assert "already exists" in _fail_alike(p)

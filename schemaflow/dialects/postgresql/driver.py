@@ -71,19 +71,28 @@ def facts_on(raw: Any) -> tuple[tuple[Any, ...], tuple[int, ...], str]:
              str(standard), bool(hstore)), server_version(str(version)), str(database))
 
 
+# Whether each name is a table as SQLAlchemy's has_table finds one (a table, a partitioned or
+# foreign table, a view): the relation the name resolves to, as the search path resolves it
+# without a schema, of those kinds (a composite type, an index or a sequence of that name is
+# no version table, and a CREATE TABLE of it fails as it fails through SQLAlchemy).
+_TABLES = ("SELECT (SELECT c.relkind IN ('r', 'p', 'f', 'v', 'm') FROM pg_catalog.pg_class c "
+           "WHERE c.oid = to_regclass(%s)), (SELECT c.relkind IN ('r', 'p', 'f', 'v', 'm') "
+           "FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(%s))")
+
+
 def read_on(raw: Any, table: str, schema: str | None) -> VersionsFound:
     """The version table's and the journal's rows on `raw` (psycopg, autocommit)."""
     from ...journal import journal_name
 
     try:
-        found = raw.execute("SELECT to_regclass(%s), to_regclass(%s)", (
-            quoted(table, schema, '"'), quoted(journal_name(table), schema, '"'))).fetchone()
+        found = raw.execute(_TABLES, (quoted(table, schema, '"'),
+                                      quoted(journal_name(table), schema, '"'))).fetchone()
     except psycopg.errors.InvalidSchemaName:
         return VersionsFound(False, ([], []), False)
-    if not found or found[0] is None:
-        return VersionsFound(False, ([], []), found is not None and found[1] is not None)
+    if not found or not found[0]:
+        return VersionsFound(False, ([], []), found is not None and bool(found[1]))
     rows = [tuple(r) for r in raw.execute(select_versions(table, schema, '"'))]
-    if found[1] is None:
+    if not found[1]:
         return VersionsFound(True, (rows, []), False)
     try:
         journal = [tuple(r) for r in raw.execute(select_journal(table, schema, '"'))]
