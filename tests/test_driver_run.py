@@ -302,3 +302,21 @@ def test_a_new_machine_key_signs_the_statements_again(
         assert _version_rows(p.url) == built[1]
         done, _ = _cli(p, "rollback", "base", env=env)
         assert done.returncode == 0, done.stderr
+
+
+def test_a_view_of_the_version_tables_name_is_read_as_through_sqlalchemy(
+        tmp_path: Path) -> None:
+    """sqlite3 alone finds the version table as SQLAlchemy's has_table does, a view too: a
+    view of its name is not "nothing applied" one way and a failure the other."""
+    p = make_project(tmp_path / "proj", f"sqlite:///{tmp_path / 'app.db'}")
+    _history(p)
+    with sqlite3.connect(tmp_path / "app.db") as conn:
+        conn.execute("CREATE VIEW schemaflow_version AS SELECT 1 AS id")
+    for args in (["current"], ["status"], ["apply"]):
+        alone, imported = _cli(p, *args)
+        through, _ = _cli(p, "--url", f"sqlite:///{tmp_path / 'app.db'}?timeout=5", *args)
+        assert (alone.returncode, through.returncode) == (2, 2), (alone.stderr, args)
+        assert alone.stderr.splitlines()[1:] == through.stderr.splitlines()[1:], args
+        assert "Traceback" not in alone.stderr and not (args == ["current"] and imported)
+    assert [r[0] for r in rows(p.url, "SELECT name FROM sqlite_master")] == [
+        "schemaflow_version"]

@@ -26,9 +26,10 @@ def read_on(conn: sqlite3.Connection, table: str) -> VersionsFound:
     schema; applied_at as text)."""
     from ...journal import journal_name
 
+    # (a view too, as SQLAlchemy's has_table finds one: the run then fails as there)
     found = {r[0] for r in conn.execute(
-        "SELECT lower(name) FROM sqlite_master WHERE type = 'table' AND lower(name) "
-        "IN (lower(?), lower(?))", (table, journal_name(table)))}
+        "SELECT lower(name) FROM sqlite_master WHERE type IN ('table', 'view') AND "
+        "lower(name) IN (lower(?), lower(?))", (table, journal_name(table)))}
     journal_table = journal_name(table).lower() in found
     if table.lower() not in found:
         return VersionsFound(False, ([], []), journal_table)
