@@ -216,14 +216,13 @@ def _locked_run(side: DriverSide, raw: Any, named: Dialect, settings: Settings,
         runner = DriverRunner(side, raw, g, RecipeWriter(recipe), table, schema, dialect.name)
         if plan is not None and not all(runner.fits(item) for item in plan.items):
             return None
-        if not exists:  # (in a transaction of its own, as `Recorder.ensure` makes it)
+        if not exists:  # (in a transaction of its own, as `Recorder.ensure` makes it: the
+            # one statement, in autocommit; sent alone, as SQLAlchemy sends it, so that the
+            # server counts an error's LINE in it alone)
             batch = side.batch(raw)
             batch.begin()
             try:
-                # Each in a call of its own: the server counts an error's LINE in the text
-                # sent, then the CREATE alone, as through SQLAlchemy (a database's first run).
-                for sql in (batch.opening, recipe["create"], "COMMIT"):
-                    batch.send([(sql, None)])
+                batch.send([(recipe["create"], None)])
             finally:
                 batch.settle()
         if streamed is None or child is None:
