@@ -366,10 +366,11 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
         found listing changesets (then no other tool's check needs to read it again; False:
         read, and it lists none; None: not read here); and whether the plan may be one kept
         whole (`planstream.may_be_kept`; True where the read does not tell).
-        The checks on what is applied still happen (edited, missing, inconsistent:
-        DriftError); the history check and the plan are left to the full path, which runs
-        whenever there is something to run. Where a deploy's few changesets are pending, the
-        render process (`child`) starts reading the schema they meet meanwhile."""
+        The checks on what is applied still happen first (edited, missing, inconsistent:
+        DriftError), as on the full path; the history check and the plan are left to the
+        full path, which runs whenever there is something to run. Where a deploy's few
+        changesets are pending, the render process (`child`) starts reading the schema they
+        meet meanwhile."""
         from .dialects import for_url
         from .plans import Plan
         from .recorder import check_drift, effective, read_all
@@ -390,6 +391,9 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
         self._load_for_run()
         g = self.history.graph
         rows = effective(rows, g)
+        # What is applied checked first, as the full path checks it before it resolves the
+        # target (which assumes every applied changeset is in the folder, as applied).
+        check_drift(rows, g, self._folder())
         applied = {r.id for r in rows}
         if direction == "apply":
             pending = apply_ids(g, target, applied)
@@ -399,11 +403,9 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
             from .planstream import may_be_kept
             from .renderchild import MOST
 
-            if child is not None and direction == "apply" and len(pending) <= MOST and (
-                    applied <= g.by_id.keys()):  # (else the full path says what is missing)
+            if child is not None and direction == "apply" and len(pending) <= MOST:
                 child.prefetch(g, applied, self.history.memo)
             return None, True, may_be_kept(direction, pending, applied)
-        check_drift(rows, g, self._folder())
         return RunResult(direction, [], plan=Plan(direction, (), database.name)), True, True
 
     def offline_sql(self, direction: str, target: str | None, dialect: str | None = None,

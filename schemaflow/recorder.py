@@ -20,6 +20,7 @@ from . import __version__
 from .cache import checksum
 from .config import normal_url
 from .dialects import for_url
+from .dialects.versions import next_exec_order
 from .errors import Diagnostic, DriftError
 from .runner import RowWriter
 
@@ -205,14 +206,14 @@ class Recorder:
 
         vt = self.table
         rows = self.conn.execute(sa.select(vt.c.id, vt.c.exec_order)).all()
-        return {r[0] for r in rows}, max((r[1] for r in rows), default=0) + 1
+        return {r[0] for r in rows}, next_exec_order((r[1] for r in rows), vt.fullname)
 
     def next_order(self) -> int:
         """The exec_order for the next row."""
         import sqlalchemy as sa
 
         current = self.conn.execute(sa.select(sa.func.max(self.table.c.exec_order))).scalar()
-        return int(current or 0) + 1
+        return next_exec_order((current,), self.table.fullname)
 
     def stamp(self, rows: Sequence[tuple[str, str, str]]) -> None:
         """Record many changesets (id, checksum, message) as applied without running them:

@@ -320,3 +320,28 @@ def test_a_view_of_the_version_tables_name_is_read_as_through_sqlalchemy(
         assert "Traceback" not in alone.stderr and not (args == ["current"] and imported)
     assert [r[0] for r in rows(p.url, "SELECT name FROM sqlite_master")] == [
         "schemaflow_version"]
+
+
+@pytest.mark.parametrize("value", ["'x'", "9223372036854775807", "2.5"])
+def test_an_exec_order_no_run_writes_stops_the_run_by_name(tmp_path: Path, value: str) -> None:
+    """A version row whose exec_order was edited by hand into what no run writes (SQLite's
+    typing lets text, a fraction or a number past the column's range in): the next apply
+    says so, through the driver alone and through SQLAlchemy alike, before any changeset
+    runs."""
+    db = tmp_path / "app.db"
+    p = make_project(tmp_path / "proj", f"sqlite:///{db}")
+    ids = _history(p)
+    assert p.cli("apply", ids[1]).returncode == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"UPDATE schemaflow_version SET exec_order = {value} WHERE id = ?",
+                     (ids[0],))
+    before = rows(p.url, "SELECT id FROM schemaflow_version ORDER BY id")
+    for args in ([], ["--url", f"sqlite:///{db}?timeout=5"]):
+        done, _ = _cli(p, *args, "apply")
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.splitlines()[1:3] == [
+            f"error: the version table schemaflow_version holds exec_order {value}, which "
+            "no run writes (an integer, counting the changesets applied)",
+            "  hint: correct that row's exec_order by hand: each row's is one more than that "
+            "of the row applied before it"], done.stderr
+        assert rows(p.url, "SELECT id FROM schemaflow_version ORDER BY id") == before

@@ -262,6 +262,11 @@ def test_a_url_with_a_query_is_left_to_sqlalchemy(tmp_path: Any, pg_url: str) ->
     assert named is not None and named.driver_side(pg_url, None) is not None
     url = pg_url + "?application_name=my+app"
     assert named.driver_side(url, None) is None
+    # A %-escape in the host: libpq decodes it (a socket folder), SQLAlchemy does not.
+    socket = "postgresql+psycopg://postgres@%2Fvar%2Frun%2Fpostgresql/test"
+    assert named.driver_side(socket, None) is None
+    assert named.driver_side(socket.replace("%2Fvar%2Frun%2Fpostgresql", "127.0.0.1"),
+                             None) is not None
     p = make_project(tmp_path / "proj", url)
     ids = _history(p)
     for args in (("apply",), ("rollback", "base"), ("apply",)):

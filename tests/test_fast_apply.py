@@ -88,7 +88,8 @@ def test_a_no_op_apply_still_sees_an_edited_applied_changeset(project: Project) 
     ids = _applied(project)
     path = next(project.changesets.glob(f"{ids[1]}_*"))
     path.write_text(path.read_text().replace("c2", "c2_renamed"), encoding="utf-8")
-    for command in (["apply"], ["rollback", ids[-1]]):
+    # (said first, whatever the target: as the full path, which checks it first, says it)
+    for command in (["apply"], ["rollback", ids[-1]], ["apply", "+5"], ["rollback", "-3"]):
         done = project.cli(*command)
         assert done.returncode != 0
         assert "were edited after they were applied" in done.stderr and path.name in done.stderr
@@ -100,6 +101,14 @@ def test_a_no_op_apply_still_sees_a_removed_applied_changeset(project: Project) 
     next(project.changesets.glob(f"{ids[-1]}_*")).unlink()
     with pytest.raises(DriftError, match="missing from the changesets folder"):
         project.api().apply()
+    # From the command line, whatever the target: what is missing is said first (the
+    # targets assume every applied changeset is in the folder).
+    for command in (["rollback", "-1"], ["rollback", "base"], ["apply", "+5"],
+                    ["apply", "nosuch"], ["apply"]):
+        done = project.cli(*command)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, (command, done.stderr)
+        assert f"missing from the changesets folder: {ids[-1]}" in done.stderr, command
+    assert _versions(project) == ids
 
 
 def test_a_renamed_and_edited_applied_changeset_is_reported_under_its_new_name(

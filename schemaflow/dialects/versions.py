@@ -5,6 +5,9 @@ URL a driver needs, the columns, and the SELECT each database's `Dialect.read_ve
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+
+from ..errors import DatabaseError
 
 # The parts of a database URL that a driver needs (SQLAlchemy's own syntax).
 URL_PARTS = re.compile(
@@ -17,6 +20,28 @@ URL_PARTS = re.compile(
 
 VERSION_COLUMNS = ("id", "checksum", "message", "applied_at", "execution_ms", "applied_by",
                    "schemaflow_version", "exec_order")
+
+
+EXEC_ORDER_LIMIT = 2**31 - 1  # the column is an INTEGER: the highest it holds everywhere
+
+
+def next_exec_order(values: Iterable[object], table: str) -> int:
+    """The exec_order of the next version row: one past the highest of `values` (a version
+    table's; None where it has no row). A value no run writes (text, a fraction, a number
+    the column cannot go past: a row edited by hand, which SQLite's typing lets in) stops
+    the run before the changeset does, by name."""
+    top = 0
+    for value in values:
+        if value is None:
+            continue
+        if type(value) is not int or value >= EXEC_ORDER_LIMIT:
+            raise DatabaseError(
+                f"the version table {table} holds exec_order {value!r}, which no run writes "
+                "(an integer, counting the changesets applied)",
+                hint="correct that row's exec_order by hand: each row's is one more than that "
+                     "of the row applied before it")
+        top = max(top, value)
+    return top + 1
 
 
 def quoted(table: str, schema: str | None, q: str) -> str:

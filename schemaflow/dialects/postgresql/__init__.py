@@ -398,9 +398,11 @@ class PostgreSQL(Dialect):
         """psycopg (3) alone, where psycopg is installed, for a URL that libpq reads as
         SQLAlchemy's psycopg dialect does: none with a query (libpq keeps a `+` that
         SQLAlchemy reads as a space, and only the last of several hosts SQLAlchemy tries in
-        turn) or a space in it."""
+        turn) or a space in it, nor with a %-escape in its host (libpq decodes it, SQLAlchemy
+        does not: a socket folder written `%2Fvar%2Frun%2Fpostgresql`)."""
+        parts = URL_PARTS.match(url)
         if (url.count("@") > 1 or "?" in url or any(c.isspace() for c in url)
-                or URL_PARTS.match(url) is None):
+                or parts is None or "%" in (parts["host"] or parts["ipv6"] or "")):
             return None
         mapped = self.driver_url(url)  # errors show the URL as the user wrote it
         if mapped.partition(":")[0].lower() != "postgresql+psycopg":

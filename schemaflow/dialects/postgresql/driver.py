@@ -19,7 +19,7 @@ import psycopg
 from ...errors import DatabaseError
 from ..base import db_message, unreachable
 from ..driver import DriverSide, VersionsFound
-from ..versions import quoted, select_journal, select_versions
+from ..versions import next_exec_order, quoted, select_journal, select_versions
 from . import advisory_key
 
 if TYPE_CHECKING:
@@ -177,7 +177,7 @@ class PsycopgDriver(DriverSide):
     def next_order(self, raw: Any, table: str, schema: str | None) -> int:
         name = quoted(table, schema, '"')
         row = raw.execute(f"SELECT max(exec_order) FROM {name}").fetchone()
-        return int(row[0] or 0) + 1
+        return next_exec_order(row, table if schema is None else f"{schema}.{table}")
 
     def batch(self, raw: Any) -> BatchDriver:
         from ..batch import _DRIVERS

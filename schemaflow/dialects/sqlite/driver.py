@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import DatabaseError
 from ..base import db_message, unreachable
 from ..driver import DriverSide, VersionsFound
-from ..versions import quoted, select_journal, select_versions
+from ..versions import next_exec_order, quoted, select_journal, select_versions
 
 if TYPE_CHECKING:
     from ..batch import BatchDriver
@@ -123,7 +123,7 @@ class SqliteDriver(DriverSide):
     def next_order(self, raw: Any, table: str, schema: str | None) -> int:
         name = quoted(table, None, '"')
         row = raw.execute(f"SELECT max(exec_order) FROM {name}").fetchone()
-        return int(row[0] or 0) + 1
+        return next_exec_order(row, table if schema is None else f"{schema}.{table}")
 
     def batch(self, raw: Any) -> BatchDriver:
         from ..batch import _DRIVERS
