@@ -219,7 +219,9 @@ class Project(Listings, Comparing, Bookkeeping, Validating):
         if found is None:
             with self._recorder() as (recorder, _dialect):
                 rows = recorder.rows()
-                found = rows, recorder.journal.read() if rows else []
+                # (the journal too when no row is there: the first changeset's apply may
+                # be the one interrupted, as the driver's read finds it)
+                found = rows, recorder.journal.read()
         return effective(found[0], self.history.graph), found[1]
 
     def _listed_rows(self) -> list[AppliedRow]:

@@ -345,3 +345,36 @@ def test_an_exec_order_no_run_writes_stops_the_run_by_name(tmp_path: Path, value
             "  hint: correct that row's exec_order by hand: each row's is one more than that "
             "of the row applied before it"], done.stderr
         assert rows(p.url, "SELECT id FROM schemaflow_version ORDER BY id") == before
+
+
+def test_an_interrupted_first_changeset_is_listed_both_ways(tmp_path: Path) -> None:
+    """The journal lists the first changeset's apply as interrupted, the version table no
+    row yet: `current` and `status` say so through the driver alone and through
+    SQLAlchemy (a URL with a query; an API caller's engine) alike."""
+    import sqlalchemy as sa
+
+    from schemaflow.api import Project as ApiProject
+    from schemaflow.journal import Journal
+    from schemaflow.recorder import version_table
+
+    db = tmp_path / "app.db"
+    p = make_project(tmp_path / "proj", f"sqlite:///{db}")
+    ids = _history(p)
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        vt = version_table("schemaflow_version", None)
+        with conn.begin():
+            vt.create(conn)
+        journal = Journal(conn, vt)
+        journal.ensure()
+        with conn.begin():
+            journal.start(ids[0], "apply", 2, "v1:0")
+    said = f"the apply of changeset {ids[0]} was interrupted"
+    for args in ([], ["--url", f"sqlite:///{db}?timeout=5"]):
+        for command in ("current", "status"):
+            done, _ = _cli(p, *args, command)
+            assert done.returncode == 0 and said in done.stderr, (args, command, done.stderr)
+    with engine.connect() as conn:
+        api = ApiProject.from_config(config=str(p.root / "schemaflow.toml"), url=conn)
+        assert [e.id for e in api.applied_state()[1]] == [ids[0]]
+    engine.dispose()
