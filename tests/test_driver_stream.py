@@ -19,6 +19,7 @@ import pytest
 from conftest import Project, make_project, reflect, rows
 from test_driver_run import _cli, _kept, _untimed, _version_rows
 from test_plancache import _data, _history, _kept_plans
+from test_render_child import forks_watch
 
 from schemaflow import parallel, renderchild
 
@@ -237,15 +238,7 @@ def test_the_command_line_forks_the_process_before_it_imports_itself(
     # `schemaflow` and `python -m schemaflow` start the render process before the command
     # line's imports (`launch`); the run takes that one, and starts none of its own.
     p, _, _, env = known
-    watch = ("import sys\nfrom schemaflow import parallel, renderchild\n"
-             "forked = []\nreal_fork = parallel.fork_server\n"
-             "def fork_server(fn):\n"
-             "    forked.append('typer' in sys.modules)\n"
-             "    return real_fork(fn)\n"
-             "parallel.fork_server = fork_server\n"
-             "import atexit\natexit.register(lambda: print('forked', forked))\n"
-             "sys.argv = ['schemaflow', *sys.argv[1:]]\n"
-             "from schemaflow.launch import main\nmain()\n")
+    watch = forks_watch("typer")  # (as whether the command line was imported then)
     for args, forks in ((["apply"], "[False]"), (["rollback", "base"], "[False]"),
                         (["apply", "--sql"], "[]"), (["current"], "[]")):
         done = subprocess.run([sys.executable, "-c", STREAMED + watch, *args], cwd=p.root,

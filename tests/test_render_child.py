@@ -256,17 +256,19 @@ def test_the_schema_read_ahead_is_only_a_guess(project: Project) -> None:
     assert (_schema(project), [r[:2] for r in _rows(project)]) == built
 
 
-# Each process the command line and the run fork to render (`parallel.fork_server`), as
-# whether SQLAlchemy was imported then; the command's words follow.
-FORKS = ("import sys\nfrom schemaflow import parallel\n"
-         "forked = []\nreal_fork = parallel.fork_server\n"
-         "def fork_server(fn):\n"
-         "    forked.append('sqlalchemy' in sys.modules)\n"
-         "    return real_fork(fn)\n"
-         "parallel.fork_server = fork_server\n"
-         "import atexit\natexit.register(lambda: print('forked', forked))\n"
-         "sys.argv = ['schemaflow', *sys.argv[1:]]\n"
-         "from schemaflow.launch import main\nmain()\n")
+def forks_watch(module: str) -> str:
+    """A script that runs the command line on its words (as `schemaflow` does, through
+    `launch`) and prints, as it exits, each process forked to render
+    (`parallel.fork_server`) as whether `module` was imported then."""
+    return ("import sys\nfrom schemaflow import parallel\n"
+            "forked = []\nreal_fork = parallel.fork_server\n"
+            "def fork_server(fn):\n"
+            f"    forked.append({module!r} in sys.modules)\n"
+            "    return real_fork(fn)\n"
+            "parallel.fork_server = fork_server\n"
+            "import atexit\natexit.register(lambda: print('forked', forked))\n"
+            "sys.argv = ['schemaflow', *sys.argv[1:]]\n"
+            "from schemaflow.launch import main\nmain()\n")
 
 
 def test_a_rollback_to_an_id_or_of_a_few_starts_no_render_process(project: Project) -> None:
@@ -279,7 +281,8 @@ def test_a_rollback_to_an_id_or_of_a_few_starts_no_render_process(project: Proje
     ids = _applied(project, renderchild.MIN_ITEMS + 8)
 
     def rollback(*words: str) -> str:
-        done = subprocess.run([sys.executable, "-c", FORKS, "rollback", *words],
+        done = subprocess.run([sys.executable, "-c", forks_watch("sqlalchemy"),
+                               "rollback", *words],
                               cwd=project.root, capture_output=True, text=True, check=False)
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
         return done.stdout.splitlines()[-1]
